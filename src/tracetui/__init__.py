@@ -1,0 +1,3 @@
+"""tracetui: a terminal viewer for AI-agent execution traces."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,236 @@
+"""The `tracetui` command line: thin click commands over the core.
+
+Exit codes: 0 ok, 1 not found, 2 unusable input (and click usage errors).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from dataclasses import asdict, fields
+from typing import Any
+
+import click
+import orjson
+
+from . import display, sources
+from .analysis import first_failed_step
+from .errors import TraceError
+from .loading import open_store, prepare
+from .model import Run, Step
+from .store import SORT_KEYS, RunFilter, Store
+
+RUN_SUMMARY_FIELDS = (
+    "id", "agent", "status", "started_at", "duration_ms", "steps", "failed_steps",
+    "tokens_in", "tokens_out", "credits", "cost_usd", "error",
+)
+
+
+def fail(message: str, code: int = 2) -> None:
+    click.echo(f"tracetui: {display.safe(message, single_line=True)}", err=True)
+    sys.exit(code)
+
+
+def handles_errors(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except TraceError as exc:
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except BrokenPipeError:
+            sys.stderr.close()
+            sys.exit(0)
+
+    return wrapper
+
+
+def store_options(fn):
+    fn = click.option("--format", "fmt", type=click.Choice(sources.names()), help="Skip detection: read PATH as this format.")(fn)
+    fn = click.option("--no-cache", is_flag=True, help="Do not read or write the import cache.")(fn)
+    return fn
+
+
+def load(path: str, fmt: str | None, no_cache: bool) -> Store:
+    store = open_store(path, fmt=fmt, use_cache=not no_cache)
+    problems = store.problem_count()
+    if problems:
+        shown = store.problems(limit=20)
+        for problem in shown:
+            click.echo(f"tracetui: warning: {path}: {display.safe(str(problem), single_line=True)}", err=True)
+        if problems > len(shown):
+            click.echo(f"tracetui: warning: {path}: … and {problems - len(shown)} more problems", err=True)
+    return store
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode()
+
+
+def run_summary(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "agent": run.agent,
+        "status": run.status,
+        "started_at": run.started_at,
+        "duration_ms": run.duration_ms,
+        "steps": run.step_count,
+        "failed_steps": run.failed_steps,
+        "tokens_in": run.total("tokens_in"),
+        "tokens_out": run.total("tokens_out"),
+        "credits": run.total("credits"),
+        "cost_usd": run.total("cost_usd"),
+        "error": run.error,
+    }
+
+
+_STEP_JSON_SKIP = {"children"}
+
+
+def step_dict(step: Step, *, children: bool = True) -> dict[str, Any]:
+    out = {f.name: getattr(step, f.name) for f in fields(Step) if f.name not in _STEP_JSON_SKIP}
+    if children:
+        out["children"] = [step_dict(c) for c in step.children]
+    return out
+
+
+def run_dict(run: Run) -> dict[str, Any]:
+    out = {f.name: getattr(run, f.name) for f in fields(Run) if f.name != "steps"}
+    out["totals"] = {name: run.total(name) for name in ("tokens_in", "tokens_out", "credits", "cost_usd")}
+    out["mismatches"] = {k: {"run": a, "steps": b} for k, (a, b) in run.mismatches.items()}
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tracetui")
+def main() -> None:
+    """tracetui: read AI-agent execution traces in the terminal.
+
+    PATH may be tracetui's SQLite store, an agent_traces SQLite database, an agent trace export
+    (JSON or JSONL), a flat event log (JSONL) or tracetui's own JSONL. The format is detected from
+    the content; `tracetui formats` lists them. JSON inputs are imported once into a cache.
+    """
+
+
+@main.command("list")
+@click.argument("path", type=click.Path())
+@click.option("--status", multiple=True, help="Only runs with this status (repeatable).")
+@click.option("--agent", multiple=True, help="Only runs of this agent (repeatable).")
+@click.option("--search", help="Only runs whose id, agent, session or error contains this text.")
+@click.option("--sort", type=click.Choice(["started", "duration", "tokens", "credits", "cost"]), default="started", show_default=True)
+@click.option("--desc", is_flag=True, help="Largest / latest first.")
+@click.option("--limit", type=click.IntRange(min=0), help="At most this many runs.")
+@click.option("--json", "as_json", is_flag=True, help="JSON array of run summaries.")
+@store_options
+@handles_errors
+def list_cmd(path, status, agent, search, sort, desc, limit, as_json, fmt, no_cache):
+    """One row per run: id, agent, status, start, duration, steps, failures, tokens, credits, cost, error."""
+    store = load(path, fmt, no_cache)
+    runs = store.list_runs(RunFilter(status=status or None, agent=agent or None, search=search), sort=sort, desc=desc, limit=limit)
+    if as_json:
+        click.echo(dumps([run_summary(r) for r in runs]))
+        return
+    if not runs:
+        click.echo("no runs" if store.count_runs() == 0 else "no runs match")
+        return
+    from .textout import runs_table
+
+    runs_table(runs)
+
+
+@main.command()
+@click.argument("path", type=click.Path())
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="The run with its nested step tree and first_failed_step.")
+@store_options
+@handles_errors
+def show(path, run_id, as_json, fmt, no_cache):
+    """The step tree of one run, with statuses, durations, tokens, credits and branch badges."""
+    store = load(path, fmt, no_cache)
+    run = store.run_tree(run_id)
+    first = first_failed_step(run.steps)
+    if as_json:
+        out = run_dict(run)
+        out["steps"] = [step_dict(s) for s in run.steps if s.parent_id is None]
+        out["first_failed_step"] = None if first is None else step_dict(first, children=False)
+        click.echo(dumps(out))
+        return
+    from .textout import run_tree_text
+
+    run_tree_text(run, first)
+
+
+@main.command()
+@click.argument("path", type=click.Path())
+@click.option("--by", type=click.Choice(["agent", "status"]), help="Group runs by agent or status.")
+@click.option("--json", "as_json", is_flag=True)
+@store_options
+@handles_errors
+def stats(path, by, as_json, fmt, no_cache):
+    """Runs, failure rate, tokens, credits, cost and p50/p95 duration, overall or per group."""
+    store = load(path, fmt, no_cache)
+    groups = store.stats(by)
+    if as_json:
+        click.echo(dumps([g.as_dict() for g in groups]))
+        return
+    from .textout import stats_table
+
+    stats_table(groups, by)
+
+
+@main.command("import")
+@click.argument("src", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(), help="The store file to write (must not exist).")
+@click.option("--format", "fmt", type=click.Choice(sources.names()), help="Skip detection: read SRC as this format.")
+@handles_errors
+def import_cmd(src, output, fmt):
+    """Write SRC into a tracetui SQLite store file."""
+    if os.path.exists(output):
+        fail(f"{output}: already exists; choose a new file")
+    opening = prepare(src, fmt=fmt, output=output)
+    count = opening.run_import()
+    for problem in opening.problems[:20]:
+        click.echo(f"tracetui: warning: {src}: {display.safe(str(problem), single_line=True)}", err=True)
+    if len(opening.problems) > 20:
+        click.echo(f"tracetui: warning: {src}: … and {len(opening.problems) - 20} more problems", err=True)
+    click.echo(f"imported {count} runs from {display.safe(src)} ({opening.format}) into {display.safe(output)}")
+
+
+@main.command()
+@click.argument("src", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(), help="The JSONL file to write ('-' for stdout).")
+@click.option("--run", "run_ids", multiple=True, help="Only this run (repeatable).")
+@store_options
+@handles_errors
+def export(src, output, run_ids, fmt, no_cache):
+    """Write runs as tracetui's own JSONL, which `tracetui import` reads back with nothing lost."""
+    from .sources import tracetui_jsonl
+
+    store = load(src, fmt, no_cache)
+    for run_id in run_ids:
+        store.get_run(run_id)  # NotFound before anything is written
+    out = sys.stdout.buffer if output == "-" else open(output, "wb")
+    n = 0
+    try:
+        for run in store.iter_runs(run_ids or None):
+            out.write(tracetui_jsonl.dumps(run))
+            n += 1
+    finally:
+        if out is not sys.stdout.buffer:
+            out.close()
+    if output != "-":
+        click.echo(f"exported {n} runs to {display.safe(output)}")
+
+
+@main.command("formats")
+def formats_cmd():
+    """What tracetui can read, and how each format is detected."""
+    for module in sources.formats():
+        click.echo(f"{module.NAME}\n  {module.DESCRIPTION}\n  detected by: {module.DETECTION}\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

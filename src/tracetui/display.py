@@ -1,0 +1,95 @@
+"""Formatting shared by the CLI and the viewer: numbers, durations, status words, safe text."""
+
+from __future__ import annotations
+
+import re
+
+STATUS_ICONS = {
+    "completed": "✓",
+    "failed": "✗",
+    "timeout": "⏱",
+    "running": "▶",
+    "pending": "…",
+    "skipped": "⊘",
+}
+
+# C0/C1 control characters other than newline and tab (ESC starts ANSI/OSC sequences, BEL ends OSC).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _visible(match: re.Match) -> str:
+    ch = match.group()
+    return "\\x%02x" % ord(ch)
+
+
+def safe(text: object, *, single_line: bool = False) -> str:
+    """Untrusted text made inert for a terminal: control characters become visible `\\xNN`.
+
+    Markup is not interpreted here at all; callers still wrap the result in rich Text / Content.
+    """
+    if text is None:
+        return ""
+    out = _CONTROL.sub(_visible, str(text))
+    if single_line:
+        out = out.replace("\r\n", " ").replace("\n", " ⏎ ").replace("\t", " ")
+    return out
+
+
+def status_word(status: str | None) -> str:
+    return f"{STATUS_ICONS.get(status or '', '?')} {status or 'unknown'}"
+
+
+def duration(ms: float | None) -> str:
+    if ms is None:
+        return "-"
+    if ms < 1000:
+        return f"{ms:.0f}ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.2f}s" if seconds < 10 else f"{seconds:.1f}s"
+    minutes, seconds = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def count(n: int | float | None) -> str:
+    if n is None:
+        return "-"
+    n = int(n)
+    if abs(n) < 10_000:
+        return str(n)
+    if abs(n) < 1_000_000:
+        return f"{n / 1000:.1f}k"
+    return f"{n / 1_000_000:.1f}M"
+
+
+def credits(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if value != int(value) else f"{int(value)}"
+
+
+def cost(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"${value:.4f}" if abs(value) < 1 else f"${value:.2f}"
+
+
+def tokens(tin: int | None, tout: int | None) -> str:
+    if tin is None and tout is None:
+        return "-"
+    return f"{count(tin)}→{count(tout)}"
+
+
+def excerpt(text: str | None, width: int = 60) -> str:
+    line = safe(text, single_line=True)
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def when(iso_text: str | None) -> str:
+    """A started-at timestamp as the CLI and list show it: 'YYYY-MM-DD HH:MM:SS' (UTC)."""
+    if not iso_text:
+        return "-"
+    return iso_text[:19].replace("T", " ")

@@ -1,0 +1,163 @@
+"""Opening any trace file as a Store: detect its format, read it in place or import it into a cache.
+
+JSON/JSONL sources are streamed into a store file in the cache, keyed on path + size + mtime, so
+an unchanged file opens instantly the second time. SQLite sources are opened read-only in place.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Callable
+
+from . import sources
+from .errors import UnusableInput
+from .model import Problem, finalize_run
+from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
+
+Progress = Callable[[int, int, int], None]  # (bytes read, total bytes, runs stored)
+
+
+def cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "tracetui")
+
+
+def cache_path(path: str, fmt: str) -> str:
+    st = os.stat(path)
+    key = f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}\0{fmt}\0{SCHEMA_VERSION}"
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return os.path.join(cache_dir(), f"{digest}.db")
+
+
+def store_complete(db_path: str) -> bool:
+    if not os.path.exists(db_path):
+        return False
+    try:
+        conn = connect_readonly(db_path)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'complete'").fetchone()
+            return row is not None and row[0] == "1"
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+
+
+@dataclass
+class Opening:
+    """A source on its way to becoming a Store.
+
+    `ready` is true when the store can be queried in full now (in-place sources, cache hits).
+    Otherwise call run_import() (in a worker thread, for the viewer) and query `db_path` meanwhile:
+    runs appear there as they are read.
+    """
+
+    path: str
+    module: ModuleType
+    db_path: str
+    ready: bool
+    in_place: bool
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def format(self) -> str:
+        return self.module.NAME
+
+    def connect(self) -> Store:
+        if self.in_place:
+            conn = connect_readonly(self.path)
+            try:
+                self.module.views(conn)
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise UnusableInput(self.path, f"cannot read the {self.module.NAME} tables ({exc})") from None
+        else:
+            conn = connect_readonly(self.db_path)
+        return Store(conn, label=self.path, source_format=self.module.NAME, path=self.db_path)
+
+    def run_import(self, progress: Progress | None = None) -> int:
+        """Stream the source into db_path; returns the number of runs stored."""
+        if self.ready:
+            return 0
+        os.makedirs(os.path.dirname(self.db_path) or ".", exist_ok=True)
+        lock_path = self.db_path + ".lock"
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if store_complete(self.db_path):
+                    self.ready = True
+                    return 0
+                _remove_store(self.db_path)
+                return self._import(progress)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _import(self, progress: Progress | None) -> int:
+        writer = StoreWriter(self.db_path)
+        total = os.path.getsize(self.path)
+        reader = sources.SourceFile(self.path)
+
+        def report(problem: Problem) -> None:
+            problem.source_file = problem.source_file or self.path
+            self.problems.append(problem)
+            writer.add_problem(problem)
+
+        last = 0.0
+        try:
+            for run in self.module.read(self.path, report, reader):
+                run.source_file = run.source_file or self.path
+                writer.add(finalize_run(run))
+                now = time.monotonic()
+                if progress is not None and now - last > 0.1:
+                    progress(reader.position, total, writer.run_count)
+                    last = now
+            writer.finish(source=os.path.abspath(self.path), format=self.module.NAME)
+        except UnusableInput:
+            writer.abort()
+            _remove_store(self.db_path)
+            raise
+        except BaseException:
+            writer.abort()
+            _remove_store(self.db_path)
+            raise
+        if progress is not None:
+            progress(total, total, writer.run_count)
+        self.ready = True
+        return writer.run_count
+
+
+def _remove_store(db_path: str) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.remove(db_path + suffix)
+        except FileNotFoundError:
+            pass
+
+
+def prepare(path: str, *, fmt: str | None = None, use_cache: bool = True, output: str | None = None) -> Opening:
+    """Detect the format and decide where the store lives. Raises UnusableInput."""
+    module, head = sources.detect(path, fmt)
+    if output is None and sources.in_place(module, head):
+        return Opening(path, module, db_path=path, ready=True, in_place=True)
+    if output is not None:
+        return Opening(path, module, db_path=output, ready=False, in_place=False)
+    if use_cache:
+        db_path = cache_path(path, module.NAME)
+        return Opening(path, module, db_path=db_path, ready=store_complete(db_path), in_place=False)
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="tracetui-")
+    return Opening(path, module, db_path=os.path.join(tmp, "store.db"), ready=False, in_place=False)
+
+
+def open_store(path: str, *, fmt: str | None = None, use_cache: bool = True, progress: Progress | None = None) -> Store:
+    """Open any supported trace file as a fully loaded Store (importing it first if needed)."""
+    opening = prepare(path, fmt=fmt, use_cache=use_cache)
+    opening.run_import(progress)
+    return opening.connect()

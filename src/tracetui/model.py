@@ -1,0 +1,289 @@
+"""The trace model: runs and their ordered step trees. Pure data, no I/O.
+
+Every source (sources/) turns its records into these objects; the store writes them to SQLite and
+reads them back; the CLI and the viewer only ever see these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+RUN_STATUSES = ("pending", "running", "completed", "failed", "timeout")
+STEP_STATUSES = RUN_STATUSES + ("skipped",)
+FAILED_STATUSES = frozenset({"failed", "timeout"})
+
+KINDS = (
+    "llm",
+    "tool",
+    "reasoning",
+    "retrieval",
+    "control",
+    "scan",
+    "governance",
+    "evaluation",
+    "agent",
+    "other",
+)
+# Pseudo-steps are records a platform adds around real work (scans, verdicts, scores).
+PSEUDO_KINDS = frozenset({"scan", "governance", "evaluation"})
+
+TOTAL_FIELDS = ("tokens_in", "tokens_out", "credits", "cost_usd")
+
+# Flags explain why a record looks odd; they are shown, never silently repaired away.
+FLAG_ORPHAN = "orphan"  # parent_id names no step of the run: shown under the run root
+FLAG_CYCLE = "cycle"  # parent links loop: shown under the run root
+FLAG_DUPLICATE_ID = "duplicate_id"  # the id occurred before; this occurrence got a new id
+FLAG_TOTAL_MISMATCH = "total_mismatch"  # a reported total differs from the sum of the steps
+FLAG_DID_NOT_RUN = "did_not_run"
+
+
+@dataclass(slots=True)
+class Step:
+    id: str
+    run_id: str = ""
+    parent_id: str | None = None
+    seq: int = 0
+    name: str = ""
+    kind: str = "other"
+    raw_type: str | None = None
+    status: str = "completed"
+    started_at: str | None = None  # ISO-8601 UTC, millisecond precision, "Z"
+    ended_at: str | None = None
+    duration_ms: float | None = None
+    input: str | None = None
+    output: str | None = None
+    error: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    credits: float | None = None
+    cost_usd: float | None = None
+    branch: str | None = None  # which branch of the parent if/else or switch this step belongs to
+    chosen_branch: str | None = None  # on an if/else or switch: then, else, a case name, "no match"
+    verdict: str | None = None
+    confidence: float | None = None
+    policy: str | None = None
+    score: float | None = None
+    definition_id: str | None = None  # the id the source gave, when it had to be made unique
+    events: list[Any] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    # Derived by finalize_run(): position in the tree and subtree totals.
+    depth: int = 0
+    ord: int = 0  # pre-order position within the run (execution order)
+    size: int = 1  # number of steps in the subtree, itself included
+    child_count: int = 0
+    sub_tokens_in: int | None = None
+    sub_tokens_out: int | None = None
+    sub_credits: float | None = None
+    sub_cost_usd: float | None = None
+    children: list[Step] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED_STATUSES
+
+    @property
+    def pseudo(self) -> bool:
+        return self.kind in PSEUDO_KINDS
+
+
+@dataclass(slots=True)
+class Run:
+    id: str
+    agent: str | None = None
+    session: str | None = None
+    status: str = "completed"
+    started_at: str | None = None
+    ended_at: str | None = None
+    duration_ms: float | None = None
+    input: str | None = None
+    output: str | None = None
+    error: str | None = None
+    # As the source record reported them (None when it did not).
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    credits: float | None = None
+    cost_usd: float | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    events: list[Any] = field(default_factory=list)  # circuit-breaker events and the like
+    extra: dict[str, Any] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    source_file: str | None = None
+    source_line: int | None = None  # line (JSONL), item index (JSON) or rowid (SQLite)
+    steps: list[Step] = field(default_factory=list, repr=False)
+    # Derived by finalize_run().
+    step_count: int = 0
+    failed_steps: int = 0
+    steps_tokens_in: int | None = None
+    steps_tokens_out: int | None = None
+    steps_credits: float | None = None
+    steps_cost_usd: float | None = None
+
+    def total(self, name: str) -> float | int | None:
+        """The run's total for one of TOTAL_FIELDS: as reported, else the sum of its steps."""
+        reported = getattr(self, name)
+        return reported if reported is not None else getattr(self, "steps_" + name)
+
+    @property
+    def mismatches(self) -> dict[str, tuple[Any, Any]]:
+        """Totals where the run's own number and the sum of its steps disagree: {field: (run, steps)}."""
+        out = {}
+        for name in TOTAL_FIELDS:
+            reported, summed = getattr(self, name), getattr(self, "steps_" + name)
+            if reported is not None and summed is not None and abs(reported - summed) > 1e-9 * max(1, abs(reported)):
+                out[name] = (reported, summed)
+        return out
+
+
+@dataclass(slots=True)
+class Problem:
+    """Something in the input that was skipped or repaired, reported to the user."""
+
+    message: str
+    line: int | None = None
+    run_id: str | None = None
+    source_file: str | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line is not None else ""
+        return f"{where}{self.message}"
+
+
+def _add(a, b):
+    if b is None:
+        return a
+    return b if a is None else a + b
+
+
+def finalize_run(run: Run) -> Run:
+    """Link steps into a tree and derive order, depth, subtree sums and run aggregates.
+
+    Sources give each step its parent_id and seq; this makes step ids unique within the run,
+    puts orphans and cycle members under the root (flagged), orders siblings by seq (then source
+    order), and fills ord/depth/size/sub_* on steps and step_count/failed_steps/steps_* on the run.
+    """
+    steps = run.steps
+    by_id: dict[str, Step] = {}
+    seen_counts: dict[str, int] = {}
+    renamed: dict[str, str] = {}
+    for step in steps:
+        step.run_id = run.id
+        if step.id in by_id:
+            n = seen_counts.get(step.id, 1) + 1
+            seen_counts[step.id] = n
+            original = step.id
+            new_id = f"{original}#{n}"
+            while new_id in by_id:
+                n += 1
+                new_id = f"{original}#{n}"
+            seen_counts[original] = n
+            if step.definition_id is None:
+                step.definition_id = original
+            step.id = new_id
+            renamed.setdefault(original, original)
+        by_id[step.id] = step
+        step.children = []
+
+    roots: list[Step] = []
+    for step in steps:
+        pid = step.parent_id
+        if pid is None or pid == "":
+            step.parent_id = None
+            roots.append(step)
+        elif pid not in by_id or pid == step.id:
+            if FLAG_ORPHAN not in step.flags:
+                step.flags.append(FLAG_ORPHAN)
+            step.extra.setdefault("missing_parent_id", pid)
+            step.parent_id = None
+            roots.append(step)
+        else:
+            by_id[pid].children.append(step)
+
+    # Steps not reachable from a root hang off a parent cycle: break each loop at its members.
+    reachable: set[int] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        reachable.add(id(node))
+        stack.extend(node.children)
+    if len(reachable) != len(steps):
+        in_cycle: dict[int, Step] = {}
+        for step in steps:
+            if id(step) in reachable or id(step) in in_cycle:
+                continue
+            path: list[Step] = []
+            on_path: set[int] = set()
+            node = step
+            while node is not None and id(node) not in on_path and id(node) not in in_cycle:
+                path.append(node)
+                on_path.add(id(node))
+                node = by_id.get(node.parent_id) if node.parent_id else None
+            if node is not None and id(node) in on_path:
+                loop = path[path.index(node):]
+                for member in loop:
+                    in_cycle[id(member)] = member
+        for member in in_cycle.values():
+            parent = by_id[member.parent_id]
+            parent.children = [c for c in parent.children if c is not member]
+            member.flags.append(FLAG_CYCLE)
+            member.extra.setdefault("cycle_parent_id", member.parent_id)
+            member.parent_id = None
+            roots.append(member)
+
+    order: list[Step] = []
+    stack = [(s, 0) for s in reversed(_sorted_siblings(roots))]
+    while stack:
+        node, depth = stack.pop()
+        node.depth = depth
+        node.ord = len(order)
+        order.append(node)
+        kids = _sorted_siblings(node.children)
+        node.children = kids
+        node.child_count = len(kids)
+        for i, kid in enumerate(kids):
+            kid.seq = i
+        stack.extend((k, depth + 1) for k in reversed(kids))
+    for i, root in enumerate(_sorted_siblings(roots)):
+        root.seq = i
+
+    for node in reversed(order):
+        node.size = 1
+        node.sub_tokens_in, node.sub_tokens_out = node.tokens_in, node.tokens_out
+        node.sub_credits, node.sub_cost_usd = node.credits, node.cost_usd
+        for kid in node.children:
+            node.size += kid.size
+            node.sub_tokens_in = _add(node.sub_tokens_in, kid.sub_tokens_in)
+            node.sub_tokens_out = _add(node.sub_tokens_out, kid.sub_tokens_out)
+            node.sub_credits = _add(node.sub_credits, kid.sub_credits)
+            node.sub_cost_usd = _add(node.sub_cost_usd, kid.sub_cost_usd)
+
+    run.steps = order
+    run.step_count = len(order)
+    run.failed_steps = sum(1 for s in order if s.status in FAILED_STATUSES)
+    sums: dict[str, Any] = dict.fromkeys(TOTAL_FIELDS)
+    for s in order:
+        for name in TOTAL_FIELDS:
+            sums[name] = _add(sums[name], getattr(s, name))
+    for name in TOTAL_FIELDS:
+        setattr(run, "steps_" + name, sums[name])
+    if run.mismatches and FLAG_TOTAL_MISMATCH not in run.flags:
+        run.flags.append(FLAG_TOTAL_MISMATCH)
+    return run
+
+
+def _sorted_siblings(nodes: list[Step]) -> list[Step]:
+    # Python's sort is stable: equal seq keeps source order.
+    return sorted(nodes, key=lambda s: s.seq)
+
+
+def step_tree(steps: list[Step]) -> list[Step]:
+    """Root steps of a pre-ordered step list (as the store returns it), with children linked."""
+    by_id = {s.id: s for s in steps}
+    roots = []
+    for s in steps:
+        s.children = []
+    for s in steps:
+        parent = by_id.get(s.parent_id) if s.parent_id else None
+        (parent.children if parent is not None else roots).append(s)
+    return roots

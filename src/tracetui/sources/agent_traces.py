@@ -1,0 +1,198 @@
+"""The agent_traces table agent servers write: one row per agent turn, tool calls as a JSON array.
+
+Queried in place through TEMP views (the file is opened read-only), so a 200k-row table opens at
+once. read() gives the same runs as Python objects, for `tracetui import` and `export`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, Iterator
+
+import orjson
+
+from .. import normalize
+from ..model import Problem, Run, Step
+from . import Head, ProblemSink, SourceFile, ro_uri
+from . import sqlsql as q
+
+NAME = "agent-traces"
+DESCRIPTION = "agent server SQLite database with an agent_traces table (one row per agent turn)"
+DETECTION = "SQLite file with a table named agent_traces (read in place, read-only)"
+TABLE = "agent_traces"
+
+KNOWN = (
+    "id", "session_id", "agent_id", "workspace_id", "started_at", "finished_at", "duration_ms",
+    "prompt_tokens", "completion_tokens", "tool_calls", "circuit_breaker_events", "final_status",
+    "error_message",
+)
+TOOL_KNOWN = ("toolName", "durationMs", "error", "timestamp")
+
+
+def sniff(head: Head) -> bool:
+    return head.is_sqlite and TABLE in head.sqlite_tables
+
+
+def in_place(head: Head) -> bool:
+    return sniff(head)
+
+
+def views(conn: sqlite3.Connection) -> None:
+    columns = [r[1] for r in conn.execute(f"PRAGMA table_info({TABLE})")]
+    if "id" not in columns:
+        raise sqlite3.DatabaseError("agent_traces has no id column")
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+
+    def col(name: str) -> str:
+        return f"t.{q.ident(name)}" if name in columns else "NULL"
+
+    tools = q.json_array(col("tool_calls"))
+    started, ended = q.timestamp(col("started_at")), q.timestamp(col("finished_at"))
+    extra_cols = [c for c in columns if c not in KNOWN]
+    extra_pairs = ", ".join(f"{q.quote(c)}, t.{q.ident(c)}" for c in extra_cols)
+    extra = f"json_object('final_status', {col('final_status')}{', ' + extra_pairs if extra_pairs else ''})"
+    failed_calls = f"(SELECT count(*) FROM json_each({tools}) WHERE type = 'object' AND json_type(value, '$.error') != 'null')"
+    bad_tools = f"({col('tool_calls')} IS NOT NULL AND NOT (json_valid({col('tool_calls')}) AND json_type({col('tool_calls')}) = 'array'))"
+    events = q.json_array(col("circuit_breaker_events"))
+    conn.execute(f"""
+        CREATE TEMP VIEW runs AS SELECT
+            t.id AS id,
+            {col('agent_id')} AS agent,
+            {col('session_id')} AS session,
+            {q.status(col('final_status'), 'completed')} AS status,
+            {started} AS started_at,
+            {ended} AS ended_at,
+            coalesce({col('duration_ms')}, {q.duration_ms(started, ended)}) AS duration_ms,
+            {col('prompt_tokens')} AS tokens_in,
+            {col('completion_tokens')} AS tokens_out,
+            NULL AS credits,
+            NULL AS cost_usd,
+            json_array_length({tools}) AS step_count,
+            {failed_calls} AS failed_steps,
+            NULL AS steps_tokens_in, NULL AS steps_tokens_out, NULL AS steps_credits, NULL AS steps_cost_usd,
+            {col('prompt_tokens')} AS total_tokens_in,
+            {col('completion_tokens')} AS total_tokens_out,
+            NULL AS total_credits,
+            NULL AS total_cost_usd,
+            {col('error_message')} AS error,
+            CASE WHEN {bad_tools} THEN '["invalid_tool_calls"]' END AS flags,
+            {q.quote(path)} AS source_file,
+            t.rowid AS source_line,
+            json_object('workspace_id', {col('workspace_id')}) AS metadata,
+            CASE WHEN json_array_length({events}) > 0 THEN {events} END AS events,
+            {extra} AS extra,
+            NULL AS input,
+            NULL AS output
+        FROM {TABLE} t
+    """)
+    # A non-object array element becomes {"value": element}, as row_to_run() does.
+    obj = "(CASE WHEN j.type = 'object' THEN j.value ELSE json_object('value', j.value) END)"
+    tool_start = q.timestamp(f"json_extract({obj}, '$.timestamp')")
+    tool_ms = f"json_extract({obj}, '$.durationMs')"
+    tool_end = (
+        f"CASE WHEN json_type({obj}, '$.timestamp') IN ('integer', 'real') AND {tool_ms} IS NOT NULL THEN "
+        + q.timestamp(f"(json_extract({obj}, '$.timestamp') + {tool_ms})")
+        + " END"
+    )
+    error = f"CASE WHEN json_type({obj}, '$.error') != 'null' THEN json_extract({obj}, '$.error') END"
+    rest = f"json_remove({obj}, " + ", ".join(f"'$.{k}'" for k in TOOL_KNOWN) + ")"
+    conn.execute(f"""
+        CREATE TEMP VIEW steps AS SELECT
+            t.id AS run_id,
+            'call-' || (j.key + 1) AS id,
+            NULL AS parent_id,
+            j.key AS seq, j.key AS ord, 0 AS depth, 1 AS size, 0 AS child_count,
+            coalesce(json_extract({obj}, '$.toolName'), 'tool call') AS name,
+            'tool' AS kind,
+            'tool_call' AS raw_type,
+            CASE WHEN {error} IS NOT NULL THEN 'failed' ELSE 'completed' END AS status,
+            {tool_start} AS started_at,
+            {tool_end} AS ended_at,
+            {tool_ms} AS duration_ms,
+            NULL AS tokens_in, NULL AS tokens_out, NULL AS credits, NULL AS cost_usd,
+            NULL AS sub_tokens_in, NULL AS sub_tokens_out, NULL AS sub_credits, NULL AS sub_cost_usd,
+            NULL AS branch, NULL AS chosen_branch, NULL AS verdict, NULL AS confidence, NULL AS policy,
+            NULL AS score, NULL AS definition_id, NULL AS flags,
+            {error} AS error,
+            NULL AS events,
+            CASE WHEN {rest} != '{{}}' THEN {rest} END AS extra,
+            NULL AS input, NULL AS output
+        FROM {TABLE} t, json_each({tools}) j
+    """)
+
+
+def _loads(value: Any) -> Any:
+    if value is None or not isinstance(value, (str, bytes)):
+        return value
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return _INVALID
+
+
+_INVALID = object()
+
+
+def row_to_run(row: dict[str, Any], path: str, report: ProblemSink) -> Run:
+    """The Python twin of the views above (used by import/export; tests keep the two in step)."""
+    run_id = normalize.ident(row.get("id")) or f"row-{row['rowid']}"
+    started, ended = normalize.timestamp(row.get("started_at")), normalize.timestamp(row.get("finished_at"))
+    run = Run(
+        id=run_id,
+        agent=normalize.ident(row.get("agent_id")),
+        session=normalize.ident(row.get("session_id")),
+        status=normalize.status(row.get("final_status"), step=False),
+        started_at=started,
+        ended_at=ended,
+        duration_ms=normalize.number(row.get("duration_ms")),
+        tokens_in=normalize.integer(row.get("prompt_tokens")),
+        tokens_out=normalize.integer(row.get("completion_tokens")),
+        error=normalize.text(row.get("error_message")),
+        metadata={"workspace_id": row.get("workspace_id")},
+        source_file=path,
+        source_line=row["rowid"],
+    )
+    if run.duration_ms is None:
+        run.duration_ms = normalize.duration_between(started, ended)
+    run.extra = {"final_status": row.get("final_status")}
+    run.extra.update({k: v for k, v in row.items() if k not in KNOWN and k != "rowid"})
+    events = _loads(row.get("circuit_breaker_events"))
+    if isinstance(events, list):
+        run.events = events
+    calls = _loads(row.get("tool_calls"))
+    if row.get("tool_calls") is not None and not isinstance(calls, list):
+        run.flags.append("invalid_tool_calls")
+        report(Problem(f"run {run_id!r}: tool_calls is not a JSON array; no tool steps shown", line=row["rowid"], run_id=run_id))
+        calls = []
+    for n, call in enumerate(calls or []):
+        if not isinstance(call, dict):
+            call = {"value": call}
+        error = call.get("error")
+        started_ms = call.get("timestamp")
+        dur = normalize.number(call.get("durationMs"))
+        step = Step(
+            id=f"call-{n + 1}",
+            seq=n,
+            name=str(call.get("toolName") or "tool call"),
+            kind="tool",
+            raw_type="tool_call",
+            status="failed" if error is not None else "completed",
+            started_at=normalize.timestamp(started_ms),
+            duration_ms=dur,
+            error=normalize.text(error),
+            extra={k: v for k, v in call.items() if k not in TOOL_KNOWN},
+        )
+        if isinstance(started_ms, (int, float)) and not isinstance(started_ms, bool) and dur is not None:
+            step.ended_at = normalize.timestamp(started_ms + dur)
+        run.steps.append(step)
+    return run
+
+
+def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    conn = sqlite3.connect(ro_uri(path), uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        for row in conn.execute(f"SELECT rowid AS rowid, * FROM {TABLE} ORDER BY rowid"):
+            yield row_to_run(dict(row), path, report)
+    finally:
+        conn.close()

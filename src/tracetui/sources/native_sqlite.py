@@ -1,0 +1,93 @@
+"""tracetui's own SQLite store schema (what `tracetui import` writes; see docs/formats.md).
+
+A complete store is queried in place, read-only. A database in the same shape that was written by
+other tools (derived columns missing, no `meta` table) is read row by row and imported instead.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import fields
+from typing import Iterator
+
+import orjson
+
+from ..model import Problem, Run, Step
+from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS
+from . import Head, ProblemSink, SourceFile, ro_uri
+
+NAME = "tracetui-sqlite"
+DESCRIPTION = "tracetui's own SQLite store (tracetui import -o)"
+DETECTION = "SQLite file with tables runs(id, ...) and steps(run_id, id, parent_id, ...)"
+
+_RUN_FIELDS = {f.name for f in fields(Run)} - {"steps"}
+_STEP_FIELDS = {f.name for f in fields(Step)} - {"children"}
+_DERIVED_STEP = {"ord", "depth", "size", "child_count", "sub_tokens_in", "sub_tokens_out", "sub_credits", "sub_cost_usd"}
+
+
+def sniff(head: Head) -> bool:
+    tables = head.sqlite_tables or {}
+    runs, steps = tables.get("runs"), tables.get("steps")
+    return bool(runs and steps and "id" in runs and {"run_id", "id"} <= set(steps))
+
+
+def in_place(head: Head) -> bool:
+    tables = head.sqlite_tables or {}
+    if not set(RUN_COLUMNS) <= set(tables.get("runs", ())) or not set(STEP_COLUMNS) <= set(tables.get("steps", ())):
+        return False
+    try:
+        conn = sqlite3.connect(ro_uri(head.path), uri=True)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'complete'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == "1"
+
+
+def views(conn: sqlite3.Connection) -> None:
+    """Nothing to do: the tables are the store."""
+
+
+def _value(key: str, value):
+    if key in JSON_COLUMNS and isinstance(value, (str, bytes)):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return {"raw": value} if key in ("extra", "metadata") else [value]
+    return value
+
+
+def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    conn = sqlite3.connect(ro_uri(path), uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        step_cols = [r[1] for r in conn.execute("PRAGMA table_info(steps)")]
+        order = "seq" if "seq" in step_cols else "rowid"
+        for row in conn.execute("SELECT rowid AS _rowid, * FROM runs ORDER BY rowid"):
+            values = {k: _value(k, row[k]) for k in row.keys() if k in _RUN_FIELDS and k not in ("step_count", "failed_steps") and not k.startswith("steps_")}
+            for key in JSON_COLUMNS:
+                if values.get(key) is None:
+                    values.pop(key, None)
+            try:
+                run = Run(**values)
+            except TypeError as exc:
+                report(Problem(f"skipped run row: {exc}", line=row["_rowid"]))
+                continue
+            if run.id is None:
+                report(Problem("skipped run row without an id", line=row["_rowid"]))
+                continue
+            run.id = str(run.id)
+            run.source_file = run.source_file or path
+            run.source_line = run.source_line if run.source_line is not None else row["_rowid"]
+            for srow in conn.execute(f"SELECT * FROM steps WHERE run_id = ? ORDER BY {order}, rowid", (row["id"],)):
+                svalues = {k: _value(k, srow[k]) for k in srow.keys() if k in _STEP_FIELDS and k not in _DERIVED_STEP}
+                svalues["id"] = str(svalues.get("id"))
+                for key in JSON_COLUMNS:
+                    if svalues.get(key) is None:
+                        svalues.pop(key, None)
+                run.steps.append(Step(**svalues))
+            yield run
+    finally:
+        conn.close()

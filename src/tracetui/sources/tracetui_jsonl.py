@@ -1,0 +1,60 @@
+"""tracetui's own JSON Lines: what `tracetui export` writes and `tracetui import` reads back, losslessly.
+
+Each line is {"tracetui": 1, "run": {run fields..., "steps": [step fields..., flat, in execution order]}}.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any, Iterator
+
+import orjson
+
+from ..model import Problem, Run, Step
+from . import Head, ProblemSink, SourceFile
+from .records import json_lines
+
+NAME = "tracetui-jsonl"
+DESCRIPTION = "tracetui's own JSON Lines export (tracetui export)"
+DETECTION = 'JSON Lines whose first line is an object with "tracetui": 1 and a "run" object'
+MARKER = "tracetui"
+VERSION = 1
+
+_DERIVED_STEP = {"depth", "ord", "size", "child_count", "sub_tokens_in", "sub_tokens_out", "sub_credits", "sub_cost_usd", "children"}
+_DERIVED_RUN = {"step_count", "failed_steps", "steps_tokens_in", "steps_tokens_out", "steps_credits", "steps_cost_usd", "steps"}
+_STEP_FIELDS = [f.name for f in fields(Step) if f.name not in _DERIVED_STEP]
+_RUN_FIELDS = [f.name for f in fields(Run) if f.name not in _DERIVED_RUN]
+
+
+def sniff(head: Head) -> bool:
+    rec = head.first_record
+    return isinstance(rec, dict) and rec.get(MARKER) == VERSION and isinstance(rec.get("run"), dict)
+
+
+def run_record(run: Run) -> dict[str, Any]:
+    record = {name: getattr(run, name) for name in _RUN_FIELDS}
+    record["steps"] = [{name: getattr(s, name) for name in _STEP_FIELDS} for s in run.steps]
+    return {MARKER: VERSION, "run": record}
+
+
+def dumps(run: Run) -> bytes:
+    return orjson.dumps(run_record(run), option=orjson.OPT_NON_STR_KEYS, default=str) + b"\n"
+
+
+def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    for number, record in json_lines(source, report):
+        body = record.get("run")
+        if record.get(MARKER) != VERSION or not isinstance(body, dict):
+            report(Problem("skipped: not a tracetui run record", line=number))
+            continue
+        try:
+            steps = [Step(**{k: v for k, v in s.items() if k in _STEP_FIELDS}) for s in body.get("steps") or []]
+            run = Run(**{k: v for k, v in body.items() if k in _RUN_FIELDS})
+        except TypeError as exc:
+            report(Problem(f"skipped: malformed tracetui record ({exc})", line=number))
+            continue
+        if not isinstance(run.id, str) or not all(isinstance(s.id, str) for s in steps):
+            report(Problem("skipped: run and step ids must be strings", line=number))
+            continue
+        run.steps = steps
+        yield run
