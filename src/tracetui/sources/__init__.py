@@ -32,6 +32,12 @@ _MODULES = (
     "native_sqlite",
     "agent_traces",
     "tracetui_jsonl",
+    "otlp",
+    "langsmith",
+    "openai_agents",
+    "langfuse",
+    "smolagents",
+    "inspect_ai",
     "export",
     "events",
 )
