@@ -1,0 +1,77 @@
+"""Grouping records that a format spreads across a file in any order, without holding the file in memory.
+
+Formats such as OTLP, LangSmith runs or OpenAI Agents traces write one trace over many lines,
+interleaved with other traces and children before parents. Records are staged in a temporary
+SQLite file keyed by group (the trace id), then read back one group at a time, so memory holds
+one trace, not the file. The temporary file is removed when the Staging is closed.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+from typing import Any, Iterator
+
+import orjson
+
+_BATCH = 2000
+
+
+class Staging:
+    """Records grouped by key; groups come back in order of first appearance, records in insertion order."""
+
+    def __init__(self) -> None:
+        fd, self.path = tempfile.mkstemp(prefix="tracetui-staging-", suffix=".db")
+        os.close(fd)
+        self._conn = sqlite3.connect(self.path)
+        self._conn.executescript(
+            """
+            PRAGMA journal_mode = OFF;
+            PRAGMA synchronous = OFF;
+            CREATE TABLE groups (grp TEXT PRIMARY KEY, first INTEGER NOT NULL);
+            CREATE TABLE records (grp TEXT NOT NULL, line INTEGER, data BLOB NOT NULL);
+            """
+        )
+        self._pending: list[tuple[str, int | None, bytes]] = []
+        self._count = 0
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add(self, group: str, record: Any, line: int | None = None) -> None:
+        self._pending.append((group, line, orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)))
+        if len(self._pending) >= _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        with self._conn:
+            for group, _, _ in self._pending:
+                self._count += 1
+                self._conn.execute("INSERT OR IGNORE INTO groups VALUES (?, ?)", (group, self._count))
+            self._conn.executemany("INSERT INTO records VALUES (?, ?, ?)", self._pending)
+        self._pending.clear()
+
+    def groups(self) -> Iterator[tuple[str, list[tuple[int | None, Any]]]]:
+        """(group, [(line, record), ...]) for each group, in order of first appearance."""
+        self._flush()
+        self._conn.execute("CREATE INDEX IF NOT EXISTS records_grp ON records (grp)")
+        for (group,) in self._conn.cursor().execute("SELECT grp FROM groups ORDER BY first"):
+            rows = self._conn.execute(
+                "SELECT line, data FROM records WHERE grp = ? ORDER BY rowid", (group,)
+            )
+            yield group, [(line, orjson.loads(data)) for line, data in rows]
+
+    def close(self) -> None:
+        try:
+            self._conn.close()
+        finally:
+            try:
+                os.remove(self.path)
+            except FileNotFoundError:
+                pass
