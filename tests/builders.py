@@ -46,3 +46,28 @@ def opening(path: str) -> Opening:
 
 def finalized(r: Run) -> Run:
     return finalize_run(r)
+
+
+AGENT_TRACES_COLUMNS = (
+    "id TEXT PRIMARY KEY, session_id TEXT, agent_id TEXT, workspace_id TEXT, started_at TEXT, finished_at TEXT, "
+    "duration_ms INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER, total_tokens INTEGER, tool_calls TEXT, "
+    "circuit_breaker_events TEXT, final_status TEXT, error_message TEXT"
+)
+
+
+def write_agent_traces(path, rows: list[dict], columns: str = AGENT_TRACES_COLUMNS) -> str:
+    """An agent server's agent_traces table; dict/list values are stored as JSON text."""
+    import json
+    import sqlite3
+
+    conn = sqlite3.connect(str(path))
+    conn.execute(f"CREATE TABLE agent_traces ({columns})")
+    for row in rows:
+        values = {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()}
+        conn.execute(
+            f"INSERT INTO agent_traces ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+            list(values.values()),
+        )
+    conn.commit()
+    conn.close()
+    return str(path)

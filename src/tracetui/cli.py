@@ -21,6 +21,9 @@ from .loading import open_store, prepare
 from .model import Run, Step
 from .store import SORT_KEYS, RunFilter, Store
 
+# The core checks the input itself, so every problem gets the same one-line message and exit 2.
+TRACE_PATH = click.Path(readable=False)
+
 RUN_SUMMARY_FIELDS = (
     "id", "agent", "status", "started_at", "duration_ms", "steps", "failed_steps",
     "tokens_in", "tokens_out", "credits", "cost_usd", "error",
@@ -116,7 +119,7 @@ def main() -> None:
 
 
 @main.command("list")
-@click.argument("path", type=click.Path())
+@click.argument("path", type=TRACE_PATH)
 @click.option("--status", multiple=True, help="Only runs with this status (repeatable).")
 @click.option("--agent", multiple=True, help="Only runs of this agent (repeatable).")
 @click.option("--search", help="Only runs whose id, agent, session or error contains this text.")
@@ -142,7 +145,7 @@ def list_cmd(path, status, agent, search, sort, desc, limit, as_json, fmt, no_ca
 
 
 @main.command()
-@click.argument("path", type=click.Path())
+@click.argument("path", type=TRACE_PATH)
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True, help="The run with its nested step tree and first_failed_step.")
 @store_options
@@ -164,7 +167,7 @@ def show(path, run_id, as_json, fmt, no_cache):
 
 
 @main.command()
-@click.argument("path", type=click.Path())
+@click.argument("path", type=TRACE_PATH)
 @click.option("--by", type=click.Choice(["agent", "status"]), help="Group runs by agent or status.")
 @click.option("--json", "as_json", is_flag=True)
 @store_options
@@ -182,7 +185,7 @@ def stats(path, by, as_json, fmt, no_cache):
 
 
 @main.command("import")
-@click.argument("src", type=click.Path())
+@click.argument("src", type=TRACE_PATH)
 @click.option("-o", "--output", required=True, type=click.Path(), help="The store file to write (must not exist).")
 @click.option("--format", "fmt", type=click.Choice(sources.names()), help="Skip detection: read SRC as this format.")
 @handles_errors
@@ -200,7 +203,7 @@ def import_cmd(src, output, fmt):
 
 
 @main.command()
-@click.argument("src", type=click.Path())
+@click.argument("src", type=TRACE_PATH)
 @click.option("-o", "--output", required=True, type=click.Path(), help="The JSONL file to write ('-' for stdout).")
 @click.option("--run", "run_ids", multiple=True, help="Only this run (repeatable).")
 @store_options
@@ -223,6 +226,60 @@ def export(src, output, run_ids, fmt, no_cache):
             out.close()
     if output != "-":
         click.echo(f"exported {n} runs to {display.safe(output)}")
+
+
+@main.command()
+@click.argument("path", type=click.Path())
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--with", "with_path", type=click.Path(), metavar="PATH_B", help="Look RUN_B up in this file instead of PATH.")
+@click.option("--with-format", "with_fmt", type=click.Choice(sources.names()), help="Skip detection: read PATH_B as this format.")
+@click.option("--json", "as_json", is_flag=True, help="The alignment as JSON: a, b, pairs, first_divergence.")
+@click.option("--text", "as_text", is_flag=True, help="Print the side-by-side text even on a terminal.")
+@store_options
+@handles_errors
+def compare(path, run_a, run_b, with_path, with_fmt, as_json, as_text, fmt, no_cache):
+    """Two runs side by side, their step trees aligned: what is the same, changed, only in A or B.
+
+    \b
+    tracetui compare PATH RUN_A RUN_B
+    tracetui compare PATH_A RUN_A --with PATH_B RUN_B
+
+    Steps are aligned by name and kind, level by level, so an inserted, missing or retried step
+    does not shift the rows after it. Exits 0 whatever the difference.
+    """
+    from .compare import compare_runs
+
+    store_a = load(path, fmt, no_cache)
+    store_b = load(with_path, with_fmt, no_cache) if with_path else store_a
+    comparison = compare_runs(store_a.run_tree(run_a), store_b.run_tree(run_b))
+    if as_json:
+        pairs = [pair_dict(p) for p in comparison.pairs]
+        first = comparison.first_divergence
+        click.echo(dumps({
+            "a": run_summary(comparison.run_a),
+            "b": run_summary(comparison.run_b),
+            "deltas": comparison.deltas,
+            "counts": comparison.counts(),
+            "pairs": pairs,
+            "first_divergence": None if first is None else pairs[first],
+        }))
+        return
+    from .compare_text import print_comparison
+
+    print_comparison(comparison)
+
+
+def pair_dict(pair) -> dict[str, Any]:
+    return {
+        "a": None if pair.a is None else step_dict(pair.a, children=False),
+        "b": None if pair.b is None else step_dict(pair.b, children=False),
+        "depth": pair.depth,
+        "mark": pair.mark,
+        "changes": pair.changes,
+        "branch": pair.branch,
+        "deltas": pair.deltas,
+    }
 
 
 @main.command("formats")

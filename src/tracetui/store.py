@@ -245,7 +245,12 @@ class StoreWriter:
         self._flush()
         self.conn.execute("COMMIT")
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self.conn.execute("PRAGMA journal_mode=DELETE")
+        try:
+            # A single-file store is easier to copy; readers still attached (the viewer while it
+            # imports) keep it in WAL mode, which reads just as well.
+            self.conn.execute("PRAGMA journal_mode=DELETE")
+        except sqlite3.OperationalError:
+            pass
         self.conn.close()
 
     def abort(self) -> None:

@@ -33,7 +33,8 @@ def timestamp(expr: str) -> str:
 
 
 def duration_ms(start_iso: str, end_iso: str) -> str:
-    return f"round((julianday({end_iso}) - julianday({start_iso})) * 86400000.0, 3)"
+    # Timestamps carry milliseconds; julianday arithmetic is off by microseconds, so round to whole ms.
+    return f"round((julianday({end_iso}) - julianday({start_iso})) * 86400000.0)"
 
 
 def json_array(expr: str) -> str:

@@ -57,4 +57,6 @@ def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
             report(Problem("skipped: run and step ids must be strings", line=number))
             continue
         run.steps = steps
+        if run.source_line is None:
+            run.source_line = number
         yield run

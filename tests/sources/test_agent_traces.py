@@ -1,0 +1,123 @@
+import hashlib
+import sqlite3
+
+from builders import write_agent_traces
+from tracetui.loading import open_store, prepare
+from tracetui.store import RunFilter
+
+ROWS = [
+    {
+        "id": "tr-1", "session_id": "s1", "agent_id": "researcher", "workspace_id": "ws",
+        "started_at": "2026-02-27T10:00:00Z", "finished_at": "2026-02-27T10:00:02.3Z", "duration_ms": 2300,
+        "prompt_tokens": 1842, "completion_tokens": 512, "total_tokens": 2354,
+        "tool_calls": [
+            {"toolName": "web_search", "durationMs": 620, "error": None, "timestamp": 1772186400100},
+            {"toolName": "file_read", "durationMs": 18, "error": "ENOENT [/tool_call]", "timestamp": 1772186400720},
+        ],
+        "circuit_breaker_events": [], "final_status": "completed", "error_message": None,
+    },
+    {
+        "id": "tr-2", "session_id": "s1", "agent_id": "writer", "workspace_id": "ws",
+        "started_at": 1772186500, "finished_at": None, "duration_ms": 30000,
+        "prompt_tokens": 10, "completion_tokens": 0, "total_tokens": None,
+        "tool_calls": "not json", "circuit_breaker_events": [{"provider": "openai", "to_state": "open"}],
+        "final_status": "timeout", "error_message": None,
+    },
+    {
+        "id": "tr-3", "session_id": "s2", "agent_id": "writer", "workspace_id": "ws",
+        "started_at": "2026-02-27T11:00:00Z", "finished_at": "2026-02-27T11:00:01Z", "duration_ms": None,
+        "prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120,
+        "tool_calls": [{"toolName": "send_mail", "durationMs": 5, "error": {"code": 500}, "timestamp": 1772190000000}, "odd"],
+        "circuit_breaker_events": None, "final_status": "error", "error_message": "provider down",
+    },
+]
+
+
+def summary(store):
+    return [
+        (r.id, r.agent, r.status, r.started_at, r.duration_ms, r.step_count, r.failed_steps, r.total("tokens_in"),
+         r.error, r.events, r.flags)
+        for r in store.list_runs(sort="started", desc=False)
+    ]
+
+
+def steps(store, run_id):
+    return [
+        (s.id, s.name, s.kind, s.status, s.started_at, s.ended_at, s.duration_ms, s.error, s.extra)
+        for s in store.steps(run_id, payloads=True)
+    ]
+
+
+def test_opens_in_place_without_import(tmp_path):
+    db = write_agent_traces(tmp_path / "server.db", ROWS)
+    opening = prepare(db)
+    assert opening.in_place and opening.ready and opening.format == "agent-traces"
+
+
+def test_runs_and_tool_steps(tmp_path):
+    store = open_store(write_agent_traces(tmp_path / "server.db", ROWS))
+    runs = {r.id: r for r in store.list_runs()}
+    assert runs["tr-1"].status == "completed" and runs["tr-1"].step_count == 2 and runs["tr-1"].failed_steps == 1
+    assert runs["tr-2"].status == "timeout" and runs["tr-2"].flags == ["invalid_tool_calls"]
+    assert runs["tr-2"].started_at == "2026-02-27T10:01:40.000Z"
+    assert runs["tr-3"].status == "failed" and runs["tr-3"].error == "provider down"
+    assert runs["tr-3"].duration_ms == 1000
+    tools = store.steps("tr-1")
+    assert [(s.name, s.status, s.duration_ms) for s in tools] == [("web_search", "completed", 620), ("file_read", "failed", 18)]
+    assert tools[1].error == "ENOENT [/tool_call]"
+    assert store.first_failed_step("tr-1").name == "file_read"
+
+
+def test_circuit_breaker_events_show_on_the_run(tmp_path):
+    store = open_store(write_agent_traces(tmp_path / "server.db", ROWS))
+    assert store.get_run("tr-2").events == [{"provider": "openai", "to_state": "open"}]
+
+
+def test_filters_and_sorts_in_place(tmp_path):
+    store = open_store(write_agent_traces(tmp_path / "server.db", ROWS))
+    assert [r.id for r in store.list_runs(RunFilter(status="failed"))] == ["tr-3"]
+    assert [r.id for r in store.list_runs(RunFilter(agent="writer"), sort="tokens", desc=True)] == ["tr-3", "tr-2"]
+    assert [r.id for r in store.list_runs(RunFilter(search="provider"))] == ["tr-3"]
+    assert store.count_runs() == 3
+
+
+def test_in_place_views_and_import_give_the_same_runs(tmp_path):
+    db = write_agent_traces(tmp_path / "server.db", ROWS)
+    in_place = open_store(db)
+    opening = prepare(db, output=str(tmp_path / "copy.db"))
+    opening.run_import()
+    imported = opening.connect()
+    assert imported.source_format == "agent-traces" and not opening.in_place
+    assert summary(in_place) == summary(imported)
+    for run_id in ("tr-1", "tr-2", "tr-3"):
+        assert steps(in_place, run_id) == steps(imported, run_id)
+        assert in_place.get_run(run_id).extra == imported.get_run(run_id).extra
+
+
+def test_missing_optional_columns(tmp_path):
+    db = write_agent_traces(
+        tmp_path / "lean.db",
+        [{"id": "a", "agent_id": "x", "final_status": "completed", "tool_calls": [{"toolName": "t"}]}],
+        columns="id TEXT PRIMARY KEY, agent_id TEXT, final_status TEXT, tool_calls TEXT",
+    )
+    store = open_store(db)
+    (r,) = store.list_runs()
+    assert (r.id, r.agent, r.step_count, r.total("tokens_in")) == ("a", "x", 1, None)
+
+
+def test_read_only_while_another_process_writes_in_wal_mode(tmp_path):
+    db = write_agent_traces(tmp_path / "live.db", ROWS)
+    writer = sqlite3.connect(db)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("INSERT INTO agent_traces (id, agent_id, final_status) VALUES ('tr-4', 'late', 'completed')")
+    writer.commit()
+    before = hashlib.sha256(open(db, "rb").read()).hexdigest()
+    store = open_store(db)
+    assert store.count_runs() == 4
+    store.list_runs(sort="tokens")
+    store.steps("tr-1")
+    store.close()
+    assert hashlib.sha256(open(db, "rb").read()).hexdigest() == before
+    writer.execute("INSERT INTO agent_traces (id, agent_id, final_status) VALUES ('tr-5', 'later', 'completed')")
+    writer.commit()
+    writer.close()
