@@ -79,7 +79,13 @@ class Opening:
                 raise UnusableInput(self.path, f"cannot read the {self.module.NAME} tables ({exc})") from None
         else:
             conn = connect_readonly(self.db_path)
-        return Store(conn, label=self.path, source_format=self.module.NAME, path=self.db_path)
+        return Store(
+            conn,
+            label=self.path,
+            source_format=self.module.NAME,
+            path=self.db_path,
+            sort_keys=getattr(self.module, "SORT_KEYS", None) if self.in_place else None,
+        )
 
     def run_import(self, progress: Progress | None = None) -> int:
         """Stream the source into db_path; returns the number of runs stored."""

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
 import orjson
-import sqlite_utils
 
 from .errors import NotFound
 from .model import FAILED_STATUSES, TOTAL_FIELDS, Problem, Run, Step
@@ -114,7 +113,7 @@ SORT_KEYS = {
 }
 
 
-def create_schema(db: sqlite_utils.Database) -> None:
+def create_schema(db) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
     db["problems"].create(
         {"n": int, "line": int, "run_id": str, "message": str}, pk="n", if_not_exists=True
@@ -173,6 +172,8 @@ class StoreWriter:
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=OFF")
+        import sqlite_utils  # only writers need it; keeps read-only start-up fast
+
         self.db = sqlite_utils.Database(self.conn)
         create_schema(self.db)
         self.set_meta("schema_version", str(SCHEMA_VERSION))
@@ -299,8 +300,11 @@ def _decode(row: sqlite3.Row, cls: type, json_defaults: dict[str, Any]) -> Any:
 class Store:
     """Read-only queries over a store. Safe to use from one thread at a time (give each worker its own)."""
 
-    def __init__(self, conn: sqlite3.Connection, *, label: str, source_format: str, path: str):
+    def __init__(
+        self, conn: sqlite3.Connection, *, label: str, source_format: str, path: str, sort_keys: dict | None = None
+    ):
         self.conn = conn
+        self.sort_keys = {**SORT_KEYS, **(sort_keys or {})}
         self.conn.row_factory = sqlite3.Row
         self.label = label  # the file the user named
         self.source_format = source_format
@@ -321,13 +325,7 @@ class Store:
         offset: int = 0,
     ) -> list[Run]:
         where, args = (flt or RunFilter()).where()
-        key = SORT_KEYS[sort]
-        direction = "DESC" if desc else "ASC"
-        # NULLs sort last either way; id breaks ties so paging is stable.
-        sql = (
-            f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM runs{where} "
-            f"ORDER BY ({key}) IS NULL, {key} {direction}, id {direction}"
-        )
+        sql = f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM runs{where} {self._order(sort, desc)}"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             args = [*args, limit, offset]
@@ -343,10 +341,28 @@ class Store:
 
     def run_ids(self, flt: RunFilter | None = None, *, sort: str = "started", desc: bool = True) -> list[str]:
         where, args = (flt or RunFilter()).where()
-        key = SORT_KEYS[sort]
-        direction = "DESC" if desc else "ASC"
-        sql = f"SELECT id FROM runs{where} ORDER BY ({key}) IS NULL, {key} {direction}, id {direction}"
+        sql = f"SELECT id FROM runs{where} {self._order(sort, desc)}"
         return [r[0] for r in self.conn.execute(sql, args)]
+
+    def runs_by_ids(self, run_ids: Sequence[str]) -> list[Run]:
+        """List rows (no payload columns) of these runs, in no set order; unknown ids are left out.
+
+        Lets a list that already knows its ordered ids fetch just the rows on screen, by primary key.
+        """
+        out: list[Run] = []
+        cols = ", ".join(RUN_LIST_COLUMNS)
+        for start in range(0, len(run_ids), 500):
+            chunk = list(run_ids[start:start + 500])
+            sql = f"SELECT {cols} FROM runs WHERE id IN ({', '.join('?' * len(chunk))})"
+            out.extend(self._run(row) for row in self.conn.execute(sql, chunk))
+        return out
+
+    def _order(self, sort: str, desc: bool) -> str:
+        # NULLs last either way; id breaks ties so paging is stable. Written so that SQLite can
+        # walk an index on the sort column (runs(started_at) …) and stop after LIMIT rows.
+        key = self.sort_keys[sort]
+        direction = "DESC" if desc else "ASC"
+        return f"ORDER BY {key} {direction} NULLS LAST, id {direction}"
 
     def get_run(self, run_id: str) -> Run:
         row = self.conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
