@@ -113,7 +113,8 @@ def _run(run_id: str, events: list[tuple[int | None, dict[str, Any]]]) -> Run:
             step.extra["agent"] = event["agent"]  # a run with several agents keeps each step's own
         steps.append(step)
     # Siblings run in timestamp order (finalize_run orders them by seq); equal or missing times keep line order.
-    timed = sorted(range(len(events)), key=lambda i: (events[i][1]["start_ms"] is None, events[i][1]["start_ms"] or 0, i))
+    starts_ms = [e["start_ms"] for _, e in events]
+    timed = sorted(range(len(events)), key=lambda i: (starts_ms[i] is None, starts_ms[i] or 0, i))
     for seq, i in enumerate(timed):
         steps[i].seq = seq
     run.steps = steps
