@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from .model import FAILED_STATUSES, Step
+from .model import FAILED_STATUSES, Step, add_optional
 
 
 def root_cause(failed: Sequence[tuple[str, int, int]]) -> str | None:
@@ -49,10 +49,11 @@ class GroupStats:
     group: str | None
     runs: int = 0
     failed: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    credits: float = 0.0
-    cost_usd: float = 0.0
+    # None until some run carries the value: "no data" is not "zero".
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    credits: float | None = None
+    cost_usd: float | None = None
     p50_ms: float | None = None
     p95_ms: float | None = None
 
@@ -68,8 +69,8 @@ class GroupStats:
             "failure_rate": round(self.failure_rate, 4),
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
-            "credits": round(self.credits, 6),
-            "cost_usd": round(self.cost_usd, 6),
+            "credits": None if self.credits is None else round(self.credits, 6),
+            "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
             "p50_duration_ms": self.p50_ms,
             "p95_duration_ms": self.p95_ms,
         }
@@ -86,10 +87,10 @@ def group_stats(rows: Iterable[tuple]) -> list[GroupStats]:
             durations[group] = []
         g.runs += 1
         g.failed += status in FAILED_STATUSES
-        g.tokens_in += tin or 0
-        g.tokens_out += tout or 0
-        g.credits += credits or 0.0
-        g.cost_usd += cost or 0.0
+        g.tokens_in = add_optional(g.tokens_in, tin)
+        g.tokens_out = add_optional(g.tokens_out, tout)
+        g.credits = add_optional(g.credits, credits)
+        g.cost_usd = add_optional(g.cost_usd, cost)
         if duration is not None:
             durations[group].append(duration)
     for key, g in groups.items():

@@ -70,10 +70,11 @@ class Opening:
         return self.module.NAME
 
     def connect(self) -> Store:
+        sort_keys = None
         if self.in_place:
             conn = connect_readonly(self.path)
             try:
-                self.module.views(conn)
+                sort_keys = self.module.views(conn)
             except sqlite3.DatabaseError as exc:
                 conn.close()
                 raise UnusableInput(self.path, f"cannot read the {self.module.NAME} tables ({exc})") from None
@@ -84,7 +85,7 @@ class Opening:
             label=self.path,
             source_format=self.module.NAME,
             path=self.db_path,
-            sort_keys=getattr(self.module, "SORT_KEYS", None) if self.in_place else None,
+            sort_keys=sort_keys,
         )
 
     def run_import(self, progress: Progress | None = None) -> int:

@@ -150,7 +150,8 @@ class Problem:
         return f"{where}{self.message}"
 
 
-def _add(a, b):
+def add_optional(a, b):
+    """Sum where None means 'no value' (not zero)."""
     if b is None:
         return a
     return b if a is None else a + b
@@ -253,10 +254,10 @@ def finalize_run(run: Run) -> Run:
         node.sub_credits, node.sub_cost_usd = node.credits, node.cost_usd
         for kid in node.children:
             node.size += kid.size
-            node.sub_tokens_in = _add(node.sub_tokens_in, kid.sub_tokens_in)
-            node.sub_tokens_out = _add(node.sub_tokens_out, kid.sub_tokens_out)
-            node.sub_credits = _add(node.sub_credits, kid.sub_credits)
-            node.sub_cost_usd = _add(node.sub_cost_usd, kid.sub_cost_usd)
+            node.sub_tokens_in = add_optional(node.sub_tokens_in, kid.sub_tokens_in)
+            node.sub_tokens_out = add_optional(node.sub_tokens_out, kid.sub_tokens_out)
+            node.sub_credits = add_optional(node.sub_credits, kid.sub_credits)
+            node.sub_cost_usd = add_optional(node.sub_cost_usd, kid.sub_cost_usd)
 
     run.steps = order
     run.step_count = len(order)
@@ -264,7 +265,7 @@ def finalize_run(run: Run) -> Run:
     sums: dict[str, Any] = dict.fromkeys(TOTAL_FIELDS)
     for s in order:
         for name in TOTAL_FIELDS:
-            sums[name] = _add(sums[name], getattr(s, name))
+            sums[name] = add_optional(sums[name], getattr(s, name))
     for name in TOTAL_FIELDS:
         setattr(run, "steps_" + name, sums[name])
     if run.mismatches and FLAG_TOTAL_MISMATCH not in run.flags:

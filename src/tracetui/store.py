@@ -365,7 +365,7 @@ class Store:
         return f"ORDER BY {key} {direction} NULLS LAST, id {direction}"
 
     def get_run(self, run_id: str) -> Run:
-        row = self.conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        row = self.conn.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise NotFound(f"no run {run_id!r} in {self.label}")
         return self._run(row)
@@ -404,17 +404,28 @@ class Store:
         rows = self.conn.execute(f"SELECT {cols} FROM steps WHERE run_id = ? ORDER BY ord", (run_id,))
         return [self._step(r) for r in rows]
 
-    def children(self, run_id: str, parent_id: str | None) -> list[Step]:
+    def children(
+        self, run_id: str, parent_id: str | None, *, limit: int | None = None, offset: int = 0
+    ) -> list[Step]:
+        """Child steps in order; limit/offset page through a parent with very many children."""
         cols = ", ".join(STEP_TREE_COLUMNS)
+        page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
         if parent_id is None:
             rows = self.conn.execute(
-                f"SELECT {cols} FROM steps WHERE run_id = ? AND parent_id IS NULL ORDER BY seq", (run_id,)
+                f"SELECT {cols} FROM steps WHERE run_id = ? AND parent_id IS NULL ORDER BY seq{page}", (run_id,)
             )
         else:
             rows = self.conn.execute(
-                f"SELECT {cols} FROM steps WHERE run_id = ? AND parent_id = ? ORDER BY seq", (run_id, parent_id)
+                f"SELECT {cols} FROM steps WHERE run_id = ? AND parent_id = ? ORDER BY seq{page}", (run_id, parent_id)
             )
         return [self._step(r) for r in rows]
+
+    def count_children(self, run_id: str, parent_id: str | None) -> int:
+        if parent_id is None:
+            sql, args = "SELECT count(*) FROM steps WHERE run_id = ? AND parent_id IS NULL", (run_id,)
+        else:
+            sql, args = "SELECT count(*) FROM steps WHERE run_id = ? AND parent_id = ?", (run_id, parent_id)
+        return self.conn.execute(sql, args).fetchone()[0]
 
     def get_step(self, run_id: str, step_id: str) -> Step:
         row = self.conn.execute("SELECT * FROM steps WHERE run_id = ? AND id = ?", (run_id, step_id)).fetchone()

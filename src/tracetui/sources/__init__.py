@@ -10,7 +10,8 @@ A format module defines:
                `source.open()` gives the binary file to stream (so progress can be shown).
 and, for SQLite sources that can be queried where they lie:
   in_place(head) -> bool, and views(conn) creating TEMP views `runs` and `steps` with the store's
-               columns (store.RUN_COLUMNS / STEP_COLUMNS) over the read-only connection.
+               columns (store.RUN_COLUMNS / STEP_COLUMNS) over the read-only connection; it returns
+               sort-key overrides ({"started": column}) for the Store, or {}.
 """
 
 from __future__ import annotations
