@@ -229,10 +229,10 @@ def export(src, output, run_ids, fmt, no_cache):
 
 
 @main.command()
-@click.argument("path", type=click.Path())
+@click.argument("path", type=TRACE_PATH)
 @click.argument("run_a")
 @click.argument("run_b")
-@click.option("--with", "with_path", type=click.Path(), metavar="PATH_B", help="Look RUN_B up in this file instead of PATH.")
+@click.option("--with", "with_path", type=TRACE_PATH, metavar="PATH_B", help="Look RUN_B up in this file instead of PATH.")
 @click.option("--with-format", "with_fmt", type=click.Choice(sources.names()), help="Skip detection: read PATH_B as this format.")
 @click.option("--json", "as_json", is_flag=True, help="The alignment as JSON: a, b, pairs, first_divergence.")
 @click.option("--text", "as_text", is_flag=True, help="Print the side-by-side text even on a terminal.")

@@ -1,0 +1,210 @@
+"""Two aligned runs as rich Text: the header, one line per pair, marks and deltas.
+
+Shared by `tracetui compare` (printed) and the compare screen (drawn line by line). Untrusted
+names and ids go through display.safe() into Text objects, never markup.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from . import display
+from .compare import CHANGED, ONLY_A, ONLY_B, SAME, Comparison, Pair
+from .model import Run, Step
+
+# Icon and word: the mark must read without colour.
+MARK_LABELS = {SAME: "= same", CHANGED: "≠ changed", ONLY_A: "− only A", ONLY_B: "+ only B"}
+MARK_STYLES = {SAME: "dim", CHANGED: "bold yellow", ONLY_A: "bold red", ONLY_B: "bold green"}
+STATUS_STYLES = {
+    "failed": "bold red",
+    "timeout": "bold magenta",
+    "completed": "green",
+    "running": "yellow",
+    "pending": "cyan",
+    "skipped": "dim",
+}
+MARK_WIDTH = 10
+
+
+def mark_text(mark: str) -> Text:
+    return Text(MARK_LABELS[mark].ljust(MARK_WIDTH), MARK_STYLES[mark])
+
+
+def signed(value: float | int | None, fmt) -> str:
+    if value is None:
+        return ""
+    sign = "+" if value > 0 else "−" if value < 0 else "±"
+    return sign + fmt(abs(value))
+
+
+def _tokens(value: float) -> str:
+    return display.count(value)
+
+
+def _credits(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+
+
+def _cost(value: float) -> str:
+    return display.cost(value)
+
+
+DELTA_FORMATS = (
+    ("duration_ms", "", display.duration),
+    ("tokens_in", "in ", _tokens),
+    ("tokens_out", "out ", _tokens),
+    ("credits", "cr ", _credits),
+    ("cost_usd", "", _cost),
+)
+
+
+def deltas_text(deltas: dict, *, zero: bool = False) -> Text:
+    """B − A for duration, tokens, credits and cost; zero and missing deltas left out unless asked."""
+    out = Text()
+    for name, label, fmt in DELTA_FORMATS:
+        value = deltas.get(name)
+        if value is None or (value == 0 and not zero):
+            continue
+        if out:
+            out.append(" ")
+        style = "red" if value > 0 else "green" if value < 0 else "dim"
+        out.append(label + signed(value, fmt), style)
+    return out
+
+
+def branch_text(branch: dict | None) -> Text:
+    if not branch:
+        return Text()
+    a = display.safe(branch.get("a") or "-", single_line=True)
+    b = display.safe(branch.get("b") or "-", single_line=True)
+    return Text(f"⑂ A: {a} · B: {b}", "bold cyan")
+
+
+def step_cell(step: Step | None, depth: int) -> Text:
+    """One side of a row: indentation, status icon, name, kind, duration, tokens, credits."""
+    if step is None:
+        return Text("  " * depth + "·", "dim")
+    out = Text("  " * depth)
+    out.append(display.STATUS_ICONS.get(step.status, "?") + " ", STATUS_STYLES.get(step.status, ""))
+    out.append(display.safe(step.name or step.id, single_line=True), "bold" if step.status != "skipped" else "dim")
+    out.append(f" [{step.kind}]", "dim")
+    if step.chosen_branch:
+        out.append(" → " + display.safe(step.chosen_branch, single_line=True), "cyan")
+    out.append(" " + display.duration(step.duration_ms), "dim")
+    if step.tokens_in is not None or step.tokens_out is not None:
+        out.append(" tok " + display.tokens(step.tokens_in, step.tokens_out), "dim")
+    if step.credits is not None:
+        out.append(" cr " + display.credits(step.credits), "dim")
+    return out
+
+
+def notes_text(pair: Pair) -> Text:
+    """What differs in a row: the branch divergence, changed fields, the deltas."""
+    out = Text()
+    if pair.branch:
+        out.append_text(branch_text(pair.branch))
+    changed = [c for c in pair.changes if c != "chosen_branch"]
+    if changed:
+        if out:
+            out.append(" ")
+        out.append(",".join(changed), "yellow")
+    delta = deltas_text(pair.deltas)
+    if delta:
+        if out:
+            out.append(" ")
+        out.append("Δ ", "dim")
+        out.append_text(delta)
+    return out
+
+
+def _fit(text: Text, width: int) -> Text:
+    text = text.copy()
+    text.truncate(max(width, 0), overflow="ellipsis", pad=True)
+    return text
+
+
+def column_widths(width: int) -> tuple[int, int]:
+    """(side column, notes column) widths for a line of `width` cells."""
+    notes = max(20, width // 4)
+    side = max(12, (width - MARK_WIDTH - notes - 6) // 2)
+    return side, notes
+
+
+def pair_line(pair: Pair, width: int) -> Text:
+    side, notes = column_widths(width)
+    line = mark_text(pair.mark)
+    line.append_text(_fit(step_cell(pair.a, pair.depth), side))
+    line.append(" │ ", "dim")
+    line.append_text(_fit(step_cell(pair.b, pair.depth), side))
+    line.append(" │ ", "dim")
+    line.append_text(notes_text(pair))
+    line.truncate(width, overflow="ellipsis")
+    return line
+
+
+def run_line(label: str, run: Run) -> Text:
+    out = Text(f"{label}  ", "bold")
+    out.append(display.status_word(run.status), STATUS_STYLES.get(run.status, ""))
+    out.append("  run ")
+    out.append(display.safe(run.id, single_line=True), "bold")
+    if run.agent:
+        out.append("  agent " + display.safe(run.agent, single_line=True))
+    out.append(f"  {run.step_count} steps, {run.failed_steps} failed")
+    out.append(f"  {display.duration(run.duration_ms)}")
+    out.append(f"  tok {display.tokens(run.total('tokens_in'), run.total('tokens_out'))}")
+    out.append(f"  cr {display.credits(run.total('credits'))}")
+    out.append(f"  {display.cost(run.total('cost_usd'))}")
+    return out
+
+
+def header_lines(comparison: Comparison) -> list[Text]:
+    counts = comparison.counts()
+    delta = Text("Δ B−A  ", "bold")
+    d = comparison.deltas
+    delta.append_text(deltas_text(d, zero=True) or Text("-", "dim"))
+    if d.get("step_count"):
+        delta.append(f"  steps {signed(d['step_count'], str)}")
+    if d.get("failed_steps"):
+        delta.append(f"  failed {signed(d['failed_steps'], str)}", "red" if d["failed_steps"] > 0 else "green")
+    summary = Text()
+    for mark in (SAME, CHANGED, ONLY_A, ONLY_B):
+        if summary:
+            summary.append("  ")
+        summary.append(f"{MARK_LABELS[mark]} {counts[mark]}", MARK_STYLES[mark] if counts[mark] else "dim")
+    return [run_line("A", comparison.run_a), run_line("B", comparison.run_b), delta, summary]
+
+
+def first_divergence_text(comparison: Comparison) -> Text:
+    index = comparison.first_divergence
+    if index is None:
+        return Text("no divergence: the runs align step for step", "green")
+    pair = comparison.pairs[index]
+    out = Text(f"first divergence: row {index + 1}  ", "bold")
+    out.append(MARK_LABELS[pair.mark], MARK_STYLES[pair.mark])
+    out.append("  ")
+    out.append(display.safe(pair.step.name or pair.step.id, single_line=True), "bold")
+    notes = notes_text(pair)
+    if notes:
+        out.append("  ")
+        out.append_text(notes)
+    return out
+
+
+def print_comparison(comparison: Comparison) -> None:
+    from .textout import console
+
+    out = console()
+    width = out.width
+    for line in header_lines(comparison):
+        out.print(line, no_wrap=True, crop=True)
+    side, _ = column_widths(width)
+    title = Text(" " * MARK_WIDTH)
+    title.append_text(_fit(Text("A", "bold"), side))
+    title.append("   ")
+    title.append_text(_fit(Text("B", "bold"), side))
+    out.print(title, no_wrap=True, crop=True)
+    if not comparison.pairs:
+        out.print(Text("(neither run has steps)", "dim"))
+    for pair in comparison.pairs:
+        out.print(pair_line(pair, width), no_wrap=True, crop=True)
+    out.print(first_divergence_text(comparison), no_wrap=True, crop=True)
