@@ -1,12 +1,528 @@
-"""(being written)"""
+"""OpenTelemetry spans as OTLP JSON, with the GenAI and OpenInference conventions for agent work.
+
+Three shapes: the Collector file exporter's JSON Lines ({"resourceSpans": [...]} per line), one
+pretty-printed document of that shape, and the Python SDK's ConsoleSpanExporter output (a stream
+of pretty span objects with 0x ids). A run is a trace; its steps are the spans. One trace may be
+spread over many lines in any order, so spans are staged by trace id and each trace is read
+back whole.
+
+Tokens and cost count once, on the innermost span that reports them (the model call): a parent
+that also reports usage (an agent span's total, a wrapper instrumented twice) keeps its numbers
+in extra, so subtree totals never count a call twice. pydantic-ai's gen_ai.aggregated_usage.* is
+never counted (and is not always the subtree total: a delegated agent's calls are left out).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+import orjson
+
+from .. import normalize
+from ..errors import UnusableInput
+from ..model import Problem, Run, Step
+from . import Head, ProblemSink, SourceFile
+from .records import json_lines
+from .staging import Staging
+
 NAME = "otlp"
-DESCRIPTION = "(being written)"
-DETECTION = "(being written)"
+DESCRIPTION = (
+    "OpenTelemetry spans as OTLP JSON (Collector file exporter JSONL or one document) or the Python "
+    "SDK's ConsoleSpanExporter output; GenAI (gen_ai.*) and OpenInference attributes understood"
+)
+DETECTION = (
+    'a JSON object with a "resourceSpans" array (per line or as the whole document), or span objects '
+    'with "context": {"trace_id", "span_id"} and "kind" (ConsoleSpanExporter)'
+)
+
+_SPAN_KINDS = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
+_ERROR_CODES = {2, "2", "STATUS_CODE_ERROR", "ERROR", "StatusCode.ERROR"}
+
+_OPERATION_KIND = {
+    "chat": "llm",
+    "text_completion": "llm",
+    "generate_content": "llm",
+    "completion": "llm",
+    "execute_tool": "tool",
+    "invoke_agent": "agent",
+    "create_agent": "agent",
+    "embeddings": "retrieval",
+}
+_OPENINFERENCE_KIND = {
+    "LLM": "llm",
+    "TOOL": "tool",
+    "AGENT": "agent",
+    "RETRIEVER": "retrieval",
+    "EMBEDDING": "retrieval",
+    "RERANKER": "retrieval",
+    "GUARDRAIL": "governance",
+    "EVALUATOR": "evaluation",
+    "CHAIN": "other",
+}
+_INPUT_KEYS = ("input.value", "gen_ai.input.messages", "gen_ai.tool.call.arguments", "tool_arguments", "gen_ai.prompt")
+_OUTPUT_KEYS = (
+    "output.value", "gen_ai.output.messages", "gen_ai.tool.call.result", "tool_response", "final_result",
+    "gen_ai.completion",
+)
+_TOKENS_IN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
+_TOKENS_OUT_KEYS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion")
+_COST_KEYS = ("operation.cost", "llm.cost.total", "gen_ai.usage.cost")
+_AGENT_KEYS = ("gen_ai.agent.name", "agent_name", "agent.name")
+_SESSION_KEYS = ("gen_ai.conversation.id", "session.id")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def sniff(head):
+# ---- detection ---------------------------------------------------------------------------------
+
+
+def sniff(head: Head) -> bool:
+    rec = head.first_record
+    if isinstance(rec, dict):
+        return isinstance(rec.get("resourceSpans"), list) or _is_console_span(rec)
+    if head.json_document:
+        if head.top_keys[:1] == ["resourceSpans"] or head.array_key == "resourceSpans":
+            return True
+        return {"context", "kind"} <= set(head.top_keys) and b'"trace_id"' in head.data
     return False
 
 
-def read(path, report, source):
-    return iter(())
+def _is_console_span(obj: dict) -> bool:
+    ctx = obj.get("context")
+    return isinstance(ctx, dict) and "trace_id" in ctx and "span_id" in ctx and "kind" in obj
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+
+def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    problems = 0
+
+    def counted(problem: Problem) -> None:
+        nonlocal problems
+        problems += 1
+        report(problem)
+
+    resources: dict[bytes, int] = {}
+    resource_attrs: list[dict] = []
+    spans = 0
+    with Staging() as staging:
+        for line, resource, scope, span in _records(path, source, counted):
+            norm = _from_otlp(span) if resource is not None else _from_console(span)
+            if isinstance(norm, str):
+                counted(Problem(f"span skipped: {norm}", line=line))
+                continue
+            attrs = resource if resource is not None else _console_resource(span)
+            key = orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+            if key not in resources:
+                resources[key] = len(resource_attrs)
+                resource_attrs.append(attrs)
+            staged = _stage(norm, scope)
+            staged["resource"] = resources[key]
+            staging.add(norm["trace"], staged, line)
+            spans += 1
+        if spans == 0 and problems:
+            raise UnusableInput(path, f"looks like OTLP JSON but no span could be read ({problems} problems)")
+        for trace_id, records in staging.groups():
+            yield _run(trace_id, records, resource_attrs)
+
+
+def _records(path: str, source: SourceFile, report: ProblemSink) -> Iterator[tuple[int | None, Any, Any, dict]]:
+    """(line, resource attributes or None for console spans, scope, raw span) for every span in the file."""
+    if _first_line_is_object(path):
+        for number, record in json_lines(source, report):
+            if "resourceSpans" in record:
+                for resource, scope, span in _envelope(record, number, report):
+                    yield number, resource, scope, span
+            elif _is_console_span(record):
+                yield number, None, None, record
+            else:
+                report(Problem("skipped: neither an OTLP resourceSpans record nor a span", line=number))
+    else:
+        yield from _document(source, report)
+
+
+def _first_line_is_object(path: str) -> bool:
+    with open(path, "rb") as f:
+        data = f.read(1 << 16)
+    first = data.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
+    try:
+        return isinstance(orjson.loads(first), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _envelope(record: dict, line: int | None, report: ProblemSink) -> Iterator[tuple[dict, dict, dict]]:
+    resource_spans = record.get("resourceSpans")
+    if not isinstance(resource_spans, list):
+        report(Problem("skipped: resourceSpans is not an array", line=line))
+        return
+    for rs in resource_spans:
+        if not isinstance(rs, dict):
+            report(Problem("skipped: a resourceSpans entry is not an object", line=line))
+            continue
+        resource = _attributes((rs.get("resource") or {}).get("attributes"))
+        for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []:
+            if not isinstance(ss, dict):
+                continue
+            scope = ss.get("scope") or ss.get("instrumentationLibrary") or {}
+            for span in ss.get("spans") or []:
+                if isinstance(span, dict):
+                    yield resource, scope, span
+                else:
+                    report(Problem("skipped: a span is not an object", line=line))
+
+
+_SPAN_PREFIX = "resourceSpans.item.scopeSpans.item.spans.item"
+_RESOURCE_PREFIX = "resourceSpans.item.resource"
+_SCOPE_PREFIX = "resourceSpans.item.scopeSpans.item.scope"
+
+
+def _document(source: SourceFile, report: ProblemSink) -> Iterator[tuple[int | None, Any, Any, dict]]:
+    """Spans of a pretty document (or of concatenated console spans), streamed: one span in memory at a time."""
+    import ijson
+
+    resource: dict = {}
+    scope: dict = {}
+    builder = None
+    building = ""  # the prefix of the object being built
+    top_pending = False  # saw a top-level "{", its first key decides how to read it
+    index = 0
+    with source.open() as f:
+        try:
+            for prefix, event, value in ijson.parse(f, multiple_values=True, use_float=True):
+                if builder is not None:
+                    builder.event(event, value)
+                    if prefix == building and event in ("end_map", "end_array"):
+                        obj, builder = builder.value, None
+                        if building == _RESOURCE_PREFIX:
+                            resource = _attributes(obj.get("attributes") if isinstance(obj, dict) else None)
+                        elif building == _SCOPE_PREFIX:
+                            scope = obj if isinstance(obj, dict) else {}
+                        elif building == _SPAN_PREFIX:
+                            index += 1
+                            yield index, resource, scope, obj
+                        else:
+                            index += 1
+                            yield from _top_level(obj, index, report)
+                    continue
+                if prefix == "" and event == "start_map":
+                    top_pending = True
+                elif top_pending and prefix == "" and event == "map_key":
+                    top_pending = False
+                    if value != "resourceSpans":
+                        builder, building = ijson.ObjectBuilder(), ""
+                        builder.event("start_map", None)
+                        builder.event(event, value)
+                elif prefix == "resourceSpans.item" and event == "start_map":
+                    resource = {}
+                elif event == "start_map" and prefix in (_RESOURCE_PREFIX, _SCOPE_PREFIX, _SPAN_PREFIX):
+                    builder, building = ijson.ObjectBuilder(), prefix
+                    builder.event(event, value)
+        except (ijson.IncompleteJSONError, ijson.JSONError) as exc:
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            report(Problem(f"the JSON document breaks off after span {index}: {text[:200]}; the rest is skipped"))
+
+
+def _top_level(obj: Any, index: int, report: ProblemSink) -> Iterator[tuple[int | None, Any, Any, dict]]:
+    if isinstance(obj, dict) and "resourceSpans" in obj:
+        for resource, scope, span in _envelope(obj, index, report):
+            yield index, resource, scope, span
+    elif isinstance(obj, dict) and _is_console_span(obj):
+        yield index, None, None, obj
+    else:
+        report(Problem(f"skipped: JSON value {index} is neither an OTLP resourceSpans record nor a span"))
+
+
+# ---- one span, in either shape, to a common form -----------------------------------------------
+
+
+def _from_otlp(span: dict) -> dict | str:
+    trace, span_id = _id(span.get("traceId"), 16), _id(span.get("spanId"), 8)
+    if trace is None:
+        return f"traceId {span.get('traceId')!r} is not a 16-byte id (hex or base64)"
+    if span_id is None:
+        return f"spanId {span.get('spanId')!r} is not an 8-byte id (hex or base64)"
+    status = span.get("status") if isinstance(span.get("status"), dict) else {}
+    kind = span.get("kind")
+    return {
+        "trace": trace,
+        "span": span_id,
+        "parent": _id(span.get("parentSpanId"), 8),
+        "name": span.get("name"),
+        "kind": _SPAN_KINDS.get(kind) or (str(kind).removeprefix("SPAN_KIND_") if kind is not None else None),
+        "start": _nanos(span.get("startTimeUnixNano")),
+        "end": _nanos(span.get("endTimeUnixNano")),
+        "error": status.get("code") in _ERROR_CODES,
+        "message": status.get("message"),
+        "attrs": _attributes(span.get("attributes")),
+        "events": [
+            {"name": e.get("name"), "time": _nanos(e.get("timeUnixNano")), "attributes": _attributes(e.get("attributes"))}
+            for e in span.get("events") or []
+            if isinstance(e, dict)
+        ],
+        "links": span.get("links") or [],
+    }
+
+
+def _from_console(span: dict) -> dict | str:
+    ctx = span["context"]
+    trace, span_id = _id(ctx.get("trace_id"), 16), _id(ctx.get("span_id"), 8)
+    if trace is None:
+        return f"trace_id {ctx.get('trace_id')!r} is not a 16-byte hex id"
+    if span_id is None:
+        return f"span_id {ctx.get('span_id')!r} is not an 8-byte hex id"
+    status = span.get("status") if isinstance(span.get("status"), dict) else {}
+    attrs = span.get("attributes")
+    return {
+        "trace": trace,
+        "span": span_id,
+        "parent": _id(span.get("parent_id"), 8),
+        "name": span.get("name"),
+        "kind": str(span.get("kind") or "").removeprefix("SpanKind.") or None,
+        "start": _iso_nanos(span.get("start_time")),
+        "end": _iso_nanos(span.get("end_time")),
+        "error": status.get("status_code") in _ERROR_CODES,
+        "message": status.get("description"),
+        "attrs": attrs if isinstance(attrs, dict) else {},
+        "events": [
+            {"name": e.get("name"), "time": _iso_nanos(e.get("timestamp")), "attributes": e.get("attributes") or {}}
+            for e in span.get("events") or []
+            if isinstance(e, dict)
+        ],
+        "links": span.get("links") or [],
+    }
+
+
+def _console_resource(span: dict) -> dict:
+    resource = span.get("resource")
+    attrs = resource.get("attributes") if isinstance(resource, dict) else None
+    return attrs if isinstance(attrs, dict) else {}
+
+
+def _id(raw: Any, size: int) -> str | None:
+    """Lower-case hex for a trace/span id given as hex (the OTLP JSON spec), 0x-hex or base64 (protobuf JSON)."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    text = raw[2:] if raw[:2] in ("0x", "0X") else raw
+    if len(text) == 2 * size:
+        try:
+            value = bytes.fromhex(text)
+        except ValueError:
+            value = None
+    else:
+        try:
+            value = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            value = None
+    if value is None or len(value) != size or not any(value):
+        return None
+    return value.hex()
+
+
+def _nanos(raw: Any) -> int | None:
+    if raw is None or isinstance(raw, bool):
+        return None
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if value > 0 else None
+
+
+def _iso_nanos(raw: Any) -> int | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        ts = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=timezone.utc)
+    delta = ts - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def _attributes(raw: Any) -> dict:
+    if not isinstance(raw, list):
+        return {}
+    out = {}
+    for kv in raw:
+        if isinstance(kv, dict) and isinstance(kv.get("key"), str):
+            out[kv["key"]] = _value(kv.get("value"))
+    return out
+
+
+def _value(v: Any) -> Any:
+    """A plain value for an OTLP AnyValue ({"stringValue": ...}, {"intValue": "12"}, arrays, kvlists)."""
+    if not isinstance(v, dict):
+        return v
+    if "stringValue" in v:
+        return v["stringValue"]
+    if "intValue" in v:
+        return normalize.integer(v["intValue"])
+    if "doubleValue" in v:
+        return normalize.number(v["doubleValue"])
+    if "boolValue" in v:
+        return bool(v["boolValue"])
+    if "arrayValue" in v:
+        return [_value(x) for x in (v["arrayValue"] or {}).get("values") or []]
+    if "kvlistValue" in v:
+        return _attributes((v["kvlistValue"] or {}).get("values"))
+    if "bytesValue" in v:
+        return v["bytesValue"]
+    return None
+
+
+# ---- a span to a step, and a trace to a run ----------------------------------------------------
+
+
+def _first(attrs: dict, keys: tuple[str, ...]) -> tuple[str | None, Any]:
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None and value != "":
+            return key, value
+    return None, None
+
+
+def _kind(attrs: dict) -> tuple[str, str | None]:
+    op = attrs.get("gen_ai.operation.name")
+    oi = attrs.get("openinference.span.kind")
+    if isinstance(op, str) and op:
+        return _OPERATION_KIND.get(op) or normalize.kind(op), op
+    if isinstance(oi, str) and oi:
+        return _OPENINFERENCE_KIND.get(oi.upper()) or normalize.kind(oi), oi
+    if "gen_ai.tool.name" in attrs or "tool.name" in attrs:
+        return "tool", None
+    if "gen_ai.request.model" in attrs or "llm.model_name" in attrs:
+        return "llm", None
+    return "other", None
+
+
+def _stage(n: dict, scope: Any) -> dict:
+    """The staged form of one span: the step's fields plus what the run needs from it."""
+    attrs = dict(n["attrs"])
+    kind, raw_type = _kind(attrs)
+    in_key, raw_in = _first(attrs, _INPUT_KEYS)
+    out_key, raw_out = _first(attrs, _OUTPUT_KEYS)
+    usage = {}
+    for keys in (_TOKENS_IN_KEYS, _TOKENS_OUT_KEYS, _COST_KEYS):
+        key, value = _first(attrs, keys)
+        if key is not None:
+            usage[key] = attrs.pop(key)
+    for key in (in_key, out_key):
+        if key is not None:
+            attrs.pop(key)
+    failed = n["error"] or bool(attrs.get("error.type"))
+    start, end = n["start"], n["end"]
+    extra = attrs
+    if n["kind"]:
+        extra["otel.span_kind"] = n["kind"]
+    if isinstance(scope, dict) and scope.get("name"):
+        extra["otel.scope.name"] = scope["name"]
+    if n["links"]:
+        extra["otel.links"] = n["links"]
+    step = {
+        "id": n["span"],
+        "parent_id": n["parent"],
+        "seq": start or 0,
+        "name": n["name"] if isinstance(n["name"], str) and n["name"] else "span",
+        "kind": kind,
+        "raw_type": raw_type or (n["kind"] or "span").lower(),
+        "status": "failed" if failed else "completed",
+        "started_at": normalize.timestamp(start),
+        "ended_at": normalize.timestamp(end),
+        "duration_ms": (end - start) / 1e6 if start and end and end >= start else None,
+        "input": normalize.text(raw_in),
+        "output": normalize.text(raw_out),
+        "error": _error_text(n, attrs) if failed else None,
+        "events": [{**e, "time": normalize.timestamp(e["time"])} for e in n["events"]],
+        "extra": extra,
+    }
+    return {
+        "step": step,
+        "usage": usage,
+        "start": start,
+        "end": end,
+        "agent": _first(attrs, _AGENT_KEYS)[1],
+        "session": _first(attrs, _SESSION_KEYS)[1],
+    }
+
+
+def _error_text(n: dict, attrs: dict) -> str:
+    if n["message"]:
+        return normalize.text(n["message"])
+    for event in n["events"]:
+        if event["name"] == "exception":
+            a = event["attributes"]
+            kind, message = a.get("exception.type"), a.get("exception.message")
+            if kind or message:
+                return ": ".join(str(x) for x in (kind, message) if x)
+    return normalize.text(attrs.get("error.type")) or "error"
+
+
+def _apply_usage(step: Step, usage: dict) -> None:
+    step.tokens_in = normalize.integer(_first(usage, _TOKENS_IN_KEYS)[1])
+    step.tokens_out = normalize.integer(_first(usage, _TOKENS_OUT_KEYS)[1])
+    step.cost_usd = normalize.number(_first(usage, _COST_KEYS)[1])
+
+
+def _run(trace_id: str, records: list[tuple[int | None, dict]], resource_attrs: list[dict]) -> Run:
+    staged = [rec for _, rec in records]
+    steps = [Step(**rec["step"]) for rec in staged]
+    for step, rec in zip(steps, staged):
+        _apply_usage(step, rec["usage"])
+    _count_innermost_usage(steps, staged)
+
+    ids = {s.id for s in steps}
+    tops = [i for i, s in enumerate(steps) if s.parent_id is None]
+    if not tops:  # the root span is not in the file: its children stand in for it
+        tops = [i for i, s in enumerate(steps) if s.parent_id not in ids]
+    tops.sort(key=lambda i: staged[i]["start"] or 0)
+    top = steps[tops[0]] if tops else steps[0]
+    top_rec = staged[tops[0]] if tops else staged[0]
+    failed_top = next((steps[i] for i in tops if steps[i].failed), None)
+
+    starts = [r["start"] for r in staged if r["start"]]
+    ends = [r["end"] for r in staged if r["end"]]
+    lines = [line for line, _ in records if line is not None]
+    by_start = sorted(staged, key=lambda r: r["start"] or 0)
+    return Run(
+        id=trace_id,
+        agent=normalize.ident(top_rec["agent"] or next((r["agent"] for r in by_start if r["agent"]), None)),
+        session=normalize.ident(top_rec["session"] or next((r["session"] for r in by_start if r["session"]), None)),
+        status="failed" if failed_top is not None else "completed",
+        started_at=normalize.timestamp(min(starts)) if starts else None,
+        ended_at=normalize.timestamp(max(ends)) if ends else None,
+        duration_ms=(max(ends) - min(starts)) / 1e6 if starts and ends and max(ends) >= min(starts) else None,
+        input=top.input,
+        output=top.output,
+        error=failed_top.error if failed_top is not None else None,
+        metadata=dict(resource_attrs[top_rec["resource"]]),
+        source_line=min(lines) if lines else None,
+        steps=steps,
+    )
+
+
+def _count_innermost_usage(steps: list[Step], staged: list[dict]) -> None:
+    """Keep tokens and cost only where no descendant reports them too; the rest go back to extra."""
+    parent_of = {s.id: s.parent_id for s in steps}
+    groups = (("tokens_in", "tokens_out"), _TOKENS_IN_KEYS + _TOKENS_OUT_KEYS), (("cost_usd",), _COST_KEYS)
+    for fields, keys in groups:
+        covered: set[str] = set()  # spans with a usage-reporting descendant
+        for step in steps:
+            if all(getattr(step, f) is None for f in fields):
+                continue
+            node, seen = step.parent_id, {step.id}
+            while node is not None and node in parent_of and node not in covered and node not in seen:
+                covered.add(node)
+                seen.add(node)
+                node = parent_of[node]
+        for step, rec in zip(steps, staged):
+            if step.id in covered and any(getattr(step, f) is not None for f in fields):
+                for f in fields:
+                    setattr(step, f, None)
+                step.extra.update({k: v for k, v in rec["usage"].items() if k in keys})
