@@ -157,9 +157,12 @@ def prepare(path: str, *, fmt: str | None = None, use_cache: bool = True, output
     if use_cache:
         db_path = cache_path(path, module.NAME)
         return Opening(path, module, db_path=db_path, ready=store_complete(db_path), in_place=False)
+    import atexit
+    import shutil
     import tempfile
 
     tmp = tempfile.mkdtemp(prefix="tracetui-")
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     return Opening(path, module, db_path=os.path.join(tmp, "store.db"), ready=False, in_place=False)
 
 

@@ -6,6 +6,7 @@ Shared by every source so that a status, a kind or a timestamp means the same th
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -125,8 +126,15 @@ def kind(raw_type: Any) -> str:
 
 
 def iso(ts: datetime) -> str:
-    ts = ts.astimezone(timezone.utc) if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    ts = ts.astimezone(timezone.utc) if ts.tzinfo else ts
+    # Hand-formatted: strftime is several times slower, and this runs for every step of big imports.
+    return (
+        f"{ts.year:04d}-{ts.month:02d}-{ts.day:02d}T{ts.hour:02d}:{ts.minute:02d}:{ts.second:02d}"
+        f".{ts.microsecond // 1000:03d}Z"
+    )
+
+
+_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
 
 
 def timestamp(raw: Any) -> str | None:
@@ -142,10 +150,10 @@ def timestamp(raw: Any) -> str | None:
     if isinstance(raw, (int, float)):
         return _from_epoch(float(raw))
     text = str(raw).strip()
-    try:
+    if _CANONICAL.match(text):
+        return text
+    if text[:1].isdigit() and text.replace(".", "", 1).isdigit():
         return _from_epoch(float(text))
-    except ValueError:
-        pass
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
