@@ -492,7 +492,9 @@ def _run(trace_id: str, records: list[tuple[int | None, dict]], resource_attrs: 
     by_start = sorted(staged, key=lambda r: r["start"] or 0)
     return Run(
         id=trace_id,
-        agent=normalize.ident(top_rec["agent"] or next((r["agent"] for r in by_start if r["agent"]), None)),
+        agent=normalize.ident(
+            top_rec["agent"] or next((r["agent"] for r in by_start if r["agent"]), None) or top.name
+        ),
         session=normalize.ident(top_rec["session"] or next((r["session"] for r in by_start if r["session"]), None)),
         status="failed" if failed_top is not None else "completed",
         started_at=normalize.timestamp(min(starts)) if starts else None,
