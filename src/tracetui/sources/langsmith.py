@@ -37,7 +37,7 @@ _SESSION_KEYS = ("session_id", "thread_id", "conversation_id")
 def _is_run(record: Any) -> bool:
     return (
         isinstance(record, dict)
-        and "id" in record
+        and normalize.ident(record.get("id")) is not None
         and record.get("run_type") in RUN_TYPES
         and any(k in record for k in ("trace_id", "dotted_order", "parent_run_id"))
     )
@@ -141,8 +141,10 @@ def _step(record: dict, seq: int) -> Step:
         duration_ms=normalize.duration_between(started, ended),
         input=normalize.text(_unwrap(record.get("inputs"), "input")),
         output=normalize.text(_unwrap(record.get("outputs"), "output")),
-        error=normalize.text(error) if error else None,
     )
+    traceback = None
+    if error:
+        step.error, traceback = _split_traceback(normalize.text(error))
     if isinstance(record.get("events"), list):
         step.events = record["events"]
     if run_type == "llm":
@@ -155,12 +157,23 @@ def _step(record: dict, seq: int) -> Step:
     rest = {k: v for k, v in extra_field.items() if k != "metadata"}
     if rest:
         step.extra["extra"] = rest
-    if metadata:
-        step.extra["metadata"] = metadata
+    other_metadata = {k: v for k, v in metadata.items() if k not in _LANGGRAPH}
+    if other_metadata:
+        step.extra["metadata"] = other_metadata
+    if traceback:
+        step.extra["traceback"] = traceback
     for name in ("prompt_tokens", "completion_tokens", "total_tokens", "prompt_cost", "completion_cost", "total_cost"):
         if record.get(name) is not None and run_type != "llm":
             step.extra[name] = record[name]  # subtree totals from the API: shown, never summed again
     return step
+
+
+def _split_traceback(error: str) -> tuple[str, str | None]:
+    """LangChain writes repr(exception) followed by the traceback; the first part is the error."""
+    head, marker, tail = error.partition("Traceback (most recent call last):")
+    if not marker or not head.strip():
+        return error, None
+    return head.strip(), marker + tail
 
 
 def _status(record: dict, error: Any, ended: str | None) -> str:

@@ -44,7 +44,7 @@ _DATA_SHOWN = frozenset({"type", "name", "input", "output", "usage", "model", "t
 
 
 def _is_item(record: Any) -> bool:
-    return isinstance(record, dict) and record.get("object") in OBJECTS and "id" in record
+    return isinstance(record, dict) and record.get("object") in OBJECTS and normalize.ident(record.get("id")) is not None
 
 
 def _is_batch(record: Any) -> bool:
