@@ -108,6 +108,7 @@ def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
 
     resources: dict[bytes, int] = {}
     resource_attrs: list[dict] = []
+    last_resource, last_index = None, 0
     spans = 0
     with Staging() as staging:
         for line, resource, scope, span in _records(path, source, counted):
@@ -116,12 +117,14 @@ def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
                 counted(Problem(f"span skipped: {norm}", line=line))
                 continue
             attrs = resource if resource is not None else _console_resource(span)
-            key = orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-            if key not in resources:
-                resources[key] = len(resource_attrs)
-                resource_attrs.append(attrs)
+            if attrs is not last_resource:  # spans of one envelope share its resource object
+                key = orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+                if key not in resources:
+                    resources[key] = len(resource_attrs)
+                    resource_attrs.append(attrs)
+                last_resource, last_index = attrs, resources[key]
             staged = _stage(norm, scope)
-            staged["resource"] = resources[key]
+            staged["resource"] = last_index
             staging.add(norm["trace"], staged, line)
             spans += 1
         if spans == 0 and problems:
@@ -351,8 +354,10 @@ def _attributes(raw: Any) -> dict:
         return {}
     out = {}
     for kv in raw:
-        if isinstance(kv, dict) and isinstance(kv.get("key"), str):
-            out[kv["key"]] = _value(kv.get("value"))
+        if type(kv) is dict and type(key := kv.get("key")) is str:
+            value = kv.get("value")
+            # Most attributes are strings: skip the general decoding for them.
+            out[key] = value["stringValue"] if type(value) is dict and "stringValue" in value else _value(value)
     return out
 
 
