@@ -1,12 +1,653 @@
-"""(being written)"""
+"""Agent trace exports: JSON Lines with one run per line, or one JSON document holding the runs (an
+envelope object such as {"export_type": ..., "exported_at": ..., "runs": [...]}, or a bare array).
+
+Steps are nested: child_steps, tool_calls, and the branches of if_else / switch steps. The walk
+below turns them into parent-linked model steps, one run in memory at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import orjson
+
+from .. import normalize
+from ..errors import UnusableInput
+from ..model import FLAG_DID_NOT_RUN, Problem, Run, Step
+from . import Head, ProblemSink, SourceFile, read_head
+from .records import json_document_items, json_lines
+
 NAME = "export"
-DESCRIPTION = "(being written)"
-DETECTION = "(being written)"
+DESCRIPTION = "agent trace export: JSON Lines (one run per line) or a JSON envelope / array of runs"
+DETECTION = (
+    'JSON Lines or a JSON array of objects with "run_id" and steps/agent_id/status/credits, '
+    'or a JSON object with a "runs" array or "export_type"'
+)
+
+RUN_MARKERS = ("steps", "agent_id", "status", "credits")
+FLAG_STEPS_SKIPPED = "steps_skipped"  # malformed steps were dropped (reported with their position)
+FLAG_CREDITS_MISMATCH = "credits_mismatch"  # tool calls cost more credits than their step reports
+FLAG_SEVERAL_BRANCHES = "several_branches_ran"  # steps of more than one branch ran; none was skipped
+
+# Raw statuses that mean "no status": the step did not run unless it has a start time.
+_NO_STATUS = frozenset({"", "none", "null"})
+_NOT_RAN = frozenset({"skipped", "pending"})
 
 
-def sniff(head):
-    return False
+# -- detection ------------------------------------------------------------------------------------
+
+def _is_run(obj: Any) -> bool:
+    if not isinstance(obj, dict) or "run_id" not in obj:
+        return False
+    # A flat event log line also carries run_id (and perhaps status), but names its step.
+    if "step_id" in obj and not isinstance(obj.get("steps"), list):
+        return False
+    return any(key in obj for key in RUN_MARKERS)
 
 
-def read(path, report, source):
-    return iter(())
+def _first_object_line(data: bytes) -> Any:
+    """The first line of the head that parses as a JSON object (when line 1 is broken)."""
+    for line in data.splitlines()[1:50]:
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+def _layout(head: Head, forced: bool = False) -> tuple[str, str | None] | None:
+    """("lines", None), ("document", array key or None for a bare array), ("single", None) or None."""
+    if not head.json_document:
+        if _is_run(head.first_record) or (forced and isinstance(head.first_record, dict)):
+            return "lines", None
+        return None
+    first_is_run = isinstance(head.first_item, dict) and "run_id" in head.first_item
+    if head.array_key == "runs" and (head.first_item is None or first_is_run or forced):
+        return "document", "runs"
+    if "export_type" in head.top_keys:
+        return "document", head.array_key if first_is_run else "runs"
+    if not head.top_keys and head.array_key is None and (_is_run(head.first_item) or (forced and head.first_item)):
+        return "document", None
+    # JSON Lines whose first line is broken (cut off, say) looks like the start of a document.
+    if _is_run(_first_object_line(head.data)):
+        return "lines", None
+    if "run_id" in head.top_keys:
+        return "single", None
+    if forced:
+        return ("document", "runs") if head.top_keys else ("lines", None)
+    return None
+
+
+def sniff(head: Head) -> bool:
+    return not head.is_sqlite and _layout(head) is not None
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    layout = _layout(read_head(path), forced=True)
+    if layout is None:
+        raise UnusableInput(path, "not an agent trace export (JSON Lines or a JSON document of runs)")
+    shape, key = layout
+    if shape == "lines":
+        for number, record in json_lines(source, report):
+            run = run_from_record(record, _Where(number, ""), report)
+            if run is not None:
+                yield run
+        return
+    if shape == "single":
+        items: Iterator[tuple[int, Any]] = _single_document(source, report)
+        envelope = None
+    else:
+        items = json_document_items(source, key, report)
+        envelope = _envelope_fields(path, key) if key is not None else None
+    for index, item in items:
+        where = _Where(None, f"item {index}: ")
+        if not isinstance(item, dict):
+            report(Problem(f"{where.prefix}skipped: expected a JSON object, got {type(item).__name__}"))
+            continue
+        run = run_from_record(item, where, report, envelope)
+        if run is not None:
+            run.source_line = index
+            yield run
+
+
+def _single_document(source: SourceFile, report: ProblemSink) -> Iterator[tuple[int, Any]]:
+    """A document that is one run object: the run as item 1."""
+    import ijson
+
+    with source.open() as f:
+        try:
+            for value in ijson.items(f, "", use_float=True):
+                yield 1, value
+                return
+        except (ijson.IncompleteJSONError, ijson.JSONError) as exc:
+            report(Problem(f"skipped: the JSON document is not complete ({str(exc)[:200]})"))
+
+
+def _envelope_fields(path: str, key: str) -> dict[str, Any]:
+    """Top-level fields of the envelope that come before the runs array (export_type, exported_at…).
+
+    Fields after the array would need a second pass over the whole file; they are not read.
+    """
+    import ijson
+
+    fields: dict[str, Any] = {}
+    current: str | None = None
+    builder = None
+    depth = 0
+    try:
+        with open(path, "rb") as f:
+            for prefix, event, value in ijson.parse(f, use_float=True):
+                if builder is not None:
+                    builder.event(event, value)
+                    depth += event in ("start_map", "start_array")
+                    depth -= event in ("end_map", "end_array")
+                    if depth == 0:
+                        fields[current], builder = builder.value, None
+                elif prefix == "" and event == "map_key":
+                    current = value
+                elif prefix == "" and event == "end_map":
+                    break
+                elif current is not None and prefix == current:
+                    if current == key and event == "start_array":
+                        break
+                    if event in ("start_map", "start_array"):
+                        builder, depth = ijson.ObjectBuilder(), 1
+                        builder.event(event, value)
+                    else:
+                        fields[current] = value
+    except (ijson.IncompleteJSONError, ijson.JSONError, OSError):
+        pass
+    return fields
+
+
+class _Where:
+    """Where a record sits in the file, for Problems: a JSONL line, or a JSON document item."""
+
+    __slots__ = ("line", "prefix")
+
+    def __init__(self, line: int | None, prefix: str):
+        self.line, self.prefix = line, prefix
+
+    def problem(self, message: str, run_id: str | None = None) -> Problem:
+        return Problem(self.prefix + message, line=self.line, run_id=run_id)
+
+
+# -- field checks ---------------------------------------------------------------------------------
+
+class _Rule:
+    """The JSON types a field may have (checked by exact type, so true/false is not a number)."""
+
+    __slots__ = ("types", "expected", "numeric_text")
+
+    def __init__(self, types: tuple[type, ...], expected: str, numeric_text: bool = False):
+        self.types, self.expected, self.numeric_text = types, expected, numeric_text
+
+    def accepts(self, value: Any) -> bool:
+        if type(value) in self.types:
+            return True
+        return self.numeric_text and type(value) is str and normalize.number(value) is not None
+
+
+_TEXT = _Rule((str,), "a string")
+_ID = _Rule((str, int, float), "a string or number")
+_NUMBER = _Rule((int, float), "a number", numeric_text=True)
+_LIST = _Rule((list,), "a list")
+_OBJECT = _Rule((dict,), "an object")
+_SCALAR = _Rule((str, int, float, bool), "a string, number or boolean")
+_BOOL = _Rule((bool,), "true or false")
+_TOKENS = {k: _NUMBER for k in ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens")}
+_TIMES = {"started_at": _ID, "ended_at": _ID}
+
+RUN_RULES: dict[str, _Rule] = {
+    "run_id": _ID, "agent_id": _ID, "session_id": _ID, "session": _ID, "status": _TEXT, "steps": _LIST,
+    "credits": _NUMBER, "cost_usd": _NUMBER, "cost": _NUMBER, "usage": _OBJECT,
+    "duration_seconds": _NUMBER, "duration_ms": _NUMBER, **_TIMES, **_TOKENS,
+}
+STEP_RULES: dict[str, _Rule] = {
+    "agent_step_id": _ID, "id": _ID, "step_type": _TEXT, "status": _TEXT, "name": _ID, "title": _ID,
+    "step_name": _ID, "duration_seconds": _NUMBER, "duration_ms": _NUMBER, "credits_used": _NUMBER,
+    "cost_usd": _NUMBER, "cost": _NUMBER, "usage": _OBJECT, "confidence": _NUMBER, "score": _NUMBER,
+    "verdict": _TEXT, "policy_name": _TEXT, "chosen_branch": _SCALAR, "tool_calls": _LIST,
+    "child_steps": _LIST, "then_steps": _LIST, "else_steps": _LIST, "cases": _LIST, **_TIMES, **_TOKENS,
+}
+TOOL_RULES: dict[str, _Rule] = {
+    "id": _ID, "function_name": _ID, "status": _TEXT, "succeeded": _BOOL, "credits_used": _NUMBER,
+    "duration_seconds": _NUMBER, "round_index": _NUMBER, "sequence": _NUMBER, **_TIMES, **_TOKENS,
+}
+CASE_RULES: dict[str, _Rule] = {"steps": _LIST, "match": _SCALAR}
+
+
+def _wrong_field(record: dict, rules: dict[str, _Rule]) -> str | None:
+    for name, value in record.items():
+        rule = rules.get(name)
+        if rule is not None and value is not None and not rule.accepts(value):
+            return f"field {name!r} must be {rule.expected}, got {type(value).__name__}"
+    return None
+
+
+def _take(rec: dict, *names: str) -> Any:
+    """The first non-null value among names, removed from rec (nulls among them are removed too)."""
+    if len(names) == 1:
+        return rec.pop(names[0], None)
+    found = None
+    for name in names:
+        if name not in rec:
+            continue
+        if rec[name] is None:
+            del rec[name]
+        elif found is None:
+            found = rec.pop(name)
+    return found
+
+
+def _timestamp(rec: dict, name: str) -> str | None:
+    """A parsed timestamp; an unparseable one stays in rec (so in extra) under its own name."""
+    raw = rec.get(name)
+    value = normalize.timestamp(raw)
+    if value is not None or raw is None:
+        rec.pop(name, None)
+    return value
+
+
+_TOKEN_FIELDS = frozenset({"prompt_tokens", "completion_tokens", "input_tokens", "output_tokens", "usage"})
+
+
+def _tokens(rec: dict) -> tuple[int | None, int | None]:
+    if rec.keys().isdisjoint(_TOKEN_FIELDS):
+        return None, None
+    tokens_in = normalize.integer(_take(rec, "prompt_tokens", "input_tokens"))
+    tokens_out = normalize.integer(_take(rec, "completion_tokens", "output_tokens"))
+    usage = rec.get("usage")
+    if isinstance(usage, dict):
+        rest = dict(usage)
+        if tokens_in is None:
+            tokens_in = normalize.integer(_take(rest, "prompt_tokens", "input_tokens"))
+        if tokens_out is None:
+            tokens_out = normalize.integer(_take(rest, "completion_tokens", "output_tokens"))
+        if rest:
+            rec["usage"] = rest
+        else:
+            del rec["usage"]
+    return tokens_in, tokens_out
+
+
+def _duration(rec: dict, started: str | None, ended: str | None) -> float | None:
+    seconds = normalize.number(_take(rec, "duration_seconds"))
+    if seconds is not None:
+        rec.pop("duration_ms", None)
+        return seconds * 1000.0
+    ms = normalize.number(_take(rec, "duration_ms"))
+    return ms if ms is not None else normalize.duration_between(started, ended)
+
+
+def _raw_status(rec: dict) -> Any:
+    """The record's status, or None when it has none ("none"/"null" count as none)."""
+    raw = rec.pop("status", None)
+    if isinstance(raw, str) and raw.strip().lower() in _NO_STATUS:
+        rec["raw_status"] = raw
+        return None
+    return raw
+
+
+def _ran(raw: Any) -> bool:
+    """Whether a source step ran: it has a start time or a status other than skipped/pending/none."""
+    if not isinstance(raw, dict):
+        return False
+    if raw.get("started_at") not in (None, ""):
+        return True
+    status = raw.get("status")
+    if not isinstance(status, str) or status.strip().lower() in _NO_STATUS:
+        return False
+    return normalize.status(status) not in _NOT_RAN
+
+
+# -- runs -----------------------------------------------------------------------------------------
+
+def run_from_record(record: dict, where: _Where, report: ProblemSink, envelope: dict | None = None) -> Run | None:
+    """One run record as an un-finalized Run, or None (reported) when it cannot be used."""
+    if record.get("run_id") in (None, ""):
+        report(where.problem("skipped: the record has no run_id"))
+        return None
+    problem = _wrong_field(record, RUN_RULES)
+    if problem:
+        run_id = record["run_id"]
+        report(where.problem(f"skipped: {problem}", normalize.ident(run_id) if _ID.accepts(run_id) else None))
+        return None
+    rec = dict(record)
+    run_id = normalize.ident(rec.pop("run_id"))
+    steps = rec.pop("steps", None) or []
+    raw_status = _raw_status(rec)
+    error = normalize.text(_take(rec, "error", "error_message")) or None
+    if raw_status is None:
+        status = "failed" if error is not None else "completed"
+    else:
+        status = normalize.status(raw_status, step=False)
+        if raw_status != status:
+            rec["raw_status"] = raw_status
+    started, ended = _timestamp(rec, "started_at"), _timestamp(rec, "ended_at")
+    tokens_in, tokens_out = _tokens(rec)
+    run = Run(
+        id=run_id,
+        agent=normalize.ident(_take(rec, "agent_id")),
+        session=normalize.ident(_take(rec, "session_id", "session")),
+        status=status,
+        started_at=started,
+        ended_at=ended,
+        duration_ms=_duration(rec, started, ended),
+        input=normalize.text(_take(rec, "input")),
+        output=normalize.text(_take(rec, "output")),
+        error=error,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        credits=normalize.number(_take(rec, "credits")),
+        cost_usd=normalize.number(_take(rec, "cost_usd", "cost")),
+        source_line=where.line,
+    )
+    if isinstance(rec.get("metadata"), dict):
+        run.metadata = rec.pop("metadata")
+    if envelope:
+        rec["export"] = envelope
+    run.extra = rec
+    _StepWalker(run, where, report).walk(steps)
+    return run
+
+
+# -- steps ----------------------------------------------------------------------------------------
+
+class _Task:
+    """A source step waiting to be turned into a model step, with what its parent decided for it."""
+
+    __slots__ = ("raw", "parent_id", "seq", "path", "branch", "skip", "continuation")
+
+    def __init__(self, raw, parent_id, seq, path, branch=None, skip=False, continuation=False):
+        self.raw, self.parent_id, self.seq, self.path = raw, parent_id, seq, path
+        self.branch, self.skip, self.continuation = branch, skip, continuation
+
+
+class _StepWalker:
+    """Walks a run's nested steps depth-first in execution order, giving each occurrence a unique id.
+
+    An explicit stack rather than recursion, so deeply nested input cannot exhaust Python's stack.
+    """
+
+    def __init__(self, run: Run, where: _Where, report: ProblemSink):
+        self.run, self.where, self.report = run, where, report
+        self.used: set[str] = set()
+        self.counts: dict[str, int] = {}
+        self.pending_run = run.status in ("pending", "running")
+
+    def walk(self, steps: list) -> None:
+        stack = [_Task(raw, None, i, f"steps[{i}]") for i, raw in enumerate(steps)]
+        stack.reverse()
+        while stack:
+            task = stack.pop()
+            children = self._step(task)
+            stack.extend(reversed(children))
+
+    def _unique(self, source_id: str) -> tuple[str, str | None]:
+        """(unique id, definition id): the first occurrence keeps its id, later ones get id#2, id#3…"""
+        if source_id not in self.used:
+            self.used.add(source_id)
+            return source_id, None
+        n = self.counts.get(source_id, 1) + 1
+        while f"{source_id}#{n}" in self.used:
+            n += 1
+        self.counts[source_id] = n
+        unique = f"{source_id}#{n}"
+        self.used.add(unique)
+        return unique, source_id
+
+    def _drop(self, task: _Task, problem: str, step_id: Any = None, what: str = "step") -> None:
+        named = f" {normalize.ident(step_id)!r}" if step_id not in (None, "") and _ID.accepts(step_id) else ""
+        self.report(self.where.problem(
+            f"run {self.run.id!r}: dropped {what}{named} at {task.path} with its sub-steps: {problem}", self.run.id
+        ))
+        if FLAG_STEPS_SKIPPED not in self.run.flags:
+            self.run.flags.append(FLAG_STEPS_SKIPPED)
+
+    def _status(self, rec: dict, task: _Task, started_raw: Any, error: str | None) -> tuple[str, bool]:
+        """(status, did not run) of a step; the raw value stays in rec["raw_status"] when it differs."""
+        raw = _raw_status(rec)
+        did_not_run = raw is None and started_raw in (None, "") and error is None
+        if task.skip:
+            status = "skipped"
+        elif raw is None:
+            if error is not None:
+                status = "failed"
+            elif did_not_run:
+                status = "pending" if self.pending_run else "skipped"
+            else:
+                status = "completed"
+        else:
+            status = normalize.status(raw)
+        if raw is not None and raw != status:
+            rec["raw_status"] = raw
+        return status, did_not_run
+
+    def _step(self, task: _Task) -> list[_Task]:
+        raw = task.raw
+        if not isinstance(raw, dict):
+            self._drop(task, f"expected an object, got {type(raw).__name__}")
+            return []
+        source_id = raw.get("agent_step_id") if raw.get("agent_step_id") is not None else raw.get("id")
+        problem = _wrong_field(raw, STEP_RULES)
+        if problem:
+            self._drop(task, problem, source_id)
+            return []
+        rec = dict(raw)
+        source_id = normalize.ident(_take(rec, "agent_step_id", "id")) or f"step-{len(self.run.steps) + 1}"
+        step_id, definition_id = self._unique(source_id)
+        raw_type = _take(rec, "step_type")
+        tool_calls = rec.pop("tool_calls", None) or []
+        child_steps = rec.pop("child_steps", None) or []
+        then_steps = rec.pop("then_steps", None)
+        else_steps = rec.pop("else_steps", None)
+        cases = rec.pop("cases", None)
+        chosen = rec.pop("chosen_branch", None)
+        error = normalize.text(_take(rec, "error", "error_message")) or None
+        status, did_not_run = self._status(rec, task, raw.get("started_at"), error)
+        started, ended = _timestamp(rec, "started_at"), _timestamp(rec, "ended_at")
+        tokens_in, tokens_out = _tokens(rec)
+        name = _take(rec, "name", "title", "step_name")
+        verdict = _take(rec, "verdict")
+        step = Step(
+            id=step_id,
+            parent_id=task.parent_id,
+            seq=task.seq,
+            name=normalize.text(name) if name is not None else (raw_type or source_id),
+            kind=normalize.kind(raw_type),
+            raw_type=raw_type,
+            status=status,
+            started_at=started,
+            ended_at=ended,
+            duration_ms=_duration(rec, started, ended),
+            input=normalize.text(_take(rec, "input")),
+            output=normalize.text(_take(rec, "output")),
+            error=error,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            credits=normalize.number(_take(rec, "credits_used")),
+            cost_usd=normalize.number(_take(rec, "cost_usd", "cost")),
+            branch=task.branch,
+            verdict=verdict.strip().lower() if verdict is not None else None,
+            confidence=normalize.number(_take(rec, "confidence")),
+            policy=normalize.text(_take(rec, "policy_name", "policy")),
+            score=normalize.number(_take(rec, "score")),
+            definition_id=definition_id,
+            extra=rec,
+        )
+        if did_not_run:
+            step.flags.append(FLAG_DID_NOT_RUN)
+        if task.continuation:
+            rec["continuation"] = True
+        self.run.steps.append(step)
+
+        tools = self._tool_steps(step, tool_calls, task)
+        tasks = []
+        branches = self._branches(step, raw_type, then_steps, else_steps, cases, chosen, task)
+        for branch, steps, path, skip in branches:
+            tasks.extend(
+                _Task(child, step.id, 0, f"{task.path}.{path}[{i}]", branch, skip) for i, child in enumerate(steps)
+            )
+        for i, child in enumerate(child_steps):
+            tasks.append(_Task(child, step.id, 0, f"{task.path}.child_steps[{i}]", None, task.skip, bool(branches)))
+        for n, child in enumerate(tasks, len(tools)):
+            child.seq = n
+        return tasks
+
+    def _tool_steps(self, step: Step, calls: list, task: _Task) -> list[Step]:
+        """The step's tool calls as child tool steps (seq 0…), ordered by round_index, sequence."""
+        ordered = sorted(enumerate(calls), key=lambda pair: _call_order(pair[0], pair[1]))
+        built: list[Step] = []
+        for position, call in ordered:
+            path = f"{task.path}.tool_calls[{position}]"
+            if not isinstance(call, dict):
+                problem = f"expected an object, got {type(call).__name__}"
+                self._drop(_Task(call, step.id, 0, path), problem, what="tool call")
+                continue
+            problem = _wrong_field(call, TOOL_RULES)
+            if problem:
+                self._drop(_Task(call, step.id, 0, path), problem, call.get("id"), "tool call")
+                continue
+            built.append(self._tool_step(step, call, position, len(built), task.skip))
+        self.run.steps.extend(built)
+        self._split_credits(step, built)
+        return built
+
+    def _tool_step(self, parent: Step, call: dict, position: int, seq: int, skip: bool) -> Step:
+        rec = dict(call)
+        source_id = normalize.ident(_take(rec, "id")) or f"{parent.id}.call-{position + 1}"
+        step_id, definition_id = self._unique(source_id)
+        error = normalize.text(_take(rec, "error")) or None  # "" means no error
+        raw = _raw_status(rec)
+        if skip:
+            status = "skipped"
+        elif error is not None or rec.get("succeeded") is False:
+            status = "failed"
+        else:
+            status = normalize.status(raw) if raw is not None else "completed"
+        if raw is not None and raw != status:
+            rec["raw_status"] = raw
+        started, ended = _timestamp(rec, "started_at"), _timestamp(rec, "ended_at")
+        tokens_in, tokens_out = _tokens(rec)
+        name = _take(rec, "function_name")
+        return Step(
+            id=step_id,
+            parent_id=parent.id,
+            seq=seq,
+            name=normalize.text(name) if name is not None else "tool call",
+            kind="tool",
+            raw_type="tool_call",
+            status=status,
+            started_at=started,
+            ended_at=ended,
+            duration_ms=_duration(rec, started, ended),
+            input=normalize.text(_take(rec, "input")),
+            output=normalize.text(_take(rec, "output")),
+            error=error,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            credits=normalize.number(_take(rec, "credits_used")),
+            cost_usd=normalize.number(_take(rec, "cost_usd", "cost")),
+            definition_id=definition_id,
+            extra=rec,
+        )
+
+    def _split_credits(self, step: Step, tools: list[Step]) -> None:
+        """A tool call's credits are part of its step's credits_used: the step keeps the rest."""
+        tool_credits = [t.credits for t in tools if t.credits is not None]
+        if not tool_credits:
+            return
+        reported = step.credits
+        step.extra["credits_used"] = reported
+        if reported is None:
+            return
+        own = reported - sum(tool_credits)
+        if own < -1e-9 * max(1.0, abs(reported)):
+            own = 0.0
+            step.flags.append(FLAG_CREDITS_MISMATCH)
+        step.credits = max(own, 0.0)
+
+    def _branches(self, step, raw_type, then_steps, else_steps, cases, chosen, task):
+        """[(branch name, steps, path, skipped)] of an if_else or switch step, in display order."""
+        control = (raw_type or "").strip().lower()
+        is_switch = control == "switch" or cases is not None
+        if not is_switch and control != "if_else" and then_steps is None and else_steps is None:
+            return []
+        if is_switch:
+            branches = self._cases(step, cases or [], task)
+        else:
+            branches = [("then", then_steps or [], "then_steps")]
+        branches.append(("else", else_steps or [], "else_steps"))
+        names = [name for name, _, _ in branches]
+        explicit = _explicit_branch(chosen, is_switch)
+        if chosen is not None and explicit != chosen:
+            step.extra["raw_chosen_branch"] = chosen
+        ran = [name for name, steps, _ in branches if any(_ran(s) for s in steps)]
+        if explicit is not None:
+            step.chosen_branch = explicit
+            taken = {explicit}
+        elif ran:
+            step.chosen_branch = ran[0]
+            taken = set(ran)
+            if len(taken) > 1:
+                step.flags.append(FLAG_SEVERAL_BRANCHES)
+        elif step.status in _NOT_RAN or FLAG_DID_NOT_RUN in step.flags:
+            taken = set(names)  # the branch step itself did not run: nothing to choose or skip
+        else:
+            step.chosen_branch = _empty_branch_taken(branches, is_switch)
+            taken = {step.chosen_branch}
+        return [(name, steps, path, task.skip or name not in taken) for name, steps, path in branches]
+
+    def _cases(self, step: Step, cases: list, task: _Task) -> list[tuple[str, list, str]]:
+        branches, labels = [], []
+        for i, case in enumerate(cases):
+            path = f"cases[{i}]"
+            problem = (
+                f"expected an object, got {type(case).__name__}" if not isinstance(case, dict)
+                else _wrong_field(case, CASE_RULES)
+            )
+            if problem:
+                self._drop(_Task(case, step.id, 0, f"{task.path}.{path}"), problem, what="switch case")
+                continue
+            match = case.get("match")
+            name = normalize.text(match) if match is not None else f"case {i + 1}"
+            labels.append({k: v for k, v in case.items() if k != "steps"})
+            branches.append((name, case.get("steps") or [], f"{path}.steps"))
+        if labels:
+            step.extra["cases"] = labels
+        return branches
+
+
+def _call_order(position: int, call: Any) -> tuple:
+    if not isinstance(call, dict):
+        return (True, 0.0, True, 0.0, position)
+    round_index, sequence = normalize.number(call.get("round_index")), normalize.number(call.get("sequence"))
+    return (round_index is None, round_index or 0.0, sequence is None, sequence or 0.0, position)
+
+
+def _explicit_branch(chosen: Any, is_switch: bool) -> str | None:
+    if chosen is None or chosen == "":
+        return None
+    if not is_switch:
+        if chosen is True or (isinstance(chosen, str) and chosen.strip().lower() == "true"):
+            return "then"
+        if chosen is False or (isinstance(chosen, str) and chosen.strip().lower() == "false"):
+            return "else"
+    return normalize.text(chosen)
+
+
+def _empty_branch_taken(branches: list[tuple[str, list, str]], is_switch: bool) -> str | None:
+    """The branch a step that ran took when none of its branches' steps ran."""
+    if is_switch:
+        return "no match"
+    then_steps, else_steps = branches[0][1], branches[1][1]
+    if else_steps and not then_steps:
+        return "then"
+    if then_steps and not else_steps:
+        return "else"
+    return None
