@@ -252,7 +252,9 @@ def test_openinference_langgraph_runs():
     inventory = runs["inventory_agent"][0]
     assert inventory.status == "failed" and inventory.failed_steps == 2
     name, error = first_failed(store, inventory)
-    assert name == "inventory" and error.startswith("ConnectionError('inventory service refused the connection')")
+    assert (name, error) == ("inventory", "ConnectionError('inventory service refused the connection')")
+    failed = next(s for s in inventory.steps if s.name == "inventory")
+    assert "Traceback (most recent call last)" in failed.extra["otel.status_message"]
 
 
 # ---- rules, on small hand-written spans --------------------------------------------------------

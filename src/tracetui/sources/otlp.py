@@ -458,8 +458,15 @@ def _stage(n: dict, scope: Any) -> dict:
 
 
 def _error_text(n: dict, attrs: dict) -> str:
-    if n["message"]:
-        return normalize.text(n["message"])
+    message = normalize.text(n["message"])
+    if message:
+        # Some instrumentors (OpenInference for LangChain) append the traceback to the status
+        # message: the error is the part before it; the whole message stays in extra.
+        head = message.split("Traceback (most recent call last):", 1)[0].strip()
+        if head != message:
+            attrs["otel.status_message"] = message
+        if head:
+            return head
     for event in n["events"]:
         if event["name"] == "exception":
             a = event["attributes"]
