@@ -63,6 +63,7 @@ class Opening:
     db_path: str
     ready: bool
     in_place: bool
+    cached: bool = False  # db_path is in the shared cache (other processes may want it too)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -93,8 +94,10 @@ class Opening:
         if self.ready:
             return 0
         os.makedirs(os.path.dirname(self.db_path) or ".", exist_ok=True)
-        lock_path = self.db_path + ".lock"
-        with open(lock_path, "w") as lock:
+        if not self.cached:
+            return self._import(progress)
+        # Two tracetui processes opening the same new file: one imports, the other waits for it.
+        with open(self.db_path + ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 if store_complete(self.db_path):
@@ -156,7 +159,7 @@ def prepare(path: str, *, fmt: str | None = None, use_cache: bool = True, output
         return Opening(path, module, db_path=output, ready=False, in_place=False)
     if use_cache:
         db_path = cache_path(path, module.NAME)
-        return Opening(path, module, db_path=db_path, ready=store_complete(db_path), in_place=False)
+        return Opening(path, module, db_path=db_path, ready=store_complete(db_path), in_place=False, cached=True)
     import atexit
     import shutil
     import tempfile

@@ -155,7 +155,7 @@ def test_nested_steps_and_tool_calls_in_execution_order(tmp_path):
     assert shape(store) == [("scan", None, 0), ("think", None, 0), ("first", "think", 1), ("second", "think", 1),
                             ("late", "think", 1), ("sub", "think", 1), ("deep", "sub", 2)]
     s = by_id(store)
-    assert (s["think"].kind, s["think"].raw_type, s["think"].name) == ("llm", "agent_llm", "agent_llm")
+    assert (s["think"].kind, s["think"].raw_type, s["think"].name) == ("llm", "agent_llm", "think")
     assert s["think"].input == '{"prompt": "hi"}' and s["think"].duration_ms == 1250.0
     assert (s["think"].tokens_in, s["think"].tokens_out) == (10, 4)
     first = s["first"]
@@ -262,7 +262,7 @@ def test_unknown_step_type_and_fields_are_kept(tmp_path):
     assert (step.kind, step.raw_type, step.name) == ("other", "quantum_leap", "Leap")
     assert step.extra == {"flux": [1, 2], "step_name": "also a name", "started_at": "not a time"}
     store2, _ = one_run(tmp_path, [{"agent_step_id": "q", "step_type": "quantum_leap", "status": "completed"}], "2.txt")
-    assert by_id(store2)["q"].name == "quantum_leap"
+    assert by_id(store2)["q"].name == "q"
     out = invoke("show", store2.label, "r1").stdout
     assert "quantum_leap" in out
 

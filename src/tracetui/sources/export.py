@@ -439,7 +439,8 @@ class _StepWalker:
             self._drop(task, problem, source_id)
             return []
         rec = dict(raw)
-        source_id = normalize.ident(_take(rec, "agent_step_id", "id")) or f"step-{len(self.run.steps) + 1}"
+        given_id = normalize.ident(_take(rec, "agent_step_id", "id"))
+        source_id = given_id or f"step-{len(self.run.steps) + 1}"
         step_id, definition_id = self._unique(source_id)
         raw_type = _take(rec, "step_type")
         tool_calls = rec.pop("tool_calls", None) or []
@@ -458,7 +459,8 @@ class _StepWalker:
             id=step_id,
             parent_id=task.parent_id,
             seq=task.seq,
-            name=normalize.text(name) if name is not None else (raw_type or source_id),
+            # Step definition ids read like names ("summarize", "fetch-docs"); the type is shown anyway.
+            name=normalize.text(name) if name is not None else (given_id or raw_type or source_id),
             kind=normalize.kind(raw_type),
             raw_type=raw_type,
             status=status,
