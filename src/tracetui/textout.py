@@ -74,12 +74,13 @@ def step_line(step: Step) -> Text:
     if step.score is not None:
         line.append(f"  score: {step.score:g}", "yellow")
     line.append(f"  {display.duration(step.duration_ms)}")
-    if step.tokens_in is not None or step.tokens_out is not None:
-        line.append(f"  tok {display.tokens(step.tokens_in, step.tokens_out)}")
-    if step.credits is not None:
-        line.append(f"  cr {display.credits(step.credits)}")
-    if step.cost_usd is not None:
-        line.append(f"  {display.cost(step.cost_usd)}")
+    # Subtree totals: what the step cost including its children (its tool calls, say).
+    if step.sub_tokens_in is not None or step.sub_tokens_out is not None:
+        line.append(f"  tok {display.tokens(step.sub_tokens_in, step.sub_tokens_out)}")
+    if step.sub_credits is not None:
+        line.append(f"  cr {display.credits(step.sub_credits)}")
+    if step.sub_cost_usd is not None:
+        line.append(f"  {display.cost(step.sub_cost_usd)}")
     if step.flags:
         line.append("  ⚑ " + ",".join(step.flags), "magenta")
     if step.error:
