@@ -1,0 +1,204 @@
+"""One run: its summary on top, the step timeline tree and the detail pane side by side (stacked
+when the terminal is narrow). `f` lands on the step that broke; `]`/`[` move to the next run that
+failed, in the run list's order."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static, Tree
+
+from ... import display
+from ...model import Run, Step
+from ..widgets.detail import TOTAL_LABELS, DetailPane, _fmt_total
+from ..widgets.step_row import STATUS_STYLE
+from ..widgets.step_tree import StepTree
+
+NARROW = 120  # below this many columns the detail pane goes under the tree
+
+
+def run_header(run: Run) -> Text:
+    style = STATUS_STYLE.get(run.status, "")
+    head = Text.assemble(
+        (display.status_word(run.status), style),
+        ("  run ", "dim"),
+        (display.safe(run.id, single_line=True), "bold"),
+    )
+    if run.agent:
+        head.append("  agent ", "dim")
+        head.append(display.safe(run.agent, single_line=True), "cyan")
+    head.append(f"  {display.when(run.started_at)}", "dim")
+    head.append(f"  {display.duration(run.duration_ms)}")
+    steps = run.step_count or 0
+    head.append(f"  {steps:,} step{'s' if steps != 1 else ''}")
+    if run.failed_steps:
+        head.append(f" ({run.failed_steps:,} failed)", "bold red")
+    totals = Text("\n")
+    mismatches = run.mismatches
+    for name in ("tokens_in", "tokens_out", "credits", "cost_usd"):
+        totals.append(f"{TOTAL_LABELS[name]} ", "dim")
+        totals.append(_fmt_total(name, run.total(name)))
+        if name in mismatches:
+            reported, summed = mismatches[name]
+            totals.append(f" ⚠ steps sum to {_fmt_total(name, summed)}", "bold yellow")
+        totals.append("  ")
+    if run.events:
+        n = len(run.events)
+        totals.append(f"⚡ {n} circuit-breaker event{'s' if n != 1 else ''}  ", "bold yellow")
+    if run.flags:
+        totals.append("flags: " + display.safe(", ".join(map(str, run.flags)), single_line=True), "yellow")
+    return head.append_text(totals)
+
+
+class RunScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "back", "Runs", id="tracetui.run.back", tooltip="Back to the run list"),
+        Binding("f", "first_failure", "First failure", id="tracetui.run.first_failure",
+                tooltip="Jump to the step that broke (the root cause)"),
+        Binding("n", "next_failure", "Next failed", id="tracetui.run.next_failure",
+                tooltip="Next failed step in execution order"),
+        Binding("N", "previous_failure", "Prev failed", id="tracetui.run.previous_failure",
+                tooltip="Previous failed step in execution order"),
+        Binding("e", "expand_all", "Expand/collapse all", id="tracetui.run.expand_all"),
+        Binding("right_square_bracket", "next_failed_run", "Next failed run", key_display="]",
+                id="tracetui.run.next_failed_run"),
+        Binding("left_square_bracket", "previous_failed_run", "Prev failed run", key_display="[",
+                id="tracetui.run.previous_failed_run"),
+        Binding("o", "pager", "Open in pager", id="tracetui.run.pager",
+                tooltip="Open the full input, output and error in $PAGER"),
+        Binding("tab", "app.focus_next", "Next pane", show=False, id="tracetui.run.focus_next"),
+        Binding("shift+tab", "app.focus_previous", "Previous pane", show=False, id="tracetui.run.focus_previous"),
+    ]
+
+    DEFAULT_CSS = """
+    RunScreen {
+        layout: vertical;
+        #run-header { height: auto; padding: 0 1; background: $panel; }
+        #run-body { height: 1fr; }
+        #tree-pane { width: 3fr; height: 1fr; }
+        #tree-header { height: 1; color: $text-muted; background: $surface; }
+        #detail { width: 2fr; height: 1fr; border-left: vkey $panel-lighten-1; }
+        &.-narrow #run-body { layout: vertical; }
+        &.-narrow #tree-pane { width: 1fr; height: 1fr; }
+        &.-narrow #detail { width: 1fr; height: 1fr; border-left: none; border-top: hkey $panel-lighten-1; }
+    }
+    """
+
+    def __init__(self, run_id: str, *, jump_to_failure: bool = False) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.jump_to_failure = jump_to_failure
+        self.run: Run | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"loading run {display.safe(self.run_id, single_line=True)}…", "dim"), id="run-header")
+        with Horizontal(id="run-body"):
+            with Vertical(id="tree-pane"):
+                yield Static(id="tree-header")
+                yield StepTree(self.run_id, id="step-tree")
+            yield DetailPane(id="detail")
+        yield Footer()
+
+    @property
+    def step_tree(self) -> StepTree:
+        return self.query_one(StepTree)
+
+    @property
+    def detail(self) -> DetailPane:
+        return self.query_one(DetailPane)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW, "-narrow")
+        self.call_after_refresh(self._update_tree_header)
+
+    def _update_tree_header(self) -> None:
+        if self.is_mounted:
+            self.query_one("#tree-header", Static).update(self.step_tree.header())
+
+    # -- messages from the tree -----------------------------------------------------------------
+    def on_step_tree_ready(self, message: StepTree.Ready) -> None:
+        self.run = message.run
+        self.query_one("#run-header", Static).update(run_header(message.run))
+        self._update_tree_header()
+        if self.jump_to_failure:
+            self.jump_to_failure = False
+            self.action_first_failure()
+
+    def on_step_tree_resized(self) -> None:
+        self.call_after_refresh(self._update_tree_header)
+
+    def on_step_tree_load_failed(self, message: StepTree.LoadFailed) -> None:
+        text = Text.assemble(("✗ cannot show this run: ", "bold red"), display.safe(message.error, single_line=True))
+        self.query_one("#run-header", Static).update(text)
+        self.notify(text.plain, severity="error")
+
+    def on_step_tree_expanding(self, message: StepTree.Expanding) -> None:
+        if self.run is None:
+            return
+        header = run_header(self.run)
+        if message.done < message.total:
+            header.append(f"\nexpanding: {message.done:,} of {message.total:,} steps…", "italic")
+        self.query_one("#run-header", Static).update(header)
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        if self.run is None:
+            return
+        data = event.node.data
+        if isinstance(data, Step):
+            self.detail.show(self.run, data)
+        elif event.node is self.step_tree.root:
+            self.detail.show(self.run, None)
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
+        if isinstance(event.node.data, Step):
+            self.detail.focus()
+
+    # -- actions --------------------------------------------------------------------------------
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+
+    def action_first_failure(self) -> None:
+        if self.run is None:
+            return
+        if self.step_tree.first_failure() is None:
+            self.notify("No failed step in this run.", title="First failure")
+
+    def _adjacent_failure(self, direction: int) -> None:
+        if self.run is None:
+            return
+        target, wrapped = self.step_tree.adjacent_failure(direction)
+        if target is None:
+            self.notify("No failed step in this run.")
+        elif wrapped:
+            where = "first" if direction > 0 else "last"
+            self.notify(f"Wrapped around to the {where} failed step.")
+
+    def action_next_failure(self) -> None:
+        self._adjacent_failure(+1)
+
+    def action_previous_failure(self) -> None:
+        self._adjacent_failure(-1)
+
+    def action_expand_all(self) -> None:
+        if self.run is not None:
+            self.step_tree.toggle_all()
+
+    def _adjacent_run(self, direction: int) -> None:
+        other = self.app.adjacent_failed_run(self.run_id, direction)
+        if other is None:
+            self.notify(f"No {'next' if direction > 0 else 'previous'} failed run in the list.")
+            return
+        self.app.open_run(other, jump_to_failure=True)
+
+    def action_next_failed_run(self) -> None:
+        self._adjacent_run(+1)
+
+    def action_previous_failed_run(self) -> None:
+        self._adjacent_run(-1)
+
+    def action_pager(self) -> None:
+        self.detail.open_pager()

@@ -1,0 +1,341 @@
+"""The detail pane: everything about the highlighted step, or about the run when the root is.
+
+What the tree already holds (status, timing, totals, error) is shown at once; payloads, extra
+fields and tool calls are read in a thread worker (one store connection per worker) and filled
+in when they arrive, so holding j down stays smooth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Collapsible, Static
+from textual.worker import get_current_worker
+
+from ... import display
+from ...model import TOTAL_FIELDS, Run, Step
+from .payload import Payload, make_payload, open_in_pager
+from .step_row import PSEUDO_MARK, PSEUDO_STYLE, STATUS_STYLE, VERDICT_STYLE
+
+TOOL_CALL_LIMIT = 200
+SECTIONS = ("error", "input", "output", "events", "extra")
+SECTION_TITLES = {
+    "error": "Error",
+    "input": "Input",
+    "output": "Output",
+    "events": "Circuit-breaker events",
+    "extra": "Extra fields",
+}
+
+
+def _t(value: object, style: str = "") -> Text:
+    return Text(display.safe(value, single_line=True), style=style)
+
+
+@dataclass
+class Details:
+    """What the worker read for one subject (a step, or the run when step is None)."""
+
+    key: tuple
+    payloads: dict[str, Payload | None] = field(default_factory=dict)
+    tools: list[Step] = field(default_factory=list)
+    tools_more: bool = False
+
+
+def _fmt_total(name: str, value) -> str:
+    if name == "credits":
+        return display.credits(value)
+    if name == "cost_usd":
+        return display.cost(value)
+    return display.count(value) if value is not None else "-"
+
+
+TOTAL_LABELS = {"tokens_in": "tokens in", "tokens_out": "tokens out", "credits": "credits", "cost_usd": "cost"}
+
+
+def totals_table(run: Run, step: Step | None) -> Table:
+    """Self, subtree and run totals side by side; run totals that disagree with their steps flagged."""
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", padding=(0, 2, 0, 0))
+    table.add_column("")
+    if step is not None:
+        table.add_column("self", justify="right")
+        table.add_column("subtree", justify="right")
+    table.add_column("run", justify="right")
+    table.add_column("")
+    mismatches = run.mismatches
+    for name in TOTAL_FIELDS:
+        row: list[Text] = [Text(TOTAL_LABELS[name], "bold")]
+        if step is not None:
+            row.append(Text(_fmt_total(name, getattr(step, name))))
+            row.append(Text(_fmt_total(name, getattr(step, "sub_" + name))))
+        row.append(Text(_fmt_total(name, run.total(name))))
+        if name in mismatches:
+            reported, summed = mismatches[name]
+            row.append(
+                Text(
+                    f"⚠ mismatch: run reports {_fmt_total(name, reported)}, steps sum to {_fmt_total(name, summed)}",
+                    "bold yellow",
+                )
+            )
+        else:
+            row.append(Text(""))
+        table.add_row(*row)
+    return table
+
+
+def _grid() -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    return grid
+
+
+def step_summary(run: Run, step: Step) -> RenderableType:
+    style = STATUS_STYLE.get(step.status, "")
+    title = Text.assemble(
+        (display.status_word(step.status), style), "  ", _t(step.name or step.id, "bold")
+    )
+    grid = _grid()
+    grid.add_row("step id", _t(step.id))
+    if step.definition_id:
+        grid.add_row("definition id", _t(step.definition_id))
+    kind = Text(step.kind, PSEUDO_STYLE if step.pseudo else "")
+    if step.pseudo:
+        kind = Text.assemble((PSEUDO_MARK + " ", PSEUDO_STYLE), kind, (" (pseudo-step)", "dim"))
+    if step.raw_type and step.raw_type != step.kind:
+        kind.append_text(_t(f"  raw type: {step.raw_type}", "dim"))
+    grid.add_row("kind", kind)
+    grid.add_row("status", Text(display.status_word(step.status), style))
+    grid.add_row("started", _t(_when(step.started_at)))
+    if step.ended_at:
+        grid.add_row("ended", _t(_when(step.ended_at)))
+    grid.add_row("duration", Text(display.duration(step.duration_ms)))
+    if step.chosen_branch:
+        grid.add_row("chosen branch", _t(step.chosen_branch, "bold cyan"))
+    if step.branch:
+        grid.add_row("in branch", _t(step.branch, "cyan"))
+    if step.verdict is not None:
+        verdict = display.safe(step.verdict, single_line=True)
+        grid.add_row("verdict", Text(verdict, VERDICT_STYLE.get(verdict.lower(), "bold")))
+    if step.confidence is not None:
+        grid.add_row("confidence", Text(f"{step.confidence:g}"))
+    if step.policy is not None:
+        grid.add_row("policy", _t(step.policy))
+    if step.score is not None:
+        grid.add_row("score", Text(f"{step.score:g}", "yellow"))
+    extra = step.extra or {}
+    if step.kind == "evaluation":
+        for key in ("passed", "retried"):
+            if key in extra:
+                grid.add_row(key, _t(extra[key], "bold yellow" if key == "retried" and extra[key] else ""))
+    if step.child_count:
+        grid.add_row("children", Text(f"{step.child_count:,} ({step.size - 1:,} steps below)"))
+    if step.flags:
+        grid.add_row("flags", _t(", ".join(map(str, step.flags)), "yellow"))
+    for key in ("missing_parent_id", "cycle_parent_id"):
+        if key in extra:
+            grid.add_row(key.replace("_", " "), _t(extra[key], "yellow"))
+    grid.add_row("run", _t(run.id, "dim"))
+    return Group(title, Text(""), grid, Text(""), totals_table(run, step))
+
+
+def run_summary(run: Run) -> RenderableType:
+    style = STATUS_STYLE.get(run.status, "")
+    title = Text.assemble((display.status_word(run.status), style), "  run ", _t(run.id, "bold"))
+    grid = _grid()
+    if run.agent:
+        grid.add_row("agent", _t(run.agent, "cyan"))
+    if run.session:
+        grid.add_row("session", _t(run.session))
+    grid.add_row("status", Text(display.status_word(run.status), style))
+    grid.add_row("started", _t(_when(run.started_at)))
+    if run.ended_at:
+        grid.add_row("ended", _t(_when(run.ended_at)))
+    grid.add_row("duration", Text(display.duration(run.duration_ms)))
+    failed = f", {run.failed_steps:,} failed" if run.failed_steps else ""
+    grid.add_row("steps", Text(f"{run.step_count or 0:,}{failed}", "red" if run.failed_steps else ""))
+    if run.events:
+        grid.add_row("circuit breaker", Text(f"{len(run.events)} event{'s' if len(run.events) != 1 else ''}", "bold yellow"))
+    if run.flags:
+        grid.add_row("flags", _t(", ".join(map(str, run.flags)), "yellow"))
+    if run.source_file:
+        where = run.source_file + (f":{run.source_line}" if run.source_line is not None else "")
+        grid.add_row("source", _t(where, "dim"))
+    return Group(title, Text(""), grid, Text(""), totals_table(run, None))
+
+
+def _when(iso_text: str | None) -> str:
+    return "-" if not iso_text else iso_text.replace("T", " ").replace("Z", " UTC")
+
+
+def tool_lines(tools: list[Step], more: bool) -> RenderableType:
+    out = Text()
+    out.append(f"Tool calls ({len(tools)}{'+' if more else ''})\n", "bold")
+    for tool in tools:
+        style = STATUS_STYLE.get(tool.status, "")
+        out.append(f"  {display.STATUS_ICONS.get(tool.status, '?')} ", style)
+        out.append(display.excerpt(tool.name or tool.id, 40), "bold red" if tool.failed else "")
+        out.append(f"  {display.duration(tool.duration_ms)}", "dim")
+        if tool.status != "completed":
+            out.append(f"  {tool.status}", style)
+        if tool.error:
+            out.append(f"  {display.excerpt(tool.error, 60)}", "red")
+        out.append("\n")
+    out.rstrip()
+    return out
+
+
+class DetailPane(VerticalScroll):
+    """Details of one step or of the run; `o` opens every payload of it in full in $PAGER."""
+
+    BINDINGS = [
+        Binding("j", "scroll_down", "Scroll down", show=False, id="tracetui.detail.down"),
+        Binding("k", "scroll_up", "Scroll up", show=False, id="tracetui.detail.up"),
+        Binding("g", "scroll_home", "Top", show=False, id="tracetui.detail.top"),
+        Binding("G", "scroll_end", "Bottom", show=False, id="tracetui.detail.bottom"),
+    ]
+
+    DEFAULT_CSS = """
+    DetailPane {
+        padding: 0 1;
+        & > Static { width: 1fr; height: auto; }
+        & #detail-tools { margin-top: 1; }
+        & Collapsible { padding-bottom: 0; border-top: none; }
+        & Collapsible > Contents { padding: 0 0 0 2; }
+        & #detail-error CollapsibleTitle { color: $error; }
+    }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.can_focus = True
+        self.run: Run | None = None
+        self.step: Step | None = None
+        self.details: Details | None = None
+
+    def compose(self):
+        yield Static(id="detail-summary")
+        yield Static(id="detail-tools")
+        for name in SECTIONS:
+            with Collapsible(title=Content(SECTION_TITLES[name]), collapsed=False, id=f"detail-{name}"):
+                yield Static(id=f"detail-{name}-body")
+
+    def on_mount(self) -> None:
+        for name in SECTIONS:
+            self.query_one(f"#detail-{name}").display = False
+        self.query_one("#detail-tools").display = False
+
+    @property
+    def subject_key(self) -> tuple:
+        return (self.run.id if self.run else None, self.step.id if self.step else None)
+
+    def show(self, run: Run, step: Step | None) -> None:
+        """Show a step (as the tree has it, without payloads) or the run; then read the rest."""
+        self.run, self.step, self.details = run, step, None
+        summary = run_summary(run) if step is None else step_summary(run, step)
+        self.query_one("#detail-summary", Static).update(summary)
+        self.query_one("#detail-tools").display = False
+        error = step.error if step is not None else run.error
+        for name in SECTIONS:
+            section = self.query_one(f"#detail-{name}", Collapsible)
+            if name == "error" and error:
+                self._fill("error", make_payload(error))
+            else:
+                section.display = False
+        self.scroll_home(animate=False)
+        self._read(self.subject_key, run, step)
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def _read(self, key: tuple, run: Run, step: Step | None) -> None:
+        worker = get_current_worker()
+        store = self.app.new_store()
+        try:
+            if step is None:
+                subject = run
+                children = store.children(run.id, None, limit=TOOL_CALL_LIMIT + 1)
+            else:
+                subject = store.get_step(run.id, step.id)
+                children = store.children(run.id, step.id, limit=TOOL_CALL_LIMIT + 1) if step.child_count else []
+        finally:
+            store.close()
+        if worker.is_cancelled:
+            return
+        extra = dict(subject.extra or {})
+        if step is None and run.metadata:
+            extra = {"metadata": run.metadata, **extra}
+        details = Details(
+            key,
+            payloads={
+                "error": make_payload(subject.error),
+                "input": make_payload(subject.input),
+                "output": make_payload(subject.output),
+                "events": make_payload(subject.events) if subject.events else None,
+                "extra": make_payload(extra) if extra else None,
+            },
+            tools=[c for c in children[:TOOL_CALL_LIMIT] if c.kind == "tool"],
+            tools_more=len(children) > TOOL_CALL_LIMIT,
+        )
+        self.app.call_from_thread(self._apply, details, subject)
+
+    def _apply(self, details: Details, subject) -> None:
+        if details.key != self.subject_key:
+            return  # the cursor moved on meanwhile
+        self.details = details
+        if isinstance(subject, Step):
+            self.step = subject
+            self.query_one("#detail-summary", Static).update(step_summary(self.run, subject))
+        for name in SECTIONS:
+            self._fill(name, details.payloads.get(name))
+        tools = self.query_one("#detail-tools", Static)
+        if details.tools:
+            tools.update(tool_lines(details.tools, details.tools_more))
+            tools.display = True
+
+    def _fill(self, name: str, payload: Payload | None) -> None:
+        section = self.query_one(f"#detail-{name}", Collapsible)
+        if payload is None:
+            section.display = False
+            return
+        section.title = Content(f"{SECTION_TITLES[name]} · {payload.describe()}")
+        style = "red" if name == "error" and not payload.is_json else ""
+        self.query_one(f"#detail-{name}-body", Static).update(payload.renderable(style))
+        section.display = True
+        if name == "error":
+            section.collapsed = False
+
+    def full_text(self) -> str:
+        """Everything about the subject, in full, as plain text for the pager."""
+        if self.run is None:
+            return ""
+        subject = self.step
+        lines = []
+        if subject is None:
+            lines.append(f"run {display.safe(self.run.id)}  ({self.run.status})")
+        else:
+            lines.append(f"step {display.safe(subject.name or subject.id)}  [{subject.kind}]  ({subject.status})")
+            lines.append(f"id {display.safe(subject.id)} in run {display.safe(self.run.id)}")
+        payloads = self.details.payloads if self.details else {}
+        for name in SECTIONS:
+            payload = payloads.get(name)
+            if payload is None:
+                continue
+            lines.append("")
+            lines.append(f"━━ {SECTION_TITLES[name]} ({payload.describe().replace(', preview', '')}) ━━")
+            lines.append(payload.text)
+        return "\n".join(lines) + "\n"
+
+    def open_pager(self) -> None:
+        if self.details is None:
+            self.notify("Still reading this step; try again in a moment.", severity="warning")
+            return
+        error = open_in_pager(self.app, self.full_text())
+        if error:
+            self.notify(error, severity="error")
+

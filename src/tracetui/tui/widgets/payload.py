@@ -1,0 +1,200 @@
+"""Payload text (inputs, outputs, errors) made readable: JSON decoded and pretty-printed, JSON that
+arrived inside a string decoded too, long text cut to a preview, the full text sent to $PAGER.
+
+Payloads are hostile input: the shown and paged text always goes through display.safe(), and is
+handed to rich as data (Text, Syntax), never as markup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.text import Text
+
+from ... import display
+
+PREVIEW_CHARS = 4096
+PREVIEW_LINES = 200
+# A string inside a JSON value is decoded when it is itself JSON, this many levels deep.
+NESTED_LEVELS = 2
+
+
+def _loads(text: str) -> tuple[bool, Any]:
+    try:
+        return True, orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:  # orjson refuses integers beyond 64 bits, which the standard library reads
+            return True, json.loads(text)
+        except (ValueError, RecursionError):
+            return False, None
+
+
+def _looks_like_json(text: str) -> bool:
+    s = text.lstrip()[:1]
+    return s in ("{", "[", '"')
+
+
+def _decode_strings(value: Any, levels: int) -> tuple[Any, int]:
+    """Decode string values that hold a JSON object or array; returns (value, strings decoded)."""
+    if levels <= 0:
+        return value, 0
+    if isinstance(value, dict):
+        out, n = {}, 0
+        for k, v in value.items():
+            out[k], m = _decode_strings(v, levels)
+            n += m
+        return out, n
+    if isinstance(value, list):
+        items, n = [], 0
+        for v in value:
+            item, m = _decode_strings(v, levels)
+            items.append(item)
+            n += m
+        return items, n
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+        ok, inner = _loads(value)
+        if ok and isinstance(inner, (dict, list)):
+            inner, m = _decode_strings(inner, levels - 1)
+            return inner, m + 1
+    return value, 0
+
+
+@dataclass
+class Payload:
+    """A payload ready to show: full safe text, whether it is JSON, and how it was decoded."""
+
+    text: str
+    is_json: bool
+    size: int  # characters of the raw payload
+    notes: tuple[str, ...] = ()
+
+    @property
+    def lines(self) -> int:
+        return self.text.count("\n") + 1
+
+    @property
+    def cut(self) -> bool:
+        return len(self.text) > PREVIEW_CHARS or self.lines > PREVIEW_LINES
+
+    def preview(self) -> str:
+        text = self.text
+        if not self.cut:
+            return text
+        head = text[:PREVIEW_CHARS]
+        lines = head.split("\n")[:PREVIEW_LINES]
+        return "\n".join(lines)
+
+    def describe(self) -> str:
+        parts = [size_text(self.size)]
+        parts.append("JSON" if self.is_json else "text")
+        parts.extend(self.notes)
+        if self.cut:
+            parts.append("preview")
+        return ", ".join(parts)
+
+    def renderable(self, style: str = "") -> RenderableType:
+        shown = self.preview()
+        if self.is_json:
+            body: RenderableType = Syntax(
+                shown, "json", theme="ansi_dark", word_wrap=True, background_color="default"
+            )
+        else:
+            body = Text(shown, style=style)
+        if not self.cut:
+            return body
+        rest = len(self.text) - len(shown)
+        more = Text(
+            f"… cut: {size_text(rest)} more ({self.lines - shown.count(chr(10)) - 1:,} more lines)"
+            " — press o to open the full text in the pager",
+            style="italic yellow",
+        )
+        return Group(body, more)
+
+
+def make_payload(raw: Any) -> Payload | None:
+    """None when there is nothing to show."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        value, is_json, notes = raw, True, []
+        size = len(orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS, default=str))
+    else:
+        size = len(raw)
+        if raw == "":
+            return Payload("(empty)", False, 0)
+        value, is_json, notes = raw, False, []
+        if _looks_like_json(raw):
+            ok, decoded = _loads(raw)
+            levels = 0
+            while ok and isinstance(decoded, str) and levels < NESTED_LEVELS and _looks_like_json(decoded):
+                ok2, inner = _loads(decoded)
+                if not ok2:
+                    break
+                decoded, levels = inner, levels + 1
+            if ok:
+                value, is_json = decoded, not isinstance(decoded, str)
+                if levels:
+                    notes.append("decoded from a JSON string" + (f" ×{levels}" if levels > 1 else ""))
+    if is_json:
+        value, nested = _decode_strings(value, NESTED_LEVELS)
+        if nested:
+            notes.append(f"{nested} JSON string{'s' if nested != 1 else ''} inside decoded")
+        text = pretty_json(value)
+    else:
+        text = value if isinstance(value, str) else str(value)
+    return Payload(display.safe(text), is_json, size, tuple(notes))
+
+
+def pretty_json(value: Any) -> str:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode()
+    except TypeError:  # integers beyond 64 bits
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def size_text(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def pager_command() -> list[str]:
+    """$PAGER split like a shell would; `less` when it is unset."""
+    return shlex.split(os.environ.get("PAGER") or "") or ["less"]
+
+
+def open_in_pager(app, text: str) -> str | None:
+    """Show text in the pager with the app suspended. Returns an error message, or None."""
+    from textual.app import SuspendNotSupported
+
+    command = pager_command()
+    fd, path = tempfile.mkstemp(prefix="tracetui-", suffix=".txt")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as f:
+            f.write(text)
+        try:
+            with app.suspend():
+                subprocess.call([*command, path])
+        except SuspendNotSupported:
+            return "this terminal cannot hand over to a pager"
+        except FileNotFoundError:
+            return f"pager not found: {command[0]} (set $PAGER)"
+        except OSError as exc:
+            return f"pager failed: {exc}"
+        return None
+    finally:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
