@@ -80,7 +80,7 @@ def test_a_deleted_step_is_only_in_a():
     ]
 
 
-def test_a_retried_step_pairs_the_first_attempts_and_leaves_the_retry_unmatched():
+def test_a_retried_step_pairs_the_attempts_that_agree_and_leaves_the_failed_one_unmatched():
     a = run(
         "a",
         step("s1", name="search", kind="tool", status="failed", error="rate limited"),
@@ -90,12 +90,19 @@ def test_a_retried_step_pairs_the_first_attempts_and_leaves_the_retry_unmatched(
     b = run("b", step("s1", name="search", kind="tool", output="3 hits"), step("answer", kind="llm"))
     result = both(a, b)
     assert [(x, y, m) for x, y, _, m in rows(result)] == [
-        ("s1", "s1", CHANGED),
-        ("s2", None, ONLY_A),
+        ("s1", None, ONLY_A),
+        ("s2", "s1", SAME),
         ("answer", "answer", SAME),
     ]
-    first = result.pairs[result.first_divergence]
-    assert first.changes == ["status", "output", "error"]
+    assert result.first_divergence == 0
+
+
+def test_a_step_that_fails_in_b_without_a_retry_is_changed():
+    a = run("a", step("s1", name="search", kind="tool", output="3 hits"), step("answer", kind="llm"))
+    b = run("b", step("s1", name="search", kind="tool", status="failed", error="rate limited"), step("answer", kind="llm"))
+    result = both(a, b)
+    assert [(x, y, m) for x, y, _, m in rows(result)] == [("s1", "s1", CHANGED), ("answer", "answer", SAME)]
+    assert result.pairs[0].changes == ["status", "output", "error"]
 
 
 def test_a_different_branch_is_flagged_as_a_branch_divergence():
@@ -238,11 +245,13 @@ def test_small_alignments_are_exact_longest_common_subsequences():
     for _ in range(300):
         a = [rng.choice("abcd") for _ in range(rng.randrange(0, 12))]
         b = [rng.choice("abcd") for _ in range(rng.randrange(0, 12))]
-        ops = align_keys(a, b)
-        _check_ops(ops, len(a), len(b))
-        matched = [(i, j) for i, j in ops if i is not None and j is not None]
-        assert all(a[i] == b[j] for i, j in matched)
-        assert len(matched) == _lcs_length(a, b)
+        ties = ([rng.choice("xy") for _ in a], [rng.choice("xy") for _ in b])
+        for tie in (None, ties):
+            ops = align_keys(a, b, tie)
+            _check_ops(ops, len(a), len(b))
+            matched = [(i, j) for i, j in ops if i is not None and j is not None]
+            assert all(a[i] == b[j] for i, j in matched)
+            assert len(matched) == _lcs_length(a, b)  # ties never cost a match
 
 
 def test_huge_sibling_lists_still_align_around_an_insertion_and_a_deletion():

@@ -235,7 +235,7 @@ def export(src, output, run_ids, fmt, no_cache):
 @click.option("--with", "with_path", type=TRACE_PATH, metavar="PATH_B", help="Look RUN_B up in this file instead of PATH.")
 @click.option("--with-format", "with_fmt", type=click.Choice(sources.names()), help="Skip detection: read PATH_B as this format.")
 @click.option("--json", "as_json", is_flag=True, help="The alignment as JSON: a, b, pairs, first_divergence.")
-@click.option("--text", "as_text", is_flag=True, help="Print the side-by-side text even on a terminal.")
+@click.option("--text", "as_text", is_flag=True, help="Print the side-by-side text instead of opening the viewer.")
 @store_options
 @handles_errors
 def compare(path, run_a, run_b, with_path, with_fmt, as_json, as_text, fmt, no_cache):
@@ -246,10 +246,15 @@ def compare(path, run_a, run_b, with_path, with_fmt, as_json, as_text, fmt, no_c
     tracetui compare PATH_A RUN_A --with PATH_B RUN_B
 
     Steps are aligned by name and kind, level by level, so an inserted, missing or retried step
-    does not shift the rows after it. Exits 0 whatever the difference.
+    does not shift the rows after it. On a terminal this opens the viewer's compare screen
+    (d first divergence, n/N next/previous difference); piped, or with --text, it prints the
+    rows side by side; --json prints the alignment. Exits 0 whatever the difference.
     """
     from .compare import compare_runs
 
+    if not (as_json or as_text) and sys.stdin.isatty() and sys.stdout.isatty():
+        _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cache)
+        return
     store_a = load(path, fmt, no_cache)
     store_b = load(with_path, with_fmt, no_cache) if with_path else store_a
     comparison = compare_runs(store_a.run_tree(run_a), store_b.run_tree(run_b))
@@ -270,6 +275,26 @@ def compare(path, run_a, run_b, with_path, with_fmt, as_json, as_text, fmt, no_c
     print_comparison(comparison)
 
 
+def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cache) -> None:
+    """The compare screen in the viewer; unknown runs still exit 1 before it starts."""
+    openings = []
+    for source, source_fmt, run_id in ((path, fmt, run_a), (with_path or path, with_fmt if with_path else fmt, run_b)):
+        if openings and not with_path:
+            opening = openings[0]
+        else:
+            opening = prepare(source, fmt=source_fmt, use_cache=not no_cache)
+            opening.run_import()
+        store = opening.connect()
+        try:
+            store.get_run(run_id)
+        finally:
+            store.close()
+        openings.append(opening)
+    from .tui.compare_app import compare_app
+
+    compare_app(openings[0], run_a, openings[1] if with_path else None, run_b).run()
+
+
 def pair_dict(pair) -> dict[str, Any]:
     return {
         "a": None if pair.a is None else step_dict(pair.a, children=False),
@@ -280,6 +305,35 @@ def pair_dict(pair) -> dict[str, Any]:
         "branch": pair.branch,
         "deltas": pair.deltas,
     }
+
+
+@main.command("open")
+@click.argument("path", type=TRACE_PATH)
+@click.option("--run", "run_id", metavar="ID", help="Open on this run.")
+@click.option("--failed", is_flag=True, help="Open on the most recent failed run, at its first failed step.")
+@store_options
+@handles_errors
+def open_cmd(path, run_id, failed, fmt, no_cache):
+    """The interactive viewer: the run list, a run's step tree and detail (`?` lists every key).
+
+    A JSON or JSONL file is imported into the cache the first time it is opened; the viewer starts
+    at once and shows runs as they are read. Bad input exits 2 and an unknown --run exits 1 before
+    the viewer starts (for a file still being imported, an unknown --run is reported in the viewer).
+    """
+    opening = prepare(path, fmt=fmt, use_cache=not no_cache)
+    if opening.ready:
+        store = opening.connect()  # an unreadable store fails here, not inside the viewer
+        try:
+            if run_id is not None:
+                store.get_run(run_id)
+        finally:
+            store.close()
+    from .tui.app import TraceApp  # Textual is imported only by the viewer
+
+    app = TraceApp(opening, run_id=run_id, failed=failed)
+    app.run()
+    if app.return_code:
+        sys.exit(app.return_code)
 
 
 @main.command("formats")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Hashable, Sequence
 
 from .model import Run, Step, step_tree
@@ -61,7 +62,7 @@ class Comparison:
     pairs: list[Pair]
     deltas: dict[str, float | int | None]  # run level, b − a
 
-    @property
+    @cached_property
     def differences(self) -> list[int]:
         """Indices of the pairs whose mark is not "same", in order."""
         return [i for i, p in enumerate(self.pairs) if p.mark != SAME]
@@ -82,36 +83,41 @@ def step_key(step: Step) -> Key:
 
 
 # -- sequence alignment ----------------------------------------------------------------------------
-def align_keys(a: Sequence[Key], b: Sequence[Key]) -> list[Op]:
+def align_keys(
+    a: Sequence[Key], b: Sequence[Key], ties: tuple[Sequence[Any], Sequence[Any]] | None = None
+) -> list[Op]:
     """An order-preserving alignment of two key lists with (close to) the most matches.
 
     Equal keys match in order (the first repeat with the first); between two matches the steps
-    only in A come before the steps only in B.
+    only in A come before the steps only in B. `ties` (one value per item, such as the status)
+    decide between equally long alignments: a retry that failed in B pairs its successful
+    attempt with A's, and the failed attempt is the step only in B.
     """
     n, m = len(a), len(b)
+    ta, tb = ties if ties is not None else (a, b)
     lo = 0
-    while lo < n and lo < m and a[lo] == b[lo]:
+    while lo < n and lo < m and a[lo] == b[lo] and ta[lo] == tb[lo]:
         lo += 1
     end_a, end_b = n, m
-    while end_a > lo and end_b > lo and a[end_a - 1] == b[end_b - 1]:
+    while end_a > lo and end_b > lo and a[end_a - 1] == b[end_b - 1] and ta[end_a - 1] == tb[end_b - 1]:
         end_a -= 1
         end_b -= 1
     ops: list[Op] = [(i, i) for i in range(lo)]
-    ops += _align_middle(a, b, lo, end_a, lo, end_b, anchors=True)
+    ops += _align_middle(a, b, ta, tb, lo, end_a, lo, end_b, anchors=True)
     ops += [(end_a + k, end_b + k) for k in range(n - end_a)]
     return ops
 
 
-def _align_middle(a, b, a0: int, a1: int, b0: int, b1: int, *, anchors: bool) -> list[Op]:
+def _align_middle(a, b, ta, tb, a0: int, a1: int, b0: int, b1: int, *, anchors: bool) -> list[Op]:
     if a0 == a1 or b0 == b1:
         return _gap(a0, a1, b0, b1)
     if (a1 - a0) * (b1 - b0) <= DP_LIMIT:
-        return _with_gaps(a0, a1, b0, b1, _lcs(a, b, a0, a1, b0, b1))
+        return _with_gaps(a0, a1, b0, b1, _lcs(a, b, ta, tb, a0, a1, b0, b1))
     if anchors:
         unique = _patience(a, b, a0, a1, b0, b1)
         if unique:
-            return _fill(a, b, a0, a1, b0, b1, unique)
-    return _with_gaps(a0, a1, b0, b1, _windowed(a, b, a0, a1, b0, b1))
+            return _fill(a, b, ta, tb, a0, a1, b0, b1, unique)
+    return _with_gaps(a0, a1, b0, b1, _windowed(a, b, ta, tb, a0, a1, b0, b1))
 
 
 def _gap(a0: int, a1: int, b0: int, b1: int) -> list[Op]:
@@ -129,35 +135,42 @@ def _with_gaps(a0, a1, b0, b1, matches: list[tuple[int, int]]) -> list[Op]:
     return ops
 
 
-def _fill(a, b, a0, a1, b0, b1, anchors: list[tuple[int, int]]) -> list[Op]:
+def _fill(a, b, ta, tb, a0, a1, b0, b1, anchors: list[tuple[int, int]]) -> list[Op]:
     """Anchored alignment: the stretches between anchors are aligned on their own."""
     ops: list[Op] = []
     i, j = a0, b0
     for mi, mj in anchors + [(a1, b1)]:
-        ops += _align_middle(a, b, i, mi, j, mj, anchors=False)
+        ops += _align_middle(a, b, ta, tb, i, mi, j, mj, anchors=False)
         if mi < a1:
             ops.append((mi, mj))
         i, j = mi + 1, mj + 1
     return ops
 
 
-def _lcs(a, b, a0, a1, b0, b1) -> list[tuple[int, int]]:
-    """Exact LCS by dynamic programming over suffixes, read forwards so repeats match in order."""
+def _lcs(a, b, ta, tb, a0, a1, b0, b1) -> list[tuple[int, int]]:
+    """Exact LCS by dynamic programming over suffixes, read forwards so repeats match in order.
+
+    A match scores more than all tie bonuses together, so the count of matches comes first and
+    agreeing ties (statuses) only choose among the longest alignments.
+    """
     n, m = a1 - a0, b1 - b0
-    bs = b[b0:b1]
+    bs, tbs = b[b0:b1], tb[b0:b1]
+    weight = min(n, m) + 1
     table = [[0] * (m + 1) for _ in range(n + 1)]
     for i in range(n - 1, -1, -1):
-        row, below, ai = table[i], table[i + 1], a[a0 + i]
+        row, below, ai, ti = table[i], table[i + 1], a[a0 + i], ta[a0 + i]
         for j in range(m - 1, -1, -1):
+            down, right = below[j], row[j + 1]
+            best = down if down >= right else right
             if ai == bs[j]:
-                row[j] = below[j + 1] + 1
-            else:
-                down, right = below[j], row[j + 1]
-                row[j] = down if down >= right else right
+                diagonal = below[j + 1] + weight + (ti == tbs[j])
+                if diagonal > best:
+                    best = diagonal
+            row[j] = best
     matches = []
     i = j = 0
     while i < n and j < m:
-        if a[a0 + i] == bs[j]:
+        if a[a0 + i] == bs[j] and table[i][j] == table[i + 1][j + 1] + weight + (ta[a0 + i] == tbs[j]):
             matches.append((a0 + i, b0 + j))
             i += 1
             j += 1
@@ -204,7 +217,7 @@ def _patience(a, b, a0, a1, b0, b1) -> list[tuple[int, int]]:
     return _increasing(pairs)  # type: ignore[arg-type]
 
 
-def _windowed(a, b, a0, a1, b0, b1) -> list[tuple[int, int]]:
+def _windowed(a, b, ta, tb, a0, a1, b0, b1) -> list[tuple[int, int]]:
     """LCS in a window sliding along both lists: exact for differences shorter than half a window.
 
     Each window's matches are kept up to its middle, then the window moves past the last kept
@@ -215,7 +228,7 @@ def _windowed(a, b, a0, a1, b0, b1) -> list[tuple[int, int]]:
     i, j = a0, b0
     while i < a1 and j < b1:
         end_a, end_b = min(i + WINDOW, a1), min(j + WINDOW, b1)
-        found = _lcs(a, b, i, end_a, j, end_b)
+        found = _lcs(a, b, ta, tb, i, end_a, j, end_b)
         if end_a == a1 and end_b == b1:
             matches += found
             break
@@ -262,7 +275,7 @@ def align_steps(roots_a: Sequence[Step], roots_b: Sequence[Step]) -> list[Pair]:
             pairs.append(matched_pair(x, y, depth))
             stack.append(("lists", x.children, y.children, depth + 1))
         elif what == "lists":
-            ops = align_keys([step_key(s) for s in x], [step_key(s) for s in y])
+            ops = align_keys([step_key(s) for s in x], [step_key(s) for s in y], ([s.status for s in x], [s.status for s in y]))
             for i, j in reversed(ops):
                 if i is not None and j is not None:
                     stack.append(("pair", x[i], y[j], depth))

@@ -123,15 +123,20 @@ def _fit(text: Text, width: int) -> Text:
     return text
 
 
-def column_widths(width: int) -> tuple[int, int]:
-    """(side column, notes column) widths for a line of `width` cells."""
+def column_widths(width: int, natural: int | None = None) -> tuple[int, int]:
+    """(side column, notes column) widths for a line of `width` cells.
+
+    `natural` is the widest side cell; the sides shrink to it, leaving the rest to the notes.
+    """
     notes = max(20, width // 4)
     side = max(12, (width - MARK_WIDTH - notes - 6) // 2)
-    return side, notes
+    if natural is not None and natural < side:
+        side = max(natural, 12)
+    return side, width - MARK_WIDTH - 2 * side - 6
 
 
-def pair_line(pair: Pair, width: int) -> Text:
-    side, notes = column_widths(width)
+def pair_line(pair: Pair, width: int, side: int | None = None) -> Text:
+    side = side or column_widths(width)[0]
     line = mark_text(pair.mark)
     line.append_text(_fit(step_cell(pair.a, pair.depth), side))
     line.append(" │ ", "dim")
@@ -196,15 +201,21 @@ def print_comparison(comparison: Comparison) -> None:
     out = console()
     width = out.width
     for line in header_lines(comparison):
-        out.print(line, no_wrap=True, crop=True)
-    side, _ = column_widths(width)
+        out.print(line, no_wrap=True, crop=True, overflow="ellipsis")
+    natural = max(
+        (step_cell(step, p.depth).cell_len for p in comparison.pairs for step in (p.a, p.b) if step is not None),
+        default=12,
+    )
+    side, _ = column_widths(width, natural)
     title = Text(" " * MARK_WIDTH)
-    title.append_text(_fit(Text("A", "bold"), side))
-    title.append("   ")
-    title.append_text(_fit(Text("B", "bold"), side))
+    title.append_text(_fit(Text("A  " + display.safe(comparison.run_a.id, single_line=True), "bold"), side))
+    title.append(" │ ", "dim")
+    title.append_text(_fit(Text("B  " + display.safe(comparison.run_b.id, single_line=True), "bold"), side))
+    title.append(" │ ", "dim")
+    title.append("what differs · Δ B−A", "bold")
     out.print(title, no_wrap=True, crop=True)
     if not comparison.pairs:
         out.print(Text("(neither run has steps)", "dim"))
     for pair in comparison.pairs:
-        out.print(pair_line(pair, width), no_wrap=True, crop=True)
-    out.print(first_divergence_text(comparison), no_wrap=True, crop=True)
+        out.print(pair_line(pair, width, side), no_wrap=True, crop=True)
+    out.print(first_divergence_text(comparison), no_wrap=True, crop=True, overflow="ellipsis")

@@ -294,13 +294,11 @@ class RunFilter:
 
 
 def _decode(row: sqlite3.Row, cls: type, json_defaults: dict[str, Any]) -> Any:
-    values = {}
-    keys = row.keys()
-    for key in keys:
-        value = row[key]
-        if key in JSON_COLUMNS:
-            value = orjson.loads(value) if value else json_defaults[key]()
-        values[key] = value
+    values = dict(zip(row.keys(), row))  # in C: this runs once per step of every run shown
+    for key, default in json_defaults.items():
+        if key in values:
+            value = values[key]
+            values[key] = orjson.loads(value) if value else default()
     return values
 
 

@@ -1,0 +1,32 @@
+"""`tracetui compare` on a terminal: the viewer opened straight on the compare screen.
+
+Esc leaves the comparison for the run list of the first file, where any other pair of runs can
+be marked and compared; q quits.
+"""
+
+from __future__ import annotations
+
+from ..loading import Opening
+from .app import TraceApp
+from .screens.compare import RunRef
+
+
+class CompareApp(TraceApp):
+    def __init__(self, opening: Opening, run_a: str | RunRef, run_b: str | RunRef) -> None:
+        super().__init__(opening)
+        self._compare = (run_a, run_b)
+
+    def on_mount(self) -> None:
+        # Runs after TraceApp.on_mount has pushed the run list, so Esc goes back to it.
+        self.call_later(self.compare_runs, *self._compare)
+
+
+def compare_app(opening_a: Opening, run_a: str, opening_b: Opening | None, run_b: str) -> CompareApp:
+    """The app for two runs of one file (opening_b None) or of two files."""
+    if opening_b is None:
+        return CompareApp(opening_a, run_a, run_b)
+    return CompareApp(
+        opening_a,
+        RunRef(run_a, label=opening_a.path),
+        RunRef(run_b, connect=opening_b.connect, label=opening_b.path),
+    )
