@@ -1,0 +1,196 @@
+"""The viewer's hub: owns the opened source, imports it in the background, opens screens.
+
+Screens and widgets never share a SQLite connection across threads: each worker asks
+`app.new_store()` for its own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import partial
+from typing import Iterable
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+
+from .. import display
+from ..errors import TraceError
+from ..loading import Opening
+from ..store import Store
+from .screens.error import ErrorScreen
+from .screens.help import HelpScreen
+from .screens.runs import RunsScreen
+
+
+class ImportProgress(Message):
+    def __init__(self, done: int, total: int, runs: int) -> None:
+        super().__init__()
+        self.done, self.total, self.runs = done, total, runs
+
+
+class ImportFinished(Message):
+    def __init__(self, error: str | None = None) -> None:
+        super().__init__()
+        self.error = error
+
+
+class TraceApp(App):
+    """tracetui's viewer: the run list, a run's step tree and detail, help."""
+
+    CSS_PATH = "tracetui.tcss"
+    TITLE = "tracetui"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="tracetui.quit"),
+        Binding("question_mark", "help", "Help", key_display="?", id="tracetui.help"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="tracetui.command_palette"),
+    ]
+
+    def __init__(self, opening: Opening, *, run_id: str | None = None, failed: bool = False) -> None:
+        super().__init__()
+        self.opening = opening
+        self.importing = not opening.ready
+        self.import_error: str | None = None
+        self._pending_run = run_id
+        self._pending_failed = failed
+        self._store: Store | None = None  # the event loop's own connection, for quick lookups
+        self.runs_screen = RunsScreen()
+
+    # -- stores -----------------------------------------------------------------------------------
+    def new_store(self) -> Store:
+        """A fresh read-only connection; one per thread, never shared."""
+        return self.opening.connect()
+
+    def _main_store(self) -> Store:
+        if self._store is None:
+            self._store = self.new_store()
+        return self._store
+
+    def _reset_main_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # -- start-up ---------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.push_screen(self.runs_screen)
+        if self.importing:
+            self._import()
+        else:
+            self._open_requested()
+
+    @work(thread=True, exclusive=True, group="import")
+    def _import(self) -> None:
+        def progress(done: int, total: int, runs: int) -> None:
+            self.post_message(ImportProgress(done, total, runs))
+
+        try:
+            self.opening.run_import(progress)
+        except TraceError as exc:
+            self.post_message(ImportFinished(str(exc)))
+        except (OSError, sqlite3.Error, ValueError) as exc:
+            self.post_message(ImportFinished(f"{self.opening.path}: import failed ({exc})"))
+        else:
+            self.post_message(ImportFinished())
+
+    def on_import_progress(self, message: ImportProgress) -> None:
+        self.runs_screen.show_progress(message.done, message.total, message.runs)
+        if self._pending_run is not None:
+            try:
+                found = self._main_store().has_run(self._pending_run)
+            except (sqlite3.Error, TraceError):
+                return  # the store file is not written yet
+            if found:
+                run_id, self._pending_run = self._pending_run, None
+                self.open_run(run_id)
+
+    def on_import_finished(self, message: ImportFinished) -> None:
+        self.importing = False
+        self._reset_main_store()
+        if message.error is not None:
+            self.import_error = message.error
+            self.push_screen(ErrorScreen(self.opening.path, message.error))
+            return
+        self.runs_screen.import_done()
+        self._open_requested()
+
+    def _open_requested(self) -> None:
+        if self._pending_run is not None:
+            run_id, self._pending_run = self._pending_run, None
+            if self._main_store().has_run(run_id):
+                self.open_run(run_id)
+            else:
+                self.notify(f"No run {display.safe(run_id, single_line=True)!r} in this file.", severity="error")
+        if self._pending_failed:
+            self._pending_failed = False
+            self._open_latest_failed()
+
+    @work(thread=True, exclusive=True, group="latest-failed")
+    def _open_latest_failed(self) -> None:
+        store = self.new_store()
+        try:
+            run = store.latest_failed_run()
+        finally:
+            store.close()
+        if run is None:
+            self.call_from_thread(self.notify, "No failed runs in this file.", severity="warning")
+        else:
+            self.call_from_thread(self.open_run, run.id, jump_to_failure=True)
+
+    # -- navigation -------------------------------------------------------------------------------
+    def open_run(self, run_id: str, *, jump_to_failure: bool = False) -> None:
+        """Show one run: push its RunScreen, or replace the run screen already showing."""
+        try:
+            from .screens.run import RunScreen
+        except ImportError:
+            self.notify("The run view is not available in this build.", severity="warning")
+            return
+        self.runs_screen.run_list.follow(run_id)
+        screen = RunScreen(run_id, jump_to_failure=jump_to_failure)
+        if isinstance(self.screen, RunScreen):
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def adjacent_failed_run(self, run_id: str, direction: int) -> str | None:
+        """The next (+1) / previous (-1) failed-or-timeout run in the run list's filter and order."""
+        return self.runs_screen.run_list.adjacent_failed_run(run_id, direction)
+
+    def compare_runs(self, run_a: str, run_b: str) -> None:
+        try:
+            from .screens.compare import CompareScreen
+        except ImportError:
+            self.notify("Compare is not yet available.", severity="warning")
+            return
+        self.push_screen(CompareScreen(run_a, run_b))
+
+    async def action_quit(self) -> None:
+        # A file the viewer could not read ends like the CLI's bad input: exit status 2.
+        self.exit(return_code=2 if self.import_error else 0)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    # -- command palette --------------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        seen: set[tuple[int, str]] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if binding.action in ("command_palette", "app.command_palette") or not binding.description:
+                continue
+            if (id(active.node), binding.action) in seen:
+                continue
+            seen.add((id(active.node), binding.action))
+            keys = binding.key_display or self.get_key_display(binding)
+            yield SystemCommand(
+                binding.description,
+                f"{binding.tooltip or binding.description} — key: {keys}",
+                partial(self.run_action, binding.action, active.node),
+            )
+        commands = getattr(screen, "palette_commands", None)
+        if commands is not None:
+            yield from commands()

@@ -1,0 +1,255 @@
+"""The first screen: every run in the file, with counts, sort, filters, search and import progress."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import replace
+from functools import partial
+from typing import Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.markup import escape
+from textual.screen import Screen
+from textual.widgets import Footer, Input, ProgressBar, Static
+
+from ... import display
+from ...errors import TraceError
+from ...store import RunFilter
+from ..widgets.run_list import SORT_CYCLE, RunList
+
+STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
+DEFAULT_DESC = {"status": False, "agent": False, "id": False}
+
+
+def size_text(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+class RunsScreen(Screen):
+    """The run list with its status line; `/` searches, `F`/`A` filter, `s`/`S` sort."""
+
+    AUTO_FOCUS = "#run-list"
+
+    BINDINGS = [
+        Binding("s", "cycle_sort", "Sort", id="tracetui.runs.sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False, id="tracetui.runs.reverse_sort"),
+        Binding("F", "cycle_status", "Status", tooltip="Cycle the status filter", id="tracetui.runs.status_filter"),
+        Binding("A", "cycle_agent", "Agent", tooltip="Cycle the agent filter", id="tracetui.runs.agent_filter"),
+        Binding("slash", "search", "Search", key_display="/", id="tracetui.runs.search"),
+        Binding("escape", "clear", "Clear search/filters", show=False, id="tracetui.runs.clear"),
+        Binding("w", "problems", "Warnings", show=False, id="tracetui.runs.problems"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="runs-screen")
+        self.run_list = RunList(id="run-list")
+        self._agents: list[str] | None = None
+        self._poll = None
+        self._problems = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title")
+        with Horizontal(id="progress"):
+            yield ProgressBar(id="progress-bar", show_eta=False)
+            yield Static(id="progress-label")
+        yield Static(id="summary")
+        yield Static(id="warnings")
+        yield Input(placeholder="search run ids, agents, errors — Enter applies, Esc clears", id="search")
+        yield self.run_list
+        yield Static(id="empty")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        opening = self.app.opening
+        title = Text.assemble(("tracetui", "bold"), "  ", display.safe(opening.path, single_line=True), f"  ({opening.format})")
+        self.query_one("#title", Static).update(title)
+        self.query_one("#warnings", Static).display = False
+        self.query_one("#empty", Static).display = False
+        importing = self.app.importing
+        self.query_one("#progress").display = importing
+        if importing:
+            self.query_one("#progress-label", Static).update(Text("Reading the file…"))
+            self._poll = self.set_interval(0.3, self._poll_store)
+        self.run_list.focus()
+        self._show_summary()
+
+    # -- import -----------------------------------------------------------------------------------
+    def show_progress(self, done: int, total: int, runs: int) -> None:
+        self.query_one("#progress-bar", ProgressBar).update(total=max(total, 1), progress=done)
+        label = f"Importing: {size_text(done)} of {size_text(total)} read · {runs:,} runs so far"
+        self.query_one("#progress-label", Static).update(Text(label))
+
+    def _poll_store(self) -> None:
+        # The importer commits every ~0.25 s. Re-query unless the last query is still running, and
+        # leave the importer at least twice the last query's time to itself (big stores sort slowly).
+        rl = self.run_list
+        if rl.busy or time.monotonic() - rl.loaded_at < 2 * rl.load_seconds:
+            return
+        rl.reload(quick=not rl.loaded)
+
+    def import_done(self) -> None:
+        if self._poll is not None:
+            self._poll.stop()
+            self._poll = None
+        self.query_one("#progress").display = False
+        self._agents = None
+        self.run_list.reload(fresh_connection=True, quick=not self.run_list.loaded)
+
+    # -- status line ------------------------------------------------------------------------------
+    def on_run_list_loaded(self, message: RunList.Loaded) -> None:
+        if self.focused is None and self.run_list.display:
+            self.run_list.focus()  # it could not take focus while it showed the loading indicator
+        self._show_summary()
+        try:
+            store = self.app._main_store()
+            self._problems = store.problem_count()
+        except (sqlite3.Error, TraceError):
+            self._problems = 0
+        warnings = self.query_one("#warnings", Static)
+        warnings.display = self._problems > 0
+        if self._problems:
+            noun = "problem" if self._problems == 1 else "problems"
+            warnings.update(Text(f"⚠ {self._problems:,} {noun} while reading this file (lines skipped or repaired) — press w to see them"))
+        self._show_empty()
+
+    def on_run_list_load_failed(self, message: RunList.LoadFailed) -> None:
+        if not message.importing and not self.app.import_error and not self.run_list.loaded:
+            from .error import ErrorScreen
+
+            self.app.push_screen(ErrorScreen(self.app.opening.path, message.problem))
+
+    def _show_summary(self) -> None:
+        rl = self.run_list
+        flt = rl.flt
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if not rl.loaded:
+            text.append("loading runs…")
+        else:
+            text.append(f"{rl.count:,} runs", "bold")
+            failed = "…" if rl.failed_count is None else f"{rl.failed_count:,}"
+            text.append(" · ")
+            text.append(f"✗ {failed} failed", "bold red" if rl.failed_count else "")
+        text.append(f" · sort: {rl.sort} {'▼' if rl.desc else '▲'}")
+        if flt.status:
+            text.append(f" · status: {flt.status}", "bold")
+        if flt.agent:
+            text.append(" · agent: ", "bold")
+            text.append(display.safe(flt.agent, single_line=True), "bold")
+        if flt.search:
+            text.append(" · search: ", "bold")
+            text.append(repr(display.safe(flt.search, single_line=True)), "bold")
+        if rl.marked:
+            text.append(" · marked: ")
+            text.append(display.safe(rl.marked, single_line=True))
+        self.query_one("#summary", Static).update(text)
+
+    def _filtered(self) -> bool:
+        flt = self.run_list.flt
+        return bool(flt.status or flt.agent or flt.search)
+
+    def _show_empty(self) -> None:
+        rl = self.run_list
+        empty = self.query_one("#empty", Static)
+        show = rl.loaded and rl.count == 0
+        empty.display = show
+        rl.display = not show
+        if not show:
+            return
+        if self._filtered():
+            empty.update(Text("No runs match the search and filters. Press Esc to clear them."))
+        elif self.app.importing:
+            empty.update(Text("Reading the file… no runs yet."))
+        else:
+            path = display.safe(self.app.opening.path, single_line=True)
+            empty.update(Text(f"No runs in {path}.\nThe file was read, but it holds no trace runs tracetui could use."))
+
+    # -- sort, filter, search ---------------------------------------------------------------------
+    def _set(self, **changes) -> None:
+        self.run_list.set_query(**changes)
+        self._show_summary()
+
+    def action_cycle_sort(self) -> None:
+        current = self.run_list.sort
+        nxt = SORT_CYCLE[(SORT_CYCLE.index(current) + 1) % len(SORT_CYCLE)] if current in SORT_CYCLE else SORT_CYCLE[0]
+        self._set(sort=nxt, desc=DEFAULT_DESC.get(nxt, True))
+
+    def action_reverse_sort(self) -> None:
+        self._set(desc=not self.run_list.desc)
+
+    def action_cycle_status(self) -> None:
+        current = self.run_list.flt.status
+        i = STATUS_CYCLE.index(current) if current in STATUS_CYCLE else 0
+        self.set_status(STATUS_CYCLE[(i + 1) % len(STATUS_CYCLE)])
+
+    def set_status(self, status: str | None) -> None:
+        self._set(flt=replace(self.run_list.flt, status=status))
+
+    def agents(self) -> list[str]:
+        if self._agents is None:
+            try:
+                self._agents = self.app._main_store().agents()
+            except (sqlite3.Error, TraceError):
+                return []
+        return self._agents
+
+    def action_cycle_agent(self) -> None:
+        choices: list[str | None] = [None, *self.agents()]
+        current = self.run_list.flt.agent
+        i = choices.index(current) if current in choices else 0
+        self.set_agent(choices[(i + 1) % len(choices)])
+
+    def set_agent(self, agent: str | None) -> None:
+        self._set(flt=replace(self.run_list.flt, agent=agent))
+
+    def action_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.display = True
+        search.value = self.run_list.flt.search or ""
+        search.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        value = event.value.strip() or None
+        self._set(flt=replace(self.run_list.flt, search=value))
+        event.input.display = value is not None
+        self.run_list.focus()
+
+    def action_clear(self) -> None:
+        search = self.query_one("#search", Input)
+        if search.has_focus or self.run_list.flt.search:
+            search.value = ""
+            search.display = False
+            self._set(flt=replace(self.run_list.flt, search=None))
+        elif self._filtered():
+            self._set(flt=RunFilter())
+        self.run_list.focus()
+
+    def action_problems(self) -> None:
+        from .error import ProblemsScreen
+
+        try:
+            problems = self.app._main_store().problems(limit=2000)
+        except (sqlite3.Error, TraceError):
+            problems = []
+        self.app.push_screen(ProblemsScreen(self.app.opening.path, problems, self._problems))
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        """Filter and sort choices for the command palette (Ctrl+P)."""
+        for status in STATUS_CYCLE[1:]:
+            yield SystemCommand(f"Filter: {status} runs only", f"Show only runs whose status is {status}", partial(self.set_status, status))
+        yield SystemCommand("Filter: all statuses", "Stop filtering by status", partial(self.set_status, None))
+        for agent in self.agents()[:200]:
+            # The palette parses titles as markup: agent names are untrusted.
+            shown = escape(display.safe(agent, single_line=True))
+            yield SystemCommand(f"Filter: agent {shown}", f"Show only runs of agent {shown}", partial(self.set_agent, agent))
+        yield SystemCommand("Filter: all agents", "Stop filtering by agent", partial(self.set_agent, None))
+        yield SystemCommand("Clear search and filters", "Show every run", partial(self._set, flt=RunFilter()))
+        for sort in SORT_CYCLE:
+            yield SystemCommand(f"Sort by {sort}", f"Order the run list by {sort}", partial(self._set, sort=sort, desc=DEFAULT_DESC.get(sort, True)))

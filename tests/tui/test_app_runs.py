@@ -1,0 +1,532 @@
+"""The viewer's shell: opening each source kind, the run list (sort, filter, search, failed-run jumps,
+marks), import progress, empty and error states, warnings, help, the command palette and `tracetui open`."""
+
+from __future__ import annotations
+
+import html
+import os
+import threading
+
+import pytest
+from click.testing import CliRunner
+
+from builders import opening, run, step, write_agent_traces, write_jsonl, write_store
+from tracetui.cli import main
+from tracetui.errors import UnusableInput
+from tracetui.loading import prepare
+from tracetui.model import finalize_run
+from tracetui.store import StoreWriter
+from tracetui.tui.app import TraceApp
+from tracetui.tui.screens.error import ErrorScreen, ProblemsScreen
+from tracetui.tui.screens.help import HelpScreen, SECTIONS, section_bindings
+from tracetui.tui.screens.runs import RunsScreen
+from tracetui.tui.widgets.run_list import RunList
+
+HOSTILE_ID = "run-[bold]x[/bold]"
+HOSTILE_AGENT = "[/tool_call]"
+HOSTILE_ERROR = "[@click=app.quit]x[/] \x1b[31mred\x1b]0;pwned\x07"
+
+
+def sample_runs():
+    return [
+        run("r1", step("a", kind="llm", tokens_in=10, tokens_out=5), agent="planner", status="completed",
+            started_at="2026-01-01T10:00:00.000Z", duration_ms=1000, credits=1.0),
+        run("r2", step("a", kind="tool", status="failed", error="boom"), agent="coder", status="failed",
+            started_at="2026-01-01T11:00:00.000Z", duration_ms=5000, error="tool exploded: needle in stack"),
+        run("r3", agent="planner", status="completed", started_at="2026-01-01T12:00:00.000Z", duration_ms=200),
+        run("r4", agent="coder", status="timeout", started_at="2026-01-01T13:00:00.000Z", duration_ms=30000,
+            error="timed out"),
+        run("r5", agent="reviewer", status="running", started_at="2026-01-01T14:00:00.000Z", duration_ms=50),
+    ]
+
+
+def native(tmp_path, runs=None) -> str:
+    return write_store(tmp_path / "traces.db", sample_runs() if runs is None else runs)
+
+
+async def settle(app: TraceApp, pilot) -> None:
+    """Let workers finish and their results be applied and painted."""
+    for _ in range(3):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def run_list(app: TraceApp) -> RunList:
+    return app.runs_screen.run_list
+
+
+def rows(app: TraceApp) -> list[str]:
+    """The run list as drawn on screen, one string per line (header first)."""
+    rl = run_list(app)
+    return ["".join(seg.text for seg in rl.render_line(y)) for y in range(rl.size.height)]
+
+
+def ids_in_order(app: TraceApp) -> list[str]:
+    rl = run_list(app)
+    return [rl.id_at(i) for i in range(rl.count)]
+
+
+def screen_text(app: TraceApp) -> str:
+    """The screen's text (from the SVG screenshot: entities decoded, non-breaking spaces made plain)."""
+    return html.unescape(app.export_screenshot()).replace("\xa0", " ")
+
+
+# -- opening each source kind ---------------------------------------------------------------------
+async def test_opens_a_native_store_with_every_run_newest_first(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, RunsScreen)
+        assert ids_in_order(app) == ["r5", "r4", "r3", "r2", "r1"]
+        lines = rows(app)
+        assert "status" in lines[0] and "run id" in lines[0] and "started (UTC)▼" in lines[0]
+        assert "✗ failed" in lines[4] and "r2" in lines[4] and "tool exploded" in lines[4]
+        assert "⏱ timeout" in lines[2]
+        summary = str(app.runs_screen.query_one("#summary").render())
+        assert "5 runs" in summary and "2 failed" in summary
+
+
+async def test_opens_an_agent_traces_database_in_place(tmp_path):
+    path = write_agent_traces(tmp_path / "agent.db", [
+        {"id": "t1", "agent_id": "bot", "started_at": "2026-01-01T10:00:00.000Z", "final_status": "completed",
+         "tool_calls": [{"toolName": "search", "durationMs": 5, "error": None, "timestamp": 1767261600000}]},
+        {"id": "t2", "agent_id": "bot", "started_at": "2026-01-01T11:00:00.000Z", "final_status": "failed",
+         "error_message": "bad tool", "tool_calls": []},
+    ])
+    o = prepare(path)
+    assert o.in_place
+    app = TraceApp(o)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        assert ids_in_order(app) == ["t2", "t1"]
+        assert run_list(app).failed_count == 1
+        assert "bad tool" in rows(app)[1]
+
+
+async def test_a_jsonl_export_is_imported_on_open_and_its_runs_listed(tmp_path):
+    path = write_jsonl(tmp_path / "runs.jsonl", sample_runs())
+    o = prepare(path)
+    assert not o.ready
+    progress = []
+    app = TraceApp(o)
+    show = app.runs_screen.show_progress
+    app.runs_screen.show_progress = lambda *a: (progress.append(a), show(*a))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        assert not app.importing
+        assert sorted(ids_in_order(app)) == ["r1", "r2", "r3", "r4", "r5"]
+        assert progress and progress[-1][2] == 5  # the last report counts every run
+        assert app.runs_screen.query_one("#progress").display is False
+
+
+async def test_runs_appear_while_the_import_is_still_running(tmp_path):
+    """The list polls the partial store: runs written so far show before the import ends."""
+    path = write_jsonl(tmp_path / "runs.jsonl", sample_runs())
+    o = prepare(path)
+    half_written, finish = threading.Event(), threading.Event()
+
+    def slow_import(progress=None):
+        os.makedirs(os.path.dirname(o.db_path), exist_ok=True)
+        writer = StoreWriter(o.db_path)
+        for r in sample_runs()[:2]:
+            writer.add(finalize_run(r))
+        writer.commit()
+        progress(10, 100, 2)
+        half_written.set()
+        finish.wait(10)
+        for r in sample_runs()[2:]:
+            writer.add(finalize_run(r))
+        writer.finish()
+        o.ready = True
+        return 5
+
+    o.run_import = slow_import
+    app = TraceApp(o)
+    async with app.run_test(size=(160, 30)) as pilot:
+        for _ in range(500):
+            await pilot.pause(0.02)
+            if run_list(app).count == 2 and run_list(app).failed_count is not None:
+                break
+        assert app.importing
+        assert sorted(ids_in_order(app)) == ["r1", "r2"]
+        label = str(app.runs_screen.query_one("#progress-label").render())
+        assert "2 runs so far" in label
+        finish.set()
+        for _ in range(500):
+            await pilot.pause(0.02)
+            if not app.importing and run_list(app).count == 5 and not run_list(app).busy:
+                break
+        assert run_list(app).count == 5
+        assert app.runs_screen.query_one("#progress").display is False
+
+
+# -- sort, filter, search -------------------------------------------------------------------------
+async def test_s_cycles_the_sort_column_and_S_reverses_it(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert run_list(app).sort == "duration"
+        assert ids_in_order(app) == ["r4", "r2", "r1", "r3", "r5"]
+        assert "duration▼" in rows(app)[0]
+        assert "sort: duration ▼" in str(app.runs_screen.query_one("#summary").render())
+        await pilot.press("S")
+        await settle(app, pilot)
+        assert ids_in_order(app) == ["r5", "r3", "r1", "r2", "r4"]
+        assert "duration▲" in rows(app)[0]
+
+
+async def test_clicking_a_column_header_sorts_by_it_and_again_flips_it(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        rl = run_list(app)
+        x = next(x for column, x, _ in rl._layout() if column.name == "agent")
+        await pilot.click(RunList, offset=(x + 1, 0))
+        await settle(app, pilot)
+        assert (rl.sort, rl.desc) == ("agent", False)
+        assert [rl.run_at(i).agent for i in range(5)] == ["coder", "coder", "planner", "planner", "reviewer"]
+        await pilot.click(RunList, offset=(x + 1, 0))
+        await settle(app, pilot)
+        assert (rl.sort, rl.desc) == ("agent", True)
+
+
+async def test_F_filters_by_status_and_A_by_agent(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("F")
+        await settle(app, pilot)
+        assert run_list(app).flt.status == "failed"
+        assert ids_in_order(app) == ["r2"]
+        await pilot.press("F")
+        await settle(app, pilot)
+        assert ids_in_order(app) == ["r4"]
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert run_list(app).count == 5
+        await pilot.press("A")  # agents in name order: coder first
+        await settle(app, pilot)
+        assert run_list(app).flt.agent == "coder"
+        assert ids_in_order(app) == ["r4", "r2"]
+        assert "agent: coder" in str(app.runs_screen.query_one("#summary").render())
+
+
+async def test_slash_searches_ids_agents_and_errors_and_escape_clears(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"needle", "enter")
+        await settle(app, pilot)
+        assert ids_in_order(app) == ["r2"]
+        assert run_list(app).has_focus
+        await pilot.press("slash", *"reviewer", "enter")
+        await settle(app, pilot)
+        assert ids_in_order(app) == ["r5"]
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert run_list(app).flt.search is None
+        assert run_list(app).count == 5
+
+
+async def test_a_search_matching_nothing_says_so(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"nothing-like-this", "enter")
+        await settle(app, pilot)
+        empty = app.runs_screen.query_one("#empty")
+        assert empty.display and "No runs match" in str(empty.render())
+
+
+# -- cursor, failed-run jumps, marks, opening -----------------------------------------------------
+async def test_cursor_keys_and_bracket_jumps_between_failed_runs(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        rl = run_list(app)
+        await pilot.press("j", "j")
+        assert rl.current_run_id == "r3"
+        await pilot.press("k")
+        assert rl.current_run_id == "r4"
+        await pilot.press("G")
+        assert rl.current_run_id == "r1"
+        await pilot.press("g")
+        assert rl.current_run_id == "r5"
+        await pilot.press("right_square_bracket")
+        assert rl.current_run_id == "r4"
+        await pilot.press("right_square_bracket")
+        assert rl.current_run_id == "r2"
+        await pilot.press("right_square_bracket")  # none after r2: stays
+        assert rl.current_run_id == "r2"
+        await pilot.press("left_square_bracket")
+        assert rl.current_run_id == "r4"
+        assert app.adjacent_failed_run("r4", +1) == "r2"
+        assert app.adjacent_failed_run("r2", -1) == "r4"
+        assert app.adjacent_failed_run("r4", -1) is None
+
+
+async def test_clicking_a_row_selects_it(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.click(RunList, offset=(5, 3))  # header is line 0
+        assert run_list(app).current_run_id == "r3"
+
+
+async def test_space_marks_a_run_and_c_compares_it_with_the_cursor_run(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    compared = []
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        app.compare_runs = lambda a, b: compared.append((a, b))
+        await pilot.press("c")  # nothing marked yet: only a hint
+        assert compared == []
+        await pilot.press("space")
+        assert run_list(app).marked == "r5"
+        assert rows(app)[1].startswith("●")
+        await pilot.press("j", "j", "c")
+        assert compared == [("r5", "r3")]
+        await pilot.press("k", "k", "m")  # pressing on the marked run unmarks it
+        assert run_list(app).marked is None
+
+
+async def test_compare_without_the_compare_screen_only_notifies(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tracetui.tui.screens.compare", None)
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        app.compare_runs("r1", "r2")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+        assert any("not yet available" in n.message for n in app._notifications)
+
+
+async def test_enter_opens_the_run_and_escape_returns_to_the_list(tmp_path):
+    from tracetui.tui.screens.run import RunScreen
+
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("j", "j", "j", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, RunScreen) and app.screen.run_id == "r2"
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, RunsScreen)
+        assert run_list(app).current_run_id == "r2"
+
+
+async def test_open_run_replaces_a_showing_run_screen_and_moves_the_list_cursor(tmp_path):
+    from tracetui.tui.screens.run import RunScreen
+
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        app.open_run("r4")
+        await settle(app, pilot)
+        depth = len(app.screen_stack)
+        app.open_run("r2", jump_to_failure=True)
+        await settle(app, pilot)
+        assert len(app.screen_stack) == depth
+        assert isinstance(app.screen, RunScreen) and app.screen.run_id == "r2"
+        assert run_list(app).current_run_id == "r2"
+
+
+async def test_run_option_opens_that_run_and_failed_opens_the_latest_failure(tmp_path):
+    from tracetui.tui.screens.run import RunScreen
+
+    path = native(tmp_path)
+    app = TraceApp(opening(path), run_id="r3")
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, RunScreen) and app.screen.run_id == "r3"
+    app = TraceApp(opening(path), failed=True)
+    opened = []
+    open_run = app.open_run
+    app.open_run = lambda run_id, **kw: (opened.append((run_id, kw)), open_run(run_id, **kw))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, RunScreen) and app.screen.run_id == "r4"
+        assert opened == [("r4", {"jump_to_failure": True})]
+
+
+async def test_run_option_waits_for_the_run_while_importing(tmp_path):
+    from tracetui.tui.screens.run import RunScreen
+
+    path = write_jsonl(tmp_path / "runs.jsonl", sample_runs())
+    app = TraceApp(prepare(path), run_id="r2")
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, RunScreen) and app.screen.run_id == "r2"
+
+
+# -- states ---------------------------------------------------------------------------------------
+async def test_a_store_without_runs_says_the_file_holds_none(tmp_path):
+    path = str(tmp_path / "empty.db")
+    StoreWriter(path).finish()
+    app = TraceApp(opening(path))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        empty = app.runs_screen.query_one("#empty")
+        assert empty.display and "No runs in" in str(empty.render())
+        assert run_list(app).display is False
+
+
+async def test_skipped_lines_are_counted_on_screen_and_listed_by_w(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    write_jsonl(path, sample_runs()[:2])
+    with open(path, "ab") as f:
+        f.write(b"{not json\n")
+    app = TraceApp(prepare(str(path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        warnings = app.runs_screen.query_one("#warnings")
+        assert warnings.display and "1 problem while reading" in str(warnings.render())
+        await pilot.press("w")
+        await pilot.pause()
+        assert isinstance(app.screen, ProblemsScreen)
+        assert "line 3" in str(app.screen.query_one("#problems-text").render())
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunsScreen)
+
+
+async def test_a_failed_import_shows_the_error_screen_and_exits_2(tmp_path):
+    path = write_jsonl(tmp_path / "runs.jsonl", sample_runs())
+    o = prepare(path)
+
+    def broken_import(progress=None):
+        raise UnusableInput(path, "line 1: not what it claimed to be")
+
+    o.run_import = broken_import
+    app = TraceApp(o)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, ErrorScreen)
+        text = str(app.screen.query_one("#error-file").render()) + str(app.screen.query_one("#error-problem").render())
+        assert "runs.jsonl" in text and "not what it claimed to be" in text
+        await pilot.press("q")
+    assert app.return_code == 2
+
+
+# -- untrusted text -------------------------------------------------------------------------------
+async def test_hostile_ids_agents_errors_and_searches_render_literally(tmp_path):
+    hostile = [
+        run(HOSTILE_ID, agent=HOSTILE_AGENT, status="failed", error=HOSTILE_ERROR, started_at="2026-01-01T10:00:00.000Z"),
+        run("[@click=app.quit]x[/]", agent="\x1b[1mbot", status="completed", started_at="2026-01-01T09:00:00.000Z"),
+    ]
+    app = TraceApp(opening(write_store(tmp_path / "hostile.db", hostile)))
+    async with app.run_test(size=(200, 30)) as pilot:
+        await settle(app, pilot)
+        lines = rows(app)
+        assert HOSTILE_ID in lines[1] and HOSTILE_AGENT in lines[1]
+        assert "[@click=app.quit]x[/] \\x1b[31mred\\x1b]0;pwned\\x07" in lines[1]
+        assert "[@click=app.quit]x[/]" in lines[2] and "\\x1b[1mbot" in lines[2]
+        assert all("\x1b" not in line for line in lines)
+        await pilot.click(RunList, offset=(40, 2))  # a would-be link does nothing but select
+        assert app.is_running and run_list(app).current_run_id == "[@click=app.quit]x[/]"
+        await pilot.press("slash", *"[/tool_call]", "enter")
+        await settle(app, pilot)
+        assert ids_in_order(app) == [HOSTILE_ID]
+        assert "search: '[/tool_call]'" in str(app.runs_screen.query_one("#summary").render())
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert any("tool_call" in t for t in titles)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"agent")
+        await pilot.pause(0.3)
+        assert app.is_running
+        text = screen_text(app)
+        assert "tool_call" in text
+
+
+# -- help, palette, bindings ----------------------------------------------------------------------
+def all_bindings():
+    return [b for _, modules in SECTIONS for _, b in section_bindings(modules)]
+
+
+def test_every_binding_has_an_id_and_avoids_keys_terminals_take():
+    bindings = [b for b in all_bindings()]
+    assert bindings
+    assert all(b.id for b in bindings), [b.key for b in bindings if not b.id]
+    keys = {k.strip() for b in bindings for k in b.key.split(",")}
+    assert not keys & {"ctrl+h", "ctrl+j", "ctrl+o", "ctrl+s"}
+
+
+async def test_help_screen_lists_every_binding_of_the_app_and_run_list(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 60)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for cls in (TraceApp, RunsScreen, RunList):
+            for binding in cls.BINDINGS:
+                assert binding.description in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunsScreen)
+
+
+async def test_the_command_palette_offers_every_visible_binding_and_the_filters(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for cls in (RunsScreen, RunList):
+            for binding in cls.BINDINGS:
+                assert binding.description in titles
+        assert {"Filter: failed runs only", "Filter: agent coder", "Sort by cost"} <= titles
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Filter: failed runs only")
+        command.callback()
+        await settle(app, pilot)
+        assert ids_in_order(app) == ["r2"]
+
+
+# -- the command line -----------------------------------------------------------------------------
+def test_open_reports_bad_input_and_unknown_runs_before_starting(tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(main, ["open", str(tmp_path / "nope.db")])
+    assert missing.exit_code == 2 and "nope.db: no such file" in missing.output
+    junk = tmp_path / "junk.txt"
+    junk.write_text("hello\n")
+    bad = runner.invoke(main, ["open", str(junk)])
+    assert bad.exit_code == 2 and "junk.txt" in bad.output
+    unknown = runner.invoke(main, ["open", native(tmp_path), "--run", "r99"])
+    assert unknown.exit_code == 1 and "r99" in unknown.output
+
+
+def test_open_runs_the_viewer_with_the_options(tmp_path, monkeypatch):
+    started = []
+
+    def fake_run(self):
+        started.append((self.opening.path, self._pending_run, self._pending_failed))
+
+    monkeypatch.setattr(TraceApp, "run", fake_run)
+    path = native(tmp_path)
+    result = CliRunner().invoke(main, ["open", path, "--run", "r2", "--failed"])
+    assert result.exit_code == 0, result.output
+    assert started == [(path, "r2", True)]
+
+
+# -- snapshots ------------------------------------------------------------------------------------
+async def _loaded(pilot):
+    await settle(pilot.app, pilot)
+
+
+@pytest.mark.parametrize("size", [(120, 20), (80, 24)])
+def test_snapshot_run_list(tmp_path, monkeypatch, snap_compare, size):
+    monkeypatch.chdir(tmp_path)  # the title shows the path as given: keep it the same every run
+    runs = sample_runs()
+    runs[1].error = "[bold]not bold[/bold] and [/tool_call]"
+    app = TraceApp(opening(write_store("snap.db", runs)))
+    assert snap_compare(app, terminal_size=size, run_before=_loaded, press=["j", "space", "j"])
+
+
+def test_snapshot_help_screen(tmp_path, monkeypatch, snap_compare):
+    monkeypatch.chdir(tmp_path)
+    app = TraceApp(opening(write_store("snap.db", sample_runs())))
+    assert snap_compare(app, terminal_size=(120, 50), run_before=_loaded, press=["question_mark"])
