@@ -44,8 +44,9 @@ def make_run(run_id: str, steps: int, seed: int, flat: bool, changed: bool) -> R
             name = NAMES[k]
             kind = "llm" if name in ("plan", "write") else "tool"
             output = f"{name} output for turn {turn}\nline two\nline three"
-            status, tokens = "completed", rng.randint(50, 2000) if kind == "llm" else None
-            roll = rng.random()
+            # Every random draw happens for every step, so both runs stay in step after a change.
+            tokens, duration, roll = rng.randint(50, 2000), rng.uniform(5, 3000), rng.random()
+            status, tokens = "completed", tokens if kind == "llm" else None
             if changed and roll < 0.03:
                 output += "\nchanged in the re-run"
             elif changed and roll < 0.04:
@@ -58,7 +59,7 @@ def make_run(run_id: str, steps: int, seed: int, flat: bool, changed: bool) -> R
                 out.append(Step(id=f"{turn_id}-{k}-extra", parent_id=parent, name="extra", kind="tool"))
             out.append(Step(
                 id=f"{turn_id}-{k}", parent_id=parent, name=name, kind=kind, status=status, output=output,
-                input=f"input {turn}/{k}", duration_ms=rng.uniform(5, 3000), tokens_in=tokens,
+                input=f"input {turn}/{k}", duration_ms=duration, tokens_in=tokens,
                 tokens_out=tokens and tokens // 5,
             ))
         turn += 1

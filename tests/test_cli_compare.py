@@ -161,3 +161,27 @@ def test_unusable_input_exits_2(tmp_path):
     assert invoke("compare", tmp_path / "absent.jsonl", "old", "new").exit_code == 2
     assert invoke("compare", path, "old", "--with", junk, "new").exit_code == 2
     assert invoke("compare", path, "old").exit_code == 2  # RUN_B missing: a usage error
+
+
+def test_on_a_terminal_compare_opens_the_viewer_on_the_two_runs(tmp_path, monkeypatch):
+    from tracetui import cli
+    from tracetui.tui import compare_app
+
+    started = []
+    monkeypatch.setattr(cli, "_on_terminal", lambda: True)
+    monkeypatch.setattr(compare_app.CompareApp, "run", lambda self: started.append(self._compare))
+    path = write_jsonl(tmp_path / "runs.jsonl", [yesterday(), today()])
+    other = write_jsonl(tmp_path / "other.jsonl", [today()])
+    assert invoke("compare", path, "old", "new").exit_code == 0
+    assert started.pop() == ("old", "new")
+    assert invoke("compare", path, "old", "--with", other, "new").exit_code == 0
+    ref_a, ref_b = started.pop()
+    assert (ref_a.run_id, ref_a.connect, ref_a.label) == ("old", None, path)
+    assert (ref_b.run_id, ref_b.label) == ("new", other)
+    store = ref_b.connect()
+    assert store.get_run("new").id == "new"
+    store.close()
+    missing = invoke("compare", path, "old", "--with", other, "old")
+    assert missing.exit_code == 1 and started == []  # unknown runs fail before the viewer starts
+    assert json.loads(invoke("compare", path, "old", "new", "--json").stdout)["a"]["id"] == "old"
+    assert started == []

@@ -252,7 +252,7 @@ def compare(path, run_a, run_b, with_path, with_fmt, as_json, as_text, fmt, no_c
     """
     from .compare import compare_runs
 
-    if not (as_json or as_text) and sys.stdin.isatty() and sys.stdout.isatty():
+    if not (as_json or as_text) and _on_terminal():
         _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cache)
         return
     store_a = load(path, fmt, no_cache)
@@ -273,6 +273,10 @@ def compare(path, run_a, run_b, with_path, with_fmt, as_json, as_text, fmt, no_c
     from .compare_text import print_comparison
 
     print_comparison(comparison)
+
+
+def _on_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cache) -> None:

@@ -33,7 +33,7 @@ DELTA_FIELDS = ("duration_ms", "tokens_in", "tokens_out", "credits", "cost_usd")
 # An exact LCS costs len(a) * len(b) cells (~70 ns each in pure Python); beyond this, anchor on
 # steps whose key is unique on both sides (patience diff) and align between anchors in windows.
 DP_LIMIT = 250_000
-WINDOW = 128
+WINDOW_START, WINDOW = 16, 256
 
 Key = Hashable
 Op = tuple[int | None, int | None]  # (index in a, index in b); None on the side that lacks it
@@ -218,24 +218,33 @@ def _patience(a, b, a0, a1, b0, b1) -> list[tuple[int, int]]:
 
 
 def _windowed(a, b, ta, tb, a0, a1, b0, b1) -> list[tuple[int, int]]:
-    """LCS in a window sliding along both lists: exact for differences shorter than half a window.
+    """LCS in a window sliding along both lists, for lists too long for one exact LCS.
 
-    Each window's matches are kept up to its middle, then the window moves past the last kept
-    match, so the cost stays linear (about 2 * len * WINDOW cells).
+    Identical stretches are matched one by one; at a difference an exact LCS runs on a small
+    window, whose matches are kept up to its middle. A window that finds nothing to keep grows
+    (up to WINDOW), so a long insertion is still stepped over. The cost stays about linear.
     """
-    half = WINDOW // 2
     matches: list[tuple[int, int]] = []
     i, j = a0, b0
+    size = WINDOW_START
     while i < a1 and j < b1:
-        end_a, end_b = min(i + WINDOW, a1), min(j + WINDOW, b1)
+        if a[i] == b[j] and ta[i] == tb[j]:
+            matches.append((i, j))
+            i, j = i + 1, j + 1
+            continue
+        end_a, end_b = min(i + size, a1), min(j + size, b1)
         found = _lcs(a, b, ta, tb, i, end_a, j, end_b)
         if end_a == a1 and end_b == b1:
             matches += found
             break
+        half = size // 2
         kept = [m for m in found if m[0] < i + half or m[1] < j + half]
         if kept:
             matches += kept
             i, j = kept[-1][0] + 1, kept[-1][1] + 1
+            size = WINDOW_START
+        elif size < WINDOW:
+            size *= 2
         else:
             i, j = i + half, j + half  # nothing in reach matches: these steps stay unmatched
     return matches
