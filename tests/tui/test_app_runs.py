@@ -529,4 +529,28 @@ def test_snapshot_run_list(tmp_path, monkeypatch, snap_compare, size):
 def test_snapshot_help_screen(tmp_path, monkeypatch, snap_compare):
     monkeypatch.chdir(tmp_path)
     app = TraceApp(opening(write_store("snap.db", sample_runs())))
-    assert snap_compare(app, terminal_size=(120, 50), run_before=_loaded, press=["question_mark"])
+    # Tall enough for the app and run-list keys only: other screens' keys belong to their own tests.
+    assert snap_compare(app, terminal_size=(120, 31), run_before=_loaded, press=["question_mark"])
+
+
+async def test_a_binding_chosen_in_the_command_palette_runs(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Reverse sort", "enter")  # a binding hidden from the footer
+        await settle(app, pilot)
+        assert isinstance(app.screen, RunsScreen)
+        assert run_list(app).desc is False
+        assert ids_in_order(app) == ["r1", "r2", "r3", "r4", "r5"]
+
+
+async def test_an_unknown_hostile_run_option_is_reported_literally(tmp_path):
+    app = TraceApp(opening(native(tmp_path)), run_id="[/tool_call][@click=app.quit]x[/]")
+    async with app.run_test(size=(160, 30), notifications=True) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, RunsScreen) and app.is_running
+        [note] = [n for n in app._notifications if "No run" in n.message]
+        assert "[/tool_call][@click=app.quit]x[/]" in note.message and note.markup is False
+        assert "tool_call" in screen_text(app)  # the toast was drawn without a markup error

@@ -63,7 +63,8 @@ class TraceApp(App):
         """A fresh read-only connection; one per thread, never shared."""
         return self.opening.connect()
 
-    def _main_store(self) -> Store:
+    def main_store(self) -> Store:
+        """The event loop's own connection, for quick lookups (counts, one run) between workers."""
         if self._store is None:
             self._store = self.new_store()
         return self._store
@@ -74,8 +75,8 @@ class TraceApp(App):
             self._store = None
 
     # -- start-up ---------------------------------------------------------------------------------
-    def on_mount(self) -> None:
-        self.push_screen(self.runs_screen)
+    async def on_mount(self) -> None:
+        await self.push_screen(self.runs_screen)  # notices from here on land on the run list
         if self.importing:
             self._import()
         else:
@@ -90,8 +91,8 @@ class TraceApp(App):
             self.opening.run_import(progress)
         except TraceError as exc:
             self.post_message(ImportFinished(str(exc)))
-        except (OSError, sqlite3.Error, ValueError) as exc:
-            self.post_message(ImportFinished(f"{self.opening.path}: import failed ({exc})"))
+        except Exception as exc:  # a reader bug must end on the error screen, not in a traceback
+            self.post_message(ImportFinished(f"{self.opening.path}: import failed ({type(exc).__name__}: {exc})"))
         else:
             self.post_message(ImportFinished())
 
@@ -99,7 +100,7 @@ class TraceApp(App):
         self.runs_screen.show_progress(message.done, message.total, message.runs)
         if self._pending_run is not None:
             try:
-                found = self._main_store().has_run(self._pending_run)
+                found = self.main_store().has_run(self._pending_run)
             except (sqlite3.Error, TraceError):
                 return  # the store file is not written yet
             if found:
@@ -119,21 +120,25 @@ class TraceApp(App):
     def _open_requested(self) -> None:
         if self._pending_run is not None:
             run_id, self._pending_run = self._pending_run, None
-            if self._main_store().has_run(run_id):
+            if self.main_store().has_run(run_id):
                 self.open_run(run_id)
             else:
-                self.notify(f"No run {display.safe(run_id, single_line=True)!r} in this file.", severity="error")
+                self.notify(f"No run {display.safe(run_id, single_line=True)!r} in this file.", severity="error", markup=False)
         if self._pending_failed:
             self._pending_failed = False
             self._open_latest_failed()
 
     @work(thread=True, exclusive=True, group="latest-failed")
     def _open_latest_failed(self) -> None:
-        store = self.new_store()
         try:
-            run = store.latest_failed_run()
-        finally:
-            store.close()
+            store = self.new_store()
+            try:
+                run = store.latest_failed_run()
+            finally:
+                store.close()
+        except (sqlite3.Error, TraceError) as exc:
+            self.call_from_thread(self.notify, display.safe(f"Cannot look up failed runs: {exc}"), severity="error", markup=False)
+            return
         if run is None:
             self.call_from_thread(self.notify, "No failed runs in this file.", severity="warning")
         else:

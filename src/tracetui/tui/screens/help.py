@@ -79,5 +79,8 @@ class HelpScreen(ModalScreen):
             if (binding.key, binding.action) in seen:
                 continue
             seen.add((binding.key, binding.action))
-            table.add_row(Text(self._keys(binding)), Text(binding.description or binding.action), Text(binding.id or ""))
+            action = binding.description or binding.action
+            if binding.tooltip:
+                action = f"{action} — {binding.tooltip}"
+            table.add_row(Text(self._keys(binding)), Text(action), Text(binding.id or ""))
         return table

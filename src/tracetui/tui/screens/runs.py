@@ -109,7 +109,7 @@ class RunsScreen(Screen):
             self.run_list.focus()  # it could not take focus while it showed the loading indicator
         self._show_summary()
         try:
-            store = self.app._main_store()
+            store = self.app.main_store()
             self._problems = store.problem_count()
         except (sqlite3.Error, TraceError):
             self._problems = 0
@@ -195,7 +195,7 @@ class RunsScreen(Screen):
     def agents(self) -> list[str]:
         if self._agents is None:
             try:
-                self._agents = self.app._main_store().agents()
+                self._agents = self.app.main_store().agents()
             except (sqlite3.Error, TraceError):
                 return []
         return self._agents
@@ -235,7 +235,7 @@ class RunsScreen(Screen):
         from .error import ProblemsScreen
 
         try:
-            problems = self.app._main_store().problems(limit=2000)
+            problems = self.app.main_store().problems(limit=2000)
         except (sqlite3.Error, TraceError):
             problems = []
         self.app.push_screen(ProblemsScreen(self.app.opening.path, problems, self._problems))
