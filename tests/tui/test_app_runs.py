@@ -554,3 +554,54 @@ async def test_an_unknown_hostile_run_option_is_reported_literally(tmp_path):
         [note] = [n for n in app._notifications if "No run" in n.message]
         assert "[/tool_call][@click=app.quit]x[/]" in note.message and note.markup is False
         assert "tool_call" in screen_text(app)  # the toast was drawn without a markup error
+
+
+async def test_typing_q_and_question_mark_in_the_search_box_types_them(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", "q", "question_mark", "s", "F")
+        assert app.is_running and isinstance(app.screen, RunsScreen)
+        assert app.runs_screen.query_one("#search").value == "q?sF"
+        assert run_list(app).sort == "started" and run_list(app).flt.status is None
+
+
+async def test_rows_past_the_first_page_are_fetched_as_they_scroll_into_view(tmp_path):
+    many = [
+        run(f"run-{i:04d}", status="failed" if i % 100 == 7 else "completed",
+            started_at=f"2026-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}.000Z")
+        for i in range(700)
+    ]
+    app = TraceApp(opening(write_store(tmp_path / "many.db", many)))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        rl = run_list(app)
+        assert rl.count == 700
+        await pilot.press("G")
+        await pilot.pause()
+        assert rl.current_run_id == "run-0000"
+        assert "run-0000" in rows(app)[-1] and "run-0001" in rows(app)[-2]
+        await pilot.press("pageup")
+        visible = rows(app)
+        assert all("…" not in line.split()[0] for line in visible[1:])  # no row left unfetched
+        await pilot.press("left_square_bracket")  # back up towards newer runs: 107, 207, …
+        assert rl.current_run_id == "run-0107"
+        await pilot.press("g", "right_square_bracket")
+        assert rl.current_run_id == "run-0607"
+
+
+async def test_a_new_sort_keeps_a_chosen_run_selected_and_a_top_cursor_at_the_top(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        rl = run_list(app)
+        await pilot.press("s")  # cursor on the first row: stays on the first row
+        await settle(app, pilot)
+        assert (rl.cursor, rl.current_run_id) == (0, "r4")
+        await pilot.press("j", "j")  # r1 chosen
+        await pilot.press("S")
+        await settle(app, pilot)
+        assert rl.current_run_id == "r1" and rl.cursor == 2
+        await pilot.press("F")  # r1 is filtered out: back to the top
+        await settle(app, pilot)
+        assert (rl.cursor, rl.current_run_id) == (0, "r2")

@@ -117,7 +117,7 @@ class RunsScreen(Screen):
         warnings.display = self._problems > 0
         if self._problems:
             noun = "problem" if self._problems == 1 else "problems"
-            warnings.update(Text(f"⚠ {self._problems:,} {noun} while reading this file (lines skipped or repaired) — press w to see them"))
+            warnings.update(Text(f"⚠ {self._problems:,} {noun} while reading (lines skipped or repaired) · w shows them"))
         self._show_empty()
 
     def on_run_list_load_failed(self, message: RunList.LoadFailed) -> None:

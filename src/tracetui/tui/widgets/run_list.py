@@ -174,7 +174,9 @@ class RunList(ScrollView, can_focus=True):
             self.sort = sort
         if desc is not None:
             self.desc = desc
-        self._follow_id = self.current_run_id
+        # A run the user moved to stays selected under the new order; a cursor on the first row
+        # stays on the first row (the top of the new order is what they asked to see).
+        self._follow_id = self.current_run_id if self.cursor > 0 else None
         self.reload()
 
     def reload(self, *, fresh_connection: bool = False, quick: bool = True) -> None:
@@ -262,6 +264,8 @@ class RunList(ScrollView, can_focus=True):
             self._follow_id = None
         if position is not None:
             self.move_cursor(position)
+        elif follow is not None and ids is not None:
+            self.move_cursor(0)  # the selected run is no longer in the list
         else:
             self.move_cursor(min(self.cursor, max(count - 1, 0)))
         self.refresh()
