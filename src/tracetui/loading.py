@@ -65,17 +65,19 @@ class Opening:
     in_place: bool
     cached: bool = False  # db_path is in the shared cache (other processes may want it too)
     problems: list[Problem] = field(default_factory=list)
+    _sort_keys: dict | None = None  # what views() found on the first connection, reused by the next
 
     @property
     def format(self) -> str:
         return self.module.NAME
 
     def connect(self) -> Store:
-        sort_keys = None
+        sort_keys = self._sort_keys
         if self.in_place:
             conn = connect_readonly(self.path)
             try:
-                sort_keys = self.module.views(conn)
+                sort_keys = self.module.views(conn, known_sort_keys=self._sort_keys)
+                self._sort_keys = sort_keys
             except sqlite3.DatabaseError as exc:
                 conn.close()
                 raise UnusableInput(self.path, f"cannot read the {self.module.NAME} tables ({exc})") from None

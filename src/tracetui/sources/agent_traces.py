@@ -37,8 +37,8 @@ def in_place(head: Head) -> bool:
     return sniff(head)
 
 
-def views(conn: sqlite3.Connection) -> dict[str, str]:
-    """Create the TEMP views; returns sort-key overrides for the Store."""
+def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict[str, str]:
+    """Create the TEMP views; returns sort-key overrides for the Store (pass them back to skip the scan)."""
     columns = [r[1] for r in conn.execute(f"PRAGMA table_info({TABLE})")]
     if "id" not in columns:
         raise sqlite3.DatabaseError("agent_traces has no id column")
@@ -87,7 +87,9 @@ def views(conn: sqlite3.Connection) -> dict[str, str]:
             {col('started_at')} AS started_key
         FROM {TABLE} t
     """)
-    sort_keys = {"started": "started_key"} if _iso_text_only(conn, columns) else {}
+    if known_sort_keys is None:
+        known_sort_keys = {"started": "started_key"} if _iso_text_only(conn, columns) else {}
+    sort_keys = known_sort_keys
     # A non-object array element becomes {"value": element}, as row_to_run() does.
     obj = "(CASE WHEN j.type = 'object' THEN j.value ELSE json_object('value', j.value) END)"
     tool_start = q.timestamp(f"json_extract({obj}, '$.timestamp')")

@@ -46,7 +46,7 @@ def in_place(head: Head) -> bool:
     return row is not None and row[0] == "1"
 
 
-def views(conn: sqlite3.Connection) -> dict[str, str]:
+def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict[str, str]:
     """Nothing to do: the tables are the store."""
     return {}
 
