@@ -1,3 +1,5 @@
 from .cli import main
 
-main()
+# Guarded: worker processes (parallel import) re-import the main module.
+if __name__ == "__main__":
+    main()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Callable
 
-from . import sources
+from . import parallel, sources
 from .errors import UnusableInput
 from .model import Problem, finalize_run
 from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
@@ -65,6 +65,7 @@ class Opening:
     in_place: bool
     cached: bool = False  # db_path is in the shared cache (other processes may want it too)
     problems: list[Problem] = field(default_factory=list)
+    head: sources.Head | None = None
     _sort_keys: dict | None = None  # what views() found on the first connection, reused by the next
 
     @property
@@ -121,19 +122,23 @@ class Opening:
             writer.add_problem(problem)
 
         last = 0.0
+
+        def tick(position: int) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if progress is not None and now - last > 0.1:
+                progress(position, total, writer.run_count)
+                last = now
+
         try:
-            for run in self.module.read(self.path, report, reader):
-                run.source_file = run.source_file or self.path
-                writer.add(finalize_run(run))
-                now = time.monotonic()
-                if progress is not None and now - last > 0.1:
-                    progress(reader.position, total, writer.run_count)
-                    last = now
+            if self.head is not None and parallel.usable(self.module, self.head, total):
+                parallel.import_file(self.path, self.module, writer, report, tick)
+            else:
+                for run in self.module.read(self.path, report, reader):
+                    run.source_file = run.source_file or self.path
+                    writer.add(finalize_run(run))
+                    tick(reader.position)
             writer.finish(source=os.path.abspath(self.path), format=self.module.NAME)
-        except UnusableInput:
-            writer.abort()
-            _remove_store(self.db_path)
-            raise
         except BaseException:
             writer.abort()
             _remove_store(self.db_path)
@@ -156,19 +161,21 @@ def prepare(path: str, *, fmt: str | None = None, use_cache: bool = True, output
     """Detect the format and decide where the store lives. Raises UnusableInput."""
     module, head = sources.detect(path, fmt)
     if output is None and sources.in_place(module, head):
-        return Opening(path, module, db_path=path, ready=True, in_place=True)
+        return Opening(path, module, db_path=path, ready=True, in_place=True, head=head)
     if output is not None:
-        return Opening(path, module, db_path=output, ready=False, in_place=False)
+        return Opening(path, module, db_path=output, ready=False, in_place=False, head=head)
     if use_cache:
         db_path = cache_path(path, module.NAME)
-        return Opening(path, module, db_path=db_path, ready=store_complete(db_path), in_place=False, cached=True)
+        return Opening(
+            path, module, db_path=db_path, ready=store_complete(db_path), in_place=False, cached=True, head=head
+        )
     import atexit
     import shutil
     import tempfile
 
     tmp = tempfile.mkdtemp(prefix="tracetui-")
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-    return Opening(path, module, db_path=os.path.join(tmp, "store.db"), ready=False, in_place=False)
+    return Opening(path, module, db_path=os.path.join(tmp, "store.db"), ready=False, in_place=False, head=head)
 
 
 def open_store(path: str, *, fmt: str | None = None, use_cache: bool = True, progress: Progress | None = None) -> Store:

@@ -114,13 +114,15 @@ SORT_KEYS = {
 }
 
 
-def create_schema(db) -> None:
+def create_schema(db, *, indexes: bool = True) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
     db["problems"].create(
         {"n": int, "line": int, "run_id": str, "message": str}, pk="n", if_not_exists=True
     )
     db["runs"].create(RUN_COLUMNS, pk="id", if_not_exists=True)
     db["steps"].create(STEP_COLUMNS, pk=("run_id", "id"), if_not_exists=True)
+    if not indexes:
+        return
     for table, cols in (
         ("runs", ["started_at"]),
         ("runs", ["status"]),
@@ -130,8 +132,6 @@ def create_schema(db) -> None:
         ("runs", ["total_cost_usd"]),
         ("steps", ["run_id", "parent_id", "seq"]),
         ("steps", ["run_id", "ord"]),
-        ("steps", ["status"]),
-        ("steps", ["started_at"]),
     ):
         db[table].create_index(cols, if_not_exists=True)
 
@@ -174,15 +174,16 @@ def _insert_sql(table: str, columns: Iterable[str]) -> str:
 class StoreWriter:
     """Writes runs into a store file, committing in batches so readers see runs as they arrive."""
 
-    def __init__(self, path: str, *, commit_every: float = 0.25, batch_rows: int = 20000):
+    def __init__(self, path: str, *, commit_every: float = 0.25, batch_rows: int = 20000, scratch: bool = False):
+        """scratch: a private block store for parallel.py (no indexes, no journal, merged later)."""
         self.path = path
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA journal_mode=OFF" if scratch else "PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=OFF")
         import sqlite_utils  # only writers need it; keeps read-only start-up fast
 
         self.db = sqlite_utils.Database(self.conn)
-        create_schema(self.db)
+        create_schema(self.db, indexes=not scratch)
         self.set_meta("schema_version", str(SCHEMA_VERSION))
         self.set_meta("complete", "0")
         self._seen: set[str] = set(r[0] for r in self.conn.execute("SELECT id FROM runs"))
@@ -223,14 +224,69 @@ class StoreWriter:
                 Problem(f"duplicate run id {original!r}: kept as {run.id!r}", line=run.source_line, run_id=run.id)
             )
         self._seen.add(run.id)
-        self._runs.append(run_row(run))
-        self._steps.extend(step_row(s) for s in run.steps)
+        self._append(run_row(run), [step_row(s) for s in run.steps])
+        return run
+
+    def add_rows(self, run_id: str, run_values: tuple, step_values: list) -> bool:
+        """Add a run already turned into rows; False (nothing added) when its id was seen before."""
+        if run_id in self._seen:
+            return False
+        self._seen.add(run_id)
+        self._append(run_values, step_values)
+        return True
+
+    def _append(self, run_values: tuple, step_values: list) -> None:
+        self._runs.append(run_values)
+        self._steps.extend(step_values)
         self.run_count += 1
         if len(self._steps) + len(self._runs) >= self.batch_rows:
             self._flush()
         if time.monotonic() - self._last_commit >= self.commit_every:
             self.commit()
-        return run
+
+    def merge(self, block_path: str) -> None:
+        """Append a scratch store's runs, steps and problems (parallel.py's workers write them)."""
+        self.commit()
+        self.conn.execute("COMMIT")  # ATTACH is not allowed inside a transaction
+        self.conn.execute("ATTACH DATABASE ? AS blk", (block_path,))
+        try:
+            self.conn.execute("BEGIN")
+            for run_id in [r[0] for r in self.conn.execute("SELECT id FROM blk.runs")]:
+                if run_id in self._seen:
+                    self._keep_apart_in_block(run_id)
+                else:
+                    self._seen.add(run_id)
+            for line, run_id, message in self.conn.execute("SELECT line, run_id, message FROM blk.problems ORDER BY n").fetchall():
+                self.add_problem(Problem(message, line=line, run_id=run_id))
+            self.conn.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) SELECT {', '.join(RUN_COLUMNS)} FROM blk.runs")
+            self.conn.execute(f"INSERT INTO steps ({', '.join(STEP_COLUMNS)}) SELECT {', '.join(STEP_COLUMNS)} FROM blk.steps")
+            self.run_count += self.conn.execute("SELECT count(*) FROM blk.runs").fetchone()[0]
+            self.conn.execute("COMMIT")
+        finally:
+            self.conn.execute("DETACH DATABASE blk")
+        self.conn.execute("BEGIN")
+        self._last_commit = time.monotonic()
+
+    def _keep_apart_in_block(self, original: str) -> None:
+        """A run id seen in an earlier block: rename it in the block, as add() would."""
+        row = self.conn.execute(
+            "SELECT extra, flags, source_line FROM blk.runs WHERE id = ?", (original,)
+        ).fetchone()
+        n = 2
+        while f"{original}~{n}" in self._seen:
+            n += 1
+        new_id = f"{original}~{n}"
+        extra = orjson.loads(row[0]) if row[0] else {}
+        flags = orjson.loads(row[1]) if row[1] else []
+        extra["original_id"] = original
+        if "duplicate_id" not in flags:
+            flags.append("duplicate_id")
+        self.conn.execute(
+            "UPDATE blk.runs SET id = ?, extra = ?, flags = ? WHERE id = ?", (new_id, _json(extra), _json(flags), original)
+        )
+        self.conn.execute("UPDATE blk.steps SET run_id = ? WHERE run_id = ?", (new_id, original))
+        self._seen.add(new_id)
+        self.add_problem(Problem(f"duplicate run id {original!r}: kept as {new_id!r}", line=row[2], run_id=new_id))
 
     def _flush(self) -> None:
         if self._runs:

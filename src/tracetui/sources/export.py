@@ -84,6 +84,16 @@ def sniff(head: Head) -> bool:
     return not head.is_sqlite and _layout(head) is not None
 
 
+def one_run_per_line(head: Head) -> bool:
+    """True when every line is a whole run, so chunks of lines can be read in parallel."""
+    layout = _layout(head, forced=True)
+    return layout is not None and layout[0] == "lines"
+
+
+def run_from_line(number: int, record: dict, report: ProblemSink) -> Run | None:
+    return run_from_record(record, _Where(number, ""), report)
+
+
 # -- reading --------------------------------------------------------------------------------------
 
 def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
@@ -93,7 +103,7 @@ def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     shape, key = layout
     if shape == "lines":
         for number, record in json_lines(source, report):
-            run = run_from_record(record, _Where(number, ""), report)
+            run = run_from_line(number, record, report)
             if run is not None:
                 yield run
         return

@@ -14,21 +14,31 @@ def json_lines(source: SourceFile, report: ProblemSink) -> Iterator[tuple[int, d
     """(line number, object) for every line that is a JSON object; other lines are reported."""
     with source.open() as f:
         for number, raw in enumerate(f, 1):
-            line = raw.strip()
-            if number == 1 and line.startswith(b"\xef\xbb\xbf"):
-                line = line[3:]
-            if not line:
-                continue
-            try:
-                value = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                ending = "" if raw.endswith(b"\n") else " (the file ends mid-line: truncated?)"
-                report(Problem(f"skipped: invalid JSON ({_short(exc)}){ending}", line=number))
-                continue
-            if not isinstance(value, dict):
-                report(Problem(f"skipped: expected a JSON object, got {type(value).__name__}", line=number))
-                continue
-            yield number, value
+            value = parse_line(number, raw, report, complete=raw.endswith(b"\n"))
+            if value is not None:
+                yield number, value
+
+
+def parse_line(number: int, raw: bytes, report: ProblemSink, *, complete: bool = True) -> dict | None:
+    """The JSON object on one line, or None (blank, or reported as skipped).
+
+    `complete` is false for a last line with no newline: a parse error there means a cut-off file.
+    """
+    line = raw.strip()
+    if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+        line = line[3:]
+    if not line:
+        return None
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        ending = "" if complete else " (the file ends mid-line: truncated?)"
+        report(Problem(f"skipped: invalid JSON ({_short(exc)}){ending}", line=number))
+        return None
+    if not isinstance(value, dict):
+        report(Problem(f"skipped: expected a JSON object, got {type(value).__name__}", line=number))
+        return None
+    return value
 
 
 def json_document_items(source: SourceFile, key: str | None, report: ProblemSink) -> Iterator[tuple[int, Any]]:

@@ -41,22 +41,32 @@ def dumps(run: Run) -> bytes:
     return orjson.dumps(run_record(run), option=orjson.OPT_NON_STR_KEYS, default=str) + b"\n"
 
 
+def one_run_per_line(head: Head) -> bool:
+    return True
+
+
+def run_from_line(number: int, record: dict, report: ProblemSink) -> Run | None:
+    body = record.get("run")
+    if record.get(MARKER) != VERSION or not isinstance(body, dict):
+        report(Problem("skipped: not a tracetui run record", line=number))
+        return None
+    try:
+        steps = [Step(**{k: v for k, v in s.items() if k in _STEP_FIELDS}) for s in body.get("steps") or []]
+        run = Run(**{k: v for k, v in body.items() if k in _RUN_FIELDS})
+    except TypeError as exc:
+        report(Problem(f"skipped: malformed tracetui record ({exc})", line=number))
+        return None
+    if not isinstance(run.id, str) or not all(isinstance(s.id, str) for s in steps):
+        report(Problem("skipped: run and step ids must be strings", line=number))
+        return None
+    run.steps = steps
+    if run.source_line is None:
+        run.source_line = number
+    return run
+
+
 def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     for number, record in json_lines(source, report):
-        body = record.get("run")
-        if record.get(MARKER) != VERSION or not isinstance(body, dict):
-            report(Problem("skipped: not a tracetui run record", line=number))
-            continue
-        try:
-            steps = [Step(**{k: v for k, v in s.items() if k in _STEP_FIELDS}) for s in body.get("steps") or []]
-            run = Run(**{k: v for k, v in body.items() if k in _RUN_FIELDS})
-        except TypeError as exc:
-            report(Problem(f"skipped: malformed tracetui record ({exc})", line=number))
-            continue
-        if not isinstance(run.id, str) or not all(isinstance(s.id, str) for s in steps):
-            report(Problem("skipped: run and step ids must be strings", line=number))
-            continue
-        run.steps = steps
-        if run.source_line is None:
-            run.source_line = number
-        yield run
+        run = run_from_line(number, record, report)
+        if run is not None:
+            yield run

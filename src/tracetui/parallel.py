@@ -1,0 +1,121 @@
+"""Importing big one-run-per-line JSONL files on every core.
+
+The file is cut into blocks of whole lines. Worker processes parse, normalise and finalize the runs
+of a block into a scratch SQLite file; this process appends each scratch file to the store in file
+order with INSERT … SELECT, so no row crosses a process boundary as Python objects. Used for formats
+whose module offers one_run_per_line(head) and run_from_line(number, record, report).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from importlib import import_module
+from multiprocessing import get_context
+from typing import Callable, Iterator
+
+from .model import Problem, finalize_run
+from .sources.records import parse_line
+from .store import StoreWriter
+
+BLOCK = 8 << 20
+MIN_SIZE = 32 << 20  # below this, starting processes costs more than it saves
+
+
+def worker_count() -> int:
+    """Processes to parse with: TRACETUI_WORKERS, else the cores this process may use."""
+    if os.environ.get("TRACETUI_WORKERS", "").isdigit():
+        return max(1, int(os.environ["TRACETUI_WORKERS"]))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def usable(module, head, size: int) -> bool:
+    check = getattr(module, "one_run_per_line", None)
+    return size >= MIN_SIZE and worker_count() > 1 and check is not None and check(head)
+
+
+def blocks(f) -> Iterator[tuple[int, bytes, bool]]:
+    """(first line number, whole lines, is the end of the file) blocks of about BLOCK bytes."""
+    number, rest = 1, b""
+    while True:
+        data = f.read(BLOCK)
+        if not data:
+            if rest:
+                yield number, rest, True
+            return
+        data = rest + data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            rest = data
+            continue
+        block, rest = data[:cut], data[cut:]
+        yield number, block, False
+        number += block.count(b"\n")
+
+
+def _lines(first: int, block: bytes, at_end: bool) -> Iterator[tuple[int, bytes, bool]]:
+    lines = block.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+        at_end = False  # the block ended with a newline: its last line is complete
+    last = len(lines) - 1
+    for i, raw in enumerate(lines):
+        yield first + i, raw, not (at_end and i == last)
+
+
+def convert(module_name: str, path: str, first: int, block: bytes, at_end: bool, out: str) -> list[Problem]:
+    """In a worker: the runs of one block into the scratch store `out`; returns what was skipped."""
+    module = import_module(module_name)
+    problems: list[Problem] = []
+    writer = StoreWriter(out, scratch=True, commit_every=3600, batch_rows=50000)
+    for number, raw, complete in _lines(first, block, at_end):
+        record = parse_line(number, raw, problems.append, complete=complete)
+        if record is None:
+            continue
+        run = module.run_from_line(number, record, problems.append)
+        if run is None:
+            continue
+        run.source_file = run.source_file or path
+        writer.add(finalize_run(run))
+    writer.finish()
+    return problems
+
+
+def import_file(
+    path: str,
+    module,
+    writer: StoreWriter,
+    report: Callable[[Problem], None],
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Stream path into writer with worker processes, in file order, at most a few blocks in flight."""
+    workers = worker_count()
+    scratch = tempfile.mkdtemp(prefix="tracetui-import-")
+    # spawn, not fork: the viewer imports from a thread, and forking a threaded process can deadlock.
+    context = get_context("spawn")
+    try:
+        with open(path, "rb") as f, ProcessPoolExecutor(workers, mp_context=context) as pool:
+            pending: deque = deque()
+
+            def drain_one() -> None:
+                future, out, position = pending.popleft()
+                for problem in future.result():
+                    report(problem)
+                writer.merge(out)
+                os.remove(out)
+                if progress is not None:
+                    progress(position)
+
+            for k, (first, block, at_end) in enumerate(blocks(f)):
+                out = os.path.join(scratch, f"block-{k}.db")
+                future = pool.submit(convert, module.__name__, path, first, block, at_end, out)
+                pending.append((future, out, f.tell()))
+                while len(pending) > workers + 1:
+                    drain_one()
+            while pending:
+                drain_one()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

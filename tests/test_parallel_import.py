@@ -1,0 +1,55 @@
+"""Big JSONL files are imported by worker processes; the store must be the one a serial import makes."""
+
+import dataclasses
+
+import pytest
+
+from builders import run, step, write_jsonl
+from tracetui import parallel
+from tracetui.loading import prepare
+
+
+def stored(opening):
+    store = opening.connect()
+    runs = [dataclasses.asdict(store.get_run(r.id)) | {"steps": None} for r in store.list_runs(sort="id", desc=False)]
+    steps = {r["id"]: [dataclasses.asdict(s) | {"children": None} for s in store.steps(r["id"], payloads=True)] for r in runs}
+    problems = [(p.line, p.message) for p in store.problems()]
+    return runs, steps, problems
+
+
+@pytest.fixture
+def big_file(tmp_path):
+    runs = [run(f"r{i}", step("a", tokens_in=i), step("b", "a", status="failed" if i % 7 == 0 else "completed"))
+            for i in range(400)]
+    runs.insert(150, run("r3", agent="again"))  # a repeated id, blocks after the first one
+    path = write_jsonl(tmp_path / "big.jsonl", runs)
+    with open(path, "ab") as f:
+        f.write(b"not json\n")
+        f.write(b'{"tracetui": 1, "run": {"id": "r-last", "ste')  # cut off
+    return path
+
+
+def test_parallel_import_gives_the_serial_store(big_file, tmp_path, monkeypatch):
+    serial = prepare(big_file, output=str(tmp_path / "serial.db"))
+    monkeypatch.setattr(parallel, "MIN_SIZE", 1 << 40)
+    serial.run_import()
+    monkeypatch.setattr(parallel, "MIN_SIZE", 0)
+    monkeypatch.setattr(parallel, "BLOCK", 4096)  # many blocks: ids repeat across them
+    monkeypatch.setenv("TRACETUI_WORKERS", "2")
+    fast = prepare(big_file, output=str(tmp_path / "parallel.db"))
+    assert parallel.usable(fast.module, fast.head, 10**9)
+    fast.run_import()
+    expected = stored(serial)
+    assert stored(fast) == expected
+    runs, _, problems = expected
+    assert len(runs) == 401 and any(r["id"] == "r3~2" for r in runs)
+    assert [line for line, _ in problems] == [151, 402, 403]
+
+
+def test_blocks_hold_whole_lines_and_count_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "BLOCK", 10)
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(b"aaaa\nbbbbbbbbbbbbbbbbbbbb\ncc\nd")
+    with open(path, "rb") as f:
+        got = list(parallel.blocks(f))
+    assert got == [(1, b"aaaa\n", False), (2, b"bbbbbbbbbbbbbbbbbbbb\ncc\n", False), (4, b"d", True)]
