@@ -13,65 +13,60 @@ import argparse
 import json
 import os
 import random
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_agent_traces import main as make_agent_traces  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRACETUI = [sys.executable, "-m", "tracetui"]
 BASE_MS = 1_793_000_000_000  # 2026-10-26
 
 
-def make_agent_traces(path: str, rows: int) -> None:
-    if os.path.exists(path):
-        return
-    rnd = random.Random(1)
-    conn = sqlite3.connect(path)
-    conn.execute(
-        "CREATE TABLE agent_traces (id TEXT PRIMARY KEY, session_id TEXT, agent_id TEXT, workspace_id TEXT,"
-        " started_at TEXT, finished_at TEXT, duration_ms INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER,"
-        " total_tokens INTEGER, tool_calls TEXT, circuit_breaker_events TEXT, final_status TEXT, error_message TEXT)"
-    )
-    conn.execute("CREATE INDEX agent_traces_started ON agent_traces (started_at)")
-    agents = [f"agent-{i}" for i in range(12)]
-    batch = []
-    for i in range(rows):
-        start = BASE_MS + i * 1500
-        calls = [
-            {"toolName": rnd.choice(["web_search", "file_read", "sql", "http"]), "durationMs": rnd.randint(5, 900),
-             "error": None if rnd.random() > 0.05 else "tool failed", "timestamp": start + k * 100}
-            for k in range(rnd.randint(0, 6))
-        ]
-        status = rnd.choices(["completed", "error", "timeout"], [90, 7, 3])[0]
-        dur = rnd.randint(200, 30000)
-        iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start / 1000)) + ".000Z"
-        end = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((start + dur) / 1000)) + ".000Z"
-        batch.append((f"tr_{i:07d}", f"ses_{i // 5}", rnd.choice(agents), "ws", iso, end, dur,
-                      rnd.randint(100, 5000), rnd.randint(10, 900), None, json.dumps(calls), "[]", status,
-                      "provider error" if status == "error" else None))
-        if len(batch) == 10000:
-            conn.executemany("INSERT INTO agent_traces VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
-            batch.clear()
-    conn.executemany("INSERT INTO agent_traces VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
-    conn.commit()
-    conn.close()
+WORDS = "the agent called a tool to fetch the page then summarised results for the user query".split()
 
 
-def export_run(i: int, rnd: random.Random, steps: int) -> dict:
+def prose(rnd: random.Random, size: int) -> str:
+    out, n = [], 0
+    while n < size:
+        word = rnd.choice(WORDS)
+        out.append(word)
+        n += len(word) + 1
+    return " ".join(out)
+
+
+def payloads(rnd: random.Random, step_type: str, dense: bool) -> tuple[str, str]:
+    """Input and output of a step. Realistic: model calls carry their prompt (system text, history,
+    retrieved context: several KB) and tool calls return documents; dense: ~150-byte payloads."""
+    if dense:
+        return json.dumps({"q": prose(rnd, 60)}), json.dumps({"text": prose(rnd, 90)})
+    if step_type == "prompt_call":
+        messages = [{"role": "system", "content": prose(rnd, 600)},
+                    {"role": "user", "content": prose(rnd, rnd.randint(200, 1200))},
+                    {"role": "assistant", "content": prose(rnd, rnd.randint(100, 600))},
+                    {"role": "user", "content": prose(rnd, rnd.randint(500, 8000))}]
+        return json.dumps({"model": "gpt-x", "messages": messages}), json.dumps({"text": prose(rnd, rnd.randint(200, 2500))})
+    return json.dumps({"query": prose(rnd, rnd.randint(30, 200))}), json.dumps({"results": prose(rnd, rnd.randint(300, 6000))})
+
+
+def export_run(i: int, rnd: random.Random, steps: int, dense: bool = False) -> dict:
     start = BASE_MS + i * 60_000
     out = []
     for k in range(steps):
         s = start + k * 50
+        step_type = rnd.choice(["prompt_call", "prompt_call", "web_search", "retrieval"])
+        step_input, step_output = payloads(rnd, step_type, dense)
         step = {
             "agent_step_id": f"step-{k % 7}",
-            "step_type": rnd.choice(["prompt_call", "web_search", "retrieval", "transform"]),
+            "step_type": step_type,
             "status": "completed" if rnd.random() > 0.02 else "failed",
-            "input": json.dumps({"query": "x" * rnd.randint(50, 800), "k": k}),
-            "output": json.dumps({"text": "y" * rnd.randint(100, 2500)}),
+            "input": step_input,
+            "output": step_output,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s / 1000)) + "Z",
-            "duration_seconds": rnd.random() * 3,
+            "duration_seconds": round(rnd.random() * 3, 3),
             "credits_used": 1.5,
             "prompt_tokens": rnd.randint(10, 900),
             "completion_tokens": rnd.randint(10, 400),
@@ -86,14 +81,14 @@ def export_run(i: int, rnd: random.Random, steps: int) -> dict:
             "steps": out}
 
 
-def make_export(path: str, megabytes: int) -> None:
+def make_export(path: str, megabytes: int, dense: bool = False) -> None:
     if os.path.exists(path) and os.path.getsize(path) >= megabytes * 1_000_000 * 0.95:
         return
     rnd = random.Random(2)
     written, i = 0, 0
     with open(path, "w") as f:
         while written < megabytes * 1_000_000:
-            line = json.dumps(export_run(i, rnd, rnd.randint(3, 25))) + "\n"
+            line = json.dumps(export_run(i, rnd, rnd.randint(3, 25), dense)) + "\n"
             f.write(line)
             written += len(line)
             i += 1
@@ -145,10 +140,13 @@ def main() -> None:
     os.makedirs(args.out, exist_ok=True)
     db = os.path.join(args.out, f"agent_traces_{args.rows}.db")
     export = os.path.join(args.out, f"export_{args.mb}mb.jsonl")
+    dense = os.path.join(args.out, f"export_dense_{args.mb // 5}mb.jsonl")
     big = os.path.join(args.out, f"big_run_{args.steps}.jsonl")
     print("generating inputs (reused when present)…", flush=True)
-    make_agent_traces(db, args.rows)
+    if not os.path.exists(db):
+        make_agent_traces(db, args.rows)
     make_export(export, args.mb)
+    make_export(dense, args.mb // 5, dense=True)
     make_big_run(big, args.steps)
     env = dict(os.environ, XDG_CACHE_HOME=tempfile.mkdtemp(prefix="tracetui-bench-"))
     size_mb = os.path.getsize(export) / 1e6
@@ -159,6 +157,10 @@ def main() -> None:
     first = measure(["list", export, "--limit", "50"], env)
     rows.append((f"first import + list, export JSONL {size_mb:.0f} MB ({size_mb / first[0]:.0f} MB/s)", size_mb, *first))
     rows.append(("cached list --limit 50, same export", size_mb, *measure(["list", export, "--limit", "50"], env)))
+    dense_mb = os.path.getsize(dense) / 1e6
+    first = measure(["list", dense, "--limit", "50"], env)
+    rows.append((f"first import + list, dense export JSONL {dense_mb:.0f} MB, ~150 B payloads "
+                 f"({dense_mb / first[0]:.0f} MB/s)", dense_mb, *first))
     measure(["list", big, "--limit", "1"], env)
     rows.append((f"show, one run with {args.steps} steps (cached)", args.steps, *measure(["show", big, "big-run"], env)))
     rows.append((f"show --json, one run with {args.steps} steps (cached)", args.steps,

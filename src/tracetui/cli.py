@@ -199,7 +199,7 @@ def import_cmd(src, output, fmt):
         click.echo(f"tracetui: warning: {src}: {display.safe(str(problem), single_line=True)}", err=True)
     if len(opening.problems) > 20:
         click.echo(f"tracetui: warning: {src}: … and {len(opening.problems) - 20} more problems", err=True)
-    click.echo(f"imported {count} runs from {display.safe(src)} ({opening.format}) into {display.safe(output)}")
+    click.echo(f"imported {count} run{'' if count == 1 else 's'} from {display.safe(src)} ({opening.format}) into {display.safe(output)}")
 
 
 @main.command()
@@ -225,7 +225,7 @@ def export(src, output, run_ids, fmt, no_cache):
         if out is not sys.stdout.buffer:
             out.close()
     if output != "-":
-        click.echo(f"exported {n} runs to {display.safe(output)}")
+        click.echo(f"exported {n} run{'' if n == 1 else 's'} to {display.safe(output)}")
 
 
 @main.command()

@@ -15,14 +15,7 @@ from .model import Run, Step
 # Icon and word: the mark must read without colour.
 MARK_LABELS = {SAME: "= same", CHANGED: "≠ changed", ONLY_A: "− only A", ONLY_B: "+ only B"}
 MARK_STYLES = {SAME: "dim", CHANGED: "bold yellow", ONLY_A: "bold red", ONLY_B: "bold green"}
-STATUS_STYLES = {
-    "failed": "bold red",
-    "timeout": "bold magenta",
-    "completed": "green",
-    "running": "yellow",
-    "pending": "cyan",
-    "skipped": "dim",
-}
+STATUS_STYLES = display.STATUS_STYLE
 MARK_WIDTH = 10
 
 
@@ -77,7 +70,7 @@ def branch_text(branch: dict | None) -> Text:
         return Text()
     a = display.safe(branch.get("a") or "-", single_line=True)
     b = display.safe(branch.get("b") or "-", single_line=True)
-    return Text(f"⑂ A: {a} · B: {b}", "bold cyan")
+    return Text(f"⇄ A: {a} · B: {b}", "bold cyan")
 
 
 def step_cell(step: Step | None, depth: int) -> Text:
@@ -107,7 +100,7 @@ def notes_text(pair: Pair) -> Text:
     if changed:
         if out:
             out.append(" ")
-        out.append(",".join(changed), "yellow")
+        out.append(", ".join(changed), "yellow")
     delta = deltas_text(pair.deltas)
     if delta:
         if out:

@@ -11,14 +11,7 @@ from rich.text import Text
 from . import display
 from .model import Run, Step
 
-STATUS_STYLE = {
-    "failed": "bold red",
-    "timeout": "bold magenta",
-    "completed": "green",
-    "running": "yellow",
-    "pending": "cyan",
-    "skipped": "dim",
-}
+STATUS_STYLE = display.STATUS_STYLE
 
 
 def console() -> Console:
@@ -82,7 +75,7 @@ def step_line(step: Step) -> Text:
     if step.sub_cost_usd is not None:
         line.append(f"  {display.cost(step.sub_cost_usd)}")
     if step.flags:
-        line.append("  ⚑ " + ",".join(step.flags), "magenta")
+        line.append("  ⚑ " + ",".join(step.flags), display.FLAG_STYLE)
     if step.error:
         line.append("  " + display.excerpt(step.error, 80), "red")
     return line
@@ -101,7 +94,7 @@ def run_tree_text(run: Run, first_failed: Step | None) -> None:
     if run.error:
         out.print(Text("error: " + display.safe(run.error, single_line=True), "red"))
     for event in run.events:
-        out.print(Text("event: " + display.safe(event if isinstance(event, str) else _compact(event), single_line=True), "magenta"))
+        out.print(Text("event: " + display.safe(event if isinstance(event, str) else _compact(event), single_line=True), display.FLAG_STYLE))
     roots = [s for s in run.steps if s.parent_id is None]
     if not roots:
         out.print(Text("(no steps)", "dim"))
@@ -124,7 +117,7 @@ def run_tree_text(run: Run, first_failed: Step | None) -> None:
     totals.append(f"  cost {display.cost(run.total('cost_usd'))}")
     out.print(totals)
     for name, (reported, summed) in run.mismatches.items():
-        out.print(Text(f"⚑ {name}: the run reports {reported:g}, its steps add up to {summed:g}", "magenta"))
+        out.print(Text(f"⚑ {name}: the run reports {reported:g}, its steps add up to {summed:g}", display.FLAG_STYLE))
     if first_failed is not None:
         out.print(Text("first failed step: " + display.safe(first_failed.name or first_failed.id, single_line=True) + f" ({display.safe(first_failed.id)})", "bold red"))
 

@@ -105,8 +105,6 @@ class RunsScreen(Screen):
 
     # -- status line ------------------------------------------------------------------------------
     def on_run_list_loaded(self, message: RunList.Loaded) -> None:
-        if self.focused is None and self.run_list.display:
-            self.run_list.focus()  # it could not take focus while it showed the loading indicator
         self._show_summary()
         try:
             store = self.app.main_store()
@@ -119,6 +117,10 @@ class RunsScreen(Screen):
             noun = "problem" if self._problems == 1 else "problems"
             warnings.update(Text(f"⚠ {self._problems:,} {noun} while reading (lines skipped or repaired) · w shows them"))
         self._show_empty()
+        # After _show_empty: an early poll of an import may have hidden the list (no runs yet), and
+        # a hidden or loading list cannot take focus.
+        if self.focused is None and self.run_list.display:
+            self.run_list.focus()
 
     def on_run_list_load_failed(self, message: RunList.LoadFailed) -> None:
         if not message.importing and not self.app.import_error and not self.run_list.loaded:

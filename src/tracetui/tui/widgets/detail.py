@@ -279,7 +279,8 @@ class DetailPane(VerticalScroll):
                 "events": make_payload(subject.events) if subject.events else None,
                 "extra": make_payload(extra) if extra else None,
             },
-            tools=[c for c in children[:TOOL_CALL_LIMIT] if c.kind == "tool"],
+            # The step's own tool calls, not tool steps that are its children in a branch.
+            tools=[c for c in children[:TOOL_CALL_LIMIT] if c.kind == "tool" and not c.branch],
             tools_more=len(children) > TOOL_CALL_LIMIT,
         )
         self.app.call_from_thread(self._apply, details, subject)

@@ -14,16 +14,9 @@ from ... import display
 from ...model import Run, Step
 from ...normalize import epoch_ms
 
-STATUS_STYLE = {
-    "failed": "bold red",
-    "timeout": "bold magenta",
-    "completed": "green",
-    "running": "yellow",
-    "pending": "cyan",
-    "skipped": "dim",
-}
+STATUS_STYLE = display.STATUS_STYLE
 VERDICT_STYLE = {"pass": "green", "flag": "bold yellow", "block": "bold red"}
-PSEUDO_STYLE = "italic magenta"
+PSEUDO_STYLE = display.PSEUDO_STYLE
 PSEUDO_MARK = "◇"
 BAR_WIDTH = 16
 # Left-aligned partial blocks, one to seven eighths of a cell.
@@ -121,7 +114,7 @@ def timing_bar(step: Step, scale: TimeScale, width: int = BAR_WIDTH) -> Text:
         cells[min(width - 1, int(x0))] = "▏"
     style = STATUS_STYLE.get(step.status, "") or "white"
     if step.pseudo:
-        style = "magenta"
+        style = display.FLAG_STYLE
     out = Text()
     for c in cells:
         if c is None:
@@ -211,10 +204,11 @@ def step_label(step: Step, width: int, columns: Columns, scale: TimeScale) -> Te
         row.append_text(timing_bar(step, scale, columns.bar))
     if columns.tokens:
         row.append(" ")
-        row.append_text(_right(display.tokens(step.tokens_in, step.tokens_out), columns.tokens))
+        # Subtree totals: what the step cost with its children (an LLM step with its tool calls).
+        row.append_text(_right(display.tokens(step.sub_tokens_in, step.sub_tokens_out), columns.tokens))
     if columns.credits:
         row.append(" ")
-        row.append_text(_right(display.credits(step.credits), columns.credits))
+        row.append_text(_right(display.credits(step.sub_credits), columns.credits))
     if step.status == "skipped":
         row.stylize("dim")
     return row
