@@ -153,7 +153,7 @@ def list_cmd(path, status, agent, search, sort, desc, limit, as_json, fmt, no_ca
 def show(path, run_id, as_json, fmt, no_cache):
     """The step tree of one run, with statuses, durations, tokens, credits and branch badges."""
     store = load(path, fmt, no_cache)
-    run = store.run_tree(run_id)
+    run = store.run_tree(run_id, payloads=as_json)
     first = first_failed_step(run.steps)
     if as_json:
         out = run_dict(run)

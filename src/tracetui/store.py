@@ -536,12 +536,12 @@ class Store:
         chosen = root_cause(self.failed_step_positions(run_id))
         return None if chosen is None else self.get_step(run_id, chosen)
 
-    def run_tree(self, run_id: str) -> Run:
-        """The run with all steps (payloads included) linked into run.steps' children."""
+    def run_tree(self, run_id: str, *, payloads: bool = True) -> Run:
+        """The run with all steps linked into run.steps' children (payload columns unless told not)."""
         from .model import step_tree
 
         run = self.get_run(run_id)
-        run.steps = self.steps(run_id, payloads=True)
+        run.steps = self.steps(run_id, payloads=payloads)
         step_tree(run.steps)
         return run
 

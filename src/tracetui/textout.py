@@ -49,36 +49,38 @@ def runs_table(runs: list[Run]) -> None:
     console().print(table)
 
 
-def step_line(step: Step) -> Text:
-    """One step as a line of text: status, name, kind, badges, duration, tokens, credits."""
+def step_segments(step: Step) -> list[tuple[str, str]]:
+    """One step as (text, style) pieces: status, name, kind, badges, duration, tokens, credits."""
     style = STATUS_STYLE.get(step.status, "")
-    line = Text()
-    line.append(display.STATUS_ICONS.get(step.status, "?") + " ", style)
-    line.append(display.safe(step.name or step.id, single_line=True), "dim" if step.status == "skipped" else "bold")
-    line.append(f"  [{step.kind}" + (f":{display.safe(step.raw_type)}" if step.raw_type and step.raw_type != step.kind else "") + "]", "dim")
+    kind = step.kind + (f":{display.safe(step.raw_type)}" if step.raw_type and step.raw_type != step.kind else "")
+    out = [
+        (display.STATUS_ICONS.get(step.status, "?") + " ", style),
+        (display.safe(step.name or step.id, single_line=True), "dim" if step.status == "skipped" else "bold"),
+        (f"  [{kind}]", "dim"),
+    ]
     if step.branch:
-        line.append(f"  (branch {display.safe(step.branch, single_line=True)})", "dim")
+        out.append((f"  (branch {display.safe(step.branch, single_line=True)})", "dim"))
     if step.chosen_branch:
-        line.append(f"  chosen: {display.safe(step.chosen_branch, single_line=True)}", "bold cyan")
+        out.append((f"  chosen: {display.safe(step.chosen_branch, single_line=True)}", "bold cyan"))
     if step.status != "completed":
-        line.append(f"  {step.status}", style)
+        out.append((f"  {step.status}", style))
     if step.verdict:
-        line.append(f"  verdict: {display.safe(step.verdict, single_line=True)}", "bold yellow")
+        out.append((f"  verdict: {display.safe(step.verdict, single_line=True)}", "bold yellow"))
     if step.score is not None:
-        line.append(f"  score: {step.score:g}", "yellow")
-    line.append(f"  {display.duration(step.duration_ms)}")
+        out.append((f"  score: {step.score:g}", "yellow"))
+    out.append((f"  {display.duration(step.duration_ms)}", ""))
     # Subtree totals: what the step cost including its children (its tool calls, say).
     if step.sub_tokens_in is not None or step.sub_tokens_out is not None:
-        line.append(f"  tok {display.tokens(step.sub_tokens_in, step.sub_tokens_out)}")
+        out.append((f"  tok {display.tokens(step.sub_tokens_in, step.sub_tokens_out)}", ""))
     if step.sub_credits is not None:
-        line.append(f"  cr {display.credits(step.sub_credits)}")
+        out.append((f"  cr {display.credits(step.sub_credits)}", ""))
     if step.sub_cost_usd is not None:
-        line.append(f"  {display.cost(step.sub_cost_usd)}")
+        out.append((f"  {display.cost(step.sub_cost_usd)}", ""))
     if step.flags:
-        line.append("  ⚑ " + ",".join(step.flags), display.FLAG_STYLE)
+        out.append(("  ⚑ " + ",".join(step.flags), display.FLAG_STYLE))
     if step.error:
-        line.append("  " + display.excerpt(step.error, 80), "red")
-    return line
+        out.append(("  " + display.excerpt(step.error, 80), "red"))
+    return out
 
 
 def run_tree_text(run: Run, first_failed: Step | None) -> None:
@@ -99,17 +101,24 @@ def run_tree_text(run: Run, first_failed: Step | None) -> None:
     if not roots:
         out.print(Text("(no steps)", "dim"))
 
-    def walk(steps: list[Step], prefix: str) -> None:
-        for i, step in enumerate(steps):
-            last = i == len(steps) - 1
-            line = Text(prefix + ("└─ " if last else "├─ "), "dim")
-            line.append_text(step_line(step))
-            if first_failed is not None and step.id == first_failed.id:
-                line.append("  ◀ first failure", "bold red")
-            out.print(line)
-            walk(step.children, prefix + ("   " if last else "│  "))
-
-    walk(roots, "")
+    lines: list[list[tuple[str, str]]] = []
+    # Iterative, not recursive: a run may nest thousands of steps deep.
+    stack = [(step, "", i == len(roots) - 1) for i, step in reversed(list(enumerate(roots)))]
+    while stack:
+        step, prefix, last = stack.pop()
+        line = [(prefix + ("└─ " if last else "├─ "), "dim"), *step_segments(step)]
+        if first_failed is not None and step.id == first_failed.id:
+            line.append(("  ◀ first failure", "bold red"))
+        lines.append(line)
+        inner = prefix + ("   " if last else "│  ")
+        kids = step.children
+        stack.extend((kid, inner, i == len(kids) - 1) for i, kid in reversed(list(enumerate(kids))))
+    if lines:
+        # One write for the whole tree, styled only for a terminal: Rich takes seconds on 50k lines.
+        if out.is_terminal:
+            out.print(Text("\n").join(Text.assemble(*line) for line in lines))
+        else:
+            out.file.write("\n".join("".join(text for text, _ in line) for line in lines) + "\n")
     totals = Text("totals: ")
     totals.append(f"{run.step_count} steps, {run.failed_steps} failed")
     totals.append(f"  tokens {display.tokens(run.total('tokens_in'), run.total('tokens_out'))}")
