@@ -121,3 +121,21 @@ def test_read_only_while_another_process_writes_in_wal_mode(tmp_path):
     writer.execute("INSERT INTO agent_traces (id, agent_id, final_status) VALUES ('tr-5', 'later', 'completed')")
     writer.commit()
     writer.close()
+
+
+def test_start_time_order_with_and_without_an_index_and_with_mixed_formats(tmp_path):
+    iso_rows = [{"id": f"r{i}", "agent_id": "a", "final_status": "completed",
+                 "started_at": f"2026-01-0{i}T00:00:00.000Z"} for i in (3, 1, 2)]
+    plain = write_agent_traces(tmp_path / "plain.db", iso_rows)
+    indexed = write_agent_traces(tmp_path / "indexed.db", iso_rows)
+    conn = sqlite3.connect(indexed)
+    conn.execute("CREATE INDEX by_start ON agent_traces (started_at)")
+    conn.commit()
+    conn.close()
+    mixed = write_agent_traces(tmp_path / "mixed.db", iso_rows + [
+        {"id": "epoch", "agent_id": "a", "final_status": "completed", "started_at": 1767312000},  # 2026-01-02T00:00Z
+    ])
+    for db, expected in ((plain, ["r3", "r2", "r1"]), (indexed, ["r3", "r2", "r1"]), (mixed, ["r3", "r2", "epoch", "r1"])):
+        store = open_store(db)
+        got = [r.id for r in store.list_runs(sort="started", desc=True)]
+        assert got == expected, db  # "epoch" ties with r2 at 2026-01-02; ids break ties (descending)
