@@ -34,7 +34,8 @@ class Staging:
             """
         )
         self._pending: list[tuple[str, int | None, bytes]] = []
-        self._count = 0
+        self._seen: set[str] = set()  # group keys only (trace ids): small beside the records
+        self._new_groups: list[tuple[str, int]] = []
 
     def __enter__(self) -> Staging:
         return self
@@ -43,18 +44,20 @@ class Staging:
         self.close()
 
     def add(self, group: str, record: Any, line: int | None = None) -> None:
+        if group not in self._seen:
+            self._seen.add(group)
+            self._new_groups.append((group, len(self._seen)))
         self._pending.append((group, line, orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)))
         if len(self._pending) >= _BATCH:
             self._flush()
 
     def _flush(self) -> None:
-        if not self._pending:
+        if not self._pending and not self._new_groups:
             return
         with self._conn:
-            for group, _, _ in self._pending:
-                self._count += 1
-                self._conn.execute("INSERT OR IGNORE INTO groups VALUES (?, ?)", (group, self._count))
+            self._conn.executemany("INSERT INTO groups VALUES (?, ?)", self._new_groups)
             self._conn.executemany("INSERT INTO records VALUES (?, ?, ?)", self._pending)
+        self._new_groups.clear()
         self._pending.clear()
 
     def groups(self) -> Iterator[tuple[str, list[tuple[int | None, Any]]]]:
