@@ -53,3 +53,19 @@ def test_blocks_hold_whole_lines_and_count_them(tmp_path, monkeypatch):
     with open(path, "rb") as f:
         got = list(parallel.blocks(f))
     assert got == [(1, b"aaaa\n", False), (2, b"bbbbbbbbbbbbbbbbbbbb\ncc\n", False), (4, b"d", True)]
+
+
+def test_when_workers_cannot_start_the_import_runs_in_this_process(big_file, tmp_path, monkeypatch):
+    from concurrent.futures import ProcessPoolExecutor
+
+    def refuse(self, *args, **kwargs):
+        raise ValueError("bad value(s) in fds_to_keep")  # what a viewer's captured stderr caused
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", refuse)
+    monkeypatch.setattr(parallel, "MIN_SIZE", 0)
+    monkeypatch.setenv("TRACETUI_WORKERS", "2")
+    opening = prepare(big_file, output=str(tmp_path / "fallback.db"))
+    assert opening.uses_workers
+    assert opening.run_import() == 401
+    runs, _, problems = stored(opening)
+    assert [line for line, _ in problems] == [151, 402, 403]

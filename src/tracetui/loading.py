@@ -72,6 +72,13 @@ class Opening:
     def format(self) -> str:
         return self.module.NAME
 
+    @property
+    def uses_workers(self) -> bool:
+        """True when run_import() will parse with worker processes (see parallel.start_helpers)."""
+        return not self.ready and self.head is not None and parallel.usable(
+            self.module, self.head, os.path.getsize(self.path)
+        )
+
     def connect(self) -> Store:
         sort_keys = self._sort_keys
         if self.in_place:
@@ -131,9 +138,14 @@ class Opening:
                 last = now
 
         try:
+            serial = True
             if self.head is not None and parallel.usable(self.module, self.head, total):
-                parallel.import_file(self.path, self.module, writer, report, tick)
-            else:
+                try:
+                    parallel.import_file(self.path, self.module, writer, report, tick)
+                    serial = False
+                except parallel.WorkersUnavailable:
+                    pass  # read it in this process instead
+            if serial:
                 for run in self.module.read(self.path, report, reader):
                     run.source_file = run.source_file or self.path
                     writer.add(finalize_run(run))

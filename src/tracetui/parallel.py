@@ -32,6 +32,21 @@ def worker_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+class WorkersUnavailable(Exception):
+    """Worker processes could not be started; nothing was written, so a serial import can follow."""
+
+
+def start_helpers() -> None:
+    """Start multiprocessing's resource tracker now, while sys.stderr is the real one.
+
+    Under the viewer sys.stderr is Textual's capture object, and the tracker, started lazily by the
+    first worker, would be handed its invalid file descriptor ("bad value(s) in fds_to_keep").
+    """
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+
+
 def usable(module, head, size: int) -> bool:
     check = getattr(module, "one_run_per_line", None)
     return size >= MIN_SIZE and worker_count() > 1 and check is not None and check(head)
@@ -111,7 +126,12 @@ def import_file(
 
             for k, (first, block, at_end) in enumerate(blocks(f)):
                 out = os.path.join(scratch, f"block-{k}.db")
-                future = pool.submit(convert, module.__name__, path, first, block, at_end, out)
+                try:
+                    future = pool.submit(convert, module.__name__, path, first, block, at_end, out)
+                except (OSError, ValueError) as exc:  # processes are started by the first submit
+                    if k == 0:
+                        raise WorkersUnavailable(str(exc)) from exc
+                    raise
                 pending.append((future, out, f.tell()))
                 while len(pending) > workers + 1:
                     drain_one()
