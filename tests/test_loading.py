@@ -93,3 +93,21 @@ def test_duplicate_run_ids_are_kept_apart_and_reported(tmp_path):
     assert "duplicate_id" in runs["r1~2"].flags
     (problem,) = store.problems()
     assert problem.line == 2 and "duplicate run id 'r1'" in problem.message
+
+
+def test_a_cancelled_import_leaves_no_half_built_cache(tmp_path):
+    import pytest
+
+    from tracetui.loading import ImportCancelled
+
+    src = write_jsonl(tmp_path / "runs.jsonl", [run(f"r{i}") for i in range(300)])
+    opening = prepare(src)
+
+    def stop(done, total, runs):
+        raise ImportCancelled
+
+    with pytest.raises(ImportCancelled):
+        opening.run_import(stop)
+    assert not os.path.exists(opening.db_path) and not opening.ready
+    assert not prepare(src).ready
+    assert open_store(src).count_runs() == 300

@@ -35,6 +35,7 @@ def test_parallel_import_gives_the_serial_store(big_file, tmp_path, monkeypatch)
     serial.run_import()
     monkeypatch.setattr(parallel, "MIN_SIZE", 0)
     monkeypatch.setattr(parallel, "BLOCK", 4096)  # many blocks: ids repeat across them
+    monkeypatch.setattr(parallel, "FIRST_BLOCK", 1000)
     monkeypatch.setenv("TRACETUI_WORKERS", "2")
     fast = prepare(big_file, output=str(tmp_path / "parallel.db"))
     assert parallel.usable(fast.module, fast.head, 10**9)
@@ -48,6 +49,7 @@ def test_parallel_import_gives_the_serial_store(big_file, tmp_path, monkeypatch)
 
 def test_blocks_hold_whole_lines_and_count_them(tmp_path, monkeypatch):
     monkeypatch.setattr(parallel, "BLOCK", 10)
+    monkeypatch.setattr(parallel, "FIRST_BLOCK", 10)
     path = tmp_path / "lines.jsonl"
     path.write_bytes(b"aaaa\nbbbbbbbbbbbbbbbbbbbb\ncc\nd")
     with open(path, "rb") as f:
@@ -55,13 +57,14 @@ def test_blocks_hold_whole_lines_and_count_them(tmp_path, monkeypatch):
     assert got == [(1, b"aaaa\n", False), (2, b"bbbbbbbbbbbbbbbbbbbb\ncc\n", False), (4, b"d", True)]
 
 
-def test_when_workers_cannot_start_the_import_runs_in_this_process(big_file, tmp_path, monkeypatch):
+@pytest.mark.parametrize("where", ["__init__", "submit"])
+def test_when_workers_cannot_start_the_import_runs_in_this_process(big_file, tmp_path, monkeypatch, where):
     from concurrent.futures import ProcessPoolExecutor
 
     def refuse(self, *args, **kwargs):
         raise ValueError("bad value(s) in fds_to_keep")  # what a viewer's captured stderr caused
 
-    monkeypatch.setattr(ProcessPoolExecutor, "submit", refuse)
+    monkeypatch.setattr(ProcessPoolExecutor, where, refuse)
     monkeypatch.setattr(parallel, "MIN_SIZE", 0)
     monkeypatch.setenv("TRACETUI_WORKERS", "2")
     opening = prepare(big_file, output=str(tmp_path / "fallback.db"))

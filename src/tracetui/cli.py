@@ -332,10 +332,6 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
                 store.get_run(run_id)
         finally:
             store.close()
-    if opening.uses_workers:
-        from .parallel import start_helpers
-
-        start_helpers()  # before Textual takes over sys.stderr
     from .tui.app import TraceApp  # Textual is imported only by the viewer
 
     app = TraceApp(opening, run_id=run_id, failed=failed)

@@ -23,6 +23,10 @@ from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
 Progress = Callable[[int, int, int], None]  # (bytes read, total bytes, runs stored)
 
 
+class ImportCancelled(Exception):
+    """Raised by a progress callback to stop an import; the half-written store is removed."""
+
+
 def cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "tracetui")

@@ -22,6 +22,7 @@ from .sources.records import parse_line
 from .store import StoreWriter
 
 BLOCK = 8 << 20
+FIRST_BLOCK = 1 << 20
 MIN_SIZE = 32 << 20  # below this, starting processes costs more than it saves
 
 
@@ -55,8 +56,10 @@ def usable(module, head, size: int) -> bool:
 def blocks(f) -> Iterator[tuple[int, bytes, bool]]:
     """(first line number, whole lines, is the end of the file) blocks of about BLOCK bytes."""
     number, rest = 1, b""
+    size = FIRST_BLOCK  # a small first block: the viewer shows the first runs sooner
     while True:
-        data = f.read(BLOCK)
+        data = f.read(size)
+        size = BLOCK
         if not data:
             if rest:
                 yield number, rest, True
@@ -112,7 +115,13 @@ def import_file(
     # spawn, not fork: the viewer imports from a thread, and forking a threaded process can deadlock.
     context = get_context("spawn")
     try:
-        with open(path, "rb") as f, ProcessPoolExecutor(workers, mp_context=context) as pool:
+        # Creating the pool starts multiprocessing's helpers (semaphores, the resource tracker);
+        # submitting the first block starts the workers. Either can fail before anything is written.
+        try:
+            pool = ProcessPoolExecutor(workers, mp_context=context)
+        except (OSError, ValueError) as exc:
+            raise WorkersUnavailable(str(exc)) from exc
+        with open(path, "rb") as f, pool:
             pending: deque = deque()
 
             def drain_one() -> None:

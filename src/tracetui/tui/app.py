@@ -11,6 +11,7 @@ from functools import partial
 from typing import Iterable
 
 from textual import work
+from textual.worker import get_current_worker
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
@@ -18,7 +19,7 @@ from textual.screen import Screen
 
 from .. import display
 from ..errors import TraceError
-from ..loading import Opening
+from ..loading import ImportCancelled, Opening
 from ..store import Store
 from .screens.error import ErrorScreen
 from .screens.help import HelpScreen
@@ -52,6 +53,10 @@ class TraceApp(App):
         super().__init__()
         self.opening = opening
         self.importing = not opening.ready
+        if opening.uses_workers:
+            from ..parallel import start_helpers
+
+            start_helpers()  # now, while sys.stderr is still the real one (Textual captures it)
         self.import_error: str | None = None
         self._pending_run = run_id
         self._pending_failed = failed
@@ -84,11 +89,17 @@ class TraceApp(App):
 
     @work(thread=True, exclusive=True, group="import")
     def _import(self) -> None:
+        worker = get_current_worker()
+
         def progress(done: int, total: int, runs: int) -> None:
+            if worker.is_cancelled:  # the app is closing: stop reading, drop the half-built cache
+                raise ImportCancelled
             self.post_message(ImportProgress(done, total, runs))
 
         try:
             self.opening.run_import(progress)
+        except ImportCancelled:
+            return
         except TraceError as exc:
             self.post_message(ImportFinished(str(exc)))
         except Exception as exc:  # a reader bug must end on the error screen, not in a traceback

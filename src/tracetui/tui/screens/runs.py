@@ -83,6 +83,8 @@ class RunsScreen(Screen):
 
     # -- import -----------------------------------------------------------------------------------
     def show_progress(self, done: int, total: int, runs: int) -> None:
+        if not self.is_mounted:
+            return  # the app is closing while the import still reports
         self.query_one("#progress-bar", ProgressBar).update(total=max(total, 1), progress=done)
         label = f"Importing: {size_text(done)} of {size_text(total)} read · {runs:,} runs so far"
         self.query_one("#progress-label", Static).update(Text(label))
