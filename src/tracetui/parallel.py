@@ -12,9 +12,7 @@ import os
 import shutil
 import tempfile
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
 from importlib import import_module
-from multiprocessing import get_context
 from typing import Callable, Iterator
 
 from .model import Problem, finalize_run
@@ -110,6 +108,9 @@ def import_file(
     progress: Callable[[int], None] | None = None,
 ) -> None:
     """Stream path into writer with worker processes, in file order, at most a few blocks in flight."""
+    from concurrent.futures import ProcessPoolExecutor  # here: 25 ms of start-up most runs never need
+    from multiprocessing import get_context
+
     workers = worker_count()
     scratch = tempfile.mkdtemp(prefix="tracetui-import-")
     # spawn, not fork: the viewer imports from a thread, and forking a threaded process can deadlock.
