@@ -29,13 +29,12 @@ class Staging:
             """
             PRAGMA journal_mode = OFF;
             PRAGMA synchronous = OFF;
-            CREATE TABLE groups (grp TEXT PRIMARY KEY, first INTEGER NOT NULL);
-            CREATE TABLE records (grp TEXT NOT NULL, line INTEGER, data BLOB NOT NULL);
+            CREATE TABLE records (grp INTEGER NOT NULL, line INTEGER, data BLOB NOT NULL);
             """
         )
         self._pending: list[tuple[str, int | None, bytes]] = []
-        self._seen: set[str] = set()  # group keys only (trace ids): small beside the records
-        self._new_groups: list[tuple[str, int]] = []
+        # Group key -> its number in order of first appearance (trace ids only: small beside the records).
+        self._groups: dict[str, int] = {}
 
     def __enter__(self) -> Staging:
         return self
@@ -44,31 +43,35 @@ class Staging:
         self.close()
 
     def add(self, group: str, record: Any, line: int | None = None) -> None:
-        if group not in self._seen:
-            self._seen.add(group)
-            self._new_groups.append((group, len(self._seen)))
-        self._pending.append((group, line, orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)))
+        number = self._groups.get(group)
+        if number is None:
+            number = self._groups[group] = len(self._groups)
+        self._pending.append((number, line, orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)))
         if len(self._pending) >= _BATCH:
             self._flush()
 
     def _flush(self) -> None:
-        if not self._pending and not self._new_groups:
+        if not self._pending:
             return
         with self._conn:
-            self._conn.executemany("INSERT INTO groups VALUES (?, ?)", self._new_groups)
             self._conn.executemany("INSERT INTO records VALUES (?, ?, ?)", self._pending)
-        self._new_groups.clear()
         self._pending.clear()
 
     def groups(self) -> Iterator[tuple[str, list[tuple[int | None, Any]]]]:
         """(group, [(line, record), ...]) for each group, in order of first appearance."""
         self._flush()
+        keys = list(self._groups)
         self._conn.execute("CREATE INDEX IF NOT EXISTS records_grp ON records (grp)")
-        for (group,) in self._conn.cursor().execute("SELECT grp FROM groups ORDER BY first"):
-            rows = self._conn.execute(
-                "SELECT line, data FROM records WHERE grp = ? ORDER BY rowid", (group,)
-            )
-            yield group, [(line, orjson.loads(data)) for line, data in rows]
+        # One query walking the index, not one per group: thousands of small queries add up.
+        current, batch = None, []
+        for number, line, data in self._conn.execute("SELECT grp, line, data FROM records ORDER BY grp, rowid"):
+            if number != current:
+                if batch:
+                    yield keys[current], batch
+                current, batch = number, []
+            batch.append((line, orjson.loads(data)))
+        if batch:
+            yield keys[current], batch
 
     def close(self) -> None:
         try:
