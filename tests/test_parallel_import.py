@@ -1,12 +1,14 @@
 """Big JSONL files are imported by worker processes; the store must be the one a serial import makes."""
 
 import dataclasses
+import os
 
 import pytest
 
 from builders import run, step, write_jsonl
 from tracetui import parallel
 from tracetui.loading import prepare
+from tracetui.store import StoreWriter
 
 
 def stored(opening):
@@ -72,3 +74,60 @@ def test_when_workers_cannot_start_the_import_runs_in_this_process(big_file, tmp
     assert opening.run_import() == 401
     runs, _, problems = stored(opening)
     assert [line for line, _ in problems] == [151, 402, 403]
+
+
+def in_store_order(opening):
+    return [row[0] for row in opening.connect().conn.execute("SELECT id FROM runs ORDER BY rowid")]
+
+
+@pytest.fixture
+def big_otlp_file(tmp_path):
+    """The real OTLP fixtures, copied with fresh trace ids and shuffled so traces interleave across blocks."""
+    import random
+    import re
+
+    frameworks = os.path.join(os.path.dirname(__file__), "fixtures", "frameworks")
+    names = ("pydantic_ai_otlp.jsonl", "pydantic_ai_openinference.jsonl", "langgraph_openinference.jsonl")
+    lines = [line for name in names for line in open(os.path.join(frameworks, name), "rb").read().splitlines()]
+    trace_id = re.compile(rb'"traceId":"([0-9a-f]{32})"')
+    copies = [
+        trace_id.sub(lambda m: b'"traceId":"' + m.group(1)[:24] + b"%08x" % copy + b'"', line)
+        for copy in range(1, 13)
+        for line in lines
+    ]
+    random.Random(5).shuffle(copies)
+    copies.insert(40, b"not json")
+    copies.insert(41, b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "nope", "spanId": "00f067aa0ba902b7"}]}]}]}')
+    path = tmp_path / "big_otlp.jsonl"
+    path.write_bytes(b"\n".join(copies) + b'\n{"resourceSpans": [{"scopeSp')  # cut off
+    return str(path)
+
+
+def test_parallel_otlp_import_gives_the_serial_store(big_otlp_file, tmp_path, monkeypatch):
+    serial = prepare(big_otlp_file, output=str(tmp_path / "serial.db"))
+    assert serial.format == "otlp"
+    monkeypatch.setattr(parallel, "MIN_SIZE", 1 << 40)
+    serial.run_import()
+    monkeypatch.setattr(parallel, "MIN_SIZE", 0)
+    monkeypatch.setattr(parallel, "BLOCK", 100_000)  # a few traces per worker's share
+    monkeypatch.setenv("TRACETUI_WORKERS", "2")
+    merges = 0
+    merge = StoreWriter.merge
+
+    def counted_merge(self, block_path):
+        nonlocal merges
+        merges += 1
+        merge(self, block_path)
+
+    monkeypatch.setattr(StoreWriter, "merge", counted_merge)
+    fast = prepare(big_otlp_file, output=str(tmp_path / "parallel.db"))
+    assert fast.uses_workers
+    fast.run_import()
+    expected = stored(serial)
+    assert stored(fast) == expected
+    assert in_store_order(fast) == in_store_order(serial)
+    runs, steps, problems = expected
+    assert len(runs) == 12 * 13 and len({r["id"] for r in runs}) == len(runs)
+    assert sum(len(s) for s in steps.values()) > 1000
+    assert [line for line, _ in problems] == [41, 42, 363]
+    assert merges > 3  # the traces were shared among the workers

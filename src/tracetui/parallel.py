@@ -4,6 +4,10 @@ The file is cut into blocks of whole lines. Worker processes parse, normalise an
 of a block into a scratch SQLite file; this process appends each scratch file to the store in file
 order with INSERT … SELECT, so no row crosses a process boundary as Python objects. Used for formats
 whose module offers one_run_per_line(head) and run_from_line(number, record, report).
+
+Formats that spread a run over many lines (OTLP) offer stage(path, report, source, staging) and
+run_from_group(key, records) instead: this process stages the file, then the workers turn ranges of
+staged groups into runs in scratch files, merged in group order as above.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from importlib import import_module
 from typing import Callable, Iterator
 
 from .model import Problem, finalize_run
+from .sources import SourceFile
 from .sources.records import parse_line
+from .sources.staging import Staging, read_groups
 from .store import StoreWriter
 
 BLOCK = 8 << 20
@@ -48,7 +54,13 @@ def start_helpers() -> None:
 
 def usable(module, head, size: int) -> bool:
     check = getattr(module, "one_run_per_line", None)
-    return size >= MIN_SIZE and worker_count() > 1 and check is not None and check(head)
+    if size < MIN_SIZE or worker_count() < 2:
+        return False
+    return _staged(module) or (check is not None and check(head))
+
+
+def _staged(module) -> bool:
+    return hasattr(module, "stage") and hasattr(module, "run_from_group")
 
 
 def blocks(f) -> Iterator[tuple[int, bytes, bool]]:
@@ -100,6 +112,24 @@ def convert(module_name: str, path: str, first: int, block: bytes, at_end: bool,
     return problems
 
 
+def convert_groups(module_name: str, path: str, staging_path: str, first: int, keys: list[str], out: str) -> list[Problem]:
+    """In a worker: the runs of staged groups first, first + 1, ... (keys) into the scratch store `out`."""
+    module = import_module(module_name)
+    writer = StoreWriter(out, scratch=True, commit_every=3600, batch_rows=50000)
+    for key, records in read_groups(staging_path, first, keys):
+        run = module.run_from_group(key, records)
+        if run is None:
+            continue
+        run.source_file = run.source_file or path
+        writer.add(finalize_run(run))
+    writer.finish()
+    return []
+
+
+def _ready() -> None:
+    """Submitted first: starts the workers while this process is still staging."""
+
+
 def import_file(
     path: str,
     module,
@@ -122,6 +152,10 @@ def import_file(
             pool = ProcessPoolExecutor(workers, mp_context=context)
         except (OSError, ValueError) as exc:
             raise WorkersUnavailable(str(exc)) from exc
+        if _staged(module):
+            with pool:
+                _import_staged(path, module, pool, scratch, writer, report, progress)
+            return
         with open(path, "rb") as f, pool:
             pending: deque = deque()
 
@@ -149,3 +183,42 @@ def import_file(
                 drain_one()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _import_staged(path, module, pool, scratch: str, writer: StoreWriter, report, progress) -> None:
+    try:
+        pool.submit(_ready)  # processes are started by the first submit
+    except (OSError, ValueError) as exc:
+        raise WorkersUnavailable(str(exc)) from exc
+    source = SourceFile(path)
+    with Staging() as staging:
+        module.stage(path, report, source, staging)
+        staging.seal()
+        pending: deque = deque()
+
+        def drain_one() -> None:
+            future, out = pending.popleft()
+            for problem in future.result():
+                report(problem)
+            writer.merge(out)
+            os.remove(out)
+            if progress is not None:
+                progress(source.position)
+
+        def submit(first: int, keys: list[str]) -> None:
+            out = os.path.join(scratch, f"groups-{first}.db")
+            pending.append((pool.submit(convert_groups, module.__name__, path, staging.path, first, keys, out), out))
+            while len(pending) > worker_count() + 1:
+                drain_one()
+
+        first, keys, size = 0, [], 0
+        for key, group_size in staging.group_sizes():
+            keys.append(key)
+            size += group_size
+            if size >= BLOCK:
+                submit(first, keys)
+                first, keys, size = first + len(keys), [], 0
+        if keys:
+            submit(first, keys)
+        while pending:
+            drain_one()

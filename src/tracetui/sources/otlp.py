@@ -99,6 +99,17 @@ def _is_console_span(obj: dict) -> bool:
 
 
 def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    with Staging() as staging:
+        stage(path, report, source, staging)
+        for trace_id, records in staging.groups():
+            yield run_from_group(trace_id, records)
+
+
+def stage(path: str, report: ProblemSink, source: SourceFile, staging: Staging) -> None:
+    """The first phase of read(): every span of the file staged under its trace id.
+
+    parallel.py runs the second phase, run_from_group() per trace, in worker processes.
+    """
     problems = 0
 
     def counted(problem: Problem) -> None:
@@ -106,31 +117,24 @@ def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
         problems += 1
         report(problem)
 
-    resources: dict[bytes, int] = {}
-    resource_attrs: list[dict] = []
-    last_resource, last_index = None, 0
+    last_resource, last_json = None, None
     spans = 0
-    with Staging() as staging:
-        for line, resource, scope, span in _records(path, source, counted):
-            norm = _from_otlp(span) if resource is not None else _from_console(span)
-            if isinstance(norm, str):
-                counted(Problem(f"span skipped: {norm}", line=line))
-                continue
-            attrs = resource if resource is not None else _console_resource(span)
-            if attrs is not last_resource:  # spans of one envelope share its resource object
-                key = orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-                if key not in resources:
-                    resources[key] = len(resource_attrs)
-                    resource_attrs.append(attrs)
-                last_resource, last_index = attrs, resources[key]
-            staged = _stage(norm, scope)
-            staged["resource"] = last_index
-            staging.add(norm["trace"], staged, line)
-            spans += 1
-        if spans == 0 and problems:
-            raise UnusableInput(path, f"looks like OTLP JSON but no span could be read ({problems} problems)")
-        for trace_id, records in staging.groups():
-            yield _run(trace_id, records, resource_attrs)
+    for line, resource, scope, span in _records(path, source, counted):
+        norm = _from_otlp(span) if resource is not None else _from_console(span)
+        if isinstance(norm, str):
+            counted(Problem(f"span skipped: {norm}", line=line))
+            continue
+        attrs = resource if resource is not None else _console_resource(span)
+        if attrs is not last_resource:  # spans of one envelope share its resource object: encode it once
+            last_resource = attrs
+            last_json = orjson.Fragment(orjson.dumps(attrs, option=orjson.OPT_NON_STR_KEYS))
+        staged = _stage(norm, scope)
+        # Each span carries its resource, so a trace can be turned into a run with nothing else at hand.
+        staged["resource"] = last_json
+        staging.add(norm["trace"], staged, line)
+        spans += 1
+    if spans == 0 and problems:
+        raise UnusableInput(path, f"looks like OTLP JSON but no span could be read ({problems} problems)")
 
 
 def _records(path: str, source: SourceFile, report: ProblemSink) -> Iterator[tuple[int | None, Any, Any, dict]]:
@@ -482,7 +486,8 @@ def _apply_usage(step: Step, usage: dict) -> None:
     step.cost_usd = normalize.number(_first(usage, _COST_KEYS)[1])
 
 
-def _run(trace_id: str, records: list[tuple[int | None, dict]], resource_attrs: list[dict]) -> Run:
+def run_from_group(trace_id: str, records: list[tuple[int | None, dict]]) -> Run:
+    """One trace, as staged by stage(), to its run."""
     staged = [rec for _, rec in records]
     steps = [Step(**rec["step"]) for rec in staged]
     for step, rec in zip(steps, staged):
@@ -515,7 +520,7 @@ def _run(trace_id: str, records: list[tuple[int | None, dict]], resource_attrs: 
         input=top.input,
         output=top.output,
         error=failed_top.error if failed_top is not None else None,
-        metadata=dict(resource_attrs[top_rec["resource"]]),
+        metadata=top_rec["resource"],
         source_line=min(lines) if lines else None,
         steps=steps,
     )

@@ -59,19 +59,19 @@ class Staging:
 
     def groups(self) -> Iterator[tuple[str, list[tuple[int | None, Any]]]]:
         """(group, [(line, record), ...]) for each group, in order of first appearance."""
+        self.seal()
+        yield from _read(self._conn, 0, list(self._groups))
+
+    def seal(self) -> None:
+        """Write out what is pending and index it: the file can then be read by other processes."""
         self._flush()
-        keys = list(self._groups)
         self._conn.execute("CREATE INDEX IF NOT EXISTS records_grp ON records (grp)")
-        # One query walking the index, not one per group: thousands of small queries add up.
-        current, batch = None, []
-        for number, line, data in self._conn.execute("SELECT grp, line, data FROM records ORDER BY grp, rowid"):
-            if number != current:
-                if batch:
-                    yield keys[current], batch
-                current, batch = number, []
-            batch.append((line, orjson.loads(data)))
-        if batch:
-            yield keys[current], batch
+
+    def group_sizes(self) -> Iterator[tuple[str, int]]:
+        """(group, bytes staged) for each group, in order of first appearance; call seal() first."""
+        keys = list(self._groups)
+        for number, size in self._conn.execute("SELECT grp, sum(length(data)) FROM records GROUP BY grp ORDER BY grp"):
+            yield keys[number], size
 
     def close(self) -> None:
         try:
@@ -81,3 +81,28 @@ class Staging:
                 os.remove(self.path)
             except FileNotFoundError:
                 pass
+
+
+def read_groups(path: str, first: int, keys: list[str]) -> Iterator[tuple[str, list[tuple[int | None, Any]]]]:
+    """Like Staging.groups(), for the groups numbered first, first + 1, ... (keys) of a sealed staging file."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        yield from _read(conn, first, keys)
+    finally:
+        conn.close()
+
+
+def _read(conn: sqlite3.Connection, first: int, keys: list[str]) -> Iterator[tuple[str, list[tuple[int | None, Any]]]]:
+    # One query walking the index, not one per group: thousands of small queries add up.
+    current, batch = None, []
+    rows = conn.execute(
+        "SELECT grp, line, data FROM records WHERE grp >= ? AND grp < ? ORDER BY grp, rowid", (first, first + len(keys))
+    )
+    for number, line, data in rows:
+        if number != current:
+            if batch:
+                yield keys[current - first], batch
+            current, batch = number, []
+        batch.append((line, orjson.loads(data)))
+    if batch:
+        yield keys[current - first], batch
