@@ -19,25 +19,11 @@ import time
 from pathlib import Path
 from typing import Awaitable, Callable
 
+from tracetui.tui.pilot import settle, until
+
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = "sample_traces/export.jsonl"  # relative: the run list's title shows the path as given
 SIZE = (160, 40)
-
-
-async def settle(pilot) -> None:
-    """Let workers finish and their results be applied and painted (as tests/tui do)."""
-    for _ in range(3):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def until(pilot, condition: Callable[[], bool], tries: int = 400) -> None:
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause()
-    raise RuntimeError(f"the viewer never reached the state wanted for {pilot.app.screen!r}")
 
 
 async def run_screen(pilot):

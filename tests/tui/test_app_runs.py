@@ -17,6 +17,7 @@ from tracetui.loading import prepare
 from tracetui.model import finalize_run
 from tracetui.store import StoreWriter
 from tracetui.tui.app import TraceApp
+from tracetui.tui.pilot import settle as pilot_settle
 from tracetui.tui.screens.error import ErrorScreen, ProblemsScreen
 from tracetui.tui.screens.help import HelpScreen, SECTIONS, section_bindings
 from tracetui.tui.screens.runs import RunsScreen
@@ -45,11 +46,7 @@ def native(tmp_path, runs=None) -> str:
 
 
 async def settle(app: TraceApp, pilot) -> None:
-    """Let workers finish and their results be applied and painted."""
-    for _ in range(3):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
+    await pilot_settle(pilot)
 
 
 def run_list(app: TraceApp) -> RunList:

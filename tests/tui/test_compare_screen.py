@@ -2,6 +2,7 @@ from rich.console import Console
 
 from builders import opening, run, step, write_jsonl
 from tracetui.compare import CHANGED, ONLY_B, SAME
+from tracetui.tui.pilot import settle as pilot_settle, until as pilot_until
 from tracetui.tui.app import TraceApp
 from tracetui.tui.compare_app import compare_app
 from tracetui.tui.screens.compare import CompareScreen, RunRef
@@ -41,18 +42,11 @@ def traces(tmp_path, runs=None):
 
 
 async def settle(app, pilot):
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    await pilot_settle(pilot)
 
 
 async def until(app, pilot, condition):
-    """Let workers and messages run until condition() holds (the run list loads in a worker)."""
-    for _ in range(500):
-        if condition():
-            return
-        await settle(app, pilot)
-    raise AssertionError("the app never got there")
+    await pilot_until(pilot, condition, tries=500)
 
 
 async def open_compare(app, pilot, run_a="old", run_b="new") -> CompareScreen:

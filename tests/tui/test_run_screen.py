@@ -13,6 +13,7 @@ from textual.widgets import Collapsible, Static
 from tracetui.model import Run, Step, finalize_run
 from tracetui.store import StoreWriter
 from tracetui.tui.app import TraceApp
+from tracetui.tui.pilot import until
 from tracetui.tui.screens.run import RunScreen
 from tracetui.tui.screens.runs import RunsScreen
 from tracetui.tui.widgets.step_tree import FULL_LOAD_LIMIT, PAGE, Gap, StepTree
@@ -60,14 +61,6 @@ def nested_failure_run() -> Run:
         duration_ms=4000,
         source_file="research.jsonl",
     )
-
-
-async def until(pilot, condition, tries: int = 400) -> None:
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause()
-    raise AssertionError("the app never got there")
 
 
 def app_for(tmp_path, runs: list[Run], run_id: str, name: str = "t.db") -> TraceApp:
