@@ -8,30 +8,16 @@ import shutil
 import orjson
 import pytest
 
+from frameworks import by_agent, fixture, read_runs, shape
 from tracetui import sources
 from tracetui.errors import UnusableInput
 from tracetui.loading import prepare
-from tracetui.model import Problem, Run, finalize_run
-from tracetui.sources import SourceFile, langsmith, openai_agents
+from tracetui.model import Run
+from tracetui.sources import langsmith, openai_agents
 from tracetui.sources.staging import Staging
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "frameworks")
-LANGSMITH = os.path.join(FIXTURES, "langsmith_runs.jsonl")
-AGENTS = os.path.join(FIXTURES, "openai_agents_traces.jsonl")
-
-
-def read_runs(module, path) -> tuple[list[Run], list[Problem]]:
-    problems: list[Problem] = []
-    runs = [finalize_run(r) for r in module.read(str(path), problems.append, SourceFile(str(path)))]
-    return runs, problems
-
-
-def by_agent(runs: list[Run]) -> dict[str, Run]:
-    return {r.agent: r for r in runs}
-
-
-def shape(run: Run) -> list[tuple[int, str]]:
-    return [(s.depth, s.name) for s in run.steps]
+LANGSMITH = fixture("langsmith_runs.jsonl")
+AGENTS = fixture("openai_agents_traces.jsonl")
 
 
 def first_failed(store, run: Run):

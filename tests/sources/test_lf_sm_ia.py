@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import orjson
 import pytest
 
+from frameworks import by_agent, fixture, read_runs, shape
 from tracetui import sources
 from tracetui.errors import UnusableInput
 from tracetui.loading import prepare
-from tracetui.model import Problem, Run, finalize_run
-from tracetui.sources import SourceFile, inspect_ai, langfuse, smolagents
+from tracetui.model import Run
+from tracetui.sources import inspect_ai, langfuse, smolagents
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "frameworks")
-SMOLAGENTS = os.path.join(FIXTURES, "smolagents_runs.jsonl")
-INSPECT = os.path.join(FIXTURES, "inspect_ai_eval.json")
-LF_TRACE = os.path.join(FIXTURES, "langfuse_trace.json")
-LF_TRACES = os.path.join(FIXTURES, "langfuse_traces.jsonl")
-LF_OBSERVATIONS = os.path.join(FIXTURES, "langfuse_observations.jsonl")
-
-
-def read_runs(module, path) -> tuple[list[Run], list[Problem]]:
-    problems: list[Problem] = []
-    runs = [finalize_run(r) for r in module.read(str(path), problems.append, SourceFile(str(path)))]
-    return runs, problems
-
-
-def by_agent(runs: list[Run]) -> dict[str, Run]:
-    return {r.agent: r for r in runs}
-
-
-def shape(run: Run) -> list[tuple[int, str]]:
-    return [(s.depth, s.name) for s in run.steps]
+SMOLAGENTS = fixture("smolagents_runs.jsonl")
+INSPECT = fixture("inspect_ai_eval.json")
+LF_TRACE = fixture("langfuse_trace.json")
+LF_TRACES = fixture("langfuse_traces.jsonl")
+LF_OBSERVATIONS = fixture("langfuse_observations.jsonl")
 
 
 def opened(path):

@@ -6,21 +6,20 @@ Built on fixtures made by running pydantic-ai and LangGraph offline (tests/fixtu
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
+from frameworks import fixture
 from tracetui import sources
 from tracetui.errors import UnusableInput
 from tracetui.loading import prepare
 from tracetui.model import Run
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "frameworks")
-GENAI_JSONL = os.path.join(FIXTURES, "pydantic_ai_otlp.jsonl")
-GENAI_PRETTY = os.path.join(FIXTURES, "pydantic_ai_otlp_pretty.json")
-GENAI_CONSOLE = os.path.join(FIXTURES, "pydantic_ai_console.txt")
-PYDANTIC_OPENINFERENCE = os.path.join(FIXTURES, "pydantic_ai_openinference.jsonl")
-LANGGRAPH_OPENINFERENCE = os.path.join(FIXTURES, "langgraph_openinference.jsonl")
+GENAI_JSONL = fixture("pydantic_ai_otlp.jsonl")
+GENAI_PRETTY = fixture("pydantic_ai_otlp_pretty.json")
+GENAI_CONSOLE = fixture("pydantic_ai_console.txt")
+PYDANTIC_OPENINFERENCE = fixture("pydantic_ai_openinference.jsonl")
+LANGGRAPH_OPENINFERENCE = fixture("langgraph_openinference.jsonl")
 
 
 def open_store(path):
