@@ -114,3 +114,21 @@ def test_every_command_gives_the_same_clear_error(tmp_path, command):
     path = str(tmp_path / "gone.db")
     args = {"list": [path], "show": [path, "r"], "stats": [path], "export": [path, "-o", str(tmp_path / "o.jsonl")]}
     assert_unusable(invoke(command, *args[command]), path, "no such file")
+
+
+def test_orphan_and_cycle_steps_load_under_the_root_and_are_reported(tmp_path):
+    path = write_jsonl(tmp_path / "runs.jsonl", [
+        run("r1", step("a"), step("lost", "gone")),
+        run("r2", step("x", "y"), step("y", "x")),
+    ])
+    result = invoke("list", path, "--json")
+    assert result.exit_code == 0 and '"r1"' in result.stdout and '"r2"' in result.stdout
+    warnings = result.stderr.strip().splitlines()
+    assert warnings == [
+        f"tracetui: warning: {path}: line 1: run 'r1': step 'lost' names parent 'gone', which is not in the run;"
+        " shown under the run root",
+        f"tracetui: warning: {path}: line 2: run 'r2': step 'x' is in a loop of parent links; shown under the run root",
+        f"tracetui: warning: {path}: line 2: run 'r2': step 'y' is in a loop of parent links; shown under the run root",
+    ]
+    shown = invoke("show", path, "r1").stdout
+    assert "⚑ orphan" in shown and shown.index("lost") > shown.index("a  [")

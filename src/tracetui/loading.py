@@ -17,7 +17,7 @@ from typing import Callable
 
 from . import parallel, sources
 from .errors import UnusableInput
-from .model import Problem, finalize_run
+from .model import Problem, finalize_run, tree_problems
 from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
 
 Progress = Callable[[int, int, int], None]  # (bytes read, total bytes, runs stored)
@@ -153,6 +153,8 @@ class Opening:
                 for run in self.module.read(self.path, report, reader):
                     run.source_file = run.source_file or self.path
                     writer.add(finalize_run(run))
+                    for problem in tree_problems(run):
+                        report(problem)
                     tick(reader.position)
             writer.finish(source=os.path.abspath(self.path), format=self.module.NAME)
         except BaseException:

@@ -273,6 +273,24 @@ def finalize_run(run: Run) -> Run:
     return run
 
 
+def tree_problems(run: Run) -> list[Problem]:
+    """What finalize_run() had to repair in the run's tree, as problems to report."""
+    out = []
+    for step in run.steps:
+        if FLAG_ORPHAN in step.flags:
+            parent = step.extra.get("missing_parent_id")
+            out.append(Problem(
+                f"run {run.id!r}: step {step.id!r} names parent {parent!r}, which is not in the run;"
+                " shown under the run root", line=run.source_line, run_id=run.id,
+            ))
+        if FLAG_CYCLE in step.flags:
+            out.append(Problem(
+                f"run {run.id!r}: step {step.id!r} is in a loop of parent links; shown under the run root",
+                line=run.source_line, run_id=run.id,
+            ))
+    return out
+
+
 def _sorted_siblings(nodes: list[Step]) -> list[Step]:
     # Python's sort is stable: equal seq keeps source order.
     return sorted(nodes, key=lambda s: s.seq)

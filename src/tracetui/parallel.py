@@ -19,7 +19,7 @@ from collections import deque
 from importlib import import_module
 from typing import Callable, Iterator
 
-from .model import Problem, finalize_run
+from .model import Problem, finalize_run, tree_problems
 from .sources import SourceFile
 from .sources.records import parse_line
 from .sources.staging import Staging, read_groups
@@ -108,6 +108,7 @@ def convert(module_name: str, path: str, first: int, block: bytes, at_end: bool,
             continue
         run.source_file = run.source_file or path
         writer.add(finalize_run(run))
+        problems.extend(tree_problems(run))
     writer.finish()
     return problems
 
@@ -116,14 +117,16 @@ def convert_groups(module_name: str, path: str, staging_path: str, first: int, k
     """In a worker: the runs of staged groups first, first + 1, ... (keys) into the scratch store `out`."""
     module = import_module(module_name)
     writer = StoreWriter(out, scratch=True, commit_every=3600, batch_rows=50000)
+    problems: list[Problem] = []
     for key, records in read_groups(staging_path, first, keys):
         run = module.run_from_group(key, records)
         if run is None:
             continue
         run.source_file = run.source_file or path
         writer.add(finalize_run(run))
+        problems.extend(tree_problems(run))
     writer.finish()
-    return []
+    return problems
 
 
 def _ready() -> None:

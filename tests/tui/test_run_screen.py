@@ -499,3 +499,14 @@ def test_snapshot_narrow_terminal_stacks_tree_over_detail(tmp_path, snap_compare
         await detail_loaded(pilot, screen)
 
     assert snap_compare(_snapshot_app(tmp_path), terminal_size=(80, 24), run_before=ready)
+
+
+async def test_orphan_and_cycle_steps_show_under_the_root_flagged(tmp_path):
+    broken = run("broken", step("a"), step("lost", "gone"), step("x", "y"), step("y", "x"), started_at=T0)
+    app = app_for(tmp_path, [broken], "broken")
+    async with app.run_test(size=(140, 30)) as pilot:
+        screen = await open_run(pilot)
+        roots = [node.data.id for node in screen.step_tree.root.children]
+        assert roots == ["a", "lost", "x", "y"]
+        text = screen_text(app)
+        assert "lost" in text and "!orphan" in text and "!cycle" in text
