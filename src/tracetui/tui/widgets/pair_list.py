@@ -4,27 +4,18 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
-from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...compare import Pair
 from ...compare_text import pair_line
+from .cursor_list import CursorList, cursor_bindings
 
 
-class PairList(ScrollView, can_focus=True):
+class PairList(CursorList, can_focus=True):
     """One row per aligned step pair; a cursor row whose pair the detail pane shows."""
 
-    BINDINGS = [
-        Binding("down,j", "cursor_down", "Down", show=False, id="tracetui.compare.down"),
-        Binding("up,k", "cursor_up", "Up", show=False, id="tracetui.compare.up"),
-        Binding("home,g", "first", "First row", show=False, id="tracetui.compare.first"),
-        Binding("end,G", "last", "Last row", show=False, id="tracetui.compare.last"),
-        Binding("pagedown", "page_down", "Page down", show=False, id="tracetui.compare.page_down"),
-        Binding("pageup", "page_up", "Page up", show=False, id="tracetui.compare.page_up"),
-    ]
+    BINDINGS = cursor_bindings("tracetui.compare", "row")
 
     COMPONENT_CLASSES = {"pair-list--cursor"}
 
@@ -43,14 +34,13 @@ class PairList(ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.pairs: list[Pair] = []
-        self.cursor = 0
         self._lines: dict[int, Text] = {}  # row -> drawn line, for the current width
         self._lines_width = 0
 
     def set_pairs(self, pairs: list[Pair]) -> None:
         self.pairs = pairs
         self._lines.clear()
-        self.virtual_size = Size(self.size.width, len(pairs))
+        self.size_to_rows()
         self.move_cursor(0)
 
     @property
@@ -58,45 +48,13 @@ class PairList(ScrollView, can_focus=True):
         return self.pairs[self.cursor] if 0 <= self.cursor < len(self.pairs) else None
 
     # -- cursor -----------------------------------------------------------------------------------
-    def move_cursor(self, row: int, *, center: bool = False) -> None:
-        previous = self.cursor
-        self.cursor = max(0, min(row, len(self.pairs) - 1)) if self.pairs else 0
-        self._scroll_to_cursor(center)
-        self.refresh()
-        if self.pairs and (self.cursor != previous or row == previous):
+    @property
+    def row_count(self) -> int:
+        return len(self.pairs)
+
+    def cursor_moved(self, previous: int, requested: int) -> None:
+        if self.pairs and (self.cursor != previous or requested == previous):
             self.post_message(self.CursorMoved(self, self.cursor))
-
-    def _scroll_to_cursor(self, center: bool) -> None:
-        visible = max(self.size.height, 1)
-        top = round(self.scroll_offset.y)
-        if center and not top <= self.cursor < top + visible:
-            self.scroll_to(y=max(self.cursor - visible // 3, 0), animate=False, immediate=True)
-        elif self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + visible:
-            self.scroll_to(y=self.cursor - visible + 1, animate=False, immediate=True)
-
-    def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.pairs))
-        self._scroll_to_cursor(False)
-
-    def action_cursor_down(self) -> None:
-        self.move_cursor(self.cursor + 1)
-
-    def action_cursor_up(self) -> None:
-        self.move_cursor(self.cursor - 1)
-
-    def action_first(self) -> None:
-        self.move_cursor(0)
-
-    def action_last(self) -> None:
-        self.move_cursor(len(self.pairs) - 1)
-
-    def action_page_down(self) -> None:
-        self.move_cursor(self.cursor + max(self.size.height - 1, 1))
-
-    def action_page_up(self) -> None:
-        self.move_cursor(self.cursor - max(self.size.height - 1, 1))
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)

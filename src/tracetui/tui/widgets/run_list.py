@@ -16,15 +16,14 @@ from rich.style import Style
 from rich.text import Text
 from textual import events, work
 from textual.binding import Binding
-from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ... import display
 from ...errors import TraceError
 from ...model import FAILED_STATUSES, Run
 from ...store import RunFilter, Store
+from .cursor_list import CursorList, cursor_bindings
 
 SORT_CYCLE = ("started", "duration", "tokens", "credits", "cost", "status", "agent", "id", "steps")
 FIRST_PAGE = 200
@@ -89,16 +88,13 @@ def cell_texts(run: Run) -> dict[str, str]:
     }
 
 
-class RunList(ScrollView, can_focus=True):
+class RunList(CursorList, can_focus=True):
     """Runs of the store, filtered and sorted in SQL; a cursor row, one optional marked run."""
 
+    HEADER_LINES = 1
+
     BINDINGS = [
-        Binding("down,j", "cursor_down", "Down", show=False, id="tracetui.runs.down"),
-        Binding("up,k", "cursor_up", "Up", show=False, id="tracetui.runs.up"),
-        Binding("home,g", "first", "First run", show=False, id="tracetui.runs.first"),
-        Binding("end,G", "last", "Last run", show=False, id="tracetui.runs.last"),
-        Binding("pagedown", "page_down", "Page down", show=False, id="tracetui.runs.page_down"),
-        Binding("pageup", "page_up", "Page up", show=False, id="tracetui.runs.page_up"),
+        *cursor_bindings("tracetui.runs", "run"),
         Binding("enter", "open", "Open", tooltip="Open the run under the cursor", id="tracetui.runs.open"),
         Binding("right_square_bracket", "next_failed", "Next failed", key_display="]", tooltip="Next failed or timed-out run", id="tracetui.runs.next_failed"),
         Binding("left_square_bracket", "previous_failed", "Prev failed", key_display="[", show=False, id="tracetui.runs.previous_failed"),
@@ -150,7 +146,6 @@ class RunList(ScrollView, can_focus=True):
         self.failed_count: int | None = None
         self.loaded = False  # a load has completed at least once
         self.marked: str | None = None
-        self.cursor = 0
         self._generation = 0
         self._first: list[Run] = []
         self._ids: list[str] | None = None
@@ -257,7 +252,7 @@ class RunList(ScrollView, can_focus=True):
         self._id_width = max(self._id_width, min(MAX_ID, longest))
         self.loaded = True
         self.loading = False
-        self.virtual_size = Size(self._content_width(), count + 1)
+        self.size_to_rows()
         follow = self._follow_id
         position = self.position_of(follow) if follow is not None else None
         if ids is not None:
@@ -355,40 +350,9 @@ class RunList(ScrollView, can_focus=True):
         return self.id_at(row)
 
     # -- cursor -----------------------------------------------------------------------------------
-    def move_cursor(self, row: int) -> None:
-        self.cursor = max(0, min(row, self.count - 1)) if self.count else 0
-        self._scroll_to_cursor()
-        self.refresh()
-
-    def _scroll_to_cursor(self) -> None:
-        visible = max(self.size.height - 1, 1)
-        top = round(self.scroll_offset.y)
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + visible:
-            self.scroll_to(y=self.cursor - visible + 1, animate=False, immediate=True)
-
-    def on_resize(self) -> None:
-        self.virtual_size = Size(self._content_width(), self.count + 1)
-        self._scroll_to_cursor()
-
-    def action_cursor_down(self) -> None:
-        self.move_cursor(self.cursor + 1)
-
-    def action_cursor_up(self) -> None:
-        self.move_cursor(self.cursor - 1)
-
-    def action_first(self) -> None:
-        self.move_cursor(0)
-
-    def action_last(self) -> None:
-        self.move_cursor(self.count - 1)
-
-    def action_page_down(self) -> None:
-        self.move_cursor(self.cursor + max(self.size.height - 2, 1))
-
-    def action_page_up(self) -> None:
-        self.move_cursor(self.cursor - max(self.size.height - 2, 1))
+    @property
+    def row_count(self) -> int:
+        return self.count
 
     def action_open(self) -> None:
         run_id = self.current_run_id
@@ -472,7 +436,7 @@ class RunList(ScrollView, can_focus=True):
             x += width + 1
         return out
 
-    def _content_width(self) -> int:
+    def content_width(self) -> int:
         column, x, width = self._layout()[-1]
         return x + width
 
@@ -509,7 +473,7 @@ class RunList(ScrollView, can_focus=True):
         text = Text(style=line_style, no_wrap=True, end="")
         if run is None:
             pending = self.get_component_rich_style("run-list--pending", partial=True)
-            text.append(self._cell("  …", self._content_width(), False, pending))
+            text.append(self._cell("  …", self.content_width(), False, pending))
             return text
         failed = run.status in FAILED_STATUSES
         failed_style = self.get_component_rich_style("run-list--failed", partial=True) if failed else None

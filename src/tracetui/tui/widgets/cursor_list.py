@@ -1,0 +1,90 @@
+"""A line-drawn list with a cursor row: the movement keys and scrolling shared by the lists."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+
+
+def cursor_bindings(prefix: str, noun: str) -> list[Binding]:
+    """The movement keys, with ids under `prefix` so each list keeps its own keymap entries."""
+    return [
+        Binding("down,j", "cursor_down", "Down", show=False, id=f"{prefix}.down"),
+        Binding("up,k", "cursor_up", "Up", show=False, id=f"{prefix}.up"),
+        Binding("home,g", "first", f"First {noun}", show=False, id=f"{prefix}.first"),
+        Binding("end,G", "last", f"Last {noun}", show=False, id=f"{prefix}.last"),
+        Binding("pagedown", "page_down", "Page down", show=False, id=f"{prefix}.page_down"),
+        Binding("pageup", "page_up", "Page up", show=False, id=f"{prefix}.page_up"),
+    ]
+
+
+class CursorList(ScrollView, can_focus=True):
+    """Rows below `HEADER_LINES` fixed lines; subclasses say how many rows there are and draw them."""
+
+    HEADER_LINES = 0
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.cursor = 0
+
+    @property
+    def row_count(self) -> int:
+        raise NotImplementedError
+
+    def content_width(self) -> int:
+        """How wide the drawn rows are (wider than the widget scrolls sideways)."""
+        return self.size.width
+
+    def cursor_moved(self, previous: int, requested: int) -> None:
+        """Called after every move_cursor, with the row before and the row asked for."""
+
+    def size_to_rows(self) -> None:
+        self.virtual_size = Size(self.content_width(), self.row_count + self.HEADER_LINES)
+
+    def move_cursor(self, row: int, *, center: bool = False) -> None:
+        previous = self.cursor
+        count = self.row_count
+        self.cursor = max(0, min(row, count - 1)) if count else 0
+        self._scroll_to_cursor(center)
+        self.refresh()
+        self.cursor_moved(previous, row)
+
+    def _scroll_to_cursor(self, center: bool = False) -> None:
+        visible = max(self.size.height - self.HEADER_LINES, 1)
+        top = round(self.scroll_offset.y)
+        if center and not top <= self.cursor < top + visible:
+            self.scroll_to(y=max(self.cursor - visible // 3, 0), animate=False, immediate=True)
+        elif self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + visible:
+            self.scroll_to(y=self.cursor - visible + 1, animate=False, immediate=True)
+
+    def on_resize(self) -> None:
+        self.size_to_rows()
+        self._scroll_to_cursor()
+
+    def _page(self) -> int:
+        # One row of the previous page stays in view.
+        return max(self.size.height - self.HEADER_LINES - 1, 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self.cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self.cursor - 1)
+
+    def action_first(self) -> None:
+        self.move_cursor(0)
+
+    def action_last(self) -> None:
+        self.move_cursor(self.row_count - 1)
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self.cursor + self._page())
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self.cursor - self._page())
+
+
+__all__ = ["CursorList", "cursor_bindings"]
