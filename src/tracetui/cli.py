@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any
 
 import click
@@ -23,12 +23,6 @@ from .store import SORT_KEYS, RunFilter, Store
 
 # The core checks the input itself, so every problem gets the same one-line message and exit 2.
 TRACE_PATH = click.Path(readable=False)
-
-RUN_SUMMARY_FIELDS = (
-    "id", "agent", "status", "started_at", "duration_ms", "steps", "failed_steps",
-    "tokens_in", "tokens_out", "credits", "cost_usd", "error",
-)
-
 
 def fail(message: str, code: int = 2) -> None:
     click.echo(f"tracetui: {display.safe(message, single_line=True)}", err=True)

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import orjson
 
 from .errors import NotFound
-from .model import FAILED_STATUSES, TOTAL_FIELDS, Problem, Run, Step
+from .model import TOTAL_FIELDS, Problem, Run, Step
 
 SCHEMA_VERSION = 1
 
@@ -227,14 +227,6 @@ class StoreWriter:
         self._append(run_row(run), [step_row(s) for s in run.steps])
         return run
 
-    def add_rows(self, run_id: str, run_values: tuple, step_values: list) -> bool:
-        """Add a run already turned into rows; False (nothing added) when its id was seen before."""
-        if run_id in self._seen:
-            return False
-        self._seen.add(run_id)
-        self._append(run_values, step_values)
-        return True
-
     def _append(self, run_values: tuple, step_values: list) -> None:
         self._runs.append(run_values)
         self._steps.extend(step_values)
@@ -395,14 +387,6 @@ class Store:
         ids = [r[0] for r in self.conn.execute(sql, args)]
         by_id = {run.id: run for run in self.runs_by_ids(ids)}
         return [by_id[i] for i in ids if i in by_id]
-
-    def run_position(self, run_id: str, flt: RunFilter | None = None, *, sort: str = "started", desc: bool = True) -> int | None:
-        """Index of a run in the list as list_runs() would order it, or None if filtered out."""
-        ids = self.run_ids(flt, sort=sort, desc=desc)
-        try:
-            return ids.index(run_id)
-        except ValueError:
-            return None
 
     def run_ids(
         self, flt: RunFilter | None = None, *, sort: str = "started", desc: bool = True, limit: int | None = None
@@ -592,10 +576,6 @@ def connect_readonly(path: str) -> sqlite3.Connection:
 
     conn = sqlite3.connect(ro_uri(path), uri=True, check_same_thread=False)
     return conn
-
-
-def failed(status: str | None) -> bool:
-    return status in FAILED_STATUSES
 
 
 __all__ = ["Store", "StoreWriter", "RunFilter", "SORT_KEYS", "TOTAL_FIELDS", "create_schema", "connect_readonly"]
