@@ -24,6 +24,7 @@ from .store import SORT_KEYS, RunFilter, Store
 # The core checks the input itself, so every problem gets the same one-line message and exit 2.
 TRACE_PATH = click.Path(readable=False)
 
+
 def fail(message: str, code: int = 2) -> None:
     click.echo(f"tracetui: {display.safe(message, single_line=True)}", err=True)
     sys.exit(code)
