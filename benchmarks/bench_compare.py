@@ -57,11 +57,20 @@ def make_run(run_id: str, steps: int, seed: int, flat: bool, changed: bool) -> R
                 continue  # missing in the re-run
             elif changed and roll < 0.055:
                 out.append(Step(id=f"{turn_id}-{k}-extra", parent_id=parent, name="extra", kind="tool"))
-            out.append(Step(
-                id=f"{turn_id}-{k}", parent_id=parent, name=name, kind=kind, status=status, output=output,
-                input=f"input {turn}/{k}", duration_ms=duration, tokens_in=tokens,
-                tokens_out=tokens and tokens // 5,
-            ))
+            out.append(
+                Step(
+                    id=f"{turn_id}-{k}",
+                    parent_id=parent,
+                    name=name,
+                    kind=kind,
+                    status=status,
+                    output=output,
+                    input=f"input {turn}/{k}",
+                    duration_ms=duration,
+                    tokens_in=tokens,
+                    tokens_out=tokens and tokens // 5,
+                )
+            )
         turn += 1
     return finalize_run(Run(id=run_id, agent="bench", steps=out))
 

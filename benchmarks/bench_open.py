@@ -65,7 +65,9 @@ def main() -> None:
 
     print(f"import textual + tracetui.tui.app: {time.perf_counter() - t:.3f} s")
     for attempt in range(3):
-        print(f"app start → first rows painted ({what}, run {attempt + 1}): {asyncio.run(first_paint(path, use_cache)):.3f} s")
+        print(
+            f"app start → first rows painted ({what}, run {attempt + 1}): {asyncio.run(first_paint(path, use_cache)):.3f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def make(path: str, megabytes: int) -> None:
         while written < megabytes * 1_000_000:
             suffix = f"{copy:08x}".encode()
             for line in lines:
-                out = TRACE_ID.sub(lambda m: b'"traceId":"' + m.group(1)[:24] + suffix + b'"', line) + b"\n"
+                out = TRACE_ID.sub(lambda m, s=suffix: b'"traceId":"' + m.group(1)[:24] + s + b'"', line) + b"\n"
                 f.write(out)
                 written += len(out)
             copy += 1
@@ -47,14 +47,20 @@ def main() -> None:
     make(path, args.mb)
     env = dict(os.environ, XDG_CACHE_HOME=tempfile.mkdtemp(prefix="tracetui-bench-otlp-"))
     t0 = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "tracetui", "list", path, "--limit", "5"],
-                          env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "tracetui", "list", path, "--limit", "5"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
     peak = int(proc.stderr.strip().splitlines()[-1]) / 1024
     size = os.path.getsize(path) / 1e6
-    print(f"| first import + list, OTLP JSONL {size:.0f} MB | {elapsed:.2f} s | {size / elapsed:.0f} MB/s | {peak:.0f} MB peak |")
+    print(
+        f"| first import + list, OTLP JSONL {size:.0f} MB | {elapsed:.2f} s | {size / elapsed:.0f} MB/s | {peak:.0f} MB peak |"
+    )
 
 
 if __name__ == "__main__":

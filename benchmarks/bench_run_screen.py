@@ -17,6 +17,7 @@ import asyncio
 import os
 import tempfile
 import time
+from datetime import UTC
 
 from tracetui.loading import prepare
 from tracetui.model import Run, Step, finalize_run
@@ -29,9 +30,9 @@ BASE = 1_800_000_000.0  # seconds since the epoch: a fixed start, no clock invol
 
 
 def _ts(ms: float) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return iso(datetime.fromtimestamp(BASE + ms / 1000, tz=timezone.utc))
+    return iso(datetime.fromtimestamp(BASE + ms / 1000, tz=UTC))
 
 
 def nested_run(n: int) -> tuple[Run, str]:
@@ -42,11 +43,25 @@ def nested_run(n: int) -> tuple[Run, str]:
     target = ""
     for turn in range(turns):
         turn_id = f"turn-{turn}"
-        steps.append(Step(turn_id, name=f"turn {turn}", kind="agent", raw_type="agent", started_at=_ts(t), duration_ms=99.0))
+        steps.append(
+            Step(turn_id, name=f"turn {turn}", kind="agent", raw_type="agent", started_at=_ts(t), duration_ms=99.0)
+        )
         count = 1
         for a in range(3):
             a_id = f"{turn_id}/llm-{a}"
-            steps.append(Step(a_id, parent_id=turn_id, name="plan", kind="llm", started_at=_ts(t), duration_ms=30.0, tokens_in=100, tokens_out=20, credits=0.01))
+            steps.append(
+                Step(
+                    a_id,
+                    parent_id=turn_id,
+                    name="plan",
+                    kind="llm",
+                    started_at=_ts(t),
+                    duration_ms=30.0,
+                    tokens_in=100,
+                    tokens_out=20,
+                    credits=0.01,
+                )
+            )
             count += 1
             for b in range(5):
                 b_id = f"{a_id}/tool-{b}"
@@ -54,10 +69,21 @@ def nested_run(n: int) -> tuple[Run, str]:
                 count += 1
                 for c in range(5):
                     c_id = f"{b_id}/fetch-{c}"
-                    steps.append(Step(c_id, parent_id=b_id, name="fetch", kind="tool", started_at=_ts(t), duration_ms=1.0))
+                    steps.append(
+                        Step(c_id, parent_id=b_id, name="fetch", kind="tool", started_at=_ts(t), duration_ms=1.0)
+                    )
                     count += 1
         while count < 100:
-            steps.append(Step(f"{turn_id}/note-{count}", parent_id=turn_id, name="note", kind="reasoning", started_at=_ts(t), duration_ms=1.0))
+            steps.append(
+                Step(
+                    f"{turn_id}/note-{count}",
+                    parent_id=turn_id,
+                    name="note",
+                    kind="reasoning",
+                    started_at=_ts(t),
+                    duration_ms=1.0,
+                )
+            )
             count += 1
         t += 100.0
     target = f"turn-{min(480, turns - 1)}/llm-2/tool-3/fetch-4"

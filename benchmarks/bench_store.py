@@ -44,12 +44,18 @@ def payloads(rnd: random.Random, step_type: str, dense: bool) -> tuple[str, str]
     if dense:
         return json.dumps({"q": prose(rnd, 60)}), json.dumps({"text": prose(rnd, 90)})
     if step_type == "prompt_call":
-        messages = [{"role": "system", "content": prose(rnd, 600)},
-                    {"role": "user", "content": prose(rnd, rnd.randint(200, 1200))},
-                    {"role": "assistant", "content": prose(rnd, rnd.randint(100, 600))},
-                    {"role": "user", "content": prose(rnd, rnd.randint(500, 8000))}]
-        return json.dumps({"model": "gpt-x", "messages": messages}), json.dumps({"text": prose(rnd, rnd.randint(200, 2500))})
-    return json.dumps({"query": prose(rnd, rnd.randint(30, 200))}), json.dumps({"results": prose(rnd, rnd.randint(300, 6000))})
+        messages = [
+            {"role": "system", "content": prose(rnd, 600)},
+            {"role": "user", "content": prose(rnd, rnd.randint(200, 1200))},
+            {"role": "assistant", "content": prose(rnd, rnd.randint(100, 600))},
+            {"role": "user", "content": prose(rnd, rnd.randint(500, 8000))},
+        ]
+        return json.dumps({"model": "gpt-x", "messages": messages}), json.dumps(
+            {"text": prose(rnd, rnd.randint(200, 2500))}
+        )
+    return json.dumps({"query": prose(rnd, rnd.randint(30, 200))}), json.dumps(
+        {"results": prose(rnd, rnd.randint(300, 6000))}
+    )
 
 
 def export_run(i: int, rnd: random.Random, steps: int, dense: bool = False) -> dict:
@@ -72,13 +78,31 @@ def export_run(i: int, rnd: random.Random, steps: int, dense: bool = False) -> d
             "completion_tokens": rnd.randint(10, 400),
         }
         if k % 5 == 0:
-            step["tool_calls"] = [{"id": f"tc-{k}", "function_name": "web_search", "input": "{}", "output": "ok",
-                                   "error": None, "succeeded": True, "credits_used": 0.5, "duration_seconds": 0.2,
-                                   "round_index": 0, "sequence": 0}]
+            step["tool_calls"] = [
+                {
+                    "id": f"tc-{k}",
+                    "function_name": "web_search",
+                    "input": "{}",
+                    "output": "ok",
+                    "error": None,
+                    "succeeded": True,
+                    "credits_used": 0.5,
+                    "duration_seconds": 0.2,
+                    "round_index": 0,
+                    "sequence": 0,
+                }
+            ]
         out.append(step)
-    return {"run_id": f"run-{i:07d}", "agent_id": f"agent-{i % 9}", "status": "completed", "input": "question",
-            "output": "answer", "credits": 1.5 * steps, "started_at": out[0]["started_at"] if out else None,
-            "steps": out}
+    return {
+        "run_id": f"run-{i:07d}",
+        "agent_id": f"agent-{i % 9}",
+        "status": "completed",
+        "input": "question",
+        "output": "answer",
+        "credits": 1.5 * steps,
+        "started_at": out[0]["started_at"] if out else None,
+        "steps": out,
+    }
 
 
 def make_export(path: str, megabytes: int, dense: bool = False) -> None:
@@ -106,15 +130,31 @@ def make_big_run(path: str, steps: int) -> None:
     n = 0
     for t in range(50):
         kids = []
-        for k in range(per_top - 1):
+        for _ in range(per_top - 1):
             n += 1
-            kids.append({"agent_step_id": f"s{n}", "step_type": "prompt_call", "status": "completed",
-                         "started_at": BASE_MS / 1000 + n * 0.01, "duration_seconds": 0.01, "prompt_tokens": 3})
+            kids.append(
+                {
+                    "agent_step_id": f"s{n}",
+                    "step_type": "prompt_call",
+                    "status": "completed",
+                    "started_at": BASE_MS / 1000 + n * 0.01,
+                    "duration_seconds": 0.01,
+                    "prompt_tokens": 3,
+                }
+            )
         if t == 37:
             kids[-1]["status"] = "failed"
             kids[-1]["error"] = "deep failure"
-        top.append({"agent_step_id": f"top{t}", "step_type": "agent", "status": "failed" if t == 37 else "completed",
-                    "started_at": BASE_MS / 1000 + t, "duration_seconds": 1.0, "child_steps": kids})
+        top.append(
+            {
+                "agent_step_id": f"top{t}",
+                "step_type": "agent",
+                "status": "failed" if t == 37 else "completed",
+                "started_at": BASE_MS / 1000 + t,
+                "duration_seconds": 1.0,
+                "child_steps": kids,
+            }
+        )
     run["steps"] = top
     with open(path, "w") as f:
         f.write(json.dumps(run) + "\n")
@@ -152,20 +192,40 @@ def main() -> None:
     size_mb = os.path.getsize(export) / 1e6
     rows = []
     rows.append(("list --limit 50, agent_traces DB", args.rows, *measure(["list", db, "--limit", "50"], env)))
-    rows.append(("list --limit 50 --sort tokens --desc, agent_traces DB", args.rows,
-                 *measure(["list", db, "--limit", "50", "--sort", "tokens", "--desc"], env)))
+    rows.append(
+        (
+            "list --limit 50 --sort tokens --desc, agent_traces DB",
+            args.rows,
+            *measure(["list", db, "--limit", "50", "--sort", "tokens", "--desc"], env),
+        )
+    )
     first = measure(["list", export, "--limit", "50"], env)
-    rows.append((f"first import + list, export JSONL {size_mb:.0f} MB ({size_mb / first[0]:.0f} MB/s)", size_mb, *first))
+    rows.append(
+        (f"first import + list, export JSONL {size_mb:.0f} MB ({size_mb / first[0]:.0f} MB/s)", size_mb, *first)
+    )
     rows.append(("cached list --limit 50, same export", size_mb, *measure(["list", export, "--limit", "50"], env)))
     dense_mb = os.path.getsize(dense) / 1e6
     first = measure(["list", dense, "--limit", "50"], env)
-    rows.append((f"first import + list, dense export JSONL {dense_mb:.0f} MB, ~150 B payloads "
-                 f"({dense_mb / first[0]:.0f} MB/s)", dense_mb, *first))
+    rows.append(
+        (
+            f"first import + list, dense export JSONL {dense_mb:.0f} MB, ~150 B payloads "
+            f"({dense_mb / first[0]:.0f} MB/s)",
+            dense_mb,
+            *first,
+        )
+    )
     measure(["list", big, "--limit", "1"], env)
-    rows.append((f"show, one run with {args.steps} steps (cached)", args.steps, *measure(["show", big, "big-run"], env)))
-    rows.append((f"show --json, one run with {args.steps} steps (cached)", args.steps,
-                 *measure(["show", big, "big-run", "--json"], env)))
-    print(f"\n| what | size | seconds | peak RSS MB |\n|---|---|---|---|")
+    rows.append(
+        (f"show, one run with {args.steps} steps (cached)", args.steps, *measure(["show", big, "big-run"], env))
+    )
+    rows.append(
+        (
+            f"show --json, one run with {args.steps} steps (cached)",
+            args.steps,
+            *measure(["show", big, "big-run", "--json"], env),
+        )
+    )
+    print("\n| what | size | seconds | peak RSS MB |\n|---|---|---|---|")
     for name, size, secs, peak in rows:
         print(f"| {name} | {size:,.0f} | {secs:.2f} | {peak:.0f} |")
 

@@ -9,7 +9,7 @@ import json
 import random
 import sqlite3
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 SCHEMA = """
 CREATE TABLE agent_traces (
@@ -25,7 +25,7 @@ TOOLS = ("search", "read_file", "write_file", "run_tests", "http_get")
 
 def iso(ms: int) -> str:
     # ISO-8601 text, as agent servers write started_at/finished_at (tool timestamps stay epoch ms).
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def rows(n: int, seed: int = 7):
@@ -42,8 +42,19 @@ def rows(n: int, seed: int = 7):
         status = rnd.choices(("completed", "failed", "timeout"), (90, 8, 2))[0]
         error = None if status == "completed" else f"{status}: step {len(calls)} gave up"
         yield (
-            f"run-{i:07d}", f"sess-{i // 10}", rnd.choice(AGENTS), "ws-1", iso(start), iso(at + 50), at + 50 - start,
-            rnd.randint(100, 9000), rnd.randint(10, 2000), json.dumps(calls), None, status, error,
+            f"run-{i:07d}",
+            f"sess-{i // 10}",
+            rnd.choice(AGENTS),
+            "ws-1",
+            iso(start),
+            iso(at + 50),
+            at + 50 - start,
+            rnd.randint(100, 9000),
+            rnd.randint(10, 2000),
+            json.dumps(calls),
+            None,
+            status,
+            error,
         )
 
 

@@ -16,8 +16,8 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable
 
 from tracetui.tui.pilot import settle, until
 
@@ -38,7 +38,9 @@ async def run_screen(pilot):
 async def detail_shown(pilot, screen) -> None:
     """The detail pane shows the step under the cursor (it is read in a worker)."""
     await settle(pilot)
-    await until(pilot, lambda: screen.detail.details is not None and screen.detail.details.key == screen.detail.subject_key)
+    await until(
+        pilot, lambda: screen.detail.details is not None and screen.detail.details.key == screen.detail.subject_key
+    )
     await settle(pilot)
 
 

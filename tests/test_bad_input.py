@@ -5,9 +5,9 @@ import os
 import sqlite3
 
 import pytest
+from builders import run, step, write_jsonl
 from click.testing import CliRunner
 
-from builders import run, step, write_jsonl
 from tracetui.cli import main
 
 
@@ -117,10 +117,13 @@ def test_every_command_gives_the_same_clear_error(tmp_path, command):
 
 
 def test_orphan_and_cycle_steps_load_under_the_root_and_are_reported(tmp_path):
-    path = write_jsonl(tmp_path / "runs.jsonl", [
-        run("r1", step("a"), step("lost", "gone")),
-        run("r2", step("x", "y"), step("y", "x")),
-    ])
+    path = write_jsonl(
+        tmp_path / "runs.jsonl",
+        [
+            run("r1", step("a"), step("lost", "gone")),
+            run("r2", step("x", "y"), step("y", "x")),
+        ],
+    )
     result = invoke("list", path, "--json")
     assert result.exit_code == 0 and '"r1"' in result.stdout and '"r2"' in result.stdout
     warnings = result.stderr.strip().splitlines()

@@ -2,9 +2,9 @@ import json
 import subprocess
 import sys
 
+from builders import run, step, write_jsonl, write_store
 from click.testing import CliRunner
 
-from builders import run, step, write_jsonl, write_store
 from tracetui.cli import main
 
 RUNS = [
@@ -15,10 +15,21 @@ RUNS = [
         step("yes", "route", branch="then", tokens_in=10, tokens_out=5, credits=2.0),
         step("no", "route", branch="else", status="skipped"),
         step("tool", "yes", kind="tool", status="failed", error="boom [/tool_call]"),
-        agent="alpha", status="completed", started_at="2026-01-01T00:00:00.000Z", duration_ms=100.0, cost_usd=0.5,
+        agent="alpha",
+        status="completed",
+        started_at="2026-01-01T00:00:00.000Z",
+        duration_ms=100.0,
+        cost_usd=0.5,
     ),
-    run("r-2", step("a", tokens_in=100), agent="beta", status="failed", error="bad [bold]thing",
-        started_at="2026-01-02T00:00:00.000Z", duration_ms=300.0),
+    run(
+        "r-2",
+        step("a", tokens_in=100),
+        agent="beta",
+        status="failed",
+        error="bad [bold]thing",
+        started_at="2026-01-02T00:00:00.000Z",
+        duration_ms=300.0,
+    ),
     run("r-3", agent="alpha", status="timeout", started_at="2026-01-03T00:00:00.000Z", duration_ms=200.0),
 ]
 
@@ -33,8 +44,20 @@ def test_list_json_fields_and_default_order(tmp_path):
     db = write_store(tmp_path / "t.db", RUNS)
     rows = json.loads(invoke("list", db, "--json").stdout)
     assert [r["id"] for r in rows] == ["r-1", "r-2", "r-3"]
-    assert set(rows[0]) == {"id", "agent", "status", "started_at", "duration_ms", "steps", "failed_steps",
-                            "tokens_in", "tokens_out", "credits", "cost_usd", "error"}
+    assert set(rows[0]) == {
+        "id",
+        "agent",
+        "status",
+        "started_at",
+        "duration_ms",
+        "steps",
+        "failed_steps",
+        "tokens_in",
+        "tokens_out",
+        "credits",
+        "cost_usd",
+        "error",
+    }
     assert rows[0]["steps"] == 5 and rows[0]["failed_steps"] == 1 and rows[0]["tokens_in"] == 11
     assert rows[0]["credits"] == 2.0 and rows[0]["cost_usd"] == 0.5
 
@@ -62,11 +85,11 @@ def test_list_text_shows_status_words_and_literal_errors(tmp_path):
 def test_show_text_tree_with_badges_skipped_and_first_failure(tmp_path):
     out = invoke("show", write_store(tmp_path / "t.db", RUNS), "r-1").stdout
     lines = out.splitlines()
-    assert any("route" in l and "chosen: then" in l for l in lines)
-    assert any("⊘ no" in l and "skipped" in l and "(branch else)" in l for l in lines)
-    tool_line = next(l for l in lines if "tool" in l and "boom" in l)
+    assert any("route" in line and "chosen: then" in line for line in lines)
+    assert any("⊘ no" in line and "skipped" in line and "(branch else)" in line for line in lines)
+    tool_line = next(line for line in lines if "tool" in line and "boom" in line)
     assert "boom [/tool_call]" in tool_line and "◀ first failure" in tool_line
-    assert lines.index(tool_line) > lines.index(next(l for l in lines if "yes" in l))
+    assert lines.index(tool_line) > lines.index(next(line for line in lines if "yes" in line))
     assert "totals: 5 steps, 1 failed" in out
 
 
@@ -107,7 +130,9 @@ def test_import_then_export_round_trip(tmp_path):
     assert result.exit_code == 0 and "imported 3 runs" in result.stdout
     exported = tmp_path / "again.jsonl"
     assert invoke("export", out_db, "-o", exported).exit_code == 0
-    assert json.loads(invoke("show", exported, "r-1", "--json").stdout) == json.loads(invoke("show", src, "r-1", "--json").stdout)
+    assert json.loads(invoke("show", exported, "r-1", "--json").stdout) == json.loads(
+        invoke("show", src, "r-1", "--json").stdout
+    )
 
 
 def test_import_refuses_to_overwrite(tmp_path):

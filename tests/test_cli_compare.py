@@ -1,9 +1,9 @@
 import json
 import sqlite3
 
+from builders import run, step, write_jsonl, write_store
 from click.testing import CliRunner
 
-from builders import run, step, write_jsonl, write_store
 from tracetui.cli import main
 
 
@@ -55,7 +55,13 @@ def test_compare_json_in_one_file(tmp_path):
     gate = out["pairs"][1]
     assert gate["branch"] == {"a": "then", "b": "else"}
     assert gate["changes"] == ["chosen_branch"]
-    assert out["pairs"][0]["deltas"] == {"duration_ms": -50, "tokens_in": 2, "tokens_out": 0, "credits": None, "cost_usd": None}
+    assert out["pairs"][0]["deltas"] == {
+        "duration_ms": -50,
+        "tokens_in": 2,
+        "tokens_out": 0,
+        "credits": None,
+        "cost_usd": None,
+    }
     assert out["pairs"][4]["changes"] == ["status", "output", "error"]
     assert out["first_divergence"] == gate
     assert out["deltas"]["duration_ms"] == -500
@@ -89,8 +95,18 @@ def write_agent_traces(path, rows):
     for row in rows:
         conn.execute(
             "INSERT INTO agent_traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (row["id"], "researcher", "2026-02-27T10:00:00Z", None, row["duration_ms"], 500, 50,
-             json.dumps(row["tool_calls"]), row["final_status"], row.get("error")),
+            (
+                row["id"],
+                "researcher",
+                "2026-02-27T10:00:00Z",
+                None,
+                row["duration_ms"],
+                500,
+                50,
+                json.dumps(row["tool_calls"]),
+                row["final_status"],
+                row.get("error"),
+            ),
         )
     conn.commit()
     conn.close()
@@ -98,19 +114,32 @@ def write_agent_traces(path, rows):
 
 
 def test_compare_across_an_agent_traces_database_and_a_jsonl_export(tmp_path):
-    server = write_agent_traces(tmp_path / "server.db", [{
-        "id": "tr-1", "duration_ms": 900, "final_status": "error", "error": "tool failed",
-        "tool_calls": [
-            {"toolName": "web_search", "durationMs": 600, "error": None},
-            {"toolName": "file_read", "durationMs": 18, "error": "ENOENT [/tool_call]"},
+    server = write_agent_traces(
+        tmp_path / "server.db",
+        [
+            {
+                "id": "tr-1",
+                "duration_ms": 900,
+                "final_status": "error",
+                "error": "tool failed",
+                "tool_calls": [
+                    {"toolName": "web_search", "durationMs": 600, "error": None},
+                    {"toolName": "file_read", "durationMs": 18, "error": "ENOENT [/tool_call]"},
+                ],
+            }
         ],
-    }])
-    export = write_jsonl(tmp_path / "today.jsonl", [run(
-        "fixed",
-        step("c1", name="web_search", kind="tool", duration_ms=500),
-        step("c2", name="file_read", kind="tool", duration_ms=20),
-        step("c3", name="summarize", kind="llm"),
-    )])
+    )
+    export = write_jsonl(
+        tmp_path / "today.jsonl",
+        [
+            run(
+                "fixed",
+                step("c1", name="web_search", kind="tool", duration_ms=500),
+                step("c2", name="file_read", kind="tool", duration_ms=20),
+                step("c3", name="summarize", kind="llm"),
+            )
+        ],
+    )
     out = compare_json(server, "tr-1", "--with", export, "fixed")
     assert out["a"]["id"] == "tr-1" and out["b"]["id"] == "fixed"
     assert [(p["mark"], p["changes"]) for p in out["pairs"]] == [
@@ -130,8 +159,17 @@ def test_compare_across_a_native_store_and_jsonl(tmp_path):
 
 
 def test_text_output_shows_both_columns_marks_and_untrusted_text_literally(tmp_path):
-    a = run("a", step("s", name="[bold red]evil\x1b[31m", kind="tool", status="failed"), step("gate", kind="control", chosen_branch="then"))
-    b = run("b", step("s", name="[bold red]evil\x1b[31m", kind="tool"), step("gate", kind="control", chosen_branch="else"), step("extra", kind="llm"))
+    a = run(
+        "a",
+        step("s", name="[bold red]evil\x1b[31m", kind="tool", status="failed"),
+        step("gate", kind="control", chosen_branch="then"),
+    )
+    b = run(
+        "b",
+        step("s", name="[bold red]evil\x1b[31m", kind="tool"),
+        step("gate", kind="control", chosen_branch="else"),
+        step("extra", kind="llm"),
+    )
     path = write_jsonl(tmp_path / "runs.jsonl", [a, b])
     result = invoke("compare", path, "a", "b", "--text")
     assert result.exit_code == 0, result.output

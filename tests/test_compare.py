@@ -2,6 +2,7 @@ import random
 import sys
 
 from builders import run, step
+
 from tracetui.compare import (
     CHANGED,
     DP_LIMIT,
@@ -20,9 +21,7 @@ def both(a: Run, b: Run):
 
 def rows(comparison):
     """(A step id, B step id, depth, mark) per pair."""
-    return [
-        (p.a.id if p.a else None, p.b.id if p.b else None, p.depth, p.mark) for p in comparison.pairs
-    ]
+    return [(p.a.id if p.a else None, p.b.id if p.b else None, p.depth, p.mark) for p in comparison.pairs]
 
 
 def agent_run(run_id, *extra_steps, **fields):
@@ -47,7 +46,13 @@ def test_identical_runs_align_step_for_step_with_no_divergence():
     assert result.first_divergence is None
     assert result.differences == []
     assert all(p.changes == [] and p.branch is None for p in result.pairs)
-    assert result.pairs[0].deltas == {"duration_ms": 0, "tokens_in": 0, "tokens_out": 0, "credits": None, "cost_usd": None}
+    assert result.pairs[0].deltas == {
+        "duration_ms": 0,
+        "tokens_in": 0,
+        "tokens_out": 0,
+        "credits": None,
+        "cost_usd": None,
+    }
 
 
 def test_an_inserted_step_is_only_in_b_and_later_rows_stay_aligned():
@@ -71,7 +76,11 @@ def test_an_inserted_step_is_only_in_b_and_later_rows_stay_aligned():
 
 def test_a_deleted_step_is_only_in_a():
     a = agent_run("a")
-    b = run("b", step("plan", kind="llm", output="the plan", tokens_in=100, tokens_out=20), step("answer", kind="llm", output="42", tokens_in=200, tokens_out=10))
+    b = run(
+        "b",
+        step("plan", kind="llm", output="the plan", tokens_in=100, tokens_out=20),
+        step("answer", kind="llm", output="42", tokens_in=200, tokens_out=10),
+    )
     result = both(a, b)
     assert [(x, y, m) for x, y, _, m in rows(result)] == [
         ("plan", "plan", SAME),
@@ -99,7 +108,9 @@ def test_a_retried_step_pairs_the_attempts_that_agree_and_leaves_the_failed_one_
 
 def test_a_step_that_fails_in_b_without_a_retry_is_changed():
     a = run("a", step("s1", name="search", kind="tool", output="3 hits"), step("answer", kind="llm"))
-    b = run("b", step("s1", name="search", kind="tool", status="failed", error="rate limited"), step("answer", kind="llm"))
+    b = run(
+        "b", step("s1", name="search", kind="tool", status="failed", error="rate limited"), step("answer", kind="llm")
+    )
     result = both(a, b)
     assert [(x, y, m) for x, y, _, m in rows(result)] == [("s1", "s1", CHANGED), ("answer", "answer", SAME)]
     assert result.pairs[0].changes == ["status", "output", "error"]
@@ -198,7 +209,13 @@ def test_deltas_are_b_minus_a_and_none_where_a_side_lacks_the_number():
     a = run("a", step("llm", kind="llm", duration_ms=100, tokens_in=10, credits=2.0), duration_ms=1000, tokens_in=10)
     b = run("b", step("llm", kind="llm", duration_ms=250, tokens_in=4, cost_usd=0.5), duration_ms=800)
     result = both(a, b)
-    assert result.pairs[0].deltas == {"duration_ms": 150, "tokens_in": -6, "tokens_out": None, "credits": None, "cost_usd": None}
+    assert result.pairs[0].deltas == {
+        "duration_ms": 150,
+        "tokens_in": -6,
+        "tokens_out": None,
+        "credits": None,
+        "cost_usd": None,
+    }
     assert result.deltas["duration_ms"] == -200
     assert result.deltas["tokens_in"] == -6  # B has no run total: the sum of its steps
     assert result.deltas["step_count"] == 0

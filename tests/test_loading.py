@@ -1,6 +1,7 @@
 import os
 
 from builders import run, step, write_jsonl, write_store
+
 from tracetui.loading import cache_path, open_store, prepare
 
 

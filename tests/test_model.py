@@ -1,4 +1,5 @@
 from builders import run, step
+
 from tracetui.analysis import first_failed_step, root_cause
 from tracetui.model import FLAG_CYCLE, FLAG_ORPHAN, FLAG_TOTAL_MISMATCH, finalize_run
 
@@ -92,7 +93,9 @@ def test_first_failed_step_stays_on_the_earliest_when_descendants_did_not_fail()
 
 
 def test_recovered_tool_error_in_a_completed_run_counts():
-    r = finalize_run(run("r", step("llm"), step("tool", "llm", status="failed"), step("retry", "llm"), status="completed"))
+    r = finalize_run(
+        run("r", step("llm"), step("tool", "llm", status="failed"), step("retry", "llm"), status="completed")
+    )
     assert r.failed_steps == 1
     assert first_failed_step(r.steps).id == "tool"
 

@@ -5,8 +5,15 @@ from tracetui import normalize
 
 @pytest.mark.parametrize(
     "raw, expected",
-    [("processing", "running"), ("error", "failed"), ("success", "completed"), ("TIMEOUT", "timeout"),
-     ("skipped", "skipped"), (None, "completed"), ("weird", "completed")],
+    [
+        ("processing", "running"),
+        ("error", "failed"),
+        ("success", "completed"),
+        ("TIMEOUT", "timeout"),
+        ("skipped", "skipped"),
+        (None, "completed"),
+        ("weird", "completed"),
+    ],
 )
 def test_status(raw, expected):
     assert normalize.status(raw) == expected
@@ -18,9 +25,20 @@ def test_run_status_is_never_skipped():
 
 @pytest.mark.parametrize(
     "raw, expected",
-    [("if_else", "control"), ("switch", "control"), ("input_scan", "scan"), ("output_scan", "scan"),
-     ("governance", "governance"), ("evaluation", "evaluation"), ("web_search", "tool"), ("prompt_call", "llm"),
-     ("reasoning", "reasoning"), ("retrieval", "retrieval"), ("totally_new_step", "other"), (None, "other")],
+    [
+        ("if_else", "control"),
+        ("switch", "control"),
+        ("input_scan", "scan"),
+        ("output_scan", "scan"),
+        ("governance", "governance"),
+        ("evaluation", "evaluation"),
+        ("web_search", "tool"),
+        ("prompt_call", "llm"),
+        ("reasoning", "reasoning"),
+        ("retrieval", "retrieval"),
+        ("totally_new_step", "other"),
+        (None, "other"),
+    ],
 )
 def test_kind(raw, expected):
     assert normalize.kind(raw) == expected

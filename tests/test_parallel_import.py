@@ -4,8 +4,8 @@ import dataclasses
 import os
 
 import pytest
-
 from builders import run, step, write_jsonl
+
 from tracetui import parallel
 from tracetui.loading import prepare
 from tracetui.store import StoreWriter
@@ -14,15 +14,19 @@ from tracetui.store import StoreWriter
 def stored(opening):
     store = opening.connect()
     runs = [dataclasses.asdict(store.get_run(r.id)) | {"steps": None} for r in store.list_runs(sort="id", desc=False)]
-    steps = {r["id"]: [dataclasses.asdict(s) | {"children": None} for s in store.steps(r["id"], payloads=True)] for r in runs}
+    steps = {
+        r["id"]: [dataclasses.asdict(s) | {"children": None} for s in store.steps(r["id"], payloads=True)] for r in runs
+    }
     problems = [(p.line, p.message) for p in store.problems()]
     return runs, steps, problems
 
 
 @pytest.fixture
 def big_file(tmp_path):
-    runs = [run(f"r{i}", step("a", tokens_in=i), step("b", "a", status="failed" if i % 7 == 0 else "completed"))
-            for i in range(400)]
+    runs = [
+        run(f"r{i}", step("a", tokens_in=i), step("b", "a", status="failed" if i % 7 == 0 else "completed"))
+        for i in range(400)
+    ]
     runs.insert(150, run("r3", agent="again"))  # a repeated id, blocks after the first one
     path = write_jsonl(tmp_path / "big.jsonl", runs)
     with open(path, "ab") as f:
@@ -91,13 +95,15 @@ def big_otlp_file(tmp_path):
     lines = [line for name in names for line in open(os.path.join(frameworks, name), "rb").read().splitlines()]
     trace_id = re.compile(rb'"traceId":"([0-9a-f]{32})"')
     copies = [
-        trace_id.sub(lambda m: b'"traceId":"' + m.group(1)[:24] + b"%08x" % copy + b'"', line)
+        trace_id.sub(lambda m, c=copy: b'"traceId":"' + m.group(1)[:24] + b"%08x" % c + b'"', line)
         for copy in range(1, 13)
         for line in lines
     ]
     random.Random(5).shuffle(copies)
     copies.insert(40, b"not json")
-    copies.insert(41, b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "nope", "spanId": "00f067aa0ba902b7"}]}]}]}')
+    copies.insert(
+        41, b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "nope", "spanId": "00f067aa0ba902b7"}]}]}]}'
+    )
     path = tmp_path / "big_otlp.jsonl"
     path.write_bytes(b"\n".join(copies) + b'\n{"resourceSpans": [{"scopeSp')  # cut off
     return str(path)

@@ -110,12 +110,10 @@ def test_events_lines_interleave_runs_and_put_children_before_parents():
 
     lines = [orjson.loads(line) for line in (SAMPLES / "events.jsonl").read_bytes().splitlines()]
     run_order = [line["run_id"] for line in lines]
-    switches = sum(1 for a, b in zip(run_order, run_order[1:]) if a != b)
+    switches = sum(1 for a, b in zip(run_order, run_order[1:], strict=False) if a != b)
     assert switches > len(set(run_order))  # more run changes than runs: the lines interleave
     position = {(line["run_id"], line["step_id"]): i for i, line in enumerate(lines)}
-    assert any(
-        line["parent_id"] and position[(line["run_id"], line["parent_id"])] > i for i, line in enumerate(lines)
-    )
+    assert any(line["parent_id"] and position[(line["run_id"], line["parent_id"])] > i for i, line in enumerate(lines))
 
 
 # -- the samples cover what the README promises -----------------------------------------------

@@ -29,7 +29,9 @@ def test_the_script_writes_each_view_without_touching_the_users_cache(tmp_path):
     out = tmp_path / "shots"
     subprocess.run(
         [sys.executable, str(REPO / "screenshots" / "make_screenshots.py"), "--out", str(out)],
-        check=True, capture_output=True, timeout=120,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     assert sorted(p.name for p in out.iterdir()) == sorted(EXPECTED)
     for name, strings in EXPECTED.items():

@@ -19,7 +19,7 @@ from .analysis import first_failed_step
 from .errors import TraceError
 from .loading import open_store, prepare
 from .model import Run, Step
-from .store import SORT_KEYS, RunFilter, Store
+from .store import RunFilter, Store
 
 # The core checks the input itself, so every problem gets the same one-line message and exit 2.
 TRACE_PATH = click.Path(readable=False)
@@ -47,7 +47,9 @@ def handles_errors(fn):
 
 
 def store_options(fn):
-    fn = click.option("--format", "fmt", type=click.Choice(sources.names()), help="Skip detection: read PATH as this format.")(fn)
+    fn = click.option(
+        "--format", "fmt", type=click.Choice(sources.names()), help="Skip detection: read PATH as this format."
+    )(fn)
     fn = click.option("--no-cache", is_flag=True, help="Do not read or write the import cache.")(fn)
     return fn
 
@@ -118,7 +120,12 @@ def main() -> None:
 @click.option("--status", multiple=True, help="Only runs with this status (repeatable).")
 @click.option("--agent", multiple=True, help="Only runs of this agent (repeatable).")
 @click.option("--search", help="Only runs whose id, agent, session or error contains this text.")
-@click.option("--sort", type=click.Choice(["started", "duration", "tokens", "credits", "cost"]), default="started", show_default=True)
+@click.option(
+    "--sort",
+    type=click.Choice(["started", "duration", "tokens", "credits", "cost"]),
+    default="started",
+    show_default=True,
+)
 @click.option("--desc", is_flag=True, help="Largest / latest first.")
 @click.option("--limit", type=click.IntRange(min=0), help="At most this many runs.")
 @click.option("--json", "as_json", is_flag=True, help="JSON array of run summaries.")
@@ -127,7 +134,9 @@ def main() -> None:
 def list_cmd(path, status, agent, search, sort, desc, limit, as_json, fmt, no_cache):
     """One row per run: id, agent, status, start, duration, steps, failures, tokens, credits, cost, error."""
     store = load(path, fmt, no_cache)
-    runs = store.list_runs(RunFilter(status=status or None, agent=agent or None, search=search), sort=sort, desc=desc, limit=limit)
+    runs = store.list_runs(
+        RunFilter(status=status or None, agent=agent or None, search=search), sort=sort, desc=desc, limit=limit
+    )
     if as_json:
         click.echo(dumps([run_summary(r) for r in runs]))
         return
@@ -194,7 +203,9 @@ def import_cmd(src, output, fmt):
         click.echo(f"tracetui: warning: {src}: {display.safe(str(problem), single_line=True)}", err=True)
     if len(opening.problems) > 20:
         click.echo(f"tracetui: warning: {src}: … and {len(opening.problems) - 20} more problems", err=True)
-    click.echo(f"imported {count} run{'' if count == 1 else 's'} from {display.safe(src)} ({opening.format}) into {display.safe(output)}")
+    click.echo(
+        f"imported {count} run{'' if count == 1 else 's'} from {display.safe(src)} ({opening.format}) into {display.safe(output)}"
+    )
 
 
 @main.command()
@@ -227,8 +238,12 @@ def export(src, output, run_ids, fmt, no_cache):
 @click.argument("path", type=TRACE_PATH)
 @click.argument("run_a")
 @click.argument("run_b")
-@click.option("--with", "with_path", type=TRACE_PATH, metavar="PATH_B", help="Look RUN_B up in this file instead of PATH.")
-@click.option("--with-format", "with_fmt", type=click.Choice(sources.names()), help="Skip detection: read PATH_B as this format.")
+@click.option(
+    "--with", "with_path", type=TRACE_PATH, metavar="PATH_B", help="Look RUN_B up in this file instead of PATH."
+)
+@click.option(
+    "--with-format", "with_fmt", type=click.Choice(sources.names()), help="Skip detection: read PATH_B as this format."
+)
 @click.option("--json", "as_json", is_flag=True, help="The alignment as JSON: a, b, pairs, first_divergence.")
 @click.option("--text", "as_text", is_flag=True, help="Print the side-by-side text instead of opening the viewer.")
 @store_options
@@ -256,14 +271,18 @@ def compare(path, run_a, run_b, with_path, with_fmt, as_json, as_text, fmt, no_c
     if as_json:
         pairs = [pair_dict(p) for p in comparison.pairs]
         first = comparison.first_divergence
-        click.echo(dumps({
-            "a": run_summary(comparison.run_a),
-            "b": run_summary(comparison.run_b),
-            "deltas": comparison.deltas,
-            "counts": comparison.counts(),
-            "pairs": pairs,
-            "first_divergence": None if first is None else pairs[first],
-        }))
+        click.echo(
+            dumps(
+                {
+                    "a": run_summary(comparison.run_a),
+                    "b": run_summary(comparison.run_b),
+                    "deltas": comparison.deltas,
+                    "counts": comparison.counts(),
+                    "pairs": pairs,
+                    "first_divergence": None if first is None else pairs[first],
+                }
+            )
+        )
         return
     from .compare_text import print_comparison
 

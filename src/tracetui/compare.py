@@ -9,9 +9,10 @@ their children; unmatched steps carry their whole subtree as only_a / only_b row
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Hashable, Sequence
+from typing import Any
 
 from .model import Run, Step, step_tree
 
@@ -83,9 +84,7 @@ def step_key(step: Step) -> Key:
 
 
 # -- sequence alignment ----------------------------------------------------------------------------
-def align_keys(
-    a: Sequence[Key], b: Sequence[Key], ties: tuple[Sequence[Any], Sequence[Any]] | None = None
-) -> list[Op]:
+def align_keys(a: Sequence[Key], b: Sequence[Key], ties: tuple[Sequence[Any], Sequence[Any]] | None = None) -> list[Op]:
     """An order-preserving alignment of two key lists with (close to) the most matches.
 
     Equal keys match in order (the first repeat with the first); between two matches the steps
@@ -211,9 +210,7 @@ def _patience(a, b, a0, a1, b0, b1) -> list[tuple[int, int]]:
     once_b: dict[Key, int | None] = {}
     for j in range(b0, b1):
         once_b[b[j]] = None if b[j] in once_b else j
-    pairs = sorted(
-        (i, once_b[k]) for k, i in once_a.items() if i is not None and once_b.get(k) is not None
-    )
+    pairs = sorted((i, once_b[k]) for k, i in once_a.items() if i is not None and once_b.get(k) is not None)
     return _increasing(pairs)  # type: ignore[arg-type]
 
 
@@ -284,7 +281,9 @@ def align_steps(roots_a: Sequence[Step], roots_b: Sequence[Step]) -> list[Pair]:
             pairs.append(matched_pair(x, y, depth))
             stack.append(("lists", x.children, y.children, depth + 1))
         elif what == "lists":
-            ops = align_keys([step_key(s) for s in x], [step_key(s) for s in y], ([s.status for s in x], [s.status for s in y]))
+            ops = align_keys(
+                [step_key(s) for s in x], [step_key(s) for s in y], ([s.status for s in x], [s.status for s in y])
+            )
             for i, j in reversed(ops):
                 if i is not None and j is not None:
                     stack.append(("pair", x[i], y[j], depth))
@@ -294,7 +293,11 @@ def align_steps(roots_a: Sequence[Step], roots_b: Sequence[Step]) -> list[Pair]:
                     stack.append(("only", y[j], ONLY_B, depth))
         else:
             mark = y
-            pairs.append(Pair(x if mark == ONLY_A else None, x if mark == ONLY_B else None, depth, mark, [], None, dict(no_deltas)))
+            pairs.append(
+                Pair(
+                    x if mark == ONLY_A else None, x if mark == ONLY_B else None, depth, mark, [], None, dict(no_deltas)
+                )
+            )
             stack.extend(("only", kid, mark, depth + 1) for kid in reversed(x.children))
     return pairs
 

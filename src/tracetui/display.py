@@ -32,7 +32,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 def _visible(match: re.Match) -> str:
     ch = match.group()
-    return "\\x%02x" % ord(ch)
+    return f"\\x{ord(ch):02x}"
 
 
 def safe(text: object, *, single_line: bool = False) -> str:

@@ -11,9 +11,9 @@ import hashlib
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Callable
 
 from . import parallel, sources
 from .errors import UnusableInput
@@ -79,8 +79,10 @@ class Opening:
     @property
     def uses_workers(self) -> bool:
         """True when run_import() will parse with worker processes (see parallel.start_helpers)."""
-        return not self.ready and self.head is not None and parallel.usable(
-            self.module, self.head, os.path.getsize(self.path)
+        return (
+            not self.ready
+            and self.head is not None
+            and parallel.usable(self.module, self.head, os.path.getsize(self.path))
         )
 
     def connect(self) -> Store:

@@ -221,7 +221,7 @@ def finalize_run(run: Run) -> Run:
                 on_path.add(id(node))
                 node = by_id.get(node.parent_id) if node.parent_id else None
             if node is not None and id(node) in on_path:
-                loop = path[path.index(node):]
+                loop = path[path.index(node) :]
                 for member in loop:
                     in_cycle[id(member)] = member
         for member in in_cycle.values():
@@ -279,15 +279,22 @@ def tree_problems(run: Run) -> list[Problem]:
     for step in run.steps:
         if FLAG_ORPHAN in step.flags:
             parent = step.extra.get("missing_parent_id")
-            out.append(Problem(
-                f"run {run.id!r}: step {step.id!r} names parent {parent!r}, which is not in the run;"
-                " shown under the run root", line=run.source_line, run_id=run.id,
-            ))
+            out.append(
+                Problem(
+                    f"run {run.id!r}: step {step.id!r} names parent {parent!r}, which is not in the run;"
+                    " shown under the run root",
+                    line=run.source_line,
+                    run_id=run.id,
+                )
+            )
         if FLAG_CYCLE in step.flags:
-            out.append(Problem(
-                f"run {run.id!r}: step {step.id!r} is in a loop of parent links; shown under the run root",
-                line=run.source_line, run_id=run.id,
-            ))
+            out.append(
+                Problem(
+                    f"run {run.id!r}: step {step.id!r} is in a loop of parent links; shown under the run root",
+                    line=run.source_line,
+                    run_id=run.id,
+                )
+            )
     return out
 
 

@@ -16,8 +16,8 @@ import os
 import shutil
 import tempfile
 from collections import deque
+from collections.abc import Callable, Iterator
 from importlib import import_module
-from typing import Callable, Iterator
 
 from .model import Problem, finalize_run, tree_problems
 from .sources import SourceFile
@@ -113,7 +113,9 @@ def convert(module_name: str, path: str, first: int, block: bytes, at_end: bool,
     return problems
 
 
-def convert_groups(module_name: str, path: str, staging_path: str, first: int, keys: list[str], out: str) -> list[Problem]:
+def convert_groups(
+    module_name: str, path: str, staging_path: str, first: int, keys: list[str], out: str
+) -> list[Problem]:
     """In a worker: the runs of staged groups first, first + 1, ... (keys) into the scratch store `out`."""
     module = import_module(module_name)
     writer = StoreWriter(out, scratch=True, commit_every=3600, batch_rows=50000)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import operator
 import sqlite3
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import orjson
 
@@ -116,9 +117,7 @@ SORT_KEYS = {
 
 def create_schema(db, *, indexes: bool = True) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
-    db["problems"].create(
-        {"n": int, "line": int, "run_id": str, "message": str}, pk="n", if_not_exists=True
-    )
+    db["problems"].create({"n": int, "line": int, "run_id": str, "message": str}, pk="n", if_not_exists=True)
     db["runs"].create(RUN_COLUMNS, pk="id", if_not_exists=True)
     db["steps"].create(STEP_COLUMNS, pk=("run_id", "id"), if_not_exists=True)
     if not indexes:
@@ -150,7 +149,7 @@ def run_row(run: Run) -> tuple:
     values = []
     for col in RUN_COLUMNS:
         if col.startswith("total_"):
-            values.append(run.total(col[len("total_"):]))
+            values.append(run.total(col[len("total_") :]))
         elif col in JSON_COLUMNS:
             values.append(_json(getattr(run, col)))
         else:
@@ -248,10 +247,16 @@ class StoreWriter:
                     self._keep_apart_in_block(run_id)
                 else:
                     self._seen.add(run_id)
-            for line, run_id, message in self.conn.execute("SELECT line, run_id, message FROM blk.problems ORDER BY n").fetchall():
+            for line, run_id, message in self.conn.execute(
+                "SELECT line, run_id, message FROM blk.problems ORDER BY n"
+            ).fetchall():
                 self.add_problem(Problem(message, line=line, run_id=run_id))
-            self.conn.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) SELECT {', '.join(RUN_COLUMNS)} FROM blk.runs")
-            self.conn.execute(f"INSERT INTO steps ({', '.join(STEP_COLUMNS)}) SELECT {', '.join(STEP_COLUMNS)} FROM blk.steps")
+            self.conn.execute(
+                f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) SELECT {', '.join(RUN_COLUMNS)} FROM blk.runs"
+            )
+            self.conn.execute(
+                f"INSERT INTO steps ({', '.join(STEP_COLUMNS)}) SELECT {', '.join(STEP_COLUMNS)} FROM blk.steps"
+            )
             self.run_count += self.conn.execute("SELECT count(*) FROM blk.runs").fetchone()[0]
             self.conn.execute("COMMIT")
         finally:
@@ -261,9 +266,7 @@ class StoreWriter:
 
     def _keep_apart_in_block(self, original: str) -> None:
         """A run id seen in an earlier block: rename it in the block, as add() would."""
-        row = self.conn.execute(
-            "SELECT extra, flags, source_line FROM blk.runs WHERE id = ?", (original,)
-        ).fetchone()
+        row = self.conn.execute("SELECT extra, flags, source_line FROM blk.runs WHERE id = ?", (original,)).fetchone()
         n = 2
         while f"{original}~{n}" in self._seen:
             n += 1
@@ -274,7 +277,8 @@ class StoreWriter:
         if "duplicate_id" not in flags:
             flags.append("duplicate_id")
         self.conn.execute(
-            "UPDATE blk.runs SET id = ?, extra = ?, flags = ? WHERE id = ?", (new_id, _json(extra), _json(flags), original)
+            "UPDATE blk.runs SET id = ?, extra = ?, flags = ? WHERE id = ?",
+            (new_id, _json(extra), _json(flags), original),
         )
         self.conn.execute("UPDATE blk.steps SET run_id = ? WHERE run_id = ?", (new_id, original))
         self._seen.add(new_id)
@@ -342,7 +346,7 @@ class RunFilter:
 
 
 def _decode(row: sqlite3.Row, cls: type, json_defaults: dict[str, Any]) -> Any:
-    values = dict(zip(row.keys(), row))  # in C: this runs once per step of every run shown
+    values = dict(zip(row.keys(), row, strict=False))  # in C: this runs once per step of every run shown
     for key, default in json_defaults.items():
         if key in values:
             value = values[key]
@@ -407,7 +411,7 @@ class Store:
         out: list[Run] = []
         cols = ", ".join(RUN_LIST_COLUMNS)
         for start in range(0, len(run_ids), 500):
-            chunk = list(run_ids[start:start + 500])
+            chunk = list(run_ids[start : start + 500])
             sql = f"SELECT {cols} FROM runs WHERE id IN ({', '.join('?' * len(chunk))})"
             out.extend(self._run(row) for row in self.conn.execute(sql, chunk))
         return out
@@ -441,7 +445,9 @@ class Store:
         return None if row is None else self._run(row)
 
     def agents(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT DISTINCT agent FROM runs WHERE agent IS NOT NULL ORDER BY agent")]
+        return [
+            r[0] for r in self.conn.execute("SELECT DISTINCT agent FROM runs WHERE agent IS NOT NULL ORDER BY agent")
+        ]
 
     def statuses(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT status FROM runs ORDER BY status")]
@@ -459,9 +465,7 @@ class Store:
         rows = self.conn.execute(f"SELECT {cols} FROM steps WHERE run_id = ? ORDER BY ord", (run_id,))
         return [self._step(r) for r in rows]
 
-    def children(
-        self, run_id: str, parent_id: str | None, *, limit: int | None = None, offset: int = 0
-    ) -> list[Step]:
+    def children(self, run_id: str, parent_id: str | None, *, limit: int | None = None, offset: int = 0) -> list[Step]:
         """Child steps in order; limit/offset page through a parent with very many children."""
         cols = ", ".join(STEP_TREE_COLUMNS)
         page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"

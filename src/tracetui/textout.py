@@ -26,9 +26,17 @@ def _t(value: object, style: str = "") -> Text:
 def runs_table(runs: list[Run]) -> None:
     table = Table(box=None, pad_edge=False, header_style="bold")
     for name, justify in (
-        ("status", "left"), ("run", "left"), ("agent", "left"), ("started", "left"), ("duration", "right"),
-        ("steps", "right"), ("failed", "right"), ("tokens in→out", "right"), ("credits", "right"),
-        ("cost", "right"), ("error", "left"),
+        ("status", "left"),
+        ("run", "left"),
+        ("agent", "left"),
+        ("started", "left"),
+        ("duration", "right"),
+        ("steps", "right"),
+        ("failed", "right"),
+        ("tokens in→out", "right"),
+        ("credits", "right"),
+        ("cost", "right"),
+        ("error", "left"),
     ):
         table.add_column(name, justify=justify, no_wrap=True)
     for run in runs:
@@ -96,7 +104,12 @@ def run_tree_text(run: Run, first_failed: Step | None) -> None:
     if run.error:
         out.print(Text("error: " + display.safe(run.error, single_line=True), "red"))
     for event in run.events:
-        out.print(Text("event: " + display.safe(event if isinstance(event, str) else _compact(event), single_line=True), display.FLAG_STYLE))
+        out.print(
+            Text(
+                "event: " + display.safe(event if isinstance(event, str) else _compact(event), single_line=True),
+                display.FLAG_STYLE,
+            )
+        )
     roots = [s for s in run.steps if s.parent_id is None]
     if not roots:
         out.print(Text("(no steps)", "dim"))
@@ -128,7 +141,14 @@ def run_tree_text(run: Run, first_failed: Step | None) -> None:
     for name, (reported, summed) in run.mismatches.items():
         out.print(Text(f"⚑ {name}: the run reports {reported:g}, its steps add up to {summed:g}", display.FLAG_STYLE))
     if first_failed is not None:
-        out.print(Text("first failed step: " + display.safe(first_failed.name or first_failed.id, single_line=True) + f" ({display.safe(first_failed.id)})", "bold red"))
+        out.print(
+            Text(
+                "first failed step: "
+                + display.safe(first_failed.name or first_failed.id, single_line=True)
+                + f" ({display.safe(first_failed.id)})",
+                "bold red",
+            )
+        )
 
 
 def _compact(value: object) -> str:
@@ -139,7 +159,18 @@ def _compact(value: object) -> str:
 
 def stats_table(groups, by: str | None) -> None:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in (by or "group", "runs", "failed", "failure rate", "tokens in", "tokens out", "credits", "cost", "p50", "p95"):
+    for name in (
+        by or "group",
+        "runs",
+        "failed",
+        "failure rate",
+        "tokens in",
+        "tokens out",
+        "credits",
+        "cost",
+        "p50",
+        "p95",
+    ):
         table.add_column(name, justify="left" if name in (by or "group",) else "right", no_wrap=True)
     for g in groups:
         table.add_row(

@@ -2,41 +2,83 @@ import hashlib
 import sqlite3
 
 from builders import write_agent_traces
+
 from tracetui.loading import open_store, prepare
 from tracetui.store import RunFilter
 
 ROWS = [
     {
-        "id": "tr-1", "session_id": "s1", "agent_id": "researcher", "workspace_id": "ws",
-        "started_at": "2026-02-27T10:00:00Z", "finished_at": "2026-02-27T10:00:02.3Z", "duration_ms": 2300,
-        "prompt_tokens": 1842, "completion_tokens": 512, "total_tokens": 2354,
+        "id": "tr-1",
+        "session_id": "s1",
+        "agent_id": "researcher",
+        "workspace_id": "ws",
+        "started_at": "2026-02-27T10:00:00Z",
+        "finished_at": "2026-02-27T10:00:02.3Z",
+        "duration_ms": 2300,
+        "prompt_tokens": 1842,
+        "completion_tokens": 512,
+        "total_tokens": 2354,
         "tool_calls": [
             {"toolName": "web_search", "durationMs": 620, "error": None, "timestamp": 1772186400100},
             {"toolName": "file_read", "durationMs": 18, "error": "ENOENT [/tool_call]", "timestamp": 1772186400720},
         ],
-        "circuit_breaker_events": [], "final_status": "completed", "error_message": None,
+        "circuit_breaker_events": [],
+        "final_status": "completed",
+        "error_message": None,
     },
     {
-        "id": "tr-2", "session_id": "s1", "agent_id": "writer", "workspace_id": "ws",
-        "started_at": 1772186500, "finished_at": None, "duration_ms": 30000,
-        "prompt_tokens": 10, "completion_tokens": 0, "total_tokens": None,
-        "tool_calls": "not json", "circuit_breaker_events": [{"provider": "openai", "to_state": "open"}],
-        "final_status": "timeout", "error_message": None,
+        "id": "tr-2",
+        "session_id": "s1",
+        "agent_id": "writer",
+        "workspace_id": "ws",
+        "started_at": 1772186500,
+        "finished_at": None,
+        "duration_ms": 30000,
+        "prompt_tokens": 10,
+        "completion_tokens": 0,
+        "total_tokens": None,
+        "tool_calls": "not json",
+        "circuit_breaker_events": [{"provider": "openai", "to_state": "open"}],
+        "final_status": "timeout",
+        "error_message": None,
     },
     {
-        "id": "tr-3", "session_id": "s2", "agent_id": "writer", "workspace_id": "ws",
-        "started_at": "2026-02-27T11:00:00Z", "finished_at": "2026-02-27T11:00:01Z", "duration_ms": None,
-        "prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120,
-        "tool_calls": [{"toolName": "send_mail", "durationMs": 5, "error": {"code": 500}, "timestamp": 1772190000000}, "odd"],
-        "circuit_breaker_events": None, "final_status": "error", "error_message": "provider down",
+        "id": "tr-3",
+        "session_id": "s2",
+        "agent_id": "writer",
+        "workspace_id": "ws",
+        "started_at": "2026-02-27T11:00:00Z",
+        "finished_at": "2026-02-27T11:00:01Z",
+        "duration_ms": None,
+        "prompt_tokens": 100,
+        "completion_tokens": 20,
+        "total_tokens": 120,
+        "tool_calls": [
+            {"toolName": "send_mail", "durationMs": 5, "error": {"code": 500}, "timestamp": 1772190000000},
+            "odd",
+        ],
+        "circuit_breaker_events": None,
+        "final_status": "error",
+        "error_message": "provider down",
     },
 ]
 
 
 def summary(store):
     return [
-        (r.id, r.agent, r.status, r.started_at, r.duration_ms, r.step_count, r.failed_steps, r.total("tokens_in"),
-         r.error, r.events, r.flags)
+        (
+            r.id,
+            r.agent,
+            r.status,
+            r.started_at,
+            r.duration_ms,
+            r.step_count,
+            r.failed_steps,
+            r.total("tokens_in"),
+            r.error,
+            r.events,
+            r.flags,
+        )
         for r in store.list_runs(sort="started", desc=False)
     ]
 
@@ -63,7 +105,10 @@ def test_runs_and_tool_steps(tmp_path):
     assert runs["tr-3"].status == "failed" and runs["tr-3"].error == "provider down"
     assert runs["tr-3"].duration_ms == 1000
     tools = store.steps("tr-1")
-    assert [(s.name, s.status, s.duration_ms) for s in tools] == [("web_search", "completed", 620), ("file_read", "failed", 18)]
+    assert [(s.name, s.status, s.duration_ms) for s in tools] == [
+        ("web_search", "completed", 620),
+        ("file_read", "failed", 18),
+    ]
     assert tools[1].error == "ENOENT [/tool_call]"
     assert store.first_failed_step("tr-1").name == "file_read"
 
@@ -124,18 +169,33 @@ def test_read_only_while_another_process_writes_in_wal_mode(tmp_path):
 
 
 def test_start_time_order_with_and_without_an_index_and_with_mixed_formats(tmp_path):
-    iso_rows = [{"id": f"r{i}", "agent_id": "a", "final_status": "completed",
-                 "started_at": f"2026-01-0{i}T00:00:00.000Z"} for i in (3, 1, 2)]
+    iso_rows = [
+        {"id": f"r{i}", "agent_id": "a", "final_status": "completed", "started_at": f"2026-01-0{i}T00:00:00.000Z"}
+        for i in (3, 1, 2)
+    ]
     plain = write_agent_traces(tmp_path / "plain.db", iso_rows)
     indexed = write_agent_traces(tmp_path / "indexed.db", iso_rows)
     conn = sqlite3.connect(indexed)
     conn.execute("CREATE INDEX by_start ON agent_traces (started_at)")
     conn.commit()
     conn.close()
-    mixed = write_agent_traces(tmp_path / "mixed.db", iso_rows + [
-        {"id": "epoch", "agent_id": "a", "final_status": "completed", "started_at": 1767312000},  # 2026-01-02T00:00Z
-    ])
-    for db, expected in ((plain, ["r3", "r2", "r1"]), (indexed, ["r3", "r2", "r1"]), (mixed, ["r3", "r2", "epoch", "r1"])):
+    mixed = write_agent_traces(
+        tmp_path / "mixed.db",
+        iso_rows
+        + [
+            {
+                "id": "epoch",
+                "agent_id": "a",
+                "final_status": "completed",
+                "started_at": 1767312000,
+            },  # 2026-01-02T00:00Z
+        ],
+    )
+    for db, expected in (
+        (plain, ["r3", "r2", "r1"]),
+        (indexed, ["r3", "r2", "r1"]),
+        (mixed, ["r3", "r2", "epoch", "r1"]),
+    ):
         store = open_store(db)
         got = [r.id for r in store.list_runs(sort="started", desc=True)]
         assert got == expected, db  # "epoch" ties with r2 at 2026-01-02; ids break ties (descending)

@@ -30,14 +30,42 @@ def ev(run_id, step_id, type="reasoning", **fields):
 
 
 INTERLEAVED = (
-    ev("r1", "think", agent="planner", timestamp="2024-05-01T10:00:00Z", duration_ms=200,
-       input_tokens=100, output_tokens=40, cost_usd=0.002, content="plan the search"),
+    ev(
+        "r1",
+        "think",
+        agent="planner",
+        timestamp="2024-05-01T10:00:00Z",
+        duration_ms=200,
+        input_tokens=100,
+        output_tokens=40,
+        cost_usd=0.002,
+        content="plan the search",
+    ),
     ev("r2", "a", agent="writer", timestamp="2024-05-01T11:00:00Z", duration_ms=50, input_tokens=7),
     # The result comes before its call, which comes before nothing else links to it.
-    ev("r1", "res", "tool_result", parent_id="call", tool="search", timestamp="2024-05-01T10:00:02Z",
-       duration_ms=10, content="3 hits"),
-    ev("r1", "call", "tool_call", parent_id="think", tool="search", timestamp="2024-05-01T10:00:01Z",
-       duration_ms=1500, arguments={"q": "tracetui"}, input_tokens=5, output_tokens=2, cost_usd=0.001),
+    ev(
+        "r1",
+        "res",
+        "tool_result",
+        parent_id="call",
+        tool="search",
+        timestamp="2024-05-01T10:00:02Z",
+        duration_ms=10,
+        content="3 hits",
+    ),
+    ev(
+        "r1",
+        "call",
+        "tool_call",
+        parent_id="think",
+        tool="search",
+        timestamp="2024-05-01T10:00:01Z",
+        duration_ms=1500,
+        arguments={"q": "tracetui"},
+        input_tokens=5,
+        output_tokens=2,
+        cost_usd=0.001,
+    ),
     ev("r2", "b", agent="writer", timestamp="2024-05-01T11:00:01Z", duration_ms=100, output_tokens=9),
 )
 
@@ -99,7 +127,10 @@ def test_step_fields_are_mapped(interleaved):
     assert (call.name, call.kind, call.raw_type, call.status) == ("search", "tool", "tool_call", "completed")
     assert json.loads(call.input) == {"q": "tracetui"}
     assert (call.started_at, call.ended_at, call.duration_ms) == (
-        "2024-05-01T10:00:01.000Z", "2024-05-01T10:00:02.500Z", 1500.0)
+        "2024-05-01T10:00:01.000Z",
+        "2024-05-01T10:00:02.500Z",
+        1500.0,
+    )
     assert (call.tokens_in, call.tokens_out, call.cost_usd) == (5, 2, 0.001)
     result = interleaved.get_step("r1", "res")
     assert (result.name, result.kind, result.output) == ("search", "tool", "3 hits")
@@ -111,7 +142,10 @@ def test_run_fields_come_from_its_events(interleaved):
     run = interleaved.get_run("r1")
     assert (run.agent, run.status, run.error) == ("planner", "completed", None)
     assert (run.started_at, run.ended_at, run.duration_ms) == (
-        "2024-05-01T10:00:00.000Z", "2024-05-01T10:00:02.500Z", 2500.0)
+        "2024-05-01T10:00:00.000Z",
+        "2024-05-01T10:00:02.500Z",
+        2500.0,
+    )
 
 
 def test_token_and_cost_totals_are_the_step_sums(interleaved):
@@ -125,25 +159,29 @@ def test_token_and_cost_totals_are_the_step_sums(interleaved):
 
 
 def test_siblings_run_in_timestamp_order_then_line_order(tmp_path):
-    store = open_store(write_events(
-        tmp_path / "t.jsonl",
-        ev("r", "late", timestamp="2024-05-01T10:00:09Z"),
-        ev("r", "tie-1", timestamp="2024-05-01T10:00:05Z"),
-        ev("r", "early", timestamp=1714557600),  # 2024-05-01T10:00:00Z as a unix time
-        ev("r", "tie-2", timestamp="2024-05-01T10:00:05Z"),
-        ev("r", "untimed"),
-    ))
+    store = open_store(
+        write_events(
+            tmp_path / "t.jsonl",
+            ev("r", "late", timestamp="2024-05-01T10:00:09Z"),
+            ev("r", "tie-1", timestamp="2024-05-01T10:00:05Z"),
+            ev("r", "early", timestamp=1714557600),  # 2024-05-01T10:00:00Z as a unix time
+            ev("r", "tie-2", timestamp="2024-05-01T10:00:05Z"),
+            ev("r", "untimed"),
+        )
+    )
     assert [s.id for s in store.children("r", None)] == ["early", "tie-1", "tie-2", "late", "untimed"]
 
 
 def test_an_error_event_fails_the_run_and_is_its_first_failed_step(tmp_path):
-    store = open_store(write_events(
-        tmp_path / "t.jsonl",
-        ev("r", "call", "tool_call", tool="fetch", timestamp="2024-05-01T10:00:00Z"),
-        ev("r", "err", "error", parent_id="call", timestamp="2024-05-01T10:00:01Z", content="HTTP 500"),
-        ev("r", "after", timestamp="2024-05-01T10:00:02Z"),
-        ev("ok", "s"),
-    ))
+    store = open_store(
+        write_events(
+            tmp_path / "t.jsonl",
+            ev("r", "call", "tool_call", tool="fetch", timestamp="2024-05-01T10:00:00Z"),
+            ev("r", "err", "error", parent_id="call", timestamp="2024-05-01T10:00:01Z", content="HTTP 500"),
+            ev("r", "after", timestamp="2024-05-01T10:00:02Z"),
+            ev("ok", "s"),
+        )
+    )
     run = store.get_run("r")
     assert (run.status, run.error, run.failed_steps) == ("failed", "HTTP 500", 1)
     first = store.first_failed_step("r")
@@ -161,9 +199,9 @@ def test_a_missing_parent_is_flagged_and_shown_under_the_root(tmp_path):
 
 
 def test_a_parent_cycle_is_flagged_and_shown_under_the_root(tmp_path):
-    store = open_store(write_events(
-        tmp_path / "t.jsonl", ev("r", "a", parent_id="b"), ev("r", "b", parent_id="a"), ev("r", "c")
-    ))
+    store = open_store(
+        write_events(tmp_path / "t.jsonl", ev("r", "a", parent_id="b"), ev("r", "b", parent_id="a"), ev("r", "c"))
+    )
     steps = {s.id: s for s in store.steps("r")}
     assert steps["a"].flags == [FLAG_CYCLE] and steps["b"].flags == [FLAG_CYCLE]
     assert {s.id for s in store.children("r", None)} == {"a", "b", "c"}
@@ -171,12 +209,14 @@ def test_a_parent_cycle_is_flagged_and_shown_under_the_root(tmp_path):
 
 
 def test_missing_and_repeated_step_ids(tmp_path):
-    store = open_store(write_events(
-        tmp_path / "t.jsonl",
-        {"run_id": "r", "type": "reasoning"},
-        ev("r", "retry", "tool_call", tool="t"),
-        ev("r", "retry", "tool_call", tool="t"),
-    ))
+    store = open_store(
+        write_events(
+            tmp_path / "t.jsonl",
+            {"run_id": "r", "type": "reasoning"},
+            ev("r", "retry", "tool_call", tool="t"),
+            ev("r", "retry", "tool_call", tool="t"),
+        )
+    )
     ids = [s.id for s in store.steps("r")]
     assert ids == ["line-1", "retry", "retry#2"]
     again = store.get_step("r", "retry#2")
@@ -184,11 +224,13 @@ def test_missing_and_repeated_step_ids(tmp_path):
 
 
 def test_unknown_fields_are_kept_in_extra_and_other_agents_on_their_step(tmp_path):
-    store = open_store(write_events(
-        tmp_path / "t.jsonl",
-        ev("r", "a", agent="lead", model="gpt-x", trace={"k": 1}),
-        ev("r", "b", agent="helper", tool="not-a-tool-event"),
-    ))
+    store = open_store(
+        write_events(
+            tmp_path / "t.jsonl",
+            ev("r", "a", agent="lead", model="gpt-x", trace={"k": 1}),
+            ev("r", "b", agent="helper", tool="not-a-tool-event"),
+        )
+    )
     assert store.get_run("r").agent == "lead"
     a, b = store.get_step("r", "a"), store.get_step("r", "b")
     assert a.extra == {"model": "gpt-x", "trace": {"k": 1}}

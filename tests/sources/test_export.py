@@ -43,10 +43,16 @@ def invoke(*args):
     return result
 
 
-RUN = {"run_id": "r1", "agent_id": "bot", "status": "completed", "steps": [{"agent_step_id": "a", "status": "completed"}]}
+RUN = {
+    "run_id": "r1",
+    "agent_id": "bot",
+    "status": "completed",
+    "steps": [{"agent_step_id": "a", "status": "completed"}],
+}
 
 
 # -- detection ------------------------------------------------------------------------------------
+
 
 def test_jsonl_detected_from_content_not_name(tmp_path):
     path = write_lines(tmp_path / "notes.txt", [RUN, {**RUN, "run_id": "r2"}])
@@ -57,15 +63,22 @@ def test_jsonl_detected_from_content_not_name(tmp_path):
 
 
 def test_envelope_document_with_its_fields_on_every_run(tmp_path):
-    doc = {"export_type": "agent_traces", "exported_at": "2026-03-02T00:00:00Z", "filters": {"agent": ["bot"]},
-           "runs": [RUN, {**RUN, "run_id": "r2"}]}
+    doc = {
+        "export_type": "agent_traces",
+        "exported_at": "2026-03-02T00:00:00Z",
+        "filters": {"agent": ["bot"]},
+        "runs": [RUN, {**RUN, "run_id": "r2"}],
+    }
     path = write_doc(tmp_path / "dump.data", doc)
     assert prepare(path).format == "export"
     store = open_store(path)
     run = store.get_run("r2")
     assert run.source_line == 2
-    assert run.extra["export"] == {"export_type": "agent_traces", "exported_at": "2026-03-02T00:00:00Z",
-                                   "filters": {"agent": ["bot"]}}
+    assert run.extra["export"] == {
+        "export_type": "agent_traces",
+        "exported_at": "2026-03-02T00:00:00Z",
+        "filters": {"agent": ["bot"]},
+    }
 
 
 def test_envelope_on_one_line_and_runs_key_without_export_type(tmp_path):
@@ -108,12 +121,24 @@ def test_jsonl_with_broken_first_line_is_still_detected_and_the_line_reported(tm
 
 # -- runs -----------------------------------------------------------------------------------------
 
+
 def test_run_fields(tmp_path):
     record = {
-        "run_id": 42, "agent_id": "bot", "status": "processing", "session_id": "s-9",
-        "input": {"question": "why?"}, "output": "because", "credits": 3.5, "error_message": "late",
-        "error_count": 2, "attempts": [{"n": 1}, {"n": 2}], "metadata": {"team": "x"},
-        "started_at": T0, "ended_at": 1772359202.5, "workspace": "w1", "steps": [],
+        "run_id": 42,
+        "agent_id": "bot",
+        "status": "processing",
+        "session_id": "s-9",
+        "input": {"question": "why?"},
+        "output": "because",
+        "credits": 3.5,
+        "error_message": "late",
+        "error_count": 2,
+        "attempts": [{"n": 1}, {"n": 2}],
+        "metadata": {"team": "x"},
+        "started_at": T0,
+        "ended_at": 1772359202.5,
+        "workspace": "w1",
+        "steps": [],
     }
     store = open_store(write_lines(tmp_path / "r.jsonl", [record]))
     run = store.get_run("42")
@@ -122,8 +147,12 @@ def test_run_fields(tmp_path):
     assert run.started_at == "2026-03-01T10:00:00.000Z" and run.ended_at == "2026-03-01T10:00:02.500Z"
     assert run.duration_ms == 2500.0
     assert run.metadata == {"team": "x"}
-    assert run.extra == {"raw_status": "processing", "error_count": 2, "attempts": [{"n": 1}, {"n": 2}],
-                         "workspace": "w1"}
+    assert run.extra == {
+        "raw_status": "processing",
+        "error_count": 2,
+        "attempts": [{"n": 1}, {"n": 2}],
+        "workspace": "w1",
+    }
 
 
 def test_run_statuses(tmp_path):
@@ -131,36 +160,74 @@ def test_run_statuses(tmp_path):
     records.append({"run_id": "r-none", "agent_id": "a", "error": "crashed"})
     store = open_store(write_lines(tmp_path / "s.jsonl", records))
     got = {r.id: r.status for r in store.list_runs()}
-    assert got == {"r-pending": "pending", "r-processing": "running", "r-completed": "completed",
-                   "r-failed": "failed", "r-none": "failed"}
+    assert got == {
+        "r-pending": "pending",
+        "r-processing": "running",
+        "r-completed": "completed",
+        "r-failed": "failed",
+        "r-none": "failed",
+    }
 
 
 # -- steps ----------------------------------------------------------------------------------------
 
+
 def test_nested_steps_and_tool_calls_in_execution_order(tmp_path):
     steps = [
         {"agent_step_id": "scan", "step_type": "input_scan", "status": "completed"},
-        {"agent_step_id": "think", "step_type": "agent_llm", "status": "completed",
-         "input": '{"prompt": "hi"}', "duration_seconds": 1.25, "prompt_tokens": 10, "completion_tokens": 4,
-         "tool_calls": [
-             {"id": "late", "function_name": "web_fetch", "round_index": 1, "sequence": 0, "input": {"url": "u"}},
-             {"id": "second", "function_name": "calc", "round_index": 0, "sequence": 1, "succeeded": False},
-             {"id": "first", "function_name": "search", "round_index": 0, "sequence": 0, "error": "rate limited",
-              "duration_seconds": 0.5, "output": "[]"},
-         ],
-         "child_steps": [{"agent_step_id": "sub", "step_type": "reasoning", "status": "completed",
-                          "child_steps": [{"agent_step_id": "deep", "status": "completed"}]}]},
+        {
+            "agent_step_id": "think",
+            "step_type": "agent_llm",
+            "status": "completed",
+            "input": '{"prompt": "hi"}',
+            "duration_seconds": 1.25,
+            "prompt_tokens": 10,
+            "completion_tokens": 4,
+            "tool_calls": [
+                {"id": "late", "function_name": "web_fetch", "round_index": 1, "sequence": 0, "input": {"url": "u"}},
+                {"id": "second", "function_name": "calc", "round_index": 0, "sequence": 1, "succeeded": False},
+                {
+                    "id": "first",
+                    "function_name": "search",
+                    "round_index": 0,
+                    "sequence": 0,
+                    "error": "rate limited",
+                    "duration_seconds": 0.5,
+                    "output": "[]",
+                },
+            ],
+            "child_steps": [
+                {
+                    "agent_step_id": "sub",
+                    "step_type": "reasoning",
+                    "status": "completed",
+                    "child_steps": [{"agent_step_id": "deep", "status": "completed"}],
+                }
+            ],
+        },
     ]
     store, run = one_run(tmp_path, steps)
-    assert shape(store) == [("scan", None, 0), ("think", None, 0), ("first", "think", 1), ("second", "think", 1),
-                            ("late", "think", 1), ("sub", "think", 1), ("deep", "sub", 2)]
+    assert shape(store) == [
+        ("scan", None, 0),
+        ("think", None, 0),
+        ("first", "think", 1),
+        ("second", "think", 1),
+        ("late", "think", 1),
+        ("sub", "think", 1),
+        ("deep", "sub", 2),
+    ]
     s = by_id(store)
     assert (s["think"].kind, s["think"].raw_type, s["think"].name) == ("llm", "agent_llm", "think")
     assert s["think"].input == '{"prompt": "hi"}' and s["think"].duration_ms == 1250.0
     assert (s["think"].tokens_in, s["think"].tokens_out) == (10, 4)
     first = s["first"]
     assert (first.name, first.kind, first.raw_type, first.status, first.error) == (
-        "search", "tool", "tool_call", "failed", "rate limited")
+        "search",
+        "tool",
+        "tool_call",
+        "failed",
+        "rate limited",
+    )
     assert first.duration_ms == 500.0 and first.output == "[]"
     assert first.extra == {"round_index": 0, "sequence": 0}
     assert s["second"].status == "failed" and s["second"].extra["succeeded"] is False
@@ -169,15 +236,25 @@ def test_nested_steps_and_tool_calls_in_execution_order(tmp_path):
 
 
 def test_step_ids_fall_back_to_id_then_generated(tmp_path):
-    store, _ = one_run(tmp_path, [{"id": "plain", "status": "completed"}, {"status": "completed"},
-                                  {"status": "completed", "tool_calls": [{"function_name": "f"}]}])
+    store, _ = one_run(
+        tmp_path,
+        [
+            {"id": "plain", "status": "completed"},
+            {"status": "completed"},
+            {"status": "completed", "tool_calls": [{"function_name": "f"}]},
+        ],
+    )
     assert [s.id for s in store.steps("r1")] == ["plain", "step-2", "step-3", "step-3.call-1"]
 
 
 def test_tokens_from_usage_objects_and_input_output_names(tmp_path):
     steps = [
         {"agent_step_id": "a", "status": "completed", "usage": {"prompt_tokens": 5, "completion_tokens": 6}},
-        {"agent_step_id": "b", "status": "completed", "usage": {"input_tokens": 7, "output_tokens": 8, "total_tokens": 15}},
+        {
+            "agent_step_id": "b",
+            "status": "completed",
+            "usage": {"input_tokens": 7, "output_tokens": 8, "total_tokens": 15},
+        },
         {"agent_step_id": "c", "status": "completed", "input_tokens": 1, "output_tokens": 2, "cost_usd": 0.25},
     ]
     store, run = one_run(tmp_path, steps)
@@ -188,10 +265,18 @@ def test_tokens_from_usage_objects_and_input_output_names(tmp_path):
 
 
 def test_tool_credits_are_part_of_their_step(tmp_path):
-    steps = [{"agent_step_id": "llm", "status": "completed", "credits_used": 10,
-              "tool_calls": [{"id": "t1", "function_name": "a", "credits_used": 3},
-                             {"id": "t2", "function_name": "b", "credits_used": 2.5}]},
-             {"agent_step_id": "other", "status": "completed", "credits_used": 1}]
+    steps = [
+        {
+            "agent_step_id": "llm",
+            "status": "completed",
+            "credits_used": 10,
+            "tool_calls": [
+                {"id": "t1", "function_name": "a", "credits_used": 3},
+                {"id": "t2", "function_name": "b", "credits_used": 2.5},
+            ],
+        },
+        {"agent_step_id": "other", "status": "completed", "credits_used": 1},
+    ]
     store, run = one_run(tmp_path, steps, credits=11)
     s = by_id(store)
     assert (s["llm"].credits, s["llm"].sub_credits, s["llm"].extra["credits_used"]) == (4.5, 10.0, 10.0)
@@ -202,8 +287,14 @@ def test_tool_credits_are_part_of_their_step(tmp_path):
 
 
 def test_tool_credits_above_the_step_total_clamp_and_flag(tmp_path):
-    steps = [{"agent_step_id": "llm", "status": "completed", "credits_used": 2,
-              "tool_calls": [{"id": "t1", "function_name": "a", "credits_used": 3}]}]
+    steps = [
+        {
+            "agent_step_id": "llm",
+            "status": "completed",
+            "credits_used": 2,
+            "tool_calls": [{"id": "t1", "function_name": "a", "credits_used": 3}],
+        }
+    ]
     store, run = one_run(tmp_path, steps, credits=2)
     step = by_id(store)["llm"]
     assert step.credits == 0 and step.sub_credits == 3 and step.flags == ["credits_mismatch"]
@@ -218,12 +309,24 @@ def test_run_credits_differing_from_steps_are_both_kept_and_flagged(tmp_path):
 
 def test_repeated_step_ids_get_unique_ids_and_children_follow_their_occurrence(tmp_path):
     def attempt(n):
-        return {"agent_step_id": "call", "status": "failed" if n < 3 else "completed",
-                "child_steps": [{"agent_step_id": "parse", "status": "completed", "output": f"try {n}"}]}
+        return {
+            "agent_step_id": "call",
+            "status": "failed" if n < 3 else "completed",
+            "child_steps": [{"agent_step_id": "parse", "status": "completed", "output": f"try {n}"}],
+        }
 
-    store, run = one_run(tmp_path, [attempt(1), attempt(2), attempt(3), {"agent_step_id": "call#2", "status": "completed"}])
-    assert shape(store) == [("call", None, 0), ("parse", "call", 1), ("call#2", None, 0), ("parse#2", "call#2", 1),
-                            ("call#3", None, 0), ("parse#3", "call#3", 1), ("call#2#2", None, 0)]
+    store, run = one_run(
+        tmp_path, [attempt(1), attempt(2), attempt(3), {"agent_step_id": "call#2", "status": "completed"}]
+    )
+    assert shape(store) == [
+        ("call", None, 0),
+        ("parse", "call", 1),
+        ("call#2", None, 0),
+        ("parse#2", "call#2", 1),
+        ("call#3", None, 0),
+        ("parse#3", "call#3", 1),
+        ("call#2#2", None, 0),
+    ]
     s = by_id(store)
     assert s["parse#3"].output == "try 3"
     assert (s["call"].definition_id, s["call#2"].definition_id, s["parse#3"].definition_id) == (None, "call", "parse")
@@ -232,31 +335,54 @@ def test_repeated_step_ids_get_unique_ids_and_children_follow_their_occurrence(t
 
 
 def test_a_step_without_status_or_start_did_not_run(tmp_path):
-    steps = [{"agent_step_id": "a"}, {"agent_step_id": "b", "status": "none"},
-             {"agent_step_id": "c", "started_at": T0}, {"agent_step_id": "d", "error": "x"}]
+    steps = [
+        {"agent_step_id": "a"},
+        {"agent_step_id": "b", "status": "none"},
+        {"agent_step_id": "c", "started_at": T0},
+        {"agent_step_id": "d", "error": "x"},
+    ]
     store, _ = one_run(tmp_path, steps)
     s = by_id(store)
     assert (s["a"].status, s["a"].flags) == ("skipped", [FLAG_DID_NOT_RUN])
     assert (s["b"].status, s["b"].flags, s["b"].extra) == ("skipped", [FLAG_DID_NOT_RUN], {"raw_status": "none"})
     assert (s["c"].status, s["c"].flags) == ("completed", [])
     assert (s["d"].status, s["d"].flags) == ("failed", [])
-    running = open_store(write_lines(tmp_path / "p.jsonl", [{"run_id": "p", "status": "processing",
-                                                              "steps": [{"agent_step_id": "a"}]}]))
+    running = open_store(
+        write_lines(tmp_path / "p.jsonl", [{"run_id": "p", "status": "processing", "steps": [{"agent_step_id": "a"}]}])
+    )
     step = running.steps("p")[0]
     assert (step.status, step.flags) == ("pending", [FLAG_DID_NOT_RUN])
 
 
 def test_step_status_normalised_and_raw_kept(tmp_path):
-    store, _ = one_run(tmp_path, [{"agent_step_id": "a", "status": "success"}, {"agent_step_id": "b", "status": "error"},
-                                  {"agent_step_id": "c", "status": "completed"}])
+    store, _ = one_run(
+        tmp_path,
+        [
+            {"agent_step_id": "a", "status": "success"},
+            {"agent_step_id": "b", "status": "error"},
+            {"agent_step_id": "c", "status": "completed"},
+        ],
+    )
     s = by_id(store)
     assert [(s[k].status, s[k].extra.get("raw_status")) for k in "abc"] == [
-        ("completed", "success"), ("failed", "error"), ("completed", None)]
+        ("completed", "success"),
+        ("failed", "error"),
+        ("completed", None),
+    ]
 
 
 def test_unknown_step_type_and_fields_are_kept(tmp_path):
-    steps = [{"agent_step_id": "q", "step_type": "quantum_leap", "status": "completed", "flux": [1, 2],
-              "title": "Leap", "step_name": "also a name", "started_at": "not a time"}]
+    steps = [
+        {
+            "agent_step_id": "q",
+            "step_type": "quantum_leap",
+            "status": "completed",
+            "flux": [1, 2],
+            "title": "Leap",
+            "step_name": "also a name",
+            "started_at": "not a time",
+        }
+    ]
     store, _ = one_run(tmp_path, steps)
     step = by_id(store)["q"]
     assert (step.kind, step.raw_type, step.name) == ("other", "quantum_leap", "Leap")
@@ -269,12 +395,23 @@ def test_unknown_step_type_and_fields_are_kept(tmp_path):
 
 # -- branches -------------------------------------------------------------------------------------
 
+
 def if_else(chosen=None, then_status="completed", else_status="skipped", **more):
-    step = {"agent_step_id": "route", "step_type": "if_else", "status": "completed",
-            "then_steps": [{"agent_step_id": "yes", "status": then_status,
-                            "child_steps": [{"agent_step_id": "yes-inner", "status": then_status}]}],
-            "else_steps": [{"agent_step_id": "no", "status": else_status}],
-            "child_steps": [{"agent_step_id": "after", "status": "completed"}], **more}
+    step = {
+        "agent_step_id": "route",
+        "step_type": "if_else",
+        "status": "completed",
+        "then_steps": [
+            {
+                "agent_step_id": "yes",
+                "status": then_status,
+                "child_steps": [{"agent_step_id": "yes-inner", "status": then_status}],
+            }
+        ],
+        "else_steps": [{"agent_step_id": "no", "status": else_status}],
+        "child_steps": [{"agent_step_id": "after", "status": "completed"}],
+        **more,
+    }
     if chosen is not None:
         step["chosen_branch"] = chosen
     return step
@@ -282,8 +419,13 @@ def if_else(chosen=None, then_status="completed", else_status="skipped", **more)
 
 def test_if_else_children_order_branches_and_continuation(tmp_path):
     store, _ = one_run(tmp_path, [if_else()])
-    assert shape(store) == [("route", None, 0), ("yes", "route", 1), ("yes-inner", "yes", 2), ("no", "route", 1),
-                            ("after", "route", 1)]
+    assert shape(store) == [
+        ("route", None, 0),
+        ("yes", "route", 1),
+        ("yes-inner", "yes", 2),
+        ("no", "route", 1),
+        ("after", "route", 1),
+    ]
     s = by_id(store)
     assert (s["yes"].branch, s["no"].branch, s["after"].branch, s["yes-inner"].branch) == ("then", "else", None, None)
     assert s["after"].extra == {"continuation": True} and "continuation" not in s["yes"].extra
@@ -303,7 +445,11 @@ def test_if_else_explicit_branch_wins_over_what_the_steps_say(tmp_path):
     s = by_id(store)
     assert s["route"].chosen_branch == "else"
     assert [(s[k].status, s[k].extra.get("raw_status")) for k in ("yes", "yes-inner", "no", "after")] == [
-        ("skipped", "completed"), ("skipped", "completed"), ("completed", None), ("completed", None)]
+        ("skipped", "completed"),
+        ("skipped", "completed"),
+        ("completed", None),
+        ("completed", None),
+    ]
 
 
 def test_if_else_chosen_as_a_boolean_keeps_the_raw_value(tmp_path):
@@ -321,16 +467,25 @@ def test_when_steps_of_both_branches_ran_none_is_hidden_and_the_step_flagged(tmp
 
 
 def test_if_else_that_ran_with_an_empty_taken_branch(tmp_path):
-    step = {"agent_step_id": "route", "step_type": "if_else", "status": "completed", "then_steps": [],
-            "else_steps": [{"agent_step_id": "no"}]}
+    step = {
+        "agent_step_id": "route",
+        "step_type": "if_else",
+        "status": "completed",
+        "then_steps": [],
+        "else_steps": [{"agent_step_id": "no"}],
+    }
     store, _ = one_run(tmp_path, [step])
     s = by_id(store)
     assert s["route"].chosen_branch == "then" and s["no"].status == "skipped" and s["no"].branch == "else"
 
 
 def test_if_else_that_did_not_run_chooses_nothing(tmp_path):
-    step = {"agent_step_id": "route", "step_type": "if_else", "then_steps": [{"agent_step_id": "yes"}],
-            "else_steps": [{"agent_step_id": "no"}]}
+    step = {
+        "agent_step_id": "route",
+        "step_type": "if_else",
+        "then_steps": [{"agent_step_id": "yes"}],
+        "else_steps": [{"agent_step_id": "no"}],
+    }
     store, _ = one_run(tmp_path, [step])
     s = by_id(store)
     assert s["route"].chosen_branch is None
@@ -341,10 +496,15 @@ def switch(chosen=None, ran=None, **more):
     def case(match, sid):
         return {"match": match, "steps": [{"agent_step_id": sid, "status": "completed" if ran == sid else "skipped"}]}
 
-    step = {"agent_step_id": "sw", "step_type": "switch", "status": "completed",
-            "cases": [case("billing", "bill"), case(404, "notfound")],
-            "else_steps": [{"agent_step_id": "fallback", "status": "completed" if ran == "fallback" else None}],
-            "child_steps": [{"agent_step_id": "next", "status": "completed"}], **more}
+    step = {
+        "agent_step_id": "sw",
+        "step_type": "switch",
+        "status": "completed",
+        "cases": [case("billing", "bill"), case(404, "notfound")],
+        "else_steps": [{"agent_step_id": "fallback", "status": "completed" if ran == "fallback" else None}],
+        "child_steps": [{"agent_step_id": "next", "status": "completed"}],
+        **more,
+    }
     if chosen is not None:
         step["chosen_branch"] = chosen
     return step
@@ -353,11 +513,20 @@ def switch(chosen=None, ran=None, **more):
 def test_switch_matched_case(tmp_path):
     store, _ = one_run(tmp_path, [switch(ran="notfound")])
     s = by_id(store)
-    assert shape(store) == [("sw", None, 0), ("bill", "sw", 1), ("notfound", "sw", 1), ("fallback", "sw", 1),
-                            ("next", "sw", 1)]
+    assert shape(store) == [
+        ("sw", None, 0),
+        ("bill", "sw", 1),
+        ("notfound", "sw", 1),
+        ("fallback", "sw", 1),
+        ("next", "sw", 1),
+    ]
     assert s["sw"].chosen_branch == "404"
     assert [(s[k].branch, s[k].status) for k in ("bill", "notfound", "fallback", "next")] == [
-        ("billing", "skipped"), ("404", "completed"), ("else", "skipped"), (None, "completed")]
+        ("billing", "skipped"),
+        ("404", "completed"),
+        ("else", "skipped"),
+        (None, "completed"),
+    ]
     assert s["next"].extra == {"continuation": True}
     assert s["sw"].extra["cases"] == [{"match": "billing"}, {"match": 404}]
 
@@ -376,34 +545,61 @@ def test_switch_explicit_choice_wins(tmp_path):
     s = by_id(store)
     assert s["sw"].chosen_branch == "billing"
     assert (s["bill"].status, s["notfound"].status, s["notfound"].extra["raw_status"]) == (
-        "skipped", "skipped", "completed")
+        "skipped",
+        "skipped",
+        "completed",
+    )
 
 
 # -- pseudo-steps ---------------------------------------------------------------------------------
+
 
 def test_pseudo_steps(tmp_path):
     steps = [
         {"agent_step_id": "in", "step_type": "input_scan", "status": "completed"},
         {"agent_step_id": "fetch", "step_type": "web_fetch", "status": "completed"},
         {"agent_step_id": "out", "step_type": "output_scan", "status": "completed"},
-        {"agent_step_id": "gov", "step_type": "governance", "status": "failed", "verdict": "Block",
-         "confidence": 0.93, "policy_name": "pii"},
-        {"agent_step_id": "eval", "step_type": "evaluation", "status": "completed", "score": 0.4, "passed": False,
-         "retried": True},
+        {
+            "agent_step_id": "gov",
+            "step_type": "governance",
+            "status": "failed",
+            "verdict": "Block",
+            "confidence": 0.93,
+            "policy_name": "pii",
+        },
+        {
+            "agent_step_id": "eval",
+            "step_type": "evaluation",
+            "status": "completed",
+            "score": 0.4,
+            "passed": False,
+            "retried": True,
+        },
     ]
     store, _ = one_run(tmp_path, steps)
     s = by_id(store)
-    assert [s[k].kind for k in ("in", "fetch", "out", "gov", "eval")] == ["scan", "tool", "scan", "governance",
-                                                                         "evaluation"]
+    assert [s[k].kind for k in ("in", "fetch", "out", "gov", "eval")] == [
+        "scan",
+        "tool",
+        "scan",
+        "governance",
+        "evaluation",
+    ]
     assert (s["gov"].verdict, s["gov"].confidence, s["gov"].policy) == ("block", 0.93, "pii")
     assert s["eval"].score == 0.4 and s["eval"].extra == {"passed": False, "retried": True}
 
 
 # -- first failed step ----------------------------------------------------------------------------
 
+
 def test_first_failed_step_is_a_recovered_tool_error_in_a_completed_run(tmp_path):
-    steps = [{"agent_step_id": "llm", "status": "completed",
-              "tool_calls": [{"id": "ok", "function_name": "a"}, {"id": "bad", "function_name": "b", "error": "500"}]}]
+    steps = [
+        {
+            "agent_step_id": "llm",
+            "status": "completed",
+            "tool_calls": [{"id": "ok", "function_name": "a"}, {"id": "bad", "function_name": "b", "error": "500"}],
+        }
+    ]
     store, run = one_run(tmp_path, steps)
     assert run.status == "completed" and store.first_failed_step("r1").id == "bad"
     shown = json.loads(invoke("show", store.label, "r1", "--json").stdout)
@@ -411,17 +607,28 @@ def test_first_failed_step_is_a_recovered_tool_error_in_a_completed_run(tmp_path
 
 
 def test_first_failed_step_descends_to_the_root_cause(tmp_path):
-    steps = [{"agent_step_id": "fine", "status": "completed"},
-             {"agent_step_id": "outer", "status": "failed", "child_steps": [
-                 {"agent_step_id": "ok", "status": "completed"},
-                 {"agent_step_id": "middle", "status": "failed",
-                  "tool_calls": [{"id": "cause", "function_name": "db", "succeeded": False}]}]},
-             {"agent_step_id": "later", "status": "failed"}]
+    steps = [
+        {"agent_step_id": "fine", "status": "completed"},
+        {
+            "agent_step_id": "outer",
+            "status": "failed",
+            "child_steps": [
+                {"agent_step_id": "ok", "status": "completed"},
+                {
+                    "agent_step_id": "middle",
+                    "status": "failed",
+                    "tool_calls": [{"id": "cause", "function_name": "db", "succeeded": False}],
+                },
+            ],
+        },
+        {"agent_step_id": "later", "status": "failed"},
+    ]
     store, _ = one_run(tmp_path, steps, status="failed")
     assert store.first_failed_step("r1").id == "cause"
 
 
 # -- bad input ------------------------------------------------------------------------------------
+
 
 def test_bad_lines_and_wrong_types_are_skipped_and_reported_by_line(tmp_path):
     path = tmp_path / "bad.jsonl"
@@ -455,13 +662,28 @@ def test_bad_lines_and_wrong_types_are_skipped_and_reported_by_line(tmp_path):
 
 def test_a_malformed_step_is_dropped_with_its_subtree_and_the_run_kept(tmp_path):
     steps = [
-        {"agent_step_id": "good", "status": "completed", "child_steps": [
-            "oops",
-            {"agent_step_id": "typed", "status": ["completed"], "child_steps": [{"agent_step_id": "lost"}]},
-            {"agent_step_id": "kept", "status": "completed",
-             "tool_calls": [{"id": "t", "function_name": "f", "credits_used": "many"}, {"id": "t2", "function_name": "g"}]},
-        ]},
-        {"agent_step_id": "branchy", "step_type": "switch", "status": "completed", "cases": [7, {"match": "m", "steps": []}]},
+        {
+            "agent_step_id": "good",
+            "status": "completed",
+            "child_steps": [
+                "oops",
+                {"agent_step_id": "typed", "status": ["completed"], "child_steps": [{"agent_step_id": "lost"}]},
+                {
+                    "agent_step_id": "kept",
+                    "status": "completed",
+                    "tool_calls": [
+                        {"id": "t", "function_name": "f", "credits_used": "many"},
+                        {"id": "t2", "function_name": "g"},
+                    ],
+                },
+            ],
+        },
+        {
+            "agent_step_id": "branchy",
+            "step_type": "switch",
+            "status": "completed",
+            "cases": [7, {"match": "m", "steps": []}],
+        },
     ]
     store, run = one_run(tmp_path, steps)
     assert [s.id for s in store.steps("r1")] == ["good", "kept", "t2", "branchy"]
@@ -469,17 +691,27 @@ def test_a_malformed_step_is_dropped_with_its_subtree_and_the_run_kept(tmp_path)
     problems = [(p.line, p.run_id, p.message) for p in store.problems()]
     assert problems == [
         (1, "r1", "run 'r1': dropped step at steps[0].child_steps[0] with its sub-steps: expected an object, got str"),
-        (1, "r1", "run 'r1': dropped step 'typed' at steps[0].child_steps[1] with its sub-steps: "
-                  "field 'status' must be a string, got list"),
-        (1, "r1", "run 'r1': dropped tool call 't' at steps[0].child_steps[2].tool_calls[0] with its sub-steps: "
-                  "field 'credits_used' must be a number, got str"),
+        (
+            1,
+            "r1",
+            "run 'r1': dropped step 'typed' at steps[0].child_steps[1] with its sub-steps: "
+            "field 'status' must be a string, got list",
+        ),
+        (
+            1,
+            "r1",
+            "run 'r1': dropped tool call 't' at steps[0].child_steps[2].tool_calls[0] with its sub-steps: "
+            "field 'credits_used' must be a number, got str",
+        ),
         (1, "r1", "run 'r1': dropped switch case at steps[1].cases[0] with its sub-steps: expected an object, got int"),
     ]
 
 
 def test_truncated_json_document_keeps_the_runs_before_the_break(tmp_path):
-    text = orjson.dumps({"export_type": "agent_traces", "runs": [RUN, {**RUN, "run_id": "r2"}, {**RUN, "run_id": "r3"}]},
-                        option=orjson.OPT_INDENT_2)
+    text = orjson.dumps(
+        {"export_type": "agent_traces", "runs": [RUN, {**RUN, "run_id": "r2"}, {**RUN, "run_id": "r3"}]},
+        option=orjson.OPT_INDENT_2,
+    )
     path = tmp_path / "cut.json"
     path.write_bytes(text[: text.index(b'"r3"') + 2])
     store = open_store(str(path))
@@ -506,8 +738,14 @@ def test_payloads_with_markup_and_escapes_are_kept_verbatim(tmp_path):
 
 
 def test_a_document_that_is_one_pretty_printed_run(tmp_path):
-    path = write_doc(tmp_path / "one.json", {**RUN, "run_id": "solo", "steps": [
-        {"agent_step_id": "a", "status": "completed"}, {"agent_step_id": "b", "status": "completed"}]})
+    path = write_doc(
+        tmp_path / "one.json",
+        {
+            **RUN,
+            "run_id": "solo",
+            "steps": [{"agent_step_id": "a", "status": "completed"}, {"agent_step_id": "b", "status": "completed"}],
+        },
+    )
     store = open_store(path)
     assert [r.id for r in store.list_runs()] == ["solo"] and [s.id for s in store.steps("solo")] == ["a", "b"]
 
@@ -515,8 +753,13 @@ def test_a_document_that_is_one_pretty_printed_run(tmp_path):
 def test_deeply_nested_steps_do_not_exhaust_the_stack(tmp_path):
     depth = 3000  # well past Python's recursion limit; ijson reads documents this deep
     opening = "".join(f'{{"agent_step_id": "s{i}", "status": "failed", "child_steps": [' for i in range(depth))
-    text = ('[{"run_id": "deep", "status": "failed", "steps": [' + opening
-            + '{"agent_step_id": "leaf", "status": "failed"}' + "]}" * depth + "]}]")
+    text = (
+        '[{"run_id": "deep", "status": "failed", "steps": ['
+        + opening
+        + '{"agent_step_id": "leaf", "status": "failed"}'
+        + "]}" * depth
+        + "]}]"
+    )
     path = tmp_path / "deep.json"
     path.write_text(text)
     store = open_store(str(path))
@@ -525,8 +768,14 @@ def test_deeply_nested_steps_do_not_exhaust_the_stack(tmp_path):
 
 
 def test_empty_error_is_no_error_and_numeric_text_is_a_number(tmp_path):
-    steps = [{"agent_step_id": "a", "status": "completed", "credits_used": "2.5",
-              "tool_calls": [{"id": "t", "function_name": "f", "error": "", "credits_used": "0.5"}]}]
+    steps = [
+        {
+            "agent_step_id": "a",
+            "status": "completed",
+            "credits_used": "2.5",
+            "tool_calls": [{"id": "t", "function_name": "f", "error": "", "credits_used": "0.5"}],
+        }
+    ]
     store, run = one_run(tmp_path, steps)
     s = by_id(store)
     assert s["t"].status == "completed" and s["t"].error is None

@@ -7,8 +7,8 @@ import shutil
 
 import orjson
 import pytest
-
 from frameworks import by_agent, fixture, read_runs, shape
+
 from tracetui import sources
 from tracetui.errors import UnusableInput
 from tracetui.loading import prepare
@@ -55,7 +55,11 @@ def test_langsmith_is_detected_from_content_not_name(tmp_path):
 def test_langsmith_one_run_per_trace(ls_store):
     runs = ls_store.list_runs(limit=100)
     assert sorted(r.agent for r in runs) == [
-        "support-broken-tool", "support-order", "support-refund", "support-two-cities", "support-weather",
+        "support-broken-tool",
+        "support-order",
+        "support-refund",
+        "support-two-cities",
+        "support-weather",
     ]
     assert ls_store.problem_count() == 0
 
@@ -83,7 +87,8 @@ def test_langsmith_parallel_tool_calls_are_siblings():
     run = by_agent(runs)["support-two-cities"]
     tools = next(s for s in run.steps if s.name == "tools")
     assert [(c.name, c.input) for c in tools.children] == [
-        ("get_weather", '{"city":"Paris"}'), ("get_weather", '{"city":"Oslo"}'),
+        ("get_weather", '{"city":"Paris"}'),
+        ("get_weather", '{"city":"Oslo"}'),
     ]
 
 
@@ -159,7 +164,9 @@ def test_langsmith_missing_root_is_running_and_reported(tmp_path):
 def test_langsmith_bad_lines_are_reported_and_skipped(tmp_path):
     lines = open(LANGSMITH, "rb").read().splitlines(keepends=True)
     path = tmp_path / "partly.jsonl"
-    path.write_bytes(lines[0] + b'{"id": "x", "run_type": "chain", "parent_run_id": "y"}\n' + b"not json\n" + b"".join(lines[1:]))
+    path.write_bytes(
+        lines[0] + b'{"id": "x", "run_type": "chain", "parent_run_id": "y"}\n' + b"not json\n" + b"".join(lines[1:])
+    )
     runs, problems = read_runs(langsmith, path)
     assert len(runs) == 5
     assert [p.line for p in problems] == [2, 3]
@@ -195,7 +202,11 @@ def test_agents_is_detected_from_content_not_name(tmp_path):
 def test_agents_one_run_per_trace_with_workflow_and_group(oai_store):
     runs = oai_store.list_runs(limit=100)
     assert sorted(r.agent for r in runs) == [
-        "support-blocked", "support-cities", "support-crash", "support-order", "support-triage",
+        "support-blocked",
+        "support-cities",
+        "support-crash",
+        "support-order",
+        "support-triage",
     ]
     assert {r.session for r in runs} == {"fixture-session"}
     assert oai_store.problem_count() == 0
@@ -231,7 +242,9 @@ def test_agents_parallel_tool_calls_are_siblings():
     runs, _ = read_runs(openai_agents, AGENTS)
     turn = by_agent(runs)["support-cities"].steps[2]
     assert [(c.kind, c.input) for c in turn.children] == [
-        ("llm", turn.children[0].input), ("tool", '{"city":"Paris"}'), ("tool", '{"city":"Oslo"}'),
+        ("llm", turn.children[0].input),
+        ("tool", '{"city":"Paris"}'),
+        ("tool", '{"city":"Oslo"}'),
     ]
 
 
@@ -257,7 +270,11 @@ def test_agents_crashing_tool_fails_the_run_at_the_tool(oai_store):
     assert run.status == "failed"
     assert run.error == "Error in agent run: Error running tool charge_card: payment gateway unreachable"
     first = first_failed(oai_store, run)
-    assert (first.kind, first.name, first.error) == ("tool", "charge_card", "Error running tool: payment gateway unreachable")
+    assert (first.kind, first.name, first.error) == (
+        "tool",
+        "charge_card",
+        "Error running tool: payment gateway unreachable",
+    )
 
 
 def test_agents_tokens_from_model_calls_only_not_turn_or_task_totals():

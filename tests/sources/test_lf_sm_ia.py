@@ -6,8 +6,8 @@ import shutil
 
 import orjson
 import pytest
-
 from frameworks import by_agent, fixture, read_runs, shape
+
 from tracetui import sources
 from tracetui.errors import UnusableInput
 from tracetui.loading import prepare
@@ -63,7 +63,11 @@ def test_smolagents_one_run_per_line(sm_store):
     assert sorted(r.agent for r in runs) == ["broken", "manager", "order", "report", "two_cities", "weather"]
     assert sm_store.problem_count() == 0
     weather = sm_store.get_run(stored_run(sm_store, "weather").id)
-    assert (weather.input, weather.output, weather.status) == ("What is the weather in Paris?", "Paris: 18C, light rain.", "completed")
+    assert (weather.input, weather.output, weather.status) == (
+        "What is the weather in Paris?",
+        "Paris: 18C, light rain.",
+        "completed",
+    )
     assert weather.metadata == {"agent_type": "ToolCallingAgent", "model_id": "scripted-weather", "state": "success"}
     assert weather.started_at.endswith("Z") and weather.duration_ms > 0
 
@@ -81,7 +85,12 @@ def test_smolagents_code_agent_planning_parse_error_and_code_error():
     runs, _ = read_runs(smolagents, SMOLAGENTS)
     report = by_agent(runs)["report"]
     assert shape(report) == [
-        (0, "planning"), (0, "step 1"), (0, "step 2"), (1, "python_interpreter"), (0, "step 3"), (1, "python_interpreter"),
+        (0, "planning"),
+        (0, "step 1"),
+        (0, "step 2"),
+        (1, "python_interpreter"),
+        (0, "step 3"),
+        (1, "python_interpreter"),
     ]
     assert report.steps[0].kind == "reasoning"
     failed = [(s.name, s.error.split(":")[0]) for s in report.steps if s.failed]
@@ -112,7 +121,10 @@ def test_smolagents_max_steps_is_a_failed_run_whose_first_failure_is_the_tool(sm
 def test_smolagents_parallel_tool_calls_are_siblings():
     runs, _ = read_runs(smolagents, SMOLAGENTS)
     step = by_agent(runs)["two_cities"].steps[0]
-    assert [(c.name, c.input) for c in step.children] == [("get_weather", '{"city":"Paris"}'), ("get_weather", '{"city":"Oslo"}')]
+    assert [(c.name, c.input) for c in step.children] == [
+        ("get_weather", '{"city":"Paris"}'),
+        ("get_weather", '{"city":"Oslo"}'),
+    ]
     assert step.extra["observations"] == "18C, light rain\n4C, clear"
 
 
@@ -120,8 +132,14 @@ def test_smolagents_managed_agent_run_hangs_under_the_managers_call():
     runs, _ = read_runs(smolagents, SMOLAGENTS)
     manager = by_agent(runs)["manager"]
     assert shape(manager) == [
-        (0, "step 1"), (1, "billing"), (2, "step 1"), (3, "get_invoice"), (2, "step 2"), (3, "final_answer"),
-        (0, "step 2"), (1, "final_answer"),
+        (0, "step 1"),
+        (1, "billing"),
+        (2, "step 1"),
+        (3, "get_invoice"),
+        (2, "step 2"),
+        (3, "final_answer"),
+        (0, "step 2"),
+        (1, "final_answer"),
     ]
     assert manager.steps[1].kind == "agent"
     assert manager.total("tokens_in") == 140 + 230 + 80 + 110
@@ -189,8 +207,16 @@ def test_inspect_spans_give_the_tree_and_tool_events_merge_into_their_tool_spans
     runs, _ = read_runs(inspect_ai, INSPECT)
     weather = by_id(runs)["weather"]
     assert shape(weather) == [
-        (0, "solvers"), (1, "react"), (2, "support"), (3, "mockllm/model"), (3, "get_weather"), (3, "mockllm/model"),
-        (3, "submit"), (0, "scorers"), (1, "includes"), (2, "includes"),
+        (0, "solvers"),
+        (1, "react"),
+        (2, "support"),
+        (3, "mockllm/model"),
+        (3, "get_weather"),
+        (3, "mockllm/model"),
+        (3, "submit"),
+        (0, "scorers"),
+        (1, "includes"),
+        (2, "includes"),
     ]
     tool = weather.steps[4]
     assert (tool.kind, tool.input, tool.output) == ("tool", '{"city":"Paris"}', "18C, light rain")
@@ -203,8 +229,12 @@ def test_inspect_handoff_nests_the_other_agent_under_the_transfer():
     invoice = by_id(runs)["invoice"]
     names = shape(invoice)
     at = names.index((3, "handoff to billing"))
-    assert names[at:at + 6] == [
-        (3, "handoff to billing"), (4, "transfer_to_billing"), (5, "billing"), (6, "mockllm/model"), (6, "get_invoice"),
+    assert names[at : at + 6] == [
+        (3, "handoff to billing"),
+        (4, "transfer_to_billing"),
+        (5, "billing"),
+        (6, "mockllm/model"),
+        (6, "get_invoice"),
         (6, "mockllm/model"),
     ]
     assert invoice.steps[at + 1].kind == "agent"
@@ -214,7 +244,8 @@ def test_inspect_parallel_tool_calls_are_siblings():
     runs, _ = read_runs(inspect_ai, INSPECT)
     agent = next(s for s in by_id(runs)["cities"].steps if s.name == "support")
     assert [(c.name, c.input) for c in agent.children if c.kind == "tool"][:2] == [
-        ("get_weather", '{"city":"Paris"}'), ("get_weather", '{"city":"Oslo"}'),
+        ("get_weather", '{"city":"Paris"}'),
+        ("get_weather", '{"city":"Oslo"}'),
     ]
 
 
@@ -222,7 +253,11 @@ def test_inspect_tool_error_reported_to_the_model_fails_the_step_not_the_sample(
     run = ia_store.get_run("order")
     assert run.status == "completed"
     first = ia_store.first_failed_step("order")
-    assert (first.kind, first.name, first.error) == ("tool", "lookup_order", "unknown: no order '123': ids look like A-1xx")
+    assert (first.kind, first.name, first.error) == (
+        "tool",
+        "lookup_order",
+        "unknown: no order '123': ids look like A-1xx",
+    )
     assert run.failed_steps == 1
 
 
@@ -294,7 +329,8 @@ def test_langfuse_error_levels_fail_steps_not_the_run(tmp_path):
         (run,) = store.list_runs(limit=10)
         failed = [(s.kind, s.error) for s in store.steps(run.id) if s.failed]
         assert failed == [
-            ("llm", "TimeoutError: model endpoint timed out after 30s"), ("tool", "no order '123': ids look like A-1xx"),
+            ("llm", "TimeoutError: model endpoint timed out after 30s"),
+            ("tool", "no order '123': ids look like A-1xx"),
         ]
         assert store.first_failed_step(run.id).kind == "llm"
         assert run.status == "completed"
@@ -306,8 +342,15 @@ def test_langfuse_trace_downloads_tree_and_scores():
     runs, _ = read_runs(langfuse, LF_TRACES)
     triage = by_agent(runs)["support-triage"]
     assert shape(triage) == [
-        (0, "support-triage"), (1, "no_card_numbers"), (1, "chat"), (1, "handoff"), (1, "billing"), (2, "chat"),
-        (2, "get_invoice"), (2, "chat"), (1, "guardrail_ok"),
+        (0, "support-triage"),
+        (1, "no_card_numbers"),
+        (1, "chat"),
+        (1, "handoff"),
+        (1, "billing"),
+        (2, "chat"),
+        (2, "get_invoice"),
+        (2, "chat"),
+        (1, "guardrail_ok"),
     ]
     assert [s.kind for s in triage.steps][:5] == ["agent", "governance", "llm", "other", "agent"]
     guardrail_score = triage.steps[-1]
@@ -329,7 +372,8 @@ def test_langfuse_parallel_tool_observations_are_siblings():
     runs, _ = read_runs(langfuse, LF_TRACES)
     cities = by_agent(runs)["support-cities"]
     assert [(s.name, s.input) for s in cities.steps[0].children if s.kind == "tool"] == [
-        ("get_weather", '{"city":"Paris"}'), ("get_weather", '{"city":"Oslo"}'),
+        ("get_weather", '{"city":"Paris"}'),
+        ("get_weather", '{"city":"Oslo"}'),
     ]
 
 
@@ -347,7 +391,9 @@ def test_langfuse_observation_export_is_staged_into_one_run_per_trace():
     runs, problems = read_runs(langfuse, LF_OBSERVATIONS)
     downloads, _ = read_runs(langfuse, LF_TRACES)
     assert problems == []
-    not_scores = {r.id: [x for x in shape(r) if x[1] not in ("helpfulness", "resolution", "guardrail_ok")] for r in downloads}
+    not_scores = {
+        r.id: [x for x in shape(r) if x[1] not in ("helpfulness", "resolution", "guardrail_ok")] for r in downloads
+    }
     assert {r.id: shape(r) for r in runs} == not_scores
     assert {r.id: r.status for r in runs} == {r.id: r.status for r in downloads}
     assert {r.id: r.steps_cost_usd for r in runs} == pytest.approx({r.id: r.steps_cost_usd for r in downloads})
@@ -360,7 +406,12 @@ def test_langfuse_api_list_response_and_rule_breaking_files(tmp_path):
     assert sources.detect(str(listed))[0] is langfuse
     assert len(read_runs(langfuse, listed)[0]) == 5
     partly = tmp_path / "partly.jsonl"
-    partly.write_bytes(orjson.dumps(rows[0]) + b"\n" + b'{"id": "x", "type": "SPAN"}\n' + b"".join(orjson.dumps(r) + b"\n" for r in rows[1:]))
+    partly.write_bytes(
+        orjson.dumps(rows[0])
+        + b"\n"
+        + b'{"id": "x", "type": "SPAN"}\n'
+        + b"".join(orjson.dumps(r) + b"\n" for r in rows[1:])
+    )
     runs, problems = read_runs(langfuse, partly)
     assert len(runs) == 5 and [p.line for p in problems] == [2]
     orphaned = tmp_path / "orphaned.jsonl"

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from frameworks import fixture
+
 from tracetui import sources
 from tracetui.errors import UnusableInput
 from tracetui.loading import prepare
@@ -60,7 +60,9 @@ def first_failed(store, run: Run):
 # ---- detection ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [GENAI_JSONL, GENAI_PRETTY, GENAI_CONSOLE, PYDANTIC_OPENINFERENCE, LANGGRAPH_OPENINFERENCE])
+@pytest.mark.parametrize(
+    "path", [GENAI_JSONL, GENAI_PRETTY, GENAI_CONSOLE, PYDANTIC_OPENINFERENCE, LANGGRAPH_OPENINFERENCE]
+)
 def test_every_otlp_shape_is_detected_from_content(path, tmp_path):
     renamed = tmp_path / "trace.data"  # the name says nothing
     renamed.write_bytes(open(path, "rb").read())
@@ -82,7 +84,14 @@ def test_collector_jsonl_one_run_per_trace_with_the_pydantic_ai_tree():
     opening, store = open_store(GENAI_JSONL)
     runs = runs_by_agent(store)
     assert opening.problems == []
-    assert sorted(runs) == ["billing_agent", "lookup_agent", "report_agent", "travel_agent", "triage_agent", "weather_agent"]
+    assert sorted(runs) == [
+        "billing_agent",
+        "lookup_agent",
+        "report_agent",
+        "travel_agent",
+        "triage_agent",
+        "weather_agent",
+    ]
     assert all(len(v) == 1 for v in runs.values())
     weather = runs["weather_agent"][0]
     assert shape(weather) == [
@@ -226,11 +235,17 @@ def test_openinference_langgraph_runs():
     runs = runs_by_agent(store)
     assert opening.problems == []
     assert sorted((k, len(v)) for k, v in runs.items()) == [
-        ("inventory_agent", 1), ("order_agent", 2), ("stock_agent", 1), ("support_router", 1)
+        ("inventory_agent", 1),
+        ("order_agent", 2),
+        ("stock_agent", 1),
+        ("support_router", 1),
     ]
     success, recovered = sorted(runs["order_agent"], key=lambda r: r.step_count)
     assert (success.status, success.failed_steps, success.total("tokens_in"), success.total("tokens_out")) == (
-        "completed", 0, 60, 20
+        "completed",
+        0,
+        60,
+        20,
     )
     assert (recovered.status, recovered.failed_steps) == ("completed", 1)
     name, error = first_failed(store, recovered)
@@ -244,7 +259,11 @@ def test_openinference_langgraph_runs():
 
     router = runs["support_router"][0]
     assert [(d, n) for d, _, n, _ in shape(router)] == [
-        (0, "support_router"), (1, "classify"), (2, "pick"), (1, "refund"), (2, "FakeMessagesListChatModel")
+        (0, "support_router"),
+        (1, "classify"),
+        (2, "pick"),
+        (1, "refund"),
+        (2, "FakeMessagesListChatModel"),
     ]
     assert store.get_step(router.id, router.steps[2].id).output == "refund"
 
@@ -260,9 +279,7 @@ def test_openinference_langgraph_runs():
 
 
 def _span(span_id, parent=None, trace="5b8efff798038103d269b633813fc60c", **attrs):
-    values = {
-        k: ({"intValue": str(v)} if isinstance(v, int) else {"stringValue": v}) for k, v in attrs.items()
-    }
+    values = {k: ({"intValue": str(v)} if isinstance(v, int) else {"stringValue": v}) for k, v in attrs.items()}
     span = {
         "traceId": trace,
         "spanId": span_id,
@@ -279,7 +296,13 @@ def _span(span_id, parent=None, trace="5b8efff798038103d269b633813fc60c", **attr
 
 
 def _line(*spans):
-    return json.dumps({"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"scope": {"name": "t"}, "spans": list(spans)}]}]})
+    return json.dumps(
+        {
+            "resourceSpans": [
+                {"resource": {"attributes": []}, "scopeSpans": [{"scope": {"name": "t"}, "spans": list(spans)}]}
+            ]
+        }
+    )
 
 
 def test_usage_counts_on_the_innermost_span_that_reports_it(tmp_path):
@@ -287,8 +310,16 @@ def test_usage_counts_on_the_innermost_span_that_reports_it(tmp_path):
     path.write_text(
         _line(
             _span("00000000000000a1", **{"gen_ai.usage.input_tokens": 99, "gen_ai.usage.output_tokens": 9}),
-            _span("00000000000000a2", "00000000000000a1", **{"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 60, "gen_ai.usage.output_tokens": 5}),
-            _span("00000000000000a3", "00000000000000a1", **{"llm.token_count.prompt": 39, "llm.token_count.completion": 4}),
+            _span(
+                "00000000000000a2",
+                "00000000000000a1",
+                **{"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 60, "gen_ai.usage.output_tokens": 5},
+            ),
+            _span(
+                "00000000000000a3",
+                "00000000000000a1",
+                **{"llm.token_count.prompt": 39, "llm.token_count.completion": 4},
+            ),
         )
         + "\n"
     )

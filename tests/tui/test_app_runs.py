@@ -8,9 +8,9 @@ import os
 import threading
 
 import pytest
+from builders import opening, run, step, write_agent_traces, write_jsonl, write_store
 from click.testing import CliRunner
 
-from builders import opening, run, step, write_agent_traces, write_jsonl, write_store
 from tracetui.cli import main
 from tracetui.errors import UnusableInput
 from tracetui.loading import prepare
@@ -19,7 +19,7 @@ from tracetui.store import StoreWriter
 from tracetui.tui.app import TraceApp
 from tracetui.tui.pilot import settle as pilot_settle
 from tracetui.tui.screens.error import ErrorScreen, ProblemsScreen
-from tracetui.tui.screens.help import HelpScreen, SECTIONS, section_bindings
+from tracetui.tui.screens.help import SECTIONS, HelpScreen, section_bindings
 from tracetui.tui.screens.runs import RunsScreen
 from tracetui.tui.widgets.run_list import RunList
 
@@ -30,13 +30,33 @@ HOSTILE_ERROR = "[@click=app.quit]x[/] \x1b[31mred\x1b]0;pwned\x07"
 
 def sample_runs():
     return [
-        run("r1", step("a", kind="llm", tokens_in=10, tokens_out=5), agent="planner", status="completed",
-            started_at="2026-01-01T10:00:00.000Z", duration_ms=1000, credits=1.0),
-        run("r2", step("a", kind="tool", status="failed", error="boom"), agent="coder", status="failed",
-            started_at="2026-01-01T11:00:00.000Z", duration_ms=5000, error="tool exploded: needle in stack"),
+        run(
+            "r1",
+            step("a", kind="llm", tokens_in=10, tokens_out=5),
+            agent="planner",
+            status="completed",
+            started_at="2026-01-01T10:00:00.000Z",
+            duration_ms=1000,
+            credits=1.0,
+        ),
+        run(
+            "r2",
+            step("a", kind="tool", status="failed", error="boom"),
+            agent="coder",
+            status="failed",
+            started_at="2026-01-01T11:00:00.000Z",
+            duration_ms=5000,
+            error="tool exploded: needle in stack",
+        ),
         run("r3", agent="planner", status="completed", started_at="2026-01-01T12:00:00.000Z", duration_ms=200),
-        run("r4", agent="coder", status="timeout", started_at="2026-01-01T13:00:00.000Z", duration_ms=30000,
-            error="timed out"),
+        run(
+            "r4",
+            agent="coder",
+            status="timeout",
+            started_at="2026-01-01T13:00:00.000Z",
+            duration_ms=30000,
+            error="timed out",
+        ),
         run("r5", agent="reviewer", status="running", started_at="2026-01-01T14:00:00.000Z", duration_ms=50),
     ]
 
@@ -85,12 +105,26 @@ async def test_opens_a_native_store_with_every_run_newest_first(tmp_path):
 
 
 async def test_opens_an_agent_traces_database_in_place(tmp_path):
-    path = write_agent_traces(tmp_path / "agent.db", [
-        {"id": "t1", "agent_id": "bot", "started_at": "2026-01-01T10:00:00.000Z", "final_status": "completed",
-         "tool_calls": [{"toolName": "search", "durationMs": 5, "error": None, "timestamp": 1767261600000}]},
-        {"id": "t2", "agent_id": "bot", "started_at": "2026-01-01T11:00:00.000Z", "final_status": "failed",
-         "error_message": "bad tool", "tool_calls": []},
-    ])
+    path = write_agent_traces(
+        tmp_path / "agent.db",
+        [
+            {
+                "id": "t1",
+                "agent_id": "bot",
+                "started_at": "2026-01-01T10:00:00.000Z",
+                "final_status": "completed",
+                "tool_calls": [{"toolName": "search", "durationMs": 5, "error": None, "timestamp": 1767261600000}],
+            },
+            {
+                "id": "t2",
+                "agent_id": "bot",
+                "started_at": "2026-01-01T11:00:00.000Z",
+                "final_status": "failed",
+                "error_message": "bad tool",
+                "tool_calls": [],
+            },
+        ],
+    )
     o = prepare(path)
     assert o.in_place
     app = TraceApp(o)
@@ -413,7 +447,9 @@ async def test_a_failed_import_shows_the_error_screen_and_exits_2(tmp_path):
 # -- untrusted text -------------------------------------------------------------------------------
 async def test_hostile_ids_agents_errors_and_searches_render_literally(tmp_path):
     hostile = [
-        run(HOSTILE_ID, agent=HOSTILE_AGENT, status="failed", error=HOSTILE_ERROR, started_at="2026-01-01T10:00:00.000Z"),
+        run(
+            HOSTILE_ID, agent=HOSTILE_AGENT, status="failed", error=HOSTILE_ERROR, started_at="2026-01-01T10:00:00.000Z"
+        ),
         run("[@click=app.quit]x[/]", agent="\x1b[1mbot", status="completed", started_at="2026-01-01T09:00:00.000Z"),
     ]
     app = TraceApp(opening(write_store(tmp_path / "hostile.db", hostile)))
@@ -565,8 +601,11 @@ async def test_typing_q_and_question_mark_in_the_search_box_types_them(tmp_path)
 
 async def test_rows_past_the_first_page_are_fetched_as_they_scroll_into_view(tmp_path):
     many = [
-        run(f"run-{i:04d}", status="failed" if i % 100 == 7 else "completed",
-            started_at=f"2026-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}.000Z")
+        run(
+            f"run-{i:04d}",
+            status="failed" if i % 100 == 7 else "completed",
+            started_at=f"2026-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}.000Z",
+        )
         for i in range(700)
     ]
     app = TraceApp(opening(write_store(tmp_path / "many.db", many)))

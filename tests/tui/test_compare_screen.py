@@ -1,10 +1,11 @@
+from builders import opening, run, step, write_jsonl
 from rich.console import Console
 
-from builders import opening, run, step, write_jsonl
 from tracetui.compare import CHANGED, ONLY_B, SAME
-from tracetui.tui.pilot import settle as pilot_settle, until as pilot_until
 from tracetui.tui.app import TraceApp
 from tracetui.tui.compare_app import compare_app
+from tracetui.tui.pilot import settle as pilot_settle
+from tracetui.tui.pilot import until as pilot_until
 from tracetui.tui.screens.compare import CompareScreen, RunRef
 from tracetui.tui.screens.runs import RunsScreen
 
@@ -52,7 +53,9 @@ async def until(app, pilot, condition):
 async def open_compare(app, pilot, run_a="old", run_b="new") -> CompareScreen:
     await settle(app, pilot)
     app.compare_runs(run_a, run_b)
-    await until(app, pilot, lambda: isinstance(app.screen, CompareScreen) and (app.screen.comparison or app.screen.problem))
+    await until(
+        app, pilot, lambda: isinstance(app.screen, CompareScreen) and (app.screen.comparison or app.screen.problem)
+    )
     return app.screen
 
 
@@ -70,7 +73,9 @@ def detail_text(screen: CompareScreen) -> str:
 async def test_marking_a_run_and_pressing_c_compares_it_with_the_current_run(tmp_path):
     app = TraceApp(opening(traces(tmp_path)))
     async with app.run_test(size=(140, 40)) as pilot:
-        await until(app, pilot, lambda: app.runs_screen.run_list.loaded and app.runs_screen.run_list.run_at(1) is not None)
+        await until(
+            app, pilot, lambda: app.runs_screen.run_list.loaded and app.runs_screen.run_list.run_at(1) is not None
+        )
         app.runs_screen.run_list.focus()  # the run list's own focus handling is not under test here
         await pilot.press("space", "down", "c")  # newest first: mark "new", compare with "old"
         await settle(app, pilot)
@@ -98,8 +103,23 @@ async def test_rows_are_marked_with_icon_and_word_and_deltas(tmp_path):
 
 
 async def test_d_jumps_to_the_first_divergence_and_n_N_walk_the_differences(tmp_path):
-    quiet_start = run("a", step("s1", kind="tool"), step("s2", kind="tool"), step("s3", kind="tool", output="x"), step("s4", kind="tool"), step("s6", kind="tool"))
-    later = run("b", step("s1", kind="tool"), step("s2", kind="tool"), step("s3", kind="tool", output="y"), step("s4", kind="tool"), step("s5", kind="tool"), step("s6", kind="tool"))
+    quiet_start = run(
+        "a",
+        step("s1", kind="tool"),
+        step("s2", kind="tool"),
+        step("s3", kind="tool", output="x"),
+        step("s4", kind="tool"),
+        step("s6", kind="tool"),
+    )
+    later = run(
+        "b",
+        step("s1", kind="tool"),
+        step("s2", kind="tool"),
+        step("s3", kind="tool", output="y"),
+        step("s4", kind="tool"),
+        step("s5", kind="tool"),
+        step("s6", kind="tool"),
+    )
     app = TraceApp(opening(traces(tmp_path, [quiet_start, later])))
     async with app.run_test(size=(140, 40)) as pilot:
         screen = await open_compare(app, pilot, "a", "b")
@@ -128,7 +148,7 @@ async def test_the_detail_shows_both_steps_and_a_highlighted_line_diff(tmp_path)
         assert "differs in: output" in text
         assert "-step two" in text and "+step 2" in text
         diff = screen.detail.query_one("#pair-detail-body").content.renderables[-3]
-        styles = {diff.plain[s.start:s.end].strip(): str(s.style) for s in diff.spans}
+        styles = {diff.plain[s.start : s.end].strip(): str(s.style) for s in diff.spans}
         assert styles["-step two"] == "red" and styles["+step 2"] == "green"
         await pilot.press("j", "j", "j")  # the failed read: payloads full of markup and escapes
         await pilot.pause()

@@ -3,8 +3,8 @@
 import pathlib
 
 import pytest
-
 from builders import opening
+
 from tracetui.loading import open_store
 from tracetui.tui.app import TraceApp
 from tracetui.tui.pilot import until

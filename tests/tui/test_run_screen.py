@@ -30,14 +30,79 @@ def branching_run() -> Run:
     return run(
         "run-branches",
         step("scan", name="input_scan", kind="scan", raw_type="input_scan", seq=0, started_at=ts(0), duration_ms=100),
-        step("plan", name="plan", kind="llm", seq=1, started_at=ts(0.1), duration_ms=900, tokens_in=300, tokens_out=40, credits=0.1),
-        step("gate", name="check amount", kind="control", raw_type="if_else", seq=2, chosen_branch="then", started_at=ts(1), duration_ms=2000),
-        step("approve", "gate", name="auto_approve", kind="tool", branch="then", seq=0, started_at=ts(1), duration_ms=1500),
+        step(
+            "plan",
+            name="plan",
+            kind="llm",
+            seq=1,
+            started_at=ts(0.1),
+            duration_ms=900,
+            tokens_in=300,
+            tokens_out=40,
+            credits=0.1,
+        ),
+        step(
+            "gate",
+            name="check amount",
+            kind="control",
+            raw_type="if_else",
+            seq=2,
+            chosen_branch="then",
+            started_at=ts(1),
+            duration_ms=2000,
+        ),
+        step(
+            "approve",
+            "gate",
+            name="auto_approve",
+            kind="tool",
+            branch="then",
+            seq=0,
+            started_at=ts(1),
+            duration_ms=1500,
+        ),
         step("escalate", "gate", name="escalate", kind="tool", branch="else", status="skipped", seq=1),
-        step("route", name="route intent", kind="control", raw_type="switch", seq=3, chosen_branch="no match", started_at=ts(3), duration_ms=10),
-        step("verdict", name="policy check", kind="governance", seq=4, verdict="block", confidence=0.93, policy="pii", started_at=ts(3.1), duration_ms=50),
-        step("eval", name="grade answer", kind="evaluation", seq=5, score=0.42, extra={"passed": False, "retried": True}, started_at=ts(3.2), duration_ms=300),
-        step("send", name="send_reply", kind="tool", seq=6, status="failed", error="SMTP 550: mailbox unavailable", started_at=ts(3.5), duration_ms=500),
+        step(
+            "route",
+            name="route intent",
+            kind="control",
+            raw_type="switch",
+            seq=3,
+            chosen_branch="no match",
+            started_at=ts(3),
+            duration_ms=10,
+        ),
+        step(
+            "verdict",
+            name="policy check",
+            kind="governance",
+            seq=4,
+            verdict="block",
+            confidence=0.93,
+            policy="pii",
+            started_at=ts(3.1),
+            duration_ms=50,
+        ),
+        step(
+            "eval",
+            name="grade answer",
+            kind="evaluation",
+            seq=5,
+            score=0.42,
+            extra={"passed": False, "retried": True},
+            started_at=ts(3.2),
+            duration_ms=300,
+        ),
+        step(
+            "send",
+            name="send_reply",
+            kind="tool",
+            seq=6,
+            status="failed",
+            error="SMTP 550: mailbox unavailable",
+            started_at=ts(3.5),
+            duration_ms=500,
+        ),
         agent="support-agent",
         status="failed",
         started_at=T0,
@@ -51,11 +116,40 @@ def nested_failure_run() -> Run:
     return run(
         "run-nested",
         step("a", name="research", kind="agent", seq=0, status="failed", started_at=ts(0), duration_ms=3000),
-        step("a1", "a", name="gather", kind="control", raw_type="for_each", seq=0, status="failed", started_at=ts(0), duration_ms=2500),
+        step(
+            "a1",
+            "a",
+            name="gather",
+            kind="control",
+            raw_type="for_each",
+            seq=0,
+            status="failed",
+            started_at=ts(0),
+            duration_ms=2500,
+        ),
         step("a1x", "a1", name="fetch ok", kind="tool", seq=0, started_at=ts(0), duration_ms=1000),
-        step("a1y", "a1", name="fetch broken", kind="tool", seq=1, status="failed", error="TLS handshake failed", started_at=ts(1), duration_ms=400),
+        step(
+            "a1y",
+            "a1",
+            name="fetch broken",
+            kind="tool",
+            seq=1,
+            status="failed",
+            error="TLS handshake failed",
+            started_at=ts(1),
+            duration_ms=400,
+        ),
         step("b", name="summarize", kind="llm", seq=1, started_at=ts(3), duration_ms=500),
-        step("c", name="second failure", kind="tool", seq=2, status="timeout", error="timed out", started_at=ts(3.5), duration_ms=400),
+        step(
+            "c",
+            name="second failure",
+            kind="tool",
+            seq=2,
+            status="timeout",
+            error="timed out",
+            started_at=ts(3.5),
+            duration_ms=400,
+        ),
         status="failed",
         started_at=T0,
         duration_ms=4000,
@@ -78,7 +172,9 @@ def cursor_id(screen: RunScreen) -> str | None:
 
 
 async def detail_loaded(pilot, screen: RunScreen) -> None:
-    await until(pilot, lambda: screen.detail.details is not None and screen.detail.details.key == screen.detail.subject_key)
+    await until(
+        pilot, lambda: screen.detail.details is not None and screen.detail.details.key == screen.detail.subject_key
+    )
 
 
 def screen_text(app) -> str:
@@ -121,7 +217,9 @@ async def test_rows_carry_badges_kinds_verdicts_and_skipped_marks(tmp_path):
         assert "⊘ skipped" in escalate.plain and "↳ else" in escalate.plain
         assert any("dim" in str(span.style) for span in escalate.spans if span.end - span.start == len(escalate))
         assert "◇ governance" in row("verdict").plain and "verdict: block" in row("verdict").plain
-        assert "◇ evaluation" in row("eval").plain and "score: 0.42" in row("eval").plain and "retry" in row("eval").plain
+        assert (
+            "◇ evaluation" in row("eval").plain and "score: 0.42" in row("eval").plain and "retry" in row("eval").plain
+        )
         assert "◇ scan" in row("scan").plain
         failed = row("send")
         assert "✗ failed" in failed.plain and failed.plain.startswith("✗ send_reply")
@@ -226,8 +324,12 @@ async def test_brackets_open_the_adjacent_failed_run_at_its_failure_and_escape_g
     runs = [
         nested_failure_run(),
         run("ok", step("s", name="fine"), status="completed", started_at="2026-01-01T09:00:00.000Z"),
-        run("older-failure", step("x", name="boom", status="failed", error="bad"), status="failed",
-            started_at="2026-01-01T08:00:00.000Z"),
+        run(
+            "older-failure",
+            step("x", name="boom", status="failed", error="bad"),
+            status="failed",
+            started_at="2026-01-01T08:00:00.000Z",
+        ),
     ]
     app = app_for(tmp_path, runs, "run-nested")
     async with app.run_test(size=(120, 30)) as pilot:
@@ -235,8 +337,12 @@ async def test_brackets_open_the_adjacent_failed_run_at_its_failure_and_escape_g
         expected = app.adjacent_failed_run("run-nested", +1)
         assert expected == "older-failure"
         await pilot.press("right_square_bracket")
-        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run_id == expected
-                    and cursor_id(app.screen) == "x")
+        await until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, RunScreen) and app.screen.run_id == expected and cursor_id(app.screen) == "x"
+            ),
+        )
         await pilot.press("left_square_bracket")
         await until(pilot, lambda: app.screen.run_id == "run-nested" and cursor_id(app.screen) == "a1y")
         await pilot.press("escape")
@@ -343,8 +449,17 @@ HOSTILE = "[bold]x[/bold] [/tool_call] [@click=app.quit]click[/] \x1b[31mred\x1b
 async def test_hostile_names_and_payloads_render_literally(tmp_path):
     r = run(
         HOSTILE,
-        step(HOSTILE, name=HOSTILE, kind="tool", status="failed", error=HOSTILE, input=HOSTILE,
-             output=orjson.dumps({"k": HOSTILE}).decode(), branch=HOSTILE, extra={HOSTILE: HOSTILE}),
+        step(
+            HOSTILE,
+            name=HOSTILE,
+            kind="tool",
+            status="failed",
+            error=HOSTILE,
+            input=HOSTILE,
+            output=orjson.dumps({"k": HOSTILE}).decode(),
+            branch=HOSTILE,
+            extra={HOSTILE: HOSTILE},
+        ),
         agent=HOSTILE,
         status="failed",
         started_at=T0,
@@ -429,7 +544,9 @@ async def test_a_big_run_loads_lazily_and_f_reaches_a_deep_failure(tmp_path):
         assert len(tree.nodes) < 2000
         # expanding a turn reads its children
         await pilot.press("g", "j", "l")
-        await until(pilot, lambda: len(tree.nodes["t0"].children) == 4 and isinstance(tree.nodes["t0"].children[0].data, Step))
+        await until(
+            pilot, lambda: len(tree.nodes["t0"].children) == 4 and isinstance(tree.nodes["t0"].children[0].data, Step)
+        )
 
 
 async def test_a_flat_big_run_pages_siblings_and_jumps_far(tmp_path):

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
@@ -130,16 +131,14 @@ def read_head(path: str) -> Head:
         head.sqlite_tables = sqlite_tables(path)
         return head
     stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not stripped[:1] in (b"{", b"["):
+    if stripped[:1] not in (b"{", b"["):
         return head
     first_line = stripped.split(b"\n", 1)[0]
     try:
         head.first_record = orjson.loads(first_line)
     except orjson.JSONDecodeError:
         head.json_document = True
-    if isinstance(head.first_record, list) or (
-        isinstance(head.first_record, dict) and b"\n" not in stripped.rstrip()
-    ):
+    if isinstance(head.first_record, list) or (isinstance(head.first_record, dict) and b"\n" not in stripped.rstrip()):
         # A whole JSON document on one line (array or envelope) is a document, not JSON Lines.
         if isinstance(head.first_record, list) or _looks_like_envelope(head.first_record):
             head.json_document = True

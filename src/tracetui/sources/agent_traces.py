@@ -7,7 +7,8 @@ once. read() gives the same runs as Python objects, for `tracetui import` and `e
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import orjson
 
@@ -22,8 +23,18 @@ DETECTION = "SQLite file with a table named agent_traces (read in place, read-on
 TABLE = "agent_traces"
 
 KNOWN = (
-    "id", "session_id", "agent_id", "workspace_id", "started_at", "finished_at", "duration_ms",
-    "prompt_tokens", "completion_tokens", "tool_calls", "circuit_breaker_events", "final_status",
+    "id",
+    "session_id",
+    "agent_id",
+    "workspace_id",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "tool_calls",
+    "circuit_breaker_events",
+    "final_status",
     "error_message",
 )
 TOOL_KNOWN = ("toolName", "durationMs", "error", "timestamp")
@@ -52,41 +63,43 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     extra_cols = [c for c in columns if c not in KNOWN]
     extra_pairs = ", ".join(f"{q.quote(c)}, t.{q.ident(c)}" for c in extra_cols)
     extra = f"json_object('final_status', {col('final_status')}{', ' + extra_pairs if extra_pairs else ''})"
-    failed_calls = f"(SELECT count(*) FROM json_each({tools}) WHERE type = 'object' AND json_type(value, '$.error') != 'null')"
+    failed_calls = (
+        f"(SELECT count(*) FROM json_each({tools}) WHERE type = 'object' AND json_type(value, '$.error') != 'null')"
+    )
     bad_tools = f"({col('tool_calls')} IS NOT NULL AND NOT (json_valid({col('tool_calls')}) AND json_type({col('tool_calls')}) = 'array'))"
     events = q.json_array(col("circuit_breaker_events"))
     conn.execute(f"""
         CREATE TEMP VIEW runs AS SELECT
             t.id AS id,
-            {col('agent_id')} AS agent,
-            {col('session_id')} AS session,
-            {q.status(col('final_status'), 'completed')} AS status,
+            {col("agent_id")} AS agent,
+            {col("session_id")} AS session,
+            {q.status(col("final_status"), "completed")} AS status,
             {started} AS started_at,
             {ended} AS ended_at,
-            coalesce({col('duration_ms')}, {q.duration_ms(started, ended)}) AS duration_ms,
-            {col('prompt_tokens')} AS tokens_in,
-            {col('completion_tokens')} AS tokens_out,
+            coalesce({col("duration_ms")}, {q.duration_ms(started, ended)}) AS duration_ms,
+            {col("prompt_tokens")} AS tokens_in,
+            {col("completion_tokens")} AS tokens_out,
             NULL AS credits,
             NULL AS cost_usd,
             json_array_length({tools}) AS step_count,
             {failed_calls} AS failed_steps,
             NULL AS steps_tokens_in, NULL AS steps_tokens_out, NULL AS steps_credits, NULL AS steps_cost_usd,
-            {col('prompt_tokens')} AS total_tokens_in,
-            {col('completion_tokens')} AS total_tokens_out,
+            {col("prompt_tokens")} AS total_tokens_in,
+            {col("completion_tokens")} AS total_tokens_out,
             NULL AS total_credits,
             NULL AS total_cost_usd,
-            {col('error_message')} AS error,
+            {col("error_message")} AS error,
             CASE WHEN {bad_tools} THEN '["invalid_tool_calls"]' END AS flags,
             {q.quote(path)} AS source_file,
             t.rowid AS source_line,
-            json_object('workspace_id', {col('workspace_id')}) AS metadata,
+            json_object('workspace_id', {col("workspace_id")}) AS metadata,
             CASE WHEN json_array_length({events}) > 0 THEN {events} END AS events,
             {extra} AS extra,
             NULL AS input,
             NULL AS output,
-            {col('started_at')} AS started_key,
-            CASE WHEN typeof({col('started_at')}) = 'text' AND {col('started_at')} GLOB '{_CANONICAL}'
-                 THEN {col('started_at')} ELSE {started} END AS started_cheap
+            {col("started_at")} AS started_key,
+            CASE WHEN typeof({col("started_at")}) = 'text' AND {col("started_at")} GLOB '{_CANONICAL}'
+                 THEN {col("started_at")} ELSE {started} END AS started_cheap
         FROM {TABLE} t
     """)
     if known_sort_keys is None:
@@ -151,10 +164,13 @@ def _start_sort_key(conn: sqlite3.Connection, columns: list[str]) -> dict[str, s
         ends = [conn.execute(f"SELECT {fn}(started_at) FROM {TABLE}").fetchone()[0] for fn in ("min", "max")]
         iso_only = all(isinstance(v, str) and v[10:11] == "T" for v in ends)
     else:
-        iso_only = conn.execute(
-            f"SELECT 1 FROM {TABLE} WHERE typeof(started_at) NOT IN ('text', 'null')"
-            " OR substr(started_at, 11, 1) != 'T' LIMIT 1"
-        ).fetchone() is None
+        iso_only = (
+            conn.execute(
+                f"SELECT 1 FROM {TABLE} WHERE typeof(started_at) NOT IN ('text', 'null')"
+                " OR substr(started_at, 11, 1) != 'T' LIMIT 1"
+            ).fetchone()
+            is None
+        )
     return {"started": "started_key" if iso_only else "started_cheap"}
 
 
@@ -199,7 +215,11 @@ def row_to_run(row: dict[str, Any], path: str, report: ProblemSink) -> Run:
     calls = _loads(row.get("tool_calls"))
     if row.get("tool_calls") is not None and not isinstance(calls, list):
         run.flags.append("invalid_tool_calls")
-        report(Problem(f"run {run_id!r}: tool_calls is not a JSON array; no tool steps shown", line=row["rowid"], run_id=run_id))
+        report(
+            Problem(
+                f"run {run_id!r}: tool_calls is not a JSON array; no tool steps shown", line=row["rowid"], run_id=run_id
+            )
+        )
         calls = []
     for n, call in enumerate(calls or []):
         if not isinstance(call, dict):

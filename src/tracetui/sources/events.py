@@ -8,8 +8,9 @@ a time, so memory holds one run, never the file. A run with an error event is fa
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from .. import normalize
 from ..model import Problem, Run, Step
@@ -21,15 +22,28 @@ NAME = "events"
 DESCRIPTION = "flat event log as JSON Lines: one step per line, runs interleaved"
 DETECTION = (
     'JSON Lines whose first line is an object with "run_id" and "step_id" (or a "type" of '
-    "reasoning, tool_call, tool_result or error) and no \"steps\" list"
+    'reasoning, tool_call, tool_result or error) and no "steps" list'
 )
 
 EVENT_TYPES = frozenset({"reasoning", "tool_call", "tool_result", "error"})
 TOOL_TYPES = frozenset({"tool_call", "tool_result"})
-KNOWN = frozenset({
-    "run_id", "step_id", "parent_id", "type", "agent", "timestamp", "duration_ms",
-    "input_tokens", "output_tokens", "cost_usd", "content", "tool", "arguments",
-})
+KNOWN = frozenset(
+    {
+        "run_id",
+        "step_id",
+        "parent_id",
+        "type",
+        "agent",
+        "timestamp",
+        "duration_ms",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "content",
+        "tool",
+        "arguments",
+    }
+)
 _IDS = (str, int)
 _NUMBER = (int, float, str)
 
@@ -124,7 +138,7 @@ def _run(run_id: str, events: list[tuple[int | None, dict[str, Any]]]) -> Run:
     run.started_at = min(starts, default=None)
     run.ended_at = max(ends, default=None)
     run.duration_ms = normalize.duration_between(run.started_at, run.ended_at)
-    errors = [s for s, (_, e) in zip(steps, events) if e["error"]]
+    errors = [s for s, (_, e) in zip(steps, events, strict=False) if e["error"]]
     run.status = "failed" if errors else "completed"
     run.error = next((s.error for s in errors if s.error), None)
     return run
@@ -191,6 +205,6 @@ def _shown(value: Any) -> str:
 
 def _iso_ms(epoch_ms: float) -> str | None:
     try:
-        return normalize.iso(datetime.fromtimestamp(epoch_ms / 1000.0, tz=timezone.utc))
+        return normalize.iso(datetime.fromtimestamp(epoch_ms / 1000.0, tz=UTC))
     except (OverflowError, OSError, ValueError):
         return None

@@ -7,7 +7,8 @@ below turns them into parent-linked model steps, one run in memory at a time.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import orjson
 
@@ -35,6 +36,7 @@ _NOT_RAN = frozenset({"skipped", "pending"})
 
 
 # -- detection ------------------------------------------------------------------------------------
+
 
 def _is_run(obj: Any) -> bool:
     if not isinstance(obj, dict) or "run_id" not in obj:
@@ -95,6 +97,7 @@ def run_from_line(number: int, record: dict, report: ProblemSink) -> Run | None:
 
 
 # -- reading --------------------------------------------------------------------------------------
+
 
 def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     layout = _layout(read_head(path), forced=True)
@@ -188,6 +191,7 @@ class _Where:
 
 # -- field checks ---------------------------------------------------------------------------------
 
+
 class _Rule:
     """The JSON types a field may have (checked by exact type, so true/false is not a number)."""
 
@@ -213,20 +217,59 @@ _TOKENS = {k: _NUMBER for k in ("prompt_tokens", "completion_tokens", "input_tok
 _TIMES = {"started_at": _ID, "ended_at": _ID}
 
 RUN_RULES: dict[str, _Rule] = {
-    "run_id": _ID, "agent_id": _ID, "session_id": _ID, "session": _ID, "status": _TEXT, "steps": _LIST,
-    "credits": _NUMBER, "cost_usd": _NUMBER, "cost": _NUMBER, "usage": _OBJECT,
-    "duration_seconds": _NUMBER, "duration_ms": _NUMBER, **_TIMES, **_TOKENS,
+    "run_id": _ID,
+    "agent_id": _ID,
+    "session_id": _ID,
+    "session": _ID,
+    "status": _TEXT,
+    "steps": _LIST,
+    "credits": _NUMBER,
+    "cost_usd": _NUMBER,
+    "cost": _NUMBER,
+    "usage": _OBJECT,
+    "duration_seconds": _NUMBER,
+    "duration_ms": _NUMBER,
+    **_TIMES,
+    **_TOKENS,
 }
 STEP_RULES: dict[str, _Rule] = {
-    "agent_step_id": _ID, "id": _ID, "step_type": _TEXT, "status": _TEXT, "name": _ID, "title": _ID,
-    "step_name": _ID, "duration_seconds": _NUMBER, "duration_ms": _NUMBER, "credits_used": _NUMBER,
-    "cost_usd": _NUMBER, "cost": _NUMBER, "usage": _OBJECT, "confidence": _NUMBER, "score": _NUMBER,
-    "verdict": _TEXT, "policy_name": _TEXT, "chosen_branch": _SCALAR, "tool_calls": _LIST,
-    "child_steps": _LIST, "then_steps": _LIST, "else_steps": _LIST, "cases": _LIST, **_TIMES, **_TOKENS,
+    "agent_step_id": _ID,
+    "id": _ID,
+    "step_type": _TEXT,
+    "status": _TEXT,
+    "name": _ID,
+    "title": _ID,
+    "step_name": _ID,
+    "duration_seconds": _NUMBER,
+    "duration_ms": _NUMBER,
+    "credits_used": _NUMBER,
+    "cost_usd": _NUMBER,
+    "cost": _NUMBER,
+    "usage": _OBJECT,
+    "confidence": _NUMBER,
+    "score": _NUMBER,
+    "verdict": _TEXT,
+    "policy_name": _TEXT,
+    "chosen_branch": _SCALAR,
+    "tool_calls": _LIST,
+    "child_steps": _LIST,
+    "then_steps": _LIST,
+    "else_steps": _LIST,
+    "cases": _LIST,
+    **_TIMES,
+    **_TOKENS,
 }
 TOOL_RULES: dict[str, _Rule] = {
-    "id": _ID, "function_name": _ID, "status": _TEXT, "succeeded": _BOOL, "credits_used": _NUMBER,
-    "duration_seconds": _NUMBER, "round_index": _NUMBER, "sequence": _NUMBER, **_TIMES, **_TOKENS,
+    "id": _ID,
+    "function_name": _ID,
+    "status": _TEXT,
+    "succeeded": _BOOL,
+    "credits_used": _NUMBER,
+    "duration_seconds": _NUMBER,
+    "round_index": _NUMBER,
+    "sequence": _NUMBER,
+    **_TIMES,
+    **_TOKENS,
 }
 CASE_RULES: dict[str, _Rule] = {"steps": _LIST, "match": _SCALAR}
 
@@ -317,6 +360,7 @@ def _ran(raw: Any) -> bool:
 
 # -- runs -----------------------------------------------------------------------------------------
 
+
 def run_from_record(record: dict, where: _Where, report: ProblemSink, envelope: dict | None = None) -> Run | None:
     """One run record as an un-finalized Run, or None (reported) when it cannot be used."""
     if record.get("run_id") in (None, ""):
@@ -368,6 +412,7 @@ def run_from_record(record: dict, where: _Where, report: ProblemSink, envelope: 
 
 # -- steps ----------------------------------------------------------------------------------------
 
+
 class _Task:
     """A source step waiting to be turned into a model step, with what its parent decided for it."""
 
@@ -413,9 +458,11 @@ class _StepWalker:
 
     def _drop(self, task: _Task, problem: str, step_id: Any = None, what: str = "step") -> None:
         named = f" {normalize.ident(step_id)!r}" if step_id not in (None, "") and _ID.accepts(step_id) else ""
-        self.report(self.where.problem(
-            f"run {self.run.id!r}: dropped {what}{named} at {task.path} with its sub-steps: {problem}", self.run.id
-        ))
+        self.report(
+            self.where.problem(
+                f"run {self.run.id!r}: dropped {what}{named} at {task.path} with its sub-steps: {problem}", self.run.id
+            )
+        )
         if FLAG_STEPS_SKIPPED not in self.run.flags:
             self.run.flags.append(FLAG_STEPS_SKIPPED)
 
@@ -620,7 +667,8 @@ class _StepWalker:
         for i, case in enumerate(cases):
             path = f"cases[{i}]"
             problem = (
-                f"expected an object, got {type(case).__name__}" if not isinstance(case, dict)
+                f"expected an object, got {type(case).__name__}"
+                if not isinstance(case, dict)
                 else _wrong_field(case, CASE_RULES)
             )
             if problem:

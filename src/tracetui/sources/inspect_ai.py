@@ -12,7 +12,8 @@ ended with an error. Earlier attempts of a retried sample (error_retries) are ke
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .. import normalize
 from ..errors import UnusableInput
@@ -21,12 +22,19 @@ from . import Head, ProblemSink, SourceFile
 from .records import json_document_items
 
 NAME = "inspect-ai"
-DESCRIPTION = "Inspect AI eval logs (.json): each sample is a run; its events (spans, model, tool, score, error) are the steps"
+DESCRIPTION = (
+    "Inspect AI eval logs (.json): each sample is a run; its events (spans, model, tool, score, error) are the steps"
+)
 DETECTION = 'a JSON document with top-level "version", "status" and "eval" (with "task") before "samples"'
 
 _SPAN_KIND = {
-    "agent": "agent", "handoff": "agent", "tool": "tool", "scorer": "evaluation", "solvers": "control",
-    "scorers": "control", "solver": "other",
+    "agent": "agent",
+    "handoff": "agent",
+    "tool": "tool",
+    "scorer": "evaluation",
+    "solvers": "control",
+    "scorers": "control",
+    "solver": "other",
 }
 _SKIPPED_SPANS = frozenset({"init"})
 _QUIET_EVENTS = frozenset({"span_end", "sample_init", "state", "store", "logger", "input", "step"})
@@ -78,7 +86,7 @@ def _first(path: str, prefix: str) -> Any:
 def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     eval_info, status, error = _header(source)
     if not eval_info:
-        raise UnusableInput(path, "looks like an Inspect AI eval log, but its \"eval\" header is missing or broken")
+        raise UnusableInput(path, 'looks like an Inspect AI eval log, but its "eval" header is missing or broken')
     yielded = 0
     for index, sample in json_document_items(source, "samples", report):
         if not isinstance(sample, dict) or normalize.ident(sample.get("id")) is None:
@@ -102,7 +110,9 @@ def _build_run(sample: dict, index: int, eval_info: dict, path: str) -> Run:
     run.started_at = normalize.timestamp(sample.get("started_at"))
     run.ended_at = normalize.timestamp(sample.get("completed_at"))
     seconds = normalize.number(sample.get("total_time"))
-    run.duration_ms = seconds * 1000.0 if seconds is not None else normalize.duration_between(run.started_at, run.ended_at)
+    run.duration_ms = (
+        seconds * 1000.0 if seconds is not None else normalize.duration_between(run.started_at, run.ended_at)
+    )
     if sample.get("error"):
         run.status, run.error = "failed", _error_text(sample["error"])
     elif run.ended_at is None and sample.get("events") and not sample.get("scores"):
@@ -124,8 +134,15 @@ def _build_run(sample: dict, index: int, eval_info: dict, path: str) -> Run:
     retries = sample.get("error_retries") if isinstance(sample.get("error_retries"), list) else []
     for number, error in enumerate(retries, 1):
         # Inspect keeps only the last attempt's events; each earlier one is shown as the failure it was.
-        attempt = Step(id=f"attempt-{number}", seq=-len(retries) + number - 1, name=f"attempt {number} (retried)",
-                       kind="control", raw_type="error_retry", status="failed", error=_error_text(error))
+        attempt = Step(
+            id=f"attempt-{number}",
+            seq=-len(retries) + number - 1,
+            name=f"attempt {number} (retried)",
+            kind="control",
+            raw_type="error_retry",
+            status="failed",
+            error=_error_text(error),
+        )
         if isinstance(error, dict) and error.get("traceback"):
             attempt.extra["traceback"] = error["traceback"]
         run.steps.insert(number - 1, attempt)
@@ -156,7 +173,7 @@ class _Resolver:
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str) and value.startswith("attachment://"):
-            return self.attachments.get(value[len("attachment://"):], value)
+            return self.attachments.get(value[len("attachment://") :], value)
         if isinstance(value, list):
             return [self.value(v) for v in value]
         if isinstance(value, dict):
@@ -167,7 +184,7 @@ class _Resolver:
         messages = list(event.get("input") or [])
         for pair in event.get("input_refs") or []:
             if isinstance(pair, list) and len(pair) == 2:
-                messages.extend(self.messages[pair[0]:pair[1]])
+                messages.extend(self.messages[pair[0] : pair[1]])
         return self.value(messages)
 
 
@@ -208,8 +225,14 @@ def _steps(sample: dict, sample_error: str | None) -> tuple[list[Step], dict[str
                 if step.status == "running":
                     step.status = "completed"
         elif kind == "tool":
-            target = next((s for s in open_tools if s.name == event.get("function")
-                           and _inside(s, parent_of(event.get("span_id")), spans)), None)
+            target = next(
+                (
+                    s
+                    for s in open_tools
+                    if s.name == event.get("function") and _inside(s, parent_of(event.get("span_id")), spans)
+                ),
+                None,
+            )
             if target is not None:
                 open_tools.remove(target)
             else:
@@ -241,8 +264,13 @@ def _span_step(event: dict, seq: int, parent: str | None) -> Step:
     span_type = normalize.text(event.get("type")) or "span"
     name = normalize.text(event.get("name")) or span_type
     return Step(
-        id=str(event["id"]), parent_id=parent, seq=seq, name=f"handoff to {name}" if span_type == "handoff" else name,
-        kind=_SPAN_KIND.get(span_type, "other"), raw_type=span_type, status="running",
+        id=str(event["id"]),
+        parent_id=parent,
+        seq=seq,
+        name=f"handoff to {name}" if span_type == "handoff" else name,
+        kind=_SPAN_KIND.get(span_type, "other"),
+        raw_type=span_type,
+        status="running",
         started_at=normalize.timestamp(event.get("timestamp")),
     )
 
@@ -263,7 +291,11 @@ def _tool(step: Step, event: dict, sample_error: str | None) -> None:
     error = event.get("error")
     if isinstance(error, dict):
         step.status = "timeout" if error.get("type") == "timeout" else "failed"
-        step.error = f"{error.get('type')}: {error.get('message')}" if error.get("type") else normalize.text(error.get("message"))
+        step.error = (
+            f"{error.get('type')}: {error.get('message')}"
+            if error.get("type")
+            else normalize.text(error.get("message"))
+        )
     elif event.get("failed"):
         # The tool raised and the exception ended the sample: the sample's error is this tool's.
         step.status, step.error = "failed", sample_error or "the tool raised an exception"
@@ -271,18 +303,28 @@ def _tool(step: Step, event: dict, sample_error: str | None) -> None:
 
 def _event_step(event: dict, seq: int, parent: str | None, resolve: _Resolver) -> Step | None:
     kind = event.get("event")
-    step = Step(id=normalize.ident(event.get("uuid")) or f"{kind}-{seq}", parent_id=parent, seq=seq,
-                raw_type=str(kind), started_at=normalize.timestamp(event.get("timestamp")))
+    step = Step(
+        id=normalize.ident(event.get("uuid")) or f"{kind}-{seq}",
+        parent_id=parent,
+        seq=seq,
+        raw_type=str(kind),
+        started_at=normalize.timestamp(event.get("timestamp")),
+    )
     if kind == "model":
         output = event.get("output") if isinstance(event.get("output"), dict) else {}
         usage = output.get("usage") if isinstance(output.get("usage"), dict) else {}
         step.name, step.kind = normalize.text(event.get("model")) or "model", "llm"
         step.input = normalize.text(resolve.model_input(event))
         step.output = _output_text(output)
-        step.tokens_in, step.tokens_out = normalize.integer(usage.get("input_tokens")), normalize.integer(usage.get("output_tokens"))
+        step.tokens_in, step.tokens_out = (
+            normalize.integer(usage.get("input_tokens")),
+            normalize.integer(usage.get("output_tokens")),
+        )
         step.cost_usd = normalize.number(usage.get("total_cost"))
         step.ended_at = normalize.timestamp(event.get("completed"))
-        step.duration_ms = _seconds(event.get("working_time")) or normalize.duration_between(step.started_at, step.ended_at)
+        step.duration_ms = _seconds(event.get("working_time")) or normalize.duration_between(
+            step.started_at, step.ended_at
+        )
         step.extra = {k: usage[k] for k in usage if k not in ("input_tokens", "output_tokens", "total_cost")}
         for key in ("role", "retries", "cache", "traceback"):
             if event.get(key):
@@ -316,8 +358,14 @@ def _event_step(event: dict, seq: int, parent: str | None, resolve: _Resolver) -
         step.name = normalize.text(event.get("name") or event.get("source") or event.get("action") or kind) or str(kind)
         step.kind = {"subtask": "agent", "approval": "governance", "sandbox": "tool"}.get(str(kind), "other")
         step.input = normalize.text(event.get("input") or event.get("cmd") or event.get("message"))
-        step.output = normalize.text(event.get("result") or event.get("output") or event.get("data") or event.get("decision"))
-        step.extra = {k: v for k, v in event.items() if k not in ("event", "uuid", "span_id", "timestamp", "working_start") and v is not None}
+        step.output = normalize.text(
+            event.get("result") or event.get("output") or event.get("data") or event.get("decision")
+        )
+        step.extra = {
+            k: v
+            for k, v in event.items()
+            if k not in ("event", "uuid", "span_id", "timestamp", "working_start") and v is not None
+        }
     else:
         return None
     return step
@@ -349,6 +397,11 @@ def _output_text(output: Any) -> str | None:
     choices = output.get("choices") if isinstance(output.get("choices"), list) else []
     message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
     if isinstance(message, dict) and message.get("tool_calls"):
-        return normalize.text([{"function": c.get("function"), "arguments": c.get("arguments")}
-                               for c in message["tool_calls"] if isinstance(c, dict)])
+        return normalize.text(
+            [
+                {"function": c.get("function"), "arguments": c.get("arguments")}
+                for c in message["tool_calls"]
+                if isinstance(c, dict)
+            ]
+        )
     return None

@@ -15,7 +15,8 @@ become evaluation steps under the observation they score, or at the top for trac
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import orjson
 
@@ -28,33 +29,88 @@ from .staging import Staging
 
 NAME = "langfuse"
 DESCRIPTION = "Langfuse exports: trace downloads (trace + observations + scores) and observation exports"
-DETECTION = ('JSON/JSONL traces with id, timestamp and "observations", or observation rows with id, traceId, '
-             'type (SPAN, GENERATION, EVENT, AGENT, TOOL, …) and startTime')
+DETECTION = (
+    'JSON/JSONL traces with id, timestamp and "observations", or observation rows with id, traceId, '
+    "type (SPAN, GENERATION, EVENT, AGENT, TOOL, …) and startTime"
+)
 
-TYPES = frozenset({"span", "generation", "event", "agent", "tool", "chain", "retriever", "evaluator", "embedding", "guardrail"})
+TYPES = frozenset(
+    {"span", "generation", "event", "agent", "tool", "chain", "retriever", "evaluator", "embedding", "guardrail"}
+)
 _KIND = {
-    "generation": "llm", "embedding": "retrieval", "agent": "agent", "tool": "tool", "retriever": "retrieval",
-    "evaluator": "evaluation", "guardrail": "governance",
+    "generation": "llm",
+    "embedding": "retrieval",
+    "agent": "agent",
+    "tool": "tool",
+    "retriever": "retrieval",
+    "evaluator": "evaluation",
+    "guardrail": "governance",
 }
-_OBS_KNOWN = frozenset({
-    "id", "traceId", "type", "name", "startTime", "endTime", "input", "output", "level", "statusMessage",
-    "parentObservationId", "usage", "usageDetails", "costDetails", "latency", "metadata", "calculatedTotalCost",
-    "calculatedInputCost", "calculatedOutputCost", "totalPrice", "inputPrice", "outputPrice", "totalCost",
-})
-_TRACE_KNOWN = frozenset({
-    "id", "timestamp", "name", "input", "output", "sessionId", "userId", "metadata", "tags", "release", "version",
-    "environment", "observations", "scores", "latency", "totalCost",
-})
+_OBS_KNOWN = frozenset(
+    {
+        "id",
+        "traceId",
+        "type",
+        "name",
+        "startTime",
+        "endTime",
+        "input",
+        "output",
+        "level",
+        "statusMessage",
+        "parentObservationId",
+        "usage",
+        "usageDetails",
+        "costDetails",
+        "latency",
+        "metadata",
+        "calculatedTotalCost",
+        "calculatedInputCost",
+        "calculatedOutputCost",
+        "totalPrice",
+        "inputPrice",
+        "outputPrice",
+        "totalCost",
+    }
+)
+_TRACE_KNOWN = frozenset(
+    {
+        "id",
+        "timestamp",
+        "name",
+        "input",
+        "output",
+        "sessionId",
+        "userId",
+        "metadata",
+        "tags",
+        "release",
+        "version",
+        "environment",
+        "observations",
+        "scores",
+        "latency",
+        "totalCost",
+    }
+)
 _TRACE_METADATA = ("userId", "tags", "release", "version", "environment")
 
 
 def _is_trace(obj: Any) -> bool:
-    return isinstance(obj, dict) and isinstance(obj.get("observations"), list) and bool(normalize.ident(obj.get("id"))) and "timestamp" in obj
+    return (
+        isinstance(obj, dict)
+        and isinstance(obj.get("observations"), list)
+        and bool(normalize.ident(obj.get("id")))
+        and "timestamp" in obj
+    )
 
 
 def _is_observation(obj: Any) -> bool:
     return (
-        isinstance(obj, dict) and bool(normalize.ident(obj.get("id"))) and "traceId" in obj and "startTime" in obj
+        isinstance(obj, dict)
+        and bool(normalize.ident(obj.get("id")))
+        and "traceId" in obj
+        and "startTime" in obj
         and str(obj.get("type", "")).lower() in TYPES
     )
 
@@ -67,7 +123,9 @@ def sniff(head: Head) -> bool:
     if head.array_key in (None, "data") and (_is_trace(head.first_item) or _is_observation(head.first_item)):
         return True
     keys = set(head.top_keys)
-    return {"id", "timestamp", "name"} <= keys and ("observations" in keys or "observations" in _top_level_keys(head.path))
+    return {"id", "timestamp", "name"} <= keys and (
+        "observations" in keys or "observations" in _top_level_keys(head.path)
+    )
 
 
 def _top_level_keys(path: str) -> set[str]:
@@ -101,7 +159,9 @@ def _records(path: str, report: ProblemSink, source: SourceFile) -> Iterator[tup
             try:
                 yield 1, orjson.loads(f.read())
             except orjson.JSONDecodeError as exc:
-                raise UnusableInput(path, f"looks like a Langfuse trace download, but it is not valid JSON ({exc})") from None
+                raise UnusableInput(
+                    path, f"looks like a Langfuse trace download, but it is not valid JSON ({exc})"
+                ) from None
 
 
 def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
@@ -115,7 +175,12 @@ def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
                 staging.add(str(record["traceId"] or "(no trace)"), record, line)
             else:
                 skipped += 1
-                report(Problem("skipped: not a Langfuse trace or observation (needs id, traceId, type and startTime)", line=line))
+                report(
+                    Problem(
+                        "skipped: not a Langfuse trace or observation (needs id, traceId, type and startTime)",
+                        line=line,
+                    )
+                )
         for trace_id, rows in staging.groups():
             yield _observations_run(trace_id, rows, path, report)
             yielded += 1
@@ -125,9 +190,17 @@ def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
 
 def _trace_run(trace: dict, line: int, path: str, report: ProblemSink) -> Run:
     trace_id = str(trace["id"])
-    observations = [o for o in trace["observations"] if _is_observation(o) or isinstance(o, dict) and normalize.ident(o.get("id"))]
+    observations = [
+        o for o in trace["observations"] if _is_observation(o) or isinstance(o, dict) and normalize.ident(o.get("id"))
+    ]
     if len(observations) != len(trace["observations"]):
-        report(Problem(f"trace {trace_id!r}: {len(trace['observations']) - len(observations)} observations without an id skipped", line=line, run_id=trace_id))
+        report(
+            Problem(
+                f"trace {trace_id!r}: {len(trace['observations']) - len(observations)} observations without an id skipped",
+                line=line,
+                run_id=trace_id,
+            )
+        )
     run = _run(trace_id, observations, path, line)
     run.agent = normalize.text(trace.get("name")) or run.agent
     run.session = normalize.ident(trace.get("sessionId"))
@@ -182,11 +255,17 @@ def _step(obs: dict, seq: int) -> Step:
     ended = normalize.timestamp(obs.get("endTime"))
     latency = normalize.number(obs.get("latency"))
     step = Step(
-        id=str(obs["id"]), parent_id=normalize.ident(obs.get("parentObservationId")), seq=seq,
-        name=normalize.text(obs.get("name")) or raw_type.lower(), kind=_KIND.get(raw_type.lower(), "other"),
-        raw_type=raw_type, started_at=started, ended_at=ended,
+        id=str(obs["id"]),
+        parent_id=normalize.ident(obs.get("parentObservationId")),
+        seq=seq,
+        name=normalize.text(obs.get("name")) or raw_type.lower(),
+        kind=_KIND.get(raw_type.lower(), "other"),
+        raw_type=raw_type,
+        started_at=started,
+        ended_at=ended,
         duration_ms=latency * 1000.0 if latency is not None else normalize.duration_between(started, ended),
-        input=normalize.text(obs.get("input")), output=normalize.text(obs.get("output")),
+        input=normalize.text(obs.get("input")),
+        output=normalize.text(obs.get("output")),
     )
     level = str(obs.get("level") or "DEFAULT").upper()
     if level == "ERROR":
@@ -208,7 +287,9 @@ def _usage(step: Step, obs: dict) -> None:
     details = obs.get("usageDetails") if isinstance(obs.get("usageDetails"), dict) else {}
     legacy = obs.get("usage") if isinstance(obs.get("usage"), dict) else {}
     step.tokens_in = _first_int(details, ("input", "prompt_tokens", "input_tokens")) or _nonzero(legacy.get("input"))
-    step.tokens_out = _first_int(details, ("output", "completion_tokens", "output_tokens")) or _nonzero(legacy.get("output"))
+    step.tokens_out = _first_int(details, ("output", "completion_tokens", "output_tokens")) or _nonzero(
+        legacy.get("output")
+    )
     if step.tokens_out is None and step.tokens_in is not None and "output" in details:
         step.tokens_out = 0
     rest = {k: v for k, v in details.items() if k not in ("input", "output", "total")}
@@ -240,15 +321,22 @@ def _score_step(score: dict, seq: int, observation_ids: set[str]) -> Step:
     target = normalize.ident(score.get("observationId"))
     value = score.get("value")
     step = Step(
-        id=f"score:{score.get('id') or seq}", parent_id=target if target in observation_ids else None,
+        id=f"score:{score.get('id') or seq}",
+        parent_id=target if target in observation_ids else None,
         seq=10**9 + seq,  # scores come after the work they judge
-        name=normalize.text(score.get("name")) or "score", kind="evaluation", raw_type="SCORE",
+        name=normalize.text(score.get("name")) or "score",
+        kind="evaluation",
+        raw_type="SCORE",
         started_at=normalize.timestamp(score.get("timestamp")),
         score=normalize.number(value) if score.get("dataType") != "CATEGORICAL" else None,
         verdict=normalize.text(score.get("stringValue")),
         output=normalize.text(score.get("comment")),
     )
-    step.extra = {k: v for k, v in score.items() if k in ("dataType", "source", "configId", "authorUserId", "metadata") and v is not None}
+    step.extra = {
+        k: v
+        for k, v in score.items()
+        if k in ("dataType", "source", "configId", "authorUserId", "metadata") and v is not None
+    }
     if target and target not in observation_ids:
         step.extra["observation_id"] = target
     return step

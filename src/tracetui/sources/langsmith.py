@@ -10,7 +10,8 @@ the triggers of a node run become its branch.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .. import normalize
 from ..errors import UnusableInput
@@ -25,11 +26,30 @@ DETECTION = "JSON Lines (or a JSON array) of objects with id, run_type and trace
 
 RUN_TYPES = frozenset({"chain", "llm", "tool", "retriever", "prompt", "parser", "embedding"})
 _KIND = {"llm": "llm", "tool": "tool", "retriever": "retrieval", "embedding": "retrieval"}
-_KNOWN = frozenset({
-    "id", "trace_id", "parent_run_id", "dotted_order", "name", "run_type", "start_time", "end_time",
-    "inputs", "outputs", "error", "events", "extra", "status",
-    "prompt_tokens", "completion_tokens", "total_tokens", "prompt_cost", "completion_cost", "total_cost",
-})
+_KNOWN = frozenset(
+    {
+        "id",
+        "trace_id",
+        "parent_run_id",
+        "dotted_order",
+        "name",
+        "run_type",
+        "start_time",
+        "end_time",
+        "inputs",
+        "outputs",
+        "error",
+        "events",
+        "extra",
+        "status",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "prompt_cost",
+        "completion_cost",
+        "total_cost",
+    }
+)
 _LANGGRAPH = ("langgraph_node", "langgraph_step", "langgraph_triggers")
 _SESSION_KEYS = ("session_id", "thread_id", "conversation_id")
 
@@ -97,7 +117,7 @@ def _order_key(record: dict) -> str:
 def _build_run(trace: str, records: list[tuple[int, dict]], path: str, report: ProblemSink) -> Run:
     ranked = sorted(records, key=lambda item: _order_key(item[1]))
     steps = [_step(record, seq) for seq, (_, record) in enumerate(ranked)]
-    lines = {id(step): line for step, (line, _) in zip(steps, ranked)}
+    lines = {id(step): line for step, (line, _) in zip(steps, ranked, strict=False)}
     root_pos = next((i for i, s in enumerate(steps) if s.id == trace and s.parent_id is None), None)
     if root_pos is None:
         root_pos = next((i for i, s in enumerate(steps) if s.parent_id is None), None)

@@ -7,8 +7,8 @@ other tools (derived columns missing, no `meta` table) is read row by row and im
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import fields
-from typing import Iterator
 
 import orjson
 
@@ -22,7 +22,16 @@ DETECTION = "SQLite file with tables runs(id, ...) and steps(run_id, id, parent_
 
 _RUN_FIELDS = {f.name for f in fields(Run)} - {"steps"}
 _STEP_FIELDS = {f.name for f in fields(Step)} - {"children"}
-_DERIVED_STEP = {"ord", "depth", "size", "child_count", "sub_tokens_in", "sub_tokens_out", "sub_credits", "sub_cost_usd"}
+_DERIVED_STEP = {
+    "ord",
+    "depth",
+    "size",
+    "child_count",
+    "sub_tokens_in",
+    "sub_tokens_out",
+    "sub_credits",
+    "sub_cost_usd",
+}
 
 
 def sniff(head: Head) -> bool:
@@ -67,7 +76,11 @@ def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
         step_cols = [r[1] for r in conn.execute("PRAGMA table_info(steps)")]
         order = "seq" if "seq" in step_cols else "rowid"
         for row in conn.execute("SELECT rowid AS _rowid, * FROM runs ORDER BY rowid"):
-            values = {k: _value(k, row[k]) for k in row.keys() if k in _RUN_FIELDS and k not in ("step_count", "failed_steps") and not k.startswith("steps_")}
+            values = {
+                k: _value(k, row[k])
+                for k in row.keys()
+                if k in _RUN_FIELDS and k not in ("step_count", "failed_steps") and not k.startswith("steps_")
+            }
             for key in JSON_COLUMNS:
                 if values.get(key) is None:
                     values.pop(key, None)

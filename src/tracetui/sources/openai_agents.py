@@ -13,7 +13,8 @@ span or on an agent, task or turn span), not when a tool error was reported back
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .. import normalize
 from ..errors import UnusableInput
@@ -44,7 +45,9 @@ _DATA_SHOWN = frozenset({"type", "name", "input", "output", "usage", "model", "t
 
 
 def _is_item(record: Any) -> bool:
-    return isinstance(record, dict) and record.get("object") in OBJECTS and normalize.ident(record.get("id")) is not None
+    return (
+        isinstance(record, dict) and record.get("object") in OBJECTS and normalize.ident(record.get("id")) is not None
+    )
 
 
 def _is_batch(record: Any) -> bool:
@@ -93,28 +96,41 @@ def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
 def _build_run(trace_id: str, records: list[tuple[int, dict]], path: str, report: ProblemSink) -> Run:
     trace = next((r for _, r in records if r["object"] == "trace"), None)
     spans = [(line, r) for line, r in records if r["object"] == "trace.span"]
-    spans.sort(key=lambda item: (normalize.timestamp(item[1].get("started_at")) is None, str(item[1].get("started_at") or "")))
+    spans.sort(
+        key=lambda item: (normalize.timestamp(item[1].get("started_at")) is None, str(item[1].get("started_at") or ""))
+    )
     steps = [_step(record, seq) for seq, (_, record) in enumerate(spans)]
     run = Run(id=trace_id, source_file=path, steps=steps, source_line=min(line for line, _ in records))
     if trace is not None:
         run.agent = normalize.text(trace.get("workflow_name"))
         run.session = normalize.ident(trace.get("group_id"))
         run.metadata = dict(trace["metadata"]) if isinstance(trace.get("metadata"), dict) else {}
-        run.extra = {k: v for k, v in trace.items() if k not in ("object", "id", "workflow_name", "group_id", "metadata")}
+        run.extra = {
+            k: v for k, v in trace.items() if k not in ("object", "id", "workflow_name", "group_id", "metadata")
+        }
     else:
-        report(Problem(f"trace {trace_id!r} has spans but no trace record: it had not ended when the file was written", run_id=trace_id))
+        report(
+            Problem(
+                f"trace {trace_id!r} has spans but no trace record: it had not ended when the file was written",
+                run_id=trace_id,
+            )
+        )
     starts = [s.started_at for s in steps if s.started_at]
     ends = [s.ended_at for s in steps if s.ended_at]
     run.started_at = min(starts) if starts else None
     run.ended_at = max(ends) if ends else None
     run.duration_ms = normalize.duration_between(run.started_at, run.ended_at)
-    fatal = [s for s, (_, r) in zip(steps, spans) if s.failed and (s.parent_id is None or _is_loop(r))]
+    fatal = [s for s, (_, r) in zip(steps, spans, strict=False) if s.failed and (s.parent_id is None or _is_loop(r))]
     if fatal:
         run.status, run.error = "failed", fatal[-1].error
     elif trace is None or any(s.status == "running" for s in steps if s.parent_id is None):
         run.status = "running"
     asked = [s.extra["input_items"] for s in steps if "input_items" in s.extra]
-    answered = [r["span_data"].get("output") for s, (_, r) in zip(steps, spans) if s.raw_type == "generation" and s.output]
+    answered = [
+        r["span_data"].get("output")
+        for s, (_, r) in zip(steps, spans, strict=False)
+        if s.raw_type == "generation" and s.output
+    ]
     run.input = _first_user_text(asked[0]) if asked else None
     run.output = _assistant_text(answered[-1]) if answered and run.status != "failed" else None
     if not steps:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -64,7 +65,11 @@ _OPENINFERENCE_KIND = {
 }
 _INPUT_KEYS = ("input.value", "gen_ai.input.messages", "gen_ai.tool.call.arguments", "tool_arguments", "gen_ai.prompt")
 _OUTPUT_KEYS = (
-    "output.value", "gen_ai.output.messages", "gen_ai.tool.call.result", "tool_response", "final_result",
+    "output.value",
+    "gen_ai.output.messages",
+    "gen_ai.tool.call.result",
+    "tool_response",
+    "final_result",
     "gen_ai.completion",
 )
 _TOKENS_IN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
@@ -73,7 +78,7 @@ _COST_KEYS = ("operation.cost", "llm.cost.total", "gen_ai.usage.cost")
 _AGENT_KEYS = ("gen_ai.agent.name", "agent_name", "agent.name")
 _SESSION_KEYS = ("gen_ai.conversation.id", "session.id")
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # ---- detection ---------------------------------------------------------------------------------
@@ -267,7 +272,11 @@ def _from_otlp(span: dict) -> dict | str:
         "message": status.get("message"),
         "attrs": _attributes(span.get("attributes")),
         "events": [
-            {"name": e.get("name"), "time": _nanos(e.get("timeUnixNano")), "attributes": _attributes(e.get("attributes"))}
+            {
+                "name": e.get("name"),
+                "time": _nanos(e.get("timeUnixNano")),
+                "attributes": _attributes(e.get("attributes")),
+            }
             for e in span.get("events") or []
             if isinstance(e, dict)
         ],
@@ -348,7 +357,7 @@ def _iso_nanos(raw: Any) -> int | None:
     except ValueError:
         return None
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=timezone.utc)
+        ts = ts.replace(tzinfo=UTC)
     delta = ts - _EPOCH
     return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
@@ -490,7 +499,7 @@ def run_from_group(trace_id: str, records: list[tuple[int | None, dict]]) -> Run
     """One trace, as staged by stage(), to its run."""
     staged = [rec for _, rec in records]
     steps = [Step(**rec["step"]) for rec in staged]
-    for step, rec in zip(steps, staged):
+    for step, rec in zip(steps, staged, strict=False):
         _apply_usage(step, rec["usage"])
     _count_innermost_usage(steps, staged)
 
@@ -509,9 +518,7 @@ def run_from_group(trace_id: str, records: list[tuple[int | None, dict]]) -> Run
     by_start = sorted(staged, key=lambda r: r["start"] or 0)
     return Run(
         id=trace_id,
-        agent=normalize.ident(
-            top_rec["agent"] or next((r["agent"] for r in by_start if r["agent"]), None) or top.name
-        ),
+        agent=normalize.ident(top_rec["agent"] or next((r["agent"] for r in by_start if r["agent"]), None) or top.name),
         session=normalize.ident(top_rec["session"] or next((r["session"] for r in by_start if r["session"]), None)),
         status="failed" if failed_top is not None else "completed",
         started_at=normalize.timestamp(min(starts)) if starts else None,
@@ -540,7 +547,7 @@ def _count_innermost_usage(steps: list[Step], staged: list[dict]) -> None:
                 covered.add(node)
                 seen.add(node)
                 node = parent_of[node]
-        for step, rec in zip(steps, staged):
+        for step, rec in zip(steps, staged, strict=False):
             if step.id in covered and any(getattr(step, f) is not None for f in fields):
                 for f in fields:
                     setattr(step, f, None)

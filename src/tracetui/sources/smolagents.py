@@ -13,7 +13,8 @@ on the action step itself (parse errors, max steps). The run fails when its stat
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .. import normalize
 from ..errors import UnusableInput
@@ -25,15 +26,41 @@ NAME = "smolagents"
 DESCRIPTION = "smolagents run dumps: RunResult.dict() with the agent's memory steps, one run per JSON line"
 DETECTION = 'JSON Lines (or a JSON array) of objects whose "steps" are smolagents memory steps (task, step_number + timing, plan)'
 
-_RUN_KNOWN = frozenset({
-    "id", "run_id", "agent", "name", "agent_type", "model_id", "task", "output", "state", "steps",
-    "token_usage", "timing", "error", "managed_runs",
-})
-_ACTION_KNOWN = frozenset({
-    "step_number", "timing", "model_input_messages", "tool_calls", "error", "model_output_message",
-    "model_output", "code_action", "observations", "observations_images", "action_output", "token_usage",
-    "is_final_answer",
-})
+_RUN_KNOWN = frozenset(
+    {
+        "id",
+        "run_id",
+        "agent",
+        "name",
+        "agent_type",
+        "model_id",
+        "task",
+        "output",
+        "state",
+        "steps",
+        "token_usage",
+        "timing",
+        "error",
+        "managed_runs",
+    }
+)
+_ACTION_KNOWN = frozenset(
+    {
+        "step_number",
+        "timing",
+        "model_input_messages",
+        "tool_calls",
+        "error",
+        "model_output_message",
+        "model_output",
+        "code_action",
+        "observations",
+        "observations_images",
+        "action_output",
+        "token_usage",
+        "is_final_answer",
+    }
+)
 _PLAN_KNOWN = frozenset({"model_input_messages", "model_output_message", "plan", "timing", "token_usage"})
 # Errors raised while running a tool call (or the code of a CodeAgent): they belong to that call.
 _TOOL_ERRORS = frozenset({"AgentToolExecutionError", "AgentToolCallError", "AgentExecutionError"})
@@ -86,7 +113,7 @@ def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     for line, record in _records(path, report, source):
         if not _is_run(record):
             skipped += 1
-            report(Problem("skipped: not a smolagents run (needs a list of memory steps under \"steps\")", line=line))
+            report(Problem('skipped: not a smolagents run (needs a list of memory steps under "steps")', line=line))
             continue
         yield _build_run(record, line, path, report)
         yielded += 1
@@ -103,20 +130,29 @@ def _build_run(record: dict, line: int, path: str, report: ProblemSink) -> Run:
     steps: list[Step] = []
     task = _add_memory(steps, record["steps"], "", None, managed, record.get("model_id"))
     for leftover in managed:
-        report(Problem(f"managed run of {leftover.get('agent')!r} matches no tool call; left out", line=line, run_id=run_id))
+        report(
+            Problem(
+                f"managed run of {leftover.get('agent')!r} matches no tool call; left out", line=line, run_id=run_id
+            )
+        )
     run = Run(id=run_id, agent=agent, source_file=path, source_line=line, steps=steps)
     run.input = normalize.text(record.get("task")) or task
     run.output = normalize.text(record.get("output"))
     _times(run, record.get("timing"), steps)
     usage = record.get("token_usage") if isinstance(record.get("token_usage"), dict) else None
     if usage and not has_managed:  # a manager's usage leaves out its managed agents' own calls
-        run.tokens_in, run.tokens_out = normalize.integer(usage.get("input_tokens")), normalize.integer(usage.get("output_tokens"))
+        run.tokens_in, run.tokens_out = (
+            normalize.integer(usage.get("input_tokens")),
+            normalize.integer(usage.get("output_tokens")),
+        )
     elif usage:
         run.extra["token_usage"] = usage
     state = record.get("state")
     if state in _FAILED_STATES or record.get("error"):
         run.status = "failed"
-        run.error = _error_text(record.get("error")) or next((s.error for s in reversed(steps) if s.failed), None) or str(state)
+        run.error = (
+            _error_text(record.get("error")) or next((s.error for s in reversed(steps) if s.failed), None) or str(state)
+        )
         run.output = None if state == "error" else run.output
     elif state is None and any(s.status == "running" for s in steps):
         run.status = "running"
@@ -127,13 +163,19 @@ def _build_run(record: dict, line: int, path: str, report: ProblemSink) -> Run:
     return run
 
 
-def _add_memory(out: list[Step], memory: list, prefix: str, parent: str | None, managed: list, model_id: Any) -> str | None:
+def _add_memory(
+    out: list[Step], memory: list, prefix: str, parent: str | None, managed: list, model_id: Any
+) -> str | None:
     """Append the steps of one agent's memory; returns the first task (the run's input)."""
     first_task: str | None = None
     seen_task = False
     for index, entry in enumerate(memory):
         if not isinstance(entry, dict):
-            out.append(Step(id=f"{prefix}entry-{index}", parent_id=parent, seq=index, name="memory step", extra={"value": entry}))
+            out.append(
+                Step(
+                    id=f"{prefix}entry-{index}", parent_id=parent, seq=index, name="memory step", extra={"value": entry}
+                )
+            )
         elif "step_number" in entry:
             _add_action(out, entry, index, prefix, parent, managed, model_id)
         elif "plan" in entry:
@@ -142,8 +184,16 @@ def _add_memory(out: list[Step], memory: list, prefix: str, parent: str | None, 
             seen_task, first_task = True, normalize.text(entry.get("task"))
         else:
             name = "task" if "task" in entry else "memory step"
-            out.append(Step(id=f"{prefix}{name.replace(' ', '-')}-{index}", parent_id=parent, seq=index, name=name,
-                            input=normalize.text(entry.get("task")), extra={k: v for k, v in entry.items() if k != "task" and v is not None}))
+            out.append(
+                Step(
+                    id=f"{prefix}{name.replace(' ', '-')}-{index}",
+                    parent_id=parent,
+                    seq=index,
+                    name=name,
+                    input=normalize.text(entry.get("task")),
+                    extra={k: v for k, v in entry.items() if k != "task" and v is not None},
+                )
+            )
     return first_task
 
 
@@ -152,7 +202,9 @@ def _timed(step: Step, timing: Any) -> None:
     step.started_at = normalize.timestamp(timing.get("start_time"))
     step.ended_at = normalize.timestamp(timing.get("end_time"))
     seconds = normalize.number(timing.get("duration"))
-    step.duration_ms = seconds * 1000.0 if seconds is not None else normalize.duration_between(step.started_at, step.ended_at)
+    step.duration_ms = (
+        seconds * 1000.0 if seconds is not None else normalize.duration_between(step.started_at, step.ended_at)
+    )
     if step.started_at and timing.get("end_time") is None:
         step.status = "running"
 
@@ -164,9 +216,16 @@ def _usage(step: Step, usage: Any) -> None:
 
 
 def _planning(entry: dict, index: int, prefix: str, parent: str | None, model_id: Any) -> Step:
-    step = Step(id=f"{prefix}plan-{index}", parent_id=parent, seq=index, name="planning", kind="reasoning",
-                raw_type="PlanningStep", input=normalize.text(entry.get("model_input_messages")),
-                output=normalize.text(entry.get("plan")))
+    step = Step(
+        id=f"{prefix}plan-{index}",
+        parent_id=parent,
+        seq=index,
+        name="planning",
+        kind="reasoning",
+        raw_type="PlanningStep",
+        input=normalize.text(entry.get("model_input_messages")),
+        output=normalize.text(entry.get("plan")),
+    )
     _timed(step, entry.get("timing"))
     _usage(step, entry.get("token_usage"))
     step.extra = {k: v for k, v in entry.items() if k not in _PLAN_KNOWN and v is not None}
@@ -189,10 +248,19 @@ def _calls(entry: dict) -> list[tuple[str, str, Any]]:
     return out
 
 
-def _add_action(out: list[Step], entry: dict, index: int, prefix: str, parent: str | None, managed: list, model_id: Any) -> None:
+def _add_action(
+    out: list[Step], entry: dict, index: int, prefix: str, parent: str | None, managed: list, model_id: Any
+) -> None:
     number = entry.get("step_number")
-    step = Step(id=f"{prefix}step-{number}", parent_id=parent, seq=index, name=f"step {number}", kind="llm",
-                raw_type="ActionStep", input=normalize.text(entry.get("model_input_messages")))
+    step = Step(
+        id=f"{prefix}step-{number}",
+        parent_id=parent,
+        seq=index,
+        name=f"step {number}",
+        kind="llm",
+        raw_type="ActionStep",
+        input=normalize.text(entry.get("model_input_messages")),
+    )
     _timed(step, entry.get("timing"))
     _usage(step, entry.get("token_usage"))
     answer = normalize.text(entry.get("action_output"))
@@ -204,10 +272,19 @@ def _add_action(out: list[Step], entry: dict, index: int, prefix: str, parent: s
     observations = normalize.text(entry.get("observations"))
     managed_names = {m.get("agent") for m in managed if isinstance(m, dict)}
     for seq, (call_id, name, arguments) in enumerate(calls):
-        child = Step(id=f"{step.id}/{call_id}", parent_id=step.id, seq=seq, name=name,
-                     kind="agent" if name in managed_names else "tool",
-                     raw_type="managed_agent" if name in managed_names else "code" if name == "python_interpreter" else "tool_call",
-                     input=normalize.text(arguments))
+        child = Step(
+            id=f"{step.id}/{call_id}",
+            parent_id=step.id,
+            seq=seq,
+            name=name,
+            kind="agent" if name in managed_names else "tool",
+            raw_type="managed_agent"
+            if name in managed_names
+            else "code"
+            if name == "python_interpreter"
+            else "tool_call",
+            input=normalize.text(arguments),
+        )
         if len(calls) == 1:
             child.output = observations
         if seq == culprit:
@@ -267,4 +344,6 @@ def _times(run: Run, timing: Any, steps: list[Step]) -> None:
     run.started_at = normalize.timestamp(timing.get("start_time")) or (min(starts) if starts else None)
     run.ended_at = normalize.timestamp(timing.get("end_time")) or (max(ends) if ends else None)
     seconds = normalize.number(timing.get("duration"))
-    run.duration_ms = seconds * 1000.0 if seconds is not None else normalize.duration_between(run.started_at, run.ended_at)
+    run.duration_ms = (
+        seconds * 1000.0 if seconds is not None else normalize.duration_between(run.started_at, run.ended_at)
+    )

@@ -22,9 +22,7 @@ def status(expr: str, default: str) -> str:
 
 def timestamp(expr: str) -> str:
     """ISO-8601 UTC text (ms precision) from ISO text or epoch seconds/milliseconds."""
-    numeric = (
-        f"strftime('%Y-%m-%dT%H:%M:%fZ', CASE WHEN abs({expr} + 0.0) >= 1e11 THEN ({expr} + 0.0) / 1000.0 ELSE {expr} + 0.0 END, 'unixepoch')"
-    )
+    numeric = f"strftime('%Y-%m-%dT%H:%M:%fZ', CASE WHEN abs({expr} + 0.0) >= 1e11 THEN ({expr} + 0.0) / 1000.0 ELSE {expr} + 0.0 END, 'unixepoch')"
     return (
         f"(CASE WHEN {expr} IS NULL OR {expr} = '' THEN NULL "
         f"WHEN typeof({expr}) IN ('integer', 'real') OR ({expr} NOT GLOB '*[^0-9.]*' AND {expr} GLOB '*[0-9]*') THEN {numeric} "

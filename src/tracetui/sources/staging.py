@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import orjson
 

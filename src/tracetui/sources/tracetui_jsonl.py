@@ -5,8 +5,9 @@ Each line is {"tracetui": 1, "run": {run fields..., "steps": [step fields..., fl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import fields
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
@@ -20,8 +21,26 @@ DETECTION = 'JSON Lines whose first line is an object with "tracetui": 1 and a "
 MARKER = "tracetui"
 VERSION = 1
 
-_DERIVED_STEP = {"depth", "ord", "size", "child_count", "sub_tokens_in", "sub_tokens_out", "sub_credits", "sub_cost_usd", "children"}
-_DERIVED_RUN = {"step_count", "failed_steps", "steps_tokens_in", "steps_tokens_out", "steps_credits", "steps_cost_usd", "steps"}
+_DERIVED_STEP = {
+    "depth",
+    "ord",
+    "size",
+    "child_count",
+    "sub_tokens_in",
+    "sub_tokens_out",
+    "sub_credits",
+    "sub_cost_usd",
+    "children",
+}
+_DERIVED_RUN = {
+    "step_count",
+    "failed_steps",
+    "steps_tokens_in",
+    "steps_tokens_out",
+    "steps_credits",
+    "steps_cost_usd",
+    "steps",
+}
 _STEP_FIELDS = [f.name for f in fields(Step) if f.name not in _DERIVED_STEP]
 _RUN_FIELDS = [f.name for f in fields(Run) if f.name not in _DERIVED_RUN]
 

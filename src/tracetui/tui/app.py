@@ -7,15 +7,15 @@ Screens and widgets never share a SQLite connection across threads: each worker 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from functools import partial
-from typing import Iterable
 
 from textual import work
-from textual.worker import get_current_worker
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
+from textual.worker import get_current_worker
 
 from .. import display
 from ..errors import TraceError
@@ -134,7 +134,9 @@ class TraceApp(App):
             if self.main_store().has_run(run_id):
                 self.open_run(run_id)
             else:
-                self.notify(f"No run {display.safe(run_id, single_line=True)!r} in this file.", severity="error", markup=False)
+                self.notify(
+                    f"No run {display.safe(run_id, single_line=True)!r} in this file.", severity="error", markup=False
+                )
         if self._pending_failed:
             self._pending_failed = False
             self._open_latest_failed()
@@ -148,7 +150,9 @@ class TraceApp(App):
             finally:
                 store.close()
         except (sqlite3.Error, TraceError) as exc:
-            self.call_from_thread(self.notify, display.safe(f"Cannot look up failed runs: {exc}"), severity="error", markup=False)
+            self.call_from_thread(
+                self.notify, display.safe(f"Cannot look up failed runs: {exc}"), severity="error", markup=False
+            )
             return
         if run is None:
             self.call_from_thread(self.notify, "No failed runs in this file.", severity="warning")
@@ -194,7 +198,7 @@ class TraceApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         seen: set[tuple[int, str]] = set()
-        for key, active in screen.active_bindings.items():
+        for active in screen.active_bindings.values():
             binding = active.binding
             if binding.action in ("command_palette", "app.command_palette") or not binding.description:
                 continue

@@ -8,8 +8,8 @@ run list. The alignment is computed in a worker with its own SQLite connections.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from rich.text import Text
 from textual import work
@@ -109,7 +109,7 @@ class CompareScreen(Screen):
         self.comparison = comparison
         lines = header_lines(comparison)
         if self.ref_a.label or self.ref_b.label:
-            for line, ref in zip(lines, (self.ref_a, self.ref_b)):
+            for line, ref in zip(lines, (self.ref_a, self.ref_b), strict=False):
                 if ref.label:
                     line.append("  file " + display.safe(ref.label, single_line=True), "dim")
         self.query_one("#compare-header", Static).update(Text("\n").join(lines))

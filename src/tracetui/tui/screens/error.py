@@ -26,7 +26,9 @@ class ErrorScreen(Screen):
     def compose(self) -> ComposeResult:
         with Vertical(id="error-box"):
             yield Static(Text("Cannot show this trace file", style="bold"), id="error-title")
-            yield Static(Text.assemble(("File:    ", "bold"), display.safe(self.path, single_line=True)), id="error-file")
+            yield Static(
+                Text.assemble(("File:    ", "bold"), display.safe(self.path, single_line=True)), id="error-file"
+            )
             yield Static(Text.assemble(("Problem: ", "bold"), display.safe(self.problem)), id="error-problem")
             yield Static(Text("Run `tracetui formats` to see what tracetui reads. Press q to quit.", style="dim"))
         yield Footer()

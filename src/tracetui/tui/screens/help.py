@@ -66,11 +66,22 @@ class HelpScreen(ModalScreen):
         shown = []
         for key in binding.key.split(","):
             single = replace(binding, key=key.strip(), key_display=None)
-            shown.append(binding.key_display if binding.key_display and "," not in binding.key else self.app.get_key_display(single))
+            shown.append(
+                binding.key_display
+                if binding.key_display and "," not in binding.key
+                else self.app.get_key_display(single)
+            )
         return " / ".join(dict.fromkeys(shown))
 
     def _table(self, title: str, bindings: list[tuple[str, Binding]]) -> Table:
-        table = Table(title=Text(title, style="bold"), title_justify="left", show_header=False, box=None, expand=True, padding=(0, 1))
+        table = Table(
+            title=Text(title, style="bold"),
+            title_justify="left",
+            show_header=False,
+            box=None,
+            expand=True,
+            padding=(0, 1),
+        )
         table.add_column("keys", style="bold", no_wrap=True, min_width=14)
         table.add_column("action", ratio=1)
         table.add_column("id", style="dim", no_wrap=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import replace
 from functools import partial
-from typing import Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult, SystemCommand
@@ -69,7 +69,9 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         opening = self.app.opening
-        title = Text.assemble(("tracetui", "bold"), "  ", display.safe(opening.path, single_line=True), f"  ({opening.format})")
+        title = Text.assemble(
+            ("tracetui", "bold"), "  ", display.safe(opening.path, single_line=True), f"  ({opening.format})"
+        )
         self.query_one("#title", Static).update(title)
         self.query_one("#warnings", Static).display = False
         self.query_one("#empty", Static).display = False
@@ -117,7 +119,9 @@ class RunsScreen(Screen):
         warnings.display = self._problems > 0
         if self._problems:
             noun = "problem" if self._problems == 1 else "problems"
-            warnings.update(Text(f"⚠ {self._problems:,} {noun} while reading (lines skipped or repaired) · w shows them"))
+            warnings.update(
+                Text(f"⚠ {self._problems:,} {noun} while reading (lines skipped or repaired) · w shows them")
+            )
         self._show_empty()
         # After _show_empty: an early poll of an import may have hidden the list (no runs yet), and
         # a hidden or loading list cannot take focus.
@@ -247,13 +251,23 @@ class RunsScreen(Screen):
     def palette_commands(self) -> Iterable[SystemCommand]:
         """Filter and sort choices for the command palette (Ctrl+P)."""
         for status in STATUS_CYCLE[1:]:
-            yield SystemCommand(f"Filter: {status} runs only", f"Show only runs whose status is {status}", partial(self.set_status, status))
+            yield SystemCommand(
+                f"Filter: {status} runs only",
+                f"Show only runs whose status is {status}",
+                partial(self.set_status, status),
+            )
         yield SystemCommand("Filter: all statuses", "Stop filtering by status", partial(self.set_status, None))
         for agent in self.agents()[:200]:
             # The palette parses titles as markup: agent names are untrusted.
             shown = escape(display.safe(agent, single_line=True))
-            yield SystemCommand(f"Filter: agent {shown}", f"Show only runs of agent {shown}", partial(self.set_agent, agent))
+            yield SystemCommand(
+                f"Filter: agent {shown}", f"Show only runs of agent {shown}", partial(self.set_agent, agent)
+            )
         yield SystemCommand("Filter: all agents", "Stop filtering by agent", partial(self.set_agent, None))
         yield SystemCommand("Clear search and filters", "Show every run", partial(self._set, flt=RunFilter()))
         for sort in SORT_CYCLE:
-            yield SystemCommand(f"Sort by {sort}", f"Order the run list by {sort}", partial(self._set, sort=sort, desc=DEFAULT_DESC.get(sort, True)))
+            yield SystemCommand(
+                f"Sort by {sort}",
+                f"Order the run list by {sort}",
+                partial(self._set, sort=sort, desc=DEFAULT_DESC.get(sort, True)),
+            )

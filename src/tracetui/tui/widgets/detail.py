@@ -99,9 +99,7 @@ def _grid() -> Table:
 
 def step_summary(run: Run, step: Step) -> RenderableType:
     style = STATUS_STYLE.get(step.status, "")
-    title = Text.assemble(
-        (display.status_word(step.status), style), "  ", _t(step.name or step.id, "bold")
-    )
+    title = Text.assemble((display.status_word(step.status), style), "  ", _t(step.name or step.id, "bold"))
     grid = _grid()
     grid.add_row("step id", _t(step.id))
     if step.definition_id:
@@ -162,7 +160,9 @@ def run_summary(run: Run) -> RenderableType:
     failed = f", {run.failed_steps:,} failed" if run.failed_steps else ""
     grid.add_row("steps", Text(f"{run.step_count or 0:,}{failed}", "red" if run.failed_steps else ""))
     if run.events:
-        grid.add_row("circuit breaker", Text(f"{len(run.events)} event{'s' if len(run.events) != 1 else ''}", "bold yellow"))
+        grid.add_row(
+            "circuit breaker", Text(f"{len(run.events)} event{'s' if len(run.events) != 1 else ''}", "bold yellow")
+        )
     if run.flags:
         grid.add_row("flags", _t(", ".join(map(str, run.flags)), "yellow"))
     if run.source_file:
@@ -339,4 +339,3 @@ class DetailPane(VerticalScroll):
         error = open_in_pager(self.app, self.full_text())
         if error:
             self.notify(error, severity="error")
-

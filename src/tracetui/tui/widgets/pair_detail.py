@@ -140,7 +140,11 @@ def pair_renderable(pair: Pair, run_a: str, run_b: str) -> RenderableType:
         table.add_row(Text(mark + label, "yellow" if mark else ""), _field(pair.a, name), _field(pair.b, name))
     for name in ("input", "output", "error"):  # getattr on a missing side (None) gives None
         mark = "≠ " if name in changed else ""
-        table.add_row(Text(mark + name, "yellow" if mark else ""), preview(getattr(pair.a, name, None)), preview(getattr(pair.b, name, None)))
+        table.add_row(
+            Text(mark + name, "yellow" if mark else ""),
+            preview(getattr(pair.a, name, None)),
+            preview(getattr(pair.b, name, None)),
+        )
 
     parts: list[RenderableType] = [head, table]
     if pair.mark not in (ONLY_A, ONLY_B):

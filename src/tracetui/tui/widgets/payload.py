@@ -104,9 +104,7 @@ class Payload:
     def renderable(self, style: str = "") -> RenderableType:
         shown = self.preview()
         if self.is_json:
-            body: RenderableType = Syntax(
-                shown, "json", theme="ansi_dark", word_wrap=True, background_color="default"
-            )
+            body: RenderableType = Syntax(shown, "json", theme="ansi_dark", word_wrap=True, background_color="default")
         else:
             body = Text(shown, style=style)
         if not self.cut:

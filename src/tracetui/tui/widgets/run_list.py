@@ -96,8 +96,22 @@ class RunList(CursorList, can_focus=True):
     BINDINGS = [
         *cursor_bindings("tracetui.runs", "run"),
         Binding("enter", "open", "Open", tooltip="Open the run under the cursor", id="tracetui.runs.open"),
-        Binding("right_square_bracket", "next_failed", "Next failed", key_display="]", tooltip="Next failed or timed-out run", id="tracetui.runs.next_failed"),
-        Binding("left_square_bracket", "previous_failed", "Prev failed", key_display="[", show=False, id="tracetui.runs.previous_failed"),
+        Binding(
+            "right_square_bracket",
+            "next_failed",
+            "Next failed",
+            key_display="]",
+            tooltip="Next failed or timed-out run",
+            id="tracetui.runs.next_failed",
+        ),
+        Binding(
+            "left_square_bracket",
+            "previous_failed",
+            "Prev failed",
+            key_display="[",
+            show=False,
+            id="tracetui.runs.previous_failed",
+        ),
         Binding("space,m", "mark", "Mark", show=False, id="tracetui.runs.mark"),
         Binding("c", "compare", "Compare with mark", show=False, id="tracetui.runs.compare"),
     ]
@@ -229,7 +243,9 @@ class RunList(CursorList, can_focus=True):
             self._loading = False
             self.post_message(self.LoadFailed(problem, self.app.importing))
 
-    def _apply(self, generation: int, count: int, first: list[Run] | None, ids: list[str] | None, positions: list[int] | None) -> None:
+    def _apply(
+        self, generation: int, count: int, first: list[Run] | None, ids: list[str] | None, positions: list[int] | None
+    ) -> None:
         if generation != self._generation:
             return  # a newer query superseded this one
         self.count = count
@@ -481,7 +497,10 @@ class RunList(CursorList, can_focus=True):
         for column, _x, width in self._layout():
             if column.name == "mark":
                 marked = run.id == self.marked
-                cell = Text("●" if marked else " ", style=self.get_component_rich_style("run-list--marked", partial=True) if marked else "")
+                cell = Text(
+                    "●" if marked else " ",
+                    style=self.get_component_rich_style("run-list--marked", partial=True) if marked else "",
+                )
             else:
                 style = failed_style if column.name in ("status", "id", "error") else None
                 cell = self._cell(cells[column.name], width, column.right, style)

@@ -246,7 +246,12 @@ def run_label(run: Run, width: int, columns: Columns, scale: TimeScale) -> Text:
 def header_label(width: int, columns: Columns) -> Text:
     """Column titles over the tree, aligned with step_label()'s columns."""
     row = Text("step".ljust(max(0, width - columns.width)), "bold")
-    for title, w in (("duration", columns.duration), ("timeline", columns.bar), ("tok in→out", columns.tokens), ("credits", columns.credits)):
+    for title, w in (
+        ("duration", columns.duration),
+        ("timeline", columns.bar),
+        ("tok in→out", columns.tokens),
+        ("credits", columns.credits),
+    ):
         if w:
             row.append(" ")
             row.append(title[:w].rjust(w) if title != "timeline" else title[:w].center(w), "bold")

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from rich.style import Style
 from rich.text import Text
@@ -79,7 +79,10 @@ class StepTree(Tree[object]):
         Binding("shift+up", "cursor_previous_sibling", "Previous sibling", show=False, id="tracetui.tree.prev_sibling"),
         Binding("shift+down", "cursor_next_sibling", "Next sibling", show=False, id="tracetui.tree.next_sibling"),
         Binding(
-            "shift+right", "cursor_parent_next_sibling", "Parent's next sibling", show=False,
+            "shift+right",
+            "cursor_parent_next_sibling",
+            "Parent's next sibling",
+            show=False,
             id="tracetui.tree.parent_next_sibling",
         ),
         Binding("shift+space", "toggle_expand_all", "Toggle siblings", show=False, id="tracetui.tree.toggle_siblings"),
@@ -274,11 +277,13 @@ class StepTree(Tree[object]):
             added += 1
         return added
 
-    def _splice(self, parent: TreeNode, index: int, remove: int, steps: list[Step], tail: Gap | None, head: Gap | None = None) -> None:
+    def _splice(
+        self, parent: TreeNode, index: int, remove: int, steps: list[Step], tail: Gap | None, head: Gap | None = None
+    ) -> None:
         """Replace `remove` children of parent at index with head gap, steps (with placeholders), tail gap."""
-        for old in parent._children[index:index + remove]:
+        for old in parent._children[index : index + remove]:
             self._forget(old)
-        del parent._children[index:index + remove]
+        del parent._children[index : index + remove]
         items: list[object] = ([head] if head else []) + list(steps) + ([tail] if tail else [])
         for offset, data in enumerate(items):
             node = self._new_node(parent, data, index + offset)
@@ -309,7 +314,7 @@ class StepTree(Tree[object]):
         was_cursor = self.cursor_node is gap_node
         head = Gap(gap.parent_id, gap.start, lo) if lo > gap.start else None
         tail = Gap(gap.parent_id, hi, gap.end) if hi < gap.end else None
-        new_steps = steps[lo - offset:hi - offset]
+        new_steps = steps[lo - offset : hi - offset]
         self.scale = self.scale.widened(new_steps) if not self.fully_loaded else self.scale
         self._splice(parent, index, 1, new_steps, tail, head)
         self._invalidate()
@@ -559,7 +564,7 @@ class StepTree(Tree[object]):
             while done < total:
                 deadline = time.perf_counter() + 0.05
                 while done < total and time.perf_counter() < deadline:
-                    chunk = steps[done:done + 500]
+                    chunk = steps[done : done + 500]
                     self._add_all(chunk)
                     done += len(chunk)
                 self._invalidate()
