@@ -17,9 +17,9 @@ import orjson
 from . import display, sources
 from .analysis import first_failed_step
 from .errors import TraceError
-from .loading import open_store, prepare
-from .model import Run, Step
-from .store import RunFilter, Store
+from .loading import Opening, open_store, prepare
+from .model import TOTAL_FIELDS, Run, Step
+from .store import SORT_KEYS, STARTED, RunFilter, Store
 
 # The core checks the input itself, so every problem gets the same one-line message and exit 2.
 TRACE_PATH = click.Path(readable=False)
@@ -99,7 +99,7 @@ def step_dict(step: Step, *, children: bool = True) -> dict[str, Any]:
 
 def run_dict(run: Run) -> dict[str, Any]:
     out = {f.name: getattr(run, f.name) for f in fields(Run) if f.name != "steps"}
-    out["totals"] = {name: run.total(name) for name in ("tokens_in", "tokens_out", "credits", "cost_usd")}
+    out["totals"] = {name: run.total(name) for name in TOTAL_FIELDS}
     out["mismatches"] = {k: {"run": a, "steps": b} for k, (a, b) in run.mismatches.items()}
     return out
 
@@ -122,8 +122,8 @@ def main() -> None:
 @click.option("--search", help="Only runs whose id, agent, session or error contains this text.")
 @click.option(
     "--sort",
-    type=click.Choice(["started", "duration", "tokens", "credits", "cost"]),
-    default="started",
+    type=click.Choice([key.name for key in SORT_KEYS if key.cli]),
+    default=STARTED.name,
     show_default=True,
 )
 @click.option("--desc", is_flag=True, help="Largest / latest first.")
@@ -295,7 +295,7 @@ def _on_terminal() -> bool:
 
 def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cache) -> None:
     """The compare screen in the viewer; unknown runs still exit 1 before it starts."""
-    openings = []
+    openings: list[Opening] = []
     for source, source_fmt, run_id in ((path, fmt, run_a), (with_path or path, with_fmt if with_path else fmt, run_b)):
         if openings and not with_path:
             opening = openings[0]
