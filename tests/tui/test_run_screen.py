@@ -334,7 +334,7 @@ async def test_brackets_open_the_adjacent_failed_run_at_its_failure_and_escape_g
     app = app_for(tmp_path, runs, "run-nested")
     async with app.run_test(size=(120, 30)) as pilot:
         await open_run(pilot)
-        expected = app.adjacent_failed_run("run-nested", +1)
+        expected = app.runs_screen.failed_run_next_to("run-nested", +1)
         assert expected == "older-failure"
         await pilot.press("right_square_bracket")
         await until(

@@ -7,6 +7,7 @@ in when they arrive, so holding j down stays smooth.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rich.console import Group, RenderableType
@@ -21,6 +22,7 @@ from textual.worker import get_current_worker
 
 from ... import display
 from ...model import TOTAL_FIELDS, Run, Step
+from ...store import Store
 from .payload import Payload, make_payload, open_in_pager
 from .step_row import PSEUDO_MARK, PSEUDO_STYLE, STATUS_STYLE, VERDICT_STYLE
 
@@ -213,8 +215,9 @@ class DetailPane(VerticalScroll):
     }
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, connect: Callable[[], Store], **kwargs) -> None:
         super().__init__(**kwargs)
+        self.connect = connect  # a new read-only store connection, for the worker
         self.can_focus = True
         self.run: Run | None = None
         self.step: Step | None = None
@@ -255,7 +258,7 @@ class DetailPane(VerticalScroll):
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def _read(self, key: tuple, run: Run, step: Step | None) -> None:
         worker = get_current_worker()
-        store = self.app.new_store()
+        store = self.connect()
         try:
             if step is None:
                 subject = run
