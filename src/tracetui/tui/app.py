@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from functools import partial
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -22,11 +23,12 @@ from ..errors import TraceError
 from ..loading import ImportCancelled, Opening
 from ..store import Store
 from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun
-from .screens.compare import CompareScreen, RunRef
 from .screens.error import ErrorScreen
 from .screens.help import HelpScreen
-from .screens.run import RunScreen
 from .screens.runs import RunsScreen
+
+if TYPE_CHECKING:
+    from .screens.compare import RunRef
 
 
 class TraceApp(App):
@@ -166,6 +168,9 @@ class TraceApp(App):
 
     def open_run(self, run_id: str, *, jump_to_failure: bool = False) -> None:
         """Show one run: push its RunScreen, or replace the run screen already showing."""
+        # Imported when first needed: the run list paints ~0.1 s sooner without the run and compare views.
+        from .screens.run import RunScreen
+
         self.runs_screen.follow(run_id)
         screen = RunScreen(run_id, self.new_store, jump_to_failure=jump_to_failure)
         if isinstance(self.screen, RunScreen):
@@ -175,6 +180,8 @@ class TraceApp(App):
 
     def compare_runs(self, run_a: str | RunRef, run_b: str | RunRef) -> None:
         """Show two runs side by side: ids in the opened file, or RunRefs that say where they are."""
+        from .screens.compare import CompareScreen
+
         self.push_screen(CompareScreen(run_a, run_b, self.new_store))
 
     async def action_quit(self) -> None:
