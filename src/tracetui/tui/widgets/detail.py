@@ -227,7 +227,9 @@ class DetailPane(VerticalScroll):
         yield Static(id="detail-summary")
         yield Static(id="detail-tools")
         for name in SECTIONS:
-            with Collapsible(title=Content(SECTION_TITLES[name]), collapsed=False, id=f"detail-{name}"):
+            # Content, not str: a str title would be parsed as markup (Textual 8.2.8 types it as str).
+            title = Content(SECTION_TITLES[name])
+            with Collapsible(title=title, collapsed=False, id=f"detail-{name}"):  # type: ignore[arg-type]
                 yield Static(id=f"detail-{name}-body")
 
     def on_mount(self) -> None:
@@ -259,6 +261,7 @@ class DetailPane(VerticalScroll):
     def _read(self, key: tuple, run: Run, step: Step | None) -> None:
         worker = get_current_worker()
         store = self.connect()
+        subject: Run | Step
         try:
             if step is None:
                 subject = run
@@ -292,7 +295,7 @@ class DetailPane(VerticalScroll):
         if details.key != self.subject_key:
             return  # the cursor moved on meanwhile
         self.details = details
-        if isinstance(subject, Step):
+        if isinstance(subject, Step) and self.run is not None:
             self.step = subject
             self.query_one("#detail-summary", Static).update(step_summary(self.run, subject))
         for name in SECTIONS:
@@ -307,7 +310,7 @@ class DetailPane(VerticalScroll):
         if payload is None:
             section.display = False
             return
-        section.title = Content(f"{SECTION_TITLES[name]} · {payload.describe()}")
+        section.title = Content(f"{SECTION_TITLES[name]} · {payload.describe()}")  # type: ignore[assignment]
         style = "red" if name == "error" and not payload.is_json else ""
         self.query_one(f"#detail-{name}-body", Static).update(payload.renderable(style))
         section.display = True
