@@ -70,6 +70,7 @@ class TreeSurgery(Generic[T]):
 
     def repaint(self, node: TreeNode[T]) -> None:
         """Redraw the lines of a node whose label changed."""
+        node._updates += 1  # else the line cache hands back the old label
         self._tree._refresh_node(node)
 
 
