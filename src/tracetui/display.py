@@ -90,7 +90,7 @@ def cost(value: float | None) -> str:
     return f"${value:.4f}" if abs(value) < 1 else f"${value:.2f}"
 
 
-def tokens(tin: int | None, tout: int | None) -> str:
+def tokens(tin: int | float | None, tout: int | float | None) -> str:
     if tin is None and tout is None:
         return "-"
     return f"{count(tin)}→{count(tout)}"

@@ -294,9 +294,10 @@ async def test_cursor_keys_and_bracket_jumps_between_failed_runs(tmp_path):
         assert rl.current_run_id == "r2"
         await pilot.press("left_square_bracket")
         assert rl.current_run_id == "r4"
-        assert app.adjacent_failed_run("r4", +1) == "r2"
-        assert app.adjacent_failed_run("r2", -1) == "r4"
-        assert app.adjacent_failed_run("r4", -1) is None
+        # What `]`/`[` in a run view ask the run list for:
+        assert app.runs_screen.failed_run_next_to("r4", +1) == "r2"
+        assert app.runs_screen.failed_run_next_to("r2", -1) == "r4"
+        assert app.runs_screen.failed_run_next_to("r4", -1) is None
 
 
 async def test_clicking_a_row_selects_it(tmp_path):
@@ -322,19 +323,6 @@ async def test_space_marks_a_run_and_c_compares_it_with_the_cursor_run(tmp_path)
         assert compared == [("r5", "r3")]
         await pilot.press("k", "k", "m")  # pressing on the marked run unmarks it
         assert run_list(app).marked is None
-
-
-async def test_compare_without_the_compare_screen_only_notifies(tmp_path, monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "tracetui.tui.screens.compare", None)
-    app = TraceApp(opening(native(tmp_path)))
-    async with app.run_test(size=(160, 30)) as pilot:
-        await settle(app, pilot)
-        app.compare_runs("r1", "r2")
-        await pilot.pause()
-        assert isinstance(app.screen, RunsScreen)
-        assert any("not yet available" in n.message for n in app._notifications)
 
 
 async def test_enter_opens_the_run_and_escape_returns_to_the_list(tmp_path):

@@ -334,7 +334,7 @@ async def test_brackets_open_the_adjacent_failed_run_at_its_failure_and_escape_g
     app = app_for(tmp_path, runs, "run-nested")
     async with app.run_test(size=(120, 30)) as pilot:
         await open_run(pilot)
-        expected = app.adjacent_failed_run("run-nested", +1)
+        expected = app.runs_screen.failed_run_next_to("run-nested", +1)
         assert expected == "older-failure"
         await pilot.press("right_square_bracket")
         await until(
@@ -568,6 +568,31 @@ async def test_a_flat_big_run_pages_siblings_and_jumps_far(tmp_path):
         await pilot.press("j")
         await until(pilot, lambda: "s500" in tree.nodes and cursor_id(screen) == "s500")
         assert "s999" in tree.nodes and "s1000" not in tree.nodes
+
+
+async def test_a_gap_says_loading_while_its_steps_are_read(tmp_path, monkeypatch):
+    import threading
+
+    from tracetui.tui.widgets import lazy_step_tree
+
+    release = threading.Event()
+    real_read_gap = lazy_step_tree.read_gap
+
+    def slow_read_gap(*args):
+        release.wait(10)
+        return real_read_gap(*args)
+
+    monkeypatch.setattr(lazy_step_tree, "read_gap", slow_read_gap)
+    r = Run("flat", status="completed", started_at=T0)
+    r.steps = [Step(f"s{i}", name=f"call {i}", kind="tool", seq=i) for i in range(FULL_LOAD_LIMIT + 1)]
+    app = TraceApp(opening(write_big(tmp_path / "flat.db", r)), run_id="flat")
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await open_run(pilot)
+        tree = screen.step_tree
+        await pilot.press("G")  # the last row: the gap after the first page
+        await until(pilot, lambda: "more steps (loading…)" in screen_text(app))
+        release.set()
+        await until(pilot, lambda: "s500" in tree.nodes and "loading…" not in screen_text(app))
 
 
 async def test_expand_all_on_a_big_run_reads_everything_in_slices(tmp_path):

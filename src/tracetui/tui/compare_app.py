@@ -16,7 +16,7 @@ class CompareApp(TraceApp):
         super().__init__(opening)
         self._compare = (run_a, run_b)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         # Runs after TraceApp.on_mount has pushed the run list, so Esc goes back to it.
         self.call_later(self.compare_runs, *self._compare)
 

@@ -23,6 +23,7 @@ from ...compare import Comparison, compare_runs
 from ...compare_text import MARK_WIDTH, column_widths, header_lines
 from ...errors import TraceError
 from ...store import Store
+from ..messages import PairListCursorMoved
 from ..widgets.pair_detail import PairDetail
 from ..widgets.pair_list import PairList
 
@@ -56,10 +57,12 @@ class CompareScreen(Screen):
     CompareScreen #compare-detail { height: 40%; }
     """
 
-    def __init__(self, run_a: str | RunRef, run_b: str | RunRef) -> None:
+    def __init__(self, run_a: str | RunRef, run_b: str | RunRef, connect: Callable[[], Store]) -> None:
+        """`connect` opens the app's own file, for runs given by id or by a RunRef without `connect`."""
         super().__init__(id="compare-screen")
         self.ref_a = run_a if isinstance(run_a, RunRef) else RunRef(run_a)
         self.ref_b = run_b if isinstance(run_b, RunRef) else RunRef(run_b)
+        self.connect = connect
         self.comparison: Comparison | None = None
         self.problem: str | None = None  # why the runs could not be compared
         self.pair_list = PairList(id="compare-pairs")
@@ -80,7 +83,7 @@ class CompareScreen(Screen):
 
     # -- loading ----------------------------------------------------------------------------------
     def _connect(self, ref: RunRef) -> Store:
-        return ref.connect() if ref.connect is not None else self.app.new_store()
+        return ref.connect() if ref.connect is not None else self.connect()
 
     @work(thread=True, exclusive=True, group="compare")
     def _load(self) -> None:
@@ -134,7 +137,7 @@ class CompareScreen(Screen):
     def on_resize(self) -> None:
         self._show_columns()
 
-    def on_pair_list_cursor_moved(self, message: PairList.CursorMoved) -> None:
+    def on_pair_list_cursor_moved(self, message: PairListCursorMoved) -> None:
         if self.comparison is not None:
             self.detail.show(self.pair_list.current, self.comparison.run_a.id, self.comparison.run_b.id)
 

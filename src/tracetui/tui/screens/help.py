@@ -15,8 +15,7 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-# (section title, modules whose classes' bindings belong to it). Missing modules are left out,
-# so a screen another issue has not built yet simply does not appear.
+# (section title, modules whose classes' bindings belong to it).
 SECTIONS = (
     ("Everywhere", ("tracetui.tui.app",)),
     ("Run list", ("tracetui.tui.screens.runs", "tracetui.tui.widgets.run_list")),
@@ -27,7 +26,7 @@ SECTIONS = (
 
 
 def own_bindings(cls: type) -> list[Binding]:
-    out = []
+    out: list[Binding] = []
     for item in cls.__dict__.get("BINDINGS", []):
         out.append(item if isinstance(item, Binding) else Binding(*item))
     return out
@@ -35,12 +34,9 @@ def own_bindings(cls: type) -> list[Binding]:
 
 def section_bindings(module_names: tuple[str, ...]) -> list[tuple[str, Binding]]:
     """(class name, binding) for every binding declared by a class defined in these modules."""
-    out = []
+    out: list[tuple[str, Binding]] = []
     for name in module_names:
-        try:
-            module = import_module(name)
-        except ImportError:
-            continue
+        module = import_module(name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ == name and issubclass(cls, DOMNode):
                 out.extend((cls.__name__, b) for b in own_bindings(cls))

@@ -4,6 +4,8 @@ failed, in the run list's order."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +15,8 @@ from textual.widgets import Footer, Static, Tree
 
 from ... import display
 from ...model import Run, Step
+from ...store import Store
+from ..messages import JumpToFailedRun, StepTreeExpanding, StepTreeLoadFailed, StepTreeReady
 from ..widgets.detail import TOTAL_LABELS, DetailPane, _fmt_total
 from ..widgets.step_row import STATUS_STYLE
 from ..widgets.step_tree import StepTree
@@ -119,9 +123,10 @@ class RunScreen(Screen):
     }
     """
 
-    def __init__(self, run_id: str, *, jump_to_failure: bool = False) -> None:
+    def __init__(self, run_id: str, connect: Callable[[], Store], *, jump_to_failure: bool = False) -> None:
         super().__init__()
         self.run_id = run_id
+        self.connect = connect
         self.jump_to_failure = jump_to_failure
         self.run: Run | None = None
 
@@ -130,8 +135,8 @@ class RunScreen(Screen):
         with Horizontal(id="run-body"):
             with Vertical(id="tree-pane"):
                 yield Static(id="tree-header")
-                yield StepTree(self.run_id, id="step-tree")
-            yield DetailPane(id="detail")
+                yield StepTree(self.run_id, self.connect, id="step-tree")
+            yield DetailPane(self.connect, id="detail")
         yield Footer()
 
     @property
@@ -151,7 +156,7 @@ class RunScreen(Screen):
             self.query_one("#tree-header", Static).update(self.step_tree.header())
 
     # -- messages from the tree -----------------------------------------------------------------
-    def on_step_tree_ready(self, message: StepTree.Ready) -> None:
+    def on_step_tree_ready(self, message: StepTreeReady) -> None:
         self.run = message.run
         self.query_one("#run-header", Static).update(run_header(message.run))
         self._update_tree_header()
@@ -162,12 +167,12 @@ class RunScreen(Screen):
     def on_step_tree_resized(self) -> None:
         self.call_after_refresh(self._update_tree_header)
 
-    def on_step_tree_load_failed(self, message: StepTree.LoadFailed) -> None:
+    def on_step_tree_load_failed(self, message: StepTreeLoadFailed) -> None:
         text = Text.assemble(("✗ cannot show this run: ", "bold red"), display.safe(message.error, single_line=True))
         self.query_one("#run-header", Static).update(text)
         self.notify(text.plain, severity="error")
 
-    def on_step_tree_expanding(self, message: StepTree.Expanding) -> None:
+    def on_step_tree_expanding(self, message: StepTreeExpanding) -> None:
         if self.run is None:
             return
         header = run_header(self.run)
@@ -219,18 +224,11 @@ class RunScreen(Screen):
         if self.run is not None:
             self.step_tree.toggle_all()
 
-    def _adjacent_run(self, direction: int) -> None:
-        other = self.app.adjacent_failed_run(self.run_id, direction)
-        if other is None:
-            self.notify(f"No {'next' if direction > 0 else 'previous'} failed run in the list.")
-            return
-        self.app.open_run(other, jump_to_failure=True)
-
     def action_next_failed_run(self) -> None:
-        self._adjacent_run(+1)
+        self.post_message(JumpToFailedRun(self.run_id, +1))
 
     def action_previous_failed_run(self) -> None:
-        self._adjacent_run(-1)
+        self.post_message(JumpToFailedRun(self.run_id, -1))
 
     def action_pager(self) -> None:
         self.detail.open_pager()

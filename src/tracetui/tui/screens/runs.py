@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
 
@@ -14,17 +14,20 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.markup import escape
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, ProgressBar, Static
 
 from ... import display
 from ...errors import TraceError
-from ...store import RunFilter, default_desc
+from ...store import RunFilter, Store, default_desc
+from ..hub import trace_app
+from ..messages import RunListLoaded, RunListLoadFailed
 from ..widgets.run_list import SORT_CYCLE, RunList
 
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
 
 
-def size_text(n: int) -> str:
+def size_text(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -47,12 +50,18 @@ class RunsScreen(Screen):
         Binding("w", "problems", "Warnings", show=False, id="tracetui.runs.problems"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, connect: Callable[[], Store], *, importing: bool = False) -> None:
         super().__init__(id="runs-screen")
-        self.run_list = RunList(id="run-list")
+        self.run_list = RunList(connect, store_growing=importing, id="run-list")
         self._agents: list[str] | None = None
-        self._poll = None
+        self._poll: Timer | None = None
         self._problems = 0
+        # What the list last reported (RunListLoaded); None until its first load.
+        self._shown: RunListLoaded | None = None
+        # Pacing of the polls during an import: is a load of ours running, when did the last one end.
+        self._load_running = True  # the list loads when it is mounted
+        self._loaded_at = 0.0
+        self._load_seconds = 0.0
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
@@ -67,14 +76,14 @@ class RunsScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        opening = self.app.opening
+        opening = trace_app(self).opening
         title = Text.assemble(
             ("tracetui", "bold"), "  ", display.safe(opening.path, single_line=True), f"  ({opening.format})"
         )
         self.query_one("#title", Static).update(title)
         self.query_one("#warnings", Static).display = False
         self.query_one("#empty", Static).display = False
-        importing = self.app.importing
+        importing = trace_app(self).importing
         self.query_one("#progress").display = importing
         if importing:
             self.query_one("#progress-label", Static).update(Text("Reading the file…"))
@@ -93,10 +102,10 @@ class RunsScreen(Screen):
     def _poll_store(self) -> None:
         # The importer commits every ~0.25 s. Re-query unless the last query is still running, and
         # leave the importer at least twice the last query's time to itself (big stores sort slowly).
-        rl = self.run_list
-        if rl.busy or time.monotonic() - rl.loaded_at < 2 * rl.load_seconds:
+        if self._load_running or time.monotonic() - self._loaded_at < 2 * self._load_seconds:
             return
-        rl.reload(quick=not rl.loaded)
+        self._load_running = True
+        self.run_list.reload(quick=self._shown is None)
 
     def import_done(self) -> None:
         if self._poll is not None:
@@ -104,13 +113,28 @@ class RunsScreen(Screen):
             self._poll = None
         self.query_one("#progress").display = False
         self._agents = None
-        self.run_list.reload(fresh_connection=True, quick=not self.run_list.loaded)
+        self._load_running = True
+        self.run_list.store_growing = False
+        self.run_list.reload(fresh_connection=True, quick=self._shown is None)
+
+    def follow(self, run_id: str) -> None:
+        """Keep the list's cursor on the run being shown, so Esc comes back to it."""
+        self.run_list.follow(run_id)
+
+    def failed_run_next_to(self, run_id: str, direction: int) -> str | None:
+        """The next (+1) / previous (-1) failed run after `run_id`, in the list's filter and order."""
+        return self.run_list.failed_run_next_to(run_id, direction)
 
     # -- status line ------------------------------------------------------------------------------
-    def on_run_list_loaded(self, message: RunList.Loaded) -> None:
+    def on_run_list_loaded(self, message: RunListLoaded) -> None:
+        self._shown = message
+        if message.complete:
+            self._load_running = False
+            self._loaded_at = time.monotonic()
+            self._load_seconds = message.load_seconds
         self._show_summary()
         try:
-            store = self.app.main_store()
+            store = trace_app(self).main_store()
             self._problems = store.problem_count()
         except (sqlite3.Error, TraceError):
             self._problems = 0
@@ -127,23 +151,26 @@ class RunsScreen(Screen):
         if self.focused is None and self.run_list.display:
             self.run_list.focus()
 
-    def on_run_list_load_failed(self, message: RunList.LoadFailed) -> None:
-        if not message.importing and not self.app.import_error and not self.run_list.loaded:
+    def on_run_list_load_failed(self, message: RunListLoadFailed) -> None:
+        self._load_running = False
+        app = trace_app(self)
+        if not message.store_growing and not app.import_error and self._shown is None:
             from .error import ErrorScreen
 
-            self.app.push_screen(ErrorScreen(self.app.opening.path, message.problem))
+            app.push_screen(ErrorScreen(app.opening.path, message.problem))
 
     def _show_summary(self) -> None:
         rl = self.run_list
         flt = rl.flt
+        shown = self._shown
         text = Text(no_wrap=True, overflow="ellipsis")
-        if not rl.loaded:
+        if shown is None:
             text.append("loading runs…")
         else:
-            text.append(f"{rl.count:,} runs", "bold")
-            failed = "…" if rl.failed_count is None else f"{rl.failed_count:,}"
+            text.append(f"{shown.count:,} runs", "bold")
+            failed = "…" if shown.failed_count is None else f"{shown.failed_count:,}"
             text.append(" · ")
-            text.append(f"✗ {failed} failed", "bold red" if rl.failed_count else "")
+            text.append(f"✗ {failed} failed", "bold red" if shown.failed_count else "")
         text.append(f" · sort: {rl.sort} {'▼' if rl.desc else '▲'}")
         if flt.status:
             text.append(f" · status: {flt.status}", "bold")
@@ -163,23 +190,24 @@ class RunsScreen(Screen):
         return bool(flt.status or flt.agent or flt.search)
 
     def _show_empty(self) -> None:
-        rl = self.run_list
         empty = self.query_one("#empty", Static)
-        show = rl.loaded and rl.count == 0
+        show = self._shown is not None and self._shown.count == 0
         empty.display = show
-        rl.display = not show
+        self.run_list.display = not show
         if not show:
             return
+        app = trace_app(self)
         if self._filtered():
             empty.update(Text("No runs match the search and filters. Press Esc to clear them."))
-        elif self.app.importing:
+        elif app.importing:
             empty.update(Text("Reading the file… no runs yet."))
         else:
-            path = display.safe(self.app.opening.path, single_line=True)
+            path = display.safe(app.opening.path, single_line=True)
             empty.update(Text(f"No runs in {path}.\nThe file was read, but it holds no trace runs tracetui could use."))
 
     # -- sort, filter, search ---------------------------------------------------------------------
     def _set(self, **changes) -> None:
+        self._load_running = True
         self.run_list.set_query(**changes)
         self._show_summary()
 
@@ -202,7 +230,7 @@ class RunsScreen(Screen):
     def agents(self) -> list[str]:
         if self._agents is None:
             try:
-                self._agents = self.app.main_store().agents()
+                self._agents = trace_app(self).main_store().agents()
             except (sqlite3.Error, TraceError):
                 return []
         return self._agents
@@ -241,11 +269,12 @@ class RunsScreen(Screen):
     def action_problems(self) -> None:
         from .error import ProblemsScreen
 
+        app = trace_app(self)
         try:
-            problems = self.app.main_store().problems(limit=2000)
+            problems = app.main_store().problems(limit=2000)
         except (sqlite3.Error, TraceError):
             problems = []
-        self.app.push_screen(ProblemsScreen(self.app.opening.path, problems, self._problems))
+        app.push_screen(ProblemsScreen(app.opening.path, problems, self._problems))
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         """Filter and sort choices for the command palette (Ctrl+P)."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 
 
-def cursor_bindings(prefix: str, noun: str) -> list[Binding]:
+def cursor_bindings(prefix: str, noun: str) -> list[BindingType]:
     """The movement keys, with ids under `prefix` so each list keeps its own keymap entries."""
     return [
         Binding("down,j", "cursor_down", "Down", show=False, id=f"{prefix}.down"),

@@ -7,6 +7,7 @@ in when they arrive, so holding j down stays smooth.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rich.console import Group, RenderableType
@@ -21,6 +22,7 @@ from textual.worker import get_current_worker
 
 from ... import display
 from ...model import TOTAL_FIELDS, Run, Step
+from ...store import Store
 from .payload import Payload, make_payload, open_in_pager
 from .step_row import PSEUDO_MARK, PSEUDO_STYLE, STATUS_STYLE, VERDICT_STYLE
 
@@ -213,8 +215,9 @@ class DetailPane(VerticalScroll):
     }
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, connect: Callable[[], Store], **kwargs) -> None:
         super().__init__(**kwargs)
+        self.connect = connect  # a new read-only store connection, for the worker
         self.can_focus = True
         self.run: Run | None = None
         self.step: Step | None = None
@@ -224,7 +227,9 @@ class DetailPane(VerticalScroll):
         yield Static(id="detail-summary")
         yield Static(id="detail-tools")
         for name in SECTIONS:
-            with Collapsible(title=Content(SECTION_TITLES[name]), collapsed=False, id=f"detail-{name}"):
+            # Content, not str: a str title would be parsed as markup (Textual 8.2.8 types it as str).
+            title = Content(SECTION_TITLES[name])
+            with Collapsible(title=title, collapsed=False, id=f"detail-{name}"):  # type: ignore[arg-type]
                 yield Static(id=f"detail-{name}-body")
 
     def on_mount(self) -> None:
@@ -255,7 +260,8 @@ class DetailPane(VerticalScroll):
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def _read(self, key: tuple, run: Run, step: Step | None) -> None:
         worker = get_current_worker()
-        store = self.app.new_store()
+        store = self.connect()
+        subject: Run | Step
         try:
             if step is None:
                 subject = run
@@ -289,7 +295,7 @@ class DetailPane(VerticalScroll):
         if details.key != self.subject_key:
             return  # the cursor moved on meanwhile
         self.details = details
-        if isinstance(subject, Step):
+        if isinstance(subject, Step) and self.run is not None:
             self.step = subject
             self.query_one("#detail-summary", Static).update(step_summary(self.run, subject))
         for name in SECTIONS:
@@ -304,7 +310,7 @@ class DetailPane(VerticalScroll):
         if payload is None:
             section.display = False
             return
-        section.title = Content(f"{SECTION_TITLES[name]} · {payload.describe()}")
+        section.title = Content(f"{SECTION_TITLES[name]} · {payload.describe()}")  # type: ignore[assignment]
         style = "red" if name == "error" and not payload.is_json else ""
         self.query_one(f"#detail-{name}-body", Static).update(payload.renderable(style))
         section.display = True

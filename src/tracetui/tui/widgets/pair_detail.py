@@ -7,6 +7,7 @@ Big payloads are cut to a preview so moving the cursor stays instant.
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 import orjson
 from rich import box
@@ -92,7 +93,7 @@ def _step_title(step: Step | None) -> Text:
 def _field(step: Step | None, name: str) -> Text:
     if step is None:
         return Text("")
-    value = getattr(step, name, None)
+    value: Any = getattr(step, name, None)
     if name == "status":
         return Text(display.status_word(value), STATUS_STYLES.get(value, ""))
     if name == "duration_ms":

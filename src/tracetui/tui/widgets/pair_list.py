@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import events
-from textual.message import Message
+from textual.cache import LRUCache
 from textual.strip import Strip
 
 from ...compare import Pair
 from ...compare_text import pair_line
+from ..messages import PairListCursorMoved
 from .cursor_list import CursorList, cursor_bindings
+
+LINE_CACHE = 2000  # drawn lines kept; a screenful is redrawn from the cache while scrolling back and forth
 
 
 class PairList(CursorList, can_focus=True):
@@ -25,16 +28,10 @@ class PairList(CursorList, can_focus=True):
     PairList:focus > .pair-list--cursor { background: $block-cursor-background; }
     """
 
-    class CursorMoved(Message):
-        def __init__(self, pair_list: PairList, index: int) -> None:
-            super().__init__()
-            self.pair_list = pair_list
-            self.index = index
-
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.pairs: list[Pair] = []
-        self._lines: dict[int, Text] = {}  # row -> drawn line, for the current width
+        self._lines: LRUCache[int, Text] = LRUCache(LINE_CACHE)  # row -> drawn line, at _lines_width
         self._lines_width = 0
 
     def set_pairs(self, pairs: list[Pair]) -> None:
@@ -54,7 +51,7 @@ class PairList(CursorList, can_focus=True):
 
     def cursor_moved(self, previous: int, requested: int) -> None:
         if self.pairs and (self.cursor != previous or requested == previous):
-            self.post_message(self.CursorMoved(self, self.cursor))
+            self.post_message(PairListCursorMoved(self.cursor))
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
@@ -73,9 +70,8 @@ class PairList(CursorList, can_focus=True):
             self._lines_width = width
         line = self._lines.get(row)
         if line is None:
-            if len(self._lines) > 2000:
-                self._lines.clear()
-            line = self._lines[row] = pair_line(self.pairs[row], width)
+            line = pair_line(self.pairs[row], width)
+            self._lines.set(row, line)
         return line
 
     def render_line(self, y: int) -> Strip:

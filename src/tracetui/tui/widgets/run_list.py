@@ -2,32 +2,32 @@
 
 Only the rows on screen are ever fetched, so a store of 200k runs paints as fast as one of ten.
 A worker loads the ordered run ids for the current filter and sort (plus the first page at once,
-for a quick first paint); rows are then fetched by id as they scroll into view.
+for a quick first paint); rows are then fetched by id as they scroll into view. The ids, rows and
+failed positions live in a RunPager (run_pager.py); this module draws them and handles the keys.
 """
 
 from __future__ import annotations
 
-import bisect
 import sqlite3
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.style import Style
 from rich.text import Text
 from textual import events, work
 from textual.binding import Binding
-from textual.message import Message
 from textual.strip import Strip
 
 from ... import display
 from ...errors import TraceError
 from ...model import FAILED_STATUSES, Run
 from ...store import SORT_KEYS, RunFilter, Store, default_desc
+from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed
 from .cursor_list import CursorList, cursor_bindings
+from .run_pager import Order, RunPager, read_order, read_top
 
 SORT_CYCLE = tuple(key.name for key in SORT_KEYS if key.cycle)
-FIRST_PAGE = 200
-CACHE_LIMIT = 5000
 
 
 @dataclass(frozen=True)
@@ -56,18 +56,6 @@ COLUMNS = (
 MIN_ID, MAX_ID, MIN_ERROR = 12, 36, 20
 # Left out first when the terminal is too narrow for every column.
 DROP_ORDER = ("credits", "cost", "tokens", "steps", "duration", "started", "agent")
-
-
-def failed_filter(flt: RunFilter) -> RunFilter | None:
-    """The filter narrowed to failed/timeout runs, or None when it already excludes them."""
-    if flt.status is None:
-        statuses = sorted(FAILED_STATUSES)
-    else:
-        wanted = [flt.status] if isinstance(flt.status, str) else list(flt.status)
-        statuses = [s for s in wanted if s in FAILED_STATUSES]
-        if not statuses:
-            return None
-    return replace(flt, status=statuses)
 
 
 def cell_texts(run: Run) -> dict[str, str]:
@@ -136,41 +124,17 @@ class RunList(CursorList, can_focus=True):
     RunList > .run-list--pending { color: $text-muted; }
     """
 
-    class Loaded(Message):
-        """The list has (re)loaded: counts for the status line."""
-
-        def __init__(self, run_list: RunList) -> None:
-            super().__init__()
-            self.run_list = run_list
-
-    class LoadFailed(Message):
-        """The store could not be queried (while importing: not yet written; otherwise unreadable)."""
-
-        def __init__(self, problem: str, importing: bool) -> None:
-            super().__init__()
-            self.problem = problem
-            self.importing = importing  # the store may simply not be written yet
-
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, connect: Callable[[], Store], *, store_growing: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.connect = connect  # a new read-only store connection (one per thread)
+        self.store_growing = store_growing  # the import is still writing: a failed query may just be early
         self.flt = RunFilter()
         self.sort = "started"
         self.desc = True
-        self.count = 0
-        self.failed_count: int | None = None
-        self.loaded = False  # a load has completed at least once
         self.marked: str | None = None
-        self._generation = 0
-        self._first: list[Run] = []
-        self._ids: list[str] | None = None
-        self._failed_positions: list[int] | None = None
-        self._rows: dict[str, Run] = {}
-        self._store: Store | None = None
-        self._follow_id: str | None = None  # keep the cursor on this run across reloads
+        self.pager = RunPager()
+        self._store: Store | None = None  # the event loop's connection, for rows scrolled into view
         self._id_width = MIN_ID  # as wide as the ids seen so far need, up to MAX_ID
-        self._loading = False
-        self.load_seconds = 0.0  # how long the last full load took (paces polling during import)
-        self.loaded_at = 0.0
 
     # -- data -------------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -185,7 +149,7 @@ class RunList(CursorList, can_focus=True):
             self.desc = desc
         # A run the user moved to stays selected under the new order; a cursor on the first row
         # stays on the first row (the top of the new order is what they asked to see).
-        self._follow_id = self.current_run_id if self.cursor > 0 else None
+        self.pager.follow_id = None
         self.reload()
 
     def reload(self, *, fresh_connection: bool = False, quick: bool = True) -> None:
@@ -197,173 +161,107 @@ class RunList(CursorList, can_focus=True):
         if fresh_connection and self._store is not None:
             self._store.close()
             self._store = None
-        if self._follow_id is None and self.cursor > 0:
-            # Keep a chosen run under the cursor as rows arrive; a cursor left on the first row
-            # stays there, so the newest runs stay in view while a file is imported.
-            self._follow_id = self.current_run_id
-        self._generation += 1
-        self._loading = True
-        if not self.loaded:
+        # Keep a chosen run under the cursor as rows arrive; a cursor left on the first row
+        # stays there, so the newest runs stay in view while a file is imported.
+        self.pager.follow_cursor(self.cursor)
+        generation = self.pager.begin_load()
+        if not self.pager.loaded:
             self.loading = True
-        self._load(self._generation, self.flt, self.sort, self.desc, quick)
-
-    @property
-    def busy(self) -> bool:
-        return self._loading
+        self._load(generation, self.flt, self.sort, self.desc, quick, self.store_growing)
 
     @work(thread=True, exclusive=True, group="run-list")
-    def _load(self, generation: int, flt: RunFilter, sort: str, desc: bool, quick: bool) -> None:
+    def _load(self, generation: int, flt: RunFilter, sort: str, desc: bool, quick: bool, growing: bool) -> None:
+        # Runs in a thread: only reads the store; the results are applied on the event loop.
         began = time.monotonic()
         try:
-            store = self.app.new_store()
+            store = self.connect()
         except (sqlite3.Error, OSError, TraceError) as exc:
-            self.app.call_from_thread(self._load_failed, generation, str(exc))
+            self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
             return
         try:
-            count = store.count_runs(flt)
             if quick:
-                top = store.run_ids(flt, sort=sort, desc=desc, limit=FIRST_PAGE)
-                by_id = {run.id: run for run in store.runs_by_ids(top)}
-                first = [by_id[i] for i in top if i in by_id]
-                self.app.call_from_thread(self._apply, generation, count, first, None, None)
-            ids = store.run_ids(flt, sort=sort, desc=desc)
-            narrowed = failed_filter(flt)
-            failed_ids = set(store.run_ids(narrowed, sort=sort, desc=desc)) if narrowed else set()
-            positions = [i for i, run_id in enumerate(ids) if run_id in failed_ids] if failed_ids else []
-            self.loaded_at = time.monotonic()
-            self.load_seconds = self.loaded_at - began
-            self.app.call_from_thread(self._apply, generation, len(ids), None, ids, positions)
+                count, first = read_top(store, flt, sort, desc)
+                self.app.call_from_thread(self._show_top, generation, count, first)
+            order = read_order(store, flt, sort, desc)
+            self.app.call_from_thread(self._show_order, generation, order, time.monotonic() - began)
         except sqlite3.Error as exc:
-            self.app.call_from_thread(self._load_failed, generation, str(exc))
+            self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
         finally:
             store.close()
 
-    def _load_failed(self, generation: int, problem: str) -> None:
-        if generation == self._generation:
-            self._loading = False
-            self.post_message(self.LoadFailed(problem, self.app.importing))
+    def _load_failed(self, generation: int, problem: str, growing: bool) -> None:
+        if self.pager.load_failed(generation):
+            self.post_message(RunListLoadFailed(problem, growing))
 
-    def _apply(
-        self, generation: int, count: int, first: list[Run] | None, ids: list[str] | None, positions: list[int] | None
-    ) -> None:
-        if generation != self._generation:
-            return  # a newer query superseded this one
-        self.count = count
-        self._rows.clear()
-        if first is not None:
-            self._first = first
-            self._ids = None
-            self._failed_positions = None
-            self.failed_count = None
-            for run in first:
-                self._rows[run.id] = run
-        if ids is not None:
-            self._ids = ids
-            self._first = []
-            self._failed_positions = positions
-            self.failed_count = len(positions or [])
-            self._loading = False
-        sample = ids[:2000] if ids is not None else [run.id for run in first or ()]
-        longest = max((len(display.safe(i, single_line=True)) for i in sample), default=0)
+    def _show_top(self, generation: int, count: int, first: list[Run]) -> None:
+        if self.pager.show_top(generation, count, first):
+            self._shown(0.0)
+
+    def _show_order(self, generation: int, order: Order, seconds: float) -> None:
+        if self.pager.show_order(generation, order):
+            self._shown(seconds)
+
+    def _shown(self, seconds: float) -> None:
+        pager = self.pager
+        longest = max((len(display.safe(i, single_line=True)) for i in pager.sample_ids()), default=0)
         self._id_width = max(self._id_width, min(MAX_ID, longest))
-        self.loaded = True
         self.loading = False
         self.size_to_rows()
-        follow = self._follow_id
-        position = self.position_of(follow) if follow is not None else None
-        if ids is not None:
-            self._follow_id = None
-        if position is not None:
-            self.move_cursor(position)
-        elif follow is not None and ids is not None:
-            self.move_cursor(0)  # the selected run is no longer in the list
-        else:
-            self.move_cursor(min(self.cursor, max(count - 1, 0)))
+        self.move_cursor(pager.landing(self.cursor))
         self.refresh()
-        self.post_message(self.Loaded(self))
+        self.post_message(RunListLoaded(pager.count, pager.failed_count, pager.complete, seconds))
+
+    @property
+    def count(self) -> int:
+        return self.pager.count
+
+    @property
+    def failed_count(self) -> int | None:
+        return self.pager.failed_count
+
+    @property
+    def loaded(self) -> bool:
+        return self.pager.loaded
+
+    @property
+    def busy(self) -> bool:
+        return self.pager.busy
 
     def id_at(self, row: int) -> str | None:
-        if self._ids is not None:
-            return self._ids[row] if 0 <= row < len(self._ids) else None
-        return self._first[row].id if 0 <= row < len(self._first) else None
-
-    def position_of(self, run_id: str) -> int | None:
-        if self._ids is not None:
-            if 0 <= self.cursor < len(self._ids) and self._ids[self.cursor] == run_id:
-                return self.cursor
-            try:
-                return self._ids.index(run_id)
-            except ValueError:
-                return None
-        for i, run in enumerate(self._first):
-            if run.id == run_id:
-                return i
-        return None
+        return self.pager.id_at(row)
 
     @property
     def current_run_id(self) -> str | None:
-        return self.id_at(self.cursor)
+        return self.pager.id_at(self.cursor)
 
     def run_at(self, row: int) -> Run | None:
-        run_id = self.id_at(row)
-        if run_id is None:
-            return None
-        run = self._rows.get(run_id)
-        if run is None and self._ids is not None:
-            self._fetch_around(row)
-            run = self._rows.get(run_id)
+        run = self.pager.run_at(row)
+        if run is None and self.pager.complete:
+            self._read_rows(row)
+            run = self.pager.run_at(row)
         return run
 
-    def _fetch_around(self, row: int) -> None:
-        """Fetch the rows near `row` by id (primary-key lookups: cheap even on in-place views)."""
-        height = max(self.size.height, 10)
-        start, end = max(0, row - height), min(len(self._ids or ()), row + 2 * height)
-        wanted = [i for i in (self._ids or ())[start:end] if i not in self._rows]
+    def _read_rows(self, row: int) -> None:
+        """Read the rows near `row` by id (primary-key lookups: cheap even on in-place views)."""
+        wanted = self.pager.ids_to_read(row, max(self.size.height, 10))
         if not wanted:
             return
-        if len(self._rows) > CACHE_LIMIT:
-            self._rows.clear()
         try:
             if self._store is None:
-                self._store = self.app.new_store()
-            for run in self._store.runs_by_ids(wanted):
-                self._rows[run.id] = run
+                self._store = self.connect()
+            self.pager.remember(self._store.runs_by_ids(wanted))
         except sqlite3.Error:
             pass
 
     def follow(self, run_id: str) -> None:
         """Put the cursor on this run (now, or once the list has loaded it)."""
-        position = self.position_of(run_id)
+        position = self.pager.follow(run_id, self.cursor)
         if position is not None:
             self.move_cursor(position)
-        else:
-            self._follow_id = run_id
 
-    # -- failed runs ------------------------------------------------------------------------------
-    def adjacent_failed(self, position: int, direction: int) -> int | None:
-        """Row of the next (+1) / previous (-1) failed-or-timeout run from `position`, if any."""
-        positions = self._failed_positions
-        if positions is None:
-            rows = range(position + 1, len(self._first)) if direction > 0 else range(position - 1, -1, -1)
-            for row in rows:
-                if 0 <= row < len(self._first) and self._first[row].status in FAILED_STATUSES:
-                    return row
-            return None
-        if direction > 0:
-            i = bisect.bisect_right(positions, position)
-            return positions[i] if i < len(positions) else None
-        i = bisect.bisect_left(positions, position)
-        return positions[i - 1] if i > 0 else None
-
-    def adjacent_failed_run(self, run_id: str, direction: int) -> str | None:
-        position = self.position_of(run_id)
-        if position is None:
-            return None
-        row = self.adjacent_failed(position, direction)
-        if row is None:
-            return None
-        self.move_cursor(row)
-        return self.id_at(row)
+    def failed_run_next_to(self, run_id: str, direction: int) -> str | None:
+        """The next (+1) / previous (-1) failed-or-timeout run after `run_id` in this list's order."""
+        return self.pager.adjacent_failed_id(run_id, direction, self.cursor)
 
     # -- cursor -----------------------------------------------------------------------------------
     @property
@@ -373,12 +271,12 @@ class RunList(CursorList, can_focus=True):
     def action_open(self) -> None:
         run_id = self.current_run_id
         if run_id is not None:
-            self.app.open_run(run_id)
+            self.post_message(OpenRun(run_id))
 
     def _jump_failed(self, direction: int) -> None:
         if self.count == 0:
             return
-        row = self.adjacent_failed(self.cursor, direction)
+        row = self.pager.adjacent_failed(self.cursor, direction)
         if row is None:
             word = "next" if direction > 0 else "previous"
             self.notify(f"No {word} failed run in this list.", timeout=3)
@@ -403,7 +301,7 @@ class RunList(CursorList, can_focus=True):
         if self.marked is None or current is None or current == self.marked:
             self.notify("Mark a run with space, move to another run, then press c.", timeout=4)
             return
-        self.app.compare_runs(self.marked, current)
+        self.post_message(CompareRuns(self.marked, current))
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
@@ -516,4 +414,4 @@ class RunList(CursorList, can_focus=True):
         return cell
 
 
-__all__ = ["RunList", "SORT_CYCLE", "COLUMNS", "failed_filter", "cell_texts"]
+__all__ = ["RunList", "SORT_CYCLE", "COLUMNS", "cell_texts"]

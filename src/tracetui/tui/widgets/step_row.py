@@ -6,6 +6,7 @@ Only rich is used here: every piece of untrusted text goes through display.safe(
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -56,7 +57,7 @@ class TimeScale:
     end: float | None = None
 
     @classmethod
-    def of_run(cls, run: Run, steps: list[Step] = ()) -> TimeScale:
+    def of_run(cls, run: Run, steps: Iterable[Step] = ()) -> TimeScale:
         start = epoch_ms(run.started_at)
         end = epoch_ms(run.ended_at)
         if end is None and start is not None and run.duration_ms is not None:
@@ -64,11 +65,11 @@ class TimeScale:
         scale = cls(start, end)
         return scale.widened(steps)
 
-    def widened(self, steps) -> TimeScale:
+    def widened(self, steps: Iterable[Step]) -> TimeScale:
         start, end = self.start, self.end
         for step in steps:
             s, e = step_span(step)
-            if s is None:
+            if s is None or e is None:
                 continue
             start = s if start is None else min(start, s)
             end = e if end is None else max(end, e)
@@ -93,12 +94,12 @@ def timing_bar(step: Step, scale: TimeScale, width: int = BAR_WIDTH) -> Text:
     """Where the step sat within the run, in `width` cells (eighth-cell precision at the end)."""
     track = Text("·" * width, style="dim")
     start, end = step_span(step)
-    if start is None or not scale.usable:
+    if start is None or end is None or scale.start is None or scale.end is None or not scale.usable:
         return track
     span = scale.end - scale.start
     x0 = max(0.0, min(width, (start - scale.start) / span * width))
     x1 = max(x0, min(width, (end - scale.start) / span * width))
-    cells = []
+    cells: list[str | None] = []
     for i in range(width):
         left, right = max(x0, i), min(x1, i + 1)
         covered = right - left

@@ -1,0 +1,119 @@
+"""Every message the viewer's widgets, screens and app send each other.
+
+Widgets say what happened or what the user asked for; screens and the app (tui/app.py) decide
+what to do about it. Intents (OpenRun, CompareRuns, JumpToFailedRun) are routed by the app.
+A handler's name follows the class name: RunListLoaded is handled by `on_run_list_loaded`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from ..model import Run
+
+# -- intents: the app routes them -----------------------------------------------------------------
+
+
+@dataclass
+class OpenRun(Message):
+    """Show this run's step tree (Enter or a double click in the run list)."""
+
+    run_id: str
+    jump_to_failure: bool = False
+
+
+@dataclass
+class CompareRuns(Message):
+    """Compare two runs of the opened file side by side (`c` with a marked run)."""
+
+    run_a: str
+    run_b: str
+
+
+@dataclass
+class JumpToFailedRun(Message):
+    """Open the next (+1) / previous (-1) failed run after `run_id`, in the run list's order (`]`/`[`)."""
+
+    run_id: str
+    direction: int
+
+
+# -- the background import ------------------------------------------------------------------------
+
+
+@dataclass
+class ImportProgress(Message):
+    """The import has read `done` of `total` bytes and stored `runs` runs so far."""
+
+    done: int
+    total: int
+    runs: int
+
+
+@dataclass
+class ImportFinished(Message):
+    """The import ended; `error` says why it failed (None: the store is complete)."""
+
+    error: str | None = None
+
+
+# -- the run list ---------------------------------------------------------------------------------
+
+
+@dataclass
+class RunListLoaded(Message):
+    """The run list (re)loaded: counts for the status line and pacing for polls during an import."""
+
+    count: int
+    failed_count: int | None  # None until the full order is read (`complete`)
+    complete: bool  # the full ordered id list is in, not just the first page
+    load_seconds: float  # how long the load took (0.0 until complete)
+
+
+@dataclass
+class RunListLoadFailed(Message):
+    """The store could not be queried for the run list."""
+
+    problem: str
+    store_growing: bool  # the load started while the import was still writing the store
+
+
+# -- the step tree --------------------------------------------------------------------------------
+
+
+@dataclass
+class StepTreeReady(Message):
+    """The run and the first rows of its step tree are shown."""
+
+    run: Run
+
+
+@dataclass
+class StepTreeLoadFailed(Message):
+    """The run could not be read; `error` says why."""
+
+    error: str
+
+
+class StepTreeResized(Message):
+    """The tree's width changed: column titles need redrawing."""
+
+
+@dataclass
+class StepTreeExpanding(Message):
+    """Progress of expand-all on a big run: `done` of `total` steps are in the tree (equal: finished)."""
+
+    done: int
+    total: int
+
+
+# -- the compare screen ---------------------------------------------------------------------------
+
+
+@dataclass
+class PairListCursorMoved(Message):
+    """The cursor of the compare list is on row `index`."""
+
+    index: int
