@@ -18,7 +18,7 @@ from . import display, sources
 from .analysis import first_failed_step
 from .errors import TraceError
 from .loading import open_store, prepare
-from .model import Run, Step
+from .model import TOTAL_FIELDS, Run, Step
 from .store import RunFilter, Store
 
 # The core checks the input itself, so every problem gets the same one-line message and exit 2.
@@ -99,7 +99,7 @@ def step_dict(step: Step, *, children: bool = True) -> dict[str, Any]:
 
 def run_dict(run: Run) -> dict[str, Any]:
     out = {f.name: getattr(run, f.name) for f in fields(Run) if f.name != "steps"}
-    out["totals"] = {name: run.total(name) for name in ("tokens_in", "tokens_out", "credits", "cost_usd")}
+    out["totals"] = {name: run.total(name) for name in TOTAL_FIELDS}
     out["mismatches"] = {k: {"run": a, "steps": b} for k, (a, b) in run.mismatches.items()}
     return out
 

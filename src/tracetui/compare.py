@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .model import Run, Step, step_tree
+from .model import TOTAL_FIELDS, Run, Step, step_tree
 
 SAME, CHANGED, ONLY_A, ONLY_B = "same", "changed", "only_a", "only_b"
 MARKS = (SAME, CHANGED, ONLY_A, ONLY_B)
@@ -312,7 +312,7 @@ RUN_DELTA_FIELDS = ("duration_ms", "step_count", "failed_steps")
 
 def run_deltas(a: Run, b: Run) -> dict[str, float | int | None]:
     out = {f: _delta(getattr(a, f), getattr(b, f)) for f in RUN_DELTA_FIELDS}
-    for f in ("tokens_in", "tokens_out", "credits", "cost_usd"):
+    for f in TOTAL_FIELDS:
         out[f] = _delta(a.total(f), b.total(f))
     return out
 

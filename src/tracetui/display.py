@@ -1,4 +1,4 @@
-"""Formatting shared by the CLI and the viewer: numbers, durations, status words, safe text."""
+"""Formatting shared by the CLI and the viewer: numbers, durations, totals, sizes, status words, safe text."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def count(n: int | float | None) -> str:
     return f"{n / 1_000_000:.1f}M"
 
 
-def credits(value: float | None) -> str:
+def credits(value: float | int | None) -> str:
     if value is None:
         return "-"
     return f"{value:.2f}" if value != int(value) else f"{int(value)}"
@@ -90,7 +90,19 @@ def cost(value: float | None) -> str:
     return f"${value:.4f}" if abs(value) < 1 else f"${value:.2f}"
 
 
-def tokens(tin: int | None, tout: int | None) -> str:
+TOTAL_LABELS = {"tokens_in": "tokens in", "tokens_out": "tokens out", "credits": "credits", "cost_usd": "cost"}
+
+
+def total(name: str, value: float | int | None) -> str:
+    """One of model.TOTAL_FIELDS as text: tokens counted, credits, cost in dollars."""
+    if name == "credits":
+        return credits(value)
+    if name == "cost_usd":
+        return cost(value)
+    return count(value)
+
+
+def tokens(tin: int | float | None, tout: int | float | None) -> str:
     if tin is None and tout is None:
         return "-"
     return f"{count(tin)}→{count(tout)}"
@@ -99,6 +111,15 @@ def tokens(tin: int | None, tout: int | None) -> str:
 def excerpt(text: str | None, width: int = 60) -> str:
     line = safe(text, single_line=True)
     return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def size_text(n: float) -> str:
+    """A byte count for people: "512 B", "1.5 KB", "3.2 GB"."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
 
 
 def when(iso_text: str | None) -> str:

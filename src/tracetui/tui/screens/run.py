@@ -12,8 +12,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, Tree
 
 from ... import display
-from ...model import Run, Step
-from ..widgets.detail import TOTAL_LABELS, DetailPane, _fmt_total
+from ...model import TOTAL_FIELDS, Run, Step
+from ..widgets.detail import DetailPane
 from ..widgets.step_row import STATUS_STYLE
 from ..widgets.step_tree import StepTree
 
@@ -38,12 +38,12 @@ def run_header(run: Run) -> Text:
         head.append(f" ({run.failed_steps:,} failed)", "bold red")
     totals = Text("\n")
     mismatches = run.mismatches
-    for name in ("tokens_in", "tokens_out", "credits", "cost_usd"):
-        totals.append(f"{TOTAL_LABELS[name]} ", "dim")
-        totals.append(_fmt_total(name, run.total(name)))
+    for name in TOTAL_FIELDS:
+        totals.append(f"{display.TOTAL_LABELS[name]} ", "dim")
+        totals.append(display.total(name, run.total(name)))
         if name in mismatches:
             reported, summed = mismatches[name]
-            totals.append(f" ⚠ steps sum to {_fmt_total(name, summed)}", "bold yellow")
+            totals.append(f" ⚠ steps sum to {display.total(name, summed)}", "bold yellow")
         totals.append("  ")
     if run.events:
         n = len(run.events)

@@ -49,17 +49,6 @@ class Details:
     tools_more: bool = False
 
 
-def _fmt_total(name: str, value) -> str:
-    if name == "credits":
-        return display.credits(value)
-    if name == "cost_usd":
-        return display.cost(value)
-    return display.count(value) if value is not None else "-"
-
-
-TOTAL_LABELS = {"tokens_in": "tokens in", "tokens_out": "tokens out", "credits": "credits", "cost_usd": "cost"}
-
-
 def totals_table(run: Run, step: Step | None) -> Table:
     """Self, subtree and run totals side by side; run totals that disagree with their steps flagged."""
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", padding=(0, 2, 0, 0))
@@ -71,16 +60,16 @@ def totals_table(run: Run, step: Step | None) -> Table:
     table.add_column("")
     mismatches = run.mismatches
     for name in TOTAL_FIELDS:
-        row: list[Text] = [Text(TOTAL_LABELS[name], "bold")]
+        row: list[Text] = [Text(display.TOTAL_LABELS[name], "bold")]
         if step is not None:
-            row.append(Text(_fmt_total(name, getattr(step, name))))
-            row.append(Text(_fmt_total(name, getattr(step, "sub_" + name))))
-        row.append(Text(_fmt_total(name, run.total(name))))
+            row.append(Text(display.total(name, getattr(step, name))))
+            row.append(Text(display.total(name, getattr(step, "sub_" + name))))
+        row.append(Text(display.total(name, run.total(name))))
         if name in mismatches:
             reported, summed = mismatches[name]
             row.append(
                 Text(
-                    f"⚠ mismatch: run reports {_fmt_total(name, reported)}, steps sum to {_fmt_total(name, summed)}",
+                    f"⚠ mismatch: run reports {display.total(name, reported)}, steps sum to {display.total(name, summed)}",
                     "bold yellow",
                 )
             )
