@@ -1,4 +1,7 @@
-"""Formatting shared by the CLI and the viewer: numbers, durations, totals, sizes, status words, safe text."""
+"""Text shared by the CLI and the viewer: numbers, durations, totals, sizes, status words, safe text.
+
+Plain strings only; how they are styled and put together is present.py.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +15,6 @@ STATUS_ICONS = {
     "pending": "…",
     "skipped": "⊘",
 }
-
-# Rich styles per status, shared by the CLI and the viewer. Hex colours, not ANSI names: Textual's
-# default theme draws ANSI magenta as the same red as failures.
-STATUS_STYLE = {
-    "failed": "bold red",
-    "timeout": "bold #ff8700",
-    "completed": "green",
-    "running": "yellow",
-    "pending": "cyan",
-    "skipped": "dim",
-}
-PSEUDO_STYLE = "italic #af87ff"  # scans, governance and evaluation pseudo-steps
-FLAG_STYLE = "#af87ff"
 
 # C0/C1 control characters other than newline and tab (ESC starts ANSI/OSC sequences, BEL ends OSC).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
