@@ -17,7 +17,7 @@ import orjson
 from . import display, sources
 from .analysis import first_failed_step
 from .errors import TraceError
-from .loading import open_store, prepare
+from .loading import Opening, open_store, prepare
 from .model import TOTAL_FIELDS, Run, Step
 from .store import RunFilter, Store
 
@@ -295,7 +295,7 @@ def _on_terminal() -> bool:
 
 def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cache) -> None:
     """The compare screen in the viewer; unknown runs still exit 1 before it starts."""
-    openings = []
+    openings: list[Opening] = []
     for source, source_fmt, run_id in ((path, fmt, run_a), (with_path or path, with_fmt if with_path else fmt, run_b)):
         if openings and not with_path:
             opening = openings[0]

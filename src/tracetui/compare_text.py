@@ -151,8 +151,9 @@ def header_lines(comparison: Comparison) -> list[Text]:
     delta.append_text(deltas_text(d, zero=True) or Text("-", "dim"))
     if d.get("step_count"):
         delta.append(f"  steps {signed(d['step_count'], str)}")
-    if d.get("failed_steps"):
-        delta.append(f"  failed {signed(d['failed_steps'], str)}", "red" if d["failed_steps"] > 0 else "green")
+    failed = d.get("failed_steps")
+    if failed:
+        delta.append(f"  failed {signed(failed, str)}", "red" if failed > 0 else "green")
     summary = Text()
     for mark in (SAME, CHANGED, ONLY_A, ONLY_B):
         if summary:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -20,7 +20,7 @@ def console() -> Console:
 
 def runs_table(runs: list[Run]) -> None:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("status", "left"),
         ("run", "left"),
         ("agent", "left"),
@@ -32,7 +32,8 @@ def runs_table(runs: list[Run]) -> None:
         ("credits", "right"),
         ("cost", "right"),
         ("error", "left"),
-    ):
+    )
+    for name, justify in columns:
         table.add_column(name, justify=justify, no_wrap=True)
     for run in runs:
         table.add_row(

@@ -8,6 +8,7 @@ in when they arrive, so holding j down stays smooth.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -24,6 +25,9 @@ from ...model import TOTAL_FIELDS, Run, Step
 from ...present import PSEUDO_MARK, STYLE, VERDICT_STYLE
 from ...present import safe_text as _t
 from .payload import Payload, make_payload, open_in_pager
+
+if TYPE_CHECKING:
+    from ..app import TraceApp
 
 TOOL_CALL_LIMIT = 200
 SECTIONS = ("error", "input", "output", "events", "extra")
@@ -203,7 +207,9 @@ class DetailPane(VerticalScroll):
         yield Static(id="detail-summary")
         yield Static(id="detail-tools")
         for name in SECTIONS:
-            with Collapsible(title=Content(SECTION_TITLES[name]), collapsed=False, id=f"detail-{name}"):
+            # Content, not str: Textual types title as str but parses a str as markup.
+            title = Content(SECTION_TITLES[name])
+            with Collapsible(title=title, collapsed=False, id=f"detail-{name}"):  # type: ignore[arg-type]
                 yield Static(id=f"detail-{name}-body")
 
     def on_mount(self) -> None:
@@ -234,7 +240,8 @@ class DetailPane(VerticalScroll):
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def _read(self, key: tuple, run: Run, step: Step | None) -> None:
         worker = get_current_worker()
-        store = self.app.new_store()
+        store = cast("TraceApp", self.app).new_store()
+        subject: Run | Step
         try:
             if step is None:
                 subject = run
@@ -264,11 +271,11 @@ class DetailPane(VerticalScroll):
         )
         self.app.call_from_thread(self._apply, details, subject)
 
-    def _apply(self, details: Details, subject) -> None:
+    def _apply(self, details: Details, subject: Run | Step) -> None:
         if details.key != self.subject_key:
             return  # the cursor moved on meanwhile
         self.details = details
-        if isinstance(subject, Step):
+        if isinstance(subject, Step) and self.run is not None:
             self.step = subject
             self.query_one("#detail-summary", Static).update(step_summary(self.run, subject))
         for name in SECTIONS:
@@ -283,7 +290,7 @@ class DetailPane(VerticalScroll):
         if payload is None:
             section.display = False
             return
-        section.title = Content(f"{SECTION_TITLES[name]} · {payload.describe()}")
+        section.title = Content(f"{SECTION_TITLES[name]} · {payload.describe()}")  # type: ignore[assignment]
         style = STYLE["error"] if name == "error" and not payload.is_json else ""
         self.query_one(f"#detail-{name}-body", Static).update(payload.renderable(style))
         section.display = True

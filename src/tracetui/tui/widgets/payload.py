@@ -122,14 +122,15 @@ def make_payload(raw: Any) -> Payload | None:
     """None when there is nothing to show."""
     if raw is None:
         return None
+    notes: list[str] = []
     if not isinstance(raw, str):
-        value, is_json, notes = raw, True, []
+        value, is_json = raw, True
         size = len(orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS, default=str))
     else:
         size = len(raw)
         if raw == "":
             return Payload("(empty)", False, 0)
-        value, is_json, notes = raw, False, []
+        value, is_json = raw, False
         if _looks_like_json(raw):
             ok, decoded = _loads(raw)
             levels = 0

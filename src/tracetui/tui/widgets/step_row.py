@@ -6,6 +6,7 @@ Only rich is used here: every piece of untrusted text goes through display.safe(
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -53,7 +54,7 @@ class TimeScale:
     end: float | None = None
 
     @classmethod
-    def of_run(cls, run: Run, steps: list[Step] = ()) -> TimeScale:
+    def of_run(cls, run: Run, steps: Sequence[Step] = ()) -> TimeScale:
         start = epoch_ms(run.started_at)
         end = epoch_ms(run.ended_at)
         if end is None and start is not None and run.duration_ms is not None:
@@ -61,12 +62,13 @@ class TimeScale:
         scale = cls(start, end)
         return scale.widened(steps)
 
-    def widened(self, steps) -> TimeScale:
+    def widened(self, steps: Iterable[Step]) -> TimeScale:
         start, end = self.start, self.end
         for step in steps:
-            s, e = step_span(step)
-            if s is None:
+            span = step_span(step)
+            if span is None:
                 continue
+            s, e = span
             start = s if start is None else min(start, s)
             end = e if end is None else max(end, e)
         return TimeScale(start, end)
@@ -76,10 +78,11 @@ class TimeScale:
         return self.start is not None and self.end is not None and self.end > self.start
 
 
-def step_span(step: Step) -> tuple[float | None, float | None]:
+def step_span(step: Step) -> tuple[float, float] | None:
+    """(start, end) in epoch milliseconds, or None when the step has no start time."""
     start = epoch_ms(step.started_at)
     if start is None:
-        return None, None
+        return None
     end = epoch_ms(step.ended_at)
     if end is None:
         end = start + (step.duration_ms or 0.0)
@@ -89,13 +92,14 @@ def step_span(step: Step) -> tuple[float | None, float | None]:
 def timing_bar(step: Step, scale: TimeScale, width: int = BAR_WIDTH) -> Text:
     """Where the step sat within the run, in `width` cells (eighth-cell precision at the end)."""
     track = Text("·" * width, style="dim")
-    start, end = step_span(step)
-    if start is None or not scale.usable:
+    step_at = step_span(step)
+    if step_at is None or scale.start is None or scale.end is None or scale.end <= scale.start:
         return track
-    span = scale.end - scale.start
-    x0 = max(0.0, min(width, (start - scale.start) / span * width))
-    x1 = max(x0, min(width, (end - scale.start) / span * width))
-    cells = []
+    (start, end), origin = step_at, scale.start
+    span = scale.end - origin
+    x0 = max(0.0, min(width, (start - origin) / span * width))
+    x1 = max(x0, min(width, (end - origin) / span * width))
+    cells: list[str | None] = []
     for i in range(width):
         left, right = max(x0, i), min(x1, i + 1)
         covered = right - left
