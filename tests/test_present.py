@@ -25,7 +25,7 @@ def styled(text: Text, part: str) -> set[str]:
 def test_status_reads_without_colour_and_is_styled_from_one_table():
     assert present.status_text("failed").plain == "✗ failed"
     assert str(present.status_text("failed").style) == present.STATUS_STYLE["failed"]
-    assert present.status_icon("skipped").plain == "⊘ "
+    assert present.status_icon("skipped") == ("⊘ ", present.STATUS_STYLE["skipped"])
     assert present.status_text(None).plain == "? unknown"
     assert present.status_text("weird").plain == "? weird" and str(present.status_text("weird").style) == ""
 

@@ -65,7 +65,7 @@ def step_cell(step: Step | None, depth: int) -> Text:
     if step is None:
         return Text("  " * depth + "·", "dim")
     out = Text("  " * depth)
-    out.append_text(present.status_icon(step.status))
+    out.append(*present.status_icon(step.status))
     out.append(display.safe(step.name or step.id, single_line=True), "bold" if step.status != "skipped" else "dim")
     out.append(f" [{step.kind}]", "dim")
     chosen = present.chosen_badge(step)

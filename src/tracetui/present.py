@@ -65,9 +65,9 @@ def status_style(status: str | None) -> str:
     return STATUS_STYLE.get(status or "", "")
 
 
-def status_icon(status: str | None) -> Text:
+def status_icon(status: str | None) -> Piece:
     """The icon and the space after it, as a row starts: "✗ "."""
-    return Text(display.STATUS_ICONS.get(status or "", "?") + " ", status_style(status))
+    return display.STATUS_ICONS.get(status or "", "?") + " ", status_style(status)
 
 
 def status_text(status: str | None) -> Text:

@@ -57,9 +57,8 @@ def step_segments(step: Step) -> list[tuple[str, str]]:
     kind = step.kind + (
         f":{display.safe(step.raw_type, single_line=True)}" if step.raw_type and step.raw_type != step.kind else ""
     )
-    icon = present.status_icon(step.status)
     out = [
-        (icon.plain, str(icon.style)),
+        present.status_icon(step.status),
         (display.safe(step.name or step.id, single_line=True), "dim" if step.status == "skipped" else "bold"),
         (f"  [{kind}]", "dim"),
     ]

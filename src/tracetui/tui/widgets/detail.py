@@ -163,7 +163,7 @@ def tool_lines(tools: list[Step], more: bool) -> RenderableType:
     out = Text()
     out.append(f"Tool calls ({len(tools)}{'+' if more else ''})\n", "bold")
     for tool in tools:
-        out.append("  ").append_text(present.status_icon(tool.status))
+        out.append("  ").append(*present.status_icon(tool.status))
         out.append(display.excerpt(tool.name or tool.id, 40), STYLE["failure"] if tool.failed else "")
         out.append(f"  {display.duration(tool.duration_ms)}", "dim")
         if tool.status != "completed":
