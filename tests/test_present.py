@@ -24,10 +24,10 @@ def styled(text: Text, part: str) -> set[str]:
 
 def test_status_reads_without_colour_and_is_styled_from_one_table():
     assert present.status_text("failed").plain == "✗ failed"
-    assert str(present.status_text("failed").style) == present.STATUS_STYLE["failed"]
+    assert styled(present.status_text("failed"), "✗ failed") == {present.STATUS_STYLE["failed"]}
     assert present.status_icon("skipped") == ("⊘ ", present.STATUS_STYLE["skipped"])
     assert present.status_text(None).plain == "? unknown"
-    assert present.status_text("weird").plain == "? weird" and str(present.status_text("weird").style) == ""
+    assert present.status_text("weird").plain == "? weird" and styled(present.status_text("weird"), "? weird") == set()
 
 
 def test_hostile_ids_in_the_run_header_stay_literal_text():
@@ -38,6 +38,8 @@ def test_hostile_ids_in_the_run_header_stay_literal_text():
     # Nothing was read as markup: the only styles are the table's, and no span is a link or action.
     assert {str(s.style) for s in head.spans} <= {*present.STYLE.values(), *present.STATUS_STYLE.values()}
     assert styled(head, HOSTILE_SHOWN) == {present.STYLE["id"]}
+    # Only the status is in the status colour, not what follows it.
+    assert str(head.style) == "" and styled(head, "✓ completed") == {present.STATUS_STYLE["completed"]}
 
 
 def test_the_run_header_leaves_the_start_out_only_when_asked():

@@ -71,8 +71,11 @@ def status_icon(status: str | None) -> Piece:
 
 
 def status_text(status: str | None) -> Text:
-    """Icon and word, so a status reads without colour: "✗ failed"."""
-    return Text(display.status_word(status), status_style(status))
+    """Icon and word, so a status reads without colour: "✗ failed".
+
+    The style is a span, not the Text's base style, so what a layout appends is not tinted by it.
+    """
+    return Text.assemble((display.status_word(status), status_style(status)))
 
 
 # -- a step's badges --------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def line_diff(a: str | None, b: str | None) -> Text:
 def _step_title(step: Step | None) -> Text:
     if step is None:
         return Text("no matching step", "dim italic")
-    out = Text(*present.status_icon(step.status))
+    out = Text.assemble(present.status_icon(step.status))
     out.append(display.safe(step.name or step.id, single_line=True), present.STYLE["id"])
     out.append(f" [{step.kind}]", "dim")
     return out
