@@ -19,7 +19,7 @@ from .analysis import first_failed_step
 from .errors import TraceError
 from .loading import Opening, open_store, prepare
 from .model import TOTAL_FIELDS, Run, Step
-from .store import RunFilter, Store
+from .store import SORT_KEYS, STARTED, RunFilter, Store
 
 # The core checks the input itself, so every problem gets the same one-line message and exit 2.
 TRACE_PATH = click.Path(readable=False)
@@ -122,8 +122,8 @@ def main() -> None:
 @click.option("--search", help="Only runs whose id, agent, session or error contains this text.")
 @click.option(
     "--sort",
-    type=click.Choice(["started", "duration", "tokens", "credits", "cost"]),
-    default="started",
+    type=click.Choice([key.name for key in SORT_KEYS if key.cli]),
+    default=STARTED.name,
     show_default=True,
 )
 @click.option("--desc", is_flag=True, help="Largest / latest first.")

@@ -29,7 +29,7 @@ NUMBER_TOLERANCE: dict[str, tuple[float, float]] = {
     "cost_usd": (0.05, 0.0001),
 }
 CHANGE_FIELDS = TEXT_FIELDS + tuple(NUMBER_TOLERANCE)
-DELTA_FIELDS = ("duration_ms", "tokens_in", "tokens_out", "credits", "cost_usd")
+DELTA_FIELDS = ("duration_ms", *TOTAL_FIELDS)
 
 # An exact LCS costs len(a) * len(b) cells (~70 ns each in pure Python); beyond this, anchor on
 # steps whose key is unique on both sides (patience diff) and align between anchors in windows.

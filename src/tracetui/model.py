@@ -6,7 +6,7 @@ reads them back; the CLI and the viewer only ever see these.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 RUN_STATUSES = ("pending", "running", "completed", "failed", "timeout")
@@ -136,6 +136,28 @@ class Run:
         return out
 
 
+# Filled in by finalize_run(), never by a source; a re-read store or export derives them again.
+DERIVED_STEP_FIELDS = (
+    "depth",
+    "ord",
+    "size",
+    "child_count",
+    "sub_tokens_in",
+    "sub_tokens_out",
+    "sub_credits",
+    "sub_cost_usd",
+)
+DERIVED_RUN_FIELDS = (
+    "step_count",
+    "failed_steps",
+    *(f"steps_{name}" for name in TOTAL_FIELDS),
+)
+# What a source fills in, in field order: everything but the derived fields and the tree links
+# (Step.children, Run.steps).
+SOURCE_STEP_FIELDS = tuple(f.name for f in fields(Step) if f.name not in DERIVED_STEP_FIELDS and f.name != "children")
+SOURCE_RUN_FIELDS = tuple(f.name for f in fields(Run) if f.name not in DERIVED_RUN_FIELDS and f.name != "steps")
+
+
 @dataclass(slots=True)
 class Problem:
     """Something in the input that was skipped or repaired, reported to the user."""
@@ -167,7 +189,6 @@ def finalize_run(run: Run) -> Run:
     steps = run.steps
     by_id: dict[str, Step] = {}
     seen_counts: dict[str, int] = {}
-    renamed: dict[str, str] = {}
     for step in steps:
         step.run_id = run.id
         if step.id in by_id:
@@ -182,7 +203,6 @@ def finalize_run(run: Run) -> Run:
             if step.definition_id is None:
                 step.definition_id = original
             step.id = new_id
-            renamed.setdefault(original, original)
         by_id[step.id] = step
         step.children = []
 
@@ -215,17 +235,17 @@ def finalize_run(run: Run) -> Run:
                 continue
             path: list[Step] = []
             on_path: set[int] = set()
-            node = step
-            while node is not None and id(node) not in on_path and id(node) not in in_cycle:
-                path.append(node)
-                on_path.add(id(node))
-                node = by_id.get(node.parent_id) if node.parent_id else None
-            if node is not None and id(node) in on_path:
-                loop = path[path.index(node) :]
+            walker: Step | None = step
+            while walker is not None and id(walker) not in on_path and id(walker) not in in_cycle:
+                path.append(walker)
+                on_path.add(id(walker))
+                walker = by_id.get(walker.parent_id) if walker.parent_id else None
+            if walker is not None and id(walker) in on_path:
+                loop = path[path.index(walker) :]
                 for member in loop:
                     in_cycle[id(member)] = member
         for member in in_cycle.values():
-            parent = by_id[member.parent_id]
+            parent = by_id[member.parent_id or ""]  # a cycle member always has a parent
             parent.children = [c for c in parent.children if c is not member]
             member.flags.append(FLAG_CYCLE)
             member.extra.setdefault("cycle_parent_id", member.parent_id)
@@ -233,9 +253,9 @@ def finalize_run(run: Run) -> Run:
             roots.append(member)
 
     order: list[Step] = []
-    stack = [(s, 0) for s in reversed(_sorted_siblings(roots))]
-    while stack:
-        node, depth = stack.pop()
+    todo = [(s, 0) for s in reversed(_sorted_siblings(roots))]
+    while todo:
+        node, depth = todo.pop()
         node.depth = depth
         node.ord = len(order)
         order.append(node)
@@ -244,7 +264,7 @@ def finalize_run(run: Run) -> Run:
         node.child_count = len(kids)
         for i, kid in enumerate(kids):
             kid.seq = i
-        stack.extend((k, depth + 1) for k in reversed(kids))
+        todo.extend((k, depth + 1) for k in reversed(kids))
     for i, root in enumerate(_sorted_siblings(roots)):
         root.seq = i
 
@@ -306,7 +326,7 @@ def _sorted_siblings(nodes: list[Step]) -> list[Step]:
 def step_tree(steps: list[Step]) -> list[Step]:
     """Root steps of a pre-ordered step list (as the store returns it), with children linked."""
     by_id = {s.id: s for s in steps}
-    roots = []
+    roots: list[Step] = []
     for s in steps:
         s.children = []
     for s in steps:

@@ -28,6 +28,7 @@ import orjson
 
 from ..errors import UnusableInput
 from ..model import Problem
+from ..sqlite_uri import ro_uri  # also sources.ro_uri, for the format modules
 
 # Order matters: the first module whose sniff() accepts the input wins.
 _MODULES = (
@@ -199,7 +200,7 @@ def first_document_item(path: str, key: str | None) -> Any:
 
 def sqlite_tables(path: str) -> dict[str, list[str]]:
     try:
-        conn = sqlite3.connect(f"file:{_uri_path(path)}?mode=ro", uri=True)
+        conn = sqlite3.connect(ro_uri(path), uri=True)
         try:
             names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')")]
             return {n: [r[1] for r in conn.execute(f'PRAGMA table_info("{n}")')] for n in names}
@@ -207,17 +208,6 @@ def sqlite_tables(path: str) -> dict[str, list[str]]:
             conn.close()
     except sqlite3.DatabaseError as exc:
         raise UnusableInput(path, f"corrupt or unreadable SQLite database ({exc})") from None
-
-
-def _uri_path(path: str) -> str:
-    from urllib.parse import quote
-
-    return quote(os.path.abspath(path))
-
-
-def ro_uri(path: str) -> str:
-    """The read-only URI for a SQLite file; its bytes are never changed through it."""
-    return f"file:{_uri_path(path)}?mode=ro"
 
 
 def detect(path: str, forced: str | None = None) -> tuple[ModuleType, Head]:

@@ -14,6 +14,7 @@ import orjson
 
 from .. import normalize
 from ..model import Problem, Run, Step
+from ..store import RUN_COLUMNS, STARTED, STEP_COLUMNS, view_columns
 from . import Head, ProblemSink, SourceFile, ro_uri
 from . import sqlsql as q
 
@@ -41,7 +42,7 @@ TOOL_KNOWN = ("toolName", "durationMs", "error", "timestamp")
 
 
 def sniff(head: Head) -> bool:
-    return head.is_sqlite and TABLE in head.sqlite_tables
+    return head.is_sqlite and TABLE in (head.sqlite_tables or {})
 
 
 def in_place(head: Head) -> bool:
@@ -68,38 +69,37 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     )
     bad_tools = f"({col('tool_calls')} IS NOT NULL AND NOT (json_valid({col('tool_calls')}) AND json_type({col('tool_calls')}) = 'array'))"
     events = q.json_array(col("circuit_breaker_events"))
+    runs = {
+        "id": "t.id",
+        "agent": col("agent_id"),
+        "session": col("session_id"),
+        "status": q.status(col("final_status"), "completed"),
+        "started_at": started,
+        "ended_at": ended,
+        "duration_ms": f"coalesce({col('duration_ms')}, {q.duration_ms(started, ended)})",
+        "tokens_in": col("prompt_tokens"),
+        "tokens_out": col("completion_tokens"),
+        "step_count": f"json_array_length({tools})",
+        "failed_steps": failed_calls,
+        "total_tokens_in": col("prompt_tokens"),
+        "total_tokens_out": col("completion_tokens"),
+        "error": col("error_message"),
+        "flags": f"""CASE WHEN {bad_tools} THEN '["invalid_tool_calls"]' END""",
+        "source_file": q.quote(path),
+        "source_line": "t.rowid",
+        "metadata": f"json_object('workspace_id', {col('workspace_id')})",
+        "events": f"CASE WHEN json_array_length({events}) > 0 THEN {events} END",
+        "extra": extra,
+    }
+    # Two ways to sort by start time without normalising every row (see _start_sort_key).
+    cheap_start = (
+        f"CASE WHEN typeof({col('started_at')}) = 'text' AND {col('started_at')} GLOB '{_CANONICAL}'"
+        f" THEN {col('started_at')} ELSE {started} END"
+    )
+    start_keys = {"started_key": col("started_at"), "started_cheap": cheap_start}
     conn.execute(f"""
         CREATE TEMP VIEW runs AS SELECT
-            t.id AS id,
-            {col("agent_id")} AS agent,
-            {col("session_id")} AS session,
-            {q.status(col("final_status"), "completed")} AS status,
-            {started} AS started_at,
-            {ended} AS ended_at,
-            coalesce({col("duration_ms")}, {q.duration_ms(started, ended)}) AS duration_ms,
-            {col("prompt_tokens")} AS tokens_in,
-            {col("completion_tokens")} AS tokens_out,
-            NULL AS credits,
-            NULL AS cost_usd,
-            json_array_length({tools}) AS step_count,
-            {failed_calls} AS failed_steps,
-            NULL AS steps_tokens_in, NULL AS steps_tokens_out, NULL AS steps_credits, NULL AS steps_cost_usd,
-            {col("prompt_tokens")} AS total_tokens_in,
-            {col("completion_tokens")} AS total_tokens_out,
-            NULL AS total_credits,
-            NULL AS total_cost_usd,
-            {col("error_message")} AS error,
-            CASE WHEN {bad_tools} THEN '["invalid_tool_calls"]' END AS flags,
-            {q.quote(path)} AS source_file,
-            t.rowid AS source_line,
-            json_object('workspace_id', {col("workspace_id")}) AS metadata,
-            CASE WHEN json_array_length({events}) > 0 THEN {events} END AS events,
-            {extra} AS extra,
-            NULL AS input,
-            NULL AS output,
-            {col("started_at")} AS started_key,
-            CASE WHEN typeof({col("started_at")}) = 'text' AND {col("started_at")} GLOB '{_CANONICAL}'
-                 THEN {col("started_at")} ELSE {started} END AS started_cheap
+            {view_columns(RUN_COLUMNS, runs, also=start_keys)}
         FROM {TABLE} t
     """)
     if known_sort_keys is None:
@@ -116,27 +116,27 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     )
     error = f"CASE WHEN json_type({obj}, '$.error') != 'null' THEN json_extract({obj}, '$.error') END"
     rest = f"json_remove({obj}, " + ", ".join(f"'$.{k}'" for k in TOOL_KNOWN) + ")"
+    steps = {
+        "run_id": "t.id",
+        "id": "'call-' || (j.key + 1)",
+        "seq": "j.key",
+        "ord": "j.key",
+        "depth": "0",
+        "size": "1",
+        "child_count": "0",
+        "name": f"coalesce(json_extract({obj}, '$.toolName'), 'tool call')",
+        "kind": "'tool'",
+        "raw_type": "'tool_call'",
+        "status": f"CASE WHEN {error} IS NOT NULL THEN 'failed' ELSE 'completed' END",
+        "started_at": tool_start,
+        "ended_at": tool_end,
+        "duration_ms": tool_ms,
+        "error": error,
+        "extra": f"CASE WHEN {rest} != '{{}}' THEN {rest} END",
+    }
     conn.execute(f"""
         CREATE TEMP VIEW steps AS SELECT
-            t.id AS run_id,
-            'call-' || (j.key + 1) AS id,
-            NULL AS parent_id,
-            j.key AS seq, j.key AS ord, 0 AS depth, 1 AS size, 0 AS child_count,
-            coalesce(json_extract({obj}, '$.toolName'), 'tool call') AS name,
-            'tool' AS kind,
-            'tool_call' AS raw_type,
-            CASE WHEN {error} IS NOT NULL THEN 'failed' ELSE 'completed' END AS status,
-            {tool_start} AS started_at,
-            {tool_end} AS ended_at,
-            {tool_ms} AS duration_ms,
-            NULL AS tokens_in, NULL AS tokens_out, NULL AS credits, NULL AS cost_usd,
-            NULL AS sub_tokens_in, NULL AS sub_tokens_out, NULL AS sub_credits, NULL AS sub_cost_usd,
-            NULL AS branch, NULL AS chosen_branch, NULL AS verdict, NULL AS confidence, NULL AS policy,
-            NULL AS score, NULL AS definition_id, NULL AS flags,
-            {error} AS error,
-            NULL AS events,
-            CASE WHEN {rest} != '{{}}' THEN {rest} END AS extra,
-            NULL AS input, NULL AS output
+            {view_columns(STEP_COLUMNS, steps)}
         FROM {TABLE} t, json_each({tools}) j
     """)
     return sort_keys
@@ -171,7 +171,7 @@ def _start_sort_key(conn: sqlite3.Connection, columns: list[str]) -> dict[str, s
             ).fetchone()
             is None
         )
-    return {"started": "started_key" if iso_only else "started_cheap"}
+    return {STARTED.name: "started_key" if iso_only else "started_cheap"}
 
 
 def _loads(value: Any) -> Any:

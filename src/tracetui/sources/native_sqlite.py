@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import fields
 
 import orjson
 
-from ..model import Problem, Run, Step
+from ..model import SOURCE_RUN_FIELDS, SOURCE_STEP_FIELDS, Problem, Run, Step
 from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS
 from . import Head, ProblemSink, SourceFile, ro_uri
 
@@ -20,18 +19,9 @@ NAME = "tracetui-sqlite"
 DESCRIPTION = "tracetui's own SQLite store (tracetui import -o)"
 DETECTION = "SQLite file with tables runs(id, ...) and steps(run_id, id, parent_id, ...)"
 
-_RUN_FIELDS = {f.name for f in fields(Run)} - {"steps"}
-_STEP_FIELDS = {f.name for f in fields(Step)} - {"children"}
-_DERIVED_STEP = {
-    "ord",
-    "depth",
-    "size",
-    "child_count",
-    "sub_tokens_in",
-    "sub_tokens_out",
-    "sub_credits",
-    "sub_cost_usd",
-}
+# Derived columns are left for finalize_run to compute again: another tool may have left them out.
+_RUN_FIELDS = frozenset(SOURCE_RUN_FIELDS)
+_STEP_FIELDS = frozenset(SOURCE_STEP_FIELDS)
 
 
 def sniff(head: Head) -> bool:
@@ -76,11 +66,7 @@ def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
         step_cols = [r[1] for r in conn.execute("PRAGMA table_info(steps)")]
         order = "seq" if "seq" in step_cols else "rowid"
         for row in conn.execute("SELECT rowid AS _rowid, * FROM runs ORDER BY rowid"):
-            values = {
-                k: _value(k, row[k])
-                for k in row.keys()
-                if k in _RUN_FIELDS and k not in ("step_count", "failed_steps") and not k.startswith("steps_")
-            }
+            values = {k: _value(k, row[k]) for k in row.keys() if k in _RUN_FIELDS}
             for key in JSON_COLUMNS:
                 if values.get(key) is None:
                     values.pop(key, None)
@@ -96,7 +82,7 @@ def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
             run.source_file = run.source_file or path
             run.source_line = run.source_line if run.source_line is not None else row["_rowid"]
             for srow in conn.execute(f"SELECT * FROM steps WHERE run_id = ? ORDER BY {order}, rowid", (row["id"],)):
-                svalues = {k: _value(k, srow[k]) for k in srow.keys() if k in _STEP_FIELDS and k not in _DERIVED_STEP}
+                svalues = {k: _value(k, srow[k]) for k in srow.keys() if k in _STEP_FIELDS}
                 svalues["id"] = str(svalues.get("id"))
                 for key in JSON_COLUMNS:
                     if svalues.get(key) is None:

@@ -1,17 +1,17 @@
 """tracetui's own JSON Lines: what `tracetui export` writes and `tracetui import` reads back, losslessly.
 
 Each line is {"tracetui": 1, "run": {run fields..., "steps": [step fields..., flat, in execution order]}}.
+The fields finalize_run derives are left out; it derives them again on import.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import fields
 from typing import Any
 
 import orjson
 
-from ..model import Problem, Run, Step
+from ..model import SOURCE_RUN_FIELDS, SOURCE_STEP_FIELDS, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .records import json_lines
 
@@ -21,29 +21,6 @@ DETECTION = 'JSON Lines whose first line is an object with "tracetui": 1 and a "
 MARKER = "tracetui"
 VERSION = 1
 
-_DERIVED_STEP = {
-    "depth",
-    "ord",
-    "size",
-    "child_count",
-    "sub_tokens_in",
-    "sub_tokens_out",
-    "sub_credits",
-    "sub_cost_usd",
-    "children",
-}
-_DERIVED_RUN = {
-    "step_count",
-    "failed_steps",
-    "steps_tokens_in",
-    "steps_tokens_out",
-    "steps_credits",
-    "steps_cost_usd",
-    "steps",
-}
-_STEP_FIELDS = [f.name for f in fields(Step) if f.name not in _DERIVED_STEP]
-_RUN_FIELDS = [f.name for f in fields(Run) if f.name not in _DERIVED_RUN]
-
 
 def sniff(head: Head) -> bool:
     rec = head.first_record
@@ -51,8 +28,8 @@ def sniff(head: Head) -> bool:
 
 
 def run_record(run: Run) -> dict[str, Any]:
-    record = {name: getattr(run, name) for name in _RUN_FIELDS}
-    record["steps"] = [{name: getattr(s, name) for name in _STEP_FIELDS} for s in run.steps]
+    record = {name: getattr(run, name) for name in SOURCE_RUN_FIELDS}
+    record["steps"] = [{name: getattr(s, name) for name in SOURCE_STEP_FIELDS} for s in run.steps]
     return {MARKER: VERSION, "run": record}
 
 
@@ -70,8 +47,8 @@ def run_from_line(number: int, record: dict, report: ProblemSink) -> Run | None:
         report(Problem("skipped: not a tracetui run record", line=number))
         return None
     try:
-        steps = [Step(**{k: v for k, v in s.items() if k in _STEP_FIELDS}) for s in body.get("steps") or []]
-        run = Run(**{k: v for k, v in body.items() if k in _RUN_FIELDS})
+        steps = [Step(**{k: v for k, v in s.items() if k in SOURCE_STEP_FIELDS}) for s in body.get("steps") or []]
+        run = Run(**{k: v for k, v in body.items() if k in SOURCE_RUN_FIELDS})
     except TypeError as exc:
         report(Problem(f"skipped: malformed tracetui record ({exc})", line=number))
         return None

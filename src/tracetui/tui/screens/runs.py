@@ -18,11 +18,10 @@ from textual.widgets import Footer, Input, ProgressBar, Static
 
 from ... import display
 from ...errors import TraceError
-from ...store import RunFilter
+from ...store import RunFilter, default_desc
 from ..widgets.run_list import SORT_CYCLE, RunList
 
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
-DEFAULT_DESC = {"status": False, "agent": False, "id": False}
 
 
 class RunsScreen(Screen):
@@ -179,7 +178,7 @@ class RunsScreen(Screen):
     def action_cycle_sort(self) -> None:
         current = self.run_list.sort
         nxt = SORT_CYCLE[(SORT_CYCLE.index(current) + 1) % len(SORT_CYCLE)] if current in SORT_CYCLE else SORT_CYCLE[0]
-        self._set(sort=nxt, desc=DEFAULT_DESC.get(nxt, True))
+        self._set(sort=nxt, desc=default_desc(nxt))
 
     def action_reverse_sort(self) -> None:
         self._set(desc=not self.run_list.desc)
@@ -261,5 +260,5 @@ class RunsScreen(Screen):
             yield SystemCommand(
                 f"Sort by {sort}",
                 f"Order the run list by {sort}",
-                partial(self._set, sort=sort, desc=DEFAULT_DESC.get(sort, True)),
+                partial(self._set, sort=sort, desc=default_desc(sort)),
             )

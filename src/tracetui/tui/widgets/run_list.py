@@ -22,10 +22,10 @@ from textual.strip import Strip
 from ... import display
 from ...errors import TraceError
 from ...model import FAILED_STATUSES, Run
-from ...store import RunFilter, Store
+from ...store import SORT_KEYS, RunFilter, Store, default_desc
 from .cursor_list import CursorList, cursor_bindings
 
-SORT_CYCLE = ("started", "duration", "tokens", "credits", "cost", "status", "agent", "id", "steps")
+SORT_CYCLE = tuple(key.name for key in SORT_KEYS if key.cycle)
 FIRST_PAGE = 200
 CACHE_LIMIT = 5000
 
@@ -425,7 +425,7 @@ class RunList(CursorList, can_focus=True):
                 if column.sort == self.sort:
                     self.set_query(desc=not self.desc)
                 else:
-                    self.set_query(sort=column.sort, desc=column.sort not in ("id", "agent", "status"))
+                    self.set_query(sort=column.sort, desc=default_desc(column.sort))
                 return
 
     # -- drawing ----------------------------------------------------------------------------------

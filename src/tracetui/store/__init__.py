@@ -1,0 +1,40 @@
+"""The SQLite trace store: its schema, writing runs into it, and the queries CLI and viewer share.
+
+A store is a SQLite database with `runs` and `steps` (tables in tracetui's own schema, or TEMP
+views over a source read in place, such as an agent_traces table). Everything above this package
+reads traces only through `Store`.
+
+  schema.py     the tables and columns, and how runs and steps map onto rows
+  writer.py     StoreWriter: imports finalized runs (and merges parallel import blocks)
+  reader.py     RunFilter and Store: the read-only queries
+  sort_keys.py  the ways to order the run list
+"""
+
+from .reader import RunFilter, Store, connect_readonly
+from .schema import (
+    JSON_COLUMNS,
+    RUN_COLUMNS,
+    SCHEMA_VERSION,
+    STEP_COLUMNS,
+    create_schema,
+    view_columns,
+)
+from .sort_keys import SORT_KEYS, STARTED, SortKey, default_desc
+from .writer import StoreWriter
+
+__all__ = [
+    "JSON_COLUMNS",
+    "RUN_COLUMNS",
+    "SCHEMA_VERSION",
+    "SORT_KEYS",
+    "STARTED",
+    "STEP_COLUMNS",
+    "RunFilter",
+    "SortKey",
+    "Store",
+    "StoreWriter",
+    "connect_readonly",
+    "create_schema",
+    "default_desc",
+    "view_columns",
+]

@@ -1,0 +1,283 @@
+"""Reading a store: the run filter and the read-only queries the CLI and the viewer share."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..errors import NotFound
+from ..model import FAILED_STATUSES, Problem, Run, Step, step_tree
+from ..sqlite_uri import ro_uri
+from .schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS, STEP_TREE_COLUMNS
+from .sort_keys import BY_NAME, SORT_KEYS, STARTED
+
+_FAILED_SQL = ", ".join(f"'{status}'" for status in sorted(FAILED_STATUSES))
+
+
+@dataclass
+class RunFilter:
+    status: str | Sequence[str] | None = None
+    agent: str | Sequence[str] | None = None
+    search: str | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses, args = [], []
+        for col, value in (("status", self.status), ("agent", self.agent)):
+            if value is None or value == () or value == []:
+                continue
+            values = [value] if isinstance(value, str) else list(value)
+            clauses.append(f"{col} IN ({', '.join('?' * len(values))})")
+            args.extend(values)
+        if self.search:
+            like = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            clauses.append(
+                "(id LIKE ? ESCAPE '\\' OR agent LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\'"
+                " OR session LIKE ? ESCAPE '\\')"
+            )
+            args.extend([like] * 4)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def _decode(row: sqlite3.Row, json_defaults: dict[str, Any]) -> dict[str, Any]:
+    values = dict(zip(row.keys(), row, strict=False))  # in C: this runs once per step of every run shown
+    for key, default in json_defaults.items():
+        if key in values:
+            value = values[key]
+            values[key] = orjson.loads(value) if value else default()
+    return values
+
+
+class Store:
+    """Read-only queries over a store. Safe to use from one thread at a time (give each worker its own)."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        label: str,
+        source_format: str,
+        path: str,
+        sort_keys: dict[str, str] | None = None,
+    ):
+        """sort_keys: ORDER BY expressions an in-place source uses instead of the table's (by name)."""
+        unknown = set(sort_keys or ()) - set(BY_NAME)
+        if unknown:
+            raise ValueError(f"unknown sort keys: {', '.join(sorted(unknown))}")
+        self.conn = conn
+        self._order_by = {key.name: key.sql for key in SORT_KEYS} | (sort_keys or {})
+        self.conn.row_factory = sqlite3.Row
+        self.label = label  # the file the user named
+        self.source_format = source_format
+        self.path = path  # the SQLite file queried (the source itself, or its cache)
+
+    # -- runs -----------------------------------------------------------------------------------
+    def count_runs(self, flt: RunFilter | None = None) -> int:
+        where, args = (flt or RunFilter()).where()
+        return self.conn.execute(f"SELECT count(*) FROM runs{where}", args).fetchone()[0]
+
+    def list_runs(
+        self,
+        flt: RunFilter | None = None,
+        *,
+        sort: str = STARTED.name,
+        desc: bool = True,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Run]:
+        # Order ids first, then fetch just those rows: an in-place view computes every column of
+        # every row it sorts (tool-call counts, normalised times), which is slow at 200k rows.
+        where, args = (flt or RunFilter()).where()
+        sql = f"SELECT id FROM runs{where} {self._order(sort, desc)}"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            args = [*args, limit, offset]
+        ids = [r[0] for r in self.conn.execute(sql, args)]
+        by_id = {run.id: run for run in self.runs_by_ids(ids)}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def run_ids(
+        self, flt: RunFilter | None = None, *, sort: str = STARTED.name, desc: bool = True, limit: int | None = None
+    ) -> list[str]:
+        where, args = (flt or RunFilter()).where()
+        sql = f"SELECT id FROM runs{where} {self._order(sort, desc)}"
+        if limit is not None:
+            # Ordering ids alone is far cheaper than ordering whole rows of an in-place view.
+            sql += " LIMIT ?"
+            args = [*args, limit]
+        return [r[0] for r in self.conn.execute(sql, args)]
+
+    def runs_by_ids(self, run_ids: Sequence[str]) -> list[Run]:
+        """List rows (no payload columns) of these runs, in no set order; unknown ids are left out.
+
+        Lets a list that already knows its ordered ids fetch just the rows on screen, by primary key.
+        """
+        out: list[Run] = []
+        cols = ", ".join(RUN_LIST_COLUMNS)
+        for start in range(0, len(run_ids), 500):
+            chunk = list(run_ids[start : start + 500])
+            sql = f"SELECT {cols} FROM runs WHERE id IN ({', '.join('?' * len(chunk))})"
+            out.extend(self._run(row) for row in self.conn.execute(sql, chunk))
+        return out
+
+    def _order(self, sort: str, desc: bool) -> str:
+        # NULLs last either way; id breaks ties so paging is stable. Written so that SQLite can
+        # walk an index on the sort column (runs(started_at) …) and stop after LIMIT rows.
+        key = self._order_by[sort]
+        direction = "DESC" if desc else "ASC"
+        return f"ORDER BY {key} {direction} NULLS LAST, id {direction}"
+
+    def get_run(self, run_id: str) -> Run:
+        row = self.conn.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no run {run_id!r} in {self.label}")
+        return self._run(row)
+
+    def has_run(self, run_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+
+    def latest_failed_run(self) -> Run | None:
+        row = self.conn.execute(
+            f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM runs WHERE status IN ({_FAILED_SQL}) "
+            "ORDER BY started_at IS NULL, started_at DESC, id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            row = self.conn.execute(
+                f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM runs WHERE failed_steps > 0 "
+                "ORDER BY started_at IS NULL, started_at DESC, id DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else self._run(row)
+
+    def agents(self) -> list[str]:
+        return [
+            r[0] for r in self.conn.execute("SELECT DISTINCT agent FROM runs WHERE agent IS NOT NULL ORDER BY agent")
+        ]
+
+    def _run(self, row: sqlite3.Row) -> Run:
+        values = _decode(row, {"flags": list, "metadata": dict, "events": list, "extra": dict})
+        for col in RUN_TOTAL_COLUMNS:
+            values.pop(col, None)
+        return Run(**values)
+
+    # -- steps ----------------------------------------------------------------------------------
+    def steps(self, run_id: str, *, payloads: bool = False) -> list[Step]:
+        """Every step of a run in execution (pre-)order; without payload columns unless asked."""
+        cols = "*" if payloads else ", ".join(STEP_TREE_COLUMNS)
+        rows = self.conn.execute(f"SELECT {cols} FROM steps WHERE run_id = ? ORDER BY ord", (run_id,))
+        return [self._step(r) for r in rows]
+
+    def children(self, run_id: str, parent_id: str | None, *, limit: int | None = None, offset: int = 0) -> list[Step]:
+        """Child steps in order; limit/offset page through a parent with very many children."""
+        cols = ", ".join(STEP_TREE_COLUMNS)
+        page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        if parent_id is None:
+            rows = self.conn.execute(
+                f"SELECT {cols} FROM steps WHERE run_id = ? AND parent_id IS NULL ORDER BY seq{page}", (run_id,)
+            )
+        else:
+            rows = self.conn.execute(
+                f"SELECT {cols} FROM steps WHERE run_id = ? AND parent_id = ? ORDER BY seq{page}", (run_id, parent_id)
+            )
+        return [self._step(r) for r in rows]
+
+    def count_children(self, run_id: str, parent_id: str | None) -> int:
+        if parent_id is None:
+            return self.conn.execute(
+                "SELECT count(*) FROM steps WHERE run_id = ? AND parent_id IS NULL", (run_id,)
+            ).fetchone()[0]
+        return self.conn.execute(
+            "SELECT count(*) FROM steps WHERE run_id = ? AND parent_id = ?", (run_id, parent_id)
+        ).fetchone()[0]
+
+    def get_step(self, run_id: str, step_id: str) -> Step:
+        row = self.conn.execute("SELECT * FROM steps WHERE run_id = ? AND id = ?", (run_id, step_id)).fetchone()
+        if row is None:
+            raise NotFound(f"no step {step_id!r} in run {run_id!r}")
+        return self._step(row)
+
+    def ancestors(self, run_id: str, step_id: str) -> list[str]:
+        """Ids from the root down to the step's parent."""
+        chain: list[str] = []
+        seen = {step_id}
+        current = step_id
+        while True:
+            row = self.conn.execute(
+                "SELECT parent_id FROM steps WHERE run_id = ? AND id = ?", (run_id, current)
+            ).fetchone()
+            if row is None or row[0] is None or row[0] in seen:
+                break
+            current = row[0]
+            seen.add(current)
+            chain.append(current)
+        return chain[::-1]
+
+    def failed_step_positions(self, run_id: str) -> list[tuple[str, int, int]]:
+        """(id, ord, size) of every failed or timed-out step, in execution order."""
+        return [
+            (r[0], r[1], r[2])
+            for r in self.conn.execute(
+                f"SELECT id, ord, size FROM steps WHERE run_id = ? AND status IN ({_FAILED_SQL}) ORDER BY ord",
+                (run_id,),
+            )
+        ]
+
+    def first_failed_step(self, run_id: str) -> Step | None:
+        from ..analysis import root_cause
+
+        chosen = root_cause(self.failed_step_positions(run_id))
+        return None if chosen is None else self.get_step(run_id, chosen)
+
+    def run_tree(self, run_id: str, *, payloads: bool = True) -> Run:
+        """The run with all steps linked into run.steps' children (payload columns unless told not)."""
+        run = self.get_run(run_id)
+        run.steps = self.steps(run_id, payloads=payloads)
+        step_tree(run.steps)
+        return run
+
+    def _step(self, row: sqlite3.Row) -> Step:
+        return Step(**_decode(row, {"flags": list, "events": list, "extra": dict}))
+
+    # -- store-wide -----------------------------------------------------------------------------
+    def stats(self, by: str | None = None) -> list:
+        """Per-group GroupStats (by 'agent' or 'status'; one 'all' group otherwise)."""
+        from ..analysis import group_stats
+
+        group = {"agent": "agent", "status": "status", None: "'all'"}[by]
+        rows = self.conn.execute(
+            f"SELECT {group}, status, duration_ms, total_tokens_in, total_tokens_out, total_credits,"
+            " total_cost_usd FROM runs"
+        )
+        return group_stats(tuple(r) for r in rows)
+
+    def problems(self, limit: int | None = None) -> list[Problem]:
+        try:
+            sql = "SELECT line, run_id, message FROM problems ORDER BY n"
+            if limit is not None:
+                sql += f" LIMIT {int(limit)}"
+            return [Problem(r[2], line=r[0], run_id=r[1], source_file=self.label) for r in self.conn.execute(sql)]
+        except sqlite3.OperationalError:
+            return []
+
+    def problem_count(self) -> int:
+        try:
+            return self.conn.execute("SELECT count(*) FROM problems").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+    def iter_runs(self, run_ids: Iterable[str] | None = None) -> Iterator[Run]:
+        """Full runs (with steps) one at a time, for export."""
+        ids = list(run_ids) if run_ids is not None else self.run_ids(desc=False)
+        for run_id in ids:
+            run = self.get_run(run_id)
+            run.steps = self.steps(run_id, payloads=True)
+            yield run
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def connect_readonly(path: str) -> sqlite3.Connection:
+    return sqlite3.connect(ro_uri(path), uri=True, check_same_thread=False)

@@ -1,0 +1,157 @@
+"""Writing finalized runs into a store file (the import cache, `tracetui import -o`, parallel blocks)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import orjson
+
+from ..model import FLAG_DUPLICATE_ID, Problem, Run
+from .schema import RUN_COLUMNS, SCHEMA_VERSION, STEP_COLUMNS, create_schema, insert_sql, run_row, step_row, to_json
+
+
+class StoreWriter:
+    """Writes runs into a store file, committing in batches so readers see runs as they arrive."""
+
+    def __init__(self, path: str, *, commit_every: float = 0.25, batch_rows: int = 20000, scratch: bool = False):
+        """scratch: a private block store for parallel.py (no indexes, no journal, merged later)."""
+        self.path = path
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=OFF" if scratch else "PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=OFF")
+        create_schema(self.conn, indexes=not scratch)
+        self.set_meta("schema_version", str(SCHEMA_VERSION))
+        self.set_meta("complete", "0")
+        self._seen: set[str] = set(r[0] for r in self.conn.execute("SELECT id FROM runs"))
+        self._runs: list[tuple] = []
+        self._steps: list[list] = []
+        self._problems = self.conn.execute("SELECT count(*) FROM problems").fetchone()[0]
+        self._last_commit = time.monotonic()
+        self.commit_every = commit_every
+        self.batch_rows = batch_rows
+        self.run_count = len(self._seen)
+        self._run_sql = insert_sql("runs", RUN_COLUMNS)
+        self._step_sql = insert_sql("steps", STEP_COLUMNS)
+        self.conn.execute("BEGIN")
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def add_problem(self, problem: Problem) -> None:
+        self._problems += 1
+        self.conn.execute(
+            "INSERT INTO problems (n, line, run_id, message) VALUES (?, ?, ?, ?)",
+            (self._problems, problem.line, problem.run_id, problem.message),
+        )
+
+    def add(self, run: Run) -> Run:
+        """Add a finalized run; a repeated run id is kept apart under a new id and reported."""
+        if run.id in self._seen:
+            run.id = self._keep_apart(run.id, run.extra, run.flags, run.source_line)
+            for step in run.steps:
+                step.run_id = run.id
+        self._seen.add(run.id)
+        self._append(run_row(run), [step_row(s) for s in run.steps])
+        return run
+
+    def _keep_apart(self, original: str, extra: dict, flags: list, line: int | None) -> str:
+        """A new id (`original~n`) for a run whose id was seen before, noted in its extra and flags."""
+        n = 2
+        while f"{original}~{n}" in self._seen:
+            n += 1
+        new_id = f"{original}~{n}"
+        extra["original_id"] = original
+        if FLAG_DUPLICATE_ID not in flags:
+            flags.append(FLAG_DUPLICATE_ID)
+        self._seen.add(new_id)
+        self.add_problem(Problem(f"duplicate run id {original!r}: kept as {new_id!r}", line=line, run_id=new_id))
+        return new_id
+
+    def _append(self, run_values: tuple, step_values: list) -> None:
+        self._runs.append(run_values)
+        self._steps.extend(step_values)
+        self.run_count += 1
+        if len(self._steps) + len(self._runs) >= self.batch_rows:
+            self._flush()
+        if time.monotonic() - self._last_commit >= self.commit_every:
+            self.commit()
+
+    def merge(self, block_path: str) -> None:
+        """Append a scratch store's runs, steps and problems (parallel.py's workers write them)."""
+        self.commit()
+        self.conn.execute("COMMIT")  # ATTACH is not allowed inside a transaction
+        self.conn.execute("ATTACH DATABASE ? AS blk", (block_path,))
+        try:
+            self.conn.execute("BEGIN")
+            for run_id in [r[0] for r in self.conn.execute("SELECT id FROM blk.runs")]:
+                if run_id in self._seen:
+                    self._keep_apart_in_block(run_id)
+                else:
+                    self._seen.add(run_id)
+            for line, run_id, message in self.conn.execute(
+                "SELECT line, run_id, message FROM blk.problems ORDER BY n"
+            ).fetchall():
+                self.add_problem(Problem(message, line=line, run_id=run_id))
+            self.conn.execute(
+                f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) SELECT {', '.join(RUN_COLUMNS)} FROM blk.runs"
+            )
+            self.conn.execute(
+                f"INSERT INTO steps ({', '.join(STEP_COLUMNS)}) SELECT {', '.join(STEP_COLUMNS)} FROM blk.steps"
+            )
+            self.run_count += self.conn.execute("SELECT count(*) FROM blk.runs").fetchone()[0]
+            self.conn.execute("COMMIT")
+        finally:
+            self.conn.execute("DETACH DATABASE blk")
+        self.conn.execute("BEGIN")
+        self._last_commit = time.monotonic()
+
+    def _keep_apart_in_block(self, original: str) -> None:
+        """A run id seen in an earlier block: rename it in the block, as add() would."""
+        extra_json, flags_json, line = self.conn.execute(
+            "SELECT extra, flags, source_line FROM blk.runs WHERE id = ?", (original,)
+        ).fetchone()
+        extra = orjson.loads(extra_json) if extra_json else {}
+        flags = orjson.loads(flags_json) if flags_json else []
+        new_id = self._keep_apart(original, extra, flags, line)
+        self.conn.execute(
+            "UPDATE blk.runs SET id = ?, extra = ?, flags = ? WHERE id = ?",
+            (new_id, to_json(extra), to_json(flags), original),
+        )
+        self.conn.execute("UPDATE blk.steps SET run_id = ? WHERE run_id = ?", (new_id, original))
+
+    def _flush(self) -> None:
+        if self._runs:
+            self.conn.executemany(self._run_sql, self._runs)
+            self._runs.clear()
+        if self._steps:
+            self.conn.executemany(self._step_sql, self._steps)
+            self._steps.clear()
+
+    def commit(self) -> None:
+        self._flush()
+        self.conn.execute("COMMIT")
+        self.conn.execute("BEGIN")
+        self._last_commit = time.monotonic()
+
+    def finish(self, **meta: str) -> None:
+        for key, value in meta.items():
+            self.set_meta(key, value)
+        self.set_meta("complete", "1")
+        self._flush()
+        self.conn.execute("COMMIT")
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:
+            # A single-file store is easier to copy; readers still attached (the viewer while it
+            # imports) keep it in WAL mode, which reads just as well.
+            self.conn.execute("PRAGMA journal_mode=DELETE")
+        except sqlite3.OperationalError:
+            pass
+        self.conn.close()
+
+    def abort(self) -> None:
+        try:
+            self.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        self.conn.close()
