@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from . import display
+from . import display, present
 from .compare import CHANGED, ONLY_A, ONLY_B, SAME, Comparison, Pair
 from .model import Run, Step
 
 # Icon and word: the mark must read without colour.
 MARK_LABELS = {SAME: "= same", CHANGED: "≠ changed", ONLY_A: "− only A", ONLY_B: "+ only B"}
 MARK_STYLES = {SAME: "dim", CHANGED: "bold yellow", ONLY_A: "bold red", ONLY_B: "bold green"}
-STATUS_STYLES = display.STATUS_STYLE
 MARK_WIDTH = 10
 
 
@@ -30,24 +29,12 @@ def signed(value: float | int | None, fmt) -> str:
     return sign + fmt(abs(value))
 
 
-def _tokens(value: float) -> str:
-    return display.count(value)
-
-
-def _credits(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
-
-
-def _cost(value: float) -> str:
-    return display.cost(value)
-
-
 DELTA_FORMATS = (
     ("duration_ms", "", display.duration),
-    ("tokens_in", "in ", _tokens),
-    ("tokens_out", "out ", _tokens),
-    ("credits", "cr ", _credits),
-    ("cost_usd", "", _cost),
+    ("tokens_in", "in ", display.count),
+    ("tokens_out", "out ", display.count),
+    ("credits", "cr ", display.credits),
+    ("cost_usd", "", display.cost),
 )
 
 
@@ -70,7 +57,7 @@ def branch_text(branch: dict | None) -> Text:
         return Text()
     a = display.safe(branch.get("a") or "-", single_line=True)
     b = display.safe(branch.get("b") or "-", single_line=True)
-    return Text(f"⇄ A: {a} · B: {b}", "bold cyan")
+    return Text(f"⇄ A: {a} · B: {b}", present.STYLE["chosen"])
 
 
 def step_cell(step: Step | None, depth: int) -> Text:
@@ -78,11 +65,13 @@ def step_cell(step: Step | None, depth: int) -> Text:
     if step is None:
         return Text("  " * depth + "·", "dim")
     out = Text("  " * depth)
-    out.append(display.STATUS_ICONS.get(step.status, "?") + " ", STATUS_STYLES.get(step.status, ""))
+    out.append(*present.status_icon(step.status))
     out.append(display.safe(step.name or step.id, single_line=True), "bold" if step.status != "skipped" else "dim")
     out.append(f" [{step.kind}]", "dim")
-    if step.chosen_branch:
-        out.append(" → " + display.safe(step.chosen_branch, single_line=True), "cyan")
+    chosen = present.chosen_badge(step)
+    if chosen is not None:
+        out.append(" ")
+        out.append(*chosen)
     out.append(" " + display.duration(step.duration_ms), "dim")
     if step.tokens_in is not None or step.tokens_out is not None:
         out.append(" tok " + display.tokens(step.tokens_in, step.tokens_out), "dim")
@@ -141,18 +130,18 @@ def pair_line(pair: Pair, width: int, side: int | None = None) -> Text:
 
 
 def run_line(label: str, run: Run) -> Text:
-    out = Text(f"{label}  ", "bold")
-    out.append(display.status_word(run.status), STATUS_STYLES.get(run.status, ""))
-    out.append("  run ")
-    out.append(display.safe(run.id, single_line=True), "bold")
-    if run.agent:
-        out.append("  agent " + display.safe(run.agent, single_line=True))
-    out.append(f"  {run.step_count} steps, {run.failed_steps} failed")
-    out.append(f"  {display.duration(run.duration_ms)}")
-    out.append(f"  tok {display.tokens(run.total('tokens_in'), run.total('tokens_out'))}")
-    out.append(f"  cr {display.credits(run.total('credits'))}")
-    out.append(f"  {display.cost(run.total('cost_usd'))}")
-    return out
+    """One run on one line: the label (A or B), the run header, its step counts and totals.
+
+    Without the start time and with short total labels, so both runs' totals fit in 120 columns.
+    """
+    return Text.assemble(
+        (f"{label}  ", "bold"),
+        present.run_header(run, started=False),
+        "  ",
+        present.step_counts(run),
+        "  ",
+        present.run_totals(run, short=True),
+    )
 
 
 def header_lines(comparison: Comparison) -> list[Text]:
@@ -162,8 +151,9 @@ def header_lines(comparison: Comparison) -> list[Text]:
     delta.append_text(deltas_text(d, zero=True) or Text("-", "dim"))
     if d.get("step_count"):
         delta.append(f"  steps {signed(d['step_count'], str)}")
-    if d.get("failed_steps"):
-        delta.append(f"  failed {signed(d['failed_steps'], str)}", "red" if d["failed_steps"] > 0 else "green")
+    failed = d.get("failed_steps")
+    if failed:
+        delta.append(f"  failed {signed(failed, str)}", "red" if failed > 0 else "green")
     summary = Text()
     for mark in (SAME, CHANGED, ONLY_A, ONLY_B):
         if summary:

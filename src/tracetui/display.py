@@ -1,4 +1,7 @@
-"""Formatting shared by the CLI and the viewer: numbers, durations, status words, safe text."""
+"""Text shared by the CLI and the viewer: numbers, durations, totals, sizes, status words, safe text.
+
+Plain strings only; how they are styled and put together is present.py.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +15,6 @@ STATUS_ICONS = {
     "pending": "…",
     "skipped": "⊘",
 }
-
-# Rich styles per status, shared by the CLI and the viewer. Hex colours, not ANSI names: Textual's
-# default theme draws ANSI magenta as the same red as failures.
-STATUS_STYLE = {
-    "failed": "bold red",
-    "timeout": "bold #ff8700",
-    "completed": "green",
-    "running": "yellow",
-    "pending": "cyan",
-    "skipped": "dim",
-}
-PSEUDO_STYLE = "italic #af87ff"  # scans, governance and evaluation pseudo-steps
-FLAG_STYLE = "#af87ff"
 
 # C0/C1 control characters other than newline and tab (ESC starts ANSI/OSC sequences, BEL ends OSC).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -78,7 +68,7 @@ def count(n: int | float | None) -> str:
     return f"{n / 1_000_000:.1f}M"
 
 
-def credits(value: float | None) -> str:
+def credits(value: float | int | None) -> str:
     if value is None:
         return "-"
     return f"{value:.2f}" if value != int(value) else f"{int(value)}"
@@ -90,6 +80,18 @@ def cost(value: float | None) -> str:
     return f"${value:.4f}" if abs(value) < 1 else f"${value:.2f}"
 
 
+TOTAL_LABELS = {"tokens_in": "tokens in", "tokens_out": "tokens out", "credits": "credits", "cost_usd": "cost"}
+
+
+def total(name: str, value: float | int | None) -> str:
+    """One of model.TOTAL_FIELDS as text: tokens counted, credits, cost in dollars."""
+    if name == "credits":
+        return credits(value)
+    if name == "cost_usd":
+        return cost(value)
+    return count(value)
+
+
 def tokens(tin: int | float | None, tout: int | float | None) -> str:
     if tin is None and tout is None:
         return "-"
@@ -99,6 +101,15 @@ def tokens(tin: int | float | None, tout: int | float | None) -> str:
 def excerpt(text: str | None, width: int = 60) -> str:
     line = safe(text, single_line=True)
     return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def size_text(n: float) -> str:
+    """A byte count for people: "512 B", "1.5 KB", "3.2 GB"."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
 
 
 def when(iso_text: str | None) -> str:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from . import display
+from . import display, present
 from .model import Run, Step
-
-STATUS_STYLE = display.STATUS_STYLE
+from .present import STYLE, safe_text
 
 
 def console() -> Console:
@@ -19,13 +18,9 @@ def console() -> Console:
     return Console(width=width, highlight=False, soft_wrap=False, emoji=False)
 
 
-def _t(value: object, style: str = "") -> Text:
-    return Text(display.safe(value, single_line=True), style=style)
-
-
 def runs_table(runs: list[Run]) -> None:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("status", "left"),
         ("run", "left"),
         ("agent", "left"),
@@ -37,45 +32,38 @@ def runs_table(runs: list[Run]) -> None:
         ("credits", "right"),
         ("cost", "right"),
         ("error", "left"),
-    ):
+    )
+    for name, justify in columns:
         table.add_column(name, justify=justify, no_wrap=True)
     for run in runs:
-        style = STATUS_STYLE.get(run.status, "")
         table.add_row(
-            _t(display.status_word(run.status), style),
-            _t(run.id),
-            _t(run.agent or "-"),
-            _t(display.when(run.started_at)),
-            _t(display.duration(run.duration_ms)),
-            _t(run.step_count),
-            _t(run.failed_steps or "", "red" if run.failed_steps else ""),
-            _t(display.tokens(run.total("tokens_in"), run.total("tokens_out"))),
-            _t(display.credits(run.total("credits"))),
-            _t(display.cost(run.total("cost_usd"))),
-            _t(display.excerpt(run.error, 60), "red"),
+            present.status_text(run.status),
+            safe_text(run.id),
+            safe_text(run.agent or "-"),
+            safe_text(display.when(run.started_at)),
+            safe_text(display.duration(run.duration_ms)),
+            safe_text(run.step_count),
+            safe_text(run.failed_steps or "", STYLE["failure"] if run.failed_steps else ""),
+            safe_text(display.tokens(run.total("tokens_in"), run.total("tokens_out"))),
+            safe_text(display.credits(run.total("credits"))),
+            safe_text(display.cost(run.total("cost_usd"))),
+            safe_text(display.excerpt(run.error, 60), STYLE["error"]),
         )
     console().print(table)
 
 
 def step_segments(step: Step) -> list[tuple[str, str]]:
-    """One step as (text, style) pieces: status, name, kind, badges, duration, tokens, credits."""
-    style = STATUS_STYLE.get(step.status, "")
-    kind = step.kind + (f":{display.safe(step.raw_type)}" if step.raw_type and step.raw_type != step.kind else "")
+    """One step as (text, style) pieces: status, name, kind, badges, duration, subtree totals, flags, error."""
+    kind = step.kind + (
+        f":{display.safe(step.raw_type, single_line=True)}" if step.raw_type and step.raw_type != step.kind else ""
+    )
     out = [
-        (display.STATUS_ICONS.get(step.status, "?") + " ", style),
+        present.status_icon(step.status),
         (display.safe(step.name or step.id, single_line=True), "dim" if step.status == "skipped" else "bold"),
         (f"  [{kind}]", "dim"),
     ]
-    if step.branch:
-        out.append((f"  (branch {display.safe(step.branch, single_line=True)})", "dim"))
-    if step.chosen_branch:
-        out.append((f"  chosen: {display.safe(step.chosen_branch, single_line=True)}", "bold cyan"))
-    if step.status != "completed":
-        out.append((f"  {step.status}", style))
-    if step.verdict:
-        out.append((f"  verdict: {display.safe(step.verdict, single_line=True)}", "bold yellow"))
-    if step.score is not None:
-        out.append((f"  score: {step.score:g}", "yellow"))
+    for badge in present.step_badges(step):
+        out += [("  ", ""), badge]
     out.append((f"  {display.duration(step.duration_ms)}", ""))
     # Subtree totals: what the step cost including its children (its tool calls, say).
     if step.sub_tokens_in is not None or step.sub_tokens_out is not None:
@@ -84,30 +72,24 @@ def step_segments(step: Step) -> list[tuple[str, str]]:
         out.append((f"  cr {display.credits(step.sub_credits)}", ""))
     if step.sub_cost_usd is not None:
         out.append((f"  {display.cost(step.sub_cost_usd)}", ""))
-    if step.flags:
-        out.append(("  ⚑ " + ",".join(step.flags), display.FLAG_STYLE))
+    flags = present.flags_badge(step.flags)
+    if flags is not None:
+        out += [("  ", ""), flags]
     if step.error:
-        out.append(("  " + display.excerpt(step.error, 80), "red"))
+        out.append(("  " + display.excerpt(step.error, 80), STYLE["error"]))
     return out
 
 
 def run_tree_text(run: Run, first_failed: Step | None) -> None:
     out = console()
-    head = Text()
-    head.append(display.status_word(run.status), STATUS_STYLE.get(run.status, ""))
-    head.append("  run ")
-    head.append(display.safe(run.id, single_line=True), "bold")
-    if run.agent:
-        head.append("  agent " + display.safe(run.agent, single_line=True))
-    head.append(f"  started {display.when(run.started_at)}  {display.duration(run.duration_ms)}")
-    out.print(head)
+    out.print(present.run_header(run))
     if run.error:
-        out.print(Text("error: " + display.safe(run.error, single_line=True), "red"))
+        out.print(Text("error: " + display.safe(run.error, single_line=True), STYLE["error"]))
     for event in run.events:
         out.print(
             Text(
                 "event: " + display.safe(event if isinstance(event, str) else _compact(event), single_line=True),
-                display.FLAG_STYLE,
+                STYLE["flag"],
             )
         )
     roots = [s for s in run.steps if s.parent_id is None]
@@ -121,7 +103,7 @@ def run_tree_text(run: Run, first_failed: Step | None) -> None:
         step, prefix, last = stack.pop()
         line = [(prefix + ("└─ " if last else "├─ "), "dim"), *step_segments(step)]
         if first_failed is not None and step.id == first_failed.id:
-            line.append(("  ◀ first failure", "bold red"))
+            line.append(("  ◀ first failure", STYLE["failure"]))
         lines.append(line)
         inner = prefix + ("   " if last else "│  ")
         kids = step.children
@@ -132,21 +114,16 @@ def run_tree_text(run: Run, first_failed: Step | None) -> None:
             out.print(Text("\n").join(Text.assemble(*line) for line in lines))
         else:
             out.file.write("\n".join("".join(text for text, _ in line) for line in lines) + "\n")
-    totals = Text("totals: ")
-    totals.append(f"{run.step_count} steps, {run.failed_steps} failed")
-    totals.append(f"  tokens {display.tokens(run.total('tokens_in'), run.total('tokens_out'))}")
-    totals.append(f"  credits {display.credits(run.total('credits'))}")
-    totals.append(f"  cost {display.cost(run.total('cost_usd'))}")
-    out.print(totals)
+    out.print(Text.assemble("totals: ", present.step_counts(run), "  ", present.run_totals(run)))
     for name, (reported, summed) in run.mismatches.items():
-        out.print(Text(f"⚑ {name}: the run reports {reported:g}, its steps add up to {summed:g}", display.FLAG_STYLE))
+        out.print(present.mismatch_text(name, reported, summed))
     if first_failed is not None:
         out.print(
             Text(
                 "first failed step: "
                 + display.safe(first_failed.name or first_failed.id, single_line=True)
                 + f" ({display.safe(first_failed.id)})",
-                "bold red",
+                STYLE["failure"],
             )
         )
 
@@ -174,15 +151,15 @@ def stats_table(groups, by: str | None) -> None:
         table.add_column(name, justify="left" if name in (by or "group",) else "right", no_wrap=True)
     for g in groups:
         table.add_row(
-            _t(g.group if g.group is not None else "-"),
-            _t(g.runs),
-            _t(g.failed),
-            _t(f"{g.failure_rate:.1%}"),
-            _t(display.count(g.tokens_in)),
-            _t(display.count(g.tokens_out)),
-            _t(display.credits(g.credits)),
-            _t(display.cost(g.cost_usd)),
-            _t(display.duration(g.p50_ms)),
-            _t(display.duration(g.p95_ms)),
+            safe_text(g.group if g.group is not None else "-"),
+            safe_text(g.runs),
+            safe_text(g.failed),
+            safe_text(f"{g.failure_rate:.1%}"),
+            safe_text(display.count(g.tokens_in)),
+            safe_text(display.count(g.tokens_out)),
+            safe_text(display.credits(g.credits)),
+            safe_text(display.cost(g.cost_usd)),
+            safe_text(display.duration(g.p50_ms)),
+            safe_text(display.duration(g.p95_ms)),
         )
     console().print(table)

@@ -651,4 +651,4 @@ async def test_orphan_and_cycle_steps_show_under_the_root_flagged(tmp_path):
         roots = [node.data.id for node in screen.step_tree.root.children]
         assert roots == ["a", "lost", "x", "y"]
         text = screen_text(app)
-        assert "lost" in text and "!orphan" in text and "!cycle" in text
+        assert "lost" in text and "⚑ orphan" in text and "⚑ cycle" in text

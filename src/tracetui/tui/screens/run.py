@@ -13,48 +13,29 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static, Tree
 
-from ... import display
+from ... import display, present
 from ...model import Run, Step
 from ...store import Store
 from ..messages import JumpToFailedRun, StepTreeExpanding, StepTreeLoadFailed, StepTreeReady
-from ..widgets.detail import TOTAL_LABELS, DetailPane, _fmt_total
-from ..widgets.step_row import STATUS_STYLE
+from ..widgets.detail import DetailPane
 from ..widgets.step_tree import StepTree
 
 NARROW = 120  # below this many columns the detail pane goes under the tree
 
 
 def run_header(run: Run) -> Text:
-    style = STATUS_STYLE.get(run.status, "")
-    head = Text.assemble(
-        (display.status_word(run.status), style),
-        ("  run ", "dim"),
-        (display.safe(run.id, single_line=True), "bold"),
-    )
-    if run.agent:
-        head.append("  agent ", "dim")
-        head.append(display.safe(run.agent, single_line=True), "cyan")
-    head.append(f"  {display.when(run.started_at)}", "dim")
-    head.append(f"  {display.duration(run.duration_ms)}")
-    steps = run.step_count or 0
-    head.append(f"  {steps:,} step{'s' if steps != 1 else ''}")
-    if run.failed_steps:
-        head.append(f" ({run.failed_steps:,} failed)", "bold red")
-    totals = Text("\n")
-    mismatches = run.mismatches
-    for name in ("tokens_in", "tokens_out", "credits", "cost_usd"):
-        totals.append(f"{TOTAL_LABELS[name]} ", "dim")
-        totals.append(_fmt_total(name, run.total(name)))
-        if name in mismatches:
-            reported, summed = mismatches[name]
-            totals.append(f" ⚠ steps sum to {_fmt_total(name, summed)}", "bold yellow")
-        totals.append("  ")
+    """The run (as `tracetui show` heads it) with its step counts; then its totals, mismatches,
+    circuit-breaker events and flags."""
+    head = Text.assemble(present.run_header(run), "  ", present.step_counts(run), "\n", present.run_totals(run))
+    for name, (reported, summed) in run.mismatches.items():
+        head.append("  ").append_text(present.mismatch_text(name, reported, summed))
     if run.events:
         n = len(run.events)
-        totals.append(f"⚡ {n} circuit-breaker event{'s' if n != 1 else ''}  ", "bold yellow")
-    if run.flags:
-        totals.append("flags: " + display.safe(", ".join(map(str, run.flags)), single_line=True), "yellow")
-    return head.append_text(totals)
+        head.append(f"  ⚡ {n} circuit-breaker event{'s' if n != 1 else ''}", present.STYLE["event"])
+    flags = present.flags_badge(run.flags)
+    if flags is not None:
+        head.append("  ").append(*flags)
+    return head
 
 
 class RunScreen(Screen):

@@ -27,14 +27,6 @@ from ..widgets.run_list import SORT_CYCLE, RunList
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
 
 
-def size_text(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
 class RunsScreen(Screen):
     """The run list with its status line; `/` searches, `F`/`A` filter, `s`/`S` sort."""
 
@@ -96,7 +88,7 @@ class RunsScreen(Screen):
         if not self.is_mounted:
             return  # the app is closing while the import still reports
         self.query_one("#progress-bar", ProgressBar).update(total=max(total, 1), progress=done)
-        label = f"Importing: {size_text(done)} of {size_text(total)} read · {runs:,} runs so far"
+        label = f"Importing: {display.size_text(done)} of {display.size_text(total)} read · {runs:,} runs so far"
         self.query_one("#progress-label", Static).update(Text(label))
 
     def _poll_store(self) -> None:

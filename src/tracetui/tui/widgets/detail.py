@@ -20,11 +20,12 @@ from textual.content import Content
 from textual.widgets import Collapsible, Static
 from textual.worker import get_current_worker
 
-from ... import display
+from ... import display, present
 from ...model import TOTAL_FIELDS, Run, Step
+from ...present import PSEUDO_MARK, STYLE, VERDICT_STYLE
+from ...present import safe_text as _t
 from ...store import Store
 from .payload import Payload, make_payload, open_in_pager
-from .step_row import PSEUDO_MARK, PSEUDO_STYLE, STATUS_STYLE, VERDICT_STYLE
 
 TOOL_CALL_LIMIT = 200
 SECTIONS = ("error", "input", "output", "events", "extra")
@@ -37,10 +38,6 @@ SECTION_TITLES = {
 }
 
 
-def _t(value: object, style: str = "") -> Text:
-    return Text(display.safe(value, single_line=True), style=style)
-
-
 @dataclass
 class Details:
     """What the worker read for one subject (a step, or the run when step is None)."""
@@ -49,17 +46,6 @@ class Details:
     payloads: dict[str, Payload | None] = field(default_factory=dict)
     tools: list[Step] = field(default_factory=list)
     tools_more: bool = False
-
-
-def _fmt_total(name: str, value) -> str:
-    if name == "credits":
-        return display.credits(value)
-    if name == "cost_usd":
-        return display.cost(value)
-    return display.count(value) if value is not None else "-"
-
-
-TOTAL_LABELS = {"tokens_in": "tokens in", "tokens_out": "tokens out", "credits": "credits", "cost_usd": "cost"}
 
 
 def totals_table(run: Run, step: Step | None) -> Table:
@@ -73,19 +59,13 @@ def totals_table(run: Run, step: Step | None) -> Table:
     table.add_column("")
     mismatches = run.mismatches
     for name in TOTAL_FIELDS:
-        row: list[Text] = [Text(TOTAL_LABELS[name], "bold")]
+        row: list[Text] = [Text(display.TOTAL_LABELS[name], "bold")]
         if step is not None:
-            row.append(Text(_fmt_total(name, getattr(step, name))))
-            row.append(Text(_fmt_total(name, getattr(step, "sub_" + name))))
-        row.append(Text(_fmt_total(name, run.total(name))))
+            row.append(Text(display.total(name, getattr(step, name))))
+            row.append(Text(display.total(name, getattr(step, "sub_" + name))))
+        row.append(Text(display.total(name, run.total(name))))
         if name in mismatches:
-            reported, summed = mismatches[name]
-            row.append(
-                Text(
-                    f"⚠ mismatch: run reports {_fmt_total(name, reported)}, steps sum to {_fmt_total(name, summed)}",
-                    "bold yellow",
-                )
-            )
+            row.append(present.mismatch_text(name, *mismatches[name]))
         else:
             row.append(Text(""))
         table.add_row(*row)
@@ -100,73 +80,73 @@ def _grid() -> Table:
 
 
 def step_summary(run: Run, step: Step) -> RenderableType:
-    style = STATUS_STYLE.get(step.status, "")
-    title = Text.assemble((display.status_word(step.status), style), "  ", _t(step.name or step.id, "bold"))
+    title = Text.assemble(present.status_text(step.status), "  ", _t(step.name or step.id, STYLE["id"]))
     grid = _grid()
     grid.add_row("step id", _t(step.id))
     if step.definition_id:
         grid.add_row("definition id", _t(step.definition_id))
-    kind = Text(step.kind, PSEUDO_STYLE if step.pseudo else "")
+    kind = Text(step.kind, STYLE["pseudo"] if step.pseudo else "")
     if step.pseudo:
-        kind = Text.assemble((PSEUDO_MARK + " ", PSEUDO_STYLE), kind, (" (pseudo-step)", "dim"))
+        kind = Text.assemble((PSEUDO_MARK + " ", STYLE["pseudo"]), kind, (" (pseudo-step)", "dim"))
     if step.raw_type and step.raw_type != step.kind:
         kind.append_text(_t(f"  raw type: {step.raw_type}", "dim"))
     grid.add_row("kind", kind)
-    grid.add_row("status", Text(display.status_word(step.status), style))
+    grid.add_row("status", present.status_text(step.status))
     grid.add_row("started", _t(_when(step.started_at)))
     if step.ended_at:
         grid.add_row("ended", _t(_when(step.ended_at)))
     grid.add_row("duration", Text(display.duration(step.duration_ms)))
     if step.chosen_branch:
-        grid.add_row("chosen branch", _t(step.chosen_branch, "bold cyan"))
+        chosen = display.safe(step.chosen_branch, single_line=True)
+        grid.add_row("chosen branch", Text(chosen, present.chosen_style(chosen)))
     if step.branch:
-        grid.add_row("in branch", _t(step.branch, "cyan"))
+        grid.add_row("in branch", _t(step.branch, STYLE["branch"]))
     if step.verdict is not None:
         verdict = display.safe(step.verdict, single_line=True)
-        grid.add_row("verdict", Text(verdict, VERDICT_STYLE.get(verdict.lower(), "bold")))
+        grid.add_row("verdict", Text(verdict, VERDICT_STYLE.get(verdict.lower(), STYLE["verdict"])))
     if step.confidence is not None:
         grid.add_row("confidence", Text(f"{step.confidence:g}"))
     if step.policy is not None:
         grid.add_row("policy", _t(step.policy))
     if step.score is not None:
-        grid.add_row("score", Text(f"{step.score:g}", "yellow"))
+        grid.add_row("score", Text(f"{step.score:g}", STYLE["score"]))
     extra = step.extra or {}
     if step.kind == "evaluation":
         for key in ("passed", "retried"):
             if key in extra:
-                grid.add_row(key, _t(extra[key], "bold yellow" if key == "retried" and extra[key] else ""))
+                grid.add_row(key, _t(extra[key], STYLE["retry"] if key == "retried" and extra[key] else ""))
     if step.child_count:
         grid.add_row("children", Text(f"{step.child_count:,} ({step.size - 1:,} steps below)"))
-    if step.flags:
-        grid.add_row("flags", _t(", ".join(map(str, step.flags)), "yellow"))
+    flags = present.flags_badge(step.flags)
+    if flags is not None:
+        grid.add_row("flags", Text(*flags))
     for key in ("missing_parent_id", "cycle_parent_id"):
         if key in extra:
-            grid.add_row(key.replace("_", " "), _t(extra[key], "yellow"))
+            grid.add_row(key.replace("_", " "), _t(extra[key], STYLE["flag"]))
     grid.add_row("run", _t(run.id, "dim"))
     return Group(title, Text(""), grid, Text(""), totals_table(run, step))
 
 
 def run_summary(run: Run) -> RenderableType:
-    style = STATUS_STYLE.get(run.status, "")
-    title = Text.assemble((display.status_word(run.status), style), "  run ", _t(run.id, "bold"))
+    title = Text.assemble(present.status_text(run.status), "  run ", _t(run.id, STYLE["id"]))
     grid = _grid()
     if run.agent:
-        grid.add_row("agent", _t(run.agent, "cyan"))
+        grid.add_row("agent", _t(run.agent, STYLE["agent"]))
     if run.session:
         grid.add_row("session", _t(run.session))
-    grid.add_row("status", Text(display.status_word(run.status), style))
+    grid.add_row("status", present.status_text(run.status))
     grid.add_row("started", _t(_when(run.started_at)))
     if run.ended_at:
         grid.add_row("ended", _t(_when(run.ended_at)))
     grid.add_row("duration", Text(display.duration(run.duration_ms)))
-    failed = f", {run.failed_steps:,} failed" if run.failed_steps else ""
-    grid.add_row("steps", Text(f"{run.step_count or 0:,}{failed}", "red" if run.failed_steps else ""))
+    grid.add_row("steps", present.step_counts(run))
     if run.events:
         grid.add_row(
-            "circuit breaker", Text(f"{len(run.events)} event{'s' if len(run.events) != 1 else ''}", "bold yellow")
+            "circuit breaker", Text(f"{len(run.events)} event{'s' if len(run.events) != 1 else ''}", STYLE["event"])
         )
-    if run.flags:
-        grid.add_row("flags", _t(", ".join(map(str, run.flags)), "yellow"))
+    flags = present.flags_badge(run.flags)
+    if flags is not None:
+        grid.add_row("flags", Text(*flags))
     if run.source_file:
         where = run.source_file + (f":{run.source_line}" if run.source_line is not None else "")
         grid.add_row("source", _t(where, "dim"))
@@ -181,14 +161,13 @@ def tool_lines(tools: list[Step], more: bool) -> RenderableType:
     out = Text()
     out.append(f"Tool calls ({len(tools)}{'+' if more else ''})\n", "bold")
     for tool in tools:
-        style = STATUS_STYLE.get(tool.status, "")
-        out.append(f"  {display.STATUS_ICONS.get(tool.status, '?')} ", style)
-        out.append(display.excerpt(tool.name or tool.id, 40), "bold red" if tool.failed else "")
+        out.append("  ").append(*present.status_icon(tool.status))
+        out.append(display.excerpt(tool.name or tool.id, 40), STYLE["failure"] if tool.failed else "")
         out.append(f"  {display.duration(tool.duration_ms)}", "dim")
         if tool.status != "completed":
-            out.append(f"  {tool.status}", style)
+            out.append("  ").append_text(present.status_text(tool.status))
         if tool.error:
-            out.append(f"  {display.excerpt(tool.error, 60)}", "red")
+            out.append(f"  {display.excerpt(tool.error, 60)}", STYLE["error"])
         out.append("\n")
     out.rstrip()
     return out
@@ -291,7 +270,7 @@ class DetailPane(VerticalScroll):
         )
         self.app.call_from_thread(self._apply, details, subject)
 
-    def _apply(self, details: Details, subject) -> None:
+    def _apply(self, details: Details, subject: Run | Step) -> None:
         if details.key != self.subject_key:
             return  # the cursor moved on meanwhile
         self.details = details
@@ -311,7 +290,7 @@ class DetailPane(VerticalScroll):
             section.display = False
             return
         section.title = Content(f"{SECTION_TITLES[name]} · {payload.describe()}")  # type: ignore[assignment]
-        style = "red" if name == "error" and not payload.is_json else ""
+        style = STYLE["error"] if name == "error" and not payload.is_json else ""
         self.query_one(f"#detail-{name}-body", Static).update(payload.renderable(style))
         section.display = True
         if name == "error":

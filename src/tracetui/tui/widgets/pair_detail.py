@@ -17,9 +17,9 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ... import display
+from ... import display, present
 from ...compare import ONLY_A, ONLY_B, Pair
-from ...compare_text import MARK_LABELS, MARK_STYLES, STATUS_STYLES, branch_text, deltas_text
+from ...compare_text import MARK_LABELS, MARK_STYLES, branch_text, deltas_text
 from ...model import Step
 
 PREVIEW_CHARS = 4000
@@ -84,8 +84,8 @@ def line_diff(a: str | None, b: str | None) -> Text:
 def _step_title(step: Step | None) -> Text:
     if step is None:
         return Text("no matching step", "dim italic")
-    out = Text(display.STATUS_ICONS.get(step.status, "?") + " ", STATUS_STYLES.get(step.status, ""))
-    out.append(display.safe(step.name or step.id, single_line=True), "bold")
+    out = Text.assemble(present.status_icon(step.status))
+    out.append(display.safe(step.name or step.id, single_line=True), present.STYLE["id"])
     out.append(f" [{step.kind}]", "dim")
     return out
 
@@ -95,13 +95,16 @@ def _field(step: Step | None, name: str) -> Text:
         return Text("")
     value: Any = getattr(step, name, None)
     if name == "status":
-        return Text(display.status_word(value), STATUS_STYLES.get(value, ""))
+        return present.status_text(value)
     if name == "duration_ms":
         return Text(display.duration(value))
     if name == "tokens":
         return Text(display.tokens(step.tokens_in, step.tokens_out))
     if name == "cost":
         return Text(f"cr {display.credits(step.credits)} · {display.cost(step.cost_usd)}")
+    if name == "chosen_branch" and value:
+        chosen = display.safe(value, single_line=True)
+        return Text(chosen, present.chosen_style(chosen))
     return Text(display.safe(value, single_line=True) if value is not None else "-")
 
 

@@ -94,7 +94,7 @@ class Payload:
         return "\n".join(lines)
 
     def describe(self) -> str:
-        parts = [size_text(self.size)]
+        parts = [display.size_text(self.size)]
         parts.append("JSON" if self.is_json else "text")
         parts.extend(self.notes)
         if self.cut:
@@ -111,7 +111,7 @@ class Payload:
             return body
         rest = len(self.text) - len(shown)
         more = Text(
-            f"… cut: {size_text(rest)} more ({self.lines - shown.count(chr(10)) - 1:,} more lines)"
+            f"… cut: {display.size_text(rest)} more ({self.lines - shown.count(chr(10)) - 1:,} more lines)"
             " — press o to open the full text in the pager",
             style="italic yellow",
         )
@@ -158,14 +158,6 @@ def pretty_json(value: Any) -> str:
         return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode()
     except TypeError:  # integers beyond 64 bits
         return json.dumps(value, indent=2, ensure_ascii=False, default=str)
-
-
-def size_text(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    if n < 1024 * 1024:
-        return f"{n / 1024:.1f} KB"
-    return f"{n / (1024 * 1024):.1f} MB"
 
 
 def pager_command() -> list[str]:

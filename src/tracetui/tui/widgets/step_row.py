@@ -6,19 +6,16 @@ Only rich is used here: every piece of untrusted text goes through display.safe(
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
 
-from ... import display
+from ... import display, present
 from ...model import Run, Step
 from ...normalize import epoch_ms
+from ...present import PSEUDO_MARK, STYLE
 
-STATUS_STYLE = display.STATUS_STYLE
-VERDICT_STYLE = {"pass": "green", "flag": "bold yellow", "block": "bold red"}
-PSEUDO_STYLE = display.PSEUDO_STYLE
-PSEUDO_MARK = "◇"
 BAR_WIDTH = 16
 # Left-aligned partial blocks, one to seven eighths of a cell.
 _EIGHTHS = " ▏▎▍▌▋▊▉"
@@ -57,7 +54,7 @@ class TimeScale:
     end: float | None = None
 
     @classmethod
-    def of_run(cls, run: Run, steps: Iterable[Step] = ()) -> TimeScale:
+    def of_run(cls, run: Run, steps: Sequence[Step] = ()) -> TimeScale:
         start = epoch_ms(run.started_at)
         end = epoch_ms(run.ended_at)
         if end is None and start is not None and run.duration_ms is not None:
@@ -68,9 +65,10 @@ class TimeScale:
     def widened(self, steps: Iterable[Step]) -> TimeScale:
         start, end = self.start, self.end
         for step in steps:
-            s, e = step_span(step)
-            if s is None or e is None:
+            span = step_span(step)
+            if span is None:
                 continue
+            s, e = span
             start = s if start is None else min(start, s)
             end = e if end is None else max(end, e)
         return TimeScale(start, end)
@@ -80,10 +78,11 @@ class TimeScale:
         return self.start is not None and self.end is not None and self.end > self.start
 
 
-def step_span(step: Step) -> tuple[float | None, float | None]:
+def step_span(step: Step) -> tuple[float, float] | None:
+    """(start, end) in epoch milliseconds, or None when the step has no start time."""
     start = epoch_ms(step.started_at)
     if start is None:
-        return None, None
+        return None
     end = epoch_ms(step.ended_at)
     if end is None:
         end = start + (step.duration_ms or 0.0)
@@ -93,12 +92,13 @@ def step_span(step: Step) -> tuple[float | None, float | None]:
 def timing_bar(step: Step, scale: TimeScale, width: int = BAR_WIDTH) -> Text:
     """Where the step sat within the run, in `width` cells (eighth-cell precision at the end)."""
     track = Text("·" * width, style="dim")
-    start, end = step_span(step)
-    if start is None or end is None or scale.start is None or scale.end is None or not scale.usable:
+    step_at = step_span(step)
+    if step_at is None or scale.start is None or scale.end is None or scale.end <= scale.start:
         return track
-    span = scale.end - scale.start
-    x0 = max(0.0, min(width, (start - scale.start) / span * width))
-    x1 = max(x0, min(width, (end - scale.start) / span * width))
+    (start, end), origin = step_at, scale.start
+    span = scale.end - origin
+    x0 = max(0.0, min(width, (start - origin) / span * width))
+    x1 = max(x0, min(width, (end - origin) / span * width))
     cells: list[str | None] = []
     for i in range(width):
         left, right = max(x0, i), min(x1, i + 1)
@@ -113,9 +113,9 @@ def timing_bar(step: Step, scale: TimeScale, width: int = BAR_WIDTH) -> Text:
             cells.append(_EIGHTHS[max(1, round(covered * 8))])
     if all(c is None for c in cells):  # an instant: still show where it happened
         cells[min(width - 1, int(x0))] = "▏"
-    style = STATUS_STYLE.get(step.status, "") or "white"
+    style = present.status_style(step.status) or "white"
     if step.pseudo:
-        style = display.FLAG_STYLE
+        style = STYLE["flag"]
     out = Text()
     for c in cells:
         if c is None:
@@ -138,55 +138,34 @@ def _right(value: str, width: int, style: str = "") -> Text:
 
 
 def kind_tag(step: Step) -> Text:
-    """Kind, with governance verdicts and evaluation outcomes for pseudo-steps."""
+    """Kind; for pseudo-steps marked, with a scan's own type."""
     tag = Text()
     raw = display.safe(step.raw_type, single_line=True) if step.raw_type else ""
     if not step.pseudo:
         shown = raw if raw and step.kind in ("control", "other") else step.kind
         tag.append(shown, "dim")
         return tag
-    tag.append(f"{PSEUDO_MARK} {step.kind}", PSEUDO_STYLE)
+    tag.append(f"{PSEUDO_MARK} {step.kind}", STYLE["pseudo"])
     if step.kind == "scan" and raw and raw != "scan" and raw != step.name:
-        tag.append(f" {raw}", PSEUDO_STYLE)
-    if step.verdict:
-        verdict = display.safe(step.verdict, single_line=True)
-        tag.append(" verdict: ", PSEUDO_STYLE)
-        tag.append(verdict, VERDICT_STYLE.get(verdict.lower(), "bold"))
-    if step.score is not None:
-        tag.append(f" score: {step.score:g}", "yellow")
-    extra = step.extra or {}
-    if step.kind == "evaluation":
-        if extra.get("retried"):
-            tag.append(" retry", "bold yellow")
-        elif extra.get("passed") is True:
-            tag.append(" passed", "green")
-        elif extra.get("passed") is False:
-            tag.append(" not passed", "bold red")
+        tag.append(f" {raw}", STYLE["pseudo"])
     return tag
 
 
 def badges(step: Step) -> Text:
+    """The step's badges and flags as present.py draws them for the CLI too, one space apart."""
     out = Text()
-    if step.chosen_branch:
-        chosen = display.safe(step.chosen_branch, single_line=True)
-        style = "bold black on yellow" if chosen == "no match" else "bold black on cyan"
+    flags = present.flags_badge(step.flags)
+    for badge in [*present.step_badges(step, compact=True), *([flags] if flags else [])]:
         out.append(" ")
-        out.append(f" chosen: {chosen} ", style)
-    if step.branch:
-        out.append(f" ↳ {display.safe(step.branch, single_line=True)}", "italic cyan")
-    if step.status != "completed":
-        out.append(f" {display.status_word(step.status)}", STATUS_STYLE.get(step.status, "bold"))
-    for flag in step.flags or ():
-        out.append(f" !{display.safe(flag, single_line=True)}", "yellow")
+        out.append(*badge)
     return out
 
 
 def step_label(step: Step, width: int, columns: Columns, scale: TimeScale) -> Text:
     """The whole row after the tree's guides and expand icon, exactly `width` cells wide."""
-    status_style = STATUS_STYLE.get(step.status, "")
     left_width = max(8, width - columns.width)
-    head = Text(display.STATUS_ICONS.get(step.status, "?") + " ", status_style)
-    name_style = "bold red" if step.failed else ("italic" if step.pseudo else "")
+    head = Text(*present.status_icon(step.status))
+    name_style = STYLE["failure"] if step.failed else ("italic" if step.pseudo else "")
     name = Text(display.safe(step.name or step.id, single_line=True), name_style)
     tags = Text("  ").append_text(kind_tag(step)).append_text(badges(step))
     room = left_width - head.cell_len - tags.cell_len
@@ -217,16 +196,15 @@ def step_label(step: Step, width: int, columns: Columns, scale: TimeScale) -> Te
 
 def run_label(run: Run, width: int, columns: Columns, scale: TimeScale) -> Text:
     """The tree's root row: the run itself, with its totals in the step columns."""
-    style = STATUS_STYLE.get(run.status, "")
     left = Text.assemble(
-        (display.STATUS_ICONS.get(run.status, "?") + " ", style),
-        ("run ", "dim"),
-        (display.safe(run.id, single_line=True), "bold"),
+        present.status_icon(run.status),
+        ("run ", STYLE["label"]),
+        (display.safe(run.id, single_line=True), STYLE["id"]),
     )
     if run.agent:
-        left.append(f"  {display.safe(run.agent, single_line=True)}", "cyan")
+        left.append(f"  {display.safe(run.agent, single_line=True)}", STYLE["agent"])
     if run.status != "completed":
-        left.append(f"  {display.status_word(run.status)}", style)
+        left.append("  ").append_text(present.status_text(run.status))
     row = _fit(left, max(8, width - columns.width))
     if columns.duration:
         row.append(" ")

@@ -1,0 +1,30 @@
+"""The plain-text formatters the CLI and the viewer share."""
+
+from tracetui import display
+from tracetui.model import TOTAL_FIELDS
+
+
+def test_sizes_read_in_the_largest_unit_up_to_gigabytes():
+    assert display.size_text(0) == "0 B"
+    assert display.size_text(1023) == "1023 B"
+    assert display.size_text(1536) == "1.5 KB"
+    assert display.size_text(5 * 1024 * 1024) == "5.0 MB"
+    assert display.size_text(3 * 1024**3) == "3.0 GB"
+    assert display.size_text(2048 * 1024**3) == "2048.0 GB"
+
+
+def test_each_total_has_a_label_and_its_own_number_format():
+    assert set(display.TOTAL_LABELS) == set(TOTAL_FIELDS)
+    assert display.total("tokens_in", 12_345) == "12.3k"
+    assert display.total("tokens_out", 40) == "40"
+    assert display.total("credits", 2.0) == "2"
+    assert display.total("credits", 0.5) == "0.50"
+    assert display.total("cost_usd", 0.5) == "$0.5000"
+    assert display.total("cost_usd", 12.0) == "$12.00"
+    assert [display.total(name, None) for name in TOTAL_FIELDS] == ["-"] * 4
+
+
+def test_safe_makes_control_characters_visible_and_keeps_markup_as_text():
+    assert display.safe("[bold]x\x1b[31m\x07") == "[bold]x\\x1b[31m\\x07"
+    assert display.safe("a\nb", single_line=True) == "a ⏎ b"
+    assert display.safe(None) == ""
