@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from tracetui.model import Problem, Run, finalize_run
-from tracetui.sources import SourceFile
+from tracetui.sources import SourceFile, read_head
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "frameworks")
 
@@ -16,7 +16,7 @@ def fixture(name: str) -> str:
 
 def read_runs(module, path) -> tuple[list[Run], list[Problem]]:
     problems: list[Problem] = []
-    runs = [finalize_run(r) for r in module.read(str(path), problems.append, SourceFile(str(path)))]
+    runs = [finalize_run(r) for r in module.read(read_head(str(path)), problems.append, SourceFile(str(path)))]
     return runs, problems
 
 
