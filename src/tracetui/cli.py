@@ -17,12 +17,39 @@ import orjson
 from . import display, sources
 from .analysis import first_failed_step
 from .errors import TraceError
-from .loading import open_store, prepare
+from .loading import Opening, open_store, prepare
 from .model import Run, Step
 from .store import RunFilter, Store
 
 # The core checks the input itself, so every problem gets the same one-line message and exit 2.
 TRACE_PATH = click.Path(readable=False)
+
+
+class FormatChoice(click.Choice[str]):
+    """The choices of --format: every format's NAME, found only when they are shown or a name is unknown.
+
+    Listing the formats imports every format module and looks for plug-ins; a forced --format
+    needs only its own module, and a command without --format never asks.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(sources.names())
+
+    @choices.setter
+    def choices(self, value: tuple[str, ...]) -> None:
+        pass  # the names are looked up when asked for
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if isinstance(value, str):
+            try:
+                return sources.by_name(value).NAME
+            except KeyError:
+                pass
+        return super().convert(value, param, ctx)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -47,9 +74,7 @@ def handles_errors(fn):
 
 
 def store_options(fn):
-    fn = click.option(
-        "--format", "fmt", type=click.Choice(sources.names()), help="Skip detection: read PATH as this format."
-    )(fn)
+    fn = click.option("--format", "fmt", type=FormatChoice(), help="Skip detection: read PATH as this format.")(fn)
     fn = click.option("--no-cache", is_flag=True, help="Do not read or write the import cache.")(fn)
     return fn
 
@@ -109,9 +134,8 @@ def run_dict(run: Run) -> dict[str, Any]:
 def main() -> None:
     """tracetui: read AI-agent execution traces in the terminal.
 
-    PATH may be tracetui's SQLite store, an agent_traces SQLite database, an agent trace export
-    (JSON or JSONL), a flat event log (JSONL) or tracetui's own JSONL. The format is detected from
-    the content; `tracetui formats` lists them. JSON inputs are imported once into a cache.
+    PATH is a trace file (SQLite, JSON or JSONL) in any format `tracetui formats` lists. The format
+    is detected from the content. JSON inputs are imported once into a cache.
     """
 
 
@@ -191,7 +215,7 @@ def stats(path, by, as_json, fmt, no_cache):
 @main.command("import")
 @click.argument("src", type=TRACE_PATH)
 @click.option("-o", "--output", required=True, type=click.Path(), help="The store file to write (must not exist).")
-@click.option("--format", "fmt", type=click.Choice(sources.names()), help="Skip detection: read SRC as this format.")
+@click.option("--format", "fmt", type=FormatChoice(), help="Skip detection: read SRC as this format.")
 @handles_errors
 def import_cmd(src, output, fmt):
     """Write SRC into a tracetui SQLite store file."""
@@ -241,9 +265,7 @@ def export(src, output, run_ids, fmt, no_cache):
 @click.option(
     "--with", "with_path", type=TRACE_PATH, metavar="PATH_B", help="Look RUN_B up in this file instead of PATH."
 )
-@click.option(
-    "--with-format", "with_fmt", type=click.Choice(sources.names()), help="Skip detection: read PATH_B as this format."
-)
+@click.option("--with-format", "with_fmt", type=FormatChoice(), help="Skip detection: read PATH_B as this format.")
 @click.option("--json", "as_json", is_flag=True, help="The alignment as JSON: a, b, pairs, first_divergence.")
 @click.option("--text", "as_text", is_flag=True, help="Print the side-by-side text instead of opening the viewer.")
 @store_options
@@ -295,7 +317,7 @@ def _on_terminal() -> bool:
 
 def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cache) -> None:
     """The compare screen in the viewer; unknown runs still exit 1 before it starts."""
-    openings = []
+    openings: list[Opening] = []
     for source, source_fmt, run_id in ((path, fmt, run_a), (with_path or path, with_fmt if with_path else fmt, run_b)):
         if openings and not with_path:
             opening = openings[0]
@@ -357,8 +379,8 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
 @main.command("formats")
 def formats_cmd():
     """What tracetui can read, and how each format is detected."""
-    for module in sources.formats():
-        click.echo(f"{module.NAME}\n  {module.DESCRIPTION}\n  detected by: {module.DETECTION}\n")
+    for source in sources.formats():
+        click.echo(f"{source.NAME}\n  {source.DESCRIPTION}\n  detected by: {source.DETECTION}\n")
 
 
 if __name__ == "__main__":  # pragma: no cover
