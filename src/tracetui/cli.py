@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 from dataclasses import fields
 from typing import Any
 
@@ -50,6 +51,17 @@ class FormatChoice(click.Choice[str]):
             except KeyError:
                 pass
         return super().convert(value, param, ctx)
+
+
+_show_warning = warnings.showwarning
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """tracetui's own warnings (a broken format plug-in) as one line, like its other messages."""
+    if issubclass(category, sources.PluginWarning):
+        click.echo(f"tracetui: warning: {display.safe(str(message), single_line=True)}", err=True)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -137,6 +149,7 @@ def main() -> None:
     PATH is a trace file (SQLite, JSON or JSONL) in any format `tracetui formats` lists. The format
     is detected from the content. JSON inputs are imported once into a cache.
     """
+    warnings.showwarning = show_warning
 
 
 @main.command("list")

@@ -40,6 +40,7 @@ __all__ = [
     "Head",
     "InPlace",
     "LinesInParallel",
+    "PluginWarning",
     "ProblemSink",
     "Source",
     "SourceFile",
@@ -56,6 +57,11 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "tracetui.sources"
 
+
+class PluginWarning(UserWarning):
+    """A format registered by another package could not be used; the other formats still are."""
+
+
 HEAD_BYTES = 1 << 16
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -68,7 +74,9 @@ def formats() -> list[Source]:
     found: dict[str, Source] = {}
     for source in [*_builtin_formats(), *_plugin_formats()]:
         if source.NAME in found:
-            warnings.warn(f"tracetui: format {source.NAME!r} is defined twice; the first one is used", stacklevel=2)
+            warnings.warn(
+                f"format {source.NAME!r} is defined twice; the first one is used", PluginWarning, stacklevel=2
+            )
             continue
         found[source.NAME] = source
     return sorted(found.values(), key=lambda s: (-s.PRIORITY, s.NAME))
@@ -121,12 +129,13 @@ def _plugin_formats() -> list[Source]:
         try:
             source = entry_point.load()
         except Exception as exc:  # a broken plug-in must not stop tracetui reading every other format
-            warnings.warn(f"tracetui: format plug-in {entry_point.value!r} cannot be loaded: {exc}", stacklevel=3)
+            warnings.warn(f"format plug-in {entry_point.value!r} cannot be loaded: {exc}", PluginWarning, stacklevel=3)
             continue
         if not isinstance(source, Source):
             warnings.warn(
-                f"tracetui: format plug-in {entry_point.value!r} lacks NAME, DESCRIPTION, DETECTION, PRIORITY, "
-                "sniff or read; skipped",
+                f"format plug-in {entry_point.value!r} lacks NAME, DESCRIPTION, DETECTION, PRIORITY, sniff or read;"
+                " skipped",
+                PluginWarning,
                 stacklevel=3,
             )
             continue
