@@ -72,6 +72,23 @@ def made(tmp_path_factory):
     return str(path)
 
 
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ('{"run_id": "r1", "step_id": "s1", "type": "tool_call", "status": "ok"}', "events"),
+        ('{"run_id": "r1", "type": "error", "content": "boom"}', "events"),
+        # An event type, but run fields and no step: the export format has always been the one to read these.
+        ('{"run_id": "r1", "type": "error", "status": "failed"}', "export"),
+        ('{"run_id": "r1", "type": "reasoning", "agent_id": "a"}', "export"),
+    ],
+)
+def test_lines_both_catch_alls_could_read_are_claimed_by_one(line, expected, tmp_path):
+    path = tmp_path / "one.jsonl"
+    path.write_text(line + "\n")
+    head = sources.read_head(str(path))
+    assert [s.NAME for s in sources.formats() if s.sniff(head)] == [expected]
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_file_is_claimed_by_exactly_its_format(name, made):
     path = made if name == MADE else str(ROOT / name)

@@ -16,6 +16,7 @@ from .. import normalize
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .contract import StagedRecords
+from .export import RUN_MARKERS
 from .records import json_lines
 from .staging import Staging, read_staged, stage_records
 
@@ -60,6 +61,8 @@ def sniff(head: Head) -> bool:
         return False
     if isinstance(rec.get("steps"), list) or "tracetui" in rec:
         return False
+    if "step_id" not in rec and any(key in rec for key in RUN_MARKERS):
+        return False  # no step, but fields of a run: a line of an agent trace export, which reads it
     return "run_id" in rec and ("step_id" in rec or _event_type(rec.get("type")) in EVENT_TYPES)
 
 
