@@ -51,7 +51,7 @@ def test_no_core_module_imports_textual_or_the_viewer_except_the_cli_inside_a_co
 
 def test_the_layering_check_sees_relative_imports():
     probe = PACKAGE / "sources" / "__init__.py"
-    assert "tracetui.model" in imported_names(probe)
+    assert "tracetui.errors" in imported_names(probe)
 
 
 def test_using_the_cli_and_core_loads_no_textual():

@@ -1,14 +1,25 @@
-"""Big JSONL files are imported by worker processes; the store must be the one a serial import makes."""
+"""Big files are imported by worker processes; the store must be the one a serial import makes.
+
+The size threshold and the share of each worker are lowered through the environment
+(TRACETUI_PARALLEL_MIN_BYTES, TRACETUI_PARALLEL_BLOCK_BYTES), as a user could, so the real
+files of every format with a parallel-import hook go through the real worker processes.
+"""
 
 import dataclasses
 import os
+import random
+import re
 
+import orjson
 import pytest
 from builders import run, step, write_jsonl
+from frameworks import fixture
 
 from tracetui import parallel
 from tracetui.loading import prepare
 from tracetui.store import StoreWriter
+
+SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sample_traces")
 
 
 def stored(opening):
@@ -19,6 +30,39 @@ def stored(opening):
     }
     problems = [(p.line, p.message) for p in store.problems()]
     return runs, steps, problems
+
+
+def in_store_order(opening):
+    return [row[0] for row in opening.connect().conn.execute("SELECT id FROM runs ORDER BY rowid")]
+
+
+@pytest.fixture
+def merges(monkeypatch):
+    """How many worker shares were merged into the store (the real merge, counted)."""
+    count = [0]
+    merge = StoreWriter.merge
+
+    def counted_merge(self, block_path):
+        count[0] += 1
+        merge(self, block_path)
+
+    monkeypatch.setattr(StoreWriter, "merge", counted_merge)
+    return count
+
+
+def imported(path, out, monkeypatch, *, workers: int, share: int | None = None):
+    """The store tracetui makes of path with this many worker processes (1: read in this process)."""
+    monkeypatch.setenv("TRACETUI_WORKERS", str(workers))
+    monkeypatch.setenv("TRACETUI_PARALLEL_MIN_BYTES", "0")
+    if share is not None:
+        monkeypatch.setenv("TRACETUI_PARALLEL_BLOCK_BYTES", str(share))
+    opening = prepare(str(path), output=str(out))
+    assert opening.uses_workers == (workers > 1)
+    opening.run_import()
+    return opening
+
+
+# -- one run per line -----------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -36,16 +80,9 @@ def big_file(tmp_path):
 
 
 def test_parallel_import_gives_the_serial_store(big_file, tmp_path, monkeypatch):
-    serial = prepare(big_file, output=str(tmp_path / "serial.db"))
-    monkeypatch.setattr(parallel, "MIN_SIZE", 1 << 40)
-    serial.run_import()
-    monkeypatch.setattr(parallel, "MIN_SIZE", 0)
-    monkeypatch.setattr(parallel, "BLOCK", 4096)  # many blocks: ids repeat across them
-    monkeypatch.setattr(parallel, "FIRST_BLOCK", 1000)
-    monkeypatch.setenv("TRACETUI_WORKERS", "2")
-    fast = prepare(big_file, output=str(tmp_path / "parallel.db"))
+    serial = imported(big_file, tmp_path / "serial.db", monkeypatch, workers=1)
+    fast = imported(big_file, tmp_path / "parallel.db", monkeypatch, workers=2, share=4096)  # ids repeat across shares
     assert parallel.usable(fast.module, fast.head, 10**9)
-    fast.run_import()
     expected = stored(serial)
     assert stored(fast) == expected
     runs, _, problems = expected
@@ -53,13 +90,22 @@ def test_parallel_import_gives_the_serial_store(big_file, tmp_path, monkeypatch)
     assert [line for line, _ in problems] == [151, 402, 403]
 
 
-def test_blocks_hold_whole_lines_and_count_them(tmp_path, monkeypatch):
-    monkeypatch.setattr(parallel, "BLOCK", 10)
-    monkeypatch.setattr(parallel, "FIRST_BLOCK", 10)
+def test_small_files_and_single_cores_are_read_in_this_process(big_file, monkeypatch):
+    opening = prepare(big_file, output=os.devnull)
+    monkeypatch.setenv("TRACETUI_WORKERS", "2")
+    monkeypatch.setenv("TRACETUI_PARALLEL_MIN_BYTES", str(os.path.getsize(big_file) + 1))
+    assert not opening.uses_workers
+    monkeypatch.setenv("TRACETUI_PARALLEL_MIN_BYTES", str(os.path.getsize(big_file)))
+    assert opening.uses_workers
+    monkeypatch.setenv("TRACETUI_WORKERS", "1")
+    assert not opening.uses_workers
+
+
+def test_blocks_hold_whole_lines_and_count_them(tmp_path):
     path = tmp_path / "lines.jsonl"
     path.write_bytes(b"aaaa\nbbbbbbbbbbbbbbbbbbbb\ncc\nd")
     with open(path, "rb") as f:
-        got = list(parallel.blocks(f))
+        got = list(parallel.blocks(f, size=10, first_size=10))
     assert got == [(1, b"aaaa\n", False), (2, b"bbbbbbbbbbbbbbbbbbbb\ncc\n", False), (4, b"d", True)]
 
 
@@ -71,7 +117,7 @@ def test_when_workers_cannot_start_the_import_runs_in_this_process(big_file, tmp
         raise ValueError("bad value(s) in fds_to_keep")  # what a viewer's captured stderr caused
 
     monkeypatch.setattr(ProcessPoolExecutor, where, refuse)
-    monkeypatch.setattr(parallel, "MIN_SIZE", 0)
+    monkeypatch.setenv("TRACETUI_PARALLEL_MIN_BYTES", "0")
     monkeypatch.setenv("TRACETUI_WORKERS", "2")
     opening = prepare(big_file, output=str(tmp_path / "fallback.db"))
     assert opening.uses_workers
@@ -80,19 +126,14 @@ def test_when_workers_cannot_start_the_import_runs_in_this_process(big_file, tmp
     assert [line for line, _ in problems] == [151, 402, 403]
 
 
-def in_store_order(opening):
-    return [row[0] for row in opening.connect().conn.execute("SELECT id FROM runs ORDER BY rowid")]
+# -- runs spread over many records (staged) ---------------------------------------------------------
 
 
 @pytest.fixture
 def big_otlp_file(tmp_path):
     """The real OTLP fixtures, copied with fresh trace ids and shuffled so traces interleave across blocks."""
-    import random
-    import re
-
-    frameworks = os.path.join(os.path.dirname(__file__), "fixtures", "frameworks")
     names = ("pydantic_ai_otlp.jsonl", "pydantic_ai_openinference.jsonl", "langgraph_openinference.jsonl")
-    lines = [line for name in names for line in open(os.path.join(frameworks, name), "rb").read().splitlines()]
+    lines = [line for name in names for line in open(fixture(name), "rb").read().splitlines()]
     trace_id = re.compile(rb'"traceId":"([0-9a-f]{32})"')
     copies = [
         trace_id.sub(lambda m, c=copy: b'"traceId":"' + m.group(1)[:24] + b"%08x" % c + b'"', line)
@@ -109,26 +150,11 @@ def big_otlp_file(tmp_path):
     return str(path)
 
 
-def test_parallel_otlp_import_gives_the_serial_store(big_otlp_file, tmp_path, monkeypatch):
-    serial = prepare(big_otlp_file, output=str(tmp_path / "serial.db"))
+def test_parallel_otlp_import_gives_the_serial_store(big_otlp_file, tmp_path, monkeypatch, merges):
+    serial = imported(big_otlp_file, tmp_path / "serial.db", monkeypatch, workers=1)
     assert serial.format == "otlp"
-    monkeypatch.setattr(parallel, "MIN_SIZE", 1 << 40)
-    serial.run_import()
-    monkeypatch.setattr(parallel, "MIN_SIZE", 0)
-    monkeypatch.setattr(parallel, "BLOCK", 100_000)  # a few traces per worker's share
-    monkeypatch.setenv("TRACETUI_WORKERS", "2")
-    merges = 0
-    merge = StoreWriter.merge
-
-    def counted_merge(self, block_path):
-        nonlocal merges
-        merges += 1
-        merge(self, block_path)
-
-    monkeypatch.setattr(StoreWriter, "merge", counted_merge)
-    fast = prepare(big_otlp_file, output=str(tmp_path / "parallel.db"))
-    assert fast.uses_workers
-    fast.run_import()
+    merges[0] = 0
+    fast = imported(big_otlp_file, tmp_path / "parallel.db", monkeypatch, workers=2, share=100_000)
     expected = stored(serial)
     assert stored(fast) == expected
     assert in_store_order(fast) == in_store_order(serial)
@@ -136,4 +162,69 @@ def test_parallel_otlp_import_gives_the_serial_store(big_otlp_file, tmp_path, mo
     assert len(runs) == 12 * 13 and len({r["id"] for r in runs}) == len(runs)
     assert sum(len(s) for s in steps.values()) > 1000
     assert [line for line, _ in problems] == [41, 42, 363]
-    assert merges > 3  # the traces were shared among the workers
+    assert merges[0] > 3  # the traces were shared among the workers
+
+
+ID_FIELDS = {"id", "trace_id", "traceId", "parent_id", "parent_run_id", "parentObservationId", "run_id", "step_id"}
+
+
+def ids_in(value, found: set[str]) -> set[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ID_FIELDS and isinstance(item, str) and item:
+                found.add(item)
+            ids_in(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            ids_in(item, found)
+    return found
+
+
+def replicated(source: str, copies: int, path) -> str:
+    """A JSONL file made of `copies` copies of `source`, every id renamed per copy, lines shuffled.
+
+    Runs then interleave across the workers' shares. Some records are left out (a run without its
+    root, a trace without its trace record: problems the workers report), and a bad line, a record
+    of no format and a cut-off last line are added: the problems must come out the same either way.
+    """
+    lines = open(source, "rb").read().splitlines()
+    ids: set[str] = set()
+    for line in lines:
+        ids_in(orjson.loads(line), ids)
+    any_id = re.compile("|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)).encode())
+    out = [
+        any_id.sub(lambda m, c=copy: m.group(0) + b"-c%d" % c, line) for copy in range(1, copies + 1) for line in lines
+    ]
+    random.Random(copies).shuffle(out)
+    del out[::29]
+    out.insert(7, b"not json")
+    out.insert(11, b'{"neither": "a run nor a span"}')
+    path.write_bytes(b"\n".join(out) + b'\n{"id": "cut-off", "trace')
+    return str(path)
+
+
+STAGED = {
+    "langsmith": (fixture("langsmith_runs.jsonl"), 12),
+    "openai-agents": (fixture("openai_agents_traces.jsonl"), 30),
+    "langfuse": (fixture("langfuse_observations.jsonl"), 30),
+    "langfuse trace downloads": (fixture("langfuse_traces.jsonl"), 30),
+    "events": (os.path.join(SAMPLES, "events.jsonl"), 40),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STAGED))
+def test_parallel_import_of_a_staged_format_gives_the_serial_store(name, tmp_path, monkeypatch, merges):
+    source, copies = STAGED[name]
+    path = replicated(source, copies, tmp_path / "big.jsonl")
+    serial = imported(path, tmp_path / "serial.db", monkeypatch, workers=1)
+    assert serial.format == name.split()[0]
+    merges[0] = 0
+    fast = imported(path, tmp_path / "parallel.db", monkeypatch, workers=2, share=os.path.getsize(path) // 8)
+    expected = stored(serial)
+    assert stored(fast) == expected
+    assert in_store_order(fast) == in_store_order(serial)
+    runs, steps, problems = expected
+    originals = stored(imported(source, tmp_path / "one.db", monkeypatch, workers=1))[0]
+    assert len(runs) > 0.9 * copies * len(originals) and len({r["id"] for r in runs}) == len(runs)
+    assert [line for line, _ in problems if line in (8, 12)] == [8, 12]
+    assert merges[0] > 3  # the runs were shared among the workers

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 from dataclasses import fields
 from typing import Any
 
@@ -23,6 +24,44 @@ from .store import SORT_KEYS, STARTED, RunFilter, Store
 
 # The core checks the input itself, so every problem gets the same one-line message and exit 2.
 TRACE_PATH = click.Path(readable=False)
+
+
+class FormatChoice(click.Choice[str]):
+    """The choices of --format: every format's NAME, found only when they are shown or a name is unknown.
+
+    Listing the formats imports every format module and looks for plug-ins; a forced --format
+    needs only its own module, and a command without --format never asks.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(sources.names())
+
+    @choices.setter
+    def choices(self, value: tuple[str, ...]) -> None:
+        pass  # the names are looked up when asked for
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if isinstance(value, str):
+            try:
+                return sources.by_name(value).NAME
+            except KeyError:
+                pass
+        return super().convert(value, param, ctx)
+
+
+_show_warning = warnings.showwarning
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """tracetui's own warnings (a broken format plug-in) as one line, like its other messages."""
+    if issubclass(category, sources.PluginWarning):
+        click.echo(f"tracetui: warning: {display.safe(str(message), single_line=True)}", err=True)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -47,9 +86,7 @@ def handles_errors(fn):
 
 
 def store_options(fn):
-    fn = click.option(
-        "--format", "fmt", type=click.Choice(sources.names()), help="Skip detection: read PATH as this format."
-    )(fn)
+    fn = click.option("--format", "fmt", type=FormatChoice(), help="Skip detection: read PATH as this format.")(fn)
     fn = click.option("--no-cache", is_flag=True, help="Do not read or write the import cache.")(fn)
     return fn
 
@@ -109,10 +146,10 @@ def run_dict(run: Run) -> dict[str, Any]:
 def main() -> None:
     """tracetui: read AI-agent execution traces in the terminal.
 
-    PATH may be tracetui's SQLite store, an agent_traces SQLite database, an agent trace export
-    (JSON or JSONL), a flat event log (JSONL) or tracetui's own JSONL. The format is detected from
-    the content; `tracetui formats` lists them. JSON inputs are imported once into a cache.
+    PATH is a trace file (SQLite, JSON or JSONL) in any format `tracetui formats` lists. The format
+    is detected from the content. JSON inputs are imported once into a cache.
     """
+    warnings.showwarning = show_warning
 
 
 @main.command("list")
@@ -191,7 +228,7 @@ def stats(path, by, as_json, fmt, no_cache):
 @main.command("import")
 @click.argument("src", type=TRACE_PATH)
 @click.option("-o", "--output", required=True, type=click.Path(), help="The store file to write (must not exist).")
-@click.option("--format", "fmt", type=click.Choice(sources.names()), help="Skip detection: read SRC as this format.")
+@click.option("--format", "fmt", type=FormatChoice(), help="Skip detection: read SRC as this format.")
 @handles_errors
 def import_cmd(src, output, fmt):
     """Write SRC into a tracetui SQLite store file."""
@@ -241,9 +278,7 @@ def export(src, output, run_ids, fmt, no_cache):
 @click.option(
     "--with", "with_path", type=TRACE_PATH, metavar="PATH_B", help="Look RUN_B up in this file instead of PATH."
 )
-@click.option(
-    "--with-format", "with_fmt", type=click.Choice(sources.names()), help="Skip detection: read PATH_B as this format."
-)
+@click.option("--with-format", "with_fmt", type=FormatChoice(), help="Skip detection: read PATH_B as this format.")
 @click.option("--json", "as_json", is_flag=True, help="The alignment as JSON: a, b, pairs, first_divergence.")
 @click.option("--text", "as_text", is_flag=True, help="Print the side-by-side text instead of opening the viewer.")
 @store_options
@@ -357,8 +392,8 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
 @main.command("formats")
 def formats_cmd():
     """What tracetui can read, and how each format is detected."""
-    for module in sources.formats():
-        click.echo(f"{module.NAME}\n  {module.DESCRIPTION}\n  detected by: {module.DETECTION}\n")
+    for source in sources.formats():
+        click.echo(f"{source.NAME}\n  {source.DESCRIPTION}\n  detected by: {source.DETECTION}\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

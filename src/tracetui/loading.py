@@ -13,7 +13,6 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import ModuleType
 
 from . import parallel, sources
 from .errors import UnusableInput
@@ -63,14 +62,14 @@ class Opening:
     """
 
     path: str
-    module: ModuleType
+    module: sources.Source
     db_path: str
     ready: bool
     in_place: bool
     cached: bool = False  # db_path is in the shared cache (other processes may want it too)
     problems: list[Problem] = field(default_factory=list)
     head: sources.Head | None = None
-    _sort_keys: dict | None = None  # what views() found on the first connection, reused by the next
+    _sort_keys: dict[str, str] | None = None  # what views() found on the first connection, reused by the next
 
     @property
     def format(self) -> str:
@@ -88,6 +87,7 @@ class Opening:
     def connect(self) -> Store:
         sort_keys = self._sort_keys
         if self.in_place:
+            assert isinstance(self.module, sources.InPlace)
             conn = connect_readonly(self.path)
             try:
                 sort_keys = self.module.views(conn, known_sort_keys=self._sort_keys)
@@ -143,16 +143,17 @@ class Opening:
                 progress(position, total, writer.run_count)
                 last = now
 
+        head = self.head or sources.read_head(self.path)
         try:
             serial = True
-            if self.head is not None and parallel.usable(self.module, self.head, total):
+            if parallel.usable(self.module, head, total):
                 try:
-                    parallel.import_file(self.path, self.module, writer, report, tick)
+                    parallel.import_file(self.path, self.module, head, writer, report, tick)
                     serial = False
                 except parallel.WorkersUnavailable:
                     pass  # read it in this process instead
             if serial:
-                for run in self.module.read(self.path, report, reader):
+                for run in self.module.read(head, report, reader):
                     run.source_file = run.source_file or self.path
                     writer.add(finalize_run(run))
                     for problem in tree_problems(run):

@@ -1,13 +1,17 @@
-"""Importing big one-run-per-line JSONL files on every core.
+"""Importing big files on every core, for the formats that offer a parallel-import hook.
 
-The file is cut into blocks of whole lines. Worker processes parse, normalise and finalize the runs
-of a block into a scratch SQLite file; this process appends each scratch file to the store in file
-order with INSERT … SELECT, so no row crosses a process boundary as Python objects. Used for formats
-whose module offers one_run_per_line(head) and run_from_line(number, record, report).
+Which hooks there are, and what they promise, is in sources/contract.py:
+- LinesInParallel (one whole run per JSON line): the file is cut into blocks of whole lines and
+  each worker process turns a block into runs;
+- GroupsInParallel (a run spread over many records in any order): this process stages the file,
+  then each worker turns a range of staged groups into runs.
+Either way a worker normalises and finalizes its runs into a scratch SQLite file, and this process
+appends the scratch files to the store in order with INSERT … SELECT, so no row crosses a process
+boundary as Python objects and the store is the one a serial import makes.
 
-Formats that spread a run over many lines (OTLP) offer stage(path, report, source, staging) and
-run_from_group(key, records) instead: this process stages the file, then the workers turn ranges of
-staged groups into runs in scratch files, merged in group order as above.
+Settings, from the environment: TRACETUI_WORKERS (processes; default: the cores this process may
+use), TRACETUI_PARALLEL_MIN_BYTES (smaller files are read in this process) and
+TRACETUI_PARALLEL_BLOCK_BYTES (about how much input each worker's share holds).
 """
 
 from __future__ import annotations
@@ -16,17 +20,21 @@ import os
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator
-from importlib import import_module
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, TYPE_CHECKING
 
-from .model import Problem, finalize_run, tree_problems
-from .sources import SourceFile
+from . import sources
+from .model import Problem, Run, finalize_run, tree_problems
+from .sources import GroupsInParallel, Head, LinesInParallel, Source, SourceFile
 from .sources.records import parse_line
 from .sources.staging import Staging, read_groups
 from .store import StoreWriter
 
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
 BLOCK = 8 << 20
-FIRST_BLOCK = 1 << 20
+FIRST_BLOCK = 1 << 20  # a small first block: the viewer shows the first runs sooner
 MIN_SIZE = 32 << 20  # below this, starting processes costs more than it saves
 
 
@@ -35,6 +43,21 @@ def worker_count() -> int:
     if os.environ.get("TRACETUI_WORKERS", "").isdigit():
         return max(1, int(os.environ["TRACETUI_WORKERS"]))
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _bytes_setting(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() else default
+
+
+def min_size() -> int:
+    """Files smaller than this are read in this process: TRACETUI_PARALLEL_MIN_BYTES, else MIN_SIZE."""
+    return _bytes_setting("TRACETUI_PARALLEL_MIN_BYTES", MIN_SIZE)
+
+
+def block_size() -> int:
+    """About how many bytes of input one worker's share holds: TRACETUI_PARALLEL_BLOCK_BYTES, else BLOCK."""
+    return max(1, _bytes_setting("TRACETUI_PARALLEL_BLOCK_BYTES", BLOCK))
 
 
 class WorkersUnavailable(Exception):
@@ -52,24 +75,21 @@ def start_helpers() -> None:
     resource_tracker.ensure_running()
 
 
-def usable(module, head, size: int) -> bool:
-    check = getattr(module, "one_run_per_line", None)
-    if size < MIN_SIZE or worker_count() < 2:
+def usable(source: Source, head: Head, size: int) -> bool:
+    """Whether a file of `size` bytes in this format is worth reading with worker processes."""
+    if size < min_size() or worker_count() < 2:
         return False
-    return _staged(module) or (check is not None and check(head))
+    return sources.groups_in_parallel(source) or sources.lines_in_parallel(source, head)
 
 
-def _staged(module) -> bool:
-    return hasattr(module, "stage") and hasattr(module, "run_from_group")
-
-
-def blocks(f) -> Iterator[tuple[int, bytes, bool]]:
-    """(first line number, whole lines, is the end of the file) blocks of about BLOCK bytes."""
+def blocks(f: IO[bytes], size: int | None = None, first_size: int | None = None) -> Iterator[tuple[int, bytes, bool]]:
+    """(first line number, whole lines, is the end of the file) blocks of about `size` bytes (block_size())."""
+    size = size or block_size()
+    read = first_size or min(FIRST_BLOCK, size)
     number, rest = 1, b""
-    size = FIRST_BLOCK  # a small first block: the viewer shows the first runs sooner
     while True:
-        data = f.read(size)
-        size = BLOCK
+        data = f.read(read)
+        read = size
         if not data:
             if rest:
                 yield number, rest, True
@@ -94,34 +114,39 @@ def _lines(first: int, block: bytes, at_end: bool) -> Iterator[tuple[int, bytes,
         yield first + i, raw, not (at_end and i == last)
 
 
-def convert(module_name: str, path: str, first: int, block: bytes, at_end: bool, out: str) -> list[Problem]:
-    """In a worker: the runs of one block into the scratch store `out`; returns what was skipped."""
-    module = import_module(module_name)
-    problems: list[Problem] = []
-    writer = StoreWriter(out, scratch=True, commit_every=3600, batch_rows=50000)
-    for number, raw, complete in _lines(first, block, at_end):
-        record = parse_line(number, raw, problems.append, complete=complete)
-        if record is None:
-            continue
-        run = module.run_from_line(number, record, problems.append)
-        if run is None:
-            continue
-        run.source_file = run.source_file or path
-        writer.add(finalize_run(run))
-        problems.extend(tree_problems(run))
-    writer.finish()
-    return problems
+# -- in a worker process --------------------------------------------------------------------------
 
 
-def convert_groups(
-    module_name: str, path: str, staging_path: str, first: int, keys: list[str], out: str
-) -> list[Problem]:
-    """In a worker: the runs of staged groups first, first + 1, ... (keys) into the scratch store `out`."""
-    module = import_module(module_name)
-    writer = StoreWriter(out, scratch=True, commit_every=3600, batch_rows=50000)
+def convert_lines(fmt: str, path: str, first: int, block: bytes, at_end: bool, out: str) -> list[Problem]:
+    """The runs of one block of lines into the scratch store `out`; returns what was reported."""
+    source = sources.by_name(fmt)
+    assert isinstance(source, LinesInParallel)
     problems: list[Problem] = []
-    for key, records in read_groups(staging_path, first, keys):
-        run = module.run_from_group(key, records)
+
+    def runs() -> Iterator[Run | None]:
+        for number, raw, complete in _lines(first, block, at_end):
+            record = parse_line(number, raw, problems.append, complete=complete)
+            if record is not None:
+                yield source.run_from_line(number, record, problems.append)
+
+    return _write_runs(runs(), path, out, problems)
+
+
+def convert_groups(fmt: str, path: str, staging_path: str, first: int, keys: list[str], out: str) -> list[Problem]:
+    """The runs of staged groups first, first + 1, ... (keys) into the scratch store `out`."""
+    source = sources.by_name(fmt)
+    assert isinstance(source, GroupsInParallel)
+    problems: list[Problem] = []
+    runs = (
+        source.run_from_group(key, records, problems.append) for key, records in read_groups(staging_path, first, keys)
+    )
+    return _write_runs(runs, path, out, problems)
+
+
+def _write_runs(runs: Iterable[Run | None], path: str, out: str, problems: list[Problem]) -> list[Problem]:
+    """Finalize runs into the scratch store `out`, as loading.Opening does into the store; returns problems."""
+    writer = StoreWriter(out, scratch=True, commit_every=3600, batch_rows=50000)
+    for run in runs:
         if run is None:
             continue
         run.source_file = run.source_file or path
@@ -135,95 +160,120 @@ def _ready() -> None:
     """Submitted first: starts the workers while this process is still staging."""
 
 
+# -- in this process ------------------------------------------------------------------------------
+
+
+class _InOrder:
+    """Scratch stores the workers are writing, merged into the store in the order they were submitted.
+
+    At most a few are in flight, so scratch files and finished work do not pile up.
+    """
+
+    def __init__(
+        self, writer: StoreWriter, report: Callable[[Problem], None], progress: Callable[[int], None] | None
+    ) -> None:
+        self.writer, self.report, self.progress = writer, report, progress
+        self.limit = worker_count() + 1
+        self.pending: deque[tuple[Future[list[Problem]], str, int]] = deque()
+
+    def add(self, future: Future[list[Problem]], out: str, position: int) -> None:
+        self.pending.append((future, out, position))
+        while len(self.pending) > self.limit:
+            self._merge_one()
+
+    def finish(self) -> None:
+        while self.pending:
+            self._merge_one()
+
+    def _merge_one(self) -> None:
+        future, out, position = self.pending.popleft()
+        for problem in future.result():
+            self.report(problem)
+        self.writer.merge(out)
+        os.remove(out)
+        if self.progress is not None:
+            self.progress(position)
+
+
 def import_file(
     path: str,
-    module,
+    source: Source,
+    head: Head,
     writer: StoreWriter,
     report: Callable[[Problem], None],
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Stream path into writer with worker processes, in file order, at most a few blocks in flight."""
+    """Read path into writer with worker processes, in file order, at most a few shares in flight."""
     from concurrent.futures import ProcessPoolExecutor  # here: 25 ms of start-up most runs never need
     from multiprocessing import get_context
 
-    workers = worker_count()
     scratch = tempfile.mkdtemp(prefix="tracetui-import-")
     # spawn, not fork: the viewer imports from a thread, and forking a threaded process can deadlock.
     context = get_context("spawn")
     try:
         # Creating the pool starts multiprocessing's helpers (semaphores, the resource tracker);
-        # submitting the first block starts the workers. Either can fail before anything is written.
+        # submitting the first task starts the workers. Either can fail before anything is written.
         try:
-            pool = ProcessPoolExecutor(workers, mp_context=context)
+            pool = ProcessPoolExecutor(worker_count(), mp_context=context)
         except (OSError, ValueError) as exc:
             raise WorkersUnavailable(str(exc)) from exc
-        if _staged(module):
-            with pool:
-                _import_staged(path, module, pool, scratch, writer, report, progress)
-            return
-        with open(path, "rb") as f, pool:
-            pending: deque = deque()
-
-            def drain_one() -> None:
-                future, out, position = pending.popleft()
-                for problem in future.result():
-                    report(problem)
-                writer.merge(out)
-                os.remove(out)
-                if progress is not None:
-                    progress(position)
-
-            for k, (first, block, at_end) in enumerate(blocks(f)):
-                out = os.path.join(scratch, f"block-{k}.db")
-                try:
-                    future = pool.submit(convert, module.__name__, path, first, block, at_end, out)
-                except (OSError, ValueError) as exc:  # processes are started by the first submit
-                    if k == 0:
-                        raise WorkersUnavailable(str(exc)) from exc
-                    raise
-                pending.append((future, out, f.tell()))
-                while len(pending) > workers + 1:
-                    drain_one()
-            while pending:
-                drain_one()
+        merged = _InOrder(writer, report, progress)
+        with pool:
+            if sources.groups_in_parallel(source):
+                _import_groups(path, source, head, pool, scratch, merged, report)
+            else:
+                _import_lines(path, source, pool, scratch, merged)
+            merged.finish()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _import_staged(path, module, pool, scratch: str, writer: StoreWriter, report, progress) -> None:
+def _import_lines(path: str, source: Source, pool: ProcessPoolExecutor, scratch: str, merged: _InOrder) -> None:
+    with open(path, "rb") as f:
+        for k, (first, block, at_end) in enumerate(blocks(f)):
+            out = os.path.join(scratch, f"block-{k}.db")
+            try:
+                future = pool.submit(convert_lines, source.NAME, path, first, block, at_end, out)
+            except (OSError, ValueError) as exc:  # processes are started by the first submit
+                if k == 0:
+                    raise WorkersUnavailable(str(exc)) from exc
+                raise
+            merged.add(future, out, f.tell())
+
+
+def _import_groups(
+    path: str,
+    source: Source,
+    head: Head,
+    pool: ProcessPoolExecutor,
+    scratch: str,
+    merged: _InOrder,
+    report: Callable[[Problem], None],
+) -> None:
+    assert isinstance(source, GroupsInParallel)
     try:
         pool.submit(_ready)  # processes are started by the first submit
     except (OSError, ValueError) as exc:
         raise WorkersUnavailable(str(exc)) from exc
-    source = SourceFile(path)
+    reader = SourceFile(path)
     with Staging() as staging:
-        module.stage(path, report, source, staging)
+        source.stage(head, report, reader, staging)
         staging.seal()
-        pending: deque = deque()
-
-        def drain_one() -> None:
-            future, out = pending.popleft()
-            for problem in future.result():
-                report(problem)
-            writer.merge(out)
-            os.remove(out)
-            if progress is not None:
-                progress(source.position)
 
         def submit(first: int, keys: list[str]) -> None:
             out = os.path.join(scratch, f"groups-{first}.db")
-            pending.append((pool.submit(convert_groups, module.__name__, path, staging.path, first, keys, out), out))
-            while len(pending) > worker_count() + 1:
-                drain_one()
+            future = pool.submit(convert_groups, source.NAME, path, staging.path, first, keys, out)
+            merged.add(future, out, reader.position)
 
-        first, keys, size = 0, [], 0
+        first, size, share = 0, 0, block_size()
+        keys: list[str] = []
         for key, group_size in staging.group_sizes():
             keys.append(key)
             size += group_size
-            if size >= BLOCK:
+            if size >= share:
                 submit(first, keys)
                 first, keys, size = first + len(keys), [], 0
         if keys:
             submit(first, keys)
-        while pending:
-            drain_one()
+        # The staging file must outlive the workers reading it.
+        merged.finish()

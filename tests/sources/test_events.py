@@ -14,7 +14,7 @@ from tracetui import sources
 from tracetui.cli import main
 from tracetui.loading import open_store, prepare
 from tracetui.model import FLAG_CYCLE, FLAG_ORPHAN, Problem
-from tracetui.sources import SourceFile, events
+from tracetui.sources import SourceFile, events, read_head
 
 
 def write_events(path, *lines) -> str:
@@ -107,7 +107,7 @@ def test_a_json_document_is_not_claimed(tmp_path):
 
 def test_interleaved_runs_come_apart_in_order_of_first_appearance(tmp_path, interleaved):
     path = write_events(tmp_path / "again.jsonl", *INTERLEAVED)
-    assert [r.id for r in events.read(path, lambda p: None, SourceFile(path))] == ["r1", "r2"]
+    assert [r.id for r in events.read(read_head(path), lambda p: None, SourceFile(path))] == ["r1", "r2"]
     assert interleaved.count_runs() == 2
     assert [s.id for s in interleaved.steps("r1")] == ["think", "call", "res"]
     assert [s.id for s in interleaved.steps("r2")] == ["a", "b"]
@@ -285,20 +285,20 @@ def test_the_staging_file_is_removed(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(staging_dir))
     path = write_events(tmp_path / "t.jsonl", *INTERLEAVED)
 
-    runs = events.read(path, lambda p: None, SourceFile(path))
+    runs = events.read(read_head(path), lambda p: None, SourceFile(path))
     first = next(runs)
     assert first.id == "r1" and len(os.listdir(staging_dir)) == 1  # staged while runs are read back
     runs.close()  # a reader that stops early still cleans up
     assert os.listdir(staging_dir) == []
 
-    assert [r.id for r in events.read(path, lambda p: None, SourceFile(path))] == ["r1", "r2"]
+    assert [r.id for r in events.read(read_head(path), lambda p: None, SourceFile(path))] == ["r1", "r2"]
     assert os.listdir(staging_dir) == []
 
 
 def test_problems_name_the_run_when_known(tmp_path):
     path = write_events(tmp_path / "t.jsonl", ev("r9", "x", cost_usd="free"))
     reported: list[Problem] = []
-    assert list(events.read(path, reported.append, SourceFile(path))) == []
+    assert list(events.read(read_head(path), reported.append, SourceFile(path))) == []
     assert [(p.line, p.run_id) for p in reported] == [(1, "r9")]
 
 

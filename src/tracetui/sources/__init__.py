@@ -1,111 +1,186 @@
 """Input formats. One module per format; each is detected from content, never the file name.
 
-A format module defines:
-  NAME         short name, used by --format
-  DESCRIPTION  one line for `tracetui formats`
-  DETECTION    how it is recognised, one line for `tracetui formats`
-  sniff(head)  -> bool, from a Head (the first bytes, the first record or the SQLite tables)
-  read(path, report, source) -> iterator of model.Run, not yet finalized (model.finalize_run is
-               applied by the importer). `report(Problem)` records skipped/repaired input;
-               `source.open()` gives the binary file to stream (so progress can be shown).
-and, for SQLite sources that can be queried where they lie:
-  in_place(head) -> bool, and views(conn) creating TEMP views `runs` and `steps` with the store's
-               columns (store.RUN_COLUMNS / STEP_COLUMNS) over the read-only connection; it returns
-               sort-key overrides ({"started": column}) for the Store, or {}.
+What a format module defines is the contract in sources/contract.py (`Source`, and the optional
+`InPlace`, `LinesInParallel` and `GroupsInParallel` hooks). The formats are every module of this
+package that is not marked `HELPER = True`, plus the objects registered by installed packages under
+the `tracetui.sources` entry-point group; detection asks them in order of their PRIORITY. Adding a
+format is adding a module: no list here names them.
 """
 
 from __future__ import annotations
 
 import os
+import pkgutil
 import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import sys
+import warnings
 from importlib import import_module
-from types import ModuleType
+from importlib.machinery import PathFinder
 from typing import Any
 
 import orjson
 
 from ..errors import UnusableInput
-from ..model import Problem
 from ..sqlite_uri import ro_uri  # also sources.ro_uri, for the format modules
-
-# Order matters: the first module whose sniff() accepts the input wins.
-_MODULES = (
-    "native_sqlite",
-    "agent_traces",
-    "tracetui_jsonl",
-    "otlp",
-    "langsmith",
-    "openai_agents",
-    "langfuse",
-    "smolagents",
-    "inspect_ai",
-    "export",
-    "events",
+from .contract import (
+    GroupsInParallel,
+    Head,
+    InPlace,
+    LinesInParallel,
+    ProblemSink,
+    Source,
+    SourceFile,
+    groups_in_parallel,
+    in_place,
+    lines_in_parallel,
 )
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "GroupsInParallel",
+    "Head",
+    "InPlace",
+    "LinesInParallel",
+    "PluginWarning",
+    "ProblemSink",
+    "Source",
+    "SourceFile",
+    "by_name",
+    "detect",
+    "formats",
+    "groups_in_parallel",
+    "in_place",
+    "lines_in_parallel",
+    "names",
+    "read_head",
+    "ro_uri",
+]
+
+ENTRY_POINT_GROUP = "tracetui.sources"
+
+
+class PluginWarning(UserWarning):
+    """A format registered by another package could not be used; the other formats still are."""
+
 
 HEAD_BYTES = 1 << 16
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
-ProblemSink = Callable[[Problem], None]
+
+# -- the registry ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Head:
-    """What detection may look at: the start of the file, parsed as far as it can cheaply be."""
-
-    path: str
-    data: bytes
-    sqlite_tables: dict[str, list[str]] | None = None  # table -> columns, for SQLite files
-    first_record: Any = None  # first JSON value of a JSON Lines file
-    json_document: bool = False  # starts like JSON but its first line is not a whole value
-    top_keys: list[str] = field(default_factory=list)  # keys of a JSON document's top-level object
-    array_key: str | None = None  # the first array-valued top-level key of a JSON document
-    first_item: Any = None  # first element of the top-level array, or of array_key's array
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.sqlite_tables is not None
-
-
-class SourceFile:
-    """The file a reader streams; tracks how far it has got, for progress bars."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self._file = None
-
-    def open(self):
-        self._file = open(self.path, "rb")
-        return self._file
-
-    @property
-    def position(self) -> int:
-        try:
-            return self._file.tell() if self._file and not self._file.closed else 0
-        except (OSError, ValueError):
-            return 0
-
-
-def in_place(module: ModuleType, head: Head) -> bool:
-    check = getattr(module, "in_place", None)
-    return bool(check and check(head))
-
-
-def formats() -> list[ModuleType]:
-    return [import_module(f"{__name__}.{name}") for name in _MODULES]
-
-
-def by_name(name: str) -> ModuleType:
-    for module in formats():
-        if module.NAME == name:
-            return module
-    raise KeyError(name)
+def formats() -> list[Source]:
+    """Every format, in detection order: highest PRIORITY first, then by NAME."""
+    found: dict[str, Source] = {}
+    for source in [*_builtin_formats(), *_plugin_formats()]:
+        if source.NAME in found:
+            warnings.warn(
+                f"format {source.NAME!r} is defined twice; the first one is used", PluginWarning, stacklevel=2
+            )
+            continue
+        found[source.NAME] = source
+    return sorted(found.values(), key=lambda s: (-s.PRIORITY, s.NAME))
 
 
 def names() -> list[str]:
-    return [m.NAME for m in formats()]
+    return [s.NAME for s in formats()]
+
+
+def by_name(name: str) -> Source:
+    """The format called `name`, importing as little as it can (a forced --format skips detection)."""
+    # A built-in module named after its format (NAME with "-" as "_") is found without importing the others.
+    guess = name.replace("-", "_")
+    if guess in _builtin_module_names():
+        source = _builtin_format(guess)
+        if source is not None and source.NAME == name:
+            return source
+    for source in formats():
+        if source.NAME == name:
+            return source
+    raise KeyError(name)
+
+
+def _builtin_module_names() -> list[str]:
+    return [info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")]
+
+
+def _builtin_format(module_name: str) -> Source | None:
+    """The format module `module_name` of this package, or None for a helper module."""
+    module = import_module(f"{__name__}.{module_name}")
+    if getattr(module, "HELPER", False):
+        return None
+    if not isinstance(module, Source):
+        raise TypeError(f"{module.__name__} is neither a format (see sources/contract.py) nor marked HELPER = True")
+    return module
+
+
+def _builtin_formats() -> list[Source]:
+    return [s for s in map(_builtin_format, _builtin_module_names()) if s is not None]
+
+
+def _plugin_formats() -> list[Source]:
+    """Formats other packages register under the `tracetui.sources` entry-point group (name = NAME)."""
+    if not _may_have_plugins():
+        return []
+    from importlib.metadata import entry_points
+
+    found: list[Source] = []
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            source = entry_point.load()
+        except Exception as exc:  # a broken plug-in must not stop tracetui reading every other format
+            warnings.warn(f"format plug-in {entry_point.value!r} cannot be loaded: {exc}", PluginWarning, stacklevel=3)
+            continue
+        if not isinstance(source, Source):
+            warnings.warn(
+                f"format plug-in {entry_point.value!r} lacks NAME, DESCRIPTION, DETECTION, PRIORITY, sniff or read;"
+                " skipped",
+                PluginWarning,
+                stacklevel=3,
+            )
+            continue
+        found.append(source)
+    return found
+
+
+def _may_have_plugins() -> bool:
+    """Whether an installed distribution may register a format, judged without importlib.metadata.
+
+    Importing importlib.metadata costs about 25 ms, a quarter of the CLI's start-up, and almost no
+    installation has a plug-in. Distributions on sys.path declare entry points in entry_points.txt
+    beside their metadata, which is where importlib.metadata finds them too; when the group's name
+    is in none of those files there is nothing to load. Anything unusual (a zip file on sys.path, a
+    finder of distributions other than the standard one) is left to importlib.metadata.
+    """
+    if any(hasattr(finder, "find_distributions") and finder is not PathFinder for finder in sys.meta_path):
+        return True
+    needle = ENTRY_POINT_GROUP.encode()
+    for entry in sys.path:
+        try:
+            children = os.listdir(entry or ".")
+        except NotADirectoryError:
+            return True  # a zip file on sys.path
+        except OSError:
+            continue
+        for child in children:
+            low = child.lower()
+            if low.endswith((".dist-info", ".egg-info")):
+                declared = os.path.join(entry, child, "entry_points.txt")
+            elif low.endswith(".egg"):
+                declared = os.path.join(entry, child, "EGG-INFO", "entry_points.txt")
+            else:
+                continue
+            try:
+                with open(declared, "rb") as f:
+                    if needle in f.read():
+                        return True
+            except OSError:
+                continue
+    return False
+
+
+# -- the head -------------------------------------------------------------------------------------
 
 
 def check_readable(path: str) -> None:
@@ -210,22 +285,26 @@ def sqlite_tables(path: str) -> dict[str, list[str]]:
         raise UnusableInput(path, f"corrupt or unreadable SQLite database ({exc})") from None
 
 
-def detect(path: str, forced: str | None = None) -> tuple[ModuleType, Head]:
+# -- detection ------------------------------------------------------------------------------------
+
+
+def detect(path: str, forced: str | None = None) -> tuple[Source, Head]:
+    """The format of `path` (the first, by PRIORITY, whose sniff claims it, or `forced`) and its head."""
     head = read_head(path)
     if forced:
         try:
             return by_name(forced), head
         except KeyError:
             raise UnusableInput(path, f"unknown format {forced!r} (known: {', '.join(names())})") from None
-    for module in formats():
-        if module.sniff(head):
-            return module, head
+    for source in formats():
+        if source.sniff(head):
+            return source, head
     raise UnusableInput(path, describe_unknown(head))
 
 
 def describe_unknown(head: Head) -> str:
     if head.is_sqlite:
-        tables = ", ".join(sorted(head.sqlite_tables)) or "none"
+        tables = ", ".join(sorted(head.tables)) or "none"
         return f"a SQLite database but not a trace store (tables found: {tables})"
     if b"\x00" in head.data[:4096]:
         return "binary data, not a trace file"

@@ -21,6 +21,7 @@ from . import sqlsql as q
 NAME = "agent-traces"
 DESCRIPTION = "agent server SQLite database with an agent_traces table (one row per agent turn)"
 DETECTION = "SQLite file with a table named agent_traces (read in place, read-only)"
+PRIORITY = 90
 TABLE = "agent_traces"
 
 KNOWN = (
@@ -42,7 +43,7 @@ TOOL_KNOWN = ("toolName", "durationMs", "error", "timestamp")
 
 
 def sniff(head: Head) -> bool:
-    return head.is_sqlite and TABLE in (head.sqlite_tables or {})
+    return TABLE in head.tables
 
 
 def in_place(head: Head) -> bool:
@@ -245,11 +246,11 @@ def row_to_run(row: dict[str, Any], path: str, report: ProblemSink) -> Run:
     return run
 
 
-def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
-    conn = sqlite3.connect(ro_uri(path), uri=True)
+def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    conn = sqlite3.connect(ro_uri(head.path), uri=True)
     conn.row_factory = sqlite3.Row
     try:
         for row in conn.execute(f"SELECT rowid AS rowid, * FROM {TABLE} ORDER BY rowid"):
-            yield row_to_run(dict(row), path, report)
+            yield row_to_run(dict(row), head.path, report)
     finally:
         conn.close()

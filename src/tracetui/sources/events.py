@@ -15,8 +15,10 @@ from typing import Any
 from .. import normalize
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
+from .contract import StagedRecords
+from .export import RUN_MARKERS
 from .records import json_lines
-from .staging import Staging
+from .staging import Staging, read_staged, stage_records
 
 NAME = "events"
 DESCRIPTION = "flat event log as JSON Lines: one step per line, runs interleaved"
@@ -24,6 +26,7 @@ DETECTION = (
     'JSON Lines whose first line is an object with "run_id" and "step_id" (or a "type" of '
     'reasoning, tool_call, tool_result or error) and no "steps" list'
 )
+PRIORITY = 0  # the sniff is loose (run_id and step_id or an event type): asked last
 
 EVENT_TYPES = frozenset({"reasoning", "tool_call", "tool_result", "error"})
 TOOL_TYPES = frozenset({"tool_call", "tool_result"})
@@ -58,30 +61,36 @@ def sniff(head: Head) -> bool:
         return False
     if isinstance(rec.get("steps"), list) or "tracetui" in rec:
         return False
+    if "step_id" not in rec and any(key in rec for key in RUN_MARKERS):
+        return False  # no step, but fields of a run: a line of an agent trace export, which reads it
     return "run_id" in rec and ("step_id" in rec or _event_type(rec.get("type")) in EVENT_TYPES)
 
 
-def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
-    with Staging() as staging:
-        for line, record in json_lines(source, report):
-            run_id = record.get("run_id")
-            if run_id is None or run_id == "":
-                report(Problem("skipped: the event has no run_id", line=line))
-                continue
-            if isinstance(run_id, bool) or not isinstance(run_id, _IDS):
-                report(Problem(f"skipped: run_id must be text, not {_type_name(run_id)}", line=line))
-                continue
-            try:
-                event = _staged_event(record, line)
-            except BadField as exc:
-                report(Problem(f"skipped: {exc}", line=line, run_id=str(run_id)))
-                continue
-            staging.add(str(run_id), event, line)
-        for run_id, events in staging.groups():
-            yield _run(run_id, events)
+def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    return read_staged(stage, run_from_group, head, report, source)
 
 
-def _staged_event(record: dict[str, Any], line: int) -> dict[str, Any]:
+def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging) -> None:
+    """Every line checked and staged under its run_id; a file with no usable line has no runs."""
+
+    def group_of(line: int | None, record: dict[str, Any]) -> tuple[str, Any] | None:
+        run_id = record.get("run_id")
+        if run_id is None or run_id == "":
+            report(Problem("skipped: the event has no run_id", line=line))
+            return None
+        if isinstance(run_id, bool) or not isinstance(run_id, _IDS):
+            report(Problem(f"skipped: run_id must be text, not {_type_name(run_id)}", line=line))
+            return None
+        try:
+            return str(run_id), _staged_event(record, line)
+        except BadField as exc:
+            report(Problem(f"skipped: {exc}", line=line, run_id=str(run_id)))
+            return None
+
+    stage_records(staging, json_lines(source, report), group_of, head, None)
+
+
+def _staged_event(record: dict[str, Any], line: int | None) -> dict[str, Any]:
     """What the run needs of one line, checked: the Step's fields plus agent, start time, error flag."""
     raw_type = _text_field(record, "type")
     event_type = _event_type(raw_type)
@@ -94,7 +103,7 @@ def _staged_event(record: dict[str, Any], line: int) -> dict[str, Any]:
     tool = _text_field(record, "tool")
     is_error = event_type == "error"
     content = normalize.text(record.get("content"))
-    step = {
+    step: dict[str, Any] = {
         "id": _id_field(record, "step_id") or f"line-{line}",
         "parent_id": _id_field(record, "parent_id"),
         "name": (tool if event_type in TOOL_TYPES and tool else None) or raw_type or "event",
@@ -117,7 +126,8 @@ def _staged_event(record: dict[str, Any], line: int) -> dict[str, Any]:
     return {"step": step, "agent": _text_field(record, "agent"), "start_ms": start_ms, "error": is_error}
 
 
-def _run(run_id: str, events: list[tuple[int | None, dict[str, Any]]]) -> Run:
+def run_from_group(run_id: str, events: StagedRecords, report: ProblemSink) -> Run:
+    """The events of one run, as stage() staged them, to a Run."""
     run = Run(id=run_id, source_line=events[0][0])
     run.agent = next((e["agent"] for _, e in events if e["agent"] is not None), None)
     steps = []

@@ -15,7 +15,7 @@ import orjson
 from .. import normalize
 from ..errors import UnusableInput
 from ..model import FLAG_DID_NOT_RUN, Problem, Run, Step
-from . import Head, ProblemSink, SourceFile, read_head
+from . import Head, ProblemSink, SourceFile
 from .records import json_document_items, json_lines
 
 NAME = "export"
@@ -24,6 +24,7 @@ DETECTION = (
     'JSON Lines or a JSON array of objects with "run_id" and steps/agent_id/status/credits, '
     'or a JSON object with a "runs" array or "export_type"'
 )
+PRIORITY = 10  # the sniff is loose (any object with run_id and a run field): asked after the framework formats
 
 RUN_MARKERS = ("steps", "agent_id", "status", "credits")
 FLAG_STEPS_SKIPPED = "steps_skipped"  # malformed steps were dropped (reported with their position)
@@ -99,10 +100,10 @@ def run_from_line(number: int, record: dict, report: ProblemSink) -> Run | None:
 # -- reading --------------------------------------------------------------------------------------
 
 
-def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
-    layout = _layout(read_head(path), forced=True)
+def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    layout = _layout(head, forced=True)
     if layout is None:
-        raise UnusableInput(path, "not an agent trace export (JSON Lines or a JSON document of runs)")
+        raise UnusableInput(head.path, "not an agent trace export (JSON Lines or a JSON document of runs)")
     shape, key = layout
     if shape == "lines":
         for number, record in json_lines(source, report):
@@ -115,7 +116,7 @@ def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
         envelope = None
     else:
         items = json_document_items(source, key, report)
-        envelope = _envelope_fields(path, key) if key is not None else None
+        envelope = _envelope_fields(head.path, key) if key is not None else None
     for index, item in items:
         where = _Where(None, f"item {index}: ")
         if not isinstance(item, dict):
@@ -159,7 +160,7 @@ def _envelope_fields(path: str, key: str) -> dict[str, Any]:
                     depth += event in ("start_map", "start_array")
                     depth -= event in ("end_map", "end_array")
                     if depth == 0:
-                        fields[current], builder = builder.value, None
+                        fields[str(current)], builder = builder.value, None
                 elif prefix == "" and event == "map_key":
                     current = value
                 elif prefix == "" and event == "end_map":
@@ -372,7 +373,7 @@ def run_from_record(record: dict, where: _Where, report: ProblemSink, envelope: 
         report(where.problem(f"skipped: {problem}", normalize.ident(run_id) if _ID.accepts(run_id) else None))
         return None
     rec = dict(record)
-    run_id = normalize.ident(rec.pop("run_id"))
+    run_id = normalize.ident(rec.pop("run_id")) or ""  # never empty: records without one are skipped above
     steps = rec.pop("steps", None) or []
     raw_status = _raw_status(rec)
     error = normalize.text(_take(rec, "error", "error_message")) or None
@@ -490,10 +491,10 @@ class _StepWalker:
         if not isinstance(raw, dict):
             self._drop(task, f"expected an object, got {type(raw).__name__}")
             return []
-        source_id = raw.get("agent_step_id") if raw.get("agent_step_id") is not None else raw.get("id")
+        raw_id = raw.get("agent_step_id") if raw.get("agent_step_id") is not None else raw.get("id")
         problem = _wrong_field(raw, STEP_RULES)
         if problem:
-            self._drop(task, problem, source_id)
+            self._drop(task, problem, raw_id)
             return []
         rec = dict(raw)
         given_id = normalize.ident(_take(rec, "agent_step_id", "id"))
@@ -517,7 +518,7 @@ class _StepWalker:
             parent_id=task.parent_id,
             seq=task.seq,
             # Step definition ids read like names ("summarize", "fetch-docs"); the type is shown anyway.
-            name=normalize.text(name) if name is not None else (given_id or raw_type or source_id),
+            name=(normalize.text(name) or "") if name is not None else (given_id or raw_type or source_id),
             kind=normalize.kind(raw_type),
             raw_type=raw_type,
             status=status,
@@ -546,7 +547,7 @@ class _StepWalker:
         self.run.steps.append(step)
 
         tools = self._tool_steps(step, tool_calls, task)
-        tasks = []
+        tasks: list[_Task] = []
         branches = self._branches(step, raw_type, then_steps, else_steps, cases, chosen, task)
         for branch, steps, path, skip in branches:
             tasks.extend(
@@ -564,6 +565,7 @@ class _StepWalker:
         built: list[Step] = []
         for position, call in ordered:
             path = f"{task.path}.tool_calls[{position}]"
+            problem: str | None
             if not isinstance(call, dict):
                 problem = f"expected an object, got {type(call).__name__}"
                 self._drop(_Task(call, step.id, 0, path), problem, what="tool call")
@@ -598,7 +600,7 @@ class _StepWalker:
             id=step_id,
             parent_id=parent.id,
             seq=seq,
-            name=normalize.text(name) if name is not None else "tool call",
+            name=(normalize.text(name) or "") if name is not None else "tool call",
             kind="tool",
             raw_type="tool_call",
             status=status,
@@ -675,7 +677,7 @@ class _StepWalker:
                 self._drop(_Task(case, step.id, 0, f"{task.path}.{path}"), problem, what="switch case")
                 continue
             match = case.get("match")
-            name = normalize.text(match) if match is not None else f"case {i + 1}"
+            name = (normalize.text(match) or "") if match is not None else f"case {i + 1}"
             labels.append({k: v for k, v in case.items() if k != "steps"})
             branches.append((name, case.get("steps") or [], f"{path}.steps"))
         if labels:

@@ -26,6 +26,7 @@ DESCRIPTION = (
     "Inspect AI eval logs (.json): each sample is a run; its events (spans, model, tool, score, error) are the steps"
 )
 DETECTION = 'a JSON document with top-level "version", "status" and "eval" (with "task") before "samples"'
+PRIORITY = 20
 
 _SPAN_KIND = {
     "agent": "agent",
@@ -83,7 +84,8 @@ def _first(path: str, prefix: str) -> Any:
     return None
 
 
-def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    path = head.path
     eval_info, status, error = _header(source)
     if not eval_info:
         raise UnusableInput(path, 'looks like an Inspect AI eval log, but its "eval" header is missing or broken')
@@ -131,7 +133,7 @@ def _build_run(sample: dict, index: int, eval_info: dict, path: str) -> Run:
         if sample.get(key) is not None:
             run.extra[key] = sample[key]
     run.steps, skipped = _steps(sample, run.error)
-    retries = sample.get("error_retries") if isinstance(sample.get("error_retries"), list) else []
+    retries = found if isinstance(found := sample.get("error_retries"), list) else []
     for number, error in enumerate(retries, 1):
         # Inspect keeps only the last attempt's events; each earlier one is shown as the failure it was.
         attempt = Step(
@@ -167,9 +169,9 @@ class _Resolver:
     """Puts back the message content Inspect stores once per sample (events_data, attachments)."""
 
     def __init__(self, sample: dict):
-        data = sample.get("events_data") if isinstance(sample.get("events_data"), dict) else {}
-        self.messages = data.get("messages") if isinstance(data.get("messages"), list) else []
-        self.attachments = sample.get("attachments") if isinstance(sample.get("attachments"), dict) else {}
+        data = found if isinstance(found := sample.get("events_data"), dict) else {}
+        self.messages = found if isinstance(found := data.get("messages"), list) else []
+        self.attachments = found if isinstance(found := sample.get("attachments"), dict) else {}
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str) and value.startswith("attachment://"):
@@ -189,7 +191,7 @@ class _Resolver:
 
 
 def _steps(sample: dict, sample_error: str | None) -> tuple[list[Step], dict[str, int]]:
-    events = sample.get("events") if isinstance(sample.get("events"), list) else []
+    events = found if isinstance(found := sample.get("events"), list) else []
     resolve = _Resolver(sample)
     steps: list[Step] = []
     spans: dict[str, Step] = {}
@@ -218,12 +220,12 @@ def _steps(sample: dict, sample_error: str | None) -> tuple[list[Step], dict[str
             if event.get("type") == "tool":
                 open_tools.append(step)
         elif kind == "span_end":
-            step = spans.get(normalize.ident(event.get("id")) or "")
-            if step is not None:
-                step.ended_at = normalize.timestamp(event.get("timestamp"))
-                step.duration_ms = step.duration_ms or normalize.duration_between(step.started_at, step.ended_at)
-                if step.status == "running":
-                    step.status = "completed"
+            ended = spans.get(normalize.ident(event.get("id")) or "")
+            if ended is not None:
+                ended.ended_at = normalize.timestamp(event.get("timestamp"))
+                ended.duration_ms = ended.duration_ms or normalize.duration_between(ended.started_at, ended.ended_at)
+                if ended.status == "running":
+                    ended.status = "completed"
         elif kind == "tool":
             target = next(
                 (
@@ -242,11 +244,11 @@ def _steps(sample: dict, sample_error: str | None) -> tuple[list[Step], dict[str
         elif kind in _QUIET_EVENTS:
             continue
         else:
-            step = _event_step(event, seq, parent_of(event.get("span_id")), resolve)
-            if step is None:
+            made = _event_step(event, seq, parent_of(event.get("span_id")), resolve)
+            if made is None:
                 skipped[str(kind)] = skipped.get(str(kind), 0) + 1
             else:
-                steps.append(step)
+                steps.append(made)
     return steps, skipped
 
 
@@ -311,8 +313,8 @@ def _event_step(event: dict, seq: int, parent: str | None, resolve: _Resolver) -
         started_at=normalize.timestamp(event.get("timestamp")),
     )
     if kind == "model":
-        output = event.get("output") if isinstance(event.get("output"), dict) else {}
-        usage = output.get("usage") if isinstance(output.get("usage"), dict) else {}
+        output = found if isinstance(found := event.get("output"), dict) else {}
+        usage = found if isinstance(found := output.get("usage"), dict) else {}
         step.name, step.kind = normalize.text(event.get("model")) or "model", "llm"
         step.input = normalize.text(resolve.model_input(event))
         step.output = _output_text(output)
@@ -334,7 +336,7 @@ def _event_step(event: dict, seq: int, parent: str | None, resolve: _Resolver) -
         elif output.get("error"):
             step.status, step.error = "failed", normalize.text(output["error"])
     elif kind == "score":
-        score = event.get("score") if isinstance(event.get("score"), dict) else {}
+        score = found if isinstance(found := event.get("score"), dict) else {}
         value = score.get("value")
         step.name, step.kind = normalize.text(event.get("scorer")) or "score", "evaluation"
         step.output = normalize.text(score.get("answer"))
@@ -394,7 +396,7 @@ def _output_text(output: Any) -> str | None:
         return normalize.text(output)
     if output.get("completion"):
         return normalize.text(output["completion"])
-    choices = output.get("choices") if isinstance(output.get("choices"), list) else []
+    choices = found if isinstance(found := output.get("choices"), list) else []
     message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
     if isinstance(message, dict) and message.get("tool_calls"):
         return normalize.text(

@@ -1,10 +1,10 @@
 """Langfuse exports: trace downloads (trace + observations + scores) and observation exports.
 
 A trace download is what GET /api/public/traces/{id} returns (TraceWithFullDetails): one JSON
-document, or many as JSON Lines, a JSON array or {"data": [...]}. Each is one run. An observation
-export holds observation rows only (ObservationsView: JSON Lines, a JSON array or the API's
-{"data": [...], "meta": ...}), traces interleaved and children before parents, so rows are staged
-by traceId (sources/staging.py) and one run is built per trace.
+document, or many as JSON Lines, a JSON array or {"data": [...]}. Each is one run, staged as a group
+of its own. An observation export holds observation rows only (ObservationsView: JSON Lines, a JSON
+array or the API's {"data": [...], "meta": ...}), traces interleaved and children before parents,
+so rows are staged by traceId (sources/staging.py) and one run is built per trace.
 
 Observations are the steps, linked by parentObservationId. level ERROR makes a failed step (its
 statusMessage is the error); the run fails when its root observation failed. Usage and cost are
@@ -23,9 +23,10 @@ import orjson
 from .. import normalize
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
-from . import Head, ProblemSink, SourceFile, read_head
+from . import Head, ProblemSink, SourceFile
+from .contract import StagedRecords
 from .records import json_document_items, json_lines
-from .staging import Staging
+from .staging import Staging, first_line, read_staged, stage_records
 
 NAME = "langfuse"
 DESCRIPTION = "Langfuse exports: trace downloads (trace + observations + scores) and observation exports"
@@ -33,6 +34,7 @@ DETECTION = (
     'JSON/JSONL traces with id, timestamp and "observations", or observation rows with id, traceId, '
     "type (SPAN, GENERATION, EVENT, AGENT, TOOL, …) and startTime"
 )
+PRIORITY = 40
 
 TYPES = frozenset(
     {"span", "generation", "event", "agent", "tool", "chain", "retriever", "evaluator", "embedding", "guardrail"}
@@ -144,8 +146,7 @@ def _top_level_keys(path: str) -> set[str]:
     return keys
 
 
-def _records(path: str, report: ProblemSink, source: SourceFile) -> Iterator[tuple[int, Any]]:
-    head = read_head(path)
+def _records(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[tuple[int, Any]]:
     if head.first_record is not None and not head.json_document:
         for line, record in json_lines(source, report):
             if not _is_trace(record) and not _is_observation(record) and isinstance(record.get("data"), list):
@@ -160,35 +161,47 @@ def _records(path: str, report: ProblemSink, source: SourceFile) -> Iterator[tup
                 yield 1, orjson.loads(f.read())
             except orjson.JSONDecodeError as exc:
                 raise UnusableInput(
-                    path, f"looks like a Langfuse trace download, but it is not valid JSON ({exc})"
+                    head.path, f"looks like a Langfuse trace download, but it is not valid JSON ({exc})"
                 ) from None
 
 
-def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
-    yielded = skipped = 0
-    with Staging() as staging:
-        for line, record in _records(path, report, source):
-            if _is_trace(record):
-                yield _trace_run(record, line, path, report)
-                yielded += 1
-            elif _is_observation(record):
-                staging.add(str(record["traceId"] or "(no trace)"), record, line)
-            else:
-                skipped += 1
-                report(
-                    Problem(
-                        "skipped: not a Langfuse trace or observation (needs id, traceId, type and startTime)",
-                        line=line,
-                    )
-                )
-        for trace_id, rows in staging.groups():
-            yield _observations_run(trace_id, rows, path, report)
-            yielded += 1
-    if not yielded:
-        raise UnusableInput(path, f"looks like a Langfuse export, but none of its {skipped} records is usable")
+# Group keys: every trace download is a group of its own; observation rows are grouped by traceId.
+_DOWNLOAD = "trace download "
+_OBSERVATIONS = "observations of "
 
 
-def _trace_run(trace: dict, line: int, path: str, report: ProblemSink) -> Run:
+def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    return read_staged(stage, run_from_group, head, report, source)
+
+
+def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging) -> None:
+    """Every trace download staged as a group of its own, every observation row under its traceId."""
+    downloads = 0
+
+    def group_of(line: int | None, record: Any) -> tuple[str, Any] | None:
+        nonlocal downloads
+        if _is_trace(record):
+            downloads += 1
+            return f"{_DOWNLOAD}{downloads}", record
+        if _is_observation(record):
+            return f"{_OBSERVATIONS}{record['traceId'] or '(no trace)'}", record
+        report(
+            Problem("skipped: not a Langfuse trace or observation (needs id, traceId, type and startTime)", line=line)
+        )
+        return None
+
+    stage_records(staging, _records(head, report, source), group_of, head, "a Langfuse export")
+
+
+def run_from_group(key: str, records: StagedRecords, report: ProblemSink) -> Run:
+    """A trace download, or the observation rows of one trace, as stage() staged them, to a Run."""
+    if key.startswith(_DOWNLOAD):
+        line, trace = records[0]
+        return _trace_run(trace, line, report)
+    return _observations_run(key.removeprefix(_OBSERVATIONS), records, report)
+
+
+def _trace_run(trace: dict, line: int | None, report: ProblemSink) -> Run:
     trace_id = str(trace["id"])
     observations = [
         o for o in trace["observations"] if _is_observation(o) or isinstance(o, dict) and normalize.ident(o.get("id"))
@@ -201,7 +214,7 @@ def _trace_run(trace: dict, line: int, path: str, report: ProblemSink) -> Run:
                 run_id=trace_id,
             )
         )
-    run = _run(trace_id, observations, path, line)
+    run = _run(trace_id, observations, line)
     run.agent = normalize.text(trace.get("name")) or run.agent
     run.session = normalize.ident(trace.get("sessionId"))
     run.input = normalize.text(trace.get("input")) if trace.get("input") is not None else run.input
@@ -214,24 +227,24 @@ def _trace_run(trace: dict, line: int, path: str, report: ProblemSink) -> Run:
     run.metadata = dict(trace["metadata"]) if isinstance(trace.get("metadata"), dict) else {}
     run.metadata.update({k: trace[k] for k in _TRACE_METADATA if trace.get(k) not in (None, [], "")})
     run.extra = {k: v for k, v in trace.items() if k not in _TRACE_KNOWN and not k.startswith("_") and v is not None}
-    scores = trace.get("scores") if isinstance(trace.get("scores"), list) else []
+    scores = found if isinstance(found := trace.get("scores"), list) else []
     known = {s.id for s in run.steps}
     for seq, score in enumerate(s for s in scores if isinstance(s, dict)):
         run.steps.append(_score_step(score, seq, known))
     return run
 
 
-def _observations_run(trace_id: str, rows: list[tuple[int, dict]], path: str, report: ProblemSink) -> Run:
-    run = _run(trace_id, [record for _, record in rows], path, min(line for line, _ in rows))
+def _observations_run(trace_id: str, rows: StagedRecords, report: ProblemSink) -> Run:
+    run = _run(trace_id, [record for _, record in rows], first_line(rows))
     if not any(s.parent_id is None for s in run.steps):
         report(Problem(f"trace {trace_id!r}: its root observation is not in the export", run_id=trace_id))
     return run
 
 
-def _run(trace_id: str, observations: list[dict], path: str, line: int) -> Run:
+def _run(trace_id: str, observations: list[dict], line: int | None) -> Run:
     ordered = sorted(observations, key=lambda o: normalize.timestamp(o.get("startTime")) or "")
     steps = [_step(o, seq) for seq, o in enumerate(ordered)]
-    run = Run(id=trace_id, source_file=path, source_line=line, steps=steps)
+    run = Run(id=trace_id, source_line=line, steps=steps)
     ids = {s.id for s in steps}
     roots = [s for s in steps if s.parent_id is None or s.parent_id not in ids]
     root = next((s for s in roots if s.parent_id is None), roots[0] if roots else None)
@@ -284,8 +297,8 @@ def _step(obs: dict, seq: int) -> Step:
 
 
 def _usage(step: Step, obs: dict) -> None:
-    details = obs.get("usageDetails") if isinstance(obs.get("usageDetails"), dict) else {}
-    legacy = obs.get("usage") if isinstance(obs.get("usage"), dict) else {}
+    details = found if isinstance(found := obs.get("usageDetails"), dict) else {}
+    legacy = found if isinstance(found := obs.get("usage"), dict) else {}
     step.tokens_in = _first_int(details, ("input", "prompt_tokens", "input_tokens")) or _nonzero(legacy.get("input"))
     step.tokens_out = _first_int(details, ("output", "completion_tokens", "output_tokens")) or _nonzero(
         legacy.get("output")
@@ -295,7 +308,7 @@ def _usage(step: Step, obs: dict) -> None:
     rest = {k: v for k, v in details.items() if k not in ("input", "output", "total")}
     if rest:
         step.extra["usage_details"] = rest
-    costs = obs.get("costDetails") if isinstance(obs.get("costDetails"), dict) else {}
+    costs = found if isinstance(found := obs.get("costDetails"), dict) else {}
     cost = normalize.number(costs.get("total"))
     if cost is None and costs:
         parts = [normalize.number(v) for v in costs.values()]

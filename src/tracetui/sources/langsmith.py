@@ -14,15 +14,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import normalize
-from ..errors import UnusableInput
 from ..model import Problem, Run, Step
-from . import Head, ProblemSink, SourceFile, read_head
+from . import Head, ProblemSink, SourceFile
+from .contract import StagedRecords
 from .records import json_document_items, json_lines
-from .staging import Staging
+from .staging import Staging, first_line, read_staged, stage_records
 
 NAME = "langsmith"
 DESCRIPTION = "LangSmith / LangChain runs (LangGraph metadata included), one run per JSON line"
 DETECTION = "JSON Lines (or a JSON array) of objects with id, run_type and trace_id, dotted_order or parent_run_id"
+PRIORITY = 60
 
 RUN_TYPES = frozenset({"chain", "llm", "tool", "retriever", "prompt", "parser", "embedding"})
 _KIND = {"llm": "llm", "tool": "tool", "retriever": "retrieval", "embedding": "retrieval"}
@@ -67,29 +68,22 @@ def sniff(head: Head) -> bool:
     return _is_run(head.first_record) or (head.json_document and _is_run(head.first_item))
 
 
-def _records(path: str, report: ProblemSink, source: SourceFile) -> Iterator[tuple[int, Any]]:
-    head = read_head(path)
-    if head.json_document:
-        return json_document_items(source, head.array_key, report)
-    return json_lines(source, report)
+def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    return read_staged(stage, run_from_group, head, report, source)
 
 
-def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
-    yielded = 0
-    skipped = 0
-    with Staging() as staging:
-        for line, record in _records(path, report, source):
-            trace = _trace_id(record) if _is_run(record) else None
-            if trace is None:
-                skipped += 1
-                report(Problem("skipped: not a LangSmith run (needs id, run_type and a trace id)", line=line))
-                continue
-            staging.add(trace, record, line)
-        for trace, records in staging.groups():
-            yield _build_run(trace, records, path, report)
-            yielded += 1
-    if not yielded:
-        raise UnusableInput(path, f"looks like LangSmith runs, but none of its {skipped} records is usable")
+def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging) -> None:
+    """Every run record staged under its trace id."""
+
+    def group_of(line: int | None, record: Any) -> tuple[str, Any] | None:
+        trace = _trace_id(record) if _is_run(record) else None
+        if trace is None:
+            report(Problem("skipped: not a LangSmith run (needs id, run_type and a trace id)", line=line))
+            return None
+        return trace, record
+
+    records = json_document_items(source, head.array_key, report) if head.json_document else json_lines(source, report)
+    stage_records(staging, records, group_of, head, "LangSmith runs")
 
 
 def _trace_id(record: dict) -> str | None:
@@ -114,17 +108,18 @@ def _order_key(record: dict) -> str:
     return f"{compact}000Z{record.get('id')}"
 
 
-def _build_run(trace: str, records: list[tuple[int, dict]], path: str, report: ProblemSink) -> Run:
+def run_from_group(trace: str, records: StagedRecords, report: ProblemSink) -> Run:
+    """The runs of one trace, as stage() staged them, to a Run."""
     ranked = sorted(records, key=lambda item: _order_key(item[1]))
     steps = [_step(record, seq) for seq, (_, record) in enumerate(ranked)]
     lines = {id(step): line for step, (line, _) in zip(steps, ranked, strict=False)}
     root_pos = next((i for i, s in enumerate(steps) if s.id == trace and s.parent_id is None), None)
     if root_pos is None:
         root_pos = next((i for i, s in enumerate(steps) if s.parent_id is None), None)
-    run = Run(id=trace, source_file=path, steps=steps)
+    run = Run(id=trace, steps=steps)
     if root_pos is None:
         run.status = "running"
-        run.source_line = min(lines.values())
+        run.source_line = first_line(records)
         report(Problem(f"trace {trace!r} has no root run: it had not ended when the file was written", run_id=trace))
         return run
     root_step, root = steps[root_pos], ranked[root_pos][1]
@@ -144,8 +139,8 @@ def _build_run(trace: str, records: list[tuple[int, dict]], path: str, report: P
 
 def _step(record: dict, seq: int) -> Step:
     run_type = str(record.get("run_type"))
-    extra_field = record.get("extra") if isinstance(record.get("extra"), dict) else {}
-    metadata = extra_field.get("metadata") if isinstance(extra_field.get("metadata"), dict) else {}
+    extra_field = found if isinstance(found := record.get("extra"), dict) else {}
+    metadata = found if isinstance(found := extra_field.get("metadata"), dict) else {}
     started, ended = normalize.timestamp(record.get("start_time")), normalize.timestamp(record.get("end_time"))
     error = record.get("error")
     step = Step(
@@ -164,7 +159,7 @@ def _step(record: dict, seq: int) -> Step:
     )
     traceback = None
     if error:
-        step.error, traceback = _split_traceback(normalize.text(error))
+        step.error, traceback = _split_traceback(normalize.text(error) or "")
     if isinstance(record.get("events"), list):
         step.events = record["events"]
     if run_type == "llm":

@@ -18,6 +18,7 @@ from . import Head, ProblemSink, SourceFile, ro_uri
 NAME = "tracetui-sqlite"
 DESCRIPTION = "tracetui's own SQLite store (tracetui import -o)"
 DETECTION = "SQLite file with tables runs(id, ...) and steps(run_id, id, parent_id, ...)"
+PRIORITY = 100
 
 # Derived columns are left for finalize_run to compute again: another tool may have left them out.
 _RUN_FIELDS = frozenset(SOURCE_RUN_FIELDS)
@@ -25,13 +26,12 @@ _STEP_FIELDS = frozenset(SOURCE_STEP_FIELDS)
 
 
 def sniff(head: Head) -> bool:
-    tables = head.sqlite_tables or {}
-    runs, steps = tables.get("runs"), tables.get("steps")
+    runs, steps = head.tables.get("runs"), head.tables.get("steps")
     return bool(runs and steps and "id" in runs and {"run_id", "id"} <= set(steps))
 
 
 def in_place(head: Head) -> bool:
-    tables = head.sqlite_tables or {}
+    tables = head.tables
     if not set(RUN_COLUMNS) <= set(tables.get("runs", ())) or not set(STEP_COLUMNS) <= set(tables.get("steps", ())):
         return False
     try:
@@ -59,7 +59,8 @@ def _value(key: str, value):
     return value
 
 
-def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    path = head.path
     conn = sqlite3.connect(ro_uri(path), uri=True)
     conn.row_factory = sqlite3.Row
     try:

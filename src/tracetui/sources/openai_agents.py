@@ -17,15 +17,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import normalize
-from ..errors import UnusableInput
 from ..model import Problem, Run, Step
-from . import Head, ProblemSink, SourceFile, read_head
+from . import Head, ProblemSink, SourceFile
+from .contract import StagedRecords
 from .records import json_document_items, json_lines
-from .staging import Staging
+from .staging import Staging, first_line, read_staged, stage_records
 
 NAME = "openai-agents"
 DESCRIPTION = "OpenAI Agents SDK traces: trace and trace.span objects (TracingProcessor export())"
 DETECTION = 'JSON Lines (or {"data": [...]} batches) of objects with "object": "trace" or "trace.span"'
+PRIORITY = 50
 
 OBJECTS = ("trace", "trace.span")
 _KIND = {
@@ -61,8 +62,7 @@ def sniff(head: Head) -> bool:
     return head.json_document and _is_item(head.first_item)
 
 
-def _items(path: str, report: ProblemSink, source: SourceFile) -> Iterator[tuple[int, Any]]:
-    head = read_head(path)
+def _items(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[tuple[int, Any]]:
     if head.json_document:
         yield from json_document_items(source, head.array_key, report)
         return
@@ -74,33 +74,34 @@ def _items(path: str, report: ProblemSink, source: SourceFile) -> Iterator[tuple
             yield line, record
 
 
-def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
-    yielded = skipped = 0
-    with Staging() as staging:
-        for line, item in _items(path, report, source):
-            trace = None
-            if _is_item(item):
-                trace = normalize.ident(item.get("id") if item["object"] == "trace" else item.get("trace_id"))
-            if trace is None:
-                skipped += 1
-                report(Problem("skipped: not an Agents SDK trace or span (needs object, id and trace_id)", line=line))
-                continue
-            staging.add(trace, item, line)
-        for trace, records in staging.groups():
-            yield _build_run(trace, records, path, report)
-            yielded += 1
-    if not yielded:
-        raise UnusableInput(path, f"looks like OpenAI Agents SDK traces, but none of its {skipped} records is usable")
+def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    return read_staged(stage, run_from_group, head, report, source)
 
 
-def _build_run(trace_id: str, records: list[tuple[int, dict]], path: str, report: ProblemSink) -> Run:
+def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging) -> None:
+    """Every trace and span staged under its trace id."""
+
+    def group_of(line: int | None, item: Any) -> tuple[str, Any] | None:
+        trace = None
+        if _is_item(item):
+            trace = normalize.ident(item.get("id") if item["object"] == "trace" else item.get("trace_id"))
+        if trace is None:
+            report(Problem("skipped: not an Agents SDK trace or span (needs object, id and trace_id)", line=line))
+            return None
+        return trace, item
+
+    stage_records(staging, _items(head, report, source), group_of, head, "OpenAI Agents SDK traces")
+
+
+def run_from_group(trace_id: str, records: StagedRecords, report: ProblemSink) -> Run:
+    """The trace and spans of one trace, as stage() staged them, to a Run."""
     trace = next((r for _, r in records if r["object"] == "trace"), None)
     spans = [(line, r) for line, r in records if r["object"] == "trace.span"]
     spans.sort(
         key=lambda item: (normalize.timestamp(item[1].get("started_at")) is None, str(item[1].get("started_at") or ""))
     )
     steps = [_step(record, seq) for seq, (_, record) in enumerate(spans)]
-    run = Run(id=trace_id, source_file=path, steps=steps, source_line=min(line for line, _ in records))
+    run = Run(id=trace_id, steps=steps, source_line=first_line(records))
     if trace is not None:
         run.agent = normalize.text(trace.get("workflow_name"))
         run.session = normalize.ident(trace.get("group_id"))
@@ -139,7 +140,7 @@ def _build_run(trace_id: str, records: list[tuple[int, dict]], path: str, report
 
 
 def _step(record: dict, seq: int) -> Step:
-    data = record.get("span_data") if isinstance(record.get("span_data"), dict) else {}
+    data = found if isinstance(found := record.get("span_data"), dict) else {}
     span_type = str(data.get("type") or "span")
     started, ended = normalize.timestamp(record.get("started_at")), normalize.timestamp(record.get("ended_at"))
     step = Step(
@@ -156,7 +157,7 @@ def _step(record: dict, seq: int) -> Step:
         input=normalize.text(data.get("input")),
         output=normalize.text(data.get("output")),
     )
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
+    usage = found if isinstance(found := data.get("usage"), dict) else None
     step.extra = {k: v for k, v in data.items() if k not in _DATA_SHOWN and v is not None}
     if span_type in ("generation", "response") and usage:
         step.tokens_in = normalize.integer(usage.get("input_tokens", usage.get("prompt_tokens")))
@@ -187,7 +188,7 @@ def _step(record: dict, seq: int) -> Step:
 
 
 def _is_loop(record: dict) -> bool:
-    data = record.get("span_data") if isinstance(record.get("span_data"), dict) else {}
+    data = found if isinstance(found := record.get("span_data"), dict) else {}
     return data.get("type") == "agent" or (data.get("type") == "custom" and data.get("name") in _LOOP_SPANS)
 
 
@@ -228,10 +229,10 @@ def _first_user_text(items: Any) -> str | None:
 def _assistant_text(items: Any) -> str | None:
     """The text of the assistant's message items (the final answer), or None when it made none."""
     texts = [
-        part.get("text")
+        text
         for item in (items if isinstance(items, list) else [])
         if isinstance(item, dict) and item.get("type") == "message"
         for part in item.get("content") or []
-        if isinstance(part, dict) and isinstance(part.get("text"), str)
+        if isinstance(part, dict) and isinstance(text := part.get("text"), str)
     ]
     return "\n".join(texts) if texts else normalize.text(items) if isinstance(items, str) else None

@@ -26,8 +26,9 @@ from .. import normalize
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
+from .contract import StagedRecords
 from .records import json_lines
-from .staging import Staging
+from .staging import Staging, first_line, read_staged
 
 NAME = "otlp"
 DESCRIPTION = (
@@ -38,8 +39,9 @@ DETECTION = (
     'a JSON object with a "resourceSpans" array (per line or as the whole document), or span objects '
     'with "context": {"trace_id", "span_id"} and "kind" (ConsoleSpanExporter)'
 )
+PRIORITY = 70
 
-_SPAN_KINDS = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
+_SPAN_KINDS: dict[Any, str] = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 _ERROR_CODES = {2, "2", "STATUS_CODE_ERROR", "ERROR", "StatusCode.ERROR"}
 
 _OPERATION_KIND = {
@@ -103,18 +105,12 @@ def _is_console_span(obj: dict) -> bool:
 # ---- reading -----------------------------------------------------------------------------------
 
 
-def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
-    with Staging() as staging:
-        stage(path, report, source, staging)
-        for trace_id, records in staging.groups():
-            yield run_from_group(trace_id, records)
+def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    return read_staged(stage, run_from_group, head, report, source)
 
 
-def stage(path: str, report: ProblemSink, source: SourceFile, staging: Staging) -> None:
-    """The first phase of read(): every span of the file staged under its trace id.
-
-    parallel.py runs the second phase, run_from_group() per trace, in worker processes.
-    """
+def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging) -> None:
+    """Every span of the file staged under its trace id, with its resource beside it."""
     problems = 0
 
     def counted(problem: Problem) -> None:
@@ -124,7 +120,7 @@ def stage(path: str, report: ProblemSink, source: SourceFile, staging: Staging) 
 
     last_resource, last_json = None, None
     spans = 0
-    for line, resource, scope, span in _records(path, source, counted):
+    for line, resource, scope, span in _records(head, source, counted):
         norm = _from_otlp(span) if resource is not None else _from_console(span)
         if isinstance(norm, str):
             counted(Problem(f"span skipped: {norm}", line=line))
@@ -139,12 +135,12 @@ def stage(path: str, report: ProblemSink, source: SourceFile, staging: Staging) 
         staging.add(norm["trace"], staged, line)
         spans += 1
     if spans == 0 and problems:
-        raise UnusableInput(path, f"looks like OTLP JSON but no span could be read ({problems} problems)")
+        raise UnusableInput(head.path, f"looks like OTLP JSON but no span could be read ({problems} problems)")
 
 
-def _records(path: str, source: SourceFile, report: ProblemSink) -> Iterator[tuple[int | None, Any, Any, dict]]:
+def _records(head: Head, source: SourceFile, report: ProblemSink) -> Iterator[tuple[int | None, Any, Any, dict]]:
     """(line, resource attributes or None for console spans, scope, raw span) for every span in the file."""
-    if _first_line_is_object(path):
+    if isinstance(head.first_record, dict):
         for number, record in json_lines(source, report):
             if "resourceSpans" in record:
                 for resource, scope, span in _envelope(record, number, report):
@@ -155,16 +151,6 @@ def _records(path: str, source: SourceFile, report: ProblemSink) -> Iterator[tup
                 report(Problem("skipped: neither an OTLP resourceSpans record nor a span", line=number))
     else:
         yield from _document(source, report)
-
-
-def _first_line_is_object(path: str) -> bool:
-    with open(path, "rb") as f:
-        data = f.read(1 << 16)
-    first = data.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
-    try:
-        return isinstance(orjson.loads(first), dict)
-    except orjson.JSONDecodeError:
-        return False
 
 
 def _envelope(record: dict, line: int | None, report: ProblemSink) -> Iterator[tuple[dict, dict, dict]]:
@@ -258,7 +244,7 @@ def _from_otlp(span: dict) -> dict | str:
         return f"traceId {span.get('traceId')!r} is not a 16-byte id (hex or base64)"
     if span_id is None:
         return f"spanId {span.get('spanId')!r} is not an 8-byte id (hex or base64)"
-    status = span.get("status") if isinstance(span.get("status"), dict) else {}
+    status = found if isinstance(found := span.get("status"), dict) else {}
     kind = span.get("kind")
     return {
         "trace": trace,
@@ -291,7 +277,7 @@ def _from_console(span: dict) -> dict | str:
         return f"trace_id {ctx.get('trace_id')!r} is not a 16-byte hex id"
     if span_id is None:
         return f"span_id {ctx.get('span_id')!r} is not an 8-byte hex id"
-    status = span.get("status") if isinstance(span.get("status"), dict) else {}
+    status = found if isinstance(found := span.get("status"), dict) else {}
     attrs = span.get("attributes")
     return {
         "trace": trace,
@@ -495,7 +481,7 @@ def _apply_usage(step: Step, usage: dict) -> None:
     step.cost_usd = normalize.number(_first(usage, _COST_KEYS)[1])
 
 
-def run_from_group(trace_id: str, records: list[tuple[int | None, dict]]) -> Run:
+def run_from_group(trace_id: str, records: StagedRecords, report: ProblemSink) -> Run:
     """One trace, as staged by stage(), to its run."""
     staged = [rec for _, rec in records]
     steps = [Step(**rec["step"]) for rec in staged]
@@ -514,7 +500,6 @@ def run_from_group(trace_id: str, records: list[tuple[int | None, dict]]) -> Run
 
     starts = [r["start"] for r in staged if r["start"]]
     ends = [r["end"] for r in staged if r["end"]]
-    lines = [line for line, _ in records if line is not None]
     by_start = sorted(staged, key=lambda r: r["start"] or 0)
     return Run(
         id=trace_id,
@@ -528,7 +513,7 @@ def run_from_group(trace_id: str, records: list[tuple[int | None, dict]]) -> Run
         output=top.output,
         error=failed_top.error if failed_top is not None else None,
         metadata=top_rec["resource"],
-        source_line=min(lines) if lines else None,
+        source_line=first_line(records),
         steps=steps,
     )
 

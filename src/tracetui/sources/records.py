@@ -10,6 +10,8 @@ import orjson
 from ..model import Problem
 from . import ProblemSink, SourceFile
 
+HELPER = True
+
 
 def json_lines(source: SourceFile, report: ProblemSink) -> Iterator[tuple[int, dict]]:
     """(line number, object) for every line that is a JSON object; other lines are reported."""

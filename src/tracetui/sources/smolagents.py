@@ -19,12 +19,13 @@ from typing import Any
 from .. import normalize
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
-from . import Head, ProblemSink, SourceFile, read_head
+from . import Head, ProblemSink, SourceFile
 from .records import json_document_items, json_lines
 
 NAME = "smolagents"
 DESCRIPTION = "smolagents run dumps: RunResult.dict() with the agent's memory steps, one run per JSON line"
 DETECTION = 'JSON Lines (or a JSON array) of objects whose "steps" are smolagents memory steps (task, step_number + timing, plan)'
+PRIORITY = 30
 
 _RUN_KNOWN = frozenset(
     {
@@ -86,8 +87,7 @@ def sniff(head: Head) -> bool:
     return head.array_key is None and not head.top_keys and _is_run(head.first_item)
 
 
-def _records(path: str, report: ProblemSink, source: SourceFile) -> Iterator[tuple[int, Any]]:
-    head = read_head(path)
+def _records(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[tuple[int, Any]]:
     if head.first_record is not None:
         return json_lines(source, report)
     if head.json_document and head.array_key is None and not head.top_keys:
@@ -108,9 +108,10 @@ def _values(source: SourceFile, report: ProblemSink) -> Iterator[tuple[int, Any]
             report(Problem(f"the JSON breaks off after run {index}: {str(exc)[:200]}; the rest is skipped"))
 
 
-def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    path = head.path
     yielded = skipped = 0
-    for line, record in _records(path, report, source):
+    for line, record in _records(head, report, source):
         if not _is_run(record):
             skipped += 1
             report(Problem('skipped: not a smolagents run (needs a list of memory steps under "steps")', line=line))
@@ -139,7 +140,7 @@ def _build_run(record: dict, line: int, path: str, report: ProblemSink) -> Run:
     run.input = normalize.text(record.get("task")) or task
     run.output = normalize.text(record.get("output"))
     _times(run, record.get("timing"), steps)
-    usage = record.get("token_usage") if isinstance(record.get("token_usage"), dict) else None
+    usage = found if isinstance(found := record.get("token_usage"), dict) else None
     if usage and not has_managed:  # a manager's usage leaves out its managed agents' own calls
         run.tokens_in, run.tokens_out = (
             normalize.integer(usage.get("input_tokens")),
@@ -242,7 +243,7 @@ def _calls(entry: dict) -> list[tuple[str, str, Any]]:
         calls = entry["model_output_message"].get("tool_calls") or []
     out = []
     for i, call in enumerate(calls if isinstance(calls, list) else []):
-        function = call.get("function") if isinstance(call, dict) and isinstance(call.get("function"), dict) else {}
+        function = found if isinstance(call, dict) and isinstance(found := call.get("function"), dict) else {}
         call_id = (normalize.ident(call.get("id")) if isinstance(call, dict) else None) or str(i)
         out.append((call_id, normalize.text(function.get("name")) or "tool", function.get("arguments")))
     return out
@@ -267,7 +268,7 @@ def _add_action(
     step.output = normalize.text(entry.get("model_output")) or answer
     out.append(step)
     calls = _calls(entry)
-    error = entry.get("error") if isinstance(entry.get("error"), dict) else None
+    error = found if isinstance(found := entry.get("error"), dict) else None
     culprit = _culprit(error, calls) if error else None
     observations = normalize.text(entry.get("observations"))
     managed_names = {m.get("agent") for m in managed if isinstance(m, dict)}
@@ -294,7 +295,7 @@ def _add_action(
             sub = next((m for m in managed if m.get("agent") == name), None)
             if sub is not None:
                 managed.remove(sub)
-                steps = sub.get("steps") if isinstance(sub.get("steps"), list) else []
+                steps = found if isinstance(found := sub.get("steps"), list) else []
                 _add_memory(out, steps, f"{child.id}/", child.id, [], sub.get("model_id"))
     if error and culprit is None:
         step.status, step.error = "failed", _error_text(error)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from .. import normalize
 
+HELPER = True
+
 
 def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"

@@ -4,6 +4,9 @@ Formats such as OTLP, LangSmith runs or OpenAI Agents traces write one trace ove
 interleaved with other traces and children before parents. Records are staged in a temporary
 SQLite file keyed by group (the trace id), then read back one group at a time, so memory holds
 one trace, not the file. The temporary file is removed when the Staging is closed.
+
+A format that stages offers the contract's GroupsInParallel hooks (stage, run_from_group); its
+read() is read_staged(), and parallel.py runs the same two phases with worker processes.
 """
 
 from __future__ import annotations
@@ -11,10 +14,16 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
+
+from ..errors import UnusableInput
+from ..model import Run
+from .contract import Head, ProblemSink, SourceFile, StagedRecords
+
+HELPER = True
 
 _BATCH = 2000
 
@@ -33,7 +42,7 @@ class Staging:
             CREATE TABLE records (grp INTEGER NOT NULL, line INTEGER, data BLOB NOT NULL);
             """
         )
-        self._pending: list[tuple[str, int | None, bytes]] = []
+        self._pending: list[tuple[int, int | None, bytes]] = []
         # Group key -> its number in order of first appearance (trace ids only: small beside the records).
         self._groups: dict[str, int] = {}
 
@@ -58,7 +67,7 @@ class Staging:
             self._conn.executemany("INSERT INTO records VALUES (?, ?, ?)", self._pending)
         self._pending.clear()
 
-    def groups(self) -> Iterator[tuple[str, list[tuple[int | None, Any]]]]:
+    def groups(self) -> Iterator[tuple[str, StagedRecords]]:
         """(group, [(line, record), ...]) for each group, in order of first appearance."""
         self.seal()
         yield from _read(self._conn, 0, list(self._groups))
@@ -84,7 +93,7 @@ class Staging:
                 pass
 
 
-def read_groups(path: str, first: int, keys: list[str]) -> Iterator[tuple[str, list[tuple[int | None, Any]]]]:
+def read_groups(path: str, first: int, keys: list[str]) -> Iterator[tuple[str, StagedRecords]]:
     """Like Staging.groups(), for the groups numbered first, first + 1, ... (keys) of a sealed staging file."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
@@ -93,9 +102,10 @@ def read_groups(path: str, first: int, keys: list[str]) -> Iterator[tuple[str, l
         conn.close()
 
 
-def _read(conn: sqlite3.Connection, first: int, keys: list[str]) -> Iterator[tuple[str, list[tuple[int | None, Any]]]]:
+def _read(conn: sqlite3.Connection, first: int, keys: list[str]) -> Iterator[tuple[str, StagedRecords]]:
     # One query walking the index, not one per group: thousands of small queries add up.
-    current, batch = None, []
+    current = first
+    batch: StagedRecords = []
     rows = conn.execute(
         "SELECT grp, line, data FROM records WHERE grp >= ? AND grp < ? ORDER BY grp, rowid", (first, first + len(keys))
     )
@@ -107,3 +117,56 @@ def _read(conn: sqlite3.Connection, first: int, keys: list[str]) -> Iterator[tup
         batch.append((line, orjson.loads(data)))
     if batch:
         yield keys[current - first], batch
+
+
+GroupOf = Callable[[int | None, Any], tuple[str, Any] | None]
+"""A format's look at one record: (group key, what to stage), or None when it skipped (and reported) it."""
+
+
+def stage_records(
+    staging: Staging, records: Iterable[tuple[int | None, Any]], group_of: GroupOf, head: Head, what: str | None
+) -> None:
+    """The usual stage(): each record staged under the key group_of() gives it.
+
+    Args:
+        staging: where the records go.
+        records: (line or item number, record) as the file gives them.
+        group_of: the format's look at one record; it reports what it skips.
+        head: the head of the file (its path names the file in the error).
+        what: how the format is called in "looks like <what>, but none of its N records is usable",
+            raised when no record could be staged; None to accept a file with nothing usable.
+
+    Raises:
+        UnusableInput: `what` is given and no record was staged.
+    """
+    staged = skipped = 0
+    for line, record in records:
+        group = group_of(line, record)
+        if group is None:
+            skipped += 1
+            continue
+        staging.add(group[0], group[1], line)
+        staged += 1
+    if not staged and what is not None:
+        raise UnusableInput(head.path, f"looks like {what}, but none of its {skipped} records is usable")
+
+
+def first_line(records: StagedRecords) -> int | None:
+    """The first line (or item) of the file a staged group came from: its run's source_line."""
+    return min((line for line, _ in records if line is not None), default=None)
+
+
+def read_staged(
+    stage: Callable[[Head, ProblemSink, SourceFile, Staging], None],
+    run_from_group: Callable[[str, StagedRecords, ProblemSink], Run | None],
+    head: Head,
+    report: ProblemSink,
+    source: SourceFile,
+) -> Iterator[Run]:
+    """read() for a format with the GroupsInParallel hooks: stage the file, then one run per group."""
+    with Staging() as staging:
+        stage(head, report, source, staging)
+        for key, records in staging.groups():
+            run = run_from_group(key, records, report)
+            if run is not None:
+                yield run

@@ -18,6 +18,7 @@ from .records import json_lines
 NAME = "tracetui-jsonl"
 DESCRIPTION = "tracetui's own JSON Lines export (tracetui export)"
 DETECTION = 'JSON Lines whose first line is an object with "tracetui": 1 and a "run" object'
+PRIORITY = 80
 MARKER = "tracetui"
 VERSION = 1
 
@@ -61,7 +62,7 @@ def run_from_line(number: int, record: dict, report: ProblemSink) -> Run | None:
     return run
 
 
-def read(path: str, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     for number, record in json_lines(source, report):
         run = run_from_line(number, record, report)
         if run is not None:

@@ -1,0 +1,239 @@
+"""What a format module is: the contract every module of `tracetui.sources` (and every plug-in) keeps.
+
+A format is one module (or any object with these attributes) that satisfies `Source`. It may also
+satisfy `InPlace` (a SQLite file queried where it lies) and one of the parallel-import protocols,
+`LinesInParallel` or `GroupsInParallel`; the importer asks `in_place()`, `lines_in_parallel()` and
+`groups_in_parallel()` below, never the module's attributes directly. A module that offers any hook
+of an optional protocol must offer all of it (tests/sources/test_contract.py checks every format).
+
+Modules of this package that are shared code rather than formats say so with `HELPER = True`.
+Formats are found by listing the package and through the `tracetui.sources` entry-point group
+(see sources/__init__.py and docs/formats.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from ..model import Problem, Run
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from .staging import Staging
+
+HELPER = True
+
+ProblemSink = Callable[[Problem], None]
+"""Where a reader reports input it skipped or repaired; each Problem is stored beside the runs."""
+
+StagedRecords = list[tuple[int | None, Any]]
+"""One staged group: (line or item number, record) in the order the records were staged."""
+
+
+@dataclass
+class Head:
+    """What detection may look at: the start of the file, parsed as far as it can cheaply be.
+
+    Built once by `sources.read_head()` and handed to `sniff()`, `in_place()`, `one_run_per_line()`,
+    `read()` and `stage()`, so no module needs to open the file to learn its layout again.
+    """
+
+    path: str
+    data: bytes
+    sqlite_tables: dict[str, list[str]] | None = None  # table -> columns, for SQLite files
+    first_record: Any = None  # first JSON value of a JSON Lines file
+    json_document: bool = False  # starts like JSON but its first line is not a whole value
+    top_keys: list[str] = field(default_factory=list)  # keys of a JSON document's top-level object
+    array_key: str | None = None  # the first array-valued top-level key of a JSON document
+    first_item: Any = None  # first element of the top-level array, or of array_key's array
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlite_tables is not None
+
+    @property
+    def tables(self) -> dict[str, list[str]]:
+        """The SQLite tables and views with their columns; empty for other files."""
+        return self.sqlite_tables or {}
+
+
+class SourceFile:
+    """The file a reader streams; tracks how far it has got, for progress bars."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._file: IO[bytes] | None = None
+
+    def open(self) -> IO[bytes]:
+        self._file = open(self.path, "rb")
+        return self._file
+
+    @property
+    def position(self) -> int:
+        try:
+            return self._file.tell() if self._file and not self._file.closed else 0
+        except (OSError, ValueError):
+            return 0
+
+
+@runtime_checkable
+class Source(Protocol):
+    """Every format: how it is named and listed, how it is recognised, how its runs are read."""
+
+    NAME: str
+    """Short name, unique among formats: `--format NAME`, and what `tracetui formats` lists."""
+    DESCRIPTION: str
+    """One line for `tracetui formats`: what the format is."""
+    DETECTION: str
+    """One line for `tracetui formats`: what in the content gives the format away."""
+    PRIORITY: int
+    """Detection order: formats are asked highest PRIORITY first (ties by NAME) and the first whose
+    sniff() accepts the input wins. A sniff that accepts a lot (the export and events catch-alls)
+    takes a low PRIORITY so that stricter formats are asked before it."""
+
+    def sniff(self, head: Head) -> bool:
+        """Whether the input is in this format, judged from the head alone (never the file name).
+
+        Args:
+            head: the start of the file, parsed by `sources.read_head()`.
+
+        Returns:
+            True to claim the file. Cheap and side-effect free: every format's sniff may be asked.
+        """
+        ...
+
+    def read(self, head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+        """Stream the runs of the file, one in memory at a time.
+
+        Args:
+            head: the head detection built (also when `--format` skipped detection).
+            report: called with a Problem for every record skipped or repaired.
+            source: `source.open()` gives the binary file to stream, so progress can be shown.
+
+        Returns:
+            The runs, not yet finalized (the importer applies `model.finalize_run`). A run without
+            `source_file` is given the input's path.
+
+        Raises:
+            UnusableInput: nothing in the file could be read as this format.
+        """
+        ...
+
+
+@runtime_checkable
+class InPlace(Protocol):
+    """Optional, for SQLite sources: query the file where it lies, read-only, instead of importing it."""
+
+    def in_place(self, head: Head) -> bool:
+        """Whether this file can be queried in place (else it is imported through read()).
+
+        Args:
+            head: the head; `head.sqlite_tables` lists the tables and their columns.
+
+        Returns:
+            True to open the file read-only and query it through views().
+        """
+        ...
+
+    def views(self, conn: sqlite3.Connection, known_sort_keys: dict[str, str] | None = None) -> dict[str, str]:
+        """Create TEMP views `runs` and `steps` with the store's columns (store.RUN_COLUMNS / STEP_COLUMNS).
+
+        Args:
+            conn: a read-only connection to the file.
+            known_sort_keys: what this call returned on an earlier connection to the same file, so
+                work done to find the sort keys (a scan) is not repeated; None the first time.
+
+        Returns:
+            Sort-key overrides for the Store ({"started": column of the runs view}), or {}.
+        """
+        ...
+
+
+@runtime_checkable
+class LinesInParallel(Protocol):
+    """Optional, for JSON Lines with one whole run per line: big files are read by worker processes.
+
+    The file is cut into blocks of whole lines; each worker parses its lines and calls
+    run_from_line() for each, so runs need nothing from other lines (see parallel.py).
+    """
+
+    def one_run_per_line(self, head: Head) -> bool:
+        """Whether this file holds one whole run per JSON line (some layouts of a format may not).
+
+        Args:
+            head: the head of the file.
+
+        Returns:
+            True when blocks of lines may be read independently.
+        """
+        ...
+
+    def run_from_line(self, number: int, record: dict[str, Any], report: ProblemSink) -> Run | None:
+        """The run on one line, as read() would give it.
+
+        Args:
+            number: the line number (1-based), for Problems and `Run.source_line`.
+            record: the line, parsed (always a JSON object).
+            report: called with a Problem for whatever is skipped or repaired.
+
+        Returns:
+            The run, not yet finalized, or None when the line is skipped (and reported).
+        """
+        ...
+
+
+@runtime_checkable
+class GroupsInParallel(Protocol):
+    """Optional, for formats that spread a run over many records in any order (a trace over its spans).
+
+    Reading has two phases. stage() puts every record into a temporary SQLite file under its group
+    key (the trace or run id); run_from_group() turns one group into a run. read() is the two in a
+    row (`staging.read_staged`); for big files parallel.py runs stage() in this process and
+    run_from_group() over ranges of groups in worker processes.
+    """
+
+    def stage(self, head: Head, report: ProblemSink, source: SourceFile, staging: Staging) -> None:
+        """Phase one: every usable record of the file, added to `staging` under its group key.
+
+        Args:
+            head: the head of the file.
+            report: called with a Problem for every record skipped.
+            source: the file to stream (`source.open()`).
+            staging: where records go: `staging.add(key, record, line)`; `staging.stage_records`
+                does the usual loop.
+
+        Raises:
+            UnusableInput: nothing in the file could be staged.
+        """
+        ...
+
+    def run_from_group(self, key: str, records: StagedRecords, report: ProblemSink) -> Run | None:
+        """Phase two: the run of one group. Runs in a worker process, so it needs nothing but its arguments.
+
+        Args:
+            key: the group key the records were staged under.
+            records: (line, record) pairs in staging order, records as stage() added them.
+            report: called with a Problem for anything skipped or repaired.
+
+        Returns:
+            The run, not yet finalized, or None to skip the group (reported).
+        """
+        ...
+
+
+def in_place(source: Source, head: Head) -> bool:
+    """Whether `source` offers the InPlace hooks and says this file can be queried where it lies."""
+    return isinstance(source, InPlace) and source.in_place(head)
+
+
+def lines_in_parallel(source: Source, head: Head) -> bool:
+    """Whether `source` offers LinesInParallel and this file has one run per line."""
+    return isinstance(source, LinesInParallel) and source.one_run_per_line(head)
+
+
+def groups_in_parallel(source: Source) -> bool:
+    """Whether `source` offers GroupsInParallel (stage + run_from_group)."""
+    return isinstance(source, GroupsInParallel)

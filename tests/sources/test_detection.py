@@ -1,0 +1,98 @@
+"""The detection matrix: every fixture and sample file is claimed by exactly one format, the one we expect.
+
+So detection order (PRIORITY) never decides silently: for these files no other format's sniff
+says yes too. A new fixture or sample file must get a row here; every format has at least one row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tracetui import sources
+from tracetui.loading import open_store
+from tracetui.sources import tracetui_jsonl
+
+ROOT = Path(__file__).resolve().parents[2]
+FRAMEWORKS = ROOT / "tests" / "fixtures" / "frameworks"
+SAMPLES = ROOT / "sample_traces"
+
+EXPECTED = {
+    "sample_traces/agent_traces.db": "agent-traces",
+    "sample_traces/events.jsonl": "events",
+    "sample_traces/export.json": "export",
+    "sample_traces/export.jsonl": "export",
+    "sample_traces/traces.db": "tracetui-sqlite",
+    "tests/fixtures/frameworks/inspect_ai_eval.json": "inspect-ai",
+    "tests/fixtures/frameworks/langfuse_observations.jsonl": "langfuse",
+    "tests/fixtures/frameworks/langfuse_trace.json": "langfuse",
+    "tests/fixtures/frameworks/langfuse_traces.jsonl": "langfuse",
+    "tests/fixtures/frameworks/langgraph_openinference.jsonl": "otlp",
+    "tests/fixtures/frameworks/langsmith_runs.jsonl": "langsmith",
+    "tests/fixtures/frameworks/openai_agents_traces.jsonl": "openai-agents",
+    "tests/fixtures/frameworks/pydantic_ai_console.txt": "otlp",
+    "tests/fixtures/frameworks/pydantic_ai_openinference.jsonl": "otlp",
+    "tests/fixtures/frameworks/pydantic_ai_otlp.jsonl": "otlp",
+    "tests/fixtures/frameworks/pydantic_ai_otlp_pretty.json": "otlp",
+    "tests/fixtures/frameworks/smolagents_runs.jsonl": "smolagents",
+    # Made by the test from sample_traces/traces.db: tracetui's own JSONL is not committed.
+    "tracetui export of sample_traces/traces.db": "tracetui-jsonl",
+}
+MADE = "tracetui export of sample_traces/traces.db"
+
+
+def trace_files() -> list[str]:
+    """Every data file among the fixtures and samples (not the scripts that make them, nor their notes)."""
+    found = []
+    for folder in (FRAMEWORKS, SAMPLES):
+        for path in sorted(folder.iterdir()):
+            if path.suffix in (".py", ".md") or path.name.startswith("requirements-"):
+                continue
+            found.append(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_fixture_and_sample_file_has_a_row():
+    assert sorted(trace_files()) == sorted(k for k in EXPECTED if k != MADE)
+
+
+def test_every_format_has_a_row():
+    assert set(EXPECTED.values()) == set(sources.names())
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    path = tmp_path_factory.mktemp("made") / "traces.jsonl"
+    store = open_store(str(SAMPLES / "traces.db"))
+    with open(path, "wb") as f:
+        for run in store.iter_runs(None):
+            f.write(tracetui_jsonl.dumps(run))
+    store.close()
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ('{"run_id": "r1", "step_id": "s1", "type": "tool_call", "status": "ok"}', "events"),
+        ('{"run_id": "r1", "type": "error", "content": "boom"}', "events"),
+        # An event type, but run fields and no step: the export format has always been the one to read these.
+        ('{"run_id": "r1", "type": "error", "status": "failed"}', "export"),
+        ('{"run_id": "r1", "type": "reasoning", "agent_id": "a"}', "export"),
+    ],
+)
+def test_lines_both_catch_alls_could_read_are_claimed_by_one(line, expected, tmp_path):
+    path = tmp_path / "one.jsonl"
+    path.write_text(line + "\n")
+    head = sources.read_head(str(path))
+    assert [s.NAME for s in sources.formats() if s.sniff(head)] == [expected]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_file_is_claimed_by_exactly_its_format(name, made):
+    path = made if name == MADE else str(ROOT / name)
+    head = sources.read_head(path)
+    claimed = [s.NAME for s in sources.formats() if s.sniff(head)]
+    assert claimed == [EXPECTED[name]]
+    assert sources.detect(path)[0].NAME == EXPECTED[name]
