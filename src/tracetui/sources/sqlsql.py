@@ -40,3 +40,49 @@ def duration_ms(start_iso: str, end_iso: str) -> str:
 def json_array(expr: str) -> str:
     """expr if it holds a JSON array, else an empty array (json_each fails on malformed JSON)."""
     return f"(CASE WHEN json_valid({expr}) AND json_type({expr}) = 'array' THEN {expr} ELSE '[]' END)"
+
+
+def json_path(*keys: str) -> str:
+    """A quoted JSON path to nested object keys (each key quoted, so dots inside keys are literal)."""
+    return quote("$" + "".join(f'."{key}"' for key in keys))
+
+
+def json_at(column: str, *keys: str) -> str:
+    """The value at keys inside a JSON column; NULL when the column is not valid JSON."""
+    return f"(CASE WHEN json_valid({column}) THEN json_extract({column}, {json_path(*keys)}) END)"
+
+
+def count(column: str, *keys: str) -> str:
+    """A token count: a number (column value, or at keys in its JSON) truncated to an integer, else NULL.
+
+    Strict on purpose (no numeric text): sqlite_steps.count is its twin for steps built in Python.
+    """
+    if keys:
+        path = json_path(*keys)
+        return (
+            f"(CASE WHEN json_valid({column}) THEN (CASE WHEN json_type({column}, {path}) IN ('integer', 'real')"
+            f" THEN CAST(json_extract({column}, {path}) AS INTEGER) END) END)"
+        )
+    return f"(CASE WHEN typeof({column}) IN ('integer', 'real') THEN CAST({column} AS INTEGER) END)"
+
+
+def money(column: str, *keys: str) -> str:
+    """An amount: a number (column value, or at keys in its JSON), else NULL; twin of sqlite_steps.money."""
+    if keys:
+        path = json_path(*keys)
+        return (
+            f"(CASE WHEN json_valid({column}) THEN (CASE WHEN json_type({column}, {path}) IN ('integer', 'real')"
+            f" THEN json_extract({column}, {path}) + 0.0 END) END)"
+        )
+    return f"(CASE WHEN typeof({column}) IN ('integer', 'real') THEN {column} + 0.0 END)"
+
+
+def exception_text(events: str) -> str:
+    """'type: message' of the first `exception` event in a JSON array of OpenTelemetry events, or NULL."""
+    kind, message = (
+        f"nullif(json_extract(e.value, '$.attributes.\"exception.{k}\"'), '')" for k in ("type", "message")
+    )
+    return (
+        f"(SELECT coalesce({kind} || ': ' || {message}, {kind}, {message}) FROM json_each({json_array(events)}) e"
+        " WHERE e.type = 'object' AND json_extract(e.value, '$.name') = 'exception' LIMIT 1)"
+    )
