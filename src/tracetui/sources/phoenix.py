@@ -32,6 +32,7 @@ from .sqlite_steps import (
     install_problems,
     install_steps,
     money,
+    obj,
     parse_json,
     read_runs,
     table_columns,
@@ -219,7 +220,7 @@ def _span_step(seq: int, row: sqlite3.Row, cost: tuple | None) -> Step:
     attrs, attrs_ok = parse_json(row["attributes"], dict)
     events, events_ok = parse_json(row["events"], list)
     raw_kind = normalize.ident(row["span_kind"])
-    llm = attrs.get("llm") if isinstance(attrs.get("llm"), dict) else {}
+    llm = obj(attrs.get("llm"))
     failed = row["status_code"] == "ERROR"
     step = Step(
         id=str(row["span_id"]),

@@ -184,6 +184,11 @@ def money(value: Any) -> float | None:
     return float(value)
 
 
+def obj(value: Any) -> dict:
+    """The value if it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def dig(obj: Any, *keys: str) -> Any:
     """The value at keys inside nested objects, or None."""
     for key in keys:
