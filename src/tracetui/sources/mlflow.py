@@ -33,6 +33,7 @@ from .sqlite_steps import (
     count,
     install_problems,
     install_steps,
+    mismatch_flag,
     money,
     obj,
     parse_json,
@@ -204,7 +205,7 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         "failed_steps": " + ".join(failed) or "0",
         **{f"steps_{name}": expr for name, expr in sums.items()},
         **{f"total_{name}": f"coalesce({reported.get(name, 'NULL')}, {expr})" for name, expr in sums.items()},
-        "flags": _mismatch_flag(reported, sums),
+        "flags": mismatch_flag(reported, sums),
         "source_file": q.quote(path),
         "source_line": "ti.rowid",
         "metadata": metadata,
@@ -234,14 +235,6 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
 def _span_cost_sql(span_columns: set[str]) -> str:
     from_attribute = q.money(q.json_at("s.content", "attributes", "mlflow.llm.cost"), "total_cost")
     return f"coalesce({q.money('s.total_cost')}, {from_attribute})" if "total_cost" in span_columns else from_attribute
-
-
-def _mismatch_flag(reported: dict[str, str], sums: dict[str, str]) -> str:
-    """The total_mismatch flag finalize_run sets on import, so the two ways of reading agree."""
-    differ = " OR ".join(
-        f"abs({reported[name]} - {sums[name]}) > 1e-9 * max(1, abs({reported[name]}))" for name in reported
-    )
-    return f"CASE WHEN {differ} THEN '[\"total_mismatch\"]' END"
 
 
 # -- a trace's steps ----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from ..model import DERIVED_RUN_FIELDS, SOURCE_RUN_FIELDS, Problem, Run, Step, finalize_run
+from ..model import DERIVED_RUN_FIELDS, FLAG_TOTAL_MISMATCH, SOURCE_RUN_FIELDS, Problem, Run, Step, finalize_run
 from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS
 from ..store.schema import to_json
 from .contract import ProblemSink
@@ -94,7 +94,16 @@ def build_safely(build: StepBuilder, conn: sqlite3.Connection, key: Any) -> list
         ]
 
 
-def install_steps(conn: sqlite3.Connection, name: str, build: StepBuilder, *, runs_from: str, run_id: str, key: str):
+def install_steps(
+    conn: sqlite3.Connection,
+    name: str,
+    build: StepBuilder,
+    *,
+    runs_from: str,
+    run_id: str,
+    key: str,
+    where: str = "",
+) -> dict[str, str]:
     """Create TEMP VIEW steps over build(); returns the SQL of the run totals (for the runs view).
 
     Args:
@@ -104,6 +113,7 @@ def install_steps(conn: sqlite3.Connection, name: str, build: StepBuilder, *, ru
         runs_from: the FROM clause naming the run table (alias it), e.g. "traces t".
         run_id: the SQL of the run id over that table, e.g. "t.trace_id"; WHERE run_id = ? reaches it.
         key: the SQL of the builder's key over that table, e.g. "t.id".
+        where: a condition on that table for the rows that are runs, if not all are.
 
     Returns:
         {derived run column: SQL over the same table}: step_count, failed_steps and the steps_* sums
@@ -118,8 +128,24 @@ def install_steps(conn: sqlite3.Connection, name: str, build: StepBuilder, *, ru
         column: f"json_extract(j.value, '$[{i}]')" for i, column in enumerate(_TREE_COLUMNS)
     }
     select = ",\n            ".join(f"{expr} AS {column}" for column, expr in columns.items())
-    conn.execute(f"CREATE TEMP VIEW steps AS SELECT {select} FROM {runs_from}, json_each({prefix}_steps({key})) j")
+    condition = f" WHERE {where}" if where else ""
+    conn.execute(
+        f"CREATE TEMP VIEW steps AS SELECT {select} FROM {runs_from}, json_each({prefix}_steps({key})) j{condition}"
+    )
     return {field: f"json_extract({prefix}_totals({key}), '$[{i}]')" for i, field in enumerate(_TOTALS)}
+
+
+def mismatch_flag(reported: dict[str, str], summed: dict[str, str]) -> str:
+    """SQL of the flags column: total_mismatch where a reported total and the steps' sum differ.
+
+    The rule of model.Run.mismatches, so a run read in place is flagged as its import would be.
+    """
+    differ = " OR ".join(
+        f"abs(({reported[name]}) - ({summed[name]})) > 1e-9 * max(1, abs({reported[name]}))"
+        for name in reported
+        if name in summed
+    )
+    return f"CASE WHEN {differ} THEN '[\"{FLAG_TOTAL_MISMATCH}\"]' END" if differ else "NULL"
 
 
 def install_problems(conn: sqlite3.Connection, union: list[str]) -> None:
