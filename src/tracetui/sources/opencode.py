@@ -87,7 +87,15 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     def col(name: str) -> str:
         return f"s.{name}" if name in session else "NULL"
 
-    is_run = "(s.parent_id IS NULL OR s.parent_id NOT IN (SELECT x.id FROM session x))"
+    # A top-level session, or one whose parent is not in the file; where parent links loop, the
+    # loop's smallest id stands for it (the others nest under it), so no session goes unseen.
+    ancestors = (
+        "WITH RECURSIVE up(id) AS (SELECT s.parent_id UNION SELECT x.parent_id FROM session x JOIN up ON x.id = up.id)"
+    )
+    is_run = (
+        "(s.parent_id IS NULL OR s.parent_id NOT IN (SELECT x.id FROM session x)"
+        f" OR ({ancestors} SELECT max(up.id = s.id) AND min(up.id) = s.id FROM up))"
+    )
     last = (
         "(SELECT m.data FROM message m WHERE m.session_id = s.id"
         f" AND {q.json_at('m.data', 'role')} = 'assistant' ORDER BY m.time_created DESC, m.id DESC LIMIT 1)"
