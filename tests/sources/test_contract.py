@@ -85,6 +85,9 @@ def test_what_each_format_offers():
     assert offers == {
         "tracetui-sqlite": ["InPlace"],
         "agent-traces": ["InPlace"],
+        "phoenix": ["InPlace"],
+        "mlflow": ["InPlace"],
+        "opencode": ["InPlace"],
         "tracetui-jsonl": ["LinesInParallel"],
         "export": ["LinesInParallel"],
         "otlp": ["GroupsInParallel"],

@@ -16,6 +16,7 @@ from tracetui.sources import tracetui_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
 FRAMEWORKS = ROOT / "tests" / "fixtures" / "frameworks"
+AGENTS = ROOT / "tests" / "fixtures" / "agents"
 SAMPLES = ROOT / "sample_traces"
 
 EXPECTED = {
@@ -36,6 +37,10 @@ EXPECTED = {
     "tests/fixtures/frameworks/pydantic_ai_otlp.jsonl": "otlp",
     "tests/fixtures/frameworks/pydantic_ai_otlp_pretty.json": "otlp",
     "tests/fixtures/frameworks/smolagents_runs.jsonl": "smolagents",
+    "tests/fixtures/agents/atif/trajectory.json": "atif",
+    "tests/fixtures/agents/mlflow/mlflow.db": "mlflow",
+    "tests/fixtures/agents/opencode/opencode.db": "opencode",
+    "tests/fixtures/agents/phoenix/phoenix.db": "phoenix",
     # Made by the test from sample_traces/traces.db: tracetui's own JSONL is not committed.
     "tracetui export of sample_traces/traces.db": "tracetui-jsonl",
 }
@@ -45,7 +50,7 @@ MADE = "tracetui export of sample_traces/traces.db"
 def trace_files() -> list[str]:
     """Every data file among the fixtures and samples (not the scripts that make them, nor their notes)."""
     found = []
-    for folder in (FRAMEWORKS, SAMPLES):
+    for folder in (FRAMEWORKS, SAMPLES, *(AGENTS / name for name in ("atif", "mlflow", "opencode", "phoenix"))):
         for path in sorted(folder.iterdir()):
             if path.suffix in (".py", ".md") or path.name.startswith("requirements-"):
                 continue
