@@ -1,18 +1,19 @@
 """First screen in a real terminal (issue 15): tracetui next to VisiData and a minimal Textual app.
 
     .venv/bin/python benchmarks/bench_first_screen.py [--runs 7] [--mb 500] [--rows 200000]
-        [--ttff PATH] [--out DIR] [--no-visidata] [--no-dense] [--json FILE]
+        [--ttff PATH] [--out DIR] [--no-visidata] [--no-dense] [--max-load L] [--json FILE]
 
 A first-screen figure is the milliseconds from launching the command in a 160x48 tmux pane until a
 marker shows on the screen, as measured by ttff.sh (--ttff, else $TRACETUI_TTFF, else the team's
-copy in /work/shared/tools; it lives outside the project, so nothing here depends on it being there).
+copy in /work/shared/tools: the tool is not part of the project, so its path is a parameter).
 Markers are the start every run id of that file shares ("run-00" in the sample, "run-0" in the
 generated files): they show only once rows do, in every tool, whichever rows come first.
 
 Rounds are interleaved (each round runs every case once), so load from other processes falls on
-all tools alike; the load average of each round is printed. Bytecode caching is on for every measured
-command (PYTHONDONTWRITEBYTECODE is removed from their environment and each command runs once
-unmeasured first), as users have it after their first run.
+all tools alike; the load average of each round is printed (--max-load waits for a quieter machine
+before each round). Bytecode caching is on for every measured command (PYTHONDONTWRITEBYTECODE is
+removed from their environment and each command runs once unmeasured first), as users have it
+after their first run.
 
 Inputs are generated once in --out (reused): the 200k-row agent_traces DB (make_agent_traces.py),
 the ~500 MB export and the dense export (bench_store.py's generators). VisiData is installed into
