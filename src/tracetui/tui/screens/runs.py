@@ -21,7 +21,7 @@ from ... import display
 from ...errors import TraceError
 from ...store import RunFilter, Store, default_desc
 from ..hub import trace_app
-from ..messages import RunListLoaded, RunListLoadFailed
+from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
 from ..widgets.run_list import SORT_CYCLE, RunList
 
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
@@ -152,6 +152,9 @@ class RunsScreen(Screen):
         # a hidden or loading list cannot take focus.
         if self.focused is None and self.run_list.display:
             self.run_list.focus()
+
+    def on_run_marked(self, message: RunMarked) -> None:
+        self._show_summary()
 
     def on_run_list_load_failed(self, message: RunListLoadFailed) -> None:
         self._load_running = False

@@ -23,7 +23,7 @@ from ... import display
 from ...errors import TraceError
 from ...model import FAILED_STATUSES, Run
 from ...store import SORT_KEYS, RunFilter, Store, default_desc
-from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed
+from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed, RunMarked
 from .cursor_list import CursorList, cursor_bindings
 from .run_pager import Order, RunPager, read_order, read_top
 
@@ -302,6 +302,7 @@ class RunList(CursorList, can_focus=True):
             return
         self.marked = None if self.marked == run_id else run_id
         self.refresh()
+        self.post_message(RunMarked(self.marked))
 
     def action_compare(self) -> None:
         current = self.current_run_id
