@@ -45,7 +45,7 @@ class TraceApp(App):
             "Commands",
             show=False,
             priority=True,
-            tooltip="Command palette: run any key's action by name",
+            tooltip="Command palette: run any action by name",
             id="tracetui.command_palette",
         ),
     ]
