@@ -173,14 +173,17 @@ def tool_lines(tools: list[Step], more: bool) -> RenderableType:
     return out
 
 
+SCROLL = Binding.Group("Scroll the detail (after Tab)")
+
+
 class DetailPane(VerticalScroll):
     """Details of one step or of the run; `o` opens every payload of it in full in $PAGER."""
 
     BINDINGS = [
-        Binding("j", "scroll_down", "Scroll down", show=False, id="tracetui.detail.down"),
-        Binding("k", "scroll_up", "Scroll up", show=False, id="tracetui.detail.up"),
-        Binding("g", "scroll_home", "Top", show=False, id="tracetui.detail.top"),
-        Binding("G", "scroll_end", "Bottom", show=False, id="tracetui.detail.bottom"),
+        Binding("j", "scroll_down", "Scroll down", show=False, id="tracetui.detail.down", group=SCROLL),
+        Binding("k", "scroll_up", "Scroll up", show=False, id="tracetui.detail.up", group=SCROLL),
+        Binding("g", "scroll_home", "Top", show=False, id="tracetui.detail.top", group=SCROLL),
+        Binding("G", "scroll_end", "Bottom", show=False, id="tracetui.detail.bottom", group=SCROLL),
     ]
 
     DEFAULT_CSS = """
