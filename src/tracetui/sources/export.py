@@ -340,6 +340,15 @@ def _tokens(rec: dict) -> usage.Tokens:
 _IN_OUT_KEYS = frozenset({"prompt_tokens", "input_tokens", "completion_tokens", "output_tokens"})
 
 
+def _text_field(rec: dict, name: str) -> str | None:
+    """A text field taken out of rec; any other value stays in rec (so in extra)."""
+    value = rec.get(name)
+    if isinstance(value, str) and value:
+        del rec[name]
+        return value
+    return None
+
+
 def _duration(rec: dict, started: str | None, ended: str | None) -> float | None:
     seconds = normalize.number(_take(rec, "duration_seconds"))
     if seconds is not None:
@@ -549,6 +558,7 @@ class _StepWalker:
             extra=rec,
         )
         tokens.apply(step)
+        step.model, step.provider = _text_field(rec, "model"), _text_field(rec, "provider")
         if did_not_run:
             step.flags.append(FLAG_DID_NOT_RUN)
         if task.continuation:
