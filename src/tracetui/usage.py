@@ -74,7 +74,10 @@ def counted(
             return both + (0 if has_cache else cache) + (0 if has_reasoning else thought)
 
         if implied(input_has_cache, output_has_reasoning) != reported:
-            fits = [(c, r) for c in (True, False) for r in (True, False) if implied(c, r) == reported]
+            # Only the readings that differ: with no reasoning, whether the output holds it is moot.
+            cache_readings = (True, False) if cache else (input_has_cache,)
+            reasoning_readings = (True, False) if thought else (output_has_reasoning,)
+            fits = [(c, r) for c in cache_readings for r in reasoning_readings if implied(c, r) == reported]
             if len(fits) == 1:
                 input_has_cache, output_has_reasoning = fits[0]
     if not input_has_cache and cache:
