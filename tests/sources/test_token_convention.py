@@ -309,6 +309,11 @@ def test_langfuse_generations_sum_their_disjoint_usage_types(tmp_path):
     path.write_text(json.dumps(trace))
     run = read_runs(langfuse, path)[0][0]
     assert parts(next(s for s in run.steps if s.id == calls[1].id)) == (110, 15, 80, None, 3)
+    # Types that overlap instead (an input that already holds its cache) are told by the total.
+    generation["usageDetails"] = {"input": 110, "input_cache_read": 80, "output": 15, "total": 125}
+    path.write_text(json.dumps(trace))
+    run = read_runs(langfuse, path)[0][0]
+    assert parts(next(s for s in run.steps if s.id == calls[1].id)) == (110, 15, 80, None, None)
 
 
 def test_smolagents_model_calls_carry_the_agents_model_id():

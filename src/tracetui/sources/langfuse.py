@@ -325,26 +325,29 @@ def _usage(step: Step, obs: dict) -> None:
 def _tokens(details: dict) -> tokens.Tokens:
     """Langfuse's usage types are disjoint ("input" is what no other input type counts: its SDKs
     subtract the cached and audio tokens from it) and add up to the total, so every type named
-    input is summed into tokens_in and every type named output into tokens_out."""
+    input is summed into tokens_in and every type named output into tokens_out. Where "total" says
+    the cache and reasoning types overlap "input" and "output" instead, they are not added again."""
     if any(k in details for k in _PLAIN):  # OpenAI- or Anthropic-shaped usage kept as it came
         return tokens.from_mapping(details)
-    ins: list[int] = []
-    outs: list[int] = []
-    parts: dict[str, list[int]] = {"cache_read": [], "cache_write": [], "reasoning": []}
+    found: dict[str, list[int]] = {"in": [], "out": [], "cache_read": [], "cache_write": [], "reasoning": []}
     for key, raw in details.items():
         name, value = key.lower(), normalize.integer(raw)
         if value is None or "total" in name or "priority" in name:
             continue  # priority-tier counts overlap the others (Langfuse does not subtract them)
         if "output" in name or "completion" in name:
-            outs.append(value)
-            if "reasoning" in name or "thought" in name:
-                parts["reasoning"].append(value)
+            found["reasoning" if "reasoning" in name or "thought" in name else "out"].append(value)
         elif "input" in name or "prompt" in name or name.startswith("cache"):
-            ins.append(value)
-            if "cache" in name:
-                parts["cache_write" if "creation" in name or "write" in name else "cache_read"].append(value)
-    return tokens.Tokens(
-        _sum(ins), _sum(outs), _sum(parts["cache_read"]), _sum(parts["cache_write"]), _sum(parts["reasoning"])
+            part = "cache_write" if "creation" in name or "write" in name else "cache_read"
+            found[part if "cache" in name else "in"].append(value)
+    return tokens.counted(
+        _sum(found["in"]),
+        _sum(found["out"]),
+        cache_read=_sum(found["cache_read"]),
+        cache_write=_sum(found["cache_write"]),
+        reasoning=_sum(found["reasoning"]),
+        input_has_cache=False,
+        output_has_reasoning=False,
+        total=details.get("total"),
     )
 
 
