@@ -54,8 +54,12 @@ def test_list_json_fields_and_default_order(tmp_path):
         "failed_steps",
         "tokens_in",
         "tokens_out",
+        "tokens_cache_read",
+        "tokens_cache_write",
+        "tokens_reasoning",
         "credits",
         "cost_usd",
+        "models",
         "error",
     }
     assert rows[0]["steps"] == 5 and rows[0]["failed_steps"] == 1 and rows[0]["tokens_in"] == 11

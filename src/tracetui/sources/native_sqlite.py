@@ -1,7 +1,9 @@
 """tracetui's own SQLite store schema (what `tracetui import` writes; see docs/formats.md).
 
-A complete store is queried in place, read-only. A database in the same shape that was written by
-other tools (derived columns missing, no `meta` table) is read row by row and imported instead.
+A complete store is queried in place, read-only; one written by an older tracetui (schema version 1,
+without the columns added since) too, through TEMP views that give those columns as NULL. A database
+in the same shape that was written by other tools (derived columns missing, no `meta` table) is read
+row by row and imported instead.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from collections.abc import Iterator
 import orjson
 
 from ..model import SOURCE_RUN_FIELDS, SOURCE_STEP_FIELDS, Problem, Run, Step
-from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS
+from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS, view_columns
+from ..store.schema import ADDED_RUN_COLUMNS, ADDED_STEP_COLUMNS
 from . import Head, ProblemSink, SourceFile, ro_uri
 
 NAME = "tracetui-sqlite"
@@ -32,7 +35,9 @@ def sniff(head: Head) -> bool:
 
 def in_place(head: Head) -> bool:
     tables = head.tables
-    if not set(RUN_COLUMNS) <= set(tables.get("runs", ())) or not set(STEP_COLUMNS) <= set(tables.get("steps", ())):
+    if not set(RUN_COLUMNS) - ADDED_RUN_COLUMNS <= set(tables.get("runs", ())):
+        return False
+    if not set(STEP_COLUMNS) - ADDED_STEP_COLUMNS <= set(tables.get("steps", ())):
         return False
     try:
         conn = sqlite3.connect(ro_uri(head.path), uri=True)
@@ -46,7 +51,14 @@ def in_place(head: Head) -> bool:
 
 
 def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict[str, str]:
-    """Nothing to do: the tables are the store."""
+    """Nothing to do when the tables are the store; a store of an older schema version gets TEMP views
+    `runs` and `steps` over its tables (found before them by name) with NULL for the columns it lacks."""
+    for table, columns in (("runs", RUN_COLUMNS), ("steps", STEP_COLUMNS)):
+        present = {r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")}
+        if set(columns) <= present:
+            continue
+        given = {col: f"t.{col}" for col in columns if col in present}
+        conn.execute(f"CREATE TEMP VIEW {table} AS SELECT {view_columns(columns, given)} FROM main.{table} t")
     return {}
 
 

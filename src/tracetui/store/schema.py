@@ -13,10 +13,11 @@ from typing import Any
 
 import orjson
 
-from ..model import TOTAL_FIELDS, Run, Step
+from ..model import ROLLED_UP_FIELDS, TOKEN_PARTS, Run, Step
 
 # Raise it when the columns change: the import cache keys on it, so older cached imports are not reused.
-SCHEMA_VERSION = 1
+# 2: token parts (tokens_cache_read, tokens_cache_write, tokens_reasoning) and their totals; steps' model, provider.
+SCHEMA_VERSION = 2
 
 # Column order matters: SQLite reads a row up to the last column a query needs, so the large
 # payload columns come last and list/tree queries never touch them.
@@ -42,6 +43,9 @@ RUN_COLUMNS: dict[str, type] = {
     "total_tokens_out": int,
     "total_credits": float,
     "total_cost_usd": float,
+    **{name: int for name in TOKEN_PARTS},
+    **{f"steps_{name}": int for name in TOKEN_PARTS},
+    **{f"total_{name}": int for name in TOKEN_PARTS},
     "error": str,
     "flags": str,
     "source_file": str,
@@ -77,6 +81,10 @@ STEP_COLUMNS: dict[str, type] = {
     "sub_tokens_out": int,
     "sub_credits": float,
     "sub_cost_usd": float,
+    **{name: int for name in TOKEN_PARTS},
+    **{f"sub_{name}": int for name in TOKEN_PARTS},
+    "model": str,
+    "provider": str,
     "branch": str,
     "chosen_branch": str,
     "verdict": str,
@@ -92,8 +100,15 @@ STEP_COLUMNS: dict[str, type] = {
     "output": str,
 }
 
+# Columns a store of schema version 1 lacks. Such a store is still read in place, these columns
+# NULL (it never held their values); see sources/native_sqlite.py.
+ADDED_RUN_COLUMNS = frozenset(
+    [*TOKEN_PARTS, *(f"steps_{name}" for name in TOKEN_PARTS), *(f"total_{name}" for name in TOKEN_PARTS)]
+)
+ADDED_STEP_COLUMNS = frozenset([*TOKEN_PARTS, *(f"sub_{name}" for name in TOKEN_PARTS), "model", "provider"])
+
 # Stored so the run list can sort by them; Run computes them (Run.total), it does not hold them.
-RUN_TOTAL_COLUMNS = tuple(f"total_{name}" for name in TOTAL_FIELDS)
+RUN_TOTAL_COLUMNS = tuple(f"total_{name}" for name in ROLLED_UP_FIELDS)
 JSON_COLUMNS = frozenset({"flags", "metadata", "events", "extra"})
 PAYLOAD_COLUMNS = ("events", "extra", "input", "output")
 RUN_LIST_COLUMNS = tuple(c for c in RUN_COLUMNS if c not in ("metadata", *PAYLOAD_COLUMNS))
