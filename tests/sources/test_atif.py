@@ -71,7 +71,7 @@ def test_tokens_and_cost_in_the_convention(run):
     first = steps["step-3"]
     assert (first.tokens_in, first.tokens_out, first.cost_usd) == (1200, 80, 0.003)
     assert (first.tokens_cache_read, first.tokens_cache_write, first.tokens_reasoning) == (800, 100, 20)
-    assert (first.model, first.provider) == (SONNET, "anthropic")
+    assert (first.model, first.provider) == ("claude-sonnet-4-5", "anthropic")  # split as pricing wants it
     sub = steps["subagent/verifier"]
     assert (sub.sub_tokens_in, sub.sub_tokens_out, sub.sub_tokens_cache_read) == (400, 25, 100)
     assert sub.sub_cost_usd == pytest.approx(0.0005)

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from .. import normalize
+from .. import normalize, usage
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
@@ -265,10 +265,10 @@ class _Trajectories:
         step.extra = {k: v for k, v in raw.items() if k not in _STEP_KNOWN and v is not None}
         if source == "agent":
             step.kind = "other" if raw.get("llm_call_count") == 0 else "llm"
-            step.model = normalize.ident(raw.get("model_name")) or default_model
-            if step.kind == "llm" and step.model and "/" in step.model:
-                step.provider = step.model.split("/", 1)[0]
-            step.name = step.model or "agent"
+            named = normalize.ident(raw.get("model_name")) or default_model
+            step.name = named or "agent"
+            if step.kind == "llm":
+                step.provider, step.model = usage.split_model(named)
             step.output = message
             self.metrics(raw, step)
         else:
@@ -287,12 +287,23 @@ class _Trajectories:
         if raw.get("is_copied_context"):  # copied from an earlier trajectory: already counted there
             step.extra["copied_metrics"] = metrics
             return
+        found = {}
         for field, path in _METRICS.items():
             value = dig(metrics, *path)
-            parsed = money(value) if field == "cost_usd" else count(value)
-            if value is not None and parsed is None:
+            found[field] = money(value) if field == "cost_usd" else count(value)
+            if value is not None and found[field] is None:
                 self.problem(f"{step.id}: metrics.{'.'.join(path)} is not a number; left out")
-            setattr(step, field, parsed)
+        # ATIF's prompt count holds the cached tokens, its completion count the reasoning.
+        usage.counted(
+            found["tokens_in"],
+            found["tokens_out"],
+            cache_read=found["tokens_cache_read"],
+            cache_write=found["tokens_cache_write"],
+            reasoning=found["tokens_reasoning"],
+            input_has_cache=True,
+            output_has_reasoning=True,
+        ).apply(step)
+        step.cost_usd = found["cost_usd"]
         rest = {
             k: v
             for k, v in metrics.items()

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from .. import normalize
+from .. import normalize, usage
 from ..model import Run, Step
 from ..store import RUN_COLUMNS, view_columns
 from . import Head, ProblemSink, SourceFile, ro_uri
@@ -272,7 +272,7 @@ def _steps(conn: sqlite3.Connection, request_id: Any) -> list[Step]:
 def _span_step(seq: int, row: sqlite3.Row) -> Step:
     content, ok = parse_json(row["content"], dict)
     attrs = {key: _decoded(value) for key, value in obj(content.get("attributes")).items()}
-    usage = obj(attrs.get(_USAGE))
+    token_usage = obj(attrs.get(_USAGE))
     raw_type = normalize.ident(row["type"]) or normalize.ident(attrs.get("mlflow.spanType"))
     status = obj(content.get("status"))
     events = content.get("events") if isinstance(content.get("events"), list) else []
@@ -297,16 +297,19 @@ def _span_step(seq: int, row: sqlite3.Row) -> Step:
     )
     if row["end_time_unix_nano"] is None:
         step.status = "running"
-    for name, key in _TOKENS.items():
-        setattr(step, name, count(usage.get(key)))
+    # Strict counts (numbers only), as the run list's SQL reads them; MLflow's input holds the cache.
+    tokens_in, tokens_out, read, write = (count(token_usage.get(key)) for key in _TOKENS.values())
+    usage.counted(
+        tokens_in, tokens_out, cache_read=read, cache_write=write, input_has_cache=True, output_has_reasoning=True
+    ).apply(step)
     start, end = row["start_time_unix_nano"], row["end_time_unix_nano"]
     if isinstance(start, int) and isinstance(end, int) and end >= start:
         step.duration_ms = (end - start) / 1e6
     if failed:
         step.error = normalize.text(status.get("message")) or _exception_text(step.events) or "error"
     step.extra = {key: value for key, value in attrs.items() if key not in _MAPPED_ATTRIBUTES}
-    if usage:
-        step.extra["token_usage"] = usage
+    if token_usage:
+        step.extra["token_usage"] = token_usage
     if not ok:
         step.extra["content"] = row["content"]
     return step

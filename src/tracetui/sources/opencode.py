@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from .. import normalize
+from .. import normalize, usage
 from ..model import Run, Step
 from ..store import RUN_COLUMNS, view_columns
 from . import Head, ProblemSink, SourceFile, ro_uri
@@ -372,13 +372,15 @@ def _finish(call: Step, part: dict) -> None:
     """A model call's usage and cost from its step-finish part."""
     tokens = obj(part.get("tokens"))
     cache = obj(tokens.get("cache"))
-    fresh, read, write = count(tokens.get("input")), count(cache.get("read")), count(cache.get("write"))
-    output, reasoning = count(tokens.get("output")), count(tokens.get("reasoning"))
-    if fresh is not None or read is not None or write is not None:
-        call.tokens_in = (fresh or 0) + (read or 0) + (write or 0)
-    if output is not None or reasoning is not None:
-        call.tokens_out = (output or 0) + (reasoning or 0)
-    call.tokens_cache_read, call.tokens_cache_write, call.tokens_reasoning = read, write, reasoning
+    usage.counted(
+        count(tokens.get("input")),
+        count(tokens.get("output")),
+        cache_read=count(cache.get("read")),
+        cache_write=count(cache.get("write")),
+        reasoning=count(tokens.get("reasoning")),
+        input_has_cache=False,  # OpenCode takes the cache out of the provider's input count
+        output_has_reasoning=False,  # and bills the reasoning apart from the output
+    ).apply(call)
     call.cost_usd = money(part.get("cost"))
     call.status = "completed"
     call.extra["finish_reason"] = part.get("reason")

@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from .. import normalize
+from .. import normalize, usage
 from ..model import Run, Step
 from ..store import RUN_COLUMNS, STARTED, view_columns
 from . import Head, ProblemSink, SourceFile, ro_uri
@@ -234,15 +234,22 @@ def _span_step(seq: int, row: sqlite3.Row, cost: tuple | None) -> Step:
         ended_at=normalize.timestamp(row["end_time"]),
         input=normalize.text(dig(attrs, "input", "value") or llm.get("input_messages")),
         output=normalize.text(dig(attrs, "output", "value") or llm.get("output_messages")),
-        tokens_in=count(row["llm_token_count_prompt"]),
-        tokens_out=count(row["llm_token_count_completion"]),
         model=normalize.ident(llm.get("model_name")),
         provider=normalize.ident(llm.get("provider") or llm.get("system")),
         events=[e for e in events if isinstance(e, dict)],
     )
     step.duration_ms = normalize.duration_between(step.started_at, step.ended_at)
-    for part, keys in _PARTS.items():
-        setattr(step, part, count(dig(attrs, *keys)))
+    # Strict counts (numbers only), as the run list's SQL reads them; OpenInference's hold the parts.
+    read, write, reasoning = (count(dig(attrs, *keys)) for keys in _PARTS.values())
+    usage.counted(
+        count(row["llm_token_count_prompt"]),
+        count(row["llm_token_count_completion"]),
+        cache_read=read,
+        cache_write=write,
+        reasoning=reasoning,
+        input_has_cache=True,
+        output_has_reasoning=True,
+    ).apply(step)
     if failed:
         step.error = normalize.text(row["status_message"]) or _exception_text(step.events) or "error"
     if cost is not None:
