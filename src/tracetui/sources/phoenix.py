@@ -118,6 +118,14 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
 
     of_trace = "FROM spans s WHERE s.trace_rowid = t.id"
     in_order = "ORDER BY s.start_time, s.id LIMIT 1"
+
+    # Subqueries, not joins: a count or a sort of the run list then never looks at the spans.
+    def root(column: str) -> str:
+        return f"(SELECT s.{column} {of_trace} AND s.parent_id IS NULL {in_order})"
+
+    def first(column: str) -> str:
+        return f"(SELECT s.{column} {of_trace} {in_order})"
+
     failed = f"{col('status_code')} = 'ERROR'"
     started, ended = q.timestamp("t.start_time"), q.timestamp("t.end_time")
     annotations = [
@@ -140,8 +148,12 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     )
     runs = {
         "id": "t.trace_id",
-        "agent": f"coalesce({q.json_at('r.attributes', 'agent', 'name')}, r.name, f.name)",
-        "session": "ps.session_id" if "project_sessions" in columns else "NULL",
+        "agent": f"coalesce({q.json_at(root('attributes'), 'agent', 'name')}, {root('name')}, {first('name')})",
+        "session": (
+            "(SELECT ps.session_id FROM project_sessions ps WHERE ps.id = t.project_session_rowid)"
+            if "project_sessions" in columns
+            else "NULL"
+        ),
         # Phoenix stores a span when it ends, the root last: a trace without one is still running.
         "status": (
             f"CASE WHEN EXISTS (SELECT 1 {of_trace} AND s.parent_id IS NULL AND {failed}) THEN 'failed'"
@@ -151,8 +163,8 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         "ended_at": ended,
         "duration_ms": q.duration_ms(started, ended),
         # json_extract gives strings as they are and objects as compact JSON, as normalize.text does.
-        "input": q.json_at("r.attributes", "input", "value"),
-        "output": q.json_at("r.attributes", "output", "value"),
+        "input": q.json_at(root("attributes"), "input", "value"),
+        "output": q.json_at(root("attributes"), "output", "value"),
         "error": error,
         "step_count": " + ".join([f"(SELECT count(*) {of_trace})", *annotations]),
         "failed_steps": f"(SELECT count(*) {of_trace} AND {failed})",
@@ -160,37 +172,49 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         **{f"total_{name}": expr for name, expr in sums.items()},
         "source_file": q.quote(path),
         "source_line": "t.id",
-        "metadata": f"json_object('project', p.name, 'user', {q.json_at('r.attributes', 'user', 'id')})",
+        "metadata": (
+            "json_object('project', (SELECT p.name FROM projects p WHERE p.id = t.project_rowid),"
+            f" 'user', {q.json_at(root('attributes'), 'user', 'id')})"
+        ),
     }
-    sessions = (
-        "LEFT JOIN project_sessions ps ON ps.id = t.project_session_rowid" if "project_sessions" in columns else ""
-    )
     conn.execute(f"""
         CREATE TEMP VIEW runs AS SELECT
             {view_columns(RUN_COLUMNS, runs, also={"started_key": "t.start_time", KEY: "t.id"})}
         FROM traces t
-        LEFT JOIN projects p ON p.id = t.project_rowid
-        {sessions}
-        LEFT JOIN spans r ON r.id = (SELECT s.id {of_trace} AND s.parent_id IS NULL {in_order})
-        LEFT JOIN spans f ON f.id = (SELECT s.id {of_trace} {in_order})
     """)
     install_steps(conn, NAME, _steps, runs_from="traces t", run_id="t.trace_id", key="t.id")
-    install_problems(conn, _problem_queries(span_columns))
+    indexes = {r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'index'")}
+    install_problems(conn, _problem_queries(columns, indexes))
     return {STARTED.name: "started_key"}
 
 
-def _problem_queries(span_columns: set[str]) -> list[str]:
-    """Span rows whose JSON columns cannot be read: the span still shows, the raw text in extra."""
-    out = []
+def _problem_queries(columns: dict[str, set[str]], indexes: set[str]) -> list[str]:
+    """Span rows whose JSON columns cannot be read: the span still shows, the raw text in extra.
+
+    One scan of the spans for both columns (at 200k spans a scan is most of the cost). Phoenix indexes
+    values inside `attributes` (ix_spans_session_id), so SQLite itself refuses to store attributes
+    that are not JSON there: only the first character then needs a look.
+    """
+    span_columns = columns["spans"]
+    checks = []
     for column, kind in (("attributes", "object"), ("events", "array")):
-        if column in span_columns:
-            out.append(
-                f"SELECT s.id AS line, t.trace_id AS run_id, 'span ' || quote(s.span_id) ||"
-                f" ': {column} is not a JSON {kind}; kept as text in the step''s extra' AS message"
-                " FROM spans s JOIN traces t ON t.id = s.trace_rowid"
-                f" WHERE CASE WHEN json_valid(s.{column}) THEN json_type(s.{column}) != '{kind}' ELSE 1 END"
-            )
-    return out
+        if column not in span_columns:
+            continue
+        bad = f"(CASE WHEN json_valid(s.{column}) THEN json_type(s.{column}) != '{kind}' ELSE 1 END)"
+        if column == "attributes" and "ix_spans_session_id" in indexes:
+            bad = f"(substr(s.attributes, 1, 1) != '{{' AND {bad})"
+        checks.append((bad, f"{column} is not a JSON {kind}"))
+    if not checks:
+        return []
+    what = " || ' and ' || ".join(f"CASE WHEN {bad} THEN {q.quote(text)} END" for bad, text in checks)
+    if len(checks) == 2:
+        (bad_a, text_a), (bad_b, text_b) = checks
+        what = f"CASE WHEN {bad_a} AND {bad_b} THEN {q.quote(text_a + '; ' + text_b)} WHEN {bad_a} THEN {q.quote(text_a)} ELSE {q.quote(text_b)} END"
+    return [
+        f"SELECT s.id AS line, (SELECT t.trace_id FROM traces t WHERE t.id = s.trace_rowid) AS run_id,"
+        f" 'span ' || quote(s.span_id) || ': ' || {what} || '; kept as text in the step''s extra' AS message"
+        f" FROM spans s WHERE {' OR '.join(bad for bad, _ in checks)}"
+    ]
 
 
 # -- a trace's steps ----------------------------------------------------------------------------
