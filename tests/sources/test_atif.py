@@ -131,6 +131,15 @@ def test_one_trajectory_per_line_and_a_subagent_nobody_references(tmp_path):
     ]
 
 
+def test_a_json_array_of_trajectories(tmp_path):
+    other = {**trajectory(), "session_id": "atif-run-2"}
+    path = write(tmp_path, [trajectory(), other, {"not": "a trajectory"}])
+    assert sources.detect(path)[0].NAME == "atif"
+    runs, problems = read_runs(path)
+    assert [r.id for r in runs] == ["atif-run-1", "atif-run-2"] and [r.source_line for r in runs] == [1, 2]
+    assert [str(p) for p in problems] == ["item 3 skipped: not an ATIF trajectory (no ATIF schema_version)"]
+
+
 def test_a_cut_off_document_shows_the_steps_before_the_break(tmp_path):
     text = json.dumps(trajectory(), indent=2)
     path = write(tmp_path, text[: text.index('"step_id": 5')])

@@ -34,7 +34,7 @@ from .sqlite_steps import count, dig, money, obj
 
 NAME = "atif"
 DESCRIPTION = "ATIF agent trajectories (Harbor, NeMo Agent Toolkit): steps, tool calls, observations, subagents"
-DETECTION = 'a JSON object whose "schema_version" starts with "ATIF-v" (a document, or one per line)'
+DETECTION = 'a JSON object whose "schema_version" starts with "ATIF-v" (a document, an array of them, or one per line)'
 PRIORITY = 60
 
 _MARK = re.compile(rb'"schema_version"\s*:\s*"ATIF-v')
@@ -65,6 +65,8 @@ def sniff(head: Head) -> bool:
         return False
     if isinstance(head.first_record, dict):
         return is_trajectory(head.first_record)
+    if head.json_document and not head.top_keys and head.array_key is None:
+        return is_trajectory(head.first_item)  # a JSON array of trajectories
     keys = set(head.top_keys)
     return head.json_document and bool(keys & {"schema_version", "steps"}) and bool(_MARK.search(head.data))
 
@@ -83,6 +85,13 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
         document = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         document = _salvage(head.path, report, exc)
+    if isinstance(document, list):
+        for number, item in enumerate(document, 1):
+            if is_trajectory(item):
+                yield _Trajectories(item, report, number).run()
+            else:
+                report(Problem(f"item {number} skipped: not an ATIF trajectory (no ATIF schema_version)"))
+        return
     if not is_trajectory(document):
         raise UnusableInput(head.path, "not an ATIF trajectory (no ATIF schema_version at the top)")
     yield _Trajectories(document, report, None).run()

@@ -47,8 +47,9 @@ DETECTION = (
 PRIORITY = 80
 
 _TOOL_STATUS = {"completed": "completed", "error": "failed", "running": "running", "pending": "pending"}
-# Part types kept only as counts on their message (what they say is elsewhere or not a step).
-_COUNTED_PARTS = frozenset({"step-start", "step-finish", "text", "reasoning", "tool", "retry", "patch", "compaction"})
+# Part types read into steps; the others (file, agent, snapshot, subtask, new ones) are counted in the
+# message's extra.parts, so format drift shows.
+_READ_PARTS = frozenset({"step-start", "step-finish", "text", "reasoning", "tool", "retry", "patch", "compaction"})
 
 
 def sniff(head: Head) -> bool:
@@ -392,7 +393,7 @@ def _count_parts(step: Step, parts: list[dict]) -> None:
     others: dict[str, int] = {}
     for part in parts:
         kind = str(part.get("type"))
-        if kind not in _COUNTED_PARTS:
+        if kind not in _READ_PARTS:
             others[kind] = others.get(kind, 0) + 1
     if others:
         step.extra["parts"] = others

@@ -24,6 +24,7 @@ import orjson
 from ..model import DERIVED_RUN_FIELDS, FLAG_TOTAL_MISMATCH, SOURCE_RUN_FIELDS, Problem, Run, Step, finalize_run
 from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS
 from ..store.schema import to_json
+from . import sqlsql as q
 from .contract import ProblemSink
 
 HELPER = True
@@ -239,7 +240,4 @@ def parse_json(raw: Any, kind: type) -> tuple[Any, bool]:
 def table_columns(conn: sqlite3.Connection) -> dict[str, set[str]]:
     """Every table of the main database with its columns."""
     names = [r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")]
-    return {
-        name: {r[1] for r in conn.execute(f'PRAGMA main.table_info("{name.replace(chr(34), chr(34) * 2)}")')}
-        for name in names
-    }
+    return {name: {r[1] for r in conn.execute(f"PRAGMA main.table_info({q.ident(name)})")} for name in names}
