@@ -144,12 +144,15 @@ def test_odd_types_in_columns_are_left_out_not_crashed_on(db):
         db,
         "UPDATE spans SET llm_token_count_prompt = 'many', start_time = 'soon' WHERE span_id = '0000000000000009'",
         "UPDATE span_costs SET total_cost = 'free' WHERE span_rowid = 9",
+        # Beyond any real count: left out, so sums stay within SQLite's integers.
+        "UPDATE spans SET llm_token_count_prompt = 1e30 WHERE span_id = '0000000000000002'",
     )
     store = opened(db)
     run = store.get_run(QUICK)
     assert (run.steps_tokens_in, run.steps_tokens_out, run.steps_cost_usd) == (None, 25, None)
     (step,) = store.steps(QUICK)
     assert (step.tokens_in, step.started_at, step.cost_usd) == (None, None, None)
+    assert store.get_run(WEATHER).steps_tokens_in == 1500 and store.stats()[0].tokens_in == 900 + 1500 + 0
 
 
 def test_a_trace_whose_root_span_has_not_arrived_is_running(db):

@@ -60,16 +60,32 @@ class _Trees:
         if found is not None:
             self.cache.move_to_end((key, version))
             return found
-        run = finalize_run(Run(id="", steps=build_safely(self.build, self.conn, key)))
-        rows = [[_cell(column, getattr(step, column)) for column in _TREE_COLUMNS] for step in run.steps]
-        found = (
-            orjson.dumps(rows).decode(),
-            orjson.dumps([getattr(run, name) for name in _TOTALS]).decode(),
-        )
+        try:
+            found = _tree_json(build_safely(self.build, self.conn, key))
+        except Exception as exc:  # the steps could not be written down: say so in their place
+            found = _tree_json(unreadable(exc))
         self.cache[(key, version)] = found
         while len(self.cache) > _CACHED_TREES:
             self.cache.popitem(last=False)
         return found
+
+
+def _tree_json(steps: list[Step]) -> tuple[str, str]:
+    run = finalize_run(Run(id="", steps=steps))
+    rows = [[_cell(column, getattr(step, column)) for column in _TREE_COLUMNS] for step in run.steps]
+    return orjson.dumps(rows).decode(), orjson.dumps([getattr(run, name) for name in _TOTALS]).decode()
+
+
+def unreadable(exc: Exception) -> list[Step]:
+    """One failed step that says why a run's steps could not be read."""
+    return [
+        Step(
+            id="unreadable",
+            name="the steps of this run could not be read",
+            status="failed",
+            error=f"{type(exc).__name__}: {exc}",
+        )
+    ]
 
 
 def _cell(column: str, value: Any) -> Any:
@@ -85,14 +101,7 @@ def build_safely(build: StepBuilder, conn: sqlite3.Connection, key: Any) -> list
     try:
         return build(conn, key)
     except Exception as exc:  # a last resort: the builders check what they read
-        return [
-            Step(
-                id="unreadable",
-                name="the steps of this run could not be read",
-                status="failed",
-                error=f"{type(exc).__name__}: {exc}",
-            )
-        ]
+        return unreadable(exc)
 
 
 def install_steps(
@@ -199,14 +208,15 @@ _EMPTY: dict[str, Callable[[], Any]] = {"flags": list, "metadata": dict, "events
 
 
 def count(value: Any) -> int | None:
-    """A token count: a number (not a boolean, not numeric text), truncated to an integer."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A token count: a number (not a boolean, not numeric text, below sqlsql.MAGNITUDE), as an integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < q.MAGNITUDE:
         return None
     return int(value)
 
 
 def money(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """An amount: a number (not a boolean, not numeric text, below sqlsql.MAGNITUDE)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < q.MAGNITUDE:
         return None
     return float(value)
 

@@ -52,29 +52,36 @@ def json_at(column: str, *keys: str) -> str:
     return f"(CASE WHEN json_valid({column}) THEN json_extract({column}, {json_path(*keys)}) END)"
 
 
+# Counts and amounts beyond this are not real (a trillion tokens in one call): left out, so a sum over
+# a million of them still fits SQLite's 64-bit integers.
+MAGNITUDE = 10**12
+
+
+def _number(value: str, typed: str, as_integer: bool) -> str:
+    kept = f"CAST({value} AS INTEGER)" if as_integer else f"({value} + 0.0)"
+    return f"(CASE WHEN {typed} IN ('integer', 'real') AND abs({value}) < {MAGNITUDE} THEN {kept} END)"
+
+
 def count(column: str, *keys: str) -> str:
     """A token count: a number (column value, or at keys in its JSON) truncated to an integer, else NULL.
 
-    Strict on purpose (no numeric text): sqlite_steps.count is its twin for steps built in Python.
+    Strict on purpose (no numeric text, nothing beyond MAGNITUDE): sqlite_steps.count is its twin
+    for steps built in Python.
     """
     if keys:
         path = json_path(*keys)
-        return (
-            f"(CASE WHEN json_valid({column}) THEN (CASE WHEN json_type({column}, {path}) IN ('integer', 'real')"
-            f" THEN CAST(json_extract({column}, {path}) AS INTEGER) END) END)"
-        )
-    return f"(CASE WHEN typeof({column}) IN ('integer', 'real') THEN CAST({column} AS INTEGER) END)"
+        inner = _number(f"json_extract({column}, {path})", f"json_type({column}, {path})", True)
+        return f"(CASE WHEN json_valid({column}) THEN {inner} END)"
+    return _number(column, f"typeof({column})", True)
 
 
 def money(column: str, *keys: str) -> str:
     """An amount: a number (column value, or at keys in its JSON), else NULL; twin of sqlite_steps.money."""
     if keys:
         path = json_path(*keys)
-        return (
-            f"(CASE WHEN json_valid({column}) THEN (CASE WHEN json_type({column}, {path}) IN ('integer', 'real')"
-            f" THEN json_extract({column}, {path}) + 0.0 END) END)"
-        )
-    return f"(CASE WHEN typeof({column}) IN ('integer', 'real') THEN {column} + 0.0 END)"
+        inner = _number(f"json_extract({column}, {path})", f"json_type({column}, {path})", False)
+        return f"(CASE WHEN json_valid({column}) THEN {inner} END)"
+    return _number(column, f"typeof({column})", False)
 
 
 def exception_text(events: str) -> str:
