@@ -25,13 +25,17 @@ def main(out: str, spans: int) -> None:
     if os.path.exists(out):
         os.remove(out)
     source = sqlite3.connect(f"file:{os.path.abspath(FIXTURE)}?immutable=1", uri=True)
-    schema = [r[0] for r in source.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")]
+    schema = [
+        r[0] for r in source.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")
+    ]
     source.close()
     db = sqlite3.connect(out)
     db.execute("PRAGMA journal_mode = WAL")
     for sql in schema:
         db.execute(sql)
-    db.execute("INSERT INTO projects (id, name, created_at, updated_at) VALUES (1, 'bench', '2026-01-01', '2026-01-01')")
+    db.execute(
+        "INSERT INTO projects (id, name, created_at, updated_at) VALUES (1, 'bench', '2026-01-01', '2026-01-01')"
+    )
     rng = random.Random(7)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     prompt = "You are a support agent. " * 40
@@ -56,7 +60,11 @@ def main(out: str, spans: int) -> None:
                     "provider": "openai",
                     "input_messages": [{"message": {"role": "user", "content": prompt}}],
                     "output_messages": [{"message": {"role": "assistant", "content": "Done. " * 20}}],
-                    "token_count": {"prompt": tokens[0], "completion": tokens[1], "prompt_details": {"cache_read": 128}},
+                    "token_count": {
+                        "prompt": tokens[0],
+                        "completion": tokens[1],
+                        "prompt_details": {"cache_read": 128},
+                    },
                 }
             else:
                 attrs["input"] = {"value": json.dumps({"query": "order 42", "n": n})}
