@@ -39,6 +39,8 @@ def test_a_run_per_trace(db, runs):
     store = opened(db)
     assert store.source_format == "mlflow" and store.path == db
     assert sorted(store.run_ids()) == sorted(r.id for r in runs.values())
+    oldest_first = [r.id for r in store.list_runs(sort="started", desc=False)]
+    assert oldest_first == [runs[name].id for name in ("weather", "refund", "quick")]
 
 
 def test_tree_shape_with_assessments_as_evaluation_steps(runs):

@@ -25,7 +25,7 @@ import orjson
 
 from .. import normalize, usage
 from ..model import Run, Step
-from ..store import RUN_COLUMNS, view_columns
+from ..store import RUN_COLUMNS, STARTED, view_columns
 from . import Head, ProblemSink, SourceFile, ro_uri
 from . import sqlsql as q
 from .sqlite_steps import (
@@ -217,7 +217,7 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     experiments = "LEFT JOIN experiments e ON e.experiment_id = ti.experiment_id" if experiment != "NULL" else ""
     conn.execute(f"""
         CREATE TEMP VIEW runs AS SELECT
-            {view_columns(RUN_COLUMNS, runs, also={KEY: "ti.request_id"})}
+            {view_columns(RUN_COLUMNS, runs, also={KEY: "ti.request_id", "started_key": "ti.timestamp_ms"})}
         FROM trace_info ti {experiments}
     """)
     install_steps(conn, NAME, _steps, runs_from="trace_info ti", run_id="ti.request_id", key="ti.request_id")
@@ -229,7 +229,7 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
             " WHERE CASE WHEN json_valid(s.content) THEN json_type(s.content) != 'object' ELSE 1 END"
         )
     install_problems(conn, problems)
-    return {}
+    return {STARTED.name: "started_key"}  # epoch milliseconds sort as the times do, without converting each
 
 
 def _span_cost_sql(span_columns: set[str]) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import normalize, usage
 from ..model import Run, Step
-from ..store import RUN_COLUMNS, view_columns
+from ..store import RUN_COLUMNS, STARTED, view_columns
 from . import Head, ProblemSink, SourceFile, ro_uri
 from . import sqlsql as q
 from .sqlite_steps import (
@@ -153,7 +153,7 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     }
     conn.execute(f"""
         CREATE TEMP VIEW runs AS SELECT
-            {view_columns(RUN_COLUMNS, runs, also={KEY: "s.id"})}
+            {view_columns(RUN_COLUMNS, runs, also={KEY: "s.id", "started_key": col("time_created")})}
         FROM session s WHERE {is_run}
     """)
     problems = [
@@ -166,7 +166,7 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         )
     ]
     install_problems(conn, problems)
-    return {}
+    return {STARTED.name: "started_key"}  # epoch milliseconds sort as the times do, without converting each
 
 
 # -- a session's steps ----------------------------------------------------------------------------
