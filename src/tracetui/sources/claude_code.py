@@ -37,6 +37,7 @@ from .records import json_lines
 from .sessions import (
     RecordTypes,
     ended_in_failure,
+    fill_durations,
     first_line,
     head_lines,
     listdir,
@@ -91,8 +92,13 @@ def _is_conversation_line(rec: Any) -> bool:
     )
 
 
-def _is_summary(rec: Any) -> bool:
-    return isinstance(rec, dict) and rec.get("type") == "summary" and "leafUuid" in rec
+def _is_claude_record(rec: Any) -> bool:
+    """A record of a known non-conversation type that carries a Claude Code field."""
+    return (
+        isinstance(rec, dict)
+        and rec.get("type") in NOT_STEPS
+        and any(key in rec for key in ("sessionId", "leafUuid", "snapshot"))
+    )
 
 
 def sniff(head: Head) -> bool:
@@ -106,7 +112,11 @@ def sniff(head: Head) -> bool:
     records = head_lines(head.data)
     if any(_is_conversation_line(r) for r in records):
         return True
-    return bool(records) and all(_is_summary(r) for r in records)  # summaries only: said so when read
+    # The head holds only records around the conversation (summaries, file snapshots): read says
+    # so when the file has no conversation at all.
+    return any(_is_claude_record(r) for r in records) and all(
+        isinstance(r, dict) and r.get("type") in NOT_STEPS for r in records
+    )
 
 
 # -- companions -----------------------------------------------------------------------------------
@@ -114,11 +124,15 @@ def sniff(head: Head) -> bool:
 
 def _session_of(head: Head) -> tuple[str | None, str | None]:
     """(sessionId, agentId) of the file: agentId set for a subagent's own file."""
-    for rec in head_lines(head.data):
+    records = head_lines(head.data)
+    for rec in records:
         if _is_conversation_line(rec):
             agent = rec.get("agentId") if rec.get("isSidechain") is True else None
             return rec["sessionId"], agent if isinstance(agent, str) and agent else None
-    return None, None
+    session = next(
+        (r["sessionId"] for r in records if isinstance(r, dict) and isinstance(r.get("sessionId"), str)), None
+    )
+    return session, None
 
 
 def companions(head: Head) -> list[str]:
@@ -824,6 +838,7 @@ def _run(
         source_line=1,
     )
     run.duration_ms = normalize.duration_between(run.started_at, run.ended_at)
+    fill_durations(steps)
     failure = ended_in_failure(main.steps)
     if failure is not None:
         run.status, run.error = "failed", failure.error

@@ -41,6 +41,7 @@ from .records import json_lines
 from .sessions import (
     RecordTypes,
     ended_in_failure,
+    fill_durations,
     first_line,
     listdir,
     project_name,
@@ -860,6 +861,7 @@ def _run(main: _Rollout, steps: list[Step], report: ProblemSink) -> Run:
         source_line=1,
     )
     run.duration_ms = normalize.duration_between(run.started_at, run.ended_at)
+    fill_durations(steps)
     failure = ended_in_failure(main.steps)
     if failure is not None:
         run.status, run.error = "failed", failure.error

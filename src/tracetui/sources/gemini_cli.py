@@ -27,7 +27,7 @@ from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .records import json_lines
-from .sessions import RecordTypes, ended_in_failure, project_name, prompt_name, text_of
+from .sessions import RecordTypes, ended_in_failure, fill_durations, project_name, prompt_name, text_of
 
 NAME = "gemini-cli"
 DESCRIPTION = "Gemini CLI chats (~/.gemini/tmp/*/chats/session-*.json or .jsonl)"
@@ -284,6 +284,7 @@ class _Chat:
             source_line=1,
         )
         run.duration_ms = normalize.duration_between(run.started_at, run.ended_at)
+        fill_durations(self.steps)
         failure = ended_in_failure(self.steps)
         if failure is not None:
             run.status, run.error = "failed", failure.error

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from .. import normalize
 from ..model import Problem, Step
 from .contract import ProblemSink
 
@@ -116,6 +117,13 @@ def skip_subtrees(steps: Sequence[Step], roots: set[str], mark: str) -> None:
         step.extra[mark] = True
         step.status = "skipped"
         todo.extend(children.get(step.id, ()))
+
+
+def fill_durations(steps: Iterable[Step]) -> None:
+    """Durations of steps that have a start and an end but no duration of their own."""
+    for step in steps:
+        if step.duration_ms is None:
+            step.duration_ms = normalize.duration_between(step.started_at, step.ended_at)
 
 
 def first_line(path: str) -> Any:
