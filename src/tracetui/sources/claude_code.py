@@ -82,10 +82,15 @@ _AGENT_ID_TAIL = re.compile(r"agentId: ([A-Za-z0-9_-]+)")
 # -- detection ------------------------------------------------------------------------------------
 
 
+def _type(rec: dict) -> str | None:
+    kind = rec.get("type")
+    return kind if isinstance(kind, str) else None
+
+
 def _is_conversation_line(rec: Any) -> bool:
     return (
         isinstance(rec, dict)
-        and rec.get("type") in CONVERSATION
+        and _type(rec) in CONVERSATION
         and isinstance(rec.get("sessionId"), str)
         and "uuid" in rec
         and "parentUuid" in rec
@@ -96,7 +101,7 @@ def _is_claude_record(rec: Any) -> bool:
     """A record of a known non-conversation type that carries a Claude Code field."""
     return (
         isinstance(rec, dict)
-        and rec.get("type") in NOT_STEPS
+        and _type(rec) in NOT_STEPS
         and any(key in rec for key in ("sessionId", "leafUuid", "snapshot"))
     )
 
@@ -115,7 +120,7 @@ def sniff(head: Head) -> bool:
     # The head holds only records around the conversation (summaries, file snapshots): read says
     # so when the file has no conversation at all.
     return any(_is_claude_record(r) for r in records) and all(
-        isinstance(r, dict) and r.get("type") in NOT_STEPS for r in records
+        isinstance(r, dict) and _type(r) in NOT_STEPS for r in records
     )
 
 

@@ -40,6 +40,7 @@ from . import Head, ProblemSink, SourceFile
 from .records import json_lines
 from .sessions import (
     RecordTypes,
+    as_list,
     ended_in_failure,
     fill_durations,
     first_line,
@@ -368,13 +369,13 @@ class _Rollout:
     # -- response items -------------------------------------------------------------------------
 
     def _item(self, number: int, item: dict, ts: str | None) -> None:
-        kind = item.get("type")
+        kind = item.get("type") if isinstance(item.get("type"), str) else None
         if kind == "message":
             self._message(number, item, ts)
-        elif kind in MODEL_ITEMS:
+        elif kind is not None and kind in MODEL_ITEMS:
             call = self._model_call(ts)
             if kind == "reasoning":
-                summary = [s.get("text") for s in item.get("summary") or [] if isinstance(s, dict)]
+                summary = [s.get("text") for s in as_list(item.get("summary")) if isinstance(s, dict)]
                 call.extra.setdefault("reasoning", []).extend(t for t in summary if isinstance(t, str))
             else:
                 self._tool_call(number, kind, item, call, ts)
@@ -540,7 +541,7 @@ class _Rollout:
     # -- events ---------------------------------------------------------------------------------
 
     def _event(self, number: int, event: dict, ts: str | None) -> None:
-        kind = event.get("type")
+        kind = event.get("type") if isinstance(event.get("type"), str) else None
         if kind in ("task_started", "turn_started"):
             self._end_turn()
             self.turn_id = event.get("turn_id") if isinstance(event.get("turn_id"), str) else None

@@ -27,7 +27,16 @@ from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .records import json_lines
-from .sessions import RecordTypes, ended_in_failure, fill_durations, project_name, prompt_name, text_of
+from .sessions import (
+    RecordTypes,
+    as_dict,
+    as_list,
+    ended_in_failure,
+    fill_durations,
+    project_name,
+    prompt_name,
+    text_of,
+)
 
 NAME = "gemini-cli"
 DESCRIPTION = "Gemini CLI chats (~/.gemini/tmp/*/chats/session-*.json or .jsonl)"
@@ -255,7 +264,7 @@ class _Chat:
         thoughts = message.get("thoughts")
         if isinstance(thoughts, list) and thoughts:
             call.extra["thoughts"] = thoughts
-        for i, record in enumerate(message.get("toolCalls") or [], 1):
+        for i, record in enumerate(as_list(message.get("toolCalls")), 1):
             if isinstance(record, dict):
                 self._add(_tool(record, call, i))
 
@@ -356,8 +365,8 @@ def _result(record: dict) -> tuple[str | None, str | None]:
     """(output, error) of a tool call: its functionResponse's output / error, else what it displayed."""
     output = error = None
     result = record.get("result")
-    for part in result if isinstance(result, list) else []:
-        response = part.get("functionResponse", {}).get("response") if isinstance(part, dict) else None
+    for part in as_list(result):
+        response = as_dict(as_dict(part).get("functionResponse")).get("response")
         if isinstance(response, dict):
             output = normalize.text(response.get("output")) if response.get("output") is not None else output
             error = normalize.text(response.get("error")) if response.get("error") is not None else error

@@ -54,6 +54,16 @@ class RecordTypes:
             )
 
 
+def as_list(value: Any) -> list:
+    """The value when it is a list, else an empty one (a field of the wrong type reads as absent)."""
+    return value if isinstance(value, list) else []
+
+
+def as_dict(value: Any) -> dict:
+    """The value when it is an object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def prompt_name(text: str | None) -> str:
     """A turn's name: the first non-blank line of its prompt, shortened."""
     for line in (text or "").splitlines():
