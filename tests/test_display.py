@@ -28,3 +28,13 @@ def test_safe_makes_control_characters_visible_and_keeps_markup_as_text():
     assert display.safe("[bold]x\x1b[31m\x07") == "[bold]x\\x1b[31m\\x07"
     assert display.safe("a\nb", single_line=True) == "a ⏎ b"
     assert display.safe(None) == ""
+
+
+def test_tokens_show_their_parts_only_where_a_source_gave_some():
+    assert display.tokens(1234, 56) == "1234→56"
+    assert display.tokens(1234, 56, 0, 0, 0) == "1234→56"  # all-zero parts add nothing
+    assert display.tokens(1234, 56, 1000, 0, 20) == "in 1234 (cache read 1000 · write 0) · out 56 (reasoning 20)"
+    assert display.tokens(1234, 56, None, 300, None) == "in 1234 (cache write 300) · out 56"
+    assert display.tokens(12_345, 56, None, None, 7) == "in 12.3k · out 56 (reasoning 7)"
+    assert display.tokens(None, None, 5, 5, 5) == "-"
+    assert display.LABELS["tokens_cache_read"] == "cache read" and display.total("tokens_reasoning", 3) == "3"

@@ -19,7 +19,7 @@ from . import display, sources
 from .analysis import first_failed_step
 from .errors import TraceError
 from .loading import Opening, open_store, prepare
-from .model import TOTAL_FIELDS, Run, Step
+from .model import ROLLED_UP_FIELDS, TOKEN_PARTS, Run, Step
 from .store import SORT_KEYS, STARTED, RunFilter, Store
 
 # The core checks the input itself, so every problem gets the same one-line message and exit 2.
@@ -107,7 +107,7 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode()
 
 
-def run_summary(run: Run) -> dict[str, Any]:
+def run_summary(run: Run, models: list[str] | None = None) -> dict[str, Any]:
     return {
         "id": run.id,
         "agent": run.agent,
@@ -118,8 +118,10 @@ def run_summary(run: Run) -> dict[str, Any]:
         "failed_steps": run.failed_steps,
         "tokens_in": run.total("tokens_in"),
         "tokens_out": run.total("tokens_out"),
+        **{name: run.total(name) for name in TOKEN_PARTS},
         "credits": run.total("credits"),
         "cost_usd": run.total("cost_usd"),
+        "models": models or [],
         "error": run.error,
     }
 
@@ -136,7 +138,7 @@ def step_dict(step: Step, *, children: bool = True) -> dict[str, Any]:
 
 def run_dict(run: Run) -> dict[str, Any]:
     out = {f.name: getattr(run, f.name) for f in fields(Run) if f.name != "steps"}
-    out["totals"] = {name: run.total(name) for name in TOTAL_FIELDS}
+    out["totals"] = {name: run.total(name) for name in ROLLED_UP_FIELDS}
     out["mismatches"] = {k: {"run": a, "steps": b} for k, (a, b) in run.mismatches.items()}
     return out
 
@@ -175,7 +177,8 @@ def list_cmd(path, status, agent, search, sort, desc, limit, as_json, fmt, no_ca
         RunFilter(status=status or None, agent=agent or None, search=search), sort=sort, desc=desc, limit=limit
     )
     if as_json:
-        click.echo(dumps([run_summary(r) for r in runs]))
+        models = store.models([r.id for r in runs])
+        click.echo(dumps([run_summary(r, models.get(r.id)) for r in runs]))
         return
     if not runs:
         click.echo("no runs" if store.count_runs() == 0 else "no runs match")
@@ -198,6 +201,7 @@ def show(path, run_id, as_json, fmt, no_cache):
     first = first_failed_step(run.steps)
     if as_json:
         out = run_dict(run)
+        out["models"] = store.models([run.id]).get(run.id, [])
         out["steps"] = [step_dict(s) for s in run.steps if s.parent_id is None]
         out["first_failed_step"] = None if first is None else step_dict(first, children=False)
         click.echo(dumps(out))

@@ -81,10 +81,16 @@ def cost(value: float | None) -> str:
 
 
 TOTAL_LABELS = {"tokens_in": "tokens in", "tokens_out": "tokens out", "credits": "credits", "cost_usd": "cost"}
+TOKEN_PART_LABELS = {
+    "tokens_cache_read": "cache read",
+    "tokens_cache_write": "cache write",
+    "tokens_reasoning": "reasoning",
+}
+LABELS = TOTAL_LABELS | TOKEN_PART_LABELS
 
 
 def total(name: str, value: float | int | None) -> str:
-    """One of model.TOTAL_FIELDS as text: tokens counted, credits, cost in dollars."""
+    """One of model.ROLLED_UP_FIELDS as text: tokens counted, credits, cost in dollars."""
     if name == "credits":
         return credits(value)
     if name == "cost_usd":
@@ -92,10 +98,30 @@ def total(name: str, value: float | int | None) -> str:
     return count(value)
 
 
-def tokens(tin: int | float | None, tout: int | float | None) -> str:
+def tokens(
+    tin: int | float | None,
+    tout: int | float | None,
+    cache_read: int | float | None = None,
+    cache_write: int | float | None = None,
+    reasoning: int | float | None = None,
+) -> str:
+    """ "1230→118"; with the parts where the source gave some (not all zero):
+    "in 1230 (cache read 1000 · write 0) · out 118 (reasoning 20)". The parts are inside the counts."""
     if tin is None and tout is None:
         return "-"
-    return f"{count(tin)}→{count(tout)}"
+    cached = [(label, n) for label, n in (("cache read", cache_read), ("cache write", cache_write)) if n is not None]
+    if not any(n for _, n in cached) and not reasoning:
+        return f"{count(tin)}→{count(tout)}"
+    out = f"in {count(tin)}"
+    if any(n for _, n in cached):
+        shown = [f"{label} {count(n)}" for label, n in cached]
+        if len(shown) == 2:
+            shown[1] = shown[1].removeprefix("cache ")
+        out += f" ({' · '.join(shown)})"
+    out += f" · out {count(tout)}"
+    if reasoning:
+        out += f" (reasoning {count(reasoning)})"
+    return out
 
 
 def excerpt(text: str | None, width: int = 60) -> str:

@@ -280,34 +280,33 @@ def finalize_run(run: Run) -> Run:
     for i, root in enumerate(_sorted_siblings(roots)):
         root.seq = i
 
+    # Spelled out per field: this runs for every step of every import.
     for node in reversed(order):
-        node.size = 1
-        sums = list(_own_totals(node))
+        size = 1
+        tin, tout, credits, cost = node.tokens_in, node.tokens_out, node.credits, node.cost_usd
+        read, write, thought = node.tokens_cache_read, node.tokens_cache_write, node.tokens_reasoning
         for kid in node.children:
-            node.size += kid.size
-            for i, value in enumerate(_sub_totals(kid)):
-                if value is not None:
-                    sums[i] = value if sums[i] is None else sums[i] + value
-        for name, value in zip(SUB_FIELDS, sums, strict=True):
-            setattr(node, name, value)
+            size += kid.size
+            tin = add_optional(tin, kid.sub_tokens_in)
+            tout = add_optional(tout, kid.sub_tokens_out)
+            credits = add_optional(credits, kid.sub_credits)
+            cost = add_optional(cost, kid.sub_cost_usd)
+            read = add_optional(read, kid.sub_tokens_cache_read)
+            write = add_optional(write, kid.sub_tokens_cache_write)
+            thought = add_optional(thought, kid.sub_tokens_reasoning)
+        node.size = size
+        node.sub_tokens_in, node.sub_tokens_out, node.sub_credits, node.sub_cost_usd = tin, tout, credits, cost
+        node.sub_tokens_cache_read, node.sub_tokens_cache_write, node.sub_tokens_reasoning = read, write, thought
 
     run.steps = order
     run.step_count = len(order)
     run.failed_steps = sum(1 for s in order if s.status in FAILED_STATUSES)
-    totals: list[Any] = [None] * len(ROLLED_UP_FIELDS)
-    for s in order:
-        for i, value in enumerate(_own_totals(s)):
-            if value is not None:
-                totals[i] = value if totals[i] is None else totals[i] + value
-    for name, value in zip(ROLLED_UP_FIELDS, totals, strict=True):
-        setattr(run, "steps_" + name, value)
+    for name in ROLLED_UP_FIELDS:
+        values = [v for v in map(operator.attrgetter(name), order) if v is not None]
+        setattr(run, "steps_" + name, sum(values) if values else None)  # in execution order, None if none
     if run.mismatches and FLAG_TOTAL_MISMATCH not in run.flags:
         run.flags.append(FLAG_TOTAL_MISMATCH)
     return run
-
-
-_own_totals = operator.attrgetter(*ROLLED_UP_FIELDS)
-_sub_totals = operator.attrgetter(*SUB_FIELDS)
 
 
 def tree_problems(run: Run) -> list[Problem]:

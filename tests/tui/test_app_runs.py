@@ -325,6 +325,20 @@ async def test_space_marks_a_run_and_c_compares_it_with_the_cursor_run(tmp_path)
         assert run_list(app).marked is None
 
 
+async def test_the_summary_shows_the_marked_run_as_soon_as_it_is_marked(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        summary = app.runs_screen.query_one("#summary")
+        assert "marked" not in str(summary.render())
+        await pilot.press("j", "space")
+        await pilot.pause()
+        assert "marked: r4" in str(summary.render())
+        await pilot.press("space")  # unmarks it
+        await pilot.pause()
+        assert "marked" not in str(summary.render())
+
+
 async def test_enter_opens_the_run_and_escape_returns_to_the_list(tmp_path):
     from tracetui.tui.screens.run import RunScreen
 

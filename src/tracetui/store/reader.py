@@ -151,6 +151,19 @@ class Store:
             ).fetchone()
         return None if row is None else self._run(row)
 
+    def models(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The models each run's model calls used (by how many calls, then name); runs with none left out."""
+        counts: dict[str, list[tuple[int, str]]] = {}
+        for start in range(0, len(run_ids), 500):
+            chunk = list(run_ids[start : start + 500])
+            sql = (
+                f"SELECT run_id, model, count(*) FROM steps WHERE run_id IN ({', '.join('?' * len(chunk))})"
+                " AND model IS NOT NULL GROUP BY run_id, model"
+            )
+            for run_id, model, n in self.conn.execute(sql, chunk):
+                counts.setdefault(run_id, []).append((-n, model))
+        return {run_id: [model for _, model in sorted(pairs)] for run_id, pairs in counts.items()}
+
     def agents(self) -> list[str]:
         return [
             r[0] for r in self.conn.execute("SELECT DISTINCT agent FROM runs WHERE agent IS NOT NULL ORDER BY agent")

@@ -39,7 +39,15 @@ class TraceApp(App):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="tracetui.quit"),
         Binding("question_mark", "help", "Help", key_display="?", id="tracetui.help"),
-        Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="tracetui.command_palette"),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Commands",
+            show=False,
+            priority=True,
+            tooltip="Command palette: run any action by name",
+            id="tracetui.command_palette",
+        ),
     ]
 
     def __init__(self, opening: Opening, *, run_id: str | None = None, failed: bool = False) -> None:

@@ -73,6 +73,13 @@ class RunListLoaded(Message):
 
 
 @dataclass
+class RunMarked(Message):
+    """The run marked for comparison changed (Space or `m`); None: no run is marked."""
+
+    run_id: str | None
+
+
+@dataclass
 class RunListLoadFailed(Message):
     """The store could not be queried for the run list."""
 

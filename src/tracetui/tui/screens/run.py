@@ -21,6 +21,10 @@ from ..widgets.detail import DetailPane
 from ..widgets.step_tree import StepTree
 
 NARROW = 120  # below this many columns the detail pane goes under the tree
+# Keys that share a row in the README's keys table (and would share one in the footer).
+FAILED_STEP_KEYS = Binding.Group("Next · previous failed step")
+FAILED_RUN_KEYS = Binding.Group("Next · previous failed run, opened on its first failure")
+PANE_KEYS = Binding.Group("Tree ↔ detail")
 
 
 def run_header(run: Run) -> Text:
@@ -54,6 +58,7 @@ class RunScreen(Screen):
             "Next failed",
             id="tracetui.run.next_failure",
             tooltip="Next failed step in execution order",
+            group=FAILED_STEP_KEYS,
         ),
         Binding(
             "N",
@@ -62,6 +67,7 @@ class RunScreen(Screen):
             show=False,
             id="tracetui.run.previous_failure",
             tooltip="Previous failed step in execution order",
+            group=FAILED_STEP_KEYS,
         ),
         Binding("e", "expand_all", "Expand/collapse all", id="tracetui.run.expand_all"),
         Binding(
@@ -70,6 +76,7 @@ class RunScreen(Screen):
             "Next failed run",
             key_display="]",
             id="tracetui.run.next_failed_run",
+            group=FAILED_RUN_KEYS,
         ),
         Binding(
             "left_square_bracket",
@@ -78,6 +85,7 @@ class RunScreen(Screen):
             key_display="[",
             show=False,
             id="tracetui.run.previous_failed_run",
+            group=FAILED_RUN_KEYS,
         ),
         Binding(
             "o",
@@ -86,8 +94,15 @@ class RunScreen(Screen):
             id="tracetui.run.pager",
             tooltip="Open the full input, output and error in $PAGER",
         ),
-        Binding("tab", "app.focus_next", "Next pane", show=False, id="tracetui.run.focus_next"),
-        Binding("shift+tab", "app.focus_previous", "Previous pane", show=False, id="tracetui.run.focus_previous"),
+        Binding("tab", "app.focus_next", "Next pane", show=False, id="tracetui.run.focus_next", group=PANE_KEYS),
+        Binding(
+            "shift+tab",
+            "app.focus_previous",
+            "Previous pane",
+            show=False,
+            id="tracetui.run.focus_previous",
+            group=PANE_KEYS,
+        ),
     ]
 
     DEFAULT_CSS = """

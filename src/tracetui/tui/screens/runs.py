@@ -21,10 +21,13 @@ from ... import display
 from ...errors import TraceError
 from ...store import RunFilter, Store, default_desc
 from ..hub import trace_app
-from ..messages import RunListLoaded, RunListLoadFailed
+from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
 from ..widgets.run_list import SORT_CYCLE, RunList
 
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
+# Keys that share a row in the README's keys table (and would share one in the footer).
+SORT_KEYS = Binding.Group("Cycle the sort column · reverse the sort")
+SEARCH_KEYS = Binding.Group("Search · clear the search and filters")
 
 
 class RunsScreen(Screen):
@@ -33,13 +36,20 @@ class RunsScreen(Screen):
     AUTO_FOCUS = "#run-list"
 
     BINDINGS = [
-        Binding("s", "cycle_sort", "Sort", id="tracetui.runs.sort"),
-        Binding("S", "reverse_sort", "Reverse sort", show=False, id="tracetui.runs.reverse_sort"),
+        Binding("s", "cycle_sort", "Sort", id="tracetui.runs.sort", group=SORT_KEYS),
+        Binding("S", "reverse_sort", "Reverse sort", show=False, id="tracetui.runs.reverse_sort", group=SORT_KEYS),
         Binding("F", "cycle_status", "Status", tooltip="Cycle the status filter", id="tracetui.runs.status_filter"),
         Binding("A", "cycle_agent", "Agent", tooltip="Cycle the agent filter", id="tracetui.runs.agent_filter"),
-        Binding("slash", "search", "Search", key_display="/", id="tracetui.runs.search"),
-        Binding("escape", "clear", "Clear search/filters", show=False, id="tracetui.runs.clear"),
-        Binding("w", "problems", "Warnings", show=False, id="tracetui.runs.problems"),
+        Binding("slash", "search", "Search", key_display="/", id="tracetui.runs.search", group=SEARCH_KEYS),
+        Binding("escape", "clear", "Clear search/filters", show=False, id="tracetui.runs.clear", group=SEARCH_KEYS),
+        Binding(
+            "w",
+            "problems",
+            "Warnings",
+            show=False,
+            tooltip="Problems found while reading the file (skipped or repaired lines)",
+            id="tracetui.runs.problems",
+        ),
     ]
 
     def __init__(self, connect: Callable[[], Store], *, importing: bool = False) -> None:
@@ -142,6 +152,9 @@ class RunsScreen(Screen):
         # a hidden or loading list cannot take focus.
         if self.focused is None and self.run_list.display:
             self.run_list.focus()
+
+    def on_run_marked(self, message: RunMarked) -> None:
+        self._show_summary()
 
     def on_run_list_load_failed(self, message: RunListLoadFailed) -> None:
         self._load_running = False

@@ -21,7 +21,7 @@ from textual.widgets import Collapsible, Static
 from textual.worker import get_current_worker
 
 from ... import display, present
-from ...model import TOTAL_FIELDS, Run, Step
+from ...model import TOKEN_PARTS, TOTAL_FIELDS, Run, Step
 from ...present import PSEUDO_MARK, STYLE, VERDICT_STYLE
 from ...present import safe_text as _t
 from ...store import Store
@@ -49,7 +49,10 @@ class Details:
 
 
 def totals_table(run: Run, step: Step | None) -> Table:
-    """Self, subtree and run totals side by side; run totals that disagree with their steps flagged."""
+    """Self, subtree and run totals side by side; run totals that disagree with their steps flagged.
+
+    The token parts (cache read and write, reasoning) follow the token rows where any column has them.
+    """
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", padding=(0, 2, 0, 0))
     table.add_column("")
     if step is not None:
@@ -58,8 +61,9 @@ def totals_table(run: Run, step: Step | None) -> Table:
     table.add_column("run", justify="right")
     table.add_column("")
     mismatches = run.mismatches
-    for name in TOTAL_FIELDS:
-        row: list[Text] = [Text(display.TOTAL_LABELS[name], "bold")]
+    for name in _rows(run, step):
+        part = name in TOKEN_PARTS
+        row: list[Text] = [Text(("  " if part else "") + display.LABELS[name], "dim" if part else "bold")]
         if step is not None:
             row.append(Text(display.total(name, getattr(step, name))))
             row.append(Text(display.total(name, getattr(step, "sub_" + name))))
@@ -70,6 +74,17 @@ def totals_table(run: Run, step: Step | None) -> Table:
             row.append(Text(""))
         table.add_row(*row)
     return table
+
+
+def _rows(run: Run, step: Step | None) -> list[str]:
+    """TOTAL_FIELDS, with each token part the run or step has placed after the token rows."""
+    parts = [
+        name
+        for name in TOKEN_PARTS
+        if run.total(name) is not None or (step is not None and getattr(step, "sub_" + name) is not None)
+    ]
+    at = TOTAL_FIELDS.index("tokens_out") + 1
+    return [*TOTAL_FIELDS[:at], *parts, *TOTAL_FIELDS[at:]]
 
 
 def _grid() -> Table:
@@ -91,6 +106,10 @@ def step_summary(run: Run, step: Step) -> RenderableType:
     if step.raw_type and step.raw_type != step.kind:
         kind.append_text(_t(f"  raw type: {step.raw_type}", "dim"))
     grid.add_row("kind", kind)
+    if step.model:
+        grid.add_row("model", _t(step.model, STYLE["model"]))
+    if step.provider:
+        grid.add_row("provider", _t(step.provider))
     grid.add_row("status", present.status_text(step.status))
     grid.add_row("started", _t(_when(step.started_at)))
     if step.ended_at:
@@ -173,14 +192,17 @@ def tool_lines(tools: list[Step], more: bool) -> RenderableType:
     return out
 
 
+SCROLL = Binding.Group("Scroll the detail (after Tab)")
+
+
 class DetailPane(VerticalScroll):
     """Details of one step or of the run; `o` opens every payload of it in full in $PAGER."""
 
     BINDINGS = [
-        Binding("j", "scroll_down", "Scroll down", show=False, id="tracetui.detail.down"),
-        Binding("k", "scroll_up", "Scroll up", show=False, id="tracetui.detail.up"),
-        Binding("g", "scroll_home", "Top", show=False, id="tracetui.detail.top"),
-        Binding("G", "scroll_end", "Bottom", show=False, id="tracetui.detail.bottom"),
+        Binding("j", "scroll_down", "Scroll down", show=False, id="tracetui.detail.down", group=SCROLL),
+        Binding("k", "scroll_up", "Scroll up", show=False, id="tracetui.detail.up", group=SCROLL),
+        Binding("g", "scroll_home", "Top", show=False, id="tracetui.detail.top", group=SCROLL),
+        Binding("G", "scroll_end", "Bottom", show=False, id="tracetui.detail.bottom", group=SCROLL),
     ]
 
     DEFAULT_CSS = """

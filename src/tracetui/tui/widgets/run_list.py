@@ -23,7 +23,7 @@ from ... import display
 from ...errors import TraceError
 from ...model import FAILED_STATUSES, Run
 from ...store import SORT_KEYS, RunFilter, Store, default_desc
-from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed
+from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed, RunMarked
 from .cursor_list import CursorList, cursor_bindings
 from .run_pager import Order, RunPager, read_order, read_top
 
@@ -76,6 +76,11 @@ def cell_texts(run: Run) -> dict[str, str]:
     }
 
 
+# Keys that share a row in the README's keys table (and would share one in the footer).
+FAILED_RUN_KEYS = Binding.Group("Next · previous failed (or timed-out) run")
+COMPARE_KEYS = Binding.Group("Mark a run · compare the marked run with the one under the cursor")
+
+
 class RunList(CursorList, can_focus=True):
     """Runs of the store, filtered and sorted in SQL; a cursor row, one optional marked run."""
 
@@ -91,6 +96,7 @@ class RunList(CursorList, can_focus=True):
             key_display="]",
             tooltip="Next failed or timed-out run",
             id="tracetui.runs.next_failed",
+            group=FAILED_RUN_KEYS,
         ),
         Binding(
             "left_square_bracket",
@@ -99,9 +105,10 @@ class RunList(CursorList, can_focus=True):
             key_display="[",
             show=False,
             id="tracetui.runs.previous_failed",
+            group=FAILED_RUN_KEYS,
         ),
-        Binding("space,m", "mark", "Mark", show=False, id="tracetui.runs.mark"),
-        Binding("c", "compare", "Compare with mark", show=False, id="tracetui.runs.compare"),
+        Binding("space,m", "mark", "Mark", show=False, id="tracetui.runs.mark", group=COMPARE_KEYS),
+        Binding("c", "compare", "Compare with mark", show=False, id="tracetui.runs.compare", group=COMPARE_KEYS),
     ]
 
     COMPONENT_CLASSES = {
@@ -295,6 +302,7 @@ class RunList(CursorList, can_focus=True):
             return
         self.marked = None if self.marked == run_id else run_id
         self.refresh()
+        self.post_message(RunMarked(self.marked))
 
     def action_compare(self) -> None:
         current = self.current_run_id
