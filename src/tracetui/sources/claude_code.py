@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from .. import normalize
+from .. import normalize, usage
 from ..errors import UnusableInput
 from ..model import FLAG_ORPHAN, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
@@ -446,16 +446,18 @@ class _Conversation:
             self.retries = []
         return self._add(call)
 
-    def _usage(self, call: Step, usage: Any) -> None:
-        if not isinstance(usage, dict):
+    def _usage(self, call: Step, counts: Any) -> None:
+        if not isinstance(counts, dict):
             return
-        fresh = normalize.integer(usage.get("input_tokens"))
-        write = normalize.integer(usage.get("cache_creation_input_tokens"))
-        read = normalize.integer(usage.get("cache_read_input_tokens"))
-        parts = [n for n in (fresh, write, read) if n is not None]
-        call.tokens_in = sum(parts) if parts else None
-        call.tokens_out = normalize.integer(usage.get("output_tokens"))
-        call.tokens_cache_read, call.tokens_cache_write = read, write
+        # The Anthropic Messages usage: input_tokens leaves the cache out, output_tokens holds the thinking.
+        usage.counted(
+            counts.get("input_tokens"),
+            counts.get("output_tokens"),
+            cache_read=counts.get("cache_read_input_tokens"),
+            cache_write=counts.get("cache_creation_input_tokens"),
+            input_has_cache=False,
+            output_has_reasoning=True,
+        ).apply(call)
 
     def _block(self, call: Step, block: dict, ts: str | None) -> None:
         kind = block.get("type")

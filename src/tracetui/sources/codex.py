@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from .. import normalize
+from .. import normalize, usage
 from ..errors import UnusableInput
 from ..model import FLAG_ORPHAN, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
@@ -588,17 +588,22 @@ class _Rollout:
             self.types.count("token_count/repeated")
             return
         self.types.count("token_count")
-        info = event["info"]
-        usage = info.get("last_token_usage")
-        if not isinstance(usage, dict):
+        last = event["info"].get("last_token_usage")
+        if not isinstance(last, dict):
             before = self.total or (0, 0, 0, 0)
-            usage = dict(zip(_USAGE_KEYS, (a - b for a, b in zip(total, before, strict=True)), strict=True))
+            last = dict(zip(_USAGE_KEYS, (a - b for a, b in zip(total, before, strict=True)), strict=True))
         self.total = total
         step = self.call or self.unpriced or self._model_call(ts)
-        step.tokens_in = normalize.integer(usage.get("input_tokens"))
-        step.tokens_out = normalize.integer(usage.get("output_tokens"))
-        step.tokens_cache_read = normalize.integer(usage.get("cached_input_tokens"))
-        step.tokens_reasoning = normalize.integer(usage.get("reasoning_output_tokens"))
+        # OpenAI usage: input_tokens holds the cached input, output_tokens the reasoning.
+        usage.counted(
+            last.get("input_tokens"),
+            last.get("output_tokens"),
+            cache_read=last.get("cached_input_tokens"),
+            reasoning=last.get("reasoning_output_tokens"),
+            input_has_cache=True,
+            output_has_reasoning=True,
+            total=last.get("total_tokens"),
+        ).apply(step)
         step.ended_at = ts or step.ended_at
         if step is self.call:
             self._close_call()

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from .. import normalize
+from .. import normalize, usage
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
@@ -322,15 +322,20 @@ class _Chat:
 def _tokens(call: Step, tokens: Any) -> None:
     if not isinstance(tokens, dict):
         return
-    given = {k: normalize.integer(tokens.get(k)) for k in ("input", "output", "cached", "thoughts", "tool")}
-    if given["input"] is not None or given["tool"] is not None:
-        call.tokens_in = (given["input"] or 0) + (given["tool"] or 0)
-    if given["output"] is not None or given["thoughts"] is not None:
-        call.tokens_out = (given["output"] or 0) + (given["thoughts"] or 0)
-    call.tokens_cache_read = given["cached"]
-    call.tokens_reasoning = given["thoughts"]
-    if given["tool"]:
-        call.extra["tool_use_prompt_tokens"] = given["tool"]
+    fresh, tool = normalize.integer(tokens.get("input")), normalize.integer(tokens.get("tool"))
+    # Gemini's input (promptTokenCount) holds the cached part; tool (toolUsePromptTokenCount) is input
+    # read for tool use, beside it; output (candidatesTokenCount) leaves the thoughts out. Its total is
+    # not passed: documented as prompt + candidates, it is seen to hold the thoughts too.
+    usage.counted(
+        None if fresh is None and tool is None else (fresh or 0) + (tool or 0),
+        tokens.get("output"),
+        cache_read=tokens.get("cached"),
+        reasoning=tokens.get("thoughts"),
+        input_has_cache=True,
+        output_has_reasoning=False,
+    ).apply(call)
+    if tool:
+        call.extra["tool_use_prompt_tokens"] = tool
 
 
 def _tool(record: dict, call: Step, index: int) -> Step:
