@@ -207,3 +207,16 @@ def test_rolled_back_turns_are_shown_skipped(tmp_path):
     assert (undone.status, undone.branch, undone.extra["rolled_back"]) == ("skipped", "rolled back", True)
     assert {s.status for s in run.steps if s.parent_id == "turn-4"} == {"skipped"}
     assert by_id(run)["turn-1"].status == "completed"
+
+
+def test_subagents_are_looked_for_among_rollouts_begun_while_the_parent_was_written(tmp_path):
+    day = tmp_path / "sessions" / "2026" / "01" / "03"
+    day.mkdir(parents=True)
+    main = day / CODEX_MAIN.name
+    shutil.copy(CODEX_MAIN, main)
+    earlier = day / CODEX_CHILD.name.replace("T10-00-13", "T09-59-59")  # named before its parent began
+    shutil.copy(CODEX_CHILD, earlier)
+    assert codex.companions(sources.read_head(str(main))) == []
+    later = day / CODEX_CHILD.name
+    earlier.rename(later)
+    assert codex.companions(sources.read_head(str(main))) == [str(later)]

@@ -138,6 +138,8 @@ _EXIT_CODE = re.compile(r"^(?:Exit code: |Process exited with code )(-?\d+)\s*$"
 _CWD = re.compile(r"<cwd>(.*?)</cwd>", re.S)
 _DAY = re.compile(r"(\d{4})[/\\](\d{2})[/\\](\d{2})$")
 _MAX_DAYS = 62  # how far past its start a parent's subagents are looked for
+_NAME_TIME = re.compile(r"rollout-(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d)")
+_NAME_TIME_FORMAT = "%Y-%m-%dT%H-%M-%S"
 
 
 # -- detection ------------------------------------------------------------------------------------
@@ -176,22 +178,48 @@ def _head_meta(head: Head) -> dict | None:
 
 
 def companions(head: Head) -> list[str]:
-    """The rollouts of the thread's subagents (and theirs), found in the day folders its life spans."""
+    """The rollouts of the thread's subagents (and theirs): those begun while it was being written.
+
+    A rollout's name carries the local time it began; a subagent begins after its parent and before
+    the parent's file was last written. Only rollouts named within that window (a day's slack for a
+    changed time zone) in the day folders it spans have their first line read.
+    """
     meta = _head_meta(head)
     if meta is None:
         return []
+    own = os.path.abspath(head.path)
+    began = _began(own)
+    try:
+        until = (dt.datetime.fromtimestamp(os.stat(own).st_mtime) + dt.timedelta(days=1)).strftime(_NAME_TIME_FORMAT)
+    except (OSError, OverflowError, ValueError):
+        until = None
+    children: dict[str, list[tuple[str, str]]] = {}
+    for folder in _day_folders(own):
+        for name in listdir(folder):
+            path = os.path.join(folder, name)
+            if not (name.startswith("rollout-") and name.endswith(".jsonl")) or path == own:
+                continue
+            when = _began(path)
+            if when is not None and ((began is not None and when < began) or (until is not None and when > until)):
+                continue
+            parent, child = _parent_of(path, _mtime(path))
+            if parent is not None and child is not None:
+                children.setdefault(parent, []).append((path, child))
     found: list[str] = []
     todo, seen = [meta["id"]], {meta["id"]}
-    folders = _day_folders(head.path)
     while todo:
-        parent = todo.pop()
-        for folder in folders:
-            for path, child in _children(folder, _mtime(folder)).get(parent, []):
-                if child not in seen:
-                    seen.add(child)
-                    found.append(path)
-                    todo.append(child)
+        for path, child in children.get(todo.pop(), []):
+            if child not in seen:
+                seen.add(child)
+                found.append(path)
+                todo.append(child)
     return sorted(found)
+
+
+def _began(path: str) -> str | None:
+    """The local time a rollout began, from its name (rollout-2026-01-03T10-00-00-<id>.jsonl), as sortable text."""
+    match = _NAME_TIME.match(os.path.basename(path))
+    return match.group(1) if match else None
 
 
 def _mtime(path: str) -> int:
@@ -203,7 +231,7 @@ def _mtime(path: str) -> int:
 
 def _day_folders(path: str) -> list[str]:
     """The rollout's day folder and the next ones up to the day it was last written (sessions/YYYY/MM/DD)."""
-    folder = os.path.dirname(os.path.abspath(path))
+    folder = os.path.dirname(path)
     match = _DAY.search(folder)
     if match is None:
         return [folder]
@@ -224,22 +252,15 @@ def _day_folders(path: str) -> list[str]:
     return out or [folder]
 
 
-@functools.lru_cache(maxsize=256)
-def _children(folder: str, mtime: int) -> dict[str, list[tuple[str, str]]]:
-    """parent thread id -> [(rollout path, thread id)] of the subagent rollouts in one day folder.
+@functools.lru_cache(maxsize=4096)
+def _parent_of(path: str, mtime: int) -> tuple[str | None, str | None]:
+    """(parent thread id, thread id) of a subagent rollout, from its first line; (None, None) for others.
 
-    Cached per folder and its mtime: a folder import asks once per rollout.
+    Cached per file and its mtime: a folder import asks about the same rollouts for every parent.
     """
-    out: dict[str, list[tuple[str, str]]] = {}
-    for name in listdir(folder):
-        if not (name.startswith("rollout-") and name.endswith(".jsonl")):
-            continue
-        path = os.path.join(folder, name)
-        meta = _meta_of(first_line(path))
-        parent = _spawn(meta).get("parent_thread_id") if meta else None
-        if meta is not None and isinstance(parent, str):
-            out.setdefault(parent, []).append((path, meta["id"]))
-    return out
+    meta = _meta_of(first_line(path))
+    parent = _spawn(meta).get("parent_thread_id") if meta is not None else None
+    return (parent, meta["id"]) if meta is not None and isinstance(parent, str) else (None, None)
 
 
 def _spawn(meta: dict) -> dict:
