@@ -11,7 +11,7 @@ import hashlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from . import parallel, sources
@@ -31,11 +31,21 @@ def cache_dir() -> str:
     return os.path.join(base, "tracetui")
 
 
-def cache_path(path: str, fmt: str) -> str:
-    st = os.stat(path)
-    key = f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}\0{fmt}\0{SCHEMA_VERSION}"
+def cache_path(path: str, fmt: str, companions: Sequence[str] = ()) -> str:
+    """Where the import of `path` is cached: keyed on the file and the companion files its runs read too."""
+    key = f"{_file_key(path)}\0{fmt}\0{SCHEMA_VERSION}"
+    for companion in companions:
+        try:
+            key += f"\0{_file_key(companion)}"
+        except OSError:
+            key += f"\0{os.path.abspath(companion)}\0gone"
     digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
     return os.path.join(cache_dir(), f"{digest}.db")
+
+
+def _file_key(path: str) -> str:
+    st = os.stat(path)
+    return f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}"
 
 
 def store_complete(db_path: str) -> bool:
@@ -186,7 +196,7 @@ def prepare(path: str, *, fmt: str | None = None, use_cache: bool = True, output
     if output is not None:
         return Opening(path, module, db_path=output, ready=False, in_place=False, head=head)
     if use_cache:
-        db_path = cache_path(path, module.NAME)
+        db_path = cache_path(path, module.NAME, sources.companions(module, head))
         return Opening(
             path, module, db_path=db_path, ready=store_complete(db_path), in_place=False, cached=True, head=head
         )

@@ -23,7 +23,8 @@ def run(db):
 
 
 def test_a_run_per_top_level_session(db, run):
-    assert (run.agent, run.status, run.error) == ("/tmp/opencode-fixture/shop", "failed", "APIError: Overloaded")
+    assert (run.agent, run.status, run.error) == ("shop", "failed", "APIError: Overloaded")  # the project
+    assert run.metadata["directory"] == "/tmp/opencode-fixture/shop"
     assert run.metadata["title"] == "Fix the flaky auth test" and run.metadata["version"] == "1.18.33"
     assert run.input == "Fix the flaky auth test [/red] stays literal"
     assert run.started_at == "2026-01-02T09:00:00.000Z"

@@ -23,6 +23,7 @@ import orjson
 from ..errors import UnusableInput
 from ..sqlite_uri import ro_uri  # also sources.ro_uri, for the format modules
 from .contract import (
+    Companions,
     GroupsInParallel,
     Head,
     InPlace,
@@ -30,6 +31,7 @@ from .contract import (
     ProblemSink,
     Source,
     SourceFile,
+    companions,
     groups_in_parallel,
     in_place,
     lines_in_parallel,
@@ -37,6 +39,7 @@ from .contract import (
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "Companions",
     "GroupsInParallel",
     "Head",
     "InPlace",
@@ -46,6 +49,7 @@ __all__ = [
     "Source",
     "SourceFile",
     "by_name",
+    "companions",
     "detect",
     "formats",
     "groups_in_parallel",

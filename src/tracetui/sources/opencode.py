@@ -129,7 +129,7 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     summed = {name[len("steps_") :]: expr for name, expr in totals.items() if name.startswith("steps_")}
     runs = {
         "id": "s.id",
-        "agent": col("directory"),
+        "agent": _project_name(col("directory")),
         "status": (
             f"CASE WHEN {error} IS NOT NULL THEN 'failed'"
             f" WHEN {last} IS NOT NULL AND {q.json_at(last, 'time', 'completed')} IS NULL THEN 'running'"
@@ -167,6 +167,13 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     ]
     install_problems(conn, problems)
     return {STARTED.name: "started_key"}  # epoch milliseconds sort as the times do, without converting each
+
+
+def _project_name(directory: str) -> str:
+    """SQL twin of sessions.project_name: the last part of the working directory, as the coding-agent
+    sources name a session's agent."""
+    path = f"rtrim(replace(trim({directory}), '\\', '/'), '/')"
+    return f"coalesce(nullif(substr({path}, length(rtrim({path}, replace({path}, '/', ''))) + 1), ''), {directory})"
 
 
 # -- a session's steps ----------------------------------------------------------------------------
@@ -251,7 +258,7 @@ class _Session:
                 parent_id=parent,
                 name=(prompt.strip().splitlines() or ["user"])[0],
                 kind="other",
-                raw_type="user",
+                raw_type="turn",
                 started_at=normalize.timestamp(dig(data, "time", "created")),
                 input=prompt or None,
             )
