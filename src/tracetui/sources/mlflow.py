@@ -251,7 +251,7 @@ def _decoded(value: Any) -> Any:
 
 
 def _steps(conn: sqlite3.Connection, request_id: Any) -> list[Step]:
-    columns = table_columns(conn)
+    columns = table_columns(conn, "spans", "assessments")
     cur = conn.cursor()
     cur.row_factory = sqlite3.Row
     steps: list[Step] = []

@@ -221,7 +221,7 @@ def _problem_queries(columns: dict[str, set[str]], indexes: set[str]) -> list[st
 
 
 def _steps(conn: sqlite3.Connection, trace_rowid: Any) -> list[Step]:
-    columns = table_columns(conn)
+    columns = table_columns(conn, "spans", "span_costs", *(table for table, _, _ in _ANNOTATIONS))
     cur = conn.cursor()
     cur.row_factory = sqlite3.Row
     select = ", ".join(c if c in columns["spans"] else f"NULL AS {c}" for c in _SPAN_READ)

@@ -247,7 +247,8 @@ def parse_json(raw: Any, kind: type) -> tuple[Any, bool]:
     return kind(), False
 
 
-def table_columns(conn: sqlite3.Connection) -> dict[str, set[str]]:
-    """Every table of the main database with its columns."""
+def table_columns(conn: sqlite3.Connection, *only: str) -> dict[str, set[str]]:
+    """The tables of the main database (or those of `only` that exist) with their columns."""
     names = [r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")]
-    return {name: {r[1] for r in conn.execute(f"PRAGMA main.table_info({q.ident(name)})")} for name in names}
+    wanted = [name for name in names if not only or name in only]
+    return {name: {r[1] for r in conn.execute(f"PRAGMA main.table_info({q.ident(name)})")} for name in wanted}
