@@ -14,6 +14,7 @@ nothing is ever written to the source file.
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -23,7 +24,7 @@ import orjson
 
 from ..model import DERIVED_RUN_FIELDS, FLAG_TOTAL_MISMATCH, SOURCE_RUN_FIELDS, Problem, Run, Step, finalize_run
 from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS
-from ..store.schema import to_json
+from ..store.schema import PAYLOAD_COLUMNS, to_json
 from . import sqlsql as q
 from .contract import ProblemSink
 
@@ -35,45 +36,68 @@ StepBuilder = Callable[[sqlite3.Connection, Any], list[Step]]
 KEY = "run_key"
 """The extra column of a `runs` view that holds the key its StepBuilder takes."""
 
-_TREE_COLUMNS = [c for c in STEP_COLUMNS if c != "run_id"]
+# The payload columns travel apart from the rest, so that listing a big tree never parses them.
+_TREE_COLUMNS = [c for c in STEP_COLUMNS if c != "run_id" and c not in PAYLOAD_COLUMNS]
+_PAYLOAD_COLUMNS = list(PAYLOAD_COLUMNS)
+_tree_values = operator.attrgetter(*_TREE_COLUMNS)
+_payload_values = operator.attrgetter(*_PAYLOAD_COLUMNS)
+_TREE_JSON = [i for i, c in enumerate(_TREE_COLUMNS) if c in JSON_COLUMNS]
+_PAYLOAD_JSON = [i for i, c in enumerate(_PAYLOAD_COLUMNS) if c in JSON_COLUMNS]
 _TOTALS = list(DERIVED_RUN_FIELDS)
 _CACHED_TREES = 16
 
 
+class _Tree:
+    """One run's finalized steps as the views read them: the tree rows, each step's payloads, the totals."""
+
+    __slots__ = ("rows", "payloads", "totals")
+
+    def __init__(self, steps: list[Step]):
+        run = finalize_run(Run(id="", steps=steps))
+        self.rows = orjson.dumps([_row(_tree_values(s), _TREE_JSON) for s in run.steps]).decode()
+        self.payloads = [orjson.dumps(_row(_payload_values(s), _PAYLOAD_JSON)).decode() for s in run.steps]
+        self.totals = orjson.dumps([getattr(run, name) for name in _TOTALS]).decode()
+
+
+def _row(values: tuple, json_positions: list[int]) -> list:
+    row = list(values)
+    for i in json_positions:
+        row[i] = to_json(row[i])
+    return row
+
+
 class _Trees:
-    """The finalized steps of the runs asked for last, as the JSON the views read."""
+    """The trees of the runs asked for last, per connection, until the database changes."""
 
     def __init__(self, conn: sqlite3.Connection, build: StepBuilder):
         self.conn = conn
         self.build = build
-        self.cache: OrderedDict[tuple[Any, int], tuple[str, str]] = OrderedDict()
+        self.cache: OrderedDict[tuple[Any, int], _Tree] = OrderedDict()
 
     def rows(self, key: Any) -> str:
-        return self._get(key)[0]
+        return self._get(key).rows
+
+    def payloads(self, key: Any, position: int) -> str | None:
+        payloads = self._get(key).payloads
+        return payloads[position] if 0 <= position < len(payloads) else None
 
     def totals(self, key: Any) -> str:
-        return self._get(key)[1]
+        return self._get(key).totals
 
-    def _get(self, key: Any) -> tuple[str, str]:
+    def _get(self, key: Any) -> _Tree:
         version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         found = self.cache.get((key, version))
         if found is not None:
             self.cache.move_to_end((key, version))
             return found
         try:
-            found = _tree_json(build_safely(self.build, self.conn, key))
+            found = _Tree(build_safely(self.build, self.conn, key))
         except Exception as exc:  # the steps could not be written down: say so in their place
-            found = _tree_json(unreadable(exc))
+            found = _Tree(unreadable(exc))
         self.cache[(key, version)] = found
         while len(self.cache) > _CACHED_TREES:
             self.cache.popitem(last=False)
         return found
-
-
-def _tree_json(steps: list[Step]) -> tuple[str, str]:
-    run = finalize_run(Run(id="", steps=steps))
-    rows = [[_cell(column, getattr(step, column)) for column in _TREE_COLUMNS] for step in run.steps]
-    return orjson.dumps(rows).decode(), orjson.dumps([getattr(run, name) for name in _TOTALS]).decode()
 
 
 def unreadable(exc: Exception) -> list[Step]:
@@ -86,10 +110,6 @@ def unreadable(exc: Exception) -> list[Step]:
             error=f"{type(exc).__name__}: {exc}",
         )
     ]
-
-
-def _cell(column: str, value: Any) -> Any:
-    return to_json(value) if column in JSON_COLUMNS else value
 
 
 def build_safely(build: StepBuilder, conn: sqlite3.Connection, key: Any) -> list[Step]:
@@ -133,10 +153,15 @@ def install_steps(
     trees = _Trees(conn, build)
     prefix = "tracetui_" + name.replace("-", "_")
     conn.create_function(f"{prefix}_steps", 1, trees.rows)
+    conn.create_function(f"{prefix}_payloads", 2, trees.payloads)
     conn.create_function(f"{prefix}_totals", 1, trees.totals)
-    columns = {"run_id": run_id} | {
-        column: f"json_extract(j.value, '$[{i}]')" for i, column in enumerate(_TREE_COLUMNS)
+    given = {"run_id": run_id}
+    given |= {column: f"json_extract(j.value, '$[{i}]')" for i, column in enumerate(_TREE_COLUMNS)}
+    # j.key is the step's position in the run: its payloads are fetched only when a query asks for them.
+    given |= {
+        column: f"json_extract({prefix}_payloads({key}, j.key), '$[{i}]')" for i, column in enumerate(_PAYLOAD_COLUMNS)
     }
+    columns = {column: given[column] for column in STEP_COLUMNS}
     select = ",\n            ".join(f"{expr} AS {column}" for column, expr in columns.items())
     condition = f" WHERE {where}" if where else ""
     conn.execute(
