@@ -49,6 +49,35 @@ def main() -> None:
     ):
         seconds, peak = min(measure(command, env) for _ in range(3))
         print(f"{label:40s} {seconds:6.2f} s  {peak:6.0f} MB", flush=True)
+    big_trace(db)
+
+
+def big_trace(db: str, spans: int = 20_000) -> None:
+    """One trace of `spans` spans (a copy of the database with the first spans moved into trace 1)."""
+    import shutil
+    import sqlite3
+
+    from tracetui.loading import open_store
+
+    copy = os.path.join(HERE, "out", f"phoenix_one_trace_{spans}.db")
+    if not os.path.exists(copy):
+        shutil.copyfile(db, copy)
+        conn = sqlite3.connect(copy)
+        conn.execute(
+            "UPDATE spans SET trace_rowid = 1, parent_id = '0000000000000001' WHERE id > 1 AND id <= ?", (spans,)
+        )
+        conn.commit()
+        conn.close()
+    store = open_store(copy)
+    trace = f"{0:032x}"
+    for label, query in (
+        ("its tree, first time (built in Python)", lambda: store.children(trace, None)),
+        ("a page of 250 children, then", lambda: store.children(trace, "0000000000000001", limit=250)),
+        ("its first failure", lambda: store.first_failed_step(trace)),
+    ):
+        t0 = time.perf_counter()
+        query()
+        print(f"trace of {spans} spans: {label:38s} {time.perf_counter() - t0:6.2f} s", flush=True)
 
 
 if __name__ == "__main__":
