@@ -127,11 +127,9 @@ def run_summary(run: Run) -> dict[str, Any]:
 _STEP_JSON_SKIP = {"children"}
 
 
-def step_dict(step: Step, *, children: bool = True) -> dict[str, Any]:
-    out = {f.name: getattr(step, f.name) for f in fields(Step) if f.name not in _STEP_JSON_SKIP}
-    if children:
-        out["children"] = [step_dict(c) for c in step.children]
-    return out
+def step_dict(step: Step) -> dict[str, Any]:
+    """A step's own fields (`show --json` nests the children with tree_json, which never recurses)."""
+    return {f.name: getattr(step, f.name) for f in fields(Step) if f.name not in _STEP_JSON_SKIP}
 
 
 def run_dict(run: Run) -> dict[str, Any]:
@@ -197,10 +195,13 @@ def show(path, run_id, as_json, fmt, no_cache):
     run = store.run_tree(run_id, payloads=as_json)
     first = first_failed_step(run.steps)
     if as_json:
+        from .tree_json import dumps_with_tree
+
         out = run_dict(run)
-        out["steps"] = [step_dict(s) for s in run.steps if s.parent_id is None]
-        out["first_failed_step"] = None if first is None else step_dict(first, children=False)
-        click.echo(dumps(out))
+        out["steps"] = []
+        out["first_failed_step"] = None if first is None else step_dict(first)
+        roots = [s for s in run.steps if s.parent_id is None]
+        click.echo(dumps_with_tree(out, "steps", roots, step_dict, dumps))
         return
     from .textout import run_tree_text
 
@@ -350,8 +351,8 @@ def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cach
 
 def pair_dict(pair) -> dict[str, Any]:
     return {
-        "a": None if pair.a is None else step_dict(pair.a, children=False),
-        "b": None if pair.b is None else step_dict(pair.b, children=False),
+        "a": None if pair.a is None else step_dict(pair.a),
+        "b": None if pair.b is None else step_dict(pair.b),
         "depth": pair.depth,
         "mark": pair.mark,
         "changes": pair.changes,

@@ -60,11 +60,17 @@ def branch_text(branch: dict | None) -> Text:
     return Text(f"⇄ A: {a} · B: {b}", present.STYLE["chosen"])
 
 
-def step_cell(step: Step | None, depth: int) -> Text:
-    """One side of a row: indentation, status icon, name, kind, duration, tokens, credits."""
+def step_cell(step: Step | None, depth: int, levels: int = display.MAX_NESTING) -> Text:
+    """One side of a row: indentation, status icon, name, kind, duration, tokens, credits.
+
+    Indented at most `levels` deep (and never past display.MAX_NESTING); a deeper row says its depth.
+    """
+    levels = min(levels, display.MAX_NESTING)
+    indent = "  " * min(depth, levels)
     if step is None:
-        return Text("  " * depth + "·", "dim")
-    out = Text("  " * depth)
+        return Text(indent + "·", "dim")
+    out = Text(indent)
+    out.append(display.depth_note(depth, levels), "dim")
     out.append(*present.status_icon(step.status))
     out.append(display.safe(step.name or step.id, single_line=True), "bold" if step.status != "skipped" else "dim")
     out.append(f" [{step.kind}]", "dim")
@@ -119,10 +125,11 @@ def column_widths(width: int, natural: int | None = None) -> tuple[int, int]:
 
 def pair_line(pair: Pair, width: int, side: int | None = None) -> Text:
     side = side or column_widths(width)[0]
+    levels = side // 6  # indentation takes at most a third of the column
     line = mark_text(pair.mark)
-    line.append_text(_fit(step_cell(pair.a, pair.depth), side))
+    line.append_text(_fit(step_cell(pair.a, pair.depth, levels), side))
     line.append(" │ ", "dim")
-    line.append_text(_fit(step_cell(pair.b, pair.depth), side))
+    line.append_text(_fit(step_cell(pair.b, pair.depth, levels), side))
     line.append(" │ ", "dim")
     line.append_text(notes_text(pair))
     line.truncate(width, overflow="ellipsis")

@@ -38,6 +38,17 @@ def safe(text: object, *, single_line: bool = False) -> str:
     return out
 
 
+# Step trees are drawn nested this many levels deep; a step deeper than that is drawn at this depth
+# with its real depth written on its row. Traces nest 10,000 deep; indentation and the viewer's
+# tree would grow with the square of the depth (every row carries every level above it).
+MAX_NESTING = 32
+
+
+def depth_note(depth: int, cap: int = MAX_NESTING) -> str:
+    """What a step drawn at the nesting cap says about where it really is: "↳ depth 1,234 "."""
+    return f"↳ depth {depth:,} " if depth >= cap else ""
+
+
 def status_word(status: str | None) -> str:
     return f"{STATUS_ICONS.get(status or '', '?')} {status or 'unknown'}"
 

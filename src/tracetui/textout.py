@@ -97,17 +97,22 @@ def run_tree_text(run: Run, first_failed: Step | None) -> None:
         out.print(Text("(no steps)", "dim"))
 
     lines: list[list[tuple[str, str]]] = []
-    # Iterative, not recursive: a run may nest thousands of steps deep.
-    stack = [(step, "", i == len(roots) - 1) for i, step in reversed(list(enumerate(roots)))]
+    # Iterative, not recursive: a run may nest thousands of steps deep. Below display.MAX_NESTING
+    # levels the guides stop growing and each row says its depth instead.
+    stack = [(step, "", i == len(roots) - 1, 0) for i, step in reversed(list(enumerate(roots)))]
     while stack:
-        step, prefix, last = stack.pop()
-        line = [(prefix + ("└─ " if last else "├─ "), "dim"), *step_segments(step)]
+        step, prefix, last, depth = stack.pop()
+        capped = depth >= display.MAX_NESTING
+        line = [(prefix + ("├─ " if capped else "└─ " if last else "├─ "), "dim")]
+        if capped:
+            line.append((display.depth_note(depth), "dim"))
+        line += step_segments(step)
         if first_failed is not None and step.id == first_failed.id:
             line.append(("  ◀ first failure", STYLE["failure"]))
         lines.append(line)
-        inner = prefix + ("   " if last else "│  ")
+        inner = prefix if capped else prefix + ("   " if last else "│  ")
         kids = step.children
-        stack.extend((kid, inner, i == len(kids) - 1) for i, kid in reversed(list(enumerate(kids))))
+        stack.extend((kid, inner, i == len(kids) - 1, depth + 1) for i, kid in reversed(list(enumerate(kids))))
     if lines:
         # One write for the whole tree, styled only for a terminal: Rich takes seconds on 50k lines.
         if out.is_terminal:
