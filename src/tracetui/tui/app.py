@@ -23,6 +23,7 @@ from ..errors import TraceError
 from ..loading import ImportCancelled, Opening
 from ..store import Store
 from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun
+from .plain import notify_plain, palette_text
 from .screens.error import ErrorScreen
 from .screens.help import HelpScreen
 from .screens.runs import RunsScreen
@@ -127,9 +128,7 @@ class TraceApp(App):
             if self.main_store().has_run(run_id):
                 self.open_run(run_id)
             else:
-                self.notify(
-                    f"No run {display.safe(run_id, single_line=True)!r} in this file.", severity="error", markup=False
-                )
+                notify_plain(self, f"No run {display.safe(run_id, single_line=True)!r} in this file.", severity="error")
         if self._pending_failed:
             self._pending_failed = False
             self._open_latest_failed()
@@ -143,12 +142,10 @@ class TraceApp(App):
             finally:
                 store.close()
         except (sqlite3.Error, TraceError) as exc:
-            self.call_from_thread(
-                self.notify, display.safe(f"Cannot look up failed runs: {exc}"), severity="error", markup=False
-            )
+            self.call_from_thread(notify_plain, self, f"Cannot look up failed runs: {exc}", severity="error")
             return
         if run is None:
-            self.call_from_thread(self.notify, "No failed runs in this file.", severity="warning")
+            self.call_from_thread(notify_plain, self, "No failed runs in this file.", severity="warning")
         else:
             self.call_from_thread(self.open_run, run.id, jump_to_failure=True)
 
@@ -162,7 +159,7 @@ class TraceApp(App):
     def on_jump_to_failed_run(self, message: JumpToFailedRun) -> None:
         other = self.runs_screen.failed_run_next_to(message.run_id, message.direction)
         if other is None:
-            self.notify(f"No {'next' if message.direction > 0 else 'previous'} failed run in the list.")
+            notify_plain(self, f"No {'next' if message.direction > 0 else 'previous'} failed run in the list.")
         else:
             self.open_run(other, jump_to_failure=True)
 
@@ -205,8 +202,8 @@ class TraceApp(App):
             seen.add((id(active.node), binding.action))
             keys = binding.key_display or self.get_key_display(binding)
             yield SystemCommand(
-                binding.description,
-                f"{binding.tooltip or binding.description} — key: {keys}",
+                palette_text(binding.description),
+                palette_text(f"{binding.tooltip or binding.description} — key: {keys}"),
                 partial(self.run_action, binding.action, active.node),
             )
         commands = getattr(screen, "palette_commands", None)

@@ -24,6 +24,7 @@ from ...compare_text import MARK_WIDTH, column_widths, header_lines
 from ...errors import TraceError
 from ...store import Store
 from ..messages import PairListCursorMoved
+from ..plain import notify_plain
 from ..widgets.pair_detail import PairDetail
 from ..widgets.pair_list import PairList
 
@@ -144,7 +145,7 @@ class CompareScreen(Screen):
     # -- navigation -------------------------------------------------------------------------------
     def _go(self, index: int | None, none_message: str) -> None:
         if index is None:
-            self.notify(none_message, timeout=3)
+            notify_plain(self, none_message, timeout=3)
             return
         self.pair_list.move_cursor(index, center=True)
 

@@ -12,7 +12,6 @@ from rich.text import Text
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.markup import escape
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, ProgressBar, Static
@@ -22,6 +21,7 @@ from ...errors import TraceError
 from ...store import RunFilter, Store, default_desc
 from ..hub import trace_app
 from ..messages import RunListLoaded, RunListLoadFailed
+from ..plain import palette_text
 from ..widgets.run_list import SORT_CYCLE, RunList
 
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
@@ -272,22 +272,22 @@ class RunsScreen(Screen):
         """Filter and sort choices for the command palette (Ctrl+P)."""
         for status in STATUS_CYCLE[1:]:
             yield SystemCommand(
-                f"Filter: {status} runs only",
-                f"Show only runs whose status is {status}",
+                f"Filter: {palette_text(status)} runs only",
+                f"Show only runs whose status is {palette_text(status)}",
                 partial(self.set_status, status),
             )
         yield SystemCommand("Filter: all statuses", "Stop filtering by status", partial(self.set_status, None))
         for agent in self.agents()[:200]:
-            # The palette parses titles as markup: agent names are untrusted.
-            shown = escape(display.safe(agent, single_line=True))
             yield SystemCommand(
-                f"Filter: agent {shown}", f"Show only runs of agent {shown}", partial(self.set_agent, agent)
+                f"Filter: agent {palette_text(agent)}",
+                f"Show only runs of agent {palette_text(agent)}",
+                partial(self.set_agent, agent),
             )
         yield SystemCommand("Filter: all agents", "Stop filtering by agent", partial(self.set_agent, None))
         yield SystemCommand("Clear search and filters", "Show every run", partial(self._set, flt=RunFilter()))
         for sort in SORT_CYCLE:
             yield SystemCommand(
-                f"Sort by {sort}",
-                f"Order the run list by {sort}",
+                f"Sort by {palette_text(sort)}",
+                f"Order the run list by {palette_text(sort)}",
                 partial(self._set, sort=sort, desc=default_desc(sort)),
             )

@@ -16,7 +16,6 @@ from rich.text import Text
 from textual import work
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.content import Content
 from textual.widgets import Collapsible, Static
 from textual.worker import get_current_worker
 
@@ -25,6 +24,7 @@ from ...model import TOTAL_FIELDS, Run, Step
 from ...present import PSEUDO_MARK, STYLE, VERDICT_STYLE
 from ...present import safe_text as _t
 from ...store import Store
+from ..plain import notify_plain, plain_title
 from .payload import Payload, make_payload, open_in_pager
 
 TOOL_CALL_LIMIT = 200
@@ -206,9 +206,12 @@ class DetailPane(VerticalScroll):
         yield Static(id="detail-summary")
         yield Static(id="detail-tools")
         for name in SECTIONS:
-            # Content, not str: a str title would be parsed as markup (Textual 8.2.8 types it as str).
-            title = Content(SECTION_TITLES[name])
-            with Collapsible(title=title, collapsed=False, id=f"detail-{name}"):  # type: ignore[arg-type]
+            # Content (plain_title), not str: a str title would be parsed as markup (Textual 8.2.8 types it as str).
+            with Collapsible(
+                title=plain_title(SECTION_TITLES[name]),  # type: ignore[arg-type]
+                collapsed=False,
+                id=f"detail-{name}",
+            ):
                 yield Static(id=f"detail-{name}-body")
 
     def on_mount(self) -> None:
@@ -289,7 +292,7 @@ class DetailPane(VerticalScroll):
         if payload is None:
             section.display = False
             return
-        section.title = Content(f"{SECTION_TITLES[name]} · {payload.describe()}")  # type: ignore[assignment]
+        section.title = plain_title(f"{SECTION_TITLES[name]} · {payload.describe()}")  # type: ignore[assignment]
         style = STYLE["error"] if name == "error" and not payload.is_json else ""
         self.query_one(f"#detail-{name}-body", Static).update(payload.renderable(style))
         section.display = True
@@ -319,8 +322,8 @@ class DetailPane(VerticalScroll):
 
     def open_pager(self) -> None:
         if self.details is None:
-            self.notify("Still reading this step; try again in a moment.", severity="warning")
+            notify_plain(self, "Still reading this step; try again in a moment.", severity="warning")
             return
         error = open_in_pager(self.app, self.full_text())
         if error:
-            self.notify(error, severity="error")
+            notify_plain(self, error, severity="error")
