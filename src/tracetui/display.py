@@ -38,6 +38,21 @@ def safe(text: object, *, single_line: bool = False) -> str:
     return out
 
 
+# An id or name longer than this is cut in the middle where it heads something (a header, a title,
+# a list cell); the detail pane still shows it whole. A 100k-character run id must not bury the tree.
+CLIP = 64
+
+
+def clip(text: object, limit: int = CLIP) -> str:
+    """safe(), on one line, and cut in the middle to `limit` characters: both ends of an id stay
+    readable ("run-2026-…-f3a9"), which is where ids differ."""
+    line = safe(text, single_line=True)
+    if len(line) <= limit:
+        return line
+    tail = max(1, (limit - 1) // 3)
+    return line[: limit - 1 - tail] + "…" + line[-tail:]
+
+
 # Step trees are drawn nested this many levels deep; a step deeper than that is drawn at this depth
 # with its real depth written on its row. Traces nest 10,000 deep; indentation and the viewer's
 # tree would grow with the square of the depth (every row carries every level above it).

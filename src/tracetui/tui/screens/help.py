@@ -19,7 +19,15 @@ from textual.widgets import Static
 SECTIONS = (
     ("Everywhere", ("tracetui.tui.app",)),
     ("Run list", ("tracetui.tui.screens.runs", "tracetui.tui.widgets.run_list")),
-    ("Run view", ("tracetui.tui.screens.run", "tracetui.tui.widgets.step_tree", "tracetui.tui.widgets.detail")),
+    (
+        "Run view",
+        (
+            "tracetui.tui.screens.run",
+            "tracetui.tui.widgets.step_tree",
+            "tracetui.tui.widgets.detail",
+            "tracetui.tui.screens.text_view",
+        ),
+    ),
     ("Compare", ("tracetui.tui.screens.compare",)),
     ("Warnings and errors", ("tracetui.tui.screens.error",)),
 )

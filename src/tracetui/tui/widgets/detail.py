@@ -25,7 +25,7 @@ from ...present import PSEUDO_MARK, STYLE, VERDICT_STYLE
 from ...present import safe_text as _t
 from ...store import Store
 from ..plain import notify_plain, plain_title
-from .payload import Payload, make_payload, open_in_pager
+from .payload import NoPager, Payload, make_payload, open_in_pager
 
 TOOL_CALL_LIMIT = 200
 SECTIONS = ("error", "input", "output", "events", "extra")
@@ -324,6 +324,13 @@ class DetailPane(VerticalScroll):
         if self.details is None:
             notify_plain(self, "Still reading this step; try again in a moment.", severity="warning")
             return
-        error = open_in_pager(self.app, self.full_text())
+        text = self.full_text()
+        try:
+            error = open_in_pager(self.app, text)
+        except NoPager:
+            from ..screens.text_view import TextScreen
+
+            self.app.push_screen(TextScreen(text.split("\n", 1)[0], text))
+            return
         if error:
             notify_plain(self, error, severity="error")
