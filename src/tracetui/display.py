@@ -16,19 +16,24 @@ STATUS_ICONS = {
     "skipped": "⊘",
 }
 
-# C0/C1 control characters other than newline and tab (ESC starts ANSI/OSC sequences, BEL ends OSC).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0/C1 control characters other than newline and tab (ESC starts ANSI/OSC sequences, BEL ends OSC),
+# and the invisible characters that reorder or hide text: bidi embeddings, overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069), directional marks (U+200E, U+200F, U+061C) and zero-width
+# characters (U+200B-U+200D, U+2060, U+FEFF). They are how a spoofed id looks like another.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 
 
 def _visible(match: re.Match) -> str:
-    ch = match.group()
-    return f"\\x{ord(ch):02x}"
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def safe(text: object, *, single_line: bool = False) -> str:
-    """Untrusted text made inert for a terminal: control characters become visible `\\xNN`.
+    """Untrusted text made inert for a terminal: control, bidi and zero-width characters become
+    visible (`\\x1b`, `\\u202e`).
 
     Markup is not interpreted here at all; callers still wrap the result in rich Text / Content.
+    JSON output keeps them intact: only what is shown as text goes through here.
     """
     if text is None:
         return ""
