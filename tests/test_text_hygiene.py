@@ -58,3 +58,16 @@ def test_json_output_keeps_the_characters(tmp_path):
     assert {r["agent"] for r in rows} == {EVIL}
     shown = json.loads(CliRunner().invoke(main, ["show", db, EVIL + "A", "--json"]).stdout)
     assert shown["steps"][0]["name"] == EVIL and shown["steps"][0]["children"][0]["verdict"] == EVIL
+
+
+def test_a_huge_run_id_is_cut_in_the_middle_in_list_and_show(tmp_path):
+    from builders import write_store
+
+    long_id = "run-" + "x" * 100_000 + "-end"
+    db = write_store(tmp_path / "long.db", [run("short", step("s")), run(long_id, step("s"), agent="a" * 5000)])
+    listed = CliRunner().invoke(main, ["list", db]).stdout.splitlines()
+    row = next(line for line in listed if "run-x" in line)
+    assert row.startswith("✓") and "…" in row  # the status column is still there
+    shown = CliRunner().invoke(main, ["show", db, long_id]).stdout.splitlines()
+    assert len(shown[0]) < 250 and "-end" in shown[0] and "…" in shown[0]
+    assert {r["id"] for r in json.loads(CliRunner().invoke(main, ["list", db, "--json"]).stdout)} == {long_id, "short"}

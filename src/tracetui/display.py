@@ -45,7 +45,7 @@ def safe(text: object, *, single_line: bool = False) -> str:
 
 # An id or name longer than this is cut in the middle where it heads something (a header, a title,
 # a list cell); the detail pane still shows it whole. A 100k-character run id must not bury the tree.
-CLIP = 64
+CLIP = 80
 
 
 def clip(text: object, limit: int = CLIP) -> str:

@@ -38,8 +38,8 @@ def runs_table(runs: list[Run]) -> None:
     for run in runs:
         table.add_row(
             present.status_text(run.status),
-            safe_text(run.id),
-            safe_text(run.agent or "-"),
+            safe_text(display.clip(run.id)),
+            safe_text(display.clip(run.agent or "-")),
             safe_text(display.when(run.started_at)),
             safe_text(display.duration(run.duration_ms)),
             safe_text(run.step_count),
@@ -126,8 +126,8 @@ def run_tree_text(run: Run, first_failed: Step | None) -> None:
         out.print(
             Text(
                 "first failed step: "
-                + display.safe(first_failed.name or first_failed.id, single_line=True)
-                + f" ({display.safe(first_failed.id)})",
+                + display.clip(first_failed.name or first_failed.id)
+                + f" ({display.clip(first_failed.id)})",
                 STYLE["failure"],
             )
         )
@@ -156,7 +156,7 @@ def stats_table(groups, by: str | None) -> None:
         table.add_column(name, justify="left" if name in (by or "group",) else "right", no_wrap=True)
     for g in groups:
         table.add_row(
-            safe_text(g.group if g.group is not None else "-"),
+            safe_text(display.clip(g.group if g.group is not None else "-")),
             safe_text(g.runs),
             safe_text(g.failed),
             safe_text(f"{g.failure_rate:.1%}"),

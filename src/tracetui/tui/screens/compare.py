@@ -128,7 +128,7 @@ class CompareScreen(Screen):
         side, _ = column_widths(self.pair_list.size.width)
         titles = Text(" " * MARK_WIDTH)
         for label, run in (("A", self.comparison.run_a), ("B", self.comparison.run_b)):
-            cell = Text(f"{label}  " + display.safe(run.id, single_line=True))
+            cell = Text(f"{label}  " + display.clip(run.id))
             cell.truncate(side, overflow="ellipsis", pad=True)
             titles.append_text(cell)
             titles.append(" │ ", "dim")

@@ -113,7 +113,7 @@ class RunScreen(Screen):
         self.run: Run | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"loading run {display.safe(self.run_id, single_line=True)}…", "dim"), id="run-header")
+        yield Static(Text(f"loading run {display.clip(self.run_id)}…", "dim"), id="run-header")
         with Horizontal(id="run-body"):
             with Vertical(id="tree-pane"):
                 yield Static(id="tree-header")

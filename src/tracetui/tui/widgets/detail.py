@@ -80,8 +80,10 @@ def _grid() -> Table:
 
 
 def step_summary(run: Run, step: Step) -> RenderableType:
-    title = Text.assemble(present.status_text(step.status), "  ", _t(step.name or step.id, STYLE["id"]))
+    title = Text.assemble(present.status_text(step.status), "  ", (display.clip(step.name or step.id), STYLE["id"]))
     grid = _grid()
+    if step.name and len(step.name) > display.CLIP:
+        grid.add_row("name", _t(step.name))  # whole here, cut in the title
     grid.add_row("step id", _t(step.id))
     if step.definition_id:
         grid.add_row("definition id", _t(step.definition_id))
@@ -128,8 +130,10 @@ def step_summary(run: Run, step: Step) -> RenderableType:
 
 
 def run_summary(run: Run) -> RenderableType:
-    title = Text.assemble(present.status_text(run.status), "  run ", _t(run.id, STYLE["id"]))
+    title = Text.assemble(present.status_text(run.status), "  run ", (display.clip(run.id), STYLE["id"]))
     grid = _grid()
+    if len(run.id) > display.CLIP:
+        grid.add_row("run id", _t(run.id))  # whole here, cut in the title
     if run.agent:
         grid.add_row("agent", _t(run.agent, STYLE["agent"]))
     if run.session:

@@ -65,8 +65,8 @@ def cell_texts(run: Run) -> dict[str, str]:
         steps = f"{steps} ✗{display.count(run.failed_steps)}"
     return {
         "status": display.status_word(run.status),
-        "id": display.safe(run.id, single_line=True),
-        "agent": display.safe(run.agent or "-", single_line=True),
+        "id": display.clip(run.id),
+        "agent": display.clip(run.agent or "-"),
         "started": display.when(run.started_at),
         "duration": display.duration(run.duration_ms),
         "steps": steps,
