@@ -18,7 +18,7 @@ import orjson
 from . import display, sources
 from .analysis import first_failed_step
 from .errors import TraceError
-from .loading import Opening, open_store, prepare
+from .loading import Opening, prepare
 from .model import TOTAL_FIELDS, Run, Step
 from .store import SORT_KEYS, STARTED, RunFilter, Store
 
@@ -92,7 +92,10 @@ def store_options(fn):
 
 
 def load(path: str, fmt: str | None, no_cache: bool) -> Store:
-    store = open_store(path, fmt=fmt, use_cache=not no_cache)
+    opening = prepare(path, fmt=fmt, use_cache=not no_cache)
+    opening.run_import()
+    tell(opening)
+    store = opening.connect()
     problems = store.problem_count()
     if problems:
         shown = store.problems(limit=20)
@@ -101,6 +104,12 @@ def load(path: str, fmt: str | None, no_cache: bool) -> Store:
         if problems > len(shown):
             click.echo(f"tracetui: warning: {path}: … and {problems - len(shown)} more problems", err=True)
     return store
+
+
+def tell(opening: Opening) -> None:
+    """Where the store went, when the user should know (a cache that could not be used)."""
+    if opening.notice:
+        click.echo(f"tracetui: warning: {display.safe(opening.notice, single_line=True)}", err=True)
 
 
 def dumps(value: Any) -> str:
@@ -338,6 +347,7 @@ def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cach
         else:
             opening = prepare(source, fmt=source_fmt, use_cache=not no_cache)
             opening.run_import()
+            tell(opening)
         store = opening.connect()
         try:
             store.get_run(run_id)

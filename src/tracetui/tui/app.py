@@ -55,6 +55,7 @@ class TraceApp(App):
         self._pending_run = run_id
         self._pending_failed = failed
         self._store: Store | None = None  # the event loop's own connection, for quick lookups
+        self._notice_told = False
         self.runs_screen = RunsScreen(self.new_store, importing=self.importing)
 
     # -- stores -----------------------------------------------------------------------------------
@@ -76,6 +77,7 @@ class TraceApp(App):
     # -- start-up ---------------------------------------------------------------------------------
     async def on_mount(self) -> None:
         await self.push_screen(self.runs_screen)  # notices from here on land on the run list
+        self._tell_notice()
         if self.importing:
             self._import()
         else:
@@ -97,7 +99,7 @@ class TraceApp(App):
         except TraceError as exc:
             self.post_message(ImportFinished(str(exc)))
         except Exception as exc:  # a reader bug must end on the error screen, not in a traceback
-            self.post_message(ImportFinished(f"{self.opening.path}: import failed ({type(exc).__name__}: {exc})"))
+            self.post_message(ImportFinished(f"{self.opening.label}: import failed ({type(exc).__name__}: {exc})"))
         else:
             self.post_message(ImportFinished())
 
@@ -112,12 +114,19 @@ class TraceApp(App):
                 run_id, self._pending_run = self._pending_run, None
                 self.open_run(run_id)
 
+    def _tell_notice(self) -> None:
+        """Where the store went, when the user should know (once): a cache that could not be used."""
+        if self.opening.notice and not self._notice_told:
+            self._notice_told = True
+            notify_plain(self, self.opening.notice, severity="warning", timeout=10)
+
     def on_import_finished(self, message: ImportFinished) -> None:
         self.importing = False
+        self._tell_notice()
         self._reset_main_store()
         if message.error is not None:
             self.import_error = message.error
-            self.push_screen(ErrorScreen(self.opening.path, message.error))
+            self.push_screen(ErrorScreen(self.opening.label, message.error))
             return
         self.runs_screen.import_done()
         self._open_requested()

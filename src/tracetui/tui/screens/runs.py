@@ -70,7 +70,7 @@ class RunsScreen(Screen):
     def on_mount(self) -> None:
         opening = trace_app(self).opening
         title = Text.assemble(
-            ("tracetui", "bold"), "  ", display.safe(opening.path, single_line=True), f"  ({opening.format})"
+            ("tracetui", "bold"), "  ", display.safe(opening.label, single_line=True), f"  ({opening.format})"
         )
         self.query_one("#title", Static).update(title)
         self.query_one("#warnings", Static).display = False
@@ -149,7 +149,7 @@ class RunsScreen(Screen):
         if not message.store_growing and not app.import_error and self._shown is None:
             from .error import ErrorScreen
 
-            app.push_screen(ErrorScreen(app.opening.path, message.problem))
+            app.push_screen(ErrorScreen(app.opening.label, message.problem))
 
     def _show_summary(self) -> None:
         rl = self.run_list
@@ -194,7 +194,7 @@ class RunsScreen(Screen):
         elif app.importing:
             empty.update(Text("Reading the file… no runs yet."))
         else:
-            path = display.safe(app.opening.path, single_line=True)
+            path = display.safe(app.opening.label, single_line=True)
             empty.update(Text(f"No runs in {path}.\nThe file was read, but it holds no trace runs tracetui could use."))
 
     # -- sort, filter, search ---------------------------------------------------------------------
@@ -266,7 +266,7 @@ class RunsScreen(Screen):
             problems = app.main_store().problems(limit=2000)
         except (sqlite3.Error, TraceError):
             problems = []
-        app.push_screen(ProblemsScreen(app.opening.path, problems, self._problems))
+        app.push_screen(ProblemsScreen(app.opening.label, problems, self._problems))
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         """Filter and sort choices for the command palette (Ctrl+P)."""
