@@ -65,6 +65,11 @@ async def test_f_reaches_a_failure_10000_deep_among_the_flat_steps(tmp_path):
         row = tree.row_text(tree.cursor_node, 200).plain
         assert f"↳ depth {DEPTH - 1:,}" in row and f"s{DEPTH - 1}" in row
         assert tree_depth(tree) == MAX_NESTING + 1
+        # The row starts right of the pane (its guides are wider than it): the tree scrolls sideways.
+        await pilot.pause()
+        assert tree.scroll_offset.x > 0
+        shown = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        assert f"↳ depth {DEPTH - 1:,} ✗ s{DEPTH - 1}" in shown
 
 
 async def test_e_expands_a_10000_deep_run_and_the_viewer_keeps_answering(tmp_path):

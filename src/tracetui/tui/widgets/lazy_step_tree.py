@@ -106,6 +106,8 @@ class LazyStepTree(Tree[object]):
         if width is None:
             width = self.get_label_width(node) - 2
         columns = Columns.fitting(self.content_width)
+        if width - columns.width < MIN_LABEL // 2:  # nested so deep that the columns leave no room for the name
+            columns = Columns.fitting(width)
         data = node.data
         if isinstance(data, Step):
             return step_label(data, width, columns, self.scale)
@@ -272,8 +274,17 @@ class LazyStepTree(Tree[object]):
             self.load_gap(children[0])
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        self._follow_sideways(event.node)
         if isinstance(event.node.data, Gap):
             self.load_gap(event.node)
+
+    def _follow_sideways(self, node: TreeNode[object]) -> None:
+        """Rows nested deep start right of the pane: scroll sideways so the cursor row's text shows."""
+        indent = self._level(node) * self.guide_depth
+        width = self.scrollable_content_region.width
+        x = round(self.scroll_offset.x)
+        if indent < x or indent + MIN_LABEL > x + width:
+            self.scroll_to(x=max(0, indent - width // 3), animate=False)
 
     def on_tree_node_collapsed(self, event: Tree.NodeCollapsed) -> None:
         # Textual keeps the cursor on a now hidden row's stale line number; put it on the collapsed node.
