@@ -36,9 +36,9 @@ async def test_a_huge_run_id_leaves_the_tree_on_screen(tmp_path):
         assert screen.step_tree.size.height >= 5  # the tree is not pushed off the screen
         assert "…" in static_text(header) and "-end" in static_text(header)
         await until(pilot, lambda: screen.detail.details is not None)
-        summary = static_text(screen.query_one("#detail-summary", Static), width=1000)
-        assert LONG_ID[:900] in summary.replace("\n", "").replace(" ", "")  # whole, in the "run id" row
+        summary = static_text(screen.query_one("#detail-summary", Static), width=80)
+        assert LONG_ID in summary.replace("\n", "").replace(" ", "")  # whole, in the "run id" row
         await pilot.press("j")
         await until(pilot, lambda: screen.detail.step is not None and screen.detail.details is not None)
-        summary = static_text(screen.query_one("#detail-summary", Static), width=1000)
-        assert display.clip(LONG_NAME) in summary and LONG_NAME[:900] in summary.replace("\n", "").replace(" ", "")
+        summary = static_text(screen.query_one("#detail-summary", Static), width=80)
+        assert display.clip(LONG_NAME) in summary and LONG_NAME in summary.replace("\n", "").replace(" ", "")

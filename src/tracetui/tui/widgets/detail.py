@@ -83,7 +83,7 @@ def step_summary(run: Run, step: Step) -> RenderableType:
     title = Text.assemble(present.status_text(step.status), "  ", (display.clip(step.name or step.id), STYLE["id"]))
     grid = _grid()
     if step.name and len(step.name) > display.CLIP:
-        grid.add_row("name", _t(step.name))  # whole here, cut in the title
+        grid.add_row("name", _whole(step.name))  # cut in the title
     grid.add_row("step id", _t(step.id))
     if step.definition_id:
         grid.add_row("definition id", _t(step.definition_id))
@@ -133,7 +133,7 @@ def run_summary(run: Run) -> RenderableType:
     title = Text.assemble(present.status_text(run.status), "  run ", (display.clip(run.id), STYLE["id"]))
     grid = _grid()
     if len(run.id) > display.CLIP:
-        grid.add_row("run id", _t(run.id))  # whole here, cut in the title
+        grid.add_row("run id", _whole(run.id))  # cut in the title
     if run.agent:
         grid.add_row("agent", _t(run.agent, STYLE["agent"]))
     if run.session:
@@ -155,6 +155,11 @@ def run_summary(run: Run) -> RenderableType:
         where = run.source_file + (f":{run.source_line}" if run.source_line is not None else "")
         grid.add_row("source", _t(where, "dim"))
     return Group(title, Text(""), grid, Text(""), totals_table(run, None))
+
+
+def _whole(text: str) -> Text:
+    """A long id or name, all of it, folded over as many lines as it takes (to read or copy it)."""
+    return Text(display.safe(text, single_line=True), overflow="fold")
 
 
 def _when(iso_text: str | None) -> str:
