@@ -136,7 +136,12 @@ def run_tree_text(run: Run, first_failed: Step | None) -> None:
 def _compact(value: object) -> str:
     import orjson
 
-    return orjson.dumps(value, default=str).decode()
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:  # deeper than orjson writes
+        from .tree_json import pretty_deep
+
+        return pretty_deep(value)
 
 
 def stats_table(groups, by: str | None) -> None:

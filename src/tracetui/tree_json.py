@@ -10,6 +10,7 @@ whitespace only, so the JSON means exactly what it would fully indented.
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -59,4 +60,58 @@ def dumps_with_tree(
             todo.append(tail.replace("\n", "\n" + pad))
         todo.append("\n" + _pad(level) + "]")
         stack.extend(reversed(todo))
+    return "".join(parts)
+
+
+def pretty_deep(value: Any) -> str:
+    """Any JSON value indented by two spaces a level, like orjson's OPT_INDENT_2, at any depth.
+
+    For what orjson refuses (deeper than 254 levels): an explicit stack, indentation that stops
+    growing after 2 * display.MAX_NESTING levels, non-JSON values as their str() (like default=str).
+    """
+    import json
+
+    def scalar(item: Any) -> str:
+        if isinstance(item, float) and not math.isfinite(item):
+            return "null"  # as orjson writes them
+        if isinstance(item, int) and not isinstance(item, bool):
+            try:
+                return str(item)
+            except ValueError:  # more digits than Python writes out
+                return json.dumps(f"an integer of {item.bit_length()} bits")
+        if item is None or isinstance(item, (bool, float, str)):
+            return json.dumps(item, ensure_ascii=False)
+        return json.dumps(str(item), ensure_ascii=False)
+
+    parts: list[str] = []
+    # Items: text to write, or (value, level) for a value whose first line is already indented.
+    stack: list[str | tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            parts.append(item)
+            continue
+        current, level = item
+        if isinstance(current, dict) and current:
+            inner = "\n" + _pad(level + 1)
+            todo: list[str | tuple[Any, int]] = ["{"]
+            for i, (key, child) in enumerate(current.items()):
+                todo.append(("," if i else "") + inner + scalar(key if isinstance(key, str) else str(key)) + ": ")
+                todo.append((child, level + 1))
+            todo.append("\n" + _pad(level) + "}")
+            stack.extend(reversed(todo))
+        elif isinstance(current, (list, tuple)) and current:
+            inner = "\n" + _pad(level + 1)
+            todo = ["["]
+            for i, child in enumerate(current):
+                todo.append(("," if i else "") + inner)
+                todo.append((child, level + 1))
+            todo.append("\n" + _pad(level) + "]")
+            stack.extend(reversed(todo))
+        elif isinstance(current, dict):
+            parts.append("{}")
+        elif isinstance(current, (list, tuple)):
+            parts.append("[]")
+        else:
+            parts.append(scalar(current))
     return "".join(parts)

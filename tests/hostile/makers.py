@@ -64,7 +64,6 @@ def long_run_id(tmp: Path) -> str:
 
 def _feed_forever(fifo: Path, data: bytes) -> None:
     """Whoever opens the pipe gets `data`, as often as it is opened (every command reads it anew)."""
-    import os
     import threading
     import time
 
@@ -72,13 +71,9 @@ def _feed_forever(fifo: Path, data: bytes) -> None:
         while True:
             with open(fifo, "wb") as f:  # waits for a reader
                 f.write(data)
-            while True:  # that reader must see the end before the next one is served
-                try:
-                    fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-                except OSError:  # no reader left
-                    break
-                os.close(fd)
-                time.sleep(0.01)
+            # Let that reader close its end (it has read to the end already); opening again at once
+            # could hand it a second copy. The next reader waits in open() meanwhile.
+            time.sleep(0.2)
 
     thread = threading.Thread(target=feed, daemon=True)
     thread.start()

@@ -98,3 +98,54 @@ async def test_a_run_deeper_than_the_cap_but_small_enough_to_load_whole(tmp_path
         await pilot.press("f")
         await until(pilot, lambda: cursor_id(tree) == "s1199")
         assert app.is_running
+
+
+# -- deep payloads ---------------------------------------------------------------------------------
+def nested(depth: int) -> object:
+    value: object = "bottom"
+    for level in range(depth):
+        value = [value] if level % 2 else {"a": value}
+    return value
+
+
+def test_a_payload_nested_past_orjsons_limits_is_laid_out_without_recursion():
+    import json
+
+    from tracetui.tui.widgets.pair_detail import readable
+    from tracetui.tui.widgets.payload import make_payload
+
+    for depth in (300, 5000, 100_000):
+        payload = make_payload(nested(depth))
+        assert payload is not None and payload.is_json and payload.cut
+        assert payload.text.count("\n") >= depth and "bottom" in payload.text
+        # two spaces a level, until the indentation stops growing
+        assert max(len(line) - len(line.lstrip()) for line in payload.text.splitlines()) <= 4 * MAX_NESTING
+    text = json.dumps(nested(900))
+    assert make_payload(text).is_json  # a string holding JSON 900 deep is decoded and laid out
+    assert json.loads(readable(text)) == nested(900)
+
+
+async def test_the_detail_and_compare_panes_show_a_900_deep_payload(tmp_path):
+    import json
+
+    from builders import run, step, write_store
+    from textual.widgets import Static
+
+    from tracetui.tui.screens.compare import CompareScreen
+
+    deep = json.dumps(nested(900))
+    runs = [run("a", step("s", output=deep)), run("b", step("s", output=deep + " "))]
+    app = TraceApp(opening(write_store(tmp_path / "t.db", runs)), run_id="a")
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = await open_tree(pilot)
+        await pilot.press("j")
+        screen = app.screen
+        await until(pilot, lambda: screen.detail.step is not None and screen.detail.details is not None)
+        output = screen.detail.details.payloads["output"]
+        assert output.is_json and '"a": [' in output.text
+        assert screen.query_one("#detail-output-body", Static).display
+        app.compare_runs("a", "b")
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.comparison is not None)
+        await pilot.press("j")
+        await pilot.pause()
+        assert app.is_running and tree is not None

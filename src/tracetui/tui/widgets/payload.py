@@ -22,11 +22,13 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from ... import display
+from ...tree_json import pretty_deep
 
 PREVIEW_CHARS = 4096
 PREVIEW_LINES = 200
 # A string inside a JSON value is decoded when it is itself JSON, this many levels deep.
 NESTED_LEVELS = 2
+DECODE_DEPTH = 64  # strings nested deeper than this in a value are not looked into
 
 
 def _loads(text: str) -> tuple[bool, Any]:
@@ -44,27 +46,30 @@ def _looks_like_json(text: str) -> bool:
     return s in ("{", "[", '"')
 
 
-def _decode_strings(value: Any, levels: int) -> tuple[Any, int]:
-    """Decode string values that hold a JSON object or array; returns (value, strings decoded)."""
-    if levels <= 0:
+def _decode_strings(value: Any, levels: int, depth: int = 0) -> tuple[Any, int]:
+    """Decode string values that hold a JSON object or array; returns (value, strings decoded).
+
+    Only in the top DECODE_DEPTH levels: a value nested thousands deep is left as it is below
+    them (and this recursion stays bounded)."""
+    if levels <= 0 or depth >= DECODE_DEPTH:
         return value, 0
     if isinstance(value, dict):
         out, n = {}, 0
         for k, v in value.items():
-            out[k], m = _decode_strings(v, levels)
+            out[k], m = _decode_strings(v, levels, depth + 1)
             n += m
         return out, n
     if isinstance(value, list):
         items, n = [], 0
         for v in value:
-            item, m = _decode_strings(v, levels)
+            item, m = _decode_strings(v, levels, depth + 1)
             items.append(item)
             n += m
         return items, n
     if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
         ok, inner = _loads(value)
         if ok and isinstance(inner, (dict, list)):
-            inner, m = _decode_strings(inner, levels - 1)
+            inner, m = _decode_strings(inner, levels - 1, depth + 1)
             return inner, m + 1
     return value, 0
 
@@ -124,9 +129,13 @@ def make_payload(raw: Any) -> Payload | None:
     if raw is None:
         return None
     notes: list[str] = []
+    size: int | None
     if not isinstance(raw, str):
         value, is_json = raw, True
-        size = len(orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS, default=str))
+        try:
+            size = len(orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS, default=str))
+        except TypeError:  # deeper than orjson writes: measured on the text below
+            size = None
     else:
         size = len(raw)
         if raw == "":
@@ -151,14 +160,14 @@ def make_payload(raw: Any) -> Payload | None:
         text = pretty_json(value)
     else:
         text = value if isinstance(value, str) else str(value)
-    return Payload(display.safe(text), is_json, size, tuple(notes))
+    return Payload(display.safe(text), is_json, len(text) if size is None else size, tuple(notes))
 
 
 def pretty_json(value: Any) -> str:
     try:
         return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode()
-    except TypeError:  # integers beyond 64 bits
-        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    except TypeError:  # deeper than 254 levels, integers beyond 64 bits: written without recursion
+        return pretty_deep(value)
 
 
 # Tried in order when $PAGER is unset; with none of them installed the viewer shows the text itself.
