@@ -53,12 +53,11 @@ async def every_command(path: str, out: Path) -> None:
 
 # Until sqlite_uri opens a WAL database nobody writes with immutable=1 (work on main), SQLite creates
 # empty -wal and -shm files beside it; the database's own bytes are unchanged either way.
-NEEDS_WAL_SAFE_URI = pytest.mark.xfail(strict=True, reason="sqlite_uri's WAL-safe read-only opening has not landed")
 
 
 @pytest.mark.parametrize(
     "fixture",
-    [pytest.param(PHOENIX, marks=NEEDS_WAL_SAFE_URI), pytest.param(OPENCODE, marks=NEEDS_WAL_SAFE_URI), MLFLOW],
+    [PHOENIX, OPENCODE, MLFLOW],
     ids=lambda p: p.name,
 )
 async def test_every_command_leaves_the_database_and_its_folder_as_they_were(fixture, tmp_path):

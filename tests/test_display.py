@@ -38,3 +38,27 @@ def test_tokens_show_their_parts_only_where_a_source_gave_some():
     assert display.tokens(12_345, 56, None, None, 7) == "in 12.3k · out 56 (reasoning 7)"
     assert display.tokens(None, None, 5, 5, 5) == "-"
     assert display.LABELS["tokens_cache_read"] == "cache read" and display.total("tokens_reasoning", 3) == "3"
+
+
+def test_safe_shows_c1_controls_bidi_overrides_and_zero_width_characters():
+    assert display.safe("\x9b31m\x85") == "\\x9b31m\\x85"
+    assert display.safe("exe\u202egnp.") == "exe\\u202egnp."
+    hidden = "\u202a\u202b\u202c\u202d\u2066\u2067\u2068\u2069\u200e\u200f\u061c\u200b\u200c\u200d\u2060\ufeff"
+    shown = display.safe(hidden)
+    assert shown == "".join(f"\\u{ord(c):04x}" for c in hidden)
+    assert display.safe("naïve — 日本語 🙂 שלום") == "naïve — 日本語 🙂 שלום"  # other text untouched
+
+
+def test_clip_cuts_long_ids_in_the_middle_and_keeps_short_ones():
+    assert display.clip("run-1") == "run-1"
+    long_id = "run-" + "x" * 100_000 + "-tail"
+    clipped = display.clip(long_id)
+    assert len(clipped) == display.CLIP and clipped.startswith("run-x") and clipped.endswith("x-tail")
+    assert "…" in clipped
+    assert display.clip("a\nb\u202e", 64) == "a ⏎ b\\u202e"
+
+
+def test_depth_note_marks_rows_drawn_at_the_nesting_cap():
+    assert display.depth_note(display.MAX_NESTING - 1) == ""
+    assert display.depth_note(12_345) == "↳ depth 12,345 "
+    assert display.depth_note(5, cap=5) == "↳ depth 5 "

@@ -18,7 +18,7 @@ import orjson
 from . import display, sources
 from .analysis import first_failed_step
 from .errors import TraceError
-from .loading import Opening, open_store, prepare
+from .loading import Opening, prepare
 from .model import ROLLED_UP_FIELDS, TOKEN_PARTS, Run, Step
 from .store import SORT_KEYS, STARTED, RunFilter, Store
 
@@ -92,7 +92,10 @@ def store_options(fn):
 
 
 def load(path: str, fmt: str | None, no_cache: bool) -> Store:
-    store = open_store(path, fmt=fmt, use_cache=not no_cache)
+    opening = prepare(path, fmt=fmt, use_cache=not no_cache)
+    opening.run_import()
+    tell(opening)
+    store = opening.connect()
     problems = store.problem_count()
     if problems:
         shown = store.problems(limit=20)
@@ -101,6 +104,12 @@ def load(path: str, fmt: str | None, no_cache: bool) -> Store:
         if problems > len(shown):
             click.echo(f"tracetui: warning: {path}: … and {problems - len(shown)} more problems", err=True)
     return store
+
+
+def tell(opening: Opening) -> None:
+    """Where the store went, when the user should know (a cache that could not be used)."""
+    if opening.notice:
+        click.echo(f"tracetui: warning: {display.safe(opening.notice, single_line=True)}", err=True)
 
 
 def dumps(value: Any) -> str:
@@ -129,11 +138,9 @@ def run_summary(run: Run, models: list[str] | None = None) -> dict[str, Any]:
 _STEP_JSON_SKIP = {"children"}
 
 
-def step_dict(step: Step, *, children: bool = True) -> dict[str, Any]:
-    out = {f.name: getattr(step, f.name) for f in fields(Step) if f.name not in _STEP_JSON_SKIP}
-    if children:
-        out["children"] = [step_dict(c) for c in step.children]
-    return out
+def step_dict(step: Step) -> dict[str, Any]:
+    """A step's own fields (`show --json` nests the children with tree_json, which never recurses)."""
+    return {f.name: getattr(step, f.name) for f in fields(Step) if f.name not in _STEP_JSON_SKIP}
 
 
 def run_dict(run: Run) -> dict[str, Any]:
@@ -200,11 +207,14 @@ def show(path, run_id, as_json, fmt, no_cache):
     run = store.run_tree(run_id, payloads=as_json)
     first = first_failed_step(run.steps)
     if as_json:
+        from .tree_json import dumps_with_tree
+
         out = run_dict(run)
         out["models"] = store.models([run.id]).get(run.id, [])
-        out["steps"] = [step_dict(s) for s in run.steps if s.parent_id is None]
-        out["first_failed_step"] = None if first is None else step_dict(first, children=False)
-        click.echo(dumps(out))
+        out["steps"] = []
+        out["first_failed_step"] = None if first is None else step_dict(first)
+        roots = [s for s in run.steps if s.parent_id is None]
+        click.echo(dumps_with_tree(out, "steps", roots, step_dict, dumps))
         return
     from .textout import run_tree_text
 
@@ -341,6 +351,7 @@ def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cach
         else:
             opening = prepare(source, fmt=source_fmt, use_cache=not no_cache)
             opening.run_import()
+            tell(opening)
         store = opening.connect()
         try:
             store.get_run(run_id)
@@ -354,8 +365,8 @@ def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cach
 
 def pair_dict(pair) -> dict[str, Any]:
     return {
-        "a": None if pair.a is None else step_dict(pair.a, children=False),
-        "b": None if pair.b is None else step_dict(pair.b, children=False),
+        "a": None if pair.a is None else step_dict(pair.a),
+        "b": None if pair.b is None else step_dict(pair.b),
         "depth": pair.depth,
         "mark": pair.mark,
         "changes": pair.changes,

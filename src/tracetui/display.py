@@ -16,19 +16,24 @@ STATUS_ICONS = {
     "skipped": "⊘",
 }
 
-# C0/C1 control characters other than newline and tab (ESC starts ANSI/OSC sequences, BEL ends OSC).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0/C1 control characters other than newline and tab (ESC starts ANSI/OSC sequences, BEL ends OSC),
+# and the invisible characters that reorder or hide text: bidi embeddings, overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069), directional marks (U+200E, U+200F, U+061C) and zero-width
+# characters (U+200B-U+200D, U+2060, U+FEFF). They are how a spoofed id looks like another.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 
 
 def _visible(match: re.Match) -> str:
-    ch = match.group()
-    return f"\\x{ord(ch):02x}"
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def safe(text: object, *, single_line: bool = False) -> str:
-    """Untrusted text made inert for a terminal: control characters become visible `\\xNN`.
+    """Untrusted text made inert for a terminal: control, bidi and zero-width characters become
+    visible (`\\x1b`, `\\u202e`).
 
     Markup is not interpreted here at all; callers still wrap the result in rich Text / Content.
+    JSON output keeps them intact: only what is shown as text goes through here.
     """
     if text is None:
         return ""
@@ -36,6 +41,32 @@ def safe(text: object, *, single_line: bool = False) -> str:
     if single_line:
         out = out.replace("\r\n", " ").replace("\n", " ⏎ ").replace("\t", " ")
     return out
+
+
+# An id or name longer than this is cut in the middle where it heads something (a header, a title,
+# a list cell); the detail pane still shows it whole. A 100k-character run id must not bury the tree.
+CLIP = 80
+
+
+def clip(text: object, limit: int = CLIP) -> str:
+    """safe(), on one line, and cut in the middle to `limit` characters: both ends of an id stay
+    readable ("run-2026-…-f3a9"), which is where ids differ."""
+    line = safe(text, single_line=True)
+    if len(line) <= limit:
+        return line
+    tail = max(1, (limit - 1) // 3)
+    return line[: limit - 1 - tail] + "…" + line[-tail:]
+
+
+# Step trees are drawn nested this many levels deep; a step deeper than that is drawn at this depth
+# with its real depth written on its row. Traces nest 10,000 deep; indentation and the viewer's
+# tree would grow with the square of the depth (every row carries every level above it).
+MAX_NESTING = 32
+
+
+def depth_note(depth: int, cap: int = MAX_NESTING) -> str:
+    """What a step drawn at the nesting cap says about where it really is: "↳ depth 1,234 "."""
+    return f"↳ depth {depth:,} " if depth >= cap else ""
 
 
 def status_word(status: str | None) -> str:

@@ -166,10 +166,10 @@ def run_header(run: Run, *, started: bool = True) -> Text:
     """Who the run is: "✓ completed  run <id>  agent <agent>  started <when>  <duration>"."""
     head = status_text(run.status)
     head.append("  run ", STYLE["label"])
-    head.append(display.safe(run.id, single_line=True), STYLE["id"])
+    head.append(display.clip(run.id), STYLE["id"])
     if run.agent:
         head.append("  agent ", STYLE["label"])
-        head.append(display.safe(run.agent, single_line=True), STYLE["agent"])
+        head.append(display.clip(run.agent), STYLE["agent"])
     if started:
         head.append("  started ", STYLE["label"])
         head.append(display.when(run.started_at))

@@ -38,8 +38,8 @@ def runs_table(runs: list[Run]) -> None:
     for run in runs:
         table.add_row(
             present.status_text(run.status),
-            safe_text(run.id),
-            safe_text(run.agent or "-"),
+            safe_text(display.clip(run.id)),
+            safe_text(display.clip(run.agent or "-")),
             safe_text(display.when(run.started_at)),
             safe_text(display.duration(run.duration_ms)),
             safe_text(run.step_count),
@@ -97,17 +97,22 @@ def run_tree_text(run: Run, first_failed: Step | None) -> None:
         out.print(Text("(no steps)", "dim"))
 
     lines: list[list[tuple[str, str]]] = []
-    # Iterative, not recursive: a run may nest thousands of steps deep.
-    stack = [(step, "", i == len(roots) - 1) for i, step in reversed(list(enumerate(roots)))]
+    # Iterative, not recursive: a run may nest thousands of steps deep. Below display.MAX_NESTING
+    # levels the guides stop growing and each row says its depth instead.
+    stack = [(step, "", i == len(roots) - 1, 0) for i, step in reversed(list(enumerate(roots)))]
     while stack:
-        step, prefix, last = stack.pop()
-        line = [(prefix + ("└─ " if last else "├─ "), "dim"), *step_segments(step)]
+        step, prefix, last, depth = stack.pop()
+        capped = depth >= display.MAX_NESTING
+        line = [(prefix + ("├─ " if capped else "└─ " if last else "├─ "), "dim")]
+        if capped:
+            line.append((display.depth_note(depth), "dim"))
+        line += step_segments(step)
         if first_failed is not None and step.id == first_failed.id:
             line.append(("  ◀ first failure", STYLE["failure"]))
         lines.append(line)
-        inner = prefix + ("   " if last else "│  ")
+        inner = prefix if capped else prefix + ("   " if last else "│  ")
         kids = step.children
-        stack.extend((kid, inner, i == len(kids) - 1) for i, kid in reversed(list(enumerate(kids))))
+        stack.extend((kid, inner, i == len(kids) - 1, depth + 1) for i, kid in reversed(list(enumerate(kids))))
     if lines:
         # One write for the whole tree, styled only for a terminal: Rich takes seconds on 50k lines.
         if out.is_terminal:
@@ -121,8 +126,8 @@ def run_tree_text(run: Run, first_failed: Step | None) -> None:
         out.print(
             Text(
                 "first failed step: "
-                + display.safe(first_failed.name or first_failed.id, single_line=True)
-                + f" ({display.safe(first_failed.id)})",
+                + display.clip(first_failed.name or first_failed.id)
+                + f" ({display.clip(first_failed.id)})",
                 STYLE["failure"],
             )
         )
@@ -131,7 +136,12 @@ def run_tree_text(run: Run, first_failed: Step | None) -> None:
 def _compact(value: object) -> str:
     import orjson
 
-    return orjson.dumps(value, default=str).decode()
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:  # deeper than orjson writes
+        from .tree_json import pretty_deep
+
+        return pretty_deep(value)
 
 
 def stats_table(groups, by: str | None) -> None:
@@ -151,7 +161,7 @@ def stats_table(groups, by: str | None) -> None:
         table.add_column(name, justify="left" if name in (by or "group",) else "right", no_wrap=True)
     for g in groups:
         table.add_row(
-            safe_text(g.group if g.group is not None else "-"),
+            safe_text(display.clip(g.group if g.group is not None else "-")),
             safe_text(g.runs),
             safe_text(g.failed),
             safe_text(f"{g.failure_rate:.1%}"),

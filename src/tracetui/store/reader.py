@@ -196,6 +196,14 @@ class Store:
             )
         return [self._step(r) for r in rows]
 
+    def steps_from(self, run_id: str, first_ord: int, *, limit: int) -> list[Step]:
+        """Up to `limit` steps in execution order from position `first_ord` on (no payload columns)."""
+        cols = ", ".join(STEP_TREE_COLUMNS)
+        rows = self.conn.execute(
+            f"SELECT {cols} FROM steps WHERE run_id = ? AND ord >= ? ORDER BY ord LIMIT ?", (run_id, first_ord, limit)
+        )
+        return [self._step(r) for r in rows]
+
     def count_children(self, run_id: str, parent_id: str | None) -> int:
         if parent_id is None:
             return self.conn.execute(

@@ -23,6 +23,7 @@ from ..errors import TraceError
 from ..loading import ImportCancelled, Opening
 from ..store import Store
 from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun
+from .plain import notify_plain, palette_text
 from .screens.error import ErrorScreen
 from .screens.help import HelpScreen
 from .screens.runs import RunsScreen
@@ -62,6 +63,7 @@ class TraceApp(App):
         self._pending_run = run_id
         self._pending_failed = failed
         self._store: Store | None = None  # the event loop's own connection, for quick lookups
+        self._notice_told = False
         self.runs_screen = RunsScreen(self.new_store, importing=self.importing)
 
     # -- stores -----------------------------------------------------------------------------------
@@ -83,6 +85,7 @@ class TraceApp(App):
     # -- start-up ---------------------------------------------------------------------------------
     async def on_mount(self) -> None:
         await self.push_screen(self.runs_screen)  # notices from here on land on the run list
+        self._tell_notice()
         if self.importing:
             self._import()
         else:
@@ -104,7 +107,7 @@ class TraceApp(App):
         except TraceError as exc:
             self.post_message(ImportFinished(str(exc)))
         except Exception as exc:  # a reader bug must end on the error screen, not in a traceback
-            self.post_message(ImportFinished(f"{self.opening.path}: import failed ({type(exc).__name__}: {exc})"))
+            self.post_message(ImportFinished(f"{self.opening.label}: import failed ({type(exc).__name__}: {exc})"))
         else:
             self.post_message(ImportFinished())
 
@@ -119,12 +122,19 @@ class TraceApp(App):
                 run_id, self._pending_run = self._pending_run, None
                 self.open_run(run_id)
 
+    def _tell_notice(self) -> None:
+        """Where the store went, when the user should know (once): a cache that could not be used."""
+        if self.opening.notice and not self._notice_told:
+            self._notice_told = True
+            notify_plain(self, self.opening.notice, severity="warning", timeout=10)
+
     def on_import_finished(self, message: ImportFinished) -> None:
         self.importing = False
+        self._tell_notice()
         self._reset_main_store()
         if message.error is not None:
             self.import_error = message.error
-            self.push_screen(ErrorScreen(self.opening.path, message.error))
+            self.push_screen(ErrorScreen(self.opening.label, message.error))
             return
         self.runs_screen.import_done()
         self._open_requested()
@@ -135,9 +145,7 @@ class TraceApp(App):
             if self.main_store().has_run(run_id):
                 self.open_run(run_id)
             else:
-                self.notify(
-                    f"No run {display.safe(run_id, single_line=True)!r} in this file.", severity="error", markup=False
-                )
+                notify_plain(self, f"No run {display.safe(run_id, single_line=True)!r} in this file.", severity="error")
         if self._pending_failed:
             self._pending_failed = False
             self._open_latest_failed()
@@ -151,12 +159,10 @@ class TraceApp(App):
             finally:
                 store.close()
         except (sqlite3.Error, TraceError) as exc:
-            self.call_from_thread(
-                self.notify, display.safe(f"Cannot look up failed runs: {exc}"), severity="error", markup=False
-            )
+            self.call_from_thread(notify_plain, self, f"Cannot look up failed runs: {exc}", severity="error")
             return
         if run is None:
-            self.call_from_thread(self.notify, "No failed runs in this file.", severity="warning")
+            self.call_from_thread(notify_plain, self, "No failed runs in this file.", severity="warning")
         else:
             self.call_from_thread(self.open_run, run.id, jump_to_failure=True)
 
@@ -170,7 +176,7 @@ class TraceApp(App):
     def on_jump_to_failed_run(self, message: JumpToFailedRun) -> None:
         other = self.runs_screen.failed_run_next_to(message.run_id, message.direction)
         if other is None:
-            self.notify(f"No {'next' if message.direction > 0 else 'previous'} failed run in the list.")
+            notify_plain(self, f"No {'next' if message.direction > 0 else 'previous'} failed run in the list.")
         else:
             self.open_run(other, jump_to_failure=True)
 
@@ -213,8 +219,8 @@ class TraceApp(App):
             seen.add((id(active.node), binding.action))
             keys = binding.key_display or self.get_key_display(binding)
             yield SystemCommand(
-                binding.description,
-                f"{binding.tooltip or binding.description} — key: {keys}",
+                palette_text(binding.description),
+                palette_text(f"{binding.tooltip or binding.description} — key: {keys}"),
                 partial(self.run_action, binding.action, active.node),
             )
         commands = getattr(screen, "palette_commands", None)

@@ -21,7 +21,15 @@ from textual.widgets import Static
 SECTIONS = (
     ("Everywhere", ("tracetui.tui.app",)),
     ("Run list", ("tracetui.tui.widgets.run_list", "tracetui.tui.screens.runs")),
-    ("Run view", ("tracetui.tui.widgets.step_tree", "tracetui.tui.screens.run", "tracetui.tui.widgets.detail")),
+    (
+        "Run view",
+        (
+            "tracetui.tui.widgets.step_tree",
+            "tracetui.tui.screens.run",
+            "tracetui.tui.widgets.detail",
+            "tracetui.tui.screens.text_view",
+        ),
+    ),
     ("Compare", ("tracetui.tui.widgets.pair_list", "tracetui.tui.screens.compare")),
     ("Help, warnings and errors", ("tracetui.tui.screens.help", "tracetui.tui.screens.error")),
 )

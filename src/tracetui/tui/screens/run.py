@@ -17,6 +17,7 @@ from ... import display, present
 from ...model import Run, Step
 from ...store import Store
 from ..messages import JumpToFailedRun, StepTreeExpanding, StepTreeLoadFailed, StepTreeReady
+from ..plain import notify_plain
 from ..widgets.detail import DetailPane
 from ..widgets.step_tree import StepTree
 
@@ -127,7 +128,7 @@ class RunScreen(Screen):
         self.run: Run | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"loading run {display.safe(self.run_id, single_line=True)}…", "dim"), id="run-header")
+        yield Static(Text(f"loading run {display.clip(self.run_id)}…", "dim"), id="run-header")
         with Horizontal(id="run-body"):
             with Vertical(id="tree-pane"):
                 yield Static(id="tree-header")
@@ -166,7 +167,7 @@ class RunScreen(Screen):
     def on_step_tree_load_failed(self, message: StepTreeLoadFailed) -> None:
         text = Text.assemble(("✗ cannot show this run: ", "bold red"), display.safe(message.error, single_line=True))
         self.query_one("#run-header", Static).update(text)
-        self.notify(text.plain, severity="error")
+        notify_plain(self, text.plain, severity="error")
 
     def on_step_tree_expanding(self, message: StepTreeExpanding) -> None:
         if self.run is None:
@@ -198,17 +199,17 @@ class RunScreen(Screen):
         if self.run is None:
             return
         if self.step_tree.first_failure() is None:
-            self.notify("No failed step in this run.", title="First failure")
+            notify_plain(self, "No failed step in this run.", title="First failure")
 
     def _adjacent_failure(self, direction: int) -> None:
         if self.run is None:
             return
         target, wrapped = self.step_tree.adjacent_failure(direction)
         if target is None:
-            self.notify("No failed step in this run.")
+            notify_plain(self, "No failed step in this run.")
         elif wrapped:
             where = "first" if direction > 0 else "last"
-            self.notify(f"Wrapped around to the {where} failed step.")
+            notify_plain(self, f"Wrapped around to the {where} failed step.")
 
     def action_next_failure(self) -> None:
         self._adjacent_failure(+1)

@@ -12,7 +12,6 @@ from rich.text import Text
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.markup import escape
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, ProgressBar, Static
@@ -22,6 +21,7 @@ from ...errors import TraceError
 from ...store import RunFilter, Store, default_desc
 from ..hub import trace_app
 from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
+from ..plain import palette_text
 from ..widgets.run_list import SORT_CYCLE, RunList
 
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
@@ -80,7 +80,7 @@ class RunsScreen(Screen):
     def on_mount(self) -> None:
         opening = trace_app(self).opening
         title = Text.assemble(
-            ("tracetui", "bold"), "  ", display.safe(opening.path, single_line=True), f"  ({opening.format})"
+            ("tracetui", "bold"), "  ", display.safe(opening.label, single_line=True), f"  ({opening.format})"
         )
         self.query_one("#title", Static).update(title)
         self.query_one("#warnings", Static).display = False
@@ -162,7 +162,7 @@ class RunsScreen(Screen):
         if not message.store_growing and not app.import_error and self._shown is None:
             from .error import ErrorScreen
 
-            app.push_screen(ErrorScreen(app.opening.path, message.problem))
+            app.push_screen(ErrorScreen(app.opening.label, message.problem))
 
     def _show_summary(self) -> None:
         rl = self.run_list
@@ -207,7 +207,7 @@ class RunsScreen(Screen):
         elif app.importing:
             empty.update(Text("Reading the file… no runs yet."))
         else:
-            path = display.safe(app.opening.path, single_line=True)
+            path = display.safe(app.opening.label, single_line=True)
             empty.update(Text(f"No runs in {path}.\nThe file was read, but it holds no trace runs tracetui could use."))
 
     # -- sort, filter, search ---------------------------------------------------------------------
@@ -279,28 +279,28 @@ class RunsScreen(Screen):
             problems = app.main_store().problems(limit=2000)
         except (sqlite3.Error, TraceError):
             problems = []
-        app.push_screen(ProblemsScreen(app.opening.path, problems, self._problems))
+        app.push_screen(ProblemsScreen(app.opening.label, problems, self._problems))
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         """Filter and sort choices for the command palette (Ctrl+P)."""
         for status in STATUS_CYCLE[1:]:
             yield SystemCommand(
-                f"Filter: {status} runs only",
-                f"Show only runs whose status is {status}",
+                f"Filter: {palette_text(status)} runs only",
+                f"Show only runs whose status is {palette_text(status)}",
                 partial(self.set_status, status),
             )
         yield SystemCommand("Filter: all statuses", "Stop filtering by status", partial(self.set_status, None))
         for agent in self.agents()[:200]:
-            # The palette parses titles as markup: agent names are untrusted.
-            shown = escape(display.safe(agent, single_line=True))
             yield SystemCommand(
-                f"Filter: agent {shown}", f"Show only runs of agent {shown}", partial(self.set_agent, agent)
+                f"Filter: agent {palette_text(agent)}",
+                f"Show only runs of agent {palette_text(agent)}",
+                partial(self.set_agent, agent),
             )
         yield SystemCommand("Filter: all agents", "Stop filtering by agent", partial(self.set_agent, None))
         yield SystemCommand("Clear search and filters", "Show every run", partial(self._set, flt=RunFilter()))
         for sort in SORT_CYCLE:
             yield SystemCommand(
-                f"Sort by {sort}",
-                f"Order the run list by {sort}",
+                f"Sort by {palette_text(sort)}",
+                f"Order the run list by {palette_text(sort)}",
                 partial(self._set, sort=sort, desc=default_desc(sort)),
             )

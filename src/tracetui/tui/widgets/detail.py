@@ -16,7 +16,6 @@ from rich.text import Text
 from textual import work
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.content import Content
 from textual.widgets import Collapsible, Static
 from textual.worker import get_current_worker
 
@@ -25,7 +24,8 @@ from ...model import TOKEN_PARTS, TOTAL_FIELDS, Run, Step
 from ...present import PSEUDO_MARK, STYLE, VERDICT_STYLE
 from ...present import safe_text as _t
 from ...store import Store
-from .payload import Payload, make_payload, open_in_pager
+from ..plain import notify_plain, plain_title
+from .payload import NoPager, Payload, make_payload, open_in_pager
 
 TOOL_CALL_LIMIT = 200
 SECTIONS = ("error", "input", "output", "events", "extra")
@@ -95,8 +95,10 @@ def _grid() -> Table:
 
 
 def step_summary(run: Run, step: Step) -> RenderableType:
-    title = Text.assemble(present.status_text(step.status), "  ", _t(step.name or step.id, STYLE["id"]))
+    title = Text.assemble(present.status_text(step.status), "  ", (display.clip(step.name or step.id), STYLE["id"]))
     grid = _grid()
+    if step.name and len(step.name) > display.CLIP:
+        grid.add_row("name", _whole(step.name))  # cut in the title
     grid.add_row("step id", _t(step.id))
     if step.definition_id:
         grid.add_row("definition id", _t(step.definition_id))
@@ -147,8 +149,10 @@ def step_summary(run: Run, step: Step) -> RenderableType:
 
 
 def run_summary(run: Run) -> RenderableType:
-    title = Text.assemble(present.status_text(run.status), "  run ", _t(run.id, STYLE["id"]))
+    title = Text.assemble(present.status_text(run.status), "  run ", (display.clip(run.id), STYLE["id"]))
     grid = _grid()
+    if len(run.id) > display.CLIP:
+        grid.add_row("run id", _whole(run.id))  # cut in the title
     if run.agent:
         grid.add_row("agent", _t(run.agent, STYLE["agent"]))
     if run.session:
@@ -170,6 +174,11 @@ def run_summary(run: Run) -> RenderableType:
         where = run.source_file + (f":{run.source_line}" if run.source_line is not None else "")
         grid.add_row("source", _t(where, "dim"))
     return Group(title, Text(""), grid, Text(""), totals_table(run, None))
+
+
+def _whole(text: str) -> Text:
+    """A long id or name, all of it, folded over as many lines as it takes (to read or copy it)."""
+    return Text(display.safe(text, single_line=True), overflow="fold")
 
 
 def _when(iso_text: str | None) -> str:
@@ -228,9 +237,12 @@ class DetailPane(VerticalScroll):
         yield Static(id="detail-summary")
         yield Static(id="detail-tools")
         for name in SECTIONS:
-            # Content, not str: a str title would be parsed as markup (Textual 8.2.8 types it as str).
-            title = Content(SECTION_TITLES[name])
-            with Collapsible(title=title, collapsed=False, id=f"detail-{name}"):  # type: ignore[arg-type]
+            # Content (plain_title), not str: a str title would be parsed as markup (Textual 8.2.8 types it as str).
+            with Collapsible(
+                title=plain_title(SECTION_TITLES[name]),  # type: ignore[arg-type]
+                collapsed=False,
+                id=f"detail-{name}",
+            ):
                 yield Static(id=f"detail-{name}-body")
 
     def on_mount(self) -> None:
@@ -311,7 +323,7 @@ class DetailPane(VerticalScroll):
         if payload is None:
             section.display = False
             return
-        section.title = Content(f"{SECTION_TITLES[name]} · {payload.describe()}")  # type: ignore[assignment]
+        section.title = plain_title(f"{SECTION_TITLES[name]} · {payload.describe()}")  # type: ignore[assignment]
         style = STYLE["error"] if name == "error" and not payload.is_json else ""
         self.query_one(f"#detail-{name}-body", Static).update(payload.renderable(style))
         section.display = True
@@ -341,8 +353,15 @@ class DetailPane(VerticalScroll):
 
     def open_pager(self) -> None:
         if self.details is None:
-            self.notify("Still reading this step; try again in a moment.", severity="warning")
+            notify_plain(self, "Still reading this step; try again in a moment.", severity="warning")
             return
-        error = open_in_pager(self.app, self.full_text())
+        text = self.full_text()
+        try:
+            error = open_in_pager(self.app, text)
+        except NoPager:
+            from ..screens.text_view import TextScreen
+
+            self.app.push_screen(TextScreen(text.split("\n", 1)[0], text))
+            return
         if error:
-            self.notify(error, severity="error")
+            notify_plain(self, error, severity="error")

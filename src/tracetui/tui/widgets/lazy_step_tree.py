@@ -21,16 +21,21 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
+from ...display import MAX_NESTING
 from ...model import Run, Step
 from ...store import Store
 from ..messages import StepTreeLoadFailed, StepTreeReady, StepTreeResized
 from .lazy_children import (
     PAGE,
+    DeepNote,
     FailedPosition,
     Gap,
     LazyChildren,
     NoSteps,
+    at_cap,
+    expandable,
     first_page,
+    flat,
     placeholder,
     read_gap,
     with_eval_extras,
@@ -59,6 +64,7 @@ class LazyStepTree(Tree[object]):
         self.lazy: LazyChildren[TreeNode[object]] = LazyChildren()
         self.surgery: TreeSurgery[object] = TreeSurgery(self)
         self._rebuilding = False  # the whole tree is being rebuilt: gaps are not read meanwhile
+        self._at_cap: TreeNode[object] | None = None  # where _add_all puts steps below the nesting cap
 
     @property
     def nodes(self) -> dict[str, TreeNode[object]]:
@@ -100,6 +106,8 @@ class LazyStepTree(Tree[object]):
         if width is None:
             width = self.get_label_width(node) - 2
         columns = Columns.fitting(self.content_width)
+        if width - columns.width < MIN_LABEL // 2:  # nested so deep that the columns leave no room for the name
+            columns = Columns.fitting(width)
         data = node.data
         if isinstance(data, Step):
             return step_label(data, width, columns, self.scale)
@@ -109,6 +117,12 @@ class LazyStepTree(Tree[object]):
             text = Text(f"… {data.count:,} more {noun} ({what})", "dim italic")
         elif isinstance(data, NoSteps):
             text = Text("this run has no steps", "dim italic")
+        elif isinstance(data, DeepNote):
+            text = Text(
+                f"steps nested deeper than {MAX_NESTING} levels: listed here flat, in execution order,"
+                " each with its depth",
+                "dim italic",
+            )
         elif self.run is not None:
             return run_label(self.run, width, columns, self.scale)
         else:
@@ -179,19 +193,29 @@ class LazyStepTree(Tree[object]):
     def _reset_nodes(self) -> None:
         self.surgery.clear()
         self.lazy.clear()
+        self._at_cap = None
 
     def _new_node(self, parent: TreeNode[object], data: object, index: int, *, expanded: bool = False) -> TreeNode:
         node = self.surgery.insert(parent, index, data, expanded=expanded)
-        node.allow_expand = isinstance(data, Step) and data.child_count > 0
+        node.allow_expand = isinstance(data, Step) and expandable(data)
         self.lazy.add(data, node)
+        if isinstance(data, Step) and at_cap(data):
+            self._new_node(node, DeepNote(), 0)
         return node
 
     def _add_all(self, steps: Iterable[Step]) -> None:
-        """Steps in execution order (parents before children), every node expanded."""
+        """Steps in execution order (parents before children), every node expanded.
+
+        A step below the nesting cap goes under the last step added at the cap: its ancestor there."""
         root, nodes = self.root, self.nodes
         for step in steps:
-            parent = nodes.get(step.parent_id, root) if step.parent_id else root
-            self._new_node(parent, step, len(parent.children), expanded=True)
+            if flat(step) and self._at_cap is not None:
+                parent = self._at_cap
+            else:
+                parent = nodes.get(step.parent_id, root) if step.parent_id else root
+            node = self._new_node(parent, step, len(parent.children), expanded=True)
+            if at_cap(step):
+                self._at_cap = node
 
     def _splice(self, parent: TreeNode[object], index: int, remove: int, items: Sequence[Step | Gap]) -> None:
         """Replace `remove` children of parent at index with items (steps get their placeholder gap)."""
@@ -201,7 +225,7 @@ class LazyStepTree(Tree[object]):
             node = self._new_node(parent, data, index + offset)
             gap = placeholder(data) if isinstance(data, Step) else None
             if gap is not None:
-                self._new_node(node, gap, 0)
+                self._new_node(node, gap, len(node.children))
 
     # -- gaps -------------------------------------------------------------------------------------
     def load_gap(self, gap_node: TreeNode[object]) -> None:
@@ -245,13 +269,22 @@ class LazyStepTree(Tree[object]):
         self.post_message(self.NodeHighlighted(node))
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
-        children = event.node.children
+        children = [child for child in event.node.children if not isinstance(child.data, DeepNote)]
         if len(children) == 1 and isinstance(children[0].data, Gap):
             self.load_gap(children[0])
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        self._follow_sideways(event.node)
         if isinstance(event.node.data, Gap):
             self.load_gap(event.node)
+
+    def _follow_sideways(self, node: TreeNode[object]) -> None:
+        """Rows nested deep start right of the pane: scroll sideways so the cursor row's text shows."""
+        indent = self._level(node) * self.guide_depth
+        width = self.scrollable_content_region.width
+        x = round(self.scroll_offset.x)
+        if indent < x or indent + MIN_LABEL > x + width:
+            self.scroll_to(x=max(0, indent - width // 3), animate=False)
 
     def on_tree_node_collapsed(self, event: Tree.NodeCollapsed) -> None:
         # Textual keeps the cursor on a now hidden row's stale line number; put it on the collapsed node.

@@ -34,7 +34,7 @@ def readable(payload: str | None) -> str | None:
         return payload
     try:
         return orjson.dumps(orjson.loads(payload), option=orjson.OPT_INDENT_2).decode()
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, TypeError):  # not JSON; or deeper than orjson writes: as it came
         return payload
 
 

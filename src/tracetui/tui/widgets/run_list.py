@@ -24,6 +24,7 @@ from ...errors import TraceError
 from ...model import FAILED_STATUSES, Run
 from ...store import SORT_KEYS, RunFilter, Store, default_desc
 from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed, RunMarked
+from ..plain import notify_plain
 from .cursor_list import CursorList, cursor_bindings
 from .run_pager import Order, RunPager, read_order, read_top
 
@@ -64,8 +65,8 @@ def cell_texts(run: Run) -> dict[str, str]:
         steps = f"{steps} ✗{display.count(run.failed_steps)}"
     return {
         "status": display.status_word(run.status),
-        "id": display.safe(run.id, single_line=True),
-        "agent": display.safe(run.agent or "-", single_line=True),
+        "id": display.clip(run.id),
+        "agent": display.clip(run.agent or "-"),
         "started": display.when(run.started_at),
         "duration": display.duration(run.duration_ms),
         "steps": steps,
@@ -286,7 +287,7 @@ class RunList(CursorList, can_focus=True):
         row = self.pager.adjacent_failed(self.cursor, direction)
         if row is None:
             word = "next" if direction > 0 else "previous"
-            self.notify(f"No {word} failed run in this list.", timeout=3)
+            notify_plain(self, f"No {word} failed run in this list.", timeout=3)
         else:
             self.move_cursor(row)
 
@@ -307,7 +308,7 @@ class RunList(CursorList, can_focus=True):
     def action_compare(self) -> None:
         current = self.current_run_id
         if self.marked is None or current is None or current == self.marked:
-            self.notify("Mark a run with space, move to another run, then press c.", timeout=4)
+            notify_plain(self, "Mark a run with space, move to another run, then press c.", timeout=4)
             return
         self.post_message(CompareRuns(self.marked, current))
 

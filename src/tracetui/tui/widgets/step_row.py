@@ -164,7 +164,9 @@ def badges(step: Step) -> Text:
 def step_label(step: Step, width: int, columns: Columns, scale: TimeScale) -> Text:
     """The whole row after the tree's guides and expand icon, exactly `width` cells wide."""
     left_width = max(8, width - columns.width)
-    head = Text(*present.status_icon(step.status))
+    head = Text()
+    head.append(display.depth_note(step.depth or 0), "dim")  # a step drawn at the nesting cap
+    head.append(*present.status_icon(step.status))
     name_style = STYLE["failure"] if step.failed else ("italic" if step.pseudo else "")
     name = Text(display.safe(step.name or step.id, single_line=True), name_style)
     tags = Text("  ").append_text(kind_tag(step)).append_text(badges(step))
