@@ -74,10 +74,22 @@ def credits(value: float | int | None) -> str:
     return f"{value:.2f}" if value != int(value) else f"{int(value)}"
 
 
-def cost(value: float | None) -> str:
+ESTIMATE_MARK = "≈"  # before a cost tracetui computed from a price table rather than the source reported
+
+
+def cost(value: float | None, estimated: bool = False) -> str:
+    """ "$0.0123", "$12.34"; "≈$0.0123" when the value is (or holds) an estimate."""
     if value is None:
         return "-"
-    return f"${value:.4f}" if abs(value) < 1 else f"${value:.2f}"
+    text = f"${value:.4f}" if abs(value) < 1 else f"${value:.2f}"
+    return ESTIMATE_MARK + text if estimated else text
+
+
+def share(part: float | int | None, whole: float | int | None) -> str:
+    """ "40%": part of a whole, "" when there is no whole to speak of."""
+    if part is None or not whole:
+        return ""
+    return f"{part / whole:.0%}"
 
 
 TOTAL_LABELS = {"tokens_in": "tokens in", "tokens_out": "tokens out", "credits": "credits", "cost_usd": "cost"}
@@ -89,12 +101,12 @@ TOKEN_PART_LABELS = {
 LABELS = TOTAL_LABELS | TOKEN_PART_LABELS
 
 
-def total(name: str, value: float | int | None) -> str:
-    """One of model.ROLLED_UP_FIELDS as text: tokens counted, credits, cost in dollars."""
+def total(name: str, value: float | int | None, estimated: bool = False) -> str:
+    """One of model.ROLLED_UP_FIELDS as text: tokens counted, credits, cost in dollars (≈ if estimated)."""
     if name == "credits":
         return credits(value)
     if name == "cost_usd":
-        return cost(value)
+        return cost(value, estimated)
     return count(value)
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import parallel, sources
+from . import parallel, pricing, sources
 from .errors import UnusableInput
 from .model import Problem, finalize_run, tree_problems
 from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
@@ -31,9 +31,9 @@ def cache_dir() -> str:
     return os.path.join(base, "tracetui")
 
 
-def cache_path(path: str, fmt: str) -> str:
+def cache_path(path: str, fmt: str, estimate: bool = True) -> str:
     st = os.stat(path)
-    key = f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}\0{fmt}\0{SCHEMA_VERSION}"
+    key = f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}\0{fmt}\0{SCHEMA_VERSION}\0{pricing.cache_tag(estimate)}"
     digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
     return os.path.join(cache_dir(), f"{digest}.db")
 
@@ -69,6 +69,7 @@ class Opening:
     cached: bool = False  # db_path is in the shared cache (other processes may want it too)
     problems: list[Problem] = field(default_factory=list)
     head: sources.Head | None = None
+    estimate: bool = True  # price model calls without a reported cost (pricing.py); False: --no-estimate
     _sort_keys: dict[str, str] | None = None  # what views() found on the first connection, reused by the next
 
     @property
@@ -89,6 +90,7 @@ class Opening:
         if self.in_place:
             assert isinstance(self.module, sources.InPlace)
             conn = connect_readonly(self.path)
+            pricing.register(conn, self.estimate)  # before the views, which may call it
             try:
                 sort_keys = self.module.views(conn, known_sort_keys=self._sort_keys)
                 self._sort_keys = sort_keys
@@ -144,22 +146,29 @@ class Opening:
                 last = now
 
         head = self.head or sources.read_head(self.path)
+        pricer = pricing.Pricer() if self.estimate else None
         try:
             serial = True
             if parallel.usable(self.module, head, total):
                 try:
-                    parallel.import_file(self.path, self.module, head, writer, report, tick)
+                    parallel.import_file(self.path, self.module, head, writer, report, tick, estimate=self.estimate)
                     serial = False
                 except parallel.WorkersUnavailable:
                     pass  # read it in this process instead
             if serial:
                 for run in self.module.read(head, report, reader):
                     run.source_file = run.source_file or self.path
-                    writer.add(finalize_run(run))
+                    writer.add(finalize_run(pricing.apply(run, pricer)))
                     for problem in tree_problems(run):
                         report(problem)
                     tick(reader.position)
-            writer.finish(source=os.path.abspath(self.path), format=self.module.NAME)
+            meta = {"source": os.path.abspath(self.path), "format": self.module.NAME}
+            if pricer is not None:
+                writer.commit()
+                for message in pricing.unpriced_problems(writer.conn, pricer):
+                    report(Problem(message))
+                meta["prices"] = pricing.describe(dated=False)
+            writer.finish(**meta)
         except BaseException:
             writer.abort()
             _remove_store(self.db_path)
@@ -178,17 +187,43 @@ def _remove_store(db_path: str) -> None:
             pass
 
 
-def prepare(path: str, *, fmt: str | None = None, use_cache: bool = True, output: str | None = None) -> Opening:
-    """Detect the format and decide where the store lives. Raises UnusableInput."""
+def _holds_estimates(path: str) -> bool:
+    """A tracetui store imported with estimation on (its meta says which prices it used)."""
+    try:
+        conn = connect_readonly(path)
+        try:
+            return conn.execute("SELECT 1 FROM meta WHERE key = 'prices'").fetchone() is not None
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+
+
+def prepare(
+    path: str, *, fmt: str | None = None, use_cache: bool = True, output: str | None = None, estimate: bool = True
+) -> Opening:
+    """Detect the format and decide where the store lives. Raises UnusableInput.
+
+    estimate=False (--no-estimate) leaves model calls without a reported cost unpriced; a tracetui
+    store that holds estimates is then imported (without them) rather than read in place.
+    """
     module, head = sources.detect(path, fmt)
     if output is None and sources.in_place(module, head):
-        return Opening(path, module, db_path=path, ready=True, in_place=True, head=head)
+        if estimate or module.NAME != "tracetui-sqlite" or not _holds_estimates(path):
+            return Opening(path, module, db_path=path, ready=True, in_place=True, head=head, estimate=estimate)
     if output is not None:
-        return Opening(path, module, db_path=output, ready=False, in_place=False, head=head)
+        return Opening(path, module, db_path=output, ready=False, in_place=False, head=head, estimate=estimate)
     if use_cache:
-        db_path = cache_path(path, module.NAME)
+        db_path = cache_path(path, module.NAME, estimate)
         return Opening(
-            path, module, db_path=db_path, ready=store_complete(db_path), in_place=False, cached=True, head=head
+            path,
+            module,
+            db_path=db_path,
+            ready=store_complete(db_path),
+            in_place=False,
+            cached=True,
+            head=head,
+            estimate=estimate,
         )
     import atexit
     import shutil
@@ -196,11 +231,20 @@ def prepare(path: str, *, fmt: str | None = None, use_cache: bool = True, output
 
     tmp = tempfile.mkdtemp(prefix="tracetui-")
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-    return Opening(path, module, db_path=os.path.join(tmp, "store.db"), ready=False, in_place=False, head=head)
+    return Opening(
+        path, module, db_path=os.path.join(tmp, "store.db"), ready=False, in_place=False, head=head, estimate=estimate
+    )
 
 
-def open_store(path: str, *, fmt: str | None = None, use_cache: bool = True, progress: Progress | None = None) -> Store:
+def open_store(
+    path: str,
+    *,
+    fmt: str | None = None,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+    estimate: bool = True,
+) -> Store:
     """Open any supported trace file as a fully loaded Store (importing it first if needed)."""
-    opening = prepare(path, fmt=fmt, use_cache=use_cache)
+    opening = prepare(path, fmt=fmt, use_cache=use_cache, estimate=estimate)
     opening.run_import(progress)
     return opening.connect()

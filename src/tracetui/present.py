@@ -185,6 +185,22 @@ def step_counts(run: Run) -> Text:
     return out
 
 
+def cost_estimated(target: Run | Step, *, subtree: bool = False) -> bool:
+    """Whether a cost holds an estimate: a run's total, a step's own cost or (subtree) its subtree's."""
+    if isinstance(target, Run):
+        return target.cost_estimated
+    return target.sub_cost_estimated_usd is not None if subtree else target.cost_estimated
+
+
+def cost_text(target: Run | Step, *, subtree: bool = False) -> str:
+    """A run's total cost, a step's own or (subtree) its subtree's: "$0.0123", estimates "≈$0.0123"."""
+    if isinstance(target, Run):
+        value = target.total("cost_usd")
+    else:
+        value = target.sub_cost_usd if subtree else target.cost_usd
+    return display.cost(value, cost_estimated(target, subtree=subtree))
+
+
 def run_totals(run: Run, *, short: bool = False) -> Text:
     """ "tokens 1230→118  credits 0.55  cost $0.0123": as reported, else the sum of the steps; the
     token parts where there are some ("tokens in 1230 (cache read 1000 · write 0) · out 118 (reasoning 20)").
@@ -195,7 +211,7 @@ def run_totals(run: Run, *, short: bool = False) -> Text:
     totals = (
         ("tok" if short else "tokens", display.tokens(run.total("tokens_in"), run.total("tokens_out"), *parts)),
         ("cr" if short else "credits", display.credits(run.total("credits"))),
-        ("" if short else "cost", display.cost(run.total("cost_usd"))),
+        ("" if short else "cost", cost_text(run)),
     )
     out = Text()
     for label, value in totals:
