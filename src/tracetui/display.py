@@ -86,10 +86,15 @@ def cost(value: float | None, estimated: bool = False) -> str:
 
 
 def share(part: float | int | None, whole: float | int | None) -> str:
-    """ "40%": part of a whole, "" when there is no whole to speak of."""
+    """ "40%": part of a whole ("<1%" for a little, never "0%"), "" when there is no whole to speak of."""
     if part is None or not whole:
         return ""
-    return f"{part / whole:.0%}"
+    ratio = part / whole
+    if 0 < ratio < 0.005:
+        return "<1%"
+    if 0.995 <= ratio < 1:
+        return ">99%"
+    return f"{ratio:.0%}"
 
 
 TOTAL_LABELS = {"tokens_in": "tokens in", "tokens_out": "tokens out", "credits": "credits", "cost_usd": "cost"}

@@ -282,13 +282,13 @@ class Store:
     def stats(self, by: str | None = None, flt: RunFilter | None = None) -> list[GroupStats]:
         """Per-group stats of the runs `flt` keeps: by one of stats.GROUPINGS (agent, status, session,
         day, hour: groups of runs; model, tool: groups of calls), or one 'all' group."""
-        where, args = (flt or RunFilter()).where()
-        return stats.group_stats(self.conn, by, where, args)
+        with self.stats_scope(flt) as scope:
+            return scope.groups(by)
 
-    def latency_histogram(self, flt: RunFilter | None = None) -> list[tuple[float, float | None, int]]:
-        """How many of the runs `flt` keeps took how long: (from ms, to ms or None, runs) bins."""
+    def stats_scope(self, flt: RunFilter | None = None) -> stats.Scope:
+        """The runs `flt` keeps, held for several stats questions (close it, or use it in a with)."""
         where, args = (flt or RunFilter()).where()
-        return stats.latency_histogram(self.conn, where, args)
+        return stats.Scope(self.conn, where, args)
 
     def problems(self, limit: int | None = None) -> list[Problem]:
         try:

@@ -1,12 +1,16 @@
 """Statistics over a store, computed in SQL: groups of runs or of calls, percentiles, histograms.
 
-Every number is an aggregate SQLite computes (percentiles with window functions), so a 200k-run
-store is summed without a Python loop over its runs. `Store.stats`, `Store.latency_histogram`
-and `Store.time_range` call these; the CLI's `stats` and the viewer's stats screen show them.
+A `Scope` copies the runs a filter keeps (and, when asked about calls, their model and tool calls)
+into TEMP tables once, so an in-place source's views are computed once however many questions the
+stats screen asks; every number is then an aggregate SQLite computes over those rows, percentiles
+included (a window numbers each group's durations in order), never a Python loop over runs.
+`Store.stats` and `Store.stats_scope` hand them out; the CLI's `stats` and the viewer's stats
+screen show them.
 """
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -16,7 +20,7 @@ from ..model import FAILED_STATUSES
 
 _FAILED_SQL = ", ".join(f"'{status}'" for status in sorted(FAILED_STATUSES))
 
-# What each grouping groups by: (SQL over runs, or over steps with alias s; over steps?).
+# What each grouping groups by, over the scope's runs (r) or calls (s).
 RUN_GROUPS = {
     "agent": "agent",
     "status": "status",
@@ -24,92 +28,147 @@ RUN_GROUPS = {
     "day": "substr(started_at, 1, 10)",
     "hour": "substr(started_at, 1, 10) || ' ' || substr(started_at, 12, 2) || ':00'",
 }
-CALL_GROUPS = {"model": "s.model", "tool": "s.name"}
+CALL_GROUPS = {"model": "model", "tool": "name"}
 GROUPINGS = (*RUN_GROUPS, *CALL_GROUPS)
-# How the groups are listed: names or time in order; models by cost, tools by the time they took.
+# How groups are listed: by name (or time); models by what they cost, tools by the time they took.
 _ORDER = {
-    "model": "totals.cost IS NULL, totals.cost DESC, totals.n DESC, totals.grp",
-    "tool": "totals.total_ms IS NULL, totals.total_ms DESC, totals.n DESC, totals.grp",
+    "model": "cost IS NULL, cost DESC, n_rows DESC, grp",
+    "tool": "total_ms IS NULL, total_ms DESC, n_rows DESC, grp",
 }
 
+_RUN_COLUMNS = (
+    "id, agent, status, session, started_at, duration_ms, total_tokens_in, total_tokens_out,"
+    " total_tokens_cache_read, total_credits, total_cost_usd, total_cost_estimated_usd"
+)
+_CALL_COLUMNS = (
+    "run_id, name, kind, model, status, duration_ms, tokens_in, tokens_out, tokens_cache_read, credits,"
+    " cost_usd, cost_estimated"
+)
+_names = itertools.count()
 
-def _percentiles(source: str, group: str, value: str, where: str) -> str:
-    """p50 and p95 (linear interpolation between the nearest ranks, as numpy's default) of `value` per
-    group, from `source` rows that have one: a window numbers each group's values in order."""
+# A 1-2-5 ladder of bin edges (ms), from 1 ms to about 11 days: latencies spread over decades.
+_EDGES = tuple(m * 10**e for e in range(0, 9) for m in (1, 2, 5))
 
-    def at(p: int) -> str:
-        k = f"((n - 1) * {p} / 100.0)"
-        lo = f"CAST({k} AS INTEGER)"
-        low = f"max(CASE WHEN rn = {lo} + 1 THEN v END)"
-        high = f"max(CASE WHEN rn = min({lo} + 2, n) THEN v END)"
-        return f"{low} + ({high} - {low}) * max({k} - {lo})"
 
+def _percentile(p: int) -> str:
+    """The p-th percentile of `v` in a group whose rows carry rn (1.. in order of v) and n (how many):
+    linear interpolation between the nearest ranks, as numpy's default and Python's
+    statistics.quantiles(method="inclusive")."""
+    k = f"((n - 1) * {p} / 100.0)"
+    lo = f"CAST({k} AS INTEGER)"
+    low = f"max(CASE WHEN rn = {lo} + 1 THEN v END)"
+    high = f"max(CASE WHEN rn = min({lo} + 2, n) THEN v END)"
+    return f"{low} + ({high} - {low}) * max({k} - {lo})"
+
+
+def _percentiles(conn: sqlite3.Connection, group: str, source: str) -> dict[Any, tuple[float, float]]:
+    """{group: (p50, p95)} of the durations in `source`: one window numbers each group's durations in
+    order (only the group and the duration are sorted: the narrow sort is the fast one)."""
     ranked = (
-        f"SELECT {group} AS grp, {value} AS v, row_number() OVER (PARTITION BY {group} ORDER BY {value}) AS rn,"
-        f" count(*) OVER (PARTITION BY {group}) AS n FROM {source} WHERE {value} IS NOT NULL{where}"
+        f"SELECT {group} AS grp, duration_ms AS v, row_number() OVER w AS rn,"
+        f" count(*) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS n"
+        f" FROM {source} WHERE duration_ms IS NOT NULL WINDOW w AS (PARTITION BY {group} ORDER BY duration_ms)"
     )
-    return f"SELECT grp, {at(50)} AS p50, {at(95)} AS p95 FROM ({ranked}) GROUP BY grp"
+    sql = f"SELECT grp, {_percentile(50)}, {_percentile(95)} FROM ({ranked}) GROUP BY grp"
+    return {grp: (p50, p95) for grp, p50, p95 in conn.execute(sql)}
 
 
-def group_stats(conn: sqlite3.Connection, by: str | None, where: str, args: Sequence[Any]) -> list[GroupStats]:
-    """Stats per group: `by` one of GROUPINGS (None: one group of every run). `where`/`args` is a
-    RunFilter's clause over runs (" WHERE …" or "")."""
-    if by in CALL_GROUPS:
-        return _call_stats(conn, by, where, args)
-    group = RUN_GROUPS[by] if by is not None else "'all'"
-    also = where.replace(" WHERE ", " AND ", 1)
-    sql = f"""
-        WITH totals AS (
-            SELECT {group} AS grp, count(*) AS n, sum(status IN ({_FAILED_SQL})) AS failed,
-                sum(total_tokens_in) AS tin, sum(total_tokens_out) AS tout, sum(total_tokens_cache_read) AS cached,
-                sum(total_credits) AS credits, sum(total_cost_usd) AS cost, sum(total_cost_estimated_usd) AS estimated,
-                max(duration_ms) AS max_ms, sum(duration_ms) AS total_ms
-            FROM runs{where} GROUP BY grp
-        ),
-        pct AS ({_percentiles("runs", group, "duration_ms", also)})
-        SELECT totals.*, NULL AS unpriced, pct.p50, pct.p95
-        FROM totals LEFT JOIN pct ON pct.grp IS totals.grp
-        ORDER BY {_ORDER.get(by or "", "totals.grp IS NULL, totals.grp")}
-    """
-    return [_row(by, "runs", row) for row in conn.execute(sql, [*args, *args])]
+class Scope:
+    """The runs a RunFilter keeps, held in TEMP tables of this connection while questions are asked."""
+
+    def __init__(self, conn: sqlite3.Connection, where: str, args: Sequence[Any]) -> None:
+        """`where`/`args`: a RunFilter's clause over runs (" WHERE …" or "")."""
+        self.conn = conn
+        n = next(_names)
+        self._runs, self._calls = f"tracetui_stat_runs_{n}", f"tracetui_stat_calls_{n}"
+        self._have_calls = False
+        conn.execute(f"CREATE TEMP TABLE {self._runs} AS SELECT {_RUN_COLUMNS} FROM runs{where}", list(args))
+        self._filtered = bool(where)
+
+    def __enter__(self) -> Scope:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for table in (self._runs, self._calls):
+            self.conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+    def _call_table(self) -> str:
+        """The model and tool calls of the scope's runs (copied on the first question about calls)."""
+        if not self._have_calls:
+            scope = f" AND run_id IN (SELECT id FROM {self._runs})" if self._filtered else ""
+            self.conn.execute(
+                f"CREATE TEMP TABLE {self._calls} AS SELECT {_CALL_COLUMNS} FROM steps"
+                f" WHERE (model IS NOT NULL OR kind = 'tool'){scope}"
+            )
+            self._have_calls = True
+        return self._calls
+
+    def run_count(self) -> int:
+        return self.conn.execute(f"SELECT count(*) FROM {self._runs}").fetchone()[0]
+
+    def groups(self, by: str | None, *, percentiles: bool = True) -> list[GroupStats]:
+        """Stats per group: `by` one of GROUPINGS (None: one group of every run). Without `percentiles`
+        p50/p95 are left out (the costlier part: a sort of every duration)."""
+        if by in CALL_GROUPS:
+            return self._call_groups(by, percentiles)
+        group = RUN_GROUPS[by] if by is not None else "'all'"
+        sql = f"""
+            SELECT {group} AS grp, count(*) AS n_rows, sum(status IN ({_FAILED_SQL})), sum(total_tokens_in),
+                sum(total_tokens_out), sum(total_tokens_cache_read), sum(total_credits), sum(total_cost_usd) AS cost,
+                sum(total_cost_estimated_usd), max(duration_ms), sum(duration_ms) AS total_ms, NULL
+            FROM {self._runs} GROUP BY grp ORDER BY {_ORDER.get(by or "", "grp IS NULL, grp")}
+        """
+        rows = self.conn.execute(sql).fetchall()
+        pct = _percentiles(self.conn, group, self._runs) if percentiles else {}
+        return [_row(by, "runs", row, pct.get(row[0])) for row in rows]
+
+    def _call_groups(self, by: str, percentiles: bool) -> list[GroupStats]:
+        """Model calls by model, or tool calls by tool name."""
+        which = "model IS NOT NULL" if by == "model" else "kind = 'tool'"
+        group = CALL_GROUPS[by]
+        source = f"(SELECT * FROM {self._call_table()} WHERE {which})"
+        sql = f"""
+            SELECT {group} AS grp, count(*) AS n_rows, sum(status IN ({_FAILED_SQL})), sum(tokens_in),
+                sum(tokens_out), sum(tokens_cache_read), sum(credits), sum(cost_usd) AS cost,
+                sum(CASE WHEN cost_estimated THEN cost_usd END), max(duration_ms), sum(duration_ms) AS total_ms,
+                sum(cost_usd IS NULL AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL))
+            FROM {source} GROUP BY grp ORDER BY {_ORDER[by]}
+        """
+        rows = self.conn.execute(sql).fetchall()
+        pct = _percentiles(self.conn, group, source) if percentiles else {}
+        run_time = None
+        if by == "tool":
+            run_time = self.conn.execute(f"SELECT sum(duration_ms) FROM {self._runs}").fetchone()[0]
+        out = []
+        for row in rows:
+            stats = _row(by, "calls", row, pct.get(row[0]))
+            if run_time:
+                stats.share_of_run_time = (stats.total_ms or 0) / run_time
+            out.append(stats)
+        return out
+
+    def latency_histogram(self) -> list[tuple[float, float | None, int]]:
+        """Run durations in bins of a 1-2-5 ladder: (from ms, to ms or None for the last, runs), from the
+        bin of the shortest run to the bin of the longest."""
+        cases = " ".join(f"WHEN duration_ms < {edge} THEN {i}" for i, edge in enumerate(_EDGES))
+        sql = (
+            f"SELECT CASE {cases} ELSE {len(_EDGES)} END AS bin, count(*) FROM {self._runs}"
+            " WHERE duration_ms IS NOT NULL GROUP BY bin ORDER BY bin"
+        )
+        counts = dict(self.conn.execute(sql).fetchall())
+        if not counts:
+            return []
+        lows = (0.0, *map(float, _EDGES))
+        highs: tuple[float | None, ...] = (*map(float, _EDGES), None)
+        return [(lows[b], highs[b], counts.get(b, 0)) for b in range(min(counts), max(counts) + 1)]
 
 
-def _call_stats(conn: sqlite3.Connection, by: str, where: str, args: Sequence[Any]) -> list[GroupStats]:
-    """Model calls by model, or tool calls by tool name, of the runs the filter keeps."""
-    group = CALL_GROUPS[by]
-    which = "s.model IS NOT NULL" if by == "model" else "s.kind = 'tool'"
-    scope = f" AND s.run_id IN (SELECT id FROM runs{where})" if where else ""
-    source = "steps s"
-    priced = "s.cost_usd IS NULL AND (s.tokens_in IS NOT NULL OR s.tokens_out IS NOT NULL)"
-    sql = f"""
-        WITH totals AS (
-            SELECT {group} AS grp, count(*) AS n, sum(s.status IN ({_FAILED_SQL})) AS failed,
-                sum(s.tokens_in) AS tin, sum(s.tokens_out) AS tout, sum(s.tokens_cache_read) AS cached,
-                sum(s.credits) AS credits, sum(s.cost_usd) AS cost,
-                sum(CASE WHEN s.cost_estimated THEN s.cost_usd END) AS estimated,
-                max(s.duration_ms) AS max_ms, sum(s.duration_ms) AS total_ms, sum({priced}) AS unpriced
-            FROM {source} WHERE {which}{scope} GROUP BY grp
-        ),
-        pct AS ({_percentiles(source, group, "s.duration_ms", f" AND {which}{scope}")})
-        SELECT totals.*, pct.p50, pct.p95
-        FROM totals LEFT JOIN pct ON pct.grp IS totals.grp
-        ORDER BY {_ORDER[by]}
-    """
-    rows = conn.execute(sql, [*args, *args]).fetchall()
-    run_time = None
-    if by == "tool":
-        run_time = conn.execute(f"SELECT sum(duration_ms) FROM runs{where}", list(args)).fetchone()[0]
-    out = []
-    for row in rows:
-        stats = _row(by, "calls", row)
-        if run_time:
-            stats.share_of_run_time = (stats.total_ms or 0) / run_time
-        out.append(stats)
-    return out
-
-
-def _row(by: str | None, unit: str, row: sqlite3.Row | tuple) -> GroupStats:
-    grp, n, failed, tin, tout, cached, credits, cost, estimated, max_ms, total_ms, unpriced, p50, p95 = row
+def _row(by: str | None, unit: str, row: sqlite3.Row | tuple, pct: tuple[float, float] | None) -> GroupStats:
+    grp, n, failed, tin, tout, cached, credits, cost, estimated, max_ms, total_ms, unpriced = row
+    p50, p95 = pct or (None, None)
     return GroupStats(
         group=grp,
         unit=unit,
@@ -127,26 +186,3 @@ def _row(by: str | None, unit: str, row: sqlite3.Row | tuple) -> GroupStats:
         total_ms=total_ms,
         unpriced=unpriced if by == "model" else None,
     )
-
-
-# A 1-2-5 ladder of bin edges (ms), from 1 ms to about 11 days: latencies spread over decades.
-_EDGES = tuple(m * 10**e for e in range(0, 9) for m in (1, 2, 5))
-
-
-def latency_histogram(
-    conn: sqlite3.Connection, where: str, args: Sequence[Any]
-) -> list[tuple[float, float | None, int]]:
-    """Run durations in bins of a 1-2-5 ladder: (from ms, to ms or None for the last, runs), from the
-    bin of the shortest run to the bin of the longest."""
-    also = where.replace(" WHERE ", " AND ", 1)
-    cases = " ".join(f"WHEN duration_ms < {edge} THEN {i}" for i, edge in enumerate(_EDGES))
-    sql = (
-        f"SELECT CASE {cases} ELSE {len(_EDGES)} END AS bin, count(*) FROM runs"
-        f" WHERE duration_ms IS NOT NULL{also} GROUP BY bin ORDER BY bin"
-    )
-    counts = dict(conn.execute(sql, list(args)).fetchall())
-    if not counts:
-        return []
-    lows = (0.0, *map(float, _EDGES))
-    highs: tuple[float | None, ...] = (*map(float, _EDGES), None)
-    return [(lows[b], highs[b], counts.get(b, 0)) for b in range(min(counts), max(counts) + 1)]
