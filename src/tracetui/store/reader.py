@@ -13,9 +13,9 @@ from ..analysis import GroupStats
 from ..errors import NotFound
 from ..model import FAILED_STATUSES, Problem, Run, Step, step_tree
 from ..sqlite_uri import ro_uri
-from . import stats
 from .schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS, STEP_TREE_COLUMNS
 from .sort_keys import BY_NAME, SORT_KEYS, STARTED
+from .stats import Scope
 
 _FAILED_SQL = ", ".join(f"'{status}'" for status in sorted(FAILED_STATUSES))
 
@@ -285,10 +285,10 @@ class Store:
         with self.stats_scope(flt) as scope:
             return scope.groups(by)
 
-    def stats_scope(self, flt: RunFilter | None = None) -> stats.Scope:
+    def stats_scope(self, flt: RunFilter | None = None) -> Scope:
         """The runs `flt` keeps, held for several stats questions (close it, or use it in a with)."""
         where, args = (flt or RunFilter()).where()
-        return stats.Scope(self.conn, where, args)
+        return Scope(self.conn, where, args)
 
     def problems(self, limit: int | None = None) -> list[Problem]:
         try:
