@@ -15,7 +15,7 @@ from typing import Any
 import click
 import orjson
 
-from . import display, sources
+from . import display, pricing, sources
 from .analysis import first_failed_step
 from .errors import TraceError
 from .loading import Opening, open_store, prepare
@@ -168,8 +168,25 @@ def run_dict(run: Run) -> dict[str, Any]:
     return out
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    click.echo(f"tracetui {version('tracetui')}")
+    click.echo(f"prices: {pricing.describe()}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="tracetui")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version, and the version and date of the bundled price data, and exit.",
+)
 def main() -> None:
     """tracetui: read AI-agent execution traces in the terminal.
 

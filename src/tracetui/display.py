@@ -155,6 +155,28 @@ def size_text(n: float) -> str:
     return f"{n:.1f} GB"
 
 
+def period(since: str | None, until: str | None) -> str:
+    """A stored time range as people read it: "2026-11-01 09:00–10:00", "2026-11-01 – 2026-11-02" (UTC)."""
+    start, end = when(since), when(until)
+    if since is None:
+        return f"before {end}"
+    if until is None:
+        return f"from {start}"
+    start, end = start.removesuffix(":00"), end.removesuffix(":00")
+    if start.endswith(" 00:00") and end.endswith(" 00:00"):
+        start, end = start[:10], end[:10]
+        return start if _next_day(start) == end else f"{start} – {end}"
+    if start[:10] == end[:10]:
+        return f"{start}–{end[11:]}"
+    return f"{start} – {end}"
+
+
+def _next_day(day: str) -> str:
+    from datetime import date, timedelta
+
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+
+
 def when(iso_text: str | None) -> str:
     """A started-at timestamp as the CLI and list show it: 'YYYY-MM-DD HH:MM:SS' (UTC)."""
     if not iso_text:

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from . import display
 from .model import TOKEN_PARTS, Run, Step
+from .store import RunFilter
 
 # Hex colours, not ANSI names: Textual's default theme draws ANSI magenta as the same red as failures.
 STATUS_STYLE = {
@@ -221,6 +222,24 @@ def run_totals(run: Run, *, short: bool = False) -> Text:
             out.append(label + " ", STYLE["label"])
         out.append(value)
     return out
+
+
+def filter_text(flt: RunFilter) -> Text:
+    """What a run filter keeps, as the run list's status line and the stats screen say it:
+    " · status: failed · agent: a · model: m · tool: t · time: 2026-11-01 09:00–10:00 · search: 'x'"."""
+    text = Text()
+    items: list[tuple[str, object]] = [("status", flt.status), ("agent", flt.agent), ("model", flt.model)]
+    items.append(("tool", flt.tool))
+    if flt.since is not None or flt.until is not None:
+        items.append(("time", display.period(flt.since, flt.until)))
+    for label, value in items:
+        if value:
+            text.append(f" · {label}: ", "bold")
+            text.append(display.safe(value, single_line=True), "bold")
+    if flt.search:
+        text.append(" · search: ", "bold")
+        text.append(repr(display.safe(flt.search, single_line=True)), "bold")
+    return text
 
 
 def mismatch_text(name: str, reported: float | None, summed: float | None) -> Text:

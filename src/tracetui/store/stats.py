@@ -13,8 +13,10 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .. import normalize
 from ..analysis import GroupStats
 from ..model import FAILED_STATUSES
 
@@ -50,27 +52,11 @@ _names = itertools.count()
 _EDGES = tuple(m * 10**e for e in range(0, 9) for m in (1, 2, 5))
 
 
-def _percentile(p: int) -> str:
-    """The p-th percentile of `v` in a group whose rows carry rn (1.. in order of v) and n (how many):
-    linear interpolation between the nearest ranks, as numpy's default and Python's
-    statistics.quantiles(method="inclusive")."""
-    k = f"((n - 1) * {p} / 100.0)"
-    lo = f"CAST({k} AS INTEGER)"
-    low = f"max(CASE WHEN rn = {lo} + 1 THEN v END)"
-    high = f"max(CASE WHEN rn = min({lo} + 2, n) THEN v END)"
-    return f"{low} + ({high} - {low}) * max({k} - {lo})"
-
-
-def _percentiles(conn: sqlite3.Connection, group: str, source: str) -> dict[Any, tuple[float, float]]:
-    """{group: (p50, p95)} of the durations in `source`: one window numbers each group's durations in
-    order (only the group and the duration are sorted: the narrow sort is the fast one)."""
-    ranked = (
-        f"SELECT {group} AS grp, duration_ms AS v, row_number() OVER w AS rn,"
-        f" count(*) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS n"
-        f" FROM {source} WHERE duration_ms IS NOT NULL WINDOW w AS (PARTITION BY {group} ORDER BY duration_ms)"
-    )
-    sql = f"SELECT grp, {_percentile(50)}, {_percentile(95)} FROM ({ranked}) GROUP BY grp"
-    return {grp: (p50, p95) for grp, p50, p95 in conn.execute(sql)}
+def _interpolate(values: list[float], k: float) -> float:
+    """Linear interpolation at fractional rank k between the two values read at floor(k)."""
+    low = values[0]
+    high = values[1] if len(values) > 1 else low
+    return low + (high - low) * (k - int(k))
 
 
 class Scope:
@@ -118,27 +104,28 @@ class Scope:
         sql = f"""
             SELECT {group} AS grp, count(*) AS n_rows, sum(status IN ({_FAILED_SQL})), sum(total_tokens_in),
                 sum(total_tokens_out), sum(total_tokens_cache_read), sum(total_credits), sum(total_cost_usd) AS cost,
-                sum(total_cost_estimated_usd), max(duration_ms), sum(duration_ms) AS total_ms, NULL
+                sum(total_cost_estimated_usd), max(duration_ms), sum(duration_ms) AS total_ms, NULL,
+                count(duration_ms)
             FROM {self._runs} GROUP BY grp ORDER BY {_ORDER.get(by or "", "grp IS NULL, grp")}
         """
         rows = self.conn.execute(sql).fetchall()
-        pct = _percentiles(self.conn, group, self._runs) if percentiles else {}
+        pct = self._percentiles(RUN_GROUPS.get(by or ""), self._runs, None, rows) if percentiles else {}
         return [_row(by, "runs", row, pct.get(row[0])) for row in rows]
 
     def _call_groups(self, by: str, percentiles: bool) -> list[GroupStats]:
         """Model calls by model, or tool calls by tool name."""
         which = "model IS NOT NULL" if by == "model" else "kind = 'tool'"
         group = CALL_GROUPS[by]
-        source = f"(SELECT * FROM {self._call_table()} WHERE {which})"
+        table = self._call_table()
         sql = f"""
             SELECT {group} AS grp, count(*) AS n_rows, sum(status IN ({_FAILED_SQL})), sum(tokens_in),
                 sum(tokens_out), sum(tokens_cache_read), sum(credits), sum(cost_usd) AS cost,
                 sum(CASE WHEN cost_estimated THEN cost_usd END), max(duration_ms), sum(duration_ms) AS total_ms,
-                sum(cost_usd IS NULL AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL))
-            FROM {source} GROUP BY grp ORDER BY {_ORDER[by]}
+                sum(cost_usd IS NULL AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL)), count(duration_ms)
+            FROM {table} WHERE {which} GROUP BY grp ORDER BY {_ORDER[by]}
         """
         rows = self.conn.execute(sql).fetchall()
-        pct = _percentiles(self.conn, group, source) if percentiles else {}
+        pct = self._percentiles(group, table, which, rows) if percentiles else {}
         run_time = None
         if by == "tool":
             run_time = self.conn.execute(f"SELECT sum(duration_ms) FROM {self._runs}").fetchone()[0]
@@ -148,6 +135,36 @@ class Scope:
             if run_time:
                 stats.share_of_run_time = (stats.total_ms or 0) / run_time
             out.append(stats)
+        return out
+
+    def _percentiles(
+        self, group: str | None, table: str, which: str | None, rows: list[tuple]
+    ) -> dict[Any, tuple[float, float]]:
+        """{group: (p50, p95)} of the durations in `table` (the rows `which` keeps), for the groups of
+        `rows` (group first, how many durations last). An index on (group, duration) lets each percentile
+        be read by an ordered subquery (LIMIT 2 OFFSET rank): linear interpolation between the nearest
+        ranks, as numpy's default and Python's statistics.quantiles(method="inclusive")."""
+        index = f"tracetui_stat_index_{next(_names)}"
+        keys = f"{group}, duration_ms" if group else "duration_ms"
+        partial = f" WHERE {which}" if which else ""
+        self.conn.execute(f"CREATE INDEX temp.{index} ON {table} ({keys}){partial}")
+        match = f"{group} IS ? AND " if group else ""
+        also = f" AND {which}" if which else ""
+        sql = (
+            f"SELECT duration_ms FROM {table} INDEXED BY {index} WHERE {match}duration_ms IS NOT NULL{also}"
+            " ORDER BY duration_ms LIMIT 2 OFFSET ?"
+        )
+        out: dict[Any, tuple[float, float]] = {}
+        for row in rows:
+            grp, timed = row[0], row[-1]
+            if not timed:
+                continue
+            found = []
+            for p in (50, 95):
+                k = (timed - 1) * p / 100.0
+                values = [r[0] for r in self.conn.execute(sql, (*([grp] if group else []), int(k)))]
+                found.append(_interpolate(values, k))
+            out[grp] = (found[0], found[1])
         return out
 
     def latency_histogram(self) -> list[tuple[float, float | None, int]]:
@@ -167,7 +184,7 @@ class Scope:
 
 
 def _row(by: str | None, unit: str, row: sqlite3.Row | tuple, pct: tuple[float, float] | None) -> GroupStats:
-    grp, n, failed, tin, tout, cached, credits, cost, estimated, max_ms, total_ms, unpriced = row
+    grp, n, failed, tin, tout, cached, credits, cost, estimated, max_ms, total_ms, unpriced, _timed = row
     p50, p95 = pct or (None, None)
     return GroupStats(
         group=grp,
@@ -186,3 +203,39 @@ def _row(by: str | None, unit: str, row: sqlite3.Row | tuple, pct: tuple[float, 
         total_ms=total_ms,
         unpriced=unpriced if by == "model" else None,
     )
+
+
+# -- time buckets ---------------------------------------------------------------------------------
+
+_BUCKET_FORMAT = {"day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00"}
+_BUCKET_STEP = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
+MAX_BUCKETS = 5000  # a timeline longer than this is shown with its gaps left out
+
+
+def bucket_range(label: str, by: str) -> tuple[str, str] | None:
+    """The stored-time bounds (since, until) of a day or hour bucket ("2026-11-01", "2026-11-01 09:00")."""
+    try:
+        start = datetime.strptime(label, _BUCKET_FORMAT[by]).replace(tzinfo=UTC)
+    except (KeyError, ValueError):
+        return None
+    return normalize.iso(start), normalize.iso(start + _BUCKET_STEP[by])
+
+
+def timeline(groups: list[GroupStats], by: str) -> list[GroupStats]:
+    """Day or hour groups in time order with the buckets between them that had no runs added (empty),
+    so a chart's x axis is time; runs without a start time are left out."""
+    by_label = {g.group: g for g in groups if g.group is not None and bucket_range(g.group, by) is not None}
+    if not by_label:
+        return []
+    dated = list(by_label.values())
+    first = datetime.strptime(min(by_label), _BUCKET_FORMAT[by])
+    last = datetime.strptime(max(by_label), _BUCKET_FORMAT[by])
+    if (last - first) / _BUCKET_STEP[by] >= MAX_BUCKETS:
+        return sorted(dated, key=lambda g: str(g.group))
+    out = []
+    at = first
+    while at <= last:
+        label = at.strftime(_BUCKET_FORMAT[by])
+        out.append(by_label.get(label) or GroupStats(label))
+        at += _BUCKET_STEP[by]
+    return out
