@@ -38,10 +38,10 @@ class Columns:
 
     @classmethod
     def fitting(cls, width: int) -> Columns:
-        if width >= 100:
+        if width >= 110:
             return cls()
         if width >= 90:
-            return cls(cost=0)
+            return cls(bar=12)  # the tree beside the detail pane of a 160-column terminal
         if width >= 64:
             return cls(tokens=0, credits=0, cost=0)
         if width >= 40:
