@@ -269,3 +269,39 @@ def test_in_place_views_price_calls_with_the_sql_function():
     off = sqlite3.connect(":memory:")
     pricing.register(off, estimate=False)
     assert off.execute(f"SELECT {pricing.SQL_FUNCTION}('gpt-4o', NULL, 10, 1, 0, 0, 0, NULL)").fetchone() == (None,)
+
+
+def test_sorting_by_cost_counts_estimated_costs(tmp_path):
+    runs = [
+        run("cheap", call("c", "gpt-4o-mini")),
+        run("reported", call("c", "x"), cost_usd=0.001),
+        run("dear", call("c", "claude-opus-4-7", tin=50_000)),
+        run("none", step("plain")),
+    ]
+    src = write_jsonl(tmp_path / "t.jsonl", runs)
+    out = CliRunner().invoke(main, ["list", src, "--sort", "cost", "--desc", "--json"]).stdout
+    assert [r["id"] for r in json.loads(out)] == ["dear", "reported", "cheap", "none"]
+
+
+async def test_the_run_list_and_run_view_mark_estimates(tmp_path):
+    from builders import opening
+
+    from tracetui.tui.app import TraceApp
+    from tracetui.tui.pilot import settle, until
+    from tracetui.tui.screens.run import RunScreen
+
+    db = write_store(tmp_path / "t.db", [run("r", call("c", "gpt-4o-mini"), started_at=WHEN)])
+    cost = library_cost("gpt-4o-mini", None, 1000, 200)
+    app = TraceApp(opening(db))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        run_list = app.runs_screen.run_list
+        line = "".join(segment.text for segment in run_list.render_line(1))
+        assert f"≈${cost:.4f}" in line
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        assert f"cost ≈${cost:.4f}" in str(screen.query_one("#run-header").render())
+        assert f"≈${cost:.4f}" in screen.step_tree.row_text(screen.step_tree.nodes["c"], 120).plain

@@ -54,7 +54,7 @@ class RunsScreen(Screen):
             "problems",
             "Warnings",
             show=False,
-            tooltip="Problems found while reading the file (skipped or repaired lines)",
+            tooltip="Problems found while reading the file (skipped or repaired lines, models without a price)",
             id="tracetui.runs.problems",
         ),
     ]
@@ -152,7 +152,9 @@ class RunsScreen(Screen):
         if self._problems:
             noun = "problem" if self._problems == 1 else "problems"
             warnings.update(
-                Text(f"⚠ {self._problems:,} {noun} while reading (lines skipped or repaired) · w shows them")
+                Text(
+                    f"⚠ {self._problems:,} {noun} while reading (lines skipped or repaired, unpriced models) · w shows them"
+                )
             )
         self._show_empty()
         # After _show_empty: an early poll of an import may have hidden the list (no runs yet), and
