@@ -15,7 +15,7 @@ from typing import Any
 import click
 import orjson
 
-from . import display, pricing, sources
+from . import display, sources
 from .analysis import first_failed_step
 from .errors import TraceError
 from .loading import Opening, open_store, prepare
@@ -172,6 +172,8 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     if not value or ctx.resilient_parsing:
         return
     from importlib.metadata import version
+
+    from . import pricing
 
     click.echo(f"tracetui {version('tracetui')}")
     click.echo(f"prices: {pricing.describe()}")

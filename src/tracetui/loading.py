@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import parallel, pricing, sources
+from . import parallel, sources
 from .errors import UnusableInput
 from .model import Problem, finalize_run, tree_problems
 from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
@@ -32,6 +32,8 @@ def cache_dir() -> str:
 
 
 def cache_path(path: str, fmt: str, estimate: bool = True) -> str:
+    from . import pricing  # here, not at the top: `tracetui --help` never needs it
+
     st = os.stat(path)
     key = f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}\0{fmt}\0{SCHEMA_VERSION}\0{pricing.cache_tag(estimate)}"
     digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
@@ -89,6 +91,8 @@ class Opening:
         sort_keys = self._sort_keys
         if self.in_place:
             assert isinstance(self.module, sources.InPlace)
+            from . import pricing
+
             conn = connect_readonly(self.path)
             pricing.register(conn, self.estimate)  # before the views, which may call it
             try:
@@ -144,6 +148,8 @@ class Opening:
             if progress is not None and now - last > 0.1:
                 progress(position, total, writer.run_count)
                 last = now
+
+        from . import pricing
 
         head = self.head or sources.read_head(self.path)
         pricer = pricing.Pricer() if self.estimate else None

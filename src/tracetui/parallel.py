@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING
 
-from . import pricing, sources
+from . import sources
 from .model import Problem, Run, finalize_run, tree_problems
 from .sources import GroupsInParallel, Head, LinesInParallel, Source, SourceFile
 from .sources.records import parse_line
@@ -152,6 +152,8 @@ def _write_runs(
 ) -> list[Problem]:
     """Price and finalize runs into the scratch store `out`, as loading.Opening does into the store;
     returns problems (the models left unpriced are reported once, from the whole store, by the importer)."""
+    from . import pricing
+
     writer = StoreWriter(out, scratch=True, commit_every=3600, batch_rows=50000)
     pricer = pricing.Pricer() if estimate else None
     for run in runs:

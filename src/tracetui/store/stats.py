@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .. import normalize
 from ..analysis import GroupStats
 from ..model import FAILED_STATUSES
 
@@ -214,11 +213,13 @@ MAX_BUCKETS = 5000  # a timeline longer than this is shown with its gaps left ou
 
 def bucket_range(label: str, by: str) -> tuple[str, str] | None:
     """The stored-time bounds (since, until) of a day or hour bucket ("2026-11-01", "2026-11-01 09:00")."""
+    from ..normalize import iso
+
     try:
         start = datetime.strptime(label, _BUCKET_FORMAT[by]).replace(tzinfo=UTC)
     except (KeyError, ValueError):
         return None
-    return normalize.iso(start), normalize.iso(start + _BUCKET_STEP[by])
+    return iso(start), iso(start + _BUCKET_STEP[by])
 
 
 def timeline(groups: list[GroupStats], by: str) -> list[GroupStats]:
