@@ -126,7 +126,8 @@ class _Affine:
 
 
 class Pricer:
-    """Prices model calls; remembers what it could not price. One per import (or SQL connection)."""
+    """Prices model calls, remembering the models it found and their prices' coefficients. One per
+    import (or worker process block, or in-place connection)."""
 
     def __init__(self) -> None:
         self._snapshot: DataSnapshot | None = None
@@ -134,7 +135,6 @@ class Pricer:
         # Keyed on id(ModelPrice), which the table's objects keep for the whole process (held in the values).
         self._affine: dict[tuple[int, int], tuple[ModelPrice, _Affine | None]] = {}
         self._starts: dict[int, list[int]] = {}
-        self.unknown: dict[tuple[str, str | None], int] = {}  # (model, provider) -> calls left unpriced
 
     # -- finding the model ------------------------------------------------------------------------
     def _data(self) -> DataSnapshot:
@@ -186,9 +186,7 @@ class Pricer:
             return None
         found = self.find(model, provider)
         if found is None:
-            key = (model, provider)
-            self.unknown[key] = self.unknown.get(key, 0) + 1
-            return None
+            return None  # reported once per model when the import ends (unpriced_problems)
         read, write, thought = read or 0, write or 0, thought or 0
         tin = tin if tin is not None else read + write
         usage: Counts = (tin, tout or 0, read, write, thought)

@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Sparkline, Static, TabbedContent, TabPane
+from textual.worker import get_current_worker
 
 from ... import display, present
 from ...analysis import GroupStats
@@ -35,6 +36,10 @@ TAB_KEYS = Binding.Group("Next · previous tab")
 MOVE_KEYS = Binding.Group("Move (also ↓ ↑)")
 TABS = ("agents", "models", "tools", "time", "latency")
 BUCKETS = ("day", "hour")
+
+
+class _Closed(Exception):
+    """The stats screen closed while its numbers were being computed."""
 
 
 @dataclass(frozen=True)
@@ -215,21 +220,29 @@ class StatsScreen(Screen[RunFilter | None]):
         except (sqlite3.Error, OSError, TraceError) as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
+        worker = get_current_worker()
+
+        def post(section: Section) -> None:
+            if worker.is_cancelled:  # the screen was closed: ask nothing more
+                raise _Closed
+            self.app.call_from_thread(self._show, section)
+
         try:
             with store.stats_scope(flt) as scope:
-                post = self.app.call_from_thread
                 count = scope.run_count()
                 # Sums first (a scan), percentiles after (a sort of every duration: the slow part).
                 for percentiles in (False, True):
                     overall = scope.groups(None, percentiles=percentiles)
-                    post(self._show, Section("totals", (count, overall[0] if overall else None)))
-                    post(self._show, Section("agents", scope.groups("agent", percentiles=percentiles)))
+                    post(Section("totals", (count, overall[0] if overall else None)))
+                    post(Section("agents", scope.groups("agent", percentiles=percentiles)))
                     if not percentiles:
-                        post(self._show, Section("time", {by: scope.groups(by, percentiles=False) for by in BUCKETS}))
-                        post(self._show, Section("latency", scope.latency_histogram()))
-                post(self._show, Section("models", scope.groups("model")))
-                post(self._show, Section("tools", scope.groups("tool")))
-            post(self._finished)
+                        post(Section("time", {by: scope.groups(by, percentiles=False) for by in BUCKETS}))
+                        post(Section("latency", scope.latency_histogram()))
+                post(Section("models", scope.groups("model")))
+                post(Section("tools", scope.groups("tool")))
+            self.app.call_from_thread(self._finished)
+        except _Closed:
+            pass
         except sqlite3.Error as exc:
             self.app.call_from_thread(self._failed, str(exc))
         finally:
