@@ -305,3 +305,25 @@ async def test_the_run_list_and_run_view_mark_estimates(tmp_path):
         assert isinstance(screen, RunScreen)
         assert f"cost ≈${cost:.4f}" in str(screen.query_one("#run-header").render())
         assert f"≈${cost:.4f}" in screen.step_tree.row_text(screen.step_tree.nodes["c"], 120).plain
+
+
+def test_an_in_place_view_gets_its_step_costs_from_view_costs():
+    conn = sqlite3.connect(":memory:")
+    pricing.register(conn, estimate=True)
+    conn.execute("CREATE TABLE spans (model TEXT, cost REAL, tin INTEGER, tout INTEGER, cached INTEGER)")
+    conn.executemany(
+        "INSERT INTO spans VALUES (?, ?, ?, ?, ?)",
+        [("gpt-4o", None, 1000, 200, 400), ("gpt-4o", 0.5, 1000, 200, None), ("acme-router-7b", None, 10, 1, None)],
+    )
+    columns = pricing.view_costs(
+        "s.cost", "s.model", "NULL", ("s.tin", "s.tout", "s.cached", "NULL", "NULL"), f"'{WHEN}'"
+    )
+    conn.execute(
+        f"CREATE TEMP VIEW steps AS SELECT {columns['cost_usd']} AS cost_usd,"
+        f" {columns['cost_estimated']} AS cost_estimated FROM spans s"
+    )
+    assert conn.execute("SELECT cost_usd, cost_estimated FROM steps").fetchall() == [
+        (library_cost("gpt-4o", None, 1000, 200, read=400), 1),
+        (0.5, 0),
+        (None, 0),
+    ]

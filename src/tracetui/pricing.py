@@ -313,6 +313,24 @@ def unpriced_problems(conn: sqlite3.Connection, pricer: Pricer) -> list[str]:
     return out
 
 
+def view_costs(
+    reported: str,
+    model: str,
+    provider: str,
+    tokens: tuple[str, str, str, str, str],
+    started_at: str,
+) -> dict[str, str]:
+    """The `cost_usd` and `cost_estimated` columns of an in-place steps view, as SQL: the reported cost
+    (an expression, or "NULL"), else tracetui_price() of the model call. `tokens` are the expressions of
+    tokens in, out, cache read, cache write and reasoning (in tracetui's convention; "NULL" if absent).
+    A view's sub_/total_ cost columns sum these like the other totals."""
+    priced = f"{SQL_FUNCTION}({model}, {provider}, {', '.join(tokens)}, {started_at})"
+    return {
+        "cost_usd": f"coalesce({reported}, {priced})",
+        "cost_estimated": f"({reported} IS NULL AND {priced} IS NOT NULL)",
+    }
+
+
 def register(conn: sqlite3.Connection, estimate: bool) -> None:
     """tracetui_price(model, provider, tokens_in, tokens_out, cache_read, cache_write, reasoning, started_at)
     on this connection, for in-place views: the estimated USD of one model call, or NULL (also with
