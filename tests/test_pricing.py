@@ -327,3 +327,15 @@ def test_an_in_place_view_gets_its_step_costs_from_view_costs():
         (0.5, 0),
         (None, 0),
     ]
+
+
+def test_with_no_estimate_no_model_is_called_unpriced(tmp_path):
+    src = write_jsonl(tmp_path / "t.jsonl", [run("r", call("c", "gpt-4o-mini"), call("d", "acme-router-7b"))])
+    rows = json.loads(CliRunner().invoke(main, ["stats", src, "--by", "model", "--json", "--no-estimate"]).stdout)
+    assert [(r["group"], r["cost_usd"], "unpriced_calls" in r) for r in rows] == [
+        ("acme-router-7b", None, False),
+        ("gpt-4o-mini", None, False),
+    ]
+    text = CliRunner().invoke(main, ["stats", src, "--by", "model", "--no-estimate"]).stdout
+    assert "unpriced" not in text
+    assert open_store(src, estimate=False).problems() == []

@@ -109,6 +109,7 @@ class Opening:
             source_format=self.module.NAME,
             path=self.db_path,
             sort_keys=sort_keys,
+            estimated=self.estimate,
         )
 
     def run_import(self, progress: Progress | None = None) -> int:

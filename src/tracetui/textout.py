@@ -140,7 +140,8 @@ def stats_table(groups: list[GroupStats], by: str | None) -> None:
     unit = "calls" if by in ("model", "tool") else "runs"
     columns = [by or "group", unit, "failed", "failure rate", "tokens in", "tokens out", "credits", "cost"]
     columns += ["p50", "p95", "max", "cached", "estimated"]
-    if by == "model":
+    priced = by == "model" and any(g.unpriced is not None for g in groups)  # not with --no-estimate
+    if priced:
         columns.append("unpriced")
     if by == "tool":
         columns += ["total time", "of run time"]
@@ -163,7 +164,7 @@ def stats_table(groups: list[GroupStats], by: str | None) -> None:
             display.share(g.tokens_cache_read, g.tokens_in),
             display.share(g.cost_estimated_usd, g.cost_usd),
         ]
-        if by == "model":
+        if priced:
             cells.append(g.unpriced or "")
         if by == "tool":
             cells += [display.duration(g.total_ms), display.share(g.share_of_run_time, 1)]

@@ -85,8 +85,10 @@ class Store:
         source_format: str,
         path: str,
         sort_keys: dict[str, str] | None = None,
+        estimated: bool = True,
     ):
-        """sort_keys: ORDER BY expressions an in-place source uses instead of the table's (by name)."""
+        """sort_keys: ORDER BY expressions an in-place source uses instead of the table's (by name).
+        estimated: whether model calls without a cost were priced (False with --no-estimate)."""
         unknown = set(sort_keys or ()) - set(BY_NAME)
         if unknown:
             raise ValueError(f"unknown sort keys: {', '.join(sorted(unknown))}")
@@ -96,6 +98,7 @@ class Store:
         self.label = label  # the file the user named
         self.source_format = source_format
         self.path = path  # the SQLite file queried (the source itself, or its cache)
+        self.estimated = estimated
 
     # -- runs -----------------------------------------------------------------------------------
     def count_runs(self, flt: RunFilter | None = None) -> int:
@@ -288,7 +291,7 @@ class Store:
     def stats_scope(self, flt: RunFilter | None = None) -> Scope:
         """The runs `flt` keeps, held for several stats questions (close it, or use it in a with)."""
         where, args = (flt or RunFilter()).where()
-        return Scope(self.conn, where, args)
+        return Scope(self.conn, where, args, priced=self.estimated)
 
     def problems(self, limit: int | None = None) -> list[Problem]:
         try:

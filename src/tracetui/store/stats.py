@@ -61,9 +61,11 @@ def _interpolate(values: list[float], k: float) -> float:
 class Scope:
     """The runs a RunFilter keeps, held in TEMP tables of this connection while questions are asked."""
 
-    def __init__(self, conn: sqlite3.Connection, where: str, args: Sequence[Any]) -> None:
-        """`where`/`args`: a RunFilter's clause over runs (" WHERE …" or "")."""
+    def __init__(self, conn: sqlite3.Connection, where: str, args: Sequence[Any], *, priced: bool = True) -> None:
+        """`where`/`args`: a RunFilter's clause over runs (" WHERE …" or ""). `priced`: model calls
+        without a cost were priced where the table could (else none counts as unpriced)."""
         self.conn = conn
+        self.priced = priced
         n = next(_names)
         self._runs, self._calls = f"tracetui_stat_runs_{n}", f"tracetui_stat_calls_{n}"
         self._have_calls = False
@@ -131,6 +133,8 @@ class Scope:
         out = []
         for row in rows:
             stats = _row(by, "calls", row, pct.get(row[0]))
+            if not self.priced:
+                stats.unpriced = None  # nothing was priced (--no-estimate): no call is "unpriced"
             if run_time:
                 stats.share_of_run_time = (stats.total_ms or 0) / run_time
             out.append(stats)
