@@ -59,6 +59,7 @@ def test_list_json_fields_and_default_order(tmp_path):
         "tokens_reasoning",
         "credits",
         "cost_usd",
+        "cost_estimated",
         "models",
         "error",
     }

@@ -62,3 +62,17 @@ def test_depth_note_marks_rows_drawn_at_the_nesting_cap():
     assert display.depth_note(display.MAX_NESTING - 1) == ""
     assert display.depth_note(12_345) == "↳ depth 12,345 "
     assert display.depth_note(5, cap=5) == "↳ depth 5 "
+
+
+def test_estimated_costs_are_marked_and_shares_never_read_zero():
+    assert display.cost(0.0123) == "$0.0123" and display.cost(0.0123, estimated=True) == "≈$0.0123"
+    assert display.cost(12.5, True) == "≈$12.50" and display.cost(None, True) == "-"
+    assert display.share(4, 10) == "40%" and display.share(1, 1000) == "<1%" and display.share(999, 1000) == ">99%"
+    assert display.share(0, 10) == "0%" and display.share(None, 10) == "" and display.share(3, 0) == ""
+
+
+def test_time_ranges_read_like_the_buckets_they_came_from():
+    assert display.period("2026-11-01T09:00:00.000Z", "2026-11-01T10:00:00.000Z") == "2026-11-01 09:00–10:00"
+    assert display.period("2026-11-01T00:00:00.000Z", "2026-11-02T00:00:00.000Z") == "2026-11-01"
+    assert display.period("2026-11-01T00:00:00.000Z", "2026-11-08T00:00:00.000Z") == "2026-11-01 – 2026-11-08"
+    assert display.period(None, "2026-11-02T00:00:00.000Z") == "before 2026-11-02 00:00:00"

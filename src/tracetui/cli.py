@@ -21,6 +21,7 @@ from .errors import TraceError
 from .loading import Opening, prepare
 from .model import ROLLED_UP_FIELDS, TOKEN_PARTS, Run, Step
 from .store import SORT_KEYS, STARTED, RunFilter, Store
+from .store.stats import GROUPINGS
 
 # The core checks the input itself, so every problem gets the same one-line message and exit 2.
 TRACE_PATH = click.Path(readable=False)
@@ -85,14 +86,35 @@ def handles_errors(fn):
     return wrapper
 
 
+def _no_estimate(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[ESTIMATE] = False
+
+
+ESTIMATE = "tracetui.estimate"
+no_estimate_option = click.option(
+    "--no-estimate",
+    is_flag=True,
+    expose_value=False,
+    callback=_no_estimate,
+    help="Show only costs the source reported: do not price model calls from the bundled price table.",
+)
+
+
+def estimating() -> bool:
+    """False when the command was given --no-estimate."""
+    return click.get_current_context().meta.get(ESTIMATE, True)
+
+
 def store_options(fn):
     fn = click.option("--format", "fmt", type=FormatChoice(), help="Skip detection: read PATH as this format.")(fn)
     fn = click.option("--no-cache", is_flag=True, help="Do not read or write the import cache.")(fn)
+    fn = no_estimate_option(fn)
     return fn
 
 
 def load(path: str, fmt: str | None, no_cache: bool) -> Store:
-    opening = prepare(path, fmt=fmt, use_cache=not no_cache)
+    opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
     opening.run_import()
     tell(opening)
     store = opening.connect()
@@ -130,6 +152,7 @@ def run_summary(run: Run, models: list[str] | None = None) -> dict[str, Any]:
         **{name: run.total(name) for name in TOKEN_PARTS},
         "credits": run.total("credits"),
         "cost_usd": run.total("cost_usd"),
+        "cost_estimated": run.cost_estimated,
         "models": models or [],
         "error": run.error,
     }
@@ -146,12 +169,33 @@ def step_dict(step: Step) -> dict[str, Any]:
 def run_dict(run: Run) -> dict[str, Any]:
     out = {f.name: getattr(run, f.name) for f in fields(Run) if f.name != "steps"}
     out["totals"] = {name: run.total(name) for name in ROLLED_UP_FIELDS}
+    out["totals"]["cost_estimated"] = run.cost_estimated
+    out["cost_estimated"] = run.cost_estimated
     out["mismatches"] = {k: {"run": a, "steps": b} for k, (a, b) in run.mismatches.items()}
     return out
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    from . import pricing
+
+    click.echo(f"tracetui {version('tracetui')}")
+    click.echo(f"prices: {pricing.describe()}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="tracetui")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version, and the version and date of the bundled price data, and exit.",
+)
 def main() -> None:
     """tracetui: read AI-agent execution traces in the terminal.
 
@@ -223,12 +267,28 @@ def show(path, run_id, as_json, fmt, no_cache):
 
 @main.command()
 @click.argument("path", type=TRACE_PATH)
-@click.option("--by", type=click.Choice(["agent", "status"]), help="Group runs by agent or status.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--by",
+    type=click.Choice(GROUPINGS),
+    help="Group runs by agent, status, session, start day or hour (UTC); or group calls by model or tool.",
+)
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per group.")
 @store_options
 @handles_errors
 def stats(path, by, as_json, fmt, no_cache):
-    """Runs, failure rate, tokens, credits, cost and p50/p95 duration, overall or per group."""
+    """Runs, failure rate, tokens, credits, cost and p50/p95/max duration, overall or per group.
+
+    \b
+    --by agent|status|session|day|hour   groups of runs
+    --by model                           model calls per model: what each cost; models the
+                                         price table does not know are listed as unpriced
+    --by tool                            tool calls per tool: total and p95 time, failures and
+                                         their share of the runs' time (which tool dominated)
+
+    Costs the source did not report are estimated from the bundled price table (marked ≈, and
+    "cost_estimated" in JSON); "estimated" is the estimated share of a cost, "cached" the share of
+    the input tokens read from a cache.
+    """
     store = load(path, fmt, no_cache)
     groups = store.stats(by)
     if as_json:
@@ -243,12 +303,13 @@ def stats(path, by, as_json, fmt, no_cache):
 @click.argument("src", type=TRACE_PATH)
 @click.option("-o", "--output", required=True, type=click.Path(), help="The store file to write (must not exist).")
 @click.option("--format", "fmt", type=FormatChoice(), help="Skip detection: read SRC as this format.")
+@no_estimate_option
 @handles_errors
 def import_cmd(src, output, fmt):
     """Write SRC into a tracetui SQLite store file."""
     if os.path.exists(output):
         fail(f"{output}: already exists; choose a new file")
-    opening = prepare(src, fmt=fmt, output=output)
+    opening = prepare(src, fmt=fmt, output=output, estimate=estimating())
     count = opening.run_import()
     for problem in opening.problems[:20]:
         click.echo(f"tracetui: warning: {src}: {display.safe(str(problem), single_line=True)}", err=True)
@@ -349,7 +410,7 @@ def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cach
         if openings and not with_path:
             opening = openings[0]
         else:
-            opening = prepare(source, fmt=source_fmt, use_cache=not no_cache)
+            opening = prepare(source, fmt=source_fmt, use_cache=not no_cache, estimate=estimating())
             opening.run_import()
             tell(opening)
         store = opening.connect()
@@ -388,7 +449,7 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
     at once and shows runs as they are read. Bad input exits 2 and an unknown --run exits 1 before
     the viewer starts (for a file still being imported, an unknown --run is reported in the viewer).
     """
-    opening = prepare(path, fmt=fmt, use_cache=not no_cache)
+    opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
     if opening.ready:
         store = opening.connect()  # an unreadable store fails here, not inside the viewer
         try:

@@ -105,10 +105,27 @@ def credits(value: float | int | None) -> str:
     return f"{value:.2f}" if value != int(value) else f"{int(value)}"
 
 
-def cost(value: float | None) -> str:
+ESTIMATE_MARK = "≈"  # before a cost tracetui computed from a price table rather than the source reported
+
+
+def cost(value: float | None, estimated: bool = False) -> str:
+    """ "$0.0123", "$12.34"; "≈$0.0123" when the value is (or holds) an estimate."""
     if value is None:
         return "-"
-    return f"${value:.4f}" if abs(value) < 1 else f"${value:.2f}"
+    text = f"${value:.4f}" if abs(value) < 1 else f"${value:.2f}"
+    return ESTIMATE_MARK + text if estimated else text
+
+
+def share(part: float | int | None, whole: float | int | None) -> str:
+    """ "40%": part of a whole ("<1%" for a little, never "0%"), "" when there is no whole to speak of."""
+    if part is None or not whole:
+        return ""
+    ratio = part / whole
+    if 0 < ratio < 0.005:
+        return "<1%"
+    if 0.995 <= ratio < 1:
+        return ">99%"
+    return f"{ratio:.0%}"
 
 
 TOTAL_LABELS = {"tokens_in": "tokens in", "tokens_out": "tokens out", "credits": "credits", "cost_usd": "cost"}
@@ -120,12 +137,12 @@ TOKEN_PART_LABELS = {
 LABELS = TOTAL_LABELS | TOKEN_PART_LABELS
 
 
-def total(name: str, value: float | int | None) -> str:
-    """One of model.ROLLED_UP_FIELDS as text: tokens counted, credits, cost in dollars."""
+def total(name: str, value: float | int | None, estimated: bool = False) -> str:
+    """One of model.ROLLED_UP_FIELDS as text: tokens counted, credits, cost in dollars (≈ if estimated)."""
     if name == "credits":
         return credits(value)
     if name == "cost_usd":
-        return cost(value)
+        return cost(value, estimated)
     return count(value)
 
 
@@ -167,6 +184,28 @@ def size_text(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GB"
+
+
+def period(since: str | None, until: str | None) -> str:
+    """A stored time range as people read it: "2026-11-01 09:00–10:00", "2026-11-01 – 2026-11-02" (UTC)."""
+    start, end = when(since), when(until)
+    if since is None:
+        return f"before {end}"
+    if until is None:
+        return f"from {start}"
+    start, end = start.removesuffix(":00"), end.removesuffix(":00")
+    if start.endswith(" 00:00") and end.endswith(" 00:00"):
+        start, end = start[:10], end[:10]
+        return start if _next_day(start) == end else f"{start} – {end}"
+    if start[:10] == end[:10]:
+        return f"{start}–{end[11:]}"
+    return f"{start} – {end}"
+
+
+def _next_day(day: str) -> str:
+    from datetime import date, timedelta
+
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
 
 
 def when(iso_text: str | None) -> str:

@@ -59,11 +59,16 @@ def usable_cache_dir() -> str:
     return directory
 
 
-def cache_path(path: str, fmt: str, directory: str | None = None, companions: Sequence[str] = ()) -> str:
-    """Where the import of `path` is cached: keyed on the file and the companion files its runs read too."""
+def cache_path(
+    path: str, fmt: str, directory: str | None = None, companions: Sequence[str] = (), estimate: bool = True
+) -> str:
+    """Where the import of `path` is cached: keyed on the file and the companion files its runs read too,
+    and on the prices its model calls were estimated with."""
+    from . import pricing  # here, not at the top: `tracetui --help` never needs it
+
     key = hashlib.sha256()
     _key_file(key, path)
-    key.update(f"{fmt}\0{SCHEMA_VERSION}\0".encode())
+    key.update(f"{fmt}\0{SCHEMA_VERSION}\0{pricing.cache_tag(estimate)}\0".encode())
     for companion in companions:
         try:
             _key_file(key, companion)
@@ -133,6 +138,7 @@ class Opening:
     cached: bool = False  # db_path is in the shared cache (other processes may want it too)
     problems: list[Problem] = field(default_factory=list)
     head: sources.Head | None = None
+    estimate: bool = True  # price model calls without a reported cost (pricing.py); False: --no-estimate
     _sort_keys: dict[str, str] | None = None  # what views() found on the first connection, reused by the next
     source: str | None = None  # what the user named, when `path` is a private copy of it (a pipe)
     notice: str | None = None  # something the user should know about where the store lives
@@ -159,7 +165,10 @@ class Opening:
         sort_keys = self._sort_keys
         if self.in_place:
             assert isinstance(self.module, sources.InPlace)
+            from . import pricing
+
             conn = connect_readonly(self.path)
+            pricing.register(conn, self.estimate)  # before the views, which may call it
             try:
                 sort_keys = self.module.views(conn, known_sort_keys=self._sort_keys)
                 self._sort_keys = sort_keys
@@ -176,6 +185,7 @@ class Opening:
             source_format=self.module.NAME,
             path=self.db_path,
             sort_keys=sort_keys,
+            estimated=self.estimate,
         )
 
     def run_import(self, progress: Progress | None = None) -> int:
@@ -241,23 +251,32 @@ class Opening:
                 progress(position, total, writer.run_count)
                 last = now
 
+        from . import pricing
+
         head = self.head or sources.read_head(self.path)
+        pricer = pricing.Pricer() if self.estimate else None
         try:
             serial = True
             if parallel.usable(self.module, head, total):
                 try:
-                    parallel.import_file(self.path, self.module, head, writer, report, tick)
+                    parallel.import_file(self.path, self.module, head, writer, report, tick, estimate=self.estimate)
                     serial = False
                 except parallel.WorkersUnavailable:
                     pass  # read it in this process instead
             if serial:
                 for run in self.module.read(head, report, reader):
                     run.source_file = run.source_file or self.path
-                    writer.add(finalize_run(run))
+                    writer.add(finalize_run(pricing.apply(run, pricer)))
                     for problem in tree_problems(run):
                         report(problem)
                     tick(reader.position)
-            writer.finish(source=os.path.abspath(self.path), format=self.module.NAME)
+            meta = {"source": os.path.abspath(self.path), "format": self.module.NAME}
+            if pricer is not None:
+                writer.commit()
+                for message in pricing.unpriced_problems(writer.conn, pricer):
+                    report(Problem(message))
+                meta["prices"] = pricing.describe(dated=False)
+            writer.finish(**meta)
         except BaseException:
             writer.abort()
             _remove_store(self.db_path)
@@ -276,37 +295,60 @@ def _remove_store(db_path: str) -> None:
             pass
 
 
-def prepare(path: str, *, fmt: str | None = None, use_cache: bool = True, output: str | None = None) -> Opening:
+def _holds_estimates(path: str) -> bool:
+    """A tracetui store imported with estimation on (its meta says which prices it used)."""
+    try:
+        conn = connect_readonly(path)
+        try:
+            return conn.execute("SELECT 1 FROM meta WHERE key = 'prices'").fetchone() is not None
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+
+
+def prepare(
+    path: str, *, fmt: str | None = None, use_cache: bool = True, output: str | None = None, estimate: bool = True
+) -> Opening:
     """Detect the format and decide where the store lives. Raises UnusableInput.
 
     A pipe (`tracetui list <(zcat x.jsonl.gz)`) is read once into a private copy, which is what
     is then detected and imported (never cached: the copy is gone when tracetui exits).
+    estimate=False (--no-estimate) leaves model calls without a reported cost unpriced; a tracetui
+    store that holds estimates is then imported (without them) rather than read in place.
     """
     if _is_pipe(path):
         copy = _copy_pipe(path)
         try:
-            opening = prepare(copy, fmt=fmt, use_cache=False, output=output)
+            opening = prepare(copy, fmt=fmt, use_cache=False, output=output, estimate=estimate)
         except UnusableInput as exc:
             raise UnusableInput(path, exc.problem) from None
         opening.source = path
         return opening
     module, head = sources.detect(path, fmt)
     if output is None and sources.in_place(module, head):
-        return Opening(path, module, db_path=path, ready=True, in_place=True, head=head)
+        if estimate or module.NAME != "tracetui-sqlite" or not _holds_estimates(path):
+            return Opening(path, module, db_path=path, ready=True, in_place=True, head=head, estimate=estimate)
     if output is not None:
-        return Opening(path, module, db_path=output, ready=False, in_place=False, head=head)
+        return Opening(path, module, db_path=output, ready=False, in_place=False, head=head, estimate=estimate)
     notice = None
     if use_cache:
         try:
-            db_path = cache_path(path, module.NAME, usable_cache_dir(), sources.companions(module, head))
+            db_path = cache_path(
+                path, module.NAME, usable_cache_dir(), sources.companions(module, head), estimate=estimate
+            )
         except OSError as exc:
             notice = f"the cache {cache_dir()} cannot be used ({exc.strerror or exc}); the file is read into a temporary store"
         else:
             ready = store_complete(db_path)
             if ready:
                 _made_private(db_path)
-            return Opening(path, module, db_path=db_path, ready=ready, in_place=False, cached=True, head=head)
-    opening = Opening(path, module, db_path=_temporary_store(), ready=False, in_place=False, head=head)
+            return Opening(
+                path, module, db_path=db_path, ready=ready, in_place=False, cached=True, head=head, estimate=estimate
+            )
+    opening = Opening(
+        path, module, db_path=_temporary_store(), ready=False, in_place=False, head=head, estimate=estimate
+    )
     opening.notice = notice
     return opening
 
@@ -329,9 +371,16 @@ def _temporary_store() -> str:
     return os.path.join(tmp, "store.db")
 
 
-def open_store(path: str, *, fmt: str | None = None, use_cache: bool = True, progress: Progress | None = None) -> Store:
+def open_store(
+    path: str,
+    *,
+    fmt: str | None = None,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+    estimate: bool = True,
+) -> Store:
     """Open any supported trace file as a fully loaded Store (importing it first if needed)."""
-    opening = prepare(path, fmt=fmt, use_cache=use_cache)
+    opening = prepare(path, fmt=fmt, use_cache=use_cache, estimate=estimate)
     opening.run_import(progress)
     return opening.connect()
 

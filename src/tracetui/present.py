@@ -17,6 +17,7 @@ from rich.text import Text
 
 from . import display
 from .model import TOKEN_PARTS, Run, Step
+from .store import RunFilter
 
 # Hex colours, not ANSI names: Textual's default theme draws ANSI magenta as the same red as failures.
 STATUS_STYLE = {
@@ -185,6 +186,22 @@ def step_counts(run: Run) -> Text:
     return out
 
 
+def cost_estimated(target: Run | Step, *, subtree: bool = False) -> bool:
+    """Whether a cost holds an estimate: a run's total, a step's own cost or (subtree) its subtree's."""
+    if isinstance(target, Run):
+        return target.cost_estimated
+    return target.sub_cost_estimated_usd is not None if subtree else target.cost_estimated
+
+
+def cost_text(target: Run | Step, *, subtree: bool = False) -> str:
+    """A run's total cost, a step's own or (subtree) its subtree's: "$0.0123", estimates "≈$0.0123"."""
+    if isinstance(target, Run):
+        value = target.total("cost_usd")
+    else:
+        value = target.sub_cost_usd if subtree else target.cost_usd
+    return display.cost(value, cost_estimated(target, subtree=subtree))
+
+
 def run_totals(run: Run, *, short: bool = False) -> Text:
     """ "tokens 1230→118  credits 0.55  cost $0.0123": as reported, else the sum of the steps; the
     token parts where there are some ("tokens in 1230 (cache read 1000 · write 0) · out 118 (reasoning 20)").
@@ -195,7 +212,7 @@ def run_totals(run: Run, *, short: bool = False) -> Text:
     totals = (
         ("tok" if short else "tokens", display.tokens(run.total("tokens_in"), run.total("tokens_out"), *parts)),
         ("cr" if short else "credits", display.credits(run.total("credits"))),
-        ("" if short else "cost", display.cost(run.total("cost_usd"))),
+        ("" if short else "cost", cost_text(run)),
     )
     out = Text()
     for label, value in totals:
@@ -205,6 +222,24 @@ def run_totals(run: Run, *, short: bool = False) -> Text:
             out.append(label + " ", STYLE["label"])
         out.append(value)
     return out
+
+
+def filter_text(flt: RunFilter) -> Text:
+    """What a run filter keeps, as the run list's status line and the stats screen say it:
+    " · status: failed · agent: a · model: m · tool: t · time: 2026-11-01 09:00–10:00 · search: 'x'"."""
+    text = Text()
+    items: list[tuple[str, object]] = [("status", flt.status), ("agent", flt.agent), ("model", flt.model)]
+    items.append(("tool", flt.tool))
+    if flt.since is not None or flt.until is not None:
+        items.append(("time", display.period(flt.since, flt.until)))
+    for label, value in items:
+        if value:
+            text.append(f" · {label}: ", "bold")
+            text.append(display.safe(value, single_line=True), "bold")
+    if flt.search:
+        text.append(" · search: ", "bold")
+        text.append(repr(display.safe(flt.search, single_line=True)), "bold")
+    return text
 
 
 def mismatch_text(name: str, reported: float | None, summed: float | None) -> Text:

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import display, present
+from .analysis import GroupStats
 from .model import Run, Step
 from .present import STYLE, safe_text
 
@@ -46,7 +47,7 @@ def runs_table(runs: list[Run]) -> None:
             safe_text(run.failed_steps or "", STYLE["failure"] if run.failed_steps else ""),
             safe_text(display.tokens(run.total("tokens_in"), run.total("tokens_out"))),
             safe_text(display.credits(run.total("credits"))),
-            safe_text(display.cost(run.total("cost_usd"))),
+            safe_text(present.cost_text(run)),
             safe_text(display.excerpt(run.error, 60), STYLE["error"]),
         )
     console().print(table)
@@ -71,7 +72,7 @@ def step_segments(step: Step) -> list[tuple[str, str]]:
     if step.sub_credits is not None:
         out.append((f"  cr {display.credits(step.sub_credits)}", ""))
     if step.sub_cost_usd is not None:
-        out.append((f"  {display.cost(step.sub_cost_usd)}", ""))
+        out.append((f"  {present.cost_text(step, subtree=True)}", ""))
     flags = present.flags_badge(step.flags)
     if flags is not None:
         out += [("  ", ""), flags]
@@ -144,32 +145,38 @@ def _compact(value: object) -> str:
         return pretty_deep(value)
 
 
-def stats_table(groups, by: str | None) -> None:
+def stats_table(groups: list[GroupStats], by: str | None) -> None:
+    """One row per group; the columns every grouping has, then what only models or tools have."""
+    unit = "calls" if by in ("model", "tool") else "runs"
+    columns = [by or "group", unit, "failed", "failure rate", "tokens in", "tokens out", "credits", "cost"]
+    columns += ["p50", "p95", "max", "cached", "estimated"]
+    priced = by == "model" and any(g.unpriced is not None for g in groups)  # not with --no-estimate
+    if priced:
+        columns.append("unpriced")
+    if by == "tool":
+        columns += ["total time", "of run time"]
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in (
-        by or "group",
-        "runs",
-        "failed",
-        "failure rate",
-        "tokens in",
-        "tokens out",
-        "credits",
-        "cost",
-        "p50",
-        "p95",
-    ):
-        table.add_column(name, justify="left" if name in (by or "group",) else "right", no_wrap=True)
+    for name in columns:
+        table.add_column(name, justify="left" if name == columns[0] else "right", no_wrap=True)
     for g in groups:
-        table.add_row(
-            safe_text(display.clip(g.group if g.group is not None else "-")),
-            safe_text(g.runs),
-            safe_text(g.failed),
-            safe_text(f"{g.failure_rate:.1%}"),
-            safe_text(display.count(g.tokens_in)),
-            safe_text(display.count(g.tokens_out)),
-            safe_text(display.credits(g.credits)),
-            safe_text(display.cost(g.cost_usd)),
-            safe_text(display.duration(g.p50_ms)),
-            safe_text(display.duration(g.p95_ms)),
-        )
+        cells = [
+            display.clip(g.group if g.group is not None else "-"),
+            g.runs,
+            g.failed,
+            f"{g.failure_rate:.1%}",
+            display.count(g.tokens_in),
+            display.count(g.tokens_out),
+            display.credits(g.credits),
+            display.cost(g.cost_usd, g.cost_estimated) if g.cost_usd is not None or not g.unpriced else "unpriced",
+            display.duration(g.p50_ms),
+            display.duration(g.p95_ms),
+            display.duration(g.max_ms),
+            display.share(g.tokens_cache_read, g.tokens_in),
+            display.share(g.cost_estimated_usd, g.cost_usd),
+        ]
+        if priced:
+            cells.append(g.unpriced or "")
+        if by == "tool":
+            cells += [display.duration(g.total_ms), display.share(g.share_of_run_time, 1)]
+        table.add_row(*(safe_text(cell) for cell in cells))
     console().print(table)

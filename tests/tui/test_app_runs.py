@@ -562,7 +562,10 @@ def test_snapshot_run_list(tmp_path, monkeypatch, snap_compare, size):
 
 
 def test_snapshot_help_screen(tmp_path, monkeypatch, snap_compare):
+    from tracetui import pricing
+
     monkeypatch.chdir(tmp_path)
+    pricing.data_dated()  # loaded before the screen opens, so its price line is complete at once
     app = TraceApp(opening(write_store("snap.db", sample_runs())))
     # Tall enough for the app and run-list keys only: other screens' keys belong to their own tests.
     assert snap_compare(app, terminal_size=(120, 31), run_before=_loaded, press=["question_mark"])

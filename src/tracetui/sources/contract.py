@@ -142,6 +142,9 @@ class InPlace(Protocol):
     def views(self, conn: sqlite3.Connection, known_sort_keys: dict[str, str] | None = None) -> dict[str, str]:
         """Create TEMP views `runs` and `steps` with the store's columns (store.RUN_COLUMNS / STEP_COLUMNS).
 
+        Model calls without a reported cost can be priced in the view: the connection has the SQL
+        function tracetui_price(...), and pricing.view_costs() writes the steps' cost columns with it.
+
         Args:
             conn: a read-only connection to the file.
             known_sort_keys: what this call returned on an earlier connection to the same file, so

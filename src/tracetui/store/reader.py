@@ -9,11 +9,13 @@ from typing import Any
 
 import orjson
 
+from ..analysis import GroupStats
 from ..errors import NotFound
 from ..model import FAILED_STATUSES, Problem, Run, Step, step_tree
 from ..sqlite_uri import ro_uri
 from .schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS, STEP_TREE_COLUMNS
 from .sort_keys import BY_NAME, SORT_KEYS, STARTED
+from .stats import Scope
 
 _FAILED_SQL = ", ".join(f"'{status}'" for status in sorted(FAILED_STATUSES))
 
@@ -23,6 +25,10 @@ class RunFilter:
     status: str | Sequence[str] | None = None
     agent: str | Sequence[str] | None = None
     search: str | None = None
+    model: str | None = None  # runs with a call of this model
+    tool: str | None = None  # runs with a call of this tool
+    since: str | None = None  # runs started at or after this ISO time (UTC, as stored)
+    until: str | None = None  # … and before this one
 
     def where(self) -> tuple[str, list[Any]]:
         clauses, args = [], []
@@ -39,7 +45,24 @@ class RunFilter:
                 " OR session LIKE ? ESCAPE '\\')"
             )
             args.extend([like] * 4)
+        if self.model is not None:
+            clauses.append("id IN (SELECT run_id FROM steps WHERE model = ?)")
+            args.append(self.model)
+        if self.tool is not None:
+            clauses.append("id IN (SELECT run_id FROM steps WHERE kind = 'tool' AND name = ?)")
+            args.append(self.tool)
+        if self.since is not None:
+            clauses.append("started_at >= ?")
+            args.append(self.since)
+        if self.until is not None:
+            clauses.append("started_at < ?")
+            args.append(self.until)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    @property
+    def active(self) -> bool:
+        """Whether it leaves any run out."""
+        return self.where()[0] != ""
 
 
 def _decode(row: sqlite3.Row, json_defaults: dict[str, Any]) -> dict[str, Any]:
@@ -62,8 +85,10 @@ class Store:
         source_format: str,
         path: str,
         sort_keys: dict[str, str] | None = None,
+        estimated: bool = True,
     ):
-        """sort_keys: ORDER BY expressions an in-place source uses instead of the table's (by name)."""
+        """sort_keys: ORDER BY expressions an in-place source uses instead of the table's (by name).
+        estimated: whether model calls without a cost were priced (False with --no-estimate)."""
         unknown = set(sort_keys or ()) - set(BY_NAME)
         if unknown:
             raise ValueError(f"unknown sort keys: {', '.join(sorted(unknown))}")
@@ -73,6 +98,7 @@ class Store:
         self.label = label  # the file the user named
         self.source_format = source_format
         self.path = path  # the SQLite file queried (the source itself, or its cache)
+        self.estimated = estimated
 
     # -- runs -----------------------------------------------------------------------------------
     def count_runs(self, flt: RunFilter | None = None) -> int:
@@ -259,19 +285,21 @@ class Store:
         return run
 
     def _step(self, row: sqlite3.Row) -> Step:
-        return Step(**_decode(row, {"flags": list, "events": list, "extra": dict}))
+        values = _decode(row, {"flags": list, "events": list, "extra": dict})
+        values["cost_estimated"] = bool(values.get("cost_estimated"))  # stored 0/1, NULL in older stores
+        return Step(**values)
 
     # -- store-wide -----------------------------------------------------------------------------
-    def stats(self, by: str | None = None) -> list:
-        """Per-group GroupStats (by 'agent' or 'status'; one 'all' group otherwise)."""
-        from ..analysis import group_stats
+    def stats(self, by: str | None = None, flt: RunFilter | None = None) -> list[GroupStats]:
+        """Per-group stats of the runs `flt` keeps: by one of stats.GROUPINGS (agent, status, session,
+        day, hour: groups of runs; model, tool: groups of calls), or one 'all' group."""
+        with self.stats_scope(flt) as scope:
+            return scope.groups(by)
 
-        group = {"agent": "agent", "status": "status", None: "'all'"}[by]
-        rows = self.conn.execute(
-            f"SELECT {group}, status, duration_ms, total_tokens_in, total_tokens_out, total_credits,"
-            " total_cost_usd FROM runs"
-        )
-        return group_stats(tuple(r) for r in rows)
+    def stats_scope(self, flt: RunFilter | None = None) -> Scope:
+        """The runs `flt` keeps, held for several stats questions (close it, or use it in a with)."""
+        where, args = (flt or RunFilter()).where()
+        return Scope(self.conn, where, args, priced=self.estimated)
 
     def problems(self, limit: int | None = None) -> list[Problem]:
         try:

@@ -13,11 +13,12 @@ from typing import Any
 
 import orjson
 
-from ..model import ROLLED_UP_FIELDS, TOKEN_PARTS, Run, Step
+from ..model import ESTIMATED_COST, ROLLED_UP_FIELDS, TOKEN_PARTS, Run, Step
 
 # Raise it when the columns change: the import cache keys on it, so older cached imports are not reused.
 # 2: token parts (tokens_cache_read, tokens_cache_write, tokens_reasoning) and their totals; steps' model, provider.
-SCHEMA_VERSION = 2
+# 3: estimated costs: steps' cost_estimated, and the estimated part of every cost total (*_cost_estimated_usd).
+SCHEMA_VERSION = 3
 
 # Column order matters: SQLite reads a row up to the last column a query needs, so the large
 # payload columns come last and list/tree queries never touch them.
@@ -46,6 +47,8 @@ RUN_COLUMNS: dict[str, type] = {
     **{name: int for name in TOKEN_PARTS},
     **{f"steps_{name}": int for name in TOKEN_PARTS},
     **{f"total_{name}": int for name in TOKEN_PARTS},
+    f"steps_{ESTIMATED_COST}": float,
+    f"total_{ESTIMATED_COST}": float,
     "error": str,
     "flags": str,
     "source_file": str,
@@ -83,6 +86,8 @@ STEP_COLUMNS: dict[str, type] = {
     "sub_cost_usd": float,
     **{name: int for name in TOKEN_PARTS},
     **{f"sub_{name}": int for name in TOKEN_PARTS},
+    "cost_estimated": int,
+    f"sub_{ESTIMATED_COST}": float,
     "model": str,
     "provider": str,
     "branch": str,
@@ -100,15 +105,30 @@ STEP_COLUMNS: dict[str, type] = {
     "output": str,
 }
 
-# Columns a store of schema version 1 lacks. Such a store is still read in place, these columns
-# NULL (it never held their values); see sources/native_sqlite.py.
+# Columns a store of schema version 1 lacks (and of version 2: the estimated-cost ones). Such a store is
+# still read in place, these columns NULL (it never held their values); see sources/native_sqlite.py.
 ADDED_RUN_COLUMNS = frozenset(
-    [*TOKEN_PARTS, *(f"steps_{name}" for name in TOKEN_PARTS), *(f"total_{name}" for name in TOKEN_PARTS)]
+    [
+        *TOKEN_PARTS,
+        *(f"steps_{name}" for name in TOKEN_PARTS),
+        *(f"total_{name}" for name in TOKEN_PARTS),
+        f"steps_{ESTIMATED_COST}",
+        f"total_{ESTIMATED_COST}",
+    ]
 )
-ADDED_STEP_COLUMNS = frozenset([*TOKEN_PARTS, *(f"sub_{name}" for name in TOKEN_PARTS), "model", "provider"])
+ADDED_STEP_COLUMNS = frozenset(
+    [
+        *TOKEN_PARTS,
+        *(f"sub_{name}" for name in TOKEN_PARTS),
+        "model",
+        "provider",
+        "cost_estimated",
+        f"sub_{ESTIMATED_COST}",
+    ]
+)
 
 # Stored so the run list can sort by them; Run computes them (Run.total), it does not hold them.
-RUN_TOTAL_COLUMNS = tuple(f"total_{name}" for name in ROLLED_UP_FIELDS)
+RUN_TOTAL_COLUMNS = tuple(f"total_{name}" for name in (*ROLLED_UP_FIELDS, ESTIMATED_COST))
 JSON_COLUMNS = frozenset({"flags", "metadata", "events", "extra"})
 PAYLOAD_COLUMNS = ("events", "extra", "input", "output")
 RUN_LIST_COLUMNS = tuple(c for c in RUN_COLUMNS if c not in ("metadata", *PAYLOAD_COLUMNS))

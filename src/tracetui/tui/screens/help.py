@@ -9,12 +9,15 @@ from importlib import import_module
 
 from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from ... import pricing
 
 # (section title, modules whose classes' bindings belong to it). The README's keys table is made
 # from these too (tui/keys_table.py), and a test checks every class with BINDINGS is covered here.
@@ -31,8 +34,20 @@ SECTIONS = (
         ),
     ),
     ("Compare", ("tracetui.tui.widgets.pair_list", "tracetui.tui.screens.compare")),
+    ("Stats", ("tracetui.tui.screens.stats",)),
     ("Help, warnings and errors", ("tracetui.tui.screens.help", "tracetui.tui.screens.error")),
 )
+
+
+def _prices_dated() -> bool:
+    return pricing.data_dated.cache_info().currsize > 0
+
+
+def prices_text() -> Text:
+    """Where estimated costs come from: the price data's version, and its date once the table is loaded."""
+    return Text(
+        f"Costs marked ≈ are estimated from the price table of {pricing.describe(dated=_prices_dated())}", style="dim"
+    )
 
 
 def own_bindings(cls: type) -> list[Binding]:
@@ -86,6 +101,16 @@ class HelpScreen(ModalScreen):
                     if bindings:
                         yield Static(self._table(title, bindings), classes="help-section")
             yield Static(Text("Esc or ? closes · Ctrl+P runs any of these by name", style="dim"), id="help-hint")
+            yield Static(prices_text(), id="help-prices")
+
+    def on_mount(self) -> None:
+        if not _prices_dated():
+            self._date_prices()  # the date needs the price table loaded: not on the event loop
+
+    @work(thread=True, exclusive=True, group="help-prices")
+    def _date_prices(self) -> None:
+        pricing.data_dated()
+        self.app.call_from_thread(lambda: self.query_one("#help-prices", Static).update(prices_text()))
 
     def _table(self, title: str, bindings: list[Binding]) -> Table:
         table = Table(

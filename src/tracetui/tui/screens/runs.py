@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, ProgressBar, Static
 
-from ... import display
+from ... import display, present
 from ...errors import TraceError
 from ...store import RunFilter, Store, default_desc
 from ..hub import trace_app
@@ -43,11 +43,18 @@ class RunsScreen(Screen):
         Binding("slash", "search", "Search", key_display="/", id="tracetui.runs.search", group=SEARCH_KEYS),
         Binding("escape", "clear", "Clear search/filters", show=False, id="tracetui.runs.clear", group=SEARCH_KEYS),
         Binding(
+            "t",
+            "stats",
+            "Stats",
+            tooltip="Stats of the runs in the list: per agent, model and tool, over time, latency",
+            id="tracetui.runs.stats",
+        ),
+        Binding(
             "w",
             "problems",
             "Warnings",
             show=False,
-            tooltip="Problems found while reading the file (skipped or repaired lines)",
+            tooltip="Problems found while reading the file (skipped or repaired lines, models without a price)",
             id="tracetui.runs.problems",
         ),
     ]
@@ -145,7 +152,9 @@ class RunsScreen(Screen):
         if self._problems:
             noun = "problem" if self._problems == 1 else "problems"
             warnings.update(
-                Text(f"⚠ {self._problems:,} {noun} while reading (lines skipped or repaired) · w shows them")
+                Text(
+                    f"⚠ {self._problems:,} {noun} while reading (lines skipped or repaired, unpriced models) · w shows them"
+                )
             )
         self._show_empty()
         # After _show_empty: an early poll of an import may have hidden the list (no runs yet), and
@@ -177,22 +186,14 @@ class RunsScreen(Screen):
             text.append(" · ")
             text.append(f"✗ {failed} failed", "bold red" if shown.failed_count else "")
         text.append(f" · sort: {rl.sort} {'▼' if rl.desc else '▲'}")
-        if flt.status:
-            text.append(f" · status: {flt.status}", "bold")
-        if flt.agent:
-            text.append(" · agent: ", "bold")
-            text.append(display.safe(flt.agent, single_line=True), "bold")
-        if flt.search:
-            text.append(" · search: ", "bold")
-            text.append(repr(display.safe(flt.search, single_line=True)), "bold")
+        text.append_text(present.filter_text(flt))
         if rl.marked:
             text.append(" · marked: ")
             text.append(display.safe(rl.marked, single_line=True))
         self.query_one("#summary", Static).update(text)
 
     def _filtered(self) -> bool:
-        flt = self.run_list.flt
-        return bool(flt.status or flt.agent or flt.search)
+        return self.run_list.flt.active
 
     def _show_empty(self) -> None:
         empty = self.query_one("#empty", Static)
@@ -269,6 +270,18 @@ class RunsScreen(Screen):
             self._set(flt=replace(self.run_list.flt, search=None))
         elif self._filtered():
             self._set(flt=RunFilter())
+        self.run_list.focus()
+
+    def action_stats(self) -> None:
+        from .stats import StatsScreen  # imported when first needed, like the run and compare screens
+
+        app = trace_app(self)
+        app.push_screen(StatsScreen(self.run_list.flt, app.new_store, growing=app.importing), self._narrowed)
+
+    def _narrowed(self, flt: RunFilter | None) -> None:
+        """The stats screen closed: with a narrower filter (Enter on a row or bar), or None (Esc)."""
+        if flt is not None:
+            self._set(flt=flt)
         self.run_list.focus()
 
     def action_problems(self) -> None:

@@ -65,9 +65,10 @@ def totals_table(run: Run, step: Step | None) -> Table:
         part = name in TOKEN_PARTS
         row: list[Text] = [Text(("  " if part else "") + display.LABELS[name], "dim" if part else "bold")]
         if step is not None:
-            row.append(Text(display.total(name, getattr(step, name))))
-            row.append(Text(display.total(name, getattr(step, "sub_" + name))))
-        row.append(Text(display.total(name, run.total(name))))
+            own, sub = present.cost_estimated(step), present.cost_estimated(step, subtree=True)
+            row.append(Text(display.total(name, getattr(step, name), own)))
+            row.append(Text(display.total(name, getattr(step, "sub_" + name), sub)))
+        row.append(Text(display.total(name, run.total(name), run.cost_estimated)))
         if name in mismatches:
             row.append(present.mismatch_text(name, *mismatches[name]))
         else:

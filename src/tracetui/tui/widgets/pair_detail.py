@@ -101,7 +101,7 @@ def _field(step: Step | None, name: str) -> Text:
     if name == "tokens":
         return Text(display.tokens(step.tokens_in, step.tokens_out))
     if name == "cost":
-        return Text(f"cr {display.credits(step.credits)} · {display.cost(step.cost_usd)}")
+        return Text(f"cr {display.credits(step.credits)} · {present.cost_text(step)}")
     if name == "chosen_branch" and value:
         chosen = display.safe(value, single_line=True)
         return Text(chosen, present.chosen_style(chosen))

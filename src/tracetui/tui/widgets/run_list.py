@@ -19,7 +19,7 @@ from textual import events, work
 from textual.binding import Binding
 from textual.strip import Strip
 
-from ... import display
+from ... import display, present
 from ...errors import TraceError
 from ...model import FAILED_STATUSES, Run
 from ...store import SORT_KEYS, RunFilter, Store, default_desc
@@ -72,7 +72,7 @@ def cell_texts(run: Run) -> dict[str, str]:
         "steps": steps,
         "tokens": display.tokens(run.total("tokens_in"), run.total("tokens_out")),
         "credits": display.credits(run.total("credits")),
-        "cost": display.cost(run.total("cost_usd")),
+        "cost": present.cost_text(run),
         "error": display.excerpt(run.error, 400) if run.error else "",
     }
 
