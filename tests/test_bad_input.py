@@ -30,8 +30,13 @@ def test_missing_file(tmp_path):
     assert_unusable(invoke("list", path), path, "no such file")
 
 
-def test_directory(tmp_path):
-    assert_unusable(invoke("list", str(tmp_path)), str(tmp_path), "is a directory")
+def test_empty_directory(tmp_path):
+    assert_unusable(invoke("list", str(tmp_path)), str(tmp_path), "an empty folder")
+
+
+def test_directory_without_traces(tmp_path):
+    (tmp_path / "notes.txt").write_text("nothing to see")
+    assert_unusable(invoke("list", str(tmp_path)), str(tmp_path), "no trace files in this folder")
 
 
 def test_empty_file(tmp_path):

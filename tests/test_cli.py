@@ -62,6 +62,8 @@ def test_list_json_fields_and_default_order(tmp_path):
         "cost_estimated",
         "models",
         "error",
+        "file",
+        "project",
     }
     assert rows[0]["steps"] == 5 and rows[0]["failed_steps"] == 1 and rows[0]["tokens_in"] == 11
     assert rows[0]["credits"] == 2.0 and rows[0]["cost_usd"] == 0.5

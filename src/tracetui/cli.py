@@ -18,7 +18,8 @@ import orjson
 from . import display, sources
 from .analysis import first_failed_step
 from .errors import TraceError
-from .loading import Opening, prepare
+from .folders import FORMAT as FOLDER
+from .loading import Openable, prepare
 from .model import ROLLED_UP_FIELDS, TOKEN_PARTS, Run, Step
 from .store import SORT_KEYS, STARTED, RunFilter, Store
 from .store.stats import GROUPINGS
@@ -106,6 +107,18 @@ def estimating() -> bool:
     return click.get_current_context().meta.get(ESTIMATE, True)
 
 
+def filter_options(fn):
+    """Filters for the runs of many files (a folder): by file, project and model."""
+    fn = click.option("--model", metavar="NAME", help="Only runs with a call of this model.")(fn)
+    fn = click.option(
+        "--project", metavar="TEXT", help="Only runs whose project (a coding agent's working directory) contains TEXT."
+    )(fn)
+    fn = click.option(
+        "--file", "file_", metavar="TEXT", help="Only runs read from a file whose path (within a folder) contains TEXT."
+    )(fn)
+    return fn
+
+
 def store_options(fn):
     fn = click.option("--format", "fmt", type=FormatChoice(), help="Skip detection: read PATH as this format.")(fn)
     fn = click.option("--no-cache", is_flag=True, help="Do not read or write the import cache.")(fn)
@@ -122,13 +135,17 @@ def load(path: str, fmt: str | None, no_cache: bool) -> Store:
     if problems:
         shown = store.problems(limit=20)
         for problem in shown:
-            click.echo(f"tracetui: warning: {path}: {display.safe(str(problem), single_line=True)}", err=True)
+            where = display.problem_source(path, problem.source_file)
+            click.echo(
+                f"tracetui: warning: {display.safe(where, single_line=True)}: {display.safe(str(problem), single_line=True)}",
+                err=True,
+            )
         if problems > len(shown):
             click.echo(f"tracetui: warning: {path}: … and {problems - len(shown)} more problems", err=True)
     return store
 
 
-def tell(opening: Opening) -> None:
+def tell(opening: Openable) -> None:
     """Where the store went, when the user should know (a cache that could not be used)."""
     if opening.notice:
         click.echo(f"tracetui: warning: {display.safe(opening.notice, single_line=True)}", err=True)
@@ -155,6 +172,8 @@ def run_summary(run: Run, models: list[str] | None = None) -> dict[str, Any]:
         "cost_estimated": run.cost_estimated,
         "models": models or [],
         "error": run.error,
+        "file": run.source_file,
+        "project": run.metadata.get("project"),
     }
 
 
@@ -219,14 +238,18 @@ def main() -> None:
 @click.option("--desc", is_flag=True, help="Largest / latest first.")
 @click.option("--limit", type=click.IntRange(min=0), help="At most this many runs.")
 @click.option("--json", "as_json", is_flag=True, help="JSON array of run summaries.")
+@filter_options
 @store_options
 @handles_errors
-def list_cmd(path, status, agent, search, sort, desc, limit, as_json, fmt, no_cache):
-    """One row per run: id, agent, status, start, duration, steps, failures, tokens, credits, cost, error."""
+def list_cmd(path, status, agent, search, sort, desc, limit, as_json, file_, project, model, fmt, no_cache):
+    """One row per run: id, agent, status, start, duration, steps, failures, tokens, credits, cost, error.
+
+    PATH may be a folder: every trace file under it is listed as one run list, with the file each run
+    was read from (--file, --project and --model narrow it).
+    """
     store = load(path, fmt, no_cache)
-    runs = store.list_runs(
-        RunFilter(status=status or None, agent=agent or None, search=search), sort=sort, desc=desc, limit=limit
-    )
+    flt = RunFilter(status=status or None, agent=agent or None, search=search, file=file_, project=project, model=model)
+    runs = store.list_runs(flt, sort=sort, desc=desc, limit=limit)
     if as_json:
         models = store.models([r.id for r in runs])
         click.echo(dumps([run_summary(r, models.get(r.id)) for r in runs]))
@@ -236,7 +259,7 @@ def list_cmd(path, status, agent, search, sort, desc, limit, as_json, fmt, no_ca
         return
     from .textout import runs_table
 
-    runs_table(runs)
+    runs_table(runs, files=store.source_format == FOLDER)
 
 
 @main.command()
@@ -273,9 +296,10 @@ def show(path, run_id, as_json, fmt, no_cache):
     help="Group runs by agent, status, session, start day or hour (UTC); or group calls by model or tool.",
 )
 @click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per group.")
+@filter_options
 @store_options
 @handles_errors
-def stats(path, by, as_json, fmt, no_cache):
+def stats(path, by, as_json, file_, project, model, fmt, no_cache):
     """Runs, failure rate, tokens, credits, cost and p50/p95/max duration, overall or per group.
 
     \b
@@ -290,7 +314,7 @@ def stats(path, by, as_json, fmt, no_cache):
     the input tokens read from a cache.
     """
     store = load(path, fmt, no_cache)
-    groups = store.stats(by)
+    groups = store.stats(by, RunFilter(file=file_, project=project, model=model))
     if as_json:
         click.echo(dumps([g.as_dict() for g in groups]))
         return
@@ -405,7 +429,7 @@ def _on_terminal() -> bool:
 
 def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cache) -> None:
     """The compare screen in the viewer; unknown runs still exit 1 before it starts."""
-    openings: list[Opening] = []
+    openings: list[Openable] = []
     for source, source_fmt, run_id in ((path, fmt, run_a), (with_path or path, with_fmt if with_path else fmt, run_b)):
         if openings and not with_path:
             opening = openings[0]

@@ -213,3 +213,11 @@ def when(iso_text: str | None) -> str:
     if not iso_text:
         return "-"
     return iso_text[:19].replace("T", " ")
+
+
+def problem_source(label: str, file: str | None) -> str:
+    """Where a reading problem is, as the user named it: the source itself, or a file of the folder
+    they opened (`file` is relative to it; None: the folder as a whole)."""
+    if not file or file == label:
+        return label
+    return f"{label.rstrip('/')}/{file}"

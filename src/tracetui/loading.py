@@ -1,7 +1,12 @@
-"""Opening any trace file as a Store: detect its format, read it in place or import it into a cache.
+"""Opening any trace file or folder as a Store: detect its format, read it in place or import it into a cache.
 
 JSON/JSONL sources are streamed into a store file in the cache, so an unchanged file opens
-instantly the second time. SQLite sources are opened read-only in place.
+instantly the second time. SQLite sources are opened read-only in place. A folder is every trace
+file under it in one store (folders.py).
+
+A store made by importing can be brought up to date with its file later, without reading it all
+again where the format allows: `refresh()` (see Refresh) reads only what was appended to a file
+with one run per line, reads a grown session again, and says which runs changed.
 
 The cache holds copies of the user's traces: its directory is 0700 and its files 0600. A store is
 keyed on the file's path, size, mtime, ctime, inode and a hash of its first and last 64 KB, so a
@@ -21,11 +26,13 @@ import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from . import parallel, sources, sqlite_uri
+from . import filestate, parallel, sources, sqlite_uri
 from .errors import UnusableInput
 from .model import Problem, finalize_run, tree_problems
 from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
+from .store import files as store_files
 
 Progress = Callable[[int, int, int], None]  # (bytes read, total bytes, runs stored)
 
@@ -105,6 +112,53 @@ def _made_private(path: str, mode: int = PRIVATE) -> None:
             os.chmod(path, mode)
     except OSError:
         pass
+
+
+@dataclass
+class Refresh:
+    """What bringing a store up to date with its files changed (Opening.refresh, FolderOpening.refresh).
+
+    added / changed / removed: run ids new in the store, rewritten with a difference (a session that
+    grew: more steps, a later end, another status), and no longer in it. appended: the files of which
+    only what was appended since the last read was read (the rest of them was not read again). gone:
+    files that no longer exist; what was read from them stays in the store.
+    """
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    appended: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        """Whether any run changed."""
+        return bool(self.added or self.changed or self.removed)
+
+
+class Openable(Protocol):
+    """What the CLI and the viewer use of an opened source: an Opening (one file) or a folders.FolderOpening."""
+
+    path: str
+    db_path: str
+    ready: bool
+    notice: str | None
+    problems: list[Problem]
+    estimate: bool
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def format(self) -> str: ...
+
+    @property
+    def uses_workers(self) -> bool: ...
+
+    def connect(self) -> Store: ...
+
+    def run_import(self, progress: Progress | None = None) -> int: ...
+
+    def refresh(self) -> Refresh: ...
 
 
 def store_complete(db_path: str) -> bool:
@@ -214,6 +268,48 @@ class Opening:
             problem = f"cannot write a store of it, in the cache or a temporary one ({exc})"
             raise UnusableInput(self.label, problem) from None
 
+    def refresh(self) -> Refresh:
+        """Bring the store up to date with the file as it is now; returns what changed.
+
+        Nothing is read when the file (and the companion files its runs were read from) did not change.
+        A file that only grew (same file, the bytes read before unchanged) and has one run per line is
+        read from the last whole line read before, and only the runs from there on are replaced; any
+        other change reads the file again and replaces its runs, a session that grew included (it is
+        one run). A file that is gone leaves the store as it was. A source read in place needs nothing:
+        its views read the file as it is now. The store keeps its place in the cache: the next
+        `prepare()` of the changed file imports it afresh under the file's new key.
+        """
+        if self.in_place or self.source is not None:
+            return Refresh()  # in place: read live; a pipe's copy never changes
+        if not self.ready:
+            raise RuntimeError("refresh() is for an imported store: run_import() first")
+        from . import file_import, pricing
+
+        conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=60, check_same_thread=False)
+        try:
+            store_files.create(conn)
+            known = store_files.load(conn)
+            record = next(iter(known.values()), None)
+            change = _file_change(self.path, record)
+            if change is filestate.Change.GONE:
+                return Refresh(gone=[self.label])
+            if change is filestate.Change.SAME:
+                return Refresh()
+            if change is filestate.Change.CHANGED:
+                self.module, self.head = sources.detect(self.path)
+            pricer = pricing.Pricer() if self.estimate else None
+            result = file_import.read_file(conn, self.path, None, self.module.NAME, pricer, previous=record)
+            if pricer is not None:
+                _rewrite_unpriced(conn, pricer)
+        finally:
+            conn.close()
+        return Refresh(
+            added=result.diff.added,
+            changed=result.diff.changed,
+            removed=result.diff.removed,
+            appended=[self.label] if result.appended else [],
+        )
+
     def _import_cached(self, progress: Progress | None) -> int:
         directory = os.path.dirname(self.db_path)
         os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -254,6 +350,10 @@ class Opening:
         from . import pricing
 
         head = self.head or sources.read_head(self.path)
+        try:
+            before = filestate.measure(self.path)  # what refresh() later compares with
+        except OSError:
+            before = None
         pricer = pricing.Pricer() if self.estimate else None
         try:
             serial = True
@@ -270,6 +370,8 @@ class Opening:
                     for problem in tree_problems(run):
                         report(problem)
                     tick(reader.position)
+            if before is not None:
+                _record_file(writer.conn, self.path, self.module, head, before, writer.run_count)
             meta = {"source": os.path.abspath(self.path), "format": self.module.NAME}
             if pricer is not None:
                 writer.commit()
@@ -285,6 +387,45 @@ class Opening:
             progress(total, total, writer.run_count)
         self.ready = True
         return writer.run_count
+
+
+def _record_file(conn: sqlite3.Connection, path: str, module: sources.Source, head, before, runs: int) -> None:
+    """The file's row in the store's files table: how it was when read, for refresh()."""
+    record = store_files.FileRecord(os.path.abspath(path), store_files.RUNS, module.NAME, runs=runs)
+    record.was_read(before)
+    record.companions = {c: filestate.Signature.stat(c) for c in sources.companions(module, head)}
+    store_files.create(conn, unpriced_index=False)
+    store_files.save(conn, record)
+
+
+def _file_change(path: str, record: store_files.FileRecord | None) -> filestate.Change:
+    """How the file changed since the store's row for it was written (CHANGED without a row)."""
+    if record is None or record.read is None:
+        return filestate.Change.GONE if not os.path.exists(path) else filestate.Change.CHANGED
+    change, _ = filestate.compare(record.read, path)
+    if change is filestate.Change.SAME and any(
+        filestate.Signature.stat(c) != sig for c, sig in record.companions.items()
+    ):
+        return filestate.Change.CHANGED  # a subagent's file changed: the session is read again
+    return change
+
+
+def _rewrite_unpriced(conn: sqlite3.Connection, pricer) -> None:
+    """The store-wide warnings about unpriced models, made again after a file was read again (the
+    FileWriter took the old ones out with the rest of the file's warnings that name no line or run)."""
+    from . import pricing
+
+    messages = pricing.unpriced_messages(pricing.unpriced_calls(conn), pricer)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        n = conn.execute("SELECT coalesce(max(n), 0) FROM problems").fetchone()[0]
+        conn.executemany(
+            "INSERT INTO problems (n, message) VALUES (?, ?)", [(n + i, m) for i, m in enumerate(messages, 1)]
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _remove_store(db_path: str) -> None:
@@ -309,7 +450,7 @@ def _holds_estimates(path: str) -> bool:
 
 def prepare(
     path: str, *, fmt: str | None = None, use_cache: bool = True, output: str | None = None, estimate: bool = True
-) -> Opening:
+) -> Openable:
     """Detect the format and decide where the store lives. Raises UnusableInput.
 
     A pipe (`tracetui list <(zcat x.jsonl.gz)`) is read once into a private copy, which is what
@@ -323,8 +464,13 @@ def prepare(
             opening = prepare(copy, fmt=fmt, use_cache=False, output=output, estimate=estimate)
         except UnusableInput as exc:
             raise UnusableInput(path, exc.problem) from None
+        assert isinstance(opening, Opening)
         opening.source = path
         return opening
+    from . import folders
+
+    if folders.is_folder(path):
+        return folders.prepare_folder(path, fmt=fmt, use_cache=use_cache, output=output, estimate=estimate)
     module, head = sources.detect(path, fmt)
     if output is None and sources.in_place(module, head):
         if estimate or module.NAME != "tracetui-sqlite" or not _holds_estimates(path):

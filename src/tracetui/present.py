@@ -226,10 +226,11 @@ def run_totals(run: Run, *, short: bool = False) -> Text:
 
 def filter_text(flt: RunFilter) -> Text:
     """What a run filter keeps, as the run list's status line and the stats screen say it:
-    " · status: failed · agent: a · model: m · tool: t · time: 2026-11-01 09:00–10:00 · search: 'x'"."""
+    " · status: failed · agent: a · model: m · tool: t · project: p · file: f · time: 2026-11-01 09:00–10:00
+    · search: 'x'"."""
     text = Text()
     items: list[tuple[str, object]] = [("status", flt.status), ("agent", flt.agent), ("model", flt.model)]
-    items.append(("tool", flt.tool))
+    items += [("tool", flt.tool), ("project", flt.project), ("file", flt.file)]
     if flt.since is not None or flt.until is not None:
         items.append(("time", display.period(flt.since, flt.until)))
     for label, value in items:

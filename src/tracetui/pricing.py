@@ -297,10 +297,19 @@ def apply(run: Run, pricer: Pricer | None) -> Run:
 
 def unpriced_problems(conn: sqlite3.Connection, pricer: Pricer) -> list[str]:
     """One message per model the store's model calls used that the price table does not have."""
-    rows = conn.execute(
+    return unpriced_messages(unpriced_calls(conn), pricer)
+
+
+def unpriced_calls(conn: sqlite3.Connection) -> list[tuple[str, str | None, int]]:
+    """(model, provider, calls) of the store's model calls with token counts and no cost."""
+    return conn.execute(
         "SELECT model, provider, count(*) FROM steps WHERE model IS NOT NULL AND cost_usd IS NULL"
         " AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL) GROUP BY model, provider ORDER BY model, provider"
     ).fetchall()
+
+
+def unpriced_messages(rows: list[tuple[str, str | None, int]], pricer: Pricer) -> list[str]:
+    """The warning about each model of unpriced_calls(): not in the price table, or its counts unusable."""
     out = []
     version = data_version()
     for model, provider, calls in rows:

@@ -19,11 +19,13 @@ def console() -> Console:
     return Console(width=width, highlight=False, soft_wrap=False, emoji=False)
 
 
-def runs_table(runs: list[Run]) -> None:
+def runs_table(runs: list[Run], *, files: bool = False) -> None:
+    """One row per run; `files`: with the file each was read from (the runs of a folder)."""
     table = Table(box=None, pad_edge=False, header_style="bold")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("status", "left"),
         ("run", "left"),
+        *((("file", "left"),) if files else ()),
         ("agent", "left"),
         ("started", "left"),
         ("duration", "right"),
@@ -40,6 +42,7 @@ def runs_table(runs: list[Run]) -> None:
         table.add_row(
             present.status_text(run.status),
             safe_text(display.clip(run.id)),
+            *((safe_text(display.clip(run.source_file or "-")),) if files else ()),
             safe_text(display.clip(run.agent or "-")),
             safe_text(display.when(run.started_at)),
             safe_text(display.duration(run.duration_ms)),

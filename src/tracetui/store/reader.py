@@ -29,6 +29,10 @@ class RunFilter:
     tool: str | None = None  # runs with a call of this tool
     since: str | None = None  # runs started at or after this ISO time (UTC, as stored)
     until: str | None = None  # … and before this one
+    file: str | None = None  # runs read from a file whose path (in a folder: within it) contains this text
+    project: str | None = (
+        None  # runs whose project (metadata "project": a coding agent's cwd; else agent) contains this
+    )
 
     def where(self) -> tuple[str, list[Any]]:
         clauses, args = [], []
@@ -38,8 +42,19 @@ class RunFilter:
             values = [value] if isinstance(value, str) else list(value)
             clauses.append(f"{col} IN ({', '.join('?' * len(values))})")
             args.extend(values)
+        if self.file:
+            clauses.append("source_file LIKE ? ESCAPE '\\'")
+            args.append(_contains(self.file))
+        if self.project:
+            # A run without a project in its metadata is matched by its agent, where coding agents put
+            # the project's name.
+            clauses.append(
+                "coalesce(CASE WHEN json_valid(metadata) THEN json_extract(metadata, '$.project') END, agent)"
+                " LIKE ? ESCAPE '\\'"
+            )
+            args.append(_contains(self.project))
         if self.search:
-            like = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            like = _contains(self.search)
             clauses.append(
                 "(id LIKE ? ESCAPE '\\' OR agent LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\'"
                 " OR session LIKE ? ESCAPE '\\')"
@@ -63,6 +78,11 @@ class RunFilter:
     def active(self) -> bool:
         """Whether it leaves any run out."""
         return self.where()[0] != ""
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern matching text that contains `text` literally (ESCAPE '\\')."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _decode(row: sqlite3.Row, json_defaults: dict[str, Any]) -> dict[str, Any]:
@@ -302,11 +322,17 @@ class Store:
         return Scope(self.conn, where, args, priced=self.estimated)
 
     def problems(self, limit: int | None = None) -> list[Problem]:
+        """What reading the source skipped or repaired; in a folder's store each names its file (None:
+        the folder as a whole), elsewhere the source's label."""
         try:
-            sql = "SELECT line, run_id, message FROM problems ORDER BY n"
+            sql = "SELECT * FROM problems ORDER BY n"
             if limit is not None:
                 sql += f" LIMIT {int(limit)}"
-            return [Problem(r[2], line=r[0], run_id=r[1], source_file=self.label) for r in self.conn.execute(sql)]
+            out = []
+            for r in self.conn.execute(sql):
+                where = r["file"] if "file" in r.keys() else self.label
+                out.append(Problem(r["message"], line=r["line"], run_id=r["run_id"], source_file=where))
+            return out
         except sqlite3.OperationalError:
             return []
 

@@ -20,7 +20,8 @@ from textual.worker import get_current_worker
 
 from .. import display
 from ..errors import TraceError
-from ..loading import ImportCancelled, Opening
+from ..folders import FORMAT as FOLDER
+from ..loading import ImportCancelled, Openable
 from ..store import Store
 from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun
 from .plain import notify_plain, palette_text
@@ -51,7 +52,7 @@ class TraceApp(App):
         ),
     ]
 
-    def __init__(self, opening: Opening, *, run_id: str | None = None, failed: bool = False) -> None:
+    def __init__(self, opening: Openable, *, run_id: str | None = None, failed: bool = False) -> None:
         super().__init__()
         self.opening = opening
         self.importing = not opening.ready
@@ -64,7 +65,7 @@ class TraceApp(App):
         self._pending_failed = failed
         self._store: Store | None = None  # the event loop's own connection, for quick lookups
         self._notice_told = False
-        self.runs_screen = RunsScreen(self.new_store, importing=self.importing)
+        self.runs_screen = RunsScreen(self.new_store, importing=self.importing, files=opening.format == FOLDER)
 
     # -- stores -----------------------------------------------------------------------------------
     def new_store(self) -> Store:

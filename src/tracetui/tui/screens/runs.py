@@ -30,6 +30,43 @@ SORT_KEYS = Binding.Group("Cycle the sort column · reverse the sort")
 SEARCH_KEYS = Binding.Group("Search · clear the search and filters")
 
 
+SEARCH_FIELDS = ("file", "project", "model")  # `file:x` in the search box filters by file, and so on
+
+
+def parse_search(text: str) -> dict[str, str | None]:
+    """The search box's text as RunFilter fields: `file:`, `project:` and `model:` words (quoted when
+    they hold spaces) narrow by those, the rest is searched for in ids, agents, errors and sessions."""
+    import shlex
+
+    out: dict[str, str | None] = dict.fromkeys(SEARCH_FIELDS)
+    if not any(f"{name}:" in text for name in SEARCH_FIELDS):
+        out["search"] = text.strip() or None  # plain text is searched for as it is
+        return out
+    try:
+        words = shlex.split(text)
+    except ValueError:  # an unbalanced quote: take the words as they are
+        words = text.split()
+    rest = []
+    for word in words:
+        name, colon, value = word.partition(":")
+        if colon and name in SEARCH_FIELDS and value:
+            out[name] = value
+        else:
+            rest.append(word)
+    out["search"] = " ".join(rest) or None
+    return out
+
+
+def search_text(flt: RunFilter) -> str:
+    """What the search box says for a filter (parse_search's inverse)."""
+    import shlex
+
+    words = [f"{name}:{shlex.quote(value)}" for name in SEARCH_FIELDS if (value := getattr(flt, name))]
+    if flt.search:
+        words.append(flt.search)
+    return " ".join(words)
+
+
 class RunsScreen(Screen):
     """The run list with its status line; `/` searches, `F`/`A` filter, `s`/`S` sort."""
 
@@ -59,9 +96,10 @@ class RunsScreen(Screen):
         ),
     ]
 
-    def __init__(self, connect: Callable[[], Store], *, importing: bool = False) -> None:
+    def __init__(self, connect: Callable[[], Store], *, importing: bool = False, files: bool = False) -> None:
+        """files: the runs come from many files (a folder): show each run's file."""
         super().__init__(id="runs-screen")
-        self.run_list = RunList(connect, store_growing=importing, id="run-list")
+        self.run_list = RunList(connect, store_growing=importing, files=files, id="run-list")
         self._agents: list[str] | None = None
         self._poll: Timer | None = None
         self._problems = 0
@@ -79,7 +117,10 @@ class RunsScreen(Screen):
             yield Static(id="progress-label")
         yield Static(id="summary")
         yield Static(id="warnings")
-        yield Input(placeholder="search run ids, agents, errors — Enter applies, Esc clears", id="search")
+        yield Input(
+            placeholder="search run ids, agents, errors; file:, project:, model: narrow — Enter applies, Esc clears",
+            id="search",
+        )
         yield self.run_list
         yield Static(id="empty")
         yield Footer(compact=True)
@@ -253,21 +294,21 @@ class RunsScreen(Screen):
     def action_search(self) -> None:
         search = self.query_one("#search", Input)
         search.display = True
-        search.value = self.run_list.flt.search or ""
+        search.value = search_text(self.run_list.flt)
         search.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        value = event.value.strip() or None
-        self._set(flt=replace(self.run_list.flt, search=value))
-        event.input.display = value is not None
+        flt = replace(self.run_list.flt, **parse_search(event.value))
+        self._set(flt=flt)
+        event.input.display = bool(search_text(flt))
         self.run_list.focus()
 
     def action_clear(self) -> None:
         search = self.query_one("#search", Input)
-        if search.has_focus or self.run_list.flt.search:
+        if search.has_focus or search_text(self.run_list.flt):
             search.value = ""
             search.display = False
-            self._set(flt=replace(self.run_list.flt, search=None))
+            self._set(flt=replace(self.run_list.flt, **parse_search("")))
         elif self._filtered():
             self._set(flt=RunFilter())
         self.run_list.focus()

@@ -54,9 +54,11 @@ COLUMNS = (
     Column("cost", "cost", 9, "cost", right=True),
     Column("error", "error", 0, "error"),
 )
+# The runs of a folder also show the file each was read from, after the run id.
+FILE_COLUMN = Column("file", "file", 24, None)
 MIN_ID, MAX_ID, MIN_ERROR = 12, 36, 20
 # Left out first when the terminal is too narrow for every column.
-DROP_ORDER = ("credits", "cost", "tokens", "steps", "duration", "started", "agent")
+DROP_ORDER = ("credits", "file", "cost", "tokens", "steps", "duration", "started", "agent")
 
 
 def cell_texts(run: Run) -> dict[str, str]:
@@ -66,6 +68,7 @@ def cell_texts(run: Run) -> dict[str, str]:
     return {
         "status": display.status_word(run.status),
         "id": display.clip(run.id),
+        "file": display.clip(run.source_file or "-"),
         "agent": display.clip(run.agent or "-"),
         "started": display.when(run.started_at),
         "duration": display.duration(run.duration_ms),
@@ -132,8 +135,12 @@ class RunList(CursorList, can_focus=True):
     RunList > .run-list--pending { color: $text-muted; }
     """
 
-    def __init__(self, connect: Callable[[], Store], *, store_growing: bool = False, id: str | None = None) -> None:
+    def __init__(
+        self, connect: Callable[[], Store], *, store_growing: bool = False, files: bool = False, id: str | None = None
+    ) -> None:
+        """files: show the file each run was read from (the runs of a folder)."""
         super().__init__(id=id)
+        self.columns = COLUMNS if not files else (*COLUMNS[:3], FILE_COLUMN, *COLUMNS[3:])
         self.connect = connect  # a new read-only store connection (one per thread)
         self.store_growing = store_growing  # the import is still writing: a failed query may just be early
         self.flt = RunFilter()
@@ -342,7 +349,7 @@ class RunList(CursorList, can_focus=True):
         At narrow widths the least needed columns are left out (the error excerpt stays), rather
         than pushing the error off screen to the right.
         """
-        columns = list(COLUMNS)
+        columns = list(self.columns)
         for name in DROP_ORDER:
             needed = sum(c.width + 1 for c in columns if c.width) + MIN_ID + MIN_ERROR + 1
             if needed <= self.size.width:
@@ -423,4 +430,4 @@ class RunList(CursorList, can_focus=True):
         return cell
 
 
-__all__ = ["RunList", "SORT_CYCLE", "COLUMNS", "cell_texts"]
+__all__ = ["RunList", "SORT_CYCLE", "COLUMNS", "FILE_COLUMN", "cell_texts"]

@@ -1,0 +1,143 @@
+"""Reading one file's runs into a store that keeps track of its files (store/files.py): all of the file,
+or only what was appended to it since the last read.
+
+Used for each file of a folder (folder_import.py, in this process or a worker process) and by
+loading.Opening.refresh() for the store of one file. Whatever goes wrong with a file becomes a
+problem recorded against it; the other files of a folder are read all the same.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from . import filestate, pricing, sources
+from .errors import UnusableInput
+from .filestate import Read, Signature
+from .model import Problem, Run, finalize_run, tree_problems
+from .sources.records import parse_line
+from .store.files import RUNS, UNREADABLE, Diff, FileRecord, FileWriter
+
+
+@dataclass
+class FileResult:
+    """What reading one file did to the store."""
+
+    key: str
+    runs: int = 0
+    diff: Diff = field(default_factory=Diff)
+    appended: bool = False  # only the lines appended since the last read were read
+    problem: str | None = None  # why nothing (or not everything) could be read
+
+
+def can_append(module: sources.Source, head: sources.Head) -> bool:
+    """Whether a file that grew can be read from where the last read ended: one whole run per line.
+
+    Other formats build a run from the whole file (a session is one run that grows) or from records
+    anywhere in it, so a grown file of theirs is read again from the start.
+    """
+    return sources.lines_in_parallel(module, head)
+
+
+def read_file(
+    conn: sqlite3.Connection,
+    path: str,
+    key: str | None,
+    fmt: str,
+    pricer,
+    *,
+    previous: FileRecord | None = None,
+) -> FileResult:
+    """Put the runs of the file at `path` into the store in place of what it held of the file.
+
+    key: the file's row in the files table (None: the store of this one file, whose row is its path).
+    previous: the file's row from the last read; when the file only grew since and its format has one
+    run per line, only the lines from the last whole line read on are read.
+    """
+    record = FileRecord(key if key is not None else os.path.abspath(path), RUNS, fmt)
+    result = FileResult(record.path)
+    problems: list[Problem] = []
+    writer: FileWriter | None = None
+    try:
+        module = sources.by_name(fmt)
+        read = filestate.measure(path)
+        head = sources.read_head(path)
+        since = _append_point(path, module, head, previous)
+        writer = FileWriter(conn, key, since_line=None if since is None else since[1] + 1)
+        record.was_read(read)
+        record.companions = {c: Signature.stat(c) for c in sources.companions(module, head)}
+        if since is None:
+            runs = module.read(head, problems.append, sources.SourceFile(path))
+        else:
+            result.appended = True
+            runs = _appended_runs(path, module, since, read, record, problems)
+        for run in runs:
+            run.source_file = run.source_file or path
+            writer.add(finalize_run(pricing.apply(run, pricer)))
+            problems.extend(tree_problems(run))
+    except UnusableInput as exc:
+        result.problem = exc.problem
+    except OSError as exc:
+        result.problem = f"cannot read: {exc.strerror or exc}"
+    except sqlite3.Error:
+        raise  # the store, not the file: the caller decides
+    except Exception as exc:  # a reader's bug must not stop the other files
+        result.problem = f"import failed ({type(exc).__name__}: {exc})"
+    if result.problem is not None:
+        record.role, record.problem = UNREADABLE, result.problem
+        problems.append(Problem(result.problem))
+        if writer is None or writer.since_line is not None:
+            writer = FileWriter(conn, key)  # a failed append: what was read of the file is replaced
+    assert writer is not None
+    result.diff = writer.finish(record, problems)
+    result.runs = record.runs
+    return result
+
+
+def _append_point(
+    path: str, module: sources.Source, head: sources.Head, previous: FileRecord | None
+) -> tuple[int, int] | None:
+    """(offset, lines before it) to read on from, when the file only grew and its format allows it."""
+    if previous is None or previous.role != RUNS or previous.read is None or previous.format != module.NAME:
+        return None
+    if not can_append(module, head):
+        return None
+    change, _ = filestate.compare(previous.read, path)
+    if change is not filestate.Change.GREW:
+        return None
+    if previous.restart is not None and previous.restart_line is not None:
+        return previous.restart, previous.restart_line
+    return filestate.line_start(path, previous.read.sig.size)
+
+
+def _appended_runs(
+    path: str,
+    module: sources.Source,
+    since: tuple[int, int],
+    read: Read,
+    record: FileRecord,
+    problems: list[Problem],
+) -> Iterator[Run]:
+    """The runs on the lines from `since` on; leaves in `record` where the next append starts."""
+    assert isinstance(module, sources.LinesInParallel)
+    offset, number = since
+    restart, restart_line = offset, number
+    with open(path, "rb") as f:
+        f.seek(offset)
+        position = offset
+        for raw in f:
+            number += 1
+            position += len(raw)
+            complete = raw.endswith(b"\n")
+            if complete and position <= read.sig.size:
+                restart, restart_line = position, number
+            rec = parse_line(number, raw, problems.append, complete=complete)
+            if rec is None:
+                continue
+            run = module.run_from_line(number, rec, problems.append)
+            if run is not None:
+                run.source_line = run.source_line or number
+                yield run
+    record.restart, record.restart_line = restart, restart_line

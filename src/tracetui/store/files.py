@@ -1,0 +1,340 @@
+"""The files a store's runs were read from, and writing one file's runs into a store that holds others.
+
+A store made from files (a folder's store, or one file's import cache once it is refreshed) has a
+`files` table: one row per file, saying what it is to the store (`role`), its format, how it was
+when read (filestate.Read), where an append to it can be read from, the companion files its runs
+were read from too, and how many runs it gave. In a folder's store each run's `source_file` is the
+file's key (its path within the folder), so a file's runs, steps and problems can be replaced
+alone; in one file's store the file's runs are all the runs.
+
+FileWriter writes one file: the runs are read before the write lock is taken, and what the store
+held of the file is replaced in the same transaction that adds the new runs, so readers never see
+half of a file, and several processes can write different files of one store in turn.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import orjson
+
+from ..filestate import Read, Signature
+from ..model import FLAG_DUPLICATE_ID, Problem, Run
+from .schema import RUN_COLUMNS, STEP_COLUMNS, insert_sql, run_row, step_row, to_json
+
+# What a file is to the store.
+RUNS = "runs"  # its runs are in the store
+COMPANION = "companion"  # read as part of another file's runs (a session's subagent files)
+OTHER = "other"  # no format claims it; `problem` says what it is
+UNREADABLE = "unreadable"  # it could not be read; `problem` says why
+
+_COLUMNS = (
+    "path TEXT PRIMARY KEY, role TEXT NOT NULL, format TEXT, problem TEXT,"
+    " size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, ino INTEGER, dev INTEGER, head TEXT, tail TEXT,"
+    " restart INTEGER, restart_line INTEGER, companions TEXT, runs INTEGER"
+)
+_FIELDS = "path, role, format, problem, size, mtime_ns, ctime_ns, ino, dev, head, tail, restart, restart_line, companions, runs"
+# Run columns that change when a run grows or is rewritten: what Diff compares.
+_FINGERPRINT = (
+    "step_count",
+    "failed_steps",
+    "status",
+    "ended_at",
+    "total_tokens_in",
+    "total_tokens_out",
+    "total_cost_usd",
+    "error",
+)
+_FINGERPRINT_AT = [list(RUN_COLUMNS).index(c) for c in _FINGERPRINT]
+CHUNK_ROWS = 20000  # rows held in memory before a big file's runs are written in a transaction of their own
+
+
+@dataclass
+class FileRecord:
+    """One row of the files table."""
+
+    path: str
+    role: str
+    format: str | None = None
+    problem: str | None = None
+    sig: Signature | None = None  # stat when it was listed or read
+    head: str | None = None  # hashes of the first and last bytes as read (files whose runs were read)
+    tail: str | None = None
+    restart: int | None = None  # where an append can be read from: the end of the last whole line read
+    restart_line: int | None = None  # lines before `restart`
+    companions: dict[str, Signature | None] = field(default_factory=dict)  # path -> signature when read
+    runs: int = 0
+
+    @property
+    def read(self) -> Read | None:
+        """The file as it was when its runs were read (None for a file that was only listed)."""
+        if self.sig is None or self.head is None or self.tail is None:
+            return None
+        return Read(self.sig, self.head, self.tail)
+
+    def was_read(self, read: Read) -> None:
+        self.sig, self.head, self.tail = read.sig, read.head, read.tail
+
+    def row(self) -> tuple:
+        sig = self.sig.fields() if self.sig is not None else [None] * 5
+        companions = {path: (s.fields() if s else None) for path, s in self.companions.items()}
+        return (
+            self.path,
+            self.role,
+            self.format,
+            self.problem,
+            *sig,
+            self.head,
+            self.tail,
+            self.restart,
+            self.restart_line,
+            to_json(companions),
+            self.runs,
+        )
+
+    @classmethod
+    def from_row(cls, row: tuple) -> FileRecord:
+        path, role, fmt, problem, size, mtime, ctime, ino, dev, head, tail, restart, line, companions, runs = row
+        sig = Signature(size, mtime, ctime, ino, dev) if size is not None else None
+        listed = orjson.loads(companions) if companions else {}
+        return cls(
+            path,
+            role,
+            fmt,
+            problem,
+            sig,
+            head,
+            tail,
+            restart,
+            line,
+            {p: (Signature(*s) if s else None) for p, s in listed.items()},
+            runs or 0,
+        )
+
+
+def create(conn: sqlite3.Connection, *, folder: bool = False, unpriced_index: bool = True) -> None:
+    """The files table (and, in a folder's store, a file column on problems and an index to find a
+    file's runs), and an index of the model calls left unpriced, which the warnings are made from
+    after a file is read again (skipped at the end of a first import: building it scans every step)."""
+    conn.execute(f"CREATE TABLE IF NOT EXISTS files ({_COLUMNS})")
+    if folder:
+        if "file" not in {r[1] for r in conn.execute("PRAGMA table_info(problems)")}:
+            conn.execute("ALTER TABLE problems ADD COLUMN file TEXT")
+        conn.execute("CREATE INDEX IF NOT EXISTS idx_runs_source_file ON runs (source_file)")
+        conn.execute("CREATE INDEX IF NOT EXISTS idx_problems_file ON problems (file)")
+    if not unpriced_index:
+        return
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS idx_steps_unpriced ON steps (model, provider)"
+        " WHERE model IS NOT NULL AND cost_usd IS NULL"
+    )
+
+
+def save_now(conn: sqlite3.Connection, record: FileRecord) -> None:
+    """save() in a transaction of its own (the connection is in autocommit mode)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        save(conn, record)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def has_files(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'files'").fetchone() is not None
+
+
+def load(conn: sqlite3.Connection) -> dict[str, FileRecord]:
+    return {row[0]: FileRecord.from_row(row) for row in conn.execute(f"SELECT {_FIELDS} FROM files")}
+
+
+def save(conn: sqlite3.Connection, record: FileRecord) -> None:
+    conn.execute(f"INSERT OR REPLACE INTO files ({_FIELDS}) VALUES ({', '.join('?' * 15)})", record.row())
+
+
+@dataclass
+class Diff:
+    """What writing a file changed in the store: run ids added, rewritten with a difference, removed."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def extend(self, other: Diff) -> None:
+        self.added += other.added
+        self.changed += other.changed
+        self.removed += other.removed
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+def diff(before: dict[str, tuple], after: dict[str, tuple]) -> Diff:
+    return Diff(
+        added=[i for i in after if i not in before],
+        changed=[i for i in after if i in before and before[i] != after[i]],
+        removed=[i for i in before if i not in after],
+    )
+
+
+class FileWriter:
+    """Writes the runs read from one file into a store, in place of what the store held of that file.
+
+    `key` is the file's path in the files table of a folder's store (its runs carry it as source_file,
+    its problems as file); None for a store of that one file, whose runs are all the runs.
+    `since_line`: only the runs read from that line on are replaced (an append to JSON Lines with
+    one run per line); None: all of the file's runs.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, key: str | None, *, since_line: int | None = None) -> None:
+        self.conn, self.key, self.since_line = conn, key, since_line
+        self.problems: list[Problem] = []
+        self._runs: list[Run] = []
+        self._held = 0  # rows held in _runs
+        self._before: dict[str, tuple] | None = None
+        self._after: dict[str, tuple] = {}
+        self._taken: set[str] = set()  # ids this file has used (a repeated one is kept apart too)
+        self._run_sql = insert_sql("runs", RUN_COLUMNS)
+        self._step_sql = insert_sql("steps", STEP_COLUMNS)
+        self._n = 0
+
+    # -- what the store holds of the file ---------------------------------------------------------
+    def _scope(self, *, whole_file: bool = False) -> tuple[str, list]:
+        clauses: list[str] = []
+        args: list[str | int] = []
+        if self.key is not None:
+            clauses.append("source_file = ?")
+            args.append(self.key)
+        if self.since_line is not None and not whole_file:
+            clauses.append("source_line >= ?")
+            args.append(self.since_line)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    def _remove_old(self) -> None:
+        where, args = self._scope()
+        cols = ", ".join(_FINGERPRINT)
+        self._before = {r[0]: tuple(r[1:]) for r in self.conn.execute(f"SELECT id, {cols} FROM runs{where}", args)}
+        ids = list(self._before)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            self.conn.execute(f"DELETE FROM steps WHERE run_id IN ({marks})", chunk)
+            self.conn.execute(f"DELETE FROM runs WHERE id IN ({marks})", chunk)
+            if self.since_line is not None:
+                self.conn.execute(f"DELETE FROM problems WHERE run_id IN ({marks})", chunk)
+        if self.key is not None:
+            if self.since_line is None:
+                self.conn.execute("DELETE FROM problems WHERE file = ?", (self.key,))
+            else:
+                self.conn.execute("DELETE FROM problems WHERE file = ? AND line >= ?", (self.key, self.since_line))
+        elif self.since_line is None:
+            self.conn.execute("DELETE FROM problems")
+        else:
+            self.conn.execute(
+                "DELETE FROM problems WHERE line >= ? OR (line IS NULL AND run_id IS NULL)", (self.since_line,)
+            )
+
+    # -- writing ----------------------------------------------------------------------------------
+    def add(self, run: Run) -> None:
+        """A finalized run of the file; written in a transaction of its own once enough rows are held."""
+        if self.key is not None and run.source_file != self.key:
+            if run.source_file and not run.extra.get("source_file"):
+                run.extra["source_file"] = run.source_file  # the file it names (tracetui's own exports keep one)
+            run.source_file = self.key
+        self._runs.append(run)  # its id is settled when it is written
+        self._held += len(run.steps) + 1
+        if self._held >= CHUNK_ROWS:
+            self._flush(final=False)
+
+    def finish(self, record: FileRecord | None = None, problems: Iterable[Problem] = ()) -> Diff:
+        """Write what is held, the file's problems and its files row; returns what changed."""
+        self.problems.extend(problems)
+        self._flush(final=True, record=record)
+        assert self._before is not None
+        return diff(self._before, self._after)
+
+    def finish_removed(self) -> Diff:
+        assert self._before is not None
+        return diff(self._before, {})
+
+    def _begin(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+        if self._before is None:
+            self._remove_old()
+
+    def _flush(self, *, final: bool, record: FileRecord | None = None) -> None:
+        runs, self._runs, self._held = self._runs, [], 0
+        self._begin()
+        try:
+            run_rows: list[tuple] = []
+            step_rows: list[list] = []
+            for run in runs:
+                self._settle_id(run)
+                row = run_row(run)
+                self._after[run.id] = tuple(row[i] for i in _FINGERPRINT_AT)
+                run_rows.append(row)
+                step_rows.extend(step_row(s) for s in run.steps)
+            self.conn.executemany(self._run_sql, run_rows)
+            self.conn.executemany(self._step_sql, step_rows)
+            if final:
+                self._write_problems()
+                if record is not None:
+                    where, args = self._scope(whole_file=True)
+                    record.runs = self.conn.execute(f"SELECT count(*) FROM runs{where}", args).fetchone()[0]
+                    save(self.conn, record)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def _settle_id(self, run: Run) -> None:
+        """A run id the store already has (from another file, or earlier in this one) is kept apart as
+        `id~n`, the rule a single file's import follows."""
+        original = run.id
+        if original not in self._taken and not self._in_store(original):
+            self._taken.add(original)
+            return
+        n = 2
+        while f"{original}~{n}" in self._taken or self._in_store(f"{original}~{n}"):
+            n += 1
+        run.id = f"{original}~{n}"
+        self._taken.add(run.id)
+        for step in run.steps:
+            step.run_id = run.id
+        run.extra["original_id"] = original
+        if FLAG_DUPLICATE_ID not in run.flags:
+            run.flags.append(FLAG_DUPLICATE_ID)
+        self.problems.append(
+            Problem(f"duplicate run id {original!r}: kept as {run.id!r}", line=run.source_line, run_id=run.id)
+        )
+
+    def _in_store(self, run_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+
+    def _write_problems(self) -> None:
+        if not self.problems:
+            return
+        n = self.conn.execute("SELECT coalesce(max(n), 0) FROM problems").fetchone()[0]
+        if self.key is None:
+            rows = [(n + i, p.line, p.run_id, p.message) for i, p in enumerate(self.problems, 1)]
+            self.conn.executemany("INSERT INTO problems (n, line, run_id, message) VALUES (?, ?, ?, ?)", rows)
+        else:
+            rows2 = [(n + i, p.line, p.run_id, p.message, self.key) for i, p in enumerate(self.problems, 1)]
+            self.conn.executemany("INSERT INTO problems (n, line, run_id, message, file) VALUES (?, ?, ?, ?, ?)", rows2)
+        self.problems = []
+
+
+def remove(conn: sqlite3.Connection, key: str) -> Diff:
+    """Take a file out of a folder's store: its runs, steps, problems and row."""
+    writer = FileWriter(conn, key)
+    writer._begin()
+    try:
+        conn.execute("DELETE FROM files WHERE path = ?", (key,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return writer.finish_removed()
