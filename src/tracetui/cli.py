@@ -206,7 +206,7 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     ctx.exit()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.option(
     "--version",
     is_flag=True,
@@ -215,13 +215,76 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     callback=_print_version,
     help="Show the version, and the version and date of the bundled price data, and exit.",
 )
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """tracetui: read AI-agent execution traces in the terminal.
 
-    PATH is a trace file (SQLite, JSON or JSONL) in any format `tracetui formats` lists. The format
-    is detected from the content. JSON inputs are imported once into a cache.
+    PATH is a trace file (SQLite, JSON or JSONL) in any format `tracetui formats` lists, or a folder
+    of them. The format is detected from the content. JSON inputs are imported once into a cache.
+
+    Without a command, tracetui shows the traces it finds on this machine (`tracetui sources`) and
+    opens the one you pick.
     """
     warnings.showwarning = show_warning
+    if ctx.invoked_subcommand is None:
+        _start()
+
+
+def _start() -> None:
+    """`tracetui` alone: the start screen on a terminal, else the list `tracetui sources` prints."""
+    from .discovery import discover
+
+    found, looked = discover()
+    if not _on_terminal():
+        _print_sources(found, looked)
+        return
+    from .parallel import start_helpers
+    from .tui.app import TraceApp
+
+    start_helpers()  # now, while sys.stderr is still the real one (Textual captures it)
+    app = TraceApp(None, found=found, looked=looked)
+    app.run()
+    if app.return_code:
+        sys.exit(app.return_code)
+
+
+@main.command("sources")
+@click.option("--json", "as_json", is_flag=True, help="A JSON object: the sources found and every place looked in.")
+def sources_cmd(as_json):
+    """The traces on this machine: where coding agents (Claude Code, Codex, Gemini CLI, OpenCode) and
+    tracing tools (Phoenix, MLflow) keep them by default, honouring CLAUDE_CONFIG_DIR, CODEX_HOME,
+    GEMINI_CLI_HOME, PHOENIX_WORKING_DIR, MLFLOW_TRACKING_URI and XDG_DATA_HOME. Only names and sizes
+    are read (stat): no file is opened. Open one with `tracetui open PATH`."""
+    from .discovery import discover
+
+    found, looked = discover()
+    if as_json:
+        from datetime import UTC, datetime
+
+        def when(ts: float | None) -> str | None:
+            return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+        click.echo(
+            dumps(
+                {
+                    "sources": [{**f.as_dict(), "newest": when(f.newest)} for f in found],
+                    "looked_in": [{"tool": p.tool, "format": p.format, "path": p.path, "why": p.why} for p in looked],
+                }
+            )
+        )
+        return
+    _print_sources(found, looked)
+
+
+def _print_sources(found, looked) -> None:
+    if not found:
+        for line in display.nothing_found([(p.tool, p.path, p.why) for p in looked]):
+            click.echo(line)
+        return
+    from .textout import sources_table
+
+    sources_table(found)
+    click.echo("\nOpen one with `tracetui open PATH`, or run `tracetui` on a terminal to pick one.")
 
 
 @main.command("list")

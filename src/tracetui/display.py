@@ -221,3 +221,32 @@ def problem_source(label: str, file: str | None) -> str:
     if not file or file == label:
         return label
     return f"{label.rstrip('/')}/{file}"
+
+
+def source_cells(tool: str, path: str, files: int, unit: str, size: int, newest: float | None) -> list[str]:
+    """A row of `tracetui sources` and of the start screen: tool, sessions, size, newest activity, path
+    (last: the one that is cut when the terminal is narrow)."""
+    from datetime import UTC, datetime
+
+    if unit == "database":
+        count = "database"
+    else:
+        count = f"{files:,} session file{'' if files == 1 else 's'}"
+    latest = "-" if newest is None else datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%d %H:%M")
+    return [safe(tool, single_line=True), count, size_text(size), latest, safe(path, single_line=True)]
+
+
+SOURCE_HEADERS = ("tool", "holds", "size", "newest (UTC)", "path")
+
+
+def nothing_found(looked: list[tuple[str, str, str]]) -> list[str]:
+    """What `tracetui sources` and the start screen say when no place holds traces: where they looked
+    ((tool, path, why) each) and how to open a file."""
+    lines = ["No traces found where coding agents and tracing tools keep them. Looked in:"]
+    lines += [f"  {safe(tool, single_line=True)}: {safe(path, single_line=True)} ({why})" for tool, path, why in looked]
+    lines += [
+        "",
+        "Open a trace file or a folder of them with `tracetui open PATH`;",
+        "`tracetui formats` lists what tracetui reads.",
+    ]
+    return lines

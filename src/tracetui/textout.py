@@ -56,6 +56,16 @@ def runs_table(runs: list[Run], *, files: bool = False) -> None:
     console().print(table)
 
 
+def sources_table(found) -> None:
+    """`tracetui sources`: one row per place that holds traces (discovery.Found)."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in display.SOURCE_HEADERS:
+        table.add_column(name, justify="right" if name in ("holds", "size") else "left", no_wrap=True)
+    for f in found:
+        table.add_row(*(Text(cell) for cell in f.cells()))
+    console().print(table)
+
+
 def step_segments(step: Step) -> list[tuple[str, str]]:
     """One step as (text, style) pieces: status, name, kind, badges, duration, subtree totals, flags, error."""
     kind = step.kind + (

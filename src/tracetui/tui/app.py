@@ -23,13 +23,14 @@ from ..errors import TraceError
 from ..folders import FORMAT as FOLDER
 from ..loading import ImportCancelled, Openable
 from ..store import Store
-from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun
+from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun, OpenSource
 from .plain import notify_plain, palette_text
 from .screens.error import ErrorScreen
 from .screens.help import HelpScreen
 from .screens.runs import RunsScreen
 
 if TYPE_CHECKING:
+    from ..discovery import Found, Place
     from .screens.compare import RunRef
 
 
@@ -52,19 +53,37 @@ class TraceApp(App):
         ),
     ]
 
-    def __init__(self, opening: Openable, *, run_id: str | None = None, failed: bool = False) -> None:
-        super().__init__()
-        self.opening = opening
-        self.importing = not opening.ready
-        if opening.uses_workers:
-            from ..parallel import start_helpers
+    opening: Openable  # what is shown: set at start, or when the start screen opens a source
+    runs_screen: RunsScreen
 
-            start_helpers()  # now, while sys.stderr is still the real one (Textual captures it)
+    def __init__(
+        self,
+        opening: Openable | None,
+        *,
+        run_id: str | None = None,
+        failed: bool = False,
+        found: list[Found] | None = None,
+        looked: list[Place] | None = None,
+    ) -> None:
+        """opening None: start on the start screen, listing `found` (and where discovery `looked`)."""
+        super().__init__()
+        self.importing = False
         self.import_error: str | None = None
         self._pending_run = run_id
         self._pending_failed = failed
         self._store: Store | None = None  # the event loop's own connection, for quick lookups
         self._notice_told = False
+        self._start = (found or [], looked or [])
+        if opening is not None:
+            if opening.uses_workers:
+                from ..parallel import start_helpers
+
+                start_helpers()  # now, while sys.stderr is still the real one (Textual captures it)
+            self._take(opening)
+
+    def _take(self, opening: Openable) -> None:
+        self.opening = opening
+        self.importing = not opening.ready
         self.runs_screen = RunsScreen(self.new_store, importing=self.importing, files=opening.format == FOLDER)
 
     # -- stores -----------------------------------------------------------------------------------
@@ -85,12 +104,43 @@ class TraceApp(App):
 
     # -- start-up ---------------------------------------------------------------------------------
     async def on_mount(self) -> None:
+        if not hasattr(self, "opening"):
+            from .screens.start import StartScreen
+
+            await self.push_screen(StartScreen(*self._start))
+            return
+        await self._show_opening()
+
+    async def _show_opening(self) -> None:
         await self.push_screen(self.runs_screen)  # notices from here on land on the run list
         self._tell_notice()
         if self.importing:
             self._import()
         else:
             self._open_requested()
+
+    def on_open_source(self, message: OpenSource) -> None:
+        notify_plain(self, f"Opening {display.safe(message.path, single_line=True)}…", timeout=3)
+        self._prepare(message.path)
+
+    @work(thread=True, exclusive=True, group="prepare")
+    def _prepare(self, path: str) -> None:
+        from ..loading import prepare
+
+        try:
+            opening = prepare(path)
+        except TraceError as exc:
+            self.call_from_thread(notify_plain, self, str(exc), severity="error", timeout=8)
+            return
+        self.call_from_thread(self._opened, opening)
+
+    def _opened(self, opening: Openable) -> None:
+        if opening.uses_workers:
+            from ..parallel import start_helpers
+
+            start_helpers()  # started before the app when there is a start screen; a no-op then
+        self._take(opening)
+        self.call_later(self._show_opening)
 
     @work(thread=True, exclusive=True, group="import")
     def _import(self) -> None:

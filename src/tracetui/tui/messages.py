@@ -40,6 +40,13 @@ class JumpToFailedRun(Message):
     direction: int
 
 
+@dataclass
+class OpenSource(Message):
+    """Open this file or folder (Enter on the start screen)."""
+
+    path: str
+
+
 # -- the background import ------------------------------------------------------------------------
 
 

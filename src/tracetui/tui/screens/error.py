@@ -60,7 +60,9 @@ class ProblemsScreen(ModalScreen):
             yield Static(Text(title, style="bold"), id="problems-title")
             body = Text(no_wrap=False)
             for problem in self.problems:
-                body.append(display.safe(str(problem), single_line=True) + "\n")
+                where = problem.source_file
+                line = str(problem) if not where or where == self.path else f"{where}: {problem}"
+                body.append(display.safe(line, single_line=True) + "\n")
             if self.total > len(self.problems):
                 body.append(f"… and {self.total - len(self.problems):,} more", "dim")
             with VerticalScroll(id="problems-list"):

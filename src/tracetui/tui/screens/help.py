@@ -36,6 +36,7 @@ SECTIONS = (
     ("Compare", ("tracetui.tui.widgets.pair_list", "tracetui.tui.screens.compare")),
     ("Stats", ("tracetui.tui.screens.stats",)),
     ("Help, warnings and errors", ("tracetui.tui.screens.help", "tracetui.tui.screens.error")),
+    ("Start screen (tracetui alone)", ("tracetui.tui.screens.start",)),
 )
 
 

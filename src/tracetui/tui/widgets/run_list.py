@@ -57,6 +57,7 @@ COLUMNS = (
 # The runs of a folder also show the file each was read from, after the run id.
 FILE_COLUMN = Column("file", "file", 24, None)
 MIN_ID, MAX_ID, MIN_ERROR = 12, 36, 20
+MIN_FOLDER_ID = 16
 # Left out first when the terminal is too narrow for every column.
 DROP_ORDER = ("credits", "file", "cost", "tokens", "steps", "duration", "started", "agent")
 
@@ -350,8 +351,10 @@ class RunList(CursorList, can_focus=True):
         than pushing the error off screen to the right.
         """
         columns = list(self.columns)
+        # With a file column, room for more of the id is kept by leaving out a column sooner.
+        min_id = MIN_FOLDER_ID if FILE_COLUMN in columns else MIN_ID
         for name in DROP_ORDER:
-            needed = sum(c.width + 1 for c in columns if c.width) + MIN_ID + MIN_ERROR + 1
+            needed = sum(c.width + 1 for c in columns if c.width) + min_id + MIN_ERROR + 1
             if needed <= self.size.width:
                 break
             columns = [c for c in columns if c.name != name]
@@ -415,6 +418,8 @@ class RunList(CursorList, can_focus=True):
                     "●" if marked else " ",
                     style=self.get_component_rich_style("run-list--marked", partial=True) if marked else "",
                 )
+            elif column.name == "file":  # cut in the middle: a file's folder and its name's end both show
+                cell = self._cell(display.clip(run.source_file or "-", width), width, False, None)
             else:
                 style = failed_style if column.name in ("status", "id", "error") else None
                 cell = self._cell(cells[column.name], width, column.right, style)
