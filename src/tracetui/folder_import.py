@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from . import file_import, parallel, sources
+from . import file_import, folders, parallel, sources
 from .errors import UnusableInput
 from .file_import import FileResult
 from .filestate import Signature
@@ -107,6 +107,7 @@ class FolderImport:
             self._read_all(queue, ticker)
         if self.changed:
             self._reconcile(ticker)
+            folders.ensure_indexes(self.conn)
         self._folder_problems()
         if progress is not None:
             progress(ticker.total, ticker.total, ticker.runs)
@@ -189,7 +190,7 @@ class FolderImport:
         if known is not None and known.role == RUNS and rel in self.plan.to_reread and known.format:
             module = sources.by_name(known.format)
         else:
-            found = self._detect(head)
+            found = self._detect(head, known.format if known is not None else None)
             if found is None:
                 self.records[rel] = FileRecord(rel, OTHER, problem=sources.describe_unknown(head), sig=sig)
                 return
@@ -201,8 +202,16 @@ class FolderImport:
         self.claimed[rel] = Claimed(rel, module.NAME, companions)
         self.companions.update(c for c in companions if c != rel)
 
-    def _detect(self, head: sources.Head) -> sources.Source | None:
-        """The format that claims the file (sources.detect's rule, with the formats listed once)."""
+    def _detect(self, head: sources.Head, before: str | None = None) -> sources.Source | None:
+        """The format that claims the file: the one it was read as before when that one still does (a
+        session that grew), else sources.detect's rule, with the formats listed once."""
+        if before is not None:
+            try:
+                module = sources.by_name(before)
+            except KeyError:  # a plug-in that is gone
+                module = None
+            if module is not None and module.sniff(head):
+                return module
         if self.formats is None:
             self.formats = sources.formats()
         return next((source for source in self.formats if source.sniff(head)), None)
@@ -261,8 +270,7 @@ class FolderImport:
             many = len(paths) > 1
             lines.append(f"{len(paths)} {'files are' if many else 'file is'} not read ({why}): {named}")
         lines += self._unpriced()
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with store_files.transaction(self.conn):
             self.conn.execute("DELETE FROM problems WHERE file IS NULL")
             n = self.conn.execute("SELECT coalesce(max(n), 0) FROM problems").fetchone()[0]
             self.conn.executemany(
@@ -272,10 +280,6 @@ class FolderImport:
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('folder_problems', ?)",
                 (orjson.dumps(self.listing.problems).decode(),),
             )
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
 
     def _unpriced(self) -> list[str]:
         if not self.opening.estimate:
@@ -365,7 +369,7 @@ def read_files(
     db_path: str, root: str, items: list[tuple[str, str]], known: dict[str, tuple], estimate: bool
 ) -> list[FileResult]:
     """In a worker process: read these files of a folder into its store, one transaction each."""
-    from . import folders, pricing
+    from . import pricing
 
     conn = folders.connect_writer(db_path)
     pricer = pricing.Pricer() if estimate else None
@@ -375,7 +379,7 @@ def read_files(
             previous = FileRecord.from_row(known[rel]) if rel in known else None
             out.append(file_import.read_file(conn, os.path.join(root, rel), rel, fmt, pricer, previous=previous))
     finally:
-        conn.close()
+        store_files.close(conn)
     return out
 
 

@@ -186,21 +186,42 @@ def store_path(root: str, fmt: str | None, estimate: bool, directory: str) -> st
 
 
 def connect_writer(db_path: str) -> sqlite3.Connection:
-    """A connection that writes the folder's store (autocommit: FileWriter makes its own transactions)."""
-    conn = sqlite3.connect(db_path, isolation_level=None, timeout=120, check_same_thread=False)
+    """A connection that writes the folder's store (autocommit: FileWriter makes its own transactions),
+    taking turns with the worker processes writing it too (store_files.transaction); close it with
+    store_files.close()."""
+    conn = store_files.connect(db_path, turns=db_path + ".write")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")  # a cache: made again if a crash of the machine breaks it
     return conn
 
 
+PAGE_SIZE = 16384  # steps carry payloads of kilobytes: bigger pages write them with fewer overflow pages
+
+
 def create_store(db_path: str) -> None:
-    conn = connect_writer(db_path)
+    """A new, empty folder store. Its steps get their secondary indexes when the first pass has read
+    the files (ensure_indexes): building them once is cheaper than keeping them up while most of the
+    rows arrive; meanwhile a run's steps are found through the table's primary key (run_id, id)."""
+    conn = sqlite3.connect(db_path, isolation_level=None)
     try:
+        conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+        conn.execute("PRAGMA journal_mode=WAL")
         create_schema(conn)
         conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         store_files.create(conn, folder=True)
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'steps' AND sql IS NOT NULL"
+            " AND name != 'idx_steps_unpriced'"
+        ).fetchall():
+            conn.execute(f'DROP INDEX "{name}"')
     finally:
         conn.close()
+
+
+def ensure_indexes(conn: sqlite3.Connection) -> None:
+    """Every index of the store (those create_store left for later are built now, once)."""
+    with store_files.transaction(conn):
+        create_schema(conn)
 
 
 def connect_reader(db_path: str) -> sqlite3.Connection:
@@ -304,7 +325,7 @@ class FolderOpening:
                 todo = plan(listing, store_files.load(conn), folder_problems(conn))
                 refresh = folder_import.FolderImport(conn, self, todo).run(progress)
             finally:
-                conn.close()
+                store_files.close(conn)
         self.ready = True
         return refresh
 

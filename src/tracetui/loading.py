@@ -416,16 +416,10 @@ def _rewrite_unpriced(conn: sqlite3.Connection, pricer) -> None:
     from . import pricing
 
     messages = pricing.unpriced_messages(pricing.unpriced_calls(conn), pricer)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with store_files.transaction(conn):
         n = conn.execute("SELECT coalesce(max(n), 0) FROM problems").fetchone()[0]
-        conn.executemany(
-            "INSERT INTO problems (n, message) VALUES (?, ?)", [(n + i, m) for i, m in enumerate(messages, 1)]
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        rows = [(n + i, m) for i, m in enumerate(messages, 1)]
+        conn.executemany("INSERT INTO problems (n, message) VALUES (?, ?)", rows)
 
 
 def _remove_store(db_path: str) -> None:

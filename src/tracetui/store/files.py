@@ -14,8 +14,11 @@ half of a file, and several processes can write different files of one store in 
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import orjson
@@ -132,15 +135,53 @@ def create(conn: sqlite3.Connection, *, folder: bool = False, unpriced_index: bo
     )
 
 
+class TurnTaking(sqlite3.Connection):
+    """A connection whose write transactions wait their turn on a lock file (`turns`), not in SQLite's
+    busy handler: that one sleeps up to 100 ms between tries, which worker processes writing one
+    store in turn would spend idle. Readers take no turn."""
+
+    turns: int | None = None  # the lock file's descriptor
+
+
+def connect(path: str, *, turns: str | None = None) -> sqlite3.Connection:
+    """A connection for writing (autocommit: the transactions are FileWriter's), taking turns on the
+    lock file `turns` with the other processes writing the store."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=120, check_same_thread=False, factory=TurnTaking)
+    if turns is not None:
+        conn.turns = os.open(turns, os.O_CREAT | os.O_WRONLY, 0o600)
+    return conn
+
+
+def close(conn: sqlite3.Connection) -> None:
+    fd = getattr(conn, "turns", None)
+    if fd is not None:
+        os.close(fd)
+    conn.close()
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction, taken in turn with the store's other writers."""
+    fd = getattr(conn, "turns", None)
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 def save_now(conn: sqlite3.Connection, record: FileRecord) -> None:
     """save() in a transaction of its own (the connection is in autocommit mode)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         save(conn, record)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def has_files(conn: sqlite3.Connection) -> bool:
@@ -260,23 +301,26 @@ class FileWriter:
         assert self._before is not None
         return diff(self._before, {})
 
-    def _begin(self) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
+    def _begun(self) -> None:
+        """In the write transaction: the first takes out what the store held of the file."""
         if self._before is None:
             self._remove_old()
 
     def _flush(self, *, final: bool, record: FileRecord | None = None) -> None:
         runs, self._runs, self._held = self._runs, [], 0
-        self._begin()
-        try:
+        # Rows are made before the write lock is taken; a run whose id is then kept apart is made again.
+        rows = [(run.id, run_row(run), [step_row(s) for s in run.steps]) for run in runs]
+        with transaction(self.conn):
+            self._begun()
             run_rows: list[tuple] = []
             step_rows: list[list] = []
-            for run in runs:
+            for run, (made_as, row, steps) in zip(runs, rows, strict=True):
                 self._settle_id(run)
-                row = run_row(run)
+                if run.id != made_as:
+                    row, steps = run_row(run), [step_row(s) for s in run.steps]
                 self._after[run.id] = tuple(row[i] for i in _FINGERPRINT_AT)
                 run_rows.append(row)
-                step_rows.extend(step_row(s) for s in run.steps)
+                step_rows.extend(steps)
             self.conn.executemany(self._run_sql, run_rows)
             self.conn.executemany(self._step_sql, step_rows)
             if final:
@@ -285,10 +329,6 @@ class FileWriter:
                     where, args = self._scope(whole_file=True)
                     record.runs = self.conn.execute(f"SELECT count(*) FROM runs{where}", args).fetchone()[0]
                     save(self.conn, record)
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
 
     def _settle_id(self, run: Run) -> None:
         """A run id the store already has (from another file, or earlier in this one) is kept apart as
@@ -330,11 +370,7 @@ class FileWriter:
 def remove(conn: sqlite3.Connection, key: str) -> Diff:
     """Take a file out of a folder's store: its runs, steps, problems and row."""
     writer = FileWriter(conn, key)
-    writer._begin()
-    try:
+    with transaction(conn):
+        writer._begun()
         conn.execute("DELETE FROM files WHERE path = ?", (key,))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return writer.finish_removed()
