@@ -18,17 +18,20 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 
 from . import file_import, folders, parallel, sources
 from .errors import UnusableInput
 from .file_import import FileResult
-from .filestate import Signature
 from .model import Problem
 from .store import files as store_files
 from .store.files import COMPANION, OTHER, RUNS, UNREADABLE, Diff, FileRecord, FileWriter
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 FIRST_BYTES = 1 << 20  # read in this process before anything is handed to workers
 FIRST_CHUNK = 16  # files detected before the first are read
@@ -128,6 +131,7 @@ class FolderImport:
                 size += self.listing.files[rel].st_size
         rest_size = sum(self.listing.files[rel].st_size for rel in queue)
         pool = _Workers(self) if worth_workers(rest_size) else None
+        cancelled = True
         try:
             self._read_here(first, ticker)
             while queue:
@@ -139,9 +143,10 @@ class FolderImport:
                     self._read_here(owners, ticker)
             if pool is not None:
                 pool.wait(ticker)
+            cancelled = False
         finally:
             if pool is not None:
-                pool.close()
+                pool.close(cancelled=cancelled)
 
     def _read_here(self, rels: list[str], ticker: _Progress) -> None:
         from . import pricing
@@ -297,72 +302,93 @@ class FolderImport:
 class _Task:
     rels: list[str]
     size: int
-    result: object = None  # multiprocessing's AsyncResult
+    future: Future[list[FileResult]]
 
 
-@dataclass
 class _Workers:
-    """Worker processes reading batches of files into the store; results counted as they come."""
+    """Worker processes reading batches of files into the store; results counted as they come.
 
-    job: FolderImport
-    tasks: list[_Task] = field(default_factory=list)
-    pool: object = None
+    A batch whose worker failed (a crash, a store it could not write) is read in this process instead.
+    """
 
-    def __post_init__(self) -> None:
+    def __init__(self, job: FolderImport) -> None:
+        from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 
+        self.job = job
+        self.tasks: list[_Task] = []
+        self.pool: ProcessPoolExecutor | None
         # spawn, not fork: the viewer reads from a thread, and forking a threaded process can deadlock.
         try:
-            self.pool = get_context("spawn").Pool(parallel.worker_count())
+            self.pool = ProcessPoolExecutor(parallel.worker_count(), mp_context=get_context("spawn"))
         except (OSError, ValueError):
             self.pool = None  # no processes to be had: everything is read in this process
 
     def submit(self, rels: list[str], ticker: _Progress) -> None:
-        if self.pool is None:
-            self.job._read_here(rels, ticker)
-            return
         batch: list[str] = []
         size = 0
         for rel in rels:
             batch.append(rel)
             size += self.job.listing.files[rel].st_size
             if size >= BATCH_BYTES:
-                self._submit(batch, size)
+                self._submit(batch, size, ticker)
                 batch, size = [], 0
         if batch:
-            self._submit(batch, size)
-        self._collect(ticker, block=False)
+            self._submit(batch, size, ticker)
+        self._collect(ticker)
 
-    def _submit(self, rels: list[str], size: int) -> None:
+    def _submit(self, rels: list[str], size: int, ticker: _Progress) -> None:
         job = self.job
-        items = [(rel, job.claimed[rel].fmt) for rel in rels]
-        known = {rel: job.plan.known[rel].row() for rel in rels if rel in job.plan.known}
-        args = (job.opening.db_path, job.root, items, known, job.opening.estimate)
-        self.tasks.append(_Task(rels, size, self.pool.apply_async(read_files, args)))  # type: ignore[attr-defined]
+        if self.pool is not None:
+            items = [(rel, job.claimed[rel].fmt) for rel in rels]
+            known = {rel: job.plan.known[rel].row() for rel in rels if rel in job.plan.known}
+            args = (job.opening.db_path, job.root, items, known, job.opening.estimate)
+            try:
+                self.tasks.append(_Task(rels, size, self.pool.submit(read_files, *args)))
+                return
+            except (OSError, RuntimeError):  # the pool broke (BrokenProcessPool is a RuntimeError)
+                self.pool = None
+        job._read_here(rels, ticker)
 
-    def _collect(self, ticker: _Progress, *, block: bool) -> None:
+    def _collect(self, ticker: _Progress) -> None:
         pending = []
         for task in self.tasks:
-            async_result = task.result
-            if block or async_result.ready():  # type: ignore[attr-defined]
-                for result in async_result.get():  # type: ignore[attr-defined]
-                    self.job.took(result)
-                    ticker.add(0, result.runs)
-                ticker.add(task.size, 0)
-            else:
+            if not task.future.done():
                 pending.append(task)
+                continue
+            try:
+                results = task.future.result()
+            except Exception:  # the worker died or failed: read its files here
+                self.job._read_here(task.rels, ticker)
+                continue
+            for result in results:
+                self.job.took(result)
+                ticker.add(0, result.runs)
+            ticker.add(task.size, 0)
         self.tasks = pending
 
     def wait(self, ticker: _Progress) -> None:
-        while self.tasks:
-            self.tasks[0].result.wait(0.1)  # type: ignore[attr-defined]
-            self._collect(ticker, block=False)
-            ticker.add(0, 0)  # lets the progress callback see a cancel while a batch is read
+        from concurrent.futures import FIRST_COMPLETED
+        from concurrent.futures import wait as wait_for
 
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.terminate()  # type: ignore[attr-defined]  # finished or cancelled: nothing is left to do
-            self.pool.join()  # type: ignore[attr-defined]
+        while self.tasks:
+            wait_for([t.future for t in self.tasks], timeout=0.1, return_when=FIRST_COMPLETED)
+            self._collect(ticker)
+            ticker.add(0, 0)  # lets the progress callback see a cancel while batches are read
+
+    def close(self, *, cancelled: bool) -> None:
+        if self.pool is None:
+            return
+        if not cancelled:
+            self.pool.shutdown(wait=True)
+            return
+        # Stopped (the viewer closing): what the workers are reading is not waited for. A file being
+        # written when its worker is stopped is left as it was; its transaction never commits.
+        from multiprocessing import active_children
+
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for child in active_children():
+            child.terminate()
 
 
 def read_files(
@@ -383,4 +409,4 @@ def read_files(
     return out
 
 
-__all__ = ["FolderImport", "read_files", "worth_workers", "Signature"]
+__all__ = ["FolderImport", "read_files", "worth_workers"]

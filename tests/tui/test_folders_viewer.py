@@ -151,3 +151,24 @@ async def test_a_source_that_cannot_be_opened_leaves_the_start_screen_with_a_not
         await until(pilot, lambda: bool(app._notifications))
         await settle(pilot)
         assert isinstance(app.screen, StartScreen)
+
+
+async def test_quitting_while_a_folder_is_read_keeps_what_was_read_and_the_next_open_reads_the_rest(
+    tmp_path, monkeypatch
+):
+    from builders import run, step, write_jsonl
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(60):
+        write_jsonl(folder / f"f{i:02d}.jsonl", [run(f"r{i}-{j}", step("s", input="x" * 2000)) for j in range(40)])
+    monkeypatch.setenv("TRACETUI_PARALLEL_MIN_BYTES", "1")
+    monkeypatch.setenv("TRACETUI_WORKERS", "2")
+    opening = prepare(str(folder))
+    app = TraceApp(opening)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.runs_screen.run_list.count > 0)
+        await pilot.press("q")
+    again = prepare(str(folder))
+    again.run_import()
+    assert again.connect().count_runs() == 60 * 40
