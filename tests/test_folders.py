@@ -200,6 +200,7 @@ def test_new_and_deleted_files_are_added_and_removed(project, tmp_path):
     refresh = prepare(str(project)).refresh()
     assert refresh.added == ["exported-1"]
     assert refresh.removed == ["5b0f8c1e-2d4a-4c3b-9e7f-1a2b3c4d5e04"]
+    assert refresh.gone == ["5b0f8c1e-2d4a-4c3b-9e7f-1a2b3c4d5e04.jsonl"]
 
 
 def test_a_same_size_rewrite_with_the_old_times_is_read_again(tmp_path):
@@ -371,3 +372,20 @@ def test_roles_of_a_mixed_folder(every_format):
     assert roles["phoenix/phoenix.db"] == RUNS and roles["atif/trajectory.json"] == RUNS
     assert roles["README.md"] == OTHER
     assert roles[os.path.relpath(CODEX_CHILD, AGENTS)] == COMPANION
+
+
+def test_a_database_in_the_folder_is_read_again_when_its_wal_changes(tmp_path):
+    from agents import PHOENIX
+
+    folder = tmp_path / "f"
+    (folder / "phoenix").mkdir(parents=True)
+    db = folder / "phoenix" / "phoenix.db"
+    shutil.copy(PHOENIX, db)
+    before = {r["id"] for r in listed(folder)}
+    assert prepare(str(folder)).ready
+    (folder / "phoenix" / "phoenix.db-wal").write_bytes(b"")  # a program opened it to write
+    again = prepare(str(folder))
+    assert not again.ready
+    again.run_import()
+    assert {r.id for r in again.connect().list_runs()} == before
+    os.remove(folder / "phoenix" / "phoenix.db-wal")

@@ -67,7 +67,7 @@ def read_file(
         since = _append_point(path, module, head, previous)
         writer = FileWriter(conn, key, since_line=None if since is None else since[1] + 1)
         record.was_read(read)
-        record.companions = {c: Signature.stat(c) for c in sources.companions(module, head)}
+        record.companions = {c: Signature.stat(c) for c in companions(path, module, head)}
         if since is None:
             runs = module.read(head, problems.append, sources.SourceFile(path))
         else:
@@ -94,6 +94,13 @@ def read_file(
     result.diff = writer.finish(record, problems)
     result.runs = record.runs
     return result
+
+
+def companions(path: str, module: sources.Source, head: sources.Head) -> list[str]:
+    """The files besides `path` whose change means its runs must be read again: the format's companions,
+    and a SQLite database's `-wal` (a program writing it commits there first; absent is recorded too)."""
+    found = sources.companions(module, head)
+    return [*found, path + "-wal"] if head.is_sqlite else found
 
 
 def _append_point(

@@ -119,6 +119,7 @@ class FolderImport:
             changed=self.diff.changed,
             removed=self.diff.removed,
             appended=self.appended,
+            gone=list(plan.gone),
         )
 
     def _read_all(self, queue: list[str], ticker: _Progress) -> None:

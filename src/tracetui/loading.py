@@ -121,7 +121,8 @@ class Refresh:
     added / changed / removed: run ids new in the store, rewritten with a difference (a session that
     grew: more steps, a later end, another status), and no longer in it. appended: the files of which
     only what was appended since the last read was read (the rest of them was not read again). gone:
-    files that no longer exist; what was read from them stays in the store.
+    files that no longer exist (an imported file's runs stay in the store; a folder's file takes its
+    runs with it, in `removed`).
     """
 
     added: list[str] = field(default_factory=list)
@@ -393,7 +394,9 @@ def _record_file(conn: sqlite3.Connection, path: str, module: sources.Source, he
     """The file's row in the store's files table: how it was when read, for refresh()."""
     record = store_files.FileRecord(os.path.abspath(path), store_files.RUNS, module.NAME, runs=runs)
     record.was_read(before)
-    record.companions = {c: filestate.Signature.stat(c) for c in sources.companions(module, head)}
+    from .file_import import companions
+
+    record.companions = {c: filestate.Signature.stat(c) for c in companions(path, module, head)}
     store_files.create(conn, unpriced_index=False)
     store_files.save(conn, record)
 
