@@ -63,7 +63,7 @@ def test_a_step_builder_that_fails_gives_a_failed_step_and_the_other_runs_still_
             raise ValueError("nobody foresaw this")
         return [Step(id="only", name="only")]
 
-    install_steps(conn, "test", build, runs_from="t", run_id="t.id", key="t.id")
+    install_steps(conn, "test", build, runs_from="t", run_id="t.id", key="t.id", started_at="NULL")
     rows = conn.execute("SELECT run_id, id, status, error FROM steps ORDER BY run_id").fetchall()
     assert rows == [
         ("bad", "unreadable", "failed", "ValueError: nobody foresaw this"),
