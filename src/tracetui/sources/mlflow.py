@@ -240,6 +240,7 @@ def _model_calls(span_columns: set[str]) -> ModelCalls:
     return ModelCalls(
         name=NAME,
         rows="spans s",
+        key="s.rowid",
         where=f"instr(s.content, {q.quote(_USAGE)}) > 0",  # no token usage, nothing to price
         reported=_span_cost_sql(span_columns),
         values=("s.content", col("model_name"), col("model_provider"), col("start_time_unix_nano"), trace_start),

@@ -178,6 +178,7 @@ def _model_calls() -> ModelCalls:
     return ModelCalls(
         name=NAME,
         rows="part p JOIN message m ON m.id = p.message_id AND m.session_id = p.session_id",
+        key="p.rowid",
         where="instr(p.data, 'step-finish') > 0",  # _call reads the part's type
         reported=q.money("p.data", "cost"),
         values=("p.data", "m.data", "(SELECT x.time_created FROM session x WHERE x.id = m.session_id)"),

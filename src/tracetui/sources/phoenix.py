@@ -200,6 +200,7 @@ def _model_calls(columns: dict[str, set[str]], col: Callable[[str], str]) -> Mod
     return ModelCalls(
         name=NAME,
         rows="spans s",
+        key="s.id",
         where=f"{prompt} IS NOT NULL OR {completion} IS NOT NULL",  # no token counts, nothing to price
         reported=reported,
         values=("s.attributes", prompt, completion, "s.start_time", trace_start),

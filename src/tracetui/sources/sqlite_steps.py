@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import operator
 import sqlite3
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -64,6 +65,8 @@ _TREE_JSON = [i for i, c in enumerate(_TREE_COLUMNS) if c in JSON_COLUMNS]
 _PAYLOAD_JSON = [i for i, c in enumerate(_PAYLOAD_COLUMNS) if c in JSON_COLUMNS]
 _TOTALS = list(DERIVED_RUN_FIELDS)
 _CACHED_TREES = 16
+_SEEN_CALLS = 200_000  # model calls priced in SQL kept per connection (ModelCalls.register): ~40 MB at most
+_Priced = tuple[float | None, str, str | None, bool]  # a call's cost, model, provider, whether it has counts
 
 
 class _Tree:
@@ -229,6 +232,8 @@ class ModelCalls:
     """The format's name, for the SQL functions' names."""
     rows: str
     """FROM clause (aliased) whose rows hold the model calls, e.g. "spans s"."""
+    key: str
+    """SQL of a row's identity among `rows`, e.g. "s.id": a call is priced once per connection."""
     where: str
     """Which of its rows may be model calls: a cheap condition asked first, e.g. a token column is set."""
     reported: str
@@ -245,57 +250,72 @@ class ModelCalls:
         """The SQL functions of cost_sums and unpriced(). Odd values the reader trips on price nothing:
         an exception would end the whole query (the run list)."""
         pricer = pricing.pricer_of(conn)
+        # Reading and pricing a call takes tens of µs; sorting by cost, `stats` and the problems view each
+        # ask for every call. Kept by the row's identity and a hash of what was read, so a changed row
+        # is read again.
+        seen: dict[tuple[Any, int], _Priced | None] = {}
 
-        def priced(*values: Any) -> tuple[Call, float | None] | None:
+        def priced(key: Any, *values: Any) -> _Priced | None:
             if pricer is None:
                 return None
+            mark = (key, hash(values))
+            if mark in seen:
+                return seen[mark]
             try:
                 found = self.read(*values)
             except Exception:
-                return None
-            if found is None or not found[0]:
-                return None
-            model, provider, counts, when = found
-            return found, pricer.cost(model, provider, counts, when)
+                found = None
+            model, provider, counts, when = found or (None, None, (None,) * 5, None)
+            result = None
+            if model:
+                counted = counts[0] is not None or counts[1] is not None
+                cost = pricer.cost(model, provider, counts, when)
+                result = cost, sys.intern(model), provider and sys.intern(provider), counted
+            if len(seen) >= _SEEN_CALLS:
+                seen.clear()
+            seen[mark] = result
+            return result
 
-        def price(*values: Any) -> float | None:
-            found = priced(*values)
-            return None if found is None else found[1]
+        def price(key: Any, *values: Any) -> float | None:
+            found = priced(key, *values)
+            return None if found is None else found[0]
 
-        def unpriced_call(*values: Any) -> str | None:
-            found = priced(*values)
-            if found is None or found[1] is not None or all(n is None for n in found[0][2][:2]):
+        def unpriced_call(key: Any, *values: Any) -> str | None:
+            """[model, provider] of a call with token counts the price table did not price, else NULL."""
+            found = priced(key, *values)
+            if found is None or found[0] is not None or not found[3]:
                 return None
-            return orjson.dumps(found[0][:2]).decode()
+            return orjson.dumps(found[1:3]).decode()
 
         # The problems view is asked for its count each time the viewer's run list loads: the unpriced
         # models are found once (a pass over every call) until the database changes.
-        found: dict[int, str] = {}
+        listed: dict[int, str] = {}
 
         def unpriced() -> str:
             if pricer is None:
                 return "[]"
             version = conn.execute("PRAGMA data_version").fetchone()[0]
-            if version not in found:
+            if version not in listed:
                 groups = conn.execute(
                     f"SELECT json_extract(call, '$[0]') AS model, json_extract(call, '$[1]') AS provider, calls FROM"
                     f" (SELECT {self._applied('unpriced_call')} AS call, count(*) AS calls FROM {self.rows}"
                     f" WHERE {self._to_price()} GROUP BY 1 HAVING call IS NOT NULL) ORDER BY model, provider"
                 ).fetchall()
                 messages = [pricing.unpriced_message(pricer, *group) for group in groups]
-                found.clear()
-                found[version] = orjson.dumps(messages).decode()
-            return found[version]
+                listed.clear()
+                listed[version] = orjson.dumps(messages).decode()
+            return listed[version]
 
-        conn.create_function(self._function("price"), len(self.values), price, deterministic=True)
-        conn.create_function(self._function("unpriced_call"), len(self.values), unpriced_call, deterministic=True)
+        arity = 1 + len(self.values)
+        conn.create_function(self._function("price"), arity, price, deterministic=True)
+        conn.create_function(self._function("unpriced_call"), arity, unpriced_call, deterministic=True)
         conn.create_function(self._function("unpriced"), 0, unpriced)
 
     def _function(self, what: str) -> str:
         return f"tracetui_{self.name.replace('-', '_')}_{what}"
 
     def _applied(self, what: str) -> str:
-        return f"{self._function(what)}({', '.join(self.values)})"
+        return f"{self._function(what)}({', '.join((self.key, *self.values))})"
 
     def _to_price(self) -> str:
         """SQL: a row may be a call to price (`where`, and no reported cost). A CASE, to ask in this order:
