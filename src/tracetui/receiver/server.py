@@ -136,9 +136,11 @@ class Receiver:
         app.router.add_post(PATH, self._traces)
         # auto_decompress off: gzip is inflated by gunzip(), which stops at the size limit (a small
         # body that inflates to gigabytes is answered 413, not read into memory).
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, auto_decompress=False)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, auto_decompress=False, shutdown_timeout=5.0
+        )
         await self._runner.setup()
-        await web.SockSite(self._runner, self.sock, shutdown_timeout=5.0).start()
+        await web.SockSite(self._runner, self.sock).start()
 
     async def stop(self) -> None:
         """Stop listening and let requests in flight finish (their spans are committed), then close."""

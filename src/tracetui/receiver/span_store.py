@@ -27,7 +27,7 @@ import orjson
 
 from .. import pricing
 from ..errors import UnusableInput
-from ..model import Problem, Run, finalize_run
+from ..model import FLAG_ORPHAN, Problem, finalize_run
 from ..sources import otlp
 from ..sources.contract import StagedRecords
 from ..store import SCHEMA_VERSION, create_schema
@@ -168,9 +168,14 @@ class SpanStore:
         rows = self.conn.execute(f"SELECT data FROM {TABLE} WHERE trace_id = ? ORDER BY n", (trace_id,))
         records: StagedRecords = [(None, orjson.loads(data)) for (data,) in rows]
         run = otlp.run_from_group(trace_id, records, _ignore)
-        if _running(run, records):
+        running = _running(records)
+        if running:
             run.status = "running"
         finalize_run(pricing.apply(run, self.pricer))
+        if running:  # a span whose parent has not arrived yet is not an orphan (yet): no flag
+            for step in run.steps:
+                if FLAG_ORPHAN in step.flags:
+                    step.flags.remove(FLAG_ORPHAN)
         self.conn.execute("DELETE FROM steps WHERE run_id = ?", (trace_id,))
         self.conn.execute(self._run_sql, run_row(run))
         self.conn.executemany(self._step_sql, [step_row(s) for s in run.steps])
@@ -189,7 +194,7 @@ def _ignore(problem: Problem) -> None:
     """run_from_group reports nothing today; a trace still arriving is not a problem to note."""
 
 
-def _running(run: Run, records: list) -> bool:
+def _running(records: StagedRecords) -> bool:
     """The trace's root span (the one without a parent) has not arrived, or has not ended."""
     roots = [rec for _, rec in records if rec["step"]["parent_id"] is None]
     return not roots or any(rec["end"] is None for rec in roots)

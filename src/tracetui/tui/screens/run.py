@@ -176,6 +176,8 @@ class RunScreen(Screen):
         self.run = message.run
         self.query_one("#run-header", Static).update(run_header(message.run))
         self._update_tree_header()
+        if message.grown and self.detail.run is not None and self.detail.step is None:
+            self.detail.show(message.run, None)  # the detail shows the run, which changed
         if message.new_failures:
             self.new_failure = message.new_failures[-1]
             node = self.step_tree.nodes.get(self.new_failure)

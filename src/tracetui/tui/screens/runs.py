@@ -242,6 +242,9 @@ class RunsScreen(Screen):
             empty.update(Text("No runs match the search and filters. Press Esc to clear them."))
         elif app.importing:
             empty.update(Text("Reading the file… no runs yet."))
+        elif app.live_state is not None:
+            where = display.safe(app.live_state.description, single_line=True)
+            empty.update(Text(f"No runs yet: {where}.\nRuns appear here as their spans arrive."))
         else:
             path = display.safe(app.opening.label, single_line=True)
             empty.update(Text(f"No runs in {path}.\nThe file was read, but it holds no trace runs tracetui could use."))
