@@ -33,10 +33,11 @@ class TooLarge(ValueError):
 
 @dataclass
 class Span:
-    """One received span, staged: its ids and the staged record (otlp.envelope_spans) as JSON."""
+    """One received span, staged: its ids and the staged record (otlp.envelope_spans), and that as JSON."""
 
     trace_id: str
     span_id: str
+    staged: dict
     data: bytes
 
 
@@ -74,8 +75,14 @@ def decode(body: bytes, media_type: str) -> Decoded:
             decoded.problems.append(problem.message)
 
     dumps, option = orjson.dumps, orjson.OPT_NON_STR_KEYS
+    resources: dict[int, tuple[object, dict]] = {}  # spans of one envelope share its resource, encoded once
     for trace, staged in otlp.envelope_spans(record, rejected):
-        decoded.spans.append(Span(trace, staged["step"]["id"], dumps(staged, option=option)))
+        data = dumps(staged, option=option)
+        fragment = staged["resource"]
+        if id(fragment) not in resources:
+            resources[id(fragment)] = (fragment, orjson.loads(dumps(fragment)))
+        staged["resource"] = resources[id(fragment)][1]  # a dict, as it reads back from the store
+        decoded.spans.append(Span(trace, staged["step"]["id"], staged, data))
     return decoded
 
 

@@ -118,20 +118,27 @@ class SpanStore:
         """Store the spans of these requests and rebuild the runs of the traces they touch, in one
         transaction; what each request stored, in order. Raises sqlite3.Error (nothing is stored then)."""
         out = []
-        touched: dict[str, None] = {}
+        # Traces touched, with their new spans by span id (a span sent again replaces the one before).
+        touched: dict[str, dict[str, dict]] = {}
+        known: set[str] = set()
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             for batch in batches:
                 traces = {span.trace_id: None for span in batch.spans}
-                known = self._known_runs(traces)
+                new = [t for t in traces if t not in touched]
+                found = self._known_runs(new)
+                known |= found
                 conn.executemany(self._upsert, [(s.trace_id, s.span_id, s.data) for s in batch.spans])
-                new = sum(1 for t in traces if t not in known and t not in touched)
-                out.append(Stored(len(batch.spans), len(traces), new))
-                touched.update(traces)
+                for span in batch.spans:
+                    touched.setdefault(span.trace_id, {})[span.span_id] = span.staged
+                out.append(Stored(len(batch.spans), len(traces), len(new) - len(found)))
                 self._note_rejected(batch)
-            for trace_id in touched:
-                self._rebuild(trace_id)
+            for trace_id, spans in touched.items():
+                if trace_id in known:  # it has spans from earlier requests: read them all
+                    self._rebuild(trace_id, self._stored(trace_id), replace=True)
+                else:
+                    self._rebuild(trace_id, [(None, staged) for staged in spans.values()], replace=False)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -139,9 +146,9 @@ class SpanStore:
             raise
         return out
 
-    def _known_runs(self, traces: dict[str, None]) -> set[str]:
+    def _known_runs(self, ids: list[str]) -> set[str]:
+        """Which of these traces already have a run in the store."""
         found: set[str] = set()
-        ids = list(traces)
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             sql = f"SELECT id FROM runs WHERE id IN ({', '.join('?' * len(chunk))})"
@@ -164,9 +171,12 @@ class SpanStore:
                 (self._problems, f"received span rejected: {message}"),
             )
 
-    def _rebuild(self, trace_id: str) -> None:
+    def _stored(self, trace_id: str) -> StagedRecords:
         rows = self.conn.execute(f"SELECT data FROM {TABLE} WHERE trace_id = ? ORDER BY n", (trace_id,))
-        records: StagedRecords = [(None, orjson.loads(data)) for (data,) in rows]
+        return [(None, orjson.loads(data)) for (data,) in rows]
+
+    def _rebuild(self, trace_id: str, records: StagedRecords, *, replace: bool) -> None:
+        """The trace's run made again from all its spans; `replace`: the store holds an older one."""
         run = otlp.run_from_group(trace_id, records, _ignore)
         running = _running(records)
         if running:
@@ -176,7 +186,8 @@ class SpanStore:
             for step in run.steps:
                 if FLAG_ORPHAN in step.flags:
                     step.flags.remove(FLAG_ORPHAN)
-        self.conn.execute("DELETE FROM steps WHERE run_id = ?", (trace_id,))
+        if replace:
+            self.conn.execute("DELETE FROM steps WHERE run_id = ?", (trace_id,))
         self.conn.execute(self._run_sql, run_row(run))
         self.conn.executemany(self._step_sql, [step_row(s) for s in run.steps])
 
