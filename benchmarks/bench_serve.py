@@ -242,13 +242,16 @@ sys.path.insert(0, sys.argv[3])
 from bench_serve import make_trace, provider
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
+log = open(sys.argv[4], "w")
+
 class Timed(OTLPSpanExporter):
     def export(self, spans):
         sent = time.time()
         result = super().export(spans)
-        roots = {format(s.context.trace_id, "032x") for s in spans if s.parent is None}
-        for trace_id in roots:
-            print(trace_id, sent, flush=True)
+        for s in spans:
+            if s.parent is None:
+                log.write(f"{s.context.trace_id:032x} {sent}\n")
+        log.flush()
         return result
 
 tp = provider(Timed(endpoint=sys.argv[1] + "/v1/traces"), queue=1_000_000)
@@ -272,6 +275,7 @@ def bench_latency(seconds: float) -> None:
 
     os.makedirs(OUT, exist_ok=True)
     db = os.path.join(OUT, "serve-latency.db")
+    log = os.path.join(OUT, "serve-latency.exports")
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(db + suffix):
             os.remove(db + suffix)
@@ -281,9 +285,7 @@ def bench_latency(seconds: float) -> None:
 
     async def main() -> list[tuple[str, float]]:
         async with app.run_test(size=(160, 48)) as pilot:
-            producer = subprocess.Popen(
-                [sys.executable, "-c", PRODUCER, service.url, str(seconds), HERE], stdout=subprocess.PIPE, text=True
-            )
+            producer = subprocess.Popen([sys.executable, "-c", PRODUCER, service.url, str(seconds), HERE, log])
             pager = app.runs_screen.run_list.pager
             while producer.poll() is None or time.monotonic() < stop_at(producer):
                 await pilot.pause(0.01)
@@ -292,8 +294,8 @@ def bench_latency(seconds: float) -> None:
                     run_id = pager.id_at(i)
                     if run_id is not None and run_id not in seen:
                         seen[run_id] = now
-            assert producer.stdout is not None
-            return [(line.split()[0], float(line.split()[1])) for line in producer.stdout.read().splitlines()]
+            with open(log) as f:
+                return [(line.split()[0], float(line.split()[1])) for line in f]
 
     done_at: dict[int, float] = {}
 

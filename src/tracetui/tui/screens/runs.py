@@ -132,8 +132,10 @@ class RunsScreen(Screen):
         self.run_list.reload(quick=self._shown is None)
 
     def store_changed(self) -> None:
-        """A live source changed the store: the next poll reads the list again."""
+        """A live source changed the store: read the list again now, or when the load running ends (the poll)."""
         self._dirty = True
+        if self._poll is not None:
+            self._poll_store()
 
     def import_done(self) -> None:
         if self._poll is not None and not self.live:
@@ -162,6 +164,8 @@ class RunsScreen(Screen):
             self._load_seconds = message.load_seconds
             if self.live:
                 self._tell_new_failures()
+                if self._dirty:  # changed again while it loaded: read it once the pause for the writer is over
+                    self.set_timer(2 * message.load_seconds + 0.01, self._poll_store)
         self._show_summary()
         try:
             store = trace_app(self).main_store()
