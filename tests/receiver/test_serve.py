@@ -290,3 +290,21 @@ def test_the_log_has_one_line_per_batch_and_sigterm_flushes_and_exits_0(tmp_path
     assert len(batches) == 3
     assert "stopped; 3 runs in" in out
     assert rows(server.db, "SELECT count(*) FROM runs") == [(3,)]
+
+
+def test_the_sdk_exporting_gzipped_protobuf_is_stored(served):
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    provider = TracerProvider()
+    provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{served.url}/v1/traces", compression=Compression.Gzip))
+    )
+    with provider.get_tracer("tests").start_as_current_span("gzipped root") as s:
+        trace_id = format(s.get_span_context().trace_id, "032x")
+    provider.shutdown()
+    assert rows(served.db, "SELECT name, status FROM steps WHERE run_id = ?", trace_id) == [
+        ("gzipped root", "completed")
+    ]
