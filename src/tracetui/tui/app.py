@@ -8,26 +8,31 @@ them. Screens and widgets never share a SQLite connection across threads: they a
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from .. import display
 from ..errors import TraceError
 from ..folders import FORMAT as FOLDER
+from ..live import Change, Live
 from ..loading import ImportCancelled, Openable
 from ..store import Store
-from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun, OpenSource
+from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun, OpenSource, StoreChanged
 from .plain import notify_plain, palette_text
 from .screens.error import ErrorScreen
 from .screens.help import HelpScreen
 from .screens.runs import RunsScreen
+from .widgets.live_marker import LiveState
 
 if TYPE_CHECKING:
     from ..discovery import Found, Place
@@ -51,7 +56,17 @@ class TraceApp(App):
             tooltip="Command palette: run any action by name",
             id="tracetui.command_palette",
         ),
+        Binding(
+            "p",
+            "pause",
+            "Pause",
+            tooltip="Pause or resume live updates (runs arriving through tracetui serve)",
+            id="tracetui.live.pause",
+        ),
     ]
+
+    # The live marker's state (widgets/live_marker.py); None when the source is not live.
+    live_state: reactive[LiveState | None] = reactive(None, init=False)
 
     opening: Openable  # what is shown: set at start, or when the start screen opens a source
     runs_screen: RunsScreen
@@ -62,11 +77,14 @@ class TraceApp(App):
         *,
         run_id: str | None = None,
         failed: bool = False,
+        live: Live | None = None,
         found: list[Found] | None = None,
         looked: list[Place] | None = None,
     ) -> None:
-        """opening None: start on the start screen, listing `found` (and where discovery `looked`)."""
+        """opening None: start on the start screen, listing `found` (and where discovery `looked`).
+        live: a source that keeps changing the store (tracetui serve), started once the run list shows."""
         super().__init__()
+        self.live = live
         self.importing = False
         self.import_error: str | None = None
         self._pending_run = run_id
@@ -84,7 +102,12 @@ class TraceApp(App):
     def _take(self, opening: Openable) -> None:
         self.opening = opening
         self.importing = not opening.ready
-        self.runs_screen = RunsScreen(self.new_store, importing=self.importing, files=opening.format == FOLDER)
+        live = self.live is not None
+        self.runs_screen = RunsScreen(
+            self.new_store, importing=self.importing, files=opening.format == FOLDER, live=live
+        )
+        if self.live is not None:
+            self.set_reactive(TraceApp.live_state, LiveState(self.live.description))
 
     # -- stores -----------------------------------------------------------------------------------
     def new_store(self) -> Store:
@@ -114,6 +137,8 @@ class TraceApp(App):
     async def _show_opening(self) -> None:
         await self.push_screen(self.runs_screen)  # notices from here on land on the run list
         self._tell_notice()
+        if self.live is not None:
+            await self.live.start(self._live_changed)
         if self.importing:
             self._import()
         else:
@@ -141,6 +166,53 @@ class TraceApp(App):
             start_helpers()  # started before the app when there is a start screen; a no-op then
         self._take(opening)
         self.call_later(self._show_opening)
+
+    # -- live sources -----------------------------------------------------------------------------
+    def _live_changed(self, change: Change) -> None:
+        """Called by the live source, on its own thread, after each change to the store."""
+        self.post_message(StoreChanged(change.notice))  # post_message is thread-safe
+
+    def on_store_changed(self, message: StoreChanged) -> None:
+        state = self.live_state
+        if state is None:
+            return
+        if message.notice:
+            notify_plain(self, message.notice, severity="warning", timeout=8)
+        if state.paused:
+            self.live_state = replace(state, updated=time.time(), waiting=state.waiting + 1)
+            return
+        self.live_state = replace(state, updated=time.time())
+        self._tell_screens()
+
+    def _tell_screens(self) -> None:
+        """The store changed: the run list and any run view read it again (each at its own pace)."""
+        from .screens.run import RunScreen
+
+        self.runs_screen.store_changed()
+        for screen in self.screen_stack:
+            if isinstance(screen, RunScreen):
+                screen.store_changed()
+
+    def action_pause(self) -> None:
+        state = self.live_state
+        if state is None:
+            return
+        self.live_state = replace(state, paused=not state.paused, waiting=0)
+        if state.paused and state.waiting:
+            self._tell_screens()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pause":
+            return self.live_state is not None  # hidden from the footer and the palette otherwise
+        return True
+
+    async def on_unmount(self) -> None:
+        await self._stop_live()  # however the app ends (quit, Ctrl+C, a test's exit)
+
+    async def _stop_live(self) -> None:
+        if self.live is not None:
+            live, self.live = self.live, None
+            await live.stop()
 
     @work(thread=True, exclusive=True, group="import")
     def _import(self) -> None:
@@ -237,7 +309,8 @@ class TraceApp(App):
         from .screens.run import RunScreen
 
         self.runs_screen.follow(run_id)
-        screen = RunScreen(run_id, self.new_store, jump_to_failure=jump_to_failure)
+        live = self.live_state is not None
+        screen = RunScreen(run_id, self.new_store, jump_to_failure=jump_to_failure, live=live)
         if isinstance(self.screen, RunScreen):
             self.switch_screen(screen)
         else:
@@ -250,6 +323,7 @@ class TraceApp(App):
         self.push_screen(CompareScreen(run_a, run_b, self.new_store))
 
     async def action_quit(self) -> None:
+        await self._stop_live()  # what was received is committed before the viewer goes
         # A file the viewer could not read ends like the CLI's bad input: exit status 2.
         self.exit(return_code=2 if self.import_error else 0)
 
