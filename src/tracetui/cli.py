@@ -127,6 +127,11 @@ def store_options(fn):
 
 
 def load(path: str, fmt: str | None, no_cache: bool) -> Store:
+    return loaded(path, fmt, no_cache)[1]
+
+
+def loaded(path: str, fmt: str | None, no_cache: bool) -> tuple[Openable, Store]:
+    """The source read (imported if it must be) and a store on it; its problems are warned about."""
     opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
     opening.run_import()
     tell(opening)
@@ -142,7 +147,7 @@ def load(path: str, fmt: str | None, no_cache: bool) -> Store:
             )
         if problems > len(shown):
             click.echo(f"tracetui: warning: {path}: … and {problems - len(shown)} more problems", err=True)
-    return store
+    return opening, store
 
 
 def tell(opening: Openable) -> None:
@@ -151,8 +156,9 @@ def tell(opening: Openable) -> None:
         click.echo(f"tracetui: warning: {display.safe(opening.notice, single_line=True)}", err=True)
 
 
-def dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode()
+def dumps(value: Any, *, indent: bool = True) -> str:
+    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_INDENT_2 if indent else 0)
+    return orjson.dumps(value, option=option, default=str).decode()
 
 
 def run_summary(run: Run, models: list[str] | None = None) -> dict[str, Any]:
@@ -300,18 +306,32 @@ def _print_sources(found, looked) -> None:
 )
 @click.option("--desc", is_flag=True, help="Largest / latest first.")
 @click.option("--limit", type=click.IntRange(min=0), help="At most this many runs.")
-@click.option("--json", "as_json", is_flag=True, help="JSON array of run summaries.")
+@click.option("--json", "as_json", is_flag=True, help="JSON array of run summaries (with --follow: one object a line).")
+@click.option(
+    "-f",
+    "--follow",
+    is_flag=True,
+    help="Keep reading PATH as it is written and print each run once it has finished; Ctrl+C ends.",
+)
 @filter_options
 @store_options
 @handles_errors
-def list_cmd(path, status, agent, search, sort, desc, limit, as_json, file_, project, model, fmt, no_cache):
+def list_cmd(path, status, agent, search, sort, desc, limit, as_json, follow, file_, project, model, fmt, no_cache):
     """One row per run: id, agent, status, start, duration, steps, failures, tokens, credits, cost, error.
 
     PATH may be a folder: every trace file under it is listed as one run list, with the file each run
     was read from (--file, --project and --model narrow it).
+
+    With --follow, the runs that have finished (not pending or running) are printed one a line, then
+    each run once it finishes while PATH is written (lines appended, files added to a folder, a
+    database changed), until Ctrl+C; --limit applies to the runs printed at the start.
     """
-    store = load(path, fmt, no_cache)
+    opening, store = loaded(path, fmt, no_cache)
     flt = RunFilter(status=status or None, agent=agent or None, search=search, file=file_, project=project, model=model)
+    if follow:
+        store.close()
+        _follow_list(opening, flt, sort=sort, desc=desc, limit=limit, as_json=as_json)
+        return
     runs = store.list_runs(flt, sort=sort, desc=desc, limit=limit)
     if as_json:
         models = store.models([r.id for r in runs])
@@ -323,6 +343,31 @@ def list_cmd(path, status, agent, search, sort, desc, limit, as_json, file_, pro
     from .textout import runs_table
 
     runs_table(runs, files=store.source_format == FOLDER)
+
+
+def _follow_list(opening: Openable, flt: RunFilter, *, sort: str, desc: bool, limit: int | None, as_json: bool) -> None:
+    from .follow import follow_runs
+    from .textout import run_lines
+
+    def show(store: Store, runs: list[Run]) -> None:
+        if as_json:
+            models = store.models([r.id for r in runs])
+            for r in runs:
+                click.echo(dumps(run_summary(r, models.get(r.id)), indent=False))
+        else:
+            run_lines(runs, files=opening.format == FOLDER)
+        sys.stdout.flush()  # a pipe to a CI log gets each run when it comes
+
+    def warn(notice: str) -> None:
+        click.echo(f"tracetui: {display.safe(notice, single_line=True)}", err=True)
+
+    try:
+        follow_runs(opening, flt, sort=sort, desc=desc, limit=limit, show=show, tell=warn)
+    except KeyboardInterrupt:
+        pass  # Ctrl+C is how following ends
+    except BrokenPipeError:
+        # The reader went away (`| head`): nothing more to print, and no error about it at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 @main.command()
@@ -527,14 +572,20 @@ def pair_dict(pair) -> dict[str, Any]:
 @click.argument("path", type=TRACE_PATH)
 @click.option("--run", "run_id", metavar="ID", help="Open on this run.")
 @click.option("--failed", is_flag=True, help="Open on the most recent failed run, at its first failed step.")
+@click.option(
+    "-f", "--follow", is_flag=True, help="Keep reading PATH as it is written: runs appear and grow live (p pauses)."
+)
 @store_options
 @handles_errors
-def open_cmd(path, run_id, failed, fmt, no_cache):
+def open_cmd(path, run_id, failed, follow, fmt, no_cache):
     """The interactive viewer: the run list, a run's step tree and detail (`?` lists every key).
 
     A JSON or JSONL file is imported into the cache the first time it is opened; the viewer starts
     at once and shows runs as they are read. Bad input exits 2 and an unknown --run exits 1 before
     the viewer starts (for a file still being imported, an unknown --run is reported in the viewer).
+
+    With --follow, lines appended to PATH (files added to or growing in a folder, a database being
+    written) are read as they come, and the viewer shows them live: "● live", `p` pauses.
     """
     opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
     if opening.ready:
@@ -546,7 +597,12 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
             store.close()
     from .tui.app import TraceApp  # Textual is imported only by the viewer
 
-    app = TraceApp(opening, run_id=run_id, failed=failed)
+    live = None
+    if follow:
+        from .follow import Follower
+
+        live = Follower(opening)
+    app = TraceApp(opening, run_id=run_id, failed=failed, live=live)
     app.run()
     if app.return_code:
         sys.exit(app.return_code)

@@ -29,6 +29,7 @@ class FileResult:
     runs: int = 0
     diff: Diff = field(default_factory=Diff)
     appended: bool = False  # only the lines appended since the last read were read
+    restarted: bool = False  # the file was truncated or replaced since the last read (filestate.replaced)
     problem: str | None = None  # why nothing (or not everything) could be read
 
 
@@ -63,6 +64,8 @@ def read_file(
     try:
         module = sources.by_name(fmt)
         read = filestate.measure(path)
+        if previous is not None and previous.read is not None:
+            result.restarted = filestate.replaced(previous.read.sig, read.sig)
         head = sources.read_head(path)
         since = _append_point(path, module, head, previous)
         writer = FileWriter(conn, key, since_line=None if since is None else since[1] + 1)

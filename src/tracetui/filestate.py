@@ -94,6 +94,13 @@ def compare(old: Read, path: str) -> tuple[Change, Signature | None]:
     return (Change.GREW if kept else Change.CHANGED), now
 
 
+def replaced(old: Signature, now: Signature) -> bool:
+    """Whether the file is no longer the one read: shorter (truncated) or another file by the same name
+    (rotated, moved over it). A rewrite in place that did not shrink it (a JSON session saved again)
+    is not: it is read again without a word."""
+    return now.size < old.size or (now.ino, now.dev) != (old.ino, old.dev)
+
+
 def line_start(path: str, upto: int) -> tuple[int, int]:
     """(offset, number of lines before it) of the end of the last whole line in the first `upto` bytes.
 

@@ -74,8 +74,9 @@ class _Progress:
 class FolderImport:
     """One pass over a folder's Plan: remove what is gone, read what is new or changed, then reconcile."""
 
-    def __init__(self, conn: sqlite3.Connection, opening, plan) -> None:
+    def __init__(self, conn: sqlite3.Connection, opening, plan, *, keep_gone: bool = False) -> None:
         self.conn, self.opening, self.plan = conn, opening, plan
+        self.keep_gone = keep_gone  # a deleted file's runs stay in the store (loading.Refresh.gone lists it)
         self.listing = plan.listing
         self.root = self.listing.root
         self.diff = Diff()
@@ -84,6 +85,7 @@ class FolderImport:
         self.claimed: dict[str, Claimed] = {}
         self.read: set[str] = set()  # files read (or handed to a worker) in this pass
         self.appended: list[str] = []
+        self.restarted: list[str] = []
         self.changed = False
         # Companions of files whose runs stay as they are: they are not read as files of their own.
         self.companions: set[str] = set()
@@ -99,7 +101,7 @@ class FolderImport:
         from .loading import Refresh
 
         plan = self.plan
-        for rel in plan.gone:
+        for rel in [] if self.keep_gone else plan.gone:
             self.diff.extend(store_files.remove(self.conn, rel))
             self.changed = True
         queue = sorted(plan.to_read, key=lambda rel: -self.listing.files[rel].st_mtime_ns)
@@ -120,6 +122,7 @@ class FolderImport:
             removed=self.diff.removed,
             appended=self.appended,
             gone=list(plan.gone),
+            restarted=self.restarted,
         )
 
     def _read_all(self, queue: list[str], ticker: _Progress) -> None:
@@ -169,6 +172,8 @@ class FolderImport:
         self.diff.extend(result.diff)
         if result.appended:
             self.appended.append(result.key)
+        if result.restarted:
+            self.restarted.append(result.key)
 
     # -- which files hold runs --------------------------------------------------------------------
     def _owners(self, chunk: list[str]) -> list[str]:

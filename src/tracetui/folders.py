@@ -313,8 +313,11 @@ class FolderOpening:
             conn.close()
         return len(refresh.added)
 
-    def refresh(self, progress=None):
-        """Bring the store up to date with the folder now; what changed (loading.Refresh)."""
+    def refresh(self, progress=None, *, keep_gone: bool = False):
+        """Bring the store up to date with the folder now; what changed (loading.Refresh).
+
+        keep_gone: a deleted file's runs stay (following the folder: what was read stays on screen);
+        without it they leave, as when the folder is opened again."""
         from . import folder_import
 
         with locked(self.db_path):
@@ -323,7 +326,7 @@ class FolderOpening:
                 listing = walk(self.root, skip=_own(self.db_path, self.output))
                 self.files = len(listing.files)
                 todo = plan(listing, store_files.load(conn), folder_problems(conn))
-                refresh = folder_import.FolderImport(conn, self, todo).run(progress)
+                refresh = folder_import.FolderImport(conn, self, todo, keep_gone=keep_gone).run(progress)
             finally:
                 store_files.close(conn)
         self.ready = True

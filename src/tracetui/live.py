@@ -1,5 +1,5 @@
 """Sources that keep changing the store the viewer shows: `tracetui serve` (spans received over OTLP/HTTP)
-and, later, followed files. The viewer starts one on its own event loop and is told after each change.
+and followed files (follow.py). The viewer starts one on its own event loop and is told after each change.
 
 Nothing here imports Textual: a live source calls `changed` (from any thread) and the viewer decides
 when to read the store again (tui/app.py, RunsScreen's poll, RunScreen's refresh).
@@ -14,11 +14,16 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class Change:
-    """The store changed: `runs` runs were written (`new_runs` of them new); `notice` is for the user."""
+    """The store changed: `runs` runs were written (`new_runs` of them new); `notice` is for the user.
+
+    ids: the runs written, new or rewritten (None: not known, any run may have changed: a database
+    read in place); removed: runs no longer in the store."""
 
     runs: int = 0
     new_runs: int = 0
     notice: str | None = None
+    ids: tuple[str, ...] | None = ()
+    removed: tuple[str, ...] = ()
 
 
 class Live(Protocol):

@@ -122,7 +122,8 @@ class Refresh:
     grew: more steps, a later end, another status), and no longer in it. appended: the files of which
     only what was appended since the last read was read (the rest of them was not read again). gone:
     files that no longer exist (an imported file's runs stay in the store; a folder's file takes its
-    runs with it, in `removed`).
+    runs with it, in `removed`, unless kept). restarted: files truncated or replaced since the last
+    read (filestate.replaced), read again from the start.
     """
 
     added: list[str] = field(default_factory=list)
@@ -130,6 +131,7 @@ class Refresh:
     removed: list[str] = field(default_factory=list)
     appended: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
+    restarted: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         """Whether any run changed."""
@@ -142,6 +144,7 @@ class Openable(Protocol):
     path: str
     db_path: str
     ready: bool
+    in_place: bool  # a database queried where it lies: nothing to refresh, its views read it as it is
     notice: str | None
     problems: list[Problem]
     estimate: bool
@@ -159,7 +162,7 @@ class Openable(Protocol):
 
     def run_import(self, progress: Progress | None = None) -> int: ...
 
-    def refresh(self) -> Refresh: ...
+    def refresh(self, *, keep_gone: bool = False) -> Refresh: ...
 
 
 def store_complete(db_path: str) -> bool:
@@ -269,7 +272,7 @@ class Opening:
             problem = f"cannot write a store of it, in the cache or a temporary one ({exc})"
             raise UnusableInput(self.label, problem) from None
 
-    def refresh(self) -> Refresh:
+    def refresh(self, *, keep_gone: bool = False) -> Refresh:
         """Bring the store up to date with the file as it is now; returns what changed.
 
         Nothing is read when the file (and the companion files its runs were read from) did not change.
@@ -278,7 +281,8 @@ class Opening:
         other change reads the file again and replaces its runs, a session that grew included (it is
         one run). A file that is gone leaves the store as it was. A source read in place needs nothing:
         its views read the file as it is now. The store keeps its place in the cache: the next
-        `prepare()` of the changed file imports it afresh under the file's new key.
+        `prepare()` of the changed file imports it afresh under the file's new key. (keep_gone: the
+        runs of a deleted file are always kept here; the parameter is FolderOpening's.)
         """
         if self.in_place or self.source is not None:
             return Refresh()  # in place: read live; a pipe's copy never changes
@@ -297,7 +301,10 @@ class Opening:
             if change is filestate.Change.SAME:
                 return Refresh()
             if change is filestate.Change.CHANGED:
-                self.module, self.head = sources.detect(self.path)
+                try:
+                    self.module, self.head = sources.detect(self.path)
+                except UnusableInput:
+                    pass  # emptied, or not whole yet: read_file records why, and the next change tries again
             pricer = pricing.Pricer() if self.estimate else None
             result = file_import.read_file(conn, self.path, None, self.module.NAME, pricer, previous=record)
             if pricer is not None:
@@ -309,6 +316,7 @@ class Opening:
             changed=result.diff.changed,
             removed=result.diff.removed,
             appended=[self.label] if result.appended else [],
+            restarted=[self.label] if result.restarted else [],
         )
 
     def _import_cached(self, progress: Progress | None) -> int:

@@ -19,41 +19,62 @@ def console() -> Console:
     return Console(width=width, highlight=False, soft_wrap=False, emoji=False)
 
 
+RUN_COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
+    ("status", "left"),
+    ("run", "left"),
+    ("file", "left"),  # only for the runs of a folder
+    ("agent", "left"),
+    ("started", "left"),
+    ("duration", "right"),
+    ("steps", "right"),
+    ("failed", "right"),
+    ("tokens in→out", "right"),
+    ("credits", "right"),
+    ("cost", "right"),
+    ("error", "left"),
+)
+
+
+def run_cells(run: Run, *, files: bool = False) -> list[Text]:
+    """A run's cells under RUN_COLUMNS (the file column only with `files`)."""
+    return [
+        present.status_text(run.status),
+        safe_text(display.clip(run.id)),
+        *((safe_text(display.clip(run.source_file or "-")),) if files else ()),
+        safe_text(display.clip(run.agent or "-")),
+        safe_text(display.when(run.started_at)),
+        safe_text(display.duration(run.duration_ms)),
+        safe_text(run.step_count),
+        safe_text(run.failed_steps or "", STYLE["failure"] if run.failed_steps else ""),
+        safe_text(display.tokens(run.total("tokens_in"), run.total("tokens_out"))),
+        safe_text(display.credits(run.total("credits"))),
+        safe_text(present.cost_text(run)),
+        safe_text(display.excerpt(run.error, 60), STYLE["error"]),
+    ]
+
+
 def runs_table(runs: list[Run], *, files: bool = False) -> None:
     """One row per run; `files`: with the file each was read from (the runs of a folder)."""
     table = Table(box=None, pad_edge=False, header_style="bold")
-    columns: tuple[tuple[str, JustifyMethod], ...] = (
-        ("status", "left"),
-        ("run", "left"),
-        *((("file", "left"),) if files else ()),
-        ("agent", "left"),
-        ("started", "left"),
-        ("duration", "right"),
-        ("steps", "right"),
-        ("failed", "right"),
-        ("tokens in→out", "right"),
-        ("credits", "right"),
-        ("cost", "right"),
-        ("error", "left"),
-    )
-    for name, justify in columns:
-        table.add_column(name, justify=justify, no_wrap=True)
+    for name, justify in RUN_COLUMNS:
+        if name != "file" or files:
+            table.add_column(name, justify=justify, no_wrap=True)
     for run in runs:
-        table.add_row(
-            present.status_text(run.status),
-            safe_text(display.clip(run.id)),
-            *((safe_text(display.clip(run.source_file or "-")),) if files else ()),
-            safe_text(display.clip(run.agent or "-")),
-            safe_text(display.when(run.started_at)),
-            safe_text(display.duration(run.duration_ms)),
-            safe_text(run.step_count),
-            safe_text(run.failed_steps or "", STYLE["failure"] if run.failed_steps else ""),
-            safe_text(display.tokens(run.total("tokens_in"), run.total("tokens_out"))),
-            safe_text(display.credits(run.total("credits"))),
-            safe_text(present.cost_text(run)),
-            safe_text(display.excerpt(run.error, 60), STYLE["error"]),
-        )
+        table.add_row(*run_cells(run, files=files))
     console().print(table)
+
+
+def run_lines(runs: list[Run], *, files: bool = False) -> None:
+    """One line per run, as `list --follow` prints runs while they come: the table's cells, empty ones
+    left out, with the steps and failures named (no header to line up under)."""
+    out = console()
+    for run in runs:
+        cells = run_cells(run, files=files)
+        steps = 6 if files else 5
+        cells[steps] = Text(f"{run.step_count} step{'' if run.step_count == 1 else 's'}")
+        if run.failed_steps:
+            cells[steps + 1] = Text(f"{run.failed_steps} failed", STYLE["failure"])
+        out.print(Text("  ").join(c for c in cells if c.plain not in ("", "-")), soft_wrap=True)
 
 
 def sources_table(found) -> None:

@@ -33,6 +33,7 @@ class RunFilter:
     project: str | None = (
         None  # runs whose project (metadata "project": a coding agent's cwd; else agent) contains this
     )
+    ids: Sequence[str] | None = None  # only these runs (at most a few hundred: one SQL parameter each)
 
     def where(self) -> tuple[str, list[Any]]:
         clauses, args = [], []
@@ -42,6 +43,9 @@ class RunFilter:
             values = [value] if isinstance(value, str) else list(value)
             clauses.append(f"{col} IN ({', '.join('?' * len(values))})")
             args.extend(values)
+        if self.ids is not None:
+            clauses.append(f"id IN ({', '.join('?' * len(self.ids))})")
+            args.extend(self.ids)
         if self.file:
             clauses.append("source_file LIKE ? ESCAPE '\\'")
             args.append(_contains(self.file))

@@ -60,7 +60,7 @@ class TraceApp(App):
             "p",
             "pause",
             "Pause",
-            tooltip="Pause or resume live updates (runs arriving through tracetui serve)",
+            tooltip="Pause or resume live updates (tracetui serve, open --follow)",
             id="tracetui.live.pause",
         ),
     ]
@@ -182,6 +182,7 @@ class TraceApp(App):
             self.live_state = replace(state, updated=time.time(), waiting=state.waiting + 1)
             return
         self.live_state = replace(state, updated=time.time())
+        self._reset_main_store()  # a database read in place may have a -wal now: a new connection reads it
         self._tell_screens()
 
     def _tell_screens(self) -> None:
@@ -199,6 +200,7 @@ class TraceApp(App):
             return
         self.live_state = replace(state, paused=not state.paused, waiting=0)
         if state.paused and state.waiting:
+            self._reset_main_store()
             self._tell_screens()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

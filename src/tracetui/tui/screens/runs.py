@@ -291,7 +291,7 @@ class RunsScreen(Screen):
             empty.update(Text("Reading the file… no runs yet."))
         elif app.live_state is not None:
             where = display.safe(app.live_state.description, single_line=True)
-            empty.update(Text(f"No runs yet: {where}.\nRuns appear here as their spans arrive."))
+            empty.update(Text(f"No runs yet: {where}.\nRuns appear here as they arrive."))
         else:
             path = display.safe(app.opening.label, single_line=True)
             empty.update(Text(f"No runs in {path}.\nThe file was read, but it holds no trace runs tracetui could use."))

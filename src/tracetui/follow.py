@@ -1,0 +1,251 @@
+"""Following a source while it is written: `tracetui open PATH --follow` and `tracetui list PATH --follow`.
+
+A Follower is a live source (live.Live) for the viewer, and a loop for `list --follow`. It waits for
+the file system to say something changed near the source (watchfiles: inotify, FSEvents…; polling
+when that cannot start), and at least once a second looks again, then brings the store up to date:
+
+* a file imported into a store, or a folder: `Opening.refresh()` / `FolderOpening.refresh()` read
+  what changed. Lines appended to a one-run-per-line file are read alone, and a half-written last
+  line waits for its end; a file that grew in other formats is read again (loading.Refresh).
+* a database read in place (tracetui's store, agent_traces, Phoenix, MLflow, OpenCode): nothing is
+  copied, its views read the file as it is; a change of the file or its `-wal` (stat only) tells
+  the viewer to read again. Nothing is opened for writing.
+
+A file truncated or replaced is read again from the start, with a notice; a deleted file keeps what
+was read from it, with a notice. Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+
+from . import display
+from .errors import TraceError
+from .filestate import Signature
+from .live import Change
+from .loading import Openable, Refresh
+from .model import RUN_STATUSES, Run
+from .store import RunFilter, Store
+
+POLL_SECONDS = 1.0  # looked at again this often even when the file system says nothing
+DEBOUNCE_MS = 200  # changes closer than this are taken together (watchfiles' default of 1.6 s is too slow)
+STEP_MS = 50
+
+
+class Follower:
+    """Keeps a store up to date with its source while the source is written."""
+
+    def __init__(self, opening: Openable, *, poll: float = POLL_SECONDS, watch: bool = True) -> None:
+        """poll: seconds between looks when nothing was heard; watch: False polls only (no watchfiles)."""
+        self.opening = opening
+        self.poll = poll
+        self.watch = watch
+        self.watching = False  # watchfiles is running (False: polling)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._gone: set[str] = set()  # files whose deletion was told
+        self._last_trouble: str | None = None
+        self._signature: tuple[Signature | None, ...] | None = None  # an in-place database and its -wal
+
+    @property
+    def description(self) -> str:
+        return f"following {self.opening.label}"
+
+    # -- live.Live --------------------------------------------------------------------------------
+    async def start(self, changed: Callable[[Change], None] | None = None) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, args=(changed,), name="tracetui-follow", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        self._stop.set()
+        if thread is not None:
+            await asyncio.to_thread(thread.join)
+
+    def close(self) -> None:
+        """Stop following (any thread): run() returns soon after."""
+        self._stop.set()
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def run(self, changed: Callable[[Change], None] | None = None) -> None:
+        """Look for changes until close(); call `changed` after each change to the store."""
+        if self.opening.in_place:
+            self._signature = self._database_signature()
+        for _ in self._wakeups():
+            if self._stop.is_set():
+                break
+            change = self.check()
+            if change is not None and changed is not None:
+                changed(change)
+
+    def check(self) -> Change | None:
+        """Bring the store up to date with the source now; the change, or None when nothing changed."""
+        opening = self.opening
+        if not opening.ready:
+            return None  # still being imported: the import reads what is there
+        if opening.in_place:
+            now = self._database_signature()
+            if now == self._signature:
+                return None
+            self._signature = now
+            return Change(notice=self._gone_notice(now[0] is None), ids=None)
+        try:
+            refresh = opening.refresh(keep_gone=True)
+        except (TraceError, OSError, sqlite3.Error) as exc:
+            return self._trouble(f"{opening.label}: cannot follow it now ({exc})")
+        self._last_trouble = None
+        notices = [*self._restarted(refresh), *self._deleted(refresh)]
+        if not refresh and not notices:
+            return None
+        ids = (*refresh.added, *refresh.changed)
+        return Change(
+            runs=len(ids) + len(refresh.removed),
+            new_runs=len(refresh.added),
+            notice="\n".join(notices) or None,
+            ids=ids,
+            removed=tuple(refresh.removed),
+        )
+
+    def _wakeups(self) -> Iterator[None]:
+        """Yields when something may have changed: the file system said so, or `poll` seconds passed."""
+        if self.watch:
+            try:
+                import watchfiles
+
+                paths, recursive = self._watched()
+                self.watching = True
+                for _ in watchfiles.watch(
+                    *paths,
+                    watch_filter=None,
+                    debounce=DEBOUNCE_MS,
+                    step=STEP_MS,
+                    stop_event=self._stop,
+                    rust_timeout=int(self.poll * 1000),
+                    yield_on_timeout=True,
+                    recursive=recursive,
+                    raise_interrupt=False,
+                    ignore_permission_denied=True,
+                ):
+                    yield
+                return
+            except (OSError, RuntimeError, ImportError):
+                pass  # no watcher here (inotify limits, a file system without events): poll instead
+            finally:
+                self.watching = False
+        while not self._stop.wait(self.poll):
+            yield
+
+    def _watched(self) -> tuple[list[str], bool]:
+        """What to watch: a folder and everything under it, or the folder a file is in (not below it:
+        a file's folder may be a home directory; a session's subagent files are seen by the poll)."""
+        path = os.path.abspath(self.opening.path)
+        if os.path.isdir(path):
+            return [path], True
+        return [os.path.dirname(path)], False
+
+    # -- what to tell -----------------------------------------------------------------------------
+    def _database_signature(self) -> tuple[Signature | None, ...]:
+        path = self.opening.path
+        return Signature.stat(path), Signature.stat(path + "-wal")
+
+    def _gone_notice(self, gone: bool) -> str | None:
+        label = self.opening.label
+        if not gone:
+            self._gone.discard(label)
+            return None
+        if label in self._gone:
+            return None
+        self._gone.add(label)
+        return f"{display.safe(label, single_line=True)} was deleted: what was read from it stays on screen"
+
+    def _restarted(self, refresh: Refresh) -> list[str]:
+        return [
+            f"{display.safe(path, single_line=True)} was truncated or replaced: read again from the start"
+            for path in refresh.restarted
+        ]
+
+    def _deleted(self, refresh: Refresh) -> list[str]:
+        gone = set(refresh.gone)
+        new = sorted(gone - self._gone)
+        self._gone = gone
+        return [f"{display.safe(path, single_line=True)} was deleted: the runs read from it are kept" for path in new]
+
+    def _trouble(self, message: str) -> Change | None:
+        """A problem reading the source, told once (until it goes away)."""
+        if message == self._last_trouble:
+            return None
+        self._last_trouble = message
+        return Change(notice=message)
+
+
+# -- tracetui list --follow -------------------------------------------------------------------------
+
+UNFINISHED = ("pending", "running")
+CHUNK = 500  # run ids asked for at a time (one SQL parameter each)
+
+
+def follow_runs(
+    opening: Openable,
+    flt: RunFilter,
+    *,
+    sort: str,
+    desc: bool,
+    limit: int | None,
+    show: Callable[[Store, list[Run]], None],
+    tell: Callable[[str], None],
+    follower: Follower | None = None,
+) -> None:
+    """`tracetui list PATH --follow`: `show` the runs of the filter that have finished (not pending or
+    running), then each run as it finishes while the source is written, each run once; `tell` the
+    notices. Returns when the follower is closed (or Ctrl+C stops its watcher)."""
+    done = replace(flt, status=[s for s in (_statuses(flt.status) or RUN_STATUSES) if s not in UNFINISHED])
+    shown: set[str] = set()
+
+    def new_runs(store: Store, change: Change | None) -> list[Run]:
+        if change is None:
+            runs = store.list_runs(done, sort=sort, desc=desc, limit=limit)
+            shown.update(store.run_ids(done))  # those left out by --limit are not shown later either
+            return runs
+        if change.ids is None:  # read in place: anything may have changed
+            fresh = [i for i in store.run_ids(done, sort=sort, desc=desc) if i not in shown]
+            return _in_order(store, fresh)
+        out: list[Run] = []
+        wanted = [i for i in dict.fromkeys(change.ids) if i not in shown]
+        for start in range(0, len(wanted), CHUNK):
+            out += store.list_runs(replace(done, ids=wanted[start : start + CHUNK]), sort=sort, desc=desc)
+        return out
+
+    def look(change: Change | None) -> None:
+        if change is not None and change.notice:
+            for line in change.notice.splitlines():
+                tell(line)
+        store = opening.connect()  # a new connection sees every commit (and a database's new -wal)
+        try:
+            runs = new_runs(store, change)
+            shown.update(r.id for r in runs)
+            if runs:
+                show(store, runs)
+        finally:
+            store.close()
+
+    look(None)
+    (follower or Follower(opening)).run(look)
+
+
+def _statuses(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _in_order(store: Store, ids: list[str]) -> list[Run]:
+    by_id: dict[str, Run] = {}
+    for start in range(0, len(ids), CHUNK):
+        by_id.update((r.id, r) for r in store.runs_by_ids(ids[start : start + CHUNK]))
+    return [by_id[i] for i in ids if i in by_id]
