@@ -18,6 +18,8 @@ was read from it, with a notice. Nothing here imports Textual.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 import os
 import sqlite3
 import threading
@@ -31,6 +33,10 @@ from .live import Change
 from .loading import Openable, Refresh
 from .model import RUN_STATUSES, Run
 from .store import RunFilter, Store
+
+# watchfiles warns "KeyboardInterrupt caught, stopping watch" on stderr when Ctrl+C ends `list --follow`:
+# that is how following is meant to end.
+logging.getLogger("watchfiles").setLevel(logging.ERROR)
 
 POLL_SECONDS = 1.0  # looked at again this often even when the file system says nothing
 DEBOUNCE_MS = 200  # changes closer than this are taken together (watchfiles' default of 1.6 s is too slow)
@@ -74,13 +80,22 @@ class Follower:
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self, changed: Callable[[Change], None] | None = None) -> None:
-        """Look for changes until close(); call `changed` after each change to the store."""
+        """Look for changes until close(); call `changed` after each change to the store.
+
+        It looks at once (what was written since the source was read), then whenever woken. The first
+        look after the store is ready is told even when nothing changed: the live marker then says
+        since when what is shown is current, instead of "waiting for data"."""
         if self.opening.in_place:
             self._signature = self._database_signature()
-        for _ in self._wakeups():
+        caught_up = False
+        for _ in itertools.chain([None], self._wakeups()):
             if self._stop.is_set():
                 break
+            first = not caught_up and self.opening.ready
+            caught_up = caught_up or first
             change = self.check()
+            if change is None and first:
+                change = Change()
             if change is not None and changed is not None:
                 changed(change)
 

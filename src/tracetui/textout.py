@@ -74,6 +74,9 @@ def run_lines(runs: list[Run], *, files: bool = False) -> None:
         cells[steps] = Text(f"{run.step_count} step{'' if run.step_count == 1 else 's'}")
         if run.failed_steps:
             cells[steps + 1] = Text(f"{run.failed_steps} failed", STYLE["failure"])
+        for offset, unit in ((2, " tokens"), (3, " credits")):
+            if cells[steps + offset].plain not in ("", "-"):
+                cells[steps + offset].append(unit)
         out.print(Text("  ").join(c for c in cells if c.plain not in ("", "-")), soft_wrap=True)
 
 

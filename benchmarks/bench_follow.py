@@ -1,0 +1,210 @@
+"""Following files (`tracetui open PATH --follow`): write→visible latency in the viewer, keeping up with a fast
+writer, and what reading a grown session again costs.
+
+    python benchmarks/bench_follow.py latency [RUNS]     a writer process appends one run a line to an export
+                                                         file, a line every ~0.3 s; the time from each write to
+                                                         the run in the viewer's run list (headless, run_test),
+                                                         with watchfiles and with polling only
+    python benchmarks/bench_follow.py rate [MB_PER_S] [SECONDS]
+                                                         a writer appending export lines at MB_PER_S; how far
+                                                         behind the store is when the writer stops, and how long
+                                                         the follower then takes to catch up
+    python benchmarks/bench_follow.py session [TURNS]    a Claude Code session growing turn by turn: the time of
+                                                         each refresh() (the session is read again whole)
+
+Each prints what it measured; docs/benchmarks.md has the numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+WRITER = r"""
+import sys, time
+path, lines, gap = sys.argv[1], sys.argv[2], float(sys.argv[3])
+log = open(sys.argv[4], "w")
+for line in open(lines, "rb"):
+    with open(path, "ab") as f:
+        f.write(line)
+    log.write(f"{time.time()}\n")
+    log.flush()
+    time.sleep(gap)
+"""
+
+
+def export_lines(n: int, prefix: str, steps: int = 8) -> bytes:
+    """n runs of `steps` steps each, as `tracetui export` writes them (one run a line)."""
+    from builders import run, step, write_jsonl
+
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [
+            run(f"{prefix}-{i:06d}", *(step(f"s{j}", tokens_in=100, tokens_out=20) for j in range(steps)))
+            for i in range(n)
+        ]
+        return open(write_jsonl(os.path.join(tmp, "lines.jsonl"), runs), "rb").read()
+
+
+def bench_latency(runs: int) -> None:
+    for watch in (True, False):
+        _latency(runs, watch)
+
+
+def _latency(runs: int, watch: bool) -> None:
+    from tracetui.follow import Follower
+    from tracetui.loading import prepare
+    from tracetui.tui.app import TraceApp
+
+    work = tempfile.mkdtemp(prefix="tracetui-follow-")
+    os.environ["XDG_CACHE_HOME"] = os.path.join(work, "cache")
+    path = os.path.join(work, "runs.jsonl")
+    with open(path, "wb") as f:
+        f.write(export_lines(1, "first"))
+    lines = os.path.join(work, "lines")
+    with open(lines, "wb") as f:
+        f.write(export_lines(runs, "run"))
+    log = os.path.join(work, "written")
+    opening = prepare(path)
+    app = TraceApp(opening, live=Follower(opening, watch=watch))
+    seen: dict[str, float] = {}
+
+    async def main() -> None:
+        async with app.run_test(size=(160, 48)) as pilot:
+            pager = app.runs_screen.run_list.pager
+            while app.importing or pager.count < 1:
+                await pilot.pause(0.05)
+            writer = subprocess.Popen([sys.executable, "-c", WRITER, path, lines, "0.3", log])
+            deadline = None
+            while len(seen) < runs:
+                await pilot.pause(0.005)
+                now = time.time()
+                for i in range(min(pager.count, 50)):
+                    run_id = pager.id_at(i)
+                    if run_id is not None and run_id.startswith("run-") and run_id not in seen:
+                        seen[run_id] = now
+                if writer.poll() is not None:
+                    deadline = deadline or time.monotonic() + 10
+                    if time.monotonic() > deadline:
+                        break
+
+    asyncio.run(main())
+    written = [float(line) for line in open(log)]
+    delays = sorted(seen[f"run-{i:06d}"] - t for i, t in enumerate(written) if f"run-{i:06d}" in seen)
+    missing = len(written) - len(delays)
+    p95 = delays[min(len(delays) - 1, int(len(delays) * 0.95))]
+    how = "watchfiles" if watch else "polling (1 s)"
+    print(
+        f"latency, {how}: {len(written)} runs written, {missing} never seen; write→visible p50"
+        f" {statistics.median(delays) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms"
+    )
+
+
+def bench_rate(mb_per_s: float, seconds: float) -> None:
+    from tracetui.follow import Follower
+    from tracetui.loading import prepare
+
+    work = tempfile.mkdtemp(prefix="tracetui-follow-")
+    os.environ["XDG_CACHE_HOME"] = os.path.join(work, "cache")
+    path = os.path.join(work, "runs.jsonl")
+    with open(path, "wb") as f:
+        f.write(export_lines(1, "first"))
+    opening = prepare(path)
+    opening.run_import()
+    block = export_lines(200, "run")  # ~200 runs of 8 steps
+    follower = Follower(opening)
+    changes: queue.Queue = queue.Queue()
+    thread = threading.Thread(target=follower.run, args=(changes.put,), daemon=True)
+    thread.start()
+    per_write = len(block)
+    written = 0
+    cpu = time.process_time()  # this process: the follower's thread, and the writer's few writes
+    began = time.monotonic()
+    while time.monotonic() - began < seconds:
+        with open(path, "ab") as f:
+            f.write(block.replace(b'"run-', f'"w{written // per_write:05d}-'.encode()))
+        written += per_write
+        ahead = began + written / (mb_per_s * 1e6) - time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
+    wrote_for = time.monotonic() - began
+    stopped = time.monotonic()
+    total = written // per_write * 200 + 1
+
+    def stored() -> int:
+        store = opening.connect()
+        try:
+            return store.count_runs()
+        finally:
+            store.close()
+
+    behind = total - stored()
+    while stored() < total:
+        time.sleep(0.05)
+    caught_up = time.monotonic() - stopped
+    cpu = time.process_time() - cpu
+    follower.close()
+    thread.join()
+    print(
+        f"rate: {written / 1e6:.0f} MB appended in {wrote_for:.1f} s ({written / 1e6 / wrote_for:.1f} MB/s),"
+        f" {total - 1:,} runs; {behind:,} runs not yet stored when the writer stopped, all stored"
+        f" {caught_up:.2f} s later; {cpu:.1f} s of CPU = {written / 1e6 / cpu:.1f} MB per CPU second"
+    )
+
+
+def bench_session(turns: int) -> None:
+    import shutil
+
+    import orjson
+    from agents import claude
+
+    from tracetui.loading import prepare
+
+    work = tempfile.mkdtemp(prefix="tracetui-follow-")
+    os.environ["XDG_CACHE_HOME"] = os.path.join(work, "cache")
+    path = shutil.copy(claude(2), os.path.join(work, "session.jsonl"))
+    opening = prepare(path)
+    opening.run_import()
+    lines = open(path, "rb").read().splitlines()
+    last = orjson.loads(lines[-1])
+    print(f"session: {claude(2).name}, {len(lines)} lines to start")
+    times = []
+    for n in range(turns):
+        turn = []
+        for k, line in enumerate(lines[1:]):  # the session's turns again, with new ids
+            rec = orjson.loads(line)
+            if "uuid" in rec:
+                rec["uuid"] = f"{rec['uuid']}-{n}-{k}"
+                rec["parentUuid"] = last.get("uuid")
+            last = rec
+            turn.append(orjson.dumps(rec) + b"\n")
+        with open(path, "ab") as f:
+            f.write(b"".join(turn))
+        began = time.perf_counter()
+        opening.refresh()
+        times.append((os.path.getsize(path), time.perf_counter() - began))
+    for size, seconds in times[:: max(1, len(times) // 8)] + times[-1:]:
+        print(f"  {size / 1e6:7.2f} MB  refresh {seconds * 1000:7.0f} ms")
+
+
+if __name__ == "__main__":
+    what = sys.argv[1] if len(sys.argv) > 1 else "latency"
+    args = [float(a) for a in sys.argv[2:]]
+    if what == "latency":
+        bench_latency(int(args[0]) if args else 40)
+    elif what == "rate":
+        bench_rate(args[0] if args else 5.0, args[1] if len(args) > 1 else 10.0)
+    elif what == "session":
+        bench_session(int(args[0]) if args else 200)
+    else:
+        raise SystemExit(__doc__)
