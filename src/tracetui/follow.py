@@ -114,6 +114,8 @@ class Follower:
             refresh = opening.refresh(keep_gone=True)
         except (TraceError, OSError, sqlite3.Error) as exc:
             return self._trouble(f"{opening.label}: cannot follow it now ({exc})")
+        except Exception as exc:  # a reader's bug must not end following without a word
+            return self._trouble(f"{opening.label}: cannot follow it now ({type(exc).__name__}: {exc})")
         self._last_trouble = None
         notices = [*self._restarted(refresh), *self._deleted(refresh)]
         if not refresh and not notices:

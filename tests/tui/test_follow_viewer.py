@@ -109,3 +109,38 @@ async def test_a_truncated_file_is_told_and_read_again(tmp_path):
             f.write(orjson.dumps(event("r9", "a", 9)) + b"\n")
         await until(pilot, lambda: any("truncated or replaced" in n for n in notes(app)))
         await until(pilot, lambda: run_list.count == 1 and run_list.id_at(0) == "r9")
+
+
+async def test_a_store_another_process_writes_is_followed_in_place(tmp_path):
+    """`tracetui serve --headless` writes a store; a second viewer follows it (read in place, read-only):
+    a trace's run shows as running, then completed once its root span arrives."""
+    import requests
+    from serving import envelope, serve, span
+
+    db = str(tmp_path / "spans.db")
+    served = serve(db)
+    try:
+
+        async def post(*spans: dict) -> None:
+            answer = await asyncio.to_thread(
+                requests.post,
+                f"{served.url}/v1/traces",
+                data=envelope(*spans),
+                headers={"Content-Type": "application/json"},
+                timeout=30,
+            )
+            assert answer.status_code == 200, answer.text
+
+        trace, root = "ab" * 16, "01" * 8
+        await post(span(trace, "02" * 8, root, name="tool"))
+        opening = prepare(db)
+        assert opening.in_place
+        app = TraceApp(opening, live=Follower(opening, poll=0.2))
+        async with app.run_test(size=(140, 30)) as pilot:
+            run_list = app.runs_screen.run_list
+            await until(pilot, lambda: (r := run_list.pager.cached(trace)) is not None and r.status == "running")
+            await post(span(trace, root, name="agent"))
+            await until(pilot, lambda: (r := run_list.pager.cached(trace)) is not None and r.status == "completed")
+    finally:
+        code, _ = served.stop()
+    assert code == 0
