@@ -302,3 +302,28 @@ def test_list_follow_text_prints_a_line_a_run(tmp_path):
     code, err = listing.interrupt()
     assert code == 0 and b"Traceback" not in err, err
     assert listing.lines.empty()
+
+
+@pytest.mark.parametrize("command", ["list", "open"])
+def test_follow_refuses_a_pipe_with_exit_2(tmp_path, command):
+    pipe = tmp_path / "fifo"
+    os.mkfifo(pipe)
+    done = subprocess.run([*TRACETUI, command, str(pipe), "--follow"], capture_output=True, timeout=WAIT)
+    assert done.returncode == 2
+    assert done.stderr.decode().strip() == (
+        f"tracetui: {pipe}: --follow needs a file or a folder; a pipe is read once (write to a file and follow that)"
+    )
+
+
+def test_list_follow_on_a_folder_names_each_run_s_file(tmp_path):
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [run("a1", step("s"))])
+    listing = Listing(str(folder))
+    first = listing.next_line().decode()
+    assert "a1" in first and "a.jsonl" in first and "1 step" in first
+    append(folder / "b.jsonl", jsonl(tmp_path, run("b1", step("s"), step("t"))))
+    second = listing.next_line().decode()
+    assert "b1" in second and "b.jsonl" in second and "2 steps" in second
+    code, err = listing.interrupt()
+    assert code == 0 and b"Traceback" not in err, err

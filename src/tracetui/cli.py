@@ -19,7 +19,7 @@ from . import display, sources
 from .analysis import first_failed_step
 from .errors import TraceError
 from .folders import FORMAT as FOLDER
-from .loading import Openable, prepare
+from .loading import Openable, is_pipe, prepare
 from .model import ROLLED_UP_FIELDS, TOKEN_PARTS, Run, Step
 from .store import SORT_KEYS, STARTED, RunFilter, Store
 from .store.stats import GROUPINGS
@@ -148,6 +148,12 @@ def loaded(path: str, fmt: str | None, no_cache: bool) -> tuple[Openable, Store]
         if problems > len(shown):
             click.echo(f"tracetui: warning: {path}: … and {problems - len(shown)} more problems", err=True)
     return opening, store
+
+
+def refuse_pipe(path: str) -> None:
+    """--follow reads a file again as it grows; a pipe is read once, to its end, into a private copy."""
+    if is_pipe(path):
+        fail(f"{path}: --follow needs a file or a folder; a pipe is read once (write to a file and follow that)")
 
 
 def tell(opening: Openable) -> None:
@@ -326,6 +332,8 @@ def list_cmd(path, status, agent, search, sort, desc, limit, as_json, follow, fi
     each run once it finishes while PATH is written (lines appended, files added to a folder, a
     database changed), until Ctrl+C; --limit applies to the runs printed at the start.
     """
+    if follow:
+        refuse_pipe(path)
     opening, store = loaded(path, fmt, no_cache)
     flt = RunFilter(status=status or None, agent=agent or None, search=search, file=file_, project=project, model=model)
     if follow:
@@ -587,6 +595,8 @@ def open_cmd(path, run_id, failed, follow, fmt, no_cache):
     With --follow, lines appended to PATH (files added to or growing in a folder, a database being
     written) are read as they come, and the viewer shows them live: "● live", `p` pauses.
     """
+    if follow:
+        refuse_pipe(path)
     opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
     if opening.ready:
         store = opening.connect()  # an unreadable store fails here, not inside the viewer

@@ -463,7 +463,7 @@ def prepare(
     estimate=False (--no-estimate) leaves model calls without a reported cost unpriced; a tracetui
     store that holds estimates is then imported (without them) rather than read in place.
     """
-    if _is_pipe(path):
+    if is_pipe(path):
         copy = _copy_pipe(path)
         try:
             opening = prepare(copy, fmt=fmt, use_cache=False, output=output, estimate=estimate)
@@ -536,7 +536,7 @@ def open_store(
     return opening.connect()
 
 
-def _is_pipe(path: str) -> bool:
+def is_pipe(path: str) -> bool:
     try:
         return stat.S_ISFIFO(os.stat(path).st_mode)
     except OSError:
