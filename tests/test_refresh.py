@@ -151,3 +151,37 @@ def test_a_store_from_before_refresh_existed_is_read_again(tmp_path):
         f.write(jsonl_line(tmp_path, run("r2", step("s"))))
     refresh = opening.refresh()
     assert refresh.added == ["r2"] and not refresh.appended
+
+
+def test_a_truncated_or_replaced_file_is_reported_restarted_a_grown_one_is_not(tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [run("r1", step("s")), run("r2", step("s"))])
+    opening = imported(path)
+    with open(path, "ab") as f:
+        f.write(jsonl_line(tmp_path, run("r3", step("s"))))
+    assert opening.refresh().restarted == []
+    data = open(path, "rb").read()
+    with open(path, "wb") as f:
+        f.write(data[: data.index(b"\n") + 1])
+    assert opening.refresh().restarted == [str(path)]
+    os.rename(path, str(path) + ".1")
+    write_jsonl(path, [run("r1", step("s")), run("r9", step("s")), run("r10", step("s"))])  # longer, another inode
+    refresh = opening.refresh()
+    assert refresh.restarted == [str(path)] and sorted(refresh.added) == ["r10", "r9"]
+    assert ids(opening) == ["r1", "r10", "r9"]
+
+
+def test_a_folder_s_replaced_file_is_reported_restarted_and_a_deleted_one_kept_when_asked(tmp_path):
+    folder = tmp_path / "f"
+    folder.mkdir()
+    a = write_jsonl(folder / "a.jsonl", [run("a1", step("s")), run("a2", step("s"))])
+    b = write_jsonl(folder / "b.jsonl", [run("b1", step("s"))])
+    opening = prepare(str(folder))
+    opening.run_import()
+    write_jsonl(a, [run("a3", step("s"))])
+    os.remove(b)
+    refresh = opening.refresh(keep_gone=True)
+    assert refresh.restarted == ["a.jsonl"] and refresh.gone == ["b.jsonl"]
+    assert ids(opening) == ["a3", "b1"]
+    assert opening.refresh(keep_gone=True).gone == ["b.jsonl"]  # still gone, still kept
+    refresh = opening.refresh()
+    assert refresh.removed == ["b1"] and ids(opening) == ["a3"]
