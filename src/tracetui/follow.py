@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import os
 import sqlite3
 import threading
@@ -33,10 +32,6 @@ from .live import Change
 from .loading import Openable, Refresh
 from .model import RUN_STATUSES, Run
 from .store import RunFilter, Store
-
-# watchfiles warns "KeyboardInterrupt caught, stopping watch" on stderr when Ctrl+C ends `list --follow`:
-# that is how following is meant to end.
-logging.getLogger("watchfiles").setLevel(logging.ERROR)
 
 POLL_SECONDS = 1.0  # looked at again this often even when the file system says nothing
 DEBOUNCE_MS = 200  # changes closer than this are taken together (watchfiles' default of 1.6 s is too slow)
@@ -146,11 +141,11 @@ class Follower:
                     rust_timeout=int(self.poll * 1000),
                     yield_on_timeout=True,
                     recursive=recursive,
-                    raise_interrupt=False,
+                    raise_interrupt=True,  # Ctrl+C ends `list --follow` (the CLI takes it as the way out)
                     ignore_permission_denied=True,
                 ):
                     yield
-                return
+                return  # stop_event was set
             except (OSError, RuntimeError, ImportError):
                 pass  # no watcher here (inotify limits, a file system without events): poll instead
             finally:
