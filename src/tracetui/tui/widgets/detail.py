@@ -21,11 +21,12 @@ from textual.worker import get_current_worker
 
 from ... import display, present
 from ...model import TOKEN_PARTS, TOTAL_FIELDS, Run, Step
+from ...payload import Payload, make_payload
 from ...present import PSEUDO_MARK, STYLE, VERDICT_STYLE
 from ...present import safe_text as _t
 from ...store import Store
 from ..plain import notify_plain, plain_title
-from .payload import NoPager, Payload, make_payload, open_in_pager
+from .payload import NoPager, open_in_pager
 
 TOOL_CALL_LIMIT = 200
 SECTIONS = ("error", "input", "output", "events", "extra")
