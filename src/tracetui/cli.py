@@ -13,11 +13,10 @@ from typing import Any
 
 import click
 
-from . import display, sources
-from .analysis import first_failed_step
+from . import display, share, sources
 from .errors import TraceError
 from .loading import Opening, prepare
-from .model import TOKEN_PARTS, Run, preorder
+from .model import TOKEN_PARTS, Run
 from .run_json import dumps, step_dict
 from .store import SORT_KEYS, STARTED, RunFilter, Store
 from .store.stats import GROUPINGS
@@ -276,25 +275,14 @@ def show(path, run_id, formats, as_json, step_id, max_payload, no_cache):
             raise click.UsageError(f"--json and --format {output} disagree: give one of them")
         output = "json"
     store = load(path, fmt, no_cache)
-    payloads = output != "text"
-    run = store.run_tree(run_id, payloads=payloads) if step_id is None else store.get_run(run_id)
-    top = None if step_id is None else store.subtree(run_id, step_id, payloads=payloads)
-    roots = [s for s in run.steps if s.parent_id is None] if top is None else [top]
-    models = store.models([run.id]).get(run.id, [])
-    if output == "markdown":
-        from .run_markdown import run_markdown
-
-        click.echo(run_markdown(run, top=top, models=models, max_payload=max_payload), nl=False)
-        return
-    first = first_failed_step(run.steps if top is None else list(preorder(roots)))
-    if output == "json":
-        from .run_json import run_json
-
-        click.echo(run_json(run, roots, models=models, first_failed=first, subtree=top is not None))
+    if output != "text":
+        click.echo(share.document(store, run_id, step_id, fmt=output, max_payload=max_payload), nl=output == "json")
         return
     from .textout import run_tree_text
 
-    run_tree_text(run, first, roots=None if top is None else roots)
+    run, top = share.read(store, run_id, step_id, payloads=False)
+    first = share.first_failure(run, top)
+    run_tree_text(run, first, roots=None if top is None else [top])
 
 
 @main.command()
