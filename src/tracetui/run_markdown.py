@@ -113,8 +113,9 @@ def _run_items(run: Run, models: list[str]) -> list[str]:
     return items
 
 
-def _subtree_items(run: Run, top: Step, steps: list[Step], models: list[str]) -> list[str]:
+def _subtree_items(run: Run, top: Step, steps: list[Step]) -> list[str]:
     items = [_item("run", f"{code(run.id)} ({_status(run.status)})")]
+    models = sorted({s.model for s in steps if s.model})  # the run's models may not be this subtree's
     if run.agent:
         items.append(_item("agent", code(run.agent)))
     if models:
@@ -167,7 +168,7 @@ def run_markdown(
         out = [f"# {_status(run.status)} · run {code(run.id)}", "", *_run_items(run, models)]
     else:
         title = f"# {_status(top.status)} · step {code(top.name or top.id)} · {plain(top.kind)}"
-        out = [title, "", *_subtree_items(run, top, steps, models)]
+        out = [title, "", *_subtree_items(run, top, steps)]
     if first is not None:
         number = steps.index(first) + 1
         out.append(_item("first failure", f"step {number}, {code(first.name or first.id)} ({code(first.id)})"))

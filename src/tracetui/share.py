@@ -14,6 +14,7 @@ from .model import Run, Step, preorder
 from .store import Store
 
 FORMATS = {"markdown": ".md", "json": ".json"}  # a document format and its file name extension
+LABELS = {"markdown": "Markdown", "json": "JSON"}
 
 
 def read(store: Store, run_id: str, step_id: str | None = None, *, payloads: bool = True) -> tuple[Run, Step | None]:
