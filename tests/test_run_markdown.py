@@ -181,3 +181,14 @@ def test_no_steps(tmp_path):
     store = stored(tmp_path, [run("empty", status="completed")])
     text = run_markdown(store.run_tree("empty"))
     assert "## Steps\n\n(no steps)\n" in text
+
+
+def test_long_ids_are_cut_in_titles_and_whole_where_they_are_listed(tmp_path):
+    run_id, step_id = "run-" + "r" * 200, "step-" + "s" * 200
+    store = stored(tmp_path, [run(run_id, step(step_id, error="boom"), status="failed")])
+    r = store.run_tree(run_id)
+    _, inline = parse(run_markdown(r))
+    spans = [c.content for c in inline if c.type == "code_inline"]
+    assert display.clip(run_id) in spans and run_id in spans and step_id in spans
+    _, inline = parse(run_markdown(r, top=store.subtree(run_id, step_id)))
+    assert run_id in [c.content for c in inline if c.type == "code_inline"]

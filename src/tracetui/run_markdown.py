@@ -39,9 +39,10 @@ def _longest_backticks(text: str) -> int:
     return max((len(run) for run in _BACKTICKS.findall(text)), default=0)
 
 
-def code(value: object) -> str:
-    """An untrusted value as an inline code span, on one line, cut in the middle past display.CLIP."""
-    text = display.clip(value)
+def code(value: object, *, whole: bool = False) -> str:
+    """An untrusted value as an inline code span, on one line, cut in the middle past display.CLIP
+    unless `whole` (an id, which is copied to look things up)."""
+    text = display.safe(value, single_line=True) if whole else display.clip(value)
     if not text:
         return '""'
     ticks = "`" * (_longest_backticks(text) + 1)
@@ -95,6 +96,8 @@ def _item(label: str, value: str) -> str:
 
 def _run_items(run: Run, models: list[str]) -> list[str]:
     items = []
+    if len(display.safe(run.id, single_line=True)) > display.CLIP:
+        items.append(_item("run id", code(run.id, whole=True)))  # cut in the title
     if run.agent:
         items.append(_item("agent", code(run.agent)))
     if run.session:
@@ -114,7 +117,7 @@ def _run_items(run: Run, models: list[str]) -> list[str]:
 
 
 def _subtree_items(run: Run, top: Step, steps: list[Step]) -> list[str]:
-    items = [_item("run", f"{code(run.id)} ({_status(run.status)})")]
+    items = [_item("run", f"{code(run.id, whole=True)} ({_status(run.status)})")]
     models = sorted({s.model for s in steps if s.model})  # the run's models may not be this subtree's
     if run.agent:
         items.append(_item("agent", code(run.agent)))
@@ -137,7 +140,7 @@ def _step_heading(number: int, step: Step) -> str:
 
 
 def _step_items(step: Step, first: Step | None) -> list[str]:
-    items = [_item("id", code(step.id))]
+    items = [_item("id", code(step.id, whole=True))]
     if step.model:
         items.append(_item("model", code(step.model)))
     items.append(_item("duration", display.duration(step.duration_ms)))

@@ -244,3 +244,28 @@ async def test_an_export_that_cannot_be_written_is_reported(db, tmp_path, monkey
         shown = await toast(pilot)
         assert shown.message.startswith(f"Cannot export the run {RUN_ID}: [Errno 2]")
         assert shown.severity == "error"
+
+
+@pytest.mark.parametrize(
+    ("env", "tools", "expected"),
+    [
+        ({}, ["wl-copy", "xclip", "xsel", "pbcopy"], ["pbcopy"]),
+        ({"DISPLAY": ":0"}, ["xclip", "xsel", "pbcopy"], ["xclip", "-selection", "clipboard"]),
+        ({"DISPLAY": ":0"}, ["xsel"], ["xsel", "--clipboard", "--input"]),
+        ({"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"}, ["wl-copy", "xclip"], ["wl-copy"]),
+        ({"WAYLAND_DISPLAY": "wayland-0"}, ["xclip"], None),
+        ({"DISPLAY": ":0"}, [], None),
+    ],
+)
+def test_the_clipboard_tool_is_the_first_installed_that_can_reach_a_display(tmp_path, env, tools, expected):
+    from tracetui.tui.clipboard import clipboard_tool
+
+    for name in tools:
+        tool = tmp_path / name
+        tool.write_text("#!/bin/sh\n")
+        tool.chmod(0o755)
+    found = clipboard_tool({**env, "PATH": str(tmp_path)})
+    if expected is None:
+        assert found is None
+    else:
+        assert found == [str(tmp_path / expected[0]), *expected[1:]]

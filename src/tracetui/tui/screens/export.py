@@ -53,7 +53,7 @@ class ExportScreen(ModalScreen[str | None]):
                 line = Text.assemble((f" {key} ", "bold reverse"), f"  {share.LABELS[fmt]:<9} → ")
                 line.append(where + share.FORMATS[fmt], "bold")
                 yield Static(line)
-            hint = "Esc cancels · an existing file is never overwritten (a number is added)"
+            hint = "Esc cancels · a file never overwrites another: a number is added"
             yield Static(Text(hint, "dim"), id="export-hint")
 
     def action_choose(self, fmt: str | None) -> None:
