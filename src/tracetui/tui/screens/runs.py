@@ -172,7 +172,9 @@ class RunsScreen(Screen):
             return
         self._load_running = True
         self._dirty = False
-        self.run_list.reload(quick=self._shown is None)
+        # Live, rows scrolled into view are read on a new connection too: one opened before a database
+        # read in place got its -wal was opened immutable and would not see the change.
+        self.run_list.reload(quick=self._shown is None, fresh_connection=self.live)
 
     def store_changed(self) -> None:
         """A live source changed the store: read the list again now, or when the load running ends (the poll)."""
