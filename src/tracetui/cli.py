@@ -18,9 +18,10 @@ import orjson
 from . import display, sources
 from .analysis import first_failed_step
 from .errors import TraceError
-from .loading import Opening, prepare
+from .loading import DatabaseOptions, SourceOpening, prepare
 from .model import ROLLED_UP_FIELDS, TOKEN_PARTS, Run, Step
-from .store import SORT_KEYS, STARTED, RunFilter, Store
+from .store import SORT_KEYS, STARTED, RunFilter
+from .store.protocol import TraceStore
 from .store.stats import GROUPINGS
 
 # The core checks the input itself, so every problem gets the same one-line message and exit 2.
@@ -106,29 +107,80 @@ def estimating() -> bool:
     return click.get_current_context().meta.get(ESTIMATE, True)
 
 
+DATABASE = "tracetui.database"
+
+
+def _database_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None:
+        ctx.meta.setdefault(DATABASE, {})[param.name] = value
+
+
+def database_options() -> DatabaseOptions:
+    """What --schema, --table and --statement-timeout said (they apply to PostgreSQL inputs)."""
+    given = click.get_current_context().meta.get(DATABASE, {})
+    timeout = given.get("statement_timeout")
+    return DatabaseOptions(
+        schema=given.get("schema"),
+        table=given.get("table"),
+        timeout_ms=None if timeout is None else round(timeout * 1000),
+    )
+
+
+def database_option_decorators(fn):
+    fn = click.option(
+        "--statement-timeout",
+        type=click.FloatRange(min=0.001),
+        metavar="SECONDS",
+        expose_value=False,
+        callback=_database_option,
+        help="PostgreSQL: give up on any one query after this long (default 10).",
+    )(fn)
+    fn = click.option(
+        "--table",
+        metavar="NAME",
+        expose_value=False,
+        callback=_database_option,
+        help="PostgreSQL: the table to read, when the database holds traces in more than one.",
+    )(fn)
+    fn = click.option(
+        "--schema",
+        metavar="NAME",
+        expose_value=False,
+        callback=_database_option,
+        help="PostgreSQL: the schema to read, when the database holds traces in more than one.",
+    )(fn)
+    return fn
+
+
 def store_options(fn):
     fn = click.option("--format", "fmt", type=FormatChoice(), help="Skip detection: read PATH as this format.")(fn)
     fn = click.option("--no-cache", is_flag=True, help="Do not read or write the import cache.")(fn)
     fn = no_estimate_option(fn)
+    fn = database_option_decorators(fn)
     return fn
 
 
-def load(path: str, fmt: str | None, no_cache: bool) -> Store:
-    opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
+def open_source(path: str, fmt: str | None, no_cache: bool) -> SourceOpening:
+    return prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating(), database=database_options())
+
+
+def load(path: str, fmt: str | None, no_cache: bool) -> TraceStore:
+    opening = open_source(path, fmt, no_cache)
     opening.run_import()
     tell(opening)
     store = opening.connect()
     problems = store.problem_count()
+    where = display.safe(opening.label, single_line=True)  # a database by its label: never its password
     if problems:
         shown = store.problems(limit=20)
         for problem in shown:
-            click.echo(f"tracetui: warning: {path}: {display.safe(str(problem), single_line=True)}", err=True)
+            click.echo(f"tracetui: warning: {where}: {display.safe(str(problem), single_line=True)}", err=True)
         if problems > len(shown):
-            click.echo(f"tracetui: warning: {path}: … and {problems - len(shown)} more problems", err=True)
+            click.echo(f"tracetui: warning: {where}: … and {problems - len(shown)} more problems", err=True)
     return store
 
 
-def tell(opening: Opening) -> None:
+def tell(opening: SourceOpening) -> None:
     """Where the store went, when the user should know (a cache that could not be used)."""
     if opening.notice:
         click.echo(f"tracetui: warning: {display.safe(opening.notice, single_line=True)}", err=True)
@@ -405,12 +457,12 @@ def _on_terminal() -> bool:
 
 def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cache) -> None:
     """The compare screen in the viewer; unknown runs still exit 1 before it starts."""
-    openings: list[Opening] = []
+    openings: list[SourceOpening] = []
     for source, source_fmt, run_id in ((path, fmt, run_a), (with_path or path, with_fmt if with_path else fmt, run_b)):
         if openings and not with_path:
             opening = openings[0]
         else:
-            opening = prepare(source, fmt=source_fmt, use_cache=not no_cache, estimate=estimating())
+            opening = open_source(source, source_fmt, no_cache)
             opening.run_import()
             tell(opening)
         store = opening.connect()
@@ -449,7 +501,7 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
     at once and shows runs as they are read. Bad input exits 2 and an unknown --run exits 1 before
     the viewer starts (for a file still being imported, an unknown --run is reported in the viewer).
     """
-    opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
+    opening = open_source(path, fmt, no_cache)
     if opening.ready:
         store = opening.connect()  # an unreadable store fails here, not inside the viewer
         try:

@@ -20,8 +20,8 @@ from textual.worker import get_current_worker
 
 from .. import display
 from ..errors import TraceError
-from ..loading import ImportCancelled, Opening
-from ..store import Store
+from ..loading import ImportCancelled, SourceOpening
+from ..store.protocol import TraceStore
 from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun
 from .plain import notify_plain, palette_text
 from .screens.error import ErrorScreen
@@ -51,7 +51,7 @@ class TraceApp(App):
         ),
     ]
 
-    def __init__(self, opening: Opening, *, run_id: str | None = None, failed: bool = False) -> None:
+    def __init__(self, opening: SourceOpening, *, run_id: str | None = None, failed: bool = False) -> None:
         super().__init__()
         self.opening = opening
         self.importing = not opening.ready
@@ -62,16 +62,16 @@ class TraceApp(App):
         self.import_error: str | None = None
         self._pending_run = run_id
         self._pending_failed = failed
-        self._store: Store | None = None  # the event loop's own connection, for quick lookups
+        self._store: TraceStore | None = None  # the event loop's own connection, for quick lookups
         self._notice_told = False
         self.runs_screen = RunsScreen(self.new_store, importing=self.importing)
 
     # -- stores -----------------------------------------------------------------------------------
-    def new_store(self) -> Store:
+    def new_store(self) -> TraceStore:
         """A fresh read-only connection; one per thread, never shared."""
         return self.opening.connect()
 
-    def main_store(self) -> Store:
+    def main_store(self) -> TraceStore:
         """The event loop's own connection, for quick lookups (counts, one run) between workers."""
         if self._store is None:
             self._store = self.new_store()

@@ -15,7 +15,7 @@ from textual.widgets import Footer, Static, Tree
 
 from ... import display, present
 from ...model import Run, Step
-from ...store import Store
+from ...store.protocol import TraceStore
 from ..messages import JumpToFailedRun, StepTreeExpanding, StepTreeLoadFailed, StepTreeReady
 from ..plain import notify_plain
 from ..widgets.detail import DetailPane
@@ -120,7 +120,7 @@ class RunScreen(Screen):
     }
     """
 
-    def __init__(self, run_id: str, connect: Callable[[], Store], *, jump_to_failure: bool = False) -> None:
+    def __init__(self, run_id: str, connect: Callable[[], TraceStore], *, jump_to_failure: bool = False) -> None:
         super().__init__()
         self.run_id = run_id
         self.connect = connect

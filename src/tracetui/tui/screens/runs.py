@@ -18,7 +18,8 @@ from textual.widgets import Footer, Input, ProgressBar, Static
 
 from ... import display, present
 from ...errors import TraceError
-from ...store import RunFilter, Store, default_desc
+from ...store import RunFilter, default_desc
+from ...store.protocol import TraceStore
 from ..hub import trace_app
 from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
 from ..plain import palette_text
@@ -59,7 +60,7 @@ class RunsScreen(Screen):
         ),
     ]
 
-    def __init__(self, connect: Callable[[], Store], *, importing: bool = False) -> None:
+    def __init__(self, connect: Callable[[], TraceStore], *, importing: bool = False) -> None:
         super().__init__(id="runs-screen")
         self.run_list = RunList(connect, store_growing=importing, id="run-list")
         self._agents: list[str] | None = None

@@ -27,7 +27,8 @@ from textual.worker import get_current_worker
 from ... import display, present
 from ...analysis import GroupStats
 from ...errors import TraceError
-from ...store import RunFilter, Store
+from ...store import RunFilter
+from ...store.protocol import TraceStore
 from ...store.stats import bucket_range, timeline
 from ..plain import notify_plain
 
@@ -165,7 +166,7 @@ class StatsScreen(Screen[RunFilter | None]):
         Binding("d", "toggle_bucket", "Day/hour", tooltip="Over time: per day or per hour", id="tracetui.stats.bucket"),
     ]
 
-    def __init__(self, flt: RunFilter, connect: Callable[[], Store], *, growing: bool = False) -> None:
+    def __init__(self, flt: RunFilter, connect: Callable[[], TraceStore], *, growing: bool = False) -> None:
         super().__init__(id="stats-screen")
         self.flt = flt
         self.connect = connect

@@ -23,7 +23,7 @@ from ... import display, present
 from ...model import TOKEN_PARTS, TOTAL_FIELDS, Run, Step
 from ...present import PSEUDO_MARK, STYLE, VERDICT_STYLE
 from ...present import safe_text as _t
-from ...store import Store
+from ...store.protocol import TraceStore
 from ..plain import notify_plain, plain_title
 from .payload import NoPager, Payload, make_payload, open_in_pager
 
@@ -226,7 +226,7 @@ class DetailPane(VerticalScroll):
     }
     """
 
-    def __init__(self, connect: Callable[[], Store], **kwargs) -> None:
+    def __init__(self, connect: Callable[[], TraceStore], **kwargs) -> None:
         super().__init__(**kwargs)
         self.connect = connect  # a new read-only store connection, for the worker
         self.can_focus = True

@@ -23,7 +23,7 @@ from textual.worker import get_current_worker
 
 from ...display import MAX_NESTING
 from ...model import Run, Step
-from ...store import Store
+from ...store.protocol import TraceStore
 from ..messages import StepTreeLoadFailed, StepTreeReady, StepTreeResized
 from .lazy_children import (
     PAGE,
@@ -50,7 +50,7 @@ MIN_LABEL = 30
 class LazyStepTree(Tree[object]):
     """The run as the root, its steps below; rows drawn from node data, never parsed as markup."""
 
-    def __init__(self, run_id: str, connect: Callable[[], Store], **kwargs) -> None:
+    def __init__(self, run_id: str, connect: Callable[[], TraceStore], **kwargs) -> None:
         super().__init__(Text(), None, **kwargs)
         self.run_id = run_id
         self.connect = connect  # a new read-only store connection (one per worker)

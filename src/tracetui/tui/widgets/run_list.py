@@ -22,7 +22,8 @@ from textual.strip import Strip
 from ... import display, present
 from ...errors import TraceError
 from ...model import FAILED_STATUSES, Run
-from ...store import SORT_KEYS, RunFilter, Store, default_desc
+from ...store import SORT_KEYS, RunFilter, default_desc
+from ...store.protocol import TraceStore
 from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed, RunMarked
 from ..plain import notify_plain
 from .cursor_list import CursorList, cursor_bindings
@@ -132,7 +133,9 @@ class RunList(CursorList, can_focus=True):
     RunList > .run-list--pending { color: $text-muted; }
     """
 
-    def __init__(self, connect: Callable[[], Store], *, store_growing: bool = False, id: str | None = None) -> None:
+    def __init__(
+        self, connect: Callable[[], TraceStore], *, store_growing: bool = False, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.connect = connect  # a new read-only store connection (one per thread)
         self.store_growing = store_growing  # the import is still writing: a failed query may just be early
@@ -141,7 +144,7 @@ class RunList(CursorList, can_focus=True):
         self.desc = True
         self.marked: str | None = None
         self.pager = RunPager()
-        self._store: Store | None = None  # the event loop's connection, for rows scrolled into view
+        self._store: TraceStore | None = None  # the event loop's connection, for rows scrolled into view
         self._id_width = MIN_ID  # as wide as the ids seen so far need, up to MAX_ID
 
     # -- data -------------------------------------------------------------------------------------

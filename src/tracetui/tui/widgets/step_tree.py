@@ -18,7 +18,7 @@ from textual.worker import get_current_worker
 
 from ...analysis import root_cause
 from ...model import Step
-from ...store import Store
+from ...store.protocol import TraceStore
 from ..messages import StepTreeExpanding
 from .lazy_children import PAGE, Gap, Window, adjacent_failure, position_of_row, read_path, with_eval_extras
 from .lazy_step_tree import FULL_LOAD_LIMIT, LazyStepTree
@@ -88,7 +88,7 @@ class StepTree(LazyStepTree):
     }
     """
 
-    def __init__(self, run_id: str, connect: Callable[[], Store], **kwargs) -> None:
+    def __init__(self, run_id: str, connect: Callable[[], TraceStore], **kwargs) -> None:
         super().__init__(run_id, connect, **kwargs)
         self._pending_reveal: str | None = None  # a jump asked for while the tree was being rebuilt
 

