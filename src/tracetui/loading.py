@@ -247,7 +247,7 @@ class Opening:
             if not _store_trouble(exc):
                 raise
             cache = os.path.dirname(self.db_path)
-            self.db_path, self.cached = _temporary_store(), False
+            self.db_path, self.cached = temporary_store(), False
             self.notice = f"the cache {cache} cannot be written ({exc}); the file was read into a temporary store"
         try:
             return self._import(progress)
@@ -424,7 +424,7 @@ def prepare_file(
                 path, module, db_path=db_path, ready=ready, in_place=False, cached=True, head=head, estimate=estimate
             )
     opening = Opening(
-        path, module, db_path=_temporary_store(), ready=False, in_place=False, head=head, estimate=estimate
+        path, module, db_path=temporary_store(), ready=False, in_place=False, head=head, estimate=estimate
     )
     opening.notice = notice
     return opening
@@ -437,7 +437,7 @@ def _store_trouble(exc: OSError | sqlite3.OperationalError) -> bool:
     return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG)
 
 
-def _temporary_store() -> str:
+def temporary_store() -> str:
     """A store file in a private (0700) temporary directory, removed when tracetui exits."""
     import atexit
     import shutil

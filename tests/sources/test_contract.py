@@ -91,7 +91,8 @@ def test_what_each_format_offers():
     assert offers == {
         "tracetui-sqlite": ["InPlace"],
         "agent-traces": ["InPlace", "InDatabase"],
-        "phoenix": ["InPlace"],
+        "phoenix": ["InPlace", "InDatabase"],
+        "tracetui-postgres": ["InDatabase"],
         "mlflow": ["InPlace"],
         "opencode": ["InPlace"],
         "tracetui-jsonl": ["LinesInParallel"],

@@ -45,9 +45,21 @@ class Postgres:
     """The PostgreSQL dialect for one table: `types` maps its column expressions (as the mapping writes
     them, e.g. `t."started_at"`) to their types, as format_type() names them."""
 
-    def __init__(self, server_version: int, types: Mapping[str, str] | None = None) -> None:
+    def __init__(self, server_version: int, types: Mapping[str, str] | None = None, schema: str = "public") -> None:
         self.server_version = server_version
         self.types = dict(types or {})
+        self.schema = schema
+
+    param = "%s"  # a query parameter (psycopg)
+
+    @staticmethod
+    def named(name: str) -> str:
+        """A named query parameter."""
+        return f"%({name})s"
+
+    def table(self, name: str) -> str:
+        """A table of the schema read, qualified."""
+        return qualified(self.schema, name)
 
     def type_of(self, expr: str) -> str | None:
         return self.types.get(expr)
@@ -207,6 +219,8 @@ class Postgres:
             return f"(jsonb_typeof({expr}) = {quote(kind)})"
         if column_type == "json":
             return f"(json_typeof({expr}) = {quote(kind)})"
+        if column_type is None:
+            return f"(jsonb_typeof(({expr})::jsonb) = {quote(kind)})"  # an expression over JSONB columns
         if self.server_version >= 160000:
             return f"({expr} IS JSON {kind.upper()})"
         return f"(jsonb_typeof(({expr})::jsonb) = {quote(kind)})"  # no IS JSON before 16: bad JSON stops the query
@@ -235,3 +249,8 @@ class Postgres:
     @staticmethod
     def nonempty_object(obj: str) -> str:
         return f"{obj} <> '{{}}'::jsonb"
+
+    @staticmethod
+    def build_object(pairs: list[tuple[str, str]]) -> str:
+        """A JSON object (as text) of (key, SQL value) pairs."""
+        return "jsonb_build_object(" + ", ".join(f"{quote(key)}, {value}" for key, value in pairs) + ")::text"

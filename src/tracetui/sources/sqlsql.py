@@ -169,3 +169,21 @@ def without(obj: str, keys: tuple[str, ...]) -> str:
 
 def nonempty_object(obj: str) -> str:
     return f"{obj} != '{{}}'"
+
+
+def build_object(pairs: list[tuple[str, str]]) -> str:
+    """A JSON object (as text) of (key, SQL value) pairs."""
+    return "json_object(" + ", ".join(f"{quote(key)}, {value}" for key, value in pairs) + ")"
+
+
+def table(name: str) -> str:
+    """A table of the database read (SQLite: its main schema, by name)."""
+    return name
+
+
+param = "?"  # a query parameter (the name pgsql.Postgres uses too)
+
+
+def named(name: str) -> str:
+    """A named query parameter."""
+    return f":{name}"
