@@ -263,10 +263,11 @@ class PgStore:
         row = self.session.one("finding a run's place in the list", sql, params)
         return row[0] if row else 0
 
-    def key_of(self, run_id: str, sort: str) -> Key | None:
-        """A run's key in an order (what page() and position() take), or None when there is no such run."""
-        sql = f"SELECT {self._order[sort]}, r.sort_tie FROM ({self._runs}) r WHERE r.id = %s"
-        row = self.session.one("finding a run", sql, [run_id])
+    def key_of(self, run_id: str, sort: str, flt: RunFilter | None = None) -> Key | None:
+        """A run's key in an order (what page() and position() take); None when the filter leaves it
+        out or there is no such run."""
+        sql, args = self._select(f"{self._order[sort]}, r.sort_tie", flt, "r.id = %s", [run_id])
+        row = self.session.one("finding a run", sql, args)
         return None if row is None else (row[0], row[1])
 
     def runs_by_ids(self, run_ids: Sequence[str]) -> list[Run]:
@@ -277,6 +278,10 @@ class PgStore:
 
     def has_run(self, run_id: str) -> bool:
         return self.key_of(run_id, "id") is not None
+
+    def ping(self) -> None:
+        """One round trip: raises Unavailable when the connection is gone."""
+        self.session.one("checking the connection", "SELECT 1")
 
     def latest_failed_run(self) -> Run | None:
         rows = self.page(RunFilter(status=_FAILED), STARTED.name, True, None, 1)

@@ -1,13 +1,18 @@
 """The viewer's hub: owns the opened source, imports it in the background, opens screens.
 
 Widgets post intents (tui/messages.py: OpenRun, CompareRuns, JumpToFailedRun); the app routes
-them. Screens and widgets never share a SQLite connection across threads: they are handed
+them. Screens and widgets never share a connection across threads: they are handed
 `app.new_store` and every worker opens its own connection with it.
+
+A database's connection may drop: any widget that meets it posts SourceLost; the app says so once,
+reconnects with backoff in a worker, and then calls `source_restored()` on every screen that has
+one, so each reads again what it lacks while keeping its place.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable
 from functools import partial
 from typing import TYPE_CHECKING
@@ -22,7 +27,7 @@ from .. import display
 from ..errors import TraceError
 from ..loading import ImportCancelled, SourceOpening
 from ..store.protocol import TraceStore
-from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun
+from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun, SourceLost
 from .plain import notify_plain, palette_text
 from .screens.error import ErrorScreen
 from .screens.help import HelpScreen
@@ -30,6 +35,10 @@ from .screens.runs import RunsScreen
 
 if TYPE_CHECKING:
     from .screens.compare import RunRef
+
+
+RECONNECT_FIRST = 0.5  # seconds before the first attempt to reconnect; doubled after each failure
+RECONNECT_LONGEST = 15.0
 
 
 class TraceApp(App):
@@ -64,7 +73,8 @@ class TraceApp(App):
         self._pending_failed = failed
         self._store: TraceStore | None = None  # the event loop's own connection, for quick lookups
         self._notice_told = False
-        self.runs_screen = RunsScreen(self.new_store, importing=self.importing)
+        self.reconnecting = False  # a database's connection dropped and the app is getting it back
+        self.runs_screen = RunsScreen(self.new_store, importing=self.importing, paged=opening.paged)
 
     # -- stores -----------------------------------------------------------------------------------
     def new_store(self) -> TraceStore:
@@ -142,9 +152,14 @@ class TraceApp(App):
     def _open_requested(self) -> None:
         if self._pending_run is not None:
             run_id, self._pending_run = self._pending_run, None
-            if self.main_store().has_run(run_id):
+            try:
+                found = self.main_store().has_run(run_id)
+            except TraceError as exc:
+                notify_plain(self, str(exc), severity="error")
+                found = None
+            if found:
                 self.open_run(run_id)
-            else:
+            elif found is not None:
                 notify_plain(self, f"No run {display.safe(run_id, single_line=True)!r} in this file.", severity="error")
         if self._pending_failed:
             self._pending_failed = False
@@ -165,6 +180,51 @@ class TraceApp(App):
             self.call_from_thread(notify_plain, self, "No failed runs in this file.", severity="warning")
         else:
             self.call_from_thread(self.open_run, run.id, jump_to_failure=True)
+
+    # -- a database's connection ------------------------------------------------------------------
+    def on_source_lost(self, message: SourceLost) -> None:
+        if self.reconnecting:
+            return
+        self.reconnecting = True
+        self._reset_main_store()
+        notify_plain(
+            self,
+            f"Lost the connection to the database ({message.problem}). Reconnecting…",
+            severity="warning",
+            timeout=10,
+        )
+        self.runs_screen.connection_lost(message.problem)
+        self._reconnect()
+
+    @work(thread=True, exclusive=True, group="reconnect")
+    def _reconnect(self) -> None:
+        """Connect again, waiting longer after each failure (0.5 s, 1 s, 2 s … up to 15 s)."""
+        worker = get_current_worker()
+        delay = RECONNECT_FIRST
+        while not worker.is_cancelled:
+            try:
+                store = self.opening.connect()
+                try:
+                    store.has_run("")  # one real round trip: an idle connection may be a dead one
+                finally:
+                    store.close()
+            except TraceError:
+                waited = 0.0
+                while waited < delay and not worker.is_cancelled:
+                    time.sleep(0.1)
+                    waited += 0.1
+                delay = min(delay * 2, RECONNECT_LONGEST)
+                continue
+            self.call_from_thread(self._reconnected)
+            return
+
+    def _reconnected(self) -> None:
+        self.reconnecting = False
+        notify_plain(self, "Connected to the database again.", timeout=4)
+        for screen in self.screen_stack:
+            restored = getattr(screen, "source_restored", None)
+            if restored is not None:
+                restored()
 
     # -- navigation -------------------------------------------------------------------------------
     def on_open_run(self, message: OpenRun) -> None:

@@ -161,6 +161,12 @@ class RunScreen(Screen):
             self.jump_to_failure = False
             self.action_first_failure()
 
+    def source_restored(self) -> None:
+        """The database is back: a run that could not be read is read again."""
+        if self.run is None:
+            self.query_one("#run-header", Static).update(Text(f"loading run {display.clip(self.run_id)}…", "dim"))
+            self.step_tree.reload()
+
     def on_step_tree_resized(self) -> None:
         self.call_after_refresh(self._update_tree_header)
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 from functools import partial
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -22,7 +23,7 @@ from ...store import RunFilter, default_desc
 from ...store.protocol import TraceStore
 from ..hub import trace_app
 from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
-from ..plain import palette_text
+from ..plain import notify_plain, palette_text
 from ..widgets.run_list import SORT_CYCLE, RunList
 
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
@@ -60,9 +61,12 @@ class RunsScreen(Screen):
         ),
     ]
 
-    def __init__(self, connect: Callable[[], TraceStore], *, importing: bool = False) -> None:
+    def __init__(self, connect: Callable[[], TraceStore], *, importing: bool = False, paged: bool = False) -> None:
+        """paged: a database, whose list is read a page at a time (and whose connection may drop)."""
         super().__init__(id="runs-screen")
-        self.run_list = RunList(connect, store_growing=importing, id="run-list")
+        self.paged = paged
+        self.lost: str | None = None  # the database's connection dropped: what failed (until reconnected)
+        self.run_list = RunList(connect, store_growing=importing, paged=paged, id="run-list")
         self._agents: list[str] | None = None
         self._poll: Timer | None = None
         self._problems = 0
@@ -143,25 +147,53 @@ class RunsScreen(Screen):
             self._loaded_at = time.monotonic()
             self._load_seconds = message.load_seconds
         self._show_summary()
-        try:
-            store = trace_app(self).main_store()
-            self._problems = store.problem_count()
-        except (sqlite3.Error, TraceError):
-            self._problems = 0
-        warnings = self.query_one("#warnings", Static)
-        warnings.display = self._problems > 0
-        if self._problems:
-            noun = "problem" if self._problems == 1 else "problems"
-            warnings.update(
-                Text(
-                    f"⚠ {self._problems:,} {noun} while reading (lines skipped or repaired, unpriced models) · w shows them"
-                )
-            )
+        if self.paged:
+            if message.complete or message.estimated:
+                self._count_problems()  # a scan of the table on the server: in a worker
+        else:
+            try:
+                self._show_problems(trace_app(self).main_store().problem_count())
+            except (sqlite3.Error, TraceError):
+                self._show_problems(0)
         self._show_empty()
         # After _show_empty: an early poll of an import may have hidden the list (no runs yet), and
         # a hidden or loading list cannot take focus.
         if self.focused is None and self.run_list.display:
             self.run_list.focus()
+
+    def _show_problems(self, count: int) -> None:
+        self._problems = count
+        warnings = self.query_one("#warnings", Static)
+        warnings.display = count > 0
+        if count:
+            noun = "problem" if count == 1 else "problems"
+            warnings.update(
+                Text(f"⚠ {count:,} {noun} while reading (lines skipped or repaired, unpriced models) · w shows them")
+            )
+
+    @work(thread=True, exclusive=True, group="problem-count")
+    def _count_problems(self) -> None:
+        try:
+            store = trace_app(self).new_store()
+            try:
+                count = store.problem_count()
+            finally:
+                store.close()
+        except TraceError:
+            return  # a lost connection is reported by the list; the count comes once it is back
+        self.app.call_from_thread(self._show_problems, count)
+
+    # -- a database's connection ------------------------------------------------------------------
+    def connection_lost(self, problem: str) -> None:
+        self.lost = problem
+        self._show_summary()
+
+    def source_restored(self) -> None:
+        """The database is back: read the list again where it was (the cursor stays on its run)."""
+        self.lost = None
+        self._load_running = True
+        self.run_list.reload(fresh_connection=True)
+        self._show_summary()
 
     def on_run_marked(self, message: RunMarked) -> None:
         self._show_summary()
@@ -169,10 +201,14 @@ class RunsScreen(Screen):
     def on_run_list_load_failed(self, message: RunListLoadFailed) -> None:
         self._load_running = False
         app = trace_app(self)
+        if self.paged and self._shown is not None:
+            notify_plain(self, message.problem, severity="error", timeout=10)  # e.g. a sort that ran out of time
+            return
         if not message.store_growing and not app.import_error and self._shown is None:
             from .error import ErrorScreen
 
-            app.push_screen(ErrorScreen(app.opening.label, message.problem))
+            retry = self.source_restored if self.paged else None
+            app.push_screen(ErrorScreen(app.opening.label, message.problem, retry=retry))
 
     def _show_summary(self) -> None:
         rl = self.run_list
@@ -182,7 +218,7 @@ class RunsScreen(Screen):
         if shown is None:
             text.append("loading runs…")
         else:
-            text.append(f"{shown.count:,} runs", "bold")
+            text.append(f"{'≈' if shown.estimated else ''}{shown.count:,} runs", "bold")
             failed = "…" if shown.failed_count is None else f"{shown.failed_count:,}"
             text.append(" · ")
             text.append(f"✗ {failed} failed", "bold red" if shown.failed_count else "")
@@ -191,6 +227,8 @@ class RunsScreen(Screen):
         if rl.marked:
             text.append(" · marked: ")
             text.append(display.safe(rl.marked, single_line=True))
+        if self.lost is not None:
+            text.append(" · ⚠ connection lost, reconnecting…", "bold yellow")
         self.query_one("#summary", Static).update(text)
 
     def _filtered(self) -> bool:

@@ -20,10 +20,12 @@ from textual.widgets import Collapsible, Static
 from textual.worker import get_current_worker
 
 from ... import display, present
+from ...errors import Unavailable
 from ...model import TOKEN_PARTS, TOTAL_FIELDS, Run, Step
 from ...present import PSEUDO_MARK, STYLE, VERDICT_STYLE
 from ...present import safe_text as _t
 from ...store.protocol import TraceStore
+from ..messages import SourceLost
 from ..plain import notify_plain, plain_title
 from .payload import NoPager, Payload, make_payload, open_in_pager
 
@@ -274,17 +276,22 @@ class DetailPane(VerticalScroll):
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def _read(self, key: tuple, run: Run, step: Step | None) -> None:
         worker = get_current_worker()
-        store = self.connect()
         subject: Run | Step
         try:
-            if step is None:
-                subject = run
-                children = store.children(run.id, None, limit=TOOL_CALL_LIMIT + 1)
-            else:
-                subject = store.get_step(run.id, step.id)
-                children = store.children(run.id, step.id, limit=TOOL_CALL_LIMIT + 1) if step.child_count else []
-        finally:
-            store.close()
+            store = self.connect()
+            try:
+                if step is None:
+                    subject = run
+                    children = store.children(run.id, None, limit=TOOL_CALL_LIMIT + 1)
+                else:
+                    subject = store.get_step(run.id, step.id)
+                    children = store.children(run.id, step.id, limit=TOOL_CALL_LIMIT + 1) if step.child_count else []
+            finally:
+                store.close()
+        except Unavailable as exc:  # a database that went away: the app reconnects; the summary stays
+            if exc.lost and not worker.is_cancelled:
+                self.post_message(SourceLost(exc.problem))
+            return
         if worker.is_cancelled:
             return
         extra = dict(subject.extra or {})
