@@ -566,6 +566,88 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
         sys.exit(app.return_code)
 
 
+class ByteSize(click.ParamType):
+    """A size in bytes: 16777216, 16MB, 512KB, 1GB (powers of 1024)."""
+
+    name = "size"
+    _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gb": 1 << 30}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower().replace(" ", "")
+        number = text.rstrip("kmgb")
+        unit = text[len(number) :]
+        try:
+            size = int(float(number) * self._UNITS[unit])
+        except (ValueError, KeyError):
+            self.fail(f"{value!r} is not a size (e.g. 16MB, 512KB, 1048576)", param, ctx)
+        if size < 1:
+            self.fail(f"{value!r} is not a positive size", param, ctx)
+        return size
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=4318, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free one).")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    help="The store to write (a new file, or one tracetui serve made); default: a new dated file in "
+    "$XDG_DATA_HOME/tracetui.",
+)
+@click.option("--headless", is_flag=True, help="No viewer: log one line per received batch until Ctrl+C or SIGTERM.")
+@click.option(
+    "--max-body", default="16MB", show_default=True, type=ByteSize(), help="Largest request body (after gunzip)."
+)
+@click.option(
+    "--token",
+    envvar="TRACETUI_TOKEN",
+    help="Require `Authorization: Bearer TOKEN` on every request (env TRACETUI_TOKEN); needed off loopback.",
+)
+@no_estimate_option
+@handles_errors
+def serve(host, port, db, headless, max_body, token):
+    """Receive OpenTelemetry spans over OTLP/HTTP and watch the runs as they arrive.
+
+    \b
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 python my_agent.py
+
+    Listens for POST /v1/traces (protobuf or JSON, gzip or not) and writes the spans into a
+    tracetui store, through the same mapping as OTLP files (GenAI and OpenInference attributes).
+    A trace becomes a run as its spans arrive; until its root span arrives it is `running`.
+    The viewer opens on the store and shows runs live; with --headless, one line is logged per
+    received batch. `tracetui open STORE` reads the store later like any other.
+    """
+    from .receiver import server
+    from .receiver.service import Service, run_headless
+    from .receiver.span_store import SpanStore, default_path
+
+    token = token or None
+    if not server.loopback(host) and token is None:
+        fail(f"{host}: listening off loopback needs --token (or TRACETUI_TOKEN); every request must then send it")
+    path = db or default_path()
+    sock = server.listen(host, port)
+    try:
+        store = SpanStore(path, estimate=estimating())
+    except BaseException:
+        sock.close()
+        raise
+    service = Service(store, sock, token=token, max_body=max_body)
+    if headless:
+        run_headless(service, lambda line: click.echo(line))
+        return
+    click.echo(f"tracetui: {service.description}; store: {display.safe(path, single_line=True)}", err=True)
+    opening = prepare(path, estimate=estimating())
+    from .tui.app import TraceApp
+
+    app = TraceApp(opening, live=service)
+    app.run()
+    click.echo(f"tracetui: spans stored in {display.safe(path, single_line=True)}", err=True)
+    if app.return_code:
+        sys.exit(app.return_code)
+
+
 @main.command("formats")
 def formats_cmd():
     """What tracetui can read, and how each format is detected."""

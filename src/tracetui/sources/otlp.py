@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -143,12 +143,31 @@ def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging)
         problems += 1
         report(problem)
 
-    last_resource, last_json = None, None
     spans = 0
-    for line, resource, scope, span in _records(head, source, counted):
+    for line, trace, staged in _staged(_records(head, source, counted), counted):
+        staging.add(trace, staged, line)
+        spans += 1
+    if spans == 0 and problems:
+        raise UnusableInput(head.path, f"looks like OTLP JSON but no span could be read ({problems} problems)")
+
+
+def envelope_spans(record: dict, report: ProblemSink) -> Iterator[tuple[str, dict]]:
+    """(trace id, staged span) for every span of one OTLP JSON envelope ({"resourceSpans": [...]}, the body
+    of an OTLP/HTTP export request), staged as a file's are; a span that cannot be read is reported and
+    skipped. run_from_group() turns a trace's staged spans into its run."""
+    for _, trace, staged in _staged(((None, r, s, span) for r, s, span in _envelope(record, None, report)), report):
+        yield trace, staged
+
+
+def _staged(
+    records: Iterable[tuple[int | None, Any, Any, dict]], report: ProblemSink
+) -> Iterator[tuple[int | None, str, dict]]:
+    """(line, trace id, staged span) for each (line, resource, scope, raw span) that can be read."""
+    last_resource, last_json = None, None
+    for line, resource, scope, span in records:
         norm = _from_otlp(span) if resource is not None else _from_console(span)
         if isinstance(norm, str):
-            counted(Problem(f"span skipped: {norm}", line=line))
+            report(Problem(f"span skipped: {norm}", line=line))
             continue
         attrs = resource if resource is not None else _console_resource(span)
         if attrs is not last_resource:  # spans of one envelope share its resource object: encode it once
@@ -157,10 +176,7 @@ def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging)
         staged = _stage(norm, scope)
         # Each span carries its resource, so a trace can be turned into a run with nothing else at hand.
         staged["resource"] = last_json
-        staging.add(norm["trace"], staged, line)
-        spans += 1
-    if spans == 0 and problems:
-        raise UnusableInput(head.path, f"looks like OTLP JSON but no span could be read ({problems} problems)")
+        yield line, norm["trace"], staged
 
 
 def _records(head: Head, source: SourceFile, report: ProblemSink) -> Iterator[tuple[int | None, Any, Any, dict]]:

@@ -14,24 +14,28 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from .. import display
 from ..errors import TraceError
+from ..live import Change, Live
 from ..loading import ImportCancelled, SourceOpening
 from ..store.protocol import TraceStore
-from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun, SourceLost
+from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun, SourceLost, StoreChanged
 from .plain import notify_plain, palette_text
 from .screens.error import ErrorScreen
 from .screens.help import HelpScreen
 from .screens.runs import RunsScreen
+from .widgets.live_marker import LiveState
 
 if TYPE_CHECKING:
     from .screens.compare import RunRef
@@ -58,11 +62,24 @@ class TraceApp(App):
             tooltip="Command palette: run any action by name",
             id="tracetui.command_palette",
         ),
+        Binding(
+            "p",
+            "pause",
+            "Pause",
+            tooltip="Pause or resume live updates (runs arriving through tracetui serve)",
+            id="tracetui.live.pause",
+        ),
     ]
 
-    def __init__(self, opening: SourceOpening, *, run_id: str | None = None, failed: bool = False) -> None:
+    # The live marker's state (widgets/live_marker.py); None when the source is not live.
+    live_state: reactive[LiveState | None] = reactive(None, init=False)
+
+    def __init__(
+        self, opening: SourceOpening, *, run_id: str | None = None, failed: bool = False, live: Live | None = None
+    ) -> None:
         super().__init__()
         self.opening = opening
+        self.live = live  # a source that keeps changing the store (tracetui serve), started on mount
         self.importing = not opening.ready
         if opening.uses_workers:
             from ..parallel import start_helpers
@@ -74,7 +91,11 @@ class TraceApp(App):
         self._store: TraceStore | None = None  # the event loop's own connection, for quick lookups
         self._notice_told = False
         self.reconnecting = False  # a database's connection dropped and the app is getting it back
-        self.runs_screen = RunsScreen(self.new_store, importing=self.importing, paged=opening.paged)
+        self.runs_screen = RunsScreen(
+            self.new_store, importing=self.importing, paged=opening.paged, live=live is not None
+        )
+        if live is not None:
+            self.set_reactive(TraceApp.live_state, LiveState(live.description))
 
     # -- stores -----------------------------------------------------------------------------------
     def new_store(self) -> TraceStore:
@@ -96,10 +117,59 @@ class TraceApp(App):
     async def on_mount(self) -> None:
         await self.push_screen(self.runs_screen)  # notices from here on land on the run list
         self._tell_notice()
+        if self.live is not None:
+            await self.live.start(self._live_changed)
         if self.importing:
             self._import()
         else:
             self._open_requested()
+
+    # -- live sources -----------------------------------------------------------------------------
+    def _live_changed(self, change: Change) -> None:
+        """Called by the live source, on its own thread, after each change to the store."""
+        self.post_message(StoreChanged(change.notice))  # post_message is thread-safe
+
+    def on_store_changed(self, message: StoreChanged) -> None:
+        state = self.live_state
+        if state is None:
+            return
+        if message.notice:
+            notify_plain(self, message.notice, severity="warning", timeout=8)
+        if state.paused:
+            self.live_state = replace(state, updated=time.time(), waiting=state.waiting + 1)
+            return
+        self.live_state = replace(state, updated=time.time())
+        self._tell_screens()
+
+    def _tell_screens(self) -> None:
+        """The store changed: the run list and any run view read it again (each at its own pace)."""
+        from .screens.run import RunScreen
+
+        self.runs_screen.store_changed()
+        for screen in self.screen_stack:
+            if isinstance(screen, RunScreen):
+                screen.store_changed()
+
+    def action_pause(self) -> None:
+        state = self.live_state
+        if state is None:
+            return
+        self.live_state = replace(state, paused=not state.paused, waiting=0)
+        if state.paused and state.waiting:
+            self._tell_screens()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pause":
+            return self.live_state is not None  # hidden from the footer and the palette otherwise
+        return True
+
+    async def on_unmount(self) -> None:
+        await self._stop_live()  # however the app ends (quit, Ctrl+C, a test's exit)
+
+    async def _stop_live(self) -> None:
+        if self.live is not None:
+            live, self.live = self.live, None
+            await live.stop()
 
     @work(thread=True, exclusive=True, group="import")
     def _import(self) -> None:
@@ -246,7 +316,8 @@ class TraceApp(App):
         from .screens.run import RunScreen
 
         self.runs_screen.follow(run_id)
-        screen = RunScreen(run_id, self.new_store, jump_to_failure=jump_to_failure)
+        live = self.live_state is not None
+        screen = RunScreen(run_id, self.new_store, jump_to_failure=jump_to_failure, live=live)
         if isinstance(self.screen, RunScreen):
             self.switch_screen(screen)
         else:
@@ -259,6 +330,7 @@ class TraceApp(App):
         self.push_screen(CompareScreen(run_a, run_b, self.new_store))
 
     async def action_quit(self) -> None:
+        await self._stop_live()  # what was received is committed before the viewer goes
         # A file the viewer could not read ends like the CLI's bad input: exit status 2.
         self.exit(return_code=2 if self.import_error else 0)
 

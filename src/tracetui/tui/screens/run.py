@@ -19,6 +19,7 @@ from ...store.protocol import TraceStore
 from ..messages import JumpToFailedRun, StepTreeExpanding, StepTreeLoadFailed, StepTreeReady
 from ..plain import notify_plain
 from ..widgets.detail import DetailPane
+from ..widgets.live_marker import LiveMarker
 from ..widgets.step_tree import StepTree
 
 NARROW = 120  # below this many columns the detail pane goes under the tree
@@ -41,6 +42,14 @@ def run_header(run: Run) -> Text:
     if flags is not None:
         head.append("  ").append(*flags)
     return head
+
+
+def _unchanged(shown: Step | None, step: Step) -> bool:
+    """Is `step` the step the detail pane shows, with nothing it shows changed?"""
+    if shown is None or shown.id != step.id:
+        return False
+    fields = ("status", "ended_at", "duration_ms", "error", "child_count", "tokens_in", "tokens_out", "cost_usd")
+    return all(getattr(shown, f) == getattr(step, f) for f in fields)
 
 
 class RunScreen(Screen):
@@ -120,15 +129,21 @@ class RunScreen(Screen):
     }
     """
 
-    def __init__(self, run_id: str, connect: Callable[[], TraceStore], *, jump_to_failure: bool = False) -> None:
+    def __init__(
+        self, run_id: str, connect: Callable[[], TraceStore], *, jump_to_failure: bool = False, live: bool = False
+    ) -> None:
         super().__init__()
         self.run_id = run_id
         self.connect = connect
         self.jump_to_failure = jump_to_failure
+        self.live = live  # the store keeps changing (tracetui serve): the tree grows as the run does
         self.run: Run | None = None
+        self.new_failure: str | None = None  # a step that failed while the run was shown: `f` goes there first
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"loading run {display.clip(self.run_id)}…", "dim"), id="run-header")
+        if self.live:
+            yield LiveMarker()
         with Horizontal(id="run-body"):
             with Vertical(id="tree-pane"):
                 yield Static(id="tree-header")
@@ -153,10 +168,23 @@ class RunScreen(Screen):
             self.query_one("#tree-header", Static).update(self.step_tree.header())
 
     # -- messages from the tree -----------------------------------------------------------------
+    def store_changed(self) -> None:
+        """A live source changed the store: the tree reads the run again and grows if it changed."""
+        self.step_tree.grow()
+
     def on_step_tree_ready(self, message: StepTreeReady) -> None:
         self.run = message.run
         self.query_one("#run-header", Static).update(run_header(message.run))
         self._update_tree_header()
+        if message.grown and self.detail.run is not None and self.detail.step is None:
+            self.detail.show(message.run, None)  # the detail shows the run, which changed
+        if message.new_failures:
+            self.new_failure = message.new_failures[-1]
+            node = self.step_tree.nodes.get(self.new_failure)
+            name = node.data.name if node is not None and isinstance(node.data, Step) else self.new_failure
+            more = f" and {len(message.new_failures) - 1:,} more" if len(message.new_failures) > 1 else ""
+            text = f"✗ New failed step {display.clip(name or '', 40)}{more} in this run · f goes to it"
+            notify_plain(self, text, title="Failure", severity="error", timeout=8)
         if self.jump_to_failure:
             self.jump_to_failure = False
             self.action_first_failure()
@@ -187,6 +215,8 @@ class RunScreen(Screen):
         if self.run is None:
             return
         data = event.node.data
+        if isinstance(data, Step) and _unchanged(self.detail.step, data):
+            return  # the tree grew and the cursor stayed on the same step: keep the detail as it is
         if isinstance(data, Step):
             self.detail.show(self.run, data)
         elif event.node is self.step_tree.root:
@@ -203,6 +233,10 @@ class RunScreen(Screen):
 
     def action_first_failure(self) -> None:
         if self.run is None:
+            return
+        if self.new_failure is not None:
+            step_id, self.new_failure = self.new_failure, None
+            self.step_tree.reveal(step_id)
             return
         if self.step_tree.first_failure() is None:
             notify_plain(self, "No failed step in this run.", title="First failure")

@@ -24,7 +24,9 @@ from ...store.protocol import TraceStore
 from ..hub import trace_app
 from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
 from ..plain import notify_plain, palette_text
+from ..widgets.live_marker import LiveMarker
 from ..widgets.run_list import SORT_CYCLE, RunList
+from ..widgets.run_pager import RunPager
 
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
 # Keys that share a row in the README's keys table (and would share one in the footer).
@@ -61,12 +63,18 @@ class RunsScreen(Screen):
         ),
     ]
 
-    def __init__(self, connect: Callable[[], TraceStore], *, importing: bool = False, paged: bool = False) -> None:
+    def __init__(
+        self, connect: Callable[[], TraceStore], *, importing: bool = False, paged: bool = False, live: bool = False
+    ) -> None:
         """paged: a database, whose list is read a page at a time (and whose connection may drop)."""
         super().__init__(id="runs-screen")
         self.paged = paged
         self.lost: str | None = None  # the database's connection dropped: what failed (until reconnected)
-        self.run_list = RunList(connect, store_growing=importing, paged=paged, id="run-list")
+        self.live = live  # the store keeps changing (tracetui serve): poll it for as long as the viewer runs
+        self.run_list = RunList(connect, store_growing=importing or live, paged=paged, live=live, id="run-list")
+        self._dirty = False  # a live source changed the store since the list last loaded
+        # Failed runs of the list's query at its last complete load (None: not known yet), so a new one is told.
+        self._failed_seen: set[str] | None = None
         self._agents: list[str] | None = None
         self._poll: Timer | None = None
         self._problems = 0
@@ -78,7 +86,12 @@ class RunsScreen(Screen):
         self._load_seconds = 0.0
 
     def compose(self) -> ComposeResult:
-        yield Static(id="title")
+        if self.live:
+            with Horizontal(id="title-bar"):
+                yield Static(id="title")
+                yield LiveMarker()
+        else:
+            yield Static(id="title")
         with Horizontal(id="progress"):
             yield ProgressBar(id="progress-bar", show_eta=False)
             yield Static(id="progress-label")
@@ -101,6 +114,7 @@ class RunsScreen(Screen):
         self.query_one("#progress").display = importing
         if importing:
             self.query_one("#progress-label", Static).update(Text("Reading the file…"))
+        if importing or self.live:
             self._poll = self.set_interval(0.3, self._poll_store)
         self.run_list.focus()
         self._show_summary()
@@ -116,13 +130,23 @@ class RunsScreen(Screen):
     def _poll_store(self) -> None:
         # The importer commits every ~0.25 s. Re-query unless the last query is still running, and
         # leave the importer at least twice the last query's time to itself (big stores sort slowly).
+        # A live source says when it changed the store: without a change there is nothing to read.
+        if self.live and not self._dirty and not trace_app(self).importing:
+            return
         if self._load_running or time.monotonic() - self._loaded_at < 2 * self._load_seconds:
             return
         self._load_running = True
+        self._dirty = False
         self.run_list.reload(quick=self._shown is None)
 
-    def import_done(self) -> None:
+    def store_changed(self) -> None:
+        """A live source changed the store: read the list again now, or when the load running ends (the poll)."""
+        self._dirty = True
         if self._poll is not None:
+            self._poll_store()
+
+    def import_done(self) -> None:
+        if self._poll is not None and not self.live:
             self._poll.stop()
             self._poll = None
         self.query_one("#progress").display = False
@@ -146,6 +170,10 @@ class RunsScreen(Screen):
             self._load_running = False
             self._loaded_at = time.monotonic()
             self._load_seconds = message.load_seconds
+            if self.live:
+                self._tell_new_failures()
+                if self._dirty:  # changed again while it loaded: read it once the pause for the writer is over
+                    self.set_timer(2 * message.load_seconds + 0.01, self._poll_store)
         self._show_summary()
         if self.paged:
             if message.complete or message.estimated:
@@ -194,6 +222,23 @@ class RunsScreen(Screen):
         self._load_running = True
         self.run_list.reload(fresh_connection=True)
         self._show_summary()
+
+    def _tell_new_failures(self) -> None:
+        """A run that failed since the last load (in the list's filter) raises a notification; `]` reaches it."""
+        pager = self.run_list.pager
+        if not isinstance(pager, RunPager):
+            return  # a database is never live (tracetui serve writes a store file)
+        failed = pager.failed_ids()
+        new = failed - self._failed_seen if self._failed_seen is not None else set()
+        self._failed_seen = failed
+        if not new:
+            return
+        newest = next(i for i in pager.ordered(new))
+        self.run_list.new_failure = newest
+        run = pager.cached(newest)
+        what = f"run {display.clip(newest, 40)}" + (f" ({display.clip(run.agent, 30)})" if run and run.agent else "")
+        more = f" and {len(new) - 1:,} more" if len(new) > 1 else ""
+        notify_plain(self, f"✗ New failed {what}{more} · ] goes to it", title="Failure", severity="error", timeout=8)
 
     def on_run_marked(self, message: RunMarked) -> None:
         self._show_summary()
@@ -246,6 +291,9 @@ class RunsScreen(Screen):
             empty.update(Text("No runs match the search and filters. Press Esc to clear them."))
         elif app.importing:
             empty.update(Text("Reading the file… no runs yet."))
+        elif app.live_state is not None:
+            where = display.safe(app.live_state.description, single_line=True)
+            empty.update(Text(f"No runs yet: {where}.\nRuns appear here as their spans arrive."))
         else:
             path = display.safe(app.opening.label, single_line=True)
             empty.update(Text(f"No runs in {path}.\nThe file was read, but it holds no trace runs tracetui could use."))
@@ -253,6 +301,7 @@ class RunsScreen(Screen):
     # -- sort, filter, search ---------------------------------------------------------------------
     def _set(self, **changes) -> None:
         self._load_running = True
+        self._failed_seen = None  # another query: its failed runs are not news
         self.run_list.set_query(**changes)
         self._show_summary()
 

@@ -162,12 +162,15 @@ class RunList(CursorList, can_focus=True):
         *,
         store_growing: bool = False,
         paged: bool = False,
+        live: bool = False,
         id: str | None = None,
     ) -> None:
         """paged: the store is a database, read a page at a time by key (never every id)."""
         super().__init__(id=id)
         self.connect = connect  # a new read-only store connection (one per thread)
         self.store_growing = store_growing  # the import is still writing: a failed query may just be early
+        self.live = live  # the store keeps changing: the cursor stays on its run as runs arrive
+        self.new_failure: str | None = None  # a failed run announced live: `]` goes there first
         self.flt = RunFilter()
         self.sort = "started"
         self.desc = True
@@ -203,14 +206,15 @@ class RunList(CursorList, can_focus=True):
             self._store = None
         # Keep a chosen run under the cursor as rows arrive; a cursor left on the first row
         # stays there, so the newest runs stay in view while a file is imported.
-        self.pager.follow_cursor(self.cursor)
         if isinstance(self.pager, KeyPager):
+            self.pager.follow_cursor(self.cursor)
             query = Query(self.flt, self.sort, self.desc)
             generation = self.pager.begin_load(query)
             if not self.pager.loaded:
                 self.loading = True
             self._load_pages(generation, query, self.pager.follow_id, max(self.size.height, 20))
             return
+        self.pager.follow_cursor(self.cursor, live=self.live)
         generation = self.pager.begin_load()
         if not self.pager.loaded:
             self.loading = True
@@ -399,7 +403,11 @@ class RunList(CursorList, can_focus=True):
             self.move_cursor(position)
 
     def failed_run_next_to(self, run_id: str, direction: int) -> str | None:
-        """The next (+1) / previous (-1) failed-or-timeout run after `run_id` in this list's order."""
+        """The next (+1) / previous (-1) failed-or-timeout run after `run_id` in this list's order
+        (the one announced live first, for `]`)."""
+        announced = self._take_new_failure(direction)
+        if announced is not None and announced != run_id:
+            return announced
         found = self.pager.adjacent_failed_id(run_id, direction, self.cursor)
         pager = self.pager
         if found is not None or not isinstance(pager, KeyPager) or pager.query is None:
@@ -416,6 +424,13 @@ class RunList(CursorList, can_focus=True):
             return None
         return None if nxt is None else nxt[0].id
 
+    def _take_new_failure(self, direction: int) -> str | None:
+        """The failed run announced live, once, if `]` should go there (and it is still in the list)."""
+        run_id, self.new_failure = self.new_failure, None
+        if direction < 0 or run_id is None or self.pager.position_of(run_id) is None:
+            return None
+        return run_id
+
     # -- cursor -----------------------------------------------------------------------------------
     @property
     def row_count(self) -> int:
@@ -428,6 +443,10 @@ class RunList(CursorList, can_focus=True):
 
     def _jump_failed(self, direction: int) -> None:
         if self.count == 0:
+            return
+        announced = self._take_new_failure(direction)
+        if announced is not None and announced != self.current_run_id:
+            self.move_cursor(self.pager.position_of(announced, self.cursor) or 0)
             return
         row = self.pager.adjacent_failed(self.cursor, direction)
         pager = self.pager

@@ -167,6 +167,9 @@ class StepTree(LazyStepTree):
             return
         self._read_path(step_id, frozenset(self.nodes))
 
+    def reveal_step(self, step_id: str) -> None:
+        self.reveal(step_id)
+
     def _expand_to(self, node: TreeNode[object]) -> None:
         parent = node.parent
         changed = False
