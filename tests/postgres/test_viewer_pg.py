@@ -81,6 +81,11 @@ async def test_failed_runs_beyond_the_rows_read_are_found_by_the_server(many):
         await pilot.press("right_square_bracket")
         await until(pilot, lambda: rl.current_run_id == failed[-2])
         assert rl.cursor == expected.index(failed[-2])
+        await pilot.press("enter")  # and from the run: `]` opens the next failed run, asked in a worker
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run is not None)
+        rl.pager._rows = {p: row for p, row in rl.pager._rows.items() if p <= rl.cursor}
+        await pilot.press("right_square_bracket")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run_id == failed[-1])
 
 
 async def test_opening_a_run_reads_its_steps_and_esc_comes_back_to_it(pg_url):
@@ -155,13 +160,27 @@ async def test_untrusted_text_from_the_database_is_drawn_literally(pg_url):
         }
     ]
     agent_traces_table(pg_url, rows)
-    app = TraceApp(prepare(pg_url))
+    with_password = pg_url.replace("postgres@", "postgres:Sw0rdf1sh@")  # the test server trusts: ignored
+    app = TraceApp(prepare(with_password))
     async with app.run_test(size=(160, 30)) as pilot:
         await settle(pilot)
+        title = str(app.runs_screen.query_one("#title").render())
+        assert title.startswith("tracetui  postgresql://postgres@/") and "Sw0rdf1sh" not in title
         row = lines(app)[1]
         assert "[bold red]run[/]" in row and "[@click=q]a[/]" in row and "\x1b" not in row
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run is not None)
         (tool,) = app.screen.step_tree.root.children
         assert "[b]tool[/b]" in app.screen.step_tree.row_text(tool).plain
+        assert "Sw0rdf1sh" not in str(app.screen.query_one("#run-header").render())
         assert app.return_code is None
+
+
+async def test_a_long_database_label_is_cut_at_the_end_of_the_title_bar_not_wrapped_away(pg_url):
+    agent_traces_table(pg_url, AGENT_TRACES_ROWS)
+    app = TraceApp(prepare(pg_url))
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        title = app.runs_screen.query_one("#title")
+        shown = "".join(segment.text for segment in title.render_line(0))
+        assert shown.startswith("tracetui  postgresql://postgres@/") and shown.rstrip().endswith("…")

@@ -261,7 +261,7 @@ class TraceApp(App):
             self,
             f"Lost the connection to the database ({message.problem}). Reconnecting…",
             severity="warning",
-            timeout=10,
+            timeout=4,  # no longer than "connected again"; the run list's status line says it meanwhile
         )
         self.runs_screen.connection_lost(message.problem)
         self._reconnect()
@@ -304,11 +304,13 @@ class TraceApp(App):
         self.compare_runs(message.run_a, message.run_b)
 
     def on_jump_to_failed_run(self, message: JumpToFailedRun) -> None:
-        other = self.runs_screen.failed_run_next_to(message.run_id, message.direction)
-        if other is None:
-            notify_plain(self, f"No {'next' if message.direction > 0 else 'previous'} failed run in the list.")
-        else:
-            self.open_run(other, jump_to_failure=True)
+        def answer(other: str | None) -> None:
+            if other is None:
+                notify_plain(self, f"No {'next' if message.direction > 0 else 'previous'} failed run in the list.")
+            else:
+                self.open_run(other, jump_to_failure=True)
+
+        self.runs_screen.run_list.ask_failed_run_next_to(message.run_id, message.direction, answer)
 
     def open_run(self, run_id: str, *, jump_to_failure: bool = False) -> None:
         """Show one run: push its RunScreen, or replace the run screen already showing."""

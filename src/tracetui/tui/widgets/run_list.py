@@ -404,25 +404,38 @@ class RunList(CursorList, can_focus=True):
 
     def failed_run_next_to(self, run_id: str, direction: int) -> str | None:
         """The next (+1) / previous (-1) failed-or-timeout run after `run_id` in this list's order
-        (the one announced live first, for `]`)."""
+        (the one announced live first, for `]`), among the rows read."""
         announced = self._take_new_failure(direction)
         if announced is not None and announced != run_id:
             return announced
-        found = self.pager.adjacent_failed_id(run_id, direction, self.cursor)
+        return self.pager.adjacent_failed_id(run_id, direction, self.cursor)
+
+    def ask_failed_run_next_to(self, run_id: str, direction: int, answer: Callable[[str | None], None]) -> None:
+        """failed_run_next_to, handed to `answer` on the event loop; a database is asked in a worker
+        when the rows read do not hold it."""
+        found = self.failed_run_next_to(run_id, direction)
         pager = self.pager
         if found is not None or not isinstance(pager, KeyPager) or pager.query is None:
-            return found
-        # Not among the rows read: two indexed queries on this loop's own connection.
+            answer(found)
+            return
+        self._ask_failed_next(pager.query, run_id, direction, answer)
+
+    @work(thread=True, exclusive=True, group="run-list-failed")
+    def _ask_failed_next(self, query: Query, run_id: str, direction: int, answer: Callable[[str | None], None]) -> None:
         try:
-            if self._store is None:
-                self._store = self.connect()
-            store = paged(self._store)
-            key = store.key_of(run_id, pager.query.sort, pager.query.flt)
-            nxt = read_failed_next(store, pager.query, key, direction) if key is not None else None
+            store = self.connect()
+        except (OSError, TraceError) as exc:
+            self.app.call_from_thread(self._report, exc)
+            return
+        try:
+            key = paged(store).key_of(run_id, query.sort, query.flt)
+            nxt = read_failed_next(paged(store), query, key, direction) if key is not None else None
         except TraceError as exc:
-            self._report(exc)
-            return None
-        return None if nxt is None else nxt[0].id
+            self.app.call_from_thread(self._report, exc)
+            return
+        finally:
+            store.close()
+        self.app.call_from_thread(answer, None if nxt is None else nxt[0].id)
 
     def _take_new_failure(self, direction: int) -> str | None:
         """The failed run announced live, once, if `]` should go there (and it is still in the list)."""
