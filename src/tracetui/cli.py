@@ -17,7 +17,7 @@ import orjson
 
 from . import display, sources
 from .analysis import first_failed_step
-from .errors import TraceError
+from .errors import TraceError, Unavailable
 from .loading import DatabaseOptions, SourceOpening, prepare
 from .model import ROLLED_UP_FIELDS, TOKEN_PARTS, Run, Step
 from .store import SORT_KEYS, STARTED, RunFilter
@@ -169,8 +169,16 @@ def load(path: str, fmt: str | None, no_cache: bool) -> TraceStore:
     opening.run_import()
     tell(opening)
     store = opening.connect()
-    problems = store.problem_count()
     where = display.safe(opening.label, single_line=True)  # a database by its label: never its password
+    try:
+        problems = store.problem_count()
+    except Unavailable as exc:
+        if exc.lost:
+            raise
+        # Counting is a scan of the table: on a huge one it may run out of time, and the command
+        # the user asked for can still be answered.
+        click.echo(f"tracetui: warning: {where}: problems not counted ({display.safe(exc.problem, single_line=True)})", err=True)
+        return store
     if problems:
         shown = store.problems(limit=20)
         for problem in shown:

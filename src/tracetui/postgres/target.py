@@ -68,7 +68,7 @@ class Target:
 
 def parse(text: str) -> Target:
     """The target the user named. Raises UnusableInput (a string libpq cannot read, no psycopg)."""
-    conninfo = _psycopg_conninfo()
+    conninfo = _psycopg_conninfo(text)
     try:
         params = conninfo.conninfo_to_dict(text)
     except Exception as exc:  # psycopg.ProgrammingError: libpq's own words, which may quote the string
@@ -110,11 +110,11 @@ def _defaults() -> dict[str, str]:
     return out
 
 
-def _psycopg_conninfo() -> Any:
+def _psycopg_conninfo(text: str) -> Any:
     try:
         from psycopg import conninfo
     except ImportError:
-        raise UnusableInput("postgresql", INSTALL_HINT) from None
+        raise UnusableInput(" ".join(redact(text).split()), INSTALL_HINT) from None
     return conninfo
 
 
