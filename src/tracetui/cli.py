@@ -177,7 +177,10 @@ def load(path: str, fmt: str | None, no_cache: bool) -> TraceStore:
             raise
         # Counting is a scan of the table: on a huge one it may run out of time, and the command
         # the user asked for can still be answered.
-        click.echo(f"tracetui: warning: {where}: problems not counted ({display.safe(exc.problem, single_line=True)})", err=True)
+        click.echo(
+            f"tracetui: warning: {where}: problems not counted ({display.safe(exc.problem, single_line=True)})",
+            err=True,
+        )
         return store
     if problems:
         shown = store.problems(limit=20)
