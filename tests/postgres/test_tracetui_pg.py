@@ -106,3 +106,17 @@ def test_export_from_the_database_round_trips(pg_url, tmp_path):
 def test_a_database_cannot_be_imported_from(pg_url):
     result = invoke("import", pg_url, "-o", "/tmp/never.db")
     assert result.exit_code == 2 and "tracetui export" in result.stderr
+
+
+def test_payloads_are_compressed_with_lz4_when_the_server_has_it(pg_url, tmp_path):
+    src = write_jsonl(tmp_path / "runs.jsonl", [run("a", step("s1", input="prompt " * 2000))])
+    assert invoke("import", src, "-o", pg_url).exit_code == 0
+    with psycopg.connect(pg_url) as conn:
+        lz4 = conn.execute(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        ).fetchone()[0]
+        method = conn.execute("SELECT pg_column_compression(input) FROM tracetui.steps").fetchone()[0]
+    assert method == ("lz4" if lz4 else "pglz")  # this test's server has no lz4; most servers do
+    store = prepare(pg_url).connect()
+    assert store.get_step("a", "s1").input == "prompt " * 2000
+    store.close()

@@ -89,6 +89,10 @@ def publish(
             conn = session.conn
             for statement in table_sql(schema):
                 conn.execute(statement)
+            if _has_lz4(conn):
+                # The payloads are most of the bytes: pglz compressing them was two thirds of the server's
+                # time in COPY (docs/benchmarks.md); lz4 is several times faster for about the same size.
+                conn.execute("SET LOCAL default_toast_compression = lz4")
             # One import of a file at a time: a second waits here rather than interleaving its rows.
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"tracetui:{schema}:{key}"])
             t = qualified(schema, "runs")
@@ -120,6 +124,14 @@ def publish(
     finally:
         local.close()
         session.close()
+
+
+def _has_lz4(conn: Any) -> bool:
+    """Whether the server was built with lz4 (PostgreSQL 14 and later may be)."""
+    row = conn.execute(
+        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _copy(
