@@ -120,3 +120,14 @@ def test_payloads_are_compressed_with_lz4_when_the_server_has_it(pg_url, tmp_pat
     store = prepare(pg_url).connect()
     assert store.get_step("a", "s1").input == "prompt " * 2000
     store.close()
+
+
+@pytest.mark.parametrize("shape", [[], ["--step", "gather-sources"]], ids=["run", "subtree"])
+@pytest.mark.parametrize("output", ["text", "json", "markdown"])
+def test_show_in_every_format_and_of_a_subtree_is_the_files(pg_url, output, shape):
+    assert invoke("import", SAMPLE, "-o", pg_url).exit_code == 0
+    run_id = "run-0010-research-nested-failure"
+    ours = invoke("show", pg_url, run_id, "--format", output, *shape)
+    theirs = invoke("show", SAMPLE, run_id, "--format", output, *shape)
+    assert ours.exit_code == 0 and theirs.exit_code == 0, ours.stderr + theirs.stderr
+    assert ours.stdout.replace(pg_url.split("?")[0], "") == theirs.stdout

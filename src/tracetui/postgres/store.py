@@ -391,6 +391,17 @@ class PgStore:
         step_tree(run.steps)
         return run
 
+    def subtree(self, run_id: str, step_id: str, *, payloads: bool = True) -> Step:
+        """A step with every step below it linked into its children."""
+        tree = self._tree(run_id, payloads=payloads)
+        top = tree.by_id.get(step_id)
+        if top is None:
+            raise NotFound(f"no step {step_id!r} in run {run_id!r}")
+        below = [copy.copy(step) for step in tree.steps if top.ord < step.ord < top.ord + top.size]
+        top = copy.copy(top)
+        step_tree([top, *below])
+        return top
+
     # -- the whole source ---------------------------------------------------------------------------
     def stats(self, by: str | None = None, flt: RunFilter | None = None) -> list[GroupStats]:
         with self.stats_scope(flt) as scope:
