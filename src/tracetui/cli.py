@@ -581,8 +581,25 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
     at once and shows runs as they are read. Bad input exits 2 and an unknown --run exits 1 before
     the viewer starts (for a file still being imported, an unknown --run is reported in the viewer).
     """
-    opening = open_source(path, fmt, no_cache)
-    if opening.ready:
+    later = False
+    try:
+        opening = open_source(path, fmt, no_cache)
+    except Unavailable:
+        # A database that cannot be reached now: the viewer says why on its error screen, and `r`
+        # (or its reconnecting) tries again; the other commands say it in one line and exit 2.
+        from .postgres.opening import LaterOpening
+
+        options = database_options()
+        opening = LaterOpening(
+            path,
+            fmt=fmt,
+            schema=options.schema,
+            table=options.table,
+            timeout_ms=options.timeout_ms,
+            estimate=estimating(),
+        )
+        later = True  # an unknown --run is then reported in the viewer, as during an import
+    if opening.ready and not later:
         store = opening.connect()  # an unreadable store fails here, not inside the viewer
         try:
             if run_id is not None:

@@ -6,9 +6,12 @@ from __future__ import annotations
 import psycopg
 import pytest
 from builders import AGENT_TRACES_ROWS, write_agent_traces
+from click.testing import CliRunner
 from pg_builders import agent_traces_table, dbname, many_rows, select_only_role
 
+from tracetui.cli import main
 from tracetui.loading import open_store, prepare
+from tracetui.postgres.opening import LaterOpening
 from tracetui.tui.app import TraceApp
 from tracetui.tui.pilot import settle, until
 from tracetui.tui.screens.error import ErrorScreen
@@ -184,3 +187,43 @@ async def test_a_long_database_label_is_cut_at_the_end_of_the_title_bar_not_wrap
         title = app.runs_screen.query_one("#title")
         shown = "".join(segment.text for segment in title.render_line(0))
         assert shown.startswith("tracetui  postgresql://postgres@/") and shown.rstrip().endswith("…")
+
+
+async def test_a_database_that_refuses_the_login_at_start_opens_on_the_error_screen_and_r_retries(pg_url, monkeypatch):
+    monkeypatch.setattr("tracetui.tui.app.RECONNECT_FIRST", 600.0)  # only `r` tries again here
+    agent_traces_table(pg_url, AGENT_TRACES_ROWS)
+    role = f"late_{dbname(pg_url)}"
+    url = pg_url.replace("postgres@", f"{role}@")
+    app = TraceApp(LaterOpening(url))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        assert f'role "{role}" does not exist' in app.screen.problem and app.screen.retry is not None
+        select_only_role(pg_url, role)
+        await pilot.press("r")
+        await until(pilot, lambda: app.screen is app.runs_screen and app.runs_screen.run_list.count == 3)
+        title = str(app.runs_screen.query_one("#title").render())
+        assert title.startswith(f"tracetui  postgresql://{role}@/") and title.endswith(
+            "#public.agent_traces  (agent-traces)"
+        )
+
+
+async def test_a_database_that_comes_up_later_is_reached_by_the_reconnecting_alone(pg_url, monkeypatch):
+    monkeypatch.setattr("tracetui.tui.app.RECONNECT_FIRST", 0.05)
+    agent_traces_table(pg_url, AGENT_TRACES_ROWS)
+    role = f"later_{dbname(pg_url)}"
+    app = TraceApp(LaterOpening(pg_url.replace("postgres@", f"{role}@")))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        select_only_role(pg_url, role)
+        await until(pilot, lambda: app.screen is app.runs_screen and app.runs_screen.run_list.count == 3)
+
+
+def test_open_starts_the_viewer_on_a_database_it_cannot_reach_yet(tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr(TraceApp, "run", lambda app: started.append(app.opening))
+    url = f"postgresql://me@/traces?host={tmp_path}"  # no server there
+    result = CliRunner().invoke(main, ["open", url, "--table", "turns"])
+    assert result.exit_code == 0 and isinstance(started[0], LaterOpening)
+    assert started[0].label == f"postgresql://me@/traces?host={tmp_path}"
+    listed = CliRunner().invoke(main, ["list", url])  # a command that prints: one line, exit 2
+    assert listed.exit_code == 2 and "cannot connect" in listed.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 
 from .. import sources
 from ..errors import UnusableInput
@@ -132,3 +133,56 @@ def prepare(
 
 def _matches(place: Place, schema: str | None, table: str | None) -> bool:
     return (schema is None or place.schema == schema) and (table is None or place.table == table)
+
+
+class LaterOpening:
+    """A database the viewer was asked to open while it could not be reached (down, or the login
+    refused). The viewer starts on it anyway, its error screen says why, and every connect() tries
+    prepare() again (`r`, and the app's reconnecting with backoff); once the server answers, this is
+    the DatabaseOpening it made. The commands that print say it in one line and exit 2 instead."""
+
+    notice: str | None = None
+    ready = True
+    uses_workers = False
+    paged = True
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        fmt: str | None = None,
+        schema: str | None = None,
+        table: str | None = None,
+        timeout_ms: int | None = None,
+        estimate: bool = True,
+    ) -> None:
+        self.target = parse(text)
+        self.problems: list[Problem] = []
+        self._prepare = partial(
+            prepare, text, fmt=fmt, schema=schema, table=table, timeout_ms=timeout_ms, estimate=estimate
+        )
+        self._opening: DatabaseOpening | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def label(self) -> str:
+        return self._opening.label if self._opening is not None else self.target.label
+
+    @property
+    def format(self) -> str:
+        return self._opening.format if self._opening is not None else "PostgreSQL"
+
+    def run_import(self, progress: object = None) -> int:
+        return 0
+
+    def connect(self) -> PgStore:
+        """A store once the database answers; raises Unavailable or UnusableInput until then."""
+        with self._lock:
+            if self._opening is None:
+                self._opening = self._prepare()
+            opening = self._opening
+        return opening.connect()
+
+    def close(self) -> None:
+        if self._opening is not None:
+            self._opening.close()

@@ -52,6 +52,11 @@ class ErrorScreen(Screen):
             self.dismiss()
             self.retry()
 
+    def source_restored(self) -> None:
+        """The app reconnected on its own: the database answers again, the screen below reads it."""
+        if self.retry is not None:
+            self.dismiss()
+
 
 class ProblemsScreen(ModalScreen):
     """Lines the reader skipped or repaired, as the store recorded them."""

@@ -103,11 +103,7 @@ class RunsScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        opening = trace_app(self).opening
-        title = Text.assemble(
-            ("tracetui", "bold"), "  ", display.safe(opening.label, single_line=True), f"  ({opening.format})"
-        )
-        self.query_one("#title", Static).update(title)
+        self._show_title()
         self.query_one("#warnings", Static).display = False
         self.query_one("#empty", Static).display = False
         importing = trace_app(self).importing
@@ -118,6 +114,14 @@ class RunsScreen(Screen):
             self._poll = self.set_interval(0.3, self._poll_store)
         self.run_list.focus()
         self._show_summary()
+
+    def _show_title(self) -> None:
+        """The source's label and format (a database reached late knows its table only then)."""
+        opening = trace_app(self).opening
+        title = Text.assemble(
+            ("tracetui", "bold"), "  ", display.safe(opening.label, single_line=True), f"  ({opening.format})"
+        )
+        self.query_one("#title", Static).update(title)
 
     # -- import -----------------------------------------------------------------------------------
     def show_progress(self, done: int, total: int, runs: int) -> None:
@@ -176,6 +180,7 @@ class RunsScreen(Screen):
                     self.set_timer(2 * message.load_seconds + 0.01, self._poll_store)
         self._show_summary()
         if self.paged:
+            self._show_title()
             if message.complete or message.estimated:
                 self._count_problems()  # a scan of the table on the server: in a worker
         else:
