@@ -343,7 +343,7 @@ def _from_protobuf(span: Any) -> dict | str:
         "span": span_id.hex(),
         "parent": parent.hex() if len(parent) == 8 and any(parent) else None,
         "name": span.name,
-        "kind": _SPAN_KINDS.get(kind) or str(kind),
+        "kind": (_SPAN_KINDS.get(kind) or str(kind)) if kind else None,  # 0 is left out of the JSON encoding
         "start": start if start > 0 else None,
         "end": end if end > 0 else None,
         "error": status.code in _ERROR_CODES,
