@@ -1,7 +1,8 @@
 """`tracetui serve`: spans/s stored with nothing lost, export→visible latency in the viewer, memory over time.
 
-    python benchmarks/bench_serve.py sdk [SPANS]          the real SDK (BatchSpanProcessor + OTLPSpanExporter)
-                                                         exporting as fast as it can to `serve --headless`
+    python benchmarks/bench_serve.py sdk [SPANS] [PROCS]  the real SDK (BatchSpanProcessor + OTLPSpanExporter) in
+                                                         PROCS processes (1), exporting as fast as they can to
+                                                         `serve --headless`
     python benchmarks/bench_serve.py replay [SPANS]       the receiver's own ceiling: export bodies encoded by the
                                                          SDK beforehand, posted by 4 client threads
     python benchmarks/bench_serve.py latency [SECONDS]    export→visible in the viewer (headless, run_test) while
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import resource
 import signal
 import sqlite3
 import statistics
@@ -50,9 +52,17 @@ def start_server(db: str) -> tuple[subprocess.Popen, str]:
             raise SystemExit("the server did not start")
 
 
-def stop_server(process: subprocess.Popen) -> None:
+def stop_server(process: subprocess.Popen) -> float:
+    """Stop it; the CPU seconds it and its worker processes used (every other child reaped before)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def count(db: str, sql: str = "SELECT count(*) FROM received_spans") -> int:
@@ -99,26 +109,46 @@ def provider(exporter, *, queue: int):
 # -- the real SDK, as fast as it can -----------------------------------------------------------------
 
 
-def bench_sdk(spans: int) -> None:
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+SDK_PRODUCER = r"""
+import sys, time
+sys.path.insert(0, sys.argv[3])
+from bench_serve import SPANS_PER_TRACE, make_trace, provider
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
+spans = int(sys.argv[2])
+tp = provider(OTLPSpanExporter(endpoint=sys.argv[1] + "/v1/traces"), queue=spans)  # a queue that never drops
+tracer = tp.get_tracer("bench")
+for n in range(spans // SPANS_PER_TRACE):
+    make_trace(tracer, n)
+tp.shutdown()  # exports the rest and waits for every answer
+"""
+
+
+def bench_sdk(spans: int, producers: int) -> None:
+    """`producers` processes, each making its share of the spans with the real SDK and exporting them
+    with its BatchSpanProcessor and OTLPSpanExporter as fast as they go."""
     os.makedirs(OUT, exist_ok=True)
     db = os.path.join(OUT, "serve-sdk.db")
     process, url = start_server(db)
-    traces = spans // SPANS_PER_TRACE
-    tp = provider(OTLPSpanExporter(endpoint=f"{url}/v1/traces"), queue=spans)  # a queue that never drops
-    tracer = tp.get_tracer("bench")
+    share = spans // producers // SPANS_PER_TRACE * SPANS_PER_TRACE
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
-    for n in range(traces):
-        make_trace(tracer, n)
-    made = time.perf_counter() - began
-    tp.shutdown()  # exports the rest and waits for every answer
+    running = [subprocess.Popen([sys.executable, "-c", SDK_PRODUCER, url, str(share), HERE]) for _ in range(producers)]
+    for p in running:
+        assert p.wait() == 0
     took = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     stored = count(db)
-    stop_server(process)
-    print(f"SDK: {traces * SPANS_PER_TRACE:,} spans made in {made:.2f} s, all exported and stored in {took:.2f} s")
-    print(f"  {stored:,} spans stored ({traces * SPANS_PER_TRACE - stored:,} lost): {stored / took:,.0f} spans/s")
+    during = load()
+    cpu = stop_server(process)
+    made = share * producers
+    sdk_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    print(f"SDK, {producers} producer process(es): {made:,} spans made, exported and stored in {took:.2f} s ({during})")
+    print(f"  {stored:,} spans stored ({made - stored:,} lost): {stored / took:,.0f} spans/s")
     print(f"  runs: {count(db, 'SELECT count(*) FROM runs'):,}")
+    print(
+        f"  CPU: the SDK processes {sdk_cpu / made * 1e6:.0f} µs a span, the receiver {cpu / made * 1e6:.0f} µs a span"
+    )
 
 
 # -- the receiver's ceiling: bodies encoded beforehand -----------------------------------------------
@@ -184,10 +214,12 @@ def bench_replay(spans: int) -> None:
     process, url = start_server(db)
     took = replay(url, bodies)
     stored = count(db)
-    stop_server(process)
+    during = load()
+    cpu = stop_server(process)
     sent = spans // SPANS_PER_TRACE * SPANS_PER_TRACE
-    print(f"replay: {len(bodies)} requests, {sent:,} spans posted and acknowledged in {took:.2f} s")
+    print(f"replay: {len(bodies)} requests, {sent:,} spans posted and acknowledged in {took:.2f} s ({during})")
     print(f"  {stored:,} stored ({sent - stored:,} lost): {stored / took:,.0f} spans/s")
+    print(f"  the receiver's CPU (its processes, start to stop): {cpu:.1f} s, {cpu / stored * 1e6:.0f} µs a span")
 
 
 # -- memory over time --------------------------------------------------------------------------------
@@ -199,6 +231,14 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            out.extend(int(c) for c in f.read().split())
+    return out
 
 
 def bench_memory(seconds: float) -> None:
@@ -225,13 +265,15 @@ def bench_memory(seconds: float) -> None:
             fresh.append(req.SerializeToString())
         replay(url, fresh, clients=2)
         sent += 5100
-        samples.append((time.monotonic() - began, rss_mb(process.pid), sent))
+        workers = sum(rss_mb(c) for c in children(process.pid))
+        samples.append((time.monotonic() - began, rss_mb(process.pid), workers, sent))
     stored = count(db)
+    during = load()
     stop_server(process)
-    print(f"memory: {sent:,} spans in {seconds:.0f} s; {stored:,} stored ({sent - stored:,} lost)")
-    step = max(1, len(samples) // 10)
-    for t, rss, n in samples[::step] + samples[-1:]:
-        print(f"  {t:6.0f} s  {n:>10,} spans  RSS {rss:6.1f} MB")
+    print(f"memory: {sent:,} spans in {seconds:.0f} s; {stored:,} stored ({sent - stored:,} lost) ({during})")
+    step = max(1, len(samples) // 20)
+    for t, rss, workers, n in samples[::step] + samples[-1:]:
+        print(f"  {t:6.0f} s  {n:>10,} spans  RSS {rss:6.1f} MB, its worker processes {workers:6.1f} MB")
 
 
 # -- export→visible in the viewer ---------------------------------------------------------------------
@@ -317,7 +359,7 @@ if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "sdk"
     arg = float(sys.argv[2]) if len(sys.argv) > 2 else None
     if what == "sdk":
-        bench_sdk(int(arg or 100_000))
+        bench_sdk(int(arg or 100_000), int(sys.argv[3]) if len(sys.argv) > 3 else 1)
     elif what == "replay":
         bench_replay(int(arg or 200_000))
     elif what == "latency":

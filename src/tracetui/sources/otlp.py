@@ -332,37 +332,45 @@ def _from_otlp(span: dict) -> dict | str:
 def _from_protobuf(span: Any) -> dict | str:
     """_from_otlp() for an opentelemetry-proto Span message: the same common form, field for field."""
     trace, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
-    if len(trace) != 16 or not any(trace):
+    if len(trace) != 16 or trace == _NO_TRACE:
         return f"traceId {trace.hex()!r} is not a 16-byte id (hex or base64)"
-    if len(span_id) != 8 or not any(span_id):
+    if len(span_id) != 8 or span_id == _NO_SPAN:
         return f"spanId {span_id.hex()!r} is not an 8-byte id (hex or base64)"
     kind = span.kind
     start, end, status = span.start_time_unix_nano, span.end_time_unix_nano, span.status
+    attributes, events, links = span.attributes, span.events, span.links  # each access makes a wrapper
     return {
         "trace": trace.hex(),
         "span": span_id.hex(),
-        "parent": parent.hex() if len(parent) == 8 and any(parent) else None,
+        "parent": parent.hex() if len(parent) == 8 and parent != _NO_SPAN else None,
         "name": span.name,
         "kind": (_SPAN_KINDS.get(kind) or str(kind)) if kind else None,  # 0 is left out of the JSON encoding
         "start": start if start > 0 else None,
         "end": end if end > 0 else None,
         "error": status.code in _ERROR_CODES,
         "message": status.message,
-        "attrs": _pb_attributes(span.attributes) if span.attributes else {},
+        "attrs": _pb_attributes(attributes) if attributes else {},
         "events": [
             {
                 "name": e.name,
                 "time": e.time_unix_nano if e.time_unix_nano > 0 else None,
                 "attributes": _pb_attributes(e.attributes),
             }
-            for e in span.events
-        ],
+            for e in events
+        ]
+        if events
+        else [],
         # Links are kept as they came, and they come in the OTLP JSON encoding (ids as hex).
         "links": [
             {"traceId": link.trace_id.hex(), "spanId": link.span_id.hex(), "attributes": _pb_json(link.attributes)}
-            for link in span.links
-        ],
+            for link in links
+        ]
+        if links
+        else [],
     }
+
+
+_NO_TRACE, _NO_SPAN = bytes(16), bytes(8)
 
 
 def _pb_attributes(kvs: Any) -> dict:
