@@ -448,7 +448,8 @@ def _id(raw: Any, size: int) -> str | None:
     """Lower-case hex for a trace/span id given as hex (the OTLP JSON spec), 0x-hex or base64 (protobuf JSON)."""
     if not isinstance(raw, str) or not raw:
         return None
-    text = raw[2:] if raw[:2] in ("0x", "0X") else raw
+    # 0x only before hex: base64 (protobuf's JSON mapping) may begin with "0x" too
+    text = raw[2:] if raw[:2] in ("0x", "0X") and len(raw) == 2 * size + 2 else raw
     if len(text) == 2 * size:
         try:
             value = bytes.fromhex(text)
