@@ -262,3 +262,18 @@ def _alive(pid: int) -> bool:
             return f.read().split(") ")[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_span_arriving_in_a_long_trace_rewrites_only_the_rows_it_changes(tmp_path):
+    target = store(tmp_path / "long.db")
+    root = span(TRACE_A, ROOT, name="agent", start=T0, end=T0 + 10_000)
+    children = [chat(TRACE_A, f"{n + 2:016x}", ROOT, n) for n in range(40)]
+    target.write([decode(body(root, *children), JSON, PRICER)])
+    before = target.conn.total_changes
+    target.write([decode(body(chat(TRACE_A, f"{99:016x}", ROOT, 50)), JSON, PRICER)])  # a last child
+    written = target.conn.total_changes - before
+    steps = target.conn.execute("SELECT count(*), max(size) FROM steps WHERE run_id = ?", (TRACE_A,)).fetchone()
+    target.close()
+    assert steps == (42, 42)
+    # The new span stored, its step, the root's sums and the run's: not the 42 steps again.
+    assert written <= 5

@@ -88,6 +88,7 @@ class SpanStore:
         self._problems = self.conn.execute("SELECT count(*) FROM problems").fetchone()[0]
         self._run_sql = insert_sql("runs", RUN_COLUMNS).replace("INSERT", "INSERT OR REPLACE", 1)
         self._step_sql = insert_sql("steps", STEP_COLUMNS)
+        self._step_replace_sql = self._step_sql.replace("INSERT", "INSERT OR REPLACE", 1)
         self._upsert = (
             f"INSERT INTO {TABLE} (trace_id, span_id, data) VALUES (?, ?, ?)"
             " ON CONFLICT (trace_id, span_id) DO UPDATE SET data = excluded.data"
@@ -183,12 +184,21 @@ class SpanStore:
         return [(None, orjson.loads(data)) for (data,) in rows]
 
     def _write_run(self, trace_id: str, rows: Rows, replace: bool) -> None:
-        """The trace's run and steps; `replace`: the store holds an older version of them."""
+        """The trace's run and steps; `replace`: the store holds an older version of them, and only the
+        rows that changed are written (a span arriving in a long trace changes a few of its steps:
+        itself, its ancestors' sums, the order after it)."""
         run, steps = rows
-        if replace:
-            self.conn.execute("DELETE FROM steps WHERE run_id = ?", (trace_id,))
-        self.conn.execute(self._run_sql, run)
-        self.conn.executemany(self._step_sql, steps)
+        if not replace:
+            self.conn.execute(self._run_sql, run)
+            self.conn.executemany(self._step_sql, steps)
+            return
+        if self.conn.execute("SELECT * FROM runs WHERE id = ?", (trace_id,)).fetchone() != tuple(run):
+            self.conn.execute(self._run_sql, run)
+        old = {row[1]: row for row in self.conn.execute("SELECT * FROM steps WHERE run_id = ?", (trace_id,))}
+        changed = [step for step in steps if old.pop(step[1], None) != tuple(step)]
+        if old:  # steps the new rows no longer have (a repeated span id renumbered)
+            self.conn.executemany("DELETE FROM steps WHERE run_id = ? AND id = ?", [(trace_id, i) for i in old])
+        self.conn.executemany(self._step_replace_sql, changed)
 
     def close(self) -> None:
         """Make the store one file again (no -wal beside it) and close it."""
