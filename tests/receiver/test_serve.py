@@ -348,3 +348,31 @@ def test_sdk_exporters_sending_at_once_with_traces_split_over_requests_store_eve
     assert steps == [(600, 60)]
     roots = rows(served.db, f"SELECT count(*) FROM steps WHERE run_id IN ({marks}) AND depth = 0", *made)
     assert roots == [(60,)]
+
+
+def test_ctrl_c_to_the_terminal_stops_the_receiver_and_its_workers_quietly(tmp_path):
+    import os
+    import signal
+
+    from serving import TRACETUI
+
+    process = subprocess.Popen(
+        [*TRACETUI, "serve", "--headless", "--port", "0", "--db", str(tmp_path / "c.db")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell gives a command
+    )
+    assert process.stdout is not None
+    url = None
+    while url is None:
+        line = process.stdout.readline()
+        assert line, "tracetui serve did not start"
+        if " on http://" in line:
+            url = line.split(" on ")[1].split()[0]
+    assert requests.post(f"{url}/v1/traces", data=envelope(span("88" * 16, "a8" * 8)), headers=JSON).status_code == 200
+    os.killpg(process.pid, signal.SIGINT)  # what the terminal does on Ctrl+C
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert err == ""
+    assert "stopped; 1 run in" in out

@@ -13,11 +13,16 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-from concurrent.futures import ProcessPoolExecutor
+import signal
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 
 from .. import parallel, pricing
 from .decode import Decoded, decode, gunzip
+
+T = TypeVar("T")
 
 MAX_PROCESSES = 4  # past this the committer, one thread, is the limit: more processes only cost memory
 
@@ -48,7 +53,7 @@ class Decoders:
         on the first request."""
         pool = self._started()
         for _ in range(self.processes):
-            pool.submit(os.getpid)
+            _submit(pool, os.getpid)
 
     def pids(self) -> list[int]:
         """The worker processes' ids (for memory figures; a test kills one)."""
@@ -60,7 +65,7 @@ class Decoders:
         for attempt in (1, 2):
             pool = self._started()
             try:
-                return await asyncio.wrap_future(pool.submit(_decode, body, encoding, media_type, limit))
+                return await asyncio.wrap_future(_submit(pool, _decode, body, encoding, media_type, limit))
             except BrokenProcessPool as exc:
                 if self._pool is pool:  # the first request to see it starts the next pool
                     self._pool = None
@@ -75,11 +80,23 @@ class Decoders:
             self._pool = None
 
 
+def _submit(pool: ProcessPoolExecutor, fn: Callable[..., T], *args: object) -> Future[T]:
+    # submit() starts the worker processes it needs, from this thread: with SIGINT blocked here they
+    # start with it blocked, so Ctrl+C (which reaches the whole process group) leaves them to be
+    # stopped by the receiver, after the requests in flight, instead of killing them mid-way.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return pool.submit(fn, *args)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
 _pricer: pricing.Pricer | None = None
 
 
 def _start(estimate: bool) -> None:
     global _pricer
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as _submit() says, in case the start unblocked it
     _pricer = pricing.Pricer() if estimate else None
     if _pricer is not None:
         _pricer.find("gpt-4o-mini", None)  # loads the price table now, not in the first request
