@@ -115,7 +115,7 @@ def test_files_that_are_not_traces_are_one_warning(every_format):
     result = invoke("list", every_format)
     warning = next(line for line in result.stderr.splitlines() if "not read" in line)
     assert warning.endswith(
-        "agents: 13 files are not read (not JSON, JSON Lines or SQLite: no trace format recognised):"
+        "agents: 14 files are not read (not JSON, JSON Lines or SQLite: no trace format recognised):"
         " README.md, agent_fixture_io.py, make_atif.py, …"
     )
 

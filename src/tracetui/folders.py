@@ -277,6 +277,7 @@ class FolderOpening:
     head: sources.Head | None = None
 
     format = FORMAT
+    paged = False  # a folder's store is SQLite: the run list reads every id, as for a file
 
     @property
     def label(self) -> str:
@@ -337,7 +338,7 @@ def prepare_folder(
     path: str, *, fmt: str | None = None, use_cache: bool = True, output: str | None = None, estimate: bool = True
 ) -> FolderOpening:
     """List the folder and compare it with its store: `ready` when nothing under it changed."""
-    from .loading import _temporary_store, cache_dir, usable_cache_dir
+    from .loading import cache_dir, temporary_store, usable_cache_dir
 
     root = os.path.abspath(path)
     notice = None
@@ -349,9 +350,9 @@ def prepare_folder(
             db_path, cached = store_path(root, fmt, estimate, usable_cache_dir()), True
         except OSError as exc:
             notice = f"the cache {cache_dir()} cannot be used ({exc.strerror or exc}); the folder is read into a temporary store"
-            db_path = _temporary_store()
+            db_path = temporary_store()
     else:
-        db_path = _temporary_store()
+        db_path = temporary_store()
     listing = walk(root, skip=_own(db_path, output is not None))
     if not listing.files:
         more = f" ({listing.problems[0]})" if listing.problems else ""

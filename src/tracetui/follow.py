@@ -29,13 +29,22 @@ from . import display
 from .errors import TraceError
 from .filestate import Signature
 from .live import Change
-from .loading import Openable, Refresh
+from .loading import Openable, Refresh, SourceOpening
 from .model import RUN_STATUSES, Run
-from .store import RunFilter, Store
+from .store import RunFilter
+from .store.protocol import TraceStore
 
 POLL_SECONDS = 1.0  # looked at again this often even when the file system says nothing
 DEBOUNCE_MS = 200  # changes closer than this are taken together (watchfiles' default of 1.6 s is too slow)
 STEP_MS = 50
+
+
+def followable(opening: SourceOpening) -> Openable | None:
+    """The opening, when it is a file or a folder (what can be followed); None for a database server."""
+    from .folders import FolderOpening
+    from .loading import Opening
+
+    return opening if isinstance(opening, (Opening, FolderOpening)) else None
 
 
 class Follower:
@@ -209,7 +218,7 @@ def follow_runs(
     sort: str,
     desc: bool,
     limit: int | None,
-    show: Callable[[Store, list[Run]], None],
+    show: Callable[[TraceStore, list[Run]], None],
     tell: Callable[[str], None],
     follower: Follower | None = None,
 ) -> None:
@@ -219,7 +228,7 @@ def follow_runs(
     done = replace(flt, status=[s for s in (_statuses(flt.status) or RUN_STATUSES) if s not in UNFINISHED])
     shown: set[str] = set()
 
-    def new_runs(store: Store, change: Change | None) -> list[Run]:
+    def new_runs(store: TraceStore, change: Change | None) -> list[Run]:
         if change is None:
             runs = store.list_runs(done, sort=sort, desc=desc, limit=limit)
             shown.update(store.run_ids(done))  # those left out by --limit are not shown later either
@@ -256,7 +265,7 @@ def _statuses(value: str | Sequence[str] | None) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _in_order(store: Store, ids: list[str]) -> list[Run]:
+def _in_order(store: TraceStore, ids: list[str]) -> list[Run]:
     by_id: dict[str, Run] = {}
     for start in range(0, len(ids), CHUNK):
         by_id.update((r.id, r) for r in store.runs_by_ids(ids[start : start + CHUNK]))

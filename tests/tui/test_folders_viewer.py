@@ -84,7 +84,7 @@ async def test_w_names_the_file_of_each_problem(folder):
         await until(pilot, lambda: isinstance(app.screen, ProblemsScreen))
         text = screen_text(app)
         assert "claude/projects/-home-dev-shop/5b0f8c1e-2d4a-4c3b-9e7f-1a2b3c4d5e03.jsonl: line 6" in text
-        assert "13 files are not read" in text
+        assert "14 files are not read" in text
 
 
 async def test_a_run_of_a_folder_opens_on_its_first_failure(tmp_path):

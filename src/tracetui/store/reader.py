@@ -35,46 +35,50 @@ class RunFilter:
     )
     ids: Sequence[str] | None = None  # only these runs (at most a few hundred: one SQL parameter each)
 
-    def where(self) -> tuple[str, list[Any]]:
+    def where(self, *, param: str = "?", like: str = "LIKE", calls: str = "steps") -> tuple[str, list[Any]]:
+        """The WHERE clause over the store's run columns (" WHERE …" or "") and its arguments.
+
+        SQLite's by default; PostgreSQL's with param="%s", like="ILIKE" (SQLite's LIKE ignores ASCII
+        case) and `calls` a relation of the model and tool calls (run_id, model, kind, name).
+        """
         clauses, args = [], []
         for col, value in (("status", self.status), ("agent", self.agent)):
             if value is None or value == () or value == []:
                 continue
             values = [value] if isinstance(value, str) else list(value)
-            clauses.append(f"{col} IN ({', '.join('?' * len(values))})")
+            clauses.append(f"{col} IN ({', '.join([param] * len(values))})")
             args.extend(values)
         if self.ids is not None:
-            clauses.append(f"id IN ({', '.join('?' * len(self.ids))})")
+            clauses.append(f"id IN ({', '.join([param] * len(self.ids))})")
             args.extend(self.ids)
         if self.file:
-            clauses.append("source_file LIKE ? ESCAPE '\\'")
+            clauses.append(f"source_file {like} {param} ESCAPE '\\'")
             args.append(_contains(self.file))
         if self.project:
             # A run without a project in its metadata is matched by its agent, where coding agents put
-            # the project's name.
-            clauses.append(
+            # the project's name. (PostgreSQL: by its agent only; its metadata is not parsed here.)
+            project = (
                 "coalesce(CASE WHEN json_valid(metadata) THEN json_extract(metadata, '$.project') END, agent)"
-                " LIKE ? ESCAPE '\\'"
+                if param == "?"
+                else "agent"
             )
+            clauses.append(f"{project} {like} {param} ESCAPE '\\'")
             args.append(_contains(self.project))
         if self.search:
-            like = _contains(self.search)
-            clauses.append(
-                "(id LIKE ? ESCAPE '\\' OR agent LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\'"
-                " OR session LIKE ? ESCAPE '\\')"
-            )
-            args.extend([like] * 4)
+            matches = " OR ".join(f"{col} {like} {param} ESCAPE '\\'" for col in ("id", "agent", "error", "session"))
+            clauses.append(f"({matches})")
+            args.extend([_contains(self.search)] * 4)
         if self.model is not None:
-            clauses.append("id IN (SELECT run_id FROM steps WHERE model = ?)")
+            clauses.append(f"id IN (SELECT run_id FROM {calls} WHERE model = {param})")
             args.append(self.model)
         if self.tool is not None:
-            clauses.append("id IN (SELECT run_id FROM steps WHERE kind = 'tool' AND name = ?)")
+            clauses.append(f"id IN (SELECT run_id FROM {calls} WHERE kind = 'tool' AND name = {param})")
             args.append(self.tool)
         if self.since is not None:
-            clauses.append("started_at >= ?")
+            clauses.append(f"started_at >= {param}")
             args.append(self.since)
         if self.until is not None:
-            clauses.append("started_at < ?")
+            clauses.append(f"started_at < {param}")
             args.append(self.until)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
