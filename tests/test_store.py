@@ -83,7 +83,8 @@ def test_the_tables_follow_the_column_lists_with_their_keys_and_indexes(tmp_path
     assert [c[1] for c in info["problems"] if c[5]] == ["n"]
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
     assert {"idx_runs_started_at", "idx_runs_total_cost_usd", "idx_steps_run_id_parent_id_seq"} <= indexes
-    assert dict(conn.execute("SELECT key, value FROM meta")) == {"schema_version": str(SCHEMA_VERSION), "complete": "1"}
+    meta = dict(conn.execute("SELECT key, value FROM meta"))
+    assert meta == {"schema_version": str(SCHEMA_VERSION), "complete": "1", "search_index": "1"}
     conn.close()
 
 
@@ -91,6 +92,7 @@ def test_a_scratch_store_has_no_indexes(tmp_path):
     write(tmp_path / "block.db", [run("r1")], scratch=True)
     conn = sqlite3.connect(tmp_path / "block.db")
     assert conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall() == []
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'step_text'").fetchall() == []
     conn.close()
 
 

@@ -19,7 +19,8 @@ def console() -> Console:
     return Console(width=width, highlight=False, soft_wrap=False, emoji=False)
 
 
-def runs_table(runs: list[Run]) -> None:
+def runs_table(runs: list[Run], matches: dict[str, dict] | None = None) -> None:
+    """The runs, one a row; `matches` (list --grep): each run's first matching step, in a last column."""
     table = Table(box=None, pad_edge=False, header_style="bold")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("status", "left"),
@@ -34,9 +35,12 @@ def runs_table(runs: list[Run]) -> None:
         ("cost", "right"),
         ("error", "left"),
     )
+    if matches is not None:
+        columns += (("match", "left"),)
     for name, justify in columns:
         table.add_column(name, justify=justify, no_wrap=True)
     for run in runs:
+        cells = [] if matches is None else [match_text(matches.get(run.id))]
         table.add_row(
             present.status_text(run.status),
             safe_text(display.clip(run.id)),
@@ -49,8 +53,22 @@ def runs_table(runs: list[Run]) -> None:
             safe_text(display.credits(run.total("credits"))),
             safe_text(present.cost_text(run)),
             safe_text(display.excerpt(run.error, 60), STYLE["error"]),
+            *cells,
         )
     console().print(table)
+
+
+def match_text(match: dict | None) -> Text:
+    """A run's first step that --grep found: "step name (id) · input: …text around it…", literal."""
+    if match is None:
+        return Text("")  # the run's own id, agent, session or error matched
+    text = safe_text(display.clip(match["step_name"] or match["step_id"], 40), STYLE["id"])
+    if match["steps"] > 1:
+        text.append(f" +{match['steps'] - 1:,}", "dim")
+    if match["field"]:
+        text.append(f" · {match['field']}: ", "dim")
+        text.append(display.excerpt(match["text"], 70))
+    return text
 
 
 def step_segments(step: Step) -> list[tuple[str, str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,7 @@ from ..analysis import GroupStats
 from ..errors import NotFound
 from ..model import FAILED_STATUSES, Problem, Run, Step, step_tree
 from ..sqlite_uri import ro_uri
+from . import search
 from .schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS, STEP_TREE_COLUMNS
 from .sort_keys import BY_NAME, SORT_KEYS, STARTED
 from .stats import Scope
@@ -29,6 +30,8 @@ class RunFilter:
     tool: str | None = None  # runs with a call of this tool
     since: str | None = None  # runs started at or after this ISO time (UTC, as stored)
     until: str | None = None  # … and before this one
+    # Runs with a step whose text holds `search` (search.runs_matching found them): kept as well.
+    step_hits: frozenset[str] | None = None
 
     def where(self) -> tuple[str, list[Any]]:
         clauses, args = [], []
@@ -40,11 +43,14 @@ class RunFilter:
             args.extend(values)
         if self.search:
             like = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            in_steps = " OR id IN (SELECT value FROM json_each(?))" if self.step_hits is not None else ""
             clauses.append(
                 "(id LIKE ? ESCAPE '\\' OR agent LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\'"
-                " OR session LIKE ? ESCAPE '\\')"
+                f" OR session LIKE ? ESCAPE '\\'{in_steps})"
             )
             args.extend([like] * 4)
+            if self.step_hits is not None:
+                args.append(orjson.dumps(sorted(self.step_hits)).decode())
         if self.model is not None:
             clauses.append("id IN (SELECT run_id FROM steps WHERE model = ?)")
             args.append(self.model)
@@ -270,6 +276,31 @@ class Store:
                 (run_id,),
             )
         ]
+
+    # -- search (store/search.py) ----------------------------------------------------------------
+    def find_in_run(self, run_id: str, query: str) -> list[tuple[str, int, int]]:
+        """(id, ord, size) of the run's steps whose text holds `query`, in execution order."""
+        return search.find_in_run(self.conn, run_id, query)
+
+    def runs_matching(
+        self,
+        query: str,
+        flt: RunFilter | None = None,
+        *,
+        progress: search.Progress | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> dict[str, search.RunHits]:
+        """Runs with a step whose text holds `query`, by id; a scan (without the index) reads only the
+        runs `flt` keeps. Raises search.Cancelled when `cancelled()` says so."""
+        ids = None if search.has_index(self.conn) and len(query) >= search.TRIGRAM else self.run_ids(flt, desc=False)
+        hits = search.runs_matching(self.conn, query, run_ids=ids, progress=progress, cancelled=cancelled)
+        return {hit.run_id: hit for hit in hits}
+
+    def step_snippet(self, run_id: str, step_id: str, query: str) -> search.Snippet | None:
+        row = self.conn.execute(
+            f"SELECT {', '.join(search.SEARCHED)} FROM steps WHERE run_id = ? AND id = ?", (run_id, step_id)
+        ).fetchone()
+        return None if row is None else search.snippet(dict(zip(search.SEARCHED, row, strict=True)), query)
 
     def first_failed_step(self, run_id: str) -> Step | None:
         from ..analysis import root_cause

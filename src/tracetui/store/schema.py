@@ -18,7 +18,8 @@ from ..model import ESTIMATED_COST, ROLLED_UP_FIELDS, TOKEN_PARTS, Run, Step
 # Raise it when the columns change: the import cache keys on it, so older cached imports are not reused.
 # 2: token parts (tokens_cache_read, tokens_cache_write, tokens_reasoning) and their totals; steps' model, provider.
 # 3: estimated costs: steps' cost_estimated, and the estimated part of every cost total (*_cost_estimated_usd).
-SCHEMA_VERSION = 3
+# 4: the steps' search index (store/search.py: step_text, meta search_index).
+SCHEMA_VERSION = 4
 
 # Column order matters: SQLite reads a row up to the last column a query needs, so the large
 # payload columns come last and list/tree queries never touch them.

@@ -9,6 +9,7 @@ import orjson
 
 from ..model import FLAG_DUPLICATE_ID, Problem, Run
 from .schema import RUN_COLUMNS, SCHEMA_VERSION, STEP_COLUMNS, create_schema, insert_sql, run_row, step_row, to_json
+from .search import build_index
 
 
 class StoreWriter:
@@ -17,6 +18,7 @@ class StoreWriter:
     def __init__(self, path: str, *, commit_every: float = 0.25, batch_rows: int = 20000, scratch: bool = False):
         """scratch: a private block store for parallel.py (no indexes, no journal, merged later)."""
         self.path = path
+        self.scratch = scratch
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=OFF" if scratch else "PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=OFF")
@@ -137,8 +139,10 @@ class StoreWriter:
     def finish(self, **meta: str) -> None:
         for key, value in meta.items():
             self.set_meta(key, value)
-        self.set_meta("complete", "1")
         self._flush()
+        if not self.scratch:  # a block of a parallel import is merged into a store that is indexed
+            build_index(self.conn)
+        self.set_meta("complete", "1")
         self.conn.execute("COMMIT")
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         try:

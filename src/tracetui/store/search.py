@@ -1,0 +1,173 @@
+"""Finding text in steps: in one run (the run view's `/`) and across every run (the run list's `/`,
+`tracetui list --grep`).
+
+A step matches when its id, name, kind, model, error, input or output holds the query, as SQLite's
+LIKE compares (case folded for ASCII letters; `%` and `_` in a query are plain characters).
+
+A store that tracetui wrote (the import cache, `tracetui import -o`) has an FTS5 index of those
+columns with the trigram tokenizer (`step_text`, built by build_index when the import ends), so a
+substring is found without reading the payloads. The index holds trigrams only (detail=none, a sixth
+of the size of a full one) and reads the text from `steps` itself (external content); FTS5 checks
+each candidate row against the LIKE pattern, so what it returns is exact. A query of fewer than three
+characters has no trigram: it is a scan, as every query is for a source read in place (a store
+without the index): run by run, with progress, and stoppable between two runs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from .. import display
+
+INDEX = "step_text"
+SEARCHED = ("id", "name", "kind", "model", "error", "input", "output")
+TRIGRAM = 3  # the shortest query the index can answer
+SCAN_CHUNK = 200  # runs scanned per query when there is no index
+
+Progress = Callable[[int, int], None]  # runs searched, runs in all
+
+
+@dataclass(frozen=True)
+class RunHits:
+    """A run's steps that match: how many, and the first in execution order."""
+
+    run_id: str
+    count: int
+    step_id: str
+    step_name: str | None
+    ord: int
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """Where a step's text holds the query: the column and a line of text around the first hit."""
+
+    field: str
+    text: str
+
+
+class Cancelled(Exception):
+    """The caller asked the scan to stop."""
+
+
+def build_index(conn: sqlite3.Connection) -> None:
+    """Index the steps' text for search (called once, when every step is written)."""
+    conn.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {INDEX} USING fts5({', '.join(SEARCHED)},"
+        " content='steps', tokenize='trigram', detail='none')"
+    )
+    conn.execute(f"INSERT INTO {INDEX}({INDEX}) VALUES ('rebuild')")
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('search_index', '1')")
+
+
+def has_index(conn: sqlite3.Connection) -> bool:
+    """Whether the store's steps are indexed (a store of an older tracetui, or read in place, is not)."""
+    try:
+        row = conn.execute("SELECT value FROM main.meta WHERE key = 'search_index'").fetchone()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == "1"
+
+
+def _like(query: str) -> str:
+    return "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _scan_condition(prefix: str = "") -> str:
+    return "(" + " OR ".join(f"{prefix}{col} LIKE :like ESCAPE '\\'" for col in SEARCHED) + ")"
+
+
+def _indexed(query: str) -> bool:
+    return len(query) >= TRIGRAM
+
+
+def _candidates(query: str, *, run_rows: bool = False) -> str:
+    """SELECT of the rowids of matching steps, through the index.
+
+    FTS5 uses the index for `col LIKE pattern` without ESCAPE, one column at a time (an OR of columns
+    would scan): a UNION of one query per column. A query holding `%` or `_` is looked up with them as
+    wildcards (more rows) and then held to the literal pattern by the caller's exact condition.
+    `run_rows`: only rowids from :lo to :hi (one run's steps, which an import writes together)."""
+    bounds = " AND rowid BETWEEN :lo AND :hi" if run_rows else ""
+    return " UNION ".join(f"SELECT rowid FROM {INDEX} WHERE {col} LIKE :raw{bounds}" for col in SEARCHED)
+
+
+def _exact(query: str, prefix: str) -> str:
+    """The literal check a wildcard-holding query needs after the index lookup (nothing otherwise)."""
+    return f" AND {_scan_condition(prefix)}" if any(c in query for c in "%_") else ""
+
+
+def find_in_run(conn: sqlite3.Connection, run_id: str, query: str) -> list[tuple[str, int, int]]:
+    """(id, ord, size) of the run's steps that match, in execution order."""
+    params = {"run": run_id, "like": _like(query), "raw": f"%{query}%"}
+    if _indexed(query) and has_index(conn):
+        lo, hi = conn.execute("SELECT min(rowid), max(rowid) FROM steps WHERE run_id = ?", (run_id,)).fetchone()
+        if lo is None:
+            return []
+        sql = (
+            f"SELECT s.id, s.ord, s.size FROM steps s WHERE s.rowid IN ({_candidates(query, run_rows=True)})"
+            f" AND s.run_id = :run{_exact(query, 's.')} ORDER BY s.ord"
+        )
+        params |= {"lo": lo, "hi": hi}
+    else:
+        sql = f"SELECT id, ord, size FROM steps WHERE run_id = :run AND {_scan_condition()} ORDER BY ord"
+    return [(r[0], r[1], r[2]) for r in conn.execute(sql, params)]
+
+
+def runs_matching(
+    conn: sqlite3.Connection,
+    query: str,
+    *,
+    run_ids: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Iterator[RunHits]:
+    """Every run with a matching step (first match and count), in no set order.
+
+    Through the index: one query. Without it: a scan of `run_ids` (every run when None), SCAN_CHUNK runs
+    a query, reporting progress and raising Cancelled between two queries when `cancelled()` says so."""
+    params = {"like": _like(query), "raw": f"%{query}%"}
+    if _indexed(query) and has_index(conn):
+        sql = (
+            f"SELECT s.run_id, count(*), s.id, s.name, min(s.ord) FROM steps s"
+            f" WHERE s.rowid IN ({_candidates(query)}){_exact(query, 's.')} GROUP BY s.run_id"
+        )
+        for row in conn.execute(sql, params):
+            yield RunHits(row[0], row[1], row[2], row[3], row[4])
+        return
+    ids = list(run_ids) if run_ids is not None else [r[0] for r in conn.execute("SELECT id FROM runs")]
+    for start in range(0, len(ids), SCAN_CHUNK):
+        if cancelled is not None and cancelled():
+            raise Cancelled
+        if progress is not None:
+            progress(start, len(ids))
+        for run_id in ids[start : start + SCAN_CHUNK]:
+            # One run a query: an in-place source's steps view is built per run (`run_id = ?` reaches it).
+            row = conn.execute(
+                f"SELECT count(*), id, name, min(ord) FROM steps WHERE run_id = :run AND {_scan_condition()}",
+                params | {"run": run_id},
+            ).fetchone()
+            if row is not None and row[0]:
+                yield RunHits(run_id, row[0], row[1], row[2], row[3])
+    if progress is not None:
+        progress(len(ids), len(ids))
+
+
+def snippet(values: dict[str, object], query: str, width: int = 80) -> Snippet | None:
+    """The first searched column of a step (as Store.get_step reads it) that holds the query, and the
+    text around it on one line, escapes made visible. None: no column does (as Python folds case)."""
+    needle = query.casefold()
+    for col in SEARCHED:
+        value = values.get(col)
+        if not isinstance(value, str):
+            continue
+        at = value.casefold().find(needle)
+        if at < 0:
+            continue
+        start = max(0, at - width // 3)
+        text = value[start : start + width]
+        shown = display.safe(text, single_line=True)
+        return Snippet(col, ("…" if start else "") + shown + ("…" if start + width < len(value) else ""))
+    return None
