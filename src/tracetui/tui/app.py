@@ -237,7 +237,7 @@ class TraceApp(App):
 
     # -- navigation -------------------------------------------------------------------------------
     def on_open_run(self, message: OpenRun) -> None:
-        self.open_run(message.run_id, jump_to_failure=message.jump_to_failure)
+        self.open_run(message.run_id, jump_to_failure=message.jump_to_failure, search=message.search)
 
     def on_compare_runs(self, message: CompareRuns) -> None:
         self.compare_runs(message.run_a, message.run_b)
@@ -249,14 +249,14 @@ class TraceApp(App):
         else:
             self.open_run(other, jump_to_failure=True)
 
-    def open_run(self, run_id: str, *, jump_to_failure: bool = False) -> None:
+    def open_run(self, run_id: str, *, jump_to_failure: bool = False, search: str | None = None) -> None:
         """Show one run: push its RunScreen, or replace the run screen already showing."""
         # Imported when first needed: the run list paints ~0.1 s sooner without the run and compare views.
         from .screens.run import RunScreen
 
         self.runs_screen.follow(run_id)
         live = self.live_state is not None
-        screen = RunScreen(run_id, self.new_store, jump_to_failure=jump_to_failure, live=live)
+        screen = RunScreen(run_id, self.new_store, jump_to_failure=jump_to_failure, live=live, search=search)
         if isinstance(self.screen, RunScreen):
             self.switch_screen(screen)
         else:

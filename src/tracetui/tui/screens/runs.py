@@ -9,16 +9,18 @@ from dataclasses import replace
 from functools import partial
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, ProgressBar, Static
+from textual.worker import get_current_worker
 
 from ... import display, present
 from ...errors import TraceError
-from ...store import RunFilter, Store, default_desc
+from ...store import RunFilter, Store, default_desc, search
 from ..hub import trace_app
 from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
 from ..plain import notify_plain, palette_text
@@ -28,7 +30,7 @@ from ..widgets.run_list import SORT_CYCLE, RunList
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
 # Keys that share a row in the README's keys table (and would share one in the footer).
 SORT_KEYS = Binding.Group("Cycle the sort column · reverse the sort")
-SEARCH_KEYS = Binding.Group("Search · clear the search and filters")
+SEARCH_KEYS = Binding.Group("Search runs and their steps' text · stop the search, clear it and the filters")
 
 
 class RunsScreen(Screen):
@@ -41,7 +43,16 @@ class RunsScreen(Screen):
         Binding("S", "reverse_sort", "Reverse sort", show=False, id="tracetui.runs.reverse_sort", group=SORT_KEYS),
         Binding("F", "cycle_status", "Status", tooltip="Cycle the status filter", id="tracetui.runs.status_filter"),
         Binding("A", "cycle_agent", "Agent", tooltip="Cycle the agent filter", id="tracetui.runs.agent_filter"),
-        Binding("slash", "search", "Search", key_display="/", id="tracetui.runs.search", group=SEARCH_KEYS),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            key_display="/",
+            tooltip="Runs whose id, agent, session or error holds the text, or any step's name, id, model,"
+            " input, output or error; Enter on one opens it at the first matching step",
+            id="tracetui.runs.search",
+            group=SEARCH_KEYS,
+        ),
         Binding("escape", "clear", "Clear search/filters", show=False, id="tracetui.runs.clear", group=SEARCH_KEYS),
         Binding(
             "t",
@@ -89,7 +100,8 @@ class RunsScreen(Screen):
             yield Static(id="progress-label")
         yield Static(id="summary")
         yield Static(id="warnings")
-        yield Input(placeholder="search run ids, agents, errors — Enter applies, Esc clears", id="search")
+        yield Input(placeholder="search runs and their steps' text — Enter applies, Esc clears", id="search")
+        yield Static(id="search-progress")
         yield self.run_list
         yield Static(id="empty")
         yield Footer(compact=True)
@@ -101,6 +113,7 @@ class RunsScreen(Screen):
         )
         self.query_one("#title", Static).update(title)
         self.query_one("#warnings", Static).display = False
+        self.query_one("#search-progress", Static).display = False
         self.query_one("#empty", Static).display = False
         importing = trace_app(self).importing
         self.query_one("#progress").display = importing
@@ -301,17 +314,86 @@ class RunsScreen(Screen):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip() or None
-        self._set(flt=replace(self.run_list.flt, search=value))
+        # The runs' own text at once; the runs found in their steps' text join when that search ends.
+        self.run_list.step_hits = {}
+        self._set(flt=replace(self.run_list.flt, search=value, step_hits=None))
         event.input.display = value is not None
         self.run_list.focus()
+        if value is not None:
+            self._search_steps(value, self.run_list.flt)
+        else:
+            self._stop_step_search()
+
+    @work(thread=True, exclusive=True, group="step-search", exit_on_error=False)
+    def _search_steps(self, query: str, flt: RunFilter) -> None:
+        worker = get_current_worker()
+        last = 0.0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal last
+            if time.monotonic() - last > 0.1 and not worker.is_cancelled:
+                last = time.monotonic()
+                self.app.call_from_thread(self._show_search_progress, query, done, total)
+
+        try:
+            store = trace_app(self).new_store()
+        except (sqlite3.Error, TraceError) as exc:
+            self.app.call_from_thread(notify_plain, self, f"Cannot search the steps: {exc}", severity="error")
+            return
+        try:
+            hits = store.runs_matching(
+                query, replace(flt, search=None), progress=progress, cancelled=lambda: worker.is_cancelled
+            )
+        except search.Cancelled:
+            return
+        except sqlite3.Error as exc:
+            self.app.call_from_thread(notify_plain, self, f"Cannot search the steps: {exc}", severity="error")
+            return
+        finally:
+            store.close()
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show_step_hits, query, hits)
+
+    def _show_search_progress(self, query: str, done: int, total: int) -> None:
+        if self.run_list.flt.search != query:
+            return
+        label = self.query_one("#search-progress", Static)
+        label.update(
+            Text(
+                f"Searching the steps' text: {done:,} of {total:,} runs… Esc stops (the list keeps the runs found by their own text)"
+            )
+        )
+        label.display = True
+
+    def _show_step_hits(self, query: str, hits: dict[str, search.RunHits]) -> None:
+        self.query_one("#search-progress", Static).display = False
+        flt = self.run_list.flt
+        if flt.search != query:
+            return  # the search changed meanwhile
+        self.run_list.step_hits = hits
+        self._set(flt=replace(flt, step_hits=frozenset(hits)))
+
+    def _stop_step_search(self) -> bool:
+        """Stop a search of the steps' text that is still running; True if one was."""
+        running = [w for w in self.workers if w.group == "step-search" and w.is_running]
+        for worker in running:
+            worker.cancel()
+        self.query_one("#search-progress", Static).display = False
+        return bool(running)
 
     def action_clear(self) -> None:
+        if self._stop_step_search():
+            notify_plain(self, "Stopped searching the steps: the list shows the runs found by their own text.")
+            self.run_list.focus()
+            return
         search = self.query_one("#search", Input)
         if search.has_focus or self.run_list.flt.search:
             search.value = ""
             search.display = False
-            self._set(flt=replace(self.run_list.flt, search=None))
+            self.run_list.step_hits = {}
+            self._set(flt=replace(self.run_list.flt, search=None, step_hits=None))
         elif self._filtered():
+            self.run_list.step_hits = {}
             self._set(flt=RunFilter())
         self.run_list.focus()
 
