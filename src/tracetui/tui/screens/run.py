@@ -63,7 +63,13 @@ class RunScreen(Screen):
     AUTO_FOCUS = "#step-tree"  # not the (hidden) search field, the first focusable widget
 
     BINDINGS = [
-        Binding("escape", "back", "Runs", id="tracetui.run.back", tooltip="Back to the run list"),
+        Binding(
+            "escape",
+            "back",
+            "Runs",
+            id="tracetui.run.back",
+            tooltip="Clear the search (after /), else back to the run list",
+        ),
         Binding(
             "f",
             "first_failure",
