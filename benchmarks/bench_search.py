@@ -7,10 +7,12 @@ runs, steps and payload sizes) but with text of a 20,000-word vocabulary, so the
 big as it is on real prose (bench_store's 16-word prose would give a tiny one), and a rare command
 (NEEDLE) planted in about one step in 5,000. Then:
 
-- the first import (cold cache) as `tracetui list --limit 1` runs it, whole process;
-- the index alone: the cached store copied without it, then search.build_index timed on the copy;
-- cached `tracetui list --grep` (whole process), and the queries themselves in this process:
-  a rare substring, a common word, a two-character query (no trigram: a scan), one run's steps.
+- the first import (cold cache) as `tracetui list --limit 1` runs it, whole process (no index: the
+  viewer builds it afterwards, in the background);
+- searches without the index (scans): in this process a rare substring, a common word, a two-character
+  query, one run's steps; and cached `tracetui list --grep` as a whole process;
+- building the index into the cache (search.build_index, what the viewer runs), its size;
+- the same searches again with the index.
 """
 
 from __future__ import annotations
@@ -82,52 +84,51 @@ def main() -> None:
     ]
     print(f"input {os.path.getsize(export) / 1e6:.0f} MB; first import + list: {first:.2f} s")
 
-    bare = db + ".bare"
-    shutil.copy(db, bare)
-    conn = sqlite3.connect(bare)
-    runs, steps = conn.execute("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM steps)").fetchone()
-    conn.execute("DROP TABLE step_text")
-    conn.execute("VACUUM")
-    conn.close()
-    with_index, without = os.path.getsize(db), os.path.getsize(bare)
-    print(
-        f"{runs:,} runs, {steps:,} steps; store {without / 1e6:.0f} MB without the index, {with_index / 1e6:.0f} MB with it"
-    )
-    print(f"index: {(with_index - without) / 1e6:.0f} MB ({(with_index - without) / without:.0%} of the store)")
-
-    from tracetui.store import search
-
-    conn = sqlite3.connect(bare, isolation_level=None)
-    conn.execute("BEGIN")
-    began = time.perf_counter()
-    search.build_index(conn)
-    conn.execute("COMMIT")
-    print(f"building the index: {time.perf_counter() - began:.2f} s (import overhead)")
-    conn.close()
-    os.remove(bare)
-
-    print(
-        f"cached list --grep {NEEDLE!r}: {min(timed(['list', export, '--grep', NEEDLE], env) for _ in range(3)):.3f} s"
-    )
-    print(f"cached list --limit 50: {min(timed(['list', export, '--limit', '50'], env) for _ in range(3)):.3f} s")
-
     from tracetui.loading import open_store
+    from tracetui.store import search
 
     os.environ["XDG_CACHE_HOME"] = cache
     store = open_store(export)
-    for label, query in (("rare", NEEDLE), ("common word", common), ("two characters (scan)", "zq")):
-        hits: dict = {}
+    runs, steps = store.conn.execute("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM steps)").fetchone()
+    print(f"{runs:,} runs, {steps:,} steps")
+    queries = (("rare", NEEDLE), ("common word", common), ("two characters", "zq"))
 
-        def run(query: str = query, hits: dict = hits) -> None:
-            hits.clear()
-            hits.update(store.runs_matching(query))
+    def measure(label: str) -> None:
+        for what, query in queries:
+            hits: dict = {}
 
-        seconds = best(run, 3 if label.endswith("(scan)") else 5)
-        print(f"runs_matching {label} {query!r}: {seconds:.3f} s, {len(hits):,} runs")
-    biggest = store.conn.execute("SELECT id, step_count FROM runs ORDER BY step_count DESC LIMIT 1").fetchone()
-    found: list = []
-    seconds = best(lambda: found.__init__(store.find_in_run(biggest[0], common)))
-    print(f"find_in_run {common!r} in a run of {biggest[1]} steps: {seconds * 1000:.1f} ms, {len(found)} steps")
+            def run(query: str = query, hits: dict = hits) -> None:
+                hits.clear()
+                hits.update(store.runs_matching(query))
+
+            print(f"{label}: runs_matching {what} {query!r}: {best(run, 3):.3f} s, {len(hits):,} runs")
+        biggest = store.conn.execute("SELECT id, step_count FROM runs ORDER BY step_count DESC LIMIT 1").fetchone()
+        found: list = []
+        seconds = best(lambda: found.__init__(store.find_in_run(biggest[0], common)))
+        print(
+            f"{label}: find_in_run {common!r}, a run of {biggest[1]} steps: {seconds * 1000:.1f} ms, {len(found)} steps"
+        )
+        grep = min(timed(["list", export, "--grep", NEEDLE], env) for _ in range(3))
+        print(f"{label}: cached `list --grep {NEEDLE!r}` (whole process): {grep:.3f} s")
+
+    measure("no index (scan)")
+    store.close()
+
+    without = os.path.getsize(db)
+    conn = sqlite3.connect(db, isolation_level=None)
+    began, cpu = time.perf_counter(), time.process_time()
+    search.build_index(conn)
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+    conn.close()
+    with_index = os.path.getsize(db)
+    print(
+        f"store {without / 1e6:.0f} MB without the index, {with_index / 1e6:.0f} MB with it:"
+        f" index {(with_index - without) / 1e6:.0f} MB ({(with_index - without) / without:.0%})"
+    )
+    print(f"building the index: {wall:.1f} s wall, {cpu:.1f} s CPU (load average now {os.getloadavg()[0]:.1f})")
+    store = open_store(export)
+    assert search.has_index(store.conn)
+    measure("indexed")
     store.close()
     shutil.rmtree(cache, ignore_errors=True)
 

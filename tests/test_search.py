@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 import orjson
@@ -10,7 +11,7 @@ from builders import run, step, write_agent_traces, write_jsonl, write_store
 from click.testing import CliRunner
 
 from tracetui.cli import main
-from tracetui.loading import open_store, prepare
+from tracetui.loading import prepare
 from tracetui.store import RunFilter, search
 
 HOSTILE = "[bold red]x[/] [@click=app.quit]q[/] \x1b[31mred\x1b]0;title\x07"
@@ -37,14 +38,18 @@ def runs_with_payloads():
     ]
 
 
-@pytest.fixture(params=["cached", "native", "native-without-index"])
+@pytest.fixture(params=["cached", "cached-indexed", "native", "native-without-index"])
 def store(request, tmp_path):
-    """The same runs as a cached import, a store of `tracetui import -o`, and one an older tracetui
-    wrote (no search index: every query is a scan)."""
+    """The same runs as a cached import (before and after the viewer indexed it), a store of
+    `tracetui import -o` (indexed), and one an older tracetui wrote (no index: every query is a scan)."""
     runs = runs_with_payloads()
-    if request.param == "cached":
-        s = open_store(write_jsonl(tmp_path / "runs.jsonl", runs))
-        assert search.has_index(s.conn)
+    if request.param.startswith("cached"):
+        opening = prepare(write_jsonl(tmp_path / "runs.jsonl", runs))
+        opening.run_import()
+        if request.param == "cached-indexed":
+            assert opening.index_for_search()
+        s = opening.connect()
+        assert search.has_index(s.conn) == (request.param == "cached-indexed")
     else:
         path = write_store(tmp_path / "store.db", runs)
         if request.param == "native-without-index":
@@ -104,6 +109,37 @@ def test_the_run_filter_keeps_runs_found_in_their_steps_as_well_as_by_their_own_
     assert store.run_ids(RunFilter(search="rm -rf", step_hits=frozenset(hits)), desc=False) == ["r-input", "r-deep"]
     assert store.run_ids(RunFilter(search="r-clean", step_hits=frozenset()), desc=False) == ["r-clean"]
     assert store.count_runs(RunFilter(search="rm -rf")) == 0  # without step hits: the run's own text only
+
+
+def test_the_index_of_a_cached_import_is_built_in_steps_and_goes_on_where_it_stopped(tmp_path):
+    runs = [run(f"r{i:03d}", step("s", input=f"payload {i}"), step("t", output="x")) for i in range(30)]
+    opening = prepare(write_jsonl(tmp_path / "runs.jsonl", runs))
+    opening.run_import()
+    conn = sqlite3.connect(opening.db_path, isolation_level=None)
+    seen: list[tuple[int, int]] = []
+    assert not search.build_index(conn, chunk=25, progress=lambda *p: seen.append(p), cancelled=lambda: len(seen) > 1)
+    assert seen == [(0, 60), (25, 60)] and not search.has_index(conn)
+    conn.close()
+    assert opening.connect().runs_matching("payload 2").keys() == {
+        "r002",
+        *(f"r{i:03d}" for i in range(20, 30)),
+    }  # a scan
+    seen.clear()
+    assert opening.index_for_search(progress=lambda *p: seen.append(p))
+    assert seen[0] == (50, 60) and seen[-1] == (60, 60)  # went on from the second chunk
+    s = opening.connect()
+    assert search.has_index(s.conn)
+    assert s.runs_matching("payload 2").keys() == {"r002", *(f"r{i:03d}" for i in range(20, 30))}
+    assert s.conn.execute("SELECT count(*) FROM step_text WHERE input LIKE '%payload%'").fetchone()[0] == 30
+    s.close()
+
+
+def test_a_source_read_in_place_is_never_indexed(tmp_path):
+    path = write_store(tmp_path / "store.db", runs_with_payloads())
+    before = os.stat(path).st_mtime_ns
+    opening = prepare(path)
+    assert opening.in_place and not opening.index_for_search()
+    assert os.stat(path).st_mtime_ns == before
 
 
 def test_a_scan_reports_progress_and_stops_when_cancelled(tmp_path):

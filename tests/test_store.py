@@ -83,8 +83,7 @@ def test_the_tables_follow_the_column_lists_with_their_keys_and_indexes(tmp_path
     assert [c[1] for c in info["problems"] if c[5]] == ["n"]
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
     assert {"idx_runs_started_at", "idx_runs_total_cost_usd", "idx_steps_run_id_parent_id_seq"} <= indexes
-    meta = dict(conn.execute("SELECT key, value FROM meta"))
-    assert meta == {"schema_version": str(SCHEMA_VERSION), "complete": "1", "search_index": "1"}
+    assert dict(conn.execute("SELECT key, value FROM meta")) == {"schema_version": str(SCHEMA_VERSION), "complete": "1"}
     conn.close()
 
 

@@ -142,6 +142,7 @@ class Opening:
     _sort_keys: dict[str, str] | None = None  # what views() found on the first connection, reused by the next
     source: str | None = None  # what the user named, when `path` is a private copy of it (a pipe)
     notice: str | None = None  # something the user should know about where the store lives
+    search_index: bool = False  # index the steps' text when the import ends (`tracetui import -o`)
 
     @property
     def format(self) -> str:
@@ -214,6 +215,39 @@ class Opening:
             problem = f"cannot write a store of it, in the cache or a temporary one ({exc})"
             raise UnusableInput(self.label, problem) from None
 
+    def index_for_search(
+        self, progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None
+    ) -> bool:
+        """Index the steps' text of a cached import for search (store/search.py), going on from where an
+        earlier build stopped; True when the index is complete. Only the cache is written: a source read
+        in place or a store the user named is never changed (a search of those scans). One process at a
+        time builds it (another holding the cache's lock: False at once). Steps (done, total) to `progress`."""
+        if not self.cached or not self.ready:
+            return False
+        from .store import search
+
+        fd = os.open(self.db_path + ".lock", os.O_CREAT | os.O_WRONLY, PRIVATE)
+        with os.fdopen(fd, "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            try:
+                conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=30)
+                try:
+                    if search.has_index(conn):
+                        return True
+                    # A store left in WAL mode may have readers that opened it immutable (sqlite_uri.ro_uri),
+                    # which would not see its pages change: it is searched by a scan instead.
+                    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                        return False
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                    return search.build_index(conn, progress=progress, cancelled=cancelled)
+                finally:
+                    conn.close()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def _import_cached(self, progress: Progress | None) -> int:
         directory = os.path.dirname(self.db_path)
         os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -276,7 +310,7 @@ class Opening:
                 for message in pricing.unpriced_problems(writer.conn, pricer):
                     report(Problem(message))
                 meta["prices"] = pricing.describe(dated=False)
-            writer.finish(**meta)
+            writer.finish(search_index=self.search_index, **meta)
         except BaseException:
             writer.abort()
             _remove_store(self.db_path)
@@ -330,7 +364,9 @@ def prepare(
         if estimate or module.NAME != "tracetui-sqlite" or not _holds_estimates(path):
             return Opening(path, module, db_path=path, ready=True, in_place=True, head=head, estimate=estimate)
     if output is not None:
-        return Opening(path, module, db_path=output, ready=False, in_place=False, head=head, estimate=estimate)
+        return Opening(
+            path, module, db_path=output, ready=False, in_place=False, head=head, estimate=estimate, search_index=True
+        )
     notice = None
     if use_cache:
         try:

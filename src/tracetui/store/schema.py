@@ -18,8 +18,9 @@ from ..model import ESTIMATED_COST, ROLLED_UP_FIELDS, TOKEN_PARTS, Run, Step
 # Raise it when the columns change: the import cache keys on it, so older cached imports are not reused.
 # 2: token parts (tokens_cache_read, tokens_cache_write, tokens_reasoning) and their totals; steps' model, provider.
 # 3: estimated costs: steps' cost_estimated, and the estimated part of every cost total (*_cost_estimated_usd).
-# 4: the steps' search index (store/search.py: step_text, meta search_index).
-SCHEMA_VERSION = 4
+# Not raised for the steps' search index (store/search.py: table step_text, meta search_index): it is
+# optional, added to a cached store when the viewer builds it, and a store without it is searched by a scan.
+SCHEMA_VERSION = 3
 
 # Column order matters: SQLite reads a row up to the last column a query needs, so the large
 # payload columns come last and list/tree queries never touch them.

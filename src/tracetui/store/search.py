@@ -4,13 +4,14 @@
 A step matches when its id, name, kind, model, error, input or output holds the query, as SQLite's
 LIKE compares (case folded for ASCII letters; `%` and `_` in a query are plain characters).
 
-A store that tracetui wrote (the import cache, `tracetui import -o`) has an FTS5 index of those
-columns with the trigram tokenizer (`step_text`, built by build_index when the import ends), so a
-substring is found without reading the payloads. The index holds trigrams only (detail=none, a sixth
+A store that tracetui wrote can have an FTS5 index of those columns with the trigram tokenizer
+(`step_text`, build_index): `tracetui import -o` builds it when the import ends, the viewer builds it
+in the background into the cache of a file it imported. A substring is then found without reading
+the payloads. The index holds trigrams only (detail=none, a sixth
 of the size of a full one) and reads the text from `steps` itself (external content); FTS5 checks
 each candidate row against the LIKE pattern, so what it returns is exact. A query of fewer than three
-characters has no trigram: it is a scan, as every query is for a source read in place (a store
-without the index): run by run, with progress, and stoppable between two runs.
+characters has no trigram: it is a scan, as every query is for a store without a complete index and
+for a source read in place: run by run, with progress, and stoppable between two runs.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ INDEX = "step_text"
 SEARCHED = ("id", "name", "kind", "model", "error", "input", "output")
 TRIGRAM = 3  # the shortest query the index can answer
 SCAN_CHUNK = 200  # runs scanned per query when there is no index
+INDEX_CHUNK = 200  # steps indexed per transaction (about 0.5 s of CPU at 5 KB a step: a stop waits no longer)
 
 Progress = Callable[[int, int], None]  # runs searched, runs in all
 
@@ -52,14 +54,55 @@ class Cancelled(Exception):
     """The caller asked the scan to stop."""
 
 
-def build_index(conn: sqlite3.Connection) -> None:
-    """Index the steps' text for search (called once, when every step is written)."""
+def build_index(
+    conn: sqlite3.Connection,
+    *,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    chunk: int = INDEX_CHUNK,
+) -> bool:
+    """Index the steps' text for search; True when the index is complete.
+
+    Trigrams cost: about 2 MB of text a second of CPU (docs/benchmarks.md), some forty times what the
+    import itself takes. So it is built a chunk of steps at a time, each committed with how far it got
+    (meta `search_indexed_to`): a build stopped by `cancelled()` (the viewer closing) goes on from there
+    next time. Searches use the index only once it is complete (meta `search_index`). `conn` must be in
+    autocommit mode (isolation_level=None) and outside a transaction."""
     conn.execute(
         f"CREATE VIRTUAL TABLE IF NOT EXISTS {INDEX} USING fts5({', '.join(SEARCHED)},"
         " content='steps', tokenize='trigram', detail='none')"
     )
-    conn.execute(f"INSERT INTO {INDEX}({INDEX}) VALUES ('rebuild')")
+    row = conn.execute("SELECT value FROM meta WHERE key = 'search_indexed_to'").fetchone()
+    done_to = int(row[0]) if row else 0
+    last = conn.execute("SELECT max(rowid) FROM steps").fetchone()[0] or 0
+    total = conn.execute("SELECT count(*) FROM steps").fetchone()[0]
+    done = conn.execute("SELECT count(*) FROM steps WHERE rowid <= ?", (done_to,)).fetchone()[0]
+    columns = ", ".join(SEARCHED)
+    while done_to < last:
+        if cancelled is not None and cancelled():
+            return False
+        if progress is not None:
+            progress(done, total)
+        upto = conn.execute(
+            "SELECT max(rowid) FROM (SELECT rowid FROM steps WHERE rowid > ? ORDER BY rowid LIMIT ?)", (done_to, chunk)
+        ).fetchone()[0]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                f"INSERT INTO {INDEX}(rowid, {columns}) SELECT rowid, {columns} FROM steps WHERE rowid > ? AND rowid <= ?",
+                (done_to, upto),
+            )
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('search_indexed_to', ?)", (str(upto),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        done += conn.execute("SELECT count(*) FROM steps WHERE rowid > ? AND rowid <= ?", (done_to, upto)).fetchone()[0]
+        done_to = upto
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('search_index', '1')")
+    if progress is not None:
+        progress(total, total)
+    return True
 
 
 def has_index(conn: sqlite3.Connection) -> bool:

@@ -18,7 +18,6 @@ class StoreWriter:
     def __init__(self, path: str, *, commit_every: float = 0.25, batch_rows: int = 20000, scratch: bool = False):
         """scratch: a private block store for parallel.py (no indexes, no journal, merged later)."""
         self.path = path
-        self.scratch = scratch
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=OFF" if scratch else "PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=OFF")
@@ -136,12 +135,15 @@ class StoreWriter:
         self.conn.execute("BEGIN")
         self._last_commit = time.monotonic()
 
-    def finish(self, **meta: str) -> None:
+    def finish(self, *, search_index: bool = False, **meta: str) -> None:
+        """search_index: index the steps' text for search as well (search.build_index: slow, see there)."""
         for key, value in meta.items():
             self.set_meta(key, value)
         self._flush()
-        if not self.scratch:  # a block of a parallel import is merged into a store that is indexed
+        if search_index:
+            self.conn.execute("COMMIT")
             build_index(self.conn)
+            self.conn.execute("BEGIN")
         self.set_meta("complete", "1")
         self.conn.execute("COMMIT")
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

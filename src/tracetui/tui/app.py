@@ -112,6 +112,7 @@ class TraceApp(App):
             self._import()
         else:
             self._open_requested()
+            self._index_for_search()
 
     # -- live sources -----------------------------------------------------------------------------
     def _live_changed(self, change: Change) -> None:
@@ -207,6 +208,29 @@ class TraceApp(App):
             return
         self.runs_screen.import_done()
         self._open_requested()
+        self._index_for_search()
+
+    @work(thread=True, exclusive=True, group="search-index", exit_on_error=False)
+    def _index_for_search(self) -> None:
+        """Index the steps' text of a cached import for search, in the background (loading.index_for_search);
+        until it is done, and when the app closes first (it goes on next time), a search scans."""
+        if self.live is not None or not self.opening.cached:
+            return
+        worker = get_current_worker()
+        last = 0.0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal last
+            if time.monotonic() - last > 0.5 and not worker.is_cancelled:
+                last = time.monotonic()
+                self.call_from_thread(self.runs_screen.show_index_progress, done, total)
+
+        try:
+            self.opening.index_for_search(progress, cancelled=lambda: worker.is_cancelled)
+        except (sqlite3.Error, OSError):
+            pass  # searches go on scanning
+        if not worker.is_cancelled:
+            self.call_from_thread(self.runs_screen.show_index_progress, None, None)
 
     def _open_requested(self) -> None:
         if self._pending_run is not None:

@@ -87,6 +87,7 @@ class RunsScreen(Screen):
         self._load_running = True  # the list loads when it is mounted
         self._loaded_at = 0.0
         self._load_seconds = 0.0
+        self._indexing: tuple[int, int] | None = None  # steps indexed for search so far, of all (app._index_for_search)
 
     def compose(self) -> ComposeResult:
         if self.live:
@@ -168,6 +169,12 @@ class RunsScreen(Screen):
         """The next (+1) / previous (-1) failed run after `run_id`, in the list's filter and order."""
         return self.run_list.failed_run_next_to(run_id, direction)
 
+    def show_index_progress(self, done: int | None, total: int | None) -> None:
+        """The steps' text is being indexed for search (None: done, or given up)."""
+        self._indexing = None if done is None or total is None or done >= total else (done, total)
+        if self.is_mounted:
+            self._show_summary()
+
     # -- status line ------------------------------------------------------------------------------
     def on_run_list_loaded(self, message: RunListLoaded) -> None:
         self._shown = message
@@ -242,6 +249,9 @@ class RunsScreen(Screen):
         if rl.marked:
             text.append(" · marked: ")
             text.append(display.safe(rl.marked, single_line=True))
+        if self._indexing is not None:
+            done, total = self._indexing
+            text.append(f" · indexing steps for search {done / max(total, 1):.0%}", "dim")
         self.query_one("#summary", Static).update(text)
 
     def _filtered(self) -> bool:

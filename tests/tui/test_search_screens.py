@@ -4,13 +4,14 @@ list finds runs by their steps' text and opens them at the match."""
 from __future__ import annotations
 
 import os
+import sqlite3
 
 from builders import opening, run, step, write_jsonl, write_store
 from rich.console import Console
 from textual.widgets import Static
 
 from tracetui.model import Run, Step, finalize_run
-from tracetui.store import StoreWriter
+from tracetui.store import StoreWriter, search
 from tracetui.tui.app import TraceApp
 from tracetui.tui.pilot import until
 from tracetui.tui.screens.run import RunScreen
@@ -193,3 +194,9 @@ async def test_the_run_list_search_finds_runs_by_a_payload_and_opens_them_at_the
         await until(pilot, lambda: isinstance(app.screen, RunsScreen))
         await pilot.press("escape")  # clears the search
         await until(pilot, lambda: run_list.count == 3 and not run_list.step_hits)
+        await app.workers.wait_for_complete()
+    # The viewer indexed the cached import for the next searches (the file itself is never written).
+    conn = sqlite3.connect(app.opening.db_path)
+    assert app.opening.cached and search.has_index(conn)
+    assert conn.execute("SELECT count(*) FROM step_text WHERE input LIKE '%leaked-secret%'").fetchone()[0] == 1
+    conn.close()
