@@ -200,3 +200,48 @@ async def test_the_run_list_search_finds_runs_by_a_payload_and_opens_them_at_the
     assert app.opening.cached and search.has_index(conn)
     assert conn.execute("SELECT count(*) FROM step_text WHERE input LIKE '%leaked-secret%'").fetchone()[0] == 1
     conn.close()
+
+
+async def test_a_scan_of_the_steps_shows_progress_and_esc_stops_it(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    path = write_store(tmp_path / "t.db", [run(f"r{i}", step("s", input=f"secret {i}")) for i in range(3)])
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM meta WHERE key = 'search_index'")  # as an older store: searched by a scan
+    conn.commit()
+    conn.close()
+    real = search.runs_matching
+    waiting = threading.Event()
+
+    def slow(conn, query, *, run_ids=None, progress=None, cancelled=None):
+        def held(done: int, total: int) -> None:
+            if progress is not None:
+                progress(done, total)
+            waiting.set()
+            for _ in range(500):  # until the viewer stops the scan (at most 5 s)
+                if cancelled is not None and cancelled():
+                    return
+                time.sleep(0.01)
+
+        yield from real(conn, query, run_ids=run_ids, progress=held, cancelled=cancelled)
+
+    monkeypatch.setattr(search, "runs_matching", slow)
+    app = TraceApp(opening(path))
+    async with app.run_test(size=(160, 30), notifications=True) as pilot:
+        run_list = app.runs_screen.run_list
+        await until(pilot, lambda: run_list.count == 3)
+        await find(pilot, "secret 1")
+        progress = app.runs_screen.query_one("#search-progress", Static)
+        for _ in range(500):
+            if progress.display and "0 of 3 runs" in static_text(progress):
+                break
+            await pilot.pause(0.01)
+        else:
+            raise AssertionError("no progress shown")
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not progress.display
+        assert run_list.flt.search == "secret 1" and run_list.flt.step_hits is None and not run_list.step_hits
+        assert any("Stopped searching the steps" in n.message for n in app._notifications)
