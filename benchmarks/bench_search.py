@@ -131,6 +131,28 @@ def main() -> None:
     measure("indexed")
     store.close()
     shutil.rmtree(cache, ignore_errors=True)
+    big_run(args.out)
+
+
+def big_run(out: str, steps: int = 50_000) -> None:
+    """`/` in the run view on bench_store's run of 50,000 steps (the failure's error, deep inside)."""
+    from tracetui.loading import prepare
+
+    path = os.path.join(out, f"big_run_{steps}.jsonl")
+    bench_store.make_big_run(path, steps)
+    cache = tempfile.mkdtemp(prefix="tracetui-bench-search-")
+    os.environ["XDG_CACHE_HOME"] = cache
+    opening = prepare(path)
+    opening.run_import()
+    for label in ("no index (scan)", "indexed"):
+        if label == "indexed":
+            assert opening.index_for_search()
+        store = opening.connect()
+        found: list = []
+        seconds = best(lambda store=store, found=found: found.__init__(store.find_in_run("big-run", "deep failure")))
+        print(f"{label}: find_in_run in the run of {steps:,} steps: {seconds * 1000:.1f} ms, {len(found)} steps")
+        store.close()
+    shutil.rmtree(cache, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,12 @@ LIKE compares (case folded for ASCII letters; `%` and `_` in a query are plain c
 
 A store that tracetui wrote can have an FTS5 index of those columns with the trigram tokenizer
 (`step_text`, build_index): `tracetui import -o` builds it when the import ends, the viewer builds it
-in the background into the cache of a file it imported. A substring is then found without reading
-the payloads. The index holds trigrams only (detail=none, a sixth
-of the size of a full one) and reads the text from `steps` itself (external content); FTS5 checks
-each candidate row against the LIKE pattern, so what it returns is exact. A query of fewer than three
-characters has no trigram: it is a scan, as every query is for a store without a complete index and
-for a source read in place: run by run, with progress, and stoppable between two runs.
+in the background into the cache of a file it imported. The index holds trigrams only (detail=none,
+a sixth of the size of a full one) and no text (external content: `steps`): it gives the steps that
+hold every trigram of the query, and LIKE keeps those that hold the query itself, reading only them.
+A query of fewer than three characters has no trigram: it is a scan, as every query is for a store
+without a complete index and for a source read in place: run by run, with progress, and stoppable
+between two runs.
 """
 
 from __future__ import annotations
@@ -126,34 +126,31 @@ def _indexed(query: str) -> bool:
     return len(query) >= TRIGRAM
 
 
-def _candidates(query: str, *, run_rows: bool = False) -> str:
-    """SELECT of the rowids of matching steps, through the index.
+def _trigrams(query: str) -> str:
+    """An FTS5 MATCH of every trigram of the query (each a quoted token, all required).
 
-    FTS5 uses the index for `col LIKE pattern` without ESCAPE, one column at a time (an OR of columns
-    would scan): a UNION of one query per column. A query holding `%` or `_` is looked up with them as
-    wildcards (more rows) and then held to the literal pattern by the caller's exact condition.
-    `run_rows`: only rowids from :lo to :hi (one run's steps, which an import writes together)."""
-    bounds = " AND rowid BETWEEN :lo AND :hi" if run_rows else ""
-    return " UNION ".join(f"SELECT rowid FROM {INDEX} WHERE {col} LIKE :raw{bounds}" for col in SEARCHED)
-
-
-def _exact(query: str, prefix: str) -> str:
-    """The literal check a wildcard-holding query needs after the index lookup (nothing otherwise)."""
-    return f" AND {_scan_condition(prefix)}" if any(c in query for c in "%_") else ""
+    With detail=none FTS5 takes no phrases, and `col LIKE` through the index reads the text of every
+    candidate once per column; a MATCH of the trigrams gives the candidate rowids from the index alone,
+    and the caller's LIKE reads each candidate once. The tokenizer folds case as the query's LIKE does
+    (and more: a non-ASCII letter's case is left to the LIKE)."""
+    grams = dict.fromkeys(query[i : i + TRIGRAM] for i in range(len(query) - TRIGRAM + 1))
+    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
 
 
 def find_in_run(conn: sqlite3.Connection, run_id: str, query: str) -> list[tuple[str, int, int]]:
     """(id, ord, size) of the run's steps that match, in execution order."""
-    params = {"run": run_id, "like": _like(query), "raw": f"%{query}%"}
+    params = {"run": run_id, "like": _like(query)}
     if _indexed(query) and has_index(conn):
+        # An import writes a run's steps together: their rowids are one range, which FTS5 reads alone.
         lo, hi = conn.execute("SELECT min(rowid), max(rowid) FROM steps WHERE run_id = ?", (run_id,)).fetchone()
         if lo is None:
             return []
         sql = (
-            f"SELECT s.id, s.ord, s.size FROM steps s WHERE s.rowid IN ({_candidates(query, run_rows=True)})"
-            f" AND s.run_id = :run{_exact(query, 's.')} ORDER BY s.ord"
+            f"SELECT s.id, s.ord, s.size FROM {INDEX} f JOIN steps s ON s.rowid = f.rowid"
+            f" WHERE {INDEX} MATCH :match AND f.rowid BETWEEN :lo AND :hi AND s.run_id = :run"
+            f" AND {_scan_condition('s.')} ORDER BY s.ord"
         )
-        params |= {"lo": lo, "hi": hi}
+        params |= {"lo": lo, "hi": hi, "match": _trigrams(query)}
     else:
         sql = f"SELECT id, ord, size FROM steps WHERE run_id = :run AND {_scan_condition()} ORDER BY ord"
     return [(r[0], r[1], r[2]) for r in conn.execute(sql, params)]
@@ -171,13 +168,13 @@ def runs_matching(
 
     Through the index: one query. Without it: a scan of `run_ids` (every run when None), SCAN_CHUNK runs
     a query, reporting progress and raising Cancelled between two queries when `cancelled()` says so."""
-    params = {"like": _like(query), "raw": f"%{query}%"}
+    params = {"like": _like(query)}
     if _indexed(query) and has_index(conn):
         sql = (
-            f"SELECT s.run_id, count(*), s.id, s.name, min(s.ord) FROM steps s"
-            f" WHERE s.rowid IN ({_candidates(query)}){_exact(query, 's.')} GROUP BY s.run_id"
+            f"SELECT s.run_id, count(*), s.id, s.name, min(s.ord) FROM {INDEX} f JOIN steps s ON s.rowid = f.rowid"
+            f" WHERE {INDEX} MATCH :match AND {_scan_condition('s.')} GROUP BY s.run_id"
         )
-        for row in conn.execute(sql, params):
+        for row in conn.execute(sql, params | {"match": _trigrams(query)}):
             yield RunHits(row[0], row[1], row[2], row[3], row[4])
         return
     ids = list(run_ids) if run_ids is not None else [r[0] for r in conn.execute("SELECT id FROM runs")]
