@@ -87,6 +87,7 @@ class RunsScreen(Screen):
         self._load_running = True  # the list loads when it is mounted
         self._loaded_at = 0.0
         self._load_seconds = 0.0
+        self._searching_steps: str | None = None  # the query whose steps' search is running
         self._indexing: tuple[int, int] | None = None  # steps indexed for search so far, of all (app._index_for_search)
 
     def compose(self) -> ComposeResult:
@@ -259,7 +260,9 @@ class RunsScreen(Screen):
 
     def _show_empty(self) -> None:
         empty = self.query_one("#empty", Static)
-        show = self._shown is not None and self._shown.count == 0
+        # While the steps' text is still searched, no match yet is not "no runs match": the list stays
+        # (and keeps the focus, which a hidden list would hand to the search field).
+        show = self._shown is not None and self._shown.count == 0 and not self._step_search_running()
         empty.display = show
         self.run_list.display = not show
         if not show:
@@ -330,6 +333,7 @@ class RunsScreen(Screen):
         event.input.display = value is not None
         self.run_list.focus()
         if value is not None:
+            self._searching_steps = value
             self._search_steps(value, self.run_list.flt)
         else:
             self._stop_step_search()
@@ -348,7 +352,7 @@ class RunsScreen(Screen):
         try:
             store = trace_app(self).new_store()
         except (sqlite3.Error, TraceError) as exc:
-            self.app.call_from_thread(notify_plain, self, f"Cannot search the steps: {exc}", severity="error")
+            self.app.call_from_thread(self._step_search_failed, query, str(exc))
             return
         try:
             hits = store.runs_matching(
@@ -357,7 +361,7 @@ class RunsScreen(Screen):
         except search.Cancelled:
             return
         except sqlite3.Error as exc:
-            self.app.call_from_thread(notify_plain, self, f"Cannot search the steps: {exc}", severity="error")
+            self.app.call_from_thread(self._step_search_failed, query, str(exc))
             return
         finally:
             store.close()
@@ -376,20 +380,32 @@ class RunsScreen(Screen):
         label.display = True
 
     def _show_step_hits(self, query: str, hits: dict[str, search.RunHits]) -> None:
+        if self._searching_steps != query:
+            return  # stopped, or another search began meanwhile
+        self._searching_steps = None
         self.query_one("#search-progress", Static).display = False
         flt = self.run_list.flt
-        if flt.search != query:
-            return  # the search changed meanwhile
         self.run_list.step_hits = hits
         self._set(flt=replace(flt, step_hits=frozenset(hits)))
 
+    def _step_search_failed(self, query: str, problem: str) -> None:
+        if self._searching_steps == query:
+            self._stop_step_search()
+            notify_plain(self, f"Cannot search the steps: {problem}", severity="error")
+
+    def _step_search_running(self) -> bool:
+        return self._searching_steps is not None
+
     def _stop_step_search(self) -> bool:
         """Stop a search of the steps' text that is still running; True if one was."""
-        running = [w for w in self.workers if w.group == "step-search" and w.is_running]
-        for worker in running:
-            worker.cancel()
+        running = self._searching_steps is not None
+        self._searching_steps = None
+        for worker in self.workers:
+            if worker.group == "step-search":
+                worker.cancel()
         self.query_one("#search-progress", Static).display = False
-        return bool(running)
+        self._show_empty()
+        return running
 
     def action_clear(self) -> None:
         if self._stop_step_search():
