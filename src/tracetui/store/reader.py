@@ -33,35 +33,44 @@ class RunFilter:
     # Runs with a step whose text holds `search` (search.runs_matching found them): kept as well.
     step_hits: frozenset[str] | None = None
 
-    def where(self) -> tuple[str, list[Any]]:
-        clauses, args = [], []
+    def where(self, *, param: str = "?", like: str = "LIKE", calls: str = "steps") -> tuple[str, list[Any]]:
+        """The WHERE clause over the store's run columns (" WHERE …" or "") and its arguments.
+
+        SQLite's by default; PostgreSQL's with param="%s", like="ILIKE" (SQLite's LIKE ignores ASCII
+        case) and `calls` a relation of the model and tool calls (run_id, model, kind, name).
+        """
+        clauses: list[str] = []
+        args: list[Any] = []
         for col, value in (("status", self.status), ("agent", self.agent)):
             if value is None or value == () or value == []:
                 continue
             values = [value] if isinstance(value, str) else list(value)
-            clauses.append(f"{col} IN ({', '.join('?' * len(values))})")
+            clauses.append(f"{col} IN ({', '.join([param] * len(values))})")
             args.extend(values)
         if self.search:
-            like = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            in_steps = " OR id IN (SELECT value FROM json_each(?))" if self.step_hits is not None else ""
-            clauses.append(
-                "(id LIKE ? ESCAPE '\\' OR agent LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\'"
-                f" OR session LIKE ? ESCAPE '\\'{in_steps})"
-            )
-            args.extend([like] * 4)
+            like_text = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            matches = " OR ".join(f"{col} {like} {param} ESCAPE '\\'" for col in ("id", "agent", "error", "session"))
+            args.extend([like_text] * 4)
             if self.step_hits is not None:
-                args.append(orjson.dumps(sorted(self.step_hits)).decode())
+                # One argument however many runs: a JSON array in SQLite, an array in PostgreSQL.
+                if param == "?":
+                    matches += " OR id IN (SELECT value FROM json_each(?))"
+                    args.append(orjson.dumps(sorted(self.step_hits)).decode())
+                else:
+                    matches += f" OR id = ANY({param})"
+                    args.append(sorted(self.step_hits))
+            clauses.append(f"({matches})")
         if self.model is not None:
-            clauses.append("id IN (SELECT run_id FROM steps WHERE model = ?)")
+            clauses.append(f"id IN (SELECT run_id FROM {calls} WHERE model = {param})")
             args.append(self.model)
         if self.tool is not None:
-            clauses.append("id IN (SELECT run_id FROM steps WHERE kind = 'tool' AND name = ?)")
+            clauses.append(f"id IN (SELECT run_id FROM {calls} WHERE kind = 'tool' AND name = {param})")
             args.append(self.tool)
         if self.since is not None:
-            clauses.append("started_at >= ?")
+            clauses.append(f"started_at >= {param}")
             args.append(self.since)
         if self.until is not None:
-            clauses.append("started_at < ?")
+            clauses.append(f"started_at < {param}")
             args.append(self.until)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 

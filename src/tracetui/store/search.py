@@ -195,6 +195,37 @@ def runs_matching(
         progress(len(ids), len(ids))
 
 
+def step_matches(step: object, query: str) -> bool:
+    """Does a step (a model.Step with its payloads) hold the query, as LIKE compares?"""
+    needle = query.casefold()
+    return any(
+        isinstance(value, str) and needle in value.casefold() for value in (getattr(step, col) for col in SEARCHED)
+    )
+
+
+def scan_steps(
+    run_ids: Sequence[str],
+    read_steps: Callable[[str], list],
+    query: str,
+    *,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Iterator[RunHits]:
+    """runs_matching for a store that is not SQLite (postgres.PgStore): each run's steps read (with
+    their payloads) and looked through in Python, with progress, stoppable between two runs."""
+    for done, run_id in enumerate(run_ids):
+        if cancelled is not None and cancelled():
+            raise Cancelled
+        if progress is not None and done % SCAN_CHUNK == 0:
+            progress(done, len(run_ids))
+        found = [step for step in read_steps(run_id) if step_matches(step, query)]
+        if found:
+            first = min(found, key=lambda step: step.ord)
+            yield RunHits(run_id, len(found), first.id, first.name, first.ord)
+    if progress is not None:
+        progress(len(run_ids), len(run_ids))
+
+
 def snippet(values: dict[str, object], query: str, width: int = 80) -> Snippet | None:
     """The first searched column of a step (as Store.get_step reads it) that holds the query, and the
     text around it on one line, escapes made visible. None: no column does (as Python folds case)."""

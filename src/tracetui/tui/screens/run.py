@@ -23,7 +23,7 @@ from textual.worker import get_current_worker
 from ... import display, present, share
 from ...errors import TraceError
 from ...model import Run, Step
-from ...store import Store
+from ...store.protocol import TraceStore
 from .. import clipboard
 from ..messages import JumpToFailedRun, StepTreeExpanding, StepTreeLoadFailed, StepTreeReady
 from ..plain import notify_plain
@@ -187,7 +187,7 @@ class RunScreen(Screen):
     def __init__(
         self,
         run_id: str,
-        connect: Callable[[], Store],
+        connect: Callable[[], TraceStore],
         *,
         jump_to_failure: bool = False,
         live: bool = False,
@@ -255,6 +255,12 @@ class RunScreen(Screen):
             self.action_first_failure()
         elif self.search is not None and not message.grown:
             self._find(self.search)
+
+    def source_restored(self) -> None:
+        """The database is back: a run that could not be read is read again."""
+        if self.run is None:
+            self.query_one("#run-header", Static).update(Text(f"loading run {display.clip(self.run_id)}…", "dim"))
+            self.step_tree.reload()
 
     def on_step_tree_resized(self) -> None:
         self.call_after_refresh(self._update_tree_header)
