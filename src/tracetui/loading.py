@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import parallel, sources
+from . import normalize, parallel, sources
 from .errors import UnusableInput
-from .model import Problem, finalize_run, tree_problems
+from .model import Problem, finalize_run, run_problems
 from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
 
 Progress = Callable[[int, int, int], None]  # (bytes read, total bytes, runs stored)
@@ -125,7 +125,6 @@ class Opening:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _import(self, progress: Progress | None) -> int:
-        writer = StoreWriter(self.db_path)
         total = os.path.getsize(self.path)
         reader = sources.SourceFile(self.path)
 
@@ -133,6 +132,8 @@ class Opening:
             problem.source_file = problem.source_file or self.path
             self.problems.append(problem)
             writer.add_problem(problem)
+
+        writer = StoreWriter(self.db_path, report=report)
 
         last = 0.0
 
@@ -153,10 +154,11 @@ class Opening:
                 except parallel.WorkersUnavailable:
                     pass  # read it in this process instead
             if serial:
+                normalize.take_notes()  # left over from anything read before, in this thread
                 for run in self.module.read(head, report, reader):
                     run.source_file = run.source_file or self.path
                     writer.add(finalize_run(run))
-                    for problem in tree_problems(run):
+                    for problem in run_problems(run):
                         report(problem)
                     tick(reader.position)
             writer.finish(source=os.path.abspath(self.path), format=self.module.NAME)

@@ -318,6 +318,18 @@ def tree_problems(run: Run) -> list[Problem]:
     return out
 
 
+def run_problems(run: Run) -> list[Problem]:
+    """What to report once a run is read and finalized: its tree's repairs and the values dropped reading it.
+
+    The values are the notes normalize made in this thread while the run was read (see
+    normalize.take_notes); importers call this after each run, so the notes are the run's own.
+    """
+    from .normalize import take_notes
+
+    dropped = [Problem(f"run {run.id!r}: {message}", line=run.source_line, run_id=run.id) for message in take_notes()]
+    return dropped + tree_problems(run)
+
+
 def _sorted_siblings(nodes: list[Step]) -> list[Step]:
     # Python's sort is stable: equal seq keeps source order.
     return sorted(nodes, key=lambda s: s.seq)

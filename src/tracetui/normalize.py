@@ -1,16 +1,42 @@
 """Turning the many spellings sources use into the model's canonical values.
 
 Shared by every source so that a status, a kind or a timestamp means the same thing everywhere.
+A value that cannot be normalised never raises: it comes back as None (the source keeps the raw
+value, in extra), and when it was a real value out of range rather than a spelling tracetui does
+not know, a note says so; the importer reports the notes against the run being read (take_notes).
 """
 
 from __future__ import annotations
 
 import math
 import re
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+from . import jsonsafe
+
+_notes = threading.local()
+_MAX_NOTES = 100  # per run: a pathological record must not fill memory with notes
+
+
+def note(message: str) -> None:
+    """Record that a value was dropped (out of range); the importer reports it with the run's line."""
+    notes = getattr(_notes, "items", None)
+    if notes is None:
+        notes = _notes.items = []
+    if len(notes) < _MAX_NOTES:
+        notes.append(message)
+
+
+def take_notes() -> list[str]:
+    """The notes made in this thread since the last call (the values of one run, as importers call it)."""
+    notes = getattr(_notes, "items", None)
+    if not notes:
+        return []
+    _notes.items = []
+    return notes
+
 
 _STATUS = {
     "pending": "pending",
@@ -49,7 +75,7 @@ _STATUS = {
 
 def status(raw: Any, *, step: bool = True, default: str = "completed") -> str:
     """Canonical status for a raw value; unknown values map to `default`."""
-    if raw is None:
+    if raw is None or isinstance(raw, (dict, list)):
         return default
     value = _STATUS.get(str(raw).strip().lower().replace("-", "_").replace(" ", "_"), default)
     if value == "skipped" and not step:
@@ -114,7 +140,7 @@ _KIND = {
 
 def kind(raw_type: Any) -> str:
     """Canonical kind for a raw step type; unknown types are 'other' (and still shown)."""
-    if raw_type is None:
+    if raw_type is None or isinstance(raw_type, (dict, list)):
         return "other"
     key = str(raw_type).strip().lower().replace("-", "_").replace(" ", "_")
     if key in _KIND:
@@ -145,10 +171,11 @@ def timestamp(raw: Any) -> str | None:
     """
     if raw is None or raw == "":
         return None
-    if isinstance(raw, bool):
+    if isinstance(raw, (bool, dict, list)):
         return None
     if isinstance(raw, (int, float)):
-        return _from_epoch(float(raw))
+        seconds = number(raw)  # None for an integer too large for a float
+        return None if seconds is None else _from_epoch(seconds)
     text = str(raw).strip()
     if _CANONICAL.match(text):
         return text
@@ -160,6 +187,9 @@ def timestamp(raw: Any) -> str | None:
         return iso(datetime.fromisoformat(text))
     except ValueError:
         return None
+    except OverflowError:  # a real time, but before year 1 or after 9999 once moved to UTC
+        note(f"the time {text[:80]!r} is outside the years 1 to 9999 in UTC; kept as it was, unparsed")
+        return None
 
 
 def _from_epoch(value: float) -> str | None:
@@ -170,6 +200,7 @@ def _from_epoch(value: float) -> str | None:
             try:
                 return iso(datetime.fromtimestamp(value / scale, tz=UTC))
             except (OverflowError, OSError, ValueError):
+                note(f"the epoch time {value!r} is out of range; kept as it was, unparsed")
                 return None
     return None
 
@@ -180,11 +211,11 @@ def epoch_ms(iso_text: str | None) -> float | None:
         return None
     try:
         ts = datetime.fromisoformat(iso_text.replace("Z", "+00:00"))
-    except ValueError:
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=UTC)
+        return ts.timestamp() * 1000.0
+    except (ValueError, OverflowError):
         return None
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.timestamp() * 1000.0
 
 
 def duration_between(started: str | None, ended: str | None) -> float | None:
@@ -200,7 +231,7 @@ def number(raw: Any) -> float | None:
         return None
     try:
         value = float(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return value if math.isfinite(value) else None
 
@@ -216,13 +247,12 @@ def text(raw: Any) -> str | None:
         return None
     if isinstance(raw, str):
         return raw
-    try:
-        return orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:
-        return str(raw)
+    return jsonsafe.dumps(raw)
 
 
 def ident(raw: Any) -> str | None:
     if raw is None or raw == "":
         return None
+    if isinstance(raw, (dict, list)):
+        return jsonsafe.dumps(raw)  # JSON, not a Python repr (which may also recurse too deep)
     return str(raw)

@@ -23,8 +23,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING
 
-from . import sources
-from .model import Problem, Run, finalize_run, tree_problems
+from . import normalize, sources
+from .model import Problem, Run, finalize_run, run_problems
 from .sources import GroupsInParallel, Head, LinesInParallel, Source, SourceFile
 from .sources.records import parse_line
 from .sources.staging import Staging, read_groups
@@ -145,13 +145,14 @@ def convert_groups(fmt: str, path: str, staging_path: str, first: int, keys: lis
 
 def _write_runs(runs: Iterable[Run | None], path: str, out: str, problems: list[Problem]) -> list[Problem]:
     """Finalize runs into the scratch store `out`, as loading.Opening does into the store; returns problems."""
-    writer = StoreWriter(out, scratch=True, commit_every=3600, batch_rows=50000)
+    writer = StoreWriter(out, scratch=True, commit_every=3600, batch_rows=50000, report=problems.append)
+    normalize.take_notes()
     for run in runs:
         if run is None:
             continue
         run.source_file = run.source_file or path
         writer.add(finalize_run(run))
-        problems.extend(tree_problems(run))
+        problems.extend(run_problems(run))
     writer.finish()
     return problems
 

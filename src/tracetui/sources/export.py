@@ -16,7 +16,7 @@ from .. import normalize
 from ..errors import UnusableInput
 from ..model import FLAG_DID_NOT_RUN, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
-from .records import json_document_items, json_lines
+from .records import json_document_items, json_lines, json_values, top_level_fields
 
 NAME = "export"
 DESCRIPTION = "agent trace export: JSON Lines (one run per line) or a JSON envelope / array of runs"
@@ -112,7 +112,8 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
                 yield run
         return
     if shape == "single":
-        items: Iterator[tuple[int, Any]] = _single_document(source, report)
+        # One run object, or several in a row (jq's output): every one of them.
+        items: Iterator[tuple[int, Any]] = json_values(source, report)
         envelope = None
     else:
         items = json_document_items(source, key, report)
@@ -128,54 +129,12 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
             yield run
 
 
-def _single_document(source: SourceFile, report: ProblemSink) -> Iterator[tuple[int, Any]]:
-    """A document that is one run object: the run as item 1."""
-    import ijson
-
-    with source.open() as f:
-        try:
-            for value in ijson.items(f, "", use_float=True):
-                yield 1, value
-                return
-        except (ijson.IncompleteJSONError, ijson.JSONError) as exc:
-            report(Problem(f"skipped: the JSON document is not complete ({str(exc)[:200]})"))
-
-
 def _envelope_fields(path: str, key: str) -> dict[str, Any]:
     """Top-level fields of the envelope that come before the runs array (export_type, exported_at…).
 
     Fields after the array would need a second pass over the whole file; they are not read.
     """
-    import ijson
-
-    fields: dict[str, Any] = {}
-    current: str | None = None
-    builder = None
-    depth = 0
-    try:
-        with open(path, "rb") as f:
-            for prefix, event, value in ijson.parse(f, use_float=True):
-                if builder is not None:
-                    builder.event(event, value)
-                    depth += event in ("start_map", "start_array")
-                    depth -= event in ("end_map", "end_array")
-                    if depth == 0:
-                        fields[str(current)], builder = builder.value, None
-                elif prefix == "" and event == "map_key":
-                    current = value
-                elif prefix == "" and event == "end_map":
-                    break
-                elif current is not None and prefix == current:
-                    if current == key and event == "start_array":
-                        break
-                    if event in ("start_map", "start_array"):
-                        builder, depth = ijson.ObjectBuilder(), 1
-                        builder.event(event, value)
-                    else:
-                        fields[current] = value
-    except (ijson.IncompleteJSONError, ijson.JSONError, OSError):
-        pass
-    return fields
+    return top_level_fields(path, until=key)
 
 
 class _Where:

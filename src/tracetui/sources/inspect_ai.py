@@ -19,7 +19,7 @@ from .. import normalize
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
-from .records import json_document_items
+from .records import json_document_items, top_level_fields
 
 NAME = "inspect-ai"
 DESCRIPTION = (
@@ -53,35 +53,17 @@ def sniff(head: Head) -> bool:
     return head.json_document and {"version", "status", "eval"} <= keys and b'"task"' in head.data
 
 
+_HEADER = frozenset({"status", "version", "eval", "error"})
+
+
 def _header(source: SourceFile) -> tuple[dict, Any, Any]:
-    """The eval's description, its status and its error: all written before the samples."""
-    import ijson
-
-    wanted: dict[str, Any] = {}
-    with open(source.path, "rb") as f:
-        try:
-            for prefix, event, value in ijson.parse(f):
-                if prefix in ("status", "version") and event in ("string", "number"):
-                    wanted[prefix] = value
-                if prefix == "" and event == "map_key" and value in ("samples", "plan", "results"):
-                    break
-        except (ijson.JSONError, ijson.IncompleteJSONError):
-            pass
-    eval_info = _first(source.path, "eval")
-    error = _first(source.path, "error") if wanted.get("status") == "error" else None
-    return (eval_info if isinstance(eval_info, dict) else {}), wanted.get("status"), error
-
-
-def _first(path: str, prefix: str) -> Any:
-    import ijson
-
-    with open(path, "rb") as f:
-        try:
-            for item in ijson.items(f, prefix, use_float=True):
-                return item
-        except (ijson.JSONError, ijson.IncompleteJSONError):
-            return None
-    return None
+    """The eval's description, its status and its error: written before the samples (else looked for after)."""
+    fields = top_level_fields(source.path, until="samples", wanted=_HEADER)
+    if "eval" not in fields or (fields.get("status") == "error" and "error" not in fields):
+        fields = top_level_fields(source.path, wanted=_HEADER)
+    eval_info, status = fields.get("eval"), fields.get("status")
+    error = fields.get("error") if status == "error" else None
+    return (eval_info if isinstance(eval_info, dict) else {}), status, error
 
 
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:

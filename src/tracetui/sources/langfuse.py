@@ -20,12 +20,12 @@ from typing import Any
 
 import orjson
 
-from .. import normalize
+from .. import jsonsafe, normalize
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .contract import StagedRecords
-from .records import json_document_items, json_lines
+from .records import BOM, json_document_items, json_lines, top_level_keys
 from .staging import Staging, first_line, read_staged, stage_records
 
 NAME = "langfuse"
@@ -126,24 +126,8 @@ def sniff(head: Head) -> bool:
         return True
     keys = set(head.top_keys)
     return {"id", "timestamp", "name"} <= keys and (
-        "observations" in keys or "observations" in _top_level_keys(head.path)
+        "observations" in keys or "observations" in top_level_keys(head.path)
     )
-
-
-def _top_level_keys(path: str) -> set[str]:
-    import ijson
-
-    keys: set[str] = set()
-    try:
-        with open(path, "rb") as f:
-            for prefix, event, value in ijson.parse(f):
-                if prefix == "" and event == "map_key":
-                    keys.add(value)
-                elif prefix == "" and event == "end_map":
-                    break
-    except (ijson.JSONError, ijson.IncompleteJSONError, OSError):
-        pass
-    return keys
 
 
 def _records(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[tuple[int, Any]]:
@@ -158,11 +142,14 @@ def _records(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[tu
     else:
         with source.open() as f:  # one trace download: a single run, held whole like any run
             try:
-                yield 1, orjson.loads(f.read())
+                trace, notes = jsonsafe.loads(f.read().removeprefix(BOM))
             except orjson.JSONDecodeError as exc:
                 raise UnusableInput(
                     head.path, f"looks like a Langfuse trace download, but it is not valid JSON ({exc})"
                 ) from None
+        for note in notes:
+            report(Problem(f"read with a repair: {note}"))
+        yield 1, trace
 
 
 # Group keys: every trace download is a group of its own; observation rows are grouped by traceId.

@@ -22,12 +22,13 @@ from typing import Any
 
 import orjson
 
-from .. import normalize
+from .. import jsonsafe, normalize
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .contract import StagedRecords
-from .records import json_lines
+from .jsondoc import Document, JsonSyntaxError
+from .records import GuardedFile, fast_reader_errors, json_lines
 from .staging import Staging, first_line, read_staged
 
 NAME = "otlp"
@@ -191,7 +192,7 @@ def _document(source: SourceFile, report: ProblemSink) -> Iterator[tuple[int | N
     index = 0
     with source.open() as f:
         try:
-            for prefix, event, value in ijson.parse(f, multiple_values=True, use_float=True):
+            for prefix, event, value in ijson.parse(GuardedFile(f), multiple_values=True, use_float=True):
                 if builder is not None:
                     builder.event(event, value)
                     if prefix == building and event in ("end_map", "end_array"):
@@ -220,9 +221,90 @@ def _document(source: SourceFile, report: ProblemSink) -> Iterator[tuple[int | N
                 elif event == "start_map" and prefix in (_RESOURCE_PREFIX, _SCOPE_PREFIX, _SPAN_PREFIX):
                     builder, building = ijson.ObjectBuilder(), prefix
                     builder.event(event, value)
-        except (ijson.IncompleteJSONError, ijson.JSONError) as exc:
-            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            report(Problem(f"the JSON document breaks off after span {index}: {text[:200]}; the rest is skipped"))
+            return
+        except fast_reader_errors():
+            pass  # the careful reader finds out what is wrong, and where, and reads on past it
+    yield from _careful_document(source, report, skip=index)
+
+
+def _careful_document(
+    source: SourceFile, report: ProblemSink, skip: int
+) -> Iterator[tuple[int | None, Any, Any, dict]]:
+    """_document's spans from span skip + 1 on, walked value by value so that one bad value costs only itself.
+
+    Numbered as _document numbers them: every span of a resourceSpans record, every other top-level value.
+    """
+    with source.open() as f:
+        walk = _CarefulWalk(Document(f), report, skip)
+        try:
+            yield from walk.values()
+        except JsonSyntaxError as exc:
+            message = (
+                f"the JSON document breaks off after span {walk.index}: {exc} at byte {exc.offset}; the rest is skipped"
+            )
+            report(Problem(message, line=exc.line))
+
+
+class _CarefulWalk:
+    def __init__(self, doc: Document, report: ProblemSink, skip: int):
+        self.doc, self.report, self.skip, self.index = doc, report, skip, 0
+
+    def parsed(self, what: str) -> Any:
+        line = self.doc.line
+        try:
+            value, notes = jsonsafe.loads(self.doc.raw())
+        except orjson.JSONDecodeError as exc:
+            self.report(Problem(f"{what}: skipped: invalid JSON ({str(exc)[:200]})", line=line))
+            return None
+        for note in notes:
+            self.report(Problem(f"{what}: read with a repair: {note}", line=line))
+        return value
+
+    def members(self, key: str, opens: str) -> Iterator[None]:
+        """At an object: stop at `key` when its value opens with `opens`; other members are skipped."""
+        doc = self.doc
+        if doc.peek() == ord("{"):
+            for name in doc.members():
+                if name == key and doc.peek() == ord(opens):
+                    yield
+
+    def values(self) -> Iterator[tuple[int | None, Any, Any, dict]]:
+        doc = self.doc
+        for _ in doc.values():
+            if doc.peek() == ord("{") and doc.first_key() == "resourceSpans":
+                for _ in self.members("resourceSpans", "["):
+                    for _ in doc.items():
+                        yield from self.resource_spans()
+                continue
+            self.index += 1
+            if self.index > self.skip:
+                obj = self.parsed(f"JSON value {self.index}")
+                if obj is not None:
+                    yield from _top_level(obj, self.index, self.report)
+
+    def resource_spans(self) -> Iterator[tuple[int | None, Any, Any, dict]]:
+        doc, resource, scope = self.doc, {}, {}
+        if doc.peek() != ord("{"):
+            return
+        for part in doc.members():
+            if part == "resource":
+                obj = self.parsed("a resource")
+                resource = _attributes(obj.get("attributes") if isinstance(obj, dict) else None)
+            elif part == "scopeSpans" and doc.peek() == ord("["):
+                for _ in doc.items():
+                    if doc.peek() != ord("{"):
+                        continue
+                    for inner in doc.members():
+                        if inner == "scope":
+                            obj = self.parsed("a scope")
+                            scope = obj if isinstance(obj, dict) else {}
+                        elif inner == "spans" and doc.peek() == ord("["):
+                            for _ in doc.items():
+                                self.index += 1
+                                if self.index > self.skip:
+                                    span = self.parsed(f"span {self.index}")
+                                    if span is not None:
+                                        yield self.index, resource, scope, span
 
 
 def _top_level(obj: Any, index: int, report: ProblemSink) -> Iterator[tuple[int | None, Any, Any, dict]]:

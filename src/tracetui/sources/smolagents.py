@@ -20,7 +20,7 @@ from .. import normalize
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
-from .records import json_document_items, json_lines
+from .records import json_document_items, json_lines, json_values
 
 NAME = "smolagents"
 DESCRIPTION = "smolagents run dumps: RunResult.dict() with the agent's memory steps, one run per JSON line"
@@ -92,20 +92,8 @@ def _records(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[tu
         return json_lines(source, report)
     if head.json_document and head.array_key is None and not head.top_keys:
         return json_document_items(source, None, report)
-    return _values(source, report)
-
-
-def _values(source: SourceFile, report: ProblemSink) -> Iterator[tuple[int, Any]]:
-    """Top-level JSON values one after another: a pretty-printed run, or lines too long for the head."""
-    import ijson
-
-    index = 0
-    with source.open() as f:
-        try:
-            for index, value in enumerate(ijson.items(f, "", multiple_values=True, use_float=True), 1):
-                yield index, value
-        except (ijson.IncompleteJSONError, ijson.JSONError) as exc:
-            report(Problem(f"the JSON breaks off after run {index}: {str(exc)[:200]}; the rest is skipped"))
+    # Top-level values one after another: a pretty-printed run, or lines too long for the head.
+    return json_values(source, report)
 
 
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:

@@ -17,8 +17,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import orjson
-
+from .. import jsonsafe
 from ..errors import UnusableInput
 from ..model import Run
 from .contract import Head, ProblemSink, SourceFile, StagedRecords
@@ -56,7 +55,7 @@ class Staging:
         number = self._groups.get(group)
         if number is None:
             number = self._groups[group] = len(self._groups)
-        self._pending.append((number, line, orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)))
+        self._pending.append((number, line, jsonsafe.dumps_bytes(record)))
         if len(self._pending) >= _BATCH:
             self._flush()
 
@@ -114,7 +113,7 @@ def _read(conn: sqlite3.Connection, first: int, keys: list[str]) -> Iterator[tup
             if batch:
                 yield keys[current - first], batch
             current, batch = number, []
-        batch.append((line, orjson.loads(data)))
+        batch.append((line, jsonsafe.loads(data)[0]))
     if batch:
         yield keys[current - first], batch
 

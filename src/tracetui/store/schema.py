@@ -11,8 +11,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import orjson
-
+from .. import jsonsafe
 from ..model import TOTAL_FIELDS, Run, Step
 
 # Raise it when the columns change: the import cache keys on it, so older cached imports are not reused.
@@ -137,7 +136,43 @@ def to_json(value: Any) -> str | None:
     """A JSON column's text; empty lists and objects are stored as NULL."""
     if value is None or value == [] or value == {}:
         return None
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+    return jsonsafe.dumps(value)
+
+
+_INT64 = range(-(1 << 63), 1 << 63)
+
+
+def storable(value: Any) -> tuple[Any, str | None]:
+    """A value SQLite can store, made from one it refused, and what was changed (None: nothing).
+
+    For the writer's slow path only: a row SQLite would not take is retried with each value passed
+    through this, and what it says is reported with the run.
+    """
+    if value is None or isinstance(value, (bool, float, bytes)):
+        return value, None
+    if isinstance(value, int):
+        if value in _INT64:
+            return value, None
+        try:
+            return float(
+                value
+            ), f"the number {_digits(value)} is beyond SQLite's integers: stored as about {float(value):g}"
+        except OverflowError:
+            return None, f"the number {_digits(value)} is beyond any number SQLite stores: left out"
+    if isinstance(value, str):
+        try:
+            value.encode()
+            return value, None
+        except UnicodeEncodeError:
+            return jsonsafe.visible_surrogates(
+                value
+            ), "text with unpaired surrogates: kept with them as the text \\udXXX"
+    return jsonsafe.dumps(value), f"a {type(value).__name__} where text or a number belongs: stored as its JSON text"
+
+
+def _digits(value: int) -> str:
+    text = str(value) if value.bit_length() < 4000 else f"{'-' if value < 0 else ''}(about 2^{value.bit_length()})"
+    return text if len(text) <= 40 else f"{text[:20]}…({len(text)} digits)"
 
 
 _STEP_JSON_POSITIONS = [i for i, c in enumerate(STEP_COLUMNS) if c in JSON_COLUMNS]
