@@ -13,9 +13,8 @@ from dataclasses import fields
 from typing import Any
 
 import click
-import orjson
 
-from . import display, sources
+from . import display, jsonsafe, sources
 from .analysis import first_failed_step
 from .errors import TraceError
 from .loading import Opening, open_store, prepare
@@ -73,7 +72,9 @@ def handles_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            warn_values()
+            return result
         except TraceError as exc:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
@@ -100,11 +101,27 @@ def load(path: str, fmt: str | None, no_cache: bool) -> Store:
             click.echo(f"tracetui: warning: {path}: {display.safe(str(problem), single_line=True)}", err=True)
         if problems > len(shown):
             click.echo(f"tracetui: warning: {path}: … and {problems - len(shown)} more problems", err=True)
+    click.get_current_context().meta.setdefault(_LOADED, []).append((path, store, len(store.value_problems())))
     return store
 
 
+_LOADED = "tracetui.loaded"
+
+
+def warn_values() -> None:
+    """After a command: the odd values it met reading a file in place (shown as '-' or as text)."""
+    ctx = click.get_current_context(silent=True)
+    for path, store, known in ctx.meta.get(_LOADED, []) if ctx else []:
+        met = store.value_problems()[known:]
+        for problem in met[:20]:
+            click.echo(f"tracetui: warning: {path}: {display.safe(str(problem), single_line=True)}", err=True)
+        if len(met) > 20:
+            click.echo(f"tracetui: warning: {path}: … and {len(met) - 20} more odd values", err=True)
+
+
 def dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode()
+    """--json output: indented, with C0, DEL and C1 escaped (jsonsafe.for_output), whatever the values."""
+    return jsonsafe.for_output(value, indent=True).decode()
 
 
 def run_summary(run: Run) -> dict[str, Any]:

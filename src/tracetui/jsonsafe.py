@@ -175,13 +175,12 @@ def loads(raw: bytes | str) -> tuple[Any, list[str]]:
 def _repaired(raw: bytes | str) -> tuple[str, list[str]]:
     """raw as text with what orjson refuses and can be kept made readable, and notes of what was."""
     notes: list[str] = []
-    if isinstance(raw, bytes):
-        text = raw.decode("utf-8", errors="surrogateescape")
-        if _BYTE.search(text):
-            notes.append("bytes that are not UTF-8 kept as the text \\xNN")
-            text = _BYTE.sub(lambda m: f"\\\\x{ord(m.group()) - 0xDC00:02x}", text)
-    else:
-        text = raw
+    # Bytes that are not UTF-8 (escaped as surrogates by surrogateescape, here or by whoever made
+    # the str) become the text \xNN; other surrogates in a str, the text \udXXX.
+    text = raw.decode("utf-8", errors="surrogateescape") if isinstance(raw, bytes) else raw
+    if _SURROGATE.search(text):
+        notes.append("bytes that are not UTF-8 kept as the text \\xNN")
+        text = _SURROGATE.sub(_json_visible, text)
     repairs = (
         (_LONE_ESCAPE, _lone_escape, "unpaired surrogate escapes kept as the text \\udXXX"),
         (_RAW_C0, _raw_c0, "raw control characters in strings escaped"),
@@ -195,7 +194,11 @@ def _repaired(raw: bytes | str) -> tuple[str, list[str]]:
     return text, notes
 
 
-_BYTE = re.compile("[\udc80-\udcff]")
+def _json_visible(match: re.Match) -> str:
+    """visible_surrogates() inside a JSON string: the backslash escaped, so that it reads back as text."""
+    return "\\" + visible_surrogates(match.group())
+
+
 _STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
 # Every escape in order, so an escaped backslash is never mistaken for the start of one.
 _LONE_ESCAPE = re.compile(
@@ -218,7 +221,7 @@ def _raw_c0(match: re.Match) -> str:
 
 
 # Strings are matched whole so that what looks like a number inside one is left alone.
-_TOKEN = re.compile(_STRING + r"|(-?(?:NaN|Infinity)|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)", re.S)
+_TOKEN = re.compile(_STRING + r"|(-?(?:NaN|Inf(?:inity)?)|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)", re.S)
 
 
 def _bad_number(match: re.Match) -> str:

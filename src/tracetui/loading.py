@@ -103,6 +103,7 @@ class Opening:
             source_format=self.module.NAME,
             path=self.db_path,
             sort_keys=sort_keys,
+            trusted=not self.in_place,  # a file read in place may hold anything in any column
         )
 
     def run_import(self, progress: Progress | None = None) -> int:

@@ -247,12 +247,14 @@ def text(raw: Any) -> str | None:
         return None
     if isinstance(raw, str):
         return raw
+    if isinstance(raw, bytes):  # a BLOB where text belongs: its bytes as text, those that are not UTF-8 as \xNN
+        return raw.decode("utf-8", "backslashreplace")
     return jsonsafe.dumps(raw)
 
 
 def ident(raw: Any) -> str | None:
     if raw is None or raw == "":
         return None
-    if isinstance(raw, (dict, list)):
-        return jsonsafe.dumps(raw)  # JSON, not a Python repr (which may also recurse too deep)
+    if isinstance(raw, (dict, list, bytes)):
+        return text(raw)  # JSON, not a Python repr (which may also recurse too deep)
     return str(raw)

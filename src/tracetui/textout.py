@@ -8,7 +8,7 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from . import display, present
+from . import display, jsonsafe, present
 from .model import Run, Step
 from .present import STYLE, safe_text
 
@@ -129,9 +129,7 @@ def run_tree_text(run: Run, first_failed: Step | None) -> None:
 
 
 def _compact(value: object) -> str:
-    import orjson
-
-    return orjson.dumps(value, default=str).decode()
+    return jsonsafe.dumps(value)  # any depth, any value: never a traceback in the middle of a tree
 
 
 def stats_table(groups, by: str | None) -> None:

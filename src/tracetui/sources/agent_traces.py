@@ -15,6 +15,7 @@ import orjson
 from .. import normalize
 from ..model import Problem, Run, Step
 from ..store import RUN_COLUMNS, STARTED, STEP_COLUMNS, view_columns
+from ..store.reader import undecoded_text
 from . import Head, ProblemSink, SourceFile, ro_uri
 from . import sqlsql as q
 
@@ -60,18 +61,25 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     def col(name: str) -> str:
         return f"t.{q.ident(name)}" if name in columns else "NULL"
 
+    # A row's number in the file: its rowid (a WITHOUT ROWID table has none to give).
+    rowid = "t.rowid" if q.has_rowid(conn, TABLE) else "NULL"
+    # A row without an id is shown as row-N, not hidden (id IS NULL is answered from the key's index).
+    null_ids = rowid != "NULL" and conn.execute(f"SELECT 1 FROM {TABLE} WHERE id IS NULL LIMIT 1").fetchone()
+    run_id = f"coalesce(t.id, 'row-' || {rowid})" if null_ids else "t.id"
     tools = q.json_array(col("tool_calls"))
     started, ended = q.timestamp(col("started_at")), q.timestamp(col("finished_at"))
     extra_cols = [c for c in columns if c not in KNOWN]
-    extra_pairs = ", ".join(f"{q.quote(c)}, t.{q.ident(c)}" for c in extra_cols)
-    extra = f"json_object('final_status', {col('final_status')}{', ' + extra_pairs if extra_pairs else ''})"
+    extra_pairs = ", ".join(f"{q.quote(c)}, {q.json_value('t.' + q.ident(c))}" for c in extra_cols)
+    extra = (
+        f"json_object('final_status', {q.json_value(col('final_status'))}{', ' + extra_pairs if extra_pairs else ''})"
+    )
     failed_calls = (
         f"(SELECT count(*) FROM json_each({tools}) WHERE type = 'object' AND json_type(value, '$.error') != 'null')"
     )
     bad_tools = f"({col('tool_calls')} IS NOT NULL AND NOT (json_valid({col('tool_calls')}) AND json_type({col('tool_calls')}) = 'array'))"
     events = q.json_array(col("circuit_breaker_events"))
     runs = {
-        "id": "t.id",
+        "id": run_id,
         "agent": col("agent_id"),
         "session": col("session_id"),
         "status": q.status(col("final_status"), "completed"),
@@ -87,8 +95,8 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         "error": col("error_message"),
         "flags": f"""CASE WHEN {bad_tools} THEN '["invalid_tool_calls"]' END""",
         "source_file": q.quote(path),
-        "source_line": "t.rowid",
-        "metadata": f"json_object('workspace_id', {col('workspace_id')})",
+        "source_line": rowid,
+        "metadata": f"json_object('workspace_id', {q.json_value(col('workspace_id'))})",
         "events": f"CASE WHEN json_array_length({events}) > 0 THEN {events} END",
         "extra": extra,
     }
@@ -118,7 +126,7 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     error = f"CASE WHEN json_type({obj}, '$.error') != 'null' THEN json_extract({obj}, '$.error') END"
     rest = f"json_remove({obj}, " + ", ".join(f"'$.{k}'" for k in TOOL_KNOWN) + ")"
     steps = {
-        "run_id": "t.id",
+        "run_id": run_id,
         "id": "'call-' || (j.key + 1)",
         "seq": "j.key",
         "ord": "j.key",
@@ -140,6 +148,13 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
             {view_columns(STEP_COLUMNS, steps)}
         FROM {TABLE} t, json_each({tools}) j
     """)
+    if null_ids:
+        conn.execute(f"""
+            CREATE TEMP VIEW problems AS SELECT
+                t.rowid AS n, t.rowid AS line, 'row-' || t.rowid AS run_id,
+                'the row has no id: shown as row-' || t.rowid AS message
+            FROM {TABLE} t WHERE t.id IS NULL
+        """)
     return sort_keys
 
 
@@ -190,6 +205,8 @@ _INVALID = object()
 def row_to_run(row: dict[str, Any], path: str, report: ProblemSink) -> Run:
     """The Python twin of the views above (used by import/export; tests keep the two in step)."""
     run_id = normalize.ident(row.get("id")) or f"row-{row['rowid']}"
+    if row.get("id") is None:
+        report(Problem(f"the row has no id: shown as {run_id}", line=row["rowid"], run_id=run_id))
     started, ended = normalize.timestamp(row.get("started_at")), normalize.timestamp(row.get("finished_at"))
     run = Run(
         id=run_id,
@@ -231,7 +248,7 @@ def row_to_run(row: dict[str, Any], path: str, report: ProblemSink) -> Run:
         step = Step(
             id=f"call-{n + 1}",
             seq=n,
-            name=str(call.get("toolName") or "tool call"),
+            name=normalize.text(call.get("toolName")) or "tool call",
             kind="tool",
             raw_type="tool_call",
             status="failed" if error is not None else "completed",
@@ -249,8 +266,10 @@ def row_to_run(row: dict[str, Any], path: str, report: ProblemSink) -> Run:
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     conn = sqlite3.connect(ro_uri(head.path), uri=True)
     conn.row_factory = sqlite3.Row
+    conn.text_factory = undecoded_text  # text that is not UTF-8 is kept; the store writer shows it as \xNN
     try:
-        for row in conn.execute(f"SELECT rowid AS rowid, * FROM {TABLE} ORDER BY rowid"):
+        rowid = "rowid" if q.has_rowid(conn, TABLE) else "NULL"
+        for row in conn.execute(f"SELECT {rowid} AS rowid, * FROM {TABLE} ORDER BY {rowid}, id"):
             yield row_to_run(dict(row), head.path, report)
     finally:
         conn.close()

@@ -9,11 +9,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
-import orjson
-
+from .. import normalize
 from ..model import SOURCE_RUN_FIELDS, SOURCE_STEP_FIELDS, Problem, Run, Step
 from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS
+from ..store.reader import undecoded_text
+from ..store.schema import typed
 from . import Head, ProblemSink, SourceFile, ro_uri
+from . import sqlsql as q
 
 NAME = "tracetui-sqlite"
 DESCRIPTION = "tracetui's own SQLite store (tracetui import -o)"
@@ -46,49 +48,64 @@ def in_place(head: Head) -> bool:
 
 
 def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict[str, str]:
-    """Nothing to do: the tables are the store."""
+    """Nothing to do, the tables are the store: unless a run row has no id.
+
+    Such a row is shown as row-N (its rowid) through a TEMP view that hides the table, and listed
+    with the problems. `id IS NULL` is answered from the primary key's index, so a file without
+    such rows pays nothing.
+    """
+    if not q.has_rowid(conn, "runs") or conn.execute("SELECT 1 FROM runs WHERE id IS NULL LIMIT 1").fetchone() is None:
+        return {}
+    columns = ", ".join(f"main.runs.{q.ident(c)}" for c in RUN_COLUMNS if c != "id")
+    conn.execute(f"CREATE TEMP VIEW runs AS SELECT coalesce(id, 'row-' || rowid) AS id, {columns} FROM main.runs")
+    conn.execute("""
+        CREATE TEMP VIEW problems AS
+        SELECT n, line, run_id, message FROM main.problems
+        UNION ALL
+        SELECT NULL, rowid, 'row-' || rowid, 'the run row has no id: shown as row-' || rowid FROM main.runs WHERE id IS NULL
+    """)
     return {}
 
 
-def _value(key: str, value):
-    if key in JSON_COLUMNS and isinstance(value, (str, bytes)):
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return {"raw": value} if key in ("extra", "metadata") else [value]
-    return value
-
-
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    """Runs of a store in tracetui's shape that another tool wrote: every value made its field's type."""
     path = head.path
     conn = sqlite3.connect(ro_uri(path), uri=True)
     conn.row_factory = sqlite3.Row
+    conn.text_factory = undecoded_text
     try:
         step_cols = [r[1] for r in conn.execute("PRAGMA table_info(steps)")]
-        order = "seq" if "seq" in step_cols else "rowid"
-        for row in conn.execute("SELECT rowid AS _rowid, * FROM runs ORDER BY rowid"):
-            values = {k: _value(k, row[k]) for k in row.keys() if k in _RUN_FIELDS}
-            for key in JSON_COLUMNS:
-                if values.get(key) is None:
-                    values.pop(key, None)
-            try:
-                run = Run(**values)
-            except TypeError as exc:
-                report(Problem(f"skipped run row: {exc}", line=row["_rowid"]))
-                continue
-            if run.id is None:
-                report(Problem("skipped run row without an id", line=row["_rowid"]))
-                continue
-            run.id = str(run.id)
+        rowid = "rowid" if q.has_rowid(conn, "runs") else "NULL"
+        step_rowid = "rowid" if q.has_rowid(conn, "steps") else "NULL"
+        order = "seq" if "seq" in step_cols else step_rowid
+        for row in conn.execute(f"SELECT {rowid} AS _rowid, * FROM runs ORDER BY {rowid}, id"):
+            values = {k: row[k] for k in row.keys() if k in _RUN_FIELDS}
+            line = row["_rowid"]
+            if values.get("id") is None:
+                values["id"] = f"row-{line}"
+                report(Problem(f"the run row has no id: shown as {values['id']}", line=line, run_id=values["id"]))
+            _typed(values, line, report)
+            run = Run(**values)
             run.source_file = run.source_file or path
-            run.source_line = run.source_line if run.source_line is not None else row["_rowid"]
-            for srow in conn.execute(f"SELECT * FROM steps WHERE run_id = ? ORDER BY {order}, rowid", (row["id"],)):
-                svalues = {k: _value(k, srow[k]) for k in srow.keys() if k in _STEP_FIELDS}
-                svalues["id"] = str(svalues.get("id"))
-                for key in JSON_COLUMNS:
-                    if svalues.get(key) is None:
-                        svalues.pop(key, None)
+            run.source_line = run.source_line if run.source_line is not None else line
+            for srow in conn.execute(
+                f"SELECT * FROM steps WHERE run_id = ? ORDER BY {order}, {step_rowid}", (row["id"],)
+            ):
+                svalues = {k: srow[k] for k in srow.keys() if k in _STEP_FIELDS}
+                svalues["id"] = normalize.ident(svalues.get("id")) or f"step-{len(run.steps) + 1}"
+                _typed(svalues, line, report, run.id)
                 run.steps.append(Step(**svalues))
             yield run
     finally:
         conn.close()
+
+
+def _typed(values: dict, line: int | None, report: ProblemSink, run_id: str | None = None) -> None:
+    """Each value its field's type (schema.typed); JSON columns that are NULL take their field's default."""
+    for key in JSON_COLUMNS:
+        if values.get(key) is None:
+            values.pop(key, None)
+    changes = typed(values, undecoded=True)
+    if changes:
+        where = f"run {values['id']!r}" if run_id is None else f"run {run_id!r}, step {values['id']!r}"
+        report(Problem(f"{where}: {'; '.join(changes)}", line=line, run_id=run_id or values["id"]))

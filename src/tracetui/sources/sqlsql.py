@@ -26,7 +26,7 @@ def timestamp(expr: str) -> str:
     """ISO-8601 UTC text (ms precision) from ISO text or epoch seconds/milliseconds."""
     numeric = f"strftime('%Y-%m-%dT%H:%M:%fZ', CASE WHEN abs({expr} + 0.0) >= 1e11 THEN ({expr} + 0.0) / 1000.0 ELSE {expr} + 0.0 END, 'unixepoch')"
     return (
-        f"(CASE WHEN {expr} IS NULL OR {expr} = '' THEN NULL "
+        f"(CASE WHEN {expr} IS NULL OR {expr} = '' OR typeof({expr}) = 'blob' THEN NULL "
         f"WHEN typeof({expr}) IN ('integer', 'real') OR ({expr} NOT GLOB '*[^0-9.]*' AND {expr} GLOB '*[0-9]*') THEN {numeric} "
         f"ELSE strftime('%Y-%m-%dT%H:%M:%fZ', {expr}) END)"
     )
@@ -40,3 +40,19 @@ def duration_ms(start_iso: str, end_iso: str) -> str:
 def json_array(expr: str) -> str:
     """expr if it holds a JSON array, else an empty array (json_each fails on malformed JSON)."""
     return f"(CASE WHEN json_valid({expr}) AND json_type({expr}) = 'array' THEN {expr} ELSE '[]' END)"
+
+
+def json_value(expr: str) -> str:
+    """expr as an argument of json_object(): SQLite refuses BLOBs there, so their bytes are taken as text."""
+    return f"(CASE WHEN typeof({expr}) = 'blob' THEN CAST({expr} AS TEXT) ELSE {expr} END)"
+
+
+def has_rowid(conn, table: str) -> bool:
+    """False for a WITHOUT ROWID table (its rows have no rowid to number them by)."""
+    import sqlite3
+
+    try:
+        conn.execute(f"SELECT rowid FROM {ident(table)} LIMIT 0")
+    except sqlite3.OperationalError:
+        return False
+    return True

@@ -12,7 +12,14 @@ import orjson
 from ..errors import NotFound
 from ..model import FAILED_STATUSES, Problem, Run, Step, step_tree
 from ..sqlite_uri import ro_uri
-from .schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS, STEP_TREE_COLUMNS
+from .schema import (
+    RUN_COLUMNS,
+    RUN_LIST_COLUMNS,
+    RUN_TOTAL_COLUMNS,
+    STEP_COLUMNS,
+    STEP_TREE_COLUMNS,
+    typed,
+)
 from .sort_keys import BY_NAME, SORT_KEYS, STARTED
 
 _FAILED_SQL = ", ".join(f"'{status}'" for status in sorted(FAILED_STATUSES))
@@ -51,6 +58,16 @@ def _decode(row: sqlite3.Row, json_defaults: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def undecoded_text(data: bytes) -> str:
+    """A connection's text_factory once a file has shown text that is not UTF-8 (see Store._rows)."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+# SQLite's own storage class for what each column should hold; anything else in a row is odd.
+_STORAGE = {str: "'text'", int: "'integer'", float: "'real', 'integer'"}
+_MAX_VALUE_PROBLEMS = 2000
+
+
 class Store:
     """Read-only queries over a store. Safe to use from one thread at a time (give each worker its own)."""
 
@@ -62,8 +79,14 @@ class Store:
         source_format: str,
         path: str,
         sort_keys: dict[str, str] | None = None,
+        trusted: bool = True,
     ):
-        """sort_keys: ORDER BY expressions an in-place source uses instead of the table's (by name)."""
+        """sort_keys: ORDER BY expressions an in-place source uses instead of the table's (by name).
+
+        trusted: False for a file tracetui did not write (a source read in place): any column of any
+        row may hold any type, so every value is made its column's type as it is read (schema.typed),
+        and what had to be changed is listed with the problems.
+        """
         unknown = set(sort_keys or ()) - set(BY_NAME)
         if unknown:
             raise ValueError(f"unknown sort keys: {', '.join(sorted(unknown))}")
@@ -73,11 +96,43 @@ class Store:
         self.label = label  # the file the user named
         self.source_format = source_format
         self.path = path  # the SQLite file queried (the source itself, or its cache)
+        self.trusted = trusted
+        self._undecoded = False  # text that is not UTF-8 was met: read with undecoded_text from then on
+        self._value_problems: dict[tuple[str, str | None, str | None], Problem] = {}
+        self._scanned = False
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """All rows of a query; text that is not UTF-8 switches the connection to a tolerant decoding."""
+        try:
+            return self.conn.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            if self._undecoded or "UTF-8" not in str(exc):
+                raise
+        # The default decoding is C and fast; the tolerant one costs a Python call per text value,
+        # so only files that need it pay for it.
+        self.conn.text_factory = undecoded_text
+        self._undecoded, self.trusted = True, False
+        return self.conn.execute(sql, args).fetchall()
+
+    def _typed(self, values: dict[str, Any], table: str) -> dict[str, Any]:
+        """values with each the type of its column, for an untrusted file; what changed is kept as problems."""
+        changes = typed(values, undecoded=self._undecoded)
+        if changes:
+            run_id = values.get("run_id" if table == "steps" else "id")
+            step_id = values.get("id") if table == "steps" else None
+            where = f"run {run_id!r}" + (f", step {step_id!r}" if table == "steps" else "")
+            key = (table, str(run_id), str(step_id))
+            if key not in self._value_problems and len(self._value_problems) < _MAX_VALUE_PROBLEMS:
+                line = values.get("source_line") if table == "runs" else None
+                self._value_problems[key] = Problem(
+                    f"{where}: {'; '.join(changes)}", line=line, run_id=str(run_id), source_file=self.label
+                )
+        return values
 
     # -- runs -----------------------------------------------------------------------------------
     def count_runs(self, flt: RunFilter | None = None) -> int:
         where, args = (flt or RunFilter()).where()
-        return self.conn.execute(f"SELECT count(*) FROM runs{where}", args).fetchone()[0]
+        return self._rows(f"SELECT count(*) FROM runs{where}", args)[0][0]
 
     def list_runs(
         self,
@@ -95,7 +150,7 @@ class Store:
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             args = [*args, limit, offset]
-        ids = [r[0] for r in self.conn.execute(sql, args)]
+        ids = [self._id(r[0]) for r in self._rows(sql, args)]
         by_id = {run.id: run for run in self.runs_by_ids(ids)}
         return [by_id[i] for i in ids if i in by_id]
 
@@ -108,7 +163,13 @@ class Store:
             # Ordering ids alone is far cheaper than ordering whole rows of an in-place view.
             sql += " LIMIT ?"
             args = [*args, limit]
-        return [r[0] for r in self.conn.execute(sql, args)]
+        return [self._id(r[0]) for r in self._rows(sql, args)]
+
+    def _id(self, value: Any) -> str:
+        """A run id as the Run made from its row will hold it (an untrusted file may hold numbers)."""
+        if type(value) is str or self.trusted:
+            return value
+        return self._typed({"id": value}, "ids")["id"]
 
     def runs_by_ids(self, run_ids: Sequence[str]) -> list[Run]:
         """List rows (no payload columns) of these runs, in no set order; unknown ids are left out.
@@ -120,7 +181,7 @@ class Store:
         for start in range(0, len(run_ids), 500):
             chunk = list(run_ids[start : start + 500])
             sql = f"SELECT {cols} FROM runs WHERE id IN ({', '.join('?' * len(chunk))})"
-            out.extend(self._run(row) for row in self.conn.execute(sql, chunk))
+            out.extend(self._run(row) for row in self._rows(sql, chunk))
         return out
 
     def _order(self, sort: str, desc: bool) -> str:
@@ -131,33 +192,40 @@ class Store:
         return f"ORDER BY {key} {direction} NULLS LAST, id {direction}"
 
     def get_run(self, run_id: str) -> Run:
-        row = self.conn.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
+        rows = self._rows(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?", (run_id,))
+        if not rows:
             raise NotFound(f"no run {run_id!r} in {self.label}")
-        return self._run(row)
+        return self._run(rows[0])
 
     def has_run(self, run_id: str) -> bool:
-        return self.conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+        return bool(self._rows("SELECT 1 FROM runs WHERE id = ?", (run_id,)))
 
     def latest_failed_run(self) -> Run | None:
-        row = self.conn.execute(
+        rows = self._rows(
             f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM runs WHERE status IN ({_FAILED_SQL}) "
             "ORDER BY started_at IS NULL, started_at DESC, id DESC LIMIT 1"
-        ).fetchone()
-        if row is None:
-            row = self.conn.execute(
+        )
+        if not rows:
+            rows = self._rows(
                 f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM runs WHERE failed_steps > 0 "
                 "ORDER BY started_at IS NULL, started_at DESC, id DESC LIMIT 1"
-            ).fetchone()
-        return None if row is None else self._run(row)
+            )
+        return self._run(rows[0]) if rows else None
 
     def agents(self) -> list[str]:
-        return [
-            r[0] for r in self.conn.execute("SELECT DISTINCT agent FROM runs WHERE agent IS NOT NULL ORDER BY agent")
-        ]
+        agents = [r[0] for r in self._rows("SELECT DISTINCT agent FROM runs WHERE agent IS NOT NULL ORDER BY agent")]
+        if self.trusted:
+            return agents
+        return sorted({self._typed({"agent": agent}, "agents")["agent"] for agent in agents})
 
     def _run(self, row: sqlite3.Row) -> Run:
-        values = _decode(row, {"flags": list, "metadata": dict, "events": list, "extra": dict})
+        if self.trusted:
+            try:
+                values = _decode(row, {"flags": list, "metadata": dict, "events": list, "extra": dict})
+            except orjson.JSONDecodeError:
+                self.trusted = False  # a store that is not as tracetui writes them: read it carefully
+        if not self.trusted:
+            values = self._typed(dict(zip(row.keys(), row, strict=False)), "runs")
         for col in RUN_TOTAL_COLUMNS:
             values.pop(col, None)
         return Run(**values)
@@ -165,8 +233,8 @@ class Store:
     # -- steps ----------------------------------------------------------------------------------
     def steps(self, run_id: str, *, payloads: bool = False) -> list[Step]:
         """Every step of a run in execution (pre-)order; without payload columns unless asked."""
-        cols = "*" if payloads else ", ".join(STEP_TREE_COLUMNS)
-        rows = self.conn.execute(f"SELECT {cols} FROM steps WHERE run_id = ? ORDER BY ord", (run_id,))
+        cols = ", ".join(STEP_COLUMNS if payloads else STEP_TREE_COLUMNS)
+        rows = self._rows(f"SELECT {cols} FROM steps WHERE run_id = ? ORDER BY ord", (run_id,))
         return [self._step(r) for r in rows]
 
     def children(self, run_id: str, parent_id: str | None, *, limit: int | None = None, offset: int = 0) -> list[Step]:
@@ -174,29 +242,25 @@ class Store:
         cols = ", ".join(STEP_TREE_COLUMNS)
         page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
         if parent_id is None:
-            rows = self.conn.execute(
+            rows = self._rows(
                 f"SELECT {cols} FROM steps WHERE run_id = ? AND parent_id IS NULL ORDER BY seq{page}", (run_id,)
             )
         else:
-            rows = self.conn.execute(
+            rows = self._rows(
                 f"SELECT {cols} FROM steps WHERE run_id = ? AND parent_id = ? ORDER BY seq{page}", (run_id, parent_id)
             )
         return [self._step(r) for r in rows]
 
     def count_children(self, run_id: str, parent_id: str | None) -> int:
         if parent_id is None:
-            return self.conn.execute(
-                "SELECT count(*) FROM steps WHERE run_id = ? AND parent_id IS NULL", (run_id,)
-            ).fetchone()[0]
-        return self.conn.execute(
-            "SELECT count(*) FROM steps WHERE run_id = ? AND parent_id = ?", (run_id, parent_id)
-        ).fetchone()[0]
+            return self._rows("SELECT count(*) FROM steps WHERE run_id = ? AND parent_id IS NULL", (run_id,))[0][0]
+        return self._rows("SELECT count(*) FROM steps WHERE run_id = ? AND parent_id = ?", (run_id, parent_id))[0][0]
 
     def get_step(self, run_id: str, step_id: str) -> Step:
-        row = self.conn.execute("SELECT * FROM steps WHERE run_id = ? AND id = ?", (run_id, step_id)).fetchone()
-        if row is None:
+        rows = self._rows(f"SELECT {', '.join(STEP_COLUMNS)} FROM steps WHERE run_id = ? AND id = ?", (run_id, step_id))
+        if not rows:
             raise NotFound(f"no step {step_id!r} in run {run_id!r}")
-        return self._step(row)
+        return self._step(rows[0])
 
     def ancestors(self, run_id: str, step_id: str) -> list[str]:
         """Ids from the root down to the step's parent."""
@@ -204,25 +268,27 @@ class Store:
         seen = {step_id}
         current = step_id
         while True:
-            row = self.conn.execute(
-                "SELECT parent_id FROM steps WHERE run_id = ? AND id = ?", (run_id, current)
-            ).fetchone()
-            if row is None or row[0] is None or row[0] in seen:
+            rows = self._rows("SELECT parent_id FROM steps WHERE run_id = ? AND id = ?", (run_id, current))
+            if not rows or rows[0][0] is None or rows[0][0] in seen:
                 break
-            current = row[0]
+            current = rows[0][0]
             seen.add(current)
             chain.append(current)
         return chain[::-1]
 
     def failed_step_positions(self, run_id: str) -> list[tuple[str, int, int]]:
         """(id, ord, size) of every failed or timed-out step, in execution order."""
-        return [
-            (r[0], r[1], r[2])
-            for r in self.conn.execute(
-                f"SELECT id, ord, size FROM steps WHERE run_id = ? AND status IN ({_FAILED_SQL}) ORDER BY ord",
-                (run_id,),
-            )
-        ]
+        rows = self._rows(
+            f"SELECT id, ord, size FROM steps WHERE run_id = ? AND status IN ({_FAILED_SQL}) ORDER BY ord", (run_id,)
+        )
+        if self.trusted:
+            return [(r[0], r[1], r[2]) for r in rows]
+        out = []
+        for r in rows:
+            values = self._typed({"run_id": run_id, "id": r[0], "ord": r[1], "size": r[2]}, "steps")
+            if values["ord"] is not None and values["size"] is not None:
+                out.append((values["id"], values["ord"], values["size"]))
+        return out
 
     def first_failed_step(self, run_id: str) -> Step | None:
         from ..analysis import root_cause
@@ -238,7 +304,12 @@ class Store:
         return run
 
     def _step(self, row: sqlite3.Row) -> Step:
-        return Step(**_decode(row, {"flags": list, "events": list, "extra": dict}))
+        if self.trusted:
+            try:
+                return Step(**_decode(row, {"flags": list, "events": list, "extra": dict}))
+            except orjson.JSONDecodeError:
+                self.trusted = False
+        return Step(**self._typed(dict(zip(row.keys(), row, strict=False)), "steps"))
 
     # -- store-wide -----------------------------------------------------------------------------
     def stats(self, by: str | None = None) -> list:
@@ -246,26 +317,62 @@ class Store:
         from ..analysis import group_stats
 
         group = {"agent": "agent", "status": "status", None: "'all'"}[by]
-        rows = self.conn.execute(
-            f"SELECT {group}, status, duration_ms, total_tokens_in, total_tokens_out, total_credits,"
-            " total_cost_usd FROM runs"
-        )
-        return group_stats(tuple(r) for r in rows)
+        columns = ("status", "duration_ms", "total_tokens_in", "total_tokens_out", "total_credits", "total_cost_usd")
+        rows = self._rows(f"SELECT {group} AS grp, {', '.join(columns)} FROM runs")
+        if self.trusted:
+            return group_stats(tuple(r) for r in rows)
+        out = []
+        for row in rows:
+            # The group is agent or status text (or 'all'); typed() knows the other columns by name.
+            values = dict(zip(("agent", *columns), row, strict=True))
+            typed(values, undecoded=self._undecoded)
+            out.append(tuple(values.values()))
+        return group_stats(out)
 
     def problems(self, limit: int | None = None) -> list[Problem]:
+        """What was skipped or repaired reading the file: at import, and for a file read in place, odd values."""
         try:
             sql = "SELECT line, run_id, message FROM problems ORDER BY n"
             if limit is not None:
                 sql += f" LIMIT {int(limit)}"
-            return [Problem(r[2], line=r[0], run_id=r[1], source_file=self.label) for r in self.conn.execute(sql)]
+            stored = [Problem(r[2], line=r[0], run_id=r[1], source_file=self.label) for r in self._rows(sql)]
         except sqlite3.OperationalError:
-            return []
+            stored = []
+        if not self.trusted:
+            self._scan_values(limit)
+        found = list(self._value_problems.values())
+        return (stored + found)[:limit] if limit is not None else stored + found
 
     def problem_count(self) -> int:
+        """How many problems() lists; for a file read in place, the odd values met so far (problems() looks for all)."""
         try:
-            return self.conn.execute("SELECT count(*) FROM problems").fetchone()[0]
+            stored = self._rows("SELECT count(*) FROM problems")[0][0]
         except sqlite3.OperationalError:
-            return 0
+            stored = 0
+        return stored + len(self._value_problems)
+
+    def value_problems(self) -> list[Problem]:
+        """The odd values met so far in a file read in place (each shown as '-' or as text)."""
+        return list(self._value_problems.values())
+
+    def _scan_values(self, limit: int | None) -> None:
+        """Read every row holding a value of the wrong type, so that problems() lists them all (once)."""
+        if self._scanned:
+            return
+        self._scanned = True
+        for table, columns in (("runs", RUN_COLUMNS), ("steps", STEP_COLUMNS)):
+            odd = " OR ".join(
+                f"typeof({name}) NOT IN ('null', {_STORAGE[kind]})"
+                for name, kind in columns.items()
+                if kind in _STORAGE
+            )
+            cap = _MAX_VALUE_PROBLEMS if limit is None else max(1, int(limit))
+            try:
+                rows = self._rows(f"SELECT {', '.join(columns)} FROM {table} WHERE {odd} LIMIT {cap}")
+            except sqlite3.OperationalError:
+                continue
+            for row in rows:
+                self._typed(dict(zip(row.keys(), row, strict=False)), table)
 
     def iter_runs(self, run_ids: Iterable[str] | None = None) -> Iterator[Run]:
         """Full runs (with steps) one at a time, for export."""

@@ -7,11 +7,14 @@ the list/tree queries and the in-place views of sources read where they lie (vie
 from __future__ import annotations
 
 import operator
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .. import jsonsafe
+import orjson
+
+from .. import jsonsafe, normalize
 from ..model import TOTAL_FIELDS, Run, Step
 
 # Raise it when the columns change: the import cache keys on it, so older cached imports are not reused.
@@ -168,6 +171,101 @@ def storable(value: Any) -> tuple[Any, str | None]:
                 value
             ), "text with unpaired surrogates: kept with them as the text \\udXXX"
     return jsonsafe.dumps(value), f"a {type(value).__name__} where text or a number belongs: stored as its JSON text"
+
+
+# The Python type of every column of either table, and of the JSON columns once decoded.
+FIELD_TYPES: dict[str, type] = {**RUN_COLUMNS, **STEP_COLUMNS} | {
+    "flags": list,
+    "events": list,
+    "metadata": dict,
+    "extra": dict,
+}
+_ACCEPTED: dict[type, tuple[type, ...]] = {
+    str: (str, type(None)),
+    int: (int, type(None)),
+    float: (float, int, type(None)),
+    list: (list,),
+    dict: (dict,),
+}
+
+
+def typed(values: dict[str, Any], *, undecoded: bool = False) -> list[str]:
+    """Make each value (of a row from a file tracetui did not write) the type its column holds, in place.
+
+    A number that is not a number becomes None (shown as "-"); what text columns hold that is not
+    text becomes text; JSON columns that do not parse keep their text. Returns what was changed,
+    one phrase per value, for the problems list. Values of the right type are left alone, so a
+    clean row costs one type check per value.
+
+    undecoded: text was read with bytes that are not UTF-8 escaped as surrogates (see
+    store.reader); they are shown as \\xNN.
+    """
+    changes: list[str] = []
+    for name, value in values.items():
+        kind = FIELD_TYPES.get(name)
+        if kind is None:
+            continue
+        if type(value) in _ACCEPTED[kind]:
+            if undecoded and type(value) is str and _SURROGATE.search(value):
+                values[name] = jsonsafe.visible_surrogates(value)
+                changes.append(f"{name}: text that is not UTF-8, shown with \\xNN")
+            elif name == "flags" and not all(type(flag) is str for flag in value):
+                values[name] = [flag if type(flag) is str else jsonsafe.dumps(flag) for flag in value]
+            continue
+        values[name], change = _as_type(kind, name, value)
+        if name == "flags":
+            values[name] = [flag if type(flag) is str else jsonsafe.dumps(flag) for flag in values[name]]
+        if change:
+            changes.append(f"{name}: {change}")
+    return changes
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_JSON_DEFAULTS: dict[str, Any] = {"flags": list, "events": list, "metadata": dict, "extra": dict}
+
+
+def _as_type(kind: type, name: str, value: Any) -> tuple[Any, str | None]:
+    shown = _shown(value)
+    if kind is str:
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "backslashreplace"), None
+        if isinstance(value, (int, float)):
+            return str(value), None
+        return jsonsafe.dumps(value), None
+    if kind in (int, float):
+        number = None if isinstance(value, bool) else normalize.number(value)
+        if number is None:
+            return None, f"{shown} is not a number: shown as -"
+        if kind is float:
+            return number, None
+        if number.is_integer() and abs(number) < 2**63:
+            return int(number), None
+        return None, f"{shown} is not a whole number: shown as -"
+    # A JSON column: text that parses is decoded; anything else is kept, wrapped in the column's type.
+    change: str | None
+    if isinstance(value, (str, bytes)):
+        try:
+            decoded = jsonsafe.loads(value)[0]
+        except orjson.JSONDecodeError:
+            decoded = value if isinstance(value, str) else value.decode("utf-8", "backslashreplace")
+            change = "is not valid JSON: kept as text"
+        else:
+            change = None if type(decoded) is kind or decoded is None else f"holds a {type(decoded).__name__}"
+        value = decoded
+    else:
+        change = f"holds a {type(value).__name__}"
+    if value is None:
+        return _JSON_DEFAULTS[name](), None
+    if type(value) is kind:
+        return value, change
+    if kind is list:
+        return [value], change
+    return {"raw": value}, change
+
+
+def _shown(value: Any) -> str:
+    text = repr(value) if not isinstance(value, (dict, list)) else jsonsafe.dumps(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _digits(value: int) -> str:
