@@ -226,14 +226,33 @@ def duration_between(started: str | None, ended: str | None) -> float | None:
 
 
 def number(raw: Any) -> float | None:
-    """A finite float from a number or numeric text; None otherwise."""
+    """A finite float from a number or numeric text; None otherwise (and a note for NaN or infinity)."""
     if raw is None or isinstance(raw, bool):
         return None
     try:
         value = float(raw)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError):
         return None
-    return value if math.isfinite(value) else None
+    except OverflowError:  # an integer too large for a float
+        note(f"a number of {raw.bit_length()} bits is too large for a float; left out")
+        return None
+    if math.isfinite(value):
+        return value
+    note(f"the number {raw!r} is not finite; left out")
+    return None
+
+
+def is_number(raw: Any) -> bool:
+    """Whether raw is a number or numeric text (NaN and infinity included: number() drops them, noted)."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return True
+    if not isinstance(raw, str):
+        return False
+    try:
+        float(raw)
+    except ValueError:
+        return False
+    return True
 
 
 def integer(raw: Any) -> int | None:

@@ -148,6 +148,7 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
             {view_columns(STEP_COLUMNS, steps)}
         FROM {TABLE} t, json_each({tools}) j
     """)
+    _odd_values(conn, col, rowid, run_id)
     if null_ids:
         conn.execute(f"""
             CREATE TEMP VIEW problems AS SELECT
@@ -156,6 +157,38 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
             FROM {TABLE} t WHERE t.id IS NULL
         """)
     return sort_keys
+
+
+def _odd_values(conn: sqlite3.Connection, col, rowid: str, run_id: str) -> None:
+    """The TEMP view odd_values: values the views cannot use (shown as '-'), which Store.problems() lists.
+
+    Read only when the problems are asked for: it scans the whole table.
+    """
+    checks = []
+    for name in ("started_at", "finished_at"):
+        raw = col(name)
+        if raw != "NULL":
+            checks.append(
+                (
+                    f"{raw} IS NOT NULL AND {raw} != '' AND {q.timestamp(raw)} IS NULL",
+                    f"'{name} ' || quote({raw}) || ' is not a time: shown as -'",
+                )
+            )
+    calls = col("tool_calls")
+    if calls != "NULL":
+        checks.append(
+            (
+                f"{calls} IS NOT NULL AND NOT (json_valid({calls}) AND json_type({calls}) = 'array')",
+                "'tool_calls is not a JSON array: no tool steps shown'",
+            )
+        )
+    if not checks:
+        return
+    selects = [
+        f"SELECT {rowid} AS line, {run_id} AS run_id, {message} AS message FROM {TABLE} t WHERE {where}"
+        for where, message in checks
+    ]
+    conn.execute("CREATE TEMP VIEW odd_values AS " + " UNION ALL ".join(selects))
 
 
 _CANONICAL = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z"

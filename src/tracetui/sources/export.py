@@ -163,7 +163,7 @@ class _Rule:
     def accepts(self, value: Any) -> bool:
         if type(value) in self.types:
             return True
-        return self.numeric_text and type(value) is str and normalize.number(value) is not None
+        return self.numeric_text and type(value) is str and normalize.is_number(value)
 
 
 _TEXT = _Rule((str,), "a string")

@@ -373,6 +373,18 @@ class Store:
                 continue
             for row in rows:
                 self._typed(dict(zip(row.keys(), row, strict=False)), table)
+        # What a source read in place knows it could not use (its views() may define odd_values).
+        try:
+            rows = self._rows(f"SELECT line, run_id, message FROM odd_values LIMIT {_MAX_VALUE_PROBLEMS}")
+        except sqlite3.OperationalError:
+            return
+        for line, run_id, message in rows:
+            key = ("odd", str(run_id), message)
+            if len(self._value_problems) < _MAX_VALUE_PROBLEMS:
+                where = f"run {self._id(run_id)!r}: " if run_id is not None else ""
+                self._value_problems.setdefault(
+                    key, Problem(where + message, line=line, run_id=run_id, source_file=self.label)
+                )
 
     def iter_runs(self, run_ids: Iterable[str] | None = None) -> Iterator[Run]:
         """Full runs (with steps) one at a time, for export."""

@@ -6,6 +6,7 @@ the list/tree queries and the in-place views of sources read where they lie (vie
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 import sqlite3
@@ -205,7 +206,7 @@ def typed(values: dict[str, Any], *, undecoded: bool = False) -> list[str]:
         kind = FIELD_TYPES.get(name)
         if kind is None:
             continue
-        if type(value) in _ACCEPTED[kind]:
+        if type(value) in _ACCEPTED[kind] and (type(value) is not float or math.isfinite(value)):
             if undecoded and type(value) is str and _SURROGATE.search(value):
                 values[name] = jsonsafe.visible_surrogates(value)
                 changes.append(f"{name}: text that is not UTF-8, shown with \\xNN")
@@ -234,13 +235,13 @@ def _as_type(kind: type, name: str, value: Any) -> tuple[Any, str | None]:
         return jsonsafe.dumps(value), None
     if kind in (int, float):
         number = None if isinstance(value, bool) else normalize.number(value)
+        normalize.take_notes()  # said here, with the column's name
         if number is None:
             return None, f"{shown} is not a number: shown as -"
-        if kind is float:
-            return number, None
-        if number.is_integer() and abs(number) < 2**63:
+        if kind is int and number.is_integer() and abs(number) < 2**63:
             return int(number), None
-        return None, f"{shown} is not a whole number: shown as -"
+        # A float where a count belongs (a count too large for SQLite's integers is stored as one) stays one.
+        return number, None if isinstance(value, float) else f"{shown} is not a whole number: kept as {number:g}"
     # A JSON column: text that parses is decoded; anything else is kept, wrapped in the column's type.
     change: str | None
     if isinstance(value, (str, bytes)):
