@@ -26,8 +26,9 @@ from typing import IO, TYPE_CHECKING
 from . import normalize, sources
 from .model import Problem, Run, finalize_run, run_problems
 from .sources import GroupsInParallel, Head, LinesInParallel, Source, SourceFile
+from .sources.contract import one_record
 from .sources.records import parse_line
-from .sources.staging import Staging, read_groups
+from .sources.staging import Staging, first_line, read_groups
 from .store import StoreWriter
 
 if TYPE_CHECKING:
@@ -127,7 +128,9 @@ def convert_lines(fmt: str, path: str, first: int, block: bytes, at_end: bool, o
         for number, raw, complete in _lines(first, block, at_end):
             record = parse_line(number, raw, problems.append, complete=complete)
             if record is not None:
-                yield source.run_from_line(number, record, problems.append)
+                yield one_record(
+                    problems.append, "the line", number, source.run_from_line, number, record, problems.append
+                )
 
     return _write_runs(runs(), path, out, problems)
 
@@ -138,7 +141,10 @@ def convert_groups(fmt: str, path: str, staging_path: str, first: int, keys: lis
     assert isinstance(source, GroupsInParallel)
     problems: list[Problem] = []
     runs = (
-        source.run_from_group(key, records, problems.append) for key, records in read_groups(staging_path, first, keys)
+        one_record(
+            problems.append, f"group {key!r}", first_line(records), source.run_from_group, key, records, problems.append
+        )
+        for key, records in read_groups(staging_path, first, keys)
     )
     return _write_runs(runs, path, out, problems)
 

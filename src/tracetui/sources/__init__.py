@@ -339,9 +339,17 @@ def detect(path: str, forced: str | None = None) -> tuple[Source, Head]:
         except KeyError:
             raise UnusableInput(path, f"unknown format {forced!r} (known: {', '.join(names())})") from None
     for source in formats():
-        if source.sniff(head):
+        if _claims(source, head):
             return source, head
     raise UnusableInput(path, describe_unknown(head))
+
+
+def _claims(source: Source, head: Head) -> bool:
+    """source.sniff(head); a sniff that raises (on a first record it did not foresee) does not claim the file."""
+    try:
+        return bool(source.sniff(head))
+    except Exception:  # any format, plug-ins too: the others are still asked
+        return False
 
 
 def describe_unknown(head: Head) -> str:

@@ -18,6 +18,7 @@ from ..store import RUN_COLUMNS, STARTED, STEP_COLUMNS, view_columns
 from ..store.reader import undecoded_text
 from . import Head, ProblemSink, SourceFile, ro_uri
 from . import sqlsql as q
+from .contract import one_record
 
 NAME = "agent-traces"
 DESCRIPTION = "agent server SQLite database with an agent_traces table (one row per agent turn)"
@@ -162,33 +163,34 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
 def _odd_values(conn: sqlite3.Connection, col, rowid: str, run_id: str) -> None:
     """The TEMP view odd_values: values the views cannot use (shown as '-'), which Store.problems() lists.
 
-    Read only when the problems are asked for: it scans the whole table.
+    Read only when the problems are asked for (it scans the table, in one pass of cheap tests first).
     """
     checks = []
-    for name in ("started_at", "finished_at"):
+    for name in ("duration_ms", "prompt_tokens", "completion_tokens"):
         raw = col(name)
         if raw != "NULL":
             checks.append(
                 (
-                    f"{raw} IS NOT NULL AND {raw} != '' AND {q.timestamp(raw)} IS NULL",
+                    f"typeof({raw}) NOT IN ('null', 'integer', 'real')",
+                    f"'{name} ' || quote({raw}) || ' is not a number: shown as -'",
+                )
+            )
+    for name in ("started_at", "finished_at"):
+        raw = col(name)
+        if raw != "NULL":
+            usual = f"typeof({raw}) IN ('null', 'integer', 'real') OR {raw} GLOB '{_CANONICAL}'"
+            checks.append(
+                (
+                    f"NOT ({usual}) AND {raw} != '' AND {q.timestamp(raw)} IS NULL",
                     f"'{name} ' || quote({raw}) || ' is not a time: shown as -'",
                 )
             )
-    calls = col("tool_calls")
-    if calls != "NULL":
-        checks.append(
-            (
-                f"{calls} IS NOT NULL AND NOT (json_valid({calls}) AND json_type({calls}) = 'array')",
-                "'tool_calls is not a JSON array: no tool steps shown'",
-            )
-        )
-    if not checks:
-        return
     selects = [
         f"SELECT {rowid} AS line, {run_id} AS run_id, {message} AS message FROM {TABLE} t WHERE {where}"
         for where, message in checks
     ]
-    conn.execute("CREATE TEMP VIEW odd_values AS " + " UNION ALL ".join(selects))
+    if selects:
+        conn.execute("CREATE TEMP VIEW odd_values AS " + " UNION ALL ".join(selects))
 
 
 _CANONICAL = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z"
@@ -303,6 +305,9 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     try:
         rowid = "rowid" if q.has_rowid(conn, TABLE) else "NULL"
         for row in conn.execute(f"SELECT {rowid} AS rowid, * FROM {TABLE} ORDER BY {rowid}, id"):
-            yield row_to_run(dict(row), head.path, report)
+            values = dict(row)
+            run = one_record(report, "the row", values.get("rowid"), row_to_run, values, head.path, report)
+            if run is not None:
+                yield run
     finally:
         conn.close()

@@ -16,6 +16,7 @@ from .. import normalize
 from ..errors import UnusableInput
 from ..model import FLAG_DID_NOT_RUN, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
+from .contract import one_record
 from .records import json_document_items, json_lines, json_values, top_level_fields
 
 NAME = "export"
@@ -107,7 +108,7 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     shape, key = layout
     if shape == "lines":
         for number, record in json_lines(source, report):
-            run = run_from_line(number, record, report)
+            run = one_record(report, "the line", number, run_from_line, number, record, report)
             if run is not None:
                 yield run
         return
@@ -123,7 +124,7 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
         if not isinstance(item, dict):
             report(Problem(f"{where.prefix}skipped: expected a JSON object, got {type(item).__name__}"))
             continue
-        run = run_from_record(item, where, report, envelope)
+        run = one_record(report, f"item {index}", None, run_from_record, item, where, report, envelope)
         if run is not None:
             run.source_line = index
             yield run

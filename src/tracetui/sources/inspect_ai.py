@@ -19,6 +19,7 @@ from .. import normalize
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
+from .contract import one_record
 from .records import json_document_items, top_level_fields
 
 NAME = "inspect-ai"
@@ -76,8 +77,10 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
         if not isinstance(sample, dict) or normalize.ident(sample.get("id")) is None:
             report(Problem(f"skipped sample {index}: not an object with an id", line=index))
             continue
-        yield _build_run(sample, index, eval_info, path)
-        yielded += 1
+        run = one_record(report, f"sample {index}", index, _build_run, sample, index, eval_info, path)
+        if run is not None:
+            yield run
+            yielded += 1
     if not yielded:
         why = f"the eval ended with status {status!r}" + (f": {_error_text(error)}" if error else "")
         raise UnusableInput(path, f"an Inspect AI eval log with no readable samples ({why})")

@@ -177,7 +177,7 @@ def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging)
         )
         return None
 
-    stage_records(staging, _records(head, report, source), group_of, head, "a Langfuse export")
+    stage_records(staging, _records(head, report, source), group_of, head, "a Langfuse export", report)
 
 
 def run_from_group(key: str, records: StagedRecords, report: ProblemSink) -> Run:

@@ -59,7 +59,8 @@ def _is_run(record: Any) -> bool:
     return (
         isinstance(record, dict)
         and normalize.ident(record.get("id")) is not None
-        and record.get("run_type") in RUN_TYPES
+        and isinstance(record.get("run_type"), str)
+        and record["run_type"] in RUN_TYPES
         and any(k in record for k in ("trace_id", "dotted_order", "parent_run_id"))
     )
 
@@ -83,7 +84,7 @@ def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging)
         return trace, record
 
     records = json_document_items(source, head.array_key, report) if head.json_document else json_lines(source, report)
-    stage_records(staging, records, group_of, head, "LangSmith runs")
+    stage_records(staging, records, group_of, head, "LangSmith runs", report)
 
 
 def _trace_id(record: dict) -> str | None:

@@ -47,7 +47,10 @@ _DATA_SHOWN = frozenset({"type", "name", "input", "output", "usage", "model", "t
 
 def _is_item(record: Any) -> bool:
     return (
-        isinstance(record, dict) and record.get("object") in OBJECTS and normalize.ident(record.get("id")) is not None
+        isinstance(record, dict)
+        and isinstance(record.get("object"), str)
+        and record["object"] in OBJECTS
+        and normalize.ident(record.get("id")) is not None
     )
 
 
@@ -90,7 +93,7 @@ def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging)
             return None
         return trace, item
 
-    stage_records(staging, _items(head, report, source), group_of, head, "OpenAI Agents SDK traces")
+    stage_records(staging, _items(head, report, source), group_of, head, "OpenAI Agents SDK traces", report)
 
 
 def run_from_group(trace_id: str, records: StagedRecords, report: ProblemSink) -> Run:

@@ -129,7 +129,7 @@ def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging)
         attrs = resource if resource is not None else _console_resource(span)
         if attrs is not last_resource:  # spans of one envelope share its resource object: encode it once
             last_resource = attrs
-            last_json = orjson.Fragment(orjson.dumps(attrs, option=orjson.OPT_NON_STR_KEYS))
+            last_json = orjson.Fragment(jsonsafe.dumps_bytes(attrs))
         staged = _stage(norm, scope)
         # Each span carries its resource, so a trace can be turned into a run with nothing else at hand.
         staged["resource"] = last_json
@@ -163,12 +163,16 @@ def _envelope(record: dict, line: int | None, report: ProblemSink) -> Iterator[t
         if not isinstance(rs, dict):
             report(Problem("skipped: a resourceSpans entry is not an object", line=line))
             continue
-        resource = _attributes((rs.get("resource") or {}).get("attributes"))
-        for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []:
+        found = rs.get("resource")
+        resource = _attributes(found.get("attributes") if isinstance(found, dict) else None)
+        scope_spans = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans")
+        for ss in scope_spans if isinstance(scope_spans, list) else []:
             if not isinstance(ss, dict):
                 continue
-            scope = ss.get("scope") or ss.get("instrumentationLibrary") or {}
-            for span in ss.get("spans") or []:
+            scope = ss.get("scope") or ss.get("instrumentationLibrary")
+            scope = scope if isinstance(scope, dict) else {}
+            spans = ss.get("spans")
+            for span in spans if isinstance(spans, list) else []:
                 if isinstance(span, dict):
                     yield resource, scope, span
                 else:
@@ -210,6 +214,9 @@ def _document(source: SourceFile, report: ProblemSink) -> Iterator[tuple[int | N
                     continue
                 if prefix == "" and event == "start_map":
                     top_pending = True
+                elif prefix == "" and event in ("start_array", "string", "number", "boolean", "null"):
+                    index += 1  # as _top_level numbers it: a top-level value that is no object
+                    report(Problem(f"skipped: JSON value {index} is neither an OTLP resourceSpans record nor a span"))
                 elif top_pending and prefix == "" and event == "map_key":
                     top_pending = False
                     if value != "resourceSpans":

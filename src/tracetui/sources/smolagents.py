@@ -20,6 +20,7 @@ from .. import normalize
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
+from .contract import one_record
 from .records import json_document_items, json_lines, json_values
 
 NAME = "smolagents"
@@ -104,8 +105,10 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
             skipped += 1
             report(Problem('skipped: not a smolagents run (needs a list of memory steps under "steps")', line=line))
             continue
-        yield _build_run(record, line, path, report)
-        yielded += 1
+        run = one_record(report, "the run", line, _build_run, record, line, path, report)
+        if run is not None:
+            yield run
+            yielded += 1
     if not yielded:
         what = f"none of its {skipped} records is usable" if skipped else "no run could be read"
         raise UnusableInput(path, f"looks like smolagents runs, but {what}")

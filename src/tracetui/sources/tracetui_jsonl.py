@@ -13,6 +13,7 @@ from .. import jsonsafe
 from ..model import SOURCE_RUN_FIELDS, SOURCE_STEP_FIELDS, Problem, Run, Step
 from ..store.schema import typed
 from . import Head, ProblemSink, SourceFile
+from .contract import one_record
 from .records import json_lines
 
 NAME = "tracetui-jsonl"
@@ -81,6 +82,6 @@ def _report(changes: list[str], where: str, line: int, run_id: str, report: Prob
 
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     for number, record in json_lines(source, report):
-        run = run_from_line(number, record, report)
+        run = one_record(report, "the line", number, run_from_line, number, record, report)
         if run is not None:
             yield run

@@ -356,35 +356,42 @@ class Store:
         return list(self._value_problems.values())
 
     def _scan_values(self, limit: int | None) -> None:
-        """Read every row holding a value of the wrong type, so that problems() lists them all (once)."""
+        """Find every row holding a value of the wrong type, so that problems() lists them all (once).
+
+        A source read through views says what it cannot use in a TEMP view odd_values (line, run_id,
+        message), scanning its own table; checking the views' columns would compute every one of
+        them for every row. Otherwise the tables are the store's own, and their columns are checked.
+        """
         if self._scanned:
             return
         self._scanned = True
+        cap = _MAX_VALUE_PROBLEMS if limit is None else max(1, int(limit))
+        try:
+            rows = self._rows(f"SELECT line, run_id, message FROM odd_values LIMIT {cap}")
+        except sqlite3.OperationalError:
+            rows = None
+        if rows is not None:
+            # The source's own list covers the runs' values met so far (it names the raw columns).
+            self._value_problems = {key: p for key, p in self._value_problems.items() if key[0] != "runs"}
+            for line, run_id, message in rows:
+                key = ("odd", str(run_id), message)
+                if len(self._value_problems) < _MAX_VALUE_PROBLEMS:
+                    where = f"run {self._id(run_id)!r}: " if run_id is not None else ""
+                    problem = Problem(where + message, line=line, run_id=run_id, source_file=self.label)
+                    self._value_problems.setdefault(key, problem)
+            return
         for table, columns in (("runs", RUN_COLUMNS), ("steps", STEP_COLUMNS)):
             odd = " OR ".join(
                 f"typeof({name}) NOT IN ('null', {_STORAGE[kind]})"
                 for name, kind in columns.items()
                 if kind in _STORAGE
             )
-            cap = _MAX_VALUE_PROBLEMS if limit is None else max(1, int(limit))
             try:
-                rows = self._rows(f"SELECT {', '.join(columns)} FROM {table} WHERE {odd} LIMIT {cap}")
+                found = self._rows(f"SELECT {', '.join(columns)} FROM {table} WHERE {odd} LIMIT {cap}")
             except sqlite3.OperationalError:
                 continue
-            for row in rows:
+            for row in found:
                 self._typed(dict(zip(row.keys(), row, strict=False)), table)
-        # What a source read in place knows it could not use (its views() may define odd_values).
-        try:
-            rows = self._rows(f"SELECT line, run_id, message FROM odd_values LIMIT {_MAX_VALUE_PROBLEMS}")
-        except sqlite3.OperationalError:
-            return
-        for line, run_id, message in rows:
-            key = ("odd", str(run_id), message)
-            if len(self._value_problems) < _MAX_VALUE_PROBLEMS:
-                where = f"run {self._id(run_id)!r}: " if run_id is not None else ""
-                self._value_problems.setdefault(
-                    key, Problem(where + message, line=line, run_id=run_id, source_file=self.label)
-                )
 
     def iter_runs(self, run_ids: Iterable[str] | None = None) -> Iterator[Run]:
         """Full runs (with steps) one at a time, for export."""

@@ -168,9 +168,7 @@ def storable(value: Any) -> tuple[Any, str | None]:
             value.encode()
             return value, None
         except UnicodeEncodeError:
-            return jsonsafe.visible_surrogates(
-                value
-            ), "text with unpaired surrogates: kept with them as the text \\udXXX"
+            return jsonsafe.visible_surrogates(value), "text with unpaired surrogates: each kept as the text \\udXXX"
     return jsonsafe.dumps(value), f"a {type(value).__name__} where text or a number belongs: stored as its JSON text"
 
 
