@@ -67,6 +67,17 @@ def escape_controls(data: bytes) -> bytes:
     return _RAW_CONTROL.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), data)
 
 
+def short(value: Any, limit: int = 40) -> str:
+    """An untrusted value for a message: repr() of a scalar, JSON of a container (repr may recurse), cut to limit."""
+    if isinstance(value, (dict, list, tuple)):
+        text = dumps(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        text = f"<an integer of {value.bit_length()} bits>"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from . import normalize, parallel, sources
 from .errors import UnusableInput
-from .model import Problem, finalize_run, run_problems
+from .model import Problem, finalized, run_problems
 from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
 
 Progress = Callable[[int, int, int], None]  # (bytes read, total bytes, runs stored)
@@ -158,9 +158,10 @@ class Opening:
                 normalize.take_notes()  # left over from anything read before, in this thread
                 for run in self.module.read(head, report, reader):
                     run.source_file = run.source_file or self.path
-                    writer.add(finalize_run(run))
-                    for problem in run_problems(run):
-                        report(problem)
+                    if finalized(run, report):
+                        writer.add(run)
+                        for problem in run_problems(run):
+                            report(problem)
                     tick(reader.position)
             writer.finish(source=os.path.abspath(self.path), format=self.module.NAME)
         except BaseException:

@@ -6,6 +6,7 @@ reads them back; the CLI and the viewer only ever see these.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -293,6 +294,21 @@ def finalize_run(run: Run) -> Run:
     return run
 
 
+def finalized(run: Run, report: Callable[[Problem], None]) -> bool:
+    """finalize_run(run) for an importer; False (and reported) for a run whose steps it cannot lay out.
+
+    The sources give finalize_run what the model says (model fields of the right types); a format
+    that does not (a plug-in's, or a gap in one of ours) costs its run, not the import.
+    """
+    try:
+        finalize_run(run)
+    except Exception as exc:  # any value a source left in any field
+        what = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
+        report(Problem(f"skipped a run: its steps could not be put in order ({what})", line=run.source_line))
+        return False
+    return True
+
+
 def tree_problems(run: Run) -> list[Problem]:
     """What finalize_run() had to repair in the run's tree, as problems to report."""
     out = []
@@ -331,8 +347,8 @@ def run_problems(run: Run) -> list[Problem]:
 
 
 def _sorted_siblings(nodes: list[Step]) -> list[Step]:
-    # Python's sort is stable: equal seq keeps source order.
-    return sorted(nodes, key=lambda s: s.seq)
+    # Python's sort is stable: equal seq keeps source order (a missing seq sorts as 0).
+    return sorted(nodes, key=lambda s: s.seq or 0)
 
 
 def step_tree(steps: list[Step]) -> list[Step]:

@@ -271,6 +271,16 @@ def text(raw: Any) -> str | None:
     return jsonsafe.dumps(raw)
 
 
+def scalar(raw: Any) -> str | int | float | bool | None:
+    """raw if it is a JSON scalar, else None: safe to look up in a table (a list is unhashable)."""
+    return raw if raw is None or isinstance(raw, (str, int, float, bool)) else None
+
+
+def plain(raw: Any) -> str:
+    """str(raw), except that a container is its JSON (str() of one is a Python repr, which recurses)."""
+    return str(raw) if raw is None or isinstance(raw, (str, int, float, bool)) else text(raw) or ""
+
+
 def ident(raw: Any) -> str | None:
     if raw is None or raw == "":
         return None

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING
 
 from . import normalize, sources
-from .model import Problem, Run, finalize_run, run_problems
+from .model import Problem, Run, finalized, run_problems
 from .sources import GroupsInParallel, Head, LinesInParallel, Source, SourceFile
 from .sources.contract import one_record
 from .sources.records import parse_line
@@ -157,8 +157,9 @@ def _write_runs(runs: Iterable[Run | None], path: str, out: str, problems: list[
         if run is None:
             continue
         run.source_file = run.source_file or path
-        writer.add(finalize_run(run))
-        problems.extend(run_problems(run))
+        if finalized(run, problems.append):
+            writer.add(run)
+            problems.extend(run_problems(run))
     writer.finish()
     return problems
 

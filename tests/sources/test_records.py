@@ -104,3 +104,14 @@ def test_json_lines_repairs_or_skips_each_line_alone(tmp_path):
         "line 4: skipped: invalid JSON",
         "line 6: skipped: expected a JSON object, got list",
     ]
+
+
+def test_a_bom_and_good_documents_take_the_fast_reader(tmp_path, monkeypatch):
+    import tracetui.sources.records as records
+
+    def careful(*args, **kwargs):
+        raise AssertionError("the careful reader is for documents ijson refuses")
+
+    monkeypatch.setattr(records, "_careful_document", careful)
+    source = write(tmp_path, b'\xef\xbb\xbf{"runs": [{"n": 1}, {"n": 2}]}')
+    assert read_items(source, "runs") == ([(1, {"n": 1}), (2, {"n": 2})], [])

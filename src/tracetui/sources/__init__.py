@@ -210,20 +210,40 @@ def read_head(path: str) -> Head:
         head.sqlite_tables = sqlite_tables(path)
         return head
     stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    # A first line that ends like a record but does not parse is a broken record (a bad byte, a cut),
+    # not the opening line of a document (which ends in "{", "[" or ","): the file is JSON Lines when
+    # a later line is a record. Read as one document, every line after the broken one would be lost.
+    broken_record = not one_line and first_line is not None and first_line.rstrip().endswith(b"}")
     if stripped[:1] not in (b"{", b"["):
+        if broken_record:
+            head.first_record = _later_object(data)
         return head
     try:
         head.first_record = orjson.loads(first_line) if first_line is not None else None
     except orjson.JSONDecodeError:
-        pass
+        if broken_record:
+            head.first_record = _later_object(data)
     head.json_document = head.first_record is None
-    if isinstance(head.first_record, list) or (isinstance(head.first_record, dict) and one_line):
-        # A whole JSON document on one line (array or envelope) is a document, not JSON Lines.
-        if isinstance(head.first_record, list) or _looks_like_envelope(head.first_record):
-            head.json_document = True
+    if one_line and (isinstance(head.first_record, list) or _looks_like_envelope(head.first_record)):
+        # A whole JSON document on one line (array or envelope) is a document, not JSON Lines. With
+        # more lines after it, it is the first of several values: read as one document, the rest
+        # would be lost.
+        head.json_document = True
     if head.json_document:
         _peek_document(head)
     return head
+
+
+def _later_object(data: bytes) -> Any:
+    """The first line after line 1 of the head that is a whole JSON object (line 1 is broken)."""
+    for line in data.splitlines()[1:50]:
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
 
 
 FIRST_LINE_MAX = 64 << 20  # how far to read for the end of a first line longer than the head
@@ -262,9 +282,11 @@ def _first_line(f: IO[bytes], data: bytes) -> tuple[bytes | None, bool]:
     return f.read(line_end - start), False
 
 
-def _looks_like_envelope(obj: dict) -> bool:
-    return any(isinstance(v, list) and v and isinstance(v[0], dict) for v in obj.values()) and (
-        "runs" in obj or "export_type" in obj or "traces" in obj or "data" in obj
+def _looks_like_envelope(obj: Any) -> bool:
+    return (
+        isinstance(obj, dict)
+        and any(isinstance(v, list) and v and isinstance(v[0], dict) for v in obj.values())
+        and ("runs" in obj or "export_type" in obj or "traces" in obj or "data" in obj)
     )
 
 

@@ -65,8 +65,9 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     # A row's number in the file: its rowid (a WITHOUT ROWID table has none to give).
     rowid = "t.rowid" if q.has_rowid(conn, TABLE) else "NULL"
     # A row without an id is shown as row-N, not hidden (id IS NULL is answered from the key's index).
-    null_ids = rowid != "NULL" and conn.execute(f"SELECT 1 FROM {TABLE} WHERE id IS NULL LIMIT 1").fetchone()
-    run_id = f"coalesce(t.id, 'row-' || {rowid})" if null_ids else "t.id"
+    no_id = "(t.id IS NULL OR t.id = '')"
+    null_ids = rowid != "NULL" and conn.execute(f"SELECT 1 FROM {TABLE} t WHERE {no_id} LIMIT 1").fetchone()
+    run_id = f"coalesce(nullif(t.id, ''), 'row-' || {rowid})" if null_ids else "t.id"
     tools = q.json_array(col("tool_calls"))
     started, ended = q.timestamp(col("started_at")), q.timestamp(col("finished_at"))
     extra_cols = [c for c in columns if c not in KNOWN]
@@ -155,7 +156,7 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
             CREATE TEMP VIEW problems AS SELECT
                 t.rowid AS n, t.rowid AS line, 'row-' || t.rowid AS run_id,
                 'the row has no id: shown as row-' || t.rowid AS message
-            FROM {TABLE} t WHERE t.id IS NULL
+            FROM {TABLE} t WHERE {no_id}
         """)
     return sort_keys
 
@@ -240,7 +241,7 @@ _INVALID = object()
 def row_to_run(row: dict[str, Any], path: str, report: ProblemSink) -> Run:
     """The Python twin of the views above (used by import/export; tests keep the two in step)."""
     run_id = normalize.ident(row.get("id")) or f"row-{row['rowid']}"
-    if row.get("id") is None:
+    if row.get("id") in (None, ""):
         report(Problem(f"the row has no id: shown as {run_id}", line=row["rowid"], run_id=run_id))
     started, ended = normalize.timestamp(row.get("started_at")), normalize.timestamp(row.get("finished_at"))
     run = Run(

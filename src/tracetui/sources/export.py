@@ -64,7 +64,8 @@ def _first_object_line(data: bytes) -> Any:
 def _layout(head: Head, forced: bool = False) -> tuple[str, str | None] | None:
     """("lines", None), ("document", array key or None for a bare array), ("single", None) or None."""
     if not head.json_document:
-        if _is_run(head.first_record) or (forced and isinstance(head.first_record, dict)):
+        # JSON Lines: a run on line 1, or on a later line of the head when line 1 is not one.
+        if forced or _is_run(head.first_record) or _is_run(_first_object_line(head.data)):
             return "lines", None
         return None
     first_is_run = isinstance(head.first_item, dict) and "run_id" in head.first_item

@@ -88,7 +88,7 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
 
 def _build_run(sample: dict, index: int, eval_info: dict, path: str) -> Run:
     epoch = normalize.integer(sample.get("epoch")) or 1
-    sample_id = str(sample["id"])
+    sample_id = normalize.plain(sample["id"])
     run = Run(id=sample_id if epoch == 1 else f"{sample_id}#epoch{epoch}", source_file=path, source_line=index)
     run.agent = normalize.text(eval_info.get("task"))
     run.session = normalize.ident(eval_info.get("run_id"))
@@ -251,7 +251,7 @@ def _span_step(event: dict, seq: int, parent: str | None) -> Step:
     span_type = normalize.text(event.get("type")) or "span"
     name = normalize.text(event.get("name")) or span_type
     return Step(
-        id=str(event["id"]),
+        id=normalize.plain(event["id"]),
         parent_id=parent,
         seq=seq,
         name=f"handoff to {name}" if span_type == "handoff" else name,

@@ -113,7 +113,7 @@ def _is_observation(obj: Any) -> bool:
         and bool(normalize.ident(obj.get("id")))
         and "traceId" in obj
         and "startTime" in obj
-        and str(obj.get("type", "")).lower() in TYPES
+        and normalize.plain(obj.get("type", "")).lower() in TYPES
     )
 
 
@@ -189,7 +189,7 @@ def run_from_group(key: str, records: StagedRecords, report: ProblemSink) -> Run
 
 
 def _trace_run(trace: dict, line: int | None, report: ProblemSink) -> Run:
-    trace_id = str(trace["id"])
+    trace_id = normalize.plain(trace["id"])
     observations = [
         o for o in trace["observations"] if _is_observation(o) or isinstance(o, dict) and normalize.ident(o.get("id"))
     ]
@@ -250,12 +250,12 @@ def _run(trace_id: str, observations: list[dict], line: int | None) -> Run:
 
 
 def _step(obs: dict, seq: int) -> Step:
-    raw_type = str(obs.get("type") or "SPAN")
+    raw_type = normalize.plain(obs.get("type") or "SPAN")
     started = normalize.timestamp(obs.get("startTime"))
     ended = normalize.timestamp(obs.get("endTime"))
     latency = normalize.number(obs.get("latency"))
     step = Step(
-        id=str(obs["id"]),
+        id=normalize.plain(obs["id"]),
         parent_id=normalize.ident(obs.get("parentObservationId")),
         seq=seq,
         name=normalize.text(obs.get("name")) or raw_type.lower(),
@@ -267,7 +267,7 @@ def _step(obs: dict, seq: int) -> Step:
         input=normalize.text(obs.get("input")),
         output=normalize.text(obs.get("output")),
     )
-    level = str(obs.get("level") or "DEFAULT").upper()
+    level = normalize.plain(obs.get("level") or "DEFAULT").upper()
     if level == "ERROR":
         step.status, step.error = "failed", normalize.text(obs.get("statusMessage")) or "level ERROR"
     elif ended is None and raw_type.upper() != "EVENT":

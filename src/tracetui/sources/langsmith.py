@@ -139,7 +139,7 @@ def run_from_group(trace: str, records: StagedRecords, report: ProblemSink) -> R
 
 
 def _step(record: dict, seq: int) -> Step:
-    run_type = str(record.get("run_type"))
+    run_type = normalize.plain(record.get("run_type"))
     extra_field = found if isinstance(found := record.get("extra"), dict) else {}
     metadata = found if isinstance(found := extra_field.get("metadata"), dict) else {}
     started, ended = normalize.timestamp(record.get("start_time")), normalize.timestamp(record.get("end_time"))

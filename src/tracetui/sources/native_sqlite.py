@@ -54,16 +54,17 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     with the problems. `id IS NULL` is answered from the primary key's index, so a file without
     such rows pays nothing.
     """
-    if not q.has_rowid(conn, "runs") or conn.execute("SELECT 1 FROM runs WHERE id IS NULL LIMIT 1").fetchone() is None:
+    no_id = "(id IS NULL OR id = '')"
+    if not q.has_rowid(conn, "runs") or conn.execute(f"SELECT 1 FROM runs WHERE {no_id} LIMIT 1").fetchone() is None:
         return {}
     columns = ", ".join(f"main.runs.{q.ident(c)}" for c in RUN_COLUMNS if c != "id")
-    conn.execute(f"CREATE TEMP VIEW runs AS SELECT coalesce(id, 'row-' || rowid) AS id, {columns} FROM main.runs")
-    conn.execute("""
-        CREATE TEMP VIEW problems AS
-        SELECT n, line, run_id, message FROM main.problems
-        UNION ALL
-        SELECT NULL, rowid, 'row-' || rowid, 'the run row has no id: shown as row-' || rowid FROM main.runs WHERE id IS NULL
-    """)
+    conn.execute(
+        f"CREATE TEMP VIEW runs AS SELECT coalesce(nullif(id, ''), 'row-' || rowid) AS id, {columns} FROM main.runs"
+    )
+    missing = f"SELECT NULL, rowid, 'row-' || rowid, 'the run row has no id: shown as row-' || rowid FROM main.runs WHERE {no_id}"
+    has_problems = conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'problems'").fetchone() is not None
+    stored = "SELECT n, line, run_id, message FROM main.problems UNION ALL " if has_problems else ""
+    conn.execute(f"CREATE TEMP VIEW problems AS {stored}{missing}")
     return {}
 
 
@@ -81,7 +82,7 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
         for row in conn.execute(f"SELECT {rowid} AS _rowid, * FROM runs ORDER BY {rowid}, id"):
             values = {k: row[k] for k in row.keys() if k in _RUN_FIELDS}
             line = row["_rowid"]
-            if values.get("id") is None:
+            if values.get("id") in (None, ""):
                 values["id"] = f"row-{line}"
                 report(Problem(f"the run row has no id: shown as {values['id']}", line=line, run_id=values["id"]))
             _typed(values, line, report)

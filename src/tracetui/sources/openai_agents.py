@@ -101,7 +101,10 @@ def run_from_group(trace_id: str, records: StagedRecords, report: ProblemSink) -
     trace = next((r for _, r in records if r["object"] == "trace"), None)
     spans = [(line, r) for line, r in records if r["object"] == "trace.span"]
     spans.sort(
-        key=lambda item: (normalize.timestamp(item[1].get("started_at")) is None, str(item[1].get("started_at") or ""))
+        key=lambda item: (
+            normalize.timestamp(item[1].get("started_at")) is None,
+            normalize.plain(item[1].get("started_at") or ""),
+        )
     )
     steps = [_step(record, seq) for seq, (_, record) in enumerate(spans)]
     run = Run(id=trace_id, steps=steps, source_line=first_line(records))
@@ -144,7 +147,7 @@ def run_from_group(trace_id: str, records: StagedRecords, report: ProblemSink) -
 
 def _step(record: dict, seq: int) -> Step:
     data = found if isinstance(found := record.get("span_data"), dict) else {}
-    span_type = str(data.get("type") or "span")
+    span_type = normalize.plain(data.get("type") or "span")
     started, ended = normalize.timestamp(record.get("started_at")), normalize.timestamp(record.get("ended_at"))
     step = Step(
         id=normalize.ident(record.get("id")) or "",

@@ -26,7 +26,7 @@ from .. import jsonsafe, normalize
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
-from .contract import StagedRecords
+from .contract import StagedRecords, one_record
 from .jsondoc import Document, JsonSyntaxError
 from .records import GuardedFile, fast_reader_errors, json_lines
 from .staging import Staging, first_line, read_staged
@@ -122,7 +122,9 @@ def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging)
     last_resource, last_json = None, None
     spans = 0
     for line, resource, scope, span in _records(head, source, counted):
-        norm = _from_otlp(span) if resource is not None else _from_console(span)
+        norm = one_record(counted, "a span", line, _from_otlp if resource is not None else _from_console, span)
+        if norm is None:
+            continue
         if isinstance(norm, str):
             counted(Problem(f"span skipped: {norm}", line=line))
             continue
@@ -310,8 +312,10 @@ class _CarefulWalk:
                                 self.index += 1
                                 if self.index > self.skip:
                                     span = self.parsed(f"span {self.index}")
-                                    if span is not None:
+                                    if isinstance(span, dict):
                                         yield self.index, resource, scope, span
+                                    elif span is not None:
+                                        self.report(Problem("skipped: a span is not an object", line=doc.line))
 
 
 def _top_level(obj: Any, index: int, report: ProblemSink) -> Iterator[tuple[int | None, Any, Any, dict]]:
@@ -330,9 +334,9 @@ def _top_level(obj: Any, index: int, report: ProblemSink) -> Iterator[tuple[int 
 def _from_otlp(span: dict) -> dict | str:
     trace, span_id = _id(span.get("traceId"), 16), _id(span.get("spanId"), 8)
     if trace is None:
-        return f"traceId {span.get('traceId')!r} is not a 16-byte id (hex or base64)"
+        return f"traceId {jsonsafe.short(span.get('traceId'))} is not a 16-byte id (hex or base64)"
     if span_id is None:
-        return f"spanId {span.get('spanId')!r} is not an 8-byte id (hex or base64)"
+        return f"spanId {jsonsafe.short(span.get('spanId'))} is not an 8-byte id (hex or base64)"
     status = found if isinstance(found := span.get("status"), dict) else {}
     kind = span.get("kind")
     return {
@@ -340,10 +344,12 @@ def _from_otlp(span: dict) -> dict | str:
         "span": span_id,
         "parent": _id(span.get("parentSpanId"), 8),
         "name": span.get("name"),
-        "kind": _SPAN_KINDS.get(kind) or (str(kind).removeprefix("SPAN_KIND_") if kind is not None else None),
+        "kind": _SPAN_KINDS.get(normalize.scalar(kind))
+        or (normalize.text(kind) or "").removeprefix("SPAN_KIND_")
+        or None,
         "start": _nanos(span.get("startTimeUnixNano")),
         "end": _nanos(span.get("endTimeUnixNano")),
-        "error": status.get("code") in _ERROR_CODES,
+        "error": normalize.scalar(status.get("code")) in _ERROR_CODES,
         "message": status.get("message"),
         "attrs": _attributes(span.get("attributes")),
         "events": [
@@ -360,12 +366,14 @@ def _from_otlp(span: dict) -> dict | str:
 
 
 def _from_console(span: dict) -> dict | str:
-    ctx = span["context"]
+    ctx = span.get("context")
+    if not isinstance(ctx, dict):
+        return "its context is not an object"
     trace, span_id = _id(ctx.get("trace_id"), 16), _id(ctx.get("span_id"), 8)
     if trace is None:
-        return f"trace_id {ctx.get('trace_id')!r} is not a 16-byte hex id"
+        return f"trace_id {jsonsafe.short(ctx.get('trace_id'))} is not a 16-byte hex id"
     if span_id is None:
-        return f"span_id {ctx.get('span_id')!r} is not an 8-byte hex id"
+        return f"span_id {jsonsafe.short(ctx.get('span_id'))} is not an 8-byte hex id"
     status = found if isinstance(found := span.get("status"), dict) else {}
     attrs = span.get("attributes")
     return {
@@ -373,10 +381,10 @@ def _from_console(span: dict) -> dict | str:
         "span": span_id,
         "parent": _id(span.get("parent_id"), 8),
         "name": span.get("name"),
-        "kind": str(span.get("kind") or "").removeprefix("SpanKind.") or None,
+        "kind": (normalize.text(span.get("kind")) or "").removeprefix("SpanKind.") or None,
         "start": _iso_nanos(span.get("start_time")),
         "end": _iso_nanos(span.get("end_time")),
-        "error": status.get("status_code") in _ERROR_CODES,
+        "error": normalize.scalar(status.get("status_code")) in _ERROR_CODES,
         "message": status.get("description"),
         "attrs": attrs if isinstance(attrs, dict) else {},
         "events": [

@@ -95,7 +95,7 @@ class GuardedFile:
 
     def read(self, size: int = -1) -> bytes:
         data = self._f.read(size)
-        if self._first:
+        if self._first and data:  # (ijson reads 0 bytes first, to see whether the file is binary)
             self._first = False
             if data.startswith(BOM):
                 data = data[len(BOM) :]

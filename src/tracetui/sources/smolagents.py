@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .. import normalize
+from .. import jsonsafe, normalize
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
@@ -124,7 +124,9 @@ def _build_run(record: dict, line: int, path: str, report: ProblemSink) -> Run:
     for leftover in managed:
         report(
             Problem(
-                f"managed run of {leftover.get('agent')!r} matches no tool call; left out", line=line, run_id=run_id
+                f"managed run of {jsonsafe.short(leftover.get('agent'))} matches no tool call; left out",
+                line=line,
+                run_id=run_id,
             )
         )
     run = Run(id=run_id, agent=agent, source_file=path, source_line=line, steps=steps)
@@ -312,7 +314,7 @@ def _culprit(error: dict, calls: list[tuple[str, str, Any]]) -> int | None:
     """Which tool call raised the step's error, or None when the error is the step's own."""
     if error.get("type") not in _TOOL_ERRORS or not calls:
         return None
-    message = str(error.get("message") or "")
+    message = normalize.plain(error.get("message") or "")
     named = [i for i, (_, name, _) in enumerate(calls) if f"'{name}'" in message]
     if named:
         return named[0]

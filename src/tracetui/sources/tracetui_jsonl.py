@@ -55,7 +55,7 @@ def run_from_line(number: int, record: dict, report: ProblemSink) -> Run | None:
         report(Problem("skipped: the run has no id", line=number))
         return None
     if type(body["id"]) is not str:
-        changes.insert(0, f"id: {body['id']!r} is not text: kept as {values['id']!r}")
+        changes.insert(0, f"id: {jsonsafe.short(body['id'])} is not text: kept as {values['id']!r}")
     run = Run(**values)
     _report(changes, f"run {run.id!r}", number, run.id, report)
     raw_steps = body.get("steps")
@@ -66,7 +66,7 @@ def run_from_line(number: int, record: dict, report: ProblemSink) -> Run | None:
         step_values = {k: v for k, v in raw.items() if k in SOURCE_STEP_FIELDS}
         changes = typed(step_values)
         if "id" in raw and type(raw["id"]) is not str:
-            changes.insert(0, f"id: {raw['id']!r} is not text: kept as {step_values['id']!r}")
+            changes.insert(0, f"id: {jsonsafe.short(raw['id'])} is not text: kept as {step_values['id']!r}")
         step_values["id"] = step_values.get("id") or f"step-{position + 1}"
         run.steps.append(Step(**step_values))
         _report(changes, f"run {run.id!r}, step {step_values['id']!r}", number, run.id, report)

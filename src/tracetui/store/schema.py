@@ -11,12 +11,13 @@ import operator
 import re
 import sqlite3
 from collections.abc import Iterable, Mapping
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 import orjson
 
 from .. import jsonsafe, normalize
-from ..model import TOTAL_FIELDS, Run, Step
+from ..model import KINDS, STEP_STATUSES, TOTAL_FIELDS, Run, Step
 
 # Raise it when the columns change: the import cache keys on it, so older cached imports are not reused.
 SCHEMA_VERSION = 1
@@ -204,6 +205,9 @@ def typed(values: dict[str, Any], *, undecoded: bool = False) -> list[str]:
         kind = FIELD_TYPES.get(name)
         if kind is None:
             continue
+        if value is None and name in _COUNTS:
+            values[name] = _COUNTS[name]  # a position or count the viewer does arithmetic with
+            continue
         if type(value) in _ACCEPTED[kind] and (type(value) is not float or math.isfinite(value)):
             if undecoded and type(value) is str and _SURROGATE.search(value):
                 values[name] = jsonsafe.visible_surrogates(value)
@@ -212,11 +216,31 @@ def typed(values: dict[str, Any], *, undecoded: bool = False) -> list[str]:
                 values[name] = [flag if type(flag) is str else jsonsafe.dumps(flag) for flag in value]
             continue
         values[name], change = _as_type(kind, name, value)
+        if values[name] is None and name in _COUNTS:
+            values[name] = _COUNTS[name]
+            change = change and change.replace("shown as -", f"read as {_COUNTS[name]}")
         if name == "flags":
             values[name] = [flag if type(flag) is str else jsonsafe.dumps(flag) for flag in values[name]]
         if change:
             changes.append(f"{name}: {change}")
+    # Statuses and kinds are words the viewer knows (icons, colours), never free text.
+    for name, known, canonical in (("status", _STATUSES, normalize.status), ("kind", _KINDS, normalize.kind)):
+        value = values.get(name)
+        if value is not None and value not in known:
+            values[name] = canonical(value)
+            changes.append(f"{name}: {jsonsafe.short(value)} is not one tracetui knows: read as {values[name]!r}")
     return changes
+
+
+_STATUSES = frozenset(STEP_STATUSES)
+# Positions and counts are never None in the model (the tree is laid out with them): their defaults.
+_COUNTS = {
+    f.name: f.default
+    for cls in (Run, Step)
+    for f in dataclass_fields(cls)
+    if f.default is not None and isinstance(f.default, int) and FIELD_TYPES.get(f.name) is int
+}
+_KINDS = frozenset(KINDS)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -224,7 +248,7 @@ _JSON_DEFAULTS: dict[str, Any] = {"flags": list, "events": list, "metadata": dic
 
 
 def _as_type(kind: type, name: str, value: Any) -> tuple[Any, str | None]:
-    shown = _shown(value)
+    shown = jsonsafe.short(value)
     if kind is str:
         if isinstance(value, bytes):
             return value.decode("utf-8", "backslashreplace"), None
@@ -260,11 +284,6 @@ def _as_type(kind: type, name: str, value: Any) -> tuple[Any, str | None]:
     if kind is list:
         return [value], change
     return {"raw": value}, change
-
-
-def _shown(value: Any) -> str:
-    text = repr(value) if not isinstance(value, (dict, list)) else jsonsafe.dumps(value)
-    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _digits(value: int) -> str:
