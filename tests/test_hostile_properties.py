@@ -289,8 +289,8 @@ def test_one_hostile_value_or_byte_costs_at_most_its_own_record(sample, data, tm
     lost, gained = before - after, after - before
     if len(lost) > len(gained):  # more runs went than came under a new id (the value changed was an id)
         assert problems, f"runs {sorted(lost)[:5]} were lost and nothing was reported"
-    if sample.run_per_line:
-        assert len(lost) <= 1, f"one changed line cost {len(lost)} runs"
+    if sample.run_per_line:  # (ids made from line numbers may all move: count the runs)
+        assert len(before) - len(after) <= 1, f"one changed line cost {len(before) - len(after)} runs"
     check_readable(store)
     open_all(str(path), None)  # detection, on the same file: anything but UnusableInput is a bug
 
@@ -347,7 +347,9 @@ def in_place_promise(path: Path, expected_runs: int) -> None:
             f.write(tracetui_jsonl.dumps(run))
     again = open_store(str(out), use_cache=False)
     assert sorted(again.run_ids()) == sorted(ids)
-    assert again.problem_count() == 0
+    # What the export holds is typed and whole: importing it may only repair the tree (a step whose
+    # parent's id was the odd value), never skip or repair a value.
+    assert not [p for p in again.problems() if "parent" not in p.message], [str(p) for p in again.problems()]
 
 
 @given(cells=st.lists(st.tuples(st.integers(0, 26), st.integers(0, 13), SQLITE_VALUES), min_size=1, max_size=6))

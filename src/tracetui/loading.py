@@ -163,6 +163,10 @@ class Opening:
                         for problem in run_problems(run):
                             report(problem)
                     tick(reader.position)
+            if writer.run_count == 0 and not self.problems:
+                # An empty result is always explained: a file of this format with nothing in it reads
+                # the same as one whose records are where the format does not look (a damaged key).
+                report(Problem(f"no runs found in the file (read as {self.module.NAME})"))
             writer.finish(source=os.path.abspath(self.path), format=self.module.NAME)
         except BaseException:
             writer.abort()

@@ -163,6 +163,11 @@ def iso(ts: datetime) -> str:
 _CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
 
 
+def is_canonical_time(raw: Any) -> bool:
+    """Whether raw is a time as timestamp() writes it."""
+    return type(raw) is str and _CANONICAL.match(raw) is not None
+
+
 def timestamp(raw: Any) -> str | None:
     """ISO-8601 UTC text with millisecond precision, from ISO text or a unix epoch number.
 

@@ -159,13 +159,22 @@ class _Resolver:
         self.attachments = found if isinstance(found := sample.get("attachments"), dict) else {}
 
     def value(self, value: Any) -> Any:
-        if isinstance(value, str) and value.startswith("attachment://"):
-            return self.attachments.get(value[len("attachment://") :], value)
-        if isinstance(value, list):
-            return [self.value(v) for v in value]
-        if isinstance(value, dict):
-            return {k: self.value(v) for k, v in value.items()}
-        return value
+        """value with attachment:// references put back; a copy, made without recursion (any depth)."""
+        holder: list[Any] = [None]
+        todo: list[tuple[Any, Any, Any]] = [(value, holder, 0)]
+        while todo:
+            node, parent, key = todo.pop()
+            if isinstance(node, list):
+                parent[key] = items = [None] * len(node)
+                todo.extend((child, items, i) for i, child in enumerate(node))
+            elif isinstance(node, dict):
+                parent[key] = members = dict.fromkeys(node)
+                todo.extend((child, members, k) for k, child in node.items())
+            elif isinstance(node, str) and node.startswith("attachment://"):
+                parent[key] = self.attachments.get(node[len("attachment://") :], node)
+            else:
+                parent[key] = node
+        return holder[0]
 
     def model_input(self, event: dict) -> list:
         messages = list(event.get("input") or [])

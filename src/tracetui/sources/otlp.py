@@ -458,24 +458,43 @@ def _attributes(raw: Any) -> dict:
 
 
 def _value(v: Any) -> Any:
-    """A plain value for an OTLP AnyValue ({"stringValue": ...}, {"intValue": "12"}, arrays, kvlists)."""
-    if not isinstance(v, dict):
-        return v
-    if "stringValue" in v:
-        return v["stringValue"]
-    if "intValue" in v:
-        return normalize.integer(v["intValue"])
-    if "doubleValue" in v:
-        return normalize.number(v["doubleValue"])
-    if "boolValue" in v:
-        return bool(v["boolValue"])
-    if "arrayValue" in v:
-        return [_value(x) for x in (v["arrayValue"] or {}).get("values") or []]
-    if "kvlistValue" in v:
-        return _attributes((v["kvlistValue"] or {}).get("values"))
-    if "bytesValue" in v:
-        return v["bytesValue"]
-    return None
+    """A plain value for an OTLP AnyValue ({"stringValue": ...}, {"intValue": "12"}, arrays, kvlists).
+
+    Iterative, so that values nested deeper than Python's stack decode like any other.
+    """
+    holder: list[Any] = [None]
+    todo: list[tuple[Any, Any, Any]] = [(v, holder, 0)]
+    while todo:
+        node, parent, key = todo.pop()
+        if not isinstance(node, dict):
+            parent[key] = node
+        elif "stringValue" in node:
+            parent[key] = node["stringValue"]
+        elif "intValue" in node:
+            parent[key] = normalize.integer(node["intValue"])
+        elif "doubleValue" in node:
+            parent[key] = normalize.number(node["doubleValue"])
+        elif "boolValue" in node:
+            parent[key] = bool(node["boolValue"])
+        elif "arrayValue" in node:
+            values = _values_of(node["arrayValue"])
+            parent[key] = items = [None] * len(values)
+            todo.extend((x, items, i) for i, x in enumerate(values))
+        elif "kvlistValue" in node:
+            pairs = [kv for kv in _values_of(node["kvlistValue"]) if type(kv) is dict and type(kv.get("key")) is str]
+            parent[key] = members = dict.fromkeys(kv["key"] for kv in pairs)
+            # In reverse, so that they are taken in order and a repeated key's last value wins.
+            todo.extend((kv.get("value"), members, kv["key"]) for kv in reversed(pairs))
+        elif "bytesValue" in node:
+            parent[key] = node["bytesValue"]
+        else:
+            parent[key] = None
+    return holder[0]
+
+
+def _values_of(container: Any) -> list:
+    values = container.get("values") if isinstance(container, dict) else None
+    return values if isinstance(values, list) else []
 
 
 # ---- a span to a step, and a trace to a run ----------------------------------------------------

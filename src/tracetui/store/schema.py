@@ -223,6 +223,14 @@ def typed(values: dict[str, Any], *, undecoded: bool = False) -> list[str]:
             values[name] = [flag if type(flag) is str else jsonsafe.dumps(flag) for flag in values[name]]
         if change:
             changes.append(f"{name}: {change}")
+    # Times are ISO-8601 UTC as normalize.timestamp writes them: sorted as text, shown cut to seconds.
+    for name in ("started_at", "ended_at"):
+        value = values.get(name)
+        if value is not None and not normalize.is_canonical_time(value):
+            values[name] = normalize.timestamp(value)
+            normalize.take_notes()  # said below, with the column's name
+            if values[name] is None:
+                changes.append(f"{name}: {jsonsafe.short(value)} is not a time: shown as -")
     # Statuses and kinds are words the viewer knows (icons, colours), never free text.
     for name, known, canonical in (("status", _STATUSES, normalize.status), ("kind", _KINDS, normalize.kind)):
         value = values.get(name)
