@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
+import pytest
 from builders import run, step, write_jsonl
 from click.testing import CliRunner
 
@@ -121,3 +123,23 @@ def test_a_long_first_line_is_read_to_its_end_before_deciding(tmp_path):
     head = sources.read_head(path)
     assert not head.json_document and head.first_record["run"]["id"] == "big"
     assert sorted(open_store(path).run_ids()) == ["big", "second", "third"]
+
+
+@pytest.mark.parametrize(
+    "name", ["tokens-beyond-64-bits.jsonl", "time-before-year-1.jsonl", "wrong-types-tracetui-jsonl.jsonl"]
+)
+def test_worker_processes_keep_and_report_what_a_serial_import_does(name, monkeypatch):
+    path = str(Path(__file__).parent / "hostile" / "files" / name)
+
+    def imported() -> tuple[list[str], list[str]]:
+        opening = prepare(path, use_cache=False)
+        opening.run_import()
+        return sorted(opening.connect().run_ids()), sorted(str(p) for p in opening.problems)
+
+    serial = imported()
+    monkeypatch.setenv("TRACETUI_PARALLEL_MIN_BYTES", "1")
+    monkeypatch.setenv("TRACETUI_PARALLEL_BLOCK_BYTES", "64")
+    monkeypatch.setenv("TRACETUI_WORKERS", "2")
+    opening = prepare(path, use_cache=False)
+    assert opening.uses_workers
+    assert imported() == serial

@@ -179,7 +179,7 @@ class _Resolver:
     def model_input(self, event: dict) -> list:
         messages = list(event.get("input") or [])
         for pair in event.get("input_refs") or []:
-            if isinstance(pair, list) and len(pair) == 2:
+            if isinstance(pair, list) and len(pair) == 2 and all(type(n) is int for n in pair):
                 messages.extend(self.messages[pair[0] : pair[1]])
         return self.value(messages)
 

@@ -142,10 +142,12 @@ def _build_run(record: dict, line: int, path: str, report: ProblemSink) -> Run:
     elif usage:
         run.extra["token_usage"] = usage
     state = record.get("state")
-    if state in _FAILED_STATES or record.get("error"):
+    if normalize.scalar(state) in _FAILED_STATES or record.get("error"):
         run.status = "failed"
         run.error = (
-            _error_text(record.get("error")) or next((s.error for s in reversed(steps) if s.failed), None) or str(state)
+            _error_text(record.get("error"))
+            or next((s.error for s in reversed(steps) if s.failed), None)
+            or normalize.plain(state)
         )
         run.output = None if state == "error" else run.output
     elif state is None and any(s.status == "running" for s in steps):
@@ -312,7 +314,7 @@ def _add_action(
 
 def _culprit(error: dict, calls: list[tuple[str, str, Any]]) -> int | None:
     """Which tool call raised the step's error, or None when the error is the step's own."""
-    if error.get("type") not in _TOOL_ERRORS or not calls:
+    if normalize.scalar(error.get("type")) not in _TOOL_ERRORS or not calls:
         return None
     message = normalize.plain(error.get("message") or "")
     named = [i for i, (_, name, _) in enumerate(calls) if f"'{name}'" in message]

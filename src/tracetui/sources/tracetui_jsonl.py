@@ -65,7 +65,9 @@ def run_from_line(number: int, record: dict, report: ProblemSink) -> Run | None:
             continue
         step_values = {k: v for k, v in raw.items() if k in SOURCE_STEP_FIELDS}
         changes = typed(step_values)
-        if "id" in raw and type(raw["id"]) is not str:
+        if raw.get("id") is None:
+            changes.insert(0, f"the step has no id: shown as {step_values['id']!r}")
+        elif type(raw["id"]) is not str:
             changes.insert(0, f"id: {jsonsafe.short(raw['id'])} is not text: kept as {step_values['id']!r}")
         step_values["id"] = step_values.get("id") or f"step-{position + 1}"
         run.steps.append(Step(**step_values))

@@ -117,6 +117,9 @@ class Store:
     def _typed(self, values: dict[str, Any], table: str) -> dict[str, Any]:
         """values with each the type of its column, for an untrusted file; what changed is kept as problems."""
         changes = typed(values, undecoded=self._undecoded)
+        if table == "steps" and "id" in values and values["id"] in (None, ""):
+            values["id"] = f"no-id-{values.get('ord')}"  # visible, unique in the run (ord is its position)
+            changes.append(f"the step has no id: shown as {values['id']}")
         if changes:
             run_id = values.get("run_id" if table == "steps" else "id")
             step_id = values.get("id") if table == "steps" else None
