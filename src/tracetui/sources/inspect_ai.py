@@ -200,12 +200,12 @@ def _steps(sample: dict, sample_error: str | None) -> tuple[list[Step], dict[str
         return span_id if span_id in spans else None
 
     for seq, event in enumerate(e for e in events if isinstance(e, dict)):
-        kind = event.get("event")
+        kind = normalize.scalar(event.get("event"))
         if kind == "span_begin":
             span_id = normalize.ident(event.get("id"))
             if span_id is None:
                 continue
-            if event.get("type") in _SKIPPED_SPANS:
+            if normalize.scalar(event.get("type")) in _SKIPPED_SPANS:
                 redirect[span_id] = normalize.ident(event.get("parent_id"))
                 continue
             step = _span_step(event, seq, parent_of(event.get("parent_id")))
@@ -298,7 +298,7 @@ def _tool(step: Step, event: dict, sample_error: str | None) -> None:
 
 
 def _event_step(event: dict, seq: int, parent: str | None, resolve: _Resolver) -> Step | None:
-    kind = event.get("event")
+    kind = normalize.scalar(event.get("event"))
     step = Step(
         id=normalize.ident(event.get("uuid")) or f"{kind}-{seq}",
         parent_id=parent,
@@ -345,8 +345,8 @@ def _event_step(event: dict, seq: int, parent: str | None, resolve: _Resolver) -
         step.name, step.status = "error", "failed"
         step.error = _error_text(event.get("error"))
     elif kind == "sample_limit":
-        step.name, step.kind = f"{event.get('type') or ''} limit".strip(), "control"
-        step.status = "timeout" if event.get("type") in ("time", "working") else "failed"
+        step.name, step.kind = f"{normalize.plain(event.get('type') or '')} limit".strip(), "control"
+        step.status = "timeout" if normalize.scalar(event.get("type")) in ("time", "working") else "failed"
         step.error = normalize.text(event.get("message"))
         if event.get("limit") is not None:
             step.extra["limit"] = event["limit"]

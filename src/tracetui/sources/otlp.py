@@ -168,13 +168,20 @@ def _envelope(record: dict, line: int | None, report: ProblemSink) -> Iterator[t
         found = rs.get("resource")
         resource = _attributes(found.get("attributes") if isinstance(found, dict) else None)
         scope_spans = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans")
-        for ss in scope_spans if isinstance(scope_spans, list) else []:
+        if not isinstance(scope_spans, list):  # a damaged key hides the spans: say so
+            report(Problem("skipped: a resourceSpans entry has no scopeSpans array", line=line))
+            continue
+        for ss in scope_spans:
             if not isinstance(ss, dict):
+                report(Problem("skipped: a scopeSpans entry is not an object", line=line))
                 continue
             scope = ss.get("scope") or ss.get("instrumentationLibrary")
             scope = scope if isinstance(scope, dict) else {}
             spans = ss.get("spans")
-            for span in spans if isinstance(spans, list) else []:
+            if not isinstance(spans, list):
+                report(Problem("skipped: a scopeSpans entry has no spans array", line=line))
+                continue
+            for span in spans:
                 if isinstance(span, dict):
                     yield resource, scope, span
                 else:

@@ -328,7 +328,7 @@ def _error_text(error: Any) -> str | None:
         return None
     if isinstance(error, dict):
         message = normalize.text(error.get("message")) or ""
-        kind = error.get("type")
+        kind = normalize.plain(error.get("type") or "")
         return f"{kind}: {message}" if kind else message or normalize.text(error)
     return normalize.text(error)
 

@@ -102,17 +102,28 @@ class Store:
         self._scanned = False
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """All rows of a query; text that is not UTF-8 switches the connection to a tolerant decoding."""
+        return list(self._iter_rows(sql, args))
+
+    def _iter_rows(self, sql: str, args: Sequence[Any] = ()) -> Iterator[sqlite3.Row]:
+        """The rows of a query; text that is not UTF-8 switches the connection to a tolerant decoding.
+
+        The default decoding is C and fast; the tolerant one costs a Python call per text value, so
+        only files that need it pay for it. The query is run again from where it failed.
+        """
+        done = 0
         try:
-            return self.conn.execute(sql, args).fetchall()
+            for row in self.conn.execute(sql, args):
+                yield row
+                done += 1
+            return
         except sqlite3.OperationalError as exc:
             if self._undecoded or "UTF-8" not in str(exc):
                 raise
-        # The default decoding is C and fast; the tolerant one costs a Python call per text value,
-        # so only files that need it pay for it.
         self.conn.text_factory = undecoded_text
         self._undecoded, self.trusted = True, False
-        return self.conn.execute(sql, args).fetchall()
+        for n, row in enumerate(self.conn.execute(sql, args)):
+            if n >= done:
+                yield row
 
     def _typed(self, values: dict[str, Any], table: str) -> dict[str, Any]:
         """values with each the type of its column, for an untrusted file; what changed is kept as problems."""
@@ -237,7 +248,7 @@ class Store:
     def steps(self, run_id: str, *, payloads: bool = False) -> list[Step]:
         """Every step of a run in execution (pre-)order; without payload columns unless asked."""
         cols = ", ".join(STEP_COLUMNS if payloads else STEP_TREE_COLUMNS)
-        rows = self._rows(f"SELECT {cols} FROM steps WHERE run_id = ? ORDER BY ord", (run_id,))
+        rows = self._iter_rows(f"SELECT {cols} FROM steps WHERE run_id = ? ORDER BY ord", (run_id,))
         return [self._step(r) for r in rows]
 
     def children(self, run_id: str, parent_id: str | None, *, limit: int | None = None, offset: int = 0) -> list[Step]:
@@ -321,7 +332,7 @@ class Store:
 
         group = {"agent": "agent", "status": "status", None: "'all'"}[by]
         columns = ("status", "duration_ms", "total_tokens_in", "total_tokens_out", "total_credits", "total_cost_usd")
-        rows = self._rows(f"SELECT {group} AS grp, {', '.join(columns)} FROM runs")
+        rows = self._iter_rows(f"SELECT {group} AS grp, {', '.join(columns)} FROM runs")
         if self.trusted:
             return group_stats(tuple(r) for r in rows)
         out = []
