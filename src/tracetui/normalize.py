@@ -14,6 +14,8 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from . import jsonsafe
 
 _notes = threading.local()
@@ -174,14 +176,19 @@ def timestamp(raw: Any) -> str | None:
     Epoch numbers are read as seconds, milliseconds, microseconds or nanoseconds by magnitude.
     Returns None for missing or unparseable values (the caller keeps the raw value in extra).
     """
-    if raw is None or raw == "":
+    if type(raw) is str:  # the usual case first: this runs for every time of every step
+        text = raw.strip()
+        if not text:
+            return None
+    elif raw is None or isinstance(raw, (bool, dict, list)):
         return None
-    if isinstance(raw, (bool, dict, list)):
-        return None
-    if isinstance(raw, (int, float)):
-        seconds = number(raw)  # None for an integer too large for a float
-        return None if seconds is None else _from_epoch(seconds)
-    text = str(raw).strip()
+    elif isinstance(raw, (int, float)):
+        try:
+            return _from_epoch(float(raw))
+        except OverflowError:  # an integer too large for a float
+            return None
+    else:
+        text = str(raw).strip()
     if _CANONICAL.match(text):
         return text
     if text[:1].isdigit() and text.replace(".", "", 1).isdigit():
@@ -273,7 +280,10 @@ def text(raw: Any) -> str | None:
         return raw
     if isinstance(raw, bytes):  # a BLOB where text belongs: its bytes as text, those that are not UTF-8 as \xNN
         return raw.decode("utf-8", "backslashreplace")
-    return jsonsafe.dumps(raw)
+    try:
+        return orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS).decode()  # (jsonsafe.dumps' fast path, inlined)
+    except TypeError:
+        return jsonsafe.dumps(raw)
 
 
 def scalar(raw: Any) -> str | int | float | bool | None:
@@ -287,7 +297,9 @@ def plain(raw: Any) -> str:
 
 
 def ident(raw: Any) -> str | None:
-    if raw is None or raw == "":
+    if type(raw) is str:
+        return raw or None
+    if raw is None:
         return None
     if isinstance(raw, (dict, list, bytes)):
         return text(raw)  # JSON, not a Python repr (which may also recurse too deep)
