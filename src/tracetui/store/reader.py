@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from .. import jsonsafe
 from ..errors import NotFound
 from ..model import FAILED_STATUSES, Problem, Run, Step, step_tree
 from ..sqlite_uri import ro_uri
@@ -56,6 +57,17 @@ def _decode(row: sqlite3.Row, json_defaults: dict[str, Any]) -> dict[str, Any]:
             value = values[key]
             values[key] = orjson.loads(value) if value else default()
     return values
+
+
+def _sql_number(column: str) -> str:
+    """column where it holds a usable number, else NULL: what schema.typed makes of it, in SQL."""
+    return (
+        f"(CASE WHEN typeof({column}) IN ('integer', 'real') AND {column} BETWEEN -1e300 AND 1e300 THEN {column} END)"
+    )
+
+
+def _sql_text(column: str) -> str:
+    return f"(CASE WHEN {column} IS NULL OR typeof({column}) = 'text' THEN {column} ELSE CAST({column} AS TEXT) END)"
 
 
 def undecoded_text(data: bytes) -> str:
@@ -331,17 +343,21 @@ class Store:
         from ..analysis import group_stats
 
         group = {"agent": "agent", "status": "status", None: "'all'"}[by]
-        columns = ("status", "duration_ms", "total_tokens_in", "total_tokens_out", "total_credits", "total_cost_usd")
-        rows = self._iter_rows(f"SELECT {group} AS grp, {', '.join(columns)} FROM runs")
-        if self.trusted:
-            return group_stats(tuple(r) for r in rows)
-        out = []
-        for row in rows:
-            # The group is agent or status text (or 'all'); typed() knows the other columns by name.
-            values = dict(zip(("agent", *columns), row, strict=True))
-            typed(values, undecoded=self._undecoded)
-            out.append(tuple(values.values()))
-        return group_stats(out)
+        numbers = ("duration_ms", "total_tokens_in", "total_tokens_out", "total_credits", "total_cost_usd")
+        sql = f"SELECT {group} AS grp, status, {', '.join(numbers)} FROM runs"
+        if not self.trusted:
+            # Typed in SQL, not per row in Python (stats reads every run); over a materialized copy,
+            # because a view's column would be computed again for every mention of it.
+            typed_columns = [_sql_text("grp"), _sql_text("status"), *map(_sql_number, numbers)]
+            sql = f"WITH r AS MATERIALIZED ({sql}) SELECT {', '.join(typed_columns)} FROM r"
+        rows = self._iter_rows(sql)
+        return group_stats(self._readable(row) for row in rows)
+
+    def _readable(self, row: sqlite3.Row) -> tuple:
+        """A row's values, with text that is not UTF-8 (once the file has shown some) as \\xNN."""
+        if not self._undecoded:
+            return tuple(row)
+        return tuple(jsonsafe.visible_surrogates(v) if type(v) is str else v for v in row)
 
     def problems(self, limit: int | None = None) -> list[Problem]:
         """What was skipped or repaired reading the file: at import, and for a file read in place, odd values."""
