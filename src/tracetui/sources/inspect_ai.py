@@ -288,7 +288,7 @@ def _tool(step: Step, event: dict, sample_error: str | None) -> None:
     if isinstance(error, dict):
         step.status = "timeout" if error.get("type") == "timeout" else "failed"
         step.error = (
-            f"{error.get('type')}: {error.get('message')}"
+            f"{normalize.plain(error.get('type'))}: {normalize.plain(error.get('message'))}"
             if error.get("type")
             else normalize.text(error.get("message"))
         )

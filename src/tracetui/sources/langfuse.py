@@ -321,7 +321,7 @@ def _score_step(score: dict, seq: int, observation_ids: set[str]) -> Step:
     target = normalize.ident(score.get("observationId"))
     value = score.get("value")
     step = Step(
-        id=f"score:{score.get('id') or seq}",
+        id=f"score:{normalize.plain(score.get('id') or seq)}",
         parent_id=target if target in observation_ids else None,
         seq=10**9 + seq,  # scores come after the work they judge
         name=normalize.text(score.get("name")) or "score",

@@ -106,7 +106,7 @@ def _order_key(record: dict) -> str:
         return dotted.rsplit(".", 1)[-1]
     started = normalize.timestamp(record.get("start_time")) or ""
     compact = started.replace("-", "").replace(":", "").replace(".", "").replace("Z", "")
-    return f"{compact}000Z{record.get('id')}"
+    return f"{compact}000Z{normalize.plain(record.get('id'))}"
 
 
 def run_from_group(trace: str, records: StagedRecords, report: ProblemSink) -> Run:

@@ -195,15 +195,17 @@ def _step(record: dict, seq: int) -> Step:
 
 def _is_loop(record: dict) -> bool:
     data = found if isinstance(found := record.get("span_data"), dict) else {}
-    return data.get("type") == "agent" or (data.get("type") == "custom" and data.get("name") in _LOOP_SPANS)
+    return data.get("type") == "agent" or (
+        data.get("type") == "custom" and normalize.scalar(data.get("name")) in _LOOP_SPANS
+    )
 
 
 def _name(span_type: str, data: dict) -> str:
     if span_type == "handoff":
-        return f"handoff {data.get('from_agent') or '?'} -> {data.get('to_agent') or '?'}"
+        return f"handoff {normalize.plain(data.get('from_agent') or '?')} -> {normalize.plain(data.get('to_agent') or '?')}"
     if span_type == "custom" and data.get("name") == "turn" and isinstance(data.get("data"), dict):
         turn = data["data"]
-        return f"turn {turn.get('turn', '?')} ({turn.get('agent_name') or '?'})"
+        return f"turn {normalize.plain(turn.get('turn', '?'))} ({normalize.plain(turn.get('agent_name') or '?')})"
     if span_type == "generation":
         return normalize.text(data.get("model")) or "generation"
     return normalize.text(data.get("name")) or span_type
