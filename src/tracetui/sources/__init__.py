@@ -219,8 +219,8 @@ def read_head(path: str) -> Head:
             head.first_record = _later_object(data)
         return head
     try:
-        head.first_record = orjson.loads(first_line) if first_line is not None else None
-    except orjson.JSONDecodeError:
+        head.first_record = jsonsafe.loads(first_line)[0] if first_line is not None else None
+    except orjson.JSONDecodeError:  # (what orjson refuses and can be repaired, such as depth, parses)
         if broken_record:
             head.first_record = _later_object(data)
     head.json_document = head.first_record is None

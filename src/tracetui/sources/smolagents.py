@@ -117,7 +117,8 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
 def _build_run(record: dict, line: int, path: str, report: ProblemSink) -> Run:
     agent = normalize.text(record.get("agent") or record.get("name"))
     run_id = normalize.ident(record.get("id") or record.get("run_id")) or f"{agent or 'run'}-{line}"
-    managed = list(record["managed_runs"]) if isinstance(record.get("managed_runs"), list) else []
+    found = record.get("managed_runs")
+    managed = [m for m in found if isinstance(m, dict)] if isinstance(found, list) else []
     has_managed = bool(managed)
     steps: list[Step] = []
     task = _add_memory(steps, record["steps"], "", None, managed, record.get("model_id"))

@@ -209,7 +209,7 @@ def typed(values: dict[str, Any], *, undecoded: bool = False) -> list[str]:
         if kind is None:
             continue
         if value is None and name in _COUNTS:
-            values[name] = _COUNTS[name]  # a position or count the viewer does arithmetic with
+            values[name] = _COUNTS[name]  # a position, count or word the viewer cannot do without
             continue
         if type(value) in _ACCEPTED[kind] and (type(value) is not float or math.isfinite(value)):
             if undecoded and type(value) is str and _SURROGATE.search(value):
@@ -244,12 +244,13 @@ def typed(values: dict[str, Any], *, undecoded: bool = False) -> list[str]:
 
 
 _STATUSES = frozenset(STEP_STATUSES)
-# Positions and counts are never None in the model (the tree is laid out with them): their defaults.
+# Positions, counts, names, statuses and kinds are never None in the model (the tree is laid out
+# with them, rows are drawn from them): their defaults.
 _COUNTS = {
     f.name: f.default
     for cls in (Run, Step)
     for f in dataclass_fields(cls)
-    if f.default is not None and isinstance(f.default, int) and FIELD_TYPES.get(f.name) is int
+    if isinstance(f.default, (int, str)) and FIELD_TYPES.get(f.name) in (int, str)
 }
 _KINDS = frozenset(KINDS)
 
