@@ -167,7 +167,7 @@ def _step(record: dict, seq: int) -> Step:
         _usage(step, record, metadata)
     triggers = metadata.get("langgraph_triggers")
     if metadata.get("langgraph_node") == step.name and isinstance(triggers, list) and triggers:
-        step.branch = ", ".join(str(t) for t in triggers)
+        step.branch = ", ".join(normalize.plain(t) for t in triggers)
     step.extra = {k: v for k, v in record.items() if k not in _KNOWN and v is not None}
     step.extra.update({k: metadata[k] for k in _LANGGRAPH if k in metadata})
     rest = {k: v for k, v in extra_field.items() if k != "metadata"}

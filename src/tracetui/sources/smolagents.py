@@ -267,7 +267,7 @@ def _add_action(
     error = found if isinstance(found := entry.get("error"), dict) else None
     culprit = _culprit(error, calls) if error else None
     observations = normalize.text(entry.get("observations"))
-    managed_names = {m.get("agent") for m in managed if isinstance(m, dict)}
+    managed_names = {normalize.scalar(m.get("agent")) for m in managed if isinstance(m, dict)}
     for seq, (call_id, name, arguments) in enumerate(calls):
         child = Step(
             id=f"{step.id}/{call_id}",
