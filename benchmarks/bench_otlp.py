@@ -1,4 +1,4 @@
-"""Importing a big OTLP JSON Lines file (issue 5: >= 30 MB/s, memory flat).
+"""Importing a big OTLP JSON Lines file (target: >= 30 MB/s, memory flat).
 
     .venv/bin/python benchmarks/bench_otlp.py [--mb 200] [--out DIR]
 

@@ -1,4 +1,4 @@
-"""Store and CLI speed on big inputs (issue 2). Results go to docs/benchmarks.md by hand.
+"""Store and CLI speed on big inputs. Results go to docs/benchmarks.md by hand.
 
     .venv/bin/python benchmarks/bench_store.py [--mb 500] [--rows 200000] [--steps 50000] [--out DIR]
 

@@ -394,6 +394,7 @@ def research(run_id: str, minute: float, *, rerun: bool) -> dict[str, Any]:
                         input="Summarise the 5 sources.",
                         credits=0.6,
                         tok=tokens(5200, 640),
+                        model="claude-sonnet-4-5",
                         output="The 2026 amendments phase in obligations for general-purpose models (Art. 53)…",
                     )
                 ]
@@ -428,6 +429,7 @@ def research(run_id: str, minute: float, *, rerun: bool) -> dict[str, Any]:
                         input="Summarise the 2 sources and the regulation text.",
                         credits=0.8,
                         tok=tokens(9100, 710),
+                        model="claude-sonnet-4-5",
                         output="The 2026 amendments phase in obligations…",
                     ),
                 ]
@@ -479,6 +481,7 @@ def support(run_id: str, minute: float, message: str, intent: str) -> dict[str, 
             output=js({"intent": intent, "confidence": 0.9}),
             credits=0.08,
             tok=tokens(410, 22, "io"),
+            model="gpt-4o-mini",
         ),
     ]
 
@@ -565,6 +568,7 @@ def support(run_id: str, minute: float, message: str, intent: str) -> dict[str, 
                 output="Happy to help! Anything about an order?",
                 credits=0.05,
                 tok=tokens(300, 40, "io"),
+                model="gpt-4o-mini",
             )
         ],
         "refund": lambda: [not_run("small-talk", "llm")],
@@ -583,6 +587,7 @@ def support(run_id: str, minute: float, message: str, intent: str) -> dict[str, 
                 output="Your refund rf_7731 is on its way." if intent == "refund" else "Happy to help!",
                 credits=0.12,
                 tok=tokens(820, 96, "usage"),
+                model="gpt-4o-mini",
             ),
             step(
                 c,
@@ -606,6 +611,7 @@ def support(run_id: str, minute: float, message: str, intent: str) -> dict[str, 
                 input=message,
                 credits=0.1,
                 tok=tokens(500, 60, "usage"),
+                model="gpt-4o-mini",
                 output="I have passed your question to a colleague.",
             )
         ]
@@ -645,6 +651,7 @@ def approval(run_id: str, minute: float, amount: int) -> dict[str, Any]:
             input=request,
             credits=0.09,
             tok=tokens(620, 48),
+            model="gemini-2.5-flash",
             output=js({"amount": amount, "currency": "EUR", "vendor": "ACME GmbH"}),
         ),
         step(
@@ -693,6 +700,7 @@ def approval(run_id: str, minute: float, amount: int) -> dict[str, Any]:
                         input=request,
                         credits=0.11,
                         tok=tokens(700, 180),
+                        model="gemini-2.5-flash",
                         output="Escalating INV-48000 (48,000 EUR) to a human approver: over the 10,000 EUR limit.",
                     ),
                     step(
@@ -723,6 +731,7 @@ def approval(run_id: str, minute: float, amount: int) -> dict[str, Any]:
                     0.6,
                     credits=0.04,
                     tok=tokens(300, 40),
+                    model="gemini-2.5-flash",
                     output="Escalated to an approver." if blocked else "Payment pay_5521 submitted.",
                 )
             ],
@@ -766,6 +775,7 @@ def eval_retry(run_id: str, minute: float) -> dict[str, Any]:
             input=brief,
             credits=0.3,
             tok=tokens(1800, 410),
+            model="gpt-4.1",
             output="tracetui 0.1 is out! It is a tool…",
         ),
         step(
@@ -787,6 +797,7 @@ def eval_retry(run_id: str, minute: float) -> dict[str, Any]:
             input=brief + " Name the features.",
             credits=0.34,
             tok=tokens(2300, 450),
+            model="gpt-4.1",
             output="tracetui 0.1 reads agent traces from SQLite and JSONL and shows every step…",
         ),
         step(
@@ -872,6 +883,7 @@ def recovered(run_id: str, minute: float) -> dict[str, Any]:
             input="Summarise the rate limits in the page.",
             credits=1.2,
             tok=tokens(52000, 300, "usage"),
+            model="claude-sonnet-4-5",
             output="Rate limits range from 3 to 9 requests per second depending on the endpoint.",
         ),
     ]
@@ -1005,6 +1017,7 @@ def hostile(run_id: str, minute: float) -> dict[str, Any]:
             output=f"{MARKUP_CLOSE_TAG}{OSC_LINK} [red]not red[/red] {ANSI_CLEAR}",
             credits=0.05,
             tok=tokens(120, 60),
+            model="gpt-4o-mini",
         ),
         step(
             c,

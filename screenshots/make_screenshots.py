@@ -79,6 +79,17 @@ async def help_screen(pilot) -> None:
     await settle(pilot)
 
 
+async def stats_screen(pilot) -> None:
+    from tracetui.tui.screens.stats import StatsScreen
+
+    app = pilot.app
+    await settle(pilot)
+    await pilot.press("t")
+    await until(pilot, lambda: isinstance(app.screen, StatsScreen) and app.screen.done)
+    await pilot.press("tab")  # the models: what each cost, estimated from the price table
+    await settle(pilot)
+
+
 async def compare(pilot) -> None:
     from tracetui.tui.screens.compare import CompareScreen
 
@@ -104,6 +115,7 @@ SHOTS: list[tuple[str, Callable[[], object], Callable[[object], Awaitable[None]]
     ("run-list.svg", lambda: make_app(), run_list),
     ("step-tree.svg", lambda: make_app("run-0001-research"), step_tree),
     ("first-failure.svg", lambda: make_app("run-0010-research-nested-failure"), first_failure),
+    ("stats.svg", lambda: make_app(), stats_screen),
     ("help.svg", lambda: make_app(), help_screen),
     ("compare.svg", lambda: make_app(compare_with=("run-0001-research", "run-0002-research-rerun")), compare),
 ]

@@ -112,3 +112,36 @@ def test_a_cancelled_import_leaves_no_half_built_cache(tmp_path):
     assert not os.path.exists(opening.db_path) and not opening.ready
     assert not prepare(src).ready
     assert open_store(src).count_runs() == 300
+
+
+def _as_schema_version_1(db: str) -> None:
+    """Make a store what tracetui wrote before schema version 2: without the columns added since."""
+    import sqlite3
+
+    from tracetui.store.schema import ADDED_RUN_COLUMNS, ADDED_STEP_COLUMNS
+
+    conn = sqlite3.connect(db)
+    for table, columns in (("runs", ADDED_RUN_COLUMNS), ("steps", ADDED_STEP_COLUMNS)):
+        for column in sorted(columns):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.execute("VACUUM")
+    conn.close()
+
+
+def test_a_store_of_schema_version_1_still_opens_in_place_with_the_new_columns_null(tmp_path):
+    db = write_store(tmp_path / "old.db", [run("r1", step("a", tokens_in=5), step("b", "a", status="failed"))])
+    _as_schema_version_1(db)
+    before = {name: open(os.path.join(tmp_path, name), "rb").read() for name in os.listdir(tmp_path)}
+    opening = prepare(db)
+    assert opening.in_place and opening.format == "tracetui-sqlite"
+    store = opening.connect()
+    (listed,) = store.list_runs(sort="tokens")
+    assert listed.total("tokens_in") == 5 and listed.total("tokens_cache_read") is None
+    a, b = store.steps("r1")
+    assert a.sub_tokens_in == 5 and a.sub_tokens_cache_read is None and a.model is None
+    assert store.first_failed_step("r1").id == "b" and store.models(["r1"]) == {}
+    store.close()
+    after = {name: open(os.path.join(tmp_path, name), "rb").read() for name in os.listdir(tmp_path)}
+    assert after == before  # nothing written, no -wal or -shm left beside it

@@ -15,6 +15,7 @@ EXPECTED = {
     "run-list.svg": ["15 runs", "run-0011-support-timeout", "Step track-shipment"],
     "step-tree.svg": ["chosen: then", "skipped", "chosen branch"],
     "first-failure.svg": ["fetch-source#3", "Error", "TLS handshake failed"],
+    "stats.svg": ["Models", "claude-sonnet-4-5", "≈$0.2237", "15 runs"],
     "help.svg": ["tracetui keys", "tracetui.runs.compare"],
     "compare.svg": ["run-0002-research-rerun", "A: then · B: else", "differs in"],
 }

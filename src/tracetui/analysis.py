@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .model import FAILED_STATUSES, Step, add_optional
+from .model import FAILED_STATUSES, Step
 
 
 def root_cause(failed: Sequence[tuple[str, int, int]]) -> str | None:
@@ -34,67 +34,60 @@ def first_failed_step(steps: Sequence[Step]) -> Step | None:
     return next((s for s in failed if s.id == chosen), None)
 
 
-def percentile(sorted_values: Sequence[float], p: float) -> float | None:
-    """Linear-interpolated percentile (0..100) of already sorted values."""
-    if not sorted_values:
-        return None
-    k = (len(sorted_values) - 1) * p / 100.0
-    lo = int(k)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
-
-
 @dataclass
 class GroupStats:
+    """One group of `tracetui stats` (store/stats.py computes them): runs, or model or tool calls."""
+
     group: str | None
+    unit: str = "runs"  # what `runs` counts: "runs", or "calls" when grouped by model or tool
     runs: int = 0
     failed: int = 0
     # None until some run carries the value: "no data" is not "zero".
     tokens_in: int | None = None
     tokens_out: int | None = None
+    tokens_cache_read: int | None = None
     credits: float | None = None
     cost_usd: float | None = None
+    cost_estimated_usd: float | None = None  # the part of cost_usd estimated from the price table
     p50_ms: float | None = None
     p95_ms: float | None = None
+    max_ms: float | None = None
+    total_ms: float | None = None
+    unpriced: int | None = None  # by model: calls with token counts the price table could not price
+    share_of_run_time: float | None = None  # by tool: its calls' time over the time of all the runs
 
     @property
     def failure_rate(self) -> float:
         return self.failed / self.runs if self.runs else 0.0
 
+    @property
+    def cost_estimated(self) -> bool:
+        return self.cost_estimated_usd is not None
+
     def as_dict(self) -> dict:
-        return {
+        def share(part: float | None, whole: float | None) -> float | None:
+            return None if part is None or not whole else round(part / whole, 4)
+
+        out = {
             "group": self.group,
-            "runs": self.runs,
+            self.unit: self.runs,
             "failed": self.failed,
             "failure_rate": round(self.failure_rate, 4),
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
+            "tokens_cache_read": self.tokens_cache_read,
+            "cached_share": share(self.tokens_cache_read, self.tokens_in),
             "credits": None if self.credits is None else round(self.credits, 6),
             "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
+            "cost_estimated": self.cost_estimated,
+            "estimated_share": share(self.cost_estimated_usd, self.cost_usd),
             "p50_duration_ms": self.p50_ms,
             "p95_duration_ms": self.p95_ms,
+            "max_duration_ms": self.max_ms,
+            "total_duration_ms": self.total_ms,
         }
-
-
-def group_stats(rows: Iterable[tuple]) -> list[GroupStats]:
-    """Stats per group from (group, status, duration_ms, tokens_in, tokens_out, credits, cost) rows."""
-    groups: dict[str | None, GroupStats] = {}
-    durations: dict[str | None, list[float]] = {}
-    for group, status, duration, tin, tout, credits, cost in rows:
-        g = groups.get(group)
-        if g is None:
-            g = groups[group] = GroupStats(group)
-            durations[group] = []
-        g.runs += 1
-        g.failed += status in FAILED_STATUSES
-        g.tokens_in = add_optional(g.tokens_in, tin)
-        g.tokens_out = add_optional(g.tokens_out, tout)
-        g.credits = add_optional(g.credits, credits)
-        g.cost_usd = add_optional(g.cost_usd, cost)
-        if duration is not None:
-            durations[group].append(duration)
-    for key, g in groups.items():
-        values = sorted(durations[key])
-        g.p50_ms = percentile(values, 50)
-        g.p95_ms = percentile(values, 95)
-    return sorted(groups.values(), key=lambda g: (g.group is None, str(g.group)))
+        if self.unpriced is not None:
+            out["unpriced_calls"] = self.unpriced
+        if self.share_of_run_time is not None:
+            out["share_of_run_time"] = round(self.share_of_run_time, 4)
+        return out

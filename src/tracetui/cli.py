@@ -17,9 +17,10 @@ import click
 from . import display, jsonsafe, sources
 from .analysis import first_failed_step
 from .errors import TraceError
-from .loading import Opening, open_store, prepare
-from .model import TOTAL_FIELDS, Run, Step
+from .loading import Opening, prepare
+from .model import ROLLED_UP_FIELDS, TOKEN_PARTS, Run, Step
 from .store import SORT_KEYS, STARTED, RunFilter, Store
+from .store.stats import GROUPINGS
 
 # The core checks the input itself, so every problem gets the same one-line message and exit 2.
 TRACE_PATH = click.Path(readable=False)
@@ -86,14 +87,38 @@ def handles_errors(fn):
     return wrapper
 
 
+def _no_estimate(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[ESTIMATE] = False
+
+
+ESTIMATE = "tracetui.estimate"
+no_estimate_option = click.option(
+    "--no-estimate",
+    is_flag=True,
+    expose_value=False,
+    callback=_no_estimate,
+    help="Show only costs the source reported: do not price model calls from the bundled price table.",
+)
+
+
+def estimating() -> bool:
+    """False when the command was given --no-estimate."""
+    return click.get_current_context().meta.get(ESTIMATE, True)
+
+
 def store_options(fn):
     fn = click.option("--format", "fmt", type=FormatChoice(), help="Skip detection: read PATH as this format.")(fn)
     fn = click.option("--no-cache", is_flag=True, help="Do not read or write the import cache.")(fn)
+    fn = no_estimate_option(fn)
     return fn
 
 
 def load(path: str, fmt: str | None, no_cache: bool) -> Store:
-    store = open_store(path, fmt=fmt, use_cache=not no_cache)
+    opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
+    opening.run_import()
+    tell(opening)
+    store = opening.connect()
     problems = store.problem_count()
     if problems:
         shown = store.problems(limit=20)
@@ -119,12 +144,18 @@ def warn_values() -> None:
             click.echo(f"tracetui: warning: {path}: … and {len(met) - 20} more odd values", err=True)
 
 
+def tell(opening: Opening) -> None:
+    """Where the store went, when the user should know (a cache that could not be used)."""
+    if opening.notice:
+        click.echo(f"tracetui: warning: {display.safe(opening.notice, single_line=True)}", err=True)
+
+
 def dumps(value: Any) -> str:
     """--json output: indented, with C0, DEL and C1 escaped (jsonsafe.for_output), whatever the values."""
     return jsonsafe.for_output(value, indent=True).decode()
 
 
-def run_summary(run: Run) -> dict[str, Any]:
+def run_summary(run: Run, models: list[str] | None = None) -> dict[str, Any]:
     return {
         "id": run.id,
         "agent": run.agent,
@@ -135,8 +166,11 @@ def run_summary(run: Run) -> dict[str, Any]:
         "failed_steps": run.failed_steps,
         "tokens_in": run.total("tokens_in"),
         "tokens_out": run.total("tokens_out"),
+        **{name: run.total(name) for name in TOKEN_PARTS},
         "credits": run.total("credits"),
         "cost_usd": run.total("cost_usd"),
+        "cost_estimated": run.cost_estimated,
+        "models": models or [],
         "error": run.error,
     }
 
@@ -144,22 +178,41 @@ def run_summary(run: Run) -> dict[str, Any]:
 _STEP_JSON_SKIP = {"children"}
 
 
-def step_dict(step: Step, *, children: bool = True) -> dict[str, Any]:
-    out = {f.name: getattr(step, f.name) for f in fields(Step) if f.name not in _STEP_JSON_SKIP}
-    if children:
-        out["children"] = [step_dict(c) for c in step.children]
-    return out
+def step_dict(step: Step) -> dict[str, Any]:
+    """A step's own fields (`show --json` nests the children with tree_json, which never recurses)."""
+    return {f.name: getattr(step, f.name) for f in fields(Step) if f.name not in _STEP_JSON_SKIP}
 
 
 def run_dict(run: Run) -> dict[str, Any]:
     out = {f.name: getattr(run, f.name) for f in fields(Run) if f.name != "steps"}
-    out["totals"] = {name: run.total(name) for name in TOTAL_FIELDS}
+    out["totals"] = {name: run.total(name) for name in ROLLED_UP_FIELDS}
+    out["totals"]["cost_estimated"] = run.cost_estimated
+    out["cost_estimated"] = run.cost_estimated
     out["mismatches"] = {k: {"run": a, "steps": b} for k, (a, b) in run.mismatches.items()}
     return out
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    from . import pricing
+
+    click.echo(f"tracetui {version('tracetui')}")
+    click.echo(f"prices: {pricing.describe()}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="tracetui")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version, and the version and date of the bundled price data, and exit.",
+)
 def main() -> None:
     """tracetui: read AI-agent execution traces in the terminal.
 
@@ -192,7 +245,8 @@ def list_cmd(path, status, agent, search, sort, desc, limit, as_json, fmt, no_ca
         RunFilter(status=status or None, agent=agent or None, search=search), sort=sort, desc=desc, limit=limit
     )
     if as_json:
-        click.echo(dumps([run_summary(r) for r in runs]))
+        models = store.models([r.id for r in runs])
+        click.echo(dumps([run_summary(r, models.get(r.id)) for r in runs]))
         return
     if not runs:
         click.echo("no runs" if store.count_runs() == 0 else "no runs match")
@@ -214,10 +268,14 @@ def show(path, run_id, as_json, fmt, no_cache):
     run = store.run_tree(run_id, payloads=as_json)
     first = first_failed_step(run.steps)
     if as_json:
+        from .tree_json import dumps_with_tree
+
         out = run_dict(run)
-        out["steps"] = [step_dict(s) for s in run.steps if s.parent_id is None]
-        out["first_failed_step"] = None if first is None else step_dict(first, children=False)
-        click.echo(dumps(out))
+        out["models"] = store.models([run.id]).get(run.id, [])
+        out["steps"] = []
+        out["first_failed_step"] = None if first is None else step_dict(first)
+        roots = [s for s in run.steps if s.parent_id is None]
+        click.echo(dumps_with_tree(out, "steps", roots, step_dict, dumps))
         return
     from .textout import run_tree_text
 
@@ -226,12 +284,28 @@ def show(path, run_id, as_json, fmt, no_cache):
 
 @main.command()
 @click.argument("path", type=TRACE_PATH)
-@click.option("--by", type=click.Choice(["agent", "status"]), help="Group runs by agent or status.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--by",
+    type=click.Choice(GROUPINGS),
+    help="Group runs by agent, status, session, start day or hour (UTC); or group calls by model or tool.",
+)
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per group.")
 @store_options
 @handles_errors
 def stats(path, by, as_json, fmt, no_cache):
-    """Runs, failure rate, tokens, credits, cost and p50/p95 duration, overall or per group."""
+    """Runs, failure rate, tokens, credits, cost and p50/p95/max duration, overall or per group.
+
+    \b
+    --by agent|status|session|day|hour   groups of runs
+    --by model                           model calls per model: what each cost; models the
+                                         price table does not know are listed as unpriced
+    --by tool                            tool calls per tool: total and p95 time, failures and
+                                         their share of the runs' time (which tool dominated)
+
+    Costs the source did not report are estimated from the bundled price table (marked ≈, and
+    "cost_estimated" in JSON); "estimated" is the estimated share of a cost, "cached" the share of
+    the input tokens read from a cache.
+    """
     store = load(path, fmt, no_cache)
     groups = store.stats(by)
     if as_json:
@@ -246,12 +320,13 @@ def stats(path, by, as_json, fmt, no_cache):
 @click.argument("src", type=TRACE_PATH)
 @click.option("-o", "--output", required=True, type=click.Path(), help="The store file to write (must not exist).")
 @click.option("--format", "fmt", type=FormatChoice(), help="Skip detection: read SRC as this format.")
+@no_estimate_option
 @handles_errors
 def import_cmd(src, output, fmt):
     """Write SRC into a tracetui SQLite store file."""
     if os.path.exists(output):
         fail(f"{output}: already exists; choose a new file")
-    opening = prepare(src, fmt=fmt, output=output)
+    opening = prepare(src, fmt=fmt, output=output, estimate=estimating())
     count = opening.run_import()
     for problem in opening.problems[:20]:
         click.echo(f"tracetui: warning: {src}: {display.safe(str(problem), single_line=True)}", err=True)
@@ -352,8 +427,9 @@ def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cach
         if openings and not with_path:
             opening = openings[0]
         else:
-            opening = prepare(source, fmt=source_fmt, use_cache=not no_cache)
+            opening = prepare(source, fmt=source_fmt, use_cache=not no_cache, estimate=estimating())
             opening.run_import()
+            tell(opening)
         store = opening.connect()
         try:
             store.get_run(run_id)
@@ -367,8 +443,8 @@ def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cach
 
 def pair_dict(pair) -> dict[str, Any]:
     return {
-        "a": None if pair.a is None else step_dict(pair.a, children=False),
-        "b": None if pair.b is None else step_dict(pair.b, children=False),
+        "a": None if pair.a is None else step_dict(pair.a),
+        "b": None if pair.b is None else step_dict(pair.b),
         "depth": pair.depth,
         "mark": pair.mark,
         "changes": pair.changes,
@@ -390,7 +466,7 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
     at once and shows runs as they are read. Bad input exits 2 and an unknown --run exits 1 before
     the viewer starts (for a file still being imported, an unknown --run is reported in the viewer).
     """
-    opening = prepare(path, fmt=fmt, use_cache=not no_cache)
+    opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
     if opening.ready:
         store = opening.connect()  # an unreadable store fails here, not inside the viewer
         try:
@@ -402,6 +478,88 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
 
     app = TraceApp(opening, run_id=run_id, failed=failed)
     app.run()
+    if app.return_code:
+        sys.exit(app.return_code)
+
+
+class ByteSize(click.ParamType):
+    """A size in bytes: 16777216, 16MB, 512KB, 1GB (powers of 1024)."""
+
+    name = "size"
+    _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gb": 1 << 30}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower().replace(" ", "")
+        number = text.rstrip("kmgb")
+        unit = text[len(number) :]
+        try:
+            size = int(float(number) * self._UNITS[unit])
+        except (ValueError, KeyError):
+            self.fail(f"{value!r} is not a size (e.g. 16MB, 512KB, 1048576)", param, ctx)
+        if size < 1:
+            self.fail(f"{value!r} is not a positive size", param, ctx)
+        return size
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=4318, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free one).")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    help="The store to write (a new file, or one tracetui serve made); default: a new dated file in "
+    "$XDG_DATA_HOME/tracetui.",
+)
+@click.option("--headless", is_flag=True, help="No viewer: log one line per received batch until Ctrl+C or SIGTERM.")
+@click.option(
+    "--max-body", default="16MB", show_default=True, type=ByteSize(), help="Largest request body (after gunzip)."
+)
+@click.option(
+    "--token",
+    envvar="TRACETUI_TOKEN",
+    help="Require `Authorization: Bearer TOKEN` on every request (env TRACETUI_TOKEN); needed off loopback.",
+)
+@no_estimate_option
+@handles_errors
+def serve(host, port, db, headless, max_body, token):
+    """Receive OpenTelemetry spans over OTLP/HTTP and watch the runs as they arrive.
+
+    \b
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 python my_agent.py
+
+    Listens for POST /v1/traces (protobuf or JSON, gzip or not) and writes the spans into a
+    tracetui store, through the same mapping as OTLP files (GenAI and OpenInference attributes).
+    A trace becomes a run as its spans arrive; until its root span arrives it is `running`.
+    The viewer opens on the store and shows runs live; with --headless, one line is logged per
+    received batch. `tracetui open STORE` reads the store later like any other.
+    """
+    from .receiver import server
+    from .receiver.service import Service, run_headless
+    from .receiver.span_store import SpanStore, default_path
+
+    token = token or None
+    if not server.loopback(host) and token is None:
+        fail(f"{host}: listening off loopback needs --token (or TRACETUI_TOKEN); every request must then send it")
+    path = db or default_path()
+    sock = server.listen(host, port)
+    try:
+        store = SpanStore(path, estimate=estimating())
+    except BaseException:
+        sock.close()
+        raise
+    service = Service(store, sock, token=token, max_body=max_body)
+    if headless:
+        run_headless(service, lambda line: click.echo(line))
+        return
+    click.echo(f"tracetui: {service.description}; store: {display.safe(path, single_line=True)}", err=True)
+    opening = prepare(path, estimate=estimating())
+    from .tui.app import TraceApp
+
+    app = TraceApp(opening, live=service)
+    app.run()
+    click.echo(f"tracetui: spans stored in {display.safe(path, single_line=True)}", err=True)
     if app.return_code:
         sys.exit(app.return_code)
 

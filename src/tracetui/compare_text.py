@@ -60,11 +60,17 @@ def branch_text(branch: dict | None) -> Text:
     return Text(f"⇄ A: {a} · B: {b}", present.STYLE["chosen"])
 
 
-def step_cell(step: Step | None, depth: int) -> Text:
-    """One side of a row: indentation, status icon, name, kind, duration, tokens, credits."""
+def step_cell(step: Step | None, depth: int, levels: int = display.MAX_NESTING) -> Text:
+    """One side of a row: indentation, status icon, name, kind, duration, tokens, credits.
+
+    Indented at most `levels` deep (and never past display.MAX_NESTING); a deeper row says its depth.
+    """
+    levels = min(levels, display.MAX_NESTING)
+    indent = "  " * min(depth, levels)
     if step is None:
-        return Text("  " * depth + "·", "dim")
-    out = Text("  " * depth)
+        return Text(indent + "·", "dim")
+    out = Text(indent)
+    out.append(display.depth_note(depth, levels), "dim")
     out.append(*present.status_icon(step.status))
     out.append(display.safe(step.name or step.id, single_line=True), "bold" if step.status != "skipped" else "dim")
     out.append(f" [{step.kind}]", "dim")
@@ -119,10 +125,11 @@ def column_widths(width: int, natural: int | None = None) -> tuple[int, int]:
 
 def pair_line(pair: Pair, width: int, side: int | None = None) -> Text:
     side = side or column_widths(width)[0]
+    levels = side // 6  # indentation takes at most a third of the column
     line = mark_text(pair.mark)
-    line.append_text(_fit(step_cell(pair.a, pair.depth), side))
+    line.append_text(_fit(step_cell(pair.a, pair.depth, levels), side))
     line.append(" │ ", "dim")
-    line.append_text(_fit(step_cell(pair.b, pair.depth), side))
+    line.append_text(_fit(step_cell(pair.b, pair.depth, levels), side))
     line.append(" │ ", "dim")
     line.append_text(notes_text(pair))
     line.truncate(width, overflow="ellipsis")
@@ -170,7 +177,7 @@ def first_divergence_text(comparison: Comparison) -> Text:
     out = Text(f"first divergence: row {index + 1}  ", "bold")
     out.append(MARK_LABELS[pair.mark], MARK_STYLES[pair.mark])
     out.append("  ")
-    out.append(display.safe(pair.step.name or pair.step.id, single_line=True), "bold")
+    out.append(display.clip(pair.step.name or pair.step.id), "bold")
     notes = notes_text(pair)
     if notes:
         out.append("  ")
@@ -191,9 +198,9 @@ def print_comparison(comparison: Comparison) -> None:
     )
     side, _ = column_widths(width, natural)
     title = Text(" " * MARK_WIDTH)
-    title.append_text(_fit(Text("A  " + display.safe(comparison.run_a.id, single_line=True), "bold"), side))
+    title.append_text(_fit(Text("A  " + display.clip(comparison.run_a.id), "bold"), side))
     title.append(" │ ", "dim")
-    title.append_text(_fit(Text("B  " + display.safe(comparison.run_b.id, single_line=True), "bold"), side))
+    title.append_text(_fit(Text("B  " + display.clip(comparison.run_b.id), "bold"), side))
     title.append(" │ ", "dim")
     title.append("what differs · Δ B−A", "bold")
     out.print(title, no_wrap=True, crop=True)

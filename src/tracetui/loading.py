@@ -1,20 +1,29 @@
 """Opening any trace file as a Store: detect its format, read it in place or import it into a cache.
 
-JSON/JSONL sources are streamed into a store file in the cache, keyed on path + size + mtime, so
-an unchanged file opens instantly the second time. SQLite sources are opened read-only in place.
+JSON/JSONL sources are streamed into a store file in the cache, so an unchanged file opens
+instantly the second time. SQLite sources are opened read-only in place.
+
+The cache holds copies of the user's traces: its directory is 0700 and its files 0600. A store is
+keyed on the file's path, size, mtime, ctime, inode and a hash of its first and last 64 KB, so a
+rewrite of the same size with the mtime put back is still seen. A cache that cannot be used
+(not writable, not a directory, full) is not an error: the file is read into a private temporary
+store instead, and Opening.notice says so.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import os
 import sqlite3
+import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
-from . import normalize, parallel, sources
+from . import normalize, parallel, sources, sqlite_uri
 from .errors import UnusableInput
 from .model import Problem, finalized, run_problems
 from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
@@ -26,16 +35,77 @@ class ImportCancelled(Exception):
     """Raised by a progress callback to stop an import; the half-written store is removed."""
 
 
+PRIVATE = 0o600
+KEY_SAMPLE = 1 << 16  # bytes hashed at each end of a file for its cache key
+
+
 def cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "tracetui")
 
 
-def cache_path(path: str, fmt: str) -> str:
+def usable_cache_dir() -> str:
+    """The cache directory, when stores can be kept there (it is made when the first one is).
+    An existing one an older tracetui left 0755 is made private (0700). Raises OSError."""
+    directory = cache_dir()
+    there = directory
+    while not os.path.lexists(there) and os.path.dirname(there) != there:
+        there = os.path.dirname(there)
+    if not os.path.isdir(there):
+        raise NotADirectoryError(errno.ENOTDIR, "Not a directory", there)
+    if there == directory:
+        _made_private(directory, 0o700)
+    if not os.access(there, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "Permission denied", there)
+    return directory
+
+
+def cache_path(
+    path: str, fmt: str, directory: str | None = None, companions: Sequence[str] = (), estimate: bool = True
+) -> str:
+    """Where the import of `path` is cached: keyed on the file and the companion files its runs read too,
+    and on the prices its model calls were estimated with."""
+    from . import pricing  # here, not at the top: `tracetui --help` never needs it
+
+    key = hashlib.sha256()
+    _key_file(key, path)
+    key.update(f"{fmt}\0{SCHEMA_VERSION}\0{pricing.cache_tag(estimate)}\0".encode())
+    for companion in companions:
+        try:
+            _key_file(key, companion)
+        except OSError:
+            key.update(f"{os.path.abspath(companion)}\0gone\0".encode("utf-8", "surrogateescape"))
+    return os.path.join(directory or cache_dir(), f"{key.hexdigest()[:32]}.db")
+
+
+def _key_file(key: hashlib._Hash, path: str) -> None:
+    """What identifies a file's content cheaply: its identity and times, and a hash of its head and tail
+    (a same-size rewrite with the mtime restored still changes the key)."""
     st = os.stat(path)
-    key = f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}\0{fmt}\0{SCHEMA_VERSION}"
-    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-    return os.path.join(cache_dir(), f"{digest}.db")
+    for part in (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev):
+        key.update(str(part).encode("utf-8", "surrogateescape") + b"\0")
+    with open(path, "rb") as f:
+        key.update(f.read(KEY_SAMPLE))
+        if st.st_size > KEY_SAMPLE:
+            f.seek(max(KEY_SAMPLE, st.st_size - KEY_SAMPLE))
+            key.update(f.read(KEY_SAMPLE))
+
+
+def _create_private(path: str) -> None:
+    """An empty file only its owner can read, for SQLite to make a store in (its -wal and -shm
+    files take the store's mode)."""
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE))
+    os.chmod(path, PRIVATE)  # a file that was there already
+
+
+def _made_private(path: str, mode: int = PRIVATE) -> None:
+    """A cache file or directory an older tracetui made with the default mode: its owner's only."""
+    try:
+        st = os.stat(path)
+        if st.st_uid == os.getuid() and st.st_mode & 0o077:
+            os.chmod(path, mode)
+    except OSError:
+        pass
 
 
 def store_complete(db_path: str) -> bool:
@@ -69,11 +139,19 @@ class Opening:
     cached: bool = False  # db_path is in the shared cache (other processes may want it too)
     problems: list[Problem] = field(default_factory=list)
     head: sources.Head | None = None
+    estimate: bool = True  # price model calls without a reported cost (pricing.py); False: --no-estimate
     _sort_keys: dict[str, str] | None = None  # what views() found on the first connection, reused by the next
+    source: str | None = None  # what the user named, when `path` is a private copy of it (a pipe)
+    notice: str | None = None  # something the user should know about where the store lives
 
     @property
     def format(self) -> str:
         return self.module.NAME
+
+    @property
+    def label(self) -> str:
+        """The file as the user named it."""
+        return self.source or self.path
 
     @property
     def uses_workers(self) -> bool:
@@ -88,39 +166,70 @@ class Opening:
         sort_keys = self._sort_keys
         if self.in_place:
             assert isinstance(self.module, sources.InPlace)
+            from . import pricing
+
             conn = connect_readonly(self.path)
+            pricing.register(conn, self.estimate)  # before the views, which may call it
             try:
                 sort_keys = self.module.views(conn, known_sort_keys=self._sort_keys)
                 self._sort_keys = sort_keys
             except sqlite3.DatabaseError as exc:
                 conn.close()
+                if sqlite_uri.locked(exc):
+                    raise UnusableInput(self.path, sqlite_uri.problem(exc)) from None
                 raise UnusableInput(self.path, f"cannot read the {self.module.NAME} tables ({exc})") from None
         else:
             conn = connect_readonly(self.db_path)
         return Store(
             conn,
-            label=self.path,
+            label=self.label,
             source_format=self.module.NAME,
             path=self.db_path,
             sort_keys=sort_keys,
             trusted=not self.in_place,  # a file read in place may hold anything in any column
+            estimated=self.estimate,
         )
 
     def run_import(self, progress: Progress | None = None) -> int:
-        """Stream the source into db_path; returns the number of runs stored."""
+        """Stream the source into db_path; returns the number of runs stored.
+
+        A cache that cannot be written (full, read-only) is given up for a temporary store, once.
+        """
         if self.ready:
             return 0
-        os.makedirs(os.path.dirname(self.db_path) or ".", exist_ok=True)
         if not self.cached:
+            os.makedirs(os.path.dirname(self.db_path) or ".", exist_ok=True)
             return self._import(progress)
+        try:
+            return self._import_cached(progress)
+        except (OSError, sqlite3.OperationalError) as exc:
+            if not _store_trouble(exc):
+                raise
+            cache = os.path.dirname(self.db_path)
+            self.db_path, self.cached = _temporary_store(), False
+            self.notice = f"the cache {cache} cannot be written ({exc}); the file was read into a temporary store"
+        try:
+            return self._import(progress)
+        except (OSError, sqlite3.OperationalError) as exc:
+            if not _store_trouble(exc):
+                raise
+            problem = f"cannot write a store of it, in the cache or a temporary one ({exc})"
+            raise UnusableInput(self.label, problem) from None
+
+    def _import_cached(self, progress: Progress | None) -> int:
+        directory = os.path.dirname(self.db_path)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        _made_private(directory, 0o700)
         # Two tracetui processes opening the same new file: one imports, the other waits for it.
-        with open(self.db_path + ".lock", "w") as lock:
+        fd = os.open(self.db_path + ".lock", os.O_CREAT | os.O_WRONLY, PRIVATE)
+        with os.fdopen(fd, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 if store_complete(self.db_path):
                     self.ready = True
                     return 0
                 _remove_store(self.db_path)
+                _create_private(self.db_path)
                 return self._import(progress)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
@@ -145,12 +254,15 @@ class Opening:
                 progress(position, total, writer.run_count)
                 last = now
 
+        from . import pricing
+
         head = self.head or sources.read_head(self.path)
+        pricer = pricing.Pricer() if self.estimate else None
         try:
             serial = True
             if parallel.usable(self.module, head, total):
                 try:
-                    parallel.import_file(self.path, self.module, head, writer, report, tick)
+                    parallel.import_file(self.path, self.module, head, writer, report, tick, estimate=self.estimate)
                     serial = False
                 except parallel.WorkersUnavailable:
                     pass  # read it in this process instead
@@ -158,7 +270,7 @@ class Opening:
                 normalize.take_notes()  # left over from anything read before, in this thread
                 for run in self.module.read(head, report, reader):
                     run.source_file = run.source_file or self.path
-                    if finalized(run, report):
+                    if finalized(run, report, partial(pricing.apply, pricer=pricer)):
                         writer.add(run)
                         for problem in run_problems(run):
                             report(problem)
@@ -167,7 +279,13 @@ class Opening:
                 # An empty result is always explained: a file of this format with nothing in it reads
                 # the same as one whose records are where the format does not look (a damaged key).
                 report(Problem(f"no runs found in the file (read as {self.module.NAME})"))
-            writer.finish(source=os.path.abspath(self.path), format=self.module.NAME)
+            meta = {"source": os.path.abspath(self.path), "format": self.module.NAME}
+            if pricer is not None:
+                writer.commit()
+                for message in pricing.unpriced_problems(writer.conn, pricer):
+                    report(Problem(message))
+                meta["prices"] = pricing.describe(dated=False)
+            writer.finish(**meta)
         except BaseException:
             writer.abort()
             _remove_store(self.db_path)
@@ -186,29 +304,117 @@ def _remove_store(db_path: str) -> None:
             pass
 
 
-def prepare(path: str, *, fmt: str | None = None, use_cache: bool = True, output: str | None = None) -> Opening:
-    """Detect the format and decide where the store lives. Raises UnusableInput."""
+def _holds_estimates(path: str) -> bool:
+    """A tracetui store imported with estimation on (its meta says which prices it used)."""
+    try:
+        conn = connect_readonly(path)
+        try:
+            return conn.execute("SELECT 1 FROM meta WHERE key = 'prices'").fetchone() is not None
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+
+
+def prepare(
+    path: str, *, fmt: str | None = None, use_cache: bool = True, output: str | None = None, estimate: bool = True
+) -> Opening:
+    """Detect the format and decide where the store lives. Raises UnusableInput.
+
+    A pipe (`tracetui list <(zcat x.jsonl.gz)`) is read once into a private copy, which is what
+    is then detected and imported (never cached: the copy is gone when tracetui exits).
+    estimate=False (--no-estimate) leaves model calls without a reported cost unpriced; a tracetui
+    store that holds estimates is then imported (without them) rather than read in place.
+    """
+    if _is_pipe(path):
+        copy = _copy_pipe(path)
+        try:
+            opening = prepare(copy, fmt=fmt, use_cache=False, output=output, estimate=estimate)
+        except UnusableInput as exc:
+            raise UnusableInput(path, exc.problem) from None
+        opening.source = path
+        return opening
     module, head = sources.detect(path, fmt)
     if output is None and sources.in_place(module, head):
-        return Opening(path, module, db_path=path, ready=True, in_place=True, head=head)
+        if estimate or module.NAME != "tracetui-sqlite" or not _holds_estimates(path):
+            return Opening(path, module, db_path=path, ready=True, in_place=True, head=head, estimate=estimate)
     if output is not None:
-        return Opening(path, module, db_path=output, ready=False, in_place=False, head=head)
+        return Opening(path, module, db_path=output, ready=False, in_place=False, head=head, estimate=estimate)
+    notice = None
     if use_cache:
-        db_path = cache_path(path, module.NAME)
-        return Opening(
-            path, module, db_path=db_path, ready=store_complete(db_path), in_place=False, cached=True, head=head
-        )
+        try:
+            db_path = cache_path(
+                path, module.NAME, usable_cache_dir(), sources.companions(module, head), estimate=estimate
+            )
+        except OSError as exc:
+            notice = f"the cache {cache_dir()} cannot be used ({exc.strerror or exc}); the file is read into a temporary store"
+        else:
+            ready = store_complete(db_path)
+            if ready:
+                _made_private(db_path)
+            return Opening(
+                path, module, db_path=db_path, ready=ready, in_place=False, cached=True, head=head, estimate=estimate
+            )
+    opening = Opening(
+        path, module, db_path=_temporary_store(), ready=False, in_place=False, head=head, estimate=estimate
+    )
+    opening.notice = notice
+    return opening
+
+
+def _store_trouble(exc: OSError | sqlite3.OperationalError) -> bool:
+    """Is this about the place the store is written (full, read-only, not ours), not the input?"""
+    if isinstance(exc, sqlite3.OperationalError):
+        return True
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG)
+
+
+def _temporary_store() -> str:
+    """A store file in a private (0700) temporary directory, removed when tracetui exits."""
     import atexit
     import shutil
     import tempfile
 
     tmp = tempfile.mkdtemp(prefix="tracetui-")
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-    return Opening(path, module, db_path=os.path.join(tmp, "store.db"), ready=False, in_place=False, head=head)
+    return os.path.join(tmp, "store.db")
 
 
-def open_store(path: str, *, fmt: str | None = None, use_cache: bool = True, progress: Progress | None = None) -> Store:
+def open_store(
+    path: str,
+    *,
+    fmt: str | None = None,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+    estimate: bool = True,
+) -> Store:
     """Open any supported trace file as a fully loaded Store (importing it first if needed)."""
-    opening = prepare(path, fmt=fmt, use_cache=use_cache)
+    opening = prepare(path, fmt=fmt, use_cache=use_cache, estimate=estimate)
     opening.run_import(progress)
     return opening.connect()
+
+
+def _is_pipe(path: str) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _copy_pipe(path: str) -> str:
+    """Everything a pipe gives, in a file in a private temporary directory (removed at exit)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="tracetui-pipe-")  # 0700: the data stays the user's
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    copy = os.path.join(directory, "input")
+    try:
+        with open(path, "rb") as pipe, open(copy, "wb") as out:
+            shutil.copyfileobj(pipe, out, 1 << 20)
+    except OSError as exc:
+        raise UnusableInput(path, f"cannot read: {exc.strerror or exc}") from None
+    if os.path.getsize(copy) == 0:
+        raise UnusableInput(path, "a pipe that gave no data")
+    return copy

@@ -6,6 +6,7 @@ reads them back; the CLI and the viewer only ever see these.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -30,6 +31,15 @@ KINDS = (
 PSEUDO_KINDS = frozenset({"scan", "governance", "evaluation"})
 
 TOTAL_FIELDS = ("tokens_in", "tokens_out", "credits", "cost_usd")
+# What tokens_in and tokens_out are made of, where the source tells: already counted in them
+# (tokens_in includes cache reads and writes, tokens_out the reasoning), kept for pricing and display.
+TOKEN_PARTS = ("tokens_cache_read", "tokens_cache_write", "tokens_reasoning")
+# Everything summed into subtree (sub_*) and run (steps_*) totals.
+ROLLED_UP_FIELDS = TOTAL_FIELDS + TOKEN_PARTS
+# Of cost_usd, the part tracetui estimated from a price table (pricing.py) rather than the source
+# reported: summed into sub_/steps_/total_ like the totals, None while there is none. A total with an
+# estimated part is shown as an estimate.
+ESTIMATED_COST = "cost_estimated_usd"
 
 # Flags explain why a record looks odd; they are shown, never silently repaired away.
 FLAG_ORPHAN = "orphan"  # parent_id names no step of the run: shown under the run root
@@ -55,10 +65,16 @@ class Step:
     input: str | None = None
     output: str | None = None
     error: str | None = None
-    tokens_in: int | None = None
-    tokens_out: int | None = None
+    tokens_in: int | None = None  # every input token the model read, cache reads and writes included
+    tokens_out: int | None = None  # every token it generated, reasoning included
+    tokens_cache_read: int | None = None
+    tokens_cache_write: int | None = None
+    tokens_reasoning: int | None = None
     credits: float | None = None
     cost_usd: float | None = None
+    cost_estimated: bool = False  # cost_usd was computed from a price table, not reported by the source
+    model: str | None = None  # on model calls: the model as the source names it
+    provider: str | None = None  # who served it (openai, anthropic, …), where the source says
     branch: str | None = None  # which branch of the parent if/else or switch this step belongs to
     chosen_branch: str | None = None  # on an if/else or switch: then, else, a case name, "no match"
     verdict: str | None = None
@@ -78,6 +94,10 @@ class Step:
     sub_tokens_out: int | None = None
     sub_credits: float | None = None
     sub_cost_usd: float | None = None
+    sub_tokens_cache_read: int | None = None
+    sub_tokens_cache_write: int | None = None
+    sub_tokens_reasoning: int | None = None
+    sub_cost_estimated_usd: float | None = None
     children: list[Step] = field(default_factory=list, repr=False, compare=False)
 
     @property
@@ -104,6 +124,9 @@ class Run:
     # As the source record reported them (None when it did not).
     tokens_in: int | None = None
     tokens_out: int | None = None
+    tokens_cache_read: int | None = None
+    tokens_cache_write: int | None = None
+    tokens_reasoning: int | None = None
     credits: float | None = None
     cost_usd: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -120,38 +143,47 @@ class Run:
     steps_tokens_out: int | None = None
     steps_credits: float | None = None
     steps_cost_usd: float | None = None
+    steps_tokens_cache_read: int | None = None
+    steps_tokens_cache_write: int | None = None
+    steps_tokens_reasoning: int | None = None
+    steps_cost_estimated_usd: float | None = None
 
     def total(self, name: str) -> float | int | None:
-        """The run's total for one of TOTAL_FIELDS: as reported, else the sum of its steps."""
+        """The run's total for one of ROLLED_UP_FIELDS (or ESTIMATED_COST): as reported, else the sum of
+        its steps. A reported run cost has no estimated part."""
+        if name == ESTIMATED_COST:
+            return None if self.cost_usd is not None else self.steps_cost_estimated_usd
         reported = getattr(self, name)
         return reported if reported is not None else getattr(self, "steps_" + name)
 
     @property
+    def cost_estimated(self) -> bool:
+        """Whether the run's total cost holds an estimated part (then it is shown as an estimate)."""
+        return self.total(ESTIMATED_COST) is not None
+
+    @property
     def mismatches(self) -> dict[str, tuple[Any, Any]]:
-        """Totals where the run's own number and the sum of its steps disagree: {field: (run, steps)}."""
+        """Totals where the run's own number and the sum of its steps disagree: {field: (run, steps)}.
+
+        A reported cost is checked against what the steps reported, never against estimates."""
         out = {}
-        for name in TOTAL_FIELDS:
+        for name in ROLLED_UP_FIELDS:
             reported, summed = getattr(self, name), getattr(self, "steps_" + name)
+            estimated = self.steps_cost_estimated_usd if name == "cost_usd" else None
+            if estimated is not None and summed is not None:
+                summed = None if summed == estimated else summed - estimated
             if reported is not None and summed is not None and abs(reported - summed) > 1e-9 * max(1, abs(reported)):
                 out[name] = (reported, summed)
         return out
 
 
 # Filled in by finalize_run(), never by a source; a re-read store or export derives them again.
-DERIVED_STEP_FIELDS = (
-    "depth",
-    "ord",
-    "size",
-    "child_count",
-    "sub_tokens_in",
-    "sub_tokens_out",
-    "sub_credits",
-    "sub_cost_usd",
-)
+SUB_FIELDS = tuple(f"sub_{name}" for name in (*ROLLED_UP_FIELDS, ESTIMATED_COST))
+DERIVED_STEP_FIELDS = ("depth", "ord", "size", "child_count", *SUB_FIELDS)
 DERIVED_RUN_FIELDS = (
     "step_count",
     "failed_steps",
-    *(f"steps_{name}" for name in TOTAL_FIELDS),
+    *(f"steps_{name}" for name in (*ROLLED_UP_FIELDS, ESTIMATED_COST)),
 )
 # What a source fills in, in field order: everything but the derived fields and the tree links
 # (Step.children, Run.steps).
@@ -269,42 +301,55 @@ def finalize_run(run: Run) -> Run:
     for i, root in enumerate(_sorted_siblings(roots)):
         root.seq = i
 
+    # Spelled out per field: this runs for every step of every import.
     for node in reversed(order):
-        node.size = 1
-        node.sub_tokens_in, node.sub_tokens_out = node.tokens_in, node.tokens_out
-        node.sub_credits, node.sub_cost_usd = node.credits, node.cost_usd
+        size = 1
+        tin, tout, credits, cost = node.tokens_in, node.tokens_out, node.credits, node.cost_usd
+        read, write, thought = node.tokens_cache_read, node.tokens_cache_write, node.tokens_reasoning
+        estimated = cost if node.cost_estimated else None
         for kid in node.children:
-            node.size += kid.size
-            node.sub_tokens_in = add_optional(node.sub_tokens_in, kid.sub_tokens_in)
-            node.sub_tokens_out = add_optional(node.sub_tokens_out, kid.sub_tokens_out)
-            node.sub_credits = add_optional(node.sub_credits, kid.sub_credits)
-            node.sub_cost_usd = add_optional(node.sub_cost_usd, kid.sub_cost_usd)
+            size += kid.size
+            tin = add_optional(tin, kid.sub_tokens_in)
+            tout = add_optional(tout, kid.sub_tokens_out)
+            credits = add_optional(credits, kid.sub_credits)
+            cost = add_optional(cost, kid.sub_cost_usd)
+            read = add_optional(read, kid.sub_tokens_cache_read)
+            write = add_optional(write, kid.sub_tokens_cache_write)
+            thought = add_optional(thought, kid.sub_tokens_reasoning)
+            estimated = add_optional(estimated, kid.sub_cost_estimated_usd)
+        node.size = size
+        node.sub_tokens_in, node.sub_tokens_out, node.sub_credits, node.sub_cost_usd = tin, tout, credits, cost
+        node.sub_tokens_cache_read, node.sub_tokens_cache_write, node.sub_tokens_reasoning = read, write, thought
+        node.sub_cost_estimated_usd = estimated
 
     run.steps = order
     run.step_count = len(order)
     run.failed_steps = sum(1 for s in order if s.status in FAILED_STATUSES)
-    sums: dict[str, Any] = dict.fromkeys(TOTAL_FIELDS)
-    for s in order:
-        for name in TOTAL_FIELDS:
-            sums[name] = add_optional(sums[name], getattr(s, name))
-    for name in TOTAL_FIELDS:
-        setattr(run, "steps_" + name, sums[name])
+    for name in ROLLED_UP_FIELDS:
+        values = [v for v in map(operator.attrgetter(name), order) if v is not None]
+        setattr(run, "steps_" + name, sum(values) if values else None)  # in execution order, None if none
+    estimates = [s.cost_usd for s in order if s.cost_estimated and s.cost_usd is not None]
+    run.steps_cost_estimated_usd = sum(estimates) if estimates else None
     if run.mismatches and FLAG_TOTAL_MISMATCH not in run.flags:
         run.flags.append(FLAG_TOTAL_MISMATCH)
     return run
 
 
-def finalized(run: Run, report: Callable[[Problem], None]) -> bool:
-    """finalize_run(run) for an importer; False (and reported) for a run whose steps it cannot lay out.
+def finalized(run: Run, report: Callable[[Problem], None], price: Callable[[Run], object] | None = None) -> bool:
+    """price(run) then finalize_run(run), for an importer; False (and reported) for a run they cannot handle.
 
-    The sources give finalize_run what the model says (model fields of the right types); a format
-    that does not (a plug-in's, or a gap in one of ours) costs its run, not the import.
+    The sources give them what the model says (model fields of the right types); a format that does
+    not (a plug-in's, or a gap in one of ours) costs its run, not the import.
     """
+    doing = "priced"
     try:
+        if price is not None:
+            price(run)
+        doing = "put in order"
         finalize_run(run)
     except Exception as exc:  # any value a source left in any field
         what = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
-        report(Problem(f"skipped a run: its steps could not be put in order ({what})", line=run.source_line))
+        report(Problem(f"skipped a run: its steps could not be {doing} ({what})", line=run.source_line))
         return False
     return True
 

@@ -21,6 +21,7 @@ import shutil
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import IO, TYPE_CHECKING
 
 from . import normalize, sources
@@ -118,7 +119,9 @@ def _lines(first: int, block: bytes, at_end: bool) -> Iterator[tuple[int, bytes,
 # -- in a worker process --------------------------------------------------------------------------
 
 
-def convert_lines(fmt: str, path: str, first: int, block: bytes, at_end: bool, out: str) -> list[Problem]:
+def convert_lines(
+    fmt: str, path: str, first: int, block: bytes, at_end: bool, out: str, estimate: bool = True
+) -> list[Problem]:
     """The runs of one block of lines into the scratch store `out`; returns what was reported."""
     source = sources.by_name(fmt)
     assert isinstance(source, LinesInParallel)
@@ -132,10 +135,12 @@ def convert_lines(fmt: str, path: str, first: int, block: bytes, at_end: bool, o
                     problems.append, "the line", number, source.run_from_line, number, record, problems.append
                 )
 
-    return _write_runs(runs(), path, out, problems)
+    return _write_runs(runs(), path, out, problems, estimate)
 
 
-def convert_groups(fmt: str, path: str, staging_path: str, first: int, keys: list[str], out: str) -> list[Problem]:
+def convert_groups(
+    fmt: str, path: str, staging_path: str, first: int, keys: list[str], out: str, estimate: bool = True
+) -> list[Problem]:
     """The runs of staged groups first, first + 1, ... (keys) into the scratch store `out`."""
     source = sources.by_name(fmt)
     assert isinstance(source, GroupsInParallel)
@@ -146,18 +151,24 @@ def convert_groups(fmt: str, path: str, staging_path: str, first: int, keys: lis
         )
         for key, records in read_groups(staging_path, first, keys)
     )
-    return _write_runs(runs, path, out, problems)
+    return _write_runs(runs, path, out, problems, estimate)
 
 
-def _write_runs(runs: Iterable[Run | None], path: str, out: str, problems: list[Problem]) -> list[Problem]:
-    """Finalize runs into the scratch store `out`, as loading.Opening does into the store; returns problems."""
+def _write_runs(
+    runs: Iterable[Run | None], path: str, out: str, problems: list[Problem], estimate: bool
+) -> list[Problem]:
+    """Price and finalize runs into the scratch store `out`, as loading.Opening does into the store;
+    returns problems (the models left unpriced are reported once, from the whole store, by the importer)."""
+    from . import pricing
+
     writer = StoreWriter(out, scratch=True, commit_every=3600, batch_rows=50000, report=problems.append)
+    pricer = pricing.Pricer() if estimate else None
     normalize.take_notes()
     for run in runs:
         if run is None:
             continue
         run.source_file = run.source_file or path
-        if finalized(run, problems.append):
+        if finalized(run, problems.append, partial(pricing.apply, pricer=pricer)):
             writer.add(run)
             problems.extend(run_problems(run))
     writer.finish()
@@ -210,6 +221,8 @@ def import_file(
     writer: StoreWriter,
     report: Callable[[Problem], None],
     progress: Callable[[int], None] | None = None,
+    *,
+    estimate: bool = True,
 ) -> None:
     """Read path into writer with worker processes, in file order, at most a few shares in flight."""
     from concurrent.futures import ProcessPoolExecutor  # here: 25 ms of start-up most runs never need
@@ -228,20 +241,22 @@ def import_file(
         merged = _InOrder(writer, report, progress)
         with pool:
             if sources.groups_in_parallel(source):
-                _import_groups(path, source, head, pool, scratch, merged, report)
+                _import_groups(path, source, head, pool, scratch, merged, report, estimate)
             else:
-                _import_lines(path, source, pool, scratch, merged)
+                _import_lines(path, source, pool, scratch, merged, estimate)
             merged.finish()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _import_lines(path: str, source: Source, pool: ProcessPoolExecutor, scratch: str, merged: _InOrder) -> None:
+def _import_lines(
+    path: str, source: Source, pool: ProcessPoolExecutor, scratch: str, merged: _InOrder, estimate: bool
+) -> None:
     with open(path, "rb") as f:
         for k, (first, block, at_end) in enumerate(blocks(f)):
             out = os.path.join(scratch, f"block-{k}.db")
             try:
-                future = pool.submit(convert_lines, source.NAME, path, first, block, at_end, out)
+                future = pool.submit(convert_lines, source.NAME, path, first, block, at_end, out, estimate)
             except (OSError, ValueError) as exc:  # processes are started by the first submit
                 if k == 0:
                     raise WorkersUnavailable(str(exc)) from exc
@@ -257,6 +272,7 @@ def _import_groups(
     scratch: str,
     merged: _InOrder,
     report: Callable[[Problem], None],
+    estimate: bool,
 ) -> None:
     assert isinstance(source, GroupsInParallel)
     try:
@@ -270,7 +286,7 @@ def _import_groups(
 
         def submit(first: int, keys: list[str]) -> None:
             out = os.path.join(scratch, f"groups-{first}.db")
-            future = pool.submit(convert_groups, source.NAME, path, staging.path, first, keys, out)
+            future = pool.submit(convert_groups, source.NAME, path, staging.path, first, keys, out, estimate)
             merged.add(future, out, reader.position)
 
         first, size, share = 0, 0, block_size()

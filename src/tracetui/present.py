@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from rich.text import Text
 
 from . import display
-from .model import Run, Step
+from .model import TOKEN_PARTS, Run, Step
+from .store import RunFilter
 
 # Hex colours, not ANSI names: Textual's default theme draws ANSI magenta as the same red as failures.
 STATUS_STYLE = {
@@ -46,6 +47,7 @@ STYLE = {
     "event": "bold yellow",  # circuit-breaker events
     "error": "red",
     "failure": "bold red",  # failed-step counts and first-failure marks
+    "model": "#5fafaf",  # the model a model call used
 }
 PSEUDO_MARK = "◇"
 NO_MATCH = "no match"
@@ -130,13 +132,21 @@ def flags_badge(flags: Iterable[object] | None) -> Piece | None:
     return "⚑ " + ",".join(shown), STYLE["flag"]
 
 
+def model_badge(step: Step) -> Piece | None:
+    """The model a model call used, unless the step's name already says it: "gpt-4o-mini"."""
+    if not step.model or step.model in (step.name or ""):
+        return None
+    return display.safe(step.model, single_line=True), STYLE["model"]
+
+
 def step_badges(step: Step, *, compact: bool = False) -> list[Piece]:
-    """What a step's line says after its name and kind: branch, chosen branch, a status other than
-    completed, verdict, score, evaluation outcome. Flags are left to flags_badge (placed by the surface).
+    """What a step's line says after its name and kind: model, branch, chosen branch, a status other
+    than completed, verdict, score, evaluation outcome. Flags are left to flags_badge (placed by the surface).
 
     `compact` is for the viewer's tree rows, which share their width with fixed columns.
     """
-    out = [badge for badge in (branch_badge(step, compact=compact), chosen_badge(step)) if badge is not None]
+    badges = (model_badge(step), branch_badge(step, compact=compact), chosen_badge(step))
+    out = [badge for badge in badges if badge is not None]
     if step.status != "completed":
         out.append((display.status_word(step.status), status_style(step.status)))
     verdict = verdict_badge(step)
@@ -157,10 +167,10 @@ def run_header(run: Run, *, started: bool = True) -> Text:
     """Who the run is: "✓ completed  run <id>  agent <agent>  started <when>  <duration>"."""
     head = status_text(run.status)
     head.append("  run ", STYLE["label"])
-    head.append(display.safe(run.id, single_line=True), STYLE["id"])
+    head.append(display.clip(run.id), STYLE["id"])
     if run.agent:
         head.append("  agent ", STYLE["label"])
-        head.append(display.safe(run.agent, single_line=True), STYLE["agent"])
+        head.append(display.clip(run.agent), STYLE["agent"])
     if started:
         head.append("  started ", STYLE["label"])
         head.append(display.when(run.started_at))
@@ -176,15 +186,33 @@ def step_counts(run: Run) -> Text:
     return out
 
 
+def cost_estimated(target: Run | Step, *, subtree: bool = False) -> bool:
+    """Whether a cost holds an estimate: a run's total, a step's own cost or (subtree) its subtree's."""
+    if isinstance(target, Run):
+        return target.cost_estimated
+    return target.sub_cost_estimated_usd is not None if subtree else target.cost_estimated
+
+
+def cost_text(target: Run | Step, *, subtree: bool = False) -> str:
+    """A run's total cost, a step's own or (subtree) its subtree's: "$0.0123", estimates "≈$0.0123"."""
+    if isinstance(target, Run):
+        value = target.total("cost_usd")
+    else:
+        value = target.sub_cost_usd if subtree else target.cost_usd
+    return display.cost(value, cost_estimated(target, subtree=subtree))
+
+
 def run_totals(run: Run, *, short: bool = False) -> Text:
-    """ "tokens 1230→118  credits 0.55  cost $0.0123": as reported, else the sum of the steps.
+    """ "tokens 1230→118  credits 0.55  cost $0.0123": as reported, else the sum of the steps; the
+    token parts where there are some ("tokens in 1230 (cache read 1000 · write 0) · out 118 (reasoning 20)").
 
     Short, the labels are a step line's ("tok 1230→118  cr 0.55  $0.0123"), for a line with little room.
     """
+    parts = () if short else tuple(run.total(name) for name in TOKEN_PARTS)
     totals = (
-        ("tok" if short else "tokens", display.tokens(run.total("tokens_in"), run.total("tokens_out"))),
+        ("tok" if short else "tokens", display.tokens(run.total("tokens_in"), run.total("tokens_out"), *parts)),
         ("cr" if short else "credits", display.credits(run.total("credits"))),
-        ("" if short else "cost", display.cost(run.total("cost_usd"))),
+        ("" if short else "cost", cost_text(run)),
     )
     out = Text()
     for label, value in totals:
@@ -196,10 +224,28 @@ def run_totals(run: Run, *, short: bool = False) -> Text:
     return out
 
 
+def filter_text(flt: RunFilter) -> Text:
+    """What a run filter keeps, as the run list's status line and the stats screen say it:
+    " · status: failed · agent: a · model: m · tool: t · time: 2026-11-01 09:00–10:00 · search: 'x'"."""
+    text = Text()
+    items: list[tuple[str, object]] = [("status", flt.status), ("agent", flt.agent), ("model", flt.model)]
+    items.append(("tool", flt.tool))
+    if flt.since is not None or flt.until is not None:
+        items.append(("time", display.period(flt.since, flt.until)))
+    for label, value in items:
+        if value:
+            text.append(f" · {label}: ", "bold")
+            text.append(display.safe(value, single_line=True), "bold")
+    if flt.search:
+        text.append(" · search: ", "bold")
+        text.append(repr(display.safe(flt.search, single_line=True)), "bold")
+    return text
+
+
 def mismatch_text(name: str, reported: float | None, summed: float | None) -> Text:
     """A reported total its steps do not add up to: "⚠ credits mismatch: run reports 5, steps sum to 3"."""
     return Text(
-        f"⚠ {display.TOTAL_LABELS[name]} mismatch: run reports {display.total(name, reported)},"
+        f"⚠ {display.LABELS[name]} mismatch: run reports {display.total(name, reported)},"
         f" steps sum to {display.total(name, summed)}",
         STYLE["mismatch"],
     )

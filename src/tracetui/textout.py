@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import display, jsonsafe, present
+from .analysis import GroupStats
 from .model import Run, Step
 from .present import STYLE, safe_text
 
@@ -38,15 +39,15 @@ def runs_table(runs: list[Run]) -> None:
     for run in runs:
         table.add_row(
             present.status_text(run.status),
-            safe_text(run.id),
-            safe_text(run.agent or "-"),
+            safe_text(display.clip(run.id)),
+            safe_text(display.clip(run.agent or "-")),
             safe_text(display.when(run.started_at)),
             safe_text(display.duration(run.duration_ms)),
             safe_text(run.step_count),
             safe_text(run.failed_steps or "", STYLE["failure"] if run.failed_steps else ""),
             safe_text(display.tokens(run.total("tokens_in"), run.total("tokens_out"))),
             safe_text(display.credits(run.total("credits"))),
-            safe_text(display.cost(run.total("cost_usd"))),
+            safe_text(present.cost_text(run)),
             safe_text(display.excerpt(run.error, 60), STYLE["error"]),
         )
     console().print(table)
@@ -71,7 +72,7 @@ def step_segments(step: Step) -> list[tuple[str, str]]:
     if step.sub_credits is not None:
         out.append((f"  cr {display.credits(step.sub_credits)}", ""))
     if step.sub_cost_usd is not None:
-        out.append((f"  {display.cost(step.sub_cost_usd)}", ""))
+        out.append((f"  {present.cost_text(step, subtree=True)}", ""))
     flags = present.flags_badge(step.flags)
     if flags is not None:
         out += [("  ", ""), flags]
@@ -97,17 +98,22 @@ def run_tree_text(run: Run, first_failed: Step | None) -> None:
         out.print(Text("(no steps)", "dim"))
 
     lines: list[list[tuple[str, str]]] = []
-    # Iterative, not recursive: a run may nest thousands of steps deep.
-    stack = [(step, "", i == len(roots) - 1) for i, step in reversed(list(enumerate(roots)))]
+    # Iterative, not recursive: a run may nest thousands of steps deep. Below display.MAX_NESTING
+    # levels the guides stop growing and each row says its depth instead.
+    stack = [(step, "", i == len(roots) - 1, 0) for i, step in reversed(list(enumerate(roots)))]
     while stack:
-        step, prefix, last = stack.pop()
-        line = [(prefix + ("└─ " if last else "├─ "), "dim"), *step_segments(step)]
+        step, prefix, last, depth = stack.pop()
+        capped = depth >= display.MAX_NESTING
+        line = [(prefix + ("├─ " if capped else "└─ " if last else "├─ "), "dim")]
+        if capped:
+            line.append((display.depth_note(depth), "dim"))
+        line += step_segments(step)
         if first_failed is not None and step.id == first_failed.id:
             line.append(("  ◀ first failure", STYLE["failure"]))
         lines.append(line)
-        inner = prefix + ("   " if last else "│  ")
+        inner = prefix if capped else prefix + ("   " if last else "│  ")
         kids = step.children
-        stack.extend((kid, inner, i == len(kids) - 1) for i, kid in reversed(list(enumerate(kids))))
+        stack.extend((kid, inner, i == len(kids) - 1, depth + 1) for i, kid in reversed(list(enumerate(kids))))
     if lines:
         # One write for the whole tree, styled only for a terminal: Rich takes seconds on 50k lines.
         if out.is_terminal:
@@ -121,8 +127,8 @@ def run_tree_text(run: Run, first_failed: Step | None) -> None:
         out.print(
             Text(
                 "first failed step: "
-                + display.safe(first_failed.name or first_failed.id, single_line=True)
-                + f" ({display.safe(first_failed.id)})",
+                + display.clip(first_failed.name or first_failed.id)
+                + f" ({display.clip(first_failed.id)})",
                 STYLE["failure"],
             )
         )
@@ -132,32 +138,38 @@ def _compact(value: object) -> str:
     return jsonsafe.dumps(value)  # any depth, any value: never a traceback in the middle of a tree
 
 
-def stats_table(groups, by: str | None) -> None:
+def stats_table(groups: list[GroupStats], by: str | None) -> None:
+    """One row per group; the columns every grouping has, then what only models or tools have."""
+    unit = "calls" if by in ("model", "tool") else "runs"
+    columns = [by or "group", unit, "failed", "failure rate", "tokens in", "tokens out", "credits", "cost"]
+    columns += ["p50", "p95", "max", "cached", "estimated"]
+    priced = by == "model" and any(g.unpriced is not None for g in groups)  # not with --no-estimate
+    if priced:
+        columns.append("unpriced")
+    if by == "tool":
+        columns += ["total time", "of run time"]
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in (
-        by or "group",
-        "runs",
-        "failed",
-        "failure rate",
-        "tokens in",
-        "tokens out",
-        "credits",
-        "cost",
-        "p50",
-        "p95",
-    ):
-        table.add_column(name, justify="left" if name in (by or "group",) else "right", no_wrap=True)
+    for name in columns:
+        table.add_column(name, justify="left" if name == columns[0] else "right", no_wrap=True)
     for g in groups:
-        table.add_row(
-            safe_text(g.group if g.group is not None else "-"),
-            safe_text(g.runs),
-            safe_text(g.failed),
-            safe_text(f"{g.failure_rate:.1%}"),
-            safe_text(display.count(g.tokens_in)),
-            safe_text(display.count(g.tokens_out)),
-            safe_text(display.credits(g.credits)),
-            safe_text(display.cost(g.cost_usd)),
-            safe_text(display.duration(g.p50_ms)),
-            safe_text(display.duration(g.p95_ms)),
-        )
+        cells = [
+            display.clip(g.group if g.group is not None else "-"),
+            g.runs,
+            g.failed,
+            f"{g.failure_rate:.1%}",
+            display.count(g.tokens_in),
+            display.count(g.tokens_out),
+            display.credits(g.credits),
+            display.cost(g.cost_usd, g.cost_estimated) if g.cost_usd is not None or not g.unpriced else "unpriced",
+            display.duration(g.p50_ms),
+            display.duration(g.p95_ms),
+            display.duration(g.max_ms),
+            display.share(g.tokens_cache_read, g.tokens_in),
+            display.share(g.cost_estimated_usd, g.cost_usd),
+        ]
+        if priced:
+            cells.append(g.unpriced or "")
+        if by == "tool":
+            cells += [display.duration(g.total_ms), display.share(g.share_of_run_time, 1)]
+        table.add_row(*(safe_text(cell) for cell in cells))
     console().print(table)

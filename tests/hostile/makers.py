@@ -11,3 +11,138 @@ MAKERS: dict[str, Callable[[Path], str]] = {}
 def maker(fn: Callable[[Path], str]) -> Callable[[Path], str]:
     MAKERS[fn.__name__] = fn
     return fn
+
+
+# -- viewer side (issue 9 classes 5, 7, 8) --------------------------------------------------------
+
+_HELD: list[object] = []  # connections holding locks, and pipe feeders, for the rest of the session
+
+
+def _jsonl(path: Path, runs: list) -> str:
+    from tracetui.sources import tracetui_jsonl
+
+    with open(path, "wb") as f:
+        for run in runs:
+            f.write(tracetui_jsonl.dumps(run))
+    return str(path)
+
+
+def _small_runs():
+    from tracetui.model import Run, Step
+
+    first = Run("small", agent="a", started_at="2026-01-01T00:00:00.000Z")
+    first.steps = [Step("s", name="s")]
+    return [first]
+
+
+@maker
+def deep_run(tmp: Path) -> str:
+    """Two runs nested 10,000 steps deep (one failing at the bottom), after a small one."""
+    from tracetui.model import Run, Step
+
+    runs = _small_runs()
+    for n, run_id in enumerate(("deep", "deep-failing")):
+        run = Run(run_id, agent="a", started_at=f"2026-01-0{n + 2}T00:00:00.000Z")
+        run.steps = [Step("s0", name="s0")] + [
+            Step(f"s{i}", parent_id=f"s{i - 1}", name=f"s{i}") for i in range(1, 10_000)
+        ]
+        if n:
+            run.steps[-1].status, run.steps[-1].error = "failed", "the bottom step broke"
+        runs.append(run)
+    return _jsonl(tmp / "deep.jsonl", runs)
+
+
+@maker
+def long_run_id(tmp: Path) -> str:
+    """A run id of 100,000 characters and a step name of 50,000."""
+    from tracetui.model import Run, Step
+
+    run = Run("run-" + "x" * 100_000 + "-end", agent="a" * 5_000, started_at="2026-01-02T00:00:00.000Z")
+    run.steps = [Step("s", name="n" * 50_000)]
+    return _jsonl(tmp / "long-id.jsonl", [*_small_runs(), run])
+
+
+def _feed_forever(fifo: Path, data: bytes) -> None:
+    """Whoever opens the pipe gets `data`, as often as it is opened (every command reads it anew)."""
+    import threading
+    import time
+
+    def feed() -> None:
+        while True:
+            with open(fifo, "wb") as f:  # waits for a reader
+                f.write(data)
+            # Let that reader close its end (it has read to the end already); opening again at once
+            # could hand it a second copy. The next reader waits in open() meanwhile.
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    _HELD.append(thread)
+
+
+@maker
+def pipe(tmp: Path) -> str:
+    """A FIFO carrying tracetui JSON Lines, as `tracetui list <(zcat runs.jsonl.gz)` gives one."""
+    import os
+
+    source = _jsonl(tmp / "runs.jsonl", _small_runs() + _small_runs())
+    data = Path(source).read_bytes().replace(b'"small"', b'"other"', 1)
+    os.mkfifo(tmp / "pipe")
+    _feed_forever(tmp / "pipe", data)
+    return str(tmp / "pipe")
+
+
+@maker
+def empty_pipe(tmp: Path) -> str:
+    import os
+
+    os.mkfifo(tmp / "pipe")
+    _feed_forever(tmp / "pipe", b"")
+    return str(tmp / "pipe")
+
+
+@maker
+def symlink_loop(tmp: Path) -> str:
+    (tmp / "a").symlink_to(tmp / "b")
+    (tmp / "b").symlink_to(tmp / "a")
+    return str(tmp / "a")
+
+
+@maker
+def broken_symlink(tmp: Path) -> str:
+    (tmp / "link.jsonl").symlink_to(tmp / "gone.jsonl")
+    return str(tmp / "link.jsonl")
+
+
+@maker
+def character_device(tmp: Path) -> str:
+    return "/dev/null"
+
+
+@maker
+def locked_database(tmp: Path) -> str:
+    """An agent_traces database another program is writing: it holds an exclusive lock."""
+    import sqlite3
+
+    path = tmp / "busy.db"
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("CREATE TABLE agent_traces (id TEXT PRIMARY KEY, agent_id TEXT, final_status TEXT)")
+    conn.execute("INSERT INTO agent_traces VALUES ('t1', 'a', 'completed')")
+    conn.execute("BEGIN EXCLUSIVE")
+    _HELD.append(conn)
+    return str(path)
+
+
+@maker
+def wal_database(tmp: Path) -> str:
+    """An agent_traces database in WAL mode, closed cleanly (no -wal or -shm beside it)."""
+    import sqlite3
+
+    path = tmp / "wal.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE agent_traces (id TEXT PRIMARY KEY, agent_id TEXT, final_status TEXT)")
+    conn.execute("INSERT INTO agent_traces VALUES ('t1', 'a', 'completed'), ('t2', 'b', 'failed')")
+    conn.commit()
+    conn.close()
+    return str(path)

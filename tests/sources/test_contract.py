@@ -18,7 +18,7 @@ from tracetui.sources import contract
 
 ROOT = Path(__file__).resolve().parents[2]
 FORMATS = sources.formats()
-OPTIONAL = (contract.InPlace, contract.LinesInParallel, contract.GroupsInParallel)
+OPTIONAL = (contract.InPlace, contract.LinesInParallel, contract.GroupsInParallel, contract.Companions)
 DATA = {"NAME": str, "DESCRIPTION": str, "DETECTION": str, "PRIORITY": int}
 
 
@@ -85,6 +85,9 @@ def test_what_each_format_offers():
     assert offers == {
         "tracetui-sqlite": ["InPlace"],
         "agent-traces": ["InPlace"],
+        "phoenix": ["InPlace"],
+        "mlflow": ["InPlace"],
+        "opencode": ["InPlace"],
         "tracetui-jsonl": ["LinesInParallel"],
         "export": ["LinesInParallel"],
         "otlp": ["GroupsInParallel"],
@@ -92,6 +95,8 @@ def test_what_each_format_offers():
         "openai-agents": ["GroupsInParallel"],
         "langfuse": ["GroupsInParallel"],
         "events": ["GroupsInParallel"],
+        "claude-code": ["Companions"],
+        "codex": ["Companions"],
     }
 
 

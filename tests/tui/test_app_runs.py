@@ -325,6 +325,20 @@ async def test_space_marks_a_run_and_c_compares_it_with_the_cursor_run(tmp_path)
         assert run_list(app).marked is None
 
 
+async def test_the_summary_shows_the_marked_run_as_soon_as_it_is_marked(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        summary = app.runs_screen.query_one("#summary")
+        assert "marked" not in str(summary.render())
+        await pilot.press("j", "space")
+        await pilot.pause()
+        assert "marked: r4" in str(summary.render())
+        await pilot.press("space")  # unmarks it
+        await pilot.pause()
+        assert "marked" not in str(summary.render())
+
+
 async def test_enter_opens_the_run_and_escape_returns_to_the_list(tmp_path):
     from tracetui.tui.screens.run import RunScreen
 
@@ -548,7 +562,10 @@ def test_snapshot_run_list(tmp_path, monkeypatch, snap_compare, size):
 
 
 def test_snapshot_help_screen(tmp_path, monkeypatch, snap_compare):
+    from tracetui import pricing
+
     monkeypatch.chdir(tmp_path)
+    pricing.data_dated()  # loaded before the screen opens, so its price line is complete at once
     app = TraceApp(opening(write_store("snap.db", sample_runs())))
     # Tall enough for the app and run-list keys only: other screens' keys belong to their own tests.
     assert snap_compare(app, terminal_size=(120, 31), run_before=_loaded, press=["question_mark"])

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from builders import opening, run, step
 
-from tracetui.model import Step, finalize_run
+from tracetui.display import MAX_NESTING
+from tracetui.model import Run, Step, finalize_run
 from tracetui.store import StoreWriter
 from tracetui.tui.widgets.lazy_children import (
     PAGE,
     Gap,
     LazyChildren,
     adjacent_failure,
+    expandable,
     first_page,
     placeholder,
     position_of_row,
@@ -36,6 +38,22 @@ def test_a_first_page_is_followed_by_a_gap_for_the_rest():
 def test_only_a_step_with_children_starts_with_a_placeholder_gap():
     assert placeholder(step("s", child_count=3)) == Gap("s", 0, 3)
     assert placeholder(step("leaf")) is None
+
+
+def test_at_the_nesting_cap_every_step_below_is_a_flat_child():
+    # The last nested level: its placeholder covers its 40 descendants, in execution order.
+    cap = step("cap", depth=MAX_NESTING - 1, ord=100, size=41, child_count=2)
+    assert placeholder(cap) == Gap("cap", 0, 40, first_ord=101)
+    below = step("below", depth=MAX_NESTING + 5, ord=120, size=3, child_count=1)
+    assert placeholder(below) is None and not expandable(below)
+    # A flat row's descendants follow it as siblings: a gap after it starts right after it.
+    assert position_of_row(Gap("cap", 21, 40, first_ord=101), below, cap) == 120
+    assert ids(Gap("cap", 0, 40, first_ord=101).fill(10, steps("x", "y"))) == [
+        Gap("cap", 0, 10, first_ord=101),
+        "x",
+        "y",
+        Gap("cap", 12, 40, first_ord=101),
+    ]
 
 
 def test_filling_a_gap_keeps_gaps_for_what_was_not_read():
@@ -131,3 +149,24 @@ def test_a_jump_reads_the_ancestors_and_a_window_of_siblings_around_each_unread_
     assert (parent_a, offset_a) == ("top", PAGE + 10 - PAGE // 2)
     assert len(window_a) == PAGE and middle in [s.id for s in window_a]
     assert (parent_b, offset_b, [s.id for s in window_b]) == (middle, 0, ["deep"])
+
+
+def test_a_jump_below_the_nesting_cap_reads_a_window_of_the_flat_steps(tmp_path):
+    depth = MAX_NESTING + 600
+    r = Run("chain")
+    r.steps = [step("s0")] + [step(f"s{i}", f"s{i - 1}") for i in range(1, depth)]
+    writer = StoreWriter(str(tmp_path / "chain.db"))
+    writer.add(finalize_run(r))
+    writer.finish()
+    store = opening(str(tmp_path / "chain.db")).connect()
+    try:
+        chain, windows = read_path(store, "chain", f"s{depth - 1}", frozenset({"s0"}))
+        gap = read_gap(store, "chain", Gap(f"s{MAX_NESTING - 1}", 3, 5, first_ord=MAX_NESTING))
+    finally:
+        store.close()
+    cap = f"s{MAX_NESTING - 1}"
+    assert chain == [f"s{i}" for i in range(MAX_NESTING)] + [f"s{depth - 1}"]
+    parent, offset, window = windows[-1]
+    assert parent == cap and offset == 599 - PAGE // 2
+    assert [s.id for s in window] == [f"s{MAX_NESTING + offset + i}" for i in range(600 - offset)]
+    assert [s.id for s in gap] == [f"s{MAX_NESTING + 3}", f"s{MAX_NESTING + 4}"]

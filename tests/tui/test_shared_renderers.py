@@ -69,3 +69,36 @@ def test_the_detail_pane_shows_branches_flags_and_counts_with_the_shared_rendere
     assert f"in branch      {HOSTILE_SHOWN}" in text
     assert "flags          ⚑ cycle" in text
     assert "steps     1 step, 0 failed" in rendered(run_summary(r))
+
+
+def test_the_model_and_token_parts_read_the_same_in_cli_text_and_the_viewer():
+    call = step("call", kind="llm", model=HOSTILE, provider="anthropic", tokens_in=1234, tokens_out=56)
+    call.tokens_cache_read, call.tokens_cache_write, call.tokens_reasoning = 1000, 0, 20
+    named = step("gpt-4o-mini", kind="llm", model="gpt-4o-mini")
+    r = finalize_run(run("r", call, named))
+    badge = present.model_badge(r.steps[0])
+    assert badge == (HOSTILE_SHOWN, present.STYLE["model"])
+    assert badge in step_segments(r.steps[0]) and HOSTILE_SHOWN in badges(r.steps[0]).plain
+    assert present.model_badge(r.steps[1]) is None  # the name says it already
+    detail = rendered(step_summary(r, r.steps[0]))
+    lines = [line.rstrip() for line in detail.splitlines()]
+    assert f"model     {HOSTILE_SHOWN}" in lines and "provider  anthropic" in lines
+    parts = [line.split() for line in lines[lines.index(next(x for x in lines if x.startswith("tokens out"))) + 1 :]]
+    assert parts[:3] == [
+        ["cache", "read", "1000", "1000", "1000"],
+        ["cache", "write", "0", "0", "0"],
+        ["reasoning", "20", "20", "20"],
+    ]
+    assert "reasoning" in detail and "  reasoning" in rendered(run_summary(r))
+    totals = present.run_totals(r).plain
+    assert totals.startswith("tokens in 1234 (cache read 1000 · write 0) · out 56 (reasoning 20)")
+    assert "(cache" not in rendered(step_summary(r, r.steps[1])).split("tokens in")[0]
+
+
+def test_show_prints_the_model_on_model_calls_and_the_token_parts_in_its_totals(tmp_path):
+    call = step("call", kind="llm", model="claude-sonnet-4-5", tokens_in=1234, tokens_out=56)
+    call.tokens_cache_read, call.tokens_reasoning = 1000, 20
+    src = write_jsonl(tmp_path / "runs.jsonl", [run("r", call)])
+    shown = CliRunner().invoke(main, ["show", src, "r", "--no-cache"]).stdout
+    assert "✓ call  [llm]  claude-sonnet-4-5" in shown
+    assert "tokens in 1234 (cache read 1000) · out 56 (reasoning 20)" in shown

@@ -6,7 +6,7 @@ from __future__ import annotations
 from builders import opening, run, step, write_store
 from textual.app import App, ComposeResult
 
-from tracetui.tui.messages import CompareRuns, OpenRun, RunListLoaded, StepTreeReady
+from tracetui.tui.messages import CompareRuns, OpenRun, RunListLoaded, RunMarked, StepTreeReady
 from tracetui.tui.pilot import settle, until
 from tracetui.tui.widgets.run_list import RunList
 from tracetui.tui.widgets.step_tree import StepTree
@@ -42,6 +42,9 @@ class Host(App):
     def on_run_list_loaded(self, message: RunListLoaded) -> None:
         self.received.append(message)
 
+    def on_run_marked(self, message: RunMarked) -> None:
+        self.received.append(message)
+
     def on_step_tree_ready(self, message: StepTreeReady) -> None:
         self.received.append(message)
 
@@ -55,8 +58,8 @@ async def test_the_run_list_reports_its_counts_and_posts_open_and_compare_intent
         host.widget.focus()
         await pilot.press("enter", "space", "j", "c")
         await settle(pilot)
-        intents = [m for m in host.received if isinstance(m, OpenRun | CompareRuns)]
-        assert intents == [OpenRun("new"), CompareRuns("new", "old")]
+        intents = [m for m in host.received if isinstance(m, OpenRun | RunMarked | CompareRuns)]
+        assert intents == [OpenRun("new"), RunMarked("new"), CompareRuns("new", "old")]
 
 
 async def test_the_step_tree_says_when_its_run_is_shown(tmp_path):

@@ -9,9 +9,11 @@ format is adding a module: no list here names them.
 
 from __future__ import annotations
 
+import errno
 import os
 import pkgutil
 import sqlite3
+import stat
 import sys
 import warnings
 from importlib import import_module
@@ -22,8 +24,10 @@ import orjson
 
 from .. import jsonsafe
 from ..errors import UnusableInput
+from ..sqlite_uri import problem as sqlite_problem
 from ..sqlite_uri import ro_uri  # also sources.ro_uri, for the format modules
 from .contract import (
+    Companions,
     GroupsInParallel,
     Head,
     InPlace,
@@ -31,6 +35,7 @@ from .contract import (
     ProblemSink,
     Source,
     SourceFile,
+    companions,
     groups_in_parallel,
     in_place,
     lines_in_parallel,
@@ -39,6 +44,7 @@ from .jsondoc import Document, JsonSyntaxError
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "Companions",
     "GroupsInParallel",
     "Head",
     "InPlace",
@@ -48,6 +54,7 @@ __all__ = [
     "Source",
     "SourceFile",
     "by_name",
+    "companions",
     "detect",
     "formats",
     "groups_in_parallel",
@@ -186,15 +193,46 @@ def _may_have_plugins() -> bool:
 
 
 def check_readable(path: str) -> None:
-    """Raise UnusableInput unless path is a non-empty readable regular file."""
-    if not os.path.exists(path):
-        raise UnusableInput(path, "no such file")
-    if os.path.isdir(path):
+    """Raise UnusableInput unless path is a non-empty readable regular file.
+
+    (A pipe such as `<(zcat x.gz)` never gets here: loading.prepare reads it into a private copy.)
+    """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise UnusableInput(path, _stat_problem(path, exc)) from None
+    if stat.S_ISDIR(st.st_mode):
         raise UnusableInput(path, "is a directory, not a trace file")
+    if not stat.S_ISREG(st.st_mode):
+        raise UnusableInput(path, f"is {_file_kind(st.st_mode)}, not a regular file")
     if not os.access(path, os.R_OK):
         raise UnusableInput(path, "permission denied")
-    if os.path.getsize(path) == 0:
+    if st.st_size == 0:
         raise UnusableInput(path, "the file is empty")
+
+
+def _stat_problem(path: str, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "a symlink loop (the links point at each other and never reach a file)"
+    if exc.errno == errno.ENOENT and os.path.islink(path):
+        return f"a broken symlink (it points to {os.readlink(path)!r}, which does not exist)"
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return "no such file"
+    if exc.errno == errno.EACCES:
+        return "permission denied"
+    return f"cannot read: {exc.strerror or exc}"
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
 
 
 def read_head(path: str) -> Head:
@@ -346,7 +384,7 @@ def sqlite_tables(path: str) -> dict[str, list[str]]:
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
-        raise UnusableInput(path, f"corrupt or unreadable SQLite database ({exc})") from None
+        raise UnusableInput(path, sqlite_problem(exc)) from None
 
 
 # -- detection ------------------------------------------------------------------------------------

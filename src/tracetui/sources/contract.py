@@ -1,9 +1,10 @@
 """What a format module is: the contract every module of `tracetui.sources` (and every plug-in) keeps.
 
 A format is one module (or any object with these attributes) that satisfies `Source`. It may also
-satisfy `InPlace` (a SQLite file queried where it lies) and one of the parallel-import protocols,
-`LinesInParallel` or `GroupsInParallel`; the importer asks `in_place()`, `lines_in_parallel()` and
-`groups_in_parallel()` below, never the module's attributes directly. A module that offers any hook
+satisfy `InPlace` (a SQLite file queried where it lies), one of the parallel-import protocols,
+`LinesInParallel` or `GroupsInParallel`, and `Companions` (runs read from more than one file); the
+importer asks `in_place()`, `lines_in_parallel()`, `groups_in_parallel()` and `companions()` below,
+never the module's attributes directly. A module that offers any hook
 of an optional protocol must offer all of it (tests/sources/test_contract.py checks every format).
 
 Modules of this package that are shared code rather than formats say so with `HELPER = True`.
@@ -141,6 +142,9 @@ class InPlace(Protocol):
     def views(self, conn: sqlite3.Connection, known_sort_keys: dict[str, str] | None = None) -> dict[str, str]:
         """Create TEMP views `runs` and `steps` with the store's columns (store.RUN_COLUMNS / STEP_COLUMNS).
 
+        Model calls without a reported cost can be priced in the view: the connection has the SQL
+        function tracetui_price(...), and pricing.view_costs() writes the steps' cost columns with it.
+
         Args:
             conn: a read-only connection to the file.
             known_sort_keys: what this call returned on an earlier connection to the same file, so
@@ -242,6 +246,28 @@ def one_record(report: ProblemSink, where: str, line: int | None, read: Callable
         return None
 
 
+@runtime_checkable
+class Companions(Protocol):
+    """Optional, for formats whose runs are read from other files too (a session and its subagents' files).
+
+    What the file's runs depend on is then more than the file: an import cache must be keyed on the
+    companions as well, and a folder import skips a companion, whose content is already inside the
+    run of the file that names it (a companion opened on its own is still read as a run of its own).
+    """
+
+    def companions(self, head: Head) -> list[str]:
+        """The other files this file's runs are read from, as they exist now.
+
+        Args:
+            head: the head of the file.
+
+        Returns:
+            Paths of existing files, sorted; [] when the runs need nothing but the file. Cheap: a
+            directory listing and the first line of a few files, never a read of the whole file.
+        """
+        ...
+
+
 def in_place(source: Source, head: Head) -> bool:
     """Whether `source` offers the InPlace hooks and says this file can be queried where it lies."""
     return isinstance(source, InPlace) and source.in_place(head)
@@ -255,3 +281,8 @@ def lines_in_parallel(source: Source, head: Head) -> bool:
 def groups_in_parallel(source: Source) -> bool:
     """Whether `source` offers GroupsInParallel (stage + run_from_group)."""
     return isinstance(source, GroupsInParallel)
+
+
+def companions(source: Source, head: Head) -> list[str]:
+    """The other files `source` reads this file's runs from ([] when it offers no Companions hook)."""
+    return source.companions(head) if isinstance(source, Companions) else []

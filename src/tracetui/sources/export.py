@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from .. import normalize
+from .. import normalize, usage
 from ..errors import UnusableInput
 from ..model import FLAG_DID_NOT_RUN, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
@@ -269,25 +269,45 @@ def _timestamp(rec: dict, name: str) -> str | None:
 
 
 _TOKEN_FIELDS = frozenset({"prompt_tokens", "completion_tokens", "input_tokens", "output_tokens", "usage"})
+# Kept in extra as the record has them: a total is no column (it helps read the counts, though).
+_TOTALS = frozenset({"total_tokens", "total_token_count", "totalTokenCount"})
 
 
-def _tokens(rec: dict) -> tuple[int | None, int | None]:
+def _tokens(rec: dict) -> usage.Tokens:
+    """The record's token counts (its own fields, else its usage object's) in the convention; what
+    was read leaves rec, the rest of a usage object stays in extra."""
     if rec.keys().isdisjoint(_TOKEN_FIELDS):
-        return None, None
-    tokens_in = normalize.integer(_take(rec, "prompt_tokens", "input_tokens"))
-    tokens_out = normalize.integer(_take(rec, "completion_tokens", "output_tokens"))
-    usage = rec.get("usage")
-    if isinstance(usage, dict):
-        rest = dict(usage)
-        if tokens_in is None:
-            tokens_in = normalize.integer(_take(rest, "prompt_tokens", "input_tokens"))
-        if tokens_out is None:
-            tokens_out = normalize.integer(_take(rest, "completion_tokens", "output_tokens"))
+        return usage.Tokens()
+    found = {"prompt_tokens": _take(rec, "prompt_tokens", "input_tokens")}
+    found["completion_tokens"] = _take(rec, "completion_tokens", "output_tokens")
+    details = rec.get("usage")
+    if isinstance(details, dict):
+        rest = dict(details)
+        if found["prompt_tokens"] is None:
+            found["prompt_tokens"] = _take(rest, "prompt_tokens", "input_tokens")
+        if found["completion_tokens"] is None:
+            found["completion_tokens"] = _take(rest, "completion_tokens", "output_tokens")
+        # The parts (cache, reasoning) in whichever provider's shape the object has.
+        found |= {k: rest.pop(k) for k in list(rest) if k in usage.USAGE_KEYS and k not in _IN_OUT_KEYS}
+        for key in _TOTALS & found.keys():
+            rest[key] = found[key]
         if rest:
             rec["usage"] = rest
         else:
             del rec["usage"]
-    return tokens_in, tokens_out
+    return usage.from_mapping(found)
+
+
+_IN_OUT_KEYS = frozenset({"prompt_tokens", "input_tokens", "completion_tokens", "output_tokens"})
+
+
+def _text_field(rec: dict, name: str) -> str | None:
+    """A text field taken out of rec; any other value stays in rec (so in extra)."""
+    value = rec.get(name)
+    if isinstance(value, str) and value:
+        del rec[name]
+        return value
+    return None
 
 
 def _duration(rec: dict, started: str | None, ended: str | None) -> float | None:
@@ -345,7 +365,7 @@ def run_from_record(record: dict, where: _Where, report: ProblemSink, envelope: 
         if raw_status != status:
             rec["raw_status"] = raw_status
     started, ended = _timestamp(rec, "started_at"), _timestamp(rec, "ended_at")
-    tokens_in, tokens_out = _tokens(rec)
+    tokens = _tokens(rec)
     run = Run(
         id=run_id,
         agent=normalize.ident(_take(rec, "agent_id")),
@@ -357,12 +377,11 @@ def run_from_record(record: dict, where: _Where, report: ProblemSink, envelope: 
         input=normalize.text(_take(rec, "input")),
         output=normalize.text(_take(rec, "output")),
         error=error,
-        tokens_in=tokens_in,
-        tokens_out=tokens_out,
         credits=normalize.number(_take(rec, "credits")),
         cost_usd=normalize.number(_take(rec, "cost_usd", "cost")),
         source_line=where.line,
     )
+    tokens.apply(run)
     if isinstance(rec.get("metadata"), dict):
         run.metadata = rec.pop("metadata")
     if envelope:
@@ -471,7 +490,7 @@ class _StepWalker:
         error = normalize.text(_take(rec, "error", "error_message")) or None
         status, did_not_run = self._status(rec, task, raw.get("started_at"), error)
         started, ended = _timestamp(rec, "started_at"), _timestamp(rec, "ended_at")
-        tokens_in, tokens_out = _tokens(rec)
+        tokens = _tokens(rec)
         name = _take(rec, "name", "title", "step_name")
         verdict = _take(rec, "verdict")
         step = Step(
@@ -489,8 +508,6 @@ class _StepWalker:
             input=normalize.text(_take(rec, "input")),
             output=normalize.text(_take(rec, "output")),
             error=error,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
             credits=normalize.number(_take(rec, "credits_used")),
             cost_usd=normalize.number(_take(rec, "cost_usd", "cost")),
             branch=task.branch,
@@ -501,6 +518,8 @@ class _StepWalker:
             definition_id=definition_id,
             extra=rec,
         )
+        tokens.apply(step)
+        step.model, step.provider = _text_field(rec, "model"), _text_field(rec, "provider")
         if did_not_run:
             step.flags.append(FLAG_DID_NOT_RUN)
         if task.continuation:
@@ -555,9 +574,9 @@ class _StepWalker:
         if raw is not None and raw != status:
             rec["raw_status"] = raw
         started, ended = _timestamp(rec, "started_at"), _timestamp(rec, "ended_at")
-        tokens_in, tokens_out = _tokens(rec)
+        tokens = _tokens(rec)
         name = _take(rec, "function_name")
-        return Step(
+        step = Step(
             id=step_id,
             parent_id=parent.id,
             seq=seq,
@@ -571,13 +590,13 @@ class _StepWalker:
             input=normalize.text(_take(rec, "input")),
             output=normalize.text(_take(rec, "output")),
             error=error,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
             credits=normalize.number(_take(rec, "credits_used")),
             cost_usd=normalize.number(_take(rec, "cost_usd", "cost")),
             definition_id=definition_id,
             extra=rec,
         )
+        tokens.apply(step)
+        return step
 
     def _split_credits(self, step: Step, tools: list[Step]) -> None:
         """A tool call's credits are part of its step's credits_used: the step keeps the rest."""

@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import normalize
+from .. import usage as tokens
 from ..errors import UnusableInput
-from ..model import Problem, Run, Step
+from ..model import TOKEN_PARTS, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .contract import one_record
 from .records import json_document_items, top_level_fields
@@ -141,13 +142,39 @@ def _build_run(sample: dict, index: int, eval_info: dict, path: str) -> Run:
 def _usage_totals(run: Run, usage: Any) -> None:
     if not isinstance(usage, dict) or not usage:
         return
-    per_model = [u for u in usage.values() if isinstance(u, dict)]
-    ins = [normalize.integer(u.get("input_tokens")) for u in per_model]
-    outs = [normalize.integer(u.get("output_tokens")) for u in per_model]
-    costs = [normalize.number(u.get("total_cost")) for u in per_model]
-    run.tokens_in = sum(i for i in ins if i is not None) if any(i is not None for i in ins) else None
-    run.tokens_out = sum(o for o in outs if o is not None) if any(o is not None for o in outs) else None
+    per_model = [_tokens(u) for u in usage.values() if isinstance(u, dict)]
+    for name in ("tokens_in", "tokens_out", *TOKEN_PARTS):
+        values = [v for t in per_model if (v := getattr(t, name)) is not None]
+        setattr(run, name, sum(values) if values else None)
+    costs = [normalize.number(u.get("total_cost")) for u in usage.values() if isinstance(u, dict)]
     run.cost_usd = sum(c for c in costs if c is not None) if any(c is not None for c in costs) else None
+
+
+def _tokens(usage: dict) -> tokens.Tokens:
+    """Inspect's ModelUsage: input_tokens leaves out input_tokens_cache_read and _write (so they are
+    added); output_tokens holds reasoning_tokens. total_tokens settles logs of builds that differ."""
+    return tokens.counted(
+        usage.get("input_tokens"),
+        usage.get("output_tokens"),
+        cache_read=usage.get("input_tokens_cache_read"),
+        cache_write=usage.get("input_tokens_cache_write"),
+        reasoning=usage.get("reasoning_tokens"),
+        input_has_cache=False,
+        output_has_reasoning=True,
+        total=usage.get("total_tokens"),
+    )
+
+
+_USAGE_READ = frozenset(
+    {
+        "input_tokens",
+        "output_tokens",
+        "input_tokens_cache_read",
+        "input_tokens_cache_write",
+        "reasoning_tokens",
+        "total_cost",
+    }
+)
 
 
 class _Resolver:
@@ -310,18 +337,21 @@ def _event_step(event: dict, seq: int, parent: str | None, resolve: _Resolver) -
         output = found if isinstance(found := event.get("output"), dict) else {}
         usage = found if isinstance(found := output.get("usage"), dict) else {}
         step.name, step.kind = normalize.text(event.get("model")) or "model", "llm"
+        # "provider/model" as Inspect names models; the response may name the exact version served.
+        step.provider, step.model = tokens.split_model(event.get("model"))
+        served = normalize.text(output.get("model"))
+        if served and step.provider and served.startswith(step.provider + "/"):
+            served = served[len(step.provider) + 1 :]
+        step.model = served or step.model
         step.input = normalize.text(resolve.model_input(event))
         step.output = _output_text(output)
-        step.tokens_in, step.tokens_out = (
-            normalize.integer(usage.get("input_tokens")),
-            normalize.integer(usage.get("output_tokens")),
-        )
+        _tokens(usage).apply(step)
         step.cost_usd = normalize.number(usage.get("total_cost"))
         step.ended_at = normalize.timestamp(event.get("completed"))
         step.duration_ms = _seconds(event.get("working_time")) or normalize.duration_between(
             step.started_at, step.ended_at
         )
-        step.extra = {k: usage[k] for k in usage if k not in ("input_tokens", "output_tokens", "total_cost")}
+        step.extra = {k: usage[k] for k in usage if k not in _USAGE_READ}
         for key in ("role", "retries", "cache", "traceback"):
             if event.get(key):
                 step.extra[key] = event[key]

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from .. import jsonsafe, normalize
+from .. import usage as tokens
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
@@ -73,6 +74,7 @@ _OBS_KNOWN = frozenset(
         "inputPrice",
         "outputPrice",
         "totalCost",
+        "model",
     }
 )
 _TRACE_KNOWN = frozenset(
@@ -286,10 +288,11 @@ def _step(obs: dict, seq: int) -> Step:
 def _usage(step: Step, obs: dict) -> None:
     details = found if isinstance(found := obs.get("usageDetails"), dict) else {}
     legacy = found if isinstance(found := obs.get("usage"), dict) else {}
-    step.tokens_in = _first_int(details, ("input", "prompt_tokens", "input_tokens")) or _nonzero(legacy.get("input"))
-    step.tokens_out = _first_int(details, ("output", "completion_tokens", "output_tokens")) or _nonzero(
-        legacy.get("output")
-    )
+    _tokens(details).apply(step)
+    if step.tokens_in is None:
+        step.tokens_in = _nonzero(legacy.get("input"))
+    if step.tokens_out is None:
+        step.tokens_out = _nonzero(legacy.get("output"))
     if step.tokens_out is None and step.tokens_in is not None and "output" in details:
         step.tokens_out = 0
     rest = {k: v for k, v in details.items() if k not in ("input", "output", "total")}
@@ -303,13 +306,43 @@ def _usage(step: Step, obs: dict) -> None:
     if cost is None:
         cost = normalize.number(obs.get("calculatedTotalCost", obs.get("totalCost")))
     step.cost_usd = cost
+    step.model = normalize.text(obs.get("model")) or None
 
 
-def _first_int(values: dict, keys: tuple[str, ...]) -> int | None:
-    for key in keys:
-        if values.get(key) is not None:
-            return normalize.integer(values[key])
-    return None
+def _tokens(details: dict) -> tokens.Tokens:
+    """Langfuse's usage types are disjoint ("input" is what no other input type counts: its SDKs
+    subtract the cached and audio tokens from it) and add up to the total, so every type named
+    input is summed into tokens_in and every type named output into tokens_out. Where "total" says
+    the cache and reasoning types overlap "input" and "output" instead, they are not added again."""
+    if any(k in details for k in _PLAIN):  # OpenAI- or Anthropic-shaped usage kept as it came
+        return tokens.from_mapping(details)
+    found: dict[str, list[int]] = {"in": [], "out": [], "cache_read": [], "cache_write": [], "reasoning": []}
+    for key, raw in details.items():
+        name, value = key.lower(), normalize.integer(raw)
+        if value is None or "total" in name or "priority" in name:
+            continue  # priority-tier counts overlap the others (Langfuse does not subtract them)
+        if "output" in name or "completion" in name:
+            found["reasoning" if "reasoning" in name or "thought" in name else "out"].append(value)
+        elif "input" in name or "prompt" in name or name.startswith("cache"):
+            part = "cache_write" if "creation" in name or "write" in name else "cache_read"
+            found[part if "cache" in name else "in"].append(value)
+    return tokens.counted(
+        _sum(found["in"]),
+        _sum(found["out"]),
+        cache_read=_sum(found["cache_read"]),
+        cache_write=_sum(found["cache_write"]),
+        reasoning=_sum(found["reasoning"]),
+        input_has_cache=False,
+        output_has_reasoning=False,
+        total=details.get("total"),
+    )
+
+
+def _sum(values: list[int]) -> int | None:
+    return sum(values) if values else None
+
+
+_PLAIN = ("input_tokens", "prompt_tokens")
 
 
 def _nonzero(value: Any) -> int | None:

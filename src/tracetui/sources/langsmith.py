@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import normalize
+from .. import usage as tokens
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .contract import StagedRecords
@@ -209,20 +210,38 @@ def _unwrap(payload: Any, key: str) -> Any:
 
 
 def _usage(step: Step, record: dict, metadata: dict) -> None:
+    """Usage as LangChain counts it (usage_metadata: input and output tokens hold their details, as
+    the convention wants), else the OpenAI-shaped llm_output.token_usage, else the run's own fields."""
     usage = metadata.get("usage_metadata")
     outputs = record.get("outputs")
     if not isinstance(usage, dict) and isinstance(outputs, dict):
         usage = outputs.get("usage_metadata")
         if not isinstance(usage, dict) and isinstance(outputs.get("llm_output"), dict):
             legacy = outputs["llm_output"].get("token_usage")
-            if isinstance(legacy, dict):
-                usage = {"input_tokens": legacy.get("prompt_tokens"), "output_tokens": legacy.get("completion_tokens")}
+            usage = legacy if isinstance(legacy, dict) else None
     usage = usage if isinstance(usage, dict) else {}
-    step.tokens_in = normalize.integer(usage.get("input_tokens", record.get("prompt_tokens")))
-    step.tokens_out = normalize.integer(usage.get("output_tokens", record.get("completion_tokens")))
+    shape = {
+        "input_tokens": usage.get("input_tokens", usage.get("prompt_tokens", record.get("prompt_tokens"))),
+        "output_tokens": usage.get("output_tokens", usage.get("completion_tokens", record.get("completion_tokens"))),
+        # The LangSmith API's run fields carry the same details as usage_metadata, under other names.
+        "input_token_details": usage.get("input_token_details", record.get("prompt_token_details")),
+        "output_token_details": usage.get("output_token_details", record.get("completion_token_details")),
+        "prompt_tokens_details": usage.get("prompt_tokens_details"),
+        "completion_tokens_details": usage.get("completion_tokens_details"),
+    }
+    tokens.from_mapping(shape).apply(step)
     cost = normalize.number(usage.get("total_cost", record.get("total_cost")))
     if cost is None:
         parts = [normalize.number(usage.get(k)) for k in ("input_cost", "output_cost")]
         if any(p is not None for p in parts):
             cost = sum(p or 0.0 for p in parts)
     step.cost_usd = cost
+    # LangChain's tracer names the model and its provider in the run's metadata (ls_*), the model
+    # also in the invocation parameters.
+    extra_field = record.get("extra")
+    invocation = extra_field.get("invocation_params") if isinstance(extra_field, dict) else None
+    invocation = invocation if isinstance(invocation, dict) else {}
+    step.model = normalize.text(
+        metadata.get("ls_model_name") or invocation.get("model") or invocation.get("model_name")
+    )
+    step.provider = normalize.text(metadata.get("ls_provider"))

@@ -1,7 +1,9 @@
 """tracetui's own SQLite store schema (what `tracetui import` writes; see docs/formats.md).
 
-A complete store is queried in place, read-only. A database in the same shape that was written by
-other tools (derived columns missing, no `meta` table) is read row by row and imported instead.
+A complete store is queried in place, read-only; one written by an older tracetui (schema version 1,
+without the columns added since) too, through TEMP views that give those columns as NULL. A database
+in the same shape that was written by other tools (derived columns missing, no `meta` table) is read
+row by row and imported instead.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from collections.abc import Iterator
 
 from .. import normalize
 from ..model import SOURCE_RUN_FIELDS, SOURCE_STEP_FIELDS, Problem, Run, Step
-from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS
+from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS, view_columns
 from ..store.reader import undecoded_text
-from ..store.schema import typed
+from ..store.schema import ADDED_RUN_COLUMNS, ADDED_STEP_COLUMNS, typed
 from . import Head, ProblemSink, SourceFile, ro_uri
 from . import sqlsql as q
 
@@ -34,7 +36,9 @@ def sniff(head: Head) -> bool:
 
 def in_place(head: Head) -> bool:
     tables = head.tables
-    if not set(RUN_COLUMNS) <= set(tables.get("runs", ())) or not set(STEP_COLUMNS) <= set(tables.get("steps", ())):
+    if not set(RUN_COLUMNS) - ADDED_RUN_COLUMNS <= set(tables.get("runs", ())):
+        return False
+    if not set(STEP_COLUMNS) - ADDED_STEP_COLUMNS <= set(tables.get("steps", ())):
         return False
     try:
         conn = sqlite3.connect(ro_uri(head.path), uri=True)
@@ -48,23 +52,31 @@ def in_place(head: Head) -> bool:
 
 
 def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict[str, str]:
-    """Nothing to do, the tables are the store: unless a run row has no id.
+    """Nothing to do when the tables are the store; else TEMP views `runs` and `steps` over its tables
+    (found before them by name).
 
-    Such a row is shown as row-N (its rowid) through a TEMP view that hides the table, and listed
-    with the problems. `id IS NULL` is answered from the primary key's index, so a file without
-    such rows pays nothing.
+    A store of an older schema version gets NULL for the columns it lacks. A run row without an id
+    is shown as row-N (its rowid) and listed with the problems; `id IS NULL` is answered from the
+    primary key's index, so a file without such rows pays nothing.
     """
     no_id = "(id IS NULL OR id = '')"
-    if not q.has_rowid(conn, "runs") or conn.execute(f"SELECT 1 FROM runs WHERE {no_id} LIMIT 1").fetchone() is None:
-        return {}
-    columns = ", ".join(f"main.runs.{q.ident(c)}" for c in RUN_COLUMNS if c != "id")
-    conn.execute(
-        f"CREATE TEMP VIEW runs AS SELECT coalesce(nullif(id, ''), 'row-' || rowid) AS id, {columns} FROM main.runs"
-    )
-    missing = f"SELECT NULL, rowid, 'row-' || rowid, 'the run row has no id: shown as row-' || rowid FROM main.runs WHERE {no_id}"
-    has_problems = conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'problems'").fetchone() is not None
-    stored = "SELECT n, line, run_id, message FROM main.problems UNION ALL " if has_problems else ""
-    conn.execute(f"CREATE TEMP VIEW problems AS {stored}{missing}")
+    nameless = q.has_rowid(conn, "runs") and conn.execute(f"SELECT 1 FROM runs WHERE {no_id} LIMIT 1").fetchone()
+    for table, columns in (("runs", RUN_COLUMNS), ("steps", STEP_COLUMNS)):
+        present = {r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")}
+        given = {col: f"t.{q.ident(col)}" for col in columns if col in present}
+        if table == "runs" and nameless:
+            given["id"] = "coalesce(nullif(t.id, ''), 'row-' || t.rowid)"
+        elif set(columns) <= present:
+            continue
+        conn.execute(f"CREATE TEMP VIEW {table} AS SELECT {view_columns(columns, given)} FROM main.{table} t")
+    if nameless:
+        missing = (
+            "SELECT NULL, rowid, 'row-' || rowid, 'the run row has no id: shown as row-' || rowid"
+            f" FROM main.runs WHERE {no_id}"
+        )
+        has_problems = conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'problems'").fetchone()
+        stored = "SELECT n, line, run_id, message FROM main.problems UNION ALL " if has_problems else ""
+        conn.execute(f"CREATE TEMP VIEW problems AS {stored}{missing}")
     return {}
 
 

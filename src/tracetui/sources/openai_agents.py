@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import normalize
+from .. import usage as tokens
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .contract import StagedRecords
@@ -166,14 +167,16 @@ def _step(record: dict, seq: int) -> Step:
     usage = found if isinstance(found := data.get("usage"), dict) else None
     step.extra = {k: v for k, v in data.items() if k not in _DATA_SHOWN and v is not None}
     if span_type in ("generation", "response") and usage:
-        step.tokens_in = normalize.integer(usage.get("input_tokens", usage.get("prompt_tokens")))
-        step.tokens_out = normalize.integer(usage.get("output_tokens", usage.get("completion_tokens")))
+        # OpenAI's shape: input_tokens holds the cached tokens, output_tokens the reasoning.
+        tokens.from_mapping(usage).apply(step)
         step.extra["usage_details"] = {k: v for k, v in usage.items() if k not in ("input_tokens", "output_tokens")}
     elif usage:
         step.extra["usage"] = usage  # a total of other spans: shown, never added again
     if span_type == "generation" and isinstance(data.get("input"), list):
         step.extra["input_items"] = data["input"]
-    if data.get("model") is not None:
+    if span_type in ("generation", "response"):
+        step.model = normalize.text(data.get("model"))
+    elif data.get("model") is not None:
         step.extra["model"] = data["model"]
     if span_type == "handoff":
         step.extra.update(from_agent=data.get("from_agent"), to_agent=data.get("to_agent"))

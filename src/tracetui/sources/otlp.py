@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from .. import jsonsafe, normalize
+from .. import usage as tokens
 from ..errors import UnusableInput
-from ..model import Problem, Run, Step
+from ..model import TOKEN_PARTS, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .contract import StagedRecords, one_record
 from .jsondoc import Document, JsonSyntaxError
@@ -77,11 +78,35 @@ _OUTPUT_KEYS = (
 )
 _TOKENS_IN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
 _TOKENS_OUT_KEYS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion")
+# Both conventions count the cache inside the input and the reasoning inside the output; the parts:
+_CACHE_READ_KEYS = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "llm.token_count.prompt_details.cache_read",
+)
+_CACHE_WRITE_KEYS = (
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens",
+    "gen_ai.usage.cache_write_input_tokens",
+    "llm.token_count.prompt_details.cache_write",
+)
+_REASONING_KEYS = (
+    "gen_ai.usage.reasoning.output_tokens",
+    "gen_ai.usage.details.reasoning_tokens",  # pydantic-ai (OpenAI's reasoning tokens)
+    "gen_ai.usage.details.thoughts_tokens",  # pydantic-ai (Gemini's thoughts, counted in its output)
+    "llm.token_count.completion_details.reasoning",
+)
+_TOKENS_TOTAL_KEYS = ("gen_ai.usage.total_tokens", "llm.token_count.total")
+_TOKEN_KEYS = _TOKENS_IN_KEYS + _TOKENS_OUT_KEYS + _CACHE_READ_KEYS + _CACHE_WRITE_KEYS + _REASONING_KEYS
 _COST_KEYS = ("operation.cost", "llm.cost.total", "gen_ai.usage.cost")
+# The model that answered (the response's, else the one asked for) and who served it.
+_MODEL_KEYS = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
+_PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
 _AGENT_KEYS = ("gen_ai.agent.name", "agent_name", "agent.name")
 _SESSION_KEYS = ("gen_ai.conversation.id", "session.id")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+TOKEN_FIELDS = ("tokens_in", "tokens_out", *TOKEN_PARTS)
 
 
 # ---- detection ---------------------------------------------------------------------------------
@@ -119,14 +144,33 @@ def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging)
         problems += 1
         report(problem)
 
-    last_resource, last_json = None, None
     spans = 0
-    for line, resource, scope, span in _records(head, source, counted):
-        norm = one_record(counted, "a span", line, _from_otlp if resource is not None else _from_console, span)
+    for line, trace, staged in _staged(_records(head, source, counted), counted):
+        staging.add(trace, staged, line)
+        spans += 1
+    if spans == 0 and problems:
+        raise UnusableInput(head.path, f"looks like OTLP JSON but no span could be read ({problems} problems)")
+
+
+def envelope_spans(record: dict, report: ProblemSink) -> Iterator[tuple[str, dict]]:
+    """(trace id, staged span) for every span of one OTLP JSON envelope ({"resourceSpans": [...]}, the body
+    of an OTLP/HTTP export request), staged as a file's are; a span that cannot be read is reported and
+    skipped. run_from_group() turns a trace's staged spans into its run."""
+    for _, trace, staged in _staged(((None, r, s, span) for r, s, span in _envelope(record, None, report)), report):
+        yield trace, staged
+
+
+def _staged(
+    records: Iterable[tuple[int | None, Any, Any, dict]], report: ProblemSink
+) -> Iterator[tuple[int | None, str, dict]]:
+    """(line, trace id, staged span) for each (line, resource, scope, raw span) that can be read."""
+    last_resource, last_json = None, None
+    for line, resource, scope, span in records:
+        norm = one_record(report, "a span", line, _from_otlp if resource is not None else _from_console, span)
         if norm is None:
             continue
         if isinstance(norm, str):
-            counted(Problem(f"span skipped: {norm}", line=line))
+            report(Problem(f"span skipped: {norm}", line=line))
             continue
         attrs = resource if resource is not None else _console_resource(span)
         if attrs is not last_resource:  # spans of one envelope share its resource object: encode it once
@@ -135,10 +179,7 @@ def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging)
         staged = _stage(norm, scope)
         # Each span carries its resource, so a trace can be turned into a run with nothing else at hand.
         staged["resource"] = last_json
-        staging.add(norm["trace"], staged, line)
-        spans += 1
-    if spans == 0 and problems:
-        raise UnusableInput(head.path, f"looks like OTLP JSON but no span could be read ({problems} problems)")
+        yield line, norm["trace"], staged
 
 
 def _records(head: Head, source: SourceFile, report: ProblemSink) -> Iterator[tuple[int | None, Any, Any, dict]]:
@@ -536,10 +577,13 @@ def _stage(n: dict, scope: Any) -> dict:
     in_key, raw_in = _first(attrs, _INPUT_KEYS)
     out_key, raw_out = _first(attrs, _OUTPUT_KEYS)
     usage = {}
-    for keys in (_TOKENS_IN_KEYS, _TOKENS_OUT_KEYS, _COST_KEYS):
+    for keys in (_TOKENS_IN_KEYS, _TOKENS_OUT_KEYS, _CACHE_READ_KEYS, _CACHE_WRITE_KEYS, _REASONING_KEYS, _COST_KEYS):
         key, value = _first(attrs, keys)
         if key is not None:
             usage[key] = attrs.pop(key)
+    total_key = _first(attrs, _TOKENS_TOTAL_KEYS)[0]
+    if total_key is not None:
+        usage[total_key] = attrs[total_key]  # stays in extra too: read only to check what the counts hold
     for key in (in_key, out_key):
         if key is not None:
             attrs.pop(key)
@@ -566,6 +610,8 @@ def _stage(n: dict, scope: Any) -> dict:
         "input": normalize.text(raw_in),
         "output": normalize.text(raw_out),
         "error": _error_text(n, attrs) if failed else None,
+        "model": normalize.text(_first(attrs, _MODEL_KEYS)[1]) if kind == "llm" else None,
+        "provider": normalize.text(_first(attrs, _PROVIDER_KEYS)[1]) if kind == "llm" else None,
         "events": [{**e, "time": normalize.timestamp(e["time"])} for e in n["events"]],
         "extra": extra,
     }
@@ -599,8 +645,17 @@ def _error_text(n: dict, attrs: dict) -> str:
 
 
 def _apply_usage(step: Step, usage: dict) -> None:
-    step.tokens_in = normalize.integer(_first(usage, _TOKENS_IN_KEYS)[1])
-    step.tokens_out = normalize.integer(_first(usage, _TOKENS_OUT_KEYS)[1])
+    tokens.counted(
+        _first(usage, _TOKENS_IN_KEYS)[1],
+        _first(usage, _TOKENS_OUT_KEYS)[1],
+        cache_read=_first(usage, _CACHE_READ_KEYS)[1],
+        cache_write=_first(usage, _CACHE_WRITE_KEYS)[1],
+        reasoning=_first(usage, _REASONING_KEYS)[1],
+        input_has_cache=True,
+        output_has_reasoning=True,
+        # Some instrumentations (Strands on Bedrock) leave the cache out of input_tokens; their total tells.
+        total=_first(usage, _TOKENS_TOTAL_KEYS)[1],
+    ).apply(step)
     step.cost_usd = normalize.number(_first(usage, _COST_KEYS)[1])
 
 
@@ -644,7 +699,7 @@ def run_from_group(trace_id: str, records: StagedRecords, report: ProblemSink) -
 def _count_innermost_usage(steps: list[Step], staged: list[dict]) -> None:
     """Keep tokens and cost only where no descendant reports them too; the rest go back to extra."""
     parent_of = {s.id: s.parent_id for s in steps}
-    groups = (("tokens_in", "tokens_out"), _TOKENS_IN_KEYS + _TOKENS_OUT_KEYS), (("cost_usd",), _COST_KEYS)
+    groups = (TOKEN_FIELDS, _TOKEN_KEYS), (("cost_usd",), _COST_KEYS)
     for fields, keys in groups:
         covered: set[str] = set()  # spans with a usage-reporting descendant
         for step in steps:

@@ -207,6 +207,8 @@ def _timed(step: Step, timing: Any) -> None:
 
 
 def _usage(step: Step, usage: Any) -> None:
+    # smolagents' TokenUsage has input and output only, as its model classes read them from the
+    # provider's prompt and completion counts (cache and reasoning inside): nothing to add.
     if isinstance(usage, dict):
         step.tokens_in = normalize.integer(usage.get("input_tokens"))
         step.tokens_out = normalize.integer(usage.get("output_tokens"))
@@ -225,9 +227,8 @@ def _planning(entry: dict, index: int, prefix: str, parent: str | None, model_id
     )
     _timed(step, entry.get("timing"))
     _usage(step, entry.get("token_usage"))
+    step.model = normalize.text(model_id)
     step.extra = {k: v for k, v in entry.items() if k not in _PLAN_KNOWN and v is not None}
-    if model_id is not None:
-        step.extra["model_id"] = model_id
     return step
 
 
@@ -307,8 +308,7 @@ def _add_action(
     raw = entry["model_output_message"].get("raw") if isinstance(entry.get("model_output_message"), dict) else None
     if raw is not None:
         step.extra["raw"] = raw
-    if model_id is not None:
-        step.extra["model_id"] = model_id
+    step.model = normalize.text(model_id)
     if error:
         step.extra["error_type"] = error.get("type")
 

@@ -56,3 +56,56 @@ def has_rowid(conn, table: str) -> bool:
     except sqlite3.OperationalError:
         return False
     return True
+
+
+def json_path(*keys: str) -> str:
+    """A quoted JSON path to nested object keys (each key quoted, so dots inside keys are literal)."""
+    return quote("$" + "".join(f'."{key}"' for key in keys))
+
+
+def json_at(column: str, *keys: str) -> str:
+    """The value at keys inside a JSON column; NULL when the column is not valid JSON."""
+    return f"(CASE WHEN json_valid({column}) THEN json_extract({column}, {json_path(*keys)}) END)"
+
+
+# Counts and amounts beyond this are not real (a trillion tokens in one call): left out, so a sum over
+# a million of them still fits SQLite's 64-bit integers.
+MAGNITUDE = 10**12
+
+
+def _number(value: str, typed: str, as_integer: bool) -> str:
+    kept = f"CAST({value} AS INTEGER)" if as_integer else f"({value} + 0.0)"
+    return f"(CASE WHEN {typed} IN ('integer', 'real') AND abs({value}) < {MAGNITUDE} THEN {kept} END)"
+
+
+def count(column: str, *keys: str) -> str:
+    """A token count: a number (column value, or at keys in its JSON) truncated to an integer, else NULL.
+
+    Strict on purpose (no numeric text, nothing beyond MAGNITUDE): sqlite_steps.count is its twin
+    for steps built in Python.
+    """
+    if keys:
+        path = json_path(*keys)
+        inner = _number(f"json_extract({column}, {path})", f"json_type({column}, {path})", True)
+        return f"(CASE WHEN json_valid({column}) THEN {inner} END)"
+    return _number(column, f"typeof({column})", True)
+
+
+def money(column: str, *keys: str) -> str:
+    """An amount: a number (column value, or at keys in its JSON), else NULL; twin of sqlite_steps.money."""
+    if keys:
+        path = json_path(*keys)
+        inner = _number(f"json_extract({column}, {path})", f"json_type({column}, {path})", False)
+        return f"(CASE WHEN json_valid({column}) THEN {inner} END)"
+    return _number(column, f"typeof({column})", False)
+
+
+def exception_text(events: str) -> str:
+    """'type: message' of the first `exception` event in a JSON array of OpenTelemetry events, or NULL."""
+    kind, message = (
+        f"nullif(json_extract(e.value, '$.attributes.\"exception.{k}\"'), '')" for k in ("type", "message")
+    )
+    return (
+        f"(SELECT coalesce({kind} || ': ' || {message}, {kind}, {message}) FROM json_each({json_array(events)}) e"
+        " WHERE e.type = 'object' AND json_extract(e.value, '$.name') = 'exception' LIMIT 1)"
+    )

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from .. import jsonsafe
+from ..analysis import GroupStats
 from ..errors import NotFound
 from ..model import FAILED_STATUSES, Problem, Run, Step, step_tree
 from ..sqlite_uri import ro_uri
@@ -22,6 +23,7 @@ from .schema import (
     typed,
 )
 from .sort_keys import BY_NAME, SORT_KEYS, STARTED
+from .stats import Scope
 
 _FAILED_SQL = ", ".join(f"'{status}'" for status in sorted(FAILED_STATUSES))
 
@@ -31,6 +33,10 @@ class RunFilter:
     status: str | Sequence[str] | None = None
     agent: str | Sequence[str] | None = None
     search: str | None = None
+    model: str | None = None  # runs with a call of this model
+    tool: str | None = None  # runs with a call of this tool
+    since: str | None = None  # runs started at or after this ISO time (UTC, as stored)
+    until: str | None = None  # … and before this one
 
     def where(self) -> tuple[str, list[Any]]:
         clauses, args = [], []
@@ -47,7 +53,24 @@ class RunFilter:
                 " OR session LIKE ? ESCAPE '\\')"
             )
             args.extend([like] * 4)
+        if self.model is not None:
+            clauses.append("id IN (SELECT run_id FROM steps WHERE model = ?)")
+            args.append(self.model)
+        if self.tool is not None:
+            clauses.append("id IN (SELECT run_id FROM steps WHERE kind = 'tool' AND name = ?)")
+            args.append(self.tool)
+        if self.since is not None:
+            clauses.append("started_at >= ?")
+            args.append(self.since)
+        if self.until is not None:
+            clauses.append("started_at < ?")
+            args.append(self.until)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    @property
+    def active(self) -> bool:
+        """Whether it leaves any run out."""
+        return self.where()[0] != ""
 
 
 def _decode(row: sqlite3.Row, json_defaults: dict[str, Any]) -> dict[str, Any]:
@@ -57,17 +80,6 @@ def _decode(row: sqlite3.Row, json_defaults: dict[str, Any]) -> dict[str, Any]:
             value = values[key]
             values[key] = orjson.loads(value) if value else default()
     return values
-
-
-def _sql_number(column: str) -> str:
-    """column where it holds a usable number, else NULL: what schema.typed makes of it, in SQL."""
-    return (
-        f"(CASE WHEN typeof({column}) IN ('integer', 'real') AND {column} BETWEEN -1e300 AND 1e300 THEN {column} END)"
-    )
-
-
-def _sql_text(column: str) -> str:
-    return f"(CASE WHEN {column} IS NULL OR typeof({column}) = 'text' THEN {column} ELSE CAST({column} AS TEXT) END)"
 
 
 def undecoded_text(data: bytes) -> str:
@@ -92,12 +104,14 @@ class Store:
         path: str,
         sort_keys: dict[str, str] | None = None,
         trusted: bool = True,
+        estimated: bool = True,
     ):
         """sort_keys: ORDER BY expressions an in-place source uses instead of the table's (by name).
 
         trusted: False for a file tracetui did not write (a source read in place): any column of any
         row may hold any type, so every value is made its column's type as it is read (schema.typed),
         and what had to be changed is listed with the problems.
+        estimated: whether model calls without a cost were priced (False with --no-estimate).
         """
         unknown = set(sort_keys or ()) - set(BY_NAME)
         if unknown:
@@ -108,6 +122,7 @@ class Store:
         self.label = label  # the file the user named
         self.source_format = source_format
         self.path = path  # the SQLite file queried (the source itself, or its cache)
+        self.estimated = estimated
         self.trusted = trusted
         self._undecoded = False  # text that is not UTF-8 was met: read with undecoded_text from then on
         self._value_problems: dict[tuple[str, str | None, str | None], Problem] = {}
@@ -238,6 +253,21 @@ class Store:
             )
         return self._run(rows[0]) if rows else None
 
+    def models(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The models each run's model calls used (by how many calls, then name); runs with none left out."""
+        counts: dict[str, list[tuple[int, str]]] = {}
+        for start in range(0, len(run_ids), 500):
+            chunk = list(run_ids[start : start + 500])
+            sql = (
+                f"SELECT run_id, model, count(*) FROM steps WHERE run_id IN ({', '.join('?' * len(chunk))})"
+                " AND model IS NOT NULL GROUP BY run_id, model"
+            )
+            for run_id, model, n in self._iter_rows(sql, chunk):
+                if not self.trusted:  # a file read in place: a model may be a number, a BLOB, anything
+                    run_id, model = self._id(run_id), self._typed({"model": model}, "models")["model"]
+                counts.setdefault(run_id, []).append((-n, model))
+        return {run_id: [model for _, model in sorted(pairs)] for run_id, pairs in counts.items()}
+
     def agents(self) -> list[str]:
         agents = [r[0] for r in self._rows("SELECT DISTINCT agent FROM runs WHERE agent IS NOT NULL ORDER BY agent")]
         if self.trusted:
@@ -275,6 +305,14 @@ class Store:
             rows = self._rows(
                 f"SELECT {cols} FROM steps WHERE run_id = ? AND parent_id = ? ORDER BY seq{page}", (run_id, parent_id)
             )
+        return [self._step(r) for r in rows]
+
+    def steps_from(self, run_id: str, first_ord: int, *, limit: int) -> list[Step]:
+        """Up to `limit` steps in execution order from position `first_ord` on (no payload columns)."""
+        cols = ", ".join(STEP_TREE_COLUMNS)
+        rows = self._iter_rows(
+            f"SELECT {cols} FROM steps WHERE run_id = ? AND ord >= ? ORDER BY ord LIMIT ?", (run_id, first_ord, limit)
+        )
         return [self._step(r) for r in rows]
 
     def count_children(self, run_id: str, parent_id: str | None) -> int:
@@ -330,28 +368,35 @@ class Store:
         return run
 
     def _step(self, row: sqlite3.Row) -> Step:
+        values: dict[str, Any] | None = None
         if self.trusted:
             try:
-                return Step(**_decode(row, {"flags": list, "events": list, "extra": dict}))
+                values = _decode(row, {"flags": list, "events": list, "extra": dict})
             except orjson.JSONDecodeError:
                 self.trusted = False
-        return Step(**self._typed(dict(zip(row.keys(), row, strict=False)), "steps"))
+        if values is None:
+            values = self._typed(dict(zip(row.keys(), row, strict=False)), "steps")
+        values["cost_estimated"] = bool(values.get("cost_estimated"))  # stored 0/1, NULL in older stores
+        return Step(**values)
 
     # -- store-wide -----------------------------------------------------------------------------
-    def stats(self, by: str | None = None) -> list:
-        """Per-group GroupStats (by 'agent' or 'status'; one 'all' group otherwise)."""
-        from ..analysis import group_stats
+    def stats(self, by: str | None = None, flt: RunFilter | None = None) -> list[GroupStats]:
+        """Per-group stats of the runs `flt` keeps: by one of stats.GROUPINGS (agent, status, session,
+        day, hour: groups of runs; model, tool: groups of calls), or one 'all' group."""
+        with self.stats_scope(flt) as scope:
+            return scope.groups(by)
 
-        group = {"agent": "agent", "status": "status", None: "'all'"}[by]
-        numbers = ("duration_ms", "total_tokens_in", "total_tokens_out", "total_credits", "total_cost_usd")
-        sql = f"SELECT {group} AS grp, status, {', '.join(numbers)} FROM runs"
-        if not self.trusted:
-            # Typed in SQL, not per row in Python (stats reads every run); over a materialized copy,
-            # because a view's column would be computed again for every mention of it.
-            typed_columns = [_sql_text("grp"), _sql_text("status"), *map(_sql_number, numbers)]
-            sql = f"WITH r AS MATERIALIZED ({sql}) SELECT {', '.join(typed_columns)} FROM r"
-        rows = self._iter_rows(sql)
-        return group_stats(self._readable(row) for row in rows)
+    def stats_scope(self, flt: RunFilter | None = None) -> Scope:
+        """The runs `flt` keeps, held for several stats questions (close it, or use it in a with).
+
+        For a file read in place the values are typed in SQL as they are copied (stats reads every
+        run: not per row in Python), and its answers are read as every other query's (_readable).
+        """
+        where, args = (flt or RunFilter()).where()
+        return Scope(self.conn, where, args, priced=self.estimated, typed=not self.trusted, read=self._readable_rows)
+
+    def _readable_rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        return [self._readable(row) for row in self._iter_rows(sql, args)]
 
     def _readable(self, row: sqlite3.Row) -> tuple:
         """A row's values, with text that is not UTF-8 (once the file has shown some) as \\xNN."""

@@ -17,10 +17,12 @@ from typing import Any
 import orjson
 
 from .. import jsonsafe, normalize
-from ..model import KINDS, STEP_STATUSES, TOTAL_FIELDS, Run, Step
+from ..model import ESTIMATED_COST, KINDS, ROLLED_UP_FIELDS, STEP_STATUSES, TOKEN_PARTS, Run, Step
 
 # Raise it when the columns change: the import cache keys on it, so older cached imports are not reused.
-SCHEMA_VERSION = 1
+# 2: token parts (tokens_cache_read, tokens_cache_write, tokens_reasoning) and their totals; steps' model, provider.
+# 3: estimated costs: steps' cost_estimated, and the estimated part of every cost total (*_cost_estimated_usd).
+SCHEMA_VERSION = 3
 
 # Column order matters: SQLite reads a row up to the last column a query needs, so the large
 # payload columns come last and list/tree queries never touch them.
@@ -46,6 +48,11 @@ RUN_COLUMNS: dict[str, type] = {
     "total_tokens_out": int,
     "total_credits": float,
     "total_cost_usd": float,
+    **{name: int for name in TOKEN_PARTS},
+    **{f"steps_{name}": int for name in TOKEN_PARTS},
+    **{f"total_{name}": int for name in TOKEN_PARTS},
+    f"steps_{ESTIMATED_COST}": float,
+    f"total_{ESTIMATED_COST}": float,
     "error": str,
     "flags": str,
     "source_file": str,
@@ -81,6 +88,12 @@ STEP_COLUMNS: dict[str, type] = {
     "sub_tokens_out": int,
     "sub_credits": float,
     "sub_cost_usd": float,
+    **{name: int for name in TOKEN_PARTS},
+    **{f"sub_{name}": int for name in TOKEN_PARTS},
+    "cost_estimated": int,
+    f"sub_{ESTIMATED_COST}": float,
+    "model": str,
+    "provider": str,
     "branch": str,
     "chosen_branch": str,
     "verdict": str,
@@ -96,8 +109,30 @@ STEP_COLUMNS: dict[str, type] = {
     "output": str,
 }
 
+# Columns a store of schema version 1 lacks (and of version 2: the estimated-cost ones). Such a store is
+# still read in place, these columns NULL (it never held their values); see sources/native_sqlite.py.
+ADDED_RUN_COLUMNS = frozenset(
+    [
+        *TOKEN_PARTS,
+        *(f"steps_{name}" for name in TOKEN_PARTS),
+        *(f"total_{name}" for name in TOKEN_PARTS),
+        f"steps_{ESTIMATED_COST}",
+        f"total_{ESTIMATED_COST}",
+    ]
+)
+ADDED_STEP_COLUMNS = frozenset(
+    [
+        *TOKEN_PARTS,
+        *(f"sub_{name}" for name in TOKEN_PARTS),
+        "model",
+        "provider",
+        "cost_estimated",
+        f"sub_{ESTIMATED_COST}",
+    ]
+)
+
 # Stored so the run list can sort by them; Run computes them (Run.total), it does not hold them.
-RUN_TOTAL_COLUMNS = tuple(f"total_{name}" for name in TOTAL_FIELDS)
+RUN_TOTAL_COLUMNS = tuple(f"total_{name}" for name in (*ROLLED_UP_FIELDS, ESTIMATED_COST))
 JSON_COLUMNS = frozenset({"flags", "metadata", "events", "extra"})
 PAYLOAD_COLUMNS = ("events", "extra", "input", "output")
 RUN_LIST_COLUMNS = tuple(c for c in RUN_COLUMNS if c not in ("metadata", *PAYLOAD_COLUMNS))
@@ -178,6 +213,7 @@ def storable(value: Any) -> tuple[Any, str | None]:
 
 # The Python type of every column of either table, and of the JSON columns once decoded.
 FIELD_TYPES: dict[str, type] = {**RUN_COLUMNS, **STEP_COLUMNS} | {
+    "cost_estimated": bool,  # stored as 0/1
     "flags": list,
     "events": list,
     "metadata": dict,
@@ -186,6 +222,7 @@ FIELD_TYPES: dict[str, type] = {**RUN_COLUMNS, **STEP_COLUMNS} | {
 _ACCEPTED: dict[type, tuple[type, ...]] = {
     str: (str, type(None)),
     int: (int, type(None)),
+    bool: (bool, int, type(None)),  # int: the store's 0/1, made a bool by whoever builds the Step
     float: (float, int, type(None)),
     list: (list,),
     dict: (dict,),
@@ -267,6 +304,8 @@ def _as_type(kind: type, name: str, value: Any) -> tuple[Any, str | None]:
         if isinstance(value, (int, float)):
             return str(value), None
         return jsonsafe.dumps(value), None
+    if kind is bool:
+        return False, f"{shown} is not true or false: read as false"
     if kind in (int, float):
         number = None if isinstance(value, bool) else normalize.number(value)
         normalize.take_notes()  # said here, with the column's name

@@ -8,24 +8,30 @@ them. Screens and widgets never share a SQLite connection across threads: they a
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from .. import display
 from ..errors import TraceError
+from ..live import Change, Live
 from ..loading import ImportCancelled, Opening
 from ..store import Store
-from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun
+from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun, StoreChanged
+from .plain import notify_plain, palette_text
 from .screens.error import ErrorScreen
 from .screens.help import HelpScreen
 from .screens.runs import RunsScreen
+from .widgets.live_marker import LiveState
 
 if TYPE_CHECKING:
     from .screens.compare import RunRef
@@ -39,12 +45,33 @@ class TraceApp(App):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="tracetui.quit"),
         Binding("question_mark", "help", "Help", key_display="?", id="tracetui.help"),
-        Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="tracetui.command_palette"),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Commands",
+            show=False,
+            priority=True,
+            tooltip="Command palette: run any action by name",
+            id="tracetui.command_palette",
+        ),
+        Binding(
+            "p",
+            "pause",
+            "Pause",
+            tooltip="Pause or resume live updates (runs arriving through tracetui serve)",
+            id="tracetui.live.pause",
+        ),
     ]
 
-    def __init__(self, opening: Opening, *, run_id: str | None = None, failed: bool = False) -> None:
+    # The live marker's state (widgets/live_marker.py); None when the source is not live.
+    live_state: reactive[LiveState | None] = reactive(None, init=False)
+
+    def __init__(
+        self, opening: Opening, *, run_id: str | None = None, failed: bool = False, live: Live | None = None
+    ) -> None:
         super().__init__()
         self.opening = opening
+        self.live = live  # a source that keeps changing the store (tracetui serve), started on mount
         self.importing = not opening.ready
         if opening.uses_workers:
             from ..parallel import start_helpers
@@ -54,7 +81,10 @@ class TraceApp(App):
         self._pending_run = run_id
         self._pending_failed = failed
         self._store: Store | None = None  # the event loop's own connection, for quick lookups
-        self.runs_screen = RunsScreen(self.new_store, importing=self.importing)
+        self._notice_told = False
+        self.runs_screen = RunsScreen(self.new_store, importing=self.importing, live=live is not None)
+        if live is not None:
+            self.set_reactive(TraceApp.live_state, LiveState(live.description))
 
     # -- stores -----------------------------------------------------------------------------------
     def new_store(self) -> Store:
@@ -75,10 +105,60 @@ class TraceApp(App):
     # -- start-up ---------------------------------------------------------------------------------
     async def on_mount(self) -> None:
         await self.push_screen(self.runs_screen)  # notices from here on land on the run list
+        self._tell_notice()
+        if self.live is not None:
+            await self.live.start(self._live_changed)
         if self.importing:
             self._import()
         else:
             self._open_requested()
+
+    # -- live sources -----------------------------------------------------------------------------
+    def _live_changed(self, change: Change) -> None:
+        """Called by the live source, on its own thread, after each change to the store."""
+        self.post_message(StoreChanged(change.notice))  # post_message is thread-safe
+
+    def on_store_changed(self, message: StoreChanged) -> None:
+        state = self.live_state
+        if state is None:
+            return
+        if message.notice:
+            notify_plain(self, message.notice, severity="warning", timeout=8)
+        if state.paused:
+            self.live_state = replace(state, updated=time.time(), waiting=state.waiting + 1)
+            return
+        self.live_state = replace(state, updated=time.time())
+        self._tell_screens()
+
+    def _tell_screens(self) -> None:
+        """The store changed: the run list and any run view read it again (each at its own pace)."""
+        from .screens.run import RunScreen
+
+        self.runs_screen.store_changed()
+        for screen in self.screen_stack:
+            if isinstance(screen, RunScreen):
+                screen.store_changed()
+
+    def action_pause(self) -> None:
+        state = self.live_state
+        if state is None:
+            return
+        self.live_state = replace(state, paused=not state.paused, waiting=0)
+        if state.paused and state.waiting:
+            self._tell_screens()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pause":
+            return self.live_state is not None  # hidden from the footer and the palette otherwise
+        return True
+
+    async def on_unmount(self) -> None:
+        await self._stop_live()  # however the app ends (quit, Ctrl+C, a test's exit)
+
+    async def _stop_live(self) -> None:
+        if self.live is not None:
+            live, self.live = self.live, None
+            await live.stop()
 
     @work(thread=True, exclusive=True, group="import")
     def _import(self) -> None:
@@ -96,7 +176,7 @@ class TraceApp(App):
         except TraceError as exc:
             self.post_message(ImportFinished(str(exc)))
         except Exception as exc:  # a reader bug must end on the error screen, not in a traceback
-            self.post_message(ImportFinished(f"{self.opening.path}: import failed ({type(exc).__name__}: {exc})"))
+            self.post_message(ImportFinished(f"{self.opening.label}: import failed ({type(exc).__name__}: {exc})"))
         else:
             self.post_message(ImportFinished())
 
@@ -111,12 +191,19 @@ class TraceApp(App):
                 run_id, self._pending_run = self._pending_run, None
                 self.open_run(run_id)
 
+    def _tell_notice(self) -> None:
+        """Where the store went, when the user should know (once): a cache that could not be used."""
+        if self.opening.notice and not self._notice_told:
+            self._notice_told = True
+            notify_plain(self, self.opening.notice, severity="warning", timeout=10)
+
     def on_import_finished(self, message: ImportFinished) -> None:
         self.importing = False
+        self._tell_notice()
         self._reset_main_store()
         if message.error is not None:
             self.import_error = message.error
-            self.push_screen(ErrorScreen(self.opening.path, message.error))
+            self.push_screen(ErrorScreen(self.opening.label, message.error))
             return
         self.runs_screen.import_done()
         self._open_requested()
@@ -127,9 +214,7 @@ class TraceApp(App):
             if self.main_store().has_run(run_id):
                 self.open_run(run_id)
             else:
-                self.notify(
-                    f"No run {display.safe(run_id, single_line=True)!r} in this file.", severity="error", markup=False
-                )
+                notify_plain(self, f"No run {display.safe(run_id, single_line=True)!r} in this file.", severity="error")
         if self._pending_failed:
             self._pending_failed = False
             self._open_latest_failed()
@@ -143,12 +228,10 @@ class TraceApp(App):
             finally:
                 store.close()
         except (sqlite3.Error, TraceError) as exc:
-            self.call_from_thread(
-                self.notify, display.safe(f"Cannot look up failed runs: {exc}"), severity="error", markup=False
-            )
+            self.call_from_thread(notify_plain, self, f"Cannot look up failed runs: {exc}", severity="error")
             return
         if run is None:
-            self.call_from_thread(self.notify, "No failed runs in this file.", severity="warning")
+            self.call_from_thread(notify_plain, self, "No failed runs in this file.", severity="warning")
         else:
             self.call_from_thread(self.open_run, run.id, jump_to_failure=True)
 
@@ -162,7 +245,7 @@ class TraceApp(App):
     def on_jump_to_failed_run(self, message: JumpToFailedRun) -> None:
         other = self.runs_screen.failed_run_next_to(message.run_id, message.direction)
         if other is None:
-            self.notify(f"No {'next' if message.direction > 0 else 'previous'} failed run in the list.")
+            notify_plain(self, f"No {'next' if message.direction > 0 else 'previous'} failed run in the list.")
         else:
             self.open_run(other, jump_to_failure=True)
 
@@ -172,7 +255,8 @@ class TraceApp(App):
         from .screens.run import RunScreen
 
         self.runs_screen.follow(run_id)
-        screen = RunScreen(run_id, self.new_store, jump_to_failure=jump_to_failure)
+        live = self.live_state is not None
+        screen = RunScreen(run_id, self.new_store, jump_to_failure=jump_to_failure, live=live)
         if isinstance(self.screen, RunScreen):
             self.switch_screen(screen)
         else:
@@ -185,6 +269,7 @@ class TraceApp(App):
         self.push_screen(CompareScreen(run_a, run_b, self.new_store))
 
     async def action_quit(self) -> None:
+        await self._stop_live()  # what was received is committed before the viewer goes
         # A file the viewer could not read ends like the CLI's bad input: exit status 2.
         self.exit(return_code=2 if self.import_error else 0)
 
@@ -205,8 +290,8 @@ class TraceApp(App):
             seen.add((id(active.node), binding.action))
             keys = binding.key_display or self.get_key_display(binding)
             yield SystemCommand(
-                binding.description,
-                f"{binding.tooltip or binding.description} — key: {keys}",
+                palette_text(binding.description),
+                palette_text(f"{binding.tooltip or binding.description} — key: {keys}"),
                 partial(self.run_action, binding.action, active.node),
             )
         commands = getattr(screen, "palette_commands", None)

@@ -27,6 +27,6 @@ def compare_app(opening_a: Opening, run_a: str, opening_b: Opening | None, run_b
         return CompareApp(opening_a, run_a, run_b)
     return CompareApp(
         opening_a,
-        RunRef(run_a, label=opening_a.path),
-        RunRef(run_b, connect=opening_b.connect, label=opening_b.path),
+        RunRef(run_a, label=opening_a.label),
+        RunRef(run_b, connect=opening_b.connect, label=opening_b.label),
     )

@@ -7,7 +7,7 @@ A handler's name follows the class name: RunListLoaded is handled by `on_run_lis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from textual.message import Message
 
@@ -59,6 +59,13 @@ class ImportFinished(Message):
     error: str | None = None
 
 
+@dataclass
+class StoreChanged(Message):
+    """A live source (tracetui serve) changed the store; `notice` is something to tell the user."""
+
+    notice: str | None = None
+
+
 # -- the run list ---------------------------------------------------------------------------------
 
 
@@ -70,6 +77,13 @@ class RunListLoaded(Message):
     failed_count: int | None  # None until the full order is read (`complete`)
     complete: bool  # the full ordered id list is in, not just the first page
     load_seconds: float  # how long the load took (0.0 until complete)
+
+
+@dataclass
+class RunMarked(Message):
+    """The run marked for comparison changed (Space or `m`); None: no run is marked."""
+
+    run_id: str | None
 
 
 @dataclass
@@ -85,9 +99,11 @@ class RunListLoadFailed(Message):
 
 @dataclass
 class StepTreeReady(Message):
-    """The run and the first rows of its step tree are shown."""
+    """The run and the first rows of its step tree are shown (again, once it grew: `grown`)."""
 
     run: Run
+    grown: bool = False  # read again because a live source changed the run
+    new_failures: list[str] = field(default_factory=list)  # steps that failed since the tree last read the run
 
 
 @dataclass

@@ -24,6 +24,7 @@ from ...compare_text import MARK_WIDTH, column_widths, header_lines
 from ...errors import TraceError
 from ...store import Store
 from ..messages import PairListCursorMoved
+from ..plain import notify_plain
 from ..widgets.pair_detail import PairDetail
 from ..widgets.pair_list import PairList
 
@@ -127,7 +128,7 @@ class CompareScreen(Screen):
         side, _ = column_widths(self.pair_list.size.width)
         titles = Text(" " * MARK_WIDTH)
         for label, run in (("A", self.comparison.run_a), ("B", self.comparison.run_b)):
-            cell = Text(f"{label}  " + display.safe(run.id, single_line=True))
+            cell = Text(f"{label}  " + display.clip(run.id))
             cell.truncate(side, overflow="ellipsis", pad=True)
             titles.append_text(cell)
             titles.append(" │ ", "dim")
@@ -144,7 +145,7 @@ class CompareScreen(Screen):
     # -- navigation -------------------------------------------------------------------------------
     def _go(self, index: int | None, none_message: str) -> None:
         if index is None:
-            self.notify(none_message, timeout=3)
+            notify_plain(self, none_message, timeout=3)
             return
         self.pair_list.move_cursor(index, center=True)
 

@@ -16,7 +16,9 @@ from ...model import Problem
 class ErrorScreen(Screen):
     """The file could not be read as traces (for example the background import failed)."""
 
-    BINDINGS = [Binding("escape", "app.quit", "Quit", id="tracetui.error.quit")]
+    BINDINGS = [
+        Binding("escape", "app.quit", "Quit", tooltip="Quit: the file cannot be shown", id="tracetui.error.quit")
+    ]
 
     def __init__(self, path: str, problem: str) -> None:
         super().__init__()
@@ -38,7 +40,9 @@ class ProblemsScreen(ModalScreen):
     """Lines the reader skipped or repaired, as the store recorded them."""
 
     BINDINGS = [
-        Binding("escape,w", "dismiss", "Close", id="tracetui.problems.close"),
+        Binding(
+            "escape,w", "dismiss", "Close", tooltip="Close the list of reading problems", id="tracetui.problems.close"
+        ),
     ]
 
     def __init__(self, path: str, problems: list[Problem], total: int) -> None:

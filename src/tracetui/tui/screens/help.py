@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import replace
 from importlib import import_module
 
 from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -15,14 +17,37 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-# (section title, modules whose classes' bindings belong to it).
+from ... import pricing
+
+# (section title, modules whose classes' bindings belong to it). The README's keys table is made
+# from these too (tui/keys_table.py), and a test checks every class with BINDINGS is covered here.
 SECTIONS = (
     ("Everywhere", ("tracetui.tui.app",)),
-    ("Run list", ("tracetui.tui.screens.runs", "tracetui.tui.widgets.run_list")),
-    ("Run view", ("tracetui.tui.screens.run", "tracetui.tui.widgets.step_tree", "tracetui.tui.widgets.detail")),
-    ("Compare", ("tracetui.tui.screens.compare",)),
-    ("Warnings and errors", ("tracetui.tui.screens.error",)),
+    ("Run list", ("tracetui.tui.widgets.run_list", "tracetui.tui.screens.runs")),
+    (
+        "Run view",
+        (
+            "tracetui.tui.widgets.step_tree",
+            "tracetui.tui.screens.run",
+            "tracetui.tui.widgets.detail",
+            "tracetui.tui.screens.text_view",
+        ),
+    ),
+    ("Compare", ("tracetui.tui.widgets.pair_list", "tracetui.tui.screens.compare")),
+    ("Stats", ("tracetui.tui.screens.stats",)),
+    ("Help, warnings and errors", ("tracetui.tui.screens.help", "tracetui.tui.screens.error")),
 )
+
+
+def _prices_dated() -> bool:
+    return pricing.data_dated.cache_info().currsize > 0
+
+
+def prices_text() -> Text:
+    """Where estimated costs come from: the price data's version, and its date once the table is loaded."""
+    return Text(
+        f"Costs marked ≈ are estimated from the price table of {pricing.describe(dated=_prices_dated())}", style="dim"
+    )
 
 
 def own_bindings(cls: type) -> list[Binding]:
@@ -43,6 +68,25 @@ def section_bindings(module_names: tuple[str, ...]) -> list[tuple[str, Binding]]
     return out
 
 
+def section_keys(module_names: tuple[str, ...]) -> list[Binding]:
+    """The bindings a section lists, in declaration order, each (key, action) once."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for _, binding in section_bindings(module_names):
+        if (binding.key, binding.action) not in seen:
+            seen.add((binding.key, binding.action))
+            out.append(binding)
+    return out
+
+
+def shown_keys(binding: Binding, key_display: Callable[[Binding], str]) -> list[str]:
+    """Each key of a binding ("j,down") as the footer shows it (`App.get_key_display`), once each."""
+    if binding.key_display and "," not in binding.key:
+        return [binding.key_display]
+    shown = (key_display(replace(binding, key=key.strip(), key_display=None)) for key in binding.key.split(","))
+    return list(dict.fromkeys(shown))
+
+
 class HelpScreen(ModalScreen):
     """All keys, grouped by where they work."""
 
@@ -53,23 +97,22 @@ class HelpScreen(ModalScreen):
             yield Static(Text("tracetui keys", style="bold"), id="help-title")
             with VerticalScroll(id="help-scroll"):
                 for title, modules in SECTIONS:
-                    bindings = section_bindings(modules)
+                    bindings = section_keys(modules)
                     if bindings:
                         yield Static(self._table(title, bindings), classes="help-section")
             yield Static(Text("Esc or ? closes · Ctrl+P runs any of these by name", style="dim"), id="help-hint")
+            yield Static(prices_text(), id="help-prices")
 
-    def _keys(self, binding: Binding) -> str:
-        shown = []
-        for key in binding.key.split(","):
-            single = replace(binding, key=key.strip(), key_display=None)
-            shown.append(
-                binding.key_display
-                if binding.key_display and "," not in binding.key
-                else self.app.get_key_display(single)
-            )
-        return " / ".join(dict.fromkeys(shown))
+    def on_mount(self) -> None:
+        if not _prices_dated():
+            self._date_prices()  # the date needs the price table loaded: not on the event loop
 
-    def _table(self, title: str, bindings: list[tuple[str, Binding]]) -> Table:
+    @work(thread=True, exclusive=True, group="help-prices")
+    def _date_prices(self) -> None:
+        pricing.data_dated()
+        self.app.call_from_thread(lambda: self.query_one("#help-prices", Static).update(prices_text()))
+
+    def _table(self, title: str, bindings: list[Binding]) -> Table:
         table = Table(
             title=Text(title, style="bold"),
             title_justify="left",
@@ -81,13 +124,10 @@ class HelpScreen(ModalScreen):
         table.add_column("keys", style="bold", no_wrap=True, min_width=14)
         table.add_column("action", ratio=1)
         table.add_column("id", style="dim", no_wrap=True)
-        seen = set()
-        for _, binding in bindings:
-            if (binding.key, binding.action) in seen:
-                continue
-            seen.add((binding.key, binding.action))
+        for binding in bindings:
             action = binding.description or binding.action
             if binding.tooltip:
                 action = f"{action} — {binding.tooltip}"
-            table.add_row(Text(self._keys(binding)), Text(action), Text(binding.id or ""))
+            keys = " / ".join(shown_keys(binding, self.app.get_key_display))
+            table.add_row(Text(keys), Text(action), Text(binding.id or ""))
         return table

@@ -17,10 +17,16 @@ from ... import display, present
 from ...model import Run, Step
 from ...store import Store
 from ..messages import JumpToFailedRun, StepTreeExpanding, StepTreeLoadFailed, StepTreeReady
+from ..plain import notify_plain
 from ..widgets.detail import DetailPane
+from ..widgets.live_marker import LiveMarker
 from ..widgets.step_tree import StepTree
 
 NARROW = 120  # below this many columns the detail pane goes under the tree
+# Keys that share a row in the README's keys table (and would share one in the footer).
+FAILED_STEP_KEYS = Binding.Group("Next · previous failed step")
+FAILED_RUN_KEYS = Binding.Group("Next · previous failed run, opened on its first failure")
+PANE_KEYS = Binding.Group("Tree ↔ detail")
 
 
 def run_header(run: Run) -> Text:
@@ -36,6 +42,14 @@ def run_header(run: Run) -> Text:
     if flags is not None:
         head.append("  ").append(*flags)
     return head
+
+
+def _unchanged(shown: Step | None, step: Step) -> bool:
+    """Is `step` the step the detail pane shows, with nothing it shows changed?"""
+    if shown is None or shown.id != step.id:
+        return False
+    fields = ("status", "ended_at", "duration_ms", "error", "child_count", "tokens_in", "tokens_out", "cost_usd")
+    return all(getattr(shown, f) == getattr(step, f) for f in fields)
 
 
 class RunScreen(Screen):
@@ -54,6 +68,7 @@ class RunScreen(Screen):
             "Next failed",
             id="tracetui.run.next_failure",
             tooltip="Next failed step in execution order",
+            group=FAILED_STEP_KEYS,
         ),
         Binding(
             "N",
@@ -62,6 +77,7 @@ class RunScreen(Screen):
             show=False,
             id="tracetui.run.previous_failure",
             tooltip="Previous failed step in execution order",
+            group=FAILED_STEP_KEYS,
         ),
         Binding("e", "expand_all", "Expand/collapse all", id="tracetui.run.expand_all"),
         Binding(
@@ -70,6 +86,7 @@ class RunScreen(Screen):
             "Next failed run",
             key_display="]",
             id="tracetui.run.next_failed_run",
+            group=FAILED_RUN_KEYS,
         ),
         Binding(
             "left_square_bracket",
@@ -78,6 +95,7 @@ class RunScreen(Screen):
             key_display="[",
             show=False,
             id="tracetui.run.previous_failed_run",
+            group=FAILED_RUN_KEYS,
         ),
         Binding(
             "o",
@@ -86,8 +104,15 @@ class RunScreen(Screen):
             id="tracetui.run.pager",
             tooltip="Open the full input, output and error in $PAGER",
         ),
-        Binding("tab", "app.focus_next", "Next pane", show=False, id="tracetui.run.focus_next"),
-        Binding("shift+tab", "app.focus_previous", "Previous pane", show=False, id="tracetui.run.focus_previous"),
+        Binding("tab", "app.focus_next", "Next pane", show=False, id="tracetui.run.focus_next", group=PANE_KEYS),
+        Binding(
+            "shift+tab",
+            "app.focus_previous",
+            "Previous pane",
+            show=False,
+            id="tracetui.run.focus_previous",
+            group=PANE_KEYS,
+        ),
     ]
 
     DEFAULT_CSS = """
@@ -104,15 +129,21 @@ class RunScreen(Screen):
     }
     """
 
-    def __init__(self, run_id: str, connect: Callable[[], Store], *, jump_to_failure: bool = False) -> None:
+    def __init__(
+        self, run_id: str, connect: Callable[[], Store], *, jump_to_failure: bool = False, live: bool = False
+    ) -> None:
         super().__init__()
         self.run_id = run_id
         self.connect = connect
         self.jump_to_failure = jump_to_failure
+        self.live = live  # the store keeps changing (tracetui serve): the tree grows as the run does
         self.run: Run | None = None
+        self.new_failure: str | None = None  # a step that failed while the run was shown: `f` goes there first
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"loading run {display.safe(self.run_id, single_line=True)}…", "dim"), id="run-header")
+        yield Static(Text(f"loading run {display.clip(self.run_id)}…", "dim"), id="run-header")
+        if self.live:
+            yield LiveMarker()
         with Horizontal(id="run-body"):
             with Vertical(id="tree-pane"):
                 yield Static(id="tree-header")
@@ -137,10 +168,23 @@ class RunScreen(Screen):
             self.query_one("#tree-header", Static).update(self.step_tree.header())
 
     # -- messages from the tree -----------------------------------------------------------------
+    def store_changed(self) -> None:
+        """A live source changed the store: the tree reads the run again and grows if it changed."""
+        self.step_tree.grow()
+
     def on_step_tree_ready(self, message: StepTreeReady) -> None:
         self.run = message.run
         self.query_one("#run-header", Static).update(run_header(message.run))
         self._update_tree_header()
+        if message.grown and self.detail.run is not None and self.detail.step is None:
+            self.detail.show(message.run, None)  # the detail shows the run, which changed
+        if message.new_failures:
+            self.new_failure = message.new_failures[-1]
+            node = self.step_tree.nodes.get(self.new_failure)
+            name = node.data.name if node is not None and isinstance(node.data, Step) else self.new_failure
+            more = f" and {len(message.new_failures) - 1:,} more" if len(message.new_failures) > 1 else ""
+            text = f"✗ New failed step {display.clip(name or '', 40)}{more} in this run · f goes to it"
+            notify_plain(self, text, title="Failure", severity="error", timeout=8)
         if self.jump_to_failure:
             self.jump_to_failure = False
             self.action_first_failure()
@@ -151,7 +195,7 @@ class RunScreen(Screen):
     def on_step_tree_load_failed(self, message: StepTreeLoadFailed) -> None:
         text = Text.assemble(("✗ cannot show this run: ", "bold red"), display.safe(message.error, single_line=True))
         self.query_one("#run-header", Static).update(text)
-        self.notify(text.plain, severity="error")
+        notify_plain(self, text.plain, severity="error")
 
     def on_step_tree_expanding(self, message: StepTreeExpanding) -> None:
         if self.run is None:
@@ -165,6 +209,8 @@ class RunScreen(Screen):
         if self.run is None:
             return
         data = event.node.data
+        if isinstance(data, Step) and _unchanged(self.detail.step, data):
+            return  # the tree grew and the cursor stayed on the same step: keep the detail as it is
         if isinstance(data, Step):
             self.detail.show(self.run, data)
         elif event.node is self.step_tree.root:
@@ -182,18 +228,22 @@ class RunScreen(Screen):
     def action_first_failure(self) -> None:
         if self.run is None:
             return
+        if self.new_failure is not None:
+            step_id, self.new_failure = self.new_failure, None
+            self.step_tree.reveal(step_id)
+            return
         if self.step_tree.first_failure() is None:
-            self.notify("No failed step in this run.", title="First failure")
+            notify_plain(self, "No failed step in this run.", title="First failure")
 
     def _adjacent_failure(self, direction: int) -> None:
         if self.run is None:
             return
         target, wrapped = self.step_tree.adjacent_failure(direction)
         if target is None:
-            self.notify("No failed step in this run.")
+            notify_plain(self, "No failed step in this run.")
         elif wrapped:
             where = "first" if direction > 0 else "last"
-            self.notify(f"Wrapped around to the {where} failed step.")
+            notify_plain(self, f"Wrapped around to the {where} failed step.")
 
     def action_next_failure(self) -> None:
         self._adjacent_failure(+1)

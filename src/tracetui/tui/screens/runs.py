@@ -12,19 +12,23 @@ from rich.text import Text
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.markup import escape
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, ProgressBar, Static
 
-from ... import display
+from ... import display, present
 from ...errors import TraceError
 from ...store import RunFilter, Store, default_desc
 from ..hub import trace_app
-from ..messages import RunListLoaded, RunListLoadFailed
+from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
+from ..plain import notify_plain, palette_text
+from ..widgets.live_marker import LiveMarker
 from ..widgets.run_list import SORT_CYCLE, RunList
 
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
+# Keys that share a row in the README's keys table (and would share one in the footer).
+SORT_KEYS = Binding.Group("Cycle the sort column · reverse the sort")
+SEARCH_KEYS = Binding.Group("Search · clear the search and filters")
 
 
 class RunsScreen(Screen):
@@ -33,18 +37,36 @@ class RunsScreen(Screen):
     AUTO_FOCUS = "#run-list"
 
     BINDINGS = [
-        Binding("s", "cycle_sort", "Sort", id="tracetui.runs.sort"),
-        Binding("S", "reverse_sort", "Reverse sort", show=False, id="tracetui.runs.reverse_sort"),
+        Binding("s", "cycle_sort", "Sort", id="tracetui.runs.sort", group=SORT_KEYS),
+        Binding("S", "reverse_sort", "Reverse sort", show=False, id="tracetui.runs.reverse_sort", group=SORT_KEYS),
         Binding("F", "cycle_status", "Status", tooltip="Cycle the status filter", id="tracetui.runs.status_filter"),
         Binding("A", "cycle_agent", "Agent", tooltip="Cycle the agent filter", id="tracetui.runs.agent_filter"),
-        Binding("slash", "search", "Search", key_display="/", id="tracetui.runs.search"),
-        Binding("escape", "clear", "Clear search/filters", show=False, id="tracetui.runs.clear"),
-        Binding("w", "problems", "Warnings", show=False, id="tracetui.runs.problems"),
+        Binding("slash", "search", "Search", key_display="/", id="tracetui.runs.search", group=SEARCH_KEYS),
+        Binding("escape", "clear", "Clear search/filters", show=False, id="tracetui.runs.clear", group=SEARCH_KEYS),
+        Binding(
+            "t",
+            "stats",
+            "Stats",
+            tooltip="Stats of the runs in the list: per agent, model and tool, over time, latency",
+            id="tracetui.runs.stats",
+        ),
+        Binding(
+            "w",
+            "problems",
+            "Warnings",
+            show=False,
+            tooltip="Problems found while reading the file (skipped or repaired lines, models without a price)",
+            id="tracetui.runs.problems",
+        ),
     ]
 
-    def __init__(self, connect: Callable[[], Store], *, importing: bool = False) -> None:
+    def __init__(self, connect: Callable[[], Store], *, importing: bool = False, live: bool = False) -> None:
         super().__init__(id="runs-screen")
-        self.run_list = RunList(connect, store_growing=importing, id="run-list")
+        self.live = live  # the store keeps changing (tracetui serve): poll it for as long as the viewer runs
+        self.run_list = RunList(connect, store_growing=importing or live, live=live, id="run-list")
+        self._dirty = False  # a live source changed the store since the list last loaded
+        # Failed runs of the list's query at its last complete load (None: not known yet), so a new one is told.
+        self._failed_seen: set[str] | None = None
         self._agents: list[str] | None = None
         self._poll: Timer | None = None
         self._problems = 0
@@ -56,7 +78,12 @@ class RunsScreen(Screen):
         self._load_seconds = 0.0
 
     def compose(self) -> ComposeResult:
-        yield Static(id="title")
+        if self.live:
+            with Horizontal(id="title-bar"):
+                yield Static(id="title")
+                yield LiveMarker()
+        else:
+            yield Static(id="title")
         with Horizontal(id="progress"):
             yield ProgressBar(id="progress-bar", show_eta=False)
             yield Static(id="progress-label")
@@ -70,7 +97,7 @@ class RunsScreen(Screen):
     def on_mount(self) -> None:
         opening = trace_app(self).opening
         title = Text.assemble(
-            ("tracetui", "bold"), "  ", display.safe(opening.path, single_line=True), f"  ({opening.format})"
+            ("tracetui", "bold"), "  ", display.safe(opening.label, single_line=True), f"  ({opening.format})"
         )
         self.query_one("#title", Static).update(title)
         self.query_one("#warnings", Static).display = False
@@ -79,6 +106,7 @@ class RunsScreen(Screen):
         self.query_one("#progress").display = importing
         if importing:
             self.query_one("#progress-label", Static).update(Text("Reading the file…"))
+        if importing or self.live:
             self._poll = self.set_interval(0.3, self._poll_store)
         self.run_list.focus()
         self._show_summary()
@@ -94,13 +122,23 @@ class RunsScreen(Screen):
     def _poll_store(self) -> None:
         # The importer commits every ~0.25 s. Re-query unless the last query is still running, and
         # leave the importer at least twice the last query's time to itself (big stores sort slowly).
+        # A live source says when it changed the store: without a change there is nothing to read.
+        if self.live and not self._dirty and not trace_app(self).importing:
+            return
         if self._load_running or time.monotonic() - self._loaded_at < 2 * self._load_seconds:
             return
         self._load_running = True
+        self._dirty = False
         self.run_list.reload(quick=self._shown is None)
 
-    def import_done(self) -> None:
+    def store_changed(self) -> None:
+        """A live source changed the store: read the list again now, or when the load running ends (the poll)."""
+        self._dirty = True
         if self._poll is not None:
+            self._poll_store()
+
+    def import_done(self) -> None:
+        if self._poll is not None and not self.live:
             self._poll.stop()
             self._poll = None
         self.query_one("#progress").display = False
@@ -124,6 +162,10 @@ class RunsScreen(Screen):
             self._load_running = False
             self._loaded_at = time.monotonic()
             self._load_seconds = message.load_seconds
+            if self.live:
+                self._tell_new_failures()
+                if self._dirty:  # changed again while it loaded: read it once the pause for the writer is over
+                    self.set_timer(2 * message.load_seconds + 0.01, self._poll_store)
         self._show_summary()
         try:
             store = trace_app(self).main_store()
@@ -135,7 +177,9 @@ class RunsScreen(Screen):
         if self._problems:
             noun = "problem" if self._problems == 1 else "problems"
             warnings.update(
-                Text(f"⚠ {self._problems:,} {noun} while reading (lines skipped or repaired) · w shows them")
+                Text(
+                    f"⚠ {self._problems:,} {noun} while reading (lines skipped or repaired, unpriced models) · w shows them"
+                )
             )
         self._show_empty()
         # After _show_empty: an early poll of an import may have hidden the list (no runs yet), and
@@ -143,13 +187,30 @@ class RunsScreen(Screen):
         if self.focused is None and self.run_list.display:
             self.run_list.focus()
 
+    def _tell_new_failures(self) -> None:
+        """A run that failed since the last load (in the list's filter) raises a notification; `]` reaches it."""
+        failed = self.run_list.pager.failed_ids()
+        new = failed - self._failed_seen if self._failed_seen is not None else set()
+        self._failed_seen = failed
+        if not new:
+            return
+        newest = next(i for i in self.run_list.pager.ordered(new))
+        self.run_list.new_failure = newest
+        run = self.run_list.pager.cached(newest)
+        what = f"run {display.clip(newest, 40)}" + (f" ({display.clip(run.agent, 30)})" if run and run.agent else "")
+        more = f" and {len(new) - 1:,} more" if len(new) > 1 else ""
+        notify_plain(self, f"✗ New failed {what}{more} · ] goes to it", title="Failure", severity="error", timeout=8)
+
+    def on_run_marked(self, message: RunMarked) -> None:
+        self._show_summary()
+
     def on_run_list_load_failed(self, message: RunListLoadFailed) -> None:
         self._load_running = False
         app = trace_app(self)
         if not message.store_growing and not app.import_error and self._shown is None:
             from .error import ErrorScreen
 
-            app.push_screen(ErrorScreen(app.opening.path, message.problem))
+            app.push_screen(ErrorScreen(app.opening.label, message.problem))
 
     def _show_summary(self) -> None:
         rl = self.run_list
@@ -164,22 +225,14 @@ class RunsScreen(Screen):
             text.append(" · ")
             text.append(f"✗ {failed} failed", "bold red" if shown.failed_count else "")
         text.append(f" · sort: {rl.sort} {'▼' if rl.desc else '▲'}")
-        if flt.status:
-            text.append(f" · status: {flt.status}", "bold")
-        if flt.agent:
-            text.append(" · agent: ", "bold")
-            text.append(display.safe(flt.agent, single_line=True), "bold")
-        if flt.search:
-            text.append(" · search: ", "bold")
-            text.append(repr(display.safe(flt.search, single_line=True)), "bold")
+        text.append_text(present.filter_text(flt))
         if rl.marked:
             text.append(" · marked: ")
             text.append(display.safe(rl.marked, single_line=True))
         self.query_one("#summary", Static).update(text)
 
     def _filtered(self) -> bool:
-        flt = self.run_list.flt
-        return bool(flt.status or flt.agent or flt.search)
+        return self.run_list.flt.active
 
     def _show_empty(self) -> None:
         empty = self.query_one("#empty", Static)
@@ -193,13 +246,17 @@ class RunsScreen(Screen):
             empty.update(Text("No runs match the search and filters. Press Esc to clear them."))
         elif app.importing:
             empty.update(Text("Reading the file… no runs yet."))
+        elif app.live_state is not None:
+            where = display.safe(app.live_state.description, single_line=True)
+            empty.update(Text(f"No runs yet: {where}.\nRuns appear here as their spans arrive."))
         else:
-            path = display.safe(app.opening.path, single_line=True)
+            path = display.safe(app.opening.label, single_line=True)
             empty.update(Text(f"No runs in {path}.\nThe file was read, but it holds no trace runs tracetui could use."))
 
     # -- sort, filter, search ---------------------------------------------------------------------
     def _set(self, **changes) -> None:
         self._load_running = True
+        self._failed_seen = None  # another query: its failed runs are not news
         self.run_list.set_query(**changes)
         self._show_summary()
 
@@ -258,6 +315,18 @@ class RunsScreen(Screen):
             self._set(flt=RunFilter())
         self.run_list.focus()
 
+    def action_stats(self) -> None:
+        from .stats import StatsScreen  # imported when first needed, like the run and compare screens
+
+        app = trace_app(self)
+        app.push_screen(StatsScreen(self.run_list.flt, app.new_store, growing=app.importing), self._narrowed)
+
+    def _narrowed(self, flt: RunFilter | None) -> None:
+        """The stats screen closed: with a narrower filter (Enter on a row or bar), or None (Esc)."""
+        if flt is not None:
+            self._set(flt=flt)
+        self.run_list.focus()
+
     def action_problems(self) -> None:
         from .error import ProblemsScreen
 
@@ -266,28 +335,28 @@ class RunsScreen(Screen):
             problems = app.main_store().problems(limit=2000)
         except (sqlite3.Error, TraceError):
             problems = []
-        app.push_screen(ProblemsScreen(app.opening.path, problems, self._problems))
+        app.push_screen(ProblemsScreen(app.opening.label, problems, self._problems))
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         """Filter and sort choices for the command palette (Ctrl+P)."""
         for status in STATUS_CYCLE[1:]:
             yield SystemCommand(
-                f"Filter: {status} runs only",
-                f"Show only runs whose status is {status}",
+                f"Filter: {palette_text(status)} runs only",
+                f"Show only runs whose status is {palette_text(status)}",
                 partial(self.set_status, status),
             )
         yield SystemCommand("Filter: all statuses", "Stop filtering by status", partial(self.set_status, None))
         for agent in self.agents()[:200]:
-            # The palette parses titles as markup: agent names are untrusted.
-            shown = escape(display.safe(agent, single_line=True))
             yield SystemCommand(
-                f"Filter: agent {shown}", f"Show only runs of agent {shown}", partial(self.set_agent, agent)
+                f"Filter: agent {palette_text(agent)}",
+                f"Show only runs of agent {palette_text(agent)}",
+                partial(self.set_agent, agent),
             )
         yield SystemCommand("Filter: all agents", "Stop filtering by agent", partial(self.set_agent, None))
         yield SystemCommand("Clear search and filters", "Show every run", partial(self._set, flt=RunFilter()))
         for sort in SORT_CYCLE:
             yield SystemCommand(
-                f"Sort by {sort}",
-                f"Order the run list by {sort}",
+                f"Sort by {palette_text(sort)}",
+                f"Order the run list by {palette_text(sort)}",
                 partial(self._set, sort=sort, desc=default_desc(sort)),
             )

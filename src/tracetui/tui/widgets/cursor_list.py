@@ -9,13 +9,14 @@ from textual.scroll_view import ScrollView
 
 def cursor_bindings(prefix: str, noun: str) -> list[BindingType]:
     """The movement keys, with ids under `prefix` so each list keeps its own keymap entries."""
+    move = Binding.Group("Move")
     return [
-        Binding("down,j", "cursor_down", "Down", show=False, id=f"{prefix}.down"),
-        Binding("up,k", "cursor_up", "Up", show=False, id=f"{prefix}.up"),
-        Binding("home,g", "first", f"First {noun}", show=False, id=f"{prefix}.first"),
-        Binding("end,G", "last", f"Last {noun}", show=False, id=f"{prefix}.last"),
-        Binding("pagedown", "page_down", "Page down", show=False, id=f"{prefix}.page_down"),
-        Binding("pageup", "page_up", "Page up", show=False, id=f"{prefix}.page_up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id=f"{prefix}.down", group=move),
+        Binding("up,k", "cursor_up", "Up", show=False, id=f"{prefix}.up", group=move),
+        Binding("home,g", "first", f"First {noun}", show=False, id=f"{prefix}.first", group=move),
+        Binding("end,G", "last", f"Last {noun}", show=False, id=f"{prefix}.last", group=move),
+        Binding("pagedown", "page_down", "Page down", show=False, id=f"{prefix}.page_down", group=move),
+        Binding("pageup", "page_up", "Page up", show=False, id=f"{prefix}.page_up", group=move),
     ]
 
 

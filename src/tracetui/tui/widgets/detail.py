@@ -16,16 +16,16 @@ from rich.text import Text
 from textual import work
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.content import Content
 from textual.widgets import Collapsible, Static
 from textual.worker import get_current_worker
 
 from ... import display, present
-from ...model import TOTAL_FIELDS, Run, Step
+from ...model import TOKEN_PARTS, TOTAL_FIELDS, Run, Step
 from ...present import PSEUDO_MARK, STYLE, VERDICT_STYLE
 from ...present import safe_text as _t
 from ...store import Store
-from .payload import Payload, make_payload, open_in_pager
+from ..plain import notify_plain, plain_title
+from .payload import NoPager, Payload, make_payload, open_in_pager
 
 TOOL_CALL_LIMIT = 200
 SECTIONS = ("error", "input", "output", "events", "extra")
@@ -49,7 +49,10 @@ class Details:
 
 
 def totals_table(run: Run, step: Step | None) -> Table:
-    """Self, subtree and run totals side by side; run totals that disagree with their steps flagged."""
+    """Self, subtree and run totals side by side; run totals that disagree with their steps flagged.
+
+    The token parts (cache read and write, reasoning) follow the token rows where any column has them.
+    """
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", padding=(0, 2, 0, 0))
     table.add_column("")
     if step is not None:
@@ -58,18 +61,31 @@ def totals_table(run: Run, step: Step | None) -> Table:
     table.add_column("run", justify="right")
     table.add_column("")
     mismatches = run.mismatches
-    for name in TOTAL_FIELDS:
-        row: list[Text] = [Text(display.TOTAL_LABELS[name], "bold")]
+    for name in _rows(run, step):
+        part = name in TOKEN_PARTS
+        row: list[Text] = [Text(("  " if part else "") + display.LABELS[name], "dim" if part else "bold")]
         if step is not None:
-            row.append(Text(display.total(name, getattr(step, name))))
-            row.append(Text(display.total(name, getattr(step, "sub_" + name))))
-        row.append(Text(display.total(name, run.total(name))))
+            own, sub = present.cost_estimated(step), present.cost_estimated(step, subtree=True)
+            row.append(Text(display.total(name, getattr(step, name), own)))
+            row.append(Text(display.total(name, getattr(step, "sub_" + name), sub)))
+        row.append(Text(display.total(name, run.total(name), run.cost_estimated)))
         if name in mismatches:
             row.append(present.mismatch_text(name, *mismatches[name]))
         else:
             row.append(Text(""))
         table.add_row(*row)
     return table
+
+
+def _rows(run: Run, step: Step | None) -> list[str]:
+    """TOTAL_FIELDS, with each token part the run or step has placed after the token rows."""
+    parts = [
+        name
+        for name in TOKEN_PARTS
+        if run.total(name) is not None or (step is not None and getattr(step, "sub_" + name) is not None)
+    ]
+    at = TOTAL_FIELDS.index("tokens_out") + 1
+    return [*TOTAL_FIELDS[:at], *parts, *TOTAL_FIELDS[at:]]
 
 
 def _grid() -> Table:
@@ -80,8 +96,10 @@ def _grid() -> Table:
 
 
 def step_summary(run: Run, step: Step) -> RenderableType:
-    title = Text.assemble(present.status_text(step.status), "  ", _t(step.name or step.id, STYLE["id"]))
+    title = Text.assemble(present.status_text(step.status), "  ", (display.clip(step.name or step.id), STYLE["id"]))
     grid = _grid()
+    if step.name and len(step.name) > display.CLIP:
+        grid.add_row("name", _whole(step.name))  # cut in the title
     grid.add_row("step id", _t(step.id))
     if step.definition_id:
         grid.add_row("definition id", _t(step.definition_id))
@@ -91,6 +109,10 @@ def step_summary(run: Run, step: Step) -> RenderableType:
     if step.raw_type and step.raw_type != step.kind:
         kind.append_text(_t(f"  raw type: {step.raw_type}", "dim"))
     grid.add_row("kind", kind)
+    if step.model:
+        grid.add_row("model", _t(step.model, STYLE["model"]))
+    if step.provider:
+        grid.add_row("provider", _t(step.provider))
     grid.add_row("status", present.status_text(step.status))
     grid.add_row("started", _t(_when(step.started_at)))
     if step.ended_at:
@@ -128,8 +150,10 @@ def step_summary(run: Run, step: Step) -> RenderableType:
 
 
 def run_summary(run: Run) -> RenderableType:
-    title = Text.assemble(present.status_text(run.status), "  run ", _t(run.id, STYLE["id"]))
+    title = Text.assemble(present.status_text(run.status), "  run ", (display.clip(run.id), STYLE["id"]))
     grid = _grid()
+    if len(run.id) > display.CLIP:
+        grid.add_row("run id", _whole(run.id))  # cut in the title
     if run.agent:
         grid.add_row("agent", _t(run.agent, STYLE["agent"]))
     if run.session:
@@ -153,6 +177,11 @@ def run_summary(run: Run) -> RenderableType:
     return Group(title, Text(""), grid, Text(""), totals_table(run, None))
 
 
+def _whole(text: str) -> Text:
+    """A long id or name, all of it, folded over as many lines as it takes (to read or copy it)."""
+    return Text(display.safe(text, single_line=True), overflow="fold")
+
+
 def _when(iso_text: str | None) -> str:
     return "-" if not iso_text else iso_text.replace("T", " ").replace("Z", " UTC")
 
@@ -173,14 +202,17 @@ def tool_lines(tools: list[Step], more: bool) -> RenderableType:
     return out
 
 
+SCROLL = Binding.Group("Scroll the detail (after Tab)")
+
+
 class DetailPane(VerticalScroll):
     """Details of one step or of the run; `o` opens every payload of it in full in $PAGER."""
 
     BINDINGS = [
-        Binding("j", "scroll_down", "Scroll down", show=False, id="tracetui.detail.down"),
-        Binding("k", "scroll_up", "Scroll up", show=False, id="tracetui.detail.up"),
-        Binding("g", "scroll_home", "Top", show=False, id="tracetui.detail.top"),
-        Binding("G", "scroll_end", "Bottom", show=False, id="tracetui.detail.bottom"),
+        Binding("j", "scroll_down", "Scroll down", show=False, id="tracetui.detail.down", group=SCROLL),
+        Binding("k", "scroll_up", "Scroll up", show=False, id="tracetui.detail.up", group=SCROLL),
+        Binding("g", "scroll_home", "Top", show=False, id="tracetui.detail.top", group=SCROLL),
+        Binding("G", "scroll_end", "Bottom", show=False, id="tracetui.detail.bottom", group=SCROLL),
     ]
 
     DEFAULT_CSS = """
@@ -206,9 +238,12 @@ class DetailPane(VerticalScroll):
         yield Static(id="detail-summary")
         yield Static(id="detail-tools")
         for name in SECTIONS:
-            # Content, not str: a str title would be parsed as markup (Textual 8.2.8 types it as str).
-            title = Content(SECTION_TITLES[name])
-            with Collapsible(title=title, collapsed=False, id=f"detail-{name}"):  # type: ignore[arg-type]
+            # Content (plain_title), not str: a str title would be parsed as markup (Textual 8.2.8 types it as str).
+            with Collapsible(
+                title=plain_title(SECTION_TITLES[name]),  # type: ignore[arg-type]
+                collapsed=False,
+                id=f"detail-{name}",
+            ):
                 yield Static(id=f"detail-{name}-body")
 
     def on_mount(self) -> None:
@@ -289,7 +324,7 @@ class DetailPane(VerticalScroll):
         if payload is None:
             section.display = False
             return
-        section.title = Content(f"{SECTION_TITLES[name]} · {payload.describe()}")  # type: ignore[assignment]
+        section.title = plain_title(f"{SECTION_TITLES[name]} · {payload.describe()}")  # type: ignore[assignment]
         style = STYLE["error"] if name == "error" and not payload.is_json else ""
         self.query_one(f"#detail-{name}-body", Static).update(payload.renderable(style))
         section.display = True
@@ -319,8 +354,15 @@ class DetailPane(VerticalScroll):
 
     def open_pager(self) -> None:
         if self.details is None:
-            self.notify("Still reading this step; try again in a moment.", severity="warning")
+            notify_plain(self, "Still reading this step; try again in a moment.", severity="warning")
             return
-        error = open_in_pager(self.app, self.full_text())
+        text = self.full_text()
+        try:
+            error = open_in_pager(self.app, text)
+        except NoPager:
+            from ..screens.text_view import TextScreen
+
+            self.app.push_screen(TextScreen(text.split("\n", 1)[0], text))
+            return
         if error:
-            self.notify(error, severity="error")
+            notify_plain(self, error, severity="error")

@@ -5,14 +5,20 @@ A big run's tree holds only some children of each parent. The rest are stood in 
 two smaller gaps (`Gap.fill`). LazyChildren indexes the tree's nodes by step id and by gap and
 knows which gaps are being read. It is generic in the node type, so tests use plain objects
 (tests/tui/test_lazy_children.py). The reads themselves are here too, as plain functions of a Store.
+
+Nesting is capped at display.MAX_NESTING levels: a step at the last level shows every step below
+it as a flat list of its children, in execution order (each row says its real depth). Textual's
+Tree keeps, for every visible line, the path from the root and builds it recursively; a 10,000-deep
+run would exhaust the recursion limit and hold the square of its depth in memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
+from ...display import MAX_NESTING
 from ...model import Step
 from ...store import Store
 
@@ -24,11 +30,16 @@ N = TypeVar("N")
 
 @dataclass(frozen=True)
 class Gap:
-    """Children of `parent_id` at positions start..end-1 that are not in the tree yet."""
+    """Children of `parent_id` at positions start..end-1 that are not in the tree yet.
+
+    With `first_ord` set, the parent is at the nesting cap and its children in the tree are all its
+    descendants, flat: position i is the step executed at first_ord + i.
+    """
 
     parent_id: str | None
     start: int
     end: int
+    first_ord: int | None = None
 
     @property
     def count(self) -> int:
@@ -44,13 +55,31 @@ class Gap:
         lo, hi = max(offset, self.start), min(offset + len(steps), self.end)
         if lo >= hi:
             return None
-        head: list[Step | Gap] = [Gap(self.parent_id, self.start, lo)] if lo > self.start else []
-        tail: list[Step | Gap] = [Gap(self.parent_id, hi, self.end)] if hi < self.end else []
+        head: list[Step | Gap] = [replace(self, end=lo)] if lo > self.start else []
+        tail: list[Step | Gap] = [replace(self, start=hi)] if hi < self.end else []
         return [*head, *steps[lo - offset : hi - offset], *tail]
 
 
 class NoSteps:
     """Stands in the tree of a run that has no steps."""
+
+
+class DeepNote:
+    """The first child of a step at the nesting cap: says that the steps below it are listed flat."""
+
+
+def flat(step: Step) -> bool:
+    """Is the step drawn at the nesting cap, among the flat descendants of its ancestor there?"""
+    return (step.depth or 0) >= MAX_NESTING
+
+
+def at_cap(step: Step) -> bool:
+    """Is the step at the last nesting level, with steps below it (listed flat as its children)?"""
+    return (step.depth or 0) == MAX_NESTING - 1 and step.child_count > 0
+
+
+def expandable(step: Step) -> bool:
+    return step.child_count > 0 and not flat(step)
 
 
 def first_page(parent_id: str | None, steps: Sequence[Step], total: int) -> list[Step | Gap]:
@@ -61,7 +90,11 @@ def first_page(parent_id: str | None, steps: Sequence[Step], total: int) -> list
 
 def placeholder(step: Step) -> Gap | None:
     """The one child a step starts with while its own children are not read (None: it has none)."""
-    return Gap(step.id, 0, step.child_count) if step.child_count > 0 else None
+    if not expandable(step):
+        return None
+    if at_cap(step):
+        return Gap(step.id, 0, step.size - 1, first_ord=step.ord + 1)
+    return Gap(step.id, 0, step.child_count)
 
 
 class LazyChildren(Generic[N]):
@@ -117,7 +150,8 @@ def position_of_row(data: object, before: object, parent: object) -> int:
     if isinstance(data, Step):
         return data.ord
     if isinstance(before, Step):
-        return before.ord + before.size - 1
+        # A flat row's own descendants are its next siblings, not inside it.
+        return before.ord if flat(before) else before.ord + before.size - 1
     return parent.ord if isinstance(parent, Step) else -1
 
 
@@ -148,17 +182,26 @@ def with_eval_extras(store: Store, run_id: str, steps: list[Step]) -> list[Step]
 
 def read_gap(store: Store, run_id: str, gap: Gap) -> list[Step]:
     """The first page of a gap's children."""
-    steps = store.children(run_id, gap.parent_id, limit=min(PAGE, gap.count), offset=gap.start)
+    limit = min(PAGE, gap.count)
+    if gap.first_ord is not None:
+        steps = store.steps_from(run_id, gap.first_ord + gap.start, limit=limit)
+    else:
+        steps = store.children(run_id, gap.parent_id, limit=limit, offset=gap.start)
     return with_eval_extras(store, run_id, steps)
 
 
 def read_path(store: Store, run_id: str, step_id: str, loaded: frozenset[str]) -> tuple[list[str], list[Window]]:
     """What a jump to a step needs: its ancestors and itself (root first), and for each of them not
-    in the tree yet (`loaded`), a PAGE of its siblings around it."""
+    in the tree yet (`loaded`), a PAGE of its siblings around it.
+
+    Ancestors below the nesting cap are not in the tree: the step is among the flat descendants of
+    its ancestor at the cap, and the window is read from those, in execution order."""
     chain = store.ancestors(run_id, step_id) + [step_id]
+    deep = len(chain) > MAX_NESTING
+    shown = chain[:MAX_NESTING] + [step_id] if deep else chain
     windows: list[Window] = []
     parent_id: str | None = None
-    for sid in chain:
+    for sid in shown[: MAX_NESTING if deep else len(shown)]:
         if sid not in loaded:
             # seq is the step's position among its siblings (finalize_run numbers them 0..n-1).
             seq = store.get_step(run_id, sid).seq
@@ -166,4 +209,12 @@ def read_path(store: Store, run_id: str, step_id: str, loaded: frozenset[str]) -
             window = store.children(run_id, parent_id, limit=PAGE, offset=offset)
             windows.append((parent_id, offset, with_eval_extras(store, run_id, window)))
         parent_id = sid
-    return chain, windows
+    if deep and step_id not in loaded:
+        anchor = store.get_step(run_id, chain[MAX_NESTING - 1])
+        first_ord = anchor.ord + 1
+        position = store.get_step(run_id, step_id).ord - first_ord
+        offset = max(0, position - PAGE // 2)
+        limit = max(0, min(PAGE, anchor.size - 1 - offset))
+        window = store.steps_from(run_id, first_ord + offset, limit=limit)
+        windows.append((anchor.id, offset, with_eval_extras(store, run_id, window)))
+    return shown, windows

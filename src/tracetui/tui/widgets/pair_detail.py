@@ -34,7 +34,7 @@ def readable(payload: str | None) -> str | None:
         return payload
     try:
         return orjson.dumps(orjson.loads(payload), option=orjson.OPT_INDENT_2).decode()
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, TypeError):  # not JSON; or deeper than orjson writes: as it came
         return payload
 
 
@@ -101,7 +101,7 @@ def _field(step: Step | None, name: str) -> Text:
     if name == "tokens":
         return Text(display.tokens(step.tokens_in, step.tokens_out))
     if name == "cost":
-        return Text(f"cr {display.credits(step.credits)} · {display.cost(step.cost_usd)}")
+        return Text(f"cr {display.credits(step.credits)} · {present.cost_text(step)}")
     if name == "chosen_branch" and value:
         chosen = display.safe(value, single_line=True)
         return Text(chosen, present.chosen_style(chosen))

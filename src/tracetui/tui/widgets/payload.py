@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -21,11 +22,13 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from ... import display
+from ...tree_json import pretty_deep
 
 PREVIEW_CHARS = 4096
 PREVIEW_LINES = 200
 # A string inside a JSON value is decoded when it is itself JSON, this many levels deep.
 NESTED_LEVELS = 2
+DECODE_DEPTH = 64  # strings nested deeper than this in a value are not looked into
 
 
 def _loads(text: str) -> tuple[bool, Any]:
@@ -43,27 +46,30 @@ def _looks_like_json(text: str) -> bool:
     return s in ("{", "[", '"')
 
 
-def _decode_strings(value: Any, levels: int) -> tuple[Any, int]:
-    """Decode string values that hold a JSON object or array; returns (value, strings decoded)."""
-    if levels <= 0:
+def _decode_strings(value: Any, levels: int, depth: int = 0) -> tuple[Any, int]:
+    """Decode string values that hold a JSON object or array; returns (value, strings decoded).
+
+    Only in the top DECODE_DEPTH levels: a value nested thousands deep is left as it is below
+    them (and this recursion stays bounded)."""
+    if levels <= 0 or depth >= DECODE_DEPTH:
         return value, 0
     if isinstance(value, dict):
         out, n = {}, 0
         for k, v in value.items():
-            out[k], m = _decode_strings(v, levels)
+            out[k], m = _decode_strings(v, levels, depth + 1)
             n += m
         return out, n
     if isinstance(value, list):
         items, n = [], 0
         for v in value:
-            item, m = _decode_strings(v, levels)
+            item, m = _decode_strings(v, levels, depth + 1)
             items.append(item)
             n += m
         return items, n
     if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
         ok, inner = _loads(value)
         if ok and isinstance(inner, (dict, list)):
-            inner, m = _decode_strings(inner, levels - 1)
+            inner, m = _decode_strings(inner, levels - 1, depth + 1)
             return inner, m + 1
     return value, 0
 
@@ -123,9 +129,13 @@ def make_payload(raw: Any) -> Payload | None:
     if raw is None:
         return None
     notes: list[str] = []
+    size: int | None
     if not isinstance(raw, str):
         value, is_json = raw, True
-        size = len(orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS, default=str))
+        try:
+            size = len(orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS, default=str))
+        except TypeError:  # deeper than orjson writes: measured on the text below
+            size = None
     else:
         size = len(raw)
         if raw == "":
@@ -150,40 +160,70 @@ def make_payload(raw: Any) -> Payload | None:
         text = pretty_json(value)
     else:
         text = value if isinstance(value, str) else str(value)
-    return Payload(display.safe(text), is_json, size, tuple(notes))
+    return Payload(display.safe(text), is_json, len(text) if size is None else size, tuple(notes))
 
 
 def pretty_json(value: Any) -> str:
     try:
         return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode()
-    except TypeError:  # integers beyond 64 bits
-        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    except TypeError:  # deeper than 254 levels, integers beyond 64 bits: written without recursion
+        return pretty_deep(value)
+
+
+# Tried in order when $PAGER is unset; with none of them installed the viewer shows the text itself.
+DEFAULT_PAGERS = ("less", "more")
+
+
+class NoPager(Exception):
+    """$PAGER is unset and no default pager is installed: show the text in the viewer instead."""
 
 
 def pager_command() -> list[str]:
-    """$PAGER split like a shell would; `less` when it is unset."""
-    return shlex.split(os.environ.get("PAGER") or "") or ["less"]
+    """$PAGER split like a shell would, its program resolved to a path; else the first installed of
+    DEFAULT_PAGERS. Raises NoPager, or OSError naming a $PAGER that cannot be run."""
+    configured = os.environ.get("PAGER") or ""
+    try:
+        command = shlex.split(configured)
+    except ValueError as exc:  # unbalanced quotes
+        raise OSError(f"cannot read $PAGER {configured!r}: {exc}") from None
+    if not command:
+        for name in DEFAULT_PAGERS:
+            found = shutil.which(name)
+            if found:
+                return [found]
+        raise NoPager
+    found = shutil.which(command[0])
+    if found is None:
+        raise OSError(f"pager not found: {command[0]} (set $PAGER)")
+    return [found, *command[1:]]
 
 
 def open_in_pager(app, text: str) -> str | None:
-    """Show text in the pager with the app suspended. Returns an error message, or None."""
+    """Show text in the pager with the app suspended. Returns an error message, or None.
+
+    The pager is found before the app suspends: a suspended app only comes back when the `with`
+    block ends normally, so nothing may raise inside it. Raises NoPager when there is none.
+    """
     from textual.app import SuspendNotSupported
 
-    command = pager_command()
+    try:
+        command = pager_command()
+    except OSError as exc:
+        return str(exc)
     fd, path = tempfile.mkstemp(prefix="tracetui-", suffix=".txt")
+    failure: str | None = None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as f:
             f.write(text)
         try:
             with app.suspend():
-                subprocess.call([*command, path])
+                try:
+                    subprocess.call([*command, path])
+                except OSError as exc:  # found but cannot be run (a bad #! line, no permission)
+                    failure = f"pager failed: {command[0]}: {exc.strerror or exc}"
         except SuspendNotSupported:
             return "this terminal cannot hand over to a pager"
-        except FileNotFoundError:
-            return f"pager not found: {command[0]} (set $PAGER)"
-        except OSError as exc:
-            return f"pager failed: {exc}"
-        return None
+        return failure
     finally:
         try:
             os.remove(path)

@@ -19,11 +19,12 @@ from textual import events, work
 from textual.binding import Binding
 from textual.strip import Strip
 
-from ... import display
+from ... import display, present
 from ...errors import TraceError
 from ...model import FAILED_STATUSES, Run
 from ...store import SORT_KEYS, RunFilter, Store, default_desc
-from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed
+from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed, RunMarked
+from ..plain import notify_plain
 from .cursor_list import CursorList, cursor_bindings
 from .run_pager import Order, RunPager, read_order, read_top
 
@@ -64,16 +65,21 @@ def cell_texts(run: Run) -> dict[str, str]:
         steps = f"{steps} ✗{display.count(run.failed_steps)}"
     return {
         "status": display.status_word(run.status),
-        "id": display.safe(run.id, single_line=True),
-        "agent": display.safe(run.agent or "-", single_line=True),
+        "id": display.clip(run.id),
+        "agent": display.clip(run.agent or "-"),
         "started": display.when(run.started_at),
         "duration": display.duration(run.duration_ms),
         "steps": steps,
         "tokens": display.tokens(run.total("tokens_in"), run.total("tokens_out")),
         "credits": display.credits(run.total("credits")),
-        "cost": display.cost(run.total("cost_usd")),
+        "cost": present.cost_text(run),
         "error": display.excerpt(run.error, 400) if run.error else "",
     }
+
+
+# Keys that share a row in the README's keys table (and would share one in the footer).
+FAILED_RUN_KEYS = Binding.Group("Next · previous failed (or timed-out) run")
+COMPARE_KEYS = Binding.Group("Mark a run · compare the marked run with the one under the cursor")
 
 
 class RunList(CursorList, can_focus=True):
@@ -91,6 +97,7 @@ class RunList(CursorList, can_focus=True):
             key_display="]",
             tooltip="Next failed or timed-out run",
             id="tracetui.runs.next_failed",
+            group=FAILED_RUN_KEYS,
         ),
         Binding(
             "left_square_bracket",
@@ -99,9 +106,10 @@ class RunList(CursorList, can_focus=True):
             key_display="[",
             show=False,
             id="tracetui.runs.previous_failed",
+            group=FAILED_RUN_KEYS,
         ),
-        Binding("space,m", "mark", "Mark", show=False, id="tracetui.runs.mark"),
-        Binding("c", "compare", "Compare with mark", show=False, id="tracetui.runs.compare"),
+        Binding("space,m", "mark", "Mark", show=False, id="tracetui.runs.mark", group=COMPARE_KEYS),
+        Binding("c", "compare", "Compare with mark", show=False, id="tracetui.runs.compare", group=COMPARE_KEYS),
     ]
 
     COMPONENT_CLASSES = {
@@ -124,10 +132,14 @@ class RunList(CursorList, can_focus=True):
     RunList > .run-list--pending { color: $text-muted; }
     """
 
-    def __init__(self, connect: Callable[[], Store], *, store_growing: bool = False, id: str | None = None) -> None:
+    def __init__(
+        self, connect: Callable[[], Store], *, store_growing: bool = False, live: bool = False, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.connect = connect  # a new read-only store connection (one per thread)
         self.store_growing = store_growing  # the import is still writing: a failed query may just be early
+        self.live = live  # the store keeps changing: the cursor stays on its run as runs arrive
+        self.new_failure: str | None = None  # a failed run announced live: `]` goes there first
         self.flt = RunFilter()
         self.sort = "started"
         self.desc = True
@@ -163,7 +175,7 @@ class RunList(CursorList, can_focus=True):
             self._store = None
         # Keep a chosen run under the cursor as rows arrive; a cursor left on the first row
         # stays there, so the newest runs stay in view while a file is imported.
-        self.pager.follow_cursor(self.cursor)
+        self.pager.follow_cursor(self.cursor, live=self.live)
         generation = self.pager.begin_load()
         if not self.pager.loaded:
             self.loading = True
@@ -260,8 +272,19 @@ class RunList(CursorList, can_focus=True):
             self.move_cursor(position)
 
     def failed_run_next_to(self, run_id: str, direction: int) -> str | None:
-        """The next (+1) / previous (-1) failed-or-timeout run after `run_id` in this list's order."""
+        """The next (+1) / previous (-1) failed-or-timeout run after `run_id` in this list's order
+        (the one announced live first, for `]`)."""
+        announced = self._take_new_failure(direction)
+        if announced is not None and announced != run_id:
+            return announced
         return self.pager.adjacent_failed_id(run_id, direction, self.cursor)
+
+    def _take_new_failure(self, direction: int) -> str | None:
+        """The failed run announced live, once, if `]` should go there (and it is still in the list)."""
+        run_id, self.new_failure = self.new_failure, None
+        if direction < 0 or run_id is None or self.pager.position_of(run_id) is None:
+            return None
+        return run_id
 
     # -- cursor -----------------------------------------------------------------------------------
     @property
@@ -276,10 +299,14 @@ class RunList(CursorList, can_focus=True):
     def _jump_failed(self, direction: int) -> None:
         if self.count == 0:
             return
+        announced = self._take_new_failure(direction)
+        if announced is not None and announced != self.current_run_id:
+            self.move_cursor(self.pager.position_of(announced, self.cursor) or 0)
+            return
         row = self.pager.adjacent_failed(self.cursor, direction)
         if row is None:
             word = "next" if direction > 0 else "previous"
-            self.notify(f"No {word} failed run in this list.", timeout=3)
+            notify_plain(self, f"No {word} failed run in this list.", timeout=3)
         else:
             self.move_cursor(row)
 
@@ -295,11 +322,12 @@ class RunList(CursorList, can_focus=True):
             return
         self.marked = None if self.marked == run_id else run_id
         self.refresh()
+        self.post_message(RunMarked(self.marked))
 
     def action_compare(self) -> None:
         current = self.current_run_id
         if self.marked is None or current is None or current == self.marked:
-            self.notify("Mark a run with space, move to another run, then press c.", timeout=4)
+            notify_plain(self, "Mark a run with space, move to another run, then press c.", timeout=4)
             return
         self.post_message(CompareRuns(self.marked, current))
 

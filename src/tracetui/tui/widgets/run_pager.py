@@ -157,9 +157,11 @@ class RunPager:
             self._rows.set(run.id, run)
 
     # -- the cursor across reloads ----------------------------------------------------------------
-    def follow_cursor(self, cursor: int) -> None:
-        """Before a reload: a run the user moved to stays under the cursor; the first row stays the first."""
-        if self.follow_id is None and cursor > 0:
+    def follow_cursor(self, cursor: int, *, live: bool = False) -> None:
+        """Before a reload: a run the user moved to stays under the cursor; the first row stays the first
+        (the newest runs stay in view while a file is imported). `live`: the run under the cursor stays
+        there wherever it is, new runs appear around it."""
+        if self.follow_id is None and (cursor > 0 or live):
             self.follow_id = self.id_at(cursor)
 
     def landing(self, cursor: int) -> int:
@@ -181,6 +183,10 @@ class RunPager:
             self.follow_id = run_id
         return position
 
+    def cached(self, run_id: str) -> Run | None:
+        """The run's row if it has been read."""
+        return self._rows.get(run_id)
+
     # -- failed runs ------------------------------------------------------------------------------
     def adjacent_failed(self, position: int, direction: int) -> int | None:
         """Row of the next (+1) / previous (-1) failed-or-timeout run from `position`, if any."""
@@ -196,6 +202,17 @@ class RunPager:
             return positions[i] if i < len(positions) else None
         i = bisect.bisect_left(positions, position)
         return positions[i - 1] if i > 0 else None
+
+    def failed_ids(self) -> set[str]:
+        """Ids of the failed/timed-out runs of the full order (empty until it is in)."""
+        if self._ids is None or self._failed is None:
+            return set()
+        return {self._ids[i] for i in self._failed}
+
+    def ordered(self, run_ids: set[str]) -> list[str]:
+        """These ids in the list's order (ids not in it left out)."""
+        positions = [(p, i) for i in run_ids if (p := self.position_of(i)) is not None]
+        return [i for _, i in sorted(positions)]
 
     def adjacent_failed_id(self, run_id: str, direction: int, hint: int | None = None) -> str | None:
         """The failed run next to `run_id` in this query's order (None: none, or run_id is not listed)."""

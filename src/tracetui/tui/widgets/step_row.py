@@ -1,5 +1,5 @@
 """One step as one tree row: status, name, kind and badges on the left; duration, a waterfall
-timing bar, tokens and credits in fixed columns on the right, so bars line up at every depth.
+timing bar, tokens, credits and cost in fixed columns on the right, so bars line up at every depth.
 
 Only rich is used here: every piece of untrusted text goes through display.safe() into Text.
 """
@@ -29,21 +29,24 @@ class Columns:
     bar: int = BAR_WIDTH
     tokens: int = 11
     credits: int = 7
+    cost: int = 8
 
     @property
     def width(self) -> int:
-        parts = [w for w in (self.duration, self.bar, self.tokens, self.credits) if w]
+        parts = [w for w in (self.duration, self.bar, self.tokens, self.credits, self.cost) if w]
         return sum(parts) + len(parts)  # one space before each column
 
     @classmethod
     def fitting(cls, width: int) -> Columns:
-        if width >= 90:
+        if width >= 110:
             return cls()
+        if width >= 90:
+            return cls(bar=12)  # the tree beside the detail pane of a 160-column terminal
         if width >= 64:
-            return cls(tokens=0, credits=0)
+            return cls(tokens=0, credits=0, cost=0)
         if width >= 40:
-            return cls(bar=0, tokens=0, credits=0)
-        return cls(duration=0, bar=0, tokens=0, credits=0)
+            return cls(bar=0, tokens=0, credits=0, cost=0)
+        return cls(duration=0, bar=0, tokens=0, credits=0, cost=0)
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,9 @@ def badges(step: Step) -> Text:
 def step_label(step: Step, width: int, columns: Columns, scale: TimeScale) -> Text:
     """The whole row after the tree's guides and expand icon, exactly `width` cells wide."""
     left_width = max(8, width - columns.width)
-    head = Text(*present.status_icon(step.status))
+    head = Text()
+    head.append(display.depth_note(step.depth or 0), "dim")  # a step drawn at the nesting cap
+    head.append(*present.status_icon(step.status))
     name_style = STYLE["failure"] if step.failed else ("italic" if step.pseudo else "")
     name = Text(display.safe(step.name or step.id, single_line=True), name_style)
     tags = Text("  ").append_text(kind_tag(step)).append_text(badges(step))
@@ -189,6 +194,9 @@ def step_label(step: Step, width: int, columns: Columns, scale: TimeScale) -> Te
     if columns.credits:
         row.append(" ")
         row.append_text(_right(display.credits(step.sub_credits), columns.credits))
+    if columns.cost:
+        row.append(" ")
+        row.append_text(_right(present.cost_text(step, subtree=True), columns.cost))
     if step.status == "skipped":
         row.stylize("dim")
     return row
@@ -219,6 +227,9 @@ def run_label(run: Run, width: int, columns: Columns, scale: TimeScale) -> Text:
     if columns.credits:
         row.append(" ")
         row.append_text(_right(display.credits(run.total("credits")), columns.credits))
+    if columns.cost:
+        row.append(" ")
+        row.append_text(_right(present.cost_text(run), columns.cost))
     return row
 
 
@@ -230,6 +241,7 @@ def header_label(width: int, columns: Columns) -> Text:
         ("timeline", columns.bar),
         ("tok in→out", columns.tokens),
         ("credits", columns.credits),
+        ("cost", columns.cost),
     ):
         if w:
             row.append(" ")

@@ -26,30 +26,59 @@ from .step_row import TimeScale
 
 REBUILD_SLICE = 0.05  # seconds of expand-all work between two paints
 
+# Keys that share a row in the README's keys table (and would share one in the footer).
+MOVE = Binding.Group("Move in the tree")
+IN_OUT = Binding.Group("Collapse or go to the parent · expand or go to the first child")
+JUMP = Binding.Group("Parent · previous sibling · next sibling · parent's next sibling · toggle siblings")
+
 
 class StepTree(LazyStepTree):
     BINDINGS = [
-        Binding("j,down", "cursor_down", "Down", show=False, id="tracetui.tree.down"),
-        Binding("k,up", "cursor_up", "Up", show=False, id="tracetui.tree.up"),
-        Binding("g,home", "scroll_home", "First row", show=False, id="tracetui.tree.first"),
-        Binding("G,end", "scroll_end", "Last row", show=False, id="tracetui.tree.last"),
-        Binding("pagedown", "page_down", "Page down", show=False, id="tracetui.tree.page_down"),
-        Binding("pageup", "page_up", "Page up", show=False, id="tracetui.tree.page_up"),
-        Binding("enter", "select_cursor", "Open/toggle", show=False, id="tracetui.tree.select"),
-        Binding("space", "toggle_node", "Toggle", show=False, id="tracetui.tree.toggle"),
-        Binding("h,left", "collapse_or_parent", "Collapse", show=False, id="tracetui.tree.collapse"),
-        Binding("l,right", "expand_or_child", "Expand", show=False, id="tracetui.tree.expand"),
-        Binding("shift+left", "cursor_parent", "Parent step", show=False, id="tracetui.tree.parent"),
-        Binding("shift+up", "cursor_previous_sibling", "Previous sibling", show=False, id="tracetui.tree.prev_sibling"),
-        Binding("shift+down", "cursor_next_sibling", "Next sibling", show=False, id="tracetui.tree.next_sibling"),
+        Binding("j,down", "cursor_down", "Down", show=False, id="tracetui.tree.down", group=MOVE),
+        Binding("k,up", "cursor_up", "Up", show=False, id="tracetui.tree.up", group=MOVE),
+        Binding("g,home", "scroll_home", "First row", show=False, id="tracetui.tree.first", group=MOVE),
+        Binding("G,end", "scroll_end", "Last row", show=False, id="tracetui.tree.last", group=MOVE),
+        Binding("pagedown", "page_down", "Page down", show=False, id="tracetui.tree.page_down", group=MOVE),
+        Binding("pageup", "page_up", "Page up", show=False, id="tracetui.tree.page_up", group=MOVE),
+        Binding(
+            "enter",
+            "select_cursor",
+            "Open/toggle",
+            show=False,
+            tooltip="Expand or collapse a step with children; on a step without, go to its detail",
+            id="tracetui.tree.select",
+        ),
+        Binding("space", "toggle_node", "Toggle", show=False, tooltip="Expand or collapse", id="tracetui.tree.toggle"),
+        Binding("h,left", "collapse_or_parent", "Collapse", show=False, id="tracetui.tree.collapse", group=IN_OUT),
+        Binding("l,right", "expand_or_child", "Expand", show=False, id="tracetui.tree.expand", group=IN_OUT),
+        Binding("shift+left", "cursor_parent", "Parent step", show=False, id="tracetui.tree.parent", group=JUMP),
+        Binding(
+            "shift+up",
+            "cursor_previous_sibling",
+            "Previous sibling",
+            show=False,
+            id="tracetui.tree.prev_sibling",
+            group=JUMP,
+        ),
+        Binding(
+            "shift+down", "cursor_next_sibling", "Next sibling", show=False, id="tracetui.tree.next_sibling", group=JUMP
+        ),
         Binding(
             "shift+right",
             "cursor_parent_next_sibling",
             "Parent's next sibling",
             show=False,
             id="tracetui.tree.parent_next_sibling",
+            group=JUMP,
         ),
-        Binding("shift+space", "toggle_expand_all", "Toggle siblings", show=False, id="tracetui.tree.toggle_siblings"),
+        Binding(
+            "shift+space",
+            "toggle_expand_all",
+            "Toggle siblings",
+            show=False,
+            id="tracetui.tree.toggle_siblings",
+            group=JUMP,
+        ),
     ]
 
     DEFAULT_CSS = """
@@ -135,6 +164,9 @@ class StepTree(LazyStepTree):
             self._expand_to(node)
             return
         self._read_path(step_id, frozenset(self.nodes))
+
+    def reveal_step(self, step_id: str) -> None:
+        self.reveal(step_id)
 
     def _expand_to(self, node: TreeNode[object]) -> None:
         parent = node.parent

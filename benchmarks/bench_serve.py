@@ -1,0 +1,328 @@
+"""`tracetui serve`: spans/s stored with nothing lost, export→visible latency in the viewer, memory over time.
+
+    python benchmarks/bench_serve.py sdk [SPANS]          the real SDK (BatchSpanProcessor + OTLPSpanExporter)
+                                                         exporting as fast as it can to `serve --headless`
+    python benchmarks/bench_serve.py replay [SPANS]       the receiver's own ceiling: export bodies encoded by the
+                                                         SDK beforehand, posted by 4 client threads
+    python benchmarks/bench_serve.py latency [SECONDS]    export→visible in the viewer (headless, run_test) while
+                                                         an SDK process exports traces
+    python benchmarks/bench_serve.py memory [SECONDS]     RSS of `serve --headless` under constant replay load
+
+Each prints what it measured; docs/benchmarks.md has the numbers. Traces have 10 spans each (an agent span,
+model calls with GenAI usage and a prompt, tool calls), like the agent frameworks' spans.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "out")
+SPANS_PER_TRACE = 10
+
+
+def start_server(db: str) -> tuple[subprocess.Popen, str]:
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tracetui.cli", "serve", "--headless", "--port", "0", "--db", db],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    while True:
+        line = process.stdout.readline()
+        found = re.search(r"on (http://\S+) ", line)
+        if found:
+            threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # drain the log
+            return process, found.group(1)
+        if not line:
+            raise SystemExit("the server did not start")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+
+
+def count(db: str, sql: str = "SELECT count(*) FROM received_spans") -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def make_trace(tracer, n: int) -> None:
+    """One agent run: an agent span, 5 model calls and 4 tool calls."""
+    agent = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": f"agent-{n % 7}"}
+    with tracer.start_as_current_span("invoke_agent", attributes=agent):
+        for k in range(SPANS_PER_TRACE - 1):
+            if k % 2 == 0:
+                attrs = {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.request.model": "gpt-4o-mini",
+                    "gen_ai.usage.input_tokens": 1200 + k,
+                    "gen_ai.usage.output_tokens": 80,
+                    "gen_ai.input.messages": "You are a helpful agent. " * 8,
+                }
+                name = "chat gpt-4o-mini"
+            else:
+                attrs = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search", "query": f"q{n}"}
+                name = "execute_tool search"
+            with tracer.start_as_current_span(name, attributes=attrs):
+                pass
+
+
+def provider(exporter, *, queue: int):
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    tp = TracerProvider(resource=Resource.create({"service.name": "bench-agent"}))
+    tp.add_span_processor(
+        BatchSpanProcessor(exporter, max_queue_size=queue, max_export_batch_size=512, schedule_delay_millis=100)
+    )
+    return tp
+
+
+# -- the real SDK, as fast as it can -----------------------------------------------------------------
+
+
+def bench_sdk(spans: int) -> None:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    os.makedirs(OUT, exist_ok=True)
+    db = os.path.join(OUT, "serve-sdk.db")
+    process, url = start_server(db)
+    traces = spans // SPANS_PER_TRACE
+    tp = provider(OTLPSpanExporter(endpoint=f"{url}/v1/traces"), queue=spans)  # a queue that never drops
+    tracer = tp.get_tracer("bench")
+    began = time.perf_counter()
+    for n in range(traces):
+        make_trace(tracer, n)
+    made = time.perf_counter() - began
+    tp.shutdown()  # exports the rest and waits for every answer
+    took = time.perf_counter() - began
+    stored = count(db)
+    stop_server(process)
+    print(f"SDK: {traces * SPANS_PER_TRACE:,} spans made in {made:.2f} s, all exported and stored in {took:.2f} s")
+    print(f"  {stored:,} spans stored ({traces * SPANS_PER_TRACE - stored:,} lost): {stored / took:,.0f} spans/s")
+    print(f"  runs: {count(db, 'SELECT count(*) FROM runs'):,}")
+
+
+# -- the receiver's ceiling: bodies encoded beforehand -----------------------------------------------
+
+
+def encoded_bodies(spans: int) -> list[bytes]:
+    """Export request bodies of 510 spans (51 traces) each, made by the SDK's own encoder."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+    class Keep(SpanExporter):
+        def __init__(self) -> None:
+            self.spans: list = []
+
+        def export(self, batch):
+            self.spans.extend(batch)
+            return SpanExportResult.SUCCESS
+
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    keep = Keep()
+    tp = TracerProvider(resource=Resource.create({"service.name": "bench-agent"}))
+    tp.add_span_processor(SimpleSpanProcessor(keep))
+    tracer = tp.get_tracer("bench")
+    for n in range(spans // SPANS_PER_TRACE):
+        make_trace(tracer, n)
+    per_body = 51 * SPANS_PER_TRACE
+    return [encode_spans(keep.spans[i : i + per_body]).SerializeToString() for i in range(0, len(keep.spans), per_body)]
+
+
+def replay(url: str, bodies: list[bytes], clients: int = 4) -> float:
+    import requests
+
+    todo = list(bodies)
+    lock = threading.Lock()
+
+    def client() -> None:
+        session = requests.Session()
+        while True:
+            with lock:
+                if not todo:
+                    return
+                body = todo.pop()
+            answer = session.post(
+                f"{url}/v1/traces", data=body, headers={"Content-Type": "application/x-protobuf"}, timeout=60
+            )
+            assert answer.status_code == 200, answer.text
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - began
+
+
+def bench_replay(spans: int) -> None:
+    os.makedirs(OUT, exist_ok=True)
+    db = os.path.join(OUT, "serve-replay.db")
+    bodies = encoded_bodies(spans)
+    process, url = start_server(db)
+    took = replay(url, bodies)
+    stored = count(db)
+    stop_server(process)
+    sent = spans // SPANS_PER_TRACE * SPANS_PER_TRACE
+    print(f"replay: {len(bodies)} requests, {sent:,} spans posted and acknowledged in {took:.2f} s")
+    print(f"  {stored:,} stored ({sent - stored:,} lost): {stored / took:,.0f} spans/s")
+
+
+# -- memory over time --------------------------------------------------------------------------------
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def bench_memory(seconds: float) -> None:
+    os.makedirs(OUT, exist_ok=True)
+    db = os.path.join(OUT, "serve-memory.db")
+    bodies = encoded_bodies(5100)  # 10 bodies, posted again and again: spans sent again are stored once
+    # New trace ids for every round, so the store grows as it would: rewrite the ids in the bodies.
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    requests_ = [ExportTraceServiceRequest.FromString(b) for b in bodies]
+    process, url = start_server(db)
+    began = time.monotonic()
+    samples = []
+    round_ = 0
+    sent = 0
+    while time.monotonic() - began < seconds:
+        round_ += 1
+        fresh = []
+        for req in requests_:
+            for rs in req.resource_spans:
+                for ss in rs.scope_spans:
+                    for s in ss.spans:
+                        s.trace_id = round_.to_bytes(4, "big") + s.trace_id[4:]
+            fresh.append(req.SerializeToString())
+        replay(url, fresh, clients=2)
+        sent += 5100
+        samples.append((time.monotonic() - began, rss_mb(process.pid), sent))
+    stored = count(db)
+    stop_server(process)
+    print(f"memory: {sent:,} spans in {seconds:.0f} s; {stored:,} stored ({sent - stored:,} lost)")
+    step = max(1, len(samples) // 10)
+    for t, rss, n in samples[::step] + samples[-1:]:
+        print(f"  {t:6.0f} s  {n:>10,} spans  RSS {rss:6.1f} MB")
+
+
+# -- export→visible in the viewer ---------------------------------------------------------------------
+
+PRODUCER = r"""
+import sys, time
+sys.path.insert(0, sys.argv[3])
+from bench_serve import make_trace, provider
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+log = open(sys.argv[4], "w")
+
+class Timed(OTLPSpanExporter):
+    def export(self, spans):
+        sent = time.time()
+        result = super().export(spans)
+        for s in spans:
+            if s.parent is None:
+                log.write(f"{s.context.trace_id:032x} {sent}\n")
+        log.flush()
+        return result
+
+tp = provider(Timed(endpoint=sys.argv[1] + "/v1/traces"), queue=1_000_000)
+tracer = tp.get_tracer("bench")
+end = time.time() + float(sys.argv[2])
+n = 0
+while time.time() < end:
+    make_trace(tracer, n)
+    n += 1
+    time.sleep(0.005)
+tp.shutdown()
+"""
+
+
+def bench_latency(seconds: float) -> None:
+    from tracetui.loading import prepare
+    from tracetui.receiver.server import DEFAULT_MAX_BODY, listen
+    from tracetui.receiver.service import Service
+    from tracetui.receiver.span_store import SpanStore
+    from tracetui.tui.app import TraceApp
+
+    os.makedirs(OUT, exist_ok=True)
+    db = os.path.join(OUT, "serve-latency.db")
+    log = os.path.join(OUT, "serve-latency.exports")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    service = Service(SpanStore(db), listen("127.0.0.1", 0), token=None, max_body=DEFAULT_MAX_BODY)
+    app = TraceApp(prepare(db), live=service)
+    seen: dict[str, float] = {}
+
+    async def main() -> list[tuple[str, float]]:
+        async with app.run_test(size=(160, 48)) as pilot:
+            producer = subprocess.Popen([sys.executable, "-c", PRODUCER, service.url, str(seconds), HERE, log])
+            pager = app.runs_screen.run_list.pager
+            while producer.poll() is None or time.monotonic() < stop_at(producer):
+                await pilot.pause(0.01)
+                now = time.time()
+                for i in range(min(pager.count, 300)):  # the newest runs: the top of the list
+                    run_id = pager.id_at(i)
+                    if run_id is not None and run_id not in seen:
+                        seen[run_id] = now
+            with open(log) as f:
+                return [(line.split()[0], float(line.split()[1])) for line in f]
+
+    done_at: dict[int, float] = {}
+
+    def stop_at(producer: subprocess.Popen) -> float:
+        return done_at.setdefault(producer.pid, time.monotonic() + 3) if producer.poll() is not None else 1e18
+
+    exported = asyncio.run(main())
+    delays = sorted(seen[t] - sent for t, sent in exported if t in seen)
+    missing = sum(1 for t, _ in exported if t not in seen)
+    p50 = statistics.median(delays)
+    p95 = delays[int(len(delays) * 0.95)]
+    print(f"latency: {len(exported):,} traces exported over {seconds:.0f} s ({missing} never seen in the list)")
+    print(
+        f"  export→visible in the run list: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    what = sys.argv[1] if len(sys.argv) > 1 else "sdk"
+    arg = float(sys.argv[2]) if len(sys.argv) > 2 else None
+    if what == "sdk":
+        bench_sdk(int(arg or 100_000))
+    elif what == "replay":
+        bench_replay(int(arg or 200_000))
+    elif what == "latency":
+        bench_latency(arg or 30)
+    elif what == "memory":
+        bench_memory(arg or 600)
+    else:
+        raise SystemExit(__doc__)

@@ -1,0 +1,355 @@
+"""Estimated costs: model calls priced from the price table bundled with the installed genai-prices.
+
+A step with a model name and token counts but no cost the source reported gets `cost_usd` computed
+from pydantic's genai-prices table and `cost_estimated = True`; a reported cost is never touched.
+Models are matched the way genai-prices matches them (`DataSnapshot.find_provider_model`): with the
+step's provider when it has one (an unknown provider — a local runtime such as ollama — leaves the
+call unpriced rather than priced as someone else's model), else by the model name alone, else split
+as "provider/model". The call's own start time picks the price in force then.
+
+No network: tracetui builds its own snapshot of the data bundled in the package and never starts
+genai-prices' updater (`UpdatePrices`), which is the only thing in it that fetches. New prices come
+with a newer genai-prices (pip install -U genai-prices); the import cache keys on its version.
+
+Speed: genai-prices takes ~250 µs a call, minutes for a million model calls. Within one price
+(a `ModelPrice` and, for tiered prices, one tier) the cost is an affine function of the five token
+counts, so its coefficients are read off the library's own results for a few probe usages and
+checked against the library's result for the first real call; every later call in that price is
+five Decimal multiplications. Anything the check does not confirm goes to the library every time.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .model import Run
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from genai_prices.data_snapshot import DataSnapshot
+    from genai_prices.types import ModelInfo, ModelPrice, Provider
+
+PACKAGE = "genai-prices"
+SQL_FUNCTION = "tracetui_price"  # what in-place views call: see register()
+
+Counts = tuple[int, int, int, int, int]  # tokens in, out, cache read, cache write, reasoning
+
+
+@functools.cache
+def data_version() -> str | None:
+    """The installed genai-prices version (the version of its bundled price data), without importing it.
+
+    Read from the name of its .dist-info directory beside the package: every open of a file that is
+    imported asks (the cache keys on it), and importlib.metadata alone takes ~45 ms to import.
+    """
+    spec = importlib.util.find_spec("genai_prices")
+    if spec is None or not spec.origin:
+        return None
+    site = os.path.dirname(os.path.dirname(spec.origin))
+    prefix, suffix = "genai_prices-", ".dist-info"
+    found = [name for name in os.listdir(site) if name.startswith(prefix) and name.endswith(suffix)]
+    if len(found) == 1:
+        return found[0][len(prefix) : -len(suffix)]
+    from importlib import metadata  # an unusual layout: ask the slow, sure way
+
+    try:
+        return metadata.version(PACKAGE)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@functools.cache
+def data_dated() -> str | None:
+    """The latest date a price in the bundled data takes effect (some are announced ahead). Imports the
+    table (~0.5 s), so only `--version` and the help screen ask."""
+    try:
+        from genai_prices.data import providers
+    except ImportError:
+        return None
+    dates = []
+    for provider in providers:
+        for model in provider.models:
+            conditions = [*(model.prices if isinstance(model.prices, list) else ()), *(model.price_variants or ())]
+            for condition in conditions:
+                start = getattr(condition.constraint, "start_date", None)
+                if start is not None:
+                    dates.append(start)
+    return max(dates).isoformat() if dates else None
+
+
+def describe(*, dated: bool = True) -> str:
+    """ "genai-prices 0.2.5 (bundled data, prices dated up to 2027-03-01)", for --version and help."""
+    version = data_version()
+    if version is None:
+        return f"{PACKAGE} is not installed: no costs are estimated"
+    when = data_dated() if dated else None
+    return f"{PACKAGE} {version} (bundled data{f', prices dated up to {when}' if when else ''})"
+
+
+def cache_tag(estimate: bool) -> str:
+    """What the import cache keys on besides the file: estimated costs change with the price data."""
+    return f"prices={data_version()}" if estimate else "prices=off"
+
+
+def _when(iso_text: str | None) -> datetime | None:
+    if not iso_text:
+        return None
+    try:
+        when = datetime.fromisoformat(iso_text)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+@dataclass
+class _Affine:
+    """cost = const + Σ coefficient × count, for counts in one price (and tier); None until checked."""
+
+    const: Decimal
+    coefficients: tuple[Decimal, Decimal, Decimal, Decimal, Decimal]
+    checked: bool = False
+
+    def at(self, counts: Counts) -> Decimal:
+        total = self.const
+        for k, n in zip(self.coefficients, counts, strict=True):
+            if n:
+                total += k * n
+        return total
+
+
+class Pricer:
+    """Prices model calls, remembering the models it found and their prices' coefficients. One per
+    import (or worker process block, or in-place connection)."""
+
+    def __init__(self) -> None:
+        self._snapshot: DataSnapshot | None = None
+        self._found: dict[tuple[str, str | None], tuple[Provider, ModelInfo] | None] = {}
+        # Keyed on id(ModelPrice), which the table's objects keep for the whole process (held in the values).
+        self._affine: dict[tuple[int, int], tuple[ModelPrice, _Affine | None]] = {}
+        self._starts: dict[int, list[int]] = {}
+
+    # -- finding the model ------------------------------------------------------------------------
+    def _data(self) -> DataSnapshot:
+        if self._snapshot is None:
+            from genai_prices.data import providers
+            from genai_prices.data_snapshot import DataSnapshot
+
+            # Our own snapshot of the bundled data: an updater someone else started in this process
+            # (genai_prices.UpdatePrices) swaps the library's global one, never this.
+            self._snapshot = DataSnapshot(providers=providers, from_auto_update=False)
+        return self._snapshot
+
+    def find(self, model: str, provider: str | None) -> tuple[Provider, ModelInfo] | None:
+        """The price table's provider and model for a model name as a source wrote it (None: not there)."""
+        key = (model, provider)
+        if key not in self._found:
+            self._found[key] = next(self._lookups(model, provider), None)
+        return self._found[key]
+
+    def _lookups(self, model: str, provider: str | None) -> Iterator[tuple[Provider, ModelInfo]]:
+        data = self._data()
+        prefix, slash, rest = model.partition("/")
+        attempts: list[tuple[str, str | None]]
+        if provider:
+            attempts = [(model, provider), *([(rest, provider)] if slash and rest else [])]
+        else:
+            attempts = [(model, None), *([(rest, prefix)] if slash and rest and prefix else [])]
+        for ref, provider_id in attempts:
+            try:
+                yield data.find_provider_model(ref, None, provider_id, None)
+            except LookupError:
+                continue
+
+    # -- pricing ----------------------------------------------------------------------------------
+    def cost(
+        self,
+        model: str | None,
+        provider: str | None,
+        counts: tuple[int | None, int | None, int | None, int | None, int | None],
+        when: str | None = None,
+    ) -> float | None:
+        """USD for one model call, or None (unknown model, no token counts, counts the table cannot use).
+
+        `counts` are tokens in, out, cache read, cache write, reasoning in tracetui's convention: the
+        cache inside the input, the reasoning inside the output (as genai-prices counts them too).
+        """
+        tin, tout, read, write, thought = counts
+        if not model or (tin is None and tout is None):
+            return None
+        found = self.find(model, provider)
+        if found is None:
+            return None  # reported once per model when the import ends (unpriced_problems)
+        read, write, thought = read or 0, write or 0, thought or 0
+        tin = tin if tin is not None else read + write
+        usage: Counts = (tin, tout or 0, read, write, thought)
+        if min(usage) < 0 or read + write > tin or thought > usage[1]:
+            return None  # the library refuses such counts; so do we
+        try:
+            total = self._total(found, usage, _when(when) or datetime.now(tz=UTC))
+        except (ValueError, ArithmeticError, LookupError):
+            return None
+        return float(total)
+
+    def _total(self, found: tuple[Provider, ModelInfo], usage: Counts, when: datetime) -> Decimal:
+        provider, info = found
+        price = info.get_prices(when)
+        starts = self._starts.get(id(price))
+        if starts is None:
+            starts = self._starts[id(price)] = _tier_starts(price)
+        region = sum(1 for start in starts if usage[0] > start)  # genai-prices: a tier applies above its start
+        key = (id(price), region)
+        entry = self._affine.get(key)
+        if entry is None:
+            entry = self._affine[key] = (price, _probe(info, provider, starts, region, when))
+        affine = entry[1]
+        if affine is None:
+            return _library(info, provider, usage, when)
+        if not affine.checked:
+            exact = _library(info, provider, usage, when)
+            if affine.at(usage) != exact:
+                self._affine[key] = (price, None)
+                return exact
+            affine.checked = True
+        return affine.at(usage)
+
+
+def _usage(counts: Counts) -> Any:
+    from genai_prices import Usage
+
+    tin, tout, read, write, thought = counts
+    return Usage(
+        input_tokens=tin,
+        output_tokens=tout,
+        cache_read_tokens=read,
+        cache_write_tokens=write,
+        output_reasoning_tokens=thought,
+    )
+
+
+def _library(info: ModelInfo, provider: Provider, counts: Counts, when: datetime) -> Decimal:
+    """What genai_prices.calc_price gives, from the provider and model already found."""
+    return info.calc_price(_usage(counts), provider, genai_request_timestamp=when).total_price
+
+
+def _tier_starts(price: ModelPrice) -> list[int]:
+    from genai_prices.types import TieredPrices
+
+    starts = {tier.start for value in vars(price).values() if isinstance(value, TieredPrices) for tier in value.tiers}
+    return sorted(starts)
+
+
+def _probe(info: ModelInfo, provider: Provider, starts: list[int], region: int, when: datetime) -> _Affine | None:
+    """The affine coefficients of a price within one tier (`region` of the tier `starts`), from the
+    library's results for usages in that tier."""
+    low = max(1, starts[region - 1] + 1 if region else 0)
+    high = starts[region] if region < len(starts) else None
+    if high is not None and low + 1 > high:
+        return None
+    try:
+        base = _library(info, provider, (low, 0, 0, 0, 0), when)
+        per_in = _library(info, provider, (low + 1, 0, 0, 0, 0), when) - base
+        with_out = _library(info, provider, (low, 1, 0, 0, 0), when)
+        per_out = with_out - base
+        per_read = _library(info, provider, (low, 0, 1, 0, 0), when) - base
+        per_write = _library(info, provider, (low, 0, 0, 1, 0), when) - base
+        per_thought = _library(info, provider, (low, 1, 0, 0, 1), when) - with_out
+    except (ValueError, ArithmeticError):
+        return None
+    return _Affine(base - per_in * low, (per_in, per_out, per_read, per_write, per_thought))
+
+
+# -- runs and stores --------------------------------------------------------------------------------
+
+
+def apply(run: Run, pricer: Pricer | None) -> Run:
+    """Price the run's model calls that have no reported cost (`pricer`), or, with estimation off
+    (None), drop the estimated costs a tracetui export carries. Before finalize_run, which sums them."""
+    for step in run.steps:
+        if step.cost_estimated:
+            if pricer is None:
+                step.cost_usd, step.cost_estimated = None, False
+            else:
+                step.cost_estimated = True  # a stored 1 read back as a bool
+            continue
+        step.cost_estimated = False
+        if pricer is None or step.cost_usd is not None or not step.model:
+            continue
+        counts = (
+            step.tokens_in,
+            step.tokens_out,
+            step.tokens_cache_read,
+            step.tokens_cache_write,
+            step.tokens_reasoning,
+        )
+        cost = pricer.cost(step.model, step.provider, counts, step.started_at or run.started_at)
+        if cost is not None:
+            step.cost_usd, step.cost_estimated = cost, True
+    return run
+
+
+def unpriced_problems(conn: sqlite3.Connection, pricer: Pricer) -> list[str]:
+    """One message per model the store's model calls used that the price table does not have."""
+    rows = conn.execute(
+        "SELECT model, provider, count(*) FROM steps WHERE model IS NOT NULL AND cost_usd IS NULL"
+        " AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL) GROUP BY model, provider ORDER BY model, provider"
+    ).fetchall()
+    out = []
+    version = data_version()
+    for model, provider, calls in rows:
+        calls_text = f"{calls} call{'' if calls == 1 else 's'}"
+        by = f" from provider {provider!r}" if provider else ""
+        if pricer.find(model, provider) is None:
+            out.append(f"model {model!r}{by} is not in the price table ({PACKAGE} {version}): {calls_text} not priced")
+        else:
+            out.append(f"model {model!r}{by}: {calls_text} with token counts the price table cannot use, not priced")
+    return out
+
+
+def view_costs(
+    reported: str,
+    model: str,
+    provider: str,
+    tokens: tuple[str, str, str, str, str],
+    started_at: str,
+) -> dict[str, str]:
+    """The `cost_usd` and `cost_estimated` columns of an in-place steps view, as SQL: the reported cost
+    (an expression, or "NULL"), else tracetui_price() of the model call. `tokens` are the expressions of
+    tokens in, out, cache read, cache write and reasoning (in tracetui's convention; "NULL" if absent).
+    A view's sub_/total_ cost columns sum these like the other totals."""
+    priced = f"{SQL_FUNCTION}({model}, {provider}, {', '.join(tokens)}, {started_at})"
+    return {
+        "cost_usd": f"coalesce({reported}, {priced})",
+        "cost_estimated": f"({reported} IS NULL AND {priced} IS NOT NULL)",
+    }
+
+
+def register(conn: sqlite3.Connection, estimate: bool) -> None:
+    """tracetui_price(model, provider, tokens_in, tokens_out, cache_read, cache_write, reasoning, started_at)
+    on this connection, for in-place views: the estimated USD of one model call, or NULL (also with
+    estimation off). The table is loaded at the first call, not here."""
+    pricer = Pricer() if estimate else None
+
+    def price(model, provider, tin, tout, read, write, thought, started_at):
+        if pricer is None or not isinstance(model, str):
+            return None
+
+        def count(value: object) -> int | None:
+            return value if isinstance(value, int) else None  # SQLite hands over int, float, str, bytes or None
+
+        counts = (count(tin), count(tout), count(read), count(write), count(thought))
+        return pricer.cost(
+            model,
+            provider if isinstance(provider, str) else None,
+            counts,
+            started_at if isinstance(started_at, str) else None,
+        )
+
+    conn.create_function(SQL_FUNCTION, 8, price, deterministic=True)

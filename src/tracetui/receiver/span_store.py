@@ -1,0 +1,290 @@
+"""Received spans kept in a tracetui store, and the runs they make, rebuilt as more spans arrive.
+
+The store is an ordinary tracetui SQLite store (`tracetui open` reads it in place, while it is being
+written too) with one more table, `received_spans`: every span received, staged as the OTLP file
+reader stages it, under its trace id. Spans of one trace arrive in any order and over many requests
+(children end, and are exported, before their parents); each write stores the new spans and rebuilds
+the run of every trace they touch from all of that trace's spans, in one transaction. A trace whose
+root span has not arrived (or has not ended) is `running`.
+
+A Committer owns the store on one thread: requests submit their spans and wait for the commit, and
+requests that arrive while a transaction runs are written together in the next one.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+
+from .. import pricing
+from ..errors import UnusableInput
+from ..model import FLAG_ORPHAN, Problem, finalize_run
+from ..sources import otlp
+from ..sources.contract import StagedRecords
+from ..store import SCHEMA_VERSION, create_schema
+from ..store.schema import RUN_COLUMNS, STEP_COLUMNS, insert_sql, run_row, step_row
+from .decode import Decoded
+
+TABLE = "received_spans"
+FORMAT = "otlp"
+MAX_PROBLEMS = 1000  # rejected spans noted in the problems table (all are counted in meta)
+
+
+def default_path(now: datetime | None = None) -> str:
+    """A new dated store file in the XDG data directory ($XDG_DATA_HOME/tracetui, else ~/.local/share/tracetui)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    stamp = (now or datetime.now()).strftime("%Y-%m-%d-%H%M%S")
+    return os.path.join(base, "tracetui", f"spans-{stamp}.db")
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What one write stored: spans (new or sent again), the traces they belong to, runs new to the store."""
+
+    spans: int
+    traces: int
+    new_runs: int
+
+
+class SpanStore:
+    """A tracetui store that received spans are written into. Used by one thread at a time."""
+
+    def __init__(self, path: str, *, estimate: bool = True) -> None:
+        """Opens (or creates) the store at `path`. Raises UnusableInput for a file that is not one."""
+        self.path = path
+        fresh = not os.path.exists(path)
+        if fresh:
+            directory = os.path.dirname(os.path.abspath(path))
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # the spans are the user's: private
+        elif os.path.getsize(path) > 0:
+            self._check_existing(path)
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")  # readers (the viewer, `tracetui open`) never wait
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        create_schema(self.conn)
+        self.conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {TABLE} (n INTEGER PRIMARY KEY, trace_id TEXT NOT NULL,"
+            " span_id TEXT NOT NULL, data BLOB NOT NULL, UNIQUE (trace_id, span_id))"
+        )
+        meta = {"schema_version": str(SCHEMA_VERSION), "complete": "1", "format": FORMAT, "source": "tracetui serve"}
+        if estimate:
+            meta["prices"] = pricing.describe(dated=False)
+        with self.conn:
+            self.conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta.items())
+        self.pricer = pricing.Pricer() if estimate else None
+        self.rejected = int(self._meta("rejected_spans") or 0)
+        self._problems = self.conn.execute("SELECT count(*) FROM problems").fetchone()[0]
+        self._run_sql = insert_sql("runs", RUN_COLUMNS).replace("INSERT", "INSERT OR REPLACE", 1)
+        self._step_sql = insert_sql("steps", STEP_COLUMNS)
+        self._upsert = (
+            f"INSERT INTO {TABLE} (trace_id, span_id, data) VALUES (?, ?, ?)"
+            " ON CONFLICT (trace_id, span_id) DO UPDATE SET data = excluded.data"
+        )
+
+    @staticmethod
+    def _check_existing(path: str) -> None:
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                version = None
+                if "meta" in tables:
+                    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                    version = row[0] if row else None
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            raise UnusableInput(path, f"not a SQLite store tracetui serve can write to ({exc})") from None
+        if TABLE not in tables:
+            raise UnusableInput(path, "not a store made by tracetui serve; give --db a new file or one it made")
+        if version != str(SCHEMA_VERSION):
+            raise UnusableInput(path, f"made by another tracetui version (schema {version}); give --db a new file")
+
+    def _meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def write(self, batches: list[Decoded]) -> list[Stored]:
+        """Store the spans of these requests and rebuild the runs of the traces they touch, in one
+        transaction; what each request stored, in order. Raises sqlite3.Error (nothing is stored then)."""
+        out = []
+        # Traces touched, with their new spans by span id (a span sent again replaces the one before).
+        touched: dict[str, dict[str, dict]] = {}
+        known: set[str] = set()
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for batch in batches:
+                traces = {span.trace_id: None for span in batch.spans}
+                new = [t for t in traces if t not in touched]
+                found = self._known_runs(new)
+                known |= found
+                conn.executemany(self._upsert, [(s.trace_id, s.span_id, s.data) for s in batch.spans])
+                for span in batch.spans:
+                    touched.setdefault(span.trace_id, {})[span.span_id] = span.staged
+                out.append(Stored(len(batch.spans), len(traces), len(new) - len(found)))
+                self._note_rejected(batch)
+            for trace_id, spans in touched.items():
+                if trace_id in known:  # it has spans from earlier requests: read them all
+                    self._rebuild(trace_id, self._stored(trace_id), replace=True)
+                else:
+                    self._rebuild(trace_id, [(None, staged) for staged in spans.values()], replace=False)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return out
+
+    def _known_runs(self, ids: list[str]) -> set[str]:
+        """Which of these traces already have a run in the store."""
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            sql = f"SELECT id FROM runs WHERE id IN ({', '.join('?' * len(chunk))})"
+            found.update(r[0] for r in self.conn.execute(sql, chunk))
+        return found
+
+    def _note_rejected(self, batch: Decoded) -> None:
+        if not batch.rejected:
+            return
+        self.rejected += batch.rejected
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('rejected_spans', ?)", (str(self.rejected),)
+        )
+        for message in batch.problems:
+            if self._problems >= MAX_PROBLEMS:
+                break
+            self._problems += 1
+            self.conn.execute(
+                "INSERT INTO problems (n, line, run_id, message) VALUES (?, NULL, NULL, ?)",
+                (self._problems, f"received span rejected: {message}"),
+            )
+
+    def _stored(self, trace_id: str) -> StagedRecords:
+        rows = self.conn.execute(f"SELECT data FROM {TABLE} WHERE trace_id = ? ORDER BY n", (trace_id,))
+        return [(None, orjson.loads(data)) for (data,) in rows]
+
+    def _rebuild(self, trace_id: str, records: StagedRecords, *, replace: bool) -> None:
+        """The trace's run made again from all its spans; `replace`: the store holds an older one."""
+        run = otlp.run_from_group(trace_id, records, _ignore)
+        running = _running(records)
+        if running:
+            run.status = "running"
+        finalize_run(pricing.apply(run, self.pricer))
+        if running:  # a span whose parent has not arrived yet is not an orphan (yet): no flag
+            for step in run.steps:
+                if FLAG_ORPHAN in step.flags:
+                    step.flags.remove(FLAG_ORPHAN)
+        if replace:
+            self.conn.execute("DELETE FROM steps WHERE run_id = ?", (trace_id,))
+        self.conn.execute(self._run_sql, run_row(run))
+        self.conn.executemany(self._step_sql, [step_row(s) for s in run.steps])
+
+    def close(self) -> None:
+        """Make the store one file again (no -wal beside it) and close it."""
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.conn.execute("PRAGMA journal_mode=DELETE")
+        except sqlite3.OperationalError:
+            pass  # a reader still has it open: it stays in WAL mode, which reads just as well
+        self.conn.close()
+
+
+def _ignore(problem: Problem) -> None:
+    """run_from_group reports nothing today; a trace still arriving is not a problem to note."""
+
+
+def _running(records: StagedRecords) -> bool:
+    """The trace's root span (the one without a parent) has not arrived, or has not ended."""
+    roots = [rec for _, rec in records if rec["step"]["parent_id"] is None]
+    return not roots or any(rec["end"] is None for rec in roots)
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One transaction of the Committer: how many requests, spans and traces it wrote, how long it took."""
+
+    requests: int
+    spans: int
+    traces: int
+    new_runs: int
+    seconds: float
+
+
+class Committer:
+    """Writes submitted requests into a SpanStore on its own thread, many requests to one transaction.
+
+    submit() returns a Future that is done once the spans are committed (or failed): a request is
+    answered only after that. `on_commit` is called on the committer's thread after each commit.
+    """
+
+    MAX_SPANS = 50_000  # per transaction: a burst of requests still commits (and answers) in pieces
+
+    def __init__(self, store: SpanStore, on_commit: Callable[[Commit], None] | None = None) -> None:
+        self.store = store
+        self.on_commit = on_commit
+        self._queue: queue.Queue[tuple[Decoded, Future[Stored]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="tracetui-committer", daemon=True)
+        self._thread.start()
+
+    def submit(self, batch: Decoded) -> Future[Stored]:
+        future: Future[Stored] = Future()
+        self._queue.put((batch, future))
+        return future
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            items = [item]
+            spans = len(item[0].spans)
+            while spans < self.MAX_SPANS:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)  # stop after this transaction
+                    break
+                items.append(more)
+                spans += len(more[0].spans)
+            self._write(items)
+
+    def _write(self, items: list[tuple[Decoded, Future[Stored]]]) -> None:
+        began = time.monotonic()
+        try:
+            stored = self.store.write([batch for batch, _ in items])
+        except Exception as exc:
+            for _, future in items:
+                future.set_exception(exc)
+            return
+        for (_, future), result in zip(items, stored, strict=True):
+            future.set_result(result)
+        if self.on_commit is not None:
+            self.on_commit(
+                Commit(
+                    requests=len(items),
+                    spans=sum(s.spans for s in stored),
+                    traces=sum(s.traces for s in stored),
+                    new_runs=sum(s.new_runs for s in stored),
+                    seconds=time.monotonic() - began,
+                )
+            )
+
+    def close(self) -> None:
+        """Write what was submitted, stop the thread and close the store."""
+        self._queue.put(None)
+        self._thread.join()
+        self.store.close()

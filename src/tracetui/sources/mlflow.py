@@ -1,0 +1,368 @@
+"""MLflow tracing's SQLite tracking store (`mlflow.db`, the default backend since MLflow 3.7).
+
+Read in place and read-only. A run is a trace (`trace_info`); its steps are the spans of the
+`spans` table, whose `content` column holds MLflow's span JSON (attribute values JSON-encoded once
+more: `"mlflow.spanType": "\"TOOL\""`). Assessments (feedback and expectations) are evaluation
+pseudo-steps under the span they judge, or at the top of the run: value as score (numbers,
+booleans as 1/0) or verdict (text, booleans), rationale as output; a judge that failed gives a
+failed evaluation. The run list is SQL; a trace's tree is built in Python (sqlite_steps.py).
+
+Tokens: `mlflow.chat.tokenUsage` on the model-call spans; MLflow's `input_tokens` already counts the
+cache reads and writes (its Anthropic integration adds them in), so it is tokens_in as it stands.
+Trace-level usage and cost (`trace_info` columns, or the `mlflow.trace.tokenUsage` metadata of
+older versions) are the run's reported totals. Cost is MLflow's own figure (computed by MLflow from
+its price data), used as reported. Errors: MLflow leaves the status message empty; the text is in
+the span's `exception` event.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from .. import normalize, usage
+from ..model import Run, Step
+from ..store import RUN_COLUMNS, STARTED, view_columns
+from . import Head, ProblemSink, SourceFile, ro_uri
+from . import sqlsql as q
+from .sqlite_steps import (
+    KEY,
+    count,
+    install_problems,
+    install_steps,
+    mismatch_flag,
+    money,
+    obj,
+    parse_json,
+    read_runs,
+    table_columns,
+)
+
+NAME = "mlflow"
+DESCRIPTION = "MLflow tracking store (mlflow.db): traces, their spans and assessments"
+DETECTION = "SQLite file with MLflow's tables experiments and trace_info(request_id, experiment_id, ...)"
+PRIORITY = 80
+
+ASSESSMENT_SEQ = 10**9  # assessments come after the work they judge
+_USAGE = "mlflow.chat.tokenUsage"
+_TOKENS = {  # step field: key of MLflow's token usage
+    "tokens_in": "input_tokens",
+    "tokens_out": "output_tokens",
+    "tokens_cache_read": "cache_read_input_tokens",
+    "tokens_cache_write": "cache_creation_input_tokens",
+}
+_TRACE_TOKENS = {  # run field: trace_info column (the same names as the usage keys)
+    "tokens_in": "input_tokens",
+    "tokens_out": "output_tokens",
+    "tokens_cache_read": "cache_read_input_tokens",
+    "tokens_cache_write": "cache_creation_input_tokens",
+}
+_KIND = {
+    "LLM": "llm",
+    "CHAT_MODEL": "llm",
+    "TOOL": "tool",
+    "AGENT": "agent",
+    "RETRIEVER": "retrieval",
+    "EMBEDDING": "retrieval",
+    "RERANKER": "retrieval",
+    "EVALUATOR": "evaluation",
+    "GUARDRAIL": "governance",
+}
+_MAPPED_ATTRIBUTES = frozenset(
+    {"mlflow.spanInputs", "mlflow.spanOutputs", "mlflow.spanType", _USAGE, "mlflow.llm.model", "mlflow.llm.provider"}
+)
+_SPAN_READ = (
+    "span_id",
+    "parent_span_id",
+    "name",
+    "type",
+    "status",
+    "start_time_unix_nano",
+    "end_time_unix_nano",
+    "content",
+    "total_cost",
+    "input_cost",
+    "output_cost",
+    "model_name",
+    "model_provider",
+)
+_NOT_METADATA = ("mlflow.traceInputs", "mlflow.traceOutputs")
+
+
+def sniff(head: Head) -> bool:
+    tables = head.tables
+    return {"request_id", "experiment_id", "timestamp_ms"} <= set(tables.get("trace_info", ())) and (
+        "experiments" in tables
+    )
+
+
+def in_place(head: Head) -> bool:
+    return sniff(head)
+
+
+def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    conn = sqlite3.connect(ro_uri(head.path), uri=True)
+    try:
+        views(conn)
+        yield from read_runs(conn, _steps, report)
+    finally:
+        conn.close()
+
+
+# -- the views ------------------------------------------------------------------------------------
+
+
+def _usage(content: str) -> str:
+    """The span's token usage object (JSON text), decoded from its JSON-encoded attribute value."""
+    return q.json_at(content, "attributes", _USAGE)
+
+
+def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict[str, str]:
+    """TEMP views runs, steps and problems over MLflow's trace tables."""
+    columns = table_columns(conn)
+    info = columns.get("trace_info", set())
+    if not {"request_id", "timestamp_ms"} <= info:
+        raise sqlite3.DatabaseError("trace_info lacks request_id or timestamp_ms")
+    span_columns = columns.get("spans", set())
+    has_spans = {"trace_id", "span_id", "content"} <= span_columns
+    assessment_columns = columns.get("assessments", set())
+    has_assessments = {"trace_id", "assessment_id"} <= assessment_columns
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+
+    def ti(name: str) -> str:
+        return f"ti.{name}" if name in info else "NULL"
+
+    def meta(key: str) -> str:
+        if "trace_request_metadata" not in columns:
+            return "NULL"
+        return f"(SELECT m.value FROM trace_request_metadata m WHERE m.request_id = ti.request_id AND m.key = {q.quote(key)})"
+
+    def tag(key: str) -> str:
+        if "trace_tags" not in columns:
+            return "NULL"
+        return f"(SELECT g.value FROM trace_tags g WHERE g.request_id = ti.request_id AND g.key = {q.quote(key)})"
+
+    of_trace = "FROM spans s WHERE s.trace_id = ti.request_id"
+    of_assessments = "FROM assessments a WHERE a.trace_id = ti.request_id"
+    span_cost = _span_cost_sql(span_columns)
+    sums = {
+        **{
+            name: f"(SELECT sum({q.count(_usage('s.content'), key)}) {of_trace})" if has_spans else "NULL"
+            for name, key in _TOKENS.items()
+        },
+        "cost_usd": f"(SELECT sum({span_cost}) {of_trace})" if has_spans else "NULL",
+    }
+    old_usage = meta("mlflow.trace.tokenUsage")  # before the trace_info columns existed
+    reported = {
+        name: f"coalesce({q.count(ti(column))}, {q.count(old_usage, column)})" for name, column in _TRACE_TOKENS.items()
+    } | {"cost_usd": q.money(ti("total_cost"))}
+    started = q.timestamp("ti.timestamp_ms")
+    took = ti("execution_time_ms")
+    ended = f"CASE WHEN typeof({took}) = 'integer' THEN {q.timestamp(f'(ti.timestamp_ms + {took})')} END"
+    failed_assessment = "a.error IS NOT NULL AND a.error NOT IN ('', 'null')" if "error" in assessment_columns else "0"
+    step_count = [f"(SELECT count(*) {of_trace})"] if has_spans else []
+    failed = [f"(SELECT count(*) {of_trace} AND s.status = 'ERROR')"] if "status" in span_columns and has_spans else []
+    if has_assessments:
+        step_count.append(f"(SELECT count(*) {of_assessments})")
+        failed.append(f"(SELECT count(*) {of_assessments} AND {failed_assessment})")
+    root_error = "NULL"
+    if has_spans and {"parent_span_id", "status"} <= span_columns:
+        message = f"nullif({q.json_at('s.content', 'status', 'message')}, '')"
+        events = q.json_at("s.content", "events")
+        root_error = (
+            f"(SELECT coalesce({message}, {q.exception_text(events)}, 'error') {of_trace}"
+            " AND s.parent_span_id IS NULL AND s.status = 'ERROR' LIMIT 1)"
+        )
+    root_name = f"(SELECT s.name {of_trace} AND s.parent_span_id IS NULL LIMIT 1)" if has_spans else "NULL"
+    status = q.status(ti("status"), "completed")
+    metadata = "NULL"
+    if "trace_request_metadata" in columns:
+        skip = ", ".join(q.quote(k) for k in _NOT_METADATA)
+        metadata = (
+            "(SELECT json_group_object(m.key, m.value) FROM trace_request_metadata m"
+            f" WHERE m.request_id = ti.request_id AND m.key NOT IN ({skip}))"
+        )
+    tags = "NULL"
+    if "trace_tags" in columns:
+        tags = "(SELECT json_group_object(g.key, g.value) FROM trace_tags g WHERE g.request_id = ti.request_id)"
+    experiment = "e.name" if "name" in columns.get("experiments", set()) else "NULL"
+    runs = {
+        "id": "ti.request_id",
+        "agent": f"coalesce({ti('trace_name')}, {tag('mlflow.traceName')}, {root_name})",
+        "session": f"coalesce({ti('session_id')}, {meta('mlflow.trace.session')})",
+        "status": status,
+        "started_at": started,
+        "ended_at": ended,
+        "duration_ms": q.money(ti("execution_time_ms")),
+        "input": ti("request_preview"),
+        "output": ti("response_preview"),
+        "error": f"CASE WHEN {status} = 'failed' THEN coalesce({root_error}, 'error') END",
+        **reported,
+        "step_count": " + ".join(step_count) or "0",
+        "failed_steps": " + ".join(failed) or "0",
+        **{f"steps_{name}": expr for name, expr in sums.items()},
+        **{f"total_{name}": f"coalesce({reported.get(name, 'NULL')}, {expr})" for name, expr in sums.items()},
+        "flags": mismatch_flag(reported, sums),
+        "source_file": q.quote(path),
+        "source_line": "ti.rowid",
+        "metadata": metadata,
+        "extra": (
+            f"json_object('experiment', {experiment}, 'experiment_id', {ti('experiment_id')},"
+            f" 'client_request_id', {ti('client_request_id')}, 'tags', json({tags}))"
+        ),
+    }
+    experiments = "LEFT JOIN experiments e ON e.experiment_id = ti.experiment_id" if experiment != "NULL" else ""
+    conn.execute(f"""
+        CREATE TEMP VIEW runs AS SELECT
+            {view_columns(RUN_COLUMNS, runs, also={KEY: "ti.request_id", "started_key": "ti.timestamp_ms"})}
+        FROM trace_info ti {experiments}
+    """)
+    install_steps(conn, NAME, _steps, runs_from="trace_info ti", run_id="ti.request_id", key="ti.request_id")
+    problems = []
+    if has_spans:
+        problems.append(
+            "SELECT s.rowid AS line, s.trace_id AS run_id, 'span ' || quote(s.span_id) ||"
+            " ': content is not a JSON object; only its table columns are shown' AS message FROM spans s"
+            " WHERE CASE WHEN json_valid(s.content) THEN json_type(s.content) != 'object' ELSE 1 END"
+        )
+    install_problems(conn, problems)
+    return {STARTED.name: "started_key"}  # epoch milliseconds sort as the times do, without converting each
+
+
+def _span_cost_sql(span_columns: set[str]) -> str:
+    from_attribute = q.money(q.json_at("s.content", "attributes", "mlflow.llm.cost"), "total_cost")
+    return f"coalesce({q.money('s.total_cost')}, {from_attribute})" if "total_cost" in span_columns else from_attribute
+
+
+# -- a trace's steps ----------------------------------------------------------------------------
+
+
+def _decoded(value: Any) -> Any:
+    """An attribute value as MLflow meant it: the JSON inside the string, or the string itself."""
+    if isinstance(value, str):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def _steps(conn: sqlite3.Connection, request_id: Any) -> list[Step]:
+    columns = table_columns(conn, "spans", "assessments")
+    cur = conn.cursor()
+    cur.row_factory = sqlite3.Row
+    steps: list[Step] = []
+    span_ids: set[str] = set()
+    if {"trace_id", "span_id", "content"} <= columns.get("spans", set()):
+        select = ", ".join(c if c in columns["spans"] else f"NULL AS {c}" for c in _SPAN_READ)
+        sql = f"SELECT {select} FROM spans WHERE trace_id = ? ORDER BY start_time_unix_nano, span_id"
+        for seq, row in enumerate(cur.execute(sql, (request_id,)).fetchall()):
+            steps.append(_span_step(seq, row))
+        span_ids = {s.id for s in steps}
+    if {"trace_id", "assessment_id"} <= columns.get("assessments", set()):
+        sql = "SELECT * FROM assessments WHERE trace_id = ? ORDER BY created_timestamp, assessment_id"
+        for n, row in enumerate(cur.execute(sql, (request_id,)).fetchall()):
+            steps.append(_assessment_step(n, dict(zip(row.keys(), row, strict=True)), span_ids))
+    return steps
+
+
+def _span_step(seq: int, row: sqlite3.Row) -> Step:
+    content, ok = parse_json(row["content"], dict)
+    attrs = {key: _decoded(value) for key, value in obj(content.get("attributes")).items()}
+    token_usage = obj(attrs.get(_USAGE))
+    raw_type = normalize.ident(row["type"]) or normalize.ident(attrs.get("mlflow.spanType"))
+    status = obj(content.get("status"))
+    events = content.get("events") if isinstance(content.get("events"), list) else []
+    failed = row["status"] == "ERROR"
+    cost = obj(attrs.get("mlflow.llm.cost"))
+    step = Step(
+        id=str(row["span_id"]),
+        parent_id=normalize.ident(row["parent_span_id"]),
+        seq=seq,
+        name=normalize.text(row["name"]) or "span",
+        kind=_KIND.get((raw_type or "").upper()) or normalize.kind(raw_type),
+        raw_type=raw_type,
+        status="failed" if failed else "completed",
+        started_at=normalize.timestamp(row["start_time_unix_nano"]),
+        ended_at=normalize.timestamp(row["end_time_unix_nano"]),
+        input=normalize.text(attrs.get("mlflow.spanInputs")),
+        output=normalize.text(attrs.get("mlflow.spanOutputs")),
+        model=normalize.ident(row["model_name"]) or normalize.ident(attrs.get("mlflow.llm.model")),
+        provider=normalize.ident(row["model_provider"]) or normalize.ident(attrs.get("mlflow.llm.provider")),
+        cost_usd=money(row["total_cost"]) if money(row["total_cost"]) is not None else money(cost.get("total_cost")),
+        events=[e for e in events if isinstance(e, dict)],
+    )
+    if row["end_time_unix_nano"] is None:
+        step.status = "running"
+    # Strict counts (numbers only), as the run list's SQL reads them; MLflow's input holds the cache.
+    tokens_in, tokens_out, read, write = (count(token_usage.get(key)) for key in _TOKENS.values())
+    usage.counted(
+        tokens_in, tokens_out, cache_read=read, cache_write=write, input_has_cache=True, output_has_reasoning=True
+    ).apply(step)
+    start, end = row["start_time_unix_nano"], row["end_time_unix_nano"]
+    if isinstance(start, int) and isinstance(end, int) and end >= start:
+        step.duration_ms = (end - start) / 1e6
+    if failed:
+        step.error = normalize.text(status.get("message")) or _exception_text(step.events) or "error"
+    step.extra = {key: value for key, value in attrs.items() if key not in _MAPPED_ATTRIBUTES}
+    if token_usage:
+        step.extra["token_usage"] = token_usage
+    if not ok:
+        step.extra["content"] = row["content"]
+    return step
+
+
+def _exception_text(events: list[dict]) -> str | None:
+    """Twin of sqlsql.exception_text."""
+    for event in events:
+        attrs = event.get("attributes")
+        if event.get("name") == "exception" and isinstance(attrs, dict):
+            parts = [attrs.get("exception.type"), attrs.get("exception.message")]
+            text = ": ".join(str(p) for p in parts if p not in (None, ""))
+            if text:
+                return text
+    return None
+
+
+def _assessment_step(n: int, row: dict[str, Any], span_ids: set[str]) -> Step:
+    value = _decoded(row.get("value"))
+    span = normalize.ident(row.get("span_id"))
+    step = Step(
+        id=str(row["assessment_id"]),
+        parent_id=span if span in span_ids else None,
+        seq=ASSESSMENT_SEQ + n,
+        name=normalize.text(row.get("name")) or "assessment",
+        kind="evaluation",
+        raw_type=normalize.ident(row.get("assessment_type")),
+        started_at=normalize.timestamp(row.get("created_timestamp")),
+        output=normalize.text(row.get("rationale")),
+    )
+    if isinstance(value, bool):
+        step.verdict = "true" if value else "false"
+        step.score = 1.0 if value else 0.0
+    elif isinstance(value, (int, float)):
+        step.score = float(value)
+    elif value is not None:
+        step.verdict = normalize.text(value)
+    error = row.get("error")
+    if error not in (None, "", "null"):
+        step.status = "failed"
+        details, ok = parse_json(error, dict)
+        parts = [details.get("error_code"), details.get("error_message")] if ok else [error]
+        step.error = ": ".join(str(p) for p in parts if p not in (None, "")) or str(error)
+    step.extra = {
+        key: row[key]
+        for key in ("source_type", "source_id", "run_id", "overrides", "valid")
+        if row.get(key) is not None
+    }
+    if "valid" in step.extra:
+        step.extra["valid"] = bool(step.extra["valid"])
+    if span is not None and span not in span_ids:
+        step.extra["span_id"] = span
+    metadata, ok = parse_json(row.get("assessment_metadata"), dict)
+    if metadata or (not ok and row.get("assessment_metadata") is not None):
+        step.extra["metadata"] = metadata if ok else row["assessment_metadata"]
+    return step

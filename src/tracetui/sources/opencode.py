@@ -1,0 +1,412 @@
+"""OpenCode's database (`opencode.db`): sessions, their messages and the messages' parts.
+
+Read in place and read-only. A run is a top-level session; a session with a `parent_id` is a
+subagent, nested under the `task` tool call that started it (the call's `state.metadata.sessionId`
+names it), or at the top of its parent's run when no call does. Steps: each user message; under it
+the assistant messages that answer it (`parentID`); under each, one model call per
+`step-start` … `step-finish` pair with its tool calls, text and reasoning. A `retry` part is an event
+of its message; a message with an `error` is a failed step.
+
+Tokens: per model call on the `step-finish` part (the message's own `tokens` is only its last
+call's). OpenCode stores `input` without the cache reads and writes and `output` without the
+reasoning, so tokens_in = input + cache.read + cache.write and tokens_out = output + reasoning.
+OpenCode's own `cost` is the reported cost; the session table's cost and token columns, summed over
+a run's sessions, are the run's reported totals.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from .. import normalize, usage
+from ..model import Run, Step
+from ..store import RUN_COLUMNS, STARTED, view_columns
+from . import Head, ProblemSink, SourceFile, ro_uri
+from . import sqlsql as q
+from .sqlite_steps import (
+    KEY,
+    count,
+    dig,
+    install_problems,
+    install_steps,
+    mismatch_flag,
+    money,
+    obj,
+    parse_json,
+    read_runs,
+    table_columns,
+)
+
+NAME = "opencode"
+DESCRIPTION = "OpenCode database (opencode.db): sessions, subagent sessions, messages and their parts"
+DETECTION = (
+    "SQLite file with OpenCode's tables session(id, parent_id), message(session_id, data), part(message_id, data)"
+)
+PRIORITY = 80
+
+_TOOL_STATUS = {"completed": "completed", "error": "failed", "running": "running", "pending": "pending"}
+# Part types read into steps; the others (file, agent, snapshot, subtask, new ones) are counted in the
+# message's extra.parts, so format drift shows.
+_READ_PARTS = frozenset({"step-start", "step-finish", "text", "reasoning", "tool", "retry", "patch", "compaction"})
+
+
+def sniff(head: Head) -> bool:
+    tables = head.tables
+    return (
+        {"id", "parent_id"} <= set(tables.get("session", ()))
+        and {"session_id", "data"} <= set(tables.get("message", ()))
+        and {"message_id", "data"} <= set(tables.get("part", ()))
+    )
+
+
+def in_place(head: Head) -> bool:
+    return sniff(head)
+
+
+def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    conn = sqlite3.connect(ro_uri(head.path), uri=True)
+    try:
+        views(conn)
+        yield from read_runs(conn, _steps, report)
+    finally:
+        conn.close()
+
+
+# -- the views ------------------------------------------------------------------------------------
+
+
+def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict[str, str]:
+    """TEMP views runs (top-level sessions), steps and problems over OpenCode's tables."""
+    columns = table_columns(conn)
+    session = columns.get("session", set())
+    if not {"id", "parent_id"} <= session:
+        raise sqlite3.DatabaseError("session lacks id or parent_id")
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+
+    def col(name: str) -> str:
+        return f"s.{name}" if name in session else "NULL"
+
+    # A top-level session, or one whose parent is not in the file; where parent links loop, the
+    # loop's smallest id stands for it (the others nest under it), so no session goes unseen.
+    ancestors = (
+        "WITH RECURSIVE up(id) AS (SELECT s.parent_id UNION SELECT x.parent_id FROM session x JOIN up ON x.id = up.id)"
+    )
+    is_run = (
+        "(s.parent_id IS NULL OR s.parent_id NOT IN (SELECT x.id FROM session x)"
+        f" OR ({ancestors} SELECT max(up.id = s.id) AND min(up.id) = s.id FROM up))"
+    )
+    last = (
+        "(SELECT m.data FROM message m WHERE m.session_id = s.id"
+        f" AND {q.json_at('m.data', 'role')} = 'assistant' ORDER BY m.time_created DESC, m.id DESC LIMIT 1)"
+    )
+    error = q.json_at(last, "error")
+    name, message = q.json_at(last, "error", "name"), q.json_at(last, "error", "data", "message")
+    started, ended = q.timestamp(col("time_created")), q.timestamp(col("time_updated"))
+    first_text = (
+        f"(SELECT {q.json_at('p.data', 'text')} FROM part p WHERE p.session_id = s.id"
+        f" AND {q.json_at('p.data', 'type')} = 'text' ORDER BY p.message_id, p.id LIMIT 1)"
+    )
+    reported: dict[str, str] = {}
+    usage = {
+        "tokens_in": ("tokens_input", "tokens_cache_read", "tokens_cache_write"),
+        "tokens_out": ("tokens_output", "tokens_reasoning"),
+        "tokens_cache_read": ("tokens_cache_read",),
+        "tokens_cache_write": ("tokens_cache_write",),
+        "tokens_reasoning": ("tokens_reasoning",),
+    }
+    tree = (
+        "WITH RECURSIVE tree(id) AS (SELECT s.id UNION SELECT c.id FROM session c JOIN tree ON c.parent_id = tree.id)"
+    )
+    for field, parts in usage.items():
+        if set(parts) <= session:
+            total = " + ".join(f"coalesce({q.count('x.' + p)}, 0)" for p in parts)
+            reported[field] = f"({tree} SELECT sum({total}) FROM session x WHERE x.id IN tree)"
+    if "cost" in session:
+        reported["cost_usd"] = f"({tree} SELECT sum({q.money('x.cost')}) FROM session x WHERE x.id IN tree)"
+    totals = install_steps(conn, NAME, _steps, runs_from="session s", run_id="s.id", key="s.id", where=is_run)
+    summed = {name[len("steps_") :]: expr for name, expr in totals.items() if name.startswith("steps_")}
+    runs = {
+        "id": "s.id",
+        "agent": _project_name(col("directory")),
+        "status": (
+            f"CASE WHEN {error} IS NOT NULL THEN 'failed'"
+            f" WHEN {last} IS NOT NULL AND {q.json_at(last, 'time', 'completed')} IS NULL THEN 'running'"
+            " ELSE 'completed' END"
+        ),
+        "started_at": started,
+        "ended_at": ended,
+        "duration_ms": q.duration_ms(started, ended),
+        "input": first_text,
+        "error": f"CASE WHEN {error} IS NOT NULL THEN coalesce({name} || ': ' || {message}, {name}, {message}, 'error') END",
+        **reported,
+        **totals,
+        **{f"total_{name}": f"coalesce({reported.get(name, 'NULL')}, {expr})" for name, expr in summed.items()},
+        "flags": mismatch_flag(reported, summed),
+        "source_file": q.quote(path),
+        "source_line": "s.rowid",
+        "metadata": (
+            f"json_object('title', {col('title')}, 'directory', {col('directory')}, 'project', {col('project_id')},"
+            f" 'version', {col('version')}, 'slug', {col('slug')})"
+        ),
+    }
+    conn.execute(f"""
+        CREATE TEMP VIEW runs AS SELECT
+            {view_columns(RUN_COLUMNS, runs, also={KEY: "s.id", "started_key": col("time_created")})}
+        FROM session s WHERE {is_run}
+    """)
+    problems = [
+        f"SELECT {alias}.rowid AS line, {alias}.session_id AS run_id, '{table} ' || quote({alias}.id) ||"
+        f" ': data is not a JSON object; {what}' AS message FROM {table} {alias}"
+        f" WHERE CASE WHEN json_valid({alias}.data) THEN json_type({alias}.data) != 'object' ELSE 1 END"
+        for table, alias, what in (
+            ("message", "m", "its parts are shown under a message of unknown role"),
+            ("part", "p", "left out"),
+        )
+    ]
+    install_problems(conn, problems)
+    return {STARTED.name: "started_key"}  # epoch milliseconds sort as the times do, without converting each
+
+
+def _project_name(directory: str) -> str:
+    """SQL twin of sessions.project_name: the last part of the working directory, as the coding-agent
+    sources name a session's agent."""
+    path = f"rtrim(replace(trim({directory}), '\\', '/'), '/')"
+    return f"coalesce(nullif(substr({path}, length(rtrim({path}, replace({path}, '/', ''))) + 1), ''), {directory})"
+
+
+# -- a session's steps ----------------------------------------------------------------------------
+
+
+def _steps(conn: sqlite3.Connection, session_id: Any) -> list[Step]:
+    steps: list[Step] = []
+    _Session(conn, steps, {session_id}).read(session_id, None)
+    return steps
+
+
+class _Session:
+    """Reads sessions into one run's step list, nesting subagent sessions under their task calls."""
+
+    def __init__(self, conn: sqlite3.Connection, steps: list[Step], seen: set[Any]):
+        self.conn = conn
+        self.steps = steps
+        self.seen = seen  # sessions already read: a loop of parent links is read once
+
+    def read(self, session_id: Any, parent: str | None) -> None:
+        cur = self.conn.cursor()
+        cur.row_factory = sqlite3.Row
+        messages = cur.execute(
+            "SELECT id, data FROM message WHERE session_id = ? ORDER BY time_created, id", (session_id,)
+        ).fetchall()
+        parts: dict[Any, list[dict]] = {}
+        for row in cur.execute(
+            "SELECT id, message_id, data FROM part WHERE session_id = ? ORDER BY message_id, id", (session_id,)
+        ):
+            data, ok = parse_json(row["data"], dict)
+            if ok:
+                parts.setdefault(row["message_id"], []).append({**data, "id": row["id"]})
+        user_steps: dict[Any, str] = {}
+        for row in messages:
+            data, _ = parse_json(row["data"], dict)
+            if data.get("role") == "user":
+                step = self._user(row["id"], data, parts.get(row["id"], []), parent)
+                user_steps[row["id"]] = step.id
+            else:
+                self._assistant(row["id"], data, parts.get(row["id"], []), user_steps.get(data.get("parentID"), parent))
+        children = cur.execute(
+            "SELECT id, title FROM session WHERE parent_id = ? ORDER BY time_created, id", (session_id,)
+        )
+        for child in children.fetchall():
+            if child["id"] not in self.seen:  # a subagent no task call named: at the top of its parent
+                self.subagent(child["id"], parent)
+
+    def subagent(self, session_id: Any, parent: str | None) -> None:
+        """A subagent session as an agent step, its messages under it."""
+        self.seen.add(session_id)
+        cur = self.conn.cursor()
+        cur.row_factory = sqlite3.Row
+        row = cur.execute("SELECT * FROM session WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            return
+        info = dict(zip(row.keys(), row, strict=True))
+        step = self._add(
+            Step(
+                id=str(session_id),
+                parent_id=parent,
+                name=normalize.text(info.get("title")) or "subagent",
+                kind="agent",
+                raw_type="session",
+                started_at=normalize.timestamp(info.get("time_created")),
+                ended_at=normalize.timestamp(info.get("time_updated")),
+            )
+        )
+        step.extra = {k: info[k] for k in ("agent", "model", "cost", "directory") if info.get(k) not in (None, "")}
+        self.read(session_id, step.id)
+
+    def _add(self, step: Step) -> Step:
+        step.seq = len(self.steps)
+        self.steps.append(step)
+        return step
+
+    def _user(self, message_id: Any, data: dict, parts: list[dict], parent: str | None) -> Step:
+        texts = [p["text"] for p in parts if p.get("type") == "text" and isinstance(p.get("text"), str)]
+        prompt = "\n\n".join(texts)
+        step = self._add(
+            Step(
+                id=str(message_id),
+                parent_id=parent,
+                name=(prompt.strip().splitlines() or ["user"])[0],
+                kind="other",
+                raw_type="turn",
+                started_at=normalize.timestamp(dig(data, "time", "created")),
+                input=prompt or None,
+            )
+        )
+        step.extra = {k: v for k, v in data.items() if k not in ("role", "time")}
+        _count_parts(step, parts)
+        for part in parts:
+            if part.get("type") == "compaction":
+                self._compaction(part, step.id)
+        return step
+
+    def _assistant(self, message_id: Any, data: dict, parts: list[dict], parent: str | None) -> None:
+        error = obj(data.get("error"))
+        completed = dig(data, "time", "completed")
+        step = self._add(
+            Step(
+                id=str(message_id),
+                parent_id=parent,
+                name=normalize.text(data.get("agent") or data.get("mode")) or "assistant",
+                kind="agent",
+                raw_type=normalize.ident(data.get("role")) or "message",
+                status="failed" if error else ("completed" if completed is not None else "running"),
+                started_at=normalize.timestamp(dig(data, "time", "created")),
+                ended_at=normalize.timestamp(completed),
+                error=error_text(error) if error else None,
+            )
+        )
+        step.duration_ms = normalize.duration_between(step.started_at, step.ended_at)
+        step.extra = {k: v for k, v in data.items() if k not in ("role", "time", "error", "parentID")}
+        _count_parts(step, parts)
+        call: Step | None = None  # the model call whose parts come now (step-start … step-finish)
+        texts: list[str] = []
+        for part in parts:
+            kind = part.get("type")
+            if kind == "step-start":
+                call = self._call(part, data, step)
+            elif kind == "step-finish":
+                if call is None:
+                    call = self._call(part, data, step)
+                _finish(call, part)
+                call = None
+            elif kind == "text" and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+                target = call or step
+                target.output = part["text"] if target.output is None else target.output + "\n\n" + part["text"]
+            elif kind == "reasoning" and isinstance(part.get("text"), str):
+                target = call or step
+                target.extra["reasoning"] = (target.extra.get("reasoning", "") + "\n\n" + part["text"]).strip()
+            elif kind == "tool":
+                self._tool(part, (call or step).id)
+            elif kind == "retry":
+                step.events.append(
+                    {
+                        "name": "retry",
+                        "attempt": part.get("attempt"),
+                        "error": error_text(obj(part.get("error"))),
+                        "time": normalize.timestamp(dig(part, "time", "created")),
+                    }
+                )
+            elif kind == "patch":
+                (call or step).extra.setdefault("patches", []).append({k: v for k, v in part.items() if k != "type"})
+            elif kind == "compaction":
+                self._compaction(part, step.id)
+        if call is not None and call.status == "running" and step.status != "running":
+            call.status = step.status if step.status == "failed" else "completed"
+        if texts and step.output is None:
+            step.output = texts[-1]
+
+    def _call(self, part: dict, message: dict, step: Step) -> Step:
+        return self._add(
+            Step(
+                id=str(part["id"]),
+                parent_id=step.id,
+                name=normalize.text(message.get("modelID")) or "model call",
+                kind="llm",
+                raw_type="step",
+                status="running",
+                model=normalize.ident(message.get("modelID")),
+                provider=normalize.ident(message.get("providerID")),
+            )
+        )
+
+    def _tool(self, part: dict, parent: str) -> None:
+        state = obj(part.get("state"))
+        raw_status = normalize.ident(state.get("status"))
+        step = self._add(
+            Step(
+                id=str(part.get("callID") or part["id"]),
+                parent_id=parent,
+                name=normalize.text(part.get("tool")) or "tool",
+                kind="tool",
+                raw_type="tool",
+                status=_TOOL_STATUS.get(raw_status or "", "completed"),
+                started_at=normalize.timestamp(dig(state, "time", "start")),
+                ended_at=normalize.timestamp(dig(state, "time", "end")),
+                input=normalize.text(state.get("input")),
+                output=normalize.text(state.get("output")),
+            )
+        )
+        step.duration_ms = normalize.duration_between(step.started_at, step.ended_at)
+        if step.status == "failed":
+            step.error = normalize.text(state.get("error")) or "error"
+        step.extra = {k: v for k, v in state.items() if k not in ("status", "input", "output", "error", "time")}
+        step.extra["part_id"] = part["id"]
+        if raw_status not in _TOOL_STATUS:
+            step.extra["raw_status"] = state.get("status")
+        child = dig(state, "metadata", "sessionId")
+        if isinstance(child, str) and child not in self.seen:
+            self.subagent(child, step.id)
+
+    def _compaction(self, part: dict, parent: str) -> None:
+        step = self._add(
+            Step(id=str(part["id"]), parent_id=parent, name="compaction", kind="other", raw_type="compaction")
+        )
+        step.extra = {k: v for k, v in part.items() if k not in ("id", "type")}
+
+
+def _finish(call: Step, part: dict) -> None:
+    """A model call's usage and cost from its step-finish part."""
+    tokens = obj(part.get("tokens"))
+    cache = obj(tokens.get("cache"))
+    usage.counted(
+        count(tokens.get("input")),
+        count(tokens.get("output")),
+        cache_read=count(cache.get("read")),
+        cache_write=count(cache.get("write")),
+        reasoning=count(tokens.get("reasoning")),
+        input_has_cache=False,  # OpenCode takes the cache out of the provider's input count
+        output_has_reasoning=False,  # and bills the reasoning apart from the output
+    ).apply(call)
+    call.cost_usd = money(part.get("cost"))
+    call.status = "completed"
+    call.extra["finish_reason"] = part.get("reason")
+    if part.get("id") != call.id:
+        call.extra["finish_part_id"] = part.get("id")
+
+
+def _count_parts(step: Step, parts: list[dict]) -> None:
+    others: dict[str, int] = {}
+    for part in parts:
+        kind = str(part.get("type"))
+        if kind not in _READ_PARTS:
+            others[kind] = others.get(kind, 0) + 1
+    if others:
+        step.extra["parts"] = others
+
+
+def error_text(error: dict) -> str:
+    """'Name: message' of an OpenCode error object ({name, data: {message, …}})."""
+    name, message = normalize.text(error.get("name")), normalize.text(dig(error, "data", "message"))
+    return ": ".join(p for p in (name, message) if p) or "error"

@@ -1,0 +1,328 @@
+"""Arize Phoenix's own database (`phoenix.db`): projects, traces, spans with OpenInference attributes.
+
+Read in place and read-only. A run is a trace; its steps are its spans, with Phoenix's annotations
+as evaluation pseudo-steps: under the span they judge, at the top of the run for trace annotations,
+and at the top of every run of the session for session annotations. The run list is SQL over
+Phoenix's tables (a 200k-span database lists at once); a trace's tree is built in Python when it is
+asked for (sqlite_steps.py), and `tracetui import` reads the same views.
+
+Tokens: OpenInference's `llm.token_count.prompt` counts every input token, the cache reads and
+writes in `prompt_details` included, and `completion` counts the reasoning in `completion_details`:
+tracetui's convention already, so the details are kept as the parts. Cost: what Phoenix stored in
+`span_costs` is the source's own figure (Phoenix prices a call from its model price table when the
+span arrives) and is used as reported; a call Phoenix could not price has no cost.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from .. import normalize, usage
+from ..model import Run, Step
+from ..store import RUN_COLUMNS, STARTED, view_columns
+from . import Head, ProblemSink, SourceFile, ro_uri
+from . import sqlsql as q
+from .otlp import _OPENINFERENCE_KIND
+from .sqlite_steps import (
+    KEY,
+    count,
+    dig,
+    install_problems,
+    install_steps,
+    money,
+    obj,
+    parse_json,
+    read_runs,
+    table_columns,
+)
+
+NAME = "phoenix"
+DESCRIPTION = "Arize Phoenix database (phoenix.db): traces, spans with OpenInference attributes, annotations"
+DETECTION = "SQLite file with Phoenix's tables projects, traces(trace_id) and spans(span_id, trace_rowid, attributes)"
+PRIORITY = 80
+
+_SPAN_COLUMNS = frozenset({"span_id", "trace_rowid", "parent_id", "attributes", "span_kind"})
+_SPAN_READ = (
+    "id",
+    "span_id",
+    "parent_id",
+    "name",
+    "span_kind",
+    "start_time",
+    "end_time",
+    "attributes",
+    "events",
+    "status_code",
+    "status_message",
+    "llm_token_count_prompt",
+    "llm_token_count_completion",
+)
+ANNOTATION_SEQ = 10**9  # annotations come after the work they judge
+
+# Where the token parts sit inside a span's (nested) OpenInference attributes.
+_PARTS = {
+    "tokens_cache_read": ("llm", "token_count", "prompt_details", "cache_read"),
+    "tokens_cache_write": ("llm", "token_count", "prompt_details", "cache_write"),
+    "tokens_reasoning": ("llm", "token_count", "completion_details", "reasoning"),
+}
+# (table, raw_type, which of its rows belong to the trace whose rowid is :t)
+_ANNOTATIONS = (
+    ("span_annotations", "span_annotation", "a.span_rowid IN (SELECT s.id FROM spans s WHERE s.trace_rowid = :t)"),
+    ("trace_annotations", "trace_annotation", "a.trace_rowid = :t"),
+    (
+        "project_session_annotations",
+        "session_annotation",
+        "a.project_session_id = (SELECT x.project_session_rowid FROM traces x WHERE x.id = :t)",
+    ),
+)
+_ANNOTATION_EXTRA = ("annotator_kind", "source", "identifier", "user_id", "updated_at")
+
+
+def sniff(head: Head) -> bool:
+    tables = head.tables
+    return (
+        _SPAN_COLUMNS <= set(tables.get("spans", ()))
+        and "trace_id" in tables.get("traces", ())
+        and "projects" in tables
+    )
+
+
+def in_place(head: Head) -> bool:
+    return sniff(head)
+
+
+def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    conn = sqlite3.connect(ro_uri(head.path), uri=True)
+    try:
+        views(conn)
+        yield from read_runs(conn, _steps, report)
+    finally:
+        conn.close()
+
+
+# -- the views ------------------------------------------------------------------------------------
+
+
+def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict[str, str]:
+    """TEMP views runs, steps and problems over Phoenix's tables; the run list sorts by raw start time."""
+    columns = table_columns(conn)
+    span_columns = columns.get("spans", set())
+    if not _SPAN_COLUMNS <= span_columns or "trace_id" not in columns.get("traces", set()):
+        raise sqlite3.DatabaseError("not Phoenix's spans and traces tables")
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+
+    def col(name: str, alias: str = "s") -> str:
+        return f"{alias}.{name}" if name in span_columns else "NULL"
+
+    of_trace = "FROM spans s WHERE s.trace_rowid = t.id"
+    in_order = "ORDER BY s.start_time, s.id LIMIT 1"
+
+    # Subqueries, not joins: a count or a sort of the run list then never looks at the spans.
+    def root(column: str) -> str:
+        return f"(SELECT s.{column} {of_trace} AND s.parent_id IS NULL {in_order})"
+
+    def first(column: str) -> str:
+        return f"(SELECT s.{column} {of_trace} {in_order})"
+
+    failed = f"{col('status_code')} = 'ERROR'"
+    started, ended = q.timestamp("t.start_time"), q.timestamp("t.end_time")
+    annotations = [
+        f"(SELECT count(*) FROM {table} a WHERE {where.replace(':t', 't.id')})"
+        for table, _, where in _ANNOTATIONS
+        if table in columns
+    ]
+    cost = "NULL"
+    if {"span_rowid", "total_cost"} <= columns.get("span_costs", set()):
+        cost = f"(SELECT sum({q.money('c.total_cost')}) FROM span_costs c JOIN spans s ON s.id = c.span_rowid WHERE s.trace_rowid = t.id)"
+    sums = {
+        "tokens_in": f"(SELECT sum({q.count(col('llm_token_count_prompt'))}) {of_trace})",
+        "tokens_out": f"(SELECT sum({q.count(col('llm_token_count_completion'))}) {of_trace})",
+        "cost_usd": cost,
+        **{part: f"(SELECT sum({q.count('s.attributes', *keys)}) {of_trace})" for part, keys in _PARTS.items()},
+    }
+    error = (
+        f"(SELECT coalesce(nullif({col('status_message')}, ''), {q.exception_text(col('events'))}, 'error')"
+        f" {of_trace} AND s.parent_id IS NULL AND {failed} {in_order})"
+    )
+    runs = {
+        "id": "t.trace_id",
+        "agent": f"coalesce({q.json_at(root('attributes'), 'agent', 'name')}, {root('name')}, {first('name')})",
+        "session": (
+            "(SELECT ps.session_id FROM project_sessions ps WHERE ps.id = t.project_session_rowid)"
+            if "project_sessions" in columns
+            else "NULL"
+        ),
+        # Phoenix stores a span when it ends, the root last: a trace without one is still running.
+        "status": (
+            f"CASE WHEN EXISTS (SELECT 1 {of_trace} AND s.parent_id IS NULL AND {failed}) THEN 'failed'"
+            f" WHEN EXISTS (SELECT 1 {of_trace} AND s.parent_id IS NULL) THEN 'completed' ELSE 'running' END"
+        ),
+        "started_at": started,
+        "ended_at": ended,
+        "duration_ms": q.duration_ms(started, ended),
+        # json_extract gives strings as they are and objects as compact JSON, as normalize.text does.
+        "input": q.json_at(root("attributes"), "input", "value"),
+        "output": q.json_at(root("attributes"), "output", "value"),
+        "error": error,
+        "step_count": " + ".join([f"(SELECT count(*) {of_trace})", *annotations]),
+        "failed_steps": f"(SELECT count(*) {of_trace} AND {failed})",
+        **{f"steps_{name}": expr for name, expr in sums.items()},
+        **{f"total_{name}": expr for name, expr in sums.items()},
+        "source_file": q.quote(path),
+        "source_line": "t.id",
+        "metadata": (
+            "json_object('project', (SELECT p.name FROM projects p WHERE p.id = t.project_rowid),"
+            f" 'user', {q.json_at(root('attributes'), 'user', 'id')})"
+        ),
+    }
+    conn.execute(f"""
+        CREATE TEMP VIEW runs AS SELECT
+            {view_columns(RUN_COLUMNS, runs, also={"started_key": "t.start_time", KEY: "t.id"})}
+        FROM traces t
+    """)
+    install_steps(conn, NAME, _steps, runs_from="traces t", run_id="t.trace_id", key="t.id")
+    indexes = {r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'index'")}
+    install_problems(conn, _problem_queries(columns, indexes))
+    return {STARTED.name: "started_key"}
+
+
+def _problem_queries(columns: dict[str, set[str]], indexes: set[str]) -> list[str]:
+    """Span rows whose JSON columns cannot be read: the span still shows, the raw text in extra.
+
+    One scan of the spans for both columns (at 200k spans a scan is most of the cost). Phoenix indexes
+    values inside `attributes` (ix_spans_session_id), so SQLite itself refuses to store attributes
+    that are not JSON there: only the first character then needs a look.
+    """
+    span_columns = columns["spans"]
+    checks = []
+    for column, kind in (("attributes", "object"), ("events", "array")):
+        if column not in span_columns:
+            continue
+        bad = f"(CASE WHEN json_valid(s.{column}) THEN json_type(s.{column}) != '{kind}' ELSE 1 END)"
+        if column == "attributes" and "ix_spans_session_id" in indexes:
+            bad = f"(substr(s.attributes, 1, 1) != '{{' AND {bad})"
+        checks.append((bad, f"{column} is not a JSON {kind}"))
+    if not checks:
+        return []
+    what = " || ' and ' || ".join(f"CASE WHEN {bad} THEN {q.quote(text)} END" for bad, text in checks)
+    if len(checks) == 2:
+        (bad_a, text_a), (bad_b, text_b) = checks
+        what = f"CASE WHEN {bad_a} AND {bad_b} THEN {q.quote(text_a + '; ' + text_b)} WHEN {bad_a} THEN {q.quote(text_a)} ELSE {q.quote(text_b)} END"
+    return [
+        f"SELECT s.id AS line, (SELECT t.trace_id FROM traces t WHERE t.id = s.trace_rowid) AS run_id,"
+        f" 'span ' || quote(s.span_id) || ': ' || {what} || '; kept as text in the step''s extra' AS message"
+        f" FROM spans s WHERE {' OR '.join(bad for bad, _ in checks)}"
+    ]
+
+
+# -- a trace's steps ----------------------------------------------------------------------------
+
+
+def _steps(conn: sqlite3.Connection, trace_rowid: Any) -> list[Step]:
+    columns = table_columns(conn, "spans", "span_costs", *(table for table, _, _ in _ANNOTATIONS))
+    cur = conn.cursor()
+    cur.row_factory = sqlite3.Row
+    select = ", ".join(c if c in columns["spans"] else f"NULL AS {c}" for c in _SPAN_READ)
+    sql = f"SELECT {select} FROM spans WHERE trace_rowid = ? ORDER BY start_time, id"
+    rows = cur.execute(sql, (trace_rowid,)).fetchall()
+    costs: dict[Any, tuple] = {}
+    if {"span_rowid", "total_cost", "prompt_cost", "completion_cost"} <= columns.get("span_costs", set()):
+        sql = (
+            f"SELECT c.span_rowid, sum({q.money('c.total_cost')}), sum({q.money('c.prompt_cost')}),"
+            f" sum({q.money('c.completion_cost')}) FROM span_costs c JOIN spans s ON s.id = c.span_rowid"
+            " WHERE s.trace_rowid = ? GROUP BY c.span_rowid"
+        )
+        costs = {r[0]: tuple(r[1:]) for r in cur.execute(sql, (trace_rowid,))}
+    steps = [_span_step(seq, row, costs.get(row["id"])) for seq, row in enumerate(rows)]
+    steps.extend(_annotation_steps(cur, columns, trace_rowid, {row["id"]: row["span_id"] for row in rows}))
+    return steps
+
+
+def _span_step(seq: int, row: sqlite3.Row, cost: tuple | None) -> Step:
+    attrs, attrs_ok = parse_json(row["attributes"], dict)
+    events, events_ok = parse_json(row["events"], list)
+    raw_kind = normalize.ident(row["span_kind"])
+    llm = obj(attrs.get("llm"))
+    failed = row["status_code"] == "ERROR"
+    step = Step(
+        id=str(row["span_id"]),
+        parent_id=normalize.ident(row["parent_id"]),
+        seq=seq,
+        name=normalize.text(row["name"]) or "span",
+        kind=_OPENINFERENCE_KIND.get((raw_kind or "").upper()) or normalize.kind(raw_kind),
+        raw_type=raw_kind,
+        status="failed" if failed else "completed",
+        started_at=normalize.timestamp(row["start_time"]),
+        ended_at=normalize.timestamp(row["end_time"]),
+        input=normalize.text(dig(attrs, "input", "value") or llm.get("input_messages")),
+        output=normalize.text(dig(attrs, "output", "value") or llm.get("output_messages")),
+        model=normalize.ident(llm.get("model_name")),
+        provider=normalize.ident(llm.get("provider") or llm.get("system")),
+        events=[e for e in events if isinstance(e, dict)],
+    )
+    step.duration_ms = normalize.duration_between(step.started_at, step.ended_at)
+    # Strict counts (numbers only), as the run list's SQL reads them; OpenInference's hold the parts.
+    read, write, reasoning = (count(dig(attrs, *keys)) for keys in _PARTS.values())
+    usage.counted(
+        count(row["llm_token_count_prompt"]),
+        count(row["llm_token_count_completion"]),
+        cache_read=read,
+        cache_write=write,
+        reasoning=reasoning,
+        input_has_cache=True,
+        output_has_reasoning=True,
+    ).apply(step)
+    if failed:
+        step.error = normalize.text(row["status_message"]) or _exception_text(step.events) or "error"
+    if cost is not None:
+        step.cost_usd = money(cost[0])
+        step.extra["cost"] = {"prompt": cost[1], "completion": cost[2], "computed_by": "phoenix"}
+    step.extra["attributes"] = attrs if attrs_ok else row["attributes"]
+    if not events_ok and row["events"] is not None:
+        step.extra["events"] = row["events"]
+    if row["status_code"] not in ("OK", "ERROR", "UNSET"):
+        step.extra["status_code"] = row["status_code"]
+    return step
+
+
+def _exception_text(events: list[dict]) -> str | None:
+    """Twin of sqlsql.exception_text."""
+    for event in events:
+        attrs = event.get("attributes")
+        if event.get("name") == "exception" and isinstance(attrs, dict):
+            parts = [attrs.get("exception.type"), attrs.get("exception.message")]
+            text = ": ".join(str(p) for p in parts if p not in (None, ""))
+            if text:
+                return text
+    return None
+
+
+def _annotation_steps(
+    cur: sqlite3.Cursor, columns: dict[str, set[str]], trace_rowid: Any, span_ids: dict[Any, Any]
+) -> list[Step]:
+    out: list[Step] = []
+    for table, raw_type, where in _ANNOTATIONS:
+        if table not in columns:
+            continue
+        for row in cur.execute(f"SELECT a.* FROM {table} a WHERE {where} ORDER BY a.id", {"t": trace_rowid}):
+            values = dict(zip(row.keys(), row, strict=True))
+            step = Step(
+                id=f"{raw_type}-{values.get('id')}",
+                parent_id=normalize.ident(span_ids.get(values.get("span_rowid"))),
+                seq=ANNOTATION_SEQ + len(out),
+                name=normalize.text(values.get("name")) or "annotation",
+                kind="evaluation",
+                raw_type=raw_type,
+                started_at=normalize.timestamp(values.get("created_at")),
+                score=normalize.number(values.get("score")),
+                verdict=normalize.text(values.get("label")),
+                output=normalize.text(values.get("explanation")),
+            )
+            step.extra = {k: values[k] for k in _ANNOTATION_EXTRA if values.get(k) not in (None, "")}
+            metadata, ok = parse_json(values.get("metadata"), dict)
+            if metadata or (not ok and values.get("metadata") is not None):
+                step.extra["metadata"] = metadata if ok else values["metadata"]
+            out.append(step)
+    return out
