@@ -1,6 +1,7 @@
-"""A Phoenix database of 200k spans read in place: the run list, a sort over every trace, stats, one trace.
+"""A Phoenix database of 200k spans read in place: the run list, sorts over every trace, stats, one trace;
+then the same database without Phoenix's costs (every model call priced by tracetui, in place).
 
-Usage: python benchmarks/bench_phoenix.py [--spans N]   (the database is made once in benchmarks/out/)
+Usage: python benchmarks/bench_phoenix.py [--spans N]   (the databases are made once in benchmarks/out/)
 """
 
 from __future__ import annotations
@@ -20,14 +21,18 @@ from make_phoenix import main as make_phoenix  # noqa: E402
 TRACETUI = [sys.executable, "-m", "tracetui"]
 
 
-def measure(args: list[str], env: dict) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of one `tracetui` process, measured by GNU time."""
+def measure(args: list[str], env: dict) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS MB) of one `tracetui` process, measured by GNU time. CPU
+    time varies less than wall time on a machine other jobs share."""
     t0 = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M"] + TRACETUI + args, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "%U %S %M"] + TRACETUI + args, env=env, capture_output=True, text=True
+    )
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"tracetui {' '.join(args)} failed: {proc.stderr}")
-    return elapsed, int(proc.stderr.strip().splitlines()[-1]) / 1024
+    user, system, peak = proc.stderr.strip().splitlines()[-1].split()
+    return elapsed, float(user) + float(system), int(peak) / 1024
 
 
 def main() -> None:
@@ -40,16 +45,39 @@ def main() -> None:
         print("generating the database…", flush=True)
         make_phoenix(db, args.spans)
     env = dict(os.environ, XDG_CACHE_HOME=tempfile.mkdtemp(prefix="tracetui-bench-"))
-    trace = f"{7:032x}"
-    for label, command in (
+    for name, path in (("Phoenix's costs", db), ("no costs: all estimated", without_costs(db))):
+        print(f"-- {name}", flush=True)
+        for label, command in commands(path):
+            runs = [measure(command, env) for _ in range(3)]
+            seconds, cpu, peak = min(r[0] for r in runs), min(r[1] for r in runs), max(r[2] for r in runs)
+            print(f"{label:40s} {seconds:6.2f} s  (CPU {cpu:5.2f} s)  {peak:6.0f} MB", flush=True)
+    big_trace(db)
+
+
+def commands(db: str) -> list[tuple[str, list[str]]]:
+    return [
         ("list --limit 50", ["list", db, "--limit", "50"]),
+        ("list --limit 50 --sort cost --desc", ["list", db, "--limit", "50", "--sort", "cost", "--desc"]),
         ("list --limit 50 --sort tokens --desc", ["list", db, "--limit", "50", "--sort", "tokens", "--desc"]),
         ("stats", ["stats", db]),
-        ("show (one trace of 10 spans)", ["show", db, trace]),
-    ):
-        seconds, peak = min(measure(command, env) for _ in range(3))
-        print(f"{label:40s} {seconds:6.2f} s  {peak:6.0f} MB", flush=True)
-    big_trace(db)
+        ("show (one trace of 10 spans)", ["show", db, f"{7:032x}"]),
+    ]
+
+
+def without_costs(db: str) -> str:
+    """A copy of the database without span_costs: as if Phoenix had no price for any of its models."""
+    import shutil
+    import sqlite3
+
+    copy = db.replace(".db", "_no_costs.db")
+    if not os.path.exists(copy):
+        shutil.copyfile(db, copy)
+        conn = sqlite3.connect(copy)
+        conn.execute("DELETE FROM span_costs")
+        conn.commit()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+    return copy
 
 
 def big_trace(db: str, spans: int = 20_000) -> None:

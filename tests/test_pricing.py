@@ -339,3 +339,17 @@ def test_with_no_estimate_no_model_is_called_unpriced(tmp_path):
     text = CliRunner().invoke(main, ["stats", src, "--by", "model", "--no-estimate"]).stdout
     assert "unpriced" not in text
     assert open_store(src, estimate=False).problems() == []
+
+
+def test_pricer_of_a_connection_is_the_one_its_views_price_with():
+    conn = sqlite3.connect(":memory:")
+    pricing.register(conn, estimate=True)
+    pricer = pricing.pricer_of(conn)
+    assert isinstance(pricer, pricing.Pricer) and pricing.pricer_of(conn) is pricer
+    other = sqlite3.connect(":memory:")
+    pricing.register(other, estimate=True)
+    assert pricing.pricer_of(other) is not pricer
+    off = sqlite3.connect(":memory:")
+    pricing.register(off, estimate=False)
+    assert pricing.pricer_of(off) is None
+    assert pricing.pricer_of(sqlite3.connect(":memory:")) is None  # never registered: nothing is priced

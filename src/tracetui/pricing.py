@@ -24,6 +24,7 @@ import functools
 import importlib.util
 import os
 import sqlite3
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,8 +40,10 @@ if TYPE_CHECKING:
 
 PACKAGE = "genai-prices"
 SQL_FUNCTION = "tracetui_price"  # what in-place views call: see register()
+_SQL_PRICER = "tracetui_pricer"  # which Pricer a connection has: see pricer_of()
 
 Counts = tuple[int, int, int, int, int]  # tokens in, out, cache read, cache write, reasoning
+TokenCounts = tuple[int | None, int | None, int | None, int | None, int | None]  # as a step holds them
 
 
 @functools.cache
@@ -173,7 +176,7 @@ class Pricer:
         self,
         model: str | None,
         provider: str | None,
-        counts: tuple[int | None, int | None, int | None, int | None, int | None],
+        counts: TokenCounts,
         when: str | None = None,
     ) -> float | None:
         """USD for one model call, or None (unknown model, no token counts, counts the table cannot use).
@@ -301,16 +304,16 @@ def unpriced_problems(conn: sqlite3.Connection, pricer: Pricer) -> list[str]:
         "SELECT model, provider, count(*) FROM steps WHERE model IS NOT NULL AND cost_usd IS NULL"
         " AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL) GROUP BY model, provider ORDER BY model, provider"
     ).fetchall()
-    out = []
-    version = data_version()
-    for model, provider, calls in rows:
-        calls_text = f"{calls} call{'' if calls == 1 else 's'}"
-        by = f" from provider {provider!r}" if provider else ""
-        if pricer.find(model, provider) is None:
-            out.append(f"model {model!r}{by} is not in the price table ({PACKAGE} {version}): {calls_text} not priced")
-        else:
-            out.append(f"model {model!r}{by}: {calls_text} with token counts the price table cannot use, not priced")
-    return out
+    return [unpriced_message(pricer, model, provider, calls) for model, provider, calls in rows]
+
+
+def unpriced_message(pricer: Pricer, model: str, provider: str | None, calls: int) -> str:
+    """What the user is told about `calls` model calls of one model (and provider) left without a cost."""
+    calls_text = f"{calls} call{'' if calls == 1 else 's'}"
+    by = f" from provider {provider!r}" if provider else ""
+    if pricer.find(model, provider) is None:
+        return f"model {model!r}{by} is not in the price table ({PACKAGE} {data_version()}): {calls_text} not priced"
+    return f"model {model!r}{by}: {calls_text} with token counts the price table cannot use, not priced"
 
 
 def view_costs(
@@ -334,8 +337,13 @@ def view_costs(
 def register(conn: sqlite3.Connection, estimate: bool) -> None:
     """tracetui_price(model, provider, tokens_in, tokens_out, cache_read, cache_write, reasoning, started_at)
     on this connection, for in-place views: the estimated USD of one model call, or NULL (also with
-    estimation off). The table is loaded at the first call, not here."""
+    estimation off). Python code that makes in-place views (a step tree) prices with the same Pricer:
+    pricer_of(). The table is loaded at the first call, not here."""
     pricer = Pricer() if estimate else None
+    handle = 0
+    if pricer is not None:
+        handle = id(pricer)
+        _LIVE[handle] = pricer
 
     def price(model, provider, tin, tout, read, write, thought, started_at):
         if pricer is None or not isinstance(model, str):
@@ -353,3 +361,19 @@ def register(conn: sqlite3.Connection, estimate: bool) -> None:
         )
 
     conn.create_function(SQL_FUNCTION, 8, price, deterministic=True)
+    conn.create_function(_SQL_PRICER, 0, lambda: handle, deterministic=True)
+
+
+# The Pricer of each connection register() was given, by its id; a connection's own functions keep its
+# Pricer alive (a sqlite3.Connection takes neither attributes nor weak references).
+_LIVE: weakref.WeakValueDictionary[int, Pricer] = weakref.WeakValueDictionary()
+
+
+def pricer_of(conn: sqlite3.Connection) -> Pricer | None:
+    """The Pricer of a connection register() was given, for Python code that makes its in-place views:
+    None with estimation off, or on a connection register() never saw (then nothing is priced)."""
+    try:
+        handle = conn.execute(f"SELECT {_SQL_PRICER}()").fetchone()[0]
+    except sqlite3.OperationalError:  # no such function
+        return None
+    return _LIVE.get(handle)

@@ -8,6 +8,7 @@ import pytest
 from agents import PHOENIX, copied, opened, read_runs, shape
 
 from tracetui.analysis import first_failed_step
+from tracetui.pricing import Pricer
 
 WEATHER, REFUND, QUICK = (f"000000000000000000000000000000a{n}" for n in (1, 2, 3))
 
@@ -149,9 +150,12 @@ def test_odd_types_in_columns_are_left_out_not_crashed_on(db):
     )
     store = opened(db)
     run = store.get_run(QUICK)
-    assert (run.steps_tokens_in, run.steps_tokens_out, run.steps_cost_usd) == (None, 25, None)
     (step,) = store.steps(QUICK)
-    assert (step.tokens_in, step.started_at, step.cost_usd) == (None, None, None)
+    assert (step.tokens_in, step.started_at) == (None, None)
+    # 'free' is not a cost: the call is priced as any call without one, at its run's start.
+    estimate = Pricer().cost("gpt-4o-mini", "openai", (None, 25, 128, None, None), run.started_at)
+    assert estimate is not None and (step.cost_usd, step.cost_estimated) == (estimate, True)
+    assert (run.steps_tokens_in, run.steps_tokens_out, run.steps_cost_usd) == (None, 25, estimate)
     assert store.get_run(WEATHER).steps_tokens_in == 1500 and store.stats()[0].tokens_in == 900 + 1500 + 0
 
 

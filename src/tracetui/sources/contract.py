@@ -143,7 +143,10 @@ class InPlace(Protocol):
         """Create TEMP views `runs` and `steps` with the store's columns (store.RUN_COLUMNS / STEP_COLUMNS).
 
         Model calls without a reported cost can be priced in the view: the connection has the SQL
-        function tracetui_price(...), and pricing.view_costs() writes the steps' cost columns with it.
+        function tracetui_price(...), and pricing.view_costs() writes the steps' cost columns with it;
+        Python that builds part of a view prices with the connection's own Pricer (pricing.pricer_of:
+        None with --no-estimate). Views whose step trees are built in Python (sqlite_steps) are priced
+        there, and sqlite_steps.ModelCalls prices the run list's cost sums and lists unpriced models.
 
         Args:
             conn: a read-only connection to the file.

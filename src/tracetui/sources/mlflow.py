@@ -11,8 +11,9 @@ Tokens: `mlflow.chat.tokenUsage` on the model-call spans; MLflow's `input_tokens
 cache reads and writes (its Anthropic integration adds them in), so it is tokens_in as it stands.
 Trace-level usage and cost (`trace_info` columns, or the `mlflow.trace.tokenUsage` metadata of
 older versions) are the run's reported totals. Cost is MLflow's own figure (computed by MLflow from
-its price data), used as reported. Errors: MLflow leaves the status message empty; the text is in
-the span's `exception` event.
+its price data), used as reported; a model call without one is priced by tracetui, as an estimate
+(sqlite_steps.ModelCalls). Errors: MLflow leaves the status message empty; the text is in the span's
+`exception` event.
 """
 
 from __future__ import annotations
@@ -24,20 +25,23 @@ from typing import Any
 import orjson
 
 from .. import normalize, usage
-from ..model import Run, Step
+from ..model import ESTIMATED_COST, Run, Step
 from ..store import RUN_COLUMNS, STARTED, view_columns
-from . import Head, ProblemSink, SourceFile, ro_uri
+from . import Head, ProblemSink, SourceFile
 from . import sqlsql as q
 from .sqlite_steps import (
     KEY,
+    Call,
+    ModelCalls,
     count,
     install_problems,
     install_steps,
-    mismatch_flag,
+    model_call,
     money,
     obj,
     parse_json,
-    read_runs,
+    read_in_place,
+    run_totals,
     table_columns,
 )
 
@@ -71,8 +75,9 @@ _KIND = {
     "EVALUATOR": "evaluation",
     "GUARDRAIL": "governance",
 }
+_MODEL_ATTRIBUTES = ("mlflow.llm.model", "mlflow.llm.provider")
 _MAPPED_ATTRIBUTES = frozenset(
-    {"mlflow.spanInputs", "mlflow.spanOutputs", "mlflow.spanType", _USAGE, "mlflow.llm.model", "mlflow.llm.provider"}
+    {"mlflow.spanInputs", "mlflow.spanOutputs", "mlflow.spanType", _USAGE, *_MODEL_ATTRIBUTES}
 )
 _SPAN_READ = (
     "span_id",
@@ -104,12 +109,7 @@ def in_place(head: Head) -> bool:
 
 
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
-    conn = sqlite3.connect(ro_uri(head.path), uri=True)
-    try:
-        views(conn)
-        yield from read_runs(conn, _steps, report)
-    finally:
-        conn.close()
+    yield from read_in_place(head, report, views, _steps)
 
 
 # -- the views ------------------------------------------------------------------------------------
@@ -147,14 +147,12 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
 
     of_trace = "FROM spans s WHERE s.trace_id = ti.request_id"
     of_assessments = "FROM assessments a WHERE a.trace_id = ti.request_id"
-    span_cost = _span_cost_sql(span_columns)
-    sums = {
-        **{
-            name: f"(SELECT sum({q.count(_usage('s.content'), key)}) {of_trace})" if has_spans else "NULL"
-            for name, key in _TOKENS.items()
-        },
-        "cost_usd": f"(SELECT sum({span_cost}) {of_trace})" if has_spans else "NULL",
-    }
+    calls = _model_calls(span_columns) if has_spans else None
+    sums = {name: "NULL" for name in (*_TOKENS, "cost_usd", ESTIMATED_COST)}
+    if calls is not None:
+        calls.register(conn)
+        sums |= {name: f"(SELECT sum({q.count(_usage('s.content'), key)}) {of_trace})" for name, key in _TOKENS.items()}
+        sums |= calls.cost_sums(f"(SELECT sum({calls.reported}) {of_trace})")
     old_usage = meta("mlflow.trace.tokenUsage")  # before the trace_info columns existed
     reported = {
         name: f"coalesce({q.count(ti(column))}, {q.count(old_usage, column)})" for name, column in _TRACE_TOKENS.items()
@@ -203,9 +201,7 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         **reported,
         "step_count": " + ".join(step_count) or "0",
         "failed_steps": " + ".join(failed) or "0",
-        **{f"steps_{name}": expr for name, expr in sums.items()},
-        **{f"total_{name}": f"coalesce({reported.get(name, 'NULL')}, {expr})" for name, expr in sums.items()},
-        "flags": mismatch_flag(reported, sums),
+        **run_totals(reported, sums),
         "source_file": q.quote(path),
         "source_line": "ti.rowid",
         "metadata": metadata,
@@ -220,7 +216,9 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
             {view_columns(RUN_COLUMNS, runs, also={KEY: "ti.request_id", "started_key": "ti.timestamp_ms"})}
         FROM trace_info ti {experiments}
     """)
-    install_steps(conn, NAME, _steps, runs_from="trace_info ti", run_id="ti.request_id", key="ti.request_id")
+    install_steps(
+        conn, NAME, _steps, runs_from="trace_info ti", run_id="ti.request_id", key="ti.request_id", started_at=started
+    )
     problems = []
     if has_spans:
         problems.append(
@@ -228,8 +226,36 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
             " ': content is not a JSON object; only its table columns are shown' AS message FROM spans s"
             " WHERE CASE WHEN json_valid(s.content) THEN json_type(s.content) != 'object' ELSE 1 END"
         )
-    install_problems(conn, problems)
+    install_problems(conn, problems, calls)
     return {STARTED.name: "started_key"}  # epoch milliseconds sort as the times do, without converting each
+
+
+def _model_calls(span_columns: set[str]) -> ModelCalls:
+    """The spans, for pricing in SQL the model calls MLflow gave no cost (read by _call)."""
+
+    def col(name: str) -> str:
+        return f"s.{name}" if name in span_columns else "NULL"
+
+    trace_start = f"(SELECT {q.timestamp('x.timestamp_ms')} FROM trace_info x WHERE x.request_id = s.trace_id)"
+    return ModelCalls(
+        name=NAME,
+        rows="spans s",
+        key="s.rowid",
+        where=f"instr(s.content, {q.quote(_USAGE)}) > 0",  # no token usage, nothing to price
+        reported=_span_cost_sql(span_columns),
+        values=("s.content", col("model_name"), col("model_provider"), col("start_time_unix_nano"), trace_start),
+        read=_call,
+        of_run="s.trace_id = ti.request_id",
+    )
+
+
+def _call(content: Any, model_name: Any, model_provider: Any, start: Any, trace_start: str | None) -> Call:
+    """The model call of a span, as _span_step reads it (its time: the span's, else its trace's)."""
+    parsed, _ = parse_json(content, dict)
+    raw = obj(parsed.get("attributes"))
+    attrs = {key: _decoded(raw.get(key)) for key in (_USAGE, *_MODEL_ATTRIBUTES)}
+    model, provider = _model(model_name, model_provider, attrs)
+    return model_call(model, provider, _tokens(obj(attrs[_USAGE])), normalize.timestamp(start) or trace_start)
 
 
 def _span_cost_sql(span_columns: set[str]) -> str:
@@ -290,18 +316,13 @@ def _span_step(seq: int, row: sqlite3.Row) -> Step:
         ended_at=normalize.timestamp(row["end_time_unix_nano"]),
         input=normalize.text(attrs.get("mlflow.spanInputs")),
         output=normalize.text(attrs.get("mlflow.spanOutputs")),
-        model=normalize.ident(row["model_name"]) or normalize.ident(attrs.get("mlflow.llm.model")),
-        provider=normalize.ident(row["model_provider"]) or normalize.ident(attrs.get("mlflow.llm.provider")),
         cost_usd=money(row["total_cost"]) if money(row["total_cost"]) is not None else money(cost.get("total_cost")),
         events=[e for e in events if isinstance(e, dict)],
     )
+    step.model, step.provider = _model(row["model_name"], row["model_provider"], attrs)
     if row["end_time_unix_nano"] is None:
         step.status = "running"
-    # Strict counts (numbers only), as the run list's SQL reads them; MLflow's input holds the cache.
-    tokens_in, tokens_out, read, write = (count(token_usage.get(key)) for key in _TOKENS.values())
-    usage.counted(
-        tokens_in, tokens_out, cache_read=read, cache_write=write, input_has_cache=True, output_has_reasoning=True
-    ).apply(step)
+    _tokens(token_usage).apply(step)
     start, end = row["start_time_unix_nano"], row["end_time_unix_nano"]
     if isinstance(start, int) and isinstance(end, int) and end >= start:
         step.duration_ms = (end - start) / 1e6
@@ -313,6 +334,21 @@ def _span_step(seq: int, row: sqlite3.Row) -> Step:
     if not ok:
         step.extra["content"] = row["content"]
     return step
+
+
+def _model(model_name: Any, model_provider: Any, attrs: dict) -> tuple[str | None, str | None]:
+    """The span's model and provider: its columns, else its attributes (decoded)."""
+    model_key, provider_key = _MODEL_ATTRIBUTES
+    model = normalize.ident(model_name) or normalize.ident(attrs.get(model_key))
+    return model, normalize.ident(model_provider) or normalize.ident(attrs.get(provider_key))
+
+
+def _tokens(token_usage: dict) -> usage.Tokens:
+    """Strict counts (numbers only), as the run list's SQL reads them; MLflow's input holds the cache."""
+    tokens_in, tokens_out, read, write = (count(token_usage.get(key)) for key in _TOKENS.values())
+    return usage.counted(
+        tokens_in, tokens_out, cache_read=read, cache_write=write, input_has_cache=True, output_has_reasoning=True
+    )
 
 
 def _exception_text(events: list[dict]) -> str | None:

@@ -10,8 +10,9 @@ of its message; a message with an `error` is a failed step.
 Tokens: per model call on the `step-finish` part (the message's own `tokens` is only its last
 call's). OpenCode stores `input` without the cache reads and writes and `output` without the
 reasoning, so tokens_in = input + cache.read + cache.write and tokens_out = output + reasoning.
-OpenCode's own `cost` is the reported cost; the session table's cost and token columns, summed over
-a run's sessions, are the run's reported totals.
+OpenCode's own `cost` is the reported cost (a call without one is priced by tracetui, as an
+estimate); the session table's cost and token columns, summed over a run's sessions, are the run's
+reported totals.
 """
 
 from __future__ import annotations
@@ -23,19 +24,22 @@ from typing import Any
 from .. import normalize, usage
 from ..model import Run, Step
 from ..store import RUN_COLUMNS, STARTED, view_columns
-from . import Head, ProblemSink, SourceFile, ro_uri
+from . import Head, ProblemSink, SourceFile
 from . import sqlsql as q
 from .sqlite_steps import (
     KEY,
+    Call,
+    ModelCalls,
     count,
     dig,
     install_problems,
     install_steps,
-    mismatch_flag,
+    model_call,
     money,
     obj,
     parse_json,
-    read_runs,
+    read_in_place,
+    run_totals,
     table_columns,
 )
 
@@ -66,12 +70,7 @@ def in_place(head: Head) -> bool:
 
 
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
-    conn = sqlite3.connect(ro_uri(head.path), uri=True)
-    try:
-        views(conn)
-        yield from read_runs(conn, _steps, report)
-    finally:
-        conn.close()
+    yield from read_in_place(head, report, views, _steps)
 
 
 # -- the views ------------------------------------------------------------------------------------
@@ -125,7 +124,9 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
             reported[field] = f"({tree} SELECT sum({total}) FROM session x WHERE x.id IN tree)"
     if "cost" in session:
         reported["cost_usd"] = f"({tree} SELECT sum({q.money('x.cost')}) FROM session x WHERE x.id IN tree)"
-    totals = install_steps(conn, NAME, _steps, runs_from="session s", run_id="s.id", key="s.id", where=is_run)
+    totals = install_steps(
+        conn, NAME, _steps, runs_from="session s", run_id="s.id", key="s.id", started_at=started, where=is_run
+    )
     summed = {name[len("steps_") :]: expr for name, expr in totals.items() if name.startswith("steps_")}
     runs = {
         "id": "s.id",
@@ -141,9 +142,9 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         "input": first_text,
         "error": f"CASE WHEN {error} IS NOT NULL THEN coalesce({name} || ': ' || {message}, {name}, {message}, 'error') END",
         **reported,
-        **totals,
-        **{f"total_{name}": f"coalesce({reported.get(name, 'NULL')}, {expr})" for name, expr in summed.items()},
-        "flags": mismatch_flag(reported, summed),
+        "step_count": totals["step_count"],
+        "failed_steps": totals["failed_steps"],
+        **run_totals(reported, summed),
         "source_file": q.quote(path),
         "source_line": "s.rowid",
         "metadata": (
@@ -165,8 +166,37 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
             ("part", "p", "left out"),
         )
     ]
-    install_problems(conn, problems)
+    calls = _model_calls()
+    calls.register(conn)
+    install_problems(conn, problems, calls)
     return {STARTED.name: "started_key"}  # epoch milliseconds sort as the times do, without converting each
+
+
+def _model_calls() -> ModelCalls:
+    """The step-finish parts, for the models under `w` whose calls OpenCode gave no cost and the price
+    table has no price for (read by _call); the run totals come from the trees."""
+    return ModelCalls(
+        name=NAME,
+        rows="part p JOIN message m ON m.id = p.message_id AND m.session_id = p.session_id",
+        key="p.rowid",
+        where="instr(p.data, 'step-finish') > 0",  # _call reads the part's type
+        reported=q.money("p.data", "cost"),
+        values=("p.data", "m.data", "(SELECT x.time_created FROM session x WHERE x.id = m.session_id)"),
+        read=_call,
+    )
+
+
+def _call(part_data: Any, message_data: Any, session_start: Any) -> Call | None:
+    """The model call a step-finish part ends, as _Session reads it. It has no time of its own: in the
+    tree its run's start prices it, here its session's (the same for a run's own session)."""
+    part, ok = parse_json(part_data, dict)
+    if not ok or part.get("type") != "step-finish":
+        return None
+    message, _ = parse_json(message_data, dict)
+    if message.get("role") == "user":
+        return None
+    model, provider = _model(message)
+    return model_call(model, provider, _tokens(part), normalize.timestamp(session_start))
 
 
 def _project_name(directory: str) -> str:
@@ -328,6 +358,7 @@ class _Session:
             step.output = texts[-1]
 
     def _call(self, part: dict, message: dict, step: Step) -> Step:
+        model, provider = _model(message)
         return self._add(
             Step(
                 id=str(part["id"]),
@@ -336,8 +367,8 @@ class _Session:
                 kind="llm",
                 raw_type="step",
                 status="running",
-                model=normalize.ident(message.get("modelID")),
-                provider=normalize.ident(message.get("providerID")),
+                model=model,
+                provider=provider,
             )
         )
 
@@ -376,11 +407,16 @@ class _Session:
         step.extra = {k: v for k, v in part.items() if k not in ("id", "type")}
 
 
-def _finish(call: Step, part: dict) -> None:
-    """A model call's usage and cost from its step-finish part."""
+def _model(message: dict) -> tuple[str | None, str | None]:
+    """The model and provider of an assistant message's calls."""
+    return normalize.ident(message.get("modelID")), normalize.ident(message.get("providerID"))
+
+
+def _tokens(part: dict) -> usage.Tokens:
+    """A model call's usage, from its step-finish part."""
     tokens = obj(part.get("tokens"))
     cache = obj(tokens.get("cache"))
-    usage.counted(
+    return usage.counted(
         count(tokens.get("input")),
         count(tokens.get("output")),
         cache_read=count(cache.get("read")),
@@ -388,7 +424,12 @@ def _finish(call: Step, part: dict) -> None:
         reasoning=count(tokens.get("reasoning")),
         input_has_cache=False,  # OpenCode takes the cache out of the provider's input count
         output_has_reasoning=False,  # and bills the reasoning apart from the output
-    ).apply(call)
+    )
+
+
+def _finish(call: Step, part: dict) -> None:
+    """A model call's usage and cost from its step-finish part."""
+    _tokens(part).apply(call)
     call.cost_usd = money(part.get("cost"))
     call.status = "completed"
     call.extra["finish_reason"] = part.get("reason")

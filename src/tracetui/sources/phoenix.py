@@ -10,31 +10,36 @@ Tokens: OpenInference's `llm.token_count.prompt` counts every input token, the c
 writes in `prompt_details` included, and `completion` counts the reasoning in `completion_details`:
 tracetui's convention already, so the details are kept as the parts. Cost: what Phoenix stored in
 `span_costs` is the source's own figure (Phoenix prices a call from its model price table when the
-span arrives) and is used as reported; a call Phoenix could not price has no cost.
+span arrives) and is used as reported; a call Phoenix could not price is priced by tracetui, as an
+estimate (sqlite_steps.ModelCalls).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import normalize, usage
 from ..model import Run, Step
 from ..store import RUN_COLUMNS, STARTED, view_columns
-from . import Head, ProblemSink, SourceFile, ro_uri
+from . import Head, ProblemSink, SourceFile
 from . import sqlsql as q
 from .otlp import _OPENINFERENCE_KIND
 from .sqlite_steps import (
     KEY,
+    Call,
+    ModelCalls,
     count,
     dig,
     install_problems,
     install_steps,
+    model_call,
     money,
     obj,
     parse_json,
-    read_runs,
+    read_in_place,
+    run_totals,
     table_columns,
 )
 
@@ -60,6 +65,7 @@ _SPAN_READ = (
     "llm_token_count_completion",
 )
 ANNOTATION_SEQ = 10**9  # annotations come after the work they judge
+_COST_COLUMNS = frozenset({"span_rowid", "total_cost", "prompt_cost", "completion_cost"})  # of span_costs
 
 # Where the token parts sit inside a span's (nested) OpenInference attributes.
 _PARTS = {
@@ -94,12 +100,7 @@ def in_place(head: Head) -> bool:
 
 
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
-    conn = sqlite3.connect(ro_uri(head.path), uri=True)
-    try:
-        views(conn)
-        yield from read_runs(conn, _steps, report)
-    finally:
-        conn.close()
+    yield from read_in_place(head, report, views, _steps)
 
 
 # -- the views ------------------------------------------------------------------------------------
@@ -134,13 +135,15 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         if table in columns
     ]
     cost = "NULL"
-    if {"span_rowid", "total_cost"} <= columns.get("span_costs", set()):
+    if _COST_COLUMNS <= columns.get("span_costs", set()):
         cost = f"(SELECT sum({q.money('c.total_cost')}) FROM span_costs c JOIN spans s ON s.id = c.span_rowid WHERE s.trace_rowid = t.id)"
+    calls = _model_calls(columns, col)
+    calls.register(conn)
     sums = {
         "tokens_in": f"(SELECT sum({q.count(col('llm_token_count_prompt'))}) {of_trace})",
         "tokens_out": f"(SELECT sum({q.count(col('llm_token_count_completion'))}) {of_trace})",
-        "cost_usd": cost,
         **{part: f"(SELECT sum({q.count('s.attributes', *keys)}) {of_trace})" for part, keys in _PARTS.items()},
+        **calls.cost_sums(cost),
     }
     error = (
         f"(SELECT coalesce(nullif({col('status_message')}, ''), {q.exception_text(col('events'))}, 'error')"
@@ -168,8 +171,7 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         "error": error,
         "step_count": " + ".join([f"(SELECT count(*) {of_trace})", *annotations]),
         "failed_steps": f"(SELECT count(*) {of_trace} AND {failed})",
-        **{f"steps_{name}": expr for name, expr in sums.items()},
-        **{f"total_{name}": expr for name, expr in sums.items()},
+        **run_totals({}, sums),
         "source_file": q.quote(path),
         "source_line": "t.id",
         "metadata": (
@@ -182,10 +184,38 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
             {view_columns(RUN_COLUMNS, runs, also={"started_key": "t.start_time", KEY: "t.id"})}
         FROM traces t
     """)
-    install_steps(conn, NAME, _steps, runs_from="traces t", run_id="t.trace_id", key="t.id")
+    install_steps(conn, NAME, _steps, runs_from="traces t", run_id="t.trace_id", key="t.id", started_at=started)
     indexes = {r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'index'")}
-    install_problems(conn, _problem_queries(columns, indexes))
+    install_problems(conn, _problem_queries(columns, indexes), calls)
     return {STARTED.name: "started_key"}
+
+
+def _model_calls(columns: dict[str, set[str]], col: Callable[[str], str]) -> ModelCalls:
+    """The spans, for pricing in SQL the model calls Phoenix gave no cost (read by _call)."""
+    reported = "NULL"
+    if _COST_COLUMNS <= columns.get("span_costs", set()):
+        reported = f"(SELECT sum({q.money('c.total_cost')}) FROM span_costs c WHERE c.span_rowid = s.id)"
+    prompt, completion = col("llm_token_count_prompt"), col("llm_token_count_completion")
+    trace_start = f"(SELECT {q.timestamp('x.start_time')} FROM traces x WHERE x.id = s.trace_rowid)"
+    return ModelCalls(
+        name=NAME,
+        rows="spans s",
+        key="s.id",
+        where=f"{prompt} IS NOT NULL OR {completion} IS NOT NULL",  # no token counts, nothing to price
+        reported=reported,
+        values=("s.attributes", prompt, completion, "s.start_time", trace_start),
+        read=_call,
+        of_run="s.trace_rowid = t.id",
+    )
+
+
+def _call(attributes: Any, prompt: Any, completion: Any, start_time: Any, trace_start: str | None) -> Call:
+    """The model call of a span, as _span_step reads it (its time: the span's, else its trace's)."""
+    attrs, _ = parse_json(attributes, dict)
+    model, provider = _model(obj(attrs.get("llm")))
+    return model_call(
+        model, provider, _tokens(attrs, prompt, completion), normalize.timestamp(start_time) or trace_start
+    )
 
 
 def _problem_queries(columns: dict[str, set[str]], indexes: set[str]) -> list[str]:
@@ -228,7 +258,7 @@ def _steps(conn: sqlite3.Connection, trace_rowid: Any) -> list[Step]:
     sql = f"SELECT {select} FROM spans WHERE trace_rowid = ? ORDER BY start_time, id"
     rows = cur.execute(sql, (trace_rowid,)).fetchall()
     costs: dict[Any, tuple] = {}
-    if {"span_rowid", "total_cost", "prompt_cost", "completion_cost"} <= columns.get("span_costs", set()):
+    if _COST_COLUMNS <= columns.get("span_costs", set()):
         sql = (
             f"SELECT c.span_rowid, sum({q.money('c.total_cost')}), sum({q.money('c.prompt_cost')}),"
             f" sum({q.money('c.completion_cost')}) FROM span_costs c JOIN spans s ON s.id = c.span_rowid"
@@ -258,22 +288,11 @@ def _span_step(seq: int, row: sqlite3.Row, cost: tuple | None) -> Step:
         ended_at=normalize.timestamp(row["end_time"]),
         input=normalize.text(dig(attrs, "input", "value") or llm.get("input_messages")),
         output=normalize.text(dig(attrs, "output", "value") or llm.get("output_messages")),
-        model=normalize.ident(llm.get("model_name")),
-        provider=normalize.ident(llm.get("provider") or llm.get("system")),
         events=[e for e in events if isinstance(e, dict)],
     )
+    step.model, step.provider = _model(llm)
     step.duration_ms = normalize.duration_between(step.started_at, step.ended_at)
-    # Strict counts (numbers only), as the run list's SQL reads them; OpenInference's hold the parts.
-    read, write, reasoning = (count(dig(attrs, *keys)) for keys in _PARTS.values())
-    usage.counted(
-        count(row["llm_token_count_prompt"]),
-        count(row["llm_token_count_completion"]),
-        cache_read=read,
-        cache_write=write,
-        reasoning=reasoning,
-        input_has_cache=True,
-        output_has_reasoning=True,
-    ).apply(step)
+    _tokens(attrs, row["llm_token_count_prompt"], row["llm_token_count_completion"]).apply(step)
     if failed:
         step.error = normalize.text(row["status_message"]) or _exception_text(step.events) or "error"
     if cost is not None:
@@ -285,6 +304,24 @@ def _span_step(seq: int, row: sqlite3.Row, cost: tuple | None) -> Step:
     if row["status_code"] not in ("OK", "ERROR", "UNSET"):
         step.extra["status_code"] = row["status_code"]
     return step
+
+
+def _model(llm: dict) -> tuple[str | None, str | None]:
+    return normalize.ident(llm.get("model_name")), normalize.ident(llm.get("provider") or llm.get("system"))
+
+
+def _tokens(attrs: dict, prompt: Any, completion: Any) -> usage.Tokens:
+    """Strict counts (numbers only), as the run list's SQL reads them; OpenInference's hold the parts."""
+    read, write, reasoning = (count(dig(attrs, *keys)) for keys in _PARTS.values())
+    return usage.counted(
+        count(prompt),
+        count(completion),
+        cache_read=read,
+        cache_write=write,
+        reasoning=reasoning,
+        input_has_cache=True,
+        output_has_reasoning=True,
+    )
 
 
 def _exception_text(events: list[dict]) -> str | None:

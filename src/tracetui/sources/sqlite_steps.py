@@ -10,23 +10,43 @@ changes (PRAGMA data_version), so expanding a big tree node by node does not reb
 
 A function registered on a connection lives as long as the connection; the views are TEMP, so
 nothing is ever written to the source file.
+
+Costs: model calls without a reported cost are priced as an import prices them (pricing.py), by the
+connection's Pricer (pricing.register; none with --no-estimate). A tree is priced before it is
+finalized, so its steps, subtree sums and run totals hold the estimates. The run list's cost sums and
+the unpriced models under `w` come from SQL over the format's tables (`ModelCalls`): SQL picks the
+rows, the format's own Python reads each call from them as its step builder does, so sorting by
+cost and `stats` never build every tree.
 """
 
 from __future__ import annotations
 
 import operator
 import sqlite3
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from ..model import DERIVED_RUN_FIELDS, FLAG_TOTAL_MISMATCH, SOURCE_RUN_FIELDS, Problem, Run, Step, finalize_run
+from .. import pricing, usage
+from ..model import (
+    DERIVED_RUN_FIELDS,
+    ESTIMATED_COST,
+    FLAG_TOTAL_MISMATCH,
+    SOURCE_RUN_FIELDS,
+    Problem,
+    Run,
+    Step,
+    finalize_run,
+)
+from ..sqlite_uri import ro_uri
 from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS
 from ..store.schema import PAYLOAD_COLUMNS, to_json
 from . import sqlsql as q
-from .contract import ProblemSink
+from .contract import Head, ProblemSink
 
 HELPER = True
 
@@ -45,15 +65,18 @@ _TREE_JSON = [i for i, c in enumerate(_TREE_COLUMNS) if c in JSON_COLUMNS]
 _PAYLOAD_JSON = [i for i, c in enumerate(_PAYLOAD_COLUMNS) if c in JSON_COLUMNS]
 _TOTALS = list(DERIVED_RUN_FIELDS)
 _CACHED_TREES = 16
+_SEEN_CALLS = 200_000  # model calls priced in SQL kept per connection (ModelCalls.register): ~40 MB at most
+_Priced = tuple[float | None, str, str | None, bool]  # a call's cost, model, provider, whether it has counts
 
 
 class _Tree:
-    """One run's finalized steps as the views read them: the tree rows, each step's payloads, the totals."""
+    """One run's priced and finalized steps as the views read them: the tree rows, each step's payloads,
+    the totals. `started_at`: the run's start, the time of its calls that have none."""
 
     __slots__ = ("rows", "payloads", "totals")
 
-    def __init__(self, steps: list[Step]):
-        run = finalize_run(Run(id="", steps=steps))
+    def __init__(self, steps: list[Step], started_at: str | None, pricer: pricing.Pricer | None):
+        run = finalize_run(pricing.apply(Run(id="", started_at=started_at, steps=steps), pricer))
         self.rows = orjson.dumps([_row(_tree_values(s), _TREE_JSON) for s in run.steps]).decode()
         self.payloads = [orjson.dumps(_row(_payload_values(s), _PAYLOAD_JSON)).decode() for s in run.steps]
         self.totals = orjson.dumps([getattr(run, name) for name in _TOTALS]).decode()
@@ -72,28 +95,30 @@ class _Trees:
     def __init__(self, conn: sqlite3.Connection, build: StepBuilder):
         self.conn = conn
         self.build = build
+        self.pricer = pricing.pricer_of(conn)
         self.cache: OrderedDict[tuple[Any, int], _Tree] = OrderedDict()
 
-    def rows(self, key: Any) -> str:
-        return self._get(key).rows
+    def rows(self, key: Any, started_at: Any) -> str:
+        return self._get(key, started_at).rows
 
-    def payloads(self, key: Any, position: int) -> str | None:
-        payloads = self._get(key).payloads
+    def payloads(self, key: Any, started_at: Any, position: int) -> str | None:
+        payloads = self._get(key, started_at).payloads
         return payloads[position] if 0 <= position < len(payloads) else None
 
-    def totals(self, key: Any) -> str:
-        return self._get(key).totals
+    def totals(self, key: Any, started_at: Any) -> str:
+        return self._get(key, started_at).totals
 
-    def _get(self, key: Any) -> _Tree:
+    def _get(self, key: Any, started_at: Any) -> _Tree:
         version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         found = self.cache.get((key, version))
         if found is not None:
             self.cache.move_to_end((key, version))
             return found
+        started = started_at if isinstance(started_at, str) else None
         try:
-            found = _Tree(build_safely(self.build, self.conn, key))
+            found = _Tree(build_safely(self.build, self.conn, key), started, self.pricer)
         except Exception as exc:  # the steps could not be written down: say so in their place
-            found = _Tree(unreadable(exc))
+            found = _Tree(unreadable(exc), started, self.pricer)
         self.cache[(key, version)] = found
         while len(self.cache) > _CACHED_TREES:
             self.cache.popitem(last=False)
@@ -132,69 +157,262 @@ def install_steps(
     runs_from: str,
     run_id: str,
     key: str,
+    started_at: str,
     where: str = "",
 ) -> dict[str, str]:
     """Create TEMP VIEW steps over build(); returns the SQL of the run totals (for the runs view).
 
     Args:
-        conn: the read-only connection the views are made on.
+        conn: the read-only connection the views are made on (with tracetui_price: pricing.register).
         name: the format's name, for the SQL functions' names.
         build: makes the steps of one run from its key.
         runs_from: the FROM clause naming the run table (alias it), e.g. "traces t".
         run_id: the SQL of the run id over that table, e.g. "t.trace_id"; WHERE run_id = ? reaches it.
         key: the SQL of the builder's key over that table, e.g. "t.id".
+        started_at: the SQL of the run's start over that table (as the runs view gives it): the time
+            its model calls without one of their own are priced at.
         where: a condition on that table for the rows that are runs, if not all are.
 
     Returns:
         {derived run column: SQL over the same table}: step_count, failed_steps and the steps_* sums
-        as finalize_run computes them from build()'s steps, for a format whose runs view has no
-        cheaper way to the same numbers.
+        (estimated costs included) as finalize_run computes them from build()'s priced steps, for a
+        format whose runs view has no cheaper way to the same numbers.
     """
     trees = _Trees(conn, build)
     prefix = "tracetui_" + name.replace("-", "_")
-    conn.create_function(f"{prefix}_steps", 1, trees.rows)
-    conn.create_function(f"{prefix}_payloads", 2, trees.payloads)
-    conn.create_function(f"{prefix}_totals", 1, trees.totals)
+    conn.create_function(f"{prefix}_steps", 2, trees.rows)
+    conn.create_function(f"{prefix}_payloads", 3, trees.payloads)
+    conn.create_function(f"{prefix}_totals", 2, trees.totals)
+    run = f"{key}, {started_at}"
     given = {"run_id": run_id}
     given |= {column: f"json_extract(j.value, '$[{i}]')" for i, column in enumerate(_TREE_COLUMNS)}
     # j.key is the step's position in the run: its payloads are fetched only when a query asks for them.
     given |= {
-        column: f"json_extract({prefix}_payloads({key}, j.key), '$[{i}]')" for i, column in enumerate(_PAYLOAD_COLUMNS)
+        column: f"json_extract({prefix}_payloads({run}, j.key), '$[{i}]')" for i, column in enumerate(_PAYLOAD_COLUMNS)
     }
     columns = {column: given[column] for column in STEP_COLUMNS}
     select = ",\n            ".join(f"{expr} AS {column}" for column, expr in columns.items())
     condition = f" WHERE {where}" if where else ""
     conn.execute(
-        f"CREATE TEMP VIEW steps AS SELECT {select} FROM {runs_from}, json_each({prefix}_steps({key})) j{condition}"
+        f"CREATE TEMP VIEW steps AS SELECT {select} FROM {runs_from}, json_each({prefix}_steps({run})) j{condition}"
     )
-    return {field: f"json_extract({prefix}_totals({key}), '$[{i}]')" for i, field in enumerate(_TOTALS)}
+    return {field: f"json_extract({prefix}_totals({run}), '$[{i}]')" for i, field in enumerate(_TOTALS)}
+
+
+# -- model calls priced in SQL: the run list's cost sums and the unpriced models ------------------
+
+
+Call = tuple[str | None, str | None, pricing.TokenCounts, str | None]
+"""A model call as pricing takes it: model, provider, token counts (in, out, cache read, cache write,
+reasoning) and when it was made. See model_call()."""
+
+
+def model_call(model: str | None, provider: str | None, tokens: usage.Tokens, started_at: str | None) -> Call:
+    """A call as a ModelCalls reader returns it, from what the step builder would set on its step."""
+    counts = (
+        tokens.tokens_in,
+        tokens.tokens_out,
+        tokens.tokens_cache_read,
+        tokens.tokens_cache_write,
+        tokens.tokens_reasoning,
+    )
+    return model, provider, counts, started_at
+
+
+@dataclass(frozen=True)
+class ModelCalls:
+    """Where a format's model calls are, so that the runs and problems views can price those without a
+    reported cost as the trees do, without building the trees: SQL picks the rows, `read` (the format's
+    Python, shared with its step builder) reads each call from `values` of its row.
+
+    Their SQL functions are made on a connection by register(), after pricing.register.
+    """
+
+    name: str
+    """The format's name, for the SQL functions' names."""
+    rows: str
+    """FROM clause (aliased) whose rows hold the model calls, e.g. "spans s"."""
+    key: str
+    """SQL of a row's identity among `rows`, e.g. "s.id": a call is priced once per connection."""
+    where: str
+    """Which of its rows may be model calls: a cheap condition asked first, e.g. a token column is set."""
+    reported: str
+    """SQL of the cost the source reported for the call, or NULL: only a call without one is priced."""
+    values: tuple[str, ...]
+    """SQL over `rows` handed to `read`, e.g. ("s.attributes", "s.start_time")."""
+    read: Callable[..., Call | None]
+    """The call in a row, as the step builder reads it (its time: the step's, else its run's), or None."""
+    of_run: str | None = None
+    """The condition tying a row to its run, over `rows` and the run table of install_steps (e.g.
+    "s.trace_rowid = t.id"), for cost_sums; None for a format whose run totals come from its trees."""
+
+    def register(self, conn: sqlite3.Connection) -> None:
+        """The SQL functions of cost_sums and unpriced(). Odd values the reader trips on price nothing:
+        an exception would end the whole query (the run list)."""
+        pricer = pricing.pricer_of(conn)
+        # Reading and pricing a call takes tens of µs; sorting by cost, `stats` and the problems view each
+        # ask for every call. Kept by the row's identity and a hash of what was read, so a changed row
+        # is read again.
+        seen: dict[tuple[Any, int], _Priced | None] = {}
+
+        def priced(key: Any, *values: Any) -> _Priced | None:
+            if pricer is None:
+                return None
+            mark = (key, hash(values))
+            if mark in seen:
+                return seen[mark]
+            try:
+                found = self.read(*values)
+            except Exception:
+                found = None
+            model, provider, counts, when = found or (None, None, (None,) * 5, None)
+            result = None
+            if model:
+                counted = counts[0] is not None or counts[1] is not None
+                cost = pricer.cost(model, provider, counts, when)
+                result = cost, sys.intern(model), provider and sys.intern(provider), counted
+            if len(seen) >= _SEEN_CALLS:
+                seen.clear()
+            seen[mark] = result
+            return result
+
+        def price(key: Any, *values: Any) -> float | None:
+            found = priced(key, *values)
+            return None if found is None else found[0]
+
+        def unpriced_call(key: Any, *values: Any) -> str | None:
+            """[model, provider] of a call with token counts the price table did not price, else NULL."""
+            found = priced(key, *values)
+            if found is None or found[0] is not None or not found[3]:
+                return None
+            return orjson.dumps(found[1:3]).decode()
+
+        # The problems view is asked for its count each time the viewer's run list loads: the unpriced
+        # models are found once (a pass over every call) until the database changes.
+        listed: dict[int, str] = {}
+
+        def unpriced() -> str:
+            if pricer is None:
+                return "[]"
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if version not in listed:
+                groups = conn.execute(
+                    f"SELECT json_extract(call, '$[0]') AS model, json_extract(call, '$[1]') AS provider, calls FROM"
+                    f" (SELECT {self._applied('unpriced_call')} AS call, count(*) AS calls FROM {self.rows}"
+                    f" WHERE {self._to_price()} GROUP BY 1 HAVING call IS NOT NULL) ORDER BY model, provider"
+                ).fetchall()
+                messages = [pricing.unpriced_message(pricer, *group) for group in groups]
+                listed.clear()
+                listed[version] = orjson.dumps(messages).decode()
+            return listed[version]
+
+        arity = 1 + len(self.values)
+        conn.create_function(self._function("price"), arity, price, deterministic=True)
+        conn.create_function(self._function("unpriced_call"), arity, unpriced_call, deterministic=True)
+        conn.create_function(self._function("unpriced"), 0, unpriced)
+
+    def _function(self, what: str) -> str:
+        return f"tracetui_{self.name.replace('-', '_')}_{what}"
+
+    def _applied(self, what: str) -> str:
+        return f"{self._function(what)}({', '.join((self.key, *self.values))})"
+
+    def _to_price(self) -> str:
+        """SQL: a row may be a call to price (`where`, and no reported cost). A CASE, to ask in this order:
+        SQLite would move a term with a subquery (a cost looked up in another table) before the others."""
+        return f"CASE WHEN {self.where} THEN ({self.reported}) IS NULL ELSE 0 END"
+
+    def cost_sums(self, reported_sum: str) -> dict[str, str]:
+        """The run's cost sums for the runs view: {cost_usd, cost_estimated_usd} (the names of the
+        steps_* columns without the prefix). `reported_sum` is the SQL sum of the costs its calls
+        reported (over the run table); the estimates of the others are added to it."""
+        if self.of_run is None:
+            raise ValueError("cost_sums needs of_run: how a call belongs to its run")
+        estimated = (
+            f"(SELECT sum({self._applied('price')}) FROM {self.rows} WHERE {self.of_run} AND {self._to_price()})"
+        )
+        # Each sum once (a subquery named twice is computed twice); sum() of two NULLs is NULL.
+        cost = f"(SELECT sum(part) FROM (SELECT {reported_sum} AS part UNION ALL SELECT {estimated}))"
+        return {"cost_usd": cost, ESTIMATED_COST: estimated}
+
+    def unpriced(self) -> str:
+        """A SELECT of (n, message): one problem per model whose calls (with token counts and no
+        reported cost) the price table did not price, in the order and words of an import."""
+        return f"SELECT key AS n, value AS message FROM json_each({self._function('unpriced')}())"
+
+
+def run_totals(reported: dict[str, str], summed: dict[str, str]) -> dict[str, str]:
+    """The runs view's steps_*, total_* and flags columns, from the SQL of the totals the source
+    reported for the run (by field, e.g. {"cost_usd": ...}) and of its steps' sums (the same names,
+    with cost_estimated_usd beside cost_usd). As the store holds them: a reported total wins, and a
+    reported cost has no estimated part (model.Run.total)."""
+    out = {f"steps_{name}": expr for name, expr in summed.items()}
+    out |= {f"total_{name}": f"coalesce({reported.get(name, 'NULL')}, {expr})" for name, expr in summed.items()}
+    if ESTIMATED_COST in summed:
+        out[f"total_{ESTIMATED_COST}"] = (
+            f"CASE WHEN {reported.get('cost_usd', 'NULL')} IS NULL THEN {summed[ESTIMATED_COST]} END"
+        )
+    out["flags"] = mismatch_flag(reported, summed)
+    return out
 
 
 def mismatch_flag(reported: dict[str, str], summed: dict[str, str]) -> str:
     """SQL of the flags column: total_mismatch where a reported total and the steps' sum differ.
 
-    The rule of model.Run.mismatches, so a run read in place is flagged as its import would be.
+    The rule of model.Run.mismatches, so a run read in place is flagged as its import would be: a
+    reported cost is checked against what the steps reported, never against estimates.
     """
+    sums = dict(summed)
+    if "cost_usd" in sums and ESTIMATED_COST in sums:
+        cost, estimated = sums["cost_usd"], sums[ESTIMATED_COST]
+        sums["cost_usd"] = (
+            f"CASE WHEN {estimated} IS NULL THEN {cost} WHEN {cost} != {estimated} THEN {cost} - {estimated} END"
+        )
+    # CASE, not a bare comparison: the sum (a subquery) is computed only for a total the source reported.
     differ = " OR ".join(
-        f"abs(({reported[name]}) - ({summed[name]})) > 1e-9 * max(1, abs({reported[name]}))"
+        f"CASE WHEN ({reported[name]}) IS NULL THEN 0"
+        f" ELSE abs(({reported[name]}) - ({sums[name]})) > 1e-9 * max(1, abs({reported[name]})) END"
         for name in reported
-        if name in summed
+        if name in sums
     )
     return f"CASE WHEN {differ} THEN '[\"{FLAG_TOTAL_MISMATCH}\"]' END" if differ else "NULL"
 
 
-def install_problems(conn: sqlite3.Connection, union: list[str]) -> None:
-    """TEMP VIEW problems (the store's problems table) over SELECTs of (line, run_id, message)."""
-    body = " UNION ALL ".join(union) if union else "SELECT NULL, NULL, NULL WHERE 0"
+def install_problems(conn: sqlite3.Connection, union: list[str], calls: ModelCalls | None = None) -> None:
+    """TEMP VIEW problems (the store's problems table) over SELECTs of (line, run_id, message), by line;
+    then, as an import reports them last, the models of `calls` the price table did not price."""
+    parts = [f"SELECT 0 AS part, line, run_id, message FROM ({select})" for select in union]
+    if calls is not None:
+        parts.append(f"SELECT 1, n, NULL, message FROM ({calls.unpriced()})")
+    if not parts:
+        parts = ["SELECT 0 AS part, NULL AS line, NULL AS run_id, NULL AS message WHERE 0"]
+    # The unpriced models' `line` is only their order, shown as none.
     conn.execute(
-        "CREATE TEMP VIEW problems AS SELECT row_number() OVER (ORDER BY line) AS n, line, run_id, message"
-        f" FROM ({body})"
+        "CREATE TEMP VIEW problems AS SELECT row_number() OVER (ORDER BY part, line) AS n,"
+        f" CASE WHEN part = 0 THEN line END AS line, run_id, message FROM ({' UNION ALL '.join(parts)})"
     )
 
 
 # -- read(): the same runs as Python objects, for `tracetui import` and `export` ---------------------
 
 _RUN_FIELDS = [name for name in SOURCE_RUN_FIELDS if name in RUN_COLUMNS]
+
+
+def read_in_place(
+    head: Head, report: ProblemSink, views: Callable[[sqlite3.Connection], Any], build: StepBuilder
+) -> Iterator[Run]:
+    """A format's read(): its views on a connection of its own, its runs through read_runs.
+
+    Nothing is priced here (the runs go to the importer, which prices them: pricing.apply), but the
+    views call tracetui_price, so the connection has it, pricing nothing.
+    """
+    conn = sqlite3.connect(ro_uri(head.path), uri=True)
+    try:
+        pricing.register(conn, estimate=False)
+        views(conn)
+        yield from read_runs(conn, build, report)
+    finally:
+        conn.close()
 
 
 def read_runs(
