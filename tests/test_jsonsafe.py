@@ -7,6 +7,8 @@ import pytest
 
 from tracetui import jsonsafe
 
+INDENT = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+
 
 def nested(depth: int, leaf=None) -> list:
     root: list = []
@@ -30,6 +32,23 @@ def test_dumps_writes_json_at_any_depth_never_a_python_repr(depth):
     text = jsonsafe.dumps({"payload": nested(depth, "leaf")})
     assert text.startswith('{"payload":[[[')
     assert text.count("[") == depth and '"leaf"' in text
+
+
+def test_indented_dumps_of_any_depth_is_what_orjson_indents_until_the_indentation_stops_growing():
+    from tracetui.display import MAX_NESTING
+
+    value = {"a": [1, {"b": None, "c": []}, {}], "d": "x\u202e", 3: [2.5, True]}
+    assert jsonsafe.dumps(value, indent=True) == orjson.dumps(value, option=INDENT).decode()
+    # The careful writer (what orjson refuses goes there) lays out the same text as orjson would.
+    assert jsonsafe._careful_dumps(value, indent=True) == orjson.dumps(value, option=INDENT).decode()
+    shallow = nested(2 * MAX_NESTING - 2, {"leaf": [1]})  # the leaf 1 is 2 * MAX_NESTING levels deep
+    assert jsonsafe._careful_dumps(shallow, indent=True) == orjson.dumps(shallow, option=INDENT).decode()
+    deep = nested(5000, {"leaf": "x\udfff"})  # deeper than orjson writes, a lone surrogate
+    text = jsonsafe.dumps(deep, indent=True)
+    assert '"leaf": "x\\\\udfff"' in text
+    read, repairs = jsonsafe.loads(text)
+    assert not repairs and jsonsafe.dumps(read) == jsonsafe.dumps(deep)  # (== on the values would recurse)
+    assert max(len(line) - len(line.lstrip(" ")) for line in text.splitlines()) == 2 * (2 * MAX_NESTING)
 
 
 def test_dumps_keeps_big_integers_and_shows_lone_surrogates():

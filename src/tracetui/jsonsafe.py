@@ -3,9 +3,11 @@
 orjson does the work whenever it can (the hot path pays nothing). What it refuses, this module
 repairs on a slow path:
 
-- writing (dumps): values nested deeper than orjson's 254 levels, integers beyond 64 bits, text
-  with lone surrogates (kept as the visible text ``\\udfff``) — written by an iterative writer, so
-  any depth is fine and the result is always JSON, never a Python repr;
+- writing (dumps, compact or indented like orjson's OPT_INDENT_2): values nested deeper than
+  orjson's 254 levels, integers beyond 64 bits, text with lone surrogates (kept as the visible text
+  ``\\udfff``) — written by an iterative writer, so any depth is fine and the result is always JSON,
+  never a Python repr. Its indentation stops growing after 2 * display.MAX_NESTING levels
+  (whitespace only: the JSON means the same), so the text grows with the value, not its depth squared;
 - reading (loads): lone surrogate escapes (kept as the text ``\\udfff``), bytes that are not UTF-8
   (kept as the text ``\\xff``), raw control characters in strings (escaped), NaN / Infinity and
   numbers too large for a double (kept as strings), values nested deeper than orjson's 1024 levels
@@ -22,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from . import display
+
 # orjson reads 1024 levels; deeper values are built by _build, iteratively, up to MAX_DEPTH levels.
 # Below that a value is kept as its JSON text: memory is bounded, nothing is dropped.
 MAX_DEPTH = 100_000
@@ -32,29 +36,24 @@ _OPTIONS = orjson.OPT_NON_STR_KEYS
 # -- writing --------------------------------------------------------------------------------------
 
 
-def dumps(value: Any) -> str:
-    """Compact JSON text of any value; types JSON lacks are written as their str()."""
+def dumps(value: Any, *, indent: bool = False) -> str:
+    """JSON text of any value (indented by two spaces a level with indent); types JSON lacks as their str()."""
     try:
-        return orjson.dumps(value, option=_OPTIONS, default=str).decode()
+        return orjson.dumps(value, option=_OPTIONS | (orjson.OPT_INDENT_2 if indent else 0), default=str).decode()
     except TypeError:  # orjson.JSONEncodeError: too deep, too big an integer, a lone surrogate
-        return _careful_dumps(value)
+        return _careful_dumps(value, indent)
 
 
-def dumps_bytes(value: Any) -> bytes:
+def dumps_bytes(value: Any, *, indent: bool = False) -> bytes:
     try:
-        return orjson.dumps(value, option=_OPTIONS, default=str)
+        return orjson.dumps(value, option=_OPTIONS | (orjson.OPT_INDENT_2 if indent else 0), default=str)
     except TypeError:
-        return _careful_dumps(value).encode()
+        return _careful_dumps(value, indent).encode()
 
 
 def for_output(value: Any, *, indent: bool = False) -> bytes:
     """JSON for stdout or a file a person may `cat`: as dumps(), and no DEL or C1 byte left raw."""
-    try:
-        data = orjson.dumps(value, option=_OPTIONS | (orjson.OPT_INDENT_2 if indent else 0), default=str)
-    except TypeError:
-        # The careful writer is compact only: an indented copy of a value this odd is not worth a second writer.
-        data = _careful_dumps(value).encode()
-    return escape_controls(data)
+    return escape_controls(dumps_bytes(value, indent=indent))
 
 
 _RAW_CONTROL = re.compile(rb"\x7f|\xc2[\x80-\x9f]")
@@ -125,31 +124,49 @@ class _Token(str):
     """Punctuation queued by the careful writer (a str subclass, so it is told apart from values)."""
 
 
-def _careful_dumps(value: Any) -> str:
-    """What orjson would write, without its limits: iterative, so depth costs no stack."""
+def pad(level: int) -> str:
+    """Indentation of a value `level` levels deep: two spaces a level, growing no further after
+    2 * display.MAX_NESTING levels (whitespace only: the JSON means the same, and its text grows with
+    the value, not with the square of its depth)."""
+    return "  " * min(level, 2 * display.MAX_NESTING)
+
+
+def _newline(level: int) -> str:
+    return "\n" + pad(level)
+
+
+def _careful_dumps(value: Any, indent: bool = False) -> str:
+    """What orjson would write (compact, or as OPT_INDENT_2 with indent), without its limits: iterative."""
     out: list[str] = []
-    todo: list[Any] = [value]
+    todo: list[Any] = [(value, 0)]  # punctuation (_Token) or (a value, its nesting level)
+    colon = ": " if indent else ":"
     while todo:
         item = todo.pop()
         if type(item) is _Token:
             out.append(item)
-        elif isinstance(item, dict):
-            todo.append(_Token("}"))
-            pairs = list(item.items())
+            continue
+        current, level = item
+        inner = _newline(level + 1) if indent else ""
+        if isinstance(current, dict) and current:
+            todo.append(_Token((_newline(level) if indent else "") + "}"))
+            pairs = list(current.items())
             for n in range(len(pairs) - 1, -1, -1):
                 key, child = pairs[n]
-                todo.append(child)
-                todo.append(_Token(("," if n else "") + _key(key) + ":"))
+                todo.append((child, level + 1))
+                todo.append(_Token(("," if n else "") + inner + _key(key) + colon))
             out.append("{")
-        elif isinstance(item, (list, tuple)):
-            todo.append(_Token("]"))
-            for n in range(len(item) - 1, -1, -1):
-                todo.append(item[n])
-                if n:
-                    todo.append(_Token(","))
+        elif isinstance(current, (list, tuple)) and current:
+            todo.append(_Token((_newline(level) if indent else "") + "]"))
+            for n in range(len(current) - 1, -1, -1):
+                todo.append((current[n], level + 1))
+                todo.append(_Token(("," if n else "") + inner))
             out.append("[")
+        elif isinstance(current, dict):
+            out.append("{}")
+        elif isinstance(current, (list, tuple)):
+            out.append("[]")
         else:
-            out.append(_scalar(item))
+            out.append(_scalar(current))
     return "".join(out)
 
 
