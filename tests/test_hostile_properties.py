@@ -361,8 +361,10 @@ def test_agent_traces_rows_with_any_value_in_any_cell_all_open(cells, tmp_path_f
     rowids = [r[0] for r in conn.execute("SELECT rowid FROM agent_traces ORDER BY rowid")]
     for row, column, value in cells:
         name = columns[column % len(columns)]
-        if name == "id" and value is not None and not isinstance(value, str):
-            value = f"odd-{row}"  # the primary key stays unique; NULL and text are what is odd about ids
+        if name == "id" and value is not None and not isinstance(value, (str, tuple)):
+            value = (
+                f"odd-{row}"  # the primary key stays unique; NULL and text (maybe not UTF-8) are what is odd about ids
+            )
         try:
             put(conn, "agent_traces", name, rowids[row % len(rowids)], value)
         except sqlite3.IntegrityError:
@@ -383,8 +385,8 @@ def test_tracetui_stores_with_any_value_in_any_cell_all_open(cells, tmp_path_fac
         columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
         name = columns[column % len(columns)]
         rowids = [r[0] for r in conn.execute(f"SELECT rowid FROM {table} ORDER BY rowid")]
-        if name in ("id", "run_id") and value is not None and not isinstance(value, str):
-            continue  # keys: what is odd about them is NULL (below) or text
+        if name in ("id", "run_id", "parent_id") and value is not None and not isinstance(value, (str, tuple)):
+            continue  # keys: what is odd about them is NULL (below) or text (maybe not UTF-8)
         try:
             put(conn, table, name, rowids[row % len(rowids)], value)
         except sqlite3.IntegrityError:

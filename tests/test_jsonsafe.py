@@ -122,3 +122,11 @@ def test_loads_raises_the_orjson_error_for_what_is_not_json(raw):
 def test_build_agrees_with_json_on_ordinary_documents():
     text = '{"a": [1, -2.5e3, true, false, null, "s\\n\\u00e9"], "b": {}, "c": [], "d": {"e": [{"f": 1}]}}'
     assert jsonsafe._build(text) == json.loads(text)
+
+
+def test_hidden_bytes_undoes_what_visible_surrogates_showed_of_text_that_is_not_utf8():
+    for raw in (b"bad\xe9", b"caf\xc3\xa9 \xff\x80z", b"\xe9"):
+        shown = jsonsafe.visible_surrogates(raw.decode("utf-8", "surrogateescape"))
+        assert "\\x" in shown and jsonsafe.hidden_bytes(shown) == raw
+    assert jsonsafe.hidden_bytes("plain") is None
+    assert jsonsafe.hidden_bytes("\\x41 is ASCII, never escaped") is None

@@ -90,6 +90,21 @@ def visible_surrogates(text: str) -> str:
     return _SURROGATE.sub(show, text)
 
 
+_VISIBLE_BYTE = re.compile(r"\\x([89a-f][0-9a-f])")
+
+
+def hidden_bytes(text: str) -> bytes | None:
+    """The bytes text stood for before visible_surrogates showed some as \\xNN (UTF-8 around them);
+    None when it shows none. How text that is not UTF-8 is found again by what was shown of it."""
+    parts = _VISIBLE_BYTE.split(text) if "\\x" in text else []
+    if len(parts) < 2:
+        return None
+    try:
+        return b"".join(bytes([int(part, 16)]) if n % 2 else part.encode() for n, part in enumerate(parts))
+    except UnicodeEncodeError:  # text that still holds surrogates was never shown by visible_surrogates
+        return None
+
+
 def _string(text: str) -> str:
     try:
         return orjson.dumps(text).decode()

@@ -211,6 +211,16 @@ def _(path: Path) -> None:
     conn.close()
 
 
+@writes("agent-traces-not-utf8-id.db")
+def _(path: Path) -> None:
+    """An id that is not UTF-8 (shown as bad\\xe9) and one that is that text as it is: each opens by what is shown."""
+    agent_traces(path, [agent_row(1), agent_row(9, id=b"bad\xe9"), agent_row(8, id="ok\\xe9"), agent_row(2)])
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE agent_traces SET id = CAST(id AS TEXT)")
+    conn.commit()
+    conn.close()
+
+
 @writes("agent-traces-without-rowid.db")
 def _(path: Path) -> None:
     agent_traces(path, [agent_row(1), agent_row(2)], options=" WITHOUT ROWID")
@@ -250,6 +260,29 @@ def _(path: Path) -> None:
     conn.execute("UPDATE runs SET extra = '{not json', flags = 'x', tokens_in = 'n/a' WHERE id = 'run-2'")
     conn.execute("UPDATE steps SET duration_ms = x'00', events = '[1,', ord = 'first' WHERE run_id = 'run-2'")
     conn.execute("UPDATE runs SET id = NULL WHERE id = 'run-3'")
+    conn.commit()
+    conn.execute("VACUUM")
+    conn.close()
+
+
+@writes("store-not-utf8-ids.db")
+def _(path: Path) -> None:
+    """tracetui's own store, edited: a run id, a step id and its child's parent_id that are not UTF-8."""
+    from tracetui.model import Run, Step, finalize_run
+    from tracetui.store import StoreWriter
+
+    path.unlink(missing_ok=True)
+    writer = StoreWriter(str(path))
+    for n in (1, 2, 3):
+        run = Run(id=f"run-{n}", agent="agent", started_at=f"2025-01-01T00:00:0{n}.000Z", tokens_in=3)
+        run.steps = [Step(id="s1", name="step", tokens_in=3), Step(id="s2", parent_id="s1", name="child")]
+        writer.add(finalize_run(run))
+    writer.finish()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE runs SET id = CAST(x'72756eff2d32' AS TEXT) WHERE id = 'run-2'")  # run\xff-2
+    conn.execute("UPDATE steps SET run_id = CAST(x'72756eff2d32' AS TEXT) WHERE run_id = 'run-2'")
+    conn.execute("UPDATE steps SET id = CAST(x'73e931' AS TEXT) WHERE run_id <> 'run-1' AND id = 's1'")  # s\xe91
+    conn.execute("UPDATE steps SET parent_id = CAST(x'73e931' AS TEXT) WHERE run_id <> 'run-1' AND id = 's2'")
     conn.commit()
     conn.execute("VACUUM")
     conn.close()

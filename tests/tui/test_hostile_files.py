@@ -13,6 +13,7 @@ from tracetui.tui.app import TraceApp
 from tracetui.tui.pilot import settle
 from tracetui.tui.screens.error import ErrorScreen, ProblemsScreen
 from tracetui.tui.screens.run import RunScreen
+from tracetui.tui.widgets.step_tree import StepTree
 
 HOSTILE = Path(__file__).parent.parent / "hostile"
 CASES = tomllib.loads((HOSTILE / "cases.toml").read_text(encoding="utf-8"))["case"]
@@ -44,6 +45,12 @@ async def test_a_hostile_file_opens_and_every_run_shows(case):
             app.open_run(run_id)
             await settle(pilot)
             assert isinstance(app.screen, RunScreen), app.screen
+            # The run opened by the id the list shows (text that is not UTF-8 too), with its steps
+            # (a row-N run has none: its row lost the id its steps name).
+            assert app.screen.run is not None and app.screen.run.id == run_id
+            if app.screen.run.step_count and not run_id.startswith("row-"):
+                tree = app.screen.query_one(StepTree)
+                assert len(tree.root.children) == store.count_children(run_id, None) > 0
             await pilot.press("escape")
             await settle(pilot)
         await pilot.press("w")

@@ -284,13 +284,13 @@ def _steps(conn: sqlite3.Connection, request_id: Any) -> list[Step]:
     span_ids: set[str] = set()
     if {"trace_id", "span_id", "content"} <= columns.get("spans", set()):
         select = ", ".join(c if c in columns["spans"] else f"NULL AS {c}" for c in _SPAN_READ)
-        sql = f"SELECT {select} FROM spans WHERE trace_id = ? ORDER BY start_time_unix_nano, span_id"
-        for seq, row in enumerate(cur.execute(sql, (request_id,)).fetchall()):
+        sql = f"SELECT {select} FROM spans WHERE trace_id = CAST(? AS TEXT) ORDER BY start_time_unix_nano, span_id"
+        for seq, row in enumerate(cur.execute(sql, (q.text_param(request_id),)).fetchall()):
             steps.append(_span_step(seq, row))
         span_ids = {s.id for s in steps}
     if {"trace_id", "assessment_id"} <= columns.get("assessments", set()):
-        sql = "SELECT * FROM assessments WHERE trace_id = ? ORDER BY created_timestamp, assessment_id"
-        for n, row in enumerate(cur.execute(sql, (request_id,)).fetchall()):
+        sql = "SELECT * FROM assessments WHERE trace_id = CAST(? AS TEXT) ORDER BY created_timestamp, assessment_id"
+        for n, row in enumerate(cur.execute(sql, (q.text_param(request_id),)).fetchall()):
             steps.append(_assessment_step(n, dict(zip(row.keys(), row, strict=True)), span_ids))
     return steps
 

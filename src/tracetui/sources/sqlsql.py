@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import normalize
 
 HELPER = True
@@ -35,6 +37,17 @@ def timestamp(expr: str) -> str:
 def duration_ms(start_iso: str, end_iso: str) -> str:
     # Timestamps carry milliseconds; julianday arithmetic is off by microseconds, so round to whole ms.
     return f"round((julianday({end_iso}) - julianday({start_iso})) * 86400000.0)"
+
+
+def text_param(value: Any) -> Any:
+    """value to bind where SQL says CAST(? AS TEXT): text read with bytes that are not UTF-8 (kept as
+    surrogates, see store.reader.undecoded_text) goes back as those bytes, which sqlite3 cannot bind as text."""
+    if type(value) is str and not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape")
+    return value
 
 
 def json_array(expr: str) -> str:

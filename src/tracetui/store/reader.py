@@ -90,6 +90,9 @@ def undecoded_text(data: bytes) -> str:
 # SQLite's own storage class for what each column should hold; anything else in a row is odd.
 _STORAGE = {str: "'text'", int: "'integer'", float: "'real', 'integer'"}
 _MAX_VALUE_PROBLEMS = 2000
+# An id compared with a parameter: the parameter may be the id's bytes (Store._key), which SQLite
+# compares with text only once they are cast to text.
+_ID = "CAST(? AS TEXT)"
 
 
 class Store:
@@ -127,6 +130,7 @@ class Store:
         self._undecoded = False  # text that is not UTF-8 was met: read with undecoded_text from then on
         self._value_problems: dict[tuple[str, str | None, str | None], Problem] = {}
         self._scanned = False
+        self._keys: dict[tuple[Any, ...], Any] = {}
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return list(self._iter_rows(sql, args))
@@ -170,6 +174,30 @@ class Store:
                 )
         return values
 
+    def _key(self, value: Any, exists: str, *context: Any) -> Any:
+        """The parameter that finds an id this store handed out, compared with _ID in SQL.
+
+        Text that is not UTF-8 in a file read in place is shown with \\xNN (schema.typed); asked for
+        by what was shown, such an id is found by its own bytes, unless an id is that text as it is
+        (`exists`, a query of context + the text, says whether one is).
+        """
+        if self.trusted or type(value) is not str:
+            return value
+        raw = jsonsafe.hidden_bytes(value)
+        if raw is None:
+            return value
+        cache = (exists, *context, value)
+        if cache not in self._keys:
+            literal = self.conn.execute(exists, (*context, value)).fetchone() is not None
+            self._keys[cache] = value if literal else raw
+        return self._keys[cache]
+
+    def _run_key(self, run_id: str) -> Any:
+        return self._key(run_id, f"SELECT 1 FROM runs WHERE id = {_ID} LIMIT 1")
+
+    def _step_key(self, run_key: Any, step_id: str) -> Any:
+        return self._key(step_id, f"SELECT 1 FROM steps WHERE run_id = {_ID} AND id = {_ID} LIMIT 1", run_key)
+
     # -- runs -----------------------------------------------------------------------------------
     def count_runs(self, flt: RunFilter | None = None) -> int:
         where, args = (flt or RunFilter()).where()
@@ -208,9 +236,11 @@ class Store:
 
     def _id(self, value: Any) -> str:
         """A run id as the Run made from its row will hold it (an untrusted file may hold numbers)."""
-        if type(value) is str or self.trusted:
+        if self.trusted or (type(value) is str and not self._undecoded):
             return value
-        return self._typed({"id": value}, "ids")["id"]
+        values = {"id": value}
+        typed(values, undecoded=self._undecoded)  # what changed is said when the run's row is read
+        return values["id"]
 
     def runs_by_ids(self, run_ids: Sequence[str]) -> list[Run]:
         """List rows (no payload columns) of these runs, in no set order; unknown ids are left out.
@@ -220,8 +250,8 @@ class Store:
         out: list[Run] = []
         cols = ", ".join(RUN_LIST_COLUMNS)
         for start in range(0, len(run_ids), 500):
-            chunk = list(run_ids[start : start + 500])
-            sql = f"SELECT {cols} FROM runs WHERE id IN ({', '.join('?' * len(chunk))})"
+            chunk = [self._run_key(run_id) for run_id in run_ids[start : start + 500]]
+            sql = f"SELECT {cols} FROM runs WHERE id IN ({', '.join([_ID] * len(chunk))})"
             out.extend(self._run(row) for row in self._rows(sql, chunk))
         return out
 
@@ -233,13 +263,13 @@ class Store:
         return f"ORDER BY {key} {direction} NULLS LAST, id {direction}"
 
     def get_run(self, run_id: str) -> Run:
-        rows = self._rows(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?", (run_id,))
+        rows = self._rows(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = {_ID}", (self._run_key(run_id),))
         if not rows:
             raise NotFound(f"no run {run_id!r} in {self.label}")
         return self._run(rows[0])
 
     def has_run(self, run_id: str) -> bool:
-        return bool(self._rows("SELECT 1 FROM runs WHERE id = ?", (run_id,)))
+        return bool(self._rows(f"SELECT 1 FROM runs WHERE id = {_ID}", (self._run_key(run_id),)))
 
     def latest_failed_run(self) -> Run | None:
         rows = self._rows(
@@ -257,9 +287,9 @@ class Store:
         """The models each run's model calls used (by how many calls, then name); runs with none left out."""
         counts: dict[str, list[tuple[int, str]]] = {}
         for start in range(0, len(run_ids), 500):
-            chunk = list(run_ids[start : start + 500])
+            chunk = [self._run_key(run_id) for run_id in run_ids[start : start + 500]]
             sql = (
-                f"SELECT run_id, model, count(*) FROM steps WHERE run_id IN ({', '.join('?' * len(chunk))})"
+                f"SELECT run_id, model, count(*) FROM steps WHERE run_id IN ({', '.join([_ID] * len(chunk))})"
                 " AND model IS NOT NULL GROUP BY run_id, model"
             )
             for run_id, model, n in self._iter_rows(sql, chunk):
@@ -290,20 +320,22 @@ class Store:
     def steps(self, run_id: str, *, payloads: bool = False) -> list[Step]:
         """Every step of a run in execution (pre-)order; without payload columns unless asked."""
         cols = ", ".join(STEP_COLUMNS if payloads else STEP_TREE_COLUMNS)
-        rows = self._iter_rows(f"SELECT {cols} FROM steps WHERE run_id = ? ORDER BY ord", (run_id,))
+        rows = self._iter_rows(f"SELECT {cols} FROM steps WHERE run_id = {_ID} ORDER BY ord", (self._run_key(run_id),))
         return [self._step(r) for r in rows]
 
     def children(self, run_id: str, parent_id: str | None, *, limit: int | None = None, offset: int = 0) -> list[Step]:
         """Child steps in order; limit/offset page through a parent with very many children."""
         cols = ", ".join(STEP_TREE_COLUMNS)
         page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        key = self._run_key(run_id)
         if parent_id is None:
             rows = self._rows(
-                f"SELECT {cols} FROM steps WHERE run_id = ? AND parent_id IS NULL ORDER BY seq{page}", (run_id,)
+                f"SELECT {cols} FROM steps WHERE run_id = {_ID} AND parent_id IS NULL ORDER BY seq{page}", (key,)
             )
         else:
             rows = self._rows(
-                f"SELECT {cols} FROM steps WHERE run_id = ? AND parent_id = ? ORDER BY seq{page}", (run_id, parent_id)
+                f"SELECT {cols} FROM steps WHERE run_id = {_ID} AND parent_id = {_ID} ORDER BY seq{page}",
+                (key, self._step_key(key, parent_id)),
             )
         return [self._step(r) for r in rows]
 
@@ -311,17 +343,24 @@ class Store:
         """Up to `limit` steps in execution order from position `first_ord` on (no payload columns)."""
         cols = ", ".join(STEP_TREE_COLUMNS)
         rows = self._iter_rows(
-            f"SELECT {cols} FROM steps WHERE run_id = ? AND ord >= ? ORDER BY ord LIMIT ?", (run_id, first_ord, limit)
+            f"SELECT {cols} FROM steps WHERE run_id = {_ID} AND ord >= ? ORDER BY ord LIMIT ?",
+            (self._run_key(run_id), first_ord, limit),
         )
         return [self._step(r) for r in rows]
 
     def count_children(self, run_id: str, parent_id: str | None) -> int:
+        key = self._run_key(run_id)
         if parent_id is None:
-            return self._rows("SELECT count(*) FROM steps WHERE run_id = ? AND parent_id IS NULL", (run_id,))[0][0]
-        return self._rows("SELECT count(*) FROM steps WHERE run_id = ? AND parent_id = ?", (run_id, parent_id))[0][0]
+            return self._rows(f"SELECT count(*) FROM steps WHERE run_id = {_ID} AND parent_id IS NULL", (key,))[0][0]
+        sql = f"SELECT count(*) FROM steps WHERE run_id = {_ID} AND parent_id = {_ID}"
+        return self._rows(sql, (key, self._step_key(key, parent_id)))[0][0]
 
     def get_step(self, run_id: str, step_id: str) -> Step:
-        rows = self._rows(f"SELECT {', '.join(STEP_COLUMNS)} FROM steps WHERE run_id = ? AND id = ?", (run_id, step_id))
+        key = self._run_key(run_id)
+        rows = self._rows(
+            f"SELECT {', '.join(STEP_COLUMNS)} FROM steps WHERE run_id = {_ID} AND id = {_ID}",
+            (key, self._step_key(key, step_id)),
+        )
         if not rows:
             raise NotFound(f"no step {step_id!r} in run {run_id!r}")
         return self._step(rows[0])
@@ -331,11 +370,18 @@ class Store:
         chain: list[str] = []
         seen = {step_id}
         current = step_id
+        key = self._run_key(run_id)
         while True:
-            rows = self._rows("SELECT parent_id FROM steps WHERE run_id = ? AND id = ?", (run_id, current))
-            if not rows or rows[0][0] is None or rows[0][0] in seen:
+            sql = f"SELECT parent_id FROM steps WHERE run_id = {_ID} AND id = {_ID}"
+            rows = self._rows(sql, (key, self._step_key(key, current)))
+            parent = rows[0][0] if rows else None
+            if parent is not None and not self.trusted:  # as the step's own row shows it (said with that row)
+                values = {"parent_id": parent}
+                typed(values, undecoded=self._undecoded)
+                parent = values["parent_id"]
+            if parent is None or parent in seen:
                 break
-            current = rows[0][0]
+            current = parent
             seen.add(current)
             chain.append(current)
         return chain[::-1]
@@ -343,7 +389,8 @@ class Store:
     def failed_step_positions(self, run_id: str) -> list[tuple[str, int, int]]:
         """(id, ord, size) of every failed or timed-out step, in execution order."""
         rows = self._rows(
-            f"SELECT id, ord, size FROM steps WHERE run_id = ? AND status IN ({_FAILED_SQL}) ORDER BY ord", (run_id,)
+            f"SELECT id, ord, size FROM steps WHERE run_id = {_ID} AND status IN ({_FAILED_SQL}) ORDER BY ord",
+            (self._run_key(run_id),),
         )
         if self.trusted:
             return [(r[0], r[1], r[2]) for r in rows]
