@@ -96,6 +96,33 @@ def test_a_file_read_in_place_shows_odd_values_as_dashes_and_lists_them(tmp_path
     assert store.problem_count() == 2
 
 
+def test_names_that_are_not_utf8_filter_by_what_is_shown(tmp_path):
+    from tracetui.model import Step
+    from tracetui.store.reader import RunFilter
+
+    path = tmp_path / "store.db"
+    writer = StoreWriter(str(path))
+    for n in (1, 2):
+        r = Run(id=f"r{n}", agent=f"agent{n}", started_at=f"2026-01-01T00:00:0{n}.000Z")
+        r.steps = [Step(id="m", kind="llm", model=f"model{n}"), Step(id="t", kind="tool", name=f"tool{n}")]
+        writer.add(finalize_run(r))
+    writer.finish()
+    conn = sqlite3.connect(path)  # r1's agent, model and tool name end in the byte FF, which is not UTF-8
+    conn.execute("UPDATE runs SET agent = CAST(CAST(agent AS BLOB) || x'ff' AS TEXT) WHERE id = 'r1'")
+    conn.execute("UPDATE steps SET model = CAST(CAST(model AS BLOB) || x'ff' AS TEXT) WHERE run_id = 'r1' AND id = 'm'")
+    conn.execute("UPDATE steps SET name = CAST(CAST(name AS BLOB) || x'ff' AS TEXT) WHERE run_id = 'r1' AND id = 't'")
+    conn.commit()
+    conn.close()
+    store = open_store(str(path))
+    assert store.agents() == ["agent1\\xff", "agent2"]
+    assert [r.id for r in store.list_runs(RunFilter(agent="agent1\\xff"))] == ["r1"]
+    assert store.count_runs(RunFilter(agent=["agent1\\xff", "agent2"])) == 2
+    assert store.run_ids(RunFilter(model="model1\\xff")) == ["r1"]
+    assert store.run_ids(RunFilter(tool="tool1\\xff")) == ["r1"]
+    assert store.run_ids(RunFilter(tool="tool2")) == ["r2"]
+    assert [g.runs for g in store.stats("agent", RunFilter(agent="agent1\\xff"))] == [1]
+
+
 def test_an_imported_store_is_read_without_checks(tmp_path):
     opening = prepare(write_jsonl(tmp_path / "r.jsonl", [run("a", step("s"))]))
     opening.run_import()

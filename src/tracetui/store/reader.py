@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,16 @@ from .sort_keys import BY_NAME, SORT_KEYS, STARTED
 from .stats import Scope
 
 _FAILED_SQL = ", ".join(f"'{status}'" for status in sorted(FAILED_STATUSES))
+# An id or name compared with a parameter: the parameter may be its bytes (Store._key), which SQLite
+# compares with text only once they are cast to text.
+_ID = "CAST(? AS TEXT)"
+# Whether a name, as it is, is one of the file's (else a name shown with \xNN stands for its bytes).
+_EXISTS = {
+    "status": f"SELECT 1 FROM runs WHERE status = {_ID} LIMIT 1",
+    "agent": f"SELECT 1 FROM runs WHERE agent = {_ID} LIMIT 1",
+    "model": f"SELECT 1 FROM steps WHERE model = {_ID} LIMIT 1",
+    "tool": f"SELECT 1 FROM steps WHERE kind = 'tool' AND name = {_ID} LIMIT 1",
+}
 
 
 @dataclass
@@ -38,14 +48,18 @@ class RunFilter:
     since: str | None = None  # runs started at or after this ISO time (UTC, as stored)
     until: str | None = None  # … and before this one
 
-    def where(self) -> tuple[str, list[Any]]:
-        clauses, args = [], []
+    def where(self, key: Callable[[str, Any], Any] | None = None) -> tuple[str, list[Any]]:
+        """The WHERE clause and its arguments; key(what, value) gives the parameter for a name chosen
+        from the file's own (an agent, a model, a tool: see Store._key), else the name as it is."""
+        param = key or (lambda _what, value: value)
+        clauses: list[str] = []
+        args: list[Any] = []
         for col, value in (("status", self.status), ("agent", self.agent)):
             if value is None or value == () or value == []:
                 continue
             values = [value] if isinstance(value, str) else list(value)
-            clauses.append(f"{col} IN ({', '.join('?' * len(values))})")
-            args.extend(values)
+            clauses.append(f"{col} IN ({', '.join([_ID] * len(values))})")
+            args.extend(param(col, v) for v in values)
         if self.search:
             like = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             clauses.append(
@@ -54,11 +68,11 @@ class RunFilter:
             )
             args.extend([like] * 4)
         if self.model is not None:
-            clauses.append("id IN (SELECT run_id FROM steps WHERE model = ?)")
-            args.append(self.model)
+            clauses.append(f"id IN (SELECT run_id FROM steps WHERE model = {_ID})")
+            args.append(param("model", self.model))
         if self.tool is not None:
-            clauses.append("id IN (SELECT run_id FROM steps WHERE kind = 'tool' AND name = ?)")
-            args.append(self.tool)
+            clauses.append(f"id IN (SELECT run_id FROM steps WHERE kind = 'tool' AND name = {_ID})")
+            args.append(param("tool", self.tool))
         if self.since is not None:
             clauses.append("started_at >= ?")
             args.append(self.since)
@@ -90,9 +104,6 @@ def undecoded_text(data: bytes) -> str:
 # SQLite's own storage class for what each column should hold; anything else in a row is odd.
 _STORAGE = {str: "'text'", int: "'integer'", float: "'real', 'integer'"}
 _MAX_VALUE_PROBLEMS = 2000
-# An id compared with a parameter: the parameter may be the id's bytes (Store._key), which SQLite
-# compares with text only once they are cast to text.
-_ID = "CAST(? AS TEXT)"
 
 
 class Store:
@@ -192,6 +203,9 @@ class Store:
             self._keys[cache] = value if literal else raw
         return self._keys[cache]
 
+    def _where(self, flt: RunFilter | None) -> tuple[str, list[Any]]:
+        return (flt or RunFilter()).where(lambda what, value: self._key(value, _EXISTS[what]))
+
     def _run_key(self, run_id: str) -> Any:
         return self._key(run_id, f"SELECT 1 FROM runs WHERE id = {_ID} LIMIT 1")
 
@@ -200,7 +214,7 @@ class Store:
 
     # -- runs -----------------------------------------------------------------------------------
     def count_runs(self, flt: RunFilter | None = None) -> int:
-        where, args = (flt or RunFilter()).where()
+        where, args = self._where(flt)
         return self._rows(f"SELECT count(*) FROM runs{where}", args)[0][0]
 
     def list_runs(
@@ -214,7 +228,7 @@ class Store:
     ) -> list[Run]:
         # Order ids first, then fetch just those rows: an in-place view computes every column of
         # every row it sorts (tool-call counts, normalised times), which is slow at 200k rows.
-        where, args = (flt or RunFilter()).where()
+        where, args = self._where(flt)
         sql = f"SELECT id FROM runs{where} {self._order(sort, desc)}"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
@@ -226,7 +240,7 @@ class Store:
     def run_ids(
         self, flt: RunFilter | None = None, *, sort: str = STARTED.name, desc: bool = True, limit: int | None = None
     ) -> list[str]:
-        where, args = (flt or RunFilter()).where()
+        where, args = self._where(flt)
         sql = f"SELECT id FROM runs{where} {self._order(sort, desc)}"
         if limit is not None:
             # Ordering ids alone is far cheaper than ordering whole rows of an in-place view.
@@ -439,7 +453,7 @@ class Store:
         For a file read in place the values are typed in SQL as they are copied (stats reads every
         run: not per row in Python), and its answers are read as every other query's (_readable).
         """
-        where, args = (flt or RunFilter()).where()
+        where, args = self._where(flt)
         return Scope(self.conn, where, args, priced=self.estimated, typed=not self.trusted, read=self._readable_rows)
 
     def _readable_rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
