@@ -71,6 +71,15 @@ def _(path: Path) -> None:
     text(path, around(line(good(9, run_id="bad", prompt_tokens=2**63, steps=[step]))))
 
 
+@writes("tokens-summing-past-64-bits.jsonl")
+def _(path: Path) -> None:
+    big = {"agent_step_id": "x", "step_type": "llm", "prompt_tokens": 2**62}
+    bad = [
+        line(good(n, run_id=f"bad-{n}", prompt_tokens=2**62, steps=[big, big | {"agent_step_id": "y"}])) for n in (8, 9)
+    ]
+    text(path, around("\n".join(bad)))
+
+
 @writes("payload-300-deep.jsonl")
 def _(path: Path) -> None:
     text(path, around('{"run_id": "bad", "status": "completed", "input": ' + nested(300) + "}"))

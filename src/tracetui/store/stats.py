@@ -11,6 +11,7 @@ screen show them.
 from __future__ import annotations
 
 import itertools
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -136,6 +137,17 @@ class Scope:
             self._have_calls = True
         return self._calls
 
+    def _summed(self, sql: str) -> list[tuple]:
+        """The rows of a query of sums. SQLite's sum() stops with "integer overflow" past 64 bits (counts
+        near 2**63 in any file): such a query is asked again with sums that cannot overflow."""
+        try:
+            return self._read(sql, ())
+        except sqlite3.OperationalError as exc:
+            if "integer overflow" not in str(exc):
+                raise
+        self.conn.create_aggregate("tracetui_sum", 1, _ExactSum)  # type: ignore[arg-type]  # (typeshed: int results only)
+        return self._read(re.sub(r"\bsum\(", "tracetui_sum(", sql), ())
+
     def run_count(self) -> int:
         return self.conn.execute(f"SELECT count(*) FROM {self._runs}").fetchone()[0]
 
@@ -152,7 +164,7 @@ class Scope:
                 count(duration_ms)
             FROM {self._runs} GROUP BY grp ORDER BY {_ORDER.get(by or "", "grp IS NULL, grp")}
         """
-        rows = self._read(sql, ())
+        rows = self._summed(sql)
         pct = self._percentiles(RUN_GROUPS.get(by or ""), self._runs, None, rows) if percentiles else {}
         return [_row(by, "runs", row, pct.get(row[0])) for row in rows]
 
@@ -168,11 +180,11 @@ class Scope:
                 sum(cost_usd IS NULL AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL)), count(duration_ms)
             FROM {table} WHERE {which} GROUP BY grp ORDER BY {_ORDER[by]}
         """
-        rows = self._read(sql, ())
+        rows = self._summed(sql)
         pct = self._percentiles(group, table, which, rows) if percentiles else {}
         run_time = None
         if by == "tool":
-            run_time = self.conn.execute(f"SELECT sum(duration_ms) FROM {self._runs}").fetchone()[0]
+            run_time = self._summed(f"SELECT sum(duration_ms) FROM {self._runs}")[0][0]
         out = []
         for row in rows:
             stats = _row(by, "calls", row, pct.get(row[0]))
@@ -230,6 +242,22 @@ class Scope:
         lows = (0.0, *map(float, _EDGES))
         highs: tuple[float | None, ...] = (*map(float, _EDGES), None)
         return [(lows[b], highs[b], counts.get(b, 0)) for b in range(min(counts), max(counts) + 1)]
+
+
+class _ExactSum:
+    """sum() without overflow: integers summed exactly, given back as a float beyond 64 bits."""
+
+    def __init__(self) -> None:
+        self.total: int | float | None = None
+
+    def step(self, value: Any) -> None:
+        if type(value) in (int, float):
+            self.total = value if self.total is None else self.total + value
+
+    def finalize(self) -> int | float | None:
+        if type(self.total) is int and not -(2**63) <= self.total < 2**63:
+            return float(self.total)
+        return self.total
 
 
 def _row(by: str | None, unit: str, row: sqlite3.Row | tuple, pct: tuple[float, float] | None) -> GroupStats:
