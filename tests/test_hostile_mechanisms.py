@@ -170,3 +170,19 @@ def test_worker_processes_keep_and_report_what_a_serial_import_does(name, monkey
     opening = prepare(path, use_cache=False)
     assert opening.uses_workers
     assert imported() == serial
+
+
+@pytest.mark.parametrize("fixture_name", ["ATIF", "GEMINI_JSON"])
+def test_a_whole_json_document_with_a_lone_surrogate_is_read_with_a_repair(fixture_name, tmp_path):
+    import agents
+
+    original = getattr(agents, fixture_name)
+    text = original.read_text(encoding="utf-8")
+    path = tmp_path / original.name
+    # A lone surrogate escape, as Python's json module writes one: orjson refuses the document, and
+    # ijson, which the damaged-document path reads with, raised UnicodeDecodeError (a traceback).
+    path.write_text(text.replace("{", '{"x\\udc00": 1, ', 1), encoding="utf-8")
+    before = {r.id for r in open_store(str(original), use_cache=False).iter_runs()}
+    store = open_store(str(path), use_cache=False)
+    assert {r.id for r in store.iter_runs()} == before
+    assert any("read with a repair: unpaired surrogate" in str(p) for p in store.problems())

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import agents
 import pytest
 from frameworks import fixture
 from hypothesis import HealthCheck, given, settings
@@ -186,6 +187,11 @@ SAMPLES = [
     Sample("smolagents", fixture("smolagents_runs.jsonl"), True, True),
     Sample("inspect-ai", fixture("inspect_ai_eval.json"), False),
     Sample("tracetui-jsonl", "tracetui.jsonl", True, True),  # made by exported() from the sample export
+    Sample("claude-code", str(agents.claude(1)), True),
+    Sample("codex", str(agents.CODEX_MAIN), True),
+    Sample("gemini-cli", str(agents.GEMINI_JSONL), True),
+    Sample("gemini-cli", str(agents.GEMINI_JSON), False),
+    Sample("atif", str(agents.ATIF), False),
 ]
 
 
@@ -394,3 +400,53 @@ def test_tracetui_stores_with_any_value_in_any_cell_all_open(cells, tmp_path_fac
     conn.commit()
     conn.close()
     in_place_promise(path, runs)
+
+
+# Databases whose step trees are built in Python (sources/sqlite_steps.py): the tables they read, and
+# the column of each that is the run's id. Not yet covered: a run id that is NULL, empty or not text
+# (agent_traces and tracetui stores show such a run as row-N; these formats do not list it).
+RUN_ID_COLUMNS = {("traces", "trace_id"), ("trace_info", "request_id"), ("session", "id")}
+STEP_BUILDER_TABLES = {
+    agents.PHOENIX: ["traces", "spans", "projects", "span_annotations", "trace_annotations", "span_costs"],
+    agents.MLFLOW: ["trace_info", "spans", "assessments", "trace_tags", "trace_request_metadata"],
+    agents.OPENCODE: ["session", "message", "part", "project"],
+}
+
+
+@pytest.mark.parametrize("fixture_path", list(STEP_BUILDER_TABLES), ids=lambda p: p.name)
+@given(
+    cells=st.lists(st.tuples(st.integers(0, 20), st.integers(0, 200), st.integers(0, 60), SQLITE_VALUES), max_size=6)
+)
+def test_step_builder_databases_with_any_value_in_any_cell_all_open(fixture_path, cells, tmp_path_factory):
+    path = Path(agents.copied(fixture_path, tmp_path_factory.mktemp("db")))
+    conn = sqlite3.connect(path)
+    present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = [t for t in STEP_BUILDER_TABLES[fixture_path] if t in present]
+    for table_n, row, column, value in cells:
+        table = tables[table_n % len(tables)]
+        columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+        rowids = [r[0] for r in conn.execute(f"SELECT rowid FROM {table} ORDER BY rowid")]
+        if not rowids:
+            continue
+        name = columns[column % len(columns)]
+        if (table, name) in RUN_ID_COLUMNS and not (
+            isinstance(value, (str, tuple)) and value not in ("", ("as text", b""))
+        ):
+            continue
+        try:
+            put(conn, table, name, rowids[row % len(rowids)], value)
+        except sqlite3.IntegrityError:
+            continue  # the table itself refuses it (a key, a NOT NULL)
+    conn.commit()
+    conn.close()
+    opening = prepare(str(path))
+    assert opening.in_place
+    store = opening.connect()
+    ids = store.run_ids()
+    assert len(store.list_runs(limit=1000)) == len(ids)
+    check_readable(store)
+    out = path.with_suffix(".jsonl")
+    with open(out, "wb") as f:
+        for run in store.iter_runs():
+            f.write(tracetui_jsonl.dumps(run))
+    assert sorted(open_store(str(out), use_cache=False).run_ids()) == sorted(ids)

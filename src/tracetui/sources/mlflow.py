@@ -180,12 +180,15 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     if "trace_request_metadata" in columns:
         skip = ", ".join(q.quote(k) for k in _NOT_METADATA)
         metadata = (
-            "(SELECT json_group_object(m.key, m.value) FROM trace_request_metadata m"
+            f"(SELECT json_group_object({q.json_label('m.key')}, {q.json_value('m.value')}) FROM trace_request_metadata m"
             f" WHERE m.request_id = ti.request_id AND m.key NOT IN ({skip}))"
         )
     tags = "NULL"
     if "trace_tags" in columns:
-        tags = "(SELECT json_group_object(g.key, g.value) FROM trace_tags g WHERE g.request_id = ti.request_id)"
+        tags = (
+            f"(SELECT json_group_object({q.json_label('g.key')}, {q.json_value('g.value')}) FROM trace_tags g"
+            " WHERE g.request_id = ti.request_id)"
+        )
     experiment = "e.name" if "name" in columns.get("experiments", set()) else "NULL"
     runs = {
         "id": "ti.request_id",
@@ -206,8 +209,8 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         "source_line": "ti.rowid",
         "metadata": metadata,
         "extra": (
-            f"json_object('experiment', {experiment}, 'experiment_id', {ti('experiment_id')},"
-            f" 'client_request_id', {ti('client_request_id')}, 'tags', json({tags}))"
+            f"json_object('experiment', {q.json_value(experiment)}, 'experiment_id', {q.json_value(ti('experiment_id'))},"
+            f" 'client_request_id', {q.json_value(ti('client_request_id'))}, 'tags', json({tags}))"
         ),
     }
     experiments = "LEFT JOIN experiments e ON e.experiment_id = ti.experiment_id" if experiment != "NULL" else ""

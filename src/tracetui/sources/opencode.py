@@ -148,8 +148,9 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         "source_file": q.quote(path),
         "source_line": "s.rowid",
         "metadata": (
-            f"json_object('title', {col('title')}, 'directory', {col('directory')}, 'project', {col('project_id')},"
-            f" 'version', {col('version')}, 'slug', {col('slug')})"
+            f"json_object('title', {q.json_value(col('title'))}, 'directory', {q.json_value(col('directory'))},"
+            f" 'project', {q.json_value(col('project_id'))}, 'version', {q.json_value(col('version'))},"
+            f" 'slug', {q.json_value(col('slug'))})"
         ),
     }
     conn.execute(f"""

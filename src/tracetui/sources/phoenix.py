@@ -175,7 +175,7 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         "source_file": q.quote(path),
         "source_line": "t.id",
         "metadata": (
-            "json_object('project', (SELECT p.name FROM projects p WHERE p.id = t.project_rowid),"
+            f"json_object('project', {q.json_value('(SELECT p.name FROM projects p WHERE p.id = t.project_rowid)')},"
             f" 'user', {q.json_at(root('attributes'), 'user', 'id')})"
         ),
     }

@@ -60,6 +60,11 @@ def json_value(expr: str) -> str:
     return f"(CASE WHEN typeof({expr}) = 'blob' THEN CAST({expr} AS TEXT) ELSE {expr} END)"
 
 
+def json_label(expr: str) -> str:
+    """expr as a key of json_object() / json_group_object(), which refuse anything but text."""
+    return f"coalesce(CAST({expr} AS TEXT), '')"
+
+
 def has_rowid(conn, table: str) -> bool:
     """False for a WITHOUT ROWID table (its rows have no rowid to number them by)."""
     import sqlite3
