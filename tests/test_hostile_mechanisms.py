@@ -186,3 +186,23 @@ def test_a_whole_json_document_with_a_lone_surrogate_is_read_with_a_repair(fixtu
     store = open_store(str(path), use_cache=False)
     assert {r.id for r in store.iter_runs()} == before
     assert any("read with a repair: unpaired surrogate" in str(p) for p in store.problems())
+
+
+def test_a_run_pricing_cannot_handle_loads_unpriced_and_is_reported(tmp_path, monkeypatch):
+    from tracetui import pricing
+
+    real = pricing.apply
+
+    def apply(run, pricer):
+        if run.id == "b":
+            raise ArithmeticError("a price nobody foresaw")
+        return real(run, pricer)
+
+    monkeypatch.setenv("TRACETUI_WORKERS", "1")
+    monkeypatch.setattr(pricing, "apply", apply)
+    path = write_jsonl(tmp_path / "r.jsonl", [run("a", step("s")), run("b", step("s")), run("c", step("s"))])
+    store = open_store(path, use_cache=False)
+    assert sorted(store.run_ids()) == ["a", "b", "c"]
+    assert [str(p) for p in store.problems()] == [
+        "line 2: run 'b': its model calls could not be priced (ArithmeticError: a price nobody foresaw)"
+    ]

@@ -336,22 +336,26 @@ def finalize_run(run: Run) -> Run:
 
 
 def finalized(run: Run, report: Callable[[Problem], None], price: Callable[[Run], object] | None = None) -> bool:
-    """price(run) then finalize_run(run), for an importer; False (and reported) for a run they cannot handle.
+    """price(run) then finalize_run(run), for an importer; False (and reported) for a run it cannot put in order.
 
     The sources give them what the model says (model fields of the right types); a format that does
     not (a plug-in's, or a gap in one of ours) costs its run, not the import.
     """
-    doing = "priced"
-    try:
-        if price is not None:
+    if price is not None:
+        try:
             price(run)
-        doing = "put in order"
+        except Exception as exc:  # a price the table cannot give costs the estimates, never the run
+            report(Problem(f"run {run.id!r}: its model calls could not be priced ({_what(exc)})", line=run.source_line))
+    try:
         finalize_run(run)
     except Exception as exc:  # any value a source left in any field
-        what = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
-        report(Problem(f"skipped a run: its steps could not be {doing} ({what})", line=run.source_line))
+        report(Problem(f"skipped a run: its steps could not be put in order ({_what(exc)})", line=run.source_line))
         return False
     return True
+
+
+def _what(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
 
 
 def tree_problems(run: Run) -> list[Problem]:
