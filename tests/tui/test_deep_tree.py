@@ -111,8 +111,8 @@ def nested(depth: int) -> object:
 def test_a_payload_nested_past_orjsons_limits_is_laid_out_without_recursion():
     import json
 
+    from tracetui.payload import make_payload
     from tracetui.tui.widgets.pair_detail import readable
-    from tracetui.tui.widgets.payload import make_payload
 
     for depth in (300, 5000, 100_000):
         payload = make_payload(nested(depth))
@@ -126,8 +126,8 @@ def test_a_payload_nested_past_orjsons_limits_is_laid_out_without_recursion():
 
 
 def test_a_payload_is_laid_out_as_json_only_when_it_is_json_as_it_is():
+    from tracetui.payload import make_payload
     from tracetui.tui.widgets.pair_detail import readable
-    from tracetui.tui.widgets.payload import make_payload
 
     big = '{"n": 1180591620717411303424}'
     assert make_payload({"n": 2**70}).text == '{\n  "n": 1180591620717411303424\n}'  # exact, not a float
