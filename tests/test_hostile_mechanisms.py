@@ -152,6 +152,15 @@ def test_a_long_first_line_is_read_to_its_end_before_deciding(tmp_path):
     assert sorted(open_store(path).run_ids()) == ["big", "second", "third"]
 
 
+def test_an_export_of_one_run_longer_than_the_head_imports_again(tmp_path):
+    # One line and nothing after it: read_head takes it for one JSON document; it is still an export.
+    path = write_jsonl(tmp_path / "export.jsonl", [Run(id="big", input="x" * 200_000)])
+    assert sources.read_head(path).json_document
+    assert sources.detect(path)[0].NAME == "tracetui-jsonl"
+    store = open_store(path, use_cache=False)
+    assert store.run_ids() == ["big"] and store.problems() == []
+
+
 @pytest.mark.parametrize(
     "name", ["tokens-beyond-64-bits.jsonl", "time-before-year-1.jsonl", "wrong-types-tracetui-jsonl.jsonl"]
 )
