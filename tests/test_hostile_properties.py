@@ -38,10 +38,10 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from tracetui import jsonsafe, textout
-from tracetui.cli import run_dict, step_dict
 from tracetui.compare import compare_runs
 from tracetui.errors import UnusableInput
 from tracetui.loading import open_store, prepare
+from tracetui.run_json import run_dict, step_dict
 from tracetui.sources import tracetui_jsonl
 
 settings.register_profile(
