@@ -27,16 +27,22 @@ from ..errors import UnusableInput
 from ..sqlite_uri import problem as sqlite_problem
 from ..sqlite_uri import ro_uri  # also sources.ro_uri, for the format modules
 from .contract import (
+    Catalog,
     Companions,
+    DatabaseSource,
     GroupsInParallel,
     Head,
+    InDatabase,
     InPlace,
     LinesInParallel,
+    Place,
     ProblemSink,
+    Relation,
     Source,
     SourceFile,
     companions,
     groups_in_parallel,
+    in_database,
     in_place,
     lines_in_parallel,
 )
@@ -44,11 +50,16 @@ from .jsondoc import Document, JsonSyntaxError
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "Catalog",
     "Companions",
+    "DatabaseSource",
     "GroupsInParallel",
     "Head",
+    "InDatabase",
     "InPlace",
     "LinesInParallel",
+    "Place",
+    "Relation",
     "PluginWarning",
     "ProblemSink",
     "Source",
@@ -56,8 +67,10 @@ __all__ = [
     "by_name",
     "companions",
     "detect",
+    "detect_database",
     "formats",
     "groups_in_parallel",
+    "in_database",
     "in_place",
     "lines_in_parallel",
     "names",
@@ -410,6 +423,31 @@ def _claims(source: Source, head: Head) -> bool:
         return bool(source.sniff(head))
     except Exception:  # any format, plug-ins too: the others are still asked
         return False
+
+
+def detect_database(catalog: Catalog, schema: str | None = None, table: str | None = None) -> tuple[Source, Place]:
+    """The format and place of the traces in a database: the one candidate every InDatabase format
+    finds there, narrowed by `schema` and `table`. Raises UnusableInput naming what it found."""
+    found = [
+        (source, place)
+        for source in formats()
+        if isinstance(source, InDatabase)
+        for place in source.database_places(catalog)
+    ]
+    kept = [(s, p) for s, p in found if (schema is None or p.schema == schema) and (table is None or p.table == table)]
+    if len(kept) == 1:
+        return kept[0]
+    listed = ", ".join(f"{place} ({place.format})" for _, place in (kept or found))
+    narrowed = " and ".join(f"--{flag} {value}" for flag, value in (("schema", schema), ("table", table)) if value)
+    if len(kept) > 1:
+        raise UnusableInput(catalog.label, f"more than one trace table: {listed}; choose one with --schema and --table")
+    if found:
+        raise UnusableInput(catalog.label, f"no trace table matches {narrowed} (found: {listed})")
+    unreadable = ", ".join(f"{s}.{t}" for s, t in catalog.unreadable[:10])
+    denied = f"; this role may not SELECT {unreadable}" if unreadable else ""
+    readable = sorted(f"{s}.{t}" for s, t in catalog.tables)
+    seen = ", ".join(readable[:10]) + (", …" if len(readable) > 10 else "") if readable else "none"
+    raise UnusableInput(catalog.label, f"no trace tables tracetui reads (tables this role can read: {seen}){denied}")
 
 
 def describe_unknown(head: Head) -> str:

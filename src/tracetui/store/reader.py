@@ -48,36 +48,47 @@ class RunFilter:
     since: str | None = None  # runs started at or after this ISO time (UTC, as stored)
     until: str | None = None  # … and before this one
 
-    def where(self, key: Callable[[str, Any], Any] | None = None) -> tuple[str, list[Any]]:
-        """The WHERE clause and its arguments; key(what, value) gives the parameter for a name chosen
-        from the file's own (an agent, a model, a tool: see Store._key), else the name as it is."""
-        param = key or (lambda _what, value: value)
+    def where(
+        self,
+        key: Callable[[str, Any], Any] | None = None,
+        *,
+        param: str = "?",
+        like: str = "LIKE",
+        calls: str = "steps",
+    ) -> tuple[str, list[Any]]:
+        """The WHERE clause over the store's run columns (" WHERE …" or "") and its arguments.
+
+        SQLite's by default; PostgreSQL's with param="%s", like="ILIKE" (SQLite's LIKE ignores ASCII
+        case) and `calls` a relation of the model and tool calls (run_id, model, kind, name).
+        key(what, value) gives the parameter for a name chosen from the file's own (an agent, a model,
+        a tool: see Store._key), else the name as it is.
+        """
+        value_of = key or (lambda _what, value: value)
+        ident = _ID if param == "?" else param  # SQLite compares a name with text only once cast to text
         clauses: list[str] = []
         args: list[Any] = []
         for col, value in (("status", self.status), ("agent", self.agent)):
             if value is None or value == () or value == []:
                 continue
             values = [value] if isinstance(value, str) else list(value)
-            clauses.append(f"{col} IN ({', '.join([_ID] * len(values))})")
-            args.extend(param(col, v) for v in values)
+            clauses.append(f"{col} IN ({', '.join([ident] * len(values))})")
+            args.extend(value_of(col, v) for v in values)
         if self.search:
-            like = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            clauses.append(
-                "(id LIKE ? ESCAPE '\\' OR agent LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\'"
-                " OR session LIKE ? ESCAPE '\\')"
-            )
-            args.extend([like] * 4)
+            like_text = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            matches = " OR ".join(f"{col} {like} {param} ESCAPE '\\'" for col in ("id", "agent", "error", "session"))
+            clauses.append(f"({matches})")
+            args.extend([like_text] * 4)
         if self.model is not None:
-            clauses.append(f"id IN (SELECT run_id FROM steps WHERE model = {_ID})")
-            args.append(param("model", self.model))
+            clauses.append(f"id IN (SELECT run_id FROM {calls} WHERE model = {ident})")
+            args.append(value_of("model", self.model))
         if self.tool is not None:
-            clauses.append(f"id IN (SELECT run_id FROM steps WHERE kind = 'tool' AND name = {_ID})")
-            args.append(param("tool", self.tool))
+            clauses.append(f"id IN (SELECT run_id FROM {calls} WHERE kind = 'tool' AND name = {ident})")
+            args.append(value_of("tool", self.tool))
         if self.since is not None:
-            clauses.append("started_at >= ?")
+            clauses.append(f"started_at >= {param}")
             args.append(self.since)
         if self.until is not None:
-            clauses.append("started_at < ?")
+            clauses.append(f"started_at < {param}")
             args.append(self.until)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 

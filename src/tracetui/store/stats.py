@@ -50,6 +50,7 @@ _RUN_NUMBERS = (
 )
 _CALL_TEXT = ("run_id", "name", "kind", "model", "status")
 _CALL_NUMBERS = ("duration_ms", "tokens_in", "tokens_out", "tokens_cache_read", "credits", "cost_usd", "cost_estimated")
+CALL_COLUMNS = (*_CALL_TEXT, *_CALL_NUMBERS)  # a model or tool call as stats reads it
 
 
 def _sql_number(column: str) -> str:

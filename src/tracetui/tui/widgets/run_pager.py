@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from textual.cache import LRUCache
 
 from ...model import FAILED_STATUSES, Run
-from ...store import RunFilter, Store
+from ...store import RunFilter
+from ...store.protocol import TraceStore
 
 FIRST_PAGE = 200  # rows read with the count, so a new query paints before its full order is known
 CACHE_LIMIT = 5000  # rows kept; scrolling back to older rows reads them again by id
@@ -39,7 +40,7 @@ class Order:
     failed: list[int]
 
 
-def read_top(store: Store, flt: RunFilter, sort: str, desc: bool) -> tuple[int, list[Run]]:
+def read_top(store: TraceStore, flt: RunFilter, sort: str, desc: bool) -> tuple[int, list[Run]]:
     """How many runs match, and the first FIRST_PAGE of them."""
     count = store.count_runs(flt)
     top = store.run_ids(flt, sort=sort, desc=desc, limit=FIRST_PAGE)
@@ -47,7 +48,7 @@ def read_top(store: Store, flt: RunFilter, sort: str, desc: bool) -> tuple[int, 
     return count, [by_id[i] for i in top if i in by_id]
 
 
-def read_order(store: Store, flt: RunFilter, sort: str, desc: bool) -> Order:
+def read_order(store: TraceStore, flt: RunFilter, sort: str, desc: bool) -> Order:
     """The full order of a query (a sort of the whole table: slow on big stores, run it in a worker)."""
     ids = store.run_ids(flt, sort=sort, desc=desc)
     narrowed = failed_filter(flt)
