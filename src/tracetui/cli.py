@@ -73,7 +73,9 @@ def handles_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            warn_values()
+            return result
         except TraceError as exc:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
@@ -190,7 +192,24 @@ def load(path: str, fmt: str | None, no_cache: bool) -> TraceStore:
             click.echo(f"tracetui: warning: {where}: {display.safe(str(problem), single_line=True)}", err=True)
         if problems > len(shown):
             click.echo(f"tracetui: warning: {where}: … and {problems - len(shown)} more problems", err=True)
+    value_problems = getattr(store, "value_problems", None)  # a file read in place; not a database
+    if value_problems is not None:
+        click.get_current_context().meta.setdefault(_LOADED, []).append((where, store, len(value_problems())))
     return store
+
+
+_LOADED = "tracetui.loaded"
+
+
+def warn_values() -> None:
+    """After a command: the odd values it met reading a file in place (shown as '-' or as text)."""
+    ctx = click.get_current_context(silent=True)
+    for where, store, known in ctx.meta.get(_LOADED, []) if ctx else []:
+        met = store.value_problems()[known:]
+        for problem in met[:20]:
+            click.echo(f"tracetui: warning: {where}: {display.safe(str(problem), single_line=True)}", err=True)
+        if len(met) > 20:
+            click.echo(f"tracetui: warning: {where}: … and {len(met) - 20} more odd values", err=True)
 
 
 def tell(opening: SourceOpening) -> None:

@@ -21,11 +21,12 @@ import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
-from . import parallel, postgres, sources, sqlite_uri
+from . import normalize, parallel, postgres, sources, sqlite_uri
 from .errors import UnusableInput
-from .model import Problem, finalize_run, tree_problems
+from .model import Problem, finalized, run_problems
 from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
 from .store.protocol import TraceStore
 
@@ -235,6 +236,7 @@ class Opening:
             source_format=self.module.NAME,
             path=self.db_path,
             sort_keys=sort_keys,
+            trusted=not self.in_place,  # a file read in place may hold anything in any column
             estimated=self.estimate,
         )
 
@@ -316,7 +318,6 @@ class Opening:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _import(self, progress: Progress | None) -> int:
-        writer = StoreWriter(self.db_path)
         total = os.path.getsize(self.path)
         reader = sources.SourceFile(self.path)
 
@@ -324,6 +325,8 @@ class Opening:
             problem.source_file = problem.source_file or self.path
             self.problems.append(problem)
             writer.add_problem(problem)
+
+        writer = StoreWriter(self.db_path, report=report)
 
         last = 0.0
 
@@ -347,12 +350,18 @@ class Opening:
                 except parallel.WorkersUnavailable:
                     pass  # read it in this process instead
             if serial:
+                normalize.take_notes()  # left over from anything read before, in this thread
                 for run in self.module.read(head, report, reader):
                     run.source_file = run.source_file or self.path
-                    writer.add(finalize_run(pricing.apply(run, pricer)))
-                    for problem in tree_problems(run):
-                        report(problem)
+                    if finalized(run, report, partial(pricing.apply, pricer=pricer)):
+                        writer.add(run)
+                        for problem in run_problems(run):
+                            report(problem)
                     tick(reader.position)
+            if writer.run_count == 0 and not self.problems:
+                # An empty result is always explained: a file of this format with nothing in it reads
+                # the same as one whose records are where the format does not look (a damaged key).
+                report(Problem(f"no runs found in the file (read as {self.module.NAME})"))
             meta = {"source": os.path.abspath(self.path), "format": self.module.NAME}
             if pricer is not None:
                 writer.commit()

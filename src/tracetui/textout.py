@@ -8,7 +8,7 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from . import display, present
+from . import display, jsonsafe, present
 from .analysis import GroupStats
 from .model import Run, Step
 from .present import STYLE, safe_text
@@ -167,14 +167,7 @@ def run_tree_text(run: Run, first_failed: Step | None, roots: list[Step] | None 
 
 
 def _compact(value: object) -> str:
-    import orjson
-
-    try:
-        return orjson.dumps(value, default=str).decode()
-    except TypeError:  # deeper than orjson writes
-        from .tree_json import pretty_deep
-
-        return pretty_deep(value)
+    return jsonsafe.dumps(value)  # any depth, any value: never a traceback in the middle of a tree
 
 
 def stats_table(groups: list[GroupStats], by: str | None) -> None:

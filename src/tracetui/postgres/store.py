@@ -33,7 +33,7 @@ from ..store import search
 from ..store.reader import RunFilter
 from ..store.schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS
 from ..store.sort_keys import BY_NAME, STARTED
-from ..store.stats import _CALL_COLUMNS
+from ..store.stats import CALL_COLUMNS
 from .session import Session
 from .stats import PgScope
 
@@ -41,7 +41,6 @@ Key = tuple[Any, Any]
 _FAILED = sorted(FAILED_STATUSES)
 _SQL_TYPES = {str: "text", int: "bigint", float: "float8"}
 _JSON_DEFAULTS: dict[str, type] = {"flags": list, "metadata": dict, "events": list, "extra": dict}
-CALL_COLUMNS = tuple(c.strip() for c in _CALL_COLUMNS.split(","))
 _CALL_TYPES = {"duration_ms": float, "credits": float, "cost_usd": float, "cost_estimated": int}
 _CALL_TYPES |= {c: int for c in ("tokens_in", "tokens_out", "tokens_cache_read")}
 TREE_CACHE_STEPS = 200_000  # steps kept across the runs opened last (one huge run still fits alone)
