@@ -185,3 +185,25 @@ def test_a_folder_s_replaced_file_is_reported_restarted_and_a_deleted_one_kept_w
     assert opening.refresh(keep_gone=True).gone == ["b.jsonl"]  # still gone, still kept
     refresh = opening.refresh()
     assert refresh.removed == ["b1"] and ids(opening) == ["a3"]
+
+
+def test_a_refresh_takes_away_a_search_index_the_steps_no_longer_match(tmp_path):
+    from tracetui.store import search
+
+    path = write_jsonl(tmp_path / "a.jsonl", [run("r1", step("s", name="alpha"))])
+    opening = imported(path)
+    assert opening.index_for_search()
+    with open(path, "ab") as f:
+        f.write(jsonl_line(tmp_path, run("r2", step("s", name="bravo"))))
+    assert opening.refresh().added == ["r2"]
+    conn = sqlite3.connect(opening.db_path)
+    try:
+        assert not search.has_index(conn)
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = ?", (search.INDEX,)).fetchone()[0] == 0
+    finally:
+        conn.close()
+    store = opening.connect()
+    try:
+        assert list(store.runs_matching("bravo")) == ["r2"]
+    finally:
+        store.close()

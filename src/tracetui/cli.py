@@ -9,6 +9,7 @@ import functools
 import os
 import sys
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -74,7 +75,9 @@ def handles_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            warn_values()
+            return result
         except TraceError as exc:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
@@ -209,6 +212,9 @@ def loaded(path: str, fmt: str | None, no_cache: bool) -> tuple[SourceOpening, T
             click.echo(f"tracetui: warning: {place}: {display.safe(str(problem), single_line=True)}", err=True)
         if problems > len(shown):
             click.echo(f"tracetui: warning: {where}: … and {problems - len(shown)} more problems", err=True)
+    value_problems = getattr(store, "value_problems", None)  # a file read in place; not a database
+    if value_problems is not None:
+        click.get_current_context().meta.setdefault(_LOADED, []).append((where, store, len(value_problems())))
     return opening, store
 
 
@@ -216,6 +222,20 @@ def refuse_pipe(path: str) -> None:
     """--follow reads a file again as it grows; a pipe is read once, to its end, into a private copy."""
     if is_pipe(path):
         fail(f"{path}: --follow needs a file or a folder; a pipe is read once (write to a file and follow that)")
+
+
+_LOADED = "tracetui.loaded"
+
+
+def warn_values() -> None:
+    """After a command: the odd values it met reading a file in place (shown as '-' or as text)."""
+    ctx = click.get_current_context(silent=True)
+    for where, store, known in ctx.meta.get(_LOADED, []) if ctx else []:
+        met = store.value_problems()[known:]
+        for problem in met[:20]:
+            click.echo(f"tracetui: warning: {where}: {display.safe(str(problem), single_line=True)}", err=True)
+        if len(met) > 20:
+            click.echo(f"tracetui: warning: {where}: … and {len(met) - 20} more odd values", err=True)
 
 
 def tell(opening: SourceOpening) -> None:
@@ -345,6 +365,12 @@ def _print_sources(found, looked) -> None:
 @click.option("--agent", multiple=True, help="Only runs of this agent (repeatable).")
 @click.option("--search", help="Only runs whose id, agent, session or error contains this text.")
 @click.option(
+    "--grep",
+    metavar="TEXT",
+    help="Like --search, and also runs with a step whose id, name, kind, model, input, output or error"
+    " contains TEXT (case-insensitive); each row names the first such step.",
+)
+@click.option(
     "--sort",
     type=click.Choice([key.name for key in SORT_KEYS if key.cli]),
     default=STARTED.name,
@@ -362,7 +388,9 @@ def _print_sources(found, looked) -> None:
 @filter_options
 @store_options
 @handles_errors
-def list_cmd(path, status, agent, search, sort, desc, limit, as_json, follow, file_, project, model, fmt, no_cache):
+def list_cmd(
+    path, status, agent, search, grep, sort, desc, limit, as_json, follow, file_, project, model, fmt, no_cache
+):
     """One row per run: id, agent, status, start, duration, steps, failures, tokens, credits, cost, error.
 
     PATH may be a folder: every trace file under it is listed as one run list, with the file each run
@@ -372,6 +400,10 @@ def list_cmd(path, status, agent, search, sort, desc, limit, as_json, follow, fi
     each run once it finishes while PATH is written (lines appended, files added to a folder, a
     database changed), until Ctrl+C; --limit applies to the runs printed at the start.
     """
+    if search is not None and grep is not None:
+        raise click.UsageError("use --search or --grep, not both")
+    if follow and grep is not None:
+        raise click.UsageError("use --grep or --follow, not both")
     if follow:
         refuse_pipe(path)
     opening, store = loaded(path, fmt, no_cache)
@@ -380,17 +412,26 @@ def list_cmd(path, status, agent, search, sort, desc, limit, as_json, follow, fi
         store.close()
         _follow_list(opening, flt, sort=sort, desc=desc, limit=limit, as_json=as_json)
         return
+    hits: dict = {}
+    if grep:
+        hits = store.runs_matching(grep, flt, progress=_scan_progress(store.label))
+        flt = replace(flt, search=grep, step_hits=frozenset(hits))
     runs = store.list_runs(flt, sort=sort, desc=desc, limit=limit)
+    matches = {r.id: _match(store, hits[r.id], grep) for r in runs if r.id in hits} if grep else {}
     if as_json:
         models = store.models([r.id for r in runs])
-        click.echo(dumps([run_summary(r, models.get(r.id)) for r in runs]))
+        summaries = [run_summary(r, models.get(r.id)) for r in runs]
+        if grep:
+            for summary in summaries:
+                summary["match"] = matches.get(summary["id"])
+        click.echo(dumps(summaries))
         return
     if not runs:
         click.echo("no runs" if store.count_runs() == 0 else "no runs match")
         return
     from .textout import runs_table
 
-    runs_table(runs, files=store.source_format == FOLDER)
+    runs_table(runs, matches if grep else None, files=store.source_format == FOLDER)
 
 
 def _follow_list(
@@ -423,6 +464,31 @@ def _follow_list(
     except BrokenPipeError:
         # The reader went away (`| head`): nothing more to print, and no error about it at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _match(store: TraceStore, hit, query: str) -> dict[str, Any]:
+    """The first step of a run that --grep found, and where its text holds the query."""
+    snip = store.step_snippet(hit.run_id, hit.step_id, query)
+    return {
+        "step_id": hit.step_id,
+        "step_name": hit.step_name,
+        "steps": hit.count,
+        "field": snip.field if snip else None,
+        "text": snip.text if snip else None,
+    }
+
+
+def _scan_progress(label: str):
+    """Progress of a --grep scan (a source without the search index) on a terminal's stderr."""
+    if not sys.stderr.isatty():
+        return None
+
+    def report(done: int, total: int) -> None:
+        end = "\n" if done >= total else "\r"
+        click.echo(f"searching {display.safe(label, single_line=True)}: {done:,} of {total:,} runs", nl=False, err=True)
+        click.echo(end, nl=False, err=True)
+
+    return report
 
 
 OUTPUT_FORMATS = ("text", "json", "markdown")

@@ -300,6 +300,11 @@ class FolderOpening:
             estimated=self.estimate,
         )
 
+    def index_for_search(self, progress=None, cancelled=None) -> bool:
+        """A folder's store is not indexed for search (store/search.py): it is WAL, and readers that
+        opened it could miss the index's pages; a search of it scans the steps instead."""
+        return False
+
     def run_import(self, progress=None) -> int:
         """Read what is new or changed under the folder into its store; returns the runs added."""
         from .loading import Refresh

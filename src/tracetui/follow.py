@@ -61,6 +61,7 @@ class Follower:
         self._gone: set[str] = set()  # files whose deletion was told
         self._last_trouble: str | None = None
         self._signature: tuple[Signature | None, ...] | None = None  # an in-place database and its -wal
+        self.prime()  # made before the viewer or `list` first reads the source
 
     @property
     def description(self) -> str:
@@ -78,6 +79,12 @@ class Follower:
         if thread is not None:
             await asyncio.to_thread(thread.join)
 
+    def prime(self) -> None:
+        """Note a database read in place as it is now, before it is first read (a change after the
+        first read is then seen by the first look)."""
+        if self.opening.in_place:
+            self._signature = self._database_signature()
+
     def close(self) -> None:
         """Stop following (any thread): run() returns soon after."""
         self._stop.set()
@@ -89,7 +96,7 @@ class Follower:
         It looks at once (what was written since the source was read), then whenever woken. The first
         look after the store is ready is told even when nothing changed: the live marker then says
         since when what is shown is current, instead of "waiting for data"."""
-        if self.opening.in_place:
+        if self.opening.in_place and self._signature is None:
             self._signature = self._database_signature()
         caught_up = False
         for _ in itertools.chain([None], self._wakeups()):
@@ -99,7 +106,8 @@ class Follower:
             caught_up = caught_up or first
             change = self.check()
             if change is None and first:
-                change = Change()
+                # In place, what changed between the first read and now is not known: say any run may have.
+                change = Change(ids=None if self.opening.in_place else ())
             if change is not None and changed is not None:
                 changed(change)
 
@@ -255,8 +263,10 @@ def follow_runs(
         finally:
             store.close()
 
+    follower = follower or Follower(opening)
+    follower.prime()
     look(None)
-    (follower or Follower(opening)).run(look)
+    follower.run(look)
 
 
 def _statuses(value: str | Sequence[str] | None) -> list[str]:

@@ -9,16 +9,15 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-import orjson
-
+from . import jsonsafe
 from .model import ROLLED_UP_FIELDS, Run, Step
 from .tree_json import dumps_with_tree
 
 
 def dumps(value: Any, *, indent: bool = True) -> str:
-    """JSON as the CLI prints it; indent=False: on one line (`list --follow --json`, a run a line)."""
-    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_INDENT_2 if indent else 0)
-    return orjson.dumps(value, option=option, default=str).decode()
+    """--json output: indented (indent=False: on one line, as `list --follow --json` prints a run a
+    line), with C0, DEL and C1 escaped (jsonsafe.for_output), whatever the values."""
+    return jsonsafe.for_output(value, indent=indent).decode()
 
 
 _STEP_JSON_SKIP = {"children"}

@@ -8,7 +8,7 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from . import display, present
+from . import display, jsonsafe, present
 from .analysis import GroupStats
 from .model import Run, Step
 from .present import STYLE, safe_text
@@ -53,14 +53,18 @@ def run_cells(run: Run, *, files: bool = False) -> list[Text]:
     ]
 
 
-def runs_table(runs: list[Run], *, files: bool = False) -> None:
-    """One row per run; `files`: with the file each was read from (the runs of a folder)."""
+def runs_table(runs: list[Run], matches: dict[str, dict] | None = None, *, files: bool = False) -> None:
+    """The runs, one a row; `matches` (list --grep): each run's first matching step, in a last column;
+    `files`: with the file each was read from (the runs of a folder)."""
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name, justify in RUN_COLUMNS:
-        if name != "file" or files:
-            table.add_column(name, justify=justify, no_wrap=True)
+    columns = [(name, justify) for name, justify in RUN_COLUMNS if name != "file" or files]
+    if matches is not None:
+        columns.append(("match", "left"))
+    for name, justify in columns:
+        table.add_column(name, justify=justify, no_wrap=True)
     for run in runs:
-        table.add_row(*run_cells(run, files=files))
+        cells = [] if matches is None else [match_text(matches.get(run.id))]
+        table.add_row(*run_cells(run, files=files), *cells)
     console().print(table)
 
 
@@ -88,6 +92,19 @@ def sources_table(found) -> None:
     for f in found:
         table.add_row(*(Text(cell) for cell in f.cells()))
     console().print(table)
+
+
+def match_text(match: dict | None) -> Text:
+    """A run's first step that --grep found: "step name (id) · input: …text around it…", literal."""
+    if match is None:
+        return Text("")  # the run's own id, agent, session or error matched
+    text = safe_text(display.clip(match["step_name"] or match["step_id"], 40), STYLE["id"])
+    if match["steps"] > 1:
+        text.append(f" +{match['steps'] - 1:,}", "dim")
+    if match["field"]:
+        text.append(f" · {match['field']}: ", "dim")
+        text.append(display.excerpt(match["text"], 70))
+    return text
 
 
 FIRST_FAILURE_MARK = "  ◀ first failure"
@@ -186,14 +203,7 @@ def run_tree_text(run: Run, first_failed: Step | None, roots: list[Step] | None 
 
 
 def _compact(value: object) -> str:
-    import orjson
-
-    try:
-        return orjson.dumps(value, default=str).decode()
-    except TypeError:  # deeper than orjson writes
-        from .tree_json import pretty_deep
-
-        return pretty_deep(value)
+    return jsonsafe.dumps(value)  # any depth, any value: never a traceback in the middle of a tree
 
 
 def stats_table(groups: list[GroupStats], by: str | None) -> None:

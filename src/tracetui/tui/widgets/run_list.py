@@ -29,6 +29,7 @@ from ...errors import TraceError, Unavailable
 from ...model import FAILED_STATUSES, Run
 from ...store import SORT_KEYS, RunFilter, default_desc
 from ...store.protocol import PagedStore, TraceStore
+from ...store.search import RunHits
 from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed, RunMarked, SourceLost
 from ..plain import notify_plain
 from .cursor_list import CursorList, cursor_bindings
@@ -182,6 +183,7 @@ class RunList(CursorList, can_focus=True):
         self.sort = "started"
         self.desc = True
         self.marked: str | None = None
+        self.step_hits: dict[str, RunHits] = {}  # runs the search found in their steps: the first such step
         self.pager: RunPager | KeyPager = KeyPager() if paged else RunPager()
         self._store: TraceStore | None = None  # the event loop's connection, for rows scrolled into view
         self._id_width = MIN_ID  # as wide as the ids seen so far need, up to MAX_ID
@@ -459,7 +461,9 @@ class RunList(CursorList, can_focus=True):
     def action_open(self) -> None:
         run_id = self.current_run_id
         if run_id is not None:
-            self.post_message(OpenRun(run_id))
+            # Found by its steps' text: the run opens on the first match, and n/N go through the others.
+            search = self.flt.search if run_id in self.step_hits else None
+            self.post_message(OpenRun(run_id, search=search))
 
     def _jump_failed(self, direction: int) -> None:
         if self.count == 0:
@@ -624,6 +628,11 @@ class RunList(CursorList, can_focus=True):
         failed = run.status in FAILED_STATUSES
         failed_style = self.get_component_rich_style("run-list--failed", partial=True) if failed else None
         cells = cell_texts(run)
+        hit = self.step_hits.get(run.id)
+        if hit is not None:
+            more = f" +{hit.count - 1:,}" if hit.count > 1 else ""
+            found = f"⌕ {display.clip(hit.step_name or hit.step_id, 40)}{more}"
+            cells["error"] = f"{found} · {cells['error']}" if cells["error"] else found
         for column, _x, width in self._layout():
             if column.name == "mark":
                 marked = run.id == self.marked
