@@ -65,7 +65,7 @@ def read_file(
         module = sources.by_name(fmt)
         read = filestate.measure(path)
         if previous is not None and previous.read is not None:
-            result.restarted = filestate.replaced(previous.read.sig, read.sig)
+            result.restarted = filestate.replaced(previous.read, path, read.sig)
         head = sources.read_head(path)
         since = _append_point(path, module, head, previous)
         writer = FileWriter(conn, key, since_line=None if since is None else since[1] + 1)

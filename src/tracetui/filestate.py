@@ -94,11 +94,18 @@ def compare(old: Read, path: str) -> tuple[Change, Signature | None]:
     return (Change.GREW if kept else Change.CHANGED), now
 
 
-def replaced(old: Signature, now: Signature) -> bool:
-    """Whether the file is no longer the one read: shorter (truncated) or another file by the same name
-    (rotated, moved over it). A rewrite in place that did not shrink it (a JSON session saved again)
-    is not: it is read again without a word."""
-    return now.size < old.size or (now.ino, now.dev) != (old.ino, old.dev)
+def replaced(old: Read, path: str, now: Signature) -> bool:
+    """Whether the file is no longer the one read: shorter (truncated), another file by the same name
+    (rotated, moved over it), or one whose first bytes differ (deleted and written anew, perhaps on
+    the inode the old one had). A rewrite in place that kept its start and did not shrink (a JSON
+    session saved again) is not: it is read again without a word."""
+    if now.size < old.sig.size or (now.ino, now.dev) != (old.sig.ino, old.sig.dev):
+        return True
+    try:
+        with open(path, "rb") as f:
+            return _sample(f, 0, min(old.sig.size, SAMPLE)) != old.head
+    except OSError:
+        return False
 
 
 def line_start(path: str, upto: int) -> tuple[int, int]:
