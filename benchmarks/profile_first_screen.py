@@ -104,7 +104,7 @@ def main() -> None:
         _note("RunsScreen.on_mount", start)
 
     tui_app.TraceApp.on_mount, RunsScreen.on_mount = timed_app_mount, timed_screen_mount
-    _timed(RunList, "_apply", "RunList._apply (first rows handed to the list)", first_only=True)
+    _timed(RunList, "_show_top", "RunList._show_top (first rows handed to the list)", first_only=True)
     run = tui_app.TraceApp.run
 
     def timed_run(self, *a, **kw):

@@ -449,17 +449,16 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
     at once and shows runs as they are read. Bad input exits 2 and an unknown --run exits 1 before
     the viewer starts (for a file still being imported, an unknown --run is reported in the viewer).
     """
+    from .first_page import FirstPage
+
     opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
-    if opening.ready:
-        store = opening.connect()  # an unreadable store fails here, not inside the viewer
-        try:
-            if run_id is not None:
-                store.get_run(run_id)
-        finally:
-            store.close()
+    # The store is opened and its first page read in a thread while Textual is imported.
+    first_page = FirstPage(opening, run_id) if opening.ready else None
     from .tui.app import TraceApp  # Textual is imported only by the viewer
 
-    app = TraceApp(opening, run_id=run_id, failed=failed)
+    if first_page is not None:
+        first_page.check()  # an unreadable store or unknown --run fails here, not inside the viewer
+    app = TraceApp(opening, run_id=run_id, failed=failed, first_page=first_page)
     app.run()
     if app.return_code:
         sys.exit(app.return_code)

@@ -13,9 +13,10 @@ from click.testing import CliRunner
 
 from tracetui.cli import main
 from tracetui.errors import UnusableInput
+from tracetui.first_page import FirstPage
 from tracetui.loading import prepare
 from tracetui.model import finalize_run
-from tracetui.store import StoreWriter
+from tracetui.store import RunFilter, StoreWriter
 from tracetui.tui.app import TraceApp
 from tracetui.tui.pilot import settle as pilot_settle
 from tracetui.tui.screens.error import ErrorScreen, ProblemsScreen
@@ -133,6 +134,25 @@ async def test_opens_an_agent_traces_database_in_place(tmp_path):
         assert ids_in_order(app) == ["t2", "t1"]
         assert run_list(app).failed_count == 1
         assert "bad tool" in rows(app)[1]
+
+
+async def test_the_run_list_starts_from_the_page_read_while_the_viewer_started(tmp_path):
+    rows_in = [
+        {"id": f"t{i}", "agent_id": "bot", "started_at": f"2026-01-01T1{i}:00:00.000Z", "final_status": "completed"}
+        for i in range(4)
+    ]
+    rows_in[1]["started_at"] = 1767265200  # epoch seconds among ISO text: the mixed-column sort key
+    path = write_agent_traces(tmp_path / "agent.db", rows_in)
+    for _ in range(2):  # the first open reads the page from SQL, the second from the memo
+        o = prepare(path)
+        page = FirstPage(o)
+        page.check()
+        app = TraceApp(o, first_page=page)
+        async with app.run_test(size=(160, 30)) as pilot:
+            await settle(app, pilot)
+            assert page.take(RunFilter(), "started", True) is None  # the run list took it
+            assert ids_in_order(app) == ["t3", "t2", "t1", "t0"]
+            assert run_list(app).pager.complete
 
 
 async def test_a_jsonl_export_is_imported_on_open_and_its_runs_listed(tmp_path):

@@ -23,6 +23,7 @@ from textual.worker import get_current_worker
 
 from .. import display
 from ..errors import TraceError
+from ..first_page import FirstPage
 from ..live import Change, Live
 from ..loading import ImportCancelled, Opening
 from ..store import Store
@@ -67,8 +68,15 @@ class TraceApp(App):
     live_state: reactive[LiveState | None] = reactive(None, init=False)
 
     def __init__(
-        self, opening: Opening, *, run_id: str | None = None, failed: bool = False, live: Live | None = None
+        self,
+        opening: Opening,
+        *,
+        run_id: str | None = None,
+        failed: bool = False,
+        live: Live | None = None,
+        first_page: FirstPage | None = None,
     ) -> None:
+        """first_page: the run list's first page, being read since before the app started (first_page.py)."""
         super().__init__()
         self.opening = opening
         self.live = live  # a source that keeps changing the store (tracetui serve), started on mount
@@ -82,7 +90,9 @@ class TraceApp(App):
         self._pending_failed = failed
         self._store: Store | None = None  # the event loop's own connection, for quick lookups
         self._notice_told = False
-        self.runs_screen = RunsScreen(self.new_store, importing=self.importing, live=live is not None)
+        self.runs_screen = RunsScreen(
+            self.new_store, importing=self.importing, live=live is not None, first_page=first_page
+        )
         if live is not None:
             self.set_reactive(TraceApp.live_state, LiveState(live.description))
 

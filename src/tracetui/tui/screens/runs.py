@@ -18,6 +18,7 @@ from textual.widgets import Footer, Input, ProgressBar, Static
 
 from ... import display, present
 from ...errors import TraceError
+from ...first_page import FirstPage
 from ...store import RunFilter, Store, default_desc
 from ..hub import trace_app
 from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
@@ -60,10 +61,19 @@ class RunsScreen(Screen):
         ),
     ]
 
-    def __init__(self, connect: Callable[[], Store], *, importing: bool = False, live: bool = False) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], Store],
+        *,
+        importing: bool = False,
+        live: bool = False,
+        first_page: FirstPage | None = None,
+    ) -> None:
         super().__init__(id="runs-screen")
         self.live = live  # the store keeps changing (tracetui serve): poll it for as long as the viewer runs
-        self.run_list = RunList(connect, store_growing=importing or live, live=live, id="run-list")
+        self.run_list = RunList(
+            connect, store_growing=importing or live, live=live, first_page=first_page, id="run-list"
+        )
         self._dirty = False  # a live source changed the store since the list last loaded
         # Failed runs of the list's query at its last complete load (None: not known yet), so a new one is told.
         self._failed_seen: set[str] | None = None

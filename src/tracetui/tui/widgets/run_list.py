@@ -21,6 +21,7 @@ from textual.strip import Strip
 
 from ... import display, present
 from ...errors import TraceError
+from ...first_page import FirstPage
 from ...model import FAILED_STATUSES, Run
 from ...store import SORT_KEYS, RunFilter, Store, default_desc
 from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed, RunMarked
@@ -133,10 +134,17 @@ class RunList(CursorList, can_focus=True):
     """
 
     def __init__(
-        self, connect: Callable[[], Store], *, store_growing: bool = False, live: bool = False, id: str | None = None
+        self,
+        connect: Callable[[], Store],
+        *,
+        store_growing: bool = False,
+        live: bool = False,
+        first_page: FirstPage | None = None,
+        id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.connect = connect  # a new read-only store connection (one per thread)
+        self.first_page = first_page  # read while the viewer started; the first load takes it
         self.store_growing = store_growing  # the import is still writing: a failed query may just be early
         self.live = live  # the store keeps changing: the cursor stays on its run as runs arrive
         self.new_failure: str | None = None  # a failed run announced live: `]` goes there first
@@ -191,7 +199,10 @@ class RunList(CursorList, can_focus=True):
             self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
             return
         try:
-            if quick:
+            page = self.first_page.take(flt, sort, desc) if self.first_page is not None else None
+            if page is not None:
+                self.app.call_from_thread(self._show_top, generation, *page)
+            elif quick:
                 count, first = read_top(store, flt, sort, desc)
                 self.app.call_from_thread(self._show_top, generation, count, first)
             order = read_order(store, flt, sort, desc)

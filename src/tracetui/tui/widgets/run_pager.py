@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 
 from textual.cache import LRUCache
 
+from ...first_page import FIRST_PAGE, read_top
 from ...model import FAILED_STATUSES, Run
 from ...store import RunFilter, Store
 
-FIRST_PAGE = 200  # rows read with the count, so a new query paints before its full order is known
 CACHE_LIMIT = 5000  # rows kept; scrolling back to older rows reads them again by id
 
 
@@ -37,14 +37,6 @@ class Order:
 
     ids: list[str]
     failed: list[int]
-
-
-def read_top(store: Store, flt: RunFilter, sort: str, desc: bool) -> tuple[int, list[Run]]:
-    """How many runs match, and the first FIRST_PAGE of them."""
-    count = store.count_runs(flt)
-    top = store.run_ids(flt, sort=sort, desc=desc, limit=FIRST_PAGE)
-    by_id = {run.id: run for run in store.runs_by_ids(top)}
-    return count, [by_id[i] for i in top if i in by_id]
 
 
 def read_order(store: Store, flt: RunFilter, sort: str, desc: bool) -> Order:
