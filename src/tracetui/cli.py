@@ -449,17 +449,23 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
     at once and shows runs as they are read. Bad input exits 2 and an unknown --run exits 1 before
     the viewer starts (for a file still being imported, an unknown --run is reported in the viewer).
     """
+    from .background_import import BackgroundImport
     from .first_page import FirstPage
 
     opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
-    # The store is opened and its first page read in a thread while Textual is imported.
+    # While Textual is imported, a thread opens the store and reads its first page, or starts the import.
     first_page = FirstPage(opening, run_id) if opening.ready else None
-    from .tui.app import TraceApp  # Textual is imported only by the viewer
+    importer = None if opening.ready else BackgroundImport(opening)
+    try:
+        from .tui.app import TraceApp  # Textual is imported only by the viewer
 
-    if first_page is not None:
-        first_page.check()  # an unreadable store or unknown --run fails here, not inside the viewer
-    app = TraceApp(opening, run_id=run_id, failed=failed, first_page=first_page)
-    app.run()
+        if first_page is not None:
+            first_page.check()  # an unreadable store or unknown --run fails here, not inside the viewer
+        app = TraceApp(opening, run_id=run_id, failed=failed, first_page=first_page, importer=importer)
+        app.run()
+    finally:
+        if importer is not None:
+            importer.cancel()  # the viewer is gone (or never started): stop the import
     if app.return_code:
         sys.exit(app.return_code)
 

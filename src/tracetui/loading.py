@@ -145,6 +145,7 @@ class Opening:
     memo: Memo | None = None  # what an earlier open of this in-place file learned (memo.py)
     source: str | None = None  # what the user named, when `path` is a private copy of it (a pipe)
     notice: str | None = None  # something the user should know about where the store lives
+    background: bool = False  # imported while the viewer shows it: worker processes yield the CPU to it
 
     @property
     def format(self) -> str:
@@ -267,7 +268,16 @@ class Opening:
             serial = True
             if parallel.usable(self.module, head, total):
                 try:
-                    parallel.import_file(self.path, self.module, head, writer, report, tick, estimate=self.estimate)
+                    parallel.import_file(
+                        self.path,
+                        self.module,
+                        head,
+                        writer,
+                        report,
+                        tick,
+                        estimate=self.estimate,
+                        yielding=self.background,
+                    )
                     serial = False
                 except parallel.WorkersUnavailable:
                     pass  # read it in this process instead

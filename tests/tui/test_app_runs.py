@@ -212,6 +212,38 @@ async def test_runs_appear_while_the_import_is_still_running(tmp_path):
         assert app.runs_screen.query_one("#progress").display is False
 
 
+async def test_the_first_runs_stored_are_read_when_the_import_reports_them_not_at_a_poll(tmp_path):
+    path = write_jsonl(tmp_path / "runs.jsonl", sample_runs())
+    o = prepare(path)
+    polls_stopped, finish = threading.Event(), threading.Event()
+
+    def slow_import(progress=None):
+        os.makedirs(os.path.dirname(o.db_path), exist_ok=True)
+        writer = StoreWriter(o.db_path)
+        polls_stopped.wait(10)
+        for r in sample_runs()[:2]:
+            writer.add(finalize_run(r))
+        writer.commit()
+        progress(10, 100, 2)
+        finish.wait(10)
+        writer.finish()
+        o.ready = True
+        return 2
+
+    o.run_import = slow_import
+    app = TraceApp(o)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await pilot.pause()
+        app.runs_screen._poll.stop()  # only the import's report can bring the runs in now
+        polls_stopped.set()
+        for _ in range(500):
+            await pilot.pause(0.02)
+            if run_list(app).count == 2:
+                break
+        assert app.importing and sorted(ids_in_order(app)) == ["r1", "r2"]
+        finish.set()
+
+
 # -- sort, filter, search -------------------------------------------------------------------------
 async def test_s_cycles_the_sort_column_and_S_reverses_it(tmp_path):
     app = TraceApp(opening(native(tmp_path)))

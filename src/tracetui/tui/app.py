@@ -19,13 +19,11 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.worker import get_current_worker
 
 from .. import display
 from ..errors import TraceError
-from ..first_page import FirstPage
 from ..live import Change, Live
-from ..loading import ImportCancelled, Opening
+from ..loading import Opening
 from ..store import Store
 from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun, StoreChanged
 from .plain import notify_plain, palette_text
@@ -35,6 +33,8 @@ from .screens.runs import RunsScreen
 from .widgets.live_marker import LiveState
 
 if TYPE_CHECKING:
+    from ..background_import import BackgroundImport
+    from ..first_page import FirstPage
     from .screens.compare import RunRef
 
 
@@ -75,13 +75,17 @@ class TraceApp(App):
         failed: bool = False,
         live: Live | None = None,
         first_page: FirstPage | None = None,
+        importer: BackgroundImport | None = None,
     ) -> None:
-        """first_page: the run list's first page, being read since before the app started (first_page.py)."""
+        """first_page: the run list's first page, being read since before the app started (first_page.py);
+        importer: the import of a file not read yet, running since before the app started
+        (background_import.py). Without it, the app starts the import when it mounts."""
         super().__init__()
         self.opening = opening
         self.live = live  # a source that keeps changing the store (tracetui serve), started on mount
-        self.importing = not opening.ready
-        if opening.uses_workers:
+        self.importing = not opening.ready or importer is not None
+        self.importer = importer
+        if self.importing and importer is None and opening.uses_workers:
             from ..parallel import start_helpers
 
             start_helpers()  # now, while sys.stderr is still the real one (Textual captures it)
@@ -119,7 +123,7 @@ class TraceApp(App):
         if self.live is not None:
             await self.live.start(self._live_changed)
         if self.importing:
-            self._import()
+            self._start_import()
         else:
             self._open_requested()
 
@@ -163,6 +167,8 @@ class TraceApp(App):
         return True
 
     async def on_unmount(self) -> None:
+        if self.importer is not None:
+            self.importer.cancel()  # the app is closing: stop reading, drop the half-built cache
         await self._stop_live()  # however the app ends (quit, Ctrl+C, a test's exit)
 
     async def _stop_live(self) -> None:
@@ -170,25 +176,16 @@ class TraceApp(App):
             live, self.live = self.live, None
             await live.stop()
 
-    @work(thread=True, exclusive=True, group="import")
-    def _import(self) -> None:
-        worker = get_current_worker()
+    def _start_import(self) -> None:
+        if self.importer is None:
+            from ..background_import import BackgroundImport
 
-        def progress(done: int, total: int, runs: int) -> None:
-            if worker.is_cancelled:  # the app is closing: stop reading, drop the half-built cache
-                raise ImportCancelled
-            self.post_message(ImportProgress(done, total, runs))
-
-        try:
-            self.opening.run_import(progress)
-        except ImportCancelled:
-            return
-        except TraceError as exc:
-            self.post_message(ImportFinished(str(exc)))
-        except Exception as exc:  # a reader bug must end on the error screen, not in a traceback
-            self.post_message(ImportFinished(f"{self.opening.label}: import failed ({type(exc).__name__}: {exc})"))
-        else:
-            self.post_message(ImportFinished())
+            self.importer = BackgroundImport(self.opening)
+        # post_message is thread-safe; the import's thread reports through it.
+        self.importer.listen(
+            lambda done, total, runs: self.post_message(ImportProgress(done, total, runs)),
+            lambda error: self.post_message(ImportFinished(error)),
+        )
 
     def on_import_progress(self, message: ImportProgress) -> None:
         self.runs_screen.show_progress(message.done, message.total, message.runs)

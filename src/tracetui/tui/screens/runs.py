@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult, SystemCommand
@@ -18,13 +19,15 @@ from textual.widgets import Footer, Input, ProgressBar, Static
 
 from ... import display, present
 from ...errors import TraceError
-from ...first_page import FirstPage
 from ...store import RunFilter, Store, default_desc
 from ..hub import trace_app
 from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
 from ..plain import notify_plain, palette_text
 from ..widgets.live_marker import LiveMarker
 from ..widgets.run_list import SORT_CYCLE, RunList
+
+if TYPE_CHECKING:
+    from ...first_page import FirstPage
 
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
 # Keys that share a row in the README's keys table (and would share one in the footer).
@@ -86,6 +89,7 @@ class RunsScreen(Screen):
         self._load_running = True  # the list loads when it is mounted
         self._loaded_at = 0.0
         self._load_seconds = 0.0
+        self._first_runs_waiting = False  # the import stored runs while the list was loading an empty store
 
     def compose(self) -> ComposeResult:
         if self.live:
@@ -128,6 +132,18 @@ class RunsScreen(Screen):
         self.query_one("#progress-bar", ProgressBar).update(total=max(total, 1), progress=done)
         label = f"Importing: {display.size_text(done)} of {display.size_text(total)} read · {runs:,} runs so far"
         self.query_one("#progress-label", Static).update(Text(label))
+        if runs and (self._shown is None or self._shown.count == 0):
+            self._read_first_runs()
+
+    def _read_first_runs(self) -> None:
+        """The import stored its first runs and the list shows none: read them now, not at the next poll
+        (or as soon as the list's load running now ends)."""
+        if self._load_running:
+            self._first_runs_waiting = True
+            return
+        self._first_runs_waiting = False
+        self._load_running = True
+        self.run_list.reload(quick=True)
 
     def _poll_store(self) -> None:
         # The importer commits every ~0.25 s. Re-query unless the last query is still running, and
@@ -148,6 +164,8 @@ class RunsScreen(Screen):
             self._poll_store()
 
     def import_done(self) -> None:
+        if not self.is_mounted:
+            return  # the app is closing as the import ends
         if self._poll is not None and not self.live:
             self._poll.stop()
             self._poll = None
@@ -168,10 +186,15 @@ class RunsScreen(Screen):
     # -- status line ------------------------------------------------------------------------------
     def on_run_list_loaded(self, message: RunListLoaded) -> None:
         self._shown = message
+        importer = trace_app(self).importer
+        if message.count and importer is not None:
+            self.call_after_refresh(importer.rows_shown)
         if message.complete:
             self._load_running = False
             self._loaded_at = time.monotonic()
             self._load_seconds = message.load_seconds
+            if self._first_runs_waiting and message.count == 0 and trace_app(self).importing:
+                self._read_first_runs()
             if self.live:
                 self._tell_new_failures()
                 if self._dirty:  # changed again while it loaded: read it once the pause for the writer is over

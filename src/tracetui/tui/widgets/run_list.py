@@ -12,6 +12,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
@@ -21,13 +22,15 @@ from textual.strip import Strip
 
 from ... import display, present
 from ...errors import TraceError
-from ...first_page import FirstPage
 from ...model import FAILED_STATUSES, Run
 from ...store import SORT_KEYS, RunFilter, Store, default_desc
 from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed, RunMarked
 from ..plain import notify_plain
 from .cursor_list import CursorList, cursor_bindings
 from .run_pager import Order, RunPager, read_order, read_top
+
+if TYPE_CHECKING:
+    from ...first_page import FirstPage
 
 SORT_CYCLE = tuple(key.name for key in SORT_KEYS if key.cycle)
 
