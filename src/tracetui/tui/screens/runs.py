@@ -15,7 +15,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, ProgressBar, Static
+from textual.widget import Widget
+from textual.widgets import Footer, Static
 
 from ... import display, present
 from ...errors import TraceError
@@ -27,6 +28,8 @@ from ..widgets.live_marker import LiveMarker
 from ..widgets.run_list import SORT_CYCLE, RunList
 
 if TYPE_CHECKING:
+    from textual.widgets import Input
+
     from ...first_page import FirstPage
 
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
@@ -73,6 +76,7 @@ class RunsScreen(Screen):
         first_page: FirstPage | None = None,
     ) -> None:
         super().__init__(id="runs-screen")
+        self.importing = importing  # the progress row is there only while a file is imported
         self.live = live  # the store keeps changing (tracetui serve): poll it for as long as the viewer runs
         self.run_list = RunList(
             connect, store_growing=importing or live, live=live, first_page=first_page, id="run-list"
@@ -98,15 +102,30 @@ class RunsScreen(Screen):
                 yield LiveMarker()
         else:
             yield Static(id="title")
-        with Horizontal(id="progress"):
-            yield ProgressBar(id="progress-bar", show_eta=False)
-            yield Static(id="progress-label")
+        # Only what the first screen shows: the warnings line, the empty state and the search box are
+        # mounted when first needed (fewer widgets and styles before the first rows are drawn).
+        if self.importing:
+            from textual.widgets import ProgressBar
+
+            with Horizontal(id="progress"):
+                yield ProgressBar(id="progress-bar", show_eta=False)
+                yield Static(Text("Reading the file…"), id="progress-label")
         yield Static(id="summary")
-        yield Static(id="warnings")
-        yield Input(placeholder="search run ids, agents, errors — Enter applies, Esc clears", id="search")
         yield self.run_list
-        yield Static(id="empty")
         yield Footer(compact=True)
+
+    def _optional(self, widget_id: str) -> Static | None:
+        """One of the widgets mounted when first needed, if it is there."""
+        found = self.query(f"#{widget_id}")
+        return found.first(Static) if found else None
+
+    def _line(self, widget_id: str, **where: Widget) -> Static:
+        """The Static `widget_id`, mounted now (at `where`) if it is not there yet."""
+        line = self._optional(widget_id)
+        if line is None:
+            line = Static(id=widget_id)
+            self.mount(line, **where)
+        return line
 
     def on_mount(self) -> None:
         opening = trace_app(self).opening
@@ -114,21 +133,17 @@ class RunsScreen(Screen):
             ("tracetui", "bold"), "  ", display.safe(opening.label, single_line=True), f"  ({opening.format})"
         )
         self.query_one("#title", Static).update(title)
-        self.query_one("#warnings", Static).display = False
-        self.query_one("#empty", Static).display = False
-        importing = trace_app(self).importing
-        self.query_one("#progress").display = importing
-        if importing:
-            self.query_one("#progress-label", Static).update(Text("Reading the file…"))
-        if importing or self.live:
+        if self.importing or self.live:
             self._poll = self.set_interval(0.3, self._poll_store)
         self.run_list.focus()
         self._show_summary()
 
     # -- import -----------------------------------------------------------------------------------
     def show_progress(self, done: int, total: int, runs: int) -> None:
-        if not self.is_mounted:
+        if not self.is_mounted or not self.importing:
             return  # the app is closing while the import still reports
+        from textual.widgets import ProgressBar
+
         self.query_one("#progress-bar", ProgressBar).update(total=max(total, 1), progress=done)
         label = f"Importing: {display.size_text(done)} of {display.size_text(total)} read · {runs:,} runs so far"
         self.query_one("#progress-label", Static).update(Text(label))
@@ -169,7 +184,8 @@ class RunsScreen(Screen):
         if self._poll is not None and not self.live:
             self._poll.stop()
             self._poll = None
-        self.query_one("#progress").display = False
+        for row in self.query("#progress"):
+            row.display = False
         self._agents = None
         self._load_running = True
         self.run_list.store_growing = False
@@ -205,9 +221,10 @@ class RunsScreen(Screen):
             self._problems = store.problem_count()
         except (sqlite3.Error, TraceError):
             self._problems = 0
-        warnings = self.query_one("#warnings", Static)
-        warnings.display = self._problems > 0
-        if self._problems:
+        warnings = self._line("warnings", before=self.run_list) if self._problems else self._optional("warnings")
+        if warnings is not None:
+            warnings.display = self._problems > 0
+        if warnings is not None and self._problems:
             noun = "problem" if self._problems == 1 else "problems"
             warnings.update(
                 Text(
@@ -268,11 +285,12 @@ class RunsScreen(Screen):
         return self.run_list.flt.active
 
     def _show_empty(self) -> None:
-        empty = self.query_one("#empty", Static)
         show = self._shown is not None and self._shown.count == 0
-        empty.display = show
+        empty = self._line("empty", after=self.run_list) if show else self._optional("empty")
         self.run_list.display = not show
-        if not show:
+        if empty is not None:
+            empty.display = show
+        if empty is None or not show:
             return
         app = trace_app(self)
         if self._filtered():
@@ -326,8 +344,20 @@ class RunsScreen(Screen):
     def set_agent(self, agent: str | None) -> None:
         self._set(flt=replace(self.run_list.flt, agent=agent))
 
-    def action_search(self) -> None:
-        search = self.query_one("#search", Input)
+    def _search(self) -> Input | None:
+        """The search box, once `/` has mounted it."""
+        from textual.widgets import Input
+
+        found = self.query("#search")
+        return found.first(Input) if found else None
+
+    async def action_search(self) -> None:
+        search = self._search()
+        if search is None:
+            from textual.widgets import Input
+
+            search = Input(placeholder="search run ids, agents, errors — Enter applies, Esc clears", id="search")
+            await self.mount(search)
         search.display = True
         search.value = self.run_list.flt.search or ""
         search.focus()
@@ -339,8 +369,8 @@ class RunsScreen(Screen):
         self.run_list.focus()
 
     def action_clear(self) -> None:
-        search = self.query_one("#search", Input)
-        if search.has_focus or self.run_list.flt.search:
+        search = self._search()
+        if search is not None and (search.has_focus or self.run_list.flt.search):
             search.value = ""
             search.display = False
             self._set(flt=replace(self.run_list.flt, search=None))

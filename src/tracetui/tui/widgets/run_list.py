@@ -188,8 +188,8 @@ class RunList(CursorList, can_focus=True):
         # stays there, so the newest runs stay in view while a file is imported.
         self.pager.follow_cursor(self.cursor, live=self.live)
         generation = self.pager.begin_load()
-        if not self.pager.loaded:
-            self.loading = True
+        if not self.pager.loaded and self.first_page is None:
+            self.loading = True  # (not for a first page read while the viewer started: it is there or nearly)
         self._load(generation, self.flt, self.sort, self.desc, quick, self.store_growing)
 
     @work(thread=True, exclusive=True, group="run-list")
