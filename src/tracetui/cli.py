@@ -10,18 +10,20 @@ import os
 import sys
 import warnings
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import orjson
 
-from . import display, sources
-from .analysis import first_failed_step
+from . import display
 from .errors import TraceError
-from .loading import Opening, prepare
 from .model import ROLLED_UP_FIELDS, TOKEN_PARTS, Run, Step
 from .store import SORT_KEYS, STARTED, RunFilter, Store
 from .store.stats import GROUPINGS
+
+# Imported by the commands that use them: `tracetui --help` and a usage error need none of these
+# (finding formats loads every format module; loading brings in the cache and worker machinery).
+if TYPE_CHECKING:
+    from .loading import Opening
 
 # The core checks the input itself, so every problem gets the same one-line message and exit 2.
 TRACE_PATH = click.Path(readable=False)
@@ -39,6 +41,8 @@ class FormatChoice(click.Choice[str]):
 
     @property
     def choices(self) -> tuple[str, ...]:
+        from . import sources
+
         return tuple(sources.names())
 
     @choices.setter
@@ -47,6 +51,8 @@ class FormatChoice(click.Choice[str]):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         if isinstance(value, str):
+            from . import sources
+
             try:
                 return sources.by_name(value).NAME
             except KeyError:
@@ -59,6 +65,8 @@ _show_warning = warnings.showwarning
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """tracetui's own warnings (a broken format plug-in) as one line, like its other messages."""
+    from . import sources
+
     if issubclass(category, sources.PluginWarning):
         click.echo(f"tracetui: warning: {display.safe(str(message), single_line=True)}", err=True)
     else:
@@ -114,6 +122,8 @@ def store_options(fn):
 
 
 def load(path: str, fmt: str | None, no_cache: bool) -> Store:
+    from .loading import prepare
+
     opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
     opening.run_import()
     tell(opening)
@@ -135,6 +145,8 @@ def tell(opening: Opening) -> None:
 
 
 def dumps(value: Any) -> str:
+    import orjson
+
     return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode()
 
 
@@ -248,6 +260,8 @@ def list_cmd(path, status, agent, search, sort, desc, limit, as_json, fmt, no_ca
 def show(path, run_id, as_json, fmt, no_cache):
     """The step tree of one run, with statuses, durations, tokens, credits and branch badges."""
     store = load(path, fmt, no_cache)
+    from .analysis import first_failed_step
+
     run = store.run_tree(run_id, payloads=as_json)
     first = first_failed_step(run.steps)
     if as_json:
@@ -307,6 +321,8 @@ def stats(path, by, as_json, fmt, no_cache):
 @handles_errors
 def import_cmd(src, output, fmt):
     """Write SRC into a tracetui SQLite store file."""
+    from .loading import prepare
+
     if os.path.exists(output):
         fail(f"{output}: already exists; choose a new file")
     opening = prepare(src, fmt=fmt, output=output, estimate=estimating())
@@ -405,6 +421,8 @@ def _on_terminal() -> bool:
 
 def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cache) -> None:
     """The compare screen in the viewer; unknown runs still exit 1 before it starts."""
+    from .loading import prepare
+
     openings: list[Opening] = []
     for source, source_fmt, run_id in ((path, fmt, run_a), (with_path or path, with_fmt if with_path else fmt, run_b)):
         if openings and not with_path:
@@ -451,6 +469,7 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
     """
     from .background_import import BackgroundImport
     from .first_page import FirstPage
+    from .loading import prepare
 
     opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
     # While Textual is imported, a thread opens the store and reads its first page, or starts the import.
@@ -542,6 +561,8 @@ def serve(host, port, db, headless, max_body, token):
         run_headless(service, lambda line: click.echo(line))
         return
     click.echo(f"tracetui: {service.description}; store: {display.safe(path, single_line=True)}", err=True)
+    from .loading import prepare
+
     opening = prepare(path, estimate=estimating())
     from .tui.app import TraceApp
 
@@ -555,6 +576,8 @@ def serve(host, port, db, headless, max_body, token):
 @main.command("formats")
 def formats_cmd():
     """What tracetui can read, and how each format is detected."""
+    from . import sources
+
     for source in sources.formats():
         click.echo(f"{source.NAME}\n  {source.DESCRIPTION}\n  detected by: {source.DETECTION}\n")
 

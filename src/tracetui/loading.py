@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from . import parallel, sources, sqlite_uri
+from . import sources, sqlite_uri
 from .errors import UnusableInput
 from .memo import Memo
 from .memo import for_file as memo_for
@@ -159,11 +159,11 @@ class Opening:
     @property
     def uses_workers(self) -> bool:
         """True when run_import() will parse with worker processes (see parallel.start_helpers)."""
-        return (
-            not self.ready
-            and self.head is not None
-            and parallel.usable(self.module, self.head, os.path.getsize(self.path))
-        )
+        if self.ready or self.head is None:
+            return False
+        from . import parallel  # only for a file that is imported
+
+        return parallel.usable(self.module, self.head, os.path.getsize(self.path))
 
     def connect(self) -> Store:
         sort_keys = self._sort_keys
@@ -260,7 +260,7 @@ class Opening:
                 progress(position, total, writer.run_count)
                 last = now
 
-        from . import pricing
+        from . import parallel, pricing
 
         head = self.head or sources.read_head(self.path)
         pricer = pricing.Pricer() if self.estimate else None

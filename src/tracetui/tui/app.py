@@ -27,8 +27,6 @@ from ..loading import Opening
 from ..store import Store
 from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun, StoreChanged
 from .plain import notify_plain, palette_text
-from .screens.error import ErrorScreen
-from .screens.help import HelpScreen
 from .screens.runs import RunsScreen
 from .widgets.live_marker import LiveState
 
@@ -210,6 +208,8 @@ class TraceApp(App):
         self._reset_main_store()
         if message.error is not None:
             self.import_error = message.error
+            from .screens.error import ErrorScreen  # imported when needed, like the other screens
+
             self.push_screen(ErrorScreen(self.opening.label, message.error))
             return
         self.runs_screen.import_done()
@@ -281,6 +281,8 @@ class TraceApp(App):
         self.exit(return_code=2 if self.import_error else 0)
 
     def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
