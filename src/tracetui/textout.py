@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-from rich.console import Console, JustifyMethod
-from rich.table import Table
+from rich.console import Console
 from rich.text import Text
 
 from . import display, present
@@ -13,44 +13,89 @@ from .analysis import GroupStats
 from .model import Run, Step
 from .present import STYLE, safe_text
 
+if TYPE_CHECKING:
+    from rich.align import AlignMethod
+
 
 def console() -> Console:
     width = None if sys.stdout.isatty() else 240
     return Console(width=width, highlight=False, soft_wrap=False, emoji=False)
 
 
+RUN_COLUMNS: tuple[tuple[str, AlignMethod], ...] = (
+    ("status", "left"),
+    ("run", "left"),
+    ("agent", "left"),
+    ("started", "left"),
+    ("duration", "right"),
+    ("steps", "right"),
+    ("failed", "right"),
+    ("tokens in→out", "right"),
+    ("credits", "right"),
+    ("cost", "right"),
+    ("error", "left"),
+)
+
+
+def run_cells(run: Run) -> list[Text]:
+    return [
+        present.status_text(run.status),
+        safe_text(display.clip(run.id)),
+        safe_text(display.clip(run.agent or "-")),
+        safe_text(display.when(run.started_at)),
+        safe_text(display.duration(run.duration_ms)),
+        safe_text(run.step_count),
+        safe_text(run.failed_steps or "", STYLE["failure"] if run.failed_steps else ""),
+        safe_text(display.tokens(run.total("tokens_in"), run.total("tokens_out"))),
+        safe_text(display.credits(run.total("credits"))),
+        safe_text(present.cost_text(run)),
+        safe_text(display.excerpt(run.error, 60), STYLE["error"]),
+    ]
+
+
 def runs_table(runs: list[Run]) -> None:
+    out = console()
+    rows = [run_cells(run) for run in runs]
+    lines = plain_table(RUN_COLUMNS, rows, out.width)
+    if lines is not None:
+        for line in lines:
+            out.print(line)
+        return
+    from rich.table import Table  # only when the rows must shrink to fit
+
     table = Table(box=None, pad_edge=False, header_style="bold")
-    columns: tuple[tuple[str, JustifyMethod], ...] = (
-        ("status", "left"),
-        ("run", "left"),
-        ("agent", "left"),
-        ("started", "left"),
-        ("duration", "right"),
-        ("steps", "right"),
-        ("failed", "right"),
-        ("tokens in→out", "right"),
-        ("credits", "right"),
-        ("cost", "right"),
-        ("error", "left"),
-    )
-    for name, justify in columns:
+    for name, justify in RUN_COLUMNS:
         table.add_column(name, justify=justify, no_wrap=True)
-    for run in runs:
-        table.add_row(
-            present.status_text(run.status),
-            safe_text(display.clip(run.id)),
-            safe_text(display.clip(run.agent or "-")),
-            safe_text(display.when(run.started_at)),
-            safe_text(display.duration(run.duration_ms)),
-            safe_text(run.step_count),
-            safe_text(run.failed_steps or "", STYLE["failure"] if run.failed_steps else ""),
-            safe_text(display.tokens(run.total("tokens_in"), run.total("tokens_out"))),
-            safe_text(display.credits(run.total("credits"))),
-            safe_text(present.cost_text(run)),
-            safe_text(display.excerpt(run.error, 60), STYLE["error"]),
-        )
-    console().print(table)
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
+
+
+def plain_table(columns: tuple[tuple[str, AlignMethod], ...], rows: list[list[Text]], width: int) -> list[Text] | None:
+    """The lines rich's Table(box=None, pad_edge=False, header_style="bold") draws for one-line cells
+    that fit in `width`, without its measuring of every cell (a third of `list`'s time at 50 rows);
+    None when it would have to shrink or wrap (then the Table draws it)."""
+    widths = [len(name) for name, _ in columns]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], cell.cell_len)
+    if sum(widths) + 2 * (len(widths) - 1) > width:
+        return None
+    header = [Text(name, style="bold") for name, _ in columns]
+    lines = []
+    last = len(columns) - 1
+    for row, style in [(header, "bold"), *((row, "") for row in rows)]:
+        line = Text(end="")
+        for i, (cell, (_, justify)) in enumerate(zip(row, columns, strict=True)):
+            cell = cell.copy()
+            cell.align(justify, widths[i])
+            if i:
+                line.append(" ", style)
+            line.append_text(cell)
+            if i < last:
+                line.append(" ", style)
+        lines.append(line)
+    return lines
 
 
 def step_segments(step: Step) -> list[tuple[str, str]]:
@@ -155,6 +200,8 @@ def stats_table(groups: list[GroupStats], by: str | None) -> None:
         columns.append("unpriced")
     if by == "tool":
         columns += ["total time", "of run time"]
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False, header_style="bold")
     for name in columns:
         table.add_column(name, justify="left" if name == columns[0] else "right", no_wrap=True)
