@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 from typing import Any
 
 import orjson
@@ -78,7 +79,7 @@ class Memo:
         data = self._read()
         for key, value in values.items():
             data[key] = {"count": value[0], "ids": value[1]} if key == "top" else value
-        tmp = f"{self.file}.{os.getpid()}.tmp"
+        tmp = f"{self.file}.{os.getpid()}.{threading.get_ident()}.tmp"  # viewer threads may write at once
         try:
             os.makedirs(os.path.dirname(self.file), mode=0o700, exist_ok=True)
             fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
