@@ -242,6 +242,10 @@ async def test_the_first_runs_stored_are_read_when_the_import_reports_them_not_a
                 break
         assert app.importing and sorted(ids_in_order(app)) == ["r1", "r2"]
         finish.set()
+        for _ in range(500):  # the list's last load ends before the app does
+            await pilot.pause(0.02)
+            if not app.importing and not run_list(app).busy:
+                break
 
 
 # -- sort, filter, search -------------------------------------------------------------------------
