@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 
 from .errors import TraceError
-from .loading import ImportCancelled, Opening
+from .loading import ImportCancelled, Opening, SourceOpening
 
 Progress = Callable[[int, int, int], object]  # (bytes read, total bytes, runs stored)
 Finished = Callable[[str | None], object]  # why it failed, or None: the store is complete
@@ -25,9 +25,10 @@ FIRST_ROWS_WAIT = 1.0  # seconds the import waits, after storing its first runs,
 class BackgroundImport:
     """Opening.run_import in a thread, started at once (see the module's docstring)."""
 
-    def __init__(self, opening: Opening) -> None:
+    def __init__(self, opening: SourceOpening) -> None:
         self.opening = opening
-        opening.background = True
+        if isinstance(opening, Opening):
+            opening.background = True  # its worker processes yield the CPU to the viewer
         if opening.uses_workers:
             from .parallel import start_helpers
 

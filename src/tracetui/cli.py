@@ -14,16 +14,17 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import display, share
-from .errors import TraceError
+from .errors import TraceError, Unavailable
 from .model import TOKEN_PARTS, Run
 from .run_json import dumps, step_dict
-from .store import SORT_KEYS, STARTED, RunFilter, Store
+from .store import SORT_KEYS, STARTED, RunFilter
+from .store.protocol import TraceStore
 from .store.stats import GROUPINGS
 
 # Imported by the commands that use them: `tracetui --help` and a usage error need none of these
 # (finding formats loads every format module; loading brings in the cache and worker machinery).
 if TYPE_CHECKING:
-    from .loading import Opening
+    from .loading import DatabaseOptions, SourceOpening
 
 # The core checks the input itself, so every problem gets the same one-line message and exit 2.
 TRACE_PATH = click.Path(readable=False)
@@ -114,9 +115,57 @@ def estimating() -> bool:
     return click.get_current_context().meta.get(ESTIMATE, True)
 
 
+DATABASE = "tracetui.database"
+
+
+def _database_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None:
+        ctx.meta.setdefault(DATABASE, {})[param.name] = value
+
+
+def database_options() -> DatabaseOptions:
+    """What --schema, --table and --statement-timeout said (they apply to PostgreSQL inputs)."""
+    from .loading import DatabaseOptions
+
+    given = click.get_current_context().meta.get(DATABASE, {})
+    timeout = given.get("statement_timeout")
+    return DatabaseOptions(
+        schema=given.get("schema"),
+        table=given.get("table"),
+        timeout_ms=None if timeout is None else round(timeout * 1000),
+    )
+
+
+def database_option_decorators(fn):
+    fn = click.option(
+        "--statement-timeout",
+        type=click.FloatRange(min=0.001),
+        metavar="SECONDS",
+        expose_value=False,
+        callback=_database_option,
+        help="PostgreSQL: give up on any one query after this long (default 10).",
+    )(fn)
+    fn = click.option(
+        "--table",
+        metavar="NAME",
+        expose_value=False,
+        callback=_database_option,
+        help="PostgreSQL: the table to read, when the database holds traces in more than one.",
+    )(fn)
+    fn = click.option(
+        "--schema",
+        metavar="NAME",
+        expose_value=False,
+        callback=_database_option,
+        help="PostgreSQL: the schema to read, when the database holds traces in more than one.",
+    )(fn)
+    return fn
+
+
 def cache_options(fn):
     fn = click.option("--no-cache", is_flag=True, help="Do not read or write the import cache.")(fn)
     fn = no_estimate_option(fn)
+    fn = database_option_decorators(fn)
     return fn
 
 
@@ -125,24 +174,40 @@ def store_options(fn):
     return cache_options(fn)
 
 
-def load(path: str, fmt: str | None, no_cache: bool) -> Store:
+def open_source(path: str, fmt: str | None, no_cache: bool) -> SourceOpening:
     from .loading import prepare
 
-    opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
+    return prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating(), database=database_options())
+
+
+def load(path: str, fmt: str | None, no_cache: bool) -> TraceStore:
+    opening = open_source(path, fmt, no_cache)
     opening.run_import()
     tell(opening)
     store = opening.connect()
-    problems = store.problem_count()
+    where = display.safe(opening.label, single_line=True)  # a database by its label: never its password
+    try:
+        problems = store.problem_count()
+    except Unavailable as exc:
+        if exc.lost:
+            raise
+        # Counting is a scan of the table: on a huge one it may run out of time, and the command
+        # the user asked for can still be answered.
+        click.echo(
+            f"tracetui: warning: {where}: problems not counted ({display.safe(exc.problem, single_line=True)})",
+            err=True,
+        )
+        return store
     if problems:
         shown = store.problems(limit=20)
         for problem in shown:
-            click.echo(f"tracetui: warning: {path}: {display.safe(str(problem), single_line=True)}", err=True)
+            click.echo(f"tracetui: warning: {where}: {display.safe(str(problem), single_line=True)}", err=True)
         if problems > len(shown):
-            click.echo(f"tracetui: warning: {path}: … and {problems - len(shown)} more problems", err=True)
+            click.echo(f"tracetui: warning: {where}: … and {problems - len(shown)} more problems", err=True)
     return store
 
 
-def tell(opening: Opening) -> None:
+def tell(opening: SourceOpening) -> None:
     """Where the store went, when the user should know (a cache that could not be used)."""
     if opening.notice:
         click.echo(f"tracetui: warning: {display.safe(opening.notice, single_line=True)}", err=True)
@@ -333,24 +398,73 @@ def stats(path, by, as_json, fmt, no_cache):
 
 @main.command("import")
 @click.argument("src", type=TRACE_PATH)
-@click.option("-o", "--output", required=True, type=click.Path(), help="The store file to write (must not exist).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(),
+    help="The store file to write (must not exist), or a PostgreSQL database (postgresql://…) to publish into.",
+)
 @click.option("--format", "fmt", type=FormatChoice(), help="Skip detection: read SRC as this format.")
+@click.option(
+    "--schema",
+    metavar="NAME",
+    help="PostgreSQL output: the schema of tracetui's tables (default tracetui; created if missing).",
+)
 @no_estimate_option
 @handles_errors
-def import_cmd(src, output, fmt):
-    """Write SRC into a tracetui SQLite store file."""
+def import_cmd(src, output, fmt, schema):
+    """Write SRC into a tracetui SQLite store file, or publish it into a PostgreSQL database.
+
+    \b
+    tracetui import runs.jsonl -o runs.db
+    tracetui import runs.jsonl -o postgresql://me@db.example/traces
+
+    Into PostgreSQL, the runs go into tracetui's tables (schema `tracetui`), in one transaction
+    and with COPY. A run replaces the run with the same id; importing the same file again also
+    removes its runs that are no longer in it, so nothing is ever duplicated.
+    """
+    from . import postgres
+
+    if postgres.is_target(output):
+        _publish(src, output, fmt, schema)
+        return
+    if schema is not None:
+        fail("--schema is for a PostgreSQL output (-o postgresql://…)")
     if os.path.exists(output):
         fail(f"{output}: already exists; choose a new file")
     from .loading import prepare
 
     opening = prepare(src, fmt=fmt, output=output, estimate=estimating())
     count = opening.run_import()
-    for problem in opening.problems[:20]:
-        click.echo(f"tracetui: warning: {src}: {display.safe(str(problem), single_line=True)}", err=True)
-    if len(opening.problems) > 20:
-        click.echo(f"tracetui: warning: {src}: … and {len(opening.problems) - 20} more problems", err=True)
+    _import_warnings(src, opening.problems)
     click.echo(
         f"imported {count} run{'' if count == 1 else 's'} from {display.safe(src)} ({opening.format}) into {display.safe(output)}"
+    )
+
+
+def _import_warnings(src: str, problems: list) -> None:
+    for problem in problems[:20]:
+        click.echo(f"tracetui: warning: {src}: {display.safe(str(problem), single_line=True)}", err=True)
+    if len(problems) > 20:
+        click.echo(f"tracetui: warning: {src}: … and {len(problems) - 20} more problems", err=True)
+
+
+def _publish(src: str, output: str, fmt: str | None, schema: str | None) -> None:
+    """Import into a private temporary store (the usual import, workers and all), then COPY it over."""
+    from .loading import prepare_file, temporary_store
+    from .postgres.writer import DEFAULT_SCHEMA, publish
+
+    staging = temporary_store()
+    opening = prepare_file(src, fmt=fmt, output=staging, estimate=estimating())
+    opening.run_import()
+    published = publish(staging, output, source=src, schema=schema or DEFAULT_SCHEMA)
+    _import_warnings(src, opening.problems)
+    n, replaced = published.runs, published.replaced
+    note = f" (replacing {replaced} run{'' if replaced == 1 else 's'} already there)" if replaced else ""
+    click.echo(
+        f"imported {n} run{'' if n == 1 else 's'} from {display.safe(src)} ({opening.format})"
+        f" into {display.safe(published.where)}{note}"
     )
 
 
@@ -439,14 +553,12 @@ def _on_terminal() -> bool:
 
 def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cache) -> None:
     """The compare screen in the viewer; unknown runs still exit 1 before it starts."""
-    from .loading import prepare
-
-    openings: list[Opening] = []
+    openings: list[SourceOpening] = []
     for source, source_fmt, run_id in ((path, fmt, run_a), (with_path or path, with_fmt if with_path else fmt, run_b)):
         if openings and not with_path:
             opening = openings[0]
         else:
-            opening = prepare(source, fmt=source_fmt, use_cache=not no_cache, estimate=estimating())
+            opening = open_source(source, source_fmt, no_cache)
             opening.run_import()
             tell(opening)
         store = opening.connect()
@@ -487,12 +599,40 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
     """
     from .background_import import BackgroundImport
     from .first_page import FirstPage
-    from .loading import prepare
+    from .loading import Opening
 
-    opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
-    # While Textual is imported, a thread opens the store and reads its first page, or starts the import.
-    first_page = FirstPage(opening, run_id) if opening.ready else None
-    importer = None if opening.ready else BackgroundImport(opening)
+    later = False
+    try:
+        opening = open_source(path, fmt, no_cache)
+    except Unavailable:
+        # A database that cannot be reached now: the viewer says why on its error screen, and `r`
+        # (or its reconnecting) tries again; the other commands say it in one line and exit 2.
+        from .postgres.opening import LaterOpening
+
+        options = database_options()
+        opening = LaterOpening(
+            path,
+            fmt=fmt,
+            schema=options.schema,
+            table=options.table,
+            timeout_ms=options.timeout_ms,
+            estimate=estimating(),
+        )
+        later = True  # an unknown --run is then reported in the viewer, as during an import
+    # While Textual is imported, a thread opens a file's store and reads its first page, or starts its import.
+    first_page, importer = None, None
+    if isinstance(opening, Opening):
+        if opening.ready:
+            first_page = FirstPage(opening, run_id)
+        else:
+            importer = BackgroundImport(opening)
+    if first_page is None and opening.ready and not later:
+        store = opening.connect()  # an unreadable store fails here, not inside the viewer
+        try:
+            if run_id is not None:
+                store.get_run(run_id)
+        finally:
+            store.close()
     try:
         from .tui.app import TraceApp  # Textual is imported only by the viewer
 

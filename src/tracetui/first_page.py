@@ -16,12 +16,15 @@ from .errors import TraceError
 from .loading import Opening
 from .memo import DEFAULT_QUERY, Memo
 from .model import Run
-from .store import RunFilter, Store
+from .store import RunFilter
+from .store.protocol import TraceStore
 
 FIRST_PAGE = 200  # rows read with the count, so a new query paints before its full order is known
 
 
-def read_top(store: Store, flt: RunFilter, sort: str, desc: bool, memo: Memo | None = None) -> tuple[int, list[Run]]:
+def read_top(
+    store: TraceStore, flt: RunFilter, sort: str, desc: bool, memo: Memo | None = None
+) -> tuple[int, list[Run]]:
     """How many runs match, and the first FIRST_PAGE of them (from the memo's ids when it knows them)."""
     default = memo is not None and (flt, sort, desc) == DEFAULT_QUERY
     known = memo.top() if memo is not None and default else None

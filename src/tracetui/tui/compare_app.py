@@ -6,13 +6,13 @@ be marked and compared; q quits.
 
 from __future__ import annotations
 
-from ..loading import Opening
+from ..loading import SourceOpening
 from .app import TraceApp
 from .screens.compare import RunRef
 
 
 class CompareApp(TraceApp):
-    def __init__(self, opening: Opening, run_a: str | RunRef, run_b: str | RunRef) -> None:
+    def __init__(self, opening: SourceOpening, run_a: str | RunRef, run_b: str | RunRef) -> None:
         super().__init__(opening)
         self._compare = (run_a, run_b)
 
@@ -21,7 +21,7 @@ class CompareApp(TraceApp):
         self.call_later(self.compare_runs, *self._compare)
 
 
-def compare_app(opening_a: Opening, run_a: str, opening_b: Opening | None, run_b: str) -> CompareApp:
+def compare_app(opening_a: SourceOpening, run_a: str, opening_b: SourceOpening | None, run_b: str) -> CompareApp:
     """The app for two runs of one file (opening_b None) or of two files."""
     if opening_b is None:
         return CompareApp(opening_a, run_a, run_b)

@@ -14,7 +14,8 @@ from textual.cache import LRUCache
 
 from ...first_page import FIRST_PAGE, read_top
 from ...model import FAILED_STATUSES, Run
-from ...store import RunFilter, Store
+from ...store import RunFilter
+from ...store.protocol import TraceStore
 
 CACHE_LIMIT = 5000  # rows kept; scrolling back to older rows reads them again by id
 
@@ -39,7 +40,7 @@ class Order:
     failed: list[int]
 
 
-def read_order(store: Store, flt: RunFilter, sort: str, desc: bool) -> Order:
+def read_order(store: TraceStore, flt: RunFilter, sort: str, desc: bool) -> Order:
     """The full order of a query (a sort of the whole table: slow on big stores, run it in a worker)."""
     ids = store.run_ids(flt, sort=sort, desc=desc)
     narrowed = failed_filter(flt)
