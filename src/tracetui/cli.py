@@ -217,16 +217,28 @@ def main() -> None:
     show_default=True,
 )
 @click.option("--desc", is_flag=True, help="Largest / latest first.")
-@click.option("--limit", type=click.IntRange(min=0), help="At most this many runs.")
-@click.option("--json", "as_json", is_flag=True, help="JSON array of run summaries.")
+@click.option("--limit", type=click.IntRange(min=0), help="At most this many runs (sessions with --by session).")
+@click.option(
+    "--by",
+    type=click.Choice(["session"]),
+    help="One row per session (runs sharing a session id; a run without one stands alone).",
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON array of run summaries (session summaries with --by).")
 @store_options
 @handles_errors
-def list_cmd(path, status, agent, search, sort, desc, limit, as_json, fmt, no_cache):
-    """One row per run: id, agent, status, start, duration, steps, failures, tokens, credits, cost, error."""
+def list_cmd(path, status, agent, search, sort, desc, limit, by, as_json, fmt, no_cache):
+    """One row per run: id, agent, status, start, duration, steps, failures, tokens, credits, cost, error.
+
+    With --by session, one row per session: its worst status, id, runs, first start, span from the
+    first start to the last end, steps, tokens, credits, cost and failed runs; --sort orders the
+    sessions by the sum of their runs' values (the first start, the span, the worst status).
+    """
     store = load(path, fmt, no_cache)
-    runs = store.list_runs(
-        RunFilter(status=status or None, agent=agent or None, search=search), sort=sort, desc=desc, limit=limit
-    )
+    flt = RunFilter(status=status or None, agent=agent or None, search=search)
+    if by == "session":
+        _list_sessions(store, flt, sort, desc, limit, as_json)
+        return
+    runs = store.list_runs(flt, sort=sort, desc=desc, limit=limit)
     if as_json:
         models = store.models([r.id for r in runs])
         click.echo(dumps([run_summary(r, models.get(r.id)) for r in runs]))
@@ -237,6 +249,19 @@ def list_cmd(path, status, agent, search, sort, desc, limit, as_json, fmt, no_ca
     from .textout import runs_table
 
     runs_table(runs)
+
+
+def _list_sessions(store: Store, flt: RunFilter, sort: str, desc: bool, limit: int | None, as_json: bool) -> None:
+    rows = store.sessions(flt, sort=sort, desc=desc, limit=limit)
+    if as_json:
+        click.echo(dumps([row.as_dict() for row in rows]))
+        return
+    if not rows:
+        click.echo("no runs" if store.count_runs() == 0 else "no runs match")
+        return
+    from .textout import sessions_table
+
+    sessions_table(rows)
 
 
 @main.command()

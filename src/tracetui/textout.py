@@ -12,6 +12,7 @@ from . import display, present
 from .analysis import GroupStats
 from .model import Run, Step
 from .present import STYLE, safe_text
+from .store import SessionRow
 
 
 def console() -> Console:
@@ -50,6 +51,35 @@ def runs_table(runs: list[Run]) -> None:
             safe_text(present.cost_text(run)),
             safe_text(display.excerpt(run.error, 60), STYLE["error"]),
         )
+    console().print(table)
+
+
+def sessions_table(rows: list[SessionRow]) -> None:
+    """`list --by session`: one row per session, its cells as the run list draws a session row."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    columns: tuple[tuple[str, str, JustifyMethod], ...] = (
+        ("status", "status", "left"),
+        ("id", "session", "left"),
+        ("runs", "runs", "right"),
+        ("started", "started", "left"),
+        ("duration", "span", "right"),
+        ("steps", "steps", "right"),
+        ("tokens", "tokens in→out", "right"),
+        ("credits", "credits", "right"),
+        ("cost", "cost", "right"),
+        ("failed", "failed", "left"),
+    )
+    for _, title, justify in columns:
+        table.add_column(title, justify=justify, no_wrap=True)
+    for row in rows:
+        cells = present.session_cells(row)
+        texts = [safe_text(cells[name]) for name, _, _ in columns]
+        texts[0] = present.status_text(row.status)
+        if row.session is None:
+            texts[1] = safe_text(cells["id"] + " (no session)", "dim")
+        if row.failed:
+            texts[-1] = safe_text(cells["failed"], STYLE["failure"])
+        table.add_row(*texts)
     console().print(table)
 
 
