@@ -44,6 +44,13 @@ class RunsScreen(Screen):
         Binding("slash", "search", "Search", key_display="/", id="tracetui.runs.search", group=SEARCH_KEYS),
         Binding("escape", "clear", "Clear search/filters", show=False, id="tracetui.runs.clear", group=SEARCH_KEYS),
         Binding(
+            "b",
+            "group_sessions",
+            "Sessions",
+            tooltip="Group the runs by session (Enter shows or hides a session's runs); again: one row per run",
+            id="tracetui.runs.sessions",
+        ),
+        Binding(
             "t",
             "stats",
             "Stats",
@@ -220,10 +227,17 @@ class RunsScreen(Screen):
         if shown is None:
             text.append("loading runs…")
         else:
-            text.append(f"{shown.count:,} runs", "bold")
-            failed = "…" if shown.failed_count is None else f"{shown.failed_count:,}"
-            text.append(" · ")
-            text.append(f"✗ {failed} failed", "bold red" if shown.failed_count else "")
+            groups = rl.pager.groups if rl.grouped else None
+            if groups is not None:
+                text.append(f"{groups:,} sessions", "bold")
+                failed_groups = rl.pager.failed_groups or 0
+                text.append(" · ")
+                text.append(f"✗ {failed_groups:,} with a failed run", "bold red" if failed_groups else "")
+            else:
+                text.append(f"{shown.count:,} runs", "bold")
+                failed = "…" if shown.failed_count is None else f"{shown.failed_count:,}"
+                text.append(" · ")
+                text.append(f"✗ {failed} failed", "bold red" if shown.failed_count else "")
         text.append(f" · sort: {rl.sort} {'▼' if rl.desc else '▲'}")
         text.append_text(present.filter_text(flt))
         if rl.marked:
@@ -264,6 +278,9 @@ class RunsScreen(Screen):
         current = self.run_list.sort
         nxt = SORT_CYCLE[(SORT_CYCLE.index(current) + 1) % len(SORT_CYCLE)] if current in SORT_CYCLE else SORT_CYCLE[0]
         self._set(sort=nxt, desc=default_desc(nxt))
+
+    def action_group_sessions(self) -> None:
+        self._set(grouped=not self.run_list.grouped)
 
     def action_reverse_sort(self) -> None:
         self._set(desc=not self.run_list.desc)
@@ -354,6 +371,11 @@ class RunsScreen(Screen):
             )
         yield SystemCommand("Filter: all agents", "Stop filtering by agent", partial(self.set_agent, None))
         yield SystemCommand("Clear search and filters", "Show every run", partial(self._set, flt=RunFilter()))
+        yield SystemCommand(
+            "Group runs by session" if not self.run_list.grouped else "One row per run (no sessions)",
+            "One row per session: runs, span, tokens, cost, worst status; Enter shows its runs",
+            partial(self._set, grouped=not self.run_list.grouped),
+        )
         for sort in SORT_CYCLE:
             yield SystemCommand(
                 f"Sort by {palette_text(sort)}",

@@ -22,11 +22,12 @@ from textual.strip import Strip
 from ... import display, present
 from ...errors import TraceError
 from ...model import FAILED_STATUSES, Run
-from ...store import SORT_KEYS, RunFilter, Store, default_desc
+from ...store import SORT_KEYS, RunFilter, SessionRow, Store, default_desc
+from ...store.sessions import SessionKey
 from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed, RunMarked
 from ..plain import notify_plain
 from .cursor_list import CursorList, cursor_bindings
-from .run_pager import Order, RunPager, read_order, read_top
+from .run_pager import Order, RunPager, read_order, read_session_members, read_sessions, read_top
 
 SORT_CYCLE = tuple(key.name for key in SORT_KEYS if key.cycle)
 
@@ -55,6 +56,8 @@ COLUMNS = (
     Column("error", "error", 0, "error"),
 )
 MIN_ID, MAX_ID, MIN_ERROR = 12, 36, 20
+# Grouped by session, a session's row fills these columns with what it has instead.
+GROUPED_TITLES = {"id": "session/run", "agent": "agent/runs", "duration": "dur/span", "error": "error/failed"}
 # Left out first when the terminal is too narrow for every column.
 DROP_ORDER = ("credits", "cost", "tokens", "steps", "duration", "started", "agent")
 
@@ -89,7 +92,13 @@ class RunList(CursorList, can_focus=True):
 
     BINDINGS = [
         *cursor_bindings("tracetui.runs", "run"),
-        Binding("enter", "open", "Open", tooltip="Open the run under the cursor", id="tracetui.runs.open"),
+        Binding(
+            "enter",
+            "open",
+            "Open",
+            tooltip="Open the run under the cursor (on a session: show or hide its runs)",
+            id="tracetui.runs.open",
+        ),
         Binding(
             "right_square_bracket",
             "next_failed",
@@ -119,6 +128,7 @@ class RunList(CursorList, can_focus=True):
         "run-list--failed",
         "run-list--marked",
         "run-list--pending",
+        "run-list--session",
     }
 
     DEFAULT_CSS = """
@@ -130,6 +140,7 @@ class RunList(CursorList, can_focus=True):
     RunList > .run-list--failed { color: $text-error; text-style: bold; }
     RunList > .run-list--marked { color: $text-warning; text-style: bold; }
     RunList > .run-list--pending { color: $text-muted; }
+    RunList > .run-list--session { text-style: bold; }
     """
 
     def __init__(
@@ -144,6 +155,7 @@ class RunList(CursorList, can_focus=True):
         self.sort = "started"
         self.desc = True
         self.marked: str | None = None
+        self.grouped = False  # one row per session; Enter shows a session's runs under it
         self.pager = RunPager()
         self._store: Store | None = None  # the event loop's connection, for rows scrolled into view
         self._id_width = MIN_ID  # as wide as the ids seen so far need, up to MAX_ID
@@ -152,7 +164,17 @@ class RunList(CursorList, can_focus=True):
     def on_mount(self) -> None:
         self.reload()
 
-    def set_query(self, *, flt: RunFilter | None = None, sort: str | None = None, desc: bool | None = None) -> None:
+    def set_query(
+        self,
+        *,
+        flt: RunFilter | None = None,
+        sort: str | None = None,
+        desc: bool | None = None,
+        grouped: bool | None = None,
+    ) -> None:
+        if grouped is not None and grouped != self.grouped:
+            self.grouped = grouped
+            self.pager.expanded = {}
         if flt is not None:
             self.flt = flt
         if sort is not None:
@@ -179,7 +201,65 @@ class RunList(CursorList, can_focus=True):
         generation = self.pager.begin_load()
         if not self.pager.loaded:
             self.loading = True
-        self._load(generation, self.flt, self.sort, self.desc, quick, self.store_growing)
+        if self.grouped:
+            self._load_sessions(
+                generation, self.flt, self.sort, self.desc, set(self.pager.expanded), self.store_growing
+            )
+        else:
+            self._load(generation, self.flt, self.sort, self.desc, quick, self.store_growing)
+
+    @work(thread=True, exclusive=True, group="run-list")
+    def _load_sessions(
+        self, generation: int, flt: RunFilter, sort: str, desc: bool, expanded: set[SessionKey], growing: bool
+    ) -> None:
+        """The list grouped by session: every session in order, the runs of the expanded ones after it."""
+        began = time.monotonic()
+        try:
+            store = self.connect()
+        except (sqlite3.Error, OSError, TraceError) as exc:
+            self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
+            return
+        try:
+            order = read_sessions(store, flt, sort, desc, expanded)
+            self.app.call_from_thread(self._show_order, generation, order, time.monotonic() - began)
+        except sqlite3.Error as exc:
+            self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
+        finally:
+            store.close()
+
+    @work(thread=True, exclusive=True, group="run-list-session")
+    def _load_members(self, generation: int, key: SessionKey) -> None:
+        try:
+            store = self.connect()
+        except (sqlite3.Error, OSError, TraceError):
+            return
+        try:
+            members = read_session_members(store, self.flt, key, self.sort, self.desc)
+        except sqlite3.Error:
+            return
+        finally:
+            store.close()
+        self.app.call_from_thread(self._show_members, generation, key, members)
+
+    def _show_members(self, generation: int, key: SessionKey, members: Order) -> None:
+        if generation == self.pager.generation and self.pager.expand(key, members):
+            self._resized()
+
+    def toggle_session(self, row: int) -> None:
+        """Show the runs of the session on `row` under it, or hide them."""
+        key = self.pager.session_at(row)
+        if key is None:
+            return
+        if key in self.pager.expanded:
+            self.pager.collapse(key)
+            self._resized()
+        else:
+            self._load_members(self.pager.generation, key)
+
+    def _resized(self) -> None:
+        self.size_to_rows()
+        self.move_cursor(self.cursor)
+        self.post_message(RunListLoaded(self.pager.count, self.pager.failed_count, self.pager.complete, 0.0))
 
     @work(thread=True, exclusive=True, group="run-list")
     def _load(self, generation: int, flt: RunFilter, sort: str, desc: bool, quick: bool, growing: bool) -> None:
@@ -216,6 +296,7 @@ class RunList(CursorList, can_focus=True):
     def _shown(self, seconds: float) -> None:
         pager = self.pager
         longest = max((len(display.safe(i, single_line=True)) for i in pager.sample_ids()), default=0)
+        longest += 2 if self.grouped else 0  # the ▸ of a session, the indent of its runs
         self._id_width = max(self._id_width, min(MAX_ID, longest))
         self.loading = False
         self.size_to_rows()
@@ -265,6 +346,23 @@ class RunList(CursorList, can_focus=True):
         except sqlite3.Error:
             pass
 
+    def session_row_at(self, row: int) -> SessionRow | None:
+        """The summary of the session on `row` (read with the sessions near it when first drawn)."""
+        key = self.pager.session_at(row)
+        if key is None:
+            return None
+        summary = self.pager.session_row(key)
+        if summary is None:
+            wanted = self.pager.sessions_to_read(row, max(self.size.height, 10))
+            try:
+                if self._store is None:
+                    self._store = self.connect()
+                self.pager.remember_sessions(self._store.session_rows(wanted, self.flt))
+            except sqlite3.Error:
+                pass
+            summary = self.pager.session_row(key)
+        return summary
+
     def follow(self, run_id: str) -> None:
         """Put the cursor on this run (now, or once the list has loaded it)."""
         position = self.pager.follow(run_id, self.cursor)
@@ -292,6 +390,9 @@ class RunList(CursorList, can_focus=True):
         return self.count
 
     def action_open(self) -> None:
+        if self.pager.session_at(self.cursor) is not None:
+            self.toggle_session(self.cursor)
+            return
         run_id = self.current_run_id
         if run_id is not None:
             self.post_message(OpenRun(run_id))
@@ -401,7 +502,7 @@ class RunList(CursorList, can_focus=True):
         sorted_style = self.get_component_rich_style("run-list--sorted", partial=True)
         text = Text(style=header, no_wrap=True, end="")
         for column, _x, width in self._layout():
-            title = column.title
+            title = GROUPED_TITLES.get(column.name, column.title) if self.grouped else column.title
             is_sorted = column.sort is not None and column.sort == self.sort
             if is_sorted:
                 title = f"{title}{'▼' if self.desc else '▲'}"
@@ -409,9 +510,34 @@ class RunList(CursorList, can_focus=True):
             text.append(" ")
         return text
 
+    def _session_text(self, row: int, key: SessionKey, line_style: Style) -> Text:
+        text = Text(style=line_style, no_wrap=True, end="")
+        summary = self.session_row_at(row)
+        if summary is None:
+            pending = self.get_component_rich_style("run-list--pending", partial=True)
+            text.append(self._cell("  …", self.content_width(), False, pending))
+            return text
+        cells = present.session_cells(summary)
+        cells["id"] = ("▾ " if key in self.pager.expanded else "▸ ") + cells["id"]
+        cells["agent"], cells["error"] = cells["runs"], cells["failed"]
+        bold = self.get_component_rich_style("run-list--session", partial=True)
+        failed = summary.status in FAILED_STATUSES
+        failed_style = self.get_component_rich_style("run-list--failed", partial=True) if failed else None
+        for column, _x, width in self._layout():
+            if column.name == "mark":
+                text.append(" ")
+            else:
+                style = failed_style if failed and column.name in ("status", "id", "error") else bold
+                text.append_text(self._cell(cells[column.name], width, column.right, style))
+            text.append(" ")
+        return text
+
     def _row_text(self, row: int) -> Text:
-        run = self.run_at(row)
         line_style = self.get_component_rich_style("run-list--cursor") if row == self.cursor else Style()
+        key = self.pager.session_at(row)
+        if key is not None:
+            return self._session_text(row, key, line_style)
+        run = self.run_at(row)
         text = Text(style=line_style, no_wrap=True, end="")
         if run is None:
             pending = self.get_component_rich_style("run-list--pending", partial=True)
@@ -420,6 +546,8 @@ class RunList(CursorList, can_focus=True):
         failed = run.status in FAILED_STATUSES
         failed_style = self.get_component_rich_style("run-list--failed", partial=True) if failed else None
         cells = cell_texts(run)
+        if self.grouped and run.session is not None:
+            cells["id"] = "  " + cells["id"]  # under its session's row
         for column, _x, width in self._layout():
             if column.name == "mark":
                 marked = run.id == self.marked
