@@ -15,6 +15,7 @@ from typing import Any
 import click
 import orjson
 
+from . import config as settings
 from . import display, sources
 from .analysis import first_failed_step
 from .errors import TraceError
@@ -114,6 +115,7 @@ def store_options(fn):
 
 
 def load(path: str, fmt: str | None, no_cache: bool) -> Store:
+    configured()
     opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
     opening.run_import()
     tell(opening)
@@ -187,7 +189,37 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     ctx.exit()
 
 
+CONFIG = "tracetui.config"
+
+
+def configured() -> settings.Config:
+    """tracetui's config file (read once per command): its problem, if any, told on stderr in one line;
+    its clock (`times`) applied to every time the command prints."""
+    ctx = click.get_current_context().find_root()
+    config = ctx.meta.get(CONFIG)
+    if not isinstance(config, settings.Config):
+        config = settings.load(ctx.meta.get(CONFIG + ".path"))
+        ctx.meta[CONFIG] = config
+        message = config.message()
+        if message is not None:
+            click.echo(f"tracetui: warning: {display.safe(message, single_line=True)}", err=True)
+        display.use_local_time(config.times == "local")
+    return config
+
+
+def _config_path(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    ctx.meta[CONFIG + ".path"] = value
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    expose_value=False,
+    callback=_config_path,
+    help="tracetui's config file (keys, theme, first sort, UTC or local times); default: $TRACETUI_CONFIG, "
+    "else $XDG_CONFIG_HOME/tracetui/config.toml.",
+)
 @click.option(
     "--version",
     is_flag=True,
@@ -446,7 +478,7 @@ def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cach
         openings.append(opening)
     from .tui.compare_app import compare_app
 
-    compare_app(openings[0], run_a, openings[1] if with_path else None, run_b).run()
+    compare_app(openings[0], run_a, openings[1] if with_path else None, run_b, configured()).run()
 
 
 def pair_dict(pair) -> dict[str, Any]:
@@ -484,7 +516,7 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
             store.close()
     from .tui.app import TraceApp  # Textual is imported only by the viewer
 
-    app = TraceApp(opening, run_id=run_id, failed=failed)
+    app = TraceApp(opening, run_id=run_id, failed=failed, config=configured())
     app.run()
     if app.return_code:
         sys.exit(app.return_code)
@@ -565,7 +597,7 @@ def serve(host, port, db, headless, max_body, token):
     opening = prepare(path, estimate=estimating())
     from .tui.app import TraceApp
 
-    app = TraceApp(opening, live=service)
+    app = TraceApp(opening, live=service, config=configured())
     app.run()
     click.echo(f"tracetui: spans stored in {display.safe(path, single_line=True)}", err=True)
     if app.return_code:

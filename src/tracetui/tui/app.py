@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
+from .. import config as settings
 from .. import display
 from ..errors import TraceError
 from ..live import Change, Live
@@ -55,6 +56,14 @@ class TraceApp(App):
             id="tracetui.command_palette",
         ),
         Binding(
+            "u",
+            "toggle_times",
+            "UTC/local",
+            show=False,
+            tooltip="Show times in UTC or in the local time zone (the config file's `times` sets the first)",
+            id="tracetui.times",
+        ),
+        Binding(
             "p",
             "pause",
             "Pause",
@@ -67,9 +76,19 @@ class TraceApp(App):
     live_state: reactive[LiveState | None] = reactive(None, init=False)
 
     def __init__(
-        self, opening: Opening, *, run_id: str | None = None, failed: bool = False, live: Live | None = None
+        self,
+        opening: Opening,
+        *,
+        run_id: str | None = None,
+        failed: bool = False,
+        live: Live | None = None,
+        config: settings.Config | None = None,
     ) -> None:
         super().__init__()
+        # tracetui's config file: keys, theme, first sort, clock (config.py; defaults without one).
+        self.config = config if config is not None else settings.load()
+        display.use_local_time(self.config.times == "local")
+        self.set_keymap(self.config.keymap)
         self.opening = opening
         self.live = live  # a source that keeps changing the store (tracetui serve), started on mount
         self.importing = not opening.ready
@@ -82,7 +101,13 @@ class TraceApp(App):
         self._pending_failed = failed
         self._store: Store | None = None  # the event loop's own connection, for quick lookups
         self._notice_told = False
-        self.runs_screen = RunsScreen(self.new_store, importing=self.importing, live=live is not None)
+        self.runs_screen = RunsScreen(
+            self.new_store,
+            importing=self.importing,
+            live=live is not None,
+            sort=self.config.sort,
+            desc=self.config.desc,
+        )
         if live is not None:
             self.set_reactive(TraceApp.live_state, LiveState(live.description))
 
@@ -104,14 +129,56 @@ class TraceApp(App):
 
     # -- start-up ---------------------------------------------------------------------------------
     async def on_mount(self) -> None:
+        self._apply_theme()
         await self.push_screen(self.runs_screen)  # notices from here on land on the run list
         self._tell_notice()
+        self.call_after_refresh(self._check_config)
         if self.live is not None:
             await self.live.start(self._live_changed)
         if self.importing:
             self._import()
         else:
             self._open_requested()
+
+    # -- the config file --------------------------------------------------------------------------
+    def _apply_theme(self) -> None:
+        theme = self.config.theme
+        if theme is not None:
+            if theme in self.available_themes:
+                self.theme = theme
+            else:
+                self.config.problem(None, "theme", f"no theme {theme!r} (Ctrl+P › Theme lists them)")
+        # Subscribed after the config's own theme is set: only a theme the user picks is written back.
+        self.theme_changed_signal.subscribe(self, self._theme_picked)
+
+    def _theme_picked(self, theme: object) -> None:
+        name = getattr(theme, "name", None)
+        if not isinstance(name, str) or name == self.config.theme:
+            return
+        problem = settings.remember_theme(self.config, name)
+        if problem is not None:
+            notify_plain(self, problem, severity="warning", timeout=8)
+
+    def _check_config(self) -> None:
+        """After the first paint (the check imports every screen): keymap ids no binding has, and the
+        one message about what in the config file could not be used."""
+        from .screens.help import binding_ids
+
+        known = binding_ids()
+        for binding_id in self.config.keymap:
+            if binding_id not in known:
+                self.config.problem("keymap", binding_id, f"keymap: no key has the id {binding_id!r} (? lists them)")
+        message = self.config.message()
+        if message is not None:
+            notify_plain(self, message, title="Config", severity="error", timeout=15)
+
+    def action_toggle_times(self) -> None:
+        display.use_local_time(not display.local_time())
+        notify_plain(self, f"Times in {display.zone_label()}", timeout=2)
+        for screen in self.screen_stack:
+            times_changed = getattr(screen, "times_changed", None)
+            if times_changed is not None:
+                times_changed()
 
     # -- live sources -----------------------------------------------------------------------------
     def _live_changed(self, change: Change) -> None:

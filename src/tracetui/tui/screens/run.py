@@ -224,6 +224,12 @@ class RunScreen(Screen):
             self.jump_to_failure = False
             self.action_first_failure()
 
+    def times_changed(self) -> None:
+        """Times are shown in another zone now (`u`): the header and the detail pane say them again."""
+        self._show_header()
+        if self.run is not None and self.detail.run is not None:
+            self.detail.show(self.detail.run, self.detail.step)
+
     def _show_header(self, extra: Text | None = None) -> None:
         if self.run is None:
             return

@@ -67,10 +67,24 @@ class RunsScreen(Screen):
         ),
     ]
 
-    def __init__(self, connect: Callable[[], Store], *, importing: bool = False, live: bool = False) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], Store],
+        *,
+        importing: bool = False,
+        live: bool = False,
+        sort: str | None = None,
+        desc: bool | None = None,
+    ) -> None:
+        """sort, desc: the list's first order (the config file's), else newest first."""
         super().__init__(id="runs-screen")
         self.live = live  # the store keeps changing (tracetui serve): poll it for as long as the viewer runs
         self.run_list = RunList(connect, store_growing=importing or live, live=live, id="run-list")
+        if sort is not None:
+            self.run_list.sort = sort
+            self.run_list.desc = default_desc(sort) if desc is None else desc
+        elif desc is not None:
+            self.run_list.desc = desc
         self._dirty = False  # a live source changed the store since the list last loaded
         # Failed runs of the list's query at its last complete load (None: not known yet), so a new one is told.
         self._failed_seen: set[str] | None = None
@@ -143,6 +157,11 @@ class RunsScreen(Screen):
         self._dirty = True
         if self._poll is not None:
             self._poll_store()
+
+    def times_changed(self) -> None:
+        """Times are shown in another zone now (`u`)."""
+        self.run_list.refresh()
+        self._show_summary()
 
     def import_done(self) -> None:
         if self._poll is not None and not self.live:

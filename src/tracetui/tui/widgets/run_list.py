@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events, work
@@ -494,7 +495,8 @@ class RunList(CursorList, can_focus=True):
             if row >= self.count:
                 return Strip.blank(width, base)
             line = self._row_text(row)
-        segments = list(line.render(self.app.console, end=""))
+        # Every segment gets a style: Textual's NO_COLOR filter (Monochrome) fails on a segment without one.
+        segments = list(Segment.apply_style(line.render(self.app.console, end=""), base))
         return Strip(segments, line.cell_len).crop_extend(scroll_x, scroll_x + width, base)
 
     def _header_text(self) -> Text:
@@ -503,6 +505,8 @@ class RunList(CursorList, can_focus=True):
         text = Text(style=header, no_wrap=True, end="")
         for column, _x, width in self._layout():
             title = GROUPED_TITLES.get(column.name, column.title) if self.grouped else column.title
+            if column.name == "started":
+                title = f"started ({display.zone_label()})"
             is_sorted = column.sort is not None and column.sort == self.sort
             if is_sorted:
                 title = f"{title}{'▼' if self.desc else '▲'}"
