@@ -4,8 +4,10 @@ on an agent_traces table read in place, the same runs imported, and OTLP spans w
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from agents import CLAUDE_FLAT_AGENT, CODEX_CHILD, GEMINI_JSON, OPENCODE, claude
 from builders import write_agent_traces
 from click.testing import CliRunner
 from otel_sessions import otlp_with_sessions
@@ -127,3 +129,32 @@ def test_otlp_runs_group_by_genai_conversation_and_openinference_session(tmp_pat
             theirs = stats[row["session"]]
             assert (row["runs"], row["tokens_in"]) == (theirs["runs"], theirs["tokens_in"])
             assert row["cost_usd"] == pytest.approx(theirs["cost_usd"]) and row["cost_estimated"]
+
+
+FRAMEWORKS = Path(__file__).resolve().parent / "fixtures" / "frameworks"
+
+
+@pytest.mark.parametrize(
+    ("path", "sessions"),
+    [
+        (claude(1), {"5b0f8c1e-2d4a-4c3b-9e7f-1a2b3c4d5e01"}),  # a Claude Code session is its file's sessionId
+        (CLAUDE_FLAT_AGENT, {"5b0f8c1e-2d4a-4c3b-9e7f-1a2b3c4d5e03"}),  # … a subagent's file: its parent's
+        (CODEX_CHILD, {"019b8a10-0000-7000-8000-000000000001"}),  # a Codex subagent: its parent thread
+        (GEMINI_JSON, {"3f2a9c1d-0000-4000-8000-000000000001"}),
+        (OPENCODE, None),  # an OpenCode run is a top-level session: its own id
+        (FRAMEWORKS / "openai_agents_traces.jsonl", None),  # the Agents SDK's group_id
+        (FRAMEWORKS / "pydantic_ai_otlp.jsonl", None),  # GenAI gen_ai.conversation.id
+        (FRAMEWORKS / "pydantic_ai_openinference.jsonl", None),  # OpenInference session.id
+    ],
+)
+def test_every_source_that_knows_a_session_fills_it(path, sessions):
+    store = open_store(str(path))
+    try:
+        rows = [tuple(r) for r in store.conn.execute("SELECT id, session FROM runs")]
+    finally:
+        store.close()
+    assert rows and all(session for _, session in rows), rows
+    if sessions is not None:
+        assert {session for _, session in rows} == sessions
+    if path == OPENCODE:
+        assert all(run_id == session for run_id, session in rows)

@@ -331,8 +331,15 @@ class RunPager:
     def adjacent_failed_id(self, run_id: str, direction: int, hint: int | None = None) -> str | None:
         """The failed run next to `run_id` in this query's order (None: none, or run_id is not listed)."""
         position = self.position_of(run_id, hint)
-        row = self.adjacent_failed(position, direction) if position is not None else None
-        return self.id_at(row) if row is not None else None
+        while position is not None:
+            row = self.adjacent_failed(position, direction)
+            if row is None:
+                return None
+            found = self.id_at(row)
+            if found is not None:
+                return found
+            position = row  # a session's row (grouped by session): its runs are not listed, go on
+        return None
 
 
 __all__ = [
