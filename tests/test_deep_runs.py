@@ -91,6 +91,18 @@ def test_show_json_nests_a_10000_deep_run_completely(tmp_path):
     assert max(len(line) - len(line.lstrip(" ")) for line in out.splitlines()) <= 4 * display.MAX_NESTING + 2
 
 
+def test_show_markdown_of_a_10000_deep_run_is_bounded_and_parses(tmp_path):
+    from markdown_it import MarkdownIt
+
+    db = deep_store(tmp_path / "deep.db")
+    out = invoke("show", db, "deep2", "--format", "markdown")
+    outline = next(t for t in MarkdownIt("commonmark").parse(out) if t.type == "fence").content.splitlines()
+    assert len(outline) == DEPTH and outline[-1].endswith("◀ first failure")
+    assert f"↳ depth {DEPTH - 1:,}" in outline[-1]
+    assert max(len(line) for line in outline) < 6 * display.MAX_NESTING + 100
+    assert f"- **first failure:** step {DEPTH}, `s9999` (`s9999`)" in out
+
+
 def test_show_json_of_an_ordinary_run_is_what_a_recursive_encoder_writes():
     r = finalize_run(
         run("r", step("a"), step("b", "a"), step("c", "b"), step("d", "a"), step("e"), agent="x", status="failed")

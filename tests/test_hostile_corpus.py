@@ -117,6 +117,7 @@ def test_hostile_case(case, tmp_path, monkeypatch):
             cli("show", path, run_id)
             shown = cli.json("show", path, run_id)
             assert isinstance(shown, dict) and shown["id"] == run_id
+            _check_markdown(cli, path, run_id)
     if "stats" in commands:
         cli("stats", path)
         cli.json("stats", path)
@@ -126,6 +127,16 @@ def test_hostile_case(case, tmp_path, monkeypatch):
         a, b = ids[0], ids[min(1, len(ids) - 1)]
         cli.json("compare", path, a, b)
         cli("compare", path, a, b, "--text")
+
+
+def _check_markdown(cli: Cli, path: str, run_id: str) -> None:
+    """show --format markdown: no raw control character (checked by Cli), and nothing from the trace
+    read as a link, an image or HTML by a CommonMark parser."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").parse(cli("show", path, run_id, "--format", "markdown").stdout)
+    found = {t.type for t in tokens} | {c.type for t in tokens for c in t.children or ()}
+    assert not found & {"link_open", "image", "html_inline", "html_block"}, f"{cli.case['name']}: {run_id!r}"
 
 
 def _check_export(cli: Cli, path: str, ids: list[str], tmp_path: Path) -> None:

@@ -9,18 +9,16 @@ import functools
 import os
 import sys
 import warnings
-from dataclasses import fields
 from typing import Any
 
 import click
-import orjson
 
 from . import config as settings
-from . import display, sources
-from .analysis import first_failed_step
+from . import display, share, sources
 from .errors import TraceError
 from .loading import Opening, prepare
-from .model import ROLLED_UP_FIELDS, TOKEN_PARTS, Run, Step
+from .model import TOKEN_PARTS, Run
+from .run_json import dumps, step_dict
 from .store import SORT_KEYS, STARTED, RunFilter, Store
 from .store.stats import GROUPINGS
 
@@ -107,11 +105,15 @@ def estimating() -> bool:
     return click.get_current_context().meta.get(ESTIMATE, True)
 
 
-def store_options(fn):
-    fn = click.option("--format", "fmt", type=FormatChoice(), help="Skip detection: read PATH as this format.")(fn)
+def cache_options(fn):
     fn = click.option("--no-cache", is_flag=True, help="Do not read or write the import cache.")(fn)
     fn = no_estimate_option(fn)
     return fn
+
+
+def store_options(fn):
+    fn = click.option("--format", "fmt", type=FormatChoice(), help="Skip detection: read PATH as this format.")(fn)
+    return cache_options(fn)
 
 
 def load(path: str, fmt: str | None, no_cache: bool) -> Store:
@@ -136,10 +138,6 @@ def tell(opening: Opening) -> None:
         click.echo(f"tracetui: warning: {display.safe(opening.notice, single_line=True)}", err=True)
 
 
-def dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode()
-
-
 def run_summary(run: Run, models: list[str] | None = None) -> dict[str, Any]:
     return {
         "id": run.id,
@@ -158,23 +156,6 @@ def run_summary(run: Run, models: list[str] | None = None) -> dict[str, Any]:
         "models": models or [],
         "error": run.error,
     }
-
-
-_STEP_JSON_SKIP = {"children"}
-
-
-def step_dict(step: Step) -> dict[str, Any]:
-    """A step's own fields (`show --json` nests the children with tree_json, which never recurses)."""
-    return {f.name: getattr(step, f.name) for f in fields(Step) if f.name not in _STEP_JSON_SKIP}
-
-
-def run_dict(run: Run) -> dict[str, Any]:
-    out = {f.name: getattr(run, f.name) for f in fields(Run) if f.name != "steps"}
-    out["totals"] = {name: run.total(name) for name in ROLLED_UP_FIELDS}
-    out["totals"]["cost_estimated"] = run.cost_estimated
-    out["cost_estimated"] = run.cost_estimated
-    out["mismatches"] = {k: {"run": a, "steps": b} for k, (a, b) in run.mismatches.items()}
-    return out
 
 
 def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -296,30 +277,69 @@ def _list_sessions(store: Store, flt: RunFilter, sort: str, desc: bool, limit: i
     sessions_table(rows)
 
 
+OUTPUT_FORMATS = ("text", "json", "markdown")
+
+
+def _show_formats(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, str | None]:
+    """`show --format`: an output format (text, json, markdown), and, as for every other command, the
+    input format (any name `tracetui formats` lists); each at most once, in either order."""
+    outputs = [v for v in values if v in OUTPUT_FORMATS]
+    try:
+        inputs = [FormatChoice().convert(v, param, ctx) for v in values if v not in OUTPUT_FORMATS]
+    except click.BadParameter as exc:
+        raise click.BadParameter(
+            f"{exc.message.rstrip('.')}; or an output format: {', '.join(OUTPUT_FORMATS)}", ctx, param
+        ) from None
+    if len(outputs) > 1 or len(inputs) > 1:
+        raise click.BadParameter("give at most one output format and one input format", ctx, param)
+    return (outputs[0] if outputs else "text"), (inputs[0] if inputs else None)
+
+
 @main.command()
 @click.argument("path", type=TRACE_PATH)
 @click.argument("run_id")
-@click.option("--json", "as_json", is_flag=True, help="The run with its nested step tree and first_failed_step.")
-@store_options
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    metavar="text|json|markdown",
+    callback=_show_formats,
+    help="Output as text (the default), json or markdown. Any other name is the input format, as for the "
+    "other commands: --format NAME skips detection (both may be given).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--step", "step_id", metavar="STEP_ID", help="Only this step and the steps under it.")
+@click.option(
+    "--max-payload",
+    type=click.IntRange(min=0),
+    default=display.PAYLOAD_PREVIEW,
+    show_default=True,
+    help="Markdown: write at most this many characters of each input, output and error (0: all of them).",
+)
+@cache_options
 @handles_errors
-def show(path, run_id, as_json, fmt, no_cache):
-    """The step tree of one run, with statuses, durations, tokens, credits and branch badges."""
-    store = load(path, fmt, no_cache)
-    run = store.run_tree(run_id, payloads=as_json)
-    first = first_failed_step(run.steps)
-    if as_json:
-        from .tree_json import dumps_with_tree
+def show(path, run_id, formats, as_json, step_id, max_payload, no_cache):
+    """The step tree of one run, with statuses, durations, tokens, credits and branch badges.
 
-        out = run_dict(run)
-        out["models"] = store.models([run.id]).get(run.id, [])
-        out["steps"] = []
-        out["first_failed_step"] = None if first is None else step_dict(first)
-        roots = [s for s in run.steps if s.parent_id is None]
-        click.echo(dumps_with_tree(out, "steps", roots, step_dict, dumps))
+    \b
+    --format json       the run with its nested step tree and first_failed_step
+    --format markdown   to paste into an LLM or an issue: the run, its step tree with the first
+                        failure marked, every input, output and error in a fenced block
+    """
+    output, fmt = formats
+    if as_json:
+        if output not in ("text", "json"):
+            raise click.UsageError(f"--json and --format {output} disagree: give one of them")
+        output = "json"
+    store = load(path, fmt, no_cache)
+    if output != "text":
+        click.echo(share.document(store, run_id, step_id, fmt=output, max_payload=max_payload), nl=output == "json")
         return
     from .textout import run_tree_text
 
-    run_tree_text(run, first)
+    run, top = share.read(store, run_id, step_id, payloads=False)
+    first = share.first_failure(run, top)
+    run_tree_text(run, first, roots=None if top is None else [top])
 
 
 @main.command()

@@ -48,6 +48,11 @@ def safe(text: object, *, single_line: bool = False) -> str:
 CLIP = 80
 
 
+# Characters of a payload shown before it is cut: the viewer's preview, and what the Markdown of a run
+# writes of each payload unless told otherwise (`--max-payload`).
+PAYLOAD_PREVIEW = 4096
+
+
 def clip(text: object, limit: int = CLIP) -> str:
     """safe(), on one line, and cut in the middle to `limit` characters: both ends of an id stay
     readable ("run-2026-…-f3a9"), which is where ids differ."""

@@ -7,6 +7,7 @@ reads them back; the CLI and the viewer only ever see these.
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -374,3 +375,12 @@ def step_tree(steps: list[Step]) -> list[Step]:
         parent = by_id.get(s.parent_id) if s.parent_id else None
         (parent.children if parent is not None else roots).append(s)
     return roots
+
+
+def preorder(roots: list[Step]) -> Iterator[Step]:
+    """The steps under `roots` (linked by step_tree), roots included, in execution order; no recursion."""
+    stack = list(reversed(roots))
+    while stack:
+        step = stack.pop()
+        yield step
+        stack.extend(reversed(step.children))

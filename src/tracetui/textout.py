@@ -83,6 +83,9 @@ def sessions_table(rows: list[SessionRow]) -> None:
     console().print(table)
 
 
+FIRST_FAILURE_MARK = "  ◀ first failure"
+
+
 def step_segments(step: Step) -> list[tuple[str, str]]:
     """One step as (text, style) pieces: status, name, kind, badges, duration, subtree totals, flags, error."""
     kind = step.kind + (
@@ -111,22 +114,10 @@ def step_segments(step: Step) -> list[tuple[str, str]]:
     return out
 
 
-def run_tree_text(run: Run, first_failed: Step | None) -> None:
-    out = console()
-    out.print(present.run_header(run))
-    if run.error:
-        out.print(Text("error: " + display.safe(run.error, single_line=True), STYLE["error"]))
-    for event in run.events:
-        out.print(
-            Text(
-                "event: " + display.safe(event if isinstance(event, str) else _compact(event), single_line=True),
-                STYLE["flag"],
-            )
-        )
-    roots = [s for s in run.steps if s.parent_id is None]
-    if not roots:
-        out.print(Text("(no steps)", "dim"))
-
+def tree_lines(roots: list[Step], first_failed: Step | None) -> list[list[tuple[str, str]]]:
+    """The step tree under `roots`, one line of (text, style) pieces per step in execution order:
+    guides, step_segments, and "◀ first failure" on the first failed step. `tracetui show` prints it;
+    the Markdown of a run (run_markdown.py) puts it in its outline."""
     lines: list[list[tuple[str, str]]] = []
     # Iterative, not recursive: a run may nest thousands of steps deep. Below display.MAX_NESTING
     # levels the guides stop growing and each row says its depth instead.
@@ -139,20 +130,43 @@ def run_tree_text(run: Run, first_failed: Step | None) -> None:
             line.append((display.depth_note(depth), "dim"))
         line += step_segments(step)
         if first_failed is not None and step.id == first_failed.id:
-            line.append(("  ◀ first failure", STYLE["failure"]))
+            line.append((FIRST_FAILURE_MARK, STYLE["failure"]))
         lines.append(line)
         inner = prefix if capped else prefix + ("   " if last else "│  ")
         kids = step.children
         stack.extend((kid, inner, i == len(kids) - 1, depth + 1) for i, kid in reversed(list(enumerate(kids))))
+    return lines
+
+
+def run_tree_text(run: Run, first_failed: Step | None, roots: list[Step] | None = None) -> None:
+    """The run's header and step tree; with `roots` (one step, say) only the tree under them, and
+    no run totals after it."""
+    out = console()
+    out.print(present.run_header(run))
+    if run.error:
+        out.print(Text("error: " + display.safe(run.error, single_line=True), STYLE["error"]))
+    for event in run.events:
+        out.print(
+            Text(
+                "event: " + display.safe(event if isinstance(event, str) else _compact(event), single_line=True),
+                STYLE["flag"],
+            )
+        )
+    whole = roots is None
+    roots = [s for s in run.steps if s.parent_id is None] if roots is None else roots
+    if not roots:
+        out.print(Text("(no steps)", "dim"))
+    lines = tree_lines(roots, first_failed)
     if lines:
         # One write for the whole tree, styled only for a terminal: Rich takes seconds on 50k lines.
         if out.is_terminal:
             out.print(Text("\n").join(Text.assemble(*line) for line in lines))
         else:
             out.file.write("\n".join("".join(text for text, _ in line) for line in lines) + "\n")
-    out.print(Text.assemble("totals: ", present.step_counts(run), "  ", present.run_totals(run)))
-    for name, (reported, summed) in run.mismatches.items():
-        out.print(present.mismatch_text(name, reported, summed))
+    if whole:
+        out.print(Text.assemble("totals: ", present.step_counts(run), "  ", present.run_totals(run)))
+        for name, (reported, summed) in run.mismatches.items():
+            out.print(present.mismatch_text(name, reported, summed))
     if first_failed is not None:
         out.print(
             Text(

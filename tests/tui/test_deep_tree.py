@@ -111,8 +111,8 @@ def nested(depth: int) -> object:
 def test_a_payload_nested_past_orjsons_limits_is_laid_out_without_recursion():
     import json
 
+    from tracetui.payload import make_payload
     from tracetui.tui.widgets.pair_detail import readable
-    from tracetui.tui.widgets.payload import make_payload
 
     for depth in (300, 5000, 100_000):
         payload = make_payload(nested(depth))

@@ -323,6 +323,17 @@ class Store:
         step_tree(run.steps)
         return run
 
+    def subtree(self, run_id: str, step_id: str, *, payloads: bool = True) -> Step:
+        """A step with every step below it linked into its children (payload columns unless told not)."""
+        top = self.get_step(run_id, step_id)
+        cols = "*" if payloads else ", ".join(STEP_TREE_COLUMNS)
+        rows = self.conn.execute(
+            f"SELECT {cols} FROM steps WHERE run_id = ? AND ord > ? AND ord < ? ORDER BY ord",
+            (run_id, top.ord, top.ord + top.size),
+        )
+        step_tree([top, *(self._step(r) for r in rows)])
+        return top
+
     def _step(self, row: sqlite3.Row) -> Step:
         values = _decode(row, {"flags": list, "events": list, "extra": dict})
         values["cost_estimated"] = bool(values.get("cost_estimated"))  # stored 0/1, NULL in older stores

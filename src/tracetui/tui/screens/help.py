@@ -31,6 +31,7 @@ SECTIONS = (
             "tracetui.tui.screens.run",
             "tracetui.tui.widgets.detail",
             "tracetui.tui.screens.text_view",
+            "tracetui.tui.screens.export",
         ),
     ),
     ("Compare", ("tracetui.tui.widgets.pair_list", "tracetui.tui.screens.compare")),

@@ -4,6 +4,7 @@ failed, in the run list's order."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 
@@ -15,15 +16,17 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static, Tree
 
-from ... import display, present
+from ... import display, present, share
 from ...errors import TraceError
 from ...model import Run, Step
 from ...store import Store
+from .. import clipboard
 from ..messages import JumpToFailedRun, OpenRun, StepTreeExpanding, StepTreeLoadFailed, StepTreeReady
 from ..plain import notify_plain
-from ..widgets.detail import DetailPane
+from ..widgets.detail import SECTION_TITLES, DetailPane
 from ..widgets.live_marker import LiveMarker
 from ..widgets.step_tree import StepTree
+from .export import ExportScreen
 
 NARROW = 120  # below this many columns the detail pane goes under the tree
 # Keys that share a row in the README's keys table (and would share one in the footer).
@@ -144,6 +147,31 @@ class RunScreen(Screen):
             show=False,
             id="tracetui.run.focus_previous",
             group=PANE_KEYS,
+        ),
+        Binding(
+            "y",
+            "copy",
+            "Copy",
+            show=False,
+            id="tracetui.run.copy",
+            tooltip="Copy what is focused: in the tree the step id; in the detail the section at the top "
+            "(its title focused with Tab), else the error",
+        ),
+        Binding(
+            "Y",
+            "copy_markdown",
+            "Copy as Markdown",
+            show=False,
+            id="tracetui.run.copy_markdown",
+            tooltip="Copy the step and the steps under it (on the top row: the run) as Markdown",
+        ),
+        Binding(
+            "x",
+            "export",
+            "Export",
+            show=False,
+            id="tracetui.run.export",
+            tooltip="Export the run, or the step under the cursor and its steps, to a Markdown or JSON file",
         ),
     ]
 
@@ -351,3 +379,78 @@ class RunScreen(Screen):
 
     def action_pager(self) -> None:
         self.detail.open_pager()
+
+    # -- copy and export ------------------------------------------------------------------------
+    def _subject(self) -> tuple[str | None, str]:
+        """The step under the cursor (None: the run, on the top row) and how to name it."""
+        step = self.step_tree.step_at_cursor()
+        if step is None:
+            return None, f"the run {display.clip(self.run_id, 40)}"
+        name = f"step {display.clip(step.name or step.id, 40)}"
+        below = step.size - 1
+        return step.id, name + (f" and the {below:,} step{'s' if below != 1 else ''} under it" if below else "")
+
+    def action_copy(self) -> None:
+        if self.run is None:
+            return
+        detail, focused = self.detail, self.focused
+        step = self.step_tree.step_at_cursor()
+        of = f"step {display.clip(step.name or step.id, 40)}" if step is not None else "the run"
+        if focused is not None and (focused is detail or detail in focused.ancestors):
+            name = detail.section_at(focused)
+            if name is not None:
+                payload = detail.payload(name)
+                if payload is None:
+                    notify_plain(self, "Still reading this step; try again in a moment.", severity="warning")
+                else:
+                    clipboard.copy(self.app, payload.text, f"the {SECTION_TITLES[name].lower()} of {of}")
+                return
+        if step is None:
+            clipboard.copy(self.app, display.safe(self.run_id), "the run id")
+        else:
+            clipboard.copy(self.app, display.safe(step.id), f"the id of {of}")
+
+    def action_copy_markdown(self) -> None:
+        if self.run is not None:
+            step_id, subject = self._subject()
+            self._copy_markdown(step_id, subject)
+
+    @work(thread=True, exclusive=True, group="copy-markdown", exit_on_error=False)
+    def _copy_markdown(self, step_id: str | None, subject: str) -> None:
+        try:
+            text = self._document(step_id, "markdown")
+        except (sqlite3.Error, TraceError) as exc:
+            notify_plain(self.app, f"Cannot copy {subject}: {exc}", severity="error")
+            return
+        self.app.call_from_thread(clipboard.copy, self.app, text, f"{subject} as Markdown")
+
+    def _document(self, step_id: str | None, fmt: str) -> str:
+        store = self.connect()
+        try:
+            return share.document(store, self.run_id, step_id, fmt=fmt)
+        finally:
+            store.close()
+
+    def action_export(self) -> None:
+        if self.run is None:
+            return
+        step_id, subject = self._subject()
+        stem = share.file_stem(self.run_id, step_id)
+
+        def chosen(fmt: str | None) -> None:
+            if fmt is not None:
+                self._export(step_id, subject, stem, fmt)
+
+        self.app.push_screen(ExportScreen(subject, stem), chosen)
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def _export(self, step_id: str | None, subject: str, stem: str, fmt: str) -> None:
+        try:
+            text = self._document(step_id, fmt)
+            path = share.new_file(os.getcwd(), stem, share.FORMATS[fmt], text)
+        except (OSError, sqlite3.Error, TraceError) as exc:
+            notify_plain(self.app, f"Cannot export {subject}: {exc}", title="Export", severity="error")
+            return
+        size = display.size_text(os.path.getsize(path))
+        shown = os.path.join(".", os.path.basename(path))
+        notify_plain(self.app, f"Exported {subject} as {share.LABELS[fmt]} to {shown} ({size}).", title="Export")

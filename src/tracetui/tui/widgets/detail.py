@@ -16,16 +16,19 @@ from rich.text import Text
 from textual import work
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
+from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 from textual.worker import get_current_worker
 
 from ... import display, present
 from ...model import TOKEN_PARTS, TOTAL_FIELDS, Run, Step
+from ...payload import Payload, make_payload
 from ...present import PSEUDO_MARK, STYLE, VERDICT_STYLE
 from ...present import safe_text as _t
 from ...store import Store
 from ..plain import notify_plain, plain_title
-from .payload import NoPager, Payload, make_payload, open_in_pager
+from .payload import NoPager, open_in_pager
 
 TOOL_CALL_LIMIT = 200
 SECTIONS = ("error", "input", "output", "events", "extra")
@@ -330,6 +333,29 @@ class DetailPane(VerticalScroll):
         section.display = True
         if name == "error":
             section.collapsed = False
+
+    def section_at(self, focused: Widget | None) -> str | None:
+        """The section `y` copies: the one whose title has the focus, else the one at the top of the
+        view; when the summary is there, the error if there is one (None: copy the id)."""
+        node: DOMNode | None = focused
+        while node is not None and node is not self:
+            if isinstance(node, Collapsible) and node.id and node.id.startswith("detail-"):
+                return node.id.removeprefix("detail-")
+            node = node.parent
+        shown = [name for name in SECTIONS if self.query_one(f"#detail-{name}").display]
+        above = [name for name in shown if self.query_one(f"#detail-{name}").virtual_region.y <= self.scroll_y]
+        if above:
+            return above[-1]
+        return "error" if "error" in shown else None
+
+    def payload(self, name: str) -> Payload | None:
+        """A section's payload in full; None while it is still being read (an error is known at once)."""
+        if self.details is not None:
+            return self.details.payloads.get(name)
+        if name == "error":
+            subject = self.step if self.step is not None else self.run
+            return make_payload(subject.error) if subject is not None else None
+        return None
 
     def full_text(self) -> str:
         """Everything about the subject, in full, as plain text for the pager."""
