@@ -123,6 +123,8 @@ def test_the_cli_shows_times_as_the_config_says_and_tells_a_bad_file_once(tmp_pa
         assert "2026-11-01 14:30:00" in CliRunner().invoke(main, ["list", db, "--by", "session"]).stdout
         data = json.loads(CliRunner().invoke(main, ["list", db, "--json"]).stdout)
         assert data[0]["started_at"] == "2026-11-01T09:00:00.000Z"  # JSON stays as stored
+        markdown = CliRunner().invoke(main, ["show", db, "r1", "--format", "markdown"]).stdout
+        assert "2026-11-01 09:00:00 UTC" in markdown  # a document to share says UTC, whatever the clock
         display.use_local_time(False)
         bad = write(tmp_path / "bad.toml", 'times = "local"\nsort = 1\n')
         result = CliRunner().invoke(main, ["--config", bad, "list", db])

@@ -231,12 +231,13 @@ def zone_label() -> str:
     return "local" if _clock["local"] else "UTC"
 
 
-def when(iso_text: str | None, *, precise: bool = False) -> str:
+def when(iso_text: str | None, *, precise: bool = False, utc: bool = False) -> str:
     """A stored timestamp as the CLI and viewer show it: 'YYYY-MM-DD HH:MM:SS', in UTC or local time;
-    `precise` adds the milliseconds and the zone ('2026-11-01 09:00:00.000 UTC')."""
+    `precise` adds the milliseconds and the zone ('2026-11-01 09:00:00.000 UTC'); `utc` whatever the
+    clock (a document made to be shared, such as the Markdown of a run)."""
     if not iso_text:
         return "-"
-    if _clock["local"]:
+    if _clock["local"] and not utc:
         from datetime import datetime
 
         try:
