@@ -1,7 +1,8 @@
 """`tracetui serve`: spans/s stored with nothing lost, export→visible latency in the viewer, memory over time.
 
-    python benchmarks/bench_serve.py sdk [SPANS]          the real SDK (BatchSpanProcessor + OTLPSpanExporter)
-                                                         exporting as fast as it can to `serve --headless`
+    python benchmarks/bench_serve.py sdk [SPANS] [PROCS]  the real SDK (BatchSpanProcessor + OTLPSpanExporter) in
+                                                         PROCS processes (1), exporting as fast as they can to
+                                                         `serve --headless`
     python benchmarks/bench_serve.py replay [SPANS]       the receiver's own ceiling: export bodies encoded by the
                                                          SDK beforehand, posted by 4 client threads
     python benchmarks/bench_serve.py latency [SECONDS]    export→visible in the viewer (headless, run_test) while
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import resource
 import signal
 import sqlite3
 import statistics
@@ -45,6 +47,7 @@ def start_server(db: str) -> tuple[subprocess.Popen, str]:
         found = re.search(r"on (http://\S+) ", line)
         if found:
             threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # drain the log
+            settle(process.pid)
             return process, found.group(1)
         if not line:
             raise SystemExit("the server did not start")
@@ -53,6 +56,44 @@ def start_server(db: str) -> tuple[subprocess.Popen, str]:
 def stop_server(process: subprocess.Popen) -> None:
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)
+
+
+def settle(pid: int) -> None:
+    """Wait until the server's worker processes have started (their imports are not the spans' cost)."""
+    last = -1.0
+    for _ in range(60):
+        now = sum(cpu_seconds(pid))
+        if now - last < 0.02:
+            return
+        last = now
+        time.sleep(0.5)
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time (user + system) used so far by the process, and by its children (the decoding workers)."""
+    times = []
+    for p in [pid, *children(pid)]:
+        with open(f"/proc/{p}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        times.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return times[0], sum(times[1:])
+
+
+def cpu_used(pid: int, before: tuple[float, float]) -> tuple[float, float]:
+    now = cpu_seconds(pid)
+    return now[0] - before[0], now[1] - before[1]
+
+
+def cpu_text(cpu: tuple[float, float], spans: int) -> str:
+    main, workers = (c / spans * 1e6 for c in cpu)
+    return (
+        f"{main + workers:.0f} µs a span ({main:.0f} in the receiver's process, {workers:.0f} in its workers):"
+        f" at most {min(1e6 / main, 2e6 / (main + workers)):,.0f} spans/s on 2 idle cores"
+    )
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def count(db: str, sql: str = "SELECT count(*) FROM received_spans") -> int:
@@ -99,26 +140,58 @@ def provider(exporter, *, queue: int):
 # -- the real SDK, as fast as it can -----------------------------------------------------------------
 
 
-def bench_sdk(spans: int) -> None:
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+SDK_PRODUCER = r"""
+import sys, time
+sys.path.insert(0, sys.argv[3])
+from bench_serve import SPANS_PER_TRACE, make_trace, provider
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace.export import SpanExportResult
 
+class Counted(OTLPSpanExporter):
+    acknowledged = 0
+
+    def export(self, spans):
+        result = super().export(spans)
+        if result is SpanExportResult.SUCCESS:
+            Counted.acknowledged += len(spans)
+        return result
+
+spans = int(sys.argv[2])
+tp = provider(Counted(endpoint=sys.argv[1] + "/v1/traces"), queue=spans)  # a queue that never drops
+tracer = tp.get_tracer("bench")
+for n in range(spans // SPANS_PER_TRACE):
+    make_trace(tracer, n)
+tp.force_flush()  # exports every span and waits for the answers (shutdown alone gives up after 30 s)
+tp.shutdown()
+print(Counted.acknowledged)
+"""
+
+
+def bench_sdk(spans: int, producers: int) -> None:
+    """`producers` processes, each making its share of the spans with the real SDK and exporting them
+    with its BatchSpanProcessor and OTLPSpanExporter as fast as they go."""
     os.makedirs(OUT, exist_ok=True)
     db = os.path.join(OUT, "serve-sdk.db")
     process, url = start_server(db)
-    traces = spans // SPANS_PER_TRACE
-    tp = provider(OTLPSpanExporter(endpoint=f"{url}/v1/traces"), queue=spans)  # a queue that never drops
-    tracer = tp.get_tracer("bench")
+    share = spans // producers // SPANS_PER_TRACE * SPANS_PER_TRACE
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before = cpu_seconds(process.pid)
     began = time.perf_counter()
-    for n in range(traces):
-        make_trace(tracer, n)
-    made = time.perf_counter() - began
-    tp.shutdown()  # exports the rest and waits for every answer
+    command = [sys.executable, "-c", SDK_PRODUCER, url, str(share), HERE]
+    running = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(producers)]
+    acknowledged = sum(int(p.communicate()[0]) for p in running)
     took = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = cpu_used(process.pid, server_before)
     stored = count(db)
+    during = load()
     stop_server(process)
-    print(f"SDK: {traces * SPANS_PER_TRACE:,} spans made in {made:.2f} s, all exported and stored in {took:.2f} s")
-    print(f"  {stored:,} spans stored ({traces * SPANS_PER_TRACE - stored:,} lost): {stored / took:,.0f} spans/s")
+    made = share * producers
+    sdk_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    print(f"SDK, {producers} producer process(es): {made:,} spans made, exported and stored in {took:.2f} s ({during})")
+    print(f"  {acknowledged:,} acknowledged (200) by the receiver, {stored:,} stored: {stored / took:,.0f} spans/s")
     print(f"  runs: {count(db, 'SELECT count(*) FROM runs'):,}")
+    print(f"  CPU: the SDK processes {sdk_cpu / made * 1e6:.0f} µs a span; the receiver {cpu_text(cpu, stored)}")
 
 
 # -- the receiver's ceiling: bodies encoded beforehand -----------------------------------------------
@@ -182,12 +255,16 @@ def bench_replay(spans: int) -> None:
     db = os.path.join(OUT, "serve-replay.db")
     bodies = encoded_bodies(spans)
     process, url = start_server(db)
+    before = cpu_seconds(process.pid)
     took = replay(url, bodies)
+    cpu = cpu_used(process.pid, before)
     stored = count(db)
+    during = load()
     stop_server(process)
     sent = spans // SPANS_PER_TRACE * SPANS_PER_TRACE
-    print(f"replay: {len(bodies)} requests, {sent:,} spans posted and acknowledged in {took:.2f} s")
+    print(f"replay: {len(bodies)} requests, {sent:,} spans posted and acknowledged in {took:.2f} s ({during})")
     print(f"  {stored:,} stored ({sent - stored:,} lost): {stored / took:,.0f} spans/s")
+    print(f"  the receiver's CPU: {cpu_text(cpu, stored)}")
 
 
 # -- memory over time --------------------------------------------------------------------------------
@@ -199,6 +276,14 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            out.extend(int(c) for c in f.read().split())
+    return out
 
 
 def bench_memory(seconds: float) -> None:
@@ -225,13 +310,15 @@ def bench_memory(seconds: float) -> None:
             fresh.append(req.SerializeToString())
         replay(url, fresh, clients=2)
         sent += 5100
-        samples.append((time.monotonic() - began, rss_mb(process.pid), sent))
+        workers = sum(rss_mb(c) for c in children(process.pid))
+        samples.append((time.monotonic() - began, rss_mb(process.pid), workers, sent))
     stored = count(db)
+    during = load()
     stop_server(process)
-    print(f"memory: {sent:,} spans in {seconds:.0f} s; {stored:,} stored ({sent - stored:,} lost)")
-    step = max(1, len(samples) // 10)
-    for t, rss, n in samples[::step] + samples[-1:]:
-        print(f"  {t:6.0f} s  {n:>10,} spans  RSS {rss:6.1f} MB")
+    print(f"memory: {sent:,} spans in {seconds:.0f} s; {stored:,} stored ({sent - stored:,} lost) ({during})")
+    step = max(1, len(samples) // 20)
+    for t, rss, workers, n in samples[::step] + samples[-1:]:
+        print(f"  {t:6.0f} s  {n:>10,} spans  RSS {rss:6.1f} MB, its worker processes {workers:6.1f} MB")
 
 
 # -- export→visible in the viewer ---------------------------------------------------------------------
@@ -317,7 +404,7 @@ if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "sdk"
     arg = float(sys.argv[2]) if len(sys.argv) > 2 else None
     if what == "sdk":
-        bench_sdk(int(arg or 100_000))
+        bench_sdk(int(arg or 100_000), int(sys.argv[3]) if len(sys.argv) > 3 else 1)
     elif what == "replay":
         bench_replay(int(arg or 200_000))
     elif what == "latency":

@@ -55,6 +55,66 @@ AGENT_TRACES_COLUMNS = (
 )
 
 
+# Three turns of an agent server: tool calls that fail, a tool_calls value that is not JSON, an
+# error run, epoch and ISO times, a run without duration_ms. The SQLite and PostgreSQL tests share them.
+AGENT_TRACES_ROWS = [
+    {
+        "id": "tr-1",
+        "session_id": "s1",
+        "agent_id": "researcher",
+        "workspace_id": "ws",
+        "started_at": "2026-02-27T10:00:00Z",
+        "finished_at": "2026-02-27T10:00:02.3Z",
+        "duration_ms": 2300,
+        "prompt_tokens": 1842,
+        "completion_tokens": 512,
+        "total_tokens": 2354,
+        "tool_calls": [
+            {"toolName": "web_search", "durationMs": 620, "error": None, "timestamp": 1772186400100},
+            {"toolName": "file_read", "durationMs": 18, "error": "ENOENT [/tool_call]", "timestamp": 1772186400720},
+        ],
+        "circuit_breaker_events": [],
+        "final_status": "completed",
+        "error_message": None,
+    },
+    {
+        "id": "tr-2",
+        "session_id": "s1",
+        "agent_id": "writer",
+        "workspace_id": "ws",
+        "started_at": 1772186500,
+        "finished_at": None,
+        "duration_ms": 30000,
+        "prompt_tokens": 10,
+        "completion_tokens": 0,
+        "total_tokens": None,
+        "tool_calls": "not json",
+        "circuit_breaker_events": [{"provider": "openai", "to_state": "open"}],
+        "final_status": "timeout",
+        "error_message": None,
+    },
+    {
+        "id": "tr-3",
+        "session_id": "s2",
+        "agent_id": "writer",
+        "workspace_id": "ws",
+        "started_at": "2026-02-27T11:00:00Z",
+        "finished_at": "2026-02-27T11:00:01Z",
+        "duration_ms": None,
+        "prompt_tokens": 100,
+        "completion_tokens": 20,
+        "total_tokens": 120,
+        "tool_calls": [
+            {"toolName": "send_mail", "durationMs": 5, "error": {"code": 500}, "timestamp": 1772190000000},
+            "odd",
+        ],
+        "circuit_breaker_events": None,
+        "final_status": "error",
+        "error_message": "provider down",
+    },
+]
+
+
 def write_agent_traces(path, rows: list[dict], columns: str = AGENT_TRACES_COLUMNS) -> str:
     """An agent server's agent_traces table; dict/list values are stored as JSON text."""
     import json

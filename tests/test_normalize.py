@@ -78,3 +78,32 @@ def test_number_rejects_non_numbers():
     assert normalize.number("abc") is None
     assert normalize.number(float("nan")) is None
     assert normalize.number(True) is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        0,
+        1.0000005,  # rounds half to even at the microsecond, as datetime does
+        1.0000015,
+        999.9999996,  # rounds up into the next second
+        1_700_000_000.9999996,
+        1_700_000_000_999_999_500,  # nanoseconds that round up into the next second
+        1_700_000_000_123_456_789,
+        99_999_999_999.9999,
+        253_402_300_799.9999996,  # the last microsecond datetime can hold rounds past it
+        253_402_300_800,  # past the year 9999
+    ],
+)
+def test_an_epoch_number_reads_as_datetime_reads_it(raw):
+    from datetime import UTC, datetime
+
+    expected = None
+    for scale in (1, 1e3, 1e6, 1e9):
+        if raw / scale < 1e11:
+            try:
+                expected = normalize.iso(datetime.fromtimestamp(raw / scale, tz=UTC))
+            except (OverflowError, OSError, ValueError):
+                expected = None
+            break
+    assert normalize.timestamp(raw) == expected

@@ -15,11 +15,12 @@ import click
 
 from . import config as settings
 from . import display, share, sources
-from .errors import TraceError
-from .loading import Opening, prepare
+from .errors import TraceError, Unavailable
+from .loading import DatabaseOptions, SourceOpening, prepare
 from .model import TOKEN_PARTS, Run
 from .run_json import dumps, step_dict
-from .store import SORT_KEYS, STARTED, RunFilter, Store
+from .store import SORT_KEYS, STARTED, RunFilter
+from .store.protocol import TraceStore
 from .store.stats import GROUPINGS
 
 # The core checks the input itself, so every problem gets the same one-line message and exit 2.
@@ -105,9 +106,55 @@ def estimating() -> bool:
     return click.get_current_context().meta.get(ESTIMATE, True)
 
 
+DATABASE = "tracetui.database"
+
+
+def _database_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None:
+        ctx.meta.setdefault(DATABASE, {})[param.name] = value
+
+
+def database_options() -> DatabaseOptions:
+    """What --schema, --table and --statement-timeout said (they apply to PostgreSQL inputs)."""
+    given = click.get_current_context().meta.get(DATABASE, {})
+    timeout = given.get("statement_timeout")
+    return DatabaseOptions(
+        schema=given.get("schema"),
+        table=given.get("table"),
+        timeout_ms=None if timeout is None else round(timeout * 1000),
+    )
+
+
+def database_option_decorators(fn):
+    fn = click.option(
+        "--statement-timeout",
+        type=click.FloatRange(min=0.001),
+        metavar="SECONDS",
+        expose_value=False,
+        callback=_database_option,
+        help="PostgreSQL: give up on any one query after this long (default 10).",
+    )(fn)
+    fn = click.option(
+        "--table",
+        metavar="NAME",
+        expose_value=False,
+        callback=_database_option,
+        help="PostgreSQL: the table to read, when the database holds traces in more than one.",
+    )(fn)
+    fn = click.option(
+        "--schema",
+        metavar="NAME",
+        expose_value=False,
+        callback=_database_option,
+        help="PostgreSQL: the schema to read, when the database holds traces in more than one.",
+    )(fn)
+    return fn
+
+
 def cache_options(fn):
     fn = click.option("--no-cache", is_flag=True, help="Do not read or write the import cache.")(fn)
     fn = no_estimate_option(fn)
+    fn = database_option_decorators(fn)
     return fn
 
 
@@ -116,23 +163,39 @@ def store_options(fn):
     return cache_options(fn)
 
 
-def load(path: str, fmt: str | None, no_cache: bool) -> Store:
+def open_source(path: str, fmt: str | None, no_cache: bool) -> SourceOpening:
+    return prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating(), database=database_options())
+
+
+def load(path: str, fmt: str | None, no_cache: bool) -> TraceStore:
     configured()
-    opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
+    opening = open_source(path, fmt, no_cache)
     opening.run_import()
     tell(opening)
     store = opening.connect()
-    problems = store.problem_count()
+    where = display.safe(opening.label, single_line=True)  # a database by its label: never its password
+    try:
+        problems = store.problem_count()
+    except Unavailable as exc:
+        if exc.lost:
+            raise
+        # Counting is a scan of the table: on a huge one it may run out of time, and the command
+        # the user asked for can still be answered.
+        click.echo(
+            f"tracetui: warning: {where}: problems not counted ({display.safe(exc.problem, single_line=True)})",
+            err=True,
+        )
+        return store
     if problems:
         shown = store.problems(limit=20)
         for problem in shown:
-            click.echo(f"tracetui: warning: {path}: {display.safe(str(problem), single_line=True)}", err=True)
+            click.echo(f"tracetui: warning: {where}: {display.safe(str(problem), single_line=True)}", err=True)
         if problems > len(shown):
-            click.echo(f"tracetui: warning: {path}: … and {problems - len(shown)} more problems", err=True)
+            click.echo(f"tracetui: warning: {where}: … and {problems - len(shown)} more problems", err=True)
     return store
 
 
-def tell(opening: Opening) -> None:
+def tell(opening: SourceOpening) -> None:
     """Where the store went, when the user should know (a cache that could not be used)."""
     if opening.notice:
         click.echo(f"tracetui: warning: {display.safe(opening.notice, single_line=True)}", err=True)
@@ -264,7 +327,12 @@ def list_cmd(path, status, agent, search, sort, desc, limit, by, as_json, fmt, n
     runs_table(runs)
 
 
-def _list_sessions(store: Store, flt: RunFilter, sort: str, desc: bool, limit: int | None, as_json: bool) -> None:
+def _list_sessions(store: TraceStore, flt: RunFilter, sort: str, desc: bool, limit: int | None, as_json: bool) -> None:
+    from .store.protocol import SessionStore
+
+    if not isinstance(store, SessionStore):
+        fail(f"{store.label}: --by session is not available for this kind of store yet")
+        return
     rows = store.sessions(flt, sort=sort, desc=desc, limit=limit)
     if as_json:
         click.echo(dumps([row.as_dict() for row in rows]))
@@ -378,22 +446,71 @@ def stats(path, by, as_json, fmt, no_cache):
 
 @main.command("import")
 @click.argument("src", type=TRACE_PATH)
-@click.option("-o", "--output", required=True, type=click.Path(), help="The store file to write (must not exist).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(),
+    help="The store file to write (must not exist), or a PostgreSQL database (postgresql://…) to publish into.",
+)
 @click.option("--format", "fmt", type=FormatChoice(), help="Skip detection: read SRC as this format.")
+@click.option(
+    "--schema",
+    metavar="NAME",
+    help="PostgreSQL output: the schema of tracetui's tables (default tracetui; created if missing).",
+)
 @no_estimate_option
 @handles_errors
-def import_cmd(src, output, fmt):
-    """Write SRC into a tracetui SQLite store file."""
+def import_cmd(src, output, fmt, schema):
+    """Write SRC into a tracetui SQLite store file, or publish it into a PostgreSQL database.
+
+    \b
+    tracetui import runs.jsonl -o runs.db
+    tracetui import runs.jsonl -o postgresql://me@db.example/traces
+
+    Into PostgreSQL, the runs go into tracetui's tables (schema `tracetui`), in one transaction
+    and with COPY. A run replaces the run with the same id; importing the same file again also
+    removes its runs that are no longer in it, so nothing is ever duplicated.
+    """
+    from . import postgres
+
+    if postgres.is_target(output):
+        _publish(src, output, fmt, schema)
+        return
+    if schema is not None:
+        fail("--schema is for a PostgreSQL output (-o postgresql://…)")
     if os.path.exists(output):
         fail(f"{output}: already exists; choose a new file")
     opening = prepare(src, fmt=fmt, output=output, estimate=estimating())
     count = opening.run_import()
-    for problem in opening.problems[:20]:
-        click.echo(f"tracetui: warning: {src}: {display.safe(str(problem), single_line=True)}", err=True)
-    if len(opening.problems) > 20:
-        click.echo(f"tracetui: warning: {src}: … and {len(opening.problems) - 20} more problems", err=True)
+    _import_warnings(src, opening.problems)
     click.echo(
         f"imported {count} run{'' if count == 1 else 's'} from {display.safe(src)} ({opening.format}) into {display.safe(output)}"
+    )
+
+
+def _import_warnings(src: str, problems: list) -> None:
+    for problem in problems[:20]:
+        click.echo(f"tracetui: warning: {src}: {display.safe(str(problem), single_line=True)}", err=True)
+    if len(problems) > 20:
+        click.echo(f"tracetui: warning: {src}: … and {len(problems) - 20} more problems", err=True)
+
+
+def _publish(src: str, output: str, fmt: str | None, schema: str | None) -> None:
+    """Import into a private temporary store (the usual import, workers and all), then COPY it over."""
+    from .loading import prepare_file, temporary_store
+    from .postgres.writer import DEFAULT_SCHEMA, publish
+
+    staging = temporary_store()
+    opening = prepare_file(src, fmt=fmt, output=staging, estimate=estimating())
+    opening.run_import()
+    published = publish(staging, output, source=src, schema=schema or DEFAULT_SCHEMA)
+    _import_warnings(src, opening.problems)
+    n, replaced = published.runs, published.replaced
+    note = f" (replacing {replaced} run{'' if replaced == 1 else 's'} already there)" if replaced else ""
+    click.echo(
+        f"imported {n} run{'' if n == 1 else 's'} from {display.safe(src)} ({opening.format})"
+        f" into {display.safe(published.where)}{note}"
     )
 
 
@@ -482,12 +599,12 @@ def _on_terminal() -> bool:
 
 def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cache) -> None:
     """The compare screen in the viewer; unknown runs still exit 1 before it starts."""
-    openings: list[Opening] = []
+    openings: list[SourceOpening] = []
     for source, source_fmt, run_id in ((path, fmt, run_a), (with_path or path, with_fmt if with_path else fmt, run_b)):
         if openings and not with_path:
             opening = openings[0]
         else:
-            opening = prepare(source, fmt=source_fmt, use_cache=not no_cache, estimate=estimating())
+            opening = open_source(source, source_fmt, no_cache)
             opening.run_import()
             tell(opening)
         store = opening.connect()
@@ -526,8 +643,25 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
     at once and shows runs as they are read. Bad input exits 2 and an unknown --run exits 1 before
     the viewer starts (for a file still being imported, an unknown --run is reported in the viewer).
     """
-    opening = prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating())
-    if opening.ready:
+    later = False
+    try:
+        opening = open_source(path, fmt, no_cache)
+    except Unavailable:
+        # A database that cannot be reached now: the viewer says why on its error screen, and `r`
+        # (or its reconnecting) tries again; the other commands say it in one line and exit 2.
+        from .postgres.opening import LaterOpening
+
+        options = database_options()
+        opening = LaterOpening(
+            path,
+            fmt=fmt,
+            schema=options.schema,
+            table=options.table,
+            timeout_ms=options.timeout_ms,
+            estimate=estimating(),
+        )
+        later = True  # an unknown --run is then reported in the viewer, as during an import
+    if opening.ready and not later:
         store = opening.connect()  # an unreadable store fails here, not inside the viewer
         try:
             if run_id is not None:

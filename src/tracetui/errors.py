@@ -18,3 +18,16 @@ class NotFound(TraceError):
     """A run or step id that is not in the store."""
 
     exit_code = 1
+
+
+class Unavailable(TraceError):
+    """A database that cannot be asked right now: the server is down or refused us, the connection
+    dropped, or a statement took longer than the timeout. Exit 2 like unusable input; the viewer
+    says what it was doing and offers to try again (`lost`: the connection is gone, so reconnecting
+    may help; otherwise the same question would fail the same way)."""
+
+    def __init__(self, label: str, problem: str, *, lost: bool = False):
+        super().__init__(f"{label}: {problem}")
+        self.label = label
+        self.problem = problem
+        self.lost = lost

@@ -21,13 +21,52 @@ import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from . import parallel, sources, sqlite_uri
+from . import parallel, postgres, sources, sqlite_uri
 from .errors import UnusableInput
 from .model import Problem, finalize_run, tree_problems
 from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
+from .store.protocol import TraceStore
 
 Progress = Callable[[int, int, int], None]  # (bytes read, total bytes, runs stored)
+
+
+@dataclass(frozen=True)
+class DatabaseOptions:
+    """How to read a PostgreSQL target: the schema and table to choose (when detection finds more
+    than one), and the statement timeout in milliseconds (None: postgres.target.DEFAULT_TIMEOUT_MS)."""
+
+    schema: str | None = None
+    table: str | None = None
+    timeout_ms: int | None = None
+
+
+class SourceOpening(Protocol):
+    """What the CLI and the viewer need of an opened source: a file (Opening) or a database
+    (postgres.opening.DatabaseOpening)."""
+
+    problems: list[Problem]
+    notice: str | None
+    ready: bool
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def format(self) -> str: ...
+
+    @property
+    def uses_workers(self) -> bool: ...
+
+    @property
+    def paged(self) -> bool:
+        """The run list must page by key (a database): it never reads every run id."""
+        ...
+
+    def connect(self) -> TraceStore: ...
+
+    def run_import(self, progress: Progress | None = None) -> int: ...
 
 
 class ImportCancelled(Exception):
@@ -153,6 +192,10 @@ class Opening:
         return self.source or self.path
 
     @property
+    def paged(self) -> bool:
+        return False  # a store file lists its run ids quickly enough
+
+    @property
     def uses_workers(self) -> bool:
         """True when run_import() will parse with worker processes (see parallel.start_helpers)."""
         return (
@@ -204,7 +247,7 @@ class Opening:
             if not _store_trouble(exc):
                 raise
             cache = os.path.dirname(self.db_path)
-            self.db_path, self.cached = _temporary_store(), False
+            self.db_path, self.cached = temporary_store(), False
             self.notice = f"the cache {cache} cannot be written ({exc}); the file was read into a temporary store"
         try:
             return self._import(progress)
@@ -308,19 +351,53 @@ def _holds_estimates(path: str) -> bool:
 
 
 def prepare(
-    path: str, *, fmt: str | None = None, use_cache: bool = True, output: str | None = None, estimate: bool = True
-) -> Opening:
+    path: str,
+    *,
+    fmt: str | None = None,
+    use_cache: bool = True,
+    output: str | None = None,
+    estimate: bool = True,
+    database: DatabaseOptions | None = None,
+) -> SourceOpening:
     """Detect the format and decide where the store lives. Raises UnusableInput.
+
+    A PostgreSQL target (postgresql://…, postgres://…, a libpq key=value string) is read where it
+    lies: postgres.prepare finds its traces (`database` says which schema and table, and the
+    statement timeout). It cannot be the source of an import (export it instead).
 
     A pipe (`tracetui list <(zcat x.jsonl.gz)`) is read once into a private copy, which is what
     is then detected and imported (never cached: the copy is gone when tracetui exits).
     estimate=False (--no-estimate) leaves model calls without a reported cost unpriced; a tracetui
     store that holds estimates is then imported (without them) rather than read in place.
     """
+    if postgres.is_target(path):
+        if output is not None:
+            problem = "a database is read where it lies, not imported; `tracetui export` writes its runs to a file"
+            raise UnusableInput(postgres.redact(path), problem)
+        from .postgres.opening import prepare as prepare_database
+
+        options = database or DatabaseOptions()
+        return prepare_database(
+            path,
+            fmt=fmt,
+            schema=options.schema,
+            table=options.table,
+            timeout_ms=options.timeout_ms,
+            estimate=estimate,
+        )
+    if database is not None and (database.schema or database.table):
+        raise UnusableInput(path, "--schema and --table choose a table in a PostgreSQL database, not in a file")
+    return prepare_file(path, fmt=fmt, use_cache=use_cache, output=output, estimate=estimate)
+
+
+def prepare_file(
+    path: str, *, fmt: str | None = None, use_cache: bool = True, output: str | None = None, estimate: bool = True
+) -> Opening:
+    """prepare() for a file (or a pipe)."""
     if _is_pipe(path):
         copy = _copy_pipe(path)
         try:
-            opening = prepare(copy, fmt=fmt, use_cache=False, output=output, estimate=estimate)
+            opening = prepare_file(copy, fmt=fmt, use_cache=False, output=output, estimate=estimate)
         except UnusableInput as exc:
             raise UnusableInput(path, exc.problem) from None
         opening.source = path
@@ -347,7 +424,7 @@ def prepare(
                 path, module, db_path=db_path, ready=ready, in_place=False, cached=True, head=head, estimate=estimate
             )
     opening = Opening(
-        path, module, db_path=_temporary_store(), ready=False, in_place=False, head=head, estimate=estimate
+        path, module, db_path=temporary_store(), ready=False, in_place=False, head=head, estimate=estimate
     )
     opening.notice = notice
     return opening
@@ -360,7 +437,7 @@ def _store_trouble(exc: OSError | sqlite3.OperationalError) -> bool:
     return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG)
 
 
-def _temporary_store() -> str:
+def temporary_store() -> str:
     """A store file in a private (0700) temporary directory, removed when tracetui exits."""
     import atexit
     import shutil
@@ -380,7 +457,7 @@ def open_store(
     estimate: bool = True,
 ) -> Store:
     """Open any supported trace file as a fully loaded Store (importing it first if needed)."""
-    opening = prepare(path, fmt=fmt, use_cache=use_cache, estimate=estimate)
+    opening = prepare_file(path, fmt=fmt, use_cache=use_cache, estimate=estimate)
     opening.run_import(progress)
     return opening.connect()
 

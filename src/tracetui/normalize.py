@@ -5,6 +5,7 @@ Shared by every source so that a status, a kind or a timestamp means the same th
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from datetime import UTC, datetime
@@ -167,11 +168,24 @@ def _from_epoch(value: float) -> str | None:
         return None
     for scale in (1, 1e3, 1e6, 1e9):
         if value / scale < 1e11:
-            try:
-                return iso(datetime.fromtimestamp(value / scale, tz=UTC))
-            except (OverflowError, OSError, ValueError):
-                return None
+            # As datetime.fromtimestamp rounds (to the microsecond, half to even), with the text of the
+            # whole second kept: consecutive steps share their second, and making a datetime is slow.
+            fraction, whole = math.modf(value / scale)
+            micros = round(fraction * 1e6)
+            if micros >= 1_000_000:
+                whole, micros = whole + 1, micros - 1_000_000
+            second = _second_text(int(whole))
+            return None if second is None else f"{second}.{micros // 1000:03d}Z"
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _second_text(whole: int) -> str | None:
+    try:
+        ts = datetime.fromtimestamp(whole, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return f"{ts.year:04d}-{ts.month:02d}-{ts.day:02d}T{ts.hour:02d}:{ts.minute:02d}:{ts.second:02d}"
 
 
 def epoch_ms(iso_text: str | None) -> float | None:

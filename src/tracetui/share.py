@@ -11,13 +11,15 @@ import re
 from . import display
 from .analysis import first_failed_step
 from .model import Run, Step, preorder
-from .store import Store
+from .store.protocol import TraceStore
 
 FORMATS = {"markdown": ".md", "json": ".json"}  # a document format and its file name extension
 LABELS = {"markdown": "Markdown", "json": "JSON"}
 
 
-def read(store: Store, run_id: str, step_id: str | None = None, *, payloads: bool = True) -> tuple[Run, Step | None]:
+def read(
+    store: TraceStore, run_id: str, step_id: str | None = None, *, payloads: bool = True
+) -> tuple[Run, Step | None]:
     """The run with its steps linked, or (step_id) the run alone and that step with what is under it."""
     if step_id is None:
         return store.run_tree(run_id, payloads=payloads), None
@@ -33,7 +35,7 @@ def first_failure(run: Run, top: Step | None) -> Step | None:
 
 
 def document(
-    store: Store,
+    store: TraceStore,
     run_id: str,
     step_id: str | None = None,
     *,

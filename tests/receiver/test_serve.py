@@ -308,3 +308,71 @@ def test_the_sdk_exporting_gzipped_protobuf_is_stored(served):
     assert rows(served.db, "SELECT name, status FROM steps WHERE run_id = ?", trace_id) == [
         ("gzipped root", "completed")
     ]
+
+
+def test_sdk_exporters_sending_at_once_with_traces_split_over_requests_store_every_trace_whole(served):
+    import threading
+
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    made: list[str] = []
+
+    def exporter(k: int) -> None:
+        provider = TracerProvider()
+        # Batches of 7 spans: every trace of 10 spans is cut over two or three requests.
+        processor = BatchSpanProcessor(
+            OTLPSpanExporter(endpoint=f"{served.url}/v1/traces"), max_export_batch_size=7, schedule_delay_millis=10
+        )
+        provider.add_span_processor(processor)
+        tracer = provider.get_tracer("tests")
+        for n in range(20):
+            with tracer.start_as_current_span(f"agent {k}-{n}") as root:
+                made.append(format(root.get_span_context().trace_id, "032x"))
+                for m in range(9):
+                    with tracer.start_as_current_span(f"tool {m}", attributes={"gen_ai.tool.name": "t"}):
+                        pass
+        provider.shutdown()
+
+    threads = [threading.Thread(target=exporter, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 60
+    marks = ",".join("?" * len(made))
+    runs = rows(served.db, f"SELECT status, step_count, failed_steps FROM runs WHERE id IN ({marks})", *made)
+    assert runs == [("completed", 10, 0)] * 60
+    steps = rows(served.db, f"SELECT count(*), count(DISTINCT run_id) FROM steps WHERE run_id IN ({marks})", *made)
+    assert steps == [(600, 60)]
+    roots = rows(served.db, f"SELECT count(*) FROM steps WHERE run_id IN ({marks}) AND depth = 0", *made)
+    assert roots == [(60,)]
+
+
+def test_ctrl_c_to_the_terminal_stops_the_receiver_and_its_workers_quietly(tmp_path):
+    import os
+    import signal
+
+    from serving import TRACETUI
+
+    process = subprocess.Popen(
+        [*TRACETUI, "serve", "--headless", "--port", "0", "--db", str(tmp_path / "c.db")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell gives a command
+    )
+    assert process.stdout is not None
+    url = None
+    while url is None:
+        line = process.stdout.readline()
+        assert line, "tracetui serve did not start"
+        if " on http://" in line:
+            url = line.split(" on ")[1].split()[0]
+    assert requests.post(f"{url}/v1/traces", data=envelope(span("88" * 16, "a8" * 8)), headers=JSON).status_code == 200
+    os.killpg(process.pid, signal.SIGINT)  # what the terminal does on Ctrl+C
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert err == ""
+    assert "stopped; 1 run in" in out

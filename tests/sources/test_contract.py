@@ -18,7 +18,13 @@ from tracetui.sources import contract
 
 ROOT = Path(__file__).resolve().parents[2]
 FORMATS = sources.formats()
-OPTIONAL = (contract.InPlace, contract.LinesInParallel, contract.GroupsInParallel, contract.Companions)
+OPTIONAL = (
+    contract.InPlace,
+    contract.LinesInParallel,
+    contract.GroupsInParallel,
+    contract.Companions,
+    contract.InDatabase,
+)
 DATA = {"NAME": str, "DESCRIPTION": str, "DETECTION": str, "PRIORITY": int}
 
 
@@ -84,8 +90,9 @@ def test_what_each_format_offers():
     }
     assert offers == {
         "tracetui-sqlite": ["InPlace"],
-        "agent-traces": ["InPlace"],
-        "phoenix": ["InPlace"],
+        "agent-traces": ["InPlace", "InDatabase"],
+        "phoenix": ["InPlace", "InDatabase"],
+        "tracetui-postgres": ["InDatabase"],
         "mlflow": ["InPlace"],
         "opencode": ["InPlace"],
         "tracetui-jsonl": ["LinesInParallel"],

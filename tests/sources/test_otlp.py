@@ -369,3 +369,17 @@ def test_truncated_pretty_document_keeps_the_spans_before_the_break(tmp_path):
     opening, store = open_store(path)
     assert store.count_runs() >= 1
     assert any("breaks off" in p.message for p in opening.problems)
+
+
+def test_base64_ids_that_begin_with_0x_are_read_as_base64(tmp_path):
+    import base64
+
+    trace = bytes([0xD3, 0x1A]) + bytes(range(1, 15))  # base64 "0xoB...": not a 0x-prefixed hex id
+    span_id = bytes([0xD3, 0x1F]) + bytes(range(1, 7))
+    encoded = base64.b64encode(trace).decode(), base64.b64encode(span_id).decode()
+    assert encoded[0].startswith("0x") and encoded[1].startswith("0x")
+    path = tmp_path / "b64.jsonl"
+    path.write_text(_line(_span(encoded[1], trace=encoded[0])) + "\n" + _line(_span("0x" + "ab" * 8)) + "\n")
+    _, store = open_store(path)
+    assert sorted(run.id for run in store.list_runs()) == sorted([trace.hex(), "5b8efff798038103d269b633813fc60c"])
+    assert store.run_tree(trace.hex()).steps[0].id == span_id.hex()

@@ -6,7 +6,8 @@ decoded; 401 without the bearer token (when one is set); 413 over the size limit
 media types or content encodings; 503 when the store cannot be written (the exporter retries).
 
 The server runs on whatever asyncio loop calls start(): the viewer's own (Textual's), or the
-headless loop of `tracetui serve --headless`. Decoding runs in a thread, writing in the Committer's.
+headless loop of `tracetui serve --headless`. Decoding runs in worker processes, writing in the
+Committer's thread.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from typing import TYPE_CHECKING
 
 from .. import display
 from ..errors import TraceError
-from .decode import JSON, MEDIA_TYPES, PROTOBUF, Decoded, TooLarge, Undecodable, decode, gunzip
+from .decode import JSON, MEDIA_TYPES, PROTOBUF, Decoded, TooLarge, Undecodable
 from .span_store import Committer, Stored
+from .workers import Decoders, WorkersFailed
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -111,6 +113,7 @@ class Receiver:
     def __init__(
         self,
         committer: Committer,
+        decoders: Decoders,
         sock: socket.socket,
         *,
         token: str | None = None,
@@ -118,6 +121,7 @@ class Receiver:
         on_request: Callable[[Received], None] | None = None,
     ) -> None:
         self.committer = committer
+        self.decoders = decoders
         self.sock = sock
         self.token = token
         self.max_body = max_body
@@ -166,13 +170,16 @@ class Receiver:
         body = await _read(request, self.max_body)
         if body is None:
             return _status(413, _RESOURCE_EXHAUSTED, too_large, media_type)
-        loop = asyncio.get_running_loop()
         try:
-            decoded = await loop.run_in_executor(None, _decode, body, encoding, media_type, self.max_body)
+            decoded = await self.decoders.decode(body, encoding, media_type, self.max_body)
         except TooLarge as exc:
             return _status(413, _RESOURCE_EXHAUSTED, str(exc), media_type)
         except Undecodable as exc:
             return _status(400, _INVALID_ARGUMENT, str(exc), media_type)
+        except WorkersFailed as exc:
+            response = _status(503, _UNAVAILABLE, str(exc), media_type)
+            response.headers["Retry-After"] = "1"
+            return response
         try:
             stored: Stored = await asyncio.wrap_future(self.committer.submit(decoded))
         except Exception as exc:  # the store cannot be written (disk full, locked): the exporter retries
@@ -201,12 +208,6 @@ async def _read(request: web.Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _decode(body: bytes, encoding: str, media_type: str, limit: int) -> Decoded:
-    if encoding == "gzip":
-        body = gunzip(body, limit)
-    return decode(body, media_type)
 
 
 def _export_response(decoded: Decoded, media_type: str) -> web.Response:

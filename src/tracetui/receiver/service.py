@@ -13,10 +13,11 @@ import sys
 import time
 from collections.abc import Callable
 
-from .. import display
+from .. import display, parallel
 from ..live import Change
 from .server import Received, Receiver, describe
 from .span_store import Commit, Committer, SpanStore
+from .workers import Decoders
 
 
 class Service:
@@ -36,6 +37,10 @@ class Service:
         self.token = token
         self.max_body = max_body
         self.on_request = on_request
+        # Now, while sys.stderr is the real one: the viewer captures it, and the workers' helper
+        # process (multiprocessing's resource tracker) must not inherit the capture.
+        parallel.start_helpers()
+        self.decoders = Decoders(estimate=store.pricer is not None)
         self._committer: Committer | None = None
         self._receiver: Receiver | None = None
         self._changed: Callable[[Change], None] | None = None
@@ -53,9 +58,15 @@ class Service:
     async def start(self, changed: Callable[[Change], None] | None = None) -> None:
         """Listen on the running loop; `changed` is called (on the committer's thread) after every commit."""
         self._changed = changed
+        self.decoders.start()
         self._committer = Committer(self.store, self._committed)
         self._receiver = Receiver(
-            self._committer, self.sock, token=self.token, max_body=self.max_body, on_request=self.on_request
+            self._committer,
+            self.decoders,
+            self.sock,
+            token=self.token,
+            max_body=self.max_body,
+            on_request=self.on_request,
         )
         await self._receiver.start()
 
@@ -71,6 +82,7 @@ class Service:
         if self._committer is not None:
             committer, self._committer = self._committer, None
             await asyncio.get_running_loop().run_in_executor(None, committer.close)
+        await asyncio.get_running_loop().run_in_executor(None, self.decoders.close)
         self.sock.close()
 
 

@@ -3,9 +3,11 @@
 The store is an ordinary tracetui SQLite store (`tracetui open` reads it in place, while it is being
 written too) with one more table, `received_spans`: every span received, staged as the OTLP file
 reader stages it, under its trace id. Spans of one trace arrive in any order and over many requests
-(children end, and are exported, before their parents); each write stores the new spans and rebuilds
-the run of every trace they touch from all of that trace's spans, in one transaction. A trace whose
-root span has not arrived (or has not ended) is `running`.
+(children end, and are exported, before their parents); each write stores the new spans and the run
+of every trace they touch, in one transaction. Most traces arrive whole in one request: their rows
+were made by the decoding worker and are written as they are. A trace with spans in the store
+already, or in several requests of the transaction, is rebuilt from all of its stored spans. A trace
+whose root span has not arrived (or has not ended) is `running`.
 
 A Committer owns the store on one thread: requests submit their spans and wait for the commit, and
 requests that arrive while a transaction runs are written together in the next one.
@@ -27,12 +29,12 @@ import orjson
 
 from .. import pricing
 from ..errors import UnusableInput
-from ..model import FLAG_ORPHAN, Problem, finalize_run
-from ..sources import otlp
 from ..sources.contract import StagedRecords
 from ..store import SCHEMA_VERSION, create_schema
-from ..store.schema import RUN_COLUMNS, STEP_COLUMNS, insert_sql, run_row, step_row
-from .decode import Decoded
+from ..store.schema import RUN_COLUMNS, STEP_COLUMNS, insert_sql
+from . import runs
+from .decode import Decoded, Trace
+from .runs import Rows
 
 TABLE = "received_spans"
 FORMAT = "otlp"
@@ -86,6 +88,7 @@ class SpanStore:
         self._problems = self.conn.execute("SELECT count(*) FROM problems").fetchone()[0]
         self._run_sql = insert_sql("runs", RUN_COLUMNS).replace("INSERT", "INSERT OR REPLACE", 1)
         self._step_sql = insert_sql("steps", STEP_COLUMNS)
+        self._step_replace_sql = self._step_sql.replace("INSERT", "INSERT OR REPLACE", 1)
         self._upsert = (
             f"INSERT INTO {TABLE} (trace_id, span_id, data) VALUES (?, ?, ?)"
             " ON CONFLICT (trace_id, span_id) DO UPDATE SET data = excluded.data"
@@ -115,30 +118,35 @@ class SpanStore:
         return row[0] if row else None
 
     def write(self, batches: list[Decoded]) -> list[Stored]:
-        """Store the spans of these requests and rebuild the runs of the traces they touch, in one
-        transaction; what each request stored, in order. Raises sqlite3.Error (nothing is stored then)."""
+        """Store the spans of these requests and the runs of the traces they touch, in one transaction;
+        what each request stored, in order. Raises sqlite3.Error (nothing is stored then).
+
+        A trace new to the store whose spans all came in one of these requests gets the rows its
+        decoding made; any other is rebuilt here from all of its stored spans."""
         out = []
-        # Traces touched, with their new spans by span id (a span sent again replaces the one before).
-        touched: dict[str, dict[str, dict]] = {}
-        known: set[str] = set()
+        touched: dict[str, list[Trace]] = {}
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            known = self._known_runs(list(dict.fromkeys(t.id for batch in batches for t in batch.traces)))
             for batch in batches:
-                traces = {span.trace_id: None for span in batch.spans}
-                new = [t for t in traces if t not in touched]
-                found = self._known_runs(new)
-                known |= found
-                conn.executemany(self._upsert, [(s.trace_id, s.span_id, s.data) for s in batch.spans])
-                for span in batch.spans:
-                    touched.setdefault(span.trace_id, {})[span.span_id] = span.staged
-                out.append(Stored(len(batch.spans), len(traces), len(new) - len(found)))
+                new = 0
+                for trace in batch.traces:
+                    if trace.id not in known and trace.id not in touched:
+                        new += 1
+                    touched.setdefault(trace.id, []).append(trace)
+                conn.executemany(
+                    self._upsert, [(t.id, span, data) for t in batch.traces for span, data in t.spans.items()]
+                )
+                out.append(Stored(batch.spans, len(batch.traces), new))
                 self._note_rejected(batch)
-            for trace_id, spans in touched.items():
-                if trace_id in known:  # it has spans from earlier requests: read them all
-                    self._rebuild(trace_id, self._stored(trace_id), replace=True)
+            for trace_id, parts in touched.items():
+                if trace_id in known or len(parts) > 1:
+                    self._write_run(
+                        trace_id, runs.rows(trace_id, self._stored(trace_id), self.pricer), trace_id in known
+                    )
                 else:
-                    self._rebuild(trace_id, [(None, staged) for staged in spans.values()], replace=False)
+                    self._write_run(trace_id, parts[0].rows, False)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -175,21 +183,22 @@ class SpanStore:
         rows = self.conn.execute(f"SELECT data FROM {TABLE} WHERE trace_id = ? ORDER BY n", (trace_id,))
         return [(None, orjson.loads(data)) for (data,) in rows]
 
-    def _rebuild(self, trace_id: str, records: StagedRecords, *, replace: bool) -> None:
-        """The trace's run made again from all its spans; `replace`: the store holds an older one."""
-        run = otlp.run_from_group(trace_id, records, _ignore)
-        running = _running(records)
-        if running:
-            run.status = "running"
-        finalize_run(pricing.apply(run, self.pricer))
-        if running:  # a span whose parent has not arrived yet is not an orphan (yet): no flag
-            for step in run.steps:
-                if FLAG_ORPHAN in step.flags:
-                    step.flags.remove(FLAG_ORPHAN)
-        if replace:
-            self.conn.execute("DELETE FROM steps WHERE run_id = ?", (trace_id,))
-        self.conn.execute(self._run_sql, run_row(run))
-        self.conn.executemany(self._step_sql, [step_row(s) for s in run.steps])
+    def _write_run(self, trace_id: str, rows: Rows, replace: bool) -> None:
+        """The trace's run and steps; `replace`: the store holds an older version of them, and only the
+        rows that changed are written (a span arriving in a long trace changes a few of its steps:
+        itself, its ancestors' sums, the order after it)."""
+        run, steps = rows
+        if not replace:
+            self.conn.execute(self._run_sql, run)
+            self.conn.executemany(self._step_sql, steps)
+            return
+        if self.conn.execute("SELECT * FROM runs WHERE id = ?", (trace_id,)).fetchone() != tuple(run):
+            self.conn.execute(self._run_sql, run)
+        old = {row[1]: row for row in self.conn.execute("SELECT * FROM steps WHERE run_id = ?", (trace_id,))}
+        changed = [step for step in steps if old.pop(step[1], None) != tuple(step)]
+        if old:  # steps the new rows no longer have (a repeated span id renumbered)
+            self.conn.executemany("DELETE FROM steps WHERE run_id = ? AND id = ?", [(trace_id, i) for i in old])
+        self.conn.executemany(self._step_replace_sql, changed)
 
     def close(self) -> None:
         """Make the store one file again (no -wal beside it) and close it."""
@@ -199,16 +208,6 @@ class SpanStore:
         except sqlite3.OperationalError:
             pass  # a reader still has it open: it stays in WAL mode, which reads just as well
         self.conn.close()
-
-
-def _ignore(problem: Problem) -> None:
-    """run_from_group reports nothing today; a trace still arriving is not a problem to note."""
-
-
-def _running(records: StagedRecords) -> bool:
-    """The trace's root span (the one without a parent) has not arrived, or has not ended."""
-    roots = [rec for _, rec in records if rec["step"]["parent_id"] is None]
-    return not roots or any(rec["end"] is None for rec in roots)
 
 
 @dataclass(frozen=True)
@@ -249,7 +248,7 @@ class Committer:
             if item is None:
                 return
             items = [item]
-            spans = len(item[0].spans)
+            spans = item[0].spans
             while spans < self.MAX_SPANS:
                 try:
                     more = self._queue.get_nowait()
@@ -259,7 +258,7 @@ class Committer:
                     self._queue.put(None)  # stop after this transaction
                     break
                 items.append(more)
-                spans += len(more[0].spans)
+                spans += more[0].spans
             self._write(items)
 
     def _write(self, items: list[tuple[Decoded, Future[Stored]]]) -> None:

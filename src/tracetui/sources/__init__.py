@@ -26,27 +26,38 @@ from ..errors import UnusableInput
 from ..sqlite_uri import problem as sqlite_problem
 from ..sqlite_uri import ro_uri  # also sources.ro_uri, for the format modules
 from .contract import (
+    Catalog,
     Companions,
+    DatabaseSource,
     GroupsInParallel,
     Head,
+    InDatabase,
     InPlace,
     LinesInParallel,
+    Place,
     ProblemSink,
+    Relation,
     Source,
     SourceFile,
     companions,
     groups_in_parallel,
+    in_database,
     in_place,
     lines_in_parallel,
 )
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "Catalog",
     "Companions",
+    "DatabaseSource",
     "GroupsInParallel",
     "Head",
+    "InDatabase",
     "InPlace",
     "LinesInParallel",
+    "Place",
+    "Relation",
     "PluginWarning",
     "ProblemSink",
     "Source",
@@ -54,8 +65,10 @@ __all__ = [
     "by_name",
     "companions",
     "detect",
+    "detect_database",
     "formats",
     "groups_in_parallel",
+    "in_database",
     "in_place",
     "lines_in_parallel",
     "names",
@@ -338,6 +351,31 @@ def detect(path: str, forced: str | None = None) -> tuple[Source, Head]:
         if source.sniff(head):
             return source, head
     raise UnusableInput(path, describe_unknown(head))
+
+
+def detect_database(catalog: Catalog, schema: str | None = None, table: str | None = None) -> tuple[Source, Place]:
+    """The format and place of the traces in a database: the one candidate every InDatabase format
+    finds there, narrowed by `schema` and `table`. Raises UnusableInput naming what it found."""
+    found = [
+        (source, place)
+        for source in formats()
+        if isinstance(source, InDatabase)
+        for place in source.database_places(catalog)
+    ]
+    kept = [(s, p) for s, p in found if (schema is None or p.schema == schema) and (table is None or p.table == table)]
+    if len(kept) == 1:
+        return kept[0]
+    listed = ", ".join(f"{place} ({place.format})" for _, place in (kept or found))
+    narrowed = " and ".join(f"--{flag} {value}" for flag, value in (("schema", schema), ("table", table)) if value)
+    if len(kept) > 1:
+        raise UnusableInput(catalog.label, f"more than one trace table: {listed}; choose one with --schema and --table")
+    if found:
+        raise UnusableInput(catalog.label, f"no trace table matches {narrowed} (found: {listed})")
+    unreadable = ", ".join(f"{s}.{t}" for s, t in catalog.unreadable[:10])
+    denied = f"; this role may not SELECT {unreadable}" if unreadable else ""
+    readable = sorted(f"{s}.{t}" for s, t in catalog.tables)
+    seen = ", ".join(readable[:10]) + (", …" if len(readable) > 10 else "") if readable else "none"
+    raise UnusableInput(catalog.label, f"no trace tables tracetui reads (tables this role can read: {seen}){denied}")
 
 
 def describe_unknown(head: Head) -> str:

@@ -1,13 +1,16 @@
 """The agent_traces table agent servers write: one row per agent turn, tool calls as a JSON array.
 
-Queried in place through TEMP views (the file is opened read-only), so a 200k-row table opens at
-once. read() gives the same runs as Python objects, for `tracetui import` and `export`.
+In a SQLite file it is queried in place through TEMP views (the file is opened read-only), so a
+200k-row table opens at once; read() gives the same runs as Python objects, for `tracetui import`
+and `export`. In a PostgreSQL database (JSONB or TEXT columns, timestamptz or text times) the run
+list is the same mapping written in PostgreSQL's SQL (run_columns and step_columns take the
+dialect), and an opened run's steps come from row_to_run, the Python twin, as on import.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -15,12 +18,15 @@ import orjson
 from .. import normalize
 from ..model import Problem, Run, Step
 from ..store import RUN_COLUMNS, STARTED, STEP_COLUMNS, view_columns
-from . import Head, ProblemSink, SourceFile, ro_uri
+from . import Catalog, DatabaseSource, Head, Place, ProblemSink, Relation, SourceFile, pgsql, ro_uri
 from . import sqlsql as q
 
 NAME = "agent-traces"
 DESCRIPTION = "agent server SQLite database with an agent_traces table (one row per agent turn)"
-DETECTION = "SQLite file with a table named agent_traces (read in place, read-only)"
+DETECTION = (
+    "SQLite file with a table named agent_traces, or a PostgreSQL table named so or with its columns"
+    " (id, tool_calls, final_status); read in place, read-only"
+)
 PRIORITY = 90
 TABLE = "agent_traces"
 
@@ -40,6 +46,7 @@ KNOWN = (
     "error_message",
 )
 TOOL_KNOWN = ("toolName", "durationMs", "error", "timestamp")
+FLAG_INVALID_TOOL_CALLS = "invalid_tool_calls"
 
 
 def sniff(head: Head) -> bool:
@@ -60,32 +67,11 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     def col(name: str) -> str:
         return f"t.{q.ident(name)}" if name in columns else "NULL"
 
-    tools = q.json_array(col("tool_calls"))
-    started, ended = q.timestamp(col("started_at")), q.timestamp(col("finished_at"))
     extra_cols = [c for c in columns if c not in KNOWN]
     extra_pairs = ", ".join(f"{q.quote(c)}, t.{q.ident(c)}" for c in extra_cols)
     extra = f"json_object('final_status', {col('final_status')}{', ' + extra_pairs if extra_pairs else ''})"
-    failed_calls = (
-        f"(SELECT count(*) FROM json_each({tools}) WHERE type = 'object' AND json_type(value, '$.error') != 'null')"
-    )
-    bad_tools = f"({col('tool_calls')} IS NOT NULL AND NOT (json_valid({col('tool_calls')}) AND json_type({col('tool_calls')}) = 'array'))"
     events = q.json_array(col("circuit_breaker_events"))
-    runs = {
-        "id": "t.id",
-        "agent": col("agent_id"),
-        "session": col("session_id"),
-        "status": q.status(col("final_status"), "completed"),
-        "started_at": started,
-        "ended_at": ended,
-        "duration_ms": f"coalesce({col('duration_ms')}, {q.duration_ms(started, ended)})",
-        "tokens_in": col("prompt_tokens"),
-        "tokens_out": col("completion_tokens"),
-        "step_count": f"json_array_length({tools})",
-        "failed_steps": failed_calls,
-        "total_tokens_in": col("prompt_tokens"),
-        "total_tokens_out": col("completion_tokens"),
-        "error": col("error_message"),
-        "flags": f"""CASE WHEN {bad_tools} THEN '["invalid_tool_calls"]' END""",
+    runs = run_columns(q, col) | {
         "source_file": q.quote(path),
         "source_line": "t.rowid",
         "metadata": f"json_object('workspace_id', {col('workspace_id')})",
@@ -93,6 +79,7 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         "extra": extra,
     }
     # Two ways to sort by start time without normalising every row (see _start_sort_key).
+    started = runs["started_at"]
     cheap_start = (
         f"CASE WHEN typeof({col('started_at')}) = 'text' AND {col('started_at')} GLOB '{_CANONICAL}'"
         f" THEN {col('started_at')} ELSE {started} END"
@@ -106,41 +93,72 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     if known_sort_keys is None:
         known_sort_keys = _start_sort_key(conn, columns)
     sort_keys = known_sort_keys
-    # A non-object array element becomes {"value": element}, as row_to_run() does.
-    obj = "(CASE WHEN j.type = 'object' THEN j.value ELSE json_object('value', j.value) END)"
-    tool_start = q.timestamp(f"json_extract({obj}, '$.timestamp')")
-    tool_ms = f"json_extract({obj}, '$.durationMs')"
+    conn.execute(f"""
+        CREATE TEMP VIEW steps AS SELECT
+            {view_columns(STEP_COLUMNS, step_columns(q, col, "j"))}
+        FROM {TABLE} t, {q.each(q.json_array(col("tool_calls")), "j")}
+    """)
+    return sort_keys
+
+
+# -- the mapping, once for SQLite (sqlsql) and PostgreSQL (pgsql.Postgres) ---------------------------
+
+
+def run_columns(d: Any, col: Callable[[str], str]) -> dict[str, str]:
+    """The run list's columns as SQL of dialect `d` (sqlsql, or a pgsql.Postgres) over the table `t`;
+    col(name) is the SQL of one of its columns, NULL when it has none. row_to_run is the Python twin."""
+    tools = d.json_array(col("tool_calls"))
+    started, ended = d.timestamp(col("started_at")), d.timestamp(col("finished_at"))
+    tokens_in, tokens_out = d.integer(col("prompt_tokens")), d.integer(col("completion_tokens"))
+    return {
+        "id": d.text(col("id")),
+        "agent": d.text(col("agent_id")),
+        "session": d.text(col("session_id")),
+        "status": d.status(col("final_status"), "completed"),
+        "started_at": started,
+        "ended_at": ended,
+        "duration_ms": f"coalesce({d.number(col('duration_ms'))}, {d.duration_ms(started, ended)})",
+        "tokens_in": tokens_in,
+        "tokens_out": tokens_out,
+        "step_count": d.array_length(tools),
+        "failed_steps": d.count_objects_with(tools, "error"),
+        "total_tokens_in": tokens_in,
+        "total_tokens_out": tokens_out,
+        "error": d.text(col("error_message")),
+        "flags": f"""CASE WHEN {d.not_json_array(col("tool_calls"))} THEN '["{FLAG_INVALID_TOOL_CALLS}"]' END""",
+    }
+
+
+def step_columns(d: Any, col: Callable[[str], str], each: str) -> dict[str, str]:
+    """The tool steps' columns as SQL of dialect `d`, one row per element `each` of d.each(tool_calls)."""
+    obj = d.as_object(each)
+    tool_ms = d.get_number(obj, "durationMs")
     tool_end = (
-        f"CASE WHEN json_type({obj}, '$.timestamp') IN ('integer', 'real') AND {tool_ms} IS NOT NULL THEN "
-        + q.timestamp(f"(json_extract({obj}, '$.timestamp') + {tool_ms})")
+        f"CASE WHEN {d.is_number(obj, 'timestamp')} AND {tool_ms} IS NOT NULL THEN "
+        + d.epoch(f"({d.get_number(obj, 'timestamp')} + {tool_ms})")
         + " END"
     )
-    error = f"CASE WHEN json_type({obj}, '$.error') != 'null' THEN json_extract({obj}, '$.error') END"
-    rest = f"json_remove({obj}, " + ", ".join(f"'$.{k}'" for k in TOOL_KNOWN) + ")"
-    steps = {
-        "run_id": "t.id",
-        "id": "'call-' || (j.key + 1)",
-        "seq": "j.key",
-        "ord": "j.key",
+    error = f"CASE WHEN {d.has_value(obj, 'error')} THEN {d.get(obj, 'error')} END"
+    rest = d.without(obj, TOOL_KNOWN)
+    position = d.position(each)
+    return {
+        "run_id": d.text(col("id")),
+        "id": f"'call-' || ({position} + 1)",
+        "seq": position,
+        "ord": position,
         "depth": "0",
         "size": "1",
         "child_count": "0",
-        "name": f"coalesce(json_extract({obj}, '$.toolName'), 'tool call')",
+        "name": f"coalesce({d.get(obj, 'toolName')}, 'tool call')",
         "kind": "'tool'",
         "raw_type": "'tool_call'",
         "status": f"CASE WHEN {error} IS NOT NULL THEN 'failed' ELSE 'completed' END",
-        "started_at": tool_start,
+        "started_at": d.timestamp(d.get(obj, "timestamp")),
         "ended_at": tool_end,
         "duration_ms": tool_ms,
         "error": error,
-        "extra": f"CASE WHEN {rest} != '{{}}' THEN {rest} END",
+        "extra": f"CASE WHEN {d.nonempty_object(rest)} THEN {rest} END",
     }
-    conn.execute(f"""
-        CREATE TEMP VIEW steps AS SELECT
-            {view_columns(STEP_COLUMNS, steps)}
-        FROM {TABLE} t, json_each({tools}) j
-    """)
-    return sort_keys
 
 
 _CANONICAL = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z"
@@ -189,7 +207,7 @@ _INVALID = object()
 
 def row_to_run(row: dict[str, Any], path: str, report: ProblemSink) -> Run:
     """The Python twin of the views above (used by import/export; tests keep the two in step)."""
-    run_id = normalize.ident(row.get("id")) or f"row-{row['rowid']}"
+    run_id = normalize.ident(row.get("id")) or f"row-{row.get('rowid')}"
     started, ended = normalize.timestamp(row.get("started_at")), normalize.timestamp(row.get("finished_at"))
     run = Run(
         id=run_id,
@@ -204,7 +222,7 @@ def row_to_run(row: dict[str, Any], path: str, report: ProblemSink) -> Run:
         error=normalize.text(row.get("error_message")),
         metadata={"workspace_id": row.get("workspace_id")},
         source_file=path,
-        source_line=row["rowid"],
+        source_line=row.get("rowid"),
     )
     if run.duration_ms is None:
         run.duration_ms = normalize.duration_between(started, ended)
@@ -215,10 +233,12 @@ def row_to_run(row: dict[str, Any], path: str, report: ProblemSink) -> Run:
         run.events = events
     calls = _loads(row.get("tool_calls"))
     if row.get("tool_calls") is not None and not isinstance(calls, list):
-        run.flags.append("invalid_tool_calls")
+        run.flags.append(FLAG_INVALID_TOOL_CALLS)
         report(
             Problem(
-                f"run {run_id!r}: tool_calls is not a JSON array; no tool steps shown", line=row["rowid"], run_id=run_id
+                f"run {run_id!r}: tool_calls is not a JSON array; no tool steps shown",
+                line=row.get("rowid"),
+                run_id=run_id,
             )
         )
         calls = []
@@ -254,3 +274,92 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
             yield row_to_run(dict(row), head.path, report)
     finally:
         conn.close()
+
+
+# -- in a PostgreSQL database --------------------------------------------------------------------
+
+_SHAPE = frozenset({"id", "tool_calls", "final_status"})
+_NUMBERS = ("smallint", "integer", "bigint", "numeric", "real", "double precision")
+
+
+def database_places(catalog: Catalog) -> list[Place]:
+    """Tables named agent_traces, and tables with its key columns under another name."""
+    return [
+        Place(schema, table, NAME)
+        for (schema, table), columns in catalog.tables.items()
+        if "id" in columns and (table == TABLE or _SHAPE <= set(columns))
+    ]
+
+
+def database_source(catalog: Catalog, place: Place) -> DatabaseSource:
+    columns = catalog.columns(place)
+    d = pgsql.Postgres(catalog.server_version, {f"t.{pgsql.ident(c)}": kind for c, kind in columns.items()})
+
+    def col(name: str) -> str:
+        return f"t.{pgsql.ident(name)}" if name in columns else "NULL::text"
+
+    def raw(name: str, *types: str) -> list[str]:
+        """The raw column, when it orders as the mapped one does (and so can use an index)."""
+        kind = columns.get(name)
+        return [col(name)] if kind is not None and (not types or kind.startswith(types)) else []
+
+    table = pgsql.qualified(place.schema, place.table)
+    source_file = f"{catalog.label}#{place}"
+    where = f"{col('id')} IS NOT NULL"
+    runs = Relation(run_columns(d, col) | {"source_file": pgsql.quote(source_file)}, f"{table} t", where)
+    order = {}
+    # Times kept as text may mix ISO and epoch numbers: those sort by the normalised value (no index).
+    for key, expr in (
+        ("started", raw("started_at", "timestamp", "date", *_NUMBERS)),
+        ("duration", raw("duration_ms", *_NUMBERS)),
+        ("agent", raw("agent_id", "text", "character")),
+        ("error", raw("error_message", "text", "character")),
+        ("id", [col("id")]),
+    ):
+        if expr:
+            order[key] = expr[0]
+    if columns.get("prompt_tokens", "").startswith(_NUMBERS) and columns.get("completion_tokens", "").startswith(
+        _NUMBERS
+    ):
+        order["tokens"] = f"(coalesce({col('prompt_tokens')}, 0) + coalesce({col('completion_tokens')}, 0))"
+    run_id = d.text(col("id"))
+    by_id = f"{col('id')} = %s" if run_id == col("id") else f"{run_id} = %s"
+    steps = step_columns(d, col, "j")
+    calls = Relation(
+        {name: steps[name] for name in ("run_id", "name", "kind", "status", "duration_ms")},
+        f"{table} t CROSS JOIN LATERAL {d.each(d.json_array(col('tool_calls')), 'j')}",
+        where,
+    )
+    problems = (
+        f"SELECT NULL::bigint AS line, {run_id} AS run_id, 'run ' || quote_literal({run_id})"
+        f" || ': tool_calls is not a JSON array; no tool steps shown' AS message"
+        f" FROM {table} t WHERE {where} AND {d.not_json_array(col('tool_calls'))}"
+    )
+    started = order.get("started", runs.columns["started_at"])
+
+    def read_run(conn: Any, run_id: str, report: ProblemSink, payloads: bool) -> Run | None:
+        # to_jsonb gives the row as the JSON values row_to_run reads from SQLite: times as ISO text,
+        # JSONB as lists, TEXT as the text (which row_to_run parses, or reports).
+        row = conn.execute(f"SELECT to_jsonb(t) FROM {table} t WHERE {by_id}", (run_id,)).fetchone()
+        return None if row is None else row_to_run(row[0], source_file, report)
+
+    def read_runs(conn: Any, report: ProblemSink) -> Iterator[Run]:
+        with conn.transaction(), conn.cursor(name="tracetui_agent_traces") as cursor:
+            cursor.itersize = 256
+            cursor.execute(
+                f"SELECT to_jsonb(t) FROM {table} t WHERE {where} ORDER BY {started} ASC NULLS LAST, {col('id')}"
+            )
+            for (row,) in cursor:
+                yield row_to_run(row, source_file, report)
+
+    return DatabaseSource(
+        place=place,
+        runs=runs,
+        by_id=by_id,
+        tie=col("id"),
+        read_run=read_run,
+        read_runs=read_runs,
+        order=order,
+        calls=calls,
+        problems=problems,
+    )

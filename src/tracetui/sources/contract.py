@@ -2,10 +2,17 @@
 
 A format is one module (or any object with these attributes) that satisfies `Source`. It may also
 satisfy `InPlace` (a SQLite file queried where it lies), one of the parallel-import protocols,
-`LinesInParallel` or `GroupsInParallel`, and `Companions` (runs read from more than one file); the
-importer asks `in_place()`, `lines_in_parallel()`, `groups_in_parallel()` and `companions()` below,
-never the module's attributes directly. A module that offers any hook
-of an optional protocol must offer all of it (tests/sources/test_contract.py checks every format).
+`LinesInParallel` or `GroupsInParallel`, `Companions` (runs read from more than one file) and
+`InDatabase` (read where it lies in a PostgreSQL database); the importer asks `in_place()`,
+`lines_in_parallel()`, `groups_in_parallel()`, `companions()` and `in_database()` below, never the
+module's attributes directly.
+
+Files and databases are detected apart: a file by `sniff(head)`, a database by `database_places(catalog)`
+(the tables the format could read there), so no file format ever sees a database. A format read only
+from databases (tracetui-postgres) still keeps `Source`: its sniff never claims a file.
+
+A module that offers any hook of an optional protocol must offer all of it
+(tests/sources/test_contract.py checks every format).
 
 Modules of this package that are shared code rather than formats say so with `HELPER = True`.
 Formats are found by listing the package and through the `tracetui.sources` entry-point group
@@ -14,7 +21,7 @@ Formats are found by listing the package and through the `tracetui.sources` entr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -23,6 +30,9 @@ from ..model import Problem, Run
 if TYPE_CHECKING:
     import sqlite3
 
+    import psycopg
+
+    from ..model import Step
     from .staging import Staging
 
 HELPER = True
@@ -251,6 +261,128 @@ class Companions(Protocol):
             directory listing and the first line of a few files, never a read of the whole file.
         """
         ...
+
+
+# -- databases ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where one format's traces sit in a database: a schema and the table that names them."""
+
+    schema: str
+    table: str
+    format: str  # the NAME of the format that reads them
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+@dataclass
+class Catalog:
+    """What database detection may look at: the tables (and views) this session may read, their
+    columns and types (as PostgreSQL's format_type() names them), and the server's version."""
+
+    label: str  # the database as tracetui names it (never with a password)
+    server_version: int  # e.g. 180001 for 18.1
+    tables: dict[tuple[str, str], dict[str, str]]  # (schema, table) -> {column: type}
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # there, but this role may not SELECT them
+
+    def columns(self, place: Place | tuple[str, str]) -> dict[str, str]:
+        key = (place.schema, place.table) if isinstance(place, Place) else place
+        return self.tables.get(key, {})
+
+
+@dataclass
+class Relation:
+    """Rows as SQL: `columns` maps the store's column names to SQL expressions over `source` (a FROM
+    clause, tables aliased); columns it leaves out are NULL; `where` keeps only some rows."""
+
+    columns: dict[str, str]
+    source: str
+    where: str = ""
+
+    def select(
+        self, names: Iterable[str], also: dict[str, str] | None = None, null: Callable[[str], str] = lambda _: "NULL"
+    ) -> str:
+        """SELECT of these columns (in this order; null(name) where unmapped), plus `also` (name -> SQL)."""
+        items = [(name, self.columns.get(name) or null(name)) for name in names] + list((also or {}).items())
+        where = f" WHERE {self.where}" if self.where else ""
+        return "SELECT " + ", ".join(f"{expr} AS {name}" for name, expr in items) + f" FROM {self.source}{where}"
+
+
+RunReader = Callable[["psycopg.Connection", str, ProblemSink, bool], "Run | None"]
+RunsReader = Callable[["psycopg.Connection", ProblemSink], Iterator[Run]]
+StepReader = Callable[["psycopg.Connection", str, str], "Step | None"]
+
+
+@dataclass
+class DatabaseSource:
+    """How a format's traces are read from one Place of a database, where they lie and read-only.
+
+    The run list, its sorts, filters and counts, and the stats are SQL the server answers (`runs`,
+    `order`, `calls`); a run's steps are read when the run is opened (`read_run`), usually by the
+    same Python the format's file reader uses, so one mapping serves files and databases.
+    """
+
+    place: Place
+    runs: Relation
+    """One row per run: the store's run-list columns (store.schema.RUN_LIST_COLUMNS) as SQL."""
+    by_id: str
+    """A condition over `runs.source` with one %s: the row of the run with this id (use an index)."""
+    tie: str
+    """SQL of a unique, indexable key (the raw id column): what orders runs with equal sort keys."""
+    read_run: RunReader
+    """One run (every field) with its steps, by id (conn, run_id, report, payloads); None when there is
+    no such run. Problems go to `report`. The steps are not finalized or priced unless `finalized`;
+    `payloads` asks for the steps' payload columns too (only a reader with read_step leaves them out)."""
+    read_runs: RunsReader
+    """Every run with its steps, one at a time (a server-side cursor), for `export`."""
+    order: dict[str, str] = field(default_factory=dict)
+    """Sort-key name -> SQL over `runs.source` that orders as that column does but can use an index
+    (the raw column); a key without one orders by the runs column itself."""
+    calls: Relation | None = None
+    """The model and tool calls, for stats (store.stats CALL_COLUMNS: run_id, name, kind, model, …)."""
+    problems: str | None = None
+    """SQL of (line, run_id, message) rows: runs that cannot be read whole. Asked with a LIMIT."""
+    finalized: bool = False
+    """read_run's steps are stored finalized and priced (a tracetui store): used as they are."""
+    read_step: StepReader | None = None
+    """One step with its payload columns, when read_run leaves them out (big stored runs)."""
+
+
+@runtime_checkable
+class InDatabase(Protocol):
+    """Optional: the format can be read where it lies in a PostgreSQL database (read-only)."""
+
+    def database_places(self, catalog: Catalog) -> list[Place]:
+        """The tables in this database the format could read (detection asks every format; more than
+        one place in all makes the user choose with --schema / --table).
+
+        Args:
+            catalog: the tables this session may read, with their columns and types.
+
+        Returns:
+            One Place per candidate, [] when there is none. Cheap: the catalog only, no query.
+        """
+        ...
+
+    def database_source(self, catalog: Catalog, place: Place) -> DatabaseSource:
+        """How to read the traces at `place` (one of those database_places returned).
+
+        Args:
+            catalog: the same catalog.
+            place: the chosen place.
+
+        Returns:
+            The SQL and readers of the place. Nothing is asked of the server yet.
+        """
+        ...
+
+
+def in_database(source: Source) -> bool:
+    """Whether `source` offers the InDatabase hooks."""
+    return isinstance(source, InDatabase)
 
 
 def in_place(source: Source, head: Head) -> bool:

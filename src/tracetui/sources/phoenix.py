@@ -17,13 +17,13 @@ estimate (sqlite_steps.ModelCalls).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .. import normalize, usage
 from ..model import Run, Step
 from ..store import RUN_COLUMNS, STARTED, view_columns
-from . import Head, ProblemSink, SourceFile
+from . import Catalog, DatabaseSource, Head, Place, ProblemSink, Relation, SourceFile, pgsql
 from . import sqlsql as q
 from .otlp import _OPENINFERENCE_KIND
 from .sqlite_steps import (
@@ -45,7 +45,10 @@ from .sqlite_steps import (
 
 NAME = "phoenix"
 DESCRIPTION = "Arize Phoenix database (phoenix.db): traces, spans with OpenInference attributes, annotations"
-DETECTION = "SQLite file with Phoenix's tables projects, traces(trace_id) and spans(span_id, trace_rowid, attributes)"
+DETECTION = (
+    "SQLite file, or PostgreSQL schema, with Phoenix's tables projects, traces(trace_id) and"
+    " spans(span_id, trace_rowid, attributes)"
+)
 PRIORITY = 80
 
 _SPAN_COLUMNS = frozenset({"span_id", "trace_rowid", "parent_id", "attributes", "span_kind"})
@@ -75,12 +78,12 @@ _PARTS = {
 }
 # (table, raw_type, which of its rows belong to the trace whose rowid is :t)
 _ANNOTATIONS = (
-    ("span_annotations", "span_annotation", "a.span_rowid IN (SELECT s.id FROM spans s WHERE s.trace_rowid = :t)"),
+    ("span_annotations", "span_annotation", "a.span_rowid IN (SELECT s.id FROM {spans} s WHERE s.trace_rowid = :t)"),
     ("trace_annotations", "trace_annotation", "a.trace_rowid = :t"),
     (
         "project_session_annotations",
         "session_annotation",
-        "a.project_session_id = (SELECT x.project_session_rowid FROM traces x WHERE x.id = :t)",
+        "a.project_session_id = (SELECT x.project_session_rowid FROM {traces} x WHERE x.id = :t)",
     ),
 )
 _ANNOTATION_EXTRA = ("annotator_kind", "source", "identifier", "user_id", "updated_at")
@@ -117,68 +120,10 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     def col(name: str, alias: str = "s") -> str:
         return f"{alias}.{name}" if name in span_columns else "NULL"
 
-    of_trace = "FROM spans s WHERE s.trace_rowid = t.id"
-    in_order = "ORDER BY s.start_time, s.id LIMIT 1"
-
-    # Subqueries, not joins: a count or a sort of the run list then never looks at the spans.
-    def root(column: str) -> str:
-        return f"(SELECT s.{column} {of_trace} AND s.parent_id IS NULL {in_order})"
-
-    def first(column: str) -> str:
-        return f"(SELECT s.{column} {of_trace} {in_order})"
-
-    failed = f"{col('status_code')} = 'ERROR'"
-    started, ended = q.timestamp("t.start_time"), q.timestamp("t.end_time")
-    annotations = [
-        f"(SELECT count(*) FROM {table} a WHERE {where.replace(':t', 't.id')})"
-        for table, _, where in _ANNOTATIONS
-        if table in columns
-    ]
-    cost = "NULL"
-    if _COST_COLUMNS <= columns.get("span_costs", set()):
-        cost = f"(SELECT sum({q.money('c.total_cost')}) FROM span_costs c JOIN spans s ON s.id = c.span_rowid WHERE s.trace_rowid = t.id)"
     calls = _model_calls(columns, col)
     calls.register(conn)
-    sums = {
-        "tokens_in": f"(SELECT sum({q.count(col('llm_token_count_prompt'))}) {of_trace})",
-        "tokens_out": f"(SELECT sum({q.count(col('llm_token_count_completion'))}) {of_trace})",
-        **{part: f"(SELECT sum({q.count('s.attributes', *keys)}) {of_trace})" for part, keys in _PARTS.items()},
-        **calls.cost_sums(cost),
-    }
-    error = (
-        f"(SELECT coalesce(nullif({col('status_message')}, ''), {q.exception_text(col('events'))}, 'error')"
-        f" {of_trace} AND s.parent_id IS NULL AND {failed} {in_order})"
-    )
-    runs = {
-        "id": "t.trace_id",
-        "agent": f"coalesce({q.json_at(root('attributes'), 'agent', 'name')}, {root('name')}, {first('name')})",
-        "session": (
-            "(SELECT ps.session_id FROM project_sessions ps WHERE ps.id = t.project_session_rowid)"
-            if "project_sessions" in columns
-            else "NULL"
-        ),
-        # Phoenix stores a span when it ends, the root last: a trace without one is still running.
-        "status": (
-            f"CASE WHEN EXISTS (SELECT 1 {of_trace} AND s.parent_id IS NULL AND {failed}) THEN 'failed'"
-            f" WHEN EXISTS (SELECT 1 {of_trace} AND s.parent_id IS NULL) THEN 'completed' ELSE 'running' END"
-        ),
-        "started_at": started,
-        "ended_at": ended,
-        "duration_ms": q.duration_ms(started, ended),
-        # json_extract gives strings as they are and objects as compact JSON, as normalize.text does.
-        "input": q.json_at(root("attributes"), "input", "value"),
-        "output": q.json_at(root("attributes"), "output", "value"),
-        "error": error,
-        "step_count": " + ".join([f"(SELECT count(*) {of_trace})", *annotations]),
-        "failed_steps": f"(SELECT count(*) {of_trace} AND {failed})",
-        **run_totals({}, sums),
-        "source_file": q.quote(path),
-        "source_line": "t.id",
-        "metadata": (
-            "json_object('project', (SELECT p.name FROM projects p WHERE p.id = t.project_rowid),"
-            f" 'user', {q.json_at(root('attributes'), 'user', 'id')})"
-        ),
-    }
+    runs = run_columns(q, columns, calls.cost_sums) | {"source_file": q.quote(path), "source_line": "t.id"}
+    started = runs["started_at"]
     conn.execute(f"""
         CREATE TEMP VIEW runs AS SELECT
             {view_columns(RUN_COLUMNS, runs, also={"started_key": "t.start_time", KEY: "t.id"})}
@@ -188,6 +133,91 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     indexes = {r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'index'")}
     install_problems(conn, _problem_queries(columns, indexes), calls)
     return {STARTED.name: "started_key"}
+
+
+# -- the run mapping, once for SQLite (sqlsql) and PostgreSQL (pgsql.Postgres) -----------------------
+
+
+def run_columns(
+    d: Any, columns: dict[str, set[str]], cost_sums: Callable[[str], dict[str, str]] | None = None
+) -> dict[str, str]:
+    """The runs' columns as SQL of dialect `d` over `traces t`: sums, counts and the root span's fields
+    as subqueries over the spans (so a count or a sort of the run list never looks at the spans).
+    `columns` are the tables there with their columns. _steps and _span_step are the Python side.
+    `cost_sums` makes the cost sums from the SQL of the reported ones (SQLite prices the other calls
+    in SQL, ModelCalls.cost_sums); without it, the costs are what Phoenix reported."""
+    span_columns = columns.get("spans", set())
+    spans = d.table("spans")
+
+    def col(name: str, alias: str = "s") -> str:
+        return f"{alias}.{name}" if name in span_columns else "NULL"
+
+    of_trace = f"FROM {spans} s WHERE s.trace_rowid = t.id"
+    in_order = "ORDER BY s.start_time, s.id LIMIT 1"
+
+    def root(column: str) -> str:
+        return f"(SELECT s.{column} {of_trace} AND s.parent_id IS NULL {in_order})"
+
+    def first(column: str) -> str:
+        return f"(SELECT s.{column} {of_trace} {in_order})"
+
+    failed = f"{col('status_code')} = 'ERROR'"
+    started, ended = d.timestamp("t.start_time"), d.timestamp("t.end_time")
+    annotations = [
+        f"(SELECT count(*) FROM {d.table(table)} a WHERE {_where(where, d, 't.id')})"
+        for table, _, where in _ANNOTATIONS
+        if table in columns
+    ]
+    cost = "NULL"
+    if _COST_COLUMNS <= columns.get("span_costs", set()):
+        cost = (
+            f"(SELECT sum({d.money('c.total_cost')}) FROM {d.table('span_costs')} c JOIN {spans} s"
+            " ON s.id = c.span_rowid WHERE s.trace_rowid = t.id)"
+        )
+    sums = {
+        "tokens_in": f"(SELECT sum({d.count(col('llm_token_count_prompt'))}) {of_trace})",
+        "tokens_out": f"(SELECT sum({d.count(col('llm_token_count_completion'))}) {of_trace})",
+        **{part: f"(SELECT sum({d.count('s.attributes', *keys)}) {of_trace})" for part, keys in _PARTS.items()},
+        **(cost_sums(cost) if cost_sums is not None else {"cost_usd": cost}),
+    }
+    error = (
+        f"(SELECT coalesce(nullif({col('status_message')}, ''), {d.exception_text(col('events'))}, 'error')"
+        f" {of_trace} AND s.parent_id IS NULL AND {failed} {in_order})"
+    )
+    session = "NULL"
+    if "project_sessions" in columns:
+        session = f"(SELECT ps.session_id FROM {d.table('project_sessions')} ps WHERE ps.id = t.project_session_rowid)"
+    return {
+        "id": "t.trace_id",
+        "agent": f"coalesce({d.json_at(root('attributes'), 'agent', 'name')}, {root('name')}, {first('name')})",
+        "session": session,
+        # Phoenix stores a span when it ends, the root last: a trace without one is still running.
+        "status": (
+            f"CASE WHEN EXISTS (SELECT 1 {of_trace} AND s.parent_id IS NULL AND {failed}) THEN 'failed'"
+            f" WHEN EXISTS (SELECT 1 {of_trace} AND s.parent_id IS NULL) THEN 'completed' ELSE 'running' END"
+        ),
+        "started_at": started,
+        "ended_at": ended,
+        "duration_ms": d.duration_ms(started, ended),
+        # Strings as they are and objects as compact JSON, as normalize.text does.
+        "input": d.json_at(root("attributes"), "input", "value"),
+        "output": d.json_at(root("attributes"), "output", "value"),
+        "error": error,
+        "step_count": " + ".join([f"(SELECT count(*) {of_trace})", *annotations]),
+        "failed_steps": f"(SELECT count(*) {of_trace} AND {failed})",
+        **run_totals({}, sums),
+        "metadata": d.build_object(
+            [
+                ("project", f"(SELECT p.name FROM {d.table('projects')} p WHERE p.id = t.project_rowid)"),
+                ("user", d.json_at(root("attributes"), "user", "id")),
+            ]
+        ),
+    }
+
+
+def _where(where: str, d: Any, trace_rowid: str) -> str:
+    """An _ANNOTATIONS condition with its tables named in `d` and the trace's rowid put in."""
+    return where.format(spans=d.table("spans"), traces=d.table("traces")).replace(":t", trace_rowid)
 
 
 def _model_calls(columns: dict[str, set[str]], col: Callable[[str], str]) -> ModelCalls:
@@ -254,23 +284,38 @@ def _steps(conn: sqlite3.Connection, trace_rowid: Any) -> list[Step]:
     columns = table_columns(conn, "spans", "span_costs", *(table for table, _, _ in _ANNOTATIONS))
     cur = conn.cursor()
     cur.row_factory = sqlite3.Row
+    return read_steps(q, lambda sql, params: cur.execute(sql, params).fetchall(), columns, trace_rowid)
+
+
+Ask = Callable[[str, Any], Sequence[Mapping[str, Any]]]
+"""Runs one query of a dialect's SQL with its parameters; rows by column name (sqlite3.Row, dict)."""
+
+
+def read_steps(d: Any, ask: Ask, columns: dict[str, set[str]], trace_rowid: Any) -> list[Step]:
+    """A trace's steps: its spans, then its annotations, read with dialect `d` (sqlsql or pgsql)."""
     select = ", ".join(c if c in columns["spans"] else f"NULL AS {c}" for c in _SPAN_READ)
-    sql = f"SELECT {select} FROM spans WHERE trace_rowid = ? ORDER BY start_time, id"
-    rows = cur.execute(sql, (trace_rowid,)).fetchall()
+    sql = f"SELECT {select} FROM {d.table('spans')} WHERE trace_rowid = {d.param} ORDER BY start_time, id"
+    rows = ask(sql, [trace_rowid])
     costs: dict[Any, tuple] = {}
     if _COST_COLUMNS <= columns.get("span_costs", set()):
         sql = (
-            f"SELECT c.span_rowid, sum({q.money('c.total_cost')}), sum({q.money('c.prompt_cost')}),"
-            f" sum({q.money('c.completion_cost')}) FROM span_costs c JOIN spans s ON s.id = c.span_rowid"
-            " WHERE s.trace_rowid = ? GROUP BY c.span_rowid"
+            f"SELECT c.span_rowid AS span, sum({d.money('c.total_cost')}) AS total,"
+            f" sum({d.money('c.prompt_cost')}) AS prompt, sum({d.money('c.completion_cost')}) AS completion"
+            f" FROM {d.table('span_costs')} c JOIN {d.table('spans')} s ON s.id = c.span_rowid"
+            f" WHERE s.trace_rowid = {d.param} GROUP BY c.span_rowid"
         )
-        costs = {r[0]: tuple(r[1:]) for r in cur.execute(sql, (trace_rowid,))}
+        costs = {r["span"]: (r["total"], r["prompt"], r["completion"]) for r in ask(sql, [trace_rowid])}
     steps = [_span_step(seq, row, costs.get(row["id"])) for seq, row in enumerate(rows)]
-    steps.extend(_annotation_steps(cur, columns, trace_rowid, {row["id"]: row["span_id"] for row in rows}))
+    span_ids = {row["id"]: row["span_id"] for row in rows}
+    for table, raw_type, where in _ANNOTATIONS:
+        if table in columns:
+            sql = f"SELECT a.* FROM {d.table(table)} a WHERE {_where(where, d, d.named('t'))} ORDER BY a.id"
+            for row in ask(sql, {"t": trace_rowid}):
+                steps.append(_annotation_step(dict(row), raw_type, span_ids, ANNOTATION_SEQ + len(steps) - len(rows)))
     return steps
 
 
-def _span_step(seq: int, row: sqlite3.Row, cost: tuple | None) -> Step:
+def _span_step(seq: int, row: Mapping[str, Any], cost: tuple | None) -> Step:
     attrs, attrs_ok = parse_json(row["attributes"], dict)
     events, events_ok = parse_json(row["events"], list)
     raw_kind = normalize.ident(row["span_kind"])
@@ -336,30 +381,119 @@ def _exception_text(events: list[dict]) -> str | None:
     return None
 
 
-def _annotation_steps(
-    cur: sqlite3.Cursor, columns: dict[str, set[str]], trace_rowid: Any, span_ids: dict[Any, Any]
-) -> list[Step]:
-    out: list[Step] = []
-    for table, raw_type, where in _ANNOTATIONS:
-        if table not in columns:
-            continue
-        for row in cur.execute(f"SELECT a.* FROM {table} a WHERE {where} ORDER BY a.id", {"t": trace_rowid}):
-            values = dict(zip(row.keys(), row, strict=True))
-            step = Step(
-                id=f"{raw_type}-{values.get('id')}",
-                parent_id=normalize.ident(span_ids.get(values.get("span_rowid"))),
-                seq=ANNOTATION_SEQ + len(out),
-                name=normalize.text(values.get("name")) or "annotation",
-                kind="evaluation",
-                raw_type=raw_type,
-                started_at=normalize.timestamp(values.get("created_at")),
-                score=normalize.number(values.get("score")),
-                verdict=normalize.text(values.get("label")),
-                output=normalize.text(values.get("explanation")),
-            )
-            step.extra = {k: values[k] for k in _ANNOTATION_EXTRA if values.get(k) not in (None, "")}
-            metadata, ok = parse_json(values.get("metadata"), dict)
-            if metadata or (not ok and values.get("metadata") is not None):
-                step.extra["metadata"] = metadata if ok else values["metadata"]
-            out.append(step)
-    return out
+def _annotation_step(values: dict[str, Any], raw_type: str, span_ids: dict[Any, Any], seq: int) -> Step:
+    step = Step(
+        id=f"{raw_type}-{values.get('id')}",
+        parent_id=normalize.ident(span_ids.get(values.get("span_rowid"))),
+        seq=seq,
+        name=normalize.text(values.get("name")) or "annotation",
+        kind="evaluation",
+        raw_type=raw_type,
+        started_at=normalize.timestamp(values.get("created_at")),
+        score=normalize.number(values.get("score")),
+        verdict=normalize.text(values.get("label")),
+        output=normalize.text(values.get("explanation")),
+    )
+    step.extra = {k: values[k] for k in _ANNOTATION_EXTRA if values.get(k) not in (None, "")}
+    metadata, ok = parse_json(values.get("metadata"), dict)
+    if metadata or (not ok and values.get("metadata") is not None):
+        step.extra["metadata"] = metadata if ok else values["metadata"]
+    return step
+
+
+# -- in a PostgreSQL database (Phoenix's own schema there: JSONB attributes, timestamptz times) ---------
+
+_ALIASES = {"s": "spans", "t": "traces", "c": "span_costs"}
+_KIND_SQL = " ".join(f"WHEN {pgsql.quote(raw)} THEN {pgsql.quote(kind)}" for raw, kind in _OPENINFERENCE_KIND.items())
+
+
+def database_places(catalog: Catalog) -> list[Place]:
+    schemas = sorted({schema for schema, _ in catalog.tables})
+    return [
+        Place(schema, "traces", NAME)
+        for schema in schemas
+        if _SPAN_COLUMNS <= set(catalog.columns((schema, "spans")))
+        and "trace_id" in catalog.columns((schema, "traces"))
+        and catalog.columns((schema, "projects"))
+    ]
+
+
+def call_columns(d: Any, columns: dict[str, set[str]]) -> dict[str, str]:
+    """The model and tool calls as SQL, for stats on the server (the SQL side of _span_step)."""
+    spans = columns.get("spans", set())
+
+    def col(name: str) -> str:
+        return f"s.{name}" if name in spans else "NULL"
+
+    cost = "NULL"
+    if {"span_rowid", "total_cost"} <= columns.get("span_costs", set()):
+        cost = f"(SELECT sum({d.money('c.total_cost')}) FROM {d.table('span_costs')} c WHERE c.span_rowid = s.id)"
+    return {
+        "run_id": "t.trace_id",
+        "name": f"coalesce(nullif({col('name')}, ''), 'span')",
+        "kind": f"(CASE upper({col('span_kind')}) {_KIND_SQL} ELSE 'other' END)",
+        "model": d.json_at("s.attributes", "llm", "model_name"),
+        "status": f"(CASE WHEN {col('status_code')} = 'ERROR' THEN 'failed' ELSE 'completed' END)",
+        "duration_ms": d.duration_ms(d.timestamp("s.start_time"), d.timestamp("s.end_time")),
+        "tokens_in": d.count(col("llm_token_count_prompt")),
+        "tokens_out": d.count(col("llm_token_count_completion")),
+        "tokens_cache_read": d.count("s.attributes", *_PARTS["tokens_cache_read"]),
+        "cost_usd": cost,
+        "cost_estimated": "0",
+    }
+
+
+def database_source(catalog: Catalog, place: Place) -> DatabaseSource:
+    from psycopg.rows import dict_row
+
+    from ..store import RUN_COLUMNS
+    from ..store.schema import RUN_TOTAL_COLUMNS
+
+    schema = place.schema
+    columns = {table: set(cols) for (where, table), cols in catalog.tables.items() if where == schema}
+    types = {
+        f"{alias}.{c}": kind
+        for alias, table in _ALIASES.items()
+        for c, kind in catalog.columns((schema, table)).items()
+    }
+    d = pgsql.Postgres(catalog.server_version, types, schema)
+    source_file = f"{catalog.label}#{place}"
+    mapping = run_columns(d, columns) | {"source_file": pgsql.quote(source_file), "source_line": "t.id"}
+    traces = f"{d.table('traces')} t"
+    calls = call_columns(d, columns)
+    model_or_tool = f"({calls['model']} IS NOT NULL OR upper(s.span_kind) = 'TOOL')"
+    whole_run = Relation(mapping, traces).select(RUN_COLUMNS, also={"rowid": "t.id"})
+
+    def read_run(conn: Any, run_id: str, report: ProblemSink, payloads: bool) -> Run | None:
+        row = conn.execute(f"{whole_run} WHERE t.trace_id = %s", [run_id]).fetchone()
+        if row is None:
+            return None
+        values = dict(zip([*RUN_COLUMNS, "rowid"], row, strict=True))
+        rowid = values.pop("rowid")
+        for column in RUN_TOTAL_COLUMNS:
+            values.pop(column, None)
+        for column in ("metadata", "flags", "events", "extra"):
+            raw = values.get(column)
+            values[column] = parse_json(raw, dict if column in ("metadata", "extra") else list)[0]
+        run = Run(**values)
+        cursor = conn.cursor(row_factory=dict_row)
+        run.steps = read_steps(d, lambda sql, params: cursor.execute(sql, params).fetchall(), columns, rowid)
+        return run
+
+    def read_runs(conn: Any, report: ProblemSink) -> Iterator[Run]:
+        ids = [r[0] for r in conn.execute(f"SELECT trace_id FROM {traces} ORDER BY t.start_time, t.id")]
+        for run_id in ids:
+            run = read_run(conn, run_id, report, True)
+            if run is not None:
+                yield run
+
+    return DatabaseSource(
+        place=place,
+        runs=Relation(mapping, traces),
+        by_id="t.trace_id = %s",
+        tie="t.trace_id",
+        read_run=read_run,
+        read_runs=read_runs,
+        order={"started": "t.start_time"},
+        calls=Relation(calls, f"{d.table('spans')} s JOIN {traces} ON t.id = s.trace_rowid", model_or_tool),
+    )

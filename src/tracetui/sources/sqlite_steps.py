@@ -479,7 +479,10 @@ def dig(obj: Any, *keys: str) -> Any:
 
 
 def parse_json(raw: Any, kind: type) -> tuple[Any, bool]:
-    """(value, ok): a JSON column parsed, or the empty value of `kind` and False when it is not a `kind`."""
+    """(value, ok): a JSON column parsed, or the empty value of `kind` and False when it is not a `kind`.
+    A value already parsed (PostgreSQL's JSONB) is taken as it is."""
+    if isinstance(raw, kind):
+        return raw, True
     if isinstance(raw, (str, bytes)):
         try:
             value = orjson.loads(raw)

@@ -93,3 +93,97 @@ def exception_text(events: str) -> str:
         f"(SELECT coalesce({kind} || ': ' || {message}, {kind}, {message}) FROM json_each({json_array(events)}) e"
         " WHERE e.type = 'object' AND json_extract(e.value, '$.name') = 'exception' LIMIT 1)"
     )
+
+
+# -- the names a mapping shared with PostgreSQL uses (pgsql.Postgres says the same in its dialect) ------
+# SQLite's columns have no fixed type, so the casts PostgreSQL needs are no-ops here.
+
+
+def text(expr: str) -> str:
+    return expr
+
+
+def number(expr: str) -> str:
+    return expr
+
+
+def integer(expr: str) -> str:
+    return expr
+
+
+def epoch(number: str) -> str:
+    """ISO text of an epoch number (timestamp() reads numbers as seconds or milliseconds)."""
+    return timestamp(number)
+
+
+def not_json_array(expr: str) -> str:
+    """The value is there but is not a JSON array (malformed JSON, an object, a number)."""
+    return f"({expr} IS NOT NULL AND NOT (json_valid({expr}) AND json_type({expr}) = 'array'))"
+
+
+def array_length(array: str) -> str:
+    return f"json_array_length({array})"
+
+
+def count_objects_with(array: str, key: str) -> str:
+    """How many elements of a JSON array are objects whose `key` is there and not null."""
+    return f"(SELECT count(*) FROM json_each({array}) WHERE type = 'object' AND json_type(value, '$.{key}') != 'null')"
+
+
+def each(array: str, alias: str) -> str:
+    """A FROM item giving one row per element of a JSON array (`alias.value`, position()`)."""
+    return f"json_each({array}) {alias}"
+
+
+def position(alias: str) -> str:
+    return f"{alias}.key"
+
+
+def as_object(alias: str) -> str:
+    """The element if it is an object, else {"value": element}."""
+    return f"(CASE WHEN {alias}.type = 'object' THEN {alias}.value ELSE json_object('value', {alias}.value) END)"
+
+
+def get(obj: str, key: str) -> str:
+    """A key's value inside a JSON object (strings as they are, numbers as numbers)."""
+    return f"json_extract({obj}, '$.{key}')"
+
+
+def get_number(obj: str, key: str) -> str:
+    return get(obj, key)
+
+
+def has_value(obj: str, key: str) -> str:
+    """The key is there and not JSON null."""
+    return f"json_type({obj}, '$.{key}') != 'null'"
+
+
+def is_number(obj: str, key: str) -> str:
+    return f"json_type({obj}, '$.{key}') IN ('integer', 'real')"
+
+
+def without(obj: str, keys: tuple[str, ...]) -> str:
+    """The object with these keys removed."""
+    return f"json_remove({obj}, " + ", ".join(f"'$.{k}'" for k in keys) + ")"
+
+
+def nonempty_object(obj: str) -> str:
+    return f"{obj} != '{{}}'"
+
+
+def build_object(pairs: list[tuple[str, str]]) -> str:
+    """A JSON object (as text) of (key, SQL value) pairs."""
+    return "json_object(" + ", ".join(f"{quote(key)}, {value}" for key, value in pairs) + ")"
+
+
+def table(name: str) -> str:
+    """A table of the database read (SQLite: its main schema, by name)."""
+    return name
+
+
+param = "?"  # a query parameter (the name pgsql.Postgres uses too)
+
+
+def named(name: str) -> str:
+    """A named query parameter."""
+    return f":{name}"

@@ -32,35 +32,38 @@ class RunFilter:
     until: str | None = None  # … and before this one
     session: str | None = None  # runs of this session
 
-    def where(self) -> tuple[str, list[Any]]:
+    def where(self, *, param: str = "?", like: str = "LIKE", calls: str = "steps") -> tuple[str, list[Any]]:
+        """The WHERE clause over the store's run columns (" WHERE …" or "") and its arguments.
+
+        SQLite's by default; PostgreSQL's with param="%s", like="ILIKE" (SQLite's LIKE ignores ASCII
+        case) and `calls` a relation of the model and tool calls (run_id, model, kind, name).
+        """
         clauses, args = [], []
         for col, value in (("status", self.status), ("agent", self.agent)):
             if value is None or value == () or value == []:
                 continue
             values = [value] if isinstance(value, str) else list(value)
-            clauses.append(f"{col} IN ({', '.join('?' * len(values))})")
+            clauses.append(f"{col} IN ({', '.join([param] * len(values))})")
             args.extend(values)
         if self.search:
-            like = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            clauses.append(
-                "(id LIKE ? ESCAPE '\\' OR agent LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\'"
-                " OR session LIKE ? ESCAPE '\\')"
-            )
-            args.extend([like] * 4)
+            like_text = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            matches = " OR ".join(f"{col} {like} {param} ESCAPE '\\'" for col in ("id", "agent", "error", "session"))
+            clauses.append(f"({matches})")
+            args.extend([like_text] * 4)
         if self.model is not None:
-            clauses.append("id IN (SELECT run_id FROM steps WHERE model = ?)")
+            clauses.append(f"id IN (SELECT run_id FROM {calls} WHERE model = {param})")
             args.append(self.model)
         if self.tool is not None:
-            clauses.append("id IN (SELECT run_id FROM steps WHERE kind = 'tool' AND name = ?)")
+            clauses.append(f"id IN (SELECT run_id FROM {calls} WHERE kind = 'tool' AND name = {param})")
             args.append(self.tool)
         if self.session is not None:
             clauses.append("session = ?")
             args.append(self.session)
         if self.since is not None:
-            clauses.append("started_at >= ?")
+            clauses.append(f"started_at >= {param}")
             args.append(self.since)
         if self.until is not None:
-            clauses.append("started_at < ?")
+            clauses.append(f"started_at < {param}")
             args.append(self.until)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 

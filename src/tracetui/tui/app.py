@@ -1,8 +1,12 @@
 """The viewer's hub: owns the opened source, imports it in the background, opens screens.
 
 Widgets post intents (tui/messages.py: OpenRun, CompareRuns, JumpToFailedRun); the app routes
-them. Screens and widgets never share a SQLite connection across threads: they are handed
+them. Screens and widgets never share a connection across threads: they are handed
 `app.new_store` and every worker opens its own connection with it.
+
+A database's connection may drop: any widget that meets it posts SourceLost; the app says so once,
+reconnects with backoff in a worker, and then calls `source_restored()` on every screen that has
+one, so each reads again what it lacks while keeping its place.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from .. import config as settings
 from .. import display
 from ..errors import TraceError
 from ..live import Change, Live
-from ..loading import ImportCancelled, Opening
-from ..store import Store
-from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun, StoreChanged
+from ..loading import ImportCancelled, SourceOpening
+from ..store.protocol import TraceStore
+from .messages import CompareRuns, ImportFinished, ImportProgress, JumpToFailedRun, OpenRun, SourceLost, StoreChanged
 from .plain import notify_plain, palette_text
 from .screens.error import ErrorScreen
 from .screens.help import HelpScreen
@@ -36,6 +40,10 @@ from .widgets.live_marker import LiveState
 
 if TYPE_CHECKING:
     from .screens.compare import RunRef
+
+
+RECONNECT_FIRST = 0.5  # seconds before the first attempt to reconnect; doubled after each failure
+RECONNECT_LONGEST = 15.0
 
 
 class TraceApp(App):
@@ -77,7 +85,7 @@ class TraceApp(App):
 
     def __init__(
         self,
-        opening: Opening,
+        opening: SourceOpening,
         *,
         run_id: str | None = None,
         failed: bool = False,
@@ -99,11 +107,13 @@ class TraceApp(App):
         self.import_error: str | None = None
         self._pending_run = run_id
         self._pending_failed = failed
-        self._store: Store | None = None  # the event loop's own connection, for quick lookups
+        self._store: TraceStore | None = None  # the event loop's own connection, for quick lookups
         self._notice_told = False
+        self.reconnecting = False  # a database's connection dropped and the app is getting it back
         self.runs_screen = RunsScreen(
             self.new_store,
             importing=self.importing,
+            paged=opening.paged,
             live=live is not None,
             sort=self.config.sort,
             desc=self.config.desc,
@@ -112,11 +122,11 @@ class TraceApp(App):
             self.set_reactive(TraceApp.live_state, LiveState(live.description))
 
     # -- stores -----------------------------------------------------------------------------------
-    def new_store(self) -> Store:
+    def new_store(self) -> TraceStore:
         """A fresh read-only connection; one per thread, never shared."""
         return self.opening.connect()
 
-    def main_store(self) -> Store:
+    def main_store(self) -> TraceStore:
         """The event loop's own connection, for quick lookups (counts, one run) between workers."""
         if self._store is None:
             self._store = self.new_store()
@@ -278,9 +288,14 @@ class TraceApp(App):
     def _open_requested(self) -> None:
         if self._pending_run is not None:
             run_id, self._pending_run = self._pending_run, None
-            if self.main_store().has_run(run_id):
+            try:
+                found = self.main_store().has_run(run_id)
+            except TraceError as exc:
+                notify_plain(self, str(exc), severity="error")
+                found = None
+            if found:
                 self.open_run(run_id)
-            else:
+            elif found is not None:
                 notify_plain(self, f"No run {display.safe(run_id, single_line=True)!r} in this file.", severity="error")
         if self._pending_failed:
             self._pending_failed = False
@@ -302,6 +317,51 @@ class TraceApp(App):
         else:
             self.call_from_thread(self.open_run, run.id, jump_to_failure=True)
 
+    # -- a database's connection ------------------------------------------------------------------
+    def on_source_lost(self, message: SourceLost) -> None:
+        if self.reconnecting:
+            return
+        self.reconnecting = True
+        self._reset_main_store()
+        notify_plain(
+            self,
+            f"Lost the connection to the database ({message.problem}). Reconnecting…",
+            severity="warning",
+            timeout=4,  # no longer than "connected again"; the run list's status line says it meanwhile
+        )
+        self.runs_screen.connection_lost(message.problem)
+        self._reconnect()
+
+    @work(thread=True, exclusive=True, group="reconnect")
+    def _reconnect(self) -> None:
+        """Connect again, waiting longer after each failure (0.5 s, 1 s, 2 s … up to 15 s)."""
+        worker = get_current_worker()
+        delay = RECONNECT_FIRST
+        while not worker.is_cancelled:
+            try:
+                store = self.opening.connect()
+                try:
+                    store.has_run("")  # one real round trip: an idle connection may be a dead one
+                finally:
+                    store.close()
+            except TraceError:
+                waited = 0.0
+                while waited < delay and not worker.is_cancelled:
+                    time.sleep(0.1)
+                    waited += 0.1
+                delay = min(delay * 2, RECONNECT_LONGEST)
+                continue
+            self.call_from_thread(self._reconnected)
+            return
+
+    def _reconnected(self) -> None:
+        self.reconnecting = False
+        notify_plain(self, "Connected to the database again.", timeout=4)
+        for screen in self.screen_stack:
+            restored = getattr(screen, "source_restored", None)
+            if restored is not None:
+                restored()
+
     # -- navigation -------------------------------------------------------------------------------
     def on_open_run(self, message: OpenRun) -> None:
         self.open_run(message.run_id, jump_to_failure=message.jump_to_failure)
@@ -310,11 +370,13 @@ class TraceApp(App):
         self.compare_runs(message.run_a, message.run_b)
 
     def on_jump_to_failed_run(self, message: JumpToFailedRun) -> None:
-        other = self.runs_screen.failed_run_next_to(message.run_id, message.direction)
-        if other is None:
-            notify_plain(self, f"No {'next' if message.direction > 0 else 'previous'} failed run in the list.")
-        else:
-            self.open_run(other, jump_to_failure=True)
+        def answer(other: str | None) -> None:
+            if other is None:
+                notify_plain(self, f"No {'next' if message.direction > 0 else 'previous'} failed run in the list.")
+            else:
+                self.open_run(other, jump_to_failure=True)
+
+        self.runs_screen.run_list.ask_failed_run_next_to(message.run_id, message.direction, answer)
 
     def open_run(self, run_id: str, *, jump_to_failure: bool = False) -> None:
         """Show one run: push its RunScreen, or replace the run screen already showing."""

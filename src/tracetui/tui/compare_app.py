@@ -7,14 +7,14 @@ be marked and compared; q quits.
 from __future__ import annotations
 
 from ..config import Config
-from ..loading import Opening
+from ..loading import SourceOpening
 from .app import TraceApp
 from .screens.compare import RunRef
 
 
 class CompareApp(TraceApp):
     def __init__(
-        self, opening: Opening, run_a: str | RunRef, run_b: str | RunRef, config: Config | None = None
+        self, opening: SourceOpening, run_a: str | RunRef, run_b: str | RunRef, config: Config | None = None
     ) -> None:
         super().__init__(opening, config=config)
         self._compare = (run_a, run_b)
@@ -25,7 +25,11 @@ class CompareApp(TraceApp):
 
 
 def compare_app(
-    opening_a: Opening, run_a: str, opening_b: Opening | None, run_b: str, config: Config | None = None
+    opening_a: SourceOpening,
+    run_a: str,
+    opening_b: SourceOpening | None,
+    run_b: str,
+    config: Config | None = None,
 ) -> CompareApp:
     """The app for two runs of one file (opening_b None) or of two files."""
     if opening_b is None:

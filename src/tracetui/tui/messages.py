@@ -77,6 +77,7 @@ class RunListLoaded(Message):
     failed_count: int | None  # None until the full order is read (`complete`)
     complete: bool  # the full ordered id list is in, not just the first page
     load_seconds: float  # how long the load took (0.0 until complete)
+    estimated: bool = False  # count is the database planner's estimate (the exact count comes later)
 
 
 @dataclass
@@ -133,3 +134,17 @@ class PairListCursorMoved(Message):
     """The cursor of the compare list is on row `index`."""
 
     index: int
+
+
+# -- a database ------------------------------------------------------------------------------------
+
+
+@dataclass
+class SourceLost(Message):
+    """The connection to the database dropped while a widget asked it something (`problem` says what).
+
+    Any widget posts it; TraceApp says so once and reconnects with backoff, then tells the screens
+    (`source_restored()`) so they read again, keeping their place.
+    """
+
+    problem: str

@@ -22,7 +22,7 @@ from ... import display
 from ...compare import Comparison, compare_runs
 from ...compare_text import MARK_WIDTH, column_widths, header_lines
 from ...errors import TraceError
-from ...store import Store
+from ...store.protocol import TraceStore
 from ..messages import PairListCursorMoved
 from ..plain import notify_plain
 from ..widgets.pair_detail import PairDetail
@@ -34,7 +34,7 @@ class RunRef:
     """A run to compare: its id and, when it is not in the app's file, how to open its store."""
 
     run_id: str
-    connect: Callable[[], Store] | None = None
+    connect: Callable[[], TraceStore] | None = None
     label: str | None = None  # the file, shown when the two runs come from different files
 
 
@@ -58,7 +58,7 @@ class CompareScreen(Screen):
     CompareScreen #compare-detail { height: 40%; }
     """
 
-    def __init__(self, run_a: str | RunRef, run_b: str | RunRef, connect: Callable[[], Store]) -> None:
+    def __init__(self, run_a: str | RunRef, run_b: str | RunRef, connect: Callable[[], TraceStore]) -> None:
         """`connect` opens the app's own file, for runs given by id or by a RunRef without `connect`."""
         super().__init__(id="compare-screen")
         self.ref_a = run_a if isinstance(run_a, RunRef) else RunRef(run_a)
@@ -83,12 +83,12 @@ class CompareScreen(Screen):
         self._load()
 
     # -- loading ----------------------------------------------------------------------------------
-    def _connect(self, ref: RunRef) -> Store:
+    def _connect(self, ref: RunRef) -> TraceStore:
         return ref.connect() if ref.connect is not None else self.connect()
 
     @work(thread=True, exclusive=True, group="compare")
     def _load(self) -> None:
-        stores: list[Store] = []
+        stores: list[TraceStore] = []
         try:
             stores.append(self._connect(self.ref_a))
             run_a = stores[0].run_tree(self.ref_a.run_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,26 +16,46 @@ from ...model import Problem
 
 
 class ErrorScreen(Screen):
-    """The file could not be read as traces (for example the background import failed)."""
+    """The file could not be read as traces (for example the background import failed), or a database
+    could not be asked (then `r` tries again)."""
 
     BINDINGS = [
-        Binding("escape", "app.quit", "Quit", tooltip="Quit: the file cannot be shown", id="tracetui.error.quit")
+        Binding("escape", "app.quit", "Quit", tooltip="Quit: the file cannot be shown", id="tracetui.error.quit"),
+        Binding("r", "retry", "Retry", tooltip="Ask the database again", id="tracetui.error.retry"),
     ]
 
-    def __init__(self, path: str, problem: str) -> None:
+    def __init__(self, path: str, problem: str, *, retry: Callable[[], None] | None = None) -> None:
+        """retry: what `r` does (a database that may answer later); None: nothing to retry (a file)."""
         super().__init__()
         self.path = path
         self.problem = problem
+        self.retry = retry
 
     def compose(self) -> ComposeResult:
         with Vertical(id="error-box"):
-            yield Static(Text("Cannot show this trace file", style="bold"), id="error-title")
-            yield Static(
-                Text.assemble(("File:    ", "bold"), display.safe(self.path, single_line=True)), id="error-file"
-            )
+            title = "Cannot show this trace file" if self.retry is None else "Cannot read this database"
+            yield Static(Text(title, style="bold"), id="error-title")
+            where = "File:    " if self.retry is None else "From:    "
+            yield Static(Text.assemble((where, "bold"), display.safe(self.path, single_line=True)), id="error-file")
             yield Static(Text.assemble(("Problem: ", "bold"), display.safe(self.problem)), id="error-problem")
-            yield Static(Text("Run `tracetui formats` to see what tracetui reads. Press q to quit.", style="dim"))
+            hint = "Run `tracetui formats` to see what tracetui reads. Press q to quit."
+            if self.retry is not None:
+                hint = "Press r to try again, q to quit."
+            yield Static(Text(hint, style="dim"))
         yield Footer()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.retry is not None if action == "retry" else True
+
+    def action_retry(self) -> None:
+        if self.retry is not None:
+            self.dismiss()
+            self.retry()
+
+    def source_restored(self) -> None:
+        """The app reconnected on its own: the database answers again, the screen below reads it."""
+        if self.retry is not None:
+            self.dismiss()
 
 
 class ProblemsScreen(ModalScreen):

@@ -19,7 +19,7 @@ from textual.widgets import Footer, Static, Tree
 from ... import display, present, share
 from ...errors import TraceError
 from ...model import Run, Step
-from ...store import Store
+from ...store.protocol import SessionStore, TraceStore
 from .. import clipboard
 from ..messages import JumpToFailedRun, OpenRun, StepTreeExpanding, StepTreeLoadFailed, StepTreeReady
 from ..plain import notify_plain
@@ -190,7 +190,7 @@ class RunScreen(Screen):
     """
 
     def __init__(
-        self, run_id: str, connect: Callable[[], Store], *, jump_to_failure: bool = False, live: bool = False
+        self, run_id: str, connect: Callable[[], TraceStore], *, jump_to_failure: bool = False, live: bool = False
     ) -> None:
         super().__init__()
         self.run_id = run_id
@@ -273,6 +273,8 @@ class RunScreen(Screen):
         try:
             store = self.connect()
             try:
+                if not isinstance(store, SessionStore):
+                    return  # a store that cannot group by session (PostgreSQL): no { } to go by
                 runs = store.session_run_ids(run_id)
             finally:
                 store.close()
@@ -283,6 +285,12 @@ class RunScreen(Screen):
     def _show_session(self, runs: list[str]) -> None:
         self.session_runs = runs
         self._show_header()
+
+    def source_restored(self) -> None:
+        """The database is back: a run that could not be read is read again."""
+        if self.run is None:
+            self.query_one("#run-header", Static).update(Text(f"loading run {display.clip(self.run_id)}…", "dim"))
+            self.step_tree.reload()
 
     def on_step_tree_resized(self) -> None:
         self.call_after_refresh(self._update_tree_header)

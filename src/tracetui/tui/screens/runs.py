@@ -9,6 +9,7 @@ from dataclasses import replace
 from functools import partial
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -18,12 +19,14 @@ from textual.widgets import Footer, Input, ProgressBar, Static
 
 from ... import display, present
 from ...errors import TraceError
-from ...store import RunFilter, Store, default_desc
+from ...store import RunFilter, default_desc
+from ...store.protocol import TraceStore
 from ..hub import trace_app
 from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
 from ..plain import notify_plain, palette_text
 from ..widgets.live_marker import LiveMarker
 from ..widgets.run_list import SORT_CYCLE, RunList
+from ..widgets.run_pager import RunPager
 
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
 # Keys that share a row in the README's keys table (and would share one in the footer).
@@ -69,17 +72,21 @@ class RunsScreen(Screen):
 
     def __init__(
         self,
-        connect: Callable[[], Store],
+        connect: Callable[[], TraceStore],
         *,
         importing: bool = False,
+        paged: bool = False,
         live: bool = False,
         sort: str | None = None,
         desc: bool | None = None,
     ) -> None:
-        """sort, desc: the list's first order (the config file's), else newest first."""
+        """paged: a database, whose list is read a page at a time (and whose connection may drop).
+        sort, desc: the list's first order (the config file's), else newest first."""
         super().__init__(id="runs-screen")
+        self.paged = paged
+        self.lost: str | None = None  # the database's connection dropped: what failed (until reconnected)
         self.live = live  # the store keeps changing (tracetui serve): poll it for as long as the viewer runs
-        self.run_list = RunList(connect, store_growing=importing or live, live=live, id="run-list")
+        self.run_list = RunList(connect, store_growing=importing or live, paged=paged, live=live, id="run-list")
         if sort is not None:
             self.run_list.sort = sort
             self.run_list.desc = default_desc(sort) if desc is None else desc
@@ -116,11 +123,7 @@ class RunsScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        opening = trace_app(self).opening
-        title = Text.assemble(
-            ("tracetui", "bold"), "  ", display.safe(opening.label, single_line=True), f"  ({opening.format})"
-        )
-        self.query_one("#title", Static).update(title)
+        self._show_title()
         self.query_one("#warnings", Static).display = False
         self.query_one("#empty", Static).display = False
         importing = trace_app(self).importing
@@ -131,6 +134,14 @@ class RunsScreen(Screen):
             self._poll = self.set_interval(0.3, self._poll_store)
         self.run_list.focus()
         self._show_summary()
+
+    def _show_title(self) -> None:
+        """The source's label and format (a database reached late knows its table only then)."""
+        opening = trace_app(self).opening
+        title = Text.assemble(
+            ("tracetui", "bold"), "  ", display.safe(opening.label, single_line=True), f"  ({opening.format})"
+        )
+        self.query_one("#title", Static).update(title)
 
     # -- import -----------------------------------------------------------------------------------
     def show_progress(self, done: int, total: int, runs: int) -> None:
@@ -193,36 +204,68 @@ class RunsScreen(Screen):
                 if self._dirty:  # changed again while it loaded: read it once the pause for the writer is over
                     self.set_timer(2 * message.load_seconds + 0.01, self._poll_store)
         self._show_summary()
-        try:
-            store = trace_app(self).main_store()
-            self._problems = store.problem_count()
-        except (sqlite3.Error, TraceError):
-            self._problems = 0
-        warnings = self.query_one("#warnings", Static)
-        warnings.display = self._problems > 0
-        if self._problems:
-            noun = "problem" if self._problems == 1 else "problems"
-            warnings.update(
-                Text(
-                    f"⚠ {self._problems:,} {noun} while reading (lines skipped or repaired, unpriced models) · w shows them"
-                )
-            )
+        if self.paged:
+            self._show_title()
+            if message.complete or message.estimated:
+                self._count_problems()  # a scan of the table on the server: in a worker
+        else:
+            try:
+                self._show_problems(trace_app(self).main_store().problem_count())
+            except (sqlite3.Error, TraceError):
+                self._show_problems(0)
         self._show_empty()
         # After _show_empty: an early poll of an import may have hidden the list (no runs yet), and
         # a hidden or loading list cannot take focus.
         if self.focused is None and self.run_list.display:
             self.run_list.focus()
 
+    def _show_problems(self, count: int) -> None:
+        self._problems = count
+        warnings = self.query_one("#warnings", Static)
+        warnings.display = count > 0
+        if count:
+            noun = "problem" if count == 1 else "problems"
+            warnings.update(
+                Text(f"⚠ {count:,} {noun} while reading (lines skipped or repaired, unpriced models) · w shows them")
+            )
+
+    @work(thread=True, exclusive=True, group="problem-count")
+    def _count_problems(self) -> None:
+        try:
+            store = trace_app(self).new_store()
+            try:
+                count = store.problem_count()
+            finally:
+                store.close()
+        except TraceError:
+            return  # a lost connection is reported by the list; the count comes once it is back
+        self.app.call_from_thread(self._show_problems, count)
+
+    # -- a database's connection ------------------------------------------------------------------
+    def connection_lost(self, problem: str) -> None:
+        self.lost = problem
+        self._show_summary()
+
+    def source_restored(self) -> None:
+        """The database is back: read the list again where it was (the cursor stays on its run)."""
+        self.lost = None
+        self._load_running = True
+        self.run_list.reload(fresh_connection=True)
+        self._show_summary()
+
     def _tell_new_failures(self) -> None:
         """A run that failed since the last load (in the list's filter) raises a notification; `]` reaches it."""
-        failed = self.run_list.pager.failed_ids()
+        pager = self.run_list.pager
+        if not isinstance(pager, RunPager):
+            return  # a database is never live (tracetui serve writes a store file)
+        failed = pager.failed_ids()
         new = failed - self._failed_seen if self._failed_seen is not None else set()
         self._failed_seen = failed
         if not new:
             return
-        newest = next(i for i in self.run_list.pager.ordered(new))
+        newest = next(i for i in pager.ordered(new))
         self.run_list.new_failure = newest
-        run = self.run_list.pager.cached(newest)
+        run = pager.cached(newest)
         what = f"run {display.clip(newest, 40)}" + (f" ({display.clip(run.agent, 30)})" if run and run.agent else "")
         more = f" and {len(new) - 1:,} more" if len(new) > 1 else ""
         notify_plain(self, f"✗ New failed {what}{more} · ] goes to it", title="Failure", severity="error", timeout=8)
@@ -233,10 +276,14 @@ class RunsScreen(Screen):
     def on_run_list_load_failed(self, message: RunListLoadFailed) -> None:
         self._load_running = False
         app = trace_app(self)
+        if self.paged and self._shown is not None:
+            notify_plain(self, message.problem, severity="error", timeout=10)  # e.g. a sort that ran out of time
+            return
         if not message.store_growing and not app.import_error and self._shown is None:
             from .error import ErrorScreen
 
-            app.push_screen(ErrorScreen(app.opening.label, message.problem))
+            retry = self.source_restored if self.paged else None
+            app.push_screen(ErrorScreen(app.opening.label, message.problem, retry=retry))
 
     def _show_summary(self) -> None:
         rl = self.run_list
@@ -246,14 +293,15 @@ class RunsScreen(Screen):
         if shown is None:
             text.append("loading runs…")
         else:
-            groups = rl.pager.groups if rl.grouped else None
-            if groups is not None:
+            pager = rl.pager
+            groups = pager.groups if rl.grouped and isinstance(pager, RunPager) else None
+            if groups is not None and isinstance(pager, RunPager):
                 text.append(f"{groups:,} sessions", "bold")
-                failed_groups = rl.pager.failed_groups or 0
+                failed_groups = pager.failed_groups or 0
                 text.append(" · ")
                 text.append(f"✗ {failed_groups:,} with a failed run", "bold red" if failed_groups else "")
             else:
-                text.append(f"{shown.count:,} runs", "bold")
+                text.append(f"{'≈' if shown.estimated else ''}{shown.count:,} runs", "bold")
                 failed = "…" if shown.failed_count is None else f"{shown.failed_count:,}"
                 text.append(" · ")
                 text.append(f"✗ {failed} failed", "bold red" if shown.failed_count else "")
@@ -262,6 +310,8 @@ class RunsScreen(Screen):
         if rl.marked:
             text.append(" · marked: ")
             text.append(display.safe(rl.marked, single_line=True))
+        if self.lost is not None:
+            text.append(" · ⚠ connection lost, reconnecting…", "bold yellow")
         self.query_one("#summary", Static).update(text)
 
     def _filtered(self) -> bool:
@@ -299,6 +349,9 @@ class RunsScreen(Screen):
         self._set(sort=nxt, desc=default_desc(nxt))
 
     def action_group_sessions(self) -> None:
+        if not isinstance(self.run_list.pager, RunPager):
+            notify_plain(self, "Runs in a database are not grouped by session yet.", timeout=4)
+            return
         self._set(grouped=not self.run_list.grouped)
 
     def action_reverse_sort(self) -> None:

@@ -26,9 +26,11 @@ from textual.worker import get_current_worker
 
 from ... import display, present
 from ...analysis import GroupStats
-from ...errors import TraceError
-from ...store import RunFilter, Store
+from ...errors import TraceError, Unavailable
+from ...store import RunFilter
+from ...store.protocol import TraceStore
 from ...store.stats import bucket_range, timeline
+from ..messages import SourceLost
 from ..plain import notify_plain
 
 BAR_WIDTH = 16
@@ -165,7 +167,7 @@ class StatsScreen(Screen[RunFilter | None]):
         Binding("d", "toggle_bucket", "Day/hour", tooltip="Over time: per day or per hour", id="tracetui.stats.bucket"),
     ]
 
-    def __init__(self, flt: RunFilter, connect: Callable[[], Store], *, growing: bool = False) -> None:
+    def __init__(self, flt: RunFilter, connect: Callable[[], TraceStore], *, growing: bool = False) -> None:
         super().__init__(id="stats-screen")
         self.flt = flt
         self.connect = connect
@@ -244,16 +246,27 @@ class StatsScreen(Screen[RunFilter | None]):
             self.app.call_from_thread(self._finished)
         except _Closed:
             pass
-        except sqlite3.Error as exc:
-            self.app.call_from_thread(self._failed, str(exc))
+        except (sqlite3.Error, TraceError) as exc:
+            self.app.call_from_thread(self._failed, str(exc), exc)
         finally:
             store.close()
 
-    def _failed(self, problem: str) -> None:
+    def _failed(self, problem: str, exc: Exception | None = None) -> None:
         self.done = True
         for table in self.query(StatsTable):
             table.loading = False
+        if isinstance(exc, Unavailable) and exc.lost:
+            self.post_message(SourceLost(exc.problem))  # the app reconnects, then source_restored() asks again
+            return
         notify_plain(self, f"Cannot compute the stats: {problem}", severity="error")
+
+    def source_restored(self) -> None:
+        """The database is back: ask again what the lost connection left unanswered."""
+        if self.done and self.total is None:
+            self.done = False
+            for table in self.query(StatsTable):
+                table.loading = True
+            self._compute(self.flt)
 
     def _finished(self) -> None:
         self.done = True

@@ -51,8 +51,12 @@ class CursorList(ScrollView, can_focus=True):
         self.refresh()
         self.cursor_moved(previous, row)
 
+    def _visible_rows(self) -> int:
+        # The region left once scroll bars are drawn: a horizontal bar covers the widget's last line.
+        return max(self.scrollable_content_region.height - self.HEADER_LINES, 1)
+
     def _scroll_to_cursor(self, center: bool = False) -> None:
-        visible = max(self.size.height - self.HEADER_LINES, 1)
+        visible = self._visible_rows()
         top = round(self.scroll_offset.y)
         if center and not top <= self.cursor < top + visible:
             self.scroll_to(y=max(self.cursor - visible // 3, 0), animate=False, immediate=True)
@@ -67,7 +71,7 @@ class CursorList(ScrollView, can_focus=True):
 
     def _page(self) -> int:
         # One row of the previous page stays in view.
-        return max(self.size.height - self.HEADER_LINES - 1, 1)
+        return max(self._visible_rows() - 1, 1)
 
     def action_cursor_down(self) -> None:
         self.move_cursor(self.cursor + 1)

@@ -22,11 +22,13 @@ from textual.widgets import Collapsible, Static
 from textual.worker import get_current_worker
 
 from ... import display, present
+from ...errors import Unavailable
 from ...model import TOKEN_PARTS, TOTAL_FIELDS, Run, Step
 from ...payload import Payload, make_payload
 from ...present import PSEUDO_MARK, STYLE, VERDICT_STYLE
 from ...present import safe_text as _t
-from ...store import Store
+from ...store.protocol import TraceStore
+from ..messages import SourceLost
 from ..plain import notify_plain, plain_title
 from .payload import NoPager, open_in_pager
 
@@ -229,7 +231,7 @@ class DetailPane(VerticalScroll):
     }
     """
 
-    def __init__(self, connect: Callable[[], Store], **kwargs) -> None:
+    def __init__(self, connect: Callable[[], TraceStore], **kwargs) -> None:
         super().__init__(**kwargs)
         self.connect = connect  # a new read-only store connection, for the worker
         self.can_focus = True
@@ -277,17 +279,22 @@ class DetailPane(VerticalScroll):
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def _read(self, key: tuple, run: Run, step: Step | None) -> None:
         worker = get_current_worker()
-        store = self.connect()
         subject: Run | Step
         try:
-            if step is None:
-                subject = run
-                children = store.children(run.id, None, limit=TOOL_CALL_LIMIT + 1)
-            else:
-                subject = store.get_step(run.id, step.id)
-                children = store.children(run.id, step.id, limit=TOOL_CALL_LIMIT + 1) if step.child_count else []
-        finally:
-            store.close()
+            store = self.connect()
+            try:
+                if step is None:
+                    subject = run
+                    children = store.children(run.id, None, limit=TOOL_CALL_LIMIT + 1)
+                else:
+                    subject = store.get_step(run.id, step.id)
+                    children = store.children(run.id, step.id, limit=TOOL_CALL_LIMIT + 1) if step.child_count else []
+            finally:
+                store.close()
+        except Unavailable as exc:  # a database that went away: the app reconnects; the summary stays
+            if exc.lost and not worker.is_cancelled:
+                self.post_message(SourceLost(exc.problem))
+            return
         if worker.is_cancelled:
             return
         extra = dict(subject.extra or {})

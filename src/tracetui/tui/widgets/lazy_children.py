@@ -4,7 +4,7 @@ A big run's tree holds only some children of each parent. The rest are stood in 
 ("… 1,200 more steps"); reading a page of a gap's range replaces it with the steps read and up to
 two smaller gaps (`Gap.fill`). LazyChildren indexes the tree's nodes by step id and by gap and
 knows which gaps are being read. It is generic in the node type, so tests use plain objects
-(tests/tui/test_lazy_children.py). The reads themselves are here too, as plain functions of a Store.
+(tests/tui/test_lazy_children.py). The reads themselves are here too, as plain functions of a TraceStore.
 
 Nesting is capped at display.MAX_NESTING levels: a step at the last level shows every step below
 it as a flat list of its children, in execution order (each row says its real depth). Textual's
@@ -20,7 +20,7 @@ from typing import Generic, TypeVar
 
 from ...display import MAX_NESTING
 from ...model import Step
-from ...store import Store
+from ...store.protocol import TraceStore
 
 PAGE = 500  # children read at a time
 EVAL_EXTRA_LIMIT = 2000
@@ -140,7 +140,7 @@ class LazyChildren(Generic[N]):
 
 
 # -- moving between failures ----------------------------------------------------------------------
-# A run's failed steps come from Store.failed_step_positions as (step id, execution position, size).
+# A run's failed steps come from TraceStore.failed_step_positions as (step id, execution position, size).
 FailedPosition = tuple[str, int, int]
 
 
@@ -172,7 +172,7 @@ def adjacent_failure(positions: Sequence[FailedPosition], here: int, direction: 
 Window = tuple[str | None, int, list[Step]]
 
 
-def with_eval_extras(store: Store, run_id: str, steps: list[Step]) -> list[Step]:
+def with_eval_extras(store: TraceStore, run_id: str, steps: list[Step]) -> list[Step]:
     """Tree rows are read without payload columns, but an evaluation's row shows passed/retried,
     which sources keep in extra: read extra for those few steps."""
     for step in [s for s in steps if s.kind == "evaluation"][:EVAL_EXTRA_LIMIT]:
@@ -180,7 +180,7 @@ def with_eval_extras(store: Store, run_id: str, steps: list[Step]) -> list[Step]
     return steps
 
 
-def read_gap(store: Store, run_id: str, gap: Gap) -> list[Step]:
+def read_gap(store: TraceStore, run_id: str, gap: Gap) -> list[Step]:
     """The first page of a gap's children."""
     limit = min(PAGE, gap.count)
     if gap.first_ord is not None:
@@ -190,7 +190,7 @@ def read_gap(store: Store, run_id: str, gap: Gap) -> list[Step]:
     return with_eval_extras(store, run_id, steps)
 
 
-def read_path(store: Store, run_id: str, step_id: str, loaded: frozenset[str]) -> tuple[list[str], list[Window]]:
+def read_path(store: TraceStore, run_id: str, step_id: str, loaded: frozenset[str]) -> tuple[list[str], list[Window]]:
     """What a jump to a step needs: its ancestors and itself (root first), and for each of them not
     in the tree yet (`loaded`), a PAGE of its siblings around it.
 

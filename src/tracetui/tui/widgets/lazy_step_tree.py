@@ -23,9 +23,10 @@ from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
 from ...display import MAX_NESTING
+from ...errors import TraceError, Unavailable
 from ...model import Run, Step
-from ...store import Store
-from ..messages import StepTreeLoadFailed, StepTreeReady, StepTreeResized
+from ...store.protocol import TraceStore
+from ..messages import SourceLost, StepTreeLoadFailed, StepTreeReady, StepTreeResized
 from .lazy_children import (
     PAGE,
     DeepNote,
@@ -80,7 +81,7 @@ def _looks(run: Run) -> tuple:
 class LazyStepTree(Tree[object]):
     """The run as the root, its steps below; rows drawn from node data, never parsed as markup."""
 
-    def __init__(self, run_id: str, connect: Callable[[], Store], **kwargs) -> None:
+    def __init__(self, run_id: str, connect: Callable[[], TraceStore], **kwargs) -> None:
         super().__init__(Text(), None, **kwargs)
         self.run_id = run_id
         self.connect = connect  # a new read-only store connection (one per worker)
@@ -178,7 +179,12 @@ class LazyStepTree(Tree[object]):
     @work(thread=True, exclusive=True, group="step-tree-load", exit_on_error=False)
     def _load(self) -> None:
         worker = get_current_worker()
-        store = self.connect()
+        try:
+            store = self.connect()
+        except Exception as exc:  # a database that cannot be reached: said, and the app reconnects
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._failed, f"{type(exc).__name__}: {exc}", exc)
+            return
         try:
             run = store.get_run(self.run_id)
             positions = store.failed_step_positions(self.run_id)
@@ -191,14 +197,23 @@ class LazyStepTree(Tree[object]):
             with_eval_extras(store, self.run_id, steps)
         except Exception as exc:  # shown to the user; the app keeps running
             if not worker.is_cancelled:
-                self.app.call_from_thread(self._failed, f"{type(exc).__name__}: {exc}")
+                self.app.call_from_thread(self._failed, f"{type(exc).__name__}: {exc}", exc)
             return
         finally:
             store.close()
         if not worker.is_cancelled:
             self.app.call_from_thread(self._populate, run, positions, steps, root_count)
 
-    def _failed(self, error: str) -> None:
+    def reload(self) -> None:
+        """Read the run again (after a connection to its database was restored)."""
+        if self.run is None:
+            self._load()
+
+    def _failed(self, error: str, exc: Exception | None = None) -> None:
+        if isinstance(exc, Unavailable):
+            error = exc.problem  # a database's own words: what tracetui was doing and why it failed
+            if exc.lost:
+                self.post_message(SourceLost(exc.problem))
         self.post_message(StepTreeLoadFailed(error))
 
     def _populate(
@@ -366,13 +381,25 @@ class LazyStepTree(Tree[object]):
 
     @work(thread=True, group="step-tree-gaps", exit_on_error=False)
     def _read_gap(self, gap: Gap) -> None:
-        store = self.connect()
         try:
-            steps = read_gap(store, self.run_id, gap)
-        finally:
-            store.close()
+            store = self.connect()
+            try:
+                steps = read_gap(store, self.run_id, gap)
+            finally:
+                store.close()
+        except TraceError as exc:  # the gap stays, and is read again when the cursor comes back to it
+            self.app.call_from_thread(self._gap_failed, gap, exc)
+            return
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._fill_gap, gap, gap.start, steps)
+
+    def _gap_failed(self, gap: Gap, exc: TraceError) -> None:
+        self.lazy.done_reading(gap)
+        gap_node = self.lazy.gap_node(gap)
+        if gap_node is not None:
+            self.surgery.repaint(gap_node)
+        if isinstance(exc, Unavailable) and exc.lost:
+            self.post_message(SourceLost(exc.problem))
 
     def _fill_gap(self, gap: Gap, offset: int, steps: list[Step]) -> TreeNode | None:
         """Put steps read at `offset` into the gap's place; returns the first new step node."""

@@ -1,9 +1,14 @@
-"""The run list: one line per run, drawn line by line and paged from SQLite.
+"""The run list: one line per run, drawn line by line and paged from SQLite or PostgreSQL.
 
 Only the rows on screen are ever fetched, so a store of 200k runs paints as fast as one of ten.
-A worker loads the ordered run ids for the current filter and sort (plus the first page at once,
-for a quick first paint); rows are then fetched by id as they scroll into view. The ids, rows and
-failed positions live in a RunPager (run_pager.py); this module draws them and handles the keys.
+For a store file, a worker loads the ordered run ids for the current filter and sort (plus the first
+page at once, for a quick first paint); rows are then fetched by id as they scroll into view. The
+ids, rows and failed positions live in a RunPager (run_pager.py).
+
+A database (`paged`) is never listed whole: a KeyPager (key_pager.py) holds the rows read so far by
+position, workers read the page after (or before) the nearest row read as the cursor moves, and the
+exact count and failed runs come from the server in the background. This module draws either and
+handles the keys; a dropped connection is reported (SourceLost) and the app reconnects.
 """
 
 from __future__ import annotations
@@ -21,16 +26,35 @@ from textual.binding import Binding
 from textual.strip import Strip
 
 from ... import display, present
-from ...errors import TraceError
+from ...errors import TraceError, Unavailable
 from ...model import FAILED_STATUSES, Run
-from ...store import SORT_KEYS, RunFilter, SessionRow, Store, default_desc
+from ...store import SORT_KEYS, RunFilter, SessionRow, default_desc
+from ...store.protocol import PagedStore, SessionStore, TraceStore
 from ...store.sessions import SessionKey
-from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed, RunMarked
+from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed, RunMarked, SourceLost
 from ..plain import notify_plain
 from .cursor_list import CursorList, cursor_bindings
+from .key_pager import (
+    KeyPager,
+    Query,
+    Totals,
+    Window,
+    WindowPlan,
+    read_around,
+    read_failed_next,
+    read_first,
+    read_totals,
+    read_window,
+)
 from .run_pager import Order, RunPager, read_order, read_session_members, read_sessions, read_top
 
 SORT_CYCLE = tuple(key.name for key in SORT_KEYS if key.cycle)
+
+
+def paged(store: TraceStore) -> PagedStore:
+    """The store of a paged list (a database): it reads pages by key."""
+    assert isinstance(store, PagedStore), "a paged run list needs a store that pages by key"
+    return store
 
 
 @dataclass(frozen=True)
@@ -145,8 +169,15 @@ class RunList(CursorList, can_focus=True):
     """
 
     def __init__(
-        self, connect: Callable[[], Store], *, store_growing: bool = False, live: bool = False, id: str | None = None
+        self,
+        connect: Callable[[], TraceStore],
+        *,
+        store_growing: bool = False,
+        paged: bool = False,
+        live: bool = False,
+        id: str | None = None,
     ) -> None:
+        """paged: the store is a database, read a page at a time by key (never every id)."""
         super().__init__(id=id)
         self.connect = connect  # a new read-only store connection (one per thread)
         self.store_growing = store_growing  # the import is still writing: a failed query may just be early
@@ -157,8 +188,8 @@ class RunList(CursorList, can_focus=True):
         self.desc = True
         self.marked: str | None = None
         self.grouped = False  # one row per session; Enter shows a session's runs under it
-        self.pager = RunPager()
-        self._store: Store | None = None  # the event loop's connection, for rows scrolled into view
+        self.pager: RunPager | KeyPager = KeyPager() if paged else RunPager()
+        self._store: TraceStore | None = None  # the event loop's connection, for rows scrolled into view
         self._id_width = MIN_ID  # as wide as the ids seen so far need, up to MAX_ID
 
     # -- data -------------------------------------------------------------------------------------
@@ -173,8 +204,8 @@ class RunList(CursorList, can_focus=True):
         desc: bool | None = None,
         grouped: bool | None = None,
     ) -> None:
-        if grouped is not None and grouped != self.grouped:
-            self.grouped = grouped
+        if grouped is not None and grouped != self.grouped and isinstance(self.pager, RunPager):
+            self.grouped = grouped  # a paged list (a database) is never grouped: its store cannot
             self.pager.expanded = {}
         if flt is not None:
             self.flt = flt
@@ -198,6 +229,14 @@ class RunList(CursorList, can_focus=True):
             self._store = None
         # Keep a chosen run under the cursor as rows arrive; a cursor left on the first row
         # stays there, so the newest runs stay in view while a file is imported.
+        if isinstance(self.pager, KeyPager):
+            self.pager.follow_cursor(self.cursor)
+            query = Query(self.flt, self.sort, self.desc)
+            generation = self.pager.begin_load(query)
+            if not self.pager.loaded:
+                self.loading = True
+            self._load_pages(generation, query, self.pager.follow_id, max(self.size.height, 20))
+            return
         self.pager.follow_cursor(self.cursor, live=self.live)
         generation = self.pager.begin_load()
         if not self.pager.loaded:
@@ -221,6 +260,8 @@ class RunList(CursorList, can_focus=True):
             self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
             return
         try:
+            if not isinstance(store, SessionStore):
+                raise sqlite3.OperationalError(f"{store.label}: runs cannot be grouped by session here")
             order = read_sessions(store, flt, sort, desc, expanded)
             self.app.call_from_thread(self._show_order, generation, order, time.monotonic() - began)
         except sqlite3.Error as exc:
@@ -235,6 +276,8 @@ class RunList(CursorList, can_focus=True):
         except (sqlite3.Error, OSError, TraceError):
             return
         try:
+            if not isinstance(store, SessionStore):
+                return
             members = read_session_members(store, self.flt, key, self.sort, self.desc)
         except sqlite3.Error:
             return
@@ -243,19 +286,25 @@ class RunList(CursorList, can_focus=True):
         self.app.call_from_thread(self._show_members, generation, key, members)
 
     def _show_members(self, generation: int, key: SessionKey, members: Order) -> None:
-        if generation == self.pager.generation and self.pager.expand(key, members):
+        pager = self.pager
+        if isinstance(pager, RunPager) and generation == pager.generation and pager.expand(key, members):
             self._resized()
+
+    def session_at(self, row: int) -> SessionKey | None:
+        """The session on `row` of a list grouped by session (None: a run's row, or not grouped)."""
+        return self.pager.session_at(row) if isinstance(self.pager, RunPager) else None
 
     def toggle_session(self, row: int) -> None:
         """Show the runs of the session on `row` under it, or hide them."""
-        key = self.pager.session_at(row)
-        if key is None:
+        pager = self.pager
+        key = self.session_at(row)
+        if key is None or not isinstance(pager, RunPager):
             return
-        if key in self.pager.expanded:
-            self.pager.collapse(key)
+        if key in pager.expanded:
+            pager.collapse(key)
             self._resized()
         else:
-            self._load_members(self.pager.generation, key)
+            self._load_members(pager.generation, key)
 
     def _resized(self) -> None:
         self.size_to_rows()
@@ -282,16 +331,103 @@ class RunList(CursorList, can_focus=True):
         finally:
             store.close()
 
-    def _load_failed(self, generation: int, problem: str, growing: bool) -> None:
+    @work(thread=True, exclusive=True, group="run-list")
+    def _load_pages(self, generation: int, query: Query, follow_id: str | None, height: int) -> None:
+        """A database: the first page and the planner's estimate, the rows around a followed run,
+        then the exact count and failed runs (the slow part: the server counts every matching run)."""
+        began = time.monotonic()
+        try:
+            store = self.connect()
+        except (OSError, TraceError) as exc:
+            self.app.call_from_thread(self._load_failed, generation, str(exc), False, exc)
+            return
+        try:
+            count, exact, rows = read_first(paged(store), query)
+            self.app.call_from_thread(self._show_first, generation, count, exact, rows)
+            if follow_id is not None:
+                around = read_around(paged(store), query, follow_id, height)
+                if around is not None:
+                    self.app.call_from_thread(self._show_window, generation, around)
+            if not exact:
+                totals = read_totals(paged(store), query)
+                self.app.call_from_thread(self._show_totals, generation, totals, time.monotonic() - began)
+        except TraceError as exc:
+            self.app.call_from_thread(self._load_failed, generation, str(exc), False, exc)
+        finally:
+            store.close()
+
+    def _show_first(self, generation: int, count: int, exact: bool, rows: list) -> None:
+        pager = self.pager
+        if isinstance(pager, KeyPager) and pager.show_first(generation, count, exact, rows):
+            self._shown(0.0)
+
+    def _show_totals(self, generation: int, totals: Totals, seconds: float) -> None:
+        pager = self.pager
+        if isinstance(pager, KeyPager) and pager.show_totals(generation, totals):
+            self._shown(seconds)
+
+    def _show_window(self, generation: int, window: Window) -> None:
+        pager = self.pager
+        if isinstance(pager, KeyPager) and pager.show_window(generation, window):
+            if pager.follow_id is not None:
+                position = pager.position_of(pager.follow_id)
+                if position is not None:
+                    pager.follow_id = None
+                    self.size_to_rows()
+                    self.move_cursor(position, center=True)
+            self.size_to_rows()
+            self.refresh()
+
+    def _want_rows(self, row: int) -> None:
+        """Rows near `row` are not read yet: read them (by key from the nearest row read) in a worker."""
+        pager = self.pager
+        if not isinstance(pager, KeyPager) or pager.query is None:
+            return
+        plan = pager.plan(row, max(self.size.height, 10))
+        if plan is not None:
+            self._read_window(pager.generation, pager.query, plan, not pager.exact and plan.from_end)
+
+    @work(thread=True, group="run-rows")
+    def _read_window(self, generation: int, query: Query, plan: WindowPlan, count_first: bool) -> None:
+        try:
+            store = self.connect()
+        except (OSError, TraceError) as exc:
+            self.app.call_from_thread(self._window_failed, exc)
+            return
+        try:
+            window = read_window(paged(store), query, plan)
+            self.app.call_from_thread(self._show_window, generation, window)
+        except TraceError as exc:
+            self.app.call_from_thread(self._window_failed, exc)
+        finally:
+            store.close()
+
+    def _window_failed(self, exc: Exception) -> None:
+        if isinstance(self.pager, KeyPager):
+            self.pager.window_failed()
+        self._report(exc)
+
+    def _report(self, exc: Exception) -> None:
+        """A query that failed: a lost connection goes to the app (it reconnects), the rest is said."""
+        if isinstance(exc, Unavailable) and exc.lost:
+            self.post_message(SourceLost(exc.problem))
+        else:
+            notify_plain(self, str(exc), severity="error", timeout=8)
+
+    def _load_failed(self, generation: int, problem: str, growing: bool, exc: Exception | None = None) -> None:
         if self.pager.load_failed(generation):
+            if isinstance(exc, Unavailable) and exc.lost:
+                self.post_message(SourceLost(exc.problem))
+                if self.pager.loaded:
+                    return  # the rows already shown stay; the app reloads once it has reconnected
             self.post_message(RunListLoadFailed(problem, growing))
 
     def _show_top(self, generation: int, count: int, first: list[Run]) -> None:
-        if self.pager.show_top(generation, count, first):
+        if isinstance(self.pager, RunPager) and self.pager.show_top(generation, count, first):
             self._shown(0.0)
 
     def _show_order(self, generation: int, order: Order, seconds: float) -> None:
-        if self.pager.show_order(generation, order):
+        if isinstance(self.pager, RunPager) and self.pager.show_order(generation, order):
             self._shown(seconds)
 
     def _shown(self, seconds: float) -> None:
@@ -303,7 +439,8 @@ class RunList(CursorList, can_focus=True):
         self.size_to_rows()
         self.move_cursor(pager.landing(self.cursor))
         self.refresh()
-        self.post_message(RunListLoaded(pager.count, pager.failed_count, pager.complete, seconds))
+        estimated = isinstance(pager, KeyPager) and not pager.exact
+        self.post_message(RunListLoaded(pager.count, pager.failed_count, pager.complete, seconds, estimated))
 
     @property
     def count(self) -> int:
@@ -330,13 +467,17 @@ class RunList(CursorList, can_focus=True):
 
     def run_at(self, row: int) -> Run | None:
         run = self.pager.run_at(row)
-        if run is None and self.pager.complete:
+        if run is None and isinstance(self.pager, KeyPager):
+            self.call_later(self._want_rows, row)  # never a query while drawing: a worker reads them
+        elif run is None and self.pager.complete:
             self._read_rows(row)
             run = self.pager.run_at(row)
         return run
 
     def _read_rows(self, row: int) -> None:
         """Read the rows near `row` by id (primary-key lookups: cheap even on in-place views)."""
+        if not isinstance(self.pager, RunPager):
+            return
         wanted = self.pager.ids_to_read(row, max(self.size.height, 10))
         if not wanted:
             return
@@ -349,19 +490,21 @@ class RunList(CursorList, can_focus=True):
 
     def session_row_at(self, row: int) -> SessionRow | None:
         """The summary of the session on `row` (read with the sessions near it when first drawn)."""
-        key = self.pager.session_at(row)
-        if key is None:
+        pager = self.pager
+        key = self.session_at(row)
+        if key is None or not isinstance(pager, RunPager):
             return None
-        summary = self.pager.session_row(key)
+        summary = pager.session_row(key)
         if summary is None:
-            wanted = self.pager.sessions_to_read(row, max(self.size.height, 10))
+            wanted = pager.sessions_to_read(row, max(self.size.height, 10))
             try:
                 if self._store is None:
                     self._store = self.connect()
-                self.pager.remember_sessions(self._store.session_rows(wanted, self.flt))
+                if isinstance(self._store, SessionStore):
+                    pager.remember_sessions(self._store.session_rows(wanted, self.flt))
             except sqlite3.Error:
                 pass
-            summary = self.pager.session_row(key)
+            summary = pager.session_row(key)
         return summary
 
     def follow(self, run_id: str) -> None:
@@ -372,11 +515,38 @@ class RunList(CursorList, can_focus=True):
 
     def failed_run_next_to(self, run_id: str, direction: int) -> str | None:
         """The next (+1) / previous (-1) failed-or-timeout run after `run_id` in this list's order
-        (the one announced live first, for `]`)."""
+        (the one announced live first, for `]`), among the rows read."""
         announced = self._take_new_failure(direction)
         if announced is not None and announced != run_id:
             return announced
         return self.pager.adjacent_failed_id(run_id, direction, self.cursor)
+
+    def ask_failed_run_next_to(self, run_id: str, direction: int, answer: Callable[[str | None], None]) -> None:
+        """failed_run_next_to, handed to `answer` on the event loop; a database is asked in a worker
+        when the rows read do not hold it."""
+        found = self.failed_run_next_to(run_id, direction)
+        pager = self.pager
+        if found is not None or not isinstance(pager, KeyPager) or pager.query is None:
+            answer(found)
+            return
+        self._ask_failed_next(pager.query, run_id, direction, answer)
+
+    @work(thread=True, exclusive=True, group="run-list-failed")
+    def _ask_failed_next(self, query: Query, run_id: str, direction: int, answer: Callable[[str | None], None]) -> None:
+        try:
+            store = self.connect()
+        except (OSError, TraceError) as exc:
+            self.app.call_from_thread(self._report, exc)
+            return
+        try:
+            key = paged(store).key_of(run_id, query.sort, query.flt)
+            nxt = read_failed_next(paged(store), query, key, direction) if key is not None else None
+        except TraceError as exc:
+            self.app.call_from_thread(self._report, exc)
+            return
+        finally:
+            store.close()
+        self.app.call_from_thread(answer, None if nxt is None else nxt[0].id)
 
     def _take_new_failure(self, direction: int) -> str | None:
         """The failed run announced live, once, if `]` should go there (and it is still in the list)."""
@@ -391,7 +561,7 @@ class RunList(CursorList, can_focus=True):
         return self.count
 
     def action_open(self) -> None:
-        if self.pager.session_at(self.cursor) is not None:
+        if self.session_at(self.cursor) is not None:
             self.toggle_session(self.cursor)
             return
         run_id = self.current_run_id
@@ -406,11 +576,45 @@ class RunList(CursorList, can_focus=True):
             self.move_cursor(self.pager.position_of(announced, self.cursor) or 0)
             return
         row = self.pager.adjacent_failed(self.cursor, direction)
+        pager = self.pager
+        if row is None and isinstance(pager, KeyPager) and pager.query is not None:
+            key = pager.key_at(self.cursor)
+            if key is not None:
+                self._find_failed(pager.generation, pager.query, key, direction)
+                return
         if row is None:
             word = "next" if direction > 0 else "previous"
             notify_plain(self, f"No {word} failed run in this list.", timeout=3)
         else:
             self.move_cursor(row)
+
+    @work(thread=True, exclusive=True, group="run-list-failed")
+    def _find_failed(self, generation: int, query: Query, key: tuple, direction: int) -> None:
+        """The next failed run beyond the rows read, and its place in the list, asked of the server."""
+        try:
+            store = self.connect()
+        except (OSError, TraceError) as exc:
+            self.app.call_from_thread(self._report, exc)
+            return
+        try:
+            found = read_failed_next(paged(store), query, key, direction)
+        except TraceError as exc:
+            self.app.call_from_thread(self._report, exc)
+            return
+        finally:
+            store.close()
+        self.app.call_from_thread(self._found_failed, generation, found, direction)
+
+    def _found_failed(self, generation: int, found: tuple | None, direction: int) -> None:
+        if generation != self.pager.generation:
+            return
+        if found is None:
+            notify_plain(self, f"No {'next' if direction > 0 else 'previous'} failed run in this list.", timeout=3)
+            return
+        run, key, position = found
+        if isinstance(self.pager, KeyPager):
+            self.pager.show_window(generation, Window(position, [(run, key)]))
+        self.move_cursor(position, center=True)
 
     def action_next_failed(self) -> None:
         self._jump_failed(+1)
@@ -464,13 +668,16 @@ class RunList(CursorList, can_focus=True):
         than pushing the error off screen to the right.
         """
         columns = list(COLUMNS)
+        # The width beside the vertical scroll bar: rows that fit it need no horizontal one (which
+        # would cover the last row).
+        available = self.scrollable_content_region.width or self.size.width
         for name in DROP_ORDER:
             needed = sum(c.width + 1 for c in columns if c.width) + MIN_ID + MIN_ERROR + 1
-            if needed <= self.size.width:
+            if needed <= available:
                 break
             columns = [c for c in columns if c.name != name]
         fixed = sum(c.width + 1 for c in columns if c.width) + 1
-        spare = max(self.size.width - fixed, MIN_ID + MIN_ERROR)
+        spare = max(available - fixed, MIN_ID + MIN_ERROR)
         id_width = max(MIN_ID, min(self._id_width, spare - MIN_ERROR))
         error_width = max(MIN_ERROR, spare - id_width)
         out, x = [], 0
@@ -522,7 +729,8 @@ class RunList(CursorList, can_focus=True):
             text.append(self._cell("  …", self.content_width(), False, pending))
             return text
         cells = present.session_cells(summary)
-        cells["id"] = ("▾ " if key in self.pager.expanded else "▸ ") + cells["id"]
+        expanded = isinstance(self.pager, RunPager) and key in self.pager.expanded
+        cells["id"] = ("▾ " if expanded else "▸ ") + cells["id"]
         cells["agent"], cells["error"] = cells["runs"], cells["failed"]
         bold = self.get_component_rich_style("run-list--session", partial=True)
         failed = summary.status in FAILED_STATUSES
@@ -538,7 +746,7 @@ class RunList(CursorList, can_focus=True):
 
     def _row_text(self, row: int) -> Text:
         line_style = self.get_component_rich_style("run-list--cursor") if row == self.cursor else Style()
-        key = self.pager.session_at(row)
+        key = self.session_at(row)
         if key is not None:
             return self._session_text(row, key, line_style)
         run = self.run_at(row)

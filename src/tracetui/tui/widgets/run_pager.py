@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 from textual.cache import LRUCache
 
 from ...model import FAILED_STATUSES, Run
-from ...store import RunFilter, SessionRow, Store
+from ...store import RunFilter, SessionRow
+from ...store.protocol import SessionStore, TraceStore
 from ...store.sessions import SessionKey
 
 # A row of the list: a run (its id) or, grouped by session, a session.
@@ -52,7 +53,7 @@ class Order:
     failed_groups: int | None = None  # grouped: how many sessions (or runs without one) failed
 
 
-def read_top(store: Store, flt: RunFilter, sort: str, desc: bool) -> tuple[int, list[Run]]:
+def read_top(store: TraceStore, flt: RunFilter, sort: str, desc: bool) -> tuple[int, list[Run]]:
     """How many runs match, and the first FIRST_PAGE of them."""
     count = store.count_runs(flt)
     top = store.run_ids(flt, sort=sort, desc=desc, limit=FIRST_PAGE)
@@ -60,7 +61,7 @@ def read_top(store: Store, flt: RunFilter, sort: str, desc: bool) -> tuple[int, 
     return count, [by_id[i] for i in top if i in by_id]
 
 
-def read_order(store: Store, flt: RunFilter, sort: str, desc: bool) -> Order:
+def read_order(store: TraceStore, flt: RunFilter, sort: str, desc: bool) -> Order:
     """The full order of a query (a sort of the whole table: slow on big stores, run it in a worker)."""
     ids = store.run_ids(flt, sort=sort, desc=desc)
     narrowed = failed_filter(flt)
@@ -68,7 +69,7 @@ def read_order(store: Store, flt: RunFilter, sort: str, desc: bool) -> Order:
     return Order(ids, [i for i, run_id in enumerate(ids) if run_id in failed_ids] if failed_ids else [])
 
 
-def read_session_members(store: Store, flt: RunFilter, key: SessionKey, sort: str, desc: bool) -> Order:
+def read_session_members(store: SessionStore, flt: RunFilter, key: SessionKey, sort: str, desc: bool) -> Order:
     """The runs of one session (those `flt` keeps) in the list's order, and which of them failed."""
     members = replace(flt, session=key.session)
     ids = store.run_ids(members, sort=sort, desc=desc)
@@ -77,7 +78,7 @@ def read_session_members(store: Store, flt: RunFilter, key: SessionKey, sort: st
     return Order(ids, [i for i, run_id in enumerate(ids) if run_id in failed])
 
 
-def read_sessions(store: Store, flt: RunFilter, sort: str, desc: bool, expanded: set[SessionKey]) -> Order:
+def read_sessions(store: SessionStore, flt: RunFilter, sort: str, desc: bool, expanded: set[SessionKey]) -> Order:
     """The list grouped by session: every session in order (the runs of the `expanded` ones after it),
     runs without a session as rows of their own; a session is failed when a run of it is."""
     keys = store.session_keys(flt, sort=sort, desc=desc)

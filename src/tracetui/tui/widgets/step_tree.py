@@ -17,9 +17,11 @@ from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
 from ...analysis import root_cause
+from ...errors import TraceError, Unavailable
 from ...model import Step
-from ...store import Store
-from ..messages import StepTreeExpanding
+from ...store.protocol import TraceStore
+from ..messages import SourceLost, StepTreeExpanding
+from ..plain import notify_plain
 from .lazy_children import PAGE, Gap, Window, adjacent_failure, position_of_row, read_path, with_eval_extras
 from .lazy_step_tree import FULL_LOAD_LIMIT, LazyStepTree
 from .step_row import TimeScale
@@ -88,7 +90,7 @@ class StepTree(LazyStepTree):
     }
     """
 
-    def __init__(self, run_id: str, connect: Callable[[], Store], **kwargs) -> None:
+    def __init__(self, run_id: str, connect: Callable[[], TraceStore], **kwargs) -> None:
         super().__init__(run_id, connect, **kwargs)
         self._pending_reveal: str | None = None  # a jump asked for while the tree was being rebuilt
 
@@ -186,13 +188,25 @@ class StepTree(LazyStepTree):
     @work(thread=True, exclusive=True, group="step-tree-reveal", exit_on_error=False)
     def _read_path(self, step_id: str, loaded: frozenset[str]) -> None:
         worker = get_current_worker()
-        store = self.connect()
         try:
-            chain, windows = read_path(store, self.run_id, step_id, loaded)
-        finally:
-            store.close()
+            store = self.connect()
+            try:
+                chain, windows = read_path(store, self.run_id, step_id, loaded)
+            finally:
+                store.close()
+        except TraceError as exc:
+            self.app.call_from_thread(self._read_failed, exc)
+            return
         if not worker.is_cancelled:
             self.app.call_from_thread(self._apply_path, chain, windows)
+
+    def _read_failed(self, exc: TraceError) -> None:
+        """A read for a jump or expand-all failed: said (a lost connection: the app reconnects)."""
+        self.expanded_all = False
+        if isinstance(exc, Unavailable) and exc.lost:
+            self.post_message(SourceLost(exc.problem))
+        else:
+            notify_plain(self, str(exc), severity="error", timeout=8)
 
     def _apply_path(self, chain: list[str], windows: list[Window]) -> None:
         for parent_id, offset, steps in windows:
@@ -248,11 +262,15 @@ class StepTree(LazyStepTree):
     @work(thread=True, exclusive=True, group="step-tree-all", exit_on_error=False)
     def _read_everything(self) -> None:
         worker = get_current_worker()
-        store = self.connect()
         try:
-            steps = with_eval_extras(store, self.run_id, store.steps(self.run_id))
-        finally:
-            store.close()
+            store = self.connect()
+            try:
+                steps = with_eval_extras(store, self.run_id, store.steps(self.run_id))
+            finally:
+                store.close()
+        except TraceError as exc:
+            self.app.call_from_thread(self._read_failed, exc)
+            return
         if not worker.is_cancelled:
             self.app.call_from_thread(self._rebuild, steps)
 

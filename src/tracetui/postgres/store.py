@@ -1,0 +1,469 @@
+"""PgStore: the store protocol (store/protocol.py) answered by a PostgreSQL server, read-only.
+
+The run list is SQL over the format's runs relation (sources' DatabaseSource.runs): filters, sorts,
+counts and stats run on the server, and pages are read by key — (sort key, id) after the last row
+seen — so no query ever reads the whole table into tracetui, and an index on the sort column lets
+the server stop after one page. Runs without a sort key come after the others in either direction,
+as in the SQLite store; each page query stays inside one of the two parts (keys, then no keys), so
+a plain btree index on (column, id) serves both directions.
+
+A run's steps are read when the run is opened (DatabaseSource.read_run), priced and finalized in
+Python like an import would, and kept in a small cache shared by the stores of one opening, so the
+viewer expanding a big tree node by node reads the run once.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .. import pricing
+from ..analysis import GroupStats, root_cause
+from ..errors import NotFound
+from ..model import FAILED_STATUSES, Problem, Run, Step, finalize_run, step_tree, tree_problems
+from ..sources import DatabaseSource
+from ..store.reader import RunFilter
+from ..store.schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS
+from ..store.sort_keys import BY_NAME, STARTED
+from ..store.stats import _CALL_COLUMNS
+from .session import Session
+from .stats import PgScope
+
+Key = tuple[Any, Any]
+_FAILED = sorted(FAILED_STATUSES)
+_SQL_TYPES = {str: "text", int: "bigint", float: "float8"}
+_JSON_DEFAULTS: dict[str, type] = {"flags": list, "metadata": dict, "events": list, "extra": dict}
+CALL_COLUMNS = tuple(c.strip() for c in _CALL_COLUMNS.split(","))
+_CALL_TYPES = {"duration_ms": float, "credits": float, "cost_usd": float, "cost_estimated": int}
+_CALL_TYPES |= {c: int for c in ("tokens_in", "tokens_out", "tokens_cache_read")}
+TREE_CACHE_STEPS = 200_000  # steps kept across the runs opened last (one huge run still fits alone)
+
+
+def _null(types: dict[str, type]) -> Any:
+    return lambda name: f"NULL::{_SQL_TYPES[types.get(name, str)]}"
+
+
+@dataclass
+class Tree:
+    """One run opened: the run, its steps in execution order, and ways into them."""
+
+    run: Run
+    steps: list[Step]
+    by_id: dict[str, Step] = field(default_factory=dict)
+    children: dict[str | None, list[Step]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for step in self.steps:
+            self.by_id[step.id] = step
+            self.children.setdefault(step.parent_id, []).append(step)
+        for kids in self.children.values():
+            kids.sort(key=lambda s: s.seq)
+
+
+class Shared:
+    """What the stores of one opening share: the runs opened last, problems found in them, counts."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.trees: OrderedDict[tuple[str, bool], Tree] = OrderedDict()
+        self.problems: dict[str, Problem] = {}
+        self.problem_count: int | None = None  # rows the source's problems query finds (counted once)
+        self.pricer = pricing.Pricer()
+
+    def tree(self, key: tuple[str, bool]) -> Tree | None:
+        with self.lock:
+            found = self.trees.get(key)
+            if found is not None:
+                self.trees.move_to_end(key)
+            return found
+
+    def keep(self, key: tuple[str, bool], tree: Tree) -> None:
+        with self.lock:
+            self.trees[key] = tree
+            while len(self.trees) > 1 and sum(len(t.steps) for t in self.trees.values()) > TREE_CACHE_STEPS:
+                self.trees.popitem(last=False)
+
+    def report(self, problem: Problem) -> None:
+        with self.lock:
+            self.problems.setdefault(problem.message, problem)
+
+
+class PgStore:
+    """Read-only queries over one DatabaseSource (see the module docstring). One thread at a time."""
+
+    paged = True
+
+    def __init__(
+        self,
+        session: Session,
+        db: DatabaseSource,
+        *,
+        label: str,
+        source_format: str,
+        estimated: bool,
+        shared: Shared,
+        on_close: Any = None,
+    ) -> None:
+        self.session = session
+        self.db = db
+        self.label = label
+        self.source_format = source_format
+        self.estimated = estimated
+        self.shared = shared
+        self._on_close = on_close
+        order = {name: f"r.sort_{name}" for name in db.order}
+        self._order = {key.name: order.get(key.name, key.sql) for key in BY_NAME.values()}
+        also = {f"sort_{name}": expr for name, expr in db.order.items()} | {"sort_tie": db.tie}
+        self._runs = db.runs.select(RUN_LIST_COLUMNS, also=also, null=_null(RUN_COLUMNS))
+        self._calls = None
+        if db.calls is not None:
+            self._calls = db.calls.select(CALL_COLUMNS, null=_null(_CALL_TYPES))
+
+    # -- the run list -------------------------------------------------------------------------------
+    def _where(self, flt: RunFilter | None) -> tuple[str, list[Any]]:
+        calls = f"({self._calls}) c" if self._calls is not None else "(SELECT NULL::text AS run_id WHERE false) c"
+        return (flt or RunFilter()).where(param="%s", like="ILIKE", calls=calls)
+
+    def _select(
+        self, columns: str, flt: RunFilter | None, extra: str = "", args: Sequence[Any] = ()
+    ) -> tuple[str, list]:
+        where, params = self._where(flt)
+        if extra:
+            where = f"{where} AND {extra}" if where else f" WHERE {extra}"
+        return f"SELECT {columns} FROM ({self._runs}) r{where}", [*params, *args]
+
+    def count_runs(self, flt: RunFilter | None = None) -> int:
+        sql, args = self._select("count(*)", flt)
+        row = self.session.one("counting the runs", sql, args)
+        return row[0] if row else 0
+
+    def totals(self, flt: RunFilter) -> tuple[int, int]:
+        """How many runs the filter keeps, and how many of them failed or timed out (one scan)."""
+        where, params = self._where(flt)
+        sql = f"SELECT count(*), count(*) FILTER (WHERE status = ANY(%s)) FROM ({self._runs}) r{where}"
+        row = self.session.one("counting the runs", sql, [_FAILED, *params])
+        return (row[0], row[1]) if row else (0, 0)
+
+    def estimate_runs(self, flt: RunFilter) -> int:
+        """The planner's estimate of how many runs the filter keeps (its statistics; no scan)."""
+        sql, args = self._select("1", flt)
+        row = self.session.one("estimating the number of runs", f"EXPLAIN (FORMAT JSON) {sql}", args)
+        try:
+            return max(0, int(row[0][0]["Plan"]["Plan Rows"])) if row else 0
+        except (KeyError, IndexError, TypeError, ValueError):
+            return 0
+
+    def list_runs(
+        self,
+        flt: RunFilter | None = None,
+        *,
+        sort: str = STARTED.name,
+        desc: bool = True,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Run]:
+        flt = flt or RunFilter()
+        if limit is not None and offset == 0:
+            return [run for run, _ in self.page(flt, sort, desc, None, limit)]
+        if limit is None and offset == 0:
+            return list(self._all_runs(flt, sort, desc))
+        return [run for run, _ in self.page_at(flt, sort, desc, offset, limit if limit is not None else 2**62)]
+
+    def _all_runs(self, flt: RunFilter, sort: str, desc: bool) -> Iterator[Run]:
+        after: Key | None = None
+        while True:
+            rows = self.page(flt, sort, desc, after, 1000)
+            yield from (run for run, _ in rows)
+            if len(rows) < 1000:
+                return
+            after = rows[-1][1]
+
+    def run_ids(
+        self, flt: RunFilter | None = None, *, sort: str = STARTED.name, desc: bool = True, limit: int | None = None
+    ) -> list[str]:
+        return [run.id for run in self.list_runs(flt, sort=sort, desc=desc, limit=limit)]
+
+    def page(
+        self,
+        flt: RunFilter,
+        sort: str,
+        desc: bool,
+        after: Key | None,
+        limit: int,
+        *,
+        backwards: bool = False,
+        failed_only: bool = False,
+    ) -> list[tuple[Run, Key]]:
+        """Up to `limit` runs that come after `after` in the order (before it, nearest first, when
+        `backwards`); from the start (or, backwards, the end) when `after` is None."""
+        key = self._order[sort]
+        forward_desc = desc != backwards
+        op = "<" if forward_desc else ">"
+        direction = "DESC" if forward_desc else "ASC"
+        parts: tuple[str, ...] = ("keyed", "unkeyed") if not backwards else ("unkeyed", "keyed")
+        if after is not None:
+            parts = parts[parts.index("keyed" if after[0] is not None else "unkeyed") :]
+        extra_failed = "status = ANY(%s)" if failed_only else ""
+        out: list[tuple[Run, Key]] = []
+        for i, part in enumerate(parts):
+            bound = after if i == 0 else None
+            conditions, args = [], []
+            if part == "keyed":
+                conditions.append(f"{key} IS NOT NULL")
+                if bound is not None:
+                    conditions.append(f"({key}, r.sort_tie) {op} (%s, %s)")
+                    args += [bound[0], bound[1]]
+                order = f"{key} {direction}, r.sort_tie {direction}"
+            else:
+                conditions.append(f"{key} IS NULL")
+                if bound is not None:
+                    conditions.append(f"r.sort_tie {op} %s")
+                    args.append(bound[1])
+                order = f"r.sort_tie {direction}"
+            if failed_only:
+                conditions.append(extra_failed)
+                args.append(_FAILED)
+            sql, params = self._select(
+                f"{', '.join(RUN_LIST_COLUMNS)}, {key} AS page_key, r.sort_tie", flt, " AND ".join(conditions), args
+            )
+            rows = self.session.rows(
+                "reading a page of runs", f"{sql} ORDER BY {order} LIMIT %s", [*params, limit - len(out)]
+            )
+            out.extend((self._run(row[:-2]), (row[-2], row[-1])) for row in rows)
+            if len(out) >= limit:
+                break
+        return out
+
+    def page_at(self, flt: RunFilter, sort: str, desc: bool, offset: int, limit: int) -> list[tuple[Run, Key]]:
+        """Runs from position `offset` (OFFSET: the server walks the rows before it; for jumps only)."""
+        key = self._order[sort]
+        direction = "DESC" if desc else "ASC"
+        sql, params = self._select(f"{', '.join(RUN_LIST_COLUMNS)}, {key} AS page_key, r.sort_tie", flt)
+        order = f"{key} {direction} NULLS LAST, r.sort_tie {direction}"
+        rows = self.session.rows(
+            "reading runs further down the list", f"{sql} ORDER BY {order} LIMIT %s OFFSET %s", [*params, limit, offset]
+        )
+        return [(self._run(row[:-2]), (row[-2], row[-1])) for row in rows]
+
+    def position(self, flt: RunFilter, sort: str, desc: bool, key: Key) -> int:
+        """How many runs come before the run with this key in the order (its row in the list)."""
+        order = self._order[sort]
+        op = "<" if not desc else ">"
+        if key[0] is not None:
+            extra, args = f"{order} IS NOT NULL AND ({order}, r.sort_tie) {op} (%s, %s)", [key[0], key[1]]
+        else:
+            extra, args = f"({order} IS NOT NULL OR r.sort_tie {op} %s)", [key[1]]
+        sql, params = self._select("count(*)", flt, extra, args)
+        row = self.session.one("finding a run's place in the list", sql, params)
+        return row[0] if row else 0
+
+    def key_of(self, run_id: str, sort: str, flt: RunFilter | None = None) -> Key | None:
+        """A run's key in an order (what page() and position() take); None when the filter leaves it
+        out or there is no such run."""
+        sql, args = self._select(f"{self._order[sort]}, r.sort_tie", flt, "r.id = %s", [run_id])
+        row = self.session.one("finding a run", sql, args)
+        return None if row is None else (row[0], row[1])
+
+    def runs_by_ids(self, run_ids: Sequence[str]) -> list[Run]:
+        if not run_ids:
+            return []
+        sql, args = self._select(", ".join(RUN_LIST_COLUMNS), None, "r.id = ANY(%s)", [list(run_ids)])
+        return [self._run(row) for row in self.session.rows("reading runs", sql, args)]
+
+    def has_run(self, run_id: str) -> bool:
+        return self.key_of(run_id, "id") is not None
+
+    def ping(self) -> None:
+        """One round trip: raises Unavailable when the connection is gone."""
+        self.session.one("checking the connection", "SELECT 1")
+
+    def latest_failed_run(self) -> Run | None:
+        rows = self.page(RunFilter(status=_FAILED), STARTED.name, True, None, 1)
+        if not rows:
+            sql, args = self._select(", ".join(RUN_LIST_COLUMNS), None, "failed_steps > 0")
+            order = f"{self._order[STARTED.name]} DESC NULLS LAST, r.sort_tie DESC"
+            found = self.session.rows("looking for failed runs", f"{sql} ORDER BY {order} LIMIT 1", args)
+            return self._run(found[0]) if found else None
+        return rows[0][0]
+
+    def models(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
+        if self._calls is None or not run_ids:
+            return {}
+        sql = (
+            f"SELECT run_id, model, count(*) FROM ({self._calls}) c WHERE run_id = ANY(%s) AND model IS NOT NULL"
+            " GROUP BY run_id, model"
+        )
+        counts: dict[str, list[tuple[int, str]]] = {}
+        for run_id, model, n in self.session.rows("reading the runs' models", sql, [list(run_ids)]):
+            counts.setdefault(run_id, []).append((-n, model))
+        return {run_id: [model for _, model in sorted(pairs)] for run_id, pairs in counts.items()}
+
+    def agents(self) -> list[str]:
+        sql = f"SELECT DISTINCT agent FROM ({self._runs}) r WHERE agent IS NOT NULL ORDER BY agent LIMIT 10000"
+        return [row[0] for row in self.session.rows("listing the agents", sql)]
+
+    def _run(self, row: Sequence[Any]) -> Run:
+        values = dict(zip(RUN_LIST_COLUMNS, row, strict=True))
+        for key, default in _JSON_DEFAULTS.items():
+            if key in values:
+                value = values[key]
+                values[key] = orjson.loads(value) if isinstance(value, str) and value else (value or default())
+        for col in RUN_TOTAL_COLUMNS:
+            values.pop(col, None)
+        return Run(**values)
+
+    # -- one run and its steps ----------------------------------------------------------------------
+    def _tree(self, run_id: str, *, payloads: bool = False) -> Tree:
+        wanted = payloads and self.db.read_step is not None  # only stored runs leave payloads out
+        cached = self.shared.tree((run_id, wanted)) or (None if wanted else self.shared.tree((run_id, True)))
+        if cached is not None:
+            return cached
+        with self.session.asking(f"reading run {run_id!r}"):
+            run = self.db.read_run(self.session.conn, run_id, self.shared.report, wanted)
+        if run is None:
+            raise NotFound(f"no run {run_id!r} in {self.label}")
+        if not self.db.finalized:
+            finalize_run(pricing.apply(run, self.shared.pricer if self.estimated else None))
+            for problem in tree_problems(run):
+                self.shared.report(problem)
+        tree = Tree(run, list(run.steps))
+        self.shared.keep((run_id, wanted), tree)
+        return tree
+
+    def get_run(self, run_id: str) -> Run:
+        run = copy.copy(self._tree(run_id).run)
+        run.steps = []
+        return run
+
+    def steps(self, run_id: str, *, payloads: bool = False) -> list[Step]:
+        return [copy.copy(step) for step in self._tree(run_id, payloads=payloads).steps]
+
+    def children(self, run_id: str, parent_id: str | None, *, limit: int | None = None, offset: int = 0) -> list[Step]:
+        kids = self._tree(run_id).children.get(parent_id, [])
+        end = None if limit is None else offset + limit
+        return [copy.copy(step) for step in kids[offset:end]]
+
+    def steps_from(self, run_id: str, first_ord: int, *, limit: int) -> list[Step]:
+        return [copy.copy(step) for step in self._tree(run_id).steps[max(first_ord, 0) : max(first_ord, 0) + limit]]
+
+    def count_children(self, run_id: str, parent_id: str | None) -> int:
+        return len(self._tree(run_id).children.get(parent_id, []))
+
+    def get_step(self, run_id: str, step_id: str) -> Step:
+        step = self._tree(run_id).by_id.get(step_id)
+        if step is None:
+            raise NotFound(f"no step {step_id!r} in run {run_id!r}")
+        if self.db.read_step is not None:
+            with self.session.asking(f"reading step {step_id!r}"):
+                full = self.db.read_step(self.session.conn, run_id, step_id)
+            if full is not None:
+                return full
+        return copy.copy(step)
+
+    def ancestors(self, run_id: str, step_id: str) -> list[str]:
+        by_id = self._tree(run_id).by_id
+        chain: list[str] = []
+        seen = {step_id}
+        current = by_id.get(step_id)
+        while current is not None and current.parent_id is not None and current.parent_id not in seen:
+            seen.add(current.parent_id)
+            chain.append(current.parent_id)
+            current = by_id.get(current.parent_id)
+        return chain[::-1]
+
+    def failed_step_positions(self, run_id: str) -> list[tuple[str, int, int]]:
+        return [(s.id, s.ord, s.size) for s in self._tree(run_id).steps if s.status in FAILED_STATUSES]
+
+    def first_failed_step(self, run_id: str) -> Step | None:
+        chosen = root_cause(self.failed_step_positions(run_id))
+        return None if chosen is None else self.get_step(run_id, chosen)
+
+    def run_tree(self, run_id: str, *, payloads: bool = True) -> Run:
+        tree = self._tree(run_id, payloads=payloads)
+        run = copy.copy(tree.run)
+        run.steps = [copy.copy(step) for step in tree.steps]
+        step_tree(run.steps)
+        return run
+
+    def subtree(self, run_id: str, step_id: str, *, payloads: bool = True) -> Step:
+        """A step with every step below it linked into its children."""
+        tree = self._tree(run_id, payloads=payloads)
+        top = tree.by_id.get(step_id)
+        if top is None:
+            raise NotFound(f"no step {step_id!r} in run {run_id!r}")
+        below = [copy.copy(step) for step in tree.steps if top.ord < step.ord < top.ord + top.size]
+        top = copy.copy(top)
+        step_tree([top, *below])
+        return top
+
+    # -- the whole source ---------------------------------------------------------------------------
+    def stats(self, by: str | None = None, flt: RunFilter | None = None) -> list[GroupStats]:
+        with self.stats_scope(flt) as scope:
+            return scope.groups(by)
+
+    def stats_scope(self, flt: RunFilter | None = None) -> PgScope:
+        runs, args = self._select("*", flt)
+        calls = None
+        if self._calls is not None:
+            calls = f"SELECT * FROM ({self._calls}) c WHERE c.run_id IN (SELECT r.id FROM ({runs}) r)"
+        # Costs in place are what the source reported (estimates are made per run, when it is opened).
+        priced = self.estimated and self.db.finalized
+        return PgScope(self.session, runs, calls, args, priced=priced)
+
+    def problems(self, limit: int | None = None) -> list[Problem]:
+        found: list[Problem] = []
+        if self.db.problems is not None:
+            sql = f"SELECT line, run_id, message FROM ({self.db.problems}) p"
+            if limit is not None:
+                sql += f" LIMIT {int(limit)}"
+            found = [
+                Problem(message, line=line, run_id=run_id, source_file=self.label)
+                for line, run_id, message in self.session.rows("listing the problems", sql)
+            ]
+        seen = {problem.message for problem in found}
+        with self.shared.lock:
+            found += [p for p in self.shared.problems.values() if p.message not in seen]
+        return found if limit is None else found[:limit]
+
+    def count_problems(self) -> int:
+        """Count the source's problem rows (a scan: run it in a worker); problem_count() then knows."""
+        count = 0
+        if self.db.problems is not None:
+            row = self.session.one("counting the problems", f"SELECT count(*) FROM ({self.db.problems}) p")
+            count = row[0] if row else 0
+        self.shared.problem_count = count
+        return count
+
+    def problem_count(self) -> int:
+        """Rows that cannot be read whole (counted by the server once: a scan, so the viewer asks in a
+        worker), or the problems met in the runs opened, whichever is more."""
+        if self.shared.problem_count is None:
+            self.count_problems()
+        with self.shared.lock:
+            reported = len(self.shared.problems)
+        return max(self.shared.problem_count or 0, reported)
+
+    def iter_runs(self, run_ids: Iterable[str] | None = None) -> Iterator[Run]:
+        """Full runs with their steps, one at a time: by id, or every run streamed from the server."""
+        if run_ids is not None:
+            for run_id in run_ids:
+                run = self.run_tree(run_id, payloads=True)
+                yield run
+            return
+        with self.session.asking("reading every run"):
+            for run in self.db.read_runs(self.session.conn, self.shared.report):
+                if not self.db.finalized:
+                    finalize_run(pricing.apply(run, self.shared.pricer if self.estimated else None))
+                yield run
+
+    def close(self) -> None:
+        if self._on_close is not None:
+            self._on_close(self.session)
+        else:
+            self.session.close()

@@ -1,0 +1,119 @@
+"""tracetui's own store in a PostgreSQL database: what `tracetui import SRC -o postgresql://…` writes.
+
+The tables are the SQLite store's (store.schema: runs and steps with the same columns, priced and
+finalized at import) in a schema of their own (postgres/writer.py), so the run list and a run's
+steps are plain SQL over them, by index. A database is never a file: sniff never claims one, and
+read() says so (use `tracetui export` to write a database's runs to a file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from ..errors import UnusableInput
+from ..model import Problem, Run, Step
+from ..store.schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS, STEP_COLUMNS, STEP_TREE_COLUMNS
+from . import Catalog, DatabaseSource, Head, Place, ProblemSink, Relation, SourceFile
+from .pgsql import ident, qualified
+
+NAME = "tracetui-postgres"
+DESCRIPTION = "tracetui's own store in a PostgreSQL database (tracetui import SRC -o postgresql://…)"
+DETECTION = "PostgreSQL schema with tables runs and steps in tracetui's columns, and imports (read in place, read-only)"
+PRIORITY = 100
+
+_JSON_DEFAULTS: dict[str, type] = {"flags": list, "metadata": dict, "events": list, "extra": dict}
+_CALLS = (
+    *("run_id", "name", "kind", "model", "status", "duration_ms", "tokens_in", "tokens_out"),
+    *("tokens_cache_read", "credits", "cost_usd", "cost_estimated"),
+)
+
+
+def sniff(head: Head) -> bool:
+    return False  # never a file: found in a database by database_places
+
+
+def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    raise UnusableInput(head.path, "tracetui-postgres is read from a PostgreSQL database, not a file")
+
+
+def database_places(catalog: Catalog) -> list[Place]:
+    places = []
+    for (schema, table), columns in catalog.tables.items():
+        if table != "runs" or not {*RUN_COLUMNS, "import_key"} <= set(columns):
+            continue
+        if set(STEP_COLUMNS) <= set(catalog.columns((schema, "steps"))) and catalog.columns((schema, "imports")):
+            places.append(Place(schema, "runs", NAME))
+    return places
+
+
+def database_source(catalog: Catalog, place: Place) -> DatabaseSource:
+    runs_table, steps_table = qualified(place.schema, "runs"), qualified(place.schema, "steps")
+    problems = f"SELECT line, run_id, message FROM {qualified(place.schema, 'problems')} ORDER BY import_key, n"
+    tree_columns = ", ".join(ident(c) for c in STEP_TREE_COLUMNS)
+    all_columns = ", ".join(ident(c) for c in STEP_COLUMNS)
+
+    def read_run(conn: Any, run_id: str, report: ProblemSink, payloads: bool) -> Run | None:
+        row = conn.execute(f"SELECT {', '.join(map(ident, RUN_COLUMNS))} FROM {runs_table} WHERE id = %s", [run_id])
+        values = row.fetchone()
+        if values is None:
+            return None
+        run = _run(dict(zip(RUN_COLUMNS, values, strict=True)))
+        columns, names = (all_columns, STEP_COLUMNS) if payloads else (tree_columns, STEP_TREE_COLUMNS)
+        rows = conn.execute(f"SELECT {columns} FROM {steps_table} WHERE run_id = %s ORDER BY ord", [run_id])
+        run.steps = [_step(dict(zip(names, r, strict=True))) for r in rows]
+        return run
+
+    def read_step(conn: Any, run_id: str, step_id: str) -> Step | None:
+        row = conn.execute(f"SELECT {all_columns} FROM {steps_table} WHERE run_id = %s AND id = %s", [run_id, step_id])
+        values = row.fetchone()
+        return None if values is None else _step(dict(zip(STEP_COLUMNS, values, strict=True)))
+
+    def read_runs(conn: Any, report: ProblemSink) -> Iterator[Run]:
+        for line, run_id, message in conn.execute(problems).fetchall():
+            report(Problem(message, line=line, run_id=run_id))
+        with conn.transaction(), conn.cursor(name="tracetui_runs") as cursor:
+            cursor.itersize = 256
+            cursor.execute(f"SELECT id FROM {runs_table} ORDER BY started_at ASC NULLS LAST, id")
+            for (run_id,) in cursor:
+                run = read_run(conn, run_id, report, True)
+                if run is not None:
+                    yield run
+
+    return DatabaseSource(
+        place=place,
+        runs=Relation({c: f"t.{ident(c)}" for c in RUN_LIST_COLUMNS}, f"{runs_table} t"),
+        by_id="t.id = %s",
+        tie="t.id",
+        read_run=read_run,
+        read_runs=read_runs,
+        calls=Relation(
+            {c: f"s.{ident(c)}" for c in _CALLS}, f"{steps_table} s", "s.model IS NOT NULL OR s.kind = 'tool'"
+        ),
+        problems=problems,
+        finalized=True,
+        read_step=read_step,
+    )
+
+
+def _decoded(values: dict[str, Any]) -> dict[str, Any]:
+    for key, default in _JSON_DEFAULTS.items():
+        if key in values:
+            value = values[key]
+            values[key] = orjson.loads(value) if value else default()
+    return values
+
+
+def _run(values: dict[str, Any]) -> Run:
+    values = _decoded(values)
+    for column in RUN_TOTAL_COLUMNS:
+        values.pop(column, None)
+    return Run(**values)
+
+
+def _step(values: dict[str, Any]) -> Step:
+    values = _decoded(values)
+    values["cost_estimated"] = bool(values.get("cost_estimated"))
+    return Step(**values)

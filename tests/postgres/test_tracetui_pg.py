@@ -1,0 +1,133 @@
+"""tracetui's own schema in PostgreSQL: `import -o postgresql://…` writes it, every command reads it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+from builders import run, step, write_jsonl
+from click.testing import CliRunner
+
+from tracetui.cli import main
+from tracetui.loading import open_store, prepare
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = str(ROOT / "sample_traces" / "export.jsonl")
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def tree(run_) -> list[tuple]:
+    return [(s.id, s.parent_id, s.ord, s.depth, s.name, s.status, s.cost_usd, s.cost_estimated) for s in run_.steps]
+
+
+def test_import_publishes_a_file_and_every_command_reads_it_as_the_sqlite_store_does(pg_url, tmp_path):
+    result = invoke("import", SAMPLE, "-o", pg_url)
+    assert result.exit_code == 0, result.output
+    assert "imported 15 runs" in result.stdout and "#tracetui" in result.stdout
+    opening = prepare(pg_url)
+    assert opening.format == "tracetui-postgres" and opening.label.endswith("#tracetui.runs")
+    store = opening.connect()
+    local = open_store(SAMPLE)
+    assert [(r.id, r.status, r.total("cost_usd")) for r in store.list_runs(limit=100)] == [
+        (r.id, r.status, r.total("cost_usd")) for r in local.list_runs()
+    ]
+    for run_id in local.run_ids():
+        assert tree(store.run_tree(run_id)) == tree(local.run_tree(run_id))
+        first = local.first_failed_step(run_id)
+        assert (first and first.id) == ((f := store.first_failed_step(run_id)) and f.id)
+    step_with_payload = next(s for s in local.steps("run-0001-research", payloads=True) if s.input)
+    assert store.get_step("run-0001-research", step_with_payload.id).input == step_with_payload.input
+    for by in ("model", "agent", "tool", "day"):  # the server's aggregates: the same numbers as SQLite's
+        theirs, ours = [g.as_dict() for g in store.stats(by)], [g.as_dict() for g in local.stats(by)]
+        assert [d.keys() for d in theirs] == [d.keys() for d in ours]
+        for a, b in zip(theirs, ours, strict=True):
+            assert a == pytest.approx(b), by
+    store.close()
+    for command in (["list"], ["show", "run-0010-research-nested-failure"], ["stats", "--by", "tool"]):
+        assert invoke(*command[:1], pg_url, *command[1:]).exit_code == 0
+
+
+def test_reimporting_a_file_replaces_its_runs_and_never_duplicates(pg_url, tmp_path):
+    src = tmp_path / "runs.jsonl"
+    write_jsonl(src, [run("a", step("s1")), run("b", step("s1")), run("c")])
+    assert invoke("import", str(src), "-o", pg_url).exit_code == 0
+    write_jsonl(src, [run("a", step("s1"), step("s2")), run("b", step("s1"))])  # c is gone, a grew
+    result = invoke("import", str(src), "-o", pg_url)
+    assert result.exit_code == 0 and "replacing 3 runs" in result.stdout
+    other = tmp_path / "other.jsonl"
+    write_jsonl(other, [run("z", step("only"))])
+    assert invoke("import", str(other), "-o", pg_url).exit_code == 0
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT id FROM tracetui.runs ORDER BY id").fetchall() == [("a",), ("b",), ("z",)]
+        steps = conn.execute("SELECT run_id, id FROM tracetui.steps ORDER BY run_id, id").fetchall()
+        assert steps == [("a", "s1"), ("a", "s2"), ("b", "s1"), ("z", "only")]
+        assert conn.execute("SELECT count(*) FROM tracetui.imports").fetchone() == (2,)
+
+
+def test_import_into_another_schema_and_choose_it_when_there_are_two(pg_url, tmp_path):
+    src = write_jsonl(tmp_path / "runs.jsonl", [run("a", step("s1"))])
+    assert invoke("import", src, "-o", pg_url, "--schema", "team_a").exit_code == 0
+    assert invoke("import", src, "-o", pg_url, "--schema", "team_b").exit_code == 0
+    result = invoke("list", pg_url)
+    assert result.exit_code == 2
+    assert "team_a.runs (tracetui-postgres), team_b.runs (tracetui-postgres)" in result.stderr
+    assert "--schema" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    chosen = invoke("list", pg_url, "--schema", "team_b", "--json")
+    assert chosen.exit_code == 0 and [r["id"] for r in json.loads(chosen.stdout)] == ["a"]
+
+
+def test_a_big_run_is_read_without_its_payloads_until_a_step_is_opened(pg_url, tmp_path):
+    steps = [step(f"s{i}", input=f"prompt {i} " + "x" * 200) for i in range(3000)]
+    src = write_jsonl(tmp_path / "big.jsonl", [run("big", *steps)])  # one line longer than detection reads
+    assert invoke("import", src, "--format", "tracetui-jsonl", "-o", pg_url).exit_code == 0
+    store = prepare(pg_url).connect()
+    tree_rows = store.children("big", None, limit=5)
+    assert [s.id for s in tree_rows] == ["s0", "s1", "s2", "s3", "s4"] and tree_rows[0].input is None
+    assert store.get_step("big", "s2999").input.startswith("prompt 2999 ")
+    assert store.count_children("big", None) == 3000
+    store.close()
+
+
+def test_export_from_the_database_round_trips(pg_url, tmp_path):
+    assert invoke("import", SAMPLE, "-o", pg_url).exit_code == 0
+    out = tmp_path / "back.jsonl"
+    result = invoke("export", pg_url, "-o", str(out))
+    assert result.exit_code == 0 and "exported 15 runs" in result.stdout
+    again, local = open_store(str(out)), open_store(SAMPLE)
+    for run_id in local.run_ids():
+        assert tree(again.run_tree(run_id)) == tree(local.run_tree(run_id))
+
+
+def test_a_database_cannot_be_imported_from(pg_url):
+    result = invoke("import", pg_url, "-o", "/tmp/never.db")
+    assert result.exit_code == 2 and "tracetui export" in result.stderr
+
+
+def test_payloads_are_compressed_with_lz4_when_the_server_has_it(pg_url, tmp_path):
+    src = write_jsonl(tmp_path / "runs.jsonl", [run("a", step("s1", input="prompt " * 2000))])
+    assert invoke("import", src, "-o", pg_url).exit_code == 0
+    with psycopg.connect(pg_url) as conn:
+        lz4 = conn.execute(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        ).fetchone()[0]
+        method = conn.execute("SELECT pg_column_compression(input) FROM tracetui.steps").fetchone()[0]
+    assert method == ("lz4" if lz4 else "pglz")  # this test's server has no lz4; most servers do
+    store = prepare(pg_url).connect()
+    assert store.get_step("a", "s1").input == "prompt " * 2000
+    store.close()
+
+
+@pytest.mark.parametrize("shape", [[], ["--step", "gather-sources"]], ids=["run", "subtree"])
+@pytest.mark.parametrize("output", ["text", "json", "markdown"])
+def test_show_in_every_format_and_of_a_subtree_is_the_files(pg_url, output, shape):
+    assert invoke("import", SAMPLE, "-o", pg_url).exit_code == 0
+    run_id = "run-0010-research-nested-failure"
+    ours = invoke("show", pg_url, run_id, "--format", output, *shape)
+    theirs = invoke("show", SAMPLE, run_id, "--format", output, *shape)
+    assert ours.exit_code == 0 and theirs.exit_code == 0, ours.stderr + theirs.stderr
+    assert ours.stdout.replace(pg_url.split("?")[0], "") == theirs.stdout
