@@ -74,7 +74,9 @@ def handles_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            warn_values()
+            return result
         except TraceError as exc:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
@@ -192,7 +194,24 @@ def load(path: str, fmt: str | None, no_cache: bool) -> TraceStore:
             click.echo(f"tracetui: warning: {where}: {display.safe(str(problem), single_line=True)}", err=True)
         if problems > len(shown):
             click.echo(f"tracetui: warning: {where}: … and {problems - len(shown)} more problems", err=True)
+    value_problems = getattr(store, "value_problems", None)  # a file read in place; not a database
+    if value_problems is not None:
+        click.get_current_context().meta.setdefault(_LOADED, []).append((where, store, len(value_problems())))
     return store
+
+
+_LOADED = "tracetui.loaded"
+
+
+def warn_values() -> None:
+    """After a command: the odd values it met reading a file in place (shown as '-' or as text)."""
+    ctx = click.get_current_context(silent=True)
+    for where, store, known in ctx.meta.get(_LOADED, []) if ctx else []:
+        met = store.value_problems()[known:]
+        for problem in met[:20]:
+            click.echo(f"tracetui: warning: {where}: {display.safe(str(problem), single_line=True)}", err=True)
+        if len(met) > 20:
+            click.echo(f"tracetui: warning: {where}: … and {len(met) - 20} more odd values", err=True)
 
 
 def tell(opening: SourceOpening) -> None:
@@ -287,6 +306,12 @@ def main() -> None:
 @click.option("--agent", multiple=True, help="Only runs of this agent (repeatable).")
 @click.option("--search", help="Only runs whose id, agent, session or error contains this text.")
 @click.option(
+    "--grep",
+    metavar="TEXT",
+    help="Like --search, and also runs with a step whose id, name, kind, model, input, output or error"
+    " contains TEXT (case-insensitive); each row names the first such step.",
+)
+@click.option(
     "--sort",
     type=click.Choice([key.name for key in SORT_KEYS if key.cli]),
     default=STARTED.name,
@@ -302,29 +327,65 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON array of run summaries (session summaries with --by).")
 @store_options
 @handles_errors
-def list_cmd(path, status, agent, search, sort, desc, limit, by, as_json, fmt, no_cache):
+def list_cmd(path, status, agent, search, grep, sort, desc, limit, by, as_json, fmt, no_cache):
     """One row per run: id, agent, status, start, duration, steps, failures, tokens, credits, cost, error.
 
     With --by session, one row per session: its worst status, id, runs, first start, span from the
     first start to the last end, steps, tokens, credits, cost and failed runs; --sort orders the
     sessions by the sum of their runs' values (the first start, the span, the worst status).
     """
+    if search is not None and grep is not None:
+        raise click.UsageError("use --search or --grep, not both")
     store = load(path, fmt, no_cache)
     flt = RunFilter(status=status or None, agent=agent or None, search=search)
+    hits: dict = {}
+    if grep:
+        hits = store.runs_matching(grep, flt, progress=_scan_progress(store.label))
+        flt = RunFilter(status=status or None, agent=agent or None, search=grep, step_hits=frozenset(hits))
     if by == "session":
         _list_sessions(store, flt, sort, desc, limit, as_json)
         return
     runs = store.list_runs(flt, sort=sort, desc=desc, limit=limit)
+    matches = {r.id: _match(store, hits[r.id], grep) for r in runs if r.id in hits} if grep else {}
     if as_json:
         models = store.models([r.id for r in runs])
-        click.echo(dumps([run_summary(r, models.get(r.id)) for r in runs]))
+        summaries = [run_summary(r, models.get(r.id)) for r in runs]
+        if grep:
+            for summary in summaries:
+                summary["match"] = matches.get(summary["id"])
+        click.echo(dumps(summaries))
         return
     if not runs:
         click.echo("no runs" if store.count_runs() == 0 else "no runs match")
         return
     from .textout import runs_table
 
-    runs_table(runs)
+    runs_table(runs, matches if grep else None)
+
+
+def _match(store: TraceStore, hit, query: str) -> dict[str, Any]:
+    """The first step of a run that --grep found, and where its text holds the query."""
+    snip = store.step_snippet(hit.run_id, hit.step_id, query)
+    return {
+        "step_id": hit.step_id,
+        "step_name": hit.step_name,
+        "steps": hit.count,
+        "field": snip.field if snip else None,
+        "text": snip.text if snip else None,
+    }
+
+
+def _scan_progress(label: str):
+    """Progress of a --grep scan (a source without the search index) on a terminal's stderr."""
+    if not sys.stderr.isatty():
+        return None
+
+    def report(done: int, total: int) -> None:
+        end = "\n" if done >= total else "\r"
+        click.echo(f"searching {display.safe(label, single_line=True)}: {done:,} of {total:,} runs", nl=False, err=True)
+        click.echo(end, nl=False, err=True)
+
+    return report
 
 
 def _list_sessions(store: TraceStore, flt: RunFilter, sort: str, desc: bool, limit: int | None, as_json: bool) -> None:

@@ -11,6 +11,7 @@ display.safe() into Text, never into markup.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from rich.text import Text
@@ -48,11 +49,19 @@ STYLE = {
     "error": "red",
     "failure": "bold red",  # failed-step counts and first-failure marks
     "model": "#5fafaf",  # the model a model call used
+    "found": "bold black on yellow",  # text a search found (run view `/`)
 }
 PSEUDO_MARK = "◇"
 NO_MATCH = "no match"
 
 Piece = tuple[str, str]  # (text, rich style): what Text.assemble takes
+
+
+def mark_found(text: Text, query: str | None) -> int:
+    """Highlight every occurrence of `query` in `text` (case folded, literally); how many there are."""
+    if not query:
+        return 0
+    return text.highlight_regex(re.compile(re.escape(query), re.IGNORECASE), STYLE["found"])
 
 
 def safe_text(value: object, style: str = "") -> Text:

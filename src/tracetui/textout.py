@@ -8,7 +8,7 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from . import display, present
+from . import display, jsonsafe, present
 from .analysis import GroupStats
 from .model import Run, Step
 from .present import STYLE, safe_text
@@ -20,7 +20,8 @@ def console() -> Console:
     return Console(width=width, highlight=False, soft_wrap=False, emoji=False)
 
 
-def runs_table(runs: list[Run]) -> None:
+def runs_table(runs: list[Run], matches: dict[str, dict] | None = None) -> None:
+    """The runs, one a row; `matches` (list --grep): each run's first matching step, in a last column."""
     table = Table(box=None, pad_edge=False, header_style="bold")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("status", "left"),
@@ -35,9 +36,12 @@ def runs_table(runs: list[Run]) -> None:
         ("cost", "right"),
         ("error", "left"),
     )
+    if matches is not None:
+        columns += (("match", "left"),)
     for name, justify in columns:
         table.add_column(name, justify=justify, no_wrap=True)
     for run in runs:
+        cells = [] if matches is None else [match_text(matches.get(run.id))]
         table.add_row(
             present.status_text(run.status),
             safe_text(display.clip(run.id)),
@@ -50,6 +54,7 @@ def runs_table(runs: list[Run]) -> None:
             safe_text(display.credits(run.total("credits"))),
             safe_text(present.cost_text(run)),
             safe_text(display.excerpt(run.error, 60), STYLE["error"]),
+            *cells,
         )
     console().print(table)
 
@@ -81,6 +86,19 @@ def sessions_table(rows: list[SessionRow]) -> None:
             texts[-1] = safe_text(cells["failed"], STYLE["failure"])
         table.add_row(*texts)
     console().print(table)
+
+
+def match_text(match: dict | None) -> Text:
+    """A run's first step that --grep found: "step name (id) · input: …text around it…", literal."""
+    if match is None:
+        return Text("")  # the run's own id, agent, session or error matched
+    text = safe_text(display.clip(match["step_name"] or match["step_id"], 40), STYLE["id"])
+    if match["steps"] > 1:
+        text.append(f" +{match['steps'] - 1:,}", "dim")
+    if match["field"]:
+        text.append(f" · {match['field']}: ", "dim")
+        text.append(display.excerpt(match["text"], 70))
+    return text
 
 
 FIRST_FAILURE_MARK = "  ◀ first failure"
@@ -179,14 +197,7 @@ def run_tree_text(run: Run, first_failed: Step | None, roots: list[Step] | None 
 
 
 def _compact(value: object) -> str:
-    import orjson
-
-    try:
-        return orjson.dumps(value, default=str).decode()
-    except TypeError:  # deeper than orjson writes
-        from .tree_json import pretty_deep
-
-        return pretty_deep(value)
+    return jsonsafe.dumps(value)  # any depth, any value: never a traceback in the middle of a tree
 
 
 def stats_table(groups: list[GroupStats], by: str | None) -> None:

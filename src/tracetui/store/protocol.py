@@ -9,12 +9,13 @@ by key from the server instead of listing every run id (see tui/widgets/key_page
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ..analysis import GroupStats
 from ..model import Problem, Run, Step
 from .reader import RunFilter
+from .search import RunHits, Snippet
 from .sessions import SessionKey, SessionRow
 
 # A run's place in an order: (its sort key, None for runs without one; its tie-breaking id value).
@@ -103,6 +104,20 @@ class TraceStore(Protocol):
     def problem_count(self) -> int: ...
 
     def iter_runs(self, run_ids: Iterable[str] | None = None) -> Iterator[Run]: ...
+
+    # Search (store/search.py): a step's id, name, kind, model, input, output or error holding a text.
+    def find_in_run(self, run_id: str, query: str) -> list[tuple[str, int, int]]: ...
+
+    def runs_matching(
+        self,
+        query: str,
+        flt: RunFilter | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> dict[str, RunHits]: ...
+
+    def step_snippet(self, run_id: str, step_id: str, query: str) -> Snippet | None: ...
 
     def close(self) -> None: ...
 

@@ -149,6 +149,7 @@ class TraceApp(App):
             self._import()
         else:
             self._open_requested()
+            self._index_for_search()
 
     # -- the config file --------------------------------------------------------------------------
     def _apply_theme(self) -> None:
@@ -284,6 +285,29 @@ class TraceApp(App):
             return
         self.runs_screen.import_done()
         self._open_requested()
+        self._index_for_search()
+
+    @work(thread=True, exclusive=True, group="search-index", exit_on_error=False)
+    def _index_for_search(self) -> None:
+        """Index the steps' text of a cached import for search, in the background (loading.index_for_search);
+        until it is done, and when the app closes first (it goes on next time), a search scans."""
+        if self.live is not None:
+            return
+        worker = get_current_worker()
+        last = 0.0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal last
+            if time.monotonic() - last > 0.5 and not worker.is_cancelled:
+                last = time.monotonic()
+                self.call_from_thread(self.runs_screen.show_index_progress, done, total)
+
+        try:
+            self.opening.index_for_search(progress, cancelled=lambda: worker.is_cancelled)
+        except (sqlite3.Error, OSError):
+            pass  # searches go on scanning
+        if not worker.is_cancelled:
+            self.call_from_thread(self.runs_screen.show_index_progress, None, None)
 
     def _open_requested(self) -> None:
         if self._pending_run is not None:
@@ -364,7 +388,7 @@ class TraceApp(App):
 
     # -- navigation -------------------------------------------------------------------------------
     def on_open_run(self, message: OpenRun) -> None:
-        self.open_run(message.run_id, jump_to_failure=message.jump_to_failure)
+        self.open_run(message.run_id, jump_to_failure=message.jump_to_failure, search=message.search)
 
     def on_compare_runs(self, message: CompareRuns) -> None:
         self.compare_runs(message.run_a, message.run_b)
@@ -378,14 +402,14 @@ class TraceApp(App):
 
         self.runs_screen.run_list.ask_failed_run_next_to(message.run_id, message.direction, answer)
 
-    def open_run(self, run_id: str, *, jump_to_failure: bool = False) -> None:
+    def open_run(self, run_id: str, *, jump_to_failure: bool = False, search: str | None = None) -> None:
         """Show one run: push its RunScreen, or replace the run screen already showing."""
         # Imported when first needed: the run list paints ~0.1 s sooner without the run and compare views.
         from .screens.run import RunScreen
 
         self.runs_screen.follow(run_id)
         live = self.live_state is not None
-        screen = RunScreen(run_id, self.new_store, jump_to_failure=jump_to_failure, live=live)
+        screen = RunScreen(run_id, self.new_store, jump_to_failure=jump_to_failure, live=live, search=search)
         if isinstance(self.screen, RunScreen):
             self.switch_screen(screen)
         else:

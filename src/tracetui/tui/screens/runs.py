@@ -16,10 +16,11 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, ProgressBar, Static
+from textual.worker import get_current_worker
 
 from ... import display, present
 from ...errors import TraceError
-from ...store import RunFilter, default_desc
+from ...store import RunFilter, default_desc, search
 from ...store.protocol import TraceStore
 from ..hub import trace_app
 from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
@@ -31,7 +32,7 @@ from ..widgets.run_pager import RunPager
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
 # Keys that share a row in the README's keys table (and would share one in the footer).
 SORT_KEYS = Binding.Group("Cycle the sort column · reverse the sort")
-SEARCH_KEYS = Binding.Group("Search · clear the search and filters")
+SEARCH_KEYS = Binding.Group("Search runs and their steps' text · stop the search, clear it and the filters")
 
 
 class RunsScreen(Screen):
@@ -44,7 +45,16 @@ class RunsScreen(Screen):
         Binding("S", "reverse_sort", "Reverse sort", show=False, id="tracetui.runs.reverse_sort", group=SORT_KEYS),
         Binding("F", "cycle_status", "Status", tooltip="Cycle the status filter", id="tracetui.runs.status_filter"),
         Binding("A", "cycle_agent", "Agent", tooltip="Cycle the agent filter", id="tracetui.runs.agent_filter"),
-        Binding("slash", "search", "Search", key_display="/", id="tracetui.runs.search", group=SEARCH_KEYS),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            key_display="/",
+            tooltip="Runs whose id, agent, session or error holds the text, or any step's name, id, model,"
+            " input, output or error; Enter on one opens it at the first matching step",
+            id="tracetui.runs.search",
+            group=SEARCH_KEYS,
+        ),
         Binding("escape", "clear", "Clear search/filters", show=False, id="tracetui.runs.clear", group=SEARCH_KEYS),
         Binding(
             "b",
@@ -104,6 +114,8 @@ class RunsScreen(Screen):
         self._load_running = True  # the list loads when it is mounted
         self._loaded_at = 0.0
         self._load_seconds = 0.0
+        self._searching_steps: str | None = None  # the query whose steps' search is running
+        self._indexing: tuple[int, int] | None = None  # steps indexed for search so far, of all (app._index_for_search)
 
     def compose(self) -> ComposeResult:
         if self.live:
@@ -117,7 +129,8 @@ class RunsScreen(Screen):
             yield Static(id="progress-label")
         yield Static(id="summary")
         yield Static(id="warnings")
-        yield Input(placeholder="search run ids, agents, errors — Enter applies, Esc clears", id="search")
+        yield Input(placeholder="search runs and their steps' text — Enter applies, Esc clears", id="search")
+        yield Static(id="search-progress")
         yield self.run_list
         yield Static(id="empty")
         yield Footer(compact=True)
@@ -125,6 +138,7 @@ class RunsScreen(Screen):
     def on_mount(self) -> None:
         self._show_title()
         self.query_one("#warnings", Static).display = False
+        self.query_one("#search-progress", Static).display = False
         self.query_one("#empty", Static).display = False
         importing = trace_app(self).importing
         self.query_one("#progress").display = importing
@@ -191,6 +205,12 @@ class RunsScreen(Screen):
     def failed_run_next_to(self, run_id: str, direction: int) -> str | None:
         """The next (+1) / previous (-1) failed run after `run_id`, in the list's filter and order."""
         return self.run_list.failed_run_next_to(run_id, direction)
+
+    def show_index_progress(self, done: int | None, total: int | None) -> None:
+        """The steps' text is being indexed for search (None: done, or given up)."""
+        self._indexing = None if done is None or total is None or done >= total else (done, total)
+        if self.is_mounted:
+            self._show_summary()
 
     # -- status line ------------------------------------------------------------------------------
     def on_run_list_loaded(self, message: RunListLoaded) -> None:
@@ -310,6 +330,9 @@ class RunsScreen(Screen):
         if rl.marked:
             text.append(" · marked: ")
             text.append(display.safe(rl.marked, single_line=True))
+        if self._indexing is not None:
+            done, total = self._indexing
+            text.append(f" · indexing steps for search {done / max(total, 1):.0%}", "dim")
         if self.lost is not None:
             text.append(" · ⚠ connection lost, reconnecting…", "bold yellow")
         self.query_one("#summary", Static).update(text)
@@ -319,7 +342,9 @@ class RunsScreen(Screen):
 
     def _show_empty(self) -> None:
         empty = self.query_one("#empty", Static)
-        show = self._shown is not None and self._shown.count == 0
+        # While the steps' text is still searched, no match yet is not "no runs match": the list stays
+        # (and keeps the focus, which a hidden list would hand to the search field).
+        show = self._shown is not None and self._shown.count == 0 and not self._step_search_running()
         empty.display = show
         self.run_list.display = not show
         if not show:
@@ -390,17 +415,99 @@ class RunsScreen(Screen):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip() or None
-        self._set(flt=replace(self.run_list.flt, search=value))
+        # The runs' own text at once; the runs found in their steps' text join when that search ends.
+        self.run_list.step_hits = {}
+        self._set(flt=replace(self.run_list.flt, search=value, step_hits=None))
         event.input.display = value is not None
         self.run_list.focus()
+        if value is not None:
+            self._searching_steps = value
+            self._search_steps(value, self.run_list.flt)
+        else:
+            self._stop_step_search()
+
+    @work(thread=True, exclusive=True, group="step-search", exit_on_error=False)
+    def _search_steps(self, query: str, flt: RunFilter) -> None:
+        worker = get_current_worker()
+        last = 0.0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal last
+            if time.monotonic() - last > 0.1 and not worker.is_cancelled:
+                last = time.monotonic()
+                self.app.call_from_thread(self._show_search_progress, query, done, total)
+
+        try:
+            store = trace_app(self).new_store()
+        except (sqlite3.Error, TraceError) as exc:
+            self.app.call_from_thread(self._step_search_failed, query, str(exc))
+            return
+        try:
+            hits = store.runs_matching(
+                query, replace(flt, search=None), progress=progress, cancelled=lambda: worker.is_cancelled
+            )
+        except search.Cancelled:
+            return
+        except sqlite3.Error as exc:
+            self.app.call_from_thread(self._step_search_failed, query, str(exc))
+            return
+        finally:
+            store.close()
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show_step_hits, query, hits)
+
+    def _show_search_progress(self, query: str, done: int, total: int) -> None:
+        if self.run_list.flt.search != query:
+            return
+        label = self.query_one("#search-progress", Static)
+        label.update(
+            Text(
+                f"Searching the steps' text: {done:,} of {total:,} runs… Esc stops (the list keeps the runs found by their own text)"
+            )
+        )
+        label.display = True
+
+    def _show_step_hits(self, query: str, hits: dict[str, search.RunHits]) -> None:
+        if self._searching_steps != query:
+            return  # stopped, or another search began meanwhile
+        self._searching_steps = None
+        self.query_one("#search-progress", Static).display = False
+        flt = self.run_list.flt
+        self.run_list.step_hits = hits
+        self._set(flt=replace(flt, step_hits=frozenset(hits)))
+
+    def _step_search_failed(self, query: str, problem: str) -> None:
+        if self._searching_steps == query:
+            self._stop_step_search()
+            notify_plain(self, f"Cannot search the steps: {problem}", severity="error")
+
+    def _step_search_running(self) -> bool:
+        return self._searching_steps is not None
+
+    def _stop_step_search(self) -> bool:
+        """Stop a search of the steps' text that is still running; True if one was."""
+        running = self._searching_steps is not None
+        self._searching_steps = None
+        for worker in self.workers:
+            if worker.group == "step-search":
+                worker.cancel()
+        self.query_one("#search-progress", Static).display = False
+        self._show_empty()
+        return running
 
     def action_clear(self) -> None:
+        if self._stop_step_search():
+            notify_plain(self, "Stopped searching the steps: the list shows the runs found by their own text.")
+            self.run_list.focus()
+            return
         search = self.query_one("#search", Input)
         if search.has_focus or self.run_list.flt.search:
             search.value = ""
             search.display = False
-            self._set(flt=replace(self.run_list.flt, search=None))
+            self.run_list.step_hits = {}
+            self._set(flt=replace(self.run_list.flt, search=None, step_hits=None))
         elif self._filtered():
+            self.run_list.step_hits = {}
             self._set(flt=RunFilter())
         self.run_list.focus()
 

@@ -30,6 +30,7 @@ from ...errors import TraceError, Unavailable
 from ...model import FAILED_STATUSES, Run
 from ...store import SORT_KEYS, RunFilter, SessionRow, default_desc
 from ...store.protocol import PagedStore, SessionStore, TraceStore
+from ...store.search import RunHits
 from ...store.sessions import SessionKey
 from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed, RunMarked, SourceLost
 from ..plain import notify_plain
@@ -188,6 +189,7 @@ class RunList(CursorList, can_focus=True):
         self.desc = True
         self.marked: str | None = None
         self.grouped = False  # one row per session; Enter shows a session's runs under it
+        self.step_hits: dict[str, RunHits] = {}  # runs the search found in their steps: the first such step
         self.pager: RunPager | KeyPager = KeyPager() if paged else RunPager()
         self._store: TraceStore | None = None  # the event loop's connection, for rows scrolled into view
         self._id_width = MIN_ID  # as wide as the ids seen so far need, up to MAX_ID
@@ -566,7 +568,9 @@ class RunList(CursorList, can_focus=True):
             return
         run_id = self.current_run_id
         if run_id is not None:
-            self.post_message(OpenRun(run_id))
+            # Found by its steps' text: the run opens on the first match, and n/N go through the others.
+            search = self.flt.search if run_id in self.step_hits else None
+            self.post_message(OpenRun(run_id, search=search))
 
     def _jump_failed(self, direction: int) -> None:
         if self.count == 0:
@@ -760,6 +764,11 @@ class RunList(CursorList, can_focus=True):
         cells = cell_texts(run)
         if self.grouped and run.session is not None:
             cells["id"] = "  " + cells["id"]  # under its session's row
+        hit = self.step_hits.get(run.id)
+        if hit is not None:
+            more = f" +{hit.count - 1:,}" if hit.count > 1 else ""
+            found = f"⌕ {display.clip(hit.step_name or hit.step_id, 40)}{more}"
+            cells["error"] = f"{found} · {cells['error']}" if cells["error"] else found
         for column, _x, width in self._layout():
             if column.name == "mark":
                 marked = run.id == self.marked
