@@ -101,8 +101,10 @@ def test_partly_bad_jsonl_loads_the_good_and_reports_the_rest_by_line(tmp_path):
     result = invoke("list", str(path), "--json")
     assert result.exit_code == 0
     assert "r1" in result.stdout and "r2" in result.stdout and "r4" not in result.stdout
+    # One bad value does not cost the run (issue 9): the number is kept as the step's id, and said so.
+    assert "r3" in result.stdout
     warnings = result.stderr.strip().splitlines()
-    assert warnings[0].startswith(f"tracetui: warning: {path}: line 3: skipped")
+    assert warnings[0] == f"tracetui: warning: {path}: line 3: run 'r3', step '5': id: 5 is not text: kept as '5'"
     assert "line 4: skipped: expected a JSON object" in warnings[1]
     assert "line 5: skipped: invalid JSON" in warnings[2] and "truncated" in warnings[2]
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before

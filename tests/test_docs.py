@@ -106,7 +106,7 @@ def help_text(tmp_path_factory) -> str:
 
     async def draw() -> str:
         app = TraceApp(opening(path))
-        async with app.run_test(size=(160, 120)) as pilot:
+        async with app.run_test(size=(160, 160)) as pilot:
             await settle(pilot)
             await pilot.press("question_mark")
             await pilot.pause()

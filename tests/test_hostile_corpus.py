@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 from hostile.makers import MAKERS
 
+from tracetui import jsonsafe
 from tracetui.cli import main
 
 HERE = Path(__file__).parent / "hostile"
@@ -71,11 +72,17 @@ class Cli:
         return result
 
     def json(self, *args: str) -> object:
-        result = self(*args, "--json")
-        try:
-            return orjson.loads(result.stdout)
-        except orjson.JSONDecodeError as exc:
-            pytest.fail(f"{self.case['name']}: tracetui {' '.join(args)} --json wrote invalid JSON: {exc}")
+        return strict_json(self(*args, "--json").stdout_bytes, f"{self.case['name']}: tracetui {' '.join(args)} --json")
+
+
+def strict_json(data: bytes, what: str) -> object:
+    """The JSON value of data, which must be JSON as it is (any depth: deeper than orjson reads is fine)."""
+    try:
+        value, repairs = jsonsafe.loads(data)
+    except orjson.JSONDecodeError as exc:
+        pytest.fail(f"{what} wrote invalid JSON: {exc}")
+    assert not repairs, f"{what} wrote JSON that needed repairs: {repairs}"
+    return value
 
 
 def case_input(case: dict, tmp_path: Path) -> str:
@@ -145,7 +152,7 @@ def _check_export(cli: Cli, path: str, ids: list[str], tmp_path: Path) -> None:
     lines = streamed.splitlines()
     assert len(lines) == len(ids)
     for line in lines:
-        orjson.loads(line)
+        strict_json(line, f"{cli.case['name']}: tracetui export -o -")
     out = tmp_path / "exported.jsonl"
     cli("export", path, "-o", str(out))
     if not ids:

@@ -91,6 +91,7 @@ def test_a_scratch_store_has_no_indexes(tmp_path):
     write(tmp_path / "block.db", [run("r1")], scratch=True)
     conn = sqlite3.connect(tmp_path / "block.db")
     assert conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall() == []
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'step_text'").fetchall() == []
     conn.close()
 
 

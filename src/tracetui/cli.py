@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from . import config as settings
 from . import display, share
 from .errors import TraceError, Unavailable
 from .model import TOKEN_PARTS, Run
@@ -83,7 +84,9 @@ def handles_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            warn_values()
+            return result
         except TraceError as exc:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
@@ -181,6 +184,7 @@ def open_source(path: str, fmt: str | None, no_cache: bool) -> SourceOpening:
 
 
 def load(path: str, fmt: str | None, no_cache: bool) -> TraceStore:
+    configured()
     opening = open_source(path, fmt, no_cache)
     opening.run_import()
     tell(opening)
@@ -204,7 +208,24 @@ def load(path: str, fmt: str | None, no_cache: bool) -> TraceStore:
             click.echo(f"tracetui: warning: {where}: {display.safe(str(problem), single_line=True)}", err=True)
         if problems > len(shown):
             click.echo(f"tracetui: warning: {where}: … and {problems - len(shown)} more problems", err=True)
+    value_problems = getattr(store, "value_problems", None)  # a file read in place; not a database
+    if value_problems is not None:
+        click.get_current_context().meta.setdefault(_LOADED, []).append((where, store, len(value_problems())))
     return store
+
+
+_LOADED = "tracetui.loaded"
+
+
+def warn_values() -> None:
+    """After a command: the odd values it met reading a file in place (shown as '-' or as text)."""
+    ctx = click.get_current_context(silent=True)
+    for where, store, known in ctx.meta.get(_LOADED, []) if ctx else []:
+        met = store.value_problems()[known:]
+        for problem in met[:20]:
+            click.echo(f"tracetui: warning: {where}: {display.safe(str(problem), single_line=True)}", err=True)
+        if len(met) > 20:
+            click.echo(f"tracetui: warning: {where}: … and {len(met) - 20} more odd values", err=True)
 
 
 def tell(opening: SourceOpening) -> None:
@@ -245,7 +266,37 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     ctx.exit()
 
 
+CONFIG = "tracetui.config"
+
+
+def configured() -> settings.Config:
+    """tracetui's config file (read once per command): its problem, if any, told on stderr in one line;
+    its clock (`times`) applied to every time the command prints."""
+    ctx = click.get_current_context().find_root()
+    config = ctx.meta.get(CONFIG)
+    if not isinstance(config, settings.Config):
+        config = settings.load(ctx.meta.get(CONFIG + ".path"))
+        ctx.meta[CONFIG] = config
+        message = config.message()
+        if message is not None:
+            click.echo(f"tracetui: warning: {display.safe(message, single_line=True)}", err=True)
+        display.use_local_time(config.times == "local")
+    return config
+
+
+def _config_path(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    ctx.meta[CONFIG + ".path"] = value
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    expose_value=False,
+    callback=_config_path,
+    help="tracetui's config file (keys, theme, first sort, UTC or local times); default: $TRACETUI_CONFIG, "
+    "else $XDG_CONFIG_HOME/tracetui/config.toml.",
+)
 @click.option(
     "--version",
     is_flag=True,
@@ -269,32 +320,104 @@ def main() -> None:
 @click.option("--agent", multiple=True, help="Only runs of this agent (repeatable).")
 @click.option("--search", help="Only runs whose id, agent, session or error contains this text.")
 @click.option(
+    "--grep",
+    metavar="TEXT",
+    help="Like --search, and also runs with a step whose id, name, kind, model, input, output or error"
+    " contains TEXT (case-insensitive); each row names the first such step.",
+)
+@click.option(
     "--sort",
     type=click.Choice([key.name for key in SORT_KEYS if key.cli]),
     default=STARTED.name,
     show_default=True,
 )
 @click.option("--desc", is_flag=True, help="Largest / latest first.")
-@click.option("--limit", type=click.IntRange(min=0), help="At most this many runs.")
-@click.option("--json", "as_json", is_flag=True, help="JSON array of run summaries.")
+@click.option("--limit", type=click.IntRange(min=0), help="At most this many runs (sessions with --by session).")
+@click.option(
+    "--by",
+    type=click.Choice(["session"]),
+    help="One row per session (runs sharing a session id; a run without one stands alone).",
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON array of run summaries (session summaries with --by).")
 @store_options
 @handles_errors
-def list_cmd(path, status, agent, search, sort, desc, limit, as_json, fmt, no_cache):
-    """One row per run: id, agent, status, start, duration, steps, failures, tokens, credits, cost, error."""
+def list_cmd(path, status, agent, search, grep, sort, desc, limit, by, as_json, fmt, no_cache):
+    """One row per run: id, agent, status, start, duration, steps, failures, tokens, credits, cost, error.
+
+    With --by session, one row per session: its worst status, id, runs, first start, span from the
+    first start to the last end, steps, tokens, credits, cost and failed runs; --sort orders the
+    sessions by the sum of their runs' values (the first start, the span, the worst status).
+    """
+    if search is not None and grep is not None:
+        raise click.UsageError("use --search or --grep, not both")
     store = load(path, fmt, no_cache)
-    runs = store.list_runs(
-        RunFilter(status=status or None, agent=agent or None, search=search), sort=sort, desc=desc, limit=limit
-    )
+    flt = RunFilter(status=status or None, agent=agent or None, search=search)
+    hits: dict = {}
+    if grep:
+        hits = store.runs_matching(grep, flt, progress=_scan_progress(store.label))
+        flt = RunFilter(status=status or None, agent=agent or None, search=grep, step_hits=frozenset(hits))
+    if by == "session":
+        _list_sessions(store, flt, sort, desc, limit, as_json)
+        return
+    runs = store.list_runs(flt, sort=sort, desc=desc, limit=limit)
+    matches = {r.id: _match(store, hits[r.id], grep) for r in runs if r.id in hits} if grep else {}
     if as_json:
         models = store.models([r.id for r in runs])
-        click.echo(dumps([run_summary(r, models.get(r.id)) for r in runs]))
+        summaries = [run_summary(r, models.get(r.id)) for r in runs]
+        if grep:
+            for summary in summaries:
+                summary["match"] = matches.get(summary["id"])
+        click.echo(dumps(summaries))
         return
     if not runs:
         click.echo("no runs" if store.count_runs() == 0 else "no runs match")
         return
     from .textout import runs_table
 
-    runs_table(runs)
+    runs_table(runs, matches if grep else None)
+
+
+def _match(store: TraceStore, hit, query: str) -> dict[str, Any]:
+    """The first step of a run that --grep found, and where its text holds the query."""
+    snip = store.step_snippet(hit.run_id, hit.step_id, query)
+    return {
+        "step_id": hit.step_id,
+        "step_name": hit.step_name,
+        "steps": hit.count,
+        "field": snip.field if snip else None,
+        "text": snip.text if snip else None,
+    }
+
+
+def _scan_progress(label: str):
+    """Progress of a --grep scan (a source without the search index) on a terminal's stderr."""
+    if not sys.stderr.isatty():
+        return None
+
+    def report(done: int, total: int) -> None:
+        end = "\n" if done >= total else "\r"
+        click.echo(f"searching {display.safe(label, single_line=True)}: {done:,} of {total:,} runs", nl=False, err=True)
+        click.echo(end, nl=False, err=True)
+
+    return report
+
+
+def _list_sessions(store: TraceStore, flt: RunFilter, sort: str, desc: bool, limit: int | None, as_json: bool) -> None:
+    from .store.protocol import SessionStore
+
+    if not isinstance(store, SessionStore):
+        fail(f"{store.label}: --by session is not available for this kind of store yet")
+        return
+    rows = store.sessions(flt, sort=sort, desc=desc, limit=limit)
+    if as_json:
+        click.echo(dumps([row.as_dict() for row in rows]))
+        return
+    if not rows:
+        click.echo("no runs" if store.count_runs() == 0 else "no runs match")
+        return
+    from .textout import sessions_table
+
+    sessions_table(rows)
 
 
 OUTPUT_FORMATS = ("text", "json", "markdown")
@@ -569,7 +692,7 @@ def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cach
         openings.append(opening)
     from .tui.compare_app import compare_app
 
-    compare_app(openings[0], run_a, openings[1] if with_path else None, run_b).run()
+    compare_app(openings[0], run_a, openings[1] if with_path else None, run_b, configured()).run()
 
 
 def pair_dict(pair) -> dict[str, Any]:
@@ -638,7 +761,9 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
 
         if first_page is not None:
             first_page.check()  # an unreadable store or unknown --run fails here, not inside the viewer
-        app = TraceApp(opening, run_id=run_id, failed=failed, first_page=first_page, importer=importer)
+        app = TraceApp(
+            opening, run_id=run_id, failed=failed, first_page=first_page, importer=importer, config=configured()
+        )
         app.run()
     finally:
         if importer is not None:
@@ -724,7 +849,7 @@ def serve(host, port, db, headless, max_body, token):
     opening = prepare(path, estimate=estimating())
     from .tui.app import TraceApp
 
-    app = TraceApp(opening, live=service)
+    app = TraceApp(opening, live=service, config=configured())
     app.run()
     click.echo(f"tracetui: spans stored in {display.safe(path, single_line=True)}", err=True)
     if app.return_code:

@@ -21,13 +21,14 @@ import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
-from . import postgres, sources, sqlite_uri
+from . import normalize, postgres, sources, sqlite_uri
 from .errors import UnusableInput
 from .memo import Memo
 from .memo import for_file as memo_for
-from .model import Problem, finalize_run, tree_problems
+from .model import Problem, finalized, run_problems
 from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
 from .store.protocol import TraceStore
 
@@ -69,6 +70,12 @@ class SourceOpening(Protocol):
     def connect(self) -> TraceStore: ...
 
     def run_import(self, progress: Progress | None = None) -> int: ...
+
+    def index_for_search(
+        self, progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None
+    ) -> bool:
+        """Index the steps' text for search where tracetui may write (its own cache); False: not indexed."""
+        ...
 
 
 class ImportCancelled(Exception):
@@ -185,6 +192,7 @@ class Opening:
     source: str | None = None  # what the user named, when `path` is a private copy of it (a pipe)
     notice: str | None = None  # something the user should know about where the store lives
     background: bool = False  # imported while the viewer shows it: worker processes yield the CPU to it
+    search_index: bool = False  # index the steps' text when the import ends (`tracetui import -o`)
 
     @property
     def format(self) -> str:
@@ -237,6 +245,7 @@ class Opening:
             source_format=self.module.NAME,
             path=self.db_path,
             sort_keys=sort_keys,
+            trusted=not self.in_place,  # a file read in place may hold anything in any column
             estimated=self.estimate,
         )
 
@@ -266,6 +275,39 @@ class Opening:
             problem = f"cannot write a store of it, in the cache or a temporary one ({exc})"
             raise UnusableInput(self.label, problem) from None
 
+    def index_for_search(
+        self, progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None
+    ) -> bool:
+        """Index the steps' text of a cached import for search (store/search.py), going on from where an
+        earlier build stopped; True when the index is complete. Only the cache is written: a source read
+        in place or a store the user named is never changed (a search of those scans). One process at a
+        time builds it (another holding the cache's lock: False at once). Steps (done, total) to `progress`."""
+        if not self.cached or not self.ready:
+            return False
+        from .store import search
+
+        fd = os.open(self.db_path + ".lock", os.O_CREAT | os.O_WRONLY, PRIVATE)
+        with os.fdopen(fd, "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            try:
+                conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=30)
+                try:
+                    if search.has_index(conn):
+                        return True
+                    # A store left in WAL mode may have readers that opened it immutable (sqlite_uri.ro_uri),
+                    # which would not see its pages change: it is searched by a scan instead.
+                    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                        return False
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                    return search.build_index(conn, progress=progress, cancelled=cancelled)
+                finally:
+                    conn.close()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def _import_cached(self, progress: Progress | None) -> int:
         directory = os.path.dirname(self.db_path)
         os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -285,7 +327,6 @@ class Opening:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _import(self, progress: Progress | None) -> int:
-        writer = StoreWriter(self.db_path)
         total = os.path.getsize(self.path)
         reader = sources.SourceFile(self.path)
 
@@ -293,6 +334,8 @@ class Opening:
             problem.source_file = problem.source_file or self.path
             self.problems.append(problem)
             writer.add_problem(problem)
+
+        writer = StoreWriter(self.db_path, report=report)
 
         last = 0.0
 
@@ -325,19 +368,25 @@ class Opening:
                 except parallel.WorkersUnavailable:
                     pass  # read it in this process instead
             if serial:
+                normalize.take_notes()  # left over from anything read before, in this thread
                 for run in self.module.read(head, report, reader):
                     run.source_file = run.source_file or self.path
-                    writer.add(finalize_run(pricing.apply(run, pricer)))
-                    for problem in tree_problems(run):
-                        report(problem)
+                    if finalized(run, report, partial(pricing.apply, pricer=pricer)):
+                        writer.add(run)
+                        for problem in run_problems(run):
+                            report(problem)
                     tick(reader.position)
+            if writer.run_count == 0 and not self.problems:
+                # An empty result is always explained: a file of this format with nothing in it reads
+                # the same as one whose records are where the format does not look (a damaged key).
+                report(Problem(f"no runs found in the file (read as {self.module.NAME})"))
             meta = {"source": os.path.abspath(self.path), "format": self.module.NAME}
             if pricer is not None:
                 writer.commit()
                 for message in pricing.unpriced_problems(writer.conn, pricer):
                     report(Problem(message))
                 meta["prices"] = pricing.describe(dated=False)
-            writer.finish(**meta)
+            writer.finish(search_index=self.search_index, **meta)
         except BaseException:
             writer.abort()
             _remove_store(self.db_path)
@@ -428,7 +477,9 @@ def prepare_file(
                 path, module, db_path=path, ready=True, in_place=True, head=head, estimate=estimate, memo=memo
             )
     if output is not None:
-        return Opening(path, module, db_path=output, ready=False, in_place=False, head=head, estimate=estimate)
+        return Opening(
+            path, module, db_path=output, ready=False, in_place=False, head=head, estimate=estimate, search_index=True
+        )
     notice = None
     if use_cache:
         try:

@@ -7,7 +7,7 @@ reads them back; the CLI and the viewer only ever see these.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -335,6 +335,29 @@ def finalize_run(run: Run) -> Run:
     return run
 
 
+def finalized(run: Run, report: Callable[[Problem], None], price: Callable[[Run], object] | None = None) -> bool:
+    """price(run) then finalize_run(run), for an importer; False (and reported) for a run it cannot put in order.
+
+    The sources give them what the model says (model fields of the right types); a format that does
+    not (a plug-in's, or a gap in one of ours) costs its run, not the import.
+    """
+    if price is not None:
+        try:
+            price(run)
+        except Exception as exc:  # a price the table cannot give costs the estimates, never the run
+            report(Problem(f"run {run.id!r}: its model calls could not be priced ({_what(exc)})", line=run.source_line))
+    try:
+        finalize_run(run)
+    except Exception as exc:  # any value a source left in any field
+        report(Problem(f"skipped a run: its steps could not be put in order ({_what(exc)})", line=run.source_line))
+        return False
+    return True
+
+
+def _what(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
+
+
 def tree_problems(run: Run) -> list[Problem]:
     """What finalize_run() had to repair in the run's tree, as problems to report."""
     out = []
@@ -360,9 +383,21 @@ def tree_problems(run: Run) -> list[Problem]:
     return out
 
 
+def run_problems(run: Run) -> list[Problem]:
+    """What to report once a run is read and finalized: its tree's repairs and the values dropped reading it.
+
+    The values are the notes normalize made in this thread while the run was read (see
+    normalize.take_notes); importers call this after each run, so the notes are the run's own.
+    """
+    from .normalize import take_notes
+
+    dropped = [Problem(f"run {run.id!r}: {message}", line=run.source_line, run_id=run.id) for message in take_notes()]
+    return dropped + tree_problems(run)
+
+
 def _sorted_siblings(nodes: list[Step]) -> list[Step]:
-    # Python's sort is stable: equal seq keeps source order.
-    return sorted(nodes, key=lambda s: s.seq)
+    # Python's sort is stable: equal seq keeps source order (a missing seq sorts as 0).
+    return sorted(nodes, key=lambda s: s.seq or 0)
 
 
 def step_tree(steps: list[Step]) -> list[Step]:

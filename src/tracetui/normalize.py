@@ -1,6 +1,9 @@
 """Turning the many spellings sources use into the model's canonical values.
 
 Shared by every source so that a status, a kind or a timestamp means the same thing everywhere.
+A value that cannot be normalised never raises: it comes back as None (the source keeps the raw
+value, in extra), and when it was a real value out of range rather than a spelling tracetui does
+not know, a note says so; the importer reports the notes against the run being read (take_notes).
 """
 
 from __future__ import annotations
@@ -8,10 +11,35 @@ from __future__ import annotations
 import functools
 import math
 import re
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+from . import jsonsafe
+
+_notes = threading.local()
+_MAX_NOTES = 100  # per run: a pathological record must not fill memory with notes
+
+
+def note(message: str) -> None:
+    """Record that a value was dropped (out of range); the importer reports it with the run's line."""
+    notes = getattr(_notes, "items", None)
+    if notes is None:
+        notes = _notes.items = []
+    if len(notes) < _MAX_NOTES:
+        notes.append(message)
+
+
+def take_notes() -> list[str]:
+    """The notes made in this thread since the last call (the values of one run, as importers call it)."""
+    notes = getattr(_notes, "items", None)
+    if not notes:
+        return []
+    _notes.items = []
+    return notes
+
 
 _STATUS = {
     "pending": "pending",
@@ -50,7 +78,7 @@ _STATUS = {
 
 def status(raw: Any, *, step: bool = True, default: str = "completed") -> str:
     """Canonical status for a raw value; unknown values map to `default`."""
-    if raw is None:
+    if raw is None or isinstance(raw, (dict, list)):
         return default
     value = _STATUS.get(str(raw).strip().lower().replace("-", "_").replace(" ", "_"), default)
     if value == "skipped" and not step:
@@ -115,7 +143,7 @@ _KIND = {
 
 def kind(raw_type: Any) -> str:
     """Canonical kind for a raw step type; unknown types are 'other' (and still shown)."""
-    if raw_type is None:
+    if raw_type is None or isinstance(raw_type, (dict, list)):
         return "other"
     key = str(raw_type).strip().lower().replace("-", "_").replace(" ", "_")
     if key in _KIND:
@@ -138,19 +166,30 @@ def iso(ts: datetime) -> str:
 _CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
 
 
+def is_canonical_time(raw: Any) -> bool:
+    """Whether raw is a time as timestamp() writes it."""
+    return type(raw) is str and _CANONICAL.match(raw) is not None
+
+
 def timestamp(raw: Any) -> str | None:
     """ISO-8601 UTC text with millisecond precision, from ISO text or a unix epoch number.
 
     Epoch numbers are read as seconds, milliseconds, microseconds or nanoseconds by magnitude.
     Returns None for missing or unparseable values (the caller keeps the raw value in extra).
     """
-    if raw is None or raw == "":
+    if type(raw) is str:  # the usual case first: this runs for every time of every step
+        text = raw.strip()
+        if not text:
+            return None
+    elif raw is None or isinstance(raw, (bool, dict, list)):
         return None
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, (int, float)):
-        return _from_epoch(float(raw))
-    text = str(raw).strip()
+    elif isinstance(raw, (int, float)):
+        try:
+            return _from_epoch(float(raw))
+        except OverflowError:  # an integer too large for a float
+            return None
+    else:
+        text = str(raw).strip()
     if _CANONICAL.match(text):
         return text
     if text[:1].isdigit() and text.replace(".", "", 1).isdigit():
@@ -160,6 +199,9 @@ def timestamp(raw: Any) -> str | None:
     try:
         return iso(datetime.fromisoformat(text))
     except ValueError:
+        return None
+    except OverflowError:  # a real time, but before year 1 or after 9999 once moved to UTC
+        note(f"the time {text[:80]!r} is outside the years 1 to 9999 in UTC; kept as it was, unparsed")
         return None
 
 
@@ -175,7 +217,10 @@ def _from_epoch(value: float) -> str | None:
             if micros >= 1_000_000:
                 whole, micros = whole + 1, micros - 1_000_000
             second = _second_text(int(whole))
-            return None if second is None else f"{second}.{micros // 1000:03d}Z"
+            if second is None:
+                note(f"the epoch time {value!r} is out of range; kept as it was, unparsed")
+                return None
+            return f"{second}.{micros // 1000:03d}Z"
     return None
 
 
@@ -194,11 +239,11 @@ def epoch_ms(iso_text: str | None) -> float | None:
         return None
     try:
         ts = datetime.fromisoformat(iso_text.replace("Z", "+00:00"))
-    except ValueError:
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=UTC)
+        return ts.timestamp() * 1000.0
+    except (ValueError, OverflowError):
         return None
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.timestamp() * 1000.0
 
 
 def duration_between(started: str | None, ended: str | None) -> float | None:
@@ -209,14 +254,33 @@ def duration_between(started: str | None, ended: str | None) -> float | None:
 
 
 def number(raw: Any) -> float | None:
-    """A finite float from a number or numeric text; None otherwise."""
+    """A finite float from a number or numeric text; None otherwise (and a note for NaN or infinity)."""
     if raw is None or isinstance(raw, bool):
         return None
     try:
         value = float(raw)
     except (TypeError, ValueError):
         return None
-    return value if math.isfinite(value) else None
+    except OverflowError:  # an integer too large for a float
+        note(f"a number of {raw.bit_length()} bits is too large for a float; left out")
+        return None
+    if math.isfinite(value):
+        return value
+    note(f"the number {raw!r} is not finite; left out")
+    return None
+
+
+def is_number(raw: Any) -> bool:
+    """Whether raw is a number or numeric text (NaN and infinity included: number() drops them, noted)."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return True
+    if not isinstance(raw, str):
+        return False
+    try:
+        float(raw)
+    except ValueError:
+        return False
+    return True
 
 
 def integer(raw: Any) -> int | None:
@@ -230,13 +294,29 @@ def text(raw: Any) -> str | None:
         return None
     if isinstance(raw, str):
         return raw
+    if isinstance(raw, bytes):  # a BLOB where text belongs: its bytes as text, those that are not UTF-8 as \xNN
+        return raw.decode("utf-8", "backslashreplace")
     try:
-        return orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS).decode()
+        return orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS).decode()  # (jsonsafe.dumps' fast path, inlined)
     except TypeError:
-        return str(raw)
+        return jsonsafe.dumps(raw)
+
+
+def scalar(raw: Any) -> str | int | float | bool | None:
+    """raw if it is a JSON scalar, else None: safe to look up in a table (a list is unhashable)."""
+    return raw if raw is None or isinstance(raw, (str, int, float, bool)) else None
+
+
+def plain(raw: Any) -> str:
+    """str(raw), except that a container is its JSON (str() of one is a Python repr, which recurses)."""
+    return str(raw) if raw is None or isinstance(raw, (str, int, float, bool)) else text(raw) or ""
 
 
 def ident(raw: Any) -> str | None:
-    if raw is None or raw == "":
+    if type(raw) is str:
+        return raw or None
+    if raw is None:
         return None
+    if isinstance(raw, (dict, list, bytes)):
+        return text(raw)  # JSON, not a Python repr (which may also recurse too deep)
     return str(raw)

@@ -21,13 +21,15 @@ import shutil
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import IO, TYPE_CHECKING
 
-from . import sources
-from .model import Problem, Run, finalize_run, tree_problems
+from . import normalize, sources
+from .model import Problem, Run, finalized, run_problems
 from .sources import GroupsInParallel, Head, LinesInParallel, Source, SourceFile
+from .sources.contract import one_record
 from .sources.records import parse_line
-from .sources.staging import Staging, read_groups
+from .sources.staging import Staging, first_line, read_groups
 from .store import StoreWriter
 
 if TYPE_CHECKING:
@@ -131,7 +133,9 @@ def convert_lines(
         for number, raw, complete in _lines(first, block, at_end):
             record = parse_line(number, raw, problems.append, complete=complete)
             if record is not None:
-                yield source.run_from_line(number, record, problems.append)
+                yield one_record(
+                    problems.append, "the line", number, source.run_from_line, number, record, problems.append
+                )
 
     return _write_runs(runs(), path, out, problems, estimate)
 
@@ -144,7 +148,10 @@ def convert_groups(
     assert isinstance(source, GroupsInParallel)
     problems: list[Problem] = []
     runs = (
-        source.run_from_group(key, records, problems.append) for key, records in read_groups(staging_path, first, keys)
+        one_record(
+            problems.append, f"group {key!r}", first_line(records), source.run_from_group, key, records, problems.append
+        )
+        for key, records in read_groups(staging_path, first, keys)
     )
     return _write_runs(runs, path, out, problems, estimate)
 
@@ -156,14 +163,16 @@ def _write_runs(
     returns problems (the models left unpriced are reported once, from the whole store, by the importer)."""
     from . import pricing
 
-    writer = StoreWriter(out, scratch=True, commit_every=3600, batch_rows=50000)
+    writer = StoreWriter(out, scratch=True, commit_every=3600, batch_rows=50000, report=problems.append)
     pricer = pricing.Pricer() if estimate else None
+    normalize.take_notes()
     for run in runs:
         if run is None:
             continue
         run.source_file = run.source_file or path
-        writer.add(finalize_run(pricing.apply(run, pricer)))
-        problems.extend(tree_problems(run))
+        if finalized(run, problems.append, partial(pricing.apply, pricer=pricer)):
+            writer.add(run)
+            problems.extend(run_problems(run))
     writer.finish()
     return problems
 

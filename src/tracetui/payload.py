@@ -9,17 +9,14 @@ handed to rich as data (Text, Syntax), never as markup.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
 
-from . import display
-from .tree_json import pretty_deep
+from . import display, jsonsafe
 
 PREVIEW_CHARS = display.PAYLOAD_PREVIEW
 PREVIEW_LINES = 200
@@ -29,13 +26,12 @@ DECODE_DEPTH = 64  # strings nested deeper than this in a value are not looked i
 
 
 def _loads(text: str) -> tuple[bool, Any]:
+    """(True, the value) when text is JSON as it is (any depth); JSON that needs repairs is shown as it came."""
     try:
-        return True, orjson.loads(text)
-    except orjson.JSONDecodeError:
-        try:  # orjson refuses integers beyond 64 bits, which the standard library reads
-            return True, json.loads(text)
-        except (ValueError, RecursionError):
-            return False, None
+        value, repairs = jsonsafe.loads(text)
+    except ValueError:
+        return False, None
+    return (False, None) if repairs else (True, value)
 
 
 def _looks_like_json(text: str) -> bool:
@@ -130,13 +126,10 @@ def make_payload(raw: Any) -> Payload | None:
     if raw is None:
         return None
     notes: list[str] = []
-    size: int | None
+    size: int
     if not isinstance(raw, str):
         value, is_json = raw, True
-        try:
-            size = len(orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS, default=str))
-        except TypeError:  # deeper than orjson writes: measured on the text below
-            size = None
+        size = len(jsonsafe.dumps_bytes(raw))
     else:
         size = len(raw)
         if raw == "":
@@ -161,11 +154,8 @@ def make_payload(raw: Any) -> Payload | None:
         text = pretty_json(value)
     else:
         text = value if isinstance(value, str) else str(value)
-    return Payload(display.safe(text), is_json, len(text) if size is None else size, tuple(notes))
+    return Payload(display.safe(text), is_json, size, tuple(notes))
 
 
 def pretty_json(value: Any) -> str:
-    try:
-        return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode()
-    except TypeError:  # deeper than 254 levels, integers beyond 64 bits: written without recursion
-        return pretty_deep(value)
+    return jsonsafe.dumps(value, indent=True)  # any depth, integers beyond 64 bits, lone surrogates

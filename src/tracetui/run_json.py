@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-import orjson
-
+from . import jsonsafe
 from .model import ROLLED_UP_FIELDS, Run, Step
 from .tree_json import dumps_with_tree
 
 
 def dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode()
+    """--json output: indented, with C0, DEL and C1 escaped (jsonsafe.for_output), whatever the values."""
+    return jsonsafe.for_output(value, indent=True).decode()
 
 
 _STEP_JSON_SKIP = {"children"}

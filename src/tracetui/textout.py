@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.text import Text
 
-from . import display, present
+from . import display, jsonsafe, present
 from .analysis import GroupStats
 from .model import Run, Step
 from .present import STYLE, safe_text
+from .store import SessionRow
 
 if TYPE_CHECKING:
     from rich.align import AlignMethod
+    from rich.console import JustifyMethod
 
 
 def console() -> Console:
@@ -38,6 +40,7 @@ RUN_COLUMNS: tuple[tuple[str, AlignMethod], ...] = (
 
 
 def run_cells(run: Run) -> list[Text]:
+    """A run's cells under RUN_COLUMNS."""
     return [
         present.status_text(run.status),
         safe_text(display.clip(run.id)),
@@ -53,10 +56,16 @@ def run_cells(run: Run) -> list[Text]:
     ]
 
 
-def runs_table(runs: list[Run]) -> None:
+def runs_table(runs: list[Run], matches: dict[str, dict] | None = None) -> None:
+    """The runs, one a row; `matches` (list --grep): each run's first matching step, in a last column."""
     out = console()
+    columns = RUN_COLUMNS
     rows = [run_cells(run) for run in runs]
-    lines = plain_table(RUN_COLUMNS, rows, out.width)
+    if matches is not None:
+        columns += (("match", "left"),)
+        for run, row in zip(runs, rows, strict=True):
+            row.append(match_text(matches.get(run.id)))
+    lines = plain_table(columns, rows, out.width)
     if lines is not None:
         for line in lines:
             out.print(line)
@@ -64,7 +73,7 @@ def runs_table(runs: list[Run]) -> None:
     from rich.table import Table  # only when the rows must shrink to fit
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name, justify in RUN_COLUMNS:
+    for name, justify in columns:
         table.add_column(name, justify=justify, no_wrap=True)
     for row in rows:
         table.add_row(*row)
@@ -96,6 +105,50 @@ def plain_table(columns: tuple[tuple[str, AlignMethod], ...], rows: list[list[Te
                 line.append(" ", style)
         lines.append(line)
     return lines
+
+
+def sessions_table(rows: list[SessionRow]) -> None:
+    """`list --by session`: one row per session, its cells as the run list draws a session row."""
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    columns: tuple[tuple[str, str, JustifyMethod], ...] = (
+        ("status", "status", "left"),
+        ("id", "session", "left"),
+        ("runs", "runs", "right"),
+        ("started", "started", "left"),
+        ("duration", "span", "right"),
+        ("steps", "steps", "right"),
+        ("tokens", "tokens in→out", "right"),
+        ("credits", "credits", "right"),
+        ("cost", "cost", "right"),
+        ("failed", "failed", "left"),
+    )
+    for _, title, justify in columns:
+        table.add_column(title, justify=justify, no_wrap=True)
+    for row in rows:
+        cells = present.session_cells(row)
+        texts = [safe_text(cells[name]) for name, _, _ in columns]
+        texts[0] = present.status_text(row.status)
+        if row.session is None:
+            texts[1] = safe_text(cells["id"] + " (no session)", "dim")
+        if row.failed:
+            texts[-1] = safe_text(cells["failed"], STYLE["failure"])
+        table.add_row(*texts)
+    console().print(table)
+
+
+def match_text(match: dict | None) -> Text:
+    """A run's first step that --grep found: "step name (id) · input: …text around it…", literal."""
+    if match is None:
+        return Text("")  # the run's own id, agent, session or error matched
+    text = safe_text(display.clip(match["step_name"] or match["step_id"], 40), STYLE["id"])
+    if match["steps"] > 1:
+        text.append(f" +{match['steps'] - 1:,}", "dim")
+    if match["field"]:
+        text.append(f" · {match['field']}: ", "dim")
+        text.append(display.excerpt(match["text"], 70))
+    return text
 
 
 FIRST_FAILURE_MARK = "  ◀ first failure"
@@ -194,14 +247,7 @@ def run_tree_text(run: Run, first_failed: Step | None, roots: list[Step] | None 
 
 
 def _compact(value: object) -> str:
-    import orjson
-
-    try:
-        return orjson.dumps(value, default=str).decode()
-    except TypeError:  # deeper than orjson writes
-        from .tree_json import pretty_deep
-
-        return pretty_deep(value)
+    return jsonsafe.dumps(value)  # any depth, any value: never a traceback in the middle of a tree
 
 
 def stats_table(groups: list[GroupStats], by: str | None) -> None:

@@ -131,3 +131,25 @@ def test_show_in_every_format_and_of_a_subtree_is_the_files(pg_url, output, shap
     theirs = invoke("show", SAMPLE, run_id, "--format", output, *shape)
     assert ours.exit_code == 0 and theirs.exit_code == 0, ours.stderr + theirs.stderr
     assert ours.stdout.replace(pg_url.split("?")[0], "") == theirs.stdout
+
+
+def test_search_in_postgresql_finds_what_it_finds_in_sqlite(pg_url, tmp_path):
+    assert invoke("import", SAMPLE, "-o", pg_url).exit_code == 0
+    store, local = prepare(pg_url).connect(), open_store(SAMPLE)
+    for query in ("TLS handshake", "[bold]", "gpt-4o", "zz"):
+        theirs, ours = store.runs_matching(query), local.runs_matching(query)
+        assert {k: (h.count, h.step_id) for k, h in theirs.items()} == {
+            k: (h.count, h.step_id) for k, h in ours.items()
+        }
+    assert store.find_in_run("run-0010-research-nested-failure", "tls") == local.find_in_run(
+        "run-0010-research-nested-failure", "tls"
+    )
+    hits = store.runs_matching("tls handshake")
+    from tracetui.store import RunFilter
+
+    assert store.run_ids(RunFilter(search="tls handshake", step_hits=frozenset(hits))) == [
+        "run-0010-research-nested-failure"
+    ]
+    result = invoke("list", pg_url, "--grep", "TLS handshake")
+    assert result.exit_code == 0 and "deep-research" in result.output
+    store.close()

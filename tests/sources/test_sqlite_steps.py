@@ -223,3 +223,61 @@ def test_with_no_estimate_nothing_is_priced_in_place(priced):
         assert not any(s.cost_estimated or s.sub_cost_estimated_usd is not None for s in store.steps(run_id))
     assert not any(UNKNOWN in p.message for p in store.problems())
     assert all(g.unpriced is None for g in store.stats("model"))
+
+
+# What names one run in each database (its id, and every column that refers to it) and a step name.
+NOT_UTF8 = {
+    PHOENIX: (
+        "traces",
+        "trace_id",
+        [("traces", "trace_id")],
+        "UPDATE spans SET name = CAST(x'6e616d65ff' AS TEXT) WHERE trace_rowid = (SELECT min(id) FROM traces)",
+    ),
+    MLFLOW: (
+        "trace_info",
+        "request_id",
+        [
+            ("trace_info", "request_id"),
+            ("spans", "trace_id"),
+            ("assessments", "trace_id"),
+            ("trace_tags", "request_id"),
+            ("trace_request_metadata", "request_id"),
+        ],
+        "UPDATE spans SET name = CAST(x'6e616d65ff' AS TEXT) WHERE rowid = (SELECT min(rowid) FROM spans)",
+    ),
+    OPENCODE: (
+        "session",
+        "id",
+        [("session", "id"), ("session", "parent_id"), ("message", "session_id"), ("part", "session_id")],
+        "UPDATE session SET title = CAST(x'6e616d65ff' AS TEXT) WHERE parent_id IS NOT NULL",
+    ),
+}
+
+
+@pytest.mark.parametrize("fixture", list(NOT_UTF8), ids=lambda p: p.name)
+def test_a_run_whose_id_and_names_are_not_utf8_is_listed_and_opens_by_the_id_shown(fixture, tmp_path):
+    path = copied(fixture, tmp_path / "src")
+    table, column, refs, odd_name = NOT_UTF8[fixture]
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    (first,) = conn.execute(f"SELECT {column} FROM {table} ORDER BY rowid LIMIT 1").fetchone()
+    for ref_table, ref_column in refs:  # first + the byte E9, which is not UTF-8 on its own
+        conn.execute(
+            f"UPDATE {ref_table} SET {ref_column} = CAST(? AS TEXT) WHERE {ref_column} = ?",
+            (first.encode() + b"\xe9", first),
+        )
+    conn.execute(odd_name)
+    conn.commit()
+    conn.close()
+    expected = opened(copied(fixture, tmp_path / "clean"))
+    store = opened(path)
+    shown = first + "\\xe9"
+    ids = store.run_ids()
+    assert sorted(ids) == sorted(shown if i == first else i for i in expected.run_ids())
+    for run_id in ids:
+        run = store.run_tree(run_id)
+        clean = expected.run_tree(first if run_id == shown else run_id)
+        assert run.id == run_id and len(run.steps) == len(clean.steps) > 0
+        assert "unreadable" not in [s.id for s in run.steps]
+    assert any("name\\xff" in (s.name or "") for run_id in ids for s in store.steps(run_id))
+    assert any(repr(shown) in str(p) and "not UTF-8" in str(p) for p in store.problems())

@@ -125,6 +125,21 @@ def test_a_payload_nested_past_orjsons_limits_is_laid_out_without_recursion():
     assert json.loads(readable(text)) == nested(900)
 
 
+def test_a_payload_is_laid_out_as_json_only_when_it_is_json_as_it_is():
+    from tracetui.payload import make_payload
+    from tracetui.tui.widgets.pair_detail import readable
+
+    big = '{"n": 1180591620717411303424}'
+    assert make_payload({"n": 2**70}).text == '{\n  "n": 1180591620717411303424\n}'  # exact, not a float
+    assert make_payload(big).is_json
+    # JSON only after repairs (NaN, a lone surrogate) is shown as it came, never as the repaired value.
+    for text in ('{"a": NaN}', '{"a": "x\\udfff"}'):
+        payload = make_payload(text)
+        assert payload is not None and not payload.is_json and payload.text == text
+        assert readable(text) == text
+    assert readable('{"a": [1]}') == '{\n  "a": [\n    1\n  ]\n}'
+
+
 async def test_the_detail_and_compare_panes_show_a_900_deep_payload(tmp_path):
     import json
 

@@ -56,6 +56,9 @@ class DatabaseOpening:
     def run_import(self, progress: object = None) -> int:
         return 0  # read where it lies
 
+    def index_for_search(self, progress: object = None, cancelled: object = None) -> bool:
+        return False  # nothing is ever written to the database: a search scans it
+
     def connect(self) -> PgStore:
         """A store on an idle session (or a new one). Raises Unavailable when the server cannot be reached."""
         session = None
@@ -174,6 +177,9 @@ class LaterOpening:
 
     def run_import(self, progress: object = None) -> int:
         return 0
+
+    def index_for_search(self, progress: object = None, cancelled: object = None) -> bool:
+        return False  # nothing is ever written to the database: a search scans it
 
     def connect(self) -> PgStore:
         """A store once the database answers; raises Unavailable or UnusableInput until then."""

@@ -15,9 +15,10 @@ viewer expanding a big tree node by node reads the run once.
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,10 +29,11 @@ from ..analysis import GroupStats, root_cause
 from ..errors import NotFound
 from ..model import FAILED_STATUSES, Problem, Run, Step, finalize_run, step_tree, tree_problems
 from ..sources import DatabaseSource
+from ..store import search
 from ..store.reader import RunFilter
 from ..store.schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS
 from ..store.sort_keys import BY_NAME, STARTED
-from ..store.stats import _CALL_COLUMNS
+from ..store.stats import CALL_COLUMNS
 from .session import Session
 from .stats import PgScope
 
@@ -39,7 +41,6 @@ Key = tuple[Any, Any]
 _FAILED = sorted(FAILED_STATUSES)
 _SQL_TYPES = {str: "text", int: "bigint", float: "float8"}
 _JSON_DEFAULTS: dict[str, type] = {"flags": list, "metadata": dict, "events": list, "extra": dict}
-CALL_COLUMNS = tuple(c.strip() for c in _CALL_COLUMNS.split(","))
 _CALL_TYPES = {"duration_ms": float, "credits": float, "cost_usd": float, "cost_estimated": int}
 _CALL_TYPES |= {c: int for c in ("tokens_in", "tokens_out", "tokens_cache_read")}
 TREE_CACHE_STEPS = 200_000  # steps kept across the runs opened last (one huge run still fits alone)
@@ -461,6 +462,28 @@ class PgStore:
                 if not self.db.finalized:
                     finalize_run(pricing.apply(run, self.shared.pricer if self.estimated else None))
                 yield run
+
+    # -- search: a scan in Python (store/search.py; no index in a database read in place) ------------
+    def find_in_run(self, run_id: str, query: str) -> list[tuple[str, int, int]]:
+        steps = sorted(self.steps(run_id, payloads=True), key=lambda step: step.ord)
+        return [(step.id, step.ord, step.size) for step in steps if search.step_matches(step, query)]
+
+    def runs_matching(
+        self,
+        query: str,
+        flt: RunFilter | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> dict[str, search.RunHits]:
+        ids = self.run_ids(flt, desc=False)
+        read = functools.partial(self.steps, payloads=True)
+        hits = search.scan_steps(ids, read, query, progress=progress, cancelled=cancelled)
+        return {hit.run_id: hit for hit in hits}
+
+    def step_snippet(self, run_id: str, step_id: str, query: str) -> search.Snippet | None:
+        step = self.get_step(run_id, step_id)
+        return search.snippet({col: getattr(step, col) for col in search.SEARCHED}, query)
 
     def close(self) -> None:
         if self._on_close is not None:

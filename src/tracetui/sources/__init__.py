@@ -18,10 +18,11 @@ import sys
 import warnings
 from importlib import import_module
 from importlib.machinery import PathFinder
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
+from .. import jsonsafe
 from ..errors import UnusableInput
 from ..sqlite_uri import problem as sqlite_problem
 from ..sqlite_uri import ro_uri  # also sources.ro_uri, for the format modules
@@ -45,6 +46,7 @@ from .contract import (
     in_place,
     lines_in_parallel,
 )
+from .jsondoc import Document, JsonSyntaxError
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -251,6 +253,7 @@ def read_head(path: str) -> Head:
     try:
         with open(path, "rb") as f:
             data = f.read(HEAD_BYTES)
+            first_line, one_line = _first_line(f, data)
     except OSError as exc:
         raise UnusableInput(path, f"cannot read: {exc.strerror or exc}") from None
     head = Head(path=path, data=data)
@@ -258,68 +261,129 @@ def read_head(path: str) -> Head:
         head.sqlite_tables = sqlite_tables(path)
         return head
     stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    # A first line that ends like a record but does not parse is a broken record (a bad byte, a cut),
+    # not the opening line of a document (which ends in "{", "[" or ","): the file is JSON Lines when
+    # a later line is a record. Read as one document, every line after the broken one would be lost.
+    broken_record = not one_line and first_line is not None and first_line.rstrip().endswith(b"}")
     if stripped[:1] not in (b"{", b"["):
+        if broken_record:
+            head.first_record = _later_object(data)
         return head
-    first_line = stripped.split(b"\n", 1)[0]
     try:
-        head.first_record = orjson.loads(first_line)
-    except orjson.JSONDecodeError:
+        head.first_record = jsonsafe.loads(first_line)[0] if first_line is not None else None
+    except orjson.JSONDecodeError:  # (what orjson refuses and can be repaired, such as depth, parses)
+        if broken_record:
+            head.first_record = _later_object(data)
+    head.json_document = head.first_record is None
+    if one_line and (isinstance(head.first_record, list) or _looks_like_envelope(head.first_record)):
+        # A whole JSON document on one line (array or envelope) is a document, not JSON Lines. With
+        # more lines after it, it is the first of several values: read as one document, the rest
+        # would be lost.
         head.json_document = True
-    if isinstance(head.first_record, list) or (isinstance(head.first_record, dict) and b"\n" not in stripped.rstrip()):
-        # A whole JSON document on one line (array or envelope) is a document, not JSON Lines.
-        if isinstance(head.first_record, list) or _looks_like_envelope(head.first_record):
-            head.json_document = True
     if head.json_document:
         _peek_document(head)
     return head
 
 
-def _looks_like_envelope(obj: dict) -> bool:
-    return any(isinstance(v, list) and v and isinstance(v[0], dict) for v in obj.values()) and (
-        "runs" in obj or "export_type" in obj or "traces" in obj or "data" in obj
+def _later_object(data: bytes) -> Any:
+    """The first line after line 1 of the head that is a whole JSON object (line 1 is broken)."""
+    for line in data.splitlines()[1:50]:
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+FIRST_LINE_MAX = 64 << 20  # how far to read for the end of a first line longer than the head
+
+
+def _first_line(f: IO[bytes], data: bytes) -> tuple[bytes | None, bool]:
+    """(the first line, whether it is the only one), BOM and blank lines before it left out.
+
+    A first line longer than the head is read on to its end, up to FIRST_LINE_MAX: that is what
+    tells JSON Lines with a long first line (tracetui's own export of a run with a big payload)
+    from one JSON document. The line is None when it runs to the end of the file or past
+    FIRST_LINE_MAX: the file is then read as one JSON document.
+    """
+    stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    end = stripped.find(b"\n")
+    if end >= 0:
+        return stripped[:end], not stripped[end:].strip()
+    if len(data) < HEAD_BYTES:  # the whole file is in the head, on one line
+        return stripped, True
+    start = len(data) - len(stripped)
+    position, chunk = len(data), b""
+    while position - start < FIRST_LINE_MAX:
+        chunk = f.read(1 << 20)
+        if not chunk:
+            return None, True
+        end = chunk.find(b"\n")
+        if end >= 0:
+            break
+        position += len(chunk)
+    else:
+        return None, False
+    line_end = position + end
+    if not (chunk[end:].strip() or f.read(HEAD_BYTES).strip()):
+        return None, True  # nothing but blank lines after it: one document
+    f.seek(start)
+    return f.read(line_end - start), False
+
+
+def _looks_like_envelope(obj: Any) -> bool:
+    return (
+        isinstance(obj, dict)
+        and any(isinstance(v, list) and v and isinstance(v[0], dict) for v in obj.values())
+        and ("runs" in obj or "export_type" in obj or "traces" in obj or "data" in obj)
     )
 
 
-def _peek_document(head: Head) -> None:
-    """Top-level keys (up to the first array-valued one) and the first item of that array."""
-    import ijson
+_PEEK_ITEMS = 20  # items tried for a first item that parses (one broken item must not hide the format)
 
-    array_key: str | None = None
+
+def _peek_document(head: Head) -> None:
+    """Top-level keys (up to the first array-valued one) and the first item of that array that parses."""
     try:
         with open(head.path, "rb") as f:
-            events = ijson.parse(f)
-            _, event, _ = next(events)
-            if event == "start_array":
-                head.first_item = first_document_item(head.path, None)
-                return
-            if event != "start_map":
-                return
-            last_key = None
-            for prefix, event, value in events:
-                if prefix == "" and event == "map_key":
-                    head.top_keys.append(value)
-                    last_key = value
-                elif prefix == last_key and event == "start_array":
-                    array_key = last_key
-                    break
-                elif prefix == "" and event == "end_map":
-                    break
-    except (ijson.JSONError, ijson.IncompleteJSONError, ValueError, OSError, StopIteration):
+            doc = Document(f)
+            first = doc.peek()
+            if first == ord("["):
+                head.first_item = _first_item(doc)
+            elif first == ord("{"):
+                for key in doc.members():
+                    head.top_keys.append(key)
+                    if doc.peek() == ord("["):
+                        head.array_key = key
+                        head.first_item = _first_item(doc)
+                        break
+    except (JsonSyntaxError, OSError):
         return
-    if array_key is not None:
-        head.array_key = array_key
-        head.first_item = first_document_item(head.path, array_key)
+
+
+def _first_item(doc: Document) -> Any:
+    for index in doc.items():
+        try:
+            return jsonsafe.loads(doc.raw())[0]
+        except orjson.JSONDecodeError:
+            if index >= _PEEK_ITEMS:
+                return None
+    return None
 
 
 def first_document_item(path: str, key: str | None) -> Any:
-    import ijson
-
-    prefix = "item" if key is None else f"{key}.item"
+    """The first item that parses of the top-level array (key None) or of the array under a top-level key."""
     try:
         with open(path, "rb") as f:
-            for item in ijson.items(f, prefix, use_float=True):
-                return item
-    except (ijson.JSONError, ijson.IncompleteJSONError, ValueError, OSError):
+            doc = Document(f)
+            if key is None:
+                return _first_item(doc) if doc.peek() == ord("[") else None
+            for name in doc.members():
+                if name == key and doc.peek() == ord("["):
+                    return _first_item(doc)
+    except (JsonSyntaxError, OSError):
         return None
     return None
 
@@ -348,9 +412,17 @@ def detect(path: str, forced: str | None = None) -> tuple[Source, Head]:
         except KeyError:
             raise UnusableInput(path, f"unknown format {forced!r} (known: {', '.join(names())})") from None
     for source in formats():
-        if source.sniff(head):
+        if _claims(source, head):
             return source, head
     raise UnusableInput(path, describe_unknown(head))
+
+
+def _claims(source: Source, head: Head) -> bool:
+    """source.sniff(head); a sniff that raises (on a first record it did not foresee) does not claim the file."""
+    try:
+        return bool(source.sniff(head))
+    except Exception:  # any format, plug-ins too: the others are still asked
+        return False
 
 
 def detect_database(catalog: Catalog, schema: str | None = None, table: str | None = None) -> tuple[Source, Place]:

@@ -18,8 +18,10 @@ import orjson
 from .. import normalize
 from ..model import Problem, Run, Step
 from ..store import RUN_COLUMNS, STARTED, STEP_COLUMNS, view_columns
+from ..store.reader import undecoded_text
 from . import Catalog, DatabaseSource, Head, Place, ProblemSink, Relation, SourceFile, pgsql, ro_uri
 from . import sqlsql as q
+from .contract import one_record
 
 NAME = "agent-traces"
 DESCRIPTION = "agent server SQLite database with an agent_traces table (one row per agent turn)"
@@ -67,14 +69,22 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     def col(name: str) -> str:
         return f"t.{q.ident(name)}" if name in columns else "NULL"
 
+    # A row's number in the file: its rowid (a WITHOUT ROWID table has none to give).
+    rowid = "t.rowid" if q.has_rowid(conn, TABLE) else "NULL"
+    # A row without an id is shown as row-N, not hidden (id IS NULL is answered from the key's index).
+    no_id = "(t.id IS NULL OR t.id = '')"
+    null_ids = rowid != "NULL" and conn.execute(f"SELECT 1 FROM {TABLE} t WHERE {no_id} LIMIT 1").fetchone()
+    run_id = f"coalesce(nullif(t.id, ''), 'row-' || {rowid})" if null_ids else "t.id"
     extra_cols = [c for c in columns if c not in KNOWN]
-    extra_pairs = ", ".join(f"{q.quote(c)}, t.{q.ident(c)}" for c in extra_cols)
-    extra = f"json_object('final_status', {col('final_status')}{', ' + extra_pairs if extra_pairs else ''})"
+    extra_pairs = ", ".join(f"{q.quote(c)}, {q.json_value('t.' + q.ident(c))}" for c in extra_cols)
+    extra = (
+        f"json_object('final_status', {q.json_value(col('final_status'))}{', ' + extra_pairs if extra_pairs else ''})"
+    )
     events = q.json_array(col("circuit_breaker_events"))
-    runs = run_columns(q, col) | {
+    runs = run_columns(q, col, run_id) | {
         "source_file": q.quote(path),
-        "source_line": "t.rowid",
-        "metadata": f"json_object('workspace_id', {col('workspace_id')})",
+        "source_line": rowid,
+        "metadata": f"json_object('workspace_id', {q.json_value(col('workspace_id'))})",
         "events": f"CASE WHEN json_array_length({events}) > 0 THEN {events} END",
         "extra": extra,
     }
@@ -95,23 +105,32 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     sort_keys = known_sort_keys
     conn.execute(f"""
         CREATE TEMP VIEW steps AS SELECT
-            {view_columns(STEP_COLUMNS, step_columns(q, col, "j"))}
+            {view_columns(STEP_COLUMNS, step_columns(q, col, "j", run_id))}
         FROM {TABLE} t, {q.each(q.json_array(col("tool_calls")), "j")}
     """)
+    _odd_values(conn, col, rowid, run_id)
+    if null_ids:
+        conn.execute(f"""
+            CREATE TEMP VIEW problems AS SELECT
+                t.rowid AS n, t.rowid AS line, 'row-' || t.rowid AS run_id,
+                'the row has no id: shown as row-' || t.rowid AS message
+            FROM {TABLE} t WHERE {no_id}
+        """)
     return sort_keys
 
 
 # -- the mapping, once for SQLite (sqlsql) and PostgreSQL (pgsql.Postgres) ---------------------------
 
 
-def run_columns(d: Any, col: Callable[[str], str]) -> dict[str, str]:
+def run_columns(d: Any, col: Callable[[str], str], run_id: str | None = None) -> dict[str, str]:
     """The run list's columns as SQL of dialect `d` (sqlsql, or a pgsql.Postgres) over the table `t`;
-    col(name) is the SQL of one of its columns, NULL when it has none. row_to_run is the Python twin."""
+    col(name) is the SQL of one of its columns, NULL when it has none; run_id the SQL of a run's id
+    when not the id column as text. row_to_run is the Python twin."""
     tools = d.json_array(col("tool_calls"))
     started, ended = d.timestamp(col("started_at")), d.timestamp(col("finished_at"))
     tokens_in, tokens_out = d.integer(col("prompt_tokens")), d.integer(col("completion_tokens"))
     return {
-        "id": d.text(col("id")),
+        "id": run_id or d.text(col("id")),
         "agent": d.text(col("agent_id")),
         "session": d.text(col("session_id")),
         "status": d.status(col("final_status"), "completed"),
@@ -129,7 +148,7 @@ def run_columns(d: Any, col: Callable[[str], str]) -> dict[str, str]:
     }
 
 
-def step_columns(d: Any, col: Callable[[str], str], each: str) -> dict[str, str]:
+def step_columns(d: Any, col: Callable[[str], str], each: str, run_id: str | None = None) -> dict[str, str]:
     """The tool steps' columns as SQL of dialect `d`, one row per element `each` of d.each(tool_calls)."""
     obj = d.as_object(each)
     tool_ms = d.get_number(obj, "durationMs")
@@ -142,7 +161,7 @@ def step_columns(d: Any, col: Callable[[str], str], each: str) -> dict[str, str]
     rest = d.without(obj, TOOL_KNOWN)
     position = d.position(each)
     return {
-        "run_id": d.text(col("id")),
+        "run_id": run_id or d.text(col("id")),
         "id": f"'call-' || ({position} + 1)",
         "seq": position,
         "ord": position,
@@ -159,6 +178,39 @@ def step_columns(d: Any, col: Callable[[str], str], each: str) -> dict[str, str]
         "error": error,
         "extra": f"CASE WHEN {d.nonempty_object(rest)} THEN {rest} END",
     }
+
+
+def _odd_values(conn: sqlite3.Connection, col, rowid: str, run_id: str) -> None:
+    """The TEMP view odd_values: values the views cannot use (shown as '-'), which Store.problems() lists.
+
+    Read only when the problems are asked for (it scans the table, in one pass of cheap tests first).
+    """
+    checks = []
+    for name in ("duration_ms", "prompt_tokens", "completion_tokens"):
+        raw = col(name)
+        if raw != "NULL":
+            checks.append(
+                (
+                    f"typeof({raw}) NOT IN ('null', 'integer', 'real')",
+                    f"'{name} ' || quote({raw}) || ' is not a number: shown as -'",
+                )
+            )
+    for name in ("started_at", "finished_at"):
+        raw = col(name)
+        if raw != "NULL":
+            usual = f"typeof({raw}) IN ('null', 'integer', 'real') OR {raw} GLOB '{_CANONICAL}'"
+            checks.append(
+                (
+                    f"NOT ({usual}) AND {raw} != '' AND {q.timestamp(raw)} IS NULL",
+                    f"'{name} ' || quote({raw}) || ' is not a time: shown as -'",
+                )
+            )
+    selects = [
+        f"SELECT {rowid} AS line, {run_id} AS run_id, {message} AS message FROM {TABLE} t WHERE {where}"
+        for where, message in checks
+    ]
+    if selects:
+        conn.execute("CREATE TEMP VIEW odd_values AS " + " UNION ALL ".join(selects))
 
 
 _CANONICAL = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z"
@@ -208,6 +260,8 @@ _INVALID = object()
 def row_to_run(row: dict[str, Any], path: str, report: ProblemSink) -> Run:
     """The Python twin of the views above (used by import/export; tests keep the two in step)."""
     run_id = normalize.ident(row.get("id")) or f"row-{row.get('rowid')}"
+    if row.get("id") in (None, ""):
+        report(Problem(f"the row has no id: shown as {run_id}", line=row.get("rowid"), run_id=run_id))
     started, ended = normalize.timestamp(row.get("started_at")), normalize.timestamp(row.get("finished_at"))
     run = Run(
         id=run_id,
@@ -251,7 +305,7 @@ def row_to_run(row: dict[str, Any], path: str, report: ProblemSink) -> Run:
         step = Step(
             id=f"call-{n + 1}",
             seq=n,
-            name=str(call.get("toolName") or "tool call"),
+            name=normalize.text(call.get("toolName")) or "tool call",
             kind="tool",
             raw_type="tool_call",
             status="failed" if error is not None else "completed",
@@ -269,9 +323,14 @@ def row_to_run(row: dict[str, Any], path: str, report: ProblemSink) -> Run:
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     conn = sqlite3.connect(ro_uri(head.path), uri=True)
     conn.row_factory = sqlite3.Row
+    conn.text_factory = undecoded_text  # text that is not UTF-8 is kept; the store writer shows it as \xNN
     try:
-        for row in conn.execute(f"SELECT rowid AS rowid, * FROM {TABLE} ORDER BY rowid"):
-            yield row_to_run(dict(row), head.path, report)
+        rowid = "rowid" if q.has_rowid(conn, TABLE) else "NULL"
+        for row in conn.execute(f"SELECT {rowid} AS rowid, * FROM {TABLE} ORDER BY {rowid}, id"):
+            values = dict(row)
+            run = one_record(report, "the row", values.get("rowid"), row_to_run, values, head.path, report)
+            if run is not None:
+                yield run
     finally:
         conn.close()
 

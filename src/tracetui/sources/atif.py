@@ -23,9 +23,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
-from .. import normalize, usage
+from .. import jsonsafe, normalize, usage
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
@@ -82,9 +80,12 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     with source.open() as f:
         data = f.read()
     try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
+        document, repairs = jsonsafe.loads(data)  # lone surrogates, bytes not UTF-8, NaN: repaired, said
+    except ValueError as exc:
         document = _salvage(head.path, report, exc)
+    else:
+        for note in repairs:
+            report(Problem(f"read with a repair: {note}"))
     if isinstance(document, list):
         for number, item in enumerate(document, 1):
             if is_trajectory(item):
@@ -106,7 +107,7 @@ def _salvage(path: str, report: ProblemSink, exc: Exception) -> dict:
         try:
             for key, value in ijson.kvitems(f, "", use_float=True):
                 found[key] = value
-        except (ijson.JSONError, ijson.IncompleteJSONError):
+        except (ijson.JSONError, ValueError):  # ValueError: text ijson cannot decode (UnicodeDecodeError)
             pass
     if "steps" not in found:
         steps: list[Any] = []
@@ -114,7 +115,7 @@ def _salvage(path: str, report: ProblemSink, exc: Exception) -> dict:
             try:
                 for item in ijson.items(f, "steps.item", use_float=True):
                     steps.append(item)
-            except (ijson.JSONError, ijson.IncompleteJSONError):
+            except (ijson.JSONError, ValueError):
                 pass
         found["steps"] = steps
     if is_trajectory(found):

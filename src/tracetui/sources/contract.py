@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from ..model import Problem, Run
 
@@ -239,6 +239,24 @@ class GroupsInParallel(Protocol):
             The run, not yet finalized, or None to skip the group (reported).
         """
         ...
+
+
+T = TypeVar("T")
+
+
+def one_record(report: ProblemSink, where: str, line: int | None, read: Callable[..., T], *args: Any) -> T | None:
+    """read(*args), or None when it raises: one record a format's code did not foresee is skipped and reported.
+
+    The safety net under every format (the loops of staging, parallel and the line readers use it):
+    a hostile value the format's checks missed costs its record, never the import. What it says
+    names the exception, so that the gap can be found and closed in the format.
+    """
+    try:
+        return read(*args)
+    except Exception as exc:  # any record, any format (plug-ins too): the rest must load
+        text = str(exc).splitlines()[0][:160] if str(exc) else ""
+        report(Problem(f"skipped {where}: it could not be read ({type(exc).__name__}: {text})", line=line))
+        return None
 
 
 @runtime_checkable

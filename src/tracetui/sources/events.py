@@ -87,7 +87,7 @@ def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging)
             report(Problem(f"skipped: {exc}", line=line, run_id=str(run_id)))
             return None
 
-    stage_records(staging, json_lines(source, report), group_of, head, None)
+    stage_records(staging, json_lines(source, report), group_of, head, None, report)
 
 
 def _staged_event(record: dict[str, Any], line: int | None) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from .. import normalize, usage
 from ..errors import UnusableInput
 from ..model import FLAG_DID_NOT_RUN, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
-from .records import json_document_items, json_lines
+from .contract import one_record
+from .records import json_document_items, json_lines, json_values, top_level_fields
 
 NAME = "export"
 DESCRIPTION = "agent trace export: JSON Lines (one run per line) or a JSON envelope / array of runs"
@@ -63,7 +64,8 @@ def _first_object_line(data: bytes) -> Any:
 def _layout(head: Head, forced: bool = False) -> tuple[str, str | None] | None:
     """("lines", None), ("document", array key or None for a bare array), ("single", None) or None."""
     if not head.json_document:
-        if _is_run(head.first_record) or (forced and isinstance(head.first_record, dict)):
+        # JSON Lines: a run on line 1, or on a later line of the head when line 1 is not one.
+        if forced or _is_run(head.first_record) or _is_run(_first_object_line(head.data)):
             return "lines", None
         return None
     first_is_run = isinstance(head.first_item, dict) and "run_id" in head.first_item
@@ -107,12 +109,13 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     shape, key = layout
     if shape == "lines":
         for number, record in json_lines(source, report):
-            run = run_from_line(number, record, report)
+            run = one_record(report, "the line", number, run_from_line, number, record, report)
             if run is not None:
                 yield run
         return
     if shape == "single":
-        items: Iterator[tuple[int, Any]] = _single_document(source, report)
+        # One run object, or several in a row (jq's output): every one of them.
+        items: Iterator[tuple[int, Any]] = json_values(source, report)
         envelope = None
     else:
         items = json_document_items(source, key, report)
@@ -122,23 +125,10 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
         if not isinstance(item, dict):
             report(Problem(f"{where.prefix}skipped: expected a JSON object, got {type(item).__name__}"))
             continue
-        run = run_from_record(item, where, report, envelope)
+        run = one_record(report, f"item {index}", None, run_from_record, item, where, report, envelope)
         if run is not None:
             run.source_line = index
             yield run
-
-
-def _single_document(source: SourceFile, report: ProblemSink) -> Iterator[tuple[int, Any]]:
-    """A document that is one run object: the run as item 1."""
-    import ijson
-
-    with source.open() as f:
-        try:
-            for value in ijson.items(f, "", use_float=True):
-                yield 1, value
-                return
-        except (ijson.IncompleteJSONError, ijson.JSONError) as exc:
-            report(Problem(f"skipped: the JSON document is not complete ({str(exc)[:200]})"))
 
 
 def _envelope_fields(path: str, key: str) -> dict[str, Any]:
@@ -146,36 +136,7 @@ def _envelope_fields(path: str, key: str) -> dict[str, Any]:
 
     Fields after the array would need a second pass over the whole file; they are not read.
     """
-    import ijson
-
-    fields: dict[str, Any] = {}
-    current: str | None = None
-    builder = None
-    depth = 0
-    try:
-        with open(path, "rb") as f:
-            for prefix, event, value in ijson.parse(f, use_float=True):
-                if builder is not None:
-                    builder.event(event, value)
-                    depth += event in ("start_map", "start_array")
-                    depth -= event in ("end_map", "end_array")
-                    if depth == 0:
-                        fields[str(current)], builder = builder.value, None
-                elif prefix == "" and event == "map_key":
-                    current = value
-                elif prefix == "" and event == "end_map":
-                    break
-                elif current is not None and prefix == current:
-                    if current == key and event == "start_array":
-                        break
-                    if event in ("start_map", "start_array"):
-                        builder, depth = ijson.ObjectBuilder(), 1
-                        builder.event(event, value)
-                    else:
-                        fields[current] = value
-    except (ijson.IncompleteJSONError, ijson.JSONError, OSError):
-        pass
-    return fields
+    return top_level_fields(path, until=key)
 
 
 class _Where:
@@ -204,7 +165,7 @@ class _Rule:
     def accepts(self, value: Any) -> bool:
         if type(value) in self.types:
             return True
-        return self.numeric_text and type(value) is str and normalize.number(value) is not None
+        return self.numeric_text and type(value) is str and normalize.is_number(value)
 
 
 _TEXT = _Rule((str,), "a string")

@@ -20,9 +20,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
-from .. import normalize, usage
+from .. import jsonsafe, normalize, usage
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
@@ -95,9 +93,11 @@ def _document(head: Head, report: ProblemSink, source: SourceFile) -> tuple[dict
     with source.open() as f:
         data = f.read()
     try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
+        value, repairs = jsonsafe.loads(data)  # lone surrogates, bytes not UTF-8, NaN: repaired, said
+    except ValueError as exc:
         return _salvage(head, report, str(exc))
+    for note in repairs:
+        report(Problem(f"read with a repair: {note}"))
     if not isinstance(value, dict):
         raise UnusableInput(head.path, "a Gemini CLI chat file must hold one JSON object")
     messages = value.get("messages")
@@ -118,13 +118,13 @@ def _salvage(head: Head, report: ProblemSink, why: str) -> tuple[dict, list[tupl
             for key, value in ijson.kvitems(f, "", use_float=True):
                 if key != "messages":
                     session[key] = value
-    except (ijson.JSONError, ijson.IncompleteJSONError, OSError):
+    except (ijson.JSONError, ValueError, OSError):  # ValueError: text ijson cannot decode
         pass
     try:
         with open(head.path, "rb") as f:
             for index, item in enumerate(ijson.items(f, "messages.item", use_float=True), 1):
                 messages.append((index, item))
-    except (ijson.JSONError, ijson.IncompleteJSONError, OSError):
+    except (ijson.JSONError, ValueError, OSError):  # ValueError: text ijson cannot decode
         pass
     report(Problem(f"the JSON document breaks off ({why[:200]}): read the {len(messages)} messages before the break"))
     for key in SESSION_KEYS:

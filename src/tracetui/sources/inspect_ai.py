@@ -20,7 +20,8 @@ from .. import usage as tokens
 from ..errors import UnusableInput
 from ..model import TOKEN_PARTS, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
-from .records import json_document_items
+from .contract import one_record
+from .records import json_document_items, top_level_fields
 
 NAME = "inspect-ai"
 DESCRIPTION = (
@@ -54,35 +55,17 @@ def sniff(head: Head) -> bool:
     return head.json_document and {"version", "status", "eval"} <= keys and b'"task"' in head.data
 
 
+_HEADER = frozenset({"status", "version", "eval", "error"})
+
+
 def _header(source: SourceFile) -> tuple[dict, Any, Any]:
-    """The eval's description, its status and its error: all written before the samples."""
-    import ijson
-
-    wanted: dict[str, Any] = {}
-    with open(source.path, "rb") as f:
-        try:
-            for prefix, event, value in ijson.parse(f):
-                if prefix in ("status", "version") and event in ("string", "number"):
-                    wanted[prefix] = value
-                if prefix == "" and event == "map_key" and value in ("samples", "plan", "results"):
-                    break
-        except (ijson.JSONError, ijson.IncompleteJSONError):
-            pass
-    eval_info = _first(source.path, "eval")
-    error = _first(source.path, "error") if wanted.get("status") == "error" else None
-    return (eval_info if isinstance(eval_info, dict) else {}), wanted.get("status"), error
-
-
-def _first(path: str, prefix: str) -> Any:
-    import ijson
-
-    with open(path, "rb") as f:
-        try:
-            for item in ijson.items(f, prefix, use_float=True):
-                return item
-        except (ijson.JSONError, ijson.IncompleteJSONError):
-            return None
-    return None
+    """The eval's description, its status and its error: written before the samples (else looked for after)."""
+    fields = top_level_fields(source.path, until="samples", wanted=_HEADER)
+    if "eval" not in fields or (fields.get("status") == "error" and "error" not in fields):
+        fields = top_level_fields(source.path, wanted=_HEADER)
+    eval_info, status = fields.get("eval"), fields.get("status")
+    error = fields.get("error") if status == "error" else None
+    return (eval_info if isinstance(eval_info, dict) else {}), status, error
 
 
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
@@ -95,8 +78,10 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
         if not isinstance(sample, dict) or normalize.ident(sample.get("id")) is None:
             report(Problem(f"skipped sample {index}: not an object with an id", line=index))
             continue
-        yield _build_run(sample, index, eval_info, path)
-        yielded += 1
+        run = one_record(report, f"sample {index}", index, _build_run, sample, index, eval_info, path)
+        if run is not None:
+            yield run
+            yielded += 1
     if not yielded:
         why = f"the eval ended with status {status!r}" + (f": {_error_text(error)}" if error else "")
         raise UnusableInput(path, f"an Inspect AI eval log with no readable samples ({why})")
@@ -104,7 +89,7 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
 
 def _build_run(sample: dict, index: int, eval_info: dict, path: str) -> Run:
     epoch = normalize.integer(sample.get("epoch")) or 1
-    sample_id = str(sample["id"])
+    sample_id = normalize.plain(sample["id"])
     run = Run(id=sample_id if epoch == 1 else f"{sample_id}#epoch{epoch}", source_file=path, source_line=index)
     run.agent = normalize.text(eval_info.get("task"))
     run.session = normalize.ident(eval_info.get("run_id"))
@@ -201,18 +186,27 @@ class _Resolver:
         self.attachments = found if isinstance(found := sample.get("attachments"), dict) else {}
 
     def value(self, value: Any) -> Any:
-        if isinstance(value, str) and value.startswith("attachment://"):
-            return self.attachments.get(value[len("attachment://") :], value)
-        if isinstance(value, list):
-            return [self.value(v) for v in value]
-        if isinstance(value, dict):
-            return {k: self.value(v) for k, v in value.items()}
-        return value
+        """value with attachment:// references put back; a copy, made without recursion (any depth)."""
+        holder: list[Any] = [None]
+        todo: list[tuple[Any, Any, Any]] = [(value, holder, 0)]
+        while todo:
+            node, parent, key = todo.pop()
+            if isinstance(node, list):
+                parent[key] = items = [None] * len(node)
+                todo.extend((child, items, i) for i, child in enumerate(node))
+            elif isinstance(node, dict):
+                parent[key] = members = dict.fromkeys(node)
+                todo.extend((child, members, k) for k, child in node.items())
+            elif isinstance(node, str) and node.startswith("attachment://"):
+                parent[key] = self.attachments.get(node[len("attachment://") :], node)
+            else:
+                parent[key] = node
+        return holder[0]
 
     def model_input(self, event: dict) -> list:
         messages = list(event.get("input") or [])
         for pair in event.get("input_refs") or []:
-            if isinstance(pair, list) and len(pair) == 2:
+            if isinstance(pair, list) and len(pair) == 2 and all(type(n) is int for n in pair):
                 messages.extend(self.messages[pair[0] : pair[1]])
         return self.value(messages)
 
@@ -233,12 +227,12 @@ def _steps(sample: dict, sample_error: str | None) -> tuple[list[Step], dict[str
         return span_id if span_id in spans else None
 
     for seq, event in enumerate(e for e in events if isinstance(e, dict)):
-        kind = event.get("event")
+        kind = normalize.scalar(event.get("event"))
         if kind == "span_begin":
             span_id = normalize.ident(event.get("id"))
             if span_id is None:
                 continue
-            if event.get("type") in _SKIPPED_SPANS:
+            if normalize.scalar(event.get("type")) in _SKIPPED_SPANS:
                 redirect[span_id] = normalize.ident(event.get("parent_id"))
                 continue
             step = _span_step(event, seq, parent_of(event.get("parent_id")))
@@ -293,7 +287,7 @@ def _span_step(event: dict, seq: int, parent: str | None) -> Step:
     span_type = normalize.text(event.get("type")) or "span"
     name = normalize.text(event.get("name")) or span_type
     return Step(
-        id=str(event["id"]),
+        id=normalize.plain(event["id"]),
         parent_id=parent,
         seq=seq,
         name=f"handoff to {name}" if span_type == "handoff" else name,
@@ -321,7 +315,7 @@ def _tool(step: Step, event: dict, sample_error: str | None) -> None:
     if isinstance(error, dict):
         step.status = "timeout" if error.get("type") == "timeout" else "failed"
         step.error = (
-            f"{error.get('type')}: {error.get('message')}"
+            f"{normalize.plain(error.get('type'))}: {normalize.plain(error.get('message'))}"
             if error.get("type")
             else normalize.text(error.get("message"))
         )
@@ -331,7 +325,7 @@ def _tool(step: Step, event: dict, sample_error: str | None) -> None:
 
 
 def _event_step(event: dict, seq: int, parent: str | None, resolve: _Resolver) -> Step | None:
-    kind = event.get("event")
+    kind = normalize.scalar(event.get("event"))
     step = Step(
         id=normalize.ident(event.get("uuid")) or f"{kind}-{seq}",
         parent_id=parent,
@@ -381,8 +375,8 @@ def _event_step(event: dict, seq: int, parent: str | None, resolve: _Resolver) -
         step.name, step.status = "error", "failed"
         step.error = _error_text(event.get("error"))
     elif kind == "sample_limit":
-        step.name, step.kind = f"{event.get('type') or ''} limit".strip(), "control"
-        step.status = "timeout" if event.get("type") in ("time", "working") else "failed"
+        step.name, step.kind = f"{normalize.plain(event.get('type') or '')} limit".strip(), "control"
+        step.status = "timeout" if normalize.scalar(event.get("type")) in ("time", "working") else "failed"
         step.error = normalize.text(event.get("message"))
         if event.get("limit") is not None:
             step.extra["limit"] = event["limit"]

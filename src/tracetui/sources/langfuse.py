@@ -20,13 +20,13 @@ from typing import Any
 
 import orjson
 
-from .. import normalize
+from .. import jsonsafe, normalize
 from .. import usage as tokens
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .contract import StagedRecords
-from .records import json_document_items, json_lines
+from .records import BOM, json_document_items, json_lines, top_level_keys
 from .staging import Staging, first_line, read_staged, stage_records
 
 NAME = "langfuse"
@@ -115,7 +115,7 @@ def _is_observation(obj: Any) -> bool:
         and bool(normalize.ident(obj.get("id")))
         and "traceId" in obj
         and "startTime" in obj
-        and str(obj.get("type", "")).lower() in TYPES
+        and normalize.plain(obj.get("type", "")).lower() in TYPES
     )
 
 
@@ -128,24 +128,8 @@ def sniff(head: Head) -> bool:
         return True
     keys = set(head.top_keys)
     return {"id", "timestamp", "name"} <= keys and (
-        "observations" in keys or "observations" in _top_level_keys(head.path)
+        "observations" in keys or "observations" in top_level_keys(head.path)
     )
-
-
-def _top_level_keys(path: str) -> set[str]:
-    import ijson
-
-    keys: set[str] = set()
-    try:
-        with open(path, "rb") as f:
-            for prefix, event, value in ijson.parse(f):
-                if prefix == "" and event == "map_key":
-                    keys.add(value)
-                elif prefix == "" and event == "end_map":
-                    break
-    except (ijson.JSONError, ijson.IncompleteJSONError, OSError):
-        pass
-    return keys
 
 
 def _records(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[tuple[int, Any]]:
@@ -160,11 +144,14 @@ def _records(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[tu
     else:
         with source.open() as f:  # one trace download: a single run, held whole like any run
             try:
-                yield 1, orjson.loads(f.read())
+                trace, notes = jsonsafe.loads(f.read().removeprefix(BOM))
             except orjson.JSONDecodeError as exc:
                 raise UnusableInput(
                     head.path, f"looks like a Langfuse trace download, but it is not valid JSON ({exc})"
                 ) from None
+        for note in notes:
+            report(Problem(f"read with a repair: {note}"))
+        yield 1, trace
 
 
 # Group keys: every trace download is a group of its own; observation rows are grouped by traceId.
@@ -192,7 +179,7 @@ def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging)
         )
         return None
 
-    stage_records(staging, _records(head, report, source), group_of, head, "a Langfuse export")
+    stage_records(staging, _records(head, report, source), group_of, head, "a Langfuse export", report)
 
 
 def run_from_group(key: str, records: StagedRecords, report: ProblemSink) -> Run:
@@ -204,7 +191,7 @@ def run_from_group(key: str, records: StagedRecords, report: ProblemSink) -> Run
 
 
 def _trace_run(trace: dict, line: int | None, report: ProblemSink) -> Run:
-    trace_id = str(trace["id"])
+    trace_id = normalize.plain(trace["id"])
     observations = [
         o for o in trace["observations"] if _is_observation(o) or isinstance(o, dict) and normalize.ident(o.get("id"))
     ]
@@ -265,12 +252,12 @@ def _run(trace_id: str, observations: list[dict], line: int | None) -> Run:
 
 
 def _step(obs: dict, seq: int) -> Step:
-    raw_type = str(obs.get("type") or "SPAN")
+    raw_type = normalize.plain(obs.get("type") or "SPAN")
     started = normalize.timestamp(obs.get("startTime"))
     ended = normalize.timestamp(obs.get("endTime"))
     latency = normalize.number(obs.get("latency"))
     step = Step(
-        id=str(obs["id"]),
+        id=normalize.plain(obs["id"]),
         parent_id=normalize.ident(obs.get("parentObservationId")),
         seq=seq,
         name=normalize.text(obs.get("name")) or raw_type.lower(),
@@ -282,7 +269,7 @@ def _step(obs: dict, seq: int) -> Step:
         input=normalize.text(obs.get("input")),
         output=normalize.text(obs.get("output")),
     )
-    level = str(obs.get("level") or "DEFAULT").upper()
+    level = normalize.plain(obs.get("level") or "DEFAULT").upper()
     if level == "ERROR":
         step.status, step.error = "failed", normalize.text(obs.get("statusMessage")) or "level ERROR"
     elif ended is None and raw_type.upper() != "EVENT":
@@ -367,7 +354,7 @@ def _score_step(score: dict, seq: int, observation_ids: set[str]) -> Step:
     target = normalize.ident(score.get("observationId"))
     value = score.get("value")
     step = Step(
-        id=f"score:{score.get('id') or seq}",
+        id=f"score:{normalize.plain(score.get('id') or seq)}",
         parent_id=target if target in observation_ids else None,
         seq=10**9 + seq,  # scores come after the work they judge
         name=normalize.text(score.get("name")) or "score",

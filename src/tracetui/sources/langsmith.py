@@ -60,7 +60,8 @@ def _is_run(record: Any) -> bool:
     return (
         isinstance(record, dict)
         and normalize.ident(record.get("id")) is not None
-        and record.get("run_type") in RUN_TYPES
+        and isinstance(record.get("run_type"), str)
+        and record["run_type"] in RUN_TYPES
         and any(k in record for k in ("trace_id", "dotted_order", "parent_run_id"))
     )
 
@@ -84,7 +85,7 @@ def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging)
         return trace, record
 
     records = json_document_items(source, head.array_key, report) if head.json_document else json_lines(source, report)
-    stage_records(staging, records, group_of, head, "LangSmith runs")
+    stage_records(staging, records, group_of, head, "LangSmith runs", report)
 
 
 def _trace_id(record: dict) -> str | None:
@@ -106,7 +107,7 @@ def _order_key(record: dict) -> str:
         return dotted.rsplit(".", 1)[-1]
     started = normalize.timestamp(record.get("start_time")) or ""
     compact = started.replace("-", "").replace(":", "").replace(".", "").replace("Z", "")
-    return f"{compact}000Z{record.get('id')}"
+    return f"{compact}000Z{normalize.plain(record.get('id'))}"
 
 
 def run_from_group(trace: str, records: StagedRecords, report: ProblemSink) -> Run:
@@ -139,7 +140,7 @@ def run_from_group(trace: str, records: StagedRecords, report: ProblemSink) -> R
 
 
 def _step(record: dict, seq: int) -> Step:
-    run_type = str(record.get("run_type"))
+    run_type = normalize.plain(record.get("run_type"))
     extra_field = found if isinstance(found := record.get("extra"), dict) else {}
     metadata = found if isinstance(found := extra_field.get("metadata"), dict) else {}
     started, ended = normalize.timestamp(record.get("start_time")), normalize.timestamp(record.get("end_time"))
@@ -167,7 +168,7 @@ def _step(record: dict, seq: int) -> Step:
         _usage(step, record, metadata)
     triggers = metadata.get("langgraph_triggers")
     if metadata.get("langgraph_node") == step.name and isinstance(triggers, list) and triggers:
-        step.branch = ", ".join(str(t) for t in triggers)
+        step.branch = ", ".join(normalize.plain(t) for t in triggers)
     step.extra = {k: v for k, v in record.items() if k not in _KNOWN and v is not None}
     step.extra.update({k: metadata[k] for k in _LANGGRAPH if k in metadata})
     rest = {k: v for k, v in extra_field.items() if k != "metadata"}

@@ -180,12 +180,15 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     if "trace_request_metadata" in columns:
         skip = ", ".join(q.quote(k) for k in _NOT_METADATA)
         metadata = (
-            "(SELECT json_group_object(m.key, m.value) FROM trace_request_metadata m"
+            f"(SELECT json_group_object({q.json_label('m.key')}, {q.json_value('m.value')}) FROM trace_request_metadata m"
             f" WHERE m.request_id = ti.request_id AND m.key NOT IN ({skip}))"
         )
     tags = "NULL"
     if "trace_tags" in columns:
-        tags = "(SELECT json_group_object(g.key, g.value) FROM trace_tags g WHERE g.request_id = ti.request_id)"
+        tags = (
+            f"(SELECT json_group_object({q.json_label('g.key')}, {q.json_value('g.value')}) FROM trace_tags g"
+            " WHERE g.request_id = ti.request_id)"
+        )
     experiment = "e.name" if "name" in columns.get("experiments", set()) else "NULL"
     runs = {
         "id": "ti.request_id",
@@ -206,8 +209,8 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         "source_line": "ti.rowid",
         "metadata": metadata,
         "extra": (
-            f"json_object('experiment', {experiment}, 'experiment_id', {ti('experiment_id')},"
-            f" 'client_request_id', {ti('client_request_id')}, 'tags', json({tags}))"
+            f"json_object('experiment', {q.json_value(experiment)}, 'experiment_id', {q.json_value(ti('experiment_id'))},"
+            f" 'client_request_id', {q.json_value(ti('client_request_id'))}, 'tags', json({tags}))"
         ),
     }
     experiments = "LEFT JOIN experiments e ON e.experiment_id = ti.experiment_id" if experiment != "NULL" else ""
@@ -284,13 +287,13 @@ def _steps(conn: sqlite3.Connection, request_id: Any) -> list[Step]:
     span_ids: set[str] = set()
     if {"trace_id", "span_id", "content"} <= columns.get("spans", set()):
         select = ", ".join(c if c in columns["spans"] else f"NULL AS {c}" for c in _SPAN_READ)
-        sql = f"SELECT {select} FROM spans WHERE trace_id = ? ORDER BY start_time_unix_nano, span_id"
-        for seq, row in enumerate(cur.execute(sql, (request_id,)).fetchall()):
+        sql = f"SELECT {select} FROM spans WHERE trace_id = CAST(? AS TEXT) ORDER BY start_time_unix_nano, span_id"
+        for seq, row in enumerate(cur.execute(sql, (q.text_param(request_id),)).fetchall()):
             steps.append(_span_step(seq, row))
         span_ids = {s.id for s in steps}
     if {"trace_id", "assessment_id"} <= columns.get("assessments", set()):
-        sql = "SELECT * FROM assessments WHERE trace_id = ? ORDER BY created_timestamp, assessment_id"
-        for n, row in enumerate(cur.execute(sql, (request_id,)).fetchall()):
+        sql = "SELECT * FROM assessments WHERE trace_id = CAST(? AS TEXT) ORDER BY created_timestamp, assessment_id"
+        for n, row in enumerate(cur.execute(sql, (q.text_param(request_id),)).fetchall()):
             steps.append(_assessment_step(n, dict(zip(row.keys(), row, strict=True)), span_ids))
     return steps
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
-import orjson
-
+from .. import normalize
 from ..model import SOURCE_RUN_FIELDS, SOURCE_STEP_FIELDS, Problem, Run, Step
 from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS, view_columns
-from ..store.schema import ADDED_RUN_COLUMNS, ADDED_STEP_COLUMNS
+from ..store.reader import undecoded_text
+from ..store.schema import ADDED_RUN_COLUMNS, ADDED_STEP_COLUMNS, typed
 from . import Head, ProblemSink, SourceFile, ro_uri
+from . import sqlsql as q
 
 NAME = "tracetui-sqlite"
 DESCRIPTION = "tracetui's own SQLite store (tracetui import -o)"
@@ -51,56 +52,73 @@ def in_place(head: Head) -> bool:
 
 
 def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict[str, str]:
-    """Nothing to do when the tables are the store; a store of an older schema version gets TEMP views
-    `runs` and `steps` over its tables (found before them by name) with NULL for the columns it lacks."""
+    """Nothing to do when the tables are the store; else TEMP views `runs` and `steps` over its tables
+    (found before them by name).
+
+    A store of an older schema version gets NULL for the columns it lacks. A run row without an id
+    is shown as row-N (its rowid) and listed with the problems; `id IS NULL` is answered from the
+    primary key's index, so a file without such rows pays nothing.
+    """
+    no_id = "(id IS NULL OR id = '')"
+    nameless = q.has_rowid(conn, "runs") and conn.execute(f"SELECT 1 FROM runs WHERE {no_id} LIMIT 1").fetchone()
     for table, columns in (("runs", RUN_COLUMNS), ("steps", STEP_COLUMNS)):
         present = {r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")}
-        if set(columns) <= present:
+        given = {col: f"t.{q.ident(col)}" for col in columns if col in present}
+        if table == "runs" and nameless:
+            given["id"] = "coalesce(nullif(t.id, ''), 'row-' || t.rowid)"
+        elif set(columns) <= present:
             continue
-        given = {col: f"t.{col}" for col in columns if col in present}
         conn.execute(f"CREATE TEMP VIEW {table} AS SELECT {view_columns(columns, given)} FROM main.{table} t")
+    if nameless:
+        missing = (
+            "SELECT NULL, rowid, 'row-' || rowid, 'the run row has no id: shown as row-' || rowid"
+            f" FROM main.runs WHERE {no_id}"
+        )
+        has_problems = conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'problems'").fetchone()
+        stored = "SELECT n, line, run_id, message FROM main.problems UNION ALL " if has_problems else ""
+        conn.execute(f"CREATE TEMP VIEW problems AS {stored}{missing}")
     return {}
 
 
-def _value(key: str, value):
-    if key in JSON_COLUMNS and isinstance(value, (str, bytes)):
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return {"raw": value} if key in ("extra", "metadata") else [value]
-    return value
-
-
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
+    """Runs of a store in tracetui's shape that another tool wrote: every value made its field's type."""
     path = head.path
     conn = sqlite3.connect(ro_uri(path), uri=True)
     conn.row_factory = sqlite3.Row
+    conn.text_factory = undecoded_text
     try:
         step_cols = [r[1] for r in conn.execute("PRAGMA table_info(steps)")]
-        order = "seq" if "seq" in step_cols else "rowid"
-        for row in conn.execute("SELECT rowid AS _rowid, * FROM runs ORDER BY rowid"):
-            values = {k: _value(k, row[k]) for k in row.keys() if k in _RUN_FIELDS}
-            for key in JSON_COLUMNS:
-                if values.get(key) is None:
-                    values.pop(key, None)
-            try:
-                run = Run(**values)
-            except TypeError as exc:
-                report(Problem(f"skipped run row: {exc}", line=row["_rowid"]))
-                continue
-            if run.id is None:
-                report(Problem("skipped run row without an id", line=row["_rowid"]))
-                continue
-            run.id = str(run.id)
+        rowid = "rowid" if q.has_rowid(conn, "runs") else "NULL"
+        step_rowid = "rowid" if q.has_rowid(conn, "steps") else "NULL"
+        order = "seq" if "seq" in step_cols else step_rowid
+        for row in conn.execute(f"SELECT {rowid} AS _rowid, * FROM runs ORDER BY {rowid}, id"):
+            values = {k: row[k] for k in row.keys() if k in _RUN_FIELDS}
+            line = row["_rowid"]
+            if values.get("id") in (None, ""):
+                values["id"] = f"row-{line}"
+                report(Problem(f"the run row has no id: shown as {values['id']}", line=line, run_id=values["id"]))
+            _typed(values, line, report)
+            run = Run(**values)
             run.source_file = run.source_file or path
-            run.source_line = run.source_line if run.source_line is not None else row["_rowid"]
-            for srow in conn.execute(f"SELECT * FROM steps WHERE run_id = ? ORDER BY {order}, rowid", (row["id"],)):
-                svalues = {k: _value(k, srow[k]) for k in srow.keys() if k in _STEP_FIELDS}
-                svalues["id"] = str(svalues.get("id"))
-                for key in JSON_COLUMNS:
-                    if svalues.get(key) is None:
-                        svalues.pop(key, None)
+            run.source_line = run.source_line if run.source_line is not None else line
+            for srow in conn.execute(
+                f"SELECT * FROM steps WHERE run_id = ? ORDER BY {order}, {step_rowid}", (row["id"],)
+            ):
+                svalues = {k: srow[k] for k in srow.keys() if k in _STEP_FIELDS}
+                svalues["id"] = normalize.ident(svalues.get("id")) or f"step-{len(run.steps) + 1}"
+                _typed(svalues, line, report, run.id)
                 run.steps.append(Step(**svalues))
             yield run
     finally:
         conn.close()
+
+
+def _typed(values: dict, line: int | None, report: ProblemSink, run_id: str | None = None) -> None:
+    """Each value its field's type (schema.typed); JSON columns that are NULL take their field's default."""
+    for key in JSON_COLUMNS:
+        if values.get(key) is None:
+            values.pop(key, None)
+    changes = typed(values, undecoded=True)
+    if changes:
+        where = f"run {values['id']!r}" if run_id is None else f"run {run_id!r}, step {values['id']!r}"
+        report(Problem(f"{where}: {'; '.join(changes)}", line=line, run_id=run_id or values["id"]))

@@ -48,7 +48,10 @@ _DATA_SHOWN = frozenset({"type", "name", "input", "output", "usage", "model", "t
 
 def _is_item(record: Any) -> bool:
     return (
-        isinstance(record, dict) and record.get("object") in OBJECTS and normalize.ident(record.get("id")) is not None
+        isinstance(record, dict)
+        and isinstance(record.get("object"), str)
+        and record["object"] in OBJECTS
+        and normalize.ident(record.get("id")) is not None
     )
 
 
@@ -91,7 +94,7 @@ def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging)
             return None
         return trace, item
 
-    stage_records(staging, _items(head, report, source), group_of, head, "OpenAI Agents SDK traces")
+    stage_records(staging, _items(head, report, source), group_of, head, "OpenAI Agents SDK traces", report)
 
 
 def run_from_group(trace_id: str, records: StagedRecords, report: ProblemSink) -> Run:
@@ -99,7 +102,10 @@ def run_from_group(trace_id: str, records: StagedRecords, report: ProblemSink) -
     trace = next((r for _, r in records if r["object"] == "trace"), None)
     spans = [(line, r) for line, r in records if r["object"] == "trace.span"]
     spans.sort(
-        key=lambda item: (normalize.timestamp(item[1].get("started_at")) is None, str(item[1].get("started_at") or ""))
+        key=lambda item: (
+            normalize.timestamp(item[1].get("started_at")) is None,
+            normalize.plain(item[1].get("started_at") or ""),
+        )
     )
     steps = [_step(record, seq) for seq, (_, record) in enumerate(spans)]
     run = Run(id=trace_id, steps=steps, source_line=first_line(records))
@@ -142,7 +148,7 @@ def run_from_group(trace_id: str, records: StagedRecords, report: ProblemSink) -
 
 def _step(record: dict, seq: int) -> Step:
     data = found if isinstance(found := record.get("span_data"), dict) else {}
-    span_type = str(data.get("type") or "span")
+    span_type = normalize.plain(data.get("type") or "span")
     started, ended = normalize.timestamp(record.get("started_at")), normalize.timestamp(record.get("ended_at"))
     step = Step(
         id=normalize.ident(record.get("id")) or "",
@@ -192,15 +198,17 @@ def _step(record: dict, seq: int) -> Step:
 
 def _is_loop(record: dict) -> bool:
     data = found if isinstance(found := record.get("span_data"), dict) else {}
-    return data.get("type") == "agent" or (data.get("type") == "custom" and data.get("name") in _LOOP_SPANS)
+    return data.get("type") == "agent" or (
+        data.get("type") == "custom" and normalize.scalar(data.get("name")) in _LOOP_SPANS
+    )
 
 
 def _name(span_type: str, data: dict) -> str:
     if span_type == "handoff":
-        return f"handoff {data.get('from_agent') or '?'} -> {data.get('to_agent') or '?'}"
+        return f"handoff {normalize.plain(data.get('from_agent') or '?')} -> {normalize.plain(data.get('to_agent') or '?')}"
     if span_type == "custom" and data.get("name") == "turn" and isinstance(data.get("data"), dict):
         turn = data["data"]
-        return f"turn {turn.get('turn', '?')} ({turn.get('agent_name') or '?'})"
+        return f"turn {normalize.plain(turn.get('turn', '?'))} ({normalize.plain(turn.get('agent_name') or '?')})"
     if span_type == "generation":
         return normalize.text(data.get("model")) or "generation"
     return normalize.text(data.get("name")) or span_type

@@ -130,6 +130,7 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     summed = {name[len("steps_") :]: expr for name, expr in totals.items() if name.startswith("steps_")}
     runs = {
         "id": "s.id",
+        "session": "s.id",  # a run is a top-level OpenCode session (its subagents' sessions nest in it)
         "agent": _project_name(col("directory")),
         "status": (
             f"CASE WHEN {error} IS NOT NULL THEN 'failed'"
@@ -148,8 +149,9 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         "source_file": q.quote(path),
         "source_line": "s.rowid",
         "metadata": (
-            f"json_object('title', {col('title')}, 'directory', {col('directory')}, 'project', {col('project_id')},"
-            f" 'version', {col('version')}, 'slug', {col('slug')})"
+            f"json_object('title', {q.json_value(col('title'))}, 'directory', {q.json_value(col('directory'))},"
+            f" 'project', {q.json_value(col('project_id'))}, 'version', {q.json_value(col('version'))},"
+            f" 'slug', {q.json_value(col('slug'))})"
         ),
     }
     conn.execute(f"""
@@ -227,11 +229,13 @@ class _Session:
         cur = self.conn.cursor()
         cur.row_factory = sqlite3.Row
         messages = cur.execute(
-            "SELECT id, data FROM message WHERE session_id = ? ORDER BY time_created, id", (session_id,)
+            "SELECT id, data FROM message WHERE session_id = CAST(? AS TEXT) ORDER BY time_created, id",
+            (q.text_param(session_id),),
         ).fetchall()
         parts: dict[Any, list[dict]] = {}
         for row in cur.execute(
-            "SELECT id, message_id, data FROM part WHERE session_id = ? ORDER BY message_id, id", (session_id,)
+            "SELECT id, message_id, data FROM part WHERE session_id = CAST(? AS TEXT) ORDER BY message_id, id",
+            (q.text_param(session_id),),
         ):
             data, ok = parse_json(row["data"], dict)
             if ok:
@@ -245,7 +249,8 @@ class _Session:
             else:
                 self._assistant(row["id"], data, parts.get(row["id"], []), user_steps.get(data.get("parentID"), parent))
         children = cur.execute(
-            "SELECT id, title FROM session WHERE parent_id = ? ORDER BY time_created, id", (session_id,)
+            "SELECT id, title FROM session WHERE parent_id = CAST(? AS TEXT) ORDER BY time_created, id",
+            (q.text_param(session_id),),
         )
         for child in children.fetchall():
             if child["id"] not in self.seen:  # a subagent no task call named: at the top of its parent
@@ -256,7 +261,7 @@ class _Session:
         self.seen.add(session_id)
         cur = self.conn.cursor()
         cur.row_factory = sqlite3.Row
-        row = cur.execute("SELECT * FROM session WHERE id = ?", (session_id,)).fetchone()
+        row = cur.execute("SELECT * FROM session WHERE id = CAST(? AS TEXT)", (q.text_param(session_id),)).fetchone()
         if row is None:
             return
         info = dict(zip(row.keys(), row, strict=True))

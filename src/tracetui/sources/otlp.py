@@ -22,13 +22,14 @@ from typing import Any
 
 import orjson
 
-from .. import normalize
+from .. import jsonsafe, normalize
 from .. import usage as tokens
 from ..errors import UnusableInput
 from ..model import TOKEN_PARTS, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
-from .contract import StagedRecords
-from .records import json_lines
+from .contract import StagedRecords, one_record
+from .jsondoc import Document, JsonSyntaxError
+from .records import GuardedFile, fast_reader_errors, json_lines
 from .staging import Staging, first_line, read_staged
 
 NAME = "otlp"
@@ -183,14 +184,16 @@ def _staged(
     """(line, trace id, staged span) for each (line, resource, scope, raw span) that can be read."""
     last_resource, last_json = None, None
     for line, resource, scope, span in records:
-        norm = _from_otlp(span) if resource is not None else _from_console(span)
+        norm = one_record(report, "a span", line, _from_otlp if resource is not None else _from_console, span)
+        if norm is None:
+            continue
         if isinstance(norm, str):
             report(Problem(f"span skipped: {norm}", line=line))
             continue
         attrs = resource if resource is not None else _console_resource(span)
         if attrs is not last_resource:  # spans of one envelope share its resource object: encode it once
             last_resource = attrs
-            last_json = orjson.Fragment(orjson.dumps(attrs, option=orjson.OPT_NON_STR_KEYS))
+            last_json = orjson.Fragment(jsonsafe.dumps_bytes(attrs))
         staged = _stage(norm, scope)
         # Each span carries its resource, so a trace can be turned into a run with nothing else at hand.
         staged["resource"] = last_json
@@ -221,12 +224,23 @@ def _envelope(record: dict, line: int | None, report: ProblemSink) -> Iterator[t
         if not isinstance(rs, dict):
             report(Problem("skipped: a resourceSpans entry is not an object", line=line))
             continue
-        resource = _attributes((rs.get("resource") or {}).get("attributes"))
-        for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []:
+        found = rs.get("resource")
+        resource = _attributes(found.get("attributes") if isinstance(found, dict) else None)
+        scope_spans = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans")
+        if not isinstance(scope_spans, list):  # a damaged key hides the spans: say so
+            report(Problem("skipped: a resourceSpans entry has no scopeSpans array", line=line))
+            continue
+        for ss in scope_spans:
             if not isinstance(ss, dict):
+                report(Problem("skipped: a scopeSpans entry is not an object", line=line))
                 continue
-            scope = ss.get("scope") or ss.get("instrumentationLibrary") or {}
-            for span in ss.get("spans") or []:
+            scope = ss.get("scope") or ss.get("instrumentationLibrary")
+            scope = scope if isinstance(scope, dict) else {}
+            spans = ss.get("spans")
+            if not isinstance(spans, list):
+                report(Problem("skipped: a scopeSpans entry has no spans array", line=line))
+                continue
+            for span in spans:
                 if isinstance(span, dict):
                     yield resource, scope, span
                 else:
@@ -250,7 +264,7 @@ def _document(source: SourceFile, report: ProblemSink) -> Iterator[tuple[int | N
     index = 0
     with source.open() as f:
         try:
-            for prefix, event, value in ijson.parse(f, multiple_values=True, use_float=True):
+            for prefix, event, value in ijson.parse(GuardedFile(f), multiple_values=True, use_float=True):
                 if builder is not None:
                     builder.event(event, value)
                     if prefix == building and event in ("end_map", "end_array"):
@@ -268,6 +282,9 @@ def _document(source: SourceFile, report: ProblemSink) -> Iterator[tuple[int | N
                     continue
                 if prefix == "" and event == "start_map":
                     top_pending = True
+                elif prefix == "" and event in ("start_array", "string", "number", "boolean", "null"):
+                    index += 1  # as _top_level numbers it: a top-level value that is no object
+                    report(Problem(f"skipped: JSON value {index} is neither an OTLP resourceSpans record nor a span"))
                 elif top_pending and prefix == "" and event == "map_key":
                     top_pending = False
                     if value != "resourceSpans":
@@ -279,9 +296,92 @@ def _document(source: SourceFile, report: ProblemSink) -> Iterator[tuple[int | N
                 elif event == "start_map" and prefix in (_RESOURCE_PREFIX, _SCOPE_PREFIX, _SPAN_PREFIX):
                     builder, building = ijson.ObjectBuilder(), prefix
                     builder.event(event, value)
-        except (ijson.IncompleteJSONError, ijson.JSONError) as exc:
-            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            report(Problem(f"the JSON document breaks off after span {index}: {text[:200]}; the rest is skipped"))
+            return
+        except fast_reader_errors():
+            pass  # the careful reader finds out what is wrong, and where, and reads on past it
+    yield from _careful_document(source, report, skip=index)
+
+
+def _careful_document(
+    source: SourceFile, report: ProblemSink, skip: int
+) -> Iterator[tuple[int | None, Any, Any, dict]]:
+    """_document's spans from span skip + 1 on, walked value by value so that one bad value costs only itself.
+
+    Numbered as _document numbers them: every span of a resourceSpans record, every other top-level value.
+    """
+    with source.open() as f:
+        walk = _CarefulWalk(Document(f), report, skip)
+        try:
+            yield from walk.values()
+        except JsonSyntaxError as exc:
+            message = (
+                f"the JSON document breaks off after span {walk.index}: {exc} at byte {exc.offset}; the rest is skipped"
+            )
+            report(Problem(message, line=exc.line))
+
+
+class _CarefulWalk:
+    def __init__(self, doc: Document, report: ProblemSink, skip: int):
+        self.doc, self.report, self.skip, self.index = doc, report, skip, 0
+
+    def parsed(self, what: str) -> Any:
+        line = self.doc.line
+        try:
+            value, notes = jsonsafe.loads(self.doc.raw())
+        except orjson.JSONDecodeError as exc:
+            self.report(Problem(f"{what}: skipped: invalid JSON ({str(exc)[:200]})", line=line))
+            return None
+        for note in notes:
+            self.report(Problem(f"{what}: read with a repair: {note}", line=line))
+        return value
+
+    def members(self, key: str, opens: str) -> Iterator[None]:
+        """At an object: stop at `key` when its value opens with `opens`; other members are skipped."""
+        doc = self.doc
+        if doc.peek() == ord("{"):
+            for name in doc.members():
+                if name == key and doc.peek() == ord(opens):
+                    yield
+
+    def values(self) -> Iterator[tuple[int | None, Any, Any, dict]]:
+        doc = self.doc
+        for _ in doc.values():
+            if doc.peek() == ord("{") and doc.first_key() == "resourceSpans":
+                for _ in self.members("resourceSpans", "["):
+                    for _ in doc.items():
+                        yield from self.resource_spans()
+                continue
+            self.index += 1
+            if self.index > self.skip:
+                obj = self.parsed(f"JSON value {self.index}")
+                if obj is not None:
+                    yield from _top_level(obj, self.index, self.report)
+
+    def resource_spans(self) -> Iterator[tuple[int | None, Any, Any, dict]]:
+        doc, resource, scope = self.doc, {}, {}
+        if doc.peek() != ord("{"):
+            return
+        for part in doc.members():
+            if part == "resource":
+                obj = self.parsed("a resource")
+                resource = _attributes(obj.get("attributes") if isinstance(obj, dict) else None)
+            elif part == "scopeSpans" and doc.peek() == ord("["):
+                for _ in doc.items():
+                    if doc.peek() != ord("{"):
+                        continue
+                    for inner in doc.members():
+                        if inner == "scope":
+                            obj = self.parsed("a scope")
+                            scope = obj if isinstance(obj, dict) else {}
+                        elif inner == "spans" and doc.peek() == ord("["):
+                            for _ in doc.items():
+                                self.index += 1
+                                if self.index > self.skip:
+                                    span = self.parsed(f"span {self.index}")
+                                    if isinstance(span, dict):
+                                        yield self.index, resource, scope, span
+                                    elif span is not None:
+                                        self.report(Problem("skipped: a span is not an object", line=doc.line))
 
 
 def _top_level(obj: Any, index: int, report: ProblemSink) -> Iterator[tuple[int | None, Any, Any, dict]]:
@@ -300,9 +400,9 @@ def _top_level(obj: Any, index: int, report: ProblemSink) -> Iterator[tuple[int 
 def _from_otlp(span: dict) -> dict | str:
     trace, span_id = _id(span.get("traceId"), 16), _id(span.get("spanId"), 8)
     if trace is None:
-        return f"traceId {span.get('traceId')!r} is not a 16-byte id (hex or base64)"
+        return f"traceId {jsonsafe.short(span.get('traceId'))} is not a 16-byte id (hex or base64)"
     if span_id is None:
-        return f"spanId {span.get('spanId')!r} is not an 8-byte id (hex or base64)"
+        return f"spanId {jsonsafe.short(span.get('spanId'))} is not an 8-byte id (hex or base64)"
     status = found if isinstance(found := span.get("status"), dict) else {}
     kind = span.get("kind")
     return {
@@ -310,10 +410,12 @@ def _from_otlp(span: dict) -> dict | str:
         "span": span_id,
         "parent": _id(span.get("parentSpanId"), 8),
         "name": span.get("name"),
-        "kind": _SPAN_KINDS.get(kind) or (str(kind).removeprefix("SPAN_KIND_") if kind is not None else None),
+        "kind": _SPAN_KINDS.get(normalize.scalar(kind))
+        or (normalize.text(kind) or "").removeprefix("SPAN_KIND_")
+        or None,
         "start": _nanos(span.get("startTimeUnixNano")),
         "end": _nanos(span.get("endTimeUnixNano")),
-        "error": status.get("code") in _ERROR_CODES,
+        "error": normalize.scalar(status.get("code")) in _ERROR_CODES,
         "message": status.get("message"),
         "attrs": _attributes(span.get("attributes")),
         "events": [
@@ -410,12 +512,14 @@ def _pb_json(kvs: Any) -> list[dict]:
 
 
 def _from_console(span: dict) -> dict | str:
-    ctx = span["context"]
+    ctx = span.get("context")
+    if not isinstance(ctx, dict):
+        return "its context is not an object"
     trace, span_id = _id(ctx.get("trace_id"), 16), _id(ctx.get("span_id"), 8)
     if trace is None:
-        return f"trace_id {ctx.get('trace_id')!r} is not a 16-byte hex id"
+        return f"trace_id {jsonsafe.short(ctx.get('trace_id'))} is not a 16-byte hex id"
     if span_id is None:
-        return f"span_id {ctx.get('span_id')!r} is not an 8-byte hex id"
+        return f"span_id {jsonsafe.short(ctx.get('span_id'))} is not an 8-byte hex id"
     status = found if isinstance(found := span.get("status"), dict) else {}
     attrs = span.get("attributes")
     return {
@@ -423,10 +527,10 @@ def _from_console(span: dict) -> dict | str:
         "span": span_id,
         "parent": _id(span.get("parent_id"), 8),
         "name": span.get("name"),
-        "kind": str(span.get("kind") or "").removeprefix("SpanKind.") or None,
+        "kind": (normalize.text(span.get("kind")) or "").removeprefix("SpanKind.") or None,
         "start": _iso_nanos(span.get("start_time")),
         "end": _iso_nanos(span.get("end_time")),
-        "error": status.get("status_code") in _ERROR_CODES,
+        "error": normalize.scalar(status.get("status_code")) in _ERROR_CODES,
         "message": status.get("description"),
         "attrs": attrs if isinstance(attrs, dict) else {},
         "events": [
@@ -501,24 +605,43 @@ def _attributes(raw: Any) -> dict:
 
 
 def _value(v: Any) -> Any:
-    """A plain value for an OTLP AnyValue ({"stringValue": ...}, {"intValue": "12"}, arrays, kvlists)."""
-    if not isinstance(v, dict):
-        return v
-    if "stringValue" in v:
-        return v["stringValue"]
-    if "intValue" in v:
-        return normalize.integer(v["intValue"])
-    if "doubleValue" in v:
-        return normalize.number(v["doubleValue"])
-    if "boolValue" in v:
-        return bool(v["boolValue"])
-    if "arrayValue" in v:
-        return [_value(x) for x in (v["arrayValue"] or {}).get("values") or []]
-    if "kvlistValue" in v:
-        return _attributes((v["kvlistValue"] or {}).get("values"))
-    if "bytesValue" in v:
-        return v["bytesValue"]
-    return None
+    """A plain value for an OTLP AnyValue ({"stringValue": ...}, {"intValue": "12"}, arrays, kvlists).
+
+    Iterative, so that values nested deeper than Python's stack decode like any other.
+    """
+    holder: list[Any] = [None]
+    todo: list[tuple[Any, Any, Any]] = [(v, holder, 0)]
+    while todo:
+        node, parent, key = todo.pop()
+        if not isinstance(node, dict):
+            parent[key] = node
+        elif "stringValue" in node:
+            parent[key] = node["stringValue"]
+        elif "intValue" in node:
+            parent[key] = normalize.integer(node["intValue"])
+        elif "doubleValue" in node:
+            parent[key] = normalize.number(node["doubleValue"])
+        elif "boolValue" in node:
+            parent[key] = bool(node["boolValue"])
+        elif "arrayValue" in node:
+            values = _values_of(node["arrayValue"])
+            parent[key] = items = [None] * len(values)
+            todo.extend((x, items, i) for i, x in enumerate(values))
+        elif "kvlistValue" in node:
+            pairs = [kv for kv in _values_of(node["kvlistValue"]) if type(kv) is dict and type(kv.get("key")) is str]
+            parent[key] = members = dict.fromkeys(kv["key"] for kv in pairs)
+            # In reverse, so that they are taken in order and a repeated key's last value wins.
+            todo.extend((kv.get("value"), members, kv["key"]) for kv in reversed(pairs))
+        elif "bytesValue" in node:
+            parent[key] = node["bytesValue"]
+        else:
+            parent[key] = None
+    return holder[0]
+
+
+def _values_of(container: Any) -> list:
+    values = container.get("values") if isinstance(container, dict) else None
+    return values if isinstance(values, list) else []
 
 
 # ---- a span to a step, and a trace to a run ----------------------------------------------------

@@ -251,6 +251,11 @@ class Postgres:
         return f"{obj} <> '{{}}'::jsonb"
 
     @staticmethod
+    def json_value(expr: str) -> str:
+        """expr as a value of build_object(): any PostgreSQL value will do."""
+        return expr
+
+    @staticmethod
     def build_object(pairs: list[tuple[str, str]]) -> str:
         """A JSON object (as text) of (key, SQL value) pairs."""
         return "jsonb_build_object(" + ", ".join(f"{quote(key)}, {value}" for key, value in pairs) + ")::text"

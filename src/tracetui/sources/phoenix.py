@@ -208,7 +208,7 @@ def run_columns(
         **run_totals({}, sums),
         "metadata": d.build_object(
             [
-                ("project", f"(SELECT p.name FROM {d.table('projects')} p WHERE p.id = t.project_rowid)"),
+                ("project", d.json_value(f"(SELECT p.name FROM {d.table('projects')} p WHERE p.id = t.project_rowid)")),
                 ("user", d.json_at(root("attributes"), "user", "id")),
             ]
         ),

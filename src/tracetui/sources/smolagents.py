@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .. import normalize
+from .. import jsonsafe, normalize
 from ..errors import UnusableInput
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
-from .records import json_document_items, json_lines
+from .contract import one_record
+from .records import json_document_items, json_lines, json_values
 
 NAME = "smolagents"
 DESCRIPTION = "smolagents run dumps: RunResult.dict() with the agent's memory steps, one run per JSON line"
@@ -92,20 +93,8 @@ def _records(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[tu
         return json_lines(source, report)
     if head.json_document and head.array_key is None and not head.top_keys:
         return json_document_items(source, None, report)
-    return _values(source, report)
-
-
-def _values(source: SourceFile, report: ProblemSink) -> Iterator[tuple[int, Any]]:
-    """Top-level JSON values one after another: a pretty-printed run, or lines too long for the head."""
-    import ijson
-
-    index = 0
-    with source.open() as f:
-        try:
-            for index, value in enumerate(ijson.items(f, "", multiple_values=True, use_float=True), 1):
-                yield index, value
-        except (ijson.IncompleteJSONError, ijson.JSONError) as exc:
-            report(Problem(f"the JSON breaks off after run {index}: {str(exc)[:200]}; the rest is skipped"))
+    # Top-level values one after another: a pretty-printed run, or lines too long for the head.
+    return json_values(source, report)
 
 
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
@@ -116,8 +105,10 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
             skipped += 1
             report(Problem('skipped: not a smolagents run (needs a list of memory steps under "steps")', line=line))
             continue
-        yield _build_run(record, line, path, report)
-        yielded += 1
+        run = one_record(report, "the run", line, _build_run, record, line, path, report)
+        if run is not None:
+            yield run
+            yielded += 1
     if not yielded:
         what = f"none of its {skipped} records is usable" if skipped else "no run could be read"
         raise UnusableInput(path, f"looks like smolagents runs, but {what}")
@@ -126,14 +117,17 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
 def _build_run(record: dict, line: int, path: str, report: ProblemSink) -> Run:
     agent = normalize.text(record.get("agent") or record.get("name"))
     run_id = normalize.ident(record.get("id") or record.get("run_id")) or f"{agent or 'run'}-{line}"
-    managed = list(record["managed_runs"]) if isinstance(record.get("managed_runs"), list) else []
+    found = record.get("managed_runs")
+    managed = [m for m in found if isinstance(m, dict)] if isinstance(found, list) else []
     has_managed = bool(managed)
     steps: list[Step] = []
     task = _add_memory(steps, record["steps"], "", None, managed, record.get("model_id"))
     for leftover in managed:
         report(
             Problem(
-                f"managed run of {leftover.get('agent')!r} matches no tool call; left out", line=line, run_id=run_id
+                f"managed run of {jsonsafe.short(leftover.get('agent'))} matches no tool call; left out",
+                line=line,
+                run_id=run_id,
             )
         )
     run = Run(id=run_id, agent=agent, source_file=path, source_line=line, steps=steps)
@@ -149,10 +143,12 @@ def _build_run(record: dict, line: int, path: str, report: ProblemSink) -> Run:
     elif usage:
         run.extra["token_usage"] = usage
     state = record.get("state")
-    if state in _FAILED_STATES or record.get("error"):
+    if normalize.scalar(state) in _FAILED_STATES or record.get("error"):
         run.status = "failed"
         run.error = (
-            _error_text(record.get("error")) or next((s.error for s in reversed(steps) if s.failed), None) or str(state)
+            _error_text(record.get("error"))
+            or next((s.error for s in reversed(steps) if s.failed), None)
+            or normalize.plain(state)
         )
         run.output = None if state == "error" else run.output
     elif state is None and any(s.status == "running" for s in steps):
@@ -272,7 +268,7 @@ def _add_action(
     error = found if isinstance(found := entry.get("error"), dict) else None
     culprit = _culprit(error, calls) if error else None
     observations = normalize.text(entry.get("observations"))
-    managed_names = {m.get("agent") for m in managed if isinstance(m, dict)}
+    managed_names = {normalize.scalar(m.get("agent")) for m in managed if isinstance(m, dict)}
     for seq, (call_id, name, arguments) in enumerate(calls):
         child = Step(
             id=f"{step.id}/{call_id}",
@@ -319,9 +315,9 @@ def _add_action(
 
 def _culprit(error: dict, calls: list[tuple[str, str, Any]]) -> int | None:
     """Which tool call raised the step's error, or None when the error is the step's own."""
-    if error.get("type") not in _TOOL_ERRORS or not calls:
+    if normalize.scalar(error.get("type")) not in _TOOL_ERRORS or not calls:
         return None
-    message = str(error.get("message") or "")
+    message = normalize.plain(error.get("message") or "")
     named = [i for i, (_, name, _) in enumerate(calls) if f"'{name}'" in message]
     if named:
         return named[0]
@@ -333,7 +329,7 @@ def _error_text(error: Any) -> str | None:
         return None
     if isinstance(error, dict):
         message = normalize.text(error.get("message")) or ""
-        kind = error.get("type")
+        kind = normalize.plain(error.get("type") or "")
         return f"{kind}: {message}" if kind else message or normalize.text(error)
     return normalize.text(error)
 

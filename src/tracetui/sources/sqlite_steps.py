@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from .. import pricing, usage
+from .. import jsonsafe, pricing, usage
 from ..model import (
     DERIVED_RUN_FIELDS,
     ESTIMATED_COST,
@@ -44,6 +44,7 @@ from ..model import (
 )
 from ..sqlite_uri import ro_uri
 from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS
+from ..store.reader import undecoded_text
 from ..store.schema import PAYLOAD_COLUMNS, to_json
 from . import sqlsql as q
 from .contract import Head, ProblemSink
@@ -77,9 +78,10 @@ class _Tree:
 
     def __init__(self, steps: list[Step], started_at: str | None, pricer: pricing.Pricer | None):
         run = finalize_run(pricing.apply(Run(id="", started_at=started_at, steps=steps), pricer))
-        self.rows = orjson.dumps([_row(_tree_values(s), _TREE_JSON) for s in run.steps]).decode()
-        self.payloads = [orjson.dumps(_row(_payload_values(s), _PAYLOAD_JSON)).decode() for s in run.steps]
-        self.totals = orjson.dumps([getattr(run, name) for name in _TOTALS]).decode()
+        # jsonsafe: text of a file whose text is not all UTF-8 is read with its bytes as surrogates (\xNN in JSON).
+        self.rows = jsonsafe.dumps([_row(_tree_values(s), _TREE_JSON) for s in run.steps])
+        self.payloads = [jsonsafe.dumps(_row(_payload_values(s), _PAYLOAD_JSON)) for s in run.steps]
+        self.totals = jsonsafe.dumps([getattr(run, name) for name in _TOTALS])
 
 
 def _row(values: tuple, json_positions: list[int]) -> list:
@@ -109,6 +111,7 @@ class _Trees:
         return self._get(key, started_at).totals
 
     def _get(self, key: Any, started_at: Any) -> _Tree:
+        key, started_at = _decoded(key), _decoded(started_at)  # text comes as bytes (_argument)
         version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         found = self.cache.get((key, version))
         if found is not None:
@@ -137,6 +140,16 @@ def unreadable(exc: Exception) -> list[Step]:
     ]
 
 
+def _argument(sql: str) -> str:
+    """sql as an argument of the views' Python functions: text as its bytes (_Trees decodes them), for
+    sqlite3 does not call a function at all with text that is not UTF-8 (the whole query fails)."""
+    return f"(CASE WHEN typeof({sql}) = 'text' THEN CAST({sql} AS BLOB) ELSE {sql} END)"
+
+
+def _decoded(value: Any) -> Any:
+    return value.decode("utf-8", "surrogateescape") if type(value) is bytes else value
+
+
 def build_safely(build: StepBuilder, conn: sqlite3.Connection, key: Any) -> list[Step]:
     """The builder's steps; if it fails on input nobody foresaw, one failed step that says why.
 
@@ -144,7 +157,17 @@ def build_safely(build: StepBuilder, conn: sqlite3.Connection, key: Any) -> list
     exception" and ends the whole query; the run list and every other run must still show.
     """
     try:
-        return build(conn, key)
+        try:
+            return build(conn, key)
+        except sqlite3.OperationalError as exc:
+            if "UTF-8" not in str(exc) or conn.text_factory is undecoded_text:
+                raise
+        # Text that is not UTF-8: read again with its bytes as surrogates (shown as \xNN), as Store does.
+        factory, conn.text_factory = conn.text_factory, undecoded_text
+        try:
+            return build(conn, key)
+        finally:
+            conn.text_factory = factory
     except Exception as exc:  # a last resort: the builders check what they read
         return unreadable(exc)
 
@@ -183,7 +206,7 @@ def install_steps(
     conn.create_function(f"{prefix}_steps", 2, trees.rows)
     conn.create_function(f"{prefix}_payloads", 3, trees.payloads)
     conn.create_function(f"{prefix}_totals", 2, trees.totals)
-    run = f"{key}, {started_at}"
+    run = f"{_argument(key)}, {_argument(started_at)}"
     given = {"run_id": run_id}
     given |= {column: f"json_extract(j.value, '$[{i}]')" for i, column in enumerate(_TREE_COLUMNS)}
     # j.key is the step's position in the run: its payloads are fetched only when a query asks for them.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import normalize
 
 HELPER = True
@@ -26,7 +28,7 @@ def timestamp(expr: str) -> str:
     """ISO-8601 UTC text (ms precision) from ISO text or epoch seconds/milliseconds."""
     numeric = f"strftime('%Y-%m-%dT%H:%M:%fZ', CASE WHEN abs({expr} + 0.0) >= 1e11 THEN ({expr} + 0.0) / 1000.0 ELSE {expr} + 0.0 END, 'unixepoch')"
     return (
-        f"(CASE WHEN {expr} IS NULL OR {expr} = '' THEN NULL "
+        f"(CASE WHEN {expr} IS NULL OR {expr} = '' OR typeof({expr}) = 'blob' THEN NULL "
         f"WHEN typeof({expr}) IN ('integer', 'real') OR ({expr} NOT GLOB '*[^0-9.]*' AND {expr} GLOB '*[0-9]*') THEN {numeric} "
         f"ELSE strftime('%Y-%m-%dT%H:%M:%fZ', {expr}) END)"
     )
@@ -37,9 +39,41 @@ def duration_ms(start_iso: str, end_iso: str) -> str:
     return f"round((julianday({end_iso}) - julianday({start_iso})) * 86400000.0)"
 
 
+def text_param(value: Any) -> Any:
+    """value to bind where SQL says CAST(? AS TEXT): text read with bytes that are not UTF-8 (kept as
+    surrogates, see store.reader.undecoded_text) goes back as those bytes, which sqlite3 cannot bind as text."""
+    if type(value) is str and not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape")
+    return value
+
+
 def json_array(expr: str) -> str:
     """expr if it holds a JSON array, else an empty array (json_each fails on malformed JSON)."""
     return f"(CASE WHEN json_valid({expr}) AND json_type({expr}) = 'array' THEN {expr} ELSE '[]' END)"
+
+
+def json_value(expr: str) -> str:
+    """expr as an argument of json_object(): SQLite refuses BLOBs there, so their bytes are taken as text."""
+    return f"(CASE WHEN typeof({expr}) = 'blob' THEN CAST({expr} AS TEXT) ELSE {expr} END)"
+
+
+def json_label(expr: str) -> str:
+    """expr as a key of json_object() / json_group_object(), which refuse anything but text."""
+    return f"coalesce(CAST({expr} AS TEXT), '')"
+
+
+def has_rowid(conn, table: str) -> bool:
+    """False for a WITHOUT ROWID table (its rows have no rowid to number them by)."""
+    import sqlite3
+
+    try:
+        conn.execute(f"SELECT rowid FROM {ident(table)} LIMIT 0")
+    except sqlite3.OperationalError:
+        return False
+    return True
 
 
 def json_path(*keys: str) -> str:

@@ -17,11 +17,10 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import orjson
-
+from .. import jsonsafe
 from ..errors import UnusableInput
 from ..model import Run
-from .contract import Head, ProblemSink, SourceFile, StagedRecords
+from .contract import Head, ProblemSink, SourceFile, StagedRecords, one_record
 
 HELPER = True
 
@@ -56,7 +55,7 @@ class Staging:
         number = self._groups.get(group)
         if number is None:
             number = self._groups[group] = len(self._groups)
-        self._pending.append((number, line, orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)))
+        self._pending.append((number, line, jsonsafe.dumps_bytes(record)))
         if len(self._pending) >= _BATCH:
             self._flush()
 
@@ -114,7 +113,7 @@ def _read(conn: sqlite3.Connection, first: int, keys: list[str]) -> Iterator[tup
             if batch:
                 yield keys[current - first], batch
             current, batch = number, []
-        batch.append((line, orjson.loads(data)))
+        batch.append((line, jsonsafe.loads(data)[0]))
     if batch:
         yield keys[current - first], batch
 
@@ -124,7 +123,12 @@ GroupOf = Callable[[int | None, Any], tuple[str, Any] | None]
 
 
 def stage_records(
-    staging: Staging, records: Iterable[tuple[int | None, Any]], group_of: GroupOf, head: Head, what: str | None
+    staging: Staging,
+    records: Iterable[tuple[int | None, Any]],
+    group_of: GroupOf,
+    head: Head,
+    what: str | None,
+    report: ProblemSink | None = None,
 ) -> None:
     """The usual stage(): each record staged under the key group_of() gives it.
 
@@ -135,13 +139,17 @@ def stage_records(
         head: the head of the file (its path names the file in the error).
         what: how the format is called in "looks like <what>, but none of its N records is usable",
             raised when no record could be staged; None to accept a file with nothing usable.
+        report: where a record group_of() raises on is reported and skipped (without it, the error stops the file).
 
     Raises:
         UnusableInput: `what` is given and no record was staged.
     """
     staged = skipped = 0
     for line, record in records:
-        group = group_of(line, record)
+        if report is None:
+            group = group_of(line, record)
+        else:
+            group = one_record(report, "a record", line, group_of, line, record)
         if group is None:
             skipped += 1
             continue
@@ -167,6 +175,6 @@ def read_staged(
     with Staging() as staging:
         stage(head, report, source, staging)
         for key, records in staging.groups():
-            run = run_from_group(key, records, report)
+            run = one_record(report, f"group {key!r}", first_line(records), run_from_group, key, records, report)
             if run is not None:
                 yield run

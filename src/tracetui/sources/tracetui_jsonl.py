@@ -6,13 +6,15 @@ The fields finalize_run derives are left out; it derives them again on import.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
+from .. import jsonsafe
 from ..model import SOURCE_RUN_FIELDS, SOURCE_STEP_FIELDS, Problem, Run, Step
+from ..store.schema import typed
 from . import Head, ProblemSink, SourceFile
+from .contract import one_record
 from .records import json_lines
 
 NAME = "tracetui-jsonl"
@@ -23,9 +25,17 @@ MARKER = "tracetui"
 VERSION = 1
 
 
+# The start of a line of this format, as dumps() writes it.
+_LINE_START = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"tracetui"\s*:\s*1\s*,\s*"run"\s*:\s*\{')
+
+
 def sniff(head: Head) -> bool:
     rec = head.first_record
-    return isinstance(rec, dict) and rec.get(MARKER) == VERSION and isinstance(rec.get("run"), dict)
+    if isinstance(rec, dict):
+        return rec.get(MARKER) == VERSION and isinstance(rec.get("run"), dict)
+    # One run longer than the head and nothing after it (an export of a run with big payloads) is
+    # taken for one JSON document by read_head; it is still a line of this format.
+    return head.json_document and _LINE_START.match(head.data) is not None
 
 
 def run_record(run: Run) -> dict[str, Any]:
@@ -35,7 +45,8 @@ def run_record(run: Run) -> dict[str, Any]:
 
 
 def dumps(run: Run) -> bytes:
-    return orjson.dumps(run_record(run), option=orjson.OPT_NON_STR_KEYS, default=str) + b"\n"
+    """One line of the export: JSON with DEL and C1 escaped, so the file is safe to `cat` to a terminal."""
+    return jsonsafe.for_output(run_record(run)) + b"\n"
 
 
 def one_run_per_line(head: Head) -> bool:
@@ -47,23 +58,41 @@ def run_from_line(number: int, record: dict, report: ProblemSink) -> Run | None:
     if record.get(MARKER) != VERSION or not isinstance(body, dict):
         report(Problem("skipped: not a tracetui run record", line=number))
         return None
-    try:
-        steps = [Step(**{k: v for k, v in s.items() if k in SOURCE_STEP_FIELDS}) for s in body.get("steps") or []]
-        run = Run(**{k: v for k, v in body.items() if k in SOURCE_RUN_FIELDS})
-    except TypeError as exc:
-        report(Problem(f"skipped: malformed tracetui record ({exc})", line=number))
+    values = {k: v for k, v in body.items() if k in SOURCE_RUN_FIELDS}
+    changes = typed(values)  # the file may have been edited: every value its field's type
+    if values.get("id") in (None, ""):
+        report(Problem("skipped: the run has no id", line=number))
         return None
-    if not isinstance(run.id, str) or not all(isinstance(s.id, str) for s in steps):
-        report(Problem("skipped: run and step ids must be strings", line=number))
-        return None
-    run.steps = steps
+    if type(body["id"]) is not str:
+        changes.insert(0, f"id: {jsonsafe.short(body['id'])} is not text: kept as {values['id']!r}")
+    run = Run(**values)
+    _report(changes, f"run {run.id!r}", number, run.id, report)
+    raw_steps = body.get("steps")
+    for position, raw in enumerate(raw_steps if isinstance(raw_steps, list) else []):
+        if not isinstance(raw, dict):
+            report(Problem(f"run {run.id!r}: skipped step {position + 1}: not an object", line=number, run_id=run.id))
+            continue
+        step_values = {k: v for k, v in raw.items() if k in SOURCE_STEP_FIELDS}
+        changes = typed(step_values)
+        if raw.get("id") is None:
+            changes.insert(0, f"the step has no id: shown as {step_values['id']!r}")
+        elif type(raw["id"]) is not str:
+            changes.insert(0, f"id: {jsonsafe.short(raw['id'])} is not text: kept as {step_values['id']!r}")
+        step_values["id"] = step_values.get("id") or f"step-{position + 1}"
+        run.steps.append(Step(**step_values))
+        _report(changes, f"run {run.id!r}, step {step_values['id']!r}", number, run.id, report)
     if run.source_line is None:
         run.source_line = number
     return run
 
 
+def _report(changes: list[str], where: str, line: int, run_id: str, report: ProblemSink) -> None:
+    if changes:
+        report(Problem(f"{where}: {'; '.join(changes)}", line=line, run_id=run_id))
+
+
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     for number, record in json_lines(source, report):
-        run = run_from_line(number, record, report)
+        run = one_record(report, "the line", number, run_from_line, number, record, report)
         if run is not None:
             yield run

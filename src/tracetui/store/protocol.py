@@ -9,12 +9,14 @@ by key from the server instead of listing every run id (see tui/widgets/key_page
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ..analysis import GroupStats
 from ..model import Problem, Run, Step
 from .reader import RunFilter
+from .search import RunHits, Snippet
+from .sessions import SessionKey, SessionRow
 
 # A run's place in an order: (its sort key, None for runs without one; its tie-breaking id value).
 Key = tuple[Any, Any]
@@ -103,6 +105,20 @@ class TraceStore(Protocol):
 
     def iter_runs(self, run_ids: Iterable[str] | None = None) -> Iterator[Run]: ...
 
+    # Search (store/search.py): a step's id, name, kind, model, input, output or error holding a text.
+    def find_in_run(self, run_id: str, query: str) -> list[tuple[str, int, int]]: ...
+
+    def runs_matching(
+        self,
+        query: str,
+        flt: RunFilter | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> dict[str, RunHits]: ...
+
+    def step_snippet(self, run_id: str, step_id: str, query: str) -> Snippet | None: ...
+
     def close(self) -> None: ...
 
 
@@ -134,3 +150,27 @@ class PagedStore(Protocol):
     def key_of(self, run_id: str, sort: str, flt: RunFilter | None = None) -> Key | None: ...
 
     def runs_by_ids(self, run_ids: Sequence[str]) -> list[Run]: ...
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """A store that groups its runs by session in its own queries (store/sessions.py: SQLite's `Store`).
+    A store without it (PostgreSQL, for now) lists runs ungrouped."""
+
+    def sessions(
+        self, flt: RunFilter | None = None, *, sort: str = "started", desc: bool = True, limit: int | None = None
+    ) -> list[SessionRow]: ...
+
+    def session_keys(
+        self, flt: RunFilter | None = None, *, sort: str = "started", desc: bool = True, limit: int | None = None
+    ) -> list[SessionKey]: ...
+
+    def session_rows(self, keys: Sequence[SessionKey], flt: RunFilter | None = None) -> list[SessionRow]: ...
+
+    def count_sessions(self, flt: RunFilter | None = None) -> int: ...
+
+    def session_run_ids(self, run_id: str) -> list[str]: ...
+
+    def run_ids(
+        self, flt: RunFilter | None = None, *, sort: str = "started", desc: bool = True, limit: int | None = None
+    ) -> list[str]: ...

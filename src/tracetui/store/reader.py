@@ -3,21 +3,41 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from .. import jsonsafe
 from ..analysis import GroupStats
 from ..errors import NotFound
 from ..model import FAILED_STATUSES, Problem, Run, Step, step_tree
 from ..sqlite_uri import ro_uri
-from .schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS, STEP_TREE_COLUMNS
+from . import search
+from .schema import (
+    RUN_COLUMNS,
+    RUN_LIST_COLUMNS,
+    RUN_TOTAL_COLUMNS,
+    STEP_COLUMNS,
+    STEP_TREE_COLUMNS,
+    typed,
+)
+from .sessions import SessionKey, SessionRow, count_sessions, session_keys, session_rows
 from .sort_keys import BY_NAME, SORT_KEYS, STARTED
 from .stats import Scope
 
 _FAILED_SQL = ", ".join(f"'{status}'" for status in sorted(FAILED_STATUSES))
+# An id or name compared with a parameter: the parameter may be its bytes (Store._key), which SQLite
+# compares with text only once they are cast to text.
+_ID = "CAST(? AS TEXT)"
+# Whether a name, as it is, is one of the file's (else a name shown with \xNN stands for its bytes).
+_EXISTS = {
+    "status": f"SELECT 1 FROM runs WHERE status = {_ID} LIMIT 1",
+    "agent": f"SELECT 1 FROM runs WHERE agent = {_ID} LIMIT 1",
+    "model": f"SELECT 1 FROM steps WHERE model = {_ID} LIMIT 1",
+    "tool": f"SELECT 1 FROM steps WHERE kind = 'tool' AND name = {_ID} LIMIT 1",
+}
 
 
 @dataclass
@@ -29,31 +49,57 @@ class RunFilter:
     tool: str | None = None  # runs with a call of this tool
     since: str | None = None  # runs started at or after this ISO time (UTC, as stored)
     until: str | None = None  # … and before this one
+    session: str | None = None  # runs of this session
+    # Runs with a step whose text holds `search` (search.runs_matching found them): kept as well.
+    step_hits: frozenset[str] | None = None
 
-    def where(self, *, param: str = "?", like: str = "LIKE", calls: str = "steps") -> tuple[str, list[Any]]:
+    def where(
+        self,
+        key: Callable[[str, Any], Any] | None = None,
+        *,
+        param: str = "?",
+        like: str = "LIKE",
+        calls: str = "steps",
+    ) -> tuple[str, list[Any]]:
         """The WHERE clause over the store's run columns (" WHERE …" or "") and its arguments.
 
         SQLite's by default; PostgreSQL's with param="%s", like="ILIKE" (SQLite's LIKE ignores ASCII
         case) and `calls` a relation of the model and tool calls (run_id, model, kind, name).
+        key(what, value) gives the parameter for a name chosen from the file's own (an agent, a model,
+        a tool: see Store._key), else the name as it is.
         """
-        clauses, args = [], []
+        value_of = key or (lambda _what, value: value)
+        ident = _ID if param == "?" else param  # SQLite compares a name with text only once cast to text
+        clauses: list[str] = []
+        args: list[Any] = []
         for col, value in (("status", self.status), ("agent", self.agent)):
             if value is None or value == () or value == []:
                 continue
             values = [value] if isinstance(value, str) else list(value)
-            clauses.append(f"{col} IN ({', '.join([param] * len(values))})")
-            args.extend(values)
+            clauses.append(f"{col} IN ({', '.join([ident] * len(values))})")
+            args.extend(value_of(col, v) for v in values)
         if self.search:
             like_text = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             matches = " OR ".join(f"{col} {like} {param} ESCAPE '\\'" for col in ("id", "agent", "error", "session"))
-            clauses.append(f"({matches})")
             args.extend([like_text] * 4)
+            if self.step_hits is not None:
+                # One argument however many runs: a JSON array in SQLite, an array in PostgreSQL.
+                if param == "?":
+                    matches += " OR id IN (SELECT value FROM json_each(?))"
+                    args.append(orjson.dumps(sorted(self.step_hits)).decode())
+                else:
+                    matches += f" OR id = ANY({param})"
+                    args.append(sorted(self.step_hits))
+            clauses.append(f"({matches})")
         if self.model is not None:
-            clauses.append(f"id IN (SELECT run_id FROM {calls} WHERE model = {param})")
-            args.append(self.model)
+            clauses.append(f"id IN (SELECT run_id FROM {calls} WHERE model = {ident})")
+            args.append(value_of("model", self.model))
         if self.tool is not None:
-            clauses.append(f"id IN (SELECT run_id FROM {calls} WHERE kind = 'tool' AND name = {param})")
-            args.append(self.tool)
+            clauses.append(f"id IN (SELECT run_id FROM {calls} WHERE kind = 'tool' AND name = {ident})")
+            args.append(value_of("tool", self.tool))
+        if self.session is not None:
+            clauses.append(f"session = {ident}")
+            args.append(self.session)
         if self.since is not None:
             clauses.append(f"started_at >= {param}")
             args.append(self.since)
@@ -77,6 +123,16 @@ def _decode(row: sqlite3.Row, json_defaults: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def undecoded_text(data: bytes) -> str:
+    """A connection's text_factory once a file has shown text that is not UTF-8 (see Store._rows)."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+# SQLite's own storage class for what each column should hold; anything else in a row is odd.
+_STORAGE = {str: "'text'", int: "'integer'", float: "'real', 'integer'"}
+_MAX_VALUE_PROBLEMS = 2000
+
+
 class Store:
     """Read-only queries over a store. Safe to use from one thread at a time (give each worker its own)."""
 
@@ -88,10 +144,16 @@ class Store:
         source_format: str,
         path: str,
         sort_keys: dict[str, str] | None = None,
+        trusted: bool = True,
         estimated: bool = True,
     ):
         """sort_keys: ORDER BY expressions an in-place source uses instead of the table's (by name).
-        estimated: whether model calls without a cost were priced (False with --no-estimate)."""
+
+        trusted: False for a file tracetui did not write (a source read in place): any column of any
+        row may hold any type, so every value is made its column's type as it is read (schema.typed),
+        and what had to be changed is listed with the problems.
+        estimated: whether model calls without a cost were priced (False with --no-estimate).
+        """
         unknown = set(sort_keys or ()) - set(BY_NAME)
         if unknown:
             raise ValueError(f"unknown sort keys: {', '.join(sorted(unknown))}")
@@ -102,11 +164,85 @@ class Store:
         self.source_format = source_format
         self.path = path  # the SQLite file queried (the source itself, or its cache)
         self.estimated = estimated
+        self.trusted = trusted
+        self._undecoded = False  # text that is not UTF-8 was met: read with undecoded_text from then on
+        self._value_problems: dict[tuple[str, str | None, str | None], Problem] = {}
+        self._scanned = False
+        self._keys: dict[tuple[Any, ...], Any] = {}
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return list(self._iter_rows(sql, args))
+
+    def _iter_rows(self, sql: str, args: Sequence[Any] = ()) -> Iterator[sqlite3.Row]:
+        """The rows of a query; text that is not UTF-8 switches the connection to a tolerant decoding.
+
+        The default decoding is C and fast; the tolerant one costs a Python call per text value, so
+        only files that need it pay for it. The query is run again from where it failed.
+        """
+        done = 0
+        try:
+            for row in self.conn.execute(sql, args):
+                yield row
+                done += 1
+            return
+        except sqlite3.OperationalError as exc:
+            if self._undecoded or "UTF-8" not in str(exc):
+                raise
+        self.conn.text_factory = undecoded_text
+        self._undecoded, self.trusted = True, False
+        for n, row in enumerate(self.conn.execute(sql, args)):
+            if n >= done:
+                yield row
+
+    def _typed(self, values: dict[str, Any], table: str) -> dict[str, Any]:
+        """values with each the type of its column, for an untrusted file; what changed is kept as problems."""
+        changes = typed(values, undecoded=self._undecoded)
+        if table == "steps" and "id" in values and values["id"] in (None, ""):
+            values["id"] = f"no-id-{values.get('ord')}"  # visible, unique in the run (ord is its position)
+            changes.append(f"the step has no id: shown as {values['id']}")
+        if changes:
+            run_id = values.get("run_id" if table == "steps" else "id")
+            step_id = values.get("id") if table == "steps" else None
+            where = f"run {run_id!r}" + (f", step {step_id!r}" if table == "steps" else "")
+            key = (table, str(run_id), str(step_id))
+            if key not in self._value_problems and len(self._value_problems) < _MAX_VALUE_PROBLEMS:
+                line = values.get("source_line") if table == "runs" else None
+                self._value_problems[key] = Problem(
+                    f"{where}: {'; '.join(changes)}", line=line, run_id=str(run_id), source_file=self.label
+                )
+        return values
+
+    def _key(self, value: Any, exists: str, *context: Any) -> Any:
+        """The parameter that finds an id this store handed out, compared with _ID in SQL.
+
+        Text that is not UTF-8 in a file read in place is shown with \\xNN (schema.typed); asked for
+        by what was shown, such an id is found by its own bytes, unless an id is that text as it is
+        (`exists`, a query of context + the text, says whether one is).
+        """
+        if self.trusted or type(value) is not str:
+            return value
+        raw = jsonsafe.hidden_bytes(value)
+        if raw is None:
+            return value
+        cache = (exists, *context, value)
+        if cache not in self._keys:
+            literal = self.conn.execute(exists, (*context, value)).fetchone() is not None
+            self._keys[cache] = value if literal else raw
+        return self._keys[cache]
+
+    def _where(self, flt: RunFilter | None) -> tuple[str, list[Any]]:
+        return (flt or RunFilter()).where(lambda what, value: self._key(value, _EXISTS[what]))
+
+    def _run_key(self, run_id: str) -> Any:
+        return self._key(run_id, f"SELECT 1 FROM runs WHERE id = {_ID} LIMIT 1")
+
+    def _step_key(self, run_key: Any, step_id: str) -> Any:
+        return self._key(step_id, f"SELECT 1 FROM steps WHERE run_id = {_ID} AND id = {_ID} LIMIT 1", run_key)
 
     # -- runs -----------------------------------------------------------------------------------
     def count_runs(self, flt: RunFilter | None = None) -> int:
-        where, args = (flt or RunFilter()).where()
-        return self.conn.execute(f"SELECT count(*) FROM runs{where}", args).fetchone()[0]
+        where, args = self._where(flt)
+        return self._rows(f"SELECT count(*) FROM runs{where}", args)[0][0]
 
     def list_runs(
         self,
@@ -119,25 +255,33 @@ class Store:
     ) -> list[Run]:
         # Order ids first, then fetch just those rows: an in-place view computes every column of
         # every row it sorts (tool-call counts, normalised times), which is slow at 200k rows.
-        where, args = (flt or RunFilter()).where()
+        where, args = self._where(flt)
         sql = f"SELECT id FROM runs{where} {self._order(sort, desc)}"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             args = [*args, limit, offset]
-        ids = [r[0] for r in self.conn.execute(sql, args)]
+        ids = [self._id(r[0]) for r in self._rows(sql, args)]
         by_id = {run.id: run for run in self.runs_by_ids(ids)}
         return [by_id[i] for i in ids if i in by_id]
 
     def run_ids(
         self, flt: RunFilter | None = None, *, sort: str = STARTED.name, desc: bool = True, limit: int | None = None
     ) -> list[str]:
-        where, args = (flt or RunFilter()).where()
+        where, args = self._where(flt)
         sql = f"SELECT id FROM runs{where} {self._order(sort, desc)}"
         if limit is not None:
             # Ordering ids alone is far cheaper than ordering whole rows of an in-place view.
             sql += " LIMIT ?"
             args = [*args, limit]
-        return [r[0] for r in self.conn.execute(sql, args)]
+        return [self._id(r[0]) for r in self._rows(sql, args)]
+
+    def _id(self, value: Any) -> str:
+        """A run id as the Run made from its row will hold it (an untrusted file may hold numbers)."""
+        if self.trusted or (type(value) is str and not self._undecoded):
+            return value
+        values = {"id": value}
+        typed(values, undecoded=self._undecoded)  # what changed is said when the run's row is read
+        return values["id"]
 
     def runs_by_ids(self, run_ids: Sequence[str]) -> list[Run]:
         """List rows (no payload columns) of these runs, in no set order; unknown ids are left out.
@@ -147,9 +291,9 @@ class Store:
         out: list[Run] = []
         cols = ", ".join(RUN_LIST_COLUMNS)
         for start in range(0, len(run_ids), 500):
-            chunk = list(run_ids[start : start + 500])
-            sql = f"SELECT {cols} FROM runs WHERE id IN ({', '.join('?' * len(chunk))})"
-            out.extend(self._run(row) for row in self.conn.execute(sql, chunk))
+            chunk = [self._run_key(run_id) for run_id in run_ids[start : start + 500]]
+            sql = f"SELECT {cols} FROM runs WHERE id IN ({', '.join([_ID] * len(chunk))})"
+            out.extend(self._run(row) for row in self._rows(sql, chunk))
         return out
 
     def _order(self, sort: str, desc: bool) -> str:
@@ -159,47 +303,90 @@ class Store:
         direction = "DESC" if desc else "ASC"
         return f"ORDER BY {key} {direction} NULLS LAST, id {direction}"
 
-    def get_run(self, run_id: str) -> Run:
-        row = self.conn.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
+    # -- sessions -------------------------------------------------------------------------------
+    def sessions(
+        self, flt: RunFilter | None = None, *, sort: str = STARTED.name, desc: bool = True, limit: int | None = None
+    ) -> list[SessionRow]:
+        """The runs `flt` keeps grouped by session (a run without one alone), in sort key `sort`'s order."""
+        keys = self.session_keys(flt, sort=sort, desc=desc, limit=limit)
+        by_key = {row.key: row for row in self.session_rows(keys, flt)}
+        return [by_key[k] for k in keys if k in by_key]
+
+    def session_keys(
+        self, flt: RunFilter | None = None, *, sort: str = STARTED.name, desc: bool = True, limit: int | None = None
+    ) -> list[SessionKey]:
+        """The groups of session_rows in order, without their summaries (cheap enough for every group)."""
+        where, args = (flt or RunFilter()).where()
+        return session_keys(self.conn, where, args, self._order_by, sort=sort, desc=desc, limit=limit)
+
+    def session_rows(self, keys: Sequence[SessionKey], flt: RunFilter | None = None) -> list[SessionRow]:
+        """Summaries of these groups over the runs `flt` keeps, in no set order (by key, like runs_by_ids)."""
+        where, args = (flt or RunFilter()).where()
+        return session_rows(self.conn, where, args, keys)
+
+    def count_sessions(self, flt: RunFilter | None = None) -> int:
+        where, args = (flt or RunFilter()).where()
+        return count_sessions(self.conn, where, args)
+
+    def session_run_ids(self, run_id: str) -> list[str]:
+        """The runs of `run_id`'s session in the order they started ([run_id] alone without a session)."""
+        row = self.conn.execute("SELECT session FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise NotFound(f"no run {run_id!r} in {self.label}")
-        return self._run(row)
+        if row[0] is None:
+            return [run_id]
+        return self.run_ids(RunFilter(session=row[0]), sort=STARTED.name, desc=False)
+
+    def get_run(self, run_id: str) -> Run:
+        rows = self._rows(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = {_ID}", (self._run_key(run_id),))
+        if not rows:
+            raise NotFound(f"no run {run_id!r} in {self.label}")
+        return self._run(rows[0])
 
     def has_run(self, run_id: str) -> bool:
-        return self.conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+        return bool(self._rows(f"SELECT 1 FROM runs WHERE id = {_ID}", (self._run_key(run_id),)))
 
     def latest_failed_run(self) -> Run | None:
-        row = self.conn.execute(
+        rows = self._rows(
             f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM runs WHERE status IN ({_FAILED_SQL}) "
             "ORDER BY started_at IS NULL, started_at DESC, id DESC LIMIT 1"
-        ).fetchone()
-        if row is None:
-            row = self.conn.execute(
+        )
+        if not rows:
+            rows = self._rows(
                 f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM runs WHERE failed_steps > 0 "
                 "ORDER BY started_at IS NULL, started_at DESC, id DESC LIMIT 1"
-            ).fetchone()
-        return None if row is None else self._run(row)
+            )
+        return self._run(rows[0]) if rows else None
 
     def models(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
         """The models each run's model calls used (by how many calls, then name); runs with none left out."""
         counts: dict[str, list[tuple[int, str]]] = {}
         for start in range(0, len(run_ids), 500):
-            chunk = list(run_ids[start : start + 500])
+            chunk = [self._run_key(run_id) for run_id in run_ids[start : start + 500]]
             sql = (
-                f"SELECT run_id, model, count(*) FROM steps WHERE run_id IN ({', '.join('?' * len(chunk))})"
+                f"SELECT run_id, model, count(*) FROM steps WHERE run_id IN ({', '.join([_ID] * len(chunk))})"
                 " AND model IS NOT NULL GROUP BY run_id, model"
             )
-            for run_id, model, n in self.conn.execute(sql, chunk):
+            for run_id, model, n in self._iter_rows(sql, chunk):
+                if not self.trusted:  # a file read in place: a model may be a number, a BLOB, anything
+                    run_id, model = self._id(run_id), self._typed({"model": model}, "models")["model"]
                 counts.setdefault(run_id, []).append((-n, model))
         return {run_id: [model for _, model in sorted(pairs)] for run_id, pairs in counts.items()}
 
     def agents(self) -> list[str]:
-        return [
-            r[0] for r in self.conn.execute("SELECT DISTINCT agent FROM runs WHERE agent IS NOT NULL ORDER BY agent")
-        ]
+        agents = [r[0] for r in self._rows("SELECT DISTINCT agent FROM runs WHERE agent IS NOT NULL ORDER BY agent")]
+        if self.trusted:
+            return agents
+        return sorted({self._typed({"agent": agent}, "agents")["agent"] for agent in agents})
 
     def _run(self, row: sqlite3.Row) -> Run:
-        values = _decode(row, {"flags": list, "metadata": dict, "events": list, "extra": dict})
+        if self.trusted:
+            try:
+                values = _decode(row, {"flags": list, "metadata": dict, "events": list, "extra": dict})
+            except orjson.JSONDecodeError:
+                self.trusted = False  # a store that is not as tracetui writes them: read it carefully
+        if not self.trusted:
+            values = self._typed(dict(zip(row.keys(), row, strict=False)), "runs")
         for col in RUN_TOTAL_COLUMNS:
             values.pop(col, None)
         return Run(**values)
@@ -207,72 +394,112 @@ class Store:
     # -- steps ----------------------------------------------------------------------------------
     def steps(self, run_id: str, *, payloads: bool = False) -> list[Step]:
         """Every step of a run in execution (pre-)order; without payload columns unless asked."""
-        cols = "*" if payloads else ", ".join(STEP_TREE_COLUMNS)
-        rows = self.conn.execute(f"SELECT {cols} FROM steps WHERE run_id = ? ORDER BY ord", (run_id,))
+        cols = ", ".join(STEP_COLUMNS if payloads else STEP_TREE_COLUMNS)
+        rows = self._iter_rows(f"SELECT {cols} FROM steps WHERE run_id = {_ID} ORDER BY ord", (self._run_key(run_id),))
         return [self._step(r) for r in rows]
 
     def children(self, run_id: str, parent_id: str | None, *, limit: int | None = None, offset: int = 0) -> list[Step]:
         """Child steps in order; limit/offset page through a parent with very many children."""
         cols = ", ".join(STEP_TREE_COLUMNS)
         page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        key = self._run_key(run_id)
         if parent_id is None:
-            rows = self.conn.execute(
-                f"SELECT {cols} FROM steps WHERE run_id = ? AND parent_id IS NULL ORDER BY seq{page}", (run_id,)
+            rows = self._rows(
+                f"SELECT {cols} FROM steps WHERE run_id = {_ID} AND parent_id IS NULL ORDER BY seq{page}", (key,)
             )
         else:
-            rows = self.conn.execute(
-                f"SELECT {cols} FROM steps WHERE run_id = ? AND parent_id = ? ORDER BY seq{page}", (run_id, parent_id)
+            rows = self._rows(
+                f"SELECT {cols} FROM steps WHERE run_id = {_ID} AND parent_id = {_ID} ORDER BY seq{page}",
+                (key, self._step_key(key, parent_id)),
             )
         return [self._step(r) for r in rows]
 
     def steps_from(self, run_id: str, first_ord: int, *, limit: int) -> list[Step]:
         """Up to `limit` steps in execution order from position `first_ord` on (no payload columns)."""
         cols = ", ".join(STEP_TREE_COLUMNS)
-        rows = self.conn.execute(
-            f"SELECT {cols} FROM steps WHERE run_id = ? AND ord >= ? ORDER BY ord LIMIT ?", (run_id, first_ord, limit)
+        rows = self._iter_rows(
+            f"SELECT {cols} FROM steps WHERE run_id = {_ID} AND ord >= ? ORDER BY ord LIMIT ?",
+            (self._run_key(run_id), first_ord, limit),
         )
         return [self._step(r) for r in rows]
 
     def count_children(self, run_id: str, parent_id: str | None) -> int:
+        key = self._run_key(run_id)
         if parent_id is None:
-            return self.conn.execute(
-                "SELECT count(*) FROM steps WHERE run_id = ? AND parent_id IS NULL", (run_id,)
-            ).fetchone()[0]
-        return self.conn.execute(
-            "SELECT count(*) FROM steps WHERE run_id = ? AND parent_id = ?", (run_id, parent_id)
-        ).fetchone()[0]
+            return self._rows(f"SELECT count(*) FROM steps WHERE run_id = {_ID} AND parent_id IS NULL", (key,))[0][0]
+        sql = f"SELECT count(*) FROM steps WHERE run_id = {_ID} AND parent_id = {_ID}"
+        return self._rows(sql, (key, self._step_key(key, parent_id)))[0][0]
 
     def get_step(self, run_id: str, step_id: str) -> Step:
-        row = self.conn.execute("SELECT * FROM steps WHERE run_id = ? AND id = ?", (run_id, step_id)).fetchone()
-        if row is None:
+        key = self._run_key(run_id)
+        rows = self._rows(
+            f"SELECT {', '.join(STEP_COLUMNS)} FROM steps WHERE run_id = {_ID} AND id = {_ID}",
+            (key, self._step_key(key, step_id)),
+        )
+        if not rows:
             raise NotFound(f"no step {step_id!r} in run {run_id!r}")
-        return self._step(row)
+        return self._step(rows[0])
 
     def ancestors(self, run_id: str, step_id: str) -> list[str]:
         """Ids from the root down to the step's parent."""
         chain: list[str] = []
         seen = {step_id}
         current = step_id
+        key = self._run_key(run_id)
         while True:
-            row = self.conn.execute(
-                "SELECT parent_id FROM steps WHERE run_id = ? AND id = ?", (run_id, current)
-            ).fetchone()
-            if row is None or row[0] is None or row[0] in seen:
+            sql = f"SELECT parent_id FROM steps WHERE run_id = {_ID} AND id = {_ID}"
+            rows = self._rows(sql, (key, self._step_key(key, current)))
+            parent = rows[0][0] if rows else None
+            if parent is not None and not self.trusted:  # as the step's own row shows it (said with that row)
+                values = {"parent_id": parent}
+                typed(values, undecoded=self._undecoded)
+                parent = values["parent_id"]
+            if parent is None or parent in seen:
                 break
-            current = row[0]
+            current = parent
             seen.add(current)
             chain.append(current)
         return chain[::-1]
 
     def failed_step_positions(self, run_id: str) -> list[tuple[str, int, int]]:
         """(id, ord, size) of every failed or timed-out step, in execution order."""
-        return [
-            (r[0], r[1], r[2])
-            for r in self.conn.execute(
-                f"SELECT id, ord, size FROM steps WHERE run_id = ? AND status IN ({_FAILED_SQL}) ORDER BY ord",
-                (run_id,),
-            )
-        ]
+        rows = self._rows(
+            f"SELECT id, ord, size FROM steps WHERE run_id = {_ID} AND status IN ({_FAILED_SQL}) ORDER BY ord",
+            (self._run_key(run_id),),
+        )
+        if self.trusted:
+            return [(r[0], r[1], r[2]) for r in rows]
+        out = []
+        for r in rows:
+            values = self._typed({"run_id": run_id, "id": r[0], "ord": r[1], "size": r[2]}, "steps")
+            if values["ord"] is not None and values["size"] is not None:
+                out.append((values["id"], values["ord"], values["size"]))
+        return out
+
+    # -- search (store/search.py) ----------------------------------------------------------------
+    def find_in_run(self, run_id: str, query: str) -> list[tuple[str, int, int]]:
+        """(id, ord, size) of the run's steps whose text holds `query`, in execution order."""
+        return search.find_in_run(self.conn, run_id, query)
+
+    def runs_matching(
+        self,
+        query: str,
+        flt: RunFilter | None = None,
+        *,
+        progress: search.Progress | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> dict[str, search.RunHits]:
+        """Runs with a step whose text holds `query`, by id; a scan (without the index) reads only the
+        runs `flt` keeps. Raises search.Cancelled when `cancelled()` says so."""
+        ids = None if search.has_index(self.conn) and len(query) >= search.TRIGRAM else self.run_ids(flt, desc=False)
+        hits = search.runs_matching(self.conn, query, run_ids=ids, progress=progress, cancelled=cancelled)
+        return {hit.run_id: hit for hit in hits}
+
+    def step_snippet(self, run_id: str, step_id: str, query: str) -> search.Snippet | None:
+        row = self.conn.execute(
+            f"SELECT {', '.join(search.SEARCHED)} FROM steps WHERE run_id = ? AND id = ?", (run_id, step_id)
+        ).fetchone()
+        return None if row is None else search.snippet(dict(zip(search.SEARCHED, row, strict=True)), query)
 
     def first_failed_step(self, run_id: str) -> Step | None:
         from ..analysis import root_cause
@@ -299,7 +526,14 @@ class Store:
         return top
 
     def _step(self, row: sqlite3.Row) -> Step:
-        values = _decode(row, {"flags": list, "events": list, "extra": dict})
+        values: dict[str, Any] | None = None
+        if self.trusted:
+            try:
+                values = _decode(row, {"flags": list, "events": list, "extra": dict})
+            except orjson.JSONDecodeError:
+                self.trusted = False
+        if values is None:
+            values = self._typed(dict(zip(row.keys(), row, strict=False)), "steps")
         values["cost_estimated"] = bool(values.get("cost_estimated"))  # stored 0/1, NULL in older stores
         return Step(**values)
 
@@ -311,24 +545,86 @@ class Store:
             return scope.groups(by)
 
     def stats_scope(self, flt: RunFilter | None = None) -> Scope:
-        """The runs `flt` keeps, held for several stats questions (close it, or use it in a with)."""
-        where, args = (flt or RunFilter()).where()
-        return Scope(self.conn, where, args, priced=self.estimated)
+        """The runs `flt` keeps, held for several stats questions (close it, or use it in a with).
+
+        For a file read in place the values are typed in SQL as they are copied (stats reads every
+        run: not per row in Python), and its answers are read as every other query's (_readable).
+        """
+        where, args = self._where(flt)
+        return Scope(self.conn, where, args, priced=self.estimated, typed=not self.trusted, read=self._readable_rows)
+
+    def _readable_rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        return [self._readable(row) for row in self._iter_rows(sql, args)]
+
+    def _readable(self, row: sqlite3.Row) -> tuple:
+        """A row's values, with text that is not UTF-8 (once the file has shown some) as \\xNN."""
+        if not self._undecoded:
+            return tuple(row)
+        return tuple(jsonsafe.visible_surrogates(v) if type(v) is str else v for v in row)
 
     def problems(self, limit: int | None = None) -> list[Problem]:
+        """What was skipped or repaired reading the file: at import, and for a file read in place, odd values."""
         try:
             sql = "SELECT line, run_id, message FROM problems ORDER BY n"
             if limit is not None:
                 sql += f" LIMIT {int(limit)}"
-            return [Problem(r[2], line=r[0], run_id=r[1], source_file=self.label) for r in self.conn.execute(sql)]
+            stored = [Problem(r[2], line=r[0], run_id=r[1], source_file=self.label) for r in self._rows(sql)]
         except sqlite3.OperationalError:
-            return []
+            stored = []
+        if not self.trusted:
+            self._scan_values(limit)
+        found = list(self._value_problems.values())
+        return (stored + found)[:limit] if limit is not None else stored + found
 
     def problem_count(self) -> int:
+        """How many problems() lists; for a file read in place, the odd values met so far (problems() looks for all)."""
         try:
-            return self.conn.execute("SELECT count(*) FROM problems").fetchone()[0]
+            stored = self._rows("SELECT count(*) FROM problems")[0][0]
         except sqlite3.OperationalError:
-            return 0
+            stored = 0
+        return stored + len(self._value_problems)
+
+    def value_problems(self) -> list[Problem]:
+        """The odd values met so far in a file read in place (each shown as '-' or as text)."""
+        return list(self._value_problems.values())
+
+    def _scan_values(self, limit: int | None) -> None:
+        """Find every row holding a value of the wrong type, so that problems() lists them all (once).
+
+        A source read through views says what it cannot use in a TEMP view odd_values (line, run_id,
+        message), scanning its own table; checking the views' columns would compute every one of
+        them for every row. Otherwise the tables are the store's own, and their columns are checked.
+        """
+        if self._scanned:
+            return
+        self._scanned = True
+        cap = _MAX_VALUE_PROBLEMS if limit is None else max(1, int(limit))
+        try:
+            rows = self._rows(f"SELECT line, run_id, message FROM odd_values LIMIT {cap}")
+        except sqlite3.OperationalError:
+            rows = None
+        if rows is not None:
+            # The source's own list covers the runs' values met so far (it names the raw columns).
+            self._value_problems = {key: p for key, p in self._value_problems.items() if key[0] != "runs"}
+            for line, run_id, message in rows:
+                key = ("odd", str(run_id), message)
+                if len(self._value_problems) < _MAX_VALUE_PROBLEMS:
+                    where = f"run {self._id(run_id)!r}: " if run_id is not None else ""
+                    problem = Problem(where + message, line=line, run_id=run_id, source_file=self.label)
+                    self._value_problems.setdefault(key, problem)
+            return
+        for table, columns in (("runs", RUN_COLUMNS), ("steps", STEP_COLUMNS)):
+            odd = " OR ".join(
+                f"typeof({name}) NOT IN ('null', {_STORAGE[kind]})"
+                for name, kind in columns.items()
+                if kind in _STORAGE
+            )
+            try:
+                found = self._rows(f"SELECT {', '.join(columns)} FROM {table} WHERE {odd} LIMIT {cap}")
+            except sqlite3.OperationalError:
+                continue
+            for row in found:
+                self._typed(dict(zip(row.keys(), row, strict=False)), table)
 
     def iter_runs(self, run_ids: Iterable[str] | None = None) -> Iterator[Run]:
         """Full runs (with steps) one at a time, for export."""

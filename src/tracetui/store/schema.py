@@ -6,18 +6,24 @@ the list/tree queries and the in-place views of sources read where they lie (vie
 
 from __future__ import annotations
 
+import math
 import operator
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 import orjson
 
-from ..model import ESTIMATED_COST, ROLLED_UP_FIELDS, TOKEN_PARTS, Run, Step
+from .. import jsonsafe, normalize
+from ..model import ESTIMATED_COST, KINDS, ROLLED_UP_FIELDS, STEP_STATUSES, TOKEN_PARTS, Run, Step
 
 # Raise it when the columns change: the import cache keys on it, so older cached imports are not reused.
 # 2: token parts (tokens_cache_read, tokens_cache_write, tokens_reasoning) and their totals; steps' model, provider.
 # 3: estimated costs: steps' cost_estimated, and the estimated part of every cost total (*_cost_estimated_usd).
+# Not raised for the steps' search index (store/search.py: table step_text, meta search_index): it is
+# optional, added to a cached store when the viewer builds it, and a store without it is searched by a scan.
 SCHEMA_VERSION = 3
 
 # Column order matters: SQLite reads a row up to the last column a query needs, so the large
@@ -149,6 +155,7 @@ _INDEXES = (
     ("runs", ("duration_ms",)),
     ("runs", ("total_credits",)),
     ("runs", ("total_cost_usd",)),
+    ("runs", ("session",)),  # runs grouped by session, and the runs of one session
     ("steps", ("run_id", "parent_id", "seq")),
     ("steps", ("run_id", "ord")),
 )
@@ -172,7 +179,170 @@ def to_json(value: Any) -> str | None:
     """A JSON column's text; empty lists and objects are stored as NULL."""
     if value is None or value == [] or value == {}:
         return None
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+    try:  # jsonsafe.dumps' fast path, inlined: this runs for every step of every import
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+    except TypeError:
+        return jsonsafe.dumps(value)
+
+
+_INT64 = range(-(1 << 63), 1 << 63)
+
+
+def storable(value: Any) -> tuple[Any, str | None]:
+    """A value SQLite can store, made from one it refused, and what was changed (None: nothing).
+
+    For the writer's slow path only: a row SQLite would not take is retried with each value passed
+    through this, and what it says is reported with the run.
+    """
+    if value is None or isinstance(value, (bool, float, bytes)):
+        return value, None
+    if isinstance(value, int):
+        if value in _INT64:
+            return value, None
+        try:
+            return float(
+                value
+            ), f"the number {_digits(value)} is beyond SQLite's integers: stored as about {float(value):g}"
+        except OverflowError:
+            return None, f"the number {_digits(value)} is beyond any number SQLite stores: left out"
+    if isinstance(value, str):
+        try:
+            value.encode()
+            return value, None
+        except UnicodeEncodeError:
+            return jsonsafe.visible_surrogates(value), "text with unpaired surrogates: each kept as the text \\udXXX"
+    return jsonsafe.dumps(value), f"a {type(value).__name__} where text or a number belongs: stored as its JSON text"
+
+
+# The Python type of every column of either table, and of the JSON columns once decoded.
+FIELD_TYPES: dict[str, type] = {**RUN_COLUMNS, **STEP_COLUMNS} | {
+    "cost_estimated": bool,  # stored as 0/1
+    "flags": list,
+    "events": list,
+    "metadata": dict,
+    "extra": dict,
+}
+_ACCEPTED: dict[type, tuple[type, ...]] = {
+    str: (str, type(None)),
+    int: (int, type(None)),
+    bool: (bool, int, type(None)),  # int: the store's 0/1, made a bool by whoever builds the Step
+    float: (float, int, type(None)),
+    list: (list,),
+    dict: (dict,),
+}
+
+
+def typed(values: dict[str, Any], *, undecoded: bool = False) -> list[str]:
+    """Make each value (of a row from a file tracetui did not write) the type its column holds, in place.
+
+    A number that is not a number becomes None (shown as "-"); what text columns hold that is not
+    text becomes text; JSON columns that do not parse keep their text. Returns what was changed,
+    one phrase per value, for the problems list. Values of the right type are left alone, so a
+    clean row costs one type check per value.
+
+    undecoded: text was read with bytes that are not UTF-8 escaped as surrogates (see
+    store.reader); they are shown as \\xNN.
+    """
+    changes: list[str] = []
+    for name, value in values.items():
+        kind = FIELD_TYPES.get(name)
+        if kind is None:
+            continue
+        if value is None and name in _COUNTS:
+            values[name] = _COUNTS[name]  # a position, count or word the viewer cannot do without
+            continue
+        if type(value) in _ACCEPTED[kind] and (type(value) is not float or math.isfinite(value)):
+            if undecoded and type(value) is str and _SURROGATE.search(value):
+                values[name] = jsonsafe.visible_surrogates(value)
+                changes.append(f"{name}: text that is not UTF-8, shown with \\xNN")
+            elif name == "flags" and not all(type(flag) is str for flag in value):
+                values[name] = [flag if type(flag) is str else jsonsafe.dumps(flag) for flag in value]
+            continue
+        values[name], change = _as_type(kind, name, value)
+        if values[name] is None and name in _COUNTS:
+            values[name] = _COUNTS[name]
+            change = change and change.replace("shown as -", f"read as {_COUNTS[name]}")
+        if name == "flags":
+            values[name] = [flag if type(flag) is str else jsonsafe.dumps(flag) for flag in values[name]]
+        if change:
+            changes.append(f"{name}: {change}")
+    # Times are ISO-8601 UTC as normalize.timestamp writes them: sorted as text, shown cut to seconds.
+    for name in ("started_at", "ended_at"):
+        value = values.get(name)
+        if value is not None and not normalize.is_canonical_time(value):
+            values[name] = normalize.timestamp(value)
+            normalize.take_notes()  # said below, with the column's name
+            if values[name] is None:
+                changes.append(f"{name}: {jsonsafe.short(value)} is not a time: shown as -")
+    # Statuses and kinds are words the viewer knows (icons, colours), never free text.
+    for name, known, canonical in (("status", _STATUSES, normalize.status), ("kind", _KINDS, normalize.kind)):
+        value = values.get(name)
+        if value is not None and value not in known:
+            values[name] = canonical(value)
+            changes.append(f"{name}: {jsonsafe.short(value)} is not one tracetui knows: read as {values[name]!r}")
+    return changes
+
+
+_STATUSES = frozenset(STEP_STATUSES)
+# Positions, counts, names, statuses and kinds are never None in the model (the tree is laid out
+# with them, rows are drawn from them): their defaults.
+_COUNTS = {
+    f.name: f.default
+    for cls in (Run, Step)
+    for f in dataclass_fields(cls)
+    if isinstance(f.default, (int, str)) and FIELD_TYPES.get(f.name) in (int, str)
+}
+_KINDS = frozenset(KINDS)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_JSON_DEFAULTS: dict[str, Any] = {"flags": list, "events": list, "metadata": dict, "extra": dict}
+
+
+def _as_type(kind: type, name: str, value: Any) -> tuple[Any, str | None]:
+    shown = jsonsafe.short(value)
+    if kind is str:
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "backslashreplace"), None
+        if isinstance(value, (int, float)):
+            return str(value), None
+        return jsonsafe.dumps(value), None
+    if kind is bool:
+        return False, f"{shown} is not true or false: read as false"
+    if kind in (int, float):
+        number = None if isinstance(value, bool) else normalize.number(value)
+        normalize.take_notes()  # said here, with the column's name
+        if number is None:
+            return None, f"{shown} is not a number: shown as -"
+        if kind is int and number.is_integer() and abs(number) < 2**63:
+            return int(number), None
+        # A float where a count belongs (a count too large for SQLite's integers is stored as one) stays one.
+        return number, None if isinstance(value, float) else f"{shown} is not a whole number: kept as {number:g}"
+    # A JSON column: text that parses is decoded; anything else is kept, wrapped in the column's type.
+    change: str | None
+    if isinstance(value, (str, bytes)):
+        try:
+            decoded = jsonsafe.loads(value)[0]
+        except orjson.JSONDecodeError:
+            decoded = value if isinstance(value, str) else value.decode("utf-8", "backslashreplace")
+            change = "is not valid JSON: kept as text"
+        else:
+            change = None if type(decoded) is kind or decoded is None else f"holds a {type(decoded).__name__}"
+        value = decoded
+    else:
+        change = f"holds a {type(value).__name__}"
+    if value is None:
+        return _JSON_DEFAULTS[name](), None
+    if type(value) is kind:
+        return value, change
+    if kind is list:
+        return [value], change
+    return {"raw": value}, change
+
+
+def _digits(value: int) -> str:
+    text = str(value) if value.bit_length() < 4000 else f"{'-' if value < 0 else ''}(about 2^{value.bit_length()})"
+    return text if len(text) <= 40 else f"{text[:20]}…({len(text)} digits)"
 
 
 _STEP_JSON_POSITIONS = [i for i, c in enumerate(STEP_COLUMNS) if c in JSON_COLUMNS]

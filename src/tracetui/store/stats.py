@@ -11,8 +11,9 @@ screen show them.
 from __future__ import annotations
 
 import itertools
+import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,14 +38,44 @@ _ORDER = {
     "tool": "total_ms IS NULL, total_ms DESC, n_rows DESC, grp",
 }
 
-_RUN_COLUMNS = (
-    "id, agent, status, session, started_at, duration_ms, total_tokens_in, total_tokens_out,"
-    " total_tokens_cache_read, total_credits, total_cost_usd, total_cost_estimated_usd"
+_RUN_TEXT = ("id", "agent", "status", "session", "started_at")
+_RUN_NUMBERS = (
+    "duration_ms",
+    "total_tokens_in",
+    "total_tokens_out",
+    "total_tokens_cache_read",
+    "total_credits",
+    "total_cost_usd",
+    "total_cost_estimated_usd",
 )
-_CALL_COLUMNS = (
-    "run_id, name, kind, model, status, duration_ms, tokens_in, tokens_out, tokens_cache_read, credits,"
-    " cost_usd, cost_estimated"
-)
+_CALL_TEXT = ("run_id", "name", "kind", "model", "status")
+_CALL_NUMBERS = ("duration_ms", "tokens_in", "tokens_out", "tokens_cache_read", "credits", "cost_usd", "cost_estimated")
+CALL_COLUMNS = (*_CALL_TEXT, *_CALL_NUMBERS)  # a model or tool call as stats reads it
+
+
+def _sql_number(column: str) -> str:
+    """column where it holds a usable number, else NULL: what schema.typed makes of it, in SQL."""
+    return (
+        f"(CASE WHEN typeof({column}) IN ('integer', 'real') AND {column} BETWEEN -1e300 AND 1e300 THEN {column} END)"
+    )
+
+
+def _sql_text(column: str) -> str:
+    return f"(CASE WHEN {column} IS NULL OR typeof({column}) = 'text' THEN {column} ELSE CAST({column} AS TEXT) END)"
+
+
+def _copy(text: tuple[str, ...], numbers: tuple[str, ...], source: str, typed: bool) -> str:
+    """SELECT of the columns from `source` (a FROM … WHERE …), typed in SQL for a file tracetui did not write.
+
+    Typed over a materialized copy: a view's column would be computed again for every mention of it.
+    """
+    plain = ", ".join((*text, *numbers))
+    if not typed:
+        return f"SELECT {plain} {source}"
+    columns = ", ".join([*(f"{_sql_text(c)} AS {c}" for c in text), *(f"{_sql_number(c)} AS {c}" for c in numbers)])
+    return f"WITH raw AS MATERIALIZED (SELECT {plain} {source}) SELECT {columns} FROM raw"
+
+
 _names = itertools.count()
 
 # A 1-2-5 ladder of bin edges (ms), from 1 ms to about 11 days: latencies spread over decades.
@@ -61,15 +92,29 @@ def _interpolate(values: list[float], k: float) -> float:
 class Scope:
     """The runs a RunFilter keeps, held in TEMP tables of this connection while questions are asked."""
 
-    def __init__(self, conn: sqlite3.Connection, where: str, args: Sequence[Any], *, priced: bool = True) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        where: str,
+        args: Sequence[Any],
+        *,
+        priced: bool = True,
+        typed: bool = False,
+        read: Callable[[str, Sequence[Any]], list[tuple]] | None = None,
+    ) -> None:
         """`where`/`args`: a RunFilter's clause over runs (" WHERE …" or ""). `priced`: model calls
-        without a cost were priced where the table could (else none counts as unpriced)."""
+        without a cost were priced where the table could (else none counts as unpriced). `typed`: the
+        runs and calls are a file's that tracetui did not write, each value made its column's type as
+        it is copied. `read(sql, args)`: the rows of a query (by default conn.execute's)."""
         self.conn = conn
         self.priced = priced
+        self._typed = typed
+        self._read = read or (lambda sql, params: conn.execute(sql, params).fetchall())
         n = next(_names)
         self._runs, self._calls = f"tracetui_stat_runs_{n}", f"tracetui_stat_calls_{n}"
         self._have_calls = False
-        conn.execute(f"CREATE TEMP TABLE {self._runs} AS SELECT {_RUN_COLUMNS} FROM runs{where}", list(args))
+        copy = _copy(_RUN_TEXT, _RUN_NUMBERS, f"FROM runs{where}", typed)
+        conn.execute(f"CREATE TEMP TABLE {self._runs} AS {copy}", list(args))
         self._filtered = bool(where)
 
     def __enter__(self) -> Scope:
@@ -86,12 +131,23 @@ class Scope:
         """The model and tool calls of the scope's runs (copied on the first question about calls)."""
         if not self._have_calls:
             scope = f" AND run_id IN (SELECT id FROM {self._runs})" if self._filtered else ""
-            self.conn.execute(
-                f"CREATE TEMP TABLE {self._calls} AS SELECT {_CALL_COLUMNS} FROM steps"
-                f" WHERE (model IS NOT NULL OR kind = 'tool'){scope}"
+            copy = _copy(
+                _CALL_TEXT, _CALL_NUMBERS, f"FROM steps WHERE (model IS NOT NULL OR kind = 'tool'){scope}", self._typed
             )
+            self.conn.execute(f"CREATE TEMP TABLE {self._calls} AS {copy}")
             self._have_calls = True
         return self._calls
+
+    def _summed(self, sql: str) -> list[tuple]:
+        """The rows of a query of sums. SQLite's sum() stops with "integer overflow" past 64 bits (counts
+        near 2**63 in any file): such a query is asked again with sums that cannot overflow."""
+        try:
+            return self._read(sql, ())
+        except sqlite3.OperationalError as exc:
+            if "integer overflow" not in str(exc):
+                raise
+        self.conn.create_aggregate("tracetui_sum", 1, _ExactSum)  # type: ignore[arg-type]  # (typeshed: int results only)
+        return self._read(re.sub(r"\bsum\(", "tracetui_sum(", sql), ())
 
     def run_count(self) -> int:
         return self.conn.execute(f"SELECT count(*) FROM {self._runs}").fetchone()[0]
@@ -109,7 +165,7 @@ class Scope:
                 count(duration_ms)
             FROM {self._runs} GROUP BY grp ORDER BY {_ORDER.get(by or "", "grp IS NULL, grp")}
         """
-        rows = self.conn.execute(sql).fetchall()
+        rows = self._summed(sql)
         pct = self._percentiles(RUN_GROUPS.get(by or ""), self._runs, None, rows) if percentiles else {}
         return [_row(by, "runs", row, pct.get(row[0])) for row in rows]
 
@@ -125,11 +181,11 @@ class Scope:
                 sum(cost_usd IS NULL AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL)), count(duration_ms)
             FROM {table} WHERE {which} GROUP BY grp ORDER BY {_ORDER[by]}
         """
-        rows = self.conn.execute(sql).fetchall()
+        rows = self._summed(sql)
         pct = self._percentiles(group, table, which, rows) if percentiles else {}
         run_time = None
         if by == "tool":
-            run_time = self.conn.execute(f"SELECT sum(duration_ms) FROM {self._runs}").fetchone()[0]
+            run_time = self._summed(f"SELECT sum(duration_ms) FROM {self._runs}")[0][0]
         out = []
         for row in rows:
             stats = _row(by, "calls", row, pct.get(row[0]))
@@ -166,8 +222,11 @@ class Scope:
             for p in (50, 95):
                 k = (timed - 1) * p / 100.0
                 values = [r[0] for r in self.conn.execute(sql, (*([grp] if group else []), int(k)))]
+                if not values:  # a group name read with its bytes that are not UTF-8 made visible: no match
+                    break
                 found.append(_interpolate(values, k))
-            out[grp] = (found[0], found[1])
+            else:
+                out[grp] = (found[0], found[1])
         return out
 
     def latency_histogram(self) -> list[tuple[float, float | None, int]]:
@@ -184,6 +243,22 @@ class Scope:
         lows = (0.0, *map(float, _EDGES))
         highs: tuple[float | None, ...] = (*map(float, _EDGES), None)
         return [(lows[b], highs[b], counts.get(b, 0)) for b in range(min(counts), max(counts) + 1)]
+
+
+class _ExactSum:
+    """sum() without overflow: integers summed exactly, given back as a float beyond 64 bits."""
+
+    def __init__(self) -> None:
+        self.total: int | float | None = None
+
+    def step(self, value: Any) -> None:
+        if type(value) in (int, float):
+            self.total = value if self.total is None else self.total + value
+
+    def finalize(self) -> int | float | None:
+        if type(self.total) is int and not -(2**63) <= self.total < 2**63:
+            return float(self.total)
+        return self.total
 
 
 def _row(by: str | None, unit: str, row: sqlite3.Row | tuple, pct: tuple[float, float] | None) -> GroupStats:

@@ -4,19 +4,51 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 
-import orjson
-
+from .. import jsonsafe
 from ..model import FLAG_DUPLICATE_ID, Problem, Run
-from .schema import RUN_COLUMNS, SCHEMA_VERSION, STEP_COLUMNS, create_schema, insert_sql, run_row, step_row, to_json
+from .schema import (
+    RUN_COLUMNS,
+    SCHEMA_VERSION,
+    STEP_COLUMNS,
+    create_schema,
+    insert_sql,
+    run_row,
+    step_row,
+    storable,
+    to_json,
+)
+from .search import build_index
+
+# What binding a Python value SQLite cannot store raises: an integer beyond 64 bits, text with a
+# lone surrogate, a type it has no column type for.
+_UNSTORABLE = (OverflowError, UnicodeEncodeError, sqlite3.ProgrammingError, sqlite3.InterfaceError, TypeError)
+_SOURCE_LINE = list(RUN_COLUMNS).index("source_line")
 
 
 class StoreWriter:
-    """Writes runs into a store file, committing in batches so readers see runs as they arrive."""
+    """Writes runs into a store file, committing in batches so readers see runs as they arrive.
 
-    def __init__(self, path: str, *, commit_every: float = 0.25, batch_rows: int = 20000, scratch: bool = False):
-        """scratch: a private block store for parallel.py (no indexes, no journal, merged later)."""
+    A value SQLite refuses never stops an import: its batch is written again row by row, the
+    refused row with each value made storable (schema.storable), and what changed is reported.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        commit_every: float = 0.25,
+        batch_rows: int = 20000,
+        scratch: bool = False,
+        report: Callable[[Problem], None] | None = None,
+    ):
+        """scratch: a private block store for parallel.py (no indexes, no journal, merged later).
+
+        report: where values made storable are reported (default: the store's problems table).
+        """
         self.path = path
+        self.report = report or self.add_problem
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=OFF" if scratch else "PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=OFF")
@@ -41,10 +73,13 @@ class StoreWriter:
 
     def add_problem(self, problem: Problem) -> None:
         self._problems += 1
-        self.conn.execute(
-            "INSERT INTO problems (n, line, run_id, message) VALUES (?, ?, ?, ?)",
-            (self._problems, problem.line, problem.run_id, problem.message),
-        )
+        values = (self._problems, problem.line, problem.run_id, problem.message)
+        try:
+            self.conn.execute("INSERT INTO problems (n, line, run_id, message) VALUES (?, ?, ?, ?)", values)
+        except _UNSTORABLE:
+            self.conn.execute(
+                "INSERT INTO problems (n, line, run_id, message) VALUES (?, ?, ?, ?)", [storable(v)[0] for v in values]
+            )
 
     def add(self, run: Run) -> Run:
         """Add a finalized run; a repeated run id is kept apart under a new id and reported."""
@@ -112,8 +147,8 @@ class StoreWriter:
         extra_json, flags_json, line = self.conn.execute(
             "SELECT extra, flags, source_line FROM blk.runs WHERE id = ?", (original,)
         ).fetchone()
-        extra = orjson.loads(extra_json) if extra_json else {}
-        flags = orjson.loads(flags_json) if flags_json else []
+        extra = jsonsafe.loads(extra_json)[0] if extra_json else {}
+        flags = jsonsafe.loads(flags_json)[0] if flags_json else []
         new_id = self._keep_apart(original, extra, flags, line)
         self.conn.execute(
             "UPDATE blk.runs SET id = ?, extra = ?, flags = ? WHERE id = ?",
@@ -122,12 +157,46 @@ class StoreWriter:
         self.conn.execute("UPDATE blk.steps SET run_id = ? WHERE run_id = ?", (new_id, original))
 
     def _flush(self) -> None:
+        # Runs first: a step row refused below finds its run's line in the runs table.
         if self._runs:
-            self.conn.executemany(self._run_sql, self._runs)
+            self._insert(self._run_sql, self._runs, "runs")
             self._runs.clear()
         if self._steps:
-            self.conn.executemany(self._step_sql, self._steps)
+            self._insert(self._step_sql, self._steps, "steps")
             self._steps.clear()
+
+    def _insert(self, sql: str, rows: list, table: str) -> None:
+        # A savepoint costs nothing beside a batch, and lets a batch SQLite refused go again row by row.
+        self.conn.execute("SAVEPOINT batch")
+        try:
+            self.conn.executemany(sql, rows)
+        except _UNSTORABLE:
+            self.conn.execute("ROLLBACK TO batch")
+            for row in rows:
+                try:
+                    self.conn.execute(sql, row)
+                except _UNSTORABLE:
+                    self.conn.execute(sql, self._storable_row(row, table))
+        self.conn.execute("RELEASE batch")
+
+    def _storable_row(self, row: tuple | list, table: str) -> list:
+        names = RUN_COLUMNS if table == "runs" else STEP_COLUMNS
+        values: list = []
+        changes: dict[str, list[str]] = {}  # what was changed -> the columns (a total repeats its step's value)
+        for column, value in zip(names, row, strict=True):
+            stored, change = storable(value)
+            values.append(stored)
+            if change:
+                changes.setdefault(change, []).append(column)
+        run_id = values[0]
+        if table == "runs":
+            line, where = values[_SOURCE_LINE], f"run {run_id!r}"
+        else:
+            found = self.conn.execute("SELECT source_line FROM runs WHERE id = ?", (run_id,)).fetchone()
+            line, where = (found[0] if found else None), f"run {run_id!r}, step {values[1]!r}"
+        said = "; ".join(f"{', '.join(columns)}: {change}" for change, columns in changes.items())
+        self.report(Problem(f"{where}: {said}", line=line, run_id=run_id))
+        return values
 
     def commit(self) -> None:
         self._flush()
@@ -135,11 +204,16 @@ class StoreWriter:
         self.conn.execute("BEGIN")
         self._last_commit = time.monotonic()
 
-    def finish(self, **meta: str) -> None:
+    def finish(self, *, search_index: bool = False, **meta: str) -> None:
+        """search_index: index the steps' text for search as well (search.build_index: slow, see there)."""
         for key, value in meta.items():
             self.set_meta(key, value)
-        self.set_meta("complete", "1")
         self._flush()
+        if search_index:
+            self.conn.execute("COMMIT")
+            build_index(self.conn)
+            self.conn.execute("BEGIN")
+        self.set_meta("complete", "1")
         self.conn.execute("COMMIT")
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         try:

@@ -25,6 +25,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
+from .. import config as settings
 from .. import display
 from ..errors import TraceError
 from ..live import Change, Live
@@ -63,6 +64,14 @@ class TraceApp(App):
             id="tracetui.command_palette",
         ),
         Binding(
+            "u",
+            "toggle_times",
+            "UTC/local",
+            show=False,
+            tooltip="Show times in UTC or in the local time zone (the config file's `times` sets the first)",
+            id="tracetui.times",
+        ),
+        Binding(
             "p",
             "pause",
             "Pause",
@@ -83,11 +92,16 @@ class TraceApp(App):
         live: Live | None = None,
         first_page: FirstPage | None = None,
         importer: BackgroundImport | None = None,
+        config: settings.Config | None = None,
     ) -> None:
         """first_page: the run list's first page, being read since before the app started (first_page.py);
         importer: the import of a file not read yet, running since before the app started
         (background_import.py). Without it, the app starts the import when it mounts."""
         super().__init__()
+        # tracetui's config file: keys, theme, first sort, clock (config.py; defaults without one).
+        self.config = config if config is not None else settings.load()
+        display.use_local_time(self.config.times == "local")
+        self.set_keymap(self.config.keymap)
         self.opening = opening
         self.live = live  # a source that keeps changing the store (tracetui serve), started on mount
         self.importing = not opening.ready or importer is not None
@@ -103,7 +117,13 @@ class TraceApp(App):
         self._notice_told = False
         self.reconnecting = False  # a database's connection dropped and the app is getting it back
         self.runs_screen = RunsScreen(
-            self.new_store, importing=self.importing, paged=opening.paged, live=live is not None, first_page=first_page
+            self.new_store,
+            importing=self.importing,
+            paged=opening.paged,
+            live=live is not None,
+            first_page=first_page,
+            sort=self.config.sort,
+            desc=self.config.desc,
         )
         if live is not None:
             self.set_reactive(TraceApp.live_state, LiveState(live.description))
@@ -126,14 +146,57 @@ class TraceApp(App):
 
     # -- start-up ---------------------------------------------------------------------------------
     async def on_mount(self) -> None:
+        self._apply_theme()
         await self.push_screen(self.runs_screen)  # notices from here on land on the run list
         self._tell_notice()
+        self.call_after_refresh(self._check_config)
         if self.live is not None:
             await self.live.start(self._live_changed)
         if self.importing:
             self._start_import()
         else:
             self._open_requested()
+            self._index_for_search()
+
+    # -- the config file --------------------------------------------------------------------------
+    def _apply_theme(self) -> None:
+        theme = self.config.theme
+        if theme is not None:
+            if theme in self.available_themes:
+                self.theme = theme
+            else:
+                self.config.problem(None, "theme", f"no theme {theme!r} (Ctrl+P › Theme lists them)")
+        # Subscribed after the config's own theme is set: only a theme the user picks is written back.
+        self.theme_changed_signal.subscribe(self, self._theme_picked)
+
+    def _theme_picked(self, theme: object) -> None:
+        name = getattr(theme, "name", None)
+        if not isinstance(name, str) or name == self.config.theme:
+            return
+        problem = settings.remember_theme(self.config, name)
+        if problem is not None:
+            notify_plain(self, problem, severity="warning", timeout=8)
+
+    def _check_config(self) -> None:
+        """After the first paint (the check imports every screen): keymap ids no binding has, and the
+        one message about what in the config file could not be used."""
+        from .screens.help import binding_ids
+
+        known = binding_ids()
+        for binding_id in self.config.keymap:
+            if binding_id not in known:
+                self.config.problem("keymap", binding_id, f"keymap: no key has the id {binding_id!r} (? lists them)")
+        message = self.config.message()
+        if message is not None:
+            notify_plain(self, message, title="Config", severity="error", timeout=15)
+
+    def action_toggle_times(self) -> None:
+        display.use_local_time(not display.local_time())
+        notify_plain(self, f"Times in {display.zone_label()}", timeout=2)
+        for screen in self.screen_stack:
+            times_changed = getattr(screen, "times_changed", None)
+            if times_changed is not None:
+                times_changed()
 
     # -- live sources -----------------------------------------------------------------------------
     def _live_changed(self, change: Change) -> None:
@@ -224,6 +287,29 @@ class TraceApp(App):
             return
         self.runs_screen.import_done()
         self._open_requested()
+        self._index_for_search()
+
+    @work(thread=True, exclusive=True, group="search-index", exit_on_error=False)
+    def _index_for_search(self) -> None:
+        """Index the steps' text of a cached import for search, in the background (loading.index_for_search);
+        until it is done, and when the app closes first (it goes on next time), a search scans."""
+        if self.live is not None:
+            return
+        worker = get_current_worker()
+        last = 0.0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal last
+            if time.monotonic() - last > 0.5 and not worker.is_cancelled:
+                last = time.monotonic()
+                self.call_from_thread(self.runs_screen.show_index_progress, done, total)
+
+        try:
+            self.opening.index_for_search(progress, cancelled=lambda: worker.is_cancelled)
+        except (sqlite3.Error, OSError):
+            pass  # searches go on scanning
+        if not worker.is_cancelled:
+            self.call_from_thread(self.runs_screen.show_index_progress, None, None)
 
     def _open_requested(self) -> None:
         if self._pending_run is not None:
@@ -304,7 +390,7 @@ class TraceApp(App):
 
     # -- navigation -------------------------------------------------------------------------------
     def on_open_run(self, message: OpenRun) -> None:
-        self.open_run(message.run_id, jump_to_failure=message.jump_to_failure)
+        self.open_run(message.run_id, jump_to_failure=message.jump_to_failure, search=message.search)
 
     def on_compare_runs(self, message: CompareRuns) -> None:
         self.compare_runs(message.run_a, message.run_b)
@@ -318,14 +404,14 @@ class TraceApp(App):
 
         self.runs_screen.run_list.ask_failed_run_next_to(message.run_id, message.direction, answer)
 
-    def open_run(self, run_id: str, *, jump_to_failure: bool = False) -> None:
+    def open_run(self, run_id: str, *, jump_to_failure: bool = False, search: str | None = None) -> None:
         """Show one run: push its RunScreen, or replace the run screen already showing."""
         # Imported when first needed: the run list paints ~0.1 s sooner without the run and compare views.
         from .screens.run import RunScreen
 
         self.runs_screen.follow(run_id)
         live = self.live_state is not None
-        screen = RunScreen(run_id, self.new_store, jump_to_failure=jump_to_failure, live=live)
+        screen = RunScreen(run_id, self.new_store, jump_to_failure=jump_to_failure, live=live, search=search)
         if isinstance(self.screen, RunScreen):
             self.switch_screen(screen)
         else:

@@ -22,6 +22,7 @@ class OpenRun(Message):
 
     run_id: str
     jump_to_failure: bool = False
+    search: str | None = None  # the run list's search found this run in its steps: find it there too
 
 
 @dataclass

@@ -1,6 +1,9 @@
 """One run: its summary on top, the step timeline tree and the detail pane side by side (stacked
 when the terminal is narrow). `f` lands on the step that broke; `]`/`[` move to the next run that
-failed, in the run list's order."""
+failed, in the run list's order. `/` finds text in every step of the run, loaded or not.
+
+`n`/`N` step through what was looked for last, as in less and vim: the matches after `/`, the failed
+steps after `f` (and when there is no search). Esc clears a search before it goes back."""
 
 from __future__ import annotations
 
@@ -14,14 +17,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static, Tree
+from textual.widgets import Footer, Input, Static, Tree
+from textual.worker import get_current_worker
 
 from ... import display, present, share
 from ...errors import TraceError
 from ...model import Run, Step
-from ...store.protocol import TraceStore
+from ...store.protocol import SessionStore, TraceStore
 from .. import clipboard
-from ..messages import JumpToFailedRun, StepTreeExpanding, StepTreeLoadFailed, StepTreeReady
+from ..messages import JumpToFailedRun, OpenRun, StepTreeExpanding, StepTreeLoadFailed, StepTreeReady
 from ..plain import notify_plain
 from ..widgets.detail import SECTION_TITLES, DetailPane
 from ..widgets.live_marker import LiveMarker
@@ -30,8 +34,10 @@ from .export import ExportScreen
 
 NARROW = 120  # below this many columns the detail pane goes under the tree
 # Keys that share a row in the README's keys table (and would share one in the footer).
-FAILED_STEP_KEYS = Binding.Group("Next · previous failed step")
+FAILED_STEP_KEYS = Binding.Group("Next · previous search match (after /) or failed step (after f, or no search)")
+SEARCH_KEYS = Binding.Group("Find in this run's steps (names, ids, models, inputs, outputs, errors)")
 FAILED_RUN_KEYS = Binding.Group("Next · previous failed run, opened on its first failure")
+SESSION_KEYS = Binding.Group("Next · previous run of the same session (in the order they started)")
 PANE_KEYS = Binding.Group("Tree ↔ detail")
 
 
@@ -50,6 +56,16 @@ def run_header(run: Run) -> Text:
     return head
 
 
+def session_text(run: Run, runs: list[str] | None) -> Text:
+    """ "session <id> · run 2 of 3 · { } previous/next": where the run is in its session."""
+    text = Text.assemble(("session ", present.STYLE["label"]), (display.clip(run.session), present.STYLE["id"]))
+    if runs is not None and run.id in runs:
+        text.append(f" · run {runs.index(run.id) + 1:,} of {len(runs):,}")
+        if len(runs) > 1:
+            text.append(" · { } previous/next", "dim")
+    return text
+
+
 def _unchanged(shown: Step | None, step: Step) -> bool:
     """Is `step` the step the detail pane shows, with nothing it shows changed?"""
     if shown is None or shown.id != step.id:
@@ -59,8 +75,16 @@ def _unchanged(shown: Step | None, step: Step) -> bool:
 
 
 class RunScreen(Screen):
+    AUTO_FOCUS = "#step-tree"  # not the (hidden) search field, the first focusable widget
+
     BINDINGS = [
-        Binding("escape", "back", "Runs", id="tracetui.run.back", tooltip="Back to the run list"),
+        Binding(
+            "escape",
+            "back",
+            "Runs",
+            id="tracetui.run.back",
+            tooltip="Clear the search (after /), else back to the run list",
+        ),
         Binding(
             "f",
             "first_failure",
@@ -69,20 +93,29 @@ class RunScreen(Screen):
             tooltip="Jump to the step that broke (the root cause)",
         ),
         Binding(
+            "slash",
+            "search",
+            "Find",
+            key_display="/",
+            id="tracetui.run.search",
+            tooltip="Find text in every step of this run; n/N then go through the matches",
+            group=SEARCH_KEYS,
+        ),
+        Binding(
             "n",
             "next_failure",
-            "Next failed",
+            "Next",
             id="tracetui.run.next_failure",
-            tooltip="Next failed step in execution order",
+            tooltip="Next search match (after /) or failed step (after f), in execution order",
             group=FAILED_STEP_KEYS,
         ),
         Binding(
             "N",
             "previous_failure",
-            "Prev failed",
+            "Prev",
             show=False,
             id="tracetui.run.previous_failure",
-            tooltip="Previous failed step in execution order",
+            tooltip="Previous search match (after /) or failed step (after f), in execution order",
             group=FAILED_STEP_KEYS,
         ),
         Binding("e", "expand_all", "Expand/collapse all", id="tracetui.run.expand_all"),
@@ -102,6 +135,24 @@ class RunScreen(Screen):
             show=False,
             id="tracetui.run.previous_failed_run",
             group=FAILED_RUN_KEYS,
+        ),
+        Binding(
+            "right_curly_bracket",
+            "next_in_session",
+            "Next in session",
+            key_display="}",
+            show=False,
+            id="tracetui.run.next_in_session",
+            group=SESSION_KEYS,
+        ),
+        Binding(
+            "left_curly_bracket",
+            "previous_in_session",
+            "Prev in session",
+            key_display="{",
+            show=False,
+            id="tracetui.run.previous_in_session",
+            group=SESSION_KEYS,
         ),
         Binding(
             "o",
@@ -153,6 +204,8 @@ class RunScreen(Screen):
         #run-body { height: 1fr; }
         #tree-pane { width: 3fr; height: 1fr; }
         #tree-header { height: 1; color: $text-muted; background: $surface; }
+        #step-search { height: 1; border: none; padding: 0 1; display: none; }
+        #search-status { height: 1; padding: 0 1; background: $panel; display: none; }
         #detail { width: 2fr; height: 1fr; border-left: vkey $panel-lighten-1; }
         &.-narrow #run-body { layout: vertical; }
         &.-narrow #tree-pane { width: 1fr; height: 1fr; }
@@ -161,7 +214,13 @@ class RunScreen(Screen):
     """
 
     def __init__(
-        self, run_id: str, connect: Callable[[], TraceStore], *, jump_to_failure: bool = False, live: bool = False
+        self,
+        run_id: str,
+        connect: Callable[[], TraceStore],
+        *,
+        jump_to_failure: bool = False,
+        live: bool = False,
+        search: str | None = None,
     ) -> None:
         super().__init__()
         self.run_id = run_id
@@ -170,6 +229,9 @@ class RunScreen(Screen):
         self.live = live  # the store keeps changing (tracetui serve): the tree grows as the run does
         self.run: Run | None = None
         self.new_failure: str | None = None  # a step that failed while the run was shown: `f` goes there first
+        self.session_runs: list[str] | None = None  # the runs of this run's session, in the order they started
+        self.search = search  # text to find once the run is shown (opened from the run list's search)
+        self.stepping = "failures"  # what n/N go through: "matches" after `/`, "failures" after `f`
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"loading run {display.clip(self.run_id)}…", "dim"), id="run-header")
@@ -178,6 +240,8 @@ class RunScreen(Screen):
         with Horizontal(id="run-body"):
             with Vertical(id="tree-pane"):
                 yield Static(id="tree-header")
+                yield Input(placeholder="find in this run's steps — Enter finds, Esc cancels", id="step-search")
+                yield Static(id="search-status")
                 yield StepTree(self.run_id, self.connect, id="step-tree")
             yield DetailPane(self.connect, id="detail")
         yield Footer()
@@ -205,7 +269,9 @@ class RunScreen(Screen):
 
     def on_step_tree_ready(self, message: StepTreeReady) -> None:
         self.run = message.run
-        self.query_one("#run-header", Static).update(run_header(message.run))
+        self._show_header()
+        if message.run.session is not None and (self.session_runs is None or message.grown):
+            self._read_session(message.run.id)
         self._update_tree_header()
         if message.grown and self.detail.run is not None and self.detail.step is None:
             self.detail.show(message.run, None)  # the detail shows the run, which changed
@@ -219,6 +285,42 @@ class RunScreen(Screen):
         if self.jump_to_failure:
             self.jump_to_failure = False
             self.action_first_failure()
+        elif self.search is not None and not message.grown:
+            self._find(self.search)
+
+    def times_changed(self) -> None:
+        """Times are shown in another zone now (`u`): the header and the detail pane say them again."""
+        self._show_header()
+        if self.run is not None and self.detail.run is not None:
+            self.detail.show(self.detail.run, self.detail.step)
+
+    def _show_header(self, extra: Text | None = None) -> None:
+        if self.run is None:
+            return
+        header = run_header(self.run)
+        if self.run.session is not None:
+            header.append("\n").append_text(session_text(self.run, self.session_runs))
+        if extra is not None:
+            header.append_text(extra)
+        self.query_one("#run-header", Static).update(header)
+
+    @work(thread=True, exclusive=True, group="run-session")
+    def _read_session(self, run_id: str) -> None:
+        try:
+            store = self.connect()
+            try:
+                if not isinstance(store, SessionStore):
+                    return  # a store that cannot group by session (PostgreSQL): no { } to go by
+                runs = store.session_run_ids(run_id)
+            finally:
+                store.close()
+        except (sqlite3.Error, TraceError):
+            return
+        self.app.call_from_thread(self._show_session, runs)
+
+    def _show_session(self, runs: list[str]) -> None:
+        self.session_runs = runs
+        self._show_header()
 
     def source_restored(self) -> None:
         """The database is back: a run that could not be read is read again."""
@@ -237,15 +339,17 @@ class RunScreen(Screen):
     def on_step_tree_expanding(self, message: StepTreeExpanding) -> None:
         if self.run is None:
             return
-        header = run_header(self.run)
+        extra = None
         if message.done < message.total:
-            header.append(f"\nexpanding: {message.done:,} of {message.total:,} steps…", "italic")
-        self.query_one("#run-header", Static).update(header)
+            extra = Text(f"\nexpanding: {message.done:,} of {message.total:,} steps…", "italic")
+        self._show_header(extra)
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         if self.run is None:
             return
         data = event.node.data
+        if self.step_tree.search_query:
+            self._show_search_status()
         if isinstance(data, Step) and _unchanged(self.detail.step, data):
             return  # the tree grew and the cursor stayed on the same step: keep the detail as it is
         if isinstance(data, Step):
@@ -259,12 +363,103 @@ class RunScreen(Screen):
 
     # -- actions --------------------------------------------------------------------------------
     def action_back(self) -> None:
+        search = self.query_one("#step-search", Input)
+        if search.display:  # Esc in the search field: leave it, the last search stays
+            search.display = False
+            self.step_tree.focus()
+            return
+        if self.step_tree.search_query is not None:
+            self._clear_search()
+            return
         if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
+
+    # -- search -----------------------------------------------------------------------------------
+    def action_search(self) -> None:
+        search = self.query_one("#step-search", Input)
+        search.value = self.step_tree.search_query or ""
+        search.display = True
+        search.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "step-search":
+            return
+        event.stop()
+        event.input.display = False
+        self.step_tree.focus()
+        query = event.value
+        if query.strip():
+            self._find(query)
+        else:
+            self._clear_search()
+
+    def _find(self, query: str) -> None:
+        self.search = query
+        status = self.query_one("#search-status", Static)
+        status.update(Text.assemble("finding ", repr(display.safe(query, single_line=True)), "…"))
+        status.display = True
+        self._read_matches(query)
+
+    @work(thread=True, exclusive=True, group="run-search", exit_on_error=False)
+    def _read_matches(self, query: str) -> None:
+        worker = get_current_worker()
+        store = self.connect()
+        try:
+            positions = store.find_in_run(self.run_id, query)
+        except sqlite3.Error as exc:
+            self.app.call_from_thread(notify_plain, self, f"The search failed: {exc}", severity="error")
+            return
+        finally:
+            store.close()
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show_matches, query, positions)
+
+    def _show_matches(self, query: str, positions: list[tuple[str, int, int]]) -> None:
+        if query != self.search:
+            return  # another search began meanwhile
+        self.stepping = "matches"
+        self.step_tree.set_matches(query, positions)
+        self.detail.set_found(query)
+        self._show_search_status()
+        if positions:
+            self.step_tree.adjacent_match(+1)
+
+    def _show_search_status(self) -> None:
+        tree = self.step_tree
+        query = tree.search_query
+        status = self.query_one("#search-status", Static)
+        if query is None:
+            status.display = False
+            return
+        total = len(tree.match_positions)
+        text = Text.assemble(("/", "bold"), (display.safe(query, single_line=True), "bold"), "  ")
+        if total == 0:
+            text.append("no step matches", "bold red")
+        else:
+            step = tree.step_at_cursor()
+            number = tree.match_number(step.id if step else None)
+            at = f"{number:,} of " if number is not None else ""
+            text.append(f"{at}{total:,} matching step{'s' if total != 1 else ''}", "bold")
+        keys = (
+            "n/N: next/previous match" if self.stepping == "matches" else "n/N: failed steps (f); / again for matches"
+        )
+        text.append(f"  ·  {keys} · Esc clears", "dim")
+        status.update(text)
+        status.display = True
+
+    def _clear_search(self) -> None:
+        self.search = None
+        self.stepping = "failures"
+        self.step_tree.set_matches(None, [])
+        self.detail.set_found(None)
+        self._show_search_status()
 
     def action_first_failure(self) -> None:
         if self.run is None:
             return
+        self.stepping = "failures"
+        if self.step_tree.search_query is not None:
+            self._show_search_status()
         if self.new_failure is not None:
             step_id, self.new_failure = self.new_failure, None
             self.step_tree.reveal(step_id)
@@ -282,11 +477,24 @@ class RunScreen(Screen):
             where = "first" if direction > 0 else "last"
             notify_plain(self, f"Wrapped around to the {where} failed step.")
 
+    def _adjacent_match(self, direction: int) -> None:
+        target, wrapped = self.step_tree.adjacent_match(direction)
+        if target is None:
+            notify_plain(self, "No step matches the search.")
+        elif wrapped:
+            notify_plain(self, f"Wrapped around to the {'first' if direction > 0 else 'last'} match.")
+
     def action_next_failure(self) -> None:
-        self._adjacent_failure(+1)
+        if self.stepping == "matches" and self.step_tree.search_query is not None:
+            self._adjacent_match(+1)
+        else:
+            self._adjacent_failure(+1)
 
     def action_previous_failure(self) -> None:
-        self._adjacent_failure(-1)
+        if self.stepping == "matches" and self.step_tree.search_query is not None:
+            self._adjacent_match(-1)
+        else:
+            self._adjacent_failure(-1)
 
     def action_expand_all(self) -> None:
         if self.run is not None:
@@ -297,6 +505,27 @@ class RunScreen(Screen):
 
     def action_previous_failed_run(self) -> None:
         self.post_message(JumpToFailedRun(self.run_id, -1))
+
+    def _in_session(self, direction: int) -> None:
+        if self.run is None:
+            return
+        runs = self.session_runs or [self.run_id]
+        if self.run.session is None:
+            notify_plain(self, "This run has no session.", timeout=3)
+            return
+        at = runs.index(self.run_id) if self.run_id in runs else -1
+        other = at + direction
+        if at < 0 or not 0 <= other < len(runs):
+            word = "next" if direction > 0 else "previous"
+            notify_plain(self, f"No {word} run in this session.", timeout=3)
+            return
+        self.post_message(OpenRun(runs[other]))
+
+    def action_next_in_session(self) -> None:
+        self._in_session(+1)
+
+    def action_previous_in_session(self) -> None:
+        self._in_session(-1)
 
     def action_pager(self) -> None:
         self.detail.open_pager()

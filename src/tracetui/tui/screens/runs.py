@@ -18,10 +18,11 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
 
 from ... import display, present
 from ...errors import TraceError
-from ...store import RunFilter, default_desc
+from ...store import RunFilter, default_desc, search
 from ...store.protocol import TraceStore
 from ..hub import trace_app
 from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
 # Keys that share a row in the README's keys table (and would share one in the footer).
 SORT_KEYS = Binding.Group("Cycle the sort column · reverse the sort")
-SEARCH_KEYS = Binding.Group("Search · clear the search and filters")
+SEARCH_KEYS = Binding.Group("Search runs and their steps' text · stop the search, clear it and the filters")
 
 
 class RunsScreen(Screen):
@@ -51,8 +52,24 @@ class RunsScreen(Screen):
         Binding("S", "reverse_sort", "Reverse sort", show=False, id="tracetui.runs.reverse_sort", group=SORT_KEYS),
         Binding("F", "cycle_status", "Status", tooltip="Cycle the status filter", id="tracetui.runs.status_filter"),
         Binding("A", "cycle_agent", "Agent", tooltip="Cycle the agent filter", id="tracetui.runs.agent_filter"),
-        Binding("slash", "search", "Search", key_display="/", id="tracetui.runs.search", group=SEARCH_KEYS),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            key_display="/",
+            tooltip="Runs whose id, agent, session or error holds the text, or any step's name, id, model,"
+            " input, output or error; Enter on one opens it at the first matching step",
+            id="tracetui.runs.search",
+            group=SEARCH_KEYS,
+        ),
         Binding("escape", "clear", "Clear search/filters", show=False, id="tracetui.runs.clear", group=SEARCH_KEYS),
+        Binding(
+            "b",
+            "group_sessions",
+            "Sessions",
+            tooltip="Group the runs by session (Enter shows or hides a session's runs); again: one row per run",
+            id="tracetui.runs.sessions",
+        ),
         Binding(
             "t",
             "stats",
@@ -78,8 +95,11 @@ class RunsScreen(Screen):
         paged: bool = False,
         live: bool = False,
         first_page: FirstPage | None = None,
+        sort: str | None = None,
+        desc: bool | None = None,
     ) -> None:
-        """paged: a database, whose list is read a page at a time (and whose connection may drop)."""
+        """paged: a database, whose list is read a page at a time (and whose connection may drop).
+        sort, desc: the list's first order (the config file's), else newest first."""
         super().__init__(id="runs-screen")
         self.importing = importing  # the progress row is there only while a file is imported
         self.paged = paged
@@ -88,6 +108,11 @@ class RunsScreen(Screen):
         self.run_list = RunList(
             connect, store_growing=importing or live, paged=paged, live=live, first_page=first_page, id="run-list"
         )
+        if sort is not None:
+            self.run_list.sort = sort
+            self.run_list.desc = default_desc(sort) if desc is None else desc
+        elif desc is not None:
+            self.run_list.desc = desc
         self._dirty = False  # a live source changed the store since the list last loaded
         # Failed runs of the list's query at its last complete load (None: not known yet), so a new one is told.
         self._failed_seen: set[str] | None = None
@@ -101,6 +126,8 @@ class RunsScreen(Screen):
         self._loaded_at = 0.0
         self._load_seconds = 0.0
         self._first_runs_waiting = False  # the import stored runs while the list was loading an empty store
+        self._searching_steps: str | None = None  # the query whose steps' search is running
+        self._indexing: tuple[int, int] | None = None  # steps indexed for search so far, of all (app._index_for_search)
 
     def compose(self) -> ComposeResult:
         if self.live:
@@ -125,6 +152,11 @@ class RunsScreen(Screen):
         """One of the widgets mounted when first needed, if it is there."""
         found = self.query(f"#{widget_id}")
         return found.first(Static) if found else None
+
+    def _hide(self, widget_id: str) -> None:
+        line = self._optional(widget_id)
+        if line is not None:
+            line.display = False
 
     def _line(self, widget_id: str, **where: Widget) -> Static:
         """The Static `widget_id`, mounted now (at `where`) if it is not there yet."""
@@ -189,6 +221,11 @@ class RunsScreen(Screen):
         if self._poll is not None:
             self._poll_store()
 
+    def times_changed(self) -> None:
+        """Times are shown in another zone now (`u`)."""
+        self.run_list.refresh()
+        self._show_summary()
+
     def import_done(self) -> None:
         if not self.is_mounted:
             return  # the app is closing as the import ends
@@ -209,6 +246,12 @@ class RunsScreen(Screen):
     def failed_run_next_to(self, run_id: str, direction: int) -> str | None:
         """The next (+1) / previous (-1) failed run after `run_id`, in the list's filter and order."""
         return self.run_list.failed_run_next_to(run_id, direction)
+
+    def show_index_progress(self, done: int | None, total: int | None) -> None:
+        """The steps' text is being indexed for search (None: done, or given up)."""
+        self._indexing = None if done is None or total is None or done >= total else (done, total)
+        if self.is_mounted:
+            self._show_summary()
 
     # -- status line ------------------------------------------------------------------------------
     def on_run_list_loaded(self, message: RunListLoaded) -> None:
@@ -318,15 +361,26 @@ class RunsScreen(Screen):
         if shown is None:
             text.append("loading runs…")
         else:
-            text.append(f"{'≈' if shown.estimated else ''}{shown.count:,} runs", "bold")
-            failed = "…" if shown.failed_count is None else f"{shown.failed_count:,}"
-            text.append(" · ")
-            text.append(f"✗ {failed} failed", "bold red" if shown.failed_count else "")
+            pager = rl.pager
+            groups = pager.groups if rl.grouped and isinstance(pager, RunPager) else None
+            if groups is not None and isinstance(pager, RunPager):
+                text.append(f"{groups:,} sessions", "bold")
+                failed_groups = pager.failed_groups or 0
+                text.append(" · ")
+                text.append(f"✗ {failed_groups:,} with a failed run", "bold red" if failed_groups else "")
+            else:
+                text.append(f"{'≈' if shown.estimated else ''}{shown.count:,} runs", "bold")
+                failed = "…" if shown.failed_count is None else f"{shown.failed_count:,}"
+                text.append(" · ")
+                text.append(f"✗ {failed} failed", "bold red" if shown.failed_count else "")
         text.append(f" · sort: {rl.sort} {'▼' if rl.desc else '▲'}")
         text.append_text(present.filter_text(flt))
         if rl.marked:
             text.append(" · marked: ")
             text.append(display.safe(rl.marked, single_line=True))
+        if self._indexing is not None:
+            done, total = self._indexing
+            text.append(f" · indexing steps for search {done / max(total, 1):.0%}", "dim")
         if self.lost is not None:
             text.append(" · ⚠ connection lost, reconnecting…", "bold yellow")
         self.query_one("#summary", Static).update(text)
@@ -335,7 +389,9 @@ class RunsScreen(Screen):
         return self.run_list.flt.active
 
     def _show_empty(self) -> None:
-        show = self._shown is not None and self._shown.count == 0
+        # While the steps' text is still searched, no match yet is not "no runs match": the list stays
+        # (and keeps the focus, which a hidden list would hand to the search field).
+        show = self._shown is not None and self._shown.count == 0 and not self._step_search_running()
         empty = self._line("empty", after=self.run_list) if show else self._optional("empty")
         self.run_list.display = not show
         if empty is not None:
@@ -365,6 +421,12 @@ class RunsScreen(Screen):
         current = self.run_list.sort
         nxt = SORT_CYCLE[(SORT_CYCLE.index(current) + 1) % len(SORT_CYCLE)] if current in SORT_CYCLE else SORT_CYCLE[0]
         self._set(sort=nxt, desc=default_desc(nxt))
+
+    def action_group_sessions(self) -> None:
+        if not isinstance(self.run_list.pager, RunPager):
+            notify_plain(self, "Runs in a database are not grouped by session yet.", timeout=4)
+            return
+        self._set(grouped=not self.run_list.grouped)
 
     def action_reverse_sort(self) -> None:
         self._set(desc=not self.run_list.desc)
@@ -406,7 +468,7 @@ class RunsScreen(Screen):
         if search is None:
             from textual.widgets import Input
 
-            search = Input(placeholder="search run ids, agents, errors — Enter applies, Esc clears", id="search")
+            search = Input(placeholder="search runs and their steps' text — Enter applies, Esc clears", id="search")
             await self.mount(search)
         search.display = True
         search.value = self.run_list.flt.search or ""
@@ -414,17 +476,99 @@ class RunsScreen(Screen):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip() or None
-        self._set(flt=replace(self.run_list.flt, search=value))
+        # The runs' own text at once; the runs found in their steps' text join when that search ends.
+        self.run_list.step_hits = {}
+        self._set(flt=replace(self.run_list.flt, search=value, step_hits=None))
         event.input.display = value is not None
         self.run_list.focus()
+        if value is not None:
+            self._searching_steps = value
+            self._search_steps(value, self.run_list.flt)
+        else:
+            self._stop_step_search()
+
+    @work(thread=True, exclusive=True, group="step-search", exit_on_error=False)
+    def _search_steps(self, query: str, flt: RunFilter) -> None:
+        worker = get_current_worker()
+        last = 0.0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal last
+            if time.monotonic() - last > 0.1 and not worker.is_cancelled:
+                last = time.monotonic()
+                self.app.call_from_thread(self._show_search_progress, query, done, total)
+
+        try:
+            store = trace_app(self).new_store()
+        except (sqlite3.Error, TraceError) as exc:
+            self.app.call_from_thread(self._step_search_failed, query, str(exc))
+            return
+        try:
+            hits = store.runs_matching(
+                query, replace(flt, search=None), progress=progress, cancelled=lambda: worker.is_cancelled
+            )
+        except search.Cancelled:
+            return
+        except sqlite3.Error as exc:
+            self.app.call_from_thread(self._step_search_failed, query, str(exc))
+            return
+        finally:
+            store.close()
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show_step_hits, query, hits)
+
+    def _show_search_progress(self, query: str, done: int, total: int) -> None:
+        if self.run_list.flt.search != query:
+            return
+        label = self._line("search-progress", before=self.run_list)
+        label.update(
+            Text(
+                f"Searching the steps' text: {done:,} of {total:,} runs… Esc stops (the list keeps the runs found by their own text)"
+            )
+        )
+        label.display = True
+
+    def _show_step_hits(self, query: str, hits: dict[str, search.RunHits]) -> None:
+        if self._searching_steps != query:
+            return  # stopped, or another search began meanwhile
+        self._searching_steps = None
+        self._hide("search-progress")
+        flt = self.run_list.flt
+        self.run_list.step_hits = hits
+        self._set(flt=replace(flt, step_hits=frozenset(hits)))
+
+    def _step_search_failed(self, query: str, problem: str) -> None:
+        if self._searching_steps == query:
+            self._stop_step_search()
+            notify_plain(self, f"Cannot search the steps: {problem}", severity="error")
+
+    def _step_search_running(self) -> bool:
+        return self._searching_steps is not None
+
+    def _stop_step_search(self) -> bool:
+        """Stop a search of the steps' text that is still running; True if one was."""
+        running = self._searching_steps is not None
+        self._searching_steps = None
+        for worker in self.workers:
+            if worker.group == "step-search":
+                worker.cancel()
+        self._hide("search-progress")
+        self._show_empty()
+        return running
 
     def action_clear(self) -> None:
+        if self._stop_step_search():
+            notify_plain(self, "Stopped searching the steps: the list shows the runs found by their own text.")
+            self.run_list.focus()
+            return
         search = self._search()
         if search is not None and (search.has_focus or self.run_list.flt.search):
             search.value = ""
             search.display = False
-            self._set(flt=replace(self.run_list.flt, search=None))
+            self.run_list.step_hits = {}
+            self._set(flt=replace(self.run_list.flt, search=None, step_hits=None))
         elif self._filtered():
+            self.run_list.step_hits = {}
             self._set(flt=RunFilter())
         self.run_list.focus()
 
@@ -467,6 +611,11 @@ class RunsScreen(Screen):
             )
         yield SystemCommand("Filter: all agents", "Stop filtering by agent", partial(self.set_agent, None))
         yield SystemCommand("Clear search and filters", "Show every run", partial(self._set, flt=RunFilter()))
+        yield SystemCommand(
+            "Group runs by session" if not self.run_list.grouped else "One row per run (no sessions)",
+            "One row per session: runs, span, tokens, cost, worst status; Enter shows its runs",
+            partial(self._set, grouped=not self.run_list.grouped),
+        )
         for sort in SORT_CYCLE:
             yield SystemCommand(
                 f"Sort by {palette_text(sort)}",

@@ -7,10 +7,12 @@ in when they arrive, so holding j down stays smooth.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rich.console import Group, RenderableType
+from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -188,7 +190,7 @@ def _whole(text: str) -> Text:
 
 
 def _when(iso_text: str | None) -> str:
-    return "-" if not iso_text else iso_text.replace("T", " ").replace("Z", " UTC")
+    return display.when(iso_text, precise=True)
 
 
 def tool_lines(tools: list[Step], more: bool) -> RenderableType:
@@ -205,6 +207,28 @@ def tool_lines(tools: list[Step], more: bool) -> RenderableType:
         out.append("\n")
     out.rstrip()
     return out
+
+
+def marked(renderable: RenderableType, query: str | None) -> RenderableType:
+    """A summary or payload with every occurrence of the search's text highlighted (in place)."""
+    if not query:
+        return renderable
+    if isinstance(renderable, Group):
+        for part in renderable.renderables:
+            marked(part, query)
+    elif isinstance(renderable, Text):
+        present.mark_found(renderable, query)
+    elif isinstance(renderable, Table):
+        for column in renderable.columns:
+            for cell in column.cells:
+                marked(cell, query)
+    elif isinstance(renderable, Syntax):
+        lines = renderable.code.split("\n")
+        pattern = re.compile(re.escape(query), re.IGNORECASE)
+        for number, line in enumerate(lines, 1):
+            for found in pattern.finditer(line):
+                renderable.stylize_range(STYLE["found"], (number, found.start()), (number, found.end()))
+    return renderable
 
 
 SCROLL = Binding.Group("Scroll the detail (after Tab)")
@@ -238,6 +262,24 @@ class DetailPane(VerticalScroll):
         self.run: Run | None = None
         self.step: Step | None = None
         self.details: Details | None = None
+        self.found: str | None = None  # text the run view's search looks for: highlighted here
+
+    def set_found(self, query: str | None) -> None:
+        """Highlight `query` (None: nothing) in what the pane shows, now and for the next subjects."""
+        if query == self.found:
+            return
+        self.found = query
+        if self.run is not None:
+            self._show_summary()
+            if self.details is not None:
+                for name in SECTIONS:
+                    self._fill(name, self.details.payloads.get(name))
+
+    def _show_summary(self) -> None:
+        if self.run is None:
+            return
+        summary = run_summary(self.run) if self.step is None else step_summary(self.run, self.step)
+        self.query_one("#detail-summary", Static).update(marked(summary, self.found))
 
     def compose(self):
         yield Static(id="detail-summary")
@@ -263,8 +305,7 @@ class DetailPane(VerticalScroll):
     def show(self, run: Run, step: Step | None) -> None:
         """Show a step (as the tree has it, without payloads) or the run; then read the rest."""
         self.run, self.step, self.details = run, step, None
-        summary = run_summary(run) if step is None else step_summary(run, step)
-        self.query_one("#detail-summary", Static).update(summary)
+        self._show_summary()
         self.query_one("#detail-tools").display = False
         error = step.error if step is not None else run.error
         for name in SECTIONS:
@@ -321,7 +362,7 @@ class DetailPane(VerticalScroll):
         self.details = details
         if isinstance(subject, Step) and self.run is not None:
             self.step = subject
-            self.query_one("#detail-summary", Static).update(step_summary(self.run, subject))
+            self._show_summary()
         for name in SECTIONS:
             self._fill(name, details.payloads.get(name))
         tools = self.query_one("#detail-tools", Static)
@@ -336,8 +377,12 @@ class DetailPane(VerticalScroll):
             return
         section.title = plain_title(f"{SECTION_TITLES[name]} · {payload.describe()}")  # type: ignore[assignment]
         style = STYLE["error"] if name == "error" and not payload.is_json else ""
-        self.query_one(f"#detail-{name}-body", Static).update(payload.renderable(style))
+        self.query_one(f"#detail-{name}-body", Static).update(marked(payload.renderable(style), self.found))
         section.display = True
+        if self.found and payload.cut and self.found.casefold() not in payload.preview().casefold():
+            if self.found.casefold() in payload.text.casefold():
+                title = f"{SECTION_TITLES[name]} · {payload.describe()} · match past the preview: o shows it"
+                section.title = plain_title(title)  # type: ignore[assignment]
         if name == "error":
             section.collapsed = False
 

@@ -25,6 +25,7 @@ from textual.worker import get_current_worker
 from ...display import MAX_NESTING
 from ...errors import TraceError, Unavailable
 from ...model import Run, Step
+from ...present import mark_found
 from ...store.protocol import TraceStore
 from ..messages import SourceLost, StepTreeLoadFailed, StepTreeReady, StepTreeResized
 from .lazy_children import (
@@ -98,6 +99,10 @@ class LazyStepTree(Tree[object]):
         self._growing = False  # a live re-read of the run is running
         self._grow_again = False  # the store changed again meanwhile
         self._at_cap: TreeNode[object] | None = None  # where _add_all puts steps below the nesting cap
+        # The run view's search (`/`): the query and its matching steps, (id, ord, size) in execution order.
+        self.search_query: str | None = None
+        self.match_positions: list[FailedPosition] = []
+        self._match_numbers: dict[str, int] = {}  # step id -> its place among the matches (1-based)
 
     @property
     def nodes(self) -> dict[str, TreeNode[object]]:
@@ -131,8 +136,23 @@ class LazyStepTree(Tree[object]):
         else:
             prefix = Text("  ", base_style)
         label = self.row_text(node, width - 2)
+        if isinstance(node.data, Step) and node.data.id in self._match_numbers:
+            label.stylize("bold")
+            mark_found(label, self.search_query)
         label.stylize(style)
         return Text.assemble(prefix, label)
+
+    def match_number(self, step_id: str | None) -> int | None:
+        """Which match (1-based, in execution order) a step is; None: not a match."""
+        return self._match_numbers.get(step_id) if step_id is not None else None
+
+    def set_matches(self, query: str | None, positions: list[FailedPosition]) -> None:
+        """Mark the steps a search found (their rows bold, the query highlighted); None: no search."""
+        self.search_query = query
+        self.match_positions = positions if query else []
+        self._match_numbers = {p[0]: number for number, p in enumerate(self.match_positions, 1)}
+        self.surgery.invalidate()
+        self.refresh()
 
     def row_text(self, node: TreeNode[object], width: int | None = None) -> Text:
         """The row of a node without guides and expand icon (tests read it too)."""

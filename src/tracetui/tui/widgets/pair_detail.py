@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-import orjson
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -17,7 +16,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ... import display, present
+from ... import display, jsonsafe, present
 from ...compare import ONLY_A, ONLY_B, Pair
 from ...compare_text import MARK_LABELS, MARK_STYLES, branch_text, deltas_text
 from ...model import Step
@@ -33,9 +32,10 @@ def readable(payload: str | None) -> str | None:
     if payload is None or len(payload) > PRETTY_LIMIT or payload[:1] not in ("{", "["):
         return payload
     try:
-        return orjson.dumps(orjson.loads(payload), option=orjson.OPT_INDENT_2).decode()
-    except (orjson.JSONDecodeError, TypeError):  # not JSON; or deeper than orjson writes: as it came
+        value, repairs = jsonsafe.loads(payload)
+    except ValueError:  # not JSON: as it came
         return payload
+    return payload if repairs else jsonsafe.dumps(value, indent=True)
 
 
 def preview(payload: str | None) -> Text:

@@ -156,6 +156,15 @@ class StepTree(LazyStepTree):
         self.reveal(found[0])
         return found
 
+    # -- search matches (the run view's `/`) --------------------------------------------------------
+    def adjacent_match(self, direction: int) -> tuple[str | None, bool]:
+        """Move to the next (+1) / previous (-1) step the search found, in execution order; (id, wrapped)."""
+        found = adjacent_failure(self.match_positions, self._cursor_position(), direction)
+        if found is None:
+            return None, False
+        self.reveal(found[0])
+        return found
+
     def reveal(self, step_id: str) -> None:
         """Put the cursor on a step, expanding (and reading) its ancestors first."""
         if self._rebuilding:

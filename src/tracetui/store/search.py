@@ -1,0 +1,244 @@
+"""Finding text in steps: in one run (the run view's `/`) and across every run (the run list's `/`,
+`tracetui list --grep`).
+
+A step matches when its id, name, kind, model, error, input or output holds the query, as SQLite's
+LIKE compares (case folded for ASCII letters; `%` and `_` in a query are plain characters).
+
+A store that tracetui wrote can have an FTS5 index of those columns with the trigram tokenizer
+(`step_text`, build_index): `tracetui import -o` builds it when the import ends, the viewer builds it
+in the background into the cache of a file it imported. The index holds trigrams only (detail=none,
+a sixth of the size of a full one) and no text (external content: `steps`): it gives the steps that
+hold every trigram of the query, and LIKE keeps those that hold the query itself, reading only them.
+A query of fewer than three characters has no trigram: it is a scan, as every query is for a store
+without a complete index and for a source read in place: run by run, with progress, and stoppable
+between two runs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from .. import display
+
+INDEX = "step_text"
+SEARCHED = ("id", "name", "kind", "model", "error", "input", "output")
+TRIGRAM = 3  # the shortest query the index can answer
+SCAN_CHUNK = 200  # runs scanned per query when there is no index
+INDEX_CHUNK = 200  # steps indexed per transaction (about 0.5 s of CPU at 5 KB a step: a stop waits no longer)
+
+Progress = Callable[[int, int], None]  # runs searched, runs in all
+
+
+@dataclass(frozen=True)
+class RunHits:
+    """A run's steps that match: how many, and the first in execution order."""
+
+    run_id: str
+    count: int
+    step_id: str
+    step_name: str | None
+    ord: int
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """Where a step's text holds the query: the column and a line of text around the first hit."""
+
+    field: str
+    text: str
+
+
+class Cancelled(Exception):
+    """The caller asked the scan to stop."""
+
+
+def build_index(
+    conn: sqlite3.Connection,
+    *,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    chunk: int = INDEX_CHUNK,
+) -> bool:
+    """Index the steps' text for search; True when the index is complete.
+
+    Trigrams cost: about 2 MB of text a second of CPU (docs/benchmarks.md), some forty times what the
+    import itself takes. So it is built a chunk of steps at a time, each committed with how far it got
+    (meta `search_indexed_to`): a build stopped by `cancelled()` (the viewer closing) goes on from there
+    next time. Searches use the index only once it is complete (meta `search_index`). `conn` must be in
+    autocommit mode (isolation_level=None) and outside a transaction."""
+    conn.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {INDEX} USING fts5({', '.join(SEARCHED)},"
+        " content='steps', tokenize='trigram', detail='none')"
+    )
+    row = conn.execute("SELECT value FROM meta WHERE key = 'search_indexed_to'").fetchone()
+    done_to = int(row[0]) if row else 0
+    last = conn.execute("SELECT max(rowid) FROM steps").fetchone()[0] or 0
+    total = conn.execute("SELECT count(*) FROM steps").fetchone()[0]
+    done = conn.execute("SELECT count(*) FROM steps WHERE rowid <= ?", (done_to,)).fetchone()[0]
+    columns = ", ".join(SEARCHED)
+    while done_to < last:
+        if cancelled is not None and cancelled():
+            return False
+        if progress is not None:
+            progress(done, total)
+        upto = conn.execute(
+            "SELECT max(rowid) FROM (SELECT rowid FROM steps WHERE rowid > ? ORDER BY rowid LIMIT ?)", (done_to, chunk)
+        ).fetchone()[0]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                f"INSERT INTO {INDEX}(rowid, {columns}) SELECT rowid, {columns} FROM steps WHERE rowid > ? AND rowid <= ?",
+                (done_to, upto),
+            )
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('search_indexed_to', ?)", (str(upto),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        done += conn.execute("SELECT count(*) FROM steps WHERE rowid > ? AND rowid <= ?", (done_to, upto)).fetchone()[0]
+        done_to = upto
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('search_index', '1')")
+    if progress is not None:
+        progress(total, total)
+    return True
+
+
+def has_index(conn: sqlite3.Connection) -> bool:
+    """Whether the store's steps are indexed (a store of an older tracetui, or read in place, is not)."""
+    try:
+        row = conn.execute("SELECT value FROM main.meta WHERE key = 'search_index'").fetchone()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == "1"
+
+
+def _like(query: str) -> str:
+    return "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _scan_condition(prefix: str = "") -> str:
+    return "(" + " OR ".join(f"{prefix}{col} LIKE :like ESCAPE '\\'" for col in SEARCHED) + ")"
+
+
+def _indexed(query: str) -> bool:
+    return len(query) >= TRIGRAM
+
+
+def _trigrams(query: str) -> str:
+    """An FTS5 MATCH of every trigram of the query (each a quoted token, all required).
+
+    With detail=none FTS5 takes no phrases, and `col LIKE` through the index reads the text of every
+    candidate once per column; a MATCH of the trigrams gives the candidate rowids from the index alone,
+    and the caller's LIKE reads each candidate once. The tokenizer folds case as the query's LIKE does
+    (and more: a non-ASCII letter's case is left to the LIKE)."""
+    grams = dict.fromkeys(query[i : i + TRIGRAM] for i in range(len(query) - TRIGRAM + 1))
+    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
+
+
+def find_in_run(conn: sqlite3.Connection, run_id: str, query: str) -> list[tuple[str, int, int]]:
+    """(id, ord, size) of the run's steps that match, in execution order."""
+    params = {"run": run_id, "like": _like(query)}
+    if _indexed(query) and has_index(conn):
+        # An import writes a run's steps together: their rowids are one range, which FTS5 reads alone.
+        lo, hi = conn.execute("SELECT min(rowid), max(rowid) FROM steps WHERE run_id = ?", (run_id,)).fetchone()
+        if lo is None:
+            return []
+        sql = (
+            f"SELECT s.id, s.ord, s.size FROM {INDEX} f JOIN steps s ON s.rowid = f.rowid"
+            f" WHERE {INDEX} MATCH :match AND f.rowid BETWEEN :lo AND :hi AND s.run_id = :run"
+            f" AND {_scan_condition('s.')} ORDER BY s.ord"
+        )
+        params |= {"lo": lo, "hi": hi, "match": _trigrams(query)}
+    else:
+        sql = f"SELECT id, ord, size FROM steps WHERE run_id = :run AND {_scan_condition()} ORDER BY ord"
+    return [(r[0], r[1], r[2]) for r in conn.execute(sql, params)]
+
+
+def runs_matching(
+    conn: sqlite3.Connection,
+    query: str,
+    *,
+    run_ids: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Iterator[RunHits]:
+    """Every run with a matching step (first match and count), in no set order.
+
+    Through the index: one query. Without it: a scan of `run_ids` (every run when None), SCAN_CHUNK runs
+    a query, reporting progress and raising Cancelled between two queries when `cancelled()` says so."""
+    params = {"like": _like(query)}
+    if _indexed(query) and has_index(conn):
+        sql = (
+            f"SELECT s.run_id, count(*), s.id, s.name, min(s.ord) FROM {INDEX} f JOIN steps s ON s.rowid = f.rowid"
+            f" WHERE {INDEX} MATCH :match AND {_scan_condition('s.')} GROUP BY s.run_id"
+        )
+        for row in conn.execute(sql, params | {"match": _trigrams(query)}):
+            yield RunHits(row[0], row[1], row[2], row[3], row[4])
+        return
+    ids = list(run_ids) if run_ids is not None else [r[0] for r in conn.execute("SELECT id FROM runs")]
+    for start in range(0, len(ids), SCAN_CHUNK):
+        if cancelled is not None and cancelled():
+            raise Cancelled
+        if progress is not None:
+            progress(start, len(ids))
+        for run_id in ids[start : start + SCAN_CHUNK]:
+            # One run a query: an in-place source's steps view is built per run (`run_id = ?` reaches it).
+            row = conn.execute(
+                f"SELECT count(*), id, name, min(ord) FROM steps WHERE run_id = :run AND {_scan_condition()}",
+                params | {"run": run_id},
+            ).fetchone()
+            if row is not None and row[0]:
+                yield RunHits(run_id, row[0], row[1], row[2], row[3])
+    if progress is not None:
+        progress(len(ids), len(ids))
+
+
+def step_matches(step: object, query: str) -> bool:
+    """Does a step (a model.Step with its payloads) hold the query, as LIKE compares?"""
+    needle = query.casefold()
+    return any(
+        isinstance(value, str) and needle in value.casefold() for value in (getattr(step, col) for col in SEARCHED)
+    )
+
+
+def scan_steps(
+    run_ids: Sequence[str],
+    read_steps: Callable[[str], list],
+    query: str,
+    *,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Iterator[RunHits]:
+    """runs_matching for a store that is not SQLite (postgres.PgStore): each run's steps read (with
+    their payloads) and looked through in Python, with progress, stoppable between two runs."""
+    for done, run_id in enumerate(run_ids):
+        if cancelled is not None and cancelled():
+            raise Cancelled
+        if progress is not None and done % SCAN_CHUNK == 0:
+            progress(done, len(run_ids))
+        found = [step for step in read_steps(run_id) if step_matches(step, query)]
+        if found:
+            first = min(found, key=lambda step: step.ord)
+            yield RunHits(run_id, len(found), first.id, first.name, first.ord)
+    if progress is not None:
+        progress(len(run_ids), len(run_ids))
+
+
+def snippet(values: dict[str, object], query: str, width: int = 80) -> Snippet | None:
+    """The first searched column of a step (as Store.get_step reads it) that holds the query, and the
+    text around it on one line, escapes made visible. None: no column does (as Python folds case)."""
+    needle = query.casefold()
+    for col in SEARCHED:
+        value = values.get(col)
+        if not isinstance(value, str):
+            continue
+        at = value.casefold().find(needle)
+        if at < 0:
+            continue
+        start = max(0, at - width // 3)
+        text = value[start : start + width]
+        shown = display.safe(text, single_line=True)
+        return Snippet(col, ("…" if start else "") + shown + ("…" if start + width < len(value) else ""))
+    return None

@@ -1,0 +1,207 @@
+"""Search: a step's text found in one run and across runs, through the trigram index or a scan."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import orjson
+import pytest
+from builders import run, step, write_agent_traces, write_jsonl, write_store
+from click.testing import CliRunner
+
+from tracetui.cli import main
+from tracetui.loading import prepare
+from tracetui.store import RunFilter, search
+
+HOSTILE = "[bold red]x[/] [@click=app.quit]q[/] \x1b[31mred\x1b]0;title\x07"
+
+
+def runs_with_payloads():
+    return [
+        run("r-clean", step("plan", input="write the report", output="done"), started_at="2026-11-01T09:00:00Z"),
+        run(
+            "r-input",
+            step("plan", input="tidy up"),
+            step("shell", parent="plan", kind="tool", input='{"cmd": "RM -RF /tmp/build"}', output="ok"),
+            step("after", input="rm -rf again"),
+            started_at="2026-11-01T09:01:00Z",
+        ),
+        run(
+            "r-deep",
+            step("a"),
+            step("b", parent="a"),
+            step("c", parent="b"),
+            step("d", parent="c", output=f"log: sudo rm -rf / {HOSTILE}", error="100% disk a_b"),
+            started_at="2026-11-01T09:02:00Z",
+        ),
+    ]
+
+
+@pytest.fixture(params=["cached", "cached-indexed", "native", "native-without-index"])
+def store(request, tmp_path):
+    """The same runs as a cached import (before and after the viewer indexed it), a store of
+    `tracetui import -o` (indexed), and one an older tracetui wrote (no index: every query is a scan)."""
+    runs = runs_with_payloads()
+    if request.param.startswith("cached"):
+        opening = prepare(write_jsonl(tmp_path / "runs.jsonl", runs))
+        opening.run_import()
+        if request.param == "cached-indexed":
+            assert opening.index_for_search()
+        s = opening.connect()
+        assert search.has_index(s.conn) == (request.param == "cached-indexed")
+    else:
+        path = write_store(tmp_path / "store.db", runs)
+        if request.param == "native-without-index":
+            conn = sqlite3.connect(path)
+            conn.execute("DROP TABLE step_text")
+            conn.execute("DELETE FROM meta WHERE key = 'search_index'")
+            conn.commit()
+            conn.close()
+        opening = prepare(path)
+        assert opening.in_place
+        s = opening.connect()
+        assert search.has_index(s.conn) == (request.param == "native")
+    yield s
+    s.close()
+
+
+def test_a_substring_inside_a_payload_is_found_across_runs_case_insensitively(store):
+    hits = store.runs_matching("rm -rf")
+    assert set(hits) == {"r-input", "r-deep"}
+    assert (hits["r-input"].step_id, hits["r-input"].count) == ("shell", 2)
+    assert (hits["r-deep"].step_id, hits["r-deep"].count) == ("d", 1)
+    assert store.step_snippet("r-input", "shell", "rm -rf") == search.Snippet("input", '{"cmd": "RM -RF /tmp/build"}')
+
+
+def test_the_steps_of_one_run_that_match_come_in_execution_order(store):
+    assert [hit[0] for hit in store.find_in_run("r-input", "RM -rf")] == ["shell", "after"]
+    assert [hit[0] for hit in store.find_in_run("r-deep", "rm -rf")] == ["d"]
+    assert store.find_in_run("r-clean", "rm -rf") == []
+    assert [hit[0] for hit in store.find_in_run("r-input", "tool")] == ["shell"]  # the kind
+
+
+def test_queries_shorter_than_a_trigram_still_find_their_steps(store):
+    assert set(store.runs_matching("-R")) == {"r-input", "r-deep"}
+    assert [hit[0] for hit in store.find_in_run("r-deep", "d")] == ["d"]
+
+
+def test_wildcards_and_quotes_in_a_query_are_plain_characters(store):
+    assert set(store.runs_matching("100%")) == {"r-deep"}
+    assert store.runs_matching("100%x") == {}
+    assert set(store.runs_matching("a_b")) == {"r-deep"}
+    assert store.runs_matching("rm_-rf") == {}
+    assert store.runs_matching('"cmd": "rm').keys() == {"r-input"}
+    assert store.runs_matching("\\").keys() == set()
+    assert store.runs_matching("%").keys() == {"r-deep"}
+
+
+def test_hostile_text_in_a_query_is_searched_literally(store):
+    assert set(store.runs_matching("[bold red]x[/]")) == {"r-deep"}
+    assert set(store.runs_matching("[@click=app.quit]")) == {"r-deep"}
+    snip = store.step_snippet("r-deep", "d", "[bold red]")
+    assert snip is not None and snip.field == "output"
+    assert "\x1b" not in snip.text and "\x07" not in snip.text and "[bold red]x[/]" in snip.text
+
+
+def test_the_run_filter_keeps_runs_found_in_their_steps_as_well_as_by_their_own_text(store):
+    hits = store.runs_matching("rm -rf")
+    assert store.run_ids(RunFilter(search="rm -rf", step_hits=frozenset(hits)), desc=False) == ["r-input", "r-deep"]
+    assert store.run_ids(RunFilter(search="r-clean", step_hits=frozenset()), desc=False) == ["r-clean"]
+    assert store.count_runs(RunFilter(search="rm -rf")) == 0  # without step hits: the run's own text only
+
+
+def test_the_index_of_a_cached_import_is_built_in_steps_and_goes_on_where_it_stopped(tmp_path):
+    runs = [run(f"r{i:03d}", step("s", input=f"payload {i}"), step("t", output="x")) for i in range(30)]
+    opening = prepare(write_jsonl(tmp_path / "runs.jsonl", runs))
+    opening.run_import()
+    conn = sqlite3.connect(opening.db_path, isolation_level=None)
+    seen: list[tuple[int, int]] = []
+    assert not search.build_index(conn, chunk=25, progress=lambda *p: seen.append(p), cancelled=lambda: len(seen) > 1)
+    assert seen == [(0, 60), (25, 60)] and not search.has_index(conn)
+    conn.close()
+    assert opening.connect().runs_matching("payload 2").keys() == {
+        "r002",
+        *(f"r{i:03d}" for i in range(20, 30)),
+    }  # a scan
+    seen.clear()
+    assert opening.index_for_search(progress=lambda *p: seen.append(p))
+    assert seen[0] == (50, 60) and seen[-1] == (60, 60)  # went on from the second chunk
+    s = opening.connect()
+    assert search.has_index(s.conn)
+    assert s.runs_matching("payload 2").keys() == {"r002", *(f"r{i:03d}" for i in range(20, 30))}
+    assert s.conn.execute("SELECT count(*) FROM step_text WHERE input LIKE '%payload%'").fetchone()[0] == 30
+    s.close()
+
+
+def test_a_source_read_in_place_is_never_indexed(tmp_path):
+    path = write_store(tmp_path / "store.db", runs_with_payloads())
+    before = os.stat(path).st_mtime_ns
+    opening = prepare(path)
+    assert opening.in_place and not opening.index_for_search()
+    assert os.stat(path).st_mtime_ns == before
+
+
+def test_a_scan_reports_progress_and_stops_when_cancelled(tmp_path):
+    runs = [run(f"r{i:03d}", step("s", input=f"payload {i}")) for i in range(450)]
+    path = write_store(tmp_path / "store.db", runs)
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM meta WHERE key = 'search_index'")
+    conn.commit()
+    conn.close()
+    s = prepare(path).connect()
+    seen: list[tuple[int, int]] = []
+    assert set(s.runs_matching("payload 44", progress=lambda done, total: seen.append((done, total)))) == {
+        "r044",
+        *(f"r{i}" for i in range(440, 450)),
+    }
+    assert seen == [(0, 450), (200, 450), (400, 450), (450, 450)]
+    asked = []
+
+    def cancelled() -> bool:
+        asked.append(1)
+        return len(asked) > 1
+
+    with pytest.raises(search.Cancelled):
+        s.runs_matching("payload", cancelled=cancelled)
+    s.close()
+
+
+def test_sources_read_in_place_are_scanned(tmp_path):
+    path = write_agent_traces(
+        tmp_path / "agent_traces.db",
+        [
+            {"id": "t1", "agent_id": "a", "started_at": "2026-11-01T09:00:00Z", "tool_calls": []},
+            {
+                "id": "t2",
+                "agent_id": "a",
+                "started_at": "2026-11-01T09:01:00Z",
+                "tool_calls": [{"toolName": "shell", "error": "refused: rm -rf /"}],
+            },
+        ],
+    )
+    opening = prepare(path)
+    assert opening.in_place
+    s = opening.connect()
+    assert set(s.runs_matching("RM -RF")) == {"t2"}
+    assert s.find_in_run("t2", "shell") == [("call-1", 0, 1)]
+    s.close()
+
+
+def test_list_grep_names_the_run_and_its_first_matching_step(tmp_path):
+    path = write_jsonl(tmp_path / "runs.jsonl", runs_with_payloads())
+    result = CliRunner().invoke(main, ["list", path, "--grep", "rm -rf"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "match" in lines[0]
+    assert sorted(line.split()[2] for line in lines[1:]) == ["r-deep", "r-input"]
+    assert 'shell +1 · input: {"cmd": "RM -RF /tmp/build"}' in result.output
+    assert "[bold red]x[/] [@click=app.quit]q[/]" in result.output and "\x1b" not in result.output
+    as_json = orjson.loads(CliRunner().invoke(main, ["list", path, "--grep", "RM -RF", "--json"]).output)
+    assert sorted((r["id"], r["match"]["step_id"], r["match"]["field"]) for r in as_json) == [
+        ("r-deep", "d", "output"),
+        ("r-input", "shell", "input"),
+    ]
+    assert CliRunner().invoke(main, ["list", path, "--grep", "nowhere"]).output == "no runs match\n"
+    both = CliRunner().invoke(main, ["list", path, "--grep", "x", "--search", "y"])
+    assert both.exit_code == 2
