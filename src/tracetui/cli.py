@@ -9,18 +9,23 @@ import functools
 import os
 import sys
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import display, share, sources
+from . import config as settings
+from . import display, share
 from .errors import TraceError, Unavailable
-from .loading import DatabaseOptions, SourceOpening, prepare
 from .model import TOKEN_PARTS, Run
 from .run_json import dumps, step_dict
 from .store import SORT_KEYS, STARTED, RunFilter
 from .store.protocol import TraceStore
 from .store.stats import GROUPINGS
+
+# Imported by the commands that use them: `tracetui --help` and a usage error need none of these
+# (finding formats loads every format module; loading brings in the cache and worker machinery).
+if TYPE_CHECKING:
+    from .loading import DatabaseOptions, SourceOpening
 
 # The core checks the input itself, so every problem gets the same one-line message and exit 2.
 TRACE_PATH = click.Path(readable=False)
@@ -38,6 +43,8 @@ class FormatChoice(click.Choice[str]):
 
     @property
     def choices(self) -> tuple[str, ...]:
+        from . import sources
+
         return tuple(sources.names())
 
     @choices.setter
@@ -46,6 +53,8 @@ class FormatChoice(click.Choice[str]):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         if isinstance(value, str):
+            from . import sources
+
             try:
                 return sources.by_name(value).NAME
             except KeyError:
@@ -58,6 +67,8 @@ _show_warning = warnings.showwarning
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """tracetui's own warnings (a broken format plug-in) as one line, like its other messages."""
+    from . import sources
+
     if issubclass(category, sources.PluginWarning):
         click.echo(f"tracetui: warning: {display.safe(str(message), single_line=True)}", err=True)
     else:
@@ -117,6 +128,8 @@ def _database_option(ctx: click.Context, param: click.Parameter, value: Any) -> 
 
 def database_options() -> DatabaseOptions:
     """What --schema, --table and --statement-timeout said (they apply to PostgreSQL inputs)."""
+    from .loading import DatabaseOptions
+
     given = click.get_current_context().meta.get(DATABASE, {})
     timeout = given.get("statement_timeout")
     return DatabaseOptions(
@@ -165,10 +178,13 @@ def store_options(fn):
 
 
 def open_source(path: str, fmt: str | None, no_cache: bool) -> SourceOpening:
+    from .loading import prepare
+
     return prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating(), database=database_options())
 
 
 def load(path: str, fmt: str | None, no_cache: bool) -> TraceStore:
+    configured()
     opening = open_source(path, fmt, no_cache)
     opening.run_import()
     tell(opening)
@@ -250,7 +266,37 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     ctx.exit()
 
 
+CONFIG = "tracetui.config"
+
+
+def configured() -> settings.Config:
+    """tracetui's config file (read once per command): its problem, if any, told on stderr in one line;
+    its clock (`times`) applied to every time the command prints."""
+    ctx = click.get_current_context().find_root()
+    config = ctx.meta.get(CONFIG)
+    if not isinstance(config, settings.Config):
+        config = settings.load(ctx.meta.get(CONFIG + ".path"))
+        ctx.meta[CONFIG] = config
+        message = config.message()
+        if message is not None:
+            click.echo(f"tracetui: warning: {display.safe(message, single_line=True)}", err=True)
+        display.use_local_time(config.times == "local")
+    return config
+
+
+def _config_path(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    ctx.meta[CONFIG + ".path"] = value
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    expose_value=False,
+    callback=_config_path,
+    help="tracetui's config file (keys, theme, first sort, UTC or local times); default: $TRACETUI_CONFIG, "
+    "else $XDG_CONFIG_HOME/tracetui/config.toml.",
+)
 @click.option(
     "--version",
     is_flag=True,
@@ -286,12 +332,22 @@ def main() -> None:
     show_default=True,
 )
 @click.option("--desc", is_flag=True, help="Largest / latest first.")
-@click.option("--limit", type=click.IntRange(min=0), help="At most this many runs.")
-@click.option("--json", "as_json", is_flag=True, help="JSON array of run summaries.")
+@click.option("--limit", type=click.IntRange(min=0), help="At most this many runs (sessions with --by session).")
+@click.option(
+    "--by",
+    type=click.Choice(["session"]),
+    help="One row per session (runs sharing a session id; a run without one stands alone).",
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON array of run summaries (session summaries with --by).")
 @store_options
 @handles_errors
-def list_cmd(path, status, agent, search, grep, sort, desc, limit, as_json, fmt, no_cache):
-    """One row per run: id, agent, status, start, duration, steps, failures, tokens, credits, cost, error."""
+def list_cmd(path, status, agent, search, grep, sort, desc, limit, by, as_json, fmt, no_cache):
+    """One row per run: id, agent, status, start, duration, steps, failures, tokens, credits, cost, error.
+
+    With --by session, one row per session: its worst status, id, runs, first start, span from the
+    first start to the last end, steps, tokens, credits, cost and failed runs; --sort orders the
+    sessions by the sum of their runs' values (the first start, the span, the worst status).
+    """
     if search is not None and grep is not None:
         raise click.UsageError("use --search or --grep, not both")
     store = load(path, fmt, no_cache)
@@ -300,6 +356,9 @@ def list_cmd(path, status, agent, search, grep, sort, desc, limit, as_json, fmt,
     if grep:
         hits = store.runs_matching(grep, flt, progress=_scan_progress(store.label))
         flt = RunFilter(status=status or None, agent=agent or None, search=grep, step_hits=frozenset(hits))
+    if by == "session":
+        _list_sessions(store, flt, sort, desc, limit, as_json)
+        return
     runs = store.list_runs(flt, sort=sort, desc=desc, limit=limit)
     matches = {r.id: _match(store, hits[r.id], grep) for r in runs if r.id in hits} if grep else {}
     if as_json:
@@ -341,6 +400,24 @@ def _scan_progress(label: str):
         click.echo(end, nl=False, err=True)
 
     return report
+
+
+def _list_sessions(store: TraceStore, flt: RunFilter, sort: str, desc: bool, limit: int | None, as_json: bool) -> None:
+    from .store.protocol import SessionStore
+
+    if not isinstance(store, SessionStore):
+        fail(f"{store.label}: --by session is not available for this kind of store yet")
+        return
+    rows = store.sessions(flt, sort=sort, desc=desc, limit=limit)
+    if as_json:
+        click.echo(dumps([row.as_dict() for row in rows]))
+        return
+    if not rows:
+        click.echo("no runs" if store.count_runs() == 0 else "no runs match")
+        return
+    from .textout import sessions_table
+
+    sessions_table(rows)
 
 
 OUTPUT_FORMATS = ("text", "json", "markdown")
@@ -479,6 +556,8 @@ def import_cmd(src, output, fmt, schema):
         fail("--schema is for a PostgreSQL output (-o postgresql://…)")
     if os.path.exists(output):
         fail(f"{output}: already exists; choose a new file")
+    from .loading import prepare
+
     opening = prepare(src, fmt=fmt, output=output, estimate=estimating())
     count = opening.run_import()
     _import_warnings(src, opening.problems)
@@ -613,7 +692,7 @@ def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cach
         openings.append(opening)
     from .tui.compare_app import compare_app
 
-    compare_app(openings[0], run_a, openings[1] if with_path else None, run_b).run()
+    compare_app(openings[0], run_a, openings[1] if with_path else None, run_b, configured()).run()
 
 
 def pair_dict(pair) -> dict[str, Any]:
@@ -641,6 +720,10 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
     at once and shows runs as they are read. Bad input exits 2 and an unknown --run exits 1 before
     the viewer starts (for a file still being imported, an unknown --run is reported in the viewer).
     """
+    from .background_import import BackgroundImport
+    from .first_page import FirstPage
+    from .loading import Opening
+
     later = False
     try:
         opening = open_source(path, fmt, no_cache)
@@ -659,17 +742,32 @@ def open_cmd(path, run_id, failed, fmt, no_cache):
             estimate=estimating(),
         )
         later = True  # an unknown --run is then reported in the viewer, as during an import
-    if opening.ready and not later:
+    # While Textual is imported, a thread opens a file's store and reads its first page, or starts its import.
+    first_page, importer = None, None
+    if isinstance(opening, Opening):
+        if opening.ready:
+            first_page = FirstPage(opening, run_id)
+        else:
+            importer = BackgroundImport(opening)
+    if first_page is None and opening.ready and not later:
         store = opening.connect()  # an unreadable store fails here, not inside the viewer
         try:
             if run_id is not None:
                 store.get_run(run_id)
         finally:
             store.close()
-    from .tui.app import TraceApp  # Textual is imported only by the viewer
+    try:
+        from .tui.app import TraceApp  # Textual is imported only by the viewer
 
-    app = TraceApp(opening, run_id=run_id, failed=failed)
-    app.run()
+        if first_page is not None:
+            first_page.check()  # an unreadable store or unknown --run fails here, not inside the viewer
+        app = TraceApp(
+            opening, run_id=run_id, failed=failed, first_page=first_page, importer=importer, config=configured()
+        )
+        app.run()
+    finally:
+        if importer is not None:
+            importer.cancel()  # the viewer is gone (or never started): stop the import
     if app.return_code:
         sys.exit(app.return_code)
 
@@ -746,10 +844,12 @@ def serve(host, port, db, headless, max_body, token):
         run_headless(service, lambda line: click.echo(line))
         return
     click.echo(f"tracetui: {service.description}; store: {display.safe(path, single_line=True)}", err=True)
+    from .loading import prepare
+
     opening = prepare(path, estimate=estimating())
     from .tui.app import TraceApp
 
-    app = TraceApp(opening, live=service)
+    app = TraceApp(opening, live=service, config=configured())
     app.run()
     click.echo(f"tracetui: spans stored in {display.safe(path, single_line=True)}", err=True)
     if app.return_code:
@@ -759,6 +859,8 @@ def serve(host, port, db, headless, max_body, token):
 @main.command("formats")
 def formats_cmd():
     """What tracetui can read, and how each format is detected."""
+    from . import sources
+
     for source in sources.formats():
         click.echo(f"{source.NAME}\n  {source.DESCRIPTION}\n  detected by: {source.DETECTION}\n")
 
