@@ -71,18 +71,20 @@ def main() -> None:
 
     start = _now()
     import tracetui.cli
-    from tracetui import loading, store
+    from tracetui import first_page, loading, store
 
     _note("import tracetui.cli", start)
     start = _now()
-    # In `tracetui open` this import comes after prepare() and connect(); its cost is the same.
+    # In `tracetui open` this import comes after prepare(), while a thread reads the first page or
+    # starts the import; here it comes first, so that its classes can be wrapped (its cost is the same).
     from tracetui.tui import app as tui_app
     from tracetui.tui.screens.runs import RunsScreen
     from tracetui.tui.widgets.run_list import RunList
 
     _note("import textual + tracetui.tui.app", start)
 
-    _timed(tracetui.cli, "prepare", "prepare (detect format, cache lookup)")
+    _timed(loading, "prepare", "prepare (detect format, cache lookup)")
+    _timed(first_page, "read_top", "first_page.read_top (the first page, in its thread)", first_only=True)
     _timed(loading.Opening, "connect", "Opening.connect", first_only=True)
     _timed(store.Store, "count_runs", "Store.count_runs", first_only=True)
     _timed(store.Store, "run_ids", "Store.run_ids (first call: top page)", first_only=True)
@@ -104,7 +106,7 @@ def main() -> None:
         _note("RunsScreen.on_mount", start)
 
     tui_app.TraceApp.on_mount, RunsScreen.on_mount = timed_app_mount, timed_screen_mount
-    _timed(RunList, "_apply", "RunList._apply (first rows handed to the list)", first_only=True)
+    _timed(RunList, "_show_top", "RunList._show_top (first rows handed to the list)", first_only=True)
     run = tui_app.TraceApp.run
 
     def timed_run(self, *a, **kw):

@@ -87,7 +87,8 @@ def test_no_command_changes_a_wal_database_or_its_directory(source, tmp_path):
 
 @pytest.mark.parametrize("source", SOURCES)
 async def test_the_viewer_changes_nothing_either(source, tmp_path):
-    path, ids = SOURCES[source](tmp_path)
+    (tmp_path / "data").mkdir()  # the user's folder (tracetui's cache, with its memo, is elsewhere)
+    path, ids = SOURCES[source](tmp_path / "data")
     before = fingerprint(path)
     app = TraceApp(opening(path))
     async with app.run_test(size=(120, 30)) as pilot:
@@ -101,17 +102,18 @@ async def test_the_viewer_changes_nothing_either(source, tmp_path):
 
 
 def test_a_wal_database_a_writer_holds_open_is_read_through_its_wal(tmp_path):
-    path, _ = agent_traces(tmp_path)
+    (tmp_path / "data").mkdir()  # the user's folder (tracetui's cache, with its memo, is elsewhere)
+    path, _ = agent_traces(tmp_path / "data")
     writer = sqlite3.connect(path)
     writer.execute("INSERT INTO agent_traces (id, agent_id) VALUES ('t3', 'c')")
     writer.commit()  # in the -wal file, not yet in the database file
     try:
         assert os.path.exists(path + "-wal")
         assert "immutable" not in ro_uri(path)
-        before = sorted(os.listdir(tmp_path))
+        before = sorted(os.listdir(tmp_path / "data"))
         result = CliRunner().invoke(main, ["list", path, "--json"])
         assert result.exit_code == 0 and '"t3"' in result.stdout  # the writer's latest commit
-        assert sorted(os.listdir(tmp_path)) == before
+        assert sorted(os.listdir(tmp_path / "data")) == before
     finally:
         writer.close()
 

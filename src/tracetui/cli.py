@@ -10,19 +10,23 @@ import os
 import sys
 import warnings
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import display, share, sources
+from . import config as settings
+from . import display, share
 from .errors import TraceError, Unavailable
-from .folders import FORMAT as FOLDER
-from .loading import DatabaseOptions, SourceOpening, is_pipe, prepare
 from .model import TOKEN_PARTS, Run
 from .run_json import dumps, step_dict
 from .store import SORT_KEYS, STARTED, RunFilter
 from .store.protocol import TraceStore
 from .store.stats import GROUPINGS
+
+# Imported by the commands that use them: `tracetui --help` and a usage error need none of these
+# (finding formats loads every format module; loading brings in the cache and worker machinery).
+if TYPE_CHECKING:
+    from .loading import DatabaseOptions, SourceOpening
 
 # The core checks the input itself, so every problem gets the same one-line message and exit 2.
 TRACE_PATH = click.Path(readable=False)
@@ -40,6 +44,8 @@ class FormatChoice(click.Choice[str]):
 
     @property
     def choices(self) -> tuple[str, ...]:
+        from . import sources
+
         return tuple(sources.names())
 
     @choices.setter
@@ -48,6 +54,8 @@ class FormatChoice(click.Choice[str]):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         if isinstance(value, str):
+            from . import sources
+
             try:
                 return sources.by_name(value).NAME
             except KeyError:
@@ -60,6 +68,8 @@ _show_warning = warnings.showwarning
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """tracetui's own warnings (a broken format plug-in) as one line, like its other messages."""
+    from . import sources
+
     if issubclass(category, sources.PluginWarning):
         click.echo(f"tracetui: warning: {display.safe(str(message), single_line=True)}", err=True)
     else:
@@ -131,6 +141,8 @@ def _database_option(ctx: click.Context, param: click.Parameter, value: Any) -> 
 
 def database_options() -> DatabaseOptions:
     """What --schema, --table and --statement-timeout said (they apply to PostgreSQL inputs)."""
+    from .loading import DatabaseOptions
+
     given = click.get_current_context().meta.get(DATABASE, {})
     timeout = given.get("statement_timeout")
     return DatabaseOptions(
@@ -179,6 +191,8 @@ def store_options(fn):
 
 
 def open_source(path: str, fmt: str | None, no_cache: bool) -> SourceOpening:
+    from .loading import prepare
+
     return prepare(path, fmt=fmt, use_cache=not no_cache, estimate=estimating(), database=database_options())
 
 
@@ -188,6 +202,7 @@ def load(path: str, fmt: str | None, no_cache: bool) -> TraceStore:
 
 def loaded(path: str, fmt: str | None, no_cache: bool) -> tuple[SourceOpening, TraceStore]:
     """The source read (imported if it must be) and a store on it; its problems are warned about."""
+    configured()
     opening = open_source(path, fmt, no_cache)
     opening.run_import()
     tell(opening)
@@ -220,6 +235,8 @@ def loaded(path: str, fmt: str | None, no_cache: bool) -> tuple[SourceOpening, T
 
 def refuse_pipe(path: str) -> None:
     """--follow reads a file again as it grows; a pipe is read once, to its end, into a private copy."""
+    from .loading import is_pipe
+
     if is_pipe(path):
         fail(f"{path}: --follow needs a file or a folder; a pipe is read once (write to a file and follow that)")
 
@@ -278,7 +295,37 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     ctx.exit()
 
 
+CONFIG = "tracetui.config"
+
+
+def configured() -> settings.Config:
+    """tracetui's config file (read once per command): its problem, if any, told on stderr in one line;
+    its clock (`times`) applied to every time the command prints."""
+    ctx = click.get_current_context().find_root()
+    config = ctx.meta.get(CONFIG)
+    if not isinstance(config, settings.Config):
+        config = settings.load(ctx.meta.get(CONFIG + ".path"))
+        ctx.meta[CONFIG] = config
+        message = config.message()
+        if message is not None:
+            click.echo(f"tracetui: warning: {display.safe(message, single_line=True)}", err=True)
+        display.use_local_time(config.times == "local")
+    return config
+
+
+def _config_path(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    ctx.meta[CONFIG + ".path"] = value
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    expose_value=False,
+    callback=_config_path,
+    help="tracetui's config file (keys, theme, first sort, UTC or local times); default: $TRACETUI_CONFIG, "
+    "else $XDG_CONFIG_HOME/tracetui/config.toml.",
+)
 @click.option(
     "--version",
     is_flag=True,
@@ -377,8 +424,18 @@ def _print_sources(found, looked) -> None:
     show_default=True,
 )
 @click.option("--desc", is_flag=True, help="Largest / latest first.")
-@click.option("--limit", type=click.IntRange(min=0), help="At most this many runs.")
-@click.option("--json", "as_json", is_flag=True, help="JSON array of run summaries (with --follow: one object a line).")
+@click.option("--limit", type=click.IntRange(min=0), help="At most this many runs (sessions with --by session).")
+@click.option(
+    "--by",
+    type=click.Choice(["session"]),
+    help="One row per session (runs sharing a session id; a run without one stands alone).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="JSON array of run summaries (session summaries with --by; with --follow: one object a line).",
+)
 @click.option(
     "-f",
     "--follow",
@@ -389,12 +446,16 @@ def _print_sources(found, looked) -> None:
 @store_options
 @handles_errors
 def list_cmd(
-    path, status, agent, search, grep, sort, desc, limit, as_json, follow, file_, project, model, fmt, no_cache
+    path, status, agent, search, grep, sort, desc, limit, by, as_json, follow, file_, project, model, fmt, no_cache
 ):
     """One row per run: id, agent, status, start, duration, steps, failures, tokens, credits, cost, error.
 
     PATH may be a folder: every trace file under it is listed as one run list, with the file each run
     was read from (--file, --project and --model narrow it).
+
+    With --by session, one row per session: its worst status, id, runs, first start, span from the
+    first start to the last end, steps, tokens, credits, cost and failed runs; --sort orders the
+    sessions by the sum of their runs' values (the first start, the span, the worst status).
 
     With --follow, the runs that have finished (not pending or running) are printed one a line, then
     each run once it finishes while PATH is written (lines appended, files added to a folder, a
@@ -404,6 +465,8 @@ def list_cmd(
         raise click.UsageError("use --search or --grep, not both")
     if follow and grep is not None:
         raise click.UsageError("use --grep or --follow, not both")
+    if follow and by is not None:
+        raise click.UsageError("use --by or --follow, not both")
     if follow:
         refuse_pipe(path)
     opening, store = loaded(path, fmt, no_cache)
@@ -416,6 +479,9 @@ def list_cmd(
     if grep:
         hits = store.runs_matching(grep, flt, progress=_scan_progress(store.label))
         flt = replace(flt, search=grep, step_hits=frozenset(hits))
+    if by == "session":
+        _list_sessions(store, flt, sort, desc, limit, as_json)
+        return
     runs = store.list_runs(flt, sort=sort, desc=desc, limit=limit)
     matches = {r.id: _match(store, hits[r.id], grep) for r in runs if r.id in hits} if grep else {}
     if as_json:
@@ -429,6 +495,7 @@ def list_cmd(
     if not runs:
         click.echo("no runs" if store.count_runs() == 0 else "no runs match")
         return
+    from .folders import FORMAT as FOLDER
     from .textout import runs_table
 
     runs_table(runs, matches if grep else None, files=store.source_format == FOLDER)
@@ -437,6 +504,7 @@ def list_cmd(
 def _follow_list(
     opening: SourceOpening, flt: RunFilter, *, sort: str, desc: bool, limit: int | None, as_json: bool
 ) -> None:
+    from .folders import FORMAT as FOLDER
     from .follow import follow_runs, followable
     from .textout import run_lines
 
@@ -489,6 +557,24 @@ def _scan_progress(label: str):
         click.echo(end, nl=False, err=True)
 
     return report
+
+
+def _list_sessions(store: TraceStore, flt: RunFilter, sort: str, desc: bool, limit: int | None, as_json: bool) -> None:
+    from .store.protocol import SessionStore
+
+    if not isinstance(store, SessionStore):
+        fail(f"{store.label}: --by session is not available for this kind of store yet")
+        return
+    rows = store.sessions(flt, sort=sort, desc=desc, limit=limit)
+    if as_json:
+        click.echo(dumps([row.as_dict() for row in rows]))
+        return
+    if not rows:
+        click.echo("no runs" if store.count_runs() == 0 else "no runs match")
+        return
+    from .textout import sessions_table
+
+    sessions_table(rows)
 
 
 OUTPUT_FORMATS = ("text", "json", "markdown")
@@ -628,6 +714,8 @@ def import_cmd(src, output, fmt, schema):
         fail("--schema is for a PostgreSQL output (-o postgresql://…)")
     if os.path.exists(output):
         fail(f"{output}: already exists; choose a new file")
+    from .loading import prepare
+
     opening = prepare(src, fmt=fmt, output=output, estimate=estimating())
     count = opening.run_import()
     _import_warnings(src, opening.problems)
@@ -762,7 +850,7 @@ def _compare_interactively(path, run_a, run_b, with_path, with_fmt, fmt, no_cach
         openings.append(opening)
     from .tui.compare_app import compare_app
 
-    compare_app(openings[0], run_a, openings[1] if with_path else None, run_b).run()
+    compare_app(openings[0], run_a, openings[1] if with_path else None, run_b, configured()).run()
 
 
 def pair_dict(pair) -> dict[str, Any]:
@@ -796,6 +884,10 @@ def open_cmd(path, run_id, failed, follow, fmt, no_cache):
     With --follow, lines appended to PATH (files added to or growing in a folder, a database being
     written) are read as they come, and the viewer shows them live: "● live", `p` pauses.
     """
+    from .background_import import BackgroundImport
+    from .first_page import FirstPage
+    from .loading import Opening
+
     if follow:
         refuse_pipe(path)
     later = False
@@ -816,26 +908,47 @@ def open_cmd(path, run_id, failed, follow, fmt, no_cache):
             estimate=estimating(),
         )
         later = True  # an unknown --run is then reported in the viewer, as during an import
-    if opening.ready and not later:
+    # While Textual is imported, a thread opens a file's store and reads its first page, or starts its import.
+    first_page, importer = None, None
+    if isinstance(opening, Opening) and not follow:  # (a followed file is imported as the viewer follows it)
+        if opening.ready:
+            first_page = FirstPage(opening, run_id)
+        else:
+            importer = BackgroundImport(opening)
+    if first_page is None and opening.ready and not later:
         store = opening.connect()  # an unreadable store fails here, not inside the viewer
         try:
             if run_id is not None:
                 store.get_run(run_id)
         finally:
             store.close()
-    from .tui.app import TraceApp  # Textual is imported only by the viewer
+    try:
+        from .tui.app import TraceApp  # Textual is imported only by the viewer
 
-    live = None
-    if follow:
-        from .follow import Follower, followable
+        live = None
+        if follow:
+            from .follow import Follower, followable
 
-        target = followable(opening)
-        if target is None:
-            fail(f"{opening.label}: --follow reads files and folders; a database server is read where it lies")
-            return
-        live = Follower(target)
-    app = TraceApp(opening, run_id=run_id, failed=failed, live=live)
-    app.run()
+            target = followable(opening)
+            if target is None:
+                fail(f"{opening.label}: --follow reads files and folders; a database server is read where it lies")
+                return
+            live = Follower(target)
+        if first_page is not None:
+            first_page.check()  # an unreadable store or unknown --run fails here, not inside the viewer
+        app = TraceApp(
+            opening,
+            run_id=run_id,
+            failed=failed,
+            live=live,
+            first_page=first_page,
+            importer=importer,
+            config=configured(),
+        )
+        app.run()
+    finally:
+        if importer is not None:
+            importer.cancel()  # the viewer is gone (or never started): stop the import
     if app.return_code:
         sys.exit(app.return_code)
 
@@ -912,10 +1025,12 @@ def serve(host, port, db, headless, max_body, token):
         run_headless(service, lambda line: click.echo(line))
         return
     click.echo(f"tracetui: {service.description}; store: {display.safe(path, single_line=True)}", err=True)
+    from .loading import prepare
+
     opening = prepare(path, estimate=estimating())
     from .tui.app import TraceApp
 
-    app = TraceApp(opening, live=service)
+    app = TraceApp(opening, live=service, config=configured())
     app.run()
     click.echo(f"tracetui: spans stored in {display.safe(path, single_line=True)}", err=True)
     if app.return_code:
@@ -925,6 +1040,8 @@ def serve(host, port, db, headless, max_body, token):
 @main.command("formats")
 def formats_cmd():
     """What tracetui can read, and how each format is detected."""
+    from . import sources
+
     for source in sources.formats():
         click.echo(f"{source.NAME}\n  {source.DESCRIPTION}\n  detected by: {source.DETECTION}\n")
 

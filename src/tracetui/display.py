@@ -192,7 +192,7 @@ def size_text(n: float) -> str:
 
 
 def period(since: str | None, until: str | None) -> str:
-    """A stored time range as people read it: "2026-11-01 09:00–10:00", "2026-11-01 – 2026-11-02" (UTC)."""
+    """A stored time range as people read it: "2026-11-01 09:00–10:00", "2026-11-01 – 2026-11-02" (as when())."""
     start, end = when(since), when(until)
     if since is None:
         return f"before {end}"
@@ -213,10 +213,42 @@ def _next_day(day: str) -> str:
     return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
 
 
-def when(iso_text: str | None) -> str:
-    """A started-at timestamp as the CLI and list show it: 'YYYY-MM-DD HH:MM:SS' (UTC)."""
+# Clock times are shown in UTC (as stored) or in the local time zone: the config file's `times`
+# and the viewer's `u` choose, for every time the CLI and the viewer show.
+_clock = {"local": False}
+
+
+def use_local_time(local: bool) -> None:
+    _clock["local"] = local
+
+
+def local_time() -> bool:
+    return _clock["local"]
+
+
+def zone_label() -> str:
+    """What the times shown are in: "UTC" or "local"."""
+    return "local" if _clock["local"] else "UTC"
+
+
+def when(iso_text: str | None, *, precise: bool = False, utc: bool = False) -> str:
+    """A stored timestamp as the CLI and viewer show it: 'YYYY-MM-DD HH:MM:SS', in UTC or local time;
+    `precise` adds the milliseconds and the zone ('2026-11-01 09:00:00.000 UTC'); `utc` whatever the
+    clock (a document made to be shared, such as the Markdown of a run)."""
     if not iso_text:
         return "-"
+    if _clock["local"] and not utc:
+        from datetime import datetime
+
+        try:
+            moment = datetime.fromisoformat(iso_text.replace("Z", "+00:00")).astimezone()
+        except ValueError:
+            return safe(iso_text, single_line=True)
+        if precise:
+            return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d} {moment.strftime('%Z')}"
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    if precise:
+        return iso_text.replace("T", " ").replace("Z", " UTC")
     return iso_text[:19].replace("T", " ")
 
 

@@ -29,8 +29,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
 
-from . import filestate, normalize, parallel, postgres, sources, sqlite_uri
+from . import filestate, normalize, postgres, sources, sqlite_uri
 from .errors import UnusableInput
+from .memo import Memo
+from .memo import for_file as memo_for
 from .model import Problem, finalized, run_problems
 from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
 from .store import files as store_files
@@ -119,17 +121,17 @@ def cache_path(
     from . import pricing  # here, not at the top: `tracetui --help` never needs it
 
     key = hashlib.sha256()
-    _key_file(key, path)
+    key_file(key, path)
     key.update(f"{fmt}\0{SCHEMA_VERSION}\0{pricing.cache_tag(estimate)}\0".encode())
     for companion in companions:
         try:
-            _key_file(key, companion)
+            key_file(key, companion)
         except OSError:
             key.update(f"{os.path.abspath(companion)}\0gone\0".encode("utf-8", "surrogateescape"))
     return os.path.join(directory or cache_dir(), f"{key.hexdigest()[:32]}.db")
 
 
-def _key_file(key: hashlib._Hash, path: str) -> None:
+def key_file(key: hashlib._Hash, path: str) -> None:
     """What identifies a file's content cheaply: its identity and times, and a hash of its head and tail
     (a same-size rewrite with the mtime restored still changes the key)."""
     st = os.stat(path)
@@ -228,8 +230,10 @@ class Opening:
     head: sources.Head | None = None
     estimate: bool = True  # price model calls without a reported cost (pricing.py); False: --no-estimate
     _sort_keys: dict[str, str] | None = None  # what views() found on the first connection, reused by the next
+    memo: Memo | None = None  # what an earlier open of this in-place file learned (memo.py)
     source: str | None = None  # what the user named, when `path` is a private copy of it (a pipe)
     notice: str | None = None  # something the user should know about where the store lives
+    background: bool = False  # imported while the viewer shows it: worker processes yield the CPU to it
     search_index: bool = False  # index the steps' text when the import ends (`tracetui import -o`)
 
     @property
@@ -248,11 +252,11 @@ class Opening:
     @property
     def uses_workers(self) -> bool:
         """True when run_import() will parse with worker processes (see parallel.start_helpers)."""
-        return (
-            not self.ready
-            and self.head is not None
-            and parallel.usable(self.module, self.head, os.path.getsize(self.path))
-        )
+        if self.ready or self.head is None:
+            return False
+        from . import parallel  # only for a file that is imported
+
+        return parallel.usable(self.module, self.head, os.path.getsize(self.path))
 
     def connect(self) -> Store:
         sort_keys = self._sort_keys
@@ -262,8 +266,13 @@ class Opening:
 
             conn = connect_readonly(self.path)
             pricing.register(conn, self.estimate)  # before the views, which may call it
+            known = self._sort_keys
+            if known is None and self.memo is not None:
+                known = self.memo.sort_keys()
             try:
-                sort_keys = self.module.views(conn, known_sort_keys=self._sort_keys)
+                sort_keys = self.module.views(conn, known_sort_keys=known)
+                if known is None and self.memo is not None and sort_keys:
+                    self.memo.put(sort_keys=sort_keys)
                 self._sort_keys = sort_keys
             except sqlite3.DatabaseError as exc:
                 conn.close()
@@ -429,7 +438,7 @@ class Opening:
                 progress(position, total, writer.run_count)
                 last = now
 
-        from . import pricing
+        from . import parallel, pricing
 
         head = self.head or sources.read_head(self.path)
         try:
@@ -441,7 +450,16 @@ class Opening:
             serial = True
             if parallel.usable(self.module, head, total):
                 try:
-                    parallel.import_file(self.path, self.module, head, writer, report, tick, estimate=self.estimate)
+                    parallel.import_file(
+                        self.path,
+                        self.module,
+                        head,
+                        writer,
+                        report,
+                        tick,
+                        estimate=self.estimate,
+                        yielding=self.background,
+                    )
                     serial = False
                 except parallel.WorkersUnavailable:
                     pass  # read it in this process instead
@@ -592,7 +610,10 @@ def prepare_file(
     module, head = sources.detect(path, fmt)
     if output is None and sources.in_place(module, head):
         if estimate or module.NAME != "tracetui-sqlite" or not _holds_estimates(path):
-            return Opening(path, module, db_path=path, ready=True, in_place=True, head=head, estimate=estimate)
+            memo = memo_for(path, module.NAME) if use_cache else None
+            return Opening(
+                path, module, db_path=path, ready=True, in_place=True, head=head, estimate=estimate, memo=memo
+            )
     if output is not None:
         return Opening(
             path, module, db_path=output, ready=False, in_place=False, head=head, estimate=estimate, search_index=True

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from . import display
 from .model import TOKEN_PARTS, Run, Step
-from .store import RunFilter
+from .store import RunFilter, SessionRow
 
 # Hex colours, not ANSI names: Textual's default theme draws ANSI magenta as the same red as failures.
 STATUS_STYLE = {
@@ -239,7 +239,7 @@ def filter_text(flt: RunFilter) -> Text:
     · search: 'x'"."""
     text = Text()
     items: list[tuple[str, object]] = [("status", flt.status), ("agent", flt.agent), ("model", flt.model)]
-    items += [("tool", flt.tool), ("project", flt.project), ("file", flt.file)]
+    items += [("tool", flt.tool), ("project", flt.project), ("file", flt.file), ("session", flt.session)]
     if flt.since is not None or flt.until is not None:
         items.append(("time", display.period(flt.since, flt.until)))
     for label, value in items:
@@ -250,6 +250,24 @@ def filter_text(flt: RunFilter) -> Text:
         text.append(" · search: ", "bold")
         text.append(repr(display.safe(flt.search, single_line=True)), "bold")
     return text
+
+
+def session_cells(row: SessionRow) -> dict[str, str]:
+    """A session as the run list's cells (and `list --by session`'s): worst status, id, run count,
+    first start, span, steps, tokens, credits, cost, failed runs."""
+    runs = f"{row.runs:,} run{'' if row.runs == 1 else 's'}"
+    return {
+        "status": display.status_word(row.status),
+        "id": display.clip(row.session if row.session is not None else row.run_id),
+        "runs": runs,
+        "started": display.when(row.started_at),
+        "duration": display.duration(row.duration_ms),
+        "steps": display.count(row.steps),
+        "tokens": display.tokens(row.tokens_in, row.tokens_out),
+        "credits": display.credits(row.credits),
+        "cost": display.cost(row.cost_usd, row.cost_estimated),
+        "failed": f"{row.failed:,} failed" if row.failed else "",
+    }
 
 
 def mismatch_text(name: str, reported: float | None, summed: float | None) -> Text:

@@ -104,7 +104,7 @@ def _run_items(run: Run, models: list[str]) -> list[str]:
         items.append(_item("session", code(run.session)))
     if models:
         items.append(_item("model" if len(models) == 1 else "models", ", ".join(code(m) for m in models)))
-    items.append(_item("started", plain(display.when(run.started_at)) + (" UTC" if run.started_at else "")))
+    items.append(_item("started", plain(display.when(run.started_at, utc=True)) + (" UTC" if run.started_at else "")))
     items.append(_item("duration", display.duration(run.duration_ms)))
     items.append(_item("steps", present.step_counts(run).plain))
     parts = [run.total(name) for name in TOKEN_PARTS]
@@ -123,7 +123,7 @@ def _subtree_items(run: Run, top: Step, steps: list[Step]) -> list[str]:
         items.append(_item("agent", code(run.agent)))
     if models:
         items.append(_item("model" if len(models) == 1 else "models", ", ".join(code(m) for m in models)))
-    items.append(_item("started", plain(display.when(top.started_at)) + (" UTC" if top.started_at else "")))
+    items.append(_item("started", plain(display.when(top.started_at, utc=True)) + (" UTC" if top.started_at else "")))
     items.append(_item("duration", display.duration(top.duration_ms)))
     failed = sum(1 for s in steps if s.failed)
     items.append(_item("steps", f"{len(steps):,} step{'s' if len(steps) != 1 else ''}, {failed:,} failed"))

@@ -13,9 +13,10 @@ from click.testing import CliRunner
 
 from tracetui.cli import main
 from tracetui.errors import UnusableInput
+from tracetui.first_page import FirstPage
 from tracetui.loading import prepare
 from tracetui.model import finalize_run
-from tracetui.store import StoreWriter
+from tracetui.store import RunFilter, StoreWriter
 from tracetui.tui.app import TraceApp
 from tracetui.tui.pilot import settle as pilot_settle
 from tracetui.tui.screens.error import ErrorScreen, ProblemsScreen
@@ -135,6 +136,25 @@ async def test_opens_an_agent_traces_database_in_place(tmp_path):
         assert "bad tool" in rows(app)[1]
 
 
+async def test_the_run_list_starts_from_the_page_read_while_the_viewer_started(tmp_path):
+    rows_in = [
+        {"id": f"t{i}", "agent_id": "bot", "started_at": f"2026-01-01T1{i}:00:00.000Z", "final_status": "completed"}
+        for i in range(4)
+    ]
+    rows_in[1]["started_at"] = 1767265200  # epoch seconds among ISO text: the mixed-column sort key
+    path = write_agent_traces(tmp_path / "agent.db", rows_in)
+    for _ in range(2):  # the first open reads the page from SQL, the second from the memo
+        o = prepare(path)
+        page = FirstPage(o)
+        page.check()
+        app = TraceApp(o, first_page=page)
+        async with app.run_test(size=(160, 30)) as pilot:
+            await settle(app, pilot)
+            assert page.take(RunFilter(), "started", True) is None  # the run list took it
+            assert ids_in_order(app) == ["t3", "t2", "t1", "t0"]
+            assert run_list(app).pager.complete
+
+
 async def test_a_jsonl_export_is_imported_on_open_and_its_runs_listed(tmp_path):
     path = write_jsonl(tmp_path / "runs.jsonl", sample_runs())
     o = prepare(path)
@@ -190,6 +210,42 @@ async def test_runs_appear_while_the_import_is_still_running(tmp_path):
                 break
         assert run_list(app).count == 5
         assert app.runs_screen.query_one("#progress").display is False
+
+
+async def test_the_first_runs_stored_are_read_when_the_import_reports_them_not_at_a_poll(tmp_path):
+    path = write_jsonl(tmp_path / "runs.jsonl", sample_runs())
+    o = prepare(path)
+    polls_stopped, finish = threading.Event(), threading.Event()
+
+    def slow_import(progress=None):
+        os.makedirs(os.path.dirname(o.db_path), exist_ok=True)
+        writer = StoreWriter(o.db_path)
+        polls_stopped.wait(10)
+        for r in sample_runs()[:2]:
+            writer.add(finalize_run(r))
+        writer.commit()
+        progress(10, 100, 2)
+        finish.wait(10)
+        writer.finish()
+        o.ready = True
+        return 2
+
+    o.run_import = slow_import
+    app = TraceApp(o)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await pilot.pause()
+        app.runs_screen._poll.stop()  # only the import's report can bring the runs in now
+        polls_stopped.set()
+        for _ in range(500):
+            await pilot.pause(0.02)
+            if run_list(app).count == 2:
+                break
+        assert app.importing and sorted(ids_in_order(app)) == ["r1", "r2"]
+        finish.set()
+        for _ in range(500):  # the list's last load ends before the app does
+            await pilot.pause(0.02)
+            if not app.importing and not run_list(app).busy:
+                break
 
 
 # -- sort, filter, search -------------------------------------------------------------------------

@@ -187,3 +187,35 @@ def test_before_the_full_order_failed_runs_are_found_on_the_top_page():
     assert pager.adjacent_failed(0, +1) == 1
     assert pager.adjacent_failed(2, -1) == 1
     assert pager.adjacent_failed_id("c", +1) is None
+
+
+def test_grouped_by_session_a_session_row_is_no_run_and_its_runs_come_and_go(tmp_path):
+    from tracetui.store.sessions import SessionKey
+    from tracetui.tui.widgets.run_pager import read_session_members, read_sessions
+
+    s1, s2 = SessionKey("s1"), SessionKey("s2")
+    pager = loaded(["lone", s1, s2], [0, 1])
+    assert [pager.id_at(i) for i in range(3)] == ["lone", None, None]
+    assert [pager.session_at(i) for i in range(3)] == [None, s1, s2]
+    assert pager.failed_ids() == {"lone"} and pager.sample_ids() == ["lone", "s1", "s2"]
+    assert pager.expand(s1, Order(["a", "b"], [1]))
+    assert [pager.id_at(i) for i in range(5)] == ["lone", None, "a", "b", None]
+    assert pager.adjacent_failed(0, +1) == 1 and pager.adjacent_failed(1, +1) == 3
+    assert pager.adjacent_failed_id("lone", +1) == "b"  # past the session's own row, to its failed run
+    assert pager.collapse(s1) and pager.count == 3 and pager.session_at(2) == s2
+    assert pager.adjacent_failed_id("lone", +1) is None and not pager.collapse(s1)
+
+    store_runs = runs(5)
+    for i, r in enumerate(store_runs):
+        r.session = "s" if i < 3 else None
+    store = opening(write_store(tmp_path / "s.db", store_runs)).connect()
+    order = read_sessions(store, RunFilter(), "started", True, {SessionKey("s")})
+    assert order.ids == ["r4", "r3", SessionKey("s"), "r2", "r1", "r0"] and order.groups == 3
+    assert [order.ids[i] for i in order.failed] == ["r3", SessionKey("s"), "r1"]
+    assert read_session_members(
+        store,
+        RunFilter(),
+        SessionKey("s"),
+        "started",
+        False,
+    ).ids == ["r0", "r1", "r2"]

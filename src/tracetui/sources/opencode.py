@@ -130,6 +130,7 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     summed = {name[len("steps_") :]: expr for name, expr in totals.items() if name.startswith("steps_")}
     runs = {
         "id": "s.id",
+        "session": "s.id",  # a run is a top-level OpenCode session (its subagents' sessions nest in it)
         "agent": _project_name(col("directory")),
         "status": (
             f"CASE WHEN {error} IS NOT NULL THEN 'failed'"

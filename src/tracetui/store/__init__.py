@@ -8,6 +8,7 @@ reads traces only through `Store`.
   writer.py     StoreWriter: imports finalized runs (and merges parallel import blocks)
   reader.py     RunFilter and Store: the read-only queries
   sort_keys.py  the ways to order the run list
+  sessions.py   runs grouped by session
 """
 
 from .reader import RunFilter, Store, connect_readonly
@@ -19,6 +20,7 @@ from .schema import (
     create_schema,
     view_columns,
 )
+from .sessions import SessionRow
 from .sort_keys import SORT_KEYS, STARTED, SortKey, default_desc
 from .writer import StoreWriter
 
@@ -26,6 +28,7 @@ __all__ = [
     "JSON_COLUMNS",
     "RUN_COLUMNS",
     "SCHEMA_VERSION",
+    "SessionRow",
     "SORT_KEYS",
     "STARTED",
     "STEP_COLUMNS",

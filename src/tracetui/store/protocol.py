@@ -16,6 +16,7 @@ from ..analysis import GroupStats
 from ..model import Problem, Run, Step
 from .reader import RunFilter
 from .search import RunHits, Snippet
+from .sessions import SessionKey, SessionRow
 
 # A run's place in an order: (its sort key, None for runs without one; its tie-breaking id value).
 Key = tuple[Any, Any]
@@ -149,3 +150,27 @@ class PagedStore(Protocol):
     def key_of(self, run_id: str, sort: str, flt: RunFilter | None = None) -> Key | None: ...
 
     def runs_by_ids(self, run_ids: Sequence[str]) -> list[Run]: ...
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """A store that groups its runs by session in its own queries (store/sessions.py: SQLite's `Store`).
+    A store without it (PostgreSQL, for now) lists runs ungrouped."""
+
+    def sessions(
+        self, flt: RunFilter | None = None, *, sort: str = "started", desc: bool = True, limit: int | None = None
+    ) -> list[SessionRow]: ...
+
+    def session_keys(
+        self, flt: RunFilter | None = None, *, sort: str = "started", desc: bool = True, limit: int | None = None
+    ) -> list[SessionKey]: ...
+
+    def session_rows(self, keys: Sequence[SessionKey], flt: RunFilter | None = None) -> list[SessionRow]: ...
+
+    def count_sessions(self, flt: RunFilter | None = None) -> int: ...
+
+    def session_run_ids(self, run_id: str) -> list[str]: ...
+
+    def run_ids(
+        self, flt: RunFilter | None = None, *, sort: str = "started", desc: bool = True, limit: int | None = None
+    ) -> list[str]: ...

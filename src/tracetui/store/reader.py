@@ -23,6 +23,7 @@ from .schema import (
     STEP_TREE_COLUMNS,
     typed,
 )
+from .sessions import SessionKey, SessionRow, count_sessions, session_keys, session_rows
 from .sort_keys import BY_NAME, SORT_KEYS, STARTED
 from .stats import Scope
 
@@ -53,6 +54,7 @@ class RunFilter:
         None  # runs whose project (metadata "project": a coding agent's cwd; else agent) contains this
     )
     ids: Sequence[str] | None = None  # only these runs (at most a few hundred: one SQL parameter each)
+    session: str | None = None  # runs of this session
     # Runs with a step whose text holds `search` (search.runs_matching found them): kept as well.
     step_hits: frozenset[str] | None = None
 
@@ -115,6 +117,9 @@ class RunFilter:
         if self.tool is not None:
             clauses.append(f"id IN (SELECT run_id FROM {calls} WHERE kind = 'tool' AND name = {ident})")
             args.append(value_of("tool", self.tool))
+        if self.session is not None:
+            clauses.append(f"session = {ident}")
+            args.append(self.session)
         if self.since is not None:
             clauses.append(f"started_at >= {param}")
             args.append(self.since)
@@ -322,6 +327,40 @@ class Store:
         key = self._order_by[sort]
         direction = "DESC" if desc else "ASC"
         return f"ORDER BY {key} {direction} NULLS LAST, id {direction}"
+
+    # -- sessions -------------------------------------------------------------------------------
+    def sessions(
+        self, flt: RunFilter | None = None, *, sort: str = STARTED.name, desc: bool = True, limit: int | None = None
+    ) -> list[SessionRow]:
+        """The runs `flt` keeps grouped by session (a run without one alone), in sort key `sort`'s order."""
+        keys = self.session_keys(flt, sort=sort, desc=desc, limit=limit)
+        by_key = {row.key: row for row in self.session_rows(keys, flt)}
+        return [by_key[k] for k in keys if k in by_key]
+
+    def session_keys(
+        self, flt: RunFilter | None = None, *, sort: str = STARTED.name, desc: bool = True, limit: int | None = None
+    ) -> list[SessionKey]:
+        """The groups of session_rows in order, without their summaries (cheap enough for every group)."""
+        where, args = (flt or RunFilter()).where()
+        return session_keys(self.conn, where, args, self._order_by, sort=sort, desc=desc, limit=limit)
+
+    def session_rows(self, keys: Sequence[SessionKey], flt: RunFilter | None = None) -> list[SessionRow]:
+        """Summaries of these groups over the runs `flt` keeps, in no set order (by key, like runs_by_ids)."""
+        where, args = (flt or RunFilter()).where()
+        return session_rows(self.conn, where, args, keys)
+
+    def count_sessions(self, flt: RunFilter | None = None) -> int:
+        where, args = (flt or RunFilter()).where()
+        return count_sessions(self.conn, where, args)
+
+    def session_run_ids(self, run_id: str) -> list[str]:
+        """The runs of `run_id`'s session in the order they started ([run_id] alone without a session)."""
+        row = self.conn.execute("SELECT session FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no run {run_id!r} in {self.label}")
+        if row[0] is None:
+            return [run_id]
+        return self.run_ids(RunFilter(session=row[0]), sort=STARTED.name, desc=False)
 
     def get_run(self, run_id: str) -> Run:
         rows = self._rows(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = {_ID}", (self._run_key(run_id),))

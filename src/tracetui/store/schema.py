@@ -155,6 +155,7 @@ _INDEXES = (
     ("runs", ("duration_ms",)),
     ("runs", ("total_credits",)),
     ("runs", ("total_cost_usd",)),
+    ("runs", ("session",)),  # runs grouped by session, and the runs of one session
     ("steps", ("run_id", "parent_id", "seq")),
     ("steps", ("run_id", "ord")),
 )

@@ -59,7 +59,8 @@ class StoreWriter:
         self._runs: list[tuple] = []
         self._steps: list[list] = []
         self._problems = self.conn.execute("SELECT count(*) FROM problems").fetchone()[0]
-        self._last_commit = time.monotonic()
+        # The first run added is committed at once, so a viewer of the store shows it (not for scratch blocks).
+        self._last_commit = time.monotonic() if scratch else float("-inf")
         self.commit_every = commit_every
         self.batch_rows = batch_rows
         self.run_count = len(self._seen)

@@ -25,11 +25,12 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
+from .. import config as settings
 from .. import display
 from ..errors import TraceError
 from ..folders import FORMAT as FOLDER
 from ..live import Change, Live
-from ..loading import ImportCancelled, SourceOpening
+from ..loading import SourceOpening
 from ..store.protocol import TraceStore
 from .messages import (
     CompareRuns,
@@ -42,13 +43,13 @@ from .messages import (
     StoreChanged,
 )
 from .plain import notify_plain, palette_text
-from .screens.error import ErrorScreen
-from .screens.help import HelpScreen
 from .screens.runs import RunsScreen
 from .widgets.live_marker import LiveState
 
 if TYPE_CHECKING:
+    from ..background_import import BackgroundImport
     from ..discovery import Found, Place
+    from ..first_page import FirstPage
     from .screens.compare import RunRef
 
 
@@ -74,6 +75,14 @@ class TraceApp(App):
             id="tracetui.command_palette",
         ),
         Binding(
+            "u",
+            "toggle_times",
+            "UTC/local",
+            show=False,
+            tooltip="Show times in UTC or in the local time zone (the config file's `times` sets the first)",
+            id="tracetui.times",
+        ),
+        Binding(
             "p",
             "pause",
             "Pause",
@@ -95,14 +104,25 @@ class TraceApp(App):
         run_id: str | None = None,
         failed: bool = False,
         live: Live | None = None,
+        first_page: FirstPage | None = None,
+        importer: BackgroundImport | None = None,
+        config: settings.Config | None = None,
         found: list[Found] | None = None,
         looked: list[Place] | None = None,
     ) -> None:
         """opening None: start on the start screen, listing `found` (and where discovery `looked`).
-        live: a source that keeps changing the store (tracetui serve), started once the run list shows."""
+        live: a source that keeps changing the store (tracetui serve, --follow), started once the run
+        list shows. first_page: the run list's first page, being read since before the app started
+        (first_page.py); importer: the import of a file not read yet, running since before the app
+        started (background_import.py). Without it, the app starts the import when it mounts."""
         super().__init__()
+        # tracetui's config file: keys, theme, first sort, clock (config.py; defaults without one).
+        self.config = config if config is not None else settings.load()
+        display.use_local_time(self.config.times == "local")
+        self.set_keymap(self.config.keymap)
         self.live = live
         self.importing = False
+        self.importer = importer
         self.import_error: str | None = None
         self._pending_run = run_id
         self._pending_failed = failed
@@ -111,21 +131,24 @@ class TraceApp(App):
         self.reconnecting = False  # a database's connection dropped and the app is getting it back
         self._start = (found or [], looked or [])
         if opening is not None:
-            if opening.uses_workers:
-                from ..parallel import start_helpers
+            self._take(opening, first_page)
 
-                start_helpers()  # now, while sys.stderr is still the real one (Textual captures it)
-            self._take(opening)
-
-    def _take(self, opening: SourceOpening) -> None:
+    def _take(self, opening: SourceOpening, first_page: FirstPage | None = None) -> None:
         self.opening = opening
-        self.importing = not opening.ready
+        self.importing = not opening.ready or self.importer is not None
+        if self.importing and self.importer is None and opening.uses_workers:
+            from ..parallel import start_helpers
+
+            start_helpers()  # now, while sys.stderr is still the real one (Textual captures it)
         self.runs_screen = RunsScreen(
             self.new_store,
             importing=self.importing,
             files=opening.format == FOLDER,
             paged=opening.paged,
             live=self.live is not None,
+            first_page=first_page,
+            sort=self.config.sort,
+            desc=self.config.desc,
         )
         if self.live is not None:
             self.set_reactive(TraceApp.live_state, LiveState(self.live.description))
@@ -148,12 +171,14 @@ class TraceApp(App):
 
     # -- start-up ---------------------------------------------------------------------------------
     async def on_mount(self) -> None:
+        self._apply_theme()
         if not hasattr(self, "opening"):
             from .screens.start import StartScreen
 
             await self.push_screen(StartScreen(*self._start))
-            return
-        await self._show_opening()
+        else:
+            await self._show_opening()
+        self.call_after_refresh(self._check_config)
 
     async def _show_opening(self) -> None:
         await self.push_screen(self.runs_screen)  # notices from here on land on the run list
@@ -161,7 +186,7 @@ class TraceApp(App):
         if self.live is not None:
             await self.live.start(self._live_changed)
         if self.importing:
-            self._import()
+            self._start_import()
         else:
             self._open_requested()
             self._index_for_search()
@@ -188,6 +213,46 @@ class TraceApp(App):
             start_helpers()  # started before the app when there is a start screen; a no-op then
         self._take(opening)
         self.call_later(self._show_opening)
+
+    # -- the config file --------------------------------------------------------------------------
+    def _apply_theme(self) -> None:
+        theme = self.config.theme
+        if theme is not None:
+            if theme in self.available_themes:
+                self.theme = theme
+            else:
+                self.config.problem(None, "theme", f"no theme {theme!r} (Ctrl+P › Theme lists them)")
+        # Subscribed after the config's own theme is set: only a theme the user picks is written back.
+        self.theme_changed_signal.subscribe(self, self._theme_picked)
+
+    def _theme_picked(self, theme: object) -> None:
+        name = getattr(theme, "name", None)
+        if not isinstance(name, str) or name == self.config.theme:
+            return
+        problem = settings.remember_theme(self.config, name)
+        if problem is not None:
+            notify_plain(self, problem, severity="warning", timeout=8)
+
+    def _check_config(self) -> None:
+        """After the first paint (the check imports every screen): keymap ids no binding has, and the
+        one message about what in the config file could not be used."""
+        from .screens.help import binding_ids
+
+        known = binding_ids()
+        for binding_id in self.config.keymap:
+            if binding_id not in known:
+                self.config.problem("keymap", binding_id, f"keymap: no key has the id {binding_id!r} (? lists them)")
+        message = self.config.message()
+        if message is not None:
+            notify_plain(self, message, title="Config", severity="error", timeout=15)
+
+    def action_toggle_times(self) -> None:
+        display.use_local_time(not display.local_time())
+        notify_plain(self, f"Times in {display.zone_label()}", timeout=2)
+        for screen in self.screen_stack:
+            times_changed = getattr(screen, "times_changed", None)
+            if times_changed is not None:
+                times_changed()
 
     # -- live sources -----------------------------------------------------------------------------
     def _live_changed(self, change: Change) -> None:
@@ -231,6 +296,8 @@ class TraceApp(App):
         return True
 
     async def on_unmount(self) -> None:
+        if self.importer is not None:
+            self.importer.cancel()  # the app is closing: stop reading, drop the half-built cache
         await self._stop_live()  # however the app ends (quit, Ctrl+C, a test's exit)
 
     async def _stop_live(self) -> None:
@@ -238,25 +305,16 @@ class TraceApp(App):
             live, self.live = self.live, None
             await live.stop()
 
-    @work(thread=True, exclusive=True, group="import")
-    def _import(self) -> None:
-        worker = get_current_worker()
+    def _start_import(self) -> None:
+        if self.importer is None:
+            from ..background_import import BackgroundImport
 
-        def progress(done: int, total: int, runs: int) -> None:
-            if worker.is_cancelled:  # the app is closing: stop reading, drop the half-built cache
-                raise ImportCancelled
-            self.post_message(ImportProgress(done, total, runs))
-
-        try:
-            self.opening.run_import(progress)
-        except ImportCancelled:
-            return
-        except TraceError as exc:
-            self.post_message(ImportFinished(str(exc)))
-        except Exception as exc:  # a reader bug must end on the error screen, not in a traceback
-            self.post_message(ImportFinished(f"{self.opening.label}: import failed ({type(exc).__name__}: {exc})"))
-        else:
-            self.post_message(ImportFinished())
+            self.importer = BackgroundImport(self.opening)
+        # post_message is thread-safe; the import's thread reports through it.
+        self.importer.listen(
+            lambda done, total, runs: self.post_message(ImportProgress(done, total, runs)),
+            lambda error: self.post_message(ImportFinished(error)),
+        )
 
     def on_import_progress(self, message: ImportProgress) -> None:
         self.runs_screen.show_progress(message.done, message.total, message.runs)
@@ -281,6 +339,8 @@ class TraceApp(App):
         self._reset_main_store()
         if message.error is not None:
             self.import_error = message.error
+            from .screens.error import ErrorScreen  # imported when needed, like the other screens
+
             self.push_screen(ErrorScreen(self.opening.label, message.error))
             return
         self.runs_screen.import_done()
@@ -427,6 +487,8 @@ class TraceApp(App):
         self.exit(return_code=2 if self.import_error else 0)
 
     def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 

@@ -6,14 +6,17 @@ be marked and compared; q quits.
 
 from __future__ import annotations
 
+from ..config import Config
 from ..loading import SourceOpening
 from .app import TraceApp
 from .screens.compare import RunRef
 
 
 class CompareApp(TraceApp):
-    def __init__(self, opening: SourceOpening, run_a: str | RunRef, run_b: str | RunRef) -> None:
-        super().__init__(opening)
+    def __init__(
+        self, opening: SourceOpening, run_a: str | RunRef, run_b: str | RunRef, config: Config | None = None
+    ) -> None:
+        super().__init__(opening, config=config)
         self._compare = (run_a, run_b)
 
     async def on_mount(self) -> None:
@@ -21,12 +24,19 @@ class CompareApp(TraceApp):
         self.call_later(self.compare_runs, *self._compare)
 
 
-def compare_app(opening_a: SourceOpening, run_a: str, opening_b: SourceOpening | None, run_b: str) -> CompareApp:
+def compare_app(
+    opening_a: SourceOpening,
+    run_a: str,
+    opening_b: SourceOpening | None,
+    run_b: str,
+    config: Config | None = None,
+) -> CompareApp:
     """The app for two runs of one file (opening_b None) or of two files."""
     if opening_b is None:
-        return CompareApp(opening_a, run_a, run_b)
+        return CompareApp(opening_a, run_a, run_b, config)
     return CompareApp(
         opening_a,
         RunRef(run_a, label=opening_a.label),
         RunRef(run_b, connect=opening_b.connect, label=opening_b.label),
+        config,
     )

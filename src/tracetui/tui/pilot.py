@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+
+PATIENCE_S = 60.0  # a loaded machine (CI, other jobs) may take this long to reach a state
 
 
 async def settle(pilot) -> None:
@@ -14,10 +17,13 @@ async def settle(pilot) -> None:
 
 
 async def until(pilot, condition: Callable[[], bool], tries: int = 400) -> None:
-    """Let the app run until condition() holds; fail loudly if it never does."""
-    for _ in range(tries):
-        if condition():
-            return
+    """Let the app run until condition() holds; fail loudly if it never does: after `tries` turns of
+    the event loop and PATIENCE_S seconds both (a timer's poll needs time, not turns)."""
+    began = time.monotonic()
+    done = 0
+    while not condition():
+        if done >= tries and time.monotonic() - began > PATIENCE_S:
+            raise AssertionError(f"the viewer never reached the state wanted (screen {pilot.app.screen!r})")
+        done += 1
         await pilot.pause()
         await pilot.app.workers.wait_for_complete()
-    raise AssertionError(f"the viewer never reached the state wanted (screen {pilot.app.screen!r})")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from importlib import import_module
 
@@ -81,8 +81,18 @@ def section_keys(module_names: tuple[str, ...]) -> list[Binding]:
     return out
 
 
-def shown_keys(binding: Binding, key_display: Callable[[Binding], str]) -> list[str]:
-    """Each key of a binding ("j,down") as the footer shows it (`App.get_key_display`), once each."""
+def binding_ids() -> set[str]:
+    """The id of every binding of every section: what a keymap can remap."""
+    return {b.id for _, modules in SECTIONS for _, b in section_bindings(modules) if b.id}
+
+
+def shown_keys(
+    binding: Binding, key_display: Callable[[Binding], str], keymap: Mapping[str, str] | None = None
+) -> list[str]:
+    """Each key of a binding ("j,down") as the footer shows it (`App.get_key_display`), once each;
+    the keys a keymap gives the binding instead of its own."""
+    if keymap and binding.id is not None and binding.id in keymap:
+        binding = replace(binding, key=keymap[binding.id], key_display=None)
     if binding.key_display and "," not in binding.key:
         return [binding.key_display]
     shown = (key_display(replace(binding, key=key.strip(), key_display=None)) for key in binding.key.split(","))
@@ -130,6 +140,7 @@ class HelpScreen(ModalScreen):
             action = binding.description or binding.action
             if binding.tooltip:
                 action = f"{action} — {binding.tooltip}"
-            keys = " / ".join(shown_keys(binding, self.app.get_key_display))
+            keymap = getattr(getattr(self.app, "config", None), "keymap", None)
+            keys = " / ".join(shown_keys(binding, self.app.get_key_display, keymap))
             table.add_row(Text(keys), Text(action), Text(binding.id or ""))
         return table

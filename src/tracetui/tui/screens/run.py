@@ -23,9 +23,9 @@ from textual.worker import get_current_worker
 from ... import display, present, share
 from ...errors import TraceError
 from ...model import Run, Step
-from ...store.protocol import TraceStore
+from ...store.protocol import SessionStore, TraceStore
 from .. import clipboard
-from ..messages import JumpToFailedRun, StepTreeExpanding, StepTreeLoadFailed, StepTreeReady
+from ..messages import JumpToFailedRun, OpenRun, StepTreeExpanding, StepTreeLoadFailed, StepTreeReady
 from ..plain import notify_plain
 from ..widgets.detail import SECTION_TITLES, DetailPane
 from ..widgets.live_marker import LiveMarker
@@ -37,6 +37,7 @@ NARROW = 120  # below this many columns the detail pane goes under the tree
 FAILED_STEP_KEYS = Binding.Group("Next · previous search match (after /) or failed step (after f, or no search)")
 SEARCH_KEYS = Binding.Group("Find in this run's steps (names, ids, models, inputs, outputs, errors)")
 FAILED_RUN_KEYS = Binding.Group("Next · previous failed run, opened on its first failure")
+SESSION_KEYS = Binding.Group("Next · previous run of the same session (in the order they started)")
 PANE_KEYS = Binding.Group("Tree ↔ detail")
 
 
@@ -53,6 +54,16 @@ def run_header(run: Run) -> Text:
     if flags is not None:
         head.append("  ").append(*flags)
     return head
+
+
+def session_text(run: Run, runs: list[str] | None) -> Text:
+    """ "session <id> · run 2 of 3 · { } previous/next": where the run is in its session."""
+    text = Text.assemble(("session ", present.STYLE["label"]), (display.clip(run.session), present.STYLE["id"]))
+    if runs is not None and run.id in runs:
+        text.append(f" · run {runs.index(run.id) + 1:,} of {len(runs):,}")
+        if len(runs) > 1:
+            text.append(" · { } previous/next", "dim")
+    return text
 
 
 def _unchanged(shown: Step | None, step: Step) -> bool:
@@ -124,6 +135,24 @@ class RunScreen(Screen):
             show=False,
             id="tracetui.run.previous_failed_run",
             group=FAILED_RUN_KEYS,
+        ),
+        Binding(
+            "right_curly_bracket",
+            "next_in_session",
+            "Next in session",
+            key_display="}",
+            show=False,
+            id="tracetui.run.next_in_session",
+            group=SESSION_KEYS,
+        ),
+        Binding(
+            "left_curly_bracket",
+            "previous_in_session",
+            "Prev in session",
+            key_display="{",
+            show=False,
+            id="tracetui.run.previous_in_session",
+            group=SESSION_KEYS,
         ),
         Binding(
             "o",
@@ -200,6 +229,7 @@ class RunScreen(Screen):
         self.live = live  # the store keeps changing (tracetui serve): the tree grows as the run does
         self.run: Run | None = None
         self.new_failure: str | None = None  # a step that failed while the run was shown: `f` goes there first
+        self.session_runs: list[str] | None = None  # the runs of this run's session, in the order they started
         self.search = search  # text to find once the run is shown (opened from the run list's search)
         self.stepping = "failures"  # what n/N go through: "matches" after `/`, "failures" after `f`
 
@@ -239,7 +269,9 @@ class RunScreen(Screen):
 
     def on_step_tree_ready(self, message: StepTreeReady) -> None:
         self.run = message.run
-        self.query_one("#run-header", Static).update(run_header(message.run))
+        self._show_header()
+        if message.run.session is not None and (self.session_runs is None or message.grown):
+            self._read_session(message.run.id)
         self._update_tree_header()
         if message.grown and self.detail.run is not None and self.detail.step is None:
             self.detail.show(message.run, None)  # the detail shows the run, which changed
@@ -255,6 +287,40 @@ class RunScreen(Screen):
             self.action_first_failure()
         elif self.search is not None and not message.grown:
             self._find(self.search)
+
+    def times_changed(self) -> None:
+        """Times are shown in another zone now (`u`): the header and the detail pane say them again."""
+        self._show_header()
+        if self.run is not None and self.detail.run is not None:
+            self.detail.show(self.detail.run, self.detail.step)
+
+    def _show_header(self, extra: Text | None = None) -> None:
+        if self.run is None:
+            return
+        header = run_header(self.run)
+        if self.run.session is not None:
+            header.append("\n").append_text(session_text(self.run, self.session_runs))
+        if extra is not None:
+            header.append_text(extra)
+        self.query_one("#run-header", Static).update(header)
+
+    @work(thread=True, exclusive=True, group="run-session")
+    def _read_session(self, run_id: str) -> None:
+        try:
+            store = self.connect()
+            try:
+                if not isinstance(store, SessionStore):
+                    return  # a store that cannot group by session (PostgreSQL): no { } to go by
+                runs = store.session_run_ids(run_id)
+            finally:
+                store.close()
+        except (sqlite3.Error, TraceError):
+            return
+        self.app.call_from_thread(self._show_session, runs)
+
+    def _show_session(self, runs: list[str]) -> None:
+        self.session_runs = runs
+        self._show_header()
 
     def source_restored(self) -> None:
         """The database is back: a run that could not be read is read again."""
@@ -273,10 +339,10 @@ class RunScreen(Screen):
     def on_step_tree_expanding(self, message: StepTreeExpanding) -> None:
         if self.run is None:
             return
-        header = run_header(self.run)
+        extra = None
         if message.done < message.total:
-            header.append(f"\nexpanding: {message.done:,} of {message.total:,} steps…", "italic")
-        self.query_one("#run-header", Static).update(header)
+            extra = Text(f"\nexpanding: {message.done:,} of {message.total:,} steps…", "italic")
+        self._show_header(extra)
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         if self.run is None:
@@ -439,6 +505,27 @@ class RunScreen(Screen):
 
     def action_previous_failed_run(self) -> None:
         self.post_message(JumpToFailedRun(self.run_id, -1))
+
+    def _in_session(self, direction: int) -> None:
+        if self.run is None:
+            return
+        runs = self.session_runs or [self.run_id]
+        if self.run.session is None:
+            notify_plain(self, "This run has no session.", timeout=3)
+            return
+        at = runs.index(self.run_id) if self.run_id in runs else -1
+        other = at + direction
+        if at < 0 or not 0 <= other < len(runs):
+            word = "next" if direction > 0 else "previous"
+            notify_plain(self, f"No {word} run in this session.", timeout=3)
+            return
+        self.post_message(OpenRun(runs[other]))
+
+    def action_next_in_session(self) -> None:
+        self._in_session(+1)
+
+    def action_previous_in_session(self) -> None:
+        self._in_session(-1)
 
     def action_pager(self) -> None:
         self.detail.open_pager()

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -15,7 +16,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, ProgressBar, Static
+from textual.widget import Widget
+from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from ... import display, present
@@ -28,6 +30,11 @@ from ..plain import notify_plain, palette_text
 from ..widgets.live_marker import LiveMarker
 from ..widgets.run_list import SORT_CYCLE, RunList
 from ..widgets.run_pager import RunPager
+
+if TYPE_CHECKING:
+    from textual.widgets import Input
+
+    from ...first_page import FirstPage
 
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
 # Keys that share a row in the README's keys table (and would share one in the footer).
@@ -94,6 +101,13 @@ class RunsScreen(Screen):
         ),
         Binding("escape", "clear", "Clear search/filters", show=False, id="tracetui.runs.clear", group=SEARCH_KEYS),
         Binding(
+            "b",
+            "group_sessions",
+            "Sessions",
+            tooltip="Group the runs by session (Enter shows or hides a session's runs); again: one row per run",
+            id="tracetui.runs.sessions",
+        ),
+        Binding(
             "t",
             "stats",
             "Stats",
@@ -118,16 +132,32 @@ class RunsScreen(Screen):
         files: bool = False,
         paged: bool = False,
         live: bool = False,
+        first_page: FirstPage | None = None,
+        sort: str | None = None,
+        desc: bool | None = None,
     ) -> None:
         """files: the runs come from many files (a folder): show each run's file. paged: a database,
-        whose list is read a page at a time (and whose connection may drop)."""
+        whose list is read a page at a time (and whose connection may drop). sort, desc: the list's
+        first order (the config file's), else newest first."""
         super().__init__(id="runs-screen")
+        self.importing = importing  # the progress row is there only while a file is imported
         self.paged = paged
         self.lost: str | None = None  # the database's connection dropped: what failed (until reconnected)
         self.live = live  # the store keeps changing (tracetui serve): poll it for as long as the viewer runs
         self.run_list = RunList(
-            connect, store_growing=importing or live, files=files, paged=paged, live=live, id="run-list"
+            connect,
+            store_growing=importing or live,
+            files=files,
+            paged=paged,
+            live=live,
+            first_page=first_page,
+            id="run-list",
         )
+        if sort is not None:
+            self.run_list.sort = sort
+            self.run_list.desc = default_desc(sort) if desc is None else desc
+        elif desc is not None:
+            self.run_list.desc = desc
         self._dirty = False  # a live source changed the store since the list last loaded
         # Failed runs of the list's query at its last complete load (None: not known yet), so a new one is told.
         self._failed_seen: set[str] | None = None
@@ -140,6 +170,7 @@ class RunsScreen(Screen):
         self._load_running = True  # the list loads when it is mounted
         self._loaded_at = 0.0
         self._load_seconds = 0.0
+        self._first_runs_waiting = False  # the import stored runs while the list was loading an empty store
         self._searching_steps: str | None = None  # the query whose steps' search is running
         self._indexing: tuple[int, int] | None = None  # steps indexed for search so far, of all (app._index_for_search)
 
@@ -150,30 +181,39 @@ class RunsScreen(Screen):
                 yield LiveMarker()
         else:
             yield Static(id="title")
-        with Horizontal(id="progress"):
-            yield ProgressBar(id="progress-bar", show_eta=False)
-            yield Static(id="progress-label")
+        # Only what the first screen shows: the warnings line, the empty state and the search box are
+        # mounted when first needed (fewer widgets and styles before the first rows are drawn).
+        if self.importing:
+            from textual.widgets import ProgressBar
+
+            with Horizontal(id="progress"):
+                yield ProgressBar(id="progress-bar", show_eta=False)
+                yield Static(Text("Reading the file…"), id="progress-label")
         yield Static(id="summary")
-        yield Static(id="warnings")
-        yield Input(
-            placeholder="search runs and their steps' text; file:, project:, model: narrow — Enter applies, Esc clears",
-            id="search",
-        )
-        yield Static(id="search-progress")
         yield self.run_list
-        yield Static(id="empty")
         yield Footer(compact=True)
+
+    def _optional(self, widget_id: str) -> Static | None:
+        """One of the widgets mounted when first needed, if it is there."""
+        found = self.query(f"#{widget_id}")
+        return found.first(Static) if found else None
+
+    def _hide(self, widget_id: str) -> None:
+        line = self._optional(widget_id)
+        if line is not None:
+            line.display = False
+
+    def _line(self, widget_id: str, **where: Widget) -> Static:
+        """The Static `widget_id`, mounted now (at `where`) if it is not there yet."""
+        line = self._optional(widget_id)
+        if line is None:
+            line = Static(id=widget_id)
+            self.mount(line, **where)
+        return line
 
     def on_mount(self) -> None:
         self._show_title()
-        self.query_one("#warnings", Static).display = False
-        self.query_one("#search-progress", Static).display = False
-        self.query_one("#empty", Static).display = False
-        importing = trace_app(self).importing
-        self.query_one("#progress").display = importing
-        if importing:
-            self.query_one("#progress-label", Static).update(Text("Reading the file…"))
-        if importing or self.live:
+        if self.importing or self.live:
             self._poll = self.set_interval(0.3, self._poll_store)
         self.run_list.focus()
         self._show_summary()
@@ -188,11 +228,25 @@ class RunsScreen(Screen):
 
     # -- import -----------------------------------------------------------------------------------
     def show_progress(self, done: int, total: int, runs: int) -> None:
-        if not self.is_mounted:
+        if not self.is_mounted or not self.importing:
             return  # the app is closing while the import still reports
+        from textual.widgets import ProgressBar
+
         self.query_one("#progress-bar", ProgressBar).update(total=max(total, 1), progress=done)
         label = f"Importing: {display.size_text(done)} of {display.size_text(total)} read · {runs:,} runs so far"
         self.query_one("#progress-label", Static).update(Text(label))
+        if runs and (self._shown is None or self._shown.count == 0):
+            self._read_first_runs()
+
+    def _read_first_runs(self) -> None:
+        """The import stored its first runs and the list shows none: read them now, not at the next poll
+        (or as soon as the list's load running now ends)."""
+        if self._load_running:
+            self._first_runs_waiting = True
+            return
+        self._first_runs_waiting = False
+        self._load_running = True
+        self.run_list.reload(quick=True)
 
     def _poll_store(self) -> None:
         # The importer commits every ~0.25 s. Re-query unless the last query is still running, and
@@ -214,11 +268,19 @@ class RunsScreen(Screen):
         if self._poll is not None:
             self._poll_store()
 
+    def times_changed(self) -> None:
+        """Times are shown in another zone now (`u`)."""
+        self.run_list.refresh()
+        self._show_summary()
+
     def import_done(self) -> None:
+        if not self.is_mounted:
+            return  # the app is closing as the import ends
         if self._poll is not None and not self.live:
             self._poll.stop()
             self._poll = None
-        self.query_one("#progress").display = False
+        for row in self.query("#progress"):
+            row.display = False
         self._agents = None
         self._load_running = True
         self.run_list.store_growing = False
@@ -241,10 +303,15 @@ class RunsScreen(Screen):
     # -- status line ------------------------------------------------------------------------------
     def on_run_list_loaded(self, message: RunListLoaded) -> None:
         self._shown = message
+        importer = trace_app(self).importer
+        if message.count and importer is not None:
+            self.call_after_refresh(importer.rows_shown)
         if message.complete:
             self._load_running = False
             self._loaded_at = time.monotonic()
             self._load_seconds = message.load_seconds
+            if self._first_runs_waiting and message.count == 0 and trace_app(self).importing:
+                self._read_first_runs()
             if self.live:
                 self._tell_new_failures()
                 if self._dirty:  # changed again while it loaded: read it once the pause for the writer is over
@@ -267,7 +334,9 @@ class RunsScreen(Screen):
 
     def _show_problems(self, count: int) -> None:
         self._problems = count
-        warnings = self.query_one("#warnings", Static)
+        warnings = self._line("warnings", before=self.run_list) if count else self._optional("warnings")
+        if warnings is None:
+            return
         warnings.display = count > 0
         if count:
             noun = "problem" if count == 1 else "problems"
@@ -339,10 +408,18 @@ class RunsScreen(Screen):
         if shown is None:
             text.append("loading runs…")
         else:
-            text.append(f"{'≈' if shown.estimated else ''}{shown.count:,} runs", "bold")
-            failed = "…" if shown.failed_count is None else f"{shown.failed_count:,}"
-            text.append(" · ")
-            text.append(f"✗ {failed} failed", "bold red" if shown.failed_count else "")
+            pager = rl.pager
+            groups = pager.groups if rl.grouped and isinstance(pager, RunPager) else None
+            if groups is not None and isinstance(pager, RunPager):
+                text.append(f"{groups:,} sessions", "bold")
+                failed_groups = pager.failed_groups or 0
+                text.append(" · ")
+                text.append(f"✗ {failed_groups:,} with a failed run", "bold red" if failed_groups else "")
+            else:
+                text.append(f"{'≈' if shown.estimated else ''}{shown.count:,} runs", "bold")
+                failed = "…" if shown.failed_count is None else f"{shown.failed_count:,}"
+                text.append(" · ")
+                text.append(f"✗ {failed} failed", "bold red" if shown.failed_count else "")
         text.append(f" · sort: {rl.sort} {'▼' if rl.desc else '▲'}")
         text.append_text(present.filter_text(flt))
         if rl.marked:
@@ -359,13 +436,14 @@ class RunsScreen(Screen):
         return self.run_list.flt.active
 
     def _show_empty(self) -> None:
-        empty = self.query_one("#empty", Static)
         # While the steps' text is still searched, no match yet is not "no runs match": the list stays
         # (and keeps the focus, which a hidden list would hand to the search field).
         show = self._shown is not None and self._shown.count == 0 and not self._step_search_running()
-        empty.display = show
+        empty = self._line("empty", after=self.run_list) if show else self._optional("empty")
         self.run_list.display = not show
-        if not show:
+        if empty is not None:
+            empty.display = show
+        if empty is None or not show:
             return
         app = trace_app(self)
         if self._filtered():
@@ -390,6 +468,12 @@ class RunsScreen(Screen):
         current = self.run_list.sort
         nxt = SORT_CYCLE[(SORT_CYCLE.index(current) + 1) % len(SORT_CYCLE)] if current in SORT_CYCLE else SORT_CYCLE[0]
         self._set(sort=nxt, desc=default_desc(nxt))
+
+    def action_group_sessions(self) -> None:
+        if not isinstance(self.run_list.pager, RunPager):
+            notify_plain(self, "Runs in a database are not grouped by session yet.", timeout=4)
+            return
+        self._set(grouped=not self.run_list.grouped)
 
     def action_reverse_sort(self) -> None:
         self._set(desc=not self.run_list.desc)
@@ -419,8 +503,23 @@ class RunsScreen(Screen):
     def set_agent(self, agent: str | None) -> None:
         self._set(flt=replace(self.run_list.flt, agent=agent))
 
-    def action_search(self) -> None:
-        search = self.query_one("#search", Input)
+    def _search(self) -> Input | None:
+        """The search box, once `/` has mounted it."""
+        from textual.widgets import Input
+
+        found = self.query("#search")
+        return found.first(Input) if found else None
+
+    async def action_search(self) -> None:
+        search = self._search()
+        if search is None:
+            from textual.widgets import Input
+
+            search = Input(
+                placeholder="search runs and their steps' text; file:, project:, model: narrow — Enter applies, Esc clears",
+                id="search",
+            )
+            await self.mount(search)
         search.display = True
         search.value = search_text(self.run_list.flt)
         search.focus()
@@ -473,7 +572,7 @@ class RunsScreen(Screen):
     def _show_search_progress(self, query: str, done: int, total: int) -> None:
         if self.run_list.flt.search != query:
             return
-        label = self.query_one("#search-progress", Static)
+        label = self._line("search-progress", before=self.run_list)
         label.update(
             Text(
                 f"Searching the steps' text: {done:,} of {total:,} runs… Esc stops (the list keeps the runs found by their own text)"
@@ -485,7 +584,7 @@ class RunsScreen(Screen):
         if self._searching_steps != query:
             return  # stopped, or another search began meanwhile
         self._searching_steps = None
-        self.query_one("#search-progress", Static).display = False
+        self._hide("search-progress")
         flt = self.run_list.flt
         self.run_list.step_hits = hits
         self._set(flt=replace(flt, step_hits=frozenset(hits)))
@@ -505,7 +604,7 @@ class RunsScreen(Screen):
         for worker in self.workers:
             if worker.group == "step-search":
                 worker.cancel()
-        self.query_one("#search-progress", Static).display = False
+        self._hide("search-progress")
         self._show_empty()
         return running
 
@@ -514,8 +613,8 @@ class RunsScreen(Screen):
             notify_plain(self, "Stopped searching the steps: the list shows the runs found by their own text.")
             self.run_list.focus()
             return
-        search = self.query_one("#search", Input)
-        if search.has_focus or search_text(self.run_list.flt):
+        search = self._search()
+        if search is not None and (search.has_focus or search_text(self.run_list.flt)):
             search.value = ""
             search.display = False
             self.run_list.step_hits = {}
@@ -564,6 +663,11 @@ class RunsScreen(Screen):
             )
         yield SystemCommand("Filter: all agents", "Stop filtering by agent", partial(self.set_agent, None))
         yield SystemCommand("Clear search and filters", "Show every run", partial(self._set, flt=RunFilter()))
+        yield SystemCommand(
+            "Group runs by session" if not self.run_list.grouped else "One row per run (no sessions)",
+            "One row per session: runs, span, tokens, cost, worst status; Enter shows its runs",
+            partial(self._set, grouped=not self.run_list.grouped),
+        )
         for sort in SORT_CYCLE:
             yield SystemCommand(
                 f"Sort by {palette_text(sort)}",

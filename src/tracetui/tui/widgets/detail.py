@@ -190,7 +190,7 @@ def _whole(text: str) -> Text:
 
 
 def _when(iso_text: str | None) -> str:
-    return "-" if not iso_text else iso_text.replace("T", " ").replace("Z", " UTC")
+    return display.when(iso_text, precise=True)
 
 
 def tool_lines(tools: list[Step], more: bool) -> RenderableType:

@@ -17,7 +17,9 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events, work
@@ -27,9 +29,10 @@ from textual.strip import Strip
 from ... import display, present
 from ...errors import TraceError, Unavailable
 from ...model import FAILED_STATUSES, Run
-from ...store import SORT_KEYS, RunFilter, default_desc
-from ...store.protocol import PagedStore, TraceStore
+from ...store import SORT_KEYS, RunFilter, SessionRow, default_desc
+from ...store.protocol import PagedStore, SessionStore, TraceStore
 from ...store.search import RunHits
+from ...store.sessions import SessionKey
 from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed, RunMarked, SourceLost
 from ..plain import notify_plain
 from .cursor_list import CursorList, cursor_bindings
@@ -45,7 +48,10 @@ from .key_pager import (
     read_totals,
     read_window,
 )
-from .run_pager import Order, RunPager, read_order, read_top
+from .run_pager import Order, RunPager, read_order, read_session_members, read_sessions, read_top
+
+if TYPE_CHECKING:
+    from ...first_page import FirstPage
 
 SORT_CYCLE = tuple(key.name for key in SORT_KEYS if key.cycle)
 
@@ -83,6 +89,8 @@ COLUMNS = (
 FILE_COLUMN = Column("file", "file", 24, None)
 MIN_ID, MAX_ID, MIN_ERROR = 12, 36, 20
 MIN_FOLDER_ID = 16
+# Grouped by session, a session's row fills these columns with what it has instead.
+GROUPED_TITLES = {"id": "session/run", "agent": "agent/runs", "duration": "dur/span", "error": "error/failed"}
 # Left out first when the terminal is too narrow for every column.
 DROP_ORDER = ("credits", "file", "cost", "tokens", "steps", "duration", "started", "agent")
 
@@ -118,7 +126,13 @@ class RunList(CursorList, can_focus=True):
 
     BINDINGS = [
         *cursor_bindings("tracetui.runs", "run"),
-        Binding("enter", "open", "Open", tooltip="Open the run under the cursor", id="tracetui.runs.open"),
+        Binding(
+            "enter",
+            "open",
+            "Open",
+            tooltip="Open the run under the cursor (on a session: show or hide its runs)",
+            id="tracetui.runs.open",
+        ),
         Binding(
             "right_square_bracket",
             "next_failed",
@@ -148,6 +162,7 @@ class RunList(CursorList, can_focus=True):
         "run-list--failed",
         "run-list--marked",
         "run-list--pending",
+        "run-list--session",
     }
 
     DEFAULT_CSS = """
@@ -159,6 +174,7 @@ class RunList(CursorList, can_focus=True):
     RunList > .run-list--failed { color: $text-error; text-style: bold; }
     RunList > .run-list--marked { color: $text-warning; text-style: bold; }
     RunList > .run-list--pending { color: $text-muted; }
+    RunList > .run-list--session { text-style: bold; }
     """
 
     def __init__(
@@ -169,6 +185,7 @@ class RunList(CursorList, can_focus=True):
         files: bool = False,
         paged: bool = False,
         live: bool = False,
+        first_page: FirstPage | None = None,
         id: str | None = None,
     ) -> None:
         """files: show the file each run was read from (the runs of a folder). paged: the store is a
@@ -176,6 +193,7 @@ class RunList(CursorList, can_focus=True):
         super().__init__(id=id)
         self.columns = COLUMNS if not files else (*COLUMNS[:3], FILE_COLUMN, *COLUMNS[3:])
         self.connect = connect  # a new read-only store connection (one per thread)
+        self.first_page = first_page  # read while the viewer started; the first load takes it
         self.store_growing = store_growing  # the import is still writing: a failed query may just be early
         self.live = live  # the store keeps changing: the cursor stays on its run as runs arrive
         self.new_failure: str | None = None  # a failed run announced live: `]` goes there first
@@ -183,6 +201,7 @@ class RunList(CursorList, can_focus=True):
         self.sort = "started"
         self.desc = True
         self.marked: str | None = None
+        self.grouped = False  # one row per session; Enter shows a session's runs under it
         self.step_hits: dict[str, RunHits] = {}  # runs the search found in their steps: the first such step
         self.pager: RunPager | KeyPager = KeyPager() if paged else RunPager()
         self._store: TraceStore | None = None  # the event loop's connection, for rows scrolled into view
@@ -192,7 +211,17 @@ class RunList(CursorList, can_focus=True):
     def on_mount(self) -> None:
         self.reload()
 
-    def set_query(self, *, flt: RunFilter | None = None, sort: str | None = None, desc: bool | None = None) -> None:
+    def set_query(
+        self,
+        *,
+        flt: RunFilter | None = None,
+        sort: str | None = None,
+        desc: bool | None = None,
+        grouped: bool | None = None,
+    ) -> None:
+        if grouped is not None and grouped != self.grouped and isinstance(self.pager, RunPager):
+            self.grouped = grouped  # a paged list (a database) is never grouped: its store cannot
+            self.pager.expanded = {}
         if flt is not None:
             self.flt = flt
         if sort is not None:
@@ -225,9 +254,77 @@ class RunList(CursorList, can_focus=True):
             return
         self.pager.follow_cursor(self.cursor, live=self.live)
         generation = self.pager.begin_load()
-        if not self.pager.loaded:
-            self.loading = True
-        self._load(generation, self.flt, self.sort, self.desc, quick, self.store_growing)
+        if not self.pager.loaded and self.first_page is None:
+            self.loading = True  # (not for a first page read while the viewer started: it is there or nearly)
+        if self.grouped:
+            self._load_sessions(
+                generation, self.flt, self.sort, self.desc, set(self.pager.expanded), self.store_growing
+            )
+        else:
+            self._load(generation, self.flt, self.sort, self.desc, quick, self.store_growing)
+
+    @work(thread=True, exclusive=True, group="run-list")
+    def _load_sessions(
+        self, generation: int, flt: RunFilter, sort: str, desc: bool, expanded: set[SessionKey], growing: bool
+    ) -> None:
+        """The list grouped by session: every session in order, the runs of the expanded ones after it."""
+        began = time.monotonic()
+        try:
+            store = self.connect()
+        except (sqlite3.Error, OSError, TraceError) as exc:
+            self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
+            return
+        try:
+            if not isinstance(store, SessionStore):
+                raise sqlite3.OperationalError(f"{store.label}: runs cannot be grouped by session here")
+            order = read_sessions(store, flt, sort, desc, expanded)
+            self.app.call_from_thread(self._show_order, generation, order, time.monotonic() - began)
+        except sqlite3.Error as exc:
+            self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
+        finally:
+            store.close()
+
+    @work(thread=True, exclusive=True, group="run-list-session")
+    def _load_members(self, generation: int, key: SessionKey) -> None:
+        try:
+            store = self.connect()
+        except (sqlite3.Error, OSError, TraceError):
+            return
+        try:
+            if not isinstance(store, SessionStore):
+                return
+            members = read_session_members(store, self.flt, key, self.sort, self.desc)
+        except sqlite3.Error:
+            return
+        finally:
+            store.close()
+        self.app.call_from_thread(self._show_members, generation, key, members)
+
+    def _show_members(self, generation: int, key: SessionKey, members: Order) -> None:
+        pager = self.pager
+        if isinstance(pager, RunPager) and generation == pager.generation and pager.expand(key, members):
+            self._resized()
+
+    def session_at(self, row: int) -> SessionKey | None:
+        """The session on `row` of a list grouped by session (None: a run's row, or not grouped)."""
+        return self.pager.session_at(row) if isinstance(self.pager, RunPager) else None
+
+    def toggle_session(self, row: int) -> None:
+        """Show the runs of the session on `row` under it, or hide them."""
+        pager = self.pager
+        key = self.session_at(row)
+        if key is None or not isinstance(pager, RunPager):
+            return
+        if key in pager.expanded:
+            pager.collapse(key)
+            self._resized()
+        else:
+            self._load_members(pager.generation, key)
+
+    def _resized(self) -> None:
+        self.size_to_rows()
+        self.move_cursor(self.cursor)
+        self.post_message(RunListLoaded(self.pager.count, self.pager.failed_count, self.pager.complete, 0.0))
 
     @work(thread=True, exclusive=True, group="run-list")
     def _load(self, generation: int, flt: RunFilter, sort: str, desc: bool, quick: bool, growing: bool) -> None:
@@ -239,7 +336,10 @@ class RunList(CursorList, can_focus=True):
             self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
             return
         try:
-            if quick:
+            page = self.first_page.take(flt, sort, desc) if self.first_page is not None else None
+            if page is not None:
+                self.app.call_from_thread(self._show_top, generation, *page)
+            elif quick:
                 count, first = read_top(store, flt, sort, desc)
                 self.app.call_from_thread(self._show_top, generation, count, first)
             order = read_order(store, flt, sort, desc)
@@ -351,6 +451,7 @@ class RunList(CursorList, can_focus=True):
     def _shown(self, seconds: float) -> None:
         pager = self.pager
         longest = max((len(display.safe(i, single_line=True)) for i in pager.sample_ids()), default=0)
+        longest += 2 if self.grouped else 0  # the ▸ of a session, the indent of its runs
         self._id_width = max(self._id_width, min(MAX_ID, longest))
         self.loading = False
         self.size_to_rows()
@@ -404,6 +505,25 @@ class RunList(CursorList, can_focus=True):
             self.pager.remember(self._store.runs_by_ids(wanted))
         except sqlite3.Error:
             pass
+
+    def session_row_at(self, row: int) -> SessionRow | None:
+        """The summary of the session on `row` (read with the sessions near it when first drawn)."""
+        pager = self.pager
+        key = self.session_at(row)
+        if key is None or not isinstance(pager, RunPager):
+            return None
+        summary = pager.session_row(key)
+        if summary is None:
+            wanted = pager.sessions_to_read(row, max(self.size.height, 10))
+            try:
+                if self._store is None:
+                    self._store = self.connect()
+                if isinstance(self._store, SessionStore):
+                    pager.remember_sessions(self._store.session_rows(wanted, self.flt))
+            except sqlite3.Error:
+                pass
+            summary = pager.session_row(key)
+        return summary
 
     def follow(self, run_id: str) -> None:
         """Put the cursor on this run (now, or once the list has loaded it)."""
@@ -459,6 +579,9 @@ class RunList(CursorList, can_focus=True):
         return self.count
 
     def action_open(self) -> None:
+        if self.session_at(self.cursor) is not None:
+            self.toggle_session(self.cursor)
+            return
         run_id = self.current_run_id
         if run_id is not None:
             # Found by its steps' text: the run opens on the first match, and n/N go through the others.
@@ -601,7 +724,8 @@ class RunList(CursorList, can_focus=True):
             if row >= self.count:
                 return Strip.blank(width, base)
             line = self._row_text(row)
-        segments = list(line.render(self.app.console, end=""))
+        # Every segment gets a style: Textual's NO_COLOR filter (Monochrome) fails on a segment without one.
+        segments = list(Segment.apply_style(line.render(self.app.console, end=""), base))
         return Strip(segments, line.cell_len).crop_extend(scroll_x, scroll_x + width, base)
 
     def _header_text(self) -> Text:
@@ -609,7 +733,9 @@ class RunList(CursorList, can_focus=True):
         sorted_style = self.get_component_rich_style("run-list--sorted", partial=True)
         text = Text(style=header, no_wrap=True, end="")
         for column, _x, width in self._layout():
-            title = column.title
+            title = GROUPED_TITLES.get(column.name, column.title) if self.grouped else column.title
+            if column.name == "started":
+                title = f"started ({display.zone_label()})"
             is_sorted = column.sort is not None and column.sort == self.sort
             if is_sorted:
                 title = f"{title}{'▼' if self.desc else '▲'}"
@@ -617,9 +743,35 @@ class RunList(CursorList, can_focus=True):
             text.append(" ")
         return text
 
+    def _session_text(self, row: int, key: SessionKey, line_style: Style) -> Text:
+        text = Text(style=line_style, no_wrap=True, end="")
+        summary = self.session_row_at(row)
+        if summary is None:
+            pending = self.get_component_rich_style("run-list--pending", partial=True)
+            text.append(self._cell("  …", self.content_width(), False, pending))
+            return text
+        cells = present.session_cells(summary)
+        expanded = isinstance(self.pager, RunPager) and key in self.pager.expanded
+        cells["id"] = ("▾ " if expanded else "▸ ") + cells["id"]
+        cells["agent"], cells["error"] = cells["runs"], cells["failed"]
+        bold = self.get_component_rich_style("run-list--session", partial=True)
+        failed = summary.status in FAILED_STATUSES
+        failed_style = self.get_component_rich_style("run-list--failed", partial=True) if failed else None
+        for column, _x, width in self._layout():
+            if column.name == "mark":
+                text.append(" ")
+            else:
+                style = failed_style if failed and column.name in ("status", "id", "error") else bold
+                text.append_text(self._cell(cells[column.name], width, column.right, style))
+            text.append(" ")
+        return text
+
     def _row_text(self, row: int) -> Text:
-        run = self.run_at(row)
         line_style = self.get_component_rich_style("run-list--cursor") if row == self.cursor else Style()
+        key = self.session_at(row)
+        if key is not None:
+            return self._session_text(row, key, line_style)
+        run = self.run_at(row)
         text = Text(style=line_style, no_wrap=True, end="")
         if run is None:
             pending = self.get_component_rich_style("run-list--pending", partial=True)
@@ -628,6 +780,8 @@ class RunList(CursorList, can_focus=True):
         failed = run.status in FAILED_STATUSES
         failed_style = self.get_component_rich_style("run-list--failed", partial=True) if failed else None
         cells = cell_texts(run)
+        if self.grouped and run.session is not None:
+            cells["id"] = "  " + cells["id"]  # under its session's row
         hit = self.step_hits.get(run.id)
         if hit is not None:
             more = f" +{hit.count - 1:,}" if hit.count > 1 else ""

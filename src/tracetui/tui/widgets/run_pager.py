@@ -1,22 +1,31 @@
 """The run list's state, without the widget: the ordered ids of the current query, a cache of the rows
 read so far, where the failed runs are, and which run the cursor should stay on across reloads.
 
-RunList draws it and keeps it filled from a worker (`read_top`, then `read_order`). Nothing here
-needs a terminal, so it is unit-tested directly (tests/tui/test_run_pager.py).
+RunList draws it and keeps it filled from a worker (`read_top`, then `read_order`; `read_sessions`
+when the list is grouped by session). Nothing here needs a terminal, so it is unit-tested directly
+(tests/tui/test_run_pager.py).
+
+Grouped by session, a row is a session (a SessionKey) or a run id: a session's runs follow its row
+while it is expanded, and a run without a session is a row of its own.
 """
 
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from textual.cache import LRUCache
 
+from ...first_page import FIRST_PAGE, read_top
 from ...model import FAILED_STATUSES, Run
-from ...store import RunFilter
-from ...store.protocol import TraceStore
+from ...store import RunFilter, SessionRow
+from ...store.protocol import SessionStore, TraceStore
+from ...store.sessions import SessionKey
 
-FIRST_PAGE = 200  # rows read with the count, so a new query paints before its full order is known
+# A row of the list: a run (its id) or, grouped by session, a session.
+Entry = str | SessionKey
+
 CACHE_LIMIT = 5000  # rows kept; scrolling back to older rows reads them again by id
 
 
@@ -34,18 +43,14 @@ def failed_filter(flt: RunFilter) -> RunFilter | None:
 
 @dataclass(frozen=True)
 class Order:
-    """Every run id of a query in its order, and the positions of the failed/timed-out runs in it."""
+    """Every row of a query in its order (run ids; sessions too when grouped), and the positions of
+    the failed/timed-out runs (and sessions holding one) in it."""
 
-    ids: list[str]
+    ids: Sequence[Entry]
     failed: list[int]
-
-
-def read_top(store: TraceStore, flt: RunFilter, sort: str, desc: bool) -> tuple[int, list[Run]]:
-    """How many runs match, and the first FIRST_PAGE of them."""
-    count = store.count_runs(flt)
-    top = store.run_ids(flt, sort=sort, desc=desc, limit=FIRST_PAGE)
-    by_id = {run.id: run for run in store.runs_by_ids(top)}
-    return count, [by_id[i] for i in top if i in by_id]
+    groups: int | None = None  # grouped by session: how many sessions (and runs without one) there are
+    expanded: dict[SessionKey, int] = field(default_factory=dict)  # sessions listed with their runs: how many
+    failed_groups: int | None = None  # grouped: how many sessions (or runs without one) failed
 
 
 def read_order(store: TraceStore, flt: RunFilter, sort: str, desc: bool) -> Order:
@@ -54,6 +59,39 @@ def read_order(store: TraceStore, flt: RunFilter, sort: str, desc: bool) -> Orde
     narrowed = failed_filter(flt)
     failed_ids = set(store.run_ids(narrowed, sort=sort, desc=desc)) if narrowed else set()
     return Order(ids, [i for i, run_id in enumerate(ids) if run_id in failed_ids] if failed_ids else [])
+
+
+def read_session_members(store: SessionStore, flt: RunFilter, key: SessionKey, sort: str, desc: bool) -> Order:
+    """The runs of one session (those `flt` keeps) in the list's order, and which of them failed."""
+    members = replace(flt, session=key.session)
+    ids = store.run_ids(members, sort=sort, desc=desc)
+    narrowed = failed_filter(members)
+    failed = set(store.run_ids(narrowed, sort=sort, desc=desc)) if narrowed else set()
+    return Order(ids, [i for i, run_id in enumerate(ids) if run_id in failed])
+
+
+def read_sessions(store: SessionStore, flt: RunFilter, sort: str, desc: bool, expanded: set[SessionKey]) -> Order:
+    """The list grouped by session: every session in order (the runs of the `expanded` ones after it),
+    runs without a session as rows of their own; a session is failed when a run of it is."""
+    keys = store.session_keys(flt, sort=sort, desc=desc)
+    narrowed = failed_filter(flt)
+    failed_keys = set(store.session_keys(narrowed, sort=sort, desc=desc)) if narrowed else set()
+    entries: list[Entry] = []
+    failed: list[int] = []
+    shown: dict[SessionKey, int] = {}
+    for key in keys:
+        if key in failed_keys:
+            failed.append(len(entries))
+        if key.session is None:
+            entries.append(key.run_id or "")
+            continue
+        entries.append(key)
+        if key in expanded:
+            members = read_session_members(store, flt, key, sort, desc)
+            failed.extend(len(entries) + i for i in members.failed)
+            entries.extend(members.ids)
+            shown[key] = len(members.ids)
+    return Order(entries, failed, groups=len(keys), expanded=shown, failed_groups=len(failed_keys))
 
 
 class RunPager:
@@ -69,10 +107,14 @@ class RunPager:
         self.loaded = False  # some load has completed (at least its top page)
         self.count = 0
         self.follow_id: str | None = None  # keep the cursor on this run when the rows arrive
+        self.groups: int | None = None  # grouped by session: how many groups the order has
+        self.failed_groups: int | None = None  # … and how many of them hold a failed run
         self._first: list[Run] = []  # the top page, until the full order is in
-        self._ids: list[str] | None = None
+        self._ids: list[Entry] | None = None
         self._failed: list[int] | None = None
         self._rows: LRUCache[str, Run] = LRUCache(CACHE_LIMIT)
+        self._sessions: LRUCache[SessionKey, SessionRow] = LRUCache(CACHE_LIMIT)
+        self.expanded: dict[SessionKey, int] = {}  # sessions whose runs follow their row: how many
 
     # -- loading ----------------------------------------------------------------------------------
     def begin_load(self) -> int:
@@ -93,6 +135,7 @@ class RunPager:
         if generation != self.generation:
             return False
         self.count = count
+        self.groups = None
         self._first, self._ids, self._failed = first, None, None
         self._rows.clear()
         for run in first:
@@ -105,8 +148,11 @@ class RunPager:
         if generation != self.generation:
             return False
         self.count = len(order.ids)
-        self._first, self._ids, self._failed = [], order.ids, order.failed
+        self.groups, self.failed_groups = order.groups, order.failed_groups
+        self.expanded = dict(order.expanded)
+        self._first, self._ids, self._failed = [], list(order.ids), order.failed
         self._rows.clear()  # rows may have changed while a file is imported: read them again
+        self._sessions.clear()
         self.busy = False
         self.loaded = True
         return True
@@ -121,14 +167,74 @@ class RunPager:
         return None if self._failed is None else len(self._failed)
 
     def sample_ids(self, limit: int = 2000) -> list[str]:
-        """Some of the ids in order (enough to size the id column)."""
-        return self._ids[:limit] if self._ids is not None else [run.id for run in self._first[:limit]]
+        """Some of the ids in order, sessions' too (enough to size the id column)."""
+        if self._ids is None:
+            return [run.id for run in self._first[:limit]]
+        return [e if isinstance(e, str) else e.session or "" for e in self._ids[:limit]]
 
     # -- rows -------------------------------------------------------------------------------------
-    def id_at(self, row: int) -> str | None:
+    def entry_at(self, row: int) -> Entry | None:
         if self._ids is not None:
             return self._ids[row] if 0 <= row < len(self._ids) else None
         return self._first[row].id if 0 <= row < len(self._first) else None
+
+    def id_at(self, row: int) -> str | None:
+        """The run on this row (None: no row, or a session's row)."""
+        entry = self.entry_at(row)
+        return entry if isinstance(entry, str) else None
+
+    def session_at(self, row: int) -> SessionKey | None:
+        """The session on this row (None: no row, or a run's row)."""
+        entry = self.entry_at(row)
+        return entry if isinstance(entry, SessionKey) else None
+
+    def session_row(self, key: SessionKey) -> SessionRow | None:
+        """The session's summary if it has been read (see `sessions_to_read`)."""
+        return self._sessions.get(key)
+
+    def sessions_to_read(self, row: int, height: int) -> list[SessionKey]:
+        """Sessions near `row` (a screen above, two below) whose summaries are not cached."""
+        if self._ids is None:
+            return []
+        start, end = max(0, row - height), min(len(self._ids), row + 2 * height)
+        return [e for e in self._ids[start:end] if isinstance(e, SessionKey) and e not in self._sessions]
+
+    def remember_sessions(self, rows: list[SessionRow]) -> None:
+        for row in rows:
+            self._sessions.set(row.key, row)
+
+    def expand(self, key: SessionKey, members: Order) -> bool:
+        """List a session's runs after its row; False when the session is not in the list."""
+        if self._ids is None or self._failed is None:
+            return False
+        try:
+            at = self._ids.index(key) + 1
+        except ValueError:
+            return False
+        if key in self.expanded:
+            return True
+        n = len(members.ids)
+        self.expanded[key] = n
+        self._ids[at:at] = members.ids
+        shifted = [p if p < at else p + n for p in self._failed]
+        self._failed = sorted(shifted + [at + i for i in members.failed])
+        self.count = len(self._ids)
+        return True
+
+    def collapse(self, key: SessionKey) -> bool:
+        """Take a session's runs out of the list; False when they are not in it."""
+        if self._ids is None or self._failed is None or key not in self.expanded:
+            return False
+        try:
+            at = self._ids.index(key) + 1
+        except ValueError:
+            return False
+        n = self.expanded.pop(key)
+        end = at + n
+        del self._ids[at:end]
+        self._failed = [p if p < at else p - n for p in self._failed if not at <= p < end]
+        self.count = len(self._ids)
+        return True
 
     def position_of(self, run_id: str, hint: int | None = None) -> int | None:
         """Row of a run (None: not in this query); `hint` is checked first (usually the cursor)."""
@@ -136,7 +242,7 @@ class RunPager:
             return hint
         if self._ids is not None:
             try:
-                return self._ids.index(run_id)
+                return self._ids.index(run_id)  # never a session's row: a SessionKey is no str
             except ValueError:
                 return None
         return next((i for i, run in enumerate(self._first) if run.id == run_id), None)
@@ -151,7 +257,7 @@ class RunPager:
         if self._ids is None:
             return []  # the top page came with its rows
         start, end = max(0, row - height), min(len(self._ids), row + 2 * height)
-        return [i for i in self._ids[start:end] if i not in self._rows]
+        return [i for i in self._ids[start:end] if isinstance(i, str) and i not in self._rows]
 
     def remember(self, runs: list[Run]) -> None:
         for run in runs:
@@ -208,7 +314,7 @@ class RunPager:
         """Ids of the failed/timed-out runs of the full order (empty until it is in)."""
         if self._ids is None or self._failed is None:
             return set()
-        return {self._ids[i] for i in self._failed}
+        return {e for i in self._failed if isinstance(e := self._ids[i], str)}
 
     def ordered(self, run_ids: set[str]) -> list[str]:
         """These ids in the list's order (ids not in it left out)."""
@@ -218,8 +324,26 @@ class RunPager:
     def adjacent_failed_id(self, run_id: str, direction: int, hint: int | None = None) -> str | None:
         """The failed run next to `run_id` in this query's order (None: none, or run_id is not listed)."""
         position = self.position_of(run_id, hint)
-        row = self.adjacent_failed(position, direction) if position is not None else None
-        return self.id_at(row) if row is not None else None
+        while position is not None:
+            row = self.adjacent_failed(position, direction)
+            if row is None:
+                return None
+            found = self.id_at(row)
+            if found is not None:
+                return found
+            position = row  # a session's row (grouped by session): its runs are not listed, go on
+        return None
 
 
-__all__ = ["CACHE_LIMIT", "FIRST_PAGE", "Order", "RunPager", "failed_filter", "read_order", "read_top"]
+__all__ = [
+    "CACHE_LIMIT",
+    "FIRST_PAGE",
+    "Entry",
+    "Order",
+    "RunPager",
+    "failed_filter",
+    "read_order",
+    "read_session_members",
+    "read_sessions",
+    "read_top",
+]

@@ -1,0 +1,117 @@
+"""The run list grouped by session (`b`), a session's runs under it (Enter), and `{`/`}` in the run view."""
+
+from __future__ import annotations
+
+from builders import opening, write_agent_traces
+from otel_sessions import otlp_with_sessions
+
+from tracetui.tui.app import TraceApp
+from tracetui.tui.pilot import settle
+from tracetui.tui.screens.run import RunScreen
+from tracetui.tui.screens.runs import RunsScreen
+
+ROWS = [
+    {"id": "r1", "session_id": "s1", "final_status": "success", "started_at": "2026-11-01T09:00:00Z",
+     "finished_at": "2026-11-01T09:00:10Z", "prompt_tokens": 100, "completion_tokens": 10},
+    {"id": "r2", "session_id": "s1", "final_status": "error", "started_at": "2026-11-01T09:05:00Z",
+     "finished_at": "2026-11-01T09:05:30Z", "prompt_tokens": 200, "completion_tokens": 20},
+    {"id": "r3", "session_id": "s1", "final_status": "success", "started_at": "2026-11-01T09:10:00Z",
+     "finished_at": "2026-11-01T09:11:00Z", "prompt_tokens": 300, "completion_tokens": 30},
+    {"id": "r4", "session_id": "s2", "final_status": "success", "started_at": "2026-11-01T08:00:00Z",
+     "finished_at": "2026-11-01T08:01:00Z"},
+    {"id": "r5", "final_status": "success", "started_at": "2026-11-01T10:00:00Z"},
+]  # fmt: skip
+
+
+def lines(app: TraceApp) -> list[str]:
+    run_list = app.screen.query_one("#run-list")
+    return [run_list.render_line(y).text for y in range(run_list.size.height)]
+
+
+def summary(app: TraceApp) -> str:
+    return str(app.screen.query_one("#summary").render())
+
+
+async def test_b_groups_the_list_by_session_and_enter_shows_a_sessions_runs(tmp_path):
+    app = TraceApp(opening(write_agent_traces(tmp_path / "a.db", ROWS)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        assert summary(app).startswith("3 sessions · ✗ 1 with a failed run")
+        shown = lines(app)
+        assert "session/run" in shown[0] and "dur/span" in shown[0]
+        # newest first: the run without a session, then s1 (its worst run failed), then s2
+        assert "r5" in shown[1] and "▸" not in shown[1]
+        assert "✗ failed" in shown[2] and "▸ s1" in shown[2] and "3 runs" in shown[2] and "1 failed" in shown[2]
+        assert "600→60" in shown[2] and "11m00s" in shown[2]
+        assert "✓ completed" in shown[3] and "▸ s2" in shown[3] and "1 run " in shown[3]
+        await pilot.press("j", "enter")
+        await settle(pilot)
+        shown = lines(app)
+        assert "▾ s1" in shown[2]
+        assert [line.split()[2] for line in shown[3:6]] == ["r3", "r2", "r1"]
+        assert "▸ s2" in shown[6]
+        await pilot.press("j", "j", "enter")  # a run of the session opens
+        await settle(pilot)
+        assert isinstance(app.screen, RunScreen) and app.screen.run_id == "r2"
+        await pilot.press("escape", "k", "k", "enter")  # back, up to the session: Enter hides its runs
+        await settle(pilot)
+        shown = lines(app)
+        assert "▸ s1" in shown[2] and "▸ s2" in shown[3]
+        await pilot.press("b")
+        await settle(pilot)
+        assert summary(app).startswith("5 runs") and "r5" in lines(app)[1]
+
+
+async def test_grouped_order_follows_the_sort_and_survives_a_reload(tmp_path):
+    app = TraceApp(opening(write_agent_traces(tmp_path / "a.db", ROWS)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        await pilot.press("b", "s", "s")  # sort by tokens: s1 has the most
+        await settle(pilot)
+        assert screen.run_list.sort == "tokens" and "▸ s1" in lines(app)[1]
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("S")  # a new query keeps s1 open
+        await settle(pilot)
+        shown = lines(app)
+        s1 = next(i for i, line in enumerate(shown) if "s1" in line)
+        assert "▾ s1" in shown[s1] and "r1" in shown[s1 + 1]
+
+
+async def test_otlp_conversations_and_sessions_group_in_the_viewer(tmp_path):
+    app = TraceApp(opening(otlp_with_sessions(tmp_path / "spans.jsonl")))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        shown = "\n".join(lines(app))
+        assert summary(app).startswith("4 sessions")
+        assert "▸ conv-1" in shown and "▸ oi-session" in shown and "▸ conv-2" in shown
+        assert shown.count("2 runs") == 2
+
+
+async def test_braces_walk_the_runs_of_the_session_in_the_run_view(tmp_path):
+    app = TraceApp(opening(write_agent_traces(tmp_path / "a.db", ROWS)), run_id="r2")
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        header = str(app.screen.query_one("#run-header").render())
+        assert "session s1 · run 2 of 3" in header
+        await pilot.press("right_curly_bracket")
+        await settle(pilot)
+        assert app.screen.run_id == "r3"
+        await pilot.press("right_curly_bracket")
+        await settle(pilot)
+        assert app.screen.run_id == "r3"
+        assert any("No next run in this session." in str(n.message) for n in app._notifications)
+        await pilot.press("left_curly_bracket", "left_curly_bracket")
+        await settle(pilot)
+        await pilot.press("left_curly_bracket")
+        await settle(pilot)
+        assert app.screen.run_id == "r1"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, RunsScreen)  # one run view at a time: Esc is back at the list
