@@ -172,6 +172,7 @@ class RunsScreen(Screen):
         self._load_seconds = 0.0
         self._first_runs_waiting = False  # the import stored runs while the list was loading an empty store
         self._searching_steps: str | None = None  # the query whose steps' search is running
+        self._list_lost_focus = False  # the list had the focus when it was hidden for showing no runs
         self._indexing: tuple[int, int] | None = None  # steps indexed for search so far, of all (app._index_for_search)
 
     def compose(self) -> ComposeResult:
@@ -440,6 +441,11 @@ class RunsScreen(Screen):
         # (and keeps the focus, which a hidden list would hand to the search field).
         show = self._shown is not None and self._shown.count == 0 and not self._step_search_running()
         empty = self._line("empty", after=self.run_list) if show else self._optional("empty")
+        if show and self.run_list.has_focus:
+            self._list_lost_focus = True  # hidden, it hands the focus on: it takes it back when shown
+        elif not show and self._list_lost_focus and not self.run_list.display:
+            self._list_lost_focus = False
+            self.call_after_refresh(self.run_list.focus)
         self.run_list.display = not show
         if empty is not None:
             empty.display = show
