@@ -45,13 +45,13 @@ def drawn(width: int, colours: bool, fast: bool) -> str:
     )
     rows = [textout.run_cells(r) for r in RUNS]
     if fast:
-        lines = textout.plain_table(textout.RUN_COLUMNS, rows, width)
+        lines = textout.plain_table(textout.run_columns(), rows, width)
         assert lines is not None
         for line in lines:
             console.print(line)
     else:
         table = Table(box=None, pad_edge=False, header_style="bold")
-        for name, justify in textout.RUN_COLUMNS:
+        for name, justify in textout.run_columns():
             table.add_column(name, justify=justify, no_wrap=True)
         for row in rows:
             table.add_row(*row)
@@ -66,7 +66,7 @@ def test_the_lines_are_what_rich_table_draws(colours):
 
 def test_rows_too_wide_for_the_terminal_are_left_to_rich_table(monkeypatch, capsys):
     rows = [textout.run_cells(r) for r in RUNS]
-    assert textout.plain_table(textout.RUN_COLUMNS, rows, 60) is None
+    assert textout.plain_table(textout.run_columns(), rows, 60) is None
     monkeypatch.setattr(textout, "console", lambda: Console(width=60, highlight=False, soft_wrap=False, emoji=False))
     textout.runs_table(RUNS)
     lines = capsys.readouterr().out.splitlines()

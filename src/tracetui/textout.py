@@ -40,6 +40,11 @@ RUN_COLUMNS: tuple[tuple[str, AlignMethod], ...] = (
 )
 
 
+def run_columns(*, files: bool = False) -> tuple[tuple[str, AlignMethod], ...]:
+    """The columns of run_cells(files=files): the file column only for the runs of a folder."""
+    return tuple((name, justify) for name, justify in RUN_COLUMNS if name != "file" or files)
+
+
 def run_cells(run: Run, *, files: bool = False) -> list[Text]:
     """A run's cells under RUN_COLUMNS (the file column only with `files`)."""
     return [
@@ -62,7 +67,7 @@ def runs_table(runs: list[Run], matches: dict[str, dict] | None = None, *, files
     """The runs, one a row; `matches` (list --grep): each run's first matching step, in a last column;
     `files`: with the file each was read from (the runs of a folder)."""
     out = console()
-    columns = tuple((name, justify) for name, justify in RUN_COLUMNS if name != "file" or files)
+    columns = run_columns(files=files)
     rows = [run_cells(run, files=files) for run in runs]
     if matches is not None:
         columns += (("match", "left"),)
