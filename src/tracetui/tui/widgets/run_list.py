@@ -263,16 +263,22 @@ class RunList(CursorList, can_focus=True):
         else:
             self._load(generation, self.flt, self.sort, self.desc, quick, self.store_growing)
 
+    def _connect_or_fail(self, generation: int, growing: bool) -> TraceStore | None:
+        """A store for a loading thread, or None once the failure is on its way to the list."""
+        try:
+            return self.connect()
+        except (sqlite3.Error, OSError, TraceError) as exc:
+            self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
+            return None
+
     @work(thread=True, exclusive=True, group="run-list")
     def _load_sessions(
         self, generation: int, flt: RunFilter, sort: str, desc: bool, expanded: set[SessionKey], growing: bool
     ) -> None:
         """The list grouped by session: every session in order, the runs of the expanded ones after it."""
         began = time.monotonic()
-        try:
-            store = self.connect()
-        except (sqlite3.Error, OSError, TraceError) as exc:
-            self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
+        store = self._connect_or_fail(generation, growing)
+        if store is None:
             return
         try:
             if not isinstance(store, SessionStore):
@@ -330,10 +336,8 @@ class RunList(CursorList, can_focus=True):
     def _load(self, generation: int, flt: RunFilter, sort: str, desc: bool, quick: bool, growing: bool) -> None:
         # Runs in a thread: only reads the store; the results are applied on the event loop.
         began = time.monotonic()
-        try:
-            store = self.connect()
-        except (sqlite3.Error, OSError, TraceError) as exc:
-            self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
+        store = self._connect_or_fail(generation, growing)
+        if store is None:
             return
         try:
             page = self.first_page.take(flt, sort, desc) if self.first_page is not None else None
