@@ -44,6 +44,7 @@ _JSON_DEFAULTS: dict[str, type] = {"flags": list, "metadata": dict, "events": li
 _CALL_TYPES = {"duration_ms": float, "credits": float, "cost_usd": float, "cost_estimated": int}
 _CALL_TYPES |= {c: int for c in ("tokens_in", "tokens_out", "tokens_cache_read")}
 TREE_CACHE_STEPS = 200_000  # steps kept across the runs opened last (one huge run still fits alone)
+LISTED_KEPT = 10_000  # ids of runs listed that problems_met() asks about (a CLI command lists fewer)
 
 
 def _null(types: dict[str, type]) -> Any:
@@ -118,6 +119,7 @@ class PgStore:
         self.estimated = estimated
         self.shared = shared
         self._on_close = on_close
+        self.listed: dict[str, None] = {}  # runs handed out by the run-list queries, in order
         order = {name: f"r.sort_{name}" for name in db.order}
         self._order = {key.name: order.get(key.name, key.sql) for key in BY_NAME.values()}
         also = {f"sort_{name}": expr for name, expr in db.order.items()} | {"sort_tie": db.tie}
@@ -317,6 +319,8 @@ class PgStore:
                 values[key] = orjson.loads(value) if isinstance(value, str) and value else (value or default())
         for col in RUN_TOTAL_COLUMNS:
             values.pop(col, None)
+        if len(self.listed) < LISTED_KEPT:
+            self.listed[values["id"]] = None
         return Run(**values)
 
     # -- one run and its steps ----------------------------------------------------------------------
@@ -432,6 +436,22 @@ class PgStore:
             found += [p for p in self.shared.problems.values() if p.message not in seen]
         return found if limit is None else found[:limit]
 
+    def problems_met(self, limit: int) -> list[Problem]:
+        """The problems of the runs this store listed or read, at most `limit` (and one more, to say
+        there are more). Never a scan of the source: only the rows of the runs listed are asked
+        about (by their ids, which the source's index finds), and the runs read reported their own."""
+        found: list[Problem] = []
+        if self.db.problems is not None and self.listed:
+            sql = f"SELECT line, run_id, message FROM ({self.db.problems}) p WHERE p.run_id = ANY(%s) LIMIT %s"
+            rows = self.session.rows("listing the problems", sql, [list(self.listed), limit + 1])
+            found = [
+                Problem(message, line=line, run_id=run_id, source_file=self.label) for line, run_id, message in rows
+            ]
+        seen = {problem.message for problem in found}
+        with self.shared.lock:
+            found += [p for p in self.shared.problems.values() if p.message not in seen]
+        return found[: limit + 1]
+
     def count_problems(self) -> int:
         """Count the source's problem rows (a scan: run it in a worker); problem_count() then knows."""
         count = 0
@@ -442,8 +462,8 @@ class PgStore:
         return count
 
     def problem_count(self) -> int:
-        """Rows that cannot be read whole (counted by the server once: a scan, so the viewer asks in a
-        worker), or the problems met in the runs opened, whichever is more."""
+        """Rows that cannot be read whole (counted by the server once: a scan, so only the viewer asks,
+        in a worker), or the problems met in the runs opened, whichever is more."""
         if self.shared.problem_count is None:
             self.count_problems()
         with self.shared.lock:
