@@ -16,6 +16,7 @@ from tracetui.tui.app import TraceApp
 from tracetui.tui.pilot import settle, until
 from tracetui.tui.screens.error import ErrorScreen
 from tracetui.tui.screens.run import RunScreen
+from tracetui.tui.widgets import key_pager
 from tracetui.tui.widgets.key_pager import KeyPager
 
 N = 600
@@ -89,6 +90,31 @@ async def test_failed_runs_beyond_the_rows_read_are_found_by_the_server(many):
         rl.pager._rows = {p: row for p, row in rl.pager._rows.items() if p <= rl.cursor}
         await pilot.press("right_square_bracket")
         await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run_id == failed[-1])
+
+
+async def test_far_down_the_list_the_next_failed_run_is_placed_by_estimate_without_a_count(many, monkeypatch):
+    from tracetui.postgres import store as store_module
+
+    # As if the list held a million runs: places beyond 50 estimated, windows read by key within 30 rows.
+    monkeypatch.setattr(store_module, "COUNTED_POSITIONS", 50)
+    monkeypatch.setattr(key_pager, "NEAR", 30)
+    url, sqlite = many
+    expected = sqlite.run_ids(sort="started", desc=True)
+    failed = [run_id for run_id in expected if sqlite.get_run(run_id).status in ("failed", "timeout")]
+    app = TraceApp(prepare(url))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        rl = app.runs_screen.run_list
+        rl.move_cursor(expected.index(failed[-3]))
+        await settle(pilot)
+        rl.pager._rows = {p: row for p, row in rl.pager._rows.items() if p <= rl.cursor}
+        await pilot.press("right_square_bracket")
+        await until(pilot, lambda: rl.current_run_id == failed[-2])
+        # Its row is the planner's guess; the rows around it are read by key from it, in order.
+        await settle(pilot)
+        here = rl.cursor
+        assert [rl.id_at(here + i) for i in range(3)] == expected[expected.index(failed[-2]) :][:3]
+        assert [rl.id_at(i) for i in range(3)] == expected[:3]  # the first page stays where it is
 
 
 async def test_opening_a_run_reads_its_steps_and_esc_comes_back_to_it(pg_url):

@@ -44,6 +44,7 @@ _JSON_DEFAULTS: dict[str, type] = {"flags": list, "metadata": dict, "events": li
 _CALL_TYPES = {"duration_ms": float, "credits": float, "cost_usd": float, "cost_estimated": int}
 _CALL_TYPES |= {c: int for c in ("tokens_in", "tokens_out", "tokens_cache_read")}
 TREE_CACHE_STEPS = 200_000  # steps kept across the runs opened last (one huge run still fits alone)
+COUNTED_POSITIONS = 10_000  # a run's place further down than this is the planner's estimate
 LISTED_KEPT = 10_000  # ids of runs listed that problems_met() asks about (a CLI command lists fewer)
 
 
@@ -156,6 +157,9 @@ class PgStore:
     def estimate_runs(self, flt: RunFilter) -> int:
         """The planner's estimate of how many runs the filter keeps (its statistics; no scan)."""
         sql, args = self._select("1", flt)
+        return self._estimate(sql, args)
+
+    def _estimate(self, sql: str, args: Sequence[Any]) -> int:
         row = self.session.one("estimating the number of runs", f"EXPLAIN (FORMAT JSON) {sql}", args)
         try:
             return max(0, int(row[0][0]["Plan"]["Plan Rows"])) if row else 0
@@ -254,17 +258,26 @@ class PgStore:
         )
         return [(self._run(row[:-2]), (row[-2], row[-1])) for row in rows]
 
-    def position(self, flt: RunFilter, sort: str, desc: bool, key: Key) -> int:
-        """How many runs come before the run with this key in the order (its row in the list)."""
+    def position(self, flt: RunFilter, sort: str, desc: bool, key: Key) -> tuple[int, bool]:
+        """How many runs come before the run with this key in the order (its row in the list), and
+        whether that is exact: counted up to COUNTED_POSITIONS (the rows just before it, by key),
+        beyond that the planner's estimate, so a run a million rows down is placed without a scan."""
         order = self._order[sort]
         op = "<" if not desc else ">"
         if key[0] is not None:
             extra, args = f"{order} IS NOT NULL AND ({order}, r.sort_tie) {op} (%s, %s)", [key[0], key[1]]
+            rough, rough_args = f"{order} {op} %s", [key[0]]  # what the planner's statistics can estimate
         else:
             extra, args = f"({order} IS NOT NULL OR r.sort_tie {op} %s)", [key[1]]
-        sql, params = self._select("count(*)", flt, extra, args)
-        row = self.session.one("finding a run's place in the list", sql, params)
-        return row[0] if row else 0
+            rough, rough_args = extra, args
+        sql, params = self._select("1", flt, extra, args)
+        bounded = f"SELECT count(*) FROM ({sql} LIMIT %s) b"
+        row = self.session.one("finding a run's place in the list", bounded, [*params, COUNTED_POSITIONS + 1])
+        counted = row[0] if row else 0
+        if counted <= COUNTED_POSITIONS:
+            return counted, True
+        sql, params = self._select("1", flt, rough, rough_args)
+        return max(COUNTED_POSITIONS + 1, self._estimate(sql, params)), False
 
     def key_of(self, run_id: str, sort: str, flt: RunFilter | None = None) -> Key | None:
         """A run's key in an order (what page() and position() take); None when the filter leaves it

@@ -390,7 +390,12 @@ class RunList(CursorList, can_focus=True):
 
     def _show_window(self, generation: int, window: Window) -> None:
         pager = self.pager
+        on = self.current_run_id
         if isinstance(pager, KeyPager) and pager.show_window(generation, window):
+            if pager.estimated and on is not None and pager.id_at(self.cursor) != on:
+                moved = pager.position_of(on)  # placed by estimate, now read where it really is
+                if moved is not None:
+                    self.move_cursor(moved, center=True)
             if pager.follow_id is not None:
                 position = pager.position_of(pager.follow_id)
                 if position is not None:
@@ -568,7 +573,7 @@ class RunList(CursorList, can_focus=True):
             return
         finally:
             store.close()
-        self.app.call_from_thread(answer, None if nxt is None else nxt[0].id)
+        self.app.call_from_thread(answer, None if nxt is None else nxt.rows[0][0].id)
 
     def _take_new_failure(self, direction: int) -> str | None:
         """The failed run announced live, once, if `]` should go there (and it is still in the list)."""
@@ -629,16 +634,18 @@ class RunList(CursorList, can_focus=True):
             store.close()
         self.app.call_from_thread(self._found_failed, generation, found, direction)
 
-    def _found_failed(self, generation: int, found: tuple | None, direction: int) -> None:
+    def _found_failed(self, generation: int, found: Window | None, direction: int) -> None:
         if generation != self.pager.generation:
             return
         if found is None:
             notify_plain(self, f"No {'next' if direction > 0 else 'previous'} failed run in this list.", timeout=3)
             return
-        run, key, position = found
-        if isinstance(self.pager, KeyPager):
-            self.pager.show_window(generation, Window(position, [(run, key)]))
-        self.move_cursor(position, center=True)
+        pager = self.pager
+        if isinstance(pager, KeyPager):
+            pager.show_window(generation, found)
+            position = pager.position_of(found.rows[0][0].id)
+            self.size_to_rows()
+            self.move_cursor(position if position is not None else found.first, center=True)
 
     def action_next_failed(self) -> None:
         self._jump_failed(+1)
