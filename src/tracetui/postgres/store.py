@@ -32,6 +32,15 @@ from ..sources import DatabaseSource
 from ..store import search
 from ..store.reader import RunFilter
 from ..store.schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS
+from ..store.sessions import (
+    FAILED_SQL,
+    Dialect,
+    SessionKey,
+    SessionRow,
+    count_sessions,
+    session_keys,
+    session_rows,
+)
 from ..store.sort_keys import BY_NAME, STARTED
 from ..store.stats import CALL_COLUMNS
 from .session import Session
@@ -46,6 +55,18 @@ _CALL_TYPES |= {c: int for c in ("tokens_in", "tokens_out", "tokens_cache_read")
 TREE_CACHE_STEPS = 200_000  # steps kept across the runs opened last (one huge run still fits alone)
 COUNTED_POSITIONS = 10_000  # a run's place further down than this is the planner's estimate
 LISTED_KEPT = 10_000  # ids of runs listed that problems_met() asks about (a CLI command lists fewer)
+
+
+# Sessions grouped by the server: the store's session queries in PostgreSQL's words (ISO times are
+# cast to compute a span; sums of integers are numeric unless cast back).
+SESSIONS = Dialect(
+    param="%s",
+    span_ms="round((extract(epoch FROM max(coalesce(ended_at, started_at))::timestamptz)"
+    " - extract(epoch FROM min(started_at)::timestamptz)) * 1000)::float8",
+    failed=f"count(*) FILTER (WHERE status IN ({FAILED_SQL}))",
+    whole_sum="sum({})::bigint",
+    real_sum="sum({})::float8",
+)
 
 
 def _null(types: dict[str, type]) -> Any:
@@ -335,6 +356,45 @@ class PgStore:
         if len(self.listed) < LISTED_KEPT:
             self.listed[values["id"]] = None
         return Run(**values)
+
+    # -- sessions: runs grouped by the server (store/sessions.py's queries) ---------------------------
+    def _grouping(self, sql: str, args: list[Any]) -> list[tuple]:
+        return self.session.rows("grouping the runs by session", sql, args)
+
+    def sessions(
+        self, flt: RunFilter | None = None, *, sort: str = STARTED.name, desc: bool = True, limit: int | None = None
+    ) -> list[SessionRow]:
+        """The runs `flt` keeps grouped by session (a run without one alone), in sort key `sort`'s order."""
+        keys = self.session_keys(flt, sort=sort, desc=desc, limit=limit)
+        by_key = {row.key: row for row in self.session_rows(keys, flt)}
+        return [by_key[k] for k in keys if k in by_key]
+
+    def session_keys(
+        self, flt: RunFilter | None = None, *, sort: str = STARTED.name, desc: bool = True, limit: int | None = None
+    ) -> list[SessionKey]:
+        where, args = self._where(flt)
+        runs = f"({self._runs}) r"
+        return session_keys(
+            self._grouping, where, args, self._order, sort=sort, desc=desc, limit=limit, runs=runs, dialect=SESSIONS
+        )
+
+    def session_rows(self, keys: Sequence[SessionKey], flt: RunFilter | None = None) -> list[SessionRow]:
+        where, args = self._where(flt)
+        return session_rows(self._grouping, where, args, keys, runs=f"({self._runs}) r", dialect=SESSIONS)
+
+    def count_sessions(self, flt: RunFilter | None = None) -> int:
+        where, args = self._where(flt)
+        return count_sessions(self._grouping, where, args, runs=f"({self._runs}) r")
+
+    def session_run_ids(self, run_id: str) -> list[str]:
+        """The runs of `run_id`'s session in the order they started ([run_id] alone without a session)."""
+        sql, args = self._select("r.session", None, "r.id = %s", [run_id])
+        row = self.session.one("finding a run's session", sql, args)
+        if row is None:
+            raise NotFound(f"no run {run_id!r} in {self.label}")
+        if row[0] is None:
+            return [run_id]
+        return self.run_ids(RunFilter(session=row[0]), sort=STARTED.name, desc=False)
 
     # -- one run and its steps ----------------------------------------------------------------------
     def _tree(self, run_id: str, *, payloads: bool = False) -> Tree:

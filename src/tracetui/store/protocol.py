@@ -155,7 +155,7 @@ class PagedStore(Protocol):
 @runtime_checkable
 class SessionStore(Protocol):
     """A store that groups its runs by session in its own queries (store/sessions.py: SQLite's `Store`).
-    A store without it (PostgreSQL, for now) lists runs ungrouped."""
+    PostgreSQL's PgStore answers the same queries in its dialect."""
 
     def sessions(
         self, flt: RunFilter | None = None, *, sort: str = "started", desc: bool = True, limit: int | None = None
