@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from builders import write_agent_traces
+from builders import SESSION_ROWS, write_agent_traces
 from pg_builders import agent_traces_table, many_rows
 
 from tracetui.loading import open_store, prepare
@@ -62,3 +62,54 @@ def test_list_by_session_on_a_database_is_the_same_as_on_the_file(stores, pg, tm
         from_db, from_file = runner.invoke(main, ["list", url, *args]), runner.invoke(main, ["list", str(path), *args])
         assert from_db.exit_code == 0 and from_file.exit_code == 0, from_db.output
         assert from_db.stdout == from_file.stdout
+
+
+async def _grouped_screens(target) -> tuple[list[list[str]], list[str]]:
+    """The run list grouped by session, then with s1's runs shown under it; the runs `}` and `{` open."""
+    from tracetui.tui.app import TraceApp
+    from tracetui.tui.pilot import settle, until
+    from tracetui.tui.screens.run import RunScreen
+
+    app = TraceApp(target)
+    screens, opened = [], []
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        run_list = app.runs_screen.run_list
+
+        def lines() -> list[str]:
+            return [run_list.render_line(y).text for y in range(run_list.size.height)]
+
+        await pilot.press("b")
+        await until(pilot, lambda: run_list.grouped and not run_list.busy and "▸" in "".join(lines()))
+        await settle(pilot)
+        screens.append(lines())
+        await pilot.press("j", "enter")
+        await until(pilot, lambda: run_list.pager.count > len(screens[0]) or "▾" in "".join(lines()))
+        await settle(pilot)
+        screens.append(lines())
+        await pilot.press("j", "enter")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run is not None)
+        opened.append(app.screen.run_id)
+        for key in ("right_curly_bracket", "left_curly_bracket", "left_curly_bracket"):
+            await pilot.press(key)
+            await settle(pilot)
+            await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run is not None)
+            opened.append(app.screen.run_id)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("b")
+        await until(pilot, lambda: not run_list.grouped and run_list.run_at(0) is not None)
+        screens.append(lines())
+    return screens, opened
+
+
+async def test_b_groups_a_database_by_session_as_a_file_and_braces_go_through_a_session(pg, tmp_path):
+    url = pg.database()
+    agent_traces_table(url, SESSION_ROWS)
+    from_db = await _grouped_screens(prepare(url))
+    from_file = await _grouped_screens(prepare(str(write_agent_traces(tmp_path / "same.db", SESSION_ROWS))))
+    assert from_db == from_file
+    screens, opened = from_db
+    assert "▸ s1" in screens[0][2] and "▸ s2" in screens[0][3]
+    assert "▾ s1" in screens[1][2] and [line.split()[2] for line in screens[1][3:6]] == ["r3", "r2", "r1"]
+    assert opened == ["r3", "r3", "r2", "r1"]  # r3 from the list, the last of s1: `}` stays, `{` goes back

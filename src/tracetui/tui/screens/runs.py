@@ -476,9 +476,6 @@ class RunsScreen(Screen):
         self._set(sort=nxt, desc=default_desc(nxt))
 
     def action_group_sessions(self) -> None:
-        if not isinstance(self.run_list.pager, RunPager):
-            notify_plain(self, "Runs in a database are not grouped by session yet.", timeout=4)
-            return
         self._set(grouped=not self.run_list.grouped)
 
     def action_reverse_sort(self) -> None:

@@ -7,8 +7,10 @@ ids, rows and failed positions live in a RunPager (run_pager.py).
 
 A database (`paged`) is never listed whole: a KeyPager (key_pager.py) holds the rows read so far by
 position, workers read the page after (or before) the nearest row read as the cursor moves, and the
-exact count and failed runs come from the server in the background. This module draws either and
-handles the keys; a dropped connection is reported (SourceLost) and the app reconnects.
+exact count and failed runs come from the server in the background. Grouped by session (`b`), a
+database's sessions are listed as a file's are, by a RunPager: the server groups them, one row a
+session. This module draws either and handles the keys; a dropped connection is reported
+(SourceLost) and the app reconnects.
 """
 
 from __future__ import annotations
@@ -203,6 +205,7 @@ class RunList(CursorList, can_focus=True):
         self.marked: str | None = None
         self.grouped = False  # one row per session; Enter shows a session's runs under it
         self.step_hits: dict[str, RunHits] = {}  # runs the search found in their steps: the first such step
+        self.paged = paged
         self.pager: RunPager | KeyPager = KeyPager() if paged else RunPager()
         self._store: TraceStore | None = None  # the event loop's connection, for rows scrolled into view
         self._id_width = MIN_ID  # as wide as the ids seen so far need, up to MAX_ID
@@ -219,9 +222,14 @@ class RunList(CursorList, can_focus=True):
         desc: bool | None = None,
         grouped: bool | None = None,
     ) -> None:
-        if grouped is not None and grouped != self.grouped and isinstance(self.pager, RunPager):
-            self.grouped = grouped  # a paged list (a database) is never grouped: its store cannot
-            self.pager.expanded = {}
+        if grouped is not None and grouped != self.grouped:
+            self.grouped = grouped
+            if self.paged:
+                # A database's sessions are listed as a file's are (the server groups them: one row a
+                # session); ungrouped, its runs are read by key again.
+                self.pager = RunPager() if grouped else KeyPager()
+            elif isinstance(self.pager, RunPager):
+                self.pager.expanded = {}
         if flt is not None:
             self.flt = flt
         if sort is not None:
@@ -285,7 +293,7 @@ class RunList(CursorList, can_focus=True):
                 raise sqlite3.OperationalError(f"{store.label}: runs cannot be grouped by session here")
             order = read_sessions(store, flt, sort, desc, expanded)
             self.app.call_from_thread(self._show_order, generation, order, time.monotonic() - began)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, TraceError) as exc:
             self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
         finally:
             store.close()
@@ -300,7 +308,9 @@ class RunList(CursorList, can_focus=True):
             if not isinstance(store, SessionStore):
                 return
             members = read_session_members(store, self.flt, key, self.sort, self.desc)
-        except sqlite3.Error:
+        except (sqlite3.Error, TraceError) as exc:
+            if isinstance(exc, TraceError):
+                self.app.call_from_thread(self._report, exc)
             return
         finally:
             store.close()
