@@ -132,6 +132,34 @@ async def test_opening_a_run_reads_its_steps_and_esc_comes_back_to_it(pg_url):
         assert [n.data.name for n in app.screen.step_tree.root.children] == ["web_search", "file_read"]
 
 
+async def test_a_big_run_shows_its_first_steps_then_all_of_them_and_jumps_to_its_failure(pg_url, monkeypatch):
+    from tracetui.postgres import store as store_module
+
+    monkeypatch.setattr(store_module, "START_STEPS", 5)  # read first: five of its 60 tool calls
+    calls = [{"toolName": f"tool-{i}", "durationMs": 1, "error": "boom" if i == 47 else None} for i in range(60)]
+    agent_traces_table(pg_url, [{**AGENT_TRACES_ROWS[0], "id": "big", "tool_calls": calls}])
+    app = TraceApp(prepare(pg_url))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run is not None)
+        tree = app.screen.step_tree
+        await until(pilot, lambda: len(tree.root.children) > 0)
+        await pilot.press("G")  # the last step: the rest of the run is read when it is scrolled to
+        await until(
+            pilot, lambda: tree.cursor_node is not None and getattr(tree.cursor_node.data, "name", "") == "tool-59"
+        )
+        await pilot.press("escape")
+        await settle(pilot)
+        app.opening._shared.trees.clear()  # opened afresh: from the start of the run again
+        app.open_run("big", jump_to_failure=True)
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run is not None)
+        tree = app.screen.step_tree
+        await until(
+            pilot, lambda: tree.cursor_node is not None and getattr(tree.cursor_node.data, "name", "") == "tool-47"
+        )
+
+
 async def test_a_dropped_connection_is_said_and_the_list_reconnects_in_place(many, monkeypatch):
     url, sqlite = many
     monkeypatch.setattr("tracetui.tui.app.RECONNECT_FIRST", 0.05)

@@ -28,7 +28,7 @@ from .. import pricing
 from ..analysis import GroupStats, root_cause
 from ..errors import NotFound
 from ..model import FAILED_STATUSES, Problem, Run, Step, finalize_run, step_tree, tree_problems
-from ..sources import DatabaseSource
+from ..sources import DatabaseSource, RunStart
 from ..store import search
 from ..store.reader import RunFilter
 from ..store.schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS
@@ -52,6 +52,7 @@ _SQL_TYPES = {str: "text", int: "bigint", float: "float8"}
 _JSON_DEFAULTS: dict[str, type] = {"flags": list, "metadata": dict, "events": list, "extra": dict}
 _CALL_TYPES = {"duration_ms": float, "credits": float, "cost_usd": float, "cost_estimated": int}
 _CALL_TYPES |= {c: int for c in ("tokens_in", "tokens_out", "tokens_cache_read")}
+START_STEPS = 500  # steps of a big flat run read first: the run view shows a few screens of them
 TREE_CACHE_STEPS = 200_000  # steps kept across the runs opened last (one huge run still fits alone)
 COUNTED_POSITIONS = 10_000  # a run's place further down than this is the planner's estimate
 LISTED_KEPT = 10_000  # ids of runs listed that problems_met() asks about (a CLI command lists fewer)
@@ -81,6 +82,10 @@ class Tree:
     steps: list[Step]
     by_id: dict[str, Step] = field(default_factory=dict)
     children: dict[str | None, list[Step]] = field(default_factory=dict)
+    # A flat run's start (DatabaseSource.read_start): its first steps, how many it has, the failed ones.
+    complete: bool = True
+    total: int = 0
+    failed: list[tuple[str, int, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for step in self.steps:
@@ -397,25 +402,42 @@ class PgStore:
         return self.run_ids(RunFilter(session=row[0]), sort=STARTED.name, desc=False)
 
     # -- one run and its steps ----------------------------------------------------------------------
-    def _tree(self, run_id: str, *, payloads: bool = False) -> Tree:
+    def _tree(self, run_id: str, *, payloads: bool = False, whole: bool = True) -> Tree:
+        """The run opened: all of it, or (`whole=False`) perhaps only the start of a big flat run."""
         wanted = payloads and self.db.read_step is not None  # only stored runs leave payloads out
         cached = self.shared.tree((run_id, wanted)) or (None if wanted else self.shared.tree((run_id, True)))
-        if cached is not None:
+        if cached is not None and (cached.complete or not whole):
             return cached
+        if not whole and not wanted and self.db.read_start is not None:
+            with self.session.asking(f"reading run {run_id!r}"):
+                start = self.db.read_start(self.session.conn, run_id, self.shared.report, START_STEPS)
+            if start is not None:
+                return self._keep(run_id, False, start.run, start)
         with self.session.asking(f"reading run {run_id!r}"):
             run = self.db.read_run(self.session.conn, run_id, self.shared.report, wanted)
         if run is None:
             raise NotFound(f"no run {run_id!r} in {self.label}")
+        return self._keep(run_id, wanted, run)
+
+    def _keep(self, run_id: str, wanted: bool, run: Run, start: RunStart | None = None) -> Tree:
         if not self.db.finalized:
             finalize_run(pricing.apply(run, self.shared.pricer if self.estimated else None))
             for problem in tree_problems(run):
                 self.shared.report(problem)
         tree = Tree(run, list(run.steps))
+        if start is not None and start.total > len(run.steps):  # else the start is the whole run
+            run.step_count, run.failed_steps = start.total, len(start.failed)
+            tree.complete, tree.total, tree.failed = False, start.total, start.failed
         self.shared.keep((run_id, wanted), tree)
         return tree
 
+    def _tree_holding(self, run_id: str, step_id: str) -> Tree:
+        """The run's start when the step is in it, else the whole run."""
+        tree = self._tree(run_id, whole=False)
+        return tree if step_id in tree.by_id else self._tree(run_id)
+
     def get_run(self, run_id: str) -> Run:
-        run = copy.copy(self._tree(run_id).run)
+        run = copy.copy(self._tree(run_id, whole=False).run)
         run.steps = []
         return run
 
@@ -423,18 +445,30 @@ class PgStore:
         return [copy.copy(step) for step in self._tree(run_id, payloads=payloads).steps]
 
     def children(self, run_id: str, parent_id: str | None, *, limit: int | None = None, offset: int = 0) -> list[Step]:
-        kids = self._tree(run_id).children.get(parent_id, [])
+        tree = self._tree(run_id, whole=False)
+        if not tree.complete and parent_id is not None:
+            return []  # a flat run: no step has steps under it
+        if not tree.complete and (limit is None or offset + limit > len(tree.steps)):
+            tree = self._tree(run_id)
+        kids = tree.children.get(parent_id, [])
         end = None if limit is None else offset + limit
         return [copy.copy(step) for step in kids[offset:end]]
 
     def steps_from(self, run_id: str, first_ord: int, *, limit: int) -> list[Step]:
-        return [copy.copy(step) for step in self._tree(run_id).steps[max(first_ord, 0) : max(first_ord, 0) + limit]]
+        first = max(first_ord, 0)
+        tree = self._tree(run_id, whole=False)
+        if not tree.complete and first + limit > len(tree.steps):
+            tree = self._tree(run_id)
+        return [copy.copy(step) for step in tree.steps[first : first + limit]]
 
     def count_children(self, run_id: str, parent_id: str | None) -> int:
-        return len(self._tree(run_id).children.get(parent_id, []))
+        tree = self._tree(run_id, whole=False)
+        if not tree.complete:
+            return tree.total if parent_id is None else 0
+        return len(tree.children.get(parent_id, []))
 
     def get_step(self, run_id: str, step_id: str) -> Step:
-        step = self._tree(run_id).by_id.get(step_id)
+        step = self._tree_holding(run_id, step_id).by_id.get(step_id)
         if step is None:
             raise NotFound(f"no step {step_id!r} in run {run_id!r}")
         if self.db.read_step is not None:
@@ -445,7 +479,7 @@ class PgStore:
         return copy.copy(step)
 
     def ancestors(self, run_id: str, step_id: str) -> list[str]:
-        by_id = self._tree(run_id).by_id
+        by_id = self._tree_holding(run_id, step_id).by_id
         chain: list[str] = []
         seen = {step_id}
         current = by_id.get(step_id)
@@ -456,7 +490,10 @@ class PgStore:
         return chain[::-1]
 
     def failed_step_positions(self, run_id: str) -> list[tuple[str, int, int]]:
-        return [(s.id, s.ord, s.size) for s in self._tree(run_id).steps if s.status in FAILED_STATUSES]
+        tree = self._tree(run_id, whole=False)
+        if not tree.complete:
+            return list(tree.failed)
+        return [(s.id, s.ord, s.size) for s in tree.steps if s.status in FAILED_STATUSES]
 
     def first_failed_step(self, run_id: str) -> Step | None:
         chosen = root_cause(self.failed_step_positions(run_id))
