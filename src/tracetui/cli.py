@@ -418,13 +418,24 @@ def _print_sources(found, looked) -> None:
     " contains TEXT (case-insensitive); each row names the first such step.",
 )
 @click.option(
+    "--steps",
+    "every_step",
+    is_flag=True,
+    help="With --grep: one row per matching step instead of one per run: its run, name, kind and the text"
+    " around the match, run by run in the list's order, each run's steps in execution order.",
+)
+@click.option(
     "--sort",
     type=click.Choice([key.name for key in SORT_KEYS if key.cli]),
     default=STARTED.name,
     show_default=True,
 )
 @click.option("--desc", is_flag=True, help="Largest / latest first.")
-@click.option("--limit", type=click.IntRange(min=0), help="At most this many runs (sessions with --by session).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    help="At most this many runs (sessions with --by session, steps with --steps).",
+)
 @click.option(
     "--by",
     type=click.Choice(["session"]),
@@ -446,7 +457,23 @@ def _print_sources(found, looked) -> None:
 @store_options
 @handles_errors
 def list_cmd(
-    path, status, agent, search, grep, sort, desc, limit, by, as_json, follow, file_, project, model, fmt, no_cache
+    path,
+    status,
+    agent,
+    search,
+    grep,
+    every_step,
+    sort,
+    desc,
+    limit,
+    by,
+    as_json,
+    follow,
+    file_,
+    project,
+    model,
+    fmt,
+    no_cache,
 ):
     """One row per run: id, agent, status, start, duration, steps, failures, tokens, credits, cost, error.
 
@@ -463,8 +490,10 @@ def list_cmd(
     """
     if search is not None and grep is not None:
         raise click.UsageError("use --search or --grep, not both")
-    if follow and grep is not None:
-        raise click.UsageError("use --grep or --follow, not both")
+    if every_step and grep is None:
+        raise click.UsageError("--steps lists the steps --grep finds: give --grep TEXT")
+    if every_step and by is not None:
+        raise click.UsageError("use --by or --steps, not both")
     if follow and by is not None:
         raise click.UsageError("use --by or --follow, not both")
     if follow:
@@ -474,6 +503,9 @@ def list_cmd(
     if follow:
         store.close()
         _follow_list(opening, flt, sort=sort, desc=desc, limit=limit, as_json=as_json)
+        return
+    if every_step:
+        _list_step_hits(store, grep, flt, sort=sort, desc=desc, limit=limit, as_json=as_json)
         return
     hits: dict = {}
     if grep:
@@ -541,6 +573,46 @@ def _match(store: TraceStore, hit, query: str) -> dict[str, Any]:
         "step_id": hit.step_id,
         "step_name": hit.step_name,
         "steps": hit.count,
+        "field": snip.field if snip else None,
+        "text": snip.text if snip else None,
+    }
+
+
+def _list_step_hits(
+    store: TraceStore, query: str, flt: RunFilter, *, sort: str, desc: bool, limit: int | None, as_json: bool
+) -> None:
+    """`list --grep TEXT --steps`: every step that holds the text, a line each as they are found (a
+    JSON array with --json), then how many there were in how many runs."""
+    from collections.abc import Iterator
+    from itertools import islice
+
+    from .store.search import StepHit
+
+    found = store.steps_matching(query, flt, sort=sort, desc=desc, progress=_scan_progress(store.label))
+    hits: Iterator[StepHit] = (hit for run_hits in found for hit in run_hits)
+    if limit is not None:
+        hits = islice(hits, limit)
+    if as_json:
+        click.echo(dumps([_step_match(store, hit, query) for hit in hits]))
+        return
+    from .textout import step_hit_lines
+
+    count, runs = step_hit_lines(((hit, store.step_snippet(hit.run_id, hit.step_id, query)) for hit in hits), query)
+    if count == 0:
+        click.echo("no runs" if store.count_runs() == 0 else "no steps match")
+        return
+    click.echo(f"{count:,} matching step{'s' if count != 1 else ''} in {runs:,} run{'s' if runs != 1 else ''}")
+
+
+def _step_match(store: TraceStore, hit, query: str) -> dict[str, Any]:
+    """A step --grep --steps found, and where its text holds the query, as JSON."""
+    snip = store.step_snippet(hit.run_id, hit.step_id, query)
+    return {
+        "run_id": hit.run_id,
+        "step_id": hit.step_id,
+        "step_name": hit.name,
+        "kind": hit.kind,
+        "ord": hit.ord,
         "field": snip.field if snip else None,
         "text": snip.text if snip else None,
     }

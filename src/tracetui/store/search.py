@@ -43,6 +43,17 @@ class RunHits:
 
 
 @dataclass(frozen=True)
+class StepHit:
+    """One step whose text holds the query (the run view's `/`, the results of a search across runs)."""
+
+    run_id: str
+    step_id: str
+    name: str | None
+    kind: str | None
+    ord: int
+
+
+@dataclass(frozen=True)
 class Snippet:
     """Where a step's text holds the query: the column and a line of text around the first hit."""
 
@@ -205,6 +216,53 @@ def runs_matching(
         progress(len(ids), len(ids))
 
 
+def steps_matching(
+    conn: sqlite3.Connection,
+    query: str,
+    run_ids: Sequence[str],
+    *,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Iterator[list[StepHit]]:
+    """Every matching step of the runs `run_ids`, run by run in their order, each run's in execution
+    order: a list of them at a time (a run's, or through the index all of them), so a caller can show
+    the first while the rest are searched.
+
+    Through the index: one query (the ids and names of the hits only, sorted here into the runs' order).
+    Without it: a scan of one run a query, with progress, raising Cancelled between two runs."""
+    params = {"like": _like(query)}
+    if _indexed(query) and has_index(conn):
+        sql = (
+            f"SELECT s.run_id, s.id, s.name, s.kind, s.ord FROM {INDEX} f JOIN steps s ON s.rowid = f.rowid"
+            f" WHERE {INDEX} MATCH :match AND {_scan_condition('s.')}"
+        )
+        by_run: dict[str, list[StepHit]] = {}
+        for row in conn.execute(sql, params | {"match": _trigrams(query)}):
+            if cancelled is not None and cancelled():
+                raise Cancelled
+            by_run.setdefault(row[0], []).append(StepHit(row[0], row[1], row[2], row[3], row[4]))
+        hits: list[StepHit] = []
+        for run_id in run_ids:
+            found = by_run.get(run_id)
+            if found:
+                hits.extend(sorted(found, key=lambda hit: hit.ord))
+        if progress is not None:
+            progress(len(run_ids), len(run_ids))
+        yield hits
+        return
+    sql = f"SELECT id, name, kind, ord FROM steps WHERE run_id = :run AND {_scan_condition()} ORDER BY ord"
+    for done, run_id in enumerate(run_ids):
+        if cancelled is not None and cancelled():
+            raise Cancelled
+        if progress is not None and done % SCAN_CHUNK == 0:
+            progress(done, len(run_ids))
+        found = [StepHit(run_id, r[0], r[1], r[2], r[3]) for r in conn.execute(sql, params | {"run": run_id})]
+        if found:
+            yield found
+    if progress is not None:
+        progress(len(run_ids), len(run_ids))
+
+
 def step_matches(step: object, query: str) -> bool:
     """Does a step (a model.Step with its payloads) hold the query, as LIKE compares?"""
     needle = query.casefold()
@@ -232,6 +290,27 @@ def scan_steps(
         if found:
             first = min(found, key=lambda step: step.ord)
             yield RunHits(run_id, len(found), first.id, first.name, first.ord)
+    if progress is not None:
+        progress(len(run_ids), len(run_ids))
+
+
+def scan_step_hits(
+    run_ids: Sequence[str],
+    read_steps: Callable[[str], list],
+    query: str,
+    *,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Iterator[list[StepHit]]:
+    """steps_matching for a store that is not SQLite (postgres.PgStore), as scan_steps is runs_matching."""
+    for done, run_id in enumerate(run_ids):
+        if cancelled is not None and cancelled():
+            raise Cancelled
+        if progress is not None and done % SCAN_CHUNK == 0:
+            progress(done, len(run_ids))
+        found = sorted((s for s in read_steps(run_id) if step_matches(s, query)), key=lambda s: s.ord)
+        if found:
+            yield [StepHit(run_id, s.id, s.name, s.kind, s.ord) for s in found]
     if progress is not None:
         progress(len(run_ids), len(run_ids))
 
