@@ -486,7 +486,8 @@ def list_cmd(
 
     With --follow, the runs that have finished (not pending or running) are printed one a line, then
     each run once it finishes while PATH is written (lines appended, files added to a folder, a
-    database changed), until Ctrl+C; --limit applies to the runs printed at the start.
+    database changed), until Ctrl+C; --limit applies to the runs printed at the start. With --grep,
+    only the runs that hold the text (with --steps, their matching steps).
     """
     if search is not None and grep is not None:
         raise click.UsageError("use --search or --grep, not both")
@@ -502,7 +503,7 @@ def list_cmd(
     flt = RunFilter(status=status or None, agent=agent or None, search=search, file=file_, project=project, model=model)
     if follow:
         store.close()
-        _follow_list(opening, flt, sort=sort, desc=desc, limit=limit, as_json=as_json)
+        _follow_list(opening, flt, sort=sort, desc=desc, limit=limit, as_json=as_json, grep=grep, every_step=every_step)
         return
     if every_step:
         _list_step_hits(store, grep, flt, sort=sort, desc=desc, limit=limit, as_json=as_json)
@@ -534,11 +535,22 @@ def list_cmd(
 
 
 def _follow_list(
-    opening: SourceOpening, flt: RunFilter, *, sort: str, desc: bool, limit: int | None, as_json: bool
+    opening: SourceOpening,
+    flt: RunFilter,
+    *,
+    sort: str,
+    desc: bool,
+    limit: int | None,
+    as_json: bool,
+    grep: str | None = None,
+    every_step: bool = False,
 ) -> None:
+    """`list --follow`: the finished runs, then each run as it finishes; with --grep only those that
+    hold the text (with --steps: their matching steps, a line or JSON object each)."""
     from .folders import FORMAT as FOLDER
     from .follow import follow_runs, followable
-    from .textout import run_lines
+    from .store.search import runs_holding
+    from .textout import run_lines, step_hit_lines
 
     target = followable(opening)
     if target is None:
@@ -546,7 +558,9 @@ def _follow_list(
         return
 
     def show(store: TraceStore, runs: list[Run]) -> None:
-        if as_json:
+        if every_step and grep is not None:
+            show_steps(store, runs, grep)
+        elif as_json:
             models = store.models([r.id for r in runs])
             for r in runs:
                 click.echo(dumps(run_summary(r, models.get(r.id)), indent=False))
@@ -554,11 +568,38 @@ def _follow_list(
             run_lines(runs, files=opening.format == FOLDER)
         sys.stdout.flush()  # a pipe to a CI log gets each run when it comes
 
+    def show_steps(store: TraceStore, runs: list[Run], query: str) -> None:
+        chunks = [[r.id for r in runs[at : at + 500]] for at in range(0, len(runs), 500)]  # a parameter an id
+        hits = (
+            hit
+            for ids in chunks
+            for some in store.steps_matching(query, RunFilter(ids=ids), sort=sort, desc=desc)
+            for hit in some
+        )
+        if as_json:
+            for hit in hits:
+                click.echo(dumps(_step_match(store, hit, query), indent=False))
+        else:
+            step_hit_lines(((hit, store.step_snippet(hit.run_id, hit.step_id, query)) for hit in hits), query)
+
     def warn(notice: str) -> None:
         click.echo(f"tracetui: {display.safe(notice, single_line=True)}", err=True)
 
+    def keep(store: TraceStore, ids: list[str]) -> set[str]:
+        assert grep is not None
+        return runs_holding(store, grep, ids)
+
     try:
-        follow_runs(target, flt, sort=sort, desc=desc, limit=limit, show=show, tell=warn)
+        follow_runs(
+            target,
+            flt,
+            sort=sort,
+            desc=desc,
+            limit=limit,
+            show=show,
+            tell=warn,
+            keep=keep if grep is not None else None,
+        )
     except KeyboardInterrupt:
         pass  # Ctrl+C is how following ends
     except BrokenPipeError:

@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from .. import display
+
+if TYPE_CHECKING:
+    from .protocol import TraceStore
 
 INDEX = "step_text"
 SEARCHED = ("id", "name", "kind", "model", "error", "input", "output")
@@ -261,6 +265,18 @@ def steps_matching(
             yield found
     if progress is not None:
         progress(len(run_ids), len(run_ids))
+
+
+def runs_holding(store: TraceStore, query: str, run_ids: Sequence[str]) -> set[str]:
+    """Which of these runs `list --grep` keeps: those whose own id, agent, session or error holds the
+    query, and those with a step whose text does (`list --grep --follow`, a few runs at a time)."""
+    from .reader import RunFilter
+
+    wanted = set(run_ids)
+    # Many runs (the first look): every run is asked once (one query through the index), not a chunk a time.
+    flt = RunFilter(ids=list(run_ids)) if len(run_ids) <= SCAN_CHUNK else None
+    own = store.run_ids(replace(flt or RunFilter(), search=query))
+    return wanted & (set(own) | set(store.runs_matching(query, flt)))
 
 
 def step_matches(step: object, query: str) -> bool:
