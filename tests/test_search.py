@@ -216,6 +216,8 @@ def test_every_matching_step_comes_run_by_run_in_the_lists_order_and_each_runs_i
     assert every_hit(store, "rm -rf") == [("r-deep", "d"), ("r-input", "shell"), ("r-input", "after")]
     assert every_hit(store, "-R", RunFilter(ids=["r-input"])) == [("r-input", "shell"), ("r-input", "after")]
     assert every_hit(store, "nowhere at all") == []
+    assert every_hit(store, "rm_-rf") == [] and every_hit(store, "100%") == [("r-deep", "d")]  # LIKE's wildcards
+    assert every_hit(store, "[bold red]x[/]") == [("r-deep", "d")]
     hit = next(h for hits in store.steps_matching("sudo") for h in hits)
     assert (hit.name, hit.kind, hit.ord) == ("d", "other", 3)
 

@@ -306,3 +306,46 @@ async def test_thousands_of_matching_steps_are_listed_and_only_the_rows_in_view_
         await pilot.press("G")
         await until(pilot, lambda: "output: a needle 0" in screen_text(app))
         assert len(hits._snippets) < 200
+
+
+async def test_a_scan_for_every_matching_step_shows_the_first_hits_and_esc_stops_it(tmp_path, monkeypatch):
+    import time
+
+    from tracetui.tui.screens.step_hits import StepHitsScreen
+
+    path = write_store(tmp_path / "t.db", [run(f"r{i}", step("s", input=f"secret {i}")) for i in range(3)])
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM meta WHERE key = 'search_index'")  # as an older store: searched by a scan
+    conn.commit()
+    conn.close()
+    real = search.steps_matching
+
+    def slow(conn, query, run_ids, *, progress=None, cancelled=None):
+        for hits in real(conn, query, run_ids, progress=progress, cancelled=cancelled):
+            yield hits
+            for _ in range(500):  # after the first run's hits, until the viewer stops the scan (at most 5 s)
+                if cancelled is not None and cancelled():
+                    break
+                time.sleep(0.01)
+
+    monkeypatch.setattr(search, "steps_matching", slow)
+    app = TraceApp(opening(path))
+    async with app.run_test(size=(160, 30), notifications=True) as pilot:
+        await until(pilot, lambda: app.runs_screen.run_list.count == 3)
+        await find(pilot, "secret")
+        await pilot.press("R")
+        for _ in range(500):
+            if isinstance(app.screen, StepHitsScreen) and "1 matching step in 1 run · searching" in screen_text(app):
+                break
+            await pilot.pause(0.01)
+        else:
+            raise AssertionError("the first hit was not shown while the scan went on")
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, StepHitsScreen) and not app.screen.searching
+        assert [h.run_id for h in app.screen.hit_list.hits] == ["r2"]
+        assert "1 matching step in 1 run · Enter opens" in screen_text(app)
+        assert any("Stopped searching" in n.message for n in app._notifications)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen))

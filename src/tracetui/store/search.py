@@ -16,6 +16,7 @@ between two runs.
 
 from __future__ import annotations
 
+import bisect
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -30,6 +31,7 @@ INDEX = "step_text"
 SEARCHED = ("id", "name", "kind", "model", "error", "input", "output")
 TRIGRAM = 3  # the shortest query the index can answer
 SCAN_CHUNK = 200  # runs scanned per query when there is no index
+CANDIDATES_A_QUERY = 500  # rowids checked per query (one SQL parameter each)
 INDEX_CHUNK = 200  # steps indexed per transaction (about 0.5 s of CPU at 5 KB a step: a stop waits no longer)
 
 Progress = Callable[[int, int], None]  # runs searched, runs in all
@@ -229,30 +231,15 @@ def steps_matching(
     cancelled: Callable[[], bool] | None = None,
 ) -> Iterator[list[StepHit]]:
     """Every matching step of the runs `run_ids`, run by run in their order, each run's in execution
-    order: a list of them at a time (a run's, or through the index all of them), so a caller can show
-    the first while the rest are searched.
+    order: a list of them a run, so a caller can show the first while the rest are searched.
 
-    Through the index: one query (the ids and names of the hits only, sorted here into the runs' order).
-    Without it: a scan of one run a query, with progress, raising Cancelled between two runs."""
+    Through the index: the candidate steps (holding every trigram) come from the index alone at once,
+    and LIKE then checks those of one run at a time (a run's steps are one range of rowids: an import
+    writes them together), so the first run's hits come before the text of the others is read.
+    Without it: a scan of one run a query. Progress either way; raises Cancelled between two runs."""
     params = {"like": _like(query)}
     if _indexed(query) and has_index(conn):
-        sql = (
-            f"SELECT s.run_id, s.id, s.name, s.kind, s.ord FROM {INDEX} f JOIN steps s ON s.rowid = f.rowid"
-            f" WHERE {INDEX} MATCH :match AND {_scan_condition('s.')}"
-        )
-        by_run: dict[str, list[StepHit]] = {}
-        for row in conn.execute(sql, params | {"match": _trigrams(query)}):
-            if cancelled is not None and cancelled():
-                raise Cancelled
-            by_run.setdefault(row[0], []).append(StepHit(row[0], row[1], row[2], row[3], row[4]))
-        hits: list[StepHit] = []
-        for run_id in run_ids:
-            found = by_run.get(run_id)
-            if found:
-                hits.extend(sorted(found, key=lambda hit: hit.ord))
-        if progress is not None:
-            progress(len(run_ids), len(run_ids))
-        yield hits
+        yield from _indexed_steps(conn, query, run_ids, progress, cancelled)
         return
     sql = f"SELECT id, name, kind, ord FROM steps WHERE run_id = :run AND {_scan_condition()} ORDER BY ord"
     for done, run_id in enumerate(run_ids):
@@ -260,7 +247,9 @@ def steps_matching(
             raise Cancelled
         if progress is not None and done % SCAN_CHUNK == 0:
             progress(done, len(run_ids))
-        found = [StepHit(run_id, r[0], r[1], r[2], r[3]) for r in conn.execute(sql, params | {"run": run_id})]
+        # A file read in place may hold numbers where ids are: the viewer's tree names steps by text.
+        rows = conn.execute(sql, params | {"run": run_id})
+        found = [StepHit(run_id, r[0] if isinstance(r[0], str) else str(r[0]), r[1], r[2], r[3]) for r in rows]
         if found:
             yield found
     if progress is not None:
@@ -277,6 +266,47 @@ def runs_holding(store: TraceStore, query: str, run_ids: Sequence[str]) -> set[s
     flt = RunFilter(ids=list(run_ids)) if len(run_ids) <= SCAN_CHUNK else None
     own = store.run_ids(replace(flt or RunFilter(), search=query))
     return wanted & (set(own) | set(store.runs_matching(query, flt)))
+
+
+def _indexed_steps(
+    conn: sqlite3.Connection,
+    query: str,
+    run_ids: Sequence[str],
+    progress: Progress | None,
+    cancelled: Callable[[], bool] | None,
+) -> Iterator[list[StepHit]]:
+    like = _like(query)
+    candidates = sorted(
+        r[0] for r in conn.execute(f"SELECT rowid FROM {INDEX} WHERE {INDEX} MATCH ?", (_trigrams(query),))
+    )
+    ranges: dict[str, tuple[int, int]] = {}
+    if candidates:  # (a covering index gives every run's range in one pass)
+        ranges = {
+            r[0]: (r[1], r[2]) for r in conn.execute("SELECT run_id, min(rowid), max(rowid) FROM steps GROUP BY run_id")
+        }
+    for done, run_id in enumerate(run_ids):
+        if cancelled is not None and cancelled():
+            raise Cancelled
+        if progress is not None and done % SCAN_CHUNK == 0:
+            progress(done, len(run_ids))
+        span = ranges.get(run_id)
+        if span is None:
+            continue
+        mine = candidates[bisect.bisect_left(candidates, span[0]) : bisect.bisect_right(candidates, span[1])]
+        found: list[StepHit] = []
+        for at in range(0, len(mine), CANDIDATES_A_QUERY):
+            some = mine[at : at + CANDIDATES_A_QUERY]
+            names = [f":r{i}" for i in range(len(some))]
+            sql = (
+                f"SELECT id, name, kind, ord FROM steps WHERE rowid IN ({', '.join(names)})"
+                f" AND run_id = :run AND {_scan_condition()}"
+            )
+            rows = conn.execute(sql, {f"r{i}": rowid for i, rowid in enumerate(some)} | {"run": run_id, "like": like})
+            found.extend(StepHit(run_id, r[0], r[1], r[2], r[3]) for r in rows)
+        if found:
+            yield sorted(found, key=lambda hit: hit.ord)
+    if progress is not None:
+        progress(len(run_ids), len(run_ids))
 
 
 def step_matches(step: object, query: str) -> bool:
