@@ -186,3 +186,22 @@ async def test_brackets_in_the_run_view_reach_failed_runs_of_collapsed_sessions(
         await settle(pilot)
         assert isinstance(app.screen, RunsScreen) and app.runs_screen.run_list.current_run_id == "r2"
         assert "▾ s1" in lines(app)[2] and "▾ s2" in lines(app)[6]
+
+
+async def test_brackets_from_a_run_of_a_collapsed_session_opened_elsewhere_go_on_from_it(tmp_path):
+    app = TraceApp(opening(write_agent_traces(tmp_path / "a.db", FAILING)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        app.open_run("r1")  # as the results of a search open it: its session s1 is collapsed in the list
+        await settle(pilot)
+        assert isinstance(app.screen, RunScreen) and app.screen.run_id == "r1"
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert app.screen.run_id == "r2"  # the failed run before r1 in s1 (newest first)
+        app.open_run("r5")  # in s3, collapsed, after every failed run
+        await settle(pilot)
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert app.screen.run_id == "r4"  # s2 opened on the way back

@@ -292,10 +292,16 @@ class RunList(CursorList, can_focus=True):
 
     @work(thread=True, exclusive=True, group="run-list-session")
     def _load_members(
-        self, generation: int, key: SessionKey, land: int = 0, answer: Callable[[str | None], None] | None = None
+        self,
+        generation: int,
+        key: SessionKey,
+        land: int = 0,
+        answer: Callable[[str | None], None] | None = None,
+        then: Callable[[], None] | None = None,
     ) -> None:
         """Read a session's runs to list them under its row; `land` (+1 / -1: `]` / `[` reached the
-        collapsed session) puts the cursor on its first / last failed run then, and tells `answer` it."""
+        collapsed session) puts the cursor on its first / last failed run then, and tells `answer` it;
+        `then` is called once they are listed."""
         try:
             store = self.connect()
         except (sqlite3.Error, OSError, TraceError):
@@ -308,7 +314,7 @@ class RunList(CursorList, can_focus=True):
             return
         finally:
             store.close()
-        self.app.call_from_thread(self._show_members, generation, key, members, land, answer)
+        self.app.call_from_thread(self._show_members, generation, key, members, land, answer, then)
 
     def _show_members(
         self,
@@ -317,6 +323,7 @@ class RunList(CursorList, can_focus=True):
         members: Order,
         land: int = 0,
         answer: Callable[[str | None], None] | None = None,
+        then: Callable[[], None] | None = None,
     ) -> None:
         pager = self.pager
         if not (isinstance(pager, RunPager) and generation == pager.generation and pager.expand(key, members)):
@@ -324,6 +331,8 @@ class RunList(CursorList, can_focus=True):
                 answer(None)
             return
         self._resized()
+        if then is not None:
+            then()
         if not land:
             return
         row = pager.position_of_session(key)
@@ -585,6 +594,11 @@ class RunList(CursorList, can_focus=True):
             return
         pager = self.pager
         if isinstance(pager, RunPager):
+            shut = self._shut_session_of(run_id)
+            if shut is not None:  # opened from elsewhere (a search's results): list its session's runs first
+                again = lambda: self.ask_failed_run_next_to(run_id, direction, answer)  # noqa: E731
+                self._load_members(pager.generation, shut, answer=answer, then=again)
+                return
             found = pager.adjacent_failed_id(run_id, direction, self.cursor)
             if isinstance(found, SessionKey):
                 self._enter_session(found, direction, answer)  # the failed run is in a collapsed session
@@ -596,6 +610,22 @@ class RunList(CursorList, can_focus=True):
             answer(found_id)
             return
         self._ask_failed_next(pager.query, run_id, direction, answer)
+
+    def _shut_session_of(self, run_id: str) -> SessionKey | None:
+        """The collapsed session a run not listed belongs to (grouped by session), else None."""
+        pager = self.pager
+        if not self.grouped or not isinstance(pager, RunPager) or pager.position_of(run_id, self.cursor) is not None:
+            return None
+        try:
+            if self._store is None:
+                self._store = self.connect()
+            session = self._store.get_run(run_id).session
+        except (sqlite3.Error, TraceError, LookupError):
+            return None
+        key = SessionKey(session) if session is not None else None
+        if key is None or key in pager.expanded or pager.position_of_session(key) is None:
+            return None
+        return key
 
     @work(thread=True, exclusive=True, group="run-list-failed")
     def _ask_failed_next(self, query: Query, run_id: str, direction: int, answer: Callable[[str | None], None]) -> None:
