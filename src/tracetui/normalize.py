@@ -166,6 +166,10 @@ def iso(ts: datetime) -> str:
 _CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
 
 
+# UTC (or no zone: read as UTC) in iso()'s own layout up to the seconds; the fraction, if any, follows.
+_UTC_TEXT = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d{1,6})?(?:[Zz]|\+00:00)?\Z", re.ASCII)
+
+
 def is_canonical_time(raw: Any) -> bool:
     """Whether raw is a time as timestamp() writes it."""
     return type(raw) is str and _CANONICAL.match(raw) is not None
@@ -194,10 +198,15 @@ def timestamp(raw: Any) -> str | None:
         return text
     if text[:1].isdigit() and text.replace(".", "", 1).isdigit():
         return _from_epoch(float(text))
+    utc = _UTC_TEXT.match(text)
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
-        return iso(datetime.fromisoformat(text))
+        parsed = datetime.fromisoformat(text)
+        if utc is not None:
+            # Already UTC and laid out as iso() writes it: only the fraction changes (a third of the time).
+            return f"{utc.group(1)}.{parsed.microsecond // 1000:03d}Z"
+        return iso(parsed)
     except ValueError:
         return None
     except OverflowError:  # a real time, but before year 1 or after 9999 once moved to UTC

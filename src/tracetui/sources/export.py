@@ -281,20 +281,24 @@ def _tokens(rec: dict) -> usage.Tokens:
     found = {"prompt_tokens": _take(rec, "prompt_tokens", "input_tokens")}
     found["completion_tokens"] = _take(rec, "completion_tokens", "output_tokens")
     details = rec.get("usage")
-    if isinstance(details, dict):
-        rest = dict(details)
-        if found["prompt_tokens"] is None:
-            found["prompt_tokens"] = _take(rest, "prompt_tokens", "input_tokens")
-        if found["completion_tokens"] is None:
-            found["completion_tokens"] = _take(rest, "completion_tokens", "output_tokens")
-        # The parts (cache, reasoning) in whichever provider's shape the object has.
-        found |= {k: rest.pop(k) for k in list(rest) if k in usage.USAGE_KEYS and k not in _IN_OUT_KEYS}
-        for key in _TOTALS & found.keys():
-            rest[key] = found[key]
-        if rest:
-            rec["usage"] = rest
-        else:
-            del rec["usage"]
+    if not isinstance(details, dict):
+        # What from_mapping(found) gives for counts without parts, without its search for them.
+        return usage.counted(
+            found["prompt_tokens"], found["completion_tokens"], input_has_cache=True, output_has_reasoning=True
+        )
+    rest = dict(details)
+    if found["prompt_tokens"] is None:
+        found["prompt_tokens"] = _take(rest, "prompt_tokens", "input_tokens")
+    if found["completion_tokens"] is None:
+        found["completion_tokens"] = _take(rest, "completion_tokens", "output_tokens")
+    # The parts (cache, reasoning) in whichever provider's shape the object has.
+    found |= {k: rest.pop(k) for k in list(rest) if k in usage.USAGE_KEYS and k not in _IN_OUT_KEYS}
+    for key in _TOTALS & found.keys():
+        rest[key] = found[key]
+    if rest:
+        rec["usage"] = rest
+    else:
+        del rec["usage"]
     return usage.from_mapping(found)
 
 
