@@ -10,8 +10,9 @@ Generates once into benchmarks/out (reused):
 * a folder of Claude Code sessions of about --folder-mb MB (make_claude_folder.py: realistic
   sessions with tool results of 0.5-12 KB, subagent files, lines that are not conversation).
 
-Then times `tracetui import SRC -o STORE` in a subprocess for each, with the default workers (and
---workers N if given), and prints for each: wall seconds, CPU seconds (user + system of the process
+Then times the import a first open does (`tracetui list SRC --limit 1` with an empty cache; --index:
+`tracetui import SRC -o STORE`, which also builds the search index) in a subprocess for each, with
+the default workers (and --workers N if given), and prints for each: wall seconds, CPU seconds (user + system of the process
 and every worker), steps/s and MB/s by wall and by CPU, peak RSS of the biggest process and of all
 of them together (sampled from /proc every 50 ms), and the load average before and after.
 
@@ -80,15 +81,21 @@ def counts(store: str) -> tuple[int, int]:
         conn.close()
 
 
-def one_import(src: str, env: dict) -> dict:
+def one_import(src: str, env: dict, index: bool) -> dict:
+    """The first open's import (`tracetui list SRC --limit 1`, empty cache), or `tracetui import -o` (index:
+    which also builds the search index when the import ends)."""
     with tempfile.TemporaryDirectory() as tmp:
         store = os.path.join(tmp, "store.db")
         cache = os.path.join(tmp, "cache")
+        args = ["import", src, "-o", store] if index else ["list", src, "--limit", "1"]
         before = load()
-        result = measured([sys.executable, "-m", "tracetui", "import", src, "-o", store], cache, env)
+        result = measured([sys.executable, "-m", "tracetui", *args], cache, env)
         result["load_before"], result["load_after"] = before, load()
         if result["exit"] != 0:
-            raise SystemExit(f"import of {src} failed (exit {result['exit']})")
+            raise SystemExit(f"tracetui {' '.join(args)} failed (exit {result['exit']})")
+        if not index:
+            found = [os.path.join(d, f) for d, _, fs in os.walk(cache) for f in fs if f.endswith(".db")]
+            store = max(found, key=os.path.getsize)
         result["runs"], result["steps"] = counts(store)
     return result
 
@@ -116,6 +123,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--only", choices=("dense", "jsonl", "folder"), action="append")
     ap.add_argument("--workers", help="also time with TRACETUI_WORKERS set to this")
     ap.add_argument("--src", help="time the tracetui package under this directory (PYTHONPATH)")
+    ap.add_argument("--index", action="store_true", help="time `tracetui import -o` (builds the search index too)")
     ap.add_argument("--json", help="write the figures here too")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
@@ -150,7 +158,7 @@ def main(argv: list[str]) -> int:
                 case_env = dict(env)
                 if workers is not None:
                     case_env["TRACETUI_WORKERS"] = workers
-                result = one_import(src, case_env)
+                result = one_import(src, case_env, args.index)
                 report(f"{name} ({label})", src, result)
                 results.append({"case": name, "workers": label, **result})
     if args.json:

@@ -167,7 +167,7 @@ _CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
 
 
 # UTC (or no zone: read as UTC) in iso()'s own layout up to the seconds; the fraction, if any, follows.
-_UTC_TEXT = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d{1,6})?(?:[Zz]|\+00:00)?\Z", re.ASCII)
+_UTC_TEXT = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?([Zz]|\+00:00)?\Z", re.ASCII)
 
 
 def is_canonical_time(raw: Any) -> bool:
@@ -194,19 +194,25 @@ def timestamp(raw: Any) -> str | None:
             return None
     else:
         text = str(raw).strip()
+    utc = _UTC_TEXT.match(text)
+    if utc is not None:
+        # UTC already, laid out as iso() writes it: only the fraction changes (a fifth of the time of parsing).
+        whole, fraction, zone = utc.groups()
+        if zone == "Z" and fraction is not None and len(fraction) == 3:
+            return text  # canonical
+        try:
+            datetime.fromisoformat(whole)  # that day and time exist
+        except ValueError:
+            return None
+        return f"{whole}.{fraction[:3].ljust(3, '0') if fraction else '000'}Z"
     if _CANONICAL.match(text):
         return text
     if text[:1].isdigit() and text.replace(".", "", 1).isdigit():
         return _from_epoch(float(text))
-    utc = _UTC_TEXT.match(text)
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(text)
-        if utc is not None:
-            # Already UTC and laid out as iso() writes it: only the fraction changes (a third of the time).
-            return f"{utc.group(1)}.{parsed.microsecond // 1000:03d}Z"
-        return iso(parsed)
+        return iso(datetime.fromisoformat(text))
     except ValueError:
         return None
     except OverflowError:  # a real time, but before year 1 or after 9999 once moved to UTC
