@@ -157,6 +157,8 @@ class StoreWriter:
         extra = jsonsafe.loads(extra_json)[0] if extra_json else {}
         flags = jsonsafe.loads(flags_json)[0] if flags_json else []
         new_id = self._keep_apart(original, extra, flags, line)
+        # A scratch store's steps have no key (schema.create_schema): an index, once a block needs one.
+        self.conn.execute("CREATE INDEX IF NOT EXISTS blk.idx_steps_run_id ON steps (run_id)")
         self.conn.execute(
             "UPDATE blk.runs SET id = ?, extra = ?, flags = ? WHERE id = ?",
             (new_id, to_json(extra), to_json(flags), original),
