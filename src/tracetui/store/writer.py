@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+from typing import cast
 
 from .. import jsonsafe
 from ..model import FLAG_DUPLICATE_ID, Problem, Run
@@ -30,7 +31,7 @@ _SOURCE_LINE = list(RUN_COLUMNS).index("source_line")
 # first looked up as something to adapt, which costs None about 0.45 µs (a step row holds some 25). An
 # adapter found at once is three times quicker; these give SQLite the very values it bound before
 # (NULL, and 0/1), for every connection of the process. dict.get of an empty dict: None, in C.
-sqlite3.register_adapter(type(None), {}.get)
+sqlite3.register_adapter(type(None), cast("Callable[[None], None]", {}.get))
 sqlite3.register_adapter(bool, int)
 
 
