@@ -65,7 +65,11 @@ def counted(
     """
     tin, tout = normalize.integer(tokens_in), normalize.integer(tokens_out)
     if cache_read is None and cache_write is None and reasoning is None:
-        return Tokens(tin, tout)  # no parts: nothing to add, and the total cannot choose a reading
+        # No parts: nothing to add, and the total cannot choose a reading (read only for its note, if
+        # it is a number out of range, as below).
+        if total is not None:
+            normalize.integer(total)
+        return Tokens(tin, tout)
     read, write, think = normalize.integer(cache_read), normalize.integer(cache_write), normalize.integer(reasoning)
     cache, thought = (read or 0) + (write or 0), think or 0
     reported = normalize.integer(total)
