@@ -477,7 +477,7 @@ async def test_skipped_lines_are_counted_on_screen_and_listed_by_w(tmp_path):
         warnings = app.runs_screen.query_one("#warnings")
         assert warnings.display and "1 problem while reading" in str(warnings.render())
         await pilot.press("w")
-        await pilot.pause()
+        await settle(app, pilot)  # read in a worker
         assert isinstance(app.screen, ProblemsScreen)
         assert "line 3" in str(app.screen.query_one("#problems-text").render())
         await pilot.press("escape")
