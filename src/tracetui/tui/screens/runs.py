@@ -17,7 +17,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from ... import display, present
@@ -27,6 +27,7 @@ from ...store.protocol import TraceStore
 from ..hub import trace_app
 from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
 from ..plain import notify_plain, palette_text
+from ..widgets.key_footer import KeyFooter
 from ..widgets.live_marker import LiveMarker
 from ..widgets.run_list import SORT_CYCLE, RunList
 from ..widgets.run_pager import RunPager
@@ -193,7 +194,7 @@ class RunsScreen(Screen):
                 yield Static(Text("Reading the file…"), id="progress-label")
         yield Static(id="summary")
         yield self.run_list
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def _optional(self, widget_id: str) -> Static | None:
         """One of the widgets mounted when first needed, if it is there."""
