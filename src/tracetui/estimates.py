@@ -91,6 +91,7 @@ class EstimateCache:
 
     def put_unpriced(self, content: str, messages: list[str]) -> None:
         """Keep the unpriced-model messages of the database's content `content` (the latest only)."""
+
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("CREATE TABLE IF NOT EXISTS unpriced (content TEXT PRIMARY KEY, messages TEXT)")
             conn.execute("DELETE FROM unpriced")
@@ -116,6 +117,7 @@ class EstimateCache:
             (key, fp, *((None, None, None, 0) if result is None else (*result[:3], int(result[3]))))
             for key, fp, result in fresh
         ]
+
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS calls (key PRIMARY KEY, fingerprint INTEGER, cost REAL,"

@@ -22,7 +22,9 @@ def big_phoenix(path: str) -> None:
     """Phoenix's schema (from the fixture a real Phoenix server made), one trace per 10 model calls
     without a cost, one of them of a model the price table does not know."""
     source = sqlite3.connect(f"file:{PHOENIX}?immutable=1", uri=True)
-    schema = [r[0] for r in source.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")]
+    schema = [
+        r[0] for r in source.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")
+    ]
     source.close()
     db = sqlite3.connect(path)
     for sql in schema:
