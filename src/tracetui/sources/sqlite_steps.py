@@ -400,6 +400,7 @@ class _Kept:
                 pass
         self.loaded: float | None = None  # the cache file's mtime when last loaded
         self.looked = 0.0  # time.monotonic() of the last look at it
+        self.added = 0  # calls this connection gave the cache
 
     def stale(self) -> bool:
         """Whether the cache file has more than was loaded (looked at once a second at most)."""
@@ -425,7 +426,9 @@ class _Kept:
         return self.cache.load(_SEEN_CALLS)
 
     def add(self, key: Any, fp: int, result: _Priced | None) -> None:
-        if self.cache is not None:
+        # Beyond what a connection keeps in memory the cache would not be loaded: not written either.
+        if self.cache is not None and self.added < _SEEN_CALLS:
+            self.added += 1
             self.cache.add(key, fp, result)
 
     def save(self) -> None:
