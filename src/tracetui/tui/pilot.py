@@ -9,14 +9,15 @@ PATIENCE_S = 60.0  # a loaded machine (CI, other jobs) may take this long to rea
 
 
 async def workers_done(app) -> None:
-    """Wait for the app's workers. A worker the app cancelled on purpose (an exclusive worker replaced
-    by a newer one) ends the wait quietly; a worker that failed still raises."""
+    """Wait for the app's workers to end. One replaced by a newer one (exclusive workers: a list
+    read again before the last read ended) ends cancelled, as it should: not an error here."""
     from textual.worker import WorkerCancelled
 
-    try:
-        await app.workers.wait_for_complete()
-    except WorkerCancelled:
-        pass
+    for worker in list(app.workers):
+        try:
+            await worker.wait()
+        except WorkerCancelled:
+            pass
 
 
 async def settle(pilot) -> None:
