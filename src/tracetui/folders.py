@@ -28,6 +28,7 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from . import sources
@@ -37,6 +38,9 @@ from .model import Problem
 from .store import SCHEMA_VERSION, Store, create_schema
 from .store import files as store_files
 from .store.files import COMPANION, RUNS, FileRecord
+
+if TYPE_CHECKING:
+    from .tailing import Tails
 
 FORMAT = "folder"
 SIDE_FILES = ("-wal", "-shm", "-journal", ".lock")
@@ -275,6 +279,7 @@ class FolderOpening:
     source: str | None = None
     in_place: bool = False
     head: sources.Head | None = None
+    tails: Tails | None = None  # set while followed: grown files are read on from where they were (tailing.py)
 
     format = FORMAT
     paged = False  # a folder's store is SQLite: the run list reads every id, as for a file

@@ -5,8 +5,10 @@ the file system to say something changed near the source (watchfiles: inotify, F
 when that cannot start), and at least once a second looks again, then brings the store up to date:
 
 * a file imported into a store, or a folder: `Opening.refresh()` / `FolderOpening.refresh()` read
-  what changed. Lines appended to a one-run-per-line file are read alone, and a half-written last
-  line waits for its end; a file that grew in other formats is read again (loading.Refresh).
+  what changed. Lines appended to a one-run-per-line file are read alone; so are lines appended to a
+  session, an event log or OTLP JSON Lines (tailing.py: their reader is kept between looks, and only
+  the runs and steps the new lines change are written). A half-written last line waits for its end;
+  a file that grew in other layouts (a JSON document) is read again (loading.Refresh).
 * a database read in place (tracetui's store, agent_traces, Phoenix, MLflow, OpenCode): nothing is
   copied, its views read the file as it is; a change of the file or its `-wal` (stat only) tells
   the viewer to read again. Nothing is opened for writing.
@@ -33,6 +35,7 @@ from .loading import Openable, Refresh, SourceOpening
 from .model import RUN_STATUSES, Run
 from .store import RunFilter
 from .store.protocol import TraceStore
+from .tailing import Tails
 
 POLL_SECONDS = 1.0  # looked at again this often even when the file system says nothing
 DEBOUNCE_MS = 200  # changes closer than this are taken together (watchfiles' default of 1.6 s is too slow)
@@ -61,6 +64,8 @@ class Follower:
         self._gone: set[str] = set()  # files whose deletion was told
         self._last_trouble: str | None = None
         self._signature: tuple[Signature | None, ...] | None = None  # an in-place database and its -wal
+        if not opening.in_place and opening.tails is None:
+            opening.tails = Tails()  # grown files are read on from where the last read ended
         self.prime()  # made before the viewer or `list` first reads the source
 
     @property

@@ -6,7 +6,8 @@ file under it in one store (folders.py).
 
 A store made by importing can be brought up to date with its file later, without reading it all
 again where the format allows: `refresh()` (see Refresh) reads only what was appended to a file
-with one run per line, reads a grown session again, and says which runs changed.
+with one run per line, or, while the file is followed, to a session or event log (tailing.py), and
+says which runs changed.
 
 The cache holds copies of the user's traces: its directory is 0700 and its files 0600. A store is
 keyed on the file's path, size, mtime, ctime, inode and a hash of its first and last 64 KB, so a
@@ -27,7 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from . import filestate, normalize, postgres, sources, sqlite_uri
 from .errors import UnusableInput
@@ -37,6 +38,9 @@ from .model import Problem, finalized, run_problems
 from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
 from .store import files as store_files
 from .store.protocol import TraceStore
+
+if TYPE_CHECKING:
+    from .tailing import Tails
 
 Progress = Callable[[int, int, int], None]  # (bytes read, total bytes, runs stored)
 
@@ -193,6 +197,7 @@ class Openable(SourceOpening, Protocol):
     db_path: str
     in_place: bool  # a database queried where it lies: nothing to refresh, its views read it as it is
     estimate: bool
+    tails: Tails | None  # the followed files' readers (tailing.py), set by follow.Follower
 
     def refresh(self, *, keep_gone: bool = False) -> Refresh: ...
 
@@ -235,6 +240,7 @@ class Opening:
     notice: str | None = None  # something the user should know about where the store lives
     background: bool = False  # imported while the viewer shows it: worker processes yield the CPU to it
     search_index: bool = False  # index the steps' text when the import ends (`tracetui import -o`)
+    tails: Tails | None = None  # set while followed: the file is read on from where it was (tailing.py)
 
     @property
     def format(self) -> str:
@@ -322,9 +328,10 @@ class Opening:
 
         Nothing is read when the file (and the companion files its runs were read from) did not change.
         A file that only grew (same file, the bytes read before unchanged) and has one run per line is
-        read from the last whole line read before, and only the runs from there on are replaced; any
-        other change reads the file again and replaces its runs, a session that grew included (it is
-        one run). A file that is gone leaves the store as it was. A source read in place needs nothing:
+        read from the last whole line read before, and only the runs from there on are replaced. While
+        followed (`tails`), a session, event log or OTLP JSON Lines file that grew is read on from where
+        the last read ended, and only the runs and steps that changed are written (tailing.py). Any
+        other change reads the file again and replaces its runs. A file that is gone leaves the store as it was. A source read in place needs nothing:
         its views read the file as it is now. The store keeps its place in the cache: the next
         `prepare()` of the changed file imports it afresh under the file's new key. (keep_gone: the
         runs of a deleted file are always kept here; the parameter is FolderOpening's.)
@@ -343,8 +350,8 @@ class Opening:
             change = _file_change(self.path, record)
             if change is filestate.Change.GONE:
                 return Refresh(gone=[self.label])
-            if change is filestate.Change.SAME:
-                return Refresh()
+            if change is filestate.Change.SAME and (self.tails is None or self.tails.has(self.path)):
+                return Refresh()  # (followed, the first look reads it once into its Tail, to read on from)
             if change is filestate.Change.CHANGED:
                 try:
                     self.module, self.head = sources.detect(self.path)
@@ -354,7 +361,9 @@ class Opening:
 
             search.drop_index(conn)  # an external-content index would no longer match the steps
             pricer = pricing.Pricer() if self.estimate else None
-            result = file_import.read_file(conn, self.path, None, self.module.NAME, pricer, previous=record)
+            result = file_import.read_file(
+                conn, self.path, None, self.module.NAME, pricer, previous=record, tails=self.tails
+            )
             if pricer is not None:
                 _rewrite_unpriced(conn, pricer)
         finally:

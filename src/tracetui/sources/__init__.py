@@ -38,6 +38,8 @@ from .contract import (
     Place,
     ProblemSink,
     Relation,
+    Resumable,
+    Resumed,
     Source,
     SourceFile,
     companions,
@@ -45,6 +47,7 @@ from .contract import (
     in_database,
     in_place,
     lines_in_parallel,
+    resumable,
 )
 from .jsondoc import Document, JsonSyntaxError
 
@@ -60,6 +63,8 @@ __all__ = [
     "LinesInParallel",
     "Place",
     "Relation",
+    "Resumable",
+    "Resumed",
     "PluginWarning",
     "ProblemSink",
     "Source",
@@ -75,6 +80,7 @@ __all__ = [
     "lines_in_parallel",
     "names",
     "read_head",
+    "resumable",
     "ro_uri",
 ]
 

@@ -30,6 +30,7 @@ from . import Head, ProblemSink, SourceFile
 from .contract import StagedRecords, one_record
 from .jsondoc import Document, JsonSyntaxError
 from .records import GuardedFile, fast_reader_errors, json_lines
+from .resume import StagedResume
 from .staging import Staging, first_line, read_staged
 
 NAME = "otlp"
@@ -133,6 +134,16 @@ def _is_console_span(obj: dict) -> bool:
 
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     return read_staged(stage, run_from_group, head, report, source)
+
+
+def resumable(head: Head) -> bool:
+    """JSON Lines (one envelope or console span a line); a JSON document is read again whole when it changes."""
+    return isinstance(head.first_record, dict)
+
+
+def resume(head: Head, report: ProblemSink) -> StagedResume:
+    """Appended lines staged beside the earlier ones; only the runs they touch are built again."""
+    return StagedResume(stage, run_from_group, head, report)
 
 
 def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging) -> None:
