@@ -25,7 +25,7 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
@@ -199,7 +199,10 @@ class Openable(SourceOpening, Protocol):
     estimate: bool
     tails: Tails | None  # the followed files' readers (tailing.py), set by follow.Follower
 
-    def refresh(self, *, keep_gone: bool = False) -> Refresh: ...
+    def refresh(self, *, keep_gone: bool = False, changed: Collection[str] | None = None) -> Refresh:
+        """changed: the paths a file watcher said changed since the last refresh, when it is known
+        (a folder then stats only those); None: look at everything."""
+        ...
 
 
 def store_complete(db_path: str) -> bool:
@@ -323,7 +326,7 @@ class Opening:
             problem = f"cannot write a store of it, in the cache or a temporary one ({exc})"
             raise UnusableInput(self.label, problem) from None
 
-    def refresh(self, *, keep_gone: bool = False) -> Refresh:
+    def refresh(self, *, keep_gone: bool = False, changed: Collection[str] | None = None) -> Refresh:
         """Bring the store up to date with the file as it is now; returns what changed.
 
         Nothing is read when the file (and the companion files its runs were read from) did not change.
@@ -334,7 +337,8 @@ class Opening:
         other change reads the file again and replaces its runs. A file that is gone leaves the store as it was. A source read in place needs nothing:
         its views read the file as it is now. The store keeps its place in the cache: the next
         `prepare()` of the changed file imports it afresh under the file's new key. (keep_gone: the
-        runs of a deleted file are always kept here; the parameter is FolderOpening's.)
+        runs of a deleted file are always kept here, and the file and its companions are always stat'ed:
+        the parameters are FolderOpening's.)
         """
         if self.in_place or self.source is not None:
             return Refresh()  # in place: read live; a pipe's copy never changes
