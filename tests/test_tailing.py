@@ -260,3 +260,27 @@ def test_a_followed_folder_reads_a_grown_session_on_after_its_first_growth(tmp_p
     alone = whole_read(session)["steps"]
     session_id = alone[0][0]
     assert [row[1:] for row in steps if row[0] == session_id] == [row[1:] for row in alone]
+
+
+def test_following_ends_with_no_staging_file_left(tmp_path, monkeypatch):
+    import tempfile
+    import threading
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    path, rest = started(tmp_path, SAMPLES / "events.jsonl", 3)
+    opening = prepare(str(path))
+    opening.run_import()
+    follower = Follower(opening, watch=False, poll=0.05)
+    looks = threading.Semaphore(0)
+    thread = threading.Thread(target=follower.run, args=(lambda change: looks.release(),), daemon=True)
+    thread.start()
+    assert looks.acquire(timeout=60)  # the first look: the log read into its Tail, staged
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("tracetui-staging-")]
+    with open(path, "ab") as f:
+        f.write(b"".join(rest[:2]))
+    assert looks.acquire(timeout=60)
+    follower.close()
+    thread.join(60)
+    assert not [p.name for p in scratch.iterdir() if p.name.startswith("tracetui-staging-")]

@@ -387,6 +387,9 @@ class FolderOpening:
                 self._listing = listing
                 self.files = len(listing.files)
                 todo = plan(listing, store_files.load(conn), folder_problems(conn))
+                if self.tails is not None:
+                    for rel in todo.gone:
+                        self.tails.drop(listing.path(rel))  # what was kept to read it on with
                 refresh = folder_import.FolderImport(conn, self, todo, keep_gone=keep_gone).run(progress)
             finally:
                 store_files.close(conn)

@@ -111,21 +111,25 @@ class Follower:
             self._signature = self._database_signature()
         caught_up = False
         last_full = 0.0
-        for heard in itertools.chain([None], self._wakeups()):
-            if self._stop.is_set():
-                break
-            first = not caught_up and self.opening.ready
-            caught_up = caught_up or first
-            if first or not caught_up or time.monotonic() - last_full > FULL_LOOK_SECONDS:
-                heard = None  # what was heard during the import is not known: look at everything
-            if heard is None:
-                last_full = time.monotonic()
-            change = self.check(heard)
-            if change is None and first:
-                # In place, what changed between the first read and now is not known: say any run may have.
-                change = Change(ids=None if self.opening.in_place else ())
-            if change is not None and changed is not None:
-                changed(change)
+        try:
+            for heard in itertools.chain([None], self._wakeups()):
+                if self._stop.is_set():
+                    break
+                first = not caught_up and self.opening.ready
+                caught_up = caught_up or first
+                if first or not caught_up or time.monotonic() - last_full > FULL_LOOK_SECONDS:
+                    heard = None  # what was heard during the import is not known: look at everything
+                if heard is None:
+                    last_full = time.monotonic()
+                change = self.check(heard)
+                if change is None and first:
+                    # In place, what changed between the first read and now is not known: say any run may have.
+                    change = Change(ids=None if self.opening.in_place else ())
+                if change is not None and changed is not None:
+                    changed(change)
+        finally:
+            if self.opening.tails is not None:
+                self.opening.tails.close()  # their staging files go; following again reads the files anew
 
     def check(self, heard: set[str] | None = None) -> Change | None:
         """Bring the store up to date with the source now; the change, or None when nothing changed.
