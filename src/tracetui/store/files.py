@@ -266,8 +266,8 @@ class FileWriter:
             clauses.append("source_line >= ?")
             args.append(self.since_line)
         if self.only is not None and not whole_file:
-            clauses.append(f"id IN ({', '.join('?' * len(self.only))})")
-            args.extend(self.only)
+            clauses.append("id IN (SELECT value FROM json_each(?))")  # any number of ids, one parameter
+            args.append(orjson.dumps(self.only).decode())
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
     def _remove_old(self) -> None:
