@@ -291,3 +291,17 @@ def test_following_ends_with_no_staging_file_left(tmp_path, monkeypatch):
     follower.close()
     thread.join(60)
     assert not [p.name for p in scratch.iterdir() if p.name.startswith("tracetui-staging-")]
+
+
+def test_an_unchanged_file_of_a_format_without_a_tail_is_not_read_again_when_followed(tmp_path):
+    from builders import run, step, write_jsonl
+
+    path = write_jsonl(tmp_path / "runs.jsonl", [run("r1", step("s")), run("r2", step("s"))])
+    opening = followed(Path(path))
+
+    watcher = sqlite3.connect(opening.db_path)  # its data_version moves when another connection commits
+    before = watcher.execute("PRAGMA data_version").fetchone()[0]
+    assert not opening.refresh() and not opening.refresh()
+    assert watcher.execute("PRAGMA data_version").fetchone()[0] == before  # nothing written: an export has no Tail
+    watcher.close()
+    assert not opening.tails.has(str(path))

@@ -354,8 +354,8 @@ class Opening:
             change = _file_change(self.path, record)
             if change is filestate.Change.GONE:
                 return Refresh(gone=[self.label])
-            if change is filestate.Change.SAME and (self.tails is None or self.tails.has(self.path)):
-                return Refresh()  # (followed, the first look reads it once into its Tail, to read on from)
+            if change is filestate.Change.SAME and not self._untailed():
+                return Refresh()
             if change is filestate.Change.CHANGED:
                 try:
                     self.module, self.head = sources.detect(self.path)
@@ -379,6 +379,14 @@ class Opening:
             appended=[self.label] if result.appended else [],
             restarted=[self.label] if result.restarted else [],
         )
+
+    def _untailed(self) -> bool:
+        """Followed, and of a format read on as it grows, but not yet read into its Tail: the first look
+        reads it (the file unchanged) so that the next append is read from where that read ended."""
+        if self.tails is None or self.tails.has(self.path):
+            return False
+        head = self.head or sources.read_head(self.path)
+        return sources.resumable(self.module, head)
 
     def index_for_search(
         self, progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None
