@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 from agents import CLAUDE, CODEX, CODEX_MAIN, GEMINI_JSON, GEMINI_JSONL, claude
+from builders import run, step, write_jsonl
 
 from tracetui.follow import Follower
 from tracetui.loading import prepare
@@ -294,8 +295,6 @@ def test_following_ends_with_no_staging_file_left(tmp_path, monkeypatch):
 
 
 def test_an_unchanged_file_of_a_format_without_a_tail_is_not_read_again_when_followed(tmp_path):
-    from builders import run, step, write_jsonl
-
     path = write_jsonl(tmp_path / "runs.jsonl", [run("r1", step("s")), run("r2", step("s"))])
     opening = followed(Path(path))
 
