@@ -35,7 +35,7 @@ from ..errors import UnusableInput
 from ..model import FLAG_ORPHAN, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .records import json_lines
-from .resume import LineFile
+from .resume import Companions, report_located
 from .sessions import (
     RecordTypes,
     ended_in_failure,
@@ -718,7 +718,7 @@ class _Resumed:
         self.head = head
         _, agent = _session_of(head)
         self.main = _Conversation(report, None, sidechains=agent is None)
-        self.files: dict[str, tuple[LineFile, _Conversation, list[Problem]]] = {}
+        self.files = Companions(functools.partial(_Conversation, sidechains=False))
 
     def read(self, source: SourceFile) -> None:
         for number, rec in json_lines(source, self.main.report):
@@ -733,56 +733,22 @@ class _Resumed:
     def _subagents(self, report: ProblemSink) -> list[_Subagent]:
         """_subagent_files(), reading only what was appended to each file since the last time."""
         files = companions(self.head)
+        self.files.keep_only(files)
         out = []
         for path in files:
             if not path.endswith(".jsonl"):
                 continue
-            conversation = self._caught_up(path)
+            conversation = self.files.caught_up(path, report)
             if conversation is None:
                 continue  # gone since it was listed
-            problems = self.files[path][2]
-            for problem in problems:
-                report(problem)
-            conversation = conversation.snapshot(functools.partial(_report_located, report, path))
+            conversation = conversation.snapshot(functools.partial(report_located, report, path))
             conversation.finish()
             out.append(_subagent(path, conversation, files, report))
-        for gone in set(self.files) - set(files):
-            del self.files[gone]
         return out
-
-    def _caught_up(self, path: str) -> _Conversation | None:
-        if path not in self.files:
-            problems: list[Problem] = []
-            self.files[path] = (LineFile(path), _Conversation(problems.append, path, sidechains=False), problems)
-        tail, conversation, problems = self.files[path]
-        try:
-            restarted, window = tail.catch_up()
-        except OSError:
-            return None
-        if restarted:
-            problems.clear()
-            conversation = _Conversation(problems.append, path, sidechains=False)
-            self.files[path] = (tail, conversation, problems)
-        if window is not None:
-            for number, rec in json_lines(window, lambda p: problems.append(_located(p, path))):
-                conversation.line(number, rec)
-        return conversation
-
-
-def _located(problem: Problem, path: str) -> Problem:
-    problem.source_file = problem.source_file or path
-    return problem
-
-
-def _report_located(report: ProblemSink, path: str, problem: Problem) -> None:
-    report(_located(problem, path))
 
 
 def _read_conversation(path: str, report: ProblemSink) -> _Conversation:
-    def located(problem: Problem) -> None:
-        problem.source_file = problem.source_file or path
-        report(problem)
-
+    located = functools.partial(report_located, report, path)
     conversation = _Conversation(located, path, sidechains=False)
     for number, rec in json_lines(SourceFile(path), located):
         conversation.line(number, rec)

@@ -39,7 +39,7 @@ from ..errors import UnusableInput
 from ..model import FLAG_ORPHAN, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .records import json_lines
-from .resume import LineFile
+from .resume import Companions, report_located
 from .sessions import (
     RecordTypes,
     as_list,
@@ -830,7 +830,7 @@ class _Resumed:
     def __init__(self, head: Head, report: ProblemSink) -> None:
         self.head = head
         self.main = _Rollout(report, None)
-        self.children: dict[str, tuple[LineFile, _Rollout, list[Problem]]] = {}
+        self.children = Companions(_Rollout)
 
     def read(self, source: SourceFile) -> None:
         for number, rec in json_lines(source, self.main.report):
@@ -841,48 +841,16 @@ class _Resumed:
         main = self.main.snapshot(report)
         main.finish()
         paths = companions(self.head)
+        self.children.keep_only(paths)
         children = []
         for path in paths:
-            child = self._caught_up(path)
-            if child is None:
-                continue  # gone since it was listed
-            for problem in self.children[path][2]:
-                report(problem)
-            if child.id is None:
-                continue
-            child = child.snapshot(functools.partial(_report_located, report, path))
+            child = self.children.caught_up(path, report)
+            if child is None or child.id is None:
+                continue  # gone since it was listed, or no rollout (its problems are reported)
+            child = child.snapshot(functools.partial(report_located, report, path))
             child.finish()
             children.append(child)
-        for gone in set(self.children) - set(paths):
-            del self.children[gone]
         return [_thread_run(main, children, report)]
-
-    def _caught_up(self, path: str) -> _Rollout | None:
-        if path not in self.children:
-            problems: list[Problem] = []
-            self.children[path] = (LineFile(path), _Rollout(problems.append, path), problems)
-        tail, rollout, problems = self.children[path]
-        try:
-            restarted, window = tail.catch_up()
-        except OSError:
-            return None
-        if restarted:
-            problems.clear()
-            rollout = _Rollout(problems.append, path)
-            self.children[path] = (tail, rollout, problems)
-        if window is not None:
-            for number, rec in json_lines(window, lambda p: problems.append(_located(p, path))):
-                rollout.line(number, rec)
-        return rollout
-
-
-def _located(problem: Problem, path: str) -> Problem:
-    problem.source_file = problem.source_file or path
-    return problem
-
-
-def _report_located(report: ProblemSink, path: str, problem: Problem) -> None:
-    report(_located(problem, path))
 
 
 def _read_rollout(lines: Iterator[tuple[int, dict]], report: ProblemSink, source_file: str | None) -> _Rollout:
@@ -894,10 +862,7 @@ def _read_rollout(lines: Iterator[tuple[int, dict]], report: ProblemSink, source
 
 
 def _child(path: str, report: ProblemSink) -> _Rollout | None:
-    def located(problem: Problem) -> None:
-        problem.source_file = problem.source_file or path
-        report(problem)
-
+    located = functools.partial(report_located, report, path)
     rollout = _read_rollout(json_lines(SourceFile(path), located), located, path)
     return rollout if rollout.id is not None else None
 

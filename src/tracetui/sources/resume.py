@@ -12,14 +12,16 @@ A last line without its newline is never read: it may be half-written, and is re
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Generic, Protocol, TypeVar
 
 from ..errors import UnusableInput
 from ..model import Problem, Run
 from .contract import Head, ProblemSink, SourceFile, StagedRecords, one_record
+from .records import json_lines
 from .staging import Staging, first_line
 
 HELPER = True
@@ -76,6 +78,57 @@ class LineFile:
         self.offset += len(data)
         self.lines += window.lines
         return restarted, window
+
+
+class LineReader(Protocol):
+    def line(self, number: int, rec: dict) -> None: ...
+
+
+R = TypeVar("R", bound=LineReader)
+
+
+class Companions(Generic[R]):
+    """The other files a Resumed reads (a session's subagents, a thread's subagent rollouts), each into
+    a reader of its own (`make(report, path)`, fed line by line) that goes on with what is appended,
+    and starts again when its file is truncated or replaced. Each file's line problems are kept, to be
+    reported with every build (read_file writes a file's problems whole)."""
+
+    def __init__(self, make: Callable[[ProblemSink, str], R]) -> None:
+        self.make = make
+        self._files: dict[str, tuple[LineFile, R, list[Problem]]] = {}
+
+    def caught_up(self, path: str, report: ProblemSink) -> R | None:
+        """The file's reader with every whole line of it read, its line problems reported to `report`;
+        None when the file cannot be read now (gone since it was listed)."""
+        if path not in self._files:
+            problems: list[Problem] = []
+            self._files[path] = (LineFile(path), self.make(problems.append, path), problems)
+        tail, reader, problems = self._files[path]
+        try:
+            restarted, window = tail.catch_up()
+        except OSError:
+            return None
+        if restarted:
+            problems.clear()
+            reader = self.make(problems.append, path)
+            self._files[path] = (tail, reader, problems)
+        if window is not None:
+            for number, rec in json_lines(window, functools.partial(report_located, problems.append, path)):
+                reader.line(number, rec)
+        for problem in problems:
+            report(problem)
+        return reader
+
+    def keep_only(self, paths: list[str]) -> None:
+        """Forget the files no longer listed."""
+        for gone in set(self._files) - set(paths):
+            del self._files[gone]
+
+
+def report_located(report: ProblemSink, path: str, problem: Problem) -> None:
+    """`report` the problem as one of the file at `path` (unless it names a file already)."""
+    problem.source_file = problem.source_file or path
+    report(problem)
 
 
 Stage = Callable[[Head, ProblemSink, SourceFile, Staging], None]
