@@ -171,6 +171,7 @@ class Follower:
 
                 paths, recursive = self._watched()
                 self.watching = True
+                started = False
                 for changes in watchfiles.watch(
                     *paths,
                     watch_filter=None,
@@ -183,7 +184,10 @@ class Follower:
                     raise_interrupt=True,  # Ctrl+C ends `list --follow` (the CLI takes it as the way out)
                     ignore_permission_denied=True,
                 ):
-                    yield {path for _, path in changes}
+                    # The first wakeup looks at everything: what changed between the first look and
+                    # the watcher's start has no event (the watcher is set up before it first yields).
+                    yield {path for _, path in changes} if started else None
+                    started = True
                 return  # stop_event was set
             except (OSError, RuntimeError, ImportError):
                 pass  # no watcher here (inotify limits, a file system without events): poll instead
