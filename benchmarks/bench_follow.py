@@ -10,7 +10,15 @@ writer, and what reading a grown session again costs.
                                                          behind the store is when the writer stops, and how long
                                                          the follower then takes to catch up
     python benchmarks/bench_follow.py session [TURNS]    a Claude Code session growing turn by turn: the time of
-                                                         each refresh() (the session is read again whole)
+                                                         each refresh()
+    python benchmarks/bench_follow.py grow [MB] [TURNS] [GAP]
+                                                         a Claude Code session of MB (20) followed (watchfiles)
+                                                         while a writer process appends TURNS (40) turns, one
+                                                         line at a time, a turn every GAP (0.5) s: append →
+                                                         visible (committed in the store and announced to the
+                                                         viewer) p50/p95, and the follower's CPU; read on from
+                                                         where the last read ended (tailing.py), then the same
+                                                         with the session read again whole at each look
 
 Each prints what it measured; docs/benchmarks.md has the numbers.
 """
@@ -197,6 +205,143 @@ def bench_session(turns: int) -> None:
         print(f"  {size / 1e6:7.2f} MB  refresh {seconds * 1000:7.0f} ms")
 
 
+GROW_WRITER = r"""
+import sys, time
+path, turns, gap, log = sys.argv[1], sys.argv[2], float(sys.argv[3]), open(sys.argv[4], "w")
+for n, turn in enumerate(open(turns, "rb").read().split(b"\0")):
+    began = time.monotonic()
+    with open(path, "ab") as f:
+        for line in turn.splitlines(keepends=True):
+            f.write(line)  # one write a line, as Claude Code writes
+            f.flush()
+    log.write(f"{n} {time.time()}\n")
+    log.flush()
+    time.sleep(max(0.0, gap - (time.monotonic() - began)))
+"""
+
+
+def grown_session(work: str, megabytes: float, turns: int) -> tuple[str, list[bytes]]:
+    """A Claude Code session of `megabytes` (make_claude_folder's shapes), and `turns` more turns to append."""
+    import random
+    from datetime import UTC, datetime
+
+    from make_claude_folder import WORDS, Session
+
+    rnd = random.Random(12)
+    session = Session(rnd, "5b0f8c1e-2d4a-4c3b-9e7f-1a2b3c4d5e99", "/home/dev/shop", datetime(2026, 10, 1, tzinfo=UTC))
+
+    def turn(n: int) -> None:
+        session.prompt(f"Turn {n}: " + " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(5, 30))))
+        for _ in range(rnd.randint(1, 4)):
+            for tool_id, _ in session.response(rnd.choice((1, 1, 2))):
+                session.result(tool_id, rnd.random() < 0.04)
+        session.response(0)
+
+    n, size = 0, 0
+    while size < megabytes * 1e6:
+        n += 1
+        turn(n)
+        size = sum(len(line) + 1 for line in session.lines)
+    project = os.path.join(work, "projects", "-home-dev-shop")
+    os.makedirs(project)
+    path = os.path.join(project, f"{session.session_id}.jsonl")
+    with open(path, "w") as f:
+        f.write("\n".join(session.lines) + "\n")
+    more = []
+    for _ in range(turns):
+        session.lines.clear()
+        n += 1
+        turn(n)
+        more.append(("\n".join(session.lines) + "\n").encode())
+    return path, more
+
+
+def bench_grow(megabytes: float, turns: int, gap: float) -> None:
+    import shutil
+
+    sys.path.insert(0, HERE)
+    work = tempfile.mkdtemp(prefix="tracetui-grow-")
+    os.environ["XDG_CACHE_HOME"] = os.path.join(work, "cache")
+    path, more = grown_session(work, megabytes, turns)
+    blob = os.path.join(work, "turns")
+    with open(blob, "wb") as f:
+        f.write(b"\0".join(more))
+    original = open(path, "rb").read()
+    lines = original.count(b"\n")
+    print(
+        f"grow: a Claude Code session of {len(original) / 1e6:.1f} MB, {lines:,} lines; {turns} turns of"
+        f" ~{sum(map(len, more)) / turns / 1e3:.0f} KB appended, a line at a time, one turn every {gap} s"
+    )
+    for mode in ("read on (tailing)", "read again whole"):
+        with open(path, "wb") as f:
+            f.write(original)
+        shutil.rmtree(os.path.join(work, "cache"), ignore_errors=True)
+        _grow(path, blob, gap, whole=mode == "read again whole", label=mode)
+
+
+def _grow(path: str, blob: str, gap: float, *, whole: bool, label: str) -> None:
+    import sqlite3
+
+    import orjson
+
+    from tracetui import normalize
+    from tracetui.follow import Follower
+    from tracetui.loading import prepare
+
+    turns = open(blob, "rb").read().split(b"\0")
+    # A turn is visible once the run's end is its last line's time (each line is a second or so later).
+    stamps = [normalize.timestamp(orjson.loads(t.splitlines()[-1])["timestamp"]) for t in turns]
+    opening = prepare(path)
+    began = time.perf_counter()
+    opening.run_import()
+    imported = time.perf_counter() - began
+    follower = Follower(opening)
+    if whole:
+        opening.tails = None  # as before tailing.py: every look reads the session again from the start
+    seen: dict[int, float] = {}
+    looks: list[float] = []
+
+    def changed(change) -> None:
+        now = time.time()
+        looks.append(now)
+        conn = sqlite3.connect(f"file:{opening.db_path}?mode=ro", uri=True)
+        try:
+            ended = conn.execute("SELECT ended_at FROM runs").fetchone()[0]
+        finally:
+            conn.close()
+        for i, stamp in enumerate(stamps):
+            if i not in seen and stamp <= ended:
+                seen[i] = now
+
+    thread = threading.Thread(target=follower.run, args=(changed,), daemon=True)
+    cpu = time.process_time()
+    thread.start()
+    time.sleep(1.0)
+    while len(looks) < 1:  # the first look (it reads the session once into its Tail)
+        time.sleep(0.05)
+    primed = time.process_time() - cpu
+    log = os.path.join(os.path.dirname(blob), "written")
+    load = os.getloadavg()[0]
+    cpu = time.process_time()
+    writer = subprocess.Popen([sys.executable, "-c", GROW_WRITER, path, blob, str(gap), log])
+    writer.wait()
+    deadline = time.monotonic() + 60
+    while len(seen) < len(turns) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    cpu = time.process_time() - cpu
+    follower.close()
+    thread.join()
+    written = {int(n): float(t) for n, t in (line.split() for line in open(log))}
+    delays = sorted(seen[i] - written[i] for i in written if i in seen)
+    p95 = delays[min(len(delays) - 1, int(len(delays) * 0.95))]
+    print(
+        f"  {label}: import {imported:.1f} s, first look {primed:.1f} s CPU; {len(written)} turns, "
+        f"{len(written) - len(delays)} never seen; append → visible p50 {statistics.median(delays) * 1000:.0f} ms,"
+        f" p95 {p95 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms; {len(looks) - 1} looks,"
+        f" {cpu:.1f} s of follower CPU ({cpu / max(1, len(looks) - 1) * 1000:.0f} ms a look); load {load:.1f}"
+    )
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "latency"
     args = [float(a) for a in sys.argv[2:]]
@@ -206,5 +351,7 @@ if __name__ == "__main__":
         bench_rate(args[0] if args else 5.0, args[1] if len(args) > 1 else 10.0)
     elif what == "session":
         bench_session(int(args[0]) if args else 200)
+    elif what == "grow":
+        bench_grow(args[0] if args else 20.0, int(args[1]) if len(args) > 1 else 40, args[2] if len(args) > 2 else 0.5)
     else:
         raise SystemExit(__doc__)

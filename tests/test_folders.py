@@ -389,3 +389,58 @@ def test_a_database_in_the_folder_is_read_again_when_its_wal_changes(tmp_path):
     again.run_import()
     assert {r.id for r in again.connect().list_runs()} == before
     os.remove(folder / "phoenix" / "phoenix.db-wal")
+
+
+# -- a followed folder: only the paths a watcher names are looked at --------------------------------
+
+
+def test_a_refresh_told_which_paths_changed_stats_only_those(tmp_path):
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    a = write_jsonl(folder / "a.jsonl", [run("a1", step("s"))])
+    b = write_jsonl(folder / "b.jsonl", [run("b1", step("s"))])
+    opening = prepare(str(folder))
+    opening.run_import()
+    assert not opening.refresh(changed=None)
+    write_jsonl(a, [run("a1", step("s")), run("a2", step("s"))])
+    write_jsonl(b, [run("b1", step("s")), run("b2", step("s"))])
+    assert not opening.refresh(changed=set())  # nothing heard: nothing looked at
+    assert opening.refresh(changed={str(a)}).added == ["a2"]  # b changed too, but no one said so
+    assert opening.refresh(changed=None).added == ["b2"]  # a walk finds it
+
+
+def test_a_folder_named_by_a_watcher_is_walked_again(tmp_path):
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [run("a1", step("s"))])
+    opening = prepare(str(folder))
+    opening.run_import()
+    opening.refresh()
+    (folder / "later").mkdir()
+    write_jsonl(folder / "later" / "c.jsonl", [run("c1", step("s"))])
+    write_jsonl(folder / ".hidden.jsonl", [run("h1", step("s"))])
+    assert opening.refresh(changed={str(folder / ".hidden.jsonl")}) == opening.refresh(changed=set())
+    assert opening.refresh(changed={str(folder / "later")}).added == ["c1"]
+    shutil.rmtree(folder / "later")
+    assert opening.refresh(changed={str(folder / "later")}).removed == ["c1"]
+
+
+def test_relisted_updates_a_listing_from_the_paths_named(tmp_path):
+    (tmp_path / "a.jsonl").write_text("{}\n")
+    (tmp_path / "b.jsonl").write_text("{}\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.jsonl").write_text("{}\n")
+    listing = folders.walk(str(tmp_path))
+    (tmp_path / "a.jsonl").write_text("{}\n{}\n")
+    os.remove(tmp_path / "b.jsonl")
+    (tmp_path / "d.jsonl").write_text("{}\n")
+    (tmp_path / "e.jsonl-wal").write_text("x")
+    names = {str(tmp_path / n) for n in ("a.jsonl", "b.jsonl", "d.jsonl", "e.jsonl-wal")}
+    after = folders.relisted(listing, names)
+    assert after is not None
+    assert sorted(after.files) == ["a.jsonl", "d.jsonl", "sub/c.jsonl"]
+    assert after.files["a.jsonl"].st_size == 6
+    assert folders.relisted(listing, {str(tmp_path / "sub")}) is None  # a folder: walk it again
+    shutil.rmtree(tmp_path / "sub")
+    assert folders.relisted(listing, {str(tmp_path / "sub")}) is None  # a folder that went
+    assert folders.relisted(listing, {str(tmp_path.parent / "elsewhere")}) is None

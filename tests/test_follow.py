@@ -360,3 +360,29 @@ def test_list_grep_steps_follow_prints_each_matching_step_of_the_runs_as_they_co
     assert [listing.next_line().decode().split()[:2] for _ in range(2)] == [["new", "a"], ["new", "b"]]
     code, err = listing.interrupt()
     assert code == 0 and b"Traceback" not in err, err
+
+
+def test_a_followed_folder_s_first_wakeup_looks_at_everything_then_only_what_events_name(tmp_path):
+    # A file written between the first look and the watcher's start has no event: the watcher's first
+    # wakeup walks the folder; later ones name the paths that changed (an empty set: nothing heard).
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [run("a1", step("s"))])
+    opening = prepare(str(folder))
+    opening.run_import()
+    follower = Follower(opening, poll=0.2)
+    wakeups = follower._wakeups()
+    try:
+        assert next(wakeups) is None
+        assert follower.watching
+        write_jsonl(folder / "b.jsonl", [run("b1", step("s"))])
+        heard: set[str] = set()
+        deadline = time.monotonic() + WAIT
+        while str(folder / "b.jsonl") not in heard and time.monotonic() < deadline:
+            got = next(wakeups)
+            assert got is not None
+            heard |= got
+        assert str(folder / "b.jsonl") in heard
+    finally:
+        follower.close()
+        wakeups.close()

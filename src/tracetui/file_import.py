@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from . import filestate, pricing, sources
@@ -19,6 +19,7 @@ from .filestate import Read, Signature
 from .model import Problem, Run, finalize_run, tree_problems
 from .sources.records import parse_line
 from .store.files import RUNS, UNREADABLE, Diff, FileRecord, FileWriter
+from .tailing import Tail, Tails
 
 
 @dataclass
@@ -50,36 +51,57 @@ def read_file(
     pricer,
     *,
     previous: FileRecord | None = None,
+    tails: Tails | None = None,
 ) -> FileResult:
     """Put the runs of the file at `path` into the store in place of what it held of the file.
 
     key: the file's row in the files table (None: the store of this one file, whose row is its path).
     previous: the file's row from the last read; when the file only grew since and its format has one
     run per line, only the lines from the last whole line read on are read.
+    tails: a followed source's readers (tailing.py): a file of a Resumable format is read on from
+    where its Tail ended, and only the runs and steps the appended lines change are written.
     """
     record = FileRecord(key if key is not None else os.path.abspath(path), RUNS, fmt)
     result = FileResult(record.path)
     problems: list[Problem] = []
     writer: FileWriter | None = None
+    tail: Tail | None = None
+    built: list[tuple[str, Run]] = []
     try:
         module = sources.by_name(fmt)
         read = filestate.measure(path)
         if previous is not None and previous.read is not None:
             result.restarted = filestate.replaced(previous.read, path, read.sig)
         head = sources.read_head(path)
-        since = _append_point(path, module, head, previous)
-        writer = FileWriter(conn, key, since_line=None if since is None else since[1] + 1)
+        tail = tails.tail(path, module, head) if tails is not None else None
         record.was_read(read)
         record.companions = {c: Signature.stat(c) for c in companions(path, module, head)}
-        if since is None:
-            runs = module.read(head, problems.append, sources.SourceFile(path))
+        if tail is not None:
+            result.appended = tail.written
+            whole = tail.whole
+            runs: Iterable[Run] = tail.catch_up(read, problems.append)
+            only = None if whole else tail.stored_ids(list(runs))
+            writer = FileWriter(conn, key, only=only, steps=tail.step_rows)
+            record.restart, record.restart_line = tail.offset, tail.lines
         else:
-            result.appended = True
-            runs = _appended_runs(path, module, since, read, record, problems)
+            since = _append_point(path, module, head, previous)
+            writer = FileWriter(conn, key, since_line=None if since is None else since[1] + 1)
+            if since is None:
+                runs = module.read(head, problems.append, sources.SourceFile(path))
+            else:
+                result.appended = True
+                runs = _appended_runs(path, module, since, read, record, problems)
         for run in runs:
             run.source_file = run.source_file or path
+            built.append((run.id, run))
             writer.add(finalize_run(pricing.apply(run, pricer)))
-            problems.extend(tree_problems(run))
+            if tail is None:
+                problems.extend(tree_problems(run))
+            else:
+                tail.tree_problems[built[-1][0]] = tree_problems(run)
+        if tail is not None:
+            problems[:0] = tail.line_problems
+            problems.extend(p for tree in tail.tree_problems.values() for p in tree)
     except UnusableInput as exc:
         result.problem = exc.problem
     except OSError as exc:
@@ -91,10 +113,21 @@ def read_file(
     if result.problem is not None:
         record.role, record.problem = UNREADABLE, result.problem
         problems.append(Problem(result.problem))
-        if writer is None or writer.since_line is not None:
+        if writer is None or writer.since_line is not None or tail is not None:
             writer = FileWriter(conn, key)  # a failed append: what was read of the file is replaced
+        if tails is not None:
+            tails.drop(path)  # read from the start next time
+            tail = None
     assert writer is not None
-    result.diff = writer.finish(record, problems)
+    try:
+        result.diff = writer.finish(record, problems)
+    except BaseException:
+        if tails is not None:
+            tails.drop(path)  # what it wrote is not known: the next read starts again
+        raise
+    if tail is not None:
+        tail.written = True
+        tail.stored.update((original, run.id) for original, run in built)
     result.runs = record.runs
     return result
 

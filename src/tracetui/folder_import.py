@@ -162,7 +162,13 @@ class FolderImport:
 
     def _read_one(self, rel: str, pricer) -> FileResult:
         result = file_import.read_file(
-            self.conn, self.listing.path(rel), rel, self.claimed[rel].fmt, pricer, previous=self.plan.known.get(rel)
+            self.conn,
+            self.listing.path(rel),
+            rel,
+            self.claimed[rel].fmt,
+            pricer,
+            previous=self.plan.known.get(rel),
+            tails=self.opening.tails,
         )
         self.took(result)
         return result

@@ -25,9 +25,10 @@ import hashlib
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from . import sources
@@ -37,6 +38,9 @@ from .model import Problem
 from .store import SCHEMA_VERSION, Store, create_schema
 from .store import files as store_files
 from .store.files import COMPANION, RUNS, FileRecord
+
+if TYPE_CHECKING:
+    from .tailing import Tails
 
 FORMAT = "folder"
 SIDE_FILES = ("-wal", "-shm", "-journal", ".lock")
@@ -112,6 +116,44 @@ def walk(root: str, skip: tuple[str, ...] = ()) -> Listing:
                 seen_files.add(ident)
                 listing.files[child] = st
     return listing
+
+
+def relisted(listing: Listing, changed: Collection[str], skip: tuple[str, ...] = ()) -> Listing | None:
+    """The listing brought up to date by a stat of only the paths a file watcher said changed (absolute
+    paths under the root); None when one of them is a folder, or was one (a folder made, moved or
+    removed, or a path outside the root): then the whole folder must be walked again."""
+    files = dict(listing.files)
+    skipped = [os.path.abspath(path) for path in skip]
+    now: dict[str, os.stat_result | None] = {}
+    for path in changed:
+        path = os.path.abspath(path)
+        if any(path == s or path.startswith(s + os.sep) for s in skipped):
+            continue
+        rel = os.path.relpath(path, listing.root)
+        if rel == os.curdir:
+            continue  # the folder itself (its mtime): what changed in it comes as events of its own
+        if rel.startswith(os.pardir):
+            return None  # reached through a symlink
+        parts = rel.split(os.sep)
+        if any(part.startswith(".") for part in parts) or _is_side_file(parts[-1]):
+            continue
+        try:
+            st: os.stat_result | None = os.stat(path)
+        except OSError:
+            st = None
+            if rel not in files and any(f.startswith(rel + os.sep) for f in files):
+                return None  # a folder that went
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            return None
+        now[rel] = st if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > 0 else None
+        files.pop(rel, None)
+    # A name of a file listed under another name already is left out, as walk() leaves it out.
+    seen = {(st.st_dev, st.st_ino) for st in files.values()}
+    for rel, st in sorted(now.items()):
+        if st is not None and (st.st_dev, st.st_ino) not in seen:
+            files[rel] = st
+            seen.add((st.st_dev, st.st_ino))
+    return Listing(listing.root, files, list(listing.problems))
 
 
 def _link_problem(path: str, exc: OSError) -> str:
@@ -275,6 +317,8 @@ class FolderOpening:
     source: str | None = None
     in_place: bool = False
     head: sources.Head | None = None
+    tails: Tails | None = None  # set while followed: grown files are read on from where they were (tailing.py)
+    _listing: Listing | None = field(default=None, repr=False)  # the last refresh's, updated by watcher events
 
     format = FORMAT
     paged = False  # a folder's store is SQLite: the run list reads every id, as for a file
@@ -319,19 +363,33 @@ class FolderOpening:
             conn.close()
         return len(refresh.added)
 
-    def refresh(self, progress=None, *, keep_gone: bool = False):
+    def refresh(self, progress=None, *, keep_gone: bool = False, changed: Collection[str] | None = None):
         """Bring the store up to date with the folder now; what changed (loading.Refresh).
 
         keep_gone: a deleted file's runs stay (following the folder: what was read stays on screen);
-        without it they leave, as when the folder is opened again."""
+        without it they leave, as when the folder is opened again. changed: the paths a file watcher
+        said changed since the last refresh (follow.py): only those are stat'ed, and the folder is
+        walked again only when one of them is a folder; None walks it (stat only, no file is read)."""
         from . import folder_import
+        from .loading import Refresh
 
+        if changed is not None and not changed and self._listing is not None:
+            return Refresh()  # the watcher heard nothing
         with locked(self.db_path):
             conn = connect_writer(self.db_path)
             try:
-                listing = walk(self.root, skip=_own(self.db_path, self.output))
+                skip = _own(self.db_path, self.output)
+                listing = None
+                if changed is not None and self._listing is not None:
+                    listing = relisted(self._listing, changed, skip)
+                if listing is None:
+                    listing = walk(self.root, skip=skip)
+                self._listing = listing
                 self.files = len(listing.files)
                 todo = plan(listing, store_files.load(conn), folder_problems(conn))
+                if self.tails is not None:
+                    for rel in todo.gone:
+                        self.tails.drop(listing.path(rel))  # what was kept to read it on with
                 refresh = folder_import.FolderImport(conn, self, todo, keep_gone=keep_gone).run(progress)
             finally:
                 store_files.close(conn)

@@ -2,11 +2,15 @@
 
 A Follower is a live source (live.Live) for the viewer, and a loop for `list --follow`. It waits for
 the file system to say something changed near the source (watchfiles: inotify, FSEvents…; polling
-when that cannot start), and at least once a second looks again, then brings the store up to date:
+when that cannot start), and at least once a second looks again, then brings the store up to date.
+A folder followed through the watcher stats only the paths its events name, and is walked again only
+for an event on a folder (and once a minute, in case events were lost); polling walks it (stat only):
 
 * a file imported into a store, or a folder: `Opening.refresh()` / `FolderOpening.refresh()` read
-  what changed. Lines appended to a one-run-per-line file are read alone, and a half-written last
-  line waits for its end; a file that grew in other formats is read again (loading.Refresh).
+  what changed. Lines appended to a one-run-per-line file are read alone; so are lines appended to a
+  session, an event log or OTLP JSON Lines (tailing.py: their reader is kept between looks, and only
+  the runs and steps the new lines change are written). A half-written last line waits for its end;
+  a file that grew in other layouts (a JSON document) is read again (loading.Refresh).
 * a database read in place (tracetui's store, agent_traces, Phoenix, MLflow, OpenCode): nothing is
   copied, its views read the file as it is; a change of the file or its `-wal` (stat only) tells
   the viewer to read again. Nothing is opened for writing.
@@ -22,6 +26,7 @@ import itertools
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
@@ -33,10 +38,14 @@ from .loading import Openable, Refresh, SourceOpening
 from .model import RUN_STATUSES, Run
 from .store import RunFilter
 from .store.protocol import TraceStore
+from .tailing import Tails
 
 POLL_SECONDS = 1.0  # looked at again this often even when the file system says nothing
 DEBOUNCE_MS = 200  # changes closer than this are taken together (watchfiles' default of 1.6 s is too slow)
 STEP_MS = 50
+# A folder followed through watcher events is walked again this often all the same: events can be lost
+# (an overflowing inotify queue), and a walk is stat only (~8 ms for 2,500 files).
+FULL_LOOK_SECONDS = 60.0
 
 
 def followable(opening: SourceOpening) -> Openable | None:
@@ -61,6 +70,8 @@ class Follower:
         self._gone: set[str] = set()  # files whose deletion was told
         self._last_trouble: str | None = None
         self._signature: tuple[Signature | None, ...] | None = None  # an in-place database and its -wal
+        if not opening.in_place and opening.tails is None:
+            opening.tails = Tails()  # grown files are read on from where the last read ended
         self.prime()  # made before the viewer or `list` first reads the source
 
     @property
@@ -99,20 +110,30 @@ class Follower:
         if self.opening.in_place and self._signature is None:
             self._signature = self._database_signature()
         caught_up = False
-        for _ in itertools.chain([None], self._wakeups()):
-            if self._stop.is_set():
-                break
-            first = not caught_up and self.opening.ready
-            caught_up = caught_up or first
-            change = self.check()
-            if change is None and first:
-                # In place, what changed between the first read and now is not known: say any run may have.
-                change = Change(ids=None if self.opening.in_place else ())
-            if change is not None and changed is not None:
-                changed(change)
+        last_full = 0.0
+        try:
+            for heard in itertools.chain([None], self._wakeups()):
+                if self._stop.is_set():
+                    break
+                first = not caught_up and self.opening.ready
+                caught_up = caught_up or first
+                if first or not caught_up or time.monotonic() - last_full > FULL_LOOK_SECONDS:
+                    heard = None  # what was heard during the import is not known: look at everything
+                if heard is None:
+                    last_full = time.monotonic()
+                change = self.check(heard)
+                if change is None and first:
+                    # In place, what changed between the first read and now is not known: say any run may have.
+                    change = Change(ids=None if self.opening.in_place else ())
+                if change is not None and changed is not None:
+                    changed(change)
+        finally:
+            if self.opening.tails is not None:
+                self.opening.tails.close()  # their staging files go; following again reads the files anew
 
-    def check(self) -> Change | None:
-        """Bring the store up to date with the source now; the change, or None when nothing changed."""
+    def check(self, heard: set[str] | None = None) -> Change | None:
+        """Bring the store up to date with the source now; the change, or None when nothing changed.
+        heard: the paths the watcher said changed since the last look (None: not known, look at all)."""
         opening = self.opening
         if not opening.ready:
             return None  # still being imported: the import reads what is there
@@ -123,7 +144,7 @@ class Follower:
             self._signature = now
             return Change(notice=self._gone_notice(now[0] is None), ids=None)
         try:
-            refresh = opening.refresh(keep_gone=True)
+            refresh = opening.refresh(keep_gone=True, changed=heard)
         except (TraceError, OSError, sqlite3.Error) as exc:
             return self._trouble(f"{opening.label}: cannot follow it now ({exc})")
         except Exception as exc:  # a reader's bug must not end following without a word
@@ -141,15 +162,17 @@ class Follower:
             removed=tuple(refresh.removed),
         )
 
-    def _wakeups(self) -> Iterator[None]:
-        """Yields when something may have changed: the file system said so, or `poll` seconds passed."""
+    def _wakeups(self) -> Iterator[set[str] | None]:
+        """Yields when something may have changed: the paths the file system said changed (an empty set
+        when `poll` seconds passed without a word), or None when polling (anything may have)."""
         if self.watch:
             try:
                 import watchfiles
 
                 paths, recursive = self._watched()
                 self.watching = True
-                for _ in watchfiles.watch(
+                started = False
+                for changes in watchfiles.watch(
                     *paths,
                     watch_filter=None,
                     debounce=DEBOUNCE_MS,
@@ -161,14 +184,17 @@ class Follower:
                     raise_interrupt=True,  # Ctrl+C ends `list --follow` (the CLI takes it as the way out)
                     ignore_permission_denied=True,
                 ):
-                    yield
+                    # The first wakeup looks at everything: what changed between the first look and
+                    # the watcher's start has no event (the watcher is set up before it first yields).
+                    yield {path for _, path in changes} if started else None
+                    started = True
                 return  # stop_event was set
             except (OSError, RuntimeError, ImportError):
                 pass  # no watcher here (inotify limits, a file system without events): poll instead
             finally:
                 self.watching = False
         while not self._stop.wait(self.poll):
-            yield
+            yield None
 
     def _watched(self) -> tuple[list[str], bool]:
         """What to watch: a folder and everything under it, or the folder a file is in (not below it:

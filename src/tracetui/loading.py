@@ -6,7 +6,8 @@ file under it in one store (folders.py).
 
 A store made by importing can be brought up to date with its file later, without reading it all
 again where the format allows: `refresh()` (see Refresh) reads only what was appended to a file
-with one run per line, reads a grown session again, and says which runs changed.
+with one run per line, or, while the file is followed, to a session or event log (tailing.py), and
+says which runs changed.
 
 The cache holds copies of the user's traces: its directory is 0700 and its files 0600. A store is
 keyed on the file's path, size, mtime, ctime, inode and a hash of its first and last 64 KB, so a
@@ -24,10 +25,10 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from . import filestate, normalize, postgres, sources, sqlite_uri
 from .errors import UnusableInput
@@ -37,6 +38,9 @@ from .model import Problem, finalized, run_problems
 from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
 from .store import files as store_files
 from .store.protocol import TraceStore
+
+if TYPE_CHECKING:
+    from .tailing import Tails
 
 Progress = Callable[[int, int, int], None]  # (bytes read, total bytes, runs stored)
 
@@ -193,8 +197,12 @@ class Openable(SourceOpening, Protocol):
     db_path: str
     in_place: bool  # a database queried where it lies: nothing to refresh, its views read it as it is
     estimate: bool
+    tails: Tails | None  # the followed files' readers (tailing.py), set by follow.Follower
 
-    def refresh(self, *, keep_gone: bool = False) -> Refresh: ...
+    def refresh(self, *, keep_gone: bool = False, changed: Collection[str] | None = None) -> Refresh:
+        """changed: the paths a file watcher said changed since the last refresh, when it is known
+        (a folder then stats only those); None: look at everything."""
+        ...
 
 
 def store_complete(db_path: str) -> bool:
@@ -235,6 +243,7 @@ class Opening:
     notice: str | None = None  # something the user should know about where the store lives
     background: bool = False  # imported while the viewer shows it: worker processes yield the CPU to it
     search_index: bool = False  # index the steps' text when the import ends (`tracetui import -o`)
+    tails: Tails | None = None  # set while followed: the file is read on from where it was (tailing.py)
 
     @property
     def format(self) -> str:
@@ -317,17 +326,19 @@ class Opening:
             problem = f"cannot write a store of it, in the cache or a temporary one ({exc})"
             raise UnusableInput(self.label, problem) from None
 
-    def refresh(self, *, keep_gone: bool = False) -> Refresh:
+    def refresh(self, *, keep_gone: bool = False, changed: Collection[str] | None = None) -> Refresh:
         """Bring the store up to date with the file as it is now; returns what changed.
 
         Nothing is read when the file (and the companion files its runs were read from) did not change.
         A file that only grew (same file, the bytes read before unchanged) and has one run per line is
-        read from the last whole line read before, and only the runs from there on are replaced; any
-        other change reads the file again and replaces its runs, a session that grew included (it is
-        one run). A file that is gone leaves the store as it was. A source read in place needs nothing:
+        read from the last whole line read before, and only the runs from there on are replaced. While
+        followed (`tails`), a session, event log or OTLP JSON Lines file that grew is read on from where
+        the last read ended, and only the runs and steps that changed are written (tailing.py). Any
+        other change reads the file again and replaces its runs. A file that is gone leaves the store as it was. A source read in place needs nothing:
         its views read the file as it is now. The store keeps its place in the cache: the next
         `prepare()` of the changed file imports it afresh under the file's new key. (keep_gone: the
-        runs of a deleted file are always kept here; the parameter is FolderOpening's.)
+        runs of a deleted file are always kept here, and the file and its companions are always stat'ed:
+        the parameters are FolderOpening's.)
         """
         if self.in_place or self.source is not None:
             return Refresh()  # in place: read live; a pipe's copy never changes
@@ -343,7 +354,7 @@ class Opening:
             change = _file_change(self.path, record)
             if change is filestate.Change.GONE:
                 return Refresh(gone=[self.label])
-            if change is filestate.Change.SAME:
+            if change is filestate.Change.SAME and not self._untailed():
                 return Refresh()
             if change is filestate.Change.CHANGED:
                 try:
@@ -354,7 +365,9 @@ class Opening:
 
             search.drop_index(conn)  # an external-content index would no longer match the steps
             pricer = pricing.Pricer() if self.estimate else None
-            result = file_import.read_file(conn, self.path, None, self.module.NAME, pricer, previous=record)
+            result = file_import.read_file(
+                conn, self.path, None, self.module.NAME, pricer, previous=record, tails=self.tails
+            )
             if pricer is not None:
                 _rewrite_unpriced(conn, pricer)
         finally:
@@ -366,6 +379,14 @@ class Opening:
             appended=[self.label] if result.appended else [],
             restarted=[self.label] if result.restarted else [],
         )
+
+    def _untailed(self) -> bool:
+        """Followed, and of a format read on as it grows, but not yet read into its Tail: the first look
+        reads it (the file unchanged) so that the next append is read from where that read ended."""
+        if self.tails is None or self.tails.has(self.path):
+            return False
+        head = self.head or sources.read_head(self.path)
+        return sources.resumable(self.module, head)
 
     def index_for_search(
         self, progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None

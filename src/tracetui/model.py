@@ -108,6 +108,15 @@ class Step:
     def pseudo(self) -> bool:
         return self.kind in PSEUDO_KINDS
 
+    def copy(self) -> Step:
+        """A copy whose lists and extra can change without changing this step (children left empty)."""
+        new = Step(*_STEP_VALUES(self))
+        new.events, new.extra, new.flags, new.children = list(self.events), dict(self.extra), list(self.flags), []
+        return new
+
+
+_STEP_VALUES = operator.attrgetter(*(f.name for f in fields(Step)))
+
 
 @dataclass(slots=True)
 class Run:

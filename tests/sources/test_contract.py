@@ -24,6 +24,7 @@ OPTIONAL = (
     contract.GroupsInParallel,
     contract.Companions,
     contract.InDatabase,
+    contract.Resumable,
 )
 DATA = {"NAME": str, "DESCRIPTION": str, "DETECTION": str, "PRIORITY": int}
 
@@ -97,13 +98,14 @@ def test_what_each_format_offers():
         "opencode": ["InPlace"],
         "tracetui-jsonl": ["LinesInParallel"],
         "export": ["LinesInParallel"],
-        "otlp": ["GroupsInParallel"],
-        "langsmith": ["GroupsInParallel"],
-        "openai-agents": ["GroupsInParallel"],
+        "otlp": ["GroupsInParallel", "Resumable"],
+        "langsmith": ["GroupsInParallel", "Resumable"],
+        "openai-agents": ["GroupsInParallel", "Resumable"],
         "langfuse": ["GroupsInParallel"],
-        "events": ["GroupsInParallel"],
-        "claude-code": ["Companions"],
-        "codex": ["Companions"],
+        "events": ["GroupsInParallel", "Resumable"],
+        "claude-code": ["Companions", "Resumable"],
+        "codex": ["Companions", "Resumable"],
+        "gemini-cli": ["Resumable"],
     }
 
 

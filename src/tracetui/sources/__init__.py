@@ -38,6 +38,8 @@ from .contract import (
     Place,
     ProblemSink,
     Relation,
+    Resumable,
+    Resumed,
     RunStart,
     Source,
     SourceFile,
@@ -46,6 +48,7 @@ from .contract import (
     in_database,
     in_place,
     lines_in_parallel,
+    resumable,
 )
 from .jsondoc import Document, JsonSyntaxError
 
@@ -62,6 +65,8 @@ __all__ = [
     "LinesInParallel",
     "Place",
     "Relation",
+    "Resumable",
+    "Resumed",
     "PluginWarning",
     "ProblemSink",
     "Source",
@@ -77,6 +82,7 @@ __all__ = [
     "lines_in_parallel",
     "names",
     "read_head",
+    "resumable",
     "ro_uri",
 ]
 

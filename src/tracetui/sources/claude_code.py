@@ -21,6 +21,7 @@ this reader does not know are reported once each.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import re
@@ -34,6 +35,7 @@ from ..errors import UnusableInput
 from ..model import FLAG_ORPHAN, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .records import json_lines
+from .resume import Companions, report_located
 from .sessions import (
     RecordTypes,
     ended_in_failure,
@@ -256,6 +258,28 @@ class _Conversation:
 
     def _problem(self, message: str, number: int | None) -> None:
         self.report(Problem(message, line=number, source_file=self.source_file))
+
+    def snapshot(self, report: ProblemSink) -> _Conversation:
+        """A copy to finish and nest (which change its steps) while this conversation reads on: its
+        steps copied, what points at them pointed at the copies; problems of finishing go to `report`."""
+        copies = {id(step): step.copy() for step in self.steps}
+
+        def same(step: Step) -> Step:
+            return copies.get(id(step), step)
+
+        new = copy.copy(self)
+        new.report = report
+        new.steps = [copies[id(step)] for step in self.steps]
+        new.turn = same(self.turn) if self.turn is not None else None
+        new.compaction = same(self.compaction) if self.compaction is not None else None
+        new.calls = {key: same(step) for key, step in self.calls.items()}
+        new.tools = {key: same(step) for key, step in self.tools.items()}
+        new.owner = {key: same(step) for key, step in self.owner.items()}
+        new.retries = list(self.retries)
+        sidechains = {id(c): c.snapshot(report) for c in self.sidechains}
+        new.sidechains = [sidechains[id(c)] for c in self.sidechains]
+        new._sidechain_of = {key: sidechains[id(c)] for key, c in self._sidechain_of.items()}
+        return new
 
     def _envelope(self, rec: dict) -> None:
         for key, name in (("cwd", "cwd"), ("gitBranch", "git_branch"), ("version", "version"), ("slug", "slug")):
@@ -648,24 +672,83 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     main = _Conversation(report, None, sidechains=agent is None)
     for number, rec in json_lines(source, report):
         main.line(number, rec)
+    _must_converse(head, main)
+    main.finish()
+    yield _session_run(head, main, _subagent_files(head, report), report)
+
+
+def _must_converse(head: Head, main: _Conversation) -> None:
     if not main.conversation_lines:
         raise UnusableInput(
             head.path, "looks like a Claude Code session, but holds no conversation (only summaries or other records)"
         )
-    main.finish()
-    files = _subagent_files(head, report)
+
+
+def _session_run(head: Head, main: _Conversation, files: list[_Subagent], report: ProblemSink) -> Run:
+    """The run of a finished session conversation and its subagents' files."""
+    session, agent = _session_of(head)
     have_file = {sub.agent_id for sub in files}
     subagents = files + _inline_subagents(main) + _progress_subagents(main, have_file, report)
     steps = list(main.steps)
     _nest(steps, main, subagents, report)
-    yield _run(main, steps, session, agent, subagents, report)
+    return _run(main, steps, session, agent, subagents, report)
+
+
+# -- following a session as it is written ---------------------------------------------------------
+
+
+def resumable(head: Head) -> bool:
+    """Always: a session is JSON Lines, appended to as the conversation goes on."""
+    return True
+
+
+def resume(head: Head, report: ProblemSink) -> _Resumed:
+    """The session's conversation kept between reads; appended lines go on from where it was."""
+    return _Resumed(head, report)
+
+
+class _Resumed:
+    """A session read on as it grows. Its conversation (and each subagent file's) takes appended lines
+    as a whole read takes them; the run is built from a snapshot of each, finished and nested, so a
+    model call streamed over several lines (one message.id) ends with the usage of its last line."""
+
+    whole = True
+
+    def __init__(self, head: Head, report: ProblemSink) -> None:
+        self.head = head
+        _, agent = _session_of(head)
+        self.main = _Conversation(report, None, sidechains=agent is None)
+        self.files = Companions(functools.partial(_Conversation, sidechains=False))
+
+    def read(self, source: SourceFile) -> None:
+        for number, rec in json_lines(source, self.main.report):
+            self.main.line(number, rec)
+
+    def runs(self, report: ProblemSink) -> list[Run]:
+        _must_converse(self.head, self.main)
+        main = self.main.snapshot(report)
+        main.finish()
+        return [_session_run(self.head, main, self._subagents(report), report)]
+
+    def _subagents(self, report: ProblemSink) -> list[_Subagent]:
+        """_subagent_files(), reading only what was appended to each file since the last time."""
+        files = companions(self.head)
+        self.files.keep_only(files)
+        out = []
+        for path in files:
+            if not path.endswith(".jsonl"):
+                continue
+            conversation = self.files.caught_up(path, report)
+            if conversation is None:
+                continue  # gone since it was listed
+            conversation = conversation.snapshot(functools.partial(report_located, report, path))
+            conversation.finish()
+            out.append(_subagent(path, conversation, files, report))
+        return out
 
 
 def _read_conversation(path: str, report: ProblemSink) -> _Conversation:
-    def located(problem: Problem) -> None:
-        problem.source_file = problem.source_file or path
-        report(problem)
-
+    located = functools.partial(report_located, report, path)
     conversation = _Conversation(located, path, sidechains=False)
     for number, rec in json_lines(SourceFile(path), located):
         conversation.line(number, rec)
@@ -675,17 +758,16 @@ def _read_conversation(path: str, report: ProblemSink) -> _Conversation:
 
 def _subagent_files(head: Head, report: ProblemSink) -> list[_Subagent]:
     files = companions(head)
-    out = []
-    for path in files:
-        if not path.endswith(".jsonl"):
-            continue
-        conversation = _read_conversation(path, report)
-        meta_file = path[: -len(".jsonl")] + ".meta.json"
-        meta = _meta(meta_file, report) if meta_file in files else {}
-        agent_id = conversation.meta.get("agentId") or os.path.basename(path)[len("agent-") : -len(".jsonl")]
-        tool_id = meta.get("toolUseId") if isinstance(meta.get("toolUseId"), str) else None
-        out.append(_Subagent(conversation, agent_id, tool_id, meta, path))
-    return out
+    return [_subagent(p, _read_conversation(p, report), files, report) for p in files if p.endswith(".jsonl")]
+
+
+def _subagent(path: str, conversation: _Conversation, files: list[str], report: ProblemSink) -> _Subagent:
+    """A subagent's file, read and finished, with what its meta file says."""
+    meta_file = path[: -len(".jsonl")] + ".meta.json"
+    meta = _meta(meta_file, report) if meta_file in files else {}
+    agent_id = conversation.meta.get("agentId") or os.path.basename(path)[len("agent-") : -len(".jsonl")]
+    tool_id = meta.get("toolUseId") if isinstance(meta.get("toolUseId"), str) else None
+    return _Subagent(conversation, agent_id, tool_id, meta, path)
 
 
 def _meta(path: str, report: ProblemSink) -> dict:

@@ -24,6 +24,7 @@ cumulative token total continues from it.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import os
@@ -38,6 +39,7 @@ from ..errors import UnusableInput
 from ..model import FLAG_ORPHAN, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .records import json_lines
+from .resume import Companions, report_located
 from .sessions import (
     RecordTypes,
     as_list,
@@ -306,6 +308,24 @@ class _Rollout:
 
     def _problem(self, message: str, number: int | None) -> None:
         self.report(Problem(message, line=number, source_file=self.source_file))
+
+    def snapshot(self, report: ProblemSink) -> _Rollout:
+        """A copy to finish and nest (which change its steps) while this rollout reads on: its steps
+        copied, what points at them pointed at the copies; problems of finishing go to `report`."""
+        copies = {id(step): step.copy() for step in self.steps}
+
+        def same(step: Step | None) -> Step | None:
+            return copies.get(id(step), step) if step is not None else None
+
+        new = copy.copy(self)
+        new.report = report
+        new.steps = [copies[id(step)] for step in self.steps]
+        new.turn, new.call, new.unpriced = same(self.turn), same(self.call), same(self.unpriced)
+        new.turns = [copies.get(id(step), step) for step in self.turns]
+        new.tools = {key: copies.get(id(step), step) for key, step in self.tools.items()}
+        new.retries = list(self.retries)
+        new.answered, new.ends = set(self.answered), dict(self.ends)
+        return new
 
     def _new_id(self, what: str) -> str:
         self._n += 1
@@ -772,12 +792,65 @@ def _event_detail(event: dict, ts: str | None) -> dict[str, Any]:
 
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     main = _read_rollout(json_lines(source, report), report, None)
+    _must_have_meta(head, main)
+    children = [_child(path, report) for path in companions(head)]
+    yield _thread_run(main, [c for c in children if c is not None], report)
+
+
+def _must_have_meta(head: Head, main: _Rollout) -> None:
     if main.id is None:
         raise UnusableInput(head.path, "looks like a Codex rollout, but its session_meta line cannot be read")
+
+
+def _thread_run(main: _Rollout, children: list[_Rollout], report: ProblemSink) -> Run:
     steps = list(main.steps)
-    children = [_child(path, report) for path in companions(head)]
-    _nest(steps, main, [c for c in children if c is not None], report)
-    yield _run(main, steps, report)
+    _nest(steps, main, children, report)
+    return _run(main, steps, report)
+
+
+# -- following a rollout as it is written ---------------------------------------------------------
+
+
+def resumable(head: Head) -> bool:
+    """Always: a rollout is JSON Lines, appended to as the thread goes on."""
+    return True
+
+
+def resume(head: Head, report: ProblemSink) -> _Resumed:
+    """The rollout kept between reads; appended lines go on from where it was."""
+    return _Resumed(head, report)
+
+
+class _Resumed:
+    """A rollout read on as it grows, with its subagents' rollouts: each takes appended lines as a whole
+    read takes them, and the run is built from finished snapshots of them."""
+
+    whole = True
+
+    def __init__(self, head: Head, report: ProblemSink) -> None:
+        self.head = head
+        self.main = _Rollout(report, None)
+        self.children = Companions(_Rollout)
+
+    def read(self, source: SourceFile) -> None:
+        for number, rec in json_lines(source, self.main.report):
+            self.main.line(number, rec)
+
+    def runs(self, report: ProblemSink) -> list[Run]:
+        _must_have_meta(self.head, self.main)
+        main = self.main.snapshot(report)
+        main.finish()
+        paths = companions(self.head)
+        self.children.keep_only(paths)
+        children = []
+        for path in paths:
+            child = self.children.caught_up(path, report)
+            if child is None or child.id is None:
+                continue  # gone since it was listed, or no rollout (its problems are reported)
+            child = child.snapshot(functools.partial(report_located, report, path))
+            child.finish()
+            children.append(child)
+        return [_thread_run(main, children, report)]
 
 
 def _read_rollout(lines: Iterator[tuple[int, dict]], report: ProblemSink, source_file: str | None) -> _Rollout:
@@ -789,10 +862,7 @@ def _read_rollout(lines: Iterator[tuple[int, dict]], report: ProblemSink, source
 
 
 def _child(path: str, report: ProblemSink) -> _Rollout | None:
-    def located(problem: Problem) -> None:
-        problem.source_file = problem.source_file or path
-        report(problem)
-
+    located = functools.partial(report_located, report, path)
     rollout = _read_rollout(json_lines(SourceFile(path), located), located, path)
     return rollout if rollout.id is not None else None
 

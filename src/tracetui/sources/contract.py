@@ -74,6 +74,8 @@ class Head:
 class SourceFile:
     """The file a reader streams; tracks how far it has got, for progress bars."""
 
+    first_line = 1  # the number of the first line open() gives (a window of appended lines starts later)
+
     def __init__(self, path: str):
         self.path = path
         self._file: IO[bytes] | None = None
@@ -281,6 +283,62 @@ class Companions(Protocol):
         ...
 
 
+@runtime_checkable
+class Resumable(Protocol):
+    """Optional, for JSON Lines formats whose runs grow as lines are appended (a session, an event log):
+    a followed file is read on from where the last read ended, never again from the start.
+
+    resume() gives a Resumed that keeps what the format's reader had learnt (a session's conversation
+    so far, a trace's staged spans); follow (tailing.py) hands it each window of appended whole lines,
+    then asks for the runs those lines changed.
+    """
+
+    def resumable(self, head: Head) -> bool:
+        """Whether this file can be read on line by line (JSON Lines; not a JSON document).
+
+        Args:
+            head: the head of the file.
+
+        Returns:
+            False for a layout that has to be read whole (it is then read again whole when it grows).
+        """
+        ...
+
+    def resume(self, head: Head, report: ProblemSink) -> Resumed:
+        """A reader that takes the file's lines a window at a time, from its first line on.
+
+        Args:
+            head: the head of the file.
+            report: where the problems of its lines go (kept by the caller for as long as the file
+                is followed; problems of building runs go to Resumed.runs' report).
+
+        Returns:
+            The reader, with nothing read yet.
+        """
+        ...
+
+
+class Resumed(Protocol):
+    """What a Resumable format keeps between two reads of a growing file (see Resumable)."""
+
+    whole: bool
+    """True: runs() gives every run of the file each time (a session is one run); False: only the
+    runs that lines read since the last runs() call changed (the others are as they were)."""
+
+    def read(self, source: SourceFile) -> None:
+        """Read the next window of whole lines (source.first_line is the number of its first line).
+
+        Raises:
+            UnusableInput: the first window (the file as it was first read) is not usable at all.
+        """
+        ...
+
+    def runs(self, report: ProblemSink) -> list[Run]:
+        """The runs as a read of every line so far would give them (the reader itself is left as it
+        was, so that it can read on); problems of building them to `report`, every time."""
+        ...
+
+
 # -- databases ------------------------------------------------------------------------------------
 
 
@@ -431,6 +489,11 @@ def lines_in_parallel(source: Source, head: Head) -> bool:
 def groups_in_parallel(source: Source) -> bool:
     """Whether `source` offers GroupsInParallel (stage + run_from_group)."""
     return isinstance(source, GroupsInParallel)
+
+
+def resumable(source: Source, head: Head) -> bool:
+    """Whether `source` offers Resumable and this file can be read on from where the last read ended."""
+    return isinstance(source, Resumable) and source.resumable(head)
 
 
 def companions(source: Source, head: Head) -> list[str]:

@@ -18,6 +18,7 @@ from . import Head, ProblemSink, SourceFile
 from .contract import StagedRecords
 from .export import RUN_MARKERS
 from .records import json_lines
+from .resume import StagedResume
 from .staging import Staging, read_staged, stage_records
 
 NAME = "events"
@@ -68,6 +69,16 @@ def sniff(head: Head) -> bool:
 
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     return read_staged(stage, run_from_group, head, report, source)
+
+
+def resumable(head: Head) -> bool:
+    """Always: an event log is JSON Lines."""
+    return True
+
+
+def resume(head: Head, report: ProblemSink) -> StagedResume:
+    """Appended lines staged beside the earlier ones; only the runs they touch are built again."""
+    return StagedResume(stage, run_from_group, head, report)
 
 
 def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging) -> None:

@@ -135,46 +135,93 @@ def _salvage(head: Head, report: ProblemSink, why: str) -> tuple[dict, list[tupl
 
 def _lines(head: Head, report: ProblemSink, source: SourceFile) -> tuple[dict, list[tuple[int | None, Any]]]:
     """The .jsonl layout: metadata, messages (the last copy of each wins, in its first place), $set, $rewindTo."""
-    session: dict[str, Any] = {}
-    order: list[str] = []
-    latest: dict[str, tuple[int, dict]] = {}
-    rewound = 0
+    chat = _ChatLines(report)
     for number, rec in json_lines(source, report):
-        if not session:
+        chat.line(number, rec)
+    return chat.result()
+
+
+class _ChatLines:
+    """The session and its messages as the .jsonl lines so far leave them."""
+
+    def __init__(self, report: ProblemSink) -> None:
+        self.report = report
+        self.session: dict[str, Any] = {}
+        self.order: list[str] = []
+        self.latest: dict[str, tuple[int, dict]] = {}
+        self.rewound = 0
+
+    def line(self, number: int, rec: dict) -> None:
+        report = self.report
+        if not self.session:
             if _is_session(rec):
-                session = dict(rec)
+                self.session = dict(rec)
             else:
                 report(Problem("skipped: a Gemini CLI chat starts with its session line", line=number))
-            continue
+            return
         if "$set" in rec:
             update = rec["$set"]
             if not isinstance(update, dict):
                 report(Problem('skipped: "$set" must be an object', line=number))
-                continue
+                return
             if isinstance(update.get("messages"), list):
-                order, latest = [], {}
+                self.order, self.latest = [], {}
                 for m in update["messages"]:
                     if isinstance(m, dict) and isinstance(m.get("id"), str):
-                        if m["id"] not in latest:
-                            order.append(m["id"])
-                        latest[m["id"]] = (number, m)
-            session.update({k: v for k, v in update.items() if k != "messages"})
+                        if m["id"] not in self.latest:
+                            self.order.append(m["id"])
+                        self.latest[m["id"]] = (number, m)
+            self.session.update({k: v for k, v in update.items() if k != "messages"})
         elif "$rewindTo" in rec:
             target = rec["$rewindTo"]
-            keep = order.index(target) if target in order else 0
-            rewound += len(order) - keep
-            for gone in order[keep:]:
-                del latest[gone]
-            order = order[:keep]
+            keep = self.order.index(target) if target in self.order else 0
+            self.rewound += len(self.order) - keep
+            for gone in self.order[keep:]:
+                del self.latest[gone]
+            self.order = self.order[:keep]
         elif isinstance(rec.get("id"), str):
-            if rec["id"] not in latest:
-                order.append(rec["id"])
-            latest[rec["id"]] = (number, rec)
+            if rec["id"] not in self.latest:
+                self.order.append(rec["id"])
+            self.latest[rec["id"]] = (number, rec)
         else:
             report(Problem("skipped: neither a message (no string id), $set nor $rewindTo", line=number))
-    if rewound:
-        session["rewound_messages"] = rewound
-    return session, [latest[i] for i in order]
+
+    def result(self) -> tuple[dict, list[tuple[int | None, Any]]]:
+        session = dict(self.session)
+        if self.rewound:
+            session["rewound_messages"] = self.rewound
+        return session, [self.latest[i] for i in self.order]
+
+
+# -- following a chat as it is written ------------------------------------------------------------
+
+
+def resumable(head: Head) -> bool:
+    """The .jsonl layout only: a .json chat is rewritten whole by Gemini CLI, and read again whole."""
+    first = head.first_record if isinstance(head.first_record, dict) else {}
+    return not (head.json_document or isinstance(first.get("messages"), list))
+
+
+def resume(head: Head, report: ProblemSink) -> _Resumed:
+    """The chat's session and messages kept between reads; the run is built again from them."""
+    return _Resumed(head, report)
+
+
+class _Resumed:
+    whole = True
+
+    def __init__(self, head: Head, report: ProblemSink) -> None:
+        self.head, self.chat = head, _ChatLines(report)
+
+    def read(self, source: SourceFile) -> None:
+        for number, rec in json_lines(source, self.chat.report):
+            self.chat.line(number, rec)
+
+    def runs(self, report: ProblemSink) -> list[Run]:
+        session, messages = self.chat.result()
+        if not session:
+            raise UnusableInput(self.head.path, "looks like a Gemini CLI chat, but its session fields cannot be read")
+        return [_Chat(self.head.path, report).run(session, messages)]
 
 
 # -- steps ----------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .contract import StagedRecords
 from .records import json_document_items, json_lines
+from .resume import StagedResume
 from .staging import Staging, first_line, read_staged, stage_records
 
 NAME = "langsmith"
@@ -72,6 +73,16 @@ def sniff(head: Head) -> bool:
 
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     return read_staged(stage, run_from_group, head, report, source)
+
+
+def resumable(head: Head) -> bool:
+    """JSON Lines (a JSON document is read again whole when it changes)."""
+    return not head.json_document
+
+
+def resume(head: Head, report: ProblemSink) -> StagedResume:
+    """Appended lines staged beside the earlier ones; only the traces they touch are built again."""
+    return StagedResume(stage, run_from_group, head, report)
 
 
 def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging) -> None:

@@ -30,6 +30,7 @@ from . import Head, ProblemSink, SourceFile
 from .contract import StagedRecords, one_record
 from .jsondoc import Document, JsonSyntaxError
 from .records import GuardedFile, fast_reader_errors, json_lines
+from .resume import StagedResume
 from .staging import Staging, first_line, read_staged
 
 NAME = "otlp"
@@ -133,6 +134,16 @@ def _is_console_span(obj: dict) -> bool:
 
 def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     return read_staged(stage, run_from_group, head, report, source)
+
+
+def resumable(head: Head) -> bool:
+    """JSON Lines (one envelope or console span a line); a JSON document is read again whole when it changes."""
+    return isinstance(head.first_record, dict)
+
+
+def resume(head: Head, report: ProblemSink) -> StagedResume:
+    """Appended lines staged beside the earlier ones; only the runs they touch are built again."""
+    return StagedResume(stage, run_from_group, head, report)
 
 
 def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging) -> None:
@@ -655,6 +666,34 @@ def _first(attrs: dict, keys: tuple[str, ...]) -> tuple[str | None, Any]:
     return None, None
 
 
+# Every attribute _stage() looks up: a span's attributes are intersected with it once, and each lookup
+# asks only among those present (most spans have few of them: the receiver's hot path).
+_LOOKED_UP = frozenset(
+    _INPUT_KEYS
+    + _OUTPUT_KEYS
+    + _TOKEN_KEYS
+    + _COST_KEYS
+    + _TOKENS_TOTAL_KEYS
+    + _MODEL_KEYS
+    + _PROVIDER_KEYS
+    + _AGENT_KEYS
+    + _SESSION_KEYS
+)
+_USAGE_GROUPS = (_TOKENS_IN_KEYS, _TOKENS_OUT_KEYS, _CACHE_READ_KEYS, _CACHE_WRITE_KEYS, _REASONING_KEYS, _COST_KEYS)
+_USAGE_KEYS = frozenset(_TOKEN_KEYS + _COST_KEYS + _TOKENS_TOTAL_KEYS)
+
+
+def _pick(attrs: dict, present: frozenset[str], keys: tuple[str, ...]) -> tuple[str | None, Any]:
+    """_first(attrs, keys), asking only among `present` (the keys of _LOOKED_UP the span has)."""
+    if present:
+        for key in keys:
+            if key in present:
+                value = attrs.get(key)
+                if value is not None and value != "":
+                    return key, value
+    return None, None
+
+
 def _kind(attrs: dict) -> tuple[str, str | None]:
     op = attrs.get("gen_ai.operation.name")
     oi = attrs.get("openinference.span.kind")
@@ -672,17 +711,19 @@ def _kind(attrs: dict) -> tuple[str, str | None]:
 def _stage(n: dict, scope: Any) -> dict:
     """The staged form of one span: the step's fields plus what the run needs from it."""
     attrs = dict(n["attrs"])
+    present = _LOOKED_UP.intersection(attrs)
     kind, raw_type = _kind(attrs)
-    in_key, raw_in = _first(attrs, _INPUT_KEYS)
-    out_key, raw_out = _first(attrs, _OUTPUT_KEYS)
+    in_key, raw_in = _pick(attrs, present, _INPUT_KEYS)
+    out_key, raw_out = _pick(attrs, present, _OUTPUT_KEYS)
     usage = {}
-    for keys in (_TOKENS_IN_KEYS, _TOKENS_OUT_KEYS, _CACHE_READ_KEYS, _CACHE_WRITE_KEYS, _REASONING_KEYS, _COST_KEYS):
-        key, value = _first(attrs, keys)
-        if key is not None:
-            usage[key] = attrs.pop(key)
-    total_key = _first(attrs, _TOKENS_TOTAL_KEYS)[0]
-    if total_key is not None:
-        usage[total_key] = attrs[total_key]  # stays in extra too: read only to check what the counts hold
+    if not _USAGE_KEYS.isdisjoint(present):
+        for keys in _USAGE_GROUPS:
+            key, value = _pick(attrs, present, keys)
+            if key is not None:
+                usage[key] = attrs.pop(key)
+        total_key = _pick(attrs, present, _TOKENS_TOTAL_KEYS)[0]
+        if total_key is not None:
+            usage[total_key] = attrs[total_key]  # stays in extra too: read only to check what the counts hold
     for key in (in_key, out_key):
         if key is not None:
             attrs.pop(key)
@@ -709,8 +750,8 @@ def _stage(n: dict, scope: Any) -> dict:
         "input": normalize.text(raw_in),
         "output": normalize.text(raw_out),
         "error": _error_text(n, attrs) if failed else None,
-        "model": normalize.text(_first(attrs, _MODEL_KEYS)[1]) if kind == "llm" else None,
-        "provider": normalize.text(_first(attrs, _PROVIDER_KEYS)[1]) if kind == "llm" else None,
+        "model": normalize.text(_pick(attrs, present, _MODEL_KEYS)[1]) if kind == "llm" else None,
+        "provider": normalize.text(_pick(attrs, present, _PROVIDER_KEYS)[1]) if kind == "llm" else None,
         "events": [{**e, "time": normalize.timestamp(e["time"])} for e in n["events"]],
         "extra": extra,
     }
@@ -719,8 +760,8 @@ def _stage(n: dict, scope: Any) -> dict:
         "usage": usage,
         "start": start,
         "end": end,
-        "agent": _first(attrs, _AGENT_KEYS)[1],
-        "session": _first(attrs, _SESSION_KEYS)[1],
+        "agent": _pick(attrs, present, _AGENT_KEYS)[1],
+        "session": _pick(attrs, present, _SESSION_KEYS)[1],
     }
 
 
@@ -744,6 +785,8 @@ def _error_text(n: dict, attrs: dict) -> str:
 
 
 def _apply_usage(step: Step, usage: dict) -> None:
+    if not usage:
+        return  # nothing to count: the step's counts and cost stay None
     tokens.counted(
         _first(usage, _TOKENS_IN_KEYS)[1],
         _first(usage, _TOKENS_OUT_KEYS)[1],

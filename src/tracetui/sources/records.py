@@ -26,7 +26,7 @@ BOM = b"\xef\xbb\xbf"
 def json_lines(source: SourceFile, report: ProblemSink) -> Iterator[tuple[int, dict]]:
     """(line number, object) for every line that is a JSON object; other lines are reported."""
     with source.open() as f:
-        for number, raw in enumerate(f, 1):
+        for number, raw in enumerate(f, source.first_line):
             value = parse_line(number, raw, report, complete=raw.endswith(b"\n"))
             if value is not None:
                 yield number, value

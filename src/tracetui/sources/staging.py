@@ -44,6 +44,7 @@ class Staging:
         self._pending: list[tuple[int, int | None, bytes]] = []
         # Group key -> its number in order of first appearance (trace ids only: small beside the records).
         self._groups: dict[str, int] = {}
+        self._touched: dict[str, None] = {}  # groups added to since take_touched() (a followed file's)
 
     def __enter__(self) -> Staging:
         return self
@@ -55,6 +56,7 @@ class Staging:
         number = self._groups.get(group)
         if number is None:
             number = self._groups[group] = len(self._groups)
+        self._touched[group] = None
         self._pending.append((number, line, jsonsafe.dumps_bytes(record)))
         if len(self._pending) >= _BATCH:
             self._flush()
@@ -70,6 +72,20 @@ class Staging:
         """(group, [(line, record), ...]) for each group, in order of first appearance."""
         self.seal()
         yield from _read(self._conn, 0, list(self._groups))
+
+    def take_touched(self) -> list[str]:
+        """The groups records were added to since the last call, in order of first appearance."""
+        touched, self._touched = self._touched, {}
+        return sorted(touched, key=self._groups.__getitem__)
+
+    def records_of(self, keys: list[str]) -> Iterator[tuple[str, StagedRecords]]:
+        """(group, [(line, record), ...]) for each of these groups, as groups() gives them."""
+        self.seal()
+        for key in keys:
+            rows = self._conn.execute(
+                "SELECT line, data FROM records WHERE grp = ? ORDER BY rowid", (self._groups[key],)
+            )
+            yield key, [(line, jsonsafe.loads(data)[0]) for line, data in rows]
 
     def seal(self) -> None:
         """Write out what is pending and index it: the file can then be read by other processes."""

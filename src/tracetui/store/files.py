@@ -227,11 +227,23 @@ class FileWriter:
     `key` is the file's path in the files table of a folder's store (its runs carry it as source_file,
     its problems as file); None for a store of that one file, whose runs are all the runs.
     `since_line`: only the runs read from that line on are replaced (an append to JSON Lines with
-    one run per line); None: all of the file's runs.
+    one run per line); None: all of the file's runs. `only`: only the runs with these ids are replaced
+    (those lines appended to a followed file changed, tailing.py); the file's problems are all written.
+    `steps`: for a followed file, a hash of each step row as last written (id in the store -> step
+    id -> hash), kept up to date here: a run found there has only its steps whose rows differ written.
     """
 
-    def __init__(self, conn: sqlite3.Connection, key: str | None, *, since_line: int | None = None) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        key: str | None,
+        *,
+        since_line: int | None = None,
+        only: list[str] | None = None,
+        steps: dict[str, dict[str, int]] | None = None,
+    ) -> None:
         self.conn, self.key, self.since_line = conn, key, since_line
+        self.only, self.steps = only, steps
         self.problems: list[Problem] = []
         self._runs: list[Run] = []
         self._held = 0  # rows held in _runs
@@ -240,6 +252,7 @@ class FileWriter:
         self._taken: set[str] = set()  # ids this file has used (a repeated one is kept apart too)
         self._run_sql = insert_sql("runs", RUN_COLUMNS)
         self._step_sql = insert_sql("steps", STEP_COLUMNS)
+        self._upsert_sql = self._step_sql.replace("INSERT", "INSERT OR REPLACE", 1)
         self._n = 0
 
     # -- what the store holds of the file ---------------------------------------------------------
@@ -252,6 +265,9 @@ class FileWriter:
         if self.since_line is not None and not whole_file:
             clauses.append("source_line >= ?")
             args.append(self.since_line)
+        if self.only is not None and not whole_file:
+            clauses.append("id IN (SELECT value FROM json_each(?))")  # any number of ids, one parameter
+            args.append(orjson.dumps(self.only).decode())
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
     def _remove_old(self) -> None:
@@ -259,10 +275,13 @@ class FileWriter:
         cols = ", ".join(_FINGERPRINT)
         self._before = {r[0]: tuple(r[1:]) for r in self.conn.execute(f"SELECT id, {cols} FROM runs{where}", args)}
         ids = list(self._before)
+        known = self.steps if self.steps is not None else {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join("?" * len(chunk))
-            self.conn.execute(f"DELETE FROM steps WHERE run_id IN ({marks})", chunk)
+            renewed = [i for i in chunk if i not in known]  # a known run's steps are written by difference
+            if renewed:
+                self.conn.execute(f"DELETE FROM steps WHERE run_id IN ({', '.join('?' * len(renewed))})", renewed)
             self.conn.execute(f"DELETE FROM runs WHERE id IN ({marks})", chunk)
             if self.since_line is not None:
                 self.conn.execute(f"DELETE FROM problems WHERE run_id IN ({marks})", chunk)
@@ -320,15 +339,41 @@ class FileWriter:
                     row, steps = run_row(run), [step_row(s) for s in run.steps]
                 self._after[run.id] = tuple(row[i] for i in _FINGERPRINT_AT)
                 run_rows.append(row)
-                step_rows.extend(steps)
+                step_rows.extend(self._steps_to_write(run, steps))
             self.conn.executemany(self._run_sql, run_rows)
-            self.conn.executemany(self._step_sql, step_rows)
+            self.conn.executemany(self._step_sql if self.steps is None else self._upsert_sql, step_rows)
             if final:
+                self._forget_unwritten()
                 self._write_problems()
                 if record is not None:
                     where, args = self._scope(whole_file=True)
                     record.runs = self.conn.execute(f"SELECT count(*) FROM runs{where}", args).fetchone()[0]
                     save(self.conn, record)
+
+    def _steps_to_write(self, run: Run, rows: list[list]) -> list[list]:
+        """The step rows of a run to write: all of them, or for a run whose rows were written before
+        (self.steps), those that differ; the steps it no longer has are deleted."""
+        if self.steps is None:
+            return rows
+        now = {step.id: hash(tuple(row)) for step, row in zip(run.steps, rows, strict=True)}
+        before = self.steps.get(run.id)
+        self.steps[run.id] = now
+        if before is None:
+            return rows
+        gone = [step_id for step_id in before if step_id not in now]
+        for start in range(0, len(gone), 500):
+            chunk = gone[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            self.conn.execute(f"DELETE FROM steps WHERE run_id = ? AND id IN ({marks})", [run.id, *chunk])
+        return [row for step, row in zip(run.steps, rows, strict=True) if before.get(step.id) != now[step.id]]
+
+    def _forget_unwritten(self) -> None:
+        """Runs whose steps were left for writing by difference, not written again: their steps go too."""
+        if self.steps is None or self._before is None:
+            return
+        for run_id in [i for i in self._before if i not in self._after and i in self.steps]:
+            self.conn.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
+            del self.steps[run_id]
 
     def _settle_id(self, run: Run) -> None:
         """A run id the store already has (from another file, or earlier in this one) is kept apart as
