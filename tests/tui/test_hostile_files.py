@@ -10,7 +10,7 @@ import pytest
 
 from tracetui.loading import prepare
 from tracetui.tui.app import TraceApp
-from tracetui.tui.pilot import settle
+from tracetui.tui.pilot import settle, until
 from tracetui.tui.screens.error import ErrorScreen, ProblemsScreen
 from tracetui.tui.screens.run import RunScreen
 from tracetui.tui.widgets.step_tree import StepTree
@@ -35,6 +35,7 @@ async def test_a_hostile_file_opens_and_every_run_shows(case):
     opening = prepare(str(HOSTILE / "files" / case["file"]))
     app = TraceApp(opening)
     async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: not app.importing)  # the import's thread takes its time under load
         await settle(pilot)
         assert not isinstance(app.screen, ErrorScreen)
         store = opening.connect()
