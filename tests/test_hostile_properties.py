@@ -403,9 +403,9 @@ def test_tracetui_stores_with_any_value_in_any_cell_all_open(cells, tmp_path_fac
 
 
 # Databases whose step trees are built in Python (sources/sqlite_steps.py): the tables they read, and
-# the column of each that is the run's id. Not yet covered: a run id that is NULL, empty or not text
-# (agent_traces and tracetui stores show such a run as row-N; these formats do not list it).
-RUN_ID_COLUMNS = {("traces", "trace_id"), ("trace_info", "request_id"), ("session", "id")}
+# the column of each that is the run's id (made to take NULL, as a file another tool wrote may).
+RUN_ID_COLUMNS = {agents.PHOENIX: ("traces", "trace_id"), agents.MLFLOW: ("trace_info", "request_id")}
+RUN_TABLES = {agents.PHOENIX: "traces", agents.MLFLOW: "trace_info"}  # (OpenCode's sessions nest: runs vary)
 STEP_BUILDER_TABLES = {
     agents.PHOENIX: ["traces", "spans", "projects", "span_annotations", "trace_annotations", "span_costs"],
     agents.MLFLOW: ["trace_info", "spans", "assessments", "trace_tags", "trace_request_metadata"],
@@ -420,6 +420,8 @@ STEP_BUILDER_TABLES = {
 def test_step_builder_databases_with_any_value_in_any_cell_all_open(fixture_path, cells, tmp_path_factory):
     path = Path(agents.copied(fixture_path, tmp_path_factory.mktemp("db")))
     conn = sqlite3.connect(path)
+    if fixture_path in RUN_ID_COLUMNS:
+        agents.nullable(conn, *RUN_ID_COLUMNS[fixture_path])
     present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     tables = [t for t in STEP_BUILDER_TABLES[fixture_path] if t in present]
     for table_n, row, column, value in cells:
@@ -429,10 +431,6 @@ def test_step_builder_databases_with_any_value_in_any_cell_all_open(fixture_path
         if not rowids:
             continue
         name = columns[column % len(columns)]
-        if (table, name) in RUN_ID_COLUMNS and not (
-            isinstance(value, (str, tuple)) and value not in ("", ("as text", b""))
-        ):
-            continue
         try:
             put(conn, table, name, rowids[row % len(rowids)], value)
         except (sqlite3.IntegrityError, sqlite3.OperationalError):
@@ -444,6 +442,12 @@ def test_step_builder_databases_with_any_value_in_any_cell_all_open(fixture_path
     store = opening.connect()
     ids = store.run_ids()
     assert len(store.list_runs(limit=1000)) == len(ids)
+    if fixture_path in RUN_TABLES:  # every trace is listed, whatever its id holds
+        assert (
+            len(ids)
+            == len(set(ids))
+            == sqlite3.connect(path).execute(f"SELECT count(*) FROM {RUN_TABLES[fixture_path]}").fetchone()[0]
+        )
     check_readable(store)
     out = path.with_suffix(".jsonl")
     with open(out, "wb") as f:

@@ -122,16 +122,19 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
 
     calls = _model_calls(columns, col)
     calls.register(conn)
-    runs = run_columns(q, columns, calls.cost_sums) | {"source_file": q.quote(path), "source_line": "t.id"}
+    ids = q.run_id(conn, "traces", "t", "trace_id", what="trace")
+    runs = run_columns(q, columns, calls.cost_sums, ids.sql) | {"source_file": q.quote(path), "source_line": "t.id"}
     started = runs["started_at"]
     conn.execute(f"""
         CREATE TEMP VIEW runs AS SELECT
             {view_columns(RUN_COLUMNS, runs, also={"started_key": "t.start_time", KEY: "t.id"})}
         FROM traces t
     """)
-    install_steps(conn, NAME, _steps, runs_from="traces t", run_id="t.trace_id", key="t.id", started_at=started)
+    install_steps(conn, NAME, _steps, runs_from="traces t", run_id=ids.sql, key="t.id", started_at=started)
     indexes = {r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'index'")}
-    install_problems(conn, _problem_queries(columns, indexes), calls)
+    install_problems(
+        conn, [*([ids.missing] if ids.missing else []), *_problem_queries(columns, indexes, ids.sql)], calls
+    )
     return {STARTED.name: "started_key"}
 
 
@@ -139,13 +142,17 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
 
 
 def run_columns(
-    d: Any, columns: dict[str, set[str]], cost_sums: Callable[[str], dict[str, str]] | None = None
+    d: Any,
+    columns: dict[str, set[str]],
+    cost_sums: Callable[[str], dict[str, str]] | None = None,
+    run_id: str = "t.trace_id",
 ) -> dict[str, str]:
     """The runs' columns as SQL of dialect `d` over `traces t`: sums, counts and the root span's fields
     as subqueries over the spans (so a count or a sort of the run list never looks at the spans).
     `columns` are the tables there with their columns. _steps and _span_step are the Python side.
     `cost_sums` makes the cost sums from the SQL of the reported ones (SQLite prices the other calls
-    in SQL, ModelCalls.cost_sums); without it, the costs are what Phoenix reported."""
+    in SQL, ModelCalls.cost_sums); without it, the costs are what Phoenix reported. `run_id`: the SQL
+    of a run's id (sqlsql.run_id: row-N for a trace without one)."""
     span_columns = columns.get("spans", set())
     spans = d.table("spans")
 
@@ -188,7 +195,7 @@ def run_columns(
     if "project_sessions" in columns:
         session = f"(SELECT ps.session_id FROM {d.table('project_sessions')} ps WHERE ps.id = t.project_session_rowid)"
     return {
-        "id": "t.trace_id",
+        "id": run_id,
         "agent": f"coalesce({d.json_at(root('attributes'), 'agent', 'name')}, {root('name')}, {first('name')})",
         "session": session,
         # Phoenix stores a span when it ends, the root last: a trace without one is still running.
@@ -248,7 +255,7 @@ def _call(attributes: Any, prompt: Any, completion: Any, start_time: Any, trace_
     )
 
 
-def _problem_queries(columns: dict[str, set[str]], indexes: set[str]) -> list[str]:
+def _problem_queries(columns: dict[str, set[str]], indexes: set[str], run_id: str) -> list[str]:
     """Span rows whose JSON columns cannot be read: the span still shows, the raw text in extra.
 
     One scan of the spans for both columns (at 200k spans a scan is most of the cost). Phoenix indexes
@@ -271,7 +278,7 @@ def _problem_queries(columns: dict[str, set[str]], indexes: set[str]) -> list[st
         (bad_a, text_a), (bad_b, text_b) = checks
         what = f"CASE WHEN {bad_a} AND {bad_b} THEN {q.quote(text_a + '; ' + text_b)} WHEN {bad_a} THEN {q.quote(text_a)} ELSE {q.quote(text_b)} END"
     return [
-        f"SELECT s.id AS line, (SELECT t.trace_id FROM traces t WHERE t.id = s.trace_rowid) AS run_id,"
+        f"SELECT s.id AS line, (SELECT {run_id} FROM traces t WHERE t.id = s.trace_rowid) AS run_id,"
         f" 'span ' || quote(s.span_id) || ': ' || {what} || '; kept as text in the step''s extra' AS message"
         f" FROM spans s WHERE {' OR '.join(bad for bad, _ in checks)}"
     ]
