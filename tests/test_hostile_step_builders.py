@@ -92,3 +92,50 @@ def test_run_ids_that_are_numbers_or_blobs_are_shown_as_text_and_open(tmp_path):
         assert store.run_tree(run_id).id == run_id
         assert store.steps(run_id)
     assert [str(p) for p in store.problems() if "no id" in p.message] == ["line 3: the trace has no id: shown as row-3"]
+
+
+# (fixture, table, a text column the steps show, the row's label, its name column, the rowids of two rows)
+ODD_TEXT = [
+    (agents.PHOENIX, "spans", "name", "span", "span_id", (2, 3)),
+    (agents.MLFLOW, "spans", "name", "span", "span_id", (2, 3)),
+    (agents.OPENCODE, "session", "title", "session", "id", (2, 1)),  # the child session: a subagent step's name
+]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "table", "column", "label", "key", "rows"), ODD_TEXT, ids=lambda v: getattr(v, "name", "")
+)
+def test_text_that_is_not_utf8_is_shown_with_xnn_and_listed_as_a_problem(
+    fixture, table, column, label, key, rows, tmp_path
+):
+    path, conn = _copy(fixture, tmp_path)
+    odd, with_nul = rows
+    names = {n: conn.execute(f"SELECT {key} FROM {table} WHERE rowid = ?", (n,)).fetchone()[0] for n in rows}
+    conn.execute(f"UPDATE {table} SET {column} = CAST(x'6f6b20ff' AS TEXT) WHERE rowid = ?", (odd,))
+    conn.execute(f"UPDATE {table} SET {column} = CAST(x'61006262ff' AS TEXT) WHERE rowid = ?", (with_nul,))
+    conn.commit()
+    conn.close()
+
+    store = open_store(path)
+    assert store.problem_count() == 0  # nothing read yet: looking at every text would be a pass over the file
+    [(run_id, step)] = [(run_id, s) for run_id in store.run_ids() for s in store.steps(run_id) if s.name == "ok \\xff"]
+    met = f"run '{run_id}': step '{step.id}': name: text that is not UTF-8, shown with \\xNN"
+    assert met in [str(p) for p in store.value_problems()]  # met reading the steps, so counted
+    assert store.problem_count() == len(store.value_problems())
+    # Under `w`: every such row of the file, by its table's own column
+    listed = [str(p) for p in store.problems() if "not UTF-8" in p.message]
+    for n in rows:
+        assert any(
+            p.startswith(f"line {n}: ") and f"{label} '{names[n]}': {column}: text that is not UTF-8" in p
+            for p in listed
+        ), listed
+    assert len(listed) == 2
+
+    # `tracetui show` of the run says so on stderr, as for the formats tracetui reads itself
+    from click.testing import CliRunner
+
+    from tracetui.cli import main
+
+    result = CliRunner().invoke(main, ["show", path, run_id])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {path}: {met}" in result.stderr

@@ -66,6 +66,13 @@ def escape_controls(data: bytes) -> bytes:
     return _RAW_CONTROL.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), data)
 
 
+def quoted(text: Any) -> str:
+    """Untrusted text for a message, between quotes, as the viewer shows text: bytes that are not UTF-8
+    as \\xNN, lone surrogates as \\udXXX, control, bidi and zero-width characters made visible, on one
+    line; a backslash stays one backslash. (repr() would escape it again: a message is shown as it is.)"""
+    return "'" + display.safe(visible_surrogates(str(text)), single_line=True) + "'"
+
+
 def short(value: Any, limit: int = 40) -> str:
     """An untrusted value for a message: repr() of a scalar, JSON of a container (repr may recurse), cut to limit."""
     if isinstance(value, (dict, list, tuple)):
@@ -78,6 +85,11 @@ def short(value: Any, limit: int = 40) -> str:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogates(text: str) -> bool:
+    """Whether text holds surrogates: bytes that are not UTF-8 (surrogateescape), or lone ones."""
+    return _SURROGATE.search(text) is not None
 
 
 def visible_surrogates(text: str) -> str:

@@ -33,7 +33,9 @@ from .sqlite_steps import (
     KEY,
     Call,
     ModelCalls,
+    Texts,
     count,
+    install_odd_values,
     install_problems,
     install_steps,
     model_call,
@@ -233,7 +235,21 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
             " WHERE CASE WHEN json_valid(s.content) THEN json_type(s.content) != 'object' ELSE 1 END"
         )
     install_problems(conn, problems, calls)
+    install_odd_values(conn, _texts(ids))
     return {STARTED.name: "started_key"}  # epoch milliseconds sort as the times do, without converting each
+
+
+def _texts(ids: q.RunId) -> list[Texts]:
+    """The tables whose text the views show, for odd_text; `ids` the traces' run ids over `trace_info ti`."""
+    of_trace = f"(SELECT {ids.sql} FROM trace_info ti WHERE ti.request_id = {{}})"
+    return [
+        Texts("trace_info", "x", "trace", "x.request_id", of_trace.format("x.request_id")),
+        Texts("spans", "s", "span", "s.span_id", of_trace.format("s.trace_id")),
+        Texts("assessments", "a", "assessment", "a.assessment_id", of_trace.format("a.trace_id")),
+        Texts("trace_tags", "g", "tag", "g.key", of_trace.format("g.request_id")),
+        Texts("trace_request_metadata", "m", "metadata", "m.key", of_trace.format("m.request_id")),
+        Texts("experiments", "e", "experiment", "e.name"),
+    ]
 
 
 def _model_calls(span_columns: set[str]) -> ModelCalls:

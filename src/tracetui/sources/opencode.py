@@ -30,8 +30,10 @@ from .sqlite_steps import (
     KEY,
     Call,
     ModelCalls,
+    Texts,
     count,
     dig,
+    install_odd_values,
     install_problems,
     install_steps,
     model_call,
@@ -174,7 +176,14 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     ]
     calls = _model_calls()
     calls.register(conn)
+    texts = [
+        Texts("session", "s", "session", "s.id", ids.sql),
+        Texts("message", "m", "message", "m.id", "m.session_id"),
+        Texts("part", "p", "part", "p.id", "p.session_id"),
+        Texts("project", "x", "project", "x.id"),
+    ]
     install_problems(conn, problems, calls)
+    install_odd_values(conn, texts)
     return {STARTED.name: "started_key"}  # epoch milliseconds sort as the times do, without converting each
 
 

@@ -30,8 +30,10 @@ from .sqlite_steps import (
     KEY,
     Call,
     ModelCalls,
+    Texts,
     count,
     dig,
+    install_odd_values,
     install_problems,
     install_steps,
     model_call,
@@ -132,10 +134,29 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     """)
     install_steps(conn, NAME, _steps, runs_from="traces t", run_id=ids.sql, key="t.id", started_at=started)
     indexes = {r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'index'")}
-    install_problems(
-        conn, [*([ids.missing] if ids.missing else []), *_problem_queries(columns, indexes, ids.sql)], calls
-    )
+    problems = [*([ids.missing] if ids.missing else []), *_problem_queries(columns, indexes, ids.sql)]
+    install_problems(conn, problems, calls)
+    install_odd_values(conn, _texts(ids.sql))
     return {STARTED.name: "started_key"}
+
+
+def _texts(run_id: str) -> list[Texts]:
+    """The tables whose text the views show, for odd_text; `run_id` the SQL of a trace's run id over `traces t`."""
+    of_trace = f"(SELECT {run_id} FROM traces t WHERE t.id = {{}})"
+    return [
+        Texts("traces", "x", "trace", "x.trace_id", of_trace.format("x.id")),
+        Texts("spans", "s", "span", "s.span_id", of_trace.format("s.trace_rowid")),
+        Texts(
+            "span_annotations",
+            "a",
+            "span annotation",
+            "a.name",
+            of_trace.format("(SELECT s.trace_rowid FROM spans s WHERE s.id = a.span_rowid)"),
+        ),
+        Texts("trace_annotations", "a", "trace annotation", "a.name", of_trace.format("a.trace_rowid")),
+        Texts("projects", "p", "project", "p.name"),
+        Texts("project_sessions", "p", "session", "p.session_id"),
+    ]
 
 
 # -- the run mapping, once for SQLite (sqlsql) and PostgreSQL (pgsql.Postgres) -----------------------

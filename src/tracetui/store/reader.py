@@ -148,6 +148,11 @@ def _decode(row: sqlite3.Row, json_defaults: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+ODD_STEPS = "odd_steps"
+"""A TEMP view (run_id, message) of a source whose step trees are built in Python (sources/sqlite_steps.py):
+what a run's steps show with \\xNN, read as odd values met once the run's steps are read."""
+
+
 def undecoded_text(data: bytes) -> str:
     """A connection's text_factory once a file has shown text that is not UTF-8 (see Store._rows)."""
     return data.decode("utf-8", "surrogateescape")
@@ -194,6 +199,7 @@ class Store:
         self._value_problems: dict[tuple[str, str | None, str | None], Problem] = {}
         self._scanned = False
         self._keys: dict[tuple[Any, ...], Any] = {}
+        self._steps_met: set[Any] = set()  # runs whose odd step values (ODD_STEPS) were taken in
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return list(self._iter_rows(sql, args))
@@ -260,6 +266,22 @@ class Store:
 
     def _run_key(self, run_id: str) -> Any:
         return self._key(run_id, f"SELECT 1 FROM runs WHERE id = {_ID} LIMIT 1")
+
+    def _steps_key(self, run_id: str) -> Any:
+        """_run_key, for reading the run's steps: what they show with \\xNN is then met (ODD_STEPS)."""
+        key = self._run_key(run_id)
+        if not self.trusted and key not in self._steps_met:
+            self._steps_met.add(key)
+            try:
+                rows = self._rows(f"SELECT run_id, message FROM {ODD_STEPS} WHERE run_id = {_ID}", (key,))
+            except sqlite3.OperationalError:
+                rows = []  # not a source whose trees are built in Python
+            for row_id, message in rows:
+                shown = self._id(row_id)
+                if len(self._value_problems) < _MAX_VALUE_PROBLEMS:
+                    problem = Problem(f"run {jsonsafe.quoted(shown)}: {message}", run_id=shown, source_file=self.label)
+                    self._value_problems.setdefault((ODD_STEPS, str(shown), message), problem)
+        return key
 
     def _step_key(self, run_key: Any, step_id: str) -> Any:
         return self._key(step_id, f"SELECT 1 FROM steps WHERE run_id = {_ID} AND id = {_ID} LIMIT 1", run_key)
@@ -420,14 +442,15 @@ class Store:
     def steps(self, run_id: str, *, payloads: bool = False) -> list[Step]:
         """Every step of a run in execution (pre-)order; without payload columns unless asked."""
         cols = ", ".join(STEP_COLUMNS if payloads else STEP_TREE_COLUMNS)
-        rows = self._iter_rows(f"SELECT {cols} FROM steps WHERE run_id = {_ID} ORDER BY ord", (self._run_key(run_id),))
+        key = self._steps_key(run_id)
+        rows = self._iter_rows(f"SELECT {cols} FROM steps WHERE run_id = {_ID} ORDER BY ord", (key,))
         return [self._step(r) for r in rows]
 
     def children(self, run_id: str, parent_id: str | None, *, limit: int | None = None, offset: int = 0) -> list[Step]:
         """Child steps in order; limit/offset page through a parent with very many children."""
         cols = ", ".join(STEP_TREE_COLUMNS)
         page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        key = self._run_key(run_id)
+        key = self._steps_key(run_id)
         if parent_id is None:
             rows = self._rows(
                 f"SELECT {cols} FROM steps WHERE run_id = {_ID} AND parent_id IS NULL ORDER BY seq{page}", (key,)
@@ -444,7 +467,7 @@ class Store:
         cols = ", ".join(STEP_TREE_COLUMNS)
         rows = self._iter_rows(
             f"SELECT {cols} FROM steps WHERE run_id = {_ID} AND ord >= ? ORDER BY ord LIMIT ?",
-            (self._run_key(run_id), first_ord, limit),
+            (self._steps_key(run_id), first_ord, limit),
         )
         return [self._step(r) for r in rows]
 
@@ -456,7 +479,7 @@ class Store:
         return self._rows(sql, (key, self._step_key(key, parent_id)))[0][0]
 
     def get_step(self, run_id: str, step_id: str) -> Step:
-        key = self._run_key(run_id)
+        key = self._steps_key(run_id)
         rows = self._rows(
             f"SELECT {', '.join(STEP_COLUMNS)} FROM steps WHERE run_id = {_ID} AND id = {_ID}",
             (key, self._step_key(key, step_id)),
@@ -639,8 +662,9 @@ class Store:
         except sqlite3.OperationalError:
             rows = None
         if rows is not None:
-            # The source's own list covers the runs' values met so far (it names the raw columns).
-            self._value_problems = {key: p for key, p in self._value_problems.items() if key[0] != "runs"}
+            # The source's own list covers the runs' and trees' values met so far (it names the raw columns).
+            covered = ("runs", ODD_STEPS)
+            self._value_problems = {key: p for key, p in self._value_problems.items() if key[0] not in covered}
             for line, run_id, message in rows:
                 key = ("odd", str(run_id), message)
                 if len(self._value_problems) < _MAX_VALUE_PROBLEMS:
