@@ -205,3 +205,35 @@ def test_list_grep_names_the_run_and_its_first_matching_step(tmp_path):
     assert CliRunner().invoke(main, ["list", path, "--grep", "nowhere"]).output == "no runs match\n"
     both = CliRunner().invoke(main, ["list", path, "--grep", "x", "--search", "y"])
     assert both.exit_code == 2
+
+
+def _with_bytes(path: str) -> str:
+    """A store tracetui wrote (no index: read in place, every search a scan), its text then edited by
+    another tool: bytes that are not UTF-8 (FF) in a run id and a step's output."""
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE IF EXISTS step_text")
+    conn.execute("DELETE FROM meta WHERE key = 'search_index'")
+    odd = "CAST(CAST({} AS BLOB) || x'ff' AS TEXT)"
+    conn.execute(f"UPDATE runs SET id = {odd.format('id')} WHERE id = 'r-input'")
+    conn.execute(f"UPDATE steps SET run_id = {odd.format('run_id')} WHERE run_id = 'r-input'")
+    conn.execute(f"UPDATE steps SET output = {odd.format('output')} WHERE output = 'ok'")
+    conn.commit()
+    conn.close()
+    return path
+
+
+def test_text_shown_with_xnn_is_found_by_what_is_shown(tmp_path):
+    store = prepare(_with_bytes(write_store(tmp_path / "store.db", runs_with_payloads()))).connect()
+    assert not store.trusted
+    assert "r-input\\xff" in store.run_ids()
+    # the run view's `/`: the run found by the id shown, its step by the text shown
+    assert store.find_in_run("r-input\\xff", "ok\\xff") == [("shell", 1, 1)]
+    assert store.find_in_run("r-input\\xff", "OK\\XFF") == []  # \xNN is what is shown: typed as shown
+    # the run list's `/` (a scan: read in place), and the run's own text
+    hits = store.runs_matching("ok\\xff")
+    assert list(hits) == ["r-input\\xff"] and hits["r-input\\xff"].step_id == "shell"
+    assert store.run_ids(RunFilter(search="input\\xff")) == ["r-input\\xff"]  # its own id
+    snip = store.step_snippet("r-input\\xff", "shell", "ok\\xff")
+    assert snip is not None and snip.text == "ok\\xff"
+    # a literal backslash-x in text that is UTF-8 is still found as it is
+    assert set(store.runs_matching("refused")) == set()

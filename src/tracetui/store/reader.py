@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -88,7 +88,7 @@ class RunFilter:
             args.extend(self.ids)
         if self.file:
             clauses.append(f"source_file {like} {param} ESCAPE '\\'")
-            args.append(_contains(self.file))
+            args.append(search.contains(self.file))
         if self.project:
             # A run without a project in its metadata is matched by its agent, where coding agents put
             # the project's name. (PostgreSQL: by its agent only; its metadata is not parsed here.)
@@ -98,10 +98,15 @@ class RunFilter:
                 else "agent"
             )
             clauses.append(f"{project} {like} {param} ESCAPE '\\'")
-            args.append(_contains(self.project))
+            args.append(search.contains(self.project))
         if self.search:
-            matches = " OR ".join(f"{col} {like} {param} ESCAPE '\\'" for col in ("id", "agent", "error", "session"))
-            args.extend([_contains(self.search)] * 4)
+            columns = ("id", "agent", "error", "session")
+            matches = " OR ".join(f"{col} {like} {param} ESCAPE '\\'" for col in columns)
+            args.extend([search.contains(self.search)] * 4)
+            raw = search.contains_bytes(self.search) if param == "?" else None
+            if raw is not None:  # what is shown as \\xNN, as a file read in place holds it
+                matches += "".join(f" OR {col} LIKE CAST(? AS TEXT) ESCAPE '\\'" for col in columns)
+                args.extend([raw] * 4)
             if self.step_hits is not None:
                 # One argument however many runs: a JSON array in SQLite, an array in PostgreSQL.
                 if param == "?":
@@ -132,11 +137,6 @@ class RunFilter:
     def active(self) -> bool:
         """Whether it leaves any run out."""
         return self.where()[0] != ""
-
-
-def _contains(text: str) -> str:
-    """A LIKE pattern matching text that contains `text` literally (ESCAPE '\\')."""
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _decode(row: sqlite3.Row, json_defaults: dict[str, Any]) -> dict[str, Any]:
@@ -527,7 +527,8 @@ class Store:
     # -- search (store/search.py) ----------------------------------------------------------------
     def find_in_run(self, run_id: str, query: str) -> list[tuple[str, int, int]]:
         """(id, ord, size) of the run's steps whose text holds `query`, in execution order."""
-        return search.find_in_run(self.conn, run_id, query)
+        found = search.find_in_run(self.conn, self._steps_key(run_id), query, execute=self._iter_rows)
+        return [(self._shown(step_id), ord_, size) for step_id, ord_, size in found]
 
     def runs_matching(
         self,
@@ -539,15 +540,32 @@ class Store:
     ) -> dict[str, search.RunHits]:
         """Runs with a step whose text holds `query`, by id; a scan (without the index) reads only the
         runs `flt` keeps. Raises search.Cancelled when `cancelled()` says so."""
-        ids = None if search.has_index(self.conn) and len(query) >= search.TRIGRAM else self.run_ids(flt, desc=False)
-        hits = search.runs_matching(self.conn, query, run_ids=ids, progress=progress, cancelled=cancelled)
-        return {hit.run_id: hit for hit in hits}
+        indexed = search.has_index(self.conn) and len(query) >= search.TRIGRAM
+        ids = None if indexed else [self._run_key(run_id) for run_id in self.run_ids(flt, desc=False)]
+        hits = search.runs_matching(
+            self.conn, query, run_ids=ids, progress=progress, cancelled=cancelled, execute=self._iter_rows
+        )
+        shown = (
+            replace(
+                hit, run_id=self._id(hit.run_id), step_id=self._shown(hit.step_id), step_name=self._shown(hit.step_name)
+            )
+            for hit in hits
+        )
+        return {hit.run_id: hit for hit in shown}
+
+    def _shown(self, value: Any) -> Any:
+        """Text as this store shows it: bytes that are not UTF-8 as \\xNN (once the file has shown some)."""
+        return jsonsafe.visible_surrogates(value) if self._undecoded and type(value) is str else value
 
     def step_snippet(self, run_id: str, step_id: str, query: str) -> search.Snippet | None:
-        row = self.conn.execute(
-            f"SELECT {', '.join(search.SEARCHED)} FROM steps WHERE run_id = ? AND id = ?", (run_id, step_id)
-        ).fetchone()
-        return None if row is None else search.snippet(dict(zip(search.SEARCHED, row, strict=True)), query)
+        key = self._run_key(run_id)
+        rows = self._rows(
+            f"SELECT {', '.join(search.SEARCHED)} FROM steps WHERE run_id = {_ID} AND id = {_ID}",
+            (key, self._step_key(key, step_id)),
+        )
+        if not rows:
+            return None
+        return search.snippet(dict(zip(search.SEARCHED, self._readable(rows[0]), strict=True)), query)
 
     def first_failed_step(self, run_id: str) -> Step | None:
         from ..analysis import root_cause

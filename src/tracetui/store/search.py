@@ -17,10 +17,11 @@ between two runs.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from .. import display
+from .. import display, jsonsafe
 
 INDEX = "step_text"
 SEARCHED = ("id", "name", "kind", "model", "error", "input", "output")
@@ -29,6 +30,7 @@ SCAN_CHUNK = 200  # runs scanned per query when there is no index
 INDEX_CHUNK = 200  # steps indexed per transaction (about 0.5 s of CPU at 5 KB a step: a stop waits no longer)
 
 Progress = Callable[[int, int], None]  # runs searched, runs in all
+Execute = Callable[[str, Any], Iterable[Any]]  # runs a query with its parameters: its rows
 
 
 @dataclass(frozen=True)
@@ -124,12 +126,37 @@ def has_index(conn: sqlite3.Connection) -> bool:
     return row is not None and row[0] == "1"
 
 
-def _like(query: str) -> str:
-    return "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def contains(text: str) -> str:
+    """A LIKE pattern matching text that contains `text` literally (ESCAPE '\\')."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _scan_condition(prefix: str = "") -> str:
-    return "(" + " OR ".join(f"{prefix}{col} LIKE :like ESCAPE '\\'" for col in SEARCHED) + ")"
+def contains_bytes(query: str) -> bytes | None:
+    """contains() of the bytes a query stands for where it shows them as \\xNN (text that is not UTF-8,
+    as the viewer shows it: jsonsafe.visible_surrogates), bound as CAST(? AS TEXT); None when it shows none.
+
+    A user types what the screen shows. A store tracetui wrote holds the \\xNN text itself (its writer
+    made it so); a file read in place holds the bytes, which this finds.
+    """
+    raw = jsonsafe.hidden_bytes(query)
+    if raw is None:
+        return None
+    return b"%" + raw.replace(b"\\", b"\\\\").replace(b"%", b"\\%").replace(b"_", b"\\_") + b"%"
+
+
+def _params(query: str) -> dict[str, object]:
+    params: dict[str, object] = {"like": contains(query)}
+    raw = contains_bytes(query)
+    if raw is not None:
+        params["raw"] = raw
+    return params
+
+
+def _scan_condition(params: dict[str, object], prefix: str = "") -> str:
+    likes = [f"{prefix}{col} LIKE :like ESCAPE '\\'" for col in SEARCHED]
+    if "raw" in params:
+        likes += [f"{prefix}{col} LIKE CAST(:raw AS TEXT) ESCAPE '\\'" for col in SEARCHED]
+    return "(" + " OR ".join(likes) + ")"
 
 
 def _indexed(query: str) -> bool:
@@ -147,9 +174,14 @@ def _trigrams(query: str) -> str:
     return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
 
 
-def find_in_run(conn: sqlite3.Connection, run_id: str, query: str) -> list[tuple[str, int, int]]:
-    """(id, ord, size) of the run's steps that match, in execution order."""
-    params = {"run": run_id, "like": _like(query)}
+def find_in_run(
+    conn: sqlite3.Connection, run_id: Any, query: str, execute: Execute | None = None
+) -> list[tuple[str, int, int]]:
+    """(id, ord, size) of the run's steps that match, in execution order. `run_id`: as the store's
+    queries take it (text, or the bytes of text that is not UTF-8); `execute` runs the queries
+    (Store._iter_rows: text that is not UTF-8 read as such), conn.execute by default."""
+    run = execute or conn.execute
+    params = _params(query) | {"run": run_id}
     if _indexed(query) and has_index(conn):
         # An import writes a run's steps together: their rowids are one range, which FTS5 reads alone.
         lo, hi = conn.execute("SELECT min(rowid), max(rowid) FROM steps WHERE run_id = ?", (run_id,)).fetchone()
@@ -158,36 +190,39 @@ def find_in_run(conn: sqlite3.Connection, run_id: str, query: str) -> list[tuple
         sql = (
             f"SELECT s.id, s.ord, s.size FROM {INDEX} f JOIN steps s ON s.rowid = f.rowid"
             f" WHERE {INDEX} MATCH :match AND f.rowid BETWEEN :lo AND :hi AND s.run_id = :run"
-            f" AND {_scan_condition('s.')} ORDER BY s.ord"
+            f" AND {_scan_condition(params, 's.')} ORDER BY s.ord"
         )
         params |= {"lo": lo, "hi": hi, "match": _trigrams(query)}
     else:
-        sql = f"SELECT id, ord, size FROM steps WHERE run_id = :run AND {_scan_condition()} ORDER BY ord"
-    return [(r[0], r[1], r[2]) for r in conn.execute(sql, params)]
+        sql = f"SELECT id, ord, size FROM steps WHERE run_id = CAST(:run AS TEXT) AND {_scan_condition(params)} ORDER BY ord"
+    return [(r[0], r[1], r[2]) for r in run(sql, params)]
 
 
 def runs_matching(
     conn: sqlite3.Connection,
     query: str,
     *,
-    run_ids: Sequence[str] | None = None,
+    run_ids: Sequence[Any] | None = None,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
+    execute: Execute | None = None,
 ) -> Iterator[RunHits]:
-    """Every run with a matching step (first match and count), in no set order.
+    """Every run with a matching step (first match and count), in no set order; `run_id` as the
+    `run_ids` given name them (as the store's queries take them: see find_in_run, and `execute`).
 
     Through the index: one query. Without it: a scan of `run_ids` (every run when None), SCAN_CHUNK runs
     a query, reporting progress and raising Cancelled between two queries when `cancelled()` says so."""
-    params = {"like": _like(query)}
+    run = execute or conn.execute
+    params = _params(query)
     if _indexed(query) and has_index(conn):
         sql = (
             f"SELECT s.run_id, count(*), s.id, s.name, min(s.ord) FROM {INDEX} f JOIN steps s ON s.rowid = f.rowid"
-            f" WHERE {INDEX} MATCH :match AND {_scan_condition('s.')} GROUP BY s.run_id"
+            f" WHERE {INDEX} MATCH :match AND {_scan_condition(params, 's.')} GROUP BY s.run_id"
         )
-        for row in conn.execute(sql, params | {"match": _trigrams(query)}):
+        for row in run(sql, params | {"match": _trigrams(query)}):
             yield RunHits(row[0], row[1], row[2], row[3], row[4])
         return
-    ids = list(run_ids) if run_ids is not None else [r[0] for r in conn.execute("SELECT id FROM runs")]
+    ids = list(run_ids) if run_ids is not None else [r[0] for r in run("SELECT id FROM runs", ())]
     for start in range(0, len(ids), SCAN_CHUNK):
         if cancelled is not None and cancelled():
             raise Cancelled
@@ -195,10 +230,16 @@ def runs_matching(
             progress(start, len(ids))
         for run_id in ids[start : start + SCAN_CHUNK]:
             # One run a query: an in-place source's steps view is built per run (`run_id = ?` reaches it).
-            row = conn.execute(
-                f"SELECT count(*), id, name, min(ord) FROM steps WHERE run_id = :run AND {_scan_condition()}",
-                params | {"run": run_id},
-            ).fetchone()
+            row = next(
+                iter(
+                    run(
+                        f"SELECT count(*), id, name, min(ord) FROM steps WHERE run_id = CAST(:run AS TEXT)"
+                        f" AND {_scan_condition(params)}",
+                        params | {"run": run_id},
+                    )
+                ),
+                None,
+            )
             if row is not None and row[0]:
                 yield RunHits(run_id, row[0], row[1], row[2], row[3])
     if progress is not None:
