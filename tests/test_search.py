@@ -233,7 +233,19 @@ def test_text_shown_with_xnn_is_found_by_what_is_shown(tmp_path):
     hits = store.runs_matching("ok\\xff")
     assert list(hits) == ["r-input\\xff"] and hits["r-input\\xff"].step_id == "shell"
     assert store.run_ids(RunFilter(search="input\\xff")) == ["r-input\\xff"]  # its own id
+    flt = RunFilter(search="ok\\xff", step_hits=frozenset(hits))
+    assert store.run_ids(flt) == ["r-input\\xff"]
     snip = store.step_snippet("r-input\\xff", "shell", "ok\\xff")
     assert snip is not None and snip.text == "ok\\xff"
     # a literal backslash-x in text that is UTF-8 is still found as it is
     assert set(store.runs_matching("refused")) == set()
+
+
+def test_run_hits_whose_ids_are_not_utf8_filter_the_run_list(tmp_path):
+    store = prepare(_with_bytes(write_store(tmp_path / "store.db", runs_with_payloads()))).connect()
+    for hits in ({"r-input\\xff"}, {"r-input\udcff"}):  # as shown, or as the text the file's bytes decode to
+        where, args = RunFilter(search="nothing", step_hits=frozenset(hits)).where(
+            lambda what, value: store._key(value, f"SELECT 1 FROM runs WHERE {what} = CAST(? AS TEXT)")
+        )
+        assert store.run_ids(RunFilter(search="nothing", step_hits=frozenset(hits))) == ["r-input\\xff"]
+        assert where and args

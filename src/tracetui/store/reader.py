@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -33,6 +34,7 @@ _FAILED_SQL = ", ".join(f"'{status}'" for status in sorted(FAILED_STATUSES))
 _ID = "CAST(? AS TEXT)"
 # Whether a name, as it is, is one of the file's (else a name shown with \xNN stands for its bytes).
 _EXISTS = {
+    "id": f"SELECT 1 FROM runs WHERE id = {_ID} LIMIT 1",
     "status": f"SELECT 1 FROM runs WHERE status = {_ID} LIMIT 1",
     "agent": f"SELECT 1 FROM runs WHERE agent = {_ID} LIMIT 1",
     "model": f"SELECT 1 FROM steps WHERE model = {_ID} LIMIT 1",
@@ -110,8 +112,8 @@ class RunFilter:
             if self.step_hits is not None:
                 # One argument however many runs: a JSON array in SQLite, an array in PostgreSQL.
                 if param == "?":
-                    matches += " OR id IN (SELECT value FROM json_each(?))"
-                    args.append(orjson.dumps(sorted(self.step_hits)).decode())
+                    matches += " OR id IN (SELECT value FROM json_each(CAST(? AS TEXT)))"
+                    args.append(_json_texts(value_of("id", run_id) for run_id in sorted(self.step_hits)))
                 else:
                     matches += f" OR id = ANY({param})"
                     args.append(sorted(self.step_hits))
@@ -137,6 +139,23 @@ class RunFilter:
     def active(self) -> bool:
         """Whether it leaves any run out."""
         return self.where()[0] != ""
+
+
+def _json_texts(values: Iterable[str | bytes]) -> str | bytes:
+    """A JSON array of texts, for json_each(CAST(? AS TEXT)): text that is not UTF-8 (its bytes, or a str
+    holding them as surrogates) kept as those bytes, which a JSON text in SQLite may hold."""
+    texts = [v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v for v in values]
+    try:
+        return orjson.dumps(texts).decode()
+    except TypeError:  # surrogates: the bytes they stand for go in as they are
+        parts = []
+        for text in texts:
+            quoted = json.dumps(text, ensure_ascii=False)
+            try:
+                parts.append(quoted.encode("utf-8", "surrogateescape"))
+            except UnicodeEncodeError:  # a lone surrogate no byte stands for: no id in SQLite holds one
+                parts.append(json.dumps(jsonsafe.visible_surrogates(text)).encode())
+        return b"[" + b",".join(parts) + b"]"
 
 
 def _decode(row: sqlite3.Row, json_defaults: dict[str, Any]) -> dict[str, Any]:
