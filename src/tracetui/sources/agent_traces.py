@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from .. import normalize
+from .. import jsonsafe, normalize
 from ..model import Problem, Run, Step
 from ..store import RUN_COLUMNS, STARTED, STEP_COLUMNS, view_columns
 from ..store.reader import undecoded_text
@@ -283,7 +283,7 @@ def row_to_run(row: dict[str, Any], path: str, report: ProblemSink) -> Run:
         run.flags.append(FLAG_INVALID_TOOL_CALLS)
         report(
             Problem(
-                f"run {run_id!r}: tool_calls is not a JSON array; no tool steps shown",
+                f"run {jsonsafe.quoted(run_id)}: tool_calls is not a JSON array; no tool steps shown",
                 line=row.get("rowid"),
                 run_id=run_id,
             )

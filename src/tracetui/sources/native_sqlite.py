@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
-from .. import normalize
+from .. import jsonsafe, normalize
 from ..model import SOURCE_RUN_FIELDS, SOURCE_STEP_FIELDS, Problem, Run, Step
 from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS, view_columns
 from ..store.reader import undecoded_text
@@ -115,5 +115,9 @@ def _typed(values: dict, line: int | None, report: ProblemSink, run_id: str | No
             values.pop(key, None)
     changes = typed(values, undecoded=True)
     if changes:
-        where = f"run {values['id']!r}" if run_id is None else f"run {run_id!r}, step {values['id']!r}"
+        where = (
+            f"run {jsonsafe.quoted(values['id'])}"
+            if run_id is None
+            else f"run {jsonsafe.quoted(run_id)}, step {jsonsafe.quoted(values['id'])}"
+        )
         report(Problem(f"{where}: {'; '.join(changes)}", line=line, run_id=run_id or values["id"]))

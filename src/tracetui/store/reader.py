@@ -253,7 +253,9 @@ class Store:
         if changes:
             run_id = values.get("run_id" if table == "steps" else "id")
             step_id = values.get("id") if table == "steps" else None
-            where = f"run {run_id!r}" + (f", step {step_id!r}" if table == "steps" else "")
+            where = f"run {jsonsafe.quoted(run_id)}" + (
+                f", step {jsonsafe.quoted(step_id)}" if table == "steps" else ""
+            )
             key = (table, str(run_id), str(step_id))
             if key not in self._value_problems and len(self._value_problems) < _MAX_VALUE_PROBLEMS:
                 line = values.get("source_line") if table == "runs" else None
@@ -398,7 +400,7 @@ class Store:
         """The runs of `run_id`'s session in the order they started ([run_id] alone without a session)."""
         row = self.conn.execute("SELECT session FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
-            raise NotFound(f"no run {run_id!r} in {self.label}")
+            raise NotFound(f"no run {jsonsafe.quoted(run_id)} in {self.label}")
         if row[0] is None:
             return [run_id]
         return self.run_ids(RunFilter(session=row[0]), sort=STARTED.name, desc=False)
@@ -406,7 +408,7 @@ class Store:
     def get_run(self, run_id: str) -> Run:
         rows = self._rows(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = {_ID}", (self._run_key(run_id),))
         if not rows:
-            raise NotFound(f"no run {run_id!r} in {self.label}")
+            raise NotFound(f"no run {jsonsafe.quoted(run_id)} in {self.label}")
         return self._run(rows[0])
 
     def has_run(self, run_id: str) -> bool:
@@ -504,7 +506,7 @@ class Store:
             (key, self._step_key(key, step_id)),
         )
         if not rows:
-            raise NotFound(f"no step {step_id!r} in run {run_id!r}")
+            raise NotFound(f"no step {jsonsafe.quoted(step_id)} in run {jsonsafe.quoted(run_id)}")
         return self._step(rows[0])
 
     def ancestors(self, run_id: str, step_id: str) -> list[str]:
@@ -705,7 +707,7 @@ class Store:
             for line, run_id, message in rows:
                 key = ("odd", str(run_id), message)
                 if len(self._value_problems) < _MAX_VALUE_PROBLEMS:
-                    where = f"run {self._id(run_id)!r}: " if run_id is not None else ""
+                    where = f"run {jsonsafe.quoted(self._id(run_id))}: " if run_id is not None else ""
                     problem = Problem(where + message, line=line, run_id=run_id, source_file=self.label)
                     self._value_problems.setdefault(key, problem)
             return
