@@ -578,6 +578,35 @@ class Store:
         """Text as this store shows it: bytes that are not UTF-8 as \\xNN (once the file has shown some)."""
         return jsonsafe.visible_surrogates(value) if self._undecoded and type(value) is str else value
 
+    def steps_matching(
+        self,
+        query: str,
+        flt: RunFilter | None = None,
+        *,
+        sort: str = STARTED.name,
+        desc: bool = True,
+        progress: search.Progress | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Iterator[list[search.StepHit]]:
+        """Every step whose text holds `query` in the runs `flt` keeps, run by run in the order `sort`
+        gives them (search.steps_matching). Raises search.Cancelled when `cancelled()` says so."""
+        ids = self.run_ids(flt, sort=sort, desc=desc)
+        if self.trusted:
+            return search.steps_matching(self.conn, query, ids, progress=progress, cancelled=cancelled)
+        # A file read in place: its runs asked for by key, the hits read as shown (as runs_matching does).
+        keys = [self._run_key(run_id) for run_id in ids]
+        by_key = dict(zip(keys, ids, strict=True))
+        found = search.steps_matching(
+            self.conn, query, keys, progress=progress, cancelled=cancelled, execute=self._iter_rows
+        )
+        return (
+            [
+                replace(h, run_id=by_key[h.run_id], step_id=self._shown(h.step_id), name=self._shown(h.name))
+                for h in hits
+            ]
+            for hits in found
+        )
+
     def step_snippet(self, run_id: str, step_id: str, query: str) -> search.Snippet | None:
         key = self._run_key(run_id)
         rows = self._rows(
