@@ -8,11 +8,23 @@ from collections.abc import Callable
 PATIENCE_S = 60.0  # a loaded machine (CI, other jobs) may take this long to reach a state
 
 
+async def workers_done(app) -> None:
+    """Wait for the app's workers to end. One replaced by a newer one (exclusive workers: a list
+    read again before the last read ended) ends cancelled, as it should: not an error here."""
+    from textual.worker import WorkerCancelled
+
+    for worker in list(app.workers):
+        try:
+            await worker.wait()
+        except WorkerCancelled:
+            pass
+
+
 async def settle(pilot) -> None:
     """Let workers finish and their results be applied and painted."""
     for _ in range(3):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
     await pilot.pause()
 
 
@@ -26,4 +38,4 @@ async def until(pilot, condition: Callable[[], bool], tries: int = 400) -> None:
             raise AssertionError(f"the viewer never reached the state wanted (screen {pilot.app.screen!r})")
         done += 1
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
