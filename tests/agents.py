@@ -8,7 +8,9 @@ never leave anything beside the committed files, whatever SQLite does with a WAL
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import sqlite3
 from pathlib import Path
 
 from tracetui import sources
@@ -117,3 +119,24 @@ def opened(path: str) -> Store:
     opening = prepare(path)
     opening.run_import()
     return opening.connect()
+
+
+def nullable(conn: sqlite3.Connection, table: str, column: str) -> None:
+    """Let `table`.`column` hold NULL, as a file another tool wrote may: the table made again without
+    that column's NOT NULL (SQLite's own way to change a table: a new one, the rows copied, renamed)."""
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()[0]
+    loose = re.sub(rf"(\b{column}\W+[A-Za-z]+(\(\d+\))?)\s+NOT NULL", r"\1", sql, count=1)
+    assert loose != sql, f"{table}.{column} is not NOT NULL"
+    indexes = [
+        r[0] for r in conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,))
+    ]
+    conn.execute("PRAGMA foreign_keys = OFF")
+    new = f"{table}_loose"
+    conn.execute(re.sub(rf'CREATE TABLE (IF NOT EXISTS )?["`]?{table}["`]?', f"CREATE TABLE {new}", loose, count=1))
+    conn.execute(f"INSERT INTO {new} SELECT * FROM {table}")
+    conn.execute(f"DROP TABLE {table}")
+    conn.execute(f"ALTER TABLE {new} RENAME TO {table}")
+    for index in indexes:
+        if index:  # (an automatic index of a UNIQUE or PRIMARY KEY constraint has no SQL: made again with the table)
+            conn.execute(index)
+    conn.commit()

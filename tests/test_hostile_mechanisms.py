@@ -37,7 +37,7 @@ def test_the_writer_stores_what_sqlite_refuses_and_reports_it_with_the_line(tmp_
     assert store.get_run("odd\\udfff").agent == '{"not":"text"}'
     assert store.steps("odd\\udfff")[0].tokens_in == float(2**64)
     said = {line: message for line, message in ((p.line, p.message) for p in reported) if "step 's'" not in message}
-    assert said[7].startswith("run 'odd\\\\udfff': id: text with unpaired surrogates: each kept as the text \\udXXX;")
+    assert said[7].startswith("run 'odd\\udfff': id: text with unpaired surrogates: each kept as the text \\udXXX;")
     assert "; agent: a dict where text or a number belongs: stored as its JSON text" in said[7]
     [step_said] = [p for p in reported if "step 's'" in p.message]
     assert step_said.line == 7
@@ -215,3 +215,31 @@ def test_a_run_pricing_cannot_handle_loads_unpriced_and_is_reported(tmp_path, mo
     assert [str(p) for p in store.problems()] == [
         "line 2: run 'b': its model calls could not be priced (ArithmeticError: a price nobody foresaw)"
     ]
+
+
+def test_a_backslash_in_a_value_reads_as_one_backslash_in_every_problem_message(tmp_path):
+    from tracetui import jsonsafe
+
+    assert jsonsafe.quoted("a\\b\udcff\x1b") == "'a\\b\\xff\\x1b'"  # shown once: as the viewer shows text
+    assert jsonsafe.quoted(5) == "5" and jsonsafe.short("C:\\dir") == "'C:\\dir'"
+    # a file read in place: the odd values met, and the source's own list under w
+    path = tmp_path / "at.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE agent_traces (id TEXT PRIMARY KEY, prompt_tokens INTEGER)")
+    conn.execute("INSERT INTO agent_traces VALUES (?, ?)", ("C:\\runs\\1", "n/a\\x"))
+    conn.commit()
+    conn.close()
+    result = CliRunner().invoke(main, ["list", str(path)])
+    assert result.exit_code == 0
+    assert "run 'C:\\runs\\1': tokens_in: 'n/a\\x' is not a number" in result.stderr
+    assert "\\\\" not in result.stderr
+    store = open_store(str(path))
+    assert [str(p) for p in store.problems()] == [
+        "line 1: run 'C:\\runs\\1': prompt_tokens 'n/a\\x' is not a number: shown as -"
+    ]
+    # an import: the writer's and the reader's words
+    jsonl = write_jsonl(tmp_path / "r.jsonl", [run("C:\\runs\\2", step("s\\1", parent="no\\such"))])
+    opening = prepare(jsonl, use_cache=False)
+    opening.run_import()
+    [said] = [str(p) for p in opening.problems]
+    assert "run 'C:\\runs\\2': step 's\\1' names parent 'no\\such'" in said and "\\\\" not in said

@@ -403,9 +403,9 @@ def test_tracetui_stores_with_any_value_in_any_cell_all_open(cells, tmp_path_fac
 
 
 # Databases whose step trees are built in Python (sources/sqlite_steps.py): the tables they read, and
-# the column of each that is the run's id. Not yet covered: a run id that is NULL, empty or not text
-# (agent_traces and tracetui stores show such a run as row-N; these formats do not list it).
-RUN_ID_COLUMNS = {("traces", "trace_id"), ("trace_info", "request_id"), ("session", "id")}
+# the column of each that is the run's id (made to take NULL, as a file another tool wrote may).
+RUN_ID_COLUMNS = {agents.PHOENIX: ("traces", "trace_id"), agents.MLFLOW: ("trace_info", "request_id")}
+RUN_TABLES = {agents.PHOENIX: "traces", agents.MLFLOW: "trace_info"}  # (OpenCode's sessions nest: runs vary)
 STEP_BUILDER_TABLES = {
     agents.PHOENIX: ["traces", "spans", "projects", "span_annotations", "trace_annotations", "span_costs"],
     agents.MLFLOW: ["trace_info", "spans", "assessments", "trace_tags", "trace_request_metadata"],
@@ -420,6 +420,8 @@ STEP_BUILDER_TABLES = {
 def test_step_builder_databases_with_any_value_in_any_cell_all_open(fixture_path, cells, tmp_path_factory):
     path = Path(agents.copied(fixture_path, tmp_path_factory.mktemp("db")))
     conn = sqlite3.connect(path)
+    if fixture_path in RUN_ID_COLUMNS:
+        agents.nullable(conn, *RUN_ID_COLUMNS[fixture_path])
     present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     tables = [t for t in STEP_BUILDER_TABLES[fixture_path] if t in present]
     for table_n, row, column, value in cells:
@@ -429,10 +431,6 @@ def test_step_builder_databases_with_any_value_in_any_cell_all_open(fixture_path
         if not rowids:
             continue
         name = columns[column % len(columns)]
-        if (table, name) in RUN_ID_COLUMNS and not (
-            isinstance(value, (str, tuple)) and value not in ("", ("as text", b""))
-        ):
-            continue
         try:
             put(conn, table, name, rowids[row % len(rowids)], value)
         except (sqlite3.IntegrityError, sqlite3.OperationalError):
@@ -444,9 +442,158 @@ def test_step_builder_databases_with_any_value_in_any_cell_all_open(fixture_path
     store = opening.connect()
     ids = store.run_ids()
     assert len(store.list_runs(limit=1000)) == len(ids)
+    if fixture_path in RUN_TABLES:  # every trace is listed, whatever its id holds
+        assert (
+            len(ids)
+            == len(set(ids))
+            == sqlite3.connect(path).execute(f"SELECT count(*) FROM {RUN_TABLES[fixture_path]}").fetchone()[0]
+        )
     check_readable(store)
     out = path.with_suffix(".jsonl")
     with open(out, "wb") as f:
         for run in store.iter_runs():
             f.write(tracetui_jsonl.dumps(run))
     assert sorted(open_store(str(out), use_cache=False).run_ids()) == sorted(ids)
+
+
+# -- companion files: a session's subagent files and their meta.json ---------------------------------
+
+
+@dataclass(frozen=True)
+class Companion:
+    fmt: str
+    folder: Path  # copied whole (file times kept: companions are found by name, folder and time)
+    main: str  # the session file opened, within folder
+    companion: str  # the file changed, within folder
+    lines: bool
+
+
+_CLAUDE_SUBAGENTS = f"{agents.claude(1).stem}/subagents/{agents.CLAUDE_SUBAGENT.stem}"
+COMPANIONS = [
+    Companion("claude-code", agents.CLAUDE, agents.claude(1).name, f"{_CLAUDE_SUBAGENTS}.meta.json", False),
+    Companion("claude-code", agents.CLAUDE, agents.claude(1).name, f"{_CLAUDE_SUBAGENTS}.jsonl", True),
+    Companion("claude-code", agents.CLAUDE, agents.claude(1).name, agents.CLAUDE_FLAT_AGENT.name, True),
+    Companion(
+        "codex",
+        agents.CODEX,
+        str(agents.CODEX_MAIN.relative_to(agents.CODEX)),
+        str(agents.CODEX_CHILD.relative_to(agents.CODEX)),
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", COMPANIONS, ids=[f"{c.fmt}:{Path(c.companion).name}" for c in COMPANIONS])
+@given(data=st.data())
+def test_a_hostile_companion_file_never_costs_the_session_it_belongs_to(case, data, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("companion") / "f"
+    shutil.copytree(case.folder, folder)
+    main, companion = folder / case.main, folder / case.companion
+    before = baseline(Sample(case.fmt, str(case.folder / case.main), True), str(case.folder / case.main))
+    text = companion.read_text(encoding="utf-8")
+    recs = [json.loads(line) for line in text.splitlines() if line.strip()] if case.lines else [json.loads(text)]
+    target = data.draw(st.integers(0, len(recs) - 1), label="record")
+    texts = [dumps(r) for r in recs]
+    how = data.draw(st.sampled_from(["value", "bytes", "garbage"]), label="how")
+    if how == "garbage":  # the whole file replaced: truncated, binary, empty
+        blobs = [data.draw(st.one_of(st.binary(max_size=40), RAW_BYTES), label="file")]
+    else:
+        blobs = [t.encode("utf-8", "surrogatepass") for t in texts]
+        if how == "bytes":
+            at = data.draw(st.integers(0, len(blobs[target])), label="at")
+            blobs[target] = blobs[target][:at] + data.draw(RAW_BYTES, label="bytes") + blobs[target][at:]
+        else:
+            where = data.draw(st.sampled_from(paths(recs[target])), label="path")
+            new = replaced(recs[target], where, data.draw(HOSTILE, label="value"))
+            blobs[target] = dumps(new).encode("utf-8", "surrogatepass")
+    companion.write_bytes(b"\n".join(blobs) + (b"\n" if case.lines else b""))
+
+    opened = open_all(str(main), case.fmt)
+    assert opened is not None, "a good session file became unusable through its companion"
+    store, problems = opened
+    assert not [p for p in problems if "could not be read" in p], problems
+    assert before <= set(store.run_ids())  # the session itself is there, whatever its subagent's files hold
+    check_readable(store)
+    open_all(str(main), None)  # detection, on the same files
+
+
+# -- serve: hostile OTLP/HTTP requests to a real `tracetui serve` ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def receiver(tmp_path_factory):
+    from serving import serve
+
+    server = serve(str(tmp_path_factory.mktemp("serve") / "spans.db"))
+    yield server
+    code, out = server.stop()
+    assert code == 0, out
+
+
+_TRACE_NUMBERS = iter(range(1, 10**6))
+
+
+def _otlp(trace: str) -> dict:
+    from serving import envelope, span
+
+    root = span(trace, "a1" * 8, name="invoke_agent", attrs={"gen_ai.agent.name": "[b]agent", "gen_ai.system": "x"})
+    child = span(trace, "a2" * 8, "a1" * 8, name="chat", attrs={"gen_ai.request.model": "gpt-4o-mini"})
+    child["status"] = {"code": 2, "message": "[/] broke"}
+    return json.loads(envelope(root, child))
+
+
+def _as_proto_json(record: dict) -> dict:
+    """OTLP JSON (ids as hex) as protobuf's JSON mapping has it (bytes as base64)."""
+    import base64
+
+    out = json.loads(json.dumps(record))
+    for resource in out["resourceSpans"]:
+        for scope in resource["scopeSpans"]:
+            for span in scope["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if key in span:
+                        span[key] = base64.b64encode(bytes.fromhex(span[key])).decode()
+    return out
+
+
+@given(data=st.data())
+def test_a_hostile_request_to_serve_is_answered_and_costs_nothing_else(receiver, data):
+    import gzip
+
+    import requests
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    n = next(_TRACE_NUMBERS)
+    hostile_trace, good_trace = f"{2 * n:032x}", f"{2 * n + 1:032x}"
+    record = _otlp(hostile_trace)
+    how = data.draw(st.sampled_from(["value", "bytes", "protobuf", "gzip"]), label="how")
+    headers = {"Content-Type": "application/json"}
+    if how == "protobuf":
+        body = json_format.ParseDict(_as_proto_json(record), ExportTraceServiceRequest()).SerializeToString()
+        at = data.draw(st.integers(0, len(body)), label="at")
+        cut = data.draw(st.integers(0, 8), label="cut")
+        body = body[:at] + data.draw(st.binary(max_size=8), label="bytes") + body[at + cut :]
+        headers = {"Content-Type": "application/x-protobuf"}
+    else:
+        where = data.draw(st.sampled_from(paths(record)), label="path")
+        body = dumps(replaced(record, where, data.draw(HOSTILE, label="value"))).encode("utf-8", "surrogatepass")
+        if how == "bytes":
+            at = data.draw(st.integers(0, len(body)), label="at")
+            body = body[:at] + data.draw(RAW_BYTES, label="bytes") + body[at:]
+        if how == "gzip":
+            body = gzip.compress(body)[: data.draw(st.sampled_from([None, 20]), label="gzip cut")]
+            headers["Content-Encoding"] = "gzip"
+    url = f"{receiver.url}/v1/traces"
+    answer = requests.post(url, data=body, headers=headers, timeout=60)
+    assert answer.status_code in (200, 400, 413), (answer.status_code, answer.text)
+    if answer.headers.get("Content-Type", "").startswith("application/json"):
+        assert RAW_CONTROL.search(answer.text) is None  # JSON as it is: controls escaped
+    # The receiver is still there, and the next good request is stored whole.
+    good = json.dumps(_otlp(good_trace)).encode()
+    assert requests.post(url, data=good, headers={"Content-Type": "application/json"}, timeout=60).status_code == 200
+    store = open_store(receiver.db)
+    assert good_trace in store.run_ids()
+    assert store.get_run(good_trace).step_count == 2
+    check_readable(store)
+    store.close()

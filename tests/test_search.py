@@ -207,6 +207,52 @@ def test_list_grep_names_the_run_and_its_first_matching_step(tmp_path):
     assert both.exit_code == 2
 
 
+def _with_bytes(path: str) -> str:
+    """A store tracetui wrote (no index: read in place, every search a scan), its text then edited by
+    another tool: bytes that are not UTF-8 (FF) in a run id and a step's output."""
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE IF EXISTS step_text")
+    conn.execute("DELETE FROM meta WHERE key = 'search_index'")
+    odd = "CAST(CAST({} AS BLOB) || x'ff' AS TEXT)"
+    conn.execute(f"UPDATE runs SET id = {odd.format('id')} WHERE id = 'r-input'")
+    conn.execute(f"UPDATE steps SET run_id = {odd.format('run_id')} WHERE run_id = 'r-input'")
+    conn.execute(f"UPDATE steps SET output = {odd.format('output')} WHERE output = 'ok'")
+    conn.commit()
+    conn.close()
+    return path
+
+
+def test_text_shown_with_xnn_is_found_by_what_is_shown(tmp_path):
+    store = prepare(_with_bytes(write_store(tmp_path / "store.db", runs_with_payloads()))).connect()
+    assert not store.trusted
+    assert "r-input\\xff" in store.run_ids()
+    # the run view's `/`: the run found by the id shown, its step by the text shown
+    assert store.find_in_run("r-input\\xff", "ok\\xff") == [("shell", 1, 1)]
+    assert store.find_in_run("r-input\\xff", "OK\\XFF") == []  # \xNN is what is shown: typed as shown
+    # the run list's `/` (a scan: read in place), and the run's own text
+    hits = store.runs_matching("ok\\xff")
+    assert list(hits) == ["r-input\\xff"] and hits["r-input\\xff"].step_id == "shell"
+    assert store.run_ids(RunFilter(search="input\\xff")) == ["r-input\\xff"]  # its own id
+    flt = RunFilter(search="ok\\xff", step_hits=frozenset(hits))
+    assert store.run_ids(flt) == ["r-input\\xff"]
+    [[hit]] = list(store.steps_matching("ok\\xff"))  # the results screen (R), every matching step
+    assert (hit.run_id, hit.step_id) == ("r-input\\xff", "shell")
+    snip = store.step_snippet("r-input\\xff", "shell", "ok\\xff")
+    assert snip is not None and snip.text == "ok\\xff"
+    # a literal backslash-x in text that is UTF-8 is still found as it is
+    assert set(store.runs_matching("refused")) == set()
+
+
+def test_run_hits_whose_ids_are_not_utf8_filter_the_run_list(tmp_path):
+    store = prepare(_with_bytes(write_store(tmp_path / "store.db", runs_with_payloads()))).connect()
+    for hits in ({"r-input\\xff"}, {"r-input\udcff"}):  # as shown, or as the text the file's bytes decode to
+        where, args = RunFilter(search="nothing", step_hits=frozenset(hits)).where(
+            lambda what, value: store._key(value, f"SELECT 1 FROM runs WHERE {what} = CAST(? AS TEXT)")
+        )
+        assert store.run_ids(RunFilter(search="nothing", step_hits=frozenset(hits))) == ["r-input\\xff"]
+        assert where and args
+
+
 def every_hit(store, query, flt=None, **options) -> list[tuple[str, str]]:
     return [(hit.run_id, hit.step_id) for hits in store.steps_matching(query, flt, **options) for hit in hits]
 

@@ -66,18 +66,35 @@ def escape_controls(data: bytes) -> bytes:
     return _RAW_CONTROL.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), data)
 
 
+def quoted(value: Any) -> str:
+    """An untrusted value for a message, the one way messages quote one: text between quotes as the
+    viewer shows text (bytes that are not UTF-8 as \\xNN, lone surrogates as \\udXXX, control, bidi and
+    zero-width characters made visible, on one line), anything else as repr() writes it.
+
+    Not repr() for text: it escapes a backslash again, so a value shown with \\xNN, or holding a
+    backslash, read with two in every message (a message is shown as it is, made safe where shown)."""
+    if not isinstance(value, str):
+        return repr(value)
+    return "'" + display.safe(visible_surrogates(value), single_line=True) + "'"
+
+
 def short(value: Any, limit: int = 40) -> str:
-    """An untrusted value for a message: repr() of a scalar, JSON of a container (repr may recurse), cut to limit."""
+    """An untrusted value for a message: quoted() of a scalar, JSON of a container (repr may recurse), cut to limit."""
     if isinstance(value, (dict, list, tuple)):
         text = dumps(value)
     elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
         text = f"<an integer of {value.bit_length()} bits>"
     else:
-        text = repr(value)
+        text = quoted(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogates(text: str) -> bool:
+    """Whether text holds surrogates: bytes that are not UTF-8 (surrogateescape), or lone ones."""
+    return _SURROGATE.search(text) is not None
 
 
 def visible_surrogates(text: str) -> str:

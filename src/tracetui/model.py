@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from . import jsonsafe
+
 RUN_STATUSES = ("pending", "running", "completed", "failed", "timeout")
 STEP_STATUSES = RUN_STATUSES + ("skipped",)
 FAILED_STATUSES = frozenset({"failed", "timeout"})
@@ -368,7 +370,12 @@ def finalized(run: Run, report: Callable[[Problem], None], price: Callable[[Run]
         try:
             price(run)
         except Exception as exc:  # a price the table cannot give costs the estimates, never the run
-            report(Problem(f"run {run.id!r}: its model calls could not be priced ({_what(exc)})", line=run.source_line))
+            report(
+                Problem(
+                    f"run {jsonsafe.quoted(run.id)}: its model calls could not be priced ({_what(exc)})",
+                    line=run.source_line,
+                )
+            )
     try:
         finalize_run(run)
     except Exception as exc:  # any value a source left in any field
@@ -389,7 +396,7 @@ def tree_problems(run: Run) -> list[Problem]:
             parent = step.extra.get("missing_parent_id")
             out.append(
                 Problem(
-                    f"run {run.id!r}: step {step.id!r} names parent {parent!r}, which is not in the run;"
+                    f"run {jsonsafe.quoted(run.id)}: step {jsonsafe.quoted(step.id)} names parent {jsonsafe.quoted(parent)}, which is not in the run;"
                     " shown under the run root",
                     line=run.source_line,
                     run_id=run.id,
@@ -398,7 +405,7 @@ def tree_problems(run: Run) -> list[Problem]:
         if FLAG_CYCLE in step.flags:
             out.append(
                 Problem(
-                    f"run {run.id!r}: step {step.id!r} is in a loop of parent links; shown under the run root",
+                    f"run {jsonsafe.quoted(run.id)}: step {jsonsafe.quoted(step.id)} is in a loop of parent links; shown under the run root",
                     line=run.source_line,
                     run_id=run.id,
                 )
@@ -414,7 +421,10 @@ def run_problems(run: Run) -> list[Problem]:
     """
     from .normalize import take_notes
 
-    dropped = [Problem(f"run {run.id!r}: {message}", line=run.source_line, run_id=run.id) for message in take_notes()]
+    dropped = [
+        Problem(f"run {jsonsafe.quoted(run.id)}: {message}", line=run.source_line, run_id=run.id)
+        for message in take_notes()
+    ]
     return dropped + tree_problems(run)
 
 

@@ -216,7 +216,7 @@ def timestamp(raw: Any) -> str | None:
     except ValueError:
         return None
     except OverflowError:  # a real time, but before year 1 or after 9999 once moved to UTC
-        note(f"the time {text[:80]!r} is outside the years 1 to 9999 in UTC; kept as it was, unparsed")
+        note(f"the time {jsonsafe.quoted(text[:80])} is outside the years 1 to 9999 in UTC; kept as it was, unparsed")
         return None
 
 
@@ -233,7 +233,7 @@ def _from_epoch(value: float) -> str | None:
                 whole, micros = whole + 1, micros - 1_000_000
             second = _second_text(int(whole))
             if second is None:
-                note(f"the epoch time {value!r} is out of range; kept as it was, unparsed")
+                note(f"the epoch time {jsonsafe.quoted(value)} is out of range; kept as it was, unparsed")
                 return None
             return f"{second}.{micros // 1000:03d}Z"
     return None
@@ -301,7 +301,7 @@ def number(raw: Any) -> float | None:
         return None
     if math.isfinite(value):
         return value
-    note(f"the number {raw!r} is not finite; left out")
+    note(f"the number {jsonsafe.quoted(raw)} is not finite; left out")
     return None
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import IO, TYPE_CHECKING
 
-from . import normalize, sources
+from . import jsonsafe, normalize, sources
 from .model import Problem, Run, finalized, run_problems
 from .sources import GroupsInParallel, Head, LinesInParallel, Source, SourceFile
 from .sources.contract import one_record
@@ -149,7 +149,13 @@ def convert_groups(
     problems: list[Problem] = []
     runs = (
         one_record(
-            problems.append, f"group {key!r}", first_line(records), source.run_from_group, key, records, problems.append
+            problems.append,
+            f"group {jsonsafe.quoted(key)}",
+            first_line(records),
+            source.run_from_group,
+            key,
+            records,
+            problems.append,
         )
         for key, records in read_groups(staging_path, first, keys)
     )

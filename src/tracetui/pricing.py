@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from . import jsonsafe
 from .model import Run
 
 if TYPE_CHECKING:
@@ -319,10 +320,10 @@ def unpriced_messages(rows: list[tuple[str, str | None, int]], pricer: Pricer) -
 def unpriced_message(pricer: Pricer, model: str, provider: str | None, calls: int) -> str:
     """What the user is told about `calls` model calls of one model (and provider) left without a cost."""
     calls_text = f"{calls} call{'' if calls == 1 else 's'}"
-    by = f" from provider {provider!r}" if provider else ""
+    by = f" from provider {jsonsafe.quoted(provider)}" if provider else ""
     if pricer.find(model, provider) is None:
-        return f"model {model!r}{by} is not in the price table ({PACKAGE} {data_version()}): {calls_text} not priced"
-    return f"model {model!r}{by}: {calls_text} with token counts the price table cannot use, not priced"
+        return f"model {jsonsafe.quoted(model)}{by} is not in the price table ({PACKAGE} {data_version()}): {calls_text} not priced"
+    return f"model {jsonsafe.quoted(model)}{by}: {calls_text} with token counts the price table cannot use, not priced"
 
 
 def view_costs(

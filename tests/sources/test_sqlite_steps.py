@@ -280,4 +280,4 @@ def test_a_run_whose_id_and_names_are_not_utf8_is_listed_and_opens_by_the_id_sho
         assert run.id == run_id and len(run.steps) == len(clean.steps) > 0
         assert "unreadable" not in [s.id for s in run.steps]
     assert any("name\\xff" in (s.name or "") for run_id in ids for s in store.steps(run_id))
-    assert any(repr(shown) in str(p) and "not UTF-8" in str(p) for p in store.problems())
+    assert any(f"'{shown}'" in str(p) and "not UTF-8" in str(p) for p in store.problems())

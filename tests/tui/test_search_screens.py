@@ -214,7 +214,7 @@ async def test_a_scan_of_the_steps_shows_progress_and_esc_stops_it(tmp_path, mon
     real = search.runs_matching
     waiting = threading.Event()
 
-    def slow(conn, query, *, run_ids=None, progress=None, cancelled=None):
+    def slow(conn, query, *, run_ids=None, progress=None, cancelled=None, execute=None):
         def held(done: int, total: int) -> None:
             if progress is not None:
                 progress(done, total)
@@ -224,7 +224,7 @@ async def test_a_scan_of_the_steps_shows_progress_and_esc_stops_it(tmp_path, mon
                     return
                 time.sleep(0.01)
 
-        yield from real(conn, query, run_ids=run_ids, progress=held, cancelled=cancelled)
+        yield from real(conn, query, run_ids=run_ids, progress=held, cancelled=cancelled, execute=execute)
 
     monkeypatch.setattr(search, "runs_matching", slow)
     app = TraceApp(opening(path))
@@ -320,8 +320,8 @@ async def test_a_scan_for_every_matching_step_shows_the_first_hits_and_esc_stops
     conn.close()
     real = search.steps_matching
 
-    def slow(conn, query, run_ids, *, progress=None, cancelled=None):
-        for hits in real(conn, query, run_ids, progress=progress, cancelled=cancelled):
+    def slow(conn, query, run_ids, *, progress=None, cancelled=None, execute=None):
+        for hits in real(conn, query, run_ids, progress=progress, cancelled=cancelled, execute=execute):
             yield hits
             for _ in range(500):  # after the first run's hits, until the viewer stops the scan (at most 5 s)
                 if cancelled is not None and cancelled():

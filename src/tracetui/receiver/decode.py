@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from .. import jsonsafe
 from ..model import Problem
 from ..pricing import Pricer
 from ..sources import otlp
@@ -84,14 +85,15 @@ def decode(body: bytes, media_type: str, pricer: Pricer | None) -> Decoded:
         spans = otlp.request_spans(_from_protobuf(body), rejected)
     else:
         spans = otlp.envelope_spans(_from_json(body), rejected)
-    dumps, option = orjson.dumps, orjson.OPT_NON_STR_KEYS
+    # jsonsafe: a value nested past orjson's limits, or too big an integer, is written all the same.
+    dumps = jsonsafe.dumps_bytes
     resources: dict[int, tuple[object, dict]] = {}  # spans of one envelope share its resource, encoded once
     traces: dict[str, tuple[dict[str, bytes], dict[str, dict]]] = {}
     for trace, staged in spans:
-        data = dumps(staged, option=option)
+        data = dumps(staged)
         fragment = staged["resource"]
         if id(fragment) not in resources:
-            resources[id(fragment)] = (fragment, orjson.loads(dumps(fragment)))
+            resources[id(fragment)] = (fragment, jsonsafe.loads(dumps(fragment))[0])
         staged["resource"] = resources[id(fragment)][1]  # a dict, as it reads back from the store
         stored, records = traces.setdefault(trace, ({}, {}))
         span_id = staged["step"]["id"]

@@ -25,9 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
-import orjson
-
-from .. import pricing
+from .. import jsonsafe, pricing
 from ..errors import UnusableInput
 from ..sources.contract import StagedRecords
 from ..store import SCHEMA_VERSION, create_schema
@@ -181,7 +179,7 @@ class SpanStore:
 
     def _stored(self, trace_id: str) -> StagedRecords:
         rows = self.conn.execute(f"SELECT data FROM {TABLE} WHERE trace_id = ? ORDER BY n", (trace_id,))
-        return [(None, orjson.loads(data)) for (data,) in rows]
+        return [(None, jsonsafe.loads(data)[0]) for (data,) in rows]  # (stored by jsonsafe: any depth)
 
     def _write_run(self, trace_id: str, rows: Rows, replace: bool) -> None:
         """The trace's run and steps; `replace`: the store holds an older version of them, and only the

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from .. import normalize
+from .. import jsonsafe, normalize
 from ..model import Problem, Run, Step
 from ..store import RUN_COLUMNS, STARTED, STEP_COLUMNS, view_columns
 from ..store.reader import undecoded_text
@@ -71,10 +71,8 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
 
     # A row's number in the file: its rowid (a WITHOUT ROWID table has none to give).
     rowid = "t.rowid" if q.has_rowid(conn, TABLE) else "NULL"
-    # A row without an id is shown as row-N, not hidden (id IS NULL is answered from the key's index).
-    no_id = "(t.id IS NULL OR t.id = '')"
-    null_ids = rowid != "NULL" and conn.execute(f"SELECT 1 FROM {TABLE} t WHERE {no_id} LIMIT 1").fetchone()
-    run_id = f"coalesce(nullif(t.id, ''), 'row-' || {rowid})" if null_ids else "t.id"
+    ids = q.run_id(conn, TABLE, "t")
+    run_id = ids.sql
     extra_cols = [c for c in columns if c not in KNOWN]
     extra_pairs = ", ".join(f"{q.quote(c)}, {q.json_value('t.' + q.ident(c))}" for c in extra_cols)
     extra = (
@@ -109,13 +107,8 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         FROM {TABLE} t, {q.each(q.json_array(col("tool_calls")), "j")}
     """)
     _odd_values(conn, col, rowid, run_id)
-    if null_ids:
-        conn.execute(f"""
-            CREATE TEMP VIEW problems AS SELECT
-                t.rowid AS n, t.rowid AS line, 'row-' || t.rowid AS run_id,
-                'the row has no id: shown as row-' || t.rowid AS message
-            FROM {TABLE} t WHERE {no_id}
-        """)
+    if ids.missing:
+        conn.execute(f"CREATE TEMP VIEW problems AS SELECT line AS n, line, run_id, message FROM ({ids.missing})")
     return sort_keys
 
 
@@ -290,7 +283,7 @@ def row_to_run(row: dict[str, Any], path: str, report: ProblemSink) -> Run:
         run.flags.append(FLAG_INVALID_TOOL_CALLS)
         report(
             Problem(
-                f"run {run_id!r}: tool_calls is not a JSON array; no tool steps shown",
+                f"run {jsonsafe.quoted(run_id)}: tool_calls is not a JSON array; no tool steps shown",
                 line=row.get("rowid"),
                 run_id=run_id,
             )

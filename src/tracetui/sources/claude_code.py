@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from .. import normalize, usage
+from .. import jsonsafe, normalize, usage
 from ..errors import UnusableInput
 from ..model import FLAG_ORPHAN, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
@@ -558,7 +558,9 @@ class _Conversation:
     def finish(self) -> None:
         self._flush_retries()
         for tool_id, (_, _, _) in self.early_results.items():
-            self._problem(f"a tool result names tool call {tool_id!r}, which is not in the conversation", None)
+            self._problem(
+                f"a tool result names tool call {jsonsafe.quoted(tool_id)}, which is not in the conversation", None
+            )
         if self.dag:
             self._resolve_forks()
 
@@ -822,7 +824,7 @@ def _nest(steps: list[Step], main: _Conversation, subagents: list[_Subagent], re
             agent.flags.append(FLAG_ORPHAN)
             report(
                 Problem(
-                    f"subagent {sub.agent_id or agent.name!r}: the tool call that started it is not in the session;"
+                    f"subagent {jsonsafe.quoted(sub.agent_id or agent.name)}: the tool call that started it is not in the session;"
                     " shown at the root",
                     source_file=sub.file or None,
                 )

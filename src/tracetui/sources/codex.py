@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from .. import normalize, usage
+from .. import jsonsafe, normalize, usage
 from ..errors import UnusableInput
 from ..model import FLAG_ORPHAN, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
@@ -544,7 +544,9 @@ class _Rollout:
         call_id = item.get("call_id")
         tool = self.tools.get(call_id) if isinstance(call_id, str) else None
         if tool is None:
-            self._problem(f"skipped: the output of call {call_id!r}, which is not in the rollout", number)
+            self._problem(
+                f"skipped: the output of call {jsonsafe.quoted(call_id)}, which is not in the rollout", number
+            )
             return
         self._close_call()
         text, exit_code, extra = _call_output(item.get("output"))
@@ -901,7 +903,7 @@ def _nest(steps: list[Step], main: _Rollout, children: list[_Rollout], report: P
             agent.flags.append(FLAG_ORPHAN)
             report(
                 Problem(
-                    f"subagent thread {child.id!r}: no spawn call of its parent names it; shown at the root",
+                    f"subagent thread {jsonsafe.quoted(child.id)}: no spawn call of its parent names it; shown at the root",
                     source_file=child.source_file,
                 )
             )

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from .. import normalize, usage
+from .. import jsonsafe, normalize, usage
 from ..errors import UnusableInput
 from ..model import FLAG_DID_NOT_RUN, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
@@ -243,7 +243,7 @@ def _wrong_field(record: dict, rules: dict[str, _Rule]) -> str | None:
         if rule is None or value is None or type(value) in rule.types:
             continue
         if not rule.accepts(value):
-            return f"field {name!r} must be {rule.expected}, got {type(value).__name__}"
+            return f"field {jsonsafe.quoted(name)} must be {rule.expected}, got {type(value).__name__}"
     return None
 
 
@@ -445,10 +445,15 @@ class _StepWalker:
         return unique, source_id
 
     def _drop(self, task: _Task, problem: str, step_id: Any = None, what: str = "step") -> None:
-        named = f" {normalize.ident(step_id)!r}" if step_id not in (None, "") and _ID.accepts(step_id) else ""
+        named = (
+            f" {jsonsafe.quoted(normalize.ident(step_id))}"
+            if step_id not in (None, "") and _ID.accepts(step_id)
+            else ""
+        )
         self.report(
             self.where.problem(
-                f"run {self.run.id!r}: dropped {what}{named} at {task.path} with its sub-steps: {problem}", self.run.id
+                f"run {jsonsafe.quoted(self.run.id)}: dropped {what}{named} at {task.path} with its sub-steps: {problem}",
+                self.run.id,
             )
         )
         if FLAG_STEPS_SKIPPED not in self.run.flags:

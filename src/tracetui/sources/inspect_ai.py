@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .. import normalize
+from .. import jsonsafe, normalize
 from .. import usage as tokens
 from ..errors import UnusableInput
 from ..model import TOKEN_PARTS, Problem, Run, Step
@@ -83,7 +83,7 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
             yield run
             yielded += 1
     if not yielded:
-        why = f"the eval ended with status {status!r}" + (f": {_error_text(error)}" if error else "")
+        why = f"the eval ended with status {jsonsafe.quoted(status)}" + (f": {_error_text(error)}" if error else "")
         raise UnusableInput(path, f"an Inspect AI eval log with no readable samples ({why})")
 
 

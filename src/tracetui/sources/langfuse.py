@@ -198,7 +198,7 @@ def _trace_run(trace: dict, line: int | None, report: ProblemSink) -> Run:
     if len(observations) != len(trace["observations"]):
         report(
             Problem(
-                f"trace {trace_id!r}: {len(trace['observations']) - len(observations)} observations without an id skipped",
+                f"trace {jsonsafe.quoted(trace_id)}: {len(trace['observations']) - len(observations)} observations without an id skipped",
                 line=line,
                 run_id=trace_id,
             )
@@ -226,7 +226,9 @@ def _trace_run(trace: dict, line: int | None, report: ProblemSink) -> Run:
 def _observations_run(trace_id: str, rows: StagedRecords, report: ProblemSink) -> Run:
     run = _run(trace_id, [record for _, record in rows], first_line(rows))
     if not any(s.parent_id is None for s in run.steps):
-        report(Problem(f"trace {trace_id!r}: its root observation is not in the export", run_id=trace_id))
+        report(
+            Problem(f"trace {jsonsafe.quoted(trace_id)}: its root observation is not in the export", run_id=trace_id)
+        )
     return run
 
 

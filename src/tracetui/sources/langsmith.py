@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .. import normalize
+from .. import jsonsafe, normalize
 from .. import usage as tokens
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
@@ -133,7 +133,12 @@ def run_from_group(trace: str, records: StagedRecords, report: ProblemSink) -> R
     if root_pos is None:
         run.status = "running"
         run.source_line = first_line(records)
-        report(Problem(f"trace {trace!r} has no root run: it had not ended when the file was written", run_id=trace))
+        report(
+            Problem(
+                f"trace {jsonsafe.quoted(trace)} has no root run: it had not ended when the file was written",
+                run_id=trace,
+            )
+        )
         return run
     root_step, root = steps[root_pos], ranked[root_pos][1]
     metadata = (root.get("extra") or {}).get("metadata") if isinstance(root.get("extra"), dict) else None

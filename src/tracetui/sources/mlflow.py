@@ -33,7 +33,9 @@ from .sqlite_steps import (
     KEY,
     Call,
     ModelCalls,
+    Texts,
     count,
+    install_odd_values,
     install_problems,
     install_steps,
     model_call,
@@ -190,8 +192,9 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
             " WHERE g.request_id = ti.request_id)"
         )
     experiment = "e.name" if "name" in columns.get("experiments", set()) else "NULL"
+    ids = q.run_id(conn, "trace_info", "ti", "request_id", what="trace")
     runs = {
-        "id": "ti.request_id",
+        "id": ids.sql,
         "agent": f"coalesce({ti('trace_name')}, {tag('mlflow.traceName')}, {root_name})",
         "session": f"coalesce({ti('session_id')}, {meta('mlflow.trace.session')})",
         "status": status,
@@ -220,17 +223,33 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         FROM trace_info ti {experiments}
     """)
     install_steps(
-        conn, NAME, _steps, runs_from="trace_info ti", run_id="ti.request_id", key="ti.request_id", started_at=started
+        conn, NAME, _steps, runs_from="trace_info ti", run_id=ids.sql, key="ti.request_id", started_at=started
     )
-    problems = []
+    problems = [ids.missing] if ids.missing else []
     if has_spans:
+        # A span of a trace shown as row-N is listed under that name.
+        of_span = f"coalesce((SELECT {ids.sql} FROM trace_info ti WHERE ti.request_id = s.trace_id), s.trace_id)"
         problems.append(
-            "SELECT s.rowid AS line, s.trace_id AS run_id, 'span ' || quote(s.span_id) ||"
+            f"SELECT s.rowid AS line, {'s.trace_id' if ids.plain else of_span} AS run_id, 'span ' || quote(s.span_id) ||"
             " ': content is not a JSON object; only its table columns are shown' AS message FROM spans s"
             " WHERE CASE WHEN json_valid(s.content) THEN json_type(s.content) != 'object' ELSE 1 END"
         )
     install_problems(conn, problems, calls)
+    install_odd_values(conn, _texts(ids))
     return {STARTED.name: "started_key"}  # epoch milliseconds sort as the times do, without converting each
+
+
+def _texts(ids: q.RunId) -> list[Texts]:
+    """The tables whose text the views show, for odd_text; `ids` the traces' run ids over `trace_info ti`."""
+    of_trace = f"(SELECT {ids.sql} FROM trace_info ti WHERE ti.request_id = {{}})"
+    return [
+        Texts("trace_info", "x", "trace", "x.request_id", of_trace.format("x.request_id")),
+        Texts("spans", "s", "span", "s.span_id", of_trace.format("s.trace_id")),
+        Texts("assessments", "a", "assessment", "a.assessment_id", of_trace.format("a.trace_id")),
+        Texts("trace_tags", "g", "tag", "g.key", of_trace.format("g.request_id")),
+        Texts("trace_request_metadata", "m", "metadata", "m.key", of_trace.format("m.request_id")),
+        Texts("experiments", "e", "experiment", "e.name"),
+    ]
 
 
 def _model_calls(span_columns: set[str]) -> ModelCalls:

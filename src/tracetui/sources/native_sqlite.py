@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
-from .. import normalize
+from .. import jsonsafe, normalize
 from ..model import SOURCE_RUN_FIELDS, SOURCE_STEP_FIELDS, Problem, Run, Step
 from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS, view_columns
 from ..store.reader import undecoded_text
@@ -59,24 +59,19 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     is shown as row-N (its rowid) and listed with the problems; `id IS NULL` is answered from the
     primary key's index, so a file without such rows pays nothing.
     """
-    no_id = "(id IS NULL OR id = '')"
-    nameless = q.has_rowid(conn, "runs") and conn.execute(f"SELECT 1 FROM runs WHERE {no_id} LIMIT 1").fetchone()
+    ids = q.run_id(conn, "runs", "t", what="run row")
     for table, columns in (("runs", RUN_COLUMNS), ("steps", STEP_COLUMNS)):
         present = {r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")}
         given = {col: f"t.{q.ident(col)}" for col in columns if col in present}
-        if table == "runs" and nameless:
-            given["id"] = "coalesce(nullif(t.id, ''), 'row-' || t.rowid)"
+        if table == "runs" and not ids.plain:
+            given["id"] = ids.sql
         elif set(columns) <= present:
             continue
         conn.execute(f"CREATE TEMP VIEW {table} AS SELECT {view_columns(columns, given)} FROM main.{table} t")
-    if nameless:
-        missing = (
-            "SELECT NULL, rowid, 'row-' || rowid, 'the run row has no id: shown as row-' || rowid"
-            f" FROM main.runs WHERE {no_id}"
-        )
+    if ids.missing:
         has_problems = conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'problems'").fetchone()
         stored = "SELECT n, line, run_id, message FROM main.problems UNION ALL " if has_problems else ""
-        conn.execute(f"CREATE TEMP VIEW problems AS {stored}{missing}")
+        conn.execute(f"CREATE TEMP VIEW problems AS {stored}SELECT NULL, line, run_id, message FROM ({ids.missing})")
     return {}
 
 
@@ -120,5 +115,9 @@ def _typed(values: dict, line: int | None, report: ProblemSink, run_id: str | No
             values.pop(key, None)
     changes = typed(values, undecoded=True)
     if changes:
-        where = f"run {values['id']!r}" if run_id is None else f"run {run_id!r}, step {values['id']!r}"
+        where = (
+            f"run {jsonsafe.quoted(values['id'])}"
+            if run_id is None
+            else f"run {jsonsafe.quoted(run_id)}, step {jsonsafe.quoted(values['id'])}"
+        )
         report(Problem(f"{where}: {'; '.join(changes)}", line=line, run_id=run_id or values["id"]))

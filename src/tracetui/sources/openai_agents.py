@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .. import normalize
+from .. import jsonsafe, normalize
 from .. import usage as tokens
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
@@ -130,7 +130,7 @@ def run_from_group(trace_id: str, records: StagedRecords, report: ProblemSink) -
     else:
         report(
             Problem(
-                f"trace {trace_id!r} has spans but no trace record: it had not ended when the file was written",
+                f"trace {jsonsafe.quoted(trace_id)} has spans but no trace record: it had not ended when the file was written",
                 run_id=trace_id,
             )
         )
@@ -153,7 +153,7 @@ def run_from_group(trace_id: str, records: StagedRecords, report: ProblemSink) -
     run.input = _first_user_text(asked[0]) if asked else None
     run.output = _assistant_text(answered[-1]) if answered and run.status != "failed" else None
     if not steps:
-        report(Problem(f"trace {trace_id!r} has no spans", run_id=trace_id))
+        report(Problem(f"trace {jsonsafe.quoted(trace_id)} has no spans", run_id=trace_id))
     return run
 
 

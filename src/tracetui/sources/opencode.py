@@ -30,8 +30,10 @@ from .sqlite_steps import (
     KEY,
     Call,
     ModelCalls,
+    Texts,
     count,
     dig,
+    install_odd_values,
     install_problems,
     install_steps,
     model_call,
@@ -92,8 +94,10 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     ancestors = (
         "WITH RECURSIVE up(id) AS (SELECT s.parent_id UNION SELECT x.parent_id FROM session x JOIN up ON x.id = up.id)"
     )
+    # A session without an id cannot be found under its parent: it is a run of its own (row-N). NOT IN
+    # a list holding NULL is never true, so NULL ids are kept out of the list of parents.
     is_run = (
-        "(s.parent_id IS NULL OR s.parent_id NOT IN (SELECT x.id FROM session x)"
+        "(s.id IS NULL OR s.parent_id IS NULL OR s.parent_id NOT IN (SELECT x.id FROM session x WHERE x.id IS NOT NULL)"
         f" OR ({ancestors} SELECT max(up.id = s.id) AND min(up.id) = s.id FROM up))"
     )
     last = (
@@ -124,13 +128,14 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
             reported[field] = f"({tree} SELECT sum({total}) FROM session x WHERE x.id IN tree)"
     if "cost" in session:
         reported["cost_usd"] = f"({tree} SELECT sum({q.money('x.cost')}) FROM session x WHERE x.id IN tree)"
+    ids = q.run_id(conn, "session", "s", what="session", where=is_run)
     totals = install_steps(
-        conn, NAME, _steps, runs_from="session s", run_id="s.id", key="s.id", started_at=started, where=is_run
+        conn, NAME, _steps, runs_from="session s", run_id=ids.sql, key="s.id", started_at=started, where=is_run
     )
     summed = {name[len("steps_") :]: expr for name, expr in totals.items() if name.startswith("steps_")}
     runs = {
-        "id": "s.id",
-        "session": "s.id",  # a run is a top-level OpenCode session (its subagents' sessions nest in it)
+        "id": ids.sql,
+        "session": "nullif(s.id, '')",  # a run is a top-level OpenCode session (its subagents' sessions nest in it)
         "agent": _project_name(col("directory")),
         "status": (
             f"CASE WHEN {error} IS NOT NULL THEN 'failed'"
@@ -159,7 +164,8 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
             {view_columns(RUN_COLUMNS, runs, also={KEY: "s.id", "started_key": col("time_created")})}
         FROM session s WHERE {is_run}
     """)
-    problems = [
+    problems = [ids.missing] if ids.missing else []
+    problems += [
         f"SELECT {alias}.rowid AS line, {alias}.session_id AS run_id, '{table} ' || quote({alias}.id) ||"
         f" ': data is not a JSON object; {what}' AS message FROM {table} {alias}"
         f" WHERE CASE WHEN json_valid({alias}.data) THEN json_type({alias}.data) != 'object' ELSE 1 END"
@@ -170,7 +176,14 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     ]
     calls = _model_calls()
     calls.register(conn)
+    texts = [
+        Texts("session", "s", "session", "s.id", ids.sql),
+        Texts("message", "m", "message", "m.id", "m.session_id"),
+        Texts("part", "p", "part", "p.id", "p.session_id"),
+        Texts("project", "x", "project", "x.id"),
+    ]
     install_problems(conn, problems, calls)
+    install_odd_values(conn, texts)
     return {STARTED.name: "started_key"}  # epoch milliseconds sort as the times do, without converting each
 
 

@@ -30,8 +30,10 @@ from .sqlite_steps import (
     KEY,
     Call,
     ModelCalls,
+    Texts,
     count,
     dig,
+    install_odd_values,
     install_problems,
     install_steps,
     model_call,
@@ -122,30 +124,56 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
 
     calls = _model_calls(columns, col)
     calls.register(conn)
-    runs = run_columns(q, columns, calls.cost_sums) | {"source_file": q.quote(path), "source_line": "t.id"}
+    ids = q.run_id(conn, "traces", "t", "trace_id", what="trace")
+    runs = run_columns(q, columns, calls.cost_sums, ids.sql) | {"source_file": q.quote(path), "source_line": "t.id"}
     started = runs["started_at"]
     conn.execute(f"""
         CREATE TEMP VIEW runs AS SELECT
             {view_columns(RUN_COLUMNS, runs, also={"started_key": "t.start_time", KEY: "t.id"})}
         FROM traces t
     """)
-    install_steps(conn, NAME, _steps, runs_from="traces t", run_id="t.trace_id", key="t.id", started_at=started)
+    install_steps(conn, NAME, _steps, runs_from="traces t", run_id=ids.sql, key="t.id", started_at=started)
     indexes = {r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'index'")}
-    install_problems(conn, _problem_queries(columns, indexes), calls)
+    problems = [*([ids.missing] if ids.missing else []), *_problem_queries(columns, indexes, ids.sql)]
+    install_problems(conn, problems, calls)
+    install_odd_values(conn, _texts(ids.sql))
     return {STARTED.name: "started_key"}
+
+
+def _texts(run_id: str) -> list[Texts]:
+    """The tables whose text the views show, for odd_text; `run_id` the SQL of a trace's run id over `traces t`."""
+    of_trace = f"(SELECT {run_id} FROM traces t WHERE t.id = {{}})"
+    return [
+        Texts("traces", "x", "trace", "x.trace_id", of_trace.format("x.id")),
+        Texts("spans", "s", "span", "s.span_id", of_trace.format("s.trace_rowid")),
+        Texts(
+            "span_annotations",
+            "a",
+            "span annotation",
+            "a.name",
+            of_trace.format("(SELECT s.trace_rowid FROM spans s WHERE s.id = a.span_rowid)"),
+        ),
+        Texts("trace_annotations", "a", "trace annotation", "a.name", of_trace.format("a.trace_rowid")),
+        Texts("projects", "p", "project", "p.name"),
+        Texts("project_sessions", "p", "session", "p.session_id"),
+    ]
 
 
 # -- the run mapping, once for SQLite (sqlsql) and PostgreSQL (pgsql.Postgres) -----------------------
 
 
 def run_columns(
-    d: Any, columns: dict[str, set[str]], cost_sums: Callable[[str], dict[str, str]] | None = None
+    d: Any,
+    columns: dict[str, set[str]],
+    cost_sums: Callable[[str], dict[str, str]] | None = None,
+    run_id: str = "t.trace_id",
 ) -> dict[str, str]:
     """The runs' columns as SQL of dialect `d` over `traces t`: sums, counts and the root span's fields
     as subqueries over the spans (so a count or a sort of the run list never looks at the spans).
     `columns` are the tables there with their columns. _steps and _span_step are the Python side.
     `cost_sums` makes the cost sums from the SQL of the reported ones (SQLite prices the other calls
-    in SQL, ModelCalls.cost_sums); without it, the costs are what Phoenix reported."""
+    in SQL, ModelCalls.cost_sums); without it, the costs are what Phoenix reported. `run_id`: the SQL
+    of a run's id (sqlsql.run_id: row-N for a trace without one)."""
     span_columns = columns.get("spans", set())
     spans = d.table("spans")
 
@@ -188,7 +216,7 @@ def run_columns(
     if "project_sessions" in columns:
         session = f"(SELECT ps.session_id FROM {d.table('project_sessions')} ps WHERE ps.id = t.project_session_rowid)"
     return {
-        "id": "t.trace_id",
+        "id": run_id,
         "agent": f"coalesce({d.json_at(root('attributes'), 'agent', 'name')}, {root('name')}, {first('name')})",
         "session": session,
         # Phoenix stores a span when it ends, the root last: a trace without one is still running.
@@ -248,7 +276,7 @@ def _call(attributes: Any, prompt: Any, completion: Any, start_time: Any, trace_
     )
 
 
-def _problem_queries(columns: dict[str, set[str]], indexes: set[str]) -> list[str]:
+def _problem_queries(columns: dict[str, set[str]], indexes: set[str], run_id: str) -> list[str]:
     """Span rows whose JSON columns cannot be read: the span still shows, the raw text in extra.
 
     One scan of the spans for both columns (at 200k spans a scan is most of the cost). Phoenix indexes
@@ -271,7 +299,7 @@ def _problem_queries(columns: dict[str, set[str]], indexes: set[str]) -> list[st
         (bad_a, text_a), (bad_b, text_b) = checks
         what = f"CASE WHEN {bad_a} AND {bad_b} THEN {q.quote(text_a + '; ' + text_b)} WHEN {bad_a} THEN {q.quote(text_a)} ELSE {q.quote(text_b)} END"
     return [
-        f"SELECT s.id AS line, (SELECT t.trace_id FROM traces t WHERE t.id = s.trace_rowid) AS run_id,"
+        f"SELECT s.id AS line, (SELECT {run_id} FROM traces t WHERE t.id = s.trace_rowid) AS run_id,"
         f" 'span ' || quote(s.span_id) || ': ' || {what} || '; kept as text in the step''s extra' AS message"
         f" FROM spans s WHERE {' OR '.join(bad for bad, _ in checks)}"
     ]

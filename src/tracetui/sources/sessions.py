@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from .. import normalize
+from .. import jsonsafe, normalize
 from ..model import Problem, Step
 from .contract import ProblemSink
 
@@ -47,7 +47,7 @@ class RecordTypes:
             times = f" ({n} records)" if n > 1 else ""
             report(
                 Problem(
-                    f"{self.what} {name!r} is not one tracetui knows{times}: counted, not shown as a step",
+                    f"{self.what} {jsonsafe.quoted(name)} is not one tracetui knows{times}: counted, not shown as a step",
                     line=line or None,
                     source_file=source_file,
                 )

@@ -47,7 +47,7 @@ from ..model import (
 )
 from ..sqlite_uri import ro_uri
 from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS
-from ..store.reader import undecoded_text
+from ..store.reader import ODD_STEPS, undecoded_text
 from ..store.schema import PAYLOAD_COLUMNS, to_json
 from . import sqlsql as q
 from .contract import Head, ProblemSink
@@ -77,7 +77,7 @@ class _Tree:
     """One run's priced and finalized steps as the views read them: the tree rows, each step's payloads,
     the totals. `started_at`: the run's start, the time of its calls that have none."""
 
-    __slots__ = ("rows", "payloads", "totals")
+    __slots__ = ("rows", "payloads", "totals", "odd")
 
     def __init__(self, steps: list[Step], started_at: str | None, pricer: pricing.Pricer | None):
         run = finalize_run(pricing.apply(Run(id="", started_at=started_at, steps=steps), pricer))
@@ -85,6 +85,30 @@ class _Tree:
         self.rows = jsonsafe.dumps([_row(_tree_values(s), _TREE_JSON) for s in run.steps])
         self.payloads = [jsonsafe.dumps(_row(_payload_values(s), _PAYLOAD_JSON)) for s in run.steps]
         self.totals = jsonsafe.dumps([getattr(run, name) for name in _TOTALS])
+        self.odd = jsonsafe.dumps(_odd_steps(run.steps))
+
+
+def _odd_steps(steps: list[Step]) -> list[str]:
+    """What each step shows with \\xNN (text that is not UTF-8, read with its bytes as surrogates)."""
+    out = []
+    for step in steps:
+        names = [name for name in STEP_COLUMNS if _has_surrogate(getattr(step, name, None))]
+        if names:
+            out.append(f"step {jsonsafe.quoted(step.id)}: {', '.join(names)}: {NOT_UTF8}")
+    return out
+
+
+def _has_surrogate(value: Any, depth: int = 4) -> bool:
+    if type(value) is str:
+        return not value.isascii() and jsonsafe.has_surrogates(value)
+    if depth and isinstance(value, dict):
+        return any(_has_surrogate(k, 0) or _has_surrogate(v, depth - 1) for k, v in value.items())
+    if depth and isinstance(value, list):
+        return any(_has_surrogate(v, depth - 1) for v in value)
+    return False
+
+
+NOT_UTF8 = "text that is not UTF-8, shown with \\xNN"
 
 
 def _row(values: tuple, json_positions: list[int]) -> list:
@@ -112,6 +136,9 @@ class _Trees:
 
     def totals(self, key: Any, started_at: Any) -> str:
         return self._get(key, started_at).totals
+
+    def odd(self, key: Any, started_at: Any) -> str:
+        return self._get(key, started_at).odd
 
     def _get(self, key: Any, started_at: Any) -> _Tree:
         key, started_at = _decoded(key), _decoded(started_at)  # text comes as bytes (_argument)
@@ -209,6 +236,7 @@ def install_steps(
     conn.create_function(f"{prefix}_steps", 2, trees.rows)
     conn.create_function(f"{prefix}_payloads", 3, trees.payloads)
     conn.create_function(f"{prefix}_totals", 2, trees.totals)
+    conn.create_function(f"{prefix}_odd", 2, trees.odd)
     run = f"{_argument(key)}, {_argument(started_at)}"
     given = {"run_id": run_id}
     given |= {column: f"json_extract(j.value, '$[{i}]')" for i, column in enumerate(_TREE_COLUMNS)}
@@ -221,6 +249,11 @@ def install_steps(
     condition = f" WHERE {where}" if where else ""
     conn.execute(
         f"CREATE TEMP VIEW steps AS SELECT {select} FROM {runs_from}, json_each({prefix}_steps({run})) j{condition}"
+    )
+    # What a run's steps show with \\xNN, once its tree is built: Store.odd_steps lists them as met.
+    conn.execute(
+        f"CREATE TEMP VIEW {ODD_STEPS} AS SELECT {run_id} AS run_id, j.value AS message"
+        f" FROM {runs_from}, json_each({prefix}_odd({run})) j{condition}"
     )
     return {field: f"json_extract({prefix}_totals({run}), '$[{i}]')" for i, field in enumerate(_TOTALS)}
 
@@ -478,6 +511,71 @@ def mismatch_flag(reported: dict[str, str], summed: dict[str, str]) -> str:
         if name in sums
     )
     return f"CASE WHEN {differ} THEN '[\"{FLAG_TOTAL_MISMATCH}\"]' END" if differ else "NULL"
+
+
+# -- text that is not UTF-8: shown as \xNN, listed with the problems -----------------------------
+
+
+@dataclass(frozen=True)
+class Texts:
+    """A table whose text a format shows, for odd_text(): its rows named in messages as `label` and the
+    value of `key` (e.g. "span", "s.span_id"), each a row of the run whose id is `run_id` (SQL, or NULL)."""
+
+    table: str
+    alias: str
+    label: str
+    key: str
+    run_id: str = "NULL"
+
+
+def _not_utf8(value: Any) -> bool:
+    if type(value) is not bytes or value.isascii():
+        return False
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _odd_text_message(label: str, key: Any, *names_and_values: Any) -> str | None:
+    names = [
+        name for name, value in zip(names_and_values[::2], names_and_values[1::2], strict=True) if _not_utf8(value)
+    ]
+    if not names:
+        return None
+    what = f"{label} {jsonsafe.quoted(_decoded(key))}" if key is not None else label
+    return f"{what}: {', '.join(names)}: {NOT_UTF8}"
+
+
+def install_odd_values(conn: sqlite3.Connection, tables: list[Texts]) -> None:
+    """TEMP VIEW odd_values (line, run_id, message), which Store.problems() lists: each row of `tables`
+    holding text that is not UTF-8 (the views show it with \\xNN, as Store does for the formats it reads
+    itself), one problem per row naming its columns.
+
+    Read only when the problems are asked for (a pass over the tables' text, each row's in one Python
+    call: about a second for 200k spans); without it, Store.problems() would build every run's tree.
+    """
+    conn.create_function("tracetui_odd_text_message", -1, _odd_text_message, deterministic=True)
+    selects = []
+    for texts in tables:
+        columns = table_columns(conn, texts.table).get(texts.table)
+        if not columns:
+            continue
+        a = texts.alias
+        raw = [f"{a}.{q.ident(c)}" for c in sorted(columns)]
+        # Text as its bytes (sqlite3 calls no function with text that is not UTF-8); nothing else is text.
+        pairs = ", ".join(
+            f"{q.quote(c)}, CASE WHEN typeof({r}) = 'text' THEN CAST({r} AS BLOB) END"
+            for c, r in zip(sorted(columns), raw, strict=True)
+        )
+        message = f"tracetui_odd_text_message({q.quote(texts.label)}, {_argument(texts.key)}, {pairs})"
+        selects.append(
+            f"SELECT line, run_id, message FROM (SELECT {a}.rowid AS line, {texts.run_id} AS run_id,"
+            f" {message} AS message FROM main.{q.ident(texts.table)} {a}) WHERE message IS NOT NULL"
+        )
+    if selects:
+        conn.execute("CREATE TEMP VIEW odd_values AS " + " UNION ALL ".join(selects))
 
 
 def install_problems(conn: sqlite3.Connection, union: list[str], calls: ModelCalls | None = None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import normalize
 
@@ -66,14 +66,52 @@ def json_label(expr: str) -> str:
 
 
 def has_rowid(conn, table: str) -> bool:
-    """False for a WITHOUT ROWID table (its rows have no rowid to number them by)."""
+    """False for a WITHOUT ROWID table of the main database (its rows have no rowid to number them by)."""
     import sqlite3
 
     try:
-        conn.execute(f"SELECT rowid FROM {ident(table)} LIMIT 0")
+        conn.execute(f"SELECT rowid FROM main.{ident(table)} LIMIT 0")
     except sqlite3.OperationalError:
         return False
     return True
+
+
+class RunId(NamedTuple):
+    """How the rows of a run table name their runs (run_id())."""
+
+    sql: str
+    """The run id over the aliased table."""
+    missing: str | None
+    """SELECT line, run_id, message: the rows without an id, each shown as row-N; None when there are none."""
+    plain: bool
+    """The id column as it is: every id is text (and `sql` reaches the column's index)."""
+
+
+def run_id(conn, table: str, alias: str, column: str = "id", what: str = "row", where: str = "") -> RunId:
+    """The run id of a table's rows (`alias`.`column`), always text: a row whose id is NULL or empty is
+    shown as row-N (N: its rowid) and listed with the problems ("the {what} has no id"), never hidden;
+    an id that is a number or a BLOB is shown as its text (and found by it).
+
+    Only a file that holds such an id pays for it: SQLite orders NULL < numbers < text < BLOBs, so
+    whether there is one is answered from the column's index (every format's id column has one), and
+    WHERE id = ? reaches that index otherwise. A WITHOUT ROWID table has no rowid to number a row by.
+    `where`: which of the table's rows are runs, if not all.
+    """
+    raw = f"{alias}.{ident(column)}"
+    source = f"main.{ident(table)} {alias}"
+    runs = f" AND {where}" if where else ""
+    odd = f"({raw} IS NULL OR {raw} <= '' OR {raw} >= x''){runs}"
+    if not has_rowid(conn, table) or conn.execute(f"SELECT 1 FROM {source} WHERE {odd} LIMIT 1").fetchone() is None:
+        return RunId(raw, None, True)
+    shown = f"'row-' || {alias}.rowid"
+    no_id = f"({raw} IS NULL OR {raw} = '' OR {raw} = x''){runs}"
+    missing = None
+    if conn.execute(f"SELECT 1 FROM {source} WHERE {no_id} LIMIT 1").fetchone() is not None:
+        missing = (
+            f"SELECT {alias}.rowid AS line, {shown} AS run_id,"
+            f" {quote(f'the {what} has no id: shown as ')} || {shown} AS message FROM {source} WHERE {no_id}"
+        )
+    return RunId(f"coalesce(nullif(CAST({raw} AS TEXT), ''), {shown})", missing, False)
 
 
 def json_path(*keys: str) -> str:

@@ -191,6 +191,8 @@ def read_staged(
     with Staging() as staging:
         stage(head, report, source, staging)
         for key, records in staging.groups():
-            run = one_record(report, f"group {key!r}", first_line(records), run_from_group, key, records, report)
+            run = one_record(
+                report, f"group {jsonsafe.quoted(key)}", first_line(records), run_from_group, key, records, report
+            )
             if run is not None:
                 yield run

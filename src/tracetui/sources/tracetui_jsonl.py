@@ -65,23 +65,33 @@ def run_from_line(number: int, record: dict, report: ProblemSink) -> Run | None:
         report(Problem("skipped: the run has no id", line=number))
         return None
     if type(body["id"]) is not str:
-        changes.insert(0, f"id: {jsonsafe.short(body['id'])} is not text: kept as {values['id']!r}")
+        changes.insert(0, f"id: {jsonsafe.short(body['id'])} is not text: kept as {jsonsafe.quoted(values['id'])}")
     run = _made(Run, _RUN_ARGS, values)
-    _report(changes, f"run {run.id!r}", number, run.id, report)
+    _report(changes, f"run {jsonsafe.quoted(run.id)}", number, run.id, report)
     raw_steps = body.get("steps")
     for position, raw in enumerate(raw_steps if isinstance(raw_steps, list) else []):
         if not isinstance(raw, dict):
-            report(Problem(f"run {run.id!r}: skipped step {position + 1}: not an object", line=number, run_id=run.id))
+            report(
+                Problem(
+                    f"run {jsonsafe.quoted(run.id)}: skipped step {position + 1}: not an object",
+                    line=number,
+                    run_id=run.id,
+                )
+            )
             continue
         step_values = {k: v for k, v in raw.items() if k in _STEP_FIELDS}
         changes = typed(step_values)
         if raw.get("id") is None:
-            changes.insert(0, f"the step has no id: shown as {step_values['id']!r}")
+            changes.insert(0, f"the step has no id: shown as {jsonsafe.quoted(step_values['id'])}")
         elif type(raw["id"]) is not str:
-            changes.insert(0, f"id: {jsonsafe.short(raw['id'])} is not text: kept as {step_values['id']!r}")
+            changes.insert(
+                0, f"id: {jsonsafe.short(raw['id'])} is not text: kept as {jsonsafe.quoted(step_values['id'])}"
+            )
         step_values["id"] = step_values.get("id") or f"step-{position + 1}"
         run.steps.append(_made(Step, _STEP_ARGS, step_values))
-        _report(changes, f"run {run.id!r}, step {step_values['id']!r}", number, run.id, report)
+        _report(
+            changes, f"run {jsonsafe.quoted(run.id)}, step {jsonsafe.quoted(step_values['id'])}", number, run.id, report
+        )
     if run.source_line is None:
         run.source_line = number
     return run

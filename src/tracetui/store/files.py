@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from .. import jsonsafe
 from ..filestate import Read, Signature
 from ..model import FLAG_DUPLICATE_ID, Problem, Run
 from .schema import RUN_COLUMNS, STEP_COLUMNS, insert_sql, run_row, step_row, to_json
@@ -393,7 +394,11 @@ class FileWriter:
         if FLAG_DUPLICATE_ID not in run.flags:
             run.flags.append(FLAG_DUPLICATE_ID)
         self.problems.append(
-            Problem(f"duplicate run id {original!r}: kept as {run.id!r}", line=run.source_line, run_id=run.id)
+            Problem(
+                f"duplicate run id {jsonsafe.quoted(original)}: kept as {jsonsafe.quoted(run.id)}",
+                line=run.source_line,
+                run_id=run.id,
+            )
         )
 
     def _in_store(self, run_id: str) -> bool:

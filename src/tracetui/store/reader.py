@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -33,6 +34,7 @@ from .stats import Scope
 _ID = "CAST(? AS TEXT)"
 # Whether a name, as it is, is one of the file's (else a name shown with \xNN stands for its bytes).
 _EXISTS = {
+    "id": f"SELECT 1 FROM runs WHERE id = {_ID} LIMIT 1",
     "status": f"SELECT 1 FROM runs WHERE status = {_ID} LIMIT 1",
     "agent": f"SELECT 1 FROM runs WHERE agent = {_ID} LIMIT 1",
     "model": f"SELECT 1 FROM steps WHERE model = {_ID} LIMIT 1",
@@ -88,7 +90,7 @@ class RunFilter:
             args.extend(self.ids)
         if self.file:
             clauses.append(f"source_file {like} {param} ESCAPE '\\'")
-            args.append(_contains(self.file))
+            args.append(search.contains(self.file))
         if self.project:
             # A run without a project in its metadata is matched by its agent, where coding agents put
             # the project's name. (PostgreSQL: by its agent only; its metadata is not parsed here.)
@@ -98,15 +100,20 @@ class RunFilter:
                 else "agent"
             )
             clauses.append(f"{project} {like} {param} ESCAPE '\\'")
-            args.append(_contains(self.project))
+            args.append(search.contains(self.project))
         if self.search:
-            matches = " OR ".join(f"{col} {like} {param} ESCAPE '\\'" for col in ("id", "agent", "error", "session"))
-            args.extend([_contains(self.search)] * 4)
+            columns = ("id", "agent", "error", "session")
+            matches = " OR ".join(f"{col} {like} {param} ESCAPE '\\'" for col in columns)
+            args.extend([search.contains(self.search)] * 4)
+            raw = search.contains_bytes(self.search) if param == "?" else None
+            if raw is not None:  # what is shown as \\xNN, as a file read in place holds it
+                matches += "".join(f" OR {col} LIKE CAST(? AS TEXT) ESCAPE '\\'" for col in columns)
+                args.extend([raw] * 4)
             if self.step_hits is not None:
                 # One argument however many runs: a JSON array in SQLite, an array in PostgreSQL.
                 if param == "?":
-                    matches += " OR id IN (SELECT value FROM json_each(?))"
-                    args.append(orjson.dumps(sorted(self.step_hits)).decode())
+                    matches += " OR id IN (SELECT value FROM json_each(CAST(? AS TEXT)))"
+                    args.append(_json_texts(value_of("id", run_id) for run_id in sorted(self.step_hits)))
                 else:
                     matches += f" OR id = ANY({param})"
                     args.append(sorted(self.step_hits))
@@ -134,9 +141,21 @@ class RunFilter:
         return self.where()[0] != ""
 
 
-def _contains(text: str) -> str:
-    """A LIKE pattern matching text that contains `text` literally (ESCAPE '\\')."""
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def _json_texts(values: Iterable[str | bytes]) -> str | bytes:
+    """A JSON array of texts, for json_each(CAST(? AS TEXT)): text that is not UTF-8 (its bytes, or a str
+    holding them as surrogates) kept as those bytes, which a JSON text in SQLite may hold."""
+    texts = [v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v for v in values]
+    try:
+        return orjson.dumps(texts).decode()
+    except TypeError:  # surrogates: the bytes they stand for go in as they are
+        parts = []
+        for text in texts:
+            quoted = json.dumps(text, ensure_ascii=False)
+            try:
+                parts.append(quoted.encode("utf-8", "surrogateescape"))
+            except UnicodeEncodeError:  # a lone surrogate no byte stands for: no id in SQLite holds one
+                parts.append(json.dumps(jsonsafe.visible_surrogates(text)).encode())
+        return b"[" + b",".join(parts) + b"]"
 
 
 def _decode(row: sqlite3.Row, json_defaults: dict[str, Any]) -> dict[str, Any]:
@@ -146,6 +165,11 @@ def _decode(row: sqlite3.Row, json_defaults: dict[str, Any]) -> dict[str, Any]:
             value = values[key]
             values[key] = orjson.loads(value) if value else default()
     return values
+
+
+ODD_STEPS = "odd_steps"
+"""A TEMP view (run_id, message) of a source whose step trees are built in Python (sources/sqlite_steps.py):
+what a run's steps show with \\xNN, read as odd values met once the run's steps are read."""
 
 
 def undecoded_text(data: bytes) -> str:
@@ -194,6 +218,7 @@ class Store:
         self._value_problems: dict[tuple[str, str | None, str | None], Problem] = {}
         self._scanned = False
         self._keys: dict[tuple[Any, ...], Any] = {}
+        self._steps_met: set[Any] = set()  # runs whose odd step values (ODD_STEPS) were taken in
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return list(self._iter_rows(sql, args))
@@ -228,7 +253,9 @@ class Store:
         if changes:
             run_id = values.get("run_id" if table == "steps" else "id")
             step_id = values.get("id") if table == "steps" else None
-            where = f"run {run_id!r}" + (f", step {step_id!r}" if table == "steps" else "")
+            where = f"run {jsonsafe.quoted(run_id)}" + (
+                f", step {jsonsafe.quoted(step_id)}" if table == "steps" else ""
+            )
             key = (table, str(run_id), str(step_id))
             if key not in self._value_problems and len(self._value_problems) < _MAX_VALUE_PROBLEMS:
                 line = values.get("source_line") if table == "runs" else None
@@ -260,6 +287,22 @@ class Store:
 
     def _run_key(self, run_id: str) -> Any:
         return self._key(run_id, f"SELECT 1 FROM runs WHERE id = {_ID} LIMIT 1")
+
+    def _steps_key(self, run_id: str) -> Any:
+        """_run_key, for reading the run's steps: what they show with \\xNN is then met (ODD_STEPS)."""
+        key = self._run_key(run_id)
+        if not self.trusted and key not in self._steps_met:
+            self._steps_met.add(key)
+            try:
+                rows = self._rows(f"SELECT run_id, message FROM {ODD_STEPS} WHERE run_id = {_ID}", (key,))
+            except sqlite3.OperationalError:
+                rows = []  # not a source whose trees are built in Python
+            for row_id, message in rows:
+                shown = self._id(row_id)
+                if len(self._value_problems) < _MAX_VALUE_PROBLEMS:
+                    problem = Problem(f"run {jsonsafe.quoted(shown)}: {message}", run_id=shown, source_file=self.label)
+                    self._value_problems.setdefault((ODD_STEPS, str(shown), message), problem)
+        return key
 
     def _step_key(self, run_key: Any, step_id: str) -> Any:
         return self._key(step_id, f"SELECT 1 FROM steps WHERE run_id = {_ID} AND id = {_ID} LIMIT 1", run_key)
@@ -357,7 +400,7 @@ class Store:
         """The runs of `run_id`'s session in the order they started ([run_id] alone without a session)."""
         row = self.conn.execute("SELECT session FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
-            raise NotFound(f"no run {run_id!r} in {self.label}")
+            raise NotFound(f"no run {jsonsafe.quoted(run_id)} in {self.label}")
         if row[0] is None:
             return [run_id]
         return self.run_ids(RunFilter(session=row[0]), sort=STARTED.name, desc=False)
@@ -365,7 +408,7 @@ class Store:
     def get_run(self, run_id: str) -> Run:
         rows = self._rows(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = {_ID}", (self._run_key(run_id),))
         if not rows:
-            raise NotFound(f"no run {run_id!r} in {self.label}")
+            raise NotFound(f"no run {jsonsafe.quoted(run_id)} in {self.label}")
         return self._run(rows[0])
 
     def has_run(self, run_id: str) -> bool:
@@ -420,14 +463,15 @@ class Store:
     def steps(self, run_id: str, *, payloads: bool = False) -> list[Step]:
         """Every step of a run in execution (pre-)order; without payload columns unless asked."""
         cols = ", ".join(STEP_COLUMNS if payloads else STEP_TREE_COLUMNS)
-        rows = self._iter_rows(f"SELECT {cols} FROM steps WHERE run_id = {_ID} ORDER BY ord", (self._run_key(run_id),))
+        key = self._steps_key(run_id)
+        rows = self._iter_rows(f"SELECT {cols} FROM steps WHERE run_id = {_ID} ORDER BY ord", (key,))
         return [self._step(r) for r in rows]
 
     def children(self, run_id: str, parent_id: str | None, *, limit: int | None = None, offset: int = 0) -> list[Step]:
         """Child steps in order; limit/offset page through a parent with very many children."""
         cols = ", ".join(STEP_TREE_COLUMNS)
         page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        key = self._run_key(run_id)
+        key = self._steps_key(run_id)
         if parent_id is None:
             rows = self._rows(
                 f"SELECT {cols} FROM steps WHERE run_id = {_ID} AND parent_id IS NULL ORDER BY seq{page}", (key,)
@@ -444,7 +488,7 @@ class Store:
         cols = ", ".join(STEP_TREE_COLUMNS)
         rows = self._iter_rows(
             f"SELECT {cols} FROM steps WHERE run_id = {_ID} AND ord >= ? ORDER BY ord LIMIT ?",
-            (self._run_key(run_id), first_ord, limit),
+            (self._steps_key(run_id), first_ord, limit),
         )
         return [self._step(r) for r in rows]
 
@@ -456,13 +500,13 @@ class Store:
         return self._rows(sql, (key, self._step_key(key, parent_id)))[0][0]
 
     def get_step(self, run_id: str, step_id: str) -> Step:
-        key = self._run_key(run_id)
+        key = self._steps_key(run_id)
         rows = self._rows(
             f"SELECT {', '.join(STEP_COLUMNS)} FROM steps WHERE run_id = {_ID} AND id = {_ID}",
             (key, self._step_key(key, step_id)),
         )
         if not rows:
-            raise NotFound(f"no step {step_id!r} in run {run_id!r}")
+            raise NotFound(f"no step {jsonsafe.quoted(step_id)} in run {jsonsafe.quoted(run_id)}")
         return self._step(rows[0])
 
     def ancestors(self, run_id: str, step_id: str) -> list[str]:
@@ -504,7 +548,8 @@ class Store:
     # -- search (store/search.py) ----------------------------------------------------------------
     def find_in_run(self, run_id: str, query: str) -> list[tuple[str, int, int]]:
         """(id, ord, size) of the run's steps whose text holds `query`, in execution order."""
-        return search.find_in_run(self.conn, run_id, query)
+        found = search.find_in_run(self.conn, self._steps_key(run_id), query, execute=self._iter_rows)
+        return [(self._shown(step_id), ord_, size) for step_id, ord_, size in found]
 
     def runs_matching(
         self,
@@ -516,9 +561,22 @@ class Store:
     ) -> dict[str, search.RunHits]:
         """Runs with a step whose text holds `query`, by id; a scan (without the index) reads only the
         runs `flt` keeps. Raises search.Cancelled when `cancelled()` says so."""
-        ids = None if search.has_index(self.conn) and len(query) >= search.TRIGRAM else self.run_ids(flt, desc=False)
-        hits = search.runs_matching(self.conn, query, run_ids=ids, progress=progress, cancelled=cancelled)
-        return {hit.run_id: hit for hit in hits}
+        indexed = search.has_index(self.conn) and len(query) >= search.TRIGRAM
+        ids = None if indexed else [self._run_key(run_id) for run_id in self.run_ids(flt, desc=False)]
+        hits = search.runs_matching(
+            self.conn, query, run_ids=ids, progress=progress, cancelled=cancelled, execute=self._iter_rows
+        )
+        shown = (
+            replace(
+                hit, run_id=self._id(hit.run_id), step_id=self._shown(hit.step_id), step_name=self._shown(hit.step_name)
+            )
+            for hit in hits
+        )
+        return {hit.run_id: hit for hit in shown}
+
+    def _shown(self, value: Any) -> Any:
+        """Text as this store shows it: bytes that are not UTF-8 as \\xNN (once the file has shown some)."""
+        return jsonsafe.visible_surrogates(value) if self._undecoded and type(value) is str else value
 
     def steps_matching(
         self,
@@ -533,13 +591,31 @@ class Store:
         """Every step whose text holds `query` in the runs `flt` keeps, run by run in the order `sort`
         gives them (search.steps_matching). Raises search.Cancelled when `cancelled()` says so."""
         ids = self.run_ids(flt, sort=sort, desc=desc)
-        return search.steps_matching(self.conn, query, ids, progress=progress, cancelled=cancelled)
+        if self.trusted:
+            return search.steps_matching(self.conn, query, ids, progress=progress, cancelled=cancelled)
+        # A file read in place: its runs asked for by key, the hits read as shown (as runs_matching does).
+        keys = [self._run_key(run_id) for run_id in ids]
+        by_key = dict(zip(keys, ids, strict=True))
+        found = search.steps_matching(
+            self.conn, query, keys, progress=progress, cancelled=cancelled, execute=self._iter_rows
+        )
+        return (
+            [
+                replace(h, run_id=by_key[h.run_id], step_id=self._shown(h.step_id), name=self._shown(h.name))
+                for h in hits
+            ]
+            for hits in found
+        )
 
     def step_snippet(self, run_id: str, step_id: str, query: str) -> search.Snippet | None:
-        row = self.conn.execute(
-            f"SELECT {', '.join(search.SEARCHED)} FROM steps WHERE run_id = ? AND id = ?", (run_id, step_id)
-        ).fetchone()
-        return None if row is None else search.snippet(dict(zip(search.SEARCHED, row, strict=True)), query)
+        key = self._run_key(run_id)
+        rows = self._rows(
+            f"SELECT {', '.join(search.SEARCHED)} FROM steps WHERE run_id = {_ID} AND id = {_ID}",
+            (key, self._step_key(key, step_id)),
+        )
+        if not rows:
+            return None
+        return search.snippet(dict(zip(search.SEARCHED, self._readable(rows[0]), strict=True)), query)
 
     def first_failed_step(self, run_id: str) -> Step | None:
         from ..analysis import root_cause
@@ -654,12 +730,13 @@ class Store:
         except sqlite3.OperationalError:
             rows = None
         if rows is not None:
-            # The source's own list covers the runs' values met so far (it names the raw columns).
-            self._value_problems = {key: p for key, p in self._value_problems.items() if key[0] != "runs"}
+            # The source's own list covers the runs' and trees' values met so far (it names the raw columns).
+            covered = ("runs", ODD_STEPS)
+            self._value_problems = {key: p for key, p in self._value_problems.items() if key[0] not in covered}
             for line, run_id, message in rows:
                 key = ("odd", str(run_id), message)
                 if len(self._value_problems) < _MAX_VALUE_PROBLEMS:
-                    where = f"run {self._id(run_id)!r}: " if run_id is not None else ""
+                    where = f"run {jsonsafe.quoted(self._id(run_id))}: " if run_id is not None else ""
                     problem = Problem(where + message, line=line, run_id=run_id, source_file=self.label)
                     self._value_problems.setdefault(key, problem)
             return

@@ -283,7 +283,9 @@ def typed(values: dict[str, Any], *, undecoded: bool = False) -> list[str]:
         value = values.get(name)
         if value is not None and value not in known:
             values[name] = canonical(value)
-            changes.append(f"{name}: {jsonsafe.short(value)} is not one tracetui knows: read as {values[name]!r}")
+            changes.append(
+                f"{name}: {jsonsafe.short(value)} is not one tracetui knows: read as {jsonsafe.quoted(values[name])}"
+            )
     return changes
 
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import bisect
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .. import display
+from .. import display, jsonsafe
 
 if TYPE_CHECKING:
     from .protocol import TraceStore
@@ -35,6 +35,7 @@ CANDIDATES_A_QUERY = 500  # rowids checked per query (one SQL parameter each)
 INDEX_CHUNK = 200  # steps indexed per transaction (about 0.5 s of CPU at 5 KB a step: a stop waits no longer)
 
 Progress = Callable[[int, int], None]  # runs searched, runs in all
+Execute = Callable[[str, Any], Iterable[Any]]  # runs a query with its parameters: its rows
 
 
 @dataclass(frozen=True)
@@ -141,12 +142,37 @@ def has_index(conn: sqlite3.Connection) -> bool:
     return row is not None and row[0] == "1"
 
 
-def _like(query: str) -> str:
-    return "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def contains(text: str) -> str:
+    """A LIKE pattern matching text that contains `text` literally (ESCAPE '\\')."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _scan_condition(prefix: str = "") -> str:
-    return "(" + " OR ".join(f"{prefix}{col} LIKE :like ESCAPE '\\'" for col in SEARCHED) + ")"
+def contains_bytes(query: str) -> bytes | None:
+    """contains() of the bytes a query stands for where it shows them as \\xNN (text that is not UTF-8,
+    as the viewer shows it: jsonsafe.visible_surrogates), bound as CAST(? AS TEXT); None when it shows none.
+
+    A user types what the screen shows. A store tracetui wrote holds the \\xNN text itself (its writer
+    made it so); a file read in place holds the bytes, which this finds.
+    """
+    raw = jsonsafe.hidden_bytes(query)
+    if raw is None:
+        return None
+    return b"%" + raw.replace(b"\\", b"\\\\").replace(b"%", b"\\%").replace(b"_", b"\\_") + b"%"
+
+
+def _params(query: str) -> dict[str, object]:
+    params: dict[str, object] = {"like": contains(query)}
+    raw = contains_bytes(query)
+    if raw is not None:
+        params["raw"] = raw
+    return params
+
+
+def _scan_condition(params: dict[str, object], prefix: str = "") -> str:
+    likes = [f"{prefix}{col} LIKE :like ESCAPE '\\'" for col in SEARCHED]
+    if "raw" in params:
+        likes += [f"{prefix}{col} LIKE CAST(:raw AS TEXT) ESCAPE '\\'" for col in SEARCHED]
+    return "(" + " OR ".join(likes) + ")"
 
 
 def _indexed(query: str) -> bool:
@@ -164,9 +190,14 @@ def _trigrams(query: str) -> str:
     return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
 
 
-def find_in_run(conn: sqlite3.Connection, run_id: str, query: str) -> list[tuple[str, int, int]]:
-    """(id, ord, size) of the run's steps that match, in execution order."""
-    params = {"run": run_id, "like": _like(query)}
+def find_in_run(
+    conn: sqlite3.Connection, run_id: Any, query: str, execute: Execute | None = None
+) -> list[tuple[str, int, int]]:
+    """(id, ord, size) of the run's steps that match, in execution order. `run_id`: as the store's
+    queries take it (text, or the bytes of text that is not UTF-8); `execute` runs the queries
+    (Store._iter_rows: text that is not UTF-8 read as such), conn.execute by default."""
+    run = execute or conn.execute
+    params = _params(query) | {"run": run_id}
     if _indexed(query) and has_index(conn):
         # An import writes a run's steps together: their rowids are one range, which FTS5 reads alone.
         lo, hi = conn.execute("SELECT min(rowid), max(rowid) FROM steps WHERE run_id = ?", (run_id,)).fetchone()
@@ -175,36 +206,39 @@ def find_in_run(conn: sqlite3.Connection, run_id: str, query: str) -> list[tuple
         sql = (
             f"SELECT s.id, s.ord, s.size FROM {INDEX} f JOIN steps s ON s.rowid = f.rowid"
             f" WHERE {INDEX} MATCH :match AND f.rowid BETWEEN :lo AND :hi AND s.run_id = :run"
-            f" AND {_scan_condition('s.')} ORDER BY s.ord"
+            f" AND {_scan_condition(params, 's.')} ORDER BY s.ord"
         )
         params |= {"lo": lo, "hi": hi, "match": _trigrams(query)}
     else:
-        sql = f"SELECT id, ord, size FROM steps WHERE run_id = :run AND {_scan_condition()} ORDER BY ord"
-    return [(r[0], r[1], r[2]) for r in conn.execute(sql, params)]
+        sql = f"SELECT id, ord, size FROM steps WHERE run_id = CAST(:run AS TEXT) AND {_scan_condition(params)} ORDER BY ord"
+    return [(r[0], r[1], r[2]) for r in run(sql, params)]
 
 
 def runs_matching(
     conn: sqlite3.Connection,
     query: str,
     *,
-    run_ids: Sequence[str] | None = None,
+    run_ids: Sequence[Any] | None = None,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
+    execute: Execute | None = None,
 ) -> Iterator[RunHits]:
-    """Every run with a matching step (first match and count), in no set order.
+    """Every run with a matching step (first match and count), in no set order; `run_id` as the
+    `run_ids` given name them (as the store's queries take them: see find_in_run, and `execute`).
 
     Through the index: one query. Without it: a scan of `run_ids` (every run when None), SCAN_CHUNK runs
     a query, reporting progress and raising Cancelled between two queries when `cancelled()` says so."""
-    params = {"like": _like(query)}
+    run = execute or conn.execute
+    params = _params(query)
     if _indexed(query) and has_index(conn):
         sql = (
             f"SELECT s.run_id, count(*), s.id, s.name, min(s.ord) FROM {INDEX} f JOIN steps s ON s.rowid = f.rowid"
-            f" WHERE {INDEX} MATCH :match AND {_scan_condition('s.')} GROUP BY s.run_id"
+            f" WHERE {INDEX} MATCH :match AND {_scan_condition(params, 's.')} GROUP BY s.run_id"
         )
-        for row in conn.execute(sql, params | {"match": _trigrams(query)}):
+        for row in run(sql, params | {"match": _trigrams(query)}):
             yield RunHits(row[0], row[1], row[2], row[3], row[4])
         return
-    ids = list(run_ids) if run_ids is not None else [r[0] for r in conn.execute("SELECT id FROM runs")]
+    ids = list(run_ids) if run_ids is not None else [r[0] for r in run("SELECT id FROM runs", ())]
     for start in range(0, len(ids), SCAN_CHUNK):
         if cancelled is not None and cancelled():
             raise Cancelled
@@ -212,10 +246,16 @@ def runs_matching(
             progress(start, len(ids))
         for run_id in ids[start : start + SCAN_CHUNK]:
             # One run a query: an in-place source's steps view is built per run (`run_id = ?` reaches it).
-            row = conn.execute(
-                f"SELECT count(*), id, name, min(ord) FROM steps WHERE run_id = :run AND {_scan_condition()}",
-                params | {"run": run_id},
-            ).fetchone()
+            row = next(
+                iter(
+                    run(
+                        f"SELECT count(*), id, name, min(ord) FROM steps WHERE run_id = CAST(:run AS TEXT)"
+                        f" AND {_scan_condition(params)}",
+                        params | {"run": run_id},
+                    )
+                ),
+                None,
+            )
             if row is not None and row[0]:
                 yield RunHits(run_id, row[0], row[1], row[2], row[3])
     if progress is not None:
@@ -229,6 +269,7 @@ def steps_matching(
     *,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
+    execute: Execute | None = None,
 ) -> Iterator[list[StepHit]]:
     """Every matching step of the runs `run_ids`, run by run in their order, each run's in execution
     order: a list of them a run, so a caller can show the first while the rest are searched.
@@ -236,19 +277,24 @@ def steps_matching(
     Through the index: the candidate steps (holding every trigram) come from the index alone at once,
     and LIKE then checks those of one run at a time (a run's steps are one range of rowids: an import
     writes them together), so the first run's hits come before the text of the others is read.
-    Without it: a scan of one run a query. Progress either way; raises Cancelled between two runs."""
-    params = {"like": _like(query)}
+    Without it: a scan of one run a query. Progress either way; raises Cancelled between two runs.
+    `run_ids` and `execute` as runs_matching takes them."""
+    run = execute or conn.execute
+    params = _params(query)
     if _indexed(query) and has_index(conn):
         yield from _indexed_steps(conn, query, run_ids, progress, cancelled)
         return
-    sql = f"SELECT id, name, kind, ord FROM steps WHERE run_id = :run AND {_scan_condition()} ORDER BY ord"
+    sql = (
+        "SELECT id, name, kind, ord FROM steps WHERE run_id = CAST(:run AS TEXT)"
+        f" AND {_scan_condition(params)} ORDER BY ord"
+    )
     for done, run_id in enumerate(run_ids):
         if cancelled is not None and cancelled():
             raise Cancelled
         if progress is not None and done % SCAN_CHUNK == 0:
             progress(done, len(run_ids))
         # A file read in place may hold numbers where ids are: the viewer's tree names steps by text.
-        rows = conn.execute(sql, params | {"run": run_id})
+        rows = run(sql, params | {"run": run_id})
         found = [StepHit(run_id, r[0] if isinstance(r[0], str) else str(r[0]), r[1], r[2], r[3]) for r in rows]
         if found:
             yield found
@@ -275,7 +321,7 @@ def _indexed_steps(
     progress: Progress | None,
     cancelled: Callable[[], bool] | None,
 ) -> Iterator[list[StepHit]]:
-    like = _like(query)
+    params = _params(query)
     candidates = sorted(
         r[0] for r in conn.execute(f"SELECT rowid FROM {INDEX} WHERE {INDEX} MATCH ?", (_trigrams(query),))
     )
@@ -299,9 +345,9 @@ def _indexed_steps(
             names = [f":r{i}" for i in range(len(some))]
             sql = (
                 f"SELECT id, name, kind, ord FROM steps WHERE rowid IN ({', '.join(names)})"
-                f" AND run_id = :run AND {_scan_condition()}"
+                f" AND run_id = :run AND {_scan_condition(params)}"
             )
-            rows = conn.execute(sql, {f"r{i}": rowid for i, rowid in enumerate(some)} | {"run": run_id, "like": like})
+            rows = conn.execute(sql, {f"r{i}": rowid for i, rowid in enumerate(some)} | {"run": run_id, **params})
             found.extend(StepHit(run_id, r[0], r[1], r[2], r[3]) for r in rows)
         if found:
             yield sorted(found, key=lambda hit: hit.ord)
@@ -347,6 +393,7 @@ def scan_step_hits(
     *,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
+    execute: Execute | None = None,
 ) -> Iterator[list[StepHit]]:
     """steps_matching for a store that is not SQLite (postgres.PgStore), as scan_steps is runs_matching."""
     for done, run_id in enumerate(run_ids):

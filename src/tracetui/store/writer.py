@@ -109,7 +109,13 @@ class StoreWriter:
         if FLAG_DUPLICATE_ID not in flags:
             flags.append(FLAG_DUPLICATE_ID)
         self._seen.add(new_id)
-        self.add_problem(Problem(f"duplicate run id {original!r}: kept as {new_id!r}", line=line, run_id=new_id))
+        self.add_problem(
+            Problem(
+                f"duplicate run id {jsonsafe.quoted(original)}: kept as {jsonsafe.quoted(new_id)}",
+                line=line,
+                run_id=new_id,
+            )
+        )
         return new_id
 
     def _append(self, run_values: tuple, step_values: list) -> None:
@@ -200,10 +206,13 @@ class StoreWriter:
                 changes.setdefault(change, []).append(column)
         run_id = values[0]
         if table == "runs":
-            line, where = values[_SOURCE_LINE], f"run {run_id!r}"
+            line, where = values[_SOURCE_LINE], f"run {jsonsafe.quoted(run_id)}"
         else:
             found = self.conn.execute("SELECT source_line FROM runs WHERE id = ?", (run_id,)).fetchone()
-            line, where = (found[0] if found else None), f"run {run_id!r}, step {values[1]!r}"
+            line, where = (
+                (found[0] if found else None),
+                f"run {jsonsafe.quoted(run_id)}, step {jsonsafe.quoted(values[1])}",
+            )
         said = "; ".join(f"{', '.join(columns)}: {change}" for change, columns in changes.items())
         self.report(Problem(f"{where}: {said}", line=line, run_id=run_id))
         return values

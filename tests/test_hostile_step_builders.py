@@ -1,0 +1,141 @@
+"""Issue 9 in the databases whose step trees are built in Python (Phoenix, MLflow, OpenCode: sources/sqlite_steps.py).
+
+Each test writes a real SQLite file: a copy of the format's fixture with odd rows put in by SQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import agents
+import pytest
+
+from tracetui.loading import open_store, prepare
+from tracetui.sources import tracetui_jsonl
+
+# (fixture, run table, its id column, what a row of it is called, rowids of two runs of its own)
+RUN_TABLES = [
+    (agents.PHOENIX, "traces", "trace_id", "trace", (1, 3)),
+    (agents.MLFLOW, "trace_info", "request_id", "trace", (1, 3)),
+    (agents.OPENCODE, "session", "id", "session", (1, 2)),
+]
+
+
+def _copy(fixture: Path, tmp_path: Path) -> tuple[str, sqlite3.Connection]:
+    path = agents.copied(fixture, tmp_path)
+    return path, sqlite3.connect(path)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "table", "column", "what", "rows"), RUN_TABLES, ids=lambda v: getattr(v, "name", "")
+)
+def test_a_run_without_an_id_is_listed_as_row_n_and_opens(fixture, table, column, what, rows, tmp_path):
+    path, conn = _copy(fixture, tmp_path)
+    original = open_store(path)
+    before = len(original.run_ids())
+    first_steps = len(original.steps("000000000000000000000000000000a1")) if fixture is agents.PHOENIX else 0
+    if fixture is not agents.OPENCODE:  # (OpenCode's text primary key takes NULL as it is)
+        agents.nullable(conn, table, column)
+    null_row, empty_row = rows
+    conn.execute(f"UPDATE {table} SET {column} = NULL WHERE rowid = ?", (null_row,))
+    conn.execute(f"UPDATE {table} SET {column} = '' WHERE rowid = ?", (empty_row,))
+    conn.commit()
+    conn.close()
+
+    opening = prepare(path)
+    assert opening.in_place
+    store = opening.connect()
+    ids = store.run_ids()
+    # (OpenCode's child session, its parent's id gone, is a run of its own)
+    assert len(ids) == before + (fixture is agents.OPENCODE)
+    assert {f"row-{null_row}", f"row-{empty_row}"} <= set(ids)
+    assert [str(p) for p in store.problems() if "has no id" in p.message] == [
+        f"line {n}: the {what} has no id: shown as row-{n}" for n in sorted(rows)
+    ]
+    for n in rows:
+        assert store.get_run(f"row-{n}").id == f"row-{n}"
+        assert store.run_tree(f"row-{n}").id == f"row-{n}"
+    if fixture is agents.PHOENIX:  # its spans name their trace by rowid: the tree is still there
+        assert len(store.steps(f"row-{null_row}")) == first_steps > 0
+    # import reads the same views: the same runs, under the same names, with the same problems
+    out = Path(path).with_suffix(".jsonl")
+    with open(out, "wb") as f:
+        for run in store.iter_runs():
+            f.write(tracetui_jsonl.dumps(run))
+    assert sorted(open_store(str(out), use_cache=False).run_ids()) == sorted(ids)
+    runs, problems = agents.read_runs(path)
+    assert sorted(r.id for r in runs) == sorted(ids)
+    assert [p.message for p in problems if "has no id" in p.message] == [
+        f"the {what} has no id: shown as row-{n}" for n in sorted(rows)
+    ]
+
+
+def test_a_file_whose_runs_all_have_ids_keeps_its_plain_id_column(tmp_path):
+    from tracetui.sources import sqlsql
+
+    path, conn = _copy(agents.PHOENIX, tmp_path)
+    assert sqlsql.run_id(conn, "traces", "t", "trace_id", what="trace") == ('t."trace_id"', None, True)
+
+
+def test_run_ids_that_are_numbers_or_blobs_are_shown_as_text_and_open(tmp_path):
+    path, conn = _copy(agents.PHOENIX, tmp_path)
+    agents.nullable(conn, "traces", "trace_id")  # (the column's type, VARCHAR, makes a number text)
+    conn.execute("UPDATE traces SET trace_id = x'74722d31' WHERE rowid = 1")  # the bytes of 'tr-1'
+    conn.execute("UPDATE traces SET trace_id = x'ff00' WHERE rowid = 2")  # not UTF-8, with a NUL
+    conn.execute("UPDATE traces SET trace_id = x'' WHERE rowid = 3")  # no id at all
+    conn.commit()
+    conn.close()
+    store = open_store(path)
+    assert sorted(store.run_ids()) == ["\\xff\x00", "row-3", "tr-1"]  # (a NUL is data: shown escaped)
+    for run_id in store.run_ids():
+        assert store.run_tree(run_id).id == run_id
+        assert store.steps(run_id)
+    assert [str(p) for p in store.problems() if "no id" in p.message] == ["line 3: the trace has no id: shown as row-3"]
+
+
+# (fixture, table, a text column the steps show, the row's label, its name column, the rowids of two rows)
+ODD_TEXT = [
+    (agents.PHOENIX, "spans", "name", "span", "span_id", (2, 3)),
+    (agents.MLFLOW, "spans", "name", "span", "span_id", (2, 3)),
+    (agents.OPENCODE, "session", "title", "session", "id", (2, 1)),  # the child session: a subagent step's name
+]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "table", "column", "label", "key", "rows"), ODD_TEXT, ids=lambda v: getattr(v, "name", "")
+)
+def test_text_that_is_not_utf8_is_shown_with_xnn_and_listed_as_a_problem(
+    fixture, table, column, label, key, rows, tmp_path
+):
+    path, conn = _copy(fixture, tmp_path)
+    odd, with_nul = rows
+    names = {n: conn.execute(f"SELECT {key} FROM {table} WHERE rowid = ?", (n,)).fetchone()[0] for n in rows}
+    conn.execute(f"UPDATE {table} SET {column} = CAST(x'6f6b20ff' AS TEXT) WHERE rowid = ?", (odd,))
+    conn.execute(f"UPDATE {table} SET {column} = CAST(x'61006262ff' AS TEXT) WHERE rowid = ?", (with_nul,))
+    conn.commit()
+    conn.close()
+
+    store = open_store(path)
+    assert store.problem_count() == 0  # nothing read yet: looking at every text would be a pass over the file
+    [(run_id, step)] = [(run_id, s) for run_id in store.run_ids() for s in store.steps(run_id) if s.name == "ok \\xff"]
+    met = f"run '{run_id}': step '{step.id}': name: text that is not UTF-8, shown with \\xNN"
+    assert met in [str(p) for p in store.value_problems()]  # met reading the steps, so counted
+    assert store.problem_count() == len(store.value_problems())
+    # Under `w`: every such row of the file, by its table's own column
+    listed = [str(p) for p in store.problems() if "not UTF-8" in p.message]
+    for n in rows:
+        assert any(
+            p.startswith(f"line {n}: ") and f"{label} '{names[n]}': {column}: text that is not UTF-8" in p
+            for p in listed
+        ), listed
+    assert len(listed) == 2
+
+    # `tracetui show` of the run says so on stderr, as for the formats tracetui reads itself
+    from click.testing import CliRunner
+
+    from tracetui.cli import main
+
+    result = CliRunner().invoke(main, ["show", path, run_id])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {path}: {met}" in result.stderr
