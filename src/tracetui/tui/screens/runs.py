@@ -192,7 +192,8 @@ class RunsScreen(Screen):
                 yield Static(Text("Reading the file…"), id="progress-label")
         yield Static(id="summary")
         yield self.run_list
-        yield Footer(compact=True)
+        # The footer (a widget per key, their styles and layout) is mounted after the first frame: the
+        # rows are drawn without waiting for it, and it shows a moment later.
 
     def _optional(self, widget_id: str) -> Static | None:
         """One of the widgets mounted when first needed, if it is there."""
@@ -213,6 +214,7 @@ class RunsScreen(Screen):
         return line
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self.mount, Footer(compact=True))
         self._show_title()
         if self.importing or self.live:
             self._poll = self.set_interval(0.3, self._poll_store)
