@@ -270,17 +270,31 @@ def _import_lines(
     with open(path, "rb") as f:
         for k, (first, block, at_end) in enumerate(blocks(f)):
             out = os.path.join(scratch, f"block-{k}.db")
-            try:
-                future = pool.submit(convert_lines, source.NAME, path, first, block, at_end, out, estimate)
-            except (OSError, ValueError) as exc:  # processes are started by the first submit
-                if k == 0:
-                    raise WorkersUnavailable(str(exc)) from exc
-                raise
-            merged.add(future, out, f.tell())
             if k == 0:
-                # The first block's runs are stored before the other workers start: the viewer,
-                # starting at the same time, shows them sooner with a core to itself.
+                try:
+                    pool.submit(_ready)  # processes are started by the first submit
+                except (OSError, ValueError) as exc:
+                    raise WorkersUnavailable(str(exc)) from exc
+                # While the workers start (a fresh interpreter each: 0.3 s or more), this process
+                # converts the tiny first block itself and stores its runs: the viewer, starting at
+                # the same time, shows them without waiting for a worker.
+                merged.add(_done(convert_lines, source.NAME, path, first, block, at_end, out, estimate), out, f.tell())
                 merged.finish()
+                continue
+            future = pool.submit(convert_lines, source.NAME, path, first, block, at_end, out, estimate)
+            merged.add(future, out, f.tell())
+
+
+def _done(work: Callable[..., list[Problem]], *args: object) -> Future[list[Problem]]:
+    """`work(*args)` run here, as a finished Future (its result, or what it raised)."""
+    from concurrent.futures import Future
+
+    future: Future[list[Problem]] = Future()
+    try:
+        future.set_result(work(*args))
+    except Exception as exc:
+        future.set_exception(exc)
+    return future
 
 
 def _import_groups(
