@@ -462,8 +462,15 @@ class Opening:
                         yielding=self.background,
                     )
                     serial = False
-                except parallel.WorkersUnavailable:
-                    pass  # read it in this process instead
+                except parallel.WorkersUnavailable as exc:
+                    # Read it in this process instead, from the start on an empty store.
+                    if exc.written:
+                        writer.abort()
+                        _remove_store(self.db_path)
+                        if self.cached:
+                            _create_private(self.db_path)
+                        self.problems.clear()
+                        writer = StoreWriter(self.db_path, report=report)
             if serial:
                 normalize.take_notes()  # left over from anything read before, in this thread
                 for run in self.module.read(head, report, reader):
