@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from textual.worker import WorkerCancelled
+
 PATIENCE_S = 60.0  # a loaded machine (CI, other jobs) may take this long to reach a state
 
 
@@ -12,8 +14,19 @@ async def settle(pilot) -> None:
     """Let workers finish and their results be applied and painted."""
     for _ in range(3):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
     await pilot.pause()
+
+
+async def workers_done(app) -> None:
+    """Wait for the app's workers; one cancelled meanwhile (an exclusive worker replaced by a newer
+    one, as the run list's load when an import ends) is done too, and the newer one is waited for."""
+    while True:
+        try:
+            await app.workers.wait_for_complete()
+            return
+        except WorkerCancelled:
+            continue
 
 
 async def until(pilot, condition: Callable[[], bool], tries: int = 400) -> None:
@@ -26,4 +39,4 @@ async def until(pilot, condition: Callable[[], bool], tries: int = 400) -> None:
             raise AssertionError(f"the viewer never reached the state wanted (screen {pilot.app.screen!r})")
         done += 1
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
