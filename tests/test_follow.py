@@ -327,3 +327,36 @@ def test_list_follow_on_a_folder_names_each_run_s_file(tmp_path):
     assert "b1" in second and "b.jsonl" in second and "2 steps" in second
     code, err = listing.interrupt()
     assert code == 0 and b"Traceback" not in err, err
+
+
+def test_list_grep_follow_prints_the_runs_that_hold_the_text_as_they_come(tmp_path):
+    path = write_jsonl(
+        tmp_path / "runs.jsonl",
+        [run("old-hit", step("s", output="rm -rf /tmp")), run("old-miss", step("s", output="ls"))],
+    )
+    listing = Listing(str(path), "--grep", "RM -RF", "--json")
+    assert orjson.loads(listing.next_line())["id"] == "old-hit"
+    append(
+        path,
+        jsonl(
+            tmp_path,
+            run("new-miss", step("s", input="echo")),
+            run("new-hit", step("s"), step("t", input="sudo rm -rf / [/tool_call] \x1b[31m")),
+            run("rm -rf by its id", step("s")),
+        ),
+    )
+    assert {orjson.loads(listing.next_line())["id"] for _ in range(2)} == {"new-hit", "rm -rf by its id"}
+    code, err = listing.interrupt()
+    assert code == 0 and b"Traceback" not in err, err
+    assert listing.lines.empty()  # the runs without the text were never printed
+
+
+def test_list_grep_steps_follow_prints_each_matching_step_of_the_runs_as_they_come(tmp_path):
+    path = write_jsonl(tmp_path / "runs.jsonl", [run("old", step("s", output="a needle"), step("t"))])
+    listing = Listing(str(path), "--grep", "needle", "--steps")
+    first = listing.next_line().decode()
+    assert first.split()[:3] == ["old", "s", "other"] and "output: a needle" in first
+    append(path, jsonl(tmp_path, run("new", step("a", input="needle [/tool_call]"), step("b", error="needle!"))))
+    assert [listing.next_line().decode().split()[:2] for _ in range(2)] == [["new", "a"], ["new", "b"]]
+    code, err = listing.interrupt()
+    assert code == 0 and b"Traceback" not in err, err

@@ -205,3 +205,72 @@ def test_list_grep_names_the_run_and_its_first_matching_step(tmp_path):
     assert CliRunner().invoke(main, ["list", path, "--grep", "nowhere"]).output == "no runs match\n"
     both = CliRunner().invoke(main, ["list", path, "--grep", "x", "--search", "y"])
     assert both.exit_code == 2
+
+
+def every_hit(store, query, flt=None, **options) -> list[tuple[str, str]]:
+    return [(hit.run_id, hit.step_id) for hits in store.steps_matching(query, flt, **options) for hit in hits]
+
+
+def test_every_matching_step_comes_run_by_run_in_the_lists_order_and_each_runs_in_execution_order(store):
+    assert every_hit(store, "rm -rf", desc=False) == [("r-input", "shell"), ("r-input", "after"), ("r-deep", "d")]
+    assert every_hit(store, "rm -rf") == [("r-deep", "d"), ("r-input", "shell"), ("r-input", "after")]
+    assert every_hit(store, "-R", RunFilter(ids=["r-input"])) == [("r-input", "shell"), ("r-input", "after")]
+    assert every_hit(store, "nowhere at all") == []
+    assert every_hit(store, "rm_-rf") == [] and every_hit(store, "100%") == [("r-deep", "d")]  # LIKE's wildcards
+    assert every_hit(store, "[bold red]x[/]") == [("r-deep", "d")]
+    hit = next(h for hits in store.steps_matching("sudo") for h in hits)
+    assert (hit.name, hit.kind, hit.ord) == ("d", "other", 3)
+
+
+def test_a_scan_of_every_matching_step_reports_progress_and_stops_when_cancelled(tmp_path):
+    runs = [run(f"r{i:03d}", step("s", input=f"payload {i}"), step("t", output=f"payload {i}")) for i in range(450)]
+    path = write_store(tmp_path / "store.db", runs)
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM meta WHERE key = 'search_index'")
+    conn.commit()
+    conn.close()
+    s = prepare(path).connect()
+    seen: list[tuple[int, int]] = []
+    found = list(s.steps_matching("payload 44", desc=False, progress=lambda done, total: seen.append((done, total))))
+    assert [[(h.run_id, h.step_id) for h in hits] for hits in found][:2] == [
+        [("r044", "s"), ("r044", "t")],
+        [("r440", "s"), ("r440", "t")],
+    ]
+    assert len(found) == 11 and seen == [(0, 450), (200, 450), (400, 450), (450, 450)]
+    asked = []
+
+    def cancelled() -> bool:
+        asked.append(1)
+        return len(asked) > 1
+
+    with pytest.raises(search.Cancelled):
+        list(s.steps_matching("payload", cancelled=cancelled))
+    s.close()
+
+
+def test_list_grep_steps_prints_every_matching_step_literally_with_the_count(tmp_path):
+    path = write_jsonl(tmp_path / "runs.jsonl", runs_with_payloads())
+    result = CliRunner().invoke(main, ["list", path, "--grep", "rm -rf", "--steps"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line.split()[:3] for line in lines[:3]] == [
+        ["r-input", "shell", "tool"],
+        ["r-input", "after", "other"],
+        ["r-deep", "d", "other"],
+    ]
+    assert 'input: {"cmd": "RM -RF /tmp/build"}' in lines[0] and "input: rm -rf again" in lines[1]
+    assert "[bold red]x[/] [@click=app.quit]q[/]" in lines[2] and "\x1b" not in result.output
+    assert lines[3] == "3 matching steps in 2 runs"
+    limited = CliRunner().invoke(main, ["list", path, "--grep", "rm -rf", "--steps", "--limit", "1", "--desc"])
+    assert limited.output.splitlines() == [limited.output.splitlines()[0], "1 matching step in 1 run"]
+    assert limited.output.startswith("r-deep  d  other  output: log: sudo rm -rf /")
+    as_json = orjson.loads(CliRunner().invoke(main, ["list", path, "--grep", "RM -RF", "--steps", "--json"]).output)
+    assert [(h["run_id"], h["step_id"], h["step_name"], h["kind"], h["ord"], h["field"]) for h in as_json] == [
+        ("r-input", "shell", "shell", "tool", 1, "input"),
+        ("r-input", "after", "after", "other", 2, "input"),
+        ("r-deep", "d", "d", "other", 3, "output"),
+    ]
+    assert as_json[2]["text"].startswith("log: sudo rm -rf / [bold red]x[/]") and "\x1b" not in as_json[2]["text"]
+    assert CliRunner().invoke(main, ["list", path, "--grep", "nowhere", "--steps"]).output == "no steps match\n"
+    assert CliRunner().invoke(main, ["list", path, "--steps"]).exit_code == 2
+    assert CliRunner().invoke(main, ["list", path, "--grep", "x", "--steps", "--by", "session"]).exit_code == 2

@@ -418,13 +418,24 @@ def _print_sources(found, looked) -> None:
     " contains TEXT (case-insensitive); each row names the first such step.",
 )
 @click.option(
+    "--steps",
+    "every_step",
+    is_flag=True,
+    help="With --grep: one row per matching step instead of one per run: its run, name, kind and the text"
+    " around the match, run by run in the list's order, each run's steps in execution order.",
+)
+@click.option(
     "--sort",
     type=click.Choice([key.name for key in SORT_KEYS if key.cli]),
     default=STARTED.name,
     show_default=True,
 )
 @click.option("--desc", is_flag=True, help="Largest / latest first.")
-@click.option("--limit", type=click.IntRange(min=0), help="At most this many runs (sessions with --by session).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    help="At most this many runs (sessions with --by session, steps with --steps).",
+)
 @click.option(
     "--by",
     type=click.Choice(["session"]),
@@ -446,7 +457,23 @@ def _print_sources(found, looked) -> None:
 @store_options
 @handles_errors
 def list_cmd(
-    path, status, agent, search, grep, sort, desc, limit, by, as_json, follow, file_, project, model, fmt, no_cache
+    path,
+    status,
+    agent,
+    search,
+    grep,
+    every_step,
+    sort,
+    desc,
+    limit,
+    by,
+    as_json,
+    follow,
+    file_,
+    project,
+    model,
+    fmt,
+    no_cache,
 ):
     """One row per run: id, agent, status, start, duration, steps, failures, tokens, credits, cost, error.
 
@@ -459,12 +486,15 @@ def list_cmd(
 
     With --follow, the runs that have finished (not pending or running) are printed one a line, then
     each run once it finishes while PATH is written (lines appended, files added to a folder, a
-    database changed), until Ctrl+C; --limit applies to the runs printed at the start.
+    database changed), until Ctrl+C; --limit applies to the runs printed at the start. With --grep,
+    only the runs that hold the text (with --steps, their matching steps).
     """
     if search is not None and grep is not None:
         raise click.UsageError("use --search or --grep, not both")
-    if follow and grep is not None:
-        raise click.UsageError("use --grep or --follow, not both")
+    if every_step and grep is None:
+        raise click.UsageError("--steps lists the steps --grep finds: give --grep TEXT")
+    if every_step and by is not None:
+        raise click.UsageError("use --by or --steps, not both")
     if follow and by is not None:
         raise click.UsageError("use --by or --follow, not both")
     if follow:
@@ -473,7 +503,10 @@ def list_cmd(
     flt = RunFilter(status=status or None, agent=agent or None, search=search, file=file_, project=project, model=model)
     if follow:
         store.close()
-        _follow_list(opening, flt, sort=sort, desc=desc, limit=limit, as_json=as_json)
+        _follow_list(opening, flt, sort=sort, desc=desc, limit=limit, as_json=as_json, grep=grep, every_step=every_step)
+        return
+    if every_step:
+        _list_step_hits(store, grep, flt, sort=sort, desc=desc, limit=limit, as_json=as_json)
         return
     hits: dict = {}
     if grep:
@@ -502,11 +535,22 @@ def list_cmd(
 
 
 def _follow_list(
-    opening: SourceOpening, flt: RunFilter, *, sort: str, desc: bool, limit: int | None, as_json: bool
+    opening: SourceOpening,
+    flt: RunFilter,
+    *,
+    sort: str,
+    desc: bool,
+    limit: int | None,
+    as_json: bool,
+    grep: str | None = None,
+    every_step: bool = False,
 ) -> None:
+    """`list --follow`: the finished runs, then each run as it finishes; with --grep only those that
+    hold the text (with --steps: their matching steps, a line or JSON object each)."""
     from .folders import FORMAT as FOLDER
     from .follow import follow_runs, followable
-    from .textout import run_lines
+    from .store.search import runs_holding
+    from .textout import run_lines, step_hit_lines
 
     target = followable(opening)
     if target is None:
@@ -514,7 +558,9 @@ def _follow_list(
         return
 
     def show(store: TraceStore, runs: list[Run]) -> None:
-        if as_json:
+        if every_step and grep is not None:
+            show_steps(store, runs, grep)
+        elif as_json:
             models = store.models([r.id for r in runs])
             for r in runs:
                 click.echo(dumps(run_summary(r, models.get(r.id)), indent=False))
@@ -522,11 +568,38 @@ def _follow_list(
             run_lines(runs, files=opening.format == FOLDER)
         sys.stdout.flush()  # a pipe to a CI log gets each run when it comes
 
+    def show_steps(store: TraceStore, runs: list[Run], query: str) -> None:
+        chunks = [[r.id for r in runs[at : at + 500]] for at in range(0, len(runs), 500)]  # a parameter an id
+        hits = (
+            hit
+            for ids in chunks
+            for some in store.steps_matching(query, RunFilter(ids=ids), sort=sort, desc=desc)
+            for hit in some
+        )
+        if as_json:
+            for hit in hits:
+                click.echo(dumps(_step_match(store, hit, query), indent=False))
+        else:
+            step_hit_lines(((hit, store.step_snippet(hit.run_id, hit.step_id, query)) for hit in hits), query)
+
     def warn(notice: str) -> None:
         click.echo(f"tracetui: {display.safe(notice, single_line=True)}", err=True)
 
+    def keep(store: TraceStore, ids: list[str]) -> set[str]:
+        assert grep is not None
+        return runs_holding(store, grep, ids)
+
     try:
-        follow_runs(target, flt, sort=sort, desc=desc, limit=limit, show=show, tell=warn)
+        follow_runs(
+            target,
+            flt,
+            sort=sort,
+            desc=desc,
+            limit=limit,
+            show=show,
+            tell=warn,
+            keep=keep if grep is not None else None,
+        )
     except KeyboardInterrupt:
         pass  # Ctrl+C is how following ends
     except BrokenPipeError:
@@ -541,6 +614,46 @@ def _match(store: TraceStore, hit, query: str) -> dict[str, Any]:
         "step_id": hit.step_id,
         "step_name": hit.step_name,
         "steps": hit.count,
+        "field": snip.field if snip else None,
+        "text": snip.text if snip else None,
+    }
+
+
+def _list_step_hits(
+    store: TraceStore, query: str, flt: RunFilter, *, sort: str, desc: bool, limit: int | None, as_json: bool
+) -> None:
+    """`list --grep TEXT --steps`: every step that holds the text, a line each as they are found (a
+    JSON array with --json), then how many there were in how many runs."""
+    from collections.abc import Iterator
+    from itertools import islice
+
+    from .store.search import StepHit
+
+    found = store.steps_matching(query, flt, sort=sort, desc=desc, progress=_scan_progress(store.label))
+    hits: Iterator[StepHit] = (hit for run_hits in found for hit in run_hits)
+    if limit is not None:
+        hits = islice(hits, limit)
+    if as_json:
+        click.echo(dumps([_step_match(store, hit, query) for hit in hits]))
+        return
+    from .textout import step_hit_lines
+
+    count, runs = step_hit_lines(((hit, store.step_snippet(hit.run_id, hit.step_id, query)) for hit in hits), query)
+    if count == 0:
+        click.echo("no runs" if store.count_runs() == 0 else "no steps match")
+        return
+    click.echo(f"{count:,} matching step{'s' if count != 1 else ''} in {runs:,} run{'s' if runs != 1 else ''}")
+
+
+def _step_match(store: TraceStore, hit, query: str) -> dict[str, Any]:
+    """A step --grep --steps found, and where its text holds the query, as JSON."""
+    snip = store.step_snippet(hit.run_id, hit.step_id, query)
+    return {
+        "run_id": hit.run_id,
+        "step_id": hit.step_id,
+        "step_name": hit.name,
+        "kind": hit.kind,
+        "ord": hit.ord,
         "field": snip.field if snip else None,
         "text": snip.text if snip else None,
     }

@@ -229,14 +229,21 @@ def follow_runs(
     show: Callable[[TraceStore, list[Run]], None],
     tell: Callable[[str], None],
     follower: Follower | None = None,
+    keep: Callable[[TraceStore, list[str]], set[str]] | None = None,
 ) -> None:
     """`tracetui list PATH --follow`: `show` the runs of the filter that have finished (not pending or
     running), then each run as it finishes while the source is written, each run once; `tell` the
-    notices. Returns when the follower is closed (or Ctrl+C stops its watcher)."""
+    notices. `keep` (--grep) says which of the finished runs to show (the others are looked at once,
+    as they finish, and never shown). Returns when the follower is closed (or Ctrl+C stops its watcher)."""
     done = replace(flt, status=[s for s in (_statuses(flt.status) or RUN_STATUSES) if s not in UNFINISHED])
     shown: set[str] = set()
 
     def new_runs(store: TraceStore, change: Change | None) -> list[Run]:
+        if change is None and keep is not None:
+            ids = store.run_ids(done, sort=sort, desc=desc)
+            shown.update(ids)
+            kept = keep(store, ids)
+            return _in_order(store, [i for i in ids if i in kept][:limit])
         if change is None:
             runs = store.list_runs(done, sort=sort, desc=desc, limit=limit)
             shown.update(store.run_ids(done))  # those left out by --limit are not shown later either
@@ -258,6 +265,9 @@ def follow_runs(
         try:
             runs = new_runs(store, change)
             shown.update(r.id for r in runs)
+            if keep is not None and change is not None and runs:
+                kept = keep(store, [r.id for r in runs])
+                runs = [r for r in runs if r.id in kept]
             if runs:
                 show(store, runs)
         finally:

@@ -19,6 +19,7 @@ from rich.text import Text
 from . import display
 from .model import TOKEN_PARTS, Run, Step
 from .store import RunFilter, SessionRow
+from .store.search import Snippet
 
 # Hex colours, not ANSI names: Textual's default theme draws ANSI magenta as the same red as failures.
 STATUS_STYLE = {
@@ -62,6 +63,18 @@ def mark_found(text: Text, query: str | None) -> int:
     if not query:
         return 0
     return text.highlight_regex(re.compile(re.escape(query), re.IGNORECASE), STYLE["found"])
+
+
+def snippet_text(snip: Snippet | None, query: str | None, width: int | None = None) -> Text:
+    """Where a search found a step: "input: …the text around the match…", literal, the match marked;
+    cut to `width` cells. None: the step is gone, or matched only as SQLite folds case."""
+    if snip is None:
+        return Text("(no text to show)", STYLE["label"])
+    text = Text.assemble((f"{snip.field}: ", STYLE["label"]), snip.text)
+    mark_found(text, query)
+    if width is not None:
+        text.truncate(width, overflow="ellipsis")
+    return text
 
 
 def safe_text(value: object, style: str = "") -> Text:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -13,6 +14,7 @@ from .analysis import GroupStats
 from .model import Run, Step
 from .present import STYLE, safe_text
 from .store import SessionRow
+from .store.search import Snippet, StepHit
 
 if TYPE_CHECKING:
     from rich.align import AlignMethod
@@ -205,6 +207,27 @@ def match_text(match: dict | None) -> Text:
         text.append(f" · {match['field']}: ", "dim")
         text.append(display.excerpt(match["text"], 70))
     return text
+
+
+def step_hit_lines(hits: Iterable[tuple[StepHit, Snippet | None]], query: str) -> tuple[int, int]:
+    """The steps `list --grep --steps` found, a line each as they come: run, step, kind, where the text
+    holds the query (marked); how many steps in how many runs were printed."""
+    out = console()
+    count, runs = 0, set()
+    for hit, snip in hits:
+        line = Text.assemble(
+            safe_text(display.clip(hit.run_id)),
+            "  ",
+            safe_text(display.clip(hit.name or hit.step_id, 40), STYLE["id"]),
+            "  ",
+            safe_text(hit.kind or "-", STYLE["label"]),
+            "  ",
+            present.snippet_text(snip, query),
+        )
+        out.print(line, soft_wrap=True)
+        count += 1
+        runs.add(hit.run_id)
+    return count, len(runs)
 
 
 FIRST_FAILURE_MARK = "  ◀ first failure"

@@ -152,4 +152,10 @@ def test_search_in_postgresql_finds_what_it_finds_in_sqlite(pg_url, tmp_path):
     ]
     result = invoke("list", pg_url, "--grep", "TLS handshake")
     assert result.exit_code == 0 and "deep-research" in result.output
+    for query in ("tls", "[bold]", "zz"):  # every matching step, in the same order as from SQLite
+        assert [h for hits in store.steps_matching(query, desc=False) for h in hits] == [
+            h for hits in local.steps_matching(query, desc=False) for h in hits
+        ]
+    steps = invoke("list", pg_url, "--grep", "TLS handshake", "--steps")
+    assert steps.exit_code == 0 and steps.output.splitlines()[-1] == "2 matching steps in 1 run"
     store.close()

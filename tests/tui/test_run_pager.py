@@ -203,7 +203,9 @@ def test_grouped_by_session_a_session_row_is_no_run_and_its_runs_come_and_go(tmp
     assert pager.adjacent_failed(0, +1) == 1 and pager.adjacent_failed(1, +1) == 3
     assert pager.adjacent_failed_id("lone", +1) == "b"  # past the session's own row, to its failed run
     assert pager.collapse(s1) and pager.count == 3 and pager.session_at(2) == s2
-    assert pager.adjacent_failed_id("lone", +1) is None and not pager.collapse(s1)
+    # Collapsed, the session that holds the failed run is the answer: `]` expands it to reach the run.
+    assert pager.adjacent_failed_id("lone", +1) == s1 and not pager.collapse(s1)
+    assert pager.adjacent_failed_entry(0, +1) == 1
 
     store_runs = runs(5)
     for i, r in enumerate(store_runs):

@@ -245,3 +245,107 @@ async def test_a_scan_of_the_steps_shows_progress_and_esc_stops_it(tmp_path, mon
         assert not progress.display
         assert run_list.flt.search == "secret 1" and run_list.flt.step_hits is None and not run_list.step_hits
         assert any("Stopped searching the steps" in n.message for n in app._notifications)
+
+
+async def test_r_lists_every_matching_step_with_its_run_and_enter_opens_the_run_at_that_step(tmp_path):
+    from tracetui.tui.screens.step_hits import StepHitsScreen
+
+    runs = [
+        run("r-clean", step("plan", input="nothing"), started_at="2026-01-01T10:00:00Z"),
+        run(
+            "r-two",
+            step("first", output=f"leaked-secret-42 {HOSTILE}"),
+            step("second", kind="tool", input="again the LEAKED-SECRET-42 [/tool_call]"),
+            started_at="2026-01-01T10:01:00Z",
+        ),
+        run("r-deep", step("a"), step("b", parent="a"), step("c", parent="b", input="leaked-secret-42"), started_at=T0),
+    ]
+    app = TraceApp(opening(write_jsonl(tmp_path / "runs.jsonl", runs)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: app.runs_screen.run_list.count == 3)
+        await pilot.press("R")  # no search yet: said how to start one
+        assert isinstance(app.screen, RunsScreen)
+        await find(pilot, "leaked-secret")
+        run_list = app.runs_screen.run_list
+        await until(pilot, lambda: run_list.flt.step_hits is not None and run_list.count == 2)
+        await until(pilot, lambda: "R: every matching step" in screen_text(app))
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, StepHitsScreen) and not app.screen.searching)
+        hits = app.screen.hit_list
+        assert [(h.run_id, h.step_id) for h in hits.hits] == [("r-two", "first"), ("r-two", "second"), ("r-deep", "c")]
+        await until(pilot, lambda: "3 matching steps in 2 runs" in screen_text(app))
+        await until(pilot, lambda: "again the LEAKED-SECRET-42 [/tool_call]" in screen_text(app))
+        text = screen_text(app)
+        assert "leaked-secret-42 [bold red]boom[/] [@click=app.quit]x[/] \\x1b[31m" in text
+        assert "second" in text and "tool" in text
+        await pilot.press("j", "enter")
+        screen = await open_run(pilot)
+        await until(pilot, lambda: cursor_id(screen) == "second")  # that step, not the run's first match
+        await until(pilot, lambda: "2 of 2 matching steps" in static_text(screen.query_one("#search-status", Static)))
+        await pilot.press("escape", "escape")
+        await until(pilot, lambda: isinstance(app.screen, StepHitsScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen))
+
+
+async def test_thousands_of_matching_steps_are_listed_and_only_the_rows_in_view_read_their_text(tmp_path):
+    from tracetui.tui.screens.step_hits import StepHitsScreen
+
+    runs = [run(f"r{i:04d}", step("s", input=f"needle {i}"), step("t", output=f"a needle {i}")) for i in range(2000)]
+    app = TraceApp(opening(write_store(tmp_path / "many.db", runs)))
+    async with app.run_test(size=(100, 24)) as pilot:
+        await until(pilot, lambda: app.runs_screen.run_list.count == 2000)
+        await find(pilot, "needle")
+        await until(pilot, lambda: "R: every matching step" in screen_text(app))
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, StepHitsScreen) and not app.screen.searching)
+        hits = app.screen.hit_list
+        await until(pilot, lambda: "4,000 matching steps in 2,000 runs" in screen_text(app))
+        await until(pilot, lambda: "input: needle 1999" in screen_text(app))  # newest run first, as the list
+        assert len(hits.hits) == 4000 and len(hits._snippets) < 100
+        await pilot.press("G")
+        await until(pilot, lambda: "output: a needle 0" in screen_text(app))
+        assert len(hits._snippets) < 200
+
+
+async def test_a_scan_for_every_matching_step_shows_the_first_hits_and_esc_stops_it(tmp_path, monkeypatch):
+    import time
+
+    from tracetui.tui.screens.step_hits import StepHitsScreen
+
+    path = write_store(tmp_path / "t.db", [run(f"r{i}", step("s", input=f"secret {i}")) for i in range(3)])
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM meta WHERE key = 'search_index'")  # as an older store: searched by a scan
+    conn.commit()
+    conn.close()
+    real = search.steps_matching
+
+    def slow(conn, query, run_ids, *, progress=None, cancelled=None):
+        for hits in real(conn, query, run_ids, progress=progress, cancelled=cancelled):
+            yield hits
+            for _ in range(500):  # after the first run's hits, until the viewer stops the scan (at most 5 s)
+                if cancelled is not None and cancelled():
+                    break
+                time.sleep(0.01)
+
+    monkeypatch.setattr(search, "steps_matching", slow)
+    app = TraceApp(opening(path))
+    async with app.run_test(size=(160, 30), notifications=True) as pilot:
+        await until(pilot, lambda: app.runs_screen.run_list.count == 3)
+        await find(pilot, "secret")
+        await pilot.press("R")
+        for _ in range(500):
+            if isinstance(app.screen, StepHitsScreen) and "1 matching step in 1 run · searching" in screen_text(app):
+                break
+            await pilot.pause(0.01)
+        else:
+            raise AssertionError("the first hit was not shown while the scan went on")
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, StepHitsScreen) and not app.screen.searching
+        assert [h.run_id for h in app.screen.hit_list.hits] == ["r2"]
+        assert "1 matching step in 1 run · Enter opens" in screen_text(app)
+        assert any("Stopped searching" in n.message for n in app._notifications)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen))

@@ -115,3 +115,93 @@ async def test_braces_walk_the_runs_of_the_session_in_the_run_view(tmp_path):
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, RunsScreen)  # one run view at a time: Esc is back at the list
+
+
+FAILING = [
+    {"id": "r0", "final_status": "error", "started_at": "2026-11-01T10:00:00Z"},
+    {"id": "r1", "session_id": "s1", "final_status": "success", "started_at": "2026-11-01T09:00:00Z"},
+    {"id": "r2", "session_id": "s1", "final_status": "error", "started_at": "2026-11-01T09:05:00Z"},
+    {"id": "r3", "session_id": "s1", "final_status": "error", "started_at": "2026-11-01T09:10:00Z"},
+    {"id": "r4", "session_id": "s2", "final_status": "error", "started_at": "2026-11-01T08:00:00Z"},
+    {"id": "r5", "session_id": "s3", "final_status": "success", "started_at": "2026-11-01T07:00:00Z"},
+]
+
+
+async def test_brackets_in_the_grouped_list_open_a_collapsed_session_to_reach_its_failed_runs(tmp_path):
+    app = TraceApp(opening(write_agent_traces(tmp_path / "a.db", FAILING)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        run_list = app.runs_screen.run_list
+        assert [line.split()[2] for line in lines(app)[1:5]] == ["r0", "▸", "▸", "▸"]
+        assert run_list.current_run_id == "r0"
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert run_list.current_run_id == "r3" and "▾ s1" in lines(app)[2]  # expanded, on its newest failed run
+        await pilot.press("right_square_bracket")
+        assert run_list.current_run_id == "r2"  # the session's next failed run, already listed
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert run_list.current_run_id == "r4" and "▾ s2" in lines(app)[6]
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert run_list.current_run_id == "r4"  # s3 holds no failed run: it stays shut
+        assert "▸ s3" in lines(app)[8]
+        await pilot.press("left_square_bracket")
+        assert run_list.current_run_id == "r2"  # back past s2's own row
+        await pilot.press("k", "k", "enter")  # up to s1's row: Enter hides its runs
+        await settle(pilot)
+        assert run_list.session_at(run_list.cursor) is not None and "▸ s1" in lines(app)[2]
+        await pilot.press("right_square_bracket")  # on a shut session holding a failure: into it
+        await settle(pilot)
+        assert run_list.current_run_id == "r3"
+        await pilot.press("G", "left_square_bracket")  # from the last row (s3) back to s2's listed run
+        await settle(pilot)
+        assert run_list.current_run_id == "r4"
+
+
+async def test_brackets_in_the_run_view_reach_failed_runs_of_collapsed_sessions(tmp_path):
+    app = TraceApp(opening(write_agent_traces(tmp_path / "a.db", FAILING)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        await pilot.press("enter")  # r0, the run without a session
+        await settle(pilot)
+        assert isinstance(app.screen, RunScreen) and app.screen.run_id == "r0"
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert isinstance(app.screen, RunScreen) and app.screen.run_id == "r3"
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert app.screen.run_id == "r2"
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert app.screen.run_id == "r4"
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert app.screen.run_id == "r2"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, RunsScreen) and app.runs_screen.run_list.current_run_id == "r2"
+        assert "▾ s1" in lines(app)[2] and "▾ s2" in lines(app)[6]
+
+
+async def test_brackets_from_a_run_of_a_collapsed_session_opened_elsewhere_go_on_from_it(tmp_path):
+    app = TraceApp(opening(write_agent_traces(tmp_path / "a.db", FAILING)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        app.open_run("r1")  # as the results of a search open it: its session s1 is collapsed in the list
+        await settle(pilot)
+        assert isinstance(app.screen, RunScreen) and app.screen.run_id == "r1"
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert app.screen.run_id == "r2"  # the failed run before r1 in s1 (newest first)
+        app.open_run("r5")  # in s3, collapsed, after every failed run
+        await settle(pilot)
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert app.screen.run_id == "r4"  # s2 opened on the way back

@@ -481,6 +481,20 @@ class PgStore:
         hits = search.scan_steps(ids, read, query, progress=progress, cancelled=cancelled)
         return {hit.run_id: hit for hit in hits}
 
+    def steps_matching(
+        self,
+        query: str,
+        flt: RunFilter | None = None,
+        *,
+        sort: str = "started",
+        desc: bool = True,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Iterator[list[search.StepHit]]:
+        ids = self.run_ids(flt, sort=sort, desc=desc)
+        read = functools.partial(self.steps, payloads=True)
+        return search.scan_step_hits(ids, read, query, progress=progress, cancelled=cancelled)
+
     def step_snippet(self, run_id: str, step_id: str, query: str) -> search.Snippet | None:
         step = self.get_step(run_id, step_id)
         return search.snippet({col: getattr(step, col) for col in search.SEARCHED}, query)

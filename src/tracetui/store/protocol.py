@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from ..analysis import GroupStats
 from ..model import Problem, Run, Step
 from .reader import RunFilter
-from .search import RunHits, Snippet
+from .search import RunHits, Snippet, StepHit
 from .sessions import SessionKey, SessionRow
 
 # A run's place in an order: (its sort key, None for runs without one; its tie-breaking id value).
@@ -116,6 +116,17 @@ class TraceStore(Protocol):
         progress: Callable[[int, int], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> dict[str, RunHits]: ...
+
+    def steps_matching(
+        self,
+        query: str,
+        flt: RunFilter | None = None,
+        *,
+        sort: str = "started",
+        desc: bool = True,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Iterator[list[StepHit]]: ...
 
     def step_snippet(self, run_id: str, step_id: str, query: str) -> Snippet | None: ...
 

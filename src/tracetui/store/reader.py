@@ -520,6 +520,21 @@ class Store:
         hits = search.runs_matching(self.conn, query, run_ids=ids, progress=progress, cancelled=cancelled)
         return {hit.run_id: hit for hit in hits}
 
+    def steps_matching(
+        self,
+        query: str,
+        flt: RunFilter | None = None,
+        *,
+        sort: str = STARTED.name,
+        desc: bool = True,
+        progress: search.Progress | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Iterator[list[search.StepHit]]:
+        """Every step whose text holds `query` in the runs `flt` keeps, run by run in the order `sort`
+        gives them (search.steps_matching). Raises search.Cancelled when `cancelled()` says so."""
+        ids = self.run_ids(flt, sort=sort, desc=desc)
+        return search.steps_matching(self.conn, query, ids, progress=progress, cancelled=cancelled)
+
     def step_snippet(self, run_id: str, step_id: str, query: str) -> search.Snippet | None:
         row = self.conn.execute(
             f"SELECT {', '.join(search.SEARCHED)} FROM steps WHERE run_id = ? AND id = ?", (run_id, step_id)

@@ -16,16 +16,22 @@ between two runs.
 
 from __future__ import annotations
 
+import bisect
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from .. import display
+
+if TYPE_CHECKING:
+    from .protocol import TraceStore
 
 INDEX = "step_text"
 SEARCHED = ("id", "name", "kind", "model", "error", "input", "output")
 TRIGRAM = 3  # the shortest query the index can answer
 SCAN_CHUNK = 200  # runs scanned per query when there is no index
+CANDIDATES_A_QUERY = 500  # rowids checked per query (one SQL parameter each)
 INDEX_CHUNK = 200  # steps indexed per transaction (about 0.5 s of CPU at 5 KB a step: a stop waits no longer)
 
 Progress = Callable[[int, int], None]  # runs searched, runs in all
@@ -39,6 +45,17 @@ class RunHits:
     count: int
     step_id: str
     step_name: str | None
+    ord: int
+
+
+@dataclass(frozen=True)
+class StepHit:
+    """One step whose text holds the query (the run view's `/`, the results of a search across runs)."""
+
+    run_id: str
+    step_id: str
+    name: str | None
+    kind: str | None
     ord: int
 
 
@@ -205,6 +222,93 @@ def runs_matching(
         progress(len(ids), len(ids))
 
 
+def steps_matching(
+    conn: sqlite3.Connection,
+    query: str,
+    run_ids: Sequence[str],
+    *,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Iterator[list[StepHit]]:
+    """Every matching step of the runs `run_ids`, run by run in their order, each run's in execution
+    order: a list of them a run, so a caller can show the first while the rest are searched.
+
+    Through the index: the candidate steps (holding every trigram) come from the index alone at once,
+    and LIKE then checks those of one run at a time (a run's steps are one range of rowids: an import
+    writes them together), so the first run's hits come before the text of the others is read.
+    Without it: a scan of one run a query. Progress either way; raises Cancelled between two runs."""
+    params = {"like": _like(query)}
+    if _indexed(query) and has_index(conn):
+        yield from _indexed_steps(conn, query, run_ids, progress, cancelled)
+        return
+    sql = f"SELECT id, name, kind, ord FROM steps WHERE run_id = :run AND {_scan_condition()} ORDER BY ord"
+    for done, run_id in enumerate(run_ids):
+        if cancelled is not None and cancelled():
+            raise Cancelled
+        if progress is not None and done % SCAN_CHUNK == 0:
+            progress(done, len(run_ids))
+        # A file read in place may hold numbers where ids are: the viewer's tree names steps by text.
+        rows = conn.execute(sql, params | {"run": run_id})
+        found = [StepHit(run_id, r[0] if isinstance(r[0], str) else str(r[0]), r[1], r[2], r[3]) for r in rows]
+        if found:
+            yield found
+    if progress is not None:
+        progress(len(run_ids), len(run_ids))
+
+
+def runs_holding(store: TraceStore, query: str, run_ids: Sequence[str]) -> set[str]:
+    """Which of these runs `list --grep` keeps: those whose own id, agent, session or error holds the
+    query, and those with a step whose text does (`list --grep --follow`, a few runs at a time)."""
+    from .reader import RunFilter
+
+    wanted = set(run_ids)
+    # Many runs (the first look): every run is asked once (one query through the index), not a chunk a time.
+    flt = RunFilter(ids=list(run_ids)) if len(run_ids) <= SCAN_CHUNK else None
+    own = store.run_ids(replace(flt or RunFilter(), search=query))
+    return wanted & (set(own) | set(store.runs_matching(query, flt)))
+
+
+def _indexed_steps(
+    conn: sqlite3.Connection,
+    query: str,
+    run_ids: Sequence[str],
+    progress: Progress | None,
+    cancelled: Callable[[], bool] | None,
+) -> Iterator[list[StepHit]]:
+    like = _like(query)
+    candidates = sorted(
+        r[0] for r in conn.execute(f"SELECT rowid FROM {INDEX} WHERE {INDEX} MATCH ?", (_trigrams(query),))
+    )
+    ranges: dict[str, tuple[int, int]] = {}
+    if candidates:  # (a covering index gives every run's range in one pass)
+        ranges = {
+            r[0]: (r[1], r[2]) for r in conn.execute("SELECT run_id, min(rowid), max(rowid) FROM steps GROUP BY run_id")
+        }
+    for done, run_id in enumerate(run_ids):
+        if cancelled is not None and cancelled():
+            raise Cancelled
+        if progress is not None and done % SCAN_CHUNK == 0:
+            progress(done, len(run_ids))
+        span = ranges.get(run_id)
+        if span is None:
+            continue
+        mine = candidates[bisect.bisect_left(candidates, span[0]) : bisect.bisect_right(candidates, span[1])]
+        found: list[StepHit] = []
+        for at in range(0, len(mine), CANDIDATES_A_QUERY):
+            some = mine[at : at + CANDIDATES_A_QUERY]
+            names = [f":r{i}" for i in range(len(some))]
+            sql = (
+                f"SELECT id, name, kind, ord FROM steps WHERE rowid IN ({', '.join(names)})"
+                f" AND run_id = :run AND {_scan_condition()}"
+            )
+            rows = conn.execute(sql, {f"r{i}": rowid for i, rowid in enumerate(some)} | {"run": run_id, "like": like})
+            found.extend(StepHit(run_id, r[0], r[1], r[2], r[3]) for r in rows)
+        if found:
+            yield sorted(found, key=lambda hit: hit.ord)
+    if progress is not None:
+        progress(len(run_ids), len(run_ids))
+
+
 def step_matches(step: object, query: str) -> bool:
     """Does a step (a model.Step with its payloads) hold the query, as LIKE compares?"""
     needle = query.casefold()
@@ -232,6 +336,27 @@ def scan_steps(
         if found:
             first = min(found, key=lambda step: step.ord)
             yield RunHits(run_id, len(found), first.id, first.name, first.ord)
+    if progress is not None:
+        progress(len(run_ids), len(run_ids))
+
+
+def scan_step_hits(
+    run_ids: Sequence[str],
+    read_steps: Callable[[str], list],
+    query: str,
+    *,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Iterator[list[StepHit]]:
+    """steps_matching for a store that is not SQLite (postgres.PgStore), as scan_steps is runs_matching."""
+    for done, run_id in enumerate(run_ids):
+        if cancelled is not None and cancelled():
+            raise Cancelled
+        if progress is not None and done % SCAN_CHUNK == 0:
+            progress(done, len(run_ids))
+        found = sorted((s for s in read_steps(run_id) if step_matches(s, query)), key=lambda s: s.ord)
+        if found:
+            yield [StepHit(run_id, s.id, s.name, s.kind, s.ord) for s in found]
     if progress is not None:
         progress(len(run_ids), len(run_ids))
 

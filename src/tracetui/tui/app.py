@@ -454,7 +454,9 @@ class TraceApp(App):
 
     # -- navigation -------------------------------------------------------------------------------
     def on_open_run(self, message: OpenRun) -> None:
-        self.open_run(message.run_id, jump_to_failure=message.jump_to_failure, search=message.search)
+        self.open_run(
+            message.run_id, jump_to_failure=message.jump_to_failure, search=message.search, step_id=message.step_id
+        )
 
     def on_compare_runs(self, message: CompareRuns) -> None:
         self.compare_runs(message.run_a, message.run_b)
@@ -468,14 +470,18 @@ class TraceApp(App):
 
         self.runs_screen.run_list.ask_failed_run_next_to(message.run_id, message.direction, answer)
 
-    def open_run(self, run_id: str, *, jump_to_failure: bool = False, search: str | None = None) -> None:
+    def open_run(
+        self, run_id: str, *, jump_to_failure: bool = False, search: str | None = None, step_id: str | None = None
+    ) -> None:
         """Show one run: push its RunScreen, or replace the run screen already showing."""
         # Imported when first needed: the run list paints ~0.1 s sooner without the run and compare views.
         from .screens.run import RunScreen
 
         self.runs_screen.follow(run_id)
         live = self.live_state is not None
-        screen = RunScreen(run_id, self.new_store, jump_to_failure=jump_to_failure, live=live, search=search)
+        screen = RunScreen(
+            run_id, self.new_store, jump_to_failure=jump_to_failure, live=live, search=search, step_id=step_id
+        )
         if isinstance(self.screen, RunScreen):
             self.switch_screen(screen)
         else:

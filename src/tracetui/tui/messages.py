@@ -23,6 +23,7 @@ class OpenRun(Message):
     run_id: str
     jump_to_failure: bool = False
     search: str | None = None  # the run list's search found this run in its steps: find it there too
+    step_id: str | None = None  # … and the step to show first (the results of a search: that step)
 
 
 @dataclass

@@ -34,6 +34,7 @@ SECTIONS = (
             "tracetui.tui.screens.export",
         ),
     ),
+    ("Matching steps (R after / in the run list)", ("tracetui.tui.screens.step_hits",)),
     ("Compare", ("tracetui.tui.widgets.pair_list", "tracetui.tui.screens.compare")),
     ("Stats", ("tracetui.tui.screens.stats",)),
     ("Help, warnings and errors", ("tracetui.tui.screens.help", "tracetui.tui.screens.error")),

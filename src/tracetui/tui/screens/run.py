@@ -221,6 +221,7 @@ class RunScreen(Screen):
         jump_to_failure: bool = False,
         live: bool = False,
         search: str | None = None,
+        step_id: str | None = None,
     ) -> None:
         super().__init__()
         self.run_id = run_id
@@ -232,6 +233,7 @@ class RunScreen(Screen):
         self.session_runs: list[str] | None = None  # the runs of this run's session, in the order they started
         self.search = search  # text to find once the run is shown (opened from the run list's search)
         self.stepping = "failures"  # what n/N go through: "matches" after `/`, "failures" after `f`
+        self.at_step = step_id  # the step to show first (a search's results): else the first match
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"loading run {display.clip(self.run_id)}…", "dim"), id="run-header")
@@ -287,6 +289,9 @@ class RunScreen(Screen):
             self.action_first_failure()
         elif self.search is not None and not message.grown:
             self._find(self.search)
+        elif self.at_step is not None and not message.grown:
+            step_id, self.at_step = self.at_step, None
+            self.step_tree.reveal(step_id)
 
     def times_changed(self) -> None:
         """Times are shown in another zone now (`u`): the header and the detail pane say them again."""
@@ -421,7 +426,10 @@ class RunScreen(Screen):
         self.step_tree.set_matches(query, positions)
         self.detail.set_found(query)
         self._show_search_status()
-        if positions:
+        at, self.at_step = self.at_step, None
+        if at is not None and any(position[0] == at for position in positions):
+            self.step_tree.reveal(at)
+        elif positions:
             self.step_tree.adjacent_match(+1)
 
     def _show_search_status(self) -> None:

@@ -101,6 +101,15 @@ class RunsScreen(Screen):
         ),
         Binding("escape", "clear", "Clear search/filters", show=False, id="tracetui.runs.clear", group=SEARCH_KEYS),
         Binding(
+            "R",
+            "step_results",
+            "Matching steps",
+            show=False,
+            tooltip="After /: every step whose text holds the search, with its run and the text around the"
+            " match; Enter opens the run at that step",
+            id="tracetui.runs.step_results",
+        ),
+        Binding(
             "b",
             "group_sessions",
             "Sessions",
@@ -425,6 +434,8 @@ class RunsScreen(Screen):
                 text.append(f"✗ {failed} failed", "bold red" if shown.failed_count else "")
         text.append(f" · sort: {rl.sort} {'▼' if rl.desc else '▲'}")
         text.append_text(present.filter_text(flt))
+        if rl.step_hits and flt.search:
+            text.append(" · R: every matching step", "dim")
         if rl.marked:
             text.append(" · marked: ")
             text.append(display.safe(rl.marked, single_line=True))
@@ -631,6 +642,17 @@ class RunsScreen(Screen):
             self.run_list.step_hits = {}
             self._set(flt=RunFilter())
         self.run_list.focus()
+
+    def action_step_results(self) -> None:
+        query = self.run_list.flt.search
+        if not query:
+            notify_plain(self, "Search with / first: R then lists every step that holds the text.", timeout=4)
+            return
+        from .step_hits import StepHitsScreen
+
+        app = trace_app(self)
+        flt = replace(self.run_list.flt, search=None, step_hits=None)
+        app.push_screen(StepHitsScreen(query, flt, app.new_store, sort=self.run_list.sort, desc=self.run_list.desc))
 
     def action_stats(self) -> None:
         from .stats import StatsScreen  # imported when first needed, like the run and compare screens

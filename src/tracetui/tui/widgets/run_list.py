@@ -138,7 +138,7 @@ class RunList(CursorList, can_focus=True):
             "next_failed",
             "Next failed",
             key_display="]",
-            tooltip="Next failed or timed-out run",
+            tooltip="Next failed or timed-out run (grouped by session: a shut session holding one opens)",
             id="tracetui.runs.next_failed",
             group=FAILED_RUN_KEYS,
         ),
@@ -298,7 +298,17 @@ class RunList(CursorList, can_focus=True):
             store.close()
 
     @work(thread=True, exclusive=True, group="run-list-session")
-    def _load_members(self, generation: int, key: SessionKey) -> None:
+    def _load_members(
+        self,
+        generation: int,
+        key: SessionKey,
+        land: int = 0,
+        answer: Callable[[str | None], None] | None = None,
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """Read a session's runs to list them under its row; `land` (+1 / -1: `]` / `[` reached the
+        collapsed session) puts the cursor on its first / last failed run then, and tells `answer` it;
+        `then` is called once they are listed."""
         try:
             store = self.connect()
         except (sqlite3.Error, OSError, TraceError):
@@ -311,12 +321,42 @@ class RunList(CursorList, can_focus=True):
             return
         finally:
             store.close()
-        self.app.call_from_thread(self._show_members, generation, key, members)
+        self.app.call_from_thread(self._show_members, generation, key, members, land, answer, then)
 
-    def _show_members(self, generation: int, key: SessionKey, members: Order) -> None:
+    def _show_members(
+        self,
+        generation: int,
+        key: SessionKey,
+        members: Order,
+        land: int = 0,
+        answer: Callable[[str | None], None] | None = None,
+        then: Callable[[], None] | None = None,
+    ) -> None:
         pager = self.pager
-        if isinstance(pager, RunPager) and generation == pager.generation and pager.expand(key, members):
-            self._resized()
+        if not (isinstance(pager, RunPager) and generation == pager.generation and pager.expand(key, members)):
+            if answer is not None:
+                answer(None)
+            return
+        self._resized()
+        if then is not None:
+            then()
+        if not land:
+            return
+        row = pager.position_of_session(key)
+        if row is None:
+            return
+        if members.failed:
+            row += 1 + (members.failed[0] if land > 0 else members.failed[-1])
+        self.move_cursor(row, center=True)
+        if answer is not None:
+            answer(pager.id_at(row))
+
+    def _enter_session(
+        self, key: SessionKey, direction: int, answer: Callable[[str | None], None] | None = None
+    ) -> None:
+        """`]` / `[` reached a collapsed session holding a failed run: list its runs and go to that run."""
+        if isinstance(self.pager, RunPager):
+            self._load_members(self.pager.generation, key, direction, answer)
 
     def session_at(self, row: int) -> SessionKey | None:
         """The session on `row` of a list grouped by session (None: a run's row, or not grouped)."""
@@ -544,21 +584,55 @@ class RunList(CursorList, can_focus=True):
 
     def failed_run_next_to(self, run_id: str, direction: int) -> str | None:
         """The next (+1) / previous (-1) failed-or-timeout run after `run_id` in this list's order
-        (the one announced live first, for `]`), among the rows read."""
+        (the one announced live first, for `]`), among the rows listed (ask_failed_run_next_to also
+        reaches those of a collapsed session and beyond the rows a database list has read)."""
         announced = self._take_new_failure(direction)
         if announced is not None and announced != run_id:
             return announced
-        return self.pager.adjacent_failed_id(run_id, direction, self.cursor)
+        found = self.pager.adjacent_failed_id(run_id, direction, self.cursor)
+        return found if isinstance(found, str) else None
 
     def ask_failed_run_next_to(self, run_id: str, direction: int, answer: Callable[[str | None], None]) -> None:
-        """failed_run_next_to, handed to `answer` on the event loop; a database is asked in a worker
-        when the rows read do not hold it."""
-        found = self.failed_run_next_to(run_id, direction)
+        """The failed run next to `run_id`, handed to `answer` on the event loop; a collapsed session
+        holding it is expanded first, a database is asked in a worker when the rows read do not hold it."""
+        announced = self._take_new_failure(direction)
+        if announced is not None and announced != run_id:
+            answer(announced)
+            return
         pager = self.pager
-        if found is not None or not isinstance(pager, KeyPager) or pager.query is None:
-            answer(found)
+        if isinstance(pager, RunPager):
+            shut = self._shut_session_of(run_id)
+            if shut is not None:  # opened from elsewhere (a search's results): list its session's runs first
+                again = lambda: self.ask_failed_run_next_to(run_id, direction, answer)  # noqa: E731
+                self._load_members(pager.generation, shut, answer=answer, then=again)
+                return
+            found = pager.adjacent_failed_id(run_id, direction, self.cursor)
+            if isinstance(found, SessionKey):
+                self._enter_session(found, direction, answer)  # the failed run is in a collapsed session
+            else:
+                answer(found)
+            return
+        found_id = pager.adjacent_failed_id(run_id, direction, self.cursor)
+        if found_id is not None or pager.query is None:
+            answer(found_id)
             return
         self._ask_failed_next(pager.query, run_id, direction, answer)
+
+    def _shut_session_of(self, run_id: str) -> SessionKey | None:
+        """The collapsed session a run not listed belongs to (grouped by session), else None."""
+        pager = self.pager
+        if not self.grouped or not isinstance(pager, RunPager) or pager.position_of(run_id, self.cursor) is not None:
+            return None
+        try:
+            if self._store is None:
+                self._store = self.connect()
+            session = self._store.get_run(run_id).session
+        except (sqlite3.Error, TraceError, LookupError):
+            return None
+        key = SessionKey(session) if session is not None else None
+        if key is None or key in pager.expanded or pager.position_of_session(key) is None:
+            return None
+        return key
 
     @work(thread=True, exclusive=True, group="run-list-failed")
     def _ask_failed_next(self, query: Query, run_id: str, direction: int, answer: Callable[[str | None], None]) -> None:
@@ -606,8 +680,19 @@ class RunList(CursorList, can_focus=True):
         if announced is not None and announced != self.current_run_id:
             self.move_cursor(self.pager.position_of(announced, self.cursor) or 0)
             return
-        row = self.pager.adjacent_failed(self.cursor, direction)
         pager = self.pager
+        if isinstance(pager, RunPager):
+            here = pager.session_at(self.cursor)
+            if direction > 0 and here is not None and here not in pager.expanded and pager.is_failed(self.cursor):
+                self._enter_session(here, direction)  # on a collapsed failed session: into it
+                return
+            row = pager.adjacent_failed_entry(self.cursor, direction)
+            session = pager.session_at(row) if row is not None else None
+            if session is not None:
+                self._enter_session(session, direction)  # grouped: the failed run is in a collapsed session
+                return
+        else:
+            row = pager.adjacent_failed(self.cursor, direction)
         if row is None and isinstance(pager, KeyPager) and pager.query is not None:
             key = pager.key_at(self.cursor)
             if key is not None:

@@ -310,6 +310,22 @@ class RunPager:
         i = bisect.bisect_left(positions, position)
         return positions[i - 1] if i > 0 else None
 
+    def is_failed(self, row: int) -> bool:
+        """Is this row a failed run (or a session holding one)? Known once the full order is in."""
+        if self._failed is None:
+            return False
+        i = bisect.bisect_left(self._failed, row)
+        return i < len(self._failed) and self._failed[i] == row
+
+    def position_of_session(self, key: SessionKey) -> int | None:
+        """Row of a session (grouped by session), None when it is not listed."""
+        if self._ids is None:
+            return None
+        try:
+            return self._ids.index(key)
+        except ValueError:
+            return None
+
     def failed_ids(self) -> set[str]:
         """Ids of the failed/timed-out runs of the full order (empty until it is in)."""
         if self._ids is None or self._failed is None:
@@ -321,18 +337,26 @@ class RunPager:
         positions = [(p, i) for i in run_ids if (p := self.position_of(i)) is not None]
         return [i for _, i in sorted(positions)]
 
-    def adjacent_failed_id(self, run_id: str, direction: int, hint: int | None = None) -> str | None:
-        """The failed run next to `run_id` in this query's order (None: none, or run_id is not listed)."""
-        position = self.position_of(run_id, hint)
-        while position is not None:
-            row = self.adjacent_failed(position, direction)
-            if row is None:
-                return None
-            found = self.id_at(row)
-            if found is not None:
-                return found
-            position = row  # a session's row (grouped by session): its runs are not listed, go on
+    def adjacent_failed_entry(self, position: int, direction: int) -> int | None:
+        """Row of the next (+1) / previous (-1) failed run from `position`, or of a collapsed session
+        holding one (grouped by session: its runs are not listed until it is expanded); the row of an
+        expanded session is passed over, its runs are listed after it."""
+        row = self.adjacent_failed(position, direction)
+        while row is not None:
+            entry = self.entry_at(row)
+            if not (isinstance(entry, SessionKey) and entry in self.expanded):
+                return row
+            row = self.adjacent_failed(row, direction)
         return None
+
+    def adjacent_failed_id(self, run_id: str, direction: int, hint: int | None = None) -> Entry | None:
+        """The failed run next to `run_id` in this query's order, or the collapsed session that holds
+        it (None: none, or run_id is not listed)."""
+        position = self.position_of(run_id, hint)
+        if position is None:
+            return None
+        row = self.adjacent_failed_entry(position, direction)
+        return None if row is None else self.entry_at(row)
 
 
 __all__ = [
