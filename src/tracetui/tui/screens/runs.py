@@ -223,12 +223,18 @@ class RunsScreen(Screen):
         return line
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self.mount, Footer(compact=True))
+        self.call_after_refresh(self._mount_footer)
         self._show_title()
         if self.importing or self.live:
             self._poll = self.set_interval(0.3, self._poll_store)
         self.run_list.focus()
         self._show_summary()
+
+    async def _mount_footer(self) -> None:
+        await self.mount(Footer(compact=True))
+        # A footer shows the keys when the screen's bindings are next updated: the focus moved
+        # before this one was there, so it is told now.
+        self.refresh_bindings()
 
     def _show_title(self) -> None:
         """The source's label and format (a database reached late knows its table only then)."""
