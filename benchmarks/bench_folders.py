@@ -50,8 +50,8 @@ CHANGED_S = 1.0
 MEMORY_MB = 300.0
 
 
-def env(cache: str) -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+def env(cache: str, base: dict[str, str] | None = None) -> dict[str, str]:
+    out = {k: v for k, v in (os.environ if base is None else base).items() if k != "PYTHONDONTWRITEBYTECODE"}
     out["XDG_CACHE_HOME"] = cache
     return out
 
@@ -93,11 +93,13 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def measured(cmd: list[str], cache: str) -> dict:
-    """Wall seconds, CPU seconds (the process and its children), peak RSS of one process and of all."""
+def measured(cmd: list[str], cache: str, base_env: dict[str, str] | None = None) -> dict:
+    """Wall seconds, CPU seconds (the process and its children), peak RSS of one process and of all.
+
+    base_env: the environment to run it in (default: this process's), XDG_CACHE_HOME set to `cache`."""
     before = os.times()
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env(cache), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env(cache, base_env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     peak_one = peak_all = 0.0
     done = threading.Event()
 

@@ -11,7 +11,8 @@ Measured (median of --rounds, in this process unless said):
   keys      Store.session_keys: every session in order, for each sort key (what the viewer loads)
   page      Store.session_rows for the first 50 sessions (what one screen draws)
   members   the runs of one session (Enter on a session row)
-  cli       `tracetui list PATH --by session --limit 50` as a whole process
+  cli       `tracetui list PATH --by session --limit 50` and `tracetui stats PATH --by session [--json]`
+            (every session) as whole processes
 """
 
 from __future__ import annotations
@@ -77,7 +78,22 @@ def measure(label: str, path: str, rounds: int) -> None:
     cli = [sys.executable, "-m", "tracetui.cli", "list", path, "--by", "session", "--limit", "50"]
     seconds = median_time(lambda: subprocess.run(cli, check=True, capture_output=True), rounds)
     print(f"  cli list --by session --limit 50  {seconds:6.3f} s")
+    for output in ([], ["--json"]):
+        wall, cpu = timed([sys.executable, "-m", "tracetui.cli", "stats", path, "--by", "session", *output], rounds)
+        print(f"  cli stats --by session {' '.join(output):6} {wall:6.2f} s wall, {cpu:5.2f} s CPU (every session)")
     store.close()
+
+
+def timed(command: list[str], rounds: int) -> tuple[float, float]:
+    """Median wall and CPU seconds (user + system, from GNU time) of a command: CPU varies less on a
+    machine other jobs share."""
+    walls, cpus = [], []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%U %S", *command], check=True, capture_output=True, text=True)
+        walls.append(time.perf_counter() - began)
+        cpus.append(sum(float(x) for x in proc.stderr.strip().splitlines()[-1].split()))
+    return statistics.median(walls), statistics.median(cpus)
 
 
 if __name__ == "__main__":

@@ -131,3 +131,17 @@ def write_agent_traces(path, rows: list[dict], columns: str = AGENT_TRACES_COLUM
     conn.commit()
     conn.close()
     return str(path)
+
+
+# agent_traces turns in sessions: s1 (three runs, one failed), s2 (one) and r5 without a session.
+SESSION_ROWS = [
+    {"id": "r1", "session_id": "s1", "final_status": "success", "started_at": "2026-11-01T09:00:00Z",
+     "finished_at": "2026-11-01T09:00:10Z", "prompt_tokens": 100, "completion_tokens": 10},
+    {"id": "r2", "session_id": "s1", "final_status": "error", "started_at": "2026-11-01T09:05:00Z",
+     "finished_at": "2026-11-01T09:05:30Z", "prompt_tokens": 200, "completion_tokens": 20},
+    {"id": "r3", "session_id": "s1", "final_status": "success", "started_at": "2026-11-01T09:10:00Z",
+     "finished_at": "2026-11-01T09:11:00Z", "prompt_tokens": 300, "completion_tokens": 30},
+    {"id": "r4", "session_id": "s2", "final_status": "success", "started_at": "2026-11-01T08:00:00Z",
+     "finished_at": "2026-11-01T08:01:00Z"},
+    {"id": "r5", "final_status": "success", "started_at": "2026-11-01T10:00:00Z"},
+]  # fmt: skip

@@ -107,3 +107,64 @@ def test_an_epoch_number_reads_as_datetime_reads_it(raw):
                 expected = None
             break
     assert normalize.timestamp(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2026-10-26T07:33:20Z",
+        "2026-10-26T07:33:20z",
+        "2026-10-26T07:33:20",
+        "2026-10-26T07:33:20+00:00",
+        "2026-10-26T07:33:20.5Z",
+        "2026-10-26T07:33:20.12+00:00",
+        "2026-10-26T07:33:20.1239",
+        "2026-10-26T07:33:20.999999Z",
+        "2026-10-26T07:33:20.1234567Z",  # more digits than the fast path takes
+        "2026-10-26T07:33:20.5+02:00",
+        "2026-10-26 07:33:20Z",
+        "2026-02-30T07:33:20Z",  # no such day
+        "2026-10-26T24:00:00Z",
+        "2026-10-26T07:33:60Z",
+        "٢٠٢٦-10-26T07:33:20Z",  # digits, but not ASCII ones
+        "0001-01-01T00:00:00.001Z",
+        "9999-12-31T23:59:59.999999Z",
+    ],
+)
+def test_a_time_in_utc_text_reads_as_datetime_reads_it(raw):
+    """timestamp() lays UTC text out from the text (the datetime only checks it); the result is iso()'s all the same."""
+    from datetime import datetime
+
+    text = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
+    try:
+        expected = normalize.iso(datetime.fromisoformat(text))
+    except ValueError:
+        expected = None
+    assert normalize.timestamp(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-10-26T07:33:20.000Z",
+        "2026-10-26T07:33:20.001Z",
+        "2026-10-26T07:33:20.999Z",
+        "1970-01-01T00:00:00.000Z",
+        "1969-12-31T23:59:59.999Z",
+        "0001-01-01T00:00:00.001Z",
+        "9999-12-31T23:59:59.999Z",
+        "2026-02-30T00:00:00.000Z",  # no such day
+        "2026-10-26T07:33:20.5Z",
+        "2026-10-26T09:33:20.123+02:00",
+    ],
+)
+def test_epoch_ms_is_what_datetime_computes(text):
+    """epoch_ms() counts a canonical time's milliseconds from its second's count; datetime gives the same float."""
+    from datetime import UTC, datetime
+
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        expected = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp() * 1000.0
+    except (ValueError, OverflowError):
+        expected = None
+    assert normalize.epoch_ms(text) == expected

@@ -603,13 +603,22 @@ def prepare(
 
 
 def prepare_file(
-    path: str, *, fmt: str | None = None, use_cache: bool = True, output: str | None = None, estimate: bool = True
+    path: str,
+    *,
+    fmt: str | None = None,
+    use_cache: bool = True,
+    output: str | None = None,
+    estimate: bool = True,
+    search_index: bool = True,
 ) -> Opening:
-    """prepare() for a file (or a pipe)."""
+    """prepare() for a file (or a pipe). `output`: import into this store, its steps' text indexed for
+    search unless `search_index` is False (a store only staged on its way elsewhere)."""
     if is_pipe(path):
         copy = _copy_pipe(path)
         try:
-            opening = prepare_file(copy, fmt=fmt, use_cache=False, output=output, estimate=estimate)
+            opening = prepare_file(
+                copy, fmt=fmt, use_cache=False, output=output, estimate=estimate, search_index=search_index
+            )
         except UnusableInput as exc:
             raise UnusableInput(path, exc.problem) from None
         assert isinstance(opening, Opening)
@@ -624,7 +633,14 @@ def prepare_file(
             )
     if output is not None:
         return Opening(
-            path, module, db_path=output, ready=False, in_place=False, head=head, estimate=estimate, search_index=True
+            path,
+            module,
+            db_path=output,
+            ready=False,
+            in_place=False,
+            head=head,
+            estimate=estimate,
+            search_index=search_index,
         )
     notice = None
     if use_cache:

@@ -27,21 +27,29 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 DEFAULT_QUERY = (RunFilter(), STARTED.name, True)
 
 
+def content_fingerprint(path: str, salt: str) -> str:
+    """What identifies a database's content cheaply (its identity and times, a hash of its head and tail,
+    the same of its -wal file), with `salt`. Raises OSError when the file cannot be read."""
+    from .loading import key_file
+
+    key = hashlib.sha256(f"{salt}\0".encode())
+    key_file(key, path)
+    try:
+        if os.path.getsize(path + "-wal") == 0:
+            raise FileNotFoundError  # made empty by a reader's open (even tracetui's): nothing in it
+        key_file(key, path + "-wal")  # a writer's commits not yet in the main file
+    except OSError:
+        key.update(b"no wal\0")
+    return key.hexdigest()
+
+
 class Memo:
     """The memo of one in-place database (see the module's docstring)."""
 
     def __init__(self, path: str, fmt: str, directory: str) -> None:
-        from .loading import key_file
-
         name = hashlib.sha256(f"{os.path.abspath(path)}\0{fmt}".encode("utf-8", "surrogateescape")).hexdigest()
         self.file = os.path.join(directory, f"memo-{name[:32]}.json")
-        key = hashlib.sha256(f"{VERSION}\0{fmt}\0".encode())
-        key_file(key, path)
-        try:
-            key_file(key, path + "-wal")  # a writer's commits not yet in the main file
-        except OSError:
-            key.update(b"no wal\0")
-        self.fingerprint = key.hexdigest()
+        self.fingerprint = content_fingerprint(path, f"{VERSION}\0{fmt}")
         self._data: dict[str, Any] | None = None
 
     def _read(self) -> dict[str, Any]:

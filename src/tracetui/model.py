@@ -255,13 +255,19 @@ def finalize_run(run: Run) -> Run:
             by_id[pid].children.append(step)
 
     # Steps not reachable from a root hang off a parent cycle: break each loop at its members.
-    reachable: set[int] = set()
-    stack = list(roots)
+    # (Counted first: what hangs off the roots is a forest, so the walk ends; the set only for a cycle.)
+    count, stack = 0, list(roots)
     while stack:
         node = stack.pop()
-        reachable.add(id(node))
+        count += 1
         stack.extend(node.children)
-    if len(reachable) != len(steps):
+    if count != len(steps):
+        reachable: set[int] = set()
+        stack = list(roots)
+        while stack:
+            node = stack.pop()
+            reachable.add(id(node))
+            stack.extend(node.children)
         in_cycle: dict[int, Step] = {}
         for step in steps:
             if id(step) in reachable or id(step) in in_cycle:
@@ -307,16 +313,24 @@ def finalize_run(run: Run) -> Run:
         tin, tout, credits, cost = node.tokens_in, node.tokens_out, node.credits, node.cost_usd
         read, write, thought = node.tokens_cache_read, node.tokens_cache_write, node.tokens_reasoning
         estimated = cost if node.cost_estimated else None
-        for kid in node.children:
+        for kid in node.children:  # add_optional, inlined
             size += kid.size
-            tin = add_optional(tin, kid.sub_tokens_in)
-            tout = add_optional(tout, kid.sub_tokens_out)
-            credits = add_optional(credits, kid.sub_credits)
-            cost = add_optional(cost, kid.sub_cost_usd)
-            read = add_optional(read, kid.sub_tokens_cache_read)
-            write = add_optional(write, kid.sub_tokens_cache_write)
-            thought = add_optional(thought, kid.sub_tokens_reasoning)
-            estimated = add_optional(estimated, kid.sub_cost_estimated_usd)
+            if (v := kid.sub_tokens_in) is not None:
+                tin = v if tin is None else tin + v
+            if (v := kid.sub_tokens_out) is not None:
+                tout = v if tout is None else tout + v
+            if (f := kid.sub_credits) is not None:
+                credits = f if credits is None else credits + f
+            if (f := kid.sub_cost_usd) is not None:
+                cost = f if cost is None else cost + f
+            if (v := kid.sub_tokens_cache_read) is not None:
+                read = v if read is None else read + v
+            if (v := kid.sub_tokens_cache_write) is not None:
+                write = v if write is None else write + v
+            if (v := kid.sub_tokens_reasoning) is not None:
+                thought = v if thought is None else thought + v
+            if (f := kid.sub_cost_estimated_usd) is not None:
+                estimated = f if estimated is None else estimated + f
         node.size = size
         node.sub_tokens_in, node.sub_tokens_out, node.sub_credits, node.sub_cost_usd = tin, tout, credits, cost
         node.sub_tokens_cache_read, node.sub_tokens_cache_write, node.sub_tokens_reasoning = read, write, thought
@@ -397,7 +411,13 @@ def run_problems(run: Run) -> list[Problem]:
 
 def _sorted_siblings(nodes: list[Step]) -> list[Step]:
     # Python's sort is stable: equal seq keeps source order (a missing seq sorts as 0).
-    return sorted(nodes, key=lambda s: s.seq or 0)
+    if len(nodes) < 2:
+        return list(nodes)  # most steps have no children: no sort to set up
+    return sorted(nodes, key=_seq)
+
+
+def _seq(step: Step) -> int:
+    return step.seq or 0
 
 
 def step_tree(steps: list[Step]) -> list[Step]:

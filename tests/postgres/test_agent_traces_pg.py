@@ -57,3 +57,40 @@ def test_the_same_runs_and_steps_as_from_sqlite(pg_url, tmp_path, json_type, tim
     assert [r.id for r in store.list_runs(RunFilter(search="PROVIDER"))] == ["tr-3"]
     assert store.count_runs() == 3
     store.close()
+
+
+def test_a_big_run_opens_on_its_first_steps_and_reads_the_rest_when_asked(pg_url, tmp_path, monkeypatch):
+    from tracetui.postgres import store as store_module
+
+    monkeypatch.setattr(store_module, "START_STEPS", 4)  # as if the run were bigger than a few screens
+    calls = [
+        {"toolName": f"t{i}", "durationMs": i, "error": "boom" if i in (2, 9) else None, "timestamp": 1772186400000 + i}
+        for i in range(12)
+    ]
+    rows = [*AGENT_TRACES_ROWS, {**AGENT_TRACES_ROWS[0], "id": "big", "tool_calls": calls}]
+    agent_traces_table(pg_url, rows)
+    sqlite = open_store(write_agent_traces(tmp_path / "server.db", rows))
+    store = prepare(pg_url).connect()
+
+    def same(step_a, step_b) -> bool:
+        return (step_a.id, step_a.ord, step_a.name, step_a.status, step_a.started_at, step_a.extra) == (
+            step_b.id, step_b.ord, step_b.name, step_b.status, step_b.started_at, step_b.extra
+        )  # fmt: skip
+
+    run = store.get_run("big")
+    assert (run.step_count, run.failed_steps) == (12, 2)
+    assert store.failed_step_positions("big") == sqlite.failed_step_positions("big")
+    assert store.count_children("big", None) == 12 and store.count_children("big", "call-1") == 0
+    start = store.shared.tree(("big", False))
+    assert start is not None and not start.complete and len(start.steps) == 4  # only the start was read
+    for got, expected in zip(store.children("big", None, limit=3), sqlite.children("big", None, limit=3), strict=True):
+        assert same(got, expected)
+    assert same(store.get_step("big", "call-2"), sqlite.get_step("big", "call-2"))
+    assert not store.shared.tree(("big", False)).complete
+    # Past the start (scrolling down, the second failure): the whole run is read, once.
+    later = store.children("big", None, limit=5, offset=6)
+    assert [s.id for s in later] == [s.id for s in sqlite.children("big", None, limit=5, offset=6)]
+    assert store.shared.tree(("big", False)).complete
+    assert same(store.get_step("big", "call-10"), sqlite.get_step("big", "call-10"))
+    assert [s.id for s in store.steps("big")] == [s.id for s in sqlite.steps("big")]
+    store.close()

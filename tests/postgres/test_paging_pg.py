@@ -8,6 +8,7 @@ from builders import write_agent_traces
 from pg_builders import agent_traces_table, many_rows
 
 from tracetui.loading import open_store, prepare
+from tracetui.postgres import store as store_module
 from tracetui.postgres.store import PgStore
 from tracetui.store import SORT_KEYS, RunFilter
 from tracetui.tui.widgets import key_pager
@@ -96,10 +97,37 @@ def test_positions_keys_and_offsets_agree_with_the_order(stores):
     expected = ids(sqlite.list_runs(flt, sort="started", desc=True))
     for position in (0, 1, 17, len(expected) - 3, len(expected) - 1):
         key = pg_store.key_of(expected[position], "started", flt)
-        assert pg_store.position(flt, "started", True, key) == position
+        assert pg_store.position(flt, "started", True, key) == (position, True)
         assert [run.id for run, _ in pg_store.page_at(flt, "started", True, position, 2)] == expected[position:][:2]
     assert pg_store.key_of("r0002", "started", flt) is None  # a gamma run: not in this list
     assert pg_store.estimate_runs(RunFilter()) > 0
+
+
+def test_a_place_far_down_the_list_is_estimated_not_counted(stores, monkeypatch):
+    pg_store, sqlite = stores
+    monkeypatch.setattr(store_module, "COUNTED_POSITIONS", 20)  # as if the list were a million runs long
+    expected = ids(sqlite.list_runs(sort="started", desc=True))
+    assert pg_store.position(RunFilter(), "started", True, pg_store.key_of(expected[20], "started")) == (20, True)
+    position, exact = pg_store.position(RunFilter(), "started", True, pg_store.key_of(expected[200], "started"))
+    assert not exact and position > 20  # the planner's estimate, from its statistics
+
+
+def test_a_window_placed_by_an_estimate_keeps_only_the_first_page_beside_it(stores):
+    pg_store, sqlite = stores
+    query = Query(RunFilter(), "started", True)
+    expected = ids(sqlite.list_runs(sort="started", desc=True))
+    pager = KeyPager()
+    generation = pager.begin_load(query)
+    count, exact, rows = read_first(pg_store, query)
+    pager.show_first(generation, N, True, rows)
+    pager.show_window(generation, read_window(pg_store, query, key_pager.WindowPlan(200, 230)))
+    assert pager.id_at(229) == expected[229]
+    key = pg_store.key_of(expected[225], "started")
+    pager.show_window(
+        generation, key_pager.Window(205, [(run, key) for run in pg_store.runs_by_ids([expected[225]])], False)
+    )
+    # The rows read by offset (200..229) may disagree with the estimate: dropped, read again when shown.
+    assert pager.id_at(205) == expected[225] and pager.id_at(229) is None and pager.id_at(199) == expected[199]
 
 
 def test_the_key_pager_reads_windows_near_known_keys_and_from_the_end(stores, monkeypatch):

@@ -16,6 +16,7 @@ from tracetui.tui.app import TraceApp
 from tracetui.tui.pilot import settle, until
 from tracetui.tui.screens.error import ErrorScreen
 from tracetui.tui.screens.run import RunScreen
+from tracetui.tui.widgets import key_pager
 from tracetui.tui.widgets.key_pager import KeyPager
 
 N = 600
@@ -91,6 +92,31 @@ async def test_failed_runs_beyond_the_rows_read_are_found_by_the_server(many):
         await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run_id == failed[-1])
 
 
+async def test_far_down_the_list_the_next_failed_run_is_placed_by_estimate_without_a_count(many, monkeypatch):
+    from tracetui.postgres import store as store_module
+
+    # As if the list held a million runs: places beyond 50 estimated, windows read by key within 30 rows.
+    monkeypatch.setattr(store_module, "COUNTED_POSITIONS", 50)
+    monkeypatch.setattr(key_pager, "NEAR", 30)
+    url, sqlite = many
+    expected = sqlite.run_ids(sort="started", desc=True)
+    failed = [run_id for run_id in expected if sqlite.get_run(run_id).status in ("failed", "timeout")]
+    app = TraceApp(prepare(url))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        rl = app.runs_screen.run_list
+        rl.move_cursor(expected.index(failed[-3]))
+        await settle(pilot)
+        rl.pager._rows = {p: row for p, row in rl.pager._rows.items() if p <= rl.cursor}
+        await pilot.press("right_square_bracket")
+        await until(pilot, lambda: rl.current_run_id == failed[-2])
+        # Its row is the planner's guess; the rows around it are read by key from it, in order.
+        await settle(pilot)
+        here = rl.cursor
+        assert [rl.id_at(here + i) for i in range(3)] == expected[expected.index(failed[-2]) :][:3]
+        assert [rl.id_at(i) for i in range(3)] == expected[:3]  # the first page stays where it is
+
+
 async def test_opening_a_run_reads_its_steps_and_esc_comes_back_to_it(pg_url):
     agent_traces_table(pg_url, AGENT_TRACES_ROWS)
     app = TraceApp(prepare(pg_url))
@@ -104,6 +130,34 @@ async def test_opening_a_run_reads_its_steps_and_esc_comes_back_to_it(pg_url):
         await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run is not None)
         assert app.screen.run_id == "tr-1"
         assert [n.data.name for n in app.screen.step_tree.root.children] == ["web_search", "file_read"]
+
+
+async def test_a_big_run_shows_its_first_steps_then_all_of_them_and_jumps_to_its_failure(pg_url, monkeypatch):
+    from tracetui.postgres import store as store_module
+
+    monkeypatch.setattr(store_module, "START_STEPS", 5)  # read first: five of its 60 tool calls
+    calls = [{"toolName": f"tool-{i}", "durationMs": 1, "error": "boom" if i == 47 else None} for i in range(60)]
+    agent_traces_table(pg_url, [{**AGENT_TRACES_ROWS[0], "id": "big", "tool_calls": calls}])
+    app = TraceApp(prepare(pg_url))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run is not None)
+        tree = app.screen.step_tree
+        await until(pilot, lambda: len(tree.root.children) > 0)
+        await pilot.press("G")  # the last step: the rest of the run is read when it is scrolled to
+        await until(
+            pilot, lambda: tree.cursor_node is not None and getattr(tree.cursor_node.data, "name", "") == "tool-59"
+        )
+        await pilot.press("escape")
+        await settle(pilot)
+        app.opening._shared.trees.clear()  # opened afresh: from the start of the run again
+        app.open_run("big", jump_to_failure=True)
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run is not None)
+        tree = app.screen.step_tree
+        await until(
+            pilot, lambda: tree.cursor_node is not None and getattr(tree.cursor_node.data, "name", "") == "tool-47"
+        )
 
 
 async def test_a_dropped_connection_is_said_and_the_list_reconnects_in_place(many, monkeypatch):

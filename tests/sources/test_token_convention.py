@@ -447,3 +447,12 @@ def test_list_and_show_json_carry_the_models_and_the_token_parts():
         ("fake-triage-model", 0),
         ("fake-billing-model", 0),
     }
+
+
+def test_a_total_that_is_no_number_is_noted_whether_or_not_there_are_parts():
+    from tracetui import normalize, usage
+
+    normalize.take_notes()
+    for parts in ({}, {"cache_read": 5}):
+        usage.counted(1, 2, total=float("nan"), input_has_cache=True, output_has_reasoning=True, **parts)
+        assert normalize.take_notes() == ["the number nan is not finite; left out"]

@@ -64,6 +64,5 @@ async def test_a_damaged_row_is_listed_under_w_and_the_runs_still_show(tmp_path)
         warnings = app.runs_screen.query_one("#warnings")
         assert warnings.display and "1 problem while reading" in str(warnings.render())
         await pilot.press("w")
-        await pilot.pause()
-        assert isinstance(app.screen, ProblemsScreen)
+        await until(pilot, lambda: isinstance(app.screen, ProblemsScreen))  # read in a worker
         assert "part 'prt_p0006': data is not a JSON object" in str(app.screen.query_one("#problems-text").render())

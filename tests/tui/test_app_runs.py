@@ -166,7 +166,7 @@ async def test_the_footer_shows_the_keys_without_a_key_pressed(tmp_path):
     async with app.run_test(size=(160, 30)) as pilot:
         await settle(app, pilot)
         footer = app.screen.query_one(Footer)
-        keys = {child.key for child in footer.children if hasattr(child, "key")}
+        keys = {key.key for key in footer.query("FooterKey")}
         assert {"s", "slash", "q", "question_mark"} <= keys
 
 
@@ -492,7 +492,7 @@ async def test_skipped_lines_are_counted_on_screen_and_listed_by_w(tmp_path):
         warnings = app.runs_screen.query_one("#warnings")
         assert warnings.display and "1 problem while reading" in str(warnings.render())
         await pilot.press("w")
-        await pilot.pause()
+        await settle(app, pilot)  # read in a worker
         assert isinstance(app.screen, ProblemsScreen)
         assert "line 3" in str(app.screen.query_one("#problems-text").render())
         await pilot.press("escape")
@@ -623,7 +623,17 @@ async def _loaded(pilot):
     await settle(pilot.app, pilot)
 
 
-@pytest.mark.parametrize("size", [(120, 20), (80, 24)])
+@pytest.mark.parametrize("size", [(80, 24), (120, 30), (160, 48)])
+async def test_help_and_quit_stay_in_the_footer_at_any_width(tmp_path, size):
+    app = TraceApp(opening(write_store(tmp_path / "runs.db", sample_runs())))
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        footer = "\n".join(strip.text for strip in app.screen._compositor.render_strips()).splitlines()[-1]
+        assert "? Help" in footer and "q Quit" in footer and "^p Commands" in footer, footer
+        assert footer.startswith("⏎ Open")  # the run list's own keys come first, as many as fit
+
+
+@pytest.mark.parametrize("size", [(120, 20), (80, 24), (160, 48)])
 def test_snapshot_run_list(tmp_path, monkeypatch, snap_compare, size):
     monkeypatch.chdir(tmp_path)  # the title shows the path as given: keep it the same every run
     runs = sample_runs()

@@ -13,7 +13,7 @@ from textual.widgets import Static
 from tracetui.model import Run, Step, finalize_run
 from tracetui.store import StoreWriter, search
 from tracetui.tui.app import TraceApp
-from tracetui.tui.pilot import until
+from tracetui.tui.pilot import until, workers_done
 from tracetui.tui.screens.run import RunScreen
 from tracetui.tui.screens.runs import RunsScreen
 from tracetui.tui.widgets.step_tree import PAGE, Gap
@@ -194,7 +194,7 @@ async def test_the_run_list_search_finds_runs_by_a_payload_and_opens_them_at_the
         await until(pilot, lambda: isinstance(app.screen, RunsScreen))
         await pilot.press("escape")  # clears the search
         await until(pilot, lambda: run_list.count == 3 and not run_list.step_hits)
-        await app.workers.wait_for_complete()
+        await workers_done(app)
     # The viewer indexed the cached import for the next searches (the file itself is never written).
     conn = sqlite3.connect(app.opening.db_path)
     assert app.opening.cached and search.has_index(conn)
@@ -240,7 +240,7 @@ async def test_a_scan_of_the_steps_shows_progress_and_esc_stops_it(tmp_path, mon
         else:
             raise AssertionError("no progress shown")
         await pilot.press("escape")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert not progress.display
         assert run_list.flt.search == "secret 1" and run_list.flt.step_hits is None and not run_list.step_hits
@@ -341,7 +341,7 @@ async def test_a_scan_for_every_matching_step_shows_the_first_hits_and_esc_stops
         else:
             raise AssertionError("the first hit was not shown while the scan went on")
         await pilot.press("escape")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert isinstance(app.screen, StepHitsScreen) and not app.screen.searching
         assert [h.run_id for h in app.screen.hit_list.hits] == ["r2"]

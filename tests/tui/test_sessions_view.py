@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from builders import SESSION_ROWS as ROWS
 from builders import opening, write_agent_traces
 from otel_sessions import otlp_with_sessions
 
@@ -9,18 +10,6 @@ from tracetui.tui.app import TraceApp
 from tracetui.tui.pilot import settle
 from tracetui.tui.screens.run import RunScreen
 from tracetui.tui.screens.runs import RunsScreen
-
-ROWS = [
-    {"id": "r1", "session_id": "s1", "final_status": "success", "started_at": "2026-11-01T09:00:00Z",
-     "finished_at": "2026-11-01T09:00:10Z", "prompt_tokens": 100, "completion_tokens": 10},
-    {"id": "r2", "session_id": "s1", "final_status": "error", "started_at": "2026-11-01T09:05:00Z",
-     "finished_at": "2026-11-01T09:05:30Z", "prompt_tokens": 200, "completion_tokens": 20},
-    {"id": "r3", "session_id": "s1", "final_status": "success", "started_at": "2026-11-01T09:10:00Z",
-     "finished_at": "2026-11-01T09:11:00Z", "prompt_tokens": 300, "completion_tokens": 30},
-    {"id": "r4", "session_id": "s2", "final_status": "success", "started_at": "2026-11-01T08:00:00Z",
-     "finished_at": "2026-11-01T08:01:00Z"},
-    {"id": "r5", "final_status": "success", "started_at": "2026-11-01T10:00:00Z"},
-]  # fmt: skip
 
 
 def lines(app: TraceApp) -> list[str]:

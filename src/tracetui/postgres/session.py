@@ -4,6 +4,11 @@ Every statement tracetui sends says what it is doing (`what`), so a timeout or a
 is reported as "counting the runs: …", never as a bare driver message. A connection that broke is
 `Unavailable(lost=True)`: the viewer reconnects; a statement that ran out of time is
 `Unavailable(lost=False)` naming the timeout and what to do about it.
+
+Ctrl+C while a query runs: psycopg (3.3, pinned) sends the server a cancel request and waits for it
+before KeyboardInterrupt goes on, so the query stops on the server too and the CLI exits 130 at once
+(tests/postgres/test_faults_pg.py sends SIGINT to a process waiting on pg_sleep). Every CLI query
+runs on the main thread for that reason: a query in another thread would not be cancelled.
 """
 
 from __future__ import annotations

@@ -28,10 +28,19 @@ from .. import pricing
 from ..analysis import GroupStats, root_cause
 from ..errors import NotFound
 from ..model import FAILED_STATUSES, Problem, Run, Step, finalize_run, step_tree, tree_problems
-from ..sources import DatabaseSource
+from ..sources import DatabaseSource, RunStart
 from ..store import search
 from ..store.reader import RunFilter
 from ..store.schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS
+from ..store.sessions import (
+    FAILED_SQL,
+    Dialect,
+    SessionKey,
+    SessionRow,
+    count_sessions,
+    session_keys,
+    session_rows,
+)
 from ..store.sort_keys import BY_NAME, STARTED
 from ..store.stats import CALL_COLUMNS
 from .session import Session
@@ -43,7 +52,22 @@ _SQL_TYPES = {str: "text", int: "bigint", float: "float8"}
 _JSON_DEFAULTS: dict[str, type] = {"flags": list, "metadata": dict, "events": list, "extra": dict}
 _CALL_TYPES = {"duration_ms": float, "credits": float, "cost_usd": float, "cost_estimated": int}
 _CALL_TYPES |= {c: int for c in ("tokens_in", "tokens_out", "tokens_cache_read")}
+START_STEPS = 500  # steps of a big flat run read first: the run view shows a few screens of them
 TREE_CACHE_STEPS = 200_000  # steps kept across the runs opened last (one huge run still fits alone)
+COUNTED_POSITIONS = 10_000  # a run's place further down than this is the planner's estimate
+LISTED_KEPT = 10_000  # ids of runs listed that problems_met() asks about (a CLI command lists fewer)
+
+
+# Sessions grouped by the server: the store's session queries in PostgreSQL's words (ISO times are
+# cast to compute a span; sums of integers are numeric unless cast back).
+SESSIONS = Dialect(
+    param="%s",
+    span_ms="round((extract(epoch FROM max(coalesce(ended_at, started_at))::timestamptz)"
+    " - extract(epoch FROM min(started_at)::timestamptz)) * 1000)::float8",
+    failed=f"count(*) FILTER (WHERE status IN ({FAILED_SQL}))",
+    whole_sum="sum({})::bigint",
+    real_sum="sum({})::float8",
+)
 
 
 def _null(types: dict[str, type]) -> Any:
@@ -58,6 +82,10 @@ class Tree:
     steps: list[Step]
     by_id: dict[str, Step] = field(default_factory=dict)
     children: dict[str | None, list[Step]] = field(default_factory=dict)
+    # A flat run's start (DatabaseSource.read_start): its first steps, how many it has, the failed ones.
+    complete: bool = True
+    total: int = 0
+    failed: list[tuple[str, int, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for step in self.steps:
@@ -118,6 +146,7 @@ class PgStore:
         self.estimated = estimated
         self.shared = shared
         self._on_close = on_close
+        self.listed: dict[str, None] = {}  # runs handed out by the run-list queries, in order
         order = {name: f"r.sort_{name}" for name in db.order}
         self._order = {key.name: order.get(key.name, key.sql) for key in BY_NAME.values()}
         also = {f"sort_{name}": expr for name, expr in db.order.items()} | {"sort_tie": db.tie}
@@ -154,6 +183,9 @@ class PgStore:
     def estimate_runs(self, flt: RunFilter) -> int:
         """The planner's estimate of how many runs the filter keeps (its statistics; no scan)."""
         sql, args = self._select("1", flt)
+        return self._estimate(sql, args)
+
+    def _estimate(self, sql: str, args: Sequence[Any]) -> int:
         row = self.session.one("estimating the number of runs", f"EXPLAIN (FORMAT JSON) {sql}", args)
         try:
             return max(0, int(row[0][0]["Plan"]["Plan Rows"])) if row else 0
@@ -252,17 +284,26 @@ class PgStore:
         )
         return [(self._run(row[:-2]), (row[-2], row[-1])) for row in rows]
 
-    def position(self, flt: RunFilter, sort: str, desc: bool, key: Key) -> int:
-        """How many runs come before the run with this key in the order (its row in the list)."""
+    def position(self, flt: RunFilter, sort: str, desc: bool, key: Key) -> tuple[int, bool]:
+        """How many runs come before the run with this key in the order (its row in the list), and
+        whether that is exact: counted up to COUNTED_POSITIONS (the rows just before it, by key),
+        beyond that the planner's estimate, so a run a million rows down is placed without a scan."""
         order = self._order[sort]
         op = "<" if not desc else ">"
         if key[0] is not None:
             extra, args = f"{order} IS NOT NULL AND ({order}, r.sort_tie) {op} (%s, %s)", [key[0], key[1]]
+            rough, rough_args = f"{order} {op} %s", [key[0]]  # what the planner's statistics can estimate
         else:
             extra, args = f"({order} IS NOT NULL OR r.sort_tie {op} %s)", [key[1]]
-        sql, params = self._select("count(*)", flt, extra, args)
-        row = self.session.one("finding a run's place in the list", sql, params)
-        return row[0] if row else 0
+            rough, rough_args = extra, args
+        sql, params = self._select("1", flt, extra, args)
+        bounded = f"SELECT count(*) FROM ({sql} LIMIT %s) b"
+        row = self.session.one("finding a run's place in the list", bounded, [*params, COUNTED_POSITIONS + 1])
+        counted = row[0] if row else 0
+        if counted <= COUNTED_POSITIONS:
+            return counted, True
+        sql, params = self._select("1", flt, rough, rough_args)
+        return max(COUNTED_POSITIONS + 1, self._estimate(sql, params)), False
 
     def key_of(self, run_id: str, sort: str, flt: RunFilter | None = None) -> Key | None:
         """A run's key in an order (what page() and position() take); None when the filter leaves it
@@ -317,28 +358,86 @@ class PgStore:
                 values[key] = orjson.loads(value) if isinstance(value, str) and value else (value or default())
         for col in RUN_TOTAL_COLUMNS:
             values.pop(col, None)
+        if len(self.listed) < LISTED_KEPT:
+            self.listed[values["id"]] = None
         return Run(**values)
 
+    # -- sessions: runs grouped by the server (store/sessions.py's queries) ---------------------------
+    def _grouping(self, sql: str, args: list[Any]) -> list[tuple]:
+        return self.session.rows("grouping the runs by session", sql, args)
+
+    def sessions(
+        self, flt: RunFilter | None = None, *, sort: str = STARTED.name, desc: bool = True, limit: int | None = None
+    ) -> list[SessionRow]:
+        """The runs `flt` keeps grouped by session (a run without one alone), in sort key `sort`'s order."""
+        keys = self.session_keys(flt, sort=sort, desc=desc, limit=limit)
+        by_key = {row.key: row for row in self.session_rows(keys, flt)}
+        return [by_key[k] for k in keys if k in by_key]
+
+    def session_keys(
+        self, flt: RunFilter | None = None, *, sort: str = STARTED.name, desc: bool = True, limit: int | None = None
+    ) -> list[SessionKey]:
+        where, args = self._where(flt)
+        runs = f"({self._runs}) r"
+        return session_keys(
+            self._grouping, where, args, self._order, sort=sort, desc=desc, limit=limit, runs=runs, dialect=SESSIONS
+        )
+
+    def session_rows(self, keys: Sequence[SessionKey], flt: RunFilter | None = None) -> list[SessionRow]:
+        where, args = self._where(flt)
+        return session_rows(self._grouping, where, args, keys, runs=f"({self._runs}) r", dialect=SESSIONS)
+
+    def count_sessions(self, flt: RunFilter | None = None) -> int:
+        where, args = self._where(flt)
+        return count_sessions(self._grouping, where, args, runs=f"({self._runs}) r")
+
+    def session_run_ids(self, run_id: str) -> list[str]:
+        """The runs of `run_id`'s session in the order they started ([run_id] alone without a session)."""
+        sql, args = self._select("r.session", None, "r.id = %s", [run_id])
+        row = self.session.one("finding a run's session", sql, args)
+        if row is None:
+            raise NotFound(f"no run {run_id!r} in {self.label}")
+        if row[0] is None:
+            return [run_id]
+        return self.run_ids(RunFilter(session=row[0]), sort=STARTED.name, desc=False)
+
     # -- one run and its steps ----------------------------------------------------------------------
-    def _tree(self, run_id: str, *, payloads: bool = False) -> Tree:
+    def _tree(self, run_id: str, *, payloads: bool = False, whole: bool = True) -> Tree:
+        """The run opened: all of it, or (`whole=False`) perhaps only the start of a big flat run."""
         wanted = payloads and self.db.read_step is not None  # only stored runs leave payloads out
         cached = self.shared.tree((run_id, wanted)) or (None if wanted else self.shared.tree((run_id, True)))
-        if cached is not None:
+        if cached is not None and (cached.complete or not whole):
             return cached
+        if not whole and not wanted and self.db.read_start is not None:
+            with self.session.asking(f"reading run {run_id!r}"):
+                start = self.db.read_start(self.session.conn, run_id, self.shared.report, START_STEPS)
+            if start is not None:
+                return self._keep(run_id, False, start.run, start)
         with self.session.asking(f"reading run {run_id!r}"):
             run = self.db.read_run(self.session.conn, run_id, self.shared.report, wanted)
         if run is None:
             raise NotFound(f"no run {run_id!r} in {self.label}")
+        return self._keep(run_id, wanted, run)
+
+    def _keep(self, run_id: str, wanted: bool, run: Run, start: RunStart | None = None) -> Tree:
         if not self.db.finalized:
             finalize_run(pricing.apply(run, self.shared.pricer if self.estimated else None))
             for problem in tree_problems(run):
                 self.shared.report(problem)
         tree = Tree(run, list(run.steps))
+        if start is not None and start.total > len(run.steps):  # else the start is the whole run
+            run.step_count, run.failed_steps = start.total, len(start.failed)
+            tree.complete, tree.total, tree.failed = False, start.total, start.failed
         self.shared.keep((run_id, wanted), tree)
         return tree
 
+    def _tree_holding(self, run_id: str, step_id: str) -> Tree:
+        """The run's start when the step is in it, else the whole run."""
+        tree = self._tree(run_id, whole=False)
+        return tree if step_id in tree.by_id else self._tree(run_id)
+
     def get_run(self, run_id: str) -> Run:
-        run = copy.copy(self._tree(run_id).run)
+        run = copy.copy(self._tree(run_id, whole=False).run)
         run.steps = []
         return run
 
@@ -346,18 +445,30 @@ class PgStore:
         return [copy.copy(step) for step in self._tree(run_id, payloads=payloads).steps]
 
     def children(self, run_id: str, parent_id: str | None, *, limit: int | None = None, offset: int = 0) -> list[Step]:
-        kids = self._tree(run_id).children.get(parent_id, [])
+        tree = self._tree(run_id, whole=False)
+        if not tree.complete and parent_id is not None:
+            return []  # a flat run: no step has steps under it
+        if not tree.complete and (limit is None or offset + limit > len(tree.steps)):
+            tree = self._tree(run_id)
+        kids = tree.children.get(parent_id, [])
         end = None if limit is None else offset + limit
         return [copy.copy(step) for step in kids[offset:end]]
 
     def steps_from(self, run_id: str, first_ord: int, *, limit: int) -> list[Step]:
-        return [copy.copy(step) for step in self._tree(run_id).steps[max(first_ord, 0) : max(first_ord, 0) + limit]]
+        first = max(first_ord, 0)
+        tree = self._tree(run_id, whole=False)
+        if not tree.complete and first + limit > len(tree.steps):
+            tree = self._tree(run_id)
+        return [copy.copy(step) for step in tree.steps[first : first + limit]]
 
     def count_children(self, run_id: str, parent_id: str | None) -> int:
-        return len(self._tree(run_id).children.get(parent_id, []))
+        tree = self._tree(run_id, whole=False)
+        if not tree.complete:
+            return tree.total if parent_id is None else 0
+        return len(tree.children.get(parent_id, []))
 
     def get_step(self, run_id: str, step_id: str) -> Step:
-        step = self._tree(run_id).by_id.get(step_id)
+        step = self._tree_holding(run_id, step_id).by_id.get(step_id)
         if step is None:
             raise NotFound(f"no step {step_id!r} in run {run_id!r}")
         if self.db.read_step is not None:
@@ -368,7 +479,7 @@ class PgStore:
         return copy.copy(step)
 
     def ancestors(self, run_id: str, step_id: str) -> list[str]:
-        by_id = self._tree(run_id).by_id
+        by_id = self._tree_holding(run_id, step_id).by_id
         chain: list[str] = []
         seen = {step_id}
         current = by_id.get(step_id)
@@ -379,7 +490,10 @@ class PgStore:
         return chain[::-1]
 
     def failed_step_positions(self, run_id: str) -> list[tuple[str, int, int]]:
-        return [(s.id, s.ord, s.size) for s in self._tree(run_id).steps if s.status in FAILED_STATUSES]
+        tree = self._tree(run_id, whole=False)
+        if not tree.complete:
+            return list(tree.failed)
+        return [(s.id, s.ord, s.size) for s in tree.steps if s.status in FAILED_STATUSES]
 
     def first_failed_step(self, run_id: str) -> Step | None:
         chosen = root_cause(self.failed_step_positions(run_id))
@@ -432,6 +546,22 @@ class PgStore:
             found += [p for p in self.shared.problems.values() if p.message not in seen]
         return found if limit is None else found[:limit]
 
+    def problems_met(self, limit: int) -> list[Problem]:
+        """The problems of the runs this store listed or read, at most `limit` (and one more, to say
+        there are more). Never a scan of the source: only the rows of the runs listed are asked
+        about (by their ids, which the source's index finds), and the runs read reported their own."""
+        found: list[Problem] = []
+        if self.db.problems is not None and self.listed:
+            sql = f"SELECT line, run_id, message FROM ({self.db.problems}) p WHERE p.run_id = ANY(%s) LIMIT %s"
+            rows = self.session.rows("listing the problems", sql, [list(self.listed), limit + 1])
+            found = [
+                Problem(message, line=line, run_id=run_id, source_file=self.label) for line, run_id, message in rows
+            ]
+        seen = {problem.message for problem in found}
+        with self.shared.lock:
+            found += [p for p in self.shared.problems.values() if p.message not in seen]
+        return found[: limit + 1]
+
     def count_problems(self) -> int:
         """Count the source's problem rows (a scan: run it in a worker); problem_count() then knows."""
         count = 0
@@ -442,8 +572,8 @@ class PgStore:
         return count
 
     def problem_count(self) -> int:
-        """Rows that cannot be read whole (counted by the server once: a scan, so the viewer asks in a
-        worker), or the problems met in the runs opened, whichever is more."""
+        """Rows that cannot be read whole (counted by the server once: a scan, so only the viewer asks,
+        in a worker), or the problems met in the runs opened, whichever is more."""
         if self.shared.problem_count is None:
             self.count_problems()
         with self.shared.lock:

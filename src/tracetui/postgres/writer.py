@@ -20,7 +20,7 @@ from typing import Any
 
 from ..model import Problem
 from ..sources.pgsql import ident, qualified
-from ..store.schema import RUN_COLUMNS, SCHEMA_VERSION, STEP_COLUMNS
+from ..store.schema import PAYLOAD_COLUMNS, RUN_COLUMNS, RUN_LIST_COLUMNS, SCHEMA_VERSION, STEP_COLUMNS
 from ..store.sort_keys import SORT_KEYS
 from .session import Session
 from .target import parse
@@ -30,6 +30,7 @@ _TYPES = {str: "text", int: "bigint", float: "double precision"}
 # The run list sorts on these (keyset pages on (key, id)); a run's steps are read by position.
 RUN_INDEXES = ("started_at", "duration_ms", "total_cost_usd", "total_credits", "agent", "status", "step_count")
 STEP_INDEXES = (("run_id", "ord"),)
+RUN_PAYLOAD_COLUMNS = tuple(c for c in RUN_COLUMNS if c not in RUN_LIST_COLUMNS)  # what the run list never reads
 
 
 @dataclass
@@ -67,6 +68,20 @@ def table_sql(schema: str) -> list[str]:
     return statements
 
 
+def storage_sql(schema: str, *, lz4: bool) -> list[str]:
+    """How the payload columns of the tables an import has just created are stored (never a table it
+    did not create). The payloads are most of the bytes, and PostgreSQL's default pglz compressing
+    them was two thirds of the server's time in COPY (docs/benchmarks.md): with lz4 (a server built
+    with it) they are compressed several times faster to about the same size; without it they are
+    stored uncompressed (STORAGE EXTERNAL: out of line, as before, at about three times the disk)."""
+    setting = "SET COMPRESSION lz4" if lz4 else "SET STORAGE EXTERNAL"
+    statements = []
+    for table, columns in (("steps", PAYLOAD_COLUMNS), ("runs", RUN_PAYLOAD_COLUMNS)):
+        alters = ", ".join(f"ALTER COLUMN {ident(column)} {setting}" for column in columns)
+        statements.append(f"ALTER TABLE {qualified(schema, table)} {alters}")
+    return statements
+
+
 def publish(
     store_path: str,
     target_text: str,
@@ -87,12 +102,12 @@ def publish(
         total = len(ids)
         with session.asking(f"writing into {schema}"), session.conn.transaction():
             conn = session.conn
+            created = conn.execute("SELECT to_regclass(%s) IS NULL", [qualified(schema, "steps")]).fetchone()
             for statement in table_sql(schema):
                 conn.execute(statement)
-            if _has_lz4(conn):
-                # The payloads are most of the bytes: pglz compressing them was two thirds of the server's
-                # time in COPY (docs/benchmarks.md); lz4 is several times faster for about the same size.
-                conn.execute("SET LOCAL default_toast_compression = lz4")
+            if created and created[0]:
+                for statement in storage_sql(schema, lz4=_has_lz4(conn)):
+                    conn.execute(statement)
             # One import of a file at a time: a second waits here rather than interleaving its rows.
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"tracetui:{schema}:{key}"])
             t = qualified(schema, "runs")

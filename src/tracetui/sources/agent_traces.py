@@ -19,7 +19,7 @@ from .. import normalize
 from ..model import Problem, Run, Step
 from ..store import RUN_COLUMNS, STARTED, STEP_COLUMNS, view_columns
 from ..store.reader import undecoded_text
-from . import Catalog, DatabaseSource, Head, Place, ProblemSink, Relation, SourceFile, pgsql, ro_uri
+from . import Catalog, DatabaseSource, Head, Place, ProblemSink, Relation, RunStart, SourceFile, pgsql, ro_uri
 from . import sqlsql as q
 from .contract import one_record
 
@@ -402,6 +402,27 @@ def database_source(catalog: Catalog, place: Place) -> DatabaseSource:
         row = conn.execute(f"SELECT to_jsonb(t) FROM {table} t WHERE {by_id}", (run_id,)).fetchone()
         return None if row is None else row_to_run(row[0], source_file, report)
 
+    # The start of a run with many tool calls: the row without them, its first calls and where the
+    # failed ones are, worked out by the server in one query (the run view shows a screenful first).
+    call_array = d.json_array(col("tool_calls"))
+    first = f"jsonb_path_query_array({call_array}, '$[0 to $last]', jsonb_build_object('last', %s::int - 1))"
+    failed = (
+        f"(SELECT coalesce(array_agg(e.n - 1 ORDER BY e.n), '{{}}') FROM {d.each(call_array, 'e')}"
+        f" WHERE jsonb_typeof(e.value) = 'object' AND {d.has_value('e.value', 'error')})"
+    )
+    start = (
+        f"SELECT to_jsonb(t) - 'tool_calls', {first}, jsonb_array_length({call_array}), {failed},"
+        f" {d.not_json_array(col('tool_calls'))} FROM {table} t WHERE {by_id}"
+    )
+
+    def read_start(conn: Any, run_id: str, report: ProblemSink, limit: int) -> RunStart | None:
+        row = conn.execute(start, (limit, run_id)).fetchone()
+        if row is None or row[4]:
+            return None  # not there, or tool_calls is not an array: read_run says what it is
+        values, calls_read, total, failed_at, _ = row
+        run = row_to_run({**values, "tool_calls": calls_read}, source_file, report)
+        return RunStart(run, total, [(f"call-{n + 1}", n, 1) for n in failed_at])
+
     def read_runs(conn: Any, report: ProblemSink) -> Iterator[Run]:
         with conn.transaction(), conn.cursor(name="tracetui_agent_traces") as cursor:
             cursor.itersize = 256
@@ -421,4 +442,5 @@ def database_source(catalog: Catalog, place: Place) -> DatabaseSource:
         order=order,
         calls=calls,
         problems=problems,
+        read_start=read_start,
     )

@@ -329,7 +329,19 @@ class Relation:
         return "SELECT " + ", ".join(f"{expr} AS {name}" for name, expr in items) + f" FROM {self.source}{where}"
 
 
+@dataclass
+class RunStart:
+    """The start of a flat run (every step a root, none carrying tokens or costs), for opening a big
+    run before all of it is read: the run as read_run gives it with only its first steps, how many
+    steps it has, and its failed steps as (id, position, size)."""
+
+    run: Run
+    total: int
+    failed: list[tuple[str, int, int]]
+
+
 RunReader = Callable[["psycopg.Connection", str, ProblemSink, bool], "Run | None"]
+StartReader = Callable[["psycopg.Connection", str, ProblemSink, int], "RunStart | None"]
 RunsReader = Callable[["psycopg.Connection", ProblemSink], Iterator[Run]]
 StepReader = Callable[["psycopg.Connection", str, str], "Step | None"]
 
@@ -367,6 +379,9 @@ class DatabaseSource:
     """read_run's steps are stored finalized and priced (a tracetui store): used as they are."""
     read_step: StepReader | None = None
     """One step with its payload columns, when read_run leaves them out (big stored runs)."""
+    read_start: StartReader | None = None
+    """The first `limit` steps of a flat run and what the run view needs besides (RunStart), in one
+    query (conn, run_id, report, limit); None when the run is not flat or not there (read_run then)."""
 
 
 @runtime_checkable

@@ -22,8 +22,10 @@ cost and `stats` never build every tree.
 from __future__ import annotations
 
 import operator
+import os
 import sqlite3
 import sys
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,7 +33,8 @@ from typing import Any
 
 import orjson
 
-from .. import jsonsafe, pricing, usage
+from .. import estimates, jsonsafe, pricing, usage
+from ..memo import content_fingerprint
 from ..model import (
     DERIVED_RUN_FIELDS,
     ESTIMATED_COST,
@@ -274,21 +277,27 @@ class ModelCalls:
         an exception would end the whole query (the run list)."""
         pricer = pricing.pricer_of(conn)
         # Reading and pricing a call takes tens of µs; sorting by cost, `stats` and the problems view each
-        # ask for every call. Kept by the row's identity and a hash of what was read, so a changed row
-        # is read again.
-        seen: dict[tuple[Any, int], _Priced | None] = {}
+        # ask for every call, and so does every later command and viewer on the same file. Kept by the
+        # row's identity and a fingerprint of what was read (a changed row is read again), in memory and
+        # in tracetui's cache (estimates.py), which is read at the first call.
+        seen: dict[Any, tuple[int, _Priced | None]] = {}
+        kept = _Kept(conn, self.name) if pricer is not None else None
 
         def priced(key: Any, *values: Any) -> _Priced | None:
-            if pricer is None:
+            if pricer is None or kept is None:
                 return None
-            mark = (key, hash(values))
-            if mark in seen:
-                return seen[mark]
+            fp = estimates.fingerprint(values)
+            found = seen.get(key)
+            if found is None and kept.stale():
+                seen.update(kept.load())
+                found = seen.get(key)
+            if found is not None and found[0] == fp:
+                return found[1]
             try:
-                found = self.read(*values)
+                call = self.read(*values)
             except Exception:
-                found = None
-            model, provider, counts, when = found or (None, None, (None,) * 5, None)
+                call = None
+            model, provider, counts, when = call or (None, None, (None,) * 5, None)
             result = None
             if model:
                 counted = counts[0] is not None or counts[1] is not None
@@ -296,7 +305,8 @@ class ModelCalls:
                 result = cost, sys.intern(model), provider and sys.intern(provider), counted
             if len(seen) >= _SEEN_CALLS:
                 seen.clear()
-            seen[mark] = result
+            seen[key] = (fp, result)
+            kept.add(key, fp, result)
             return result
 
         def price(key: Any, *values: Any) -> float | None:
@@ -318,6 +328,10 @@ class ModelCalls:
             if pricer is None:
                 return "[]"
             version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if version not in listed and kept is not None and version == kept.version:
+                messages = kept.unpriced()  # kept for this content by an earlier command
+                if messages is not None:
+                    listed[version] = orjson.dumps(messages).decode()
             if version not in listed:
                 groups = conn.execute(
                     f"SELECT json_extract(call, '$[0]') AS model, json_extract(call, '$[1]') AS provider, calls FROM"
@@ -325,6 +339,10 @@ class ModelCalls:
                     f" WHERE {self._to_price()} GROUP BY 1 HAVING call IS NOT NULL) ORDER BY model, provider"
                 ).fetchall()
                 messages = [pricing.unpriced_message(pricer, *group) for group in groups]
+                if kept is not None:
+                    kept.save()  # every call was priced: the next command need not
+                    if version == kept.version:
+                        kept.put_unpriced(messages)
                 listed.clear()
                 listed[version] = orjson.dumps(messages).decode()
             return listed[version]
@@ -362,6 +380,67 @@ class ModelCalls:
         """A SELECT of (n, message): one problem per model whose calls (with token counts and no
         reported cost) the price table did not price, in the order and words of an import."""
         return f"SELECT key AS n, value AS message FROM json_each({self._function('unpriced')}())"
+
+
+class _Kept:
+    """The estimates a connection's ModelCalls keep in tracetui's cache: loaded at the first call, again
+    when another connection (the viewer's worker, another command) has written more since."""
+
+    def __init__(self, conn: sqlite3.Connection, fmt: str) -> None:
+        path = conn.execute("PRAGMA database_list").fetchone()[2]
+        self.cache = estimates.for_database(path, fmt, [f"prices={pricing.data_version()}"]) if path else None
+        # The content the connection saw first, by data_version: the unpriced models of this content
+        # may be kept and taken from the cache; after a change they are found again.
+        self.version = conn.execute("PRAGMA data_version").fetchone()[0]
+        self.content: str | None = None
+        if self.cache is not None:
+            try:
+                self.content = content_fingerprint(path, f"unpriced\0{fmt}")
+            except OSError:
+                pass
+        self.loaded: float | None = None  # the cache file's mtime when last loaded
+        self.looked = 0.0  # time.monotonic() of the last look at it
+        self.added = 0  # calls this connection gave the cache
+
+    def stale(self) -> bool:
+        """Whether the cache file has more than was loaded (looked at once a second at most)."""
+        if self.cache is None:
+            return False
+        now = time.monotonic()
+        if self.loaded is not None and now - self.looked < 1.0:
+            return False
+        self.looked = now
+        try:
+            mtime = os.stat(self.cache.file).st_mtime
+        except OSError:
+            self.loaded = self.loaded or 0.0
+            return False
+        return mtime not in (self.loaded, self.cache.saved)  # not what it loaded or wrote itself
+
+    def load(self) -> dict[Any, tuple[int, _Priced | None]]:
+        assert self.cache is not None
+        try:
+            self.loaded = os.stat(self.cache.file).st_mtime
+        except OSError:
+            self.loaded = 0.0
+        return self.cache.load(_SEEN_CALLS)
+
+    def add(self, key: Any, fp: int, result: _Priced | None) -> None:
+        # Beyond what a connection keeps in memory the cache would not be loaded: not written either.
+        if self.cache is not None and self.added < _SEEN_CALLS:
+            self.added += 1
+            self.cache.add(key, fp, result)
+
+    def save(self) -> None:
+        if self.cache is not None:
+            self.cache.save()
+
+    def unpriced(self) -> list[str] | None:
+        return self.cache.unpriced(self.content) if self.cache is not None and self.content else None
+
+    def put_unpriced(self, messages: list[str]) -> None:
+        if self.cache is not None and self.content:
+            self.cache.put_unpriced(self.content, messages)
 
 
 def run_totals(reported: dict[str, str], summed: dict[str, str]) -> dict[str, str]:

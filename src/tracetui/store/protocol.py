@@ -156,7 +156,7 @@ class PagedStore(Protocol):
 
     def totals(self, flt: RunFilter) -> tuple[int, int]: ...
 
-    def position(self, flt: RunFilter, sort: str, desc: bool, key: Key) -> int: ...
+    def position(self, flt: RunFilter, sort: str, desc: bool, key: Key) -> tuple[int, bool]: ...
 
     def key_of(self, run_id: str, sort: str, flt: RunFilter | None = None) -> Key | None: ...
 
@@ -166,7 +166,7 @@ class PagedStore(Protocol):
 @runtime_checkable
 class SessionStore(Protocol):
     """A store that groups its runs by session in its own queries (store/sessions.py: SQLite's `Store`).
-    A store without it (PostgreSQL, for now) lists runs ungrouped."""
+    PostgreSQL's PgStore answers the same queries in its dialect."""
 
     def sessions(
         self, flt: RunFilter | None = None, *, sort: str = "started", desc: bool = True, limit: int | None = None

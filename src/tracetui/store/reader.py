@@ -12,7 +12,7 @@ import orjson
 from .. import jsonsafe
 from ..analysis import GroupStats
 from ..errors import NotFound
-from ..model import FAILED_STATUSES, Problem, Run, Step, step_tree
+from ..model import Problem, Run, Step, step_tree
 from ..sqlite_uri import ro_uri
 from . import search
 from .schema import (
@@ -23,11 +23,11 @@ from .schema import (
     STEP_TREE_COLUMNS,
     typed,
 )
+from .sessions import FAILED_SQL as _FAILED_SQL
 from .sessions import SessionKey, SessionRow, count_sessions, session_keys, session_rows
 from .sort_keys import BY_NAME, SORT_KEYS, STARTED
 from .stats import Scope
 
-_FAILED_SQL = ", ".join(f"'{status}'" for status in sorted(FAILED_STATUSES))
 # An id or name compared with a parameter: the parameter may be its bytes (Store._key), which SQLite
 # compares with text only once they are cast to text.
 _ID = "CAST(? AS TEXT)"
@@ -342,16 +342,16 @@ class Store:
     ) -> list[SessionKey]:
         """The groups of session_rows in order, without their summaries (cheap enough for every group)."""
         where, args = (flt or RunFilter()).where()
-        return session_keys(self.conn, where, args, self._order_by, sort=sort, desc=desc, limit=limit)
+        return session_keys(self.conn.execute, where, args, self._order_by, sort=sort, desc=desc, limit=limit)
 
     def session_rows(self, keys: Sequence[SessionKey], flt: RunFilter | None = None) -> list[SessionRow]:
         """Summaries of these groups over the runs `flt` keeps, in no set order (by key, like runs_by_ids)."""
         where, args = (flt or RunFilter()).where()
-        return session_rows(self.conn, where, args, keys)
+        return session_rows(self.conn.execute, where, args, keys)
 
     def count_sessions(self, flt: RunFilter | None = None) -> int:
         where, args = (flt or RunFilter()).where()
-        return count_sessions(self.conn, where, args)
+        return count_sessions(self.conn.execute, where, args)
 
     def session_run_ids(self, run_id: str) -> list[str]:
         """The runs of `run_id`'s session in the order they started ([run_id] alone without a session)."""

@@ -162,12 +162,16 @@ _INDEXES = (
 
 
 def create_schema(conn: sqlite3.Connection, *, indexes: bool = True) -> None:
-    """Create the store's tables (and the indexes, unless a scratch store skips them) if missing."""
+    """Create the store's tables (and the indexes) if missing.
+
+    indexes=False: a scratch store of parallel.py, merged into a store later, which checks the keys:
+    no indexes, and no primary key on steps (its B-tree cost a sixth of writing a step row).
+    """
     for table, (columns, key) in _TABLES.items():
         defs = [f"{col} {_SQL_TYPES[kind]}" for col, kind in columns.items()]
         if len(key) == 1:
             defs[list(columns).index(key[0])] += " PRIMARY KEY"
-        else:
+        elif indexes:
             defs.append(f"PRIMARY KEY ({', '.join(key)})")
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(defs)})")
     if indexes:

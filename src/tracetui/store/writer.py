@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+from typing import cast
 
 from .. import jsonsafe
 from ..model import FLAG_DUPLICATE_ID, Problem, Run
@@ -25,6 +26,13 @@ from .search import build_index
 # lone surrogate, a type it has no column type for.
 _UNSTORABLE = (OverflowError, UnicodeEncodeError, sqlite3.ProgrammingError, sqlite3.InterfaceError, TypeError)
 _SOURCE_LINE = list(RUN_COLUMNS).index("source_line")
+
+# Python's sqlite3 binds int, float and str directly; any other value, None and bool among them, is
+# first looked up as something to adapt, which costs None about 0.45 µs (a step row holds some 25). An
+# adapter found at once is three times quicker; these give SQLite the very values it bound before
+# (NULL, and 0/1), for every connection of the process. dict.get of an empty dict: None, in C.
+sqlite3.register_adapter(type(None), cast("Callable[[None], None]", {}.get))
+sqlite3.register_adapter(bool, int)
 
 
 class StoreWriter:
@@ -150,6 +158,8 @@ class StoreWriter:
         extra = jsonsafe.loads(extra_json)[0] if extra_json else {}
         flags = jsonsafe.loads(flags_json)[0] if flags_json else []
         new_id = self._keep_apart(original, extra, flags, line)
+        # A scratch store's steps have no key (schema.create_schema): an index, once a block needs one.
+        self.conn.execute("CREATE INDEX IF NOT EXISTS blk.idx_steps_run_id ON steps (run_id)")
         self.conn.execute(
             "UPDATE blk.runs SET id = ?, extra = ?, flags = ? WHERE id = ?",
             (new_id, to_json(extra), to_json(flags), original),

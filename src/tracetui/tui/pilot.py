@@ -5,9 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from textual.worker import WorkerCancelled
-
 PATIENCE_S = 60.0  # a loaded machine (CI, other jobs) may take this long to reach a state
+
+
+async def workers_done(app) -> None:
+    """Wait for the app's workers to end. One replaced by a newer one (exclusive workers: a list
+    read again before the last read ended) ends cancelled, as it should: not an error here."""
+    from textual.worker import WorkerCancelled
+
+    for worker in list(app.workers):
+        try:
+            await worker.wait()
+        except WorkerCancelled:
+            pass
 
 
 async def settle(pilot) -> None:
@@ -16,17 +26,6 @@ async def settle(pilot) -> None:
         await pilot.pause()
         await workers_done(pilot.app)
     await pilot.pause()
-
-
-async def workers_done(app) -> None:
-    """Wait for the app's workers; one cancelled meanwhile (an exclusive worker replaced by a newer
-    one, as the run list's load when an import ends) is done too, and the newer one is waited for."""
-    while True:
-        try:
-            await app.workers.wait_for_complete()
-            return
-        except WorkerCancelled:
-            continue
 
 
 async def until(pilot, condition: Callable[[], bool], tries: int = 400) -> None:

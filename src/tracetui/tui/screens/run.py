@@ -315,7 +315,7 @@ class RunScreen(Screen):
             store = self.connect()
             try:
                 if not isinstance(store, SessionStore):
-                    return  # a store that cannot group by session (PostgreSQL): no { } to go by
+                    return  # a store that cannot group by session: no { } to go by
                 runs = store.session_run_ids(run_id)
             finally:
                 store.close()

@@ -17,7 +17,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from ... import display, present
@@ -27,6 +27,7 @@ from ...store.protocol import TraceStore
 from ..hub import trace_app
 from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
 from ..plain import notify_plain, palette_text
+from ..widgets.key_footer import KeyFooter
 from ..widgets.live_marker import LiveMarker
 from ..widgets.run_list import SORT_CYCLE, RunList
 from ..widgets.run_pager import RunPager
@@ -173,6 +174,7 @@ class RunsScreen(Screen):
         self._agents: list[str] | None = None
         self._poll: Timer | None = None
         self._problems = 0
+        self._counting = self._count_again = False  # the problems are being counted; asked again meanwhile
         # What the list last reported (RunListLoaded); None until its first load.
         self._shown: RunListLoaded | None = None
         # Pacing of the polls during an import: is a load of ours running, when did the last one end.
@@ -231,7 +233,7 @@ class RunsScreen(Screen):
         self._show_summary()
 
     async def _mount_footer(self) -> None:
-        await self.mount(Footer(compact=True))
+        await self.mount(KeyFooter(compact=True))
         # A footer shows the keys when the screen's bindings are next updated: the focus moved
         # before this one was there, so it is told now.
         self.refresh_bindings()
@@ -337,13 +339,10 @@ class RunsScreen(Screen):
         self._show_summary()
         if self.paged:
             self._show_title()
-            if message.complete or message.estimated:
-                self._count_problems()  # a scan of the table on the server: in a worker
-        else:
-            try:
-                self._show_problems(trace_app(self).main_store().problem_count())
-            except (sqlite3.Error, TraceError):
-                self._show_problems(0)
+        if not self.paged or message.complete or message.estimated:
+            # In a worker: a scan of the table on a server, or of every model call of a file read in
+            # place (unpriced models): seconds for a big one, the first time.
+            self._count_problems()
         self._show_empty()
         # After _show_empty: an early poll of an import may have hidden the list (no runs yet), and
         # a hidden or loading list cannot take focus.
@@ -362,8 +361,18 @@ class RunsScreen(Screen):
                 Text(f"⚠ {count:,} {noun} while reading (lines skipped or repaired, unpriced models) · w shows them")
             )
 
-    @work(thread=True, exclusive=True, group="problem-count")
     def _count_problems(self) -> None:
+        """Count the problems in a worker; one at a time (each may be a pass over a big file), once
+        more after it if asked meanwhile."""
+        if self._counting:
+            self._count_again = True
+            return
+        self._counting, self._count_again = True, False
+        self._count_in_worker()
+
+    @work(thread=True, group="problem-count")
+    def _count_in_worker(self) -> None:
+        count: int | None
         try:
             store = trace_app(self).new_store()
             try:
@@ -371,8 +380,17 @@ class RunsScreen(Screen):
             finally:
                 store.close()
         except TraceError:
-            return  # a lost connection is reported by the list; the count comes once it is back
-        self.app.call_from_thread(self._show_problems, count)
+            count = None  # a lost connection is reported by the list; the count comes once it is back
+        except sqlite3.Error:
+            count = 0
+        self.app.call_from_thread(self._counted, count)
+
+    def _counted(self, count: int | None) -> None:
+        self._counting = False
+        if count is not None:
+            self._show_problems(count)
+        if self._count_again:
+            self._count_problems()
 
     # -- a database's connection ------------------------------------------------------------------
     def connection_lost(self, problem: str) -> None:
@@ -495,9 +513,6 @@ class RunsScreen(Screen):
         self._set(sort=nxt, desc=default_desc(nxt))
 
     def action_group_sessions(self) -> None:
-        if not isinstance(self.run_list.pager, RunPager):
-            notify_plain(self, "Runs in a database are not grouped by session yet.", timeout=4)
-            return
         self._set(grouped=not self.run_list.grouped)
 
     def action_reverse_sort(self) -> None:
@@ -673,14 +688,27 @@ class RunsScreen(Screen):
         self.run_list.focus()
 
     def action_problems(self) -> None:
-        from .error import ProblemsScreen
+        self._read_problems()
 
+    @work(thread=True, exclusive=True, group="problems", exit_on_error=False)
+    def _read_problems(self) -> None:
+        """In a worker: the problems of a big file read in place may take a pass over its model calls."""
         app = trace_app(self)
         try:
-            problems = app.main_store().problems(limit=2000)
+            store = app.new_store()
+            try:
+                problems = store.problems(limit=2000)
+            finally:
+                store.close()
         except (sqlite3.Error, TraceError):
             problems = []
-        app.push_screen(ProblemsScreen(app.opening.label, problems, self._problems))
+        self.app.call_from_thread(self._show_problem_list, problems)
+
+    def _show_problem_list(self, problems: list) -> None:
+        from .error import ProblemsScreen
+
+        if self.app.screen is self:  # not when the user went on to another screen meanwhile
+            self.app.push_screen(ProblemsScreen(trace_app(self).opening.label, problems, self._problems))
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         """Filter and sort choices for the command palette (Ctrl+P)."""

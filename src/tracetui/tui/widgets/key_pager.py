@@ -37,10 +37,11 @@ class Query:
 
 @dataclass(frozen=True)
 class Window:
-    """Rows read for positions `first`, `first + 1`, …"""
+    """Rows read for positions `first`, `first + 1`, … (`first` the planner's estimate when not `exact`)."""
 
     first: int
     rows: list[tuple[Run, Key]]
+    exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,12 @@ def read_around(store: PagedStore, query: Query, run_id: str, height: int) -> Wi
     key = store.key_of(run_id, query.sort, query.flt)
     if key is None:
         return None
-    position = store.position(query.flt, query.sort, query.desc, key)
+    position, exact = store.position(query.flt, query.sort, query.desc, key)
     before = store.page(query.flt, query.sort, query.desc, key, height, backwards=True)
     found = store.runs_by_ids([run_id])
     after = store.page(query.flt, query.sort, query.desc, key, 2 * height)
     rows = [*reversed(before), *((run, key) for run in found[:1]), *after]
-    return Window(position - len(before), rows)
+    return Window(position - len(before), rows, exact)
 
 
 def read_window(store: PagedStore, query: Query, plan: WindowPlan) -> Window:
@@ -91,13 +92,13 @@ def read_window(store: PagedStore, query: Query, plan: WindowPlan) -> Window:
     return Window(plan.start, store.page_at(f, s, d, plan.start, plan.end - plan.start))
 
 
-def read_failed_next(store: PagedStore, query: Query, key: Key, direction: int) -> tuple[Run, Key, int] | None:
-    """The next (+1) / previous (-1) failed or timed-out run after the run with `key`, and its position."""
+def read_failed_next(store: PagedStore, query: Query, key: Key, direction: int) -> Window | None:
+    """The next (+1) / previous (-1) failed or timed-out run after the run with `key`, at its position."""
     rows = store.page(query.flt, query.sort, query.desc, key, 1, backwards=direction < 0, failed_only=True)
     if not rows:
         return None
-    run, found = rows[0]
-    return run, found, store.position(query.flt, query.sort, query.desc, found)
+    position, exact = store.position(query.flt, query.sort, query.desc, rows[0][1])
+    return Window(position, rows[:1], exact)
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class KeyPager:
         self.exact = False  # count is the server's count, not the planner's estimate
         self.failed: int | None = None
         self.follow_id: str | None = None
+        self.estimated = False  # some rows were placed by the planner's estimate since the first page
         self.query: Query | None = None
         self._rows: dict[int, tuple[Run, Key]] = {}
         self._reading: tuple[int, int] | None = None  # the window being read
@@ -149,6 +151,7 @@ class KeyPager:
             return False
         self.count, self.exact, self.failed = count, exact, None
         self._rows = dict(enumerate(rows))
+        self.estimated = False
         if exact:
             self.failed = sum(1 for run, _ in rows if run.status in FAILED_STATUSES)
             self.busy = False
@@ -167,10 +170,23 @@ class KeyPager:
         if generation != self.generation:
             return False
         self._reading = None
+        first = window.first
+        if not window.exact:
+            # Placed by the planner's estimate: rows read elsewhere may not agree with it, so only
+            # the first page (always where it is) is kept; the rest is read again near this window.
+            if self.exact:
+                first = max(FIRST_PAGE, min(first, self.count - len(window.rows)))
+            self._rows = {p: row for p, row in self._rows.items() if p < FIRST_PAGE}
+            self.estimated = True
+        if self.estimated:
+            # A run is where it was read last (a read from the end may find the true place of a run
+            # placed by estimate): never at two positions.
+            ids = {run.id for run, _ in window.rows}
+            self._rows = {p: row for p, row in self._rows.items() if row[0].id not in ids}
         for i, row in enumerate(window.rows):
-            self._rows[window.first + i] = row
+            self._rows[first + i] = row
         if not self.exact and window.rows:
-            self.count = max(self.count, window.first + len(window.rows))
+            self.count = max(self.count, first + len(window.rows))
         return True
 
     def window_failed(self) -> None:

@@ -7,8 +7,10 @@ ids, rows and failed positions live in a RunPager (run_pager.py).
 
 A database (`paged`) is never listed whole: a KeyPager (key_pager.py) holds the rows read so far by
 position, workers read the page after (or before) the nearest row read as the cursor moves, and the
-exact count and failed runs come from the server in the background. This module draws either and
-handles the keys; a dropped connection is reported (SourceLost) and the app reconnects.
+exact count and failed runs come from the server in the background. Grouped by session (`b`), a
+database's sessions are listed as a file's are, by a RunPager: the server groups them, one row a
+session. This module draws either and handles the keys; a dropped connection is reported
+(SourceLost) and the app reconnects.
 """
 
 from __future__ import annotations
@@ -203,6 +205,7 @@ class RunList(CursorList, can_focus=True):
         self.marked: str | None = None
         self.grouped = False  # one row per session; Enter shows a session's runs under it
         self.step_hits: dict[str, RunHits] = {}  # runs the search found in their steps: the first such step
+        self.paged = paged
         self.pager: RunPager | KeyPager = KeyPager() if paged else RunPager()
         self._store: TraceStore | None = None  # the event loop's connection, for rows scrolled into view
         self._id_width = MIN_ID  # as wide as the ids seen so far need, up to MAX_ID
@@ -219,9 +222,14 @@ class RunList(CursorList, can_focus=True):
         desc: bool | None = None,
         grouped: bool | None = None,
     ) -> None:
-        if grouped is not None and grouped != self.grouped and isinstance(self.pager, RunPager):
-            self.grouped = grouped  # a paged list (a database) is never grouped: its store cannot
-            self.pager.expanded = {}
+        if grouped is not None and grouped != self.grouped:
+            self.grouped = grouped
+            if self.paged:
+                # A database's sessions are listed as a file's are (the server groups them: one row a
+                # session); ungrouped, its runs are read by key again.
+                self.pager = RunPager() if grouped else KeyPager()
+            elif isinstance(self.pager, RunPager):
+                self.pager.expanded = {}
         if flt is not None:
             self.flt = flt
         if sort is not None:
@@ -292,7 +300,7 @@ class RunList(CursorList, can_focus=True):
                 raise sqlite3.OperationalError(f"{store.label}: runs cannot be grouped by session here")
             order = read_sessions(store, flt, sort, desc, expanded)
             self.app.call_from_thread(self._show_order, generation, order, time.monotonic() - began)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, TraceError) as exc:
             self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
         finally:
             store.close()
@@ -317,7 +325,9 @@ class RunList(CursorList, can_focus=True):
             if not isinstance(store, SessionStore):
                 return
             members = read_session_members(store, self.flt, key, self.sort, self.desc)
-        except sqlite3.Error:
+        except (sqlite3.Error, TraceError) as exc:
+            if isinstance(exc, TraceError):
+                self.app.call_from_thread(self._report, exc)
             return
         finally:
             store.close()
@@ -437,7 +447,12 @@ class RunList(CursorList, can_focus=True):
 
     def _show_window(self, generation: int, window: Window) -> None:
         pager = self.pager
+        on = self.current_run_id
         if isinstance(pager, KeyPager) and pager.show_window(generation, window):
+            if pager.estimated and on is not None and pager.id_at(self.cursor) != on:
+                moved = pager.position_of(on)  # placed by estimate, now read where it really is
+                if moved is not None:
+                    self.move_cursor(moved, center=True)
             if pager.follow_id is not None:
                 position = pager.position_of(pager.follow_id)
                 if position is not None:
@@ -649,7 +664,7 @@ class RunList(CursorList, can_focus=True):
             return
         finally:
             store.close()
-        self.app.call_from_thread(answer, None if nxt is None else nxt[0].id)
+        self.app.call_from_thread(answer, None if nxt is None else nxt.rows[0][0].id)
 
     def _take_new_failure(self, direction: int) -> str | None:
         """The failed run announced live, once, if `]` should go there (and it is still in the list)."""
@@ -721,16 +736,18 @@ class RunList(CursorList, can_focus=True):
             store.close()
         self.app.call_from_thread(self._found_failed, generation, found, direction)
 
-    def _found_failed(self, generation: int, found: tuple | None, direction: int) -> None:
+    def _found_failed(self, generation: int, found: Window | None, direction: int) -> None:
         if generation != self.pager.generation:
             return
         if found is None:
             notify_plain(self, f"No {'next' if direction > 0 else 'previous'} failed run in this list.", timeout=3)
             return
-        run, key, position = found
-        if isinstance(self.pager, KeyPager):
-            self.pager.show_window(generation, Window(position, [(run, key)]))
-        self.move_cursor(position, center=True)
+        pager = self.pager
+        if isinstance(pager, KeyPager):
+            pager.show_window(generation, found)
+            position = pager.position_of(found.rows[0][0].id)
+            self.size_to_rows()
+            self.move_cursor(position if position is not None else found.first, center=True)
 
     def action_next_failed(self) -> None:
         self._jump_failed(+1)

@@ -1,0 +1,169 @@
+"""Estimated costs of a database read in place, kept in tracetui's own cache for the next command.
+
+A database read in place (Phoenix, MLflow, OpenCode) has nowhere to keep the costs tracetui computes
+for its model calls, and finding them means reading and pricing every call (~60 µs each: 4 s for
+60,000 calls). Every command and every open of the viewer would pay that again. So each call's
+result is kept here, in a private SQLite file of the cache directory, one per database: named by
+the database's path and identity, the format and the price data's version (new prices: a new file).
+
+Each call is kept with a fingerprint of what was read for it (its row's values): a call whose row
+changed is read and priced again, so a database that grows (a Phoenix server writing) re-prices only
+its new and changed calls. The user's file is never written; a cache that cannot be read or written
+is only a slower answer.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import os
+import sqlite3
+import threading
+import weakref
+import zlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+
+VERSION = 1  # of this file's layout and of what the formats' readers give: a change gives new files
+
+Result = tuple[float | None, str, str | None, bool] | None
+"""A call's cost, model, provider and whether it has token counts (None: no model call in the row)."""
+
+
+def fingerprint(values: tuple[Any, ...]) -> int:
+    """A digest of a row's values as SQLite hands them to Python (str, bytes, int, float, None), the same
+    in every process (unlike hash()): CRC-32 and length of their text, ~2 µs for a 1.5 kB row."""
+    text = "\0".join([v if type(v) is str else f"\1{v!r}\2{type(v).__name__}" for v in values])
+    data = text.encode("utf-8", "surrogatepass")
+    return (zlib.crc32(data) << 31) | (len(data) & 0x7FFFFFFF)
+
+
+class EstimateCache:
+    """The kept estimates of one database's model calls: loaded once, added to as calls are priced."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self._fresh: list[tuple[Any, int, Result]] = []
+        self._lock = threading.Lock()
+        self.saved: float | None = None  # the file's mtime after this cache last wrote it
+        _OPEN.add(self)
+
+    def load(self, limit: int) -> dict[Any, tuple[int, Result]]:
+        """{row key: (fingerprint, result)} of every kept call; empty when there are more than `limit`
+        (then nothing is kept in memory: see sqlite_steps.ModelCalls) or the file cannot be read."""
+        try:
+            conn = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return {}
+        try:
+            if conn.execute("SELECT count(*) FROM calls").fetchone()[0] > limit:
+                return {}
+            rows = conn.execute("SELECT key, fingerprint, cost, model, provider, counted FROM calls").fetchall()
+        except sqlite3.Error:
+            return {}
+        finally:
+            conn.close()
+        return {
+            key: (fp, None if model is None else (cost, model, provider, bool(counted)))
+            for key, fp, cost, model, provider, counted in rows
+        }
+
+    def unpriced(self, content: str) -> list[str] | None:
+        """The unpriced-model messages kept for the database's content `content` (memo.content_fingerprint)."""
+        try:
+            conn = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return None
+        try:
+            row = conn.execute("SELECT messages FROM unpriced WHERE content = ?", [content]).fetchone()
+        except sqlite3.Error:
+            return None
+        finally:
+            conn.close()
+        try:
+            messages = orjson.loads(row[0]) if row else None
+        except orjson.JSONDecodeError:
+            return None
+        ok = isinstance(messages, list) and all(isinstance(m, str) for m in messages)
+        return messages if ok else None
+
+    def put_unpriced(self, content: str, messages: list[str]) -> None:
+        """Keep the unpriced-model messages of the database's content `content` (the latest only)."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("CREATE TABLE IF NOT EXISTS unpriced (content TEXT PRIMARY KEY, messages TEXT)")
+            conn.execute("DELETE FROM unpriced")
+            conn.execute("INSERT INTO unpriced VALUES (?, ?)", [content, orjson.dumps(messages).decode()])
+
+        self._write(write)
+
+    def add(self, key: Any, fp: int, result: Result) -> None:
+        """A call just priced: written with the next save()."""
+        with self._lock:
+            self._fresh.append((key, fp, result))
+            full = len(self._fresh) >= _BATCH
+        if full:
+            self.save()
+
+    def save(self) -> None:
+        """Write the calls priced since the last save (a private file, made when first needed)."""
+        with self._lock:
+            fresh, self._fresh = self._fresh, []
+        if not fresh:
+            return
+        rows = [
+            (key, fp, *((None, None, None, 0) if result is None else (*result[:3], int(result[3]))))
+            for key, fp, result in fresh
+        ]
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS calls (key PRIMARY KEY, fingerprint INTEGER, cost REAL,"
+                " model TEXT, provider TEXT, counted INTEGER) WITHOUT ROWID"
+            )
+            conn.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+        self._write(write)
+
+    def _write(self, write: Callable[[sqlite3.Connection], None]) -> None:
+        """write() in one transaction on the cache file (private, made when first needed)."""
+        try:
+            if not os.path.exists(self.file):
+                os.makedirs(os.path.dirname(self.file), mode=0o700, exist_ok=True)
+                os.close(os.open(self.file, os.O_CREAT | os.O_WRONLY, 0o600))
+            conn = sqlite3.connect(self.file, timeout=2)
+            try:
+                with conn:
+                    write(conn)
+            finally:
+                conn.close()
+            self.saved = os.stat(self.file).st_mtime
+        except (OSError, sqlite3.Error):
+            pass  # only the next command is slower
+
+
+_BATCH = 20_000  # calls priced before they are written (and at exit)
+_OPEN: weakref.WeakSet[EstimateCache] = weakref.WeakSet()
+
+
+@atexit.register
+def _save_all() -> None:
+    for cache in list(_OPEN):
+        cache.save()
+
+
+def for_database(path: str, fmt: str, tags: Iterable[str]) -> EstimateCache | None:
+    """The kept estimates of the database at `path` read as format `fmt`, priced with `tags` (the price
+    data's version); None when the cache directory cannot be used or the file is not there."""
+    from .loading import usable_cache_dir
+
+    try:
+        st = os.stat(path)
+        directory = usable_cache_dir()
+    except OSError:
+        return None
+    identity = [os.path.abspath(path), st.st_dev, st.st_ino, fmt, VERSION, *tags]
+    name = hashlib.sha256("\0".join(map(str, identity)).encode("utf-8", "surrogateescape")).hexdigest()
+    return EstimateCache(os.path.join(directory, f"estimates-{name[:32]}.db"))

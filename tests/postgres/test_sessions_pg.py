@@ -1,0 +1,115 @@
+"""Runs grouped by session in a database: the server groups them, with the rows and order of SQLite's."""
+
+from __future__ import annotations
+
+import pytest
+from builders import SESSION_ROWS, write_agent_traces
+from pg_builders import agent_traces_table, many_rows
+
+from tracetui.loading import open_store, prepare
+from tracetui.store import SORT_KEYS, RunFilter
+from tracetui.store.protocol import SessionStore
+
+N = 150
+# Sessions of seven runs, and every fifth run alone (no session).
+ROWS = [{**row, "session_id": None if i % 5 == 0 else row["session_id"]} for i, row in enumerate(many_rows(N))]
+
+
+@pytest.fixture(scope="module")
+def stores(pg, tmp_path_factory):
+    """The same turns in PostgreSQL and in SQLite (the reference)."""
+    url = pg.database()
+    agent_traces_table(url, ROWS)
+    pg_store = prepare(url).connect()
+    sqlite = open_store(write_agent_traces(tmp_path_factory.mktemp("ref") / "ref.db", ROWS))
+    yield pg_store, sqlite
+    pg_store.close()
+    sqlite.close()
+
+
+@pytest.mark.parametrize("desc", [True, False], ids=["desc", "asc"])
+@pytest.mark.parametrize("sort", [key.name for key in SORT_KEYS])
+def test_sessions_are_sqlites_rows_in_sqlites_order(stores, sort, desc):
+    pg_store, sqlite = stores
+    assert isinstance(pg_store, SessionStore)
+    assert pg_store.sessions(sort=sort, desc=desc) == sqlite.sessions(sort=sort, desc=desc)
+
+
+@pytest.mark.parametrize(
+    "flt", [RunFilter(), RunFilter(agent="beta"), RunFilter(status=["failed", "timeout"])], ids=str
+)
+def test_filters_counts_and_a_sessions_runs_agree(stores, flt):
+    pg_store, sqlite = stores
+    assert pg_store.sessions(flt, sort="duration", limit=7) == sqlite.sessions(flt, sort="duration", limit=7)
+    assert pg_store.count_sessions(flt) == sqlite.count_sessions(flt)
+    keys = pg_store.session_keys(flt, sort="started", desc=False)
+    assert keys == sqlite.session_keys(flt, sort="started", desc=False)
+    assert sorted(pg_store.session_rows(keys[:5], flt), key=str) == sorted(sqlite.session_rows(keys[:5], flt), key=str)
+    for run_id in ("r0001", "r0005", "r0100"):  # in a session, alone, in a session
+        assert pg_store.session_run_ids(run_id) == sqlite.session_run_ids(run_id)
+
+
+def test_list_by_session_on_a_database_is_the_same_as_on_the_file(stores, pg, tmp_path):
+    from click.testing import CliRunner
+
+    from tracetui.cli import main
+
+    url = pg.database()
+    agent_traces_table(url, ROWS)
+    path = write_agent_traces(tmp_path / "same.db", ROWS)
+    runner = CliRunner()
+    for args in (["--by", "session", "--json"], ["--by", "session", "--sort", "duration", "--desc", "--limit", "5"]):
+        from_db, from_file = runner.invoke(main, ["list", url, *args]), runner.invoke(main, ["list", str(path), *args])
+        assert from_db.exit_code == 0 and from_file.exit_code == 0, from_db.output
+        assert from_db.stdout == from_file.stdout
+
+
+async def _grouped_screens(target) -> tuple[list[list[str]], list[str]]:
+    """The run list grouped by session, then with s1's runs shown under it; the runs `}` and `{` open."""
+    from tracetui.tui.app import TraceApp
+    from tracetui.tui.pilot import settle, until
+    from tracetui.tui.screens.run import RunScreen
+
+    app = TraceApp(target)
+    screens, opened = [], []
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        run_list = app.runs_screen.run_list
+
+        def lines() -> list[str]:
+            return [run_list.render_line(y).text for y in range(run_list.size.height)]
+
+        await pilot.press("b")
+        await until(pilot, lambda: run_list.grouped and not run_list.busy and "▸" in "".join(lines()))
+        await settle(pilot)
+        screens.append(lines())
+        await pilot.press("j", "enter")
+        await until(pilot, lambda: run_list.pager.count > len(screens[0]) or "▾" in "".join(lines()))
+        await settle(pilot)
+        screens.append(lines())
+        await pilot.press("j", "enter")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run is not None)
+        opened.append(app.screen.run_id)
+        for key in ("right_curly_bracket", "left_curly_bracket", "left_curly_bracket"):
+            await pilot.press(key)
+            await settle(pilot)
+            await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.run is not None)
+            opened.append(app.screen.run_id)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("b")
+        await until(pilot, lambda: not run_list.grouped and run_list.run_at(0) is not None)
+        screens.append(lines())
+    return screens, opened
+
+
+async def test_b_groups_a_database_by_session_as_a_file_and_braces_go_through_a_session(pg, tmp_path):
+    url = pg.database()
+    agent_traces_table(url, SESSION_ROWS)
+    from_db = await _grouped_screens(prepare(url))
+    from_file = await _grouped_screens(prepare(str(write_agent_traces(tmp_path / "same.db", SESSION_ROWS))))
+    assert from_db == from_file
+    screens, opened = from_db
+    assert "▸ s1" in screens[0][2] and "▸ s2" in screens[0][3]
+    assert "▾ s1" in screens[1][2] and [line.split()[2] for line in screens[1][3:6]] == ["r3", "r2", "r1"]
+    assert opened == ["r3", "r3", "r2", "r1"]  # r3 from the list, the last of s1: `}` stays, `{` goes back
