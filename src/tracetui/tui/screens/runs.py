@@ -203,8 +203,7 @@ class RunsScreen(Screen):
                 yield Static(Text("Reading the file…"), id="progress-label")
         yield Static(id="summary")
         yield self.run_list
-        # The footer (a widget per key, their styles and layout) is mounted after the first frame: the
-        # rows are drawn without waiting for it, and it shows a moment later.
+        yield KeyFooter(compact=True)
 
     def _optional(self, widget_id: str) -> Static | None:
         """One of the widgets mounted when first needed, if it is there."""
@@ -225,18 +224,11 @@ class RunsScreen(Screen):
         return line
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self._mount_footer)
         self._show_title()
         if self.importing or self.live:
             self._poll = self.set_interval(0.3, self._poll_store)
         self.run_list.focus()
         self._show_summary()
-
-    async def _mount_footer(self) -> None:
-        await self.mount(KeyFooter(compact=True))
-        # A footer shows the keys when the screen's bindings are next updated: the focus moved
-        # before this one was there, so it is told now.
-        self.refresh_bindings()
 
     def _show_title(self) -> None:
         """The source's label and format (a database reached late knows its table only then)."""
