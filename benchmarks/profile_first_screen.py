@@ -1,6 +1,7 @@
 """`tracetui open PATH` that quits as soon as the first run row is drawn: a start-up to profile.
 
-    python benchmarks/profile_first_screen.py PATH [--phases FILE] [--stay]
+    python benchmarks/profile_first_screen.py PATH [--phases FILE] [--stay] [--cprofile FILE]
+    python benchmarks/profile_first_screen.py --minimal [--phases FILE] [--cprofile FILE]
 
 Run it in a real terminal (a tmux pane), alone or under a profiler, for example
 `python -X importtime benchmarks/profile_first_screen.py PATH 2> imports.txt` (every module imported
@@ -11,7 +12,12 @@ wrapped to note when they ran, and the app exits once the refresh that drew the 
 done. --phases appends one JSON line to FILE: milliseconds since the process started at which each
 step of the start-up began and ended (imports, prepare, connect, app start, the run list's queries,
 the first frames, and whether Textual wrote each to the terminal or dropped it inside its start-up
-batch). --stay keeps the viewer running after that, to watch the pane from outside.
+batch), and `first_rows`: wall and CPU milliseconds since the process started when the first frame
+holding run rows was written to the terminal (CPU: user + sys of all threads, and the main thread's).
+--stay keeps the viewer running after that, to watch the pane from outside. --cprofile FILE writes a
+cProfile of the main thread from App.run until the first rows are written (the app's start-up
+without the imports before it). --minimal measures the minimal Textual app
+(benchmarks/minimal_textual_app.py) the same way: its first frame written.
 """
 
 from __future__ import annotations
@@ -25,6 +31,23 @@ import time
 _t0 = 0.0
 _phases: list[tuple[str, float, float, str]] = []  # (what, start ms, end ms, thread)
 _lock = threading.Lock()
+_profiler = None  # --cprofile: a cProfile.Profile from App.run to the first rows written
+_profile_to: str | None = None
+
+
+def _start_profile() -> None:
+    global _profiler
+    if _profile_to is not None and _profiler is None:
+        import cProfile
+
+        _profiler = cProfile.Profile()
+        _profiler.enable()
+
+
+def _stop_profile() -> None:
+    if _profiler is not None and _profile_to is not None:
+        _profiler.disable()
+        _profiler.dump_stats(_profile_to)
 
 
 def _now() -> float:
@@ -55,19 +78,62 @@ def _timed(owner, name: str, label: str, first_only: bool = False) -> None:
     setattr(owner, name, wrapper)
 
 
+def _cpu() -> dict[str, float]:
+    """Wall and CPU milliseconds since the process started (CPU: user + sys of every thread; main: this one's)."""
+    t = os.times()
+    return {
+        "wall_ms": round(_now(), 1),
+        "cpu_ms": round((t.user + t.system) * 1000, 1),
+        "main_thread_cpu_ms": round(time.thread_time() * 1000, 1),
+    }
+
+
+def minimal(report: str | None) -> None:
+    """The minimal Textual app, the same way: the first frame written to the terminal is its first paint."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from minimal_textual_app import Minimal
+    from textual.app import App
+
+    display = App._display
+    written: list[dict[str, float]] = []
+
+    def timed_display(self, screen, renderable) -> None:
+        dropped = bool(self._batch_count)
+        display(self, screen, renderable)
+        if renderable is not None and not dropped and not written:
+            written.append(_cpu())
+            _stop_profile()
+            if report:
+                with open(report, "a") as f:
+                    f.write(json.dumps({"path": "minimal", "first_rows": written[0]}) + "\n")
+            self.call_after_refresh(self.exit)
+
+    App._display = timed_display  # type: ignore[method-assign]
+    app = Minimal()
+    _start_profile()
+    app.run()
+
+
 def main() -> None:
-    global _t0
+    global _t0, _profile_to
     args = sys.argv[1:]
     report = None
     if "--phases" in args:
         i = args.index("--phases")
         report = args[i + 1]
         del args[i : i + 2]
+    if "--cprofile" in args:
+        i = args.index("--cprofile")
+        _profile_to = args[i + 1]
+        del args[i : i + 2]
     stay = "--stay" in args  # keep running after the first rows (to watch the screen from outside)
     if stay:
         args.remove("--stay")
     _t0 = time.monotonic() - _process_age()
     _note("interpreter start → this script runs", 0.0)
+    if args == ["--minimal"]:
+        minimal(report)
+        return
 
     start = _now()
     import tracetui.cli
@@ -76,7 +142,8 @@ def main() -> None:
     _note("import tracetui.cli", start)
     start = _now()
     # In `tracetui open` this import comes after prepare(), while a thread reads the first page or
-    # starts the import; here it comes first, so that its classes can be wrapped (its cost is the same).
+    # starts the import; here it comes first, so that its classes can be wrapped (its cost is the same,
+    # but a first open's import then no longer overlaps it: measure first opens with ttff.sh too).
     from tracetui.tui import app as tui_app
     from tracetui.tui.screens.runs import RunsScreen
     from tracetui.tui.widgets.run_list import RunList
@@ -93,6 +160,9 @@ def main() -> None:
     _timed(store.StoreWriter, "merge", "StoreWriter.merge: first block's runs committed", first_only=True)
     _timed(store.StoreWriter, "commit", "StoreWriter.commit (serial import: first runs committed)", first_only=True)
     _timed(tui_app.TraceApp, "__init__", "TraceApp.__init__")
+    _timed(tui_app.TraceApp, "_tell_notice", "TraceApp._tell_notice (the run list is mounted)", first_only=True)
+    _timed(tui_app.TraceApp, "_index_for_search", "TraceApp._index_for_search started", first_only=True)
+    _timed(tui_app.TraceApp, "_check_config", "TraceApp._check_config", first_only=True)
     app_mount, screen_mount = tui_app.TraceApp.on_mount, RunsScreen.on_mount
 
     async def timed_app_mount(self) -> None:  # handlers keep their signatures: Textual inspects them
@@ -111,6 +181,7 @@ def main() -> None:
 
     def timed_run(self, *a, **kw):
         _note("TraceApp.run called", _now(), _now())
+        _start_profile()
         return run(self, *a, **kw)
 
     tui_app.TraceApp.run = timed_run
@@ -126,10 +197,25 @@ def main() -> None:
             frames.append(1)
             fate = "dropped (start-up batch)" if dropped else "written to the terminal"
             _note(f"frame {len(frames)} {fate}", start)
+        if done and not dropped and renderable is not None and not rows_written:
+            rows_written.append(_cpu())
+            _stop_profile()
+            _note("first run rows written to the terminal", _now(), _now())
 
     tui_app.TraceApp._display = timed_display
+    end_batch = tui_app.TraceApp._end_batch
+    batch_ended: list[bool] = []
+
+    def noted_end_batch(self) -> None:
+        end_batch(self)
+        if not self._batch_count and not batch_ended:
+            batch_ended.append(True)
+            _note("Textual's start-up batch ended", _now(), _now())
+
+    tui_app.TraceApp._end_batch = noted_end_batch
     render_line = RunList.render_line
     done: list[float] = []
+    rows_written: list[dict[str, float]] = []
 
     def first_row_then_exit(self, y):
         if not done and not hasattr(self, "_profiled_first_line"):
@@ -143,10 +229,18 @@ def main() -> None:
         return strip
 
     def finish(app) -> None:
+        if not rows_written and len(done) < 50:  # the frame that drew them was dropped: wait for the next
+            done.append(_now())
+            app.call_after_refresh(finish, app)
+            return
         _note("after the refresh that drew it", _now(), _now())
         if report:
             with open(report, "a") as f:
-                f.write(json.dumps({"path": args[0], "phases": sorted(_phases, key=lambda p: p[1])}) + "\n")
+                cpu = rows_written[0] if rows_written else None
+                f.write(
+                    json.dumps({"path": args[0], "first_rows": cpu, "phases": sorted(_phases, key=lambda p: p[1])})
+                    + "\n"
+                )
         if not stay:
             app.exit()
 

@@ -9,11 +9,12 @@ import stat
 
 import orjson
 import pytest
-from builders import write_agent_traces
+from builders import run, write_agent_traces, write_jsonl
 
+from tracetui import sources
 from tracetui.errors import NotFound, UnusableInput
 from tracetui.first_page import FirstPage, read_top
-from tracetui.loading import cache_dir, prepare
+from tracetui.loading import cache_dir, detect, prepare
 from tracetui.store import RunFilter
 
 
@@ -146,3 +147,63 @@ def test_read_top_without_a_memo_matches_with_one(tmp_path):
         store.close()
     assert [r.id for r in fresh[1]] == [r.id for r in remembered[1]] == [r.id for r in again[1]]
     assert fresh[0] == remembered[0] == again[0] == 7
+
+
+# -- the format a file was detected as (memo.Detected) --------------------------------------------
+
+
+def detected_memos() -> list[str]:
+    directory = cache_dir()
+    return sorted(f for f in os.listdir(directory) if f.startswith("detected-")) if os.path.isdir(directory) else []
+
+
+def test_a_file_is_detected_from_the_memo_next_time_with_the_same_answer(tmp_path, monkeypatch):
+    path = write_jsonl(tmp_path / "runs.jsonl", [run("r1")])
+    os.makedirs(cache_dir())
+    module, head = detect(path)
+    (name,) = detected_memos()
+    assert orjson.loads(open(os.path.join(cache_dir(), name), "rb").read())["format"] == module.NAME
+    monkeypatch.setattr(sources, "formats", lambda: pytest.fail("every format was asked again"))
+    again, head_again = detect(path)
+    assert again is module and head_again.data == head.data
+    assert prepare(path).format == module.NAME
+
+
+def test_a_file_whose_content_changed_is_detected_afresh(tmp_path):
+    path = tmp_path / "runs"
+    write_jsonl(path, [run("r1")])
+    os.makedirs(cache_dir())
+    jsonl = sources.detect(str(path))[0].NAME
+    assert detect(str(path))[0].NAME == jsonl
+    os.remove(path)
+    traces(path)  # now a SQLite database, at the same path
+    assert detect(str(path))[0].NAME == sources.detect(str(path))[0].NAME != jsonl
+
+
+def test_a_memo_naming_a_format_that_no_longer_claims_the_file_is_not_believed(tmp_path):
+    path = write_jsonl(tmp_path / "runs.jsonl", [run("r1")])
+    os.makedirs(cache_dir())
+    detect(path)
+    (name,) = detected_memos()
+    memo_path = os.path.join(cache_dir(), name)
+    memo = orjson.loads(open(memo_path, "rb").read())
+    for wrong in ("agent-traces", "no-such-format"):
+        with open(memo_path, "wb") as f:
+            f.write(orjson.dumps({**memo, "format": wrong}))
+        assert detect(path)[0].NAME == memo["format"]
+
+
+def test_no_memo_is_kept_when_plugins_may_register_formats_or_the_format_is_forced(tmp_path, monkeypatch):
+    path = write_jsonl(tmp_path / "runs.jsonl", [run("r1")])
+    os.makedirs(cache_dir())
+    detect(path, sources.detect(path)[0].NAME)
+    detect(path, remember=False)
+    monkeypatch.setattr(sources, "_may_have_plugins", lambda: True)
+    detect(path)
+    assert detected_memos() == []
+
+
+def test_detecting_a_file_never_makes_the_cache_directory(tmp_path):
+    path = write_jsonl(tmp_path / "runs.jsonl", [run("r1")])
+    detect(path)
+    assert not os.path.exists(cache_dir())

@@ -9,6 +9,7 @@ import dataclasses
 import os
 import random
 import re
+import stat
 
 import orjson
 import pytest
@@ -124,6 +125,24 @@ def test_when_workers_cannot_start_the_import_runs_in_this_process(big_file, tmp
     assert opening.run_import() == 401
     runs, _, problems = stored(opening)
     assert [line for line, _ in problems] == [151, 402, 403]
+
+
+def test_a_cached_import_whose_workers_cannot_start_after_the_first_block_is_read_again_here(big_file, monkeypatch):
+    from concurrent.futures import ProcessPoolExecutor
+
+    def refuse(self, *args, **kwargs):
+        raise OSError("no processes left")
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", refuse)  # the first block is stored before any submit
+    monkeypatch.setenv("TRACETUI_PARALLEL_MIN_BYTES", "0")
+    monkeypatch.setenv("TRACETUI_PARALLEL_BLOCK_BYTES", "4096")
+    monkeypatch.setenv("TRACETUI_WORKERS", "2")
+    opening = prepare(big_file)
+    assert opening.cached and opening.uses_workers
+    assert opening.run_import() == 401
+    runs, _, problems = stored(opening)
+    assert len(runs) == 401 and [line for line, _ in problems] == [151, 402, 403]
+    assert stat.S_IMODE(os.stat(opening.db_path).st_mode) == 0o600
 
 
 # -- runs spread over many records (staged) ---------------------------------------------------------

@@ -68,6 +68,24 @@ def test_rows_too_wide_for_the_terminal_are_left_to_rich_table(monkeypatch, caps
     rows = [textout.run_cells(r) for r in RUNS]
     assert textout.plain_table(textout.run_columns(), rows, 60) is None
     monkeypatch.setattr(textout, "console", lambda: Console(width=60, highlight=False, soft_wrap=False, emoji=False))
+    monkeypatch.setattr(textout, "unstyled", lambda: False)  # a 60-column terminal
     textout.runs_table(RUNS)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 + len(RUNS) and all(len(line) <= 60 for line in lines)
+
+
+def test_to_a_pipe_the_plain_lines_are_written_as_rich_would_write_them(monkeypatch, capsys):
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE"):
+        monkeypatch.delenv(name, raising=False)
+    assert textout.unstyled()  # capsys's stdout is no terminal
+    textout.runs_table(RUNS)
+    assert capsys.readouterr().out == drawn(textout.PIPE_WIDTH, colours=False, fast=False)
+
+
+@pytest.mark.parametrize("variable", ["FORCE_COLOR", "TTY_COMPATIBLE"])
+def test_a_pipe_asked_for_styles_gets_them_from_rich(monkeypatch, capsys, variable):
+    monkeypatch.setenv(variable, "1")
+    assert not textout.unstyled()
+    textout.runs_table(RUNS)
+    out = capsys.readouterr().out
+    assert "\x1b[" in out and "r-1" in out

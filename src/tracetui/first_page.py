@@ -87,9 +87,12 @@ class FirstPage:
         if self._error is not None:
             raise self._error
 
-    def take(self, flt: RunFilter, sort: str, desc: bool) -> tuple[int, list[Run]] | None:
-        """The page, if it answers this query and was not taken yet (waits for it to be read)."""
-        if (flt, sort, desc) != DEFAULT_QUERY or not self._taken.acquire(blocking=False):
-            return None  # another query, or taken already (the lock is never released)
+    def take(self, flt: RunFilter, sort: str, desc: bool, *, wait: bool = True) -> tuple[int, list[Run]] | None:
+        """The page, if it answers this query and was not taken yet (waits for it to be read, unless
+        `wait` is False: then only a page read already is taken, and a later take may still get it)."""
+        if (flt, sort, desc) != DEFAULT_QUERY or (not wait and not self._read.is_set()):
+            return None
+        if not self._taken.acquire(blocking=False):
+            return None  # taken already (the lock is never released)
         self._read.wait()
         return self._page

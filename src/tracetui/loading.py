@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Protocol
 from . import filestate, normalize, postgres, sources, sqlite_uri
 from .errors import UnusableInput
 from .memo import Memo
+from .memo import detected as memo_detected
 from .memo import for_file as memo_for
 from .model import Problem, finalized, run_problems
 from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
@@ -482,8 +483,15 @@ class Opening:
                         yielding=self.background,
                     )
                     serial = False
-                except parallel.WorkersUnavailable:
-                    pass  # read it in this process instead
+                except parallel.WorkersUnavailable as exc:
+                    # Read it in this process instead, from the start on an empty store.
+                    if exc.written:
+                        writer.abort()
+                        _remove_store(self.db_path)
+                        if self.cached:
+                            _create_private(self.db_path)
+                        self.problems.clear()
+                        writer = StoreWriter(self.db_path, report=report)
             if serial:
                 normalize.take_notes()  # left over from anything read before, in this thread
                 for run in self.module.read(head, report, reader):
@@ -637,7 +645,7 @@ def prepare_file(
         assert isinstance(opening, Opening)
         opening.source = path
         return opening
-    module, head = sources.detect(path, fmt)
+    module, head = detect(path, fmt, remember=use_cache)
     if output is None and sources.in_place(module, head):
         if estimate or module.NAME != "tracetui-sqlite" or not _holds_estimates(path):
             memo = memo_for(path, module.NAME) if use_cache else None
@@ -675,6 +683,25 @@ def prepare_file(
     )
     opening.notice = notice
     return opening
+
+
+def detect(path: str, fmt: str | None = None, *, remember: bool = True) -> tuple[sources.Source, sources.Head]:
+    """sources.detect, asking only the format this content was detected as before when that is known
+    (memo.Detected: one format module imported instead of every one); `remember` False: no memo."""
+    memo = memo_detected(path) if fmt is None and remember else None
+    known = memo.format() if memo is not None else None
+    if known is not None:
+        head = sources.read_head(path)
+        try:
+            module = sources.by_name(known)
+            if module.sniff(head):  # it still claims the file (the memo only spares asking the others)
+                return module, head
+        except Exception:  # a format no longer there, or a sniff that raises now: detect afresh
+            pass
+    module, head = sources.detect(path, fmt)
+    if memo is not None:
+        memo.put(module.NAME)
+    return module, head
 
 
 def _store_trouble(exc: OSError | sqlite3.OperationalError) -> bool:

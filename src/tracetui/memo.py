@@ -87,18 +87,75 @@ class Memo:
         data = self._read()
         for key, value in values.items():
             data[key] = {"count": value[0], "ids": value[1]} if key == "top" else value
-        tmp = f"{self.file}.{os.getpid()}.{threading.get_ident()}.tmp"  # viewer threads may write at once
+        _write_private(self.file, data)
+
+
+class Detected:
+    """The format a file was detected as, kept for the next open of the same content.
+
+    Detection imports every format module to ask each in turn (a tenth of a cached `list`); the
+    answer depends only on the file's content and on the format modules, so it is kept with the
+    file's fingerprint (and its -wal's) and the modules' stamp (sources.registry_stamp). It is not
+    kept when other packages may register formats.
+    """
+
+    def __init__(self, path: str, directory: str, stamp: str) -> None:
+        from .loading import key_file
+
+        name = hashlib.sha256(os.path.abspath(path).encode("utf-8", "surrogateescape")).hexdigest()
+        self.file = os.path.join(directory, f"detected-{name[:32]}.json")
+        key = hashlib.sha256(f"{VERSION}\0{stamp}\0".encode("utf-8", "surrogateescape"))
+        key_file(key, path)
         try:
-            os.makedirs(os.path.dirname(self.file), mode=0o700, exist_ok=True)
-            fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(orjson.dumps(data))
-            os.replace(tmp, self.file)
+            key_file(key, path + "-wal")  # a database's schema may change in its -wal first
         except OSError:
-            try:
-                os.remove(tmp)
-            except OSError:
-                pass
+            key.update(b"no wal\0")
+        self.fingerprint = key.hexdigest()
+
+    def format(self) -> str | None:
+        """The format's NAME this content was detected as, if known."""
+        try:
+            with open(self.file, "rb") as f:
+                data = orjson.loads(f.read())
+        except (OSError, orjson.JSONDecodeError):
+            return None
+        if not isinstance(data, dict) or data.get("fingerprint") != self.fingerprint:
+            return None
+        name = data.get("format")
+        return name if isinstance(name, str) else None
+
+    def put(self, name: str) -> None:
+        """Keep the answer, in a cache directory made already (detecting a file never makes one)."""
+        _write_private(self.file, {"fingerprint": self.fingerprint, "format": name}, make_directory=False)
+
+
+def detected(path: str) -> Detected | None:
+    """The detection memo of a file, or None when it cannot be kept (plug-ins, no cache, unreadable)."""
+    from . import sources
+    from .loading import usable_cache_dir
+
+    try:
+        stamp = sources.registry_stamp()
+        return None if stamp is None else Detected(path, usable_cache_dir(), stamp)
+    except OSError:
+        return None
+
+
+def _write_private(file: str, data: dict[str, Any], make_directory: bool = True) -> None:
+    """Write a memo at once, privately (0600, in a 0700 directory); a memo that cannot be written is not."""
+    tmp = f"{file}.{os.getpid()}.{threading.get_ident()}.tmp"  # viewer threads may write at once
+    try:
+        if make_directory:
+            os.makedirs(os.path.dirname(file), mode=0o700, exist_ok=True)
+        fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(orjson.dumps(data))
+        os.replace(tmp, file)
+    except OSError:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
 
 
 def for_file(path: str, fmt: str) -> Memo | None:

@@ -64,7 +64,12 @@ def block_size() -> int:
 
 
 class WorkersUnavailable(Exception):
-    """Worker processes could not be started; nothing was written, so a serial import can follow."""
+    """Worker processes could not be started, so a serial import must follow; `written`: the first
+    block's runs were stored already (the serial import starts on an empty store)."""
+
+    def __init__(self, problem: str, *, written: bool = False) -> None:
+        super().__init__(problem)
+        self.written = written
 
 
 def start_helpers() -> None:
@@ -276,17 +281,33 @@ def _import_lines(
     with open(path, "rb") as f:
         for k, (first, block, at_end) in enumerate(blocks(f)):
             out = os.path.join(scratch, f"block-{k}.db")
+            args = (source.NAME, path, first, block, at_end, out, estimate)
+            if k == 0:
+                # The tiny first block is converted and stored here, before any worker starts: a viewer
+                # starting at the same time shows its runs without waiting for a fresh interpreter, and
+                # the workers' start-up (their imports, on every core) does not slow its own.
+                merged.add(_done(convert_lines, *args), out, f.tell())
+                merged.finish()
+                continue
             try:
-                future = pool.submit(convert_lines, source.NAME, path, first, block, at_end, out, estimate)
-            except (OSError, ValueError) as exc:  # processes are started by the first submit
-                if k == 0:
-                    raise WorkersUnavailable(str(exc)) from exc
+                future = pool.submit(convert_lines, *args)  # processes are started by the first submit
+            except (OSError, ValueError) as exc:
+                if k == 1:
+                    raise WorkersUnavailable(str(exc), written=True) from exc
                 raise
             merged.add(future, out, f.tell())
-            if k == 0:
-                # The first block's runs are stored before the other workers start: the viewer,
-                # starting at the same time, shows them sooner with a core to itself.
-                merged.finish()
+
+
+def _done(work: Callable[..., list[Problem]], *args: object) -> Future[list[Problem]]:
+    """`work(*args)` run here, as a finished Future (its result, or what it raised)."""
+    from concurrent.futures import Future
+
+    future: Future[list[Problem]] = Future()
+    try:
+        future.set_result(work(*args))
+    except Exception as exc:
+        future.set_exception(exc)
+    return future
 
 
 def _import_groups(

@@ -156,6 +156,21 @@ async def test_the_run_list_starts_from_the_page_read_while_the_viewer_started(t
             assert run_list(app).pager.complete
 
 
+async def test_the_footer_shows_the_keys_without_a_key_pressed(tmp_path):
+    """The footer is mounted after the list's first frame: it still lists the keys at once."""
+    from textual.widgets import Footer
+
+    o = prepare(write_store(tmp_path / "s.db", sample_runs()))
+    page = FirstPage(o)
+    page.check()
+    app = TraceApp(o, first_page=page)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(app, pilot)
+        footer = app.screen.query_one(Footer)
+        keys = {key.key for key in footer.query("FooterKey")}
+        assert {"s", "slash", "q", "question_mark"} <= keys
+
+
 async def test_a_jsonl_export_is_imported_on_open_and_its_runs_listed(tmp_path):
     path = write_jsonl(tmp_path / "runs.jsonl", sample_runs())
     o = prepare(path)

@@ -425,6 +425,20 @@ def detect(path: str, forced: str | None = None) -> tuple[Source, Head]:
     raise UnusableInput(path, describe_unknown(head))
 
 
+def registry_stamp() -> str | None:
+    """What detection depends on besides the file: the built-in format modules (their names and times).
+    None when another package may register formats (plug-ins are found only by loading them)."""
+    if _may_have_plugins():
+        return None
+    parts = []
+    for directory in __path__:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.name.endswith(".py"):
+                    parts.append(f"{entry.name}:{entry.stat().st_mtime_ns}")
+    return "\0".join(sorted(parts))
+
+
 def _claims(source: Source, head: Head) -> bool:
     """source.sniff(head); a sniff that raises (on a first record it did not foresee) does not claim the file."""
     try:

@@ -177,7 +177,10 @@ class TraceApp(App):
 
             await self.push_screen(StartScreen(*self._start))
         else:
-            await self._show_opening()
+            # Not awaited here: this handler runs inside Textual's start-up batch, which drops every
+            # frame drawn before it ends. Awaited, the run list would be drawn once for nothing and
+            # again after the batch; this way its first frame is the one the terminal gets.
+            self.call_later(self._show_opening)
         self.call_after_refresh(self._check_config)
 
     async def _show_opening(self) -> None:
@@ -234,14 +237,17 @@ class TraceApp(App):
             notify_plain(self, problem, severity="warning", timeout=8)
 
     def _check_config(self) -> None:
-        """After the first paint (the check imports every screen): keymap ids no binding has, and the
-        one message about what in the config file could not be used."""
-        from .screens.help import binding_ids
+        """After the first paint: keymap ids no binding has, and the one message about what in the
+        config file could not be used."""
+        if self.config.keymap:  # (the check imports every screen: only when there is something to check)
+            from .screens.help import binding_ids
 
-        known = binding_ids()
-        for binding_id in self.config.keymap:
-            if binding_id not in known:
-                self.config.problem("keymap", binding_id, f"keymap: no key has the id {binding_id!r} (? lists them)")
+            known = binding_ids()
+            for binding_id in self.config.keymap:
+                if binding_id not in known:
+                    self.config.problem(
+                        "keymap", binding_id, f"keymap: no key has the id {binding_id!r} (? lists them)"
+                    )
         message = self.config.message()
         if message is not None:
             notify_plain(self, message, title="Config", severity="error", timeout=15)

@@ -19,9 +19,10 @@ class CompareApp(TraceApp):
         super().__init__(opening, config=config)
         self._compare = (run_a, run_b)
 
-    async def on_mount(self) -> None:
-        # Runs after TraceApp.on_mount has pushed the run list, so Esc goes back to it.
-        self.call_later(self.compare_runs, *self._compare)
+    async def _show_opening(self) -> None:
+        await super()._show_opening()
+        # The run list is pushed now: the comparison goes on top of it, so Esc goes back to it.
+        self.compare_runs(*self._compare)
 
 
 def compare_app(

@@ -16,8 +16,8 @@ class KeyFooter(Footer):
     """The footer with help, quit and the command palette at its right end; the other keys fill the rest."""
 
     DEFAULT_CSS = """
-    KeyFooter #pinned-keys { dock: right; width: auto; height: 1; padding-left: 1; background: $footer-background; }
-    KeyFooter #pinned-keys FooterKey.-command-palette { dock: none; }
+    KeyFooter .pinned-keys { dock: right; width: auto; height: 1; padding-left: 1; background: $footer-background; }
+    KeyFooter .pinned-keys FooterKey.-command-palette { dock: none; }
     """
 
     def compose(self) -> ComposeResult:
@@ -30,5 +30,5 @@ class KeyFooter(Footer):
         if pinned:
             # In the order Footer puts them when there is room: quit, help, the command palette.
             pinned.sort(key=lambda key: PINNED.index(key.action) if key.action in PINNED else len(PINNED))
-            with HorizontalGroup(id="pinned-keys"):
+            with HorizontalGroup(classes="pinned-keys"):
                 yield from pinned

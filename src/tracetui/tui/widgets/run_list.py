@@ -264,6 +264,13 @@ class RunList(CursorList, can_focus=True):
         generation = self.pager.begin_load()
         if not self.pager.loaded and self.first_page is None:
             self.loading = True  # (not for a first page read while the viewer started: it is there or nearly)
+        if not self.grouped and self.first_page is not None:
+            # A first page read while the viewer started is drawn in the list's first frame, not after
+            # a round trip through a worker thread (the worker then reads the full order).
+            page = self.first_page.take(self.flt, self.sort, self.desc, wait=False)
+            if page is not None:
+                self._show_top(generation, *page)
+                quick = False
         if self.grouped:
             self._load_sessions(
                 generation, self.flt, self.sort, self.desc, set(self.pager.expanded), self.store_growing
