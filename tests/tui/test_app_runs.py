@@ -634,6 +634,18 @@ async def test_help_and_quit_stay_in_the_footer_at_any_width(tmp_path, size):
         assert footer.startswith("⏎ Open")  # the run list's own keys come first, as many as fit
 
 
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+async def test_help_and_quit_stay_in_the_run_views_footer_too(tmp_path, size):
+    app = TraceApp(opening(write_store(tmp_path / "runs.db", sample_runs())))
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunScreen")
+        await settle(app, pilot)
+        footer = "\n".join(strip.text for strip in app.screen._compositor.render_strips()).splitlines()[-1]
+        assert "? Help" in footer and "q Quit" in footer and "^p Commands" in footer, footer
+
+
 @pytest.mark.parametrize("size", [(120, 20), (80, 24), (160, 48)])
 def test_snapshot_run_list(tmp_path, monkeypatch, snap_compare, size):
     monkeypatch.chdir(tmp_path)  # the title shows the path as given: keep it the same every run

@@ -16,7 +16,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ... import display
 from ...compare import Comparison, compare_runs
@@ -25,6 +25,7 @@ from ...errors import TraceError
 from ...store.protocol import TraceStore
 from ..messages import PairListCursorMoved
 from ..plain import notify_plain
+from ..widgets.key_footer import KeyFooter
 from ..widgets.pair_detail import PairDetail
 from ..widgets.pair_list import PairList
 
@@ -74,7 +75,7 @@ class CompareScreen(Screen):
         yield Static(id="compare-columns")
         yield self.pair_list
         yield self.detail
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         # A still "comparing…" line, not a LoadingIndicator: its animation competes with the

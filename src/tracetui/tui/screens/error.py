@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ... import display
 from ...model import Problem
+from ..widgets.key_footer import KeyFooter
 
 
 class ErrorScreen(Screen):
@@ -42,7 +43,7 @@ class ErrorScreen(Screen):
             if self.retry is not None:
                 hint = "Press r to try again, q to quit."
             yield Static(Text(hint, style="dim"))
-        yield Footer()
+        yield KeyFooter()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.retry is not None if action == "retry" else True

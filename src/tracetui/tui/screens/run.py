@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, Tree
+from textual.widgets import Input, Static, Tree
 from textual.worker import get_current_worker
 
 from ... import display, present, share
@@ -28,6 +28,7 @@ from .. import clipboard
 from ..messages import JumpToFailedRun, OpenRun, StepTreeExpanding, StepTreeLoadFailed, StepTreeReady
 from ..plain import notify_plain
 from ..widgets.detail import SECTION_TITLES, DetailPane
+from ..widgets.key_footer import KeyFooter
 from ..widgets.live_marker import LiveMarker
 from ..widgets.step_tree import StepTree
 from .export import ExportScreen
@@ -246,7 +247,7 @@ class RunScreen(Screen):
                 yield Static(id="search-status")
                 yield StepTree(self.run_id, self.connect, id="step-tree")
             yield DetailPane(self.connect, id="detail")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def step_tree(self) -> StepTree:
