@@ -631,6 +631,7 @@ async def test_help_and_quit_stay_in_the_footer_at_any_width(tmp_path, size):
         await settle(app, pilot)
         footer = "\n".join(strip.text for strip in app.screen._compositor.render_strips()).splitlines()[-1]
         assert "? Help" in footer and "q Quit" in footer and "^p Commands" in footer, footer
+        assert "t Stats" in footer, footer  # issue 11: the stats screen's key in the footer
         assert footer.startswith("⏎ Open")  # the run list's own keys come first, as many as fit
 
 

@@ -7,9 +7,10 @@ from textual.containers import HorizontalGroup
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-PINNED = ("quit", "help")
+PINNED = ("stats", "quit", "help")
 """Actions whose keys stay at the footer's right end, beside the command palette's: a narrow terminal
-(80 columns) cuts the other keys at the right, and these are how a new user finds out the rest."""
+(80 columns) cuts the other keys at the right, and these are how a new user finds out the rest (and
+the stats screen, which issue 11 wants in the footer, is a screen of its own nobody would guess)."""
 
 
 class KeyFooter(Footer):
@@ -28,7 +29,7 @@ class KeyFooter(Footer):
             else:
                 yield widget
         if pinned:
-            # In the order Footer puts them when there is room: quit, help, the command palette.
+            # In the order Footer puts them when there is room: stats, quit, help, the command palette.
             pinned.sort(key=lambda key: PINNED.index(key.action) if key.action in PINNED else len(PINNED))
             with HorizontalGroup(classes="pinned-keys"):
                 yield from pinned
