@@ -19,7 +19,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.segment import Segment
 from rich.style import Style
@@ -471,20 +471,30 @@ class RunList(CursorList, can_focus=True):
         if plan is not None:
             self._read_window(pager.generation, pager.query, plan, not pager.exact and plan.from_end)
 
-    @work(thread=True, group="run-rows")
-    def _read_window(self, generation: int, query: Query, plan: WindowPlan, count_first: bool) -> None:
+    def _ask_store(self, ask: Callable[[TraceStore], Any], then: Callable[[Any], None], failed: Callable) -> None:
+        """In a worker thread: `ask` a store of its own (closed after), then hand the answer to `then` on
+        the event loop, or the failure (no connection, a failed query) to `failed`."""
         try:
             store = self.connect()
         except (OSError, TraceError) as exc:
-            self.app.call_from_thread(self._window_failed, exc)
+            self.app.call_from_thread(failed, exc)
             return
         try:
-            window = read_window(paged(store), query, plan)
-            self.app.call_from_thread(self._show_window, generation, window)
+            answer = ask(store)
         except TraceError as exc:
-            self.app.call_from_thread(self._window_failed, exc)
+            self.app.call_from_thread(failed, exc)
+            return
         finally:
             store.close()
+        self.app.call_from_thread(then, answer)
+
+    @work(thread=True, group="run-rows")
+    def _read_window(self, generation: int, query: Query, plan: WindowPlan, count_first: bool) -> None:
+        self._ask_store(
+            lambda store: read_window(paged(store), query, plan),
+            lambda window: self._show_window(generation, window),
+            self._window_failed,
+        )
 
     def _window_failed(self, exc: Exception) -> None:
         if isinstance(self.pager, KeyPager):
@@ -714,33 +724,27 @@ class RunList(CursorList, can_focus=True):
                 self._find_failed(pager.generation, pager.query, key, direction)
                 return
         if row is None:
-            word = "next" if direction > 0 else "previous"
-            notify_plain(self, f"No {word} failed run in this list.", timeout=3)
+            self._no_failed_run(direction)
         else:
             self.move_cursor(row)
+
+    def _no_failed_run(self, direction: int) -> None:
+        notify_plain(self, f"No {'next' if direction > 0 else 'previous'} failed run in this list.", timeout=3)
 
     @work(thread=True, exclusive=True, group="run-list-failed")
     def _find_failed(self, generation: int, query: Query, key: tuple, direction: int) -> None:
         """The next failed run beyond the rows read, and its place in the list, asked of the server."""
-        try:
-            store = self.connect()
-        except (OSError, TraceError) as exc:
-            self.app.call_from_thread(self._report, exc)
-            return
-        try:
-            found = read_failed_next(paged(store), query, key, direction)
-        except TraceError as exc:
-            self.app.call_from_thread(self._report, exc)
-            return
-        finally:
-            store.close()
-        self.app.call_from_thread(self._found_failed, generation, found, direction)
+        self._ask_store(
+            lambda store: read_failed_next(paged(store), query, key, direction),
+            lambda found: self._found_failed(generation, found, direction),
+            self._report,
+        )
 
     def _found_failed(self, generation: int, found: Window | None, direction: int) -> None:
         if generation != self.pager.generation:
             return
         if found is None:
-            notify_plain(self, f"No {'next' if direction > 0 else 'previous'} failed run in this list.", timeout=3)
+            self._no_failed_run(direction)
             return
         pager = self.pager
         if isinstance(pager, KeyPager):
