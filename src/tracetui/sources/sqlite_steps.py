@@ -21,8 +21,10 @@ cost and `stats` never build every tree.
 
 from __future__ import annotations
 
+import json
 import operator
 import os
+import re
 import sqlite3
 import sys
 import time
@@ -33,7 +35,7 @@ from typing import Any
 
 import orjson
 
-from .. import estimates, jsonsafe, pricing, usage
+from .. import estimates, jsonsafe, normalize, pricing, usage
 from ..memo import content_fingerprint
 from ..model import (
     DERIVED_RUN_FIELDS,
@@ -513,19 +515,55 @@ def mismatch_flag(reported: dict[str, str], summed: dict[str, str]) -> str:
     return f"CASE WHEN {differ} THEN '[\"{FLAG_TOTAL_MISMATCH}\"]' END" if differ else "NULL"
 
 
-# -- text that is not UTF-8: shown as \xNN, listed with the problems -----------------------------
+# -- odd values: text that is not UTF-8 (shown as \xNN), numbers and times the views cannot use (shown
+# as -); each listed with the problems ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Read:
+    """A value the views read as a number or a time, in a table of Texts: a column, or the value at
+    `keys` inside the JSON it holds (after `inside`: the keys of a string holding JSON text itself, as
+    MLflow encodes its attribute values). odd_values lists a row where it is there but cannot be read."""
+
+    column: str
+    keys: tuple[str, ...] = ()
+    kind: str = "count"
+    """'count': a number as sqlsql.count and sqlsql.money read one (no numeric text, nothing beyond
+    sqlsql.MAGNITUDE); 'number': as normalize.number (numeric text too); 'time': as normalize.timestamp."""
+    inside: tuple[str, ...] = ()
+    then: str = "shown as -"
+    """What becomes of such a value, for the message (a cost left out is priced as an estimate)."""
+
+    @property
+    def name(self) -> str:
+        return ".".join((self.column, *self.inside, *self.keys))
+
+
+def count_at(column: str, *keys: str, inside: tuple[str, ...] = ()) -> Read:
+    return Read(column, keys, "count", inside)
+
+
+def cost_at(column: str, *keys: str, inside: tuple[str, ...] = ()) -> Read:
+    return Read(column, keys, "count", inside, "left out")
+
+
+def time_at(column: str, *keys: str) -> Read:
+    return Read(column, keys, "time")
 
 
 @dataclass(frozen=True)
 class Texts:
-    """A table whose text a format shows, for odd_text(): its rows named in messages as `label` and the
-    value of `key` (e.g. "span", "s.span_id"), each a row of the run whose id is `run_id` (SQL, or NULL)."""
+    """A table whose values a format shows, for install_odd_values(): its rows named in messages as
+    `label` and the value of `key` (e.g. "span", "s.span_id"), each a row of the run whose id is
+    `run_id` (SQL, or NULL). Its text is checked unless `text` is False; `reads` are its numbers and times."""
 
     table: str
     alias: str
     label: str
     key: str
     run_id: str = "NULL"
+    reads: tuple[Read, ...] = ()
+    text: bool = True
 
 
 def _not_utf8(value: Any) -> bool:
@@ -538,41 +576,245 @@ def _not_utf8(value: Any) -> bool:
     return False
 
 
-def _odd_text_message(label: str, key: Any, *names_and_values: Any) -> str | None:
-    names = [
-        name for name, value in zip(names_and_values[::2], names_and_values[1::2], strict=True) if _not_utf8(value)
-    ]
-    if not names:
+# A value handed to Python by SQL, tagged with what it was: text and BLOBs as their bytes (sqlite3
+# calls no function with text that is not UTF-8), JSON as its text; numbers as they are.
+_TAGS = {b"t": "text", b"b": "blob", b"j": "json"}
+_NUMBERS = "('integer', 'real')"
+# Times as the formats write them (ISO text): fine without parsing each (Python's look at a text value).
+_USUAL_TIME = re.compile(rb"\d{4}-[01]\d-[0-3]\d[T ][0-2]\d:[0-5]\d:[0-6]\d(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)?")
+_MISSING = object()
+
+
+def _suspect(read: Read) -> re.Pattern[bytes]:
+    """Where JSON text (or JSON inside one of its strings) may hold an odd value of `read`: its key with
+    anything but a plain number (below sqlsql.MAGNITUDE for a count; an epoch time for a time) or null
+    after it. Only such JSON is parsed; a key spelled with \\u escapes goes unlisted (it still shows as -)."""
+    name = re.escape(read.keys[-1].encode())
+    digits = b"12" if read.kind == "count" else b"19"
+    fine = rb"\s*(?:-?\d{1," + digits + rb"}(?:\.\d*)?|null)\s*[,}\]\\]"
+    return re.compile(name + rb'\\?"\s*:(?!' + fine + rb")")  # (a literal first: found as fast as `in`)
+
+
+def _sql_fine(read: Read, x: str, typed: bool = False) -> str:
+    """SQL: the value x is missing or fine as `read` reads it. `typed`: x is a number or a BLOB (its
+    text is Python's to look at); else a time or a number of text is fine only if Python says so."""
+    if read.kind == "time":
+        usual = f"typeof({x}) IN {_NUMBERS} AND {x} >= 0 AND {x} < 1e20"
+        if not typed:
+            usual += f" OR (typeof({x}) = 'text' AND {x} GLOB '[0-9][0-9][0-9][0-9]-*' AND julianday({x}) IS NOT NULL)"
+    else:
+        usual = f"typeof({x}) IN {_NUMBERS} AND abs({x}) < {q.MAGNITUDE if read.kind == 'count' else '1e308'}"
+    return f"({x} IS NULL OR {x} = '' OR {usual})"
+
+
+def _sql_tagged(read: Read, alias: str, typed: bool) -> str:
+    """SQL: the value of `read` tagged for _odd_value where SQL cannot tell it is fine, else NULL.
+    `typed`: only numbers and BLOBs (the row's text goes to Python whole)."""
+    base = f"{alias}.{q.ident(read.column)}"
+    if read.inside:
+        base = q.json_at(base, *read.inside)
+    if not read.keys:
+        odd = f"NOT {_sql_fine(read, base, typed)}"
+        if typed:
+            odd = f"typeof({base}) != 'text' AND {odd}"
+        tags = f"WHEN 'text' THEN CAST('t' || {base} AS BLOB) WHEN 'blob' THEN CAST('b' || {base} AS BLOB)"
+        return f"CASE WHEN {odd} THEN (CASE typeof({base}) {tags} ELSE {base} END) END"
+    path = q.json_path(*read.keys)
+    value = f"json_extract({base}, {path})"
+    fine = {"integer": _sql_fine(read, value), "real": _sql_fine(read, value)}
+    if read.kind == "time":
+        fine["text"] = _sql_fine(read, value)
+    whens = " ".join(f"WHEN '{kind}' THEN NOT {sql}" for kind, sql in fine.items())
+    # Only JSON that names the key is parsed (a key spelled with \\u escapes goes unlisted; it still shows as -).
+    odd = (
+        f"instr({base}, {q.quote(read.keys[-1])}) > 0 AND json_valid({base})"
+        f" AND (CASE coalesce(json_type({base}, {path}), 'null') WHEN 'null' THEN 0 {whens} ELSE 1 END)"
+    )
+    return f"CASE WHEN {odd} THEN CAST('j' || ({base} -> {path}) AS BLOB) END"
+
+
+def _untagged(tagged: Any) -> Any:
+    if type(tagged) is not bytes:
+        return tagged
+    tag, data = _TAGS.get(tagged[:1]), tagged[1:]
+    if tag == "blob":
+        return data
+    text = data.decode("utf-8", "surrogateescape")
+    return _loads(text) if tag == "json" else text
+
+
+def _loads(text: str | bytes) -> Any:
+    """JSON, as SQLite reads it (1e999 too, which orjson refuses); _MISSING when it is not JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError):
+            return _MISSING
+
+
+def _in_text(read: Read, data: bytes, parsed: dict[str, Any]) -> str | None:
+    """The message for the value of `read` in its column's text `data`, or None when it is fine."""
+    if not read.keys:
+        return _judged(read, data.decode("utf-8", "surrogateescape"))
+    if read.column not in parsed:
+        parsed[read.column] = _loads(data)
+    value = parsed[read.column]
+    for n, key in enumerate((*read.inside, *read.keys)):
+        if n == len(read.inside) and read.inside:
+            value = _loads(value) if isinstance(value, str) else value  # (or the object itself)
+        value = value.get(key, _MISSING) if isinstance(value, dict) else _MISSING
+    return None if value is _MISSING else _judged(read, value)
+
+
+def _judged(read: Read, value: Any) -> str | None:
+    """The message for a value `read` cannot use (shown as -), or None when it can or nothing is there."""
+    if value is None or (type(value) is str and not value.strip()):
         return None
-    what = f"{label} {jsonsafe.quoted(_decoded(key))}" if key is not None else label
-    return f"{what}: {', '.join(names)}: {NOT_UTF8}"
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if read.kind == "count":
+        if number and abs(value) < q.MAGNITUDE:
+            return None
+    elif _reads(read.kind, value):
+        return None
+    problem = "is not a time" if read.kind == "time" else "is out of range" if number else "is not a number"
+    return f"{read.name} {jsonsafe.short(value)} {problem}: {read.then}"
+
+
+def _reads(kind: str, value: Any) -> bool:
+    """Whether normalize reads the value (its notes about values it drops are not this check's to give)."""
+    kept = normalize.take_notes()
+    try:
+        return (normalize.timestamp(value) if kind == "time" else normalize.number(value)) is not None
+    finally:
+        normalize.take_notes()
+        for message in kept:
+            normalize.note(message)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """What odd_values' SQL function is handed for a row of one table (see install_odd_values)."""
+
+    label: str
+    texts: list[str]
+    """The columns whose text (as bytes) comes first: checked for UTF-8, and for `in_text`."""
+    in_text: list[tuple[int, Read, re.Pattern[bytes] | None]]
+    """Reads checked on their column's text: the position of that column among `texts`, the read, and
+    for a value inside JSON where it may be odd (_suspect: JSON where it is not is not parsed)."""
+    in_sql: list[Read]
+    """Reads whose values SQL hands over (tagged) when it cannot tell they are fine, after the texts."""
+    screened: list[tuple[int, Read, re.Pattern[bytes] | None]]
+    """`in_text` for screen(): the position of the read's column among the columns screened."""
+
+
+class _OddMessages:
+    """The SQL function of odd_values: one row's message (None: nothing odd), by its table's index.
+    Called for every row of a big table: the usual row (ASCII text, numbers SQL vouched for, times as
+    usual) takes one pass over the values and no other call."""
+
+    def __init__(self) -> None:
+        self.tables: list[_Checked] = []
+
+    def add(self, checked: _Checked) -> int:
+        self.tables.append(checked)
+        return len(self.tables) - 1
+
+    def screen(self, index: int, everything: bytes | None, *values: Any) -> bool:
+        """Whether a row may be odd, from its values run together (anything but ASCII may be text that
+        is not UTF-8) and the text of the columns its reads look at (`values`, in the order of
+        _Checked.screened): a cheap look that keeps the full one (__call__) for the rows it flags."""
+        if everything is not None and not everything.isascii():
+            return True
+        parsed: dict[str, Any] = {}
+        for at, read, needle in self.tables[index].screened:
+            data = values[at]
+            if data is None or (needle is not None and needle.search(data) is None):
+                continue
+            if needle is None and read.kind == "time" and _USUAL_TIME.fullmatch(data):
+                continue
+            if _in_text(read, data, parsed) is not None:
+                return True
+        return False
+
+    def __call__(self, index: int, key: Any, *values: Any) -> str | None:
+        table = self.tables[index]
+        count = len(table.texts)
+        parts = []
+        for value in values[:count]:
+            if value is not None and not value.isascii():
+                names = [name for name, v in zip(table.texts, values, strict=False) if _not_utf8(v)]
+                if names:
+                    parts.append(f"{', '.join(names)}: {NOT_UTF8}")
+                break
+        parsed: dict[str, Any] = {}
+        for at, read, needle in table.in_text:
+            data = values[at]
+            if data is None or (needle is not None and needle.search(data) is None):
+                continue
+            if needle is None and read.kind == "time" and _USUAL_TIME.fullmatch(data):
+                continue
+            message = _in_text(read, data, parsed)
+            if message is not None:
+                parts.append(message)
+        if len(values) > count:
+            for read, tagged in zip(table.in_sql, values[count:], strict=True):
+                if tagged is not None:
+                    message = _judged(read, _untagged(tagged))
+                    if message is not None:
+                        parts.append(message)
+        if not parts:
+            return None
+        what = f"{table.label} {jsonsafe.quoted(_decoded(key))}" if key is not None else table.label
+        return f"{what}: {'; '.join(parts)}"
 
 
 def install_odd_values(conn: sqlite3.Connection, tables: list[Texts]) -> None:
     """TEMP VIEW odd_values (line, run_id, message), which Store.problems() lists: each row of `tables`
     holding text that is not UTF-8 (the views show it with \\xNN, as Store does for the formats it reads
-    itself), one problem per row naming its columns.
+    itself) or a number or time of its `reads` the views cannot use (shown as -), one problem per row.
 
-    Read only when the problems are asked for (a pass over the tables' text, each row's in one Python
-    call: about a second for 200k spans); without it, Store.problems() would build every run's tree.
+    Read only when the problems are asked for: a pass over the tables, each row's text in one Python
+    call (about a second for 200k spans; without it, Store.problems() would build every run's tree).
+    The reads are checked on that text where they are text (or JSON text), by SQL where they are
+    numbers; a table whose text is not checked is read by Python only where SQL finds an odd value.
     """
-    conn.create_function("tracetui_odd_text_message", -1, _odd_text_message, deterministic=True)
+    messages = _OddMessages()
+    conn.create_function("tracetui_odd_message", -1, messages, deterministic=True)
+    conn.create_function("tracetui_odd_screen", -1, messages.screen, deterministic=True)
     selects = []
     for texts in tables:
         columns = table_columns(conn, texts.table).get(texts.table)
         if not columns:
             continue
         a = texts.alias
-        raw = [f"{a}.{q.ident(c)}" for c in sorted(columns)]
+        reads = [read for read in texts.reads if read.column in columns]
+        names = sorted(columns) if texts.text else []
+        in_text = [
+            (names.index(read.column), read, _suspect(read) if read.keys else None)
+            for read in reads
+            if read.column in names
+        ]
+        in_sql = [read for read in reads if not (texts.text and read.keys)]  # JSON in a BLOB goes unlisted
         # Text as its bytes (sqlite3 calls no function with text that is not UTF-8); nothing else is text.
-        pairs = ", ".join(
-            f"{q.quote(c)}, CASE WHEN typeof({r}) = 'text' THEN CAST({r} AS BLOB) END"
-            for c, r in zip(sorted(columns), raw, strict=True)
-        )
-        message = f"tracetui_odd_text_message({q.quote(texts.label)}, {_argument(texts.key)}, {pairs})"
+        args = [f"CASE WHEN typeof({a}.{q.ident(c)}) = 'text' THEN CAST({a}.{q.ident(c)} AS BLOB) END" for c in names]
+        tagged = [_sql_tagged(read, a, typed=texts.text) for read in in_sql]
+        if not args and not tagged:
+            continue
+        looked = list(dict.fromkeys(names[at] for at, _, _ in in_text))
+        screened = [(looked.index(names[at]), read, needle) for at, read, needle in in_text]
+        index = messages.add(_Checked(texts.label, names, in_text, in_sql, screened))
+        flags = [f"({sql}) IS NOT NULL" for sql in tagged]
+        if names:
+            everything = "CAST(" + " || ".join(f"coalesce({a}.{q.ident(c)}, '')" for c in names) + " AS BLOB)"
+            looks = "".join(f", {args[names.index(c)]}" for c in looked)
+            flags.append(f"tracetui_odd_screen({index}, {everything}{looks})")
+        message = f"tracetui_odd_message({index}, {_argument(texts.key)}, {', '.join([*args, *tagged])})"
         selects.append(
             f"SELECT line, run_id, message FROM (SELECT {a}.rowid AS line, {texts.run_id} AS run_id,"
-            f" {message} AS message FROM main.{q.ident(texts.table)} {a}) WHERE message IS NOT NULL"
+            f" {message} AS message FROM main.{q.ident(texts.table)} {a} WHERE {' OR '.join(flags)})"
+            " WHERE message IS NOT NULL"
         )
     if selects:
         conn.execute("CREATE TEMP VIEW odd_values AS " + " UNION ALL ".join(selects))
