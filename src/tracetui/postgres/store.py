@@ -571,9 +571,9 @@ class PgStore:
         self.shared.problem_count = count
         return count
 
-    def problem_count(self) -> int:
+    def problem_count(self, complete: bool = False) -> int:
         """Rows that cannot be read whole (counted by the server once: a scan, so only the viewer asks,
-        in a worker), or the problems met in the runs opened, whichever is more."""
+        in a worker), or the problems met in the runs opened, whichever is more (`complete` or not)."""
         if self.shared.problem_count is None:
             self.count_problems()
         with self.shared.lock:

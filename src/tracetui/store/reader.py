@@ -702,8 +702,11 @@ class Store:
         found = list(self._value_problems.values())
         return (stored + found)[:limit] if limit is not None else stored + found
 
-    def problem_count(self) -> int:
-        """How many problems() lists; for a file read in place, the odd values met so far (problems() looks for all)."""
+    def problem_count(self, complete: bool = False) -> int:
+        """How many problems() lists; for a file read in place, the odd values met so far (problems() looks
+        for all), or with `complete` all of them (a pass over a big file the first time: ask in a worker)."""
+        if complete and not self.trusted:
+            self._scan_values(None)
         try:
             stored = self._rows("SELECT count(*) FROM problems")[0][0]
         except sqlite3.OperationalError:
@@ -726,7 +729,7 @@ class Store:
         self._scanned = True
         cap = _MAX_VALUE_PROBLEMS if limit is None else max(1, int(limit))
         try:
-            rows = self._rows(f"SELECT line, run_id, message FROM odd_values LIMIT {cap}")
+            rows = _odd_values(self, cap)
         except sqlite3.OperationalError:
             rows = None
         if rows is not None:
@@ -763,6 +766,32 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+
+# The odd values of the files read in place looked for last, by file and content (a pass over a big file
+# takes a second or more; the viewer's count and `w` each ask on a connection of their own).
+_ODD_VALUES: dict[tuple[str, str, int], list[tuple]] = {}
+_ODD_VALUES_KEPT = 4
+
+
+def _odd_values(store: Store, cap: int) -> list[tuple]:
+    """SELECT line, run_id, message FROM odd_values (at most `cap`), kept while the file's content is the same."""
+    from ..memo import content_fingerprint
+
+    sql = f"SELECT line, run_id, message FROM odd_values LIMIT {cap}"
+    try:
+        key = (store.path, content_fingerprint(store.path, "odd_values"), cap)
+    except OSError:
+        return [tuple(row) for row in store._rows(sql)]
+    found = _ODD_VALUES.get(key)
+    if found is None:
+        found = _ODD_VALUES[key] = [tuple(row) for row in store._rows(sql)]
+        while len(_ODD_VALUES) > _ODD_VALUES_KEPT:
+            _ODD_VALUES.pop(next(iter(_ODD_VALUES)))
+    elif not store._undecoded and any(type(v) is str and jsonsafe.has_surrogates(v) for row in found for v in row):
+        store.conn.text_factory = undecoded_text  # as the query would have made it (Store._iter_rows)
+        store._undecoded = True
+    return found
 
 
 def connect_readonly(path: str) -> sqlite3.Connection:
