@@ -1050,7 +1050,7 @@ def open_cmd(path, run_id, failed, follow, fmt, no_cache):
         store = opening.connect()  # an unreadable store fails here, not inside the viewer
         try:
             if run_id is not None:
-                store.get_run(run_id)
+                run_id = store.get_run(run_id).id  # as the store names it (typed as shown: `run\x1b1`)
         finally:
             store.close()
     try:
@@ -1067,6 +1067,7 @@ def open_cmd(path, run_id, failed, follow, fmt, no_cache):
             live = Follower(target)
         if first_page is not None:
             first_page.check()  # an unreadable store or unknown --run fails here, not inside the viewer
+            run_id = first_page.run_id
         app = TraceApp(
             opening,
             run_id=run_id,

@@ -86,8 +86,8 @@ class RunFilter:
             clauses.append(f"{col} IN ({', '.join([ident] * len(values))})")
             args.extend(value_of(col, v) for v in values)
         if self.ids is not None:
-            clauses.append(f"id IN ({', '.join([param] * len(self.ids))})")
-            args.extend(self.ids)
+            clauses.append(f"id IN ({', '.join([ident] * len(self.ids))})")
+            args.extend(value_of("id", run_id) for run_id in self.ids)
         if self.file:
             clauses.append(f"source_file {like} {param} ESCAPE '\\'")
             args.append(search.contains(self.file))
@@ -265,21 +265,22 @@ class Store:
         return values
 
     def _key(self, value: Any, exists: str, *context: Any) -> Any:
-        """The parameter that finds an id this store handed out, compared with _ID in SQL.
+        """The parameter that finds an id or name this store handed out, compared with _ID in SQL.
 
-        Text that is not UTF-8 in a file read in place is shown with \\xNN (schema.typed); asked for
-        by what was shown, such an id is found by its own bytes, unless an id is that text as it is
-        (`exists`, a query of context + the text, says whether one is).
+        A user types what was shown: control, bidi and zero-width characters as `\\x1b` or `\\u202e`
+        (display.safe), and in a file read in place text that is not UTF-8 with \\xNN (schema.typed).
+        Such text is found by what it stands for (jsonsafe.unshown), unless a name is that text as it
+        is (`exists`, a query of context + a candidate, says which one is there).
         """
-        if self.trusted or type(value) is not str:
-            return value
-        raw = jsonsafe.hidden_bytes(value)
-        if raw is None:
+        if type(value) is not str or "\\" not in value:
             return value
         cache = (exists, *context, value)
         if cache not in self._keys:
-            literal = self.conn.execute(exists, (*context, value)).fetchone() is not None
-            self._keys[cache] = value if literal else raw
+            self._keys[cache] = value
+            for candidate in (value, *jsonsafe.unshown(value)):
+                if self.conn.execute(exists, (*context, candidate)).fetchone() is not None:
+                    self._keys[cache] = candidate
+                    break
         return self._keys[cache]
 
     def _where(self, flt: RunFilter | None) -> tuple[str, list[Any]]:
@@ -398,7 +399,8 @@ class Store:
 
     def session_run_ids(self, run_id: str) -> list[str]:
         """The runs of `run_id`'s session in the order they started ([run_id] alone without a session)."""
-        row = self.conn.execute("SELECT session FROM runs WHERE id = ?", (run_id,)).fetchone()
+        rows = self._rows(f"SELECT session FROM runs WHERE id = {_ID}", (self._run_key(run_id),))
+        row = rows[0] if rows else None
         if row is None:
             raise NotFound(f"no run {jsonsafe.quoted(run_id)} in {self.label}")
         if row[0] is None:
@@ -634,9 +636,9 @@ class Store:
         """A step with every step below it linked into its children (payload columns unless told not)."""
         top = self.get_step(run_id, step_id)
         cols = "*" if payloads else ", ".join(STEP_TREE_COLUMNS)
-        rows = self.conn.execute(
-            f"SELECT {cols} FROM steps WHERE run_id = ? AND ord > ? AND ord < ? ORDER BY ord",
-            (run_id, top.ord, top.ord + top.size),
+        rows = self._iter_rows(
+            f"SELECT {cols} FROM steps WHERE run_id = {_ID} AND ord > ? AND ord < ? ORDER BY ord",
+            (self._run_key(run_id), top.ord, top.ord + top.size),
         )
         step_tree([top, *(self._step(r) for r in rows)])
         return top
