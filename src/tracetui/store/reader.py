@@ -103,8 +103,9 @@ class RunFilter:
             args.append(search.contains(self.project))
         if self.search:
             columns = ("id", "agent", "error", "session")
-            matches = " OR ".join(f"{col} {like} {param} ESCAPE '\\'" for col in columns)
-            args.extend([search.contains(self.search)] * 4)
+            forms = search.text_forms(self.search)  # what was typed, and what it shows where it escapes
+            matches = " OR ".join(f"{col} {like} {param} ESCAPE '\\'" for _ in forms for col in columns)
+            args.extend(search.contains(form) for form in forms for _ in columns)
             raw = search.contains_bytes(self.search) if param == "?" else None
             if raw is not None:  # what is shown as \\xNN, as a file read in place holds it
                 matches += "".join(f" OR {col} LIKE CAST(? AS TEXT) ESCAPE '\\'" for col in columns)
