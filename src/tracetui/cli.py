@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import config as settings
-from . import display, share
+from . import display, jsonsafe, share
 from .errors import TraceError, Unavailable
 from .model import TOKEN_PARTS, Run
 from .run_json import dumps, step_dict
@@ -1100,9 +1100,9 @@ class ByteSize(click.ParamType):
         try:
             size = int(float(number) * self._UNITS[unit])
         except (ValueError, KeyError):
-            self.fail(f"{value!r} is not a size (e.g. 16MB, 512KB, 1048576)", param, ctx)
+            self.fail(f"{jsonsafe.quoted(value)} is not a size (e.g. 16MB, 512KB, 1048576)", param, ctx)
         if size < 1:
-            self.fail(f"{value!r} is not a positive size", param, ctx)
+            self.fail(f"{jsonsafe.quoted(value)} is not a positive size", param, ctx)
         return size
 
 

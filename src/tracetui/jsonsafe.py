@@ -405,4 +405,4 @@ def _build(text: str) -> Any:
             put(orjson.loads(string if string is not None else scalar))
             expect = "next"
         else:
-            raise ValueError(f"unexpected {match.group().strip()!r} at {match.start()}")
+            raise ValueError(f"unexpected {quoted(match.group().strip())} at {match.start()}")
