@@ -229,3 +229,19 @@ def test_an_odd_number_is_shown_as_a_dash_where_it_was_read(tmp_path):
     assert steps["0000000000000002"].tokens_in is None and steps["0000000000000002"].tokens_out == 90
     assert steps["0000000000000004"].tokens_out is None and steps["0000000000000004"].tokens_cache_read is None
     assert steps["0000000000000002"].cost_estimated  # Phoenix's cost unreadable: priced by tracetui
+
+
+def test_odd_values_of_a_table_without_rowid_are_listed_without_a_line(tmp_path):
+    path, conn = _copy(agents.PHOENIX, tmp_path)
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'span_annotations'").fetchone()[0]
+    conn.execute(sql.replace('"span_annotations"', "loose") + " WITHOUT ROWID")
+    conn.execute("INSERT INTO loose SELECT * FROM span_annotations")
+    conn.execute("DROP TABLE span_annotations")
+    conn.execute("ALTER TABLE loose RENAME TO span_annotations")
+    conn.execute("UPDATE span_annotations SET score = 'high'")
+    conn.commit()
+    conn.close()
+    store = open_store(path)
+    assert [str(p) for p in store.problems()] == [
+        f"run '{PHOENIX_A1}': span annotation 'correctness': score 'high' is not a number: shown as -"
+    ]

@@ -811,8 +811,9 @@ def install_odd_values(conn: sqlite3.Connection, tables: list[Texts]) -> None:
             looks = "".join(f", {args[names.index(c)]}" for c in looked)
             flags.append(f"tracetui_odd_screen({index}, {everything}{looks})")
         message = f"tracetui_odd_message({index}, {_argument(texts.key)}, {', '.join([*args, *tagged])})"
+        line = f"{a}.rowid" if q.has_rowid(conn, texts.table) else "NULL"  # (a WITHOUT ROWID table has none)
         selects.append(
-            f"SELECT line, run_id, message FROM (SELECT {a}.rowid AS line, {texts.run_id} AS run_id,"
+            f"SELECT line, run_id, message FROM (SELECT {line} AS line, {texts.run_id} AS run_id,"
             f" {message} AS message FROM main.{q.ident(texts.table)} {a} WHERE {' OR '.join(flags)})"
             " WHERE message IS NOT NULL"
         )

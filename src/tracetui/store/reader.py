@@ -733,8 +733,12 @@ class Store:
         cap = _MAX_VALUE_PROBLEMS if limit is None else max(1, int(limit))
         try:
             rows = _odd_values(self, cap)
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError as exc:
             rows = None
+            if "no such table" not in str(exc):  # the source's list failed: say so, never read every run instead
+                problem = Problem(f"odd values could not be looked for: {exc}", source_file=self.label)
+                self._value_problems.setdefault(("odd", None, problem.message), problem)
+                return
         if rows is not None:
             # The source's own list covers the runs' and trees' values met so far (it names the raw columns).
             covered = ("runs", ODD_STEPS)
