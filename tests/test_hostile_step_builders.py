@@ -229,6 +229,24 @@ def test_an_odd_number_is_shown_as_a_dash_where_it_was_read(tmp_path):
     assert steps["0000000000000002"].tokens_in is None and steps["0000000000000002"].tokens_out == 90
     assert steps["0000000000000004"].tokens_out is None and steps["0000000000000004"].tokens_cache_read is None
     assert steps["0000000000000002"].cost_estimated  # Phoenix's cost unreadable: priced by tracetui
+    # Met with the run's tree (as the viewer's count and `show` say them), and said once under `w`
+    met = [str(p) for p in store.value_problems()]
+    assert (
+        f"run '{PHOENIX_A1}': span '0000000000000002': llm_token_count_prompt 'n/a' is not a number: shown as -" in met
+    )
+    assert not any(PHOENIX_A2 in p for p in met)  # a2's tree was not read
+    listed = [str(p) for p in store.problems()]
+    assert len([p for p in listed if "llm_token_count_prompt 'n/a'" in p]) == 1
+    store.steps(PHOENIX_A2)
+    assert [str(p) for p in store.problems()] == listed
+
+    from click.testing import CliRunner
+
+    from tracetui.cli import main
+
+    result = CliRunner().invoke(main, ["show", path, PHOENIX_A1])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {path}: run '{PHOENIX_A1}': span '0000000000000004': attributes.llm" in result.stderr
 
 
 def test_odd_values_of_a_table_without_rowid_are_listed_without_a_line(tmp_path):

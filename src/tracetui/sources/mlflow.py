@@ -251,8 +251,16 @@ def _texts(ids: q.RunId) -> list[Texts]:
     span += [count_at("content", key, inside=("attributes", _USAGE)) for key in _TOKENS.values()]
     span.append(cost_at("content", "total_cost", inside=("attributes", "mlflow.llm.cost")))
     return [
-        Texts("trace_info", "x", "trace", "x.request_id", of_trace.format("x.request_id"), tuple(trace)),
-        Texts("spans", "s", "span", "s.span_id", of_trace.format("s.trace_id"), tuple(span)),
+        Texts(
+            "trace_info",
+            "x",
+            "trace",
+            "x.request_id",
+            of_trace.format("x.request_id"),
+            tuple(trace),
+            run_key="x.request_id",
+        ),
+        Texts("spans", "s", "span", "s.span_id", of_trace.format("s.trace_id"), tuple(span), run_key="s.trace_id"),
         Texts(
             "assessments",
             "a",
@@ -260,6 +268,7 @@ def _texts(ids: q.RunId) -> list[Texts]:
             "a.assessment_id",
             of_trace.format("a.trace_id"),
             (time_at("created_timestamp"),),
+            run_key="a.trace_id",
         ),
         Texts("trace_tags", "g", "tag", "g.key", of_trace.format("g.request_id")),
         Texts("trace_request_metadata", "m", "metadata", "m.key", of_trace.format("m.request_id")),

@@ -193,9 +193,17 @@ def _texts(run_id: str) -> list[Texts]:
     part = (*(count_at("data", *keys) for keys in tokens), cost_at("data", "cost"))
     part += (time_at("data", "state", "time", "start"), time_at("data", "state", "time", "end"))
     return [
-        Texts("session", "s", "session", "s.id", run_id, (*times, *totals, cost_at("cost"))),
-        Texts("message", "m", "message", "m.id", "m.session_id", (time_at("data", "time", "created"),)),
-        Texts("part", "p", "part", "p.id", "p.session_id", part),
+        Texts("session", "s", "session", "s.id", run_id, (*times, *totals, cost_at("cost")), run_key="s.id"),
+        Texts(
+            "message",
+            "m",
+            "message",
+            "m.id",
+            "m.session_id",
+            (time_at("data", "time", "created"),),
+            run_key="m.session_id",
+        ),
+        Texts("part", "p", "part", "p.id", "p.session_id", part, run_key="p.session_id"),
         Texts("project", "x", "project", "x.id"),
     ]
 

@@ -153,8 +153,16 @@ def _texts(run_id: str) -> list[Texts]:
     tokens += [count_at("attributes", *keys) for keys in _PARTS.values()]
     costs = tuple(cost_at(column) for column in ("total_cost", "prompt_cost", "completion_cost"))
     return [
-        Texts("traces", "x", "trace", "x.trace_id", of_trace.format("x.id"), times),
-        Texts("spans", "s", "span", "s.span_id", of_trace.format("s.trace_rowid"), (*tokens, *times)),
+        Texts("traces", "x", "trace", "x.trace_id", of_trace.format("x.id"), times, run_key="x.id"),
+        Texts(
+            "spans",
+            "s",
+            "span",
+            "s.span_id",
+            of_trace.format("s.trace_rowid"),
+            (*tokens, *times),
+            run_key="s.trace_rowid",
+        ),
         Texts(
             "span_costs",
             "c",
@@ -163,6 +171,7 @@ def _texts(run_id: str) -> list[Texts]:
             of_trace.format("c.trace_rowid"),
             costs,
             text=False,
+            run_key="c.trace_rowid",
         ),
         Texts(
             "span_annotations",
@@ -172,7 +181,15 @@ def _texts(run_id: str) -> list[Texts]:
             of_trace.format("(SELECT s.trace_rowid FROM spans s WHERE s.id = a.span_rowid)"),
             annotation,
         ),
-        Texts("trace_annotations", "a", "trace annotation", "a.name", of_trace.format("a.trace_rowid"), annotation),
+        Texts(
+            "trace_annotations",
+            "a",
+            "trace annotation",
+            "a.name",
+            of_trace.format("a.trace_rowid"),
+            annotation,
+            run_key="a.trace_rowid",
+        ),
         Texts("project_session_annotations", "a", "session annotation", "a.name", reads=annotation),
         Texts("projects", "p", "project", "p.name"),
         Texts("project_sessions", "p", "session", "p.session_id"),

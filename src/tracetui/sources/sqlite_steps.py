@@ -61,6 +61,8 @@ StepBuilder = Callable[[sqlite3.Connection, Any], list[Step]]
 
 KEY = "run_key"
 """The extra column of a `runs` view that holds the key its StepBuilder takes."""
+ODD_NUMBERS = "odd_numbers"
+"""A TEMP view as odd_values (with run_key), of the rows' numbers and times alone."""
 
 # The payload columns travel apart from the rest, so that listing a big tree never parses them.
 _TREE_COLUMNS = [c for c in STEP_COLUMNS if c != "run_id" and c not in PAYLOAD_COLUMNS]
@@ -81,13 +83,15 @@ class _Tree:
 
     __slots__ = ("rows", "payloads", "totals", "odd")
 
-    def __init__(self, steps: list[Step], started_at: str | None, pricer: pricing.Pricer | None):
+    def __init__(
+        self, steps: list[Step], started_at: str | None, pricer: pricing.Pricer | None, odd: list[str] | None = None
+    ):
         run = finalize_run(pricing.apply(Run(id="", started_at=started_at, steps=steps), pricer))
         # jsonsafe: text of a file whose text is not all UTF-8 is read with its bytes as surrogates (\xNN in JSON).
         self.rows = jsonsafe.dumps([_row(_tree_values(s), _TREE_JSON) for s in run.steps])
         self.payloads = [jsonsafe.dumps(_row(_payload_values(s), _PAYLOAD_JSON)) for s in run.steps]
         self.totals = jsonsafe.dumps([getattr(run, name) for name in _TOTALS])
-        self.odd = jsonsafe.dumps(_odd_steps(run.steps))
+        self.odd = jsonsafe.dumps([*_odd_steps(run.steps), *(odd or [])])
 
 
 def _odd_steps(steps: list[Step]) -> list[str]:
@@ -151,13 +155,23 @@ class _Trees:
             return found
         started = started_at if isinstance(started_at, str) else None
         try:
-            found = _Tree(build_safely(self.build, self.conn, key), started, self.pricer)
+            found = _Tree(build_safely(self.build, self.conn, key), started, self.pricer, self._odd_numbers(key))
         except Exception as exc:  # the steps could not be written down: say so in their place
             found = _Tree(unreadable(exc), started, self.pricer)
         self.cache[(key, version)] = found
         while len(self.cache) > _CACHED_TREES:
             self.cache.popitem(last=False)
         return found
+
+    def _odd_numbers(self, key: Any) -> list[str]:
+        """The numbers and times of the run's own rows the views cannot use (install_odd_values), met
+        with its tree as the text of its steps is (_odd_steps); [] for a format without them."""
+        param = "CAST(? AS TEXT)" if isinstance(key, str) else "?"
+        try:
+            rows = self.conn.execute(f"SELECT message FROM {ODD_NUMBERS} WHERE run_key = {param}", (q.text_param(key),))
+            return [message for (message,) in rows]
+        except sqlite3.Error:
+            return []
 
 
 def unreadable(exc: Exception) -> list[Step]:
@@ -564,6 +578,9 @@ class Texts:
     run_id: str = "NULL"
     reads: tuple[Read, ...] = ()
     text: bool = True
+    run_key: str = "NULL"
+    """SQL of the key (KEY of the runs view) of the run whose tree holds the row, where there is one: its
+    odd numbers and times are then met with that tree (a column with an index, for one run's rows)."""
 
 
 def _not_utf8(value: Any) -> bool:
@@ -739,10 +756,17 @@ class _OddMessages:
         return False
 
     def __call__(self, index: int, key: Any, *values: Any) -> str | None:
+        return self.message(index, key, values, text=True)
+
+    def numbers(self, index: int, key: Any, *values: Any) -> str | None:
+        """The message about the row's numbers and times alone (its text is said with its steps)."""
+        return self.message(index, key, values, text=False)
+
+    def message(self, index: int, key: Any, values: tuple, *, text: bool) -> str | None:
         table = self.tables[index]
         count = len(table.texts)
         parts = []
-        for value in values[:count]:
+        for value in values[:count] if text else ():
             if value is not None and not value.isascii():
                 names = [name for name, v in zip(table.texts, values, strict=False) if _not_utf8(v)]
                 if names:
@@ -783,6 +807,7 @@ def install_odd_values(conn: sqlite3.Connection, tables: list[Texts]) -> None:
     messages = _OddMessages()
     conn.create_function("tracetui_odd_message", -1, messages, deterministic=True)
     conn.create_function("tracetui_odd_screen", -1, messages.screen, deterministic=True)
+    conn.create_function("tracetui_odd_numbers", -1, messages.numbers, deterministic=True)
     selects = []
     for texts in tables:
         columns = table_columns(conn, texts.table).get(texts.table)
@@ -813,12 +838,16 @@ def install_odd_values(conn: sqlite3.Connection, tables: list[Texts]) -> None:
         message = f"tracetui_odd_message({index}, {_argument(texts.key)}, {', '.join([*args, *tagged])})"
         line = f"{a}.rowid" if q.has_rowid(conn, texts.table) else "NULL"  # (a WITHOUT ROWID table has none)
         selects.append(
-            f"SELECT line, run_id, message FROM (SELECT {line} AS line, {texts.run_id} AS run_id,"
-            f" {message} AS message FROM main.{q.ident(texts.table)} {a} WHERE {' OR '.join(flags)})"
-            " WHERE message IS NOT NULL"
+            f"SELECT line, run_id, run_key, message FROM (SELECT {line} AS line, {texts.run_id} AS run_id,"
+            f" {texts.run_key} AS run_key, {message} AS message FROM main.{q.ident(texts.table)} {a}"
+            f" WHERE {' OR '.join(flags)}) WHERE message IS NOT NULL"
         )
     if selects:
-        conn.execute("CREATE TEMP VIEW odd_values AS " + " UNION ALL ".join(selects))
+        union = " UNION ALL ".join(selects)
+        conn.execute(f"CREATE TEMP VIEW odd_values AS {union}")
+        # One run's (WHERE run_key = ?: SQLite takes the condition into each table's SELECT, to its index).
+        numbers = union.replace("tracetui_odd_message(", "tracetui_odd_numbers(")
+        conn.execute(f"CREATE TEMP VIEW {ODD_NUMBERS} AS {numbers}")
 
 
 def install_problems(conn: sqlite3.Connection, union: list[str], calls: ModelCalls | None = None) -> None:

@@ -293,7 +293,7 @@ class Store:
     def _steps_key(self, run_id: str) -> Any:
         """_run_key, for reading the run's steps: what they show with \\xNN is then met (ODD_STEPS)."""
         key = self._run_key(run_id)
-        if not self.trusted and key not in self._steps_met:
+        if not self.trusted and not self._scanned and key not in self._steps_met:  # (a scan said them all)
             self._steps_met.add(key)
             try:
                 rows = self._rows(f"SELECT run_id, message FROM {ODD_STEPS} WHERE run_id = {_ID}", (key,))
