@@ -275,3 +275,12 @@ def test_an_id_with_a_control_character_is_found_by_what_is_shown(tmp_path):
     store = open_store(phoenix)  # the id that is not UTF-8, by what is shown of it
     assert [r.id for r in store.list_runs(RunFilter(ids=["run\\xff"]))] == ["run\\xff"]
     assert store.get_run("run\\xff").id == "run\\xff" and store.steps("run\\xff")
+
+
+def test_the_writer_names_bytes_that_are_not_utf8_as_it_shows_them(tmp_path):
+    reported = []
+    writer = StoreWriter(str(tmp_path / "s.db"), report=reported.append)
+    writer.add(finalize_run(run("r", step("s", name=b"ok \xff".decode("utf-8", "surrogateescape")))))
+    writer.finish()
+    assert [p.message for p in reported] == ["run 'r', step 's': name: text that is not UTF-8, shown with \\xNN"]
+    assert open_store(str(tmp_path / "s.db")).steps("r")[0].name == "ok \\xff"

@@ -263,3 +263,16 @@ def test_odd_values_of_a_table_without_rowid_are_listed_without_a_line(tmp_path)
     assert [str(p) for p in store.problems()] == [
         f"run '{PHOENIX_A1}': span annotation 'correctness': score 'high' is not a number: shown as -"
     ]
+
+
+@pytest.mark.parametrize("fixture", list(ODD_NUMBERS), ids=lambda p: p.name)
+def test_an_import_says_which_numbers_and_times_it_left_out(fixture, tmp_path):
+    path, conn = _copy(fixture, tmp_path)
+    for sql, _ in ODD_NUMBERS[fixture]:
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+    runs, problems = agents.read_runs(path)  # as `tracetui import` reads them
+    said = [f"line {p.line}: {p.message}" for p in problems]
+    for _, message in ODD_NUMBERS[fixture]:
+        assert message in said

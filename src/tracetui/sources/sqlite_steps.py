@@ -903,6 +903,8 @@ def read_runs(
     try:
         for line, run_id, message in conn.execute("SELECT line, run_id, message FROM problems ORDER BY n").fetchall():
             report(Problem(message, line=line, run_id=run_id))
+        for line, run_id, message in _odd_numbers(conn):
+            report(Problem(message, line=line, run_id=run_id))
         cursor = conn.execute(f"SELECT {', '.join(_RUN_FIELDS)}, {KEY} FROM runs ORDER BY {order}")
         while rows := cursor.fetchmany(256):
             for row in rows:
@@ -917,6 +919,23 @@ def read_runs(
 
 
 _EMPTY: dict[str, Callable[[], Any]] = {"flags": list, "metadata": dict, "events": list, "extra": dict}
+
+
+def _odd_numbers(conn: sqlite3.Connection) -> list[tuple]:
+    """Every row's numbers and times the views cannot use (imported as none: said by line); the text
+    that is not UTF-8 the store writer says itself, as it stores it."""
+    factory, conn.text_factory = conn.text_factory, undecoded_text  # a run id may be text that is not UTF-8
+    try:
+        rows = conn.execute(f"SELECT line, run_id, message FROM {ODD_NUMBERS}").fetchall()
+    except sqlite3.OperationalError:
+        return []  # a format without the view
+    finally:
+        conn.text_factory = factory
+    out = []
+    for line, run_id, message in rows:
+        shown = jsonsafe.visible_surrogates(run_id) if type(run_id) is str else run_id
+        out.append((line, shown, message if shown is None else f"run {jsonsafe.quoted(shown)}: {message}"))
+    return out
 
 
 # -- values as the views' SQL reads them (sqlsql.count and sqlsql.money are the twins) -------------
