@@ -308,7 +308,8 @@ class PgStore:
     def key_of(self, run_id: str, sort: str, flt: RunFilter | None = None) -> Key | None:
         """A run's key in an order (what page() and position() take); None when the filter leaves it
         out or there is no such run."""
-        sql, args = self._select(f"{self._order[sort]}, r.sort_tie", flt, "r.id = %s", [run_id])
+        forms = search.text_forms(run_id)  # (an id typed as shown: `run\x1b1`)
+        sql, args = self._select(f"{self._order[sort]}, r.sort_tie", flt, "r.id = ANY(%s)", [forms])
         row = self.session.one("finding a run", sql, args)
         return None if row is None else (row[0], row[1])
 
@@ -415,6 +416,11 @@ class PgStore:
                 return self._keep(run_id, False, start.run, start)
         with self.session.asking(f"reading run {jsonsafe.quoted(run_id)}"):
             run = self.db.read_run(self.session.conn, run_id, self.shared.report, wanted)
+            # An id typed as shown (`run\x1b1`): the run whose id holds what it shows (search.text_forms).
+            for form in search.text_forms(run_id)[1:] if run is None else ():
+                run = self.db.read_run(self.session.conn, form, self.shared.report, wanted)
+                if run is not None:
+                    break
         if run is None:
             raise NotFound(f"no run {jsonsafe.quoted(run_id)} in {self.label}")
         return self._keep(run_id, wanted, run)

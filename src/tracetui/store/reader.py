@@ -86,8 +86,11 @@ class RunFilter:
             clauses.append(f"{col} IN ({', '.join([ident] * len(values))})")
             args.extend(value_of(col, v) for v in values)
         if self.ids is not None:
-            clauses.append(f"id IN ({', '.join([ident] * len(self.ids))})")
-            args.extend(value_of("id", run_id) for run_id in self.ids)
+            ids = [value_of("id", run_id) for run_id in self.ids]
+            if key is None:  # (a server's: each id also as what it shows, as Store._key finds them)
+                ids += [form for run_id in self.ids for form in search.text_forms(run_id)[1:]]
+            clauses.append(f"id IN ({', '.join([ident] * len(ids))})")
+            args.extend(ids)
         if self.file:
             clauses.append(f"source_file {like} {param} ESCAPE '\\'")
             args.append(search.contains(self.file))
