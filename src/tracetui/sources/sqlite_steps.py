@@ -722,8 +722,6 @@ class _Checked:
     for a value inside JSON where it may be odd (_suspect: JSON where it is not is not parsed)."""
     in_sql: list[Read]
     """Reads whose values SQL hands over (tagged) when it cannot tell they are fine, after the texts."""
-    screened: list[tuple[int, Read, re.Pattern[bytes] | None]]
-    """`in_text` for screen(): the position of the read's column among the columns screened."""
 
 
 class _OddMessages:
@@ -738,15 +736,19 @@ class _OddMessages:
         self.tables.append(checked)
         return len(self.tables) - 1
 
-    def screen(self, index: int, everything: bytes | None, *values: Any) -> bool:
-        """Whether a row may be odd, from its values run together (anything but ASCII may be text that
-        is not UTF-8) and the text of the columns its reads look at (`values`, in the order of
-        _Checked.screened): a cheap look that keeps the full one (__call__) for the rows it flags."""
-        if everything is not None and not everything.isascii():
-            return True
+    def screen(self, index: int, *texts: bytes | None) -> bool:
+        """Whether a row may be odd, from its text (as the columns of _Checked.texts): text that is not
+        UTF-8, or a value its reads look at that may be odd. A cheap look that keeps the full one
+        (__call__) for the rows it flags."""
+        for value in texts:
+            if value is not None and not value.isascii():
+                try:
+                    value.decode()  # (text in other scripts is UTF-8: the usual row still)
+                except UnicodeDecodeError:
+                    return True
         parsed: dict[str, Any] = {}
-        for at, read, needle in self.tables[index].screened:
-            data = values[at]
+        for at, read, needle in self.tables[index].in_text:
+            data = texts[at]
             if data is None or (needle is not None and needle.search(data) is None):
                 continue
             if needle is None and read.kind == "time" and _USUAL_TIME.fullmatch(data):
@@ -827,14 +829,10 @@ def install_odd_values(conn: sqlite3.Connection, tables: list[Texts]) -> None:
         tagged = [_sql_tagged(read, a, typed=texts.text) for read in in_sql]
         if not args and not tagged:
             continue
-        looked = list(dict.fromkeys(names[at] for at, _, _ in in_text))
-        screened = [(looked.index(names[at]), read, needle) for at, read, needle in in_text]
-        index = messages.add(_Checked(texts.label, names, in_text, in_sql, screened))
+        index = messages.add(_Checked(texts.label, names, in_text, in_sql))
         flags = [f"({sql}) IS NOT NULL" for sql in tagged]
         if names:
-            everything = "CAST(" + " || ".join(f"coalesce({a}.{q.ident(c)}, '')" for c in names) + " AS BLOB)"
-            looks = "".join(f", {args[names.index(c)]}" for c in looked)
-            flags.append(f"tracetui_odd_screen({index}, {everything}{looks})")
+            flags.append(f"tracetui_odd_screen({index}, {', '.join(args)})")
         message = f"tracetui_odd_message({index}, {_argument(texts.key)}, {', '.join([*args, *tagged])})"
         line = f"{a}.rowid" if q.has_rowid(conn, texts.table) else "NULL"  # (a WITHOUT ROWID table has none)
         selects.append(
