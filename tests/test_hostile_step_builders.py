@@ -158,6 +158,11 @@ ODD_NUMBERS = {
             " 'lots' is not a number: shown as -; llm_token_count_completion inf is out of range: shown as -",
         ),
         (
+            "UPDATE spans SET llm_token_count_prompt = -9223372036854775808 WHERE id = 5",  # (abs() of it overflows)
+            f"line 5: run '{PHOENIX_A2}': span '0000000000000007': llm_token_count_prompt -9223372036854775808 is out"
+            " of range: shown as -",
+        ),
+        (
             "UPDATE traces SET start_time = 'noon' WHERE id = 2",
             f"line 2: run '{PHOENIX_A2}': trace '{PHOENIX_A2}': start_time 'noon' is not a time: shown as -",
         ),

@@ -620,7 +620,7 @@ def _sql_fine(read: Read, x: str, typed: bool = False) -> str:
         if not typed:
             usual += f" OR (typeof({x}) = 'text' AND {x} GLOB '[0-9][0-9][0-9][0-9]-*' AND julianday({x}) IS NOT NULL)"
     else:
-        usual = f"typeof({x}) IN {_NUMBERS} AND abs({x}) < {q.MAGNITUDE if read.kind == 'count' else '1e308'}"
+        usual = f"typeof({x}) IN {_NUMBERS} AND abs({x} + 0.0) < {q.MAGNITUDE if read.kind == 'count' else '1e308'}"
     return f"({x} IS NULL OR {x} = '' OR {usual})"
 
 
