@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from .. import config as settings
-from .. import display
+from .. import display, startup_gc
 from ..errors import TraceError
 from ..folders import FORMAT as FOLDER
 from ..live import Change, Live
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
 RECONNECT_FIRST = 0.5  # seconds before the first attempt to reconnect; doubled after each failure
 RECONNECT_LONGEST = 15.0
+STARTUP_GC_LIMIT = 1.0  # seconds after start at the latest until garbage is collected again (startup_gc.py)
 
 
 class TraceApp(App):
@@ -182,6 +183,8 @@ class TraceApp(App):
             # again after the batch; this way its first frame is the one the terminal gets.
             self.call_later(self._show_opening)
         self.call_after_refresh(self._check_config)
+        # Collections come back once the first rows are drawn, or by now if none are (startup_gc.py).
+        self.set_timer(STARTUP_GC_LIMIT, startup_gc.resume)
 
     async def _show_opening(self) -> None:
         await self.push_screen(self.runs_screen)  # notices from here on land on the run list

@@ -20,7 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from ... import display, present
+from ... import display, present, startup_gc
 from ...errors import TraceError
 from ...store import RunFilter, default_desc, search
 from ...store.protocol import TraceStore
@@ -318,6 +318,8 @@ class RunsScreen(Screen):
         importer = trace_app(self).importer
         if message.count and importer is not None:
             self.call_after_refresh(importer.rows_shown)
+        if message.count:
+            self.call_after_refresh(startup_gc.resume)  # the first rows are drawn (startup_gc.py)
         if message.complete:
             self._load_running = False
             self._loaded_at = time.monotonic()
