@@ -203,7 +203,7 @@ class RunsScreen(Screen):
                 yield Static(Text("Reading the file…"), id="progress-label")
         yield Static(id="summary")
         yield self.run_list
-        yield KeyFooter(compact=True)
+        # The footer (a dozen key widgets and their styles) is mounted after the first frame: _mount_footer.
 
     def _optional(self, widget_id: str) -> Static | None:
         """One of the widgets mounted when first needed, if it is there."""
@@ -224,11 +224,18 @@ class RunsScreen(Screen):
         return line
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self._mount_footer)
         self._show_title()
         if self.importing or self.live:
             self._poll = self.set_interval(0.3, self._poll_store)
         self.run_list.focus()
         self._show_summary()
+
+    async def _mount_footer(self) -> None:
+        await self.mount(KeyFooter(compact=True))
+        # A footer lists the keys when the screen's bindings are next updated: the focus moved before
+        # this one was there, so it is told now.
+        self.refresh_bindings()
 
     def _show_title(self) -> None:
         """The source's label and format (a database reached late knows its table only then)."""
