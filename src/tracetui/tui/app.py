@@ -44,13 +44,13 @@ from .messages import (
 )
 from .plain import notify_plain, palette_text
 from .screens.runs import RunsScreen
-from .widgets.live_marker import LiveState
 
 if TYPE_CHECKING:
     from ..background_import import BackgroundImport
     from ..discovery import Found, Place
     from ..first_page import FirstPage
     from .screens.compare import RunRef
+    from .widgets.live_marker import LiveState
 
 
 RECONNECT_FIRST = 0.5  # seconds before the first attempt to reconnect; doubled after each failure
@@ -152,6 +152,8 @@ class TraceApp(App):
             desc=self.config.desc,
         )
         if self.live is not None:
+            from .widgets.live_marker import LiveState
+
             self.set_reactive(TraceApp.live_state, LiveState(self.live.description))
 
     # -- stores -----------------------------------------------------------------------------------

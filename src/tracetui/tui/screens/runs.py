@@ -27,8 +27,6 @@ from ...store.protocol import TraceStore
 from ..hub import trace_app
 from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
 from ..plain import notify_plain, palette_text
-from ..widgets.key_footer import KeyFooter
-from ..widgets.live_marker import LiveMarker
 from ..widgets.run_list import SORT_CYCLE, RunList
 from ..widgets.run_pager import RunPager
 
@@ -188,6 +186,8 @@ class RunsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         if self.live:
+            from ..widgets.live_marker import LiveMarker
+
             with Horizontal(id="title-bar"):
                 yield Static(id="title")
                 yield LiveMarker()
@@ -232,6 +232,8 @@ class RunsScreen(Screen):
         self._show_summary()
 
     async def _mount_footer(self) -> None:
+        from ..widgets.key_footer import KeyFooter  # (Textual's Footer: imported after the first frame too)
+
         await self.mount(KeyFooter(compact=True))
         # A footer lists the keys when the screen's bindings are next updated: the focus moved before
         # this one was there, so it is told now.
