@@ -197,7 +197,8 @@ class TraceApp(App):
             self._start_import()
         else:
             self._open_requested()
-            self._index_for_search()
+            # After the first frame: the indexing thread would share the interpreter with it.
+            self.call_after_refresh(self._index_for_search)
 
     def on_open_source(self, message: OpenSource) -> None:
         notify_plain(self, f"Opening {display.safe(message.path, single_line=True)}…", timeout=3)
