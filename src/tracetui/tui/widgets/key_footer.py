@@ -21,6 +21,19 @@ class KeyFooter(Footer):
     KeyFooter .pinned-keys FooterKey.-command-palette { dock: none; }
     """
 
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._hide_cut_keys)
+
+    def _hide_cut_keys(self) -> None:
+        """A key the width cuts is hidden whole: `e Expa` reads like a typo, and its key may not be `e`.
+        Hidden keys keep their room (visibility, not display), so the keys before them do not move."""
+        pinned = self.query(".pinned-keys")
+        right = pinned.first().region.x if pinned else self.region.right
+        for key in self.query(FooterKey):
+            if key.parent is not None and key.parent.has_class("pinned-keys"):
+                continue
+            key.styles.visibility = "visible" if key.region.right <= right else "hidden"
+
     def compose(self) -> ComposeResult:
         pinned: list[FooterKey] = []
         for widget in super().compose():
@@ -33,3 +46,4 @@ class KeyFooter(Footer):
             pinned.sort(key=lambda key: PINNED.index(key.action) if key.action in PINNED else len(PINNED))
             with HorizontalGroup(classes="pinned-keys"):
                 yield from pinned
+        self.call_after_refresh(self._hide_cut_keys)
