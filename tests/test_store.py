@@ -95,6 +95,25 @@ def test_a_scratch_store_has_no_indexes(tmp_path):
     conn.close()
 
 
+@pytest.mark.parametrize("scratch", [False, True])
+def test_values_the_writer_does_not_have_are_stored_as_null_and_the_others_as_given(tmp_path, scratch):
+    # (The writer binds NaN for None, which SQLite stores as NULL: see store/writer.py.)
+    given = run("r1", step("a", tokens_in=3, duration_ms=1.5, cost_estimated=True, cost_usd=0.25), status="failed")
+    write(tmp_path / "s.db", [given], scratch=scratch)
+    conn = sqlite3.connect(tmp_path / "s.db")
+    types = conn.execute(
+        "SELECT typeof(parent_id), typeof(tokens_out), typeof(error), typeof(extra), typeof(tokens_in),"
+        " typeof(duration_ms), cost_estimated, cost_usd, typeof(score) FROM steps"
+    ).fetchall()
+    assert types == [("null", "null", "null", "null", "integer", "real", 1, 0.25, "null")]
+    nulls = conn.execute(
+        "SELECT count(*) FROM runs WHERE agent IS NULL AND credits IS NULL AND input IS NULL"
+    ).fetchone()
+    assert nulls == (1,)
+    assert conn.execute("SELECT count(*) FROM steps WHERE score != score OR score IS NOT NULL").fetchone() == (0,)
+    conn.close()
+
+
 def test_view_columns_fills_every_missing_column_with_null_in_column_order():
     select = view_columns(["id", "name", "size"], {"size": "1", "id": "t.id"}, also={"key": "t.k"})
     assert [part.strip() for part in select.split(",")] == ["t.id AS id", "NULL AS name", "1 AS size", "t.k AS key"]
