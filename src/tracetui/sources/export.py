@@ -305,20 +305,13 @@ def _tokens(rec: dict) -> usage.Tokens:
         return _NO_TOKENS
     if rec.keys().isdisjoint(_OTHER_TOKEN_FIELDS):
         # prompt_tokens and completion_tokens at most (the usual case): what the lines below give.
-        return usage.counted(
-            rec.pop("prompt_tokens", None),
-            rec.pop("completion_tokens", None),
-            input_has_cache=True,
-            output_has_reasoning=True,
-        )
+        return usage.plain(rec.pop("prompt_tokens", None), rec.pop("completion_tokens", None))
     found = {"prompt_tokens": _take(rec, "prompt_tokens", "input_tokens")}
     found["completion_tokens"] = _take(rec, "completion_tokens", "output_tokens")
     details = rec.get("usage")
     if not isinstance(details, dict):
         # What from_mapping(found) gives for counts without parts, without its search for them.
-        return usage.counted(
-            found["prompt_tokens"], found["completion_tokens"], input_has_cache=True, output_has_reasoning=True
-        )
+        return usage.plain(found["prompt_tokens"], found["completion_tokens"])
     rest = dict(details)
     if found["prompt_tokens"] is None:
         found["prompt_tokens"] = _take(rest, "prompt_tokens", "input_tokens")

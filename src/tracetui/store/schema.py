@@ -367,12 +367,15 @@ def run_row(run: Run) -> tuple:
     return tuple(values)
 
 
-def step_row(step: Step) -> list:
+def step_row(step: Step, null: Any = None) -> list:
+    """The step's row, in STEP_COLUMNS order; `null` in place of each None (the writer binds NaN)."""
     # attrgetter + patching the few JSON columns: this runs once per step of every import.
-    values = list(_step_values(step))
+    values = _step_values(step)
+    row = list(values) if null is None else [null if value is None else value for value in values]
     for i in _STEP_JSON_POSITIONS:
-        values[i] = to_json(values[i])
-    return values
+        text = to_json(values[i])
+        row[i] = null if text is None else text
+    return row
 
 
 def insert_sql(table: str, columns: Iterable[str]) -> str:

@@ -116,7 +116,7 @@ class StoreWriter:
             for step in run.steps:
                 step.run_id = run.id
         self._seen.add(run.id)
-        self._append(_bound(run_row(run)), [_bound(step_row(s)) for s in run.steps])
+        self._append(_bound(run_row(run)), [step_row(s, _NAN) for s in run.steps])
         return run
 
     def _keep_apart(self, original: str, extra: dict, flags: list, line: int | None) -> str:
