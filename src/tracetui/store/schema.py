@@ -161,6 +161,15 @@ _INDEXES = (
 )
 
 
+def _index_name(table: str, cols: tuple[str, ...]) -> str:
+    return f"idx_{table}_{'_'.join(cols)}"
+
+
+# The steps' secondary indexes (a run's steps are also found through the table's key, run_id first):
+# an import into an empty store leaves them out until its end (StoreWriter.defer_step_indexes).
+STEP_INDEXES = tuple(_index_name(table, cols) for table, cols in _INDEXES if table == "steps")
+
+
 def create_schema(conn: sqlite3.Connection, *, indexes: bool = True) -> None:
     """Create the store's tables (and the indexes) if missing.
 
@@ -176,7 +185,7 @@ def create_schema(conn: sqlite3.Connection, *, indexes: bool = True) -> None:
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(defs)})")
     if indexes:
         for table, cols in _INDEXES:
-            conn.execute(f"CREATE INDEX IF NOT EXISTS idx_{table}_{'_'.join(cols)} ON {table} ({', '.join(cols)})")
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {_index_name(table, cols)} ON {table} ({', '.join(cols)})")
 
 
 def to_json(value: Any) -> str | None:
