@@ -3,6 +3,7 @@ marks), import progress, empty and error states, warnings, help, the command pal
 
 from __future__ import annotations
 
+import gc
 import html
 import os
 import threading
@@ -11,6 +12,7 @@ import pytest
 from builders import opening, run, step, write_agent_traces, write_jsonl, write_store
 from click.testing import CliRunner
 
+from tracetui import startup_gc
 from tracetui.cli import main
 from tracetui.errors import UnusableInput
 from tracetui.first_page import FirstPage
@@ -619,6 +621,30 @@ def test_open_runs_the_viewer_with_the_options(tmp_path, monkeypatch):
     assert started == [(path, "r2", True)]
 
 
+def test_open_leaves_the_garbage_collector_on_when_it_fails_or_the_viewer_ends(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(TraceApp, "run", lambda self: seen.append(gc.isenabled()))
+    assert CliRunner().invoke(main, ["open", native(tmp_path)]).exit_code == 0
+    assert seen == [False] and gc.isenabled()  # off while the viewer starts (startup_gc.py), on after
+    assert CliRunner().invoke(main, ["open", str(tmp_path / "nope.db")]).exit_code == 2
+    assert gc.isenabled()
+
+
+async def test_garbage_is_collected_again_once_the_first_rows_are_drawn(tmp_path):
+    app = TraceApp(opening(write_store(tmp_path / "runs.db", sample_runs())))
+    frozen = gc.get_freeze_count()
+    startup_gc.pause()
+    try:
+        assert not gc.isenabled()
+        async with app.run_test(size=(160, 30)) as pilot:
+            await settle(app, pilot)
+            assert ids_in_order(app) and gc.isenabled()
+            assert gc.get_freeze_count() > frozen  # what start-up made is left out of later collections
+    finally:
+        startup_gc.resume()
+        gc.unfreeze()
+
+
 # -- snapshots ------------------------------------------------------------------------------------
 async def _loaded(pilot):
     await settle(pilot.app, pilot)
@@ -645,6 +671,43 @@ async def test_help_and_quit_stay_in_the_run_views_footer_too(tmp_path, size):
         await settle(app, pilot)
         footer = "\n".join(strip.text for strip in app.screen._compositor.render_strips()).splitlines()[-1]
         assert "? Help" in footer and "q Quit" in footer and "^p Commands" in footer, footer
+
+
+def _assert_no_key_cut(app) -> None:
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    footer = app.screen.query_one(Footer)
+    pinned_x = footer.query_one(".pinned-keys").region.x
+    keys = [k for k in footer.query(FooterKey) if not k.parent.has_class("pinned-keys")]
+    shown = [k for k in keys if k.styles.visibility != "hidden"]
+    assert shown and all(k.region.right <= pinned_x for k in shown)
+    line = "\n".join(strip.text for strip in app.screen._compositor.render_strips()).splitlines()[-1]
+    for key in keys:
+        label = f"{key.key_display} {key.description}"
+        assert (label in line) == (key in shown), (label, line)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 48)])
+async def test_a_footer_key_that_does_not_fit_is_hidden_whole_not_cut(tmp_path, size):
+    """At 80 columns the run view's footer showed `e Expa`: a key is shown whole or not at all,
+    after a resize too, and on a screen that was resized while another one was on top."""
+    app = TraceApp(opening(write_store(tmp_path / "runs.db", sample_runs())))
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunScreen")
+        await settle(app, pilot)
+        _assert_no_key_cut(app)
+        for width in (100, 70, 120):
+            await pilot.resize_terminal(width, 24)
+            await settle(app, pilot)
+            _assert_no_key_cut(app)
+        await pilot.resize_terminal(70, 24)
+        await pilot.press("escape")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunsScreen")
+        await settle(app, pilot)
+        _assert_no_key_cut(app)
 
 
 @pytest.mark.parametrize("size", [(120, 20), (80, 24), (160, 48)])
