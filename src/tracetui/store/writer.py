@@ -54,6 +54,10 @@ PAGE_SIZE = 16384
 SCRATCH_PAGE_SIZE = 65536
 
 
+_DUPLICATE = "duplicate run id"
+"""How the note about a run kept apart under a new id begins."""
+
+
 class StoreWriter:
     """Writes runs into a store file, committing in batches so readers see runs as they arrive.
 
@@ -129,10 +133,13 @@ class StoreWriter:
         self._append(_bound(run_row(run)), [step_row(s, _NAN) for s in run.steps])
         return run
 
-    def _keep_apart(self, original: str, extra: dict, flags: list, line: int | None) -> str:
-        """A new id (`original~n`) for a run whose id was seen before, noted in its extra and flags."""
+    def _keep_apart(
+        self, original: str, extra: dict, flags: list, line: int | None, taken: frozenset[str] = frozenset()
+    ) -> str:
+        """A new id (`original~n`) for a run whose id was seen before, noted in its extra and flags;
+        never one in `taken` (the ids of the block being merged, not seen yet)."""
         n = 2
-        while f"{original}~{n}" in self._seen:
+        while f"{original}~{n}" in self._seen or f"{original}~{n}" in taken:
             n += 1
         new_id = f"{original}~{n}"
         extra["original_id"] = original
@@ -141,7 +148,7 @@ class StoreWriter:
         self._seen.add(new_id)
         self.add_problem(
             Problem(
-                f"duplicate run id {jsonsafe.quoted(original)}: kept as {jsonsafe.quoted(new_id)}",
+                f"{_DUPLICATE} {jsonsafe.quoted(original)}: kept as {jsonsafe.quoted(new_id)}",
                 line=line,
                 run_id=new_id,
             )
@@ -164,11 +171,7 @@ class StoreWriter:
         self.conn.execute("ATTACH DATABASE ? AS blk", (block_path,))
         try:
             self.conn.execute("BEGIN")
-            for run_id in [r[0] for r in self.conn.execute("SELECT id FROM blk.runs")]:
-                if run_id in self._seen:
-                    self._keep_apart_in_block(run_id)
-                else:
-                    self._seen.add(run_id)
+            self._keep_apart_in_block()
             for line, run_id, message in self.conn.execute(
                 "SELECT line, run_id, message FROM blk.problems ORDER BY n"
             ).fetchall():
@@ -182,25 +185,58 @@ class StoreWriter:
             self.run_count += self.conn.execute("SELECT count(*) FROM blk.runs").fetchone()[0]
             self.conn.execute("COMMIT")
         finally:
+            if self.conn.in_transaction:  # a failed merge: without this, DETACH fails and hides why
+                self.conn.execute("ROLLBACK")
             self.conn.execute("DETACH DATABASE blk")
         self.conn.execute("BEGIN")
         self._last_commit = time.monotonic()
 
-    def _keep_apart_in_block(self, original: str) -> None:
-        """A run id seen in an earlier block: rename it in the block, as add() would."""
-        extra_json, flags_json, line = self.conn.execute(
-            "SELECT extra, flags, source_line FROM blk.runs WHERE id = ?", (original,)
-        ).fetchone()
-        extra = jsonsafe.loads(extra_json)[0] if extra_json else {}
-        flags = jsonsafe.loads(flags_json)[0] if flags_json else []
-        new_id = self._keep_apart(original, extra, flags, line)
+    def _keep_apart_in_block(self) -> None:
+        """Rename the block's runs whose ids earlier blocks had, as add() would have in one pass: the
+        worker renamed its own repeats (`r1~2` for the block's second `r1`), so those are renamed from
+        their original id too, and the ids are the ones a serial import gives. Renamed runs go to a
+        temporary id first, so no new id meets an id of the block still waiting for its turn."""
+        moves: list[tuple[str, str, dict, list, int | None]] = []
+        renamed: set[str] = set()
+        for block_id, extra_json, flags_json, line in self.conn.execute(
+            "SELECT id, extra, flags, source_line FROM blk.runs ORDER BY rowid"
+        ).fetchall():
+            original = None
+            if flags_json and FLAG_DUPLICATE_ID in flags_json:
+                flags = jsonsafe.loads(flags_json)[0]
+                extra = jsonsafe.loads(extra_json)[0] if extra_json else {}
+                found = extra.get("original_id") if FLAG_DUPLICATE_ID in flags else None
+                original = found if isinstance(found, str) else None
+            if block_id in self._seen or (original is not None and original in renamed):
+                base = original if original is not None else block_id
+                renamed.add(base)
+                if original is None:
+                    extra = jsonsafe.loads(extra_json)[0] if extra_json else {}
+                    flags = jsonsafe.loads(flags_json)[0] if flags_json else []
+                moves.append((block_id, base, extra, flags, line))
+            else:
+                self._seen.add(block_id)
+        if not moves:
+            return
         # A scratch store's steps have no key (schema.create_schema): an index, once a block needs one.
         self.conn.execute("CREATE INDEX IF NOT EXISTS blk.idx_steps_run_id ON steps (run_id)")
+        for n, (block_id, *_) in enumerate(moves):
+            self._rename_in_block(block_id, f"\x00merging {n}")
+        # The worker's own 'duplicate run id' notes named the ids it gave; _keep_apart notes the final ones.
         self.conn.execute(
-            "UPDATE blk.runs SET id = ?, extra = ?, flags = ? WHERE id = ?",
-            (new_id, to_json(extra), to_json(flags), original),
+            "DELETE FROM blk.problems WHERE run_id LIKE ? AND message LIKE ?", ("\x00merging %", f"{_DUPLICATE} %")
         )
-        self.conn.execute("UPDATE blk.steps SET run_id = ? WHERE run_id = ?", (new_id, original))
+        taken = frozenset(r[0] for r in self.conn.execute("SELECT id FROM blk.runs"))
+        for n, (_, base, extra, flags, line) in enumerate(moves):
+            new_id = self._keep_apart(base, extra, flags, line, taken)
+            self._rename_in_block(f"\x00merging {n}", new_id)
+            self.conn.execute(
+                "UPDATE blk.runs SET extra = ?, flags = ? WHERE id = ?", (to_json(extra), to_json(flags), new_id)
+            )
+
+    def _rename_in_block(self, old: str, new: str) -> None:
+        for table, column in (("runs", "id"), ("steps", "run_id"), ("problems", "run_id")):
+            self.conn.execute(f"UPDATE blk.{table} SET {column} = ? WHERE {column} = ?", (new, old))
 
     def _flush(self) -> None:
         # Runs first: a step row refused below finds its run's line in the runs table.
