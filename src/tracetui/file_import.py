@@ -94,7 +94,7 @@ def read_file(
         for run in runs:
             run.source_file = run.source_file or path
             built.append((run.id, run))
-            writer.add(finalize_run(pricing.apply(run, pricer)))
+            writer.add(finalize_run(pricing.apply(run, pricer, tail.prices if tail is not None else None)))
             if tail is None:
                 problems.extend(tree_problems(run))
             else:
