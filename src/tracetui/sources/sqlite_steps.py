@@ -409,6 +409,12 @@ class ModelCalls:
         cost = f"(SELECT sum(part) FROM (SELECT {reported_sum} AS part UNION ALL SELECT {estimated}))"
         return {"cost_usd": cost, ESTIMATED_COST: estimated}
 
+    def estimate(self) -> str:
+        """SQL over `rows`: the estimated cost of a row's call, as its tree prices it (NULL for a row that is
+        no model call or that the table cannot price); for a call without a reported cost, so ask it as
+        coalesce(reported, estimate), which asks only when there is none."""
+        return f"(CASE WHEN {self.where} THEN {self._applied('price')} END)"
+
     def unpriced(self) -> str:
         """A SELECT of (n, message): one problem per model whose calls (with token counts and no
         reported cost) the price table did not price, in the order and words of an import."""
@@ -698,3 +704,88 @@ def table_columns(conn: sqlite3.Connection, *only: str) -> dict[str, set[str]]:
     names = [r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")]
     wanted = [name for name in names if not only or name in only]
     return {name: {r[1] for r in conn.execute(f"PRAGMA main.table_info({q.ident(name)})")} for name in wanted}
+
+
+# -- the calls view: model and tool calls in SQL, for stats --by model / --by tool ------------------
+
+CALLS = "calls"
+"""The TEMP view of a format's model and tool calls (stats.CALL_COLUMNS), one SELECT per format over
+its tables: store/stats.py aggregates over it instead of the steps view, which builds every run's tree."""
+
+
+def install_calls(conn: sqlite3.Connection, select: str) -> None:
+    """TEMP VIEW calls over `select`: the steps a run's tree would hold with a model or of kind 'tool', as
+    the tree's Python reads them (the twins below), in the columns of stats.CALL_COLUMNS, except that
+    `select` gives `reported_cost` (the cost the source reported) in place of cost_estimated. `select`
+    may give other steps as well (the view keeps the calls): each column is then computed once a row."""
+    from ..store.stats import CALL_COLUMNS
+
+    columns = [c for c in CALL_COLUMNS if c != "cost_estimated"]
+    # LIMIT -1 keeps SQLite from folding `select` into the outer query, which would name cost_usd twice
+    # there and so ask twice for each estimate (a Python function).
+    conn.execute(
+        f"CREATE TEMP VIEW {CALLS} AS SELECT {', '.join(columns)},"
+        f" reported_cost IS NULL AND cost_usd IS NOT NULL AS cost_estimated FROM ({select} LIMIT -1)"
+        " WHERE model IS NOT NULL OR kind = 'tool'"
+    )
+
+
+def ident_sql(expr: str) -> str:
+    """Twin of normalize.ident over a column's value: text as it is ('' none), a number as its text."""
+    return (
+        f"(CASE WHEN typeof({expr}) = 'text' THEN nullif({expr}, '') WHEN {expr} IS NULL THEN NULL"
+        f" ELSE CAST({expr} AS TEXT) END)"
+    )
+
+
+def json_ident_sql(column: str, *keys: str) -> str:
+    """Twin of normalize.ident(dig(<the JSON object in column>, *keys)): a string as it is ('' none), a
+    boolean as Python writes it, a number as its text, an object or array as compact JSON."""
+    path = q.json_path(*keys)
+    value = f"json_extract({column}, {path})"
+    return (
+        f"(CASE WHEN json_valid({column}) THEN (CASE json_type({column}, {path})"
+        f" WHEN 'text' THEN nullif({value}, '') WHEN 'true' THEN 'True' WHEN 'false' THEN 'False'"
+        f" WHEN 'null' THEN NULL ELSE CAST({value} AS TEXT) END) END)"
+    )
+
+
+def json_text_sql(column: str, keys: tuple[str, ...], default: str) -> str:
+    """Twin of `normalize.text(dig(<the JSON object in column>, *keys)) or default`: a string as it is,
+    anything else as compact JSON."""
+    path = q.json_path(*keys)
+    value = f"json_extract({column}, {path})"
+    text = (
+        f"(CASE json_type({column}, {path}) WHEN 'text' THEN nullif({value}, '') WHEN 'true' THEN 'true'"
+        f" WHEN 'false' THEN 'false' WHEN 'null' THEN NULL ELSE CAST({value} AS TEXT) END)"
+    )
+    return f"coalesce(CASE WHEN json_valid({column}) THEN {text} END, {q.quote(default)})"
+
+
+def text_sql(expr: str, default: str) -> str:
+    """Twin of `normalize.text(value) or default` over a column's value."""
+    return f"coalesce(nullif(CAST({expr} AS TEXT), ''), {q.quote(default)})"
+
+
+def kind_sql(raw: str, table: dict[str, str]) -> str:
+    """Twin of `table.get(raw.upper()) or normalize.kind(raw)` over the SQL `raw` (an ident_sql): the
+    format's own kinds first, then tracetui's table of kinds and its suffixes."""
+    from ..normalize import _KIND
+
+    own = " ".join(f"WHEN {q.quote(k)} THEN {q.quote(v)}" for k, v in table.items())
+    key = f"replace(replace(lower(trim({raw})), '-', '_'), ' ', '_')"
+    known = " ".join(f"WHEN {q.quote(k)} THEN {q.quote(v)}" for k, v in _KIND.items())
+    suffixes = " ".join(
+        f"WHEN {key} LIKE '%\\_{suffix}' ESCAPE '\\' THEN {q.quote(kind)}"
+        for suffix, kind in (("scan", "scan"), ("tool", "tool"), ("llm", "llm"), ("agent", "agent"))
+    )
+    return (
+        f"(CASE WHEN {raw} IS NULL THEN 'other' ELSE coalesce((CASE upper({raw}) {own} END),"
+        f" (CASE {key} {known} END), (CASE {suffixes} ELSE 'other' END)) END)"
+    )
+
+
+def duration_sql(start_iso: str, end_iso: str) -> str:
+    """Twin of normalize.duration_between: whole milliseconds, none when the end is before the start."""
+    # Written once (a CASE would compute it twice): a whole number of ms, so anything negative is -1 or less.
+    return f"nullif(max({q.duration_ms(start_iso, end_iso)}, -1), -1)"
