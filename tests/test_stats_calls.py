@@ -136,3 +136,15 @@ def test_with_no_estimate_nothing_is_estimated_either_way(tmp_path):
     trees.conn.execute("DROP VIEW temp.calls")
     by_sql, by_trees = groups(store, "model"), groups(trees, "model")
     assert by_sql == by_trees and all(g["cost_usd"] is None and g["unpriced"] is None for g in by_sql)
+
+
+@pytest.mark.parametrize("name", ["phoenix, unknown model", "mlflow", "opencode, unknown model and unpaired steps"])
+def test_filters_by_model_and_tool_keep_the_runs_the_trees_keep(name, tmp_path):
+    path = variant(name, tmp_path / "src")
+    store, trees = opened(path), from_trees(path)
+    models = [g.group for g in store.stats("model")]
+    tools = [g.group for g in store.stats("tool")]
+    assert models and tools
+    for flt in [*(RunFilter(model=m) for m in models), *(RunFilter(tool=t) for t in tools), RunFilter(tool="none")]:
+        assert store.run_ids(flt) == trees.run_ids(flt), flt
+        assert store.count_sessions(flt) == trees.count_sessions(flt), flt

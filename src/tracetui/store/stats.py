@@ -76,9 +76,10 @@ def _copy(text: tuple[str, ...], numbers: tuple[str, ...], source: str, typed: b
     return f"WITH raw AS MATERIALIZED (SELECT {plain} {source}) SELECT {columns} FROM raw"
 
 
-def _calls_relation(conn: sqlite3.Connection) -> str:
-    """Where the calls are: a source's TEMP view `calls` (sqlite_steps.install_calls: SQL over a file read in
-    place whose steps view builds each run's tree in Python), else the steps."""
+def calls_relation(conn: sqlite3.Connection) -> str:
+    """Where the model and tool calls are (for stats, and the run list's filters by model or tool): a
+    source's TEMP view `calls` (sqlite_steps.install_calls: SQL over a file read in place whose steps view
+    builds each run's tree in Python), else the steps."""
     found = conn.execute("SELECT 1 FROM temp.sqlite_master WHERE type = 'view' AND name = 'calls'").fetchone()
     return "temp.calls" if found else "steps"
 
@@ -156,7 +157,7 @@ class Scope:
             if self._where:
                 runs, args = self._of_runs("id")
                 scope = f" AND run_id IN (SELECT id {runs})"
-            source = f"FROM {_calls_relation(self.conn)} WHERE (model IS NOT NULL OR kind = 'tool'){scope}"
+            source = f"FROM {calls_relation(self.conn)} WHERE (model IS NOT NULL OR kind = 'tool'){scope}"
             copy = _copy(_CALL_TEXT, _CALL_NUMBERS, source, self._typed)
             self.conn.execute(f"CREATE TEMP TABLE {self._calls} AS {copy}", args)
             self._have_calls = True
