@@ -102,3 +102,25 @@ def test_a_cache_that_cannot_be_read_is_only_slower(db):
         f.write(b"not a database at all")
     again = opened(db)
     assert (again.stats()[0].cost_usd, [p.message for p in again.problems()]) == expected
+
+
+def test_a_database_with_more_calls_than_memory_holds_is_kept_too(db, monkeypatch):
+    """Beyond what a connection keeps in memory (sqlite_steps._SEEN_CALLS) every call is still written,
+    and the next command looks each up in the cache file instead of reading and pricing it again."""
+    from tracetui.sources import phoenix, sqlite_steps
+
+    monkeypatch.setattr(sqlite_steps, "_SEEN_CALLS", 2)
+    read = []
+    real = phoenix._call
+    monkeypatch.setattr(phoenix, "_call", lambda *values: read.append(values) or real(*values))
+    first = opened(db)
+    expected = (first.stats()[0].cost_usd, [g.cost_usd for g in first.stats("model")])
+    first.problems()
+    first.close()
+    estimates._save_all()
+    calls = sqlite3.connect(kept_file()).execute("SELECT count(*) FROM calls WHERE model IS NOT NULL").fetchone()[0]
+    assert calls > 2 and read
+    read.clear()
+    again = opened(db)
+    assert (again.stats()[0].cost_usd, [g.cost_usd for g in again.stats("model")]) == expected
+    assert read == []  # every call came from the cache file

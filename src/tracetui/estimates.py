@@ -48,27 +48,39 @@ class EstimateCache:
         self._fresh: list[tuple[Any, int, Result]] = []
         self._lock = threading.Lock()
         self.saved: float | None = None  # the file's mtime after this cache last wrote it
+        self._reader: sqlite3.Connection | None = None  # lookup()'s
         _OPEN.add(self)
 
-    def load(self, limit: int) -> dict[Any, tuple[int, Result]]:
-        """{row key: (fingerprint, result)} of every kept call; empty when there are more than `limit`
-        (then nothing is kept in memory: see sqlite_steps.ModelCalls) or the file cannot be read."""
+    def load(self, limit: int) -> dict[Any, tuple[int, Result]] | None:
+        """{row key: (fingerprint, result)} of every kept call (empty when the file cannot be read); None
+        when there are more than `limit`: then each is looked up when asked for (lookup), so memory
+        stays the same however big the database."""
         try:
             conn = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True)
         except sqlite3.Error:
             return {}
         try:
             if conn.execute("SELECT count(*) FROM calls").fetchone()[0] > limit:
-                return {}
+                return None
             rows = conn.execute("SELECT key, fingerprint, cost, model, provider, counted FROM calls").fetchall()
         except sqlite3.Error:
             return {}
         finally:
             conn.close()
-        return {
-            key: (fp, None if model is None else (cost, model, provider, bool(counted)))
-            for key, fp, cost, model, provider, counted in rows
-        }
+        return {key: (fp, _result(cost, model, provider, counted)) for key, fp, cost, model, provider, counted in rows}
+
+    def lookup(self, key: Any) -> tuple[int, Result] | None:
+        """(fingerprint, result) of one kept call, from the file (a connection kept open for this)."""
+        with self._lock:
+            try:
+                if self._reader is None:
+                    self._reader = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True, check_same_thread=False)
+                row = self._reader.execute(
+                    "SELECT fingerprint, cost, model, provider, counted FROM calls WHERE key = ?", [key]
+                ).fetchone()
+            except sqlite3.Error:
+                return None
+        return None if row is None else (row[0], _result(*row[1:]))
 
     def unpriced(self, content: str) -> list[str] | None:
         """The unpriced-model messages kept for the database's content `content` (memo.content_fingerprint)."""
@@ -142,6 +154,10 @@ class EstimateCache:
             self.saved = os.stat(self.file).st_mtime
         except (OSError, sqlite3.Error):
             pass  # only the next command is slower
+
+
+def _result(cost: float | None, model: str | None, provider: str | None, counted: int) -> Result:
+    return None if model is None else (cost, model, provider, bool(counted))
 
 
 _BATCH = 20_000  # calls priced before they are written (and at exit)

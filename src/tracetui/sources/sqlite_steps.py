@@ -69,7 +69,8 @@ _TREE_JSON = [i for i, c in enumerate(_TREE_COLUMNS) if c in JSON_COLUMNS]
 _PAYLOAD_JSON = [i for i, c in enumerate(_PAYLOAD_COLUMNS) if c in JSON_COLUMNS]
 _TOTALS = list(DERIVED_RUN_FIELDS)
 _CACHED_TREES = 16
-_SEEN_CALLS = 200_000  # model calls priced in SQL kept per connection (ModelCalls.register): ~40 MB at most
+_SEEN_CALLS = 200_000  # model calls priced in SQL kept in memory per connection (ModelCalls.register): ~40 MB at most;
+# a cache file with more is read call by call (estimates.EstimateCache.lookup)
 _Priced = tuple[float | None, str, str | None, bool]  # a call's cost, model, provider, whether it has counts
 
 
@@ -322,8 +323,15 @@ class ModelCalls:
             fp = estimates.fingerprint(values)
             found = seen.get(key)
             if found is None and kept.stale():
-                seen.update(kept.load())
+                loaded = kept.load()
+                seen.update(loaded or {})
                 found = seen.get(key)
+            if found is None and kept.big:
+                found = kept.lookup(key)
+                if found is not None and found[0] == fp:
+                    if len(seen) >= _SEEN_CALLS:
+                        seen.clear()
+                    seen[key] = found
             if found is not None and found[0] == fp:
                 return found[1]
             try:
@@ -439,7 +447,7 @@ class _Kept:
                 pass
         self.loaded: float | None = None  # the cache file's mtime when last loaded
         self.looked = 0.0  # time.monotonic() of the last look at it
-        self.added = 0  # calls this connection gave the cache
+        self.big = False  # more calls kept than a connection holds in memory: looked up one by one
 
     def stale(self) -> bool:
         """Whether the cache file has more than was loaded (looked at once a second at most)."""
@@ -456,18 +464,23 @@ class _Kept:
             return False
         return mtime not in (self.loaded, self.cache.saved)  # not what it loaded or wrote itself
 
-    def load(self) -> dict[Any, tuple[int, _Priced | None]]:
+    def load(self) -> dict[Any, tuple[int, _Priced | None]] | None:
+        """Every kept call, or None when there are more than a connection keeps in memory (then `big`:
+        each is looked up in the cache file when asked for)."""
         assert self.cache is not None
         try:
             self.loaded = os.stat(self.cache.file).st_mtime
         except OSError:
             self.loaded = 0.0
-        return self.cache.load(_SEEN_CALLS)
+        found = self.cache.load(_SEEN_CALLS)
+        self.big = found is None
+        return found
+
+    def lookup(self, key: Any) -> tuple[int, _Priced | None] | None:
+        return self.cache.lookup(key) if self.cache is not None else None
 
     def add(self, key: Any, fp: int, result: _Priced | None) -> None:
-        # Beyond what a connection keeps in memory the cache would not be loaded: not written either.
-        if self.cache is not None and self.added < _SEEN_CALLS:
-            self.added += 1
+        if self.cache is not None:
             self.cache.add(key, fp, result)
 
     def save(self) -> None:
