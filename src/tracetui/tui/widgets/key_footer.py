@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import HorizontalGroup
+from textual.widget import Widget
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -12,9 +14,14 @@ PINNED = ("stats", "quit", "help")
 (80 columns) cuts the other keys at the right, and these are how a new user finds out the rest (and
 the stats screen, which issue 11 wants in the footer, is a screen of its own nobody would guess)."""
 
+KEPT = ("search", "group_sessions")
+"""Actions whose keys are left out last when the others do not fit (the run list's search and
+sessions: at 80 columns the sort and filter keys, which the status line names, give way to them)."""
+
 
 class KeyFooter(Footer):
-    """The footer with help, quit and the command palette at its right end; the other keys fill the rest."""
+    """The footer with help, quit and the command palette at its right end; the other keys fill the rest,
+    each whole: those that do not fit are left out (the last first, KEPT last of all), never cut."""
 
     DEFAULT_CSS = """
     KeyFooter .pinned-keys { dock: right; width: auto; height: 1; padding-left: 1; background: $footer-background; }
@@ -22,6 +29,7 @@ class KeyFooter(Footer):
     """
 
     def compose(self) -> ComposeResult:
+        self._widths: dict[Widget, int] = {}
         pinned: list[FooterKey] = []
         for widget in super().compose():
             if isinstance(widget, FooterKey) and (widget.action in PINNED or widget.has_class("-command-palette")):
@@ -33,3 +41,34 @@ class KeyFooter(Footer):
             pinned.sort(key=lambda key: PINNED.index(key.action) if key.action in PINNED else len(PINNED))
             with HorizontalGroup(classes="pinned-keys"):
                 yield from pinned
+
+    async def recompose(self) -> None:
+        """Footer composes its keys again whenever the bindings change: fit the new ones."""
+        await super().recompose()
+        self.call_after_refresh(self._fit)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """Show the keys that fit beside the pinned ones, whole."""
+        if not self.is_attached or not self.size.width:
+            return
+        keys = [child for child in self.children if not child.has_class("pinned-keys")]
+        for key in keys:
+            # Measured when first laid out (all are shown then): a hidden key has no size to measure.
+            if key not in self._widths and key.display and key.outer_size.width:
+                self._widths[key] = key.outer_size.width + key.styles.margin.left + key.styles.margin.right
+        if any(key not in self._widths for key in keys):
+            return  # not laid out yet: the next refresh fits them
+        pinned = sum(child.outer_size.width for child in self.children if child.has_class("pinned-keys"))
+        room = self.size.width - pinned
+        shown = set(keys)
+        # Left out from the right end, the KEPT keys after all others, until the rest fits.
+        kept = [key for key in keys if getattr(key, "action", None) in KEPT]
+        for key in [*(k for k in reversed(keys) if k not in kept), *reversed(kept)]:
+            if sum(self._widths[k] for k in shown) <= room:
+                break
+            shown.discard(key)
+        for key in keys:
+            key.display = key in shown
