@@ -124,3 +124,17 @@ def test_a_database_with_more_calls_than_memory_holds_is_kept_too(db, monkeypatc
     again = opened(db)
     assert (again.stats()[0].cost_usd, [g.cost_usd for g in again.stats("model")]) == expected
     assert read == []  # every call came from the cache file
+
+
+def test_a_run_whose_calls_were_priced_before_is_shown_without_the_price_table(db, monkeypatch):
+    """`show` after any command on the file: the tree's calls are priced from the kept estimates."""
+    first = opened(db)
+    first.problems()  # every call priced and kept
+    expected = costs(db)
+    first.close()
+    estimates._save_all()
+    loads = []
+    real = pricing.Pricer._data
+    monkeypatch.setattr(pricing.Pricer, "_data", lambda self: loads.append(1) or real(self))
+    assert costs(db) == expected and any(estimated for _, estimated in expected.values())
+    assert loads == []

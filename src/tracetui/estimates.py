@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-VERSION = 1  # of this file's layout and of what the formats' readers give: a change gives new files
+VERSION = 2  # of this file's layout and of what the formats' readers give: a change gives new files
 
 Result = tuple[float | None, str, str | None, bool] | None
 """A call's cost, model, provider and whether it has token counts (None: no model call in the row)."""
@@ -45,7 +45,7 @@ class EstimateCache:
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self._fresh: list[tuple[Any, int, Result]] = []
+        self._fresh: list[tuple[Any, int, Result, str | None]] = []
         self._lock = threading.Lock()
         self.saved: float | None = None  # the file's mtime after this cache last wrote it
         self._reader: sqlite3.Connection | None = None  # lookup()'s
@@ -111,10 +111,22 @@ class EstimateCache:
 
         self._write(write)
 
-    def add(self, key: Any, fp: int, result: Result) -> None:
-        """A call just priced: written with the next save()."""
+    def cost_of(self, call: str) -> tuple[float | None] | None:
+        """(cost,) kept for a call as pricing takes it (call_text), or None when no such call was priced:
+        a step tree's calls are priced from here, without loading the price table."""
         with self._lock:
-            self._fresh.append((key, fp, result))
+            try:
+                if self._reader is None:
+                    self._reader = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True, check_same_thread=False)
+                row = self._reader.execute("SELECT cost FROM calls WHERE call = ? LIMIT 1", [call]).fetchone()
+            except sqlite3.Error:
+                return None
+        return None if row is None else (row[0],)
+
+    def add(self, key: Any, fp: int, result: Result, call: str | None = None) -> None:
+        """A call just priced (`call`: its call_text): written with the next save()."""
+        with self._lock:
+            self._fresh.append((key, fp, result, call))
             full = len(self._fresh) >= _BATCH
         if full:
             self.save()
@@ -126,16 +138,17 @@ class EstimateCache:
         if not fresh:
             return
         rows = [
-            (key, fp, *((None, None, None, 0) if result is None else (*result[:3], int(result[3]))))
-            for key, fp, result in fresh
+            (key, fp, *((None, None, None, 0) if result is None else (*result[:3], int(result[3]))), call)
+            for key, fp, result, call in fresh
         ]
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS calls (key PRIMARY KEY, fingerprint INTEGER, cost REAL,"
-                " model TEXT, provider TEXT, counted INTEGER) WITHOUT ROWID"
+                " model TEXT, provider TEXT, counted INTEGER, call TEXT) WITHOUT ROWID"
             )
-            conn.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?)", rows)
+            conn.execute("CREATE INDEX IF NOT EXISTS calls_by_call ON calls (call)")
+            conn.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
         self._write(write)
 
@@ -168,6 +181,11 @@ _OPEN: weakref.WeakSet[EstimateCache] = weakref.WeakSet()
 def _save_all() -> None:
     for cache in list(_OPEN):
         cache.save()
+
+
+def call_text(model: str, provider: str | None, counts: tuple, when: str | None) -> str:
+    """A model call as Pricer.cost takes it, as text: what the kept cost of a call is found by."""
+    return orjson.dumps([model, provider, *counts, when]).decode()
 
 
 def for_database(path: str, fmt: str, tags: Iterable[str]) -> EstimateCache | None:

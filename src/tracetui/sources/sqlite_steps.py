@@ -122,10 +122,11 @@ def _row(values: tuple, json_positions: list[int]) -> list:
 class _Trees:
     """The trees of the runs asked for last, per connection, until the database changes."""
 
-    def __init__(self, conn: sqlite3.Connection, build: StepBuilder):
+    def __init__(self, conn: sqlite3.Connection, build: StepBuilder, name: str):
         self.conn = conn
         self.build = build
-        self.pricer = pricing.pricer_of(conn)
+        pricer = pricing.pricer_of(conn)
+        self.pricer = None if pricer is None else _KeptPricer(pricer, conn, name)
         self.cache: OrderedDict[tuple[Any, int], _Tree] = OrderedDict()
 
     def rows(self, key: Any, started_at: Any) -> str:
@@ -157,6 +158,28 @@ class _Trees:
         while len(self.cache) > _CACHED_TREES:
             self.cache.popitem(last=False)
         return found
+
+
+class _KeptPricer(pricing.Pricer):
+    """The connection's Pricer, asked only for calls whose cost the estimates cache does not hold (the
+    model calls were priced in SQL, ModelCalls, by an earlier command or this one): a tree whose calls
+    were all priced before is priced without loading the price table."""
+
+    def __init__(self, pricer: pricing.Pricer, conn: sqlite3.Connection, fmt: str) -> None:
+        super().__init__()
+        self.pricer = pricer
+        path = conn.execute("PRAGMA database_list").fetchone()[2]
+        tags = [f"prices={pricing.data_version()}"]
+        self.kept = estimates.for_database(path, fmt, tags) if path else None
+
+    def cost(
+        self, model: str | None, provider: str | None, counts: pricing.TokenCounts, when: str | None = None
+    ) -> float | None:
+        if self.kept is not None and model and (counts[0] is not None or counts[1] is not None):
+            found = self.kept.cost_of(estimates.call_text(model, provider, counts, when))
+            if found is not None:
+                return found[0]
+        return self.pricer.cost(model, provider, counts, when)
 
 
 def unreadable(exc: Exception) -> list[Step]:
@@ -232,7 +255,7 @@ def install_steps(
         (estimated costs included) as finalize_run computes them from build()'s priced steps, for a
         format whose runs view has no cheaper way to the same numbers.
     """
-    trees = _Trees(conn, build)
+    trees = _Trees(conn, build, name)
     prefix = "tracetui_" + name.replace("-", "_")
     conn.create_function(f"{prefix}_steps", 2, trees.rows)
     conn.create_function(f"{prefix}_payloads", 3, trees.payloads)
@@ -340,14 +363,16 @@ class ModelCalls:
                 call = None
             model, provider, counts, when = call or (None, None, (None,) * 5, None)
             result = None
+            text = None
             if model:
                 counted = counts[0] is not None or counts[1] is not None
                 cost = pricer.cost(model, provider, counts, when)
                 result = cost, sys.intern(model), provider and sys.intern(provider), counted
+                text = estimates.call_text(model, provider, counts, when)
             if len(seen) >= _SEEN_CALLS:
                 seen.clear()
             seen[key] = (fp, result)
-            kept.add(key, fp, result)
+            kept.add(key, fp, result, text)
             return result
 
         def price(key: Any, *values: Any) -> float | None:
@@ -479,9 +504,9 @@ class _Kept:
     def lookup(self, key: Any) -> tuple[int, _Priced | None] | None:
         return self.cache.lookup(key) if self.cache is not None else None
 
-    def add(self, key: Any, fp: int, result: _Priced | None) -> None:
+    def add(self, key: Any, fp: int, result: _Priced | None, call: str | None) -> None:
         if self.cache is not None:
-            self.cache.add(key, fp, result)
+            self.cache.add(key, fp, result, call)
 
     def save(self) -> None:
         if self.cache is not None:
