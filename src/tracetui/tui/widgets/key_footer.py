@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from textual import events
+from typing import Any
+from weakref import WeakKeyDictionary
+
 from textual.app import ComposeResult
 from textual.containers import HorizontalGroup
 from textual.widget import Widget
@@ -28,8 +30,43 @@ class KeyFooter(Footer):
     KeyFooter .pinned-keys FooterKey.-command-palette { dock: none; }
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Each key's width, measured when it was first laid out (keys start shown): a hidden one has none.
+        self._widths: WeakKeyDictionary[Widget, int] = WeakKeyDictionary()
+
+    def on_mount(self) -> None:
+        # After every layout of the screen: a resize, and a resize while another screen was on top.
+        self.screen.screen_layout_refresh_signal.subscribe(self, lambda _screen: self._fit())
+
+    def on_unmount(self) -> None:
+        self.screen.screen_layout_refresh_signal.unsubscribe(self)
+
+    def _fit(self) -> None:
+        """Show the keys that fit beside the pinned ones, whole: `e Expa` reads like a typo, and its key
+        may not be `e`."""
+        if not self.is_attached or not self.size.width:
+            return
+        keys = [child for child in self.children if not child.has_class("pinned-keys")]
+        for key in keys:
+            if key not in self._widths and key.display and key.outer_size.width:
+                self._widths[key] = key.outer_size.width + key.styles.margin.left + key.styles.margin.right
+        if any(key not in self._widths for key in keys):
+            return  # not laid out yet: the next layout fits them
+        pinned = sum(child.outer_size.width for child in self.children if child.has_class("pinned-keys"))
+        room = self.size.width - pinned
+        shown = set(keys)
+        # Left out from the right end, the KEPT keys after all others, until the rest fits.
+        kept = [key for key in keys if getattr(key, "action", None) in KEPT]
+        for key in [*(k for k in reversed(keys) if k not in kept), *reversed(kept)]:
+            if sum(self._widths[k] for k in shown) <= room:
+                break
+            shown.discard(key)
+        for key in keys:
+            if key.display != (key in shown):
+                key.display = key in shown
+
     def compose(self) -> ComposeResult:
-        self._widths: dict[Widget, int] = {}
         pinned: list[FooterKey] = []
         for widget in super().compose():
             if isinstance(widget, FooterKey) and (widget.action in PINNED or widget.has_class("-command-palette")):
@@ -41,34 +78,3 @@ class KeyFooter(Footer):
             pinned.sort(key=lambda key: PINNED.index(key.action) if key.action in PINNED else len(PINNED))
             with HorizontalGroup(classes="pinned-keys"):
                 yield from pinned
-
-    async def recompose(self) -> None:
-        """Footer composes its keys again whenever the bindings change: fit the new ones."""
-        await super().recompose()
-        self.call_after_refresh(self._fit)
-
-    def on_resize(self, event: events.Resize) -> None:
-        self.call_after_refresh(self._fit)
-
-    def _fit(self) -> None:
-        """Show the keys that fit beside the pinned ones, whole."""
-        if not self.is_attached or not self.size.width:
-            return
-        keys = [child for child in self.children if not child.has_class("pinned-keys")]
-        for key in keys:
-            # Measured when first laid out (all are shown then): a hidden key has no size to measure.
-            if key not in self._widths and key.display and key.outer_size.width:
-                self._widths[key] = key.outer_size.width + key.styles.margin.left + key.styles.margin.right
-        if any(key not in self._widths for key in keys):
-            return  # not laid out yet: the next refresh fits them
-        pinned = sum(child.outer_size.width for child in self.children if child.has_class("pinned-keys"))
-        room = self.size.width - pinned
-        shown = set(keys)
-        # Left out from the right end, the KEPT keys after all others, until the rest fits.
-        kept = [key for key in keys if getattr(key, "action", None) in KEPT]
-        for key in [*(k for k in reversed(keys) if k not in kept), *reversed(kept)]:
-            if sum(self._widths[k] for k in shown) <= room:
-                break
-            shown.discard(key)
-        for key in keys:
-            key.display = key in shown
