@@ -31,7 +31,22 @@ VARIANTS = {
             "UPDATE spans SET span_kind = 'my-tool' WHERE span_kind = 'CHAIN'",
         ],
     ),
+    "phoenix, odd values": (
+        PHOENIX,
+        [
+            "UPDATE spans SET name = CAST(x'746f6f6cff' AS TEXT) WHERE span_kind = 'TOOL'",  # not UTF-8
+            "UPDATE spans SET span_kind = 7 WHERE id = 4",
+        ],
+    ),
     "mlflow": (MLFLOW, []),
+    "mlflow, odd values": (
+        MLFLOW,
+        [
+            "UPDATE spans SET name = CAST(x'746f6f6cff' AS TEXT) WHERE type = 'TOOL'",
+            "UPDATE spans SET content = 'not json' WHERE rowid = 1",
+            "UPDATE spans SET model_name = 5 WHERE rowid = 7",
+        ],
+    ),
     "mlflow, no costs": (
         MLFLOW,
         [
@@ -50,6 +65,15 @@ VARIANTS = {
     ),
     "opencode": (OPENCODE, []),
     "opencode, no costs": (OPENCODE, ["UPDATE part SET data = json_remove(data, '$.cost')"]),
+    "opencode, odd values": (
+        OPENCODE,
+        [
+            "UPDATE part SET data = 'not json' WHERE rowid = 4",
+            "UPDATE message SET data = '[1]' WHERE rowid = 6",
+            "UPDATE part SET data = json_set(data, '$.tool', 12) WHERE rowid = 5",
+            "UPDATE part SET data = CAST(replace(data, 'grep', 'gr' || CAST(x'ff' AS TEXT)) AS TEXT) WHERE rowid = 8",
+        ],
+    ),
     "opencode, unknown model and unpaired steps": (
         OPENCODE,
         [
@@ -96,8 +120,9 @@ def test_calls_view_gives_what_the_trees_give(name, tmp_path):
     trees = from_trees(path)
     # Call by call, as the trees hold them (sorted: the view's order is not the trees').
     columns = ", ".join(CALL_COLUMNS)
-    calls = store.conn.execute(f"SELECT {columns} FROM temp.calls").fetchall()
-    steps = trees.conn.execute(f"SELECT {columns} FROM steps WHERE model IS NOT NULL OR kind = 'tool'").fetchall()
+    # (As the store reads them: text that is not UTF-8 made visible.)
+    calls = store._readable_rows(f"SELECT {columns} FROM temp.calls")
+    steps = trees._readable_rows(f"SELECT {columns} FROM steps WHERE model IS NOT NULL OR kind = 'tool'")
     assert sorted(map(tuple, calls), key=repr) == sorted(map(tuple, steps), key=repr)
     for by in ("model", "tool"):
         assert groups(store, by) == groups(trees, by), by

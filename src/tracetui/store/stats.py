@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .. import jsonsafe
 from ..analysis import GroupStats
 from ..model import FAILED_STATUSES
 
@@ -234,7 +235,7 @@ class Scope:
         keys = f"{group}, duration_ms" if group else "duration_ms"
         partial = f" WHERE {which}" if which else ""
         self.conn.execute(f"CREATE INDEX temp.{index} ON {table} ({keys}){partial}")
-        match = f"{group} IS ? AND " if group else ""
+        match = f"{group} IS CAST(? AS TEXT) AND " if group else ""
         also = f" AND {which}" if which else ""
         sql = (
             f"SELECT duration_ms FROM {table} INDEXED BY {index} WHERE {match}duration_ms IS NOT NULL{also}"
@@ -246,10 +247,16 @@ class Scope:
             if not timed:
                 continue
             found = []
+            # A group name whose bytes are not UTF-8 was read with them made visible (\xNN): found by its bytes.
+            params: list[Any] = [grp] if group else []
+            raw = jsonsafe.hidden_bytes(grp) if type(grp) is str else None
             for p in (50, 95):
                 k = (timed - 1) * p / 100.0
-                values = [r[0] for r in self.conn.execute(sql, (*([grp] if group else []), int(k)))]
-                if not values:  # a group name read with its bytes that are not UTF-8 made visible: no match
+                values = [r[0] for r in self.conn.execute(sql, (*params, int(k)))]
+                if not values and raw is not None:
+                    params = [raw]
+                    values = [r[0] for r in self.conn.execute(sql, (*params, int(k)))]
+                if not values:
                     break
                 found.append(_interpolate(values, k))
             else:
