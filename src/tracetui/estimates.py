@@ -45,7 +45,7 @@ class EstimateCache:
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self._fresh: list[tuple[Any, int, Result, str | None]] = []
+        self._fresh: list[tuple[Any, int, Result, int | None]] = []
         self._lock = threading.Lock()
         self.saved: float | None = None  # the file's mtime after this cache last wrote it
         self._reader: sqlite3.Connection | None = None  # lookup()'s
@@ -111,8 +111,8 @@ class EstimateCache:
 
         self._write(write)
 
-    def cost_of(self, call: str) -> tuple[float | None] | None:
-        """(cost,) kept for a call as pricing takes it (call_text), or None when no such call was priced:
+    def cost_of(self, call: int) -> tuple[float | None] | None:
+        """(cost,) kept for a call as pricing takes it (call_digest), or None when no such call was priced:
         a step tree's calls are priced from here, without loading the price table."""
         with self._lock:
             try:
@@ -123,8 +123,8 @@ class EstimateCache:
                 return None
         return None if row is None else (row[0],)
 
-    def add(self, key: Any, fp: int, result: Result, call: str | None = None) -> None:
-        """A call just priced (`call`: its call_text): written with the next save()."""
+    def add(self, key: Any, fp: int, result: Result, call: int | None = None) -> None:
+        """A call just priced (`call`: its call_digest): written with the next save()."""
         with self._lock:
             self._fresh.append((key, fp, result, call))
             full = len(self._fresh) >= _BATCH
@@ -145,7 +145,7 @@ class EstimateCache:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS calls (key PRIMARY KEY, fingerprint INTEGER, cost REAL,"
-                " model TEXT, provider TEXT, counted INTEGER, call TEXT) WITHOUT ROWID"
+                " model TEXT, provider TEXT, counted INTEGER, call INTEGER) WITHOUT ROWID"
             )
             conn.execute("CREATE INDEX IF NOT EXISTS calls_by_call ON calls (call)")
             conn.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
@@ -183,9 +183,12 @@ def _save_all() -> None:
         cache.save()
 
 
-def call_text(model: str, provider: str | None, counts: tuple, when: str | None) -> str:
-    """A model call as Pricer.cost takes it, as text: what the kept cost of a call is found by."""
-    return orjson.dumps([model, provider, *counts, when]).decode()
+def call_digest(model: str, provider: str | None, counts: tuple, when: str | None) -> int:
+    """A model call as Pricer.cost takes it, as a 64-bit digest: what the kept cost of a call is found by
+    (an integer, so its index costs the cache little: the text itself made the file four times bigger)."""
+    # repr: the same in every process, and it writes a lone surrogate (text that is not UTF-8) escaped.
+    text = repr((model, provider, tuple(counts), when)).encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big", signed=True)
 
 
 def for_database(path: str, fmt: str, tags: Iterable[str]) -> EstimateCache | None:

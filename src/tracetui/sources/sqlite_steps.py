@@ -176,7 +176,7 @@ class _KeptPricer(pricing.Pricer):
         self, model: str | None, provider: str | None, counts: pricing.TokenCounts, when: str | None = None
     ) -> float | None:
         if self.kept is not None and model and (counts[0] is not None or counts[1] is not None):
-            found = self.kept.cost_of(estimates.call_text(model, provider, counts, when))
+            found = self.kept.cost_of(estimates.call_digest(model, provider, counts, when))
             if found is not None:
                 return found[0]
         return self.pricer.cost(model, provider, counts, when)
@@ -363,16 +363,16 @@ class ModelCalls:
                 call = None
             model, provider, counts, when = call or (None, None, (None,) * 5, None)
             result = None
-            text = None
+            digest = None
             if model:
                 counted = counts[0] is not None or counts[1] is not None
                 cost = pricer.cost(model, provider, counts, when)
                 result = cost, sys.intern(model), provider and sys.intern(provider), counted
-                text = estimates.call_text(model, provider, counts, when)
+                digest = estimates.call_digest(model, provider, counts, when)
             if len(seen) >= _SEEN_CALLS:
                 seen.clear()
             seen[key] = (fp, result)
-            kept.add(key, fp, result, text)
+            kept.add(key, fp, result, digest)
             return result
 
         def price(key: Any, *values: Any) -> float | None:
@@ -504,7 +504,7 @@ class _Kept:
     def lookup(self, key: Any) -> tuple[int, _Priced | None] | None:
         return self.cache.lookup(key) if self.cache is not None else None
 
-    def add(self, key: Any, fp: int, result: _Priced | None, call: str | None) -> None:
+    def add(self, key: Any, fp: int, result: _Priced | None, call: int | None) -> None:
         if self.cache is not None:
             self.cache.add(key, fp, result, call)
 
