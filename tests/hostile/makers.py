@@ -1,7 +1,9 @@
-"""Inputs git cannot hold (FIFOs, symlink loops, modes): `make = "name"` in cases.toml calls MAKERS[name](tmp_dir)."""
+"""Inputs git cannot hold (FIFOs, symlink loops, modes) or should not (copies of big fixtures, edited):
+`make = "name"` in cases.toml calls MAKERS[name](tmp_dir)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -122,7 +124,6 @@ def character_device(tmp: Path) -> str:
 @maker
 def locked_database(tmp: Path) -> str:
     """An agent_traces database another program is writing: it holds an exclusive lock."""
-    import sqlite3
 
     path = tmp / "busy.db"
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -136,7 +137,6 @@ def locked_database(tmp: Path) -> str:
 @maker
 def wal_database(tmp: Path) -> str:
     """An agent_traces database in WAL mode, closed cleanly (no -wal or -shm beside it)."""
-    import sqlite3
 
     path = tmp / "wal.db"
     conn = sqlite3.connect(path)
@@ -146,3 +146,51 @@ def wal_database(tmp: Path) -> str:
     conn.commit()
     conn.close()
     return str(path)
+
+
+# -- class 4 in the databases read in place whose trees are built in Python ------------------------
+
+_AGENTS = Path(__file__).parent.parent / "fixtures" / "agents"
+
+
+def _edited(fixture: str, tmp: Path, *statements: str) -> str:
+    """A copy of the format's fixture with odd values put in by SQL: each shows as `-`, no run is lost."""
+    path = tmp / Path(fixture).name
+    with sqlite3.connect(_AGENTS / fixture) as source, sqlite3.connect(path) as conn:
+        source.backup(conn)
+        for statement in statements:
+            conn.execute(statement)
+    return str(path)
+
+
+@maker
+def phoenix_odd_values(tmp: Path) -> str:
+    return _edited(
+        "phoenix/phoenix.db",
+        tmp,
+        "UPDATE spans SET llm_token_count_prompt = 'n/a', llm_token_count_completion = 1e999 WHERE id = 1",
+        "UPDATE traces SET start_time = 'noon' WHERE id = 2",
+        "UPDATE span_costs SET total_cost = x'01' WHERE span_rowid = 1",
+    )
+
+
+@maker
+def mlflow_odd_values(tmp: Path) -> str:
+    return _edited(
+        "mlflow/mlflow.db",
+        tmp,
+        "UPDATE trace_info SET timestamp_ms = 'noon', execution_time_ms = -1e999 WHERE rowid = 1",
+        "UPDATE spans SET content = json_set(content, '$.attributes.\"mlflow.chat.tokenUsage\"', printf('%s',"
+        " json_set(json_extract(content, '$.attributes.\"mlflow.chat.tokenUsage\"'), '$.input_tokens', 'n/a')))"
+        " WHERE rowid = 1",
+    )
+
+
+@maker
+def opencode_odd_values(tmp: Path) -> str:
+    return _edited(
+        "opencode/opencode.db",
+        tmp,
+        "UPDATE session SET time_created = 'noon', tokens_input = 'n/a' WHERE rowid = 1",
+        "UPDATE part SET data = json_set(data, '$.tokens.input', json('true'), '$.cost', 'free') WHERE rowid = 6",
+    )
