@@ -58,7 +58,9 @@ class StoreWriter:
         self.path = path
         self.report = report or self.add_problem
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=OFF" if scratch else "PRAGMA journal_mode=WAL")
+        # A scratch store's journal is kept in memory, not turned off: without one, ROLLBACK TO (a batch
+        # written again row by row, a value refused) leaves the rows written before the refused one.
+        self.conn.execute("PRAGMA journal_mode=MEMORY" if scratch else "PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=OFF")
         create_schema(self.conn, indexes=not scratch)
         self.set_meta("schema_version", str(SCHEMA_VERSION))
