@@ -219,6 +219,13 @@ class StoreWriter:
         self.report(Problem(f"{where}: {said}", line=line, run_id=run_id))
         return values
 
+    def unpriced_calls(self) -> list[tuple[str, str | None, int]]:
+        """(model, provider, calls) of the model calls written that have token counts and no cost."""
+        from ..pricing import unpriced_calls
+
+        self.commit()
+        return unpriced_calls(self.conn)
+
     def commit(self) -> None:
         self._flush()
         self.conn.execute("COMMIT")
