@@ -55,6 +55,7 @@ _CALL_TYPES |= {c: int for c in ("tokens_in", "tokens_out", "tokens_cache_read")
 START_STEPS = 500  # steps of a big flat run read first: the run view shows a few screens of them
 TREE_CACHE_STEPS = 200_000  # steps kept across the runs opened last (one huge run still fits alone)
 COUNTED_POSITIONS = 10_000  # a run's place further down than this is the planner's estimate
+SESSION_NEAR = 2_000  # runs started before and after a run among which its session's runs are looked for
 LISTED_KEPT = 10_000  # ids of runs listed that problems_met() asks about (a CLI command lists fewer)
 
 
@@ -392,14 +393,27 @@ class PgStore:
         return count_sessions(self._grouping, where, args, runs=f"({self._runs}) r")
 
     def session_run_ids(self, run_id: str) -> list[str]:
-        """The runs of `run_id`'s session in the order they started ([run_id] alone without a session)."""
-        sql, args = self._select("r.session", None, "r.id = %s", [run_id])
+        """The runs of `run_id`'s session in the order they started ([run_id] alone without a session),
+        looked for among the SESSION_NEAR runs started just before it and just after it: read by key in
+        the start order, as the list's pages are (the index on it serves), never a scan of the table for
+        the session, whose column a team's table need not index (tracetui creates no index there)."""
+        order = self._order[STARTED.name]
+        sql, args = self._select(f"r.session, {order}, r.sort_tie", None, "r.id = %s", [run_id])
         row = self.session.one("finding a run's session", sql, args)
         if row is None:
             raise NotFound(f"no run {run_id!r} in {self.label}")
-        if row[0] is None:
+        session, key = row[0], (row[1], row[2])
+        if session is None:
             return [run_id]
-        return self.run_ids(RunFilter(session=row[0]), sort=STARTED.name, desc=False)
+        flt = RunFilter()
+        before = self.page(flt, STARTED.name, False, key, SESSION_NEAR, backwards=True)
+        after = self.page(flt, STARTED.name, False, key, SESSION_NEAR)
+        near = [run for run, _ in reversed(before)]
+        return [
+            *(r.id for r in near if r.session == session),
+            run_id,
+            *(r.id for r, _ in after if r.session == session),
+        ]
 
     # -- one run and its steps ----------------------------------------------------------------------
     def _tree(self, run_id: str, *, payloads: bool = False, whole: bool = True) -> Tree:
