@@ -83,17 +83,31 @@ class Tree:
     steps: list[Step]
     by_id: dict[str, Step] = field(default_factory=dict)
     children: dict[str | None, list[Step]] = field(default_factory=dict)
-    # A flat run's start (DatabaseSource.read_start): its first steps, how many it has, the failed ones.
+    # A run's start (DatabaseSource.read_start): its first steps in execution order, how many it has,
+    # the failed ones, how many are roots.
     complete: bool = True
     total: int = 0
     failed: list[tuple[str, int, int]] = field(default_factory=list)
+    roots: int = 0
+    later_roots: list[Step] = field(default_factory=list)  # roots past the first steps (not in `steps`)
 
     def __post_init__(self) -> None:
-        for step in self.steps:
+        for step in [*self.steps, *self.later_roots]:
             self.by_id[step.id] = step
             self.children.setdefault(step.parent_id, []).append(step)
         for kids in self.children.values():
             kids.sort(key=lambda s: s.seq)
+
+    def knows(self, parent_id: str | None, end: int | None = None) -> bool:
+        """Whether the children of `parent_id` up to `end` (all: None) are read. A step's subtree is
+        steps ord .. ord + size - 1, so it is read whole when it ends inside the start."""
+        if self.complete:
+            return True
+        if parent_id is None:
+            read = len(self.children.get(None, []))
+            return read == self.roots or (end is not None and end <= read)
+        parent = self.by_id.get(parent_id)
+        return parent is not None and parent.ord + parent.size <= len(self.steps)
 
 
 class Shared:
@@ -438,10 +452,11 @@ class PgStore:
             finalize_run(pricing.apply(run, self.shared.pricer if self.estimated else None))
             for problem in tree_problems(run):
                 self.shared.report(problem)
-        tree = Tree(run, list(run.steps))
+        tree = Tree(run, list(run.steps), later_roots=start.later_roots if start is not None else [])
         if start is not None and start.total > len(run.steps):  # else the start is the whole run
             run.step_count, run.failed_steps = start.total, len(start.failed)
             tree.complete, tree.total, tree.failed = False, start.total, start.failed
+            tree.roots = start.total if start.roots is None else start.roots
         self.shared.keep((run_id, wanted), tree)
         return tree
 
@@ -460,9 +475,7 @@ class PgStore:
 
     def children(self, run_id: str, parent_id: str | None, *, limit: int | None = None, offset: int = 0) -> list[Step]:
         tree = self._tree(run_id, whole=False)
-        if not tree.complete and parent_id is not None:
-            return []  # a flat run: no step has steps under it
-        if not tree.complete and (limit is None or offset + limit > len(tree.steps)):
+        if not tree.knows(parent_id, None if limit is None else offset + limit):
             tree = self._tree(run_id)
         kids = tree.children.get(parent_id, [])
         end = None if limit is None else offset + limit
@@ -477,8 +490,10 @@ class PgStore:
 
     def count_children(self, run_id: str, parent_id: str | None) -> int:
         tree = self._tree(run_id, whole=False)
-        if not tree.complete:
-            return tree.total if parent_id is None else 0
+        if not tree.complete and parent_id is None:
+            return tree.roots
+        if not tree.knows(parent_id):
+            tree = self._tree(run_id)
         return len(tree.children.get(parent_id, []))
 
     def get_step(self, run_id: str, step_id: str) -> Step:
