@@ -647,6 +647,43 @@ async def test_help_and_quit_stay_in_the_run_views_footer_too(tmp_path, size):
         assert "? Help" in footer and "q Quit" in footer and "^p Commands" in footer, footer
 
 
+def _assert_no_key_cut(app) -> None:
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    footer = app.screen.query_one(Footer)
+    pinned_x = footer.query_one(".pinned-keys").region.x
+    keys = [k for k in footer.query(FooterKey) if not k.parent.has_class("pinned-keys")]
+    shown = [k for k in keys if k.styles.visibility != "hidden"]
+    assert shown and all(k.region.right <= pinned_x for k in shown)
+    line = "\n".join(strip.text for strip in app.screen._compositor.render_strips()).splitlines()[-1]
+    for key in keys:
+        label = f"{key.key_display} {key.description}"
+        assert (label in line) == (key in shown), (label, line)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 48)])
+async def test_a_footer_key_that_does_not_fit_is_hidden_whole_not_cut(tmp_path, size):
+    """At 80 columns the run view's footer showed `e Expa`: a key is shown whole or not at all,
+    after a resize too, and on a screen that was resized while another one was on top."""
+    app = TraceApp(opening(write_store(tmp_path / "runs.db", sample_runs())))
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunScreen")
+        await settle(app, pilot)
+        _assert_no_key_cut(app)
+        for width in (100, 70, 120):
+            await pilot.resize_terminal(width, 24)
+            await settle(app, pilot)
+            _assert_no_key_cut(app)
+        await pilot.resize_terminal(70, 24)
+        await pilot.press("escape")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunsScreen")
+        await settle(app, pilot)
+        _assert_no_key_cut(app)
+
+
 @pytest.mark.parametrize("size", [(120, 20), (80, 24), (160, 48)])
 def test_snapshot_run_list(tmp_path, monkeypatch, snap_compare, size):
     monkeypatch.chdir(tmp_path)  # the title shows the path as given: keep it the same every run
