@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 
 import psycopg
 import pytest
@@ -155,3 +156,21 @@ def test_a_runs_session_is_found_among_the_runs_started_near_it_without_an_index
     store.close()
     opening.close()
     assert _rows_read(url) - before < 3 * (2 * 50 + 10)  # the rows near each run, never the 2,000 of the table
+
+
+@pytest.mark.parametrize("query", ["fetch", "BOOM", "call-2", "no such text"])
+def test_a_search_of_the_steps_runs_on_the_server_and_finds_what_the_file_finds(stores, query, monkeypatch):
+    pg_store, sqlite = stores
+
+    def one_by_one(*args):
+        raise AssertionError("a search read a run's steps into tracetui")
+
+    monkeypatch.setattr(pg_store.db, "read_run", one_by_one)
+    monkeypatch.setattr(pg_store.shared, "trees", OrderedDict())  # nothing read before
+    assert {k: (h.count, h.step_id, h.ord) for k, h in pg_store.runs_matching(query).items()} == {
+        k: (h.count, h.step_id, h.ord) for k, h in sqlite.runs_matching(query).items()
+    }
+    for sort, desc, flt in (("started", True, None), ("duration", False, RunFilter(agent="beta"))):
+        ours = [h for hits in pg_store.steps_matching(query, flt, sort=sort, desc=desc) for h in hits]
+        theirs = [h for hits in sqlite.steps_matching(query, flt, sort=sort, desc=desc) for h in hits]
+        assert ours == theirs

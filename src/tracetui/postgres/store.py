@@ -31,7 +31,7 @@ from ..model import FAILED_STATUSES, Problem, Run, Step, finalize_run, step_tree
 from ..sources import DatabaseSource, RunStart
 from ..store import search
 from ..store.reader import RunFilter
-from ..store.schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS
+from ..store.schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS, STEP_COLUMNS
 from ..store.sessions import (
     FAILED_SQL,
     Dialect,
@@ -622,10 +622,23 @@ class PgStore:
                     finalize_run(pricing.apply(run, self.shared.pricer if self.estimated else None))
                 yield run
 
-    # -- search: a scan in Python (store/search.py; no index in a database read in place) ------------
+    # -- search: ILIKE on the server where the source maps its steps to SQL (DatabaseSource.steps; no index
+    #    is ever made in a database read in place), else each run read and looked through in Python ----
     def find_in_run(self, run_id: str, query: str) -> list[tuple[str, int, int]]:
         steps = sorted(self.steps(run_id, payloads=True), key=lambda step: step.ord)
         return [(step.id, step.ord, step.size) for step in steps if search.step_matches(step, query)]
+
+    def _hits(self, query: str, flt: RunFilter | None) -> tuple[str, list[Any]]:
+        """FROM … WHERE of the steps of the runs `flt` keeps whose text holds `query` (ILIKE on the
+        server, as a store file's LIKE; runs as `r`, steps as `s`), and its parameters."""
+        assert self.db.steps is not None
+        names = dict.fromkeys(("run_id", "id", "name", "kind", "ord", *search.SEARCHED))
+        steps = self.db.steps.select(names, null=_null(STEP_COLUMNS))
+        where, args = self._where(flt)
+        matches = " OR ".join(f"s.{c} ILIKE %s ESCAPE '\\'" for c in search.SEARCHED)
+        like = [search.contains(query)] * len(search.SEARCHED)
+        runs = f"(SELECT * FROM ({self._runs}) r{where}) r"
+        return f" FROM {runs} JOIN ({steps}) s ON s.run_id = r.id WHERE {matches}", [*args, *like]
 
     def runs_matching(
         self,
@@ -635,10 +648,22 @@ class PgStore:
         progress: Callable[[int, int], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> dict[str, search.RunHits]:
-        ids = self.run_ids(flt, desc=False)
-        read = functools.partial(self.steps, payloads=True)
-        hits = search.scan_steps(ids, read, query, progress=progress, cancelled=cancelled)
-        return {hit.run_id: hit for hit in hits}
+        if self.db.steps is None:
+            ids = self.run_ids(flt, desc=False)
+            read = functools.partial(self.steps, payloads=True)
+            hits = search.scan_steps(ids, read, query, progress=progress, cancelled=cancelled)
+            return {hit.run_id: hit for hit in hits}
+        if cancelled is not None and cancelled():
+            raise search.Cancelled
+        body, args = self._hits(query, flt)
+        sql = (
+            "SELECT DISTINCT ON (s.run_id) s.run_id, count(*) OVER (PARTITION BY s.run_id), s.id, s.name, s.ord"
+            f"{body} ORDER BY s.run_id, s.ord"
+        )
+        rows = self.session.rows("searching the steps", sql, args)
+        if progress is not None:
+            progress(1, 1)
+        return {r[0]: search.RunHits(r[0], r[1], r[2], r[3], r[4]) for r in rows}
 
     def steps_matching(
         self,
@@ -650,9 +675,46 @@ class PgStore:
         progress: Callable[[int, int], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> Iterator[list[search.StepHit]]:
-        ids = self.run_ids(flt, sort=sort, desc=desc)
-        read = functools.partial(self.steps, payloads=True)
-        return search.scan_step_hits(ids, read, query, progress=progress, cancelled=cancelled)
+        if self.db.steps is None:
+            ids = self.run_ids(flt, sort=sort, desc=desc)
+            read = functools.partial(self.steps, payloads=True)
+            return search.scan_step_hits(ids, read, query, progress=progress, cancelled=cancelled)
+        return self._step_hits(query, flt, sort, desc, progress, cancelled)
+
+    def _step_hits(
+        self,
+        query: str,
+        flt: RunFilter | None,
+        sort: str,
+        desc: bool,
+        progress: Callable[[int, int], None] | None,
+        cancelled: Callable[[], bool] | None,
+    ) -> Iterator[list[search.StepHit]]:
+        """The matching steps, run by run in the list's order, streamed from a server-side cursor."""
+        body, args = self._hits(query, flt)
+        direction = "DESC" if desc else "ASC"
+        key = self._order[sort]
+        sql = (
+            f"SELECT s.run_id, s.id, s.name, s.kind, s.ord{body}"
+            f" ORDER BY {key} {direction} NULLS LAST, r.sort_tie {direction}, s.ord"
+        )
+        conn = self.session.conn
+        run: list[search.StepHit] = []
+        with self.session.asking("searching the steps"), conn.transaction():
+            with conn.cursor(name="tracetui_step_hits") as cursor:
+                cursor.itersize = 2000
+                cursor.execute(sql, args)
+                for run_id, step_id, name, kind, ord_ in cursor:
+                    if run and run[0].run_id != run_id:
+                        yield run
+                        run = []
+                        if cancelled is not None and cancelled():
+                            raise search.Cancelled
+                    run.append(search.StepHit(run_id, step_id, name, kind, ord_))
+        if run:
+            yield run
+        if progress is not None:
+            progress(1, 1)
 
     def step_snippet(self, run_id: str, step_id: str, query: str) -> search.Snippet | None:
         step = self.get_step(run_id, step_id)

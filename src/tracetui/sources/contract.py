@@ -442,6 +442,10 @@ class DatabaseSource:
     """read_run's steps are stored finalized and priced (a tracetui store): used as they are."""
     read_step: StepReader | None = None
     """One step with its payload columns, when read_run leaves them out (big stored runs)."""
+    steps: Relation | None = None
+    """Every step as SQL (the store's step columns: run_id, id, name, kind, ord and those a search looks
+    in, store.search.SEARCHED; unmapped ones NULL), so that a search of the steps' text runs on the
+    server; None: each run's steps are read and looked through in Python."""
     read_start: StartReader | None = None
     """The first `limit` steps of a run and what the run view needs besides (RunStart), in a query or
     a few (conn, run_id, report, limit); None when it cannot say (read_run then)."""

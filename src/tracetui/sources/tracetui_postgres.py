@@ -120,6 +120,7 @@ def database_source(catalog: Catalog, place: Place) -> DatabaseSource:
         finalized=True,
         read_step=read_step,
         read_start=read_start,
+        steps=Relation({c: f"s.{ident(c)}" for c in STEP_COLUMNS}, f"{steps_table} s"),
     )
 
 
