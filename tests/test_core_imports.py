@@ -65,3 +65,17 @@ def test_using_the_cli_and_core_loads_no_textual():
     code += "assert not any(m.startswith('tracetui.tui') for m in sys.modules), 'the viewer imported'\n"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_starting_the_viewer_imports_nothing_its_first_screen_does_not_use(tmp_path):
+    """Every module imported before the first rows costs every start (issue 15): no config parser
+    without a config file, no price table, no import machinery for a store that is there."""
+    code = (
+        "import sys, tracetui.cli, tracetui.first_page, tracetui.tui.app, tracetui.config\n"
+        "tracetui.config.load()\n"
+        "found = {'tomllib', 'secrets', 'genai_prices', 'sqlite_utils', 'multiprocessing'} & set(sys.modules)\n"
+        "assert not found, found\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr

@@ -353,3 +353,38 @@ def test_pricer_of_a_connection_is_the_one_its_views_price_with():
     pricing.register(off, estimate=False)
     assert pricing.pricer_of(off) is None
     assert pricing.pricer_of(sqlite3.connect(":memory:")) is None  # never registered: nothing is priced
+
+
+def test_an_imports_first_run_is_stored_before_the_table_loads_and_priced_as_the_rest(tmp_path, monkeypatch):
+    """The first run reaches a viewer unpriced (loading the table takes ~0.3 s); the finished store is the
+    one pricing every run first gives (here: worker processes, which price each block before storing it)."""
+    runs = [run(f"r{i}", call("a", "gpt-4o"), call("b", "claude-opus-4-7", cost_usd=0.5)) for i in range(3)]
+    src = write_jsonl(tmp_path / "t.jsonl", runs)
+    monkeypatch.setenv("TRACETUI_PARALLEL_MIN_BYTES", "0")
+    at_first_report = []
+
+    def progress(done, total, count):
+        if count and not at_first_report:
+            conn = sqlite3.connect(tmp_path / "serial.db")
+            at_first_report.extend(conn.execute("SELECT run_id, id, cost_usd, cost_estimated FROM steps").fetchall())
+            conn.close()
+
+    monkeypatch.setenv("TRACETUI_WORKERS", "1")
+    serial = prepare(src, output=str(tmp_path / "serial.db"))
+    serial.run_import(progress)
+    assert at_first_report == [("r0", "a", None, 0), ("r0", "b", 0.5, 0)]
+    monkeypatch.setenv("TRACETUI_WORKERS", "2")
+    parallel = prepare(src, output=str(tmp_path / "parallel.db"))
+    assert parallel.uses_workers
+    parallel.run_import()
+
+    def rows(db):
+        conn = sqlite3.connect(db)
+        try:
+            return [conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall() for table in ("runs", "steps")]
+        finally:
+            conn.close()
+
+    assert rows(tmp_path / "serial.db") == rows(tmp_path / "parallel.db")
+    first = open_store(str(tmp_path / "serial.db")).steps("r0")[0]
+    assert first.cost_estimated and first.cost_usd == library_cost("gpt-4o", None, 1000, 200)

@@ -1017,6 +1017,16 @@ def open_cmd(path, run_id, failed, follow, fmt, no_cache):
     With --follow, lines appended to PATH (files added to or growing in a folder, a database being
     written) are read as they come, and the viewer shows them live: "● live", `p` pauses.
     """
+    from . import startup_gc
+
+    startup_gc.pause()  # until the first rows are drawn (startup_gc.py)
+    try:
+        _open_viewer(path, run_id, failed, follow, fmt, no_cache)
+    finally:
+        startup_gc.resume()
+
+
+def _open_viewer(path, run_id, failed, follow, fmt, no_cache):
     from .background_import import BackgroundImport
     from .first_page import FirstPage
     from .loading import Opening

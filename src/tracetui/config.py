@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +104,8 @@ def load(explicit: str | None = None) -> Config:
         config.readable = False
         return config
     config.exists, config._text = True, text
+    import tomllib  # here: most users have no config file, and every start of the viewer reads this
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -115,7 +116,7 @@ def load(explicit: str | None = None) -> Config:
     return config
 
 
-def _toml_problem(exc: tomllib.TOMLDecodeError) -> str:
+def _toml_problem(exc: ValueError) -> str:
     """'line 3: Invalid value' from tomllib's 'Invalid value (at line 3, column 9)'."""
     text = str(exc)
     found = re.search(r"\(at line (\d+), column (\d+)\)$", text)

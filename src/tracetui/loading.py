@@ -502,13 +502,21 @@ class Opening:
                         writer = new_writer()
             if serial:
                 normalize.take_notes()  # left over from anything read before, in this thread
+                price = partial(pricing.apply, pricer=pricer)
                 for run in self.module.read(head, report, reader):
                     run.source_file = run.source_file or self.path
-                    if finalized(run, report, partial(pricing.apply, pricer=pricer)):
+                    # The first run goes to a viewer at once, priced after it has been shown (PricedLater).
+                    later = None
+                    if pricer is not None and writer.run_count == 0 and pricing.needs_table(run):
+                        later = pricing.PricedLater(run, report)
+                    if finalized(run, later.report if later else report, None if later else price):
                         writer.add(run)
                         for problem in run_problems(run):
                             report(problem)
                     tick(reader.position)
+                    if later is not None and pricer is not None and writer.run_count:
+                        later.store(writer.conn, run, pricer)
+                        writer.commit()
             if writer.run_count == 0 and not self.problems:
                 # An empty result is always explained: a file of this format with nothing in it reads
                 # the same as one whose records are where the format does not look (a damaged key).

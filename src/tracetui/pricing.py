@@ -20,18 +20,20 @@ five Decimal multiplications. Anything the check does not confirm goes to the li
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib.util
 import os
 import sqlite3
 import weakref
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import jsonsafe
-from .model import Run
+from .model import Problem, Run, finalized
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -297,6 +299,74 @@ def apply(run: Run, pricer: Pricer | None) -> Run:
         if cost is not None:
             step.cost_usd, step.cost_estimated = cost, True
     return run
+
+
+def needs_table(run: Run) -> bool:
+    """Whether pricing the run may look something up in the price table (a model call with no cost)."""
+    return any(step.model and step.cost_usd is None and not step.cost_estimated for step in run.steps)
+
+
+class PricedLater:
+    """An import's first run, stored before it is priced and priced once a viewer has drawn it.
+
+    A viewer waits for an import's first run, and loading genai-prices' table (pydantic and all) takes
+    about 0.3 s of CPU: pricing the first run first put that in front of the first rows. So an import
+    stores its first run as read (committed at once, as every first run is) and, once it has reported
+    it, prices a copy taken before finalize_run and writes the costs that changed. The finished store
+    is the one pricing the run first would have written; a problem only the pricing raises is reported then.
+    """
+
+    def __init__(self, run: Run, report: Callable[[Problem], None]) -> None:
+        self._run = copy.deepcopy(run)  # as read: finalize_run sums the costs the stored one has not yet
+        self._report = report
+        self._told: list[Problem] = []
+
+    def report(self, problem: Problem) -> None:
+        """Report a problem of the unpriced run (the priced one must not report it again)."""
+        self._told.append(problem)
+        self._report(problem)
+
+    def store(self, conn: sqlite3.Connection, stored: Run, pricer: Pricer) -> None:
+        """Price the run and write the costs that changed over the rows of `stored` (the run as stored)."""
+        from .store.schema import RUN_COLUMNS, STEP_COLUMNS, run_row, step_row, storable
+
+        priced, problems = self._run, list[Problem]()
+        if not finalized(priced, problems.append, functools.partial(apply, pricer=pricer)):
+            return  # (not when the unpriced one was finalized: finalize_run does not look at costs)
+        told = Counter((p.message, p.line, p.run_id) for p in self._told)
+        for problem in problems:
+            key = (problem.message, problem.line, problem.run_id)
+            if told[key]:
+                told[key] -= 1
+            else:
+                self._report(problem)
+        priced.id = stored.id  # (as StoreWriter.add left it)
+        _rewrite(conn, "runs", list(RUN_COLUMNS), ["id"], [(run_row(stored), run_row(priced))], storable)
+        pairs: list[tuple[Sequence[Any], Sequence[Any]]] = []
+        for before, after in zip(stored.steps, priced.steps, strict=True):
+            after.run_id = stored.id
+            pairs.append((step_row(before), step_row(after)))
+        _rewrite(conn, "steps", list(STEP_COLUMNS), ["run_id", "id"], pairs, storable)
+
+
+def _rewrite(
+    conn: sqlite3.Connection,
+    table: str,
+    columns: list[str],
+    key: list[str],
+    rows: list[tuple[Sequence[Any], Sequence[Any]]],
+    storable: Callable[[Any], tuple[Any, str | None]],
+) -> None:
+    """UPDATE the values that differ between each (stored row, new row) of `table`, by its key columns."""
+    at = [columns.index(k) for k in key]
+    for before, after in rows:
+        changed = [i for i, (old, new) in enumerate(zip(before, after, strict=True)) if old != new]
+        if not changed:
+            continue
+        sets = ", ".join(f"{columns[i]} = ?" for i in changed)
+        where = " AND ".join(f"{k} = ?" for k in key)
+        values = [storable(after[i])[0] for i in changed] + [before[i] for i in at]
+        conn.execute(f"UPDATE {table} SET {sets} WHERE {where}", values)
 
 
 def unpriced_calls(conn: sqlite3.Connection) -> list[tuple[str, str | None, int]]:

@@ -10,7 +10,7 @@ whitespace only, so the JSON means exactly what it would fully indented.
 
 from __future__ import annotations
 
-import secrets
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,7 +31,7 @@ def dumps_with_tree(
 ) -> str:
     """`document` as JSON with `roots` at `key`: each step as step_fields(step) plus its children."""
     # A placeholder no input can contain: a value in the data equal to it would be taken for it.
-    mark = f"tracetui-{secrets.token_hex(16)}"
+    mark = f"tracetui-{os.urandom(16).hex()}"  # (secrets.token_hex: its import costs every command ~2 ms)
     token = dumps(mark)
     before, after = dumps({**document, key: mark}).split(token)
     parts: list[str] = [before]

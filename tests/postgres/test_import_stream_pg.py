@@ -113,3 +113,14 @@ def test_a_failed_import_leaves_the_database_as_it_was(pg_url, tmp_path, monkeyp
         assert conn.execute("SELECT id FROM tracetui.runs ORDER BY id").fetchall() == [("a",), ("b",)]
         assert conn.execute("SELECT count(*) FROM tracetui.steps").fetchone() == (2,)
         assert conn.execute("SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in%'").fetchone() == (0,)
+
+
+def test_the_first_run_priced_after_it_is_stored_is_copied_priced(pg_url, tmp_path, monkeypatch):
+    calls = [step(f"m{i}", model="gpt-4o-mini", tokens_in=1000, tokens_out=100) for i in range(10)]
+    path = write_jsonl(tmp_path / "priced.jsonl", [run("first", *calls), run("second", *calls[:2])])
+    monkeypatch.setattr(writer, "DRAIN_ROWS", 7)  # the first run alone is more than a buffer's worth
+    monkeypatch.setenv("TRACETUI_WORKERS", "1")
+    ours, theirs = both(path, pg_url, tmp_path)
+    assert ours == theirs
+    costs = [row[list(STEP_COLUMNS).index("cost_usd")] for row in ours["steps"]]
+    assert all(cost and cost > 0 for cost in costs)

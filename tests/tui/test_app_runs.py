@@ -3,6 +3,7 @@ marks), import progress, empty and error states, warnings, help, the command pal
 
 from __future__ import annotations
 
+import gc
 import html
 import os
 import threading
@@ -11,6 +12,7 @@ import pytest
 from builders import opening, run, step, write_agent_traces, write_jsonl, write_store
 from click.testing import CliRunner
 
+from tracetui import startup_gc
 from tracetui.cli import main
 from tracetui.errors import UnusableInput
 from tracetui.first_page import FirstPage
@@ -617,6 +619,30 @@ def test_open_runs_the_viewer_with_the_options(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["open", path, "--run", "r2", "--failed"])
     assert result.exit_code == 0, result.output
     assert started == [(path, "r2", True)]
+
+
+def test_open_leaves_the_garbage_collector_on_when_it_fails_or_the_viewer_ends(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(TraceApp, "run", lambda self: seen.append(gc.isenabled()))
+    assert CliRunner().invoke(main, ["open", native(tmp_path)]).exit_code == 0
+    assert seen == [False] and gc.isenabled()  # off while the viewer starts (startup_gc.py), on after
+    assert CliRunner().invoke(main, ["open", str(tmp_path / "nope.db")]).exit_code == 2
+    assert gc.isenabled()
+
+
+async def test_garbage_is_collected_again_once_the_first_rows_are_drawn(tmp_path):
+    app = TraceApp(opening(write_store(tmp_path / "runs.db", sample_runs())))
+    frozen = gc.get_freeze_count()
+    startup_gc.pause()
+    try:
+        assert not gc.isenabled()
+        async with app.run_test(size=(160, 30)) as pilot:
+            await settle(app, pilot)
+            assert ids_in_order(app) and gc.isenabled()
+            assert gc.get_freeze_count() > frozen  # what start-up made is left out of later collections
+    finally:
+        startup_gc.resume()
+        gc.unfreeze()
 
 
 # -- snapshots ------------------------------------------------------------------------------------

@@ -139,10 +139,14 @@ class PgWriter(StoreWriter):
         return len(gone)
 
     def add(self, run: Run) -> Run:
-        added = super().add(run)
-        self._pending += 1 + len(run.steps)
+        # Copied on before the next run, not after this one: until then its rows may still be written
+        # over here (pricing.PricedLater prices an import's first run once it is stored).
         if self._pending >= DRAIN_ROWS:
             self.drain()
+        self._pending += 1 + len(run.steps)
+        added = super().add(run)
+        if self.run_count == 1:
+            self.commit()  # stored at once, as a store's first run is: PricedLater writes over its rows
         return added
 
     def merge(self, block_path: str) -> None:

@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from .. import config as settings
-from .. import display
+from .. import display, startup_gc
 from ..errors import TraceError
 from ..folders import FORMAT as FOLDER
 from ..live import Change, Live
@@ -44,17 +44,18 @@ from .messages import (
 )
 from .plain import notify_plain, palette_text
 from .screens.runs import RunsScreen
-from .widgets.live_marker import LiveState
 
 if TYPE_CHECKING:
     from ..background_import import BackgroundImport
     from ..discovery import Found, Place
     from ..first_page import FirstPage
     from .screens.compare import RunRef
+    from .widgets.live_marker import LiveState
 
 
 RECONNECT_FIRST = 0.5  # seconds before the first attempt to reconnect; doubled after each failure
 RECONNECT_LONGEST = 15.0
+STARTUP_GC_LIMIT = 1.0  # seconds after start at the latest until garbage is collected again (startup_gc.py)
 
 
 class TraceApp(App):
@@ -151,6 +152,8 @@ class TraceApp(App):
             desc=self.config.desc,
         )
         if self.live is not None:
+            from .widgets.live_marker import LiveState
+
             self.set_reactive(TraceApp.live_state, LiveState(self.live.description))
 
     # -- stores -----------------------------------------------------------------------------------
@@ -182,6 +185,8 @@ class TraceApp(App):
             # again after the batch; this way its first frame is the one the terminal gets.
             self.call_later(self._show_opening)
         self.call_after_refresh(self._check_config)
+        # Collections come back once the first rows are drawn, or by now if none are (startup_gc.py).
+        self.set_timer(STARTUP_GC_LIMIT, startup_gc.resume)
 
     async def _show_opening(self) -> None:
         await self.push_screen(self.runs_screen)  # notices from here on land on the run list
@@ -192,7 +197,8 @@ class TraceApp(App):
             self._start_import()
         else:
             self._open_requested()
-            self._index_for_search()
+            # After the first frame: the indexing thread would share the interpreter with it.
+            self.call_after_refresh(self._index_for_search)
 
     def on_open_source(self, message: OpenSource) -> None:
         notify_plain(self, f"Opening {display.safe(message.path, single_line=True)}…", timeout=3)

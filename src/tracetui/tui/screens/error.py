@@ -20,6 +20,25 @@ class ErrorScreen(Screen):
     """The file could not be read as traces (for example the background import failed), or a database
     could not be asked (then `r` tries again)."""
 
+    CSS = """
+    ErrorScreen {
+        align: center middle;
+    }
+
+    #error-box {
+        width: 90%;
+        max-width: 110;
+        height: auto;
+        border: heavy $error;
+        padding: 1 2;
+    }
+
+    #error-title {
+        color: $text-error;
+        margin-bottom: 1;
+    }
+    """
+
     BINDINGS = [
         Binding("escape", "app.quit", "Quit", tooltip="Quit: the file cannot be shown", id="tracetui.error.quit"),
         Binding("r", "retry", "Retry", tooltip="Ask the database again", id="tracetui.error.retry"),

@@ -103,6 +103,12 @@ def shown_keys(
 class HelpScreen(ModalScreen):
     """All keys, grouped by where they work."""
 
+    CSS = """
+    .help-section {
+        margin-bottom: 1;
+    }
+    """
+
     BINDINGS = [Binding("escape,question_mark", "dismiss", "Close help", id="tracetui.help.close")]
 
     def compose(self) -> ComposeResult:

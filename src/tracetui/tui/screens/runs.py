@@ -20,15 +20,13 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from ... import display, present
+from ... import display, present, startup_gc
 from ...errors import TraceError
 from ...store import RunFilter, default_desc, search
 from ...store.protocol import TraceStore
 from ..hub import trace_app
 from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
 from ..plain import notify_plain, palette_text
-from ..widgets.key_footer import KeyFooter
-from ..widgets.live_marker import LiveMarker
 from ..widgets.run_list import SORT_CYCLE, RunList
 from ..widgets.run_pager import RunPager
 
@@ -188,6 +186,8 @@ class RunsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         if self.live:
+            from ..widgets.live_marker import LiveMarker
+
             with Horizontal(id="title-bar"):
                 yield Static(id="title")
                 yield LiveMarker()
@@ -203,7 +203,7 @@ class RunsScreen(Screen):
                 yield Static(Text("Reading the file…"), id="progress-label")
         yield Static(id="summary")
         yield self.run_list
-        yield KeyFooter(compact=True)
+        # The footer (a dozen key widgets and their styles) is mounted after the first frame: _mount_footer.
 
     def _optional(self, widget_id: str) -> Static | None:
         """One of the widgets mounted when first needed, if it is there."""
@@ -224,11 +224,20 @@ class RunsScreen(Screen):
         return line
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self._mount_footer)
         self._show_title()
         if self.importing or self.live:
             self._poll = self.set_interval(0.3, self._poll_store)
         self.run_list.focus()
         self._show_summary()
+
+    async def _mount_footer(self) -> None:
+        from ..widgets.key_footer import KeyFooter  # (Textual's Footer: imported after the first frame too)
+
+        await self.mount(KeyFooter(compact=True))
+        # A footer lists the keys when the screen's bindings are next updated: the focus moved before
+        # this one was there, so it is told now.
+        self.refresh_bindings()
 
     def _show_title(self) -> None:
         """The source's label and format (a database reached late knows its table only then)."""
@@ -318,6 +327,8 @@ class RunsScreen(Screen):
         importer = trace_app(self).importer
         if message.count and importer is not None:
             self.call_after_refresh(importer.rows_shown)
+        if message.count:
+            self.call_after_refresh(startup_gc.resume)  # the first rows are drawn (startup_gc.py)
         if message.complete:
             self._load_running = False
             self._loaded_at = time.monotonic()

@@ -38,6 +38,35 @@ def rows(found: list[Found]) -> list[Text]:
 class StartScreen(Screen):
     """Where traces are on this machine, newest activity first; Enter opens the one under the cursor."""
 
+    CSS = """
+    #start-hint {
+        height: 1;
+        padding: 0 1;
+        margin-bottom: 1;
+    }
+
+    #start-header {
+        height: 1;
+    }
+
+    #sources {
+        border: none;
+        height: 1fr;
+        padding: 0;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+
+    #sources:focus {
+        border: none;
+    }
+
+    #start-empty {
+        height: 1fr;
+        padding: 1 2;
+    }
+    """
+
     AUTO_FOCUS = "#sources"
 
     BINDINGS = [

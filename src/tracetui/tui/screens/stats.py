@@ -152,6 +152,57 @@ def totals_text(total: GroupStats | None, count: int) -> Text:
 class StatsScreen(Screen[RunFilter | None]):
     """Stats of the runs the run list shows; dismissed with a narrower filter (Enter) or None (Esc)."""
 
+    CSS = """
+    #stats-title, #stats-totals {
+        height: auto;
+        max-height: 2;
+        padding: 0 1;
+    }
+
+    #stats-title {
+        background: $primary-background;
+    }
+
+    #stats-tabs {
+        height: 1fr;
+    }
+
+    #stats-tabs TabPane {
+        padding: 0;
+    }
+
+    StatsTable {
+        height: 1fr;
+    }
+
+    #stats-sparklines {
+        height: auto;
+        padding: 0 1;
+    }
+
+    .spark-row {
+        height: 1;
+    }
+
+    .spark-label {
+        width: 8;
+    }
+
+    .spark {
+        width: 1fr;
+    }
+
+    .spark-total {
+        width: 12;
+        padding-left: 1;
+    }
+
+    .spark-cost > .sparkline--max-color { color: #d7af5f; }
+    .spark-cost > .sparkline--min-color { color: #d7af5f 30%; }
+    .spark-failed > .sparkline--max-color { color: $error; }
+    .spark-failed > .sparkline--min-color { color: $error 30%; }
+    """
+
     BINDINGS = [
         Binding("escape", "back", "Back", tooltip="Back to the run list", id="tracetui.stats.back"),
         Binding("tab", "next_tab", "Next tab", priority=True, id="tracetui.stats.next_tab", group=TAB_KEYS),

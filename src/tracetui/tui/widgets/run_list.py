@@ -270,13 +270,21 @@ class RunList(CursorList, can_focus=True):
             page = self.first_page.take(self.flt, self.sort, self.desc, wait=False)
             if page is not None:
                 self._show_top(generation, *page)
-                quick = False
+                # The full order once that frame is drawn: a thread building it (200,000 ids of a big
+                # database) would share the interpreter with the frame until then.
+                self.call_after_refresh(self._load_unless_reloaded, generation)
+                return
         if self.grouped:
             self._load_sessions(
                 generation, self.flt, self.sort, self.desc, set(self.pager.expanded), self.store_growing
             )
         else:
             self._load(generation, self.flt, self.sort, self.desc, quick, self.store_growing)
+
+    def _load_unless_reloaded(self, generation: int) -> None:
+        """The full order of the load `generation`, unless a later load has begun (it reads its own)."""
+        if isinstance(self.pager, RunPager) and generation == self.pager.generation:
+            self._load(generation, self.flt, self.sort, self.desc, False, self.store_growing)
 
     def _connect_or_fail(self, generation: int, growing: bool) -> TraceStore | None:
         """A store for a loading thread, or None once the failure is on its way to the list."""
