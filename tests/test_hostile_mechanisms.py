@@ -243,3 +243,44 @@ def test_a_backslash_in_a_value_reads_as_one_backslash_in_every_problem_message(
     opening.run_import()
     [said] = [str(p) for p in opening.problems]
     assert "run 'C:\\runs\\2': step 's\\1' names parent 'no\\such'" in said and "\\\\" not in said
+
+
+def test_an_id_with_a_control_character_is_found_by_what_is_shown(tmp_path):
+    import agents
+
+    from tracetui.store.reader import RunFilter
+
+    odd = "run\x1b1"
+    jsonl = write_jsonl(tmp_path / "r.jsonl", [run(odd, step("s")), run("run2")])
+    table = tmp_path / "at.db"
+    conn = sqlite3.connect(table)
+    conn.execute("CREATE TABLE agent_traces (id TEXT PRIMARY KEY, prompt_tokens INTEGER)")
+    conn.executemany("INSERT INTO agent_traces VALUES (?, 1)", [(odd,), ("run2",)])
+    conn.commit()
+    phoenix = agents.copied(agents.PHOENIX, tmp_path / "phoenix")
+    conn = sqlite3.connect(phoenix)  # one trace id with ESC, one with a byte that is not UTF-8
+    conn.execute("UPDATE traces SET trace_id = ? WHERE id = 1", (odd,))
+    conn.execute("UPDATE traces SET trace_id = CAST(x'72756eff' AS TEXT) WHERE id = 2")
+    conn.commit()
+    conn.close()
+    for path in (jsonl, str(table), phoenix):
+        shown = "run\\x1b1"  # as every list shows it, and as a user types it
+        result = CliRunner().invoke(main, ["show", path, shown])
+        assert result.exit_code == 0, (path, result.output)
+        assert result.stdout.startswith("✓ completed  run run\\x1b1")
+        result = CliRunner().invoke(main, ["export", path, "--run", shown, "-o", "-"])
+        assert result.exit_code == 0 and json.loads(result.stdout.splitlines()[0])["run"]["id"] == odd
+        store = open_store(path)
+        assert [r.id for r in store.list_runs(RunFilter(ids=[shown]))] == [odd]
+    store = open_store(phoenix)  # the id that is not UTF-8, by what is shown of it
+    assert [r.id for r in store.list_runs(RunFilter(ids=["run\\xff"]))] == ["run\\xff"]
+    assert store.get_run("run\\xff").id == "run\\xff" and store.steps("run\\xff")
+
+
+def test_the_writer_names_bytes_that_are_not_utf8_as_it_shows_them(tmp_path):
+    reported = []
+    writer = StoreWriter(str(tmp_path / "s.db"), report=reported.append)
+    writer.add(finalize_run(run("r", step("s", name=b"ok \xff".decode("utf-8", "surrogateescape")))))
+    writer.finish()
+    assert [p.message for p in reported] == ["run 'r', step 's': name: text that is not UTF-8, shown with \\xNN"]
+    assert open_store(str(tmp_path / "s.db")).steps("r")[0].name == "ok \\xff"

@@ -456,6 +456,44 @@ def test_step_builder_databases_with_any_value_in_any_cell_all_open(fixture_path
     assert sorted(open_store(str(out), use_cache=False).run_ids()) == sorted(ids)
 
 
+# Count columns the views read (sqlite_steps.Read): any value there that is not a count is listed under
+# `w`, on the line of its row, naming the column.
+COUNT_COLUMNS = {
+    agents.PHOENIX: [
+        ("spans", "llm_token_count_prompt"),
+        ("spans", "llm_token_count_completion"),
+        ("span_costs", "total_cost"),
+    ],
+    agents.MLFLOW: [("trace_info", "input_tokens"), ("trace_info", "total_cost"), ("spans", "total_cost")],
+    agents.OPENCODE: [("session", "tokens_input"), ("session", "cost")],
+}
+
+
+@pytest.mark.parametrize("fixture_path", list(COUNT_COLUMNS), ids=lambda p: p.name)
+@given(cell=st.tuples(st.integers(0, 10), st.integers(0, 200), SQLITE_VALUES))
+def test_a_count_that_is_not_one_is_listed_on_its_line(fixture_path, cell, tmp_path_factory):
+    from tracetui.sources.sqlite_steps import count
+
+    path = Path(agents.copied(fixture_path, tmp_path_factory.mktemp("db")))
+    which, row, value = cell
+    table, column = COUNT_COLUMNS[fixture_path][which % len(COUNT_COLUMNS[fixture_path])]
+    conn = sqlite3.connect(path)
+    conn.text_factory = lambda b: b.decode("utf-8", "surrogateescape")
+    rowids = [r[0] for r in conn.execute(f"SELECT rowid FROM {table} ORDER BY rowid")]
+    rowid = rowids[row % len(rowids)]
+    try:
+        put(conn, table, column, rowid, value)
+    except sqlite3.IntegrityError:
+        return  # the table itself refuses it (NOT NULL)
+    conn.commit()
+    stored = conn.execute(f'SELECT "{column}" FROM {table} WHERE rowid = ?', (rowid,)).fetchone()[0]
+    conn.close()
+    listed = [str(p) for p in open_store(str(path)).problems()]
+    odd = stored is not None and not (isinstance(stored, str) and not stored.strip()) and count(stored) is None
+    mine = [p for p in listed if p.startswith(f"line {rowid}: ") and f" {column} " in p]
+    assert bool(mine) == odd, (stored, listed)
+
+
 # -- companion files: a session's subagent files and their meta.json ---------------------------------
 
 

@@ -139,3 +139,145 @@ def test_text_that_is_not_utf8_is_shown_with_xnn_and_listed_as_a_problem(
     result = CliRunner().invoke(main, ["show", path, run_id])
     assert result.exit_code == 0, result.output
     assert f"warning: {path}: {met}" in result.stderr
+
+
+# Numbers and times the views cannot use: each shown as '-' (or left out) and listed under `w`, line by
+# line (the row's rowid in its table), by SQL writes into a copy of the format's fixture.
+PHOENIX_A1, PHOENIX_A2 = "000000000000000000000000000000a1", "000000000000000000000000000000a2"
+ODD_NUMBERS = {
+    agents.PHOENIX: [
+        (
+            "UPDATE spans SET llm_token_count_prompt = 'n/a' WHERE id = 1",
+            f"line 1: run '{PHOENIX_A1}': span '0000000000000002': llm_token_count_prompt 'n/a' is not a number:"
+            " shown as -",
+        ),
+        (
+            "UPDATE spans SET llm_token_count_completion = 1e999,"
+            " attributes = json_set(attributes, '$.llm.token_count.prompt_details.cache_read', 'lots') WHERE id = 3",
+            f"line 3: run '{PHOENIX_A1}': span '0000000000000004': attributes.llm.token_count.prompt_details.cache_read"
+            " 'lots' is not a number: shown as -; llm_token_count_completion inf is out of range: shown as -",
+        ),
+        (
+            "UPDATE spans SET llm_token_count_prompt = -9223372036854775808 WHERE id = 5",  # (abs() of it overflows)
+            f"line 5: run '{PHOENIX_A2}': span '0000000000000007': llm_token_count_prompt -9223372036854775808 is out"
+            " of range: shown as -",
+        ),
+        (
+            "UPDATE traces SET start_time = 'noon' WHERE id = 2",
+            f"line 2: run '{PHOENIX_A2}': trace '{PHOENIX_A2}': start_time 'noon' is not a time: shown as -",
+        ),
+        (
+            "UPDATE span_costs SET total_cost = x'01' WHERE span_rowid = 1",
+            f"line 1: run '{PHOENIX_A1}': cost of span '0000000000000002': total_cost b'\\x01' is not a number: left out",
+        ),
+    ],
+    agents.MLFLOW: [
+        (
+            "UPDATE trace_info SET timestamp_ms = 'noon', execution_time_ms = -1e999 WHERE rowid = 1",
+            "line 1: run 'tr-b0c21b36a4bd39e89e2122c8633e95af': trace 'tr-b0c21b36a4bd39e89e2122c8633e95af':"
+            " timestamp_ms 'noon' is not a time: shown as -; execution_time_ms -inf is out of range: shown as -",
+        ),
+        (
+            # MLflow's attribute values are JSON text inside the span's JSON (printf: kept a string)
+            "UPDATE spans SET content = json_set(content, '$.attributes.\"mlflow.chat.tokenUsage\"', printf('%s',"
+            " json_set(json_extract(content, '$.attributes.\"mlflow.chat.tokenUsage\"'), '$.input_tokens', 'n/a')))"
+            " WHERE rowid = 1",
+            "line 1: run 'tr-254c998c77da428bcefdf6d31d0fc92a': span '2b15cc2da59f2eb6':"
+            " content.attributes.mlflow.chat.tokenUsage.input_tokens 'n/a' is not a number: shown as -",
+        ),
+    ],
+    agents.OPENCODE: [
+        (
+            "UPDATE session SET time_created = 'noon', tokens_input = 'n/a' WHERE rowid = 1",
+            "line 1: run 'ses_fix_parent': session 'ses_fix_parent': time_created 'noon' is not a time: shown as -;"
+            " tokens_input 'n/a' is not a number: shown as -",
+        ),
+        (
+            "UPDATE part SET data = json_set(data, '$.tokens.input', json('true'), '$.cost', 'free') WHERE rowid = 6",
+            "line 6: run 'ses_fix_parent': part 'prt_p0008': data.tokens.input True is not a number: shown as -;"
+            " data.cost 'free' is not a number: left out",
+        ),
+    ],
+}
+
+
+@pytest.mark.parametrize("fixture", list(ODD_NUMBERS), ids=lambda p: p.name)
+def test_numbers_and_times_that_cannot_be_read_show_as_dashes_and_are_listed(fixture, tmp_path):
+    path, conn = _copy(fixture, tmp_path)
+    before = open_store(path)
+    runs = {run.id: run for run in before.list_runs()}
+    assert not [p for p in before.problems() if "is not a" in p.message or "out of range" in p.message]
+    for sql, _ in ODD_NUMBERS[fixture]:
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+
+    store = open_store(path)
+    assert sorted(store.run_ids()) == sorted(runs)  # every run still there
+    listed = [str(p) for p in store.problems()]
+    for _, message in ODD_NUMBERS[fixture]:
+        assert message in listed
+    assert len([p for p in listed if "is not a" in p or "out of range" in p]) == len(ODD_NUMBERS[fixture])
+    for run_id in runs:  # every tree still builds
+        assert store.run_tree(run_id).id == run_id
+
+
+def test_an_odd_number_is_shown_as_a_dash_where_it_was_read(tmp_path):
+    path, conn = _copy(agents.PHOENIX, tmp_path)
+    for sql, _ in ODD_NUMBERS[agents.PHOENIX]:
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+    store = open_store(path)
+    assert store.get_run(PHOENIX_A2).started_at is None
+    steps = {s.id: s for s in store.steps(PHOENIX_A1)}
+    assert steps["0000000000000002"].tokens_in is None and steps["0000000000000002"].tokens_out == 90
+    assert steps["0000000000000004"].tokens_out is None and steps["0000000000000004"].tokens_cache_read is None
+    assert steps["0000000000000002"].cost_estimated  # Phoenix's cost unreadable: priced by tracetui
+    # Met with the run's tree (as the viewer's count and `show` say them), and said once under `w`
+    met = [str(p) for p in store.value_problems()]
+    assert (
+        f"run '{PHOENIX_A1}': span '0000000000000002': llm_token_count_prompt 'n/a' is not a number: shown as -" in met
+    )
+    assert not any(PHOENIX_A2 in p for p in met)  # a2's tree was not read
+    listed = [str(p) for p in store.problems()]
+    assert len([p for p in listed if "llm_token_count_prompt 'n/a'" in p]) == 1
+    store.steps(PHOENIX_A2)
+    assert [str(p) for p in store.problems()] == listed
+
+    from click.testing import CliRunner
+
+    from tracetui.cli import main
+
+    result = CliRunner().invoke(main, ["show", path, PHOENIX_A1])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {path}: run '{PHOENIX_A1}': span '0000000000000004': attributes.llm" in result.stderr
+
+
+def test_odd_values_of_a_table_without_rowid_are_listed_without_a_line(tmp_path):
+    path, conn = _copy(agents.PHOENIX, tmp_path)
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'span_annotations'").fetchone()[0]
+    conn.execute(sql.replace('"span_annotations"', "loose") + " WITHOUT ROWID")
+    conn.execute("INSERT INTO loose SELECT * FROM span_annotations")
+    conn.execute("DROP TABLE span_annotations")
+    conn.execute("ALTER TABLE loose RENAME TO span_annotations")
+    conn.execute("UPDATE span_annotations SET score = 'high'")
+    conn.commit()
+    conn.close()
+    store = open_store(path)
+    assert [str(p) for p in store.problems()] == [
+        f"run '{PHOENIX_A1}': span annotation 'correctness': score 'high' is not a number: shown as -"
+    ]
+
+
+@pytest.mark.parametrize("fixture", list(ODD_NUMBERS), ids=lambda p: p.name)
+def test_an_import_says_which_numbers_and_times_it_left_out(fixture, tmp_path):
+    path, conn = _copy(fixture, tmp_path)
+    for sql, _ in ODD_NUMBERS[fixture]:
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+    runs, problems = agents.read_runs(path)  # as `tracetui import` reads them
+    said = [f"line {p.line}: {p.message}" for p in problems]
+    for _, message in ODD_NUMBERS[fixture]:
+        assert message in said

@@ -130,3 +130,15 @@ def test_hidden_bytes_undoes_what_visible_surrogates_showed_of_text_that_is_not_
         assert "\\x" in shown and jsonsafe.hidden_bytes(shown) == raw
     assert jsonsafe.hidden_bytes("plain") is None
     assert jsonsafe.hidden_bytes("\\x41 is ASCII, never escaped") is None
+
+
+def test_unshown_gives_back_what_the_viewer_showed_escaped():
+    from tracetui import display
+
+    for text in ("run\x1b1", "id\u202egnp\u200b", "c1\x85", "tab\x7f"):
+        assert jsonsafe.unshown(display.safe(text))[0] == text
+    raw = b"bad\xff\x1b"  # not UTF-8, with a control character: shown as bad\xff\x1b
+    shown = display.safe(jsonsafe.visible_surrogates(raw.decode("utf-8", "surrogateescape")))
+    assert shown == "bad\\xff\\x1b" and raw in jsonsafe.unshown(shown)
+    assert jsonsafe.unshown("C:\\runs\\x") == [] and jsonsafe.unshown("plain") == []
+    assert jsonsafe.unshown("\\x41 and \\u00e9 are never escaped") == []

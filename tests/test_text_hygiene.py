@@ -71,3 +71,31 @@ def test_a_huge_run_id_is_cut_in_the_middle_in_list_and_show(tmp_path):
     shown = CliRunner().invoke(main, ["show", db, long_id]).stdout.splitlines()
     assert len(shown[0]) < 250 and "-end" in shown[0] and "…" in shown[0]
     assert {r["id"] for r in json.loads(CliRunner().invoke(main, ["list", db, "--json"]).stdout)} == {long_id, "short"}
+
+
+def test_messages_quote_values_one_way():
+    """Every message quotes an untrusted value with jsonsafe.quoted (escapes made visible, \\xNN shown
+    once), never with repr() or !r, which escape a backslash again and leave the style to chance."""
+    import ast
+    from pathlib import Path
+
+    import tracetui
+
+    allowed = {  # not messages: a fingerprint, a developer's tool and test helper, the quoting itself
+        "estimates.py",
+        "jsonsafe.py",
+        "tui/keys_table.py",
+        "tui/pilot.py",
+    }
+    package = Path(tracetui.__file__).parent
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        name = path.relative_to(package).as_posix()
+        if name in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            as_repr = isinstance(node, ast.FormattedValue) and node.conversion == ord("r")
+            calls_repr = isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "repr"
+            if as_repr or calls_repr:
+                found.append(f"{name}:{node.lineno}")
+    assert found == []

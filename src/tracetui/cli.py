@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import config as settings
-from . import display, share
+from . import display, jsonsafe, share
 from .errors import TraceError, Unavailable
 from .model import TOKEN_PARTS, Run
 from .run_json import dumps, step_dict
@@ -1062,7 +1062,7 @@ def _open_viewer(path, run_id, failed, follow, fmt, no_cache):
         store = opening.connect()  # an unreadable store fails here, not inside the viewer
         try:
             if run_id is not None:
-                store.get_run(run_id)
+                run_id = store.get_run(run_id).id  # as the store names it (typed as shown: `run\x1b1`)
         finally:
             store.close()
     try:
@@ -1079,6 +1079,7 @@ def _open_viewer(path, run_id, failed, follow, fmt, no_cache):
             live = Follower(target)
         if first_page is not None:
             first_page.check()  # an unreadable store or unknown --run fails here, not inside the viewer
+            run_id = first_page.run_id
         app = TraceApp(
             opening,
             run_id=run_id,
@@ -1111,9 +1112,9 @@ class ByteSize(click.ParamType):
         try:
             size = int(float(number) * self._UNITS[unit])
         except (ValueError, KeyError):
-            self.fail(f"{value!r} is not a size (e.g. 16MB, 512KB, 1048576)", param, ctx)
+            self.fail(f"{jsonsafe.quoted(value)} is not a size (e.g. 16MB, 512KB, 1048576)", param, ctx)
         if size < 1:
-            self.fail(f"{value!r} is not a positive size", param, ctx)
+            self.fail(f"{jsonsafe.quoted(value)} is not a positive size", param, ctx)
         return size
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import jsonsafe
 from .store.sort_keys import BY_NAME
 
 ENV = "TRACETUI_CONFIG"
@@ -128,7 +129,7 @@ def _toml_problem(exc: ValueError) -> str:
 def _read(config: Config, data: dict[str, Any]) -> None:
     for key in data:
         if key not in KNOWN:
-            config.problem(None, key, f"unknown setting {key!r} (known: {', '.join(KNOWN)})")
+            config.problem(None, key, f"unknown setting {jsonsafe.quoted(key)} (known: {', '.join(KNOWN)})")
     theme = data.get("theme")
     if theme is not None:
         if isinstance(theme, str) and theme:
@@ -140,7 +141,7 @@ def _read(config: Config, data: dict[str, Any]) -> None:
         if times in TIMES:
             config.times = times
         else:
-            config.problem(None, "times", f"times must be {' or '.join(repr(t) for t in TIMES)}")
+            config.problem(None, "times", f"times must be {' or '.join(jsonsafe.quoted(t) for t in TIMES)}")
     sort = data.get("sort")
     if sort is not None:
         if sort in BY_NAME:
@@ -161,7 +162,9 @@ def _read(config: Config, data: dict[str, Any]) -> None:
         if isinstance(keys, str) and keys.strip():
             config.keymap[binding_id] = keys
         else:
-            config.problem("keymap", binding_id, f'keymap {binding_id!r}: keys must be a string such as "ctrl+q"')
+            config.problem(
+                "keymap", binding_id, f'keymap {jsonsafe.quoted(binding_id)}: keys must be a string such as "ctrl+q"'
+            )
 
 
 def _flat(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:

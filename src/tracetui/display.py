@@ -28,6 +28,12 @@ def _visible(match: re.Match) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def made_visible(char: str) -> str | None:
+    """How safe() shows a character it makes visible (`\\x1b`), or None for one it leaves as it is."""
+    match = _CONTROL.fullmatch(char)
+    return None if match is None else _visible(match)
+
+
 def safe(text: object, *, single_line: bool = False) -> str:
     """Untrusted text made inert for a terminal: control, bidi and zero-width characters become
     visible (`\\x1b`, `\\u202e`).

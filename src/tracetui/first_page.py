@@ -63,7 +63,7 @@ class FirstPage:
                 store = self.opening.connect()
                 try:
                     if self.run_id is not None:
-                        store.get_run(self.run_id)
+                        self.run_id = store.get_run(self.run_id).id  # as the store names it (typed as shown)
                 except BaseException:
                     store.close()
                     raise

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from . import sources
+from . import jsonsafe, sources
 from .errors import UnusableInput
 from .filestate import Signature
 from .model import Problem
@@ -160,7 +160,7 @@ def _link_problem(path: str, exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return "a symlink loop (the links point at each other and never reach a file)"
     if exc.errno == errno.ENOENT and os.path.islink(path):
-        return f"a broken symlink (it points to {os.readlink(path)!r}, which does not exist)"
+        return f"a broken symlink (it points to {jsonsafe.quoted(os.readlink(path))}, which does not exist)"
     if exc.errno == errno.EACCES:
         return "permission denied"
     return f"cannot read: {exc.strerror or exc}"

@@ -122,6 +122,33 @@ def hidden_bytes(text: str) -> bytes | None:
         return None
 
 
+_SHOWN_ESCAPE = re.compile(r"\\x[0-9a-f]{2}|\\u[0-9a-f]{4}")
+
+
+def unshown(text: str) -> list[str | bytes]:
+    """What else text may be, typed as the viewer shows it (most likely first): with the characters
+    display.safe shows escaped (control, bidi, zero-width: `\\x1b`, `\\u202e`) put back, and as bytes
+    where it shows ones that are not UTF-8 (`\\xff`, as visible_surrogates does; `\\x80`-`\\x9f` are C1
+    characters or such bytes). [] when it shows neither. How an id is found by what was shown of it."""
+    if "\\" not in text:
+        return []
+
+    def put_back(match: re.Match, keep_bytes: bool = False) -> str:
+        char = chr(int(match.group()[2:], 16))
+        if keep_bytes and 0x80 <= ord(char) <= 0xFF:
+            return match.group()  # for hidden_bytes
+        return char if display.made_visible(char) == match.group() else match.group()
+
+    found: list[str | bytes] = []
+    chars = _SHOWN_ESCAPE.sub(put_back, text)
+    if chars != text:
+        found.append(chars)
+    raw = hidden_bytes(_SHOWN_ESCAPE.sub(lambda m: put_back(m, keep_bytes=True), text))
+    if raw is not None:
+        found.append(raw)
+    return found
+
+
 def _string(text: str) -> str:
     try:
         return orjson.dumps(text).decode()
@@ -378,4 +405,4 @@ def _build(text: str) -> Any:
             put(orjson.loads(string if string is not None else scalar))
             expect = "next"
         else:
-            raise ValueError(f"unexpected {match.group().strip()!r} at {match.start()}")
+            raise ValueError(f"unexpected {quoted(match.group().strip())} at {match.start()}")

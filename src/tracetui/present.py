@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from rich.text import Text
 
-from . import display
+from . import display, jsonsafe
 from .model import TOKEN_PARTS, Run, Step
 from .store import RunFilter, SessionRow
 from .store.search import Snippet
@@ -261,7 +261,7 @@ def filter_text(flt: RunFilter) -> Text:
             text.append(display.safe(value, single_line=True), "bold")
     if flt.search:
         text.append(" · search: ", "bold")
-        text.append(repr(display.safe(flt.search, single_line=True)), "bold")
+        text.append(jsonsafe.quoted(flt.search), "bold")
     return text
 
 

@@ -94,3 +94,14 @@ def test_a_big_run_opens_on_its_first_steps_and_reads_the_rest_when_asked(pg_url
     assert same(store.get_step("big", "call-10"), sqlite.get_step("big", "call-10"))
     assert [s.id for s in store.steps("big")] == [s.id for s in sqlite.steps("big")]
     store.close()
+
+
+def test_an_id_with_a_control_character_is_found_by_what_is_shown(pg_url):
+    rows = [dict(AGENT_TRACES_ROWS[0], id="tr\x1b1"), AGENT_TRACES_ROWS[1]]
+    agent_traces_table(pg_url, rows)
+    store = prepare(pg_url).connect()
+    shown = "tr\\x1b1"  # as every list shows it, and as a user types it
+    assert store.get_run(shown).id == "tr\x1b1" and store.has_run(shown)
+    assert [s.id for s in store.steps(shown)] == [s.id for s in store.steps("tr\x1b1")]
+    assert [r.id for r in store.list_runs(RunFilter(ids=[shown]))] == ["tr\x1b1"]
+    store.close()

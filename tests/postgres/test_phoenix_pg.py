@@ -84,3 +84,17 @@ def test_an_opened_run_prices_the_calls_phoenix_did_not(pg):
     opened = store.get_run(RUNS[1])
     assert opened.cost_estimated and opened.total("cost_usd") > 0  # claude-sonnet-4-20250514, from the price table
     store.close()
+
+
+def test_a_count_of_the_least_integer_does_not_stop_the_run_list(pg):
+    import psycopg
+
+    url = pg.database()
+    run_sql_file(url, str(FIXTURES / "phoenix_postgres.sql"))
+    with psycopg.connect(url, autocommit=True) as conn:  # (abs() of it is out of the range of integer)
+        conn.execute("UPDATE spans SET llm_token_count_prompt = -2147483648 WHERE span_id = '0000000000000002'")
+    store = prepare(url, estimate=False).connect()
+    assert [r.id for r in store.list_runs(sort="tokens", desc=True, limit=10)]
+    # (within the counts' range: shown as it is, as a negative count is in every format)
+    assert {s.id: s.tokens_in for s in store.steps(RUNS[0])}["0000000000000002"] == -2147483648
+    store.close()

@@ -349,3 +349,47 @@ async def test_a_scan_for_every_matching_step_shows_the_first_hits_and_esc_stops
         assert any("Stopped searching" in n.message for n in app._notifications)
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, RunsScreen))
+
+
+async def test_a_search_typed_as_the_screen_shows_a_control_character_finds_it(tmp_path):
+    # The screen shows ESC as \x1b (display.safe): what a user types to find it, in the list and in the run.
+    runs = [
+        run("r-plain", step("plan", input="colour red"), started_at="2026-01-01T10:00:00Z"),
+        run("r-esc", step("a"), step("paint", parent="a", output="colour \x1b[31mred"), started_at=T0),
+    ]
+    app = TraceApp(opening(write_jsonl(tmp_path / "runs.jsonl", runs)))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: app.runs_screen.run_list.count == 2)
+        await find(pilot, "\\x1b[31m")
+        run_list = app.runs_screen.run_list
+        await until(pilot, lambda: run_list.flt.step_hits is not None and run_list.count == 1)
+        assert set(run_list.step_hits) == {"r-esc"}
+        await until(pilot, lambda: "⌕ paint" in screen_text(app))
+        await pilot.press("enter")
+        screen = await open_run(pilot)
+        await until(pilot, lambda: cursor_id(screen) == "paint")
+        await until(pilot, lambda: "1 of 1 matching step" in static_text(screen.query_one("#search-status", Static)))
+
+
+async def test_a_search_typed_as_shown_finds_control_and_undecodable_text_read_in_place(tmp_path):
+    import agents
+
+    path = agents.copied(agents.PHOENIX, tmp_path)
+    conn = sqlite3.connect(path)  # trace a3's one span: a name with ESC in it; trace a1's first: one not UTF-8
+    conn.execute("UPDATE spans SET name = ? WHERE span_id = '0000000000000009'", ("call\x1b[2Jx",))
+    conn.execute("UPDATE spans SET name = CAST(x'6f6b20ff' AS TEXT) WHERE id = 1")
+    conn.commit()
+    conn.close()
+    app = TraceApp(opening(path))
+    async with app.run_test(size=(160, 30)) as pilot:
+        run_list = app.runs_screen.run_list
+        await until(pilot, lambda: run_list.count == 3)
+        for typed, run_id in (
+            ("call\\x1b[2J", "000000000000000000000000000000a3"),
+            ("ok \\xff", "000000000000000000000000000000a1"),
+        ):
+            await find(pilot, typed)
+            await until(pilot, lambda: run_list.flt.step_hits is not None and run_list.count == 1)
+            assert set(run_list.step_hits) == {run_id}
+            await pilot.press("escape")  # clears the search
+            await until(pilot, lambda: run_list.count == 3 and not run_list.step_hits)

@@ -14,6 +14,7 @@ from textual.worker import WorkerState
 from tracetui.loading import prepare
 from tracetui.tui.app import TraceApp
 from tracetui.tui.pilot import PATIENCE_S, until
+from tracetui.tui.screens.error import ProblemsScreen
 
 CALLS = 30_000  # ~40-60 µs each to read and price: the count takes seconds, a key press milliseconds
 UNKNOWN = "acme-router-7b"
@@ -96,3 +97,30 @@ async def test_keys_work_while_the_problems_of_a_big_in_place_file_are_counted(t
         assert counting(app) and not screen.query("#warnings")  # …while the count was still being found
         await until(pilot, lambda: bool(screen.query("#warnings")) and screen.query_one("#warnings").display)
         assert "1 problem while reading" in str(screen.query_one("#warnings").render())
+
+
+async def test_the_count_takes_in_the_odd_values_of_runs_not_opened_yet(tmp_path):
+    path = str(tmp_path / "phoenix.db")
+    big_phoenix(path)
+    db = sqlite3.connect(path)  # two spans of the oldest traces (far below the first screen) hold odd values
+    db.execute("UPDATE spans SET name = CAST(x'6f6b20ff' AS TEXT) WHERE id = 2")
+    db.execute("UPDATE spans SET llm_token_count_prompt = 'n/a' WHERE id = 13")
+    db.commit()
+    db.close()
+    app = TraceApp(prepare(path))
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = app.runs_screen
+        await soon(pilot, lambda: screen.run_list.display and counting(app))
+        first = screen.run_list.cursor
+        for key in ("j", "j", "k"):
+            app.post_message(events.Key(key, key))
+        await soon(pilot, lambda: screen.run_list.cursor == first + 1)  # keys are handled while it counts
+        await until(pilot, lambda: not counting(app))
+        # The model the price table does not know, and the two rows no run shown so far has met
+        assert "3 problems while reading" in str(screen.query_one("#warnings").render())
+        await pilot.press("w")
+        await until(pilot, lambda: isinstance(app.screen, ProblemsScreen))
+        assert app.screen.query_one("#problems-title").render().plain.startswith("3 problems while reading")
+        listed = app.screen.query_one("#problems-text").render().plain
+        assert "span '0000000000000002': name: text that is not UTF-8, shown with \\xNN" in listed
+        assert "span '000000000000000d': llm_token_count_prompt 'n/a' is not a number: shown as -" in listed

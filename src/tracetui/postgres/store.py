@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from .. import pricing
+from .. import jsonsafe, pricing
 from ..analysis import GroupStats, root_cause
 from ..errors import NotFound
 from ..model import FAILED_STATUSES, Problem, Run, Step, finalize_run, step_tree, tree_problems
@@ -323,7 +323,8 @@ class PgStore:
     def key_of(self, run_id: str, sort: str, flt: RunFilter | None = None) -> Key | None:
         """A run's key in an order (what page() and position() take); None when the filter leaves it
         out or there is no such run."""
-        sql, args = self._select(f"{self._order[sort]}, r.sort_tie", flt, "r.id = %s", [run_id])
+        forms = search.text_forms(run_id)  # (an id typed as shown: `run\x1b1`)
+        sql, args = self._select(f"{self._order[sort]}, r.sort_tie", flt, "r.id = ANY(%s)", [forms])
         row = self.session.one("finding a run", sql, args)
         return None if row is None else (row[0], row[1])
 
@@ -415,7 +416,7 @@ class PgStore:
         sql, args = self._select(f"r.session, {order}, r.sort_tie", None, "r.id = %s", [run_id])
         row = self.session.one("finding a run's session", sql, args)
         if row is None:
-            raise NotFound(f"no run {run_id!r} in {self.label}")
+            raise NotFound(f"no run {jsonsafe.quoted(run_id)} in {self.label}")
         session, key = row[0], (row[1], row[2])
         if session is None:
             return [run_id]
@@ -437,14 +438,19 @@ class PgStore:
         if cached is not None and (cached.complete or not whole):
             return cached
         if not whole and not wanted and self.db.read_start is not None:
-            with self.session.asking(f"reading run {run_id!r}"):
+            with self.session.asking(f"reading run {jsonsafe.quoted(run_id)}"):
                 start = self.db.read_start(self.session.conn, run_id, self.shared.report, START_STEPS)
             if start is not None:
                 return self._keep(run_id, False, start.run, start)
-        with self.session.asking(f"reading run {run_id!r}"):
+        with self.session.asking(f"reading run {jsonsafe.quoted(run_id)}"):
             run = self.db.read_run(self.session.conn, run_id, self.shared.report, wanted)
+            # An id typed as shown (`run\x1b1`): the run whose id holds what it shows (search.text_forms).
+            for form in search.text_forms(run_id)[1:] if run is None else ():
+                run = self.db.read_run(self.session.conn, form, self.shared.report, wanted)
+                if run is not None:
+                    break
         if run is None:
-            raise NotFound(f"no run {run_id!r} in {self.label}")
+            raise NotFound(f"no run {jsonsafe.quoted(run_id)} in {self.label}")
         return self._keep(run_id, wanted, run)
 
     def _keep(self, run_id: str, wanted: bool, run: Run, start: RunStart | None = None) -> Tree:
@@ -499,9 +505,9 @@ class PgStore:
     def get_step(self, run_id: str, step_id: str) -> Step:
         step = self._tree_holding(run_id, step_id).by_id.get(step_id)
         if step is None:
-            raise NotFound(f"no step {step_id!r} in run {run_id!r}")
+            raise NotFound(f"no step {jsonsafe.quoted(step_id)} in run {jsonsafe.quoted(run_id)}")
         if self.db.read_step is not None:
-            with self.session.asking(f"reading step {step_id!r}"):
+            with self.session.asking(f"reading step {jsonsafe.quoted(step_id)}"):
                 full = self.db.read_step(self.session.conn, run_id, step_id)
             if full is not None:
                 return full
@@ -540,7 +546,7 @@ class PgStore:
         tree = self._tree(run_id, payloads=payloads)
         top = tree.by_id.get(step_id)
         if top is None:
-            raise NotFound(f"no step {step_id!r} in run {run_id!r}")
+            raise NotFound(f"no step {jsonsafe.quoted(step_id)} in run {jsonsafe.quoted(run_id)}")
         below = [copy.copy(step) for step in tree.steps if top.ord < step.ord < top.ord + top.size]
         top = copy.copy(top)
         step_tree([top, *below])
@@ -600,9 +606,9 @@ class PgStore:
         self.shared.problem_count = count
         return count
 
-    def problem_count(self) -> int:
+    def problem_count(self, complete: bool = False) -> int:
         """Rows that cannot be read whole (counted by the server once: a scan, so only the viewer asks,
-        in a worker), or the problems met in the runs opened, whichever is more."""
+        in a worker), or the problems met in the runs opened, whichever is more (`complete` or not)."""
         if self.shared.problem_count is None:
             self.count_problems()
         with self.shared.lock:

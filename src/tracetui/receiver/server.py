@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .. import display
+from .. import display, jsonsafe
 from ..errors import TraceError
 from .decode import JSON, MEDIA_TYPES, PROTOBUF, Decoded, TooLarge, Undecodable
 from .span_store import Committer, Stored
@@ -160,10 +160,16 @@ class Receiver:
             return response
         media_type = request.content_type
         if media_type not in MEDIA_TYPES:
-            return _status(415, _INVALID_ARGUMENT, f"unsupported media type {media_type!r}; send {PROTOBUF} or {JSON}")
+            return _status(
+                415,
+                _INVALID_ARGUMENT,
+                f"unsupported media type {jsonsafe.quoted(media_type)}; send {PROTOBUF} or {JSON}",
+            )
         encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in ("identity", "gzip", ""):
-            return _status(415, _INVALID_ARGUMENT, f"unsupported content encoding {encoding!r}; send gzip or none")
+            return _status(
+                415, _INVALID_ARGUMENT, f"unsupported content encoding {jsonsafe.quoted(encoding)}; send gzip or none"
+            )
         too_large = f"the body is over the limit of {self.max_body:,} bytes (--max-body)"
         if request.content_length is not None and request.content_length > self.max_body:
             return _status(413, _RESOURCE_EXHAUSTED, too_large, media_type)

@@ -106,7 +106,9 @@ def formats() -> list[Source]:
     for source in [*_builtin_formats(), *_plugin_formats()]:
         if source.NAME in found:
             warnings.warn(
-                f"format {source.NAME!r} is defined twice; the first one is used", PluginWarning, stacklevel=2
+                f"format {jsonsafe.quoted(source.NAME)} is defined twice; the first one is used",
+                PluginWarning,
+                stacklevel=2,
             )
             continue
         found[source.NAME] = source
@@ -160,11 +162,15 @@ def _plugin_formats() -> list[Source]:
         try:
             source = entry_point.load()
         except Exception as exc:  # a broken plug-in must not stop tracetui reading every other format
-            warnings.warn(f"format plug-in {entry_point.value!r} cannot be loaded: {exc}", PluginWarning, stacklevel=3)
+            warnings.warn(
+                f"format plug-in {jsonsafe.quoted(entry_point.value)} cannot be loaded: {exc}",
+                PluginWarning,
+                stacklevel=3,
+            )
             continue
         if not isinstance(source, Source):
             warnings.warn(
-                f"format plug-in {entry_point.value!r} lacks NAME, DESCRIPTION, DETECTION, PRIORITY, sniff or read;"
+                f"format plug-in {jsonsafe.quoted(entry_point.value)} lacks NAME, DESCRIPTION, DETECTION, PRIORITY, sniff or read;"
                 " skipped",
                 PluginWarning,
                 stacklevel=3,
@@ -236,7 +242,7 @@ def _stat_problem(path: str, exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return "a symlink loop (the links point at each other and never reach a file)"
     if exc.errno == errno.ENOENT and os.path.islink(path):
-        return f"a broken symlink (it points to {os.readlink(path)!r}, which does not exist)"
+        return f"a broken symlink (it points to {jsonsafe.quoted(os.readlink(path))}, which does not exist)"
     if exc.errno in (errno.ENOENT, errno.ENOTDIR):
         return "no such file"
     if exc.errno == errno.EACCES:
@@ -418,7 +424,9 @@ def detect(path: str, forced: str | None = None) -> tuple[Source, Head]:
         try:
             return by_name(forced), head
         except KeyError:
-            raise UnusableInput(path, f"unknown format {forced!r} (known: {', '.join(names())})") from None
+            raise UnusableInput(
+                path, f"unknown format {jsonsafe.quoted(forced)} (known: {', '.join(names())})"
+            ) from None
     for source in formats():
         if _claims(source, head):
             return source, head

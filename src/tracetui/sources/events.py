@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from .. import normalize
+from .. import jsonsafe, normalize
 from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .contract import StagedRecords
@@ -220,7 +220,7 @@ def _timestamp(record: dict[str, Any]) -> str | None:
 
 def _shown(value: Any) -> str:
     if isinstance(value, str):
-        return repr(value[:40] + ("…" if len(value) > 40 else ""))
+        return jsonsafe.quoted(value[:40] + ("…" if len(value) > 40 else ""))
     return _type_name(value)
 
 

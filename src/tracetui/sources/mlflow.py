@@ -34,7 +34,9 @@ from .sqlite_steps import (
     Call,
     ModelCalls,
     Texts,
+    cost_at,
     count,
+    count_at,
     install_odd_values,
     install_problems,
     install_steps,
@@ -45,6 +47,7 @@ from .sqlite_steps import (
     read_in_place,
     run_totals,
     table_columns,
+    time_at,
 )
 
 NAME = "mlflow"
@@ -240,12 +243,33 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
 
 
 def _texts(ids: q.RunId) -> list[Texts]:
-    """The tables whose text the views show, for odd_text; `ids` the traces' run ids over `trace_info ti`."""
+    """The tables whose values the views show, for odd_values; `ids` the traces' run ids over `trace_info ti`."""
     of_trace = f"(SELECT {ids.sql} FROM trace_info ti WHERE ti.request_id = {{}})"
+    trace = [time_at("timestamp_ms"), count_at("execution_time_ms"), cost_at("total_cost")]
+    trace += [count_at(column) for column in _TRACE_TOKENS.values()]
+    span = [time_at("start_time_unix_nano"), time_at("end_time_unix_nano"), cost_at("total_cost")]
+    span += [count_at("content", key, inside=("attributes", _USAGE)) for key in _TOKENS.values()]
+    span.append(cost_at("content", "total_cost", inside=("attributes", "mlflow.llm.cost")))
     return [
-        Texts("trace_info", "x", "trace", "x.request_id", of_trace.format("x.request_id")),
-        Texts("spans", "s", "span", "s.span_id", of_trace.format("s.trace_id")),
-        Texts("assessments", "a", "assessment", "a.assessment_id", of_trace.format("a.trace_id")),
+        Texts(
+            "trace_info",
+            "x",
+            "trace",
+            "x.request_id",
+            of_trace.format("x.request_id"),
+            tuple(trace),
+            run_key="x.request_id",
+        ),
+        Texts("spans", "s", "span", "s.span_id", of_trace.format("s.trace_id"), tuple(span), run_key="s.trace_id"),
+        Texts(
+            "assessments",
+            "a",
+            "assessment",
+            "a.assessment_id",
+            of_trace.format("a.trace_id"),
+            (time_at("created_timestamp"),),
+            run_key="a.trace_id",
+        ),
         Texts("trace_tags", "g", "tag", "g.key", of_trace.format("g.request_id")),
         Texts("trace_request_metadata", "m", "metadata", "m.key", of_trace.format("m.request_id")),
         Texts("experiments", "e", "experiment", "e.name"),

@@ -31,7 +31,9 @@ from .sqlite_steps import (
     Call,
     ModelCalls,
     Texts,
+    cost_at,
     count,
+    count_at,
     dig,
     install_odd_values,
     install_problems,
@@ -43,6 +45,7 @@ from .sqlite_steps import (
     read_in_place,
     run_totals,
     table_columns,
+    time_at,
 )
 
 NAME = "opencode"
@@ -176,15 +179,33 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     ]
     calls = _model_calls()
     calls.register(conn)
-    texts = [
-        Texts("session", "s", "session", "s.id", ids.sql),
-        Texts("message", "m", "message", "m.id", "m.session_id"),
-        Texts("part", "p", "part", "p.id", "p.session_id"),
+    install_problems(conn, problems, calls)
+    install_odd_values(conn, _texts(ids.sql))
+    return {STARTED.name: "started_key"}  # epoch milliseconds sort as the times do, without converting each
+
+
+def _texts(run_id: str) -> list[Texts]:
+    """The tables whose values the views show, for odd_values; `run_id` a run's id over `session s`."""
+    times = (time_at("time_created"), time_at("time_updated"))
+    totals = tuple(count_at(f"tokens_{part}") for part in ("input", "output", "reasoning", "cache_read", "cache_write"))
+    tokens = [("tokens", "input"), ("tokens", "output"), ("tokens", "reasoning"), ("tokens", "cache", "read")]
+    tokens.append(("tokens", "cache", "write"))
+    part = (*(count_at("data", *keys) for keys in tokens), cost_at("data", "cost"))
+    part += (time_at("data", "state", "time", "start"), time_at("data", "state", "time", "end"))
+    return [
+        Texts("session", "s", "session", "s.id", run_id, (*times, *totals, cost_at("cost")), run_key="s.id"),
+        Texts(
+            "message",
+            "m",
+            "message",
+            "m.id",
+            "m.session_id",
+            (time_at("data", "time", "created"),),
+            run_key="m.session_id",
+        ),
+        Texts("part", "p", "part", "p.id", "p.session_id", part, run_key="p.session_id"),
         Texts("project", "x", "project", "x.id"),
     ]
-    install_problems(conn, problems, calls)
-    install_odd_values(conn, texts)
-    return {STARTED.name: "started_key"}  # epoch milliseconds sort as the times do, without converting each
 
 
 def _model_calls() -> ModelCalls:

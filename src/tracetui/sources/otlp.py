@@ -446,9 +446,9 @@ def _from_protobuf(span: Any) -> dict | str:
     """_from_otlp() for an opentelemetry-proto Span message: the same common form, field for field."""
     trace, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
     if len(trace) != 16 or trace == _NO_TRACE:
-        return f"traceId {trace.hex()!r} is not a 16-byte id (hex or base64)"
+        return f"traceId {jsonsafe.quoted(trace.hex())} is not a 16-byte id (hex or base64)"
     if len(span_id) != 8 or span_id == _NO_SPAN:
-        return f"spanId {span_id.hex()!r} is not an 8-byte id (hex or base64)"
+        return f"spanId {jsonsafe.quoted(span_id.hex())} is not an 8-byte id (hex or base64)"
     kind = span.kind
     start, end, status = span.start_time_unix_nano, span.end_time_unix_nano, span.status
     attributes, events, links = span.attributes, span.events, span.links  # each access makes a wrapper

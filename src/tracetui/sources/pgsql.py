@@ -234,7 +234,7 @@ class Postgres:
             value = f"({self.json_object(column)} #> {self._path(keys)})"
         elif self.type_of(column) in _NUMBER_TYPES:
             kept = f"trunc({column})::bigint" if integer else f"({column})::float8"
-            return f"(CASE WHEN abs({column}) < {MAGNITUDE} THEN {kept} END)"
+            return f"(CASE WHEN abs({column}::numeric) < {MAGNITUDE} THEN {kept} END)"  # (abs() of an integer type's least value fails)
         else:
             value = f"to_jsonb({column})"
         number = f"({value} #>> '{{}}')::numeric"

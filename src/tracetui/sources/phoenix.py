@@ -30,8 +30,11 @@ from .sqlite_steps import (
     KEY,
     Call,
     ModelCalls,
+    Read,
     Texts,
+    cost_at,
     count,
+    count_at,
     dig,
     install_odd_values,
     install_problems,
@@ -43,6 +46,7 @@ from .sqlite_steps import (
     read_in_place,
     run_totals,
     table_columns,
+    time_at,
 )
 
 NAME = "phoenix"
@@ -141,19 +145,52 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
 
 
 def _texts(run_id: str) -> list[Texts]:
-    """The tables whose text the views show, for odd_text; `run_id` the SQL of a trace's run id over `traces t`."""
+    """The tables whose values the views show, for odd_values; `run_id` the SQL of a trace's run id over `traces t`."""
     of_trace = f"(SELECT {run_id} FROM traces t WHERE t.id = {{}})"
+    times = (time_at("start_time"), time_at("end_time"))
+    annotation = (Read("score", kind="number"), time_at("created_at"))
+    tokens = [count_at("llm_token_count_prompt"), count_at("llm_token_count_completion")]
+    tokens += [count_at("attributes", *keys) for keys in _PARTS.values()]
+    costs = tuple(cost_at(column) for column in ("total_cost", "prompt_cost", "completion_cost"))
     return [
-        Texts("traces", "x", "trace", "x.trace_id", of_trace.format("x.id")),
-        Texts("spans", "s", "span", "s.span_id", of_trace.format("s.trace_rowid")),
+        Texts("traces", "x", "trace", "x.trace_id", of_trace.format("x.id"), times, run_key="x.id"),
+        Texts(
+            "spans",
+            "s",
+            "span",
+            "s.span_id",
+            of_trace.format("s.trace_rowid"),
+            (*tokens, *times),
+            run_key="s.trace_rowid",
+        ),
+        Texts(
+            "span_costs",
+            "c",
+            "cost of span",
+            "(SELECT s.span_id FROM spans s WHERE s.id = c.span_rowid)",
+            of_trace.format("c.trace_rowid"),
+            costs,
+            text=False,
+            run_key="c.trace_rowid",
+        ),
         Texts(
             "span_annotations",
             "a",
             "span annotation",
             "a.name",
             of_trace.format("(SELECT s.trace_rowid FROM spans s WHERE s.id = a.span_rowid)"),
+            annotation,
         ),
-        Texts("trace_annotations", "a", "trace annotation", "a.name", of_trace.format("a.trace_rowid")),
+        Texts(
+            "trace_annotations",
+            "a",
+            "trace annotation",
+            "a.name",
+            of_trace.format("a.trace_rowid"),
+            annotation,
+            run_key="a.trace_rowid",
+        ),
+        Texts("project_session_annotations", "a", "session annotation", "a.name", reads=annotation),
         Texts("projects", "p", "project", "p.name"),
         Texts("project_sessions", "p", "session", "p.session_id"),
     ]

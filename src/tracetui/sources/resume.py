@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable
 from typing import IO, Generic, Protocol, TypeVar
 
+from .. import jsonsafe
 from ..errors import UnusableInput
 from ..model import Problem, Run
 from .contract import Head, ProblemSink, SourceFile, StagedRecords, one_record
@@ -163,7 +164,7 @@ class StagedResume:
             problems: list[Problem] = []
             run = one_record(
                 problems.append,
-                f"group {key!r}",
+                f"group {jsonsafe.quoted(key)}",
                 first_line(records),
                 self.run_from_group,
                 key,

@@ -21,8 +21,10 @@ cost and `stats` never build every tree.
 
 from __future__ import annotations
 
+import json
 import operator
 import os
+import re
 import sqlite3
 import sys
 import time
@@ -33,7 +35,7 @@ from typing import Any
 
 import orjson
 
-from .. import estimates, jsonsafe, pricing, usage
+from .. import estimates, jsonsafe, normalize, pricing, usage
 from ..memo import content_fingerprint
 from ..model import (
     DERIVED_RUN_FIELDS,
@@ -59,6 +61,8 @@ StepBuilder = Callable[[sqlite3.Connection, Any], list[Step]]
 
 KEY = "run_key"
 """The extra column of a `runs` view that holds the key its StepBuilder takes."""
+ODD_NUMBERS = "odd_numbers"
+"""A TEMP view as odd_values (with run_key), of the rows' numbers and times alone."""
 
 # The payload columns travel apart from the rest, so that listing a big tree never parses them.
 _TREE_COLUMNS = [c for c in STEP_COLUMNS if c != "run_id" and c not in PAYLOAD_COLUMNS]
@@ -79,13 +83,15 @@ class _Tree:
 
     __slots__ = ("rows", "payloads", "totals", "odd")
 
-    def __init__(self, steps: list[Step], started_at: str | None, pricer: pricing.Pricer | None):
+    def __init__(
+        self, steps: list[Step], started_at: str | None, pricer: pricing.Pricer | None, odd: list[str] | None = None
+    ):
         run = finalize_run(pricing.apply(Run(id="", started_at=started_at, steps=steps), pricer))
         # jsonsafe: text of a file whose text is not all UTF-8 is read with its bytes as surrogates (\xNN in JSON).
         self.rows = jsonsafe.dumps([_row(_tree_values(s), _TREE_JSON) for s in run.steps])
         self.payloads = [jsonsafe.dumps(_row(_payload_values(s), _PAYLOAD_JSON)) for s in run.steps]
         self.totals = jsonsafe.dumps([getattr(run, name) for name in _TOTALS])
-        self.odd = jsonsafe.dumps(_odd_steps(run.steps))
+        self.odd = jsonsafe.dumps([*_odd_steps(run.steps), *(odd or [])])
 
 
 def _odd_steps(steps: list[Step]) -> list[str]:
@@ -149,13 +155,23 @@ class _Trees:
             return found
         started = started_at if isinstance(started_at, str) else None
         try:
-            found = _Tree(build_safely(self.build, self.conn, key), started, self.pricer)
+            found = _Tree(build_safely(self.build, self.conn, key), started, self.pricer, self._odd_numbers(key))
         except Exception as exc:  # the steps could not be written down: say so in their place
             found = _Tree(unreadable(exc), started, self.pricer)
         self.cache[(key, version)] = found
         while len(self.cache) > _CACHED_TREES:
             self.cache.popitem(last=False)
         return found
+
+    def _odd_numbers(self, key: Any) -> list[str]:
+        """The numbers and times of the run's own rows the views cannot use (install_odd_values), met
+        with its tree as the text of its steps is (_odd_steps); [] for a format without them."""
+        param = "CAST(? AS TEXT)" if isinstance(key, str) else "?"
+        try:
+            rows = self.conn.execute(f"SELECT message FROM {ODD_NUMBERS} WHERE run_key = {param}", (q.text_param(key),))
+            return [message for (message,) in rows]
+        except sqlite3.Error:
+            return []
 
 
 def unreadable(exc: Exception) -> list[Step]:
@@ -513,19 +529,58 @@ def mismatch_flag(reported: dict[str, str], summed: dict[str, str]) -> str:
     return f"CASE WHEN {differ} THEN '[\"{FLAG_TOTAL_MISMATCH}\"]' END" if differ else "NULL"
 
 
-# -- text that is not UTF-8: shown as \xNN, listed with the problems -----------------------------
+# -- odd values: text that is not UTF-8 (shown as \xNN), numbers and times the views cannot use (shown
+# as -); each listed with the problems ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Read:
+    """A value the views read as a number or a time, in a table of Texts: a column, or the value at
+    `keys` inside the JSON it holds (after `inside`: the keys of a string holding JSON text itself, as
+    MLflow encodes its attribute values). odd_values lists a row where it is there but cannot be read."""
+
+    column: str
+    keys: tuple[str, ...] = ()
+    kind: str = "count"
+    """'count': a number as sqlsql.count and sqlsql.money read one (no numeric text, nothing beyond
+    sqlsql.MAGNITUDE); 'number': as normalize.number (numeric text too); 'time': as normalize.timestamp."""
+    inside: tuple[str, ...] = ()
+    then: str = "shown as -"
+    """What becomes of such a value, for the message (a cost left out is priced as an estimate)."""
+
+    @property
+    def name(self) -> str:
+        return ".".join((self.column, *self.inside, *self.keys))
+
+
+def count_at(column: str, *keys: str, inside: tuple[str, ...] = ()) -> Read:
+    return Read(column, keys, "count", inside)
+
+
+def cost_at(column: str, *keys: str, inside: tuple[str, ...] = ()) -> Read:
+    return Read(column, keys, "count", inside, "left out")
+
+
+def time_at(column: str, *keys: str) -> Read:
+    return Read(column, keys, "time")
 
 
 @dataclass(frozen=True)
 class Texts:
-    """A table whose text a format shows, for odd_text(): its rows named in messages as `label` and the
-    value of `key` (e.g. "span", "s.span_id"), each a row of the run whose id is `run_id` (SQL, or NULL)."""
+    """A table whose values a format shows, for install_odd_values(): its rows named in messages as
+    `label` and the value of `key` (e.g. "span", "s.span_id"), each a row of the run whose id is
+    `run_id` (SQL, or NULL). Its text is checked unless `text` is False; `reads` are its numbers and times."""
 
     table: str
     alias: str
     label: str
     key: str
     run_id: str = "NULL"
+    reads: tuple[Read, ...] = ()
+    text: bool = True
+    run_key: str = "NULL"
+    """SQL of the key (KEY of the runs view) of the run whose tree holds the row, where there is one: its
+    odd numbers and times are then met with that tree (a column with an index, for one run's rows)."""
 
 
 def _not_utf8(value: Any) -> bool:
@@ -538,44 +593,259 @@ def _not_utf8(value: Any) -> bool:
     return False
 
 
-def _odd_text_message(label: str, key: Any, *names_and_values: Any) -> str | None:
-    names = [
-        name for name, value in zip(names_and_values[::2], names_and_values[1::2], strict=True) if _not_utf8(value)
-    ]
-    if not names:
+# A value handed to Python by SQL, tagged with what it was: text and BLOBs as their bytes (sqlite3
+# calls no function with text that is not UTF-8), JSON as its text; numbers as they are.
+_TAGS = {b"t": "text", b"b": "blob", b"j": "json"}
+_NUMBERS = "('integer', 'real')"
+# Times as the formats write them (ISO text): fine without parsing each (Python's look at a text value).
+_USUAL_TIME = re.compile(rb"\d{4}-[01]\d-[0-3]\d[T ][0-2]\d:[0-5]\d:[0-6]\d(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)?")
+_MISSING = object()
+
+
+def _suspect(read: Read) -> re.Pattern[bytes]:
+    """Where JSON text (or JSON inside one of its strings) may hold an odd value of `read`: its key with
+    anything but a plain number (below sqlsql.MAGNITUDE for a count; an epoch time for a time) or null
+    after it. Only such JSON is parsed; a key spelled with \\u escapes goes unlisted (it still shows as -)."""
+    name = re.escape(read.keys[-1].encode())
+    digits = b"12" if read.kind == "count" else b"19"
+    fine = rb"\s*(?:-?\d{1," + digits + rb"}(?:\.\d*)?|null)\s*[,}\]\\]"
+    return re.compile(name + rb'\\?"\s*:(?!' + fine + rb")")  # (a literal first: found as fast as `in`)
+
+
+def _sql_fine(read: Read, x: str, typed: bool = False) -> str:
+    """SQL: the value x is missing or fine as `read` reads it. `typed`: x is a number or a BLOB (its
+    text is Python's to look at); else a time or a number of text is fine only if Python says so."""
+    if read.kind == "time":
+        usual = f"typeof({x}) IN {_NUMBERS} AND {x} >= 0 AND {x} < 1e20"
+        if not typed:
+            usual += f" OR (typeof({x}) = 'text' AND {x} GLOB '[0-9][0-9][0-9][0-9]-*' AND julianday({x}) IS NOT NULL)"
+    else:
+        usual = f"typeof({x}) IN {_NUMBERS} AND abs({x} + 0.0) < {q.MAGNITUDE if read.kind == 'count' else '1e308'}"
+    return f"({x} IS NULL OR {x} = '' OR {usual})"
+
+
+def _sql_tagged(read: Read, alias: str, typed: bool) -> str:
+    """SQL: the value of `read` tagged for _odd_value where SQL cannot tell it is fine, else NULL.
+    `typed`: only numbers and BLOBs (the row's text goes to Python whole)."""
+    base = f"{alias}.{q.ident(read.column)}"
+    if read.inside:
+        base = q.json_at(base, *read.inside)
+    if not read.keys:
+        odd = f"NOT {_sql_fine(read, base, typed)}"
+        if typed:
+            odd = f"typeof({base}) != 'text' AND {odd}"
+        tags = f"WHEN 'text' THEN CAST('t' || {base} AS BLOB) WHEN 'blob' THEN CAST('b' || {base} AS BLOB)"
+        return f"CASE WHEN {odd} THEN (CASE typeof({base}) {tags} ELSE {base} END) END"
+    path = q.json_path(*read.keys)
+    value = f"json_extract({base}, {path})"
+    fine = {"integer": _sql_fine(read, value), "real": _sql_fine(read, value)}
+    if read.kind == "time":
+        fine["text"] = _sql_fine(read, value)
+    whens = " ".join(f"WHEN '{kind}' THEN NOT {sql}" for kind, sql in fine.items())
+    # Only JSON that names the key is parsed (a key spelled with \\u escapes goes unlisted; it still shows as -).
+    odd = (
+        f"instr({base}, {q.quote(read.keys[-1])}) > 0 AND json_valid({base})"
+        f" AND (CASE coalesce(json_type({base}, {path}), 'null') WHEN 'null' THEN 0 {whens} ELSE 1 END)"
+    )
+    return f"CASE WHEN {odd} THEN CAST('j' || ({base} -> {path}) AS BLOB) END"
+
+
+def _untagged(tagged: Any) -> Any:
+    if type(tagged) is not bytes:
+        return tagged
+    tag, data = _TAGS.get(tagged[:1]), tagged[1:]
+    if tag == "blob":
+        return data
+    text = data.decode("utf-8", "surrogateescape")
+    return _loads(text) if tag == "json" else text
+
+
+def _loads(text: str | bytes) -> Any:
+    """JSON, as SQLite reads it (1e999 too, which orjson refuses); _MISSING when it is not JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError):
+            return _MISSING
+
+
+def _in_text(read: Read, data: bytes, parsed: dict[str, Any]) -> str | None:
+    """The message for the value of `read` in its column's text `data`, or None when it is fine."""
+    if not read.keys:
+        return _judged(read, data.decode("utf-8", "surrogateescape"))
+    if read.column not in parsed:
+        parsed[read.column] = _loads(data)
+    value = parsed[read.column]
+    for n, key in enumerate((*read.inside, *read.keys)):
+        if n == len(read.inside) and read.inside:
+            value = _loads(value) if isinstance(value, str) else value  # (or the object itself)
+        value = value.get(key, _MISSING) if isinstance(value, dict) else _MISSING
+    return None if value is _MISSING else _judged(read, value)
+
+
+def _judged(read: Read, value: Any) -> str | None:
+    """The message for a value `read` cannot use (shown as -), or None when it can or nothing is there."""
+    if value is None or (type(value) is str and not value.strip()):
         return None
-    what = f"{label} {jsonsafe.quoted(_decoded(key))}" if key is not None else label
-    return f"{what}: {', '.join(names)}: {NOT_UTF8}"
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if read.kind == "count":
+        if number and abs(value) < q.MAGNITUDE:
+            return None
+    elif _reads(read.kind, value):
+        return None
+    problem = "is not a time" if read.kind == "time" else "is out of range" if number else "is not a number"
+    return f"{read.name} {jsonsafe.short(value)} {problem}: {read.then}"
+
+
+def _reads(kind: str, value: Any) -> bool:
+    """Whether normalize reads the value (its notes about values it drops are not this check's to give)."""
+    kept = normalize.take_notes()
+    try:
+        return (normalize.timestamp(value) if kind == "time" else normalize.number(value)) is not None
+    finally:
+        normalize.take_notes()
+        for message in kept:
+            normalize.note(message)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """What odd_values' SQL function is handed for a row of one table (see install_odd_values)."""
+
+    label: str
+    texts: list[str]
+    """The columns whose text (as bytes) comes first: checked for UTF-8, and for `in_text`."""
+    in_text: list[tuple[int, Read, re.Pattern[bytes] | None]]
+    """Reads checked on their column's text: the position of that column among `texts`, the read, and
+    for a value inside JSON where it may be odd (_suspect: JSON where it is not is not parsed)."""
+    in_sql: list[Read]
+    """Reads whose values SQL hands over (tagged) when it cannot tell they are fine, after the texts."""
+
+
+class _OddMessages:
+    """The SQL function of odd_values: one row's message (None: nothing odd), by its table's index.
+    Called for every row of a big table: the usual row (ASCII text, numbers SQL vouched for, times as
+    usual) takes one pass over the values and no other call."""
+
+    def __init__(self) -> None:
+        self.tables: list[_Checked] = []
+
+    def add(self, checked: _Checked) -> int:
+        self.tables.append(checked)
+        return len(self.tables) - 1
+
+    def screen(self, index: int, *texts: bytes | None) -> bool:
+        """Whether a row may be odd, from its text (as the columns of _Checked.texts): text that is not
+        UTF-8, or a value its reads look at that may be odd. A cheap look that keeps the full one
+        (__call__) for the rows it flags."""
+        for value in texts:
+            if value is not None and not value.isascii():
+                try:
+                    value.decode()  # (text in other scripts is UTF-8: the usual row still)
+                except UnicodeDecodeError:
+                    return True
+        parsed: dict[str, Any] = {}
+        for at, read, needle in self.tables[index].in_text:
+            data = texts[at]
+            if data is None or (needle is not None and needle.search(data) is None):
+                continue
+            if needle is None and read.kind == "time" and _USUAL_TIME.fullmatch(data):
+                continue
+            if _in_text(read, data, parsed) is not None:
+                return True
+        return False
+
+    def __call__(self, index: int, key: Any, *values: Any) -> str | None:
+        return self.message(index, key, values, text=True)
+
+    def numbers(self, index: int, key: Any, *values: Any) -> str | None:
+        """The message about the row's numbers and times alone (its text is said with its steps)."""
+        return self.message(index, key, values, text=False)
+
+    def message(self, index: int, key: Any, values: tuple, *, text: bool) -> str | None:
+        table = self.tables[index]
+        count = len(table.texts)
+        parts = []
+        for value in values[:count] if text else ():
+            if value is not None and not value.isascii():
+                names = [name for name, v in zip(table.texts, values, strict=False) if _not_utf8(v)]
+                if names:
+                    parts.append(f"{', '.join(names)}: {NOT_UTF8}")
+                break
+        parsed: dict[str, Any] = {}
+        for at, read, needle in table.in_text:
+            data = values[at]
+            if data is None or (needle is not None and needle.search(data) is None):
+                continue
+            if needle is None and read.kind == "time" and _USUAL_TIME.fullmatch(data):
+                continue
+            message = _in_text(read, data, parsed)
+            if message is not None:
+                parts.append(message)
+        if len(values) > count:
+            for read, tagged in zip(table.in_sql, values[count:], strict=True):
+                if tagged is not None:
+                    message = _judged(read, _untagged(tagged))
+                    if message is not None:
+                        parts.append(message)
+        if not parts:
+            return None
+        what = f"{table.label} {jsonsafe.quoted(_decoded(key))}" if key is not None else table.label
+        return f"{what}: {'; '.join(parts)}"
 
 
 def install_odd_values(conn: sqlite3.Connection, tables: list[Texts]) -> None:
     """TEMP VIEW odd_values (line, run_id, message), which Store.problems() lists: each row of `tables`
     holding text that is not UTF-8 (the views show it with \\xNN, as Store does for the formats it reads
-    itself), one problem per row naming its columns.
+    itself) or a number or time of its `reads` the views cannot use (shown as -), one problem per row.
 
-    Read only when the problems are asked for (a pass over the tables' text, each row's in one Python
-    call: about a second for 200k spans); without it, Store.problems() would build every run's tree.
+    Read only when the problems are asked for: a pass over the tables, each row's text in one Python
+    call (about a second for 200k spans; without it, Store.problems() would build every run's tree).
+    The reads are checked on that text where they are text (or JSON text), by SQL where they are
+    numbers; a table whose text is not checked is read by Python only where SQL finds an odd value.
     """
-    conn.create_function("tracetui_odd_text_message", -1, _odd_text_message, deterministic=True)
+    messages = _OddMessages()
+    conn.create_function("tracetui_odd_message", -1, messages, deterministic=True)
+    conn.create_function("tracetui_odd_screen", -1, messages.screen, deterministic=True)
+    conn.create_function("tracetui_odd_numbers", -1, messages.numbers, deterministic=True)
     selects = []
     for texts in tables:
         columns = table_columns(conn, texts.table).get(texts.table)
         if not columns:
             continue
         a = texts.alias
-        raw = [f"{a}.{q.ident(c)}" for c in sorted(columns)]
+        reads = [read for read in texts.reads if read.column in columns]
+        names = sorted(columns) if texts.text else []
+        in_text = [
+            (names.index(read.column), read, _suspect(read) if read.keys else None)
+            for read in reads
+            if read.column in names
+        ]
+        in_sql = [read for read in reads if not (texts.text and read.keys)]  # JSON in a BLOB goes unlisted
         # Text as its bytes (sqlite3 calls no function with text that is not UTF-8); nothing else is text.
-        pairs = ", ".join(
-            f"{q.quote(c)}, CASE WHEN typeof({r}) = 'text' THEN CAST({r} AS BLOB) END"
-            for c, r in zip(sorted(columns), raw, strict=True)
-        )
-        message = f"tracetui_odd_text_message({q.quote(texts.label)}, {_argument(texts.key)}, {pairs})"
+        args = [f"CASE WHEN typeof({a}.{q.ident(c)}) = 'text' THEN CAST({a}.{q.ident(c)} AS BLOB) END" for c in names]
+        tagged = [_sql_tagged(read, a, typed=texts.text) for read in in_sql]
+        if not args and not tagged:
+            continue
+        index = messages.add(_Checked(texts.label, names, in_text, in_sql))
+        flags = [f"({sql}) IS NOT NULL" for sql in tagged]
+        if names:
+            flags.append(f"tracetui_odd_screen({index}, {', '.join(args)})")
+        message = f"tracetui_odd_message({index}, {_argument(texts.key)}, {', '.join([*args, *tagged])})"
+        line = f"{a}.rowid" if q.has_rowid(conn, texts.table) else "NULL"  # (a WITHOUT ROWID table has none)
         selects.append(
-            f"SELECT line, run_id, message FROM (SELECT {a}.rowid AS line, {texts.run_id} AS run_id,"
-            f" {message} AS message FROM main.{q.ident(texts.table)} {a}) WHERE message IS NOT NULL"
+            f"SELECT line, run_id, run_key, message FROM (SELECT {line} AS line, {texts.run_id} AS run_id,"
+            f" {texts.run_key} AS run_key, {message} AS message FROM main.{q.ident(texts.table)} {a}"
+            f" WHERE {' OR '.join(flags)}) WHERE message IS NOT NULL"
         )
     if selects:
-        conn.execute("CREATE TEMP VIEW odd_values AS " + " UNION ALL ".join(selects))
+        union = " UNION ALL ".join(selects)
+        conn.execute(f"CREATE TEMP VIEW odd_values AS {union}")
+        # One run's (WHERE run_key = ?: SQLite takes the condition into each table's SELECT, to its index).
+        numbers = union.replace("tracetui_odd_message(", "tracetui_odd_numbers(")
+        conn.execute(f"CREATE TEMP VIEW {ODD_NUMBERS} AS {numbers}")
 
 
 def install_problems(conn: sqlite3.Connection, union: list[str], calls: ModelCalls | None = None) -> None:
@@ -631,6 +901,8 @@ def read_runs(
     try:
         for line, run_id, message in conn.execute("SELECT line, run_id, message FROM problems ORDER BY n").fetchall():
             report(Problem(message, line=line, run_id=run_id))
+        for line, run_id, message in _odd_numbers(conn):
+            report(Problem(message, line=line, run_id=run_id))
         cursor = conn.execute(f"SELECT {', '.join(_RUN_FIELDS)}, {KEY} FROM runs ORDER BY {order}")
         while rows := cursor.fetchmany(256):
             for row in rows:
@@ -645,6 +917,23 @@ def read_runs(
 
 
 _EMPTY: dict[str, Callable[[], Any]] = {"flags": list, "metadata": dict, "events": list, "extra": dict}
+
+
+def _odd_numbers(conn: sqlite3.Connection) -> list[tuple]:
+    """Every row's numbers and times the views cannot use (imported as none: said by line); the text
+    that is not UTF-8 the store writer says itself, as it stores it."""
+    factory, conn.text_factory = conn.text_factory, undecoded_text  # a run id may be text that is not UTF-8
+    try:
+        rows = conn.execute(f"SELECT line, run_id, message FROM {ODD_NUMBERS}").fetchall()
+    except sqlite3.OperationalError:
+        return []  # a format without the view
+    finally:
+        conn.text_factory = factory
+    out = []
+    for line, run_id, message in rows:
+        shown = jsonsafe.visible_surrogates(run_id) if type(run_id) is str else run_id
+        out.append((line, shown, message if shown is None else f"run {jsonsafe.quoted(shown)}: {message}"))
+    return out
 
 
 # -- values as the views' SQL reads them (sqlsql.count and sqlsql.money are the twins) -------------

@@ -131,7 +131,8 @@ MAGNITUDE = 10**12
 
 def _number(value: str, typed: str, as_integer: bool) -> str:
     kept = f"CAST({value} AS INTEGER)" if as_integer else f"({value} + 0.0)"
-    return f"(CASE WHEN {typed} IN ('integer', 'real') AND abs({value}) < {MAGNITUDE} THEN {kept} END)"
+    # (+ 0.0: abs() of the smallest 64-bit integer is an "integer overflow" error that ends the query)
+    return f"(CASE WHEN {typed} IN ('integer', 'real') AND abs({value} + 0.0) < {MAGNITUDE} THEN {kept} END)"
 
 
 def count(column: str, *keys: str) -> str:

@@ -86,8 +86,11 @@ class RunFilter:
             clauses.append(f"{col} IN ({', '.join([ident] * len(values))})")
             args.extend(value_of(col, v) for v in values)
         if self.ids is not None:
-            clauses.append(f"id IN ({', '.join([param] * len(self.ids))})")
-            args.extend(self.ids)
+            ids = [value_of("id", run_id) for run_id in self.ids]
+            if key is None:  # (a server's: each id also as what it shows, as Store._key finds them)
+                ids += [form for run_id in self.ids for form in search.text_forms(run_id)[1:]]
+            clauses.append(f"id IN ({', '.join([ident] * len(ids))})")
+            args.extend(ids)
         if self.file:
             clauses.append(f"source_file {like} {param} ESCAPE '\\'")
             args.append(search.contains(self.file))
@@ -103,8 +106,9 @@ class RunFilter:
             args.append(search.contains(self.project))
         if self.search:
             columns = ("id", "agent", "error", "session")
-            matches = " OR ".join(f"{col} {like} {param} ESCAPE '\\'" for col in columns)
-            args.extend([search.contains(self.search)] * 4)
+            forms = search.text_forms(self.search)  # what was typed, and what it shows where it escapes
+            matches = " OR ".join(f"{col} {like} {param} ESCAPE '\\'" for _ in forms for col in columns)
+            args.extend(search.contains(form) for form in forms for _ in columns)
             raw = search.contains_bytes(self.search) if param == "?" else None
             if raw is not None:  # what is shown as \\xNN, as a file read in place holds it
                 matches += "".join(f" OR {col} LIKE CAST(? AS TEXT) ESCAPE '\\'" for col in columns)
@@ -265,21 +269,22 @@ class Store:
         return values
 
     def _key(self, value: Any, exists: str, *context: Any) -> Any:
-        """The parameter that finds an id this store handed out, compared with _ID in SQL.
+        """The parameter that finds an id or name this store handed out, compared with _ID in SQL.
 
-        Text that is not UTF-8 in a file read in place is shown with \\xNN (schema.typed); asked for
-        by what was shown, such an id is found by its own bytes, unless an id is that text as it is
-        (`exists`, a query of context + the text, says whether one is).
+        A user types what was shown: control, bidi and zero-width characters as `\\x1b` or `\\u202e`
+        (display.safe), and in a file read in place text that is not UTF-8 with \\xNN (schema.typed).
+        Such text is found by what it stands for (jsonsafe.unshown), unless a name is that text as it
+        is (`exists`, a query of context + a candidate, says which one is there).
         """
-        if self.trusted or type(value) is not str:
-            return value
-        raw = jsonsafe.hidden_bytes(value)
-        if raw is None:
+        if type(value) is not str or "\\" not in value:
             return value
         cache = (exists, *context, value)
         if cache not in self._keys:
-            literal = self.conn.execute(exists, (*context, value)).fetchone() is not None
-            self._keys[cache] = value if literal else raw
+            self._keys[cache] = value
+            for candidate in (value, *jsonsafe.unshown(value)):
+                if self.conn.execute(exists, (*context, candidate)).fetchone() is not None:
+                    self._keys[cache] = candidate
+                    break
         return self._keys[cache]
 
     def _where(self, flt: RunFilter | None) -> tuple[str, list[Any]]:
@@ -291,7 +296,7 @@ class Store:
     def _steps_key(self, run_id: str) -> Any:
         """_run_key, for reading the run's steps: what they show with \\xNN is then met (ODD_STEPS)."""
         key = self._run_key(run_id)
-        if not self.trusted and key not in self._steps_met:
+        if not self.trusted and not self._scanned and key not in self._steps_met:  # (a scan said them all)
             self._steps_met.add(key)
             try:
                 rows = self._rows(f"SELECT run_id, message FROM {ODD_STEPS} WHERE run_id = {_ID}", (key,))
@@ -398,7 +403,8 @@ class Store:
 
     def session_run_ids(self, run_id: str) -> list[str]:
         """The runs of `run_id`'s session in the order they started ([run_id] alone without a session)."""
-        row = self.conn.execute("SELECT session FROM runs WHERE id = ?", (run_id,)).fetchone()
+        rows = self._rows(f"SELECT session FROM runs WHERE id = {_ID}", (self._run_key(run_id),))
+        row = rows[0] if rows else None
         if row is None:
             raise NotFound(f"no run {jsonsafe.quoted(run_id)} in {self.label}")
         if row[0] is None:
@@ -634,9 +640,9 @@ class Store:
         """A step with every step below it linked into its children (payload columns unless told not)."""
         top = self.get_step(run_id, step_id)
         cols = "*" if payloads else ", ".join(STEP_TREE_COLUMNS)
-        rows = self.conn.execute(
-            f"SELECT {cols} FROM steps WHERE run_id = ? AND ord > ? AND ord < ? ORDER BY ord",
-            (run_id, top.ord, top.ord + top.size),
+        rows = self._iter_rows(
+            f"SELECT {cols} FROM steps WHERE run_id = {_ID} AND ord > ? AND ord < ? ORDER BY ord",
+            (self._run_key(run_id), top.ord, top.ord + top.size),
         )
         step_tree([top, *(self._step(r) for r in rows)])
         return top
@@ -702,8 +708,11 @@ class Store:
         found = list(self._value_problems.values())
         return (stored + found)[:limit] if limit is not None else stored + found
 
-    def problem_count(self) -> int:
-        """How many problems() lists; for a file read in place, the odd values met so far (problems() looks for all)."""
+    def problem_count(self, complete: bool = False) -> int:
+        """How many problems() lists; for a file read in place, the odd values met so far (problems() looks
+        for all), or with `complete` all of them (a pass over a big file the first time: ask in a worker)."""
+        if complete and not self.trusted:
+            self._scan_values(None)
         try:
             stored = self._rows("SELECT count(*) FROM problems")[0][0]
         except sqlite3.OperationalError:
@@ -726,9 +735,13 @@ class Store:
         self._scanned = True
         cap = _MAX_VALUE_PROBLEMS if limit is None else max(1, int(limit))
         try:
-            rows = self._rows(f"SELECT line, run_id, message FROM odd_values LIMIT {cap}")
-        except sqlite3.OperationalError:
+            rows = _odd_values(self, cap)
+        except sqlite3.OperationalError as exc:
             rows = None
+            if "no such table" not in str(exc):  # the source's list failed: say so, never read every run instead
+                problem = Problem(f"odd values could not be looked for: {exc}", source_file=self.label)
+                self._value_problems.setdefault(("odd", None, problem.message), problem)
+                return
         if rows is not None:
             # The source's own list covers the runs' and trees' values met so far (it names the raw columns).
             covered = ("runs", ODD_STEPS)
@@ -763,6 +776,32 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+
+# The odd values of the files read in place looked for last, by file and content (a pass over a big file
+# takes a second or more; the viewer's count and `w` each ask on a connection of their own).
+_ODD_VALUES: dict[tuple[str, str, int], list[tuple]] = {}
+_ODD_VALUES_KEPT = 4
+
+
+def _odd_values(store: Store, cap: int) -> list[tuple]:
+    """SELECT line, run_id, message FROM odd_values (at most `cap`), kept while the file's content is the same."""
+    from ..memo import content_fingerprint
+
+    sql = f"SELECT line, run_id, message FROM odd_values LIMIT {cap}"
+    try:
+        key = (store.path, content_fingerprint(store.path, "odd_values"), cap)
+    except OSError:
+        return [tuple(row) for row in store._rows(sql)]
+    found = _ODD_VALUES.get(key)
+    if found is None:
+        found = _ODD_VALUES[key] = [tuple(row) for row in store._rows(sql)]
+        while len(_ODD_VALUES) > _ODD_VALUES_KEPT:
+            _ODD_VALUES.pop(next(iter(_ODD_VALUES)))
+    elif not store._undecoded and any(type(v) is str and jsonsafe.has_surrogates(v) for row in found for v in row):
+        store.conn.text_factory = undecoded_text  # as the query would have made it (Store._iter_rows)
+        store._undecoded = True
+    return found
 
 
 def connect_readonly(path: str) -> sqlite3.Connection:

@@ -214,8 +214,20 @@ def storable(value: Any) -> tuple[Any, str | None]:
             value.encode()
             return value, None
         except UnicodeEncodeError:
-            return jsonsafe.visible_surrogates(value), "text with unpaired surrogates: each kept as the text \\udXXX"
+            return jsonsafe.visible_surrogates(value), _surrogates_said(value)
     return jsonsafe.dumps(value), f"a {type(value).__name__} where text or a number belongs: stored as its JSON text"
+
+
+def _surrogates_said(value: str) -> str:
+    """What visible_surrogates did to text: bytes that are not UTF-8 (read with surrogateescape) are
+    shown as \\xNN, other surrogates as \\udXXX."""
+    codes = {ord(c) for c in value if "\ud800" <= c <= "\udfff"}
+    undecoded = any(0xDC80 <= code <= 0xDCFF for code in codes)
+    if not undecoded:
+        return "text with unpaired surrogates: each kept as the text \\udXXX"
+    if all(0xDC80 <= code <= 0xDCFF for code in codes):
+        return "text that is not UTF-8, shown with \\xNN"
+    return "text that is not UTF-8 and unpaired surrogates: kept as the text \\xNN and \\udXXX"
 
 
 # The Python type of every column of either table, and of the JSON columns once decoded.

@@ -154,14 +154,20 @@ def contains_bytes(query: str) -> bytes | None:
     A user types what the screen shows. A store tracetui wrote holds the \\xNN text itself (its writer
     made it so); a file read in place holds the bytes, which this finds.
     """
-    raw = jsonsafe.hidden_bytes(query)
+    raw = next((form for form in jsonsafe.unshown(query) if isinstance(form, bytes)), None)
     if raw is None:
         return None
     return b"%" + raw.replace(b"\\", b"\\\\").replace(b"%", b"\\%").replace(b"_", b"\\_") + b"%"
 
 
+def text_forms(query: str) -> list[str]:
+    """The query, and the text it stands for where it shows characters the viewer escapes (`\\x1b`,
+    `\\u202e`: display.safe): a step is found by what the screen showed of it."""
+    return [query, *(form for form in jsonsafe.unshown(query) if isinstance(form, str))]
+
+
 def _params(query: str) -> dict[str, object]:
-    params: dict[str, object] = {"like": contains(query)}
+    params: dict[str, object] = {f"like{n or ''}": contains(form) for n, form in enumerate(text_forms(query))}
     raw = contains_bytes(query)
     if raw is not None:
         params["raw"] = raw
@@ -169,17 +175,25 @@ def _params(query: str) -> dict[str, object]:
 
 
 def _scan_condition(params: dict[str, object], prefix: str = "") -> str:
-    likes = [f"{prefix}{col} LIKE :like ESCAPE '\\'" for col in SEARCHED]
+    likes = [
+        f"{prefix}{col} LIKE :{name} ESCAPE '\\'" for name in params if name.startswith("like") for col in SEARCHED
+    ]
     if "raw" in params:
         likes += [f"{prefix}{col} LIKE CAST(:raw AS TEXT) ESCAPE '\\'" for col in SEARCHED]
     return "(" + " OR ".join(likes) + ")"
 
 
 def _indexed(query: str) -> bool:
-    return len(query) >= TRIGRAM
+    return all(len(form) >= TRIGRAM for form in text_forms(query))
 
 
 def _trigrams(query: str) -> str:
+    """_grams of the query, or of any of its text_forms."""
+    forms = text_forms(query)
+    return _grams(query) if len(forms) == 1 else " OR ".join(f"({_grams(form)})" for form in forms)
+
+
+def _grams(query: str) -> str:
     """An FTS5 MATCH of every trigram of the query (each a quoted token, all required).
 
     With detail=none FTS5 takes no phrases, and `col LIKE` through the index reads the text of every
@@ -357,9 +371,10 @@ def _indexed_steps(
 
 def step_matches(step: object, query: str) -> bool:
     """Does a step (a model.Step with its payloads) hold the query, as LIKE compares?"""
-    needle = query.casefold()
+    needles = [form.casefold() for form in text_forms(query)]
     return any(
-        isinstance(value, str) and needle in value.casefold() for value in (getattr(step, col) for col in SEARCHED)
+        isinstance(value, str) and any(needle in value.casefold() for needle in needles)
+        for value in (getattr(step, col) for col in SEARCHED)
     )
 
 
@@ -411,12 +426,13 @@ def scan_step_hits(
 def snippet(values: dict[str, object], query: str, width: int = 80) -> Snippet | None:
     """The first searched column of a step (as Store.get_step reads it) that holds the query, and the
     text around it on one line, escapes made visible. None: no column does (as Python folds case)."""
-    needle = query.casefold()
+    needles = [form.casefold() for form in text_forms(query)]
     for col in SEARCHED:
         value = values.get(col)
         if not isinstance(value, str):
             continue
-        at = value.casefold().find(needle)
+        folded = value.casefold()
+        at = next((found for found in (folded.find(needle) for needle in needles) if found >= 0), -1)
         if at < 0:
             continue
         start = max(0, at - width // 3)

@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from .. import config as settings
-from .. import display, startup_gc
+from .. import display, jsonsafe, startup_gc
 from ..errors import TraceError
 from ..folders import FORMAT as FOLDER
 from ..live import Change, Live
@@ -230,7 +230,7 @@ class TraceApp(App):
             if theme in self.available_themes:
                 self.theme = theme
             else:
-                self.config.problem(None, "theme", f"no theme {theme!r} (Ctrl+P › Theme lists them)")
+                self.config.problem(None, "theme", f"no theme {jsonsafe.quoted(theme)} (Ctrl+P › Theme lists them)")
         # Subscribed after the config's own theme is set: only a theme the user picks is written back.
         self.theme_changed_signal.subscribe(self, self._theme_picked)
 
@@ -252,7 +252,7 @@ class TraceApp(App):
             for binding_id in self.config.keymap:
                 if binding_id not in known:
                     self.config.problem(
-                        "keymap", binding_id, f"keymap: no key has the id {binding_id!r} (? lists them)"
+                        "keymap", binding_id, f"keymap: no key has the id {jsonsafe.quoted(binding_id)} (? lists them)"
                     )
         message = self.config.message()
         if message is not None:
@@ -392,7 +392,7 @@ class TraceApp(App):
             if found:
                 self.open_run(run_id)
             elif found is not None:
-                notify_plain(self, f"No run {display.safe(run_id, single_line=True)!r} in this file.", severity="error")
+                notify_plain(self, f"No run {jsonsafe.quoted(run_id)} in this file.", severity="error")
         if self._pending_failed:
             self._pending_failed = False
             self._open_latest_failed()

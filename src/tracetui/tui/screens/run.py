@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static, Tree
 from textual.worker import get_current_worker
 
-from ... import display, present, share
+from ... import display, jsonsafe, present, share
 from ...errors import TraceError
 from ...model import Run, Step
 from ...store.protocol import SessionStore, TraceStore
@@ -402,7 +402,7 @@ class RunScreen(Screen):
     def _find(self, query: str) -> None:
         self.search = query
         status = self.query_one("#search-status", Static)
-        status.update(Text.assemble("finding ", repr(display.safe(query, single_line=True)), "…"))
+        status.update(Text.assemble("finding ", jsonsafe.quoted(query), "…"))
         status.display = True
         self._read_matches(query)
 

@@ -380,6 +380,10 @@ class RunsScreen(Screen):
             store = trace_app(self).new_store()
             try:
                 count = store.problem_count()
+                # Then every odd value of a file read in place, those of runs not opened yet too (a pass
+                # over the file: a second or more for a big one, the first time).
+                self.app.call_from_thread(self._show_problems, count)
+                count = store.problem_count(complete=True)
             finally:
                 store.close()
         except TraceError:

@@ -9,6 +9,8 @@ import shutil
 import subprocess
 import tempfile
 
+from ... import jsonsafe
+
 # Tried in order when $PAGER is unset; with none of them installed the viewer shows the text itself.
 DEFAULT_PAGERS = ("less", "more")
 
@@ -24,7 +26,7 @@ def pager_command() -> list[str]:
     try:
         command = shlex.split(configured)
     except ValueError as exc:  # unbalanced quotes
-        raise OSError(f"cannot read $PAGER {configured!r}: {exc}") from None
+        raise OSError(f"cannot read $PAGER {jsonsafe.quoted(configured)}: {exc}") from None
     if not command:
         for name in DEFAULT_PAGERS:
             found = shutil.which(name)
