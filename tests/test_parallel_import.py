@@ -91,6 +91,24 @@ def test_parallel_import_gives_the_serial_store(big_file, tmp_path, monkeypatch)
     assert [line for line, _ in problems] == [151, 402, 403]
 
 
+def test_an_id_repeated_in_many_blocks_gets_the_ids_a_serial_import_gives(tmp_path, monkeypatch, merges):
+    """Blocks of different lengths each repeat `r1` (and a later block holds the worker's `r1~2`, the
+    name an earlier block's repeat needs): the merge stopped ('UNIQUE constraint failed', 'database blk is
+    locked') or gave ids other than a serial import's."""
+    runs = [run("r1", step(f"s{i}", tokens_in=i)) for i in range(60)]
+    runs[45:45] = [run("r1~30", step("x"))]  # an id of the source itself that a renamed repeat would take
+    path = write_jsonl(tmp_path / "repeats.jsonl", runs)
+    serial = imported(path, tmp_path / "serial.db", monkeypatch, workers=1)
+    fast = imported(path, tmp_path / "parallel.db", monkeypatch, workers=2, share=8000)
+    assert merges[0] >= 3
+    expected_runs, expected_steps, expected_problems = stored(serial)
+    got_runs, got_steps, got_problems = stored(fast)
+    assert (got_runs, got_steps) == (expected_runs, expected_steps)
+    assert sorted(got_problems, key=str) == sorted(expected_problems, key=str)
+    assert len(expected_runs) == 61 and len({r["id"] for r in expected_runs}) == 61
+    assert all(len(steps) == 1 for steps in expected_steps.values())
+
+
 def test_small_files_and_single_cores_are_read_in_this_process(big_file, monkeypatch):
     opening = prepare(big_file, output=os.devnull)
     monkeypatch.setenv("TRACETUI_WORKERS", "2")

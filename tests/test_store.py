@@ -22,7 +22,7 @@ from tracetui.model import (
     finalize_run,
 )
 from tracetui.store import SCHEMA_VERSION, SORT_KEYS, RunFilter, Store, StoreWriter, connect_readonly, view_columns
-from tracetui.store.schema import RUN_COLUMNS, RUN_TOTAL_COLUMNS, STEP_COLUMNS
+from tracetui.store.schema import RUN_COLUMNS, RUN_TOTAL_COLUMNS, STEP_COLUMNS, STEP_INDEXES
 
 
 def open_db(path) -> Store:
@@ -93,6 +93,48 @@ def test_a_scratch_store_has_no_indexes(tmp_path):
     assert conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall() == []
     assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'step_text'").fetchall() == []
     conn.close()
+
+
+@pytest.mark.parametrize("scratch", [False, True])
+def test_values_the_writer_does_not_have_are_stored_as_null_and_the_others_as_given(tmp_path, scratch):
+    # (The writer binds NaN for None, which SQLite stores as NULL: see store/writer.py.)
+    given = run("r1", step("a", tokens_in=3, duration_ms=1.5, cost_estimated=True, cost_usd=0.25), status="failed")
+    write(tmp_path / "s.db", [given], scratch=scratch)
+    conn = sqlite3.connect(tmp_path / "s.db")
+    types = conn.execute(
+        "SELECT typeof(parent_id), typeof(tokens_out), typeof(error), typeof(extra), typeof(tokens_in),"
+        " typeof(duration_ms), cost_estimated, cost_usd, typeof(score) FROM steps"
+    ).fetchall()
+    assert types == [("null", "null", "null", "null", "integer", "real", 1, 0.25, "null")]
+    nulls = conn.execute(
+        "SELECT count(*) FROM runs WHERE agent IS NULL AND credits IS NULL AND input IS NULL"
+    ).fetchone()
+    assert nulls == (1,)
+    assert conn.execute("SELECT count(*) FROM steps WHERE score != score OR score IS NOT NULL").fetchone() == (0,)
+    conn.close()
+
+
+def test_step_indexes_left_out_of_an_import_into_an_empty_store_are_built_when_it_ends(tmp_path):
+    def indexes(conn):
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+
+    path = str(tmp_path / "s.db")
+    writer = StoreWriter(path)
+    every = indexes(writer.conn)
+    writer.defer_step_indexes()
+    writer.add(finalize_run(run("r1", step("a"), step("b", parent="a"))))
+    writer.commit()
+    reader = sqlite3.connect(path)
+    assert indexes(reader) == every - set(STEP_INDEXES) and len(STEP_INDEXES) == 2
+    assert reader.execute("SELECT id FROM steps WHERE run_id = 'r1' ORDER BY ord").fetchall() == [("a",), ("b",)]
+    writer.finish()
+    assert indexes(reader) == every
+    reader.close()
+    other = StoreWriter(str(tmp_path / "t.db"))  # a store that has runs keeps its indexes
+    other.add(finalize_run(run("r1")))
+    other.defer_step_indexes()
+    assert indexes(other.conn) == every
+    other.finish()
 
 
 def test_view_columns_fills_every_missing_column_with_null_in_column_order():

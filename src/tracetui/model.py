@@ -309,9 +309,12 @@ def finalize_run(run: Run) -> Run:
         node.depth = depth
         node.ord = len(order)
         order.append(node)
-        kids = _sorted_siblings(node.children)
-        node.children = kids
+        kids = node.children
         node.child_count = len(kids)
+        if not kids:  # most steps: nothing to sort, number or visit
+            continue
+        if len(kids) > 1:
+            kids = node.children = sorted(kids, key=_seq)
         for i, kid in enumerate(kids):
             kid.seq = i
         todo.extend((k, depth + 1) for k in reversed(kids))
@@ -320,6 +323,14 @@ def finalize_run(run: Run) -> Run:
 
     # Spelled out per field: this runs for every step of every import.
     for node in reversed(order):
+        if not node.children:  # a leaf's subtree is itself
+            node.size = 1
+            node.sub_tokens_in, node.sub_tokens_out = node.tokens_in, node.tokens_out
+            node.sub_credits, node.sub_cost_usd = node.credits, node.cost_usd
+            node.sub_tokens_cache_read, node.sub_tokens_cache_write = node.tokens_cache_read, node.tokens_cache_write
+            node.sub_tokens_reasoning = node.tokens_reasoning
+            node.sub_cost_estimated_usd = node.cost_usd if node.cost_estimated else None
+            continue
         size = 1
         tin, tout, credits, cost = node.tokens_in, node.tokens_out, node.credits, node.cost_usd
         read, write, thought = node.tokens_cache_read, node.tokens_cache_write, node.tokens_reasoning
@@ -392,6 +403,8 @@ def tree_problems(run: Run) -> list[Problem]:
     """What finalize_run() had to repair in the run's tree, as problems to report."""
     out = []
     for step in run.steps:
+        if not step.flags:  # most steps
+            continue
         if FLAG_ORPHAN in step.flags:
             parent = step.extra.get("missing_parent_id")
             out.append(

@@ -78,6 +78,9 @@ _STATUS = {
 
 def status(raw: Any, *, step: bool = True, default: str = "completed") -> str:
     """Canonical status for a raw value; unknown values map to `default`."""
+    if type(raw) is str and raw in _STATUS:  # spelt as a key already: what the general path below gives
+        value = _STATUS[raw]
+        return default if value == "skipped" and not step else value
     if raw is None or isinstance(raw, (dict, list)):
         return default
     value = _STATUS.get(str(raw).strip().lower().replace("-", "_").replace(" ", "_"), default)
@@ -143,6 +146,8 @@ _KIND = {
 
 def kind(raw_type: Any) -> str:
     """Canonical kind for a raw step type; unknown types are 'other' (and still shown)."""
+    if type(raw_type) is str and raw_type in _KIND:  # spelt as a key already: what the general path gives
+        return _KIND[raw_type]
     if raw_type is None or isinstance(raw_type, (dict, list)):
         return "other"
     key = str(raw_type).strip().lower().replace("-", "_").replace(" ", "_")
@@ -175,6 +180,13 @@ def is_canonical_time(raw: Any) -> bool:
     return type(raw) is str and _CANONICAL.match(raw) is not None
 
 
+# Texts timestamp() read lately and what it made of them: the steps of a run often share a time (a
+# step ends when the next starts), and this runs for every time of every step. Only results of the
+# UTC-text path are kept (it makes no notes); bounded, emptied when full.
+_RECENT_TIMES: dict[str, str] = {}
+_RECENT_LIMIT = 4096
+
+
 def timestamp(raw: Any) -> str | None:
     """ISO-8601 UTC text with millisecond precision, from ISO text or a unix epoch number.
 
@@ -182,6 +194,9 @@ def timestamp(raw: Any) -> str | None:
     Returns None for missing or unparseable values (the caller keeps the raw value in extra).
     """
     if type(raw) is str:  # the usual case first: this runs for every time of every step
+        known = _RECENT_TIMES.get(raw)
+        if known is not None:
+            return known
         text = raw.strip()
         if not text:
             return None
@@ -199,12 +214,18 @@ def timestamp(raw: Any) -> str | None:
         # UTC already, laid out as iso() writes it: only the fraction changes (a fifth of the time of parsing).
         whole, fraction, zone = utc.groups()
         if zone == "Z" and fraction is not None and len(fraction) == 3:
-            return text  # canonical
-        try:
-            datetime.fromisoformat(whole)  # that day and time exist
-        except ValueError:
-            return None
-        return f"{whole}.{fraction[:3].ljust(3, '0') if fraction else '000'}Z"
+            laid_out = text  # canonical
+        else:
+            try:
+                datetime.fromisoformat(whole)  # that day and time exist
+            except ValueError:
+                return None
+            laid_out = f"{whole}.{fraction[:3].ljust(3, '0') if fraction else '000'}Z"
+        if type(raw) is str:
+            if len(_RECENT_TIMES) >= _RECENT_LIMIT:
+                _RECENT_TIMES.clear()
+            _RECENT_TIMES[raw] = laid_out
+        return laid_out
     if _CANONICAL.match(text):
         return text
     if text[:1].isdigit() and text.replace(".", "", 1).isdigit():
@@ -288,8 +309,16 @@ def duration_between(started: str | None, ended: str | None) -> float | None:
     return b - a
 
 
+# Integers a float holds exactly: int(float(n)) is n itself (beyond, integer() keeps float's rounding).
+_EXACT_INTS = range(-(1 << 53), (1 << 53) + 1)
+
+
 def number(raw: Any) -> float | None:
     """A finite float from a number or numeric text; None otherwise (and a note for NaN or infinity)."""
+    if type(raw) is float and -math.inf < raw < math.inf:  # the usual cases first (NaN fails the test)
+        return raw
+    if type(raw) is int and raw in _EXACT_INTS:
+        return float(raw)
     if raw is None or isinstance(raw, bool):
         return None
     try:
@@ -319,6 +348,8 @@ def is_number(raw: Any) -> bool:
 
 
 def integer(raw: Any) -> int | None:
+    if type(raw) is int and raw in _EXACT_INTS:  # the usual case: what the float round trip gives
+        return raw
     value = number(raw)
     return None if value is None else int(value)
 

@@ -265,6 +265,7 @@ def import_file(
         except (OSError, ValueError) as exc:
             raise WorkersUnavailable(str(exc)) from exc
         merged = _InOrder(writer, report, progress)
+        writer.defer_step_indexes()  # built by writer.finish(), however the import goes on
         with pool:
             if sources.groups_in_parallel(source):
                 _import_groups(path, source, head, pool, scratch, merged, report, estimate)

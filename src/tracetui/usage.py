@@ -45,6 +45,12 @@ def _plus(*values: int | None) -> int | None:
     return sum(known) if known else None
 
 
+def plain(tokens_in: Any, tokens_out: Any) -> Tokens:
+    """Counts without parts (cache, reasoning) in the convention: as they are, made integers.
+    What counted() gives for them, whatever the source's counts include."""
+    return Tokens(normalize.integer(tokens_in), normalize.integer(tokens_out))
+
+
 def counted(
     tokens_in: Any,
     tokens_out: Any,
@@ -63,13 +69,14 @@ def counted(
     the source usually does (older builds of a library, an instrumentation that deviates): the reading
     whose sum matches it is taken.
     """
-    tin, tout = normalize.integer(tokens_in), normalize.integer(tokens_out)
     if cache_read is None and cache_write is None and reasoning is None:
         # No parts: nothing to add, and the total cannot choose a reading (read only for its note, if
         # it is a number out of range, as below).
+        tokens = plain(tokens_in, tokens_out)
         if total is not None:
             normalize.integer(total)
-        return Tokens(tin, tout)
+        return tokens
+    tin, tout = normalize.integer(tokens_in), normalize.integer(tokens_out)
     read, write, think = normalize.integer(cache_read), normalize.integer(cache_write), normalize.integer(reasoning)
     cache, thought = (read or 0) + (write or 0), think or 0
     reported = normalize.integer(total)

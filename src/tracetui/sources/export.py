@@ -7,14 +7,16 @@ below turns them into parent-linked model steps, one run in memory at a time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
+from dataclasses import fields
 from typing import Any
 
 import orjson
 
 from .. import jsonsafe, normalize, usage
 from ..errors import UnusableInput
-from ..model import FLAG_DID_NOT_RUN, Problem, Run, Step
+from ..model import FLAG_DID_NOT_RUN, STEP_STATUSES, Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .contract import one_record
 from .records import json_document_items, json_lines, json_values, top_level_fields
@@ -34,6 +36,7 @@ FLAG_SEVERAL_BRANCHES = "several_branches_ran"  # steps of more than one branch 
 
 # Raw statuses that mean "no status": the step did not run unless it has a start time.
 _NO_STATUS = frozenset({"", "none", "null"})
+_STEP_STATUSES = frozenset(STEP_STATUSES)
 _NOT_RAN = frozenset({"skipped", "pending"})
 
 
@@ -236,7 +239,18 @@ TOOL_RULES: dict[str, _Rule] = {
 CASE_RULES: dict[str, _Rule] = {"steps": _LIST, "match": _SCALAR}
 
 
+# Shapes (the rules, the field names, the types of their values) found good: a record of a known shape
+# is good without a look at each field (the shape settles it: a field is checked by its value's type,
+# or, for a number as text, by its value, and such a shape is never kept). Bounded.
+_GOOD_SHAPES: set[tuple] = set()
+_SHAPES_LIMIT = 4096
+
+
 def _wrong_field(record: dict, rules: dict[str, _Rule]) -> str | None:
+    shape = (id(rules), *record, *map(type, record.values()))
+    if shape in _GOOD_SHAPES:
+        return None
+    by_type = True
     for name, value in record.items():
         rule = rules.get(name)
         # (the type test of accepts() inlined: this runs for every field of every step)
@@ -244,6 +258,9 @@ def _wrong_field(record: dict, rules: dict[str, _Rule]) -> str | None:
             continue
         if not rule.accepts(value):
             return f"field {jsonsafe.quoted(name)} must be {rule.expected}, got {type(value).__name__}"
+        by_type = False
+    if by_type and len(_GOOD_SHAPES) < _SHAPES_LIMIT:
+        _GOOD_SHAPES.add(shape)
     return None
 
 
@@ -265,13 +282,18 @@ def _take(rec: dict, *names: str) -> Any:
 def _timestamp(rec: dict, name: str) -> str | None:
     """A parsed timestamp; an unparseable one stays in rec (so in extra) under its own name."""
     raw = rec.get(name)
-    value = normalize.timestamp(raw)
-    if value is not None or raw is None:
+    if raw is None:
         rec.pop(name, None)
+        return None
+    value = normalize.timestamp(raw)
+    if value is not None:
+        del rec[name]
     return value
 
 
 _TOKEN_FIELDS = frozenset({"prompt_tokens", "completion_tokens", "input_tokens", "output_tokens", "usage"})
+_OTHER_TOKEN_FIELDS = _TOKEN_FIELDS - {"prompt_tokens", "completion_tokens"}
+_NO_TOKENS = usage.Tokens()
 # Kept in extra as the record has them: a total is no column (it helps read the counts, though).
 _TOTALS = frozenset({"total_tokens", "total_token_count", "totalTokenCount"})
 
@@ -280,15 +302,16 @@ def _tokens(rec: dict) -> usage.Tokens:
     """The record's token counts (its own fields, else its usage object's) in the convention; what
     was read leaves rec, the rest of a usage object stays in extra."""
     if rec.keys().isdisjoint(_TOKEN_FIELDS):
-        return usage.Tokens()
+        return _NO_TOKENS
+    if rec.keys().isdisjoint(_OTHER_TOKEN_FIELDS):
+        # prompt_tokens and completion_tokens at most (the usual case): what the lines below give.
+        return usage.plain(rec.pop("prompt_tokens", None), rec.pop("completion_tokens", None))
     found = {"prompt_tokens": _take(rec, "prompt_tokens", "input_tokens")}
     found["completion_tokens"] = _take(rec, "completion_tokens", "output_tokens")
     details = rec.get("usage")
     if not isinstance(details, dict):
         # What from_mapping(found) gives for counts without parts, without its search for them.
-        return usage.counted(
-            found["prompt_tokens"], found["completion_tokens"], input_has_cache=True, output_has_reasoning=True
-        )
+        return usage.plain(found["prompt_tokens"], found["completion_tokens"])
     rest = dict(details)
     if found["prompt_tokens"] is None:
         found["prompt_tokens"] = _take(rest, "prompt_tokens", "input_tokens")
@@ -306,6 +329,10 @@ def _tokens(rec: dict) -> usage.Tokens:
 
 
 _IN_OUT_KEYS = frozenset({"prompt_tokens", "input_tokens", "completion_tokens", "output_tokens"})
+# Fields of a step read through _take (one of several names): a step with none of them (most) skips those reads.
+_RARE_STEP_FIELDS = frozenset(
+    {"error", "error_message", "name", "title", "step_name", "cost_usd", "cost", "policy_name", "policy"}
+)
 
 
 def _text_field(rec: dict, name: str) -> str | None:
@@ -402,13 +429,26 @@ def run_from_record(record: dict, where: _Where, report: ProblemSink, envelope: 
 
 
 class _Task:
-    """A source step waiting to be turned into a model step, with what its parent decided for it."""
+    """A source step waiting to be turned into a model step, with what its parent decided for it.
+
+    path: where the step sits in the record, (parent's path or None, list name, index); written out
+    (_path_text) only for a problem, so a step that has none costs no text.
+    """
 
     __slots__ = ("raw", "parent_id", "seq", "path", "branch", "skip", "continuation")
 
     def __init__(self, raw, parent_id, seq, path, branch=None, skip=False, continuation=False):
         self.raw, self.parent_id, self.seq, self.path = raw, parent_id, seq, path
         self.branch, self.skip, self.continuation = branch, skip, continuation
+
+
+def _path_text(path: tuple | None) -> str:
+    """A _Task's path as a problem names it: steps[2].child_steps[0].tool_calls[1]"""
+    parts = []
+    while path is not None:
+        path, name, index = path
+        parts.append(f"{name}[{index}]")
+    return ".".join(reversed(parts))
 
 
 class _StepWalker:
@@ -424,7 +464,7 @@ class _StepWalker:
         self.pending_run = run.status in ("pending", "running")
 
     def walk(self, steps: list) -> None:
-        stack = [_Task(raw, None, i, f"steps[{i}]") for i, raw in enumerate(steps)]
+        stack = [_Task(raw, None, i, (None, "steps", i)) for i, raw in enumerate(steps)]
         stack.reverse()
         while stack:
             task = stack.pop()
@@ -452,7 +492,7 @@ class _StepWalker:
         )
         self.report(
             self.where.problem(
-                f"run {jsonsafe.quoted(self.run.id)}: dropped {what}{named} at {task.path} with its sub-steps: {problem}",
+                f"run {jsonsafe.quoted(self.run.id)}: dropped {what}{named} at {_path_text(task.path)} with its sub-steps: {problem}",
                 self.run.id,
             )
         )
@@ -479,74 +519,124 @@ class _StepWalker:
         return status, did_not_run
 
     def _step(self, task: _Task) -> list[_Task]:
+        # This runs for every step of every export: a few dictionary operations a field, and the
+        # helpers that handle the unusual values (_take, normalize) are called only when one is there.
         raw = task.raw
         if not isinstance(raw, dict):
             self._drop(task, f"expected an object, got {type(raw).__name__}")
             return []
-        raw_id = raw.get("agent_step_id") if raw.get("agent_step_id") is not None else raw.get("id")
         problem = _wrong_field(raw, STEP_RULES)
         if problem:
+            raw_id = raw.get("agent_step_id") if raw.get("agent_step_id") is not None else raw.get("id")
             self._drop(task, problem, raw_id)
             return []
         rec = dict(raw)
-        given_id = normalize.ident(_take(rec, "agent_step_id", "id"))
+        pop = rec.pop
+        if "id" in rec or rec.get("agent_step_id") is None:
+            given_id = normalize.ident(_take(rec, "agent_step_id", "id"))
+        else:  # what _take gives when only agent_step_id is there
+            given_id = pop("agent_step_id")
+            given_id = (given_id or None) if type(given_id) is str else normalize.ident(given_id)
         source_id = given_id or f"step-{len(self.run.steps) + 1}"
-        step_id, definition_id = self._unique(source_id)
-        raw_type = rec.pop("step_type", None)
-        tool_calls = rec.pop("tool_calls", None) or []
-        child_steps = rec.pop("child_steps", None) or []
-        then_steps = rec.pop("then_steps", None)
-        else_steps = rec.pop("else_steps", None)
-        cases = rec.pop("cases", None)
-        chosen = rec.pop("chosen_branch", None)
-        error = normalize.text(_take(rec, "error", "error_message")) or None
-        status, did_not_run = self._status(rec, task, raw.get("started_at"), error)
-        started, ended = _timestamp(rec, "started_at"), _timestamp(rec, "ended_at")
+        if source_id in self.used:
+            step_id, definition_id = self._unique(source_id)
+        else:
+            self.used.add(source_id)
+            step_id, definition_id = source_id, None
+        raw_type = pop("step_type", None)
+        tool_calls = pop("tool_calls", None) or []
+        child_steps = pop("child_steps", None) or []
+        then_steps = pop("then_steps", None)
+        else_steps = pop("else_steps", None)
+        cases = pop("cases", None)
+        chosen = pop("chosen_branch", None)
+        rare = not rec.keys().isdisjoint(_RARE_STEP_FIELDS)
+        error = (normalize.text(_take(rec, "error", "error_message")) or None) if rare else None
+        status = rec.get("status")
+        if status in _STEP_STATUSES and not task.skip:  # what _status gives for a status spelt as tracetui does
+            del rec["status"]
+            did_not_run = False
+        else:
+            status, did_not_run = self._status(rec, task, raw.get("started_at"), error)
+        started = _timestamp(rec, "started_at")
+        ended = _timestamp(rec, "ended_at") if "ended_at" in rec else None
         tokens = _tokens(rec)
-        name = _take(rec, "name", "title", "step_name")
-        verdict = rec.pop("verdict", None)
+        name = _take(rec, "name", "title", "step_name") if rare else None
+        verdict = pop("verdict", None)
+        # The usual values inline (a text, a finite float, nothing); normalize for any other, in the order
+        # the fields have always been read (the notes it makes about odd values keep their order).
+        duration = rec.get("duration_seconds")
+        if type(duration) is float and -math.inf < duration < math.inf:
+            del rec["duration_seconds"]
+            pop("duration_ms", None)
+            duration *= 1000.0
+        else:
+            duration = _duration(rec, started, ended)
+        text_in, text_out = pop("input", None), pop("output", None)
+        if not (text_in is None or type(text_in) is str):
+            text_in = normalize.text(text_in)
+        if not (text_out is None or type(text_out) is str):
+            text_out = normalize.text(text_out)
+        credits = pop("credits_used", None)
+        if not (credits is None or (type(credits) is float and -math.inf < credits < math.inf)):
+            credits = normalize.number(credits)
+        cost = normalize.number(_take(rec, "cost_usd", "cost")) if rare else None
+        # Positional, in _STEP_ARGUMENTS' order (checked below the class): keywords cost three times as much.
         step = Step(
-            id=step_id,
-            parent_id=task.parent_id,
-            seq=task.seq,
+            step_id,
+            "",  # run_id: set by finalize_run
+            task.parent_id,
+            task.seq,
             # Step definition ids read like names ("summarize", "fetch-docs"); the type is shown anyway.
-            name=(normalize.text(name) or "") if name is not None else (given_id or raw_type or source_id),
-            kind=normalize.kind(raw_type),
-            raw_type=raw_type,
-            status=status,
-            started_at=started,
-            ended_at=ended,
-            duration_ms=_duration(rec, started, ended),
-            input=normalize.text(rec.pop("input", None)),
-            output=normalize.text(rec.pop("output", None)),
-            error=error,
-            credits=normalize.number(rec.pop("credits_used", None)),
-            cost_usd=normalize.number(_take(rec, "cost_usd", "cost")),
-            branch=task.branch,
-            verdict=verdict.strip().lower() if verdict is not None else None,
-            confidence=normalize.number(rec.pop("confidence", None)),
-            policy=normalize.text(_take(rec, "policy_name", "policy")),
-            score=normalize.number(rec.pop("score", None)),
-            definition_id=definition_id,
-            extra=rec,
+            (normalize.text(name) or "") if name is not None else (given_id or raw_type or source_id),
+            normalize.kind(raw_type),
+            raw_type,
+            status,
+            started,
+            ended,
+            duration,
+            text_in,
+            text_out,
+            error,
+            *tokens,
+            credits,
+            cost,
+            False,  # cost_estimated: pricing decides
+            _text_field(rec, "model") if "model" in rec else None,
+            _text_field(rec, "provider") if "provider" in rec else None,
+            task.branch,
+            None,  # chosen_branch: _branches decides
+            verdict.strip().lower() if verdict is not None else None,
+            normalize.number(pop("confidence", None)) if "confidence" in rec else None,
+            normalize.text(_take(rec, "policy_name", "policy")) if rare else None,
+            normalize.number(pop("score", None)) if "score" in rec else None,
+            definition_id,
+            [],  # events
+            rec,  # extra: what is left of the record
         )
-        tokens.apply(step)
-        step.model, step.provider = _text_field(rec, "model"), _text_field(rec, "provider")
         if did_not_run:
             step.flags.append(FLAG_DID_NOT_RUN)
         if task.continuation:
             rec["continuation"] = True
         self.run.steps.append(step)
 
-        tools = self._tool_steps(step, tool_calls, task)
+        tools = self._tool_steps(step, tool_calls, task) if tool_calls else ()
+        if (
+            cases is None
+            and then_steps is None
+            and else_steps is None
+            and (raw_type is None or raw_type.strip().lower() not in ("switch", "if_else"))
+        ):
+            branches = []  # what _branches gives: not a branching step
+        else:
+            branches = self._branches(step, raw_type, then_steps, else_steps, cases, chosen, task)
+        if not branches and not child_steps:
+            return []
         tasks: list[_Task] = []
-        branches = self._branches(step, raw_type, then_steps, else_steps, cases, chosen, task)
         for branch, steps, path, skip in branches:
-            tasks.extend(
-                _Task(child, step.id, 0, f"{task.path}.{path}[{i}]", branch, skip) for i, child in enumerate(steps)
-            )
+            tasks.extend(_Task(child, step.id, 0, (task.path, path, i), branch, skip) for i, child in enumerate(steps))
         for i, child in enumerate(child_steps):
-            tasks.append(_Task(child, step.id, 0, f"{task.path}.child_steps[{i}]", None, task.skip, bool(branches)))
+            tasks.append(_Task(child, step.id, 0, (task.path, "child_steps", i), None, task.skip, bool(branches)))
         for n, child in enumerate(tasks, len(tools)):
             child.seq = n
         return tasks
@@ -558,7 +648,7 @@ class _StepWalker:
         ordered = sorted(enumerate(calls), key=lambda pair: _call_order(pair[0], pair[1]))
         built: list[Step] = []
         for position, call in ordered:
-            path = f"{task.path}.tool_calls[{position}]"
+            path = (task.path, "tool_calls", position)
             problem: str | None
             if not isinstance(call, dict):
                 problem = f"expected an object, got {type(call).__name__}"
@@ -576,7 +666,11 @@ class _StepWalker:
     def _tool_step(self, parent: Step, call: dict, position: int, seq: int, skip: bool) -> Step:
         rec = dict(call)
         source_id = normalize.ident(rec.pop("id", None)) or f"{parent.id}.call-{position + 1}"
-        step_id, definition_id = self._unique(source_id)
+        if source_id in self.used:
+            step_id, definition_id = self._unique(source_id)
+        else:
+            self.used.add(source_id)
+            step_id, definition_id = source_id, None
         error = normalize.text(rec.pop("error", None)) or None  # "" means no error
         raw = _raw_status(rec)
         if skip:
@@ -587,30 +681,42 @@ class _StepWalker:
             status = normalize.status(raw) if raw is not None else "completed"
         if raw is not None and raw != status:
             rec["raw_status"] = raw
-        started, ended = _timestamp(rec, "started_at"), _timestamp(rec, "ended_at")
+        started = _timestamp(rec, "started_at") if "started_at" in rec else None
+        ended = _timestamp(rec, "ended_at") if "ended_at" in rec else None
         tokens = _tokens(rec)
         name = rec.pop("function_name", None)
-        step = Step(
-            id=step_id,
-            parent_id=parent.id,
-            seq=seq,
-            name=(normalize.text(name) or "") if name is not None else "tool call",
-            kind="tool",
-            raw_type="tool_call",
-            status=status,
-            started_at=started,
-            ended_at=ended,
-            duration_ms=_duration(rec, started, ended),
-            input=normalize.text(rec.pop("input", None)),
-            output=normalize.text(rec.pop("output", None)),
-            error=error,
-            credits=normalize.number(rec.pop("credits_used", None)),
-            cost_usd=normalize.number(_take(rec, "cost_usd", "cost")),
-            definition_id=definition_id,
-            extra=rec,
+        # Positional, as in _step (_STEP_ARGUMENTS).
+        return Step(
+            step_id,
+            "",  # run_id
+            parent.id,
+            seq,
+            (normalize.text(name) or "") if name is not None else "tool call",
+            "tool",
+            "tool_call",
+            status,
+            started,
+            ended,
+            _duration(rec, started, ended),
+            normalize.text(rec.pop("input", None)),
+            normalize.text(rec.pop("output", None)),
+            error,
+            *tokens,
+            normalize.number(rec.pop("credits_used", None)),
+            normalize.number(_take(rec, "cost_usd", "cost")),
+            False,  # cost_estimated
+            None,  # model
+            None,  # provider
+            None,  # branch
+            None,  # chosen_branch
+            None,  # verdict
+            None,  # confidence
+            None,  # policy
+            None,  # score
+            definition_id,
+            [],  # events
+            rec,  # extra
         )
-        tokens.apply(step)
-        return step
 
     def _split_credits(self, step: Step, tools: list[Step]) -> None:
         """A tool call's credits are part of its step's credits_used: the step keeps the rest."""
@@ -668,7 +774,7 @@ class _StepWalker:
                 else _wrong_field(case, CASE_RULES)
             )
             if problem:
-                self._drop(_Task(case, step.id, 0, f"{task.path}.{path}"), problem, what="switch case")
+                self._drop(_Task(case, step.id, 0, (task.path, "cases", i)), problem, what="switch case")
                 continue
             match = case.get("match")
             name = (normalize.text(match) or "") if match is not None else f"case {i + 1}"
@@ -677,6 +783,17 @@ class _StepWalker:
         if labels:
             step.extra["cases"] = labels
         return branches
+
+
+# The order of the positional arguments _step and _tool_step give Step (Tokens' fields stand for its
+# five counts); a change to Step's fields must change them too, so it is checked when this is imported.
+_STEP_ARGUMENTS = (
+    "id run_id parent_id seq name kind raw_type status started_at ended_at duration_ms input output error"
+    f" {' '.join(usage.Tokens._fields)} credits cost_usd cost_estimated model provider branch chosen_branch"
+    " verdict confidence policy score definition_id events extra"
+).split()
+if tuple(f.name for f in fields(Step))[: len(_STEP_ARGUMENTS)] != tuple(_STEP_ARGUMENTS):
+    raise ImportError("sources/export.py builds Steps positionally: its _STEP_ARGUMENTS no longer match model.Step")
 
 
 def _call_order(position: int, call: Any) -> tuple:

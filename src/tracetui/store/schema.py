@@ -161,6 +161,15 @@ _INDEXES = (
 )
 
 
+def _index_name(table: str, cols: tuple[str, ...]) -> str:
+    return f"idx_{table}_{'_'.join(cols)}"
+
+
+# The steps' secondary indexes (a run's steps are also found through the table's key, run_id first):
+# an import into an empty store leaves them out until its end (StoreWriter.defer_step_indexes).
+STEP_INDEXES = tuple(_index_name(table, cols) for table, cols in _INDEXES if table == "steps")
+
+
 def create_schema(conn: sqlite3.Connection, *, indexes: bool = True) -> None:
     """Create the store's tables (and the indexes) if missing.
 
@@ -176,7 +185,7 @@ def create_schema(conn: sqlite3.Connection, *, indexes: bool = True) -> None:
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(defs)})")
     if indexes:
         for table, cols in _INDEXES:
-            conn.execute(f"CREATE INDEX IF NOT EXISTS idx_{table}_{'_'.join(cols)} ON {table} ({', '.join(cols)})")
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {_index_name(table, cols)} ON {table} ({', '.join(cols)})")
 
 
 def to_json(value: Any) -> str | None:
@@ -379,12 +388,15 @@ def run_row(run: Run) -> tuple:
     return tuple(values)
 
 
-def step_row(step: Step) -> list:
+def step_row(step: Step, null: Any = None) -> list:
+    """The step's row, in STEP_COLUMNS order; `null` in place of each None (the writer binds NaN)."""
     # attrgetter + patching the few JSON columns: this runs once per step of every import.
-    values = list(_step_values(step))
+    values = _step_values(step)
+    row = list(values) if null is None else [null if value is None else value for value in values]
     for i in _STEP_JSON_POSITIONS:
-        values[i] = to_json(values[i])
-    return values
+        text = to_json(values[i])
+        row[i] = null if text is None else text
+    return row
 
 
 def insert_sql(table: str, columns: Iterable[str]) -> str:
