@@ -1,7 +1,7 @@
 """Import throughput: steps a second on dense files, MB a second on a folder of sessions (issues 15 and 10).
 
     .venv/bin/python benchmarks/bench_throughput.py [--steps 1000000] [--folder-mb 300] [--repeat 1]
-        [--only dense|jsonl|folder] [--workers N] [--src DIR] [--json FILE]
+        [--only dense|jsonl|folder] [--path FILE_OR_DIR ...] [--workers N] [--src DIR] [--json FILE]
 
 Generates once into benchmarks/out (reused):
 * a dense agent-trace export (JSON Lines, one run a line, ~15 tiny steps a run: ~150-byte payloads)
@@ -124,6 +124,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--src", help="time the tracetui package under this directory (PYTHONPATH)")
     ap.add_argument("--index", action="store_true", help="time `tracetui import -o` (builds the search index too)")
     ap.add_argument("--json", help="write the figures here too")
+    ap.add_argument(
+        "--path", action="append", default=[], help="also time this file or folder (say one of make_session_copies.py)"
+    )
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -134,7 +137,7 @@ def main(argv: list[str]) -> int:
     jsonl = os.path.join(args.out, f"dense_{args.steps}.tracetui.jsonl")
     folder = os.path.join(args.out, f"claude-folder-{args.folder_mb:g}mb")
     print("generating inputs (reused when present)…", flush=True)
-    only = set(args.only or ("dense", "jsonl", "folder"))
+    only = set(args.only or (() if args.path else ("dense", "jsonl", "folder")))
     cases: list[tuple[str, str]] = []
     if "dense" in only:
         make_dense(dense, args.steps)
@@ -148,6 +151,7 @@ def main(argv: list[str]) -> int:
         if not os.path.isdir(folder):
             make_folder(folder, max(1, int(args.folder_mb * 2)), args.folder_mb)
         cases.append(("Claude Code folder", folder))
+    cases += [(os.path.basename(os.path.normpath(p)), p) for p in args.path]
     print(f"{os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
     settings = [("default workers", None)] + ([(f"{args.workers} workers", args.workers)] if args.workers else [])
     results = []

@@ -102,3 +102,39 @@ def test_a_cache_that_cannot_be_read_is_only_slower(db):
         f.write(b"not a database at all")
     again = opened(db)
     assert (again.stats()[0].cost_usd, [p.message for p in again.problems()]) == expected
+
+
+def test_a_database_with_more_calls_than_memory_holds_is_kept_too(db, monkeypatch):
+    """Beyond what a connection keeps in memory (sqlite_steps._SEEN_CALLS) every call is still written,
+    and the next command looks each up in the cache file instead of reading and pricing it again."""
+    from tracetui.sources import phoenix, sqlite_steps
+
+    monkeypatch.setattr(sqlite_steps, "_SEEN_CALLS", 2)
+    read = []
+    real = phoenix._call
+    monkeypatch.setattr(phoenix, "_call", lambda *values: read.append(values) or real(*values))
+    first = opened(db)
+    expected = (first.stats()[0].cost_usd, [g.cost_usd for g in first.stats("model")])
+    first.problems()
+    first.close()
+    estimates._save_all()
+    calls = sqlite3.connect(kept_file()).execute("SELECT count(*) FROM calls WHERE model IS NOT NULL").fetchone()[0]
+    assert calls > 2 and read
+    read.clear()
+    again = opened(db)
+    assert (again.stats()[0].cost_usd, [g.cost_usd for g in again.stats("model")]) == expected
+    assert read == []  # every call came from the cache file
+
+
+def test_a_run_whose_calls_were_priced_before_is_shown_without_the_price_table(db, monkeypatch):
+    """`show` after any command on the file: the tree's calls are priced from the kept estimates."""
+    first = opened(db)
+    first.problems()  # every call priced and kept
+    expected = costs(db)
+    first.close()
+    estimates._save_all()
+    loads = []
+    real = pricing.Pricer._data
+    monkeypatch.setattr(pricing.Pricer, "_data", lambda self: loads.append(1) or real(self))
+    assert costs(db) == expected and any(estimated for _, estimated in expected.values())
+    assert loads == []

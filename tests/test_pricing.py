@@ -125,6 +125,43 @@ def test_many_usages_of_many_models_match_the_library_exactly():
         assert pricer.cost(model, provider, counts, WHEN) == library_cost(model, provider, *counts), counts
 
 
+class _Unpriceable(pricing.Pricer):
+    """A price table that fails every call: what is priced through it was not remembered."""
+
+    def cost(self, model, provider, counts, when=None):
+        raise AssertionError(f"priced again: {model} {counts} {when}")
+
+
+def _calls() -> list:
+    return [
+        step("a", model="gpt-4o-mini", tokens_in=1200, tokens_out=80, started_at=WHEN),
+        step("b", "a", model="claude-opus-4-7", tokens_in=5000, tokens_out=700, tokens_cache_read=1000),
+        step("c", "a", model="no-such-model", tokens_in=10, tokens_out=1, started_at=WHEN),
+    ]
+
+
+def test_a_remembered_cost_is_the_cost_the_table_gives_and_is_not_priced_again():
+    pricer, remembered = pricing.Pricer(), {}
+    first = pricing.apply(run("r", *_calls(), started_at=WHEN), pricer, remembered)
+    plain = pricing.apply(run("r", *_calls(), started_at=WHEN), pricer)
+    assert [(s.cost_usd, s.cost_estimated) for s in first.steps] == [
+        (s.cost_usd, s.cost_estimated) for s in plain.steps
+    ]
+    assert first.steps[0].cost_usd and first.steps[2].cost_usd is None
+    again = pricing.apply(run("r", *_calls(), started_at=WHEN), _Unpriceable(), remembered)
+    assert [s.cost_usd for s in again.steps] == [s.cost_usd for s in plain.steps]
+    grown = _calls()
+    grown[0].tokens_out = 81  # the same call with other counts (a streamed message's later line)
+    with pytest.raises(AssertionError, match="priced again: gpt-4o-mini"):
+        pricing.apply(run("r", *grown, started_at=WHEN), _Unpriceable(), remembered)
+
+
+def test_a_call_without_a_time_is_never_remembered():
+    remembered: pricing.Remembered = {}
+    pricing.apply(run("r", step("a", model="gpt-4o-mini", tokens_in=10, tokens_out=1)), pricing.Pricer(), remembered)
+    assert remembered == {}
+
+
 def test_unknown_models_and_providers_stay_unpriced_and_are_reported_once(tmp_path):
     runs = [
         run("r1", call("a", "acme-router-7b"), call("b", "acme-router-7b"), call("c", "gpt-4o-mini")),

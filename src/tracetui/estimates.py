@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-VERSION = 1  # of this file's layout and of what the formats' readers give: a change gives new files
+VERSION = 2  # of this file's layout and of what the formats' readers give: a change gives new files
 
 Result = tuple[float | None, str, str | None, bool] | None
 """A call's cost, model, provider and whether it has token counts (None: no model call in the row)."""
@@ -45,30 +45,42 @@ class EstimateCache:
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self._fresh: list[tuple[Any, int, Result]] = []
+        self._fresh: list[tuple[Any, int, Result, int | None]] = []
         self._lock = threading.Lock()
         self.saved: float | None = None  # the file's mtime after this cache last wrote it
+        self._reader: sqlite3.Connection | None = None  # lookup()'s
         _OPEN.add(self)
 
-    def load(self, limit: int) -> dict[Any, tuple[int, Result]]:
-        """{row key: (fingerprint, result)} of every kept call; empty when there are more than `limit`
-        (then nothing is kept in memory: see sqlite_steps.ModelCalls) or the file cannot be read."""
+    def load(self, limit: int) -> dict[Any, tuple[int, Result]] | None:
+        """{row key: (fingerprint, result)} of every kept call (empty when the file cannot be read); None
+        when there are more than `limit`: then each is looked up when asked for (lookup), so memory
+        stays the same however big the database."""
         try:
             conn = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True)
         except sqlite3.Error:
             return {}
         try:
             if conn.execute("SELECT count(*) FROM calls").fetchone()[0] > limit:
-                return {}
+                return None
             rows = conn.execute("SELECT key, fingerprint, cost, model, provider, counted FROM calls").fetchall()
         except sqlite3.Error:
             return {}
         finally:
             conn.close()
-        return {
-            key: (fp, None if model is None else (cost, model, provider, bool(counted)))
-            for key, fp, cost, model, provider, counted in rows
-        }
+        return {key: (fp, _result(cost, model, provider, counted)) for key, fp, cost, model, provider, counted in rows}
+
+    def lookup(self, key: Any) -> tuple[int, Result] | None:
+        """(fingerprint, result) of one kept call, from the file (a connection kept open for this)."""
+        with self._lock:
+            try:
+                if self._reader is None:
+                    self._reader = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True, check_same_thread=False)
+                row = self._reader.execute(
+                    "SELECT fingerprint, cost, model, provider, counted FROM calls WHERE key = ?", [key]
+                ).fetchone()
+            except sqlite3.Error:
+                return None
+        return None if row is None else (row[0], _result(*row[1:]))
 
     def unpriced(self, content: str) -> list[str] | None:
         """The unpriced-model messages kept for the database's content `content` (memo.content_fingerprint)."""
@@ -99,10 +111,22 @@ class EstimateCache:
 
         self._write(write)
 
-    def add(self, key: Any, fp: int, result: Result) -> None:
-        """A call just priced: written with the next save()."""
+    def cost_of(self, call: int) -> tuple[float | None] | None:
+        """(cost,) kept for a call as pricing takes it (call_digest), or None when no such call was priced:
+        a step tree's calls are priced from here, without loading the price table."""
         with self._lock:
-            self._fresh.append((key, fp, result))
+            try:
+                if self._reader is None:
+                    self._reader = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True, check_same_thread=False)
+                row = self._reader.execute("SELECT cost FROM calls WHERE call = ? LIMIT 1", [call]).fetchone()
+            except sqlite3.Error:
+                return None
+        return None if row is None else (row[0],)
+
+    def add(self, key: Any, fp: int, result: Result, call: int | None = None) -> None:
+        """A call just priced (`call`: its call_digest): written with the next save()."""
+        with self._lock:
+            self._fresh.append((key, fp, result, call))
             full = len(self._fresh) >= _BATCH
         if full:
             self.save()
@@ -114,16 +138,17 @@ class EstimateCache:
         if not fresh:
             return
         rows = [
-            (key, fp, *((None, None, None, 0) if result is None else (*result[:3], int(result[3]))))
-            for key, fp, result in fresh
+            (key, fp, *((None, None, None, 0) if result is None else (*result[:3], int(result[3]))), call)
+            for key, fp, result, call in fresh
         ]
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS calls (key PRIMARY KEY, fingerprint INTEGER, cost REAL,"
-                " model TEXT, provider TEXT, counted INTEGER) WITHOUT ROWID"
+                " model TEXT, provider TEXT, counted INTEGER, call INTEGER) WITHOUT ROWID"
             )
-            conn.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?)", rows)
+            conn.execute("CREATE INDEX IF NOT EXISTS calls_by_call ON calls (call)")
+            conn.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
         self._write(write)
 
@@ -144,6 +169,10 @@ class EstimateCache:
             pass  # only the next command is slower
 
 
+def _result(cost: float | None, model: str | None, provider: str | None, counted: int) -> Result:
+    return None if model is None else (cost, model, provider, bool(counted))
+
+
 _BATCH = 20_000  # calls priced before they are written (and at exit)
 _OPEN: weakref.WeakSet[EstimateCache] = weakref.WeakSet()
 
@@ -152,6 +181,14 @@ _OPEN: weakref.WeakSet[EstimateCache] = weakref.WeakSet()
 def _save_all() -> None:
     for cache in list(_OPEN):
         cache.save()
+
+
+def call_digest(model: str, provider: str | None, counts: tuple, when: str | None) -> int:
+    """A model call as Pricer.cost takes it, as a 64-bit digest: what the kept cost of a call is found by
+    (an integer, so its index costs the cache little: the text itself made the file four times bigger)."""
+    # repr: the same in every process, and it writes a lone surrogate (text that is not UTF-8) escaped.
+    text = repr((model, provider, tuple(counts), when)).encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big", signed=True)
 
 
 def for_database(path: str, fmt: str, tags: Iterable[str]) -> EstimateCache | None:

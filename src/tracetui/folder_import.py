@@ -7,9 +7,9 @@ Companions are usually written before the file that owns them is last written, s
 usually met first; a file read before its owner turned up is taken out again when the owner is.
 
 The first files are read in this process, so the first rows show while worker processes start;
-big folders are then read by worker processes (parallel.worker_count()), each writing whole files
-into the store in transactions of their own (store/files.py), which this process never waits for
-except to count progress. Small folders are read in this process.
+big folders are then read by worker processes (parallel.worker_count()), each writing a batch of
+whole files into the store in a transaction of its own (store/files.py), which this process never
+waits for except to count progress. Small folders are read in this process.
 """
 
 from __future__ import annotations
@@ -406,19 +406,22 @@ class _Workers:
 def read_files(
     db_path: str, root: str, items: list[tuple[str, str]], known: dict[str, tuple], estimate: bool
 ) -> list[FileResult]:
-    """In a worker process: read these files of a folder into its store, one transaction each."""
+    """In a worker process: read these files of a folder, then write them into its store in one transaction."""
     from . import pricing
 
     conn = folders.connect_writer(db_path)
     pricer = pricing.Pricer() if estimate else None
-    out = []
     try:
+        # All the files are read before the write lock is taken (the other workers write meanwhile),
+        # then written in one transaction: a commit per file cost more than reading a small one.
+        writes = []
         for rel, fmt in items:
             previous = FileRecord.from_row(known[rel]) if rel in known else None
-            out.append(file_import.read_file(conn, os.path.join(root, rel), rel, fmt, pricer, previous=previous))
+            writes.append(file_import.prepare_file(conn, os.path.join(root, rel), rel, fmt, pricer, previous=previous))
+        with store_files.transaction(conn):
+            return [write() for write in writes]
     finally:
         store_files.close(conn)
-    return out
 
 
 __all__ = ["FolderImport", "read_files", "worth_workers"]

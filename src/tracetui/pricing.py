@@ -275,9 +275,15 @@ def _probe(info: ModelInfo, provider: Provider, starts: list[int], region: int, 
 # -- runs and stores --------------------------------------------------------------------------------
 
 
-def apply(run: Run, pricer: Pricer | None) -> Run:
+Remembered = dict[tuple[str, str | None, TokenCounts, str], float | None]
+
+
+def apply(run: Run, pricer: Pricer | None, remembered: Remembered | None = None) -> Run:
     """Price the run's model calls that have no reported cost (`pricer`), or, with estimation off
-    (None), drop the estimated costs a tracetui export carries. Before finalize_run, which sums them."""
+    (None), drop the estimated costs a tracetui export carries. Before finalize_run, which sums them.
+
+    remembered: the costs of calls priced before (a followed file's run, priced again at every look),
+    by everything a cost depends on; a call seen before is not priced again."""
     for step in run.steps:
         if step.cost_estimated:
             if pricer is None:
@@ -295,7 +301,12 @@ def apply(run: Run, pricer: Pricer | None) -> Run:
             step.tokens_cache_write,
             step.tokens_reasoning,
         )
-        cost = pricer.cost(step.model, step.provider, counts, step.started_at or run.started_at)
+        when = step.started_at or run.started_at
+        if remembered is None or when is None:  # no time: priced at today's prices, never remembered
+            cost = pricer.cost(step.model, step.provider, counts, when)
+        else:
+            key = (step.model, step.provider, counts, when)
+            cost = remembered[key] if key in remembered else remembered.setdefault(key, pricer.cost(*key))
         if cost is not None:
             step.cost_usd, step.cost_estimated = cost, True
     return run

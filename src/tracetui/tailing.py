@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 
-from . import filestate, sources
+from . import filestate, pricing, sources
 from .filestate import Read
 from .model import Problem, Run
 from .sources.resume import Window, whole_lines
@@ -42,6 +42,8 @@ class Tail:
         self.stored: dict[str, str] = {}  # run id as built -> its id in the store (kept apart as id~2)
         self.tree_problems: dict[str, list[Problem]] = {}  # run id as built -> problems of its tree
         self.step_rows: dict[str, dict[str, int]] = {}  # id in the store -> step id -> hash of its row
+        # Every look prices the run again: a model call priced once is not priced again (pricing.apply).
+        self.prices: pricing.Remembered = {}
 
     def only_grew(self, module: sources.Source) -> bool:
         """Whether the file is the one read, with the bytes read unchanged (perhaps more after them)."""

@@ -277,3 +277,24 @@ def test_a_span_arriving_in_a_long_trace_rewrites_only_the_rows_it_changes(tmp_p
     assert steps == (42, 42)
     # The new span stored, its step, the root's sums and the run's: not the 42 steps again.
     assert written <= 5
+
+
+def test_commits_reach_the_store_file_through_the_checkpointer_not_the_commit(tmp_path):
+    path = tmp_path / "s.db"
+    target = store(path)
+    assert target.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0  # no commit checkpoints
+    before = target.checkpointer.checkpoints
+    target.write([decode(body(*ALL), JSON, PRICER)])
+    deadline = time.monotonic() + 60
+    while target.checkpointer.checkpoints == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert target.checkpointer.checkpoints > before
+    # What the WAL held is in the file now: a copy of the file alone (no -wal) has every run.
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(path.read_bytes())
+    conn = sqlite3.connect(copy)
+    try:
+        assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 3
+    finally:
+        conn.close()
+    target.close()

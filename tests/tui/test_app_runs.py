@@ -661,6 +661,58 @@ async def test_help_and_quit_stay_in_the_footer_at_any_width(tmp_path, size):
         assert footer.startswith("⏎ Open")  # the run list's own keys come first, as many as fit
 
 
+def footer_line(app) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips()).splitlines()[-1]
+
+
+def shown_keys(app) -> list[str]:
+    """The footer keys on screen, each checked to be there whole (inside the footer, beside the others)."""
+    from textual.widgets import Footer
+
+    footer = app.screen.query_one(Footer)
+    shown = [key for key in footer.query("FooterKey") if key.display and key.parent.display]
+    regions = [key.region for key in shown]
+    for key, region in zip(shown, regions, strict=True):
+        assert region.width and footer.region.contains_region(region), key.description
+        assert not any(region.overlaps(other) for other in regions if other is not region), key.description
+    return [key.description for key in shown]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (90, 24), (100, 30), (120, 30), (160, 48)])
+async def test_at_80_columns_the_run_list_footer_keeps_search_and_sessions_and_cuts_no_key(tmp_path, size):
+    """Keys that do not fit are left out whole, the sort and filter keys (named in the status line) first."""
+    app = TraceApp(opening(write_store(tmp_path / "runs.db", sample_runs())))
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        keys = shown_keys(app)
+        assert {"Open", "Next failed", "Search", "Sessions", "Stats", "Quit", "Help", "Commands"} <= set(keys), keys
+        if size[0] >= 120:
+            assert {"Sort", "Status", "Agent"} <= set(keys)
+        text = footer_line(app)
+        for key in keys:
+            assert f" {key}" in text, (key, text)
+        # Narrower, then wider again: the keys follow the width.
+        await pilot.resize_terminal(60, 24)
+        await settle(app, pilot)
+        assert {"Stats", "Quit", "Help"} <= set(shown_keys(app)) and "Sort" not in shown_keys(app)
+        await pilot.resize_terminal(160, 24)
+        await settle(app, pilot)
+        assert {"Sort", "Status", "Agent", "Search", "Sessions"} <= set(shown_keys(app))
+
+
+async def test_the_run_views_footer_leaves_out_whole_keys_at_80_columns(tmp_path):
+    app = TraceApp(opening(write_store(tmp_path / "runs.db", sample_runs())))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "RunScreen")
+        await settle(app, pilot)
+        keys = shown_keys(app)
+        assert {"Runs", "First failure", "Quit", "Help"} <= set(keys), keys
+        text = footer_line(app)
+        assert all(f" {key}" in text for key in keys), text
+
+
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 async def test_help_and_quit_stay_in_the_run_views_footer_too(tmp_path, size):
     app = TraceApp(opening(write_store(tmp_path / "runs.db", sample_runs())))
@@ -680,7 +732,7 @@ def _assert_no_key_cut(app) -> None:
     footer = app.screen.query_one(Footer)
     pinned_x = footer.query_one(".pinned-keys").region.x
     keys = [k for k in footer.query(FooterKey) if not k.parent.has_class("pinned-keys")]
-    shown = [k for k in keys if k.styles.visibility != "hidden"]
+    shown = [k for k in keys if k.display and k.styles.visibility != "hidden"]
     assert shown and all(k.region.right <= pinned_x for k in shown)
     line = "\n".join(strip.text for strip in app.screen._compositor.render_strips()).splitlines()[-1]
     for key in keys:

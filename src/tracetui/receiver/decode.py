@@ -85,8 +85,7 @@ def decode(body: bytes, media_type: str, pricer: Pricer | None) -> Decoded:
         spans = otlp.request_spans(_from_protobuf(body), rejected)
     else:
         spans = otlp.envelope_spans(_from_json(body), rejected)
-    # jsonsafe: a value nested past orjson's limits, or too big an integer, is written all the same.
-    dumps = jsonsafe.dumps_bytes
+    dumps = _dumps
     resources: dict[int, tuple[object, dict]] = {}  # spans of one envelope share its resource, encoded once
     traces: dict[str, tuple[dict[str, bytes], dict[str, dict]]] = {}
     for trace, staged in spans:
@@ -101,6 +100,16 @@ def decode(body: bytes, media_type: str, pricer: Pricer | None) -> Decoded:
     for trace, (stored, records) in traces.items():
         decoded.traces.append(Trace(trace, stored, runs.rows(trace, [(None, r) for r in records.values()], pricer)))
     return decoded
+
+
+def _dumps(value: object) -> bytes:
+    """JSON of a staged span: orjson without options (keys are text, values JSON's own types: its
+    fastest path, the same bytes), else jsonsafe (a value nested past orjson's limits, too big an
+    integer, a key or value of another type: written all the same)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return jsonsafe.dumps_bytes(value)
 
 
 def _from_json(body: bytes) -> dict:

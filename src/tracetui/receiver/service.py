@@ -7,6 +7,7 @@ and inside the viewer, on Textual's own loop, where it is the viewer's live sour
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import socket
 import sys
@@ -102,6 +103,9 @@ async def _serve(service: Service, echo: Callable[[str], None]) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await service.start()
+    # What is loaded now lives as long as the server: out of the garbage collector's way, which
+    # would otherwise walk it again each time the rows of received spans fill a generation.
+    gc.freeze()
     echo(f"tracetui: {service.description} (POST /v1/traces)")
     echo(f"tracetui: store: {display.safe(service.store.path, single_line=True)}")
     echo("tracetui: stop with Ctrl+C")

@@ -10,6 +10,7 @@ format is adding a module: no list here names them.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import pkgutil
 import sqlite3
@@ -133,10 +134,17 @@ def by_name(name: str) -> Source:
     raise KeyError(name)
 
 
-def _builtin_module_names() -> list[str]:
-    return [info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")]
+def _builtin_module_names() -> tuple[str, ...]:
+    return _module_names(tuple(__path__))
 
 
+@functools.cache
+def _module_names(path: tuple[str, ...]) -> tuple[str, ...]:
+    # Cached: the package's modules do not change while it runs, and a folder import asks once a file.
+    return tuple(info.name for info in pkgutil.iter_modules(path) if not info.name.startswith("_"))
+
+
+@functools.cache
 def _builtin_format(module_name: str) -> Source | None:
     """The format module `module_name` of this package, or None for a helper module."""
     module = import_module(f"{__name__}.{module_name}")

@@ -42,6 +42,7 @@ from .sessions import (
     fill_durations,
     first_line,
     head_lines,
+    head_values,
     listdir,
     project_name,
     prompt_name,
@@ -79,6 +80,16 @@ NOT_STEPS = frozenset(
 INTERRUPTED = "[Request interrupted by user"
 ABANDONED = "abandoned"  # extra mark on the steps of an abandoned fork branch
 _AGENT_ID_TAIL = re.compile(r"agentId: ([A-Za-z0-9_-]+)")
+# Line envelope keys kept in the conversation's meta (the first line that has one sets it).
+_ENVELOPE = (
+    ("cwd", "cwd"),
+    ("gitBranch", "git_branch"),
+    ("version", "version"),
+    ("slug", "slug"),
+    ("sessionId", "sessionId"),
+    ("agentId", "agentId"),
+)
+_MAY_BE_EMPTY = frozenset({"cwd", "git_branch", "version", "slug"})  # kept even when "" (the ids are not)
 
 
 # -- detection ------------------------------------------------------------------------------------
@@ -131,11 +142,18 @@ def sniff(head: Head) -> bool:
 
 def _session_of(head: Head) -> tuple[str | None, str | None]:
     """(sessionId, agentId) of the file: agentId set for a subagent's own file."""
-    records = head_lines(head.data)
-    for rec in records:
+    return _session_in(head.data)
+
+
+@functools.lru_cache(maxsize=16)
+def _session_in(data: bytes) -> tuple[str | None, str | None]:
+    # Cached: detection, the companions and the run each ask, once per file in a folder import.
+    records = []
+    for rec in head_values(data):  # (parsed only as far as the first conversation line)
         if _is_conversation_line(rec):
             agent = rec.get("agentId") if rec.get("isSidechain") is True else None
             return rec["sessionId"], agent if isinstance(agent, str) and agent else None
+        records.append(rec)
     session = next(
         (r["sessionId"] for r in records if isinstance(r, dict) and isinstance(r.get("sessionId"), str)), None
     )
@@ -219,6 +237,11 @@ class _Conversation:
         self.last_ts: str | None = None
         self._prev_ts: str | None = None
         self.conversation_lines = 0
+        # The envelope keys not met yet: once a session's cwd, branch, … are known, lines are not asked.
+        self._unmet: tuple[tuple[str, str], ...] = _ENVELOPE
+        # A model call's usage, as its latest line has it (applied at finish: a response is rewritten
+        # line by line while streaming, and only the last line's counts are kept).
+        self.usage: dict[int, tuple[Step, dict]] = {}
 
     # -- lines ----------------------------------------------------------------------------------
 
@@ -243,7 +266,10 @@ class _Conversation:
         if kind in CONVERSATION:
             self._envelope(rec)
             ts = normalize.timestamp(rec.get("timestamp"))
-            handler = {"user": self._user, "assistant": self._assistant, "system": self._system}[kind]
+            if kind == "assistant":
+                handler = self._assistant
+            else:
+                handler = self._user if kind == "user" else self._system
             if handler(number, rec, uuid, ts):
                 self.conversation_lines += 1
             if ts is not None:
@@ -276,20 +302,21 @@ class _Conversation:
         new.tools = {key: same(step) for key, step in self.tools.items()}
         new.owner = {key: same(step) for key, step in self.owner.items()}
         new.retries = list(self.retries)
+        new.usage = {id(same(step)): (same(step), counts) for step, counts in self.usage.values()}
         sidechains = {id(c): c.snapshot(report) for c in self.sidechains}
         new.sidechains = [sidechains[id(c)] for c in self.sidechains]
         new._sidechain_of = {key: sidechains[id(c)] for key, c in self._sidechain_of.items()}
         return new
 
     def _envelope(self, rec: dict) -> None:
-        for key, name in (("cwd", "cwd"), ("gitBranch", "git_branch"), ("version", "version"), ("slug", "slug")):
+        unmet = self._unmet
+        if not unmet:
+            return
+        for key, name in unmet:
             value = rec.get(key)
-            if isinstance(value, str) and name not in self.meta:
+            if isinstance(value, str) and (value or name in _MAY_BE_EMPTY):
                 self.meta[name] = value
-        for key in ("sessionId", "agentId"):
-            value = rec.get(key)
-            if isinstance(value, str) and value and key not in self.meta:
-                self.meta[key] = value
+                self._unmet = tuple(pair for pair in self._unmet if pair[1] != name)
 
     def _not_conversation(self, kind: str, rec: dict, number: int) -> None:
         if kind in ("ai-title", "custom-title", "agent-name"):
@@ -431,9 +458,10 @@ class _Conversation:
             call = self._call(message_id or uuid or f"line-{number}", message, rec, ts)
             if message_id:
                 self.calls[message_id] = call
-        call.ended_at = ts or call.ended_at
-        call.duration_ms = normalize.duration_between(call.started_at, call.ended_at)
-        self._usage(call, message.get("usage"))
+        call.ended_at = ts or call.ended_at  # its duration: fill_durations, when the run is made
+        counts = message.get("usage")
+        if isinstance(counts, dict):
+            self.usage[id(call)] = (call, counts)
         stop = message.get("stop_reason")
         if stop is not None:
             call.extra["stop_reason"] = stop
@@ -470,9 +498,13 @@ class _Conversation:
             self.retries = []
         return self._add(call)
 
-    def _usage(self, call: Step, counts: Any) -> None:
-        if not isinstance(counts, dict):
-            return
+    def _count_usage(self) -> None:
+        """Each model call's tokens, from the usage its last line gave."""
+        for call, counts in self.usage.values():
+            self._usage(call, counts)
+        self.usage = {}
+
+    def _usage(self, call: Step, counts: dict) -> None:
         # The Anthropic Messages usage: input_tokens leaves the cache out, output_tokens holds the thinking.
         usage.counted(
             counts.get("input_tokens"),
@@ -556,6 +588,8 @@ class _Conversation:
     # -- the end --------------------------------------------------------------------------------
 
     def finish(self) -> None:
+        for conversation in (self, *self.sidechains):  # (sidechains are not finished otherwise)
+            conversation._count_usage()
         self._flush_retries()
         for tool_id, (_, _, _) in self.early_results.items():
             self._problem(

@@ -140,6 +140,7 @@ _EXIT_CODE = re.compile(r"^(?:Exit code: |Process exited with code )(-?\d+)\s*$"
 _CWD = re.compile(r"<cwd>(.*?)</cwd>", re.S)
 _DAY = re.compile(r"(\d{4})[/\\](\d{2})[/\\](\d{2})$")
 _MAX_DAYS = 62  # how far past its start a parent's subagents are looked for
+_FEW_DAYS = 4  # day folders tried one by one; a longer window is listed
 _NAME_TIME = re.compile(r"rollout-(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d)")
 _NAME_TIME_FORMAT = "%Y-%m-%dT%H-%M-%S"
 
@@ -243,15 +244,45 @@ def _day_folders(path: str) -> list[str]:
         last = dt.date.fromtimestamp(os.stat(path).st_mtime) + dt.timedelta(days=1)
     except (ValueError, OSError, OverflowError):
         return [folder]
+    end = min(last, day + dt.timedelta(days=_MAX_DAYS - 1))
     out = []
-    for _ in range(_MAX_DAYS):
-        if day > last:
-            break
-        candidate = os.path.join(root, f"{day.year:04d}", f"{day.month:02d}", f"{day.day:02d}")
-        if os.path.isdir(candidate):
-            out.append(candidate)
-        day += dt.timedelta(days=1)
+    if (end - day).days < _FEW_DAYS:  # the usual window (a rollout last written the day it began)
+        while day <= end:
+            candidate = os.path.join(root, f"{day.year:04d}", f"{day.month:02d}", f"{day.day:02d}")
+            if os.path.isdir(candidate):
+                out.append(candidate)
+            day += dt.timedelta(days=1)
+        return out or [folder]
+    # A longer window is listed, not tried day by day: a rollout written long after it began (a
+    # resumed session) would otherwise cost _MAX_DAYS look-ups for every file of a folder.
+    for year in _numbered(root, 4, day.year, end.year):
+        for month in _numbered(os.path.join(root, year), 2, 1, 12):
+            for name in _numbered(os.path.join(root, year, month), 2, 1, 31):
+                try:
+                    when = dt.date(int(year), int(month), int(name))
+                except ValueError:
+                    continue
+                if day <= when <= end:
+                    out.append(os.path.join(root, year, month, name))
     return out or [folder]
+
+
+def _numbered(folder: str, digits: int, low: int, high: int) -> list[str]:
+    """The folders in `folder` named with a number of `digits` digits from low to high, in order."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    names = []
+    for entry in entries:
+        name = entry.name
+        if len(name) == digits and name.isdigit() and name.isascii() and low <= int(name) <= high:
+            try:
+                if entry.is_dir():
+                    names.append(name)
+            except OSError:
+                continue
+    return sorted(names)
 
 
 @functools.lru_cache(maxsize=4096)

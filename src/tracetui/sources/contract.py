@@ -71,6 +71,9 @@ class Head:
         return self.sqlite_tables or {}
 
 
+READ_BUFFER = 1 << 20
+
+
 class SourceFile:
     """The file a reader streams; tracks how far it has got, for progress bars."""
 
@@ -81,7 +84,9 @@ class SourceFile:
         self._file: IO[bytes] | None = None
 
     def open(self) -> IO[bytes]:
-        self._file = open(self.path, "rb")
+        # A big buffer: lines of kilobytes (session files' tool results) split across the default
+        # 8 KB one cost a read and a join each; iterating lines is 3x faster this way.
+        self._file = open(self.path, "rb", buffering=READ_BUFFER)
         return self._file
 
     @property

@@ -37,9 +37,13 @@ from .sqlite_steps import (
     cost_at,
     count,
     count_at,
+    ident_sql,
+    install_calls,
     install_odd_values,
     install_problems,
     install_steps,
+    json_ident_sql,
+    kind_sql,
     model_call,
     money,
     obj,
@@ -47,6 +51,7 @@ from .sqlite_steps import (
     read_in_place,
     run_totals,
     table_columns,
+    text_sql,
     time_at,
 )
 
@@ -239,6 +244,8 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         )
     install_problems(conn, problems, calls)
     install_odd_values(conn, _texts(ids))
+    if calls is not None:
+        install_calls(conn, calls_select(span_columns, calls, ids.sql))
     return {STARTED.name: "started_key"}  # epoch milliseconds sort as the times do, without converting each
 
 
@@ -293,6 +300,37 @@ def _model_calls(span_columns: set[str]) -> ModelCalls:
         read=_call,
         of_run="s.trace_id = ti.request_id",
     )
+
+
+def calls_select(span_columns: set[str], calls: ModelCalls, run_id: str) -> str:
+    """The model and tool calls of the traces, as _span_step reads them, for the calls view
+    (sqlite_steps.install_calls): a span with a model or of kind tool. `run_id`: over `trace_info ti`."""
+
+    def col(name: str) -> str:
+        return f"s.{name}" if name in span_columns else "NULL"
+
+    def attribute(key: str) -> str:
+        """ident of an attribute's value as _decoded reads it: the JSON inside a string, else the string."""
+        inner = q.json_at("s.content", "attributes", key)
+        return (
+            f"(CASE WHEN json_type(s.content, {q.json_path('attributes', key)}) = 'text' THEN (CASE WHEN"
+            f" json_valid({inner}) THEN {json_ident_sql(inner)} ELSE nullif({inner}, '') END)"
+            f" ELSE {json_ident_sql('s.content', 'attributes', key)} END)"
+        )
+
+    model = f"coalesce({ident_sql(col('model_name'))}, {attribute(_MODEL_ATTRIBUTES[0])})"
+    kind = kind_sql(f"coalesce({ident_sql(col('type'))}, {attribute('mlflow.spanType')})", _KIND)
+    estimate = f"CASE WHEN {model} IS NOT NULL THEN {calls.estimate()} END"
+    start, end = col("start_time_unix_nano"), col("end_time_unix_nano")
+    status = f"CASE WHEN {end} IS NULL THEN 'running' WHEN {col('status')} = 'ERROR' THEN 'failed' ELSE 'completed' END"
+    timed = f"typeof({start}) = 'integer' AND typeof({end}) = 'integer' AND {end} >= {start}"
+    return f"""
+        SELECT {run_id} AS run_id, {text_sql(col("name"), "span")} AS name, {kind} AS kind, {model} AS model,
+            {status} AS status, CASE WHEN {timed} THEN ({end} - {start}) / 1e6 END AS duration_ms,
+            {", ".join(f"{q.count(_usage('s.content'), _TOKENS[name])} AS {name}" for name in ("tokens_in", "tokens_out", "tokens_cache_read"))},
+            NULL AS credits, coalesce({calls.reported}, {estimate}) AS cost_usd, {calls.reported} AS reported_cost
+        FROM trace_info ti JOIN spans s ON s.trace_id = CAST(ti.request_id AS TEXT)
+    """
 
 
 def _call(content: Any, model_name: Any, model_provider: Any, start: Any, trace_start: str | None) -> Call:

@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from .. import normalize, usage
+from .. import normalize, pricing, usage
 from ..model import Run, Step
 from ..store import RUN_COLUMNS, STARTED, view_columns
 from . import Head, ProblemSink, SourceFile
@@ -35,9 +35,13 @@ from .sqlite_steps import (
     count,
     count_at,
     dig,
+    duration_sql,
+    install_calls,
     install_odd_values,
     install_problems,
     install_steps,
+    json_ident_sql,
+    json_text_sql,
     model_call,
     money,
     obj,
@@ -181,6 +185,7 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     calls.register(conn)
     install_problems(conn, problems, calls)
     install_odd_values(conn, _texts(ids.sql))
+    install_calls(conn, calls_select(ids.sql, is_run, started, calls))
     return {STARTED.name: "started_key"}  # epoch milliseconds sort as the times do, without converting each
 
 
@@ -220,6 +225,90 @@ def _model_calls() -> ModelCalls:
         values=("p.data", "m.data", "(SELECT x.time_created FROM session x WHERE x.id = m.session_id)"),
         read=_call,
     )
+
+
+def calls_select(run_id: str, is_run: str, started: str, calls: ModelCalls) -> str:
+    """The model and tool calls of the runs, as _Session reads them, for the calls view
+    (sqlite_steps.install_calls). `run_id`, `is_run` and `started` (the run's start): over `session s`."""
+    role = q.json_at("m.data", "role")
+    # The sessions each run's tree reads: its own, then (as _Session does) those whose parent is one of
+    # them and those a tool call in an assistant message of one of them names.
+    is_object = (
+        "(CASE WHEN json_valid(p.data) THEN json_type(p.data) = 'object' END)"  # (json_type fails on other text)
+    )
+    of_session = (
+        "JOIN message m ON m.session_id = CAST(r.sid AS TEXT)"
+        " JOIN part p ON p.message_id = m.id AND p.session_id = CAST(r.sid AS TEXT)"
+    )
+    answered = f"{role} IS NOT 'user' AND {is_object}"
+    named = "(CASE WHEN json_valid(p.data) THEN json_extract(p.data, '$.state.metadata.sessionId') END)"
+    # Each model call: a step-start, or a step-finish that no step-start opened (the part before it among
+    # the message's step parts is none or a step-finish); its usage and cost are on its step-finish.
+    message_failed = (
+        "(CASE WHEN json_valid(c.mdata) THEN json_type(c.mdata, '$.error') = 'object'"
+        " AND json_extract(c.mdata, '$.error') != '{}' END)"
+    )
+    message_done = (
+        "(CASE WHEN json_valid(c.mdata) THEN coalesce(json_type(c.mdata, '$.time.completed'), 'null') != 'null' END)"
+    )
+    status = (
+        "CASE WHEN c.finish IS NOT NULL THEN 'completed' WHEN c.next_type IS NOT NULL THEN 'running'"
+        f" WHEN {message_failed} THEN 'failed' WHEN {message_done} THEN 'completed' ELSE 'running' END"
+    )
+    read, write = q.count("p.data", "tokens", "cache", "read"), q.count("p.data", "tokens", "cache", "write")
+    given_in, given_out = q.count("p.data", "tokens", "input"), q.count("p.data", "tokens", "output")
+    reasoning = q.count("p.data", "tokens", "reasoning")
+    cache = f"(coalesce({read}, 0) + coalesce({write}, 0))"
+    tokens_in = f"(CASE WHEN {cache} != 0 THEN coalesce({given_in}, 0) + {cache} ELSE {given_in} END)"
+    tokens_out = (
+        f"(CASE WHEN coalesce({reasoning}, 0) != 0 THEN coalesce({given_out}, 0) + {reasoning} ELSE {given_out} END)"
+    )
+    model, provider = json_ident_sql("m.data", "modelID"), json_ident_sql("m.data", "providerID")
+    # A tree prices its calls at its run's start: the kept estimates of ModelCalls (priced at their own
+    # session's start) where that is the run's session, else the price at the run's start.
+    at_run_start = f"{pricing.SQL_FUNCTION}({model}, {provider}, {tokens_in}, {tokens_out}, {read}, {write}, {reasoning}, c.run_start)"
+    estimate = (
+        f"CASE WHEN {model} IS NULL THEN NULL WHEN c.sid IS c.root THEN {calls.estimate()} ELSE {at_run_start} END"
+    )
+    reported = q.money("p.data", "cost")
+    state = ("state",)
+    tool_status = " ".join(f"WHEN {q.quote(raw)} THEN {q.quote(value)}" for raw, value in _TOOL_STATUS.items())
+    return f"""
+        WITH RECURSIVE reach(run_id, run_start, root, sid) AS (
+            SELECT {run_id}, {started}, s.id, s.id FROM session s WHERE {is_run}
+            UNION
+            SELECT r.run_id, r.run_start, r.root, x.id FROM reach r JOIN session x ON x.parent_id = CAST(r.sid AS TEXT)
+            UNION
+            SELECT r.run_id, r.run_start, r.root, x.id FROM reach r {of_session} JOIN session x ON x.id = {named}
+            WHERE {answered} AND {q.json_at("p.data", "type")} = 'tool'
+                AND (CASE WHEN json_valid(p.data) THEN json_type(p.data, '$.state.metadata.sessionId') = 'text' END)
+        ),
+        parts AS (
+            SELECT r.run_id, r.run_start, r.root, r.sid, m.rowid AS message, m.data AS mdata, p.rowid AS prow,
+                p.id AS pid, p.data AS pdata, {q.json_at("p.data", "type")} AS type
+            FROM reach r {of_session} WHERE {answered}
+        ),
+        steps AS (
+            SELECT *, lag(type) OVER w AS before, lead(type) OVER w AS next_type, lead(prow) OVER w AS next_row
+            FROM parts WHERE type IN ('step-start', 'step-finish')
+            WINDOW w AS (PARTITION BY run_id, message ORDER BY pid, prow)
+        ),
+        model_calls AS (
+            SELECT *, CASE WHEN type = 'step-finish' THEN prow WHEN next_type = 'step-finish' THEN next_row END AS finish
+            FROM steps WHERE type = 'step-start' OR before IS NOT 'step-start'
+        )
+        SELECT c.run_id, {json_text_sql("m.data", ("modelID",), "model call")} AS name, 'llm' AS kind, {model} AS model,
+            {status} AS status, NULL AS duration_ms, {tokens_in} AS tokens_in, {tokens_out} AS tokens_out,
+            {read} AS tokens_cache_read, NULL AS credits, coalesce({reported}, {estimate}) AS cost_usd,
+            {reported} AS reported_cost
+        FROM model_calls c JOIN message m ON m.rowid = c.message LEFT JOIN part p ON p.rowid = c.finish
+        UNION ALL
+        SELECT c.run_id, {json_text_sql("c.pdata", ("tool",), "tool")}, 'tool', NULL,
+            CASE {json_ident_sql("c.pdata", *state, "status")} {tool_status} ELSE 'completed' END,
+            {duration_sql(q.timestamp(q.json_at("c.pdata", *state, "time", "start")), q.timestamp(q.json_at("c.pdata", *state, "time", "end")))},
+            NULL, NULL, NULL, NULL, NULL, NULL
+        FROM parts c WHERE c.type = 'tool'
+    """
 
 
 def _call(part_data: Any, message_data: Any, session_start: Any) -> Call | None:

@@ -36,9 +36,14 @@ from .sqlite_steps import (
     count,
     count_at,
     dig,
+    duration_sql,
+    ident_sql,
+    install_calls,
     install_odd_values,
     install_problems,
     install_steps,
+    json_ident_sql,
+    kind_sql,
     model_call,
     money,
     obj,
@@ -46,6 +51,7 @@ from .sqlite_steps import (
     read_in_place,
     run_totals,
     table_columns,
+    text_sql,
     time_at,
 )
 
@@ -141,7 +147,30 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     problems = [*([ids.missing] if ids.missing else []), *_problem_queries(columns, indexes, ids.sql)]
     install_problems(conn, problems, calls)
     install_odd_values(conn, _texts(ids.sql))
+    install_calls(conn, calls_select(span_columns, calls, ids.sql))
     return {STARTED.name: "started_key"}
+
+
+def calls_select(span_columns: set[str], calls: ModelCalls, run_id: str) -> str:
+    """The model and tool calls of the traces, as _span_step reads them, for the calls view
+    (sqlite_steps.install_calls): a span with a model or of kind tool. `run_id`: over `traces t`."""
+
+    def col(name: str) -> str:
+        return f"s.{name}" if name in span_columns else "NULL"
+
+    model = json_ident_sql("s.attributes", "llm", "model_name")
+    kind = kind_sql(ident_sql(col("span_kind")), _OPENINFERENCE_KIND)
+    estimate = f"CASE WHEN {model} IS NOT NULL THEN {calls.estimate()} END"
+    return f"""
+        SELECT {run_id} AS run_id, {text_sql(col("name"), "span")} AS name, {kind} AS kind, {model} AS model,
+            CASE WHEN {col("status_code")} = 'ERROR' THEN 'failed' ELSE 'completed' END AS status,
+            {duration_sql(q.timestamp(col("start_time")), q.timestamp(col("end_time")))} AS duration_ms,
+            {q.count(col("llm_token_count_prompt"))} AS tokens_in,
+            {q.count(col("llm_token_count_completion"))} AS tokens_out,
+            {q.count("s.attributes", *_PARTS["tokens_cache_read"])} AS tokens_cache_read, NULL AS credits,
+            coalesce({calls.reported}, {estimate}) AS cost_usd, {calls.reported} AS reported_cost
+        FROM traces t JOIN spans s ON s.trace_rowid = t.id
+    """
 
 
 def _texts(run_id: str) -> list[Texts]:

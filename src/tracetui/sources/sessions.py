@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -151,19 +151,29 @@ def first_line(path: str) -> Any:
 
 def head_lines(data: bytes, limit: int = 50) -> list[Any]:
     """The JSON values of the first whole lines of a file's head (a cut last line is left out)."""
-    out = []
-    lines = data.split(b"\n")
-    if len(lines) > 1:
-        lines = lines[:-1]  # the head may end mid-line
-    for raw in lines[:limit]:
-        raw = raw.strip()
+    return list(head_values(data, limit))
+
+
+def head_values(data: bytes, limit: int = 50) -> Iterator[Any]:
+    """head_lines(), parsed one by one as they are asked for."""
+    end = data.rfind(b"\n")
+    start, taken = 0, 0
+    # (a head without a newline is one line, taken whole; otherwise the part after the last one may be cut)
+    while taken < limit and start <= len(data):
+        stop = data.find(b"\n", start)
+        if stop == -1:
+            if end != -1:
+                return
+            stop = len(data)
+        raw = data[start:stop].strip()
+        start = stop + 1
+        taken += 1
         if not raw:
             continue
         try:
-            out.append(orjson.loads(raw))
+            yield orjson.loads(raw)
         except orjson.JSONDecodeError:
             continue
-    return out
 
 
 def listdir(path: str) -> list[str]:

@@ -73,7 +73,8 @@ _TREE_JSON = [i for i, c in enumerate(_TREE_COLUMNS) if c in JSON_COLUMNS]
 _PAYLOAD_JSON = [i for i, c in enumerate(_PAYLOAD_COLUMNS) if c in JSON_COLUMNS]
 _TOTALS = list(DERIVED_RUN_FIELDS)
 _CACHED_TREES = 16
-_SEEN_CALLS = 200_000  # model calls priced in SQL kept per connection (ModelCalls.register): ~40 MB at most
+_SEEN_CALLS = 200_000  # model calls priced in SQL kept in memory per connection (ModelCalls.register): ~40 MB at most;
+# a cache file with more is read call by call (estimates.EstimateCache.lookup)
 _Priced = tuple[float | None, str, str | None, bool]  # a call's cost, model, provider, whether it has counts
 
 
@@ -127,10 +128,11 @@ def _row(values: tuple, json_positions: list[int]) -> list:
 class _Trees:
     """The trees of the runs asked for last, per connection, until the database changes."""
 
-    def __init__(self, conn: sqlite3.Connection, build: StepBuilder):
+    def __init__(self, conn: sqlite3.Connection, build: StepBuilder, name: str):
         self.conn = conn
         self.build = build
-        self.pricer = pricing.pricer_of(conn)
+        pricer = pricing.pricer_of(conn)
+        self.pricer = None if pricer is None else _KeptPricer(pricer, conn, name)
         self.cache: OrderedDict[tuple[Any, int], _Tree] = OrderedDict()
 
     def rows(self, key: Any, started_at: Any) -> str:
@@ -172,6 +174,28 @@ class _Trees:
             return [message for (message,) in rows]
         except sqlite3.Error:
             return []
+
+
+class _KeptPricer(pricing.Pricer):
+    """The connection's Pricer, asked only for calls whose cost the estimates cache does not hold (the
+    model calls were priced in SQL, ModelCalls, by an earlier command or this one): a tree whose calls
+    were all priced before is priced without loading the price table."""
+
+    def __init__(self, pricer: pricing.Pricer, conn: sqlite3.Connection, fmt: str) -> None:
+        super().__init__()
+        self.pricer = pricer
+        path = conn.execute("PRAGMA database_list").fetchone()[2]
+        tags = [f"prices={pricing.data_version()}"]
+        self.kept = estimates.for_database(path, fmt, tags) if path else None
+
+    def cost(
+        self, model: str | None, provider: str | None, counts: pricing.TokenCounts, when: str | None = None
+    ) -> float | None:
+        if self.kept is not None and model and (counts[0] is not None or counts[1] is not None):
+            found = self.kept.cost_of(estimates.call_digest(model, provider, counts, when))
+            if found is not None:
+                return found[0]
+        return self.pricer.cost(model, provider, counts, when)
 
 
 def unreadable(exc: Exception) -> list[Step]:
@@ -247,7 +271,7 @@ def install_steps(
         (estimated costs included) as finalize_run computes them from build()'s priced steps, for a
         format whose runs view has no cheaper way to the same numbers.
     """
-    trees = _Trees(conn, build)
+    trees = _Trees(conn, build, name)
     prefix = "tracetui_" + name.replace("-", "_")
     conn.create_function(f"{prefix}_steps", 2, trees.rows)
     conn.create_function(f"{prefix}_payloads", 3, trees.payloads)
@@ -338,8 +362,15 @@ class ModelCalls:
             fp = estimates.fingerprint(values)
             found = seen.get(key)
             if found is None and kept.stale():
-                seen.update(kept.load())
+                loaded = kept.load()
+                seen.update(loaded or {})
                 found = seen.get(key)
+            if found is None and kept.big:
+                found = kept.lookup(key)
+                if found is not None and found[0] == fp:
+                    if len(seen) >= _SEEN_CALLS:
+                        seen.clear()
+                    seen[key] = found
             if found is not None and found[0] == fp:
                 return found[1]
             try:
@@ -348,14 +379,16 @@ class ModelCalls:
                 call = None
             model, provider, counts, when = call or (None, None, (None,) * 5, None)
             result = None
+            digest = None
             if model:
                 counted = counts[0] is not None or counts[1] is not None
                 cost = pricer.cost(model, provider, counts, when)
                 result = cost, sys.intern(model), provider and sys.intern(provider), counted
+                digest = estimates.call_digest(model, provider, counts, when)
             if len(seen) >= _SEEN_CALLS:
                 seen.clear()
             seen[key] = (fp, result)
-            kept.add(key, fp, result)
+            kept.add(key, fp, result, digest)
             return result
 
         def price(key: Any, *values: Any) -> float | None:
@@ -425,6 +458,12 @@ class ModelCalls:
         cost = f"(SELECT sum(part) FROM (SELECT {reported_sum} AS part UNION ALL SELECT {estimated}))"
         return {"cost_usd": cost, ESTIMATED_COST: estimated}
 
+    def estimate(self) -> str:
+        """SQL over `rows`: the estimated cost of a row's call, as its tree prices it (NULL for a row that is
+        no model call or that the table cannot price); for a call without a reported cost, so ask it as
+        coalesce(reported, estimate), which asks only when there is none."""
+        return f"(CASE WHEN {self.where} THEN {self._applied('price')} END)"
+
     def unpriced(self) -> str:
         """A SELECT of (n, message): one problem per model whose calls (with token counts and no
         reported cost) the price table did not price, in the order and words of an import."""
@@ -449,7 +488,7 @@ class _Kept:
                 pass
         self.loaded: float | None = None  # the cache file's mtime when last loaded
         self.looked = 0.0  # time.monotonic() of the last look at it
-        self.added = 0  # calls this connection gave the cache
+        self.big = False  # more calls kept than a connection holds in memory: looked up one by one
 
     def stale(self) -> bool:
         """Whether the cache file has more than was loaded (looked at once a second at most)."""
@@ -466,19 +505,24 @@ class _Kept:
             return False
         return mtime not in (self.loaded, self.cache.saved)  # not what it loaded or wrote itself
 
-    def load(self) -> dict[Any, tuple[int, _Priced | None]]:
+    def load(self) -> dict[Any, tuple[int, _Priced | None]] | None:
+        """Every kept call, or None when there are more than a connection keeps in memory (then `big`:
+        each is looked up in the cache file when asked for)."""
         assert self.cache is not None
         try:
             self.loaded = os.stat(self.cache.file).st_mtime
         except OSError:
             self.loaded = 0.0
-        return self.cache.load(_SEEN_CALLS)
+        found = self.cache.load(_SEEN_CALLS)
+        self.big = found is None
+        return found
 
-    def add(self, key: Any, fp: int, result: _Priced | None) -> None:
-        # Beyond what a connection keeps in memory the cache would not be loaded: not written either.
-        if self.cache is not None and self.added < _SEEN_CALLS:
-            self.added += 1
-            self.cache.add(key, fp, result)
+    def lookup(self, key: Any) -> tuple[int, _Priced | None] | None:
+        return self.cache.lookup(key) if self.cache is not None else None
+
+    def add(self, key: Any, fp: int, result: _Priced | None, call: int | None) -> None:
+        if self.cache is not None:
+            self.cache.add(key, fp, result, call)
 
     def save(self) -> None:
         if self.cache is not None:
@@ -987,3 +1031,88 @@ def table_columns(conn: sqlite3.Connection, *only: str) -> dict[str, set[str]]:
     names = [r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")]
     wanted = [name for name in names if not only or name in only]
     return {name: {r[1] for r in conn.execute(f"PRAGMA main.table_info({q.ident(name)})")} for name in wanted}
+
+
+# -- the calls view: model and tool calls in SQL, for stats --by model / --by tool ------------------
+
+CALLS = "calls"
+"""The TEMP view of a format's model and tool calls (stats.CALL_COLUMNS), one SELECT per format over
+its tables: store/stats.py aggregates over it instead of the steps view, which builds every run's tree."""
+
+
+def install_calls(conn: sqlite3.Connection, select: str) -> None:
+    """TEMP VIEW calls over `select`: the steps a run's tree would hold with a model or of kind 'tool', as
+    the tree's Python reads them (the twins below), in the columns of stats.CALL_COLUMNS, except that
+    `select` gives `reported_cost` (the cost the source reported) in place of cost_estimated. `select`
+    may give other steps as well (the view keeps the calls): each column is then computed once a row."""
+    from ..store.stats import CALL_COLUMNS
+
+    columns = [c for c in CALL_COLUMNS if c != "cost_estimated"]
+    # LIMIT -1 keeps SQLite from folding `select` into the outer query, which would name cost_usd twice
+    # there and so ask twice for each estimate (a Python function).
+    conn.execute(
+        f"CREATE TEMP VIEW {CALLS} AS SELECT {', '.join(columns)},"
+        f" reported_cost IS NULL AND cost_usd IS NOT NULL AS cost_estimated FROM ({select} LIMIT -1)"
+        " WHERE model IS NOT NULL OR kind = 'tool'"
+    )
+
+
+def ident_sql(expr: str) -> str:
+    """Twin of normalize.ident over a column's value: text as it is ('' none), a number as its text."""
+    return (
+        f"(CASE WHEN typeof({expr}) = 'text' THEN nullif({expr}, '') WHEN {expr} IS NULL THEN NULL"
+        f" ELSE CAST({expr} AS TEXT) END)"
+    )
+
+
+def json_ident_sql(column: str, *keys: str) -> str:
+    """Twin of normalize.ident(dig(<the JSON object in column>, *keys)): a string as it is ('' none), a
+    boolean as Python writes it, a number as its text, an object or array as compact JSON."""
+    path = q.json_path(*keys)
+    value = f"json_extract({column}, {path})"
+    return (
+        f"(CASE WHEN json_valid({column}) THEN (CASE json_type({column}, {path})"
+        f" WHEN 'text' THEN nullif({value}, '') WHEN 'true' THEN 'True' WHEN 'false' THEN 'False'"
+        f" WHEN 'null' THEN NULL ELSE CAST({value} AS TEXT) END) END)"
+    )
+
+
+def json_text_sql(column: str, keys: tuple[str, ...], default: str) -> str:
+    """Twin of `normalize.text(dig(<the JSON object in column>, *keys)) or default`: a string as it is,
+    anything else as compact JSON."""
+    path = q.json_path(*keys)
+    value = f"json_extract({column}, {path})"
+    text = (
+        f"(CASE json_type({column}, {path}) WHEN 'text' THEN nullif({value}, '') WHEN 'true' THEN 'true'"
+        f" WHEN 'false' THEN 'false' WHEN 'null' THEN NULL ELSE CAST({value} AS TEXT) END)"
+    )
+    return f"coalesce(CASE WHEN json_valid({column}) THEN {text} END, {q.quote(default)})"
+
+
+def text_sql(expr: str, default: str) -> str:
+    """Twin of `normalize.text(value) or default` over a column's value."""
+    return f"coalesce(nullif(CAST({expr} AS TEXT), ''), {q.quote(default)})"
+
+
+def kind_sql(raw: str, table: dict[str, str]) -> str:
+    """Twin of `table.get(raw.upper()) or normalize.kind(raw)` over the SQL `raw` (an ident_sql): the
+    format's own kinds first, then tracetui's table of kinds and its suffixes."""
+    from ..normalize import _KIND
+
+    own = " ".join(f"WHEN {q.quote(k)} THEN {q.quote(v)}" for k, v in table.items())
+    key = f"replace(replace(lower(trim({raw})), '-', '_'), ' ', '_')"
+    known = " ".join(f"WHEN {q.quote(k)} THEN {q.quote(v)}" for k, v in _KIND.items())
+    suffixes = " ".join(
+        f"WHEN {key} LIKE '%\\_{suffix}' ESCAPE '\\' THEN {q.quote(kind)}"
+        for suffix, kind in (("scan", "scan"), ("tool", "tool"), ("llm", "llm"), ("agent", "agent"))
+    )
+    return (
+        f"(CASE WHEN {raw} IS NULL THEN 'other' ELSE coalesce((CASE upper({raw}) {own} END),"
+        f" (CASE {key} {known} END), (CASE {suffixes} ELSE 'other' END)) END)"
+    )
+
+
+def duration_sql(start_iso: str, end_iso: str) -> str:
+    """Twin of normalize.duration_between: whole milliseconds, none when the end is before the start."""
+    # Written once (a CASE would compute it twice): a whole number of ms, so anything negative is -1 or less.
+    return f"nullif(max({q.duration_ms(start_iso, end_iso)}, -1), -1)"

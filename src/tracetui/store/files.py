@@ -162,7 +162,11 @@ def close(conn: sqlite3.Connection) -> None:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """A write transaction, taken in turn with the store's other writers."""
+    """A write transaction, taken in turn with the store's other writers; within one already open
+    (a worker writing a batch of files), part of that one."""
+    if conn.in_transaction:
+        yield
+        return
     fd = getattr(conn, "turns", None)
     if fd is not None:
         fcntl.flock(fd, fcntl.LOCK_EX)

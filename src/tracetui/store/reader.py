@@ -27,7 +27,7 @@ from .schema import (
 from .sessions import FAILED_SQL as _FAILED_SQL
 from .sessions import SessionKey, SessionRow, count_sessions, session_keys, session_rows
 from .sort_keys import BY_NAME, SORT_KEYS, STARTED
-from .stats import Scope
+from .stats import Scope, calls_relation
 
 # An id or name compared with a parameter: the parameter may be its bytes (Store._key), which SQLite
 # compares with text only once they are cast to text.
@@ -288,7 +288,9 @@ class Store:
         return self._keys[cache]
 
     def _where(self, flt: RunFilter | None) -> tuple[str, list[Any]]:
-        return (flt or RunFilter()).where(lambda what, value: self._key(value, _EXISTS[what]))
+        flt = flt or RunFilter()
+        calls = calls_relation(self.conn) if flt.model is not None or flt.tool is not None else "steps"
+        return flt.where(lambda what, value: self._key(value, _EXISTS[what]), calls=calls)
 
     def _run_key(self, run_id: str) -> Any:
         return self._key(run_id, f"SELECT 1 FROM runs WHERE id = {_ID} LIMIT 1")
@@ -389,16 +391,16 @@ class Store:
         self, flt: RunFilter | None = None, *, sort: str = STARTED.name, desc: bool = True, limit: int | None = None
     ) -> list[SessionKey]:
         """The groups of session_rows in order, without their summaries (cheap enough for every group)."""
-        where, args = (flt or RunFilter()).where()
+        where, args = self._where(flt)
         return session_keys(self.conn.execute, where, args, self._order_by, sort=sort, desc=desc, limit=limit)
 
     def session_rows(self, keys: Sequence[SessionKey], flt: RunFilter | None = None) -> list[SessionRow]:
         """Summaries of these groups over the runs `flt` keeps, in no set order (by key, like runs_by_ids)."""
-        where, args = (flt or RunFilter()).where()
+        where, args = self._where(flt)
         return session_rows(self.conn.execute, where, args, keys)
 
     def count_sessions(self, flt: RunFilter | None = None) -> int:
-        where, args = (flt or RunFilter()).where()
+        where, args = self._where(flt)
         return count_sessions(self.conn.execute, where, args)
 
     def session_run_ids(self, run_id: str) -> list[str]:

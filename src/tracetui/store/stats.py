@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .. import jsonsafe
 from ..analysis import GroupStats
 from ..model import FAILED_STATUSES
 
@@ -76,6 +77,14 @@ def _copy(text: tuple[str, ...], numbers: tuple[str, ...], source: str, typed: b
     return f"WITH raw AS MATERIALIZED (SELECT {plain} {source}) SELECT {columns} FROM raw"
 
 
+def calls_relation(conn: sqlite3.Connection) -> str:
+    """Where the model and tool calls are (for stats, and the run list's filters by model or tool): a
+    source's TEMP view `calls` (sqlite_steps.install_calls: SQL over a file read in place whose steps view
+    builds each run's tree in Python), else the steps."""
+    found = conn.execute("SELECT 1 FROM temp.sqlite_master WHERE type = 'view' AND name = 'calls'").fetchone()
+    return "temp.calls" if found else "steps"
+
+
 _names = itertools.count()
 
 # A 1-2-5 ladder of bin edges (ms), from 1 ms to about 11 days: latencies spread over decades.
@@ -112,10 +121,8 @@ class Scope:
         self._read = read or (lambda sql, params: conn.execute(sql, params).fetchall())
         n = next(_names)
         self._runs, self._calls = f"tracetui_stat_runs_{n}", f"tracetui_stat_calls_{n}"
-        self._have_calls = False
-        copy = _copy(_RUN_TEXT, _RUN_NUMBERS, f"FROM runs{where}", typed)
-        conn.execute(f"CREATE TEMP TABLE {self._runs} AS {copy}", list(args))
-        self._filtered = bool(where)
+        self._have_calls = self._have_runs = False
+        self._where, self._args = where, list(args)
 
     def __enter__(self) -> Scope:
         return self
@@ -127,30 +134,49 @@ class Scope:
         for table in (self._runs, self._calls):
             self.conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
+    def _run_table(self) -> str:
+        """The scope's runs (copied on the first question about runs: a question about calls alone need
+        not compute every column of an in-place source's runs view)."""
+        if not self._have_runs:
+            copy = _copy(_RUN_TEXT, _RUN_NUMBERS, f"FROM runs{self._where}", self._typed)
+            self.conn.execute(f"CREATE TEMP TABLE {self._runs} AS {copy}", self._args)
+            self._have_runs = True
+        return self._runs
+
+    def _of_runs(self, column: str) -> tuple[str, list[Any]]:
+        """SQL of a FROM clause giving `column` of the scope's runs, and its arguments: the copy once made."""
+        if self._have_runs:
+            return f"FROM {self._runs}", []
+        text, numbers = ((column,), ()) if column in _RUN_TEXT else ((), (column,))
+        return f"FROM ({_copy(text, numbers, f'FROM runs{self._where}', self._typed)})", self._args
+
     def _call_table(self) -> str:
         """The model and tool calls of the scope's runs (copied on the first question about calls)."""
         if not self._have_calls:
-            scope = f" AND run_id IN (SELECT id FROM {self._runs})" if self._filtered else ""
-            copy = _copy(
-                _CALL_TEXT, _CALL_NUMBERS, f"FROM steps WHERE (model IS NOT NULL OR kind = 'tool'){scope}", self._typed
-            )
-            self.conn.execute(f"CREATE TEMP TABLE {self._calls} AS {copy}")
+            args: list[Any] = []
+            scope = ""
+            if self._where:
+                runs, args = self._of_runs("id")
+                scope = f" AND run_id IN (SELECT id {runs})"
+            source = f"FROM {calls_relation(self.conn)} WHERE (model IS NOT NULL OR kind = 'tool'){scope}"
+            copy = _copy(_CALL_TEXT, _CALL_NUMBERS, source, self._typed)
+            self.conn.execute(f"CREATE TEMP TABLE {self._calls} AS {copy}", args)
             self._have_calls = True
         return self._calls
 
-    def _summed(self, sql: str) -> list[tuple]:
+    def _summed(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
         """The rows of a query of sums. SQLite's sum() stops with "integer overflow" past 64 bits (counts
         near 2**63 in any file): such a query is asked again with sums that cannot overflow."""
         try:
-            return self._read(sql, ())
+            return self._read(sql, args)
         except sqlite3.OperationalError as exc:
             if "integer overflow" not in str(exc):
                 raise
         self.conn.create_aggregate("tracetui_sum", 1, _ExactSum)  # type: ignore[arg-type]  # (typeshed: int results only)
-        return self._read(re.sub(r"\bsum\(", "tracetui_sum(", sql), ())
+        return self._read(re.sub(r"\bsum\(", "tracetui_sum(", sql), args)
 
     def run_count(self) -> int:
-        return self.conn.execute(f"SELECT count(*) FROM {self._runs}").fetchone()[0]
+        return self.conn.execute(f"SELECT count(*) FROM {self._run_table()}").fetchone()[0]
 
     def groups(self, by: str | None, *, percentiles: bool = True) -> list[GroupStats]:
         """Stats per group: `by` one of GROUPINGS (None: one group of every run). Without `percentiles`
@@ -158,15 +184,16 @@ class Scope:
         if by in CALL_GROUPS:
             return self._call_groups(by, percentiles)
         group = RUN_GROUPS[by] if by is not None else "'all'"
+        runs = self._run_table()
         sql = f"""
             SELECT {group} AS grp, count(*) AS n_rows, sum(status IN ({_FAILED_SQL})), sum(total_tokens_in),
                 sum(total_tokens_out), sum(total_tokens_cache_read), sum(total_credits), sum(total_cost_usd) AS cost,
                 sum(total_cost_estimated_usd), max(duration_ms), sum(duration_ms) AS total_ms, NULL,
                 count(duration_ms)
-            FROM {self._runs} GROUP BY grp ORDER BY {_ORDER.get(by or "", "grp IS NULL, grp")}
+            FROM {runs} GROUP BY grp ORDER BY {_ORDER.get(by or "", "grp IS NULL, grp")}
         """
         rows = self._summed(sql)
-        pct = self._percentiles(RUN_GROUPS.get(by or ""), self._runs, None, rows) if percentiles else {}
+        pct = self._percentiles(RUN_GROUPS.get(by or ""), runs, None, rows) if percentiles else {}
         return [_row(by, "runs", row, pct.get(row[0])) for row in rows]
 
     def _call_groups(self, by: str, percentiles: bool) -> list[GroupStats]:
@@ -185,7 +212,8 @@ class Scope:
         pct = self._percentiles(group, table, which, rows) if percentiles else {}
         run_time = None
         if by == "tool":
-            run_time = self._summed(f"SELECT sum(duration_ms) FROM {self._runs}")[0][0]
+            runs, args = self._of_runs("duration_ms")
+            run_time = self._summed(f"SELECT sum(duration_ms) {runs}", args)[0][0]
         out = []
         for row in rows:
             stats = _row(by, "calls", row, pct.get(row[0]))
@@ -207,7 +235,7 @@ class Scope:
         keys = f"{group}, duration_ms" if group else "duration_ms"
         partial = f" WHERE {which}" if which else ""
         self.conn.execute(f"CREATE INDEX temp.{index} ON {table} ({keys}){partial}")
-        match = f"{group} IS ? AND " if group else ""
+        match = f"{group} IS CAST(? AS TEXT) AND " if group else ""
         also = f" AND {which}" if which else ""
         sql = (
             f"SELECT duration_ms FROM {table} INDEXED BY {index} WHERE {match}duration_ms IS NOT NULL{also}"
@@ -219,10 +247,16 @@ class Scope:
             if not timed:
                 continue
             found = []
+            # A group name whose bytes are not UTF-8 was read with them made visible (\xNN): found by its bytes.
+            params: list[Any] = [grp] if group else []
+            raw = jsonsafe.hidden_bytes(grp) if type(grp) is str else None
             for p in (50, 95):
                 k = (timed - 1) * p / 100.0
-                values = [r[0] for r in self.conn.execute(sql, (*([grp] if group else []), int(k)))]
-                if not values:  # a group name read with its bytes that are not UTF-8 made visible: no match
+                values = [r[0] for r in self.conn.execute(sql, (*params, int(k)))]
+                if not values and raw is not None:
+                    params = [raw]
+                    values = [r[0] for r in self.conn.execute(sql, (*params, int(k)))]
+                if not values:
                     break
                 found.append(_interpolate(values, k))
             else:
@@ -234,7 +268,7 @@ class Scope:
         bin of the shortest run to the bin of the longest."""
         cases = " ".join(f"WHEN duration_ms < {edge} THEN {i}" for i, edge in enumerate(_EDGES))
         sql = (
-            f"SELECT CASE {cases} ELSE {len(_EDGES)} END AS bin, count(*) FROM {self._runs}"
+            f"SELECT CASE {cases} ELSE {len(_EDGES)} END AS bin, count(*) FROM {self._run_table()}"
             " WHERE duration_ms IS NOT NULL GROUP BY bin ORDER BY bin"
         )
         counts = dict(self.conn.execute(sql).fetchall())

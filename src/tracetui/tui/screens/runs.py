@@ -171,6 +171,7 @@ class RunsScreen(Screen):
         self._failed_seen: set[str] | None = None
         self._agents: list[str] | None = None
         self._poll: Timer | None = None
+        self._paced: Timer | None = None  # live: the read of a change that came while the list was paced
         self._problems = 0
         self._counting = self._count_again = False  # the problems are being counted; asked again meanwhile
         # What the list last reported (RunListLoaded); None until its first load.
@@ -275,13 +276,23 @@ class RunsScreen(Screen):
         # A live source says when it changed the store: without a change there is nothing to read.
         if self.live and not self._dirty and not trace_app(self).importing:
             return
-        if self._load_running or time.monotonic() - self._loaded_at < 2 * self._load_seconds:
+        if self._load_running:
+            return  # live, on_run_list_loaded reads a change that came meanwhile
+        wait = self._loaded_at + 2 * self._load_seconds - time.monotonic()
+        if wait > 0:
+            # Live, the change is read the moment the pause ends, not at the next poll (up to 0.3 s later).
+            if self.live and self._paced is None:
+                self._paced = self.set_timer(wait + 0.01, self._paced_poll)
             return
         self._load_running = True
         self._dirty = False
         # Live, rows scrolled into view are read on a new connection too: one opened before a database
         # read in place got its -wal was opened immutable and would not see the change.
         self.run_list.reload(quick=self._shown is None, fresh_connection=self.live)
+
+    def _paced_poll(self) -> None:
+        self._paced = None
+        self._poll_store()
 
     def store_changed(self) -> None:
         """A live source changed the store: read the list again now, or when the load running ends (the poll)."""

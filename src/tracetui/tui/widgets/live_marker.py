@@ -44,9 +44,16 @@ class LiveMarker(Static):
     """
 
     def on_mount(self) -> None:
+        self._shown: Text | None = None
         self.watch(self.app, "live_state", self._show)
 
     def _show(self, state: LiveState | None) -> None:
         self.display = state is not None
-        if state is not None:
-            self.update(live_text(state))
+        if state is None:
+            return
+        text = live_text(state)
+        # The state changes with every commit of a busy receiver (many a second); the text once a
+        # second. An update lays the screen out again: only when there is something new to show.
+        if text != self._shown:
+            self._shown = text
+            self.update(text)
