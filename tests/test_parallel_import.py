@@ -265,3 +265,12 @@ def test_parallel_import_of_a_staged_format_gives_the_serial_store(name, tmp_pat
     assert len(runs) > 0.9 * copies * len(originals) and len({r["id"] for r in runs}) == len(runs)
     assert [line for line, _ in problems if line in (8, 12)] == [8, 12]
     assert merges[0] > 3  # the runs were shared among the workers
+
+
+def test_a_value_sqlite_refuses_in_a_workers_share_is_stored_as_a_serial_import_stores_it(tmp_path, monkeypatch):
+    hostile = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hostile", "files")
+    path = os.path.join(hostile, "tokens-beyond-64-bits.jsonl")  # the batch is written again row by row
+    serial = imported(path, tmp_path / "serial.db", monkeypatch, workers=1)
+    fast = imported(path, tmp_path / "parallel.db", monkeypatch, workers=2)
+    assert stored(fast) == stored(serial)
+    assert any("beyond SQLite's integers" in message for _, message in stored(fast)[2])

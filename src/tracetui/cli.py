@@ -862,15 +862,17 @@ def _import_warnings(src: str, problems: list) -> None:
 
 
 def _publish(src: str, output: str, fmt: str | None, schema: str | None) -> None:
-    """Import into a private temporary store (the usual import, workers and all), then COPY it over."""
+    """Import as usual (workers and all), into a writer that streams the rows into the database."""
     from .loading import prepare_file, temporary_store
-    from .postgres.writer import DEFAULT_SCHEMA, publish
+    from .postgres.writer import DEFAULT_SCHEMA, Publisher
 
-    staging = temporary_store()
-    # Staged only: the database gets no search index, so none is built here (40% of the CPU of the import).
-    opening = prepare_file(src, fmt=fmt, output=staging, estimate=estimating(), search_index=False)
+    # The writer's local buffer: a scratch file it empties as it copies (no store of the whole file).
+    opening = prepare_file(src, fmt=fmt, output=temporary_store(), estimate=estimating(), search_index=False)
+    publisher = Publisher(output, source=src, schema=schema or DEFAULT_SCHEMA)
+    opening.writer = publisher
     opening.run_import()
-    published = publish(staging, output, source=src, schema=schema or DEFAULT_SCHEMA)
+    published = publisher.writer.published if publisher.writer is not None else None
+    assert published is not None
     _import_warnings(src, opening.problems)
     n, replaced = published.runs, published.replaced
     note = f" (replacing {replaced} run{'' if replaced == 1 else 's'} already there)" if replaced else ""

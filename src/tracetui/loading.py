@@ -245,6 +245,9 @@ class Opening:
     background: bool = False  # imported while the viewer shows it: worker processes yield the CPU to it
     search_index: bool = False  # index the steps' text when the import ends (`tracetui import -o`)
     tails: Tails | None = None  # set while followed: the file is read on from where it was (tailing.py)
+    # What run_import() writes into: a StoreWriter on db_path unless this says otherwise (a PgWriter,
+    # which copies the rows on into PostgreSQL: postgres/writer.py). Called (db_path, report).
+    writer: Callable[[str, Callable[[Problem], None]], StoreWriter] | None = None
 
     @property
     def format(self) -> str:
@@ -449,7 +452,12 @@ class Opening:
             self.problems.append(problem)
             writer.add_problem(problem)
 
-        writer = StoreWriter(self.db_path, report=report)
+        def new_writer() -> StoreWriter:
+            if self.writer is not None:
+                return self.writer(self.db_path, report)
+            return StoreWriter(self.db_path, report=report)
+
+        writer = new_writer()
 
         last = 0.0
 
@@ -491,7 +499,7 @@ class Opening:
                         if self.cached:
                             _create_private(self.db_path)
                         self.problems.clear()
-                        writer = StoreWriter(self.db_path, report=report)
+                        writer = new_writer()
             if serial:
                 normalize.take_notes()  # left over from anything read before, in this thread
                 price = partial(pricing.apply, pricer=pricer)
@@ -517,8 +525,7 @@ class Opening:
                 _record_file(writer.conn, self.path, self.module, head, before, writer.run_count)
             meta = {"source": os.path.abspath(self.path), "format": self.module.NAME}
             if pricer is not None:
-                writer.commit()
-                for message in pricing.unpriced_problems(writer.conn, pricer):
+                for message in pricing.unpriced_messages(writer.unpriced_calls(), pricer):
                     report(Problem(message))
                 meta["prices"] = pricing.describe(dated=False)
             writer.finish(search_index=self.search_index, **meta)

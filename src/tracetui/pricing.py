@@ -192,7 +192,7 @@ class Pricer:
             return None
         found = self.find(model, provider)
         if found is None:
-            return None  # reported once per model when the import ends (unpriced_problems)
+            return None  # reported once per model when the import ends (unpriced_messages)
         read, write, thought = read or 0, write or 0, thought or 0
         tin = tin if tin is not None else read + write
         usage: Counts = (tin, tout or 0, read, write, thought)
@@ -378,11 +378,6 @@ def _rewrite(
         where = " AND ".join(f"{k} = ?" for k in key)
         values = [storable(after[i])[0] for i in changed] + [before[i] for i in at]
         conn.execute(f"UPDATE {table} SET {sets} WHERE {where}", values)
-
-
-def unpriced_problems(conn: sqlite3.Connection, pricer: Pricer) -> list[str]:
-    """One message per model the store's model calls used that the price table does not have."""
-    return unpriced_messages(unpriced_calls(conn), pricer)
 
 
 def unpriced_calls(conn: sqlite3.Connection) -> list[tuple[str, str | None, int]]:

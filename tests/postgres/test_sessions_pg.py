@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
+
+import psycopg
 import pytest
 from builders import SESSION_ROWS, write_agent_traces
-from pg_builders import agent_traces_table, many_rows
+from pg_builders import agent_traces_table, dbname, many_rows
 
 from tracetui.loading import open_store, prepare
+from tracetui.postgres import store as pg_store_module
 from tracetui.store import SORT_KEYS, RunFilter
 from tracetui.store.protocol import SessionStore
 
@@ -113,3 +118,59 @@ async def test_b_groups_a_database_by_session_as_a_file_and_braces_go_through_a_
     assert "▸ s1" in screens[0][2] and "▸ s2" in screens[0][3]
     assert "▾ s1" in screens[1][2] and [line.split()[2] for line in screens[1][3:6]] == ["r3", "r2", "r1"]
     assert opened == ["r3", "r3", "r2", "r1"]  # r3 from the list, the last of s1: `}` stays, `{` goes back
+
+
+def _rows_read(url: str) -> int:
+    """Rows of agent_traces read so far by finished backends (sequentially and by index)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for _ in range(200):  # the others' statistics are written when they end
+            others = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+            if conn.execute(others, [dbname(url)]).fetchone() == (0,):
+                break
+            time.sleep(0.05)
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        row = conn.execute(
+            "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables"
+            " WHERE relname = 'agent_traces'"
+        ).fetchone()
+    return row[0]
+
+
+def test_a_runs_session_is_found_among_the_runs_started_near_it_without_an_index_on_the_session(
+    pg, tmp_path, monkeypatch
+):
+    url = pg.database()
+    rows = many_rows(2000)  # sessions of seven runs, started close together
+    agent_traces_table(url, rows)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE INDEX ON agent_traces (started_at, id)")  # as the README advises; none on session_id
+        conn.execute("ANALYZE agent_traces")
+    monkeypatch.setattr(pg_store_module, "SESSION_NEAR", 50)
+    reference = open_store(write_agent_traces(tmp_path / "near.db", rows))
+    before = _rows_read(url)
+    opening = prepare(url)
+    store = opening.connect()
+    for run_id in ("r0707", "r1403", "r1999"):  # sessions whose runs all have a start time
+        found = store.session_run_ids(run_id)
+        assert found == reference.session_run_ids(run_id) and len(found) > 1
+    store.close()
+    opening.close()
+    assert _rows_read(url) - before < 3 * (2 * 50 + 10)  # the rows near each run, never the 2,000 of the table
+
+
+@pytest.mark.parametrize("query", ["fetch", "BOOM", "call-2", "no such text"])
+def test_a_search_of_the_steps_runs_on_the_server_and_finds_what_the_file_finds(stores, query, monkeypatch):
+    pg_store, sqlite = stores
+
+    def one_by_one(*args):
+        raise AssertionError("a search read a run's steps into tracetui")
+
+    monkeypatch.setattr(pg_store.db, "read_run", one_by_one)
+    monkeypatch.setattr(pg_store.shared, "trees", OrderedDict())  # nothing read before
+    assert {k: (h.count, h.step_id, h.ord) for k, h in pg_store.runs_matching(query).items()} == {
+        k: (h.count, h.step_id, h.ord) for k, h in sqlite.runs_matching(query).items()
+    }
+    for sort, desc, flt in (("started", True, None), ("duration", False, RunFilter(agent="beta"))):
+        ours = [h for hits in pg_store.steps_matching(query, flt, sort=sort, desc=desc) for h in hits]
+        theirs = [h for hits in sqlite.steps_matching(query, flt, sort=sort, desc=desc) for h in hits]
+        assert ours == theirs

@@ -182,3 +182,44 @@ def test_payloads_are_stored_without_pglz_in_tables_the_import_made_and_never_ch
     assert invoke("import", SAMPLE, "-o", pg_url).exit_code == 0
     with psycopg.connect(pg_url) as conn:
         assert conn.execute(STORAGE, ["steps", ["input"]]).fetchone()[1] == "m"
+
+
+def test_a_big_nested_run_opens_from_its_first_steps_and_answers_as_the_store_file_does(pg_url, tmp_path):
+    from tracetui.postgres.store import START_STEPS
+
+    steps = []
+    for top in range(40):  # 40 agent steps of 30 steps each, some with steps under them: 1,240 steps in all
+        steps.append(step(f"t{top}", input=f"top {top}"))
+        for kid in range(30):
+            steps.append(step(f"t{top}.{kid}", f"t{top}", input=f"kid {kid}"))
+            if kid % 10 == 0:
+                failed = top == 35 and kid == 20  # deep inside, far past the first steps
+                steps.append(step(f"t{top}.{kid}.x", f"t{top}.{kid}", status="failed" if failed else "completed"))
+    src = write_jsonl(tmp_path / "nested.jsonl", [run("big", *steps)])
+    assert invoke("import", src, "--format", "tracetui-jsonl", "-o", pg_url).exit_code == 0
+    local, opening = open_store(src), prepare(pg_url)
+    store = opening.connect()
+
+    def ids(found) -> list[tuple]:
+        return [(s.id, s.ord, s.size, s.child_count) for s in found]
+
+    assert ids(store.children("big", None, limit=20)) == ids(local.children("big", None, limit=20))
+    assert not store.shared.tree(("big", False)).complete  # only the start was read
+    assert store.count_children("big", None) == local.count_children("big", None) == 40
+    assert store.failed_step_positions("big") == local.failed_step_positions("big")
+    assert store.get_run("big").step_count == len(steps) > START_STEPS
+    assert ids(store.children("big", "t2")) == ids(local.children("big", "t2"))  # inside the start
+    assert store.count_children("big", "t3.10") == 1
+    assert not store.shared.tree(("big", False)).complete
+    for parent in ("t39", "t35.20", None):  # past the start: the whole run is read
+        assert ids(store.children("big", parent, limit=50, offset=5)) == ids(
+            local.children("big", parent, limit=50, offset=5)
+        )
+        assert store.count_children("big", parent) == local.count_children("big", parent)
+    for first in (0, START_STEPS - 10, 1200):
+        assert ids(store.steps_from("big", first, limit=30)) == ids(local.steps_from("big", first, limit=30))
+    assert store.ancestors("big", "t35.20.x") == local.ancestors("big", "t35.20.x") == ["t35", "t35.20"]
+    assert store.first_failed_step("big").id == "t35.20.x"
+    assert store.get_step("big", "t39.29").input == "kid 29"
+    store.close()
+    opening.close()

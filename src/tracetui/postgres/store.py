@@ -31,7 +31,7 @@ from ..model import FAILED_STATUSES, Problem, Run, Step, finalize_run, step_tree
 from ..sources import DatabaseSource, RunStart
 from ..store import search
 from ..store.reader import RunFilter
-from ..store.schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS
+from ..store.schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS, STEP_COLUMNS
 from ..store.sessions import (
     FAILED_SQL,
     Dialect,
@@ -55,6 +55,7 @@ _CALL_TYPES |= {c: int for c in ("tokens_in", "tokens_out", "tokens_cache_read")
 START_STEPS = 500  # steps of a big flat run read first: the run view shows a few screens of them
 TREE_CACHE_STEPS = 200_000  # steps kept across the runs opened last (one huge run still fits alone)
 COUNTED_POSITIONS = 10_000  # a run's place further down than this is the planner's estimate
+SESSION_NEAR = 2_000  # runs started before and after a run among which its session's runs are looked for
 LISTED_KEPT = 10_000  # ids of runs listed that problems_met() asks about (a CLI command lists fewer)
 
 
@@ -82,17 +83,31 @@ class Tree:
     steps: list[Step]
     by_id: dict[str, Step] = field(default_factory=dict)
     children: dict[str | None, list[Step]] = field(default_factory=dict)
-    # A flat run's start (DatabaseSource.read_start): its first steps, how many it has, the failed ones.
+    # A run's start (DatabaseSource.read_start): its first steps in execution order, how many it has,
+    # the failed ones, how many are roots.
     complete: bool = True
     total: int = 0
     failed: list[tuple[str, int, int]] = field(default_factory=list)
+    roots: int = 0
+    later_roots: list[Step] = field(default_factory=list)  # roots past the first steps (not in `steps`)
 
     def __post_init__(self) -> None:
-        for step in self.steps:
+        for step in [*self.steps, *self.later_roots]:
             self.by_id[step.id] = step
             self.children.setdefault(step.parent_id, []).append(step)
         for kids in self.children.values():
             kids.sort(key=lambda s: s.seq)
+
+    def knows(self, parent_id: str | None, end: int | None = None) -> bool:
+        """Whether the children of `parent_id` up to `end` (all: None) are read. A step's subtree is
+        steps ord .. ord + size - 1, so it is read whole when it ends inside the start."""
+        if self.complete:
+            return True
+        if parent_id is None:
+            read = len(self.children.get(None, []))
+            return read == self.roots or (end is not None and end <= read)
+        parent = self.by_id.get(parent_id)
+        return parent is not None and parent.ord + parent.size <= len(self.steps)
 
 
 class Shared:
@@ -393,14 +408,27 @@ class PgStore:
         return count_sessions(self._grouping, where, args, runs=f"({self._runs}) r")
 
     def session_run_ids(self, run_id: str) -> list[str]:
-        """The runs of `run_id`'s session in the order they started ([run_id] alone without a session)."""
-        sql, args = self._select("r.session", None, "r.id = %s", [run_id])
+        """The runs of `run_id`'s session in the order they started ([run_id] alone without a session),
+        looked for among the SESSION_NEAR runs started just before it and just after it: read by key in
+        the start order, as the list's pages are (the index on it serves), never a scan of the table for
+        the session, whose column a team's table need not index (tracetui creates no index there)."""
+        order = self._order[STARTED.name]
+        sql, args = self._select(f"r.session, {order}, r.sort_tie", None, "r.id = %s", [run_id])
         row = self.session.one("finding a run's session", sql, args)
         if row is None:
             raise NotFound(f"no run {jsonsafe.quoted(run_id)} in {self.label}")
-        if row[0] is None:
+        session, key = row[0], (row[1], row[2])
+        if session is None:
             return [run_id]
-        return self.run_ids(RunFilter(session=row[0]), sort=STARTED.name, desc=False)
+        flt = RunFilter()
+        before = self.page(flt, STARTED.name, False, key, SESSION_NEAR, backwards=True)
+        after = self.page(flt, STARTED.name, False, key, SESSION_NEAR)
+        near = [run for run, _ in reversed(before)]
+        return [
+            *(r.id for r in near if r.session == session),
+            run_id,
+            *(r.id for r, _ in after if r.session == session),
+        ]
 
     # -- one run and its steps ----------------------------------------------------------------------
     def _tree(self, run_id: str, *, payloads: bool = False, whole: bool = True) -> Tree:
@@ -430,10 +458,11 @@ class PgStore:
             finalize_run(pricing.apply(run, self.shared.pricer if self.estimated else None))
             for problem in tree_problems(run):
                 self.shared.report(problem)
-        tree = Tree(run, list(run.steps))
+        tree = Tree(run, list(run.steps), later_roots=start.later_roots if start is not None else [])
         if start is not None and start.total > len(run.steps):  # else the start is the whole run
             run.step_count, run.failed_steps = start.total, len(start.failed)
             tree.complete, tree.total, tree.failed = False, start.total, start.failed
+            tree.roots = start.total if start.roots is None else start.roots
         self.shared.keep((run_id, wanted), tree)
         return tree
 
@@ -452,9 +481,7 @@ class PgStore:
 
     def children(self, run_id: str, parent_id: str | None, *, limit: int | None = None, offset: int = 0) -> list[Step]:
         tree = self._tree(run_id, whole=False)
-        if not tree.complete and parent_id is not None:
-            return []  # a flat run: no step has steps under it
-        if not tree.complete and (limit is None or offset + limit > len(tree.steps)):
+        if not tree.knows(parent_id, None if limit is None else offset + limit):
             tree = self._tree(run_id)
         kids = tree.children.get(parent_id, [])
         end = None if limit is None else offset + limit
@@ -469,8 +496,10 @@ class PgStore:
 
     def count_children(self, run_id: str, parent_id: str | None) -> int:
         tree = self._tree(run_id, whole=False)
-        if not tree.complete:
-            return tree.total if parent_id is None else 0
+        if not tree.complete and parent_id is None:
+            return tree.roots
+        if not tree.knows(parent_id):
+            tree = self._tree(run_id)
         return len(tree.children.get(parent_id, []))
 
     def get_step(self, run_id: str, step_id: str) -> Step:
@@ -599,10 +628,23 @@ class PgStore:
                     finalize_run(pricing.apply(run, self.shared.pricer if self.estimated else None))
                 yield run
 
-    # -- search: a scan in Python (store/search.py; no index in a database read in place) ------------
+    # -- search: ILIKE on the server where the source maps its steps to SQL (DatabaseSource.steps; no index
+    #    is ever made in a database read in place), else each run read and looked through in Python ----
     def find_in_run(self, run_id: str, query: str) -> list[tuple[str, int, int]]:
         steps = sorted(self.steps(run_id, payloads=True), key=lambda step: step.ord)
         return [(step.id, step.ord, step.size) for step in steps if search.step_matches(step, query)]
+
+    def _hits(self, query: str, flt: RunFilter | None) -> tuple[str, list[Any]]:
+        """FROM … WHERE of the steps of the runs `flt` keeps whose text holds `query` (ILIKE on the
+        server, as a store file's LIKE; runs as `r`, steps as `s`), and its parameters."""
+        assert self.db.steps is not None
+        names = dict.fromkeys(("run_id", "id", "name", "kind", "ord", *search.SEARCHED))
+        steps = self.db.steps.select(names, null=_null(STEP_COLUMNS))
+        where, args = self._where(flt)
+        matches = " OR ".join(f"s.{c} ILIKE %s ESCAPE '\\'" for c in search.SEARCHED)
+        like = [search.contains(query)] * len(search.SEARCHED)
+        runs = f"(SELECT * FROM ({self._runs}) r{where}) r"
+        return f" FROM {runs} JOIN ({steps}) s ON s.run_id = r.id WHERE {matches}", [*args, *like]
 
     def runs_matching(
         self,
@@ -612,10 +654,22 @@ class PgStore:
         progress: Callable[[int, int], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> dict[str, search.RunHits]:
-        ids = self.run_ids(flt, desc=False)
-        read = functools.partial(self.steps, payloads=True)
-        hits = search.scan_steps(ids, read, query, progress=progress, cancelled=cancelled)
-        return {hit.run_id: hit for hit in hits}
+        if self.db.steps is None:
+            ids = self.run_ids(flt, desc=False)
+            read = functools.partial(self.steps, payloads=True)
+            hits = search.scan_steps(ids, read, query, progress=progress, cancelled=cancelled)
+            return {hit.run_id: hit for hit in hits}
+        if cancelled is not None and cancelled():
+            raise search.Cancelled
+        body, args = self._hits(query, flt)
+        sql = (
+            "SELECT DISTINCT ON (s.run_id) s.run_id, count(*) OVER (PARTITION BY s.run_id), s.id, s.name, s.ord"
+            f"{body} ORDER BY s.run_id, s.ord"
+        )
+        rows = self.session.rows("searching the steps", sql, args)
+        if progress is not None:
+            progress(1, 1)
+        return {r[0]: search.RunHits(r[0], r[1], r[2], r[3], r[4]) for r in rows}
 
     def steps_matching(
         self,
@@ -627,9 +681,46 @@ class PgStore:
         progress: Callable[[int, int], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> Iterator[list[search.StepHit]]:
-        ids = self.run_ids(flt, sort=sort, desc=desc)
-        read = functools.partial(self.steps, payloads=True)
-        return search.scan_step_hits(ids, read, query, progress=progress, cancelled=cancelled)
+        if self.db.steps is None:
+            ids = self.run_ids(flt, sort=sort, desc=desc)
+            read = functools.partial(self.steps, payloads=True)
+            return search.scan_step_hits(ids, read, query, progress=progress, cancelled=cancelled)
+        return self._step_hits(query, flt, sort, desc, progress, cancelled)
+
+    def _step_hits(
+        self,
+        query: str,
+        flt: RunFilter | None,
+        sort: str,
+        desc: bool,
+        progress: Callable[[int, int], None] | None,
+        cancelled: Callable[[], bool] | None,
+    ) -> Iterator[list[search.StepHit]]:
+        """The matching steps, run by run in the list's order, streamed from a server-side cursor."""
+        body, args = self._hits(query, flt)
+        direction = "DESC" if desc else "ASC"
+        key = self._order[sort]
+        sql = (
+            f"SELECT s.run_id, s.id, s.name, s.kind, s.ord{body}"
+            f" ORDER BY {key} {direction} NULLS LAST, r.sort_tie {direction}, s.ord"
+        )
+        conn = self.session.conn
+        run: list[search.StepHit] = []
+        with self.session.asking("searching the steps"), conn.transaction():
+            with conn.cursor(name="tracetui_step_hits") as cursor:
+                cursor.itersize = 2000
+                cursor.execute(sql, args)
+                for run_id, step_id, name, kind, ord_ in cursor:
+                    if run and run[0].run_id != run_id:
+                        yield run
+                        run = []
+                        if cancelled is not None and cancelled():
+                            raise search.Cancelled
+                    run.append(search.StepHit(run_id, step_id, name, kind, ord_))
+        if run:
+            yield run
+        if progress is not None:
+            progress(1, 1)
 
     def step_snippet(self, run_id: str, step_id: str, query: str) -> search.Snippet | None:
         step = self.get_step(run_id, step_id)

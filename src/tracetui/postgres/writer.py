@@ -1,9 +1,14 @@
 """`tracetui import SRC -o postgresql://…`: publish a file's runs into tracetui's schema in PostgreSQL.
 
-The file is imported as it always is (detected, read by worker processes, priced, finalized) into a
-private temporary SQLite store, which is then copied into the database with COPY, in one
-transaction: readers see the runs of an import all at once or not at all, and an import that fails
-leaves the database as it was.
+The file is read as it always is (detected, read by worker processes, priced, finalized: loading's
+import), but into a PgWriter, which streams the rows into the database with COPY as they come, in
+one transaction: readers see the runs of an import all at once or not at all, and an import that
+fails leaves the database as it was. No store of the whole file is built on the way.
+
+What stays local is a small buffer: the PgWriter is a StoreWriter on a private scratch file that is
+copied into the database and emptied every few thousand rows (DRAIN_ROWS). Through it the rows get
+exactly what a store file's get (values made storable and reported, a repeated run id kept apart,
+the worker processes' blocks merged in order), and the table it writes is read back as COPY rows.
 
 Runs are keyed by id. Importing a run replaces the run with that id; importing the same file again
 (the same absolute path) also removes its runs that are no longer in it, so re-importing never
@@ -15,17 +20,23 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections import Counter
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import Problem
+from .. import jsonsafe, pricing
+from ..model import Problem, Run
 from ..sources.pgsql import ident, qualified
+from ..store import StoreWriter
 from ..store.schema import PAYLOAD_COLUMNS, RUN_COLUMNS, RUN_LIST_COLUMNS, SCHEMA_VERSION, STEP_COLUMNS
 from ..store.sort_keys import SORT_KEYS
 from .session import Session
 from .target import parse
 
 DEFAULT_SCHEMA = "tracetui"
+DRAIN_ROWS = 20_000  # rows (runs and steps) held locally before they are copied on
 _TYPES = {str: "text", int: "bigint", float: "double precision"}
 # The run list sorts on these (keyset pages on (key, id)); a run's steps are read by position.
 RUN_INDEXES = ("started_at", "duration_ms", "total_cost_usd", "total_credits", "agent", "status", "step_count")
@@ -82,63 +93,181 @@ def storage_sql(schema: str, *, lz4: bool) -> list[str]:
     return statements
 
 
-def publish(
-    store_path: str,
-    target_text: str,
-    *,
-    source: str,
-    schema: str = DEFAULT_SCHEMA,
-    timeout_ms: int = 0,
-) -> Published:
-    """Copy a complete SQLite store into the database; `source` identifies the file it was read from."""
-    target = parse(target_text)
-    key = os.path.abspath(source)
-    local = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
-    session = Session(target, timeout_ms=timeout_ms, writable=True)
-    where = f"{target.label}#{schema}"
-    try:
-        meta = dict(local.execute("SELECT key, value FROM meta").fetchall())
-        ids = [r[0] for r in local.execute("SELECT id FROM runs")]
-        total = len(ids)
-        with session.asking(f"writing into {schema}"), session.conn.transaction():
-            conn = session.conn
-            created = conn.execute("SELECT to_regclass(%s) IS NULL", [qualified(schema, "steps")]).fetchone()
-            for statement in table_sql(schema):
+class PgWriter(StoreWriter):
+    """A StoreWriter whose rows go on into the database (see the module docstring): runs added, or
+    blocks merged, are copied there every DRAIN_ROWS rows and at finish(); abort() rolls all back."""
+
+    def __init__(
+        self, path: str, target_text: str, *, source: str, schema: str, report: Callable[[Problem], None]
+    ) -> None:
+        target = parse(target_text)
+        self.key = os.path.abspath(source)
+        self.schema = schema
+        self.where = f"{target.label}#{schema}"
+        self.published: Published | None = None
+        self._pending = 0  # rows added since the last drain
+        self._unpriced: Counter[tuple[str, str | None]] = Counter()
+        self.session = Session(target, timeout_ms=0, writable=True)
+        self._transaction = self.session.conn.transaction()
+        try:
+            with self._asking():
+                self._transaction.__enter__()
+                self.replaced = self._prepare()
+            super().__init__(path, scratch=True, report=report)
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _asking(self) -> AbstractContextManager[None]:
+        return self.session.asking(f"writing into {self.schema}")
+
+    def _prepare(self) -> int:
+        """Tables made (if missing), this file's earlier runs removed; how many there were."""
+        conn, schema, key = self.session.conn, self.schema, self.key
+        created = conn.execute("SELECT to_regclass(%s) IS NULL", [qualified(schema, "steps")]).fetchone()
+        for statement in table_sql(schema):
+            conn.execute(statement)
+        if created and created[0]:
+            for statement in storage_sql(schema, lz4=_has_lz4(conn)):
                 conn.execute(statement)
-            if created and created[0]:
-                for statement in storage_sql(schema, lz4=_has_lz4(conn)):
-                    conn.execute(statement)
-            # One import of a file at a time: a second waits here rather than interleaving its rows.
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"tracetui:{schema}:{key}"])
-            t = qualified(schema, "runs")
-            counted = conn.execute(f"SELECT count(*) FROM {t} WHERE import_key = %s OR id = ANY(%s)", [key, ids])
-            replaced = (counted.fetchone() or (0,))[0]
-            conn.execute(
-                f"DELETE FROM {qualified(schema, 'steps')} WHERE run_id IN"
-                f" (SELECT id FROM {t} WHERE import_key = %s OR id = ANY(%s))",
-                [key, ids],
-            )
-            conn.execute(f"DELETE FROM {t} WHERE import_key = %s OR id = ANY(%s)", [key, ids])
-            conn.execute(f"DELETE FROM {qualified(schema, 'problems')} WHERE import_key = %s", [key])
-            _copy(conn, local, "runs", list(RUN_COLUMNS), schema, extra=key)
-            _copy(conn, local, "steps", list(STEP_COLUMNS), schema)
+        # One import of a file at a time: a second waits here rather than interleaving its rows.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"tracetui:{schema}:{key}"])
+        runs = qualified(schema, "runs")
+        gone = conn.execute(f"DELETE FROM {runs} WHERE import_key = %s RETURNING id", [key]).fetchall()
+        conn.execute(f"DELETE FROM {qualified(schema, 'steps')} WHERE run_id = ANY(%s)", [[r[0] for r in gone]])
+        conn.execute(f"DELETE FROM {qualified(schema, 'problems')} WHERE import_key = %s", [key])
+        return len(gone)
+
+    def add(self, run: Run) -> Run:
+        # Copied on before the next run, not after this one: until then its rows may still be written
+        # over here (pricing.PricedLater prices an import's first run once it is stored).
+        if self._pending >= DRAIN_ROWS:
+            self.drain()
+        self._pending += 1 + len(run.steps)
+        added = super().add(run)
+        if self.run_count == 1:
+            self.commit()  # stored at once, as a store's first run is: PricedLater writes over its rows
+        return added
+
+    def merge(self, block_path: str) -> None:
+        """A worker's block of runs (parallel.py): copied on straight from its file, unless it repeats a
+        run id met before; then it is merged here first, where StoreWriter.merge keeps that run apart."""
+        block = sqlite3.connect(block_path)
+        try:
+            ids = [r[0] for r in block.execute("SELECT id FROM runs")]
+            if self._seen.isdisjoint(ids):
+                self.drain()  # the runs held here came first
+                for line, run_id, message in block.execute("SELECT line, run_id, message FROM problems ORDER BY n"):
+                    self.add_problem(Problem(message, line=line, run_id=run_id))
+                self._seen.update(ids)
+                self.run_count += len(ids)
+                self._send(block, ids)
+                return
+        finally:
+            block.close()
+        super().merge(block_path)
+        self.drain()
+
+    def drain(self) -> None:
+        """Copy the runs and steps held here into the database, then forget them."""
+        self.commit()
+        self._send(self.conn, [r[0] for r in self.conn.execute("SELECT id FROM runs")])
+        self.conn.execute("DELETE FROM runs")
+        self.conn.execute("DELETE FROM steps")
+        self.commit()
+        self._pending = 0
+
+    def _send(self, local: sqlite3.Connection, ids: list[str]) -> None:
+        """The runs and steps of a local store into the database, replacing the runs there with those
+        ids; only what unpriced_calls() needs of them is kept."""
+        if ids:
+            conn, schema = self.session.conn, self.schema
+            with self._asking():
+                runs = qualified(schema, "runs")
+                gone = conn.execute(f"DELETE FROM {runs} WHERE id = ANY(%s) RETURNING id", [ids]).fetchall()
+                if gone:
+                    self.replaced += len(gone)
+                    steps = qualified(schema, "steps")
+                    conn.execute(f"DELETE FROM {steps} WHERE run_id = ANY(%s)", [[r[0] for r in gone]])
+                _copy(conn, local, "runs", list(RUN_COLUMNS), schema, extra=self.key)
+                _copy(conn, local, "steps", list(STEP_COLUMNS), schema)
+        self._report_too_big(local)
+        for model, provider, calls in pricing.unpriced_calls(local):
+            self._unpriced[(model, provider)] += calls
+
+    def _report_too_big(self, local: sqlite3.Connection) -> None:
+        """Integers beyond 64 bits, which the store keeps as about their value (a float in an integer
+        column), are left out here (bigint holds no such number): said once for each run that had one."""
+        runs: dict[str, int | None] = {}
+        for table, columns in (("runs", RUN_COLUMNS), ("steps", STEP_COLUMNS)):
+            wide = " OR ".join(f"typeof({c}) = 'real'" for c, kind in columns.items() if kind is int)
+            key = "id" if table == "runs" else "run_id"
+            for (run_id,) in local.execute(f"SELECT DISTINCT {key} FROM {table} WHERE {wide}"):
+                runs.setdefault(run_id, None)
+        for run_id in runs:
+            line = local.execute("SELECT source_line FROM runs WHERE id = ?", [run_id]).fetchone()
+            problem = f"run {jsonsafe.quoted(run_id)}: a number beyond PostgreSQL's integers (bigint): left out"
+            self.report(Problem(problem, line=line[0] if line else None, run_id=run_id))
+
+    def unpriced_calls(self) -> list[tuple[str, str | None, int]]:
+        self.drain()
+        return sorted(((model, provider, n) for (model, provider), n in self._unpriced.items()), key=_by_model)
+
+    def finish(self, *, search_index: bool = False, **meta: str) -> None:
+        """The rest copied, the problems and the import recorded, and the transaction committed."""
+        self.drain()
+        local, conn, schema, key = self.conn, self.session.conn, self.schema, self.key
+        with self._asking():
             _copy(conn, local, "problems", ["n", "line", "run_id", "message"], schema, extra=key)
             conn.execute(
                 f"""INSERT INTO {qualified(schema, "imports")} (import_key, format, runs, prices, schema_version)
                     VALUES (%s, %s, %s, %s, %s)
                     ON CONFLICT (import_key) DO UPDATE SET format = excluded.format, runs = excluded.runs,
                         prices = excluded.prices, schema_version = excluded.schema_version, imported_at = now()""",
-                [key, meta.get("format"), total, meta.get("prices"), SCHEMA_VERSION],
+                [key, meta.get("format"), self.run_count, meta.get("prices"), SCHEMA_VERSION],
             )
-            conn.execute(f"ANALYZE {t}")  # fresh planner statistics: the run list's first estimate uses them
+            conn.execute(f"ANALYZE {qualified(schema, 'runs')}")  # the run list's first estimate uses it
+            self._transaction.__exit__(None, None, None)
         problems = [
             Problem(message, line=line, run_id=run_id)
             for line, run_id, message in local.execute("SELECT line, run_id, message FROM problems ORDER BY n")
         ]
-        return Published(total, replaced, problems, meta.get("format", ""), where)
-    finally:
-        local.close()
-        session.close()
+        self.published = Published(self.run_count, self.replaced, problems, meta.get("format", ""), self.where)
+        super().finish()
+        self.session.close()
+
+    def abort(self) -> None:
+        self._rollback()
+        super().abort()
+
+    def _rollback(self) -> None:
+        try:
+            self._transaction.__exit__(Rollback, Rollback(), None)
+        except Exception:  # a lost connection: the server rolls back on its own
+            pass
+        self.session.close()
+
+
+class Rollback(Exception):
+    """What an aborted import hands the open transaction, so that it rolls back."""
+
+
+def _by_model(row: tuple[str, str | None, int]) -> tuple[str, str]:
+    return row[0], row[1] or ""
+
+
+@dataclass
+class Publisher:
+    """Makes the PgWriter an import writes into (loading.Opening.writer) and keeps the last one made."""
+
+    target_text: str
+    source: str
+    schema: str = DEFAULT_SCHEMA
+    writer: PgWriter | None = None
+
+    def __call__(self, path: str, report: Callable[[Problem], None]) -> PgWriter:
+        self.writer = PgWriter(path, self.target_text, source=self.source, schema=self.schema, report=report)
+        return self.writer
 
 
 def _has_lz4(conn: Any) -> bool:
@@ -152,11 +281,25 @@ def _has_lz4(conn: Any) -> bool:
 def _copy(
     conn: Any, local: sqlite3.Connection, table: str, columns: list[str], schema: str, *, extra: str | None = None
 ) -> None:
-    """Every row of a local table into the database's, through COPY (rows streamed, never all in memory)."""
+    """Every row of a local table into the database's, through binary COPY (rows streamed, never all in
+    memory; binary: neither side escapes or parses the payloads' text)."""
     names = [*columns, "import_key"] if extra is not None else columns
-    sql = f"COPY {qualified(schema, table)} ({', '.join(map(ident, names))}) FROM STDIN"
-    cursor = local.execute(f"SELECT {', '.join(columns)} FROM {table}")
+    sql = f"COPY {qualified(schema, table)} ({', '.join(map(ident, names))}) FROM STDIN (FORMAT BINARY)"
+    types = {**RUN_COLUMNS, **STEP_COLUMNS} if table != "problems" else {"n": int, "line": int}
+    selected = [_selected(c, types.get(c, str)) for c in columns]
+    cursor = local.execute(f"SELECT {', '.join(selected)} FROM {table}")
     with conn.cursor().copy(sql) as copy:
+        copy.set_types([_TYPES[types.get(c, str)] for c in columns] + (["text"] if extra is not None else []))
         while rows := cursor.fetchmany(2000):
             for row in rows:
                 copy.write_row((*row, extra) if extra is not None else row)
+
+
+def _selected(column: str, kind: type) -> str:
+    """A local column as the database's column takes it in binary: its own type or NULL. An integer
+    column may hold a float (a number beyond 64 bits, kept as about its value): left out."""
+    if kind is float:
+        return f"CASE typeof({column}) WHEN 'real' THEN {column} WHEN 'integer' THEN CAST({column} AS REAL) END"
+    if kind is int:
+        return f"CASE WHEN typeof({column}) = 'integer' THEN {column} END"
+    return f"CASE typeof({column}) WHEN 'text' THEN {column} WHEN 'integer' THEN CAST({column} AS TEXT) WHEN 'real' THEN CAST({column} AS TEXT) END"

@@ -377,10 +377,9 @@ def database_source(catalog: Catalog, place: Place) -> DatabaseSource:
     run_id = d.text(col("id"))
     by_id = f"{col('id')} = %s" if run_id == col("id") else f"{run_id} = %s"
     steps = step_columns(d, col, "j")
+    each_call = f"{table} t CROSS JOIN LATERAL {d.each(d.json_array(col('tool_calls')), 'j')}"
     calls = Relation(
-        {name: steps[name] for name in ("run_id", "name", "kind", "status", "duration_ms")},
-        f"{table} t CROSS JOIN LATERAL {d.each(d.json_array(col('tool_calls')), 'j')}",
-        where,
+        {name: steps[name] for name in ("run_id", "name", "kind", "status", "duration_ms")}, each_call, where
     )
     problems = (
         f"SELECT NULL::bigint AS line, {run_id} AS run_id, 'run ' || quote_literal({run_id})"
@@ -436,4 +435,5 @@ def database_source(catalog: Catalog, place: Place) -> DatabaseSource:
         calls=calls,
         problems=problems,
         read_start=read_start,
+        steps=Relation(steps, each_call, where),
     )

@@ -394,13 +394,18 @@ class Relation:
 
 @dataclass
 class RunStart:
-    """The start of a flat run (every step a root, none carrying tokens or costs), for opening a big
-    run before all of it is read: the run as read_run gives it with only its first steps, how many
-    steps it has, and its failed steps as (id, position, size)."""
+    """The start of a run, for opening a big run before all of it is read: the run as read_run gives it
+    with only its first steps in execution order (`ord` 0, 1, 2, …: every step's parent comes before
+    it), how many steps it has, its failed steps as (id, position, size), and how many of its steps
+    are roots (None: all of them, a flat run). The run's totals must not need the steps left out:
+    stored finalized (DatabaseSource.finalized), or steps that carry no tokens or costs."""
 
     run: Run
     total: int
     failed: list[tuple[str, int, int]]
+    roots: int | None = None
+    later_roots: list[Step] = field(default_factory=list)
+    """Roots past the first steps (the first `limit` roots in all, in order), without their steps."""
 
 
 RunReader = Callable[["psycopg.Connection", str, ProblemSink, bool], "Run | None"]
@@ -442,9 +447,13 @@ class DatabaseSource:
     """read_run's steps are stored finalized and priced (a tracetui store): used as they are."""
     read_step: StepReader | None = None
     """One step with its payload columns, when read_run leaves them out (big stored runs)."""
+    steps: Relation | None = None
+    """Every step as SQL (the store's step columns: run_id, id, name, kind, ord and those a search looks
+    in, store.search.SEARCHED; unmapped ones NULL), so that a search of the steps' text runs on the
+    server; None: each run's steps are read and looked through in Python."""
     read_start: StartReader | None = None
-    """The first `limit` steps of a flat run and what the run view needs besides (RunStart), in one
-    query (conn, run_id, report, limit); None when the run is not flat or not there (read_run then)."""
+    """The first `limit` steps of a run and what the run view needs besides (RunStart), in a query or
+    a few (conn, run_id, report, limit); None when it cannot say (read_run then)."""
 
 
 @runtime_checkable

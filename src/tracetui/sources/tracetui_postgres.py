@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 
 from ..errors import UnusableInput
-from ..model import Problem, Run, Step
+from ..model import FAILED_STATUSES, Problem, Run, Step
 from ..store.schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS, STEP_COLUMNS, STEP_TREE_COLUMNS
-from . import Catalog, DatabaseSource, Head, Place, ProblemSink, Relation, SourceFile
+from . import Catalog, DatabaseSource, Head, Place, ProblemSink, Relation, RunStart, SourceFile
 from .pgsql import ident, qualified
 
 NAME = "tracetui-postgres"
@@ -25,6 +25,7 @@ DETECTION = "PostgreSQL schema with tables runs and steps in tracetui's columns,
 PRIORITY = 100
 
 _JSON_DEFAULTS: dict[str, type] = {"flags": list, "metadata": dict, "events": list, "extra": dict}
+_FAILED = sorted(FAILED_STATUSES)
 _CALLS = (
     *("run_id", "name", "kind", "model", "status", "duration_ms", "tokens_in", "tokens_out"),
     *("tokens_cache_read", "credits", "cost_usd", "cost_estimated"),
@@ -66,6 +67,29 @@ def database_source(catalog: Catalog, place: Place) -> DatabaseSource:
         run.steps = [_step(dict(zip(names, r, strict=True))) for r in rows]
         return run
 
+    def read_start(conn: Any, run_id: str, report: ProblemSink, limit: int) -> RunStart | None:
+        # The first steps by position (the index on (run_id, ord)), and what the run view needs of the
+        # rest: how many are roots and the first of them (the index on (run_id, parent_id, seq)), which failed.
+        row = conn.execute(f"SELECT {', '.join(map(ident, RUN_COLUMNS))} FROM {runs_table} WHERE id = %s", [run_id])
+        values = row.fetchone()
+        if values is None:
+            return None
+        run = _run(dict(zip(RUN_COLUMNS, values, strict=True)))
+        first = f"SELECT {tree_columns} FROM {steps_table} WHERE run_id = %s AND ord < %s ORDER BY ord"
+        run.steps = [_step(dict(zip(STEP_TREE_COLUMNS, r, strict=True))) for r in conn.execute(first, [run_id, limit])]
+        roots = f"SELECT count(*) FROM {steps_table} WHERE run_id = %s AND parent_id IS NULL"
+        (root_count,) = conn.execute(roots, [run_id]).fetchone()
+        later = f"SELECT {tree_columns} FROM {steps_table} WHERE run_id = %s AND parent_id IS NULL AND ord >= %s"
+        later += " ORDER BY seq LIMIT %s"
+        later_roots = [
+            _step(dict(zip(STEP_TREE_COLUMNS, r, strict=True)))
+            for r in conn.execute(later, [run_id, limit, max(0, limit - sum(s.parent_id is None for s in run.steps))])
+        ]
+        failed = f"SELECT id, ord, size FROM {steps_table} WHERE run_id = %s AND status = ANY(%s) ORDER BY ord"
+        failed_at = [(step_id, at, size) for step_id, at, size in conn.execute(failed, [run_id, _FAILED])]
+        # step_count: every step (stored, finalized)
+        return RunStart(run, run.step_count, failed_at, root_count, later_roots)
+
     def read_step(conn: Any, run_id: str, step_id: str) -> Step | None:
         row = conn.execute(f"SELECT {all_columns} FROM {steps_table} WHERE run_id = %s AND id = %s", [run_id, step_id])
         values = row.fetchone()
@@ -95,6 +119,8 @@ def database_source(catalog: Catalog, place: Place) -> DatabaseSource:
         problems=problems,
         finalized=True,
         read_step=read_step,
+        read_start=read_start,
+        steps=Relation({c: f"s.{ident(c)}" for c in STEP_COLUMNS}, f"{steps_table} s"),
     )
 
 

@@ -84,7 +84,9 @@ class StoreWriter:
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # (A new file only: an existing one keeps the size it was made with.)
         self.conn.execute(f"PRAGMA page_size={SCRATCH_PAGE_SIZE if scratch else PAGE_SIZE}")
-        self.conn.execute("PRAGMA journal_mode=OFF" if scratch else "PRAGMA journal_mode=WAL")
+        # A scratch store's journal is kept in memory, not turned off: without one, ROLLBACK TO (a batch
+        # written again row by row, a value refused) leaves the rows written before the refused one.
+        self.conn.execute("PRAGMA journal_mode=MEMORY" if scratch else "PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=OFF")
         create_schema(self.conn, indexes=not scratch)
         self.set_meta("schema_version", str(SCHEMA_VERSION))
@@ -282,6 +284,13 @@ class StoreWriter:
         said = "; ".join(f"{', '.join(columns)}: {change}" for change, columns in changes.items())
         self.report(Problem(f"{where}: {said}", line=line, run_id=run_id))
         return values
+
+    def unpriced_calls(self) -> list[tuple[str, str | None, int]]:
+        """(model, provider, calls) of the model calls written that have token counts and no cost."""
+        from ..pricing import unpriced_calls
+
+        self.commit()
+        return unpriced_calls(self.conn)
 
     def commit(self) -> None:
         self._flush()
