@@ -415,7 +415,7 @@ class TraceApp(App):
 
     # -- a database's connection ------------------------------------------------------------------
     def on_source_lost(self, message: SourceLost) -> None:
-        if self.reconnecting:
+        if self.reconnecting or not self.is_running:  # a store closed by the app's own exit is not lost
             return
         self.reconnecting = True
         self._reset_main_store()
@@ -433,7 +433,9 @@ class TraceApp(App):
         """Connect again, waiting longer after each failure (0.5 s, 1 s, 2 s … up to 15 s)."""
         worker = get_current_worker()
         delay = RECONNECT_FIRST
-        while not worker.is_cancelled:
+        # The app's exit ends the wait too: a worker started while the app was closing is never cancelled,
+        # and the interpreter's exit waits for its thread (a test run hung there for the whole delay).
+        while not worker.is_cancelled and self.is_running:
             try:
                 store = self.opening.connect()
                 try:
@@ -442,7 +444,7 @@ class TraceApp(App):
                     store.close()
             except TraceError:
                 waited = 0.0
-                while waited < delay and not worker.is_cancelled:
+                while waited < delay and not worker.is_cancelled and self.is_running:
                     time.sleep(0.1)
                     waited += 0.1
                 delay = min(delay * 2, RECONNECT_LONGEST)
