@@ -655,7 +655,7 @@ async def test_help_and_quit_stay_in_the_footer_at_any_width(tmp_path, size):
     app = TraceApp(opening(write_store(tmp_path / "runs.db", sample_runs())))
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)
-        footer = "\n".join(strip.text for strip in app.screen._compositor.render_strips()).splitlines()[-1]
+        footer = footer_line(app)
         assert "? Help" in footer and "q Quit" in footer and "^p Commands" in footer, footer
         assert "t Stats" in footer, footer  # issue 11: the stats screen's key in the footer
         assert footer.startswith("⏎ Open")  # the run list's own keys come first, as many as fit
@@ -721,7 +721,7 @@ async def test_help_and_quit_stay_in_the_run_views_footer_too(tmp_path, size):
         await pilot.press("enter")
         await until(pilot, lambda: type(app.screen).__name__ == "RunScreen")
         await settle(app, pilot)
-        footer = "\n".join(strip.text for strip in app.screen._compositor.render_strips()).splitlines()[-1]
+        footer = footer_line(app)
         assert "? Help" in footer and "q Quit" in footer and "^p Commands" in footer, footer
 
 
@@ -734,7 +734,7 @@ def _assert_no_key_cut(app) -> None:
     keys = [k for k in footer.query(FooterKey) if not k.parent.has_class("pinned-keys")]
     shown = [k for k in keys if k.display and k.styles.visibility != "hidden"]
     assert shown and all(k.region.right <= pinned_x for k in shown)
-    line = "\n".join(strip.text for strip in app.screen._compositor.render_strips()).splitlines()[-1]
+    line = footer_line(app)
     for key in keys:
         label = f"{key.key_display} {key.description}"
         assert (label in line) == (key in shown), (label, line)
