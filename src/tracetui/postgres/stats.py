@@ -9,6 +9,7 @@ the filter applied; answers are kept, so the stats screen asking again costs not
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from ..analysis import GroupStats
@@ -42,7 +43,8 @@ class PgScope:
 
     def _ask(self, what: str, sql: str, key: tuple, shape: Callable[[list[tuple]], Any] = list) -> Any:
         if key not in self._answers:
-            self._answers[key] = shape(self.session.rows(what, sql, self.args))
+            rows = [tuple(map(_whole, row)) for row in self.session.rows(what, sql, self.args)]
+            self._answers[key] = shape(rows)
         return self._answers[key]
 
     def run_count(self) -> int:
@@ -56,7 +58,7 @@ class PgScope:
         pct = _percentiles(percentiles)
         sql = f"""
             SELECT {group} AS grp, count(*) AS n_rows, count(*) FILTER (WHERE status IN ({_FAILED})),
-                sum(total_tokens_in)::bigint, sum(total_tokens_out)::bigint, sum(total_tokens_cache_read)::bigint,
+                sum(total_tokens_in), sum(total_tokens_out), sum(total_tokens_cache_read),
                 sum(total_credits)::float8, sum(total_cost_usd)::float8 AS cost, sum(total_cost_estimated_usd)::float8,
                 max(duration_ms)::float8, sum(duration_ms)::float8 AS total_ms, NULL::bigint, count(duration_ms) AS timed{pct}
             FROM ({self.runs}) r GROUP BY grp
@@ -72,7 +74,7 @@ class PgScope:
         pct = _percentiles(percentiles)
         sql = f"""
             SELECT {CALL_GROUPS[by]} AS grp, count(*) AS n_rows, count(*) FILTER (WHERE status IN ({_FAILED})),
-                sum(tokens_in)::bigint, sum(tokens_out)::bigint, sum(tokens_cache_read)::bigint,
+                sum(tokens_in), sum(tokens_out), sum(tokens_cache_read),
                 sum(credits)::float8, sum(cost_usd)::float8 AS cost,
                 sum(CASE WHEN cost_estimated = 1 THEN cost_usd END)::float8, max(duration_ms)::float8,
                 sum(duration_ms)::float8 AS total_ms,
@@ -110,6 +112,14 @@ class PgScope:
         lows = (0.0, *map(float, _EDGES))
         highs: tuple[float | None, ...] = (*map(float, _EDGES), None)
         return [(lows[b], highs[b], counts.get(b, 0)) for b in range(min(counts), max(counts) + 1)]
+
+
+def _whole(value: Any) -> Any:
+    """A sum of counts (numeric: a sum of bigints may be beyond them) as store/stats.py gives it: an
+    integer, a float beyond 64 bits."""
+    if isinstance(value, Decimal):
+        return int(value) if -(2**63) <= value < 2**63 else float(value)
+    return value
 
 
 def _ordered(sql: str, order: str) -> str:

@@ -15,20 +15,21 @@ viewer expanding a big tree node by node reads the run once.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import orjson
+from typing import Any, TypeVar
 
 from .. import jsonsafe, pricing
 from ..analysis import GroupStats, root_cause
 from ..errors import NotFound
 from ..model import FAILED_STATUSES, Problem, Run, Step, finalize_run, step_tree, tree_problems
 from ..sources import DatabaseSource, RunStart
+from ..sources.pgsql import ESCAPED, nul_escaped, parameter, unescaped
+from ..sources.tracetui_postgres import decoded
 from ..store import search
 from ..store.reader import RunFilter
 from ..store.schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS, STEP_COLUMNS
@@ -47,9 +48,9 @@ from .session import Session
 from .stats import PgScope
 
 Key = tuple[Any, Any]
+T = TypeVar("T", str, str | None)
 _FAILED = sorted(FAILED_STATUSES)
 _SQL_TYPES = {str: "text", int: "bigint", float: "float8"}
-_JSON_DEFAULTS: dict[str, type] = {"flags": list, "metadata": dict, "events": list, "extra": dict}
 _CALL_TYPES = {"duration_ms": float, "credits": float, "cost_usd": float, "cost_estimated": int}
 _CALL_TYPES |= {c: int for c in ("tokens_in", "tokens_out", "tokens_cache_read")}
 START_STEPS = 500  # steps of a big flat run read first: the run view shows a few screens of them
@@ -57,6 +58,8 @@ TREE_CACHE_STEPS = 200_000  # steps kept across the runs opened last (one huge r
 COUNTED_POSITIONS = 10_000  # a run's place further down than this is the planner's estimate
 SESSION_NEAR = 2_000  # runs started before and after a run among which its session's runs are looked for
 LISTED_KEPT = 10_000  # ids of runs listed that problems_met() asks about (a CLI command lists fewer)
+# What a run-list row holds: the run list's columns, and which of them hold NUL stored as \x00 (pgsql).
+LISTED = (*RUN_LIST_COLUMNS, ESCAPED)
 
 
 # Sessions grouped by the server: the store's session queries in PostgreSQL's words (ISO times are
@@ -69,6 +72,10 @@ SESSIONS = Dialect(
     whole_sum="sum({})::bigint",
     real_sum="sum({})::float8",
 )
+
+
+def _stored(text: T) -> T:
+    return nul_escaped(text) if isinstance(text, str) and "\x00" in text else text
 
 
 def _null(types: dict[str, type]) -> Any:
@@ -165,7 +172,7 @@ class PgStore:
         order = {name: f"r.sort_{name}" for name in db.order}
         self._order = {key.name: order.get(key.name, key.sql) for key in BY_NAME.values()}
         also = {f"sort_{name}": expr for name, expr in db.order.items()} | {"sort_tie": db.tie}
-        self._runs = db.runs.select(RUN_LIST_COLUMNS, also=also, null=_null(RUN_COLUMNS))
+        self._runs = db.runs.select(LISTED, also=also, null=_null(RUN_COLUMNS))
         self._calls = None
         if db.calls is not None:
             self._calls = db.calls.select(CALL_COLUMNS, null=_null(_CALL_TYPES))
@@ -173,7 +180,10 @@ class PgStore:
     # -- the run list -------------------------------------------------------------------------------
     def _where(self, flt: RunFilter | None) -> tuple[str, list[Any]]:
         calls = f"({self._calls}) c" if self._calls is not None else "(SELECT NULL::text AS run_id WHERE false) c"
-        return (flt or RunFilter()).where(param="%s", like="ILIKE", calls=calls)
+        flt = flt or RunFilter()
+        # Text that holds NUL is matched in its stored form (pgsql.parameter), before LIKE's escapes.
+        flt = dataclasses.replace(flt, search=_stored(flt.search), file=_stored(flt.file), project=_stored(flt.project))
+        return flt.where(param="%s", like="ILIKE", calls=calls)
 
     def _select(
         self, columns: str, flt: RunFilter | None, extra: str = "", args: Sequence[Any] = ()
@@ -278,7 +288,7 @@ class PgStore:
                 conditions.append(extra_failed)
                 args.append(_FAILED)
             sql, params = self._select(
-                f"{', '.join(RUN_LIST_COLUMNS)}, {key} AS page_key, r.sort_tie", flt, " AND ".join(conditions), args
+                f"{', '.join(LISTED)}, {key} AS page_key, r.sort_tie", flt, " AND ".join(conditions), args
             )
             rows = self.session.rows(
                 "reading a page of runs", f"{sql} ORDER BY {order} LIMIT %s", [*params, limit - len(out)]
@@ -292,7 +302,7 @@ class PgStore:
         """Runs from position `offset` (OFFSET: the server walks the rows before it; for jumps only)."""
         key = self._order[sort]
         direction = "DESC" if desc else "ASC"
-        sql, params = self._select(f"{', '.join(RUN_LIST_COLUMNS)}, {key} AS page_key, r.sort_tie", flt)
+        sql, params = self._select(f"{', '.join(LISTED)}, {key} AS page_key, r.sort_tie", flt)
         order = f"{key} {direction} NULLS LAST, r.sort_tie {direction}"
         rows = self.session.rows(
             "reading runs further down the list", f"{sql} ORDER BY {order} LIMIT %s OFFSET %s", [*params, limit, offset]
@@ -331,7 +341,7 @@ class PgStore:
     def runs_by_ids(self, run_ids: Sequence[str]) -> list[Run]:
         if not run_ids:
             return []
-        sql, args = self._select(", ".join(RUN_LIST_COLUMNS), None, "r.id = ANY(%s)", [list(run_ids)])
+        sql, args = self._select(", ".join(LISTED), None, "r.id = ANY(%s)", [list(run_ids)])
         return [self._run(row) for row in self.session.rows("reading runs", sql, args)]
 
     def has_run(self, run_id: str) -> bool:
@@ -344,7 +354,7 @@ class PgStore:
     def latest_failed_run(self) -> Run | None:
         rows = self.page(RunFilter(status=_FAILED), STARTED.name, True, None, 1)
         if not rows:
-            sql, args = self._select(", ".join(RUN_LIST_COLUMNS), None, "failed_steps > 0")
+            sql, args = self._select(", ".join(LISTED), None, "failed_steps > 0")
             order = f"{self._order[STARTED.name]} DESC NULLS LAST, r.sort_tie DESC"
             found = self.session.rows("looking for failed runs", f"{sql} ORDER BY {order} LIMIT 1", args)
             return self._run(found[0]) if found else None
@@ -367,11 +377,7 @@ class PgStore:
         return [row[0] for row in self.session.rows("listing the agents", sql)]
 
     def _run(self, row: Sequence[Any]) -> Run:
-        values = dict(zip(RUN_LIST_COLUMNS, row, strict=True))
-        for key, default in _JSON_DEFAULTS.items():
-            if key in values:
-                value = values[key]
-                values[key] = orjson.loads(value) if isinstance(value, str) and value else (value or default())
+        values = decoded(unescaped(dict(zip(RUN_LIST_COLUMNS, row[:-1], strict=True)), row[-1]))
         for col in RUN_TOTAL_COLUMNS:
             values.pop(col, None)
         if len(self.listed) < LISTED_KEPT:
@@ -638,11 +644,11 @@ class PgStore:
         """FROM … WHERE of the steps of the runs `flt` keeps whose text holds `query` (ILIKE on the
         server, as a store file's LIKE; runs as `r`, steps as `s`), and its parameters."""
         assert self.db.steps is not None
-        names = dict.fromkeys(("run_id", "id", "name", "kind", "ord", *search.SEARCHED))
+        names = dict.fromkeys(("run_id", "id", "name", "kind", "ord", *search.SEARCHED, ESCAPED))
         steps = self.db.steps.select(names, null=_null(STEP_COLUMNS))
         where, args = self._where(flt)
         matches = " OR ".join(f"s.{c} ILIKE %s ESCAPE '\\'" for c in search.SEARCHED)
-        like = [search.contains(query)] * len(search.SEARCHED)
+        like = [search.contains(_stored(query))] * len(search.SEARCHED)
         runs = f"(SELECT * FROM ({self._runs}) r{where}) r"
         return f" FROM {runs} JOIN ({steps}) s ON s.run_id = r.id WHERE {matches}", [*args, *like]
 
@@ -663,13 +669,16 @@ class PgStore:
             raise search.Cancelled
         body, args = self._hits(query, flt)
         sql = (
-            "SELECT DISTINCT ON (s.run_id) s.run_id, count(*) OVER (PARTITION BY s.run_id), s.id, s.name, s.ord"
-            f"{body} ORDER BY s.run_id, s.ord"
+            "SELECT DISTINCT ON (s.run_id) s.run_id, count(*) OVER (PARTITION BY s.run_id), s.id, s.name, s.ord,"
+            f" s.{ESCAPED}{body} ORDER BY s.run_id, s.ord"
         )
-        rows = self.session.rows("searching the steps", sql, args)
+        found = {}
+        for run_id, count, step_id, name, ord_, escaped in self.session.rows("searching the steps", sql, args):
+            hit = unescaped({"run_id": run_id, "id": step_id, "name": name}, escaped)  # (NUL: pgsql)
+            found[hit["run_id"]] = search.RunHits(hit["run_id"], count, hit["id"], hit["name"], ord_)
         if progress is not None:
             progress(1, 1)
-        return {r[0]: search.RunHits(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+        return found
 
     def steps_matching(
         self,
@@ -701,7 +710,7 @@ class PgStore:
         direction = "DESC" if desc else "ASC"
         key = self._order[sort]
         sql = (
-            f"SELECT s.run_id, s.id, s.name, s.kind, s.ord{body}"
+            f"SELECT s.run_id, s.id, s.name, s.kind, s.ord, s.{ESCAPED}{body}"
             f" ORDER BY {key} {direction} NULLS LAST, r.sort_tie {direction}, s.ord"
         )
         conn = self.session.conn
@@ -709,8 +718,10 @@ class PgStore:
         with self.session.asking("searching the steps"), conn.transaction():
             with conn.cursor(name="tracetui_step_hits") as cursor:
                 cursor.itersize = 2000
-                cursor.execute(sql, args)
-                for run_id, step_id, name, kind, ord_ in cursor:
+                cursor.execute(sql, parameter(args))
+                for row in cursor:
+                    hit = unescaped(dict(zip(("run_id", "id", "name", "kind", "ord"), row[:-1], strict=True)), row[-1])
+                    run_id, step_id, name, kind, ord_ = hit.values()
                     if run and run[0].run_id != run_id:
                         yield run
                         run = []
