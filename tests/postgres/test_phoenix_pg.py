@@ -98,3 +98,21 @@ def test_a_count_of_the_least_integer_does_not_stop_the_run_list(pg):
     # (within the counts' range: shown as it is, as a negative count is in every format)
     assert {s.id: s.tokens_in for s in store.steps(RUNS[0])}["0000000000000002"] == -2147483648
     store.close()
+
+
+def hits(store, query: str) -> tuple[dict, list]:
+    found = store.runs_matching(query)
+    runs = {run_id: (h.count, h.step_id, h.step_name, h.ord) for run_id, h in found.items()}
+    steps = [(h.run_id, h.step_id, h.name, h.kind, h.ord) for some in store.steps_matching(query) for h in some]
+    return runs, steps
+
+
+@pytest.mark.parametrize(
+    "query", ["weather", "SPAN", "annotation", "gpt", "error", "tool", "session", "0000000000000003", "zzz"]
+)
+def test_a_search_of_the_steps_is_one_query_on_the_server_finding_what_sqlite_finds(stores, query, monkeypatch):
+    pg_store, sqlite = stores
+    # One statement: never a run read by the search (the readers fail it if it does).
+    monkeypatch.setattr(pg_store.db, "read_run", None)
+    monkeypatch.setattr(pg_store.db, "read_start", None)
+    assert hits(pg_store, query) == hits(sqlite, query)

@@ -590,4 +590,51 @@ def database_source(catalog: Catalog, place: Place) -> DatabaseSource:
         read_runs=read_runs,
         order={"started": "t.start_time"},
         calls=Relation(calls, f"{d.table('spans')} s JOIN {traces} ON t.id = s.trace_rowid", model_or_tool),
+        steps=Relation({c: f"x.{c}" for c in _SEARCHED_STEP}, f"({searched_steps(d, columns, calls)}) x"),
     )
+
+
+_SEARCHED_STEP = ("run_id", "id", "name", "kind", "ord", "model", "error", "input", "output")
+
+
+def searched_steps(d: Any, columns: dict[str, set[str]], calls: dict[str, str]) -> str:
+    """The steps' searched text as SQL (the SQL side of _span_step and _annotation_step), so that a search
+    runs on the server: each span, then the annotations. `ord` is a step's place in its trace by start
+    time, the annotations after the spans (as the tree orders them when no two subtrees overlap in time)."""
+    spans, traces = d.table("spans"), d.table("traces")
+    span_columns = columns.get("spans", set())
+
+    def col(name: str) -> str:
+        return f"s.{name}" if name in span_columns else "NULL"
+
+    def text(*keys: str) -> str:
+        return f"nullif({d.json_at('s.attributes', *keys)}, '')"
+
+    count_spans = f"(SELECT count(*) FROM {spans} y WHERE y.trace_rowid = t.id)"
+    error = f"coalesce(nullif({col('status_message')}, ''), {d.exception_text(col('events'))}, 'error')"
+    parts = [
+        f"""SELECT t.trace_id::text AS run_id, s.span_id::text AS id, {calls["name"]} AS name, {calls["kind"]} AS kind,
+            (SELECT count(*) FROM {spans} y WHERE y.trace_rowid = s.trace_rowid
+                AND (y.start_time, y.id) < (s.start_time, s.id)) AS ord,
+            {calls["model"]} AS model, (CASE WHEN {col("status_code")} = 'ERROR' THEN {error} END) AS error,
+            coalesce({text("input", "value")}, {text("llm", "input_messages")}) AS input,
+            coalesce({text("output", "value")}, {text("llm", "output_messages")}) AS output
+        FROM {spans} s JOIN {traces} t ON t.id = s.trace_rowid"""
+    ]
+    joins = {
+        "span_annotations": f"{spans} s ON s.id = a.span_rowid JOIN {traces} t ON t.id = s.trace_rowid",
+        "trace_annotations": f"{traces} t ON t.id = a.trace_rowid",
+        "project_session_annotations": f"{traces} t ON t.project_session_rowid = a.project_session_id",
+    }
+    before = "0"  # the trace's annotations of the kinds read before (read_steps' order)
+    for table, raw_type, where in _ANNOTATIONS:
+        if table not in columns:
+            continue
+        earlier = f"(SELECT count(*) FROM {d.table(table)} b WHERE {_where(where, d, 't.id').replace('a.', 'b.')} AND b.id < a.id)"
+        parts.append(
+            f"""SELECT t.trace_id::text, {d.quote(raw_type + "-")} || a.id, coalesce(nullif(a.name, ''), 'annotation'),
+                'evaluation', {count_spans} + {before} + {earlier}, NULL, NULL, NULL, a.explanation
+            FROM {d.table(table)} a JOIN {joins[table]}"""
+        )
+        before += f" + (SELECT count(*) FROM {d.table(table)} b WHERE {_where(where, d, 't.id').replace('a.', 'b.')})"
+    return " UNION ALL ".join(parts)
