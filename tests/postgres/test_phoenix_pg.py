@@ -116,3 +116,20 @@ def test_a_search_of_the_steps_is_one_query_on_the_server_finding_what_sqlite_fi
     monkeypatch.setattr(pg_store.db, "read_run", None)
     monkeypatch.setattr(pg_store.db, "read_start", None)
     assert hits(pg_store, query) == hits(sqlite, query)
+
+
+@pytest.mark.parametrize("by", [None, "model", "tool", "agent", "status", "day"])
+def test_stats_estimate_the_calls_phoenix_did_not_price_as_the_sqlite_reader_does(pg, tmp_path, monkeypatch, by):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    url = pg.database()
+    run_sql_file(url, str(FIXTURES / "phoenix_postgres.sql"))
+    sqlite = open_store(shutil.copy(FIXTURES / "phoenix.db", tmp_path), estimate=True)
+    groups = sqlite.stats(by)
+    sqlite.close()
+    assert by == "tool" or any(g.cost_estimated_usd for g in groups)  # the fixture has a call to price
+    expected = [pytest.approx(g.as_dict()) for g in groups]
+    for _ in range(2):  # the second time from tracetui's cache (never the database)
+        store = prepare(url).connect()
+        assert [g.as_dict() for g in store.stats(by)] == expected
+        store.close()
+    assert list((tmp_path / "cache").rglob("estimates-*.db"))

@@ -28,6 +28,7 @@ from ..analysis import GroupStats, root_cause
 from ..errors import NotFound
 from ..model import FAILED_STATUSES, Problem, Run, Step, finalize_run, step_tree, tree_problems
 from ..sources import DatabaseSource, RunStart
+from ..sources.contract import PricedCalls
 from ..sources.pgsql import ESCAPED, nul_escaped, parameter, unescaped
 from ..sources.tracetui_postgres import decoded
 from ..store import search
@@ -44,6 +45,7 @@ from ..store.sessions import (
 )
 from ..store.sort_keys import BY_NAME, STARTED
 from ..store.stats import CALL_COLUMNS
+from .estimated import Estimated, Estimator
 from .session import Session
 from .stats import PgScope
 
@@ -126,6 +128,13 @@ class Shared:
         self.problems: dict[str, Problem] = {}
         self.problem_count: int | None = None  # rows the source's problems query finds (counted once)
         self.pricer = pricing.Pricer()
+        self.estimator: Estimator | None = None  # made when the stats first need it
+
+    def estimator_for(self, label: str, fmt: str) -> Estimator:
+        with self.lock:
+            if self.estimator is None:
+                self.estimator = Estimator(label, fmt, self.pricer)
+            return self.estimator
 
     def tree(self, key: tuple[str, bool]) -> Tree | None:
         with self.lock:
@@ -568,9 +577,24 @@ class PgStore:
         calls = None
         if self._calls is not None:
             calls = f"SELECT * FROM ({self._calls}) c WHERE c.run_id IN (SELECT r.id FROM ({runs}) r)"
-        # Costs in place are what the source reported (estimates are made per run, when it is opened).
-        priced = self.estimated and self.db.finalized
-        return PgScope(self.session, runs, calls, args, priced=priced)
+        # Costs in place are what the source reported; a source with calls it did not price has them
+        # estimated here (postgres/estimated.py), as the SQLite reader of the format does.
+        estimated: list[Estimated] | None = None
+        if self.estimated and self.db.priced_calls is not None:
+            estimated = self._estimates(self.db.priced_calls, runs, args)
+        priced = self.estimated and (self.db.finalized or estimated is not None)
+        return PgScope(self.session, runs, calls, args, priced=priced, estimated=estimated)
+
+    def _estimates(self, priced: PricedCalls, runs: str, args: list[Any]) -> list[Estimated]:
+        """The costs tracetui estimates for the calls of the runs `runs` keeps that the source did not price."""
+        columns = ("key", "run_id", "model", "name", "kind", *priced.values)
+        sql = f"SELECT * FROM ({priced.calls.select(columns)}) p WHERE p.run_id IN (SELECT r.id FROM ({runs}) r)"
+        estimator = self.shared.estimator_for(self.label, self.source_format)
+        with self.session.asking("reading the calls to price"), self.session.conn.transaction():
+            with self.session.conn.cursor(name="tracetui_priced_calls") as cursor:
+                cursor.itersize = 5000
+                cursor.execute(sql, parameter(args))
+                return estimator.priced(priced, cursor)
 
     def problems(self, limit: int | None = None) -> list[Problem]:
         found: list[Problem] = []

@@ -408,6 +408,17 @@ class RunStart:
     """Roots past the first steps (the first `limit` roots in all, in order), without their steps."""
 
 
+@dataclass
+class PricedCalls:
+    """The model calls a database source reported no cost for, for tracetui to estimate (the stats):
+    `calls` has columns key (the row's identity), run_id, model, name, kind and `values`, which are
+    handed to `read` (the format's own reader of a call, as sqlite_steps.ModelCalls takes it)."""
+
+    calls: Relation
+    values: tuple[str, ...]
+    read: Callable[..., Any]
+
+
 RunReader = Callable[["psycopg.Connection", str, ProblemSink, bool], "Run | None"]
 StartReader = Callable[["psycopg.Connection", str, ProblemSink, int], "RunStart | None"]
 RunsReader = Callable[["psycopg.Connection", ProblemSink], Iterator[Run]]
@@ -454,6 +465,8 @@ class DatabaseSource:
     read_start: StartReader | None = None
     """The first `limit` steps of a run and what the run view needs besides (RunStart), in a query or
     a few (conn, run_id, report, limit); None when it cannot say (read_run then)."""
+    priced_calls: PricedCalls | None = None
+    """The calls the source reported no cost for, which tracetui estimates in the stats; None: none."""
 
 
 @runtime_checkable

@@ -25,6 +25,7 @@ from ..model import Run, Step
 from ..store import RUN_COLUMNS, STARTED, view_columns
 from . import Catalog, DatabaseSource, Head, Place, ProblemSink, Relation, SourceFile, pgsql
 from . import sqlsql as q
+from .contract import PricedCalls
 from .otlp import _OPENINFERENCE_KIND
 from .sqlite_steps import (
     KEY,
@@ -591,7 +592,41 @@ def database_source(catalog: Catalog, place: Place) -> DatabaseSource:
         order={"started": "t.start_time"},
         calls=Relation(calls, f"{d.table('spans')} s JOIN {traces} ON t.id = s.trace_rowid", model_or_tool),
         steps=Relation({c: f"x.{c}" for c in _SEARCHED_STEP}, f"({searched_steps(d, columns, calls)}) x"),
+        priced_calls=_priced_calls(d, columns, calls),
     )
+
+
+_PRICED_VALUES = ("attributes", "prompt", "completion", "start_time", "trace_start")
+
+
+def _priced_calls(d: Any, columns: dict[str, set[str]], calls: dict[str, str]) -> PricedCalls:
+    """The model calls Phoenix gave no cost, read by _call as _model_calls has SQLite read them: of the
+    attributes only what a price needs (the model and the token counts, not the messages)."""
+    span_columns = columns.get("spans", set())
+
+    def col(name: str) -> str:
+        return f"s.{name}" if name in span_columns else "NULL"
+
+    attributes = d.json_object("s.attributes")
+    llm = ", ".join(f"'{key}', {attributes} #> '{{llm,{key}}}'" for key in ("model_name", "provider", "system"))
+    tokens = f"{attributes} #> '{{llm,token_count}}'"
+    prompt, completion = col("llm_token_count_prompt"), col("llm_token_count_completion")
+    relation = Relation(
+        {
+            "key": "s.id",
+            "run_id": calls["run_id"],
+            **{name: calls[name] for name in ("model", "name", "kind")},
+            "attributes": f"jsonb_build_object('llm', jsonb_build_object({llm}, 'token_count', {tokens}))::text",
+            "prompt": prompt,
+            "completion": completion,
+            "start_time": d.timestamp("s.start_time"),
+            "trace_start": d.timestamp("t.start_time"),
+        },
+        f"{d.table('spans')} s JOIN {d.table('traces')} t ON t.id = s.trace_rowid",
+        f"({prompt} IS NOT NULL OR {completion} IS NOT NULL) AND {calls['cost_usd']} IS NULL"
+        f" AND {calls['model']} IS NOT NULL",
+    )
+    return PricedCalls(relation, _PRICED_VALUES, _call)
 
 
 _SEARCHED_STEP = ("run_id", "id", "name", "kind", "ord", "model", "error", "input", "output")
