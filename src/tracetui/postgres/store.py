@@ -473,6 +473,12 @@ class PgStore:
             finalize_run(pricing.apply(run, self.shared.pricer if self.estimated else None))
             for problem in tree_problems(run):
                 self.shared.report(problem)
+        if start is not None and start.total > len(run.steps):
+            if start.totals is not None:
+                self._whole_totals(run, start.totals)
+            layout = start.layout or {}
+            for step in run.steps if layout else ():
+                step.size, step.child_count = layout.get(step.id, (step.size, step.child_count))
         tree = Tree(run, list(run.steps), later_roots=start.later_roots if start is not None else [])
         if start is not None and start.total > len(run.steps):  # else the start is the whole run
             run.step_count, run.failed_steps = start.total, len(start.failed)
@@ -480,6 +486,18 @@ class PgStore:
             tree.roots = start.total if start.roots is None else start.roots
         self.shared.keep((run_id, wanted), tree)
         return tree
+
+    def _whole_totals(self, run: Run, totals: dict[str, Any]) -> None:
+        """The totals of a run of which only the start was read: the source's sums over all its steps,
+        with the estimates of all its calls the source did not price (as its stats have them)."""
+        for name, value in totals.items():
+            setattr(run, name, value)
+        if self.estimated and self.db.priced_calls is not None:
+            runs, args = self._select("*", None, "r.id = %s", [run.id])
+            estimated = sum(call.cost for call in self._estimates(self.db.priced_calls, runs, args)) or None
+            if estimated is not None:
+                run.steps_cost_usd = (run.steps_cost_usd or 0.0) + estimated
+                run.steps_cost_estimated_usd = (run.steps_cost_estimated_usd or 0.0) + estimated
 
     def _tree_holding(self, run_id: str, step_id: str) -> Tree:
         """The run's start when the step is in it, else the whole run."""

@@ -406,6 +406,12 @@ class RunStart:
     roots: int | None = None
     later_roots: list[Step] = field(default_factory=list)
     """Roots past the first steps (the first `limit` roots in all, in order), without their steps."""
+    totals: dict[str, Any] | None = None
+    """The run's steps_* sums over all its steps (model.Run), when the first steps alone would not
+    give them (steps with tokens or costs): set on the run once its first steps are finalized."""
+    layout: dict[str, tuple[int, int]] | None = None
+    """(size, child_count) of each of the first steps in the whole run, when its steps are not stored
+    finalized (the first steps alone would make a subtree end where they end)."""
 
 
 @dataclass
