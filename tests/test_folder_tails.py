@@ -303,3 +303,24 @@ def test_another_process_opening_the_folder_reads_only_what_was_appended(project
     assert opening.ready
     assert fed(opening, SESSION) == len(appended)
     assert contents(opening.db_path) == fresh(project)
+
+
+def test_grown_sessions_read_by_worker_processes_are_read_on_too(project, monkeypatch):
+    from tracetui import folder_import
+
+    sessions = [project / claude(n).name for n in (1, 2, 4)]
+    lines = {s: lines_of(s) for s in sessions}
+    for s in sessions:
+        s.write_bytes(b"".join(lines[s][:6]))
+    reopened(project)
+    monkeypatch.setenv("TRACETUI_PARALLEL_MIN_BYTES", "1")
+    monkeypatch.setenv("TRACETUI_WORKERS", "2")
+    monkeypatch.setattr(folder_import, "FIRST_BYTES", 0)  # one file in this process, the others to workers
+    monkeypatch.setattr(folder_import, "FIRST_CHUNK", 1)
+    for s in sessions:
+        append(s, b"".join(lines[s][6:]))
+    opening = prepare(str(project))
+    assert opening.uses_workers
+    opening.refresh()
+    assert [fed(opening, s.name) for s in sessions] == [len(b"".join(lines[s][6:])) for s in sessions]
+    assert contents(opening.db_path) == fresh(project)

@@ -178,7 +178,7 @@ class FolderImport:
         opening = self.opening
         if not opening.cached or opening.output or opening.tails is not None:
             return False
-        return tailstate.worth_keeping(self.listing.files[rel], known=bool(self.plan.known))
+        return tailstate.worth_keeping(self.listing.files[rel], known=rel in self.plan.known)
 
     def took(self, result: FileResult) -> None:
         """A file was read (here or by a worker)."""

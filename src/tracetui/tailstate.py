@@ -15,7 +15,7 @@ A kept Tail is used only when all of these hold; otherwise the file is read whol
 * the store holds the very read of the file the Tail made (the files row has the same signature
   and sampled hashes): what the Tail read is what the store's runs were built from;
 * the bytes the Tail read are still there: the file (and each subagent file read with it) is the
-  same inode, at least as long, and the blake2b hash of its first `offset` bytes is the one
+  same inode, at least as long, and the SHA-256 of its first `offset` bytes is the one
   recorded. A rewrite, even one that keeps the size, the inode and the first and last KB, is seen.
 
 Hashing the bytes already read costs about 1 ms a MB (they are not parsed: that is ~40 ms a MB).
@@ -32,7 +32,6 @@ import pickle
 import sqlite3
 import sys
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,11 +45,14 @@ from .sources.records import parse_line
 from .sources.resume import Companions, LineFile
 from .store import files as store_files
 from .store.files import FileRecord
+from .store.schema import STEP_COLUMNS
 from .tailing import Tail, Tails
 
 TABLE = "tail_state"
 ACTIVE_SECONDS = 2 * 86400  # a file written this lately may grow again: its Tail is kept from its first read
-MAX_BYTES = 128 << 20  # a bigger file is read whole each time it grows (its Tail would be held in memory)
+MAX_BYTES = 64 << 20  # a bigger file is read whole each time it grows (a Tail's first read holds the file in memory)
+_STEP_FIELDS = ", ".join(STEP_COLUMNS)  # a step row as store/schema.step_row makes it
+_STEP_ID = list(STEP_COLUMNS).index("id")
 _COLUMNS = (
     "path TEXT PRIMARY KEY, tag TEXT NOT NULL, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER,"
     " ino INTEGER, dev INTEGER, prefixes TEXT NOT NULL, fed INTEGER NOT NULL, state BLOB NOT NULL"
@@ -67,31 +69,31 @@ class Prefix:
     size: int
     digest: str
 
-    @classmethod
-    def of(cls, path: str, size: int, ident: tuple[int, int] | None = None) -> Prefix:
-        """Raises OSError. ident: the (inode, device) the bytes were read from (None: the file's now)."""
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            ino, dev = ident if ident is not None else (st.st_ino, st.st_dev)
-            return cls(path, ino, dev, size, _digest(f, size))
-
-    def still_there(self) -> bool:
+    def still_there(self, hashers: Hashers) -> bool:
         """Whether the file still begins with these bytes (grown or not); a file that is gone is not
-        asked (the reader finds it gone, as a whole read would)."""
+        asked (the reader finds it gone, as a whole read would). The hash goes on in `hashers`."""
         try:
             with open(self.path, "rb") as f:
                 st = os.fstat(f.fileno())
                 if (st.st_ino, st.st_dev) != (self.ino, self.dev) or st.st_size < self.size:
                     return False
-                return _digest(f, self.size) == self.digest
+                h = hashlib.sha256()
+                if _feed(h, f, self.size) != self.size or h.hexdigest() != self.digest:
+                    return False
         except FileNotFoundError:
             return True
         except OSError:
             return False
+        hashers[self.path] = (self.ino, self.dev, self.size, h)
+        return True
 
 
-def _digest(f, size: int) -> str:
-    h = hashlib.blake2b(digest_size=16)
+Hashers = dict[str, tuple[int, int, int, "hashlib._Hash"]]
+"""path -> (inode, device, bytes hashed, the hash of them so far): checked at load, gone on with at save."""
+
+
+def _feed(h, f, size: int) -> int:
+    """Hash the next `size` bytes of f into h; the bytes there were."""
     left = size
     while left > 0:
         block = f.read(min(1 << 20, left))
@@ -99,8 +101,24 @@ def _digest(f, size: int) -> str:
             break
         h.update(block)
         left -= len(block)
-    h.update(str(size - left).encode())
-    return h.hexdigest()
+    return size - left
+
+
+def _prefix(path: str, size: int, ident: tuple[int, int] | None, hashers: Hashers) -> Prefix:
+    """The Prefix of the first `size` bytes of the file, hashing only those after what `hashers` holds
+    of it. Raises OSError. ident: the (inode, device) read (None: the file's now)."""
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        ino, dev = ident if ident is not None else (st.st_ino, st.st_dev)
+        kept = hashers.get(path)
+        if kept is not None and kept[:2] == (ino, dev) and kept[2] <= size:
+            h = kept[3].copy()
+            f.seek(kept[2])
+            _feed(h, f, size - kept[2])
+        else:
+            h = hashlib.sha256()
+            _feed(h, f, size)
+        return Prefix(path, ino, dev, size, h.hexdigest())
 
 
 @functools.cache
@@ -148,9 +166,10 @@ def _companion_files(tail: Tail) -> list[LineFile]:
 
 
 def load(
-    conn: sqlite3.Connection, key: str, path: str, module: sources.Source, previous: FileRecord | None
+    conn: sqlite3.Connection, key: str, path: str, module: sources.Source, previous: FileRecord | None, hashers: Hashers
 ) -> Tail | None:
-    """The Tail kept for the file `key` when it may be read on (see the module's rules); else None."""
+    """The Tail kept for the file `key` when it may be read on (see the module's rules); else None.
+    The hashes of the bytes it read go on in `hashers` (save() then hashes only what was appended)."""
     if previous is None or previous.read is None or previous.format != module.NAME:
         return None
     try:
@@ -162,27 +181,66 @@ def load(
     prefixes = [Prefix(*p) for p in orjson.loads(row[1])]
     if not prefixes or prefixes[0].path != os.path.abspath(path):
         return None
-    if not all(p.still_there() for p in prefixes):
+    if not all(p.still_there(hashers) for p in prefixes):
         return None
     try:
-        tail = pickle.loads(zlib.decompress(row[2]))
+        tail = pickle.loads(row[2])
     except Exception:  # a state that cannot be loaded is only a lost shortcut
         return None
     if not isinstance(tail, Tail) or tail.read != previous.read or tail.format != module.NAME:
         if isinstance(tail, Tail):
             tail.close()
         return None
+    tail.step_rows = _StoredRows(conn, key)
     return tail
 
 
-def _prefixes(tail: Tail) -> list[Prefix]:
+class _StoredRows(dict):
+    """Tail.step_rows of a Tail from another process: the hash of each step row of a run of the file,
+    made from the store's rows the first time the run is asked for (FileWriter then writes only the
+    rows that differ, as for a followed file). A row read back unlike the one written only costs its
+    write again."""
+
+    def __init__(self, conn: sqlite3.Connection, key: str) -> None:
+        super().__init__()
+        self.conn = conn
+        self.unread = {r[0] for r in conn.execute("SELECT id FROM runs WHERE source_file = ?", (key,))}
+
+    def _read(self, run_id: str) -> None:
+        if run_id in self.unread:
+            self.unread.discard(run_id)
+            rows = self.conn.execute(f"SELECT {_STEP_FIELDS} FROM steps WHERE run_id = ?", (run_id,))
+            dict.__setitem__(self, run_id, {row[_STEP_ID]: store_files.row_hash(row) for row in rows})
+
+    def __contains__(self, run_id: object) -> bool:
+        if isinstance(run_id, str):
+            self._read(run_id)
+        return dict.__contains__(self, run_id)
+
+    def get(self, run_id, default=None):
+        self._read(run_id)
+        return dict.get(self, run_id, default)
+
+    def __getitem__(self, run_id):
+        self._read(run_id)
+        return dict.__getitem__(self, run_id)
+
+    def __setitem__(self, run_id, value) -> None:
+        self.unread.discard(run_id)
+        dict.__setitem__(self, run_id, value)
+
+    def __delitem__(self, run_id) -> None:
+        self._read(run_id)
+        dict.__delitem__(self, run_id)
+
+
+def _prefixes(tail: Tail, hashers: Hashers) -> list[Prefix]:
     """Raises OSError."""
     assert tail.read is not None
-    main = Prefix.of(tail.path, tail.offset, (tail.read.sig.ino, tail.read.sig.dev))
-    out = [main]
+    out = [_prefix(tail.path, tail.offset, (tail.read.sig.ino, tail.read.sig.dev), hashers)]
     for line_file in _companion_files(tail):
         try:
-            out.append(Prefix.of(line_file.path, line_file.offset, getattr(line_file, "_ident", None)))
+            out.append(_prefix(line_file.path, line_file.offset, getattr(line_file, "_ident", None), hashers))
         except FileNotFoundError:
             continue
     return out
@@ -195,12 +253,13 @@ def _fed(tail: Tail | None) -> int:
     return tail.offset + sum(f.offset for f in _companion_files(tail))
 
 
-def save(conn: sqlite3.Connection, key: str, tail: Tail, fed: int) -> None:
-    """Keep the Tail (in a transaction of its own, or the one open). Raises OSError, pickle errors."""
+def save(conn: sqlite3.Connection, key: str, tail: Tail, fed: int, hashers: Hashers | None = None) -> None:
+    """Keep the Tail (in a transaction of its own, or the one open). Raises OSError, pickle errors.
+    Not compressed: zlib would take about as long as reading the file whole again."""
     read: Read | None = tail.read
     assert read is not None
-    prefixes = orjson.dumps([list(vars(p).values()) for p in _prefixes(tail)]).decode()
-    state = zlib.compress(pickle.dumps(tail, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    prefixes = orjson.dumps([list(vars(p).values()) for p in _prefixes(tail, hashers or {})]).decode()
+    state = pickle.dumps(tail, protocol=pickle.HIGHEST_PROTOCOL)
     module = sources.by_name(tail.format)
     with store_files.transaction(conn):
         create(conn)
@@ -247,7 +306,8 @@ def prepare(
     if not keep:
         return whole()
     module = sources.by_name(fmt)
-    kept = load(conn, key, path, module, previous)
+    hashers: Hashers = {}
+    kept = load(conn, key, path, module, previous, hashers)
     if kept is not None and not kept.only_grew(module):
         kept.close()
         kept = None  # touched, or its unfinished last line rewritten: read from the start
@@ -280,7 +340,7 @@ def prepare(
                     tail.line_problems[:] = [p for p in tail.line_problems if all(p is not w for w in waiting)]
                 fed = _fed(tail) - (before if tail is kept else 0)
                 try:
-                    save(conn, key, tail, fed)
+                    save(conn, key, tail, fed, hashers if tail is kept else None)
                 except (OSError, pickle.PicklingError, TypeError, AttributeError):
                     pass  # not kept: the next read of the file is whole
             return result
