@@ -11,7 +11,7 @@ Measures, on the folder make_claude_folder.py writes (generated once into --out,
 * the same on a quarter of the folder, to show memory does not grow with the number of files;
 * re-open with nothing changed: the same command again, cache warm (hyperfine when on PATH);
 * one changed file: a turn appended to one session, then the same command (a session not written in
-  the last two days, as most are: read whole, its Tail kept from then on);
+  the last 15 minutes, as most are: read whole, its Tail kept from then on);
 * one grown file: a turn appended to the biggest session, whose Tail the folder's store keeps
   (tailstate.py: it grew once before, unmeasured), then the same command: only the turn is read;
 * with --grown-mb MB: a folder of one Claude Code session of MB (bench_follow.grown_session), a turn

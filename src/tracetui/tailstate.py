@@ -19,6 +19,9 @@ A kept Tail is used only when all of these hold; otherwise the file is read whol
   recorded. A rewrite, even one that keeps the size, the inode and the first and last KB, is seen.
 
 Hashing the bytes already read costs about 1 ms a MB (they are not parsed: that is ~40 ms a MB).
+What reading on saves: the parse of what was read before, and, for a session, the writes of its
+steps that did not change; it still unpickles the reader and builds the session's run again
+(docs/benchmarks.md, "A grown file read on, between processes").
 Nothing is written beside the user's files: the state lives in the folder's store in tracetui's
 cache; an `import -o` store keeps none (it is the user's file).
 """
@@ -49,7 +52,10 @@ from .store.schema import STEP_COLUMNS
 from .tailing import Tail, Tails
 
 TABLE = "tail_state"
-ACTIVE_SECONDS = 2 * 86400  # a file written this lately may grow again: its Tail is kept from its first read
+# A file written this lately is being written: its Tail is kept from its first read. Others get one
+# when they are seen to grow: keeping one costs about what reading the file again does (~30 ms a MB:
+# the Tail's reader keeps every step), which a folder's first import would pay for every session.
+ACTIVE_SECONDS = 15 * 60
 MAX_BYTES = 64 << 20  # a bigger file is read whole each time it grows (a Tail's first read holds the file in memory)
 _STEP_FIELDS = ", ".join(STEP_COLUMNS)  # a step row as store/schema.step_row makes it
 _STEP_ID = list(STEP_COLUMNS).index("id")
@@ -146,12 +152,12 @@ def _module_tag(module: sources.Source) -> str:
         return hashlib.blake2b(tag().encode() + f.read(), digest_size=16).hexdigest()
 
 
-def worth_keeping(st: os.stat_result, known: bool, now: float | None = None) -> bool:
+def worth_keeping(st: os.stat_result, known: bool) -> bool:
     """Whether to keep a file's Tail when it is read: it grew or changed since a read before (known), or
-    it was written lately; and it is not too big to hold."""
+    it is being written; and it is not too big to hold."""
     if st.st_size > MAX_BYTES:
         return False
-    return known or st.st_mtime >= (time.time() if now is None else now) - ACTIVE_SECONDS
+    return known or st.st_mtime >= time.time() - ACTIVE_SECONDS
 
 
 # -- the table ------------------------------------------------------------------------------------
