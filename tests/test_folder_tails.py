@@ -268,7 +268,12 @@ def test_a_codex_rollout_and_a_gemini_chat_that_grew_are_read_on(tmp_path):
 @pytest.mark.parametrize(
     "source", [SAMPLES / "events.jsonl", Path(__file__).parent / "fixtures" / "frameworks" / "langsmith_runs.jsonl"]
 )
-def test_an_event_log_that_grew_is_read_on_with_its_staged_records(tmp_path, source):
+def test_an_event_log_that_grew_is_read_on_with_its_staged_records(tmp_path, source, monkeypatch):
+    import tempfile
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where staging files are made
     folder = tmp_path / "logs"
     folder.mkdir()
     log = folder / source.name
@@ -280,6 +285,7 @@ def test_an_event_log_that_grew_is_read_on_with_its_staged_records(tmp_path, sou
     opening, _ = reopened(folder)
     assert fed(opening, log.name) == len(appended)
     assert contents(opening.db_path) == fresh(folder)
+    assert not [p.name for p in scratch.iterdir() if p.name.startswith("tracetui-staging-")]
 
 
 def test_another_process_opening_the_folder_reads_only_what_was_appended(project, tmp_path):

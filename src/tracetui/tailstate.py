@@ -332,7 +332,11 @@ def prepare(
     if kept is not None:
         tails.keep(kept)
     before = _fed(kept)
-    write = whole(tails=tails)
+    try:
+        write = whole(tails=tails)
+    except BaseException:
+        tails.close()  # a kept log's staging file goes
+        raise
     tail = tails.get(path)
     for problem in waiting:  # the line after the whole lines read (more of them were read just now)
         problem.line = tail.lines + 1 if tail is not None else problem.line
