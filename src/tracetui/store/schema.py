@@ -372,6 +372,8 @@ def _digits(value: int) -> str:
     return text if len(text) <= 40 else f"{text[:20]}…({len(text)} digits)"
 
 
+STEP_POSITION = {name: i for i, name in enumerate(STEP_COLUMNS)}
+"""Where each column's value sits in a step row (readers that lay out rows themselves: sources/export.py)."""
 _STEP_JSON_POSITIONS = [i for i, c in enumerate(STEP_COLUMNS) if c in JSON_COLUMNS]
 _step_values = operator.attrgetter(*STEP_COLUMNS)
 
