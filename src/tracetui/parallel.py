@@ -16,6 +16,7 @@ TRACETUI_PARALLEL_BLOCK_BYTES (about how much input each worker's share holds).
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -35,6 +36,8 @@ from .store.writer import BOUND_NULL
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
+
+    from .pricing import Pricer
 
 BLOCK = 8 << 20
 FIRST_BLOCK = 64 << 10  # a tiny first block (a run or a few): the viewer shows the first runs sooner
@@ -203,6 +206,29 @@ def _write_runs(
     writer = StoreWriter(out, scratch=True, commit_every=3600, batch_rows=50000, report=problems.append)
     pricer = pricing.Pricer() if estimate else None
     normalize.take_notes()
+    # Python's cycle collector, off for the share: it traversed the rows waiting for their batch (tens
+    # of thousands of lists) again and again, ~2 µs a dense step. Reading runs makes no reference cycles;
+    # any a format did make would wait for the end of the share (bounded: one block's runs).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _add_runs(runs, path, writer, problems, pricer)
+    finally:
+        if collecting:
+            gc.enable()
+    writer.finish()
+    return problems
+
+
+def _add_runs(
+    runs: Iterable[Run | tuple[Run, list | None] | None],
+    path: str,
+    writer: StoreWriter,
+    problems: list[Problem],
+    pricer: Pricer | None,
+) -> None:
+    from . import pricing
+
     for item in runs:
         if item is None:
             continue
@@ -215,8 +241,6 @@ def _write_runs(
         if finalized(run, problems.append, partial(pricing.apply, pricer=pricer)):
             writer.add(run)
             problems.extend(run_problems(run))
-    writer.finish()
-    return problems
 
 
 def _yield_cpu() -> None:
