@@ -137,7 +137,8 @@ def convert_span(
     worker as its place in the file costs no copy through a pipe (pickled, sent, received: ~1 µs a
     dense step) and is not held by this process while it waits."""
     with open(path, "rb") as f:
-        block = os.pread(f.fileno(), length, offset)
+        f.seek(offset)
+        block = f.read(length)
     return convert_lines(fmt, path, first, block, at_end, out, estimate)
 
 
