@@ -825,7 +825,9 @@ class _StepWalker:
 # finalizing and its row. Any other value anywhere in the run (a type, an odd status, a time that does
 # not parse, a field not listed here, credits that do not add up) sends the whole run the usual way
 # (_StepWalker), so odd input is read, repaired and reported exactly as before. The parallel import
-# uses it; tests/test_parallel_import.py checks its stores against the serial import's.
+# uses it. This is a second, narrower copy of how _step and _tool_step read a field: a change to one
+# must be made to the other; tests/test_export_plain_rows.py (both ways, plain and odd values) and
+# tests/test_parallel_import.py (the stores of both imports) fail until it is.
 
 _PLAIN_STEP_FIELDS = frozenset(
     {
