@@ -33,7 +33,6 @@ from ...errors import TraceError, Unavailable
 from ...model import FAILED_STATUSES, Run
 from ...store import SORT_KEYS, RunFilter, SessionRow, default_desc
 from ...store.protocol import PagedStore, SessionStore, TraceStore
-from ...store.search import RunHits
 from ...store.sessions import SessionKey
 from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed, RunMarked, SourceLost
 from ..plain import notify_plain
@@ -54,6 +53,7 @@ from .run_pager import Order, RunPager, read_order, read_session_members, read_s
 
 if TYPE_CHECKING:
     from ...first_page import FirstPage
+    from ...store.search import RunHits
 
 SORT_CYCLE = tuple(key.name for key in SORT_KEYS if key.cycle)
 
