@@ -36,7 +36,7 @@ def __getattr__(name: str) -> object:
         from .writer import StoreWriter
 
         return StoreWriter
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise AttributeError(f"module '{__name__}' has no attribute '{name}'")  # (Python's own words)
 
 
 __all__ = [
