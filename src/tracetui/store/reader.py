@@ -290,7 +290,13 @@ class Store:
     def _where(self, flt: RunFilter | None) -> tuple[str, list[Any]]:
         flt = flt or RunFilter()
         calls = calls_relation(self.conn) if flt.model is not None or flt.tool is not None else "steps"
-        return flt.where(lambda what, value: self._key(value, _EXISTS[what]), calls=calls)
+
+        def key(what: str, value: Any) -> Any:
+            # A model or tool is looked for where the filter looks: a file read in place whose steps view
+            # builds every run's tree in Python has its calls in SQL (calls_relation).
+            return self._key(value, _EXISTS[what].replace(" FROM steps ", f" FROM {calls} "))
+
+        return flt.where(key, calls=calls)
 
     def _run_key(self, run_id: str) -> Any:
         return self._key(run_id, f"SELECT 1 FROM runs WHERE id = {_ID} LIMIT 1")
