@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from .. import normalize, pricing, usage
+from .. import normalize, usage
 from ..model import Run, Step
 from ..store import RUN_COLUMNS, STARTED, view_columns
 from . import Head, ProblemSink, SourceFile
@@ -290,12 +290,12 @@ def calls_select(run_id: str, is_run: str, started: str, calls: ModelCalls) -> s
     given_in, given_out = q.count("p.data", "tokens", "input"), q.count("p.data", "tokens", "output")
     reasoning = q.count("p.data", "tokens", "reasoning")
     tokens_in, tokens_out = _tokens_sql(given_in, given_out, read, write, reasoning)
-    model, provider = json_ident_sql("m.data", "modelID"), json_ident_sql("m.data", "providerID")
-    # A tree prices its calls at its run's start: the kept estimates of ModelCalls (priced at their own
-    # session's start) where that is the run's session, else the price at the run's start.
-    at_run_start = f"{pricing.SQL_FUNCTION}({model}, {provider}, {tokens_in}, {tokens_out}, {read}, {write}, {reasoning}, c.run_start)"
+    model = json_ident_sql("m.data", "modelID")
+    # A tree prices its calls at its run's start; ModelCalls at their own session's start: the same for
+    # the run's own session.
     estimate = (
-        f"CASE WHEN {model} IS NULL THEN NULL WHEN c.sid IS c.root THEN {calls.estimate()} ELSE {at_run_start} END"
+        f"CASE WHEN {model} IS NULL THEN NULL WHEN c.sid IS c.root THEN {calls.estimate()}"
+        f" ELSE {calls.estimate(at='c.run_start')} END"
     )
     reported = q.money("p.data", "cost")
     state = ("state",)

@@ -491,14 +491,20 @@ class ModelCalls:
         cost = f"(SELECT sum(part) FROM (SELECT {reported_sum} AS part UNION ALL SELECT {estimated}))"
         return {"cost_usd": cost, ESTIMATED_COST: estimated}
 
-    def estimate(self) -> str:
+    def estimate(self, at: str | None = None) -> str:
         """SQL over `rows`: the estimated cost of a row's call, as its tree prices it (NULL for a row that is
         no model call or that the table cannot price); for a call without a reported cost, so ask it as
-        coalesce(reported, estimate), which asks only when there is none."""
-        return (
-            f"(CASE WHEN {self._is_call()} THEN"
-            f" (SELECT c.call_cost FROM {self._view()} c WHERE c.call_row = {self.key}) END)"
-        )
+        coalesce(reported, estimate), which asks only when there is none. `at`: SQL of the time to
+        price it at (ISO text), where its tree takes another than its own."""
+        if at is None:
+            found = f"(SELECT c.call_cost FROM {self._view()} c WHERE c.call_row = {self.key})"
+        else:
+            columns = ", ".join(f"c.{name}" for name in _CALL[:-1])
+            found = (
+                f"(SELECT {self._cost()} FROM (SELECT {columns}, {at} AS call_at FROM {self._view()} c"
+                f" WHERE c.call_row = {self.key} LIMIT -1))"
+            )
+        return f"(CASE WHEN {self._is_call()} THEN {found} END)"
 
     def unpriced(self) -> str:
         """A SELECT of (n, message): one problem per model whose calls (with token counts and no
