@@ -416,14 +416,14 @@ def sql_cost(rates_function: str, call_function: str, call: Sequence[str]) -> st
     by_call = f"{call_function}({names}, {tin}, {tout}, {read}, {write}, {thought}, {when})"
     parts = [tin_all, out, r0, w0, t0]
     total = " + ".join(["(r ->> 1)", *(f"(r ->> {i}) * {x}" for i, x in enumerate(parts, start=2))])
-    exact = f"typeof({total}) = 'integer' AND abs({total}) <= {_MAX_EXACT}"
-    # One subquery (r: the rates), as flat as it goes: the views hold this many times, and SQLite's parser
-    # has a bounded stack. The sum is written twice, as cheap as naming a column of one more subquery.
+    rated = f"r != '{BY_CALL}'"
+    # The sum once a call (LIMIT -1: not put back into each place that names it), its rates read once.
     return (
         f"(CASE WHEN {model} IS NULL OR ({tin} IS NULL AND {tout} IS NULL) OR {refused} THEN NULL ELSE ("
         f"SELECT CASE WHEN r IS NULL THEN NULL WHEN r = '{BY_CALL}' THEN {by_call}"
-        f" WHEN {exact} THEN CAST({total} AS REAL) / (r ->> 0) ELSE {by_call} END"
-        f" FROM (SELECT {rates_function}({names}, date(coalesce({when}, 'now')), {tin_all}) AS r LIMIT -1)) END)"
+        f" WHEN typeof(t) = 'integer' AND abs(t) <= {_MAX_EXACT} THEN CAST(t AS REAL) / d ELSE {by_call} END"
+        f" FROM (SELECT r, CASE WHEN {rated} THEN {total} END AS t, CASE WHEN {rated} THEN r ->> 0 END AS d FROM"
+        f" (SELECT {rates_function}({names}, date(coalesce({when}, 'now')), {tin_all}) AS r LIMIT -1) LIMIT -1)) END)"
     )
 
 
