@@ -300,8 +300,8 @@ class CallSql:
     on the step, so that SQL prices it as the tree does (pricing.sql_cost), without Python reading each.
 
     The twins are SQL over `values`, which are read from the row once: JSON is parsed again by every
-    json_* function (a 1.5 kB span's attributes ~1 µs each time), so the object the call is in is
-    taken out of it once (e.g. a span's `llm` attributes) and the twins read that."""
+    json_* function (a 1.5 kB span's attributes ~1 µs each time), so what a call needs of it is taken
+    out once (Leaves: one json_extract of several paths) and the twins read that small array."""
 
     values: tuple[tuple[str, str], ...]
     """(name, SQL over ModelCalls.rows): what the twins read, each computed once a row."""
