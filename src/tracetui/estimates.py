@@ -18,6 +18,7 @@ import os
 import sqlite3
 import threading
 import weakref
+import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,6 +29,18 @@ VERSION = 3  # of this file's layout: a change gives new files
 Day = tuple[str, str | None, str]
 """A model, its provider and a UTC day (ISO date): what a call's rates are kept by."""
 
+# -- each call's result, for a reader that prices call by call in Python (the PostgreSQL Phoenix stats)
+Result = tuple[float | None, str, str | None, bool] | None
+"""A call's cost, model, provider and whether it has token counts (None: no model call in the row)."""
+
+
+def fingerprint(values: tuple[Any, ...]) -> int:
+    """A digest of a row's values as SQLite hands them to Python (str, bytes, int, float, None), the same
+    in every process (unlike hash()): CRC-32 and length of their text, ~2 µs for a 1.5 kB row."""
+    text = "\0".join([v if type(v) is str else f"\1{v!r}\2{type(v).__name__}" for v in values])
+    data = text.encode("utf-8", "surrogatepass")
+    return (zlib.crc32(data) << 31) | (len(data) & 0x7FFFFFFF)
+
 
 class EstimateCache:
     """What is kept of one database's estimates: the rates of its models by day, its unpriced models."""
@@ -35,10 +48,63 @@ class EstimateCache:
     def __init__(self, file: str) -> None:
         self.file = file
         self._rates: list[tuple[Day, Any]] = []
+        self._fresh: list[tuple[Any, int, Result, int | None]] = []
         self._lock = threading.Lock()
+        self._reader: sqlite3.Connection | None = None  # lookup()'s
         # Written when this is dropped (its connection closed) or at exit, whichever comes first.
         self._written = weakref.finalize(self, _save_rates, file, self._rates, self._lock)
         _OPEN.add(self)
+
+    def load(self, limit: int) -> dict[Any, tuple[int, Result]] | None:
+        """{row key: (fingerprint, result)} of every kept call (empty when the file cannot be read); None
+        when there are more than `limit`: then each is looked up when asked for (lookup), so memory
+        stays the same however big the database."""
+        try:
+            conn = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return {}
+        try:
+            if conn.execute("SELECT count(*) FROM calls").fetchone()[0] > limit:
+                return None
+            rows = conn.execute("SELECT key, fingerprint, cost, model, provider, counted FROM calls").fetchall()
+        except sqlite3.Error:
+            return {}
+        finally:
+            conn.close()
+        return {key: (fp, _result(cost, model, provider, counted)) for key, fp, cost, model, provider, counted in rows}
+
+    def lookup(self, key: Any) -> tuple[int, Result] | None:
+        """(fingerprint, result) of one kept call, from the file (a connection kept open for this)."""
+        with self._lock:
+            try:
+                if self._reader is None:
+                    self._reader = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True, check_same_thread=False)
+                row = self._reader.execute(
+                    "SELECT fingerprint, cost, model, provider, counted FROM calls WHERE key = ?", [key]
+                ).fetchone()
+            except sqlite3.Error:
+                return None
+        return None if row is None else (row[0], _result(*row[1:]))
+
+    def cost_of(self, call: int) -> tuple[float | None] | None:
+        """(cost,) kept for a call as pricing takes it (call_digest), or None when no such call was priced:
+        a step tree's calls are priced from here, without loading the price table."""
+        with self._lock:
+            try:
+                if self._reader is None:
+                    self._reader = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True, check_same_thread=False)
+                row = self._reader.execute("SELECT cost FROM calls WHERE call = ? LIMIT 1", [call]).fetchone()
+            except sqlite3.Error:
+                return None
+        return None if row is None else (row[0],)
+
+    def add(self, key: Any, fp: int, result: Result, call: int | None = None) -> None:
+        """A call just priced (`call`: its call_digest): written with the next save()."""
+        with self._lock:
+            self._fresh.append((key, fp, result, call))
+            full = len(self._fresh) >= _BATCH
+        if full:
+            self.save()
 
     def rates(self) -> dict[Day, Any]:
         """{(model, provider, UTC day): the rates of its calls (pricing.Pricer.rates)} kept before."""
@@ -98,8 +164,26 @@ class EstimateCache:
         self._write(write)
 
     def save(self) -> None:
-        """Write the rates found since the last save (a private file, made when first needed)."""
+        """Write the rates and the calls found since the last save (a private file, made when first needed)."""
         _save_rates(self.file, self._rates, self._lock)
+        with self._lock:
+            fresh, self._fresh = self._fresh, []
+        if not fresh:
+            return
+        rows = [
+            (key, fp, *((None, None, None, 0) if result is None else (*result[:3], int(result[3]))), call)
+            for key, fp, result, call in fresh
+        ]
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS calls (key PRIMARY KEY, fingerprint INTEGER, cost REAL,"
+                " model TEXT, provider TEXT, counted INTEGER, call INTEGER) WITHOUT ROWID"
+            )
+            conn.execute("CREATE INDEX IF NOT EXISTS calls_by_call ON calls (call)")
+            conn.executemany("INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+        self._write(write)
 
     def _write(self, write: Callable[[sqlite3.Connection], None]) -> None:
         _write(self.file, write)
@@ -151,6 +235,11 @@ def _text(data: Any) -> str:
     return data.decode("utf-8", "surrogateescape") if isinstance(data, bytes) else str(data)
 
 
+def _result(cost: float | None, model: str | None, provider: str | None, counted: int) -> Result:
+    return None if model is None else (cost, model, provider, bool(counted))
+
+
+_BATCH = 20_000  # calls priced before they are written (and at exit)
 _OPEN: weakref.WeakSet[EstimateCache] = weakref.WeakSet()
 
 
@@ -158,6 +247,14 @@ def _save_all() -> None:
     """Write what every cache in use found so far (a dropped one has written it; so does exit)."""
     for cache in list(_OPEN):
         cache.save()
+
+
+def call_digest(model: str, provider: str | None, counts: tuple, when: str | None) -> int:
+    """A model call as Pricer.cost takes it, as a 64-bit digest: what the kept cost of a call is found by
+    (an integer, so its index costs the cache little: the text itself made the file four times bigger)."""
+    # repr: the same in every process, and it writes a lone surrogate (text that is not UTF-8) escaped.
+    text = repr((model, provider, tuple(counts), when)).encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big", signed=True)
 
 
 def for_database(path: str, fmt: str, tags: Iterable[str]) -> EstimateCache | None:

@@ -31,6 +31,7 @@ from .contract import PricedCalls, RunStart
 from .otlp import _OPENINFERENCE_KIND
 from .sqlite_steps import (
     KEY,
+    Call,
     CallSql,
     Leaves,
     ModelCalls,
@@ -49,6 +50,7 @@ from .sqlite_steps import (
     json_count_sql,
     json_ident_sql,
     kind_sql,
+    model_call,
     money,
     obj,
     parse_json,
@@ -349,6 +351,16 @@ def _model_calls(columns: dict[str, set[str]], col: Callable[[str], str]) -> Mod
         reported=reported,
         call=call,
         of_run="s.trace_rowid = t.id",
+    )
+
+
+def _call(attributes: Any, prompt: Any, completion: Any, start_time: Any, trace_start: str | None) -> Call:
+    """The model call of a span, as _span_step reads it (its time: the span's, else its trace's): the
+    Python twin of _model_calls' CallSql, for the PostgreSQL reader's estimates (_priced_calls)."""
+    attrs, _ = parse_json(attributes, dict)
+    model, provider = _model(obj(attrs.get("llm")))
+    return model_call(
+        model, provider, _tokens(attrs, prompt, completion), normalize.timestamp(start_time) or trace_start
     )
 
 

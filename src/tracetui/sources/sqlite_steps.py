@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from .. import estimates, jsonsafe, normalize, pricing
+from .. import estimates, jsonsafe, normalize, pricing, usage
 from ..memo import content_fingerprint
 from ..model import (
     DERIVED_RUN_FIELDS,
@@ -292,6 +292,24 @@ def install_steps(
 # -- model calls priced in SQL: the run list's cost sums, the calls view, the unpriced models -------
 
 _UNSEEN = object()
+
+
+Call = tuple[str | None, str | None, pricing.TokenCounts, str | None]
+"""A model call as pricing takes it: model, provider, token counts (in, out, cache read, cache write,
+reasoning) and when it was made, as a format's Python reads it (model_call) where SQL cannot (the
+PostgreSQL reader's estimates: contract.PricedCalls)."""
+
+
+def model_call(model: str | None, provider: str | None, tokens: usage.Tokens, started_at: str | None) -> Call:
+    """A call as a PricedCalls reader returns it, from what the step builder would set on its step."""
+    counts = (
+        tokens.tokens_in,
+        tokens.tokens_out,
+        tokens.tokens_cache_read,
+        tokens.tokens_cache_write,
+        tokens.tokens_reasoning,
+    )
+    return model, provider, counts, started_at
 
 
 @dataclass(frozen=True)
