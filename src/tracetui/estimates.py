@@ -7,8 +7,10 @@ rates of one model and day a few ms). Those rates are kept here, in a private SQ
 cache directory, one per database: named by the database's path and identity, the format and the
 price data's version (new prices: a new file); so a later command or viewer applies them without
 loading the table. The unpriced-model messages (the `w` list, a pass over every call) are kept by
-the database's content. The user's file is never written; a cache that cannot be read or written is
-only a slower answer.
+the database's content. A reader that prices call by call in Python (Phoenix in PostgreSQL:
+postgres/estimated.py) keeps each call's result instead, by its row and a fingerprint of what was read
+for it. The user's file is never written; a cache that cannot be read or written is only a slower
+answer.
 """
 
 from __future__ import annotations
