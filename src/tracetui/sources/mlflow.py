@@ -31,12 +31,14 @@ from . import Head, ProblemSink, SourceFile
 from . import sqlsql as q
 from .sqlite_steps import (
     KEY,
-    Call,
+    CallSql,
+    Leaves,
     ModelCalls,
     Texts,
     cost_at,
     count,
     count_at,
+    epoch_time_sql,
     ident_sql,
     install_calls,
     install_odd_values,
@@ -44,7 +46,6 @@ from .sqlite_steps import (
     install_steps,
     json_ident_sql,
     kind_sql,
-    model_call,
     money,
     obj,
     parse_json,
@@ -284,21 +285,51 @@ def _texts(ids: q.RunId) -> list[Texts]:
 
 
 def _model_calls(span_columns: set[str]) -> ModelCalls:
-    """The spans, for pricing in SQL the model calls MLflow gave no cost (read by _call)."""
+    """The spans, for pricing in SQL the model calls MLflow gave no cost (as _span_step reads them)."""
 
     def col(name: str) -> str:
         return f"s.{name}" if name in span_columns else "NULL"
 
     trace_start = f"(SELECT {q.timestamp('x.timestamp_ms')} FROM trace_info x WHERE x.request_id = s.trace_id)"
+    model_key, provider_key = _MODEL_ATTRIBUTES
+    # The twins read the attributes they need, taken out of the span's content at once (CallSql).
+    leaves = Leaves("s.content", ("attributes", _USAGE), ("attributes", model_key), ("attributes", provider_key))
+    usage = f"json_extract(leaves, {leaves.at('attributes', _USAGE)})"
+    tokens_in, tokens_out, read, write = (q.count(usage, key) for key in _TOKENS.values())
+    call = CallSql(
+        values=(
+            ("leaves", leaves.sql()),
+            ("model_name", col("model_name")),
+            ("model_provider", col("model_provider")),
+            ("started", f"coalesce({epoch_time_sql(col('start_time_unix_nano'))}, {trace_start})"),
+        ),
+        model=f"coalesce({ident_sql('model_name')}, {_attribute_sql('leaves', leaves.at('attributes', model_key))})",
+        provider=(
+            f"coalesce({ident_sql('model_provider')},"
+            f" {_attribute_sql('leaves', leaves.at('attributes', provider_key))})"
+        ),
+        tokens=(tokens_in, tokens_out, read, write, "NULL"),  # (MLflow's input holds the cache already: _tokens)
+        started_at="started",
+    )
     return ModelCalls(
         name=NAME,
         rows="spans s",
         key="s.rowid",
         where=f"instr(s.content, {q.quote(_USAGE)}) > 0",  # no token usage, nothing to price
         reported=_span_cost_sql(span_columns),
-        values=("s.content", col("model_name"), col("model_provider"), col("start_time_unix_nano"), trace_start),
-        read=_call,
+        call=call,
         of_run="s.trace_id = ti.request_id",
+    )
+
+
+def _attribute_sql(column: str, path: str) -> str:
+    """ident of an attribute's value as _decoded reads it: the JSON inside a string, else the string.
+    `path`: the JSON path (SQL) of the attribute in `column`."""
+    inner = f"(CASE WHEN json_valid({column}) THEN json_extract({column}, {path}) END)"
+    return (
+        f"(CASE WHEN json_type({column}, {path}) = 'text' THEN (CASE WHEN"
+        f" json_valid({inner}) THEN {json_ident_sql(inner)} ELSE nullif({inner}, '') END)"
+        f" ELSE {json_ident_sql(column, path=path)} END)"
     )
 
 
@@ -309,17 +340,11 @@ def calls_select(span_columns: set[str], calls: ModelCalls, run_id: str) -> str:
     def col(name: str) -> str:
         return f"s.{name}" if name in span_columns else "NULL"
 
-    def attribute(key: str) -> str:
-        """ident of an attribute's value as _decoded reads it: the JSON inside a string, else the string."""
-        inner = q.json_at("s.content", "attributes", key)
-        return (
-            f"(CASE WHEN json_type(s.content, {q.json_path('attributes', key)}) = 'text' THEN (CASE WHEN"
-            f" json_valid({inner}) THEN {json_ident_sql(inner)} ELSE nullif({inner}, '') END)"
-            f" ELSE {json_ident_sql('s.content', 'attributes', key)} END)"
-        )
-
-    model = f"coalesce({ident_sql(col('model_name'))}, {attribute(_MODEL_ATTRIBUTES[0])})"
-    kind = kind_sql(f"coalesce({ident_sql(col('type'))}, {attribute('mlflow.spanType')})", _KIND)
+    model = f"coalesce({ident_sql(col('model_name'))}, {_attribute_sql('s.content', q.json_path('attributes', _MODEL_ATTRIBUTES[0]))})"
+    kind = kind_sql(
+        f"coalesce({ident_sql(col('type'))}, {_attribute_sql('s.content', q.json_path('attributes', 'mlflow.spanType'))})",
+        _KIND,
+    )
     estimate = f"CASE WHEN {model} IS NOT NULL THEN {calls.estimate()} END"
     start, end = col("start_time_unix_nano"), col("end_time_unix_nano")
     status = f"CASE WHEN {end} IS NULL THEN 'running' WHEN {col('status')} = 'ERROR' THEN 'failed' ELSE 'completed' END"
@@ -331,15 +356,6 @@ def calls_select(span_columns: set[str], calls: ModelCalls, run_id: str) -> str:
             NULL AS credits, coalesce({calls.reported}, {estimate}) AS cost_usd, {calls.reported} AS reported_cost
         FROM trace_info ti JOIN spans s ON s.trace_id = CAST(ti.request_id AS TEXT)
     """
-
-
-def _call(content: Any, model_name: Any, model_provider: Any, start: Any, trace_start: str | None) -> Call:
-    """The model call of a span, as _span_step reads it (its time: the span's, else its trace's)."""
-    parsed, _ = parse_json(content, dict)
-    raw = obj(parsed.get("attributes"))
-    attrs = {key: _decoded(raw.get(key)) for key in (_USAGE, *_MODEL_ATTRIBUTES)}
-    model, provider = _model(model_name, model_provider, attrs)
-    return model_call(model, provider, _tokens(obj(attrs[_USAGE])), normalize.timestamp(start) or trace_start)
 
 
 def _span_cost_sql(span_columns: set[str]) -> str:

@@ -21,14 +21,14 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from .. import normalize, pricing, usage
+from .. import normalize, usage
 from ..model import Run, Step
 from ..store import RUN_COLUMNS, STARTED, view_columns
 from . import Head, ProblemSink, SourceFile
 from . import sqlsql as q
 from .sqlite_steps import (
     KEY,
-    Call,
+    CallSql,
     ModelCalls,
     Texts,
     cost_at,
@@ -36,13 +36,13 @@ from .sqlite_steps import (
     count_at,
     dig,
     duration_sql,
+    epoch_time_sql,
     install_calls,
     install_odd_values,
     install_problems,
     install_steps,
     json_ident_sql,
     json_text_sql,
-    model_call,
     money,
     obj,
     parse_json,
@@ -215,16 +215,47 @@ def _texts(run_id: str) -> list[Texts]:
 
 def _model_calls() -> ModelCalls:
     """The step-finish parts, for the models under `w` whose calls OpenCode gave no cost and the price
-    table has no price for (read by _call); the run totals come from the trees."""
+    table has no price for (as _Session reads them); the run totals come from the trees."""
+    tokens = "tokens"  # the part's tokens object, taken out of it once (CallSql)
+    read, write = q.count(tokens, "cache", "read"), q.count(tokens, "cache", "write")
+    given_in, given_out = q.count(tokens, "input"), q.count(tokens, "output")
+    reasoning = q.count(tokens, "reasoning")
+    session_start = "(SELECT x.time_created FROM session x WHERE x.id = m.session_id)"
+    call = CallSql(
+        values=(
+            ("tokens", "(CASE WHEN json_valid(p.data) THEN p.data -> '$.tokens' END)"),
+            ("message", "m.data"),
+            ("started", epoch_time_sql(session_start)),  # (no time of its own: _Session)
+        ),
+        model=json_ident_sql("message", "modelID"),
+        provider=json_ident_sql("message", "providerID"),
+        tokens=(*_tokens_sql(given_in, given_out, read, write, reasoning), read, write, reasoning),
+        started_at="started",
+        where=(
+            "(CASE WHEN json_valid(p.data) THEN json_type(p.data) = 'object'"
+            " AND json_extract(p.data, '$.type') IS 'step-finish' END)"
+            " AND (CASE WHEN json_valid(m.data) THEN json_type(m.data) != 'object'"
+            " OR json_extract(m.data, '$.role') IS NOT 'user' ELSE 1 END)"
+        ),
+    )
     return ModelCalls(
         name=NAME,
         rows="part p JOIN message m ON m.id = p.message_id AND m.session_id = p.session_id",
         key="p.rowid",
-        where="instr(p.data, 'step-finish') > 0",  # _call reads the part's type
+        where="instr(p.data, 'step-finish') > 0",  # the part's type, first looked for as text
         reported=q.money("p.data", "cost"),
-        values=("p.data", "m.data", "(SELECT x.time_created FROM session x WHERE x.id = m.session_id)"),
-        read=_call,
+        call=call,
     )
+
+
+def _tokens_sql(given_in: str, given_out: str, read: str, write: str, reasoning: str) -> tuple[str, str]:
+    """Twin of _tokens' tokens in and out: OpenCode's input without the cache, its output without the reasoning."""
+    cache = f"(coalesce({read}, 0) + coalesce({write}, 0))"
+    tokens_in = f"(CASE WHEN {cache} != 0 THEN coalesce({given_in}, 0) + {cache} ELSE {given_in} END)"
+    tokens_out = (
+        f"(CASE WHEN coalesce({reasoning}, 0) != 0 THEN coalesce({given_out}, 0) + {reasoning} ELSE {given_out} END)"
+    )
+    return tokens_in, tokens_out
 
 
 def calls_select(run_id: str, is_run: str, started: str, calls: ModelCalls) -> str:
@@ -258,17 +289,13 @@ def calls_select(run_id: str, is_run: str, started: str, calls: ModelCalls) -> s
     read, write = q.count("p.data", "tokens", "cache", "read"), q.count("p.data", "tokens", "cache", "write")
     given_in, given_out = q.count("p.data", "tokens", "input"), q.count("p.data", "tokens", "output")
     reasoning = q.count("p.data", "tokens", "reasoning")
-    cache = f"(coalesce({read}, 0) + coalesce({write}, 0))"
-    tokens_in = f"(CASE WHEN {cache} != 0 THEN coalesce({given_in}, 0) + {cache} ELSE {given_in} END)"
-    tokens_out = (
-        f"(CASE WHEN coalesce({reasoning}, 0) != 0 THEN coalesce({given_out}, 0) + {reasoning} ELSE {given_out} END)"
-    )
-    model, provider = json_ident_sql("m.data", "modelID"), json_ident_sql("m.data", "providerID")
-    # A tree prices its calls at its run's start: the kept estimates of ModelCalls (priced at their own
-    # session's start) where that is the run's session, else the price at the run's start.
-    at_run_start = f"{pricing.SQL_FUNCTION}({model}, {provider}, {tokens_in}, {tokens_out}, {read}, {write}, {reasoning}, c.run_start)"
+    tokens_in, tokens_out = _tokens_sql(given_in, given_out, read, write, reasoning)
+    model = json_ident_sql("m.data", "modelID")
+    # A tree prices its calls at its run's start; ModelCalls at their own session's start: the same for
+    # the run's own session.
     estimate = (
-        f"CASE WHEN {model} IS NULL THEN NULL WHEN c.sid IS c.root THEN {calls.estimate()} ELSE {at_run_start} END"
+        f"CASE WHEN {model} IS NULL THEN NULL WHEN c.sid IS c.root THEN {calls.estimate()}"
+        f" ELSE {calls.estimate(at='c.run_start')} END"
     )
     reported = q.money("p.data", "cost")
     state = ("state",)
@@ -309,19 +336,6 @@ def calls_select(run_id: str, is_run: str, started: str, calls: ModelCalls) -> s
             NULL, NULL, NULL, NULL, NULL, NULL
         FROM parts c WHERE c.type = 'tool'
     """
-
-
-def _call(part_data: Any, message_data: Any, session_start: Any) -> Call | None:
-    """The model call a step-finish part ends, as _Session reads it. It has no time of its own: in the
-    tree its run's start prices it, here its session's (the same for a run's own session)."""
-    part, ok = parse_json(part_data, dict)
-    if not ok or part.get("type") != "step-finish":
-        return None
-    message, _ = parse_json(message_data, dict)
-    if message.get("role") == "user":
-        return None
-    model, provider = _model(message)
-    return model_call(model, provider, _tokens(part), normalize.timestamp(session_start))
 
 
 def _project_name(directory: str) -> str:

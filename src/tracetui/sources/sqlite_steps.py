@@ -11,23 +11,22 @@ changes (PRAGMA data_version), so expanding a big tree node by node does not reb
 A function registered on a connection lives as long as the connection; the views are TEMP, so
 nothing is ever written to the source file.
 
-Costs: model calls without a reported cost are priced as an import prices them (pricing.py), by the
-connection's Pricer (pricing.register; none with --no-estimate). A tree is priced before it is
-finalized, so its steps, subtree sums and run totals hold the estimates. The run list's cost sums and
-the unpriced models under `w` come from SQL over the format's tables (`ModelCalls`): SQL picks the
-rows, the format's own Python reads each call from them as its step builder does, so sorting by
-cost and `stats` never build every tree.
+Costs: model calls without a reported cost are priced as an import prices them (pricing.py). The
+run list's cost sums, the calls view and the unpriced models under `w` come from SQL over the
+format's tables (`ModelCalls`): SQL reads each call (`CallSql`, twins of the step builder) and applies
+the rates of its model on its UTC day (pricing.sql_cost), which the price table gives once per model
+and day (RateBook, kept in tracetui's cache: estimates.py), so sorting by cost and `stats` never build
+every tree nor price each call in Python. A tree is priced before it is finalized, from the same
+rates (none with --no-estimate), so its steps, subtree sums and run totals hold the same estimates.
 """
 
 from __future__ import annotations
 
 import json
 import operator
-import os
 import re
 import sqlite3
-import sys
-import time
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -73,9 +72,6 @@ _TREE_JSON = [i for i, c in enumerate(_TREE_COLUMNS) if c in JSON_COLUMNS]
 _PAYLOAD_JSON = [i for i, c in enumerate(_PAYLOAD_COLUMNS) if c in JSON_COLUMNS]
 _TOTALS = list(DERIVED_RUN_FIELDS)
 _CACHED_TREES = 16
-_SEEN_CALLS = 200_000  # model calls priced in SQL kept in memory per connection (ModelCalls.register): ~40 MB at most;
-# a cache file with more is read call by call (estimates.EstimateCache.lookup)
-_Priced = tuple[float | None, str, str | None, bool]  # a call's cost, model, provider, whether it has counts
 
 
 class _Tree:
@@ -177,25 +173,20 @@ class _Trees:
 
 
 class _KeptPricer(pricing.Pricer):
-    """The connection's Pricer, asked only for calls whose cost the estimates cache does not hold (the
-    model calls were priced in SQL, ModelCalls, by an earlier command or this one): a tree whose calls
-    were all priced before is priced without loading the price table."""
+    """The connection's Pricer, applying the rates of each model and day kept in tracetui's cache
+    (RateBook: found by the model calls' SQL, of this command or an earlier one): a tree whose calls'
+    rates were found before is priced without loading the price table."""
 
     def __init__(self, pricer: pricing.Pricer, conn: sqlite3.Connection, fmt: str) -> None:
         super().__init__()
-        self.pricer = pricer
-        path = conn.execute("PRAGMA database_list").fetchone()[2]
-        tags = [f"prices={pricing.data_version()}"]
-        self.kept = estimates.for_database(path, fmt, tags) if path else None
+        self.book = RateBook(pricer, conn, fmt)
 
     def cost(
         self, model: str | None, provider: str | None, counts: pricing.TokenCounts, when: str | None = None
     ) -> float | None:
-        if self.kept is not None and model and (counts[0] is not None or counts[1] is not None):
-            found = self.kept.cost_of(estimates.call_digest(model, provider, counts, when))
-            if found is not None:
-                return found[0]
-        return self.pricer.cost(model, provider, counts, when)
+        if not model:
+            return None
+        return self.book.cost(model, provider, counts, when)
 
 
 def unreadable(exc: Exception) -> list[Step]:
@@ -298,16 +289,19 @@ def install_steps(
     return {field: f"json_extract({prefix}_totals({run}), '$[{i}]')" for i, field in enumerate(_TOTALS)}
 
 
-# -- model calls priced in SQL: the run list's cost sums and the unpriced models ------------------
+# -- model calls priced in SQL: the run list's cost sums, the calls view, the unpriced models -------
+
+_UNSEEN = object()
 
 
 Call = tuple[str | None, str | None, pricing.TokenCounts, str | None]
 """A model call as pricing takes it: model, provider, token counts (in, out, cache read, cache write,
-reasoning) and when it was made. See model_call()."""
+reasoning) and when it was made, as a format's Python reads it (model_call) where SQL cannot (the
+PostgreSQL reader's estimates: contract.PricedCalls)."""
 
 
 def model_call(model: str | None, provider: str | None, tokens: usage.Tokens, started_at: str | None) -> Call:
-    """A call as a ModelCalls reader returns it, from what the step builder would set on its step."""
+    """A call as a PricedCalls reader returns it, from what the step builder would set on its step."""
     counts = (
         tokens.tokens_in,
         tokens.tokens_out,
@@ -319,10 +313,79 @@ def model_call(model: str | None, provider: str | None, tokens: usage.Tokens, st
 
 
 @dataclass(frozen=True)
+class CallSql:
+    """A format's model call in SQL over the rows of its ModelCalls: twins of what its step builder sets
+    on the step, so that SQL prices it as the tree does (pricing.sql_cost), without Python reading each.
+
+    The twins are SQL over `values`, which are read from the row once: JSON is parsed again by every
+    json_* function (a 1.5 kB span's attributes ~1 µs each time), so what a call needs of it is taken
+    out once (Leaves: one json_extract of several paths) and the twins read that small array."""
+
+    values: tuple[tuple[str, str], ...]
+    """(name, SQL over ModelCalls.rows): what the twins read, each computed once a row."""
+    model: str
+    provider: str
+    tokens: tuple[str, str, str, str, str]
+    """Tokens in, out, cache read, cache write and reasoning, in tracetui's convention (NULL if absent)."""
+    started_at: str
+    """The time it is priced at, as ISO text (sqlsql.timestamp, epoch_time_sql), or NULL (today's prices)."""
+    where: str = "1"
+    """SQL over ModelCalls.rows: which rows of ModelCalls.where hold a call at all (the builder's own
+    test), if not every one."""
+
+    def select(self) -> str:
+        twins = (self.model, self.provider, *self.tokens, self.started_at)
+        return ", ".join(f"{sql} AS {name}" for sql, name in zip(twins, _CALL, strict=True))
+
+
+_CALL = ("call_model", "call_provider", "call_in", "call_out", "call_read", "call_write", "call_thought", "call_at")
+"""The columns a CallSql gives, for pricing.sql_cost."""
+
+
+class Leaves:
+    """The values at several paths of a JSON column taken out with one parse (json_extract of several
+    paths gives them as a JSON array), for CallSql.values: its twins then read that small array."""
+
+    def __init__(self, column: str, *paths: tuple[str, ...]) -> None:
+        self.column = column
+        self.paths = list(paths)
+
+    def sql(self) -> str:
+        paths = ", ".join(q.json_path(*keys) for keys in self.paths)
+        return f"(CASE WHEN json_valid({self.column}) THEN json_extract({self.column}, {paths}) END)"
+
+    def at(self, *keys: str) -> str:
+        """SQL: the JSON path, in the array named `leaves`, of the value at `keys`."""
+        return q.quote(f"$[{self.paths.index(keys)}]")
+
+
+def json_count_sql(column: str, path: str) -> str:
+    """sqlsql.count of the value at a JSON path (SQL) in a column."""
+    value, typed = f"json_extract({column}, {path})", f"json_type({column}, {path})"
+    return (
+        f"(CASE WHEN json_valid({column}) THEN (CASE WHEN {typed} IN ('integer', 'real') AND abs({value} + 0.0)"
+        f" < {q.MAGNITUDE} THEN CAST({value} AS INTEGER) END) END)"
+    )
+
+
+def epoch_time_sql(expr: str) -> str:
+    """Twin of normalize.timestamp for a column of epoch numbers (seconds, ms, µs or ns by magnitude) or ISO text."""
+    number = f"({expr} + 0.0)"
+    seconds = " ".join(
+        f"WHEN {number} / {scale} < 1e11 THEN {number} / {scale}" for scale in ("1", "1e3", "1e6", "1e9")
+    )
+    return (
+        f"(CASE WHEN typeof({expr}) IN ('integer', 'real') THEN (CASE WHEN {number} >= 0 THEN"
+        f" strftime('%Y-%m-%dT%H:%M:%fZ', CASE {seconds} END, 'unixepoch') END) ELSE {q.timestamp(expr)} END)"
+    )
+
+
+@dataclass(frozen=True)
 class ModelCalls:
-    """Where a format's model calls are, so that the runs and problems views can price those without a
-    reported cost as the trees do, without building the trees: SQL picks the rows, `read` (the format's
-    Python, shared with its step builder) reads each call from `values` of its row.
+    """Where a format's model calls are, so that the runs, calls and problems views price those without a
+    reported cost as the trees do, without building the trees: SQL reads each call (`call`, the twins of
+    the format's step builder) and applies the rates of its model and day (pricing.Pricer.rates: the price
+    table asked once per model, provider and day, and kept in tracetui's cache for the next command).
 
     Their SQL functions are made on a connection by register(), after pricing.register.
     """
@@ -332,79 +395,41 @@ class ModelCalls:
     rows: str
     """FROM clause (aliased) whose rows hold the model calls, e.g. "spans s"."""
     key: str
-    """SQL of a row's identity among `rows`, e.g. "s.id": a call is priced once per connection."""
+    """SQL of a row's identity among `rows`, its rowid, e.g. "s.id": the row's call is read by it."""
     where: str
     """Which of its rows may be model calls: a cheap condition asked first, e.g. a token column is set."""
     reported: str
     """SQL of the cost the source reported for the call, or NULL: only a call without one is priced."""
-    values: tuple[str, ...]
-    """SQL over `rows` handed to `read`, e.g. ("s.attributes", "s.start_time")."""
-    read: Callable[..., Call | None]
-    """The call in a row, as the step builder reads it (its time: the step's, else its run's), or None."""
+    call: CallSql
+    """The call in a row, as the step builder reads it (its time: the step's, else its run's)."""
     of_run: str | None = None
     """The condition tying a row to its run, over `rows` and the run table of install_steps (e.g.
     "s.trace_rowid = t.id"), for cost_sums; None for a format whose run totals come from its trees."""
 
     def register(self, conn: sqlite3.Connection) -> None:
-        """The SQL functions of cost_sums and unpriced(). Odd values the reader trips on price nothing:
-        an exception would end the whole query (the run list)."""
+        """The SQL functions of the estimates and unpriced(): the rates of a model and day, the price of
+        a call they cannot give (pricing.BY_CALL), the list of unpriced models."""
         pricer = pricing.pricer_of(conn)
-        # Reading and pricing a call takes tens of µs; sorting by cost, `stats` and the problems view each
-        # ask for every call, and so does every later command and viewer on the same file. Kept by the
-        # row's identity and a fingerprint of what was read (a changed row is read again), in memory and
-        # in tracetui's cache (estimates.py), which is read at the first call.
-        seen: dict[Any, tuple[int, _Priced | None]] = {}
-        kept = _Kept(conn, self.name) if pricer is not None else None
+        book = RateBook(pricer, conn, self.name) if pricer is not None else None
 
-        def priced(key: Any, *values: Any) -> _Priced | None:
-            if pricer is None or kept is None:
+        def rates(model: Any, provider: Any, day: Any, tokens_in: Any) -> str | None:
+            return None if book is None else book.sql(model, provider, day, tokens_in)
+
+        def by_call(model: Any, provider: Any, *rest: Any) -> float | None:
+            if pricer is None or model is None:
                 return None
-            fp = estimates.fingerprint(values)
-            found = seen.get(key)
-            if found is None and kept.stale():
-                loaded = kept.load()
-                seen.update(loaded or {})
-                found = seen.get(key)
-            if found is None and kept.big:
-                found = kept.lookup(key)
-                if found is not None and found[0] == fp:
-                    if len(seen) >= _SEEN_CALLS:
-                        seen.clear()
-                    seen[key] = found
-            if found is not None and found[0] == fp:
-                return found[1]
-            try:
-                call = self.read(*values)
-            except Exception:
-                call = None
-            model, provider, counts, when = call or (None, None, (None,) * 5, None)
-            result = None
-            digest = None
-            if model:
-                counted = counts[0] is not None or counts[1] is not None
-                cost = pricer.cost(model, provider, counts, when)
-                result = cost, sys.intern(model), provider and sys.intern(provider), counted
-                digest = estimates.call_digest(model, provider, counts, when)
-            if len(seen) >= _SEEN_CALLS:
-                seen.clear()
-            seen[key] = (fp, result)
-            kept.add(key, fp, result, digest)
-            return result
-
-        def price(key: Any, *values: Any) -> float | None:
-            found = priced(key, *values)
-            return None if found is None else found[0]
-
-        def unpriced_call(key: Any, *values: Any) -> str | None:
-            """[model, provider] of a call with token counts the price table did not price, else NULL."""
-            found = priced(key, *values)
-            if found is None or found[0] is not None or not found[3]:
-                return None
-            return orjson.dumps(found[1:3]).decode()
+            *counts, when = rest
+            return pricer.cost(
+                _decoded(model),
+                _decoded(provider) if provider is not None else None,
+                tuple(n if type(n) is int else None for n in counts),  # type: ignore[arg-type]
+                when if type(when) is str else None,
+            )
 
         # The problems view is asked for its count each time the viewer's run list loads: the unpriced
         # models are found once (a pass over every call) until the database changes.
         listed: dict[int, str] = {}
+        kept = _KeptUnpriced(conn, self.name) if book is not None else None
 
         def unpriced() -> str:
             if pricer is None:
@@ -415,35 +440,63 @@ class ModelCalls:
                 if messages is not None:
                     listed[version] = orjson.dumps(messages).decode()
             if version not in listed:
-                groups = conn.execute(
-                    f"SELECT json_extract(call, '$[0]') AS model, json_extract(call, '$[1]') AS provider, calls FROM"
-                    f" (SELECT {self._applied('unpriced_call')} AS call, count(*) AS calls FROM {self.rows}"
-                    f" WHERE {self._to_price()} GROUP BY 1 HAVING call IS NOT NULL) ORDER BY model, provider"
-                ).fetchall()
-                messages = [pricing.unpriced_message(pricer, *group) for group in groups]
-                if kept is not None:
-                    kept.save()  # every call was priced: the next command need not
-                    if version == kept.version:
-                        kept.put_unpriced(messages)
+                groups = conn.execute(self._unpriced_groups()).fetchall()
+                messages = [
+                    pricing.unpriced_message(pricer, _decoded(model), _decoded(provider) or None, calls)
+                    for model, provider, calls in groups
+                ]
+                if kept is not None and version == kept.version:
+                    kept.put_unpriced(messages)
                 listed.clear()
                 listed[version] = orjson.dumps(messages).decode()
             return listed[version]
 
-        arity = 1 + len(self.values)
-        conn.create_function(self._function("price"), arity, price, deterministic=True)
-        conn.create_function(self._function("unpriced_call"), arity, unpriced_call, deterministic=True)
+        conn.create_function(self._function("rates"), 4, rates, deterministic=True)
+        conn.create_function(self._function("by_call"), 8, by_call, deterministic=True)
         conn.create_function(self._function("unpriced"), 0, unpriced)
+        # The calls read and priced in a view of their own: its SQL is parsed apart from the views that ask
+        # for it (the runs view names the cost sums several times; SQLite's parser has a bounded stack).
+        # Each twin is computed once a row (the LIMIT -1 subquery: else SQLite would put its SQL in every
+        # place the price names its column); a query by call_row reaches the row by its key.
+        values = ", ".join(f"{sql} AS {name}" for name, sql in self.call.values)
+        passed = ", ".join(f"x.{name} AS {name}" for name, _ in self.call.values)
+        conn.execute(
+            f"CREATE TEMP VIEW {self._view()} AS SELECT x.call_row, {self.call.select()},"
+            f" (SELECT {self._cost()} FROM (SELECT {self.call.select()} FROM (SELECT {passed} LIMIT -1) LIMIT -1))"
+            f" AS call_cost FROM (SELECT {self.key} AS call_row, {values} FROM {self.rows}) x"
+        )
+
+    def _view(self) -> str:
+        return self._function("calls")
 
     def _function(self, what: str) -> str:
         return f"tracetui_{self.name.replace('-', '_')}_{what}"
 
-    def _applied(self, what: str) -> str:
-        return f"{self._function(what)}({', '.join((self.key, *self.values))})"
+    def _cost(self) -> str:
+        """SQL of the estimate over the columns of CallSql.select()."""
+        return pricing.sql_cost(self._function("rates"), self._function("by_call"), _CALL)
 
     def _to_price(self) -> str:
         """SQL: a row may be a call to price (`where`, and no reported cost). A CASE, to ask in this order:
         SQLite would move a term with a subquery (a cost looked up in another table) before the others."""
-        return f"CASE WHEN {self.where} THEN ({self.reported}) IS NULL ELSE 0 END"
+        return f"CASE WHEN {self._is_call()} THEN ({self.reported}) IS NULL ELSE 0 END"
+
+    def _is_call(self) -> str:
+        """SQL: the row holds a model call (`where`, then CallSql.where: asked in this order inside a CASE)."""
+        return self.where if self.call.where == "1" else f"({self.where}) AND {self.call.where}"
+
+    def _calls(self, where: str) -> str:
+        """FROM clause of the calls (with call_cost) of the rows `where` keeps."""
+        return f"FROM {self.rows} JOIN {self._view()} c ON c.call_row = {self.key} WHERE {where}"
+
+    def _unpriced_groups(self) -> str:
+        """(model, provider as bytes, calls) of the calls with token counts the estimates leave without a cost."""
+        return (
+            "SELECT CAST(call_model AS BLOB), CAST(call_provider AS BLOB), count(*) FROM"
+            f" (SELECT c.call_model, c.call_provider, c.call_in, c.call_out, c.call_cost {self._calls(self._to_price())}"
+            " LIMIT -1) WHERE call_model IS NOT NULL AND (call_in IS NOT NULL OR call_out IS NOT NULL)"
+            " AND call_cost IS NULL GROUP BY call_model, call_provider ORDER BY call_model, call_provider"
+        )
 
     def cost_sums(self, reported_sum: str) -> dict[str, str]:
         """The run's cost sums for the runs view: {cost_usd, cost_estimated_usd} (the names of the
@@ -451,18 +504,25 @@ class ModelCalls:
         reported (over the run table); the estimates of the others are added to it."""
         if self.of_run is None:
             raise ValueError("cost_sums needs of_run: how a call belongs to its run")
-        estimated = (
-            f"(SELECT sum({self._applied('price')}) FROM {self.rows} WHERE {self.of_run} AND {self._to_price()})"
-        )
+        estimated = f"(SELECT sum(c.call_cost) {self._calls(f'{self.of_run} AND {self._to_price()}')})"
         # Each sum once (a subquery named twice is computed twice); sum() of two NULLs is NULL.
         cost = f"(SELECT sum(part) FROM (SELECT {reported_sum} AS part UNION ALL SELECT {estimated}))"
         return {"cost_usd": cost, ESTIMATED_COST: estimated}
 
-    def estimate(self) -> str:
+    def estimate(self, at: str | None = None) -> str:
         """SQL over `rows`: the estimated cost of a row's call, as its tree prices it (NULL for a row that is
         no model call or that the table cannot price); for a call without a reported cost, so ask it as
-        coalesce(reported, estimate), which asks only when there is none."""
-        return f"(CASE WHEN {self.where} THEN {self._applied('price')} END)"
+        coalesce(reported, estimate), which asks only when there is none. `at`: SQL of the time to
+        price it at (ISO text), where its tree takes another than its own."""
+        if at is None:
+            found = f"(SELECT c.call_cost FROM {self._view()} c WHERE c.call_row = {self.key})"
+        else:
+            columns = ", ".join(f"c.{name}" for name in _CALL[:-1])
+            found = (
+                f"(SELECT {self._cost()} FROM (SELECT {columns}, {at} AS call_at FROM {self._view()} c"
+                f" WHERE c.call_row = {self.key} LIMIT -1))"
+            )
+        return f"(CASE WHEN {self._is_call()} THEN {found} END)"
 
     def unpriced(self) -> str:
         """A SELECT of (n, message): one problem per model whose calls (with token counts and no
@@ -470,9 +530,54 @@ class ModelCalls:
         return f"SELECT key AS n, value AS message FROM json_each({self._function('unpriced')}())"
 
 
-class _Kept:
-    """The estimates a connection's ModelCalls keep in tracetui's cache: loaded at the first call, again
-    when another connection (the viewer's worker, another command) has written more since."""
+class RateBook:
+    """The rates of one connection's model calls by model, provider and UTC day (pricing.Pricer.rates):
+    kept in tracetui's cache for the database (estimates.py), so a later command or viewer applies them
+    without loading the price table; asked of the Pricer for a model and day not kept yet."""
+
+    def __init__(self, pricer: pricing.Pricer, conn: sqlite3.Connection, fmt: str) -> None:
+        self.pricer = pricer
+        path = conn.execute("PRAGMA database_list").fetchone()[2]
+        self.cache = estimates.for_database(path, fmt, [f"prices={pricing.data_version()}"]) if path else None
+        self._known: dict[estimates.Day, pricing.DayRates] | None = None
+        self._by_sql: dict[tuple[Any, Any, Any], Any] = {}
+        self._lock = threading.Lock()
+
+    def rates(self, model: str, provider: str | None, day: str) -> pricing.DayRates:
+        with self._lock:
+            if self._known is None:
+                self._known = self.cache.rates() if self.cache is not None else {}
+            key = (model, provider, day)
+            if key not in self._known:
+                found = self._known[key] = self.pricer.rates(model, provider, day)
+                if self.cache is not None:
+                    self.cache.add_rates(key, found)
+            return self._known[key]
+
+    def sql(self, model: Any, provider: Any, day: Any, tokens_in: Any) -> str | None:
+        """The SQL function of pricing.sql_cost: RATES_JSON of the call's tier, BY_CALL, or None. Called
+        for every call: what it found is kept by the arguments as SQLite hands them over."""
+        found = self._by_sql.get((model, provider, day), _UNSEEN)
+        if found is _UNSEEN:
+            if type(day) is not str or model is None:
+                return pricing.BY_CALL
+            found = self.rates(_decoded(model), _decoded(provider) if provider is not None else None, day)
+            self._by_sql[(model, provider, day)] = found
+        if found is None or type(found) is str:
+            return found
+        starts, regions = found
+        return regions[sum(1 for start in starts if tokens_in > start)] if starts else regions[0]
+
+    def cost(self, model: str, provider: str | None, counts: pricing.TokenCounts, when: str | None) -> float | None:
+        """A call's cost as Pricer.cost gives it, from the kept rates where they apply."""
+        day = pricing.utc_day(when)
+        found = pricing.rated(self.rates(model, provider, day), counts) if day is not None else pricing.BY_CALL
+        return self.pricer.cost(model, provider, counts, when) if isinstance(found, str) else found
+
+
+class _KeptUnpriced:
+    """The unpriced models a connection's ModelCalls list, kept in tracetui's cache by the database's
+    content: an unchanged file lists them without a pass over its calls."""
 
     def __init__(self, conn: sqlite3.Connection, fmt: str) -> None:
         path = conn.execute("PRAGMA database_list").fetchone()[2]
@@ -486,47 +591,6 @@ class _Kept:
                 self.content = content_fingerprint(path, f"unpriced\0{fmt}")
             except OSError:
                 pass
-        self.loaded: float | None = None  # the cache file's mtime when last loaded
-        self.looked = 0.0  # time.monotonic() of the last look at it
-        self.big = False  # more calls kept than a connection holds in memory: looked up one by one
-
-    def stale(self) -> bool:
-        """Whether the cache file has more than was loaded (looked at once a second at most)."""
-        if self.cache is None:
-            return False
-        now = time.monotonic()
-        if self.loaded is not None and now - self.looked < 1.0:
-            return False
-        self.looked = now
-        try:
-            mtime = os.stat(self.cache.file).st_mtime
-        except OSError:
-            self.loaded = self.loaded or 0.0
-            return False
-        return mtime not in (self.loaded, self.cache.saved)  # not what it loaded or wrote itself
-
-    def load(self) -> dict[Any, tuple[int, _Priced | None]] | None:
-        """Every kept call, or None when there are more than a connection keeps in memory (then `big`:
-        each is looked up in the cache file when asked for)."""
-        assert self.cache is not None
-        try:
-            self.loaded = os.stat(self.cache.file).st_mtime
-        except OSError:
-            self.loaded = 0.0
-        found = self.cache.load(_SEEN_CALLS)
-        self.big = found is None
-        return found
-
-    def lookup(self, key: Any) -> tuple[int, _Priced | None] | None:
-        return self.cache.lookup(key) if self.cache is not None else None
-
-    def add(self, key: Any, fp: int, result: _Priced | None, call: int | None) -> None:
-        if self.cache is not None:
-            self.cache.add(key, fp, result, call)
-
-    def save(self) -> None:
-        if self.cache is not None:
-            self.cache.save()
 
     def unpriced(self) -> list[str] | None:
         return self.cache.unpriced(self.content) if self.cache is not None and self.content else None
@@ -1065,10 +1129,11 @@ def ident_sql(expr: str) -> str:
     )
 
 
-def json_ident_sql(column: str, *keys: str) -> str:
+def json_ident_sql(column: str, *keys: str, path: str | None = None) -> str:
     """Twin of normalize.ident(dig(<the JSON object in column>, *keys)): a string as it is ('' none), a
-    boolean as Python writes it, a number as its text, an object or array as compact JSON."""
-    path = q.json_path(*keys)
+    boolean as Python writes it, a number as its text, an object or array as compact JSON. `path`: a
+    JSON path (SQL) in place of the keys."""
+    path = path or q.json_path(*keys)
     value = f"json_extract({column}, {path})"
     return (
         f"(CASE WHEN json_valid({column}) THEN (CASE json_type({column}, {path})"

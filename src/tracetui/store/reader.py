@@ -305,7 +305,13 @@ class Store:
             from .stats import calls_relation
 
             calls = calls_relation(self.conn)
-        return flt.where(lambda what, value: self._key(value, _EXISTS[what]), calls=calls)
+
+        def key(what: str, value: Any) -> Any:
+            # A model or tool is looked for where the filter looks: a file read in place whose steps view
+            # builds every run's tree in Python has its calls in SQL (calls_relation).
+            return self._key(value, _EXISTS[what].replace(" FROM steps ", f" FROM {calls} "))
+
+        return flt.where(key, calls=calls)
 
     def _run_key(self, run_id: str) -> Any:
         return self._key(run_id, f"SELECT 1 FROM runs WHERE id = {_ID} LIMIT 1")
