@@ -281,3 +281,80 @@ def test_an_import_says_which_numbers_and_times_it_left_out(fixture, tmp_path):
     said = [f"line {p.line}: {p.message}" for p in problems]
     for _, message in ODD_NUMBERS[fixture]:
         assert message in said
+
+
+@pytest.mark.parametrize("by_key", [True, False], ids=["run-by-run", "one-pass"])
+@pytest.mark.parametrize("fixture", list(ODD_NUMBERS), ids=lambda p: p.name)
+def test_list_warns_about_the_odd_numbers_of_the_runs_it_lists(fixture, by_key, tmp_path, monkeypatch):
+    import orjson
+    from click.testing import CliRunner
+
+    from tracetui.cli import main
+    from tracetui.store import reader
+
+    if not by_key:
+        monkeypatch.setattr(reader, "_BY_KEY", 0)  # as for a list of more runs than are looked up one by one
+
+    path, conn = _copy(fixture, tmp_path)
+    for sql, _ in ODD_NUMBERS[fixture]:
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+    for args in ([], ["--json"]):
+        result = CliRunner().invoke(main, ["list", path, *args])
+        assert result.exit_code == 0, result.output
+        said = [line.removeprefix(f"tracetui: warning: {path}: ") for line in result.stderr.splitlines()]
+        assert sorted(said) == sorted(message for _, message in ODD_NUMBERS[fixture])
+        if args:
+            assert len(orjson.loads(result.stdout)) == len(open_store(path).run_ids())  # stdout: the JSON alone
+
+
+def test_a_run_list_meets_the_odd_numbers_of_its_runs_alone_and_w_says_each_once(tmp_path):
+    path, conn = _copy(agents.PHOENIX, tmp_path)
+    for sql, _ in ODD_NUMBERS[agents.PHOENIX]:
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+    store = open_store(path)
+    store.numbers_met([PHOENIX_A2])
+    met = [str(p) for p in store.value_problems()]
+    a2 = [message for _, message in ODD_NUMBERS[agents.PHOENIX] if f"run '{PHOENIX_A2}'" in message]
+    assert sorted(met) == sorted(a2) and len(a2) == 2
+    store.steps(PHOENIX_A2)  # its tree says them too: not again
+    assert sorted(str(p) for p in store.value_problems()) == sorted(a2)
+    listed = [str(p) for p in store.problems()]
+    for _, message in ODD_NUMBERS[agents.PHOENIX]:
+        assert listed.count(message) == 1, message
+
+
+MLFLOW_A3 = "tr-2818d3c1d085d289b29c8c020a01df40"
+
+
+def test_mlflow_usage_and_cost_of_older_versions_are_read_where_the_columns_are_empty_and_odd_ones_listed(tmp_path):
+    from click.testing import CliRunner
+
+    from tracetui.cli import main
+
+    path, conn = _copy(agents.MLFLOW, tmp_path)
+    usage = '{"input_tokens": "n/a", "output_tokens": 7, "total_tokens": 7}'
+    conn.execute(
+        "INSERT INTO trace_request_metadata (key, value, request_id) VALUES ('mlflow.trace.tokenUsage', ?, ?),"
+        " ('mlflow.trace.cost', '{\"total_cost\": 0.25}', ?)",
+        (usage, MLFLOW_A3, MLFLOW_A3),
+    )
+    line = conn.execute("SELECT rowid FROM trace_request_metadata WHERE key = 'mlflow.trace.tokenUsage'").fetchone()[0]
+    conn.commit()
+    conn.close()
+    store = open_store(path)
+    run = store.get_run(MLFLOW_A3)
+    assert (run.tokens_in, run.tokens_out, run.cost_usd) == (None, 7, 0.25)
+    message = (
+        f"line {line}: run '{MLFLOW_A3}': metadata 'mlflow.trace.tokenUsage': value.input_tokens 'n/a' is not a"
+        " number: shown as -"
+    )
+    assert [str(p) for p in store.problems() if "is not a" in p.message] == [message]
+    result = CliRunner().invoke(main, ["list", path])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [f"tracetui: warning: {path}: {message}"]
+    _, problems = agents.read_runs(path)
+    assert message in [f"line {p.line}: {p.message}" for p in problems]

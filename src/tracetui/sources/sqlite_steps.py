@@ -49,7 +49,7 @@ from ..model import (
 )
 from ..sqlite_uri import ro_uri
 from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS
-from ..store.reader import ODD_STEPS, undecoded_text
+from ..store.reader import ODD_NUMBERS, ODD_STEPS, RUN_KEY, undecoded_text
 from ..store.schema import PAYLOAD_COLUMNS, to_json
 from . import sqlsql as q
 from .contract import Head, ProblemSink
@@ -59,10 +59,8 @@ HELPER = True
 StepBuilder = Callable[[sqlite3.Connection, Any], list[Step]]
 """The steps of one run (not yet finalized), from its key: a trace's rowid, a session's id."""
 
-KEY = "run_key"
+KEY = RUN_KEY
 """The extra column of a `runs` view that holds the key its StepBuilder takes."""
-ODD_NUMBERS = "odd_numbers"
-"""A TEMP view as odd_values (with run_key), of the rows' numbers and times alone."""
 
 # The payload columns travel apart from the rest, so that listing a big tree never parses them.
 _TREE_COLUMNS = [c for c in STEP_COLUMNS if c != "run_id" and c not in PAYLOAD_COLUMNS]
@@ -625,6 +623,8 @@ class Texts:
     run_key: str = "NULL"
     """SQL of the key (KEY of the runs view) of the run whose tree holds the row, where there is one: its
     odd numbers and times are then met with that tree (a column with an index, for one run's rows)."""
+    where: str = ""
+    """SQL: which of the table's rows `reads` are about, if not all (e.g. one key of a key-value table)."""
 
 
 def _not_utf8(value: Any) -> bool:
@@ -692,6 +692,30 @@ def _sql_tagged(read: Read, alias: str, typed: bool) -> str:
         f" AND (CASE coalesce(json_type({base}, {path}), 'null') WHEN 'null' THEN 0 {whens} ELSE 1 END)"
     )
     return f"CASE WHEN {odd} THEN CAST('j' || ({base} -> {path}) AS BLOB) END"
+
+
+def _sql_flags(reads: list[Read], alias: str, screens: _OddMessages) -> list[str]:
+    """SQL conditions that together pick the rows where SQL cannot vouch for a value of `reads` (each
+    then tagged by _sql_tagged): one per column read, one per JSON object of a column. The JSON of a
+    row is parsed only where its text may hold an odd value: Python looks at the text once (_suspect,
+    the full check's screen), where the text names the keys' last common key (or the object holding them)."""
+    flags: list[str] = []
+    groups: dict[tuple[str, tuple[str, ...]], list[Read]] = {}
+    for read in reads:
+        if read.keys:
+            groups.setdefault((read.column, read.inside), []).append(read)
+        else:
+            flags.append(f"({_sql_tagged(read, alias, typed=False)}) IS NOT NULL")
+    for (column, inside), group in groups.items():
+        raw = f"{alias}.{q.ident(column)}"
+        common = os.path.commonprefix([read.keys for read in group])
+        needle = common[-1] if common else inside[-1] if inside else group[0].keys[-1]
+        index = screens.add_suspects([_suspect(read) for read in group])
+        flags.append(
+            f"CASE WHEN typeof({raw}) = 'text' AND instr({raw}, {q.quote(needle)}) > 0"
+            f" THEN tracetui_odd_suspect({index}, CAST({raw} AS BLOB)) ELSE 0 END"
+        )
+    return flags
 
 
 def _untagged(tagged: Any) -> Any:
@@ -766,6 +790,9 @@ class _Checked:
     for a value inside JSON where it may be odd (_suspect: JSON where it is not is not parsed)."""
     in_sql: list[Read]
     """Reads whose values SQL hands over (tagged) when it cannot tell they are fine, after the texts."""
+    text_first: bool = False
+    """Numbers alone (no texts): the messages of values that were text come first, in the order the full
+    check (texts checked in Python, then the typed values SQL handed over) says them."""
 
 
 class _OddMessages:
@@ -775,10 +802,19 @@ class _OddMessages:
 
     def __init__(self) -> None:
         self.tables: list[_Checked] = []
+        self.suspects: list[list[re.Pattern[bytes]]] = []
 
     def add(self, checked: _Checked) -> int:
         self.tables.append(checked)
         return len(self.tables) - 1
+
+    def add_suspects(self, patterns: list[re.Pattern[bytes]]) -> int:
+        self.suspects.append(patterns)
+        return len(self.suspects) - 1
+
+    def suspect(self, index: int, data: bytes) -> bool:
+        """Whether JSON text may hold an odd value of one of a group's reads (see _sql_flags)."""
+        return any(pattern.search(data) is not None for pattern in self.suspects[index])
 
     def screen(self, index: int, *texts: bytes | None) -> bool:
         """Whether a row may be odd, from its text (as the columns of _Checked.texts): text that is not
@@ -829,11 +865,14 @@ class _OddMessages:
             if message is not None:
                 parts.append(message)
         if len(values) > count:
+            said = []
             for read, tagged in zip(table.in_sql, values[count:], strict=True):
                 if tagged is not None:
                     message = _judged(read, _untagged(tagged))
                     if message is not None:
-                        parts.append(message)
+                        text = bool(read.keys) or (type(tagged) is bytes and tagged[:1] == b"t")
+                        said.append((table.text_first and not text, message))
+            parts += [message for _, message in sorted(said, key=operator.itemgetter(0))]
         if not parts:
             return None
         what = f"{table.label} {jsonsafe.quoted(_decoded(key))}" if key is not None else table.label
@@ -849,18 +888,30 @@ def install_odd_values(conn: sqlite3.Connection, tables: list[Texts]) -> None:
     call (about a second for 200k spans; without it, Store.problems() would build every run's tree).
     The reads are checked on that text where they are text (or JSON text), by SQL where they are
     numbers; a table whose text is not checked is read by Python only where SQL finds an odd value.
+
+    Also TEMP VIEW odd_numbers (line, run_id, run_key, message): the numbers and times alone, each
+    message as odd_values words it. SQL picks the rows (every read checked in SQL, JSON too), Python
+    words only those: a pass over a big file costs about what summing its numbers does, so `list`,
+    `show` (one run's rows, by run_key) and `import` look at them every time.
     """
     messages = _OddMessages()
     conn.create_function("tracetui_odd_message", -1, messages, deterministic=True)
     conn.create_function("tracetui_odd_screen", -1, messages.screen, deterministic=True)
     conn.create_function("tracetui_odd_numbers", -1, messages.numbers, deterministic=True)
-    selects = []
+    conn.create_function("tracetui_odd_suspect", 2, messages.suspect, deterministic=True)
+    selects, numbers = [], []
     for texts in tables:
         columns = table_columns(conn, texts.table).get(texts.table)
         if not columns:
             continue
         a = texts.alias
         reads = [read for read in texts.reads if read.column in columns]
+        line = f"{a}.rowid" if q.has_rowid(conn, texts.table) else "NULL"  # (a WITHOUT ROWID table has none)
+        if reads:
+            checked = [_sql_tagged(read, a, typed=False) for read in reads]
+            index = messages.add(_Checked(texts.label, [], [], reads, text_first=texts.text))
+            message = f"tracetui_odd_numbers({index}, {_argument(texts.key)}, {', '.join(checked)})"
+            numbers.append(_select(texts, line, message, _sql_flags(reads, a, messages)))
         names = sorted(columns) if texts.text else []
         in_text = [
             (names.index(read.column), read, _suspect(read) if read.keys else None)
@@ -878,18 +929,21 @@ def install_odd_values(conn: sqlite3.Connection, tables: list[Texts]) -> None:
         if names:
             flags.append(f"tracetui_odd_screen({index}, {', '.join(args)})")
         message = f"tracetui_odd_message({index}, {_argument(texts.key)}, {', '.join([*args, *tagged])})"
-        line = f"{a}.rowid" if q.has_rowid(conn, texts.table) else "NULL"  # (a WITHOUT ROWID table has none)
-        selects.append(
-            f"SELECT line, run_id, run_key, message FROM (SELECT {line} AS line, {texts.run_id} AS run_id,"
-            f" {texts.run_key} AS run_key, {message} AS message FROM main.{q.ident(texts.table)} {a}"
-            f" WHERE {' OR '.join(flags)}) WHERE message IS NOT NULL"
-        )
+        selects.append(_select(texts, line, message, flags))
     if selects:
-        union = " UNION ALL ".join(selects)
-        conn.execute(f"CREATE TEMP VIEW odd_values AS {union}")
+        conn.execute(f"CREATE TEMP VIEW odd_values AS {' UNION ALL '.join(selects)}")
+    if numbers:
         # One run's (WHERE run_key = ?: SQLite takes the condition into each table's SELECT, to its index).
-        numbers = union.replace("tracetui_odd_message(", "tracetui_odd_numbers(")
-        conn.execute(f"CREATE TEMP VIEW {ODD_NUMBERS} AS {numbers}")
+        conn.execute(f"CREATE TEMP VIEW {ODD_NUMBERS} AS {' UNION ALL '.join(numbers)}")
+
+
+def _select(texts: Texts, line: str, message: str, flags: list[str]) -> str:
+    """One table's SELECT of odd_values: (line, run_id, run_key, message) of the rows `flags` pick."""
+    return (
+        f"SELECT line, run_id, run_key, message FROM (SELECT {line} AS line, {texts.run_id} AS run_id,"
+        f" {texts.run_key} AS run_key, {message} AS message FROM main.{q.ident(texts.table)} {texts.alias}"
+        f" WHERE ({' OR '.join(flags)}){f' AND ({texts.where})' if texts.where else ''}) WHERE message IS NOT NULL"
+    )
 
 
 def install_problems(conn: sqlite3.Connection, union: list[str], calls: ModelCalls | None = None) -> None:

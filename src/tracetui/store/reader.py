@@ -174,6 +174,13 @@ def _decode(row: sqlite3.Row, json_defaults: dict[str, Any]) -> dict[str, Any]:
 ODD_STEPS = "odd_steps"
 """A TEMP view (run_id, message) of a source whose step trees are built in Python (sources/sqlite_steps.py):
 what a run's steps show with \\xNN, read as odd values met once the run's steps are read."""
+ODD_NUMBERS = "odd_numbers"
+"""A TEMP view (line, run_id, run_key, message) of the same sources: the numbers and times of their rows
+the views cannot use (shown as -), run by run (run_key: RUN_KEY of the runs view). Met by a run list
+(numbers_met) and with a run's tree; the full list under `w` (odd_values) says them again, once."""
+RUN_KEY = "run_key"
+"""The extra column of such a source's `runs` view that holds the key its rows name their run by."""
+_BY_KEY = 200  # runs listed up to which their odd numbers are looked up run by run (by index), not in one pass
 
 
 def undecoded_text(data: bytes) -> str:
@@ -310,6 +317,37 @@ class Store:
                     problem = Problem(f"run {jsonsafe.quoted(shown)}: {message}", run_id=shown, source_file=self.label)
                     self._value_problems.setdefault((ODD_STEPS, str(shown), message), problem)
         return key
+
+    def numbers_met(self, run_ids: Sequence[str]) -> None:
+        """The odd numbers and times of these runs' rows in a file read in place (ODD_NUMBERS), as met:
+        a run list shows what its rows sum to. Said as a run's tree says them (one problem per row), so
+        neither reading the tree nor the list under `w` says one again."""
+        if self.trusted or self._scanned or not run_ids:
+            return
+        from ..sources.sqlsql import text_param
+
+        wanted = set(run_ids)
+        try:
+            keys = [key for run_id, key in self._rows(f"SELECT id, {RUN_KEY} FROM runs") if self._id(run_id) in wanted]
+            rows: list[tuple] = []
+            if len(keys) <= _BY_KEY:
+                for key in keys:
+                    param = _ID if isinstance(key, str) else "?"
+                    sql = f"SELECT line, run_id, message FROM {ODD_NUMBERS} WHERE {RUN_KEY} = {param}"
+                    rows += [tuple(row) for row in self._rows(sql, (text_param(key),))]
+            else:
+                held = set(keys)
+                sql = f"SELECT line, run_id, {RUN_KEY}, message FROM {ODD_NUMBERS}"
+                rows = [(line, row_id, message) for line, row_id, key, message in self._rows(sql) if key in held]
+        except sqlite3.OperationalError:
+            return  # not a source with the view
+        for line, row_id, message in rows:
+            shown = self._id(row_id)
+            if len(self._value_problems) < _MAX_VALUE_PROBLEMS:
+                problem = Problem(
+                    f"run {jsonsafe.quoted(shown)}: {message}", line=line, run_id=shown, source_file=self.label
+                )
+                self._value_problems.setdefault((ODD_STEPS, str(shown), message), problem)
 
     def _step_key(self, run_key: Any, step_id: str) -> Any:
         return self._key(step_id, f"SELECT 1 FROM steps WHERE run_id = {_ID} AND id = {_ID} LIMIT 1", run_key)
