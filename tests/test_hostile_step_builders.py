@@ -358,3 +358,33 @@ def test_mlflow_usage_and_cost_of_older_versions_are_read_where_the_columns_are_
     assert result.stderr.splitlines() == [f"tracetui: warning: {path}: {message}"]
     _, problems = agents.read_runs(path)
     assert message in [f"line {p.line}: {p.message}" for p in problems]
+
+
+def test_an_opencode_subagents_odd_values_are_met_with_its_parents_tree_and_listed_once_under_it(tmp_path):
+    from click.testing import CliRunner
+
+    from tracetui.cli import main
+
+    path, conn = _copy(agents.OPENCODE, tmp_path)
+    conn.execute("UPDATE part SET data = json_set(data, '$.tokens.input', 'lots') WHERE id = 'prt_c0006'")
+    conn.execute("UPDATE session SET tokens_output = 'n/a' WHERE id = 'ses_fix_child'")
+    line = conn.execute("SELECT rowid FROM part WHERE id = 'prt_c0006'").fetchone()[0]
+    child = conn.execute("SELECT rowid FROM session WHERE id = 'ses_fix_child'").fetchone()[0]
+    conn.commit()
+    conn.close()
+    said = [
+        "run 'ses_fix_parent': part 'prt_c0006': data.tokens.input 'lots' is not a number: shown as -",
+        "run 'ses_fix_parent': session 'ses_fix_child': tokens_output 'n/a' is not a number: shown as -",
+    ]
+    store = open_store(path)
+    assert store.run_ids() == ["ses_fix_parent"]
+    store.steps("ses_fix_parent")  # the subagent's steps are in its parent's tree: so are its odd values
+    assert sorted(str(p) for p in store.value_problems()) == sorted(said)
+    listed = [str(p) for p in store.problems() if "is not a number" in p.message]
+    assert sorted(listed) == sorted([f"line {line}: {said[0]}", f"line {child}: {said[1]}"])
+
+    shown = CliRunner().invoke(main, ["show", path, "ses_fix_parent"])
+    assert shown.exit_code == 0, shown.output
+    assert sorted(shown.stderr.splitlines()) == sorted(f"tracetui: warning: {path}: {s}" for s in said)
+    listing = CliRunner().invoke(main, ["list", path])
+    assert sorted(listing.stderr.splitlines()) == sorted(f"tracetui: warning: {path}: {s}" for s in listed)

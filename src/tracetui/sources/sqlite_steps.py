@@ -49,7 +49,7 @@ from ..model import (
 )
 from ..sqlite_uri import ro_uri
 from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS
-from ..store.reader import ODD_NUMBERS, ODD_STEPS, RUN_KEY, undecoded_text
+from ..store.reader import ODD_NUMBERS, ODD_STEPS, RUN_KEY, rows_keys, undecoded_text
 from ..store.schema import PAYLOAD_COLUMNS, to_json
 from . import sqlsql as q
 from .contract import Head, ProblemSink
@@ -166,12 +166,15 @@ class _Trees:
     def _odd_numbers(self, key: Any) -> list[str]:
         """The numbers and times of the run's own rows the views cannot use (install_odd_values), met
         with its tree as the text of its steps is (_odd_steps); [] for a format without them."""
-        param = "CAST(? AS TEXT)" if isinstance(key, str) else "?"
+        out = []
         try:
-            rows = self.conn.execute(f"SELECT message FROM {ODD_NUMBERS} WHERE run_key = {param}", (q.text_param(key),))
-            return [message for (message,) in rows]
+            for one in rows_keys(self.conn, [key]):  # (a subagent's rows are met with its parent's tree)
+                param = "CAST(? AS TEXT)" if isinstance(one, str) else "?"
+                sql = f"SELECT message FROM {ODD_NUMBERS} WHERE {RUN_KEY} = {param}"
+                out += [message for (message,) in self.conn.execute(sql, (q.text_param(one),))]
         except sqlite3.Error:
             return []
+        return out
 
 
 class _KeptPricer(pricing.Pricer):

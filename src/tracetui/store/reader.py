@@ -180,6 +180,9 @@ the views cannot use (shown as -), run by run (run_key: RUN_KEY of the runs view
 (numbers_met) and with a run's tree; the full list under `w` (odd_values) says them again, once."""
 RUN_KEY = "run_key"
 """The extra column of such a source's `runs` view that holds the key its rows name their run by."""
+RUN_ROWS = "run_rows"
+"""A TEMP view (run_key, row_key) of a source whose run's tree reads rows named by other keys than its
+own (OpenCode: a subagent session's rows): the keys of ODD_NUMBERS rows met with that run."""
 _BY_KEY = 200  # runs listed up to which their odd numbers are looked up run by run (by index), not in one pass
 
 
@@ -331,14 +334,16 @@ class Store:
             keys = [key for run_id, key in self._rows(f"SELECT id, {RUN_KEY} FROM runs") if self._id(run_id) in wanted]
             rows: list[tuple] = []
             if len(keys) <= _BY_KEY:
+                keys = rows_keys(self.conn, keys)
                 for key in keys:
                     param = _ID if isinstance(key, str) else "?"
                     sql = f"SELECT line, run_id, message FROM {ODD_NUMBERS} WHERE {RUN_KEY} = {param}"
                     rows += [tuple(row) for row in self._rows(sql, (text_param(key),))]
-            else:
-                held = set(keys)
-                sql = f"SELECT line, run_id, {RUN_KEY}, message FROM {ODD_NUMBERS}"
-                rows = [(line, row_id, message) for line, row_id, key, message in self._rows(sql) if key in held]
+            else:  # (a row names the run whose tree holds it)
+                sql = f"SELECT line, run_id, message FROM {ODD_NUMBERS}"
+                rows = [
+                    (line, row_id, message) for line, row_id, message in self._rows(sql) if self._id(row_id) in wanted
+                ]
         except sqlite3.OperationalError:
             return  # not a source with the view
         for line, row_id, message in rows:
@@ -816,6 +821,17 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def rows_keys(conn: sqlite3.Connection, keys: list[Any]) -> list[Any]:
+    """The keys of the ODD_NUMBERS rows of the runs whose keys (RUN_KEY) are `keys`: those, and where the
+    source has RUN_ROWS, the other keys its runs' trees read."""
+    try:
+        extra = conn.execute(f"SELECT run_key, row_key FROM {RUN_ROWS}").fetchall()
+    except sqlite3.OperationalError:
+        return keys
+    held = set(keys)
+    return [*keys, *dict.fromkeys(row for run, row in extra if run in held and row not in held)]
 
 
 # The odd values of the files read in place looked for last, by file and content (a pass over a big file
