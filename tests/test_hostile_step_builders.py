@@ -388,3 +388,33 @@ def test_an_opencode_subagents_odd_values_are_met_with_its_parents_tree_and_list
     assert sorted(shown.stderr.splitlines()) == sorted(f"tracetui: warning: {path}: {s}" for s in said)
     listing = CliRunner().invoke(main, ["list", path])
     assert sorted(listing.stderr.splitlines()) == sorted(f"tracetui: warning: {path}: {s}" for s in listed)
+
+
+def test_a_json_key_spelled_with_escapes_is_that_key_in_the_run_list_the_tree_and_under_w(tmp_path):
+    path, conn = _copy(agents.PHOENIX, tmp_path)
+    before = open_store(path)
+    a1, a2 = before.get_run(PHOENIX_A1), before.get_run(PHOENIX_A2)
+    # "\u0063ache_read" is "cache_read" (SQLite's JSON paths do not match it as it is written)
+    conn.execute(
+        "UPDATE spans SET attributes = replace(attributes, '\"cache_read\"', '\"\\u0063ache_read\"') WHERE id = 1"
+    )
+    conn.execute(
+        "UPDATE spans SET attributes = replace(replace(attributes, '\"cache_read\"', '\"cach\\u0065_read\"'),"
+        ' \'"cach\\u0065_read":600\', \'"cach\\u0065_read":"lots"\') WHERE id = 5'
+    )
+    assert conn.execute("SELECT count(*) FROM spans WHERE instr(attributes, 'cach\\u0065_read\":\"lots')").fetchone()[0]
+    conn.commit()
+    conn.close()
+    store = open_store(path)
+    assert store.get_run(PHOENIX_A1).total("tokens_cache_read") == a1.total("tokens_cache_read") == 800 + 1100
+    assert a2.total("tokens_cache_read") == 600 and store.get_run(PHOENIX_A2).total("tokens_cache_read") is None
+    steps = {s.id: s for s in store.steps(PHOENIX_A1)}
+    assert steps["0000000000000002"].tokens_cache_read == 800
+    listed = [str(p) for p in store.problems() if "is not a" in p.message]
+    assert listed == [
+        f"line 5: run '{PHOENIX_A2}': span '0000000000000007': attributes.llm.token_count.prompt_details.cache_read"
+        " 'lots' is not a number: shown as -"
+    ]
+    fresh = open_store(path)
+    fresh.numbers_met([PHOENIX_A1, PHOENIX_A2])  # (what list warns about: the same, by SQL)
+    assert [str(p) for p in fresh.value_problems()] == listed

@@ -199,6 +199,35 @@ class _KeptPricer(pricing.Pricer):
         return self.pricer.cost(model, provider, counts, when)
 
 
+_ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
+_JSON_KEYS = "tracetui_json_keys"
+
+
+def _escapes(data: bytes) -> bool:
+    """Whether JSON text may spell a key with \\u escapes (its keys then read as _loads decodes them)."""
+    return b"\\u00" in data and _ESCAPED_ASCII.search(data) is not None
+
+
+def json_keys(data: Any) -> str | None:
+    """_JSON_KEYS, for the odd-values check: JSON text (as bytes) written again with its keys as plain
+    text, where an escaped ASCII character may spell one (see q.JSON_NUMBER); None otherwise."""
+    if type(data) is not bytes or _ESCAPED_ASCII.search(data) is None:
+        return None
+    value = _loads(data)
+    return jsonsafe.dumps(value) if isinstance(value, (dict, list)) else None
+
+
+def json_number(data: Any, as_integer: int, *keys: str) -> int | float | None:
+    """q.JSON_NUMBER: the number at `keys` inside JSON text (as bytes), as count() (as_integer) or money()
+    reads it, the keys matched as JSON means them (escapes decoded); None where there is none."""
+    if type(data) is not bytes:
+        return None
+    value = _loads(data)
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return count(value) if as_integer else money(value)
+
+
 def unreadable(exc: Exception) -> list[Step]:
     """One failed step that says why a run's steps could not be read."""
     return [
@@ -273,6 +302,7 @@ def install_steps(
         format whose runs view has no cheaper way to the same numbers.
     """
     trees = _Trees(conn, build, name)
+    conn.create_function(q.JSON_NUMBER, -1, json_number, deterministic=True)
     prefix = "tracetui_" + name.replace("-", "_")
     conn.create_function(f"{prefix}_steps", 2, trees.rows)
     conn.create_function(f"{prefix}_payloads", 3, trees.payloads)
@@ -652,7 +682,7 @@ _MISSING = object()
 def _suspect(read: Read) -> re.Pattern[bytes]:
     """Where JSON text (or JSON inside one of its strings) may hold an odd value of `read`: its key with
     anything but a plain number (below sqlsql.MAGNITUDE for a count; an epoch time for a time) or null
-    after it. Only such JSON is parsed; a key spelled with \\u escapes goes unlisted (it still shows as -)."""
+    after it. Only such JSON is parsed (and JSON that may spell a key with \\u escapes: _escapes)."""
     name = re.escape(read.keys[-1].encode())
     digits = b"12" if read.kind == "count" else b"19"
     fine = rb"\s*(?:-?\d{1," + digits + rb"}(?:\.\d*)?|null)\s*[,}\]\\]"
@@ -684,17 +714,20 @@ def _sql_tagged(read: Read, alias: str, typed: bool) -> str:
         tags = f"WHEN 'text' THEN CAST('t' || {base} AS BLOB) WHEN 'blob' THEN CAST('b' || {base} AS BLOB)"
         return f"CASE WHEN {odd} THEN (CASE typeof({base}) {tags} ELSE {base} END) END"
     path = q.json_path(*read.keys)
-    value = f"json_extract({base}, {path})"
+    # Only JSON that names the key is parsed; a key spelled with \\u escapes is read as the views read it
+    # (q.JSON_NUMBER), from the text written again with its keys unescaped (_JSON_KEYS).
+    escaped = q.escaped_ascii(base)
+    text = f"(CASE WHEN {escaped} THEN coalesce({_JSON_KEYS}(CAST({base} AS BLOB)), {base}) ELSE {base} END)"
+    value = f"json_extract({text}, {path})"
     fine = {"integer": _sql_fine(read, value), "real": _sql_fine(read, value)}
     if read.kind == "time":
         fine["text"] = _sql_fine(read, value)
     whens = " ".join(f"WHEN '{kind}' THEN NOT {sql}" for kind, sql in fine.items())
-    # Only JSON that names the key is parsed (a key spelled with \\u escapes goes unlisted; it still shows as -).
     odd = (
-        f"instr({base}, {q.quote(read.keys[-1])}) > 0 AND json_valid({base})"
-        f" AND (CASE coalesce(json_type({base}, {path}), 'null') WHEN 'null' THEN 0 {whens} ELSE 1 END)"
+        f"(instr({base}, {q.quote(read.keys[-1])}) > 0 OR {escaped}) AND json_valid({text})"
+        f" AND (CASE coalesce(json_type({text}, {path}), 'null') WHEN 'null' THEN 0 {whens} ELSE 1 END)"
     )
-    return f"CASE WHEN {odd} THEN CAST('j' || ({base} -> {path}) AS BLOB) END"
+    return f"CASE WHEN {odd} THEN CAST('j' || ({text} -> {path}) AS BLOB) END"
 
 
 def _sql_flags(reads: list[Read], alias: str, screens: _OddMessages) -> list[str]:
@@ -714,8 +747,14 @@ def _sql_flags(reads: list[Read], alias: str, screens: _OddMessages) -> list[str
         common = os.path.commonprefix([read.keys for read in group])
         needle = common[-1] if common else inside[-1] if inside else group[0].keys[-1]
         index = screens.add_suspects([_suspect(read) for read in group])
+        # (GLOB, where the key allows: SQLite's GLOB finds a literal faster than instr does)
+        named = (
+            f"{raw} GLOB {q.quote(f'*{needle}*')}"
+            if not re.search(r"[][*?]", needle)
+            else f"instr({raw}, {q.quote(needle)}) > 0"
+        )
         flags.append(
-            f"CASE WHEN typeof({raw}) = 'text' AND instr({raw}, {q.quote(needle)}) > 0"
+            f"CASE WHEN typeof({raw}) = 'text' AND ({named} OR {q.escaped_ascii(raw)})"
             f" THEN tracetui_odd_suspect({index}, CAST({raw} AS BLOB)) ELSE 0 END"
         )
     return flags
@@ -817,6 +856,8 @@ class _OddMessages:
 
     def suspect(self, index: int, data: bytes) -> bool:
         """Whether JSON text may hold an odd value of one of a group's reads (see _sql_flags)."""
+        if _ESCAPED_ASCII.search(data) is not None:
+            data = (json_keys(data) or "").encode("utf-8", "surrogateescape") or data
         return any(pattern.search(data) is not None for pattern in self.suspects[index])
 
     def screen(self, index: int, *texts: bytes | None) -> bool:
@@ -832,7 +873,7 @@ class _OddMessages:
         parsed: dict[str, Any] = {}
         for at, read, needle in self.tables[index].in_text:
             data = texts[at]
-            if data is None or (needle is not None and needle.search(data) is None):
+            if data is None or (needle is not None and needle.search(data) is None and not _escapes(data)):
                 continue
             if needle is None and read.kind == "time" and _USUAL_TIME.fullmatch(data):
                 continue
@@ -860,7 +901,7 @@ class _OddMessages:
         parsed: dict[str, Any] = {}
         for at, read, needle in table.in_text:
             data = values[at]
-            if data is None or (needle is not None and needle.search(data) is None):
+            if data is None or (needle is not None and needle.search(data) is None and not _escapes(data)):
                 continue
             if needle is None and read.kind == "time" and _USUAL_TIME.fullmatch(data):
                 continue
@@ -902,6 +943,7 @@ def install_odd_values(conn: sqlite3.Connection, tables: list[Texts]) -> None:
     conn.create_function("tracetui_odd_screen", -1, messages.screen, deterministic=True)
     conn.create_function("tracetui_odd_numbers", -1, messages.numbers, deterministic=True)
     conn.create_function("tracetui_odd_suspect", 2, messages.suspect, deterministic=True)
+    conn.create_function(_JSON_KEYS, 1, json_keys, deterministic=True)
     selects, numbers = [], []
     for texts in tables:
         columns = table_columns(conn, texts.table).get(texts.table)
