@@ -685,7 +685,7 @@ def _suspect(read: Read) -> re.Pattern[bytes]:
     after it. Only such JSON is parsed (and JSON that may spell a key with \\u escapes: _escapes)."""
     name = re.escape(read.keys[-1].encode())
     digits = b"12" if read.kind == "count" else b"19"
-    fine = rb"\s*(?:-?\d{1," + digits + rb"}(?:\.\d*)?|null)\s*[,}\]\\]"
+    fine = rb"\s*(?:\d{1," + digits + rb"}(?:\.\d*)?|null)\s*[,}\]\\]"  # (a count or time below 0 is odd)
     return re.compile(name + rb'\\?"\s*:(?!' + fine + rb")")  # (a literal first: found as fast as `in`)
 
 
@@ -696,8 +696,10 @@ def _sql_fine(read: Read, x: str, typed: bool = False) -> str:
         usual = f"typeof({x}) IN {_NUMBERS} AND {x} >= 0 AND {x} < 1e20"
         if not typed:
             usual += f" OR (typeof({x}) = 'text' AND {x} GLOB '[0-9][0-9][0-9][0-9]-*' AND julianday({x}) IS NOT NULL)"
+    elif read.kind == "count":
+        usual = f"typeof({x}) IN {_NUMBERS} AND {x} >= 0 AND {x} < {q.MAGNITUDE}"
     else:
-        usual = f"typeof({x}) IN {_NUMBERS} AND abs({x} + 0.0) < {q.MAGNITUDE if read.kind == 'count' else '1e308'}"
+        usual = f"typeof({x}) IN {_NUMBERS} AND abs({x} + 0.0) < 1e308"
     return f"({x} IS NULL OR {x} = '' OR {usual})"
 
 
@@ -801,11 +803,13 @@ def _judged(read: Read, value: Any) -> str | None:
         return None
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if read.kind == "count":
-        if number and abs(value) < q.MAGNITUDE:
+        if number and 0 <= value < q.MAGNITUDE:
             return None
     elif _reads(read.kind, value):
         return None
     problem = "is not a time" if read.kind == "time" else "is out of range" if number else "is not a number"
+    if read.kind == "count" and number and -q.MAGNITUDE < value < 0:
+        problem = "is negative"
     return f"{read.name} {jsonsafe.short(value)} {problem}: {read.then}"
 
 
@@ -1083,15 +1087,15 @@ def _odd_numbers(conn: sqlite3.Connection) -> list[tuple]:
 
 
 def count(value: Any) -> int | None:
-    """A token count: a number (not a boolean, not numeric text, below sqlsql.MAGNITUDE), as an integer."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < q.MAGNITUDE:
+    """A token count: a number (not a boolean, not numeric text, from 0 to below sqlsql.MAGNITUDE), as an integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < q.MAGNITUDE:
         return None
     return int(value)
 
 
 def money(value: Any) -> float | None:
-    """An amount: a number (not a boolean, not numeric text, below sqlsql.MAGNITUDE)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < q.MAGNITUDE:
+    """An amount: a number (not a boolean, not numeric text, from 0 to below sqlsql.MAGNITUDE)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < q.MAGNITUDE:
         return None
     return float(value)
 

@@ -131,8 +131,8 @@ MAGNITUDE = 10**12
 
 def _number(value: str, typed: str, as_integer: bool) -> str:
     kept = f"CAST({value} AS INTEGER)" if as_integer else f"({value} + 0.0)"
-    # (+ 0.0: abs() of the smallest 64-bit integer is an "integer overflow" error that ends the query)
-    return f"(CASE WHEN {typed} IN ('integer', 'real') AND abs({value} + 0.0) < {MAGNITUDE} THEN {kept} END)"
+    # A count, an amount or a duration below zero is not one either (shown as -, listed as odd).
+    return f"(CASE WHEN {typed} IN ('integer', 'real') AND {value} >= 0 AND {value} < {MAGNITUDE} THEN {kept} END)"
 
 
 JSON_NUMBER = "tracetui_json_number"
@@ -160,7 +160,7 @@ def _json_number(column: str, keys: tuple[str, ...], as_integer: bool) -> str:
 def count(column: str, *keys: str) -> str:
     """A token count: a number (column value, or at keys in its JSON) truncated to an integer, else NULL.
 
-    Strict on purpose (no numeric text, nothing beyond MAGNITUDE): sqlite_steps.count is its twin
+    Strict on purpose (no numeric text, nothing negative or beyond MAGNITUDE): sqlite_steps.count is its twin
     for steps built in Python. A key inside JSON is matched as JSON means it, escapes decoded (JSON_NUMBER).
     """
     if keys:
