@@ -49,7 +49,7 @@ from ..model import (
 )
 from ..sqlite_uri import ro_uri
 from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS
-from ..store.reader import ODD_NUMBERS, ODD_STEPS, RUN_KEY, rows_keys, undecoded_text
+from ..store.reader import ODD_NUMBERS, ODD_STEPS, RUN_KEY, rows_keys, run_rows, undecoded_text
 from ..store.schema import PAYLOAD_COLUMNS, to_json
 from . import sqlsql as q
 from .contract import Head, ProblemSink
@@ -132,6 +132,7 @@ class _Trees:
         pricer = pricing.pricer_of(conn)
         self.pricer = None if pricer is None else _KeptPricer(pricer, conn, name)
         self.cache: OrderedDict[tuple[Any, int], _Tree] = OrderedDict()
+        self.run_rows: tuple[int | None, dict[Any, list[Any]]] = (None, {})
 
     def rows(self, key: Any, started_at: Any) -> str:
         return self._get(key, started_at).rows
@@ -168,7 +169,10 @@ class _Trees:
         with its tree as the text of its steps is (_odd_steps); [] for a format without them."""
         out = []
         try:
-            for one in rows_keys(self.conn, [key]):  # (a subagent's rows are met with its parent's tree)
+            version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            if self.run_rows[0] != version:  # (a pass over the runs: kept while the database is the same)
+                self.run_rows = (version, run_rows(self.conn))
+            for one in rows_keys(self.conn, [key], self.run_rows[1]):  # (a subagent's rows: with its parent's tree)
                 param = "CAST(? AS TEXT)" if isinstance(one, str) else "?"
                 sql = f"SELECT message FROM {ODD_NUMBERS} WHERE {RUN_KEY} = {param}"
                 out += [message for (message,) in self.conn.execute(sql, (q.text_param(one),))]

@@ -823,15 +823,24 @@ class Store:
         self.conn.close()
 
 
-def rows_keys(conn: sqlite3.Connection, keys: list[Any]) -> list[Any]:
-    """The keys of the ODD_NUMBERS rows of the runs whose keys (RUN_KEY) are `keys`: those, and where the
-    source has RUN_ROWS, the other keys its runs' trees read."""
+def run_rows(conn: sqlite3.Connection) -> dict[Any, list[Any]]:
+    """RUN_ROWS as {run key: the other keys its tree reads}; {} for a source without the view."""
     try:
-        extra = conn.execute(f"SELECT run_key, row_key FROM {RUN_ROWS}").fetchall()
+        pairs = conn.execute(f"SELECT run_key, row_key FROM {RUN_ROWS}").fetchall()
     except sqlite3.OperationalError:
-        return keys
-    held = set(keys)
-    return [*keys, *dict.fromkeys(row for run, row in extra if run in held and row not in held)]
+        return {}
+    out: dict[Any, list[Any]] = {}
+    for run, row in pairs:
+        if row != run:
+            out.setdefault(run, []).append(row)
+    return out
+
+
+def rows_keys(conn: sqlite3.Connection, keys: list[Any], rows: dict[Any, list[Any]] | None = None) -> list[Any]:
+    """The keys of the ODD_NUMBERS rows of the runs whose keys (RUN_KEY) are `keys`: those, and the other
+    keys their trees read (`rows`: run_rows(conn), if the caller keeps it)."""
+    rows = run_rows(conn) if rows is None else rows
+    return list(dict.fromkeys([*keys, *(row for key in keys for row in rows.get(key, ()))]))
 
 
 # The odd values of the files read in place looked for last, by file and content (a pass over a big file
