@@ -9,10 +9,10 @@ failed evaluation. The run list is SQL; a trace's tree is built in Python (sqlit
 
 Tokens: `mlflow.chat.tokenUsage` on the model-call spans; MLflow's `input_tokens` already counts the
 cache reads and writes (its Anthropic integration adds them in), so it is tokens_in as it stands.
-Trace-level usage and cost (`trace_info` columns, or the `mlflow.trace.tokenUsage` metadata of
-older versions) are the run's reported totals. Cost is MLflow's own figure (computed by MLflow from
-its price data), used as reported; a model call without one is priced by tracetui, as an estimate
-(sqlite_steps.ModelCalls). Errors: MLflow leaves the status message empty; the text is in the span's
+Trace-level usage and cost (`trace_info` columns, or the `mlflow.trace.tokenUsage` and
+`mlflow.trace.cost` metadata of older versions, read where a column is empty) are the run's
+reported totals. Cost is MLflow's own figure (computed by MLflow from its price data), used as
+reported; a model call without one is priced by tracetui, as an estimate (sqlite_steps.ModelCalls). Errors: MLflow leaves the status message empty; the text is in the span's
 `exception` event.
 """
 
@@ -86,6 +86,9 @@ _KIND = {
     "EVALUATOR": "evaluation",
     "GUARDRAIL": "governance",
 }
+# Trace-level usage and cost as MLflow wrote them before trace_info had columns for them: JSON text in
+# trace_request_metadata, under the keys of the columns (input_tokens, ..., total_cost).
+_OLD_USAGE, _OLD_COST = "mlflow.trace.tokenUsage", "mlflow.trace.cost"
 _MODEL_ATTRIBUTES = ("mlflow.llm.model", "mlflow.llm.provider")
 _MAPPED_ATTRIBUTES = frozenset(
     {"mlflow.spanInputs", "mlflow.spanOutputs", "mlflow.spanType", _USAGE, *_MODEL_ATTRIBUTES}
@@ -164,10 +167,10 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         calls.register(conn)
         sums |= {name: f"(SELECT sum({q.count(_usage('s.content'), key)}) {of_trace})" for name, key in _TOKENS.items()}
         sums |= calls.cost_sums(f"(SELECT sum({calls.reported}) {of_trace})")
-    old_usage = meta("mlflow.trace.tokenUsage")  # before the trace_info columns existed
+    old_usage, old_cost = meta(_OLD_USAGE), meta(_OLD_COST)  # before the trace_info columns existed
     reported = {
         name: f"coalesce({q.count(ti(column))}, {q.count(old_usage, column)})" for name, column in _TRACE_TOKENS.items()
-    } | {"cost_usd": q.money(ti("total_cost"))}
+    } | {"cost_usd": f"coalesce({q.money(ti('total_cost'))}, {q.money(old_cost, 'total_cost')})"}
     started = q.timestamp("ti.timestamp_ms")
     took = ti("execution_time_ms")
     ended = f"CASE WHEN typeof({took}) = 'integer' THEN {q.timestamp(f'(ti.timestamp_ms + {took})')} END"
@@ -280,6 +283,23 @@ def _texts(ids: q.RunId) -> list[Texts]:
         ),
         Texts("trace_tags", "g", "tag", "g.key", of_trace.format("g.request_id")),
         Texts("trace_request_metadata", "m", "metadata", "m.key", of_trace.format("m.request_id")),
+        *(
+            Texts(
+                "trace_request_metadata",
+                "m",
+                "metadata",
+                "m.key",
+                of_trace.format("m.request_id"),
+                reads,
+                text=False,  # (its text is checked above)
+                run_key="m.request_id",
+                where=f"m.key = {q.quote(key)}",
+            )
+            for key, reads in (
+                (_OLD_USAGE, tuple(count_at("value", column) for column in _TRACE_TOKENS.values())),
+                (_OLD_COST, (cost_at("value", "total_cost"),)),
+            )
+        ),
         Texts("experiments", "e", "experiment", "e.name"),
     ]
 

@@ -24,6 +24,7 @@ from typing import Any
 from .. import normalize, usage
 from ..model import Run, Step
 from ..store import RUN_COLUMNS, STARTED, view_columns
+from ..store.reader import RUN_ROWS
 from . import Head, ProblemSink, SourceFile
 from . import sqlsql as q
 from .sqlite_steps import (
@@ -184,13 +185,30 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     calls = _model_calls()
     calls.register(conn)
     install_problems(conn, problems, calls)
-    install_odd_values(conn, _texts(ids.sql))
+    install_odd_values(conn, _texts(ids.sql, q.run_id(conn, "session", "r", what="session").sql))
+    # The sessions whose rows a run's tree reads: its own and its subagents' (their odd values are met with it).
+    conn.execute(
+        f"CREATE TEMP VIEW {RUN_ROWS} AS WITH RECURSIVE tree(run_key, row_key) AS (SELECT s.id, s.id FROM session s"
+        f" WHERE {is_run} UNION SELECT tree.run_key, c.id FROM session c JOIN tree ON c.parent_id = tree.row_key)"
+        " SELECT run_key, row_key FROM tree"
+    )
     install_calls(conn, calls_select(ids.sql, is_run, started, calls))
     return {STARTED.name: "started_key"}  # epoch milliseconds sort as the times do, without converting each
 
 
-def _texts(run_id: str) -> list[Texts]:
-    """The tables whose values the views show, for odd_values; `run_id` a run's id over `session s`."""
+def _texts(run_id: str, run_id_r: str) -> list[Texts]:
+    """The tables whose values the views show, for odd_values; `run_id` a run's id over `session s`
+    (`run_id_r`: over `session r`). A subagent session's rows are named by the run whose tree holds
+    them: its topmost ancestor's (as RUN_ROWS has them)."""
+
+    def run_of(session: str, fallback: str) -> str:
+        top = (
+            "WITH RECURSIVE up(id, parent, n) AS (SELECT x.id, x.parent_id, 0 FROM session x WHERE x.id ="
+            f" {session} UNION ALL SELECT x.id, x.parent_id, up.n + 1 FROM session x JOIN up ON x.id = up.parent"
+            " WHERE up.n < 64) SELECT id FROM up ORDER BY n DESC LIMIT 1"
+        )
+        return f"coalesce((SELECT {run_id_r} FROM session r WHERE r.id = ({top})), {fallback})"
+
     times = (time_at("time_created"), time_at("time_updated"))
     totals = tuple(count_at(f"tokens_{part}") for part in ("input", "output", "reasoning", "cache_read", "cache_write"))
     tokens = [("tokens", "input"), ("tokens", "output"), ("tokens", "reasoning"), ("tokens", "cache", "read")]
@@ -198,17 +216,25 @@ def _texts(run_id: str) -> list[Texts]:
     part = (*(count_at("data", *keys) for keys in tokens), cost_at("data", "cost"))
     part += (time_at("data", "state", "time", "start"), time_at("data", "state", "time", "end"))
     return [
-        Texts("session", "s", "session", "s.id", run_id, (*times, *totals, cost_at("cost")), run_key="s.id"),
+        Texts(
+            "session",
+            "s",
+            "session",
+            "s.id",
+            run_of("s.id", run_id),
+            (*times, *totals, cost_at("cost")),
+            run_key="s.id",
+        ),
         Texts(
             "message",
             "m",
             "message",
             "m.id",
-            "m.session_id",
+            run_of("m.session_id", "m.session_id"),
             (time_at("data", "time", "created"),),
             run_key="m.session_id",
         ),
-        Texts("part", "p", "part", "p.id", "p.session_id", part, run_key="p.session_id"),
+        Texts("part", "p", "part", "p.id", run_of("p.session_id", "p.session_id"), part, run_key="p.session_id"),
         Texts("project", "x", "project", "x.id"),
     ]
 

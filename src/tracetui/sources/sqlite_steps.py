@@ -48,7 +48,7 @@ from ..model import (
 )
 from ..sqlite_uri import ro_uri
 from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS
-from ..store.reader import ODD_STEPS, undecoded_text
+from ..store.reader import ODD_NUMBERS, ODD_STEPS, RUN_KEY, rows_keys, run_rows, undecoded_text
 from ..store.schema import PAYLOAD_COLUMNS, to_json
 from . import sqlsql as q
 from .contract import Head, ProblemSink
@@ -58,10 +58,8 @@ HELPER = True
 StepBuilder = Callable[[sqlite3.Connection, Any], list[Step]]
 """The steps of one run (not yet finalized), from its key: a trace's rowid, a session's id."""
 
-KEY = "run_key"
+KEY = RUN_KEY
 """The extra column of a `runs` view that holds the key its StepBuilder takes."""
-ODD_NUMBERS = "odd_numbers"
-"""A TEMP view as odd_values (with run_key), of the rows' numbers and times alone."""
 
 # The payload columns travel apart from the rest, so that listing a big tree never parses them.
 _TREE_COLUMNS = [c for c in STEP_COLUMNS if c != "run_id" and c not in PAYLOAD_COLUMNS]
@@ -130,6 +128,7 @@ class _Trees:
         pricer = pricing.pricer_of(conn)
         self.pricer = None if pricer is None else _KeptPricer(pricer, conn, name)
         self.cache: OrderedDict[tuple[Any, int], _Tree] = OrderedDict()
+        self.run_rows: tuple[int | None, dict[Any, list[Any]]] = (None, {})
 
     def rows(self, key: Any, started_at: Any) -> str:
         return self._get(key, started_at).rows
@@ -164,12 +163,18 @@ class _Trees:
     def _odd_numbers(self, key: Any) -> list[str]:
         """The numbers and times of the run's own rows the views cannot use (install_odd_values), met
         with its tree as the text of its steps is (_odd_steps); [] for a format without them."""
-        param = "CAST(? AS TEXT)" if isinstance(key, str) else "?"
+        out = []
         try:
-            rows = self.conn.execute(f"SELECT message FROM {ODD_NUMBERS} WHERE run_key = {param}", (q.text_param(key),))
-            return [message for (message,) in rows]
+            version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            if self.run_rows[0] != version:  # (a pass over the runs: kept while the database is the same)
+                self.run_rows = (version, run_rows(self.conn))
+            for one in rows_keys(self.conn, [key], self.run_rows[1]):  # (a subagent's rows: with its parent's tree)
+                param = "CAST(? AS TEXT)" if isinstance(one, str) else "?"
+                sql = f"SELECT message FROM {ODD_NUMBERS} WHERE {RUN_KEY} = {param}"
+                out += [message for (message,) in self.conn.execute(sql, (q.text_param(one),))]
         except sqlite3.Error:
             return []
+        return out
 
 
 class _KeptPricer(pricing.Pricer):
@@ -187,6 +192,35 @@ class _KeptPricer(pricing.Pricer):
         if not model:
             return None
         return self.book.cost(model, provider, counts, when)
+
+
+_ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
+_JSON_KEYS = "tracetui_json_keys"
+
+
+def _escapes(data: bytes) -> bool:
+    """Whether JSON text may spell a key with \\u escapes (its keys then read as _loads decodes them)."""
+    return b"\\u00" in data and _ESCAPED_ASCII.search(data) is not None
+
+
+def json_keys(data: Any) -> str | None:
+    """_JSON_KEYS, for the odd-values check: JSON text (as bytes) written again with its keys as plain
+    text, where an escaped ASCII character may spell one (see q.JSON_NUMBER); None otherwise."""
+    if type(data) is not bytes or _ESCAPED_ASCII.search(data) is None:
+        return None
+    value = _loads(data)
+    return jsonsafe.dumps(value) if isinstance(value, (dict, list)) else None
+
+
+def json_number(data: Any, as_integer: int, *keys: str) -> int | float | None:
+    """q.JSON_NUMBER: the number at `keys` inside JSON text (as bytes), as count() (as_integer) or money()
+    reads it, the keys matched as JSON means them (escapes decoded); None where there is none."""
+    if type(data) is not bytes:
+        return None
+    value = _loads(data)
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return count(value) if as_integer else money(value)
 
 
 def unreadable(exc: Exception) -> list[Step]:
@@ -263,6 +297,7 @@ def install_steps(
         format whose runs view has no cheaper way to the same numbers.
     """
     trees = _Trees(conn, build, name)
+    conn.create_function(q.JSON_NUMBER, -1, json_number, deterministic=True)
     prefix = "tracetui_" + name.replace("-", "_")
     conn.create_function(f"{prefix}_steps", 2, trees.rows)
     conn.create_function(f"{prefix}_payloads", 3, trees.payloads)
@@ -689,6 +724,8 @@ class Texts:
     run_key: str = "NULL"
     """SQL of the key (KEY of the runs view) of the run whose tree holds the row, where there is one: its
     odd numbers and times are then met with that tree (a column with an index, for one run's rows)."""
+    where: str = ""
+    """SQL: which of the table's rows `reads` are about, if not all (e.g. one key of a key-value table)."""
 
 
 def _not_utf8(value: Any) -> bool:
@@ -713,10 +750,10 @@ _MISSING = object()
 def _suspect(read: Read) -> re.Pattern[bytes]:
     """Where JSON text (or JSON inside one of its strings) may hold an odd value of `read`: its key with
     anything but a plain number (below sqlsql.MAGNITUDE for a count; an epoch time for a time) or null
-    after it. Only such JSON is parsed; a key spelled with \\u escapes goes unlisted (it still shows as -)."""
+    after it. Only such JSON is parsed (and JSON that may spell a key with \\u escapes: _escapes)."""
     name = re.escape(read.keys[-1].encode())
     digits = b"12" if read.kind == "count" else b"19"
-    fine = rb"\s*(?:-?\d{1," + digits + rb"}(?:\.\d*)?|null)\s*[,}\]\\]"
+    fine = rb"\s*(?:\d{1," + digits + rb"}(?:\.\d*)?|null)\s*[,}\]\\]"  # (a count or time below 0 is odd)
     return re.compile(name + rb'\\?"\s*:(?!' + fine + rb")")  # (a literal first: found as fast as `in`)
 
 
@@ -727,8 +764,10 @@ def _sql_fine(read: Read, x: str, typed: bool = False) -> str:
         usual = f"typeof({x}) IN {_NUMBERS} AND {x} >= 0 AND {x} < 1e20"
         if not typed:
             usual += f" OR (typeof({x}) = 'text' AND {x} GLOB '[0-9][0-9][0-9][0-9]-*' AND julianday({x}) IS NOT NULL)"
+    elif read.kind == "count":
+        usual = f"typeof({x}) IN {_NUMBERS} AND {x} >= 0 AND {x} < {q.MAGNITUDE}"
     else:
-        usual = f"typeof({x}) IN {_NUMBERS} AND abs({x} + 0.0) < {q.MAGNITUDE if read.kind == 'count' else '1e308'}"
+        usual = f"typeof({x}) IN {_NUMBERS} AND abs({x} + 0.0) < 1e308"
     return f"({x} IS NULL OR {x} = '' OR {usual})"
 
 
@@ -745,17 +784,50 @@ def _sql_tagged(read: Read, alias: str, typed: bool) -> str:
         tags = f"WHEN 'text' THEN CAST('t' || {base} AS BLOB) WHEN 'blob' THEN CAST('b' || {base} AS BLOB)"
         return f"CASE WHEN {odd} THEN (CASE typeof({base}) {tags} ELSE {base} END) END"
     path = q.json_path(*read.keys)
-    value = f"json_extract({base}, {path})"
+    # Only JSON that names the key is parsed; a key spelled with \\u escapes is read as the views read it
+    # (q.JSON_NUMBER), from the text written again with its keys unescaped (_JSON_KEYS).
+    escaped = q.escaped_ascii(base)
+    text = f"(CASE WHEN {escaped} THEN coalesce({_JSON_KEYS}(CAST({base} AS BLOB)), {base}) ELSE {base} END)"
+    value = f"json_extract({text}, {path})"
     fine = {"integer": _sql_fine(read, value), "real": _sql_fine(read, value)}
     if read.kind == "time":
         fine["text"] = _sql_fine(read, value)
     whens = " ".join(f"WHEN '{kind}' THEN NOT {sql}" for kind, sql in fine.items())
-    # Only JSON that names the key is parsed (a key spelled with \\u escapes goes unlisted; it still shows as -).
     odd = (
-        f"instr({base}, {q.quote(read.keys[-1])}) > 0 AND json_valid({base})"
-        f" AND (CASE coalesce(json_type({base}, {path}), 'null') WHEN 'null' THEN 0 {whens} ELSE 1 END)"
+        f"(instr({base}, {q.quote(read.keys[-1])}) > 0 OR {escaped}) AND json_valid({text})"
+        f" AND (CASE coalesce(json_type({text}, {path}), 'null') WHEN 'null' THEN 0 {whens} ELSE 1 END)"
     )
-    return f"CASE WHEN {odd} THEN CAST('j' || ({base} -> {path}) AS BLOB) END"
+    return f"CASE WHEN {odd} THEN CAST('j' || ({text} -> {path}) AS BLOB) END"
+
+
+def _sql_flags(reads: list[Read], alias: str, screens: _OddMessages) -> list[str]:
+    """SQL conditions that together pick the rows where SQL cannot vouch for a value of `reads` (each
+    then tagged by _sql_tagged): one per column read, one per JSON object of a column. The JSON of a
+    row is parsed only where its text may hold an odd value: Python looks at the text once (_suspect,
+    the full check's screen), where the text names the keys' last common key (or the object holding them)."""
+    flags: list[str] = []
+    groups: dict[tuple[str, tuple[str, ...]], list[Read]] = {}
+    for read in reads:
+        if read.keys:
+            groups.setdefault((read.column, read.inside), []).append(read)
+        else:
+            flags.append(f"({_sql_tagged(read, alias, typed=False)}) IS NOT NULL")
+    for (column, inside), group in groups.items():
+        raw = f"{alias}.{q.ident(column)}"
+        common = os.path.commonprefix([read.keys for read in group])
+        needle = common[-1] if common else inside[-1] if inside else group[0].keys[-1]
+        index = screens.add_suspects([_suspect(read) for read in group])
+        # (GLOB, where the key allows: SQLite's GLOB finds a literal faster than instr does)
+        named = (
+            f"{raw} GLOB {q.quote(f'*{needle}*')}"
+            if not re.search(r"[][*?]", needle)
+            else f"instr({raw}, {q.quote(needle)}) > 0"
+        )
+        flags.append(
+            f"CASE WHEN typeof({raw}) = 'text' AND ({named} OR {q.escaped_ascii(raw)})"
+            f" THEN tracetui_odd_suspect({index}, CAST({raw} AS BLOB)) ELSE 0 END"
+        )
+    return flags
 
 
 def _untagged(tagged: Any) -> Any:
@@ -799,11 +871,13 @@ def _judged(read: Read, value: Any) -> str | None:
         return None
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if read.kind == "count":
-        if number and abs(value) < q.MAGNITUDE:
+        if number and 0 <= value < q.MAGNITUDE:
             return None
     elif _reads(read.kind, value):
         return None
     problem = "is not a time" if read.kind == "time" else "is out of range" if number else "is not a number"
+    if read.kind == "count" and number and -q.MAGNITUDE < value < 0:
+        problem = "is negative"
     return f"{read.name} {jsonsafe.short(value)} {problem}: {read.then}"
 
 
@@ -830,6 +904,9 @@ class _Checked:
     for a value inside JSON where it may be odd (_suspect: JSON where it is not is not parsed)."""
     in_sql: list[Read]
     """Reads whose values SQL hands over (tagged) when it cannot tell they are fine, after the texts."""
+    text_first: bool = False
+    """Numbers alone (no texts): the messages of values that were text come first, in the order the full
+    check (texts checked in Python, then the typed values SQL handed over) says them."""
 
 
 class _OddMessages:
@@ -839,10 +916,21 @@ class _OddMessages:
 
     def __init__(self) -> None:
         self.tables: list[_Checked] = []
+        self.suspects: list[list[re.Pattern[bytes]]] = []
 
     def add(self, checked: _Checked) -> int:
         self.tables.append(checked)
         return len(self.tables) - 1
+
+    def add_suspects(self, patterns: list[re.Pattern[bytes]]) -> int:
+        self.suspects.append(patterns)
+        return len(self.suspects) - 1
+
+    def suspect(self, index: int, data: bytes) -> bool:
+        """Whether JSON text may hold an odd value of one of a group's reads (see _sql_flags)."""
+        if _ESCAPED_ASCII.search(data) is not None:
+            data = (json_keys(data) or "").encode("utf-8", "surrogateescape") or data
+        return any(pattern.search(data) is not None for pattern in self.suspects[index])
 
     def screen(self, index: int, *texts: bytes | None) -> bool:
         """Whether a row may be odd, from its text (as the columns of _Checked.texts): text that is not
@@ -857,7 +945,7 @@ class _OddMessages:
         parsed: dict[str, Any] = {}
         for at, read, needle in self.tables[index].in_text:
             data = texts[at]
-            if data is None or (needle is not None and needle.search(data) is None):
+            if data is None or (needle is not None and needle.search(data) is None and not _escapes(data)):
                 continue
             if needle is None and read.kind == "time" and _USUAL_TIME.fullmatch(data):
                 continue
@@ -885,7 +973,7 @@ class _OddMessages:
         parsed: dict[str, Any] = {}
         for at, read, needle in table.in_text:
             data = values[at]
-            if data is None or (needle is not None and needle.search(data) is None):
+            if data is None or (needle is not None and needle.search(data) is None and not _escapes(data)):
                 continue
             if needle is None and read.kind == "time" and _USUAL_TIME.fullmatch(data):
                 continue
@@ -893,11 +981,14 @@ class _OddMessages:
             if message is not None:
                 parts.append(message)
         if len(values) > count:
+            said = []
             for read, tagged in zip(table.in_sql, values[count:], strict=True):
                 if tagged is not None:
                     message = _judged(read, _untagged(tagged))
                     if message is not None:
-                        parts.append(message)
+                        text = bool(read.keys) or (type(tagged) is bytes and tagged[:1] == b"t")
+                        said.append((table.text_first and not text, message))
+            parts += [message for _, message in sorted(said, key=operator.itemgetter(0))]
         if not parts:
             return None
         what = f"{table.label} {jsonsafe.quoted(_decoded(key))}" if key is not None else table.label
@@ -913,18 +1004,31 @@ def install_odd_values(conn: sqlite3.Connection, tables: list[Texts]) -> None:
     call (about a second for 200k spans; without it, Store.problems() would build every run's tree).
     The reads are checked on that text where they are text (or JSON text), by SQL where they are
     numbers; a table whose text is not checked is read by Python only where SQL finds an odd value.
+
+    Also TEMP VIEW odd_numbers (line, run_id, run_key, message): the numbers and times alone, each
+    message as odd_values words it. SQL picks the rows (every read checked in SQL, JSON too), Python
+    words only those: a pass over a big file costs about what summing its numbers does, so `list`,
+    `show` (one run's rows, by run_key) and `import` look at them every time.
     """
     messages = _OddMessages()
     conn.create_function("tracetui_odd_message", -1, messages, deterministic=True)
     conn.create_function("tracetui_odd_screen", -1, messages.screen, deterministic=True)
     conn.create_function("tracetui_odd_numbers", -1, messages.numbers, deterministic=True)
-    selects = []
+    conn.create_function("tracetui_odd_suspect", 2, messages.suspect, deterministic=True)
+    conn.create_function(_JSON_KEYS, 1, json_keys, deterministic=True)
+    selects, numbers = [], []
     for texts in tables:
         columns = table_columns(conn, texts.table).get(texts.table)
         if not columns:
             continue
         a = texts.alias
         reads = [read for read in texts.reads if read.column in columns]
+        line = f"{a}.rowid" if q.has_rowid(conn, texts.table) else "NULL"  # (a WITHOUT ROWID table has none)
+        if reads:
+            checked = [_sql_tagged(read, a, typed=False) for read in reads]
+            index = messages.add(_Checked(texts.label, [], [], reads, text_first=texts.text))
+            message = f"tracetui_odd_numbers({index}, {_argument(texts.key)}, {', '.join(checked)})"
+            numbers.append(_select(texts, line, message, _sql_flags(reads, a, messages)))
         names = sorted(columns) if texts.text else []
         in_text = [
             (names.index(read.column), read, _suspect(read) if read.keys else None)
@@ -942,18 +1046,21 @@ def install_odd_values(conn: sqlite3.Connection, tables: list[Texts]) -> None:
         if names:
             flags.append(f"tracetui_odd_screen({index}, {', '.join(args)})")
         message = f"tracetui_odd_message({index}, {_argument(texts.key)}, {', '.join([*args, *tagged])})"
-        line = f"{a}.rowid" if q.has_rowid(conn, texts.table) else "NULL"  # (a WITHOUT ROWID table has none)
-        selects.append(
-            f"SELECT line, run_id, run_key, message FROM (SELECT {line} AS line, {texts.run_id} AS run_id,"
-            f" {texts.run_key} AS run_key, {message} AS message FROM main.{q.ident(texts.table)} {a}"
-            f" WHERE {' OR '.join(flags)}) WHERE message IS NOT NULL"
-        )
+        selects.append(_select(texts, line, message, flags))
     if selects:
-        union = " UNION ALL ".join(selects)
-        conn.execute(f"CREATE TEMP VIEW odd_values AS {union}")
+        conn.execute(f"CREATE TEMP VIEW odd_values AS {' UNION ALL '.join(selects)}")
+    if numbers:
         # One run's (WHERE run_key = ?: SQLite takes the condition into each table's SELECT, to its index).
-        numbers = union.replace("tracetui_odd_message(", "tracetui_odd_numbers(")
-        conn.execute(f"CREATE TEMP VIEW {ODD_NUMBERS} AS {numbers}")
+        conn.execute(f"CREATE TEMP VIEW {ODD_NUMBERS} AS {' UNION ALL '.join(numbers)}")
+
+
+def _select(texts: Texts, line: str, message: str, flags: list[str]) -> str:
+    """One table's SELECT of odd_values: (line, run_id, run_key, message) of the rows `flags` pick."""
+    return (
+        f"SELECT line, run_id, run_key, message FROM (SELECT {line} AS line, {texts.run_id} AS run_id,"
+        f" {texts.run_key} AS run_key, {message} AS message FROM main.{q.ident(texts.table)} {texts.alias}"
+        f" WHERE ({' OR '.join(flags)}){f' AND ({texts.where})' if texts.where else ''}) WHERE message IS NOT NULL"
+    )
 
 
 def install_problems(conn: sqlite3.Connection, union: list[str], calls: ModelCalls | None = None) -> None:
@@ -1048,15 +1155,15 @@ def _odd_numbers(conn: sqlite3.Connection) -> list[tuple]:
 
 
 def count(value: Any) -> int | None:
-    """A token count: a number (not a boolean, not numeric text, below sqlsql.MAGNITUDE), as an integer."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < q.MAGNITUDE:
+    """A token count: a number (not a boolean, not numeric text, from 0 to below sqlsql.MAGNITUDE), as an integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < q.MAGNITUDE:
         return None
     return int(value)
 
 
 def money(value: Any) -> float | None:
-    """An amount: a number (not a boolean, not numeric text, below sqlsql.MAGNITUDE)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < q.MAGNITUDE:
+    """An amount: a number (not a boolean, not numeric text, from 0 to below sqlsql.MAGNITUDE)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < q.MAGNITUDE:
         return None
     return float(value)
 
