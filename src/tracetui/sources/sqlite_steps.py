@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import operator
+import os
 import re
 import sqlite3
 import threading
