@@ -386,3 +386,31 @@ def test_a_followed_folder_s_first_wakeup_looks_at_everything_then_only_what_eve
     finally:
         follower.close()
         wakeups.close()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped interrupt
+def test_ctrl_c_ends_following_even_when_python_drops_its_keyboard_interrupt(tmp_path):
+    """A KeyboardInterrupt raised inside a __del__ or a weakref callback is dropped by Python
+    ("Exception ignored in ..."); Ctrl+C must still end `list --follow`."""
+    from tracetui.follow import _ctrl_c_closes
+
+    path = write_jsonl(tmp_path / "runs.jsonl", [run("r1", step("s"))])
+    follower = Follower(imported(path), watch=False, poll=0.05)
+
+    class InterruptedWhileCollected:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGINT)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:  # the handler runs here, between two bytecodes
+                pass
+
+    looks: list[object] = []
+    following = threading.Thread(target=follower.run, args=(looks.append,), daemon=True)
+    with _ctrl_c_closes(follower):
+        InterruptedWhileCollected()  # collected at once: the interrupt is raised in __del__ and dropped
+        following.start()
+        following.join(10)
+    still_following = following.is_alive()
+    follower.close()
+    assert not still_following
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

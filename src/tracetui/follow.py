@@ -22,11 +22,14 @@ was read from it, with a notice. Nothing here imports Textual.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
+import signal
 import sqlite3
 import threading
 import time
+import types
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
@@ -301,8 +304,33 @@ def follow_runs(
 
     follower = follower or Follower(opening)
     follower.prime()
-    look(None)
-    follower.run(look)
+    with _ctrl_c_closes(follower):
+        look(None)
+        follower.run(look)
+
+
+@contextlib.contextmanager
+def _ctrl_c_closes(follower: Follower) -> Iterator[None]:
+    """Ctrl+C closes the follower as well as raising KeyboardInterrupt: Python drops an exception
+    raised inside a weakref callback or a __del__ ("Exception ignored in ..."), and following would
+    then go on; a closed follower returns at its next wakeup whatever was interrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    before = signal.getsignal(signal.SIGINT)
+
+    def interrupted(signum: int, frame: types.FrameType | None) -> None:
+        follower.close()
+        if callable(before):
+            before(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def _statuses(value: str | Sequence[str] | None) -> list[str]:
