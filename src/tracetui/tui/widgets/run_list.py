@@ -209,6 +209,7 @@ class RunList(CursorList, can_focus=True):
         self.pager: RunPager | KeyPager = KeyPager() if paged else RunPager()
         self._store: TraceStore | None = None  # the event loop's connection, for rows scrolled into view
         self._id_width = MIN_ID  # as wide as the ids seen so far need, up to MAX_ID
+        self._drawn: tuple | None = None  # live: what the last reload put on screen (_view)
 
     # -- data -------------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -392,6 +393,10 @@ class RunList(CursorList, can_focus=True):
         else:
             self._load_members(pager.generation, key)
 
+    def on_resize(self) -> None:
+        super().on_resize()
+        self._drawn = self._view()  # drawn again at the new size
+
     def _resized(self) -> None:
         self.size_to_rows()
         self.move_cursor(self.cursor)
@@ -539,10 +544,34 @@ class RunList(CursorList, can_focus=True):
         self._id_width = max(self._id_width, min(MAX_ID, longest))
         self.loading = False
         self.size_to_rows()
-        self.move_cursor(pager.landing(self.cursor))
-        self.refresh()
+        landing = pager.landing(self.cursor)
+        view = self._view() if landing == self.cursor else None
+        if view is None or view != self._drawn:
+            self.move_cursor(landing)
+            self.refresh()
+            self._drawn = self._view()
+        # else: live, the store changed out of sight (runs arrived above a scrolled list, or outside
+        # its filter): the lines on screen are the ones drawn, and drawing them again is most of what
+        # a change costs the viewer's loop (docs/benchmarks.md, serve).
         estimated = isinstance(pager, KeyPager) and not pager.exact
         self.post_message(RunListLoaded(pager.count, pager.failed_count, pager.complete, seconds, estimated))
+
+    def _view(self) -> tuple | None:
+        """What the lines on screen show (the rows' runs, the cursor, the scroll, the columns), to tell
+        whether a reload changed any of it; None: not told (the list is not live, not complete, grouped)."""
+        pager = self.pager
+        if not self.live or self.grouped or not isinstance(pager, RunPager) or not pager.complete or not self.size:
+            return None  # (no size: hidden, while the store had no runs)
+        top = round(self.scroll_offset.y)
+        rows = range(top, min(top + self._visible_rows(), self.count))
+        return (
+            self.size,
+            self.scroll_offset,
+            self.cursor,
+            self._id_width,
+            self.marked,
+            tuple((self.run_at(row), self.step_hits.get(pager.id_at(row) or "")) for row in rows),
+        )
 
     @property
     def count(self) -> int:
