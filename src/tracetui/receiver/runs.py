@@ -1,7 +1,7 @@
 """A trace's received spans made into its run's rows: the OTLP reader's run (arriving_run), priced and
 finalized, with what a trace still arriving needs (its run `running`, spans waiting for their parent
-not flagged as orphans). Used by the decoding workers (a trace whose spans all came in one request)
-and by the committer (a trace that has spans in the store already, or in several requests).
+not flagged as orphans). Made by the decoding workers for a trace whose spans all came in one request,
+and by their SpanWriter for one that has spans in the store already, or in several requests.
 """
 
 from __future__ import annotations
