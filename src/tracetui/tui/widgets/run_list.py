@@ -26,6 +26,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events, work
 from textual.binding import Binding
+from textual.message_pump import NoActiveAppError
 from textual.strip import Strip
 
 from ... import display, present
@@ -292,7 +293,7 @@ class RunList(CursorList, can_focus=True):
         try:
             return self.connect()
         except (sqlite3.Error, OSError, TraceError) as exc:
-            self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
+            self._on_loop(self._load_failed, generation, str(exc), growing)
             return None
 
     @work(thread=True, exclusive=True, group="run-list")
@@ -308,9 +309,9 @@ class RunList(CursorList, can_focus=True):
             if not isinstance(store, SessionStore):
                 raise sqlite3.OperationalError(f"{store.label}: runs cannot be grouped by session here")
             order = read_sessions(store, flt, sort, desc, expanded)
-            self.app.call_from_thread(self._show_order, generation, order, time.monotonic() - began)
+            self._on_loop(self._show_order, generation, order, time.monotonic() - began)
         except (sqlite3.Error, TraceError) as exc:
-            self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
+            self._on_loop(self._load_failed, generation, str(exc), growing)
         finally:
             store.close()
 
@@ -336,11 +337,11 @@ class RunList(CursorList, can_focus=True):
             members = read_session_members(store, self.flt, key, self.sort, self.desc)
         except (sqlite3.Error, TraceError) as exc:
             if isinstance(exc, TraceError):
-                self.app.call_from_thread(self._report, exc)
+                self._on_loop(self._report, exc)
             return
         finally:
             store.close()
-        self.app.call_from_thread(self._show_members, generation, key, members, land, answer, then)
+        self._on_loop(self._show_members, generation, key, members, land, answer, then)
 
     def _show_members(
         self,
@@ -412,14 +413,14 @@ class RunList(CursorList, can_focus=True):
         try:
             page = self.first_page.take(flt, sort, desc) if self.first_page is not None else None
             if page is not None:
-                self.app.call_from_thread(self._show_top, generation, *page)
+                self._on_loop(self._show_top, generation, *page)
             elif quick:
                 count, first = read_top(store, flt, sort, desc)
-                self.app.call_from_thread(self._show_top, generation, count, first)
+                self._on_loop(self._show_top, generation, count, first)
             order = read_order(store, flt, sort, desc)
-            self.app.call_from_thread(self._show_order, generation, order, time.monotonic() - began)
+            self._on_loop(self._show_order, generation, order, time.monotonic() - began)
         except sqlite3.Error as exc:
-            self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
+            self._on_loop(self._load_failed, generation, str(exc), growing)
         finally:
             store.close()
 
@@ -431,20 +432,20 @@ class RunList(CursorList, can_focus=True):
         try:
             store = self.connect()
         except (OSError, TraceError) as exc:
-            self.app.call_from_thread(self._load_failed, generation, str(exc), False, exc)
+            self._on_loop(self._load_failed, generation, str(exc), False, exc)
             return
         try:
             count, exact, rows = read_first(paged(store), query)
-            self.app.call_from_thread(self._show_first, generation, count, exact, rows)
+            self._on_loop(self._show_first, generation, count, exact, rows)
             if follow_id is not None:
                 around = read_around(paged(store), query, follow_id, height)
                 if around is not None:
-                    self.app.call_from_thread(self._show_window, generation, around)
+                    self._on_loop(self._show_window, generation, around)
             if not exact:
                 totals = read_totals(paged(store), query)
-                self.app.call_from_thread(self._show_totals, generation, totals, time.monotonic() - began)
+                self._on_loop(self._show_totals, generation, totals, time.monotonic() - began)
         except TraceError as exc:
-            self.app.call_from_thread(self._load_failed, generation, str(exc), False, exc)
+            self._on_loop(self._load_failed, generation, str(exc), False, exc)
         finally:
             store.close()
 
@@ -490,16 +491,16 @@ class RunList(CursorList, can_focus=True):
         try:
             store = self.connect()
         except (OSError, TraceError) as exc:
-            self.app.call_from_thread(failed, exc)
+            self._on_loop(failed, exc)
             return
         try:
             answer = ask(store)
         except TraceError as exc:
-            self.app.call_from_thread(failed, exc)
+            self._on_loop(failed, exc)
             return
         finally:
             store.close()
-        self.app.call_from_thread(then, answer)
+        self._on_loop(then, answer)
 
     @work(thread=True, group="run-rows")
     def _read_window(self, generation: int, query: Query, plan: WindowPlan, count_first: bool) -> None:
@@ -572,6 +573,15 @@ class RunList(CursorList, can_focus=True):
             self.marked,
             tuple((self.run_at(row), self.step_hits.get(pager.id_at(row) or "")) for row in rows),
         )
+
+    def _on_loop(self, callback: Callable[..., Any], *args: Any) -> None:
+        """From a worker thread: callback(*args) on the event loop, and nothing once the list is gone
+        (the app closed while the thread read the store; `self.app` then has no app to give)."""
+        try:
+            app = self.app
+        except NoActiveAppError:
+            return
+        app.call_from_thread(callback, *args)
 
     @property
     def count(self) -> int:
@@ -701,17 +711,17 @@ class RunList(CursorList, can_focus=True):
         try:
             store = self.connect()
         except (OSError, TraceError) as exc:
-            self.app.call_from_thread(self._report, exc)
+            self._on_loop(self._report, exc)
             return
         try:
             key = paged(store).key_of(run_id, query.sort, query.flt)
             nxt = read_failed_next(paged(store), query, key, direction) if key is not None else None
         except TraceError as exc:
-            self.app.call_from_thread(self._report, exc)
+            self._on_loop(self._report, exc)
             return
         finally:
             store.close()
-        self.app.call_from_thread(answer, None if nxt is None else nxt.rows[0][0].id)
+        self._on_loop(answer, None if nxt is None else nxt.rows[0][0].id)
 
     def _take_new_failure(self, direction: int) -> str | None:
         """The failed run announced live, once, if `]` should go there (and it is still in the list)."""
