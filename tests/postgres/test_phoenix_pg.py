@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from pg_builders import run_sql_file
 
 from tracetui.loading import open_store, prepare
+from tracetui.model import ESTIMATED_COST, ROLLED_UP_FIELDS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "agents" / "phoenix"
 RUNS = [f"000000000000000000000000000000a{n}" for n in (1, 2, 3)]
@@ -98,3 +100,104 @@ def test_a_count_of_the_least_integer_does_not_stop_the_run_list(pg):
     # (within the counts' range: shown as it is, as a negative count is in every format)
     assert {s.id: s.tokens_in for s in store.steps(RUNS[0])}["0000000000000002"] == -2147483648
     store.close()
+
+
+def hits(store, query: str) -> tuple[dict, list]:
+    found = store.runs_matching(query)
+    runs = {run_id: (h.count, h.step_id, h.step_name, h.ord) for run_id, h in found.items()}
+    steps = [(h.run_id, h.step_id, h.name, h.kind, h.ord) for some in store.steps_matching(query) for h in some]
+    return runs, steps
+
+
+@pytest.mark.parametrize(
+    "query", ["weather", "SPAN", "annotation", "gpt", "error", "tool", "session", "0000000000000003", "zzz"]
+)
+def test_a_search_of_the_steps_is_one_query_on_the_server_finding_what_sqlite_finds(stores, query, monkeypatch):
+    pg_store, sqlite = stores
+    # One statement: never a run read by the search (the readers fail it if it does).
+    monkeypatch.setattr(pg_store.db, "read_run", None)
+    monkeypatch.setattr(pg_store.db, "read_start", None)
+    assert hits(pg_store, query) == hits(sqlite, query)
+
+
+@pytest.mark.parametrize("by", [None, "model", "tool", "agent", "status", "day"])
+def test_stats_estimate_the_calls_phoenix_did_not_price_as_the_sqlite_reader_does(pg, tmp_path, monkeypatch, by):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    url = pg.database()
+    run_sql_file(url, str(FIXTURES / "phoenix_postgres.sql"))
+    sqlite = open_store(shutil.copy(FIXTURES / "phoenix.db", tmp_path), estimate=True)
+    groups = sqlite.stats(by)
+    sqlite.close()
+    assert by == "tool" or any(g.cost_estimated_usd for g in groups)  # the fixture has a call to price
+    expected = [pytest.approx(g.as_dict()) for g in groups]
+    for _ in range(2):  # the second time from tracetui's cache (never the database)
+        store = prepare(url).connect()
+        assert [g.as_dict() for g in store.stats(by)] == expected
+        store.close()
+    assert list((tmp_path / "cache").rglob("estimates-*.db"))
+
+
+BIG_SPANS = 1_200  # beyond the steps a big run's start holds (postgres.store.START_STEPS)
+
+
+def big_trace(url: str) -> None:
+    """Trace a2 made big: BIG_SPANS more model calls Phoenix did not price (copies of its span 7), every
+    third under the one before it, some failed, and a span annotation on one far down."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            """
+            INSERT INTO spans (trace_rowid, span_id, parent_id, name, span_kind, start_time, end_time, attributes,
+                events, status_code, status_message, cumulative_error_count, cumulative_llm_token_count_prompt,
+                cumulative_llm_token_count_completion, llm_token_count_prompt, llm_token_count_completion)
+            SELECT s.trace_rowid, 'big-' || n, CASE WHEN n %% 3 = 0 THEN 'big-' || (n - 1) ELSE s.parent_id END,
+                s.name, s.span_kind, s.start_time + n * interval '1 ms', s.end_time + n * interval '1 ms', s.attributes,
+                s.events, CASE WHEN n %% 250 = 0 THEN 'ERROR' ELSE 'OK' END, CASE WHEN n %% 250 = 0 THEN 'boom' ELSE '' END,
+                0, 0, 0, s.llm_token_count_prompt, s.llm_token_count_completion + n
+            FROM spans s, generate_series(1, %s) n WHERE s.span_id = '0000000000000007'
+            """,
+            [BIG_SPANS],
+        )
+        conn.execute(
+            "INSERT INTO span_annotations (span_rowid, name, label, score, explanation, metadata, annotator_kind,"
+            " identifier, source) SELECT id, 'far', 'ok', 1, 'far down', '{}', 'HUMAN', '', 'API' FROM spans"
+            " WHERE span_id = 'big-1100'"
+        )
+
+
+def test_a_big_trace_is_opened_from_its_start_with_the_whole_runs_totals(pg, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    url = pg.database()
+    run_sql_file(url, str(FIXTURES / "phoenix_postgres.sql"))
+    big_trace(url)
+    run_id = RUNS[1]
+    whole = prepare(url).connect()
+    whole.db = dataclasses.replace(whole.db, read_start=None)  # read whole, as before
+    started = prepare(url).connect()
+    read_whole = []
+    started.db = dataclasses.replace(started.db, read_run=lambda *a: read_whole.append(a) or whole.db.read_run(*a))
+
+    run = started.get_run(run_id)
+    roots = started.children(run_id, None, limit=50)
+    assert not read_whole  # the start only
+    expected = whole.get_run(run_id)
+    assert run.step_count == expected.step_count == BIG_SPANS + 7  # 4 spans, 3 annotations
+    assert run.failed_steps == expected.failed_steps
+    for name in (*ROLLED_UP_FIELDS, ESTIMATED_COST):
+        assert run.total(name) == pytest.approx(expected.total(name)), name
+    assert run.cost_estimated and run.total(ESTIMATED_COST) > 0
+    assert shown(roots) == shown(whole.children(run_id, None, limit=50))
+    assert started.count_children(run_id, None) == whole.count_children(run_id, None)
+    assert started.failed_step_positions(run_id) == whole.failed_step_positions(run_id)
+    assert shown(started.steps_from(run_id, 0, limit=300)) == shown(whole.steps_from(run_id, 0, limit=300))
+    assert not read_whole
+    # Further down than the start: the whole run is read then, and is the same.
+    assert shown(started.steps_from(run_id, 450, limit=300)) == shown(whole.steps_from(run_id, 450, limit=300))
+    assert read_whole
+    started.close()
+    whole.close()
+
+
+def shown(steps) -> list[tuple]:
+    return [(s.id, s.parent_id, s.ord, s.depth, s.size, s.status, s.name, s.tokens_out, s.cost_usd) for s in steps]

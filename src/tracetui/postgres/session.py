@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import TraceError, Unavailable
 from ..sources import Catalog
+from ..sources.pgsql import parameter
 from .target import Target, connect, server_reason
 
 if TYPE_CHECKING:
@@ -69,13 +70,14 @@ class Session:
             raise TraceError(f"{self.label}: {what}: {server_reason(self.target, exc)}") from None
 
     def rows(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        """Every row of a query (always with a parameter list, so `%%` in SQL text means `%`)."""
+        """Every row of a query (always with a parameter list, so `%%` in SQL text means `%`; text
+        holding NUL is compared in the form it is stored in, pgsql.parameter)."""
         with self.asking(what):
-            return self.conn.execute(sql, list(params)).fetchall()
+            return self.conn.execute(sql, parameter(list(params))).fetchall()
 
     def one(self, what: str, sql: str, params: Sequence[Any] = ()) -> tuple | None:
         with self.asking(what):
-            return self.conn.execute(sql, list(params)).fetchone()
+            return self.conn.execute(sql, parameter(list(params))).fetchone()
 
     def close(self) -> None:
         try:

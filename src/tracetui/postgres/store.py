@@ -15,20 +15,22 @@ viewer expanding a big tree node by node reads the run once.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import orjson
+from typing import Any, TypeVar
 
 from .. import jsonsafe, pricing
 from ..analysis import GroupStats, root_cause
 from ..errors import NotFound
 from ..model import FAILED_STATUSES, Problem, Run, Step, finalize_run, step_tree, tree_problems
 from ..sources import DatabaseSource, RunStart
+from ..sources.contract import PricedCalls
+from ..sources.pgsql import ESCAPED, nul_escaped, parameter, unescaped
+from ..sources.tracetui_postgres import decoded
 from ..store import search
 from ..store.reader import RunFilter
 from ..store.schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS, STEP_COLUMNS
@@ -43,13 +45,14 @@ from ..store.sessions import (
 )
 from ..store.sort_keys import BY_NAME, STARTED
 from ..store.stats import CALL_COLUMNS
+from .estimated import Estimated, Estimator
 from .session import Session
 from .stats import PgScope
 
 Key = tuple[Any, Any]
+T = TypeVar("T", str, str | None)
 _FAILED = sorted(FAILED_STATUSES)
 _SQL_TYPES = {str: "text", int: "bigint", float: "float8"}
-_JSON_DEFAULTS: dict[str, type] = {"flags": list, "metadata": dict, "events": list, "extra": dict}
 _CALL_TYPES = {"duration_ms": float, "credits": float, "cost_usd": float, "cost_estimated": int}
 _CALL_TYPES |= {c: int for c in ("tokens_in", "tokens_out", "tokens_cache_read")}
 START_STEPS = 500  # steps of a big flat run read first: the run view shows a few screens of them
@@ -57,6 +60,8 @@ TREE_CACHE_STEPS = 200_000  # steps kept across the runs opened last (one huge r
 COUNTED_POSITIONS = 10_000  # a run's place further down than this is the planner's estimate
 SESSION_NEAR = 2_000  # runs started before and after a run among which its session's runs are looked for
 LISTED_KEPT = 10_000  # ids of runs listed that problems_met() asks about (a CLI command lists fewer)
+# What a run-list row holds: the run list's columns, and which of them hold NUL stored as \x00 (pgsql).
+LISTED = (*RUN_LIST_COLUMNS, ESCAPED)
 
 
 # Sessions grouped by the server: the store's session queries in PostgreSQL's words (ISO times are
@@ -69,6 +74,10 @@ SESSIONS = Dialect(
     whole_sum="sum({})::bigint",
     real_sum="sum({})::float8",
 )
+
+
+def _stored(text: T) -> T:
+    return nul_escaped(text) if isinstance(text, str) and "\x00" in text else text
 
 
 def _null(types: dict[str, type]) -> Any:
@@ -119,6 +128,13 @@ class Shared:
         self.problems: dict[str, Problem] = {}
         self.problem_count: int | None = None  # rows the source's problems query finds (counted once)
         self.pricer = pricing.Pricer()
+        self.estimator: Estimator | None = None  # made when the stats first need it
+
+    def estimator_for(self, label: str, fmt: str) -> Estimator:
+        with self.lock:
+            if self.estimator is None:
+                self.estimator = Estimator(label, fmt, self.pricer)
+            return self.estimator
 
     def tree(self, key: tuple[str, bool]) -> Tree | None:
         with self.lock:
@@ -165,7 +181,7 @@ class PgStore:
         order = {name: f"r.sort_{name}" for name in db.order}
         self._order = {key.name: order.get(key.name, key.sql) for key in BY_NAME.values()}
         also = {f"sort_{name}": expr for name, expr in db.order.items()} | {"sort_tie": db.tie}
-        self._runs = db.runs.select(RUN_LIST_COLUMNS, also=also, null=_null(RUN_COLUMNS))
+        self._runs = db.runs.select(LISTED, also=also, null=_null(RUN_COLUMNS))
         self._calls = None
         if db.calls is not None:
             self._calls = db.calls.select(CALL_COLUMNS, null=_null(_CALL_TYPES))
@@ -173,7 +189,10 @@ class PgStore:
     # -- the run list -------------------------------------------------------------------------------
     def _where(self, flt: RunFilter | None) -> tuple[str, list[Any]]:
         calls = f"({self._calls}) c" if self._calls is not None else "(SELECT NULL::text AS run_id WHERE false) c"
-        return (flt or RunFilter()).where(param="%s", like="ILIKE", calls=calls)
+        flt = flt or RunFilter()
+        # Text that holds NUL is matched in its stored form (pgsql.parameter), before LIKE's escapes.
+        flt = dataclasses.replace(flt, search=_stored(flt.search), file=_stored(flt.file), project=_stored(flt.project))
+        return flt.where(param="%s", like="ILIKE", calls=calls)
 
     def _select(
         self, columns: str, flt: RunFilter | None, extra: str = "", args: Sequence[Any] = ()
@@ -278,7 +297,7 @@ class PgStore:
                 conditions.append(extra_failed)
                 args.append(_FAILED)
             sql, params = self._select(
-                f"{', '.join(RUN_LIST_COLUMNS)}, {key} AS page_key, r.sort_tie", flt, " AND ".join(conditions), args
+                f"{', '.join(LISTED)}, {key} AS page_key, r.sort_tie", flt, " AND ".join(conditions), args
             )
             rows = self.session.rows(
                 "reading a page of runs", f"{sql} ORDER BY {order} LIMIT %s", [*params, limit - len(out)]
@@ -292,7 +311,7 @@ class PgStore:
         """Runs from position `offset` (OFFSET: the server walks the rows before it; for jumps only)."""
         key = self._order[sort]
         direction = "DESC" if desc else "ASC"
-        sql, params = self._select(f"{', '.join(RUN_LIST_COLUMNS)}, {key} AS page_key, r.sort_tie", flt)
+        sql, params = self._select(f"{', '.join(LISTED)}, {key} AS page_key, r.sort_tie", flt)
         order = f"{key} {direction} NULLS LAST, r.sort_tie {direction}"
         rows = self.session.rows(
             "reading runs further down the list", f"{sql} ORDER BY {order} LIMIT %s OFFSET %s", [*params, limit, offset]
@@ -331,7 +350,7 @@ class PgStore:
     def runs_by_ids(self, run_ids: Sequence[str]) -> list[Run]:
         if not run_ids:
             return []
-        sql, args = self._select(", ".join(RUN_LIST_COLUMNS), None, "r.id = ANY(%s)", [list(run_ids)])
+        sql, args = self._select(", ".join(LISTED), None, "r.id = ANY(%s)", [list(run_ids)])
         return [self._run(row) for row in self.session.rows("reading runs", sql, args)]
 
     def has_run(self, run_id: str) -> bool:
@@ -344,7 +363,7 @@ class PgStore:
     def latest_failed_run(self) -> Run | None:
         rows = self.page(RunFilter(status=_FAILED), STARTED.name, True, None, 1)
         if not rows:
-            sql, args = self._select(", ".join(RUN_LIST_COLUMNS), None, "failed_steps > 0")
+            sql, args = self._select(", ".join(LISTED), None, "failed_steps > 0")
             order = f"{self._order[STARTED.name]} DESC NULLS LAST, r.sort_tie DESC"
             found = self.session.rows("looking for failed runs", f"{sql} ORDER BY {order} LIMIT 1", args)
             return self._run(found[0]) if found else None
@@ -367,11 +386,7 @@ class PgStore:
         return [row[0] for row in self.session.rows("listing the agents", sql)]
 
     def _run(self, row: Sequence[Any]) -> Run:
-        values = dict(zip(RUN_LIST_COLUMNS, row, strict=True))
-        for key, default in _JSON_DEFAULTS.items():
-            if key in values:
-                value = values[key]
-                values[key] = orjson.loads(value) if isinstance(value, str) and value else (value or default())
+        values = decoded(unescaped(dict(zip(RUN_LIST_COLUMNS, row[:-1], strict=True)), row[-1]))
         for col in RUN_TOTAL_COLUMNS:
             values.pop(col, None)
         if len(self.listed) < LISTED_KEPT:
@@ -458,6 +473,12 @@ class PgStore:
             finalize_run(pricing.apply(run, self.shared.pricer if self.estimated else None))
             for problem in tree_problems(run):
                 self.shared.report(problem)
+        if start is not None and start.total > len(run.steps):
+            if start.totals is not None:
+                self._whole_totals(run, start.totals)
+            layout = start.layout or {}
+            for step in run.steps if layout else ():
+                step.size, step.child_count = layout.get(step.id, (step.size, step.child_count))
         tree = Tree(run, list(run.steps), later_roots=start.later_roots if start is not None else [])
         if start is not None and start.total > len(run.steps):  # else the start is the whole run
             run.step_count, run.failed_steps = start.total, len(start.failed)
@@ -465,6 +486,18 @@ class PgStore:
             tree.roots = start.total if start.roots is None else start.roots
         self.shared.keep((run_id, wanted), tree)
         return tree
+
+    def _whole_totals(self, run: Run, totals: dict[str, Any]) -> None:
+        """The totals of a run of which only the start was read: the source's sums over all its steps,
+        with the estimates of all its calls the source did not price (as its stats have them)."""
+        for name, value in totals.items():
+            setattr(run, name, value)
+        if self.estimated and self.db.priced_calls is not None:
+            runs, args = self._select("*", None, "r.id = %s", [run.id])
+            estimated = sum(call.cost for call in self._estimates(self.db.priced_calls, runs, args)) or None
+            if estimated is not None:
+                run.steps_cost_usd = (run.steps_cost_usd or 0.0) + estimated
+                run.steps_cost_estimated_usd = (run.steps_cost_estimated_usd or 0.0) + estimated
 
     def _tree_holding(self, run_id: str, step_id: str) -> Tree:
         """The run's start when the step is in it, else the whole run."""
@@ -562,9 +595,24 @@ class PgStore:
         calls = None
         if self._calls is not None:
             calls = f"SELECT * FROM ({self._calls}) c WHERE c.run_id IN (SELECT r.id FROM ({runs}) r)"
-        # Costs in place are what the source reported (estimates are made per run, when it is opened).
-        priced = self.estimated and self.db.finalized
-        return PgScope(self.session, runs, calls, args, priced=priced)
+        # Costs in place are what the source reported; a source with calls it did not price has them
+        # estimated here (postgres/estimated.py), as the SQLite reader of the format does.
+        estimated: list[Estimated] | None = None
+        if self.estimated and self.db.priced_calls is not None:
+            estimated = self._estimates(self.db.priced_calls, runs, args)
+        priced = self.estimated and (self.db.finalized or estimated is not None)
+        return PgScope(self.session, runs, calls, args, priced=priced, estimated=estimated)
+
+    def _estimates(self, priced: PricedCalls, runs: str, args: list[Any]) -> list[Estimated]:
+        """The costs tracetui estimates for the calls of the runs `runs` keeps that the source did not price."""
+        columns = ("key", "run_id", "model", "name", "kind", *priced.values)
+        sql = f"SELECT * FROM ({priced.calls.select(columns)}) p WHERE p.run_id IN (SELECT r.id FROM ({runs}) r)"
+        estimator = self.shared.estimator_for(self.label, self.source_format)
+        with self.session.asking("reading the calls to price"), self.session.conn.transaction():
+            with self.session.conn.cursor(name="tracetui_priced_calls") as cursor:
+                cursor.itersize = 5000
+                cursor.execute(sql, parameter(args))
+                return estimator.priced(priced, cursor)
 
     def problems(self, limit: int | None = None) -> list[Problem]:
         found: list[Problem] = []
@@ -638,11 +686,11 @@ class PgStore:
         """FROM … WHERE of the steps of the runs `flt` keeps whose text holds `query` (ILIKE on the
         server, as a store file's LIKE; runs as `r`, steps as `s`), and its parameters."""
         assert self.db.steps is not None
-        names = dict.fromkeys(("run_id", "id", "name", "kind", "ord", *search.SEARCHED))
+        names = dict.fromkeys(("run_id", "id", "name", "kind", "ord", *search.SEARCHED, ESCAPED))
         steps = self.db.steps.select(names, null=_null(STEP_COLUMNS))
         where, args = self._where(flt)
         matches = " OR ".join(f"s.{c} ILIKE %s ESCAPE '\\'" for c in search.SEARCHED)
-        like = [search.contains(query)] * len(search.SEARCHED)
+        like = [search.contains(_stored(query))] * len(search.SEARCHED)
         runs = f"(SELECT * FROM ({self._runs}) r{where}) r"
         return f" FROM {runs} JOIN ({steps}) s ON s.run_id = r.id WHERE {matches}", [*args, *like]
 
@@ -663,13 +711,16 @@ class PgStore:
             raise search.Cancelled
         body, args = self._hits(query, flt)
         sql = (
-            "SELECT DISTINCT ON (s.run_id) s.run_id, count(*) OVER (PARTITION BY s.run_id), s.id, s.name, s.ord"
-            f"{body} ORDER BY s.run_id, s.ord"
+            "SELECT DISTINCT ON (s.run_id) s.run_id, count(*) OVER (PARTITION BY s.run_id), s.id, s.name, s.ord,"
+            f" s.{ESCAPED}{body} ORDER BY s.run_id, s.ord"
         )
-        rows = self.session.rows("searching the steps", sql, args)
+        found = {}
+        for run_id, count, step_id, name, ord_, escaped in self.session.rows("searching the steps", sql, args):
+            hit = unescaped({"run_id": run_id, "id": step_id, "name": name}, escaped)  # (NUL: pgsql)
+            found[hit["run_id"]] = search.RunHits(hit["run_id"], count, hit["id"], hit["name"], ord_)
         if progress is not None:
             progress(1, 1)
-        return {r[0]: search.RunHits(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+        return found
 
     def steps_matching(
         self,
@@ -701,7 +752,7 @@ class PgStore:
         direction = "DESC" if desc else "ASC"
         key = self._order[sort]
         sql = (
-            f"SELECT s.run_id, s.id, s.name, s.kind, s.ord{body}"
+            f"SELECT s.run_id, s.id, s.name, s.kind, s.ord, s.{ESCAPED}{body}"
             f" ORDER BY {key} {direction} NULLS LAST, r.sort_tie {direction}, s.ord"
         )
         conn = self.session.conn
@@ -709,8 +760,10 @@ class PgStore:
         with self.session.asking("searching the steps"), conn.transaction():
             with conn.cursor(name="tracetui_step_hits") as cursor:
                 cursor.itersize = 2000
-                cursor.execute(sql, args)
-                for run_id, step_id, name, kind, ord_ in cursor:
+                cursor.execute(sql, parameter(args))
+                for row in cursor:
+                    hit = unescaped(dict(zip(("run_id", "id", "name", "kind", "ord"), row[:-1], strict=True)), row[-1])
+                    run_id, step_id, name, kind, ord_ = hit.values()
                     if run and run[0].run_id != run_id:
                         yield run
                         run = []

@@ -28,7 +28,7 @@ from typing import Any
 
 from .. import jsonsafe, pricing
 from ..model import Problem, Run
-from ..sources.pgsql import ident, qualified
+from ..sources.pgsql import ESCAPED, ident, nul_escaped, parameter, qualified
 from ..store import StoreWriter
 from ..store.schema import PAYLOAD_COLUMNS, RUN_COLUMNS, RUN_LIST_COLUMNS, SCHEMA_VERSION, STEP_COLUMNS
 from ..store.sort_keys import SORT_KEYS
@@ -66,6 +66,12 @@ def table_sql(schema: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {s}.problems (n bigint, line bigint, run_id text, message text, import_key text)",
         f"""CREATE TABLE IF NOT EXISTS {s}.imports (import_key text PRIMARY KEY, format text, runs bigint,
             prices text, schema_version bigint, imported_at timestamptz DEFAULT now())""",
+        # Which text columns of a row hold NUL, stored as \x00 (pgsql.nul_escaped); tables an earlier
+        # tracetui made get the column too.
+        *(
+            f"ALTER TABLE {s}.{table} ADD COLUMN IF NOT EXISTS {ESCAPED} text"
+            for table in ("runs", "steps", "problems")
+        ),
     ]
     for column in RUN_INDEXES:
         statements.append(f"CREATE INDEX IF NOT EXISTS runs_{column}_id ON {s}.runs ({ident(column)}, id)")
@@ -184,13 +190,13 @@ class PgWriter(StoreWriter):
             conn, schema = self.session.conn, self.schema
             with self._asking():
                 runs = qualified(schema, "runs")
-                gone = conn.execute(f"DELETE FROM {runs} WHERE id = ANY(%s) RETURNING id", [ids]).fetchall()
+                gone = conn.execute(f"DELETE FROM {runs} WHERE id = ANY(%s) RETURNING id", [parameter(ids)]).fetchall()
                 if gone:
                     self.replaced += len(gone)
                     steps = qualified(schema, "steps")
                     conn.execute(f"DELETE FROM {steps} WHERE run_id = ANY(%s)", [[r[0] for r in gone]])
-                _copy(conn, local, "runs", list(RUN_COLUMNS), schema, extra=self.key)
-                _copy(conn, local, "steps", list(STEP_COLUMNS), schema)
+                self._copy(local, "runs", list(RUN_COLUMNS), extra=self.key)
+                self._copy(local, "steps", list(STEP_COLUMNS))
         self._report_too_big(local)
         for model, provider, calls in pricing.unpriced_calls(local):
             self._unpriced[(model, provider)] += calls
@@ -209,6 +215,46 @@ class PgWriter(StoreWriter):
             problem = f"run {jsonsafe.quoted(run_id)}: a number beyond PostgreSQL's integers (bigint): left out"
             self.report(Problem(problem, line=line[0] if line else None, run_id=run_id))
 
+    def _copy(self, local: sqlite3.Connection, table: str, columns: list[str], *, extra: str | None = None) -> None:
+        """Every row of a local table into the database's, through binary COPY (rows streamed, never all
+        in memory; binary: neither side escapes or parses the payloads' text). Text holding NUL, which
+        the server refuses, makes the table's rows go again with it stored as \\x00 (_careful_rows)."""
+        from psycopg.errors import CharacterNotInRepertoire
+
+        conn = self.session.conn
+        conn.execute("SAVEPOINT copy")
+        try:
+            _copy(conn, local, table, columns, self.schema, extra, careful=None)
+        except CharacterNotInRepertoire:
+            conn.execute("ROLLBACK TO SAVEPOINT copy")
+            _copy(conn, local, table, columns, self.schema, extra, careful=self._careful_rows(local, table, columns))
+        conn.execute("RELEASE SAVEPOINT copy")
+
+    def _careful_rows(self, local: sqlite3.Connection, table: str, columns: list[str]) -> Callable[[tuple], tuple]:
+        """What makes a row storable: each text holding NUL stored as \\x00 (pgsql.nul_escaped), the row's
+        ESCAPED column naming those columns, and (for runs and steps) a problem reported for the run."""
+
+        def row_for_copy(row: tuple) -> tuple:
+            escaped = [i for i, value in enumerate(row) if isinstance(value, str) and "\x00" in value]
+            if not escaped:
+                return (*row, None)
+            stored = list(row)
+            for i in escaped:
+                stored[i] = nul_escaped(row[i])
+            names = [columns[i] for i in escaped]
+            if table != "problems":
+                self._report_nul(local, table, row, names)
+            return (*stored, ",".join(names))
+
+        return row_for_copy
+
+    def _report_nul(self, local: sqlite3.Connection, table: str, row: tuple, names: list[str]) -> None:
+        run_id = row[0]
+        found = local.execute("SELECT source_line FROM runs WHERE id = ?", [run_id]).fetchone()
+        where = f"run {jsonsafe.quoted(run_id)}" + (f", step {jsonsafe.quoted(row[1])}" if table == "steps" else "")
+        said = "NUL characters, which PostgreSQL cannot store in text: kept as \\x00 and read back as they were"
+        self.report(Problem(f"{where}: {', '.join(names)}: {said}", line=found[0] if found else None, run_id=run_id))
+
     def unpriced_calls(self) -> list[tuple[str, str | None, int]]:
         self.drain()
         return sorted(((model, provider, n) for (model, provider), n in self._unpriced.items()), key=_by_model)
@@ -218,7 +264,7 @@ class PgWriter(StoreWriter):
         self.drain()
         local, conn, schema, key = self.conn, self.session.conn, self.schema, self.key
         with self._asking():
-            _copy(conn, local, "problems", ["n", "line", "run_id", "message"], schema, extra=key)
+            self._copy(local, "problems", ["n", "line", "run_id", "message"], extra=key)
             conn.execute(
                 f"""INSERT INTO {qualified(schema, "imports")} (import_key, format, runs, prices, schema_version)
                     VALUES (%s, %s, %s, %s, %s)
@@ -279,19 +325,28 @@ def _has_lz4(conn: Any) -> bool:
 
 
 def _copy(
-    conn: Any, local: sqlite3.Connection, table: str, columns: list[str], schema: str, *, extra: str | None = None
+    conn: Any,
+    local: sqlite3.Connection,
+    table: str,
+    columns: list[str],
+    schema: str,
+    extra: str | None,
+    careful: Callable[[tuple], tuple] | None,
 ) -> None:
-    """Every row of a local table into the database's, through binary COPY (rows streamed, never all in
-    memory; binary: neither side escapes or parses the payloads' text)."""
-    names = [*columns, "import_key"] if extra is not None else columns
+    """A local table's rows through binary COPY (PgWriter._copy), each passed through `careful` if given
+    (which adds the ESCAPED column)."""
+    names = [*columns, *([ESCAPED] if careful is not None else []), *(["import_key"] if extra is not None else [])]
     sql = f"COPY {qualified(schema, table)} ({', '.join(map(ident, names))}) FROM STDIN (FORMAT BINARY)"
     types = {**RUN_COLUMNS, **STEP_COLUMNS} if table != "problems" else {"n": int, "line": int}
     selected = [_selected(c, types.get(c, str)) for c in columns]
+    kinds = [_TYPES[types.get(c, str)] for c in columns] + ["text"] * (len(names) - len(columns))
     cursor = local.execute(f"SELECT {', '.join(selected)} FROM {table}")
     with conn.cursor().copy(sql) as copy:
-        copy.set_types([_TYPES[types.get(c, str)] for c in columns] + (["text"] if extra is not None else []))
+        copy.set_types(kinds)
         while rows := cursor.fetchmany(2000):
             for row in rows:
+                if careful is not None:
+                    row = careful(row)
                 copy.write_row((*row, extra) if extra is not None else row)
 
 

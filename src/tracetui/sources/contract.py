@@ -406,6 +406,23 @@ class RunStart:
     roots: int | None = None
     later_roots: list[Step] = field(default_factory=list)
     """Roots past the first steps (the first `limit` roots in all, in order), without their steps."""
+    totals: dict[str, Any] | None = None
+    """The run's steps_* sums over all its steps (model.Run), when the first steps alone would not
+    give them (steps with tokens or costs): set on the run once its first steps are finalized."""
+    layout: dict[str, tuple[int, int]] | None = None
+    """(size, child_count) of each of the first steps in the whole run, when its steps are not stored
+    finalized (the first steps alone would make a subtree end where they end)."""
+
+
+@dataclass
+class PricedCalls:
+    """The model calls a database source reported no cost for, for tracetui to estimate (the stats):
+    `calls` has columns key (the row's identity), run_id, model, name, kind and `values`, which are
+    handed to `read` (the format's own reader of a call, as sqlite_steps.ModelCalls takes it)."""
+
+    calls: Relation
+    values: tuple[str, ...]
+    read: Callable[..., Any]
 
 
 RunReader = Callable[["psycopg.Connection", str, ProblemSink, bool], "Run | None"]
@@ -454,6 +471,8 @@ class DatabaseSource:
     read_start: StartReader | None = None
     """The first `limit` steps of a run and what the run view needs besides (RunStart), in a query or
     a few (conn, run_id, report, limit); None when it cannot say (read_run then)."""
+    priced_calls: PricedCalls | None = None
+    """The calls the source reported no cost for, which tracetui estimates in the stats; None: none."""
 
 
 @runtime_checkable

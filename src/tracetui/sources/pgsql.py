@@ -13,7 +13,9 @@ the query, so one bad row never hides the others (PostgreSQL 16 and later; older
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from typing import Any
 
 from .. import normalize
 
@@ -26,6 +28,47 @@ _NUMERIC_TEXT = r"'^\s*-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?\s*$'"
 _ISO_TEXT = r"'^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?\s*([Zz]|[-+][0-9]{2}(:?[0-9]{2})?)?\s*$'"
 # Counts and amounts beyond this are not real: left out, as sqlsql.MAGNITUDE.
 MAGNITUDE = 10**12
+
+
+# -- NUL: the one character PostgreSQL's text cannot hold -------------------------------------------
+#
+# A value holding NUL (U+0000) is stored with each NUL as the text `\x00`, the form display.safe shows
+# it in, so that it reads the same wherever the server hands it back as it is (stats groups, search
+# hits). A backslash that starts `x00` or `x5c` in such a value is stored as `\x5c`, so the stored
+# text reads back as exactly the value (nul_text undoes nul_escaped). Which values were stored so is
+# kept beside them (tracetui's tables: the ESCAPED column lists a row's columns that were).
+
+ESCAPED = "escaped"
+_NUL_OR_TOKEN = re.compile(r"\x00|\\(?=x00|x5c)")
+_TOKEN = re.compile(r"\\x00|\\x5c")
+
+
+def nul_escaped(text: str) -> str:
+    """text, which holds NUL, as PostgreSQL can store it (see above)."""
+    return _NUL_OR_TOKEN.sub(lambda m: "\\x00" if m.group() == "\x00" else "\\x5c", text)
+
+
+def nul_text(stored: str) -> str:
+    """The value nul_escaped() stored."""
+    return _TOKEN.sub(lambda m: "\x00" if m.group() == "\\x00" else "\\", stored)
+
+
+def unescaped(values: dict[str, Any], escaped: str | None) -> dict[str, Any]:
+    """A row's values by column, those its ESCAPED column lists put back as they were."""
+    if escaped:
+        for column in escaped.split(","):
+            if isinstance(values.get(column), str):
+                values[column] = nul_text(values[column])
+    return values
+
+
+def parameter(value: Any) -> Any:
+    """A query parameter as the server compares it: text with NUL in its stored form (never an error)."""
+    if isinstance(value, str):
+        return nul_escaped(value) if "\x00" in value else value
+    if isinstance(value, list):
+        return [parameter(item) for item in value]
+    return value
 
 
 def quote(text: str) -> str:

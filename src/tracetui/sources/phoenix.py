@@ -16,15 +16,18 @@ estimate (sqlite_steps.ModelCalls).
 
 from __future__ import annotations
 
+import copy
+import functools
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .. import normalize, usage
-from ..model import Run, Step
+from ..model import DERIVED_RUN_FIELDS, FAILED_STATUSES, Run, Step, finalize_run
 from ..store import RUN_COLUMNS, STARTED, view_columns
 from . import Catalog, DatabaseSource, Head, Place, ProblemSink, Relation, SourceFile, pgsql
 from . import sqlsql as q
+from .contract import PricedCalls, RunStart
 from .otlp import _OPENINFERENCE_KIND
 from .sqlite_steps import (
     KEY,
@@ -401,12 +404,35 @@ def read_steps(d: Any, ask: Ask, columns: dict[str, set[str]], trace_rowid: Any)
         costs = {r["span"]: (r["total"], r["prompt"], r["completion"]) for r in ask(sql, [trace_rowid])}
     steps = [_span_step(seq, row, costs.get(row["id"])) for seq, row in enumerate(rows)]
     span_ids = {row["id"]: row["span_id"] for row in rows}
+    return steps + _annotation_steps(d, ask, columns, trace_rowid, span_ids)
+
+
+def _annotation_steps(d: Any, ask: Ask, columns: dict[str, set[str]], trace_rowid: Any, span_ids: dict) -> list[Step]:
+    """A trace's annotations as steps (`span_ids`: the span ids of its span rowids)."""
+    steps: list[Step] = []
     for table, raw_type, where in _ANNOTATIONS:
         if table in columns:
             sql = f"SELECT a.* FROM {d.table(table)} a WHERE {_where(where, d, d.named('t'))} ORDER BY a.id"
             for row in ask(sql, {"t": trace_rowid}):
-                steps.append(_annotation_step(dict(row), raw_type, span_ids, ANNOTATION_SEQ + len(steps) - len(rows)))
+                steps.append(_annotation_step(dict(row), raw_type, span_ids, ANNOTATION_SEQ + len(steps)))
     return steps
+
+
+def read_spans(d: Any, ask: Ask, columns: dict[str, set[str]], rowids: list[Any]) -> dict[Any, Callable[[int], Step]]:
+    """Some spans of a trace read whole, by rowid: {rowid: its step given its seq}."""
+    if not rowids:
+        return {}
+    select = ", ".join(c if c in columns["spans"] else f"NULL AS {c}" for c in _SPAN_READ)
+    rows = ask(f"SELECT {select} FROM {d.table('spans')} WHERE id = ANY({d.param})", [rowids])
+    costs: dict[Any, tuple] = {}
+    if _COST_COLUMNS <= columns.get("span_costs", set()):
+        sql = (
+            f"SELECT c.span_rowid AS span, sum({d.money('c.total_cost')}) AS total,"
+            f" sum({d.money('c.prompt_cost')}) AS prompt, sum({d.money('c.completion_cost')}) AS completion"
+            f" FROM {d.table('span_costs')} c WHERE c.span_rowid = ANY({d.param}) GROUP BY c.span_rowid"
+        )
+        costs = {r["span"]: (r["total"], r["prompt"], r["completion"]) for r in ask(sql, [rowids])}
+    return {row["id"]: functools.partial(_span_step, row=row, cost=costs.get(row["id"])) for row in rows}
 
 
 def _span_step(seq: int, row: Mapping[str, Any], cost: tuple | None) -> Step:
@@ -574,6 +600,59 @@ def database_source(catalog: Catalog, place: Place) -> DatabaseSource:
         run.steps = read_steps(d, lambda sql, params: cursor.execute(sql, params).fetchall(), columns, rowid)
         return run
 
+    def read_start(conn: Any, run_id: str, report: ProblemSink, limit: int) -> RunStart | None:
+        # A big trace: its tree laid out from the spans' ids and parents only (not their attributes,
+        # most of the bytes), then only its first `limit` steps (and roots) read whole.
+        row = conn.execute(f"{whole_run} WHERE t.trace_id = %s", [run_id]).fetchone()
+        if row is None:
+            return None
+        values = dict(zip([*RUN_COLUMNS, "rowid"], row, strict=True))
+        rowid = values.pop("rowid")
+        tree = f"SELECT id, span_id, parent_id, status_code FROM {d.table('spans')} WHERE trace_rowid = %s"
+        spans = conn.execute(f"{tree} ORDER BY start_time, id", [rowid]).fetchall()
+        if len(spans) <= limit:
+            return None  # read whole (read_run)
+        cursor = conn.cursor(row_factory=dict_row)
+        ask = lambda sql, params: cursor.execute(sql, params).fetchall()  # noqa: E731
+        annotations = _annotation_steps(d, ask, columns, rowid, {r[0]: r[1] for r in spans})
+        laid_out = [
+            Step(
+                id=str(span_id),
+                parent_id=normalize.ident(parent),
+                seq=seq,
+                status="failed" if code == "ERROR" else "completed",
+            )
+            for seq, (_, span_id, parent, code) in enumerate(spans)
+        ] + [copy.copy(step) for step in annotations]
+        finalize_run(Run(id=run_id, steps=laid_out))
+        position = {id(step): i for i, step in enumerate(laid_out)}
+        in_order = sorted(laid_out, key=lambda s: s.ord)
+        first = in_order[:limit]
+        later = [s for s in in_order[limit:] if s.parent_id is None][
+            : max(0, limit - sum(s.parent_id is None for s in first))
+        ]
+        read = [position[id(s)] for s in [*first, *later] if position[id(s)] < len(spans)]
+        whole = read_spans(d, ask, columns, [spans[i][0] for i in read])
+        steps = {
+            i: whole[spans[i][0]](i) if i < len(spans) else annotations[i - len(spans)]
+            for i in (position[id(s)] for s in [*first, *later])
+        }
+        for s in later:
+            kept = steps[position[id(s)]]
+            kept.ord, kept.size, kept.depth, kept.child_count, kept.seq = s.ord, s.size, s.depth, s.child_count, s.seq
+            kept.run_id = run_id
+        for column in RUN_TOTAL_COLUMNS:
+            values.pop(column, None)
+        for column in ("metadata", "flags", "events", "extra"):
+            values[column] = parse_json(values.get(column), dict if column in ("metadata", "extra") else list)[0]
+        run = Run(**values)
+        totals = {name: getattr(run, name) for name in DERIVED_RUN_FIELDS if name.startswith("steps_")}
+        run.steps = [steps[position[id(s)]] for s in first]
+        failed = [(s.id, s.ord, s.size) for s in in_order if s.status in FAILED_STATUSES]
+        roots = sum(s.parent_id is None for s in laid_out)
+        layout = {s.id: (s.size, s.child_count) for s in first}
+        return RunStart(run, len(laid_out), failed, roots, [steps[position[id(s)]] for s in later], totals, layout)
+
     def read_runs(conn: Any, report: ProblemSink) -> Iterator[Run]:
         ids = [r[0] for r in conn.execute(f"SELECT trace_id FROM {traces} ORDER BY t.start_time, t.id")]
         for run_id in ids:
@@ -588,6 +667,88 @@ def database_source(catalog: Catalog, place: Place) -> DatabaseSource:
         tie="t.trace_id",
         read_run=read_run,
         read_runs=read_runs,
+        read_start=read_start,
         order={"started": "t.start_time"},
         calls=Relation(calls, f"{d.table('spans')} s JOIN {traces} ON t.id = s.trace_rowid", model_or_tool),
+        steps=Relation({c: f"x.{c}" for c in _SEARCHED_STEP}, f"({searched_steps(d, columns, calls)}) x"),
+        priced_calls=_priced_calls(d, columns, calls),
     )
+
+
+_PRICED_VALUES = ("attributes", "prompt", "completion", "start_time", "trace_start")
+
+
+def _priced_calls(d: Any, columns: dict[str, set[str]], calls: dict[str, str]) -> PricedCalls:
+    """The model calls Phoenix gave no cost, read by _call as _model_calls has SQLite read them: of the
+    attributes only what a price needs (the model and the token counts, not the messages)."""
+    span_columns = columns.get("spans", set())
+
+    def col(name: str) -> str:
+        return f"s.{name}" if name in span_columns else "NULL"
+
+    attributes = d.json_object("s.attributes")
+    llm = ", ".join(f"'{key}', {attributes} #> '{{llm,{key}}}'" for key in ("model_name", "provider", "system"))
+    tokens = f"{attributes} #> '{{llm,token_count}}'"
+    prompt, completion = col("llm_token_count_prompt"), col("llm_token_count_completion")
+    relation = Relation(
+        {
+            "key": "s.id",
+            "run_id": calls["run_id"],
+            **{name: calls[name] for name in ("model", "name", "kind")},
+            "attributes": f"jsonb_build_object('llm', jsonb_build_object({llm}, 'token_count', {tokens}))::text",
+            "prompt": prompt,
+            "completion": completion,
+            "start_time": d.timestamp("s.start_time"),
+            "trace_start": d.timestamp("t.start_time"),
+        },
+        f"{d.table('spans')} s JOIN {d.table('traces')} t ON t.id = s.trace_rowid",
+        f"({prompt} IS NOT NULL OR {completion} IS NOT NULL) AND {calls['cost_usd']} IS NULL"
+        f" AND {calls['model']} IS NOT NULL",
+    )
+    return PricedCalls(relation, _PRICED_VALUES, _call)
+
+
+_SEARCHED_STEP = ("run_id", "id", "name", "kind", "ord", "model", "error", "input", "output")
+
+
+def searched_steps(d: Any, columns: dict[str, set[str]], calls: dict[str, str]) -> str:
+    """The steps' searched text as SQL (the SQL side of _span_step and _annotation_step), so that a search
+    runs on the server: each span, then the annotations. `ord` is a step's place in its trace by start
+    time, the annotations after the spans (as the tree orders them when no two subtrees overlap in time)."""
+    spans, traces = d.table("spans"), d.table("traces")
+    span_columns = columns.get("spans", set())
+
+    def col(name: str) -> str:
+        return f"s.{name}" if name in span_columns else "NULL"
+
+    def text(*keys: str) -> str:
+        return f"nullif({d.json_at('s.attributes', *keys)}, '')"
+
+    count_spans = f"(SELECT count(*) FROM {spans} y WHERE y.trace_rowid = t.id)"
+    error = f"coalesce(nullif({col('status_message')}, ''), {d.exception_text(col('events'))}, 'error')"
+    parts = [
+        f"""SELECT t.trace_id::text AS run_id, s.span_id::text AS id, {calls["name"]} AS name, {calls["kind"]} AS kind,
+            (SELECT count(*) FROM {spans} y WHERE y.trace_rowid = s.trace_rowid
+                AND (y.start_time, y.id) < (s.start_time, s.id)) AS ord,
+            {calls["model"]} AS model, (CASE WHEN {col("status_code")} = 'ERROR' THEN {error} END) AS error,
+            coalesce({text("input", "value")}, {text("llm", "input_messages")}) AS input,
+            coalesce({text("output", "value")}, {text("llm", "output_messages")}) AS output
+        FROM {spans} s JOIN {traces} t ON t.id = s.trace_rowid"""
+    ]
+    joins = {
+        "span_annotations": f"{spans} s ON s.id = a.span_rowid JOIN {traces} t ON t.id = s.trace_rowid",
+        "trace_annotations": f"{traces} t ON t.id = a.trace_rowid",
+        "project_session_annotations": f"{traces} t ON t.project_session_rowid = a.project_session_id",
+    }
+    before = "0"  # the trace's annotations of the kinds read before (read_steps' order)
+    for table, raw_type, where in _ANNOTATIONS:
+        if table not in columns:
+            continue
+        earlier = f"(SELECT count(*) FROM {d.table(table)} b WHERE {_where(where, d, 't.id').replace('a.', 'b.')} AND b.id < a.id)"
+        parts.append(
+            f"""SELECT t.trace_id::text, {d.quote(raw_type + "-")} || a.id, coalesce(nullif(a.name, ''), 'annotation'),
+                'evaluation', {count_spans} + {before} + {earlier}, NULL, NULL, NULL, a.explanation
+            FROM {d.table(table)} a JOIN {joins[table]}"""
+        )
+        before += f" + (SELECT count(*) FROM {d.table(table)} b WHERE {_where(where, d, 't.id').replace('a.', 'b.')})"
+    return " UNION ALL ".join(parts)

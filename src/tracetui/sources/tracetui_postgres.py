@@ -13,11 +13,12 @@ from typing import Any
 
 import orjson
 
+from .. import jsonsafe
 from ..errors import UnusableInput
 from ..model import FAILED_STATUSES, Problem, Run, Step
 from ..store.schema import RUN_COLUMNS, RUN_LIST_COLUMNS, RUN_TOTAL_COLUMNS, STEP_COLUMNS, STEP_TREE_COLUMNS
 from . import Catalog, DatabaseSource, Head, Place, ProblemSink, Relation, RunStart, SourceFile
-from .pgsql import ident, qualified
+from .pgsql import ESCAPED, ident, parameter, qualified, unescaped
 
 NAME = "tracetui-postgres"
 DESCRIPTION = "tracetui's own store in a PostgreSQL database (tracetui import SRC -o postgresql://…)"
@@ -53,47 +54,57 @@ def database_places(catalog: Catalog) -> list[Place]:
 def database_source(catalog: Catalog, place: Place) -> DatabaseSource:
     runs_table, steps_table = qualified(place.schema, "runs"), qualified(place.schema, "steps")
     problems = f"SELECT line, run_id, message FROM {qualified(place.schema, 'problems')} ORDER BY import_key, n"
-    tree_columns = ", ".join(ident(c) for c in STEP_TREE_COLUMNS)
-    all_columns = ", ".join(ident(c) for c in STEP_COLUMNS)
+    # Text holding NUL is stored as \x00, and the row's ESCAPED column says which (postgres/writer.py);
+    # tables an earlier tracetui wrote have no such column.
+    escaped = ident(ESCAPED) if ESCAPED in catalog.columns((place.schema, "steps")) else "NULL::text"
+    run_escaped = ident(ESCAPED) if ESCAPED in catalog.columns(place) else "NULL::text"
+    listed_escaped = {ESCAPED: f"t.{run_escaped}"} if ESCAPED in catalog.columns(place) else {}
+    step_escaped = {ESCAPED: f"s.{escaped}"} if ESCAPED in catalog.columns((place.schema, "steps")) else {}
+    run_columns = ", ".join([*map(ident, RUN_COLUMNS), run_escaped])
+    tree_columns = ", ".join([*map(ident, STEP_TREE_COLUMNS), escaped])
+    all_columns = ", ".join([*map(ident, STEP_COLUMNS), escaped])
 
     def read_run(conn: Any, run_id: str, report: ProblemSink, payloads: bool) -> Run | None:
-        row = conn.execute(f"SELECT {', '.join(map(ident, RUN_COLUMNS))} FROM {runs_table} WHERE id = %s", [run_id])
-        values = row.fetchone()
+        values = conn.execute(f"SELECT {run_columns} FROM {runs_table} WHERE id = %s", [parameter(run_id)]).fetchone()
         if values is None:
             return None
-        run = _run(dict(zip(RUN_COLUMNS, values, strict=True)))
+        run = _run(values)
         columns, names = (all_columns, STEP_COLUMNS) if payloads else (tree_columns, STEP_TREE_COLUMNS)
-        rows = conn.execute(f"SELECT {columns} FROM {steps_table} WHERE run_id = %s ORDER BY ord", [run_id])
-        run.steps = [_step(dict(zip(names, r, strict=True))) for r in rows]
+        rows = conn.execute(f"SELECT {columns} FROM {steps_table} WHERE run_id = %s ORDER BY ord", [values[0]])
+        run.steps = [_step(names, r) for r in rows]
         return run
 
     def read_start(conn: Any, run_id: str, report: ProblemSink, limit: int) -> RunStart | None:
         # The first steps by position (the index on (run_id, ord)), and what the run view needs of the
         # rest: how many are roots and the first of them (the index on (run_id, parent_id, seq)), which failed.
-        row = conn.execute(f"SELECT {', '.join(map(ident, RUN_COLUMNS))} FROM {runs_table} WHERE id = %s", [run_id])
-        values = row.fetchone()
+        values = conn.execute(f"SELECT {run_columns} FROM {runs_table} WHERE id = %s", [parameter(run_id)]).fetchone()
         if values is None:
             return None
-        run = _run(dict(zip(RUN_COLUMNS, values, strict=True)))
+        run, run_id = _run(values), values[0]  # (the id as stored)
         first = f"SELECT {tree_columns} FROM {steps_table} WHERE run_id = %s AND ord < %s ORDER BY ord"
-        run.steps = [_step(dict(zip(STEP_TREE_COLUMNS, r, strict=True))) for r in conn.execute(first, [run_id, limit])]
+        run.steps = [_step(STEP_TREE_COLUMNS, r) for r in conn.execute(first, [run_id, limit])]
         roots = f"SELECT count(*) FROM {steps_table} WHERE run_id = %s AND parent_id IS NULL"
         (root_count,) = conn.execute(roots, [run_id]).fetchone()
         later = f"SELECT {tree_columns} FROM {steps_table} WHERE run_id = %s AND parent_id IS NULL AND ord >= %s"
         later += " ORDER BY seq LIMIT %s"
         later_roots = [
-            _step(dict(zip(STEP_TREE_COLUMNS, r, strict=True)))
+            _step(STEP_TREE_COLUMNS, r)
             for r in conn.execute(later, [run_id, limit, max(0, limit - sum(s.parent_id is None for s in run.steps))])
         ]
-        failed = f"SELECT id, ord, size FROM {steps_table} WHERE run_id = %s AND status = ANY(%s) ORDER BY ord"
-        failed_at = [(step_id, at, size) for step_id, at, size in conn.execute(failed, [run_id, _FAILED])]
+        failed = (
+            f"SELECT id, ord, size, {escaped} FROM {steps_table} WHERE run_id = %s AND status = ANY(%s) ORDER BY ord"
+        )
+        failed_at = [
+            (unescaped({"id": step_id}, marks)["id"], at, size)
+            for step_id, at, size, marks in conn.execute(failed, [run_id, _FAILED])
+        ]
         # step_count: every step (stored, finalized)
         return RunStart(run, run.step_count, failed_at, root_count, later_roots)
 
     def read_step(conn: Any, run_id: str, step_id: str) -> Step | None:
-        row = conn.execute(f"SELECT {all_columns} FROM {steps_table} WHERE run_id = %s AND id = %s", [run_id, step_id])
-        values = row.fetchone()
-        return None if values is None else _step(dict(zip(STEP_COLUMNS, values, strict=True)))
+        sql = f"SELECT {all_columns} FROM {steps_table} WHERE run_id = %s AND id = %s"
+        values = conn.execute(sql, [parameter(run_id), parameter(step_id)]).fetchone()
+        return None if values is None else _step(STEP_COLUMNS, values)
 
     def read_runs(conn: Any, report: ProblemSink) -> Iterator[Run]:
         for line, run_id, message in conn.execute(problems).fetchall():
@@ -108,7 +119,7 @@ def database_source(catalog: Catalog, place: Place) -> DatabaseSource:
 
     return DatabaseSource(
         place=place,
-        runs=Relation({c: f"t.{ident(c)}" for c in RUN_LIST_COLUMNS}, f"{runs_table} t"),
+        runs=Relation({c: f"t.{ident(c)}" for c in RUN_LIST_COLUMNS} | listed_escaped, f"{runs_table} t"),
         by_id="t.id = %s",
         tie="t.id",
         read_run=read_run,
@@ -120,26 +131,35 @@ def database_source(catalog: Catalog, place: Place) -> DatabaseSource:
         finalized=True,
         read_step=read_step,
         read_start=read_start,
-        steps=Relation({c: f"s.{ident(c)}" for c in STEP_COLUMNS}, f"{steps_table} s"),
+        steps=Relation({c: f"s.{ident(c)}" for c in STEP_COLUMNS} | step_escaped, f"{steps_table} s"),
     )
 
 
-def _decoded(values: dict[str, Any]) -> dict[str, Any]:
+def decoded(values: dict[str, Any]) -> dict[str, Any]:
+    """The JSON columns of a run or step decoded (text as tracetui writes them; JSON a server hands back)."""
     for key, default in _JSON_DEFAULTS.items():
         if key in values:
             value = values[key]
-            values[key] = orjson.loads(value) if value else default()
+            if isinstance(value, str) and value:
+                try:
+                    values[key] = orjson.loads(value)
+                except orjson.JSONDecodeError:  # deeper than orjson reads (a 1,200-deep record's metadata)
+                    values[key] = jsonsafe.loads(value)[0]
+            else:
+                values[key] = value or default()
     return values
 
 
-def _run(values: dict[str, Any]) -> Run:
-    values = _decoded(values)
+def _run(row: tuple) -> Run:
+    """A run from its row: RUN_COLUMNS, then ESCAPED."""
+    values = decoded(unescaped(dict(zip(RUN_COLUMNS, row, strict=False)), row[-1]))
     for column in RUN_TOTAL_COLUMNS:
         values.pop(column, None)
     return Run(**values)
 
 
-def _step(values: dict[str, Any]) -> Step:
-    values = _decoded(values)
+def _step(names: Any, row: tuple) -> Step:
+    """A step from its row: the columns `names`, then ESCAPED."""
+    values = decoded(unescaped(dict(zip(names, row, strict=False)), row[-1]))
     values["cost_estimated"] = bool(values.get("cost_estimated"))
     return Step(**values)
