@@ -22,7 +22,7 @@ from tracetui.cli import main
 
 HERE = Path(__file__).parent / "hostile"
 CASES = tomllib.loads((HERE / "cases.toml").read_text(encoding="utf-8"))["case"]
-COMMANDS = ("list", "show", "stats", "export", "compare")
+COMMANDS = ("list", "show", "stats", "export", "compare", "import")
 # Raw C0 (but tab and newline), DEL and C1: what a terminal may act on.
 RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 WARNING = "tracetui: warning: "
@@ -102,6 +102,7 @@ def test_hostile_case(case, tmp_path, monkeypatch):
         for command in commands:
             extra = ["RUN"] if command == "show" else ["RUN", "RUN"] if command == "compare" else []
             extra += ["-o", str(tmp_path / "out.jsonl")] if command == "export" else []
+            extra += ["-o", str(tmp_path / "out.db")] if command == "import" else []
             result = cli(command, path, *extra)
             lines = result.stderr.strip().splitlines()
             assert len(lines) == 1, f"{case['name']}: {command}: one line on stderr, not:\n{result.stderr}"
@@ -134,6 +135,8 @@ def test_hostile_case(case, tmp_path, monkeypatch):
         a, b = ids[0], ids[min(1, len(ids) - 1)]
         cli.json("compare", path, a, b)
         cli("compare", path, a, b, "--text")
+    if "import" in commands:
+        _check_import(cli, path, ids, tmp_path)
 
 
 def _check_markdown(cli: Cli, path: str, run_id: str) -> None:
@@ -144,6 +147,15 @@ def _check_markdown(cli: Cli, path: str, run_id: str) -> None:
     tokens = MarkdownIt("commonmark").parse(cli("show", path, run_id, "--format", "markdown").stdout)
     found = {t.type for t in tokens} | {c.type for t in tokens for c in t.children or ()}
     assert not found & {"link_open", "image", "html_inline", "html_block"}, f"{cli.case['name']}: {run_id!r}"
+
+
+def _check_import(cli: Cli, path: str, ids: list[str], tmp_path: Path) -> None:
+    """import into a store file: the store lists the same runs, and so does its second read."""
+    store = tmp_path / "imported.db"
+    cli("import", path, "-o", str(store))
+    listed = CliRunner().invoke(main, ["list", str(store), "--json"])
+    assert listed.exit_code == 0, listed.stderr
+    assert sorted(run["id"] for run in orjson.loads(listed.stdout)) == sorted(ids), cli.case["name"]
 
 
 def _check_export(cli: Cli, path: str, ids: list[str], tmp_path: Path) -> None:

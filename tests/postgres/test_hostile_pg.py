@@ -18,15 +18,13 @@ from tracetui.cli import main
 
 HOSTILE = Path(__file__).resolve().parents[1] / "hostile"
 CASES = tomllib.loads((HOSTILE / "cases.toml").read_text(encoding="utf-8"))["case"]
-# The files `import` takes as they are (no environment or arguments of their own). Importing
-# store-not-utf8-ids.db stops with a traceback into a store file as well (sources/native_sqlite.py).
+# The files `import` takes as they are (no environment or arguments of their own).
 FILES = sorted(
     {
         case["file"]
         for case in CASES
         if "file" in case and case.get("exit", 0) == 0 and not case.keys() & {"env", "args"}
     }
-    - {"store-not-utf8-ids.db"}
 )
 # Numbers beyond 64 bits, which a store file keeps as about their value: bigint cannot hold them, so
 # they are left out in the database, and said so.

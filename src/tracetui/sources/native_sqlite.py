@@ -97,7 +97,8 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
             run.source_file = run.source_file or path
             run.source_line = run.source_line if run.source_line is not None else line
             for srow in conn.execute(
-                f"SELECT * FROM steps WHERE run_id = ? ORDER BY {order}, {step_rowid}", (row["id"],)
+                f"SELECT * FROM steps WHERE run_id = CAST(? AS TEXT) ORDER BY {order}, {step_rowid}",
+                (q.text_param(row["id"]),),
             ):
                 svalues = {k: srow[k] for k in srow.keys() if k in _STEP_FIELDS}
                 svalues["id"] = normalize.ident(svalues.get("id")) or f"step-{len(run.steps) + 1}"
