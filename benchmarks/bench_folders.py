@@ -1,7 +1,7 @@
 """A folder of 2,000 Claude Code sessions (~1 GB), as `~/.claude/projects` is after months of use (issue 10).
 
     .venv/bin/python benchmarks/bench_folders.py [--out DIR] [--sessions 2000] [--mb 1000] [--runs 5]
-        [--ttff PATH] [--no-ttff] [--json FILE]
+        [--ttff PATH] [--no-ttff] [--json FILE] [--baseline TRACETUI]
 
 Measures, on the folder make_claude_folder.py writes (generated once into --out, reused):
 
@@ -10,7 +10,12 @@ Measures, on the folder make_claude_folder.py writes (generated once into --out,
   biggest process and of all of them together (sampled from /proc every 50 ms);
 * the same on a quarter of the folder, to show memory does not grow with the number of files;
 * re-open with nothing changed: the same command again, cache warm (hyperfine when on PATH);
-* one changed file: a turn appended to one session, then the same command;
+* one changed file: a turn appended to one session, then the same command (a session not written in
+  the last 15 minutes, as most are: read whole, its Tail kept from then on);
+* one grown file: a turn appended to the biggest session, whose Tail the folder's store keeps
+  (tailstate.py: it grew once before, unmeasured), then the same command: only the turn is read;
+* with --grown-mb MB: a folder of one Claude Code session of MB (bench_follow.grown_session), a turn
+  appended to it each time, then the same command: read on from its Tail, and read whole (--baseline);
 * first rows in a real terminal (ttff.sh, 160x48): from launching `tracetui open DIR` until the
   first rows show (the marker is the file column's "-home-dev-"), with an empty cache (the import
   goes on behind them) and with a warm one.
@@ -154,12 +159,15 @@ def ttff(tool: str, command: str, cache: str) -> float | None:
     return None if out == "timeout" else int(out) / 1000
 
 
-def grow_one(folder: str, rnd: random.Random) -> str:
-    """Append a user turn to one session file (as Claude Code does when the session goes on)."""
-    sessions = [
+def sessions_of(folder: str) -> list[str]:
+    return sorted(
         os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs if f.endswith(".jsonl") and "/subagents" not in d
-    ]
-    path = rnd.choice(sorted(sessions))
+    )
+
+
+def grow_one(folder: str, rnd: random.Random, path: str | None = None) -> str:
+    """Append a user turn to one session file (as Claude Code does when the session goes on)."""
+    path = path or rnd.choice(sessions_of(folder))
     with open(path) as f:
         last = json.loads(f.read().splitlines()[-1])
     line = {
@@ -175,6 +183,65 @@ def grow_one(folder: str, rnd: random.Random) -> str:
     return path
 
 
+def _summary(runs: list[dict]) -> str:
+    wall = [r["seconds"] for r in runs]
+    cpu = [r["cpu"] for r in runs]
+    return (
+        f"median {statistics.median(wall):.3f} s wall (min {min(wall):.3f}), CPU median {statistics.median(cpu):.3f} s"
+    )
+
+
+def _forget_tails(cache: str) -> None:
+    """Drop the Tails the folder's store keeps: the next grown file is read whole, as before tailstate.py."""
+    import sqlite3
+
+    for where, _, names in os.walk(cache):
+        for name in names:
+            if name.startswith("folder-") and name.endswith(".db"):
+                conn = sqlite3.connect(os.path.join(where, name))
+                conn.execute("DELETE FROM tail_state")
+                conn.commit()
+                conn.close()
+
+
+def big_grown(megabytes: float, runs: int, baseline: str | None) -> dict:
+    """A folder of one big session, grown by a turn `runs` times: read on from its Tail, then read whole."""
+    from bench_follow import grown_session
+
+    work = tempfile.mkdtemp(prefix="tracetui-bench-grown-")
+    try:
+        path, turns = grown_session(work, megabytes, 2 * runs + 2)
+        folder = os.path.dirname(os.path.dirname(path))
+        cache = os.path.join(work, "cache")
+        listing = [TRACETUI, "list", folder, "--limit", "50"]
+        first = measured(listing, cache)
+        print(f"a folder of one {os.path.getsize(path) / 1e6:.1f} MB session: first import {_summary([first])}")
+
+        def grown(cmd: list[str], forget: bool) -> list[dict]:
+            out = []
+            for _ in range(runs):
+                if forget:
+                    _forget_tails(cache)
+                with open(path, "ab") as f:
+                    f.write(turns.pop())
+                out.append(measured(cmd, cache))
+            return out
+
+        with open(path, "ab") as f:
+            f.write(turns.pop())
+        measured(listing, cache)  # its Tail is kept from its first read (written just now): warm the page cache
+        print(f"  one turn appended, read on from its Tail ({load()})", flush=True)
+        on = grown(listing, False)
+        print(f"    {_summary(on)}")
+        kind = f"by {baseline}" if baseline else "and its Tail kept again"
+        print(f"  one turn appended, read whole ({kind}) ({load()})", flush=True)
+        whole = grown([baseline or TRACETUI, *listing[1:]], True)
+        print(f"    {_summary(whole)}")
+        return {"bytes": os.path.getsize(path), "first": first, "read_on": on, "whole": whole}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
@@ -184,8 +251,20 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--ttff", default=os.environ.get("TRACETUI_TTFF", DEFAULT_TTFF))
     ap.add_argument("--no-ttff", action="store_true")
     ap.add_argument("--json", help="write the figures here too")
+    ap.add_argument("--grown-mb", type=float, help="also a folder of one session of this many MB, grown by a turn")
+    ap.add_argument("--only-grown", action="store_true", help="only the --grown-mb case")
+    ap.add_argument(
+        "--baseline", help="a tracetui from before tailstate.py (e.g. main's), to read the grown file whole"
+    )
     args = ap.parse_args(argv)
 
+    if args.grown_mb:
+        results = {"grown_big": big_grown(args.grown_mb, args.runs, args.baseline)}
+        if args.only_grown:
+            if args.json:
+                with open(args.json, "w") as f:
+                    json.dump(results, f, indent=2)
+            return 0
     folder = os.path.join(args.out, f"claude-{args.sessions}")
     if not os.path.isdir(folder):
         print(f"writing {folder} …", flush=True)
@@ -235,9 +314,30 @@ def main(argv: list[str]) -> int:
         changed = []
         for _ in range(args.runs):
             grow_one(folder, rnd)
-            changed.append(measured(listing, cache)["seconds"])
+            changed.append(measured(listing, cache))
         results["one_changed"] = changed
-        print(f"  median {statistics.median(changed):.3f} s (min {min(changed):.3f}) (target ≤ {CHANGED_S})")
+        print(f"  {_summary(changed)} (target ≤ {CHANGED_S})")
+
+        biggest = max(sessions_of(folder), key=os.path.getsize)
+        grow_one(folder, rnd, biggest)
+        measured(listing, cache)  # its first growth: read whole, its Tail kept
+        print(f"one grown file, {os.path.getsize(biggest) / 1e6:.1f} MB, read on from its Tail ({load()})", flush=True)
+        grown = []
+        for _ in range(args.runs):
+            grow_one(folder, rnd, biggest)
+            grown.append(measured(listing, cache))
+        results["one_grown"] = grown
+        print(f"  {_summary(grown)} (target ≤ {CHANGED_S})")
+        baseline = [args.baseline or TRACETUI, *listing[1:]]
+        kind = f"by {args.baseline}" if args.baseline else "and its Tail kept again"
+        print(f"  the same file read whole ({kind}), for comparison ({load()})", flush=True)
+        whole = []
+        for _ in range(args.runs):
+            _forget_tails(cache)
+            grow_one(folder, rnd, biggest)
+            whole.append(measured(baseline, cache))
+        results["one_grown_whole"] = whole
+        print(f"  {_summary(whole)}")
 
         if not args.no_ttff and os.path.exists(args.ttff):
             print(f"first rows in a terminal ({load()})", flush=True)

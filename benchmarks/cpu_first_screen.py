@@ -60,6 +60,10 @@ def run_once(case: Case, cache: str, out: str, timeout: float = 60.0) -> dict[st
         report = f.name
     if case.fresh_cache:
         cache = tempfile.mkdtemp(prefix="cpu-first-open-", dir=out)
+    elif case.source:
+        # A cache of its own: the detection memo is keyed on the format modules' times, so two versions
+        # sharing one would each find the other's memo stale and detect (import every format) every time.
+        cache += "-against"
     session = f"cpu-first-screen-{os.getpid()}"
     env = ["env", "-u", "PYTHONDONTWRITEBYTECODE", f"XDG_CACHE_HOME={cache}"]
     if case.source:

@@ -1,7 +1,7 @@
 """`tracetui open PATH` that quits as soon as the first run row is drawn: a start-up to profile.
 
-    python benchmarks/profile_first_screen.py PATH [--phases FILE] [--stay] [--cprofile FILE]
-    python benchmarks/profile_first_screen.py --minimal [--phases FILE] [--cprofile FILE]
+    python benchmarks/profile_first_screen.py PATH [--phases FILE] [--stay] [--cprofile(-all) FILE] [--exit-now]
+    python benchmarks/profile_first_screen.py --minimal [--phases FILE] [--cprofile(-all) FILE] [--exit-now]
 
 Run it in a real terminal (a tmux pane), alone or under a profiler, for example
 `python -X importtime benchmarks/profile_first_screen.py PATH 2> imports.txt` (every module imported
@@ -16,7 +16,11 @@ batch), and `first_rows`: wall and CPU milliseconds since the process started wh
 holding run rows was written to the terminal (CPU: user + sys of all threads, and the main thread's).
 --stay keeps the viewer running after that, to watch the pane from outside. --cprofile FILE writes a
 cProfile of the main thread from App.run until the first rows are written (the app's start-up
-without the imports before it). --minimal measures the minimal Textual app
+without the imports before it); --cprofile-all FILE the same from the script's start, imports included. --exit-now ends the process (os._exit) the moment the first rows are
+written, before the phases are reported: everything it ran is start-up, which is what an instruction
+count of the whole process (`valgrind --tool=callgrind`, unmoved by the machine's load) should
+hold. It also moves the viewer's 1 s fallback for resuming garbage collection (app.STARTUP_GC_LIMIT) out
+of the way: a process slowed fifty-fold by valgrind would otherwise reach it before its first rows. --minimal measures the minimal Textual app
 (benchmarks/minimal_textual_app.py) the same way: its first frame written.
 """
 
@@ -33,6 +37,7 @@ _phases: list[tuple[str, float, float, str]] = []  # (what, start ms, end ms, th
 _lock = threading.Lock()
 _profiler = None  # --cprofile: a cProfile.Profile from App.run to the first rows written
 _profile_to: str | None = None
+_exit_now = False  # --exit-now: os._exit as soon as the first rows are written
 
 
 def _start_profile() -> None:
@@ -106,6 +111,8 @@ def minimal(report: str | None) -> None:
             if report:
                 with open(report, "a") as f:
                     f.write(json.dumps({"path": "minimal", "first_rows": written[0]}) + "\n")
+            if _exit_now:
+                os._exit(0)
             self.call_after_refresh(self.exit)
 
     App._display = timed_display  # type: ignore[method-assign]
@@ -115,17 +122,23 @@ def minimal(report: str | None) -> None:
 
 
 def main() -> None:
-    global _t0, _profile_to
+    global _t0, _profile_to, _exit_now
     args = sys.argv[1:]
     report = None
     if "--phases" in args:
         i = args.index("--phases")
         report = args[i + 1]
         del args[i : i + 2]
-    if "--cprofile" in args:
-        i = args.index("--cprofile")
+    whole = "--cprofile-all" in args  # from this script's first line, imports included
+    if "--cprofile" in args or whole:
+        i = args.index("--cprofile-all" if whole else "--cprofile")
         _profile_to = args[i + 1]
         del args[i : i + 2]
+        if whole:
+            _start_profile()
+    _exit_now = "--exit-now" in args
+    if _exit_now:
+        args.remove("--exit-now")
     stay = "--stay" in args  # keep running after the first rows (to watch the screen from outside)
     if stay:
         args.remove("--stay")
@@ -150,15 +163,15 @@ def main() -> None:
 
     _note("import textual + tracetui.tui.app", start)
 
+    if _exit_now and hasattr(tui_app, "STARTUP_GC_LIMIT"):
+        tui_app.STARTUP_GC_LIMIT = 3600.0  # (read when the app mounts)
     _timed(loading, "prepare", "prepare (detect format, cache lookup)")
     _timed(first_page, "read_top", "first_page.read_top (the first page, in its thread)", first_only=True)
     _timed(loading.Opening, "connect", "Opening.connect", first_only=True)
     _timed(store.Store, "count_runs", "Store.count_runs", first_only=True)
     _timed(store.Store, "run_ids", "Store.run_ids (first call: top page)", first_only=True)
     _timed(store.Store, "runs_by_ids", "Store.runs_by_ids", first_only=True)
-    _timed(store.StoreWriter, "__init__", "StoreWriter opened (a first import starts)", first_only=True)
-    _timed(store.StoreWriter, "merge", "StoreWriter.merge: first block's runs committed", first_only=True)
-    _timed(store.StoreWriter, "commit", "StoreWriter.commit (serial import: first runs committed)", first_only=True)
+    _time_the_writer_when_an_import_starts(loading.Opening)
     _timed(tui_app.TraceApp, "__init__", "TraceApp.__init__")
     _timed(tui_app.TraceApp, "_tell_notice", "TraceApp._tell_notice (the run list is mounted)", first_only=True)
     _timed(tui_app.TraceApp, "_index_for_search", "TraceApp._index_for_search started", first_only=True)
@@ -200,6 +213,8 @@ def main() -> None:
         if done and not dropped and renderable is not None and not rows_written:
             rows_written.append(_cpu())
             _stop_profile()
+            if _exit_now:
+                os._exit(0)
             _note("first run rows written to the terminal", _now(), _now())
 
     tui_app.TraceApp._display = timed_display
@@ -246,6 +261,28 @@ def main() -> None:
 
     RunList.render_line = first_row_then_exit
     tracetui.cli.main(["open", *args], standalone_mode=False)
+
+
+def _time_the_writer_when_an_import_starts(opening_class) -> None:
+    """Wrap StoreWriter's steps once an import starts: imported here before, it would be imported by
+    every start-up measured, although opening a file in the cache never needs it."""
+    run_import = opening_class.run_import
+    wrapped: list[bool] = []
+
+    def timed_run_import(self, *args, **kwargs):
+        with _lock:
+            if not wrapped:
+                wrapped.append(True)
+                from tracetui.store.writer import StoreWriter
+
+                _timed(StoreWriter, "__init__", "StoreWriter opened (a first import starts)", first_only=True)
+                _timed(StoreWriter, "merge", "StoreWriter.merge: first block's runs committed", first_only=True)
+                _timed(
+                    StoreWriter, "commit", "StoreWriter.commit (serial import: first runs committed)", first_only=True
+                )
+        return run_import(self, *args, **kwargs)
+
+    opening_class.run_import = timed_run_import
 
 
 def _process_age() -> float:

@@ -12,9 +12,9 @@ import pytest
 from builders import run, step, write_jsonl
 from click.testing import CliRunner
 
-from tracetui import loading
 from tracetui.cli import main
 from tracetui.loading import cache_dir, prepare
+from tracetui.store import writer as store_writer
 
 
 def mode(path) -> int:
@@ -83,7 +83,7 @@ def test_an_unusable_cache_directory_means_a_temporary_store_and_one_warning(tmp
     assert "Not a directory" in warnings[0] and "temporary store" in warnings[0]
 
 
-class FullCache(loading.StoreWriter):
+class FullCache(store_writer.StoreWriter):
     """A store writer whose disk is full, in the cache directory only."""
 
     def add(self, run) -> None:
@@ -95,7 +95,7 @@ class FullCache(loading.StoreWriter):
 
 
 def test_a_full_cache_falls_back_to_a_temporary_store(tmp_path, monkeypatch):
-    monkeypatch.setattr(loading, "StoreWriter", FullCache)
+    monkeypatch.setattr(store_writer, "StoreWriter", FullCache)  # (loading imports it when an import starts)
     src = write_jsonl(tmp_path / "runs.jsonl", [run("r1"), run("r2")])
     result = invoke("list", src)
     assert result.exit_code == 0 and "r1" in result.stdout and "r2" in result.stdout
@@ -104,7 +104,7 @@ def test_a_full_cache_falls_back_to_a_temporary_store(tmp_path, monkeypatch):
 
 
 def test_with_no_room_anywhere_the_message_is_one_line(tmp_path, monkeypatch):
-    monkeypatch.setattr(loading, "StoreWriter", FullCache)
+    monkeypatch.setattr(store_writer, "StoreWriter", FullCache)  # (loading imports it when an import starts)
     monkeypatch.setattr(FullCache, "everywhere", True)
     src = write_jsonl(tmp_path / "runs.jsonl", [run("r1")])
     result = invoke("list", src)

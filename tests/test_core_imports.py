@@ -6,9 +6,12 @@ covered without editing this file.
 """
 
 import ast
+import json
 import pathlib
 import subprocess
 import sys
+
+import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "src" / "tracetui"
 
@@ -67,15 +70,134 @@ def test_using_the_cli_and_core_loads_no_textual():
     assert result.returncode == 0, result.stderr
 
 
-def test_starting_the_viewer_imports_nothing_its_first_screen_does_not_use(tmp_path):
-    """Every module imported before the first rows costs every start (issue 15): no config parser
-    without a config file, no price table, no import machinery for a store that is there."""
-    code = (
-        "import sys, tracetui.cli, tracetui.first_page, tracetui.tui.app, tracetui.config\n"
-        "tracetui.config.load()\n"
-        "found = {'tomllib', 'secrets', 'genai_prices', 'sqlite_utils', 'multiprocessing'} & set(sys.modules)\n"
-        "assert not found, found\n"
-    )
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+# What the viewer's first screen (the run list of a file in the cache, or of a database read in place)
+# never needs before its first rows: each costs every start (issue 15). Imported later, when used.
+FIRST_SCREEN_NEVER_IMPORTS = frozenset(
+    {
+        # the core's machinery for other work (not analysis and store.stats: the CLI's `stats --by`
+        # choices are store.stats's groupings)
+        "tracetui.background_import",
+        "tracetui.discovery",
+        "tracetui.file_import",
+        "tracetui.filestate",
+        "tracetui.folders",
+        "tracetui.follow",
+        "tracetui.live",
+        "tracetui.parallel",
+        "tracetui.postgres.opening",
+        "tracetui.postgres.store",
+        "tracetui.store.files",
+        "tracetui.store.search",
+        "tracetui.store.writer",
+        # the viewer's other screens and their widgets
+        "tracetui.tui.screens.compare",
+        "tracetui.tui.screens.error",
+        "tracetui.tui.screens.help",
+        "tracetui.tui.screens.run",
+        "tracetui.tui.screens.start",
+        "tracetui.tui.screens.stats",
+        "tracetui.tui.screens.step_hits",
+        "tracetui.tui.widgets.detail",
+        "tracetui.tui.widgets.live_marker",
+        "tracetui.tui.widgets.step_tree",
+        # libraries
+        "genai_prices",
+        "multiprocessing",
+        "psycopg",
+        "secrets",
+        "tomllib",
+    }
+)
+
+# Runs the viewer on PATH (as `tracetui open` builds it, after importing the CLI) until its first run
+# row is drawn, and prints the modules imported by then (the run list's drawing of a run row is
+# wrapped to note the moment).
+FIRST_ROWS = """
+import asyncio, json, sys
+import tracetui.cli
+from tracetui.first_page import FirstPage
+from tracetui.loading import prepare
+from tracetui.tui.app import TraceApp
+from tracetui.tui.widgets.run_list import RunList
+
+seen = []
+render_line = RunList.render_line
+
+def noting(self, y):
+    strip = render_line(self, y)
+    if not seen and y >= 1 and self.run_at(round(self.scroll_offset.y) + y - 1) is not None:
+        seen.append(sorted(sys.modules))
+    return strip
+
+RunList.render_line = noting
+
+async def main():
+    opening = prepare(sys.argv[1])
+    page = FirstPage(opening)
+    page.check()
+    app = TraceApp(opening, first_page=page)
+    async with app.run_test(size=(120, 30)) as pilot:
+        for _ in range(2000):
+            if seen:
+                break
+            await pilot.pause(0.01)
+    print(json.dumps(seen[0] if seen else None))
+
+asyncio.run(main())
+"""
+
+
+def modules_at_first_rows(path: str, home: pathlib.Path) -> set[str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+    }
+    # Opened before (a user's second open): the file is in the cache, its format is known.
+    (home / "cache" / "tracetui").mkdir(parents=True, mode=0o700)
+    listed = subprocess.run([sys.executable, "-m", "tracetui", "list", path], capture_output=True, text=True, env=env)
+    assert listed.returncode == 0, listed.stderr
+    result = subprocess.run([sys.executable, "-c", FIRST_ROWS, path], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
+    modules = json.loads(result.stdout.strip().splitlines()[-1])
+    assert modules is not None, "the viewer drew no run row"
+    return set(modules)
+
+
+def first_screens(tmp_path: pathlib.Path) -> dict[str, tuple[str, str]]:
+    """Files by the format module that reads them: a JSON Lines file (imported into the cache) and an
+    agent_traces database (read in place)."""
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    from builders import run, step, write_agent_traces, write_jsonl
+
+    jsonl = write_jsonl(tmp_path / "runs.jsonl", [run("r1", step("a", kind="llm")), run("r2", status="failed")])
+    rows = [{"id": "t1", "agent_id": "bot", "started_at": "2026-01-01T10:00:00.000Z", "final_status": "completed"}]
+    database = write_agent_traces(tmp_path / "agent.db", rows)
+    return {"tracetui_jsonl": (jsonl, "tracetui_jsonl"), "agent_traces": (database, "agent_traces")}
+
+
+@pytest.mark.parametrize("kind", ["tracetui_jsonl", "agent_traces"])
+def test_the_first_screen_imports_nothing_it_does_not_use_before_its_first_rows(tmp_path, kind):
+    """A cached JSON Lines file and a database read in place: the modules imported by the time the first run
+    row is drawn hold none of FIRST_SCREEN_NEVER_IMPORTS, and of the formats only the file's own."""
+    path, format_module = first_screens(tmp_path)[kind]
+    modules = modules_at_first_rows(path, tmp_path / "home")
+    unneeded = {m for m in modules if m in FIRST_SCREEN_NEVER_IMPORTS or m.split(".")[0] in FIRST_SCREEN_NEVER_IMPORTS}
+    assert unneeded == set()
+    formats = {m for m in modules if m.startswith("tracetui.sources.") and m.rsplit(".", 1)[1] in FORMAT_MODULES}
+    assert formats == {f"tracetui.sources.{format_module}"}
+
+
+FORMAT_MODULES = frozenset(  # (sources/ modules not marked HELPER = True)
+    p.stem
+    for p in (PACKAGE / "sources").glob("*.py")
+    if not p.stem.startswith("_") and "HELPER = True" not in p.read_text()
+)
+
+
+def test_the_list_of_modules_the_first_screen_never_imports_names_real_modules():
+    import importlib.util
+
+    missing = [name for name in FIRST_SCREEN_NEVER_IMPORTS if importlib.util.find_spec(name) is None]
+    assert missing == []

@@ -14,6 +14,7 @@ import stat
 import orjson
 import pytest
 from builders import run, step, write_jsonl
+from export_records import plain_run
 from frameworks import fixture
 
 from tracetui import parallel
@@ -274,3 +275,51 @@ def test_a_value_sqlite_refuses_in_a_workers_share_is_stored_as_a_serial_import_
     fast = imported(path, tmp_path / "parallel.db", monkeypatch, workers=2)
     assert stored(fast) == stored(serial)
     assert any("beyond SQLite's integers" in message for _, message in stored(fast)[2])
+
+
+def test_a_dense_export_gives_the_serial_store_and_a_bad_value_costs_its_line_only(tmp_path, monkeypatch, merges):
+    # Plain runs (their step rows laid out by the format in the workers) and, in the middle, a line
+    # whose step has a value the format repairs and one whose JSON is cut: reported by line, the rest loaded.
+    rnd = random.Random(9)
+    lines = [orjson.dumps(plain_run(i, rnd)) for i in range(600)]
+    odd = plain_run(300, rnd) | {
+        "steps": [
+            {"agent_step_id": "a", "status": "completed", "started_at": "not a time"},
+            {"agent_step_id": "b", "status": "completed", "credits_used": "lots"},
+        ]
+    }
+    lines[300] = orjson.dumps(odd)
+    lines[301] = lines[301][:40]
+    path = tmp_path / "dense.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    serial = imported(path, tmp_path / "serial.db", monkeypatch, workers=1)
+    fast = imported(path, tmp_path / "parallel.db", monkeypatch, workers=2, share=4000)
+    assert stored(fast) == stored(serial)
+    runs, steps, problems = stored(fast)
+    assert len(runs) == 599 and "run-300" in {r["id"] for r in runs}
+    assert {line for line, _ in problems} == {301, 302}
+    assert [(s["id"], s["extra"]) for s in steps["run-300"]] == [("a", {"started_at": "not a time"})]
+    assert any(line == 301 and "dropped step" in message and "credits_used" in message for line, message in problems)
+    assert merges[0] > 3
+
+
+HOSTILE_LINES = sorted(
+    name
+    for name in os.listdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "hostile", "files"))
+    if name.endswith(".jsonl")
+)
+
+
+@pytest.mark.parametrize("name", HOSTILE_LINES)
+def test_parallel_import_of_hostile_lines_gives_the_serial_store(name, tmp_path, monkeypatch):
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hostile", "files", name)
+    serial = imported(path, tmp_path / "serial.db", monkeypatch, workers=1)
+    fast = imported(path, tmp_path / "parallel.db", monkeypatch, workers=2, share=300)
+    assert table_rows(fast) == table_rows(serial)
+
+
+def table_rows(opening) -> dict[str, list]:
+    """Every row of the store's tables, as stored (no Run or Step made of them: some nest 1,200 deep)."""
+    conn = opening.connect().conn
+    order = {"runs": "id", "steps": "run_id, ord", "problems": "n"}
+    return {table: conn.execute(f"SELECT * FROM {table} ORDER BY {key}").fetchall() for table, key in order.items()}

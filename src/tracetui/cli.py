@@ -1027,7 +1027,6 @@ def open_cmd(path, run_id, failed, follow, fmt, no_cache):
 
 
 def _open_viewer(path, run_id, failed, follow, fmt, no_cache):
-    from .background_import import BackgroundImport
     from .first_page import FirstPage
     from .loading import Opening
 
@@ -1057,6 +1056,8 @@ def _open_viewer(path, run_id, failed, follow, fmt, no_cache):
         if opening.ready:
             first_page = FirstPage(opening, run_id)
         else:
+            from .background_import import BackgroundImport  # (a file not in the cache yet)
+
             importer = BackgroundImport(opening)
     if first_page is None and opening.ready and not later:
         store = opening.connect()  # an unreadable store fails here, not inside the viewer

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from . import file_import, folders, parallel, sources
+from . import file_import, folders, parallel, sources, tailstate
 from .errors import UnusableInput
 from .file_import import FileResult
 from .model import Problem
@@ -113,6 +113,7 @@ class FolderImport:
         if self.changed:
             self._reconcile(ticker)
             folders.ensure_indexes(self.conn)
+            tailstate.forget_stale(self.conn)
         self._folder_problems()
         if progress is not None:
             progress(ticker.total, ticker.total, ticker.runs)
@@ -161,17 +162,23 @@ class FolderImport:
             ticker.add(self.listing.files[rel].st_size, result.runs)
 
     def _read_one(self, rel: str, pricer) -> FileResult:
-        result = file_import.read_file(
-            self.conn,
-            self.listing.path(rel),
-            rel,
-            self.claimed[rel].fmt,
-            pricer,
-            previous=self.plan.known.get(rel),
-            tails=self.opening.tails,
-        )
+        path, fmt, previous = self.listing.path(rel), self.claimed[rel].fmt, self.plan.known.get(rel)
+        if self.opening.tails is not None:  # followed: the Tails live in the follower
+            result = file_import.read_file(
+                self.conn, path, rel, fmt, pricer, previous=previous, tails=self.opening.tails
+            )
+        else:
+            result = tailstate.prepare(self.conn, path, rel, fmt, pricer, previous=previous, keep=self.keeps(rel))()
         self.took(result)
         return result
+
+    def keeps(self, rel: str) -> bool:
+        """Whether the file's Tail is kept in the store (tailstate.py): a store in the cache, not followed
+        (a follower keeps its own), and a file likely to grow again."""
+        opening = self.opening
+        if not opening.cached or opening.output or opening.tails is not None:
+            return False
+        return tailstate.worth_keeping(self.listing.files[rel], known=rel in self.plan.known)
 
     def took(self, result: FileResult) -> None:
         """A file was read (here or by a worker)."""
@@ -352,7 +359,7 @@ class _Workers:
     def _submit(self, rels: list[str], size: int, ticker: _Progress) -> None:
         job = self.job
         if self.pool is not None:
-            items = [(rel, job.claimed[rel].fmt) for rel in rels]
+            items = [(rel, job.claimed[rel].fmt, job.keeps(rel)) for rel in rels]
             known = {rel: job.plan.known[rel].row() for rel in rels if rel in job.plan.known}
             args = (job.opening.db_path, job.root, items, known, job.opening.estimate)
             try:
@@ -404,7 +411,7 @@ class _Workers:
 
 
 def read_files(
-    db_path: str, root: str, items: list[tuple[str, str]], known: dict[str, tuple], estimate: bool
+    db_path: str, root: str, items: list[tuple[str, str, bool]], known: dict[str, tuple], estimate: bool
 ) -> list[FileResult]:
     """In a worker process: read these files of a folder, then write them into its store in one transaction."""
     from . import pricing
@@ -415,9 +422,10 @@ def read_files(
         # All the files are read before the write lock is taken (the other workers write meanwhile),
         # then written in one transaction: a commit per file cost more than reading a small one.
         writes = []
-        for rel, fmt in items:
+        for rel, fmt, keep in items:
             previous = FileRecord.from_row(known[rel]) if rel in known else None
-            writes.append(file_import.prepare_file(conn, os.path.join(root, rel), rel, fmt, pricer, previous=previous))
+            path = os.path.join(root, rel)
+            writes.append(tailstate.prepare(conn, path, rel, fmt, pricer, previous=previous, keep=keep))
         with store_files.transaction(conn):
             return [write() for write in writes]
     finally:

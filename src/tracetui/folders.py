@@ -34,6 +34,7 @@ from urllib.parse import quote
 from . import jsonsafe, sources
 from .errors import UnusableInput
 from .filestate import Signature
+from .loading import FOLDER
 from .model import Problem
 from .store import SCHEMA_VERSION, Store, create_schema
 from .store import files as store_files
@@ -42,7 +43,7 @@ from .store.files import COMPANION, RUNS, FileRecord
 if TYPE_CHECKING:
     from .tailing import Tails
 
-FORMAT = "folder"
+FORMAT = FOLDER  # (named in loading.py: the viewer starts without importing this module)
 SIDE_FILES = ("-wal", "-shm", "-journal", ".lock")
 FOLDER_VERSION = 1  # raise when the folder store's own tables change
 

@@ -30,17 +30,20 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
-from . import filestate, normalize, postgres, sources, sqlite_uri
+from . import normalize, postgres, sources, sqlite_uri
 from .errors import UnusableInput
 from .memo import Memo
 from .memo import detected as memo_detected
 from .memo import for_file as memo_for
 from .model import Problem, finalized, run_problems
-from .store import SCHEMA_VERSION, Store, StoreWriter, connect_readonly
-from .store import files as store_files
+from .store import SCHEMA_VERSION, Store, connect_readonly
 from .store.protocol import TraceStore
 
 if TYPE_CHECKING:
+    # Imported where they are used: opening a file that is in the cache needs neither (issue 15).
+    from . import filestate
+    from .store import StoreWriter
+    from .store import files as store_files
     from .tailing import Tails
 
 Progress = Callable[[int, int, int], None]  # (bytes read, total bytes, runs stored)
@@ -93,6 +96,7 @@ class ImportCancelled(Exception):
     """Raised by a progress callback to stop an import; the half-written store is removed."""
 
 
+FOLDER = "folder"  # the format of a folder's runs (folders.py), named here for those that only compare it
 PRIVATE = 0o600
 KEY_SAMPLE = 1 << 16  # bytes hashed at each end of a file for its cache key
 
@@ -348,7 +352,8 @@ class Opening:
             return Refresh()  # in place: read live; a pipe's copy never changes
         if not self.ready:
             raise RuntimeError("refresh() is for an imported store: run_import() first")
-        from . import file_import, pricing
+        from . import file_import, filestate, pricing
+        from .store import files as store_files
 
         conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=60, check_same_thread=False)
         try:
@@ -452,6 +457,8 @@ class Opening:
             self.problems.append(problem)
             writer.add_problem(problem)
 
+        from .store import StoreWriter
+
         def new_writer() -> StoreWriter:
             if self.writer is not None:
                 return self.writer(self.db_path, report)
@@ -468,7 +475,7 @@ class Opening:
                 progress(position, total, writer.run_count)
                 last = now
 
-        from . import parallel, pricing
+        from . import filestate, parallel, pricing
 
         head = self.head or sources.read_head(self.path)
         try:
@@ -541,6 +548,9 @@ class Opening:
 
 def _record_file(conn: sqlite3.Connection, path: str, module: sources.Source, head, before, runs: int) -> None:
     """The file's row in the store's files table: how it was when read, for refresh()."""
+    from . import filestate
+    from .store import files as store_files
+
     record = store_files.FileRecord(os.path.abspath(path), store_files.RUNS, module.NAME, runs=runs)
     record.was_read(before)
     from .file_import import companions
@@ -552,6 +562,8 @@ def _record_file(conn: sqlite3.Connection, path: str, module: sources.Source, he
 
 def _file_change(path: str, record: store_files.FileRecord | None) -> filestate.Change:
     """How the file changed since the store's row for it was written (CHANGED without a row)."""
+    from . import filestate
+
     if record is None or record.read is None:
         return filestate.Change.GONE if not os.path.exists(path) else filestate.Change.CHANGED
     change, _ = filestate.compare(record.read, path)
@@ -566,6 +578,7 @@ def _rewrite_unpriced(conn: sqlite3.Connection, pricer) -> None:
     """The store-wide warnings about unpriced models, made again after a file was read again (the
     FileWriter took the old ones out with the rest of the file's warnings that name no line or run)."""
     from . import pricing
+    from .store import files as store_files
 
     messages = pricing.unpriced_messages(pricing.unpriced_calls(conn), pricer)
     with store_files.transaction(conn):
@@ -631,9 +644,9 @@ def prepare(
         )
     if database is not None and (database.schema or database.table):
         raise UnusableInput(path, "--schema and --table choose a table in a PostgreSQL database, not in a file")
-    from . import folders
+    if os.path.isdir(path):  # as folders.is_folder asks, without importing folders.py for a file
+        from . import folders
 
-    if folders.is_folder(path):
         return folders.prepare_folder(path, fmt=fmt, use_cache=use_cache, output=output, estimate=estimate)
     return prepare_file(path, fmt=fmt, use_cache=use_cache, output=output, estimate=estimate)
 

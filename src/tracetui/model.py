@@ -359,16 +359,25 @@ def finalize_run(run: Run) -> Run:
         node.sub_cost_estimated_usd = estimated
 
     run.steps = order
-    run.step_count = len(order)
-    run.failed_steps = sum(1 for s in order if s.status in FAILED_STATUSES)
+    values = {name: [v for v in map(operator.attrgetter(name), order) if v is not None] for name in ROLLED_UP_FIELDS}
+    values[ESTIMATED_COST] = [s.cost_usd for s in order if s.cost_estimated and s.cost_usd is not None]
+    set_run_totals(run, len(order), sum(1 for s in order if s.status in FAILED_STATUSES), values)
+    return run
+
+
+def set_run_totals(run: Run, count: int, failed: int, values: dict[str, list]) -> None:
+    """The run's derived fields from its steps: `values` holds, for each of ROLLED_UP_FIELDS and
+    ESTIMATED_COST, the steps' values in execution order, None left out (finalize_run, and readers
+    that lay out a run's step rows themselves: sources/export.py's plain runs)."""
+    run.step_count = count
+    run.failed_steps = failed
     for name in ROLLED_UP_FIELDS:
-        values = [v for v in map(operator.attrgetter(name), order) if v is not None]
-        setattr(run, "steps_" + name, sum(values) if values else None)  # in execution order, None if none
-    estimates = [s.cost_usd for s in order if s.cost_estimated and s.cost_usd is not None]
+        found = values[name]
+        setattr(run, "steps_" + name, sum(found) if found else None)  # in execution order, None if none
+    estimates = values[ESTIMATED_COST]
     run.steps_cost_estimated_usd = sum(estimates) if estimates else None
     if run.mismatches and FLAG_TOTAL_MISMATCH not in run.flags:
         run.flags.append(FLAG_TOTAL_MISMATCH)
-    return run
 
 
 def finalized(run: Run, report: Callable[[Problem], None], price: Callable[[Run], object] | None = None) -> bool:

@@ -16,6 +16,7 @@ TRACETUI_PARALLEL_BLOCK_BYTES (about how much input each worker's share holds).
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -27,13 +28,16 @@ from typing import IO, TYPE_CHECKING
 from . import jsonsafe, normalize, sources
 from .model import Problem, Run, finalized, run_problems
 from .sources import GroupsInParallel, Head, LinesInParallel, Source, SourceFile
-from .sources.contract import one_record
+from .sources.contract import RowsFromLines, one_record
 from .sources.records import parse_line
 from .sources.staging import Staging, first_line, read_groups
 from .store import StoreWriter
+from .store.writer import BOUND_NULL
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
+
+    from .pricing import Pricer
 
 BLOCK = 8 << 20
 FIRST_BLOCK = 64 << 10  # a tiny first block (a run or a few): the viewer shows the first runs sooner
@@ -126,6 +130,18 @@ def _lines(first: int, block: bytes, at_end: bool) -> Iterator[tuple[int, bytes,
 # -- in a worker process --------------------------------------------------------------------------
 
 
+def convert_span(
+    fmt: str, path: str, first: int, offset: int, length: int, at_end: bool, out: str, estimate: bool = True
+) -> list[Problem]:
+    """convert_lines() of the `length` bytes at `offset` of the file, read here: a block handed to a
+    worker as its place in the file costs no copy through a pipe (pickled, sent, received: ~1 µs a
+    dense step) and is not held by this process while it waits."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        block = f.read(length)
+    return convert_lines(fmt, path, first, block, at_end, out, estimate)
+
+
 def convert_lines(
     fmt: str, path: str, first: int, block: bytes, at_end: bool, out: str, estimate: bool = True
 ) -> list[Problem]:
@@ -133,11 +149,25 @@ def convert_lines(
     source = sources.by_name(fmt)
     assert isinstance(source, LinesInParallel)
     problems: list[Problem] = []
+    laid_out = source if isinstance(source, RowsFromLines) else None  # step rows laid out by the format
 
-    def runs() -> Iterator[Run | None]:
+    def runs() -> Iterator[Run | tuple[Run, list | None] | None]:
         for number, raw, complete in _lines(first, block, at_end):
             record = parse_line(number, raw, problems.append, complete=complete)
-            if record is not None:
+            if record is None:
+                continue
+            if laid_out is not None:
+                yield one_record(
+                    problems.append,
+                    "the line",
+                    number,
+                    laid_out.rows_from_line,
+                    number,
+                    record,
+                    problems.append,
+                    BOUND_NULL,
+                )
+            else:
                 yield one_record(
                     problems.append, "the line", number, source.run_from_line, number, record, problems.append
                 )
@@ -168,7 +198,7 @@ def convert_groups(
 
 
 def _write_runs(
-    runs: Iterable[Run | None], path: str, out: str, problems: list[Problem], estimate: bool
+    runs: Iterable[Run | tuple[Run, list | None] | None], path: str, out: str, problems: list[Problem], estimate: bool
 ) -> list[Problem]:
     """Price and finalize runs into the scratch store `out`, as loading.Opening does into the store;
     returns problems (the models left unpriced are reported once, from the whole store, by the importer)."""
@@ -177,15 +207,41 @@ def _write_runs(
     writer = StoreWriter(out, scratch=True, commit_every=3600, batch_rows=50000, report=problems.append)
     pricer = pricing.Pricer() if estimate else None
     normalize.take_notes()
-    for run in runs:
-        if run is None:
+    # Python's cycle collector, off for the share: it traversed the rows waiting for their batch (tens
+    # of thousands of lists) again and again, ~2 µs a dense step. Reading runs makes no reference cycles;
+    # any a format did make would wait for the end of the share (bounded: one block's runs).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _add_runs(runs, path, writer, problems, pricer)
+    finally:
+        if collecting:
+            gc.enable()
+    writer.finish()
+    return problems
+
+
+def _add_runs(
+    runs: Iterable[Run | tuple[Run, list | None] | None],
+    path: str,
+    writer: StoreWriter,
+    problems: list[Problem],
+    pricer: Pricer | None,
+) -> None:
+    from . import pricing
+
+    for item in runs:
+        if item is None:
             continue
+        run, rows = item if isinstance(item, tuple) else (item, None)
         run.source_file = run.source_file or path
+        if rows is not None:  # laid out and finalized by the format: no model calls to price
+            writer.add_rows(run, rows)
+            problems.extend(run_problems(run))
+            continue
         if finalized(run, problems.append, partial(pricing.apply, pricer=pricer)):
             writer.add(run)
             problems.extend(run_problems(run))
-    writer.finish()
-    return problems
 
 
 def _yield_cpu() -> None:
@@ -280,18 +336,21 @@ def _import_lines(
     path: str, source: Source, pool: ProcessPoolExecutor, scratch: str, merged: _InOrder, estimate: bool
 ) -> None:
     with open(path, "rb") as f:
+        offset = 0
         for k, (first, block, at_end) in enumerate(blocks(f)):
             out = os.path.join(scratch, f"block-{k}.db")
-            args = (source.NAME, path, first, block, at_end, out, estimate)
             if k == 0:
                 # The tiny first block is converted and stored here, before any worker starts: a viewer
                 # starting at the same time shows its runs without waiting for a fresh interpreter, and
                 # the workers' start-up (their imports, on every core) does not slow its own.
-                merged.add(_done(convert_lines, *args), out, f.tell())
+                merged.add(_done(convert_lines, source.NAME, path, first, block, at_end, out, estimate), out, f.tell())
                 merged.finish()
+                offset += len(block)
                 continue
+            args = (source.NAME, path, first, offset, len(block), at_end, out, estimate)
+            offset += len(block)
             try:
-                future = pool.submit(convert_lines, *args)  # processes are started by the first submit
+                future = pool.submit(convert_span, *args)  # processes are started by the first submit
             except (OSError, ValueError) as exc:
                 if k == 1:
                     raise WorkersUnavailable(str(exc), written=True) from exc

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from . import display, jsonsafe
 from .model import TOKEN_PARTS, Run, Step
 from .store import RunFilter, SessionRow
-from .store.search import Snippet
+
+if TYPE_CHECKING:
+    from .store.search import Snippet
 
 # Hex colours, not ANSI names: Textual's default theme draws ANSI magenta as the same red as failures.
 STATUS_STYLE = {

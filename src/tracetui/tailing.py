@@ -12,8 +12,9 @@ A last line without its newline waits for it.
 The file is read again from the start (a new Tail) when it was truncated or replaced (filestate.compare
 says it did not just grow), when its format changed, and for layouts a format cannot resume (a JSON
 document: Gemini CLI's .json chats, OTLP or a Langfuse export as one JSON document). Formats with
-one run per line have their own append path (file_import._append_point). Tails live in this process only: a new
-process starts with a whole read.
+one run per line have their own append path (file_import._append_point). Tails live in this process;
+a folder's store keeps the Tails of its files likely to grow between processes (tailstate.py pickles
+them: getstate/setstate below).
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ class Tail:
         self.step_rows: dict[str, dict[str, int]] = {}  # id in the store -> step id -> hash of its row
         # Every look prices the run again: a model call priced once is not priced again (pricing.apply).
         self.prices: pricing.Remembered = {}
+
+    def __getstate__(self) -> dict:
+        # hash() of a str differs from one process to the next: the row hashes are not kept.
+        return {**self.__dict__, "step_rows": {}}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
 
     def only_grew(self, module: sources.Source) -> bool:
         """Whether the file is the one read, with the bytes read unchanged (perhaps more after them)."""
@@ -100,6 +108,14 @@ class Tails:
 
     def has(self, path: str) -> bool:
         return os.path.abspath(path) in self._tails
+
+    def get(self, path: str) -> Tail | None:
+        return self._tails.get(os.path.abspath(path))
+
+    def keep(self, tail: Tail) -> None:
+        """Take a Tail made elsewhere (tailstate.py: kept in the cache by another process)."""
+        self.drop(tail.path)
+        self._tails[tail.path] = tail
 
     def drop(self, path: str) -> None:
         tail = self._tails.pop(os.path.abspath(path), None)

@@ -243,6 +243,11 @@ class _Conversation:
         # line by line while streaming, and only the last line's counts are kept).
         self.usage: dict[int, tuple[Step, dict]] = {}
 
+    def __setstate__(self, state: dict) -> None:
+        # `usage` is keyed by id(step), which another process (a Tail kept in the cache) does not share.
+        self.__dict__.update(state)
+        self.usage = {id(step): (step, counts) for step, counts in self.usage.values()}
+
     # -- lines ----------------------------------------------------------------------------------
 
     def line(self, number: int, rec: dict) -> None:

@@ -210,6 +210,30 @@ class LinesInParallel(Protocol):
 
 
 @runtime_checkable
+class RowsFromLines(Protocol):
+    """Optional, beside LinesInParallel: a run's step rows laid out by the format itself when its steps
+    allow, which costs a fraction of Step objects, finalize_run and their rows (see parallel.py)."""
+
+    def rows_from_line(
+        self, number: int, record: dict[str, Any], report: ProblemSink, null: Any
+    ) -> tuple[Run, list[list[Any]] | None] | None:
+        """The run on one line and, where the format lays them out, its step rows.
+
+        Args:
+            number: the line number (1-based), for Problems and `Run.source_line`.
+            record: the line, parsed (always a JSON object).
+            report: called with a Problem for whatever is skipped or repaired.
+            null: what a row holds for NULL.
+
+        Returns:
+            (run, rows): the run with its derived fields set (as finalize_run sets them) and its step
+            rows in store.schema.STEP_COLUMNS' order, in execution order; (run, None): the run as
+            run_from_line() gives it; None when the line is skipped (and reported).
+        """
+        ...
+
+
+@runtime_checkable
 class GroupsInParallel(Protocol):
     """Optional, for formats that spread a run over many records in any order (a trace over its spans).
 

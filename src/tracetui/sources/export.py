@@ -16,7 +16,18 @@ import orjson
 
 from .. import jsonsafe, normalize, usage
 from ..errors import UnusableInput
-from ..model import FLAG_DID_NOT_RUN, STEP_STATUSES, Problem, Run, Step
+from ..model import (
+    ESTIMATED_COST,
+    FAILED_STATUSES,
+    FLAG_DID_NOT_RUN,
+    ROLLED_UP_FIELDS,
+    STEP_STATUSES,
+    Problem,
+    Run,
+    Step,
+    set_run_totals,
+)
+from ..store.schema import STEP_POSITION, to_json
 from . import Head, ProblemSink, SourceFile
 from .contract import one_record
 from .records import json_document_items, json_lines, json_values, top_level_fields
@@ -379,6 +390,18 @@ def _ran(raw: Any) -> bool:
 
 def run_from_record(record: dict, where: _Where, report: ProblemSink, envelope: dict | None = None) -> Run | None:
     """One run record as an un-finalized Run, or None (reported) when it cannot be used."""
+    head = _run_head(record, where, report, envelope)
+    if head is None:
+        return None
+    run, steps = head
+    _StepWalker(run, where, report).walk(steps)
+    return run
+
+
+def _run_head(
+    record: dict, where: _Where, report: ProblemSink, envelope: dict | None = None
+) -> tuple[Run, list] | None:
+    """The run of a record without its steps, and its source steps; None (reported) when it cannot be used."""
     if record.get("run_id") in (None, ""):
         report(where.problem("skipped: the record has no run_id"))
         return None
@@ -421,8 +444,7 @@ def run_from_record(record: dict, where: _Where, report: ProblemSink, envelope: 
     if envelope:
         rec["export"] = envelope
     run.extra = rec
-    _StepWalker(run, where, report).walk(steps)
-    return run
+    return run, steps
 
 
 # -- steps ----------------------------------------------------------------------------------------
@@ -451,6 +473,20 @@ def _path_text(path: tuple | None) -> str:
     return ".".join(reversed(parts))
 
 
+def _unique_id(used: set[str], counts: dict[str, int], source_id: str) -> tuple[str, str | None]:
+    """(unique id, definition id): the first occurrence keeps its id, later ones get id#2, id#3…"""
+    if source_id not in used:
+        used.add(source_id)
+        return source_id, None
+    n = counts.get(source_id, 1) + 1
+    while f"{source_id}#{n}" in used:
+        n += 1
+    counts[source_id] = n
+    unique = f"{source_id}#{n}"
+    used.add(unique)
+    return unique, source_id
+
+
 class _StepWalker:
     """Walks a run's nested steps depth-first in execution order, giving each occurrence a unique id.
 
@@ -472,17 +508,7 @@ class _StepWalker:
             stack.extend(reversed(children))
 
     def _unique(self, source_id: str) -> tuple[str, str | None]:
-        """(unique id, definition id): the first occurrence keeps its id, later ones get id#2, id#3…"""
-        if source_id not in self.used:
-            self.used.add(source_id)
-            return source_id, None
-        n = self.counts.get(source_id, 1) + 1
-        while f"{source_id}#{n}" in self.used:
-            n += 1
-        self.counts[source_id] = n
-        unique = f"{source_id}#{n}"
-        self.used.add(unique)
-        return unique, source_id
+        return _unique_id(self.used, self.counts, source_id)
 
     def _drop(self, task: _Task, problem: str, step_id: Any = None, what: str = "step") -> None:
         named = (
@@ -645,7 +671,10 @@ class _StepWalker:
         """The step's tool calls as child tool steps (seq 0…), ordered by round_index, sequence."""
         if not calls:
             return []
-        ordered = sorted(enumerate(calls), key=lambda pair: _call_order(pair[0], pair[1]))
+        if len(calls) == 1:  # the usual case: nothing to order
+            ordered: list[tuple[int, Any]] = [(0, calls[0])]
+        else:
+            ordered = sorted(enumerate(calls), key=lambda pair: _call_order(pair[0], pair[1]))
         built: list[Step] = []
         for position, call in ordered:
             path = (task.path, "tool_calls", position)
@@ -783,6 +812,299 @@ class _StepWalker:
         if labels:
             step.extra["cases"] = labels
         return branches
+
+
+# -- plain runs: step rows without Step objects -----------------------------------------------------
+#
+# Most exports are written by one program, and their steps have one shape: an id, a type, a status spelt
+# as tracetui spells it, times, payload texts, plain counts and credits, tool calls with ids. For a run
+# whose every step has that shape, rows_from_line() lays out the store's step rows itself (in
+# schema.STEP_COLUMNS' order), with the values _step, _tool_step and finalize_run give them (the tree is
+# the nesting: no orphans or cycles to repair, ids made unique as _StepWalker makes them), and sets the
+# run's derived fields with model.set_run_totals: a fraction of the cost of a Step object, its
+# finalizing and its row. Any other value anywhere in the run (a type, an odd status, a time that does
+# not parse, a field not listed here, credits that do not add up) sends the whole run the usual way
+# (_StepWalker), so odd input is read, repaired and reported exactly as before. The parallel import
+# uses it. This is a second, narrower copy of how _step and _tool_step read a field: a change to one
+# must be made to the other; tests/test_export_plain_rows.py (both ways, plain and odd values) and
+# tests/test_parallel_import.py (the stores of both imports) fail until it is.
+
+_PLAIN_STEP_FIELDS = frozenset(
+    {
+        "agent_step_id",
+        "step_type",
+        "status",
+        "input",
+        "output",
+        "started_at",
+        "ended_at",
+        "duration_seconds",
+        "credits_used",
+        "prompt_tokens",
+        "completion_tokens",
+        "tool_calls",
+        "child_steps",
+    }
+)
+_PLAIN_CALL_FIELDS = frozenset(
+    {"id", "function_name", "input", "output", "error", "succeeded", "credits_used", "duration_seconds"}
+    | {"round_index", "sequence"}
+)
+# What _tool_step takes out of a plain call; the rest (succeeded, round_index, sequence) is its extra.
+_CALL_TAKEN = frozenset({"id", "function_name", "input", "output", "error", "credits_used", "duration_seconds"})
+_PLAIN_DEPTH = 100  # deeper nesting goes the usual way (an explicit stack there; recursion here)
+_EXACT = range(-(1 << 53), (1 << 53) + 1)
+_BRANCHING_TYPES = ("switch", "if_else")
+_P = STEP_POSITION
+_RUN_ID, _ID_, _PARENT, _SEQ, _ORD, _DEPTH, _SIZE, _CHILDREN = (
+    _P[c] for c in ("run_id", "id", "parent_id", "seq", "ord", "depth", "size", "child_count")
+)
+_NAME, _KIND, _RAW_TYPE, _STATUS, _STARTED, _ENDED, _DURATION = (
+    _P[c] for c in ("name", "kind", "raw_type", "status", "started_at", "ended_at", "duration_ms")
+)
+_IN, _OUT, _CREDITS, _SUB_IN, _SUB_OUT, _SUB_CREDITS = (
+    _P[c] for c in ("tokens_in", "tokens_out", "credits", "sub_tokens_in", "sub_tokens_out", "sub_credits")
+)
+_ESTIMATED, _DEFINITION, _EXTRA, _INPUT, _OUTPUT = (
+    _P[c] for c in ("cost_estimated", "definition_id", "extra", "input", "output")
+)
+# The only totals a plain step has (no costs, no token parts: those fields send a run the usual way).
+_PLAIN_TOTALS = {name: _P[name] for name in ("tokens_in", "tokens_out", "credits")}
+
+
+class _NotPlain(Exception):
+    """A value _PlainRows does not lay out itself: the run is read the usual way."""
+
+
+def rows_from_line(number: int, record: dict, report: ProblemSink, null: Any = None) -> tuple[Run, list | None] | None:
+    """The run on one line and, when every step has the plain shape (see above), its step rows
+    (`null` for each None) with the run's derived fields set: ready to store, no finalize_run. Else
+    (run, None): the run as run_from_line() gives it. None: the line is skipped (and reported)."""
+    where = _Where(number, "")
+    head = _run_head(record, where, report)
+    if head is None:
+        return None
+    run, steps = head
+    earlier = normalize.take_notes()  # the run's own notes come first, whichever way its steps go
+    try:
+        rows: list | None = _PlainRows(run, null).rows(steps)
+    except Exception:  # _NotPlain, or any value the checks let through: the usual way decides
+        rows = None
+    made = normalize.take_notes() if rows is not None else []
+    normalize.take_notes()
+    for message in earlier + made:
+        normalize.note(message)
+    if rows is None:
+        _StepWalker(run, where, report).walk(steps)
+    return run, rows
+
+
+class _PlainRows:
+    """Lays out the rows of a run's plain steps, in execution order; raises _NotPlain at anything else."""
+
+    def __init__(self, run: Run, null: Any):
+        self.run = run
+        self.null = null
+        self.template = [null] * len(STEP_POSITION)
+        self.template[_ESTIMATED] = 0  # what binding a Step's False stores
+        self.out: list[list] = []
+        self.used: set[str] = set()
+        self.counts: dict[str, int] = {}
+
+    def rows(self, steps: list) -> list[list]:
+        for seq, raw in enumerate(steps):
+            self.step(raw, None, seq, 0)
+        null, rows = self.null, self.out
+        values: dict[str, list] = {name: [] for name in (*ROLLED_UP_FIELDS, ESTIMATED_COST)}
+        for name, at in _PLAIN_TOTALS.items():
+            values[name] = [v for row in rows if (v := row[at]) is not null]
+        failed = sum(1 for row in rows if row[_STATUS] in FAILED_STATUSES)
+        set_run_totals(self.run, len(rows), failed, values)
+        return rows
+
+    def step(self, raw: Any, parent_id: str | None, seq: int, depth: int) -> tuple[int, Any, Any, Any]:
+        """Lays out a step and its subtree: (size, sub tokens in, sub tokens out, sub credits)."""
+        if type(raw) is not dict or not raw.keys() <= _PLAIN_STEP_FIELDS or depth > _PLAIN_DEPTH:
+            raise _NotPlain
+        get = raw.get
+        source_id, status, raw_type = get("agent_step_id"), get("status"), get("step_type")
+        if type(source_id) is not str or not source_id or type(status) is not str or status not in _STEP_STATUSES:
+            raise _NotPlain
+        if raw_type is not None and (type(raw_type) is not str or raw_type.strip().lower() in _BRANCHING_TYPES):
+            raise _NotPlain
+        calls, kids = get("tool_calls"), get("child_steps")
+        if not ((calls is None or type(calls) is list) and (kids is None or type(kids) is list)):
+            raise _NotPlain
+        text_in, text_out, credits = get("input"), get("output"), get("credits_used")
+        if not (
+            (text_in is None or type(text_in) is str)
+            and (text_out is None or type(text_out) is str)
+            and (credits is None or (type(credits) is float and -math.inf < credits < math.inf))
+        ):
+            raise _NotPlain
+        started = get("started_at")
+        if started is not None and (started := normalize.timestamp(started)) is None:
+            raise _NotPlain
+        ended = get("ended_at")
+        if ended is not None and (ended := normalize.timestamp(ended)) is None:
+            raise _NotPlain
+        tokens_in, tokens_out = get("prompt_tokens"), get("completion_tokens")
+        if not ((tokens_in is None or type(tokens_in) is int) and (tokens_out is None or type(tokens_out) is int)):
+            raise _NotPlain
+        if tokens_in is not None or tokens_out is not None:
+            tokens = usage.plain(tokens_in, tokens_out)
+            if tokens[2:] != _NO_PARTS:
+                raise _NotPlain
+            tokens_in, tokens_out = tokens[0], tokens[1]
+        duration = get("duration_seconds")
+        if duration is None:
+            duration = normalize.duration_between(started, ended)
+        elif type(duration) is float and -math.inf < duration < math.inf:
+            duration *= 1000.0
+        else:
+            raise _NotPlain
+        if source_id in self.used:
+            step_id, definition_id = _unique_id(self.used, self.counts, source_id)
+        else:
+            self.used.add(source_id)
+            step_id, definition_id = source_id, None
+        row = self.template.copy()
+        row[_RUN_ID], row[_ID_], row[_SEQ], row[_ORD], row[_DEPTH] = self.run.id, step_id, seq, len(self.out), depth
+        if parent_id is not None:
+            row[_PARENT] = parent_id
+        row[_NAME], row[_KIND], row[_STATUS] = source_id, normalize.kind(raw_type), status
+        if raw_type is not None:
+            row[_RAW_TYPE] = raw_type
+        if started is not None:
+            row[_STARTED] = started
+        if ended is not None:
+            row[_ENDED] = ended
+        if duration is not None:
+            row[_DURATION] = duration
+        if tokens_in is not None:
+            row[_IN] = tokens_in
+        if tokens_out is not None:
+            row[_OUT] = tokens_out
+        if definition_id is not None:
+            row[_DEFINITION] = definition_id
+        if text_in is not None:
+            row[_INPUT] = text_in
+        if text_out is not None:
+            row[_OUTPUT] = text_out
+        self.out.append(row)
+        size, sub_in, sub_out, sub_credits = 1, tokens_in, tokens_out, None
+        children = 0
+        if calls:
+            if len(calls) == 1:
+                ordered: list[tuple[int, Any]] = [(0, calls[0])]
+            else:
+                for call in calls:
+                    if type(call) is not dict or not all(
+                        _plain_order(call.get(k)) for k in ("round_index", "sequence")
+                    ):
+                        raise _NotPlain
+                ordered = sorted(enumerate(calls), key=lambda pair: _call_order(pair[0], pair[1]))
+            call_credits = [
+                self.call(call, position, n, step_id, depth + 1) for n, (position, call) in enumerate(ordered)
+            ]
+            children = len(call_credits)
+            size += children
+            # _split_credits: a tool call's credits are part of its step's; the step keeps the rest.
+            tool_credits = [c for c in call_credits if c is not None]
+            if tool_credits:
+                row[_EXTRA] = to_json({"credits_used": credits})
+                if credits is not None:
+                    own = credits - sum(tool_credits)
+                    if own < -1e-9 * max(1.0, abs(credits)):
+                        raise _NotPlain  # flagged credits_mismatch the usual way
+                    credits = max(own, 0.0)
+            sub_credits = credits
+            for value in call_credits:  # in child order, as finalize_run sums
+                if value is not None:
+                    sub_credits = value if sub_credits is None else sub_credits + value
+        else:
+            sub_credits = credits
+        if credits is not None:
+            row[_CREDITS] = credits
+        for i, kid in enumerate(kids or ()):
+            kid_size, kid_in, kid_out, kid_credits = self.step(kid, step_id, children + i, depth + 1)
+            size += kid_size
+            if kid_in is not None:
+                sub_in = kid_in if sub_in is None else sub_in + kid_in
+            if kid_out is not None:
+                sub_out = kid_out if sub_out is None else sub_out + kid_out
+            if kid_credits is not None:
+                sub_credits = kid_credits if sub_credits is None else sub_credits + kid_credits
+        row[_SIZE], row[_CHILDREN] = size, children + len(kids or ())
+        if sub_in is not None:
+            row[_SUB_IN] = sub_in
+        if sub_out is not None:
+            row[_SUB_OUT] = sub_out
+        if sub_credits is not None:
+            row[_SUB_CREDITS] = sub_credits
+        return size, sub_in, sub_out, sub_credits
+
+    def call(self, call: Any, position: int, seq: int, parent_id: str, depth: int) -> Any:
+        """Lays out a tool call's row, as _tool_step gives it; returns its credits."""
+        if type(call) is not dict or not call.keys() <= _PLAIN_CALL_FIELDS:
+            raise _NotPlain
+        get = call.get
+        source_id, error, succeeded, name = get("id"), get("error"), get("succeeded"), get("function_name")
+        text_in, text_out, credits, duration = get("input"), get("output"), get("credits_used"), get("duration_seconds")
+        if not (
+            type(source_id) is str
+            and source_id
+            and (error is None or error == "")
+            and (succeeded is None or type(succeeded) is bool)
+            and (name is None or type(name) is str)
+            and (text_in is None or type(text_in) is str)
+            and (text_out is None or type(text_out) is str)
+            and (credits is None or (type(credits) is float and -math.inf < credits < math.inf))
+            and (duration is None or (type(duration) is float and -math.inf < duration < math.inf))
+            and _plain_order(get("round_index"))
+            and _plain_order(get("sequence"))
+        ):
+            raise _NotPlain
+        if source_id in self.used:
+            step_id, definition_id = _unique_id(self.used, self.counts, source_id)
+        else:
+            self.used.add(source_id)
+            step_id, definition_id = source_id, None
+        row = self.template.copy()
+        row[_RUN_ID], row[_ID_], row[_PARENT], row[_SEQ], row[_ORD] = (
+            self.run.id,
+            step_id,
+            parent_id,
+            seq,
+            len(self.out),
+        )
+        row[_DEPTH], row[_SIZE], row[_CHILDREN] = depth, 1, 0
+        row[_NAME] = (name or "") if name is not None else "tool call"
+        row[_KIND], row[_RAW_TYPE] = "tool", "tool_call"
+        row[_STATUS] = "failed" if succeeded is False else "completed"
+        if duration is not None:
+            row[_DURATION] = duration * 1000.0
+        if credits is not None:
+            row[_CREDITS] = row[_SUB_CREDITS] = credits
+        if definition_id is not None:
+            row[_DEFINITION] = definition_id
+        extra = {k: v for k, v in call.items() if k not in _CALL_TAKEN}
+        if extra:
+            row[_EXTRA] = to_json(extra)
+        if text_in is not None:
+            row[_INPUT] = text_in
+        if text_out is not None:
+            row[_OUTPUT] = text_out
+        self.out.append(row)
+        return credits
+
+
+_NO_PARTS = (None, None, None)
+
+
+def _plain_order(value: Any) -> bool:
+    """A round_index or sequence _call_order reads without a note (normalize.number of it makes none)."""
+    return value is None or type(value) is float or (type(value) is int and value in _EXACT)
 
 
 # The order of the positional arguments _step and _tool_step give Step (Tokens' fields stand for its

@@ -120,6 +120,10 @@ class Companions(Generic[R]):
             report(problem)
         return reader
 
+    def line_files(self) -> list[LineFile]:
+        """Where each file's reader is (tailstate.py checks, before reading on, that the bytes are still those)."""
+        return [tail for tail, _, _ in self._files.values()]
+
     def keep_only(self, paths: list[str]) -> None:
         """Forget the files no longer listed."""
         for gone in set(self._files) - set(paths):

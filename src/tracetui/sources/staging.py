@@ -46,6 +46,23 @@ class Staging:
         self._groups: dict[str, int] = {}
         self._touched: dict[str, None] = {}  # groups added to since take_touched() (a followed file's)
 
+    def __getstate__(self) -> dict:
+        """The records staged go with the rest (tailstate.py keeps a Tail between processes)."""
+        self._flush()
+        with open(self.path, "rb") as f:
+            data = f.read()
+        return {**{k: v for k, v in self.__dict__.items() if k not in ("_conn", "path")}, "data": data}
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        data = state.pop("data")
+        self.__dict__.update(state)
+        fd, self.path = tempfile.mkstemp(prefix="tracetui-staging-", suffix=".db")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        self._conn = sqlite3.connect(self.path)
+        self._conn.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
+
     def __enter__(self) -> Staging:
         return self
 

@@ -11,6 +11,8 @@ reads traces only through `Store`.
   sessions.py   runs grouped by session
 """
 
+from typing import TYPE_CHECKING
+
 from .reader import RunFilter, Store, connect_readonly
 from .schema import (
     JSON_COLUMNS,
@@ -22,7 +24,20 @@ from .schema import (
 )
 from .sessions import SessionRow
 from .sort_keys import SORT_KEYS, STARTED, SortKey, default_desc
-from .writer import StoreWriter
+
+if TYPE_CHECKING:
+    from .writer import StoreWriter
+
+
+def __getattr__(name: str) -> object:
+    # StoreWriter (and the search index it builds) is imported when first asked for: reading a store,
+    # as the viewer's first screen does, needs neither (issue 15).
+    if name == "StoreWriter":
+        from .writer import StoreWriter
+
+        return StoreWriter
+    raise AttributeError(f"module '{__name__}' has no attribute '{name}'")  # (Python's own words)
+
 
 __all__ = [
     "JSON_COLUMNS",

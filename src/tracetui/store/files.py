@@ -226,6 +226,11 @@ def diff(before: dict[str, tuple], after: dict[str, tuple]) -> Diff:
     )
 
 
+def row_hash(row) -> int:
+    """What FileWriter(steps=…) remembers of a step row written (this process's hash(): not kept)."""
+    return hash(tuple(row))
+
+
 class FileWriter:
     """Writes the runs read from one file into a store, in place of what the store held of that file.
 
@@ -360,7 +365,7 @@ class FileWriter:
         (self.steps), those that differ; the steps it no longer has are deleted."""
         if self.steps is None:
             return rows
-        now = {step.id: hash(tuple(row)) for step, row in zip(run.steps, rows, strict=True)}
+        now = {step.id: row_hash(row) for step, row in zip(run.steps, rows, strict=True)}
         before = self.steps.get(run.id)
         self.steps[run.id] = now
         if before is None:

@@ -10,13 +10,15 @@ by key from the server instead of listing every run id (see tui/widgets/key_page
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ..analysis import GroupStats
 from ..model import Problem, Run, Step
 from .reader import RunFilter
-from .search import RunHits, Snippet, StepHit
 from .sessions import SessionKey, SessionRow
+
+if TYPE_CHECKING:  # (types only: the viewer's first screen imports neither module)
+    from ..analysis import GroupStats
+    from .search import RunHits, Snippet, StepHit
 
 # A run's place in an order: (its sort key, None for runs without one; its tie-breaking id value).
 Key = tuple[Any, Any]

@@ -6,16 +6,14 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .. import jsonsafe
-from ..analysis import GroupStats
 from ..errors import NotFound
 from ..model import Problem, Run, Step, step_tree
 from ..sqlite_uri import ro_uri
-from . import search
 from .schema import (
     RUN_COLUMNS,
     RUN_LIST_COLUMNS,
@@ -27,7 +25,12 @@ from .schema import (
 from .sessions import FAILED_SQL as _FAILED_SQL
 from .sessions import SessionKey, SessionRow, count_sessions, session_keys, session_rows
 from .sort_keys import BY_NAME, SORT_KEYS, STARTED
-from .stats import Scope, calls_relation
+
+if TYPE_CHECKING:
+    # Imported where they are used: the viewer's first screen needs none of them (issue 15).
+    from ..analysis import GroupStats
+    from . import search
+    from .stats import Scope
 
 # An id or name compared with a parameter: the parameter may be its bytes (Store._key), which SQLite
 # compares with text only once they are cast to text.
@@ -88,10 +91,14 @@ class RunFilter:
         if self.ids is not None:
             ids = [value_of("id", run_id) for run_id in self.ids]
             if key is None:  # (a server's: each id also as what it shows, as Store._key finds them)
+                from . import search
+
                 ids += [form for run_id in self.ids for form in search.text_forms(run_id)[1:]]
             clauses.append(f"id IN ({', '.join([ident] * len(ids))})")
             args.extend(ids)
         if self.file:
+            from . import search
+
             clauses.append(f"source_file {like} {param} ESCAPE '\\'")
             args.append(search.contains(self.file))
         if self.project:
@@ -102,9 +109,13 @@ class RunFilter:
                 if param == "?"
                 else "agent"
             )
+            from . import search
+
             clauses.append(f"{project} {like} {param} ESCAPE '\\'")
             args.append(search.contains(self.project))
         if self.search:
+            from . import search
+
             columns = ("id", "agent", "error", "session")
             forms = search.text_forms(self.search)  # what was typed, and what it shows where it escapes
             matches = " OR ".join(f"{col} {like} {param} ESCAPE '\\'" for _ in forms for col in columns)
@@ -289,7 +300,11 @@ class Store:
 
     def _where(self, flt: RunFilter | None) -> tuple[str, list[Any]]:
         flt = flt or RunFilter()
-        calls = calls_relation(self.conn) if flt.model is not None or flt.tool is not None else "steps"
+        calls = "steps"
+        if flt.model is not None or flt.tool is not None:
+            from .stats import calls_relation
+
+            calls = calls_relation(self.conn)
         return flt.where(lambda what, value: self._key(value, _EXISTS[what]), calls=calls)
 
     def _run_key(self, run_id: str) -> Any:
@@ -556,6 +571,8 @@ class Store:
     # -- search (store/search.py) ----------------------------------------------------------------
     def find_in_run(self, run_id: str, query: str) -> list[tuple[str, int, int]]:
         """(id, ord, size) of the run's steps whose text holds `query`, in execution order."""
+        from . import search
+
         found = search.find_in_run(self.conn, self._steps_key(run_id), query, execute=self._iter_rows)
         return [(self._shown(step_id), ord_, size) for step_id, ord_, size in found]
 
@@ -569,6 +586,8 @@ class Store:
     ) -> dict[str, search.RunHits]:
         """Runs with a step whose text holds `query`, by id; a scan (without the index) reads only the
         runs `flt` keeps. Raises search.Cancelled when `cancelled()` says so."""
+        from . import search
+
         indexed = search.has_index(self.conn) and len(query) >= search.TRIGRAM
         ids = None if indexed else [self._run_key(run_id) for run_id in self.run_ids(flt, desc=False)]
         hits = search.runs_matching(
@@ -598,6 +617,8 @@ class Store:
     ) -> Iterator[list[search.StepHit]]:
         """Every step whose text holds `query` in the runs `flt` keeps, run by run in the order `sort`
         gives them (search.steps_matching). Raises search.Cancelled when `cancelled()` says so."""
+        from . import search
+
         ids = self.run_ids(flt, sort=sort, desc=desc)
         if self.trusted:
             return search.steps_matching(self.conn, query, ids, progress=progress, cancelled=cancelled)
@@ -616,6 +637,8 @@ class Store:
         )
 
     def step_snippet(self, run_id: str, step_id: str, query: str) -> search.Snippet | None:
+        from . import search
+
         key = self._run_key(run_id)
         rows = self._rows(
             f"SELECT {', '.join(search.SEARCHED)} FROM steps WHERE run_id = {_ID} AND id = {_ID}",
@@ -674,6 +697,8 @@ class Store:
         For a file read in place the values are typed in SQL as they are copied (stats reads every
         run: not per row in Python), and its answers are read as every other query's (_readable).
         """
+        from .stats import Scope
+
         where, args = self._where(flt)
         return Scope(self.conn, where, args, priced=self.estimated, typed=not self.trusted, read=self._readable_rows)
 

@@ -372,20 +372,27 @@ def _digits(value: int) -> str:
     return text if len(text) <= 40 else f"{text[:20]}…({len(text)} digits)"
 
 
+STEP_POSITION = {name: i for i, name in enumerate(STEP_COLUMNS)}
+"""Where each column's value sits in a step row (readers that lay out rows themselves: sources/export.py)."""
 _STEP_JSON_POSITIONS = [i for i, c in enumerate(STEP_COLUMNS) if c in JSON_COLUMNS]
 _step_values = operator.attrgetter(*STEP_COLUMNS)
 
 
+# A run's row is its attributes (attrgetter, in C: this runs once per run of every import), with the
+# JSON columns then made text and the totals (Run.total; no attribute of their own) put in.
+_RUN_VALUES = operator.attrgetter(*("id" if col in RUN_TOTAL_COLUMNS else col for col in RUN_COLUMNS))
+_RUN_JSON_POSITIONS = [i for i, col in enumerate(RUN_COLUMNS) if col in JSON_COLUMNS]
+_RUN_TOTAL_POSITIONS = [(i, col[len("total_") :]) for i, col in enumerate(RUN_COLUMNS) if col in RUN_TOTAL_COLUMNS]
+
+
 def run_row(run: Run) -> tuple:
-    values: list[Any] = []
-    for col in RUN_COLUMNS:
-        if col in RUN_TOTAL_COLUMNS:
-            values.append(run.total(col[len("total_") :]))
-        elif col in JSON_COLUMNS:
-            values.append(to_json(getattr(run, col)))
-        else:
-            values.append(getattr(run, col))
-    return tuple(values)
+    row = list(_RUN_VALUES(run))
+    for i in _RUN_JSON_POSITIONS:
+        row[i] = to_json(row[i])
+    total = run.total
+    for i, name in _RUN_TOTAL_POSITIONS:
+        row[i] = total(name)
+    return tuple(row)
 
 
 def step_row(step: Step, null: Any = None) -> list:

@@ -40,6 +40,9 @@ sqlite3.register_adapter(bool, int)
 # NULLs, are bound with NaN in their place: ~2 µs less a dense step row, the swap included
 # (tests/test_store.py checks the NULLs).
 _NAN = math.nan
+BOUND_NULL = _NAN
+"""What rows handed to StoreWriter.add_rows hold for NULL."""
+_STEP_RUN_ID = list(STEP_COLUMNS).index("run_id")
 
 
 def _bound(row: list | tuple) -> list:
@@ -133,6 +136,17 @@ class StoreWriter:
                 step.run_id = run.id
         self._seen.add(run.id)
         self._append(_bound(run_row(run)), [step_row(s, _NAN) for s in run.steps])
+        return run
+
+    def add_rows(self, run: Run, step_rows: list[list]) -> Run:
+        """add() of a run whose step rows are laid out already (STEP_COLUMNS, BOUND_NULL for None) and
+        whose derived fields are set (sources/export.py's plain runs)."""
+        if run.id in self._seen:
+            run.id = self._keep_apart(run.id, run.extra, run.flags, run.source_line)
+            for row in step_rows:
+                row[_STEP_RUN_ID] = run.id
+        self._seen.add(run.id)
+        self._append(_bound(run_row(run)), step_rows)
         return run
 
     def _keep_apart(

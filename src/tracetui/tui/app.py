@@ -28,9 +28,7 @@ from textual.worker import get_current_worker
 from .. import config as settings
 from .. import display, jsonsafe, startup_gc
 from ..errors import TraceError
-from ..folders import FORMAT as FOLDER
-from ..live import Change, Live
-from ..loading import SourceOpening
+from ..loading import FOLDER, SourceOpening
 from ..store.protocol import TraceStore
 from .messages import (
     CompareRuns,
@@ -49,6 +47,7 @@ if TYPE_CHECKING:
     from ..background_import import BackgroundImport
     from ..discovery import Found, Place
     from ..first_page import FirstPage
+    from ..live import Change, Live
     from .screens.compare import RunRef
     from .widgets.live_marker import LiveState
 
@@ -173,24 +172,26 @@ class TraceApp(App):
             self._store = None
 
     # -- start-up ---------------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        # The run list is the app's first screen, not a screen pushed over an empty default one: one
+        # screen fewer to set up, lay out and draw before the first rows (issue 15).
+        if hasattr(self, "opening"):
+            return self.runs_screen
+        return super().get_default_screen()  # the start screen is pushed over it
+
     async def on_mount(self) -> None:
         self._apply_theme()
         if not hasattr(self, "opening"):
             from .screens.start import StartScreen
 
             await self.push_screen(StartScreen(*self._start))
-        else:
-            # Not awaited here: this handler runs inside Textual's start-up batch, which drops every
-            # frame drawn before it ends. Awaited, the run list would be drawn once for nothing and
-            # again after the batch; this way its first frame is the one the terminal gets.
-            self.call_later(self._show_opening)
         self.call_after_refresh(self._check_config)
         # Collections come back once the first rows are drawn, or by now if none are (startup_gc.py).
         self.set_timer(STARTUP_GC_LIMIT, startup_gc.resume)
 
-    async def _show_opening(self) -> None:
-        await self.push_screen(self.runs_screen)  # notices from here on land on the run list
-        self._tell_notice()
+    async def runs_shown(self) -> None:
+        """The run list is mounted (RunsScreen.on_mount): start what feeds it."""
+        self._tell_notice()  # notices from here on land on the run list
         if self.live is not None:
             await self.live.start(self._live_changed)
         if self.importing:
@@ -221,7 +222,7 @@ class TraceApp(App):
 
             start_helpers()  # started before the app when there is a start screen; a no-op then
         self._take(opening)
-        self.call_later(self._show_opening)
+        self.push_screen(self.runs_screen)  # over the start screen; it calls runs_shown() once mounted
 
     # -- the config file --------------------------------------------------------------------------
     def _apply_theme(self) -> None:

@@ -19,9 +19,9 @@ class CompareApp(TraceApp):
         super().__init__(opening, config=config)
         self._compare = (run_a, run_b)
 
-    async def _show_opening(self) -> None:
-        await super()._show_opening()
-        # The run list is pushed now: the comparison goes on top of it, so Esc goes back to it.
+    async def runs_shown(self) -> None:
+        await super().runs_shown()
+        # The run list is mounted now: the comparison goes on top of it, so Esc goes back to it.
         self.compare_runs(*self._compare)
 
 

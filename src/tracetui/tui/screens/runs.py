@@ -22,7 +22,7 @@ from textual.worker import get_current_worker
 
 from ... import display, present, startup_gc
 from ...errors import TraceError
-from ...store import RunFilter, default_desc, search
+from ...store import RunFilter, default_desc
 from ...store.protocol import TraceStore
 from ..hub import trace_app
 from ..messages import RunListLoaded, RunListLoadFailed, RunMarked
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from textual.widgets import Input
 
     from ...first_page import FirstPage
+    from ...store import search
 
 STATUS_CYCLE = (None, "failed", "timeout", "completed", "running", "pending")
 # Keys that share a row in the README's keys table (and would share one in the footer).
@@ -228,6 +229,8 @@ class RunsScreen(Screen):
         return line
 
     def on_mount(self) -> None:
+        app = trace_app(self)
+        app.call_later(app.runs_shown)  # the import, a live source, a --run to open: started now
         self.call_after_refresh(self._mount_footer)
         self._show_title()
         if self.importing or self.live:
@@ -619,6 +622,8 @@ class RunsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="step-search", exit_on_error=False)
     def _search_steps(self, query: str, flt: RunFilter) -> None:
+        from ...store import search
+
         worker = get_current_worker()
         last = 0.0
 

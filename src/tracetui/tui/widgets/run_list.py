@@ -21,11 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len, set_cell_size
+from rich.control import strip_control_codes
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events, work
 from textual.binding import Binding
+from textual.geometry import Region
 from textual.message_pump import NoActiveAppError
 from textual.strip import Strip
 
@@ -34,7 +37,6 @@ from ...errors import TraceError, Unavailable
 from ...model import FAILED_STATUSES, Run
 from ...store import SORT_KEYS, RunFilter, SessionRow, default_desc
 from ...store.protocol import PagedStore, SessionStore, TraceStore
-from ...store.search import RunHits
 from ...store.sessions import SessionKey
 from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed, RunMarked, SourceLost
 from ..plain import notify_plain
@@ -55,6 +57,7 @@ from .run_pager import Order, RunPager, read_order, read_session_members, read_s
 
 if TYPE_CHECKING:
     from ...first_page import FirstPage
+    from ...store.search import RunHits
 
 SORT_CYCLE = tuple(key.name for key in SORT_KEYS if key.cycle)
 
@@ -211,6 +214,7 @@ class RunList(CursorList, can_focus=True):
         self._store: TraceStore | None = None  # the event loop's connection, for rows scrolled into view
         self._id_width = MIN_ID  # as wide as the ids seen so far need, up to MAX_ID
         self._drawn: tuple | None = None  # live: what the last reload put on screen (_view)
+        self._base_style: Style | None = None  # self.rich_style while a frame is drawn (render_lines)
 
     # -- data -------------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -877,10 +881,18 @@ class RunList(CursorList, can_focus=True):
         column, x, width = self._layout()[-1]
         return x + width
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The widget's style, worked out from its ancestors', once a frame rather than once a line.
+        self._base_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._base_style = None
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         scroll_x, scroll_y = round(self.scroll_offset.x), round(self.scroll_offset.y)
-        base = self.rich_style
+        base = self.rich_style if self._base_style is None else self._base_style
         if y == 0:
             line = self._header_text()
         else:
@@ -890,7 +902,9 @@ class RunList(CursorList, can_focus=True):
             line = self._row_text(row)
         # Every segment gets a style: Textual's NO_COLOR filter (Monochrome) fails on a segment without one.
         segments = list(Segment.apply_style(line.render(self.app.console, end=""), base))
-        return Strip(segments, line.cell_len).crop_extend(scroll_x, scroll_x + width, base)
+        # (The strip measures its segments when asked: short ones, whose widths rich keeps, where the
+        # whole line's width would be measured character by character.)
+        return Strip(segments).crop_extend(scroll_x, scroll_x + width, base)
 
     def _header_text(self) -> Text:
         header = self.get_component_rich_style("run-list--header")
@@ -969,10 +983,17 @@ class RunList(CursorList, can_focus=True):
 
     @staticmethod
     def _cell(value: str, width: int, right: bool, style: Style | None) -> Text:
-        cell = Text(value, style=style or "", no_wrap=True, end="")
-        cell.truncate(width, overflow="ellipsis")
-        cell.align("right" if right else "left", width)
-        return cell
+        """`value` in exactly `width` cells: cut with an ellipsis, padded on the left when `right`.
+        (What Text.truncate(width, overflow="ellipsis") then Text.align do, without their Text work.)"""
+        value = strip_control_codes(value)
+        if cell_len(value) > width:
+            value = set_cell_size(value, width - 1) + "…"
+        length = cell_len(value)
+        if length > width:  # (only for a width under 1)
+            value = set_cell_size(value, width)
+            length = cell_len(value)
+        padding = " " * (width - length)
+        return Text(f"{padding}{value}" if right else f"{value}{padding}", style=style or "", no_wrap=True, end="")
 
 
 __all__ = ["RunList", "SORT_CYCLE", "COLUMNS", "FILE_COLUMN", "cell_texts"]
