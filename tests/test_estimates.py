@@ -47,30 +47,37 @@ def costs(path: str) -> dict[str, tuple[float | None, bool]]:
     return {s.id: (s.cost_usd, s.cost_estimated) for r in store.run_ids() for s in store.steps(r) if s.model}
 
 
-def test_the_next_open_takes_the_kept_estimates_and_a_changed_call_is_priced_again(db):
+def test_the_next_open_applies_the_kept_rates_to_the_calls_as_they_are_now(db):
     before = digest(db)
     first = opened(db)
     (total,) = first.stats()
-    first.problems()  # every call priced: kept
     first.close()
     estimates._save_all()
     assert digest(db) == before  # never the user's file
+    assert total.cost_usd is not None and 0 < total.cost_usd < 1
     kept = sqlite3.connect(kept_file())
-    rows = kept.execute("SELECT count(*), count(cost) FROM calls WHERE model IS NOT NULL").fetchone()
-    assert rows[0] >= 3 and rows[1] == rows[0]
+    # One row per model and day (the fixture's calls share one day), not one per call.
+    kept_rates = kept.execute("SELECT count(*), count(DISTINCT model), count(DISTINCT day) FROM rates").fetchone()
+    assert kept_rates == (3, 3, 1)
     assert oct(os.stat(kept_file()).st_mode & 0o777) == "0o600"
-    # What the next open reads is the kept figure: mark every kept cost, and the next stats show the marks.
-    kept.execute("UPDATE calls SET cost = 1000 WHERE cost IS NOT NULL")
+    # What the next open applies is the kept rates: $1000 a call and $1 an output token.
+    kept.execute("UPDATE rates SET rates = '[[], [\"[1,1000,0,1,0,0,0]\"]]'")
     kept.commit()
+    calls, tokens_out = (
+        sqlite3.connect(db)
+        .execute(
+            "SELECT count(*), sum(llm_token_count_completion) FROM spans WHERE llm_token_count_completion IS NOT NULL"
+        )
+        .fetchone()
+    )
     (marked,) = opened(db).stats()
-    assert marked.cost_usd == pytest.approx(1000 * rows[1]) and marked.cost_estimated_usd == marked.cost_usd
-    # A call whose row changed is read and priced again, the others still come from the cache.
+    assert marked.cost_usd == 1000 * calls + tokens_out and marked.cost_estimated_usd == marked.cost_usd
+    # A call whose row changed is priced as it is now, in SQL and in its step tree alike.
     edit(db, "UPDATE spans SET llm_token_count_completion = llm_token_count_completion + 1 WHERE id = 9")
-    fresh, estimated = costs(db)["0000000000000009"]  # a step tree prices its calls itself
     (changed,) = opened(db).stats()
-    assert estimated and fresh is not None and fresh < 1
-    assert changed.cost_usd == pytest.approx(1000 * (rows[1] - 1) + fresh)
-    assert total.cost_usd is not None and total.cost_usd < 1
+    assert changed.cost_usd == marked.cost_usd + 1
+    tokens = sqlite3.connect(db).execute("SELECT llm_token_count_completion FROM spans WHERE id = 9").fetchone()[0]
+    assert costs(db)["0000000000000009"] == (1000 + tokens, True)
 
 
 def test_unpriced_models_come_from_the_cache_until_the_file_changes(db):
@@ -104,26 +111,18 @@ def test_a_cache_that_cannot_be_read_is_only_slower(db):
     assert (again.stats()[0].cost_usd, [p.message for p in again.problems()]) == expected
 
 
-def test_a_database_with_more_calls_than_memory_holds_is_kept_too(db, monkeypatch):
-    """Beyond what a connection keeps in memory (sqlite_steps._SEEN_CALLS) every call is still written,
-    and the next command looks each up in the cache file instead of reading and pricing it again."""
-    from tracetui.sources import phoenix, sqlite_steps
-
-    monkeypatch.setattr(sqlite_steps, "_SEEN_CALLS", 2)
-    read = []
-    real = phoenix._call
-    monkeypatch.setattr(phoenix, "_call", lambda *values: read.append(values) or real(*values))
+def test_a_later_command_prices_every_call_without_the_price_table(db, monkeypatch):
+    """The rates kept by the first command (one per model and day) price every call of the next one."""
     first = opened(db)
-    expected = (first.stats()[0].cost_usd, [g.cost_usd for g in first.stats("model")])
-    first.problems()
+    expected = (first.stats()[0].cost_usd, [g.cost_usd for g in first.stats("model")], first.problems())
     first.close()
     estimates._save_all()
-    calls = sqlite3.connect(kept_file()).execute("SELECT count(*) FROM calls WHERE model IS NOT NULL").fetchone()[0]
-    assert calls > 2 and read
-    read.clear()
+    loads = []
+    real = pricing.Pricer._data
+    monkeypatch.setattr(pricing.Pricer, "_data", lambda self: loads.append(1) or real(self))
     again = opened(db)
-    assert (again.stats()[0].cost_usd, [g.cost_usd for g in again.stats("model")]) == expected
-    assert read == []  # every call came from the cache file
+    assert (again.stats()[0].cost_usd, [g.cost_usd for g in again.stats("model")], again.problems()) == expected
+    assert loads == []
 
 
 def test_a_run_whose_calls_were_priced_before_is_shown_without_the_price_table(db, monkeypatch):

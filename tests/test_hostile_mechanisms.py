@@ -284,3 +284,56 @@ def test_the_writer_names_bytes_that_are_not_utf8_as_it_shows_them(tmp_path):
     writer.finish()
     assert [p.message for p in reported] == ["run 'r', step 's': name: text that is not UTF-8, shown with \\xNN"]
     assert open_store(str(tmp_path / "s.db")).steps("r")[0].name == "ok \\xff"
+
+
+def test_a_negative_count_cost_or_duration_is_left_out_and_reported_by_line_whatever_the_format():
+    # finalized(): every importer's run passes through it, whatever format it was read from
+    from tracetui.model import Run, Step, finalized
+
+    run = Run("r", tokens_in=-1, source_line=4)
+    run.steps = [Step("s", tokens_in=7, tokens_out=-2, cost_usd=-0.5, duration_ms=-3.0), Step("t", tokens_in=0)]
+    problems: list = []
+    assert finalized(run, problems.append)
+    assert [str(p) for p in problems] == [
+        "line 4: run 'r': tokens_in -1 is negative: shown as -",
+        "line 4: run 'r', step 's': tokens_out -2 is negative: shown as -; cost_usd -0.5 is negative: left out;"
+        " duration_ms -3.0 is negative: shown as -",
+    ]
+    step = run.steps[0]
+    assert (run.tokens_in, step.tokens_in, step.tokens_out, step.cost_usd, step.duration_ms) == (
+        None,
+        7,
+        None,
+        None,
+        None,
+    )
+    assert run.total("tokens_in") == 7 and run.steps[1].tokens_in == 0
+
+
+def test_a_negative_number_in_a_file_tracetui_did_not_write_is_shown_as_a_dash():
+    # schema.typed: the rows of a file read in place (agent_traces, an edited store) and tracetui's JSON Lines
+    from tracetui.store.schema import typed
+
+    values = {"tokens_in": -3, "total_cost_usd": -1.5, "sub_tokens_out": "-4", "seq": -1, "duration_ms": 2.0}
+    assert typed(values) == [
+        "tokens_in: -3 is negative: shown as -",
+        "total_cost_usd: -1.5 is negative: shown as -",
+        "sub_tokens_out: '-4' is negative: shown as -",
+    ]
+    assert values == {"tokens_in": None, "total_cost_usd": None, "sub_tokens_out": None, "seq": -1, "duration_ms": 2.0}
+
+
+def test_a_negative_count_in_agent_traces_read_in_place_is_shown_as_a_dash_and_listed(tmp_path):
+    from hostile import make_files
+
+    from tracetui.loading import open_store
+
+    path = tmp_path / "agent_traces.db"
+    bad = make_files.agent_row(9, id="bad", prompt_tokens=-5, duration_ms=-2)
+    make_files.agent_traces(path, [make_files.agent_row(1), bad])
+    store = open_store(str(path))
+    run = store.get_run("bad")
+    assert run.tokens_in is None and run.duration_ms is None
+    listed = [str(p) for p in store.problems()]
+    assert "line 2: run 'bad': duration_ms -2 is negative: shown as -" in listed
+    assert "line 2: run 'bad': prompt_tokens -5 is negative: shown as -" in listed

@@ -281,3 +281,140 @@ def test_an_import_says_which_numbers_and_times_it_left_out(fixture, tmp_path):
     said = [f"line {p.line}: {p.message}" for p in problems]
     for _, message in ODD_NUMBERS[fixture]:
         assert message in said
+
+
+@pytest.mark.parametrize("by_key", [True, False], ids=["run-by-run", "one-pass"])
+@pytest.mark.parametrize("fixture", list(ODD_NUMBERS), ids=lambda p: p.name)
+def test_list_warns_about_the_odd_numbers_of_the_runs_it_lists(fixture, by_key, tmp_path, monkeypatch):
+    import orjson
+    from click.testing import CliRunner
+
+    from tracetui.cli import main
+    from tracetui.store import reader
+
+    if not by_key:
+        monkeypatch.setattr(reader, "_BY_KEY", 0)  # as for a list of more runs than are looked up one by one
+
+    path, conn = _copy(fixture, tmp_path)
+    for sql, _ in ODD_NUMBERS[fixture]:
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+    for args in ([], ["--json"]):
+        result = CliRunner().invoke(main, ["list", path, *args])
+        assert result.exit_code == 0, result.output
+        said = [line.removeprefix(f"tracetui: warning: {path}: ") for line in result.stderr.splitlines()]
+        assert sorted(said) == sorted(message for _, message in ODD_NUMBERS[fixture])
+        if args:
+            assert len(orjson.loads(result.stdout)) == len(open_store(path).run_ids())  # stdout: the JSON alone
+
+
+def test_a_run_list_meets_the_odd_numbers_of_its_runs_alone_and_w_says_each_once(tmp_path):
+    path, conn = _copy(agents.PHOENIX, tmp_path)
+    for sql, _ in ODD_NUMBERS[agents.PHOENIX]:
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+    store = open_store(path)
+    store.numbers_met([PHOENIX_A2])
+    met = [str(p) for p in store.value_problems()]
+    a2 = [message for _, message in ODD_NUMBERS[agents.PHOENIX] if f"run '{PHOENIX_A2}'" in message]
+    assert sorted(met) == sorted(a2) and len(a2) == 2
+    store.steps(PHOENIX_A2)  # its tree says them too: not again
+    assert sorted(str(p) for p in store.value_problems()) == sorted(a2)
+    listed = [str(p) for p in store.problems()]
+    for _, message in ODD_NUMBERS[agents.PHOENIX]:
+        assert listed.count(message) == 1, message
+
+
+MLFLOW_A3 = "tr-2818d3c1d085d289b29c8c020a01df40"
+
+
+def test_mlflow_usage_and_cost_of_older_versions_are_read_where_the_columns_are_empty_and_odd_ones_listed(tmp_path):
+    from click.testing import CliRunner
+
+    from tracetui.cli import main
+
+    path, conn = _copy(agents.MLFLOW, tmp_path)
+    usage = '{"input_tokens": "n/a", "output_tokens": 7, "total_tokens": 7}'
+    conn.execute(
+        "INSERT INTO trace_request_metadata (key, value, request_id) VALUES ('mlflow.trace.tokenUsage', ?, ?),"
+        " ('mlflow.trace.cost', '{\"total_cost\": 0.25}', ?)",
+        (usage, MLFLOW_A3, MLFLOW_A3),
+    )
+    line = conn.execute("SELECT rowid FROM trace_request_metadata WHERE key = 'mlflow.trace.tokenUsage'").fetchone()[0]
+    conn.commit()
+    conn.close()
+    store = open_store(path)
+    run = store.get_run(MLFLOW_A3)
+    assert (run.tokens_in, run.tokens_out, run.cost_usd) == (None, 7, 0.25)
+    message = (
+        f"line {line}: run '{MLFLOW_A3}': metadata 'mlflow.trace.tokenUsage': value.input_tokens 'n/a' is not a"
+        " number: shown as -"
+    )
+    assert [str(p) for p in store.problems() if "is not a" in p.message] == [message]
+    result = CliRunner().invoke(main, ["list", path])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [f"tracetui: warning: {path}: {message}"]
+    _, problems = agents.read_runs(path)
+    assert message in [f"line {p.line}: {p.message}" for p in problems]
+
+
+def test_an_opencode_subagents_odd_values_are_met_with_its_parents_tree_and_listed_once_under_it(tmp_path):
+    from click.testing import CliRunner
+
+    from tracetui.cli import main
+
+    path, conn = _copy(agents.OPENCODE, tmp_path)
+    conn.execute("UPDATE part SET data = json_set(data, '$.tokens.input', 'lots') WHERE id = 'prt_c0006'")
+    conn.execute("UPDATE session SET tokens_output = 'n/a' WHERE id = 'ses_fix_child'")
+    line = conn.execute("SELECT rowid FROM part WHERE id = 'prt_c0006'").fetchone()[0]
+    child = conn.execute("SELECT rowid FROM session WHERE id = 'ses_fix_child'").fetchone()[0]
+    conn.commit()
+    conn.close()
+    said = [
+        "run 'ses_fix_parent': part 'prt_c0006': data.tokens.input 'lots' is not a number: shown as -",
+        "run 'ses_fix_parent': session 'ses_fix_child': tokens_output 'n/a' is not a number: shown as -",
+    ]
+    store = open_store(path)
+    assert store.run_ids() == ["ses_fix_parent"]
+    store.steps("ses_fix_parent")  # the subagent's steps are in its parent's tree: so are its odd values
+    assert sorted(str(p) for p in store.value_problems()) == sorted(said)
+    listed = [str(p) for p in store.problems() if "is not a number" in p.message]
+    assert sorted(listed) == sorted([f"line {line}: {said[0]}", f"line {child}: {said[1]}"])
+
+    shown = CliRunner().invoke(main, ["show", path, "ses_fix_parent"])
+    assert shown.exit_code == 0, shown.output
+    assert sorted(shown.stderr.splitlines()) == sorted(f"tracetui: warning: {path}: {s}" for s in said)
+    listing = CliRunner().invoke(main, ["list", path])
+    assert sorted(listing.stderr.splitlines()) == sorted(f"tracetui: warning: {path}: {s}" for s in listed)
+
+
+def test_a_json_key_spelled_with_escapes_is_that_key_in_the_run_list_the_tree_and_under_w(tmp_path):
+    path, conn = _copy(agents.PHOENIX, tmp_path)
+    before = open_store(path)
+    a1, a2 = before.get_run(PHOENIX_A1), before.get_run(PHOENIX_A2)
+    # "\u0063ache_read" is "cache_read" (SQLite's JSON paths do not match it as it is written)
+    conn.execute(
+        "UPDATE spans SET attributes = replace(attributes, '\"cache_read\"', '\"\\u0063ache_read\"') WHERE id = 1"
+    )
+    conn.execute(
+        "UPDATE spans SET attributes = replace(replace(attributes, '\"cache_read\"', '\"cach\\u0065_read\"'),"
+        ' \'"cach\\u0065_read":600\', \'"cach\\u0065_read":"lots"\') WHERE id = 5'
+    )
+    assert conn.execute("SELECT count(*) FROM spans WHERE instr(attributes, 'cach\\u0065_read\":\"lots')").fetchone()[0]
+    conn.commit()
+    conn.close()
+    store = open_store(path)
+    assert store.get_run(PHOENIX_A1).total("tokens_cache_read") == a1.total("tokens_cache_read") == 800 + 1100
+    assert a2.total("tokens_cache_read") == 600 and store.get_run(PHOENIX_A2).total("tokens_cache_read") is None
+    steps = {s.id: s for s in store.steps(PHOENIX_A1)}
+    assert steps["0000000000000002"].tokens_cache_read == 800
+    listed = [str(p) for p in store.problems() if "is not a" in p.message]
+    assert listed == [
+        f"line 5: run '{PHOENIX_A2}': span '0000000000000007': attributes.llm.token_count.prompt_details.cache_read"
+        " 'lots' is not a number: shown as -"
+    ]
+    fresh = open_store(path)
+    fresh.numbers_met([PHOENIX_A1, PHOENIX_A2])  # (what list warns about: the same, by SQL)
+    assert [str(p) for p in fresh.value_problems()] == listed

@@ -47,6 +47,16 @@ VARIANTS = {
             "UPDATE spans SET model_name = 5 WHERE rowid = 7",
         ],
     ),
+    "mlflow, a model and a tool not UTF-8": (
+        MLFLOW,
+        [
+            "UPDATE spans SET total_cost = NULL WHERE rowid = 9",
+            "UPDATE spans SET content = json_remove(content, '$.attributes.\"mlflow.llm.cost\"') WHERE rowid = 9",
+            # (a JSON text whose bytes are not UTF-8 is none to the trees: the model column, not the attributes)
+            "UPDATE spans SET model_name = CAST(x'636c617564652d736f6e6e65742d342d35ff' AS TEXT) WHERE rowid = 9",
+            "UPDATE spans SET name = CAST(x'746f6f6cff' AS TEXT) WHERE type = 'TOOL'",
+        ],
+    ),
     "mlflow, no costs": (
         MLFLOW,
         [
@@ -163,7 +173,18 @@ def test_with_no_estimate_nothing_is_estimated_either_way(tmp_path):
     assert by_sql == by_trees and all(g["cost_usd"] is None and g["unpriced"] is None for g in by_sql)
 
 
-@pytest.mark.parametrize("name", ["phoenix, unknown model", "mlflow", "opencode, unknown model and unpaired steps"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "phoenix, unknown model",
+        "phoenix, odd values",
+        "mlflow",
+        "mlflow, a model and a tool not UTF-8",
+        "mlflow, odd values",
+        "opencode, unknown model and unpaired steps",
+        "opencode, odd values",
+    ],
+)
 def test_filters_by_model_and_tool_keep_the_runs_the_trees_keep(name, tmp_path):
     path = variant(name, tmp_path / "src")
     store, trees = opened(path), from_trees(path)
@@ -173,3 +194,25 @@ def test_filters_by_model_and_tool_keep_the_runs_the_trees_keep(name, tmp_path):
     for flt in [*(RunFilter(model=m) for m in models), *(RunFilter(tool=t) for t in tools), RunFilter(tool="none")]:
         assert store.run_ids(flt) == trees.run_ids(flt), flt
         assert store.count_sessions(flt) == trees.count_sessions(flt), flt
+
+
+def test_a_filter_by_a_name_that_is_not_utf8_asks_the_calls_view_not_the_trees(tmp_path, monkeypatch):
+    """A model or tool shown with \\xNN (its bytes are not UTF-8) is found by its bytes in SQL, as any
+    other: no run's tree is built to find it."""
+    from tracetui.sources import sqlite_steps
+
+    path = variant("mlflow, a model and a tool not UTF-8", tmp_path / "src")
+    store = opened(path)
+    models = {g.group: g.runs for g in store.stats("model")}
+    tools = {g.group: g.runs for g in store.stats("tool")}
+    model, tool = "claude-sonnet-4-5\\xff", "tool\\xff"
+    assert models[model] and tools[tool]  # shown as the viewer and the CLI show them
+    built = []
+    real = sqlite_steps.build_safely
+    monkeypatch.setattr(sqlite_steps, "build_safely", lambda *a: built.append(a[2]) or real(*a))
+    by_model, by_tool = store.run_ids(RunFilter(model=model)), store.run_ids(RunFilter(tool=tool))
+    assert built == []
+    assert by_model and by_tool and by_model != store.run_ids()
+    monkeypatch.undo()
+    trees = from_trees(path)
+    assert (by_model, by_tool) == (trees.run_ids(RunFilter(model=model)), trees.run_ids(RunFilter(tool=tool)))

@@ -533,6 +533,9 @@ def list_cmd(
         _list_sessions(store, flt, sort, desc, limit, as_json)
         return
     runs = store.list_runs(flt, sort=sort, desc=desc, limit=limit)
+    numbers_met = getattr(store, "numbers_met", None)  # a file read in place: what its rows sum to, warned
+    if numbers_met is not None:
+        numbers_met([r.id for r in runs])
     matches = {r.id: _match(store, hits[r.id], grep) for r in runs if r.id in hits} if grep else {}
     if as_json:
         models = store.models([r.id for r in runs])

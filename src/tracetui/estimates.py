@@ -1,20 +1,20 @@
-"""Estimated costs of a database read in place, kept in tracetui's own cache for the next command.
+"""Estimated costs of a database read in place: what tracetui found, kept in its own cache for the next command.
 
-A database read in place (Phoenix, MLflow, OpenCode) has nowhere to keep the costs tracetui computes
-for its model calls, and finding them means reading and pricing every call (~60 µs each: 4 s for
-60,000 calls). Every command and every open of the viewer would pay that again. So each call's
-result is kept here, in a private SQLite file of the cache directory, one per database: named by
-the database's path and identity, the format and the price data's version (new prices: a new file).
-
-Each call is kept with a fingerprint of what was read for it (its row's values): a call whose row
-changed is read and priced again, so a database that grows (a Phoenix server writing) re-prices only
-its new and changed calls. The user's file is never written; a cache that cannot be read or written
-is only a slower answer.
+A database read in place (Phoenix, MLflow, OpenCode) has nowhere to keep what tracetui computes for
+its model calls. SQL prices them (sqlite_steps.ModelCalls) with the rates of each model on each UTC
+day, which the price table gives (pricing.Pricer.rates: loading the table takes ~0.4 s of CPU, the
+rates of one model and day a few ms). Those rates are kept here, in a private SQLite file of the
+cache directory, one per database: named by the database's path and identity, the format and the
+price data's version (new prices: a new file); so a later command or viewer applies them without
+loading the table. The unpriced-model messages (the `w` list, a pass over every call) are kept by
+the database's content. A reader that prices call by call in Python (Phoenix in PostgreSQL:
+postgres/estimated.py) keeps each call's result instead, by its row and a fingerprint of what was read
+for it. The user's file is never written; a cache that cannot be read or written is only a slower
+answer.
 """
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import os
 import sqlite3
@@ -26,8 +26,12 @@ from typing import Any
 
 import orjson
 
-VERSION = 2  # of this file's layout and of what the formats' readers give: a change gives new files
+VERSION = 3  # of this file's layout: a change gives new files
 
+Day = tuple[str, str | None, str]
+"""A model, its provider and a UTC day (ISO date): what a call's rates are kept by."""
+
+# -- each call's result, for a reader that prices call by call in Python (the PostgreSQL Phoenix stats)
 Result = tuple[float | None, str, str | None, bool] | None
 """A call's cost, model, provider and whether it has token counts (None: no model call in the row)."""
 
@@ -41,14 +45,16 @@ def fingerprint(values: tuple[Any, ...]) -> int:
 
 
 class EstimateCache:
-    """The kept estimates of one database's model calls: loaded once, added to as calls are priced."""
+    """What is kept of one database's estimates: the rates of its models by day, its unpriced models."""
 
     def __init__(self, file: str) -> None:
         self.file = file
+        self._rates: list[tuple[Day, Any]] = []
         self._fresh: list[tuple[Any, int, Result, int | None]] = []
         self._lock = threading.Lock()
-        self.saved: float | None = None  # the file's mtime after this cache last wrote it
         self._reader: sqlite3.Connection | None = None  # lookup()'s
+        # Written when this is dropped (its connection closed) or at exit, whichever comes first.
+        self._written = weakref.finalize(self, _save_rates, file, self._rates, self._lock)
         _OPEN.add(self)
 
     def load(self, limit: int) -> dict[Any, tuple[int, Result]] | None:
@@ -82,6 +88,54 @@ class EstimateCache:
                 return None
         return None if row is None else (row[0], _result(*row[1:]))
 
+    def cost_of(self, call: int) -> tuple[float | None] | None:
+        """(cost,) kept for a call as pricing takes it (call_digest), or None when no such call was priced:
+        a step tree's calls are priced from here, without loading the price table."""
+        with self._lock:
+            try:
+                if self._reader is None:
+                    self._reader = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True, check_same_thread=False)
+                row = self._reader.execute("SELECT cost FROM calls WHERE call = ? LIMIT 1", [call]).fetchone()
+            except sqlite3.Error:
+                return None
+        return None if row is None else (row[0],)
+
+    def add(self, key: Any, fp: int, result: Result, call: int | None = None) -> None:
+        """A call just priced (`call`: its call_digest): written with the next save()."""
+        with self._lock:
+            self._fresh.append((key, fp, result, call))
+            full = len(self._fresh) >= _BATCH
+        if full:
+            self.save()
+
+    def rates(self) -> dict[Day, Any]:
+        """{(model, provider, UTC day): the rates of its calls (pricing.Pricer.rates)} kept before."""
+        try:
+            conn = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return {}
+        try:
+            rows = conn.execute("SELECT model, provider, day, rates FROM rates").fetchall()
+        except sqlite3.Error:
+            return {}
+        finally:
+            conn.close()
+        out: dict[Day, Any] = {}
+        for model, provider, day, rates in rows:
+            try:
+                value = orjson.loads(rates)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(value, list):  # (tier starts, the rates of each region)
+                value = (tuple(value[0]), tuple(value[1]))
+            out[(_text(model), _text(provider) or None, day)] = value
+        return out
+
+    def add_rates(self, key: Day, rates: Any) -> None:
+        """Rates just found: written with the next save()."""
+        with self._lock:
+            self._rates.append((key, rates))
+
     def unpriced(self, content: str) -> list[str] | None:
         """The unpriced-model messages kept for the database's content `content` (memo.content_fingerprint)."""
         try:
@@ -111,28 +165,9 @@ class EstimateCache:
 
         self._write(write)
 
-    def cost_of(self, call: int) -> tuple[float | None] | None:
-        """(cost,) kept for a call as pricing takes it (call_digest), or None when no such call was priced:
-        a step tree's calls are priced from here, without loading the price table."""
-        with self._lock:
-            try:
-                if self._reader is None:
-                    self._reader = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True, check_same_thread=False)
-                row = self._reader.execute("SELECT cost FROM calls WHERE call = ? LIMIT 1", [call]).fetchone()
-            except sqlite3.Error:
-                return None
-        return None if row is None else (row[0],)
-
-    def add(self, key: Any, fp: int, result: Result, call: int | None = None) -> None:
-        """A call just priced (`call`: its call_digest): written with the next save()."""
-        with self._lock:
-            self._fresh.append((key, fp, result, call))
-            full = len(self._fresh) >= _BATCH
-        if full:
-            self.save()
-
     def save(self) -> None:
-        """Write the calls priced since the last save (a private file, made when first needed)."""
+        """Write the rates and the calls found since the last save (a private file, made when first needed)."""
+        _save_rates(self.file, self._rates, self._lock)
         with self._lock:
             fresh, self._fresh = self._fresh, []
         if not fresh:
@@ -153,20 +188,53 @@ class EstimateCache:
         self._write(write)
 
     def _write(self, write: Callable[[sqlite3.Connection], None]) -> None:
-        """write() in one transaction on the cache file (private, made when first needed)."""
+        _write(self.file, write)
+
+
+def _save_rates(file: str, pending: list[tuple[Day, Any]], lock: threading.Lock) -> None:
+    with lock:
+        found = pending[:]
+        pending.clear()
+    if not found:
+        return
+    rows = [
+        (_bytes(model), _bytes(provider or ""), day, orjson.dumps(rates).decode())
+        for (model, provider, day), rates in found
+    ]
+
+    def write(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS rates (model BLOB, provider BLOB, day TEXT, rates TEXT,"
+            " PRIMARY KEY (model, provider, day)) WITHOUT ROWID"
+        )
+        conn.executemany("INSERT OR REPLACE INTO rates VALUES (?, ?, ?, ?)", rows)
+
+    _write(file, write)
+
+
+def _write(file: str, write: Callable[[sqlite3.Connection], None]) -> None:
+    """write() in one transaction on the cache file (private, made when first needed)."""
+    try:
+        if not os.path.exists(file):
+            os.makedirs(os.path.dirname(file), mode=0o700, exist_ok=True)
+            os.close(os.open(file, os.O_CREAT | os.O_WRONLY, 0o600))
+        conn = sqlite3.connect(file, timeout=2)
         try:
-            if not os.path.exists(self.file):
-                os.makedirs(os.path.dirname(self.file), mode=0o700, exist_ok=True)
-                os.close(os.open(self.file, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = sqlite3.connect(self.file, timeout=2)
-            try:
-                with conn:
-                    write(conn)
-            finally:
-                conn.close()
-            self.saved = os.stat(self.file).st_mtime
-        except (OSError, sqlite3.Error):
-            pass  # only the next command is slower
+            with conn:
+                write(conn)
+        finally:
+            conn.close()
+    except (OSError, sqlite3.Error):
+        pass  # only the next command is slower
+
+
+def _bytes(text: str) -> bytes:
+    """Text as kept (a model name may hold bytes that are not UTF-8, read as surrogates)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _text(data: Any) -> str:
+    return data.decode("utf-8", "surrogateescape") if isinstance(data, bytes) else str(data)
 
 
 def _result(cost: float | None, model: str | None, provider: str | None, counted: int) -> Result:
@@ -177,8 +245,8 @@ _BATCH = 20_000  # calls priced before they are written (and at exit)
 _OPEN: weakref.WeakSet[EstimateCache] = weakref.WeakSet()
 
 
-@atexit.register
 def _save_all() -> None:
+    """Write what every cache in use found so far (a dropped one has written it; so does exit)."""
     for cache in list(_OPEN):
         cache.save()
 
@@ -192,7 +260,7 @@ def call_digest(model: str, provider: str | None, counts: tuple, when: str | Non
 
 
 def for_database(path: str, fmt: str, tags: Iterable[str]) -> EstimateCache | None:
-    """The kept estimates of the database at `path` read as format `fmt`, priced with `tags` (the price
+    """What is kept of the estimates of the database at `path` read as format `fmt`, priced with `tags` (the price
     data's version); None when the cache directory cannot be used or the file is not there."""
     from .loading import usable_cache_dir
 

@@ -38,6 +38,9 @@ TOTAL_FIELDS = ("tokens_in", "tokens_out", "credits", "cost_usd")
 TOKEN_PARTS = ("tokens_cache_read", "tokens_cache_write", "tokens_reasoning")
 # Everything summed into subtree (sub_*) and run (steps_*) totals.
 ROLLED_UP_FIELDS = TOTAL_FIELDS + TOKEN_PARTS
+# Counts, amounts and durations: a value below zero is none of them (shown as -, reported as odd).
+NON_NEGATIVE_FIELDS = (*ROLLED_UP_FIELDS, "duration_ms")
+_non_negative_values = operator.attrgetter(*NON_NEGATIVE_FIELDS)
 # Of cost_usd, the part tracetui estimated from a price table (pricing.py) rather than the source
 # reported: summed into sub_/steps_/total_ like the totals, None while there is none. A total with an
 # estimated part is shown as an estimate.
@@ -386,6 +389,10 @@ def finalized(run: Run, report: Callable[[Problem], None], price: Callable[[Run]
     The sources give them what the model says (model fields of the right types); a format that does
     not (a plug-in's, or a gap in one of ours) costs its run, not the import.
     """
+    try:
+        _report_negatives(run, report)
+    except Exception as exc:  # a run a plug-in built of other types: its values go as they are
+        report(Problem(f"run {jsonsafe.quoted(run.id)}: its numbers could not be checked ({_what(exc)})"))
     if price is not None:
         try:
             price(run)
@@ -402,6 +409,36 @@ def finalized(run: Run, report: Callable[[Problem], None], price: Callable[[Run]
         report(Problem(f"skipped a run: its steps could not be put in order ({_what(exc)})", line=run.source_line))
         return False
     return True
+
+
+def drop_negatives(target: Run | Step) -> list[str]:
+    """Clear target's counts, amounts and durations that are below zero (NON_NEGATIVE_FIELDS); what was
+    cleared, one phrase each. A cost left out is priced as an estimate, as one the source did not give."""
+    try:
+        if min(filter(None, _non_negative_values(target)), default=0) >= 0:  # the usual case, in C
+            return []
+    except TypeError:  # a value of another type (a plug-in's model fields): looked at one by one
+        pass
+    said = []
+    for name in NON_NEGATIVE_FIELDS:
+        value = getattr(target, name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+            setattr(target, name, None)
+            said.append(
+                f"{name} {jsonsafe.short(value)} is negative: {'left out' if name == 'cost_usd' else 'shown as -'}"
+            )
+    return said
+
+
+def _report_negatives(run: Run, report: Callable[[Problem], None]) -> None:
+    said = drop_negatives(run)
+    if said:
+        report(Problem(f"run {jsonsafe.quoted(run.id)}: {'; '.join(said)}", line=run.source_line, run_id=run.id))
+    for step in run.steps:
+        said = drop_negatives(step)
+        if said:
+            where = f"run {jsonsafe.quoted(run.id)}, step {jsonsafe.quoted(step.id)}"
+            report(Problem(f"{where}: {'; '.join(said)}", line=run.source_line, run_id=run.id))
 
 
 def _what(exc: Exception) -> str:

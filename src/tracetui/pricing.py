@@ -16,6 +16,8 @@ Speed: genai-prices takes ~250 µs a call, minutes for a million model calls. Wi
 counts, so its coefficients are read off the library's own results for a few probe usages and
 checked against the library's result for the first real call; every later call in that price is
 five Decimal multiplications. Anything the check does not confirm goes to the library every time.
+The same coefficients, as integers over a power of ten (`Pricer.rates`, per model and UTC day), let
+SQL price the calls of a database read in place exactly as this does (`sql_cost`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from . import jsonsafe
 from .model import Problem, Run, finalized
@@ -141,6 +145,7 @@ class Pricer:
         # Keyed on id(ModelPrice), which the table's objects keep for the whole process (held in the values).
         self._affine: dict[tuple[int, int], tuple[ModelPrice, _Affine | None]] = {}
         self._starts: dict[int, list[int]] = {}
+        self._rates: dict[int, tuple[ModelPrice, DayRates]] = {}  # by id(ModelPrice), as _affine
 
     # -- finding the model ------------------------------------------------------------------------
     def _data(self) -> DataSnapshot:
@@ -226,6 +231,44 @@ class Pricer:
             affine.checked = True
         return affine.at(usage)
 
+    # -- rates: one price for many calls, applied by SQL ------------------------------------------
+    def rates(self, model: str, provider: str | None, day: str) -> DayRates:
+        """The rates of a model's calls made on one UTC day (ISO date), for SQL to apply (sql_cost).
+
+        None: the model is not in the price table (its calls are unpriced). BY_CALL: the price cannot be
+        applied as rates × counts (a price that changes with the time of day, as DeepSeek's off-peak
+        one, or one the library does not compute as an affine function of the counts): each call
+        is priced by cost(). Else (tier starts, rates of each tier region as RATES_JSON).
+        """
+        found = self.find(model, provider)
+        if found is None:
+            return None
+        provider_info, info = found
+        if isinstance(info.prices, list) and any(_by_time(c.constraint) for c in info.prices):
+            return BY_CALL
+        try:
+            when = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
+            price = info.get_prices(when)
+        except (ValueError, LookupError):
+            return BY_CALL
+        key = id(price)
+        if key not in self._rates:
+            self._rates[key] = (price, self._price_rates(info, provider_info, price, when))
+        return self._rates[key][1]
+
+    def _price_rates(self, info: ModelInfo, provider: Provider, price: ModelPrice, when: datetime) -> DayRates:
+        starts = _tier_starts(price)
+        regions = []
+        for region in range(len(starts) + 1):
+            affine = _probe(info, provider, starts, region, when)
+            if affine is None or not _affine_holds(affine, info, provider, starts, region, when):
+                return BY_CALL
+            scaled = _scaled((affine.const, *affine.coefficients))
+            if scaled is None:
+                return BY_CALL
+            regions.append(scaled)
+        return tuple(starts), tuple(regions)
+
 
 def _usage(counts: Counts) -> Any:
     from genai_prices import Usage
@@ -270,6 +313,122 @@ def _probe(info: ModelInfo, provider: Provider, starts: list[int], region: int, 
     except (ValueError, ArithmeticError):
         return None
     return _Affine(base - per_in * low, (per_in, per_out, per_read, per_write, per_thought))
+
+
+BY_CALL = "by call"  # Pricer.rates: a price SQL cannot apply as rates × counts
+DayRates = tuple[tuple[int, ...], tuple[str, ...]] | str | None
+"""Pricer.rates: (tier starts, RATES_JSON of each tier region), BY_CALL, or None (not in the price table)."""
+RATES_JSON = "[divisor, constant, per token in, out, cache read, cache write, reasoning]"
+"""The rates of one price and tier region as JSON integers: cost = (constant + Σ rate × count) / divisor
+exactly (every rate a multiple of 1/divisor, a power of ten), as the library's Decimal result is."""
+_MAX_EXACT = 2**53  # integers a float holds exactly: an integer sum up to it divided by a power of ten
+# up to 10**22 (exact floats both) is the correctly rounded float of the Decimal, as float(Decimal) is
+
+
+def _by_time(constraint: object) -> bool:
+    from genai_prices.types import TimeOfDateConstraint
+
+    return isinstance(constraint, TimeOfDateConstraint)
+
+
+def _scaled(values: Sequence[Decimal]) -> str | None:
+    """RATES_JSON of (constant, rates), or None when they need a divisor beyond 10**22."""
+    places = 0
+    for value in values:
+        if not value.is_finite():
+            return None
+        exponent = value.normalize().as_tuple().exponent
+        places = max(places, -exponent if isinstance(exponent, int) else 0)
+    if places > 22:
+        return None
+    ints = [int(value.scaleb(places)) for value in values]
+    return "[" + ",".join(map(str, [10**places, *ints])) + "]"
+
+
+def _affine_holds(
+    affine: _Affine, info: ModelInfo, provider: Provider, starts: list[int], region: int, when: datetime
+) -> bool:
+    """Whether the coefficients the probes gave are the library's result for a usage unlike the probes
+    (every part non-zero), in the same tier region: else the price is not rates × counts."""
+    low = starts[region - 1] + 1 if region else 1
+    high = starts[region] if region < len(starts) else None
+    tin = low + 12_345 if high is None else max(low, min(high, low + 12_345))
+    usage: Counts = (tin, 777, tin // 3, tin // 5, 77)
+    try:
+        return affine.at(usage) == _library(info, provider, usage, when)
+    except (ValueError, ArithmeticError, LookupError):
+        return False
+
+
+def rated(rates: DayRates, counts: TokenCounts) -> float | None | str:
+    """The cost of one call from its day's rates as SQL computes it (sql_cost), in Python: for step
+    trees priced from kept rates. BY_CALL where only Pricer.cost can tell (as the SQL asks it)."""
+    if rates is None:
+        return None
+    if isinstance(rates, str):
+        return BY_CALL
+    usage = _usage_counts(counts)
+    if usage is None:
+        return None
+    starts, regions = rates
+    divisor, const, *per = orjson.loads(regions[sum(1 for start in starts if usage[0] > start)])
+    total = const + sum(k * n for k, n in zip(per, usage, strict=True))
+    if abs(total) > _MAX_EXACT:
+        return BY_CALL
+    return total / divisor
+
+
+def utc_day(when: str | None) -> str | None:
+    """The UTC day (ISO date) whose prices Pricer.cost takes for a call made at `when` (none: today)."""
+    moment = _when(when) or datetime.now(tz=UTC)
+    try:
+        return moment.astimezone(UTC).date().isoformat()
+    except (OverflowError, ValueError):
+        return None
+
+
+def _usage_counts(counts: TokenCounts) -> Counts | None:
+    """The counts as Pricer.cost hands them to the library, or None where it refuses them (as sql_cost)."""
+    tin, tout, read, write, thought = counts
+    if tin is None and tout is None:
+        return None
+    read, write, thought = read or 0, write or 0, thought or 0
+    usage: Counts = (tin if tin is not None else read + write, tout or 0, read, write, thought)
+    if min(usage) < 0 or read + write > usage[0] or thought > usage[1]:
+        return None
+    return usage
+
+
+def sql_cost(rates_function: str, call_function: str, call: Sequence[str]) -> str:
+    """SQL of one model call's estimated cost (NULL: not priced), as Pricer.cost gives it, from SQL of
+    its model, provider, token counts (in, out, cache read, cache write, reasoning) and time, each a
+    column of a subquery (each is named several times). The rates of its model and UTC day come from
+    `rates_function` (Pricer.rates, one Python call that looks them up); SQL applies them; a call they
+    cannot price exactly (BY_CALL, or a sum beyond the exact integers) goes to `call_function`.
+    Model and provider are handed over as bytes (sqlite3 calls no function with text that is not UTF-8)."""
+    model, provider, tin, tout, read, write, thought, when = call
+    r0, w0, t0, out = (f"coalesce({x}, 0)" for x in (read, write, thought, tout))
+    tin_all = f"coalesce({tin}, {r0} + {w0})"
+    refused = (
+        f"({tin_all} < 0 OR {out} < 0 OR {r0} < 0 OR {w0} < 0 OR {t0} < 0 OR {r0} + {w0} > {tin_all} OR {t0} > {out})"
+    )
+    names = f"{_blob(model)}, {_blob(provider)}"
+    by_call = f"{call_function}({names}, {tin}, {tout}, {read}, {write}, {thought}, {when})"
+    parts = [tin_all, out, r0, w0, t0]
+    total = " + ".join(["(r ->> 1)", *(f"(r ->> {i}) * {x}" for i, x in enumerate(parts, start=2))])
+    rated = f"r != '{BY_CALL}'"
+    # The sum once a call (LIMIT -1: not put back into each place that names it), its rates read once.
+    return (
+        f"(CASE WHEN {model} IS NULL OR ({tin} IS NULL AND {tout} IS NULL) OR {refused} THEN NULL ELSE ("
+        f"SELECT CASE WHEN r IS NULL THEN NULL WHEN r = '{BY_CALL}' THEN {by_call}"
+        f" WHEN typeof(t) = 'integer' AND abs(t) <= {_MAX_EXACT} THEN CAST(t AS REAL) / d ELSE {by_call} END"
+        f" FROM (SELECT r, CASE WHEN {rated} THEN {total} END AS t, CASE WHEN {rated} THEN r ->> 0 END AS d FROM"
+        f" (SELECT {rates_function}({names}, date(coalesce({when}, 'now')), {tin_all}) AS r LIMIT -1) LIMIT -1)) END)"
+    )
+
+
+def _blob(sql: str) -> str:
+    return f"(CASE WHEN typeof({sql}) = 'text' THEN CAST({sql} AS BLOB) ELSE {sql} END)"
 
 
 # -- runs and stores --------------------------------------------------------------------------------

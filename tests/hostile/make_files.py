@@ -71,6 +71,12 @@ def _(path: Path) -> None:
     text(path, around(line(good(9, run_id="bad", prompt_tokens=2**63, steps=[step]))))
 
 
+@writes("negative-counts.jsonl")
+def _(path: Path) -> None:
+    step = {"agent_step_id": "x", "step_type": "llm", "prompt_tokens": -5, "completion_tokens": 4, "duration_ms": -20}
+    text(path, around(line(good(9, run_id="bad", completion_tokens=-300, steps=[step]))))
+
+
 @writes("tokens-summing-past-64-bits.jsonl")
 def _(path: Path) -> None:
     bad = [line(good(n, run_id=f"bad-{n}", prompt_tokens=2**62)) for n in (8, 9)]  # each fits; their sum does not

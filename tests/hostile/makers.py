@@ -194,3 +194,14 @@ def opencode_odd_values(tmp: Path) -> str:
         "UPDATE session SET time_created = 'noon', tokens_input = 'n/a' WHERE rowid = 1",
         "UPDATE part SET data = json_set(data, '$.tokens.input', json('true'), '$.cost', 'free') WHERE rowid = 6",
     )
+
+
+@maker
+def phoenix_negative_values(tmp: Path) -> str:
+    return _edited(
+        "phoenix/phoenix.db",
+        tmp,
+        "UPDATE spans SET llm_token_count_prompt = -5,"
+        " attributes = json_set(attributes, '$.llm.token_count.prompt_details.cache_read', -3) WHERE id = 3",
+        "UPDATE span_costs SET total_cost = -0.5 WHERE span_rowid = 5",
+    )

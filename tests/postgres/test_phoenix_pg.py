@@ -97,8 +97,8 @@ def test_a_count_of_the_least_integer_does_not_stop_the_run_list(pg):
         conn.execute("UPDATE spans SET llm_token_count_prompt = -2147483648 WHERE span_id = '0000000000000002'")
     store = prepare(url, estimate=False).connect()
     assert [r.id for r in store.list_runs(sort="tokens", desc=True, limit=10)]
-    # (within the counts' range: shown as it is, as a negative count is in every format)
-    assert {s.id: s.tokens_in for s in store.steps(RUNS[0])}["0000000000000002"] == -2147483648
+    # (a negative count is an odd value in every format: shown as -)
+    assert {s.id: s.tokens_in for s in store.steps(RUNS[0])}["0000000000000002"] is None
     store.close()
 
 

@@ -168,7 +168,19 @@ async def test_escape_goes_back_with_the_filter_unchanged(tmp_path):
 
 
 async def _stats_loaded(pilot):
-    await open_stats(pilot)
+    """The stats screen as its worker left it, painted: every section in (the worker's state, `done`), no
+    table still loading, and the same screen drawn twice running (a DataTable lays out the rows a second
+    fill gave it when the app is idle, the footer shows the focused table's keys after a refresh: under
+    load either may lag the worker's end, and was once caught half done)."""
+    screen = await open_stats(pilot)
+    await until(pilot, lambda: not any(table.loading for table in screen.query(StatsTable)))
+    drawn: list[str] = []
+
+    def steady() -> bool:
+        drawn.append(pilot.app.export_screenshot())
+        return len(drawn) >= 2 and drawn[-1] == drawn[-2]
+
+    await until(pilot, steady)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])

@@ -188,6 +188,12 @@ def _odd_values(conn: sqlite3.Connection, col, rowid: str, run_id: str) -> None:
                     f"'{name} ' || quote({raw}) || ' is not a number: shown as -'",
                 )
             )
+            checks.append(
+                (
+                    f"typeof({raw}) IN ('integer', 'real') AND {raw} < 0",
+                    f"'{name} ' || quote({raw}) || ' is negative: shown as -'",
+                )
+            )
     for name in ("started_at", "finished_at"):
         raw = col(name)
         if raw != "NULL":

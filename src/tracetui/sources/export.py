@@ -939,9 +939,9 @@ class _PlainRows:
         if not (
             (text_in is None or type(text_in) is str)
             and (text_out is None or type(text_out) is str)
-            and (credits is None or (type(credits) is float and -math.inf < credits < math.inf))
+            and (credits is None or (type(credits) is float and 0 <= credits < math.inf))
         ):
-            raise _NotPlain
+            raise _NotPlain  # (a negative amount, count or duration: the usual way, where it is reported)
         started = get("started_at")
         if started is not None and (started := normalize.timestamp(started)) is None:
             raise _NotPlain
@@ -949,7 +949,10 @@ class _PlainRows:
         if ended is not None and (ended := normalize.timestamp(ended)) is None:
             raise _NotPlain
         tokens_in, tokens_out = get("prompt_tokens"), get("completion_tokens")
-        if not ((tokens_in is None or type(tokens_in) is int) and (tokens_out is None or type(tokens_out) is int)):
+        if not (
+            (tokens_in is None or (type(tokens_in) is int and tokens_in >= 0))
+            and (tokens_out is None or (type(tokens_out) is int and tokens_out >= 0))
+        ):
             raise _NotPlain
         if tokens_in is not None or tokens_out is not None:
             tokens = usage.plain(tokens_in, tokens_out)
@@ -959,7 +962,7 @@ class _PlainRows:
         duration = get("duration_seconds")
         if duration is None:
             duration = normalize.duration_between(started, ended)
-        elif type(duration) is float and -math.inf < duration < math.inf:
+        elif type(duration) is float and 0 <= duration < math.inf:
             duration *= 1000.0
         else:
             raise _NotPlain
@@ -1059,8 +1062,8 @@ class _PlainRows:
             and (name is None or type(name) is str)
             and (text_in is None or type(text_in) is str)
             and (text_out is None or type(text_out) is str)
-            and (credits is None or (type(credits) is float and -math.inf < credits < math.inf))
-            and (duration is None or (type(duration) is float and -math.inf < duration < math.inf))
+            and (credits is None or (type(credits) is float and 0 <= credits < math.inf))
+            and (duration is None or (type(duration) is float and 0 <= duration < math.inf))
             and _plain_order(get("round_index"))
             and _plain_order(get("sequence"))
         ):

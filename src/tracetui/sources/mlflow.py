@@ -9,10 +9,10 @@ failed evaluation. The run list is SQL; a trace's tree is built in Python (sqlit
 
 Tokens: `mlflow.chat.tokenUsage` on the model-call spans; MLflow's `input_tokens` already counts the
 cache reads and writes (its Anthropic integration adds them in), so it is tokens_in as it stands.
-Trace-level usage and cost (`trace_info` columns, or the `mlflow.trace.tokenUsage` metadata of
-older versions) are the run's reported totals. Cost is MLflow's own figure (computed by MLflow from
-its price data), used as reported; a model call without one is priced by tracetui, as an estimate
-(sqlite_steps.ModelCalls). Errors: MLflow leaves the status message empty; the text is in the span's
+Trace-level usage and cost (`trace_info` columns, or the `mlflow.trace.tokenUsage` and
+`mlflow.trace.cost` metadata of older versions, read where a column is empty) are the run's
+reported totals. Cost is MLflow's own figure (computed by MLflow from its price data), used as
+reported; a model call without one is priced by tracetui, as an estimate (sqlite_steps.ModelCalls). Errors: MLflow leaves the status message empty; the text is in the span's
 `exception` event.
 """
 
@@ -31,12 +31,14 @@ from . import Head, ProblemSink, SourceFile
 from . import sqlsql as q
 from .sqlite_steps import (
     KEY,
-    Call,
+    CallSql,
+    Leaves,
     ModelCalls,
     Texts,
     cost_at,
     count,
     count_at,
+    epoch_time_sql,
     ident_sql,
     install_calls,
     install_odd_values,
@@ -44,7 +46,6 @@ from .sqlite_steps import (
     install_steps,
     json_ident_sql,
     kind_sql,
-    model_call,
     money,
     obj,
     parse_json,
@@ -85,6 +86,9 @@ _KIND = {
     "EVALUATOR": "evaluation",
     "GUARDRAIL": "governance",
 }
+# Trace-level usage and cost as MLflow wrote them before trace_info had columns for them: JSON text in
+# trace_request_metadata, under the keys of the columns (input_tokens, ..., total_cost).
+_OLD_USAGE, _OLD_COST = "mlflow.trace.tokenUsage", "mlflow.trace.cost"
 _MODEL_ATTRIBUTES = ("mlflow.llm.model", "mlflow.llm.provider")
 _MAPPED_ATTRIBUTES = frozenset(
     {"mlflow.spanInputs", "mlflow.spanOutputs", "mlflow.spanType", _USAGE, *_MODEL_ATTRIBUTES}
@@ -163,10 +167,10 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
         calls.register(conn)
         sums |= {name: f"(SELECT sum({q.count(_usage('s.content'), key)}) {of_trace})" for name, key in _TOKENS.items()}
         sums |= calls.cost_sums(f"(SELECT sum({calls.reported}) {of_trace})")
-    old_usage = meta("mlflow.trace.tokenUsage")  # before the trace_info columns existed
+    old_usage, old_cost = meta(_OLD_USAGE), meta(_OLD_COST)  # before the trace_info columns existed
     reported = {
         name: f"coalesce({q.count(ti(column))}, {q.count(old_usage, column)})" for name, column in _TRACE_TOKENS.items()
-    } | {"cost_usd": q.money(ti("total_cost"))}
+    } | {"cost_usd": f"coalesce({q.money(ti('total_cost'))}, {q.money(old_cost, 'total_cost')})"}
     started = q.timestamp("ti.timestamp_ms")
     took = ti("execution_time_ms")
     ended = f"CASE WHEN typeof({took}) = 'integer' THEN {q.timestamp(f'(ti.timestamp_ms + {took})')} END"
@@ -279,26 +283,73 @@ def _texts(ids: q.RunId) -> list[Texts]:
         ),
         Texts("trace_tags", "g", "tag", "g.key", of_trace.format("g.request_id")),
         Texts("trace_request_metadata", "m", "metadata", "m.key", of_trace.format("m.request_id")),
+        *(
+            Texts(
+                "trace_request_metadata",
+                "m",
+                "metadata",
+                "m.key",
+                of_trace.format("m.request_id"),
+                reads,
+                text=False,  # (its text is checked above)
+                run_key="m.request_id",
+                where=f"m.key = {q.quote(key)}",
+            )
+            for key, reads in (
+                (_OLD_USAGE, tuple(count_at("value", column) for column in _TRACE_TOKENS.values())),
+                (_OLD_COST, (cost_at("value", "total_cost"),)),
+            )
+        ),
         Texts("experiments", "e", "experiment", "e.name"),
     ]
 
 
 def _model_calls(span_columns: set[str]) -> ModelCalls:
-    """The spans, for pricing in SQL the model calls MLflow gave no cost (read by _call)."""
+    """The spans, for pricing in SQL the model calls MLflow gave no cost (as _span_step reads them)."""
 
     def col(name: str) -> str:
         return f"s.{name}" if name in span_columns else "NULL"
 
     trace_start = f"(SELECT {q.timestamp('x.timestamp_ms')} FROM trace_info x WHERE x.request_id = s.trace_id)"
+    model_key, provider_key = _MODEL_ATTRIBUTES
+    # The twins read the attributes they need, taken out of the span's content at once (CallSql).
+    leaves = Leaves("s.content", ("attributes", _USAGE), ("attributes", model_key), ("attributes", provider_key))
+    usage = f"json_extract(leaves, {leaves.at('attributes', _USAGE)})"
+    tokens_in, tokens_out, read, write = (q.count(usage, key) for key in _TOKENS.values())
+    call = CallSql(
+        values=(
+            ("leaves", leaves.sql()),
+            ("model_name", col("model_name")),
+            ("model_provider", col("model_provider")),
+            ("started", f"coalesce({epoch_time_sql(col('start_time_unix_nano'))}, {trace_start})"),
+        ),
+        model=f"coalesce({ident_sql('model_name')}, {_attribute_sql('leaves', leaves.at('attributes', model_key))})",
+        provider=(
+            f"coalesce({ident_sql('model_provider')},"
+            f" {_attribute_sql('leaves', leaves.at('attributes', provider_key))})"
+        ),
+        tokens=(tokens_in, tokens_out, read, write, "NULL"),  # (MLflow's input holds the cache already: _tokens)
+        started_at="started",
+    )
     return ModelCalls(
         name=NAME,
         rows="spans s",
         key="s.rowid",
         where=f"instr(s.content, {q.quote(_USAGE)}) > 0",  # no token usage, nothing to price
         reported=_span_cost_sql(span_columns),
-        values=("s.content", col("model_name"), col("model_provider"), col("start_time_unix_nano"), trace_start),
-        read=_call,
+        call=call,
         of_run="s.trace_id = ti.request_id",
+    )
+
+
+def _attribute_sql(column: str, path: str) -> str:
+    """ident of an attribute's value as _decoded reads it: the JSON inside a string, else the string.
+    `path`: the JSON path (SQL) of the attribute in `column`."""
+    inner = f"(CASE WHEN json_valid({column}) THEN json_extract({column}, {path}) END)"
+    return (
+        f"(CASE WHEN json_type({column}, {path}) = 'text' THEN (CASE WHEN"
+        f" json_valid({inner}) THEN {json_ident_sql(inner)} ELSE nullif({inner}, '') END)"
+        f" ELSE {json_ident_sql(column, path=path)} END)"
     )
 
 
@@ -309,17 +360,11 @@ def calls_select(span_columns: set[str], calls: ModelCalls, run_id: str) -> str:
     def col(name: str) -> str:
         return f"s.{name}" if name in span_columns else "NULL"
 
-    def attribute(key: str) -> str:
-        """ident of an attribute's value as _decoded reads it: the JSON inside a string, else the string."""
-        inner = q.json_at("s.content", "attributes", key)
-        return (
-            f"(CASE WHEN json_type(s.content, {q.json_path('attributes', key)}) = 'text' THEN (CASE WHEN"
-            f" json_valid({inner}) THEN {json_ident_sql(inner)} ELSE nullif({inner}, '') END)"
-            f" ELSE {json_ident_sql('s.content', 'attributes', key)} END)"
-        )
-
-    model = f"coalesce({ident_sql(col('model_name'))}, {attribute(_MODEL_ATTRIBUTES[0])})"
-    kind = kind_sql(f"coalesce({ident_sql(col('type'))}, {attribute('mlflow.spanType')})", _KIND)
+    model = f"coalesce({ident_sql(col('model_name'))}, {_attribute_sql('s.content', q.json_path('attributes', _MODEL_ATTRIBUTES[0]))})"
+    kind = kind_sql(
+        f"coalesce({ident_sql(col('type'))}, {_attribute_sql('s.content', q.json_path('attributes', 'mlflow.spanType'))})",
+        _KIND,
+    )
     estimate = f"CASE WHEN {model} IS NOT NULL THEN {calls.estimate()} END"
     start, end = col("start_time_unix_nano"), col("end_time_unix_nano")
     status = f"CASE WHEN {end} IS NULL THEN 'running' WHEN {col('status')} = 'ERROR' THEN 'failed' ELSE 'completed' END"
@@ -331,15 +376,6 @@ def calls_select(span_columns: set[str], calls: ModelCalls, run_id: str) -> str:
             NULL AS credits, coalesce({calls.reported}, {estimate}) AS cost_usd, {calls.reported} AS reported_cost
         FROM trace_info ti JOIN spans s ON s.trace_id = CAST(ti.request_id AS TEXT)
     """
-
-
-def _call(content: Any, model_name: Any, model_provider: Any, start: Any, trace_start: str | None) -> Call:
-    """The model call of a span, as _span_step reads it (its time: the span's, else its trace's)."""
-    parsed, _ = parse_json(content, dict)
-    raw = obj(parsed.get("attributes"))
-    attrs = {key: _decoded(raw.get(key)) for key in (_USAGE, *_MODEL_ATTRIBUTES)}
-    model, provider = _model(model_name, model_provider, attrs)
-    return model_call(model, provider, _tokens(obj(attrs[_USAGE])), normalize.timestamp(start) or trace_start)
 
 
 def _span_cost_sql(span_columns: set[str]) -> str:

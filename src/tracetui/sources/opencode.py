@@ -21,14 +21,15 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from .. import normalize, pricing, usage
+from .. import normalize, usage
 from ..model import Run, Step
 from ..store import RUN_COLUMNS, STARTED, view_columns
+from ..store.reader import RUN_ROWS
 from . import Head, ProblemSink, SourceFile
 from . import sqlsql as q
 from .sqlite_steps import (
     KEY,
-    Call,
+    CallSql,
     ModelCalls,
     Texts,
     cost_at,
@@ -36,13 +37,13 @@ from .sqlite_steps import (
     count_at,
     dig,
     duration_sql,
+    epoch_time_sql,
     install_calls,
     install_odd_values,
     install_problems,
     install_steps,
     json_ident_sql,
     json_text_sql,
-    model_call,
     money,
     obj,
     parse_json,
@@ -184,13 +185,30 @@ def views(conn: sqlite3.Connection, known_sort_keys: dict | None = None) -> dict
     calls = _model_calls()
     calls.register(conn)
     install_problems(conn, problems, calls)
-    install_odd_values(conn, _texts(ids.sql))
+    install_odd_values(conn, _texts(ids.sql, q.run_id(conn, "session", "r", what="session").sql))
+    # The sessions whose rows a run's tree reads: its own and its subagents' (their odd values are met with it).
+    conn.execute(
+        f"CREATE TEMP VIEW {RUN_ROWS} AS WITH RECURSIVE tree(run_key, row_key) AS (SELECT s.id, s.id FROM session s"
+        f" WHERE {is_run} UNION SELECT tree.run_key, c.id FROM session c JOIN tree ON c.parent_id = tree.row_key)"
+        " SELECT run_key, row_key FROM tree"
+    )
     install_calls(conn, calls_select(ids.sql, is_run, started, calls))
     return {STARTED.name: "started_key"}  # epoch milliseconds sort as the times do, without converting each
 
 
-def _texts(run_id: str) -> list[Texts]:
-    """The tables whose values the views show, for odd_values; `run_id` a run's id over `session s`."""
+def _texts(run_id: str, run_id_r: str) -> list[Texts]:
+    """The tables whose values the views show, for odd_values; `run_id` a run's id over `session s`
+    (`run_id_r`: over `session r`). A subagent session's rows are named by the run whose tree holds
+    them: its topmost ancestor's (as RUN_ROWS has them)."""
+
+    def run_of(session: str, fallback: str) -> str:
+        top = (
+            "WITH RECURSIVE up(id, parent, n) AS (SELECT x.id, x.parent_id, 0 FROM session x WHERE x.id ="
+            f" {session} UNION ALL SELECT x.id, x.parent_id, up.n + 1 FROM session x JOIN up ON x.id = up.parent"
+            " WHERE up.n < 64) SELECT id FROM up ORDER BY n DESC LIMIT 1"
+        )
+        return f"coalesce((SELECT {run_id_r} FROM session r WHERE r.id = ({top})), {fallback})"
+
     times = (time_at("time_created"), time_at("time_updated"))
     totals = tuple(count_at(f"tokens_{part}") for part in ("input", "output", "reasoning", "cache_read", "cache_write"))
     tokens = [("tokens", "input"), ("tokens", "output"), ("tokens", "reasoning"), ("tokens", "cache", "read")]
@@ -198,33 +216,72 @@ def _texts(run_id: str) -> list[Texts]:
     part = (*(count_at("data", *keys) for keys in tokens), cost_at("data", "cost"))
     part += (time_at("data", "state", "time", "start"), time_at("data", "state", "time", "end"))
     return [
-        Texts("session", "s", "session", "s.id", run_id, (*times, *totals, cost_at("cost")), run_key="s.id"),
+        Texts(
+            "session",
+            "s",
+            "session",
+            "s.id",
+            run_of("s.id", run_id),
+            (*times, *totals, cost_at("cost")),
+            run_key="s.id",
+        ),
         Texts(
             "message",
             "m",
             "message",
             "m.id",
-            "m.session_id",
+            run_of("m.session_id", "m.session_id"),
             (time_at("data", "time", "created"),),
             run_key="m.session_id",
         ),
-        Texts("part", "p", "part", "p.id", "p.session_id", part, run_key="p.session_id"),
+        Texts("part", "p", "part", "p.id", run_of("p.session_id", "p.session_id"), part, run_key="p.session_id"),
         Texts("project", "x", "project", "x.id"),
     ]
 
 
 def _model_calls() -> ModelCalls:
     """The step-finish parts, for the models under `w` whose calls OpenCode gave no cost and the price
-    table has no price for (read by _call); the run totals come from the trees."""
+    table has no price for (as _Session reads them); the run totals come from the trees."""
+    tokens = "tokens"  # the part's tokens object, taken out of it once (CallSql)
+    read, write = q.count(tokens, "cache", "read"), q.count(tokens, "cache", "write")
+    given_in, given_out = q.count(tokens, "input"), q.count(tokens, "output")
+    reasoning = q.count(tokens, "reasoning")
+    session_start = "(SELECT x.time_created FROM session x WHERE x.id = m.session_id)"
+    call = CallSql(
+        values=(
+            ("tokens", "(CASE WHEN json_valid(p.data) THEN p.data -> '$.tokens' END)"),
+            ("message", "m.data"),
+            ("started", epoch_time_sql(session_start)),  # (no time of its own: _Session)
+        ),
+        model=json_ident_sql("message", "modelID"),
+        provider=json_ident_sql("message", "providerID"),
+        tokens=(*_tokens_sql(given_in, given_out, read, write, reasoning), read, write, reasoning),
+        started_at="started",
+        where=(
+            "(CASE WHEN json_valid(p.data) THEN json_type(p.data) = 'object'"
+            " AND json_extract(p.data, '$.type') IS 'step-finish' END)"
+            " AND (CASE WHEN json_valid(m.data) THEN json_type(m.data) != 'object'"
+            " OR json_extract(m.data, '$.role') IS NOT 'user' ELSE 1 END)"
+        ),
+    )
     return ModelCalls(
         name=NAME,
         rows="part p JOIN message m ON m.id = p.message_id AND m.session_id = p.session_id",
         key="p.rowid",
-        where="instr(p.data, 'step-finish') > 0",  # _call reads the part's type
+        where="instr(p.data, 'step-finish') > 0",  # the part's type, first looked for as text
         reported=q.money("p.data", "cost"),
-        values=("p.data", "m.data", "(SELECT x.time_created FROM session x WHERE x.id = m.session_id)"),
-        read=_call,
+        call=call,
     )
+
+
+def _tokens_sql(given_in: str, given_out: str, read: str, write: str, reasoning: str) -> tuple[str, str]:
+    """Twin of _tokens' tokens in and out: OpenCode's input without the cache, its output without the reasoning."""
+    cache = f"(coalesce({read}, 0) + coalesce({write}, 0))"
+    tokens_in = f"(CASE WHEN {cache} != 0 THEN coalesce({given_in}, 0) + {cache} ELSE {given_in} END)"
+    tokens_out = (
+        f"(CASE WHEN coalesce({reasoning}, 0) != 0 THEN coalesce({given_out}, 0) + {reasoning} ELSE {given_out} END)"
+    )
+    return tokens_in, tokens_out
 
 
 def calls_select(run_id: str, is_run: str, started: str, calls: ModelCalls) -> str:
@@ -258,17 +315,13 @@ def calls_select(run_id: str, is_run: str, started: str, calls: ModelCalls) -> s
     read, write = q.count("p.data", "tokens", "cache", "read"), q.count("p.data", "tokens", "cache", "write")
     given_in, given_out = q.count("p.data", "tokens", "input"), q.count("p.data", "tokens", "output")
     reasoning = q.count("p.data", "tokens", "reasoning")
-    cache = f"(coalesce({read}, 0) + coalesce({write}, 0))"
-    tokens_in = f"(CASE WHEN {cache} != 0 THEN coalesce({given_in}, 0) + {cache} ELSE {given_in} END)"
-    tokens_out = (
-        f"(CASE WHEN coalesce({reasoning}, 0) != 0 THEN coalesce({given_out}, 0) + {reasoning} ELSE {given_out} END)"
-    )
-    model, provider = json_ident_sql("m.data", "modelID"), json_ident_sql("m.data", "providerID")
-    # A tree prices its calls at its run's start: the kept estimates of ModelCalls (priced at their own
-    # session's start) where that is the run's session, else the price at the run's start.
-    at_run_start = f"{pricing.SQL_FUNCTION}({model}, {provider}, {tokens_in}, {tokens_out}, {read}, {write}, {reasoning}, c.run_start)"
+    tokens_in, tokens_out = _tokens_sql(given_in, given_out, read, write, reasoning)
+    model = json_ident_sql("m.data", "modelID")
+    # A tree prices its calls at its run's start; ModelCalls at their own session's start: the same for
+    # the run's own session.
     estimate = (
-        f"CASE WHEN {model} IS NULL THEN NULL WHEN c.sid IS c.root THEN {calls.estimate()} ELSE {at_run_start} END"
+        f"CASE WHEN {model} IS NULL THEN NULL WHEN c.sid IS c.root THEN {calls.estimate()}"
+        f" ELSE {calls.estimate(at='c.run_start')} END"
     )
     reported = q.money("p.data", "cost")
     state = ("state",)
@@ -309,19 +362,6 @@ def calls_select(run_id: str, is_run: str, started: str, calls: ModelCalls) -> s
             NULL, NULL, NULL, NULL, NULL, NULL
         FROM parts c WHERE c.type = 'tool'
     """
-
-
-def _call(part_data: Any, message_data: Any, session_start: Any) -> Call | None:
-    """The model call a step-finish part ends, as _Session reads it. It has no time of its own: in the
-    tree its run's start prices it, here its session's (the same for a run's own session)."""
-    part, ok = parse_json(part_data, dict)
-    if not ok or part.get("type") != "step-finish":
-        return None
-    message, _ = parse_json(message_data, dict)
-    if message.get("role") == "user":
-        return None
-    model, provider = _model(message)
-    return model_call(model, provider, _tokens(part), normalize.timestamp(session_start))
 
 
 def _project_name(directory: str) -> str:

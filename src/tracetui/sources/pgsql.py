@@ -277,12 +277,14 @@ class Postgres:
             value = f"({self.json_object(column)} #> {self._path(keys)})"
         elif self.type_of(column) in _NUMBER_TYPES:
             kept = f"trunc({column})::bigint" if integer else f"({column})::float8"
-            return f"(CASE WHEN abs({column}::numeric) < {MAGNITUDE} THEN {kept} END)"  # (abs() of an integer type's least value fails)
+            # (nothing below zero, as sqlsql reads them; ::numeric: abs() of an integer type's least value fails)
+            return f"(CASE WHEN {column}::numeric >= 0 AND {column}::numeric < {MAGNITUDE} THEN {kept} END)"
         else:
             value = f"to_jsonb({column})"
         number = f"({value} #>> '{{}}')::numeric"
         kept = f"trunc({number})::bigint" if integer else f"({number})::float8"
-        return f"(CASE WHEN jsonb_typeof({value}) = 'number' THEN (CASE WHEN abs({number}) < {MAGNITUDE} THEN {kept} END) END)"
+        fine = f"{number} >= 0 AND {number} < {MAGNITUDE}"
+        return f"(CASE WHEN jsonb_typeof({value}) = 'number' THEN (CASE WHEN {fine} THEN {kept} END) END)"
 
     @staticmethod
     def without(obj: str, keys: tuple[str, ...]) -> str:

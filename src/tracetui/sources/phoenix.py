@@ -32,6 +32,8 @@ from .otlp import _OPENINFERENCE_KIND
 from .sqlite_steps import (
     KEY,
     Call,
+    CallSql,
+    Leaves,
     ModelCalls,
     Read,
     Texts,
@@ -45,6 +47,7 @@ from .sqlite_steps import (
     install_odd_values,
     install_problems,
     install_steps,
+    json_count_sql,
     json_ident_sql,
     kind_sql,
     model_call,
@@ -318,30 +321,62 @@ def _where(where: str, d: Any, trace_rowid: str) -> str:
 
 
 def _model_calls(columns: dict[str, set[str]], col: Callable[[str], str]) -> ModelCalls:
-    """The spans, for pricing in SQL the model calls Phoenix gave no cost (read by _call)."""
+    """The spans, for pricing in SQL the model calls Phoenix gave no cost (as _span_step reads them)."""
     reported = "NULL"
     if _COST_COLUMNS <= columns.get("span_costs", set()):
         reported = f"(SELECT sum({q.money('c.total_cost')}) FROM span_costs c WHERE c.span_rowid = s.id)"
     prompt, completion = col("llm_token_count_prompt"), col("llm_token_count_completion")
     trace_start = f"(SELECT {q.timestamp('x.start_time')} FROM traces x WHERE x.id = s.trace_rowid)"
+    # The twins read the attributes they need, taken out of the span's attributes at once (CallSql).
+    names = [("llm", "model_name"), ("llm", "provider"), ("llm", "system")]
+    leaves = Leaves("s.attributes", *names, *_PARTS.values())
+    read, write, reasoning = (json_count_sql("leaves", leaves.at(*keys)) for keys in _PARTS.values())
+    call = CallSql(
+        values=(
+            ("leaves", leaves.sql()),
+            ("prompt", prompt),
+            ("completion", completion),
+            ("started", f"coalesce({q.timestamp('s.start_time')}, {trace_start})"),
+        ),
+        model=json_ident_sql("leaves", path=leaves.at(*names[0])),
+        provider=_provider_sql("leaves", leaves.at(*names[1]), leaves.at(*names[2])),
+        tokens=(q.count("prompt"), q.count("completion"), read, write, reasoning),  # (the convention: _tokens)
+        started_at="started",
+    )
     return ModelCalls(
         name=NAME,
         rows="spans s",
         key="s.id",
         where=f"{prompt} IS NOT NULL OR {completion} IS NOT NULL",  # no token counts, nothing to price
         reported=reported,
-        values=("s.attributes", prompt, completion, "s.start_time", trace_start),
-        read=_call,
+        call=call,
         of_run="s.trace_rowid = t.id",
     )
 
 
 def _call(attributes: Any, prompt: Any, completion: Any, start_time: Any, trace_start: str | None) -> Call:
-    """The model call of a span, as _span_step reads it (its time: the span's, else its trace's)."""
+    """The model call of a span, as _span_step reads it (its time: the span's, else its trace's): the
+    Python twin of _model_calls' CallSql, for the PostgreSQL reader's estimates (_priced_calls)."""
     attrs, _ = parse_json(attributes, dict)
     model, provider = _model(obj(attrs.get("llm")))
     return model_call(
         model, provider, _tokens(attrs, prompt, completion), normalize.timestamp(start_time) or trace_start
+    )
+
+
+def _provider_sql(column: str, provider: str, system: str) -> str:
+    """Twin of _model's provider, from the JSON paths (SQL) of the provider and system in a column: the
+    provider where it is there (not null, false, 0, "" or empty), else the system."""
+    value = f"json_extract({column}, {provider})"
+    given = (
+        f"(CASE WHEN json_valid({column}) THEN (CASE json_type({column}, {provider})"
+        f" WHEN 'true' THEN 1 WHEN 'integer' THEN {value} != 0 WHEN 'real' THEN {value} != 0"
+        f" WHEN 'text' THEN {value} != '' WHEN 'array' THEN json_array_length({column}, {provider}) > 0"
+        f" WHEN 'object' THEN {value} != '{{}}' ELSE 0 END) ELSE 0 END)"
+    )
+    return (
+        f"(CASE WHEN {given} THEN {json_ident_sql(column, path=provider)}"
+        f" ELSE {json_ident_sql(column, path=system)} END)"
     )
 
 

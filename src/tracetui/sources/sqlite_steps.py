@@ -11,12 +11,13 @@ changes (PRAGMA data_version), so expanding a big tree node by node does not reb
 A function registered on a connection lives as long as the connection; the views are TEMP, so
 nothing is ever written to the source file.
 
-Costs: model calls without a reported cost are priced as an import prices them (pricing.py), by the
-connection's Pricer (pricing.register; none with --no-estimate). A tree is priced before it is
-finalized, so its steps, subtree sums and run totals hold the estimates. The run list's cost sums and
-the unpriced models under `w` come from SQL over the format's tables (`ModelCalls`): SQL picks the
-rows, the format's own Python reads each call from them as its step builder does, so sorting by
-cost and `stats` never build every tree.
+Costs: model calls without a reported cost are priced as an import prices them (pricing.py). The
+run list's cost sums, the calls view and the unpriced models under `w` come from SQL over the
+format's tables (`ModelCalls`): SQL reads each call (`CallSql`, twins of the step builder) and applies
+the rates of its model on its UTC day (pricing.sql_cost), which the price table gives once per model
+and day (RateBook, kept in tracetui's cache: estimates.py), so sorting by cost and `stats` never build
+every tree nor price each call in Python. A tree is priced before it is finalized, from the same
+rates (none with --no-estimate), so its steps, subtree sums and run totals hold the same estimates.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ import operator
 import os
 import re
 import sqlite3
-import sys
-import time
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -49,7 +49,7 @@ from ..model import (
 )
 from ..sqlite_uri import ro_uri
 from ..store import JSON_COLUMNS, RUN_COLUMNS, STEP_COLUMNS
-from ..store.reader import ODD_STEPS, undecoded_text
+from ..store.reader import ODD_NUMBERS, ODD_STEPS, RUN_KEY, rows_keys, run_rows, undecoded_text
 from ..store.schema import PAYLOAD_COLUMNS, to_json
 from . import sqlsql as q
 from .contract import Head, ProblemSink
@@ -59,10 +59,8 @@ HELPER = True
 StepBuilder = Callable[[sqlite3.Connection, Any], list[Step]]
 """The steps of one run (not yet finalized), from its key: a trace's rowid, a session's id."""
 
-KEY = "run_key"
+KEY = RUN_KEY
 """The extra column of a `runs` view that holds the key its StepBuilder takes."""
-ODD_NUMBERS = "odd_numbers"
-"""A TEMP view as odd_values (with run_key), of the rows' numbers and times alone."""
 
 # The payload columns travel apart from the rest, so that listing a big tree never parses them.
 _TREE_COLUMNS = [c for c in STEP_COLUMNS if c != "run_id" and c not in PAYLOAD_COLUMNS]
@@ -73,9 +71,6 @@ _TREE_JSON = [i for i, c in enumerate(_TREE_COLUMNS) if c in JSON_COLUMNS]
 _PAYLOAD_JSON = [i for i, c in enumerate(_PAYLOAD_COLUMNS) if c in JSON_COLUMNS]
 _TOTALS = list(DERIVED_RUN_FIELDS)
 _CACHED_TREES = 16
-_SEEN_CALLS = 200_000  # model calls priced in SQL kept in memory per connection (ModelCalls.register): ~40 MB at most;
-# a cache file with more is read call by call (estimates.EstimateCache.lookup)
-_Priced = tuple[float | None, str, str | None, bool]  # a call's cost, model, provider, whether it has counts
 
 
 class _Tree:
@@ -134,6 +129,7 @@ class _Trees:
         pricer = pricing.pricer_of(conn)
         self.pricer = None if pricer is None else _KeptPricer(pricer, conn, name)
         self.cache: OrderedDict[tuple[Any, int], _Tree] = OrderedDict()
+        self.run_rows: tuple[int | None, dict[Any, list[Any]]] = (None, {})
 
     def rows(self, key: Any, started_at: Any) -> str:
         return self._get(key, started_at).rows
@@ -168,34 +164,64 @@ class _Trees:
     def _odd_numbers(self, key: Any) -> list[str]:
         """The numbers and times of the run's own rows the views cannot use (install_odd_values), met
         with its tree as the text of its steps is (_odd_steps); [] for a format without them."""
-        param = "CAST(? AS TEXT)" if isinstance(key, str) else "?"
+        out = []
         try:
-            rows = self.conn.execute(f"SELECT message FROM {ODD_NUMBERS} WHERE run_key = {param}", (q.text_param(key),))
-            return [message for (message,) in rows]
+            version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            if self.run_rows[0] != version:  # (a pass over the runs: kept while the database is the same)
+                self.run_rows = (version, run_rows(self.conn))
+            for one in rows_keys(self.conn, [key], self.run_rows[1]):  # (a subagent's rows: with its parent's tree)
+                param = "CAST(? AS TEXT)" if isinstance(one, str) else "?"
+                sql = f"SELECT message FROM {ODD_NUMBERS} WHERE {RUN_KEY} = {param}"
+                out += [message for (message,) in self.conn.execute(sql, (q.text_param(one),))]
         except sqlite3.Error:
             return []
+        return out
 
 
 class _KeptPricer(pricing.Pricer):
-    """The connection's Pricer, asked only for calls whose cost the estimates cache does not hold (the
-    model calls were priced in SQL, ModelCalls, by an earlier command or this one): a tree whose calls
-    were all priced before is priced without loading the price table."""
+    """The connection's Pricer, applying the rates of each model and day kept in tracetui's cache
+    (RateBook: found by the model calls' SQL, of this command or an earlier one): a tree whose calls'
+    rates were found before is priced without loading the price table."""
 
     def __init__(self, pricer: pricing.Pricer, conn: sqlite3.Connection, fmt: str) -> None:
         super().__init__()
-        self.pricer = pricer
-        path = conn.execute("PRAGMA database_list").fetchone()[2]
-        tags = [f"prices={pricing.data_version()}"]
-        self.kept = estimates.for_database(path, fmt, tags) if path else None
+        self.book = RateBook(pricer, conn, fmt)
 
     def cost(
         self, model: str | None, provider: str | None, counts: pricing.TokenCounts, when: str | None = None
     ) -> float | None:
-        if self.kept is not None and model and (counts[0] is not None or counts[1] is not None):
-            found = self.kept.cost_of(estimates.call_digest(model, provider, counts, when))
-            if found is not None:
-                return found[0]
-        return self.pricer.cost(model, provider, counts, when)
+        if not model:
+            return None
+        return self.book.cost(model, provider, counts, when)
+
+
+_ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
+_JSON_KEYS = "tracetui_json_keys"
+
+
+def _escapes(data: bytes) -> bool:
+    """Whether JSON text may spell a key with \\u escapes (its keys then read as _loads decodes them)."""
+    return b"\\u00" in data and _ESCAPED_ASCII.search(data) is not None
+
+
+def json_keys(data: Any) -> str | None:
+    """_JSON_KEYS, for the odd-values check: JSON text (as bytes) written again with its keys as plain
+    text, where an escaped ASCII character may spell one (see q.JSON_NUMBER); None otherwise."""
+    if type(data) is not bytes or _ESCAPED_ASCII.search(data) is None:
+        return None
+    value = _loads(data)
+    return jsonsafe.dumps(value) if isinstance(value, (dict, list)) else None
+
+
+def json_number(data: Any, as_integer: int, *keys: str) -> int | float | None:
+    """q.JSON_NUMBER: the number at `keys` inside JSON text (as bytes), as count() (as_integer) or money()
+    reads it, the keys matched as JSON means them (escapes decoded); None where there is none."""
+    if type(data) is not bytes:
+        return None
+    value = _loads(data)
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return count(value) if as_integer else money(value)
 
 
 def unreadable(exc: Exception) -> list[Step]:
@@ -272,6 +298,7 @@ def install_steps(
         format whose runs view has no cheaper way to the same numbers.
     """
     trees = _Trees(conn, build, name)
+    conn.create_function(q.JSON_NUMBER, -1, json_number, deterministic=True)
     prefix = "tracetui_" + name.replace("-", "_")
     conn.create_function(f"{prefix}_steps", 2, trees.rows)
     conn.create_function(f"{prefix}_payloads", 3, trees.payloads)
@@ -298,16 +325,19 @@ def install_steps(
     return {field: f"json_extract({prefix}_totals({run}), '$[{i}]')" for i, field in enumerate(_TOTALS)}
 
 
-# -- model calls priced in SQL: the run list's cost sums and the unpriced models ------------------
+# -- model calls priced in SQL: the run list's cost sums, the calls view, the unpriced models -------
+
+_UNSEEN = object()
 
 
 Call = tuple[str | None, str | None, pricing.TokenCounts, str | None]
 """A model call as pricing takes it: model, provider, token counts (in, out, cache read, cache write,
-reasoning) and when it was made. See model_call()."""
+reasoning) and when it was made, as a format's Python reads it (model_call) where SQL cannot (the
+PostgreSQL reader's estimates: contract.PricedCalls)."""
 
 
 def model_call(model: str | None, provider: str | None, tokens: usage.Tokens, started_at: str | None) -> Call:
-    """A call as a ModelCalls reader returns it, from what the step builder would set on its step."""
+    """A call as a PricedCalls reader returns it, from what the step builder would set on its step."""
     counts = (
         tokens.tokens_in,
         tokens.tokens_out,
@@ -319,10 +349,79 @@ def model_call(model: str | None, provider: str | None, tokens: usage.Tokens, st
 
 
 @dataclass(frozen=True)
+class CallSql:
+    """A format's model call in SQL over the rows of its ModelCalls: twins of what its step builder sets
+    on the step, so that SQL prices it as the tree does (pricing.sql_cost), without Python reading each.
+
+    The twins are SQL over `values`, which are read from the row once: JSON is parsed again by every
+    json_* function (a 1.5 kB span's attributes ~1 µs each time), so what a call needs of it is taken
+    out once (Leaves: one json_extract of several paths) and the twins read that small array."""
+
+    values: tuple[tuple[str, str], ...]
+    """(name, SQL over ModelCalls.rows): what the twins read, each computed once a row."""
+    model: str
+    provider: str
+    tokens: tuple[str, str, str, str, str]
+    """Tokens in, out, cache read, cache write and reasoning, in tracetui's convention (NULL if absent)."""
+    started_at: str
+    """The time it is priced at, as ISO text (sqlsql.timestamp, epoch_time_sql), or NULL (today's prices)."""
+    where: str = "1"
+    """SQL over ModelCalls.rows: which rows of ModelCalls.where hold a call at all (the builder's own
+    test), if not every one."""
+
+    def select(self) -> str:
+        twins = (self.model, self.provider, *self.tokens, self.started_at)
+        return ", ".join(f"{sql} AS {name}" for sql, name in zip(twins, _CALL, strict=True))
+
+
+_CALL = ("call_model", "call_provider", "call_in", "call_out", "call_read", "call_write", "call_thought", "call_at")
+"""The columns a CallSql gives, for pricing.sql_cost."""
+
+
+class Leaves:
+    """The values at several paths of a JSON column taken out with one parse (json_extract of several
+    paths gives them as a JSON array), for CallSql.values: its twins then read that small array."""
+
+    def __init__(self, column: str, *paths: tuple[str, ...]) -> None:
+        self.column = column
+        self.paths = list(paths)
+
+    def sql(self) -> str:
+        paths = ", ".join(q.json_path(*keys) for keys in self.paths)
+        return f"(CASE WHEN json_valid({self.column}) THEN json_extract({self.column}, {paths}) END)"
+
+    def at(self, *keys: str) -> str:
+        """SQL: the JSON path, in the array named `leaves`, of the value at `keys`."""
+        return q.quote(f"$[{self.paths.index(keys)}]")
+
+
+def json_count_sql(column: str, path: str) -> str:
+    """sqlsql.count of the value at a JSON path (SQL) in a column."""
+    value, typed = f"json_extract({column}, {path})", f"json_type({column}, {path})"
+    return (
+        f"(CASE WHEN json_valid({column}) THEN (CASE WHEN {typed} IN ('integer', 'real') AND abs({value} + 0.0)"
+        f" < {q.MAGNITUDE} THEN CAST({value} AS INTEGER) END) END)"
+    )
+
+
+def epoch_time_sql(expr: str) -> str:
+    """Twin of normalize.timestamp for a column of epoch numbers (seconds, ms, µs or ns by magnitude) or ISO text."""
+    number = f"({expr} + 0.0)"
+    seconds = " ".join(
+        f"WHEN {number} / {scale} < 1e11 THEN {number} / {scale}" for scale in ("1", "1e3", "1e6", "1e9")
+    )
+    return (
+        f"(CASE WHEN typeof({expr}) IN ('integer', 'real') THEN (CASE WHEN {number} >= 0 THEN"
+        f" strftime('%Y-%m-%dT%H:%M:%fZ', CASE {seconds} END, 'unixepoch') END) ELSE {q.timestamp(expr)} END)"
+    )
+
+
+@dataclass(frozen=True)
 class ModelCalls:
-    """Where a format's model calls are, so that the runs and problems views can price those without a
-    reported cost as the trees do, without building the trees: SQL picks the rows, `read` (the format's
-    Python, shared with its step builder) reads each call from `values` of its row.
+    """Where a format's model calls are, so that the runs, calls and problems views price those without a
+    reported cost as the trees do, without building the trees: SQL reads each call (`call`, the twins of
+    the format's step builder) and applies the rates of its model and day (pricing.Pricer.rates: the price
+    table asked once per model, provider and day, and kept in tracetui's cache for the next command).
 
     Their SQL functions are made on a connection by register(), after pricing.register.
     """
@@ -332,79 +431,41 @@ class ModelCalls:
     rows: str
     """FROM clause (aliased) whose rows hold the model calls, e.g. "spans s"."""
     key: str
-    """SQL of a row's identity among `rows`, e.g. "s.id": a call is priced once per connection."""
+    """SQL of a row's identity among `rows`, its rowid, e.g. "s.id": the row's call is read by it."""
     where: str
     """Which of its rows may be model calls: a cheap condition asked first, e.g. a token column is set."""
     reported: str
     """SQL of the cost the source reported for the call, or NULL: only a call without one is priced."""
-    values: tuple[str, ...]
-    """SQL over `rows` handed to `read`, e.g. ("s.attributes", "s.start_time")."""
-    read: Callable[..., Call | None]
-    """The call in a row, as the step builder reads it (its time: the step's, else its run's), or None."""
+    call: CallSql
+    """The call in a row, as the step builder reads it (its time: the step's, else its run's)."""
     of_run: str | None = None
     """The condition tying a row to its run, over `rows` and the run table of install_steps (e.g.
     "s.trace_rowid = t.id"), for cost_sums; None for a format whose run totals come from its trees."""
 
     def register(self, conn: sqlite3.Connection) -> None:
-        """The SQL functions of cost_sums and unpriced(). Odd values the reader trips on price nothing:
-        an exception would end the whole query (the run list)."""
+        """The SQL functions of the estimates and unpriced(): the rates of a model and day, the price of
+        a call they cannot give (pricing.BY_CALL), the list of unpriced models."""
         pricer = pricing.pricer_of(conn)
-        # Reading and pricing a call takes tens of µs; sorting by cost, `stats` and the problems view each
-        # ask for every call, and so does every later command and viewer on the same file. Kept by the
-        # row's identity and a fingerprint of what was read (a changed row is read again), in memory and
-        # in tracetui's cache (estimates.py), which is read at the first call.
-        seen: dict[Any, tuple[int, _Priced | None]] = {}
-        kept = _Kept(conn, self.name) if pricer is not None else None
+        book = RateBook(pricer, conn, self.name) if pricer is not None else None
 
-        def priced(key: Any, *values: Any) -> _Priced | None:
-            if pricer is None or kept is None:
+        def rates(model: Any, provider: Any, day: Any, tokens_in: Any) -> str | None:
+            return None if book is None else book.sql(model, provider, day, tokens_in)
+
+        def by_call(model: Any, provider: Any, *rest: Any) -> float | None:
+            if pricer is None or model is None:
                 return None
-            fp = estimates.fingerprint(values)
-            found = seen.get(key)
-            if found is None and kept.stale():
-                loaded = kept.load()
-                seen.update(loaded or {})
-                found = seen.get(key)
-            if found is None and kept.big:
-                found = kept.lookup(key)
-                if found is not None and found[0] == fp:
-                    if len(seen) >= _SEEN_CALLS:
-                        seen.clear()
-                    seen[key] = found
-            if found is not None and found[0] == fp:
-                return found[1]
-            try:
-                call = self.read(*values)
-            except Exception:
-                call = None
-            model, provider, counts, when = call or (None, None, (None,) * 5, None)
-            result = None
-            digest = None
-            if model:
-                counted = counts[0] is not None or counts[1] is not None
-                cost = pricer.cost(model, provider, counts, when)
-                result = cost, sys.intern(model), provider and sys.intern(provider), counted
-                digest = estimates.call_digest(model, provider, counts, when)
-            if len(seen) >= _SEEN_CALLS:
-                seen.clear()
-            seen[key] = (fp, result)
-            kept.add(key, fp, result, digest)
-            return result
-
-        def price(key: Any, *values: Any) -> float | None:
-            found = priced(key, *values)
-            return None if found is None else found[0]
-
-        def unpriced_call(key: Any, *values: Any) -> str | None:
-            """[model, provider] of a call with token counts the price table did not price, else NULL."""
-            found = priced(key, *values)
-            if found is None or found[0] is not None or not found[3]:
-                return None
-            return orjson.dumps(found[1:3]).decode()
+            *counts, when = rest
+            return pricer.cost(
+                _decoded(model),
+                _decoded(provider) if provider is not None else None,
+                tuple(n if type(n) is int else None for n in counts),  # type: ignore[arg-type]
+                when if type(when) is str else None,
+            )
 
         # The problems view is asked for its count each time the viewer's run list loads: the unpriced
         # models are found once (a pass over every call) until the database changes.
         listed: dict[int, str] = {}
+        kept = _KeptUnpriced(conn, self.name) if book is not None else None
 
         def unpriced() -> str:
             if pricer is None:
@@ -415,35 +476,63 @@ class ModelCalls:
                 if messages is not None:
                     listed[version] = orjson.dumps(messages).decode()
             if version not in listed:
-                groups = conn.execute(
-                    f"SELECT json_extract(call, '$[0]') AS model, json_extract(call, '$[1]') AS provider, calls FROM"
-                    f" (SELECT {self._applied('unpriced_call')} AS call, count(*) AS calls FROM {self.rows}"
-                    f" WHERE {self._to_price()} GROUP BY 1 HAVING call IS NOT NULL) ORDER BY model, provider"
-                ).fetchall()
-                messages = [pricing.unpriced_message(pricer, *group) for group in groups]
-                if kept is not None:
-                    kept.save()  # every call was priced: the next command need not
-                    if version == kept.version:
-                        kept.put_unpriced(messages)
+                groups = conn.execute(self._unpriced_groups()).fetchall()
+                messages = [
+                    pricing.unpriced_message(pricer, _decoded(model), _decoded(provider) or None, calls)
+                    for model, provider, calls in groups
+                ]
+                if kept is not None and version == kept.version:
+                    kept.put_unpriced(messages)
                 listed.clear()
                 listed[version] = orjson.dumps(messages).decode()
             return listed[version]
 
-        arity = 1 + len(self.values)
-        conn.create_function(self._function("price"), arity, price, deterministic=True)
-        conn.create_function(self._function("unpriced_call"), arity, unpriced_call, deterministic=True)
+        conn.create_function(self._function("rates"), 4, rates, deterministic=True)
+        conn.create_function(self._function("by_call"), 8, by_call, deterministic=True)
         conn.create_function(self._function("unpriced"), 0, unpriced)
+        # The calls read and priced in a view of their own: its SQL is parsed apart from the views that ask
+        # for it (the runs view names the cost sums several times; SQLite's parser has a bounded stack).
+        # Each twin is computed once a row (the LIMIT -1 subquery: else SQLite would put its SQL in every
+        # place the price names its column); a query by call_row reaches the row by its key.
+        values = ", ".join(f"{sql} AS {name}" for name, sql in self.call.values)
+        passed = ", ".join(f"x.{name} AS {name}" for name, _ in self.call.values)
+        conn.execute(
+            f"CREATE TEMP VIEW {self._view()} AS SELECT x.call_row, {self.call.select()},"
+            f" (SELECT {self._cost()} FROM (SELECT {self.call.select()} FROM (SELECT {passed} LIMIT -1) LIMIT -1))"
+            f" AS call_cost FROM (SELECT {self.key} AS call_row, {values} FROM {self.rows}) x"
+        )
+
+    def _view(self) -> str:
+        return self._function("calls")
 
     def _function(self, what: str) -> str:
         return f"tracetui_{self.name.replace('-', '_')}_{what}"
 
-    def _applied(self, what: str) -> str:
-        return f"{self._function(what)}({', '.join((self.key, *self.values))})"
+    def _cost(self) -> str:
+        """SQL of the estimate over the columns of CallSql.select()."""
+        return pricing.sql_cost(self._function("rates"), self._function("by_call"), _CALL)
 
     def _to_price(self) -> str:
         """SQL: a row may be a call to price (`where`, and no reported cost). A CASE, to ask in this order:
         SQLite would move a term with a subquery (a cost looked up in another table) before the others."""
-        return f"CASE WHEN {self.where} THEN ({self.reported}) IS NULL ELSE 0 END"
+        return f"CASE WHEN {self._is_call()} THEN ({self.reported}) IS NULL ELSE 0 END"
+
+    def _is_call(self) -> str:
+        """SQL: the row holds a model call (`where`, then CallSql.where: asked in this order inside a CASE)."""
+        return self.where if self.call.where == "1" else f"({self.where}) AND {self.call.where}"
+
+    def _calls(self, where: str) -> str:
+        """FROM clause of the calls (with call_cost) of the rows `where` keeps."""
+        return f"FROM {self.rows} JOIN {self._view()} c ON c.call_row = {self.key} WHERE {where}"
+
+    def _unpriced_groups(self) -> str:
+        """(model, provider as bytes, calls) of the calls with token counts the estimates leave without a cost."""
+        return (
+            "SELECT CAST(call_model AS BLOB), CAST(call_provider AS BLOB), count(*) FROM"
+            f" (SELECT c.call_model, c.call_provider, c.call_in, c.call_out, c.call_cost {self._calls(self._to_price())}"
+            " LIMIT -1) WHERE call_model IS NOT NULL AND (call_in IS NOT NULL OR call_out IS NOT NULL)"
+            " AND call_cost IS NULL GROUP BY call_model, call_provider ORDER BY call_model, call_provider"
+        )
 
     def cost_sums(self, reported_sum: str) -> dict[str, str]:
         """The run's cost sums for the runs view: {cost_usd, cost_estimated_usd} (the names of the
@@ -451,18 +540,25 @@ class ModelCalls:
         reported (over the run table); the estimates of the others are added to it."""
         if self.of_run is None:
             raise ValueError("cost_sums needs of_run: how a call belongs to its run")
-        estimated = (
-            f"(SELECT sum({self._applied('price')}) FROM {self.rows} WHERE {self.of_run} AND {self._to_price()})"
-        )
+        estimated = f"(SELECT sum(c.call_cost) {self._calls(f'{self.of_run} AND {self._to_price()}')})"
         # Each sum once (a subquery named twice is computed twice); sum() of two NULLs is NULL.
         cost = f"(SELECT sum(part) FROM (SELECT {reported_sum} AS part UNION ALL SELECT {estimated}))"
         return {"cost_usd": cost, ESTIMATED_COST: estimated}
 
-    def estimate(self) -> str:
+    def estimate(self, at: str | None = None) -> str:
         """SQL over `rows`: the estimated cost of a row's call, as its tree prices it (NULL for a row that is
         no model call or that the table cannot price); for a call without a reported cost, so ask it as
-        coalesce(reported, estimate), which asks only when there is none."""
-        return f"(CASE WHEN {self.where} THEN {self._applied('price')} END)"
+        coalesce(reported, estimate), which asks only when there is none. `at`: SQL of the time to
+        price it at (ISO text), where its tree takes another than its own."""
+        if at is None:
+            found = f"(SELECT c.call_cost FROM {self._view()} c WHERE c.call_row = {self.key})"
+        else:
+            columns = ", ".join(f"c.{name}" for name in _CALL[:-1])
+            found = (
+                f"(SELECT {self._cost()} FROM (SELECT {columns}, {at} AS call_at FROM {self._view()} c"
+                f" WHERE c.call_row = {self.key} LIMIT -1))"
+            )
+        return f"(CASE WHEN {self._is_call()} THEN {found} END)"
 
     def unpriced(self) -> str:
         """A SELECT of (n, message): one problem per model whose calls (with token counts and no
@@ -470,9 +566,54 @@ class ModelCalls:
         return f"SELECT key AS n, value AS message FROM json_each({self._function('unpriced')}())"
 
 
-class _Kept:
-    """The estimates a connection's ModelCalls keep in tracetui's cache: loaded at the first call, again
-    when another connection (the viewer's worker, another command) has written more since."""
+class RateBook:
+    """The rates of one connection's model calls by model, provider and UTC day (pricing.Pricer.rates):
+    kept in tracetui's cache for the database (estimates.py), so a later command or viewer applies them
+    without loading the price table; asked of the Pricer for a model and day not kept yet."""
+
+    def __init__(self, pricer: pricing.Pricer, conn: sqlite3.Connection, fmt: str) -> None:
+        self.pricer = pricer
+        path = conn.execute("PRAGMA database_list").fetchone()[2]
+        self.cache = estimates.for_database(path, fmt, [f"prices={pricing.data_version()}"]) if path else None
+        self._known: dict[estimates.Day, pricing.DayRates] | None = None
+        self._by_sql: dict[tuple[Any, Any, Any], Any] = {}
+        self._lock = threading.Lock()
+
+    def rates(self, model: str, provider: str | None, day: str) -> pricing.DayRates:
+        with self._lock:
+            if self._known is None:
+                self._known = self.cache.rates() if self.cache is not None else {}
+            key = (model, provider, day)
+            if key not in self._known:
+                found = self._known[key] = self.pricer.rates(model, provider, day)
+                if self.cache is not None:
+                    self.cache.add_rates(key, found)
+            return self._known[key]
+
+    def sql(self, model: Any, provider: Any, day: Any, tokens_in: Any) -> str | None:
+        """The SQL function of pricing.sql_cost: RATES_JSON of the call's tier, BY_CALL, or None. Called
+        for every call: what it found is kept by the arguments as SQLite hands them over."""
+        found = self._by_sql.get((model, provider, day), _UNSEEN)
+        if found is _UNSEEN:
+            if type(day) is not str or model is None:
+                return pricing.BY_CALL
+            found = self.rates(_decoded(model), _decoded(provider) if provider is not None else None, day)
+            self._by_sql[(model, provider, day)] = found
+        if found is None or type(found) is str:
+            return found
+        starts, regions = found
+        return regions[sum(1 for start in starts if tokens_in > start)] if starts else regions[0]
+
+    def cost(self, model: str, provider: str | None, counts: pricing.TokenCounts, when: str | None) -> float | None:
+        """A call's cost as Pricer.cost gives it, from the kept rates where they apply."""
+        day = pricing.utc_day(when)
+        found = pricing.rated(self.rates(model, provider, day), counts) if day is not None else pricing.BY_CALL
+        return self.pricer.cost(model, provider, counts, when) if isinstance(found, str) else found
+
+
+class _KeptUnpriced:
+    """The unpriced models a connection's ModelCalls list, kept in tracetui's cache by the database's
+    content: an unchanged file lists them without a pass over its calls."""
 
     def __init__(self, conn: sqlite3.Connection, fmt: str) -> None:
         path = conn.execute("PRAGMA database_list").fetchone()[2]
@@ -486,47 +627,6 @@ class _Kept:
                 self.content = content_fingerprint(path, f"unpriced\0{fmt}")
             except OSError:
                 pass
-        self.loaded: float | None = None  # the cache file's mtime when last loaded
-        self.looked = 0.0  # time.monotonic() of the last look at it
-        self.big = False  # more calls kept than a connection holds in memory: looked up one by one
-
-    def stale(self) -> bool:
-        """Whether the cache file has more than was loaded (looked at once a second at most)."""
-        if self.cache is None:
-            return False
-        now = time.monotonic()
-        if self.loaded is not None and now - self.looked < 1.0:
-            return False
-        self.looked = now
-        try:
-            mtime = os.stat(self.cache.file).st_mtime
-        except OSError:
-            self.loaded = self.loaded or 0.0
-            return False
-        return mtime not in (self.loaded, self.cache.saved)  # not what it loaded or wrote itself
-
-    def load(self) -> dict[Any, tuple[int, _Priced | None]] | None:
-        """Every kept call, or None when there are more than a connection keeps in memory (then `big`:
-        each is looked up in the cache file when asked for)."""
-        assert self.cache is not None
-        try:
-            self.loaded = os.stat(self.cache.file).st_mtime
-        except OSError:
-            self.loaded = 0.0
-        found = self.cache.load(_SEEN_CALLS)
-        self.big = found is None
-        return found
-
-    def lookup(self, key: Any) -> tuple[int, _Priced | None] | None:
-        return self.cache.lookup(key) if self.cache is not None else None
-
-    def add(self, key: Any, fp: int, result: _Priced | None, call: int | None) -> None:
-        if self.cache is not None:
-            self.cache.add(key, fp, result, call)
-
-    def save(self) -> None:
-        if self.cache is not None:
-            self.cache.save()
 
     def unpriced(self) -> list[str] | None:
         return self.cache.unpriced(self.content) if self.cache is not None and self.content else None
@@ -625,6 +725,8 @@ class Texts:
     run_key: str = "NULL"
     """SQL of the key (KEY of the runs view) of the run whose tree holds the row, where there is one: its
     odd numbers and times are then met with that tree (a column with an index, for one run's rows)."""
+    where: str = ""
+    """SQL: which of the table's rows `reads` are about, if not all (e.g. one key of a key-value table)."""
 
 
 def _not_utf8(value: Any) -> bool:
@@ -649,10 +751,10 @@ _MISSING = object()
 def _suspect(read: Read) -> re.Pattern[bytes]:
     """Where JSON text (or JSON inside one of its strings) may hold an odd value of `read`: its key with
     anything but a plain number (below sqlsql.MAGNITUDE for a count; an epoch time for a time) or null
-    after it. Only such JSON is parsed; a key spelled with \\u escapes goes unlisted (it still shows as -)."""
+    after it. Only such JSON is parsed (and JSON that may spell a key with \\u escapes: _escapes)."""
     name = re.escape(read.keys[-1].encode())
     digits = b"12" if read.kind == "count" else b"19"
-    fine = rb"\s*(?:-?\d{1," + digits + rb"}(?:\.\d*)?|null)\s*[,}\]\\]"
+    fine = rb"\s*(?:\d{1," + digits + rb"}(?:\.\d*)?|null)\s*[,}\]\\]"  # (a count or time below 0 is odd)
     return re.compile(name + rb'\\?"\s*:(?!' + fine + rb")")  # (a literal first: found as fast as `in`)
 
 
@@ -663,8 +765,10 @@ def _sql_fine(read: Read, x: str, typed: bool = False) -> str:
         usual = f"typeof({x}) IN {_NUMBERS} AND {x} >= 0 AND {x} < 1e20"
         if not typed:
             usual += f" OR (typeof({x}) = 'text' AND {x} GLOB '[0-9][0-9][0-9][0-9]-*' AND julianday({x}) IS NOT NULL)"
+    elif read.kind == "count":
+        usual = f"typeof({x}) IN {_NUMBERS} AND {x} >= 0 AND {x} < {q.MAGNITUDE}"
     else:
-        usual = f"typeof({x}) IN {_NUMBERS} AND abs({x} + 0.0) < {q.MAGNITUDE if read.kind == 'count' else '1e308'}"
+        usual = f"typeof({x}) IN {_NUMBERS} AND abs({x} + 0.0) < 1e308"
     return f"({x} IS NULL OR {x} = '' OR {usual})"
 
 
@@ -681,17 +785,50 @@ def _sql_tagged(read: Read, alias: str, typed: bool) -> str:
         tags = f"WHEN 'text' THEN CAST('t' || {base} AS BLOB) WHEN 'blob' THEN CAST('b' || {base} AS BLOB)"
         return f"CASE WHEN {odd} THEN (CASE typeof({base}) {tags} ELSE {base} END) END"
     path = q.json_path(*read.keys)
-    value = f"json_extract({base}, {path})"
+    # Only JSON that names the key is parsed; a key spelled with \\u escapes is read as the views read it
+    # (q.JSON_NUMBER), from the text written again with its keys unescaped (_JSON_KEYS).
+    escaped = q.escaped_ascii(base)
+    text = f"(CASE WHEN {escaped} THEN coalesce({_JSON_KEYS}(CAST({base} AS BLOB)), {base}) ELSE {base} END)"
+    value = f"json_extract({text}, {path})"
     fine = {"integer": _sql_fine(read, value), "real": _sql_fine(read, value)}
     if read.kind == "time":
         fine["text"] = _sql_fine(read, value)
     whens = " ".join(f"WHEN '{kind}' THEN NOT {sql}" for kind, sql in fine.items())
-    # Only JSON that names the key is parsed (a key spelled with \\u escapes goes unlisted; it still shows as -).
     odd = (
-        f"instr({base}, {q.quote(read.keys[-1])}) > 0 AND json_valid({base})"
-        f" AND (CASE coalesce(json_type({base}, {path}), 'null') WHEN 'null' THEN 0 {whens} ELSE 1 END)"
+        f"(instr({base}, {q.quote(read.keys[-1])}) > 0 OR {escaped}) AND json_valid({text})"
+        f" AND (CASE coalesce(json_type({text}, {path}), 'null') WHEN 'null' THEN 0 {whens} ELSE 1 END)"
     )
-    return f"CASE WHEN {odd} THEN CAST('j' || ({base} -> {path}) AS BLOB) END"
+    return f"CASE WHEN {odd} THEN CAST('j' || ({text} -> {path}) AS BLOB) END"
+
+
+def _sql_flags(reads: list[Read], alias: str, screens: _OddMessages) -> list[str]:
+    """SQL conditions that together pick the rows where SQL cannot vouch for a value of `reads` (each
+    then tagged by _sql_tagged): one per column read, one per JSON object of a column. The JSON of a
+    row is parsed only where its text may hold an odd value: Python looks at the text once (_suspect,
+    the full check's screen), where the text names the keys' last common key (or the object holding them)."""
+    flags: list[str] = []
+    groups: dict[tuple[str, tuple[str, ...]], list[Read]] = {}
+    for read in reads:
+        if read.keys:
+            groups.setdefault((read.column, read.inside), []).append(read)
+        else:
+            flags.append(f"({_sql_tagged(read, alias, typed=False)}) IS NOT NULL")
+    for (column, inside), group in groups.items():
+        raw = f"{alias}.{q.ident(column)}"
+        common = os.path.commonprefix([read.keys for read in group])
+        needle = common[-1] if common else inside[-1] if inside else group[0].keys[-1]
+        index = screens.add_suspects([_suspect(read) for read in group])
+        # (GLOB, where the key allows: SQLite's GLOB finds a literal faster than instr does)
+        named = (
+            f"{raw} GLOB {q.quote(f'*{needle}*')}"
+            if not re.search(r"[][*?]", needle)
+            else f"instr({raw}, {q.quote(needle)}) > 0"
+        )
+        flags.append(
+            f"CASE WHEN typeof({raw}) = 'text' AND ({named} OR {q.escaped_ascii(raw)})"
+            f" THEN tracetui_odd_suspect({index}, CAST({raw} AS BLOB)) ELSE 0 END"
+        )
+    return flags
 
 
 def _untagged(tagged: Any) -> Any:
@@ -735,11 +872,13 @@ def _judged(read: Read, value: Any) -> str | None:
         return None
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if read.kind == "count":
-        if number and abs(value) < q.MAGNITUDE:
+        if number and 0 <= value < q.MAGNITUDE:
             return None
     elif _reads(read.kind, value):
         return None
     problem = "is not a time" if read.kind == "time" else "is out of range" if number else "is not a number"
+    if read.kind == "count" and number and -q.MAGNITUDE < value < 0:
+        problem = "is negative"
     return f"{read.name} {jsonsafe.short(value)} {problem}: {read.then}"
 
 
@@ -766,6 +905,9 @@ class _Checked:
     for a value inside JSON where it may be odd (_suspect: JSON where it is not is not parsed)."""
     in_sql: list[Read]
     """Reads whose values SQL hands over (tagged) when it cannot tell they are fine, after the texts."""
+    text_first: bool = False
+    """Numbers alone (no texts): the messages of values that were text come first, in the order the full
+    check (texts checked in Python, then the typed values SQL handed over) says them."""
 
 
 class _OddMessages:
@@ -775,10 +917,21 @@ class _OddMessages:
 
     def __init__(self) -> None:
         self.tables: list[_Checked] = []
+        self.suspects: list[list[re.Pattern[bytes]]] = []
 
     def add(self, checked: _Checked) -> int:
         self.tables.append(checked)
         return len(self.tables) - 1
+
+    def add_suspects(self, patterns: list[re.Pattern[bytes]]) -> int:
+        self.suspects.append(patterns)
+        return len(self.suspects) - 1
+
+    def suspect(self, index: int, data: bytes) -> bool:
+        """Whether JSON text may hold an odd value of one of a group's reads (see _sql_flags)."""
+        if _ESCAPED_ASCII.search(data) is not None:
+            data = (json_keys(data) or "").encode("utf-8", "surrogateescape") or data
+        return any(pattern.search(data) is not None for pattern in self.suspects[index])
 
     def screen(self, index: int, *texts: bytes | None) -> bool:
         """Whether a row may be odd, from its text (as the columns of _Checked.texts): text that is not
@@ -793,7 +946,7 @@ class _OddMessages:
         parsed: dict[str, Any] = {}
         for at, read, needle in self.tables[index].in_text:
             data = texts[at]
-            if data is None or (needle is not None and needle.search(data) is None):
+            if data is None or (needle is not None and needle.search(data) is None and not _escapes(data)):
                 continue
             if needle is None and read.kind == "time" and _USUAL_TIME.fullmatch(data):
                 continue
@@ -821,7 +974,7 @@ class _OddMessages:
         parsed: dict[str, Any] = {}
         for at, read, needle in table.in_text:
             data = values[at]
-            if data is None or (needle is not None and needle.search(data) is None):
+            if data is None or (needle is not None and needle.search(data) is None and not _escapes(data)):
                 continue
             if needle is None and read.kind == "time" and _USUAL_TIME.fullmatch(data):
                 continue
@@ -829,11 +982,14 @@ class _OddMessages:
             if message is not None:
                 parts.append(message)
         if len(values) > count:
+            said = []
             for read, tagged in zip(table.in_sql, values[count:], strict=True):
                 if tagged is not None:
                     message = _judged(read, _untagged(tagged))
                     if message is not None:
-                        parts.append(message)
+                        text = bool(read.keys) or (type(tagged) is bytes and tagged[:1] == b"t")
+                        said.append((table.text_first and not text, message))
+            parts += [message for _, message in sorted(said, key=operator.itemgetter(0))]
         if not parts:
             return None
         what = f"{table.label} {jsonsafe.quoted(_decoded(key))}" if key is not None else table.label
@@ -849,18 +1005,31 @@ def install_odd_values(conn: sqlite3.Connection, tables: list[Texts]) -> None:
     call (about a second for 200k spans; without it, Store.problems() would build every run's tree).
     The reads are checked on that text where they are text (or JSON text), by SQL where they are
     numbers; a table whose text is not checked is read by Python only where SQL finds an odd value.
+
+    Also TEMP VIEW odd_numbers (line, run_id, run_key, message): the numbers and times alone, each
+    message as odd_values words it. SQL picks the rows (every read checked in SQL, JSON too), Python
+    words only those: a pass over a big file costs about what summing its numbers does, so `list`,
+    `show` (one run's rows, by run_key) and `import` look at them every time.
     """
     messages = _OddMessages()
     conn.create_function("tracetui_odd_message", -1, messages, deterministic=True)
     conn.create_function("tracetui_odd_screen", -1, messages.screen, deterministic=True)
     conn.create_function("tracetui_odd_numbers", -1, messages.numbers, deterministic=True)
-    selects = []
+    conn.create_function("tracetui_odd_suspect", 2, messages.suspect, deterministic=True)
+    conn.create_function(_JSON_KEYS, 1, json_keys, deterministic=True)
+    selects, numbers = [], []
     for texts in tables:
         columns = table_columns(conn, texts.table).get(texts.table)
         if not columns:
             continue
         a = texts.alias
         reads = [read for read in texts.reads if read.column in columns]
+        line = f"{a}.rowid" if q.has_rowid(conn, texts.table) else "NULL"  # (a WITHOUT ROWID table has none)
+        if reads:
+            checked = [_sql_tagged(read, a, typed=False) for read in reads]
+            index = messages.add(_Checked(texts.label, [], [], reads, text_first=texts.text))
+            message = f"tracetui_odd_numbers({index}, {_argument(texts.key)}, {', '.join(checked)})"
+            numbers.append(_select(texts, line, message, _sql_flags(reads, a, messages)))
         names = sorted(columns) if texts.text else []
         in_text = [
             (names.index(read.column), read, _suspect(read) if read.keys else None)
@@ -878,18 +1047,21 @@ def install_odd_values(conn: sqlite3.Connection, tables: list[Texts]) -> None:
         if names:
             flags.append(f"tracetui_odd_screen({index}, {', '.join(args)})")
         message = f"tracetui_odd_message({index}, {_argument(texts.key)}, {', '.join([*args, *tagged])})"
-        line = f"{a}.rowid" if q.has_rowid(conn, texts.table) else "NULL"  # (a WITHOUT ROWID table has none)
-        selects.append(
-            f"SELECT line, run_id, run_key, message FROM (SELECT {line} AS line, {texts.run_id} AS run_id,"
-            f" {texts.run_key} AS run_key, {message} AS message FROM main.{q.ident(texts.table)} {a}"
-            f" WHERE {' OR '.join(flags)}) WHERE message IS NOT NULL"
-        )
+        selects.append(_select(texts, line, message, flags))
     if selects:
-        union = " UNION ALL ".join(selects)
-        conn.execute(f"CREATE TEMP VIEW odd_values AS {union}")
+        conn.execute(f"CREATE TEMP VIEW odd_values AS {' UNION ALL '.join(selects)}")
+    if numbers:
         # One run's (WHERE run_key = ?: SQLite takes the condition into each table's SELECT, to its index).
-        numbers = union.replace("tracetui_odd_message(", "tracetui_odd_numbers(")
-        conn.execute(f"CREATE TEMP VIEW {ODD_NUMBERS} AS {numbers}")
+        conn.execute(f"CREATE TEMP VIEW {ODD_NUMBERS} AS {' UNION ALL '.join(numbers)}")
+
+
+def _select(texts: Texts, line: str, message: str, flags: list[str]) -> str:
+    """One table's SELECT of odd_values: (line, run_id, run_key, message) of the rows `flags` pick."""
+    return (
+        f"SELECT line, run_id, run_key, message FROM (SELECT {line} AS line, {texts.run_id} AS run_id,"
+        f" {texts.run_key} AS run_key, {message} AS message FROM main.{q.ident(texts.table)} {texts.alias}"
+        f" WHERE ({' OR '.join(flags)}){f' AND ({texts.where})' if texts.where else ''}) WHERE message IS NOT NULL"
+    )
 
 
 def install_problems(conn: sqlite3.Connection, union: list[str], calls: ModelCalls | None = None) -> None:
@@ -984,15 +1156,15 @@ def _odd_numbers(conn: sqlite3.Connection) -> list[tuple]:
 
 
 def count(value: Any) -> int | None:
-    """A token count: a number (not a boolean, not numeric text, below sqlsql.MAGNITUDE), as an integer."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < q.MAGNITUDE:
+    """A token count: a number (not a boolean, not numeric text, from 0 to below sqlsql.MAGNITUDE), as an integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < q.MAGNITUDE:
         return None
     return int(value)
 
 
 def money(value: Any) -> float | None:
-    """An amount: a number (not a boolean, not numeric text, below sqlsql.MAGNITUDE)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < q.MAGNITUDE:
+    """An amount: a number (not a boolean, not numeric text, from 0 to below sqlsql.MAGNITUDE)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < q.MAGNITUDE:
         return None
     return float(value)
 
@@ -1065,10 +1237,11 @@ def ident_sql(expr: str) -> str:
     )
 
 
-def json_ident_sql(column: str, *keys: str) -> str:
+def json_ident_sql(column: str, *keys: str, path: str | None = None) -> str:
     """Twin of normalize.ident(dig(<the JSON object in column>, *keys)): a string as it is ('' none), a
-    boolean as Python writes it, a number as its text, an object or array as compact JSON."""
-    path = q.json_path(*keys)
+    boolean as Python writes it, a number as its text, an object or array as compact JSON. `path`: a
+    JSON path (SQL) in place of the keys."""
+    path = path or q.json_path(*keys)
     value = f"json_extract({column}, {path})"
     return (
         f"(CASE WHEN json_valid({column}) THEN (CASE json_type({column}, {path})"

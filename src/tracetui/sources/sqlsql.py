@@ -131,29 +131,47 @@ MAGNITUDE = 10**12
 
 def _number(value: str, typed: str, as_integer: bool) -> str:
     kept = f"CAST({value} AS INTEGER)" if as_integer else f"({value} + 0.0)"
-    # (+ 0.0: abs() of the smallest 64-bit integer is an "integer overflow" error that ends the query)
-    return f"(CASE WHEN {typed} IN ('integer', 'real') AND abs({value} + 0.0) < {MAGNITUDE} THEN {kept} END)"
+    # A count, an amount or a duration below zero is not one either (shown as -, listed as odd).
+    return f"(CASE WHEN {typed} IN ('integer', 'real') AND {value} >= 0 AND {value} < {MAGNITUDE} THEN {kept} END)"
+
+
+JSON_NUMBER = "tracetui_json_number"
+"""The SQL function (sqlite_steps.json_number, made on the connection of a format that reads numbers
+inside JSON) that reads a number at keys inside JSON text as count() and money() do, keys matched as
+JSON means them: SQLite's JSON paths do not match a key spelled with \\u escapes ("\\u0074okens" is
+the key "tokens", and Python reads it as that)."""
+
+
+def escaped_ascii(text: str) -> str:
+    """SQL: `text` holds an escaped printable ASCII character (\\u0020-\\u007f), as a key spelled with
+    escapes does; JSON writers escape none of them but <, > and & (Go), so this stays rare."""
+    # (GLOB, not instr: SQLite looks for the rare first character alone, at a tenth of instr's cost here)
+    return f"({text} GLOB '*\\u00[2-7]*')"
+
+
+def _json_number(column: str, keys: tuple[str, ...], as_integer: bool) -> str:
+    path = json_path(*keys)
+    inner = _number(f"json_extract({column}, {path})", f"json_type({column}, {path})", as_integer)
+    # Where the path finds nothing and a key may be spelled with escapes, Python reads the number.
+    again = f"{JSON_NUMBER}(CAST({column} AS BLOB), {int(as_integer)}, {', '.join(quote(key) for key in keys)})"
+    return f"coalesce((CASE WHEN json_valid({column}) THEN {inner} END), CASE WHEN {escaped_ascii(column)} THEN {again} END)"
 
 
 def count(column: str, *keys: str) -> str:
     """A token count: a number (column value, or at keys in its JSON) truncated to an integer, else NULL.
 
-    Strict on purpose (no numeric text, nothing beyond MAGNITUDE): sqlite_steps.count is its twin
-    for steps built in Python.
+    Strict on purpose (no numeric text, nothing negative or beyond MAGNITUDE): sqlite_steps.count is its twin
+    for steps built in Python. A key inside JSON is matched as JSON means it, escapes decoded (JSON_NUMBER).
     """
     if keys:
-        path = json_path(*keys)
-        inner = _number(f"json_extract({column}, {path})", f"json_type({column}, {path})", True)
-        return f"(CASE WHEN json_valid({column}) THEN {inner} END)"
+        return _json_number(column, keys, True)
     return _number(column, f"typeof({column})", True)
 
 
 def money(column: str, *keys: str) -> str:
     """An amount: a number (column value, or at keys in its JSON), else NULL; twin of sqlite_steps.money."""
     if keys:
-        path = json_path(*keys)
-        inner = _number(f"json_extract({column}, {path})", f"json_type({column}, {path})", False)
-        return f"(CASE WHEN json_valid({column}) THEN {inner} END)"
+        return _json_number(column, keys, False)
     return _number(column, f"typeof({column})", False)
 
 

@@ -185,6 +185,16 @@ def _decode(row: sqlite3.Row, json_defaults: dict[str, Any]) -> dict[str, Any]:
 ODD_STEPS = "odd_steps"
 """A TEMP view (run_id, message) of a source whose step trees are built in Python (sources/sqlite_steps.py):
 what a run's steps show with \\xNN, read as odd values met once the run's steps are read."""
+ODD_NUMBERS = "odd_numbers"
+"""A TEMP view (line, run_id, run_key, message) of the same sources: the numbers and times of their rows
+the views cannot use (shown as -), run by run (run_key: RUN_KEY of the runs view). Met by a run list
+(numbers_met) and with a run's tree; the full list under `w` (odd_values) says them again, once."""
+RUN_KEY = "run_key"
+"""The extra column of such a source's `runs` view that holds the key its rows name their run by."""
+RUN_ROWS = "run_rows"
+"""A TEMP view (run_key, row_key) of a source whose run's tree reads rows named by other keys than its
+own (OpenCode: a subagent session's rows): the keys of ODD_NUMBERS rows met with that run."""
+_BY_KEY = 200  # runs listed up to which their odd numbers are looked up run by run (by index), not in one pass
 
 
 def undecoded_text(data: bytes) -> str:
@@ -305,7 +315,13 @@ class Store:
             from .stats import calls_relation
 
             calls = calls_relation(self.conn)
-        return flt.where(lambda what, value: self._key(value, _EXISTS[what]), calls=calls)
+
+        def key(what: str, value: Any) -> Any:
+            # A model or tool is looked for where the filter looks: a file read in place whose steps view
+            # builds every run's tree in Python has its calls in SQL (calls_relation).
+            return self._key(value, _EXISTS[what].replace(" FROM steps ", f" FROM {calls} "))
+
+        return flt.where(key, calls=calls)
 
     def _run_key(self, run_id: str) -> Any:
         return self._key(run_id, f"SELECT 1 FROM runs WHERE id = {_ID} LIMIT 1")
@@ -325,6 +341,39 @@ class Store:
                     problem = Problem(f"run {jsonsafe.quoted(shown)}: {message}", run_id=shown, source_file=self.label)
                     self._value_problems.setdefault((ODD_STEPS, str(shown), message), problem)
         return key
+
+    def numbers_met(self, run_ids: Sequence[str]) -> None:
+        """The odd numbers and times of these runs' rows in a file read in place (ODD_NUMBERS), as met:
+        a run list shows what its rows sum to. Said as a run's tree says them (one problem per row), so
+        neither reading the tree nor the list under `w` says one again."""
+        if self.trusted or self._scanned or not run_ids:
+            return
+        from ..sources.sqlsql import text_param
+
+        wanted = set(run_ids)
+        try:
+            keys = [key for run_id, key in self._rows(f"SELECT id, {RUN_KEY} FROM runs") if self._id(run_id) in wanted]
+            rows: list[tuple] = []
+            if len(keys) <= _BY_KEY:
+                keys = rows_keys(self.conn, keys)
+                for key in keys:
+                    param = _ID if isinstance(key, str) else "?"
+                    sql = f"SELECT line, run_id, message FROM {ODD_NUMBERS} WHERE {RUN_KEY} = {param}"
+                    rows += [tuple(row) for row in self._rows(sql, (text_param(key),))]
+            else:  # (a row names the run whose tree holds it)
+                sql = f"SELECT line, run_id, message FROM {ODD_NUMBERS}"
+                rows = [
+                    (line, row_id, message) for line, row_id, message in self._rows(sql) if self._id(row_id) in wanted
+                ]
+        except sqlite3.OperationalError:
+            return  # not a source with the view
+        for line, row_id, message in rows:
+            shown = self._id(row_id)
+            if len(self._value_problems) < _MAX_VALUE_PROBLEMS:
+                problem = Problem(
+                    f"run {jsonsafe.quoted(shown)}: {message}", line=line, run_id=shown, source_file=self.label
+                )
+                self._value_problems.setdefault((ODD_STEPS, str(shown), message), problem)
 
     def _step_key(self, run_key: Any, step_id: str) -> Any:
         return self._key(step_id, f"SELECT 1 FROM steps WHERE run_id = {_ID} AND id = {_ID} LIMIT 1", run_key)
@@ -803,6 +852,26 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def run_rows(conn: sqlite3.Connection) -> dict[Any, list[Any]]:
+    """RUN_ROWS as {run key: the other keys its tree reads}; {} for a source without the view."""
+    try:
+        pairs = conn.execute(f"SELECT run_key, row_key FROM {RUN_ROWS}").fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    out: dict[Any, list[Any]] = {}
+    for run, row in pairs:
+        if row != run:
+            out.setdefault(run, []).append(row)
+    return out
+
+
+def rows_keys(conn: sqlite3.Connection, keys: list[Any], rows: dict[Any, list[Any]] | None = None) -> list[Any]:
+    """The keys of the ODD_NUMBERS rows of the runs whose keys (RUN_KEY) are `keys`: those, and the other
+    keys their trees read (`rows`: run_rows(conn), if the caller keeps it)."""
+    rows = run_rows(conn) if rows is None else rows
+    return list(dict.fromkeys([*keys, *(row for key in keys for row in rows.get(key, ()))]))
 
 
 # The odd values of the files read in place looked for last, by file and content (a pass over a big file

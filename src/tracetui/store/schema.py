@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from .. import jsonsafe, normalize
-from ..model import ESTIMATED_COST, KINDS, ROLLED_UP_FIELDS, STEP_STATUSES, TOKEN_PARTS, Run, Step
+from ..model import ESTIMATED_COST, KINDS, NON_NEGATIVE_FIELDS, ROLLED_UP_FIELDS, STEP_STATUSES, TOKEN_PARTS, Run, Step
 
 # Raise it when the columns change: the import cache keys on it, so older cached imports are not reused.
 # 2: token parts (tokens_cache_read, tokens_cache_write, tokens_reasoning) and their totals; steps' model, provider.
@@ -277,13 +277,18 @@ def typed(values: dict[str, Any], *, undecoded: bool = False) -> list[str]:
             values[name] = _COUNTS[name]  # a position, count or word the viewer cannot do without
             continue
         if type(value) in _ACCEPTED[kind] and (type(value) is not float or math.isfinite(value)):
-            if undecoded and type(value) is str and _SURROGATE.search(value):
+            if name in _NON_NEGATIVE and value is not None and value < 0:
+                values[name] = None
+                changes.append(f"{name}: {jsonsafe.short(value)} is negative: shown as -")
+            elif undecoded and type(value) is str and _SURROGATE.search(value):
                 values[name] = jsonsafe.visible_surrogates(value)
                 changes.append(f"{name}: text that is not UTF-8, shown with \\xNN")
             elif name == "flags" and not all(type(flag) is str for flag in value):
                 values[name] = [flag if type(flag) is str else jsonsafe.dumps(flag) for flag in value]
             continue
         values[name], change = _as_type(kind, name, value)
+        if name in _NON_NEGATIVE and values[name] is not None and values[name] < 0:
+            values[name], change = None, f"{jsonsafe.short(value)} is negative: shown as -"
         if values[name] is None and name in _COUNTS:
             values[name] = _COUNTS[name]
             change = change and change.replace("shown as -", f"read as {_COUNTS[name]}")
@@ -311,6 +316,12 @@ def typed(values: dict[str, Any], *, undecoded: bool = False) -> list[str]:
 
 
 _STATUSES = frozenset(STEP_STATUSES)
+# Counts, amounts and durations, and their sums (sub_*, steps_*, total_*): never below zero.
+_NON_NEGATIVE = frozenset(
+    name
+    for name in FIELD_TYPES
+    if name.removeprefix("total_").removeprefix("steps_").removeprefix("sub_") in (*NON_NEGATIVE_FIELDS, ESTIMATED_COST)
+)
 # Positions, counts, names, statuses and kinds are never None in the model (the tree is laid out
 # with them, rows are drawn from them): their defaults.
 _COUNTS = {
