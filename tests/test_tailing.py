@@ -213,8 +213,10 @@ def test_a_gemini_jsonl_chat_read_on_and_a_json_chat_read_again_whole(tmp_path):
         FRAMEWORKS / "pydantic_ai_otlp.jsonl",
         FRAMEWORKS / "langsmith_runs.jsonl",
         FRAMEWORKS / "openai_agents_traces.jsonl",
+        FRAMEWORKS / "langfuse_observations.jsonl",
+        FRAMEWORKS / "langfuse_traces.jsonl",
     ],
-    ids=["events", "otlp", "langsmith", "openai-agents"],
+    ids=["events", "otlp", "langsmith", "openai-agents", "langfuse-observations", "langfuse-downloads"],
 )
 def test_an_event_log_or_otlp_lines_read_on_rebuild_only_the_runs_appended_to(tmp_path, source):
     path, rest = started(tmp_path, source, 3)

@@ -1,7 +1,7 @@
 """Following a growing file without reading it again: only the bytes appended since the last look.
 
 A followed source (follow.py) keeps a `Tails`: for each file whose format is Resumable (Claude Code,
-Codex and Gemini CLI sessions, event logs, OTLP, LangSmith and Agents SDK JSON Lines; see
+Codex and Gemini CLI sessions, event logs, OTLP, LangSmith, Agents SDK and Langfuse JSON Lines; see
 sources/contract.py) a `Tail` holds
 where the last read ended (offset and line number), the format's reader as it was there (a session's
 conversation, a log's staged records) and what was written to the store from it. When the file grew,
@@ -11,10 +11,10 @@ A last line without its newline waits for it.
 
 The file is read again from the start (a new Tail) when it was truncated or replaced (filestate.compare
 says it did not just grow), when its format changed, and for layouts a format cannot resume (a JSON
-document: Gemini CLI's .json chats, OTLP as one JSON document; a Langfuse export, whose downloads
-are numbered across the file). Formats with one run per line have their own append path
-(file_import._append_point). Tails live in this process; a folder's store keeps the Tails of
-its files likely to grow between processes (tailstate.py pickles them: getstate/setstate below).
+document: Gemini CLI's .json chats, OTLP or a Langfuse export as one JSON document). Formats with
+one run per line have their own append path (file_import._append_point). Tails live in this process;
+a folder's store keeps the Tails of its files likely to grow between processes (tailstate.py pickles
+them: getstate/setstate below).
 """
 
 from __future__ import annotations

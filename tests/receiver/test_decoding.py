@@ -1,7 +1,7 @@
 """How the receiver turns bodies into stored rows, without the HTTP server: protobuf read straight from its
 messages stages exactly what its OTLP JSON encoding stages; rows made in a worker for a trace that came
 whole are the rows a rebuild from the store makes; requests batched into one transaction store what they
-would one by one; a decoding worker that dies is replaced and the body decoded again."""
+would one by one; a worker that dies is replaced and the request stored again."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tracetui import pricing
 from tracetui.model import Problem
 from tracetui.receiver.decode import JSON, PROTOBUF, decode
 from tracetui.receiver.span_store import SpanStore, Stored
-from tracetui.receiver.workers import Decoders
+from tracetui.receiver.workers import Workers
 from tracetui.sources import otlp
 
 T0 = 1_700_000_000_000_000_000
@@ -221,39 +221,101 @@ def test_a_failed_transaction_stores_nothing_of_any_request_in_it(tmp_path):
 # -- the worker processes ---------------------------------------------------------------------------
 
 
-async def test_a_decoding_worker_killed_is_replaced_and_the_request_decoded_again():
-    decoders = Decoders(estimate=False, processes=1)
-    decoders.start()
+async def test_a_worker_killed_is_replaced_and_the_request_stored_again(tmp_path):
+    made = store(tmp_path / "w.db")
+    workers = Workers(made.path, estimate=False, processes=1)
+    workers.start()
     try:
-        first = await decoders.decode(body(*ALL), "identity", JSON, 1 << 20)
-        assert [t.id for t in first.traces] == [TRACE_A, TRACE_B, TRACE_C]
-        (pid,) = decoders.pids()
+        first = await workers.store(body(ALL[0], ALL[1]), "identity", JSON, 1 << 20)
+        assert (first.spans, first.traces, first.new_runs) == (2, 1, 1)
+        (pid,) = workers.pids()
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        again = await decoders.decode(body(*ALL), "identity", JSON, 1 << 20)
-        assert [(t.id, t.spans, t.rows) for t in again.traces] == [(t.id, t.spans, t.rows) for t in first.traces]
-        assert decoders.pids() and pid not in decoders.pids()
+        again = await workers.store(body(*ALL[2:]), "identity", JSON, 1 << 20)
+        assert (again.spans, again.traces, again.new_runs) == (4, 3, 2)
+        assert workers.pids() and pid not in workers.pids()
     finally:
-        decoders.close()
+        workers.close()
+        made.close()
+    whole = store(tmp_path / "whole.db")
+    whole.write([decode(body(*ALL), JSON, None)])
+    whole.close()
+    assert rows_of(made.path) == rows_of(whole.path)
 
 
-async def test_a_worker_answers_undecodable_and_too_large_bodies_as_the_server_needs():
+async def test_a_worker_answers_undecodable_and_too_large_bodies_as_the_server_needs(tmp_path):
+    import gzip
+
     from tracetui.receiver.decode import TooLarge, Undecodable
 
-    decoders = Decoders(estimate=False, processes=1)
+    made = store(tmp_path / "w.db")
+    workers = Workers(made.path, estimate=False, processes=1)
     try:
         with pytest.raises(Undecodable, match="not a protobuf"):
-            await decoders.decode(b"\xff\xfe nope", "identity", PROTOBUF, 1 << 20)
-        import gzip
-
+            await workers.store(b"\xff\xfe nope", "identity", PROTOBUF, 1 << 20)
         with pytest.raises(TooLarge):
-            await decoders.decode(gzip.compress(b" " * 5000), "gzip", JSON, 1000)
-        ok = await decoders.decode(gzip.compress(body(ALL[0])), "gzip", JSON, 1 << 20)
+            await workers.store(gzip.compress(b" " * 5000), "gzip", JSON, 1000)
+        ok = await workers.store(gzip.compress(body(ALL[0])), "gzip", JSON, 1 << 20)
         assert ok.spans == 1
     finally:
-        decoders.close()
+        workers.close()
+        made.close()
+    assert [r[0] for r in rows_of(made.path)[0]] == [TRACE_A]
+
+
+async def test_requests_waiting_for_a_busy_worker_share_its_next_transaction_and_get_their_own_answers(tmp_path):
+    import asyncio
+
+    from tracetui.receiver.decode import Undecodable
+
+    made = store(tmp_path / "w.db")
+    commits = []
+    workers = Workers(made.path, estimate=False, processes=1, on_commit=commits.append)
+    workers.start()
+    try:
+        answers = await asyncio.gather(
+            workers.store(body(ALL[5]), "identity", JSON, 1 << 20),  # the worker takes this one alone
+            workers.store(body(ALL[1], ALL[3]), "identity", JSON, 1 << 20),  # these wait, and go together
+            workers.store(b"{", "identity", JSON, 1 << 20),
+            workers.store(body(ALL[0], ALL[2], ALL[4]), "identity", JSON, 1 << 20),
+            return_exceptions=True,
+        )
+    finally:
+        workers.close()
+        made.close()
+    first, second, bad, fourth = answers
+    assert isinstance(bad, Undecodable)
+    assert [(a.spans, a.traces, a.new_runs) for a in (first, second, fourth)] == [(1, 1, 1), (2, 2, 2), (3, 2, 0)]
+    assert [(c.requests, c.spans) for c in commits] == [(1, 1), (2, 5)]
+    one_by_one = SpanStore(str(tmp_path / "one.db"), estimate=False)  # as the workers: nothing priced
+    for part in ([ALL[5]], [ALL[1], ALL[3]], [ALL[0], ALL[2], ALL[4]]):
+        one_by_one.write([decode(body(*part), JSON, None)])
+    one_by_one.close()
+    assert rows_of(made.path) == rows_of(one_by_one.path)
+
+
+async def test_two_workers_writing_at_once_lose_nothing(tmp_path):
+    import asyncio
+
+    made = store(tmp_path / "w.db")
+    workers = Workers(made.path, estimate=False, processes=2)
+    workers.start()
+    traces = [f"{n:032x}" for n in range(1, 41)]
+    try:
+        # Every trace split over two requests, sent at once: the workers rebuild each from the store.
+        roots = [workers.store(body(span(t, ROOT, name=f"agent {t}")), "identity", JSON, 1 << 20) for t in traces]
+        children = [workers.store(body(chat(t, CHILD1, ROOT, 1)), "identity", JSON, 1 << 20) for t in traces]
+        answers = await asyncio.gather(*[x for pair in zip(roots, children, strict=True) for x in pair])
+    finally:
+        workers.close()
+        made.close()
+    assert sum(a.spans for a in answers) == 80
+    assert sum(a.new_runs for a in answers) == 40
+    runs, steps = rows_of(made.path)
+    assert [(r[0], r[3], r[11]) for r in runs] == [(t, "completed", 2) for t in traces]
+    assert len(steps) == 80
 
 
 def _alive(pid: int) -> bool:

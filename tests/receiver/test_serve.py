@@ -376,3 +376,25 @@ def test_ctrl_c_to_the_terminal_stops_the_receiver_and_its_workers_quietly(tmp_p
     assert process.returncode == 0
     assert err == ""
     assert "stopped; 1 run in" in out
+
+
+def test_a_trace_whose_root_has_not_arrived_is_named_for_its_service_until_the_root_comes(served):
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "support-bot"}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{served.url}/v1/traces")))
+    tracer = provider.get_tracer("tests")
+    with tracer.start_as_current_span("triage") as root:
+        trace_id = format(root.get_span_context().trace_id, "032x")
+        with tracer.start_as_current_span("chat gpt-4o", attributes={"gen_ai.operation.name": "chat"}):
+            pass
+        provider.force_flush()  # the child is exported; its root has not ended
+        assert rows(served.db, "SELECT agent, status FROM runs WHERE id = ?", trace_id) == [("support-bot", "running")]
+    provider.force_flush()
+    provider.shutdown()
+    assert rows(served.db, "SELECT agent, status, step_count FROM runs WHERE id = ?", trace_id) == [
+        ("triage", "completed", 2)
+    ]

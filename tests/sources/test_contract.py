@@ -101,7 +101,7 @@ def test_what_each_format_offers():
         "otlp": ["GroupsInParallel", "Resumable"],
         "langsmith": ["GroupsInParallel", "Resumable"],
         "openai-agents": ["GroupsInParallel", "Resumable"],
-        "langfuse": ["GroupsInParallel"],
+        "langfuse": ["GroupsInParallel", "Resumable"],
         "events": ["GroupsInParallel", "Resumable"],
         "claude-code": ["Companions", "Resumable"],
         "codex": ["Companions", "Resumable"],

@@ -155,3 +155,30 @@ async def test_p_pauses_and_resumes_the_updates(tmp_path):
         await pilot.press("p")
         await until(pilot, lambda: run_list.count == 2)
         assert "● live" in str(marker.render())
+
+
+async def test_a_change_out_of_sight_does_not_draw_the_list_again_and_one_in_sight_does(tmp_path):
+    app, url = live_app(tmp_path)
+    async with app.run_test(size=(140, 30)) as pilot:
+        run_list = app.runs_screen.run_list
+        await send(url, *[root(n) for n in range(1, 41)])
+        await until(pilot, lambda: run_list.count == 40)
+        await settle(pilot)
+        assert run_list.id_at(0) == trace(40) and run_list.current_run_id == trace(40)
+        drawn: list[int] = []
+        draw = run_list.render_line
+        run_list.render_line = lambda y: drawn.append(y) or draw(y)  # type: ignore[method-assign]
+
+        async def late_child(n: int) -> None:
+            """A span arrives in trace n; the list has read the store again."""
+            generation = run_list.pager.generation
+            await send(url, span(trace(n), "f" * 16, f"{n:016x}", name="late tool", start=T0 + n * SECOND + 1))
+            await until(pilot, lambda: run_list.pager.generation > generation and not run_list.pager.busy)
+            await settle(pilot)
+
+        await late_child(1)  # the oldest run, at the bottom, out of sight
+        assert drawn == []
+        await late_child(40)  # the run under the cursor: its line is drawn again
+        assert drawn
+        assert run_list.current_run_id == trace(40)
+        assert run_list.run_at(0).step_count == 2

@@ -1,13 +1,13 @@
-"""A trace's received spans made into its run's rows: the OTLP reader's run_from_group, priced and
+"""A trace's received spans made into its run's rows: the OTLP reader's run (arriving_run), priced and
 finalized, with what a trace still arriving needs (its run `running`, spans waiting for their parent
-not flagged as orphans). Used by the decoding workers (a trace whose spans all came in one request)
-and by the committer (a trace that has spans in the store already, or in several requests).
+not flagged as orphans). Made by the decoding workers for a trace whose spans all came in one request,
+and by their SpanWriter for one that has spans in the store already, or in several requests.
 """
 
 from __future__ import annotations
 
 from .. import pricing
-from ..model import FLAG_ORPHAN, Problem, finalize_run
+from ..model import FLAG_ORPHAN, finalize_run
 from ..sources import otlp
 from ..sources.contract import StagedRecords
 from ..store.schema import run_row, step_row
@@ -17,7 +17,7 @@ Rows = tuple[tuple, list[list]]
 
 def rows(trace_id: str, records: StagedRecords, pricer: pricing.Pricer | None) -> Rows:
     """The run row and the step rows of the trace made of these staged spans."""
-    run = otlp.run_from_group(trace_id, records, _ignore)
+    run = otlp.arriving_run(trace_id, records)
     still = running(records)
     if still:
         run.status = "running"
@@ -33,7 +33,3 @@ def running(records: StagedRecords) -> bool:
     """The trace's root span (the one without a parent) has not arrived, or has not ended."""
     roots = [rec for _, rec in records if rec["step"]["parent_id"] is None]
     return not roots or any(rec["end"] is None for rec in roots)
-
-
-def _ignore(problem: Problem) -> None:
-    """run_from_group reports nothing today; a trace still arriving is not a problem to note."""

@@ -6,13 +6,12 @@ decoded; 401 without the bearer token (when one is set); 413 over the size limit
 media types or content encodings; 503 when the store cannot be written (the exporter retries).
 
 The server runs on whatever asyncio loop calls start(): the viewer's own (Textual's), or the
-headless loop of `tracetui serve --headless`. Decoding runs in worker processes, writing in the
-Committer's thread.
+headless loop of `tracetui serve --headless`. Decoding and writing run in worker processes
+(workers.py); the server only speaks HTTP.
 """
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import hmac
 import ipaddress
@@ -23,9 +22,8 @@ from typing import TYPE_CHECKING
 
 from .. import display, jsonsafe
 from ..errors import TraceError
-from .decode import JSON, MEDIA_TYPES, PROTOBUF, Decoded, TooLarge, Undecodable
-from .span_store import Committer, Stored
-from .workers import Decoders, WorkersFailed
+from .decode import JSON, MEDIA_TYPES, PROTOBUF, TooLarge, Undecodable
+from .workers import Outcome, StoreFailed, Workers, WorkersFailed
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -112,16 +110,14 @@ class Receiver:
 
     def __init__(
         self,
-        committer: Committer,
-        decoders: Decoders,
+        workers: Workers,
         sock: socket.socket,
         *,
         token: str | None = None,
         max_body: int = DEFAULT_MAX_BODY,
         on_request: Callable[[Received], None] | None = None,
     ) -> None:
-        self.committer = committer
-        self.decoders = decoders
+        self.workers = workers
         self.sock = sock
         self.token = token
         self.max_body = max_body
@@ -177,7 +173,7 @@ class Receiver:
         if body is None:
             return _status(413, _RESOURCE_EXHAUSTED, too_large, media_type)
         try:
-            decoded = await self.decoders.decode(body, encoding, media_type, self.max_body)
+            stored = await self.workers.store(body, encoding, media_type, self.max_body)
         except TooLarge as exc:
             return _status(413, _RESOURCE_EXHAUSTED, str(exc), media_type)
         except Undecodable as exc:
@@ -186,17 +182,15 @@ class Receiver:
             response = _status(503, _UNAVAILABLE, str(exc), media_type)
             response.headers["Retry-After"] = "1"
             return response
-        try:
-            stored: Stored = await asyncio.wrap_future(self.committer.submit(decoded))
-        except Exception as exc:  # the store cannot be written (disk full, locked): the exporter retries
-            response = _status(503, _UNAVAILABLE, f"the spans could not be stored ({exc})", media_type)
+        except StoreFailed as exc:  # the store cannot be written (disk full, locked): the exporter retries
+            response = _status(503, _UNAVAILABLE, str(exc), media_type)
             response.headers["Retry-After"] = "5"
             return response
         if self.on_request is not None:
             self.on_request(
-                Received(request.remote or "?", stored.spans, stored.traces, stored.new_runs, decoded.rejected)
+                Received(request.remote or "?", stored.spans, stored.traces, stored.new_runs, stored.rejected)
             )
-        return _export_response(decoded, media_type)
+        return _export_response(stored, media_type)
 
     def _authorized(self, request: web.Request) -> bool:
         given = request.headers.get("Authorization", "")
@@ -216,14 +210,14 @@ async def _read(request: web.Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _export_response(decoded: Decoded, media_type: str) -> web.Response:
+def _export_response(stored: Outcome, media_type: str) -> web.Response:
     from aiohttp import web
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
     answer = ExportTraceServiceResponse()
-    if decoded.rejected:
-        answer.partial_success.rejected_spans = decoded.rejected
-        answer.partial_success.error_message = "; ".join(decoded.problems)
+    if stored.rejected:
+        answer.partial_success.rejected_spans = stored.rejected
+        answer.partial_success.error_message = "; ".join(stored.problems)
     return web.Response(status=200, body=_encode(answer, media_type), content_type=media_type)
 
 

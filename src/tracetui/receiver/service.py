@@ -1,4 +1,4 @@
-"""`tracetui serve` put together: the receiver, the committer and the store, started and stopped as one.
+"""`tracetui serve` put together: the receiver, the workers and the store, started and stopped as one.
 
 The same Service runs headless (run_headless: a log line per received batch until SIGINT/SIGTERM)
 and inside the viewer, on Textual's own loop, where it is the viewer's live source (live.py).
@@ -17,8 +17,8 @@ from collections.abc import Callable
 from .. import display, parallel
 from ..live import Change
 from .server import Received, Receiver, describe
-from .span_store import Commit, Committer, SpanStore
-from .workers import Decoders
+from .span_store import Commit, SpanStore
+from .workers import Workers
 
 
 class Service:
@@ -41,8 +41,7 @@ class Service:
         # Now, while sys.stderr is the real one: the viewer captures it, and the workers' helper
         # process (multiprocessing's resource tracker) must not inherit the capture.
         parallel.start_helpers()
-        self.decoders = Decoders(estimate=store.pricer is not None)
-        self._committer: Committer | None = None
+        self.workers = Workers(store.path, estimate=store.estimate, on_commit=self._committed)
         self._receiver: Receiver | None = None
         self._changed: Callable[[Change], None] | None = None
 
@@ -57,13 +56,11 @@ class Service:
         return f"receiving OTLP/HTTP on {self.url}"
 
     async def start(self, changed: Callable[[Change], None] | None = None) -> None:
-        """Listen on the running loop; `changed` is called (on the committer's thread) after every commit."""
+        """Listen on the running loop; `changed` is called (on the loop) after every commit."""
         self._changed = changed
-        self.decoders.start()
-        self._committer = Committer(self.store, self._committed)
+        self.workers.start()
         self._receiver = Receiver(
-            self._committer,
-            self.decoders,
+            self.workers,
             self.sock,
             token=self.token,
             max_body=self.max_body,
@@ -72,6 +69,7 @@ class Service:
         await self._receiver.start()
 
     def _committed(self, commit: Commit) -> None:
+        self.store.checkpointer.committed()
         if self._changed is not None:
             self._changed(Change(runs=commit.traces, new_runs=commit.new_runs))
 
@@ -80,10 +78,8 @@ class Service:
         if self._receiver is not None:
             await self._receiver.stop()
             self._receiver = None
-        if self._committer is not None:
-            committer, self._committer = self._committer, None
-            await asyncio.get_running_loop().run_in_executor(None, committer.close)
-        await asyncio.get_running_loop().run_in_executor(None, self.decoders.close)
+        await asyncio.get_running_loop().run_in_executor(None, self.workers.close)
+        await asyncio.get_running_loop().run_in_executor(None, self.store.close)
         self.sock.close()
 
 

@@ -9,19 +9,15 @@ were made by the decoding worker and are written as they are. A trace with spans
 already, or in several requests of the transaction, is rebuilt from all of its stored spans. A trace
 whose root span has not arrived (or has not ended) is `running`.
 
-A Committer owns the store on one thread: requests submit their spans and wait for the commit, and
-requests that arrive while a transaction runs are written together in the next one.
+SpanStore makes the store (the main process: schema, meta, the Checkpointer); a SpanWriter writes
+into it, one per decoding worker process (workers.py), one transaction at a time across them.
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import sqlite3
 import threading
-import time
-from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,6 +35,7 @@ FORMAT = "otlp"
 MAX_PROBLEMS = 1000  # rejected spans noted in the problems table (all are counted in meta)
 CACHE_KB = 32_768  # the writer's page cache (SQLite's default is 2 MB)
 CHECKPOINT_SECONDS = 1.0  # what was committed is copied from the WAL into the file this often
+BUSY_SECONDS = 60.0  # a writer waits this long for another process's transaction to end
 
 
 def default_path(now: datetime | None = None) -> str:
@@ -58,11 +55,14 @@ class Stored:
 
 
 class SpanStore:
-    """A tracetui store that received spans are written into. Used by one thread at a time."""
+    """A tracetui store that received spans are written into: made (or checked) here, in the receiver's
+    process, which also checkpoints it; written by SpanWriters (the decoding workers'), or by this
+    store's own `write` (one process: tests, benchmarks)."""
 
     def __init__(self, path: str, *, estimate: bool = True) -> None:
         """Opens (or creates) the store at `path`. Raises UnusableInput for a file that is not one."""
         self.path = path
+        self.estimate = estimate
         fresh = not os.path.exists(path)
         if fresh:
             directory = os.path.dirname(os.path.abspath(path))
@@ -70,38 +70,45 @@ class SpanStore:
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # the spans are the user's: private
         elif os.path.getsize(path) > 0:
             self._check_existing(path)
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")  # readers (the viewer, `tracetui open`) never wait
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        # This store is tracetui's own. Every commit rewrites the B-tree pages its traces' random ids
-        # land on; checkpointing a second's worth of WAL at a time copies such a page into the file
-        # once rather than once per 1,000 pages written, and a bigger page cache keeps the indexes'
-        # pages from being read again: together about a sixth of the writer's CPU. The checkpoints run
-        # on a thread of their own (Checkpointer), so no commit, and no answer, waits for one
-        # (docs/benchmarks.md, serve).
-        self.conn.execute("PRAGMA wal_autocheckpoint=0")
-        self.conn.execute(f"PRAGMA cache_size=-{CACHE_KB}")
-        create_schema(self.conn)
-        self.conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {TABLE} (n INTEGER PRIMARY KEY, trace_id TEXT NOT NULL,"
-            " span_id TEXT NOT NULL, data BLOB NOT NULL, UNIQUE (trace_id, span_id))"
-        )
-        meta = {"schema_version": str(SCHEMA_VERSION), "complete": "1", "format": FORMAT, "source": "tracetui serve"}
-        if estimate:
-            meta["prices"] = pricing.describe(dated=False)
-        with self.conn:
-            self.conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta.items())
-        self.pricer = pricing.Pricer() if estimate else None
-        self.rejected = int(self._meta("rejected_spans") or 0)
-        self._problems = self.conn.execute("SELECT count(*) FROM problems").fetchone()[0]
-        self._run_sql = insert_sql("runs", RUN_COLUMNS).replace("INSERT", "INSERT OR REPLACE", 1)
-        self._step_sql = insert_sql("steps", STEP_COLUMNS)
-        self._step_replace_sql = self._step_sql.replace("INSERT", "INSERT OR REPLACE", 1)
-        self._upsert = (
-            f"INSERT INTO {TABLE} (trace_id, span_id, data) VALUES (?, ?, ?)"
-            " ON CONFLICT (trace_id, span_id) DO UPDATE SET data = excluded.data"
-        )
+        conn = _connect(path)
+        try:
+            create_schema(conn)
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} (n INTEGER PRIMARY KEY, trace_id TEXT NOT NULL,"
+                " span_id TEXT NOT NULL, data BLOB NOT NULL, UNIQUE (trace_id, span_id))"
+            )
+            meta = {
+                "schema_version": str(SCHEMA_VERSION),
+                "complete": "1",
+                "format": FORMAT,
+                "source": "tracetui serve",
+            }
+            if estimate:
+                meta["prices"] = pricing.describe(dated=False)
+            with conn:
+                conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta.items())
+        finally:
+            conn.close()
+        self._writer: SpanWriter | None = None
         self.checkpointer = Checkpointer(path)
+
+    @property
+    def writer(self) -> SpanWriter:
+        """This process's own writer (opened on first use)."""
+        if self._writer is None:
+            self._writer = SpanWriter(self.path, pricing.Pricer() if self.estimate else None)
+        return self._writer
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This process's writer's connection."""
+        return self.writer.conn
+
+    def write(self, batches: list[Decoded]) -> list[Stored]:
+        """SpanWriter.write in this process."""
+        out = self.writer.write(batches)
+        self.checkpointer.committed()
+        return out
 
     @staticmethod
     def _check_existing(path: str) -> None:
@@ -122,9 +129,51 @@ class SpanStore:
         if version != str(SCHEMA_VERSION):
             raise UnusableInput(path, f"made by another tracetui version (schema {version}); give --db a new file")
 
-    def _meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+    def close(self) -> None:
+        """Make the store one file again (no -wal beside it) and close it. The writers of other
+        processes have closed theirs (the workers have stopped)."""
+        self.checkpointer.close()
+        if self._writer is not None:
+            self._writer.close()
+        conn = _connect(self.path)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("PRAGMA journal_mode=DELETE")
+        except sqlite3.OperationalError:
+            pass  # a reader still has it open: it stays in WAL mode, which reads just as well
+        finally:
+            conn.close()
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_SECONDS)
+    conn.execute("PRAGMA journal_mode=WAL")  # readers (the viewer, `tracetui open`) never wait
+    conn.execute("PRAGMA synchronous=NORMAL")
+    # This store is tracetui's own. Every commit rewrites the B-tree pages its traces' random ids
+    # land on; checkpointing a second's worth of WAL at a time copies such a page into the file
+    # once rather than once per 1,000 pages written, and a bigger page cache keeps the indexes'
+    # pages from being read again: together about a sixth of the writer's CPU. The checkpoints run
+    # on a thread of their own (Checkpointer), so no commit, and no answer, waits for one
+    # (docs/benchmarks.md, serve). The setting is each connection's own: every writer's.
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute(f"PRAGMA cache_size=-{CACHE_KB}")
+    return conn
+
+
+class SpanWriter:
+    """Writes decoded requests into a store SpanStore made. Several processes may each have one:
+    SQLite lets one transaction write at a time (the others wait for it, up to BUSY_SECONDS)."""
+
+    def __init__(self, path: str, pricer: pricing.Pricer | None) -> None:
+        self.conn = _connect(path)
+        self.pricer = pricer
+        self._run_sql = insert_sql("runs", RUN_COLUMNS).replace("INSERT", "INSERT OR REPLACE", 1)
+        self._step_sql = insert_sql("steps", STEP_COLUMNS)
+        self._step_replace_sql = self._step_sql.replace("INSERT", "INSERT OR REPLACE", 1)
+        self._upsert = (
+            f"INSERT INTO {TABLE} (trace_id, span_id, data) VALUES (?, ?, ?)"
+            " ON CONFLICT (trace_id, span_id) DO UPDATE SET data = excluded.data"
+        )
 
     def write(self, batches: list[Decoded]) -> list[Stored]:
         """Store the spans of these requests and the runs of the traces they touch, in one transaction;
@@ -161,7 +210,6 @@ class SpanStore:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        self.checkpointer.committed()
         return out
 
     def _known_runs(self, ids: list[str]) -> set[str]:
@@ -174,19 +222,20 @@ class SpanStore:
         return found
 
     def _note_rejected(self, batch: Decoded) -> None:
+        # Counted in the store, read in the transaction: other processes' writers count too.
         if not batch.rejected:
             return
-        self.rejected += batch.rejected
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'rejected_spans'").fetchone()
         self.conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('rejected_spans', ?)", (str(self.rejected),)
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('rejected_spans', ?)",
+            (str(int(row[0] if row else 0) + batch.rejected),),
         )
-        for message in batch.problems:
-            if self._problems >= MAX_PROBLEMS:
-                break
-            self._problems += 1
+        problems = self.conn.execute("SELECT count(*) FROM problems").fetchone()[0]
+        for message in batch.problems[: max(0, MAX_PROBLEMS - problems)]:
+            problems += 1
             self.conn.execute(
                 "INSERT INTO problems (n, line, run_id, message) VALUES (?, NULL, NULL, ?)",
-                (self._problems, f"received span rejected: {message}"),
+                (problems, f"received span rejected: {message}"),
             )
 
     def _stored(self, trace_id: str) -> StagedRecords:
@@ -211,13 +260,6 @@ class SpanStore:
         self.conn.executemany(self._step_replace_sql, changed)
 
     def close(self) -> None:
-        """Make the store one file again (no -wal beside it) and close it."""
-        self.checkpointer.close()
-        try:
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self.conn.execute("PRAGMA journal_mode=DELETE")
-        except sqlite3.OperationalError:
-            pass  # a reader still has it open: it stays in WAL mode, which reads just as well
         self.conn.close()
 
 
@@ -265,78 +307,9 @@ class Checkpointer:
 
 @dataclass(frozen=True)
 class Commit:
-    """One transaction of the Committer: how many requests, spans and traces it wrote, how long it took."""
+    """One transaction: how many requests, spans and traces it wrote."""
 
     requests: int
     spans: int
     traces: int
     new_runs: int
-    seconds: float
-
-
-class Committer:
-    """Writes submitted requests into a SpanStore on its own thread, many requests to one transaction.
-
-    submit() returns a Future that is done once the spans are committed (or failed): a request is
-    answered only after that. `on_commit` is called on the committer's thread after each commit.
-    """
-
-    MAX_SPANS = 50_000  # per transaction: a burst of requests still commits (and answers) in pieces
-
-    def __init__(self, store: SpanStore, on_commit: Callable[[Commit], None] | None = None) -> None:
-        self.store = store
-        self.on_commit = on_commit
-        self._queue: queue.Queue[tuple[Decoded, Future[Stored]] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._loop, name="tracetui-committer", daemon=True)
-        self._thread.start()
-
-    def submit(self, batch: Decoded) -> Future[Stored]:
-        future: Future[Stored] = Future()
-        self._queue.put((batch, future))
-        return future
-
-    def _loop(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            items = [item]
-            spans = item[0].spans
-            while spans < self.MAX_SPANS:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)  # stop after this transaction
-                    break
-                items.append(more)
-                spans += more[0].spans
-            self._write(items)
-
-    def _write(self, items: list[tuple[Decoded, Future[Stored]]]) -> None:
-        began = time.monotonic()
-        try:
-            stored = self.store.write([batch for batch, _ in items])
-        except Exception as exc:
-            for _, future in items:
-                future.set_exception(exc)
-            return
-        for (_, future), result in zip(items, stored, strict=True):
-            future.set_result(result)
-        if self.on_commit is not None:
-            self.on_commit(
-                Commit(
-                    requests=len(items),
-                    spans=sum(s.spans for s in stored),
-                    traces=sum(s.traces for s in stored),
-                    new_runs=sum(s.new_runs for s in stored),
-                    seconds=time.monotonic() - began,
-                )
-            )
-
-    def close(self) -> None:
-        """Write what was submitted, stop the thread and close the store."""
-        self._queue.put(None)
-        self._thread.join()
-        self.store.close()

@@ -27,6 +27,7 @@ from ..model import Problem, Run, Step
 from . import Head, ProblemSink, SourceFile
 from .contract import StagedRecords
 from .records import BOM, json_document_items, json_lines, top_level_keys
+from .resume import StagedResume
 from .staging import Staging, first_line, read_staged, stage_records
 
 NAME = "langfuse"
@@ -163,15 +164,28 @@ def read(head: Head, report: ProblemSink, source: SourceFile) -> Iterator[Run]:
     return read_staged(stage, run_from_group, head, report, source)
 
 
+def resumable(head: Head) -> bool:
+    """JSON Lines (downloads or observation rows, a line each or a page of them); a JSON document is
+    read again whole when it changes."""
+    return head.first_record is not None and not head.json_document
+
+
+def resume(head: Head, report: ProblemSink) -> StagedResume:
+    """Appended lines staged beside the earlier ones; only the runs they touch are built again (a
+    trace's observation rows appended, or a download)."""
+    return StagedResume(stage, run_from_group, head, report)
+
+
 def stage(head: Head, report: ProblemSink, source: SourceFile, staging: Staging) -> None:
     """Every trace download staged as a group of its own, every observation row under its traceId."""
-    downloads = 0
+    on_line: dict[int | None, int] = {}  # downloads met on each line (a page of them is one line)
 
     def group_of(line: int | None, record: Any) -> tuple[str, Any] | None:
-        nonlocal downloads
         if _is_trace(record):
-            downloads += 1
-            return f"{_DOWNLOAD}{downloads}", record
+            # Named by its line, which no other read of the file's lines (a window appended later:
+            # resume) can give another download, unlike a count kept by each read.
+            on_line[line] = n = on_line.get(line, 0) + 1
+            return f"{_DOWNLOAD}{line}" + (f".{n}" if n > 1 else ""), record
         if _is_observation(record):
             return f"{_OBSERVATIONS}{record['traceId'] or '(no trace)'}", record
         report(

@@ -803,6 +803,17 @@ def _apply_usage(step: Step, usage: dict) -> None:
 
 def run_from_group(trace_id: str, records: StagedRecords, report: ProblemSink) -> Run:
     """One trace, as staged by stage(), to its run."""
+    return _run(trace_id, records, arriving=False)
+
+
+def arriving_run(trace_id: str, records: StagedRecords) -> Run:
+    """The run of a trace whose spans are still coming (tracetui serve): as run_from_group's, except that
+    until its root span arrives it is named for its service (resource `service.name`), not for the child
+    standing in for the root (a file's trace without its root keeps the child's name)."""
+    return _run(trace_id, records, arriving=True)
+
+
+def _run(trace_id: str, records: StagedRecords, *, arriving: bool) -> Run:
     staged = [rec for _, rec in records]
     steps = [Step(**rec["step"]) for rec in staged]
     for step, rec in zip(steps, staged, strict=False):
@@ -811,6 +822,7 @@ def run_from_group(trace_id: str, records: StagedRecords, report: ProblemSink) -
 
     ids = {s.id for s in steps}
     tops = [i for i, s in enumerate(steps) if s.parent_id is None]
+    stand_in = arriving and not tops  # the root is still to come: the service names the run meanwhile
     if not tops:  # the root span is not in the file: its children stand in for it
         tops = [i for i, s in enumerate(steps) if s.parent_id not in ids]
     tops.sort(key=lambda i: staged[i]["start"] or 0)
@@ -823,7 +835,12 @@ def run_from_group(trace_id: str, records: StagedRecords, report: ProblemSink) -
     by_start = sorted(staged, key=lambda r: r["start"] or 0)
     return Run(
         id=trace_id,
-        agent=normalize.ident(top_rec["agent"] or next((r["agent"] for r in by_start if r["agent"]), None) or top.name),
+        agent=normalize.ident(
+            top_rec["agent"]
+            or next((r["agent"] for r in by_start if r["agent"]), None)
+            or (_service(top_rec["resource"]) if stand_in else None)
+            or top.name
+        ),
         session=normalize.ident(top_rec["session"] or next((r["session"] for r in by_start if r["session"]), None)),
         status="failed" if failed_top is not None else "completed",
         started_at=normalize.timestamp(min(starts)) if starts else None,
@@ -836,6 +853,12 @@ def run_from_group(trace_id: str, records: StagedRecords, report: ProblemSink) -
         source_line=first_line(records),
         steps=steps,
     )
+
+
+def _service(resource: object) -> str | None:
+    """The resource's service.name (SDKs default it to unknown_service…: no name then)."""
+    name = resource.get("service.name") if isinstance(resource, dict) else None
+    return name if isinstance(name, str) and name and not name.startswith("unknown_service") else None
 
 
 def _count_innermost_usage(steps: list[Step], staged: list[dict]) -> None:

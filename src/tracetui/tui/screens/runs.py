@@ -43,6 +43,7 @@ SEARCH_KEYS = Binding.Group("Search runs and their steps' text · stop the searc
 
 
 SEARCH_FIELDS = ("file", "project", "model")  # `file:x` in the search box filters by file, and so on
+LIVE_COUNT_PAUSE = 2.0  # seconds, at least, between two counts of the problems in a live store
 
 
 def parse_search(text: str) -> dict[str, str | None]:
@@ -175,6 +176,8 @@ class RunsScreen(Screen):
         self._paced: Timer | None = None  # live: the read of a change that came while the list was paced
         self._problems = 0
         self._counting = self._count_again = False  # the problems are being counted; asked again meanwhile
+        self._count_began = 0.0
+        self._summary: Text | None = None  # what the summary line shows
         # What the list last reported (RunListLoaded); None until its first load.
         self._shown: RunListLoaded | None = None
         # Pacing of the polls during an import: is a load of ours running, when did the last one end.
@@ -385,6 +388,7 @@ class RunsScreen(Screen):
             self._count_again = True
             return
         self._counting, self._count_again = True, False
+        self._count_began = time.monotonic()
         self._count_in_worker()
 
     @work(thread=True, group="problem-count")
@@ -407,11 +411,23 @@ class RunsScreen(Screen):
         self.app.call_from_thread(self._counted, count)
 
     def _counted(self, count: int | None) -> None:
-        self._counting = False
         if count is not None:
             self._show_problems(count)
-        if self._count_again:
+        if not self._count_again:
+            self._counting = False
+        elif self.live:
+            # Live, the store changes many times a second and a count is a pass over all of it: counted
+            # again after a pause ten times as long as this count took (at least LIVE_COUNT_PAUSE),
+            # not back to back on a core the receiver and the drawing need.
+            took = time.monotonic() - self._count_began
+            self.set_timer(max(LIVE_COUNT_PAUSE, 10 * took), self._count_after_pause)
+        else:
+            self._counting = False
             self._count_problems()
+
+    def _count_after_pause(self) -> None:
+        self._counting = False
+        self._count_problems()
 
     # -- a database's connection ------------------------------------------------------------------
     def connection_lost(self, problem: str) -> None:
@@ -489,7 +505,11 @@ class RunsScreen(Screen):
             text.append(f" · indexing steps for search {done / max(total, 1):.0%}", "dim")
         if self.lost is not None:
             text.append(" · ⚠ connection lost, reconnecting…", "bold yellow")
-        self.query_one("#summary", Static).update(text)
+        if text != self._summary:
+            # One line whatever it says (tracetui.tcss): no layout of the screen for a new count, which
+            # live comes many times a second.
+            self._summary = text
+            self.query_one("#summary", Static).update(text, layout=False)
 
     def _filtered(self) -> bool:
         return self.run_list.flt.active

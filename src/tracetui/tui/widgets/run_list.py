@@ -29,6 +29,7 @@ from rich.text import Text
 from textual import events, work
 from textual.binding import Binding
 from textual.geometry import Region
+from textual.message_pump import NoActiveAppError
 from textual.strip import Strip
 
 from ... import display, present
@@ -212,6 +213,7 @@ class RunList(CursorList, can_focus=True):
         self.pager: RunPager | KeyPager = KeyPager() if paged else RunPager()
         self._store: TraceStore | None = None  # the event loop's connection, for rows scrolled into view
         self._id_width = MIN_ID  # as wide as the ids seen so far need, up to MAX_ID
+        self._drawn: tuple | None = None  # live: what the last reload put on screen (_view)
         self._base_style: Style | None = None  # self.rich_style while a frame is drawn (render_lines)
 
     # -- data -------------------------------------------------------------------------------------
@@ -295,7 +297,7 @@ class RunList(CursorList, can_focus=True):
         try:
             return self.connect()
         except (sqlite3.Error, OSError, TraceError) as exc:
-            self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
+            self._on_loop(self._load_failed, generation, str(exc), growing)
             return None
 
     @work(thread=True, exclusive=True, group="run-list")
@@ -311,9 +313,9 @@ class RunList(CursorList, can_focus=True):
             if not isinstance(store, SessionStore):
                 raise sqlite3.OperationalError(f"{store.label}: runs cannot be grouped by session here")
             order = read_sessions(store, flt, sort, desc, expanded)
-            self.app.call_from_thread(self._show_order, generation, order, time.monotonic() - began)
+            self._on_loop(self._show_order, generation, order, time.monotonic() - began)
         except (sqlite3.Error, TraceError) as exc:
-            self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
+            self._on_loop(self._load_failed, generation, str(exc), growing)
         finally:
             store.close()
 
@@ -339,11 +341,11 @@ class RunList(CursorList, can_focus=True):
             members = read_session_members(store, self.flt, key, self.sort, self.desc)
         except (sqlite3.Error, TraceError) as exc:
             if isinstance(exc, TraceError):
-                self.app.call_from_thread(self._report, exc)
+                self._on_loop(self._report, exc)
             return
         finally:
             store.close()
-        self.app.call_from_thread(self._show_members, generation, key, members, land, answer, then)
+        self._on_loop(self._show_members, generation, key, members, land, answer, then)
 
     def _show_members(
         self,
@@ -396,6 +398,10 @@ class RunList(CursorList, can_focus=True):
         else:
             self._load_members(pager.generation, key)
 
+    def on_resize(self) -> None:
+        super().on_resize()
+        self._drawn = self._view()  # drawn again at the new size
+
     def _resized(self) -> None:
         self.size_to_rows()
         self.move_cursor(self.cursor)
@@ -411,14 +417,14 @@ class RunList(CursorList, can_focus=True):
         try:
             page = self.first_page.take(flt, sort, desc) if self.first_page is not None else None
             if page is not None:
-                self.app.call_from_thread(self._show_top, generation, *page)
+                self._on_loop(self._show_top, generation, *page)
             elif quick:
                 count, first = read_top(store, flt, sort, desc)
-                self.app.call_from_thread(self._show_top, generation, count, first)
+                self._on_loop(self._show_top, generation, count, first)
             order = read_order(store, flt, sort, desc)
-            self.app.call_from_thread(self._show_order, generation, order, time.monotonic() - began)
+            self._on_loop(self._show_order, generation, order, time.monotonic() - began)
         except sqlite3.Error as exc:
-            self.app.call_from_thread(self._load_failed, generation, str(exc), growing)
+            self._on_loop(self._load_failed, generation, str(exc), growing)
         finally:
             store.close()
 
@@ -430,20 +436,20 @@ class RunList(CursorList, can_focus=True):
         try:
             store = self.connect()
         except (OSError, TraceError) as exc:
-            self.app.call_from_thread(self._load_failed, generation, str(exc), False, exc)
+            self._on_loop(self._load_failed, generation, str(exc), False, exc)
             return
         try:
             count, exact, rows = read_first(paged(store), query)
-            self.app.call_from_thread(self._show_first, generation, count, exact, rows)
+            self._on_loop(self._show_first, generation, count, exact, rows)
             if follow_id is not None:
                 around = read_around(paged(store), query, follow_id, height)
                 if around is not None:
-                    self.app.call_from_thread(self._show_window, generation, around)
+                    self._on_loop(self._show_window, generation, around)
             if not exact:
                 totals = read_totals(paged(store), query)
-                self.app.call_from_thread(self._show_totals, generation, totals, time.monotonic() - began)
+                self._on_loop(self._show_totals, generation, totals, time.monotonic() - began)
         except TraceError as exc:
-            self.app.call_from_thread(self._load_failed, generation, str(exc), False, exc)
+            self._on_loop(self._load_failed, generation, str(exc), False, exc)
         finally:
             store.close()
 
@@ -489,16 +495,16 @@ class RunList(CursorList, can_focus=True):
         try:
             store = self.connect()
         except (OSError, TraceError) as exc:
-            self.app.call_from_thread(failed, exc)
+            self._on_loop(failed, exc)
             return
         try:
             answer = ask(store)
         except TraceError as exc:
-            self.app.call_from_thread(failed, exc)
+            self._on_loop(failed, exc)
             return
         finally:
             store.close()
-        self.app.call_from_thread(then, answer)
+        self._on_loop(then, answer)
 
     @work(thread=True, group="run-rows")
     def _read_window(self, generation: int, query: Query, plan: WindowPlan, count_first: bool) -> None:
@@ -543,10 +549,43 @@ class RunList(CursorList, can_focus=True):
         self._id_width = max(self._id_width, min(MAX_ID, longest))
         self.loading = False
         self.size_to_rows()
-        self.move_cursor(pager.landing(self.cursor))
-        self.refresh()
+        landing = pager.landing(self.cursor)
+        view = self._view() if landing == self.cursor else None
+        if view is None or view != self._drawn:
+            self.move_cursor(landing)
+            self.refresh()
+            self._drawn = self._view()
+        # else: live, the store changed out of sight (runs arrived above a scrolled list, or outside
+        # its filter): the lines on screen are the ones drawn, and drawing them again is most of what
+        # a change costs the viewer's loop (docs/benchmarks.md, serve).
         estimated = isinstance(pager, KeyPager) and not pager.exact
         self.post_message(RunListLoaded(pager.count, pager.failed_count, pager.complete, seconds, estimated))
+
+    def _view(self) -> tuple | None:
+        """What the lines on screen show (the rows' runs, the cursor, the scroll, the columns), to tell
+        whether a reload changed any of it; None: not told (the list is not live, not complete, grouped)."""
+        pager = self.pager
+        if not self.live or self.grouped or not isinstance(pager, RunPager) or not pager.complete or not self.size:
+            return None  # (no size: hidden, while the store had no runs)
+        top = round(self.scroll_offset.y)
+        rows = range(top, min(top + self._visible_rows(), self.count))
+        return (
+            self.size,
+            self.scroll_offset,
+            self.cursor,
+            self._id_width,
+            self.marked,
+            tuple((self.run_at(row), self.step_hits.get(pager.id_at(row) or "")) for row in rows),
+        )
+
+    def _on_loop(self, callback: Callable[..., Any], *args: Any) -> None:
+        """From a worker thread: callback(*args) on the event loop, and nothing once the list is gone
+        (the app closed while the thread read the store; `self.app` then has no app to give)."""
+        try:
+            app = self.app
+        except NoActiveAppError:
+            return
+        app.call_from_thread(callback, *args)
 
     @property
     def count(self) -> int:
@@ -676,17 +715,17 @@ class RunList(CursorList, can_focus=True):
         try:
             store = self.connect()
         except (OSError, TraceError) as exc:
-            self.app.call_from_thread(self._report, exc)
+            self._on_loop(self._report, exc)
             return
         try:
             key = paged(store).key_of(run_id, query.sort, query.flt)
             nxt = read_failed_next(paged(store), query, key, direction) if key is not None else None
         except TraceError as exc:
-            self.app.call_from_thread(self._report, exc)
+            self._on_loop(self._report, exc)
             return
         finally:
             store.close()
-        self.app.call_from_thread(answer, None if nxt is None else nxt.rows[0][0].id)
+        self._on_loop(answer, None if nxt is None else nxt.rows[0][0].id)
 
     def _take_new_failure(self, direction: int) -> str | None:
         """The failed run announced live, once, if `]` should go there (and it is still in the list)."""
