@@ -414,3 +414,25 @@ def test_ctrl_c_ends_following_even_when_python_drops_its_keyboard_interrupt(tmp
     follower.close()
     assert not still_following
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_list_follow_warns_about_the_odd_numbers_of_a_file_read_in_place(tmp_path):
+    import agents
+    from test_hostile_step_builders import ODD_NUMBERS
+
+    from tracetui.loading import open_store
+
+    path = agents.copied(agents.PHOENIX, tmp_path)
+    conn = sqlite3.connect(path)
+    for sql, _ in ODD_NUMBERS[agents.PHOENIX]:
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+    finished = [r for r in open_store(path).list_runs() if r.status not in ("running", "pending")]
+    listing = Listing(path, "--json")
+    for _ in finished:
+        listing.next_line()
+    code, err = listing.interrupt()
+    assert code == 0 and b"Traceback" not in err, err
+    said = [line.removeprefix(f"tracetui: warning: {path}: ") for line in err.decode().splitlines()]
+    assert sorted(said) == sorted(message for _, message in ODD_NUMBERS[agents.PHOENIX])

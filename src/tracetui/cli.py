@@ -244,13 +244,16 @@ def warn_values() -> None:
     """After a command: the odd values it met reading a file in place (shown as '-' or as text)."""
     ctx = click.get_current_context(silent=True)
     for where, store, known in ctx.meta.get(_LOADED, []) if ctx else []:
-        met = store.value_problems()[known:]
-        for problem in met[:20]:
-            click.echo(f"tracetui: warning: {where}: {display.safe(str(problem), single_line=True)}", err=True)
-        if len(met) > 20:
-            click.echo(f"tracetui: warning: {where}: … and {len(met) - 20} more odd values", err=True)
+        _warn_odd_values(where, store.value_problems()[known:])
     for where, store in ctx.meta.get(_DATABASES, []) if ctx else []:
         _warn_problems_met(where, store)
+
+
+def _warn_odd_values(where: str, met: list) -> None:
+    for problem in met[:20]:
+        click.echo(f"tracetui: warning: {where}: {display.safe(str(problem), single_line=True)}", err=True)
+    if len(met) > 20:
+        click.echo(f"tracetui: warning: {where}: … and {len(met) - 20} more odd values", err=True)
 
 
 def _warn_problems_met(where: str, store: Any) -> None:
@@ -529,11 +532,13 @@ def list_cmd(
     if grep:
         hits = store.runs_matching(grep, flt, progress=_scan_progress(store.label))
         flt = replace(flt, search=grep, step_hits=frozenset(hits))
+    numbers_met = getattr(store, "numbers_met", None)  # a file read in place: what its rows sum to, warned
     if by == "session":
+        if numbers_met is not None:
+            numbers_met(store.run_ids(flt))  # a session's row sums every run of the filter it holds
         _list_sessions(store, flt, sort, desc, limit, as_json)
         return
     runs = store.list_runs(flt, sort=sort, desc=desc, limit=limit)
-    numbers_met = getattr(store, "numbers_met", None)  # a file read in place: what its rows sum to, warned
     if numbers_met is not None:
         numbers_met([r.id for r in runs])
     matches = {r.id: _match(store, hits[r.id], grep) for r in runs if r.id in hits} if grep else {}
@@ -569,6 +574,7 @@ def _follow_list(
     hold the text (with --steps: their matching steps, a line or JSON object each)."""
     from .folders import FORMAT as FOLDER
     from .follow import follow_runs, followable
+    from .store.reader import Store
     from .store.search import runs_holding
     from .textout import run_lines, step_hit_lines
 
@@ -578,6 +584,9 @@ def _follow_list(
         return
 
     def show(store: TraceStore, runs: list[Run]) -> None:
+        if isinstance(store, Store):  # a file read in place: the odd values of each look's new runs, warned
+            store.numbers_met([r.id for r in runs])
+            _warn_odd_values(opening.label, store.value_problems())
         if every_step and grep is not None:
             show_steps(store, runs, grep)
         elif as_json:
