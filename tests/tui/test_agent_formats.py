@@ -11,7 +11,7 @@ from builders import opening
 
 from tracetui.loading import open_store
 from tracetui.tui.app import TraceApp
-from tracetui.tui.pilot import settle, until
+from tracetui.tui.pilot import settle, shown_text, until
 from tracetui.tui.screens.error import ProblemsScreen
 from tracetui.tui.screens.run import RunScreen
 from tracetui.tui.screens.runs import RunsScreen
@@ -61,8 +61,7 @@ async def test_a_damaged_row_is_listed_under_w_and_the_runs_still_show(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
         assert app.runs_screen.run_list.count == 1
-        warnings = app.runs_screen.query_one("#warnings")
-        assert warnings.display and "1 problem while reading" in str(warnings.render())
+        await until(pilot, lambda: "1 problem while reading" in shown_text(app.runs_screen, "warnings"))
         await pilot.press("w")
         await until(pilot, lambda: isinstance(app.screen, ProblemsScreen))  # read in a worker
         assert "part 'prt_p0006': data is not a JSON object" in str(app.screen.query_one("#problems-text").render())

@@ -21,7 +21,7 @@ from tracetui.model import finalize_run
 from tracetui.store import RunFilter, StoreWriter
 from tracetui.tui.app import TraceApp
 from tracetui.tui.pilot import settle as pilot_settle
-from tracetui.tui.pilot import until
+from tracetui.tui.pilot import shown_text, until
 from tracetui.tui.screens.error import ErrorScreen, ProblemsScreen
 from tracetui.tui.screens.help import SECTIONS, HelpScreen, section_bindings
 from tracetui.tui.screens.runs import RunsScreen
@@ -491,9 +491,7 @@ async def test_skipped_lines_are_counted_on_screen_and_listed_by_w(tmp_path):
         f.write(b"{not json\n")
     app = TraceApp(prepare(str(path)))
     async with app.run_test(size=(160, 30)) as pilot:
-        await settle(app, pilot)
-        warnings = app.runs_screen.query_one("#warnings")
-        assert warnings.display and "1 problem while reading" in str(warnings.render())
+        await until(pilot, lambda: "1 problem while reading" in shown_text(app.runs_screen, "warnings"))
         await pilot.press("w")
         await settle(app, pilot)  # read in a worker
         assert isinstance(app.screen, ProblemsScreen)

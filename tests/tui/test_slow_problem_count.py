@@ -13,7 +13,7 @@ from textual.worker import WorkerState
 
 from tracetui.loading import prepare
 from tracetui.tui.app import TraceApp
-from tracetui.tui.pilot import PATIENCE_S, until
+from tracetui.tui.pilot import PATIENCE_S, shown_text, until
 from tracetui.tui.screens.error import ProblemsScreen
 
 CALLS = 30_000  # ~40-60 µs each to read and price: the count takes seconds, a key press milliseconds
@@ -95,8 +95,7 @@ async def test_keys_work_while_the_problems_of_a_big_in_place_file_are_counted(t
             app.post_message(events.Key(key, key))
         await soon(pilot, lambda: screen.run_list.cursor == first + 1)  # the keys were handled…
         assert counting(app) and not screen.query("#warnings")  # …while the count was still being found
-        await until(pilot, lambda: bool(screen.query("#warnings")) and screen.query_one("#warnings").display)
-        assert "1 problem while reading" in str(screen.query_one("#warnings").render())
+        await until(pilot, lambda: "1 problem while reading" in shown_text(screen, "warnings"))
 
 
 async def test_the_count_takes_in_the_odd_values_of_runs_not_opened_yet(tmp_path):

@@ -43,3 +43,10 @@ async def until(pilot, condition: Callable[[], bool], tries: int = 400) -> None:
         done += 1
         await pilot.pause()
         await workers_done(pilot.app)
+
+
+def shown_text(screen, widget_id: str) -> str:
+    """The text of a line mounted when first needed (the run list's warnings, say), '' while it is not
+    mounted or hidden: such lines come after timers and workers settle() does not wait for."""
+    found = screen.query(f"#{widget_id}")
+    return str(found.first().render()) if found and found.first().display else ""
