@@ -35,6 +35,12 @@ FORMAT = "otlp"
 MAX_PROBLEMS = 1000  # rejected spans noted in the problems table (all are counted in meta)
 CACHE_KB = 32_768  # the writer's page cache (SQLite's default is 2 MB)
 CHECKPOINT_SECONDS = 1.0  # what was committed is copied from the WAL into the file this often
+# A WAL bigger than this is checkpointed to its end and emptied by the writer that finds it so, while
+# the other writers wait for their turn: under constant writes the Checkpointer's passive checkpoints
+# never reach the WAL's end, and a WAL that is never reset grows without bound (27 GB in 8 minutes
+# at 12k spans/s).
+WAL_RESTART_BYTES = 64 * 1024 * 1024
+RESTART_WAIT_MS = 1000  # how long that checkpoint waits for readers (the viewer's) to leave the WAL
 BUSY_SECONDS = 60.0  # a writer waits this long for another process's transaction to end
 
 
@@ -165,6 +171,7 @@ class SpanWriter:
     SQLite lets one transaction write at a time (the others wait for it, up to BUSY_SECONDS)."""
 
     def __init__(self, path: str, pricer: pricing.Pricer | None) -> None:
+        self.path = path
         self.conn = _connect(path)
         self.pricer = pricer
         self._run_sql = insert_sql("runs", RUN_COLUMNS).replace("INSERT", "INSERT OR REPLACE", 1)
@@ -210,7 +217,25 @@ class SpanWriter:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        self._keep_wal_small()
         return out
+
+    def _keep_wal_small(self) -> None:
+        """Empty a WAL grown past WAL_RESTART_BYTES (see there); called between transactions, on the
+        writer's turn. A reader that stays in the WAL longer than RESTART_WAIT_MS puts it off."""
+        try:
+            if os.path.getsize(self.path + "-wal") <= WAL_RESTART_BYTES:
+                return
+        except OSError:
+            return
+        conn = self.conn
+        conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error:
+            pass  # the next commit tries again
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={int(BUSY_SECONDS * 1000)}")
 
     def _known_runs(self, ids: list[str]) -> set[str]:
         """Which of these traces already have a run in the store."""
