@@ -9,8 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from pg_builders import run_sql_file
 
+from tracetui.cli import main
 from tracetui.loading import open_store, prepare
 from tracetui.model import ESTIMATED_COST, ROLLED_UP_FIELDS
 
@@ -77,15 +79,40 @@ def test_stats_computed_by_the_server_are_the_sqlite_readers(stores, by):
     assert [g.as_dict() for g in pg_store.stats(by)] == [pytest.approx(g.as_dict()) for g in sqlite.stats(by)]
 
 
-def test_an_opened_run_prices_the_calls_phoenix_did_not(pg):
+def test_an_opened_run_prices_the_calls_phoenix_did_not(pg, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     url = pg.database()
     run_sql_file(url, str(FIXTURES / "phoenix_postgres.sql"))
     store = prepare(url).connect()
     listed_run = store.list_runs(limit=10)[1]
-    assert listed_run.id == RUNS[1] and listed_run.total("cost_usd") is None  # the list: reported costs only
+    assert listed_run.id == RUNS[1] and listed_run.cost_estimated  # the list prices the calls of its page too
     opened = store.get_run(RUNS[1])
     assert opened.cost_estimated and opened.total("cost_usd") > 0  # claude-sonnet-4-20250514, from the price table
+    assert listed_run.total("cost_usd") == pytest.approx(opened.total("cost_usd"))
+    assert listed_run.total(ESTIMATED_COST) == pytest.approx(opened.total(ESTIMATED_COST))
     store.close()
+
+
+def listed_json(runner, source: str, *options: str) -> list[dict]:
+    result = runner.invoke(main, ["list", source, "--json", "--sort", "started", *options])
+    assert result.exit_code == 0, result.output
+    return [{k: v for k, v in run.items() if k != "file"} for run in json.loads(result.stdout)]
+
+
+@pytest.mark.parametrize("options", [(), ("--no-estimate",)])
+def test_list_json_is_the_sqlite_readers_with_its_estimates_or_without(pg, tmp_path, monkeypatch, options):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    url = pg.database()
+    run_sql_file(url, str(FIXTURES / "phoenix_postgres.sql"))
+    db = shutil.copy(FIXTURES / "phoenix.db", tmp_path)
+    runner = CliRunner()
+    expected = listed_json(runner, str(db), *options)
+    assert [r["cost_estimated"] for r in expected] == ([False, True, False] if not options else [False] * 3)
+    for _ in range(2):  # the second time the estimates come from tracetui's cache
+        ours = listed_json(runner, url, *options)
+        assert [r.pop("cost_usd") for r in ours] == [pytest.approx(r.pop("cost_usd")) for r in expected]
+        assert ours == expected
+        expected = listed_json(runner, str(db), *options)
 
 
 def test_a_count_of_the_least_integer_does_not_stop_the_run_list(pg):
@@ -201,3 +228,16 @@ def test_a_big_trace_is_opened_from_its_start_with_the_whole_runs_totals(pg, tmp
 
 def shown(steps) -> list[tuple]:
     return [(s.id, s.parent_id, s.ord, s.depth, s.size, s.status, s.name, s.tokens_out, s.cost_usd) for s in steps]
+
+
+def test_sorting_by_cost_orders_by_the_reported_costs_and_shows_the_estimates(pg, tmp_path, monkeypatch):
+    # README: an order over estimates would price the whole table, so a run whose cost is all
+    # estimated sorts with the runs without a cost; its row still shows the estimate.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    url = pg.database()
+    run_sql_file(url, str(FIXTURES / "phoenix_postgres.sql"))
+    store = prepare(url).connect()
+    runs = store.list_runs(sort="cost", desc=True, limit=10)
+    assert [r.id for r in runs] == [RUNS[0], RUNS[2], RUNS[1]]
+    assert [r.cost_estimated for r in runs] == [False, False, True] and runs[2].total("cost_usd") > 0
+    store.close()

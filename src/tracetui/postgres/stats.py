@@ -54,7 +54,7 @@ class PgScope:
 
     def _ask(self, what: str, sql: str, key: tuple, shape: Callable[[list[tuple]], Any] = list) -> Any:
         if key not in self._answers:
-            rows = [tuple(map(_whole, row)) for row in self.session.rows(what, sql, self.args)]
+            rows = [tuple(map(whole_number, row)) for row in self.session.rows(what, sql, self.args)]
             self._answers[key] = shape(rows)
         return self._answers[key]
 
@@ -160,7 +160,7 @@ def _add_estimates(groups: list[GroupStats], group_of: list[tuple[Estimated, Any
         groups.sort(key=lambda g: (g.cost_usd is None, -(g.cost_usd or 0.0), -g.runs, g.group or ""))
 
 
-def _whole(value: Any) -> Any:
+def whole_number(value: Any) -> Any:
     """A sum of counts (numeric: a sum of bigints may be beyond them) as store/stats.py gives it: an
     integer, a float beyond 64 bits."""
     if isinstance(value, Decimal):

@@ -47,7 +47,7 @@ from ..store.sort_keys import BY_NAME, STARTED
 from ..store.stats import CALL_COLUMNS
 from .estimated import Estimated, Estimator
 from .session import Session
-from .stats import PgScope
+from .stats import PgScope, whole_number
 
 Key = tuple[Any, Any]
 T = TypeVar("T", str, str | None)
@@ -62,6 +62,7 @@ SESSION_NEAR = 2_000  # runs started before and after a run among which its sess
 LISTED_KEPT = 10_000  # ids of runs listed that problems_met() asks about (a CLI command lists fewer)
 # What a run-list row holds: the run list's columns, and which of them hold NUL stored as \x00 (pgsql).
 LISTED = (*RUN_LIST_COLUMNS, ESCAPED)
+_SUMMED_COUNTS = tuple(name for name in RUN_LIST_COLUMNS if "tokens" in name)
 
 
 # Sessions grouped by the server: the store's session queries in PostgreSQL's words (ISO times are
@@ -78,6 +79,14 @@ SESSIONS = Dialect(
 
 def _stored(text: T) -> T:
     return nul_escaped(text) if isinstance(text, str) and "\x00" in text else text
+
+
+def _add_estimate(run: Run, estimated: float | None) -> None:
+    """A run's totals with the estimated cost of its calls the source did not price (model.Run.total:
+    a cost the run reported itself still wins)."""
+    if estimated is not None:
+        run.steps_cost_usd = (run.steps_cost_usd or 0.0) + estimated
+        run.steps_cost_estimated_usd = (run.steps_cost_estimated_usd or 0.0) + estimated
 
 
 def _null(types: dict[str, type]) -> Any:
@@ -305,6 +314,7 @@ class PgStore:
             out.extend((self._run(row[:-2]), (row[-2], row[-1])) for row in rows)
             if len(out) >= limit:
                 break
+        self._priced([run for run, _ in out])
         return out
 
     def page_at(self, flt: RunFilter, sort: str, desc: bool, offset: int, limit: int) -> list[tuple[Run, Key]]:
@@ -316,7 +326,9 @@ class PgStore:
         rows = self.session.rows(
             "reading runs further down the list", f"{sql} ORDER BY {order} LIMIT %s OFFSET %s", [*params, limit, offset]
         )
-        return [(self._run(row[:-2]), (row[-2], row[-1])) for row in rows]
+        out = [(self._run(row[:-2]), (row[-2], row[-1])) for row in rows]
+        self._priced([run for run, _ in out])
+        return out
 
     def position(self, flt: RunFilter, sort: str, desc: bool, key: Key) -> tuple[int, bool]:
         """How many runs come before the run with this key in the order (its row in the list), and
@@ -351,7 +363,7 @@ class PgStore:
         if not run_ids:
             return []
         sql, args = self._select(", ".join(LISTED), None, "r.id = ANY(%s)", [list(run_ids)])
-        return [self._run(row) for row in self.session.rows("reading runs", sql, args)]
+        return self._priced([self._run(row) for row in self.session.rows("reading runs", sql, args)])
 
     def has_run(self, run_id: str) -> bool:
         return self.key_of(run_id, "id") is not None
@@ -366,7 +378,7 @@ class PgStore:
             sql, args = self._select(", ".join(LISTED), None, "failed_steps > 0")
             order = f"{self._order[STARTED.name]} DESC NULLS LAST, r.sort_tie DESC"
             found = self.session.rows("looking for failed runs", f"{sql} ORDER BY {order} LIMIT 1", args)
-            return self._run(found[0]) if found else None
+            return self._priced([self._run(found[0])])[0] if found else None
         return rows[0][0]
 
     def models(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -386,12 +398,29 @@ class PgStore:
         return [row[0] for row in self.session.rows("listing the agents", sql)]
 
     def _run(self, row: Sequence[Any]) -> Run:
-        values = decoded(unescaped(dict(zip(RUN_LIST_COLUMNS, row[:-1], strict=True)), row[-1]))
+        values = dict(zip(RUN_LIST_COLUMNS, row[:-1], strict=True))
+        for name in _SUMMED_COUNTS:  # numeric on the server (a sum of bigints): an integer, as SQLite gives it
+            values[name] = whole_number(values[name])
+        values = decoded(unescaped(values, row[-1]))
         for col in RUN_TOTAL_COLUMNS:
             values.pop(col, None)
         if len(self.listed) < LISTED_KEPT:
             self.listed[values["id"]] = None
         return Run(**values)
+
+    def _priced(self, runs: list[Run]) -> list[Run]:
+        """The runs listed, with the estimates of their calls the source did not price added to their
+        totals (as an opened run and the stats have them): asked for by the ids of these runs only,
+        priced from tracetui's cache or the price table. The order of the list stays the server's."""
+        if not runs or not self.estimated or self.db.priced_calls is None:
+            return runs
+        chosen, args = self._select("*", None, "r.id = ANY(%s)", [[run.id for run in runs]])
+        by_run: dict[str, float] = {}
+        for call in self._estimates(self.db.priced_calls, chosen, args):
+            by_run[call.run_id] = by_run.get(call.run_id, 0.0) + call.cost
+        for run in runs:
+            _add_estimate(run, by_run.get(run.id))
+        return runs
 
     # -- sessions: runs grouped by the server (store/sessions.py's queries) ---------------------------
     def _grouping(self, sql: str, args: list[Any]) -> list[tuple]:
@@ -494,10 +523,8 @@ class PgStore:
             setattr(run, name, value)
         if self.estimated and self.db.priced_calls is not None:
             runs, args = self._select("*", None, "r.id = %s", [run.id])
-            estimated = sum(call.cost for call in self._estimates(self.db.priced_calls, runs, args)) or None
-            if estimated is not None:
-                run.steps_cost_usd = (run.steps_cost_usd or 0.0) + estimated
-                run.steps_cost_estimated_usd = (run.steps_cost_estimated_usd or 0.0) + estimated
+            costs = [call.cost for call in self._estimates(self.db.priced_calls, runs, args)]
+            _add_estimate(run, sum(costs) if costs else None)  # (as finalize_run sums a run's estimates)
 
     def _tree_holding(self, run_id: str, step_id: str) -> Tree:
         """The run's start when the step is in it, else the whole run."""
