@@ -388,10 +388,10 @@ def test_a_followed_folder_s_first_wakeup_looks_at_everything_then_only_what_eve
         wakeups.close()
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped interrupt
-def test_ctrl_c_ends_following_even_when_python_drops_its_keyboard_interrupt(tmp_path):
+def test_ctrl_c_ends_following_even_when_python_drops_its_keyboard_interrupt(tmp_path, monkeypatch):
     """A KeyboardInterrupt raised inside a __del__ or a weakref callback is dropped by Python
-    ("Exception ignored in ..."); Ctrl+C must still end `list --follow`."""
+    ("Exception ignored in ..."); Ctrl+C must still end `list --follow`, and without printing that
+    traceback, while any other dropped exception is still reported."""
     from tracetui.follow import _ctrl_c_closes
 
     path = write_jsonl(tmp_path / "runs.jsonl", [run("r1", step("s"))])
@@ -404,15 +404,23 @@ def test_ctrl_c_ends_following_even_when_python_drops_its_keyboard_interrupt(tmp
             while time.monotonic() < deadline:  # the handler runs here, between two bytecodes
                 pass
 
+    class FailsWhileCollected:
+        def __del__(self) -> None:
+            raise ValueError("a real problem")
+
+    reported: list[type[BaseException] | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: reported.append(info.exc_type))
     looks: list[object] = []
     following = threading.Thread(target=follower.run, args=(looks.append,), daemon=True)
     with _ctrl_c_closes(follower):
         InterruptedWhileCollected()  # collected at once: the interrupt is raised in __del__ and dropped
+        FailsWhileCollected()
         following.start()
         following.join(10)
     still_following = following.is_alive()
     follower.close()
     assert not still_following
+    assert reported == [ValueError]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 

@@ -27,6 +27,7 @@ import itertools
 import os
 import signal
 import sqlite3
+import sys
 import threading
 import time
 import types
@@ -326,11 +327,19 @@ def _ctrl_c_closes(follower: Follower) -> Iterator[None]:
         else:
             raise KeyboardInterrupt
 
+    def unraisable(info: sys.UnraisableHookArgs) -> None:
+        if info.exc_type is KeyboardInterrupt:
+            return  # the follower is closed already; "Exception ignored ... KeyboardInterrupt" is no news
+        hook_before(info)
+
+    hook_before = sys.unraisablehook
     signal.signal(signal.SIGINT, interrupted)
+    sys.unraisablehook = unraisable
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, before)
+        sys.unraisablehook = hook_before
 
 
 def _statuses(value: str | Sequence[str] | None) -> list[str]:
