@@ -59,6 +59,9 @@ def main() -> None:
         ("list --limit 50 --sort cost --desc", ["list", db, "--limit", "50", "--sort", "cost", "--desc"]),
         ("stats", ["stats", db]),
         ("stats --by model", ["stats", db, "--by", "model"]),
+        ("stats --by agent", ["stats", db, "--by", "agent"]),
+        ("stats --by session", ["stats", db, "--by", "session"]),
+        ("stats --by day", ["stats", db, "--by", "day"]),
         ("show (one trace of 10 spans)", ["show", db, f"{7:032x}"]),
     ]
     print(f"python {args.python}; best of {args.rounds}; load average before: {load()}", flush=True)

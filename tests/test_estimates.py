@@ -12,6 +12,7 @@ import pytest
 from agents import PHOENIX, copied, opened
 
 from tracetui import estimates, pricing
+from tracetui.model import ESTIMATED_COST
 
 UNKNOWN = "acme-router-7b"
 
@@ -137,3 +138,95 @@ def test_a_run_whose_calls_were_priced_before_is_shown_without_the_price_table(d
     monkeypatch.setattr(pricing.Pricer, "_data", lambda self: loads.append(1) or real(self))
     assert costs(db) == expected and any(estimated for _, estimated in expected.values())
     assert loads == []
+
+
+# -- the estimates SQL found for the file's content, kept whole (KeptCosts) -------------------------
+
+
+def costs_file() -> str:
+    (found,) = glob.glob(os.path.join(os.environ["XDG_CACHE_HOME"], "tracetui", "costs-*.db"))
+    return found
+
+
+def answers(store) -> tuple:
+    """What a command shows of the estimates: each run's costs (sorted by cost), each call's, the stats."""
+    runs = [(r.id, r.total("cost_usd"), r.total(ESTIMATED_COST)) for r in store.list_runs(sort="cost", desc=True)]
+    by_model = [(g.group, g.cost_usd, g.cost_estimated_usd, g.unpriced) for g in store.stats("model")]
+    (total,) = store.stats()
+    return runs, by_model, (total.cost_usd, total.cost_estimated_usd), [p.message for p in store.problems()]
+
+
+def counts(step) -> pricing.TokenCounts:
+    return (step.tokens_in, step.tokens_out, step.tokens_cache_read, step.tokens_cache_write, step.tokens_reasoning)
+
+
+def test_the_next_command_reads_each_estimate_kept_for_the_content(db):
+    edit(db, f"UPDATE spans SET attributes = json_set(attributes, '$.llm.model_name', '{UNKNOWN}') WHERE id = 9")
+    before = digest(db)
+    first = opened(db)
+    expected = answers(first)  # (the problems: the pass over every call that keeps the estimates)
+    first.close()
+    assert digest(db) == before  # never the user's file
+    assert oct(os.stat(costs_file()).st_mode & 0o777) == "0o600"
+    kept = sqlite3.connect(costs_file())
+    priced = kept.execute("SELECT row, cost FROM calls ORDER BY row").fetchall()
+    # Every priced call by its span's rowid, at exactly what Pricer.cost gives the step its tree holds.
+    pricer, store = pricing.Pricer(), opened(db)
+    steps = {s.id: s for r in store.run_ids() for s in store.steps(r) if s.model}
+    rows = dict(sqlite3.connect(db).execute("SELECT span_id, id FROM spans"))
+    by_library = sorted((rows[s.id], pricer.cost(s.model, s.provider, counts(s), s.started_at)) for s in steps.values())
+    assert priced == [(row, cost) for row, cost in by_library if cost is not None]
+    assert len(priced) == len(by_library) - 1 > 0
+    assert opened(db).conn.execute("PRAGMA database_list").fetchall()[-1][1] == estimates.KEPT
+    assert answers(opened(db)) == expected
+    # What the next command shows is read from there: $1000 a call. (A writer keeps the file open, as
+    # Phoenix does: the store reads it as it changes, not as an immutable file.)
+    kept.execute("UPDATE calls SET cost = 1000")
+    kept.commit()
+    writer = sqlite3.connect(db)
+    writer.execute("SELECT count(*) FROM spans").fetchone()
+    again = opened(db)
+    runs, by_model, (cost, estimated), _ = answers(again)
+    assert cost == estimated == 1000 * len(priced)
+    assert sum(model_cost or 0 for _, model_cost, *_ in by_model) == 1000 * len(priced)
+    assert sum(run_cost or 0 for _, run_cost, _ in runs) == 1000 * len(priced)
+    # The file changes while that store is open: its next query prices the calls as they are now.
+    writer.execute("UPDATE spans SET llm_token_count_completion = llm_token_count_completion + 1 WHERE id = 1")
+    writer.commit()
+    changed = answers(again)
+    assert changed == answers(opened(db)) != expected
+    assert changed[2][0] == pytest.approx(expected[2][0], rel=1e-2)
+    writer.close()
+
+
+def test_estimates_kept_for_another_content_are_not_read(db):
+    opened(db).problems()
+    kept = sqlite3.connect(costs_file())
+    kept.execute("UPDATE calls SET cost = 1000")
+    kept.commit()
+    edit(db, "UPDATE spans SET name = 'renamed' WHERE id = 1")  # (the file's content is another)
+    store = opened(db)
+    assert estimates.KEPT not in [row[1] for row in store.conn.execute("PRAGMA database_list")]
+    assert 0 < store.stats()[0].cost_usd < 1
+    store.problems()  # the new content's estimates are kept in its place
+    assert opened(db).stats()[0].cost_usd == store.stats()[0].cost_usd
+
+
+def test_with_no_estimate_no_costs_are_kept_or_read(db):
+    from tracetui.loading import prepare
+
+    opened(db).problems()
+    store = prepare(db, estimate=False).connect()
+    assert store.stats()[0].cost_usd is None and store.list_runs(sort="cost")[0].total("cost_usd") is None
+    assert estimates.KEPT not in [row[1] for row in store.conn.execute("PRAGMA database_list")]
+    os.remove(costs_file())
+    prepare(db, estimate=False).connect().problems()
+    assert glob.glob(os.path.join(os.environ["XDG_CACHE_HOME"], "tracetui", "costs-*.db")) == []
+
+
+def test_kept_costs_that_cannot_be_read_are_only_slower(db):
+    store = opened(db)
+    expected = answers(store)
+    with open(costs_file(), "wb") as f:
+        f.write(b"not a database at all")
+    assert answers(opened(db)) == expected

@@ -11,6 +11,7 @@ import pytest
 from agents import MLFLOW, OPENCODE, PHOENIX, copied, opened
 
 from tracetui import estimates
+from tracetui.model import ESTIMATED_COST
 from tracetui.store import Store
 from tracetui.store.reader import RunFilter
 from tracetui.store.stats import CALL_COLUMNS
@@ -62,6 +63,7 @@ VARIANTS = {
         [
             "UPDATE spans SET total_cost = NULL, input_cost = NULL, output_cost = NULL",
             "UPDATE spans SET content = json_remove(content, '$.attributes.\"mlflow.llm.cost\"')",
+            "UPDATE trace_info SET total_cost = NULL, input_cost = NULL, output_cost = NULL",
         ],
     ),
     "mlflow, unknown model": (
@@ -156,10 +158,21 @@ def test_estimates_kept_in_the_cache_give_the_same_numbers(name, tmp_path):
     path = variant(name, tmp_path / "src")
     first = opened(path)
     expected = groups(first, "model")
+    runs = by_cost(first)
     first.problems()  # every call priced and kept
     first.close()
     estimates._save_all()
-    assert groups(opened(path), "model") == expected == groups(from_trees(path), "model")
+    again = opened(path)
+    assert estimates.KEPT in [row[1] for row in again.conn.execute("PRAGMA database_list")]
+    assert groups(again, "model") == expected == groups(from_trees(path), "model")
+    assert by_cost(again) == runs
+    # (OpenCode's sessions report their cost; the runs of the others sum their calls' estimates)
+    assert any(estimated for *_, estimated in runs) == (not name.startswith("opencode"))
+
+
+def by_cost(store: Store) -> list[tuple]:
+    """Each run's cost and its estimated part, sorted by cost (the run list's sums)."""
+    return [(r.id, r.total("cost_usd"), r.total(ESTIMATED_COST)) for r in store.list_runs(sort="cost", desc=True)]
 
 
 def test_with_no_estimate_nothing_is_estimated_either_way(tmp_path):

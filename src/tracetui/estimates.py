@@ -6,8 +6,10 @@ day, which the price table gives (pricing.Pricer.rates: loading the table takes 
 rates of one model and day a few ms). Those rates are kept here, in a private SQLite file of the
 cache directory, one per database: named by the database's path and identity, the format and the
 price data's version (new prices: a new file); so a later command or viewer applies them without
-loading the table. The unpriced-model messages (the `w` list, a pass over every call) are kept by
-the database's content. A reader that prices call by call in Python (Phoenix in PostgreSQL:
+loading the table. What SQL found with them for the database's content (every call's estimate and
+the unpriced-model messages, the `w` list: both one pass over every call) is kept beside it, by the
+content (KeptCosts): a later command on the unchanged file reads the estimates from there instead of
+each call's JSON. A reader that prices call by call in Python (Phoenix in PostgreSQL:
 postgres/estimated.py) keeps each call's result instead, by its row and a fingerprint of what was read
 for it. The user's file is never written; a cache that cannot be read or written is only a slower
 answer.
@@ -19,6 +21,7 @@ import hashlib
 import os
 import sqlite3
 import threading
+import urllib.parse
 import weakref
 import zlib
 from collections.abc import Callable, Iterable
@@ -136,35 +139,6 @@ class EstimateCache:
         with self._lock:
             self._rates.append((key, rates))
 
-    def unpriced(self, content: str) -> list[str] | None:
-        """The unpriced-model messages kept for the database's content `content` (memo.content_fingerprint)."""
-        try:
-            conn = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True)
-        except sqlite3.Error:
-            return None
-        try:
-            row = conn.execute("SELECT messages FROM unpriced WHERE content = ?", [content]).fetchone()
-        except sqlite3.Error:
-            return None
-        finally:
-            conn.close()
-        try:
-            messages = orjson.loads(row[0]) if row else None
-        except orjson.JSONDecodeError:
-            return None
-        ok = isinstance(messages, list) and all(isinstance(m, str) for m in messages)
-        return messages if ok else None
-
-    def put_unpriced(self, content: str, messages: list[str]) -> None:
-        """Keep the unpriced-model messages of the database's content `content` (the latest only)."""
-
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute("CREATE TABLE IF NOT EXISTS unpriced (content TEXT PRIMARY KEY, messages TEXT)")
-            conn.execute("DELETE FROM unpriced")
-            conn.execute("INSERT INTO unpriced VALUES (?, ?)", [content, orjson.dumps(messages).decode()])
-
-        self._write(write)
-
     def save(self) -> None:
         """Write the rates and the calls found since the last save (a private file, made when first needed)."""
         _save_rates(self.file, self._rates, self._lock)
@@ -262,6 +236,18 @@ def call_digest(model: str, provider: str | None, counts: tuple, when: str | Non
 def for_database(path: str, fmt: str, tags: Iterable[str]) -> EstimateCache | None:
     """What is kept of the estimates of the database at `path` read as format `fmt`, priced with `tags` (the price
     data's version); None when the cache directory cannot be used or the file is not there."""
+    found = _cache_name(path, fmt, tags)
+    return None if found is None else EstimateCache(os.path.join(found[0], f"estimates-{found[1]}.db"))
+
+
+def costs_for_database(path: str, fmt: str, tags: Iterable[str]) -> KeptCosts | None:
+    """The estimates SQL found for the content of the database at `path` (as for_database names it)."""
+    found = _cache_name(path, fmt, tags)
+    return None if found is None else KeptCosts(os.path.join(found[0], f"costs-{found[1]}.db"))
+
+
+def _cache_name(path: str, fmt: str, tags: Iterable[str]) -> tuple[str, str] | None:
+    """(cache directory, name) of what is kept of a database's estimates, or None."""
     from .loading import usable_cache_dir
 
     try:
@@ -271,4 +257,71 @@ def for_database(path: str, fmt: str, tags: Iterable[str]) -> EstimateCache | No
         return None
     identity = [os.path.abspath(path), st.st_dev, st.st_ino, fmt, VERSION, *tags]
     name = hashlib.sha256("\0".join(map(str, identity)).encode("utf-8", "surrogateescape")).hexdigest()
-    return EstimateCache(os.path.join(directory, f"estimates-{name[:32]}.db"))
+    return directory, name[:32]
+
+
+KEPT = "tracetui_kept"
+"""The schema name KeptCosts are attached under, on a connection that reads them in SQL."""
+
+
+class KeptCosts:
+    """The estimates of one content of a database read in place: each priced call's cost by its row
+    (a rowid of the format's table of calls), and the unpriced-model messages. One SQLite file, written
+    whole and put in place at once (never changed after), with the content it holds (a
+    memo.content_fingerprint): a connection attaches it read-only and its SQL joins the costs to the
+    calls (sqlite_steps.ModelCalls), where they hold for the content it reads."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def attach(self, conn: sqlite3.Connection, content: str) -> bool:
+        """Attach the file to `conn` as KEPT if it holds `content`'s estimates; whether it did."""
+        if not os.path.exists(self.file):
+            return False
+        uri = f"file:{urllib.parse.quote(os.path.abspath(self.file))}?mode=ro&immutable=1"
+        try:
+            conn.execute(f"ATTACH DATABASE ? AS {KEPT}", [uri])
+        except sqlite3.Error:
+            return False
+        try:
+            row = conn.execute(f"SELECT content FROM {KEPT}.content").fetchone()
+            if row is not None and row[0] == content:
+                return True
+        except sqlite3.Error:
+            pass
+        conn.execute(f"DETACH DATABASE {KEPT}")
+        return False
+
+    @staticmethod
+    def unpriced(conn: sqlite3.Connection) -> list[str] | None:
+        """The unpriced-model messages of the file attached to `conn` (attach)."""
+        try:
+            row = conn.execute(f"SELECT unpriced FROM {KEPT}.content").fetchone()
+            messages = orjson.loads(row[0]) if row else None
+        except (sqlite3.Error, orjson.JSONDecodeError):
+            return None
+        ok = isinstance(messages, list) and all(isinstance(m, str) for m in messages)
+        return messages if ok else None
+
+    def put(self, content: str, unpriced: list[str], costs: Iterable[tuple[int, float]]) -> None:
+        """Keep the estimates of `content`: the unpriced-model messages and (row, cost) of every priced call."""
+        tmp = f"{self.file}.{os.getpid()}.{threading.get_ident()}.tmp"
+        try:
+            os.makedirs(os.path.dirname(self.file), mode=0o700, exist_ok=True)
+            os.close(os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600))
+            conn = sqlite3.connect(tmp)
+            try:
+                conn.execute("PRAGMA journal_mode = OFF")  # a file put in place whole: nothing to roll back
+                conn.execute("CREATE TABLE content (content TEXT, unpriced TEXT)")
+                conn.execute("INSERT INTO content VALUES (?, ?)", [content, orjson.dumps(unpriced).decode()])
+                conn.execute("CREATE TABLE calls (row INTEGER PRIMARY KEY, cost REAL)")
+                conn.executemany("INSERT INTO calls VALUES (?, ?)", costs)
+                conn.commit()
+            finally:
+                conn.close()
+            os.replace(tmp, self.file)
+        except (OSError, sqlite3.Error):
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass

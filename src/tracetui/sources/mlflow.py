@@ -339,6 +339,7 @@ def _model_calls(span_columns: set[str]) -> ModelCalls:
         reported=_span_cost_sql(span_columns),
         call=call,
         of_run="s.trace_id = ti.request_id",
+        run_table=("trace_info ti", "ti.request_id"),
     )
 
 

@@ -351,6 +351,7 @@ def _model_calls(columns: dict[str, set[str]], col: Callable[[str], str]) -> Mod
         reported=reported,
         call=call,
         of_run="s.trace_rowid = t.id",
+        run_table=("traces t", "t.id"),
     )
 
 

@@ -28,9 +28,9 @@ import os
 import re
 import sqlite3
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -416,7 +416,7 @@ def epoch_time_sql(expr: str) -> str:
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class ModelCalls:
     """Where a format's model calls are, so that the runs, calls and problems views price those without a
     reported cost as the trees do, without building the trees: SQL reads each call (`call`, the twins of
@@ -441,6 +441,12 @@ class ModelCalls:
     of_run: str | None = None
     """The condition tying a row to its run, over `rows` and the run table of install_steps (e.g.
     "s.trace_rowid = t.id"), for cost_sums; None for a format whose run totals come from its trees."""
+    run_table: tuple[str, str] | None = None
+    """That run table (aliased, e.g. "traces t") and the SQL of a run's key over it ("t.id"), by which
+    cost_sums finds a run's estimates in a view of their own (a run's kept ones, or those SQL finds)."""
+    kept: bool = field(default=False, init=False)
+    """register() attached the estimates an earlier command kept for the database's content (KeptCosts):
+    the views read them while the connection reads that content."""
 
     def register(self, conn: sqlite3.Connection) -> None:
         """The SQL functions of the estimates and unpriced(): the rates of a model and day, the price of
@@ -463,33 +469,52 @@ class ModelCalls:
             )
 
         # The problems view is asked for its count each time the viewer's run list loads: the unpriced
-        # models are found once (a pass over every call) until the database changes.
+        # models are found once (a pass over every call) until the database changes. That pass prices
+        # every call: its estimates are kept with the list, for the next command on the same content.
         listed: dict[int, str] = {}
-        kept = _KeptUnpriced(conn, self.name) if book is not None else None
+        kept = _Kept(conn, self.name) if book is not None else None
+        self.kept = kept is not None and kept.attached
 
         def unpriced() -> str:
             if pricer is None:
                 return "[]"
             version = conn.execute("PRAGMA data_version").fetchone()[0]
-            if version not in listed and kept is not None and version == kept.version:
-                messages = kept.unpriced()  # kept for this content by an earlier command
+            if version not in listed and kept is not None and kept.attached and version == kept.version:
+                messages = estimates.KeptCosts.unpriced(conn)  # kept for this content by an earlier command
                 if messages is not None:
                     listed[version] = orjson.dumps(messages).decode()
             if version not in listed:
-                groups = conn.execute(self._unpriced_groups()).fetchall()
+                priced, unpriced = _priced_calls(conn.execute(self._every_call()))
                 messages = [
                     pricing.unpriced_message(pricer, _decoded(model), _decoded(provider) or None, calls)
-                    for model, provider, calls in groups
+                    for (model, provider), calls in unpriced
                 ]
                 if kept is not None and version == kept.version:
-                    kept.put_unpriced(messages)
+                    kept.put(messages, priced)
                 listed.clear()
                 listed[version] = orjson.dumps(messages).decode()
             return listed[version]
 
+        def fresh() -> int:
+            """1 while the connection reads the content whose estimates are attached (asked once a query)."""
+            return int(kept is not None and conn.execute("PRAGMA data_version").fetchone()[0] == kept.version)
+
         conn.create_function(self._function("rates"), 4, rates, deterministic=True)
         conn.create_function(self._function("by_call"), 8, by_call, deterministic=True)
         conn.create_function(self._function("unpriced"), 0, unpriced)
+        conn.create_function(self._function("kept"), 0, fresh)
+        if self.kept and self.of_run is not None and self.run_table is not None:
+            # A run's kept estimates are a look at the index of its calls and at the kept costs, not
+            # at the calls' rows. Chosen in a view of its own (the runs view names the sum several times).
+            table, run_key = self.run_table
+            kept_sum = (
+                f"(SELECT sum(k.cost) FROM {self.rows} JOIN {estimates.KEPT}.calls k ON k.row = {self.key}"
+                f" WHERE {self.of_run})"
+            )
+            conn.execute(
+                f"CREATE TEMP VIEW {self._function('run_estimates')} AS SELECT {run_key} AS run_key,"
+                f" {self._kept(self._estimated_sum(), kept_sum)} AS estimated FROM {table}"
+            )
         # The calls read and priced in a view of their own: its SQL is parsed apart from the views that ask
         # for it (the runs view names the cost sums several times; SQLite's parser has a bounded stack).
         # Each twin is computed once a row (the LIMIT -1 subquery: else SQLite would put its SQL in every
@@ -525,14 +550,26 @@ class ModelCalls:
         """FROM clause of the calls (with call_cost) of the rows `where` keeps."""
         return f"FROM {self.rows} JOIN {self._view()} c ON c.call_row = {self.key} WHERE {where}"
 
-    def _unpriced_groups(self) -> str:
-        """(model, provider as bytes, calls) of the calls with token counts the estimates leave without a cost."""
+    def _every_call(self) -> str:
+        """(row, cost, model and provider as bytes, has token counts) of every call to price: the pass
+        that lists the unpriced models (_priced_calls) and keeps every estimate."""
         return (
-            "SELECT CAST(call_model AS BLOB), CAST(call_provider AS BLOB), count(*) FROM"
-            f" (SELECT c.call_model, c.call_provider, c.call_in, c.call_out, c.call_cost {self._calls(self._to_price())}"
-            " LIMIT -1) WHERE call_model IS NOT NULL AND (call_in IS NOT NULL OR call_out IS NOT NULL)"
-            " AND call_cost IS NULL GROUP BY call_model, call_provider ORDER BY call_model, call_provider"
+            "SELECT call_row, call_cost, CAST(call_model AS BLOB), CAST(call_provider AS BLOB),"
+            " call_in IS NOT NULL OR call_out IS NOT NULL FROM"
+            f" (SELECT c.call_row, c.call_model, c.call_provider, c.call_in, c.call_out, c.call_cost"
+            f" {self._calls(self._to_price())} LIMIT -1)"
         )
+
+    def _estimated_sum(self) -> str:
+        """SQL over the run table: the sum of the estimates of a run's calls (NULL: none priced)."""
+        return f"(SELECT sum(c.call_cost) {self._calls(f'{self.of_run} AND {self._to_price()}')})"
+
+    def _kept(self, estimate: str, kept: str) -> str:
+        """SQL: `kept` (over the attached KeptCosts) while the connection reads their content, else `estimate`.
+        The test is an uncorrelated subquery: SQLite asks it once a query."""
+        if not self.kept:
+            return estimate
+        return f"(CASE WHEN (SELECT {self._function('kept')}()) THEN {kept} ELSE {estimate} END)"
 
     def cost_sums(self, reported_sum: str) -> dict[str, str]:
         """The run's cost sums for the runs view: {cost_usd, cost_estimated_usd} (the names of the
@@ -540,7 +577,11 @@ class ModelCalls:
         reported (over the run table); the estimates of the others are added to it."""
         if self.of_run is None:
             raise ValueError("cost_sums needs of_run: how a call belongs to its run")
-        estimated = f"(SELECT sum(c.call_cost) {self._calls(f'{self.of_run} AND {self._to_price()}')})"
+        estimated = self._estimated_sum()
+        if self.kept and self.run_table is not None:
+            estimated = (
+                f"(SELECT e.estimated FROM {self._function('run_estimates')} e WHERE e.run_key = {self.run_table[1]})"
+            )
         # Each sum once (a subquery named twice is computed twice); sum() of two NULLs is NULL.
         cost = f"(SELECT sum(part) FROM (SELECT {reported_sum} AS part UNION ALL SELECT {estimated}))"
         return {"cost_usd": cost, ESTIMATED_COST: estimated}
@@ -551,7 +592,10 @@ class ModelCalls:
         coalesce(reported, estimate), which asks only when there is none. `at`: SQL of the time to
         price it at (ISO text), where its tree takes another than its own."""
         if at is None:
-            found = f"(SELECT c.call_cost FROM {self._view()} c WHERE c.call_row = {self.key})"
+            found = self._kept(
+                f"(SELECT c.call_cost FROM {self._view()} c WHERE c.call_row = {self.key})",
+                f"(SELECT k.cost FROM {estimates.KEPT}.calls k WHERE k.row = {self.key})",
+            )
         else:
             columns = ", ".join(f"c.{name}" for name in _CALL[:-1])
             found = (
@@ -611,29 +655,50 @@ class RateBook:
         return self.pricer.cost(model, provider, counts, when) if isinstance(found, str) else found
 
 
-class _KeptUnpriced:
-    """The unpriced models a connection's ModelCalls list, kept in tracetui's cache by the database's
-    content: an unchanged file lists them without a pass over its calls."""
+class _Kept:
+    """The estimates kept for the content a connection reads (estimates.KeptCosts), attached to it when an
+    earlier command kept them; else kept by this connection's pass over its calls (ModelCalls.register).
+
+    `version`: the connection's PRAGMA data_version while it reads the content fingerprinted (the
+    fingerprint taken before and after it is read: equal, no commit came between); None when the file
+    cannot be fingerprinted or changed meanwhile: nothing is read from the cache or kept then."""
 
     def __init__(self, conn: sqlite3.Connection, fmt: str) -> None:
-        path = conn.execute("PRAGMA database_list").fetchone()[2]
-        self.cache = estimates.for_database(path, fmt, [f"prices={pricing.data_version()}"]) if path else None
-        # The content the connection saw first, by data_version: the unpriced models of this content
-        # may be kept and taken from the cache; after a change they are found again.
-        self.version = conn.execute("PRAGMA data_version").fetchone()[0]
+        self.version: int | None = None
+        self.attached = False
         self.content: str | None = None
-        if self.cache is not None:
-            try:
-                self.content = content_fingerprint(path, f"unpriced\0{fmt}")
-            except OSError:
-                pass
+        path = conn.execute("PRAGMA database_list").fetchone()[2]
+        self.cache = estimates.costs_for_database(path, fmt, [f"prices={pricing.data_version()}"]) if path else None
+        if self.cache is None:
+            return
+        try:
+            salt = f"estimates\0{fmt}"
+            before = content_fingerprint(path, salt)
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if content_fingerprint(path, salt) != before:
+                return
+        except (OSError, sqlite3.Error):
+            return
+        self.version, self.content = version, before
+        self.attached = self.cache.attach(conn, before)
 
-    def unpriced(self) -> list[str] | None:
-        return self.cache.unpriced(self.content) if self.cache is not None and self.content else None
+    def put(self, messages: list[str], costs: list[tuple[int, float]]) -> None:
+        if self.cache is not None and self.content is not None:
+            self.cache.put(self.content, messages, costs)
 
-    def put_unpriced(self, messages: list[str]) -> None:
-        if self.cache is not None and self.content:
-            self.cache.put_unpriced(self.content, messages)
+
+def _priced_calls(rows: Iterator[tuple]) -> tuple[list[tuple[int, float]], list[tuple[tuple[bytes, Any], int]]]:
+    """(row, cost) of each priced call of ModelCalls._every_call, and ((model, provider), calls) of the
+    calls with token counts left unpriced, by model and provider in SQL's order (NULL first, then bytes)."""
+    priced: list[tuple[int, float]] = []
+    unpriced: Counter[tuple[bytes, Any]] = Counter()
+    for row, cost, model, provider, counted in rows:
+        if cost is not None:
+            priced.append((row, cost))
+        elif model is not None and counted:
+            unpriced[(model, provider)] += 1
+    order = sorted(unpriced.items(), key=lambda item: (item[0][0], item[0][1] is not None, item[0][1] or b""))
+    return priced, order
 
 
 def run_totals(reported: dict[str, str], summed: dict[str, str]) -> dict[str, str]:
