@@ -286,26 +286,53 @@ def test_pricing_never_touches_the_network(monkeypatch):
     assert {t.name for t in threading.enumerate()} == before
 
 
-def test_in_place_views_price_calls_with_the_sql_function():
+def in_place_costs(estimate: bool) -> list[tuple[float | None, int]]:
+    """(cost, estimated) of each row of a table of calls read in place, as a format's views price them
+    (sqlite_steps.ModelCalls: in SQL, the rates of each model and day): the reported cost, else the estimate."""
+    from tracetui.sources.sqlite_steps import CallSql, ModelCalls
+
     conn = sqlite3.connect(":memory:")
-    pricing.register(conn, estimate=True)
-    conn.execute("CREATE TABLE calls (model TEXT, provider TEXT, tin INTEGER, tout INTEGER)")
+    pricing.register(conn, estimate=estimate)
+    conn.execute("CREATE TABLE spans (model TEXT, provider TEXT, cost REAL, tin INTEGER, tout INTEGER, cached INTEGER)")
     conn.executemany(
-        "INSERT INTO calls VALUES (?, ?, ?, ?)",
-        [("gpt-4o", "openai", 1000, 200), ("acme-router-7b", None, 10, 1), ("gpt-4o", None, None, None)],
+        "INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            ("gpt-4o", "openai", None, 1000, 200, 400),
+            ("gpt-4o", None, 0.5, 1000, 200, None),
+            ("acme-router-7b", None, None, 10, 1, None),
+            ("gpt-4o", None, None, None, None, None),
+        ],
     )
-    conn.execute(
-        f"CREATE TEMP VIEW priced AS SELECT {pricing.SQL_FUNCTION}(model, provider, tin, tout, NULL, NULL, NULL, "
-        f"'{WHEN}') AS cost FROM calls"
+    columns = ("model", "provider", "tin", "tout", "cached")
+    calls = ModelCalls(
+        name="test",
+        rows="spans s",
+        key="s.rowid",
+        where="s.tin IS NOT NULL OR s.tout IS NOT NULL",
+        reported="s.cost",
+        call=CallSql(
+            values=tuple((name, f"s.{name}") for name in columns),
+            model="model",
+            provider="provider",
+            tokens=("tin", "tout", "cached", "NULL", "NULL"),
+            started_at=f"'{WHEN}'",
+        ),
     )
-    assert [r[0] for r in conn.execute("SELECT cost FROM priced")] == [
-        library_cost("gpt-4o", "openai", 1000, 200),
-        None,
-        None,
+    calls.register(conn)
+    cost = f"coalesce(s.cost, {calls.estimate()})"
+    return conn.execute(
+        f"SELECT {cost}, s.cost IS NULL AND {cost} IS NOT NULL FROM spans s ORDER BY s.rowid"
+    ).fetchall()
+
+
+def test_in_place_views_price_calls_in_sql_as_the_library_does():
+    assert in_place_costs(estimate=True) == [
+        (library_cost("gpt-4o", "openai", 1000, 200, read=400), 1),
+        (0.5, 0),  # the cost the source reported wins
+        (None, 0),  # a model the table does not know
+        (None, 0),  # no token counts
     ]
-    off = sqlite3.connect(":memory:")
-    pricing.register(off, estimate=False)
-    assert off.execute(f"SELECT {pricing.SQL_FUNCTION}('gpt-4o', NULL, 10, 1, 0, 0, 0, NULL)").fetchone() == (None,)
+    assert in_place_costs(estimate=False) == [(None, 0), (0.5, 0), (None, 0), (None, 0)]
 
 
 def test_sorting_by_cost_counts_estimated_costs(tmp_path):
@@ -342,28 +369,6 @@ async def test_the_run_list_and_run_view_mark_estimates(tmp_path):
         assert isinstance(screen, RunScreen)
         assert f"cost ≈${cost:.4f}" in str(screen.query_one("#run-header").render())
         assert f"≈${cost:.4f}" in screen.step_tree.row_text(screen.step_tree.nodes["c"], 120).plain
-
-
-def test_an_in_place_view_gets_its_step_costs_from_view_costs():
-    conn = sqlite3.connect(":memory:")
-    pricing.register(conn, estimate=True)
-    conn.execute("CREATE TABLE spans (model TEXT, cost REAL, tin INTEGER, tout INTEGER, cached INTEGER)")
-    conn.executemany(
-        "INSERT INTO spans VALUES (?, ?, ?, ?, ?)",
-        [("gpt-4o", None, 1000, 200, 400), ("gpt-4o", 0.5, 1000, 200, None), ("acme-router-7b", None, 10, 1, None)],
-    )
-    columns = pricing.view_costs(
-        "s.cost", "s.model", "NULL", ("s.tin", "s.tout", "s.cached", "NULL", "NULL"), f"'{WHEN}'"
-    )
-    conn.execute(
-        f"CREATE TEMP VIEW steps AS SELECT {columns['cost_usd']} AS cost_usd,"
-        f" {columns['cost_estimated']} AS cost_estimated FROM spans s"
-    )
-    assert conn.execute("SELECT cost_usd, cost_estimated FROM steps").fetchall() == [
-        (library_cost("gpt-4o", None, 1000, 200, read=400), 1),
-        (0.5, 0),
-        (None, 0),
-    ]
 
 
 def test_with_no_estimate_no_model_is_called_unpriced(tmp_path):

@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 from agents import MLFLOW, OPENCODE, PHOENIX, copied, opened
 
-from tracetui import estimates
+from tracetui import estimates, pricing
 from tracetui.model import ESTIMATED_COST
 from tracetui.store import Store
 from tracetui.store.reader import RunFilter
@@ -229,3 +229,34 @@ def test_a_filter_by_a_name_that_is_not_utf8_asks_the_calls_view_not_the_trees(t
     monkeypatch.undo()
     trees = from_trees(path)
     assert (by_model, by_tool) == (trees.run_ids(RunFilter(model=model)), trees.run_ids(RunFilter(tool=tool)))
+
+
+@pytest.mark.parametrize(
+    "name", ["phoenix", "phoenix, no costs", "mlflow", "mlflow, no costs", "opencode", "opencode, no costs"]
+)
+def test_each_call_costs_what_the_library_gives_it_unless_the_source_reported_a_cost(name, tmp_path):
+    """Every in-place format prices in SQL (sqlite_steps.ModelCalls), exactly as Pricer.cost prices the
+    call its tree holds; a cost the source reported wins; fresh and kept estimates alike."""
+    path = variant(name, tmp_path / "src")
+    store, pricer = opened(path), pricing.Pricer()
+    expected = []
+    for run_id in store.run_ids():
+        run = store.run_tree(run_id, payloads=False)
+        for s in run.steps:
+            if not s.model:
+                continue
+            counts = (s.tokens_in, s.tokens_out, s.tokens_cache_read, s.tokens_cache_write, s.tokens_reasoning)
+            library = pricer.cost(s.model, s.provider, counts, s.started_at or run.started_at)
+            assert s.cost_usd == (library if s.cost_estimated else s.cost_usd)
+            expected.append((s.cost_usd is None, s.cost_usd or 0, bool(s.cost_estimated)))
+    reported = [cost for none, cost, estimated in expected if not none and not estimated]
+    assert bool(reported) == ("no costs" not in name)
+    assert any(estimated for *_, estimated in expected) or "no costs" not in name
+
+    def calls(store: Store) -> list[tuple]:
+        rows = store.conn.execute("SELECT cost_usd, cost_estimated FROM calls WHERE model IS NOT NULL")
+        return sorted((cost is None, cost or 0, bool(estimated)) for cost, estimated in rows)
+
+    assert calls(store) == sorted(expected)
+    store.problems()  # every estimate kept for the next command
+    assert calls(opened(path)) == sorted(expected)

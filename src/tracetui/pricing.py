@@ -46,7 +46,6 @@ if TYPE_CHECKING:
     from genai_prices.types import ModelInfo, ModelPrice, Provider
 
 PACKAGE = "genai-prices"
-SQL_FUNCTION = "tracetui_price"  # what in-place views call: see register()
 _SQL_PRICER = "tracetui_pricer"  # which Pricer a connection has: see pricer_of()
 
 Counts = tuple[int, int, int, int, int]  # tokens in, out, cache read, cache write, reasoning
@@ -561,52 +560,18 @@ def unpriced_message(pricer: Pricer, model: str, provider: str | None, calls: in
     return f"model {jsonsafe.quoted(model)}{by}: {calls_text} with token counts the price table cannot use, not priced"
 
 
-def view_costs(
-    reported: str,
-    model: str,
-    provider: str,
-    tokens: tuple[str, str, str, str, str],
-    started_at: str,
-) -> dict[str, str]:
-    """The `cost_usd` and `cost_estimated` columns of an in-place steps view, as SQL: the reported cost
-    (an expression, or "NULL"), else tracetui_price() of the model call. `tokens` are the expressions of
-    tokens in, out, cache read, cache write and reasoning (in tracetui's convention; "NULL" if absent).
-    A view's sub_/total_ cost columns sum these like the other totals."""
-    priced = f"{SQL_FUNCTION}({model}, {provider}, {', '.join(tokens)}, {started_at})"
-    return {
-        "cost_usd": f"coalesce({reported}, {priced})",
-        "cost_estimated": f"({reported} IS NULL AND {priced} IS NOT NULL)",
-    }
-
-
 def register(conn: sqlite3.Connection, estimate: bool) -> None:
-    """tracetui_price(model, provider, tokens_in, tokens_out, cache_read, cache_write, reasoning, started_at)
-    on this connection, for in-place views: the estimated USD of one model call, or NULL (also with
-    estimation off). Python code that makes in-place views (a step tree) prices with the same Pricer:
-    pricer_of(). The table is loaded at the first call, not here."""
+    """Give the connection a Pricer for its in-place views (pricer_of), or none with estimation off. The
+    views price in SQL (sqlite_steps.ModelCalls: the rates of each model and day, sql_cost), and the Python
+    that builds their step trees prices with the same Pricer. The table is loaded when first needed, not here."""
     pricer = Pricer() if estimate else None
-    handle = 0
     if pricer is not None:
-        handle = id(pricer)
-        _LIVE[handle] = pricer
+        _LIVE[id(pricer)] = pricer
 
-    def price(model, provider, tin, tout, read, write, thought, started_at):
-        if pricer is None or not isinstance(model, str):
-            return None
+    def handle() -> int:  # (it holds the Pricer: the Pricer lives as long as the connection)
+        return 0 if pricer is None else id(pricer)
 
-        def count(value: object) -> int | None:
-            return value if isinstance(value, int) else None  # SQLite hands over int, float, str, bytes or None
-
-        counts = (count(tin), count(tout), count(read), count(write), count(thought))
-        return pricer.cost(
-            model,
-            provider if isinstance(provider, str) else None,
-            counts,
-            started_at if isinstance(started_at, str) else None,
-        )
-
-    conn.create_function(SQL_FUNCTION, 8, price, deterministic=True)
-    conn.create_function(_SQL_PRICER, 0, lambda: handle, deterministic=True)
+    conn.create_function(_SQL_PRICER, 0, handle, deterministic=True)
 
 
 # The Pricer of each connection register() was given, by its id; a connection's own functions keep its

@@ -159,11 +159,12 @@ class InPlace(Protocol):
     def views(self, conn: sqlite3.Connection, known_sort_keys: dict[str, str] | None = None) -> dict[str, str]:
         """Create TEMP views `runs` and `steps` with the store's columns (store.RUN_COLUMNS / STEP_COLUMNS).
 
-        Model calls without a reported cost can be priced in the view: the connection has the SQL
-        function tracetui_price(...), and pricing.view_costs() writes the steps' cost columns with it;
-        Python that builds part of a view prices with the connection's own Pricer (pricing.pricer_of:
-        None with --no-estimate). Views whose step trees are built in Python (sqlite_steps) are priced
-        there, and sqlite_steps.ModelCalls prices the run list's cost sums and lists unpriced models.
+        Model calls without a reported cost are priced in SQL, one way for every format:
+        sqlite_steps.ModelCalls (where the format's calls are, and their twins in SQL) applies the
+        rates of each model and UTC day (pricing.sql_cost) in the run list's cost sums and the calls
+        view, lists the unpriced models and keeps what it found for the next command. Python that
+        builds part of a view (a step tree) prices with the connection's own Pricer
+        (pricing.pricer_of: None with --no-estimate), which sqlite_steps gives the same rates.
 
         Args:
             conn: a read-only connection to the file.

@@ -282,7 +282,7 @@ def install_steps(
     """Create TEMP VIEW steps over build(); returns the SQL of the run totals (for the runs view).
 
     Args:
-        conn: the read-only connection the views are made on (with tracetui_price: pricing.register).
+        conn: the read-only connection the views are made on (with its Pricer: pricing.register).
         name: the format's name, for the SQL functions' names.
         build: makes the steps of one run from its key.
         runs_from: the FROM clause naming the run table (alias it), e.g. "traces t".
@@ -1154,12 +1154,11 @@ def read_in_place(
 ) -> Iterator[Run]:
     """A format's read(): its views on a connection of its own, its runs through read_runs.
 
-    Nothing is priced here (the runs go to the importer, which prices them: pricing.apply), but the
-    views call tracetui_price, so the connection has it, pricing nothing.
+    Nothing is priced here (the connection has no Pricer: pricing.pricer_of): the runs go to the
+    importer, which prices them (pricing.apply).
     """
     conn = sqlite3.connect(ro_uri(head.path), uri=True)
     try:
-        pricing.register(conn, estimate=False)
         views(conn)
         yield from read_runs(conn, build, report)
     finally:
