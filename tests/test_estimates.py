@@ -156,6 +156,12 @@ def answers(store) -> tuple:
     return runs, by_model, (total.cost_usd, total.cost_estimated_usd), [p.message for p in store.problems()]
 
 
+def attached(store) -> str | None:
+    """The file of the estimates attached to the store's connection ("": a table in memory, None: none)."""
+    files = {row[1]: row[2] for row in store.conn.execute("PRAGMA database_list")}
+    return files.get(estimates.KEPT)
+
+
 def counts(step) -> pricing.TokenCounts:
     return (step.tokens_in, step.tokens_out, step.tokens_cache_read, step.tokens_cache_write, step.tokens_reasoning)
 
@@ -177,7 +183,7 @@ def test_the_next_command_reads_each_estimate_kept_for_the_content(db):
     by_library = sorted((rows[s.id], pricer.cost(s.model, s.provider, counts(s), s.started_at)) for s in steps.values())
     assert priced == [(row, cost) for row, cost in by_library if cost is not None]
     assert len(priced) == len(by_library) - 1 > 0
-    assert opened(db).conn.execute("PRAGMA database_list").fetchall()[-1][1] == estimates.KEPT
+    assert attached(opened(db)) == costs_file()
     assert answers(opened(db)) == expected
     # What the next command shows is read from there: $1000 a call. (A writer keeps the file open, as
     # Phoenix does: the store reads it as it changes, not as an immutable file.)
@@ -206,7 +212,7 @@ def test_estimates_kept_for_another_content_are_not_read(db):
     kept.commit()
     edit(db, "UPDATE spans SET name = 'renamed' WHERE id = 1")  # (the file's content is another)
     store = opened(db)
-    assert estimates.KEPT not in [row[1] for row in store.conn.execute("PRAGMA database_list")]
+    assert attached(store) == ""  # (an empty table, for this connection's own pass)
     assert 0 < store.stats()[0].cost_usd < 1
     store.problems()  # the new content's estimates are kept in its place
     assert opened(db).stats()[0].cost_usd == store.stats()[0].cost_usd
@@ -218,7 +224,7 @@ def test_with_no_estimate_no_costs_are_kept_or_read(db):
     opened(db).problems()
     store = prepare(db, estimate=False).connect()
     assert store.stats()[0].cost_usd is None and store.list_runs(sort="cost")[0].total("cost_usd") is None
-    assert estimates.KEPT not in [row[1] for row in store.conn.execute("PRAGMA database_list")]
+    assert attached(store) is None
     os.remove(costs_file())
     prepare(db, estimate=False).connect().problems()
     assert glob.glob(os.path.join(os.environ["XDG_CACHE_HOME"], "tracetui", "costs-*.db")) == []
@@ -230,3 +236,24 @@ def test_kept_costs_that_cannot_be_read_are_only_slower(db):
     with open(costs_file(), "wb") as f:
         f.write(b"not a database at all")
     assert answers(opened(db)) == expected
+
+
+def test_the_first_command_reads_the_estimates_its_own_pass_found(db):
+    """The pass over every call that lists the unpriced models (the `w` count, asked before a command
+    answers) leaves its estimates for the command's own sums: sorting by cost and stats do not price
+    every call again. While the content it found them on is read."""
+    writer = sqlite3.connect(db)
+    writer.execute("SELECT count(*) FROM spans").fetchone()
+    store = opened(db)
+    expected = answers(opened(db))
+    assert store.problems() == opened(db).problems()
+    assert attached(store) == "" and store.conn.execute(f"SELECT count(*) FROM {estimates.KEPT}.calls").fetchone()[0]
+    assert answers(store) == expected
+    store.conn.execute(f"UPDATE {estimates.KEPT}.calls SET cost = 1000")
+    store.conn.commit()
+    (cost, _), n = answers(store)[2], store.conn.execute(f"SELECT count(*) FROM {estimates.KEPT}.calls").fetchone()[0]
+    assert cost == 1000 * n
+    writer.execute("UPDATE spans SET llm_token_count_completion = llm_token_count_completion + 1 WHERE id = 1")
+    writer.commit()
+    assert answers(store)[2][0] == pytest.approx(expected[2][0], rel=1e-2)
+    writer.close()

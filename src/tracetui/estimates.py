@@ -293,6 +293,31 @@ class KeptCosts:
         return False
 
     @staticmethod
+    def attach_empty(conn: sqlite3.Connection) -> bool:
+        """Attach an empty table of costs to `conn` as KEPT (in memory), for fill(); whether it could."""
+        try:
+            conn.execute(f"ATTACH DATABASE ':memory:' AS {KEPT}")
+            conn.execute(f"CREATE TABLE {KEPT}.calls (row INTEGER PRIMARY KEY, cost REAL)")
+        except sqlite3.Error:
+            return False
+        return True
+
+    @staticmethod
+    def fill(conn: sqlite3.Connection, costs: list[tuple[int, float]]) -> bool:
+        """Put (row, cost) of every priced call in the table attach_empty() gave `conn`; whether it did.
+        Not inside a transaction of the caller's (it would be committed with them)."""
+        if conn.in_transaction:
+            return False
+        try:
+            conn.execute(f"DELETE FROM {KEPT}.calls")
+            conn.executemany(f"INSERT INTO {KEPT}.calls VALUES (?, ?)", costs)
+            conn.commit()
+        except sqlite3.Error:
+            conn.rollback()
+            return False
+        return True
+
+    @staticmethod
     def unpriced(conn: sqlite3.Connection) -> list[str] | None:
         """The unpriced-model messages of the file attached to `conn` (attach)."""
         try:

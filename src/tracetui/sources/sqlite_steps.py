@@ -445,8 +445,9 @@ class ModelCalls:
     """That run table (aliased, e.g. "traces t") and the SQL of a run's key over it ("t.id"), by which
     cost_sums finds a run's estimates in a view of their own (a run's kept ones, or those SQL finds)."""
     kept: bool = field(default=False, init=False)
-    """register() attached the estimates an earlier command kept for the database's content (KeptCosts):
-    the views read them while the connection reads that content."""
+    """register() attached a table of the calls' estimates (_Kept: kept by an earlier command for the
+    database's content, or filled by this connection's pass over its calls): the views read it while the
+    connection reads the content it holds, else price the calls."""
 
     def register(self, conn: sqlite3.Connection) -> None:
         """The SQL functions of the estimates and unpriced(): the rates of a model and day, the price of
@@ -479,7 +480,7 @@ class ModelCalls:
             if pricer is None:
                 return "[]"
             version = conn.execute("PRAGMA data_version").fetchone()[0]
-            if version not in listed and kept is not None and kept.attached and version == kept.version:
+            if version not in listed and kept is not None and kept.from_file and version == kept.version:
                 messages = estimates.KeptCosts.unpriced(conn)  # kept for this content by an earlier command
                 if messages is not None:
                     listed[version] = orjson.dumps(messages).decode()
@@ -489,15 +490,17 @@ class ModelCalls:
                     pricing.unpriced_message(pricer, _decoded(model), _decoded(provider) or None, calls)
                     for (model, provider), calls in unpriced
                 ]
-                if kept is not None and version == kept.version:
-                    kept.put(messages, priced)
+                if kept is not None:
+                    kept.found(conn, version, messages, priced)
                 listed.clear()
                 listed[version] = orjson.dumps(messages).decode()
             return listed[version]
 
         def fresh() -> int:
             """1 while the connection reads the content whose estimates are attached (asked once a query)."""
-            return int(kept is not None and conn.execute("PRAGMA data_version").fetchone()[0] == kept.version)
+            if kept is None or kept.costs is None:
+                return 0
+            return int(conn.execute("PRAGMA data_version").fetchone()[0] == kept.costs)
 
         conn.create_function(self._function("rates"), 4, rates, deterministic=True)
         conn.create_function(self._function("by_call"), 8, by_call, deterministic=True)
@@ -656,34 +659,46 @@ class RateBook:
 
 
 class _Kept:
-    """The estimates kept for the content a connection reads (estimates.KeptCosts), attached to it when an
-    earlier command kept them; else kept by this connection's pass over its calls (ModelCalls.register).
+    """The estimates of the content a connection reads, attached to it as estimates.KEPT: those an earlier
+    command kept (estimates.KeptCosts), else an empty table that this connection's own pass over its calls
+    fills (ModelCalls.register); that pass also keeps them for the next command.
 
     `version`: the connection's PRAGMA data_version while it reads the content fingerprinted (the
     fingerprint taken before and after it is read: equal, no commit came between); None when the file
-    cannot be fingerprinted or changed meanwhile: nothing is read from the cache or kept then."""
+    cannot be fingerprinted or changed meanwhile: nothing is read from the cache file or kept in it then.
+    `costs`: the data_version of the content whose costs the attached table holds (None: none yet)."""
 
     def __init__(self, conn: sqlite3.Connection, fmt: str) -> None:
         self.version: int | None = None
-        self.attached = False
+        self.costs: int | None = None
         self.content: str | None = None
+        self.from_file = False
         path = conn.execute("PRAGMA database_list").fetchone()[2]
         self.cache = estimates.costs_for_database(path, fmt, [f"prices={pricing.data_version()}"]) if path else None
-        if self.cache is None:
-            return
-        try:
-            salt = f"estimates\0{fmt}"
-            before = content_fingerprint(path, salt)
-            version = conn.execute("PRAGMA data_version").fetchone()[0]
-            if content_fingerprint(path, salt) != before:
-                return
-        except (OSError, sqlite3.Error):
-            return
-        self.version, self.content = version, before
-        self.attached = self.cache.attach(conn, before)
+        if self.cache is not None:
+            try:
+                salt = f"estimates\0{fmt}"
+                before = content_fingerprint(path, salt)
+                version = conn.execute("PRAGMA data_version").fetchone()[0]
+                if content_fingerprint(path, salt) == before:
+                    self.version, self.content = version, before
+            except (OSError, sqlite3.Error):
+                pass
+        if self.cache is not None and self.content is not None and self.cache.attach(conn, self.content):
+            self.from_file, self.costs = True, self.version
+            self.attached = True
+        else:
+            self.attached = estimates.KeptCosts.attach_empty(conn)
 
-    def put(self, messages: list[str], costs: list[tuple[int, float]]) -> None:
-        if self.cache is not None and self.content is not None:
+    def found(
+        self, conn: sqlite3.Connection, version: int, messages: list[str], costs: list[tuple[int, float]]
+    ) -> None:
+        """What a pass over every call found on the content of `version`: the costs read by the views from
+        now on (while that content is read), and kept for the next command (if that is the content
+        fingerprinted)."""
+        if self.attached and not self.from_file and estimates.KeptCosts.fill(conn, costs):
+            self.costs = version
+        if self.cache is not None and self.content is not None and version == self.version:
             self.cache.put(self.content, messages, costs)
 
 
