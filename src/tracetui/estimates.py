@@ -289,7 +289,10 @@ class KeptCosts:
                 return True
         except sqlite3.Error:
             pass
-        conn.execute(f"DETACH DATABASE {KEPT}")
+        try:
+            conn.execute(f"DETACH DATABASE {KEPT}")
+        except sqlite3.Error:
+            pass  # (then no table of costs is attached in its place: the views price every call)
         return False
 
     @staticmethod
