@@ -33,7 +33,7 @@ def test_cases_are_well_formed():
     names = [case["name"] for case in CASES]
     assert len(names) == len(set(names)), "case names must be unique"
     known = {"name", "about", "issue_class", "file", "make", "exit", "runs", "problems", "warnings", "stderr"}
-    known |= {"commands", "args", "env"}
+    known |= {"commands", "args", "env", "models"}
     listed = set()
     for case in CASES:
         assert not set(case) - known, f"{case['name']}: unknown keys {set(case) - known}"
@@ -129,6 +129,10 @@ def test_hostile_case(case, tmp_path, monkeypatch):
     if "stats" in commands:
         cli("stats", path)
         cli.json("stats", path)
+        by_model = cli.json("stats", path, "--by", "model")
+        if "models" in case:
+            assert isinstance(by_model, list)
+            assert {g["group"]: g["calls"] for g in by_model} == case["models"], f"{case['name']}: stats --by model"
     if "export" in commands:
         _check_export(cli, path, ids, tmp_path)
     if "compare" in commands and ids:
