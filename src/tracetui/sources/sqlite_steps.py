@@ -84,10 +84,27 @@ class _Tree:
     ):
         run = finalize_run(pricing.apply(Run(id="", started_at=started_at, steps=steps), pricer))
         # jsonsafe: text of a file whose text is not all UTF-8 is read with its bytes as surrogates (\xNN in JSON).
-        self.rows = jsonsafe.dumps([_row(_tree_values(s), _TREE_JSON) for s in run.steps])
-        self.payloads = [jsonsafe.dumps(_row(_payload_values(s), _PAYLOAD_JSON)) for s in run.steps]
+        self.rows = _dumps([_row(_tree_values(s), _TREE_JSON) for s in run.steps])
+        self.payloads = [_dumps(_row(_payload_values(s), _PAYLOAD_JSON)) for s in run.steps]
         self.totals = jsonsafe.dumps([getattr(run, name) for name in _TOTALS])
         self.odd = jsonsafe.dumps([*_odd_steps(run.steps), *(odd or [])])
+
+
+def _dumps(rows: list) -> str:
+    """The JSON the steps view reads a tree's rows from. SQLite's JSON gives a string only up to a NUL
+    character (U+0000): a value holding one is given with each NUL as the text \\x00, as it is shown
+    (a file's bytes that are not UTF-8 come the same way, as \\xNN), so the text after it is there to
+    see and to search. (A JSON column's text holds its NUL escaped, which SQLite keeps.)"""
+    text = jsonsafe.dumps(rows)
+    if "\\u0000" not in text:
+        return text
+    return jsonsafe.dumps(_nul_shown(rows))
+
+
+def _nul_shown(value: Any) -> Any:
+    if type(value) is list:
+        return [_nul_shown(item) for item in value]
+    return value.replace("\0", "\\x00") if type(value) is str else value
 
 
 def _odd_steps(steps: list[Step]) -> list[str]:
