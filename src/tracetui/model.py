@@ -7,7 +7,7 @@ reads them back; the CLI and the viewer only ever see these.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -390,7 +390,7 @@ def finalized(run: Run, report: Callable[[Problem], None], price: Callable[[Run]
     not (a plug-in's, or a gap in one of ours) costs its run, not the import.
     """
     try:
-        _report_negatives(run, report)
+        report_negatives(run, report)
     except Exception as exc:  # a run a plug-in built of other types: its values go as they are
         report(Problem(f"run {jsonsafe.quoted(run.id)}: its numbers could not be checked ({_what(exc)})"))
     if price is not None:
@@ -430,11 +430,14 @@ def drop_negatives(target: Run | Step) -> list[str]:
     return said
 
 
-def _report_negatives(run: Run, report: Callable[[Problem], None]) -> None:
-    said = drop_negatives(run)
+def report_negatives(
+    run: Run, report: Callable[[Problem], None], steps: Iterable[Step] | None = None, *, run_too: bool = True
+) -> None:
+    """drop_negatives() of the run (run_too) and of `steps` (None: all the run's), each one's reported."""
+    said = drop_negatives(run) if run_too else []
     if said:
         report(Problem(f"run {jsonsafe.quoted(run.id)}: {'; '.join(said)}", line=run.source_line, run_id=run.id))
-    for step in run.steps:
+    for step in run.steps if steps is None else steps:
         said = drop_negatives(step)
         if said:
             where = f"run {jsonsafe.quoted(run.id)}, step {jsonsafe.quoted(step.id)}"

@@ -242,6 +242,10 @@ class _Conversation:
         # A model call's usage, as its latest line has it (applied at finish: a response is rewritten
         # line by line while streaming, and only the last line's counts are kept).
         self.usage: dict[int, tuple[Step, dict]] = {}
+        # Following (grown()): each step by id, and the lowest index of a step the lines read since the
+        # last build added or changed: the steps before the turn it is in are built as they were.
+        self.by_id: dict[str, Step] = {}
+        self.low: int | None = None
 
     def __setstate__(self, state: dict) -> None:
         # `usage` is keyed by id(step), which another process (a Tail kept in the cache) does not share.
@@ -283,6 +287,7 @@ class _Conversation:
                 self.last_ts = ts
                 if self.turn is not None:
                     self.turn.ended_at = ts
+                    self._touch(self.turn)
             return
         self.types.count(kind, number, known=kind in NOT_STEPS)
         self._not_conversation(kind, rec, number)
@@ -358,7 +363,59 @@ class _Conversation:
     def _add(self, step: Step) -> Step:
         step.seq = len(self.steps)
         self.steps.append(step)
+        self.by_id.setdefault(step.id, step)
+        self._touch(step)
         return step
+
+    def _touch(self, step: Step) -> None:
+        """The step (its seq: its index in steps) was added or changed by the line being read."""
+        if self.low is None or step.seq < self.low:
+            self.low = step.seq
+
+    def take_low(self) -> int | None:
+        """The lowest index of a step changed since the last build (None: none), and start over. Retries
+        no model call took yet are put on the current turn's copy (finish): it is built again now, and
+        at the next build, when a model call may have taken them."""
+        low = self.low
+        pending = self.turn.seq if self.retries and self.turn is not None else None
+        if pending is not None:
+            low = pending if low is None else min(low, pending)
+        self.low = pending
+        return low
+
+    def root_index(self, index: int) -> int:
+        """The index of the top-level step the step at `index` is under (itself when it is one)."""
+        step, seen = self.steps[index], set()
+        while step.parent_id is not None and step.parent_id in self.by_id and step.id not in seen:
+            seen.add(step.id)
+            step = self.by_id[step.parent_id]
+        return step.seq
+
+    def forked(self) -> bool:
+        return any(len(prompts) > 1 for prompts in self.prompts.values())
+
+    def tail_snapshot(self, start: int, report: ProblemSink) -> _Conversation | None:
+        """snapshot() of the steps from `start` on only, for a conversation without forks or sidechains
+        (what finish() does then touches only the copies); None when the retries no model call took
+        belong to a turn before `start`."""
+        copies = {id(step): step.copy() for step in self.steps[start:]}
+        new = _Conversation.__new__(_Conversation)  # (not copy.copy: __setstate__ goes over every usage)
+        new.__dict__.update(self.__dict__)
+        new.report = report
+        new.steps = list(copies.values())
+        new.turn = copies.get(id(self.turn)) if self.turn is not None else None
+        if self.retries and new.turn is None:
+            return None
+        new.compaction = copies.get(id(self.compaction)) if self.compaction is not None else None
+        new.calls, new.tools, new.owner, new.prompts = {}, {}, {}, {}
+        new.retries = list(self.retries)
+        new.usage = {}
+        for step in self.steps[start:]:
+            counted = self.usage.get(id(step))
+            if counted is not None:
+                new.usage[id(copies[id(step)])] = (copies[id(step)], counted[1])
+        new.sidechains, new._sidechain_of = [], {}
+        return new
 
     # -- user lines -----------------------------------------------------------------------------
 
@@ -374,6 +431,7 @@ class _Conversation:
         if rec.get("isCompactSummary") is True:
             if self.compaction is not None:
                 self.compaction.output = text_of(content)
+                self._touch(self.compaction)
                 if uuid is not None:
                     self.owner[uuid] = self.compaction
             return True
@@ -388,6 +446,7 @@ class _Conversation:
         if text.startswith(INTERRUPTED):
             if self.turn is not None:
                 self.turn.extra["interrupted"] = True
+                self._touch(self.turn)
             return True
         if rec.get("isMeta") is True:
             self.types.count("meta user line")
@@ -430,6 +489,7 @@ class _Conversation:
             self.owner[uuid] = tool
 
     def _apply_result(self, tool: Step, block: dict, rec: dict, ts: str | None) -> None:
+        self._touch(tool)
         text = text_of(block.get("content"))
         if tool.name in SPAWNING_TOOLS and text and tool.id not in self.tool_agents:
             tail = _AGENT_ID_TAIL.search(text)
@@ -463,6 +523,7 @@ class _Conversation:
             call = self._call(message_id or uuid or f"line-{number}", message, rec, ts)
             if message_id:
                 self.calls[message_id] = call
+        self._touch(call)
         call.ended_at = ts or call.ended_at  # its duration: fill_durations, when the run is made
         counts = message.get("usage")
         if isinstance(counts, dict):
@@ -534,6 +595,7 @@ class _Conversation:
             tool_id = block["id"]
             if tool_id in self.tools:
                 self.tools[tool_id].input = normalize.text(block.get("input"))  # rewritten while streaming
+                self._touch(self.tools[tool_id])
                 return
             tool = self._add(
                 Step(
@@ -586,6 +648,7 @@ class _Conversation:
     def _flush_retries(self) -> None:
         """Retries no model call followed (the session moved on or was cut): kept on their turn."""
         if self.retries and self.turn is not None:
+            self._touch(self.turn)
             self.turn.events.extend(self.retries)
             self.turn.extra["retries"] = self.turn.extra.get("retries", 0) + len(self.retries)
         self.retries = []
@@ -767,9 +830,31 @@ class _Resumed:
 
     def runs(self, report: ProblemSink) -> list[Run]:
         _must_converse(self.head, self.main)
+        self.main.take_low()
         main = self.main.snapshot(report)
         main.finish()
         return [_session_run(self.head, main, self._subagents(report), report)]
+
+    def grown(self, report: ProblemSink) -> tuple[Run, str | None] | None:
+        """The run as runs() gives it, but with only the steps of the top-level steps (turns, compactions)
+        that the lines read since the last build added or changed, and those after them (copies,
+        finished, not finalized), and the id of the first of them (None: no step changed). Only for a
+        session without subagents, sidechains or forks; None for the others (build it whole)."""
+        main = self.main
+        _must_converse(self.head, main)
+        low = main.take_low()
+        files = companions(self.head)
+        self.files.keep_only(files)
+        if main.sidechains or main.progress or main.forked() or any(p.endswith(".jsonl") for p in files):
+            return None
+        start = len(main.steps) if low is None else main.root_index(low)
+        tail = main.tail_snapshot(start, report)
+        if tail is None:
+            return None
+        tail.finish()
+        session, agent = _session_of(self.head)
+        run = _run(main, tail.steps, session, agent, [], report)
+        return run, main.steps[start].id if start < len(main.steps) else None
 
     def _subagents(self, report: ProblemSink) -> list[_Subagent]:
         """_subagent_files(), reading only what was appended to each file since the last time."""
