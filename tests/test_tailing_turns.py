@@ -265,3 +265,56 @@ def test_a_session_rewritten_while_followed_is_read_again_from_the_start(tmp_pat
     assert refresh.restarted == [str(session)]
     assert contents(opening.db_path) == whole_read(session)
     grow_line_by_line(opening, session, lines[20:])
+
+
+def subagent_lines() -> list[bytes]:
+    """A subagent's own file (subagents/agent-ag1.jsonl): its sidechain conversation."""
+    w = Writer()
+    w.n = 100
+    common = {"isSidechain": True, "agentId": "ag1"}
+    w.line("user", message={"role": "user", "content": "Write the tests"}, **common)
+    w.reply(
+        "sub_1", [{"type": "tool_use", "id": "st1", "name": "Write", "input": {"file": "t.py"}}], usage(9, 2), **common
+    )
+    w.result("st1", "written")
+    w.reply("sub_2", [{"type": "text", "text": "Tests written."}], usage(12, 3), **common)
+    return [line.replace(b'"isSidechain":false', b'"isSidechain":true') for line in w.lines]
+
+
+def test_a_session_and_its_subagent_file_growing_together_are_what_a_whole_read_gives(tmp_path):
+    session_lines = busy_session()
+    at = next(i for i, line in enumerate(session_lines) if b"And tests?" in line) + 1
+    task = Writer()
+    task.n = 90
+    task.last = orjson.loads(session_lines[at - 1])["uuid"]
+    task.reply(
+        "msg_task", [{"type": "tool_use", "id": "task1", "name": "Task", "input": {"prompt": "Write the tests"}}]
+    )
+    session_lines[at:at] = task.lines
+    session = tmp_path / f"{SESSION}.jsonl"
+    folder = tmp_path / SESSION / "subagents"
+    folder.mkdir(parents=True)
+    (folder / "agent-ag1.meta.json").write_bytes(orjson.dumps({"agentType": "tester", "toolUseId": "task1"}))
+    agent = folder / "agent-ag1.jsonl"
+    sub = subagent_lines()
+    session.write_bytes(b"".join(session_lines[: at + 1]))
+    agent.write_bytes(sub[0])  # (a file that appears is seen when its session next changes: not tested here)
+    opening = followed(session)
+    # The subagent's lines and the session's in turn, then the rest of the session's.
+    appends = [(agent, line) for line in sub[1:]]
+    for k, line in enumerate(session_lines[at + 1 :]):
+        appends.insert(min(2 * k + 1, len(appends)), (session, line))
+    late = orjson.loads(sub[-1]) | {"uuid": "u-late", "parentUuid": orjson.loads(sub[-1])["uuid"]}
+    late["message"] = {**late["message"], "id": "sub_3"}
+    appends.append((agent, orjson.dumps(late) + b"\n"))  # its turn is long over: built again from there
+    kept = []
+    for i, (path, line) in enumerate(appends):
+        before = built(opening, session)
+        first = before.steps[0] if before is not None else None
+        with open(path, "ab") as f:
+            f.write(line)
+        opening.refresh()
+        after = built(opening, session)
+        kept.append(first is not None and after is not None and after.steps[0] is first)
+        assert contents(opening.db_path) == whole_read(session), f"after {i + 1} appended lines"
+    assert kept.count(True) >= len(kept) // 2, kept

@@ -659,12 +659,19 @@ class _Conversation:
         for conversation in (self, *self.sidechains):  # (sidechains are not finished otherwise)
             conversation._count_usage()
         self._flush_retries()
-        for tool_id, (_, _, _) in self.early_results.items():
-            self._problem(
-                f"a tool result names tool call {jsonsafe.quoted(tool_id)}, which is not in the conversation", None
-            )
+        self.report_early()
         if self.dag:
             self._resolve_forks()
+
+    def report_early(self, report: ProblemSink | None = None) -> None:
+        """The results of tool calls not in the conversation (when it ends), to `report` (None: its own)."""
+        for tool_id in self.early_results:
+            (report or self.report)(
+                Problem(
+                    f"a tool result names tool call {jsonsafe.quoted(tool_id)}, which is not in the conversation",
+                    source_file=self.source_file,
+                )
+            )
 
     def _resolve_forks(self) -> None:
         """One parent, several prompts: the branch leading to the session's leaf is chosen, the others skipped."""
@@ -823,6 +830,8 @@ class _Resumed:
         _, agent = _session_of(head)
         self.main = _Conversation(report, None, sidechains=agent is None)
         self.files = Companions(functools.partial(_Conversation, sidechains=False))
+        # Each subagent file as the last build nested it: where its reader was, its meta, its tool call.
+        self.nested: dict[str, tuple[Any, dict, str]] = {}
 
     def read(self, source: SourceFile) -> None:
         for number, rec in json_lines(source, self.main.report):
@@ -837,23 +846,58 @@ class _Resumed:
 
     def grown(self, report: ProblemSink) -> tuple[Run, str | None] | None:
         """The run as runs() gives it, but with only the steps of the top-level steps (turns, compactions)
-        that the lines read since the last build added or changed, and those after them (copies,
-        finished, not finalized), and the id of the first of them (None: no step changed). Only for a
-        session without subagents, sidechains or forks; None for the others (build it whole)."""
+        that the lines read since the last build added or changed (a subagent file's lines: the turn
+        of the tool call that started it), and those after them (copies, finished, not finalized),
+        and the id of the first of them (None: no step changed). Only for a session without sidechains,
+        agent_progress lines or forks whose subagent files all hang under its own tool calls; None for
+        the others (build it whole)."""
         main = self.main
         _must_converse(self.head, main)
         low = main.take_low()
         files = companions(self.head)
         self.files.keep_only(files)
-        if main.sidechains or main.progress or main.forked() or any(p.endswith(".jsonl") for p in files):
+        if main.sidechains or main.progress or main.forked():
             return None
+        subs, moved = [], []
+        for path in files:
+            if not path.endswith(".jsonl"):
+                continue
+            was = self.files.where(path)
+            conversation = self.files.caught_up(path, report)
+            if conversation is not None:
+                subs.append(_subagent(path, conversation, files, report))
+                moved.append(was is None or was != self.files.where(path))
+        nested = {}
+        for sub, tool, changed in zip(subs, _links(main, subs), moved, strict=True):
+            if tool is None or main.by_id.get(tool.id) is not tool:
+                return None  # at the root, or under another subagent's tool call
+            nested[sub.file] = (self.files.where(sub.file), sub.meta, tool.id)
+            if changed or self.nested.get(sub.file) != nested[sub.file]:
+                low = tool.seq if low is None else min(low, tool.seq)
+        for path, (_, _, tool_id) in self.nested.items():
+            moved_from = path not in nested or nested[path][2] != tool_id  # gone, or under another call now
+            if moved_from and tool_id in main.by_id:
+                seq = main.by_id[tool_id].seq
+                low = seq if low is None else min(low, seq)
+        self.nested = nested
         start = len(main.steps) if low is None else main.root_index(low)
         tail = main.tail_snapshot(start, report)
         if tail is None:
             return None
         tail.finish()
+        copies = {step.id: step for step in tail.steps}
+        steps = list(tail.steps)
+        for sub in subs:
+            tool = main.by_id[nested[sub.file][2]]
+            if tool.seq < start or main.root_index(tool.seq) < start:
+                sub.conversation.report_early(functools.partial(report_located, report, sub.file))
+                continue  # kept as built
+            conversation = sub.conversation.snapshot(functools.partial(report_located, report, sub.file))
+            conversation.finish()
+            sub = _Subagent(conversation, sub.agent_id, sub.tool_id, sub.meta, sub.file)
+            _nest(steps, main, [sub], report, links=[copies[tool.id]])
         session, agent = _session_of(self.head)
-        run = _run(main, tail.steps, session, agent, [], report)
+        run = _run(main, steps, session, agent, subs, report)
         return run, main.steps[start].id if start < len(main.steps) else None
 
     def _subagents(self, report: ProblemSink) -> list[_Subagent]:
@@ -929,20 +973,16 @@ def _progress_subagents(main: _Conversation, have_file: set[str | None], report:
     return out
 
 
-def _nest(steps: list[Step], main: _Conversation, subagents: list[_Subagent], report: ProblemSink) -> None:
-    """Each subagent's steps under an agent step under the tool call that started it."""
-    tools: dict[str, Step] = dict(main.tools)
-    for sub in subagents:
-        tools.update(sub.conversation.tools)
-    by_agent = {agent: tool for tool, agent in main.tool_agents.items()}
-    for sub in subagents:
-        by_agent.update({agent: tool for tool, agent in sub.conversation.tool_agents.items()})
-    linked: set[str] = set()
-    for sub in subagents:
-        tool_id = sub.tool_id or by_agent.get(sub.agent_id or "") or _by_prompt(sub, tools, linked)
-        tool = tools.get(tool_id or "")
-        if tool is not None:
-            linked.add(tool.id)
+def _nest(
+    steps: list[Step],
+    main: _Conversation,
+    subagents: list[_Subagent],
+    report: ProblemSink,
+    links: list[Step | None] | None = None,
+) -> None:
+    """Each subagent's steps under an agent step under the tool call that started it (links: each
+    one's, when known)."""
+    for sub, tool in zip(subagents, _links(main, subagents) if links is None else links, strict=True):
         agent = _agent_step(sub, tool)
         if tool is None:
             agent.flags.append(FLAG_ORPHAN)
@@ -960,6 +1000,25 @@ def _nest(steps: list[Step], main: _Conversation, subagents: list[_Subagent], re
             steps.append(step)
         if tool is not None and tool.extra.get(ABANDONED):
             skip_subtrees(steps, {agent.id}, ABANDONED)
+
+
+def _links(main: _Conversation, subagents: list[_Subagent]) -> list[Step | None]:
+    """The tool call each subagent was started by (None: not found)."""
+    tools: dict[str, Step] = dict(main.tools)
+    for sub in subagents:
+        tools.update(sub.conversation.tools)
+    by_agent = {agent: tool for tool, agent in main.tool_agents.items()}
+    for sub in subagents:
+        by_agent.update({agent: tool for tool, agent in sub.conversation.tool_agents.items()})
+    linked: set[str] = set()
+    out = []
+    for sub in subagents:
+        tool_id = sub.tool_id or by_agent.get(sub.agent_id or "") or _by_prompt(sub, tools, linked)
+        tool = tools.get(tool_id or "")
+        if tool is not None:
+            linked.add(tool.id)
+        out.append(tool)
+    return out
 
 
 def _arguments(tool: Step | None) -> dict[str, Any]:
