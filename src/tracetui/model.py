@@ -431,9 +431,15 @@ def drop_negatives(target: Run | Step) -> list[str]:
 
 
 def report_negatives(
-    run: Run, report: Callable[[Problem], None], steps: Iterable[Step] | None = None, *, run_too: bool = True
+    run: Run,
+    report: Callable[[Problem], None],
+    steps: Iterable[Step] | None = None,
+    *,
+    run_too: bool = True,
+    of_step: Callable[[Step, Problem], None] | None = None,
 ) -> None:
-    """drop_negatives() of the run (run_too) and of `steps` (None: all the run's), each one's reported."""
+    """drop_negatives() of the run (run_too) and of `steps` (None: all the run's), each one's reported
+    (a step's to of_step(step, problem) when given)."""
     said = drop_negatives(run) if run_too else []
     if said:
         report(Problem(f"run {jsonsafe.quoted(run.id)}: {'; '.join(said)}", line=run.source_line, run_id=run.id))
@@ -441,7 +447,11 @@ def report_negatives(
         said = drop_negatives(step)
         if said:
             where = f"run {jsonsafe.quoted(run.id)}, step {jsonsafe.quoted(step.id)}"
-            report(Problem(f"{where}: {'; '.join(said)}", line=run.source_line, run_id=run.id))
+            problem = Problem(f"{where}: {'; '.join(said)}", line=run.source_line, run_id=run.id)
+            if of_step is None:
+                report(problem)
+            else:
+                of_step(step, problem)
 
 
 def _what(exc: Exception) -> str:

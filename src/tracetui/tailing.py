@@ -9,6 +9,13 @@ only the whole lines appended since are read, only the runs they change are buil
 those only the steps whose rows differ are written (file_import.read_file, store/files.FileWriter).
 A last line without its newline waits for it.
 
+A format that builds one run of the whole file (a session) may also offer `Resumed.grown()`: the run
+with only the top-level steps that the new lines changed, and those after them (Claude Code; see
+claude_code._Resumed.grown). The Tail then keeps the run as the last look built it (`Built`) and puts
+the rebuilt steps after the kept ones, and the store's writer makes no rows for the kept steps: a
+look costs what was appended, not the session's size. Whatever the checks cannot vouch for (a step
+id met twice, a rebuilt step under a kept one) is built whole.
+
 The file is read again from the start (a new Tail) when it was truncated or replaced (filestate.compare
 says it did not just grow), when its format changed, and for layouts a format cannot resume (a JSON
 document: Gemini CLI's .json chats, OTLP or a Langfuse export as one JSON document). Formats with
@@ -222,13 +229,12 @@ class Built:
 def _negatives(run: Run, steps: list[Step], report) -> dict[str, list[Problem]]:
     """model.report_negatives() of the steps (not the run), reported; what was said of each step."""
     said: dict[str, list[Problem]] = {}
-    for step in steps:
-        mine: list[Problem] = []
-        report_negatives(run, mine.append, steps=(step,), run_too=False)
-        if mine:
-            said.setdefault(step.id, []).extend(mine)
-            for problem in mine:
-                report(problem)
+
+    def of_step(step: Step, problem: Problem) -> None:
+        said.setdefault(step.id, []).append(problem)
+        report(problem)
+
+    report_negatives(run, report, steps, run_too=False, of_step=of_step)
     return said
 
 
