@@ -362,10 +362,17 @@ def finalize_run(run: Run) -> Run:
         node.sub_cost_estimated_usd = estimated
 
     run.steps = order
-    values = {name: [v for v in map(operator.attrgetter(name), order) if v is not None] for name in ROLLED_UP_FIELDS}
-    values[ESTIMATED_COST] = [s.cost_usd for s in order if s.cost_estimated and s.cost_usd is not None]
-    set_run_totals(run, len(order), sum(1 for s in order if s.status in FAILED_STATUSES), values)
+    values, failed = summed(order)
+    set_run_totals(run, len(order), failed, values)
     return run
+
+
+def summed(steps: list[Step]) -> tuple[dict[str, list], int]:
+    """What a run's totals are made from (set_run_totals): for each of ROLLED_UP_FIELDS and
+    ESTIMATED_COST the steps' values in their order, None left out; and how many steps failed."""
+    values = {name: [v for v in map(operator.attrgetter(name), steps) if v is not None] for name in ROLLED_UP_FIELDS}
+    values[ESTIMATED_COST] = [s.cost_usd for s in steps if s.cost_estimated and s.cost_usd is not None]
+    return values, sum(1 for s in steps if s.status in FAILED_STATUSES)
 
 
 def set_run_totals(run: Run, count: int, failed: int, values: dict[str, list]) -> None:

@@ -26,26 +26,21 @@ them: getstate/setstate below).
 
 from __future__ import annotations
 
-import operator
 import os
 
 from . import filestate, pricing, sources
 from .filestate import Read
 from .model import (
-    ESTIMATED_COST,
-    FAILED_STATUSES,
-    ROLLED_UP_FIELDS,
     Problem,
     Run,
     Step,
     finalize_run,
     report_negatives,
     set_run_totals,
+    summed,
     tree_problems,
 )
 from .sources.resume import Window, whole_lines
-
-_TOTALS = tuple((name, operator.attrgetter(name)) for name in ROLLED_UP_FIELDS)
 
 
 class Tail:
@@ -200,7 +195,7 @@ class Built:
         """None when finalize_run had to make a step id unique (the kept steps' ids must be theirs)."""
         if len({step.id for step in run.steps}) != len(run.steps):
             return None
-        values, failed = _values(run.steps)
+        values, failed = summed(run.steps)
         built = cls(run, values, failed)
         built.negatives = negatives
         return built
@@ -208,8 +203,8 @@ class Built:
     def replace(self, kept: int, run: Run, negatives: dict[str, list[Problem]]) -> None:
         """The steps from `kept` on are now run.steps (finalized, placed): the run's totals and steps."""
         old, new = self.steps[kept:], run.steps
-        gone, failed_gone = _values(old)
-        added, failed_added = _values(new)
+        gone, failed_gone = summed(old)
+        added, failed_added = summed(new)
         values = {
             name: self.values[name][: len(self.values[name]) - len(gone[name])] + added[name] for name in self.values
         }
@@ -236,14 +231,6 @@ def _negatives(run: Run, steps: list[Step], report) -> dict[str, list[Problem]]:
 
     report_negatives(run, report, steps, run_too=False, of_step=of_step)
     return said
-
-
-def _values(steps: list[Step]) -> tuple[dict[str, list], int]:
-    """What finalize_run sums of the steps (in their order): each total's values, None left out, and the
-    number of failed steps."""
-    values = {name: [v for v in map(get, steps) if v is not None] for name, get in _TOTALS}
-    values[ESTIMATED_COST] = [s.cost_usd for s in steps if s.cost_estimated and s.cost_usd is not None]
-    return values, sum(1 for s in steps if s.status in FAILED_STATUSES)
 
 
 class Tails:
