@@ -29,6 +29,7 @@ from .. import jsonsafe
 from ..filestate import Read, Signature
 from ..model import FLAG_DUPLICATE_ID, Problem, Run
 from .schema import RUN_COLUMNS, STEP_COLUMNS, insert_sql, run_row, step_row, to_json
+from .writer import insert_storable
 
 # What a file is to the store.
 RUNS = "runs"  # its runs are in the store
@@ -358,8 +359,9 @@ class FileWriter:
                 self._after[run.id] = tuple(row[i] for i in _FINGERPRINT_AT)
                 run_rows.append(row)
                 step_rows.extend(self._steps_to_write(run, steps, kept))
-            self.conn.executemany(self._run_sql, run_rows)
-            self.conn.executemany(self._step_sql if self.steps is None else self._upsert_sql, step_rows)
+            insert_storable(self.conn, self._run_sql, run_rows, "runs", self.problems.append)
+            step_sql = self._step_sql if self.steps is None else self._upsert_sql
+            insert_storable(self.conn, step_sql, step_rows, "steps", self.problems.append)
             if final:
                 self._forget_unwritten()
                 self._write_problems()
