@@ -374,6 +374,24 @@ async def test_cursor_keys_and_bracket_jumps_between_failed_runs(tmp_path):
         assert app.runs_screen.failed_run_next_to("r4", -1) is None
 
 
+@pytest.mark.parametrize("width", [80, 160])
+async def test_the_cursor_row_and_the_header_are_drawn_highlighted_on_every_kind_of_row(tmp_path, width):
+    # A row whose cells have no style of their own (a completed run) once showed no cursor at all, and
+    # the header lost its style when the sorted column was left out at 80 columns.
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(width, 30)) as pilot:
+        await settle(app, pilot)
+        rl = run_list(app)
+        cursor = rl.get_component_rich_style("run-list--cursor")
+        header = rl.get_component_rich_style("run-list--header")
+        assert {segment.style.bgcolor for segment in rl.render_line(0) if segment.text.strip()} == {header.bgcolor}
+        for row in range(rl.count):  # running, timeout, completed, failed, completed
+            rl.move_cursor(row)
+            line = list(rl.render_line(row + 1))
+            assert {segment.style.bgcolor for segment in line} == {cursor.bgcolor}, (row, rl.current_run_id)
+            assert all(segment.style.bgcolor != cursor.bgcolor for segment in rl.render_line(row + 2))
+
+
 async def test_clicking_a_row_selects_it(tmp_path):
     app = TraceApp(opening(native(tmp_path)))
     async with app.run_test(size=(160, 30)) as pilot:

@@ -901,6 +901,10 @@ class RunList(CursorList, can_focus=True):
                 return Strip.blank(width, base)
             line = self._row_text(row)
         # Every segment gets a style: Textual's NO_COLOR filter (Monochrome) fails on a segment without one.
+        # The line's own style (the cursor's, the header's) goes in too: Text.render leaves it out of a
+        # line without spans (a completed run's row; the header when the sorted column is left out).
+        if isinstance(line.style, Style) and line.style:
+            base = base + line.style
         segments = list(Segment.apply_style(line.render(self.app.console, end=""), base))
         # (The strip measures its segments when asked: short ones, whose widths rich keeps, where the
         # whole line's width would be measured character by character.)
