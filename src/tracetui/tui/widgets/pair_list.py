@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.segment import Segment
 from rich.text import Text
 from textual import events
 from textual.cache import LRUCache
@@ -87,6 +86,4 @@ class PairList(CursorList, can_focus=True):
             line.pad_right(max(width - line.cell_len, 0))
             # Underneath the spans, so the marks keep their colours on the cursor row.
             line.stylize_before(self.get_component_rich_style("pair-list--cursor"))
-        # Every segment gets a style: Textual's NO_COLOR filter (Monochrome) fails on a segment without one.
-        segments = list(Segment.apply_style(line.render(self.app.console, end=""), base))
-        return Strip(segments, line.cell_len).extend_cell_length(width, base).crop(0, width)
+        return Strip(self.line_segments(line, base), line.cell_len).extend_cell_length(width, base).crop(0, width)

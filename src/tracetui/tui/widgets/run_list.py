@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len, set_cell_size
 from rich.control import strip_control_codes
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events, work
@@ -900,15 +899,10 @@ class RunList(CursorList, can_focus=True):
             if row >= self.count:
                 return Strip.blank(width, base)
             line = self._row_text(row)
-        # Every segment gets a style: Textual's NO_COLOR filter (Monochrome) fails on a segment without one.
-        # The line's own style (the cursor's, the header's) goes in too: Text.render leaves it out of a
-        # line without spans (a completed run's row; the header when the sorted column is left out).
-        if isinstance(line.style, Style) and line.style:
-            base = base + line.style
-        segments = list(Segment.apply_style(line.render(self.app.console, end=""), base))
         # (The strip measures its segments when asked: short ones, whose widths rich keeps, where the
-        # whole line's width would be measured character by character.)
-        return Strip(segments).crop_extend(scroll_x, scroll_x + width, base)
+        # whole line's width would be measured character by character.) The cursor row's style pads it.
+        pad = base + line.style if isinstance(line.style, Style) else base
+        return Strip(self.line_segments(line, base)).crop_extend(scroll_x, scroll_x + width, pad)
 
     def _header_text(self) -> Text:
         header = self.get_component_rich_style("run-list--header")
