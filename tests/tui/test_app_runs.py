@@ -11,6 +11,7 @@ import threading
 import pytest
 from builders import opening, run, step, write_agent_traces, write_jsonl, write_store
 from click.testing import CliRunner
+from textual.containers import VerticalScroll
 
 from tracetui import startup_gc
 from tracetui.cli import main
@@ -516,6 +517,30 @@ async def test_skipped_lines_are_counted_on_screen_and_listed_by_w(tmp_path):
         assert "line 3" in str(app.screen.query_one("#problems-text").render())
         await pilot.press("escape")
         assert isinstance(app.screen, RunsScreen)
+
+
+@pytest.mark.parametrize("opens", ["w", "question_mark"])
+async def test_the_warnings_and_help_screens_scroll_with_j_k_g_and_G_at_80x24(tmp_path, opens):
+    path = tmp_path / "runs.jsonl"
+    write_jsonl(path, sample_runs()[:2])
+    with open(path, "ab") as f:
+        f.write(b"".join(b"{not json [/b] %d\n" % n for n in range(40)))
+    app = TraceApp(prepare(str(path)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "40 problems while reading" in shown_text(app.runs_screen, "warnings"))
+        await pilot.press(opens)
+        await settle(app, pilot)
+        assert isinstance(app.screen, ProblemsScreen if opens == "w" else HelpScreen)
+        scroll = app.screen.query_one(VerticalScroll)
+        assert scroll.max_scroll_y > 0 and scroll.scroll_y == 0
+        await pilot.press("j", "j")
+        await until(pilot, lambda: scroll.scroll_y == 2)
+        await pilot.press("k")
+        await until(pilot, lambda: scroll.scroll_y == 1)
+        await pilot.press("G")
+        await until(pilot, lambda: scroll.scroll_y == scroll.max_scroll_y)
+        await pilot.press("g")
+        await until(pilot, lambda: scroll.scroll_y == 0)
 
 
 async def test_a_failed_import_shows_the_error_screen_and_exits_2(tmp_path):
