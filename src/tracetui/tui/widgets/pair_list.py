@@ -63,8 +63,12 @@ class PairList(CursorList, can_focus=True):
             self.move_cursor(row)
 
     # -- drawing ----------------------------------------------------------------------------------
+    def content_width(self) -> int:
+        # Beside the vertical scroll bar: rows as wide as the widget would need a horizontal one too.
+        return self.scrollable_content_region.width or self.size.width
+
     def line_text(self, row: int) -> Text:
-        width = self.size.width
+        width = self.content_width()
         if width != self._lines_width:
             self._lines.clear()
             self._lines_width = width
@@ -75,7 +79,7 @@ class PairList(CursorList, can_focus=True):
         return line
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.content_width()
         row = round(self.scroll_offset.y) + y
         base = self.rich_style
         if row >= len(self.pairs):
