@@ -232,3 +232,18 @@ async def test_at_80x24_the_rows_fit_beside_the_scroll_bar_with_no_sideways_scro
         titles = screen.query_one("#compare-columns").render()
         bars = [i for i, c in enumerate(str(titles)) if c == "│"]
         assert bars and bars == [i for i, c in enumerate(rendered_rows(screen)[1]) if c == "│"]
+
+
+def test_the_detail_titles_each_run_on_one_line_when_its_id_is_long():
+    # At 80 columns a long run id was folded over three lines, the other run's title beside the last.
+    from tracetui.compare import compare_runs
+    from tracetui.tui.widgets.pair_detail import pair_renderable
+
+    a, b = "run-0011-support-timeout", "run-0010-research-nested-failure-[bold]x[/]"
+    pair = compare_runs(run(a, step("plan")), run(b, step("plan"))).pairs[0]
+    console = Console(width=78, record=True, file=open("/dev/null", "w"))
+    console.print(pair_renderable(pair, a, b))
+    lines = console.export_text().splitlines()
+    title = next(line for line in lines if "A  run-0011" in line)
+    assert "B  run-0010-research" in title and title.rstrip().endswith("…")
+    assert not any("x[/]" in line for line in lines[: lines.index(title)])
