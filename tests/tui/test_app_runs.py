@@ -284,6 +284,21 @@ async def test_s_cycles_the_sort_column_and_S_reverses_it(tmp_path):
         assert "duration▲" in rows(app)[0]
 
 
+async def test_at_80_columns_the_column_sorted_by_is_shown_even_where_it_would_be_left_out(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        rl = run_list(app)
+        assert rl.sort == "started" and "agent" in rows(app)[0]  # newest first: the list's own order
+        for _ in range(10):
+            await pilot.press("s")
+            await settle(app, pilot)
+            sorted_by = {"id": "run id", "tokens": "tokens in→out"}.get(rl.sort, rl.sort)
+            arrow = "▼" if rl.desc else "▲"
+            assert rl.sort == "started" or f"{sorted_by}{arrow}" in rows(app)[0], rl.sort
+            assert rl.max_scroll_x == 0  # and the row still fits
+
+
 async def test_clicking_a_column_header_sorts_by_it_and_again_flips_it(tmp_path):
     app = TraceApp(opening(native(tmp_path)))
     async with app.run_test(size=(160, 30)) as pilot:

@@ -860,7 +860,12 @@ class RunList(CursorList, can_focus=True):
         # The width beside the vertical scroll bar: rows that fit it need no horizontal one (which
         # would cover the last row).
         available = self.scrollable_content_region.width or self.size.width
+        # The column sorted by stays (what is the point of a sort by cost whose costs are hidden?),
+        # but the start time: newest first is the list's own order, and its 20 cells are dear at 80.
+        kept = self.sort if self.sort != "started" else None
         for name in DROP_ORDER:
+            if any(c.name == name and c.sort == kept for c in columns):
+                continue
             needed = sum(c.width + 1 for c in columns if c.width) + min_id + MIN_ERROR + 1
             if needed <= available:
                 break
