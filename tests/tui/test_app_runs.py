@@ -109,6 +109,14 @@ async def test_opens_a_native_store_with_every_run_newest_first(tmp_path):
         assert "5 runs" in summary and "2 failed" in summary
 
 
+async def test_the_summary_says_1_run_not_1_runs(tmp_path):
+    app = TraceApp(opening(native(tmp_path, sample_runs()[:1])))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        summary = str(app.runs_screen.query_one("#summary").render())
+        assert summary.startswith("1 run · ✗ 0 failed"), summary
+
+
 async def test_opens_an_agent_traces_database_in_place(tmp_path):
     path = write_agent_traces(
         tmp_path / "agent.db",
