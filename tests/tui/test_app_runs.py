@@ -538,6 +538,7 @@ async def test_skipped_lines_are_counted_on_screen_and_listed_by_w(tmp_path):
         await settle(app, pilot)  # read in a worker
         assert isinstance(app.screen, ProblemsScreen)
         assert "line 3" in str(app.screen.query_one("#problems-text").render())
+        assert str(app.screen.query_one("#problems-title").render()).startswith("1 problem while reading")
         await pilot.press("escape")
         assert isinstance(app.screen, RunsScreen)
 

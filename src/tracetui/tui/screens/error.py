@@ -97,7 +97,8 @@ class ProblemsScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="problems-box"):
             if self.problems:
-                title = f"{self.total:,} problems while reading {display.safe(self.path, single_line=True)}"
+                problems = f"{self.total:,} problem{'s' if self.total != 1 else ''}"
+                title = f"{problems} while reading {display.safe(self.path, single_line=True)}"
             else:
                 title = f"No problems while reading {display.safe(self.path, single_line=True)}"
             yield Static(Text(title, style="bold"), id="problems-title")
