@@ -11,6 +11,7 @@ import threading
 import pytest
 from builders import opening, run, step, write_agent_traces, write_jsonl, write_store
 from click.testing import CliRunner
+from textual.containers import VerticalScroll
 
 from tracetui import startup_gc
 from tracetui.cli import main
@@ -106,6 +107,14 @@ async def test_opens_a_native_store_with_every_run_newest_first(tmp_path):
         assert "⏱ timeout" in lines[2]
         summary = str(app.runs_screen.query_one("#summary").render())
         assert "5 runs" in summary and "2 failed" in summary
+
+
+async def test_the_summary_says_1_run_not_1_runs(tmp_path):
+    app = TraceApp(opening(native(tmp_path, sample_runs()[:1])))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        summary = str(app.runs_screen.query_one("#summary").render())
+        assert summary.startswith("1 run · ✗ 0 failed"), summary
 
 
 async def test_opens_an_agent_traces_database_in_place(tmp_path):
@@ -283,6 +292,21 @@ async def test_s_cycles_the_sort_column_and_S_reverses_it(tmp_path):
         assert "duration▲" in rows(app)[0]
 
 
+async def test_at_80_columns_the_column_sorted_by_is_shown_even_where_it_would_be_left_out(tmp_path):
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        rl = run_list(app)
+        assert rl.sort == "started" and "agent" in rows(app)[0]  # newest first: the list's own order
+        for _ in range(10):
+            await pilot.press("s")
+            await settle(app, pilot)
+            sorted_by = {"id": "run id", "tokens": "tokens in→out"}.get(rl.sort, rl.sort)
+            arrow = "▼" if rl.desc else "▲"
+            assert rl.sort == "started" or f"{sorted_by}{arrow}" in rows(app)[0], rl.sort
+            assert rl.max_scroll_x == 0  # and the row still fits
+
+
 async def test_clicking_a_column_header_sorts_by_it_and_again_flips_it(tmp_path):
     app = TraceApp(opening(native(tmp_path)))
     async with app.run_test(size=(160, 30)) as pilot:
@@ -372,6 +396,24 @@ async def test_cursor_keys_and_bracket_jumps_between_failed_runs(tmp_path):
         assert app.runs_screen.failed_run_next_to("r4", +1) == "r2"
         assert app.runs_screen.failed_run_next_to("r2", -1) == "r4"
         assert app.runs_screen.failed_run_next_to("r4", -1) is None
+
+
+@pytest.mark.parametrize("width", [80, 160])
+async def test_the_cursor_row_and_the_header_are_drawn_highlighted_on_every_kind_of_row(tmp_path, width):
+    # A row whose cells have no style of their own (a completed run) once showed no cursor at all, and
+    # the header lost its style when the sorted column was left out at 80 columns.
+    app = TraceApp(opening(native(tmp_path)))
+    async with app.run_test(size=(width, 30)) as pilot:
+        await settle(app, pilot)
+        rl = run_list(app)
+        cursor = rl.get_component_rich_style("run-list--cursor")
+        header = rl.get_component_rich_style("run-list--header")
+        assert {segment.style.bgcolor for segment in rl.render_line(0) if segment.text.strip()} == {header.bgcolor}
+        for row in range(rl.count):  # running, timeout, completed, failed, completed
+            rl.move_cursor(row)
+            line = list(rl.render_line(row + 1))
+            assert {segment.style.bgcolor for segment in line} == {cursor.bgcolor}, (row, rl.current_run_id)
+            assert all(segment.style.bgcolor != cursor.bgcolor for segment in rl.render_line(row + 2))
 
 
 async def test_clicking_a_row_selects_it(tmp_path):
@@ -496,8 +538,33 @@ async def test_skipped_lines_are_counted_on_screen_and_listed_by_w(tmp_path):
         await settle(app, pilot)  # read in a worker
         assert isinstance(app.screen, ProblemsScreen)
         assert "line 3" in str(app.screen.query_one("#problems-text").render())
+        assert str(app.screen.query_one("#problems-title").render()).startswith("1 problem while reading")
         await pilot.press("escape")
         assert isinstance(app.screen, RunsScreen)
+
+
+@pytest.mark.parametrize("opens", ["w", "question_mark"])
+async def test_the_warnings_and_help_screens_scroll_with_j_k_g_and_G_at_80x24(tmp_path, opens):
+    path = tmp_path / "runs.jsonl"
+    write_jsonl(path, sample_runs()[:2])
+    with open(path, "ab") as f:
+        f.write(b"".join(b"{not json [/b] %d\n" % n for n in range(40)))
+    app = TraceApp(prepare(str(path)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "40 problems while reading" in shown_text(app.runs_screen, "warnings"))
+        await pilot.press(opens)
+        await settle(app, pilot)
+        assert isinstance(app.screen, ProblemsScreen if opens == "w" else HelpScreen)
+        scroll = app.screen.query_one(VerticalScroll)
+        assert scroll.max_scroll_y > 0 and scroll.scroll_y == 0
+        await pilot.press("j", "j")
+        await until(pilot, lambda: scroll.scroll_y == 2)
+        await pilot.press("k")
+        await until(pilot, lambda: scroll.scroll_y == 1)
+        await pilot.press("G")
+        await until(pilot, lambda: scroll.scroll_y == scroll.max_scroll_y)
+        await pilot.press("g")
+        await until(pilot, lambda: scroll.scroll_y == 0)
 
 
 async def test_a_failed_import_shows_the_error_screen_and_exits_2(tmp_path):

@@ -211,3 +211,39 @@ def test_compare_screen_snapshot(tmp_path, snap_compare):
         await until(app, pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.comparison is not None)
 
     assert snap_compare(app, press=["d", "n"], terminal_size=(120, 36), run_before=loaded)
+
+
+async def test_at_80x24_the_rows_fit_beside_the_scroll_bar_with_no_sideways_scrolling(tmp_path):
+    # The rows were drawn as wide as the widget, under its vertical scroll bar: a horizontal bar then
+    # appeared over the last visible row and hid the rows' last columns.
+    many_a = run("a", *(step(f"s{n}", kind="tool", duration_ms=n) for n in range(30)), started_at="2026-02-27T10:00Z")
+    many_b = run(
+        "b", *(step(f"s{n}", kind="tool", duration_ms=2 * n) for n in range(30)), started_at="2026-02-27T11:00Z"
+    )
+    app = TraceApp(opening(traces(tmp_path, [many_a, many_b])))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_compare(app, pilot, "a", "b")
+        rows = screen.pair_list
+        await settle(app, pilot)
+        assert rows.max_scroll_y > 0  # the vertical bar is shown
+        assert rows.max_scroll_x == 0 and not rows.show_horizontal_scrollbar
+        assert rows.render_line(0).cell_length == rows.scrollable_content_region.width
+        assert "Δ +1ms" in rendered_rows(screen)[1][: rows.scrollable_content_region.width]
+        titles = screen.query_one("#compare-columns").render()
+        bars = [i for i, c in enumerate(str(titles)) if c == "│"]
+        assert bars and bars == [i for i, c in enumerate(rendered_rows(screen)[1]) if c == "│"]
+
+
+def test_the_detail_titles_each_run_on_one_line_when_its_id_is_long():
+    # At 80 columns a long run id was folded over three lines, the other run's title beside the last.
+    from tracetui.compare import compare_runs
+    from tracetui.tui.widgets.pair_detail import pair_renderable
+
+    a, b = "run-0011-support-timeout", "run-0010-research-nested-failure-[bold]x[/]"
+    pair = compare_runs(run(a, step("plan")), run(b, step("plan"))).pairs[0]
+    console = Console(width=78, record=True, file=open("/dev/null", "w"))
+    console.print(pair_renderable(pair, a, b))
+    lines = console.export_text().splitlines()
+    title = next(line for line in lines if "A  run-0011" in line)
+    assert "B  run-0010-research" in title and title.rstrip().endswith("…")
+    assert not any("x[/]" in line for line in lines[: lines.index(title)])

@@ -659,3 +659,22 @@ async def test_orphan_and_cycle_steps_show_under_the_root_flagged(tmp_path):
         assert roots == ["a", "lost", "x", "y"]
         text = screen_text(app)
         assert "lost" in text and "⚑ orphan" in text and "⚑ cycle" in text
+
+
+def test_a_running_runs_detail_says_latest_and_so_far_not_ended():
+    # A live run's end is only its latest span's so far (tracetui serve, a followed file).
+    from rich.console import Console
+
+    from tracetui.tui.widgets.detail import run_summary
+
+    def shown(status: str) -> str:
+        r = run("r", status=status, started_at="2026-01-01T10:00:00Z", ended_at="2026-01-01T10:00:03Z")
+        r.duration_ms = 3000
+        console = Console(width=80, record=True, file=open(os.devnull, "w"))
+        console.print(run_summary(r))
+        return console.export_text()
+
+    running = shown("running")
+    assert "ended" not in running and "latest" in running and "so far" in running and "3.00s" in running
+    done = shown("completed")
+    assert "ended" in done and "latest" not in done and "so far" not in done

@@ -272,6 +272,9 @@ async def test_r_lists_every_matching_step_with_its_run_and_enter_opens_the_run_
         await pilot.press("R")
         await until(pilot, lambda: isinstance(app.screen, StepHitsScreen) and not app.screen.searching)
         hits = app.screen.hit_list
+        header = hits.get_component_rich_style("step-hits--header")  # its cells have no style of their own
+        drawn = {(s.style.bgcolor, s.style.bold) for s in hits.render_line(0) if s.text.strip()}
+        assert drawn == {(header.bgcolor, True)}
         assert [(h.run_id, h.step_id) for h in hits.hits] == [("r-two", "first"), ("r-two", "second"), ("r-deep", "c")]
         await until(pilot, lambda: "3 matching steps in 2 runs" in screen_text(app))
         await until(pilot, lambda: "again the LEAKED-SECRET-42 [/tool_call]" in screen_text(app))

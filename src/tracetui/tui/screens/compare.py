@@ -126,7 +126,7 @@ class CompareScreen(Screen):
     def _show_columns(self) -> None:
         if self.comparison is None:
             return
-        side, _ = column_widths(self.pair_list.size.width)
+        side, _ = column_widths(self.pair_list.content_width())
         titles = Text(" " * MARK_WIDTH)
         for label, run in (("A", self.comparison.run_a), ("B", self.comparison.run_b)):
             cell = Text(f"{label}  " + display.clip(run.id))

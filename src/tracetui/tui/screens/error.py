@@ -7,13 +7,14 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 from ... import display
 from ...model import Problem
 from ..widgets.key_footer import KeyFooter
+from ..widgets.key_scroll import KeyScroll
 
 
 class ErrorScreen(Screen):
@@ -96,7 +97,8 @@ class ProblemsScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="problems-box"):
             if self.problems:
-                title = f"{self.total:,} problems while reading {display.safe(self.path, single_line=True)}"
+                problems = f"{self.total:,} problem{'s' if self.total != 1 else ''}"
+                title = f"{problems} while reading {display.safe(self.path, single_line=True)}"
             else:
                 title = f"No problems while reading {display.safe(self.path, single_line=True)}"
             yield Static(Text(title, style="bold"), id="problems-title")
@@ -107,6 +109,6 @@ class ProblemsScreen(ModalScreen):
                 body.append(display.safe(line, single_line=True) + "\n")
             if self.total > len(self.problems):
                 body.append(f"… and {self.total - len(self.problems):,} more", "dim")
-            with VerticalScroll(id="problems-list"):
+            with KeyScroll(id="problems-list"):
                 yield Static(body, id="problems-text")
             yield Static(Text("Esc closes", style="dim"))

@@ -12,12 +12,13 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ... import pricing
+from ..widgets.key_scroll import KeyScroll
 
 # (section title, modules whose classes' bindings belong to it). The README's keys table is made
 # from these too (tui/keys_table.py), and a test checks every class with BINDINGS is covered here.
@@ -37,7 +38,10 @@ SECTIONS = (
     ("Matching steps (R after / in the run list)", ("tracetui.tui.screens.step_hits",)),
     ("Compare", ("tracetui.tui.widgets.pair_list", "tracetui.tui.screens.compare")),
     ("Stats", ("tracetui.tui.screens.stats",)),
-    ("Help, warnings and errors", ("tracetui.tui.screens.help", "tracetui.tui.screens.error")),
+    (
+        "Help, warnings and errors",
+        ("tracetui.tui.screens.help", "tracetui.tui.screens.error", "tracetui.tui.widgets.key_scroll"),
+    ),
     ("Start screen (tracetui alone)", ("tracetui.tui.screens.start",)),
 )
 
@@ -114,7 +118,7 @@ class HelpScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box"):
             yield Static(Text("tracetui keys", style="bold"), id="help-title")
-            with VerticalScroll(id="help-scroll"):
+            with KeyScroll(id="help-scroll"):
                 for title, modules in SECTIONS:
                     bindings = section_keys(modules)
                     if bindings:

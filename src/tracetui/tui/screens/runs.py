@@ -484,12 +484,13 @@ class RunsScreen(Screen):
             pager = rl.pager
             groups = pager.groups if rl.grouped and isinstance(pager, RunPager) else None
             if groups is not None and isinstance(pager, RunPager):
-                text.append(f"{groups:,} sessions", "bold")
+                text.append(f"{groups:,} session{'s' if groups != 1 else ''}", "bold")
                 failed_groups = pager.failed_groups or 0
                 text.append(" · ")
                 text.append(f"✗ {failed_groups:,} with a failed run", "bold red" if failed_groups else "")
             else:
-                text.append(f"{'≈' if shown.estimated else ''}{shown.count:,} runs", "bold")
+                runs = f"{shown.count:,} run{'s' if shown.count != 1 or shown.estimated else ''}"
+                text.append(f"{'≈' if shown.estimated else ''}{runs}", "bold")
                 failed = "…" if shown.failed_count is None else f"{shown.failed_count:,}"
                 text.append(" · ")
                 text.append(f"✗ {failed} failed", "bold red" if shown.failed_count else "")

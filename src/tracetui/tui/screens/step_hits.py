@@ -13,7 +13,6 @@ import sqlite3
 import time
 from collections.abc import Callable
 
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import work
@@ -159,8 +158,7 @@ class StepHitList(CursorList, can_focus=True):
             if y == 1:
                 self._want(row)  # the rows on screen and a screen either side
             line = self._row(row)
-        segments = list(Segment.apply_style(line.render(self.app.console, end=""), base))
-        return Strip(segments, line.cell_len).crop_extend(0, width, base)
+        return Strip(self.line_segments(line, base), line.cell_len).crop_extend(0, width, base)
 
     def _header(self) -> Text:
         run_w, step_w, kind_w, match_w = self._widths()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
@@ -36,6 +39,14 @@ class CursorList(ScrollView, can_focus=True):
     def content_width(self) -> int:
         """How wide the drawn rows are (wider than the widget scrolls sideways)."""
         return self.size.width
+
+    def line_segments(self, line: Text, base: Style) -> list[Segment]:
+        """The segments of one drawn line, each with a style (Textual's NO_COLOR filter, Monochrome,
+        fails on a segment without one). The line's own style (a cursor row's, a header's) is put
+        under every segment: Text.render leaves it out of a line without spans."""
+        if isinstance(line.style, Style) and line.style:
+            base = base + line.style
+        return list(Segment.apply_style(line.render(self.app.console, end=""), base))
 
     def cursor_moved(self, previous: int, requested: int) -> None:
         """Called after every move_cursor, with the row before and the row asked for."""

@@ -167,9 +167,11 @@ def run_summary(run: Run) -> RenderableType:
         grid.add_row("session", _t(run.session))
     grid.add_row("status", present.status_text(run.status))
     grid.add_row("started", _t(_when(run.started_at)))
+    # A running run has not ended: its end is its latest step's so far (tracetui serve, a followed file).
+    running = run.status == "running"
     if run.ended_at:
-        grid.add_row("ended", _t(_when(run.ended_at)))
-    grid.add_row("duration", Text(display.duration(run.duration_ms)))
+        grid.add_row("latest" if running else "ended", _t(_when(run.ended_at)))
+    grid.add_row("so far" if running else "duration", Text(display.duration(run.duration_ms)))
     grid.add_row("steps", present.step_counts(run))
     if run.events:
         grid.add_row(

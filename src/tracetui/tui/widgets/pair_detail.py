@@ -135,8 +135,10 @@ def pair_renderable(pair: Pair, run_a: str, run_b: str) -> RenderableType:
 
     table = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False, pad_edge=False)
     table.add_column("", style="bold", no_wrap=True, width=16)
-    table.add_column(Text("A  " + display.safe(run_a, single_line=True)), ratio=1, overflow="fold")
-    table.add_column(Text("B  " + display.safe(run_b, single_line=True)), ratio=1, overflow="fold")
+    for label, run_id in (("A", run_a), ("B", run_b)):
+        # One line each, cut short: a folded id put the other run's title beside its last line.
+        title = Text(f"{label}  " + display.safe(run_id, single_line=True), no_wrap=True, overflow="ellipsis")
+        table.add_column(title, ratio=1, overflow="fold")
     table.add_row(Text("step"), _step_title(pair.a), _step_title(pair.b))
     changed = set(pair.changes)
     for label, name, fields in SCALAR_ROWS:

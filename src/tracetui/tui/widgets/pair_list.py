@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.segment import Segment
 from rich.text import Text
 from textual import events
 from textual.cache import LRUCache
@@ -64,8 +63,12 @@ class PairList(CursorList, can_focus=True):
             self.move_cursor(row)
 
     # -- drawing ----------------------------------------------------------------------------------
+    def content_width(self) -> int:
+        # Beside the vertical scroll bar: rows as wide as the widget would need a horizontal one too.
+        return self.scrollable_content_region.width or self.size.width
+
     def line_text(self, row: int) -> Text:
-        width = self.size.width
+        width = self.content_width()
         if width != self._lines_width:
             self._lines.clear()
             self._lines_width = width
@@ -76,7 +79,7 @@ class PairList(CursorList, can_focus=True):
         return line
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.content_width()
         row = round(self.scroll_offset.y) + y
         base = self.rich_style
         if row >= len(self.pairs):
@@ -87,6 +90,4 @@ class PairList(CursorList, can_focus=True):
             line.pad_right(max(width - line.cell_len, 0))
             # Underneath the spans, so the marks keep their colours on the cursor row.
             line.stylize_before(self.get_component_rich_style("pair-list--cursor"))
-        # Every segment gets a style: Textual's NO_COLOR filter (Monochrome) fails on a segment without one.
-        segments = list(Segment.apply_style(line.render(self.app.console, end=""), base))
-        return Strip(segments, line.cell_len).extend_cell_length(width, base).crop(0, width)
+        return Strip(self.line_segments(line, base), line.cell_len).extend_cell_length(width, base).crop(0, width)

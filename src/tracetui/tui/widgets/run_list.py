@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len, set_cell_size
 from rich.control import strip_control_codes
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events, work
@@ -861,7 +860,12 @@ class RunList(CursorList, can_focus=True):
         # The width beside the vertical scroll bar: rows that fit it need no horizontal one (which
         # would cover the last row).
         available = self.scrollable_content_region.width or self.size.width
+        # The column sorted by stays (what is the point of a sort by cost whose costs are hidden?),
+        # but the start time: newest first is the list's own order, and its 20 cells are dear at 80.
+        kept = self.sort if self.sort != "started" else None
         for name in DROP_ORDER:
+            if any(c.name == name and c.sort == kept for c in columns):
+                continue
             needed = sum(c.width + 1 for c in columns if c.width) + min_id + MIN_ERROR + 1
             if needed <= available:
                 break
@@ -900,11 +904,10 @@ class RunList(CursorList, can_focus=True):
             if row >= self.count:
                 return Strip.blank(width, base)
             line = self._row_text(row)
-        # Every segment gets a style: Textual's NO_COLOR filter (Monochrome) fails on a segment without one.
-        segments = list(Segment.apply_style(line.render(self.app.console, end=""), base))
         # (The strip measures its segments when asked: short ones, whose widths rich keeps, where the
-        # whole line's width would be measured character by character.)
-        return Strip(segments).crop_extend(scroll_x, scroll_x + width, base)
+        # whole line's width would be measured character by character.) The cursor row's style pads it.
+        pad = base + line.style if isinstance(line.style, Style) else base
+        return Strip(self.line_segments(line, base)).crop_extend(scroll_x, scroll_x + width, pad)
 
     def _header_text(self) -> Text:
         header = self.get_component_rich_style("run-list--header")
