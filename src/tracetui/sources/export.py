@@ -677,9 +677,22 @@ class _StepWalker:
 
     def _plain_step(self, task: _Task, read: tuple) -> list[_Task]:
         """_step of a plain step (read by _plain_step): the Step the general code gives it, and its children."""
-        source_id, raw_type, status, started, ended, duration, text_in, text_out, credits, t_in, t_out, calls, kids = (
-            read
-        )
+        (
+            source_id,
+            raw_type,
+            kind,
+            status,
+            started,
+            ended,
+            duration,
+            text_in,
+            text_out,
+            credits,
+            t_in,
+            t_out,
+            calls,
+            kids,
+        ) = read
         if source_id in self.used:
             step_id, definition_id = self._unique(source_id)
         else:
@@ -692,7 +705,7 @@ class _StepWalker:
             task.parent_id,
             task.seq,
             source_id,  # name: a step's id when it has no name
-            normalize.kind(raw_type),
+            kind,
             raw_type,
             status,
             started,
@@ -964,23 +977,57 @@ _EXACT = range(-(1 << 53), (1 << 53) + 1)
 _COUNTS = range(0, (1 << 53) + 1)  # counts normalize.integer keeps as they are (negative: reported later)
 _INF = math.inf
 _BRANCHING_TYPES = ("switch", "if_else")
+# The fields _plain_step reads, in the order it reads them (one map() of dict.get: fewer calls than one each).
+_STEP_READ = (
+    *("agent_step_id", "status", "step_type", "tool_calls", "child_steps", "input", "output", "credits_used"),
+    *("prompt_tokens", "completion_tokens", "started_at", "ended_at", "duration_seconds"),
+)
+_CALL_READ = (
+    *("id", "error", "succeeded", "function_name", "input", "output", "credits_used", "duration_seconds"),
+    *("round_index", "sequence"),
+)
+# Raw step types seen lately and their kind (None: a branching type, never plain); bounded.
+_TYPE_KINDS: dict[str, str | None] = {}
+
+
+def _type_kind(raw_type: str) -> str | None:
+    kind = None if raw_type.strip().lower() in _BRANCHING_TYPES else normalize.kind(raw_type)
+    if len(_TYPE_KINDS) >= 1024:
+        _TYPE_KINDS.clear()
+    _TYPE_KINDS[raw_type] = kind
+    return kind
 
 
 def _plain_step(raw: Any) -> tuple | None:
-    """A step of the plain shape, read: (source id, raw type, status, started, ended, duration ms, input,
-    output, credits, tokens in, tokens out, tool calls, child steps); None for any other step.
+    """A step of the plain shape, read: (source id, raw type, kind, status, started, ended, duration ms,
+    input, output, credits, tokens in, tokens out, tool calls, child steps); None for any other step.
 
     Negative amounts, counts and durations are not plain: finalized() reports them."""
     if type(raw) is not dict or not raw.keys() <= _PLAIN_STEP_FIELDS:
         return None
-    get = raw.get
-    source_id, status, raw_type = get("agent_step_id"), get("status"), get("step_type")
+    (
+        source_id,
+        status,
+        raw_type,
+        calls,
+        kids,
+        text_in,
+        text_out,
+        credits,
+        tokens_in,
+        tokens_out,
+        started,
+        ended,
+        duration,
+    ) = map(raw.get, _STEP_READ)
     if type(source_id) is not str or not source_id or type(status) is not str or status not in _STEP_STATUSES:
         return None
-    if raw_type is not None and (type(raw_type) is not str or raw_type.strip().lower() in _BRANCHING_TYPES):
+    if raw_type is None:
+        kind = "other"  # normalize.kind(None)
+    elif type(raw_type) is not str:
         return None
-    calls, kids, text_in, text_out = get("tool_calls"), get("child_steps"), get("input"), get("output")
-    credits, tokens_in, tokens_out = get("credits_used"), get("prompt_tokens"), get("completion_tokens")
+    elif (kind := _TYPE_KINDS.get(raw_type) or _type_kind(raw_type)) is None:
+        return None
     if not (
         (calls is None or type(calls) is list)
         and (kids is None or type(kids) is list)
@@ -991,13 +1038,10 @@ def _plain_step(raw: Any) -> tuple | None:
         and (tokens_out is None or (type(tokens_out) is int and tokens_out in _COUNTS))
     ):
         return None
-    started = get("started_at")
     if started is not None and (started := normalize.timestamp(started)) is None:
         return None
-    ended = get("ended_at")
     if ended is not None and (ended := normalize.timestamp(ended)) is None:
         return None
-    duration = get("duration_seconds")
     if duration is None:
         duration = normalize.duration_between(started, ended)
     elif type(duration) is float and 0 <= duration < _INF:
@@ -1007,6 +1051,7 @@ def _plain_step(raw: Any) -> tuple | None:
     return (
         source_id,
         raw_type,
+        kind,
         status,
         started,
         ended,
@@ -1026,9 +1071,9 @@ def _plain_call(call: Any) -> tuple | None:
     credits, extra); None for any other call."""
     if type(call) is not dict or not call.keys() <= _PLAIN_CALL_FIELDS:
         return None
-    get = call.get
-    source_id, error, succeeded, name = get("id"), get("error"), get("succeeded"), get("function_name")
-    text_in, text_out, credits, duration = get("input"), get("output"), get("credits_used"), get("duration_seconds")
+    source_id, error, succeeded, name, text_in, text_out, credits, duration, round_index, sequence = map(
+        call.get, _CALL_READ
+    )
     if not (
         type(source_id) is str
         and source_id
@@ -1039,8 +1084,8 @@ def _plain_call(call: Any) -> tuple | None:
         and (text_out is None or type(text_out) is str)
         and (credits is None or (type(credits) is float and 0 <= credits < _INF))
         and (duration is None or (type(duration) is float and 0 <= duration < _INF))
-        and _plain_order(get("round_index"))
-        and _plain_order(get("sequence"))
+        and _plain_order(round_index)
+        and _plain_order(sequence)
     ):
         return None
     return (
@@ -1132,9 +1177,22 @@ class _PlainRows:
         read = _plain_step(raw)
         if read is None or depth > _PLAIN_DEPTH:
             raise _NotPlain
-        source_id, raw_type, status, started, ended, duration, text_in, text_out, credits, t_in, t_out, calls, kids = (
-            read
-        )
+        (
+            source_id,
+            raw_type,
+            kind,
+            status,
+            started,
+            ended,
+            duration,
+            text_in,
+            text_out,
+            credits,
+            t_in,
+            t_out,
+            calls,
+            kids,
+        ) = read
         if source_id in self.used:
             step_id, definition_id = _unique_id(self.used, self.counts, source_id)
         else:
@@ -1152,7 +1210,7 @@ class _PlainRows:
             1,
             0,
             source_id,  # the name _step gives a step with an id and no name
-            normalize.kind(raw_type),
+            kind,
             null if raw_type is None else raw_type,
             status,
             null if started is None else started,
