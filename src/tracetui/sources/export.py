@@ -1022,6 +1022,7 @@ def _plain_step(raw: Any) -> tuple | None:
     ) = map(raw.get, _STEP_READ)
     if type(source_id) is not str or not source_id or type(status) is not str or status not in _STEP_STATUSES:
         return None
+    kind: str | None
     if raw_type is None:
         kind = "other"  # normalize.kind(None)
     elif type(raw_type) is not str:
