@@ -1106,7 +1106,7 @@ def _plain_order(value: Any) -> bool:
     return value is None or type(value) is float or (type(value) is int and value in _EXACT)
 
 
-# The columns of the rows rows_from_line() lays out, in their order (PlainRows.step and .call list them
+# The columns of the rows rows_from_line() lays out, in their order (_PlainRows.step and .call list them
 # so): the ones a plain step can have a value in; the store's other columns are NULL. Fewer values to
 # bind than STEP_COLUMNS' (~0.7 µs a row).
 STEP_ROW_COLUMNS = (
