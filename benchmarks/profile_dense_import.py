@@ -76,7 +76,10 @@ def one_round(lines: list[bytes], tmp: str, general: bool) -> tuple[int, dict[st
         for run in runs:
             writer.add(run)
         for run, rows in plain:
-            writer.add_rows(run, rows)
+            if hasattr(export, "STEP_ROW_COLUMNS"):
+                writer.add_rows(run, rows, export.STEP_ROW_COLUMNS)
+            else:  # a tree from before the narrow rows
+                writer.add_rows(run, rows)
         writer.finish()
 
     timed("write (scratch store)", write)

@@ -12,7 +12,7 @@ from export_records import TIME, plain_run
 from tracetui import normalize
 from tracetui.model import finalized, run_problems
 from tracetui.sources import export
-from tracetui.store.schema import run_row, step_row
+from tracetui.store.schema import STEP_COLUMNS, run_row, step_row
 
 ODD_VALUES = [
     None,
@@ -97,8 +97,14 @@ def laid_out(number: int, record: dict) -> tuple:
         assert finalized(run, problems.append)
         rows, plain = [step_row(s) for s in run.steps], False
     else:
-        plain = True
+        rows, plain = [full_row(row) for row in rows], True
     return run_row(run), rows, problems, run_problems(run), plain
+
+
+def full_row(row: list) -> list:
+    """A row of export.STEP_ROW_COLUMNS as a row of every step column (the others NULL)."""
+    values = dict(zip(export.STEP_ROW_COLUMNS, row, strict=True))
+    return [values.get(name) for name in STEP_COLUMNS]
 
 
 def as_text(value: tuple) -> list:
@@ -136,3 +142,22 @@ def test_a_skipped_record_is_skipped_and_reported_as_before():
         *got, plain = laid_out(7, record)
         assert as_text(tuple(got)) == as_text(the_usual_way(7, record))
         assert got[0] is None and got[2] and not plain
+
+
+def general_way(number: int, record: dict, monkeypatch) -> tuple:
+    """the_usual_way() with plain steps read by the walker's general code, not by _plain_step/_plain_call."""
+    with monkeypatch.context() as patched:
+        patched.setattr(export._StepWalker, "read_plain", False)
+        return the_usual_way(number, record)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_general_code_reads_plain_steps_as_the_plain_reading_does(seed, monkeypatch):
+    # The one reading of a plain step (_plain_step, _plain_call) serves the walker and the rows; the
+    # general code must give the same for them, with or without odd values elsewhere in the run.
+    rnd = random.Random(100 + seed)
+    for i in range(200):
+        record = plain_run(i, rnd) if i % 2 else odd(plain_run(i, rnd), rnd)
+        assert as_text(the_usual_way(i + 1, record)) == as_text(general_way(i + 1, record, monkeypatch)), orjson.dumps(
+            record
+        ).decode()

@@ -287,3 +287,27 @@ def test_the_store_imports_no_source_module():
     code = "import sys, tracetui.store; assert not [m for m in sys.modules if m.startswith('tracetui.sources')]"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_rows_of_fewer_columns_and_whole_runs_are_stored_in_the_order_they_came(tmp_path):
+    # add_rows with a few columns (sources/export.py's plain rows: the rest NULL), add() of Step objects
+    # between them: one INSERT per kind of row, the order kept; a refused value is named by its column.
+    from tracetui.store.writer import BOUND_NULL
+
+    problems: list = []
+    writer = StoreWriter(str(tmp_path / "s.db"), report=problems.append)
+    columns = ("run_id", "id", "name", "input")
+    writer.add_rows(finalize_run(run("r1")), [["r1", "a", "A", "x"], ["r1", "b", BOUND_NULL, "\udc80"]], columns)
+    writer.add(finalize_run(run("r2", step("c", input="y"))))
+    writer.add_rows(finalize_run(run("r1")), [["r1", "d", "D", BOUND_NULL]], columns)  # a repeated run id
+    writer.finish()
+    conn = sqlite3.connect(tmp_path / "s.db")
+    rows = conn.execute("SELECT run_id, id, name, input, typeof(kind), seq FROM steps ORDER BY rowid").fetchall()
+    conn.close()
+    assert rows == [
+        ("r1", "a", "A", "x", "null", None),
+        ("r1", "b", None, "\\x80", "null", None),
+        ("r2", "c", "c", "y", "text", 0),
+        ("r1~2", "d", "D", None, "null", None),
+    ]
+    assert [p.message for p in problems] == ["run 'r1', step 'b': input: text that is not UTF-8, shown with \\xNN"]

@@ -150,6 +150,7 @@ def convert_lines(
     assert isinstance(source, LinesInParallel)
     problems: list[Problem] = []
     laid_out = source if isinstance(source, RowsFromLines) else None  # step rows laid out by the format
+    columns = laid_out.STEP_ROW_COLUMNS if laid_out is not None else ()
 
     def runs() -> Iterator[Run | tuple[Run, list | None] | None]:
         for number, raw, complete in _lines(first, block, at_end):
@@ -172,7 +173,7 @@ def convert_lines(
                     problems.append, "the line", number, source.run_from_line, number, record, problems.append
                 )
 
-    return _write_runs(runs(), path, out, problems, estimate)
+    return _write_runs(runs(), path, out, problems, estimate, columns)
 
 
 def convert_groups(
@@ -198,7 +199,12 @@ def convert_groups(
 
 
 def _write_runs(
-    runs: Iterable[Run | tuple[Run, list | None] | None], path: str, out: str, problems: list[Problem], estimate: bool
+    runs: Iterable[Run | tuple[Run, list | None] | None],
+    path: str,
+    out: str,
+    problems: list[Problem],
+    estimate: bool,
+    columns: tuple[str, ...] = (),
 ) -> list[Problem]:
     """Price and finalize runs into the scratch store `out`, as loading.Opening does into the store;
     returns problems (the models left unpriced are reported once, from the whole store, by the importer)."""
@@ -213,7 +219,7 @@ def _write_runs(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _add_runs(runs, path, writer, problems, pricer)
+        _add_runs(runs, path, writer, problems, pricer, columns)
     finally:
         if collecting:
             gc.enable()
@@ -227,7 +233,9 @@ def _add_runs(
     writer: StoreWriter,
     problems: list[Problem],
     pricer: Pricer | None,
+    columns: tuple[str, ...],
 ) -> None:
+    """columns: those of the step rows a format lays out itself (RowsFromLines.STEP_ROW_COLUMNS)."""
     from . import pricing
 
     for item in runs:
@@ -236,7 +244,7 @@ def _add_runs(
         run, rows = item if isinstance(item, tuple) else (item, None)
         run.source_file = run.source_file or path
         if rows is not None:  # laid out and finalized by the format: no model calls to price
-            writer.add_rows(run, rows)
+            writer.add_rows(run, rows, columns)
             problems.extend(run_problems(run))
             continue
         if finalized(run, problems.append, partial(pricing.apply, pricer=pricer)):

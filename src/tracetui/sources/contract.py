@@ -215,6 +215,9 @@ class RowsFromLines(Protocol):
     """Optional, beside LinesInParallel: a run's step rows laid out by the format itself when its steps
     allow, which costs a fraction of Step objects, finalize_run and their rows (see parallel.py)."""
 
+    STEP_ROW_COLUMNS: tuple[str, ...]
+    """The store's step columns the rows hold, in their order (run_id and id first; the others are NULL)."""
+
     def rows_from_line(
         self, number: int, record: dict[str, Any], report: ProblemSink, null: Any
     ) -> tuple[Run, list[list[Any]] | None] | None:
@@ -228,7 +231,7 @@ class RowsFromLines(Protocol):
 
         Returns:
             (run, rows): the run with its derived fields set (as finalize_run sets them) and its step
-            rows in store.schema.STEP_COLUMNS' order, in execution order; (run, None): the run as
+            rows (values of STEP_ROW_COLUMNS, in that order), in execution order; (run, None): the run as
             run_from_line() gives it; None when the line is skipped (and reported).
         """
         ...

@@ -493,6 +493,10 @@ class _StepWalker:
     An explicit stack rather than recursion, so deeply nested input cannot exhaust Python's stack.
     """
 
+    # Plain steps are read by _plain_step and _plain_call (the one reading of them, shared with the
+    # rows of rows_from_line); False only to check that the general code reads them alike (tests).
+    read_plain = True
+
     def __init__(self, run: Run, where: _Where, report: ProblemSink):
         self.run, self.where, self.report = run, where, report
         self.used: set[str] = set()
@@ -548,6 +552,10 @@ class _StepWalker:
         # This runs for every step of every export: a few dictionary operations a field, and the
         # helpers that handle the unusual values (_take, normalize) are called only when one is there.
         raw = task.raw
+        if not task.skip and self.read_plain:
+            read = _plain_step(raw)
+            if read is not None:
+                return self._plain_step(task, read)
         if not isinstance(raw, dict):
             self._drop(task, f"expected an object, got {type(raw).__name__}")
             return []
@@ -667,6 +675,113 @@ class _StepWalker:
             child.seq = n
         return tasks
 
+    def _plain_step(self, task: _Task, read: tuple) -> list[_Task]:
+        """_step of a plain step (read by _plain_step): the Step the general code gives it, and its children."""
+        (
+            source_id,
+            raw_type,
+            kind,
+            status,
+            started,
+            ended,
+            duration,
+            text_in,
+            text_out,
+            credits,
+            t_in,
+            t_out,
+            calls,
+            kids,
+        ) = read
+        if source_id in self.used:
+            step_id, definition_id = self._unique(source_id)
+        else:
+            self.used.add(source_id)
+            step_id, definition_id = source_id, None
+        # Positional, in _STEP_ARGUMENTS' order: the general code's values for what a plain step lacks.
+        step = Step(
+            step_id,
+            "",  # run_id: set by finalize_run
+            task.parent_id,
+            task.seq,
+            source_id,  # name: a step's id when it has no name
+            kind,
+            raw_type,
+            status,
+            started,
+            ended,
+            duration,
+            text_in,
+            text_out,
+            None,  # error
+            t_in,
+            t_out,
+            None,  # tokens_cache_read
+            None,  # tokens_cache_write
+            None,  # tokens_reasoning
+            credits,
+            None,  # cost_usd
+            False,  # cost_estimated
+            None,  # model
+            None,  # provider
+            task.branch,
+            None,  # chosen_branch
+            None,  # verdict
+            None,  # confidence
+            None,  # policy
+            None,  # score
+            definition_id,
+            [],  # events
+            {"continuation": True} if task.continuation else {},  # extra
+        )
+        self.run.steps.append(step)
+        tools = self._tool_steps(step, calls, task) if calls else ()
+        if not kids:
+            return []
+        first = len(tools)
+        return [_Task(child, step_id, first + i, (task.path, "child_steps", i)) for i, child in enumerate(kids)]
+
+    def _plain_call(self, parent: Step, read: tuple, seq: int) -> Step:
+        """_tool_step of a plain tool call (read by _plain_call)."""
+        source_id, name, status, duration, text_in, text_out, credits, extra = read
+        if source_id in self.used:
+            step_id, definition_id = self._unique(source_id)
+        else:
+            self.used.add(source_id)
+            step_id, definition_id = source_id, None
+        # Positional, as in _step (_STEP_ARGUMENTS).
+        return Step(
+            step_id,
+            "",  # run_id
+            parent.id,
+            seq,
+            name,
+            "tool",
+            "tool_call",
+            status,
+            None,  # started_at
+            None,  # ended_at
+            duration,
+            text_in,
+            text_out,
+            None,  # error
+            *_NO_TOKENS,
+            credits,
+            None,  # cost_usd
+            False,  # cost_estimated
+            None,  # model
+            None,  # provider
+            None,  # branch
+            None,  # chosen_branch
+            None,  # verdict
+            None,  # confidence
+            None,  # policy
+            None,  # score
+            definition_id,
+            [],  # events
+            extra,
+        )
+
     def _tool_steps(self, step: Step, calls: list, task: _Task) -> list[Step]:
         """The step's tool calls as child tool steps (seq 0…), ordered by round_index, sequence."""
         if not calls:
@@ -676,7 +791,12 @@ class _StepWalker:
         else:
             ordered = sorted(enumerate(calls), key=lambda pair: _call_order(pair[0], pair[1]))
         built: list[Step] = []
+        plain = not task.skip and self.read_plain
         for position, call in ordered:
+            read = _plain_call(call) if plain else None
+            if read is not None:
+                built.append(self._plain_call(step, read, len(built)))
+                continue
             path = (task.path, "tool_calls", position)
             problem: str | None
             if not isinstance(call, dict):
@@ -814,20 +934,20 @@ class _StepWalker:
         return branches
 
 
-# -- plain runs: step rows without Step objects -----------------------------------------------------
+# -- plain steps: one reading, for Step objects and for store rows ---------------------------------
 #
 # Most exports are written by one program, and their steps have one shape: an id, a type, a status spelt
-# as tracetui spells it, times, payload texts, plain counts and credits, tool calls with ids. For a run
-# whose every step has that shape, rows_from_line() lays out the store's step rows itself (in
-# schema.STEP_COLUMNS' order), with the values _step, _tool_step and finalize_run give them (the tree is
-# the nesting: no orphans or cycles to repair, ids made unique as _StepWalker makes them), and sets the
-# run's derived fields with model.set_run_totals: a fraction of the cost of a Step object, its
-# finalizing and its row. Any other value anywhere in the run (a type, an odd status, a time that does
-# not parse, a field not listed here, credits that do not add up) sends the whole run the usual way
-# (_StepWalker), so odd input is read, repaired and reported exactly as before. The parallel import
-# uses it. This is a second, narrower copy of how _step and _tool_step read a field: a change to one
-# must be made to the other; tests/test_export_plain_rows.py (both ways, plain and odd values) and
-# tests/test_parallel_import.py (the stores of both imports) fail until it is.
+# as tracetui spells it, times, payload texts, plain counts and credits, tool calls with ids. _plain_step
+# and _plain_call are how such a step's and tool call's fields are read, and the only place that says
+# it: _StepWalker reads every plain step through them (its general code below reads every other step,
+# repairs odd values and notes them), and rows_from_line() lays out the store's rows from what they read
+# for a run whose every step is plain. Such a run needs no Step objects and no finalize_run: its tree is
+# the nesting (no orphans or cycles to repair), ids are made unique as _StepWalker makes them, and the
+# run's derived fields are set with model.set_run_totals. Any other value anywhere in the run (a type,
+# an odd status, a time that does not parse, a field not listed here, credits that do not add up) sends
+# the whole run through _StepWalker, so odd input is read, repaired and reported as before. The parallel
+# import uses it. tests/test_export_plain_rows.py checks that the general code, given the plain steps,
+# reads them as these do (the walker without them), and that rows and Step objects store alike.
 
 _PLAIN_STEP_FIELDS = frozenset(
     {
@@ -854,22 +974,154 @@ _PLAIN_CALL_FIELDS = frozenset(
 _CALL_TAKEN = frozenset({"id", "function_name", "input", "output", "error", "credits_used", "duration_seconds"})
 _PLAIN_DEPTH = 100  # deeper nesting goes the usual way (an explicit stack there; recursion here)
 _EXACT = range(-(1 << 53), (1 << 53) + 1)
+_COUNTS = range(0, (1 << 53) + 1)  # counts normalize.integer keeps as they are (negative: reported later)
+_INF = math.inf
 _BRANCHING_TYPES = ("switch", "if_else")
-_P = STEP_POSITION
-_RUN_ID, _ID_, _PARENT, _SEQ, _ORD, _DEPTH, _SIZE, _CHILDREN = (
-    _P[c] for c in ("run_id", "id", "parent_id", "seq", "ord", "depth", "size", "child_count")
+# The fields _plain_step reads, in the order it reads them (one map() of dict.get: fewer calls than one each).
+_STEP_READ = (
+    *("agent_step_id", "status", "step_type", "tool_calls", "child_steps", "input", "output", "credits_used"),
+    *("prompt_tokens", "completion_tokens", "started_at", "ended_at", "duration_seconds"),
 )
-_NAME, _KIND, _RAW_TYPE, _STATUS, _STARTED, _ENDED, _DURATION = (
-    _P[c] for c in ("name", "kind", "raw_type", "status", "started_at", "ended_at", "duration_ms")
+_CALL_READ = (
+    *("id", "error", "succeeded", "function_name", "input", "output", "credits_used", "duration_seconds"),
+    *("round_index", "sequence"),
 )
-_IN, _OUT, _CREDITS, _SUB_IN, _SUB_OUT, _SUB_CREDITS = (
-    _P[c] for c in ("tokens_in", "tokens_out", "credits", "sub_tokens_in", "sub_tokens_out", "sub_credits")
+# Raw step types seen lately and their kind (None: a branching type, never plain); bounded.
+_TYPE_KINDS: dict[str, str | None] = {}
+
+
+def _type_kind(raw_type: str) -> str | None:
+    kind = None if raw_type.strip().lower() in _BRANCHING_TYPES else normalize.kind(raw_type)
+    if len(_TYPE_KINDS) >= 1024:
+        _TYPE_KINDS.clear()
+    _TYPE_KINDS[raw_type] = kind
+    return kind
+
+
+def _plain_step(raw: Any) -> tuple | None:
+    """A step of the plain shape, read: (source id, raw type, kind, status, started, ended, duration ms,
+    input, output, credits, tokens in, tokens out, tool calls, child steps); None for any other step.
+
+    Negative amounts, counts and durations are not plain: finalized() reports them."""
+    if type(raw) is not dict or not raw.keys() <= _PLAIN_STEP_FIELDS:
+        return None
+    (
+        source_id,
+        status,
+        raw_type,
+        calls,
+        kids,
+        text_in,
+        text_out,
+        credits,
+        tokens_in,
+        tokens_out,
+        started,
+        ended,
+        duration,
+    ) = map(raw.get, _STEP_READ)
+    if type(source_id) is not str or not source_id or type(status) is not str or status not in _STEP_STATUSES:
+        return None
+    kind: str | None
+    if raw_type is None:
+        kind = "other"  # normalize.kind(None)
+    elif type(raw_type) is not str:
+        return None
+    elif (kind := _TYPE_KINDS.get(raw_type) or _type_kind(raw_type)) is None:
+        return None
+    if not (
+        (calls is None or type(calls) is list)
+        and (kids is None or type(kids) is list)
+        and (text_in is None or type(text_in) is str)
+        and (text_out is None or type(text_out) is str)
+        and (credits is None or (type(credits) is float and 0 <= credits < _INF))
+        and (tokens_in is None or (type(tokens_in) is int and tokens_in in _COUNTS))
+        and (tokens_out is None or (type(tokens_out) is int and tokens_out in _COUNTS))
+    ):
+        return None
+    if started is not None and (started := normalize.timestamp(started)) is None:
+        return None
+    if ended is not None and (ended := normalize.timestamp(ended)) is None:
+        return None
+    if duration is None:
+        duration = normalize.duration_between(started, ended)
+    elif type(duration) is float and 0 <= duration < _INF:
+        duration *= 1000.0
+    else:
+        return None
+    return (
+        source_id,
+        raw_type,
+        kind,
+        status,
+        started,
+        ended,
+        duration,
+        text_in,
+        text_out,
+        credits,
+        tokens_in,
+        tokens_out,
+        calls,
+        kids,
+    )
+
+
+def _plain_call(call: Any) -> tuple | None:
+    """A tool call of the plain shape, read: (source id, name, status, duration ms, input, output,
+    credits, extra); None for any other call."""
+    if type(call) is not dict or not call.keys() <= _PLAIN_CALL_FIELDS:
+        return None
+    source_id, error, succeeded, name, text_in, text_out, credits, duration, round_index, sequence = map(
+        call.get, _CALL_READ
+    )
+    if not (
+        type(source_id) is str
+        and source_id
+        and (error is None or error == "")
+        and (succeeded is None or type(succeeded) is bool)
+        and (name is None or type(name) is str)
+        and (text_in is None or type(text_in) is str)
+        and (text_out is None or type(text_out) is str)
+        and (credits is None or (type(credits) is float and 0 <= credits < _INF))
+        and (duration is None or (type(duration) is float and 0 <= duration < _INF))
+        and _plain_order(round_index)
+        and _plain_order(sequence)
+    ):
+        return None
+    return (
+        source_id,
+        "tool call" if name is None else name,
+        "failed" if succeeded is False else "completed",
+        None if duration is None else duration * 1000.0,
+        text_in,
+        text_out,
+        credits,
+        {k: v for k, v in call.items() if k not in _CALL_TAKEN},
+    )
+
+
+def _plain_order(value: Any) -> bool:
+    """A round_index or sequence _call_order reads without a note (normalize.number of it makes none)."""
+    return value is None or type(value) is float or (type(value) is int and value in _EXACT)
+
+
+# The columns of the rows rows_from_line() lays out, in their order (_PlainRows.step and .call list them
+# so): the ones a plain step can have a value in; the store's other columns are NULL. Fewer values to
+# bind than STEP_COLUMNS' (~0.7 µs a row).
+STEP_ROW_COLUMNS = (
+    *("run_id", "id", "parent_id", "seq", "ord", "depth", "size", "child_count", "name", "kind", "raw_type"),
+    *("status", "started_at", "ended_at", "duration_ms", "tokens_in", "tokens_out", "credits"),
+    *("sub_tokens_in", "sub_tokens_out", "sub_credits", "cost_estimated", "definition_id", "extra"),
+    *("input", "output"),
 )
-_ESTIMATED, _DEFINITION, _EXTRA, _INPUT, _OUTPUT = (
-    _P[c] for c in ("cost_estimated", "definition_id", "extra", "input", "output")
-)
-# The only totals a plain step has (no costs, no token parts: those fields send a run the usual way).
-_PLAIN_TOTALS = {name: _P[name] for name in ("tokens_in", "tokens_out", "credits")}
+if not set(STEP_ROW_COLUMNS) <= set(STEP_POSITION):
+    raise ImportError("sources/export.py lays out rows of columns the store no longer has")
+_R = {name: i for i, name in enumerate(STEP_ROW_COLUMNS)}
+_SIZE, _CHILDREN, _STATUS, _CREDITS = _R["size"], _R["child_count"], _R["status"], _R["credits"]
+_SUB_IN, _SUB_OUT, _SUB_CREDITS, _EXTRA = _R["sub_tokens_in"], _R["sub_tokens_out"], _R["sub_credits"], _R["extra"]
+# The only totals a plain step has (no costs, no token parts: those fields make a step not plain).
+_PLAIN_TOTALS = {name: _R[name] for name in ("tokens_in", "tokens_out", "credits")}
 
 
 class _NotPlain(Exception):
@@ -878,8 +1130,9 @@ class _NotPlain(Exception):
 
 def rows_from_line(number: int, record: dict, report: ProblemSink, null: Any = None) -> tuple[Run, list | None] | None:
     """The run on one line and, when every step has the plain shape (see above), its step rows
-    (`null` for each None) with the run's derived fields set: ready to store, no finalize_run. Else
-    (run, None): the run as run_from_line() gives it. None: the line is skipped (and reported)."""
+    (STEP_ROW_COLUMNS, `null` for each None) with the run's derived fields set: ready to store, no
+    finalize_run. Else (run, None): the run as run_from_line() gives it. None: the line is skipped (and
+    reported)."""
     where = _Where(number, "")
     head = _run_head(record, where, report)
     if head is None:
@@ -905,15 +1158,13 @@ class _PlainRows:
     def __init__(self, run: Run, null: Any):
         self.run = run
         self.null = null
-        self.template = [null] * len(STEP_POSITION)
-        self.template[_ESTIMATED] = 0  # what binding a Step's False stores
         self.out: list[list] = []
         self.used: set[str] = set()
         self.counts: dict[str, int] = {}
 
     def rows(self, steps: list) -> list[list]:
         for seq, raw in enumerate(steps):
-            self.step(raw, None, seq, 0)
+            self.step(raw, self.null, seq, 0)
         null, rows = self.null, self.out
         values: dict[str, list] = {name: [] for name in (*ROLLED_UP_FIELDS, ESTIMATED_COST)}
         for name, at in _PLAIN_TOTALS.items():
@@ -922,80 +1173,64 @@ class _PlainRows:
         set_run_totals(self.run, len(rows), failed, values)
         return rows
 
-    def step(self, raw: Any, parent_id: str | None, seq: int, depth: int) -> tuple[int, Any, Any, Any]:
+    def step(self, raw: Any, parent_id: Any, seq: int, depth: int) -> tuple[int, Any, Any, Any]:
         """Lays out a step and its subtree: (size, sub tokens in, sub tokens out, sub credits)."""
-        if type(raw) is not dict or not raw.keys() <= _PLAIN_STEP_FIELDS or depth > _PLAIN_DEPTH:
+        read = _plain_step(raw)
+        if read is None or depth > _PLAIN_DEPTH:
             raise _NotPlain
-        get = raw.get
-        source_id, status, raw_type = get("agent_step_id"), get("status"), get("step_type")
-        if type(source_id) is not str or not source_id or type(status) is not str or status not in _STEP_STATUSES:
-            raise _NotPlain
-        if raw_type is not None and (type(raw_type) is not str or raw_type.strip().lower() in _BRANCHING_TYPES):
-            raise _NotPlain
-        calls, kids = get("tool_calls"), get("child_steps")
-        if not ((calls is None or type(calls) is list) and (kids is None or type(kids) is list)):
-            raise _NotPlain
-        text_in, text_out, credits = get("input"), get("output"), get("credits_used")
-        if not (
-            (text_in is None or type(text_in) is str)
-            and (text_out is None or type(text_out) is str)
-            and (credits is None or (type(credits) is float and 0 <= credits < math.inf))
-        ):
-            raise _NotPlain  # (a negative amount, count or duration: the usual way, where it is reported)
-        started = get("started_at")
-        if started is not None and (started := normalize.timestamp(started)) is None:
-            raise _NotPlain
-        ended = get("ended_at")
-        if ended is not None and (ended := normalize.timestamp(ended)) is None:
-            raise _NotPlain
-        tokens_in, tokens_out = get("prompt_tokens"), get("completion_tokens")
-        if not (
-            (tokens_in is None or (type(tokens_in) is int and tokens_in >= 0))
-            and (tokens_out is None or (type(tokens_out) is int and tokens_out >= 0))
-        ):
-            raise _NotPlain
-        if tokens_in is not None or tokens_out is not None:
-            tokens = usage.plain(tokens_in, tokens_out)
-            if tokens[2:] != _NO_PARTS:
-                raise _NotPlain
-            tokens_in, tokens_out = tokens[0], tokens[1]
-        duration = get("duration_seconds")
-        if duration is None:
-            duration = normalize.duration_between(started, ended)
-        elif type(duration) is float and 0 <= duration < math.inf:
-            duration *= 1000.0
-        else:
-            raise _NotPlain
+        (
+            source_id,
+            raw_type,
+            kind,
+            status,
+            started,
+            ended,
+            duration,
+            text_in,
+            text_out,
+            credits,
+            t_in,
+            t_out,
+            calls,
+            kids,
+        ) = read
         if source_id in self.used:
             step_id, definition_id = _unique_id(self.used, self.counts, source_id)
         else:
             self.used.add(source_id)
             step_id, definition_id = source_id, None
-        row = self.template.copy()
-        row[_RUN_ID], row[_ID_], row[_SEQ], row[_ORD], row[_DEPTH] = self.run.id, step_id, seq, len(self.out), depth
-        if parent_id is not None:
-            row[_PARENT] = parent_id
-        row[_NAME], row[_KIND], row[_STATUS] = source_id, normalize.kind(raw_type), status
-        if raw_type is not None:
-            row[_RAW_TYPE] = raw_type
-        if started is not None:
-            row[_STARTED] = started
-        if ended is not None:
-            row[_ENDED] = ended
-        if duration is not None:
-            row[_DURATION] = duration
-        if tokens_in is not None:
-            row[_IN] = tokens_in
-        if tokens_out is not None:
-            row[_OUT] = tokens_out
-        if definition_id is not None:
-            row[_DEFINITION] = definition_id
-        if text_in is not None:
-            row[_INPUT] = text_in
-        if text_out is not None:
-            row[_OUTPUT] = text_out
-        self.out.append(row)
-        size, sub_in, sub_out, sub_credits = 1, tokens_in, tokens_out, None
+        null, out = self.null, self.out
+        # In STEP_ROW_COLUMNS' order; size, child_count, credits and the sums are set below.
+        row = [
+            self.run.id,
+            step_id,
+            parent_id,
+            seq,
+            len(out),
+            depth,
+            1,
+            0,
+            source_id,  # the name _step gives a step with an id and no name
+            kind,
+            null if raw_type is None else raw_type,
+            status,
+            null if started is None else started,
+            null if ended is None else ended,
+            null if duration is None else duration,
+            null if t_in is None else t_in,
+            null if t_out is None else t_out,
+            null,
+            null,
+            null,
+            null,
+            0,  # cost_estimated: what binding a Step's False stores
+            null if definition_id is None else definition_id,
+            null,
+            null if text_in is None else text_in,
+            null if text_out is None else text_out,
+        ]
+        out.append(row)
+        size, sub_in, sub_out, sub_credits = 1, t_in, t_out, None
         children = 0
         if calls:
             if len(calls) == 1:
@@ -1007,9 +1242,7 @@ class _PlainRows:
                     ):
                         raise _NotPlain
                 ordered = sorted(enumerate(calls), key=lambda pair: _call_order(pair[0], pair[1]))
-            call_credits = [
-                self.call(call, position, n, step_id, depth + 1) for n, (position, call) in enumerate(ordered)
-            ]
+            call_credits = [self.call(call, n, step_id, depth + 1) for n, (_, call) in enumerate(ordered)]
             children = len(call_credits)
             size += children
             # _split_credits: a tool call's credits are part of its step's; the step keeps the rest.
@@ -1029,16 +1262,19 @@ class _PlainRows:
             sub_credits = credits
         if credits is not None:
             row[_CREDITS] = credits
-        for i, kid in enumerate(kids or ()):
-            kid_size, kid_in, kid_out, kid_credits = self.step(kid, step_id, children + i, depth + 1)
-            size += kid_size
-            if kid_in is not None:
-                sub_in = kid_in if sub_in is None else sub_in + kid_in
-            if kid_out is not None:
-                sub_out = kid_out if sub_out is None else sub_out + kid_out
-            if kid_credits is not None:
-                sub_credits = kid_credits if sub_credits is None else sub_credits + kid_credits
-        row[_SIZE], row[_CHILDREN] = size, children + len(kids or ())
+        if kids:
+            for i, kid in enumerate(kids):
+                kid_size, kid_in, kid_out, kid_credits = self.step(kid, step_id, children + i, depth + 1)
+                size += kid_size
+                if kid_in is not None:
+                    sub_in = kid_in if sub_in is None else sub_in + kid_in
+                if kid_out is not None:
+                    sub_out = kid_out if sub_out is None else sub_out + kid_out
+                if kid_credits is not None:
+                    sub_credits = kid_credits if sub_credits is None else sub_credits + kid_credits
+            row[_SIZE], row[_CHILDREN] = size, children + len(kids)
+        elif children:
+            row[_SIZE], row[_CHILDREN] = size, children
         if sub_in is not None:
             row[_SUB_IN] = sub_in
         if sub_out is not None:
@@ -1047,67 +1283,49 @@ class _PlainRows:
             row[_SUB_CREDITS] = sub_credits
         return size, sub_in, sub_out, sub_credits
 
-    def call(self, call: Any, position: int, seq: int, parent_id: str, depth: int) -> Any:
+    def call(self, call: Any, seq: int, parent_id: str, depth: int) -> Any:
         """Lays out a tool call's row, as _tool_step gives it; returns its credits."""
-        if type(call) is not dict or not call.keys() <= _PLAIN_CALL_FIELDS:
+        read = _plain_call(call)
+        if read is None:
             raise _NotPlain
-        get = call.get
-        source_id, error, succeeded, name = get("id"), get("error"), get("succeeded"), get("function_name")
-        text_in, text_out, credits, duration = get("input"), get("output"), get("credits_used"), get("duration_seconds")
-        if not (
-            type(source_id) is str
-            and source_id
-            and (error is None or error == "")
-            and (succeeded is None or type(succeeded) is bool)
-            and (name is None or type(name) is str)
-            and (text_in is None or type(text_in) is str)
-            and (text_out is None or type(text_out) is str)
-            and (credits is None or (type(credits) is float and 0 <= credits < math.inf))
-            and (duration is None or (type(duration) is float and 0 <= duration < math.inf))
-            and _plain_order(get("round_index"))
-            and _plain_order(get("sequence"))
-        ):
-            raise _NotPlain
+        source_id, name, status, duration, text_in, text_out, credits, extra = read
         if source_id in self.used:
             step_id, definition_id = _unique_id(self.used, self.counts, source_id)
         else:
             self.used.add(source_id)
             step_id, definition_id = source_id, None
-        row = self.template.copy()
-        row[_RUN_ID], row[_ID_], row[_PARENT], row[_SEQ], row[_ORD] = (
-            self.run.id,
-            step_id,
-            parent_id,
-            seq,
-            len(self.out),
+        null, out = self.null, self.out
+        out.append(
+            [
+                self.run.id,
+                step_id,
+                parent_id,
+                seq,
+                len(out),
+                depth,
+                1,
+                0,
+                name,
+                "tool",
+                "tool_call",
+                status,
+                null,
+                null,
+                null if duration is None else duration,
+                null,
+                null,
+                null if credits is None else credits,
+                null,
+                null,
+                null if credits is None else credits,
+                0,
+                null if definition_id is None else definition_id,
+                to_json(extra) if extra else null,
+                null if text_in is None else text_in,
+                null if text_out is None else text_out,
+            ]
         )
-        row[_DEPTH], row[_SIZE], row[_CHILDREN] = depth, 1, 0
-        row[_NAME] = (name or "") if name is not None else "tool call"
-        row[_KIND], row[_RAW_TYPE] = "tool", "tool_call"
-        row[_STATUS] = "failed" if succeeded is False else "completed"
-        if duration is not None:
-            row[_DURATION] = duration * 1000.0
-        if credits is not None:
-            row[_CREDITS] = row[_SUB_CREDITS] = credits
-        if definition_id is not None:
-            row[_DEFINITION] = definition_id
-        extra = {k: v for k, v in call.items() if k not in _CALL_TAKEN}
-        if extra:
-            row[_EXTRA] = to_json(extra)
-        if text_in is not None:
-            row[_INPUT] = text_in
-        if text_out is not None:
-            row[_OUTPUT] = text_out
-        self.out.append(row)
         return credits
-
-
-_NO_PARTS = (None, None, None)
-
-
-def _plain_order(value: Any) -> bool:
-    """A round_index or sequence _call_order reads without a note (normalize.number of it makes none)."""
-    return value is None or type(value) is float or (type(value) is int and value in _EXACT)
 
 
 # The order of the positional arguments _step and _tool_step give Step (Tokens' fields stand for its

@@ -42,7 +42,7 @@ sqlite3.register_adapter(bool, int)
 _NAN = math.nan
 BOUND_NULL = _NAN
 """What rows handed to StoreWriter.add_rows hold for NULL."""
-_STEP_RUN_ID = list(STEP_COLUMNS).index("run_id")
+_ALL_STEP_COLUMNS = tuple(STEP_COLUMNS)
 
 
 def _bound(row: list | tuple) -> list:
@@ -104,6 +104,8 @@ class StoreWriter:
         self.batch_rows = batch_rows
         self.run_count = len(self._seen)
         self._run_sql = insert_sql("runs", RUN_COLUMNS)
+        # The columns of the step rows waiting in _steps (add_rows may be given fewer), and their INSERT.
+        self._step_columns: tuple[str, ...] = _ALL_STEP_COLUMNS
         self._step_sql = insert_sql("steps", STEP_COLUMNS)
         self.conn.execute("BEGIN")
 
@@ -135,18 +137,18 @@ class StoreWriter:
             for step in run.steps:
                 step.run_id = run.id
         self._seen.add(run.id)
-        self._append(_bound(run_row(run)), [step_row(s, _NAN) for s in run.steps])
+        self._append(_bound(run_row(run)), [step_row(s, _NAN) for s in run.steps], _ALL_STEP_COLUMNS)
         return run
 
-    def add_rows(self, run: Run, step_rows: list[list]) -> Run:
-        """add() of a run whose step rows are laid out already (STEP_COLUMNS, BOUND_NULL for None) and
-        whose derived fields are set (sources/export.py's plain runs)."""
+    def add_rows(self, run: Run, step_rows: list[list], columns: tuple[str, ...] = _ALL_STEP_COLUMNS) -> Run:
+        """add() of a run whose step rows are laid out already (`columns`, run_id first; the store's other
+        columns NULL; BOUND_NULL for None) and whose derived fields are set (sources/export.py's plain runs)."""
         if run.id in self._seen:
             run.id = self._keep_apart(run.id, run.extra, run.flags, run.source_line)
             for row in step_rows:
-                row[_STEP_RUN_ID] = run.id
+                row[0] = run.id
         self._seen.add(run.id)
-        self._append(_bound(run_row(run)), step_rows)
+        self._append(_bound(run_row(run)), step_rows, columns)
         return run
 
     def _keep_apart(
@@ -171,7 +173,11 @@ class StoreWriter:
         )
         return new_id
 
-    def _append(self, run_values: list, step_values: list) -> None:
+    def _append(self, run_values: list, step_values: list, columns: tuple[str, ...]) -> None:
+        if columns != self._step_columns:
+            self._flush()  # rows keep their order: the waiting ones go first, with their own columns
+            self._step_columns = columns
+            self._step_sql = insert_sql("steps", columns)
         self._runs.append(run_values)
         self._steps.extend(step_values)
         self.run_count += 1
@@ -257,14 +263,14 @@ class StoreWriter:
     def _flush(self) -> None:
         # Runs first: a step row refused below finds its run's line in the runs table.
         if self._runs:
-            self._insert(self._run_sql, self._runs, "runs")
+            self._insert(self._run_sql, self._runs, "runs", tuple(RUN_COLUMNS))
             self._runs.clear()
         if self._steps:
-            self._insert(self._step_sql, self._steps, "steps")
+            self._insert(self._step_sql, self._steps, "steps", self._step_columns)
             self._steps.clear()
 
-    def _insert(self, sql: str, rows: list, table: str) -> None:
-        insert_storable(self.conn, sql, rows, table, self.report)
+    def _insert(self, sql: str, rows: list, table: str, names: tuple[str, ...]) -> None:
+        insert_storable(self.conn, sql, rows, table, self.report, names)
 
     def unpriced_calls(self) -> list[tuple[str, str | None, int]]:
         """(model, provider, calls) of the model calls written that have token counts and no cost."""
@@ -310,11 +316,16 @@ class StoreWriter:
 
 
 def insert_storable(
-    conn: sqlite3.Connection, sql: str, rows: list, table: str, report: Callable[[Problem], object]
+    conn: sqlite3.Connection,
+    sql: str,
+    rows: list,
+    table: str,
+    report: Callable[[Problem], object],
+    names: tuple[str, ...] | None = None,
 ) -> None:
     """executemany, in a transaction already begun; a row SQLite refuses (an integer beyond 64 bits,
     a lone surrogate) is stored as storable() makes it and reported. Runs before their steps: a refused
-    step row finds its run's line in the runs table."""
+    step row finds its run's line in the runs table. names: the rows' columns, if not all the table's."""
     # A savepoint costs nothing beside a batch, and lets a batch SQLite refused go again row by row.
     conn.execute("SAVEPOINT batch")
     try:
@@ -325,12 +336,18 @@ def insert_storable(
             try:
                 conn.execute(sql, row)
             except _UNSTORABLE:
-                conn.execute(sql, _storable_row(conn, row, table, report))
+                conn.execute(sql, _storable_row(conn, row, table, report, names))
     conn.execute("RELEASE batch")
 
 
-def _storable_row(conn: sqlite3.Connection, row: tuple | list, table: str, report: Callable[[Problem], object]) -> list:
-    names = RUN_COLUMNS if table == "runs" else STEP_COLUMNS
+def _storable_row(
+    conn: sqlite3.Connection,
+    row: tuple | list,
+    table: str,
+    report: Callable[[Problem], object],
+    names: tuple[str, ...] | None,
+) -> list:
+    names = names or tuple(RUN_COLUMNS if table == "runs" else STEP_COLUMNS)
     values: list = []
     changes: dict[str, list[str]] = {}  # what was changed -> the columns (a total repeats its step's value)
     for column, value in zip(names, row, strict=True):
