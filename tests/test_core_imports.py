@@ -98,6 +98,7 @@ FIRST_SCREEN_NEVER_IMPORTS = frozenset(
         "tracetui.tui.screens.stats",
         "tracetui.tui.screens.step_hits",
         "tracetui.tui.widgets.detail",
+        "tracetui.tui.widgets.key_pager",  # (a PostgreSQL database's run list)
         "tracetui.tui.widgets.live_marker",
         "tracetui.tui.widgets.step_tree",
         # the CLI's commands and click: `tracetui open PATH` starts without them (launch.py)
