@@ -88,6 +88,7 @@ FIRST_SCREEN_NEVER_IMPORTS = frozenset(
         "tracetui.postgres.store",
         "tracetui.store.files",
         "tracetui.store.search",
+        "tracetui.store.sessions",
         "tracetui.store.writer",
         # the viewer's other screens and their widgets
         "tracetui.tui.screens.compare",

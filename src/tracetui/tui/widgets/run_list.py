@@ -35,9 +35,8 @@ from textual.strip import Strip
 from ... import display, present
 from ...errors import TraceError, Unavailable
 from ...model import FAILED_STATUSES, Run
-from ...store import SORT_KEYS, RunFilter, SessionRow, default_desc
+from ...store import SORT_KEYS, RunFilter, default_desc
 from ...store.protocol import PagedStore, SessionStore, TraceStore
-from ...store.sessions import SessionKey
 from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed, RunMarked, SourceLost
 from ..plain import notify_plain
 from .cursor_list import CursorList, cursor_bindings
@@ -46,6 +45,7 @@ from .run_pager import Order, RunPager, read_order, read_session_members, read_s
 if TYPE_CHECKING:
     from ...first_page import FirstPage
     from ...store.search import RunHits
+    from ...store.sessions import SessionKey, SessionRow
     from .key_pager import KeyPager, Query, Totals, Window, WindowPlan
 
 SORT_CYCLE = tuple(key.name for key in SORT_KEYS if key.cycle)
@@ -686,10 +686,10 @@ class RunList(CursorList, can_focus=True):
                 self._load_members(pager.generation, shut, answer=answer, then=again)
                 return
             found = pager.adjacent_failed_id(run_id, direction, self.cursor)
-            if isinstance(found, SessionKey):
-                self._enter_session(found, direction, answer)  # the failed run is in a collapsed session
-            else:
+            if found is None or isinstance(found, str):
                 answer(found)
+            else:
+                self._enter_session(found, direction, answer)  # the failed run is in a collapsed session
             return
         found_id = pager.adjacent_failed_id(run_id, direction, self.cursor)
         if found_id is not None or pager.query is None:
@@ -708,6 +708,8 @@ class RunList(CursorList, can_focus=True):
             session = self._store.get_run(run_id).session
         except (sqlite3.Error, TraceError, LookupError):
             return None
+        from ...store.sessions import SessionKey
+
         key = SessionKey(session) if session is not None else None
         if key is None or key in pager.expanded or pager.position_of_session(key) is None:
             return None
