@@ -14,6 +14,7 @@ from textual.widgets import Static
 from ... import display
 from ...model import Problem
 from ..widgets.key_footer import KeyFooter
+from .box import box_css
 
 
 class ErrorScreen(Screen):
@@ -80,6 +81,8 @@ class ErrorScreen(Screen):
 
 class ProblemsScreen(ModalScreen):
     """Lines the reader skipped or repaired, as the store recorded them."""
+
+    CSS = box_css("ProblemsScreen", "problems-box", "problems-list")
 
     BINDINGS = [
         Binding(
