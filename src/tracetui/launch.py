@@ -4,7 +4,7 @@
 importing click and building the CLI's commands (cli.py) cost ~20 ms of CPU before the first rows
 (issue 15). Any other command line — options, other commands, --help, a missing PATH — goes to the
 click CLI unchanged, which defines every option; this module knows only that `open` takes a PATH.
-Errors and warnings are written by the CLI's own functions (click is imported only to write one).
+Errors are written by the CLI's exit_for, warnings by warn() below: click is imported only to write one.
 """
 
 from __future__ import annotations
