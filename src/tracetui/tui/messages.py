@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import rich.repr
 from textual.message import Message
 
 if TYPE_CHECKING:
@@ -29,9 +30,8 @@ class FieldsMessage(Message):
 
     __hash__ = None  # type: ignore[assignment]  # (equal by value and mutable, as a dataclass)
 
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={value!r}" for name, value in vars(self).items())
-        return f"{self.__class__.__qualname__}({fields})"
+    def __rich_repr__(self) -> rich.repr.Result:  # (Message's repr is built from it: OpenRun(run_id='r1', …))
+        yield from vars(self).items()
 
 
 # -- intents: the app routes them -----------------------------------------------------------------
