@@ -7,7 +7,7 @@ Run it in a real terminal (a tmux pane), alone or under a profiler, for example
 `python -X importtime benchmarks/profile_first_screen.py PATH 2> imports.txt` (every module imported
 before the first rows show; note that Textual draws on stderr too, and that modules loaded with
 importlib.import_module are not listed) or `py-spy record --idle --threads -- python …`.
-The process is the real `tracetui open` (the click command, the real driver); a few methods are
+The process is the real `tracetui open` (its entry point, the real driver); a few methods are
 wrapped to note when they ran, and the app exits once the refresh that drew the first run row is
 done. --phases appends one JSON line to FILE: milliseconds since the process started at which each
 step of the start-up began and ended (imports, prepare, connect, app start, the run list's queries,
@@ -149,10 +149,17 @@ def main() -> None:
         return
 
     start = _now()
-    import tracetui.cli
+    try:
+        from tracetui.launch import main as entry_point
+    except ImportError:  # a version from before tracetui.launch (cpu_first_screen.py --against): click's
+        from tracetui.cli import main as cli
+
+        def entry_point() -> None:
+            cli(sys.argv[1:], standalone_mode=False)
+
     from tracetui import first_page, loading, store
 
-    _note("import tracetui.cli", start)
+    _note("import the entry point, first_page, loading, store", start)
     start = _now()
     # In `tracetui open` this import comes after prepare(), while a thread reads the first page or
     # starts the import; here it comes first, so that its classes can be wrapped (its cost is the same,
@@ -260,7 +267,8 @@ def main() -> None:
             app.exit()
 
     RunList.render_line = first_row_then_exit
-    tracetui.cli.main(["open", *args], standalone_mode=False)
+    sys.argv = ["tracetui", "open", *args]  # the real entry point: `open PATH` starts without click
+    entry_point()
 
 
 def _time_the_writer_when_an_import_starts(opening_class) -> None:

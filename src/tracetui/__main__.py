@@ -1,4 +1,4 @@
-from .cli import main
+from .launch import main
 
 # Guarded: worker processes (parallel import) re-import the main module.
 if __name__ == "__main__":

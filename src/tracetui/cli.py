@@ -10,13 +10,14 @@ import os
 import sys
 import warnings
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from . import config as settings
 from . import display, jsonsafe, share
-from .errors import TraceError, Unavailable
+from .errors import HANDLED, TraceError, Unavailable
+from .launch import DATABASE_NOT_FOLLOWED, open_viewer, refuse_pipe, show_warning, use_config
 from .model import TOKEN_PARTS, Run
 from .run_json import dumps, step_dict
 from .store import SORT_KEYS, STARTED, RunFilter
@@ -63,20 +64,7 @@ class FormatChoice(click.Choice[str]):
         return super().convert(value, param, ctx)
 
 
-_show_warning = warnings.showwarning
-
-
-def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """tracetui's own warnings (a broken format plug-in) as one line, like its other messages."""
-    from . import sources
-
-    if issubclass(category, sources.PluginWarning):
-        click.echo(f"tracetui: warning: {display.safe(str(message), single_line=True)}", err=True)
-    else:
-        _show_warning(message, category, filename, lineno, file, line)
-
-
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     click.echo(f"tracetui: {display.safe(message, single_line=True)}", err=True)
     sys.exit(code)
 
@@ -88,15 +76,20 @@ def handles_errors(fn):
             result = fn(*args, **kwargs)
             warn_values()
             return result
-        except TraceError as exc:
-            fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            fail("interrupted", 130)
-        except BrokenPipeError:
-            sys.stderr.close()
-            sys.exit(0)
+        except HANDLED as exc:
+            exit_for(exc)
 
     return wrapper
+
+
+def exit_for(exc: BaseException) -> NoReturn:
+    """How a command ends on an error it expects (errors.HANDLED): one line on stderr, its exit code."""
+    if isinstance(exc, TraceError):
+        fail(str(exc), exc.exit_code)
+    if isinstance(exc, KeyboardInterrupt):
+        fail("interrupted", 130)
+    sys.stderr.close()  # a BrokenPipeError: whoever read the output is gone
+    sys.exit(0)
 
 
 def _no_estimate(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -228,14 +221,6 @@ def loaded(path: str, fmt: str | None, no_cache: bool) -> tuple[SourceOpening, T
     return opening, store
 
 
-def refuse_pipe(path: str) -> None:
-    """--follow reads a file again as it grows; a pipe is read once, to its end, into a private copy."""
-    from .loading import is_pipe
-
-    if is_pipe(path):
-        fail(f"{path}: --follow needs a file or a folder; a pipe is read once (write to a file and follow that)")
-
-
 _LOADED = "tracetui.loaded"
 _DATABASES = "tracetui.databases"
 
@@ -324,12 +309,8 @@ def configured() -> settings.Config:
     ctx = click.get_current_context().find_root()
     config = ctx.meta.get(CONFIG)
     if not isinstance(config, settings.Config):
-        config = settings.load(ctx.meta.get(CONFIG + ".path"))
+        config = use_config(ctx.meta.get(CONFIG + ".path"))
         ctx.meta[CONFIG] = config
-        message = config.message()
-        if message is not None:
-            click.echo(f"tracetui: warning: {display.safe(message, single_line=True)}", err=True)
-        display.use_local_time(config.times == "local")
     return config
 
 
@@ -580,7 +561,7 @@ def _follow_list(
 
     target = followable(opening)
     if target is None:
-        fail(f"{opening.label}: --follow reads files and folders; a database server is read where it lies")
+        fail(f"{opening.label}: {DATABASE_NOT_FOLLOWED}")
         return
 
     def show(store: TraceStore, runs: list[Run]) -> None:
@@ -1029,85 +1010,19 @@ def open_cmd(path, run_id, failed, follow, fmt, no_cache):
     With --follow, lines appended to PATH (files added to or growing in a folder, a database being
     written) are read as they come, and the viewer shows them live: "● live", `p` pauses.
     """
-    from . import startup_gc
-
-    startup_gc.pause()  # until the first rows are drawn (startup_gc.py)
-    try:
-        _open_viewer(path, run_id, failed, follow, fmt, no_cache)
-    finally:
-        startup_gc.resume()
-
-
-def _open_viewer(path, run_id, failed, follow, fmt, no_cache):
-    from .first_page import FirstPage
-    from .loading import Opening
-
-    if follow:
-        refuse_pipe(path)
-    later = False
-    try:
-        opening = open_source(path, fmt, no_cache)
-    except Unavailable:
-        # A database that cannot be reached now: the viewer says why on its error screen, and `r`
-        # (or its reconnecting) tries again; the other commands say it in one line and exit 2.
-        from .postgres.opening import LaterOpening
-
-        options = database_options()
-        opening = LaterOpening(
-            path,
-            fmt=fmt,
-            schema=options.schema,
-            table=options.table,
-            timeout_ms=options.timeout_ms,
-            estimate=estimating(),
-        )
-        later = True  # an unknown --run is then reported in the viewer, as during an import
-    # While Textual is imported, a thread opens a file's store and reads its first page, or starts its import.
-    first_page, importer = None, None
-    if isinstance(opening, Opening) and not follow:  # (a followed file is imported as the viewer follows it)
-        if opening.ready:
-            first_page = FirstPage(opening, run_id)
-        else:
-            from .background_import import BackgroundImport  # (a file not in the cache yet)
-
-            importer = BackgroundImport(opening)
-    if first_page is None and opening.ready and not later:
-        store = opening.connect()  # an unreadable store fails here, not inside the viewer
-        try:
-            if run_id is not None:
-                run_id = store.get_run(run_id).id  # as the store names it (typed as shown: `run\x1b1`)
-        finally:
-            store.close()
-    try:
-        from .tui.app import TraceApp  # Textual is imported only by the viewer
-
-        live = None
-        if follow:
-            from .follow import Follower, followable
-
-            target = followable(opening)
-            if target is None:
-                fail(f"{opening.label}: --follow reads files and folders; a database server is read where it lies")
-                return
-            live = Follower(target)
-        if first_page is not None:
-            first_page.check()  # an unreadable store or unknown --run fails here, not inside the viewer
-            run_id = first_page.run_id
-        app = TraceApp(
-            opening,
-            run_id=run_id,
-            failed=failed,
-            live=live,
-            first_page=first_page,
-            importer=importer,
-            config=configured(),
-        )
-        app.run()
-    finally:
-        if importer is not None:
-            importer.cancel()  # the viewer is gone (or never started): stop the import
-    if app.return_code:
-        sys.exit(app.return_code)
+    code = open_viewer(
+        path,
+        config=configured,
+        run_id=run_id,
+        failed=failed,
+        follow=follow,
+        fmt=fmt,
+        no_cache=no_cache,
+        estimate=estimating(),
+        database=database_options(),
+    )
+    if code:
+        sys.exit(code)
 
 
 class ByteSize(click.ParamType):

@@ -31,3 +31,7 @@ class Unavailable(TraceError):
         self.label = label
         self.problem = problem
         self.lost = lost
+
+
+# What a command ends on with one line on stderr and an exit code, never a traceback (cli.exit_for).
+HANDLED = (TraceError, KeyboardInterrupt, BrokenPipeError)

@@ -19,10 +19,11 @@ from rich.text import Text
 
 from . import display, jsonsafe
 from .model import TOKEN_PARTS, Run, Step
-from .store import RunFilter, SessionRow
+from .store import RunFilter
 
 if TYPE_CHECKING:
     from .store.search import Snippet
+    from .store.sessions import SessionRow
 
 # Hex colours, not ANSI names: Textual's default theme draws ANSI magenta as the same red as failures.
 STATUS_STYLE = {

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import estimates, pricing
-from ..sources.contract import PricedCalls
+from ..sources.contract_db import PricedCalls
 
 KEPT_IN_MEMORY = 200_000  # calls of the cache loaded at once; beyond, each is looked up when met
 

@@ -28,7 +28,7 @@ from ..analysis import GroupStats, root_cause
 from ..errors import NotFound
 from ..model import FAILED_STATUSES, Problem, Run, Step, finalize_run, step_tree, tree_problems
 from ..sources import DatabaseSource, RunStart
-from ..sources.contract import PricedCalls
+from ..sources.contract_db import PricedCalls
 from ..sources.pgsql import ESCAPED, nul_escaped, parameter, unescaped
 from ..sources.tracetui_postgres import decoded
 from ..store import search

@@ -22,32 +22,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Unavailable, UnusableInput
+from . import redact
 
 if TYPE_CHECKING:
     import psycopg
 
-URL_SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_TIMEOUT_MS = 10_000
 CONNECT_TIMEOUT_S = 10
 INSTALL_HINT = "reading PostgreSQL needs the postgres extra: pip install 'tracetui[postgres]'"
-
-# Keywords a libpq key=value string starts with (any of them marks one; a file by that name wins).
-_KEYWORDS = ("host", "hostaddr", "port", "dbname", "user", "password", "service", "sslmode", "passfile", "options")
-_KEY_VALUE = re.compile(r"\s*(" + "|".join(_KEYWORDS) + r")\s*=")
-_URL_PASSWORD = re.compile(r"(://[^:/@?#\s]*):[^@/?#\s]*@")
-_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)", re.IGNORECASE)
-
-
-def is_target(text: str) -> bool:
-    """Whether the argument names a PostgreSQL database rather than a file (a file that exists wins)."""
-    if text.startswith(URL_SCHEMES):
-        return True
-    return bool(_KEY_VALUE.match(text)) and not os.path.exists(text)
-
-
-def redact(text: str) -> str:
-    """The text with any password written inside a URL or key=value string replaced by ***."""
-    return _KV_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1:***@", text))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import sys
 import warnings
 from importlib import import_module
 from importlib.machinery import PathFinder
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
@@ -28,20 +28,16 @@ from ..errors import UnusableInput
 from ..sqlite_uri import problem as sqlite_problem
 from ..sqlite_uri import ro_uri  # also sources.ro_uri, for the format modules
 from .contract import (
-    Catalog,
+    DATABASE_NAMES,
     Companions,
-    DatabaseSource,
     GroupsInParallel,
     Head,
     InDatabase,
     InPlace,
     LinesInParallel,
-    Place,
     ProblemSink,
-    Relation,
     Resumable,
     Resumed,
-    RunStart,
     Source,
     SourceFile,
     companions,
@@ -52,6 +48,9 @@ from .contract import (
     resumable,
 )
 from .jsondoc import Document, JsonSyntaxError
+
+if TYPE_CHECKING:
+    from .contract_db import Catalog, DatabaseSource, Place, Relation, RunStart
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -86,6 +85,17 @@ __all__ = [
     "resumable",
     "ro_uri",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The database half of the contract (contract_db.py), imported when a format or the PostgreSQL
+    # reader first asks for it: opening a file never does (issue 15).
+    if name in DATABASE_NAMES:
+        from . import contract_db
+
+        return getattr(contract_db, name)
+    raise AttributeError(f"module '{__name__}' has no attribute '{name}'")  # (Python's own words)
+
 
 ENTRY_POINT_GROUP = "tracetui.sources"
 

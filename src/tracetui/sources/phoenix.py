@@ -27,7 +27,7 @@ from ..model import DERIVED_RUN_FIELDS, FAILED_STATUSES, Run, Step, finalize_run
 from ..store import RUN_COLUMNS, STARTED, view_columns
 from . import Catalog, DatabaseSource, Head, Place, ProblemSink, Relation, SourceFile, pgsql
 from . import sqlsql as q
-from .contract import PricedCalls, RunStart
+from .contract_db import PricedCalls, RunStart
 from .otlp import _OPENINFERENCE_KIND
 from .sqlite_steps import (
     KEY,

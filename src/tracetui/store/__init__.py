@@ -22,10 +22,10 @@ from .schema import (
     create_schema,
     view_columns,
 )
-from .sessions import SessionRow
 from .sort_keys import SORT_KEYS, STARTED, SortKey, default_desc
 
 if TYPE_CHECKING:
+    from .sessions import SessionRow
     from .writer import StoreWriter
 
 
@@ -36,6 +36,10 @@ def __getattr__(name: str) -> object:
         from .writer import StoreWriter
 
         return StoreWriter
+    if name == "SessionRow":  # (runs grouped by session: not the first screen either)
+        from .sessions import SessionRow
+
+        return SessionRow
     raise AttributeError(f"module '{__name__}' has no attribute '{name}'")  # (Python's own words)
 
 

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..model import Problem, Run, Step
 from .reader import RunFilter
-from .sessions import SessionKey, SessionRow
 
-if TYPE_CHECKING:  # (types only: the viewer's first screen imports neither module)
+if TYPE_CHECKING:  # (types only: the viewer's first screen imports none of these modules)
     from ..analysis import GroupStats
     from .search import RunHits, Snippet, StepHit
+    from .sessions import SessionKey, SessionRow
 
 # A run's place in an order: (its sort key, None for runs without one; its tie-breaking id value).
 Key = tuple[Any, Any]

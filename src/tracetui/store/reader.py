@@ -15,6 +15,7 @@ from ..errors import NotFound
 from ..model import Problem, Run, Step, step_tree
 from ..sqlite_uri import ro_uri
 from .schema import (
+    FAILED_SQL,
     RUN_COLUMNS,
     RUN_LIST_COLUMNS,
     RUN_TOTAL_COLUMNS,
@@ -22,14 +23,13 @@ from .schema import (
     STEP_TREE_COLUMNS,
     typed,
 )
-from .sessions import FAILED_SQL as _FAILED_SQL
-from .sessions import SessionKey, SessionRow, count_sessions, session_keys, session_rows
 from .sort_keys import BY_NAME, SORT_KEYS, STARTED
 
 if TYPE_CHECKING:
     # Imported where they are used: the viewer's first screen needs none of them (issue 15).
     from ..analysis import GroupStats
     from . import search
+    from .sessions import SessionKey, SessionRow
     from .stats import Scope
 
 # An id or name compared with a parameter: the parameter may be its bytes (Store._key), which SQLite
@@ -476,15 +476,21 @@ class Store:
         self, flt: RunFilter | None = None, *, sort: str = STARTED.name, desc: bool = True, limit: int | None = None
     ) -> list[SessionKey]:
         """The groups of session_rows in order, without their summaries (cheap enough for every group)."""
+        from .sessions import session_keys
+
         where, args = self._where(flt)
         return session_keys(self.conn.execute, where, args, self._order_by, sort=sort, desc=desc, limit=limit)
 
     def session_rows(self, keys: Sequence[SessionKey], flt: RunFilter | None = None) -> list[SessionRow]:
         """Summaries of these groups over the runs `flt` keeps, in no set order (by key, like runs_by_ids)."""
+        from .sessions import session_rows
+
         where, args = self._where(flt)
         return session_rows(self.conn.execute, where, args, keys)
 
     def count_sessions(self, flt: RunFilter | None = None) -> int:
+        from .sessions import count_sessions
+
         where, args = self._where(flt)
         return count_sessions(self.conn.execute, where, args)
 
@@ -509,7 +515,7 @@ class Store:
 
     def latest_failed_run(self) -> Run | None:
         rows = self._rows(
-            f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM runs WHERE status IN ({_FAILED_SQL}) "
+            f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM runs WHERE status IN ({FAILED_SQL}) "
             "ORDER BY started_at IS NULL, started_at DESC, id DESC LIMIT 1"
         )
         if not rows:
@@ -626,7 +632,7 @@ class Store:
     def failed_step_positions(self, run_id: str) -> list[tuple[str, int, int]]:
         """(id, ord, size) of every failed or timed-out step, in execution order."""
         rows = self._rows(
-            f"SELECT id, ord, size FROM steps WHERE run_id = {_ID} AND status IN ({_FAILED_SQL}) ORDER BY ord",
+            f"SELECT id, ord, size FROM steps WHERE run_id = {_ID} AND status IN ({FAILED_SQL}) ORDER BY ord",
             (self._run_key(run_id),),
         )
         if self.trusted:

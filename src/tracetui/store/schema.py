@@ -17,7 +17,19 @@ from typing import Any
 import orjson
 
 from .. import jsonsafe, normalize
-from ..model import ESTIMATED_COST, KINDS, NON_NEGATIVE_FIELDS, ROLLED_UP_FIELDS, STEP_STATUSES, TOKEN_PARTS, Run, Step
+from ..model import (
+    ESTIMATED_COST,
+    FAILED_STATUSES,
+    KINDS,
+    NON_NEGATIVE_FIELDS,
+    ROLLED_UP_FIELDS,
+    STEP_STATUSES,
+    TOKEN_PARTS,
+    Run,
+    Step,
+)
+
+FAILED_SQL = ", ".join(f"'{status}'" for status in sorted(FAILED_STATUSES))  # SQL: status IN (FAILED_SQL)
 
 # Raise it when the columns change: the import cache keys on it, so older cached imports are not reused.
 # 2: token parts (tokens_cache_read, tokens_cache_write, tokens_reasoning) and their totals; steps' model, provider.

@@ -14,10 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import FAILED_STATUSES
+from .schema import FAILED_SQL
 from .sort_keys import BY_NAME, SPAN_MS, STATUS_RANK, WORST_STATUS
-
-FAILED_SQL = ", ".join(f"'{status}'" for status in sorted(FAILED_STATUSES))
 
 
 @dataclass(frozen=True)

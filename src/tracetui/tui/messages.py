@@ -3,157 +3,197 @@
 Widgets say what happened or what the user asked for; screens and the app (tui/app.py) decide
 what to do about it. Intents (OpenRun, CompareRuns, JumpToFailedRun) are routed by the app.
 A handler's name follows the class name: RunListLoaded is handled by `on_run_list_loaded`.
+
+Plain classes, not dataclasses: a dataclass compiles its methods when its module is imported
+(~0.4 ms each), and the viewer imports these before its first rows (issue 15). FieldsMessage gives
+them a dataclass's equality and repr: by their own attributes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+import rich.repr
 from textual.message import Message
 
-from ..model import Run
+if TYPE_CHECKING:
+    from ..model import Run
+
+
+class FieldsMessage(Message):
+    """A message equal to another of its class with the same attributes (Message keeps its own in slots)."""
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]  # (equal by value and mutable, as a dataclass)
+
+    def __rich_repr__(self) -> rich.repr.Result:  # (Message's repr is built from it: OpenRun(run_id='r1', …))
+        yield from vars(self).items()
+
 
 # -- intents: the app routes them -----------------------------------------------------------------
 
 
-@dataclass
-class OpenRun(Message):
+class OpenRun(FieldsMessage):
     """Show this run's step tree (Enter or a double click in the run list)."""
 
-    run_id: str
-    jump_to_failure: bool = False
-    search: str | None = None  # the run list's search found this run in its steps: find it there too
-    step_id: str | None = None  # … and the step to show first (the results of a search: that step)
+    def __init__(
+        self, run_id: str, jump_to_failure: bool = False, search: str | None = None, step_id: str | None = None
+    ) -> None:
+        self.run_id = run_id
+        self.jump_to_failure = jump_to_failure
+        self.search = search  # the run list's search found this run in its steps: find it there too
+        self.step_id = step_id  # … and the step to show first (the results of a search: that step)
+        super().__init__()
 
 
-@dataclass
-class CompareRuns(Message):
+class CompareRuns(FieldsMessage):
     """Compare two runs of the opened file side by side (`c` with a marked run)."""
 
-    run_a: str
-    run_b: str
+    def __init__(self, run_a: str, run_b: str) -> None:
+        self.run_a = run_a
+        self.run_b = run_b
+        super().__init__()
 
 
-@dataclass
-class JumpToFailedRun(Message):
+class JumpToFailedRun(FieldsMessage):
     """Open the next (+1) / previous (-1) failed run after `run_id`, in the run list's order (`]`/`[`)."""
 
-    run_id: str
-    direction: int
+    def __init__(self, run_id: str, direction: int) -> None:
+        self.run_id = run_id
+        self.direction = direction
+        super().__init__()
 
 
-@dataclass
-class OpenSource(Message):
+class OpenSource(FieldsMessage):
     """Open this file or folder (Enter on the start screen)."""
 
-    path: str
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__()
 
 
 # -- the background import ------------------------------------------------------------------------
 
 
-@dataclass
-class ImportProgress(Message):
+class ImportProgress(FieldsMessage):
     """The import has read `done` of `total` bytes and stored `runs` runs so far."""
 
-    done: int
-    total: int
-    runs: int
+    def __init__(self, done: int, total: int, runs: int) -> None:
+        self.done = done
+        self.total = total
+        self.runs = runs
+        super().__init__()
 
 
-@dataclass
-class ImportFinished(Message):
+class ImportFinished(FieldsMessage):
     """The import ended; `error` says why it failed (None: the store is complete)."""
 
-    error: str | None = None
+    def __init__(self, error: str | None = None) -> None:
+        self.error = error
+        super().__init__()
 
 
-@dataclass
-class StoreChanged(Message):
+class StoreChanged(FieldsMessage):
     """A live source (tracetui serve) changed the store; `notice` is something to tell the user."""
 
-    notice: str | None = None
+    def __init__(self, notice: str | None = None) -> None:
+        self.notice = notice
+        super().__init__()
 
 
 # -- the run list ---------------------------------------------------------------------------------
 
 
-@dataclass
-class RunListLoaded(Message):
+class RunListLoaded(FieldsMessage):
     """The run list (re)loaded: counts for the status line and pacing for polls during an import."""
 
-    count: int
-    failed_count: int | None  # None until the full order is read (`complete`)
-    complete: bool  # the full ordered id list is in, not just the first page
-    load_seconds: float  # how long the load took (0.0 until complete)
-    estimated: bool = False  # count is the database planner's estimate (the exact count comes later)
+    def __init__(
+        self, count: int, failed_count: int | None, complete: bool, load_seconds: float, estimated: bool = False
+    ) -> None:
+        self.count = count
+        self.failed_count = failed_count  # None until the full order is read (`complete`)
+        self.complete = complete  # the full ordered id list is in, not just the first page
+        self.load_seconds = load_seconds  # how long the load took (0.0 until complete)
+        self.estimated = estimated  # count is the database planner's estimate (the exact count comes later)
+        super().__init__()
 
 
-@dataclass
-class RunMarked(Message):
+class RunMarked(FieldsMessage):
     """The run marked for comparison changed (Space or `m`); None: no run is marked."""
 
-    run_id: str | None
+    def __init__(self, run_id: str | None) -> None:
+        self.run_id = run_id
+        super().__init__()
 
 
-@dataclass
-class RunListLoadFailed(Message):
+class RunListLoadFailed(FieldsMessage):
     """The store could not be queried for the run list."""
 
-    problem: str
-    store_growing: bool  # the load started while the import was still writing the store
+    def __init__(self, problem: str, store_growing: bool) -> None:
+        self.problem = problem
+        self.store_growing = store_growing  # the load started while the import was still writing the store
+        super().__init__()
 
 
 # -- the step tree --------------------------------------------------------------------------------
 
 
-@dataclass
-class StepTreeReady(Message):
+class StepTreeReady(FieldsMessage):
     """The run and the first rows of its step tree are shown (again, once it grew: `grown`)."""
 
-    run: Run
-    grown: bool = False  # read again because a live source changed the run
-    new_failures: list[str] = field(default_factory=list)  # steps that failed since the tree last read the run
+    def __init__(self, run: Run, grown: bool = False, new_failures: list[str] | None = None) -> None:
+        self.run = run
+        self.grown = grown  # read again because a live source changed the run
+        self.new_failures: list[str] = [] if new_failures is None else new_failures  # failed since last read
+        super().__init__()
 
 
-@dataclass
-class StepTreeLoadFailed(Message):
+class StepTreeLoadFailed(FieldsMessage):
     """The run could not be read; `error` says why."""
 
-    error: str
+    def __init__(self, error: str) -> None:
+        self.error = error
+        super().__init__()
 
 
 class StepTreeResized(Message):
     """The tree's width changed: column titles need redrawing."""
 
 
-@dataclass
-class StepTreeExpanding(Message):
+class StepTreeExpanding(FieldsMessage):
     """Progress of expand-all on a big run: `done` of `total` steps are in the tree (equal: finished)."""
 
-    done: int
-    total: int
+    def __init__(self, done: int, total: int) -> None:
+        self.done = done
+        self.total = total
+        super().__init__()
 
 
 # -- the compare screen ---------------------------------------------------------------------------
 
 
-@dataclass
-class PairListCursorMoved(Message):
+class PairListCursorMoved(FieldsMessage):
     """The cursor of the compare list is on row `index`."""
 
-    index: int
+    def __init__(self, index: int) -> None:
+        self.index = index
+        super().__init__()
 
 
 # -- a database ------------------------------------------------------------------------------------
 
 
-@dataclass
-class SourceLost(Message):
+class SourceLost(FieldsMessage):
     """The connection to the database dropped while a widget asked it something (`problem` says what).
 
     Any widget posts it; TraceApp says so once and reconnects with backoff, then tells the screens
     (`source_restored()`) so they read again, keeping their place.
     """
 
-    problem: str
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__()

@@ -15,6 +15,7 @@ from ... import display
 from ...model import Problem
 from ..widgets.key_footer import KeyFooter
 from ..widgets.key_scroll import KeyScroll
+from .box import box_css
 
 
 class ErrorScreen(Screen):
@@ -81,6 +82,8 @@ class ErrorScreen(Screen):
 
 class ProblemsScreen(ModalScreen):
     """Lines the reader skipped or repaired, as the store recorded them."""
+
+    CSS = box_css("ProblemsScreen", "problems-box", "problems-list")
 
     BINDINGS = [
         Binding(

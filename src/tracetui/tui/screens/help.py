@@ -19,6 +19,7 @@ from textual.widgets import Static
 
 from ... import pricing
 from ..widgets.key_scroll import KeyScroll
+from .box import box_css
 
 # (section title, modules whose classes' bindings belong to it). The README's keys table is made
 # from these too (tui/keys_table.py), and a test checks every class with BINDINGS is covered here.
@@ -107,11 +108,14 @@ def shown_keys(
 class HelpScreen(ModalScreen):
     """All keys, grouped by where they work."""
 
-    CSS = """
+    CSS = (
+        box_css("HelpScreen", "help-box", "help-scroll")
+        + """
     .help-section {
         margin-bottom: 1;
     }
     """
+    )
 
     BINDINGS = [Binding("escape,question_mark", "dismiss", "Close help", id="tracetui.help.close")]
 

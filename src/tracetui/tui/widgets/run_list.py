@@ -34,31 +34,27 @@ from textual.strip import Strip
 from ... import display, present
 from ...errors import TraceError, Unavailable
 from ...model import FAILED_STATUSES, Run
-from ...store import SORT_KEYS, RunFilter, SessionRow, default_desc
+from ...store import SORT_KEYS, RunFilter, default_desc
 from ...store.protocol import PagedStore, SessionStore, TraceStore
-from ...store.sessions import SessionKey
 from ..messages import CompareRuns, OpenRun, RunListLoaded, RunListLoadFailed, RunMarked, SourceLost
 from ..plain import notify_plain
 from .cursor_list import CursorList, cursor_bindings
-from .key_pager import (
-    KeyPager,
-    Query,
-    Totals,
-    Window,
-    WindowPlan,
-    read_around,
-    read_failed_next,
-    read_first,
-    read_totals,
-    read_window,
-)
 from .run_pager import Order, RunPager, read_order, read_session_members, read_sessions, read_top
 
 if TYPE_CHECKING:
     from ...first_page import FirstPage
     from ...store.search import RunHits
+    from ...store.sessions import SessionKey, SessionRow
+    from .key_pager import KeyPager, Query, Totals, Window, WindowPlan
 
 SORT_CYCLE = tuple(key.name for key in SORT_KEYS if key.cycle)
+
+
+def _key_pager() -> KeyPager:
+    """A database's pager (key_pager.py: imported only when a database is listed, never for a file)."""
+    from .key_pager import KeyPager
+
+    return KeyPager()
 
 
 def paged(store: TraceStore) -> PagedStore:
@@ -209,7 +205,8 @@ class RunList(CursorList, can_focus=True):
         self.grouped = False  # one row per session; Enter shows a session's runs under it
         self.step_hits: dict[str, RunHits] = {}  # runs the search found in their steps: the first such step
         self.paged = paged
-        self.pager: RunPager | KeyPager = KeyPager() if paged else RunPager()
+        # A database's pager is a KeyPager: below, anything that is not a RunPager (see _key_pager).
+        self.pager: RunPager | KeyPager = _key_pager() if paged else RunPager()
         self._store: TraceStore | None = None  # the event loop's connection, for rows scrolled into view
         self._id_width = MIN_ID  # as wide as the ids seen so far need, up to MAX_ID
         self._drawn: tuple | None = None  # live: what the last reload put on screen (_view)
@@ -232,7 +229,7 @@ class RunList(CursorList, can_focus=True):
             if self.paged:
                 # A database's sessions are listed as a file's are (the server groups them: one row a
                 # session); ungrouped, its runs are read by key again.
-                self.pager = RunPager() if grouped else KeyPager()
+                self.pager = RunPager() if grouped else _key_pager()
             elif isinstance(self.pager, RunPager):
                 self.pager.expanded = {}
         if flt is not None:
@@ -257,8 +254,10 @@ class RunList(CursorList, can_focus=True):
             self._store = None
         # Keep a chosen run under the cursor as rows arrive; a cursor left on the first row
         # stays there, so the newest runs stay in view while a file is imported.
-        if isinstance(self.pager, KeyPager):
+        if not isinstance(self.pager, RunPager):
             self.pager.follow_cursor(self.cursor)
+            from .key_pager import Query
+
             query = Query(self.flt, self.sort, self.desc)
             generation = self.pager.begin_load(query)
             if not self.pager.loaded:
@@ -431,6 +430,8 @@ class RunList(CursorList, can_focus=True):
     def _load_pages(self, generation: int, query: Query, follow_id: str | None, height: int) -> None:
         """A database: the first page and the planner's estimate, the rows around a followed run,
         then the exact count and failed runs (the slow part: the server counts every matching run)."""
+        from .key_pager import read_around, read_first, read_totals
+
         began = time.monotonic()
         try:
             store = self.connect()
@@ -454,18 +455,18 @@ class RunList(CursorList, can_focus=True):
 
     def _show_first(self, generation: int, count: int, exact: bool, rows: list) -> None:
         pager = self.pager
-        if isinstance(pager, KeyPager) and pager.show_first(generation, count, exact, rows):
+        if not isinstance(pager, RunPager) and pager.show_first(generation, count, exact, rows):
             self._shown(0.0)
 
     def _show_totals(self, generation: int, totals: Totals, seconds: float) -> None:
         pager = self.pager
-        if isinstance(pager, KeyPager) and pager.show_totals(generation, totals):
+        if not isinstance(pager, RunPager) and pager.show_totals(generation, totals):
             self._shown(seconds)
 
     def _show_window(self, generation: int, window: Window) -> None:
         pager = self.pager
         on = self.current_run_id
-        if isinstance(pager, KeyPager) and pager.show_window(generation, window):
+        if not isinstance(pager, RunPager) and pager.show_window(generation, window):
             if pager.estimated and on is not None and pager.id_at(self.cursor) != on:
                 moved = pager.position_of(on)  # placed by estimate, now read where it really is
                 if moved is not None:
@@ -482,7 +483,7 @@ class RunList(CursorList, can_focus=True):
     def _want_rows(self, row: int) -> None:
         """Rows near `row` are not read yet: read them (by key from the nearest row read) in a worker."""
         pager = self.pager
-        if not isinstance(pager, KeyPager) or pager.query is None:
+        if isinstance(pager, RunPager) or pager.query is None:
             return
         plan = pager.plan(row, max(self.size.height, 10))
         if plan is not None:
@@ -507,6 +508,8 @@ class RunList(CursorList, can_focus=True):
 
     @work(thread=True, group="run-rows")
     def _read_window(self, generation: int, query: Query, plan: WindowPlan, count_first: bool) -> None:
+        from .key_pager import read_window
+
         self._ask_store(
             lambda store: read_window(paged(store), query, plan),
             lambda window: self._show_window(generation, window),
@@ -514,7 +517,7 @@ class RunList(CursorList, can_focus=True):
         )
 
     def _window_failed(self, exc: Exception) -> None:
-        if isinstance(self.pager, KeyPager):
+        if not isinstance(self.pager, RunPager):
             self.pager.window_failed()
         self._report(exc)
 
@@ -557,7 +560,7 @@ class RunList(CursorList, can_focus=True):
         # else: live, the store changed out of sight (runs arrived above a scrolled list, or outside
         # its filter): the lines on screen are the ones drawn, and drawing them again is most of what
         # a change costs the viewer's loop (docs/benchmarks.md, serve).
-        estimated = isinstance(pager, KeyPager) and not pager.exact
+        estimated = not isinstance(pager, RunPager) and not pager.exact
         self.post_message(RunListLoaded(pager.count, pager.failed_count, pager.complete, seconds, estimated))
 
     def _view(self) -> tuple | None:
@@ -611,7 +614,7 @@ class RunList(CursorList, can_focus=True):
 
     def run_at(self, row: int) -> Run | None:
         run = self.pager.run_at(row)
-        if run is None and isinstance(self.pager, KeyPager):
+        if run is None and not isinstance(self.pager, RunPager):
             self.call_later(self._want_rows, row)  # never a query while drawing: a worker reads them
         elif run is None and self.pager.complete:
             self._read_rows(row)
@@ -682,10 +685,10 @@ class RunList(CursorList, can_focus=True):
                 self._load_members(pager.generation, shut, answer=answer, then=again)
                 return
             found = pager.adjacent_failed_id(run_id, direction, self.cursor)
-            if isinstance(found, SessionKey):
-                self._enter_session(found, direction, answer)  # the failed run is in a collapsed session
-            else:
+            if found is None or isinstance(found, str):
                 answer(found)
+            else:
+                self._enter_session(found, direction, answer)  # the failed run is in a collapsed session
             return
         found_id = pager.adjacent_failed_id(run_id, direction, self.cursor)
         if found_id is not None or pager.query is None:
@@ -704,6 +707,8 @@ class RunList(CursorList, can_focus=True):
             session = self._store.get_run(run_id).session
         except (sqlite3.Error, TraceError, LookupError):
             return None
+        from ...store.sessions import SessionKey
+
         key = SessionKey(session) if session is not None else None
         if key is None or key in pager.expanded or pager.position_of_session(key) is None:
             return None
@@ -711,6 +716,8 @@ class RunList(CursorList, can_focus=True):
 
     @work(thread=True, exclusive=True, group="run-list-failed")
     def _ask_failed_next(self, query: Query, run_id: str, direction: int, answer: Callable[[str | None], None]) -> None:
+        from .key_pager import read_failed_next
+
         try:
             store = self.connect()
         except (OSError, TraceError) as exc:
@@ -768,7 +775,7 @@ class RunList(CursorList, can_focus=True):
                 return
         else:
             row = pager.adjacent_failed(self.cursor, direction)
-        if row is None and isinstance(pager, KeyPager) and pager.query is not None:
+        if row is None and not isinstance(pager, RunPager) and pager.query is not None:
             key = pager.key_at(self.cursor)
             if key is not None:
                 self._find_failed(pager.generation, pager.query, key, direction)
@@ -784,6 +791,8 @@ class RunList(CursorList, can_focus=True):
     @work(thread=True, exclusive=True, group="run-list-failed")
     def _find_failed(self, generation: int, query: Query, key: tuple, direction: int) -> None:
         """The next failed run beyond the rows read, and its place in the list, asked of the server."""
+        from .key_pager import read_failed_next
+
         self._ask_store(
             lambda store: read_failed_next(paged(store), query, key, direction),
             lambda found: self._found_failed(generation, found, direction),
@@ -797,7 +806,7 @@ class RunList(CursorList, can_focus=True):
             self._no_failed_run(direction)
             return
         pager = self.pager
-        if isinstance(pager, KeyPager):
+        if not isinstance(pager, RunPager):
             pager.show_window(generation, found)
             position = pager.position_of(found.rows[0][0].id)
             self.size_to_rows()

@@ -14,17 +14,21 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, TypeAlias
 
 from textual.cache import LRUCache
 
 from ...first_page import FIRST_PAGE, read_top
 from ...model import FAILED_STATUSES, Run
-from ...store import RunFilter, SessionRow
+from ...store import RunFilter
 from ...store.protocol import SessionStore, TraceStore
-from ...store.sessions import SessionKey
 
-# A row of the list: a run (its id) or, grouped by session, a session.
-Entry = str | SessionKey
+if TYPE_CHECKING:
+    from ...store.sessions import SessionKey, SessionRow
+
+# A row of the list: a run (its id) or, grouped by session, a session: anything not a str below
+# (store/sessions.py is imported only once the list is grouped, not for the first screen).
+Entry: TypeAlias = "str | SessionKey"
 
 CACHE_LIMIT = 5000  # rows kept; scrolling back to older rows reads them again by id
 
@@ -186,7 +190,7 @@ class RunPager:
     def session_at(self, row: int) -> SessionKey | None:
         """The session on this row (None: no row, or a run's row)."""
         entry = self.entry_at(row)
-        return entry if isinstance(entry, SessionKey) else None
+        return None if isinstance(entry, str) else entry
 
     def session_row(self, key: SessionKey) -> SessionRow | None:
         """The session's summary if it has been read (see `sessions_to_read`)."""
@@ -197,7 +201,7 @@ class RunPager:
         if self._ids is None:
             return []
         start, end = max(0, row - height), min(len(self._ids), row + 2 * height)
-        return [e for e in self._ids[start:end] if isinstance(e, SessionKey) and e not in self._sessions]
+        return [e for e in self._ids[start:end] if not isinstance(e, str) and e not in self._sessions]
 
     def remember_sessions(self, rows: list[SessionRow]) -> None:
         for row in rows:
@@ -344,7 +348,7 @@ class RunPager:
         row = self.adjacent_failed(position, direction)
         while row is not None:
             entry = self.entry_at(row)
-            if not (isinstance(entry, SessionKey) and entry in self.expanded):
+            if isinstance(entry, str) or entry not in self.expanded:
                 return row
             row = self.adjacent_failed(row, direction)
         return None
