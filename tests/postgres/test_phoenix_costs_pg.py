@@ -200,3 +200,74 @@ def test_the_viewers_pages_by_cost_are_in_the_sqlite_readers_order(sources, tmp_
     assert [ours[k].cost_usd for k in sessions] == [pytest.approx(rows[k].cost_usd) for k in sessions]
     assert [ours[k].cost_estimated for k in sessions] == [rows[k].cost_estimated for k in sessions]
     store.close()
+
+
+async def _by_cost_screens(target) -> list[list[str]]:
+    """The viewer's run list sorted by cost (`s` to cost), then grouped by session (`b`), then with the
+    first session opened under it."""
+    from tracetui.tui.app import TraceApp
+    from tracetui.tui.pilot import settle, until
+
+    app = TraceApp(target)
+    screens = []
+    async with app.run_test(size=(200, 12)) as pilot:
+        await settle(pilot)
+        run_list = app.runs_screen.run_list
+
+        def lines() -> list[str]:
+            return [run_list.render_line(y).text for y in range(run_list.size.height)]
+
+        while run_list.sort != "cost":
+            await pilot.press("s")
+        await until(pilot, lambda: not run_list.busy and run_list.run_at(2) is not None)
+        await settle(pilot)
+        screens.append(lines())
+        await pilot.press("b")
+        await until(pilot, lambda: run_list.grouped and not run_list.busy and "▸" in "".join(lines()))
+        await settle(pilot)
+        screens.append(lines())
+        await pilot.press("enter")
+        await until(pilot, lambda: "▾" in "".join(lines()) and not run_list.busy)
+        await settle(pilot)
+        screens.append(lines())
+    return screens
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+async def test_the_viewer_sorted_by_cost_and_grouped_shows_what_the_sqlite_reader_shows(
+    sources, tmp_path, monkeypatch, variant
+):
+    from tracetui.loading import prepare
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    sqlite, url = sources[variant]
+    from_db = await _by_cost_screens(prepare(url))
+    assert from_db == await _by_cost_screens(prepare(sqlite))
+    flat, grouped, opened = from_db
+    assert [line.split()[2] for line in flat[1:4]] == [A1, A2, A3]  # a2's estimate above a3's cost
+    assert "≈" in flat[2] and "≈" not in flat[1]
+    assert "support-1" in grouped[1] and "≈" in grouped[1]  # a1 reported + a2 estimated
+    assert "support-2" in grouped[2] and "≈" not in grouped[2]
+    # support-1's two runs under it, by cost: a1's reported cost, then a2's estimate
+    assert " $0.0053" in opened[2] and "≈$0.0017" in opened[3] and "support-2" in opened[4]
+
+
+@pytest.mark.parametrize(
+    "command", [("list",), ("list", "--sort", "cost"), ("stats", "--by", "model"), ("show", A3)], ids=" ".join
+)
+def test_a_model_the_price_table_does_not_know_is_told_once_as_the_sqlite_reader_tells_it(
+    sources, tmp_path, monkeypatch, command
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    sqlite, url = sources["unknown-model"]
+
+    def warnings(source: str) -> list[str]:
+        verb, *rest = command
+        result = CliRunner().invoke(main, [verb, source, *rest])
+        assert result.exit_code == 0, result.stderr
+        return [line.split(": ", 3)[-1] for line in result.stderr.splitlines() if "warning" in line]
+
+    expected = warnings(sqlite)
+    assert len(expected) == 1 and f"'{UNKNOWN}'" in expected[0] and "1 call not priced" in expected[0]
+    assert warnings(url) == expected
+    assert warnings(url) == expected  # (the second time from tracetui's cache)

@@ -108,6 +108,11 @@ _COSTED = {
 }
 
 
+def _unpriced(step: Step) -> bool:
+    """A model call with token counts that pricing.apply left without a cost."""
+    return bool(step.model) and step.cost_usd is None and (step.tokens_in is not None or step.tokens_out is not None)
+
+
 def _null(types: dict[str, type]) -> Any:
     return lambda name: f"NULL::{_SQL_TYPES[types.get(name, str)]}"
 
@@ -605,6 +610,8 @@ class PgStore:
             finalize_run(pricing.apply(run, self.shared.pricer if self.estimated else None))
             for problem in tree_problems(run):
                 self.shared.report(problem)
+            if self._estimating and any(_unpriced(step) for step in run.steps):
+                self._sums(*self._select("*", None, "r.id = %s", [run.id]))  # its unpriced models, for `w`
         if start is not None and start.total > len(run.steps):
             if start.totals is not None:
                 self._whole_totals(run, start.totals)
@@ -757,7 +764,15 @@ class PgStore:
         seen = {problem.message for problem in found}
         with self.shared.lock:
             found += [p for p in self.shared.problems.values() if p.message not in seen]
+        found += self._unpriced()
         return found if limit is None else found[:limit]
+
+    def _unpriced(self) -> list[Problem]:
+        """The models whose calls met so far (listed, opened, in the stats) could not be priced."""
+        estimator = self.shared.estimator
+        if estimator is None:
+            return []
+        return [Problem(message, source_file=self.label) for message in estimator.unpriced_messages()]
 
     def problems_met(self, limit: int) -> list[Problem]:
         """The problems of the runs this store listed or read, at most `limit` (and one more, to say
@@ -773,6 +788,7 @@ class PgStore:
         seen = {problem.message for problem in found}
         with self.shared.lock:
             found += [p for p in self.shared.problems.values() if p.message not in seen]
+        found += self._unpriced()
         return found[: limit + 1]
 
     def count_problems(self) -> int:
@@ -781,6 +797,7 @@ class PgStore:
         if self.db.problems is not None:
             row = self.session.one("counting the problems", f"SELECT count(*) FROM ({self.db.problems}) p")
             count = row[0] if row else 0
+        self._sums(*self._select("*", None))  # every call to price met once: the unpriced models (_unpriced)
         self.shared.problem_count = count
         return count
 
@@ -791,7 +808,7 @@ class PgStore:
             self.count_problems()
         with self.shared.lock:
             reported = len(self.shared.problems)
-        return max(self.shared.problem_count or 0, reported)
+        return max(self.shared.problem_count or 0, reported) + len(self._unpriced())
 
     def iter_runs(self, run_ids: Iterable[str] | None = None) -> Iterator[Run]:
         """Full runs with their steps, one at a time: by id, or every run streamed from the server."""
