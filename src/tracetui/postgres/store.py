@@ -163,13 +163,13 @@ class Shared:
         self.pricer = pricing.Pricer()
         self.estimator: Estimator | None = None  # made when the stats first need it
         # Each run's estimated cost, of the runs of the filters ordered by cost last (PgStore._costed_runs).
-        self.estimate_sums: OrderedDict[tuple[str, str], dict[str, float]] = OrderedDict()
+        self.estimate_sums: OrderedDict[tuple[str, tuple], dict[str, float]] = OrderedDict()
 
-    def sums(self, key: tuple[str, str]) -> dict[str, float] | None:
+    def sums(self, key: tuple[str, tuple]) -> dict[str, float] | None:
         with self.lock:
             return self.estimate_sums.get(key)
 
-    def keep_sums(self, key: tuple[str, str], sums: dict[str, float]) -> None:
+    def keep_sums(self, key: tuple[str, tuple], sums: dict[str, float]) -> None:
         with self.lock:
             self.estimate_sums[key] = sums
             self.estimate_sums.move_to_end(key)
@@ -264,7 +264,7 @@ class PgStore:
         is read from its top (`fresh`: each command, each load of the viewer's list) and kept, shared by
         the stores of the opening, for its further pages, places and windows."""
         where, params = self._where(flt)
-        key = (where, repr(params))
+        key = (where, tuple(tuple(p) if isinstance(p, list) else p for p in params))
         sums = None if fresh else self.shared.sums(key)
         if sums is None:
             sums = self._sums(*self._select("*", flt))
