@@ -19,6 +19,11 @@ writer, and what reading a grown session again costs.
                                                          viewer) p50/p95, and the follower's CPU; read on from
                                                          where the last read ended (tailing.py), then the same
                                                          with the session read again whole at each look
+    python benchmarks/bench_follow.py looks [MB] [LINES] a Claude Code, a Codex and a Gemini CLI session of MB (3)
+                                                         each, followed (Opening.refresh with its Tails) while
+                                                         LINES (40) more lines are appended one at a time, a look
+                                                         after each: the CPU of a look (median, min, max). Run it
+                                                         with PYTHONPATH=OTHER/src to measure another tree
 
 Each prints what it measured; docs/benchmarks.md has the numbers.
 """
@@ -205,6 +210,78 @@ def bench_session(turns: int) -> None:
         print(f"  {size / 1e6:7.2f} MB  refresh {seconds * 1000:7.0f} ms")
 
 
+def repeated_session(source: str, megabytes: float, extra: int) -> tuple[bytes, list[bytes]]:
+    """A fixture session's turns repeated (ids made new each time) to `megabytes`, and `extra` lines more.
+
+    Codex: the lines from the first task_started on, its turn and call ids renamed; Gemini CLI (JSON
+    Lines): every line after the first but the rewind, its message and tool call ids renamed."""
+    import re
+
+    lines = open(source, "rb").read().splitlines(keepends=True)
+    codex = b'"session_meta"' in lines[0]
+    start = next(i for i, line in enumerate(lines) if b"task_started" in line) if codex else 1
+    head, body = lines[:start], [line for line in lines[start:] if b"$rewindTo" not in line]
+    ids = re.compile(rb'"(turn-|call_|g2-m|write_file-|replace-)')
+    renamed = rb'"\1r%d-'
+    out: list[bytes] = []
+    n, size = 0, sum(map(len, head))
+    while size < megabytes * 1e6 or len(out) < extra:
+        n += 1
+        for line in body:
+            line = ids.sub(renamed % n, line)
+            out.append(line)
+            if size < megabytes * 1e6:
+                size += len(line)
+    first = len(out) - extra
+    return b"".join(head + out[:first]), out[first:]
+
+
+def bench_looks(megabytes: float, lines: int) -> None:
+    import shutil
+
+    from agents import CODEX_MAIN, GEMINI_JSONL
+
+    from tracetui.loading import prepare
+    from tracetui.tailing import Tails
+
+    sys.path.insert(0, HERE)
+    print(f"looks: {lines} lines appended one at a time, a look after each; load {os.getloadavg()[0]:.1f}")
+    for name in ("claude-code", "codex", "gemini-cli"):
+        work = tempfile.mkdtemp(prefix="tracetui-looks-")
+        os.environ["XDG_CACHE_HOME"] = os.path.join(work, "cache")
+        if name == "claude-code":
+            path, more = grown_session(work, megabytes, max(4, lines // 4))
+            rest = b"".join(more).splitlines(keepends=True)[:lines]
+        else:
+            source = CODEX_MAIN if name == "codex" else GEMINI_JSONL
+            data, rest = repeated_session(str(source), megabytes, lines)
+            path = os.path.join(work, source.name)
+            with open(path, "wb") as f:
+                f.write(data)
+        opening = prepare(path)
+        opening.run_import()
+        opening.tails = Tails()
+        began = time.process_time()
+        opening.refresh()  # the first look: the file read once into its Tail
+        first = time.process_time() - began
+        size, count = os.path.getsize(path), open(path, "rb").read().count(b"\n")
+        cpu = []
+        for line in rest:
+            with open(path, "ab") as f:
+                f.write(line)
+            began = time.process_time()
+            opening.refresh()
+            cpu.append(time.process_time() - began)
+        opening.tails.close()
+        cpu.sort()
+        print(
+            f"  {name}: {size / 1e6:.1f} MB, {count:,} lines; first look {first * 1000:.0f} ms CPU; a look after"
+            f" one line: median {statistics.median(cpu) * 1000:.1f} ms, min {cpu[0] * 1000:.1f},"
+            f" max {cpu[-1] * 1000:.1f} ms CPU ({len(cpu)} looks); load {os.getloadavg()[0]:.1f}"
+        )
+        shutil.rmtree(work, ignore_errors=True)
+
+
 GROW_WRITER = r"""
 import sys, time
 path, turns, gap, log = sys.argv[1], sys.argv[2], float(sys.argv[3]), open(sys.argv[4], "w")
@@ -351,6 +428,8 @@ if __name__ == "__main__":
         bench_rate(args[0] if args else 5.0, args[1] if len(args) > 1 else 10.0)
     elif what == "session":
         bench_session(int(args[0]) if args else 200)
+    elif what == "looks":
+        bench_looks(args[0] if args else 3.0, int(args[1]) if len(args) > 1 else 40)
     elif what == "grow":
         bench_grow(args[0] if args else 20.0, int(args[1]) if len(args) > 1 else 40, args[2] if len(args) > 2 else 0.5)
     else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 
@@ -158,6 +159,20 @@ def test_the_same_run_id_in_two_files_is_kept_apart_and_keeps_its_id(tmp_path):
     assert rows2["run-1~2"]["file"] == kept_apart and rows2["run-1~2"]["steps"] == 2
     shown = json.loads(invoke("show", folder, "run-1~2", "--json").stdout)
     assert shown["extra"]["original_id"] == "run-1"
+
+
+def test_a_token_count_beyond_64_bits_in_a_folder_is_stored_as_a_float_and_reported(project, tmp_path):
+    """The folder's writer stores what SQLite refuses as a single file's import does (a traceback before)."""
+    folder = tmp_path / "one"
+    folder.mkdir()
+    session = folder / "session.jsonl"
+    text = next(project.glob("agent-*.jsonl")).read_text()
+    assert '"input_tokens":' in text
+    session.write_text(re.sub(r'"input_tokens": ?\d+', '"input_tokens": 99999999999999999999999', text))
+    result = invoke("list", folder, "--json")
+    rows = {r["file"]: r for r in json.loads(result.stdout)}
+    assert rows[session.name]["tokens_in"] > 2**63
+    assert "beyond SQLite's integers" in result.stderr and session.name in result.stderr
 
 
 # -- kept per file ----------------------------------------------------------------------------------

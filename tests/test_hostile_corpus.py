@@ -33,7 +33,7 @@ def test_cases_are_well_formed():
     names = [case["name"] for case in CASES]
     assert len(names) == len(set(names)), "case names must be unique"
     known = {"name", "about", "issue_class", "file", "make", "exit", "runs", "problems", "warnings", "stderr"}
-    known |= {"commands", "args", "env"}
+    known |= {"commands", "args", "env", "models", "grep"}
     listed = set()
     for case in CASES:
         assert not set(case) - known, f"{case['name']}: unknown keys {set(case) - known}"
@@ -120,6 +120,10 @@ def test_hostile_case(case, tmp_path, monkeypatch):
     if "runs" in case:
         assert len(runs) == case["runs"], f"{case['name']}: {len(runs)} runs listed"
     ids = [run["id"] for run in runs]
+    for query, found in case.get("grep", {}).items():
+        listed = cli.json("list", path, "--grep", query)
+        assert isinstance(listed, list) and len(listed) == found, f"{case['name']}: list --grep {query!r}"
+        assert cli("list", path, "--grep", query, "--steps").stdout, f"{case['name']}: list --grep {query!r} --steps"
     if "show" in commands:
         for run_id in ids[:MAX_SHOWN]:
             cli("show", path, run_id)
@@ -129,6 +133,10 @@ def test_hostile_case(case, tmp_path, monkeypatch):
     if "stats" in commands:
         cli("stats", path)
         cli.json("stats", path)
+        by_model = cli.json("stats", path, "--by", "model")
+        if "models" in case:
+            assert isinstance(by_model, list)
+            assert {g["group"]: g["calls"] for g in by_model} == case["models"], f"{case['name']}: stats --by model"
     if "export" in commands:
         _check_export(cli, path, ids, tmp_path)
     if "compare" in commands and ids:

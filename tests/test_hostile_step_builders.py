@@ -418,3 +418,27 @@ def test_a_json_key_spelled_with_escapes_is_that_key_in_the_run_list_the_tree_an
     fresh = open_store(path)
     fresh.numbers_met([PHOENIX_A1, PHOENIX_A2])  # (what list warns about: the same, by SQL)
     assert [str(p) for p in fresh.value_problems()] == listed
+
+
+def test_text_after_a_nul_character_is_shown_and_found_in_a_tree_built_in_python(tmp_path):
+    """SQLite's JSON gives a string only up to a NUL: the steps view would cut a span's name and
+    payload there (and search would never see the rest). They come with each NUL as \\x00, as shown."""
+    path, conn = _copy(agents.PHOENIX, tmp_path)
+    conn.execute("UPDATE spans SET name = 'get' || char(0) || 'weather' WHERE id = 2")
+    conn.execute(
+        "UPDATE spans SET attributes = json_set(attributes, '$.output.value', json('\"18C\\u0000 and sunny\"'))"
+        " WHERE id = 2"
+    )
+    conn.commit()
+    conn.close()
+    store = open_store(path)
+    steps = {s.id: s for s in store.steps(PHOENIX_A1, payloads=True)}
+    assert steps["0000000000000003"].name == "get\\x00weather"
+    assert steps["0000000000000003"].output == "18C\\x00 and sunny"
+    hits = store.runs_matching("AND SUNNY")
+    assert list(hits) == [PHOENIX_A1] and hits[PHOENIX_A1].step_id == "0000000000000003"
+    assert [hit[0] for hit in store.find_in_run(PHOENIX_A1, "x00weath")] == ["0000000000000003"]
+    # import reads the steps themselves: the NUL kept as it came
+    runs, _ = agents.read_runs(path)
+    [imported] = [s for r in runs if r.id == PHOENIX_A1 for s in r.steps if s.id == "0000000000000003"]
+    assert imported.name == "get\x00weather" and imported.output == "18C\x00 and sunny"

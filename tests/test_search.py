@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from tracetui.cli import main
 from tracetui.loading import prepare
-from tracetui.store import RunFilter, search
+from tracetui.store import RunFilter, Store, search
 
 HOSTILE = "[bold red]x[/] [@click=app.quit]q[/] \x1b[31mred\x1b]0;title\x07"
 
@@ -38,32 +38,40 @@ def runs_with_payloads():
     ]
 
 
-@pytest.fixture(params=["cached", "cached-indexed", "native", "native-without-index"])
+STORES = ["cached", "cached-indexed", "native", "native-without-index"]
+
+
+@pytest.fixture(params=STORES)
 def store(request, tmp_path):
     """The same runs as a cached import (before and after the viewer indexed it), a store of
     `tracetui import -o` (indexed), and one an older tracetui wrote (no index: every query is a scan)."""
-    runs = runs_with_payloads()
-    if request.param.startswith("cached"):
-        opening = prepare(write_jsonl(tmp_path / "runs.jsonl", runs))
-        opening.run_import()
-        if request.param == "cached-indexed":
-            assert opening.index_for_search()
-        s = opening.connect()
-        assert search.has_index(s.conn) == (request.param == "cached-indexed")
-    else:
-        path = write_store(tmp_path / "store.db", runs)
-        if request.param == "native-without-index":
-            conn = sqlite3.connect(path)
-            conn.execute("DROP TABLE step_text")
-            conn.execute("DELETE FROM meta WHERE key = 'search_index'")
-            conn.commit()
-            conn.close()
-        opening = prepare(path)
-        assert opening.in_place
-        s = opening.connect()
-        assert search.has_index(s.conn) == (request.param == "native")
+    s = opened_as(request.param, runs_with_payloads(), tmp_path)
     yield s
     s.close()
+
+
+def opened_as(kind: str, runs: list, tmp_path) -> Store:
+    """The runs in a store of one of the STORES kinds."""
+    if kind.startswith("cached"):
+        opening = prepare(write_jsonl(tmp_path / "runs.jsonl", runs))
+        opening.run_import()
+        if kind == "cached-indexed":
+            assert opening.index_for_search()
+        s = opening.connect()
+        assert search.has_index(s.conn) == (kind == "cached-indexed")
+        return s
+    path = write_store(tmp_path / "store.db", runs)
+    if kind == "native-without-index":
+        conn = sqlite3.connect(path)
+        conn.execute("DROP TABLE step_text")
+        conn.execute("DELETE FROM meta WHERE key = 'search_index'")
+        conn.commit()
+        conn.close()
+    opening = prepare(path)
+    assert opening.in_place
+    s = opening.connect()
+    assert search.has_index(s.conn) == (kind == "native")
+    return s
 
 
 def test_a_substring_inside_a_payload_is_found_across_runs_case_insensitively(store):
@@ -320,3 +328,71 @@ def test_list_grep_steps_prints_every_matching_step_literally_with_the_count(tmp
     assert CliRunner().invoke(main, ["list", path, "--grep", "nowhere", "--steps"]).output == "no steps match\n"
     assert CliRunner().invoke(main, ["list", path, "--steps"]).exit_code == 2
     assert CliRunner().invoke(main, ["list", path, "--grep", "x", "--steps", "--by", "session"]).exit_code == 2
+
+
+def runs_with_nul() -> list:
+    """NUL characters (U+0000, kept as they came) in a run's id, error and session, a step's id, name
+    and payloads: SQLite's LIKE reads text only up to the first one."""
+    return [
+        run("r-plain", step("plan", input="nothing to see"), started_at="2026-11-01T09:00:00Z"),
+        run(
+            "r\x00nul",
+            step("s\x001", name="na\x00me", input="in\x00put after the NUL", output="\x00tail"),
+            step("s2", parent="s\x001", error="first\x00SECOND"),
+            error="boom\x00here",
+            session="ses\x00sion",
+            started_at="2026-11-01T09:01:00Z",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_text_after_a_nul_character_is_found(kind, tmp_path):
+    store = opened_as(kind, runs_with_nul(), tmp_path)
+    nul = "r\x00nul"
+    for query, step_id in [("after the", "s\x001"), ("AFTER", "s\x001"), ("tail", "s\x001"), ("second", "s2")]:
+        hits = store.runs_matching(query)
+        assert list(hits) == [nul] and hits[nul].step_id == step_id, query
+        assert [hit[0] for hit in store.find_in_run(nul, query)] == [step_id], query  # the run view's `/`
+        assert every_hit(store, query) == [(nul, step_id)], query  # `R`, list --grep --steps
+        assert store.run_ids(RunFilter(search=query, step_hits=frozenset(hits))) == [nul], query
+    assert list(store.runs_matching("me")) == [nul]  # (a step's name; two characters: a scan)
+    assert store.runs_matching("nothing after") == {} and store.runs_matching("nul after") == {}
+    # the run's own text (list --grep, the run list's `/`): its error and session past the NUL
+    assert store.run_ids(RunFilter(search="here")) == store.run_ids(RunFilter(search="SION")) == [nul]
+    # a NUL typed as shown (\x00) is one
+    assert store.run_ids(RunFilter(search="r\\x00n")) == [nul]
+    assert list(store.runs_matching("in\\x00put")) == [nul]
+    snip = store.step_snippet(nul, "s\x001", "after")
+    assert snip == search.Snippet("input", "in\\x00put after the NUL")  # shown literally
+    store.close()
+
+
+def test_list_grep_finds_text_after_a_nul_character_and_shows_it_literally(tmp_path):
+    path = write_store(tmp_path / "store.db", runs_with_nul())
+    listed = CliRunner().invoke(main, ["list", path, "--grep", "after the", "--json"])
+    assert listed.exit_code == 0, listed.output
+    [found] = orjson.loads(listed.output)
+    assert found["id"] == "r\x00nul" and found["match"]["text"] == "in\\x00put after the NUL"
+    steps = CliRunner().invoke(main, ["list", path, "--grep", "second", "--steps"])
+    assert steps.exit_code == 0 and "\x00" not in steps.output
+    assert "first\\x00SECOND" in steps.output and "1 matching step in 1 run" in steps.output
+
+
+def test_a_source_read_in_place_finds_text_after_a_nul_character(tmp_path):
+    path = write_agent_traces(
+        tmp_path / "agent_traces.db",
+        [
+            {"id": "t1", "agent_id": "a", "started_at": "2026-11-01T09:00:00Z", "tool_calls": []},
+            {
+                "id": "t2",
+                "agent_id": "a\x00b",
+                "started_at": "2026-11-01T09:01:00Z",
+                "error_message": "refused\x00: rm -rf /",
+                "tool_calls": [],
+            },
+        ],
+    )
+    store = prepare(path).connect()
+    assert store.run_ids(RunFilter(search="rm -RF")) == store.run_ids(RunFilter(search="B")) == ["t2"]
+    store.close()

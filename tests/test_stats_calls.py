@@ -38,7 +38,29 @@ VARIANTS = {
             "UPDATE spans SET span_kind = 7 WHERE id = 4",
         ],
     ),
+    # Keys spelled with \\u escapes (JSON means the same keys; the trees read them so): the model's,
+    # a token count's, the span kind's, and MLflow's `attributes` itself.
+    "phoenix, keys spelled with escapes": (
+        PHOENIX,
+        [
+            "DELETE FROM span_costs WHERE span_rowid = 1",
+            "UPDATE spans SET attributes = replace(replace(attributes, '\"model_name\"', '\"model\\u005fname\"'),"
+            " '\"cache_read\"', '\"cache\\u005fread\"') WHERE id IN (1, 3, 5)",
+        ],
+    ),
     "mlflow": (MLFLOW, []),
+    "mlflow, keys spelled with escapes": (
+        MLFLOW,
+        [
+            "UPDATE spans SET model_name = NULL, total_cost = NULL WHERE rowid IN (7, 9)",
+            "UPDATE spans SET content = json_remove(content, '$.attributes.\"mlflow.llm.cost\"') WHERE rowid = 9",
+            'UPDATE spans SET content = replace(content, \'"attributes": {"mlflow.\', \'"\\u0061ttributes": {"mlflow.\')'
+            " WHERE rowid IN (7, 8)",
+            "UPDATE spans SET content = replace(replace(content, '\"mlflow.chat.tokenUsage\"',"
+            " '\"mlflow.chat.token\\u0055sage\"'), '\"mlflow.llm.model\"', '\"mlflow.llm.mod\\u0065l\"') WHERE rowid = 9",
+            "UPDATE spans SET type = NULL WHERE rowid = 8",
+        ],
+    ),
     "mlflow, odd values": (
         MLFLOW,
         [
@@ -74,6 +96,13 @@ VARIANTS = {
         ],
     ),
     "opencode": (OPENCODE, []),
+    "opencode, keys spelled with escapes": (
+        OPENCODE,
+        [
+            "UPDATE message SET data = replace(data, '\"modelID\"', '\"model\\u0049D\"') WHERE rowid % 2 = 0",
+            "UPDATE part SET data = replace(data, '\"tool\"', '\"t\\u006fol\"') WHERE rowid % 2 = 1",
+        ],
+    ),
     "opencode, no costs": (OPENCODE, ["UPDATE part SET data = json_remove(data, '$.cost')"]),
     "opencode, odd values": (
         OPENCODE,
@@ -178,11 +207,14 @@ def test_with_no_estimate_nothing_is_estimated_either_way(tmp_path):
     [
         "phoenix, unknown model",
         "phoenix, odd values",
+        "phoenix, keys spelled with escapes",
         "mlflow",
+        "mlflow, keys spelled with escapes",
         "mlflow, a model and a tool not UTF-8",
         "mlflow, odd values",
         "opencode, unknown model and unpaired steps",
         "opencode, odd values",
+        "opencode, keys spelled with escapes",
     ],
 )
 def test_filters_by_model_and_tool_keep_the_runs_the_trees_keep(name, tmp_path):
@@ -216,3 +248,23 @@ def test_a_filter_by_a_name_that_is_not_utf8_asks_the_calls_view_not_the_trees(t
     monkeypatch.undo()
     trees = from_trees(path)
     assert (by_model, by_tool) == (trees.run_ids(RunFilter(model=model)), trees.run_ids(RunFilter(tool=tool)))
+
+
+@pytest.mark.parametrize("name", [name for name in VARIANTS if "escapes" in name])
+def test_keys_spelled_with_escapes_are_read_in_the_run_list_as_in_the_trees(name, tmp_path):
+    """The run list's sums and costs (SQL over the format's tables) are the trees' sums, estimates
+    included, where a key (MLflow's `attributes` too) is spelled with \\u escapes; nothing is listed as odd."""
+    from tracetui.model import DERIVED_RUN_FIELDS, TOKEN_PARTS, TOTAL_FIELDS, Run, finalize_run
+
+    path = variant(name, tmp_path / "src")
+    store = opened(path)
+    for run_id in store.run_ids():
+        listed = store.get_run(run_id)
+        reported = {field: getattr(listed, field) for field in (*TOTAL_FIELDS, *TOKEN_PARTS)}
+        summed = finalize_run(Run(id=run_id, started_at=listed.started_at, steps=store.steps(run_id), **reported))
+        for field in DERIVED_RUN_FIELDS:
+            assert getattr(listed, field) == pytest.approx(getattr(summed, field)), (run_id, field)
+        assert listed.flags == summed.flags, run_id  # (a reported total checked against the same sums)
+    assert [str(p) for p in store.problems()] == [
+        str(p) for p in opened(copied(VARIANTS[name][0], tmp_path)).problems()
+    ]

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from . import filestate, pricing, sources
 from .errors import UnusableInput
 from .filestate import Read, Signature
-from .model import Problem, Run, finalize_run, tree_problems
+from .model import Problem, Run, finalize_run, report_negatives, tree_problems
 from .sources.records import parse_line
 from .store.files import RUNS, UNREADABLE, Diff, FileRecord, FileWriter
 from .tailing import Tail, Tails
@@ -99,10 +99,16 @@ def prepare_file(
         if tail is not None:
             result.appended = tail.written
             whole = tail.whole
-            runs: Iterable[Run] = tail.catch_up(read, problems.append)
-            only = None if whole else tail.stored_ids(list(runs))
+            finished = tail.catch_up(read, problems.append, pricer)
+            only = None if whole else tail.stored_ids([run for run, _ in finished])
             writer = FileWriter(conn, key, only=only, steps=tail.step_rows)
             record.restart, record.restart_line = tail.offset, tail.lines
+            for run, kept in finished:
+                built.append((run.id, run))
+                writer.add(run, kept=kept)  # (which may write it: its id may become id~2)
+                tail.problems[built[-1][0]] = tail.tree_problems(run)
+            problems[:0] = tail.line_problems
+            problems.extend(p for tree in tail.problems.values() for p in tree)
         else:
             since = _append_point(path, module, head, previous)
             writer = FileWriter(conn, key, since_line=None if since is None else since[1] + 1)
@@ -111,17 +117,12 @@ def prepare_file(
             else:
                 result.appended = True
                 runs = _appended_runs(path, module, since, read, record, problems)
-        for run in runs:
-            run.source_file = run.source_file or path
-            built.append((run.id, run))
-            writer.add(finalize_run(pricing.apply(run, pricer, tail.prices if tail is not None else None)))
-            if tail is None:
+            for run in runs:
+                run.source_file = run.source_file or path
+                built.append((run.id, run))
+                report_negatives(run, problems.append)
+                writer.add(finalize_run(pricing.apply(run, pricer)))
                 problems.extend(tree_problems(run))
-            else:
-                tail.tree_problems[built[-1][0]] = tree_problems(run)
-        if tail is not None:
-            problems[:0] = tail.line_problems
-            problems.extend(p for tree in tail.tree_problems.values() for p in tree)
     except UnusableInput as exc:
         result.problem = exc.problem
     except OSError as exc:

@@ -7,7 +7,7 @@ reads them back; the CLI and the viewer only ever see these.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -362,10 +362,17 @@ def finalize_run(run: Run) -> Run:
         node.sub_cost_estimated_usd = estimated
 
     run.steps = order
-    values = {name: [v for v in map(operator.attrgetter(name), order) if v is not None] for name in ROLLED_UP_FIELDS}
-    values[ESTIMATED_COST] = [s.cost_usd for s in order if s.cost_estimated and s.cost_usd is not None]
-    set_run_totals(run, len(order), sum(1 for s in order if s.status in FAILED_STATUSES), values)
+    values, failed = summed(order)
+    set_run_totals(run, len(order), failed, values)
     return run
+
+
+def summed(steps: list[Step]) -> tuple[dict[str, list], int]:
+    """What a run's totals are made from (set_run_totals): for each of ROLLED_UP_FIELDS and
+    ESTIMATED_COST the steps' values in their order, None left out; and how many steps failed."""
+    values = {name: [v for v in map(operator.attrgetter(name), steps) if v is not None] for name in ROLLED_UP_FIELDS}
+    values[ESTIMATED_COST] = [s.cost_usd for s in steps if s.cost_estimated and s.cost_usd is not None]
+    return values, sum(1 for s in steps if s.status in FAILED_STATUSES)
 
 
 def set_run_totals(run: Run, count: int, failed: int, values: dict[str, list]) -> None:
@@ -390,7 +397,7 @@ def finalized(run: Run, report: Callable[[Problem], None], price: Callable[[Run]
     not (a plug-in's, or a gap in one of ours) costs its run, not the import.
     """
     try:
-        _report_negatives(run, report)
+        report_negatives(run, report)
     except Exception as exc:  # a run a plug-in built of other types: its values go as they are
         report(Problem(f"run {jsonsafe.quoted(run.id)}: its numbers could not be checked ({_what(exc)})"))
     if price is not None:
@@ -430,15 +437,28 @@ def drop_negatives(target: Run | Step) -> list[str]:
     return said
 
 
-def _report_negatives(run: Run, report: Callable[[Problem], None]) -> None:
-    said = drop_negatives(run)
+def report_negatives(
+    run: Run,
+    report: Callable[[Problem], None],
+    steps: Iterable[Step] | None = None,
+    *,
+    run_too: bool = True,
+    of_step: Callable[[Step, Problem], None] | None = None,
+) -> None:
+    """drop_negatives() of the run (run_too) and of `steps` (None: all the run's), each one's reported
+    (a step's to of_step(step, problem) when given)."""
+    said = drop_negatives(run) if run_too else []
     if said:
         report(Problem(f"run {jsonsafe.quoted(run.id)}: {'; '.join(said)}", line=run.source_line, run_id=run.id))
-    for step in run.steps:
+    for step in run.steps if steps is None else steps:
         said = drop_negatives(step)
         if said:
             where = f"run {jsonsafe.quoted(run.id)}, step {jsonsafe.quoted(step.id)}"
-            report(Problem(f"{where}: {'; '.join(said)}", line=run.source_line, run_id=run.id))
+            problem = Problem(f"{where}: {'; '.join(said)}", line=run.source_line, run_id=run.id)
+            if of_step is None:
+                report(problem)
+            else:
+                of_step(step, problem)
 
 
 def _what(exc: Exception) -> str:

@@ -205,3 +205,32 @@ def phoenix_negative_values(tmp: Path) -> str:
         " attributes = json_set(attributes, '$.llm.token_count.prompt_details.cache_read', -3) WHERE id = 3",
         "UPDATE span_costs SET total_cost = -0.5 WHERE span_rowid = 5",
     )
+
+
+# JSON means a key spelled with \u escapes as that key (the trees read it so): the SQL views too.
+
+
+@maker
+def phoenix_escaped_keys(tmp: Path) -> str:
+    return _edited(
+        "phoenix/phoenix.db",
+        tmp,
+        "DELETE FROM span_costs WHERE span_rowid = 1",  # (its model's estimate: found under the escaped key)
+        "UPDATE spans SET attributes = replace(replace(attributes, '\"model_name\"', '\"model\\u005fname\"'),"
+        " '\"cache_read\"', '\"cache\\u005fread\"')",
+    )
+
+
+@maker
+def mlflow_escaped_keys(tmp: Path) -> str:
+    return _edited(
+        "mlflow/mlflow.db",
+        tmp,
+        "UPDATE spans SET content = json_set(content, '$.attributes.\"mlflow.chat.tokenUsage\"', printf('%s',"
+        " json_set(json_extract(content, '$.attributes.\"mlflow.chat.tokenUsage\"'), '$.input_tokens', 'n/a')))"
+        " WHERE rowid = 1",
+        "UPDATE spans SET model_name = NULL, type = NULL",  # (read from the attributes)
+        "UPDATE spans SET total_cost = NULL WHERE rowid = 9",  # (its cost: the attribute under the escaped key)
+        "UPDATE spans SET content = replace(replace(content, '\"attributes\": {', '\"\\u0061ttributes\": {'),"
+        " '\"attributes\":{', '\"\\u0061ttributes\":{')",
+    )

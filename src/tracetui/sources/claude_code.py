@@ -242,6 +242,10 @@ class _Conversation:
         # A model call's usage, as its latest line has it (applied at finish: a response is rewritten
         # line by line while streaming, and only the last line's counts are kept).
         self.usage: dict[int, tuple[Step, dict]] = {}
+        # Following (grown()): each step by id, and the lowest index of a step the lines read since the
+        # last build added or changed: the steps before the turn it is in are built as they were.
+        self.by_id: dict[str, Step] = {}
+        self.low: int | None = None
 
     def __setstate__(self, state: dict) -> None:
         # `usage` is keyed by id(step), which another process (a Tail kept in the cache) does not share.
@@ -283,6 +287,7 @@ class _Conversation:
                 self.last_ts = ts
                 if self.turn is not None:
                     self.turn.ended_at = ts
+                    self._touch(self.turn)
             return
         self.types.count(kind, number, known=kind in NOT_STEPS)
         self._not_conversation(kind, rec, number)
@@ -358,7 +363,59 @@ class _Conversation:
     def _add(self, step: Step) -> Step:
         step.seq = len(self.steps)
         self.steps.append(step)
+        self.by_id.setdefault(step.id, step)
+        self._touch(step)
         return step
+
+    def _touch(self, step: Step) -> None:
+        """The step (its seq: its index in steps) was added or changed by the line being read."""
+        if self.low is None or step.seq < self.low:
+            self.low = step.seq
+
+    def take_low(self) -> int | None:
+        """The lowest index of a step changed since the last build (None: none), and start over. Retries
+        no model call took yet are put on the current turn's copy (finish): it is built again now, and
+        at the next build, when a model call may have taken them."""
+        low = self.low
+        pending = self.turn.seq if self.retries and self.turn is not None else None
+        if pending is not None:
+            low = pending if low is None else min(low, pending)
+        self.low = pending
+        return low
+
+    def root_index(self, index: int) -> int:
+        """The index of the top-level step the step at `index` is under (itself when it is one)."""
+        step, seen = self.steps[index], set()
+        while step.parent_id is not None and step.parent_id in self.by_id and step.id not in seen:
+            seen.add(step.id)
+            step = self.by_id[step.parent_id]
+        return step.seq
+
+    def forked(self) -> bool:
+        return any(len(prompts) > 1 for prompts in self.prompts.values())
+
+    def tail_snapshot(self, start: int, report: ProblemSink) -> _Conversation | None:
+        """snapshot() of the steps from `start` on only, for a conversation without forks or sidechains
+        (what finish() does then touches only the copies); None when the retries no model call took
+        belong to a turn before `start`."""
+        copies = {id(step): step.copy() for step in self.steps[start:]}
+        new = _Conversation.__new__(_Conversation)  # (not copy.copy: __setstate__ goes over every usage)
+        new.__dict__.update(self.__dict__)
+        new.report = report
+        new.steps = list(copies.values())
+        new.turn = copies.get(id(self.turn)) if self.turn is not None else None
+        if self.retries and new.turn is None:
+            return None
+        new.compaction = copies.get(id(self.compaction)) if self.compaction is not None else None
+        new.calls, new.tools, new.owner, new.prompts = {}, {}, {}, {}
+        new.retries = list(self.retries)
+        new.usage = {}
+        for step in self.steps[start:]:
+            counted = self.usage.get(id(step))
+            if counted is not None:
+                new.usage[id(copies[id(step)])] = (copies[id(step)], counted[1])
+        new.sidechains, new._sidechain_of = [], {}
+        return new
 
     # -- user lines -----------------------------------------------------------------------------
 
@@ -374,6 +431,7 @@ class _Conversation:
         if rec.get("isCompactSummary") is True:
             if self.compaction is not None:
                 self.compaction.output = text_of(content)
+                self._touch(self.compaction)
                 if uuid is not None:
                     self.owner[uuid] = self.compaction
             return True
@@ -388,6 +446,7 @@ class _Conversation:
         if text.startswith(INTERRUPTED):
             if self.turn is not None:
                 self.turn.extra["interrupted"] = True
+                self._touch(self.turn)
             return True
         if rec.get("isMeta") is True:
             self.types.count("meta user line")
@@ -430,6 +489,7 @@ class _Conversation:
             self.owner[uuid] = tool
 
     def _apply_result(self, tool: Step, block: dict, rec: dict, ts: str | None) -> None:
+        self._touch(tool)
         text = text_of(block.get("content"))
         if tool.name in SPAWNING_TOOLS and text and tool.id not in self.tool_agents:
             tail = _AGENT_ID_TAIL.search(text)
@@ -463,6 +523,7 @@ class _Conversation:
             call = self._call(message_id or uuid or f"line-{number}", message, rec, ts)
             if message_id:
                 self.calls[message_id] = call
+        self._touch(call)
         call.ended_at = ts or call.ended_at  # its duration: fill_durations, when the run is made
         counts = message.get("usage")
         if isinstance(counts, dict):
@@ -534,6 +595,7 @@ class _Conversation:
             tool_id = block["id"]
             if tool_id in self.tools:
                 self.tools[tool_id].input = normalize.text(block.get("input"))  # rewritten while streaming
+                self._touch(self.tools[tool_id])
                 return
             tool = self._add(
                 Step(
@@ -586,6 +648,7 @@ class _Conversation:
     def _flush_retries(self) -> None:
         """Retries no model call followed (the session moved on or was cut): kept on their turn."""
         if self.retries and self.turn is not None:
+            self._touch(self.turn)
             self.turn.events.extend(self.retries)
             self.turn.extra["retries"] = self.turn.extra.get("retries", 0) + len(self.retries)
         self.retries = []
@@ -596,12 +659,19 @@ class _Conversation:
         for conversation in (self, *self.sidechains):  # (sidechains are not finished otherwise)
             conversation._count_usage()
         self._flush_retries()
-        for tool_id, (_, _, _) in self.early_results.items():
-            self._problem(
-                f"a tool result names tool call {jsonsafe.quoted(tool_id)}, which is not in the conversation", None
-            )
+        self.report_early()
         if self.dag:
             self._resolve_forks()
+
+    def report_early(self, report: ProblemSink | None = None) -> None:
+        """The results of tool calls not in the conversation (when it ends), to `report` (None: its own)."""
+        for tool_id in self.early_results:
+            (report or self.report)(
+                Problem(
+                    f"a tool result names tool call {jsonsafe.quoted(tool_id)}, which is not in the conversation",
+                    source_file=self.source_file,
+                )
+            )
 
     def _resolve_forks(self) -> None:
         """One parent, several prompts: the branch leading to the session's leaf is chosen, the others skipped."""
@@ -760,6 +830,8 @@ class _Resumed:
         _, agent = _session_of(head)
         self.main = _Conversation(report, None, sidechains=agent is None)
         self.files = Companions(functools.partial(_Conversation, sidechains=False))
+        # Each subagent file as the last build nested it: where its reader was, its meta, its tool call.
+        self.nested: dict[str, tuple[Any, dict, str]] = {}
 
     def read(self, source: SourceFile) -> None:
         for number, rec in json_lines(source, self.main.report):
@@ -767,9 +839,66 @@ class _Resumed:
 
     def runs(self, report: ProblemSink) -> list[Run]:
         _must_converse(self.head, self.main)
+        self.main.take_low()
         main = self.main.snapshot(report)
         main.finish()
         return [_session_run(self.head, main, self._subagents(report), report)]
+
+    def grown(self, report: ProblemSink) -> tuple[Run, str | None] | None:
+        """The run as runs() gives it, but with only the steps of the top-level steps (turns, compactions)
+        that the lines read since the last build added or changed (a subagent file's lines: the turn
+        of the tool call that started it), and those after them (copies, finished, not finalized),
+        and the id of the first of them (None: no step changed). Only for a session without sidechains,
+        agent_progress lines or forks whose subagent files all hang under its own tool calls; None for
+        the others (build it whole)."""
+        main = self.main
+        _must_converse(self.head, main)
+        low = main.take_low()
+        files = companions(self.head)
+        self.files.keep_only(files)
+        if main.sidechains or main.progress or main.forked():
+            return None
+        subs, moved = [], []
+        for path in files:
+            if not path.endswith(".jsonl"):
+                continue
+            was = self.files.where(path)
+            conversation = self.files.caught_up(path, report)
+            if conversation is not None:
+                subs.append(_subagent(path, conversation, files, report))
+                moved.append(was is None or was != self.files.where(path))
+        nested = {}
+        for sub, tool, changed in zip(subs, _links(main, subs), moved, strict=True):
+            if tool is None or main.by_id.get(tool.id) is not tool:
+                return None  # at the root, or under another subagent's tool call
+            nested[sub.file] = (self.files.where(sub.file), sub.meta, tool.id)
+            if changed or self.nested.get(sub.file) != nested[sub.file]:
+                low = tool.seq if low is None else min(low, tool.seq)
+        for path, (_, _, tool_id) in self.nested.items():
+            moved_from = path not in nested or nested[path][2] != tool_id  # gone, or under another call now
+            if moved_from and tool_id in main.by_id:
+                seq = main.by_id[tool_id].seq
+                low = seq if low is None else min(low, seq)
+        self.nested = nested
+        start = len(main.steps) if low is None else main.root_index(low)
+        tail = main.tail_snapshot(start, report)
+        if tail is None:
+            return None
+        tail.finish()
+        copies = {step.id: step for step in tail.steps}
+        steps = list(tail.steps)
+        for sub in subs:
+            tool = main.by_id[nested[sub.file][2]]
+            if tool.seq < start or main.root_index(tool.seq) < start:
+                sub.conversation.report_early(functools.partial(report_located, report, sub.file))
+                continue  # kept as built
+            conversation = sub.conversation.snapshot(functools.partial(report_located, report, sub.file))
+            conversation.finish()
+            sub = _Subagent(conversation, sub.agent_id, sub.tool_id, sub.meta, sub.file)
+            _nest(steps, main, [sub], report, links=[copies[tool.id]])
+        session, agent = _session_of(self.head)
+        run = _run(main, steps, session, agent, subs, report)
+        return run, main.steps[start].id if start < len(main.steps) else None
 
     def _subagents(self, report: ProblemSink) -> list[_Subagent]:
         """_subagent_files(), reading only what was appended to each file since the last time."""
@@ -844,20 +973,16 @@ def _progress_subagents(main: _Conversation, have_file: set[str | None], report:
     return out
 
 
-def _nest(steps: list[Step], main: _Conversation, subagents: list[_Subagent], report: ProblemSink) -> None:
-    """Each subagent's steps under an agent step under the tool call that started it."""
-    tools: dict[str, Step] = dict(main.tools)
-    for sub in subagents:
-        tools.update(sub.conversation.tools)
-    by_agent = {agent: tool for tool, agent in main.tool_agents.items()}
-    for sub in subagents:
-        by_agent.update({agent: tool for tool, agent in sub.conversation.tool_agents.items()})
-    linked: set[str] = set()
-    for sub in subagents:
-        tool_id = sub.tool_id or by_agent.get(sub.agent_id or "") or _by_prompt(sub, tools, linked)
-        tool = tools.get(tool_id or "")
-        if tool is not None:
-            linked.add(tool.id)
+def _nest(
+    steps: list[Step],
+    main: _Conversation,
+    subagents: list[_Subagent],
+    report: ProblemSink,
+    links: list[Step | None] | None = None,
+) -> None:
+    """Each subagent's steps under an agent step under the tool call that started it (links: each
+    one's, when known)."""
+    for sub, tool in zip(subagents, _links(main, subagents) if links is None else links, strict=True):
         agent = _agent_step(sub, tool)
         if tool is None:
             agent.flags.append(FLAG_ORPHAN)
@@ -875,6 +1000,25 @@ def _nest(steps: list[Step], main: _Conversation, subagents: list[_Subagent], re
             steps.append(step)
         if tool is not None and tool.extra.get(ABANDONED):
             skip_subtrees(steps, {agent.id}, ABANDONED)
+
+
+def _links(main: _Conversation, subagents: list[_Subagent]) -> list[Step | None]:
+    """The tool call each subagent was started by (None: not found)."""
+    tools: dict[str, Step] = dict(main.tools)
+    for sub in subagents:
+        tools.update(sub.conversation.tools)
+    by_agent = {agent: tool for tool, agent in main.tool_agents.items()}
+    for sub in subagents:
+        by_agent.update({agent: tool for tool, agent in sub.conversation.tool_agents.items()})
+    linked: set[str] = set()
+    out = []
+    for sub in subagents:
+        tool_id = sub.tool_id or by_agent.get(sub.agent_id or "") or _by_prompt(sub, tools, linked)
+        tool = tools.get(tool_id or "")
+        if tool is not None:
+            linked.add(tool.id)
+        out.append(tool)
+    return out
 
 
 def _arguments(tool: Step | None) -> dict[str, Any]:

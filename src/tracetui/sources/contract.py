@@ -367,6 +367,10 @@ class Resumed(Protocol):
         was, so that it can read on); problems of building them to `report`, every time."""
         ...
 
+    # Optional, for `whole` formats: grown(report) -> (run, first step id) | None, the run with only
+    # the steps of the top-level steps from the first one the lines read since the last build changed
+    # (tailing.Tail keeps the others as it built them); None: build it with runs(). See tailing.py.
+
 
 # -- databases ------------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from ..store import RUN_COLUMNS, STARTED, view_columns
 from . import Head, ProblemSink, SourceFile
 from . import sqlsql as q
 from .sqlite_steps import (
+    JSON_READS,
     KEY,
     CallSql,
     Leaves,
@@ -335,7 +336,8 @@ def _model_calls(span_columns: set[str]) -> ModelCalls:
         name=NAME,
         rows="spans s",
         key="s.rowid",
-        where=f"instr(s.content, {q.quote(_USAGE)}) > 0",  # no token usage, nothing to price
+        # No token usage, nothing to price (its key may be spelled with \\u escapes: q.escaped_ascii)
+        where=f"(instr(s.content, {q.quote(_USAGE)}) > 0 OR {q.escaped_ascii('s.content')})",
         reported=_span_cost_sql(span_columns),
         call=call,
         of_run="s.trace_id = ti.request_id",
@@ -353,6 +355,17 @@ def _attribute_sql(column: str, path: str) -> str:
     )
 
 
+_ATTRIBUTE = "mlflow_attribute"
+"""How sqlsql.JSON_READ reads an attribute as _attribute_sql does (its twin: _model reads them so)."""
+
+
+def _content_attribute_sql(key: str) -> str:
+    """_attribute_sql of an attribute in the span's content, its keys matched as JSON means them
+    (`attributes` or the attribute's own key spelled with \\u escapes too: sqlsql.escaped_keys_too)."""
+    keys = ("attributes", key)
+    return q.escaped_keys_too("s.content", keys, _ATTRIBUTE, _attribute_sql("s.content", q.json_path(*keys)))
+
+
 def calls_select(span_columns: set[str], calls: ModelCalls, run_id: str) -> str:
     """The model and tool calls of the traces, as _span_step reads them, for the calls view
     (sqlite_steps.install_calls): a span with a model or of kind tool. `run_id`: over `trace_info ti`."""
@@ -360,11 +373,8 @@ def calls_select(span_columns: set[str], calls: ModelCalls, run_id: str) -> str:
     def col(name: str) -> str:
         return f"s.{name}" if name in span_columns else "NULL"
 
-    model = f"coalesce({ident_sql(col('model_name'))}, {_attribute_sql('s.content', q.json_path('attributes', _MODEL_ATTRIBUTES[0]))})"
-    kind = kind_sql(
-        f"coalesce({ident_sql(col('type'))}, {_attribute_sql('s.content', q.json_path('attributes', 'mlflow.spanType'))})",
-        _KIND,
-    )
+    model = f"coalesce({ident_sql(col('model_name'))}, {_content_attribute_sql(_MODEL_ATTRIBUTES[0])})"
+    kind = kind_sql(f"coalesce({ident_sql(col('type'))}, {_content_attribute_sql('mlflow.spanType')})", _KIND)
     estimate = f"CASE WHEN {model} IS NOT NULL THEN {calls.estimate()} END"
     start, end = col("start_time_unix_nano"), col("end_time_unix_nano")
     status = f"CASE WHEN {end} IS NULL THEN 'running' WHEN {col('status')} = 'ERROR' THEN 'failed' ELSE 'completed' END"
@@ -394,6 +404,9 @@ def _decoded(value: Any) -> Any:
         except orjson.JSONDecodeError:
             return value
     return value
+
+
+JSON_READS[_ATTRIBUTE] = lambda value: normalize.ident(_decoded(value))
 
 
 def _steps(conn: sqlite3.Connection, request_id: Any) -> list[Step]:

@@ -261,6 +261,10 @@ def run_columns(
     def first(column: str) -> str:
         return f"(SELECT s.{column} {of_trace} {in_order})"
 
+    def root_at(*keys: str) -> str:
+        # (read inside the subquery: a read of JSON names its text several times, each a run of the subquery)
+        return f"(SELECT {d.json_at('s.attributes', *keys)} {of_trace} AND s.parent_id IS NULL {in_order})"
+
     failed = f"{col('status_code')} = 'ERROR'"
     started, ended = d.timestamp("t.start_time"), d.timestamp("t.end_time")
     annotations = [
@@ -289,7 +293,7 @@ def run_columns(
         session = f"(SELECT ps.session_id FROM {d.table('project_sessions')} ps WHERE ps.id = t.project_session_rowid)"
     return {
         "id": run_id,
-        "agent": f"coalesce({d.json_at(root('attributes'), 'agent', 'name')}, {root('name')}, {first('name')})",
+        "agent": f"coalesce({root_at('agent', 'name')}, {root('name')}, {first('name')})",
         "session": session,
         # Phoenix stores a span when it ends, the root last: a trace without one is still running.
         "status": (
@@ -300,8 +304,8 @@ def run_columns(
         "ended_at": ended,
         "duration_ms": d.duration_ms(started, ended),
         # Strings as they are and objects as compact JSON, as normalize.text does.
-        "input": d.json_at(root("attributes"), "input", "value"),
-        "output": d.json_at(root("attributes"), "output", "value"),
+        "input": root_at("input", "value"),
+        "output": root_at("output", "value"),
         "error": error,
         "step_count": " + ".join([f"(SELECT count(*) {of_trace})", *annotations]),
         "failed_steps": f"(SELECT count(*) {of_trace} AND {failed})",
@@ -309,7 +313,7 @@ def run_columns(
         "metadata": d.build_object(
             [
                 ("project", d.json_value(f"(SELECT p.name FROM {d.table('projects')} p WHERE p.id = t.project_rowid)")),
-                ("user", d.json_at(root("attributes"), "user", "id")),
+                ("user", root_at("user", "id")),
             ]
         ),
     }

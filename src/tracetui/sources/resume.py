@@ -97,6 +97,7 @@ class Companions(Generic[R]):
     def __init__(self, make: Callable[[ProblemSink, str], R]) -> None:
         self.make = make
         self._files: dict[str, tuple[LineFile, R, list[Problem]]] = {}
+        self._restarts: dict[str, int] = {}
 
     def caught_up(self, path: str, report: ProblemSink) -> R | None:
         """The file's reader with every whole line of it read, its line problems reported to `report`;
@@ -110,6 +111,7 @@ class Companions(Generic[R]):
         except OSError:
             return None
         if restarted:
+            self._restarts[path] = self._restarts.get(path, 0) + 1
             problems.clear()
             reader = self.make(problems.append, path)
             self._files[path] = (tail, reader, problems)
@@ -120,6 +122,14 @@ class Companions(Generic[R]):
             report(problem)
         return reader
 
+    def where(self, path: str) -> tuple[int, int, tuple[int, int] | None] | None:
+        """How far the file's reader is (times it started again, the offset read to, the file read):
+        changed by a caught_up() that read something or started again; None for a file not read yet."""
+        if path not in self._files:
+            return None
+        tail = self._files[path][0]
+        return self._restarts.get(path, 0), tail.offset, tail._ident
+
     def line_files(self) -> list[LineFile]:
         """Where each file's reader is (tailstate.py checks, before reading on, that the bytes are still those)."""
         return [tail for tail, _, _ in self._files.values()]
@@ -128,6 +138,7 @@ class Companions(Generic[R]):
         """Forget the files no longer listed."""
         for gone in set(self._files) - set(paths):
             del self._files[gone]
+            self._restarts.pop(gone, None)
 
 
 def report_located(report: ProblemSink, path: str, problem: Problem) -> None:

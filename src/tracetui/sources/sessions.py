@@ -102,13 +102,12 @@ def text_of(content: Any) -> str | None:
     return None
 
 
-def ended_in_failure(steps: Iterable[Step]) -> Step | None:
+def ended_in_failure(steps: Sequence[Step]) -> Step | None:
     """The model call (or model error) a session ended on, when it failed: the session failed with it."""
-    last = None
-    for step in steps:
+    for step in reversed(steps):  # (from the end: a followed session asks at every look)
         if step.kind == "llm" and step.status != "skipped":
-            last = step
-    return last if last is not None and last.failed else None
+            return step if step.failed else None
+    return None
 
 
 def skip_subtrees(steps: Sequence[Step], roots: set[str], mark: str) -> None:

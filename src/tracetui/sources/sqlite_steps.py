@@ -84,10 +84,27 @@ class _Tree:
     ):
         run = finalize_run(pricing.apply(Run(id="", started_at=started_at, steps=steps), pricer))
         # jsonsafe: text of a file whose text is not all UTF-8 is read with its bytes as surrogates (\xNN in JSON).
-        self.rows = jsonsafe.dumps([_row(_tree_values(s), _TREE_JSON) for s in run.steps])
-        self.payloads = [jsonsafe.dumps(_row(_payload_values(s), _PAYLOAD_JSON)) for s in run.steps]
+        self.rows = _dumps([_row(_tree_values(s), _TREE_JSON) for s in run.steps])
+        self.payloads = [_dumps(_row(_payload_values(s), _PAYLOAD_JSON)) for s in run.steps]
         self.totals = jsonsafe.dumps([getattr(run, name) for name in _TOTALS])
         self.odd = jsonsafe.dumps([*_odd_steps(run.steps), *(odd or [])])
+
+
+def _dumps(rows: list) -> str:
+    """The JSON the steps view reads a tree's rows from. SQLite's JSON gives a string only up to a NUL
+    character (U+0000): a value holding one is given with each NUL as the text \\x00, as it is shown
+    (a file's bytes that are not UTF-8 come the same way, as \\xNN), so the text after it is there to
+    see and to search. (A JSON column's text holds its NUL escaped, which SQLite keeps.)"""
+    text = jsonsafe.dumps(rows)
+    if "\\u0000" not in text:
+        return text
+    return jsonsafe.dumps(_nul_shown(rows))
+
+
+def _nul_shown(value: Any) -> Any:
+    if type(value) is list:
+        return [_nul_shown(item) for item in value]
+    return value.replace("\0", "\\x00") if type(value) is str else value
 
 
 def _odd_steps(steps: list[Step]) -> list[str]:
@@ -196,7 +213,6 @@ class _KeptPricer(pricing.Pricer):
 
 
 _ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
-_JSON_KEYS = "tracetui_json_keys"
 
 
 def _escapes(data: bytes) -> bool:
@@ -205,23 +221,56 @@ def _escapes(data: bytes) -> bool:
 
 
 def json_keys(data: Any) -> str | None:
-    """_JSON_KEYS, for the odd-values check: JSON text (as bytes) written again with its keys as plain
-    text, where an escaped ASCII character may spell one (see q.JSON_NUMBER); None otherwise."""
+    """q.JSON_KEYS: JSON text (as bytes) written again with its keys as plain text, where an escaped
+    ASCII character may spell one (as Python's trees read them); None otherwise."""
     if type(data) is not bytes or _ESCAPED_ASCII.search(data) is None:
         return None
     value = _loads(data)
     return jsonsafe.dumps(value) if isinstance(value, (dict, list)) else None
 
 
-def json_number(data: Any, as_integer: int, *keys: str) -> int | float | None:
-    """q.JSON_NUMBER: the number at `keys` inside JSON text (as bytes), as count() (as_integer) or money()
-    reads it, the keys matched as JSON means them (escapes decoded); None where there is none."""
+def json_read(data: Any, how: Any, *keys: Any) -> Any:
+    """q.JSON_READ: the value at `keys` inside JSON text (as bytes), the keys matched as JSON means them
+    (escapes decoded), read as JSON_READS[how] reads it; None where there is none. Never raises: an
+    exception here would end the whole query."""
     if type(data) is not bytes:
         return None
-    value = _loads(data)
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return count(value) if as_integer else money(value)
+    try:
+        value = _loads(data)
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        found = JSON_READS[how](value) if value is not None else None
+        if type(found) is str and not found.isascii() and jsonsafe.has_surrogates(found):
+            return jsonsafe.visible_surrogates(found)  # (sqlite3 cannot hand lone surrogates to SQLite)
+        return found
+    except Exception:
+        return None
+
+
+def _sql_json_value(value: Any) -> Any:
+    """Twin of json_extract: strings as text, true/false as 1/0, objects and arrays as compact JSON."""
+    if type(value) is bool:
+        return int(value)
+    if type(value) is int and not -(2**63) <= value < 2**63:
+        return float(value)  # (as SQLite reads an integer beyond 64 bits)
+    return jsonsafe.dumps(value) if isinstance(value, (dict, list)) else value
+
+
+JSON_READS: dict[str, Callable[[Any], Any]] = {
+    "value": _sql_json_value,  # sqlsql.json_at
+    "count": lambda value: count(value),  # sqlsql.count
+    "money": lambda value: money(value),  # sqlsql.money
+    "ident": normalize.ident,  # json_ident_sql
+    "text": normalize.text,  # json_text_sql
+}
+"""How JSON_READ reads a value, by name: each the Python twin of the SQL that reads it by SQLite's path.
+A format adds its own (MLflow: an attribute's JSON-encoded value)."""
+
+
+def install_json(conn: sqlite3.Connection) -> None:
+    """The SQL functions of the views' reads inside JSON (sqlsql.escaped_keys_too, sqlsql.plain_keys)."""
+    conn.create_function(q.JSON_READ, -1, json_read, deterministic=True)
+    conn.create_function(q.JSON_KEYS, 1, json_keys, deterministic=True)
 
 
 def unreadable(exc: Exception) -> list[Step]:
@@ -298,7 +347,7 @@ def install_steps(
         format whose runs view has no cheaper way to the same numbers.
     """
     trees = _Trees(conn, build, name)
-    conn.create_function(q.JSON_NUMBER, -1, json_number, deterministic=True)
+    install_json(conn)
     prefix = "tracetui_" + name.replace("-", "_")
     conn.create_function(f"{prefix}_steps", 2, trees.rows)
     conn.create_function(f"{prefix}_payloads", 3, trees.payloads)
@@ -388,7 +437,8 @@ class Leaves:
 
     def sql(self) -> str:
         paths = ", ".join(q.json_path(*keys) for keys in self.paths)
-        return f"(CASE WHEN json_valid({self.column}) THEN json_extract({self.column}, {paths}) END)"
+        # (a key spelled with \\u escapes is that key; the text written again is JSON where the column is)
+        return f"(CASE WHEN json_valid({self.column}) THEN json_extract({q.plain_keys(self.column)}, {paths}) END)"
 
     def at(self, *keys: str) -> str:
         """SQL: the JSON path, in the array named `leaves`, of the value at `keys`."""
@@ -785,10 +835,10 @@ def _sql_tagged(read: Read, alias: str, typed: bool) -> str:
         tags = f"WHEN 'text' THEN CAST('t' || {base} AS BLOB) WHEN 'blob' THEN CAST('b' || {base} AS BLOB)"
         return f"CASE WHEN {odd} THEN (CASE typeof({base}) {tags} ELSE {base} END) END"
     path = q.json_path(*read.keys)
-    # Only JSON that names the key is parsed; a key spelled with \\u escapes is read as the views read it
-    # (q.JSON_NUMBER), from the text written again with its keys unescaped (_JSON_KEYS).
+    # Only JSON that names the key is parsed; a key spelled with \\u escapes is read as the views read it,
+    # from the text written again with its keys unescaped (q.plain_keys).
     escaped = q.escaped_ascii(base)
-    text = f"(CASE WHEN {escaped} THEN coalesce({_JSON_KEYS}(CAST({base} AS BLOB)), {base}) ELSE {base} END)"
+    text = q.plain_keys(base)
     value = f"json_extract({text}, {path})"
     fine = {"integer": _sql_fine(read, value), "real": _sql_fine(read, value)}
     if read.kind == "time":
@@ -1016,7 +1066,7 @@ def install_odd_values(conn: sqlite3.Connection, tables: list[Texts]) -> None:
     conn.create_function("tracetui_odd_screen", -1, messages.screen, deterministic=True)
     conn.create_function("tracetui_odd_numbers", -1, messages.numbers, deterministic=True)
     conn.create_function("tracetui_odd_suspect", 2, messages.suspect, deterministic=True)
-    conn.create_function(_JSON_KEYS, 1, json_keys, deterministic=True)
+    install_json(conn)
     selects, numbers = [], []
     for texts in tables:
         columns = table_columns(conn, texts.table).get(texts.table)
@@ -1240,26 +1290,29 @@ def ident_sql(expr: str) -> str:
 def json_ident_sql(column: str, *keys: str, path: str | None = None) -> str:
     """Twin of normalize.ident(dig(<the JSON object in column>, *keys)): a string as it is ('' none), a
     boolean as Python writes it, a number as its text, an object or array as compact JSON. `path`: a
-    JSON path (SQL) in place of the keys."""
-    path = path or q.json_path(*keys)
-    value = f"json_extract({column}, {path})"
-    return (
-        f"(CASE WHEN json_valid({column}) THEN (CASE json_type({column}, {path})"
-        f" WHEN 'text' THEN nullif({value}, '') WHEN 'true' THEN 'True' WHEN 'false' THEN 'False'"
-        f" WHEN 'null' THEN NULL ELSE CAST({value} AS TEXT) END) END)"
+    JSON path (SQL) in place of the keys (a path into JSON whose keys are plain: Leaves); by keys, a key
+    spelled with \\u escapes is that key (sqlsql.escaped_keys_too)."""
+    at = path or q.json_path(*keys)
+    value = f"json_extract({column}, {at})"
+    read = (
+        f"(CASE json_type({column}, {at}) WHEN 'text' THEN nullif({value}, '') WHEN 'true' THEN 'True'"
+        f" WHEN 'false' THEN 'False' WHEN 'null' THEN NULL ELSE CAST({value} AS TEXT) END)"
     )
+    if path or not keys:
+        return f"(CASE WHEN json_valid({column}) THEN {read} END)"
+    return q.escaped_keys_too(column, keys, "ident", read)
 
 
 def json_text_sql(column: str, keys: tuple[str, ...], default: str) -> str:
     """Twin of `normalize.text(dig(<the JSON object in column>, *keys)) or default`: a string as it is,
-    anything else as compact JSON."""
+    anything else as compact JSON; a key spelled with \\u escapes is that key (sqlsql.escaped_keys_too)."""
     path = q.json_path(*keys)
     value = f"json_extract({column}, {path})"
     text = (
         f"(CASE json_type({column}, {path}) WHEN 'text' THEN nullif({value}, '') WHEN 'true' THEN 'true'"
         f" WHEN 'false' THEN 'false' WHEN 'null' THEN NULL ELSE CAST({value} AS TEXT) END)"
     )
-    return f"coalesce(CASE WHEN json_valid({column}) THEN {text} END, {q.quote(default)})"
+    return f"coalesce({q.escaped_keys_too(column, keys, 'text', text)}, {q.quote(default)})"
 
 
 def text_sql(expr: str, default: str) -> str:

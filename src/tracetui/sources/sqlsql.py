@@ -120,8 +120,11 @@ def json_path(*keys: str) -> str:
 
 
 def json_at(column: str, *keys: str) -> str:
-    """The value at keys inside a JSON column; NULL when the column is not valid JSON."""
-    return f"(CASE WHEN json_valid({column}) THEN json_extract({column}, {json_path(*keys)}) END)"
+    """The value at keys inside a JSON column, as json_extract gives it (a key spelled with \\u escapes
+    too: escaped_keys_too); NULL when the column is not valid JSON."""
+    if not keys:
+        return f"(CASE WHEN json_valid({column}) THEN json_extract({column}, '$') END)"
+    return escaped_keys_too(column, keys, "value", f"json_extract({column}, {json_path(*keys)})")
 
 
 # Counts and amounts beyond this are not real (a trillion tokens in one call): left out, so a sum over
@@ -135,11 +138,20 @@ def _number(value: str, typed: str, as_integer: bool) -> str:
     return f"(CASE WHEN {typed} IN ('integer', 'real') AND {value} >= 0 AND {value} < {MAGNITUDE} THEN {kept} END)"
 
 
-JSON_NUMBER = "tracetui_json_number"
-"""The SQL function (sqlite_steps.json_number, made on the connection of a format that reads numbers
-inside JSON) that reads a number at keys inside JSON text as count() and money() do, keys matched as
-JSON means them: SQLite's JSON paths do not match a key spelled with \\u escapes ("\\u0074okens" is
-the key "tokens", and Python reads it as that)."""
+# -- keys spelled with \u escapes: the one place SQL over JSON text matches them ---------------------
+# JSON means "\u0074okens" as the key "tokens", and Python (every tree) reads it so; SQLite's JSON paths
+# match a key only as it is written. SQL that reads inside JSON by keys goes through escaped_keys_too
+# (a read done many times a row) or plain_keys (a read done once a row), never through a bare path.
+
+JSON_READ = "tracetui_json_read"
+"""The SQL function (sqlite_steps.json_read) that reads the value at keys inside JSON text (given as a
+BLOB), the keys matched as JSON means them, the way its second argument names (sqlite_steps.JSON_READS:
+a twin of the SQL it stands in for)."""
+
+JSON_KEYS = "tracetui_json_keys"
+"""The SQL function (sqlite_steps.json_keys) that writes JSON text (given as a BLOB) again with its keys
+spelled plainly, as Python reads them; NULL for text that is not a JSON object or array, or has no escape.
+Both functions are made on the connection of every format that reads inside JSON (sqlite_steps.install_json)."""
 
 
 def escaped_ascii(text: str) -> str:
@@ -149,19 +161,37 @@ def escaped_ascii(text: str) -> str:
     return f"({text} GLOB '*\\u00[2-7]*')"
 
 
+def escaped_keys_too(column: str, keys: tuple[str, ...], how: str, read: str) -> str:
+    """SQL: the value at `keys` inside the JSON text of `column` (NULL when it is not JSON): `read`, SQL
+    that reads it where SQLite's path finds it; where the path finds nothing and a key may be spelled
+    with escapes, Python's reading of the same value, `how` names it (JSON_READ). The usual JSON pays
+    one GLOB where the keys find nothing."""
+    # (Python reads the value rather than SQL reading the text written again, and one CASE holds it all:
+    # reads nest, as in MLflow's JSON inside JSON strings, and SQLite's parser has a bounded stack)
+    again = f"{JSON_READ}(CAST({column} AS BLOB), {quote(how)}, {', '.join(quote(key) for key in keys)})"
+    return (
+        f"(CASE WHEN NOT json_valid({column}) THEN NULL WHEN json_type({column}, {json_path(*keys)}) IS NOT NULL"
+        f" THEN {read} WHEN {escaped_ascii(column)} THEN {again} END)"
+    )
+
+
+def plain_keys(column: str) -> str:
+    """SQL: the JSON text of `column` with its keys spelled plainly where one may be spelled with escapes
+    (else the column as it is), for SQL that reads it by keys once a row (sqlite_steps.Leaves)."""
+    return f"(CASE WHEN {escaped_ascii(column)} THEN coalesce({JSON_KEYS}(CAST({column} AS BLOB)), {column}) ELSE {column} END)"
+
+
 def _json_number(column: str, keys: tuple[str, ...], as_integer: bool) -> str:
     path = json_path(*keys)
-    inner = _number(f"json_extract({column}, {path})", f"json_type({column}, {path})", as_integer)
-    # Where the path finds nothing and a key may be spelled with escapes, Python reads the number.
-    again = f"{JSON_NUMBER}(CAST({column} AS BLOB), {int(as_integer)}, {', '.join(quote(key) for key in keys)})"
-    return f"coalesce((CASE WHEN json_valid({column}) THEN {inner} END), CASE WHEN {escaped_ascii(column)} THEN {again} END)"
+    read = _number(f"json_extract({column}, {path})", f"json_type({column}, {path})", as_integer)
+    return escaped_keys_too(column, keys, "count" if as_integer else "money", read)
 
 
 def count(column: str, *keys: str) -> str:
     """A token count: a number (column value, or at keys in its JSON) truncated to an integer, else NULL.
 
     Strict on purpose (no numeric text, nothing negative or beyond MAGNITUDE): sqlite_steps.count is its twin
-    for steps built in Python. A key inside JSON is matched as JSON means it, escapes decoded (JSON_NUMBER).
+    for steps built in Python. A key inside JSON is matched as JSON means it, escapes decoded (escaped_keys_too).
     """
     if keys:
         return _json_number(column, keys, True)
@@ -177,12 +207,10 @@ def money(column: str, *keys: str) -> str:
 
 def exception_text(events: str) -> str:
     """'type: message' of the first `exception` event in a JSON array of OpenTelemetry events, or NULL."""
-    kind, message = (
-        f"nullif(json_extract(e.value, '$.attributes.\"exception.{k}\"'), '')" for k in ("type", "message")
-    )
+    kind, message = (f"nullif({json_at('e.value', 'attributes', f'exception.{k}')}, '')" for k in ("type", "message"))
     return (
         f"(SELECT coalesce({kind} || ': ' || {message}, {kind}, {message}) FROM json_each({json_array(events)}) e"
-        " WHERE e.type = 'object' AND json_extract(e.value, '$.name') = 'exception' LIMIT 1)"
+        f" WHERE e.type = 'object' AND {json_at('e.value', 'name')} = 'exception' LIMIT 1)"
     )
 
 

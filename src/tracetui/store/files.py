@@ -15,11 +15,13 @@ half of a file, and several processes can write different files of one store in 
 from __future__ import annotations
 
 import fcntl
+import operator
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 
 import orjson
 
@@ -27,6 +29,7 @@ from .. import jsonsafe
 from ..filestate import Read, Signature
 from ..model import FLAG_DUPLICATE_ID, Problem, Run
 from .schema import RUN_COLUMNS, STEP_COLUMNS, insert_sql, run_row, step_row, to_json
+from .writer import insert_storable
 
 # What a file is to the store.
 RUNS = "runs"  # its runs are in the store
@@ -52,6 +55,7 @@ _FINGERPRINT = (
     "error",
 )
 _FINGERPRINT_AT = [list(RUN_COLUMNS).index(c) for c in _FINGERPRINT]
+_ID = operator.attrgetter("id")
 CHUNK_ROWS = 20000  # rows held in memory before a big file's runs are written in a transaction of their own
 
 
@@ -240,7 +244,8 @@ class FileWriter:
     one run per line); None: all of the file's runs. `only`: only the runs with these ids are replaced
     (those lines appended to a followed file changed, tailing.py); the file's problems are all written.
     `steps`: for a followed file, a hash of each step row as last written (id in the store -> step
-    id -> hash), kept up to date here: a run found there has only its steps whose rows differ written.
+    id -> hash), kept up to date here: a run found there has only its steps whose rows differ written;
+    add(run, kept=n) says its first n steps are as written (no row is made for them).
     """
 
     def __init__(
@@ -255,7 +260,7 @@ class FileWriter:
         self.conn, self.key, self.since_line = conn, key, since_line
         self.only, self.steps = only, steps
         self.problems: list[Problem] = []
-        self._runs: list[Run] = []
+        self._runs: list[tuple[Run, int]] = []
         self._held = 0  # rows held in _runs
         self._before: dict[str, tuple] | None = None
         self._after: dict[str, tuple] = {}
@@ -308,14 +313,15 @@ class FileWriter:
             )
 
     # -- writing ----------------------------------------------------------------------------------
-    def add(self, run: Run) -> None:
-        """A finalized run of the file; written in a transaction of its own once enough rows are held."""
+    def add(self, run: Run, *, kept: int = 0) -> None:
+        """A finalized run of the file; written in a transaction of its own once enough rows are held.
+        kept: its first steps whose rows are as last written (with `steps`), not made again."""
         if self.key is not None and run.source_file != self.key:
             if run.source_file and not run.extra.get("source_file"):
                 run.extra["source_file"] = run.source_file  # the file it names (tracetui's own exports keep one)
             run.source_file = self.key
-        self._runs.append(run)  # its id is settled when it is written
-        self._held += len(run.steps) + 1
+        self._runs.append((run, kept))  # its id is settled when it is written
+        self._held += len(run.steps) - kept + 1
         if self._held >= CHUNK_ROWS:
             self._flush(final=False)
 
@@ -338,20 +344,24 @@ class FileWriter:
     def _flush(self, *, final: bool, record: FileRecord | None = None) -> None:
         runs, self._runs, self._held = self._runs, [], 0
         # Rows are made before the write lock is taken; a run whose id is then kept apart is made again.
-        rows = [(run.id, run_row(run), [step_row(s) for s in run.steps]) for run in runs]
+        rows = [(run.id, run_row(run), [step_row(s) for s in run.steps[kept:]]) for run, kept in runs]
         with transaction(self.conn):
             self._begun()
             run_rows: list[tuple] = []
             step_rows: list[list] = []
-            for run, (made_as, row, steps) in zip(runs, rows, strict=True):
+            for (run, kept), (made_as, row, steps) in zip(runs, rows, strict=True):
                 self._settle_id(run)
-                if run.id != made_as:
+                if kept and (self.steps is None or run.id not in self.steps):
+                    kept = 0  # the store has none of its steps now: all are written
+                if run.id != made_as or not kept and len(steps) != len(run.steps):
+                    kept = 0
                     row, steps = run_row(run), [step_row(s) for s in run.steps]
                 self._after[run.id] = tuple(row[i] for i in _FINGERPRINT_AT)
                 run_rows.append(row)
-                step_rows.extend(self._steps_to_write(run, steps))
-            self.conn.executemany(self._run_sql, run_rows)
-            self.conn.executemany(self._step_sql if self.steps is None else self._upsert_sql, step_rows)
+                step_rows.extend(self._steps_to_write(run, steps, kept))
+            insert_storable(self.conn, self._run_sql, run_rows, "runs", self.problems.append)
+            step_sql = self._step_sql if self.steps is None else self._upsert_sql
+            insert_storable(self.conn, step_sql, step_rows, "steps", self.problems.append)
             if final:
                 self._forget_unwritten()
                 self._write_problems()
@@ -360,22 +370,35 @@ class FileWriter:
                     record.runs = self.conn.execute(f"SELECT count(*) FROM runs{where}", args).fetchone()[0]
                     save(self.conn, record)
 
-    def _steps_to_write(self, run: Run, rows: list[list]) -> list[list]:
+    def _steps_to_write(self, run: Run, rows: list[list], kept: int = 0) -> list[list]:
         """The step rows of a run to write: all of them, or for a run whose rows were written before
-        (self.steps), those that differ; the steps it no longer has are deleted."""
+        (self.steps), those that differ; the steps it no longer has are deleted. kept: the run's first
+        steps, as written before (rows are those of the others)."""
         if self.steps is None:
             return rows
-        now = {step.id: row_hash(row) for step, row in zip(run.steps, rows, strict=True)}
+        made = run.steps[kept:]
         before = self.steps.get(run.id)
-        self.steps[run.id] = now
+        hashes = {step.id: row_hash(row) for step, row in zip(made, rows, strict=True)}
         if before is None:
+            self.steps[run.id] = hashes
             return rows
-        gone = [step_id for step_id in before if step_id not in now]
+        changed = [row for step, row in zip(made, rows, strict=True) if before.get(step.id) != hashes[step.id]]
+        if kept and list(islice(before, kept)) == list(map(_ID, run.steps[:kept])):
+            # The kept steps are the first ones written last time (in this order): the others are looked at.
+            gone = [step_id for step_id in islice(before, kept, None) if step_id not in hashes]
+            now = before
+            for step_id in gone:
+                del now[step_id]
+            now.update(hashes)
+        else:
+            now = {step.id: before[step.id] for step in run.steps[:kept]} | hashes
+            gone = list(before.keys() - now.keys())
+        self.steps[run.id] = now
         for start in range(0, len(gone), 500):
             chunk = gone[start : start + 500]
             marks = ", ".join("?" * len(chunk))
             self.conn.execute(f"DELETE FROM steps WHERE run_id = ? AND id IN ({marks})", [run.id, *chunk])
-        return [row for step, row in zip(run.steps, rows, strict=True) if before.get(step.id) != now[step.id]]
+        return changed
 
     def _forget_unwritten(self) -> None:
         """Runs whose steps were left for writing by difference, not written again: their steps go too."""

@@ -118,17 +118,34 @@ class RunFilter:
 
             columns = ("id", "agent", "error", "session")
             forms = search.text_forms(self.search)  # what was typed, and what it shows where it escapes
-            matches = " OR ".join(f"{col} {like} {param} ESCAPE '\\'" for _ in forms for col in columns)
-            args.extend(search.contains(form) for form in forms for _ in columns)
-            raw = search.contains_bytes(self.search) if param == "?" else None
+            if param == "?":  # SQLite: text past a NUL character too (search.holds)
+                found = []
+                for form in forms:
+                    nul = "\0" in form
+                    for col in columns:
+                        found.append(search.holds(col, "?", "?", nul))
+                        args.extend([form] if nul else [search.contains(form), form])
+            else:
+                found = [f"{col} {like} {param} ESCAPE '\\'" for _ in forms for col in columns]
+                args.extend(search.contains(form) for form in forms for _ in columns)
+            matches = " OR ".join(found)
+            raw = search.bytes_form(self.search) if param == "?" else None
             if raw is not None:  # what is shown as \\xNN, as a file read in place holds it
-                matches += "".join(f" OR {col} LIKE CAST(? AS TEXT) ESCAPE '\\'" for col in columns)
-                args.extend([raw] * 4)
+                nul, as_text = b"\0" in raw, "CAST(? AS TEXT)"
+                matches += "".join(f" OR {search.holds(col, as_text, as_text, nul)}" for col in columns)
+                for _ in columns:
+                    args.extend([raw] if nul else [search.contains_bytes(self.search), raw])
             if self.step_hits is not None:
                 # One argument however many runs: a JSON array in SQLite, an array in PostgreSQL.
                 if param == "?":
+                    hits = [value_of("id", run_id) for run_id in sorted(self.step_hits)]
                     matches += " OR id IN (SELECT value FROM json_each(CAST(? AS TEXT)))"
-                    args.append(_json_texts(value_of("id", run_id) for run_id in sorted(self.step_hits)))
+                    args.append(_json_texts(hit for hit in hits if not _has_nul(hit)))
+                    # (SQLite's JSON reads a string only up to a NUL character: such an id is bound as it is)
+                    with_nul = [hit for hit in hits if _has_nul(hit)]
+                    if with_nul:
+                        matches += f" OR id IN ({', '.join([_ID] * len(with_nul))})"
+                        args.extend(with_nul)
                 else:
                     matches += f" OR id = ANY({param})"
                     args.append(sorted(self.step_hits))
@@ -154,6 +171,10 @@ class RunFilter:
     def active(self) -> bool:
         """Whether it leaves any run out."""
         return self.where()[0] != ""
+
+
+def _has_nul(value: str | bytes) -> bool:
+    return "\0" in value if isinstance(value, str) else b"\0" in value
 
 
 def _json_texts(values: Iterable[str | bytes]) -> str | bytes:

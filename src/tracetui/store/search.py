@@ -96,6 +96,13 @@ def build_index(
     total = conn.execute("SELECT count(*) FROM steps").fetchone()[0]
     done = conn.execute("SELECT count(*) FROM steps WHERE rowid <= ?", (done_to,)).fetchone()[0]
     columns = ", ".join(SEARCHED)
+    # FTS5's trigram tokenizer stops at a NUL character: the text after one is indexed, NUL as a space
+    # (_grams asks so; holds() then checks the text itself). SQLite's replace() takes no NUL to replace.
+    conn.create_function(_NUL_AS_SPACE, 1, _nul_as_space, deterministic=True)
+    texts = ", ".join(
+        f"CASE WHEN instr({col}, char(0)) > 0 THEN CAST({_NUL_AS_SPACE}(CAST({col} AS BLOB)) AS TEXT) ELSE {col} END"
+        for col in SEARCHED
+    )
     while done_to < last:
         if cancelled is not None and cancelled():
             return False
@@ -107,7 +114,7 @@ def build_index(
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute(
-                f"INSERT INTO {INDEX}(rowid, {columns}) SELECT rowid, {columns} FROM steps WHERE rowid > ? AND rowid <= ?",
+                f"INSERT INTO {INDEX}(rowid, {columns}) SELECT rowid, {texts} FROM steps WHERE rowid > ? AND rowid <= ?",
                 (done_to, upto),
             )
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('search_indexed_to', ?)", (str(upto),))
@@ -121,6 +128,13 @@ def build_index(
     if progress is not None:
         progress(total, total)
     return True
+
+
+_NUL_AS_SPACE = "tracetui_nul_as_space"
+
+
+def _nul_as_space(data: bytes | None) -> bytes | None:
+    return data.replace(b"\0", b" ") if isinstance(data, bytes) else data
 
 
 def drop_index(conn: sqlite3.Connection) -> None:
@@ -154,10 +168,15 @@ def contains_bytes(query: str) -> bytes | None:
     A user types what the screen shows. A store tracetui wrote holds the \\xNN text itself (its writer
     made it so); a file read in place holds the bytes, which this finds.
     """
-    raw = next((form for form in jsonsafe.unshown(query) if isinstance(form, bytes)), None)
+    raw = bytes_form(query)
     if raw is None:
         return None
     return b"%" + raw.replace(b"\\", b"\\\\").replace(b"%", b"\\%").replace(b"_", b"\\_") + b"%"
+
+
+def bytes_form(query: str) -> bytes | None:
+    """The bytes a query stands for where it shows them as \\xNN (see contains_bytes), or None."""
+    return next((form for form in jsonsafe.unshown(query) if isinstance(form, bytes)), None)
 
 
 def text_forms(query: str) -> list[str]:
@@ -166,20 +185,38 @@ def text_forms(query: str) -> list[str]:
     return [query, *(form for form in jsonsafe.unshown(query) if isinstance(form, str))]
 
 
+def holds(column: str, like: str, text: str, nul: bool = False) -> str:
+    """SQL (SQLite): `column` holds a text, as LIKE compares (ASCII case folded), past a NUL character too.
+    `like`: the SQL of its contains() pattern; `text`: the SQL of the text itself; `nul`: it holds a NUL.
+
+    SQLite's LIKE reads text only up to its first NUL (U+0000, which tracetui's store keeps as it
+    came): a value holding one is looked through by instr() and lower(), which read it all and fold
+    case as LIKE does (ASCII letters alone). The usual value pays one look for a NUL where LIKE fails."""
+    whole = f"(instr({column}, char(0)) > 0 AND instr(lower({column}), lower({text})) > 0)"
+    return whole if nul else f"({column} LIKE {like} ESCAPE '\\' OR {whole})"
+
+
 def _params(query: str) -> dict[str, object]:
-    params: dict[str, object] = {f"like{n or ''}": contains(form) for n, form in enumerate(text_forms(query))}
-    raw = contains_bytes(query)
+    params: dict[str, object] = {}
+    for n, form in enumerate(text_forms(query)):
+        params |= {f"like{n or ''}": contains(form), f"text{n or ''}": form}
+    raw = bytes_form(query)
     if raw is not None:
-        params["raw"] = raw
+        params |= {"raw": contains_bytes(query), "rawtext": raw}
     return params
 
 
 def _scan_condition(params: dict[str, object], prefix: str = "") -> str:
-    likes = [
-        f"{prefix}{col} LIKE :{name} ESCAPE '\\'" for name in params if name.startswith("like") for col in SEARCHED
-    ]
+    likes = []
+    for name in params:
+        if name.startswith("like"):
+            text = f"text{name[4:]}"
+            nul = "\0" in str(params[text])
+            likes += [holds(f"{prefix}{col}", f":{name}", f":{text}", nul) for col in SEARCHED]
     if "raw" in params:
-        likes += [f"{prefix}{col} LIKE CAST(:raw AS TEXT) ESCAPE '\\'" for col in SEARCHED]
+        nul = b"\0" in params["rawtext"]  # type: ignore[operator]
+        raw = ("CAST(:raw AS TEXT)", "CAST(:rawtext AS TEXT)")
+        likes += [holds(f"{prefix}{col}", *raw, nul) for col in SEARCHED]
     return "(" + " OR ".join(likes) + ")"
 
 
@@ -200,6 +237,7 @@ def _grams(query: str) -> str:
     candidate once per column; a MATCH of the trigrams gives the candidate rowids from the index alone,
     and the caller's LIKE reads each candidate once. The tokenizer folds case as the query's LIKE does
     (and more: a non-ASCII letter's case is left to the LIKE)."""
+    query = query.replace("\0", " ")  # (as build_index indexes it)
     grams = dict.fromkeys(query[i : i + TRIGRAM] for i in range(len(query) - TRIGRAM + 1))
     return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
 

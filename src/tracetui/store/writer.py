@@ -264,40 +264,7 @@ class StoreWriter:
             self._steps.clear()
 
     def _insert(self, sql: str, rows: list, table: str) -> None:
-        # A savepoint costs nothing beside a batch, and lets a batch SQLite refused go again row by row.
-        self.conn.execute("SAVEPOINT batch")
-        try:
-            self.conn.executemany(sql, rows)
-        except _UNSTORABLE:
-            self.conn.execute("ROLLBACK TO batch")
-            for row in rows:
-                try:
-                    self.conn.execute(sql, row)
-                except _UNSTORABLE:
-                    self.conn.execute(sql, self._storable_row(row, table))
-        self.conn.execute("RELEASE batch")
-
-    def _storable_row(self, row: tuple | list, table: str) -> list:
-        names = RUN_COLUMNS if table == "runs" else STEP_COLUMNS
-        values: list = []
-        changes: dict[str, list[str]] = {}  # what was changed -> the columns (a total repeats its step's value)
-        for column, value in zip(names, row, strict=True):
-            stored, change = storable(value)
-            values.append(stored)
-            if change:
-                changes.setdefault(change, []).append(column)
-        run_id = values[0]
-        if table == "runs":
-            line, where = values[_SOURCE_LINE], f"run {jsonsafe.quoted(run_id)}"
-        else:
-            found = self.conn.execute("SELECT source_line FROM runs WHERE id = ?", (run_id,)).fetchone()
-            line, where = (
-                (found[0] if found else None),
-                f"run {jsonsafe.quoted(run_id)}, step {jsonsafe.quoted(values[1])}",
-            )
-        said = "; ".join(f"{', '.join(columns)}: {change}" for change, columns in changes.items())
-        self.report(Problem(f"{where}: {said}", line=line, run_id=run_id))
-        return values
+        insert_storable(self.conn, sql, rows, table, self.report)
 
     def unpriced_calls(self) -> list[tuple[str, str | None, int]]:
         """(model, provider, calls) of the model calls written that have token counts and no cost."""
@@ -340,3 +307,46 @@ class StoreWriter:
         except sqlite3.Error:
             pass
         self.conn.close()
+
+
+def insert_storable(
+    conn: sqlite3.Connection, sql: str, rows: list, table: str, report: Callable[[Problem], object]
+) -> None:
+    """executemany, in a transaction already begun; a row SQLite refuses (an integer beyond 64 bits,
+    a lone surrogate) is stored as storable() makes it and reported. Runs before their steps: a refused
+    step row finds its run's line in the runs table."""
+    # A savepoint costs nothing beside a batch, and lets a batch SQLite refused go again row by row.
+    conn.execute("SAVEPOINT batch")
+    try:
+        conn.executemany(sql, rows)
+    except _UNSTORABLE:
+        conn.execute("ROLLBACK TO batch")
+        for row in rows:
+            try:
+                conn.execute(sql, row)
+            except _UNSTORABLE:
+                conn.execute(sql, _storable_row(conn, row, table, report))
+    conn.execute("RELEASE batch")
+
+
+def _storable_row(conn: sqlite3.Connection, row: tuple | list, table: str, report: Callable[[Problem], object]) -> list:
+    names = RUN_COLUMNS if table == "runs" else STEP_COLUMNS
+    values: list = []
+    changes: dict[str, list[str]] = {}  # what was changed -> the columns (a total repeats its step's value)
+    for column, value in zip(names, row, strict=True):
+        stored, change = storable(value)
+        values.append(stored)
+        if change:
+            changes.setdefault(change, []).append(column)
+    run_id = values[0]
+    if table == "runs":
+        line, where = values[_SOURCE_LINE], f"run {jsonsafe.quoted(run_id)}"
+    else:
+        found = conn.execute("SELECT source_line FROM runs WHERE id = ?", (run_id,)).fetchone()
+        line, where = (
+            (found[0] if found else None),
+            f"run {jsonsafe.quoted(run_id)}, step {jsonsafe.quoted(values[1])}",
+        )
+    said = "; ".join(f"{', '.join(columns)}: {change}" for change, columns in changes.items())
+    report(Problem(f"{where}: {said}", line=line, run_id=run_id))
+    return values
