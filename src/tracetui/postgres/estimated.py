@@ -58,6 +58,15 @@ class Estimator:
         self._lock = threading.Lock()
         self._kept: dict[Any, tuple[int, estimates.Result]] | None = None  # None: not loaded, or too many
         self._loaded = False
+        # The calls met that have token counts but no price: (model, provider) -> their keys (few, as a rule).
+        self._unpriced: dict[tuple[str, str | None], set[Any]] = {}
+
+    def unpriced_messages(self) -> list[str]:
+        """What the user is told (under `w`, after a command) about each model whose calls met so far
+        could not be priced, as the SQLite reader tells it (pricing.unpriced_message)."""
+        with self._lock:
+            found = sorted(((m, p or "", len(keys)) for (m, p), keys in self._unpriced.items()))
+        return [pricing.unpriced_message(self.pricer, model, provider or None, n) for model, provider, n in found]
 
     def priced(self, calls: PricedCalls, rows: Iterable[tuple]) -> list[Estimated]:
         """The calls of `rows` (calls.calls' columns: key, run_id, model, name, kind, then calls.values)
@@ -93,7 +102,11 @@ class Estimator:
                 self._kept[key] = (fp, result)
             if self.cache is not None:
                 self.cache.add(key, fp, result, digest)
-        if result is None or result[0] is None:
+        if result is None:
+            return None
+        if result[0] is None:
+            if result[3]:  # token counts, yet no price: a model the table does not know, or odd counts
+                self._unpriced.setdefault((result[1], result[2]), set()).add(key)
             return None
         return Estimated(run_id, model, name, kind, result[0])
 

@@ -59,6 +59,7 @@ START_STEPS = 500  # steps of a big flat run read first: the run view shows a fe
 TREE_CACHE_STEPS = 200_000  # steps kept across the runs opened last (one huge run still fits alone)
 COUNTED_POSITIONS = 10_000  # a run's place further down than this is the planner's estimate
 SESSION_NEAR = 2_000  # runs started before and after a run among which its session's runs are looked for
+KEPT_SUMS = 8  # filters whose runs' estimated costs are kept for the order by cost (Shared.estimate_sums)
 LISTED_KEPT = 10_000  # ids of runs listed that problems_met() asks about (a CLI command lists fewer)
 # What a run-list row holds: the run list's columns, and which of them hold NUL stored as \x00 (pgsql).
 LISTED = (*RUN_LIST_COLUMNS, ESCAPED)
@@ -87,6 +88,29 @@ def _add_estimate(run: Run, estimated: float | None) -> None:
     if estimated is not None:
         run.steps_cost_usd = (run.steps_cost_usd or 0.0) + estimated
         run.steps_cost_estimated_usd = (run.steps_cost_estimated_usd or 0.0) + estimated
+
+
+# The cost columns of a run with the estimated cost `e.cost` of its calls the source did not price added,
+# as _add_estimate adds it (model.Run.total: a cost the run reported itself still wins and has no
+# estimated part); a run without estimates keeps its own. Over the runs relation as `r0` (_with_estimates).
+_STEPS_COST = "CASE WHEN e.cost IS NULL THEN r0.steps_cost_usd ELSE coalesce(r0.steps_cost_usd, 0) + e.cost END"
+_STEPS_ESTIMATED = (
+    "CASE WHEN e.cost IS NULL THEN r0.steps_cost_estimated_usd"
+    " ELSE coalesce(r0.steps_cost_estimated_usd, 0) + e.cost END"
+)
+_COSTED = {
+    "steps_cost_usd": _STEPS_COST,
+    "steps_cost_estimated_usd": _STEPS_ESTIMATED,
+    "total_cost_usd": f"CASE WHEN e.cost IS NULL THEN r0.total_cost_usd ELSE coalesce(r0.cost_usd, {_STEPS_COST}) END",
+    "total_cost_estimated_usd": (
+        f"CASE WHEN e.cost IS NULL THEN r0.total_cost_estimated_usd WHEN r0.cost_usd IS NULL THEN {_STEPS_ESTIMATED} END"
+    ),
+}
+
+
+def _unpriced(step: Step) -> bool:
+    """A model call with token counts that pricing.apply left without a cost."""
+    return bool(step.model) and step.cost_usd is None and (step.tokens_in is not None or step.tokens_out is not None)
 
 
 def _null(types: dict[str, type]) -> Any:
@@ -138,6 +162,19 @@ class Shared:
         self.problem_count: int | None = None  # rows the source's problems query finds (counted once)
         self.pricer = pricing.Pricer()
         self.estimator: Estimator | None = None  # made when the stats first need it
+        # Each run's estimated cost, of the runs of the filters ordered by cost last (PgStore._costed_runs).
+        self.estimate_sums: OrderedDict[tuple[str, tuple], dict[str, float]] = OrderedDict()
+
+    def sums(self, key: tuple[str, tuple]) -> dict[str, float] | None:
+        with self.lock:
+            return self.estimate_sums.get(key)
+
+    def keep_sums(self, key: tuple[str, tuple], sums: dict[str, float]) -> None:
+        with self.lock:
+            self.estimate_sums[key] = sums
+            self.estimate_sums.move_to_end(key)
+            while len(self.estimate_sums) > KEPT_SUMS:
+                self.estimate_sums.popitem(last=False)
 
     def estimator_for(self, label: str, fmt: str) -> Estimator:
         with self.lock:
@@ -191,6 +228,9 @@ class PgStore:
         self._order = {key.name: order.get(key.name, key.sql) for key in BY_NAME.values()}
         also = {f"sort_{name}": expr for name, expr in db.order.items()} | {"sort_tie": db.tie}
         self._runs = db.runs.select(LISTED, also=also, null=_null(RUN_COLUMNS))
+        self._columns = (*LISTED, *also)
+        # Calls the source did not price are estimated by tracetui (postgres/estimated.py).
+        self._estimating = estimated and db.priced_calls is not None
         self._calls = None
         if db.calls is not None:
             self._calls = db.calls.select(CALL_COLUMNS, null=_null(_CALL_TYPES))
@@ -204,12 +244,54 @@ class PgStore:
         return flt.where(param="%s", like="ILIKE", calls=calls)
 
     def _select(
-        self, columns: str, flt: RunFilter | None, extra: str = "", args: Sequence[Any] = ()
+        self, columns: str, flt: RunFilter | None, extra: str = "", args: Sequence[Any] = (), *, costed: bool = False
     ) -> tuple[str, list]:
+        """SELECT `columns` of the runs `flt` keeps (and `extra`, with `args`); `costed`: with the estimates
+        of the calls the source did not price in their costs (_costed_runs)."""
+        runs, before = self._costed_runs(flt) if costed else (self._runs, [])
         where, params = self._where(flt)
         if extra:
             where = f"{where} AND {extra}" if where else f" WHERE {extra}"
-        return f"SELECT {columns} FROM ({self._runs}) r{where}", [*params, *args]
+        return f"SELECT {columns} FROM ({runs}) r{where}", [*before, *params, *args]
+
+    def _costs_sorted(self, sort: str) -> bool:
+        """Whether the order `sort` is by a cost that estimates change (then it reads _costed_runs)."""
+        return self._estimating and self._order[sort] in _COSTED
+
+    def _costed_runs(self, flt: RunFilter | None, *, fresh: bool = False) -> tuple[str, list[Any]]:
+        """The runs relation with the estimates of the runs `flt` keeps in their costs, so that the order
+        by cost and the sessions' sums are those of the costs shown. Estimated when a list in that order
+        is read from its top (`fresh`: each command, each load of the viewer's list) and kept, shared by
+        the stores of the opening, for its further pages, places and windows."""
+        where, params = self._where(flt)
+        key = (where, tuple(tuple(p) if isinstance(p, list) else p for p in params))
+        sums = None if fresh else self.shared.sums(key)
+        if sums is None:
+            sums = self._sums(*self._select("*", flt))
+            self.shared.keep_sums(key, sums)
+        return self._with_estimates(sums)
+
+    def _with_estimates(self, sums: dict[str, float]) -> tuple[str, list[Any]]:
+        """The runs relation with `sums` (run id -> estimated cost) added to their costs (_COSTED), and its
+        parameters: the estimates travel as two arrays, so a role that may only SELECT reads it too."""
+        if not sums:
+            return self._runs, []
+        columns = ", ".join(f"{_COSTED.get(name, f'r0.{name}')} AS {name}" for name in self._columns)
+        sql = (
+            f"SELECT {columns} FROM ({self._runs}) r0"
+            " LEFT JOIN unnest(%s::text[], %s::float8[]) AS e(run_id, cost) ON e.run_id = r0.id"
+        )
+        return sql, [list(sums), list(sums.values())]
+
+    def _sums(self, chosen: str, args: list[Any]) -> dict[str, float]:
+        """The estimated cost of each run `chosen` (SQL over the runs) keeps, of the calls the source did
+        not price (runs without any left out): priced from tracetui's cache or the price table."""
+        sums: dict[str, float] = {}
+        if self._estimating:
+            assert self.db.priced_calls is not None
+            for call in self._estimates(self.db.priced_calls, chosen, args):
+                sums[call.run_id] = sums.get(call.run_id, 0.0) + call.cost
+        return sums
 
     def count_runs(self, flt: RunFilter | None = None) -> int:
         sql, args = self._select("count(*)", flt)
@@ -286,6 +368,9 @@ class PgStore:
         if after is not None:
             parts = parts[parts.index("keyed" if after[0] is not None else "unkeyed") :]
         extra_failed = "status = ANY(%s)" if failed_only else ""
+        costed = self._costs_sorted(sort)  # (the runs then read have their estimates)
+        if costed and after is None and not backwards:
+            self._costed_runs(flt, fresh=True)  # the list read from its top: the estimates as they are now
         out: list[tuple[Run, Key]] = []
         for i, part in enumerate(parts):
             bound = after if i == 0 else None
@@ -306,7 +391,11 @@ class PgStore:
                 conditions.append(extra_failed)
                 args.append(_FAILED)
             sql, params = self._select(
-                f"{', '.join(LISTED)}, {key} AS page_key, r.sort_tie", flt, " AND ".join(conditions), args
+                f"{', '.join(LISTED)}, {key} AS page_key, r.sort_tie",
+                flt,
+                " AND ".join(conditions),
+                args,
+                costed=costed,
             )
             rows = self.session.rows(
                 "reading a page of runs", f"{sql} ORDER BY {order} LIMIT %s", [*params, limit - len(out)]
@@ -314,20 +403,23 @@ class PgStore:
             out.extend((self._run(row[:-2]), (row[-2], row[-1])) for row in rows)
             if len(out) >= limit:
                 break
-        self._priced([run for run, _ in out])
+        if not costed:
+            self._priced([run for run, _ in out])
         return out
 
     def page_at(self, flt: RunFilter, sort: str, desc: bool, offset: int, limit: int) -> list[tuple[Run, Key]]:
         """Runs from position `offset` (OFFSET: the server walks the rows before it; for jumps only)."""
         key = self._order[sort]
         direction = "DESC" if desc else "ASC"
-        sql, params = self._select(f"{', '.join(LISTED)}, {key} AS page_key, r.sort_tie", flt)
+        costed = self._costs_sorted(sort)
+        sql, params = self._select(f"{', '.join(LISTED)}, {key} AS page_key, r.sort_tie", flt, costed=costed)
         order = f"{key} {direction} NULLS LAST, r.sort_tie {direction}"
         rows = self.session.rows(
             "reading runs further down the list", f"{sql} ORDER BY {order} LIMIT %s OFFSET %s", [*params, limit, offset]
         )
         out = [(self._run(row[:-2]), (row[-2], row[-1])) for row in rows]
-        self._priced([run for run, _ in out])
+        if not costed:
+            self._priced([run for run, _ in out])
         return out
 
     def position(self, flt: RunFilter, sort: str, desc: bool, key: Key) -> tuple[int, bool]:
@@ -342,20 +434,22 @@ class PgStore:
         else:
             extra, args = f"({order} IS NOT NULL OR r.sort_tie {op} %s)", [key[1]]
             rough, rough_args = extra, args
-        sql, params = self._select("1", flt, extra, args)
+        costed = self._costs_sorted(sort)
+        sql, params = self._select("1", flt, extra, args, costed=costed)
         bounded = f"SELECT count(*) FROM ({sql} LIMIT %s) b"
         row = self.session.one("finding a run's place in the list", bounded, [*params, COUNTED_POSITIONS + 1])
         counted = row[0] if row else 0
         if counted <= COUNTED_POSITIONS:
             return counted, True
-        sql, params = self._select("1", flt, rough, rough_args)
+        sql, params = self._select("1", flt, rough, rough_args, costed=costed)
         return max(COUNTED_POSITIONS + 1, self._estimate(sql, params)), False
 
     def key_of(self, run_id: str, sort: str, flt: RunFilter | None = None) -> Key | None:
         """A run's key in an order (what page() and position() take); None when the filter leaves it
         out or there is no such run."""
         forms = search.text_forms(run_id)  # (an id typed as shown: `run\x1b1`)
-        sql, args = self._select(f"{self._order[sort]}, r.sort_tie", flt, "r.id = ANY(%s)", [forms])
+        costed = self._costs_sorted(sort)
+        sql, args = self._select(f"{self._order[sort]}, r.sort_tie", flt, "r.id = ANY(%s)", [forms], costed=costed)
         row = self.session.one("finding a run", sql, args)
         return None if row is None else (row[0], row[1])
 
@@ -412,12 +506,9 @@ class PgStore:
         """The runs listed, with the estimates of their calls the source did not price added to their
         totals (as an opened run and the stats have them): asked for by the ids of these runs only,
         priced from tracetui's cache or the price table. The order of the list stays the server's."""
-        if not runs or not self.estimated or self.db.priced_calls is None:
+        if not runs or not self._estimating:
             return runs
-        chosen, args = self._select("*", None, "r.id = ANY(%s)", [[run.id for run in runs]])
-        by_run: dict[str, float] = {}
-        for call in self._estimates(self.db.priced_calls, chosen, args):
-            by_run[call.run_id] = by_run.get(call.run_id, 0.0) + call.cost
+        by_run = self._sums(*self._select("*", None, "r.id = ANY(%s)", [[run.id for run in runs]]))
         for run in runs:
             _add_estimate(run, by_run.get(run.id))
         return runs
@@ -438,14 +529,31 @@ class PgStore:
         self, flt: RunFilter | None = None, *, sort: str = STARTED.name, desc: bool = True, limit: int | None = None
     ) -> list[SessionKey]:
         where, args = self._where(flt)
-        runs = f"({self._runs}) r"
+        # (fresh: the sessions are grouped once a load, as a list read from its top)
+        runs, before = self._costed_runs(flt, fresh=True) if self._costs_sorted(sort) else (self._runs, [])
         return session_keys(
-            self._grouping, where, args, self._order, sort=sort, desc=desc, limit=limit, runs=runs, dialect=SESSIONS
+            self._grouping,
+            where,
+            [*before, *args],
+            self._order,
+            sort=sort,
+            desc=desc,
+            limit=limit,
+            runs=f"({runs}) r",
+            dialect=SESSIONS,
         )
 
     def session_rows(self, keys: Sequence[SessionKey], flt: RunFilter | None = None) -> list[SessionRow]:
+        """The summaries of these groups, their costs with the estimates of their runs' calls the source
+        did not price (as the runs' rows have them; only these runs' calls are read)."""
         where, args = self._where(flt)
-        return session_rows(self._grouping, where, args, keys, runs=f"({self._runs}) r", dialect=SESSIONS)
+        runs, before = self._runs, list[Any]()
+        if self._estimating and keys:
+            sessions = [k.session for k in keys if k.session is not None]
+            alone = [k.run_id for k in keys if k.session is None and k.run_id is not None]
+            held = "(r.session = ANY(%s) OR (r.session IS NULL AND r.id = ANY(%s)))"
+            runs, before = self._with_estimates(self._sums(*self._select("*", flt, held, [sessions, alone])))
+        return session_rows(self._grouping, where, [*before, *args], keys, runs=f"({runs}) r", dialect=SESSIONS)
 
     def count_sessions(self, flt: RunFilter | None = None) -> int:
         where, args = self._where(flt)
@@ -502,6 +610,8 @@ class PgStore:
             finalize_run(pricing.apply(run, self.shared.pricer if self.estimated else None))
             for problem in tree_problems(run):
                 self.shared.report(problem)
+            if self._estimating and any(_unpriced(step) for step in run.steps):
+                self._sums(*self._select("*", None, "r.id = %s", [run.id]))  # its unpriced models, for `w`
         if start is not None and start.total > len(run.steps):
             if start.totals is not None:
                 self._whole_totals(run, start.totals)
@@ -654,7 +764,15 @@ class PgStore:
         seen = {problem.message for problem in found}
         with self.shared.lock:
             found += [p for p in self.shared.problems.values() if p.message not in seen]
+        found += self._unpriced()
         return found if limit is None else found[:limit]
+
+    def _unpriced(self) -> list[Problem]:
+        """The models whose calls met so far (listed, opened, in the stats) could not be priced."""
+        estimator = self.shared.estimator
+        if estimator is None:
+            return []
+        return [Problem(message, source_file=self.label) for message in estimator.unpriced_messages()]
 
     def problems_met(self, limit: int) -> list[Problem]:
         """The problems of the runs this store listed or read, at most `limit` (and one more, to say
@@ -670,6 +788,7 @@ class PgStore:
         seen = {problem.message for problem in found}
         with self.shared.lock:
             found += [p for p in self.shared.problems.values() if p.message not in seen]
+        found += self._unpriced()
         return found[: limit + 1]
 
     def count_problems(self) -> int:
@@ -678,6 +797,7 @@ class PgStore:
         if self.db.problems is not None:
             row = self.session.one("counting the problems", f"SELECT count(*) FROM ({self.db.problems}) p")
             count = row[0] if row else 0
+        self._sums(*self._select("*", None))  # every call to price met once: the unpriced models (_unpriced)
         self.shared.problem_count = count
         return count
 
@@ -688,7 +808,7 @@ class PgStore:
             self.count_problems()
         with self.shared.lock:
             reported = len(self.shared.problems)
-        return max(self.shared.problem_count or 0, reported)
+        return max(self.shared.problem_count or 0, reported) + len(self._unpriced())
 
     def iter_runs(self, run_ids: Iterable[str] | None = None) -> Iterator[Run]:
         """Full runs with their steps, one at a time: by id, or every run streamed from the server."""
@@ -709,16 +829,17 @@ class PgStore:
         steps = sorted(self.steps(run_id, payloads=True), key=lambda step: step.ord)
         return [(step.id, step.ord, step.size) for step in steps if search.step_matches(step, query)]
 
-    def _hits(self, query: str, flt: RunFilter | None) -> tuple[str, list[Any]]:
+    def _hits(self, query: str, flt: RunFilter | None, *, costed: bool = False) -> tuple[str, list[Any]]:
         """FROM … WHERE of the steps of the runs `flt` keeps whose text holds `query` (ILIKE on the
-        server, as a store file's LIKE; runs as `r`, steps as `s`), and its parameters."""
+        server, as a store file's LIKE; runs as `r`, steps as `s`), and its parameters; `costed`: the
+        runs with their estimates (an order by cost)."""
         assert self.db.steps is not None
         names = dict.fromkeys(("run_id", "id", "name", "kind", "ord", *search.SEARCHED, ESCAPED))
         steps = self.db.steps.select(names, null=_null(STEP_COLUMNS))
-        where, args = self._where(flt)
         matches = " OR ".join(f"s.{c} ILIKE %s ESCAPE '\\'" for c in search.SEARCHED)
         like = [search.contains(_stored(query))] * len(search.SEARCHED)
-        runs = f"(SELECT * FROM ({self._runs}) r{where}) r"
+        chosen, args = self._select("*", flt, costed=costed)
+        runs = f"({chosen}) r"
         return f" FROM {runs} JOIN ({steps}) s ON s.run_id = r.id WHERE {matches}", [*args, *like]
 
     def runs_matching(
@@ -775,7 +896,7 @@ class PgStore:
         cancelled: Callable[[], bool] | None,
     ) -> Iterator[list[search.StepHit]]:
         """The matching steps, run by run in the list's order, streamed from a server-side cursor."""
-        body, args = self._hits(query, flt)
+        body, args = self._hits(query, flt, costed=self._costs_sorted(sort))
         direction = "DESC" if desc else "ASC"
         key = self._order[sort]
         sql = (
