@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...first_page import FIRST_PAGE  # rows read with the estimate, so the list paints before the count is known
 from ...model import FAILED_STATUSES, Run
 from ...store import RunFilter
 from ...store.protocol import Key, PagedStore
 
-FIRST_PAGE = 200  # rows read with the estimate, so the list paints before the count is known
 EXACT_BELOW = FIRST_PAGE  # a first page shorter than this is the whole list: its count is exact
 CACHE_LIMIT = 5000  # rows kept; the farthest from the cursor are dropped first
 NEAR = 2000  # rows from a known key within which a window is read by key rather than by offset
