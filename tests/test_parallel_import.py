@@ -6,6 +6,7 @@ files of every format with a parallel-import hook go through the real worker pro
 """
 
 import dataclasses
+import io
 import os
 import random
 import re
@@ -125,8 +126,24 @@ def test_blocks_hold_whole_lines_and_count_them(tmp_path):
     path = tmp_path / "lines.jsonl"
     path.write_bytes(b"aaaa\nbbbbbbbbbbbbbbbbbbbb\ncc\nd")
     with open(path, "rb") as f:
-        got = list(parallel.blocks(f, size=10, first_size=10))
+        got = [(first, bytes(block), at_end) for first, block, at_end in parallel.blocks(f, size=10, first_size=10)]
     assert got == [(1, b"aaaa\n", False), (2, b"bbbbbbbbbbbbbbbbbbbb\ncc\n", False), (4, b"d", True)]
+
+
+def test_blocks_of_any_size_give_back_the_file_in_whole_lines_numbered():
+    rnd = random.Random(5)
+    for _ in range(300):
+        lines = [b"x" * rnd.choice([0, 1, 3, 10, 50, 200]) for _ in range(rnd.randint(0, 40))]
+        data = b"\n".join(lines) + (b"\n" if rnd.random() < 0.5 else b"")
+        size, first_size = rnd.choice([1, 2, 5, 10, 64, 1000]), rnd.choice([None, 1, 3, 10])
+        got = [
+            (first, bytes(block), at_end)
+            for first, block, at_end in parallel.blocks(io.BytesIO(data), size, first_size)
+        ]
+        assert b"".join(block for _, block, _ in got) == data
+        for n, (first, block, at_end) in enumerate(got):
+            assert first == 1 + b"".join(b for _, b, _ in got[:n]).count(b"\n")
+            assert block and (block.endswith(b"\n") != at_end) and (not at_end or n == len(got) - 1)
 
 
 @pytest.mark.parametrize("where", ["__init__", "submit"])
@@ -301,6 +318,61 @@ def test_a_dense_export_gives_the_serial_store_and_a_bad_value_costs_its_line_on
     assert [(s["id"], s["extra"]) for s in steps["run-300"]] == [("a", {"started_at": "not a time"})]
     assert any(line == 301 and "dropped step" in message and "credits_used" in message for line, message in problems)
     assert merges[0] > 3
+
+
+def test_unpriced_model_calls_counted_by_the_workers_are_reported_as_a_serial_import_reports_them(
+    tmp_path, monkeypatch, merges
+):
+    def calls(i):
+        models = [("no-such-model-a", None), ("no-such-model-b", "acme"), ("no-such-model-a", "acme")]
+        model, provider = models[i % 3]
+        return [
+            step("m", kind="llm", model=model, provider=provider, tokens_in=10 + i, tokens_out=2),
+            step("g", kind="llm", model="gpt-4o", tokens_in=10, tokens_out=2),  # priced
+        ]
+
+    path = write_jsonl(tmp_path / "calls.jsonl", [run(f"r{i}", *calls(i)) for i in range(300)])
+    serial = imported(path, tmp_path / "serial.db", monkeypatch, workers=1)
+    store_scans = []
+    whole = StoreWriter.unpriced_calls
+
+    def scanned(self):
+        if not self.scratch:
+            store_scans.append(self.path)
+        return whole(self)
+
+    monkeypatch.setattr(StoreWriter, "unpriced_calls", scanned)
+    fast = imported(path, tmp_path / "parallel.db", monkeypatch, workers=2, share=4096)
+    assert stored(fast)[2] == stored(serial)[2]
+    warned = [message for _, message in stored(fast)[2] if "not in the price table" in message]
+    assert len(warned) == 3 and all(" 100 calls not priced" in message for message in warned)
+    assert merges[0] > 3 and store_scans == []
+
+
+@pytest.mark.parametrize("padded", [True, False])
+def test_a_dense_export_in_run_id_order_or_not_gives_the_serial_store(tmp_path, monkeypatch, merges, padded):
+    """Runs in id order keep the step indexes up while they are merged (`run-00010` after `run-00009`),
+    runs out of order (`run-10` before `run-9`) have them built at the end: the same store either way."""
+    kept = []
+    in_order = StoreWriter._in_id_order
+
+    def watched(self, first, last):
+        in_order(self, first, last)
+        kept.append(self._last_id is not None)
+
+    monkeypatch.setattr(StoreWriter, "_in_id_order", watched)
+    rnd = random.Random(3)
+    lines = [orjson.dumps(plain_run(i, rnd) | {"run_id": f"run-{i:05d}" if padded else f"run-{i}"}) for i in range(400)]
+    path = tmp_path / "dense.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    serial = imported(path, tmp_path / "serial.db", monkeypatch, workers=1)
+    fast = imported(path, tmp_path / "parallel.db", monkeypatch, workers=2, share=20000)
+    assert table_rows(fast) == table_rows(serial)
+    assert merges[0] > 3
+    if padded:
+        assert len(kept) == merges[0] and all(kept)
+    else:  # watched until the first block out of order, which drops them
+        assert kept[0] and not kept[-1] and len(kept) < merges[0]
 
 
 HOSTILE_LINES = sorted(

@@ -114,27 +114,60 @@ def test_values_the_writer_does_not_have_are_stored_as_null_and_the_others_as_gi
     conn.close()
 
 
-def test_step_indexes_left_out_of_an_import_into_an_empty_store_are_built_when_it_ends(tmp_path):
-    def indexes(conn):
-        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+def _indexes(conn):
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
 
+
+def test_step_indexes_of_an_import_into_an_empty_store_stay_up_while_runs_arrive_in_id_order(tmp_path):
     path = str(tmp_path / "s.db")
     writer = StoreWriter(path)
-    every = indexes(writer.conn)
+    every = _indexes(writer.conn)
     writer.defer_step_indexes()
     writer.add(finalize_run(run("r1", step("a"), step("b", parent="a"))))
+    writer.add(finalize_run(run("r2", step("a"))))
     writer.commit()
     reader = sqlite3.connect(path)
-    assert indexes(reader) == every - set(STEP_INDEXES) and len(STEP_INDEXES) == 2
+    assert _indexes(reader) == every and len(STEP_INDEXES) == 2
+    writer.add(finalize_run(run("r0", step("c"))))  # sorts before r2: the rest would insert all over them
+    writer.commit()
+    assert _indexes(reader) == every - set(STEP_INDEXES)
     assert reader.execute("SELECT id FROM steps WHERE run_id = 'r1' ORDER BY ord").fetchall() == [("a",), ("b",)]
+    writer.add(finalize_run(run("r9")))  # in order again: they are built at the end all the same
+    writer.commit()
+    assert _indexes(reader) == every - set(STEP_INDEXES)
     writer.finish()
-    assert indexes(reader) == every
+    assert _indexes(reader) == every
     reader.close()
     other = StoreWriter(str(tmp_path / "t.db"))  # a store that has runs keeps its indexes
     other.add(finalize_run(run("r1")))
     other.defer_step_indexes()
-    assert indexes(other.conn) == every
+    other.add(finalize_run(run("r0")))
+    assert _indexes(other.conn) == every
     other.finish()
+
+
+@pytest.mark.parametrize(
+    ("blocks", "kept"),
+    [
+        ([["a1", "a2"], ["b1", "b2"]], True),
+        ([["a1", "a2"], ["b2", "b1"]], False),  # out of order within a block
+        ([["b1", "b2"], ["a1", "a2"]], False),  # a block before what is stored
+        ([["a1"], ["a1"]], True),  # kept apart as a1~2: after a1
+    ],
+)
+def test_merged_blocks_keep_the_step_indexes_up_only_while_their_runs_come_in_id_order(tmp_path, blocks, kept):
+    serial = tmp_path / "serial.db"
+    write(serial, [run(rid, step("s")) for block in blocks for rid in block])
+    writer = StoreWriter(str(tmp_path / "merged.db"))
+    every = _indexes(writer.conn)
+    writer.defer_step_indexes()
+    for n, block in enumerate(blocks):
+        write(tmp_path / f"block{n}.db", [run(rid, step("s")) for rid in block], scratch=True)
+        writer.merge(str(tmp_path / f"block{n}.db"))
+    assert _indexes(writer.conn) == (every if kept else every - set(STEP_INDEXES))
+    writer.finish()
+    assert contents(tmp_path / "merged.db") == contents(serial)
+    assert _indexes(sqlite3.connect(tmp_path / "merged.db")) == every
 
 
 def test_view_columns_fills_every_missing_column_with_null_in_column_order():

@@ -485,9 +485,10 @@ class Opening:
         pricer = pricing.Pricer() if self.estimate else None
         try:
             serial = True
+            unpriced = None  # the store's unpriced calls, when the parallel import counted them
             if parallel.usable(self.module, head, total):
                 try:
-                    parallel.import_file(
+                    unpriced = parallel.import_file(
                         self.path,
                         self.module,
                         head,
@@ -532,7 +533,8 @@ class Opening:
                 _record_file(writer.conn, self.path, self.module, head, before, writer.run_count)
             meta = {"source": os.path.abspath(self.path), "format": self.module.NAME}
             if pricer is not None:
-                for message in pricing.unpriced_messages(writer.unpriced_calls(), pricer):
+                calls = unpriced if unpriced is not None else writer.unpriced_calls()
+                for message in pricing.unpriced_messages(calls, pricer):
                     report(Problem(message))
                 meta["prices"] = pricing.describe(dated=False)
             writer.finish(search_index=self.search_index, **meta)
