@@ -4,6 +4,7 @@ them; reported costs win; unknown models stay unpriced and are reported; flags r
 from __future__ import annotations
 
 import json
+import random
 import socket
 import sqlite3
 import threading
@@ -430,3 +431,24 @@ def test_an_imports_first_run_is_stored_before_the_table_loads_and_priced_as_the
     assert rows(tmp_path / "serial.db") == rows(tmp_path / "parallel.db")
     first = open_store(str(tmp_path / "serial.db")).steps("r0")[0]
     assert first.cost_estimated and first.cost_usd == library_cost("gpt-4o", None, 1000, 200)
+
+
+def test_unpriced_calls_of_blocks_summed_by_the_tally_are_those_of_the_whole_store():
+    """The parallel import and the PostgreSQL writer count each block's unpriced calls and sum them:
+    the same rows, in the same order, as one query over every step (NULL and '' providers, numbers)."""
+    rnd = random.Random(4)
+    values = [None, "", "acme", "Acme", "é", 7, 2.5, "7"]
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE steps (model, provider, cost_usd, tokens_in, tokens_out)")
+    tally = pricing.UnpricedTally()
+    for _ in range(20):
+        block = sqlite3.connect(":memory:")
+        block.execute("CREATE TABLE steps (model, provider, cost_usd, tokens_in, tokens_out)")
+        rows = [
+            (rnd.choice(values), rnd.choice(values), rnd.choice([None, 0.1]), rnd.choice([None, 3]), None)
+            for _ in range(30)
+        ]
+        for table in (conn, block):
+            table.executemany("INSERT INTO steps VALUES (?, ?, ?, ?, ?)", rows)
+        tally.add(pricing.unpriced_calls(block))
+    assert tally.rows() == pricing.unpriced_calls(conn) and len(tally.rows()) > 10

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from . import jsonsafe, normalize, sources
 from .model import Problem, Run, finalized, run_problems
+from .pricing import UnpricedTally
 from .sources import GroupsInParallel, Head, LinesInParallel, Source, SourceFile
 from .sources.contract import RowsFromLines, one_record
 from .sources.records import parse_line
@@ -298,7 +299,7 @@ class _InOrder:
         self.writer, self.report, self.progress = writer, report, progress
         self.limit = worker_count() + 1
         self.pending: deque[tuple[Future[Share], str, int]] = deque()
-        self.unpriced: dict[tuple[str, str | None], int] = {}
+        self.unpriced = UnpricedTally()
 
     def add(self, future: Future[Share], out: str, position: int) -> None:
         self.pending.append((future, out, position))
@@ -309,21 +310,12 @@ class _InOrder:
         while self.pending:
             self._merge_one()
 
-    def unpriced_calls(self) -> list[tuple[str, str | None, int]] | None:
-        """The shares' unpriced calls summed, in the order of pricing.unpriced_calls()' SQL (ORDER BY
-        model, provider: NULL first); None if a value is not text (SQLite orders types its own way)."""
-        if not all(type(m) is str and (p is None or type(p) is str) for m, p in self.unpriced):
-            return None
-        order = sorted(self.unpriced, key=lambda key: (key[0], key[1] is not None, key[1] or ""))
-        return [(model, provider, self.unpriced[model, provider]) for model, provider in order]
-
     def _merge_one(self) -> None:
         future, out, position = self.pending.popleft()
         share = future.result()
         for problem in share.problems:
             self.report(problem)
-        for model, provider, calls in share.unpriced:
-            self.unpriced[model, provider] = self.unpriced.get((model, provider), 0) + calls
+        self.unpriced.add(share.unpriced)
         self.writer.merge(out)
         os.remove(out)
         if self.progress is not None:
@@ -374,7 +366,7 @@ def import_file(
             merged.finish()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return merged.unpriced_calls() if was_empty else None
+    return merged.unpriced.rows() if was_empty else None
 
 
 def _import_lines(

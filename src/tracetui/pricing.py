@@ -546,6 +546,32 @@ def unpriced_calls(conn: sqlite3.Connection) -> list[tuple[str, str | None, int]
     ).fetchall()
 
 
+class UnpricedTally:
+    """unpriced_calls() of several stores (the blocks of one import) summed, given in its order."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[tuple[Any, Any]] = Counter()
+
+    def add(self, rows: list[tuple[str, str | None, int]]) -> None:
+        for model, provider, calls in rows:
+            self.calls[model, provider] += calls
+
+    def rows(self) -> list[tuple[str, str | None, int]]:
+        """ORDER BY model, provider: as SQLite orders them (NULL, numbers, text, blobs)."""
+        ordered = sorted(self.calls, key=lambda key: (_sql_order(key[0]), _sql_order(key[1])))
+        return [(model, provider, self.calls[model, provider]) for model, provider in ordered]
+
+
+def _sql_order(value: Any) -> tuple[int, Any]:
+    if value is None:
+        return 0, 0
+    if isinstance(value, int | float):
+        return 1, value
+    if isinstance(value, str):
+        return 2, value
+    return 3, bytes(value)
+
+
 def unpriced_messages(rows: list[tuple[str, str | None, int]], pricer: Pricer) -> list[str]:
     """The warning about each model of unpriced_calls(): not in the price table, or its counts unusable."""
     return [unpriced_message(pricer, model, provider, calls) for model, provider, calls in rows]

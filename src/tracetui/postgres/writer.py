@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -112,7 +111,7 @@ class PgWriter(StoreWriter):
         self.where = f"{target.label}#{schema}"
         self.published: Published | None = None
         self._pending = 0  # rows added since the last drain
-        self._unpriced: Counter[tuple[str, str | None]] = Counter()
+        self._unpriced = pricing.UnpricedTally()
         self.session = Session(target, timeout_ms=0, writable=True)
         self._transaction = self.session.conn.transaction()
         try:
@@ -198,8 +197,7 @@ class PgWriter(StoreWriter):
                 self._copy(local, "runs", list(RUN_COLUMNS), extra=self.key)
                 self._copy(local, "steps", list(STEP_COLUMNS))
         self._report_too_big(local)
-        for model, provider, calls in pricing.unpriced_calls(local):
-            self._unpriced[(model, provider)] += calls
+        self._unpriced.add(pricing.unpriced_calls(local))
 
     def _report_too_big(self, local: sqlite3.Connection) -> None:
         """Integers beyond 64 bits, which the store keeps as about their value (a float in an integer
@@ -257,7 +255,7 @@ class PgWriter(StoreWriter):
 
     def unpriced_calls(self) -> list[tuple[str, str | None, int]]:
         self.drain()
-        return sorted(((model, provider, n) for (model, provider), n in self._unpriced.items()), key=_by_model)
+        return self._unpriced.rows()
 
     def finish(self, *, search_index: bool = False, **meta: str) -> None:
         """The rest copied, the problems and the import recorded, and the transaction committed."""
@@ -296,10 +294,6 @@ class PgWriter(StoreWriter):
 
 class Rollback(Exception):
     """What an aborted import hands the open transaction, so that it rolls back."""
-
-
-def _by_model(row: tuple[str, str | None, int]) -> tuple[str, str]:
-    return row[0], row[1] or ""
 
 
 @dataclass
