@@ -396,3 +396,23 @@ def test_a_source_read_in_place_finds_text_after_a_nul_character(tmp_path):
     store = prepare(path).connect()
     assert store.run_ids(RunFilter(search="rm -RF")) == store.run_ids(RunFilter(search="B")) == ["t2"]
     store.close()
+
+
+def test_an_index_an_older_tracetui_built_is_not_used_and_a_caches_is_built_again(tmp_path):
+    """Version 1 indexed text only up to a NUL: a search through it missed what follows one."""
+    opening = prepare(write_jsonl(tmp_path / "runs.jsonl", runs_with_nul()))
+    opening.run_import()
+    assert opening.index_for_search()
+    conn = sqlite3.connect(opening.db_path, isolation_level=None)
+    columns = ", ".join(search.SEARCHED)
+    # as version 1 built it: the trigram tokenizer stops at a NUL (trusted, it finds nothing past one)
+    conn.execute(f"INSERT INTO {search.INDEX}({search.INDEX}) VALUES ('delete-all')")
+    conn.execute(f"INSERT INTO {search.INDEX}(rowid, {columns}) SELECT rowid, {columns} FROM steps")
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'search_index'")
+    conn.execute("DELETE FROM meta WHERE key = 'search_index_version'")
+    assert not search.has_index(conn)
+    assert list(opening.connect().runs_matching("after the")) == ["r\x00nul"]  # a scan meanwhile
+    assert opening.index_for_search() and search.has_index(conn)
+    store = opening.connect()
+    assert list(store.runs_matching("after the")) == ["r\x00nul"] and store.runs_matching("nothing after") == {}
+    conn.close()

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from .protocol import TraceStore
 
 INDEX = "step_text"
+# What meta `search_index` holds once the index is complete. 2: text past a NUL character indexed (as a
+# space); an index an older tracetui built (1) is not used, and a cache's is built again (build_index).
+INDEX_VERSION = "2"
 SEARCHED = ("id", "name", "kind", "model", "error", "input", "output")
 TRIGRAM = 3  # the shortest query the index can answer
 SCAN_CHUNK = 200  # runs scanned per query when there is no index
@@ -86,10 +89,13 @@ def build_index(
     (meta `search_indexed_to`): a build stopped by `cancelled()` (the viewer closing) goes on from there
     next time. Searches use the index only once it is complete (meta `search_index`). `conn` must be in
     autocommit mode (isolation_level=None) and outside a transaction."""
+    if _built_as(conn) not in (None, INDEX_VERSION):
+        drop_index(conn)  # whole or partly built the way of an older tracetui
     conn.execute(
         f"CREATE VIRTUAL TABLE IF NOT EXISTS {INDEX} USING fts5({', '.join(SEARCHED)},"
         " content='steps', tokenize='trigram', detail='none')"
     )
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('search_index_version', ?)", (INDEX_VERSION,))
     row = conn.execute("SELECT value FROM meta WHERE key = 'search_indexed_to'").fetchone()
     done_to = int(row[0]) if row else 0
     last = conn.execute("SELECT max(rowid) FROM steps").fetchone()[0] or 0
@@ -124,7 +130,7 @@ def build_index(
             raise
         done += conn.execute("SELECT count(*) FROM steps WHERE rowid > ? AND rowid <= ?", (done_to, upto)).fetchone()[0]
         done_to = upto
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('search_index', '1')")
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('search_index', ?)", (INDEX_VERSION,))
     if progress is not None:
         progress(total, total)
     return True
@@ -142,7 +148,7 @@ def drop_index(conn: sqlite3.Connection) -> None:
     read again: loading.Opening.refresh); searches scan until it is built again. Autocommit `conn`."""
     conn.execute(f"DROP TABLE IF EXISTS {INDEX}")
     try:
-        conn.execute("DELETE FROM meta WHERE key IN ('search_index', 'search_indexed_to')")
+        conn.execute("DELETE FROM meta WHERE key IN ('search_index', 'search_indexed_to', 'search_index_version')")
     except sqlite3.OperationalError:
         pass  # no meta table: nothing was recorded
 
@@ -153,7 +159,19 @@ def has_index(conn: sqlite3.Connection) -> bool:
         row = conn.execute("SELECT value FROM main.meta WHERE key = 'search_index'").fetchone()
     except sqlite3.Error:
         return False
-    return row is not None and row[0] == "1"
+    return row is not None and row[0] == INDEX_VERSION
+
+
+def _built_as(conn: sqlite3.Connection) -> str | None:
+    """The INDEX_VERSION the store's index (whole or part) was built as; None: there is none."""
+    found = dict(
+        conn.execute(
+            "SELECT key, value FROM meta WHERE key IN ('search_index', 'search_indexed_to', 'search_index_version')"
+        ).fetchall()
+    )
+    if "search_index_version" in found:
+        return found["search_index_version"]
+    return "1" if found else None  # before versions were recorded
 
 
 def contains(text: str) -> str:
