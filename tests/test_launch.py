@@ -63,3 +63,20 @@ def test_open_path_fails_as_the_click_command_does(tmp_path):
 def test_every_other_command_line_is_clicks(args, tmp_path):
     """Anything but `open PATH` gets click's answer: usage, help, output and errors alike."""
     assert answers("launch", args, tmp_path) == answers("click", args, tmp_path)
+
+
+def test_a_path_without_a_command_is_opened(tmp_path, monkeypatch):
+    """`tracetui PATH` is `tracetui open PATH` (as `vd FILE` is): the same answers, here errors before
+    the viewer starts. A word that is no command and no path is still click's usage error, and a file
+    named like a command does not hide the command."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("just some notes\n")
+    (tmp_path / "formats").write_text("a file named like a command\n")
+    for path in ("notes.txt", str(tmp_path / "notes.txt"), "missing.jsonl", "sub/missing"):
+        assert answers("click", [path], tmp_path) == answers("click", ["open", path], tmp_path), path
+        code, out, err = answers("launch", [path], tmp_path)
+        assert (code, out) == (2, "") and err.startswith(f"tracetui: {path}: ") and err.count("\n") == 1, path
+    code, out, _ = answers("launch", ["formats"], tmp_path)
+    assert code == 0 and "export" in out
+    code, _, err = answers("launch", ["nosuchthing"], tmp_path)
+    assert code == 2 and "No such command 'nosuchthing'" in err

@@ -318,7 +318,23 @@ def _config_path(ctx: click.Context, param: click.Parameter, value: str | None) 
     ctx.meta[CONFIG + ".path"] = value
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
+class _Commands(click.Group):
+    """The CLI's commands; a first argument that is no command but a path (a file or folder that is there,
+    a name with a dot or a slash, a database URL) opens it: `tracetui PATH ...` is `tracetui open PATH ...`,
+    as viewers are started."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        first = args[0] if args else ""
+        if first[:1] not in ("", "-") and self.get_command(ctx, first) is None:
+            # (No command has a dot or a slash: `tracetui trace.jsonl` that is not there is a missing file.)
+            if os.path.exists(first) or any(mark in first for mark in (".", os.sep, "://")):
+                return "open", self.get_command(ctx, "open"), args
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.option(
     "--config",
     type=click.Path(dir_okay=False),
@@ -343,7 +359,7 @@ def main(ctx: click.Context) -> None:
     of them. The format is detected from the content. JSON inputs are imported once into a cache.
 
     Without a command, tracetui shows the traces it finds on this machine (`tracetui sources`) and
-    opens the one you pick.
+    opens the one you pick. `tracetui PATH` is `tracetui open PATH`.
     """
     warnings.showwarning = show_warning
     if ctx.invoked_subcommand is None:
